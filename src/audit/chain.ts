@@ -1,0 +1,38 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+
+/** The fields of a record that its chain hash covers, in a fixed order. */
+export const CHAINED_FIELDS = [
+  'seq', 'id', 'ts', 'phase', 'ref', 'token_id', 'token_name', 'tool', 'route', 'target', 'action',
+  'decision', 'rule', 'approver', 'outcome', 'status', 'duration_ms', 'client', 'detail',
+] as const;
+
+export type ChainedRecord = { [K in (typeof CHAINED_FIELDS)[number]]: string | number | null } & { prev_hash: string };
+
+/** The hash of the (virtual) record before the first one. */
+export const GENESIS = '0'.repeat(64);
+
+/**
+ * hash = HMAC-SHA256(chainKey, prev_hash || canonical(record)). The key is an internal key kept
+ * sealed in the vault, so someone who can write to the database but does not hold the master key
+ * cannot recompute the chain after changing, removing or reordering a record. The record's seq is
+ * part of the hashed content, so moving a record to another position breaks it too.
+ */
+export function chainHash(key: Buffer, rec: ChainedRecord): string {
+  const h = createHmac('sha256', key);
+  h.update(rec.prev_hash);
+  h.update('\n');
+  h.update(JSON.stringify(CHAINED_FIELDS.map((f) => normalize(rec[f]))));
+  return h.digest('hex');
+}
+
+// Every value is hashed as text: PostgreSQL returns bigint columns as strings, SQLite as numbers,
+// and the chain must verify the same on both.
+function normalize(v: string | number | null | undefined): string | null {
+  return v === undefined || v === null ? null : String(v);
+}
+
+export function hashesEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return x.length === y.length && timingSafeEqual(x, y);
+}

@@ -1,0 +1,46 @@
+import { GatehouseError, log } from '../../core/index.js';
+import { bootRuntime } from '../../server/boot.js';
+import { startHttpServer } from '../../server/http.js';
+import { parse, write } from '../args.js';
+import { EXIT, type CommandRunner } from '../context.js';
+
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  if (!m || port > 65535) throw new GatehouseError('usage', `invalid --listen ${JSON.stringify(text)}`, { hint: 'use HOST:PORT, e.g. 127.0.0.1:3000' });
+  return { host: m[1] ?? m[2], port };
+}
+
+/**
+ * `gatehouse serve`: Streamable HTTP MCP plus plain routes. On the very first start it creates
+ * GATEHOUSE_HOME, the master key and the store, and prints an admin token once.
+ */
+export const run: CommandRunner = async (args, ctx) => {
+  const { values } = parse(args, { listen: { type: 'string' } }, { positionals: false });
+  const listen = parseListen(values.listen ?? ctx.env.GATEHOUSE_LISTEN ?? '127.0.0.1:3000');
+  const rt = await bootRuntime({ env: ctx.env });
+  let firstToken: string | undefined;
+  const tokens = await rt.tokens.list();
+  if (!tokens.some((t) => t.admin)) {
+    const { token } = await rt.tokens.create({ name: 'admin', grants: ['tool:*', 'target:*', 'vault:*'], admin: true });
+    firstToken = token;
+  }
+  const http = await startHttpServer(rt, { ...listen, allowedOrigins: (ctx.env.GATEHOUSE_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean) });
+  if (firstToken) {
+    write(ctx.stdout, `Gatehouse is set up in ${rt.paths.home} (store: ${rt.store.description}).`);
+    write(ctx.stdout, `Admin token (shown once, store it now):\n\n  ${firstToken}\n`);
+    write(ctx.stdout, `Give agents their own narrower tokens: gatehouse token create --name my-agent --grant tool:discover`);
+  }
+  write(ctx.stdout, `Gatehouse listening on ${http.url}  (MCP: POST ${http.url}/mcp, health: GET ${http.url}/health)`);
+  write(ctx.stdout, `Connect Claude Code: claude mcp add --transport http gatehouse ${http.url}/mcp --header "Authorization: Bearer <token>"`);
+  log.info('serving', { url: http.url, store: rt.store.description });
+
+  await new Promise<void>((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await http.close();
+  await rt.close();
+  return EXIT.ok;
+};

@@ -1,0 +1,91 @@
+import { GatehouseError } from '../../core/index.js';
+import { formatGrant, parseDuration, type TokenInfo } from '../../gate/index.js';
+import { bootRuntime } from '../../server/boot.js';
+import { parse, table, write } from '../args.js';
+import { EXIT, type CommandRunner } from '../context.js';
+
+const USAGE = `usage:
+  gatehouse token create --name NAME [--grant KIND:NAME ...] [--expires 30d] [--policy NAME] [--approval elicitation|out-of-band|totp]
+  gatehouse token list [--json]
+  gatehouse token revoke ID|NAME
+  gatehouse token rotate ID|NAME`;
+
+function infoJson(t: TokenInfo) {
+  return { ...t, grants: t.grants.map(formatGrant) };
+}
+
+export const run: CommandRunner = async (args, ctx) => {
+  const [sub, ...rest] = args;
+  if (!sub || sub === 'help' || sub === '--help') {
+    write(ctx.stdout, USAGE);
+    return sub ? EXIT.ok : EXIT.usage;
+  }
+  if (!['create', 'list', 'revoke', 'rotate'].includes(sub)) throw new GatehouseError('usage', `unknown token command ${JSON.stringify(sub)}`, { hint: USAGE });
+  const { values, positionals } = parse(rest, {
+    name: { type: 'string' },
+    grant: { type: 'string', multiple: true },
+    expires: { type: 'string' },
+    policy: { type: 'string' },
+    approval: { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  // Validate everything before touching the store, so bad input changes nothing.
+  const expiresInMs = values.expires ? parseDuration(values.expires) : undefined;
+  if (values.approval && !['elicitation', 'out-of-band', 'totp'].includes(values.approval)) {
+    throw new GatehouseError('usage', `invalid --approval ${JSON.stringify(values.approval)}`, { hint: 'use elicitation, out-of-band or totp' });
+  }
+  if (sub === 'create' && !values.name) throw new GatehouseError('usage', 'token create needs --name NAME', { hint: USAGE });
+  if ((sub === 'revoke' || sub === 'rotate') && positionals.length !== 1) throw new GatehouseError('usage', `token ${sub} needs one ID or NAME`, { hint: USAGE });
+
+  const rt = await bootRuntime({ env: ctx.env });
+  try {
+    if (sub === 'create') {
+      const { token, info } = await rt.tokens.create({
+        name: values.name!,
+        grants: values.grant ?? [],
+        expiresInMs,
+        policy: values.policy,
+        approvalMode: values.approval as 'elicitation' | 'out-of-band' | 'totp' | undefined,
+      });
+      await rt.gate.event(null, 'cli:token.create', 'ok', { token: info.name, grants: info.grants.map(formatGrant) });
+      if (values.json) write(ctx.stdout, JSON.stringify({ token, ...infoJson(info) }));
+      else {
+        write(ctx.stdout, token);
+        write(ctx.stderr, `created token ${info.name} (${info.id}) with grants: ${info.grants.map(formatGrant).join(' ') || '(none)'}${info.expiresAt ? `, expires ${info.expiresAt}` : ''}`);
+        write(ctx.stderr, 'This is the only time the token is shown. Store it now.');
+      }
+    } else if (sub === 'list') {
+      const list = await rt.tokens.list();
+      if (values.json) write(ctx.stdout, JSON.stringify(list.map(infoJson), null, 2));
+      else
+        write(
+          ctx.stdout,
+          table(
+            list.map((t) => ({
+              id: t.id,
+              name: t.name,
+              prefix: t.prefix + '…',
+              grants: t.grants.map(formatGrant).join(',') || '-',
+              created: t.createdAt.slice(0, 19),
+              last_used: t.lastUsedAt?.slice(0, 19) ?? '-',
+              expires: t.expiresAt?.slice(0, 19) ?? 'never',
+              revoked: t.revokedAt ? t.revokedAt.slice(0, 19) : '-',
+            })),
+            ['id', 'name', 'prefix', 'grants', 'created', 'last_used', 'expires', 'revoked'],
+          ),
+        );
+    } else if (sub === 'revoke') {
+      const info = await rt.tokens.revoke(positionals[0]);
+      await rt.gate.event(null, 'cli:token.revoke', 'ok', { token: info.name });
+      write(ctx.stdout, `revoked ${info.name} (${info.id})`);
+    } else {
+      const { token, info } = await rt.tokens.rotate(positionals[0]);
+      await rt.gate.event(null, 'cli:token.rotate', 'ok', { token: info.name });
+      write(ctx.stdout, token);
+      write(ctx.stderr, `rotated ${info.name} (${info.id}); the old token is refused from now on. This is the only time the new token is shown.`);
+    }
+    return EXIT.ok;
+  } finally {
+    await rt.close();
+  }
+};

@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { isGatehouseError, toGatehouseError } from '../core/index.js';
+import { EXIT, type CliContext, type CommandRunner } from './context.js';
+
+/**
+ * The `gatehouse` command. Each subcommand is loaded only when used, so `gatehouse mcp` starts
+ * without paying for the guard's parser or the SSH library.
+ */
+const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: CommandRunner }> }> = {
+  serve: { summary: 'serve MCP over Streamable HTTP (POST /mcp) and the plain HTTP routes', load: () => import('./commands/serve.js') },
+  mcp: { summary: 'serve MCP over stdio for a local client (token from GATEHOUSE_TOKEN or --token-file)', load: () => import('./commands/mcp.js') },
+  token: { summary: 'create, list, revoke and rotate agent tokens', load: () => import('./commands/token.js') },
+  audit: { summary: 'verify, tail and search the tamper-evident audit log', load: () => import('./commands/audit.js') },
+  guard: { summary: 'judge a shell command with the guard: guard check -- COMMAND', load: () => import('./commands/guard.js') },
+  vault: { summary: 'sealed secrets: create, set, list, rm, rekey', load: () => import('./commands/vault.js') },
+  sandbox: { summary: 'sandbox doctor: which isolation is active and why', load: () => import('./commands/sandbox.js') },
+  run: { summary: 'run a program inside the sandbox: run [--profile NAME] -- CMD ...', load: () => import('./commands/run.js') },
+  doctor: { summary: 'check the store, key file, Node and optional system parts', load: () => import('./commands/doctor.js') },
+};
+
+function usage(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
+  return [
+    'usage: gatehouse <command> [options]',
+    '',
+    ...Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(width)}  ${v.summary}`),
+    '',
+    'Run `gatehouse <command> --help` for a command\'s options. Environment: GATEHOUSE_HOME, DATABASE_URL, GATEHOUSE_TOKEN, GATEHOUSE_LOG_LEVEL.',
+  ].join('\n');
+}
+
+export async function main(argv: string[], ctx: CliContext): Promise<number> {
+  const [cmd, ...rest] = argv;
+  if (!cmd || cmd === 'help' || cmd === '--help' || cmd === '-h') {
+    ctx.stdout.write(usage() + '\n');
+    return cmd ? EXIT.ok : EXIT.usage;
+  }
+  if (cmd === '--version' || cmd === 'version') {
+    ctx.stdout.write('gatehouse 0.1.0\n');
+    return EXIT.ok;
+  }
+  const entry = COMMANDS[cmd];
+  if (!entry) {
+    ctx.stderr.write(`error: unknown command ${JSON.stringify(cmd)}\n\n${usage()}\n`);
+    return EXIT.usage;
+  }
+  try {
+    const { run } = await entry.load();
+    return await run(rest, ctx);
+  } catch (e) {
+    const err = toGatehouseError(e);
+    if (!isGatehouseError(e)) ctx.stderr.write(`${(e as Error)?.stack ?? String(e)}\n`);
+    ctx.stderr.write(`error [${err.code}]: ${err.message}\n${err.hint ? `hint: ${err.hint}\n` : ''}`);
+    return err.code === 'usage' ? EXIT.usage : EXIT.failure;
+  }
+}
+
+function isEntryPoint(): boolean {
+  // Through npm's bin symlink argv[1] is the link; compare real paths.
+  try {
+    return !!process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }).then(
+    (code) => {
+      process.exitCode = code;
+      // Commands close what they open; a forced exit would cut stdout short, so let the loop drain.
+    },
+    (e) => {
+      process.stderr.write(`fatal: ${String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,23 @@
+import type { Principal } from './tokens.js';
+
+/** What a tool or route asks to do, in the terms the guard, approvals and audit understand. */
+export interface Action {
+  /** The tool or route name (`api_request`, `ssh_exec`, `POST /gateway`, …). */
+  tool: string;
+  /** The target it acts on, if any. Authorization requires a `target:` grant for it. */
+  target?: string;
+  /** What the guard judges. Absent for read-only actions with nothing to judge (discover). */
+  guard?:
+    | { kind: 'command'; command: string }
+    | { kind: 'http'; method: string; path: string; headers?: Record<string, string>; body?: string }
+    | { kind: 'path'; op: 'read' | 'write'; path: string };
+  /** A one-line human summary for audit and approval prompts; must not contain secret values. */
+  summary: string;
+  /** The client's address or transport (`stdio`, `127.0.0.1`). */
+  client?: string;
+}
+
+export interface GateRequest {
+  principal: Principal;
+  action: Action;
+}

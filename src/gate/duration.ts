@@ -1,0 +1,12 @@
+import { GatehouseError } from '../core/index.js';
+
+const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/** Parses `30d`, `12h`, `90m`, `45s`, `2w` into milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d{1,6})([smhdw])$/.exec(text.trim());
+  if (!m || Number(m[1]) === 0) {
+    throw new GatehouseError('invalid_input', `invalid duration ${JSON.stringify(text)}`, { hint: 'use a number and a unit: 45s, 90m, 12h, 30d, 2w' });
+  }
+  return Number(m[1]) * UNITS[m[2]];
+}

@@ -1,0 +1,186 @@
+import { createHash } from 'node:crypto';
+import { GatehouseError, toGatehouseError, log } from '../core/index.js';
+import type { AuditLog } from '../audit/index.js';
+import type { Action } from './action.js';
+import { isGranted } from './grants.js';
+import type { Principal } from './tokens.js';
+
+export type Verdict = 'allow' | 'approve' | 'deny' | 'redirect';
+export interface GuardVerdict {
+  decision: Verdict;
+  rule: string;
+  reason: string;
+  matched: string;
+  redirect?: string;
+}
+
+/** The part of the guard engine the gate needs (src/guard implements it). */
+export interface ActionGuard {
+  checkCommand(command: string, ctx?: { policy?: string; target?: string; token?: string }): GuardVerdict;
+  checkHttp(req: { method: string; path: string; headers?: Record<string, string>; body?: string }, ctx?: { policy?: string; target?: string; token?: string }): GuardVerdict;
+  checkPath(op: 'read' | 'write', path: string, ctx?: { policy?: string; target?: string; token?: string }): GuardVerdict;
+}
+
+/** Asks a person; resolves with who approved, or throws (denied, pending out of band, unavailable). */
+export interface Approver {
+  obtain(req: { principal: Principal; action: Action; verdict: GuardVerdict; digest: string; channel: unknown }): Promise<{ approver: string; channel: string }>;
+}
+
+export interface GateDeps {
+  audit: AuditLog;
+  guard?: ActionGuard;
+  approver?: Approver;
+}
+
+export interface ExecutionContext {
+  /** The audit id of the attempt record (for correlation in logs). */
+  auditId: string;
+  verdict: GuardVerdict | null;
+  approver: string | null;
+}
+
+export interface GateOptions {
+  /** Transport-specific approval channel (an MCP request context), passed through to the approver. */
+  channel?: unknown;
+  /** Maps a successful result to audit fields. */
+  describe?: (result: unknown) => { outcome?: string; status?: number; detail?: Record<string, unknown> };
+}
+
+/** The exact-action digest approvals bind to: token, tool, target and the guarded operation. */
+export function actionDigest(principal: Principal, action: Action): string {
+  return createHash('sha256')
+    .update(JSON.stringify([principal.tokenId, action.tool, action.target ?? null, action.guard ?? null]))
+    .digest('hex');
+}
+
+/**
+ * The one path every action takes: authorize -> guard -> approve -> audit (before) -> execute ->
+ * audit (after). No executor is reachable except through `run`.
+ */
+export class Gate {
+  readonly #deps: GateDeps;
+
+  constructor(deps: GateDeps) {
+    this.#deps = deps;
+  }
+
+  get audit(): AuditLog {
+    return this.#deps.audit;
+  }
+
+  async run<T>(principal: Principal, action: Action, execute: (ctx: ExecutionContext) => Promise<T>, opts: GateOptions = {}): Promise<T> {
+    const started = performance.now();
+    const base = {
+      tokenId: principal.tokenId,
+      tokenName: principal.tokenName,
+      tool: action.tool,
+      target: action.target ?? null,
+      action: action.summary,
+      client: action.client,
+    };
+
+    // 1. authorize
+    const refusal = this.#authorize(principal, action);
+    if (refusal) {
+      await this.#deps.audit.append({ ...base, phase: 'attempt', decision: 'deny', rule: 'grant', outcome: 'not_granted' });
+      throw refusal;
+    }
+
+    // 2. guard. INVARIANT: anything the guard cannot judge is refused, never allowed.
+    let verdict: GuardVerdict | null = null;
+    if (action.guard) verdict = this.#judge(principal, action);
+
+    // 3. deny and redirect end here (a deny is never approvable).
+    if (verdict && (verdict.decision === 'deny' || verdict.decision === 'redirect')) {
+      await this.#deps.audit.append({ ...base, phase: 'attempt', decision: verdict.decision, rule: verdict.rule, outcome: 'refused' });
+      throw new GatehouseError('denied', `refused by rule ${verdict.rule}: ${verdict.reason}`, {
+        hint: verdict.decision === 'redirect' && verdict.redirect ? `run this instead: ${verdict.redirect}` : 'this action is not permitted by policy; do not retry it in another form',
+        details: { rule: verdict.rule, matched: verdict.matched, decision: verdict.decision, ...(verdict.redirect ? { redirect: verdict.redirect } : {}) },
+      });
+    }
+
+    // 4. approve
+    let approver: string | null = null;
+    if (verdict && verdict.decision === 'approve') {
+      if (!this.#deps.approver) {
+        await this.#deps.audit.append({ ...base, phase: 'attempt', decision: 'approve', rule: verdict.rule, outcome: 'no_approval_channel' });
+        throw new GatehouseError('approval_required', `a person must approve this (${verdict.rule}: ${verdict.reason}), and no approval channel is available`, {
+          hint: 'ask an operator to run it, or to configure approvals for this token',
+          details: { rule: verdict.rule, matched: verdict.matched },
+        });
+      }
+      try {
+        const got = await this.#deps.approver.obtain({ principal, action, verdict, digest: actionDigest(principal, action), channel: opts.channel });
+        approver = `${got.channel}:${got.approver}`;
+      } catch (e) {
+        const err = toGatehouseError(e);
+        await this.#deps.audit.append({ ...base, phase: 'attempt', decision: 'approve', rule: verdict.rule, outcome: err.code });
+        throw err;
+      }
+    }
+
+    // 5. audit (before). INVARIANT: no audit record, no action — append rejects and we stop here.
+    const attempt = await this.#deps.audit.append({
+      ...base,
+      phase: 'attempt',
+      decision: verdict?.decision ?? 'allow',
+      rule: verdict?.rule,
+      approver: approver ?? undefined,
+    });
+
+    // 6. execute, 8. audit (after)
+    try {
+      const result = await execute({ auditId: attempt.id, verdict, approver });
+      const d = opts.describe?.(result) ?? {};
+      await this.#appendResult(attempt.id, base, { outcome: d.outcome ?? 'ok', status: d.status, detail: d.detail, durationMs: performance.now() - started });
+      return result;
+    } catch (e) {
+      const err = toGatehouseError(e);
+      await this.#appendResult(attempt.id, base, { outcome: err.code, durationMs: performance.now() - started });
+      throw err;
+    }
+  }
+
+  /** Records an event that is not an action (a forged approval attempt, a refused login). */
+  async event(principal: Principal | null, tool: string, outcome: string, detail?: Record<string, unknown>): Promise<void> {
+    await this.#deps.audit.append({ phase: 'event', tokenId: principal?.tokenId, tokenName: principal?.tokenName, tool, outcome, detail });
+  }
+
+  #authorize(principal: Principal, action: Action): GatehouseError | null {
+    if (!isGranted(principal.grants, 'tool', action.tool)) {
+      return new GatehouseError('not_granted', `this token is not granted the tool ${action.tool}`, {
+        hint: `ask an operator to add the grant tool:${action.tool} to your token`,
+      });
+    }
+    if (action.target !== undefined && !isGranted(principal.grants, 'target', action.target)) {
+      return new GatehouseError('not_granted', `this token is not granted the target ${action.target}`, {
+        hint: `ask an operator to add the grant target:${action.target}; \`discover\` lists what you may use`,
+      });
+    }
+    return null;
+  }
+
+  #judge(principal: Principal, action: Action): GuardVerdict {
+    const g = action.guard!;
+    const guard = this.#deps.guard;
+    if (!guard) return { decision: 'approve', rule: 'guard.unavailable', reason: 'the command guard is not loaded', matched: '' };
+    const ctx = { policy: principal.policy ?? undefined, target: action.target, token: principal.tokenName };
+    try {
+      if (g.kind === 'command') return guard.checkCommand(g.command, ctx);
+      if (g.kind === 'http') return guard.checkHttp(g, ctx);
+      return guard.checkPath(g.op, g.path, ctx);
+    } catch (e) {
+      log.warn('guard failed; refusing', { err: e });
+      return { decision: 'deny', rule: 'guard.error', reason: 'the guard could not judge this action', matched: '' };
+    }
+  }
+
+  async #appendResult(ref: string, base: Record<string, unknown>, r: { outcome: string; status?: number; detail?: Record<string, unknown>; durationMs: number }): Promise<void> {
+    try {
+      await this.#deps.audit.append({ ...(base as object), phase: 'result', ref, outcome: r.outcome, status: r.status, detail: r.detail, durationMs: r.durationMs });
+    } catch (e) {
+      // The action already ran; losing its result record is logged loudly (the attempt is on file).
+      log.error('audit result record failed', { err: e, ref });
+    }
+  }
+}

@@ -1,0 +1,144 @@
+import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { createMcpHandler } from '@modelcontextprotocol/server';
+import { GatehouseError, log, toGatehouseError } from '../core/index.js';
+import type { Principal } from '../gate/index.js';
+import { buildMcpServer } from './mcp.js';
+import type { Runtime } from './runtime.js';
+
+/** Largest MCP request body accepted over HTTP; larger bodies get 413 before anything is parsed. */
+export const MAX_MCP_BODY_BYTES = 1024 * 1024;
+
+/** A plain HTTP route (`/gateway/...`, `/ssh/...`, `/admin/...`), registered by later modules. */
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse, ctx: { principal: Principal; url: URL; client: string; signal: AbortSignal }) => Promise<void>;
+export interface Route {
+  method: string | '*';
+  /** Path prefix, e.g. `/gateway/`. */
+  prefix: string;
+  handler: RouteHandler;
+  /** Only admin tokens may call it. */
+  admin?: boolean;
+}
+
+export interface HttpServerOptions {
+  host: string;
+  port: number;
+  routes?: Route[];
+  /** Origins allowed to call /mcp from a browser; requests with another Origin get 403. */
+  allowedOrigins?: string[];
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: GatehouseError): void {
+  const status: Record<string, number> = {
+    unauthenticated: 401, not_granted: 403, denied: 403, approval_required: 403, not_found: 404, invalid_input: 400, usage: 400,
+    input_too_large: 413, request_too_large: 413, timeout: 504, upstream_error: 502, ssrf_blocked: 403, path_denied: 400,
+    audit_unavailable: 503, store_unavailable: 503, response_too_large: 502, limit_exceeded: 429, conflict: 409,
+  };
+  const extra: Record<string, string> = err.code === 'unauthenticated' ? { 'www-authenticate': 'Bearer realm="gatehouse"' } : {};
+  if (!res.headersSent) sendJson(res, status[err.code] ?? 500, { error: err.toJSON() }, extra);
+  else res.destroy();
+}
+
+function bearer(req: IncomingMessage): string | undefined {
+  const h = req.headers.authorization;
+  if (!h) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+  return m ? m[1] : undefined;
+}
+
+function clientAddress(req: IncomingMessage): string {
+  return req.socket.remoteAddress ?? 'unknown';
+}
+
+/**
+ * `gatehouse serve`: Streamable HTTP at POST /mcp (both protocol eras), /health, and the plain
+ * routes. Every route but /health requires `Authorization: Bearer <token>`.
+ */
+export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions): Promise<{ server: HttpServer; url: string; close(): Promise<void> }> {
+  const mcp = createMcpHandler(
+    (ctx) => {
+      const principal = (ctx.authInfo?.extra as { principal?: Principal; client?: string } | undefined)?.principal;
+      const client = (ctx.authInfo?.extra as { client?: string } | undefined)?.client ?? 'http';
+      if (!principal) throw new GatehouseError('unauthenticated', 'no principal');
+      return buildMcpServer(runtime, async () => principal, client);
+    },
+    { maxRequestBodySize: MAX_MCP_BODY_BYTES, onerror: (e) => log.debug('mcp http error', { err: e }) },
+  );
+  const routes = opts.routes ?? [];
+
+  const server = createServer((req, res) => {
+    void handle(req, res).catch((e) => {
+      const err = toGatehouseError(e);
+      if (err.code === 'internal') log.error('http handler failed', { err: e, url: req.url });
+      sendError(res, err);
+    });
+  });
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://gatehouse.local');
+    if (url.pathname === '/health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
+
+    // DNS-rebinding defence: a browser page on another origin cannot drive this server.
+    const origin = req.headers.origin;
+    if (origin !== undefined && !(opts.allowedOrigins ?? []).includes(origin)) {
+      return sendJson(res, 403, { error: { code: 'forbidden_origin', message: `origin ${origin} is not allowed`, hint: 'add it to server.allowed_origins in the configuration' } });
+    }
+
+    const route = url.pathname === '/mcp' ? null : routes.find((r) => url.pathname.startsWith(r.prefix) && (r.method === '*' || r.method === req.method));
+    if (url.pathname !== '/mcp' && !route) return sendJson(res, 404, { error: { code: 'not_found', message: `no route ${req.method} ${url.pathname}`, hint: 'MCP is served at POST /mcp' } });
+
+    const principal = await runtime.tokens.authenticate(bearer(req));
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+
+    if (route) {
+      if (route.admin && !principal.admin) throw new GatehouseError('not_granted', 'this route needs an admin token');
+      return route.handler(req, res, { principal, url, client: clientAddress(req), signal: abort.signal });
+    }
+
+    const len = Number(req.headers['content-length'] ?? 0);
+    if (len > MAX_MCP_BODY_BYTES) {
+      throw new GatehouseError('input_too_large', `request body of ${len} bytes is over the ${MAX_MCP_BODY_BYTES}-byte limit`, { hint: 'send smaller requests' });
+    }
+    const request = new Request(new URL(req.url ?? '/mcp', `http://${req.headers.host ?? 'localhost'}`), {
+      method: req.method,
+      headers: req.headers as Record<string, string>,
+      body: req.method === 'GET' || req.method === 'HEAD' ? undefined : (Readable.toWeb(req) as ReadableStream<Uint8Array>),
+      duplex: 'half',
+      signal: abort.signal,
+    } as RequestInit);
+    const response = await mcp.fetch(request, { authInfo: { token: 'redacted', clientId: principal.tokenId, scopes: [], extra: { principal, client: clientAddress(req) } } });
+    const headers: Record<string, string> = {};
+    response.headers.forEach((v, k) => (headers[k] = v));
+    res.writeHead(response.status, headers);
+    if (!response.body) return void res.end();
+    const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    body.on('error', () => res.destroy());
+    body.pipe(res);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  return {
+    server,
+    url: `http://${host}:${addr.port}`,
+    close: async () => {
+      await mcp.close?.();
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}

@@ -1,0 +1,28 @@
+import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { log } from '../core/index.js';
+import { buildMcpServer } from './mcp.js';
+import type { Runtime } from './runtime.js';
+
+/**
+ * `gatehouse mcp`: one MCP connection over this process's stdin/stdout. stdout carries protocol
+ * only; logs go to stderr. The token is authenticated up front (a bad token fails fast with a
+ * clear message on stderr) and again on every request.
+ */
+export async function serveMcpStdio(runtime: Runtime, token: string): Promise<{ closed: Promise<void> }> {
+  await runtime.tokens.authenticate(token);
+  const authenticate = () => runtime.tokens.authenticate(token);
+  let done!: () => void;
+  const closed = new Promise<void>((r) => (done = r));
+  const handle = serveStdio(
+    () => {
+      const server = buildMcpServer(runtime, authenticate, 'stdio');
+      server.onclose = () => done();
+      return server;
+    },
+    { onerror: (e) => log.debug('stdio transport error', { err: e }) },
+  );
+  process.stdin.on('end', () => {
+    void handle.close().finally(done);
+  });
+  return { closed };
+}

@@ -1,0 +1,4 @@
+export { openStore, dropSchema, pingStore, type OpenStoreOptions } from './open.js';
+export { migrate, pendingMigrations, loadMigrations } from './migrate.js';
+export type { Dialect, Store, Migration } from './types.js';
+export { nowIso } from './time.js';

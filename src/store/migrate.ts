@@ -1,0 +1,83 @@
+import { readdirSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { sql, type Kysely } from 'kysely';
+import { GatehouseError } from '../core/index.js';
+import type { Dialect, Migration } from './types.js';
+
+// The top-level migrations/ folder: ../../migrations from src/store (ts under vitest) and from
+// dist/src/store (compiled), so the same code finds them in both layouts.
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/', import.meta.url));
+const FILE = /^(\d{4}_[a-z0-9_]+)\.(js|ts)$/;
+// An arbitrary constant: the PostgreSQL advisory lock every Gatehouse process takes to migrate.
+const PG_MIGRATION_LOCK = 720_401_1;
+
+export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migration[]> {
+  const names = new Map<string, string>();
+  for (const f of readdirSync(dir)) {
+    const m = FILE.exec(f);
+    if (!m || f.endsWith('.d.ts')) continue;
+    // Under vitest both foo.ts and (stale) foo.js could exist; prefer the one matching this file.
+    const preferred = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
+    if (!names.has(m[1]) || m[2] === preferred) names.set(m[1], f);
+  }
+  const out: Migration[] = [];
+  for (const name of [...names.keys()].sort()) {
+    const mod = (await import(pathToFileURL(join(dir, names.get(name)!)).href)) as Partial<Migration>;
+    if (typeof mod.up !== 'function') throw new GatehouseError('internal', `migration ${name} has no up()`);
+    out.push({ name, up: mod.up });
+  }
+  return out;
+}
+
+/**
+ * Applies every migration not yet applied, all inside one transaction that holds the store's
+ * write lock (SQLite: BEGIN IMMEDIATE; PostgreSQL: a transaction-scoped advisory lock). A second
+ * process starting at the same moment waits for the lock, then sees the migrations as applied:
+ * nothing is applied twice and a half-applied schema is never visible.
+ */
+export async function migrate(db: Kysely<any>, dialect: Dialect): Promise<string[]> {
+  const migrations = await loadMigrations();
+  return db.connection().execute(async (conn) => {
+    await sql.raw(dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN').execute(conn);
+    try {
+      if (dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${PG_MIGRATION_LOCK})`.execute(conn);
+      await conn.schema
+        .createTable('gatehouse_migrations')
+        .ifNotExists()
+        .addColumn('name', 'varchar(200)', (c) => c.primaryKey())
+        .addColumn('applied_at', 'varchar(40)', (c) => c.notNull())
+        .execute();
+      const rows = await conn.selectFrom('gatehouse_migrations').select('name').execute();
+      const done = new Set(rows.map((r: { name: string }) => r.name));
+      const applied: string[] = [];
+      for (const m of migrations) {
+        if (done.has(m.name)) continue;
+        await m.up(conn, dialect);
+        await conn.insertInto('gatehouse_migrations').values({ name: m.name, applied_at: new Date().toISOString() }).execute();
+        applied.push(m.name);
+      }
+      await sql.raw('COMMIT').execute(conn);
+      return applied;
+    } catch (e) {
+      await sql.raw('ROLLBACK').execute(conn).catch(() => undefined);
+      throw new GatehouseError('store_unavailable', `store migration failed: ${(e as Error).message}`, {
+        hint: 'the store was left unchanged; fix the cause and start again',
+        cause: e,
+      });
+    }
+  });
+}
+
+/** Names of migrations known to the code but not applied to this store (for `doctor`). */
+export async function pendingMigrations(db: Kysely<any>): Promise<string[]> {
+  const all = await loadMigrations();
+  let done = new Set<string>();
+  try {
+    const rows = await db.selectFrom('gatehouse_migrations').select('name').execute();
+    done = new Set(rows.map((r: { name: string }) => r.name));
+  } catch {
+    /* table missing: everything is pending */
+  }
+  return all.map((m) => m.name).filter((n) => !done.has(n));
+}

@@ -1,0 +1,22 @@
+import type { Kysely } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/**
+ * A handle on the database. `db` is untyped at the table level on purpose: each module owns its
+ * tables and its repository (typed rows live there), and only the repositories write SQL.
+ */
+export interface Store {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly db: Kysely<any>;
+  readonly dialect: Dialect;
+  /** Where the store lives, for humans (no credentials). */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+export interface Migration {
+  name: string;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  up(db: Kysely<any>, dialect: Dialect): Promise<void>;
+}

@@ -1,0 +1,97 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, cli, createToken } from '../helpers/cli.js';
+import { tempHome } from '../helpers/home.js';
+import { ERAS, stdioClient } from '../helpers/mcp-client.js';
+
+describe('gatehouse mcp over stdio (official MCP client)', () => {
+  const home = tempHome();
+  let full: string;
+  let narrow: string;
+  beforeAll(() => {
+    assertBuilt();
+    full = createToken(home.env, 'full', ['tool:*', 'target:*']);
+    narrow = createToken(home.env, 'narrow', ['tool:audit_nothing']);
+  });
+  afterAll(() => home.cleanup());
+
+  describe.each(ERAS)('protocol era %s', (era) => {
+    it('lists tools with schemas and annotations, and discover answers with structured content', async () => {
+      const { client, close, stderr } = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: full }, era);
+      try {
+        if (era === 'modern') expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
+        const { tools } = await client.listTools();
+        const discover = tools.find((t) => t.name === 'discover')!;
+        expect(discover.description).toMatch(/never returns a secret/);
+        expect(discover.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false, openWorldHint: false });
+        expect(discover.outputSchema).toMatchObject({ type: 'object' });
+        const r = await client.callTool({ name: 'discover', arguments: {} });
+        expect(r.isError).toBeFalsy();
+        expect(r.structuredContent).toMatchObject({ token: { name: 'full' }, targets: [], vaults: [] });
+        expect((r.structuredContent as { tools: { name: string }[] }).tools.map((t) => t.name)).toContain('discover');
+      } finally {
+        await close();
+      }
+      // Nothing but protocol on stdout: the client would have failed to parse anything else;
+      // logs, if any, are JSON lines on stderr.
+      for (const line of stderr().split('\n').filter(Boolean)) expect(() => JSON.parse(line)).not.toThrow();
+    });
+
+    it('hides tools the token is not granted and refuses them by name', async () => {
+      const { client, close } = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: narrow }, era);
+      try {
+        const { tools } = await client.listTools();
+        expect(tools.map((t) => t.name)).not.toContain('discover');
+        const r = await client.callTool({ name: 'discover', arguments: {} });
+        expect(r.isError).toBe(true);
+        expect(JSON.stringify(r.content)).toMatch(/not_granted: this token is not granted the tool discover/);
+      } finally {
+        await close();
+      }
+    });
+
+    it('rejects invalid arguments with a clear error', async () => {
+      const { client, close } = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: full }, era);
+      try {
+        const r = await client.callTool({ name: 'discover', arguments: { surprise: 1 } });
+        expect(r.isError).toBe(true);
+        expect(JSON.stringify(r.content)).toMatch(/invalid_input/);
+      } finally {
+        await close();
+      }
+    });
+  });
+
+  it('refuses to start with a bad token, and says so on stderr only', () => {
+    for (const token of ['gh_' + 'x'.repeat(43), 'garbage', '']) {
+      const r = cli(['mcp'], { ...home.env, GATEHOUSE_TOKEN: token });
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toMatch(/unauthenticated/);
+    }
+  });
+
+  it('a token revoked while a session is open is refused within a second', async () => {
+    const t = createToken(home.env, 'short-lived', ['tool:*']);
+    const { client, close } = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: t }, 'legacy');
+    try {
+      expect((await client.callTool({ name: 'discover', arguments: {} })).isError).toBeFalsy();
+      expect(cli(['token', 'revoke', 'short-lived'], home.env).code).toBe(0);
+      await new Promise((r) => setTimeout(r, 1100));
+      await expect(client.callTool({ name: 'discover', arguments: {} })).rejects.toThrow(/invalid or missing Gatehouse token/);
+    } finally {
+      await close();
+    }
+  });
+
+  it('every call is in the audit log and the chain verifies', () => {
+    const tail = cli(['audit', 'tail', '-n', '200', '--json'], home.env);
+    expect(tail.code).toBe(0);
+    const recs = tail.stdout.trim().split('\n').map((l) => JSON.parse(l) as { tool: string; phase: string; outcome: string | null });
+    expect(recs.some((r) => r.tool === 'discover' && r.phase === 'attempt')).toBe(true);
+    expect(recs.some((r) => r.tool === 'discover' && r.phase === 'result' && r.outcome === 'ok')).toBe(true);
+    expect(recs.some((r) => r.tool === 'discover' && r.outcome === 'not_granted')).toBe(true);
+    const v = cli(['audit', 'verify'], home.env);
+    expect(v.stdout).toMatch(/^ok: \d+ records, chain intact/);
+    expect(v.code).toBe(0);
+  });
+});
