@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough, Readable, Writable, type Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { openStore } from '../src/store/index.js';
+import { AD, open, seal } from '../src/vault/seal.js';
+import { openKeyring, openVault, Redactor } from '../src/vault/index.js';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+async function perOp(n: number, fn: () => Promise<unknown>): Promise<number> {
+  const t0 = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e3 / n;
+}
+
+/** ~8 MB of log-like output with secrets and shapes sprinkled in, cut into 16 KiB chunks. */
+function makeOutput(secrets: string[]): Buffer[] {
+  const lines: string[] = [];
+  let size = 0;
+  let i = 0;
+  while (size < 8 * 1024 * 1024) {
+    let l = `2026-11-25T12:00:${String(i % 60).padStart(2, '0')}Z INFO request id=${i.toString(16)} path=/api/v1/items/${i} status=200 bytes=${(i * 7919) % 100000} user-agent="curl/8.5"`;
+    if (i % 997 === 0) l += ` echo=${secrets[i % secrets.length]}`;
+    if (i % 1499 === 0) l += ` auth=Bearer ${randomBytes(24).toString('base64url')}`;
+    if (i % 2003 === 0) l += ` key=sk-proj-${randomBytes(24).toString('base64url')}`;
+    lines.push(l);
+    size += l.length + 1;
+    i++;
+  }
+  const all = Buffer.from(lines.join('\n') + '\n');
+  const chunks: Buffer[] = [];
+  for (let o = 0; o < all.length; o += 16384) chunks.push(all.subarray(o, o + 16384));
+  return chunks;
+}
+
+async function streamMBs(chunks: Buffer[], make: () => Transform): Promise<number> {
+  const bytes = chunks.reduce((a, c) => a + c.length, 0);
+  const t0 = process.hrtime.bigint();
+  let outBytes = 0;
+  await pipeline(
+    Readable.from(chunks),
+    make(),
+    new Writable({
+      write(c: Buffer, _e, cb) {
+        outBytes += c.length;
+        cb();
+      },
+    }),
+  );
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  if (outBytes === 0) throw new Error('no output');
+  return bytes / 1024 / 1024 / s;
+}
+
+export async function benchVault(): Promise<Record<string, unknown>> {
+  const key = randomBytes(32);
+  const small = randomBytes(64);
+  const kib = randomBytes(1024);
+  const ad = AD.field('00000000-0000-0000-0000-000000000000', '11111111-1111-1111-1111-111111111111', 'token');
+  const sealedSmall = await seal(small, ad, key);
+  const sealedKib = await seal(kib, ad, key);
+  await perOp(2000, () => seal(small, ad, key)); // warm-up
+  const sealSmall: number[] = [];
+  const openSmall: number[] = [];
+  const sealKib: number[] = [];
+  const openKib: number[] = [];
+  for (let r = 0; r < 5; r++) {
+    sealSmall.push(await perOp(5000, () => seal(small, ad, key)));
+    openSmall.push(await perOp(5000, () => open(sealedSmall, ad, key, 'bench')));
+    sealKib.push(await perOp(5000, () => seal(kib, ad, key)));
+    openKib.push(await perOp(5000, () => open(sealedKib, ad, key, 'bench')));
+  }
+
+  // Handle fill end to end on the embedded store (4 indexed reads + one open).
+  const home = mkdtempSync(join(tmpdir(), 'gh-vault-bench-'));
+  let fillUs: number;
+  try {
+    const store = await openStore({ sqliteFile: join(home, 'gatehouse.db') });
+    const kr = await openKeyring({ home, masterKeyFile: join(home, 'master.key'), env: {}, store, create: true });
+    const v = openVault({ store, keyring: kr });
+    await v.createVault('ops');
+    await v.setField('ops/api.token', 'bench-secret-0123456789', { bind: ['host:*.example.com'] });
+    const opts = { destination: { host: 'api.example.com' }, grantedVaults: ['ops'] };
+    await perOp(200, () => v.fillHandles('Bearer {{vault:ops/api.token}}', opts));
+    fillUs = median([await perOp(1000, () => v.fillHandles('Bearer {{vault:ops/api.token}}', opts)), await perOp(1000, () => v.fillHandles('Bearer {{vault:ops/api.token}}', opts))]);
+    await store.close();
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
+
+  // Redaction: 20 registered secrets (+ their derived forms) and the built-in shapes.
+  const secrets = Array.from({ length: 20 }, (_, i) => `secret-${i}-${randomBytes(12).toString('base64url')}`);
+  const redactor = new Redactor();
+  for (const s of secrets) redactor.add(s);
+  const chunks = makeOutput(secrets);
+  const text = Buffer.concat(chunks).toString('utf8');
+  const mb = text.length / 1024 / 1024;
+  const baseline: number[] = [];
+  const streamed: number[] = [];
+  const str: number[] = [];
+  for (let r = 0; r < 3; r++) {
+    baseline.push(await streamMBs(chunks, () => new PassThrough()));
+    streamed.push(await streamMBs(chunks, () => redactor.createScrubStream()));
+    const t0 = process.hrtime.bigint();
+    const out = redactor.scrub(text);
+    str.push(mb / (Number(process.hrtime.bigint() - t0) / 1e9));
+    if (out.includes(secrets[0])) throw new Error('bench: secret survived');
+  }
+  const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
+  return {
+    seal_64B_us: round(median(sealSmall)),
+    open_64B_us: round(median(openSmall)),
+    seal_1KiB_us: round(median(sealKib)),
+    open_1KiB_us: round(median(openKib)),
+    fill_handle_sqlite_us: round(fillUs),
+    redaction: {
+      output_MB: round(mb),
+      chunk_bytes: 16384,
+      registered_secrets: secrets.length,
+      literal_forms: redactor.size,
+      streamed_MBps: round(median(streamed), 1),
+      string_scrub_MBps: round(median(str), 1),
+      baseline_passthrough_MBps: round(median(baseline), 1),
+    },
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  benchVault().then((r) => process.stdout.write(JSON.stringify(r, null, 2) + '\n'));
+}

@@ -1,0 +1,356 @@
+import { renameSync, rmSync } from 'node:fs';
+import { GatehouseError, log } from '../core/index.js';
+import { nowIso, type Store } from '../store/index.js';
+import {
+  decodeKeyText,
+  deriveFromPassphrase,
+  keyFileExists,
+  keyIdOf,
+  newKdfParams,
+  readKeyFile,
+  selectSource,
+  writeKeyFileExclusive,
+  type KdfParams,
+  type MasterKeySource,
+} from './master-key.js';
+import { AD, KEY_BYTES, open, seal, type Sealed } from './seal.js';
+import { getSodium } from './sodium.js';
+import { writeTransaction } from './write-tx.js';
+
+export interface OpenKeyringOptions {
+  /** $GATEHOUSE_HOME (must exist, mode 0700: see ensureHome in src/core). */
+  home: string;
+  /** $GATEHOUSE_HOME/master.key */
+  masterKeyFile: string;
+  env: NodeJS.ProcessEnv;
+  /** The store holding the check value, wrapped data keys and internal keys. */
+  store: Store;
+  /** Create a key file (0600) on first start when no key source exists and the store holds no sealed data. */
+  create?: boolean;
+}
+
+export interface RekeyOptions {
+  /** New raw 32-byte key (file or env source). Default for a file source: 32 fresh random bytes. */
+  newKey?: Uint8Array;
+  /** New passphrase (passphrase source). */
+  newPassphrase?: string;
+}
+
+export interface RekeyResult {
+  oldKeyId: string;
+  newKeyId: string;
+  source: MasterKeySource;
+  rewrapped: { vaultKeys: number; internalKeys: number };
+  /** File source: where the previous key file was kept (`master.key.old`, mode 0600). */
+  oldKeyFile?: string;
+}
+
+/** The public face of the keyring. Wrapping primitives stay inside src/vault. */
+export interface Keyring {
+  /** Public fingerprint of the master key in use (not secret). */
+  readonly keyId: string;
+  readonly source: MasterKeySource;
+  /**
+   * A stable named 32-byte key for another module (`'audit-chain'`, `'request-state'`, ...):
+   * random on first use, stored wrapped under the master key, unchanged by rekey.
+   */
+  internalKey(purpose: string): Promise<Buffer>;
+  /** Rotates the master key: re-wraps every data and internal key in one transaction. */
+  rekey(opts?: RekeyOptions): Promise<RekeyResult>;
+  /** Forgets keys held in memory. */
+  close(): void;
+}
+
+const CHECK_ID = 'check';
+const CHECK_PLAINTEXT = 'gatehouse master key check v1';
+const PURPOSE = /^[a-z0-9][a-z0-9_.:-]{0,99}$/;
+
+interface KeyringRow {
+  id: string;
+  wrapped: string;
+  nonce: string;
+  key_id: string;
+  kdf: string | null;
+}
+
+/**
+ * Opens the keyring: resolves the master key, and verifies it by opening the sealed check value
+ * stored with the data. INVARIANT: a wrong or missing key stops here with `key_invalid`; nothing
+ * is ever decrypted with an unverified key.
+ */
+export async function openKeyring(opts: OpenKeyringOptions): Promise<Keyring> {
+  const { store, env } = opts;
+  const source = selectSource(env);
+  const check = (await store.db.selectFrom('vault_keyring').selectAll().where('id', '=', CHECK_ID).executeTakeFirst()) as KeyringRow | undefined;
+
+  if (!check) {
+    // Fresh store (or one whose check row was removed). Fail closed if sealed data exists anyway.
+    const sealedData = await store.db.selectFrom('vaults').select('id').limit(1).executeTakeFirst();
+    const otherKeys = await store.db.selectFrom('vault_keyring').select('id').limit(1).executeTakeFirst();
+    if (sealedData || otherKeys) {
+      throw new GatehouseError('key_invalid', 'the store holds sealed data but no master key check value', {
+        hint: 'the vault_keyring check row was removed; restore the store from a backup',
+      });
+    }
+    const { key, kdf } = await resolveForNewStore(opts, source);
+    await insertCheck(store, key, kdf);
+    // Re-read: another process may have won the race with its own key; verify against whatever is there.
+    return openKeyring({ ...opts, create: false });
+  }
+
+  const kdf = check.kdf ? (JSON.parse(check.kdf) as KdfParams) : undefined;
+  let key: Uint8Array;
+  if (source === 'env') key = decodeKeyText(env.GATEHOUSE_MASTER_KEY ?? '', 'GATEHOUSE_MASTER_KEY');
+  else if (source === 'passphrase') {
+    if (!kdf) {
+      throw new GatehouseError('key_invalid', `this store was sealed with a raw key (key id ${check.key_id}), not a passphrase`, {
+        hint: 'unset GATEHOUSE_MASTER_PASSPHRASE and provide the key file or GATEHOUSE_MASTER_KEY',
+      });
+    }
+    key = await deriveFromPassphrase(env.GATEHOUSE_MASTER_PASSPHRASE ?? '', kdf);
+  } else {
+    if (!keyFileExists(opts.masterKeyFile) && keyFileExists(opts.masterKeyFile + '.new')) {
+      // A rekey committed and crashed between its two renames: finish it.
+      renameSync(opts.masterKeyFile + '.new', opts.masterKeyFile);
+    }
+    key = readKeyFile(opts.masterKeyFile);
+  }
+
+  if (!(await opensCheck(check, key))) {
+    if (source === 'file' && keyFileExists(opts.masterKeyFile + '.new')) {
+      const candidate = readKeyFile(opts.masterKeyFile + '.new');
+      if (await opensCheck(check, candidate)) {
+        // The rekey transaction committed but the file swap did not happen: complete it now.
+        renameSync(opts.masterKeyFile, opts.masterKeyFile + '.old');
+        renameSync(opts.masterKeyFile + '.new', opts.masterKeyFile);
+        log.warn('vault: completed an interrupted master key rotation', { keyFile: opts.masterKeyFile });
+        key = candidate;
+      }
+    }
+  }
+  if (!(await opensCheck(check, key))) {
+    const given = await keyIdOf(key);
+    throw new GatehouseError('key_invalid', `the master key (key id ${given}) does not open this store (sealed with key id ${check.key_id})`, {
+      hint:
+        kdf && source !== 'passphrase'
+          ? 'this store was sealed with a passphrase: set GATEHOUSE_MASTER_PASSPHRASE'
+          : 'provide the master key this store was sealed with (master.key, GATEHOUSE_MASTER_KEY or GATEHOUSE_MASTER_PASSPHRASE)',
+    });
+  }
+  if (source === 'file' && keyFileExists(opts.masterKeyFile + '.new')) {
+    // Left over from a rekey whose transaction rolled back: that key never sealed anything.
+    rmSync(opts.masterKeyFile + '.new', { force: true });
+  }
+  return new KeyringImpl(opts, source, key, await keyIdOf(key), kdf);
+}
+
+async function resolveForNewStore(opts: OpenKeyringOptions, source: MasterKeySource): Promise<{ key: Uint8Array; kdf?: KdfParams }> {
+  if (source === 'env') return { key: decodeKeyText(opts.env.GATEHOUSE_MASTER_KEY ?? '', 'GATEHOUSE_MASTER_KEY') };
+  if (source === 'passphrase') {
+    const kdf = await newKdfParams();
+    return { key: await deriveFromPassphrase(opts.env.GATEHOUSE_MASTER_PASSPHRASE ?? '', kdf), kdf };
+  }
+  if (!keyFileExists(opts.masterKeyFile)) {
+    if (!opts.create) {
+      throw new GatehouseError('key_invalid', `no master key: ${opts.masterKeyFile} does not exist`, {
+        hint: 'start `gatehouse serve` or `gatehouse mcp` once to create it, or set GATEHOUSE_MASTER_KEY / GATEHOUSE_MASTER_PASSPHRASE',
+      });
+    }
+    const s = await getSodium();
+    try {
+      writeKeyFileExclusive(opts.masterKeyFile, s.randombytes_buf(KEY_BYTES));
+      log.info('vault: created a new master key file (mode 0600); back it up', { keyFile: opts.masterKeyFile });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; // another process created it first
+    }
+  }
+  return { key: readKeyFile(opts.masterKeyFile) };
+}
+
+async function insertCheck(store: Store, key: Uint8Array, kdf: KdfParams | undefined): Promise<void> {
+  const sealed = await seal(Buffer.from(CHECK_PLAINTEXT), AD.check(), key);
+  const now = nowIso();
+  await store.db
+    .insertInto('vault_keyring')
+    .values({ id: CHECK_ID, wrapped: sealed.ciphertext, nonce: sealed.nonce, key_id: await keyIdOf(key), kdf: kdf ? JSON.stringify(kdf) : null, created_at: now, updated_at: now })
+    .onConflict((oc) => oc.column('id').doNothing())
+    .execute();
+}
+
+async function opensCheck(row: KeyringRow, key: Uint8Array): Promise<boolean> {
+  try {
+    const pt = await open({ ciphertext: row.wrapped, nonce: row.nonce }, AD.check(), key, 'the master key check value');
+    return Buffer.from(pt).toString() === CHECK_PLAINTEXT;
+  } catch {
+    return false;
+  }
+}
+
+/** Implementation; `wrapDataKey`/`unwrapDataKey` are used by the vault service only. */
+export class KeyringImpl implements Keyring {
+  #key: Uint8Array;
+  #keyId: string;
+  #kdf: KdfParams | undefined;
+  readonly #internal = new Map<string, Promise<Buffer>>();
+
+  constructor(
+    private readonly opts: OpenKeyringOptions,
+    readonly source: MasterKeySource,
+    key: Uint8Array,
+    keyId: string,
+    kdf: KdfParams | undefined,
+  ) {
+    this.#key = key;
+    this.#keyId = keyId;
+    this.#kdf = kdf;
+  }
+
+  get keyId(): string {
+    return this.#keyId;
+  }
+
+  get store(): Store {
+    return this.opts.store;
+  }
+
+  async wrapDataKey(vaultId: string, dataKey: Uint8Array): Promise<Sealed & { keyId: string }> {
+    return { ...(await seal(dataKey, AD.dataKey(vaultId), this.#key)), keyId: this.#keyId };
+  }
+
+  async unwrapDataKey(vaultId: string, vaultName: string, sealed: Sealed): Promise<Uint8Array> {
+    return open(sealed, AD.dataKey(vaultId), this.#key, `the data key of vault ${vaultName}`);
+  }
+
+  internalKey(purpose: string): Promise<Buffer> {
+    if (!PURPOSE.test(purpose)) throw new GatehouseError('invalid_input', `bad internal key purpose ${JSON.stringify(purpose)}`);
+    let p = this.#internal.get(purpose);
+    if (!p) {
+      p = this.#loadOrCreateInternal(purpose);
+      this.#internal.set(purpose, p);
+      p.catch(() => this.#internal.delete(purpose));
+    }
+    return p;
+  }
+
+  async #loadOrCreateInternal(purpose: string): Promise<Buffer> {
+    const id = `internal:${purpose}`;
+    const read = async () => (await this.store.db.selectFrom('vault_keyring').selectAll().where('id', '=', id).executeTakeFirst()) as KeyringRow | undefined;
+    let row = await read();
+    if (!row) {
+      const s = await getSodium();
+      const sealed = await seal(s.randombytes_buf(KEY_BYTES), AD.internalKey(purpose), this.#key);
+      const now = nowIso();
+      // Two processes may race to create it: the first insert wins and both use the stored one.
+      await this.store.db
+        .insertInto('vault_keyring')
+        .values({ id, wrapped: sealed.ciphertext, nonce: sealed.nonce, key_id: this.#keyId, kdf: null, created_at: now, updated_at: now })
+        .onConflict((oc) => oc.column('id').doNothing())
+        .execute();
+      row = await read();
+      if (!row) throw new GatehouseError('store_unavailable', `cannot store internal key ${purpose}`);
+    }
+    return Buffer.from(await open({ ciphertext: row.wrapped, nonce: row.nonce }, AD.internalKey(purpose), this.#key, `internal key ${purpose}`));
+  }
+
+  /**
+   * Rotation. Only wrapped keys change (each vault's data key, each internal key, the check
+   * value); field ciphertexts are untouched and no secret is re-entered. One write transaction:
+   * either every key is under the new master key or none is.
+   * File source order: write master.key.new (0600) -> commit -> master.key -> master.key.old,
+   * master.key.new -> master.key. openKeyring finishes an interrupted swap.
+   */
+  async rekey(ro: RekeyOptions = {}): Promise<RekeyResult> {
+    const s = await getSodium();
+    const oldKey = this.#key;
+    const oldKeyId = this.#keyId;
+    let newKey: Uint8Array;
+    let newKdf: KdfParams | undefined;
+    if (this.source === 'passphrase' || ro.newPassphrase !== undefined) {
+      if (this.source !== 'passphrase' && this.source !== 'env') {
+        throw new GatehouseError('usage', 'a key-file store cannot be rekeyed to a passphrase', {
+          hint: 'move to GATEHOUSE_MASTER_KEY or keep the key file; or export the key and set GATEHOUSE_MASTER_PASSPHRASE before rekeying',
+        });
+      }
+      if (ro.newPassphrase === undefined && ro.newKey === undefined) {
+        throw new GatehouseError('usage', 'rekey of a passphrase store needs the new passphrase', {
+          hint: 'set GATEHOUSE_NEW_MASTER_PASSPHRASE (or GATEHOUSE_NEW_MASTER_KEY) for `gatehouse vault rekey`',
+        });
+      }
+    }
+    if (ro.newPassphrase !== undefined) {
+      newKdf = await newKdfParams();
+      newKey = await deriveFromPassphrase(ro.newPassphrase, newKdf);
+    } else if (ro.newKey) {
+      if (ro.newKey.length !== KEY_BYTES) throw new GatehouseError('key_invalid', 'the new master key is not 32 bytes');
+      newKey = ro.newKey;
+    } else if (this.source === 'file') {
+      newKey = s.randombytes_buf(KEY_BYTES);
+    } else {
+      throw new GatehouseError('usage', 'rekey of a GATEHOUSE_MASTER_KEY store needs the new key', {
+        hint: 'set GATEHOUSE_NEW_MASTER_KEY (32 random bytes as base64/hex), run `gatehouse vault rekey`, then replace GATEHOUSE_MASTER_KEY with it',
+      });
+    }
+    if (Buffer.from(newKey).equals(Buffer.from(oldKey))) throw new GatehouseError('usage', 'the new master key equals the current one');
+    const newKeyId = await keyIdOf(newKey);
+
+    const file = this.opts.masterKeyFile;
+    if (this.source === 'file') {
+      rmSync(file + '.new', { force: true });
+      writeKeyFileExclusive(file + '.new', newKey);
+    }
+    let counts: { vaultKeys: number; internalKeys: number };
+    try {
+      counts = await writeTransaction(this.store, async (db) => {
+        const now = nowIso();
+        const vaults = (await db.selectFrom('vaults').select(['id', 'name', 'wrapped_key', 'key_nonce']).execute()) as Array<{ id: string; name: string; wrapped_key: string; key_nonce: string }>;
+        for (const v of vaults) {
+          const dk = await open({ ciphertext: v.wrapped_key, nonce: v.key_nonce }, AD.dataKey(v.id), oldKey, `the data key of vault ${v.name}`);
+          const w = await seal(dk, AD.dataKey(v.id), newKey);
+          await db.updateTable('vaults').set({ wrapped_key: w.ciphertext, key_nonce: w.nonce, key_id: newKeyId }).where('id', '=', v.id).execute();
+        }
+        const rows = (await db.selectFrom('vault_keyring').selectAll().execute()) as KeyringRow[];
+        let internalKeys = 0;
+        for (const r of rows) {
+          if (r.id === CHECK_ID) {
+            if (!(await opensCheck(r, oldKey))) throw new GatehouseError('key_invalid', 'the store check value no longer opens with the current key');
+            const w = await seal(Buffer.from(CHECK_PLAINTEXT), AD.check(), newKey);
+            await db
+              .updateTable('vault_keyring')
+              .set({ wrapped: w.ciphertext, nonce: w.nonce, key_id: newKeyId, kdf: newKdf ? JSON.stringify(newKdf) : null, updated_at: now })
+              .where('id', '=', r.id)
+              .execute();
+          } else if (r.id.startsWith('internal:')) {
+            const purpose = r.id.slice('internal:'.length);
+            const k = await open({ ciphertext: r.wrapped, nonce: r.nonce }, AD.internalKey(purpose), oldKey, `internal key ${purpose}`);
+            const w = await seal(k, AD.internalKey(purpose), newKey);
+            await db.updateTable('vault_keyring').set({ wrapped: w.ciphertext, nonce: w.nonce, key_id: newKeyId, updated_at: now }).where('id', '=', r.id).execute();
+            internalKeys++;
+          } else {
+            throw new GatehouseError('key_invalid', `unknown keyring row ${r.id}; refusing to rekey`);
+          }
+        }
+        return { vaultKeys: vaults.length, internalKeys };
+      });
+    } catch (e) {
+      if (this.source === 'file') rmSync(file + '.new', { force: true });
+      throw e;
+    }
+    let oldKeyFile: string | undefined;
+    if (this.source === 'file') {
+      renameSync(file, file + '.old');
+      renameSync(file + '.new', file);
+      oldKeyFile = file + '.old';
+    }
+    this.#key = newKey;
+    this.#keyId = newKeyId;
+    this.#kdf = newKdf;
+    s.memzero(oldKey);
+    log.info('vault: master key rotated', { oldKeyId, newKeyId, ...counts });
+    return { oldKeyId, newKeyId, source: this.source, rewrapped: counts, ...(oldKeyFile ? { oldKeyFile } : {}) };
+  }
+
+  close(): void {
+    this.#key.fill(0);
+    this.#internal.clear();
+  }
+}
