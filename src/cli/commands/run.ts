@@ -1,0 +1,54 @@
+/**
+ * `gatehouse run [--profile NAME] -- CMD ...`: runs any program (an agent CLI, say) inside a sandbox
+ * profile with the terminal passed through, so it cannot read Gatehouse's own home, store or keys.
+ * The program's exit code is propagated (128+N when it died of signal N).
+ */
+import { gatehouseHome, isGatehouseError } from '../../core/index.js';
+import { resolveProfile, runSandboxed } from '../../sandbox/index.js';
+import { EXIT, type CommandRunner } from '../context.js';
+
+const USAGE = 'usage: gatehouse run [--profile NAME] -- CMD [ARGS...]\n';
+
+export const run: CommandRunner = async (args, ctx) => {
+  let profileName = 'default';
+  let i = 0;
+  for (; i < args.length; i++) {
+    const a = args[i] as string;
+    if (a === '--') {
+      i++;
+      break;
+    }
+    if (a === '--profile' && args[i + 1] !== undefined) {
+      profileName = args[++i] as string;
+    } else if (a.startsWith('--profile=')) {
+      profileName = a.slice('--profile='.length);
+    } else {
+      ctx.stderr.write(USAGE);
+      return EXIT.usage;
+    }
+  }
+  const argv = args.slice(i);
+  if (argv.length === 0) {
+    ctx.stderr.write(USAGE);
+    return EXIT.usage;
+  }
+  try {
+    const profile = resolveProfile(profileName, undefined, { workspace: process.cwd() });
+    const home = gatehouseHome(ctx.env);
+    const r = await runSandboxed(profile, {
+      argv,
+      stdio: 'inherit',
+      hiddenPaths: [home.home, home.masterKeyFile, home.databaseFile, home.configFile],
+    });
+    if (r.limit) ctx.stderr.write(`gatehouse run: ${r.limitMessage ?? r.limit}\n`);
+    if (r.sandbox === 'none') ctx.stderr.write('gatehouse run: ran WITHOUT a sandbox (allowUnsandboxed)\n');
+    if (r.exitCode !== null) return r.exitCode;
+    return r.signal === 'SIGKILL' ? 137 : EXIT.failure;
+  } catch (e) {
+    if (isGatehouseError(e)) {
+      ctx.stderr.write(`gatehouse run: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
+      return e.code === 'not_found' || e.code === 'config_invalid' ? EXIT.usage : EXIT.failure;
+    }
+    throw e;
+  }
+};

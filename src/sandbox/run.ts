@@ -1,0 +1,476 @@
+/**
+ * runSandboxed: one command in a fresh bubblewrap sandbox, with limits enforced and every breach
+ * reported as a typed `limit`.
+ *
+ * Host-side launch chain (root):
+ *   sh -c 'join cgroups && exec "$@"'  ->  prlimit (cpu, fsize, nofile, core)  ->
+ *   setpriv --reuid 65534 (so the sandbox is not host uid 0: an unprivileged *host* uid is what
+ *   keeps root-owned files such as /etc/shadow or /root unreadable; a uid mapping inside a user
+ *   namespace alone does not)  ->  bwrap --args 3 (argv and env travel through a pipe, never on a
+ *   command line another host user could read).
+ *
+ * INVARIANTS enforced here:
+ * - Without bubblewrap nothing runs unless the profile sets allowUnsandboxed, and then every result
+ *   says `sandbox: 'none'`.
+ * - Gatehouse's home (and any hiddenPaths) is hidden in every sandbox.
+ * - Every limit ends in a typed result (`limit`), never a hang: wall time kills bwrap (whose pid-1
+ *   child dies with it, taking the whole pid namespace) and everything left in the run's cgroups.
+ * - Background children never outlive the command: the pid namespace dies with its first process.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { constants as osConstants, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { GatehouseError, gatehouseHome } from '../core/index.js';
+import { findProgram, HOST_CHAIN_ENV, isRoot } from './availability.js';
+import { cgroupV1Available, cpuUsageNs, createRunCgroup, joinScript, killAll, readStats, removeRunCgroup, type RunCgroup } from './cgroup.js';
+import { denyStubScript, resolveDenyExec } from './deny-exec.js';
+import { buildSandboxEnv } from './env.js';
+import { attachNetwork, resolveAllow, type NetworkHandle } from './network.js';
+import { planBwrap, SANDBOX_GID, SANDBOX_UID } from './plan.js';
+import type { SandboxLimitName, SandboxLimits, SandboxProfile } from './profile.js';
+
+export type SandboxKind = 'bwrap' | 'bwrap-net' | 'none';
+export type Enforcement = 'cgroup' | 'rlimit' | 'cgroup+rlimit' | 'gatehouse' | 'none';
+
+export interface AppliedLimits extends SandboxLimits {
+  /** How each limit is enforced in this run ('none' = configured but not enforceable here). */
+  enforcement: Record<SandboxLimitName, Enforcement>;
+}
+
+export interface RunSandboxedOptions {
+  /** Run through `/bin/sh -c` inside the sandbox. Exactly one of command/argv. */
+  command?: string;
+  argv?: readonly string[];
+  /** Working directory; must be inside the workspace. */
+  cwd?: string;
+  /** Per-call variables (from the agent): secret-looking and loader names are dropped. */
+  env?: Readonly<Record<string, string>>;
+  /** Variables the gate filled from the vault for this run (trusted; not name-filtered). */
+  secretEnv?: Readonly<Record<string, string>>;
+  /** Wall time for this call; capped by the profile's wallSeconds. */
+  timeoutS?: number;
+  signal?: AbortSignal;
+  stdin?: string | Buffer;
+  /** 'inherit' passes the caller's stdin/stdout/stderr (and tty) through (`gatehouse run`). */
+  stdio?: 'pipe' | 'inherit';
+  /** Gatehouse's home/store/key paths; its default home is always added. */
+  hiddenPaths?: readonly string[];
+  /** Applied to the final stdout and stderr (the vault's redactor). */
+  scrub?: (s: string) => string;
+  /** Raw chunks as they arrive (unscrubbed: a streaming consumer must redact them itself). */
+  onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
+}
+
+export interface SandboxResult {
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  truncated: boolean;
+  durationMs: number;
+  limits: AppliedLimits;
+  limit?: SandboxLimitName;
+  /** Says which limit was hit and what it was, for the agent. */
+  limitMessage?: string;
+  sandbox: SandboxKind;
+}
+
+const SIGNAL_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(osConstants.signals).map(([name, num]) => [num, name]),
+);
+
+function fmtBytes(n: number): string {
+  if (n >= 1024 * 1024 * 1024) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
+  if (n >= 1024 * 1024) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+function limitMessage(limit: SandboxLimitName, l: SandboxLimits, wall: number): string {
+  switch (limit) {
+    case 'memory':
+      return `memory limit of ${fmtBytes(l.memoryBytes)} exceeded: the sandbox was OOM-killed`;
+    case 'cpu':
+      return `CPU time limit of ${l.cpuSeconds} s exceeded: the process was killed`;
+    case 'processes':
+      return `process limit of ${l.processes} reached: further forks were refused`;
+    case 'file_size':
+      return `file size limit of ${fmtBytes(l.fileSizeBytes)} exceeded: the write was refused and the process killed`;
+    case 'wall_time':
+      return `wall time limit of ${wall} s exceeded: the sandbox and all its processes were killed`;
+    case 'output':
+      return `output limit of ${fmtBytes(l.outputBytes)} exceeded: output was cut there and the sandbox killed`;
+  }
+}
+
+/** Collects stdout+stderr up to a shared byte cap. */
+class OutputCap {
+  private out: Buffer[] = [];
+  private err: Buffer[] = [];
+  private total = 0;
+  truncated = false;
+  constructor(
+    private readonly cap: number,
+    private readonly onOutput: RunSandboxedOptions['onOutput'],
+    private readonly onOverflow: () => void,
+  ) {}
+  push(stream: 'stdout' | 'stderr', chunk: Buffer): void {
+    if (this.truncated) return;
+    const room = this.cap - this.total;
+    const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+    if (part.length > 0) {
+      (stream === 'stdout' ? this.out : this.err).push(part);
+      this.total += part.length;
+      this.onOutput?.(stream, part);
+    }
+    if (chunk.length > room) {
+      this.truncated = true;
+      this.onOverflow();
+    }
+  }
+  rawStderrTail(): string {
+    return Buffer.concat(this.err).subarray(-4096).toString('utf8');
+  }
+  text(scrub: (s: string) => string): { stdout: string; stderr: string } {
+    return { stdout: scrub(Buffer.concat(this.out).toString('utf8')), stderr: scrub(Buffer.concat(this.err).toString('utf8')) };
+  }
+}
+
+function innerArgv(opts: RunSandboxedOptions): string[] {
+  if (opts.command !== undefined && opts.argv !== undefined) {
+    throw new GatehouseError('invalid_input', 'give either command or argv, not both', { hint: 'pass one of them' });
+  }
+  if (opts.command !== undefined) return ['/bin/sh', '-c', opts.command];
+  if (opts.argv && opts.argv.length > 0) return [...opts.argv];
+  throw new GatehouseError('invalid_input', 'no command to run', { hint: 'pass command or argv' });
+}
+
+function checkCwd(profile: SandboxProfile, cwd: string | undefined): string {
+  if (cwd === undefined) return profile.workspace;
+  let real: string;
+  let ws: string;
+  try {
+    real = realpathSync(cwd.startsWith('/') ? cwd : join(profile.workspace, cwd));
+    ws = realpathSync(profile.workspace);
+  } catch {
+    throw new GatehouseError('path_denied', `cwd ${cwd} does not exist`, { hint: 'use a directory inside the workspace' });
+  }
+  if (real !== ws && !real.startsWith(ws + '/')) {
+    throw new GatehouseError('path_denied', `cwd ${cwd} is outside the sandbox workspace`, { hint: 'use a directory inside the workspace' });
+  }
+  // The workspace is bound at its configured path; translate a realpath back onto it.
+  return profile.workspace + real.slice(ws.length);
+}
+
+function defaultHidden(): string[] {
+  const h = gatehouseHome();
+  return [h.home, h.masterKeyFile, h.databaseFile, h.configFile];
+}
+
+/** Builds the applied-limits record for this host. */
+export function appliedLimits(limits: SandboxLimits, opts: { sandboxed: boolean; cgroup: boolean; wallSeconds: number }): AppliedLimits {
+  const rl: Enforcement = findProgram('prlimit') ? 'rlimit' : 'none';
+  return {
+    ...limits,
+    wallSeconds: opts.wallSeconds,
+    enforcement: {
+      memory: opts.cgroup ? 'cgroup' : 'none',
+      cpu: opts.cgroup ? (rl === 'rlimit' ? 'cgroup+rlimit' : 'cgroup') : rl,
+      processes: opts.cgroup ? 'cgroup' : 'none',
+      file_size: rl,
+      wall_time: 'gatehouse',
+      output: 'gatehouse',
+    },
+  };
+}
+
+function prlimitArgs(l: SandboxLimits): string[] {
+  const cpu = Math.max(1, Math.ceil(l.cpuSeconds));
+  // Soft at the limit (SIGXCPU, which says why), hard one second later (SIGKILL if SIGXCPU is caught).
+  // nofile stays >= 64: node segfaults below that.
+  return [`--cpu=${cpu}:${cpu + 1}`, `--fsize=${l.fileSizeBytes}`, '--nofile=4096:4096', '--core=0'];
+}
+
+function writeStubs(profile: SandboxProfile, hostsFile?: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-sbx-'));
+  // bwrap runs as the unprivileged sandbox uid and must be able to open the stubs.
+  chmodSync(dir, 0o755);
+  writeFileSync(join(dir, 'empty'), '', { mode: 0o444 });
+  profile.denyExec.forEach((p, i) => writeFileSync(join(dir, `deny-${i}`), denyStubScript(p), { mode: 0o555 }));
+  if (hostsFile !== undefined) writeFileSync(join(dir, 'hosts'), hostsFile, { mode: 0o444 });
+  return dir;
+}
+
+function readInfo(stream: Readable, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error('bwrap did not report its child pid')), timeoutMs);
+    const onData = (d: Buffer): void => {
+      buf += d.toString();
+      const m = /"child-pid"\s*:\s*(\d+)/.exec(buf);
+      if (m) {
+        clearTimeout(t);
+        stream.off('data', onData);
+        resolve(Number(m[1]));
+      }
+    };
+    stream.on('data', onData);
+    stream.on('end', () => {
+      clearTimeout(t);
+      reject(new Error('bwrap exited before reporting its child pid'));
+    });
+  });
+}
+
+export async function runSandboxed(profile: SandboxProfile, opts: RunSandboxedOptions): Promise<SandboxResult> {
+  const argv = innerArgv(opts);
+  const cwd = checkCwd(profile, opts.cwd);
+  const wallSeconds = Math.min(opts.timeoutS ?? profile.limits.wallSeconds, profile.limits.wallSeconds);
+  const bwrap = findProgram('bwrap');
+  if (!bwrap) {
+    if (!profile.allowUnsandboxed) {
+      throw new GatehouseError('sandbox_unavailable', 'bubblewrap (bwrap) is not installed: refusing to run without a sandbox', {
+        hint: 'install it (apt-get install bubblewrap), or set allowUnsandboxed in the sandbox profile to run unisolated; see `gatehouse sandbox doctor`',
+      });
+    }
+    return runUnsandboxed(profile, opts, argv, cwd, wallSeconds);
+  }
+  if (opts.signal?.aborted) throw new GatehouseError('cancelled', 'cancelled before start', { hint: 'retry if still wanted' });
+
+  const root = isRoot();
+  const withNet = profile.network !== 'none';
+  if (withNet && !root) {
+    throw new GatehouseError('sandbox_unavailable', 'allowlisted sandbox networking needs Gatehouse to run as root here', {
+      hint: 'run Gatehouse as root, or set the profile network to "none"',
+    });
+  }
+  if (withNet && (!findProgram('slirp4netns') || !findProgram('iptables-restore') || !findProgram('nsenter'))) {
+    throw new GatehouseError('sandbox_unavailable', 'allowlisted sandbox networking needs slirp4netns, iptables and nsenter', {
+      hint: 'apt-get install slirp4netns iptables util-linux',
+    });
+  }
+  const allow = profile.network === 'none' ? undefined : await resolveAllow(profile.network.allow);
+  const env = buildSandboxEnv({
+    hostEnv: process.env,
+    envAllow: profile.envAllow,
+    profileEnv: profile.env,
+    ...(opts.env ? { callEnv: opts.env } : {}),
+    ...(opts.secretEnv ? { secretEnv: opts.secretEnv } : {}),
+    home: '/tmp/home',
+  }).env;
+  const useCgroup = root && cgroupV1Available().ok;
+  const limits = appliedLimits(profile.limits, { sandboxed: true, cgroup: useCgroup, wallSeconds });
+  const stubDir = writeStubs(profile, allow?.hostsFile);
+  const inherit = opts.stdio === 'inherit';
+  let cg: RunCgroup | undefined;
+  let net: NetworkHandle | undefined;
+  try {
+    const bwrapArgs = planBwrap(profile, {
+      hiddenPaths: [...defaultHidden(), ...(opts.hiddenPaths ?? [])],
+      stubDir,
+      argv,
+      cwd,
+      env,
+      home: '/tmp/home',
+      ...(allow ? { hostsFile: join(stubDir, 'hosts'), infoFd: 4, blockFd: 5 } : {}),
+      denyExec: resolveDenyExec(profile.denyExec),
+    });
+    const chain: string[] = [];
+    if (useCgroup) {
+      cg = createRunCgroup(randomBytes(8).toString('hex'), profile.limits);
+      chain.push('/bin/sh', '-c', `${joinScript(cg)} && exec "$@"`, 'gatehouse-sandbox');
+    }
+    const prlimit = findProgram('prlimit');
+    if (prlimit) chain.push(prlimit, ...prlimitArgs(profile.limits), '--');
+    if (root) {
+      const setpriv = findProgram('setpriv');
+      if (!setpriv) {
+        throw new GatehouseError('sandbox_unavailable', 'setpriv is missing: cannot drop the sandbox to an unprivileged host uid', {
+          hint: 'apt-get install util-linux',
+        });
+      }
+      chain.push(setpriv, `--reuid=${SANDBOX_UID}`, `--regid=${SANDBOX_GID}`, '--clear-groups', '--no-new-privs', '--');
+    }
+    // Options (mounts, env values) go through the --args pipe; bwrap takes the command itself only
+    // from its real argv, so the inner command is the one part visible in the host's process list.
+    const sep = bwrapArgs.indexOf('--');
+    const bwrapOptions = bwrapArgs.slice(0, sep);
+    chain.push(bwrap, '--args', '3', ...bwrapArgs.slice(sep));
+
+    const stdio: StdioOptions = [inherit ? 'inherit' : 'pipe', inherit ? 'inherit' : 'pipe', inherit ? 'inherit' : 'pipe', 'pipe'];
+    if (allow) stdio.push('pipe', 'pipe');
+    const started = Date.now();
+    const child = spawn(chain[0] as string, chain.slice(1), { stdio, env: { ...HOST_CHAIN_ENV } });
+    // Extra pipes can reset when bwrap exits early; that shows up in the exit status instead.
+    for (const s of child.stdio.slice(3)) (s as NodeJS.EventEmitter | null)?.on('error', () => undefined);
+    const argsPipe = child.stdio[3] as Writable;
+    argsPipe.end(Buffer.from(bwrapOptions.map((a) => a + '\0').join(''), 'utf8'));
+
+    let breach: SandboxLimitName | undefined;
+    const kill = (why?: SandboxLimitName): void => {
+      if (why && !breach) breach = why;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (cg) void killAll(cg);
+    };
+    const cap = new OutputCap(profile.limits.outputBytes, opts.onOutput, () => kill('output'));
+    if (!inherit) {
+      child.stdout?.on('data', (d: Buffer) => cap.push('stdout', d));
+      child.stderr?.on('data', (d: Buffer) => cap.push('stderr', d));
+      const stdin = child.stdin;
+      if (stdin) {
+        stdin.on('error', () => undefined);
+        stdin.end(opts.stdin ?? '');
+      }
+    }
+    const closed = new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code, sig) => resolve({ code, sig }));
+    });
+
+    if (allow) {
+      try {
+        const pid = await readInfo((child.stdio as unknown as Array<Readable | null>)[4] as Readable, 10_000);
+        net = await attachNetwork(pid, allow);
+        (child.stdio as unknown as Array<Writable | null>)[5]?.end('go');
+      } catch (e) {
+        kill();
+        await closed.catch(() => undefined);
+        throw e instanceof GatehouseError
+          ? e
+          : new GatehouseError('sandbox_unavailable', `could not start the networked sandbox: ${(e as Error).message}`, {
+              hint: 'run `gatehouse sandbox doctor`',
+            });
+      }
+    }
+
+    const wallTimer = setTimeout(() => kill('wall_time'), wallSeconds * 1000);
+    const cpuBudgetNs = profile.limits.cpuSeconds * 1e9;
+    const cpuTimer = cg
+      ? setInterval(() => {
+          if (cg && cpuUsageNs(cg) > cpuBudgetNs) kill('cpu');
+        }, 200)
+      : undefined;
+    const onAbort = (): void => kill();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+    let exit: { code: number | null; sig: NodeJS.Signals | null };
+    try {
+      exit = await closed;
+    } finally {
+      clearTimeout(wallTimer);
+      if (cpuTimer) clearInterval(cpuTimer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+    const durationMs = Date.now() - started;
+    if (opts.signal?.aborted && !breach) {
+      throw new GatehouseError('cancelled', 'the sandboxed command was cancelled', { hint: 'retry if still wanted' });
+    }
+
+    // What killed it, if not us: the kernel's OOM killer, RLIMIT_CPU (SIGXCPU, or SIGKILL at the
+    // hard limit), RLIMIT_FSIZE (SIGXFSZ), or the pids cgroup refusing forks.
+    const stats = cg ? readStats(cg) : undefined;
+    const code = exit.code;
+    const sigNum = code !== null && code > 128 && code <= 128 + 64 ? code - 128 : null;
+    const signal = exit.sig ?? (sigNum !== null ? (SIGNAL_NAMES[sigNum] ?? null) : null);
+    if (!breach) {
+      if (stats && stats.oomKills > 0) breach = 'memory';
+      else if (signal === 'SIGXCPU' || (signal === 'SIGKILL' && stats && stats.cpuNs >= cpuBudgetNs * 0.9)) breach = 'cpu';
+      else if (signal === 'SIGXFSZ') breach = 'file_size';
+      // A shell that outlives a killed child reports it on stderr (strsignal text); heuristic, but a
+      // fake only hurts the faker.
+      else if (!inherit && /File size limit exceeded/.test(cap.rawStderrTail())) breach = 'file_size';
+      else if (!inherit && /CPU time limit exceeded/.test(cap.rawStderrTail())) breach = 'cpu';
+      else if (stats && stats.pidsMaxHits > 0) breach = 'processes';
+    }
+    const text = inherit ? { stdout: '', stderr: '' } : cap.text(opts.scrub ?? ((s) => s));
+    return {
+      exitCode: breach === 'wall_time' || breach === 'output' ? null : code,
+      signal: breach === 'wall_time' || breach === 'output' ? 'SIGKILL' : signal,
+      stdout: text.stdout,
+      stderr: text.stderr,
+      truncated: cap.truncated,
+      durationMs,
+      limits,
+      ...(breach ? { limit: breach, limitMessage: limitMessage(breach, profile.limits, wallSeconds) } : {}),
+      sandbox: allow ? 'bwrap-net' : 'bwrap',
+    };
+  } finally {
+    net?.close();
+    if (cg) await removeRunCgroup(cg);
+    rmSync(stubDir, { recursive: true, force: true });
+  }
+}
+
+/** allowUnsandboxed: the command runs as Gatehouse's own user, with rlimits, wall time and output cap only. */
+async function runUnsandboxed(
+  profile: SandboxProfile,
+  opts: RunSandboxedOptions,
+  argv: string[],
+  cwd: string,
+  wallSeconds: number,
+): Promise<SandboxResult> {
+  const env = buildSandboxEnv({
+    hostEnv: process.env,
+    envAllow: profile.envAllow,
+    profileEnv: profile.env,
+    ...(opts.env ? { callEnv: opts.env } : {}),
+    ...(opts.secretEnv ? { secretEnv: opts.secretEnv } : {}),
+    home: process.env.HOME ?? cwd,
+  }).env;
+  const limits = appliedLimits(profile.limits, { sandboxed: false, cgroup: false, wallSeconds });
+  const prlimit = findProgram('prlimit');
+  const full = prlimit ? [prlimit, ...prlimitArgs(profile.limits), '--', ...argv] : argv;
+  const inherit = opts.stdio === 'inherit';
+  const started = Date.now();
+  const child: ChildProcess = spawn(full[0] as string, full.slice(1), {
+    cwd,
+    env,
+    stdio: inherit ? 'inherit' : 'pipe',
+    detached: !inherit,
+  });
+  let breach: SandboxLimitName | undefined;
+  const kill = (why?: SandboxLimitName): void => {
+    if (why && !breach) breach = why;
+    try {
+      if (child.pid !== undefined) process.kill(inherit ? child.pid : -child.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  };
+  const cap = new OutputCap(profile.limits.outputBytes, opts.onOutput, () => kill('output'));
+  child.stdout?.on('data', (d: Buffer) => cap.push('stdout', d));
+  child.stderr?.on('data', (d: Buffer) => cap.push('stderr', d));
+  child.stdin?.on('error', () => undefined);
+  child.stdin?.end(opts.stdin ?? '');
+  const wallTimer = setTimeout(() => kill('wall_time'), wallSeconds * 1000);
+  const onAbort = (): void => kill();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const exit = await new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, sig) => resolve({ code, sig }));
+  }).finally(() => {
+    clearTimeout(wallTimer);
+    opts.signal?.removeEventListener('abort', onAbort);
+  });
+  // Background children of an unsandboxed command: kill its process group.
+  if (!inherit) kill();
+  if (!breach) {
+    if (exit.sig === 'SIGXCPU') breach = 'cpu';
+    else if (exit.sig === 'SIGXFSZ') breach = 'file_size';
+  }
+  const text = inherit ? { stdout: '', stderr: '' } : cap.text(opts.scrub ?? ((s) => s));
+  return {
+    exitCode: exit.code,
+    signal: exit.sig,
+    stdout: text.stdout,
+    stderr: text.stderr,
+    truncated: cap.truncated,
+    durationMs: Date.now() - started,
+    limits,
+    ...(breach ? { limit: breach, limitMessage: limitMessage(breach, profile.limits, wallSeconds) } : {}),
+    sandbox: 'none',
+  };
+}
