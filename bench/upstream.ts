@@ -1,0 +1,135 @@
+/**
+ * Upstream executor bench: a direct undici Pool `request` (the floor) side by side with
+ * UpstreamPool.request() (buffered, api_request's engine) and UpstreamPool.proxy() behind a node
+ * http server (the /gateway route's engine), at concurrency 1, 10 and 50.
+ *
+ * The upstream runs in a child process so it does not share an event loop with the client; the
+ * proxy server and the load generator share this process (as the client and gateway would share
+ * the machine's 2 cores anyway). No audit, guard or MCP layer here: the lead adds those paths.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Pool } from 'undici';
+import { UpstreamPool, type HttpTargetSpec } from '../src/upstream/index.js';
+
+const UPSTREAM_SRC = `
+const http = require('node:http');
+const body = JSON.stringify({ ok: true, items: [1, 2, 3], note: 'bench' });
+const s = http.createServer((req, res) => {
+  req.resume();
+  req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }); res.end(body); });
+});
+s.keepAliveTimeout = 30000;
+s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));
+process.on('disconnect', () => process.exit(0));
+`;
+
+interface Cell {
+  requests: number;
+  rps: number;
+  p50Us: number;
+  p99Us: number;
+  /** CPU time of this process per request (client + executor + proxy server); steadier than wall time on a busy box. */
+  cpuUsPerReq: number;
+}
+
+function pct(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function measure(fn: () => Promise<void>, concurrency: number, durationMs: number, warmup: number): Promise<Cell> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const lat: number[] = [];
+  const cpu0 = process.cpuUsage();
+  const end = performance.now() + durationMs;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        const t = performance.now();
+        await fn();
+        lat.push(performance.now() - t);
+      }
+    }),
+  );
+  const elapsed = performance.now() - started;
+  const cpu = process.cpuUsage(cpu0);
+  lat.sort((a, b) => a - b);
+  return { requests: lat.length, rps: Math.round((lat.length / elapsed) * 1000), p50Us: Math.round(pct(lat, 50) * 1000), p99Us: Math.round(pct(lat, 99) * 1000), cpuUsPerReq: Math.round((cpu.user + cpu.system) / Math.max(1, lat.length)) };
+}
+
+async function startUpstream(): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['-e', UPSTREAM_SRC], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once('error', reject);
+    child.once('exit', (c) => reject(new Error(`upstream exited ${c}`)));
+  });
+  return { port, child };
+}
+
+export async function benchUpstream(opts: { durationMs?: number; concurrency?: number[] } = {}): Promise<Record<string, unknown>> {
+  const durationMs = opts.durationMs ?? 1200;
+  const levels = opts.concurrency ?? [1, 10, 50];
+  const { port, child } = await startUpstream();
+  const origin = `http://127.0.0.1:${port}`;
+  const direct = new Pool(origin, { connections: 128, pipelining: 1 });
+  const upstream = new UpstreamPool();
+  const spec: HttpTargetSpec = { name: 'bench', baseUrl: origin, auth: { kind: 'bearer' }, allowPrivate: true };
+  const gateway = http.createServer((req, res) => {
+    const raw = req.url ?? '/';
+    const q = raw.indexOf('?');
+    upstream
+      .proxy(spec, 'sk-bench', req, res, { path: q === -1 ? raw : raw.slice(0, q), query: q === -1 ? undefined : raw.slice(q + 1) })
+      .catch(() => {
+        if (!res.headersSent) res.writeHead(502).end();
+      });
+  });
+  gateway.keepAliveTimeout = 30_000;
+  await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
+  const gwClient = new Pool(`http://127.0.0.1:${(gateway.address() as AddressInfo).port}`, { connections: 128, pipelining: 1 });
+
+  const modes: Record<string, () => Promise<void>> = {
+    direct: async () => {
+      const r = await direct.request({ method: 'GET', path: '/v1/items?limit=3', headers: { authorization: 'Bearer sk-bench' } });
+      await r.body.arrayBuffer();
+    },
+    request: async () => {
+      await upstream.request(spec, 'sk-bench', { method: 'GET', path: '/v1/items', query: { limit: '3' } });
+    },
+    proxy: async () => {
+      const r = await gwClient.request({ method: 'GET', path: '/v1/items?limit=3' });
+      await r.body.arrayBuffer();
+    },
+  };
+
+  const results: Record<string, Record<string, Cell>> = {};
+  try {
+    for (const c of levels) {
+      for (const [name, fn] of Object.entries(modes)) {
+        (results[name] ??= {})[`c${c}`] = await measure(fn, c, durationMs, 200);
+      }
+    }
+  } finally {
+    await gwClient.close();
+    await new Promise<void>((r) => gateway.close(() => r()));
+    await upstream.close();
+    await direct.close();
+    child.kill();
+  }
+  const ratios: Record<string, { request: number; proxy: number }> = {};
+  for (const c of levels) {
+    const d = results.direct[`c${c}`].rps;
+    ratios[`c${c}`] = { request: +(results.request[`c${c}`].rps / d).toFixed(2), proxy: +(results.proxy[`c${c}`].rps / d).toFixed(2) };
+  }
+  return {
+    name: 'upstream',
+    node: process.version,
+    note: 'loopback; upstream in a child process; rps = requests/s, latencies in µs; ratios = throughput relative to direct',
+    durationMsPerCell: durationMs,
+    results,
+    throughputVsDirect: ratios,
+  };
+}

@@ -1,0 +1,24 @@
+/**
+ * Documented defaults for every limit. Each one ends in a typed GatehouseError (or, for the
+ * buffered response size, a `truncated: true` flag), never a hang or a silent cut.
+ */
+export const UPSTREAM_LIMITS = {
+  /** Largest request body sent upstream (`request_too_large`). */
+  maxRequestBytes: 10 * 1024 * 1024,
+  /** Buffered mode (`api_request`): the body is cut here and `truncated: true` is set. */
+  bufferedResponseBytes: 1024 * 1024,
+  /** Streaming mode (`/gateway`): hard cap; the stream is aborted (`response_too_large`). */
+  streamResponseBytes: 1024 * 1024 * 1024,
+  /** Time to the response headers (`timeout`). */
+  headersTimeoutMs: 30_000,
+  /** Longest silence between body chunks (`timeout`); streams get longer for SSE keep-alive gaps. */
+  bodyTimeoutMs: 30_000,
+  streamBodyTimeoutMs: 300_000,
+  /** Whole exchange including the body (`timeout`). */
+  totalTimeoutMs: 60_000,
+  streamTotalTimeoutMs: 3_600_000,
+  /** TCP/TLS connect including name resolution (`timeout`). */
+  connectTimeoutMs: 10_000,
+  /** Same-origin redirects followed when asked. */
+  maxRedirects: 5,
+} as const;
