@@ -12,6 +12,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
   serve: { summary: 'serve MCP over Streamable HTTP (POST /mcp) and the plain HTTP routes', load: () => import('./commands/serve.js') },
   mcp: { summary: 'serve MCP over stdio for a local client (token from GATEHOUSE_TOKEN or --token-file)', load: () => import('./commands/mcp.js') },
   token: { summary: 'create, list, revoke and rotate agent tokens', load: () => import('./commands/token.js') },
+  target: { summary: 'HTTP and SSH targets: add, list, update, rm, trust (pin an SSH host key)', load: () => import('./commands/target.js') },
   audit: { summary: 'verify, tail and search the tamper-evident audit log', load: () => import('./commands/audit.js') },
   guard: { summary: 'judge a shell command with the guard: guard check -- COMMAND', load: () => import('./commands/guard.js') },
   vault: { summary: 'sealed secrets: create, set, list, rm, rekey', load: () => import('./commands/vault.js') },

@@ -4,6 +4,8 @@ import type { Principal } from './tokens.js';
 export interface Action {
   /** The tool or route name (`api_request`, `ssh_exec`, `POST /gateway`, …). */
   tool: string;
+  /** The plain HTTP route it came through (`/gateway`, `/ssh/exec`), for the audit log. */
+  route?: string;
   /** The target it acts on, if any. Authorization requires a `target:` grant for it. */
   target?: string;
   /** What the guard judges. Absent for read-only actions with nothing to judge (discover). */
@@ -11,6 +13,11 @@ export interface Action {
     | { kind: 'command'; command: string }
     | { kind: 'http'; method: string; path: string; headers?: Record<string, string>; body?: string }
     | { kind: 'path'; op: 'read' | 'write'; path: string };
+  /**
+   * A verdict fixed by the tool when there is nothing for the guard to parse (opening an
+   * interactive session needs approval by default). Ignored when `guard` is set.
+   */
+  fixedVerdict?: { decision: 'allow' | 'approve' | 'deny'; rule: string; reason: string; matched: string };
   /** A one-line human summary for audit and approval prompts; must not contain secret values. */
   summary: string;
   /** The client's address or transport (`stdio`, `127.0.0.1`). */

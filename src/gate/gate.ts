@@ -23,12 +23,13 @@ export interface ActionGuard {
 
 /** Asks a person; resolves with who approved, or throws (denied, pending out of band, unavailable). */
 export interface Approver {
-  obtain(req: { principal: Principal; action: Action; verdict: GuardVerdict; digest: string; channel: unknown }): Promise<{ approver: string; channel: string }>;
+  obtain(req: { principal: Principal; action: Action; verdict: GuardVerdict; digest: string; channel: unknown; approvalId?: string }): Promise<{ approver: string; channel: string }>;
 }
 
 export interface GateDeps {
   audit: AuditLog;
-  guard?: ActionGuard;
+  /** Loads the guard (its parser is loaded on first use). */
+  guard?: () => Promise<ActionGuard>;
   approver?: Approver;
 }
 
@@ -42,6 +43,8 @@ export interface ExecutionContext {
 export interface GateOptions {
   /** Transport-specific approval channel (an MCP request context), passed through to the approver. */
   channel?: unknown;
+  /** An out-of-band approval id the agent retries with; checked against this exact action. */
+  approvalId?: string;
   /** Maps a successful result to audit fields. */
   describe?: (result: unknown) => { outcome?: string; status?: number; detail?: Record<string, unknown> };
 }
@@ -49,7 +52,7 @@ export interface GateOptions {
 /** The exact-action digest approvals bind to: token, tool, target and the guarded operation. */
 export function actionDigest(principal: Principal, action: Action): string {
   return createHash('sha256')
-    .update(JSON.stringify([principal.tokenId, action.tool, action.target ?? null, action.guard ?? null]))
+    .update(JSON.stringify([principal.tokenId, action.tool, action.target ?? null, action.guard ?? null, action.fixedVerdict ? action.summary : null]))
     .digest('hex');
 }
 
@@ -74,6 +77,7 @@ export class Gate {
       tokenId: principal.tokenId,
       tokenName: principal.tokenName,
       tool: action.tool,
+      route: action.route,
       target: action.target ?? null,
       action: action.summary,
       client: action.client,
@@ -88,7 +92,8 @@ export class Gate {
 
     // 2. guard. INVARIANT: anything the guard cannot judge is refused, never allowed.
     let verdict: GuardVerdict | null = null;
-    if (action.guard) verdict = this.#judge(principal, action);
+    if (action.guard) verdict = await this.#judge(principal, action);
+    else if (action.fixedVerdict) verdict = action.fixedVerdict;
 
     // 3. deny and redirect end here (a deny is never approvable).
     if (verdict && (verdict.decision === 'deny' || verdict.decision === 'redirect')) {
@@ -110,7 +115,7 @@ export class Gate {
         });
       }
       try {
-        const got = await this.#deps.approver.obtain({ principal, action, verdict, digest: actionDigest(principal, action), channel: opts.channel });
+        const got = await this.#deps.approver.obtain({ principal, action, verdict, digest: actionDigest(principal, action), channel: opts.channel, approvalId: opts.approvalId });
         approver = `${got.channel}:${got.approver}`;
       } catch (e) {
         const err = toGatehouseError(e);
@@ -160,10 +165,16 @@ export class Gate {
     return null;
   }
 
-  #judge(principal: Principal, action: Action): GuardVerdict {
+  async #judge(principal: Principal, action: Action): Promise<GuardVerdict> {
     const g = action.guard!;
-    const guard = this.#deps.guard;
-    if (!guard) return { decision: 'approve', rule: 'guard.unavailable', reason: 'the command guard is not loaded', matched: '' };
+    if (!this.#deps.guard) return { decision: 'approve', rule: 'guard.unavailable', reason: 'the command guard is not loaded', matched: '' };
+    let guard: ActionGuard;
+    try {
+      guard = await this.#deps.guard();
+    } catch (e) {
+      log.error('guard failed to load; refusing', { err: e });
+      return { decision: 'deny', rule: 'guard.unavailable', reason: 'the guard could not be loaded', matched: '' };
+    }
     const ctx = { policy: principal.policy ?? undefined, target: action.target, token: principal.tokenName };
     try {
       if (g.kind === 'command') return guard.checkCommand(g.command, ctx);

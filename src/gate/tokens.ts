@@ -204,6 +204,14 @@ export class TokenService {
     return principal;
   }
 
+  /** Whether the token with this id exists, is not revoked and has not expired (for sweeps). */
+  async isActive(id: string): Promise<boolean> {
+    const row = (await this.#store.db.selectFrom('tokens').select(['revoked_at', 'expires_at']).where('id', '=', id).executeTakeFirst()) as
+      | Pick<TokenRow, 'revoked_at' | 'expires_at'>
+      | undefined;
+    return !!row && !row.revoked_at && !(row.expires_at && Date.parse(row.expires_at) <= Date.now());
+  }
+
   /** Records last use at most once a minute per token, off the request's critical path. */
   #touch(id: string, now: number): void {
     const last = this.#lastUsedWritten.get(id) ?? 0;

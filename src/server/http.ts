@@ -46,6 +46,26 @@ export function sendError(res: ServerResponse, err: GatehouseError): void {
   else res.destroy();
 }
 
+/** Largest JSON body a plain route reads. */
+export const MAX_JSON_BODY_BYTES = 2 * 1024 * 1024;
+
+/** Reads and parses a JSON request body, refusing oversized or malformed input with typed errors. */
+export async function readJsonBody(req: IncomingMessage, max = MAX_JSON_BODY_BYTES): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw new GatehouseError('input_too_large', `request body is over the ${max}-byte limit`, { hint: 'send a smaller body' });
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+  } catch {
+    throw new GatehouseError('invalid_input', 'request body is not valid JSON', { hint: 'send a JSON object with content-type application/json' });
+  }
+}
+
 function bearer(req: IncomingMessage): string | undefined {
   const h = req.headers.authorization;
   if (!h) return undefined;
@@ -91,7 +111,10 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
       return sendJson(res, 403, { error: { code: 'forbidden_origin', message: `origin ${origin} is not allowed`, hint: 'add it to server.allowed_origins in the configuration' } });
     }
 
-    const route = url.pathname === '/mcp' ? null : routes.find((r) => url.pathname.startsWith(r.prefix) && (r.method === '*' || r.method === req.method));
+    // Route on the raw path: the URL parser resolves `%2e%2e` and `..`, which would let a request
+    // escape its route's prefix before the route could refuse it.
+    const rawPath = (req.url ?? '/').split('?')[0];
+    const route = url.pathname === '/mcp' ? null : routes.find((r) => rawPath.startsWith(r.prefix) && (r.method === '*' || r.method === req.method));
     if (url.pathname !== '/mcp' && !route) return sendJson(res, 404, { error: { code: 'not_found', message: `no route ${req.method} ${url.pathname}`, hint: 'MCP is served at POST /mcp' } });
 
     const principal = await runtime.tokens.authenticate(bearer(req));

@@ -1,9 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { AuditLog } from '../audit/index.js';
-import { ensureHome, gatehouseHome, log, type HomePaths } from '../core/index.js';
-import { Gate, isGranted, TokenService, type ActionGuard, type Approver, type Principal } from '../gate/index.js';
+import { ensureHome, gatehouseHome, GatehouseError, log, type HomePaths } from '../core/index.js';
+import { Gate, grantedNames, isGranted, TokenService, type ActionGuard, type Approver, type Principal } from '../gate/index.js';
 import { openStore, type Store } from '../store/index.js';
+import { TargetRepository, parseSecretRef, type Target } from '../targets/index.js';
 import type { ToolDefinition } from '../tools/types.js';
+import { installLogScrubbing, openKeyring, openVault, Redactor, type Keyring, type Vault } from '../vault/index.js';
+import type { SshPool, SshSessionManager } from '../ssh/index.js';
+import type { UpstreamPool } from '../upstream/index.js';
+import { loadConfig, type GatehouseConfig } from './config.js';
 
 export interface TargetSummary {
   name: string;
@@ -13,47 +17,160 @@ export interface TargetSummary {
 
 export interface RuntimeOptions {
   env?: NodeJS.ProcessEnv;
-  /** Creates GATEHOUSE_HOME and the master key when missing (serve/mcp/init do; read-only commands do not). */
+  /** Creates GATEHOUSE_HOME and the master key when missing. */
   create?: boolean;
+  /** Replaces the policy-file guard (tests). */
   guard?: ActionGuard;
   approver?: Approver;
 }
 
+/** How often open sessions' tokens are re-checked (revocation closes them within this bound). */
+export const SESSION_SWEEP_MS = 2000;
+
+/** Memoises an async factory: the first call starts it, later calls share its promise. */
+function lazy<T>(make: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= make().catch((e) => {
+    p = undefined;
+    throw e;
+  }));
+}
+
 /**
- * Everything one Gatehouse process holds: the store, the token service, the audit log, the gate
- * and the tool set. `gatehouse serve` and `gatehouse mcp` build one; CLI commands build one too,
- * so the server and the CLI always act on the same engine.
+ * Everything one Gatehouse process holds: store, keyring, vault, redactor, tokens, audit log,
+ * targets, the gate, and the executors (created on first use, so `gatehouse mcp` starts without
+ * loading the SSH library or the guard's parser). `serve`, `mcp` and the CLI all build one, so
+ * they always act on the same engine.
  */
 export class Runtime {
-  readonly paths: HomePaths;
-  readonly store: Store;
   readonly tokens: TokenService;
-  readonly audit: AuditLog;
+  readonly targets: TargetRepository;
+  readonly redactor: Redactor;
   readonly gate: Gate;
   tools: ToolDefinition[] = [];
   readonly #closers: (() => Promise<void>)[] = [];
+  #approver: Approver | undefined;
 
-  private constructor(paths: HomePaths, store: Store, audit: AuditLog, gate: Gate) {
-    this.paths = paths;
-    this.store = store;
+  private constructor(
+    readonly env: NodeJS.ProcessEnv,
+    readonly paths: HomePaths,
+    readonly config: GatehouseConfig,
+    readonly store: Store,
+    readonly keyring: Keyring,
+    readonly vault: Vault,
+    readonly audit: AuditLog,
+    guard: ActionGuard | undefined,
+    approver: Approver | undefined,
+  ) {
     this.tokens = new TokenService(store);
-    this.audit = audit;
-    this.gate = gate;
+    this.targets = new TargetRepository(store);
+    this.redactor = new Redactor({ patterns: config.redaction.patterns });
+    audit.setScrubber((s) => this.redactor.scrub(s));
+    this.#approver = approver;
+    this.gate = new Gate({
+      audit,
+      guard: guard ? async () => guard : this.guard,
+      approver: { obtain: (req) => this.#approverOrFail().obtain(req) },
+    });
+    this.targets.onChange((name) => {
+      void this.#upstreamLoaded?.then((u) => u.invalidate(name));
+      void this.#sshLoaded?.then((s) => s.invalidate(name));
+    });
   }
 
-  static async open(opts: RuntimeOptions & { chainKey: (store: Store, paths: HomePaths) => Promise<Buffer> }): Promise<Runtime> {
+  static async open(opts: RuntimeOptions = {}): Promise<Runtime> {
     const env = opts.env ?? process.env;
     const paths = gatehouseHome(env);
     if (opts.create !== false) ensureHome(paths);
+    const config = loadConfig(env.GATEHOUSE_CONFIG ?? paths.configFile, env.GATEHOUSE_CONFIG !== undefined);
     const store = await openStore({ databaseUrl: env.DATABASE_URL || undefined, sqliteFile: paths.databaseFile, schema: env.GATEHOUSE_PG_SCHEMA || undefined });
     try {
-      const audit = new AuditLog(store, await opts.chainKey(store, paths));
-      const gate = new Gate({ audit, guard: opts.guard, approver: opts.approver });
-      return new Runtime(paths, store, audit, gate);
+      // INVARIANT: a wrong or missing master key stops the process here, before anything is served.
+      const keyring = await openKeyring({ home: paths.home, masterKeyFile: paths.masterKeyFile, env, store, create: opts.create !== false });
+      const vault = openVault({ store, keyring });
+      const audit = new AuditLog(store, await keyring.internalKey('audit-chain'));
+      const rt = new Runtime(env, paths, config, store, keyring, vault, audit, opts.guard, opts.approver);
+      // Every value in the vault is scrubbed from every output and log line, filled or not.
+      await vault.seedRedactor(rt.redactor);
+      installLogScrubbing(rt.redactor);
+      return rt;
     } catch (e) {
       await store.close();
       throw e;
     }
+  }
+
+  /** Installs the approver (the approvals module, wired by the server assembly). */
+  setApprover(a: Approver): void {
+    this.#approver = a;
+  }
+
+  #approverOrFail(): Approver {
+    if (!this.#approver) {
+      throw new GatehouseError('approval_required', 'a person must approve this, and no approval channel is configured', {
+        hint: 'ask an operator to run it for you',
+      });
+    }
+    return this.#approver;
+  }
+
+  readonly guard = lazy(async (): Promise<ActionGuard> => {
+    const { loadGuard } = await import('../guard/index.js');
+    return loadGuard({ policyFiles: this.config.guard.policy_files });
+  });
+
+  #upstreamLoaded: Promise<UpstreamPool> | undefined;
+  readonly upstream = lazy(async (): Promise<UpstreamPool> => {
+    this.#upstreamLoaded ??= (async () => {
+      const { UpstreamPool } = await import('../upstream/index.js');
+      const pool = new UpstreamPool();
+      this.#closers.push(() => pool.close());
+      return pool;
+    })();
+    return this.#upstreamLoaded;
+  });
+
+  #sshLoaded: Promise<SshPool> | undefined;
+  readonly sshPool = lazy(async (): Promise<SshPool> => {
+    this.#sshLoaded ??= (async () => {
+      const { SshPool } = await import('../ssh/index.js');
+      const pool = new SshPool({ maxChannels: this.config.ssh.max_channels, idleCloseMs: this.config.ssh.idle_close_seconds * 1000 });
+      this.#closers.push(() => pool.close());
+      return pool;
+    })();
+    return this.#sshLoaded;
+  });
+
+  readonly sessions = lazy(async (): Promise<SshSessionManager> => {
+    const { SshSessionManager } = await import('../ssh/index.js');
+    const mgr = new SshSessionManager({
+      idleTimeoutS: this.config.ssh.session_idle_seconds,
+      onTranscript: (t) => {
+        void this.audit
+          .append({ phase: 'event', tool: 'ssh_session', target: t.target, outcome: 'transcript', tokenId: t.owner, detail: { session: t.id, transcript: t } })
+          .catch((e) => log.error('session transcript not audited', { err: e }));
+      },
+    });
+    this.#closers.push(async () => mgr.closeAll());
+    return mgr;
+  });
+
+  #sweep: NodeJS.Timeout | undefined;
+  /**
+   * Starts (once) the sweep that closes interactive sessions whose token was revoked or expired,
+   * by any process: every SESSION_SWEEP_MS the owners of open sessions are checked in the store.
+   */
+  watchSessionOwners(): void {
+    if (this.#sweep) return;
+    this.#sweep = setInterval(() => {
+      void (async () => {
+        const mgr = await this.sessions();
+        const owners = new Set(mgr.list().filter((s) => !s.closed).map((s) => s.owner));
+        for (const owner of owners) if (!(await this.tokens.isActive(owner))) mgr.closeAllFor(owner, 'token revoked or expired');
+      })().catch((e) => log.warn('session sweep failed', { err: e }));
+    }, SESSION_SWEEP_MS);
+    this.#sweep.unref();
+    this.#closers.push(async () => clearInterval(this.#sweep));
   }
 
   onClose(fn: () => Promise<void>): void {
@@ -68,22 +185,43 @@ export class Runtime {
     return isGranted(p.grants, 'target', target);
   }
 
-  async listTargets(): Promise<TargetSummary[]> {
-    const rows = (await this.store.db.selectFrom('targets').select(['name', 'kind', 'description']).orderBy('name').execute()) as TargetSummary[];
-    return rows;
+  /** The vault names a principal holds, for handle filling (`['*']` when it holds every vault). */
+  grantedVaults(p: Principal): string[] {
+    const v = grantedNames(p.grants, 'vault');
+    return v === '*' ? ['*'] : v;
   }
 
-  listVaultNames: () => Promise<string[]> = async () => [];
-  listSessions: (p: Principal) => Promise<{ id: string; target: string; openedAt: string }[]> = async () => [];
+  async listTargets(): Promise<TargetSummary[]> {
+    return (await this.targets.list()).map((t) => ({ name: t.name, kind: t.kind, description: t.description }));
+  }
+
+  async listVaultNames(): Promise<string[]> {
+    return (await this.vault.listVaults()).map((v) => v.name);
+  }
+
+  async listSessions(p: Principal): Promise<{ id: string; target: string; openedAt: string }[]> {
+    const mgr = await this.sessions();
+    return mgr.list(p.tokenId).map((s) => ({ id: s.id, target: s.target, openedAt: s.openedAt }));
+  }
+
+  /**
+   * Opens a credential an operator configured on a target (`--secret`, `--key`). It is filled
+   * only under the vault's binding rules for this target, and registered with the redactor
+   * before anyone can see output that might echo it.
+   */
+  async openTargetSecret(target: Target, ref: string): Promise<string> {
+    const { ref: fieldRef, vault } = parseSecretRef(ref, 'secret');
+    const host = target.kind === 'http' ? new URL(target.config.baseUrl).hostname : target.config.host;
+    const r = await this.vault.fillHandles(`{{vault:${fieldRef}}}`, { destination: { target: target.name, host }, grantedVaults: [vault] });
+    for (const s of r.filled) this.redactor.add(s);
+    return r.text;
+  }
 
   async close(): Promise<void> {
     for (const fn of this.#closers.reverse()) await fn().catch((e) => log.warn('close failed', { err: e }));
     await this.audit.drain();
+    this.vault.close();
+    this.keyring.close();
     await this.store.close();
   }
-}
-
-/** A random per-process key, for tests that do not involve the vault. */
-export function ephemeralKey(): Buffer {
-  return randomBytes(32);
 }

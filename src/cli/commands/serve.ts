@@ -1,6 +1,8 @@
 import { GatehouseError, log } from '../../core/index.js';
 import { bootRuntime } from '../../server/boot.js';
 import { startHttpServer } from '../../server/http.js';
+import { gatewayRoute } from '../../server/routes/gateway.js';
+import { sshExecRoute } from '../../server/routes/ssh.js';
 import { parse, write } from '../args.js';
 import { EXIT, type CommandRunner } from '../context.js';
 
@@ -17,15 +19,28 @@ export function parseListen(text: string): { host: string; port: number } {
  */
 export const run: CommandRunner = async (args, ctx) => {
   const { values } = parse(args, { listen: { type: 'string' } }, { positionals: false });
-  const listen = parseListen(values.listen ?? ctx.env.GATEHOUSE_LISTEN ?? '127.0.0.1:3000');
+  // Check a given address before anything is created: bad input changes nothing.
+  const given = values.listen ?? ctx.env.GATEHOUSE_LISTEN;
+  if (given) parseListen(given);
   const rt = await bootRuntime({ env: ctx.env });
+  let listen: { host: string; port: number };
+  try {
+    listen = parseListen(values.listen ?? ctx.env.GATEHOUSE_LISTEN ?? rt.config.server.listen ?? '127.0.0.1:3000');
+  } catch (e) {
+    await rt.close();
+    throw e;
+  }
   let firstToken: string | undefined;
   const tokens = await rt.tokens.list();
   if (!tokens.some((t) => t.admin)) {
     const { token } = await rt.tokens.create({ name: 'admin', grants: ['tool:*', 'target:*', 'vault:*'], admin: true });
     firstToken = token;
   }
-  const http = await startHttpServer(rt, { ...listen, allowedOrigins: (ctx.env.GATEHOUSE_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean) });
+  const http = await startHttpServer(rt, {
+    ...listen,
+    allowedOrigins: [...rt.config.server.allowed_origins, ...(ctx.env.GATEHOUSE_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean)],
+    routes: [gatewayRoute(rt), sshExecRoute(rt)],
+  });
   if (firstToken) {
     write(ctx.stdout, `Gatehouse is set up in ${rt.paths.home} (store: ${rt.store.description}).`);
     write(ctx.stdout, `Admin token (shown once, store it now):\n\n  ${firstToken}\n`);

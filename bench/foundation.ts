@@ -1,0 +1,133 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import pg from 'pg';
+import { AuditLog } from '../src/audit/index.js';
+import { openStore, dropSchema, type Store } from '../src/store/index.js';
+import { summarize, timeIt } from './stats.js';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const ECHO = fileURLToPath(new URL('../../bench/fixtures/echo-server.mjs', import.meta.url));
+const PG_URL = process.env.GATEHOUSE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+function env(home: string, extra: Record<string, string> = {}): Record<string, string> {
+  const e: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('GATEHOUSE_') && k !== 'DATABASE_URL') e[k] = v;
+  return { ...e, GATEHOUSE_HOME: home, GATEHOUSE_LOG_LEVEL: 'error', ...extra };
+}
+
+function stdioClient(command: string, args: string[], e: Record<string, string>) {
+  const client = new Client({ name: 'bench', version: '1' });
+  return { client, transport: new StdioClientTransport({ command, args, env: e, stderr: 'ignore' }) };
+}
+
+async function roundTrips(client: Client, tool: string, n: number): Promise<number[]> {
+  for (let i = 0; i < 20; i++) await client.callTool({ name: tool, arguments: {} }); // warm-up
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(await timeIt(() => client.callTool({ name: tool, arguments: {} })));
+  return out;
+}
+
+async function auditThroughput(store: Store, records: number, concurrency: number): Promise<{ group_commit_records_per_s: number; one_insert_per_record_per_s: number }> {
+  const audit = new AuditLog(store, randomBytes(32));
+  let t = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < records) {
+        next++;
+        await audit.append({ phase: 'event', tool: 'bench', action: 'x'.repeat(80) });
+      }
+    }),
+  );
+  const grouped = records / ((performance.now() - t) / 1000);
+  // Baseline: one autocommitted INSERT per record (what the log would cost without grouping).
+  t = performance.now();
+  const base = Math.min(records, 500);
+  for (let i = 0; i < base; i++) {
+    await store.db
+      .insertInto('audit_log')
+      .values({ seq: 10_000_000 + i, id: `b_${i}_${randomBytes(4).toString('hex')}`, ts: new Date().toISOString(), phase: 'event', prev_hash: '0', hash: '0' })
+      .execute();
+  }
+  const single = base / ((performance.now() - t) / 1000);
+  return { group_commit_records_per_s: Math.round(grouped), one_insert_per_record_per_s: Math.round(single) };
+}
+
+export async function benchFoundation(): Promise<Record<string, unknown>> {
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
+  const home = join(dir, 'home');
+  try {
+    const create = spawnSync(process.execPath, [CLI, 'token', 'create', '--name', 'bench', '--grant', 'tool:*'], { env: env(home), encoding: 'utf8' });
+    if (create.status !== 0) throw new Error(create.stderr);
+    const token = create.stdout.trim();
+
+    // Cold start: spawn `gatehouse mcp`, connect, first tools/list answer. Baseline: the bare SDK echo server.
+    const cold: number[] = [];
+    const coldBare: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      for (const [arr, args, e] of [
+        [cold, [CLI, 'mcp'], env(home, { GATEHOUSE_TOKEN: token })],
+        [coldBare, [ECHO], env(home)],
+      ] as const) {
+        const { client, transport } = stdioClient(process.execPath, [...args], e);
+        (arr as number[]).push(await timeIt(async () => {
+          await client.connect(transport);
+          await client.listTools();
+        }));
+        await client.close();
+      }
+    }
+
+    // discover round trips over stdio, beside the bare echo server's tools/call.
+    const g = stdioClient(process.execPath, [CLI, 'mcp'], env(home, { GATEHOUSE_TOKEN: token }));
+    await g.client.connect(g.transport);
+    const stdioRt = await roundTrips(g.client, 'discover', 300);
+    await g.client.close();
+    const b = stdioClient(process.execPath, [ECHO], env(home));
+    await b.client.connect(b.transport);
+    const bareRt = await roundTrips(b.client, 'echo', 300);
+    await b.client.close();
+
+    // discover over Streamable HTTP.
+    const { startHttpServer } = await import('../src/server/http.js');
+    const { bootRuntime } = await import('../src/server/boot.js');
+    const rt = await bootRuntime({ env: env(home) });
+    const http = await startHttpServer(rt, { host: '127.0.0.1', port: 0 });
+    const hc = new Client({ name: 'bench', version: '1' });
+    await hc.connect(new StreamableHTTPClientTransport(new URL('/mcp', http.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    const httpRt = await roundTrips(hc, 'discover', 300);
+    await hc.close();
+    await http.close();
+    await rt.close();
+
+    // Audit append throughput with group commit, both databases.
+    const sqlite = await openStore({ sqliteFile: join(dir, 'audit-bench.db') });
+    const auditSqlite = await auditThroughput(sqlite, 5000, 50);
+    await sqlite.close();
+    let auditPg: unknown = 'skipped: PostgreSQL not reachable';
+    const probe = new pg.Client({ connectionString: PG_URL });
+    const pgOk = await probe.connect().then(() => probe.end().then(() => true), () => false);
+    if (pgOk) {
+      const schema = `gh_bench_${randomBytes(4).toString('hex')}`;
+      const s = await openStore({ databaseUrl: PG_URL, schema });
+      auditPg = await auditThroughput(s, 5000, 50);
+      await s.close();
+      await dropSchema(PG_URL, schema);
+    }
+
+    return {
+      cold_start_mcp_to_tools_list: { gatehouse: summarize(cold), bare_sdk_server: summarize(coldBare), budget_ms: 500 },
+      discover_round_trip_stdio: { gatehouse_discover: summarize(stdioRt), bare_sdk_echo: summarize(bareRt) },
+      discover_round_trip_http: { gatehouse_discover: summarize(httpRt) },
+      audit_append: { sqlite: auditSqlite, postgres: auditPg, records: 5000, concurrency: 50 },
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

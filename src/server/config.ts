@@ -1,0 +1,93 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { LineCounter, parseDocument, isNode } from 'yaml';
+import { z } from 'zod';
+import { GatehouseError } from '../core/index.js';
+
+/**
+ * `$GATEHOUSE_HOME/config.yaml` (or GATEHOUSE_CONFIG). Every key is optional; defaults are the
+ * safe choice. Errors name the file, line and field.
+ */
+const configSchema = z
+  .object({
+    server: z
+      .object({
+        listen: z.string().optional(),
+        allowed_origins: z.array(z.string()).default([]),
+      })
+      .strict()
+      .default({ allowed_origins: [] }),
+    guard: z
+      .object({
+        policy_files: z.array(z.string()).default([]),
+      })
+      .strict()
+      .default({ policy_files: [] }),
+    approvals: z
+      .object({
+        ttl_seconds: z.number().int().min(30).max(86_400).default(600),
+      })
+      .strict()
+      .default({ ttl_seconds: 600 }),
+    redaction: z
+      .object({
+        patterns: z
+          .array(z.object({ name: z.string().min(1), pattern: z.string().min(1), show_prefix: z.number().int().min(0).max(12).optional() }).strict())
+          .default([]),
+      })
+      .strict()
+      .default({ patterns: [] }),
+    ssh: z
+      .object({
+        max_channels: z.number().int().min(1).max(64).default(8),
+        idle_close_seconds: z.number().int().min(5).max(86_400).default(300),
+        session_idle_seconds: z.number().int().min(30).max(86_400).default(900),
+        /** `approve` (default): opening an interactive session needs a person; `allow`: it does not. */
+        session_open: z.enum(['approve', 'allow']).default('approve'),
+      })
+      .strict()
+      .default({ max_channels: 8, idle_close_seconds: 300, session_idle_seconds: 900, session_open: 'approve' }),
+    sandbox: z
+      .object({
+        profile: z.string().default('default'),
+        profiles: z.record(z.string(), z.unknown()).default({}),
+      })
+      .strict()
+      .default({ profile: 'default', profiles: {} }),
+  })
+  .strict();
+
+export type GatehouseConfig = z.infer<typeof configSchema>;
+
+export function defaultConfig(): GatehouseConfig {
+  return configSchema.parse({});
+}
+
+export function loadConfig(file: string | undefined, required = false): GatehouseConfig {
+  if (!file || !existsSync(file)) {
+    if (required && file) throw new GatehouseError('config_invalid', `configuration file ${file} does not exist`);
+    return defaultConfig();
+  }
+  const text = readFileSync(file, 'utf8');
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const at = e.linePos?.[0];
+    throw new GatehouseError('config_invalid', `${file}:${at?.line ?? '?'}: ${e.message.split('\n')[0]}`, { hint: 'fix the YAML syntax' });
+  }
+  const r = configSchema.safeParse(doc.toJS() ?? {});
+  if (!r.success) {
+    const issue = r.error.issues[0];
+    const path = issue.path.map(String);
+    // Walk back up the path until a node with a position is found.
+    let line: number | undefined;
+    for (let n = path.length; n >= 0 && line === undefined; n--) {
+      const node = doc.getIn(path.slice(0, n), true);
+      if (isNode(node) && node.range) line = lines.linePos(node.range[0]).line;
+    }
+    throw new GatehouseError('config_invalid', `${file}:${line ?? 1}: ${path.join('.') || '(top level)'}: ${issue.message}`, {
+      hint: 'see "Configuration" in the README for the keys Gatehouse knows',
+    });
+  }
+  return r.data;
+}

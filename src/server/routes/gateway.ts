@@ -1,0 +1,71 @@
+import type { IncomingMessage } from 'node:http';
+import { GatehouseError } from '../../core/index.js';
+import { fillText } from '../../tools/common.js';
+import { dropForgedHeaders, FORGED_APPROVAL_HEADER, httpTarget } from '../../tools/http-target.js';
+import type { Route } from '../http.js';
+import type { Runtime } from '../runtime.js';
+
+/** The header an HTTP agent retries with after a person approved out of band. */
+export const APPROVAL_ID_HEADER = 'x-gatehouse-approval-id';
+
+function headerMap(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+/**
+ * `ANY /gateway/:target/*`: the same guard, approval, audit, injection and scrubbing as
+ * api_request, for agents that speak plain HTTP. Bodies stream both ways (SSE and large
+ * downloads pass through as they arrive); the response is scrubbed as it streams.
+ * Authorization: a token granted `tool:api_request` and the target.
+ */
+export function gatewayRoute(rt: Runtime): Route {
+  return {
+    method: '*',
+    prefix: '/gateway/',
+    handler: async (req, res, ctx) => {
+      // The raw request target: the URL parser would resolve %2e%2e and .. before the upstream's
+      // path check could refuse them.
+      const raw = (req.url ?? '').slice('/gateway/'.length);
+      const q = raw.indexOf('?');
+      const beforeQuery = q < 0 ? raw : raw.slice(0, q);
+      const rawQuery = q < 0 ? '' : raw.slice(q + 1);
+      const slash = beforeQuery.indexOf('/');
+      const target = decodeURIComponent(slash < 0 ? beforeQuery : beforeQuery.slice(0, slash));
+      const path = slash < 0 ? '/' : beforeQuery.slice(slash);
+      if (!target) throw new GatehouseError('invalid_input', 'no target in the URL', { hint: 'use /gateway/TARGET/PATH' });
+      const method = req.method ?? 'GET';
+      const approvalId = req.headers[APPROVAL_ID_HEADER];
+      const incoming = headerMap(req);
+      const forged = Object.keys(incoming).filter((h) => FORGED_APPROVAL_HEADER.test(h));
+      const headers = await dropForgedHeaders(rt, ctx.principal, 'api_request', incoming);
+
+      await rt.gate.run(
+        ctx.principal,
+        { tool: 'api_request', route: '/gateway', target, guard: { kind: 'http', method, path, headers }, summary: `${method} /gateway/${target}${path}`, client: ctx.client },
+        async () => {
+          const t = await httpTarget(rt, target);
+          const dest = { target, host: t.host };
+          // Header and query values are known now: fill their handles up front, so the
+          // upstream's synchronous fill is a lookup. Body handles are filled when the body arrives.
+          const filled = new Map<string, string>();
+          const values = [...Object.values(headers), ...new URLSearchParams(rawQuery).values()];
+          for (const v of values) if (v.includes('{{vault:') && !filled.has(v)) filled.set(v, await fillText(rt, ctx.principal, v, dest));
+          return (await rt.upstream()).proxy(t.spec, t.credential, req, res, {
+            path,
+            query: rawQuery,
+            method,
+            signal: ctx.signal,
+            fill: (v) => filled.get(v) ?? v,
+            fillBody: (text) => fillText(rt, ctx.principal, text, dest),
+            scrubHeader: (v) => rt.redactor.scrub(v),
+            responseTransform: () => rt.redactor.createScrubStream(),
+            dropHeaders: [APPROVAL_ID_HEADER, ...forged],
+          });
+        },
+        { approvalId: typeof approvalId === 'string' ? approvalId : undefined, describe: (r) => ({ status: (r as { status: number }).status }) },
+      );
+    },
+  };
+}

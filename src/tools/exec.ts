@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { resolveProfile, runSandboxed } from '../sandbox/index.js';
+import { approvalIdField, clip, fillValues } from './common.js';
+import { defineTool } from './types.js';
+
+/** The destination name vault items bind to for local sandboxed exec (`--bind target:local`). */
+export const LOCAL_TARGET = 'local';
+
+const output = z.object({
+  exitCode: z.number().nullable(),
+  signal: z.string().nullable(),
+  stdout: z.string(),
+  stderr: z.string(),
+  truncated: z.boolean(),
+  durationMs: z.number(),
+  limits: z.record(z.string(), z.unknown()),
+  limit: z.string().optional().describe('Which limit ended the command, if one did'),
+  limitMessage: z.string().optional(),
+  sandbox: z.enum(['bwrap', 'bwrap-net', 'none']),
+});
+
+export const execTool = defineTool({
+  name: 'exec',
+  title: 'Run a command in the local sandbox',
+  description:
+    'Runs a shell command on the Gatehouse host inside a bubblewrap sandbox: read-only system, the workspace read-write, private /tmp, no network unless allowlisted, ' +
+    'enforced CPU, memory, process, file-size, time and output limits. The command is parsed and judged first: dangerous commands need a person\'s approval and some are refused outright. ' +
+    'Env values may hold vault handles bound to target:local. Returns exit code, stdout, stderr (secrets scrubbed) and which limit, if any, stopped it.',
+  inputSchema: z
+    .object({
+      command: z.string().min(1).max(65_536).describe('A shell command line (run by /bin/sh -c)'),
+      cwd: z.string().max(4096).optional().describe('Working directory inside the workspace'),
+      timeout_s: z.number().int().min(1).max(3600).optional().describe('Wall-time limit in seconds (capped by the sandbox profile)'),
+      env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/), z.string().max(32_768)).optional().describe('Extra environment variables; values may be vault handles'),
+      approval_id: approvalIdField,
+    })
+    .strict(),
+  outputSchema: output,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
+  async handler(input, ctx) {
+    const rt = ctx.runtime;
+    return ctx.gate.run(
+      ctx.principal,
+      { tool: 'exec', guard: { kind: 'command', command: input.command }, summary: `exec: ${clip(input.command)}`, client: ctx.client },
+      async () => {
+        const profile = resolveProfile(rt.config.sandbox.profile, { profiles: rt.config.sandbox.profiles }, { home: rt.paths.home });
+        const env = await fillValues(rt, ctx.principal, input.env, { target: LOCAL_TARGET, host: 'localhost' });
+        const r = await runSandboxed(profile, {
+          command: input.command,
+          cwd: input.cwd,
+          env: env.values,
+          secretEnv: env.secrets,
+          timeoutS: input.timeout_s,
+          signal: ctx.signal,
+          hiddenPaths: [rt.paths.home, rt.paths.databaseFile, rt.paths.masterKeyFile, rt.paths.configFile],
+          scrub: (s) => rt.redactor.scrub(s),
+        });
+        return { ...r, limits: r.limits as unknown as Record<string, unknown> };
+      },
+      { channel: ctx.channel, approvalId: input.approval_id, describe: (r) => ({ outcome: (r as { limit?: string }).limit ? `limit:${(r as { limit: string }).limit}` : 'ok', status: (r as { exitCode: number | null }).exitCode ?? undefined }) },
+    );
+  },
+});

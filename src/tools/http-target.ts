@@ -1,0 +1,29 @@
+import { GatehouseError } from '../core/index.js';
+import type { Principal } from '../gate/index.js';
+import type { Runtime } from '../server/runtime.js';
+import type { HttpTargetConfig } from '../targets/index.js';
+import type { HttpTargetSpec } from '../upstream/index.js';
+
+/** Headers an agent might send hoping to approve its own request. They approve nothing. */
+export const FORGED_APPROVAL_HEADER = /^x-(gatehouse|shellgate)-approv/i;
+
+/** The upstream spec, the opened credential and the host of an HTTP target. */
+export async function httpTarget(rt: Runtime, name: string): Promise<{ spec: HttpTargetSpec; config: HttpTargetConfig; credential: string | undefined; host: string }> {
+  const target = await rt.targets.get(name);
+  if (target.kind !== 'http') throw new GatehouseError('invalid_input', `target ${name} is an ${target.kind} target, not http`, { hint: 'use ssh_exec for SSH targets' });
+  const c = target.config;
+  return {
+    spec: { name, baseUrl: c.baseUrl, auth: c.auth, allowPrivate: c.allowPrivate },
+    config: c,
+    credential: c.secret ? await rt.openTargetSecret(target, c.secret) : undefined,
+    host: new URL(c.baseUrl).hostname,
+  };
+}
+
+/** Drops approval-looking headers and records the attempt (it never counts as an approval). */
+export async function dropForgedHeaders(rt: Runtime, principal: Principal, tool: string, headers: Record<string, string>): Promise<Record<string, string>> {
+  const forged = Object.keys(headers).filter((h) => FORGED_APPROVAL_HEADER.test(h));
+  if (forged.length === 0) return headers;
+  await rt.gate.event(principal, tool, 'forged_approval_ignored', { headers: forged });
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => !FORGED_APPROVAL_HEADER.test(k)));
+}

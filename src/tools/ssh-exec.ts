@@ -1,0 +1,80 @@
+import { z } from 'zod';
+import type { Principal } from '../gate/index.js';
+import type { Runtime } from '../server/runtime.js';
+import { approvalIdField, clip, fillValues } from './common.js';
+import { sshTarget } from './ssh-target.js';
+import { defineTool } from './types.js';
+
+export const sshExecInput = z
+  .object({
+    target: z.string().min(1).max(100).describe('An SSH target name from discover'),
+    command: z.string().min(1).max(65_536).describe('A shell command line, run by the remote login shell'),
+    timeout_s: z.number().int().min(1).max(3600).optional().describe('Stop the command after this many seconds (default 60)'),
+    cwd: z.string().max(4096).optional().describe('Working directory; the command runs only if cd succeeds'),
+    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/), z.string().max(32_768)).optional().describe('Environment variables; values may be vault handles bound to this target'),
+    stdin: z.string().max(1_048_576).optional().describe('Text written to the command\'s stdin'),
+    approval_id: approvalIdField,
+  })
+  .strict();
+
+export const sshExecOutput = z.object({
+  exitCode: z.number().nullable(),
+  signal: z.string().nullable(),
+  stdout: z.string(),
+  stderr: z.string(),
+  truncated: z.boolean(),
+  durationMs: z.number(),
+  timedOut: z.boolean().optional(),
+  cancelled: z.boolean().optional(),
+});
+
+export interface RunContext {
+  client: string;
+  signal: AbortSignal;
+  channel?: unknown;
+  progress?: (progress: number, total?: number, message?: string) => Promise<void>;
+}
+
+/** ssh_exec as one operation, shared by the MCP tool and `POST /ssh/:target/exec`. */
+export async function runSshExec(rt: Runtime, principal: Principal, input: z.infer<typeof sshExecInput>, ctx: RunContext, tool = 'ssh_exec'): Promise<z.infer<typeof sshExecOutput>> {
+  return rt.gate.run(
+    principal,
+    { tool, target: input.target, guard: { kind: 'command', command: input.command }, summary: `${input.target}$ ${clip(input.command)}`, client: ctx.client },
+    async () => {
+      const { spec, creds, host } = await sshTarget(rt, input.target);
+      const env = await fillValues(rt, principal, input.env, { target: input.target, host });
+      const pool = await rt.sshPool();
+      return pool.exec(spec, creds, {
+        command: input.command,
+        timeoutS: input.timeout_s,
+        cwd: input.cwd,
+        env: { ...env.values, ...env.secrets },
+        stdin: input.stdin,
+        signal: ctx.signal,
+        scrub: (s) => rt.redactor.scrub(s),
+        onProgress: ctx.progress ? (bytes) => void ctx.progress!(bytes, undefined, `${bytes} bytes of output so far`) : undefined,
+      });
+    },
+    {
+      channel: ctx.channel,
+      approvalId: input.approval_id,
+      describe: (r) => {
+        const x = r as z.infer<typeof sshExecOutput>;
+        return { outcome: x.timedOut ? 'timeout' : x.cancelled ? 'cancelled' : 'ok', status: x.exitCode ?? undefined };
+      },
+    },
+  );
+}
+
+export const sshExecTool = defineTool({
+  name: 'ssh_exec',
+  title: 'Run a command on an SSH server',
+  description:
+    'Runs one shell command on an SSH target over a pooled connection with a pinned host key; you never hold the SSH key. The command is parsed and judged first: ' +
+    'dangerous commands need a person\'s approval and some are refused outright. A timeout or cancellation kills the remote command. Returns exit code, stdout and stderr ' +
+    '(capped, secrets scrubbed). Env values may be vault handles bound to the target.',
+  inputSchema: sshExecInput,
+  outputSchema: sshExecOutput,
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  handler: (input, ctx) => runSshExec(ctx.runtime, ctx.principal, input, ctx),
+});

@@ -1,0 +1,124 @@
+import { z } from 'zod';
+import { approvalIdField, clip } from './common.js';
+import { sshTarget } from './ssh-target.js';
+import { defineTool, type ToolContext } from './types.js';
+
+const sessionId = z.string().min(8).max(100).describe('A session id from ssh_session_open');
+
+/** Every session call re-checks the owner: a session id is a name, not a capability. */
+async function sessions(ctx: ToolContext) {
+  const mgr = await ctx.runtime.sessions();
+  ctx.runtime.watchSessionOwners();
+  return mgr;
+}
+
+export const sshSessionOpenTool = defineTool({
+  name: 'ssh_session_open',
+  title: 'Open an interactive SSH session',
+  description:
+    'Opens an interactive shell (a PTY) on an SSH target for work that needs state across commands. Opening needs a person\'s approval unless policy allows it; say why in `reason`. ' +
+    'Every line you send is judged like an ssh_exec command. Sessions close when idle too long or when your token is revoked; the full transcript is audited. Returns the session id.',
+  inputSchema: z.object({ target: z.string().min(1).max(100), reason: z.string().min(1).max(1000).describe('Why you need an interactive session'), approval_id: approvalIdField }).strict(),
+  outputSchema: z.object({ id: z.string(), target: z.string() }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  async handler(input, ctx) {
+    const rt = ctx.runtime;
+    const allow = rt.config.ssh.session_open === 'allow';
+    return rt.gate.run(
+      ctx.principal,
+      {
+        tool: 'ssh_session_open',
+        target: input.target,
+        fixedVerdict: allow
+          ? { decision: 'allow', rule: 'config.ssh.session_open', reason: 'configuration allows sessions without approval', matched: '' }
+          : { decision: 'approve', rule: 'session.open', reason: `interactive session on ${input.target}: ${clip(input.reason, 200)}`, matched: input.reason },
+        summary: `open session on ${input.target}: ${clip(input.reason, 200)}`,
+        client: ctx.client,
+      },
+      async () => {
+        const { spec, creds } = await sshTarget(rt, input.target);
+        const { id } = await (await sessions(ctx)).open(spec, creds, { owner: ctx.principal.tokenId, scrub: (s) => rt.redactor.scrub(s) });
+        return { id, target: input.target };
+      },
+      { channel: ctx.channel, approvalId: input.approval_id },
+    );
+  },
+});
+
+export const sshSessionSendTool = defineTool({
+  name: 'ssh_session_send',
+  title: 'Send input to an SSH session',
+  description:
+    'Sends input (usually one command line) to an open session and returns the output produced since, ANSI stripped and secrets scrubbed. Each line is judged like an ssh_exec command. ' +
+    'With wait_for, waits until the output contains that text (or timeout_s passes).',
+  inputSchema: z
+    .object({
+      id: sessionId,
+      input: z.string().min(1).max(65_536).describe('Text to type; end with \\n to run a command'),
+      wait_for: z.string().min(1).max(1000).optional().describe('Return once the output contains this text'),
+      timeout_s: z.number().int().min(1).max(600).optional(),
+      approval_id: approvalIdField,
+    })
+    .strict(),
+  outputSchema: z.object({ output: z.string(), matched: z.boolean(), timedOut: z.boolean(), closed: z.boolean() }),
+  annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
+  async handler(input, ctx) {
+    const mgr = await sessions(ctx);
+    const info = mgr.list(ctx.principal.tokenId).find((s) => s.id === input.id);
+    return ctx.gate.run(
+      ctx.principal,
+      // The whole input is judged as one command text: the parser sees every line, and the most
+      // restrictive verdict among them wins.
+      { tool: 'ssh_session_send', target: info?.target, guard: { kind: 'command', command: input.input }, summary: `session ${input.id}: ${clip(input.input)}`, client: ctx.client },
+      async () => mgr.send(input.id, ctx.principal.tokenId, input.input, { waitFor: input.wait_for, timeoutS: input.timeout_s }),
+      { channel: ctx.channel, approvalId: input.approval_id },
+    );
+  },
+});
+
+export const sshSessionReadTool = defineTool({
+  name: 'ssh_session_read',
+  title: 'Read an SSH session\'s output',
+  description: 'Reads buffered output of a session from cursor `since` (default: the start of the buffer). Returns the output and the cursor to pass next time.',
+  inputSchema: z.object({ id: sessionId, since: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(1_048_576).optional() }).strict(),
+  outputSchema: z.object({ output: z.string(), next: z.number(), closed: z.boolean(), dropped: z.boolean() }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  async handler(input, ctx) {
+    const mgr = await sessions(ctx);
+    return ctx.gate.run(ctx.principal, { tool: 'ssh_session_read', summary: `read session ${input.id}`, client: ctx.client }, async () =>
+      mgr.read(input.id, ctx.principal.tokenId, { since: input.since, limit: input.limit }),
+    );
+  },
+});
+
+export const sshSessionSignalTool = defineTool({
+  name: 'ssh_session_signal',
+  title: 'Signal an SSH session',
+  description: 'Sends a signal to the session\'s foreground program: INT (like Ctrl-C), QUIT, TSTP, HUP, TERM or KILL.',
+  inputSchema: z.object({ id: sessionId, signal: z.enum(['INT', 'QUIT', 'TSTP', 'HUP', 'TERM', 'KILL']) }).strict(),
+  outputSchema: z.object({ ok: z.boolean() }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
+  async handler(input, ctx) {
+    const mgr = await sessions(ctx);
+    return ctx.gate.run(ctx.principal, { tool: 'ssh_session_signal', summary: `signal ${input.signal} to session ${input.id}`, client: ctx.client }, async () => {
+      mgr.signal(input.id, ctx.principal.tokenId, input.signal);
+      return { ok: true };
+    });
+  },
+});
+
+export const sshSessionCloseTool = defineTool({
+  name: 'ssh_session_close',
+  title: 'Close an SSH session',
+  description: 'Closes an interactive session. Its transcript goes to the audit log.',
+  inputSchema: z.object({ id: sessionId }).strict(),
+  outputSchema: z.object({ ok: z.boolean() }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  async handler(input, ctx) {
+    const mgr = await sessions(ctx);
+    return ctx.gate.run(ctx.principal, { tool: 'ssh_session_close', summary: `close session ${input.id}`, client: ctx.client }, async () => {
+      mgr.close(input.id, ctx.principal.tokenId);
+      return { ok: true };
+    });
+  },
+});

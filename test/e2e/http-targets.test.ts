@@ -1,0 +1,178 @@
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, cli, createToken, startServe } from '../helpers/cli.js';
+import { tempHome } from '../helpers/home.js';
+import { httpClient, stdioClient } from '../helpers/mcp-client.js';
+import { echoHandler, startServer, type TestServer } from '../upstream/servers.js';
+
+// A credential canary: it must reach the upstream and never come back to the agent, an operator's
+// log, the audit log, or the database in plaintext.
+const CANARY = 'sk-canary-' + 'Zq7'.repeat(12);
+const OTHER = 'other-secret-value-9f8e7d6c5b4a';
+
+describe('HTTP targets end to end: api_request and /gateway with injected credentials', () => {
+  const home = tempHome();
+  let upstream: TestServer;
+  let server: Awaited<ReturnType<typeof startServe>>;
+  let agent: string;
+
+  beforeAll(async () => {
+    assertBuilt();
+    upstream = await startServer(echoHandler);
+    const ok = (r: ReturnType<typeof cli>) => {
+      if (r.code !== 0) throw new Error(r.stderr);
+      return r;
+    };
+    ok(cli(['vault', 'create', 'ops'], home.env));
+    ok(cli(['vault', 'set', 'ops/echo.key', '--bind', 'target:echo', '--description', 'echo API key'], home.env, CANARY));
+    ok(cli(['vault', 'set', 'ops/extra.value', '--bind', 'target:echo'], home.env, OTHER));
+    ok(cli(['vault', 'set', 'ops/elsewhere.value', '--bind', 'target:somewhere-else'], home.env, 'never-sent-anywhere-123'));
+    ok(cli(['target', 'add', 'http', 'echo', '--base-url', upstream.url, '--auth', 'bearer', '--secret', 'vault:ops/echo.key', '--allow-private', '--description', 'loopback echo'], home.env));
+    agent = createToken(home.env, 'agent', ['tool:*', 'target:echo', 'vault:ops']);
+    server = await startServe(home.env);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await upstream?.close();
+    home.cleanup();
+  });
+
+  it('refuses to add a target whose credential is not bound to it', () => {
+    const r = cli(['target', 'add', 'http', 'sneaky', '--base-url', 'https://example.com', '--auth', 'bearer', '--secret', 'vault:ops/elsewhere.value'], home.env);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/not bound to target sneaky/);
+    expect(r.stderr).not.toContain('never-sent-anywhere');
+  });
+
+  it('api_request injects the credential, drops the agent\'s Authorization, and scrubs the echo', async () => {
+    const { client, close } = await httpClient(server.url, agent, 'modern');
+    try {
+      const before = upstream.seen.length;
+      const r = await client.callTool({ name: 'api_request', arguments: { target: 'echo', method: 'GET', path: '/v1/things', query: { q: 'x' }, headers: { authorization: 'Bearer agent-made-this-up', 'x-extra': '{{vault:ops/extra.value}}' } } });
+      expect(r.isError).toBeFalsy();
+      const seen = upstream.seen[before];
+      expect(seen.headers.authorization).toBe(`Bearer ${CANARY}`);
+      expect(seen.headers['x-extra']).toBe(OTHER);
+      expect(seen.url).toBe('/v1/things?q=x');
+      const out = r.structuredContent as { status: number; body: { headers: Record<string, string> }; headers: Record<string, string> };
+      expect(out.status).toBe(200);
+      const text = JSON.stringify(r);
+      expect(text).not.toContain(CANARY);
+      expect(text).not.toContain(OTHER);
+      expect(text).not.toContain(Buffer.from(CANARY).toString('base64'));
+      expect(out.body.headers.authorization).toMatch(/REDACTED|\*\*\*/);
+    } finally {
+      await close();
+    }
+  });
+
+  it('refuses a handle aimed at a destination it is not bound to, naming the handle, never the value', async () => {
+    const { client, close } = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: agent }, 'legacy');
+    try {
+      const before = upstream.seen.length;
+      const r = await client.callTool({ name: 'api_request', arguments: { target: 'echo', method: 'POST', path: '/x', body: { k: '{{vault:ops/elsewhere.value}}' } } });
+      expect(r.isError).toBe(true);
+      const text = JSON.stringify(r.content);
+      expect(text).toMatch(/vault_handle_refused/);
+      expect(text).toContain('ops/elsewhere.value');
+      expect(text).not.toContain('never-sent-anywhere');
+      expect(upstream.seen.length).toBe(before);
+    } finally {
+      await close();
+    }
+  });
+
+  it('keeps the agent inside the target: traversal and absolute URLs are refused before sending', async () => {
+    const { client, close } = await httpClient(server.url, agent, 'legacy');
+    try {
+      const before = upstream.seen.length;
+      for (const path of ['/../../etc/passwd', '//evil.example/x', 'http://evil.example/', '/%2e%2e/admin', '/a\\b', '/%252e%252e/x']) {
+        const r = await client.callTool({ name: 'api_request', arguments: { target: 'echo', method: 'GET', path } });
+        expect(r.isError, path).toBe(true);
+        expect(JSON.stringify(r.content)).toMatch(/path_denied|denied|invalid_input/);
+      }
+      expect(upstream.seen.length).toBe(before);
+    } finally {
+      await close();
+    }
+  });
+
+  it('a token without the target grant cannot use it, and does not see it in discover', async () => {
+    const t = createToken(home.env, 'no-target', ['tool:*']);
+    const { client, close } = await httpClient(server.url, t, 'modern');
+    try {
+      const d = await client.callTool({ name: 'discover', arguments: {} });
+      expect((d.structuredContent as { targets: unknown[] }).targets).toEqual([]);
+      const r = await client.callTool({ name: 'api_request', arguments: { target: 'echo', method: 'GET', path: '/' } });
+      expect(JSON.stringify(r.content)).toMatch(/not_granted: this token is not granted the target echo/);
+    } finally {
+      await close();
+    }
+  });
+
+  it('vault_search finds usable handles and never returns a value; discover lists the target', async () => {
+    const { client, close } = await httpClient(server.url, agent, 'modern');
+    try {
+      const s = await client.callTool({ name: 'vault_search', arguments: { target: 'echo' } });
+      const handles = (s.structuredContent as { handles: { handle: string }[] }).handles.map((h) => h.handle);
+      expect(handles).toContain('{{vault:ops/echo.key}}');
+      expect(handles).not.toContain('{{vault:ops/elsewhere.value}}');
+      expect(JSON.stringify(s)).not.toContain(CANARY);
+      const d = await client.callTool({ name: 'discover', arguments: {} });
+      expect(d.structuredContent).toMatchObject({ targets: [{ name: 'echo', kind: 'http', description: 'loopback echo' }], vaults: ['ops'] });
+    } finally {
+      await close();
+    }
+  });
+
+  it('/gateway proxies with the credential injected and the echoed secret scrubbed as it streams', async () => {
+    const before = upstream.seen.length;
+    const r = await fetch(`${server.url}/gateway/echo/v2/items?page=2`, { method: 'POST', headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json', 'x-gatehouse-approved': 'true' }, body: JSON.stringify({ hello: 'world' }) });
+    expect(r.status).toBe(200);
+    const body = await r.text();
+    const seen = upstream.seen[before];
+    expect(seen.headers.authorization).toBe(`Bearer ${CANARY}`);
+    expect(seen.headers['x-gatehouse-approved']).toBeUndefined();
+    expect(seen.url).toBe('/v2/items?page=2');
+    expect(JSON.parse(seen.body.toString())).toEqual({ hello: 'world' });
+    expect(body).not.toContain(CANARY);
+    expect(body).not.toContain(agent);
+    expect(r.headers.get('x-echo-authorization') ?? '').not.toContain(CANARY);
+  });
+
+  it('/gateway refuses a bad token with 401 and traversal with 400', async () => {
+    expect((await fetch(`${server.url}/gateway/echo/x`, { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+    const { request } = await import('node:http');
+    const u = new URL(server.url);
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request({ host: u.hostname, port: u.port, path: '/gateway/echo/%2e%2e/%2e%2e/etc/passwd', headers: { authorization: `Bearer ${agent}` } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(400);
+  });
+
+  it('the canary is nowhere an agent or operator can see, nor in the database in plaintext', () => {
+    const audit = cli(['audit', 'tail', '-n', '1000', '--json'], home.env);
+    expect(audit.code).toBe(0);
+    expect(audit.stdout).toMatch(/api_request/);
+    const places: [string, string][] = [
+      ['audit log', audit.stdout],
+      ['server output', server.output()],
+      ['token list', cli(['token', 'list', '--json'], home.env).stdout],
+      ['target list', cli(['target', 'list', '--json'], home.env).stdout],
+      ['vault list', cli(['vault', 'list', '--json'], home.env).stdout],
+    ];
+    const dir = home.env.GATEHOUSE_HOME!;
+    for (const f of readdirSync(dir)) if (f.startsWith('gatehouse.db')) places.push([f, readFileSync(join(dir, f)).toString('latin1')]);
+    for (const [where, text] of places) {
+      for (const form of [CANARY, Buffer.from(CANARY).toString('base64'), Buffer.from(CANARY).toString('hex'), OTHER]) {
+        expect(text.includes(form), `${where} contains a form of the canary`).toBe(false);
+      }
+    }
+  });
+});
