@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createApprovalService, type ApprovalEvent, type ApprovalRequest, type ApprovalService } from '../../src/approvals/index.js';
+import type { Store } from '../../src/store/index.js';
+import { openKeyring, type Keyring } from '../../src/vault/index.js';
+import type { StoreFixture } from '../helpers/stores.js';
+
+export const DIGEST_A = 'a'.repeat(64);
+export const DIGEST_B = 'b'.repeat(64);
+
+export function sampleRequest(over: Partial<ApprovalRequest> = {}): ApprovalRequest {
+  return {
+    tokenId: 'tok_agent1',
+    tokenName: 'agent-1',
+    tool: 'ssh_exec',
+    target: 'prod-db',
+    summary: 'ssh_exec prod-db: rm -rf /var/tmp/cache',
+    operation: { kind: 'command', command: 'rm -rf /var/tmp/cache' },
+    digest: DIGEST_A,
+    rule: 'fs.rm-recursive',
+    reason: 'recursive delete',
+    matched: 'rm -rf',
+    mode: 'out-of-band',
+    ...over,
+  };
+}
+
+/**
+ * Two independent handles on one store (as two Gatehouse processes would have), each with its own
+ * keyring opened from the same master key, and a clock the test moves instead of sleeping.
+ */
+export interface TwoHandles {
+  a: ApprovalService;
+  b: ApprovalService;
+  events: ApprovalEvent[];
+  clock: { now: number };
+  storeA: Store;
+  close(): Promise<void>;
+}
+
+export async function twoHandles(fx: StoreFixture, opts: { ttlMs?: number } = {}): Promise<TwoHandles> {
+  const dir = mkdtempSync(join(tmpdir(), 'gh-approvals-'));
+  // One master key per store (the first keyring opened on a store fixes it).
+  const env = { GATEHOUSE_MASTER_KEY: createHash('sha256').update(JSON.stringify(fx.spec)).digest('base64') };
+  const clock = { now: Date.now() };
+  const events: ApprovalEvent[] = [];
+  const opened: { store: Store; keyring: Keyring }[] = [];
+  const services: ApprovalService[] = [];
+  for (let i = 0; i < 2; i++) {
+    const store = await fx.open();
+    const keyring = await openKeyring({ home: dir, masterKeyFile: join(dir, 'master.key'), env, store, create: true });
+    opened.push({ store, keyring });
+    services.push(await createApprovalService({ store, keys: keyring, ttlMs: opts.ttlMs, now: () => clock.now, onEvent: (e) => void events.push(e) }));
+  }
+  // Tests share one database per fixture: start each from empty approval tables.
+  for (const t of ['approvals', 'approvers', 'approval_state_nonces']) await opened[0].store.db.deleteFrom(t).execute();
+  return {
+    a: services[0],
+    b: services[1],
+    events,
+    clock,
+    storeA: opened[0].store,
+    close: async () => {
+      for (const o of opened) {
+        o.keyring.close();
+        await o.store.close();
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The error a promise rejects with (fails the test when it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<{ code: string; message: string; hint?: string; details?: Record<string, unknown> }> {
+  try {
+    await p;
+  } catch (e) {
+    return e as { code: string; message: string; hint?: string; details?: Record<string, unknown> };
+  }
+  throw new Error('expected a rejection');
+}
