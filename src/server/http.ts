@@ -37,7 +37,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
 
 export function sendError(res: ServerResponse, err: GatehouseError): void {
   const status: Record<string, number> = {
-    unauthenticated: 401, not_granted: 403, denied: 403, approval_required: 403, not_found: 404, invalid_input: 400, usage: 400,
+    unauthenticated: 401, not_granted: 403, denied: 403, approval_required: 403, approval_invalid: 403, vault_handle_refused: 403, host_key_mismatch: 502, not_found: 404, invalid_input: 400, usage: 400,
     input_too_large: 413, request_too_large: 413, timeout: 504, upstream_error: 502, ssrf_blocked: 403, path_denied: 400,
     audit_unavailable: 503, store_unavailable: 503, response_too_large: 502, limit_exceeded: 429, conflict: 409,
   };
@@ -87,7 +87,7 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
       const principal = (ctx.authInfo?.extra as { principal?: Principal; client?: string } | undefined)?.principal;
       const client = (ctx.authInfo?.extra as { client?: string } | undefined)?.client ?? 'http';
       if (!principal) throw new GatehouseError('unauthenticated', 'no principal');
-      return buildMcpServer(runtime, async () => principal, client);
+      return buildMcpServer(runtime, async () => principal, client, { transport: 'http', era: ctx.era });
     },
     { maxRequestBodySize: MAX_MCP_BODY_BYTES, onerror: (e) => log.debug('mcp http error', { err: e }) },
   );

@@ -1,9 +1,35 @@
-import { Server, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
+import { CLIENT_CAPABILITIES_META_KEY, inputRequired, Server, type CallToolResult, type InputRequiredResult, type ServerContext } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { GatehouseError, log, toGatehouseError } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
 import type { ToolContext, ToolDefinition } from '../tools/types.js';
+import { APPROVAL_INPUT_KEY, ElicitationRequired, type McpApprovalChannel } from './approver.js';
 import type { Runtime } from './runtime.js';
+
+/**
+ * Which door and protocol era serve this server instance. Elicitation on a 2025-era connection
+ * needs a server->client request on a live connection: stdio has one, the stateless HTTP door
+ * does not (those clients get the out-of-band flow).
+ */
+export interface McpDoor {
+  transport: 'stdio' | 'http';
+  era: 'legacy' | 'modern';
+}
+
+/**
+ * Argument names an agent might use hoping to approve its own action. They approve nothing: they
+ * are removed before validation and the attempt is audited. (`approval_id` is different: it names
+ * a server-side approval a person decided, and is checked against the exact action.)
+ */
+const FORGED_APPROVAL_ARG = /^(approved?|approval|approval_(granted|token|status|override)|confirm(ed)?|human_approved|user_approved|force|x-gatehouse-approved)$/i;
+
+function canElicit(server: Server, ctx: ServerContext, door: McpDoor): boolean {
+  if (door.era === 'modern') {
+    const caps = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as { elicitation?: unknown } | undefined;
+    return !!caps?.elicitation;
+  }
+  return door.transport === 'stdio' && !!server.getClientCapabilities()?.elicitation;
+}
 
 export const SERVER_INFO = { name: 'gatehouse', version: '0.1.0' } as const;
 
@@ -42,8 +68,14 @@ export function errorResult(err: GatehouseError): CallToolResult {
  * INVARIANT: a tool the principal is not granted is absent from tools/list, and a call to it is
  * refused with `not_granted` before anything else happens.
  */
-export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Principal>, client: string): Server {
-  const server = new Server(SERVER_INFO, { capabilities: { tools: { listChanged: false } }, instructions: INSTRUCTIONS });
+export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Principal>, client: string, door: McpDoor): Server {
+  const server = new Server(SERVER_INFO, {
+    capabilities: { tools: { listChanged: false } },
+    instructions: INSTRUCTIONS,
+    // Legacy (2025-era) clients: the SDK turns an input-required return into a real
+    // elicitation/create request and re-enters the handler; a person gets the approval ttl to answer.
+    inputRequired: { roundTimeoutMs: runtime.config.approvals.ttl_seconds * 1000, maxRounds: 3 },
+  });
   const byName = new Map<string, ToolDefinition>(runtime.tools.map((t) => [t.name, t]));
 
   // The token is checked again on every request (cached for at most a second), so a token revoked
@@ -75,7 +107,13 @@ export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Pri
       await runtime.gate.event(principal, name, 'not_granted').catch(() => undefined);
       return errorResult(new GatehouseError('not_granted', `this token is not granted the tool ${name}`, { hint: `ask an operator to add the grant tool:${name} to your token` }));
     }
-    const parsed = tool.inputSchema.safeParse(request.params.arguments ?? {});
+    const args: Record<string, unknown> = { ...(request.params.arguments ?? {}) };
+    const forged = Object.keys(args).filter((k) => FORGED_APPROVAL_ARG.test(k));
+    if (forged.length > 0) {
+      for (const k of forged) delete args[k];
+      await runtime.gate.event(principal, name, 'forged_approval_ignored', { arguments: forged });
+    }
+    const parsed = tool.inputSchema.safeParse(args);
     if (!parsed.success) {
       return errorResult(
         new GatehouseError('invalid_input', `invalid arguments for ${name}: ${z.prettifyError(parsed.error)}`, { hint: 'fix the arguments to match the tool input schema and call again' }),
@@ -88,7 +126,12 @@ export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Pri
       runtime,
       client,
       signal: ctx.mcpReq.signal,
-      channel: ctx,
+      channel: {
+        kind: 'mcp',
+        canElicit: canElicit(server, ctx, door),
+        requestState: typeof ctx.mcpReq.requestState() === 'string' ? (ctx.mcpReq.requestState() as string) : undefined,
+        inputResponses: ctx.mcpReq.inputResponses,
+      } satisfies McpApprovalChannel,
       progress: async (progress, total, message) => {
         if (progressToken === undefined) return;
         await ctx.mcpReq
@@ -100,6 +143,16 @@ export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Pri
       const result = (await tool.handler(parsed.data, toolCtx)) as Record<string, unknown>;
       return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
     } catch (e) {
+      if (e instanceof ElicitationRequired) {
+        const result: InputRequiredResult = inputRequired({
+          inputRequests: { [APPROVAL_INPUT_KEY]: inputRequired.elicit({
+            message: e.elicitation.message,
+            requestedSchema: e.elicitation.requestedSchema as Parameters<typeof inputRequired.elicit>[0]['requestedSchema'],
+          }) },
+          requestState: e.requestState,
+        });
+        return result;
+      }
       const err = toGatehouseError(e);
       if (err.code === 'internal') log.error('tool failed', { tool: name, err: e });
       return errorResult(err);

@@ -14,8 +14,8 @@ export async function serveMcpStdio(runtime: Runtime, token: string): Promise<{ 
   let done!: () => void;
   const closed = new Promise<void>((r) => (done = r));
   const handle = serveStdio(
-    () => {
-      const server = buildMcpServer(runtime, authenticate, 'stdio');
+    (ctx) => {
+      const server = buildMcpServer(runtime, authenticate, 'stdio', { transport: 'stdio', era: ctx.era });
       server.onclose = () => done();
       return server;
     },

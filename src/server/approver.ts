@@ -1,0 +1,114 @@
+import { acceptedContent } from '@modelcontextprotocol/server';
+import { describeForHuman, type ApprovalRequest, type ApprovalService } from '../approvals/index.js';
+import { GatehouseError } from '../core/index.js';
+import type { Approver } from '../gate/index.js';
+
+/** The key of Gatehouse's one embedded input request. */
+export const APPROVAL_INPUT_KEY = 'gatehouse_approval';
+
+/**
+ * What the MCP layer tells the approver about the current request. Built from the protocol
+ * context, never from tool arguments: the agent cannot set any of it.
+ */
+export interface McpApprovalChannel {
+  kind: 'mcp';
+  /** The client declared form elicitation and this door can carry it. */
+  canElicit: boolean;
+  /** The echoed requestState on a retry (attacker-controlled until verified). */
+  requestState?: string;
+  /** The client's answers on a retry (untrusted). */
+  inputResponses?: Record<string, unknown>;
+}
+
+/** Thrown to the MCP layer: answer with an input-required result carrying this elicitation. */
+export class ElicitationRequired extends GatehouseError {
+  constructor(
+    readonly elicitation: { message: string; requestedSchema: { type: 'object'; properties: Record<string, Record<string, unknown>>; required: string[] } },
+    readonly requestState: string,
+  ) {
+    super('approval_required', 'a person must approve this in the client');
+  }
+}
+
+function isMcpChannel(c: unknown): c is McpApprovalChannel {
+  return typeof c === 'object' && c !== null && (c as { kind?: unknown }).kind === 'mcp';
+}
+
+const APPROVE_SCHEMA = {
+  type: 'object' as const,
+  properties: { approve: { type: 'boolean', title: 'Approve this action?', description: 'Approve only if you expected this exact action.' } },
+  required: ['approve'],
+};
+const TOTP_SCHEMA = {
+  type: 'object' as const,
+  properties: { code: { type: 'string', title: 'Approver code', description: 'The current 6-digit code from your authenticator app.', minLength: 6, maxLength: 6 } },
+  required: ['code'],
+};
+
+/**
+ * The gate's approver: an approval id the agent retries with (out of band), a verified answer to
+ * Gatehouse's own elicitation, a new elicitation when the client can show one, or else a pending
+ * out-of-band approval. INVARIANT: every path ends in a server-side record bound to the token and
+ * the exact action digest, spent once; nothing in the tool's arguments can satisfy it.
+ */
+export function createApprover(service: ApprovalService): Approver {
+  return {
+    async obtain({ principal, action, verdict, digest, channel, approvalId }) {
+      const mode = principal.approvalMode ?? 'elicitation';
+      const request: ApprovalRequest = {
+        tokenId: principal.tokenId,
+        tokenName: principal.tokenName,
+        tool: action.tool,
+        target: action.target ?? null,
+        summary: action.summary,
+        operation: action.guard ?? null,
+        digest,
+        rule: verdict.rule,
+        reason: verdict.reason,
+        matched: verdict.matched,
+        mode,
+      };
+      if (approvalId !== undefined) return service.outOfBand(request, approvalId);
+
+      const ch = isMcpChannel(channel) ? channel : undefined;
+      if (ch?.requestState !== undefined && mode !== 'out-of-band') {
+        // A retry answering our elicitation: verify the sealed state (token, digest, expiry) and
+        // spend its nonce before looking at the answer.
+        const state = await service.redeemRequestState(ch.requestState, { tokenId: principal.tokenId, digest });
+        if (!state.approvalId) throw new GatehouseError('approval_invalid', 'the approval state does not name an approval');
+        const who = { tokenId: principal.tokenId, digest };
+        if (mode === 'totp') {
+          const code = acceptedContent<{ code?: unknown }>(ch.inputResponses, APPROVAL_INPUT_KEY)?.code;
+          if (typeof code !== 'string') return service.settleInteractive(state.approvalId, who, 'denied', { by: 'client', channel: 'totp', note: 'declined, cancelled or no code' });
+          let approver: string;
+          try {
+            approver = await service.verifyTotp(code);
+          } catch (e) {
+            await service.settleInteractive(state.approvalId, who, 'denied', { by: 'client', channel: 'totp', note: 'wrong code' }).catch(() => undefined);
+            throw e;
+          }
+          return service.settleInteractive(state.approvalId, who, 'approved', { by: approver, channel: 'totp' });
+        }
+        const approved = acceptedContent<{ approve?: unknown }>(ch.inputResponses, APPROVAL_INPUT_KEY)?.approve === true;
+        return service.settleInteractive(state.approvalId, who, approved ? 'approved' : 'denied', {
+          by: `user of ${principal.tokenName}'s client`,
+          channel: 'elicitation',
+          note: approved ? undefined : 'declined or cancelled in the client',
+        });
+      }
+
+      if (mode !== 'out-of-band' && ch?.canElicit) {
+        const { id } = await service.request(request);
+        const approval = (await service.get(id))!;
+        const message =
+          `Gatehouse: an agent asks to run this. Approve only if you expected it.\n\n${describeForHuman(approval)}` +
+          (mode === 'totp' ? '\n\nEnter an approver code to approve; leave it and cancel to deny.' : '');
+        throw new ElicitationRequired(
+          { message, requestedSchema: mode === 'totp' ? TOTP_SCHEMA : APPROVE_SCHEMA },
+          service.sealRequestState({ tokenId: principal.tokenId, digest, approvalId: id }),
+        );
+      }
+      return service.outOfBand({ ...request, mode: mode === 'totp' ? 'totp' : 'out-of-band' });
+    },
+  };
+}

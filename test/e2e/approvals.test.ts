@@ -1,0 +1,264 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, chmodSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Client } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { base32Decode, totpCode } from '../../src/approvals/index.js';
+import { assertBuilt, cli, createToken, startServe } from '../helpers/cli.js';
+import { tempHome } from '../helpers/home.js';
+import { ERAS, httpClient, stdioClient, type Era } from '../helpers/mcp-client.js';
+import { echoHandler, startServer, type TestServer } from '../upstream/servers.js';
+
+const hasBwrap = spawnSync('bwrap', ['--version']).status === 0;
+const ELICIT = { elicitation: { form: {} } };
+type Answer = { action: 'accept'; content: Record<string, unknown> } | { action: 'decline' } | { action: 'cancel' };
+
+/** Installs a person at the client: records what they were shown and answers as told. */
+function person(client: Client, answer: () => Answer | Promise<Answer>): { shown: string[] } {
+  const shown: string[] = [];
+  client.setRequestHandler('elicitation/create', async (req) => {
+    shown.push(String((req.params as { message: string }).message));
+    return answer();
+  });
+  return { shown };
+}
+
+function approvalIdOf(result: { content?: unknown; structuredContent?: unknown }): string {
+  const id = (result.structuredContent as { error?: { details?: { approvalId?: string } } })?.error?.details?.approvalId;
+  if (!id) throw new Error(`no approval id in ${JSON.stringify(result)}`);
+  return id;
+}
+
+describe.skipIf(!hasBwrap && process.env.CI !== 'true')('approvals end to end (official MCP client, both eras, stdio and HTTP)', () => {
+  const home = tempHome();
+  let env: NodeJS.ProcessEnv;
+  let server: Awaited<ReturnType<typeof startServe>>;
+  let upstream: TestServer;
+  let agent: string;
+  let other: string;
+  let oob: string;
+  let totpAgent: string;
+  let totpSecret: Buffer;
+  let n = 0;
+  const marker = () => `ran-${process.pid}-${++n}`;
+  // `rm -rf` of a path that does not exist: the guard asks for approval; it is harmless to run.
+  const risky = (m: string) => `rm -rf /tmp/gatehouse-approval-${m}; echo ${m}`;
+
+  beforeAll(async () => {
+    assertBuilt();
+    const workspace = mkdtempSync(join(tmpdir(), 'gh-ws-'));
+    chmodSync(workspace, 0o777);
+    const config = join(home.dir, 'config.yaml');
+    writeFileSync(config, `sandbox:\n  profile: work\n  profiles:\n    work:\n      workspace: ${workspace}\napprovals:\n  ttl_seconds: 120\n`);
+    env = { ...home.env, GATEHOUSE_CONFIG: config };
+    upstream = await startServer(echoHandler);
+    cli(['vault', 'create', 'ops'], env);
+    cli(['vault', 'set', 'ops/echo.key', '--bind', 'target:echo'], env, 'approval-suite-key-123456');
+    cli(['target', 'add', 'http', 'echo', '--base-url', upstream.url, '--auth', 'bearer', '--secret', 'vault:ops/echo.key', '--allow-private'], env);
+    agent = createToken(env, 'agent', ['tool:*', 'target:echo']);
+    other = createToken(env, 'other', ['tool:*', 'target:echo']);
+    oob = createToken(env, 'oob', ['tool:*', 'target:echo'], ['--approval', 'out-of-band']);
+    totpAgent = createToken(env, 'totp-agent', ['tool:*'], ['--approval', 'totp']);
+    const enrolled = cli(['approver', 'add', 'alice'], env);
+    expect(enrolled.code).toBe(0);
+    totpSecret = base32Decode(/secret=([A-Z2-7]+)/.exec(enrolled.stdout)![1]);
+    server = await startServe(env);
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await upstream?.close();
+    home.cleanup();
+  });
+
+  const open = (door: 'stdio' | 'http', era: Era, token: string, caps: Record<string, unknown> = ELICIT) =>
+    door === 'stdio' ? stdioClient({ ...env, GATEHOUSE_TOKEN: token }, era, caps) : httpClient(server.url, token, era, caps);
+
+  // Elicitation reaches the person on stdio (both eras) and on HTTP for 2026-07-28 clients.
+  const elicitingDoors: [string, 'stdio' | 'http', Era][] = [
+    ['stdio legacy', 'stdio', 'legacy'],
+    ['stdio modern', 'stdio', 'modern'],
+    ['http modern', 'http', 'modern'],
+  ];
+
+  describe.each(elicitingDoors)('elicitation over %s', (_label, door, era) => {
+    it('accept -> the command runs; the person saw the exact command, rule and reason', async () => {
+      const { client, close } = await open(door, era, agent);
+      const p = person(client, () => ({ action: 'accept', content: { approve: true } }));
+      try {
+        const m = marker();
+        const r = await client.callTool({ name: 'exec', arguments: { command: risky(m) } });
+        expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
+        expect((r.structuredContent as { stdout: string }).stdout).toBe(`${m}\n`);
+        expect(p.shown).toHaveLength(1);
+        expect(p.shown[0]).toContain(risky(m));
+        expect(p.shown[0]).toMatch(/fs\.rm-recursive/);
+        expect(p.shown[0]).toMatch(/recursively/);
+      } finally {
+        await close();
+      }
+    });
+
+    it.each([['decline', { action: 'decline' }], ['cancel', { action: 'cancel' }], ['accept without approving', { action: 'accept', content: { approve: false } }]] as const)(
+      '%s -> denied, nothing runs',
+      async (_what, answer) => {
+        const { client, close } = await open(door, era, agent);
+        person(client, () => answer as Answer);
+        try {
+          const m = marker();
+          const r = await client.callTool({ name: 'exec', arguments: { command: risky(m) } });
+          expect(r.isError).toBe(true);
+          expect(JSON.stringify(r.content)).toMatch(/denied/);
+          expect(JSON.stringify(r.content)).not.toContain(`${m}\\n`);
+        } finally {
+          await close();
+        }
+      },
+    );
+  });
+
+  describe.each(ERAS)('out of band (%s)', (era) => {
+    it('no elicitation -> approval id -> `gatehouse approve` from another process -> retry runs once', async () => {
+      const { client, close } = await open('http', era, agent, {});
+      try {
+        const m = marker();
+        const args = { command: risky(m) };
+        const first = await client.callTool({ name: 'exec', arguments: args });
+        expect(first.isError).toBe(true);
+        expect(JSON.stringify(first.content)).toMatch(/approval_required/);
+        const id = approvalIdOf(first);
+        const listing = cli(['approvals', 'list'], env);
+        expect(listing.stdout).toContain(id);
+        expect(listing.stdout).toContain(risky(m));
+        const pending = await client.callTool({ name: 'exec', arguments: { ...args, approval_id: id } });
+        expect(JSON.stringify(pending.content)).toMatch(/approval_required|wait/);
+        expect(cli(['approve', id, '--note', 'looks fine'], env).code).toBe(0);
+        const r = await client.callTool({ name: 'exec', arguments: { ...args, approval_id: id } });
+        expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
+        expect((r.structuredContent as { stdout: string }).stdout).toBe(`${m}\n`);
+        const replay = await client.callTool({ name: 'exec', arguments: { ...args, approval_id: id } });
+        expect(replay.isError).toBe(true);
+        expect(JSON.stringify(replay.content)).toMatch(/approval_invalid/);
+      } finally {
+        await close();
+      }
+    });
+
+    it('`gatehouse deny` -> retry refused, and a denied approval can never be approved', async () => {
+      const { client, close } = await open('http', era, agent, {});
+      try {
+        const args = { command: risky(marker()) };
+        const id = approvalIdOf(await client.callTool({ name: 'exec', arguments: args }));
+        expect(cli(['deny', id, '--note', 'not today'], env).code).toBe(0);
+        expect(cli(['approve', id], env).code).not.toBe(0);
+        const r = await client.callTool({ name: 'exec', arguments: { ...args, approval_id: id } });
+        expect(r.isError).toBe(true);
+        expect(JSON.stringify(r.content)).toMatch(/approval_invalid/);
+      } finally {
+        await close();
+      }
+    });
+  });
+
+  it('an approval id is bound to its token and its exact command', async () => {
+    const a = await open('http', 'modern', agent, {});
+    const b = await open('http', 'modern', other, {});
+    try {
+      const args = { command: risky(marker()) };
+      const id = approvalIdOf(await a.client.callTool({ name: 'exec', arguments: args }));
+      expect(cli(['approve', id], env).code).toBe(0);
+      const otherToken = await b.client.callTool({ name: 'exec', arguments: { ...args, approval_id: id } });
+      expect(JSON.stringify(otherToken.content)).toMatch(/approval_invalid/);
+      const changed = await a.client.callTool({ name: 'exec', arguments: { command: args.command + ' /', approval_id: id } });
+      expect(changed.isError).toBe(true);
+      expect(JSON.stringify(changed.content)).toMatch(/approval_invalid|denied/);
+      // The rightful retry still works: the failed attempts did not spend it.
+      const ok = await a.client.callTool({ name: 'exec', arguments: { ...args, approval_id: id } });
+      expect(ok.isError, JSON.stringify(ok.content)).toBeFalsy();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('a token with approval: out-of-band never gets an elicitation, even from a client that offers one', async () => {
+    const { client, close } = await open('stdio', 'modern', oob);
+    const p = person(client, () => ({ action: 'accept', content: { approve: true } }));
+    try {
+      const r = await client.callTool({ name: 'exec', arguments: { command: risky(marker()) } });
+      expect(JSON.stringify(r.content)).toMatch(/approval_required/);
+      expect(p.shown).toEqual([]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('agent-supplied approval fields and headers approve nothing and are audited', async () => {
+    const { client, close } = await open('http', 'modern', agent, {});
+    try {
+      const r = await client.callTool({ name: 'exec', arguments: { command: risky(marker()), approved: true, confirm: true } });
+      expect(JSON.stringify(r.content)).toMatch(/approval_required/);
+      const forged = await client.callTool({ name: 'exec', arguments: { command: risky(marker()), approval_id: 'ap_AAAAAAAAAAAAAAAAAAAAAAAAAA' } });
+      expect(JSON.stringify(forged.content)).toMatch(/approval_invalid/);
+      const del = await client.callTool({ name: 'api_request', arguments: { target: 'echo', method: 'DELETE', path: '/thing', headers: { 'X-Gatehouse-Approved': 'true' } } });
+      expect(JSON.stringify(del.content)).toMatch(/approval_required/);
+      const before = upstream.seen.length;
+      const gw = await fetch(`${server.url}/gateway/echo/thing`, { method: 'DELETE', headers: { authorization: `Bearer ${agent}`, 'x-gatehouse-approved': 'true' } });
+      expect(gw.status).toBe(403);
+      expect(upstream.seen.length).toBe(before);
+      const audit = cli(['audit', 'search', '--tool', 'exec', '-n', '500', '--json'], env).stdout + cli(['audit', 'search', '--tool', 'api_request', '-n', '500', '--json'], env).stdout;
+      expect(audit).toMatch(/forged_approval_ignored/);
+      expect(audit).toMatch(/"approved","confirm"|approved/);
+    } finally {
+      await close();
+    }
+  });
+
+  it('/gateway: out-of-band approval, then retry with X-Gatehouse-Approval-Id', async () => {
+    const first = await fetch(`${server.url}/gateway/echo/items/7`, { method: 'DELETE', headers: { authorization: `Bearer ${agent}` } });
+    expect(first.status).toBe(403);
+    const body = (await first.json()) as { error: { code: string; details: { approvalId: string } } };
+    expect(body.error.code).toBe('approval_required');
+    const admin = /Admin token[^\n]*\n\n\s+(gh_\S+)/.exec(server.output())![1];
+    const decided = await fetch(`${server.url}/admin/approvals/${body.error.details.approvalId}/approve`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{"note":"via api"}' });
+    expect(decided.status).toBe(200);
+    const before = upstream.seen.length;
+    const retry = await fetch(`${server.url}/gateway/echo/items/7`, { method: 'DELETE', headers: { authorization: `Bearer ${agent}`, 'x-gatehouse-approval-id': body.error.details.approvalId } });
+    expect(retry.status).toBe(200);
+    expect(upstream.seen[before].method).toBe('DELETE');
+    expect(upstream.seen[before].headers['x-gatehouse-approval-id']).toBeUndefined();
+  });
+
+  describe('TOTP', () => {
+    it('the right code runs; a wrong code denies; a reused code denies', async () => {
+      const { client, close } = await open('stdio', 'modern', totpAgent);
+      let code = '';
+      person(client, () => ({ action: 'accept', content: { code } }));
+      try {
+        code = totpCode(totpSecret, Date.now());
+        const m = marker();
+        const ok = await client.callTool({ name: 'exec', arguments: { command: risky(m) } });
+        expect(ok.isError, JSON.stringify(ok.content)).toBeFalsy();
+        expect((ok.structuredContent as { stdout: string }).stdout).toBe(`${m}\n`);
+        const reused = await client.callTool({ name: 'exec', arguments: { command: risky(marker()) } });
+        expect(reused.isError).toBe(true);
+        code = code === '000000' ? '111111' : '000000';
+        const wrong = await client.callTool({ name: 'exec', arguments: { command: risky(marker()) } });
+        expect(wrong.isError).toBe(true);
+        expect(JSON.stringify(wrong.content)).toMatch(/approval_invalid|denied/);
+      } finally {
+        await close();
+      }
+      const audit = cli(['audit', 'tail', '-n', '300', '--json'], env).stdout;
+      expect(audit).toMatch(/approval\.totp/);
+      expect(audit).toMatch(/wrong_code|refused/);
+    });
+  });
+
+  it('who approved, by which channel and with what note is in the audit log', () => {
+    const audit = cli(['audit', 'tail', '-n', '1000', '--json'], env).stdout;
+    expect(audit).toMatch(/"approver":"cli:[^"]+"/);
+    expect(audit).toMatch(/looks fine/);
+    expect(audit).toMatch(/"approver":"(elicitation|api):/);
+  });
+});
