@@ -79,7 +79,7 @@ export const sshSessionSendTool = defineTool({
 export const sshSessionReadTool = defineTool({
   name: 'ssh_session_read',
   title: 'Read an SSH session\'s output',
-  description: 'Reads buffered output of a session from cursor `since` (default: the start of the buffer). Returns the output and the cursor to pass next time.',
+  description: 'Reads a session\'s buffered output from cursor `since` (default: what no send or read has returned yet; 0 for the whole buffer). Returns the output and the cursor to pass next time.',
   inputSchema: z.object({ id: sessionId, since: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(1_048_576).optional() }).strict(),
   outputSchema: z.object({ output: z.string(), next: z.number(), closed: z.boolean(), dropped: z.boolean() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },

@@ -86,22 +86,82 @@ describe.skipIf(skipWithoutSshd('e2e ssh'))('SSH targets end to end against a re
     expect(await denied.json()).toMatchObject({ error: { code: 'denied' } });
   });
 
-  it('file_read refuses secret paths; file_write and file_read round-trip elsewhere', async () => {
+  it('file_read refuses secret paths; file_write and file_read round-trip in allowed paths', async () => {
     const { client, close } = await httpClient(server.url, agent, 'modern');
     try {
       const shadow = await client.callTool({ name: 'file_read', arguments: { target: 'box', path: '/etc/shadow' } });
       expect(shadow.isError).toBe(true);
+      expect(JSON.stringify(shadow.content)).toMatch(/denied/);
       const key = await client.callTool({ name: 'file_read', arguments: { target: 'box', path: '/home/gh-test/.ssh/id_ed25519' } });
       expect(key.isError).toBe(true);
+      expect(JSON.stringify(key.content)).toMatch(/denied/);
       const path = `/tmp/gatehouse-e2e-${Date.now()}.txt`;
       const w = await client.callTool({ name: 'file_write', arguments: { target: 'box', path, content: 'hello file\n' } });
-      if (!w.isError) {
-        const r = await client.callTool({ name: 'file_read', arguments: { target: 'box', path } });
-        expect(r.structuredContent).toMatchObject({ encoding: 'utf8', content: 'hello file\n' });
-      } else {
-        // Policy may ask for approval on writes outside allowed paths; that is a refusal here (no approver).
-        expect(JSON.stringify(w.content)).toMatch(/approval_required/);
-      }
+      expect(w.isError, JSON.stringify(w.content)).toBeFalsy();
+      const r = await client.callTool({ name: 'file_read', arguments: { target: 'box', path } });
+      expect(r.structuredContent).toMatchObject({ encoding: 'utf8', content: 'hello file\n' });
+    } finally {
+      await close();
+    }
+  });
+
+  it('file_write outside allowed paths waits for a person; after `gatehouse approve` the retry runs', async () => {
+    const { client, close } = await httpClient(server.url, agent, 'modern');
+    try {
+      const args = { target: 'box', path: '/etc/gatehouse-e2e.conf', content: 'x=1\n' };
+      const first = await client.callTool({ name: 'file_write', arguments: args });
+      expect(JSON.stringify(first.content)).toMatch(/approval_required/);
+      const id = (first.structuredContent as { error: { details: { approvalId: string } } }).error.details.approvalId;
+      expect(ok(cli(['approve', id], home.env)).code).toBe(0);
+      const retry = await client.callTool({ name: 'file_write', arguments: { ...args, approval_id: id } });
+      // It ran: the unprivileged test user cannot write under /etc, and SFTP says so.
+      expect(JSON.stringify(retry.content)).toMatch(/ssh_error|ermission/);
+      expect(JSON.stringify(retry.content)).not.toMatch(/approval_required|approval_invalid/);
+    } finally {
+      await close();
+    }
+  });
+
+  it('ssh_exec of a command needing approval runs once the person accepts the elicitation', async () => {
+    const { client, close } = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: agent }, 'legacy', { elicitation: { form: {} } });
+    const shown: string[] = [];
+    client.setRequestHandler('elicitation/create', async (req) => {
+      shown.push(String((req.params as { message: string }).message));
+      return { action: 'accept', content: { approve: true } };
+    });
+    try {
+      const r = await client.callTool({ name: 'ssh_exec', arguments: { target: 'box', command: 'rm -rf /tmp/gatehouse-nothing-here && echo removed' } });
+      expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
+      expect((r.structuredContent as { stdout: string }).stdout).toBe('removed\n');
+      expect(shown[0]).toContain('rm -rf /tmp/gatehouse-nothing-here');
+      expect(shown[0]).toContain('box');
+    } finally {
+      await close();
+    }
+  });
+
+  it('an interactive session needs approval to open; every line sent is guarded; discover lists it', async () => {
+    const { client, close } = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: agent }, 'modern', { elicitation: { form: {} } });
+    let asked = 0;
+    client.setRequestHandler('elicitation/create', async () => {
+      asked++;
+      return { action: 'accept', content: { approve: true } };
+    });
+    try {
+      const opened = await client.callTool({ name: 'ssh_session_open', arguments: { target: 'box', reason: 'inspect logs interactively' } });
+      expect(opened.isError, JSON.stringify(opened.content)).toBeFalsy();
+      expect(asked).toBe(1);
+      const id = (opened.structuredContent as { id: string }).id;
+      const d = await client.callTool({ name: 'discover', arguments: {} });
+      expect((d.structuredContent as { sessions: { id: string }[] }).sessions.map((x) => x.id)).toContain(id);
+      const sent = await client.callTool({ name: 'ssh_session_send', arguments: { id, input: 'echo session-$((40+2))\n', wait_for: 'session-42', timeout_s: 10 } });
+      expect(sent.structuredContent).toMatchObject({ matched: true });
+      const bad = await client.callTool({ name: 'ssh_session_send', arguments: { id, input: 'cd /tmp\nrm -rf / --no-preserve-root\n' } });
+      expect(bad.isError).toBe(true);
+      expect(JSON.stringify(bad.content)).toMatch(/denied/);
+      const read = await client.callTool({ name: 'ssh_session_read', arguments: { id, since: 0 } });
+      expect((read.structuredContent as { output: string }).output).toContain('session-42');
+      expect((await client.callTool({ name: 'ssh_session_close', arguments: { id } })).isError).toBeFalsy();
     } finally {
       await close();
     }
