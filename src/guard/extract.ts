@@ -1,0 +1,521 @@
+import type { Node } from './parser.js';
+import { finding, type Finding } from './types.js';
+import { evalWord, joinWords, visitSubst, type Word, type WordHooks } from './words.js';
+
+/**
+ * Walks a tree-sitter-bash tree and extracts every simple command that would run, with its
+ * redirects, stdin text (heredoc/here-string), pipeline position, and which command consumes
+ * its output when it sits inside a substitution. The walk accepts an explicit list of node
+ * types; an ERROR/MISSING node, an unknown node or a stray token becomes a fail-closed finding
+ * (invariant: what the guard cannot parse is never allowed).
+ */
+export interface Redir {
+  op: string;
+  fd: string | null;
+  target: Word | null;
+}
+
+export interface StdinText {
+  text: string;
+  dynamic: boolean;
+}
+
+export interface SimpleCommand {
+  argv: Word[];
+  assigns: { name: string; value: Word }[];
+  redirects: Redir[];
+  text: string;
+  /** Enclosing pipelines (innermost last) and this command's stage in each. */
+  pipes: { id: number; stage: number }[];
+  /** Index of the command whose argument/file this command's output becomes. */
+  feeds?: number;
+  feedKind?: 'arg' | 'file-in' | 'file-out' | 'assign';
+  /** Variable assigned from this command's output (`X=$(cmd)`). */
+  assignTo?: string;
+  stdin?: StdinText;
+  /** Names of functions defined in the script that this command is part of the body of. */
+  inFunction?: string;
+  /** Pseudo commands from declarations (`export X=…`) have no program to run. */
+  declaration?: boolean;
+}
+
+export interface Script {
+  commands: SimpleCommand[];
+  findings: Finding[];
+  functions: Map<string, { text: string; recursive: boolean; forks: boolean }>;
+}
+
+export interface Limits {
+  maxDepth: number;
+  maxNodes: number;
+}
+
+const STATEMENT_CONTAINERS = new Set([
+  'program', 'list', 'subshell', 'compound_statement', 'do_group', 'else_clause', 'elif_clause',
+  'if_statement', 'while_statement', 'for_statement', 'case_statement', 'case_item',
+]);
+
+/** Anonymous tokens the walk accepts; anything else (e.g. a stray `;;`) fails closed. */
+const OK_TOKENS = new Set([
+  ';', '&', '&&', '||', '|', '|&', '(', ')', '{', '}', '((', '))', '[[', ']]', '[', ']', '!', '=', '+=',
+  'if', 'then', 'else', 'elif', 'fi', 'for', 'in', 'do', 'done', 'while', 'until', 'case', 'esac', 'function', 'select',
+  ';;', ';&', ';;&', '"', '$', '`', '$(', '${', '}',
+  '>', '>>', '<', '&>', '&>>', '>&', '<&', '>|', '<<', '<<-', '<<<', '>&-', '<&-',
+  'export', 'declare', 'local', 'readonly', 'typeset', 'unset', 'unsetenv',
+]);
+
+class Walker {
+  readonly commands: SimpleCommand[] = [];
+  readonly findings: Finding[] = [];
+  readonly functions = new Map<string, { text: string; recursive: boolean; forks: boolean }>();
+  private pipes: { id: number; stage: number }[] = [];
+  private nextPipe = 1;
+  private depth = 0;
+  private nodes = 0;
+  private stopped = false;
+  private feed: { index: number; kind: SimpleCommand['feedKind']; assignTo?: string } | undefined;
+  private fn: string | undefined;
+
+  constructor(private readonly src: string, private readonly limits: Limits) {}
+
+  private fail(node: Node, rule: string, why: string): void {
+    this.findings.push(finding('approve', rule, why, clip(node.text), { floor: true }));
+  }
+
+  private enter(node: Node): boolean {
+    if (this.stopped) return false;
+    if (++this.nodes > this.limits.maxNodes) {
+      this.stopped = true;
+      this.findings.push(finding('approve', 'limits.nodes', `command is too complex to check (over ${this.limits.maxNodes} syntax nodes)`, clip(node.text), { floor: true }));
+      return false;
+    }
+    if (this.depth >= this.limits.maxDepth) {
+      this.stopped = true;
+      this.findings.push(finding('approve', 'limits.nesting', `command nests deeper than ${this.limits.maxDepth} levels`, clip(node.text), { floor: true }));
+      return false;
+    }
+    return true;
+  }
+
+  private checkToken(node: Node, parent: Node): void {
+    if (node.isMissing) { this.fail(parent, 'parse.missing', `incomplete command: missing "${node.type}"`); return; }
+    if (!OK_TOKENS.has(node.type)) { this.fail(parent, 'parse.token', `unexpected token "${node.type}"`); return; }
+    if ((node.type === ';;' || node.type === ';&' || node.type === ';;&') && parent.type !== 'case_item') {
+      this.fail(parent, 'parse.token', `"${node.type}" outside a case statement`);
+    }
+  }
+
+  statement(node: Node): void {
+    if (!this.enter(node)) return;
+    this.depth++;
+    try {
+      this.statementInner(node);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private statementInner(node: Node): void {
+    if (node.isError || node.isMissing) {
+      this.fail(node, 'parse.error', 'the command has a syntax error and cannot be checked');
+      // Still look inside: a catastrophe next to a syntax error must stay a deny.
+      for (const c of node.namedChildren) this.statement(c);
+      return;
+    }
+    const t = node.type;
+    if (STATEMENT_CONTAINERS.has(t)) {
+      for (let i = 0; i < node.childCount; i++) {
+        const c = node.child(i);
+        if (!c) continue;
+        if (!c.isNamed) { this.checkToken(c, node); continue; }
+        const field = node.fieldNameForChild(i);
+        if ((t === 'for_statement' || t === 'case_statement' || t === 'case_item') && (field === 'value' || field === 'variable')) {
+          this.loneWord(c);
+          continue;
+        }
+        this.statement(c);
+      }
+      return;
+    }
+    switch (t) {
+      case 'comment':
+        return;
+      case 'pipeline':
+        return this.pipeline(node.children, node, []);
+      case 'command':
+        this.command(node, node, []);
+        return;
+      case 'redirected_statement':
+        return this.redirected(node);
+      case 'negated_command':
+        for (const c of node.namedChildren) this.statement(c);
+        return;
+      case 'variable_assignment':
+        this.assignment(node, true);
+        return;
+      case 'variable_assignments':
+        for (const c of node.namedChildren) this.statement(c);
+        return;
+      case 'declaration_command':
+      case 'unset_command':
+        return this.declaration(node);
+      case 'function_definition':
+        return this.functionDef(node);
+      case 'test_command':
+      case 'c_style_for_statement':
+      case 'arithmetic_expansion':
+        return this.expressions(node);
+      case 'word': case 'number': case 'string': case 'raw_string': case 'concatenation':
+      case 'simple_expansion': case 'expansion': case 'command_substitution':
+        this.loneWord(node);
+        return;
+      default:
+        if (t === 'compound_statement' || t === 'subshell') return;
+        this.fail(node, 'parse.unsupported', `unsupported shell construct "${t}"`);
+        for (const c of node.namedChildren) this.statement(c);
+    }
+  }
+
+  /** Words outside commands (for/case values): only their substitutions run. */
+  private loneWord(node: Node): void {
+    evalWord(node, this.hooks(-1));
+  }
+
+  /** `[[ … ]]`, `(( … ))`, C-style for: not commands, but substitutions inside them run. */
+  private expressions(node: Node): void {
+    if (node.hasError) this.fail(node, 'parse.error', 'the command has a syntax error and cannot be checked');
+    const hooks = this.hooks(-1);
+    for (const c of node.namedChildren) {
+      if (c.type === 'do_group' || c.type === 'compound_statement') this.statement(c);
+      else if (c.type === 'command_substitution') hooks.subst(c, 'command');
+      else if (c.type === 'process_substitution') hooks.subst(c, 'process-in');
+      else visitSubst(c, hooks);
+    }
+  }
+
+  private pipeline(children: Node[], parent: Node, prefixCmds: number[]): void {
+    const id = this.nextPipe++;
+    let stage = 0;
+    const saved = this.pipes;
+    for (const i of prefixCmds) this.commands[i].pipes.push({ id, stage });
+    if (prefixCmds.length) stage++;
+    for (const c of children) {
+      if (!c.isNamed) {
+        this.checkToken(c, parent);
+        continue;
+      }
+      this.pipes = [...saved, { id, stage }];
+      this.statement(c);
+      stage++;
+    }
+    this.pipes = saved;
+  }
+
+  private redirected(node: Node): void {
+    const start = this.commands.length;
+    const body = node.childForFieldName('body');
+    const redirs: Node[] = [];
+    for (const c of node.children) {
+      if (c === body || (body && c.startIndex === body.startIndex && c.type === body.type)) continue;
+      if (!c.isNamed) { this.checkToken(c, node); continue; }
+      redirs.push(c);
+    }
+    if (body) this.statement(body);
+    if (body && body.type === 'command' && this.commands[start]) this.commands[start].text = clip(node.text);
+    const own = this.commands.slice(start);
+    const targets = own.length ? [start] : [];
+    // Redirects of a compound statement apply to every command inside it.
+    const affected = body && body.type === 'command' ? targets : own.map((_, i) => start + i);
+    for (const r of redirs) this.redirect(r, affected, node);
+  }
+
+  private redirect(r: Node, affected: number[], stmt: Node): void {
+    if (r.isError) { this.fail(r, 'parse.error', 'the command has a syntax error and cannot be checked'); return; }
+    const hooks = this.hooks(affected[0] ?? -1);
+    if (r.type === 'file_redirect') {
+      let op = '';
+      let fd: string | null = null;
+      const dests: Node[] = [];
+      for (const c of r.children) {
+        if (!c.isNamed) { op += c.type; continue; }
+        if (c.type === 'file_descriptor') fd = c.text;
+        else if (c.type === 'ERROR') this.fail(r, 'parse.error', 'unsupported redirection');
+        else dests.push(c);
+      }
+      if (dests[0] && this.src.slice(r.startIndex, dests[0].startIndex).includes('\n')) {
+        this.fail(r, 'parse.error', 'a redirection without a target before the end of the line');
+      }
+      const redir: Redir = { op, fd, target: dests[0] ? evalWord(dests[0], hooks) : null };
+      // tree-sitter attaches words after a redirect (`git >/dev/null reset --hard`) to the
+      // redirect; bash passes them to the command as arguments.
+      const extra = dests.slice(1).map((d) => evalWord(d, hooks));
+      for (const i of affected) {
+        this.commands[i].redirects.push(redir);
+        if (extra.length) this.commands[i].argv.push(...extra);
+      }
+      if (!affected.length && extra.length) {
+        // `> out rm -rf /`: bash runs the words after the redirect as the command.
+        const idx = this.newCommand(stmt.text);
+        this.commands[idx].argv.push(...extra);
+        this.commands[idx].redirects.push(redir);
+      }
+      return;
+    }
+    if (r.type === 'herestring_redirect') {
+      const w = r.namedChildren[0];
+      const word = w ? evalWord(w, hooks) : undefined;
+      for (const i of affected) this.commands[i].stdin = { text: word?.text ?? '', dynamic: word?.dynamic ?? true };
+      return;
+    }
+    if (r.type === 'heredoc_redirect') {
+      let quoted = false;
+      let bodyText = '';
+      let dynamic = false;
+      let startEnd = -1;
+      let endStart = -1;
+      for (const c of r.namedChildren) {
+        if (c.type === 'heredoc_start') startEnd = c.endIndex;
+        if (c.type === 'heredoc_end') endStart = c.startIndex;
+        if (c.type === 'word' || c.type === 'concatenation' || c.type === 'string' || c.type === 'raw_string') {
+          // tree-sitter-bash misreads some bodies (one starting with `\`) as words: a parser
+          // differential, so fail closed and take the body from the source text instead.
+          this.fail(r, 'parse.heredoc', 'a here-document the parser reads ambiguously');
+        }
+      }
+      const rawBody = startEnd >= 0 && endStart > startEnd ? this.src.slice(this.src.indexOf('\n', startEnd) + 1, endStart) : undefined;
+      const pipeParts: Node[] = [];
+      const after: Node[] = [];
+      for (const c of r.children) {
+        if (!c.isNamed) {
+          if (c.type === '|' || c.type === '|&') pipeParts.push(c);
+          continue;
+        }
+        switch (c.type) {
+          case 'heredoc_start':
+            quoted = /['"\\]/.test(c.text);
+            break;
+          case 'heredoc_body': {
+            if (quoted) { bodyText = rawBody ?? c.text; break; }
+            const w = evalWord(c, this.hooks(affected[0] ?? -1));
+            bodyText = w.text;
+            dynamic = w.dynamic;
+            break;
+          }
+          case 'heredoc_end':
+            break;
+          case 'file_redirect':
+          case 'herestring_redirect':
+            this.redirect(c, affected, stmt);
+            break;
+          case 'pipeline':
+            pipeParts.push(c);
+            break;
+          case 'word': case 'concatenation': case 'string': case 'raw_string':
+            break;
+          default:
+            after.push(c);
+        }
+      }
+      if (quoted && rawBody !== undefined) bodyText = rawBody;
+      else if (rawBody !== undefined && r.namedChildren.some((c) => c.type === 'word' || c.type === 'concatenation')) { bodyText = rawBody; dynamic = true; }
+      for (const i of affected) this.commands[i].stdin = { text: bodyText, dynamic };
+      // `cat <<EOF | psql`: tree-sitter nests the rest of the pipeline inside the heredoc node.
+      for (const p of pipeParts) {
+        if (p.isNamed) this.pipeline(p.children, p, affected);
+      }
+      if (pipeParts.some((p) => !p.isNamed) && after.length) {
+        // `|` directly inside the heredoc node: the following statements are pipeline stages.
+        this.pipeline(after.splice(0), r, affected);
+      }
+      for (const a of after) this.statement(a);
+      return;
+    }
+    this.fail(r, 'parse.unsupported', `unsupported redirection "${r.type}"`);
+  }
+
+  private hooks(consumer: number): WordHooks {
+    return {
+      subst: (node, kind) => {
+        const saved = this.pipes;
+        const savedFeed = this.feed;
+        this.pipes = [];
+        this.feed = consumer >= 0 ? { index: consumer, kind: kind === 'command' ? 'arg' : kind === 'process-in' ? 'file-in' : 'file-out' } : undefined;
+        if (consumer < 0 && savedFeed?.kind === 'assign') this.feed = savedFeed;
+        try {
+          if (!this.enter(node)) return;
+          this.depth++;
+          for (const c of node.children) {
+            if (!c.isNamed) continue;
+            this.statement(c);
+          }
+          this.depth--;
+        } finally {
+          this.pipes = saved;
+          this.feed = savedFeed;
+        }
+      },
+      unknown: (node, why) => this.fail(node, 'parse.unsupported', why),
+    };
+  }
+
+  private newCommand(text: string): number {
+    const cmd: SimpleCommand = { argv: [], assigns: [], redirects: [], text: clip(text), pipes: [...this.pipes] };
+    if (this.feed) {
+      cmd.feeds = this.feed.index;
+      cmd.feedKind = this.feed.kind;
+      if (this.feed.assignTo) cmd.assignTo = this.feed.assignTo;
+    }
+    if (this.fn) cmd.inFunction = this.fn;
+    this.commands.push(cmd);
+    return this.commands.length - 1;
+  }
+
+  private command(node: Node, textNode: Node, _extra: number[]): number {
+    const idx = this.newCommand(textNode.text);
+    const cmd = this.commands[idx];
+    const hooks = this.hooks(idx);
+    let prev: { end: number; word: Word } | undefined;
+    const words: { start: number; end: number; word: Word }[] = [];
+    for (const c of node.children) {
+      if (!c.isNamed) {
+        // `$"…"` shows up as a lone `$` token followed by a string.
+        if (c.type === '$') { words.push({ start: c.startIndex, end: c.endIndex, word: { text: '', dynamic: false, glob: false, raw: '$', vars: [], prefix: '' } }); continue; }
+        this.checkToken(c, node);
+        continue;
+      }
+      switch (c.type) {
+        case 'variable_assignment': {
+          const a = this.assignmentWord(c, hooks);
+          if (a) cmd.assigns.push(a);
+          break;
+        }
+        case 'command_name': {
+          const inner = c.namedChildren[0];
+          if (/^(done|fi|then|esac|do|elif|else|in|\}|\{)$/.test(c.text)) this.fail(node, 'parse.token', `unexpected reserved word "${c.text}"`);
+          if (inner) words.push({ start: c.startIndex, end: c.endIndex, word: evalWord(inner, hooks) });
+          break;
+        }
+        case 'file_redirect': case 'heredoc_redirect': case 'herestring_redirect':
+          this.redirect(c, [idx], node);
+          break;
+        case 'ERROR':
+          this.fail(c, 'parse.error', 'the command has a syntax error and cannot be checked');
+          break;
+        case 'comment':
+          break;
+        default:
+          // tree-sitter-bash glues `\n\\cmd` onto the previous command as one word, where bash
+          // sees a new command: a parser differential, so fail closed (the raw scan still denies).
+          if (c.type === 'word' && /(^|[^\\])\n/.test(c.text)) this.fail(c, 'parse.differential', 'a line break inside a word that shells and the parser read differently');
+          words.push({ start: c.startIndex, end: c.endIndex, word: evalWord(c, hooks) });
+      }
+    }
+    // Bash joins adjacent parts and `\`-newline continuations into one word; tree-sitter may not.
+    for (const w of words) {
+      if (prev && (w.start === prev.end || this.src.slice(prev.end, w.start) === '\\\n')) {
+        const joined = joinWords(prev.word, w.word);
+        cmd.argv[cmd.argv.length - 1] = joined;
+        prev = { end: w.end, word: joined };
+        continue;
+      }
+      cmd.argv.push(w.word);
+      prev = { end: w.end, word: w.word };
+    }
+    return idx;
+  }
+
+  private assignmentWord(node: Node, hooks: WordHooks): { name: string; value: Word } | undefined {
+    const name = node.childForFieldName('name');
+    const value = node.childForFieldName('value');
+    const n = name?.text ?? '';
+    const v = value ? evalWord(value, hooks) : { text: '', dynamic: false, glob: false, raw: '', vars: [], prefix: '' };
+    return { name: n, value: v };
+  }
+
+  private assignment(node: Node, _standalone: boolean): void {
+    const name = node.childForFieldName('name')?.text ?? '';
+    const saved = this.feed;
+    this.feed = { index: -1, kind: 'assign', assignTo: name };
+    const idx = this.newCommand(node.text);
+    this.feed = saved;
+    const cmd = this.commands[idx];
+    cmd.declaration = true;
+    delete cmd.feeds; delete cmd.feedKind; delete cmd.assignTo;
+    const hooks = this.hooks(-1);
+    const savedFeed = this.feed;
+    this.feed = { index: -1, kind: 'assign', assignTo: name };
+    const a = this.assignmentWordFeeding(node, hooks, name);
+    this.feed = savedFeed;
+    if (a) cmd.assigns.push(a);
+  }
+
+  private assignmentWordFeeding(node: Node, _hooks: WordHooks, name: string): { name: string; value: Word } | undefined {
+    const value = node.childForFieldName('value');
+    const hooks: WordHooks = {
+      subst: (n, kind) => {
+        const savedPipes = this.pipes;
+        const savedFeed = this.feed;
+        this.pipes = [];
+        this.feed = { index: -1, kind: 'assign', assignTo: name };
+        try {
+          if (!this.enter(n)) return;
+          this.depth++;
+          for (const c of n.namedChildren) this.statement(c);
+          this.depth--;
+        } finally {
+          this.pipes = savedPipes;
+          this.feed = savedFeed;
+        }
+        void kind;
+      },
+      unknown: (n, why) => this.fail(n, 'parse.unsupported', why),
+    };
+    const v = value ? evalWord(value, hooks) : { text: '', dynamic: false, glob: false, raw: '', vars: [], prefix: '' };
+    return { name, value: v };
+  }
+
+  private declaration(node: Node): void {
+    const idx = this.newCommand(node.text);
+    const cmd = this.commands[idx];
+    cmd.declaration = true;
+    const hooks = this.hooks(idx);
+    for (const c of node.children) {
+      if (!c.isNamed) { cmd.argv.push({ text: c.type, dynamic: false, glob: false, raw: c.type, vars: [], prefix: c.type }); continue; }
+      if (c.type === 'variable_assignment') {
+        const a = this.assignmentWordFeeding(c, hooks, c.childForFieldName('name')?.text ?? '');
+        if (a) {
+          cmd.assigns.push(a);
+          cmd.argv.push({ ...a.value, text: `${a.name}=${a.value.text}`, raw: c.text, prefix: `${a.name}=${a.value.prefix}` });
+        }
+      } else cmd.argv.push(evalWord(c, hooks));
+    }
+  }
+
+  private functionDef(node: Node): void {
+    const name = node.childForFieldName('name')?.text ?? '';
+    const body = node.childForFieldName('body');
+    const start = this.commands.length;
+    const saved = this.fn;
+    this.fn = name;
+    if (body) this.statement(body);
+    this.fn = saved;
+    const inner = this.commands.slice(start);
+    const recursive = inner.some((c) => c.argv[0]?.text === name);
+    const forks = /&(?!&)|\|/.test(body?.text ?? '');
+    this.functions.set(name, { text: node.text, recursive, forks });
+    for (const c of node.children) if (!c.isNamed) this.checkToken(c, node);
+  }
+}
+
+export function clip(s: string, n = 200): string {
+  return s.length > n ? s.slice(0, n) + '…' : s;
+}
+
+export function extractScript(root: Node, src: string, limits: Limits): Script {
+  const w = new Walker(src, limits);
+  w.statement(root);
+  if (root.hasError) {
+    w.findings.push(finding('approve', 'parse.error', 'the command has a syntax error and cannot be checked', clip(src), { floor: true }));
+  }
+  return { commands: w.commands, findings: w.findings, functions: w.functions };
+}

@@ -1,0 +1,74 @@
+/**
+ * Shared guard types: verdicts, decisions, and the internal "finding" a rule produces.
+ * Verdict order (most restrictive first): deny > approve > redirect > allow. In a compound
+ * command the most restrictive finding wins and is never capped down.
+ */
+export type Verdict = 'allow' | 'approve' | 'deny' | 'redirect';
+
+export interface GuardDecision {
+  decision: Verdict;
+  /** Stable rule id, e.g. `fs.rm-root` (built-in) or `user:<policy>:<id>` (policy file). */
+  rule: string;
+  /** A reason a person understands. */
+  reason: string;
+  /** The exact text (of the command, or of the part of it) the rule matched. */
+  matched: string;
+  /** For `redirect`: the command to run instead. */
+  redirect?: string;
+}
+
+export interface GuardContext {
+  /** Name of the policy to apply (overrides bindings); default `default`. */
+  policy?: string;
+  /** Target name (an SSH host, HTTP target...) used to pick policies by `applies_to`. */
+  target?: string;
+  /** Token name/id used to pick policies by `applies_to`. */
+  token?: string;
+}
+
+export interface HttpRequestLike {
+  method: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/** A rule hit. `final` marks built-in denies that no user rule may lower. */
+export interface Finding extends GuardDecision {
+  final?: boolean;
+  /** Structural fail-closed findings (parse errors, dynamic names, limits): never lowered below approve. */
+  floor?: boolean;
+}
+
+const RANK: Record<Verdict, number> = { allow: 0, redirect: 1, approve: 2, deny: 3 };
+
+export function rank(v: Verdict): number {
+  return RANK[v];
+}
+
+/** Most restrictive of two findings; on a tie the first one (earliest in the text) is kept. */
+export function worse<T extends GuardDecision>(a: T | undefined, b: T): T {
+  if (!a) return b;
+  return RANK[b.decision] > RANK[a.decision] ? b : a;
+}
+
+export function worst<T extends GuardDecision>(list: readonly T[]): T | undefined {
+  let out: T | undefined;
+  for (const f of list) out = worse(out, f);
+  return out;
+}
+
+export function finding(decision: Verdict, rule: string, reason: string, matched: string, extra: Partial<Finding> = {}): Finding {
+  return { decision, rule, reason, matched, ...extra };
+}
+
+/** Built-in deny that user policy can never lower (catastrophes, remote code, secrets, reverse shells). */
+export function hardDeny(rule: string, reason: string, matched: string): Finding {
+  return { decision: 'deny', rule, reason, matched, final: true };
+}
+
+export function toDecision(f: GuardDecision): GuardDecision {
+  const d: GuardDecision = { decision: f.decision, rule: f.rule, reason: f.reason, matched: f.matched };
+  if (f.redirect !== undefined) d.redirect = f.redirect;
+  return d;
+}

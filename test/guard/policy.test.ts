@@ -1,0 +1,143 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadGuard, parsePolicy, type GuardEngine } from '../../src/guard/index.js';
+
+let g: GuardEngine;
+let custom: GuardEngine;
+beforeAll(async () => {
+  g = await loadGuard();
+  const dir = mkdtempSync(join(tmpdir(), 'gh-pol-'));
+  const f = join(dir, 'team.yaml');
+  writeFileSync(f, `version: 1
+name: team
+applies_to: { tokens: ['team-*'], targets: ['staging'] }
+commands:
+  rules:
+    - id: allow-rm-root
+      commands: [rm]
+      decision: allow
+      message: trying to lower a catastrophe
+    - id: allow-force-push
+      commands: [git]
+      args: ['^push .*--force']
+      decision: allow
+      message: our CI pushes rebased branches
+    - id: no-make-deploy
+      commands: [make]
+      args: ['^deploy']
+      decision: deny
+      message: deploys go through CI
+paths:
+  write_allowed: ['./**']
+  rules:
+    - { id: docs-ro, op: write, paths: ['./docs/**'], decision: approve, message: docs are reviewed }
+    - { id: ssh-ok, op: read, paths: ['~/.ssh/**'], decision: allow, message: trying to allow keys }
+http:
+  rules:
+    - { id: no-billing, methods: [POST], paths: ['/v1/billing/**'], decision: deny, message: billing is off limits }
+    - { id: gql-ok, paths: ['/graphql'], graphql: mutation, decision: allow, message: mutations ok here }
+`);
+  custom = await loadGuard({ policyFiles: [f] });
+});
+
+describe('policies', () => {
+  it('ships default and strict', () => {
+    expect(g.policyNames()).toEqual(['default', 'strict']);
+  });
+
+  it('validation errors name file, line and field', () => {
+    expect(() => parsePolicy('version: 1\nname: x\ndefaults:\n  unknown_command: sometimes\n', 'a.yaml')).toThrow(/a\.yaml:4: defaults\.unknown_command: must be one of allow, approve, deny/);
+    expect(() => parsePolicy('version: 1\nname: x\ncommands:\n  rules:\n    - commands: [ls]\n      decision: allow\n      args: ["("]\n', 'b.yaml')).toThrow(/b\.yaml:7: commands\.rules\[0\]\.args\[0\]: invalid regular expression/);
+    expect(() => parsePolicy('version: 1\nname: x\nbogus: 1\n', 'c.yaml')).toThrow(/c\.yaml:3: bogus: unknown field/);
+    expect(() => parsePolicy('name: [\n', 'd.yaml')).toThrow(/d\.yaml:\d+: YAML syntax error/);
+    expect(() => parsePolicy('version: 1\nname: x\ncommands:\n  rules:\n    - commands: [ls]\n      decision: redirect\n', 'e.yaml')).toThrow(/e\.yaml:5: commands\.rules\[0\]\.redirect: is required/);
+    try { parsePolicy('version: 1\nname: x\ndefaults: 3\n', 'f.yaml'); } catch (e) { expect((e as { code: string }).code).toBe('policy_invalid'); }
+  });
+
+  it('user rules lower built-in approvals but never a built-in deny', () => {
+    const ctx = { policy: 'team' };
+    expect(custom.checkCommand('git push --force origin main', ctx).decision).toBe('allow');
+    expect(custom.checkCommand('rm -rf /', ctx)).toMatchObject({ decision: 'deny', rule: 'fs.rm-root' });
+    expect(custom.checkCommand('rm build.log', ctx)).toMatchObject({ decision: 'allow', rule: 'user:team:allow-rm-root' });
+    expect(custom.checkCommand('make deploy', ctx)).toMatchObject({ decision: 'deny', rule: 'user:team:no-make-deploy' });
+    expect(custom.checkCommand('ls && make deploy-prod', ctx).decision).toBe('deny');
+    // A user allow does not lower fail-closed findings.
+    expect(custom.checkCommand('$X push --force', ctx).decision).toBe('approve');
+  });
+
+  it('picks policies by token and target; an unknown policy name is denied', () => {
+    expect(custom.checkCommand('make deploy', { token: 'team-ci' }).decision).toBe('deny');
+    expect(custom.checkCommand('make deploy', { target: 'staging' }).decision).toBe('deny');
+    expect(custom.checkCommand('make deploy', { token: 'other' }).decision).toBe('allow');
+    expect(g.checkCommand('ls', { policy: 'nope' })).toMatchObject({ decision: 'deny', rule: 'policy.unknown' });
+    // strict binds ci-* tokens and prod-* targets
+    expect(g.checkCommand('npm test', { token: 'ci-runner' }).decision).toBe('approve');
+    expect(g.checkCommand('npm test', { target: 'prod-db' }).decision).toBe('approve');
+  });
+
+  it('strict is allowlist-first', () => {
+    const s = { policy: 'strict' };
+    expect(g.checkCommand('ls -la && git status && grep -r x src | head', s).decision).toBe('allow');
+    expect(g.checkCommand('npm test', s)).toMatchObject({ decision: 'approve', rule: 'policy:strict:unlisted' });
+    expect(g.checkCommand('git commit -m x', s).decision).toBe('approve');
+    expect(g.checkCommand('sed -i s/a/b/ f', s).decision).toBe('approve');
+    expect(g.checkCommand('find . -delete', s).decision).toBe('approve');
+    expect(g.checkCommand('./cat x', s).decision).toBe('approve');
+    expect(g.checkCommand('/tmp/evil/ls', s).decision).toBe('approve');
+    expect(g.checkCommand('/bin/ls', s).decision).toBe('allow');
+    expect(g.checkCommand('ls > out.txt', s).decision).toBe('approve');
+    expect(g.checkCommand('echo "unterminated', s).decision).toBe('deny');
+  });
+
+  it('path rules: secrets, system files, writes outside allowed paths', () => {
+    expect(g.checkPath('read', '/etc/shadow')).toMatchObject({ decision: 'deny', rule: 'secrets.read' });
+    expect(g.checkPath('read', '/home/bob/.ssh/id_ed25519').decision).toBe('deny');
+    expect(g.checkPath('read', '~/.ssh/id_ed25519.pub').decision).toBe('allow');
+    expect(g.checkPath('read', 'src/index.ts').decision).toBe('allow');
+    expect(g.checkPath('read', 'app/.env').decision).toBe('approve');
+    expect(g.checkPath('write', '/etc/passwd').decision).toBe('deny');
+    expect(g.checkPath('write', '~/.bashrc').decision).toBe('deny');
+    expect(g.checkPath('write', '/opt/app/x').decision).toBe('approve');
+    expect(g.checkPath('write', '../../etc/x').decision).toBe('approve');
+    expect(g.checkPath('write', '/tmp/../etc/passwd').decision).toBe('deny');
+    expect(g.checkPath('write', 'build/out.js').decision).toBe('allow');
+    expect(g.checkPath('write', '/tmp/x', { policy: 'strict' }).decision).toBe('allow');
+    expect(g.checkPath('write', 'build/out.js', { policy: 'strict' }).decision).toBe('approve');
+    expect(g.checkPath('read', 'a\0b').decision).toBe('deny');
+    const t = { policy: 'team' };
+    expect(custom.checkPath('write', './docs/a.md', t)).toMatchObject({ decision: 'approve', rule: 'user:team:docs-ro' });
+    expect(custom.checkPath('read', '~/.ssh/id_rsa', t).decision).toBe('deny');
+    expect(custom.checkPath('write', '/srv/x', t).decision).toBe('approve');
+  });
+
+  it('HTTP rules: DELETE, destructive paths, admin writes, GraphQL mutations, method override', () => {
+    expect(g.checkHttp({ method: 'GET', path: '/v1/users' }).decision).toBe('allow');
+    expect(g.checkHttp({ method: 'DELETE', path: '/v1/users/1' })).toMatchObject({ decision: 'approve', rule: 'http.delete' });
+    expect(g.checkHttp({ method: 'POST', path: '/v1/users/1', headers: { 'X-HTTP-Method-Override': 'DELETE' } }).decision).toBe('approve');
+    expect(g.checkHttp({ method: 'POST', path: '/v1/users/1?_method=DELETE' }).decision).toBe('approve');
+    expect(g.checkHttp({ method: 'POST', path: '/v1/users/1/deactivate' }).decision).toBe('approve');
+    expect(g.checkHttp({ method: 'GET', path: '/x?op=/delete' }).decision).toBe('approve');
+    expect(g.checkHttp({ method: 'POST', path: '/v1/%64elete/1' }).decision).toBe('approve');
+    expect(g.checkHttp({ method: 'POST', path: '/v1/%2564elete/1' }).decision).toBe('approve');
+    expect(g.checkHttp({ method: 'PUT', path: '/api/admin/settings' })).toMatchObject({ decision: 'approve', rule: 'http.admin-write' });
+    expect(g.checkHttp({ method: 'GET', path: '/api/admin/settings' }).decision).toBe('allow');
+    expect(g.checkHttp({ method: 'POST', path: '/graphql', body: JSON.stringify({ query: 'mutation { deleteUser(id: 1) { id } }' }) })).toMatchObject({ decision: 'approve', rule: 'http.graphql-mutation' });
+    expect(g.checkHttp({ method: 'POST', path: '/graphql', body: JSON.stringify({ query: '{ users { id name } }' }) }).decision).toBe('allow');
+    expect(g.checkHttp({ method: 'POST', path: '/graphql', body: JSON.stringify([{ query: 'query A { a }' }, { query: 'mutation B { b }' }]) }).decision).toBe('approve');
+    expect(g.checkHttp({ method: 'POST', path: '/graphql', body: JSON.stringify({ query: '{ a(where: "mutation") }' }) }).decision).toBe('allow');
+    expect(g.checkHttp({ method: 'POST', path: '/v1/items' }, { policy: 'strict' }).decision).toBe('approve');
+    expect(g.checkHttp({ method: 'POST', path: '/v1/%E0%A4%A' }).decision).toBe('approve');
+    const t = { policy: 'team' };
+    expect(custom.checkHttp({ method: 'POST', path: '/v1/billing/charge' }, t)).toMatchObject({ decision: 'deny', rule: 'user:team:no-billing' });
+    expect(custom.checkHttp({ method: 'POST', path: '/graphql', body: '{"query":"mutation { a }"}' }, t).decision).toBe('allow');
+  });
+});
+
+describe('parser', () => {
+  it('loads the WASM grammar from node_modules and reuses it', async () => {
+    const a = await loadGuard();
+    expect(a.checkCommand('echo $((1+2)) | cat').decision).toBe('allow');
+  });
+});
