@@ -83,6 +83,9 @@ export class RequestStateCodec {
     const m = FORMAT.exec(text);
     if (!m) throw requestStateError('malformed');
     const given = Buffer.from(m[2], 'base64url');
+    // Only the canonical encoding is accepted: base64's spare low bits would otherwise let one
+    // sealed state be spelled several ways (each a distinct string for the same MAC).
+    if (given.toString('base64url') !== m[2]) throw requestStateError('malformed');
     const want = this.#mac(m[1]);
     // Verify before parsing: untrusted JSON is never parsed.
     if (given.length !== want.length || !timingSafeEqual(given, want)) throw requestStateError('mac');

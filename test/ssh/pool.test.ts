@@ -71,10 +71,11 @@ describe.skipIf(skip)('SshPool against a real sshd', () => {
     const pool = new SshPool();
     try {
       expect((await pool.exec(spec, sshd.credentials, { command: 'echo before' })).stdout).toBe('before\n');
-      const inflight = pool.exec(spec, sshd.credentials, { command: 'sleep 30; echo never' });
+      // The handler is attached at once: the call fails while sshd is being stopped.
+      const inflight = pool.exec(spec, sshd.credentials, { command: 'sleep 30; echo never' }).catch((e: unknown) => e);
       await new Promise((r) => setTimeout(r, 300));
       await sshd.stop();
-      const err = await inflight.catch((e: unknown) => e);
+      const err = await inflight;
       expect(err).toMatchObject({ code: 'ssh_error' });
       expect((err as Error).message).toMatch(/lost while the command ran/);
       // While it is down: a typed connection error, not a hang.

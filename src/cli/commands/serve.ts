@@ -47,8 +47,9 @@ export const run: CommandRunner = async (args, ctx) => {
     write(ctx.stdout, `Admin token (shown once, store it now):\n\n  ${firstToken}\n`);
     write(ctx.stdout, `Give agents their own narrower tokens: gatehouse token create --name my-agent --grant tool:discover`);
   }
-  write(ctx.stdout, `Gatehouse listening on ${http.url}  (MCP: POST ${http.url}/mcp, health: GET ${http.url}/health)`);
+  // The "listening on" line comes last: scripts wait for it, and everything above is then printed.
   write(ctx.stdout, `Connect Claude Code: claude mcp add --transport http gatehouse ${http.url}/mcp --header "Authorization: Bearer <token>"`);
+  write(ctx.stdout, `Gatehouse listening on ${http.url}  (MCP: POST ${http.url}/mcp, health: GET ${http.url}/health)`);
   log.info('serving', { url: http.url, store: rt.store.description });
 
   await new Promise<void>((resolve) => {

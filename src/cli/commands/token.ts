@@ -30,7 +30,12 @@ export const run: CommandRunner = async (args, ctx) => {
     json: { type: 'boolean' },
   });
   // Validate everything before touching the store, so bad input changes nothing.
-  const expiresInMs = values.expires ? parseDuration(values.expires) : undefined;
+  let expiresInMs: number | undefined;
+  try {
+    expiresInMs = values.expires ? parseDuration(values.expires) : undefined;
+  } catch (e) {
+    throw new GatehouseError('usage', (e as Error).message, { hint: 'use --expires with a number and a unit: 45s, 90m, 12h, 30d, 2w' });
+  }
   if (values.approval && !['elicitation', 'out-of-band', 'totp'].includes(values.approval)) {
     throw new GatehouseError('usage', `invalid --approval ${JSON.stringify(values.approval)}`, { hint: 'use elicitation, out-of-band or totp' });
   }
