@@ -12,6 +12,7 @@ const SECTIONS: Record<string, () => Promise<Bench>> = {
   guard: async () => (await import('./guard.js')).benchGuard,
   vault: async () => (await import('./vault.js')).benchVault,
   upstream: async () => (await import('./upstream.js')).benchUpstream,
+  gateway: async () => (await import('./gateway.js')).benchGateway,
   ssh: async () => (await import('./ssh.js')).benchSsh,
   sandbox: async () => (await import('./sandbox.js')).benchSandbox,
 };

@@ -25,7 +25,7 @@ s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '
 process.on('disconnect', () => process.exit(0));
 `;
 
-interface Cell {
+export interface Cell {
   requests: number;
   rps: number;
   p50Us: number;
@@ -39,7 +39,7 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
-async function measure(fn: () => Promise<void>, concurrency: number, durationMs: number, warmup: number): Promise<Cell> {
+export async function measure(fn: () => Promise<void>, concurrency: number, durationMs: number, warmup: number): Promise<Cell> {
   for (let i = 0; i < warmup; i++) await fn();
   const lat: number[] = [];
   const cpu0 = process.cpuUsage();
@@ -60,7 +60,7 @@ async function measure(fn: () => Promise<void>, concurrency: number, durationMs:
   return { requests: lat.length, rps: Math.round((lat.length / elapsed) * 1000), p50Us: Math.round(pct(lat, 50) * 1000), p99Us: Math.round(pct(lat, 99) * 1000), cpuUsPerReq: Math.round((cpu.user + cpu.system) / Math.max(1, lat.length)) };
 }
 
-async function startUpstream(): Promise<{ port: number; child: ChildProcess }> {
+export async function startUpstream(): Promise<{ port: number; child: ChildProcess }> {
   const child = spawn(process.execPath, ['-e', UPSTREAM_SRC], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));

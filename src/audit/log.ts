@@ -2,7 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { GatehouseError, log } from '../core/index.js';
 import type { Store } from '../store/index.js';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { chainHash, GENESIS, type ChainedRecord } from './chain.js';
+import { sqliteBatchWriter, type UnchainedRow } from './sqlite-batch.js';
+
+// The compiled writer thread, when running from dist/ (undefined under vitest's TS sources).
+const WORKER_URL = ((): URL | undefined => {
+  const u = new URL('./sqlite-worker.js', import.meta.url);
+  return import.meta.url.endsWith('.js') && existsSync(fileURLToPath(u)) ? u : undefined;
+})();
 
 export type AuditPhase = 'attempt' | 'result' | 'event';
 
@@ -121,6 +131,7 @@ export class AuditLog {
   }
 
   async #write(batch: Pending[]): Promise<number[]> {
+    if (this.#store.sqlite) return this.#writeSqlite(this.#store.sqlite, batch);
     const { db, dialect } = this.#store;
     return db.connection().execute(async (conn) => {
       await sql.raw(dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN').execute(conn);
@@ -146,6 +157,67 @@ export class AuditLog {
         throw e;
       }
     });
+  }
+
+  #inThread: ((rows: UnchainedRow[]) => number[]) | undefined;
+  #worker: Worker | undefined;
+  #workerCalls = new Map<number, { resolve: (seqs: number[]) => void; reject: (e: Error) => void }>();
+  #nextCall = 0;
+
+  /**
+   * The embedded store's hot path: prepared statements in one BEGIN IMMEDIATE transaction, run on
+   * a writer thread so the disk flush never blocks the event loop. Under vitest (TypeScript
+   * sources, no compiled worker) the same writer runs in this thread.
+   */
+  #writeSqlite(handle: NonNullable<Store['sqlite']>, batch: Pending[]): Promise<number[]> | number[] {
+    const ts = new Date().toISOString();
+    const rows = batch.map((p) => {
+      const { seq: _s, prev_hash: _p, ...row } = this.#toRow(p, 0, ts, '');
+      return row;
+    });
+    if (!WORKER_URL) {
+      this.#inThread ??= sqliteBatchWriter(handle, this.#key);
+      return this.#inThread(rows);
+    }
+    const w = this.#ensureWorker(handle.name);
+    const id = ++this.#nextCall;
+    w.ref();
+    return new Promise<number[]>((resolve, reject) => {
+      this.#workerCalls.set(id, { resolve, reject });
+      w.postMessage({ id, rows });
+    });
+  }
+
+  #ensureWorker(file: string): Worker {
+    if (this.#worker) return this.#worker;
+    const w = new Worker(WORKER_URL!, { workerData: { file, key: new Uint8Array(this.#key) } });
+    w.on('message', (m: { id: number; seqs?: number[]; error?: string }) => {
+      const call = this.#workerCalls.get(m.id);
+      if (!call) return;
+      this.#workerCalls.delete(m.id);
+      if (this.#workerCalls.size === 0) w.unref();
+      if (m.error !== undefined) call.reject(new Error(m.error));
+      else call.resolve(m.seqs!);
+    });
+    const fail = (e: Error) => {
+      // A dead writer fails everything it held; the next append starts a new one.
+      if (this.#worker === w) this.#worker = undefined;
+      for (const c of this.#workerCalls.values()) c.reject(e);
+      this.#workerCalls.clear();
+    };
+    w.on('error', fail);
+    w.on('exit', (code) => fail(new Error(`audit writer thread exited (${code})`)));
+    w.unref();
+    this.#worker = w;
+    return w;
+  }
+
+  /** Stops the writer thread after everything appended so far is committed. */
+  async close(): Promise<void> {
+    await this.drain();
+    const w = this.#worker;
+    this.#worker = undefined;
+    if (w) await w.terminate();
   }
 
   #toRow(p: Pending, seq: number, ts: string, prev: string): ChainedRecord {

@@ -24,6 +24,9 @@ export interface RuntimeOptions {
   approver?: Approver;
 }
 
+/** How long an opened target credential is reused before the vault is asked again. */
+export const SECRET_CACHE_MS = 1000;
+
 /** How often open sessions' tokens are re-checked (revocation closes them within this bound). */
 export const SESSION_SWEEP_MS = 2000;
 
@@ -210,6 +213,21 @@ export class Runtime {
    * before anyone can see output that might echo it.
    */
   async openTargetSecret(target: Target, ref: string): Promise<string> {
+    // Opened credentials are kept for at most a second (the same bound as token lookups), so the
+    // hot path does not read and decrypt the vault on every request, and an unbind or a changed
+    // secret takes effect within a second. The value is already registered with the redactor.
+    const key = `${target.name}\u0000${ref}\u0000${target.updatedAt}`;
+    const hit = this.#secretCache.get(key);
+    if (hit && Date.now() - hit.at < SECRET_CACHE_MS) return hit.value;
+    const value = await this.#openTargetSecret(target, ref);
+    if (this.#secretCache.size > 1000) this.#secretCache.clear();
+    this.#secretCache.set(key, { value, at: Date.now() });
+    return value;
+  }
+
+  readonly #secretCache = new Map<string, { value: string; at: number }>();
+
+  async #openTargetSecret(target: Target, ref: string): Promise<string> {
     const { ref: fieldRef, vault } = parseSecretRef(ref, 'secret');
     const host = target.kind === 'http' ? new URL(target.config.baseUrl).hostname : target.config.host;
     const r = await this.vault.fillHandles(`{{vault:${fieldRef}}}`, { destination: { target: target.name, host }, grantedVaults: [vault] });
@@ -219,7 +237,7 @@ export class Runtime {
 
   async close(): Promise<void> {
     for (const fn of this.#closers.reverse()) await fn().catch((e) => log.warn('close failed', { err: e }));
-    await this.audit.drain();
+    await this.audit.close();
     this.vault.close();
     this.keyring.close();
     await this.store.close();

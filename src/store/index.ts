@@ -2,3 +2,4 @@ export { openStore, dropSchema, pingStore, type OpenStoreOptions } from './open.
 export { migrate, pendingMigrations, loadMigrations } from './migrate.js';
 export type { Dialect, Store, Migration } from './types.js';
 export { nowIso } from './time.js';
+export { applyStorePragmas } from './pragmas.js';

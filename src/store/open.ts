@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
 import pg from 'pg';
 import { GatehouseError } from '../core/index.js';
 import { migrate } from './migrate.js';
+import { applyStorePragmas } from './pragmas.js';
 import type { Dialect, Store } from './types.js';
 
 export interface OpenStoreOptions {
@@ -42,9 +43,7 @@ function openSqlite(opts: OpenStoreOptions): Store {
     handle = new Database(opts.sqliteFile);
     // WAL lets many readers run beside one writer across processes; the busy timeout makes a
     // second process wait for the write lock instead of failing at once.
-    handle.pragma('busy_timeout = 10000');
-    handle.pragma('journal_mode = WAL');
-    handle.pragma('synchronous = FULL');
+    applyStorePragmas(handle);
     handle.pragma('foreign_keys = ON');
   } catch (e) {
     throw new GatehouseError('store_unavailable', `cannot open the embedded store at ${opts.sqliteFile}`, {
@@ -53,7 +52,7 @@ function openSqlite(opts: OpenStoreOptions): Store {
     });
   }
   const db = new Kysely<any>({ dialect: new SqliteDialect({ database: handle }) });
-  return { db, dialect: 'sqlite', close: () => db.destroy(), description: `sqlite:${opts.sqliteFile}` };
+  return { db, dialect: 'sqlite', sqlite: handle, close: () => db.destroy(), description: `sqlite:${opts.sqliteFile}` };
 }
 
 async function openPostgres(opts: OpenStoreOptions): Promise<Store> {

@@ -10,6 +10,11 @@ export interface Store {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly db: Kysely<any>;
   readonly dialect: Dialect;
+  /**
+   * The embedded store's own handle (SQLite only), for the few hot paths that need prepared
+   * statements without a query builder in between (the audit writer). Everything else uses `db`.
+   */
+  readonly sqlite?: import('better-sqlite3').Database;
   /** Where the store lives, for humans (no credentials). */
   readonly description: string;
   close(): Promise<void>;

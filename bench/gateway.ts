@@ -1,0 +1,111 @@
+/**
+ * The whole product path for HTTP targets, side by side in one run: a direct undici Pool to the
+ * upstream (the floor), `/gateway/:target/*` on a `gatehouse serve` child process, and the
+ * `api_request` tool over MCP (Streamable HTTP to the same server, and stdio to a `gatehouse mcp`
+ * child), at concurrency 1, 10 and 50, with the audit log on (every call is two durable records).
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { Pool } from 'undici';
+import { measure, startUpstream, type Cell } from './upstream.js';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+
+function cleanEnv(home: string): Record<string, string> {
+  const e: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('GATEHOUSE_') && k !== 'DATABASE_URL') e[k] = v;
+  return { ...e, GATEHOUSE_HOME: home, GATEHOUSE_LOG_LEVEL: 'error' };
+}
+
+function run(env: Record<string, string>, args: string[], input?: string): string {
+  const r = spawnSync(process.execPath, [CLI, ...args], { env, input, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`gatehouse ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+async function startGatehouse(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = /listening on (http:\/\/[0-9.:]+)/.exec(out);
+      if (m) resolve(m[1]);
+    });
+    child.once('exit', (c) => reject(new Error(`gatehouse serve exited ${c}: ${out}`)));
+  });
+  return { url, child };
+}
+
+export async function benchGateway(opts: { durationMs?: number; concurrency?: number[] } = {}): Promise<Record<string, unknown>> {
+  const durationMs = opts.durationMs ?? 2000;
+  const levels = opts.concurrency ?? [1, 10, 50];
+  const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-gw-'));
+  const env = cleanEnv(join(dir, 'home'));
+  const up = await startUpstream();
+  let gh: { url: string; child: ChildProcess } | undefined;
+  const closers: (() => Promise<unknown>)[] = [];
+  try {
+    run(env, ['vault', 'create', 'bench']);
+    run(env, ['vault', 'set', 'bench/api.key', '--bind', 'target:bench'], 'sk-bench-' + 'k'.repeat(40));
+    run(env, ['target', 'add', 'http', 'bench', '--base-url', `http://127.0.0.1:${up.port}`, '--auth', 'bearer', '--secret', 'vault:bench/api.key', '--allow-private']);
+    const token = run(env, ['token', 'create', '--name', 'bench', '--grant', 'tool:api_request', '--grant', 'target:bench']);
+    gh = await startGatehouse(env);
+
+    const direct = new Pool(`http://127.0.0.1:${up.port}`, { connections: 64, pipelining: 1 });
+    const viaGateway = new Pool(gh.url, { connections: 64, pipelining: 1 });
+    closers.push(() => direct.close(), () => viaGateway.close());
+    const body = JSON.stringify({ hello: 'world' });
+    const directCall = async () => {
+      const r = await direct.request({ method: 'POST', path: '/v1/items', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-direct' }, body });
+      await r.body.text();
+    };
+    const gatewayCall = async () => {
+      const r = await viaGateway.request({ method: 'POST', path: '/gateway/bench/v1/items', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+      if (r.statusCode !== 200) throw new Error(`gateway answered ${r.statusCode}: ${await r.body.text()}`);
+      await r.body.text();
+    };
+    const http = new Client({ name: 'bench', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await http.connect(new StreamableHTTPClientTransport(new URL('/mcp', gh.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    const stdio = new Client({ name: 'bench', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
+    await stdio.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp'], env: { ...env, GATEHOUSE_TOKEN: token }, stderr: 'ignore' }));
+    closers.push(() => http.close(), () => stdio.close());
+    const toolCall = (c: Client) => async () => {
+      const r = await c.callTool({ name: 'api_request', arguments: { target: 'bench', method: 'POST', path: '/v1/items', body: { hello: 'world' } } });
+      if (r.isError) throw new Error(JSON.stringify(r.content));
+    };
+
+    const table: Record<string, Record<string, Cell>> = { direct_undici: {}, gateway: {}, api_request_mcp_http: {}, api_request_mcp_stdio: {} };
+    for (const c of levels) {
+      table.direct_undici[`c${c}`] = await measure(directCall, c, durationMs, 50);
+      table.gateway[`c${c}`] = await measure(gatewayCall, c, durationMs, 50);
+      table.api_request_mcp_http[`c${c}`] = await measure(toolCall(http), c, durationMs, 20);
+      table.api_request_mcp_stdio[`c${c}`] = await measure(toolCall(stdio), c, durationMs, 20);
+    }
+    const ratios: Record<string, unknown> = {};
+    for (const c of levels) {
+      const k = `c${c}`;
+      ratios[k] = {
+        gateway_vs_direct_throughput: +(table.gateway[k].rps / table.direct_undici[k].rps).toFixed(2),
+        api_request_http_vs_gateway_latency_p50: +(table.api_request_mcp_http[k].p50Us / table.gateway[k].p50Us).toFixed(2),
+        api_request_stdio_vs_gateway_latency_p50: +(table.api_request_mcp_stdio[k].p50Us / table.gateway[k].p50Us).toFixed(2),
+      };
+    }
+    return {
+      note: 'gatehouse serve runs in its own process; latencies in µs; cpuUsPerReq is the load generator\'s CPU only',
+      targets: { gateway_vs_direct_throughput_at_c10_c50: '>= 0.5', api_request_vs_gateway_per_call: '<= 2x' },
+      results: table,
+      ratios,
+    };
+  } finally {
+    for (const c of closers.reverse()) await c().catch(() => undefined);
+    gh?.child.kill('SIGTERM');
+    up.child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
