@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { LineCounter, parseDocument, isNode } from 'yaml';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 import { GatehouseError } from '../core/index.js';
 
@@ -68,6 +68,8 @@ export function loadConfig(file: string | undefined, required = false): Gatehous
     return defaultConfig();
   }
   const text = readFileSync(file, 'utf8');
+  // The YAML parser is loaded only when there is a file to read.
+  const { LineCounter, parseDocument, isNode } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true });
   if (doc.errors.length > 0) {

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
-import pg from 'pg';
+
 import { GatehouseError } from '../core/index.js';
 import { migrate } from './migrate.js';
 import { applyStorePragmas } from './pragmas.js';
@@ -60,7 +60,9 @@ async function openPostgres(opts: OpenStoreOptions): Promise<Store> {
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
     throw new GatehouseError('config_invalid', `invalid schema name ${JSON.stringify(schema)}`, { hint: 'use lowercase letters, digits and _' });
   }
-  const pool = new pg.Pool({
+  // The PostgreSQL driver is loaded only when PostgreSQL is used.
+  const { default: pgm } = await import('pg');
+  const pool = new pgm.Pool({
     connectionString: opts.databaseUrl,
     max: opts.poolSize ?? 10,
     // Each connection works inside the chosen schema.
@@ -97,7 +99,8 @@ async function openPostgres(opts: OpenStoreOptions): Promise<Store> {
 /** Drops a PostgreSQL schema (test cleanup). */
 export async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
   if (!SCHEMA_NAME.test(schema)) throw new GatehouseError('config_invalid', 'invalid schema name');
-  const c = new pg.Client({ connectionString: databaseUrl });
+  const { default: pgm } = await import('pg');
+  const c = new pgm.Client({ connectionString: databaseUrl });
   await c.connect();
   try {
     await c.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);

@@ -16,7 +16,7 @@ function toTarget(r: Row): Target {
   return { name: r.name, kind: r.kind, description: r.description, config: JSON.parse(r.config), createdAt: r.created_at, updatedAt: r.updated_at } as Target;
 }
 
-function validated(name: string, kind: TargetKind, config: HttpTargetConfig | SshTargetConfig): HttpTargetConfig | SshTargetConfig {
+function validated(name: string, kind: TargetKind, config: HttpTargetConfig | SshTargetConfig): Promise<HttpTargetConfig | SshTargetConfig> {
   return kind === 'http' ? validateHttpConfig(name, config as HttpTargetConfig) : validateSshConfig(config as SshTargetConfig);
 }
 
@@ -39,7 +39,7 @@ export class TargetRepository {
 
   async add(kind: TargetKind, name: string, config: HttpTargetConfig | SshTargetConfig, description = ''): Promise<Target> {
     checkTargetName(name);
-    const c = validated(name, kind, config);
+    const c = await validated(name, kind, config);
     if (await this.find(name)) throw new GatehouseError('conflict', `a target named ${name} already exists`, { hint: 'use `gatehouse target update` or pick another name' });
     const now = nowIso();
     const row: Row = { name, kind, description, config: JSON.stringify(c), created_at: now, updated_at: now };
@@ -50,7 +50,7 @@ export class TargetRepository {
 
   async update(name: string, patch: { description?: string; config?: Partial<HttpTargetConfig> | Partial<SshTargetConfig> }): Promise<Target> {
     const cur = await this.get(name);
-    const config = validated(name, cur.kind, { ...cur.config, ...(patch.config ?? {}) } as HttpTargetConfig | SshTargetConfig);
+    const config = await validated(name, cur.kind, { ...cur.config, ...(patch.config ?? {}) } as HttpTargetConfig | SshTargetConfig);
     const description = patch.description ?? cur.description;
     await this.#store.db.updateTable('targets').set({ config: JSON.stringify(config), description, updated_at: nowIso() }).where('name', '=', name).execute();
     this.#changed(name);

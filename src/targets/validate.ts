@@ -1,6 +1,4 @@
 import { GatehouseError } from '../core/index.js';
-import { normalizeFingerprint } from '../ssh/index.js';
-import { validateTargetSpec } from '../upstream/index.js';
 import { parseFieldRef } from '../vault/index.js';
 import type { HttpTargetConfig, SecretRef, SshTargetConfig } from './types.js';
 
@@ -26,7 +24,12 @@ export function parseSecretRef(ref: SecretRef, flag: string): { ref: string; vau
   return { ref: `${parsed.vault}/${parsed.item}.${parsed.field}`, vault: parsed.vault };
 }
 
-export function validateHttpConfig(name: string, c: HttpTargetConfig): HttpTargetConfig {
+/**
+ * Validates an HTTP target's config with the upstream executor's own rules. The executors are
+ * loaded here, on demand, so a process that only serves tools does not load undici or ssh2 at start.
+ */
+export async function validateHttpConfig(name: string, c: HttpTargetConfig): Promise<HttpTargetConfig> {
+  const { validateTargetSpec } = await import('../upstream/index.js');
   validateTargetSpec({ name, baseUrl: c.baseUrl, auth: c.auth, allowPrivate: c.allowPrivate });
   if (c.auth.kind === 'none' && c.secret) throw new GatehouseError('invalid_input', '--secret given with --auth none', { hint: 'drop --secret or choose an auth kind' });
   if (c.auth.kind !== 'none' && !c.secret) throw new GatehouseError('invalid_input', `--auth ${c.auth.kind} needs --secret vault:VAULT/ITEM.FIELD`);
@@ -34,7 +37,8 @@ export function validateHttpConfig(name: string, c: HttpTargetConfig): HttpTarge
   return c;
 }
 
-export function validateSshConfig(c: SshTargetConfig): SshTargetConfig {
+export async function validateSshConfig(c: SshTargetConfig): Promise<SshTargetConfig> {
+  const { normalizeFingerprint } = await import('../ssh/index.js');
   if (!/^[A-Za-z0-9.-]{1,253}$|^\[?[0-9a-fA-F:]+\]?$/.test(c.host)) throw new GatehouseError('invalid_input', `invalid --host ${JSON.stringify(c.host)}`, { hint: 'a host name or IP address' });
   if (!Number.isInteger(c.port) || c.port < 1 || c.port > 65535) throw new GatehouseError('invalid_input', `invalid --port ${c.port}`, { hint: 'a port from 1 to 65535' });
   if (!/^[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$/.test(c.user)) throw new GatehouseError('invalid_input', `invalid --user ${JSON.stringify(c.user)}`);

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { formatBody } from '../upstream/index.js';
 import { approvalIdField, fillText, fillValues } from './common.js';
 import { dropForgedHeaders, httpTarget } from './http-target.js';
 import { defineTool } from './types.js';
@@ -75,6 +74,7 @@ export const apiRequestTool = defineTool({
         // Scrub the body as bytes (binary-safe; catches every registered secret and known shape).
         const scrubber = rt.redactor.createScrubber();
         const clean = Buffer.concat([scrubber.push(r.body), scrubber.end()]);
+        const { formatBody } = await import('../upstream/index.js');
         const formatted = formatBody(r.headers['content-type'], clean);
         return { status: r.status, headers: r.headers, body: formatted.value, body_encoding: formatted.encoding, truncated: r.truncated, duration_ms: Math.round(r.durationMs) };
       },

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { resolveProfile, runSandboxed } from '../sandbox/index.js';
 import { approvalIdField, clip, fillValues } from './common.js';
 import { defineTool } from './types.js';
 
@@ -43,6 +42,7 @@ export const execTool = defineTool({
       ctx.principal,
       { tool: 'exec', guard: { kind: 'command', command: input.command }, summary: `exec: ${clip(input.command)}`, client: ctx.client },
       async () => {
+        const { resolveProfile, runSandboxed } = await import('../sandbox/index.js');
         const profile = resolveProfile(rt.config.sandbox.profile, { profiles: rt.config.sandbox.profiles }, { home: rt.paths.home });
         const env = await fillValues(rt, ctx.principal, input.env, { target: LOCAL_TARGET, host: 'localhost' });
         const r = await runSandboxed(profile, {
