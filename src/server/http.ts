@@ -149,6 +149,11 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
     body.pipe(res);
   }
 
+  // Node's 5 s keep-alive default races clients that reuse an idle connection just as the server
+  // drops it ("other side closed" on a POST, which clients do not retry). Keep idle connections
+  // longer than common clients do, and let their Keep-Alive hint say so.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
