@@ -36,7 +36,8 @@ function statOrNull(p: string): { dev: number; ino: number; nlink: number; isFil
   }
 }
 
-function realOrNull(p: string): string | null {
+/** The real path of `p`, or null when it does not exist or cannot be resolved. */
+export function realOrNull(p: string): string | null {
   try {
     return realpathSync(p);
   } catch {

@@ -6,10 +6,10 @@
  * private /tmp, the workspace read-write, then every hide (deny_read, Gatehouse's own paths), then
  * every deny_exec mask. Hides and masks come last so nothing mounted later can uncover them.
  */
-import { lstatSync, readdirSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
+import { lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { GatehouseError } from '../core/index.js';
-import { resolveDenyExec, type DenyExecTarget } from './deny-exec.js';
+import { realOrNull, resolveDenyExec, type DenyExecTarget } from './deny-exec.js';
 import { ALWAYS_DENY_READ, type SandboxProfile } from './profile.js';
 
 export const SANDBOX_UID = 65534;
@@ -56,13 +56,6 @@ function lstatOrNull(p: string): Stats | null {
   }
 }
 
-function realOrNull(p: string): string | null {
-  try {
-    return realpathSync(p);
-  } catch {
-    return null;
-  }
-}
 
 const under = (p: string, root: string): boolean => p === root || p.startsWith(root === '/' ? '/' : root + '/');
 

@@ -253,14 +253,7 @@ export async function runSandboxed(profile: SandboxProfile, opts: RunSandboxedOp
     });
   }
   const allow = profile.network === 'none' ? undefined : await resolveAllow(profile.network.allow);
-  const env = buildSandboxEnv({
-    hostEnv: process.env,
-    envAllow: profile.envAllow,
-    profileEnv: profile.env,
-    ...(opts.env ? { callEnv: opts.env } : {}),
-    ...(opts.secretEnv ? { secretEnv: opts.secretEnv } : {}),
-    home: '/tmp/home',
-  }).env;
+  const env = runEnv(profile, opts, '/tmp/home');
   const useCgroup = root && cgroupV1Available().ok;
   const limits = appliedLimits(profile.limits, { sandboxed: true, cgroup: useCgroup, wallSeconds });
   const stubDir = writeStubs(profile, allow?.hostsFile);
@@ -412,14 +405,7 @@ async function runUnsandboxed(
   cwd: string,
   wallSeconds: number,
 ): Promise<SandboxResult> {
-  const env = buildSandboxEnv({
-    hostEnv: process.env,
-    envAllow: profile.envAllow,
-    profileEnv: profile.env,
-    ...(opts.env ? { callEnv: opts.env } : {}),
-    ...(opts.secretEnv ? { secretEnv: opts.secretEnv } : {}),
-    home: process.env.HOME ?? cwd,
-  }).env;
+  const env = runEnv(profile, opts, process.env.HOME ?? cwd);
   const limits = appliedLimits(profile.limits, { sandboxed: false, cgroup: false, wallSeconds });
   const prlimit = findProgram('prlimit');
   const full = prlimit ? [prlimit, ...prlimitArgs(profile.limits), '--', ...argv] : argv;
@@ -473,4 +459,16 @@ async function runUnsandboxed(
     ...(breach ? { limit: breach, limitMessage: limitMessage(breach, profile.limits, wallSeconds) } : {}),
     sandbox: 'none',
   };
+}
+
+/** The environment of one run: the host allowlist, the profile's values, the call's, the vault's. */
+function runEnv(profile: SandboxProfile, opts: RunSandboxedOptions, home: string): Record<string, string> {
+  return buildSandboxEnv({
+    hostEnv: process.env,
+    envAllow: profile.envAllow,
+    profileEnv: profile.env,
+    ...(opts.env ? { callEnv: opts.env } : {}),
+    ...(opts.secretEnv ? { secretEnv: opts.secretEnv } : {}),
+    home,
+  }).env;
 }

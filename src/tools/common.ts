@@ -13,6 +13,21 @@ export const approvalIdField = z
   .optional()
   .describe('Only when retrying after an approval_required result: the approval id it gave you, once a person approved it.');
 
+/** Environment variables for a command; values may be vault handles bound to the destination. */
+export const envField = z
+  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/), z.string().max(32_768))
+  .optional();
+
+/** What every command-running tool returns first (ssh_exec and exec add their own fields). */
+export const commandResult = z.object({
+  exitCode: z.number().nullable(),
+  signal: z.string().nullable(),
+  stdout: z.string(),
+  stderr: z.string(),
+  truncated: z.boolean(),
+  durationMs: z.number(),
+});
+
 /** Fills vault handles in a map of values (env, headers, query) for one destination. */
 export async function fillValues(
   rt: Runtime,

@@ -1,17 +1,11 @@
 import { z } from 'zod';
-import { approvalIdField, clip, fillValues } from './common.js';
+import { approvalIdField, clip, commandResult, envField, fillValues } from './common.js';
 import { defineTool } from './types.js';
 
 /** The destination name vault items bind to for local sandboxed exec (`--bind target:local`). */
 export const LOCAL_TARGET = 'local';
 
-const output = z.object({
-  exitCode: z.number().nullable(),
-  signal: z.string().nullable(),
-  stdout: z.string(),
-  stderr: z.string(),
-  truncated: z.boolean(),
-  durationMs: z.number(),
+const output = commandResult.extend({
   limits: z.record(z.string(), z.unknown()),
   limit: z.string().optional().describe('Which limit ended the command, if one did'),
   limitMessage: z.string().optional(),
@@ -30,7 +24,7 @@ export const execTool = defineTool({
       command: z.string().min(1).max(65_536).describe('A shell command line (run by /bin/sh -c)'),
       cwd: z.string().max(4096).optional().describe('Working directory inside the workspace'),
       timeout_s: z.number().int().min(1).max(3600).optional().describe('Wall-time limit in seconds (capped by the sandbox profile)'),
-      env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/), z.string().max(32_768)).optional().describe('Extra environment variables; values may be vault handles'),
+      env: envField.describe('Extra environment variables; values may be vault handles bound to target:local'),
       approval_id: approvalIdField,
     })
     .strict(),

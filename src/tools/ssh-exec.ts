@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Principal } from '../gate/index.js';
 import type { Runtime } from '../server/runtime.js';
-import { approvalIdField, clip, fillValues } from './common.js';
+import { approvalIdField, clip, commandResult, envField, fillValues } from './common.js';
 import { sshTarget } from './ssh-target.js';
 import { defineTool } from './types.js';
 
@@ -11,19 +11,13 @@ export const sshExecInput = z
     command: z.string().min(1).max(65_536).describe('A shell command line, run by the remote login shell'),
     timeout_s: z.number().int().min(1).max(3600).optional().describe('Stop the command after this many seconds (default 60)'),
     cwd: z.string().max(4096).optional().describe('Working directory; the command runs only if cd succeeds'),
-    env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/), z.string().max(32_768)).optional().describe('Environment variables; values may be vault handles bound to this target'),
+    env: envField.describe('Environment variables; values may be vault handles bound to this target'),
     stdin: z.string().max(1_048_576).optional().describe('Text written to the command\'s stdin'),
     approval_id: approvalIdField,
   })
   .strict();
 
-export const sshExecOutput = z.object({
-  exitCode: z.number().nullable(),
-  signal: z.string().nullable(),
-  stdout: z.string(),
-  stderr: z.string(),
-  truncated: z.boolean(),
-  durationMs: z.number(),
+export const sshExecOutput = commandResult.extend({
   timedOut: z.boolean().optional(),
   cancelled: z.boolean().optional(),
 });
