@@ -5,12 +5,13 @@
  */
 import { gatehouseHome, isGatehouseError } from '../../core/index.js';
 import { resolveProfile, runSandboxed } from '../../sandbox/index.js';
+import { loadConfig } from '../../server/config.js';
 import { EXIT, type CommandRunner } from '../context.js';
 
 const USAGE = 'usage: gatehouse run [--profile NAME] -- CMD [ARGS...]\n';
 
 export const run: CommandRunner = async (args, ctx) => {
-  let profileName = 'default';
+  let profileName: string | undefined;
   let i = 0;
   for (; i < args.length; i++) {
     const a = args[i] as string;
@@ -33,8 +34,10 @@ export const run: CommandRunner = async (args, ctx) => {
     return EXIT.usage;
   }
   try {
-    const profile = resolveProfile(profileName, undefined, { workspace: process.cwd() });
     const home = gatehouseHome(ctx.env);
+    // Named profiles come from the same configuration the server uses (sandbox.profiles).
+    const config = loadConfig(ctx.env.GATEHOUSE_CONFIG ?? home.configFile, ctx.env.GATEHOUSE_CONFIG !== undefined);
+    const profile = resolveProfile(profileName ?? config.sandbox.profile, { profiles: config.sandbox.profiles }, { workspace: process.cwd(), home: home.home });
     const r = await runSandboxed(profile, {
       argv,
       stdio: 'inherit',
