@@ -35,8 +35,18 @@ export async function benchGuard(): Promise<Record<string, unknown>> {
   for (const c of cmds) g.checkCommand(c); // warm-up (JIT, regex caches)
   const samples: number[] = [];
   const rounds = 5;
-  for (let r = 0; r < rounds; r++) for (const c of cmds) samples.push(timeUs(() => g.checkCommand(c)));
+  // Per command, the fastest of the rounds: on a shared machine most slow samples are the process
+  // being descheduled or a GC pause, not the guard; this figure is steadier between runs.
+  const best = cmds.map(() => Infinity);
+  for (let r = 0; r < rounds; r++) {
+    cmds.forEach((c, i) => {
+      const us = timeUs(() => g.checkCommand(c));
+      samples.push(us);
+      if (us < best[i]) best[i] = us;
+    });
+  }
   samples.sort((a, b) => a - b);
+  best.sort((a, b) => a - b);
   // Baseline in the same run: tree-sitter parse + tree.delete() alone, no analysis.
   const parser = await loadBashParser();
   const parseOnly: number[] = [];
@@ -50,6 +60,7 @@ export async function benchGuard(): Promise<Record<string, unknown>> {
   const timeMs = (s: string): { ms: number; decision: string } => {
     const ts: number[] = [];
     let decision = '';
+    g.checkCommand(s); // warm-up: the first large input also pays for JIT and heap growth
     for (let i = 0; i < 5; i++) ts.push(timeUs(() => { decision = g.checkCommand(s).decision; }) / 1000);
     ts.sort((a, b) => a - b);
     return { ms: Number(ts[2].toFixed(2)), decision };
@@ -62,6 +73,8 @@ export async function benchGuard(): Promise<Record<string, unknown>> {
     p99_us: Number(pct(samples, 99).toFixed(1)),
     max_us: Number(samples[samples.length - 1].toFixed(1)),
     target_median_us: 50,
+    best_of_rounds_median_us: Number(pct(best, 50).toFixed(1)),
+    best_of_rounds_p99_us: Number(pct(best, 99).toFixed(1)),
     parse_only_median_us: Number(pct(parseOnly, 50).toFixed(1)),
     parse_only_p99_us: Number(pct(parseOnly, 99).toFixed(1)),
     largest_accepted_bytes: Buffer.byteLength(largestScript),

@@ -128,8 +128,9 @@ class Walker {
         const c = node.child(i);
         if (!c) continue;
         if (!c.isNamed) { this.checkToken(c, node); continue; }
-        const field = node.fieldNameForChild(i);
-        if ((t === 'for_statement' || t === 'case_statement' || t === 'case_item') && (field === 'value' || field === 'variable')) {
+        // Only for/case carry fields that matter here (`in WORDS`, `case WORD`): ask only them.
+        const field = t === 'for_statement' || t === 'case_statement' || t === 'case_item' ? node.fieldNameForChild(i) : null;
+        if (field === 'value' || field === 'variable') {
           this.loneWord(c);
           continue;
         }
