@@ -5,7 +5,7 @@
  * child), at concurrency 1, 10 and 50, with the audit log on (every call is two durable records).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +47,10 @@ export async function benchGateway(opts: { durationMs?: number; concurrency?: nu
   const levels = opts.concurrency ?? [1, 10, 50];
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-gw-'));
   const env = cleanEnv(join(dir, 'home'));
+  // The bench drives one token far past the default per-token rate limit on purpose.
+  const config = join(dir, 'config.yaml');
+  writeFileSync(config, 'gate:\n  rate_limit: { per_second: 1000000, burst: 1000000 }\n');
+  env.GATEHOUSE_CONFIG = config;
   const up = await startUpstream();
   let gh: { url: string; child: ChildProcess } | undefined;
   const closers: (() => Promise<unknown>)[] = [];

@@ -3,6 +3,7 @@ import { GatehouseError, toGatehouseError, log } from '../core/index.js';
 import type { AuditLog } from '../audit/index.js';
 import type { Action } from './action.js';
 import { isGranted } from './grants.js';
+import type { RateLimiter } from './rate-limit.js';
 import type { Principal } from './tokens.js';
 
 export type Verdict = 'allow' | 'approve' | 'deny' | 'redirect';
@@ -28,6 +29,8 @@ export interface Approver {
 
 export interface GateDeps {
   audit: AuditLog;
+  /** Per-token call rate; absent means unlimited. */
+  rateLimit?: RateLimiter;
   /** Loads the guard (its parser is loaded on first use). */
   guard?: () => Promise<ActionGuard>;
   approver?: Approver;
@@ -83,7 +86,13 @@ export class Gate {
       client: action.client,
     };
 
-    // 1. authorize
+    // 1. authorize (and rate-limit: a refused call still costs a token, so a flood is bounded)
+    try {
+      this.#deps.rateLimit?.take(principal.tokenId);
+    } catch (e) {
+      await this.#deps.audit.append({ ...base, phase: 'attempt', decision: 'deny', rule: 'rate_limit', outcome: 'limit_exceeded' });
+      throw e;
+    }
     const refusal = this.#authorize(principal, action);
     if (refusal) {
       await this.#deps.audit.append({ ...base, phase: 'attempt', decision: 'deny', rule: 'grant', outcome: 'not_granted' });

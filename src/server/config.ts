@@ -22,6 +22,15 @@ const configSchema = z
       })
       .strict()
       .default({ policy_files: [] }),
+    gate: z
+      .object({
+        rate_limit: z
+          .object({ per_second: z.number().positive().max(1_000_000).default(200), burst: z.number().int().min(1).max(1_000_000).default(1000) })
+          .strict()
+          .default({ per_second: 200, burst: 1000 }),
+      })
+      .strict()
+      .default({ rate_limit: { per_second: 200, burst: 1000 } }),
     approvals: z
       .object({
         ttl_seconds: z.number().int().min(30).max(86_400).default(600),

@@ -1,6 +1,6 @@
 import { AuditLog } from '../audit/index.js';
 import { ensureHome, gatehouseHome, GatehouseError, log, type HomePaths } from '../core/index.js';
-import { Gate, grantedNames, isGranted, TokenService, type ActionGuard, type Approver, type Principal } from '../gate/index.js';
+import { Gate, grantedNames, isGranted, RateLimiter, TokenService, type ActionGuard, type Approver, type Principal } from '../gate/index.js';
 import { openStore, type Store } from '../store/index.js';
 import { TargetRepository, parseSecretRef, type Target } from '../targets/index.js';
 import type { ToolDefinition } from '../tools/types.js';
@@ -72,6 +72,7 @@ export class Runtime {
     this.#approver = approver;
     this.gate = new Gate({
       audit,
+      rateLimit: new RateLimiter({ perSecond: config.gate.rate_limit.per_second, burst: config.gate.rate_limit.burst }),
       guard: guard ? async () => guard : this.guard,
       approver: { obtain: (req) => this.#approverOrFail().obtain(req) },
     });
