@@ -16,13 +16,13 @@ const handle = new Database(file);
 applyStorePragmas(handle);
 const write = sqliteBatchWriter(handle, Buffer.from(key));
 
-parentPort!.on('message', (msg: { id: number; rows: UnchainedRow[] } | { close: true }) => {
+parentPort!.on('message', (msg: { id: number; rows: string } | { close: true }) => {
   if ('close' in msg) {
     handle.close();
     process.exit(0);
   }
   try {
-    parentPort!.postMessage({ id: msg.id, seqs: write(msg.rows) });
+    parentPort!.postMessage({ id: msg.id, seqs: write(JSON.parse(msg.rows) as UnchainedRow[]) });
   } catch (e) {
     parentPort!.postMessage({ id: msg.id, error: (e as Error).message });
   }
