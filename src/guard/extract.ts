@@ -1,4 +1,5 @@
 import type { Node } from './parser.js';
+import { findUnfaithful } from './faithful.js';
 import { finding, type Finding } from './types.js';
 import { evalWord, joinWords, visitSubst, type Word, type WordHooks } from './words.js';
 
@@ -392,7 +393,9 @@ class Walker {
         }
         case 'command_name': {
           const inner = c.namedChildren[0];
-          if (/^(done|fi|then|esac|do|elif|else|in|\}|\{)$/.test(c.text)) this.fail(node, 'parse.token', `unexpected reserved word "${c.text}"`);
+          // A reserved word where a program name belongs is a bash syntax error tree-sitter
+          // accepts as a plain command (`]] x`, `! if`): fail closed.
+          if (/^(done|fi|then|esac|do|elif|else|in|if|for|while|until|case|select|function|\[\[|\]\]|\}|\{)$/.test(c.text)) this.fail(node, 'parse.token', `unexpected reserved word "${c.text}"`);
           if (inner) words.push({ start: c.startIndex, end: c.endIndex, word: evalWord(inner, hooks) });
           break;
         }
@@ -514,6 +517,10 @@ export function clip(s: string, n = 200): string {
 
 export function extractScript(root: Node, src: string, limits: Limits): Script {
   const w = new Walker(src, limits);
+  // A tree that does not match the source byte for byte (a silent misparse, no ERROR node) is
+  // unparseable input: fail closed here, and analyze() adds the raw-text deny scan for `parse.*`.
+  const u = findUnfaithful(root, src);
+  if (u) w.findings.push(finding('approve', 'parse.differential', `the parser and bash would read this command differently: ${u.why}`, clip(u.node.text), { floor: true }));
   w.statement(root);
   if (root.hasError) {
     w.findings.push(finding('approve', 'parse.error', 'the command has a syntax error and cannot be checked', clip(src), { floor: true }));

@@ -1,0 +1,125 @@
+import type { Node } from './parser.js';
+
+/**
+ * Checks that a syntax tree is a faithful reading of its source text, independently of the
+ * grammar. tree-sitter-bash sometimes misparses WITHOUT an error node: `ls \` \`<newline>rm -rf /`
+ * comes back as ONE command whose name is a "concatenation" spanning the blank, the backticks and
+ * the newline, so the walk would see `ls` alone while bash runs `rm -rf /` too. Error nodes cannot
+ * catch this class; byte-level invariants of bash's own tokenizer can:
+ *
+ * 1. Unquoted word text: a leaf that the word evaluator reads as unquoted text (a `word`, `number`
+ *    or a bare token glued into a concatenation) cannot contain an unescaped blank, newline or
+ *    one of `; & | < > ( )` and backtick. Bash ends a word there (or starts a substitution), so a
+ *    leaf holding one is several shell tokens the parser merged.
+ * 2. Contiguity: the parts of one word (`concatenation`, `command_name`) touch each other and fill
+ *    their parent; a gap between them is a word break bash sees and the tree does not.
+ * 3. Gaps between sibling nodes hold only what tree-sitter may legally skip: blanks, newlines and
+ *    `\`-newline continuations (comments are nodes). Inside one simple command or redirect a gap
+ *    may not hold an unescaped newline: bash ends the command there. Text before or after the
+ *    root is held to the same rule (`\ ` is an extra to tree-sitter, a word to bash).
+ * 4. Comments: bash starts one only at a word boundary once `\`-newlines are removed, so a
+ *    comment node right after `x\<newline>` is really the rest of a word (and what follows runs).
+ *
+ * Invariant (enforced by the caller): when any check fails the whole input is treated as
+ * unparseable (fail-closed `parse.differential`, plus the conservative raw-text deny scan),
+ * never as whatever the tree claims.
+ */
+export interface Unfaithful {
+  node: Node;
+  why: string;
+}
+
+/** Subtrees whose text is not unquoted shell words (quoted, here-doc, pattern or arithmetic text). */
+const OPAQUE = new Set([
+  'string', 'translated_string', 'raw_string', 'ansi_c_string', 'heredoc_body', 'heredoc_start', 'heredoc_end',
+  'heredoc_content', 'string_content', 'regex', 'comment', 'ERROR', 'extglob_pattern', 'expansion',
+  'arithmetic_expansion', 'c_style_for_statement', 'subscript', 'test_operator',
+]);
+
+/** Nodes whose parts make up one shell word: no gaps allowed between or around them. */
+const ONE_WORD = new Set(['concatenation', 'command_name']);
+
+/** Nodes that bash ends at an unescaped newline: gaps inside them may not contain one. */
+const ONE_LINE = new Set(['command', 'file_redirect', 'herestring_redirect', 'declaration_command', 'unset_command', 'variable_assignment']);
+
+/** Unquoted leaf types the evaluator reads as shell word text. */
+const WORD_LEAVES = new Set(['word', 'number']);
+
+/** Index of the first unescaped word-breaking character in unquoted text, or -1. */
+function wordBreak(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i];
+    if (c === '\\') { i++; continue; }
+    if (c === ' ' || c === '\t' || c === '\n' || c === ';' || c === '&' || c === '|' || c === '<' || c === '>' || c === '(' || c === ')' || c === '`') return i;
+  }
+  return -1;
+}
+
+/** A gap tree-sitter may skip: blanks/newlines and `\`-newline continuations (no newline when `oneLine`). */
+function gapOk(gap: string, oneLine: boolean): boolean {
+  for (let i = 0; i < gap.length; i++) {
+    const c = gap[i];
+    if (c === ' ' || c === '\t') continue;
+    if (c === '\n' && !oneLine) continue;
+    if (c === '\\' && gap[i + 1] === '\n') { i++; continue; }
+    return false;
+  }
+  return true;
+}
+
+/**
+ * Bash starts a comment only at the beginning of a word, after `\`-newline continuations are
+ * removed: `ls x\<newline>#; rm -rf /` runs `ls x#` and then `rm -rf /`, while tree-sitter reads a
+ * comment after the continuation.
+ */
+function commentStartsWord(src: string, at: number): boolean {
+  let i = at;
+  for (;;) {
+    if (src[i - 1] !== '\n') break;
+    let k = i - 1;
+    while (k > 0 && src[k - 1] === '\\') k--;
+    // An even run of backslashes is escaped backslashes: the newline is a real line end.
+    if ((i - 1 - k) % 2 === 0) break;
+    i -= 2;
+  }
+  if (i === at || i === 0) return true;
+  if (!/[\s;&|()<>]/.test(src[i - 1])) return false;
+  // The separator itself may be escaped (`x\ \<newline>#` is the word `x #`).
+  let k = i - 1;
+  while (k > 0 && src[k - 1] === '\\') k--;
+  return (i - 1 - k) % 2 === 0;
+}
+
+/** First unfaithful spot in the tree, or undefined. Iterative: deep trees cannot overflow the stack. */
+export function findUnfaithful(root: Node, src: string): Unfaithful | undefined {
+  // Text outside the root (`\ ` before a comment is an extra to tree-sitter, a word to bash).
+  if (!gapOk(src.slice(0, root.startIndex), false) || !gapOk(src.slice(root.endIndex), false)) return { node: root, why: 'text the parser skipped at the edge of the command is shell syntax' };
+  const stack: Node[] = [root];
+  while (stack.length) {
+    const n = stack.pop() as Node;
+    if (n.type === 'comment' && !commentStartsWord(src, n.startIndex)) return { node: n, why: 'a "#" that the parser reads as a comment continues a word in bash' };
+    if (OPAQUE.has(n.type) || n.isMissing) continue;
+    const kids = n.children;
+    if (!kids.length) {
+      if (WORD_LEAVES.has(n.type) && wordBreak(n.text) >= 0) return { node: n, why: `the parser read "${n.text}" as one word; bash splits it` };
+      continue;
+    }
+    const oneWord = ONE_WORD.has(n.type);
+    const oneLine = ONE_LINE.has(n.type);
+    let pos = n.startIndex;
+    for (const c of kids) {
+      if (c.startIndex > pos) {
+        const gap = src.slice(pos, c.startIndex);
+        if (oneWord) return { node: n, why: 'the parser joined text that bash reads as separate words' };
+        if (!gapOk(gap, oneLine)) return { node: n, why: `text the parser skipped (${JSON.stringify(gap.slice(0, 20))}) is shell syntax` };
+      }
+      // Bare tokens glued into a word are unquoted word text too (`` `` `` swallowing a newline).
+      if (oneWord && !c.isNamed && wordBreak(c.text) >= 0) return { node: n, why: `the parser read "${c.text}" as part of a word; bash does not` };
+      if (c.endIndex > pos) pos = c.endIndex;
+      stack.push(c);
+    }
+    if (pos < n.endIndex && !gapOk(src.slice(pos, n.endIndex), oneLine || oneWord)) return { node: n, why: 'text at the end of a node that the parser skipped is shell syntax' };
+    if (oneWord && pos < n.endIndex) return { node: n, why: 'the parser joined text that bash reads as separate words' };
+  }
+  return undefined;
+}
