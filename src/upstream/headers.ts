@@ -24,51 +24,69 @@ const AGENT_DROPPED = new Set([
 const RESPONSE_DROPPED = new Set(['set-cookie', 'set-cookie2', 'proxy-authenticate', 'alt-svc']);
 const HEADER_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
-function connectionListed(value: string | string[] | number | undefined): Set<string> {
+const NONE: ReadonlySet<string> = new Set<string>();
+
+function connectionListed(value: string | string[] | number | undefined): ReadonlySet<string> {
+  if (value === undefined) return NONE;
+  // The usual values list no extra header names (keep-alive is hop-by-hop anyway).
+  if (typeof value === 'string' && (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close')) return NONE;
   const out = new Set<string>();
-  if (value === undefined) return out;
   for (const v of Array.isArray(value) ? value : [String(value)]) {
     for (const t of v.split(',')) if (t.trim()) out.add(t.trim().toLowerCase());
   }
   return out;
 }
 
-function isHopByHop(lower: string, listed: Set<string>): boolean {
+function isHopByHop(lower: string, listed: ReadonlySet<string>): boolean {
   return HOP_BY_HOP.has(lower) || lower.startsWith('proxy-') || listed.has(lower);
 }
 
+const BAD_VALUE = /[\r\n\0]/;
+
 function badValue(v: string): boolean {
-  return /[\r\n\0]/.test(v);
+  return BAD_VALUE.test(v);
+}
+
+function badHeaderValue(lower: string): GatehouseError {
+  return new GatehouseError('invalid_input', `request header "${lower}" contains CR, LF or NUL`, { hint: 'header values must be a single line' });
 }
 
 /**
  * Builds the outgoing header set: agent headers (filtered, with `fill` applied to values), then the
- * credential. Returns a flat record for undici.
+ * credential. Returns a flat record for undici. `drop` names (lower case) are never forwarded.
  */
 export function buildRequestHeaders(
   auth: HttpAuth,
   credential: string | undefined,
   agent: HeaderInput | undefined,
   fill: (s: string) => string,
+  drop?: readonly string[],
 ): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   const input = agent ?? {};
-  let listed = new Set<string>();
-  for (const [k, v] of Object.entries(input)) if (k.toLowerCase() === 'connection') listed = connectionListed(v);
+  let listed = NONE;
+  for (const k in input) if (k.toLowerCase() === 'connection') listed = connectionListed(input[k]);
   const authHeader = auth.kind === 'header' ? auth.name.toLowerCase() : undefined;
-  for (const [name, value] of Object.entries(input)) {
+  for (const name in input) {
+    const value = input[name];
     if (value === undefined) continue;
     const lower = name.toLowerCase();
+    if (drop !== undefined && drop.includes(lower)) continue;
     if (!HEADER_TOKEN.test(name)) {
       throw new GatehouseError('invalid_input', 'a request header name is not a valid HTTP token', { hint: 'use header names made of letters, digits and dashes' });
     }
     if (AGENT_DROPPED.has(lower) || lower === authHeader || isHopByHop(lower, listed) || lower.startsWith('x-forwarded-')) continue;
-    const values = (Array.isArray(value) ? value : [String(value)]).map((x) => fill(String(x)));
-    if (values.some(badValue)) {
-      throw new GatehouseError('invalid_input', `request header "${lower}" contains CR, LF or NUL`, { hint: 'header values must be a single line' });
+    let v: string | string[];
+    if (Array.isArray(value)) {
+      v = value.map((x) => fill(String(x)));
+      if (v.some(badValue)) throw badHeaderValue(lower);
+    } else {
+      v = fill(String(value));
+      if (badValue(v)) throw badHeaderValue(lower);
     }
     const prev = out[lower];
-    out[lower] = prev === undefined ? (values.length === 1 ? values[0] : values) : [...(Array.isArray(prev) ? prev : [prev]), ...values];
+    if (prev === undefined) out[lower] = Array.isArray(v) && v.length === 1 ? v[0] : v;
+    else out[lower] = [...(Array.isArray(prev) ? prev : [prev]), ...(Array.isArray(v) ? v : [v])];
   }
   // Uncompressed responses, so redaction and formatting see plain bytes.
   out['accept-encoding'] = 'identity';
@@ -126,7 +144,7 @@ export function filterResponseHeaders(
     const lower = name.toLowerCase();
     if (isHopByHop(lower, listed) || RESPONSE_DROPPED.has(lower)) continue;
     let v = Array.isArray(value) ? value.join(', ') : String(value);
-    for (const f of forms) v = v.split(f).join(REDACTED);
+    for (const f of forms) if (v.includes(f)) v = v.split(f).join(REDACTED);
     if (scrubHeader) v = scrubHeader(v);
     out[lower] = v;
   }

@@ -9,7 +9,7 @@ export { checkAddress, type AddressVerdict } from './address-policy.js';
 export { resolveAllowedAddress, type LookupAddress, type LookupFunction } from './safe-connector.js';
 export { UpstreamPool, type UpstreamPoolOptions } from './pool.js';
 export type { UpstreamRequestOptions, UpstreamResponse } from './request.js';
-export { httpStatusFor, type UpstreamProxyOptions, type UpstreamProxyResult } from './proxy.js';
+export { httpStatusFor, type ResponseScrubber, type UpstreamProxyOptions, type UpstreamProxyResult } from './proxy.js';
 export { formatBody, type FormattedBody } from './format-body.js';
 export { UPSTREAM_LIMITS } from './limits.js';
 export { REDACTED, type HeaderInput } from './headers.js';

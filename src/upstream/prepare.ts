@@ -43,12 +43,8 @@ export function prepare(
   const fill = input.fill ?? ((s: string) => s);
   const method = checkMethod(input.method);
   const url = resolveTargetUrl(target, input.path, input.query, fill);
-  let agentHeaders = input.headers;
-  if (input.dropHeaders && agentHeaders) {
-    const drop = new Set(input.dropHeaders.map((h) => h.toLowerCase()));
-    agentHeaders = Object.fromEntries(Object.entries(agentHeaders).filter(([k]) => !drop.has(k.toLowerCase())));
-  }
-  const headers = buildRequestHeaders(target.spec.auth, credential, agentHeaders, fill);
+  const drop = input.dropHeaders?.length ? input.dropHeaders.map((h) => h.toLowerCase()) : undefined;
+  const headers = buildRequestHeaders(target.spec.auth, credential, input.headers, fill, drop);
   return { method, url, headers };
 }
 

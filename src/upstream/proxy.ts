@@ -13,7 +13,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable, Transform, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { GatehouseError } from '../core/index.js';
-import { cancelledError, startDeadline } from './deadline.js';
+import { cancelledError } from './deadline.js';
 import { decoderFor } from './decode.js';
 import { credentialForms, filterResponseHeaders } from './headers.js';
 import { UPSTREAM_LIMITS } from './limits.js';
@@ -21,7 +21,14 @@ import { mapUpstreamError } from './map-error.js';
 import type { QueryInput } from './path-safety.js';
 import { prepare, requestPath, withQueryCredential } from './prepare.js';
 import { pump } from './pump.js';
+import { prepareRequestBody } from './request-body.js';
 import type { ResolvedTarget } from './target-spec.js';
+
+/** Incremental scrubbing of a byte stream: push chunks, get back what is safe to emit. */
+export interface ResponseScrubber {
+  push(chunk: Buffer): Buffer;
+  end(): Buffer;
+}
 
 export interface UpstreamProxyOptions {
   /** Path under the target's base path (the part after /gateway/:target). */
@@ -48,7 +55,12 @@ export interface UpstreamProxyOptions {
   fillBody?: (text: string) => string | Promise<string>;
   /** Scrubs response header values. */
   scrubHeader?: (value: string) => string;
-  /** A fresh Transform per response, e.g. the vault's streaming redactor. */
+  /**
+   * A fresh chunk scrubber per response (e.g. the vault redactor's `createScrubber`): applied to
+   * each body chunk as it arrives, without a stream stage. The cheap way to redact a body.
+   */
+  responseScrubber?: () => ResponseScrubber;
+  /** A fresh Transform per response (applied after `responseScrubber` when both are given). */
   responseTransform?: () => Transform;
   /** Extra incoming header names never forwarded (e.g. the gateway's own token header). */
   dropHeaders?: string[];
@@ -61,40 +73,47 @@ export interface UpstreamProxyResult {
   responseBytes: number;
 }
 
-const TEXTUAL = /^(text\/|application\/(json|[^;]*\+json|x-www-form-urlencoded|xml|[^;]*\+xml|graphql|x-ndjson))/i;
-
-/** Counts bytes and fails with `error()` once the count passes `limit`. */
-function byteLimit(limit: number, error: (size: number) => GatehouseError, onCount: (n: number) => void): Transform {
-  let size = 0;
-  return new Transform({
-    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-      size += chunk.length;
-      onCount(size);
-      if (size > limit) cb(error(size));
-      else cb(null, chunk);
-    },
-  });
-}
-
 function positive(n: number | undefined, fallback: number, what: string): number {
   if (n === undefined) return fallback;
   if (!Number.isFinite(n) || n <= 0) throw new GatehouseError('invalid_input', `${what} must be a positive number`, { hint: `omit it for the default (${fallback})` });
   return n;
 }
 
-function requestTooLarge(limit: number, size?: number): GatehouseError {
-  return new GatehouseError('request_too_large', `request body exceeds the limit of ${limit} bytes`, { hint: 'send a smaller body', details: { limit, ...(size !== undefined ? { size } : {}) } });
+function scrubberStage(s: ResponseScrubber): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback) {
+      try {
+        const out = s.push(chunk);
+        cb(null, out.length ? out : undefined);
+      } catch (e) {
+        cb(e as Error);
+      }
+    },
+    flush(cb: TransformCallback) {
+      try {
+        const out = s.end();
+        cb(null, out.length ? out : undefined);
+      } catch (e) {
+        cb(e as Error);
+      }
+    },
+  });
 }
 
-async function readAll(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw requestTooLarge(limit, size);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks, size);
+// The credential's wire forms, per resolved target (frozen and cached by the pool) and credential.
+const formsCache = new WeakMap<ResolvedTarget, { credential: string | undefined; forms: string[] }>();
+function formsFor(target: ResolvedTarget, credential: string | undefined): string[] {
+  const hit = formsCache.get(target);
+  if (hit && hit.credential === credential) return hit.forms;
+  const forms = credentialForms(target.spec.auth, credential);
+  formsCache.set(target, { credential, forms });
+  return forms;
+}
+
+function tooLarge(name: string, limit: number, size?: number): GatehouseError {
+  return size !== undefined
+    ? new GatehouseError('response_too_large', `target "${name}" response is ${size} bytes; the limit is ${limit}`, { hint: 'ask for less data (ranges, pagination)', details: { limit } })
+    : new GatehouseError('response_too_large', `target "${name}" response passed the limit of ${limit} bytes; the stream was cut`, { hint: 'ask for less data (ranges, pagination)', details: { limit } });
 }
 
 export async function streamingProxy(
@@ -110,98 +129,274 @@ export async function streamingProxy(
   const maxRequest = positive(opts.maxRequestBytes, UPSTREAM_LIMITS.maxRequestBytes, 'maxRequestBytes');
   const maxResponse = positive(opts.maxResponseBytes, UPSTREAM_LIMITS.streamResponseBytes, 'maxResponseBytes');
   const total = positive(opts.timeoutMs, UPSTREAM_LIMITS.streamTotalTimeoutMs, 'timeoutMs');
+  const method = opts.method ?? req.method;
   const prep = prepare(target, credential, {
-    method: opts.method ?? req.method,
+    method,
     path: opts.path,
     query: opts.query,
     headers: req.headers,
     fill: opts.fill,
     dropHeaders: opts.dropHeaders,
   });
+  const path = requestPath(withQueryCredential(target, prep.url, credential));
+  const up = await prepareRequestBody(req, maxRequest, opts.fillBody ?? opts.fill);
+  if (up.contentLength !== undefined) prep.headers['content-length'] = String(up.contentLength);
+  return exchange(dispatcher, target, credential, res, opts, {
+    started, name, maxResponse, total, path, method: prep.method, headers: prep.headers, body: up.body, requestBytes: up.bytes,
+  });
+}
 
-  // Request body: declared size checked before anything is sent; streamed through a counter.
-  const declared = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
-  if (declared !== undefined && (!Number.isSafeInteger(declared) || declared < 0)) {
-    throw new GatehouseError('invalid_input', 'Content-Length is not a valid number', { hint: 'send a valid Content-Length or use chunked encoding' });
-  }
-  if (declared !== undefined && declared > maxRequest) throw requestTooLarge(maxRequest, declared);
-  const hasBody = (declared !== undefined && declared > 0) || req.headers['transfer-encoding'] !== undefined;
-  let requestBytes = 0;
-  let body: Buffer | Readable | undefined;
-  const contentType = String(req.headers['content-type'] ?? '');
-  const fillBody = opts.fillBody ?? opts.fill;
-  if (hasBody && fillBody && TEXTUAL.test(contentType)) {
-    // Vault handles can straddle chunk boundaries, so a textual body is read whole to be filled.
-    const filled = Buffer.from(await fillBody((await readAll(req, maxRequest)).toString('utf8')), 'utf8');
-    if (filled.length > maxRequest) throw requestTooLarge(maxRequest, filled.length);
-    body = filled;
-    requestBytes = filled.length;
-    prep.headers['content-length'] = String(filled.length);
-  } else if (hasBody) {
-    const counter = byteLimit(maxRequest, (n) => requestTooLarge(maxRequest, n), (n) => (requestBytes = n));
-    req.on('error', (e) => counter.destroy(e));
-    body = req.pipe(counter);
-    if (declared !== undefined) prep.headers['content-length'] = String(declared);
-  }
+interface ExchangeInput {
+  started: number;
+  name: string;
+  maxResponse: number;
+  total: number;
+  path: string;
+  method: string;
+  headers: Record<string, string | string[]>;
+  body: Buffer | Readable | undefined;
+  requestBytes: () => number;
+}
 
-  const deadline = startDeadline(name, total, opts.signal);
-  // The client going away cancels the upstream exchange.
-  const onClientClose = () => {
-    if (!res.writableFinished) deadline.abort(cancelledError());
-  };
-  res.on('close', onClientClose);
-  let responseBytes = 0;
-  try {
-    const up = await dispatcher.request({
-      origin: target.origin,
-      path: requestPath(withQueryCredential(target, prep.url, credential)),
-      method: prep.method as Dispatcher.HttpMethod,
-      headers: prep.headers,
-      body,
-      signal: deadline.signal,
-      headersTimeout: opts.headersTimeoutMs ?? UPSTREAM_LIMITS.headersTimeoutMs,
-      bodyTimeout: opts.bodyTimeoutMs ?? UPSTREAM_LIMITS.streamBodyTimeoutMs,
-    });
-    const transform = opts.responseTransform?.();
-    let decoder: Transform | null = null;
-    try {
-      decoder = transform ? decoderFor(typeof up.headers['content-encoding'] === 'string' ? up.headers['content-encoding'] : undefined, name) : null;
-    } catch (e) {
-      up.body.destroy();
-      throw e;
-    }
-    const headers = filterResponseHeaders(up.headers, credentialForms(target.spec.auth, credential), opts.scrubHeader);
-    if (decoder) delete headers['content-encoding'];
-    if (transform) delete headers['content-length'];
-    const declaredOut = headers['content-length'] !== undefined ? Number(headers['content-length']) : undefined;
-    if (declaredOut !== undefined && declaredOut > maxResponse) {
-      up.body.destroy();
-      throw new GatehouseError('response_too_large', `target "${name}" response is ${declaredOut} bytes; the limit is ${maxResponse}`, { hint: 'ask for less data (ranges, pagination)', details: { limit: maxResponse } });
-    }
-    res.writeHead(up.statusCode, headers);
-    // Streams of unknown length (SSE, chunked downloads) get their headers at once; a fixed-length
-    // body carries them in its first write (one packet fewer on the hot path).
-    if (headers['content-length'] === undefined) res.flushHeaders();
+/**
+ * One upstream exchange through undici's dispatch API, writing straight into `res`: no response
+ * body stream, no pipe, no promise per stage. Backpressure goes both ways through the dispatch
+ * controller (pause on a full `res`, resume on its drain).
+ *
+ * When the headers and the whole body arrive in the same tick (the usual small API answer), the
+ * response goes out in one write with an exact Content-Length (after scrubbing); otherwise the
+ * headers are flushed at the end of that tick and the body streams as it arrives, so SSE and slow
+ * streams are never held back.
+ */
+function exchange(
+  dispatcher: Dispatcher,
+  target: ResolvedTarget,
+  credential: string | undefined,
+  res: ServerResponse,
+  opts: UpstreamProxyOptions,
+  x: ExchangeInput,
+): Promise<UpstreamProxyResult> {
+  return new Promise<UpstreamProxyResult>((resolve, reject) => {
+    const { name, maxResponse } = x;
+    let ctl: Dispatcher.DispatchController | null = null;
+    let failure: unknown = null;
+    let settled = false;
+    let status = 0;
+    let outHeaders: Record<string, string> | null = null;
+    let scrubber: ResponseScrubber | null = null;
+    // 0 waiting for headers, 1 headers in (same tick: body gathered), 2 streaming, 3 body ended
+    let phase = 0;
+    let pending: Buffer[] | null = null;
+    let size = 0;
+    let draining = false;
+    let staged: Readable | null = null; // the source of the stream-stage path (decoder, Transform)
     const stages: Transform[] = [];
-    if (decoder) stages.push(decoder);
-    if (transform) stages.push(transform);
-    await pump(up.body, stages, res, {
-      maxBytes: maxResponse,
-      capError: () => new GatehouseError('response_too_large', `target "${name}" response passed the limit of ${maxResponse} bytes; the stream was cut`, { hint: 'ask for less data (ranges, pagination)', details: { limit: maxResponse } }),
-      onBytes: (n) => (responseBytes = n),
-      signal: deadline.signal,
-    });
-    return { status: up.statusCode, durationMs: performance.now() - started, requestBytes, responseBytes };
-  } catch (e) {
-    const reason: unknown = deadline.signal.aborted ? deadline.signal.reason : e;
-    const err = mapUpstreamError(e instanceof GatehouseError ? e : reason, name);
-    if (res.headersSent && !res.destroyed) res.destroy();
-    if (body instanceof Readable && !body.destroyed) body.destroy();
-    throw err;
-  } finally {
-    res.off('close', onClientClose);
-    deadline.dispose();
-  }
+    let upstreamDeclared = false;
+
+    const timer = setTimeout(() => {
+      fail(new GatehouseError('timeout', `target "${name}" did not finish within ${x.total} ms`, {
+        hint: 'raise timeout_ms or ask for less data',
+        details: { phase: 'total', limitMs: x.total },
+      }));
+    }, x.total);
+    timer.unref?.();
+    const onAbort = () => fail(cancelledError());
+    const onClose = () => {
+      // The client went away (cancels the upstream exchange), or the response was delivered (on
+      // the stage path, pump settles that case).
+      if (!res.writableFinished) fail(cancelledError());
+      else if (!staged) succeed();
+    };
+    const onResError = (e: unknown) => fail(e);
+    const onDrain = () => {
+      if (!settled) ctl?.resume();
+    };
+    if (opts.signal?.aborted) failure = cancelledError();
+    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+    res.on('close', onClose);
+    res.on('error', onResError);
+
+    function cleanup() {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+      res.off('close', onClose);
+      res.off('error', onResError);
+      if (draining) res.off('drain', onDrain);
+    }
+    function succeed() {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      resolve({ status, durationMs: performance.now() - x.started, requestBytes: x.requestBytes(), responseBytes: size });
+    }
+    function fail(e: unknown) {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      failure ??= e;
+      // Aborting calls onResponseError synchronously; `settled` makes that a no-op.
+      if (ctl && !ctl.aborted) ctl.abort(e instanceof Error ? e : new Error(String(e)));
+      if (res.headersSent && !res.destroyed) res.destroy();
+      if (x.body instanceof Readable && !x.body.destroyed) x.body.destroy();
+      if (staged && !staged.destroyed) staged.destroy();
+      for (const s of stages) if (!s.destroyed) s.destroy();
+      reject(mapUpstreamError(e, name));
+    }
+    // The first write with backpressure; later writes reuse the same drain listener.
+    function write(chunk: Buffer) {
+      if (chunk.length === 0) return;
+      if (!res.write(chunk)) {
+        if (!draining) {
+          draining = true;
+          res.on('drain', onDrain);
+        }
+        ctl?.pause();
+      }
+    }
+    function count(n: number): boolean {
+      size += n;
+      if (size > maxResponse) {
+        fail(tooLarge(name, maxResponse));
+        return false;
+      }
+      return true;
+    }
+    // End of the tick the headers arrived in: the body did not all come with them; stream it.
+    function startStreaming() {
+      if (phase !== 1 || settled) return;
+      phase = 2;
+      res.writeHead(status, outHeaders!);
+      const first = pending!;
+      pending = null;
+      if (first.length === 0) res.flushHeaders(); // SSE and slow streams get their headers now
+      for (const c of first) write(c);
+    }
+
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart(controller) {
+        ctl = controller;
+        if (failure !== null || settled) controller.abort(failure instanceof Error ? failure : cancelledError());
+      },
+      onResponseStart(_controller, statusCode, headers) {
+        if (settled) return;
+        if (statusCode < 200) return; // 1xx informational answers are not forwarded
+        status = statusCode;
+        try {
+          const encoding = headers['content-encoding'];
+          const transform = opts.responseTransform?.();
+          scrubber = opts.responseScrubber?.() ?? null;
+          const mustRead = transform !== undefined || scrubber !== null;
+          // Redaction must see plain bytes: a compressed body is decoded first.
+          const decoder = mustRead ? decoderFor(typeof encoding === 'string' ? encoding : undefined, name) : null;
+          const out = filterResponseHeaders(headers, formsFor(target, credential), opts.scrubHeader);
+          if (decoder) delete out['content-encoding'];
+          upstreamDeclared = out['content-length'] !== undefined;
+          if (mustRead) delete out['content-length'];
+          else if (out['content-length'] !== undefined) {
+            const declaredOut = Number(out['content-length']);
+            if (declaredOut > maxResponse) return fail(tooLarge(name, maxResponse, declaredOut));
+          }
+          outHeaders = out;
+          if (decoder || transform) {
+            // Stream-stage path: decoder and/or caller Transform between undici and res.
+            if (decoder) stages.push(decoder);
+            if (scrubber) stages.push(scrubberStage(scrubber));
+            if (transform) stages.push(transform);
+            scrubber = null;
+            staged = new Readable({ read: () => ctl?.resume() });
+            phase = 2;
+            res.writeHead(status, out);
+            if (out['content-length'] === undefined) res.flushHeaders();
+            pump(staged, stages, res, {
+              maxBytes: maxResponse,
+              capError: () => tooLarge(name, maxResponse),
+              onBytes: (n) => (size = n),
+            }).then(() => {
+              phase = 3;
+              succeed();
+            }, fail);
+            return;
+          }
+          phase = 1;
+          pending = [];
+          queueMicrotask(startStreaming);
+        } catch (e) {
+          fail(e);
+        }
+      },
+      onResponseData(_controller, chunk) {
+        if (settled) return;
+        if (staged) {
+          if (!staged.push(chunk)) ctl?.pause();
+          return;
+        }
+        let out = chunk;
+        if (scrubber) {
+          try {
+            out = scrubber.push(chunk);
+          } catch (e) {
+            return fail(e);
+          }
+        }
+        if (!count(out.length)) return;
+        if (phase === 1) pending!.push(out);
+        else write(out);
+      },
+      onResponseEnd() {
+        if (settled) return;
+        if (staged) {
+          staged.push(null);
+          return;
+        }
+        let tail: Buffer | undefined;
+        if (scrubber) {
+          try {
+            tail = scrubber.end();
+          } catch (e) {
+            return fail(e);
+          }
+          if (tail.length === 0) tail = undefined;
+          else if (!count(tail.length)) return;
+        }
+        if (phase === 1) {
+          // The whole body came with the headers: one write, with its exact (scrubbed) length
+          // when the upstream declared one and a body may follow.
+          const parts = tail ? [...pending!, tail] : pending!;
+          pending = null;
+          const body = parts.length === 1 ? parts[0] : Buffer.concat(parts, size);
+          const hasBody = x.method !== 'HEAD' && status !== 204 && status !== 304;
+          if (upstreamDeclared && hasBody) outHeaders!['content-length'] = String(body.length);
+          phase = 3;
+          res.writeHead(status, outHeaders!);
+          res.end(body.length ? body : undefined);
+          return;
+        }
+        phase = 3;
+        res.end(tail);
+      },
+      onResponseError(_controller, err) {
+        fail(err);
+      },
+    };
+
+    if (failure !== null) return fail(failure);
+    try {
+      dispatcher.dispatch(
+        {
+          origin: target.origin,
+          path: x.path,
+          method: x.method as Dispatcher.HttpMethod,
+          headers: x.headers,
+          body: x.body,
+          headersTimeout: opts.headersTimeoutMs ?? UPSTREAM_LIMITS.headersTimeoutMs,
+          bodyTimeout: opts.bodyTimeoutMs ?? UPSTREAM_LIMITS.streamBodyTimeoutMs,
+        },
+        handler,
+      );
+    } catch (e) {
+      fail(e);
+    }
+  });
 }
 
 /** HTTP status for answering a proxy error before any header was sent. */

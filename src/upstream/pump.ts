@@ -1,6 +1,7 @@
 /**
- * Moves a response body to the client: source -> optional Transforms -> res, with backpressure,
- * a byte cap, cancellation and one settled outcome. Hand-written rather than stream.pipeline,
+ * Moves a response body to the client: source -> Transforms -> res, with backpressure, a byte cap
+ * and one settled outcome (the caller cancels by destroying the source). Used when the body needs
+ * stream stages (decompression, a caller's Transform). Hand-written rather than stream.pipeline,
  * which on Node 20 builds an AbortController, a DOMException and an error with a stack trace for
  * every completed exchange (measurable on the /gateway hot path).
  */
@@ -13,7 +14,6 @@ export interface PumpOptions {
   maxBytes: number;
   capError: () => GatehouseError;
   onBytes: (total: number) => void;
-  signal: AbortSignal;
 }
 
 const noop = () => undefined;
@@ -37,7 +37,6 @@ export function pump(source: Readable, stages: Transform[], res: ServerResponse,
       res.off('finish', onFinish);
       res.off('close', onClose);
       res.off('error', onError);
-      opts.signal.removeEventListener('abort', onAbort);
     };
     const settle = (err?: unknown) => {
       if (settled) return;
@@ -68,9 +67,6 @@ export function pump(source: Readable, stages: Transform[], res: ServerResponse,
     function onError(e: unknown) {
       settle(e);
     }
-    function onAbort() {
-      settle(opts.signal.reason);
-    }
 
     for (const s of all) s.on('error', onError);
     out.on('data', onData);
@@ -79,7 +75,5 @@ export function pump(source: Readable, stages: Transform[], res: ServerResponse,
     res.on('finish', onFinish);
     res.on('close', onClose);
     res.on('error', onError);
-    if (opts.signal.aborted) onAbort();
-    else opts.signal.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -50,17 +50,18 @@ export function gatewayRoute(rt: Runtime): Route {
           // Header and query values are known now: fill their handles up front, so the
           // upstream's synchronous fill is a lookup. Body handles are filled when the body arrives.
           const filled = new Map<string, string>();
-          const values = [...Object.values(headers), ...new URLSearchParams(rawQuery).values()];
+          const values = rawQuery === '' ? Object.values(headers) : [...Object.values(headers), ...new URLSearchParams(rawQuery).values()];
           for (const v of values) if (v.includes('{{vault:') && !filled.has(v)) filled.set(v, await fillText(rt, ctx.principal, v, dest));
           return (await rt.upstream()).proxy(t.spec, t.credential, req, res, {
             path,
             query: rawQuery,
             method,
             signal: ctx.signal,
-            fill: (v) => filled.get(v) ?? v,
+            fill: filled.size === 0 ? undefined : (v) => filled.get(v) ?? v,
             fillBody: (text) => fillText(rt, ctx.principal, text, dest),
             scrubHeader: (v) => rt.redactor.scrub(v),
-            responseTransform: () => rt.redactor.createScrubStream(),
+            // The body is scrubbed chunk by chunk as it streams (secrets split across chunks too).
+            responseScrubber: () => rt.redactor.createScrubber(),
             dropHeaders: [APPROVAL_ID_HEADER, ...forged],
           });
         },

@@ -1,0 +1,103 @@
+/**
+ * The streaming proxy's request body: a declared size is checked before anything is sent, a
+ * textual body is read whole (so vault handles that straddle chunk boundaries can be filled), any
+ * other body streams up through a byte counter that fails with `request_too_large` past the limit.
+ */
+import type { IncomingMessage } from 'node:http';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { GatehouseError } from '../core/index.js';
+import { cancelledError } from './deadline.js';
+
+const TEXTUAL = /^(text\/|application\/(json|[^;]*\+json|x-www-form-urlencoded|xml|[^;]*\+xml|graphql|x-ndjson))/i;
+
+export function requestTooLarge(limit: number, size?: number): GatehouseError {
+  return new GatehouseError('request_too_large', `request body exceeds the limit of ${limit} bytes`, { hint: 'send a smaller body', details: { limit, ...(size !== undefined ? { size } : {}) } });
+}
+
+/** Counts bytes and fails with `request_too_large` once the count passes `limit`. */
+function byteLimit(limit: number, onCount: (n: number) => void): Transform {
+  let size = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+      size += chunk.length;
+      onCount(size);
+      if (size > limit) cb(requestTooLarge(limit, size));
+      else cb(null, chunk);
+    },
+  });
+}
+
+/**
+ * Reads the whole body with plain listeners (an async iterator costs a generator, promises and a
+ * stream wrapper per request). The limit holds whatever Content-Length claimed.
+ */
+function readWhole(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (err: unknown, buf?: Buffer) => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+      if (err === null) resolve(buf!);
+      else reject(err);
+    };
+    function onData(c: Buffer) {
+      size += c.length;
+      if (size > limit) return done(requestTooLarge(limit, size));
+      chunks.push(c);
+    }
+    function onEnd() {
+      done(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
+    }
+    function onError(e: unknown) {
+      done(e);
+    }
+    function onClose() {
+      if (!req.complete) done(cancelledError());
+    }
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
+}
+
+export interface PreparedBody {
+  body: Buffer | Readable | undefined;
+  /** Set when the body is sent with a known length (the declared one, or the filled text's). */
+  contentLength: number | undefined;
+  /** Bytes sent so far (final once the exchange settles). */
+  bytes(): number;
+}
+
+export async function prepareRequestBody(
+  req: IncomingMessage,
+  maxRequest: number,
+  fillBody: ((text: string) => string | Promise<string>) | undefined,
+): Promise<PreparedBody> {
+  const cl = req.headers['content-length'];
+  const declared = cl !== undefined ? Number(cl) : undefined;
+  if (declared !== undefined && (!Number.isSafeInteger(declared) || declared < 0)) {
+    throw new GatehouseError('invalid_input', 'Content-Length is not a valid number', { hint: 'send a valid Content-Length or use chunked encoding' });
+  }
+  if (declared !== undefined && declared > maxRequest) throw requestTooLarge(maxRequest, declared);
+  const hasBody = (declared !== undefined && declared > 0) || req.headers['transfer-encoding'] !== undefined;
+  if (!hasBody) return { body: undefined, contentLength: undefined, bytes: () => 0 };
+
+  if (fillBody && TEXTUAL.test(req.headers['content-type'] ?? '')) {
+    const raw = await readWhole(req, maxRequest);
+    const text = raw.toString('utf8');
+    const filled = await fillBody(text);
+    // Nothing filled: send the bytes as they came (no re-encoding, and byte-exact).
+    const out = filled === text ? raw : Buffer.from(filled, 'utf8');
+    if (out.length > maxRequest) throw requestTooLarge(maxRequest, out.length);
+    return { body: out, contentLength: out.length, bytes: () => out.length };
+  }
+
+  let count = 0;
+  const counter = byteLimit(maxRequest, (n) => (count = n));
+  req.on('error', (e) => counter.destroy(e));
+  return { body: req.pipe(counter), contentLength: declared, bytes: () => count };
+}
