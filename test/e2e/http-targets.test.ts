@@ -14,12 +14,20 @@ const OTHER = 'other-secret-value-9f8e7d6c5b4a';
 describe('HTTP targets end to end: api_request and /gateway with injected credentials', () => {
   const home = tempHome();
   let upstream: TestServer;
+  let sse: TestServer;
+  let releaseSecond: () => void = () => undefined;
   let server: Awaited<ReturnType<typeof startServe>>;
   let agent: string;
 
   beforeAll(async () => {
     assertBuilt();
     upstream = await startServer(echoHandler);
+    // An SSE upstream that sends one event, then waits for the test before sending the last.
+    sse = await startServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.write(`data: first ${CANARY}\n\n`);
+      releaseSecond = () => res.end('data: second\n\n');
+    });
     const ok = (r: ReturnType<typeof cli>) => {
       if (r.code !== 0) throw new Error(r.stderr);
       return r;
@@ -28,13 +36,16 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
     ok(cli(['vault', 'set', 'ops/echo.key', '--bind', 'target:echo', '--description', 'echo API key'], home.env, CANARY));
     ok(cli(['vault', 'set', 'ops/extra.value', '--bind', 'target:echo'], home.env, OTHER));
     ok(cli(['vault', 'set', 'ops/elsewhere.value', '--bind', 'target:somewhere-else'], home.env, 'never-sent-anywhere-123'));
+    ok(cli(['vault', 'set', 'ops/sse.key', '--bind', 'target:sse'], home.env, CANARY));
+    ok(cli(['target', 'add', 'http', 'sse', '--base-url', sse.url, '--auth', 'none', '--allow-private'], home.env));
     ok(cli(['target', 'add', 'http', 'echo', '--base-url', upstream.url, '--auth', 'bearer', '--secret', 'vault:ops/echo.key', '--allow-private', '--description', 'loopback echo'], home.env));
-    agent = createToken(home.env, 'agent', ['tool:*', 'target:echo', 'vault:ops']);
+    agent = createToken(home.env, 'agent', ['tool:*', 'target:echo', 'target:sse', 'vault:ops']);
     server = await startServe(home.env);
   });
   afterAll(async () => {
     await server?.stop();
     await upstream?.close();
+    await sse?.close();
     home.cleanup();
   });
 
@@ -120,7 +131,7 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
       expect(handles).not.toContain('{{vault:ops/elsewhere.value}}');
       expect(JSON.stringify(s)).not.toContain(CANARY);
       const d = await client.callTool({ name: 'discover', arguments: {} });
-      expect(d.structuredContent).toMatchObject({ targets: [{ name: 'echo', kind: 'http', description: 'loopback echo' }], vaults: ['ops'] });
+      expect(d.structuredContent).toMatchObject({ targets: expect.arrayContaining([{ name: 'echo', kind: 'http', description: 'loopback echo' }]), vaults: ['ops'] });
     } finally {
       await close();
     }
@@ -139,6 +150,19 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
     expect(body).not.toContain(CANARY);
     expect(body).not.toContain(agent);
     expect(r.headers.get('x-echo-authorization') ?? '').not.toContain(CANARY);
+  });
+
+  it('/gateway passes server-sent events through as they arrive, scrubbed', async () => {
+    const r = await fetch(`${server.url}/gateway/sse/events`, { headers: { authorization: `Bearer ${agent}` } });
+    expect(r.status).toBe(200);
+    const reader = r.body!.getReader();
+    const first = new TextDecoder().decode((await reader.read()).value);
+    // The upstream has not sent the second event yet: the first arrived on its own, scrubbed.
+    expect(first).toBe('data: first [REDACTED]\n\n');
+    releaseSecond();
+    let rest = '';
+    for (let c = await reader.read(); !c.done; c = await reader.read()) rest += new TextDecoder().decode(c.value);
+    expect(rest).toBe('data: second\n\n');
   });
 
   it('/gateway refuses a bad token with 401 and traversal with 400', async () => {

@@ -22,6 +22,12 @@ interface Compiled {
   shapes: Shape[];
   /** Characters held back between chunks: longest literal or bounded shape match, minus one. */
   hold: number;
+  /**
+   * True when no match can contain a newline (no literal has one, no custom pattern is set, and
+   * PEM blocks are held on their own), so a stream may release everything up to its last newline
+   * at once: line-oriented output (SSE events, logs) is never held back waiting for more bytes.
+   */
+  releaseLines: boolean;
 }
 
 const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
@@ -121,7 +127,12 @@ export class Redactor {
     this.#shapes.forEach((s, i) => parts.push(`(?<S${i}>${s.src})`));
     const re = parts.length ? new RegExp(parts.join('|'), 'g') : /(?!)/g;
     const maxLit = lits.length ? lits[0].length : 0;
-    return { re, shapes: this.#shapes, hold: Math.max(maxLit, SHAPE_MAX) };
+    return {
+      re,
+      shapes: this.#shapes,
+      hold: Math.max(maxLit, SHAPE_MAX),
+      releaseLines: !lits.some((l) => l.includes('\n')) && this.#shapes.every((sh) => BUILTIN_SHAPES.includes(sh)),
+    };
   }
 }
 
@@ -158,6 +169,11 @@ function scrubPartial(c: Compiled, buf: string): { out: string; rest: string } {
   let cut = Math.max(0, buf.length - c.hold);
   const pem = buf.lastIndexOf('-----BEGIN ');
   if (pem >= 0 && pem < cut && buf.length - pem < PEM_MAX && !PEM_END.test(buf.slice(pem))) cut = pem;
+  else if (c.releaseLines && (pem < 0 || PEM_END.test(buf.slice(pem)))) {
+    // No match can cross a newline, so every byte up to the last one is final now.
+    const nl = buf.lastIndexOf('\n');
+    if (nl + 1 > cut) cut = nl + 1;
+  }
   if (cut === 0) return { out: '', rest: buf };
   c.re.lastIndex = 0;
   let out = '';

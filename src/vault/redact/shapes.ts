@@ -41,7 +41,8 @@ export const BUILTIN_SHAPES: readonly Shape[] = [
   {
     // Secret keys have no prefix: only scrubbed next to a name that says what they are.
     name: 'aws-secret-key',
-    src: '(?:aws_secret_access_key|AWS_SECRET_ACCESS_KEY|[Ss]ecret_?[Aa]ccess_?[Kk]ey)["\']?\\s{0,4}[:=]\\s{0,4}["\']?[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])',
+    // Blanks, not \s: no shape but PEM may span a newline, which lets streams release each line at once.
+    src: '(?:aws_secret_access_key|AWS_SECRET_ACCESS_KEY|[Ss]ecret_?[Aa]ccess_?[Kk]ey)["\']?[ \\t]{0,4}[:=][ \\t]{0,4}["\']?[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])',
     replace: (m) => m.slice(0, m.length - 40) + '***',
   },
   { name: 'github', src: '(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{30,250}|github_pat_[A-Za-z0-9_]{22,250})', replace: (m) => m.slice(0, m.startsWith('github_pat_') ? 11 : 4) + '***' },
