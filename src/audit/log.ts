@@ -258,6 +258,9 @@ function clip(s: string, max = MAX_FIELD): string {
   return s.length <= max ? s : s.slice(0, max) + '…[clipped]';
 }
 
+// Ids are unique, not secret: a random per-process prefix and a counter (no random draw per record).
+const ID_PREFIX = 'au_' + randomBytes(9).toString('base64url') + '_';
+let idCounter = 0;
 function newAuditId(): string {
-  return 'au_' + randomBytes(12).toString('base64url');
+  return ID_PREFIX + (++idCounter).toString(36);
 }

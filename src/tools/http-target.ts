@@ -1,19 +1,24 @@
 import { GatehouseError } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
 import type { Runtime } from '../server/runtime.js';
-import type { HttpTargetConfig } from '../targets/index.js';
+import type { HttpTargetConfig, Target } from '../targets/index.js';
 import type { HttpTargetSpec } from '../upstream/index.js';
 
 /** Headers an agent might send hoping to approve its own request. They approve nothing. */
 export const FORGED_APPROVAL_HEADER = /^x-(gatehouse|shellgate)-approv/i;
+
+// One spec object per loaded target version, so the upstream pool recognises it without rehashing.
+const SPECS = new WeakMap<Target, HttpTargetSpec>();
 
 /** The upstream spec, the opened credential and the host of an HTTP target. */
 export async function httpTarget(rt: Runtime, name: string): Promise<{ spec: HttpTargetSpec; config: HttpTargetConfig; credential: string | undefined; host: string }> {
   const target = await rt.targets.get(name);
   if (target.kind !== 'http') throw new GatehouseError('invalid_input', `target ${name} is an ${target.kind} target, not http`, { hint: 'use ssh_exec for SSH targets' });
   const c = target.config;
+  let spec = SPECS.get(target);
+  if (!spec) SPECS.set(target, (spec = { name, baseUrl: c.baseUrl, auth: c.auth, allowPrivate: c.allowPrivate }));
   return {
-    spec: { name, baseUrl: c.baseUrl, auth: c.auth, allowPrivate: c.allowPrivate },
+    spec,
     config: c,
     credential: c.secret ? await rt.openTargetSecret(target, c.secret) : undefined,
     host: new URL(c.baseUrl).hostname,
