@@ -1,3 +1,4 @@
 export { GatehouseError, isGatehouseError, toGatehouseError, type ErrorCode } from './errors.js';
 export { createLogger, log, setLogScrubber, setLogSink, type Logger, type LogLevel } from './log.js';
 export { gatehouseHome, ensureHome, type HomePaths } from './home.js';
+export { rewriterStream, type ChunkRewriter } from './streams.js';

@@ -10,9 +10,9 @@
  * - redirects are never followed here; a 3xx goes back to the client as is.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Readable, type Transform } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, rewriterStream } from '../core/index.js';
 import { cancelledError } from './deadline.js';
 import { decoderFor } from './decode.js';
 import { credentialForms, filterResponseHeaders } from './headers.js';
@@ -80,24 +80,7 @@ function positive(n: number | undefined, fallback: number, what: string): number
 }
 
 function scrubberStage(s: ResponseScrubber): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback) {
-      try {
-        const out = s.push(chunk);
-        cb(null, out.length ? out : undefined);
-      } catch (e) {
-        cb(e as Error);
-      }
-    },
-    flush(cb: TransformCallback) {
-      try {
-        const out = s.end();
-        cb(null, out.length ? out : undefined);
-      } catch (e) {
-        cb(e as Error);
-      }
-    },
-  });
+  return rewriterStream(s);
 }
 
 // The credential's wire forms, per resolved target (frozen and cached by the pool) and credential.

@@ -1,4 +1,5 @@
-import { Transform, type TransformCallback } from 'node:stream';
+import type { Transform } from 'node:stream';
+import { rewriterStream } from '../../core/index.js';
 import { deriveForms } from './derive.js';
 import { BUILTIN_SHAPES, PEM_MAX, SHAPE_MAX, customShapes, type CustomPattern, type Shape } from './shapes.js';
 
@@ -98,26 +99,9 @@ export class Redactor {
 
   /** A Transform that scrubs a byte stream, including secrets split across chunks. */
   createScrubStream(): Transform {
-    const s = this.createScrubber();
-    return new Transform({
-      transform(chunk: Buffer | string, _enc: BufferEncoding, cb: TransformCallback) {
-        try {
-          const out = s.push(chunk);
-          cb(null, out.length ? out : undefined);
-        } catch (e) {
-          cb(e as Error);
-        }
-      },
-      flush(cb: TransformCallback) {
-        try {
-          const out = s.end();
-          cb(null, out.length ? out : undefined);
-        } catch (e) {
-          cb(e as Error);
-        }
-      },
-    });
+    return rewriterStream(this.createScrubber());
   }
+
 
   #compile(mode: 'text' | 'bytes'): Compiled {
     const lits = [...this.#literals].map((l) => (mode === 'bytes' ? Buffer.from(l, 'utf8').toString('latin1') : l));
