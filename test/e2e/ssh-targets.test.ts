@@ -182,6 +182,28 @@ describe.skipIf(skipWithoutSshd('e2e ssh'))('SSH targets end to end against a re
     }
   });
 
+  it('a vault value that shows up in a file or a session is scrubbed there too', async () => {
+    const { client, close } = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: agent }, 'modern', { elicitation: { form: {} } });
+    client.setRequestHandler('elicitation/create', async () => ({ action: 'accept', content: { approve: true } }));
+    try {
+      const path = `/tmp/gatehouse-canary-${Date.now()}.txt`;
+      // The remote side holds the secret (put there by someone else); the agent must not read it back.
+      const put = await client.callTool({ name: 'ssh_exec', arguments: { target: 'box', command: `printf '%s\\n' "$V" > ${path}`, env: { V: '{{vault:ops/box.motd}}' } } });
+      expect(put.isError, JSON.stringify(put.content)).toBeFalsy();
+      const read = await client.callTool({ name: 'file_read', arguments: { target: 'box', path } });
+      expect(read.isError, JSON.stringify(read.content)).toBeFalsy();
+      expect((read.structuredContent as { content: string }).content).toMatch(/REDACTED/);
+      const opened = await client.callTool({ name: 'ssh_session_open', arguments: { target: 'box', reason: 'canary check' } });
+      const id = (opened.structuredContent as { id: string }).id;
+      const sent = await client.callTool({ name: 'ssh_session_send', arguments: { id, input: `cat ${path}; echo done-$((1+1))\n`, wait_for: 'done-2', timeout_s: 10 } });
+      expect((sent.structuredContent as { output: string }).output).toMatch(/REDACTED/);
+      await client.callTool({ name: 'ssh_session_close', arguments: { id } });
+      for (const r of [put, read, opened, sent]) expect(JSON.stringify(r)).not.toContain('greeting-canary-4f3e2d1c');
+    } finally {
+      await close();
+    }
+  });
+
   it('the SSH key never reaches the agent or the audit log', () => {
     const audit = ok(cli(['audit', 'tail', '-n', '1000', '--json'], home.env)).stdout;
     const keyBody = sshd.privateKey.split('\n').filter((l) => l && !l.startsWith('-----'))[1];
