@@ -1,3 +1,5 @@
+import { GatehouseError } from '../core/index.js';
+
 /**
  * Documented defaults for every limit. Each one ends in a typed GatehouseError (or, for the
  * buffered response size, a `truncated: true` flag), never a hang or a silent cut.
@@ -22,3 +24,10 @@ export const UPSTREAM_LIMITS = {
   /** Same-origin redirects followed when asked. */
   maxRedirects: 5,
 } as const;
+
+/** A caller's override of a limit: the default when absent, a typed error when not a positive number. */
+export function positive(n: number | undefined, fallback: number, what: string): number {
+  if (n === undefined) return fallback;
+  if (!Number.isFinite(n) || n <= 0) throw new GatehouseError('invalid_input', `${what} must be a positive number`, { hint: `omit it for the default (${fallback})` });
+  return n;
+}

@@ -16,7 +16,7 @@ import { GatehouseError, rewriterStream } from '../core/index.js';
 import { cancelledError } from './deadline.js';
 import { decoderFor } from './decode.js';
 import { credentialForms, filterResponseHeaders } from './headers.js';
-import { UPSTREAM_LIMITS } from './limits.js';
+import { positive, UPSTREAM_LIMITS } from './limits.js';
 import { mapUpstreamError } from './map-error.js';
 import type { QueryInput } from './path-safety.js';
 import { prepare, requestPath, withQueryCredential } from './prepare.js';
@@ -71,12 +71,6 @@ export interface UpstreamProxyResult {
   durationMs: number;
   requestBytes: number;
   responseBytes: number;
-}
-
-function positive(n: number | undefined, fallback: number, what: string): number {
-  if (n === undefined) return fallback;
-  if (!Number.isFinite(n) || n <= 0) throw new GatehouseError('invalid_input', `${what} must be a positive number`, { hint: `omit it for the default (${fallback})` });
-  return n;
 }
 
 function scrubberStage(s: ResponseScrubber): Transform {

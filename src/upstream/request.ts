@@ -11,7 +11,7 @@ import { GatehouseError } from '../core/index.js';
 import { startDeadline } from './deadline.js';
 import { decoderFor } from './decode.js';
 import { credentialForms, filterResponseHeaders, type HeaderInput } from './headers.js';
-import { UPSTREAM_LIMITS } from './limits.js';
+import { positive, UPSTREAM_LIMITS } from './limits.js';
 import { mapUpstreamError } from './map-error.js';
 import type { QueryInput } from './path-safety.js';
 import { prepare, requestPath, withQueryCredential } from './prepare.js';
@@ -51,12 +51,6 @@ export interface UpstreamResponse {
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
-
-function positive(n: number | undefined, fallback: number, what: string): number {
-  if (n === undefined) return fallback;
-  if (!Number.isFinite(n) || n <= 0) throw new GatehouseError('invalid_input', `${what} must be a positive number`, { hint: `omit it for the default (${fallback})` });
-  return n;
-}
 
 async function readCapped(body: Readable, max: number): Promise<{ body: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
