@@ -30,13 +30,20 @@ export const SECRET_CACHE_MS = 1000;
 /** How often open sessions' tokens are re-checked (revocation closes them within this bound). */
 export const SESSION_SWEEP_MS = 2000;
 
-/** Memoises an async factory: the first call starts it, later calls share its promise. */
-function lazy<T>(make: () => Promise<T>): () => Promise<T> {
+/**
+ * Memoises an async factory: the first call starts it, later calls share its promise (a failure
+ * is forgotten so the next call retries). `peek()` gives the promise only if it was started, for
+ * callers that must not create the thing (invalidating a pool nobody has opened yet).
+ */
+type Lazy<T> = (() => Promise<T>) & { peek(): Promise<T> | undefined };
+function lazy<T>(make: () => Promise<T>): Lazy<T> {
   let p: Promise<T> | undefined;
-  return () => (p ??= make().catch((e) => {
-    p = undefined;
-    throw e;
-  }));
+  const get = () =>
+    (p ??= make().catch((e) => {
+      p = undefined;
+      throw e;
+    }));
+  return Object.assign(get, { peek: () => p });
 }
 
 /**
@@ -77,8 +84,8 @@ export class Runtime {
       approver: { obtain: (req) => this.#approverOrFail().obtain(req) },
     });
     this.targets.onChange((name) => {
-      void this.#upstreamLoaded?.then((u) => u.invalidate(name));
-      void this.#sshLoaded?.then((s) => s.invalidate(name));
+      void this.upstream.peek()?.then((u) => u.invalidate(name));
+      void this.sshPool.peek()?.then((s) => s.invalidate(name));
     });
   }
 
@@ -123,26 +130,18 @@ export class Runtime {
     return loadGuard({ policyFiles: this.config.guard.policy_files });
   });
 
-  #upstreamLoaded: Promise<UpstreamPool> | undefined;
   readonly upstream = lazy(async (): Promise<UpstreamPool> => {
-    this.#upstreamLoaded ??= (async () => {
-      const { UpstreamPool } = await import('../upstream/index.js');
-      const pool = new UpstreamPool();
-      this.#closers.push(() => pool.close());
-      return pool;
-    })();
-    return this.#upstreamLoaded;
+    const { UpstreamPool } = await import('../upstream/index.js');
+    const pool = new UpstreamPool();
+    this.#closers.push(() => pool.close());
+    return pool;
   });
 
-  #sshLoaded: Promise<SshPool> | undefined;
   readonly sshPool = lazy(async (): Promise<SshPool> => {
-    this.#sshLoaded ??= (async () => {
-      const { SshPool } = await import('../ssh/index.js');
-      const pool = new SshPool({ maxChannels: this.config.ssh.max_channels, idleCloseMs: this.config.ssh.idle_close_seconds * 1000 });
-      this.#closers.push(() => pool.close());
-      return pool;
-    })();
-    return this.#sshLoaded;
+    const { SshPool } = await import('../ssh/index.js');
+    const pool = new SshPool({ maxChannels: this.config.ssh.max_channels, idleCloseMs: this.config.ssh.idle_close_seconds * 1000 });
+    this.#closers.push(() => pool.close());
+    return pool;
   });
 
   readonly sessions = lazy(async (): Promise<SshSessionManager> => {
@@ -204,7 +203,10 @@ export class Runtime {
   }
 
   async listSessions(p: Principal): Promise<{ id: string; target: string; openedAt: string }[]> {
-    const mgr = await this.sessions();
+    // Listing must not load the SSH library just to find that no session was ever opened.
+    const started = this.sessions.peek();
+    if (!started) return [];
+    const mgr = await started;
     return mgr.list(p.tokenId).map((s) => ({ id: s.id, target: s.target, openedAt: s.openedAt }));
   }
 
