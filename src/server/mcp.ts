@@ -23,6 +23,10 @@ export interface McpDoor {
  */
 const FORGED_APPROVAL_ARG = /^(approved?|approval|approval_(granted|token|status|override)|confirm(ed)?|human_approved|user_approved|force|x-gatehouse-approved)$/i;
 
+function stringOrUndefined(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
 function canElicit(server: Server, ctx: ServerContext, door: McpDoor): boolean {
   if (door.era === 'modern') {
     const caps = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as { elicitation?: unknown } | undefined;
@@ -129,7 +133,7 @@ export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Pri
       channel: {
         kind: 'mcp',
         canElicit: canElicit(server, ctx, door),
-        requestState: typeof ctx.mcpReq.requestState() === 'string' ? (ctx.mcpReq.requestState() as string) : undefined,
+        requestState: stringOrUndefined(ctx.mcpReq.requestState()),
         inputResponses: ctx.mcpReq.inputResponses,
       } satisfies McpApprovalChannel,
       progress: async (progress, total, message) => {
