@@ -35,7 +35,7 @@ export const apiRequestTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   async handler(input, ctx) {
     const rt = ctx.runtime;
-    let headers = await dropForgedHeaders(rt, ctx.principal, 'api_request', input.headers ?? {});
+    let { headers } = await dropForgedHeaders(rt, ctx.principal, 'api_request', input.headers ?? {});
     let body: string | undefined;
     if (typeof input.body === 'string') body = input.body;
     else if (input.body !== undefined) {

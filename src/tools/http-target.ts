@@ -25,10 +25,18 @@ export async function httpTarget(rt: Runtime, name: string): Promise<{ spec: Htt
   };
 }
 
-/** Drops approval-looking headers and records the attempt (it never counts as an approval). */
-export async function dropForgedHeaders(rt: Runtime, principal: Principal, tool: string, headers: Record<string, string>): Promise<Record<string, string>> {
+/**
+ * Drops approval-looking headers and records the attempt (it never counts as an approval).
+ * Returns the remaining headers and the names dropped (the proxy must not forward those either).
+ */
+export async function dropForgedHeaders(
+  rt: Runtime,
+  principal: Principal,
+  tool: string,
+  headers: Record<string, string>,
+): Promise<{ headers: Record<string, string>; forged: string[] }> {
   const forged = Object.keys(headers).filter((h) => FORGED_APPROVAL_HEADER.test(h));
-  if (forged.length === 0) return headers;
+  if (forged.length === 0) return { headers, forged };
   await rt.gate.event(principal, tool, 'forged_approval_ignored', { headers: forged });
-  return Object.fromEntries(Object.entries(headers).filter(([k]) => !FORGED_APPROVAL_HEADER.test(k)));
+  return { headers: Object.fromEntries(Object.entries(headers).filter(([k]) => !FORGED_APPROVAL_HEADER.test(k))), forged };
 }

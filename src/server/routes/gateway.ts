@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../../core/index.js';
 import { fillText } from '../../tools/common.js';
-import { dropForgedHeaders, FORGED_APPROVAL_HEADER, httpTarget } from '../../tools/http-target.js';
+import { dropForgedHeaders, httpTarget } from '../../tools/http-target.js';
 import type { Route } from '../http.js';
 import type { Runtime } from '../runtime.js';
 
@@ -38,8 +38,7 @@ export function gatewayRoute(rt: Runtime): Route {
       const method = req.method ?? 'GET';
       const approvalId = req.headers[APPROVAL_ID_HEADER];
       const incoming = headerMap(req);
-      const forged = Object.keys(incoming).filter((h) => FORGED_APPROVAL_HEADER.test(h));
-      const headers = await dropForgedHeaders(rt, ctx.principal, 'api_request', incoming);
+      const { headers, forged } = await dropForgedHeaders(rt, ctx.principal, 'api_request', incoming);
 
       await rt.gate.run(
         ctx.principal,
