@@ -10,10 +10,44 @@ import { Language, Parser, type Tree, type TreeCursor } from 'web-tree-sitter';
  * marshalling, and the walk reads `type`/`text`/`children` many times per node. `withTree`
  * therefore copies the tree once, with one cursor pass, into plain JS `Node` objects (type,
  * named/missing/error flags, offsets, children, and field names where the walk asks for them);
- * everything after that is pure JS.
+ * everything after that is pure JS. The copy itself goes through the raw binding when that has
+ * been verified (`copyTreeFast`), else through the public `TreeCursor` (`copyTree`).
  */
 let parser: Parser | undefined;
 let loading: Promise<Parser> | undefined;
+
+/**
+ * The few functions of web-tree-sitter's own Emscripten binding that the fast copier calls
+ * directly. They pass a tree cursor through the binding's static transfer buffer: the public
+ * `TreeCursor` re-writes that buffer from JS before every call and reads it back after every
+ * move (four `setValue`/`getValue` calls each), which measured ~4 µs of the ~5 µs it took to copy
+ * a typical tree. Calling the same exports without the round trip leaves the cursor in the buffer
+ * between calls. This is an internal interface, so it is only used after `verifyFastCopy` has
+ * checked that it yields exactly the public API's tree; otherwise the public path is used.
+ */
+interface RawBinding {
+  _ts_tree_root_node_wasm(tree: number): void;
+  _ts_node_has_error_wasm(tree: number): number;
+  _ts_tree_cursor_new_wasm(tree: number): void;
+  _ts_tree_cursor_delete_wasm(tree: number): void;
+  _ts_tree_cursor_goto_first_child_wasm(tree: number): number;
+  _ts_tree_cursor_goto_next_sibling_wasm(tree: number): number;
+  _ts_tree_cursor_goto_parent_wasm(tree: number): number;
+  _ts_tree_cursor_current_node_type_id_wasm(tree: number): number;
+  _ts_tree_cursor_current_node_is_missing_wasm(tree: number): number;
+  _ts_tree_cursor_start_index_wasm(tree: number): number;
+  _ts_tree_cursor_end_index_wasm(tree: number): number;
+  _ts_tree_cursor_current_field_id_wasm(tree: number): number;
+}
+const RAW_FUNCTIONS: (keyof RawBinding)[] = [
+  '_ts_tree_root_node_wasm', '_ts_node_has_error_wasm', '_ts_tree_cursor_new_wasm', '_ts_tree_cursor_delete_wasm',
+  '_ts_tree_cursor_goto_first_child_wasm', '_ts_tree_cursor_goto_next_sibling_wasm', '_ts_tree_cursor_goto_parent_wasm',
+  '_ts_tree_cursor_current_node_type_id_wasm', '_ts_tree_cursor_current_node_is_missing_wasm', '_ts_tree_cursor_start_index_wasm',
+  '_ts_tree_cursor_end_index_wasm', '_ts_tree_cursor_current_field_id_wasm',
+];
+
+/** Set once the raw binding has passed `verifyFastCopy`; undefined means the public API path. */
+let raw: RawBinding | undefined;
 
 export async function loadBashParser(): Promise<Parser> {
   if (parser) return parser;
@@ -22,15 +56,28 @@ export async function loadBashParser(): Promise<Parser> {
       const require = createRequire(import.meta.url);
       const runtimeWasm = require.resolve('web-tree-sitter/web-tree-sitter.wasm');
       // Parser.init locates its own runtime wasm; pointing locateFile at the resolved path keeps it offline.
-      await Parser.init({ locateFile: () => runtimeWasm });
+      // Emscripten fills the options object in as the module itself: keep it for the fast copier.
+      const moduleObject: Record<string, unknown> = { locateFile: () => runtimeWasm };
+      await Parser.init(moduleObject);
       const lang = await Language.load(require.resolve('tree-sitter-bash/tree-sitter-bash.wasm'));
       const p = new Parser();
       p.setLanguage(lang);
+      // Only when this call initialised the runtime (another user may have done it first) and
+      // every export is there; then only if the copies agree exactly on the probe set.
+      if (RAW_FUNCTIONS.every((f) => typeof moduleObject[f] === 'function')) {
+        const candidate = moduleObject as unknown as RawBinding;
+        if (verifyFastCopy(p, candidate)) raw = candidate;
+      }
       parser = p;
       return p;
     })();
   }
   return loading;
+}
+
+/** Which tree copier is in use (tests assert the fast one is active on the pinned web-tree-sitter). */
+export function treeCopyMode(): 'fast' | 'public' {
+  return raw ? 'fast' : 'public';
 }
 
 /** tree-sitter's builtin ERROR symbol (`ts_builtin_sym_error`); `Node.isError` is exactly this. */
@@ -152,13 +199,137 @@ function copyTree(tree: Tree, src: string): Node {
   }
 }
 
+/** Grammar tables the fast copier reads per node: fetched from the language once. */
+interface Grammar { types: string[]; named: boolean[]; fields: (string | null)[] }
+const grammars = new Map<Language, Grammar>();
+
+function grammarOf(lang: Language): Grammar {
+  let g = grammars.get(lang);
+  if (!g) {
+    const types = lang.types;
+    g = { types, named: types.map((_, id) => lang.nodeTypeIsNamed(id)), fields: lang.fields };
+    grammars.set(lang, g);
+  }
+  return g;
+}
+
+/** The WASM address web-tree-sitter keeps in `tree[0]` (what its own methods pass to the binding). */
+function treeAddress(tree: Tree): number {
+  return (tree as unknown as { readonly 0: number })[0];
+}
+
+/**
+ * Same tree as `copyTree`, through the raw binding. Returns undefined for a tree with errors:
+ * those need exact per-node `hasError` (a call that overwrites the transfer buffer), so they take
+ * the public path; they are fail-closed input anyway. A tree without errors has no ERROR or
+ * MISSING nodes, and every node's `hasError` is false, as `copyTree` records.
+ */
+function copyTreeFast(tree: Tree, src: string, b: RawBinding): Node | undefined {
+  const t = treeAddress(tree);
+  if (!t) return undefined;
+  b._ts_tree_root_node_wasm(t); // the root node now sits in the transfer buffer
+  if (b._ts_node_has_error_wasm(t)) return undefined;
+  const g = grammarOf(tree.language);
+  b._ts_tree_cursor_new_wasm(t); // reads the root from the buffer, leaves the cursor there
+  try {
+    const make = (parent: Node | undefined): Node => {
+      const id = b._ts_tree_cursor_current_node_type_id_wasm(t);
+      const start = b._ts_tree_cursor_start_index_wasm(t);
+      const end = b._ts_tree_cursor_end_index_wasm(t);
+      const isNamed = g.named[id] ?? tree.language.nodeTypeIsNamed(id);
+      const missing = start === end && b._ts_tree_cursor_current_node_is_missing_wasm(t) === 1;
+      const type = g.types[id] || 'ERROR';
+      const n = new Node(src, type, isNamed, id === ERROR_SYMBOL, missing, start, end);
+      if (FIELD_PARENTS.has(type)) n.fields = [];
+      if (parent) {
+        if (parent.children === NO_CHILDREN) parent.children = [n];
+        else parent.children.push(n);
+        if (parent.fields) parent.fields.push(g.fields[b._ts_tree_cursor_current_field_id_wasm(t)] ?? null);
+      }
+      return n;
+    };
+    const root = make(undefined);
+    const stack: Node[] = [root];
+    for (;;) {
+      // Same shape as copyTree: anonymous nodes are leaves, so their children are not asked for.
+      if (stack[stack.length - 1].isNamed && b._ts_tree_cursor_goto_first_child_wasm(t)) {
+        stack.push(make(stack[stack.length - 1]));
+        continue;
+      }
+      for (;;) {
+        stack.pop();
+        if (!stack.length) return root;
+        if (b._ts_tree_cursor_goto_next_sibling_wasm(t)) { stack.push(make(stack[stack.length - 1])); break; }
+        if (!b._ts_tree_cursor_goto_parent_wasm(t)) return root;
+      }
+    }
+  } finally {
+    // Nothing else touched the transfer buffer since the last cursor call, so it still holds the cursor.
+    b._ts_tree_cursor_delete_wasm(t);
+  }
+}
+
+/** Node-by-node equality of two copies (everything the guard reads). */
+function sameTree(a: Node, b: Node): boolean {
+  const sa: Node[] = [a];
+  const sb: Node[] = [b];
+  while (sa.length) {
+    const x = sa.pop() as Node;
+    const y = sb.pop() as Node;
+    if (x.type !== y.type || x.isNamed !== y.isNamed || x.isError !== y.isError || x.isMissing !== y.isMissing ||
+      x.startIndex !== y.startIndex || x.endIndex !== y.endIndex || x.hasError !== y.hasError ||
+      x.children.length !== y.children.length || (x.fields === undefined) !== (y.fields === undefined)) return false;
+    if (x.fields && y.fields && (x.fields.length !== y.fields.length || x.fields.some((f, i) => f !== y.fields?.[i]))) return false;
+    for (let i = 0; i < x.children.length; i++) { sa.push(x.children[i]); sb.push(y.children[i]); }
+  }
+  return true;
+}
+
+/** Inputs covering every construct the copier handles: fields, heredocs, non-ASCII text, comments, errors. */
+const PROBES = [
+  'ls -la', 'a | b && c || d; e &', 'for i in a b; do echo "$i"; done', 'case $x in a) ls;; b|c) rm x;; esac',
+  'f() { g | f & }; f', 'x=1 y=$(date) cmd > out 2>&1 < in', "cat <<'EOF' | psql\nDROP TABLE t;\nEOF\n", 'cat <<EOF\n$HOME `id`\nEOF\n',
+  "echo $'\\x72m' \"a${b:-c}d\" 'e' # comment", 'echo héllo 🎉 ünïcödé | grep é', '[[ -f x && $(id) ]] && (( i++ ))',
+  'if a; then b; elif c; then d; else e; fi', 'while read l; do echo "$l"; done < f', 'export A=1 B=$(x); declare -x C', 'sudo bash -c "rm -rf /"',
+  'echo <(ls) >(cat)', 'a=(1 2 3); echo ${a[@]}', '', '   ', 'echo "unterminated', 'if true; then ls', 'ls | | rm', '$(', 'for ((i=0;i<3;i++)); do :; done',
+];
+
+/** Checks the raw binding against the public API on the probe set; any difference or error disables it. */
+function verifyFastCopy(p: Parser, b: RawBinding): boolean {
+  try {
+    for (const text of PROBES) if (!copiesAgree(p, b, text)) return false;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function copiesAgree(p: Parser, b: RawBinding, text: string): boolean {
+  const tree = p.parse(text);
+  if (!tree) return false;
+  try {
+    const slow = copyTree(tree, text);
+    const fast = copyTreeFast(tree, text, b);
+    // undefined: the fast copier declined (a tree with errors); it must decline exactly those.
+    return fast === undefined ? slow.hasError : !slow.hasError && sameTree(slow, fast);
+  } finally {
+    tree.delete();
+  }
+}
+
+/** For tests: the fast copy of `text` equals the public API's copy (true when the fast copier is off). */
+export function fastCopyMatches(text: string): boolean {
+  if (!parser || !raw) return true;
+  return copiesAgree(parser, raw, text);
+}
+
 /** Parses `text` and runs `fn` on the (copied) root; the WASM tree is always freed. */
 export function withTree<T>(p: Parser, text: string, fn: (root: Node) => T): T {
   const tree: Tree | null = p.parse(text);
   if (!tree) throw new Error('parser returned no tree');
   let root: Node;
   try {
-    root = copyTree(tree, text);
+    root = (raw && copyTreeFast(tree, text, raw)) || copyTree(tree, text);
   } finally {
     tree.delete();
   }
