@@ -2,7 +2,7 @@ import { progName, type View } from './argv.js';
 import { builtinRule, KNOWN_BENIGN } from './builtins.js';
 import { clip, extractScript, type Script, type SimpleCommand } from './extract.js';
 import { withTree, type Parser } from './parser.js';
-import { classifyRead, classifyWrite } from './paths.js';
+import { classifyRead, classifyWrite, mayBeSecretPath } from './paths.js';
 import { catastrophicTarget } from './rules-fs.js';
 import { INTERPRETERS } from './rules-sys.js';
 import { finding, hardDeny, rank, type Finding } from './types.js';
@@ -51,15 +51,19 @@ export function analyze(text: string, depth: number, o: AnalyzeOptions, stdin?: 
   }
   out.push(...script.findings);
   if (script.findings.some((f) => f.rule.startsWith('parse.') || f.rule.startsWith('limits.'))) out.push(...rawScan(text));
-  const info: ScriptInfo = { functions: new Set(script.functions.keys()) };
+  const info: ScriptInfo = { functions: script.functions.size ? new Set(script.functions.keys()) : NO_FUNCTIONS };
   for (const [name, fn] of script.functions) {
     if (fn.recursive && fn.forks) out.push(hardDeny('proc.fork-bomb', `function ${name} calls itself in the background or a pipe (fork bomb)`, clip(fn.text)));
   }
-  const roles = script.commands.map((c) => roleOf(c));
   for (const c of script.commands) analyzeCommand(c, depth, o, info, out);
-  out.push(...flow(script.commands, roles, depth, o));
+  // Data flow needs two commands (a pipe, a substitution feeding another command, a variable or a
+  // file handed from one to the next); a lone command has no partner, so flow() would find nothing.
+  if (script.commands.length > 1) out.push(...flow(script.commands, script.commands.map(roleOf), depth, o));
   return out;
 }
+
+/** Shared empty function set for the (usual) script that defines no functions. Never mutated. */
+const NO_FUNCTIONS: ReadonlySet<string> = new Set();
 
 /** Conservative text scan for unparseable input: deny-class signatures only. */
 export function rawScan(text: string): Finding[] {
@@ -137,6 +141,10 @@ function analyzeArgv(argv: Word[], c: SimpleCommand, depth: number, o: AnalyzeOp
   if (!READ_EXEMPT.has(prog) && !WRAPPER_NO_READ.has(prog)) {
     for (let i = 0; i < args.length; i++) {
       const a = args[i];
+      // classifyRead only ever reports a glob or a text with a secret-looking part; the `@file` and
+      // `--opt=value` forms below read a suffix of this text, which has such a part only if the
+      // whole text does. So plain arguments skip the three pattern tests.
+      if (!a.glob && !mayBeSecretPath(a.text)) continue;
       const prev = args[i - 1]?.text;
       if (prev === '-i' && (prog === 'scp' || prog === 'rsync' || prog === 'sftp')) continue;
       // The destination of a copy is written, not read.
@@ -252,10 +260,40 @@ function effective(argv: Word[]): Word[][] {
   return chain;
 }
 
+/**
+ * Every program name a test in roleOf() below looks at, apart from shells and interpreters.
+ * Any other program has the plain role, so roleOf returns it without running those tests.
+ * Keep in step with roleOf (the guard tests and the decision snapshot catch a missing name only
+ * if a corpus line uses it, so add the name here whenever a test there names a new program).
+ */
+const ROLE_PROGS = new Set([
+  // network clients
+  'curl', 'wget', 'fetch', 'http', 'https', 'xh', 'aria2c', 'lynx', 'links', 'w3m', 'httpie', 'nc', 'ncat', 'netcat', 'socat',
+  'telnet', 's_client', 'gh', 'scp', 'sftp', 'ftp', 'tftp', 'rsync', 'openssl',
+  // decoders
+  'base64', 'base32', 'basenc', 'gbase64', 'xxd', 'uudecode', 'rev', 'zcat', 'gunzip', 'bzcat', 'bunzip2', 'xzcat', 'unxz',
+  'zstdcat', 'lzcat', 'brotli', 'unzstd', 'gzip', 'xz', 'bzip2', 'zstd', 'tr', 'printf', 'echo',
+  // environment dumps
+  'env', 'printenv', 'set', 'export', 'declare', 'typeset', 'compgen',
+  // code sinks besides shells and interpreters
+  'source', '.', 'eval',
+  // network sinks
+  'mail', 'mailx', 'sendmail', 'mutt', 'ssh',
+  // static output
+  'cat',
+]);
+
+/** Role of a program that is none of the above: nothing flows into or out of it as code or secrets. */
+const NO_DOWNLOADS: string[] = [];
+
 function roleOf(c: SimpleCommand): Role {
   const chain = effective(c.argv);
   const argv = chain[chain.length - 1];
   const prog = argv.length ? progName(argv[0].text) : '';
+  if (!ROLE_PROGS.has(prog) && !SHELLS.has(prog) && !INTERPRETERS.test(prog)) {
+    // NO_DOWNLOADS is only read (flow() iterates it); roles that download get their own array.
+    return { net: false, decoder: false, envDump: false, stdinCode: false, codeSink: false, netSink: false, downloads: NO_DOWNLOADS, prog, words: argv };
+  }
   const a = argv.slice(1).map((w) => w.text);
   const r: Role = { net: false, decoder: false, envDump: false, stdinCode: false, codeSink: false, netSink: false, downloads: [], prog, words: argv };
   const viaXargs = chain.some((x) => x.length && /^(xargs|parallel)$/.test(progName(x[0].text)));
@@ -316,6 +354,9 @@ function samePipe(a: SimpleCommand, b: SimpleCommand): boolean {
   return false;
 }
 
+/** Partners of a command outside any pipeline. Never mutated. */
+const NO_PARTNERS: ReadonlySet<number> = new Set();
+
 function flow(cmds: SimpleCommand[], roles: Role[], depth: number, o: AnalyzeOptions): Finding[] {
   const out: Finding[] = [];
   const tainted = new Set<string>();
@@ -329,8 +370,8 @@ function flow(cmds: SimpleCommand[], roles: Role[], depth: number, o: AnalyzeOpt
     const c = cmds[i];
     const r = roles[i];
     // Sources flowing into this command through a pipe.
-    const partners = new Set<number>();
-    for (const p of c.pipes) for (const j of byPipe.get(p.id) ?? []) partners.add(j);
+    const partners = c.pipes.length ? new Set<number>() : NO_PARTNERS;
+    for (const p of c.pipes) for (const j of byPipe.get(p.id) ?? []) (partners as Set<number>).add(j);
     for (const j of partners) {
       if (j === i || !samePipe(cmds[j], c)) continue;
       const s = roles[j];

@@ -41,11 +41,15 @@ add('tar', (v) => tarRule(v));
 add('vi vim nvim ex view', (v) => editorRule(v));
 for (const m of MISC_APPROVE) table.set(m, (v) => ipRule(v));
 
+/** One function object each for the pattern-matched families (instead of a new closure per lookup). */
+const anyMkfs: BuiltinRule = (v) => mkfsRule(v);
+const anyInterpreter: BuiltinRule = (v) => interpreterRule(v);
+
 export function builtinRule(prog: string): BuiltinRule | undefined {
   const r = table.get(prog);
   if (r) return r;
-  if (/^mkfs\./.test(prog)) return (v) => mkfsRule(v);
-  if (INTERPRETERS.test(prog)) return (v) => interpreterRule(v);
+  if (prog.startsWith('mkfs.')) return anyMkfs;
+  if (INTERPRETERS.test(prog)) return anyInterpreter;
   return undefined;
 }
 

@@ -85,7 +85,8 @@ class Engine implements GuardEngine {
 
   private commandWith(policy: Policy, command: string): Finding {
     if (typeof command !== 'string') return finding('deny', 'invalid-input', 'command must be a string', '');
-    if (Buffer.byteLength(command, 'utf8') > MAX_COMMAND_BYTES) {
+    // A UTF-16 code unit is at most 3 UTF-8 bytes, so short strings skip the byte count.
+    if (command.length * 3 > MAX_COMMAND_BYTES && Buffer.byteLength(command, 'utf8') > MAX_COMMAND_BYTES) {
       // Server path: never throw; scan the text and fail closed.
       const d = worst(rawScan(command.slice(0, 1 << 20)));
       return d ?? finding(policy.parseError, 'limits.input-too-large', `command is larger than ${MAX_COMMAND_BYTES} bytes and was not parsed`, clip(command));

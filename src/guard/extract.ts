@@ -335,7 +335,19 @@ class Walker {
     this.fail(r, 'parse.unsupported', `unsupported redirection "${r.type}"`);
   }
 
+  /** `hooks(consumer)` objects, made once per consumer index (index + 1; -1 is "none"). */
+  private readonly hookCache: WordHooks[] = [];
+
+  /**
+   * Word hooks whose substitutions feed command `consumer` (-1: none). The hooks depend only on
+   * `consumer` (everything else is read from `this` when they run), so one object per index is
+   * reused instead of allocating two closures for every command, redirect and word list.
+   */
   private hooks(consumer: number): WordHooks {
+    return (this.hookCache[consumer + 1] ??= this.makeHooks(consumer));
+  }
+
+  private makeHooks(consumer: number): WordHooks {
     return {
       subst: (node, kind) => {
         const saved = this.pipes;
@@ -416,7 +428,7 @@ class Walker {
     }
     // Bash joins adjacent parts and `\`-newline continuations into one word; tree-sitter may not.
     for (const w of words) {
-      if (prev && (w.start === prev.end || this.src.slice(prev.end, w.start) === '\\\n')) {
+      if (prev && (w.start === prev.end || (w.start === prev.end + 2 && this.src.charCodeAt(prev.end) === 92 /* \\ */ && this.src.charCodeAt(prev.end + 1) === 10 /* \n */))) {
         const joined = joinWords(prev.word, w.word);
         cmd.argv[cmd.argv.length - 1] = joined;
         prev = { end: w.end, word: joined };

@@ -55,13 +55,17 @@ function wordBreak(s: string): number {
   return -1;
 }
 
-/** A gap tree-sitter may skip: blanks/newlines and `\`-newline continuations (no newline when `oneLine`). */
-function gapOk(gap: string, oneLine: boolean): boolean {
-  for (let i = 0; i < gap.length; i++) {
-    const c = gap[i];
-    if (c === ' ' || c === '\t') continue;
-    if (c === '\n' && !oneLine) continue;
-    if (c === '\\' && gap[i + 1] === '\n') { i++; continue; }
+/**
+ * A gap tree-sitter may skip: blanks/newlines and `\`-newline continuations (no newline when
+ * `oneLine`). Reads `src[from, to)` in place: slicing out every gap between tokens was a string
+ * allocation per node on the hot path.
+ */
+function gapOk(src: string, from: number, to: number, oneLine: boolean): boolean {
+  for (let i = from; i < to; i++) {
+    const c = src.charCodeAt(i);
+    if (c === 32 /* space */ || c === 9 /* tab */) continue;
+    if (c === 10 /* \n */ && !oneLine) continue;
+    if (c === 92 /* \\ */ && i + 1 < to && src.charCodeAt(i + 1) === 10) { i++; continue; }
     return false;
   }
   return true;
@@ -93,7 +97,7 @@ function commentStartsWord(src: string, at: number): boolean {
 /** First unfaithful spot in the tree, or undefined. Iterative: deep trees cannot overflow the stack. */
 export function findUnfaithful(root: Node, src: string): Unfaithful | undefined {
   // Text outside the root (`\ ` before a comment is an extra to tree-sitter, a word to bash).
-  if (!gapOk(src.slice(0, root.startIndex), false) || !gapOk(src.slice(root.endIndex), false)) return { node: root, why: 'text the parser skipped at the edge of the command is shell syntax' };
+  if (!gapOk(src, 0, root.startIndex, false) || !gapOk(src, root.endIndex, src.length, false)) return { node: root, why: 'text the parser skipped at the edge of the command is shell syntax' };
   const stack: Node[] = [root];
   while (stack.length) {
     const n = stack.pop() as Node;
@@ -109,16 +113,15 @@ export function findUnfaithful(root: Node, src: string): Unfaithful | undefined 
     let pos = n.startIndex;
     for (const c of kids) {
       if (c.startIndex > pos) {
-        const gap = src.slice(pos, c.startIndex);
         if (oneWord) return { node: n, why: 'the parser joined text that bash reads as separate words' };
-        if (!gapOk(gap, oneLine)) return { node: n, why: `text the parser skipped (${JSON.stringify(gap.slice(0, 20))}) is shell syntax` };
+        if (!gapOk(src, pos, c.startIndex, oneLine)) return { node: n, why: `text the parser skipped (${JSON.stringify(src.slice(pos, c.startIndex).slice(0, 20))}) is shell syntax` };
       }
       // Bare tokens glued into a word are unquoted word text too (`` `` `` swallowing a newline).
       if (oneWord && !c.isNamed && wordBreak(c.text) >= 0) return { node: n, why: `the parser read "${c.text}" as part of a word; bash does not` };
       if (c.endIndex > pos) pos = c.endIndex;
       stack.push(c);
     }
-    if (pos < n.endIndex && !gapOk(src.slice(pos, n.endIndex), oneLine || oneWord)) return { node: n, why: 'text at the end of a node that the parser skipped is shell syntax' };
+    if (pos < n.endIndex && !gapOk(src, pos, n.endIndex, oneLine || oneWord)) return { node: n, why: 'text at the end of a node that the parser skipped is shell syntax' };
     if (oneWord && pos < n.endIndex) return { node: n, why: 'the parser joined text that bash reads as separate words' };
   }
   return undefined;

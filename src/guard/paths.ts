@@ -78,6 +78,15 @@ function anyMatch(patterns: readonly string[], path: string): boolean {
 /** Cheap pre-filter: a non-glob path with none of these substrings cannot be a secret. */
 const SECRET_HINT = /shadow|sudoers|passwd|ssh|id_|\.aws|gcloud|azure|kube|docker|netrc|pgpass|credential|\.gh|npmrc|pypirc|gnupg|password|vault|secret|environ|\.env|env$|history|\.pem|\.key|keystore|\.p12|\.pfx|ssl|\/dev\/(tcp|udp)/;
 
+/**
+ * False only when `classifyRead` of a non-glob `text`, or of any suffix of it, is certainly
+ * undefined (the cheap pre-filter above fails). A suffix can only contain what `text` contains,
+ * and `env$` anchors at the same end, so the test on the whole text covers every suffix.
+ */
+export function mayBeSecretPath(text: string): boolean {
+  return SECRET_HINT.test(text);
+}
+
 /** Does a glob argument (shell syntax) possibly expand to one of the samples? */
 function globHits(argGlob: string, samples: readonly string[]): string | undefined {
   let re: RegExp;
