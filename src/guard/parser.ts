@@ -241,26 +241,38 @@ function copyTreeFast(tree: Tree, src: string, b: RawBinding): Node | undefined 
       const type = g.types[id] || 'ERROR';
       const n = new Node(src, type, isNamed, id === ERROR_SYMBOL, missing, start, end);
       if (FIELD_PARENTS.has(type)) n.fields = [];
-      if (parent) {
-        if (parent.children === NO_CHILDREN) parent.children = [n];
-        else parent.children.push(n);
-        if (parent.fields) parent.fields.push(g.fields[b._ts_tree_cursor_current_field_id_wasm(t)] ?? null);
-      }
+      if (parent?.fields) parent.fields.push(g.fields[b._ts_tree_cursor_current_field_id_wasm(t)] ?? null);
       return n;
     };
-    const root = make(undefined);
-    const stack: Node[] = [root];
+    // Children are collected on one scratch list and each parent gets an exact-size copy when it
+    // is closed: growing every child array by push() allocated (and copied) ~2x the memory, which
+    // on a 64 KiB script meant extra young-generation collections in the middle of one decision.
+    const kids: Node[] = [];
+    const marks: number[] = [];
+    const stack: Node[] = [];
+    const open = (n: Node): void => { kids.push(n); stack.push(n); marks.push(kids.length); };
+    const close = (): void => {
+      const n = stack.pop() as Node;
+      const m = marks.pop() as number;
+      if (kids.length > m) { n.children = kids.slice(m); kids.length = m; }
+    };
+    open(make(undefined));
+    const root = kids[0];
     for (;;) {
       // Same shape as copyTree: anonymous nodes are leaves, so their children are not asked for.
-      if (stack[stack.length - 1].isNamed && b._ts_tree_cursor_goto_first_child_wasm(t)) {
-        stack.push(make(stack[stack.length - 1]));
+      const top = stack[stack.length - 1];
+      if (top.isNamed && b._ts_tree_cursor_goto_first_child_wasm(t)) {
+        open(make(top));
         continue;
       }
       for (;;) {
-        stack.pop();
+        close();
         if (!stack.length) return root;
-        if (b._ts_tree_cursor_goto_next_sibling_wasm(t)) { stack.push(make(stack[stack.length - 1])); break; }
-        if (!b._ts_tree_cursor_goto_parent_wasm(t)) return root;
+        if (b._ts_tree_cursor_goto_next_sibling_wasm(t)) { open(make(stack[stack.length - 1])); break; }
+        if (!b._ts_tree_cursor_goto_parent_wasm(t)) {
+          while (stack.length) close();
+          return root;
+        }
       }
     }
   } finally {
