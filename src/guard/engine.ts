@@ -18,6 +18,9 @@ export const MAX_COMMAND_BYTES = 64 * 1024;
 export const MAX_REPARSE_DEPTH = 4;
 export const MAX_TREE_DEPTH = 200;
 export const MAX_NODES = 60_000;
+/** Decision cache bounds: entries per policy, and the longest command (UTF-16 units) cached. */
+export const DECISION_CACHE_ENTRIES = 1024;
+export const DECISION_CACHE_MAX_COMMAND = 2048;
 
 export interface GuardEngine {
   checkCommand(command: string, ctx?: GuardContext): GuardDecision;
@@ -51,8 +54,42 @@ function policyFilesIn(dir: string): string[] {
   return readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(dir, f));
 }
 
+/**
+ * Bounded LRU of one policy's command findings, keyed by the exact command string. A policy is
+ * immutable once loaded and a finding is a pure function of (policy, command bytes): the parser,
+ * rules and limits are fixed per engine, and nothing reads the clock, the environment or the
+ * filesystem. So a hit returns exactly what analysis would. Agents repeat commands (`git status`,
+ * `ls`, test runs) many times in a session; a hit costs a Map lookup instead of a parse.
+ * Size bound: DECISION_CACHE_ENTRIES commands of at most DECISION_CACHE_MAX_COMMAND units each.
+ */
+export class FindingCache {
+  private readonly map = new Map<string, Finding>();
+  constructor(private readonly max: number) {}
+  get(command: string): Finding | undefined {
+    const f = this.map.get(command);
+    if (f !== undefined) {
+      // Refresh recency: Map iteration order is insertion order, so the first key is the oldest.
+      this.map.delete(command);
+      this.map.set(command, f);
+    }
+    return f;
+  }
+  set(command: string, f: Finding): void {
+    this.map.set(command, f);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
+  }
+  get size(): number {
+    return this.map.size;
+  }
+}
+
 class Engine implements GuardEngine {
-  constructor(private readonly parser: Parser, private readonly policies: Map<string, Policy>) {}
+  /** Set by commandWith when analysis threw (read right after the call; everything here is synchronous). */
+  private analysisFailed = false;
+  /** Per policy object (identity, not name), so a finding is only ever reused for the policy that produced it. */
+  private readonly caches = new WeakMap<Policy, FindingCache>();
+
+  constructor(private readonly parser: Parser, private readonly policies: Map<string, Policy>, private readonly cacheEntries: number) {}
 
   policyNames(): string[] {
     return [...this.policies.keys()].sort();
@@ -79,8 +116,23 @@ class Engine implements GuardEngine {
     const sel = this.select(ctx);
     if (!Array.isArray(sel)) return sel;
     let best: Finding | undefined;
-    for (const p of sel) best = worstOf(best, this.commandWith(p, command));
+    for (const p of sel) best = worstOf(best, this.cachedCommandWith(p, command));
+    // toDecision copies: callers never hold (or mutate) a cached finding.
     return toDecision(best ?? finding('deny', 'internal', 'no decision', clip(command)));
+  }
+
+  private cachedCommandWith(policy: Policy, command: string): Finding {
+    if (this.cacheEntries <= 0 || typeof command !== 'string' || command.length > DECISION_CACHE_MAX_COMMAND) return this.commandWith(policy, command);
+    let cache = this.caches.get(policy);
+    if (!cache) this.caches.set(policy, (cache = new FindingCache(this.cacheEntries)));
+    const hit = cache.get(command);
+    if (hit) return hit;
+    this.analysisFailed = false;
+    const f = this.commandWith(policy, command);
+    // A guard failure (an exception inside analysis, e.g. a stack overflow) may be transient:
+    // its fail-closed answer is returned but not kept, so the next call analyses again.
+    if (!this.analysisFailed) cache.set(command, f);
+    return f;
   }
 
   private commandWith(policy: Policy, command: string): Finding {
@@ -96,6 +148,7 @@ class Engine implements GuardEngine {
     try {
       findings = analyze(command, 0, this.options(policy));
     } catch {
+      this.analysisFailed = true;
       findings = [finding('approve', 'internal.error', 'the guard failed while checking this command', clip(command), { floor: true }), ...rawScan(command)];
     }
     if (policy.parseError === 'deny') findings = findings.map((f) => (f.floor && f.rule.startsWith('parse.') ? { ...f, decision: 'deny' } : f));
@@ -209,7 +262,11 @@ function readOnlyVeto(v: View): string | undefined {
   return undefined;
 }
 
-export async function loadGuard(options: { policyFiles?: string[]; policyDir?: string } = {}): Promise<GuardEngine> {
+/**
+ * `decisionCache`: entries per policy in the exact-match decision cache (default
+ * DECISION_CACHE_ENTRIES); 0 turns it off (the bench measures uncached decisions that way).
+ */
+export async function loadGuard(options: { policyFiles?: string[]; policyDir?: string; decisionCache?: number } = {}): Promise<GuardEngine> {
   const parser = await loadBashParser();
   const policies = new Map<string, Policy>();
   const dir = options.policyDir ?? bundledPolicyDir();
@@ -219,5 +276,5 @@ export async function loadGuard(options: { policyFiles?: string[]; policyDir?: s
     const p = loadPolicyFile(f);
     policies.set(p.name, p);
   }
-  return new Engine(parser, policies);
+  return new Engine(parser, policies, options.decisionCache ?? DECISION_CACHE_ENTRIES);
 }
