@@ -38,16 +38,23 @@ interface RawBinding {
   _ts_tree_cursor_start_index_wasm(tree: number): number;
   _ts_tree_cursor_end_index_wasm(tree: number): number;
   _ts_tree_cursor_current_field_id_wasm(tree: number): number;
+  _ts_tree_cursor_current_node_wasm(tree: number): void;
+  /** Returns the transfer buffer's address (and writes two version numbers into it: call only at load). */
+  _ts_init(): number;
+  /** The WASM memory as 32-bit words; Emscripten replaces the view when memory grows, so read it per use. */
+  readonly HEAP32: Int32Array;
 }
 const RAW_FUNCTIONS: (keyof RawBinding)[] = [
   '_ts_tree_root_node_wasm', '_ts_node_has_error_wasm', '_ts_tree_cursor_new_wasm', '_ts_tree_cursor_delete_wasm',
   '_ts_tree_cursor_goto_first_child_wasm', '_ts_tree_cursor_goto_next_sibling_wasm', '_ts_tree_cursor_goto_parent_wasm',
   '_ts_tree_cursor_current_node_type_id_wasm', '_ts_tree_cursor_current_node_is_missing_wasm', '_ts_tree_cursor_start_index_wasm',
-  '_ts_tree_cursor_end_index_wasm', '_ts_tree_cursor_current_field_id_wasm',
+  '_ts_tree_cursor_end_index_wasm', '_ts_tree_cursor_current_field_id_wasm', '_ts_tree_cursor_current_node_wasm', '_ts_init',
 ];
 
 /** Set once the raw binding has passed `verifyFastCopy`; undefined means the public API path. */
 let raw: RawBinding | undefined;
+/** The binding's transfer buffer (where the cursor lives between calls), as an index into HEAP32. */
+let transferWord = 0;
 
 export async function loadBashParser(): Promise<Parser> {
   if (parser) return parser;
@@ -64,9 +71,10 @@ export async function loadBashParser(): Promise<Parser> {
       p.setLanguage(lang);
       // Only when this call initialised the runtime (another user may have done it first) and
       // every export is there; then only if the copies agree exactly on the probe set.
-      if (RAW_FUNCTIONS.every((f) => typeof moduleObject[f] === 'function')) {
+      if (RAW_FUNCTIONS.every((f) => typeof moduleObject[f] === 'function') && moduleObject.HEAP32 instanceof Int32Array) {
         const candidate = moduleObject as unknown as RawBinding;
-        if (verifyFastCopy(p, candidate)) raw = candidate;
+        transferWord = candidate._ts_init() >> 2;
+        if (transferWord > 0 && verifyFastCopy(p, candidate)) raw = candidate;
       }
       parser = p;
       return p;
@@ -219,16 +227,31 @@ function treeAddress(tree: Tree): number {
 }
 
 /**
- * Same tree as `copyTree`, through the raw binding. Returns undefined for a tree with errors:
- * those need exact per-node `hasError` (a call that overwrites the transfer buffer), so they take
- * the public path; they are fail-closed input anyway. A tree without errors has no ERROR or
- * MISSING nodes, and every node's `hasError` is false, as `copyTree` records.
+ * `hasError` of the cursor's node, for the few types whose exact value the walk reads in a tree
+ * with errors. Asking needs the node in the transfer buffer, which overwrites the cursor there:
+ * the cursor's four words are saved and put back.
+ */
+function cursorNodeHasError(t: number, b: RawBinding): boolean {
+  const i = transferWord;
+  let heap = b.HEAP32;
+  const c0 = heap[i], c1 = heap[i + 1], c2 = heap[i + 2], c3 = heap[i + 3];
+  b._ts_tree_cursor_current_node_wasm(t);
+  const e = b._ts_node_has_error_wasm(t) === 1;
+  heap = b.HEAP32;
+  heap[i] = c0; heap[i + 1] = c1; heap[i + 2] = c2; heap[i + 3] = c3;
+  return e;
+}
+
+/**
+ * Same tree as `copyTree`, through the raw binding (undefined only without a tree address). As in
+ * `copyTree`: in a tree with errors `hasError` is exact for HAS_ERROR_TYPES and conservatively
+ * true elsewhere; in a tree without errors it is false everywhere.
  */
 function copyTreeFast(tree: Tree, src: string, b: RawBinding): Node | undefined {
   const t = treeAddress(tree);
   if (!t) return undefined;
   b._ts_tree_root_node_wasm(t); // the root node now sits in the transfer buffer
-  if (b._ts_node_has_error_wasm(t)) return undefined;
+  const rootHasError = b._ts_node_has_error_wasm(t) === 1;
   const g = grammarOf(tree.language);
   b._ts_tree_cursor_new_wasm(t); // reads the root from the buffer, leaves the cursor there
   try {
@@ -240,6 +263,7 @@ function copyTreeFast(tree: Tree, src: string, b: RawBinding): Node | undefined 
       const missing = start === end && b._ts_tree_cursor_current_node_is_missing_wasm(t) === 1;
       const type = g.types[id] || 'ERROR';
       const n = new Node(src, type, isNamed, id === ERROR_SYMBOL, missing, start, end);
+      if (rootHasError) n.hasError = HAS_ERROR_TYPES.has(type) ? cursorNodeHasError(t, b) : true;
       if (FIELD_PARENTS.has(type)) n.fields = [];
       if (parent?.fields) parent.fields.push(g.fields[b._ts_tree_cursor_current_field_id_wasm(t)] ?? null);
       return n;
@@ -304,6 +328,8 @@ const PROBES = [
   "echo $'\\x72m' \"a${b:-c}d\" 'e' # comment", 'echo héllo 🎉 ünïcödé | grep é', '[[ -f x && $(id) ]] && (( i++ ))',
   'if a; then b; elif c; then d; else e; fi', 'while read l; do echo "$l"; done < f', 'export A=1 B=$(x); declare -x C', 'sudo bash -c "rm -rf /"',
   'echo <(ls) >(cat)', 'a=(1 2 3); echo ${a[@]}', '', '   ', 'echo "unterminated', 'if true; then ls', 'ls | | rm', '$(', 'for ((i=0;i<3;i++)); do :; done',
+  // Errors inside and next to the types whose hasError is read exactly (test, arithmetic, C-style for).
+  '[[ -f x && ]]; [[ -d y ]]', 'echo $(( 1 + )) $((2+2))', 'for ((i=0;i<;i++)); do :; done; (( x++ ))', 'exec 5<>/dev/tcp/h/80; [[ a ]] |',
 ];
 
 /** Checks the raw binding against the public API on the probe set; any difference or error disables it. */
@@ -322,8 +348,7 @@ function copiesAgree(p: Parser, b: RawBinding, text: string): boolean {
   try {
     const slow = copyTree(tree, text);
     const fast = copyTreeFast(tree, text, b);
-    // undefined: the fast copier declined (a tree with errors); it must decline exactly those.
-    return fast === undefined ? slow.hasError : !slow.hasError && sameTree(slow, fast);
+    return fast !== undefined && sameTree(slow, fast);
   } finally {
     tree.delete();
   }
