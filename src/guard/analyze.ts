@@ -263,10 +263,9 @@ function effective(argv: Word[]): Word[][] {
 /**
  * Every program name a test in roleOf() below looks at, apart from shells and interpreters.
  * Any other program has the plain role, so roleOf returns it without running those tests.
- * Keep in step with roleOf (the guard tests and the decision snapshot catch a missing name only
- * if a corpus line uses it, so add the name here whenever a test there names a new program).
+ * test/guard/wrappers.test.ts reads roleOf's source and fails if a program it tests is missing here.
  */
-const ROLE_PROGS = new Set([
+export const ROLE_PROGS: ReadonlySet<string> = new Set([
   // network clients
   'curl', 'wget', 'fetch', 'http', 'https', 'xh', 'aria2c', 'lynx', 'links', 'w3m', 'httpie', 'nc', 'ncat', 'netcat', 'socat',
   'telnet', 's_client', 'gh', 'scp', 'sftp', 'ftp', 'tftp', 'rsync', 'openssl',

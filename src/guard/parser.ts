@@ -271,14 +271,17 @@ function copyTreeFast(tree: Tree, src: string, b: RawBinding): Node | undefined 
     // Children are collected on one scratch list and each parent gets an exact-size copy when it
     // is closed: growing every child array by push() allocated (and copied) ~2x the memory, which
     // on a 64 KiB script meant extra young-generation collections in the middle of one decision.
+    // `kn` is the scratch list's logical length (setting `kids.length` is a slow runtime call;
+    // entries past `kn` are stale and overwritten).
     const kids: Node[] = [];
+    let kn = 0;
     const marks: number[] = [];
     const stack: Node[] = [];
-    const open = (n: Node): void => { kids.push(n); stack.push(n); marks.push(kids.length); };
+    const open = (n: Node): void => { kids[kn++] = n; stack.push(n); marks.push(kn); };
     const close = (): void => {
       const n = stack.pop() as Node;
       const m = marks.pop() as number;
-      if (kids.length > m) { n.children = kids.slice(m); kids.length = m; }
+      if (kn > m) { n.children = kids.slice(m, kn); kn = m; }
     };
     open(make(undefined));
     const root = kids[0];

@@ -87,7 +87,21 @@ function shellScriptArgs(v: View): Unwrapped {
   return u;
 }
 
+/**
+ * Every `case` label of unwrap()'s switch. Any other program (shells aside) is not a wrapper, and
+ * unwrap answers without walking ~60 string comparisons. A test checks this list against the
+ * switch's labels in this file, so the two cannot drift apart.
+ */
+export const WRAPPER_PROGS: ReadonlySet<string> = new Set([
+  'sudo', 'doas', 'su', 'runuser', 'sg', 'env', 'nice', 'ionice', 'nohup', 'setsid', 'builtin', 'caffeinate', 'unbuffer', 'rlwrap',
+  'torsocks', 'proxychains', 'proxychains4', 'catchsegv', 'dbus-run-session', 'xvfb-run', 'time', 'stdbuf', 'chronic', 'ifne', 'pv',
+  'systemd-run', 'firejail', 'valgrind', 'nocache', 'eatmydata', 'fakeroot', 'then', 'do', 'timeout', 'taskset', 'chrt', 'chroot',
+  'nsenter', 'unshare', 'strace', 'ltrace', 'busybox', 'command', 'exec', 'sshpass', 'flock', 'script', 'watch', 'xargs', 'parallel',
+  'ssh', 'docker', 'podman', 'nerdctl', 'kubectl', 'oc', 'find',
+]);
+
 export function unwrap(v: View): Unwrapped | undefined {
+  if (!WRAPPER_PROGS.has(v.prog) && !SHELLS.has(v.prog)) return undefined;
   switch (v.prog) {
     case 'sudo': case 'doas': {
       const o = parseOpts(v.args, 'ugpCDhRTUrt', ['user', 'group', 'prompt', 'chdir', 'host', 'close-from', 'role', 'type', 'other-user', 'command-timeout'], true);
