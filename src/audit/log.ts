@@ -2,17 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { GatehouseError, log } from '../core/index.js';
 import type { Store } from '../store/index.js';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
 import { chainHash, GENESIS, type ChainedRecord } from './chain.js';
-import { sqliteBatchWriter, type UnchainedRow } from './sqlite-batch.js';
-
-// The compiled writer thread, when running from dist/ (undefined under vitest's TS sources).
-const WORKER_URL = ((): URL | undefined => {
-  const u = new URL('./sqlite-worker.js', import.meta.url);
-  return import.meta.url.endsWith('.js') && existsSync(fileURLToPath(u)) ? u : undefined;
-})();
+import { sqliteAuditWriter, type SqliteAuditWriter } from './sqlite-writer.js';
+import type { DurableSync } from './wal-sync.js';
 
 export type AuditPhase = 'attempt' | 'result' | 'event';
 
@@ -89,11 +81,18 @@ export class AuditLog {
   #flushing = false;
   #scrub: (s: string) => string;
 
-  constructor(store: Store, chainKey: Buffer, options: { scrub?: (s: string) => string } = {}) {
+  readonly #walSync: DurableSync | undefined;
+
+  /**
+   * `durableSync` replaces the embedded store's WAL flush (tests use it to delay or fail the
+   * flush); production code leaves it unset.
+   */
+  constructor(store: Store, chainKey: Buffer, options: { scrub?: (s: string) => string; durableSync?: DurableSync } = {}) {
     if (chainKey.length < 32) throw new GatehouseError('key_invalid', 'audit chain key must be at least 32 bytes');
     this.#store = store;
     this.#key = chainKey;
     this.#scrub = options.scrub ?? ((s) => s);
+    this.#walSync = options.durableSync;
   }
 
   /** Replaces the scrubber applied to every text field before it is written. */
@@ -159,66 +158,26 @@ export class AuditLog {
     });
   }
 
-  #inThread: ((rows: UnchainedRow[]) => number[]) | undefined;
-  #worker: Worker | undefined;
-  #workerCalls = new Map<number, { resolve: (seqs: number[]) => void; reject: (e: Error) => void }>();
-  #nextCall = 0;
+  #sqliteWriter: SqliteAuditWriter | undefined;
 
   /**
-   * The embedded store's hot path: prepared statements in one BEGIN IMMEDIATE transaction, run on
-   * a writer thread so the disk flush never blocks the event loop. Under vitest (TypeScript
-   * sources, no compiled worker) the same writer runs in this thread.
+   * The embedded store's hot path: prepared statements in one BEGIN IMMEDIATE transaction on this
+   * thread (tens of µs), then one WAL flush on the thread pool (see sqlite-writer.ts), so the disk
+   * flush never blocks the event loop and no record crosses a thread boundary.
    */
-  #writeSqlite(handle: NonNullable<Store['sqlite']>, batch: Pending[]): Promise<number[]> | number[] {
+  #writeSqlite(handle: NonNullable<Store['sqlite']>, batch: Pending[]): Promise<number[]> {
     const ts = new Date().toISOString();
-    const rows = batch.map((p) => {
-      const { seq: _s, prev_hash: _p, ...row } = this.#toRow(p, 0, ts, '');
-      return row;
-    });
-    if (!WORKER_URL) {
-      this.#inThread ??= sqliteBatchWriter(handle, this.#key);
-      return this.#inThread(rows);
-    }
-    const w = this.#ensureWorker(handle.name);
-    const id = ++this.#nextCall;
-    w.ref();
-    return new Promise<number[]>((resolve, reject) => {
-      this.#workerCalls.set(id, { resolve, reject });
-      // One string is far cheaper to hand to the thread than a structured clone of many objects.
-      w.postMessage({ id, rows: JSON.stringify(rows) });
-    });
+    // seq and prev_hash are placeholders: the writer sets them under the store's write lock.
+    const records = batch.map((p) => this.#toRow(p, 0, ts, ''));
+    this.#sqliteWriter ??= sqliteAuditWriter(handle, this.#key, { sync: this.#walSync });
+    return this.#sqliteWriter.write(records);
   }
 
-  #ensureWorker(file: string): Worker {
-    if (this.#worker) return this.#worker;
-    const w = new Worker(WORKER_URL!, { workerData: { file, key: new Uint8Array(this.#key) } });
-    w.on('message', (m: { id: number; seqs?: number[]; error?: string }) => {
-      const call = this.#workerCalls.get(m.id);
-      if (!call) return;
-      this.#workerCalls.delete(m.id);
-      if (this.#workerCalls.size === 0) w.unref();
-      if (m.error !== undefined) call.reject(new Error(m.error));
-      else call.resolve(m.seqs!);
-    });
-    const fail = (e: Error) => {
-      // A dead writer fails everything it held; the next append starts a new one.
-      if (this.#worker === w) this.#worker = undefined;
-      for (const c of this.#workerCalls.values()) c.reject(e);
-      this.#workerCalls.clear();
-    };
-    w.on('error', fail);
-    w.on('exit', (code) => fail(new Error(`audit writer thread exited (${code})`)));
-    w.unref();
-    this.#worker = w;
-    return w;
-  }
-
-  /** Stops the writer thread after everything appended so far is committed. */
+  /** Returns after everything appended so far is committed, and releases the WAL descriptor. */
   async close(): Promise<void> {
     await this.drain();
-    const w = this.#worker;
-    this.#worker = undefined;
-    if (w) await w.terminate();
+    this.#sqliteWriter?.close();
+    this.#sqliteWriter = undefined;
   }
 
   #toRow(p: Pending, seq: number, ts: string, prev: string): ChainedRecord {

@@ -1,32 +1,48 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { CHAINED_FIELDS, chainHash, GENESIS, type ChainedRecord } from './chain.js';
 
-/** A record ready to be chained: everything but its position and hashes. */
-export type UnchainedRow = Omit<ChainedRecord, 'seq' | 'prev_hash'>;
-
-const COLS = [...CHAINED_FIELDS, 'prev_hash', 'hash'];
+const COLS = [...CHAINED_FIELDS, 'prev_hash', 'hash'] as const;
+/** Rows per INSERT statement: one statement per few rows costs far less than one per row. */
+const ROWS_PER_INSERT = 16;
 
 /**
- * Appends rows to the chain in one BEGIN IMMEDIATE transaction on an embedded store: the write
+ * Appends records to the chain in one BEGIN IMMEDIATE transaction on an embedded store: the write
  * lock serialises writers across processes (others wait through the busy timeout), the last
- * record is read under it, and each new record's seq and hash follow from it. Returns the seqs.
+ * record is read under it, and each new record's seq, prev_hash and hash are set from it (the
+ * writer owns the records it is given and fills those fields in place). Returns the seqs.
  */
-export function sqliteBatchWriter(handle: BetterSqlite3.Database, key: Buffer): (rows: UnchainedRow[]) => number[] {
+export function sqliteBatchWriter(handle: BetterSqlite3.Database, key: Buffer): (records: ChainedRecord[]) => number[] {
   const last = handle.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
-  const insert = handle.prepare(`INSERT INTO audit_log (${COLS.join(', ')}) VALUES (${COLS.map((c) => '@' + c).join(', ')})`);
-  const tx = handle.transaction((rows: UnchainedRow[]) => {
+  const inserts = new Map<number, BetterSqlite3.Statement>();
+  const one = `(${COLS.map(() => '?').join(', ')})`;
+  const insertOf = (rows: number): BetterSqlite3.Statement => {
+    let s = inserts.get(rows);
+    if (!s) inserts.set(rows, (s = handle.prepare(`INSERT INTO audit_log (${COLS.join(', ')}) VALUES ${Array(rows).fill(one).join(', ')}`)));
+    return s;
+  };
+  const tx = handle.transaction((records: ChainedRecord[]) => {
     const top = last.get() as { seq: number; hash: string } | undefined;
     let seq = top ? Number(top.seq) : 0;
     let prev = top ? top.hash : GENESIS;
     const seqs: number[] = [];
-    for (const row of rows) {
-      seq += 1;
-      const rec: ChainedRecord = { ...row, seq, prev_hash: prev };
+    // Positional parameters: binding by name costs a lookup per column per row.
+    const params: (string | number | null)[] = [];
+    let pending = 0;
+    for (const rec of records) {
+      rec.seq = ++seq;
+      rec.prev_hash = prev;
       prev = chainHash(key, rec);
-      insert.run({ ...rec, hash: prev });
+      for (const f of CHAINED_FIELDS) params.push(rec[f]);
+      params.push(rec.prev_hash, prev);
       seqs.push(seq);
+      if (++pending === ROWS_PER_INSERT) {
+        insertOf(pending).run(params);
+        params.length = 0;
+        pending = 0;
+      }
     }
+    if (pending > 0) insertOf(pending).run(params);
     return seqs;
   });
-  return (rows) => tx.immediate(rows);
+  return (records) => tx.immediate(records);
 }

@@ -1,0 +1,136 @@
+import { randomBytes } from 'node:crypto';
+import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AuditLog, verifyAuditChain } from '../../src/audit/index.js';
+import { WalFileSync } from '../../src/audit/wal-sync.js';
+import { Gate, TokenService } from '../../src/gate/index.js';
+import { openStore } from '../../src/store/index.js';
+import { tempHome } from '../helpers/home.js';
+
+/** A promise whose settling the test controls. */
+function deferred(): { promise: Promise<void>; resolve(): void; reject(e: Error): void } {
+  let resolve!: () => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
+
+describe('audit writer on the embedded store (commit, then one WAL flush off the event loop)', () => {
+  const home = tempHome();
+  afterAll(() => home.cleanup());
+
+  it('commits concurrent appends in order from two connections and the chain verifies', async () => {
+    const file = join(home.dir, 'a.db');
+    const key = randomBytes(32);
+    const s1 = await openStore({ sqliteFile: file });
+    const s2 = await openStore({ sqliteFile: file });
+    const a = new AuditLog(s1, key);
+    const b = new AuditLog(s2, key);
+    // 40 rows per writer and batch: more than one multi-row INSERT per transaction.
+    const results = await Promise.all(Array.from({ length: 400 }, (_, i) => (i % 2 ? a : b).append({ phase: 'event', tool: 'x', action: `n${i}` })));
+    expect(new Set(results.map((r) => r.seq)).size).toBe(400);
+    expect(await verifyAuditChain(s1, key)).toEqual({ ok: true, records: 400 });
+    await a.close();
+    await b.close();
+    await s1.close();
+    await s2.close();
+  });
+
+  it('an append resolves only after the WAL flush does (the attempt is on disk before the action)', async () => {
+    const s = await openStore({ sqliteFile: join(home.dir, 'b.db') });
+    let flush = deferred();
+    let flushes = 0;
+    const log = new AuditLog(s, randomBytes(32), {
+      durableSync: () => {
+        flushes++;
+        return flush.promise;
+      },
+    });
+    let done = false;
+    const p = log.append({ phase: 'attempt', tool: 'exec', action: 'ls' }).then((r) => {
+      done = true;
+      return r;
+    });
+    await tick();
+    expect(flushes).toBe(1);
+    expect(done).toBe(false); // committed, but not yet flushed: not reported as recorded
+    flush.resolve();
+    expect((await p).seq).toBe(1);
+    flush = deferred();
+    flush.resolve();
+    await log.close();
+    await s.close();
+  });
+
+  it('a failed flush refuses the action (no audit record, no action)', async () => {
+    const s = await openStore({ sqliteFile: join(home.dir, 'c.db') });
+    const log = new AuditLog(s, randomBytes(32), { durableSync: () => Promise.reject(new Error('EIO: disk gone')) });
+    const tokens = new TokenService(s);
+    const { token } = await tokens.create({ name: 'flush-fail', grants: ['tool:*'] });
+    const principal = await tokens.authenticate(token);
+    let ran = false;
+    await expect(
+      new Gate({ audit: log }).run(principal, { tool: 'discover', summary: 'x' }, async () => {
+        ran = true;
+      }),
+    ).rejects.toMatchObject({ code: 'audit_unavailable' });
+    expect(ran).toBe(false);
+    await log.close();
+    await s.close();
+  });
+
+  it('a write the store refuses rejects with audit_unavailable', async () => {
+    const s = await openStore({ sqliteFile: join(home.dir, 'd.db') });
+    const log = new AuditLog(s, randomBytes(32));
+    await log.append({ phase: 'event', tool: 'ok' });
+    s.sqlite!.exec('DROP TABLE audit_log');
+    await expect(log.append({ phase: 'event', tool: 'lost' })).rejects.toMatchObject({ code: 'audit_unavailable' });
+    await log.close();
+    await s.close();
+  });
+
+  it('waits for a transaction open on the shared connection, and restores its synchronous level', async () => {
+    const s = await openStore({ sqliteFile: join(home.dir, 'e.db') });
+    const handle = s.sqlite!;
+    const level = handle.pragma('synchronous', { simple: true });
+    expect(level).toBe(2); // FULL: every other write on this connection flushes in its commit
+    const log = new AuditLog(s, randomBytes(32));
+    handle.exec('BEGIN IMMEDIATE');
+    let done = false;
+    const p = log.append({ phase: 'event', tool: 'x' }).then(() => (done = true));
+    await tick(30);
+    expect(done).toBe(false);
+    handle.exec('COMMIT');
+    await p;
+    expect(handle.pragma('synchronous', { simple: true })).toBe(level);
+    await log.close();
+    await s.close();
+  });
+
+  it('the real flush targets the store\'s WAL file, and fails closed when the file is gone', async () => {
+    const s = await openStore({ sqliteFile: join(home.dir, 'f.db') });
+    const log = new AuditLog(s, randomBytes(32));
+    await log.append({ phase: 'event', tool: 'x' });
+    expect(statSync(join(home.dir, 'f.db-wal')).size).toBeGreaterThan(0);
+    await log.close();
+    await s.close();
+
+    // WalFileSync on its own: a replaced file is followed, a missing one is an error.
+    const db = join(home.dir, 'g.db');
+    writeFileSync(`${db}-wal`, 'one');
+    const wal = new WalFileSync(db);
+    await wal.sync();
+    writeFileSync(`${db}-new`, 'two');
+    renameSync(`${db}-new`, `${db}-wal`);
+    await wal.sync();
+    rmSync(`${db}-wal`);
+    await expect(wal.sync()).rejects.toMatchObject({ code: 'ENOENT' });
+    wal.close();
+  });
+});
