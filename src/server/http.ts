@@ -46,21 +46,35 @@ export function sendError(res: ServerResponse, err: GatehouseError): void {
   else res.destroy();
 }
 
+/** Reads a whole request body, refusing it with `input_too_large` once it passes `max` bytes. */
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > max) throw new GatehouseError('input_too_large', `request body is over the ${max}-byte limit`, { hint: 'send smaller requests' });
+    chunks.push(chunk as Buffer);
+  }
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+}
+
+function parsedJson(bytes: Buffer): { parsedBody?: unknown } {
+  try {
+    return { parsedBody: JSON.parse(bytes.toString('utf8')) as unknown };
+  } catch {
+    return {};
+  }
+}
+
 /** Largest JSON body a plain route reads. */
 export const MAX_JSON_BODY_BYTES = 2 * 1024 * 1024;
 
 /** Reads and parses a JSON request body, refusing oversized or malformed input with typed errors. */
 export async function readJsonBody(req: IncomingMessage, max = MAX_JSON_BODY_BYTES): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > max) throw new GatehouseError('input_too_large', `request body is over the ${max}-byte limit`, { hint: 'send a smaller body' });
-    chunks.push(chunk as Buffer);
-  }
-  if (size === 0) return {};
+  const bytes = await readBody(req, max);
+  if (bytes.length === 0) return {};
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+    return JSON.parse(bytes.toString('utf8')) as unknown;
   } catch {
     throw new GatehouseError('invalid_input', 'request body is not valid JSON', { hint: 'send a JSON object with content-type application/json' });
   }
@@ -132,21 +146,40 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
     if (len > MAX_MCP_BODY_BYTES) {
       throw new GatehouseError('input_too_large', `request body of ${len} bytes is over the ${MAX_MCP_BODY_BYTES}-byte limit`, { hint: 'send smaller requests' });
     }
+    // The body is read whole (bounded) and handed over as bytes: a JSON-RPC message is small, and a
+    // byte body spares the SDK a web stream it would tee to read twice.
+    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+    const body = hasBody ? await readBody(req, MAX_MCP_BODY_BYTES) : undefined;
     const request = new Request(new URL(req.url ?? '/mcp', `http://${req.headers.host ?? 'localhost'}`), {
       method: req.method,
       headers: req.headers as Record<string, string>,
-      body: req.method === 'GET' || req.method === 'HEAD' ? undefined : (Readable.toWeb(req) as ReadableStream<Uint8Array>),
-      duplex: 'half',
+      body,
       signal: abort.signal,
-    } as RequestInit);
-    const response = await mcp.fetch(request, { authInfo: { token: 'redacted', clientId: principal.tokenId, scopes: [], extra: { principal, client: clientAddress(req) } } });
+    });
+    const response = await mcp.fetch(request, {
+      authInfo: { token: 'redacted', clientId: principal.tokenId, scopes: [], extra: { principal, client: clientAddress(req) } },
+      // Parsed once here, so the SDK neither clones the request nor reads it again; a body that
+      // does not parse is left to the SDK, which answers with the protocol's parse error.
+      ...(body !== undefined ? parsedJson(body) : {}),
+    });
     const headers: Record<string, string> = {};
     response.headers.forEach((v, k) => (headers[k] = v));
+    if (!response.body) {
+      res.writeHead(response.status, headers);
+      return void res.end();
+    }
+    if ((headers['content-type'] ?? '').startsWith('application/json')) {
+      // A single JSON answer: one write with its length, instead of a web-to-node stream pipe.
+      const bytes = Buffer.from(await response.arrayBuffer());
+      headers['content-length'] = String(bytes.length);
+      res.writeHead(response.status, headers);
+      return void res.end(bytes);
+    }
+    // SSE (progress before the result, listen streams): stream as it comes.
     res.writeHead(response.status, headers);
-    if (!response.body) return void res.end();
-    const body = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
-    body.on('error', () => res.destroy());
-    body.pipe(res);
+    const stream = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    stream.on('error', () => res.destroy());
+    stream.pipe(res);
   }
 
   // Node's 5 s keep-alive default races clients that reuse an idle connection just as the server
