@@ -1,11 +1,17 @@
 /**
  * The whole product path for HTTP targets, side by side in one run: a direct undici Pool to the
- * upstream (the floor), `/gateway/:target/*` on a `gatehouse serve` child process, and the
- * `api_request` tool over MCP (Streamable HTTP to the same server, and stdio to a `gatehouse mcp`
- * child), at concurrency 1, 10 and 50, with the audit log on (every call is two durable records).
+ * upstream (the floor), a bare Node proxy in its own process (the ceiling for any Node proxy on
+ * this machine: no checks at all), `/gateway/:target/*` on a `gatehouse serve` child process, and
+ * the `api_request` tool over MCP (Streamable HTTP to the same server, and stdio to a
+ * `gatehouse mcp` child), at concurrency 1, 10 and 50, with the audit log on (every call is two
+ * records; the attempt is flushed to disk before the request goes out).
+ *
+ * Besides requests/s and latency, each proxied cell reports the serving process's CPU time per
+ * request (all its threads, from /proc): on a small shared machine the load generator, the
+ * upstream and the server compete for the same cores, and CPU per request is the steadier figure.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,6 +21,14 @@ import { Pool } from 'undici';
 import { measure, startUpstream, type Cell } from './upstream.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const BARE_PROXY = fileURLToPath(new URL('../../bench/fixtures/bare-proxy.mjs', import.meta.url));
+
+/** CPU time (user + system, all threads) a process has used, in µs; NaN where /proc is absent. */
+function processCpuUs(pid: number | null | undefined): number {
+  if (!pid || !existsSync(`/proc/${pid}/stat`)) return NaN;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks of 10 ms (USER_HZ 100)
+}
 
 function cleanEnv(home: string): Record<string, string> {
   const e: Record<string, string> = {};
@@ -28,8 +42,9 @@ function run(env: Record<string, string>, args: string[], input?: string): strin
   return r.stdout.trim();
 }
 
-async function startGatehouse(env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts a server child that prints `listening on http://…` on stdout; resolves with its URL. */
+async function startListening(args: string[], env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
@@ -37,7 +52,7 @@ async function startGatehouse(env: Record<string, string>): Promise<{ url: strin
       const m = /listening on (http:\/\/[0-9.:]+)/.exec(out);
       if (m) resolve(m[1]);
     });
-    child.once('exit', (c) => reject(new Error(`gatehouse serve exited ${c}: ${out}`)));
+    child.once('exit', (c) => reject(new Error(`${args.join(' ')} exited ${c}: ${out}`)));
   });
   return { url, child };
 }
@@ -53,20 +68,28 @@ export async function benchGateway(opts: { durationMs?: number; concurrency?: nu
   env.GATEHOUSE_CONFIG = config;
   const up = await startUpstream();
   let gh: { url: string; child: ChildProcess } | undefined;
+  let bare: { url: string; child: ChildProcess } | undefined;
   const closers: (() => Promise<unknown>)[] = [];
   try {
     run(env, ['vault', 'create', 'bench']);
     run(env, ['vault', 'set', 'bench/api.key', '--bind', 'target:bench'], 'sk-bench-' + 'k'.repeat(40));
     run(env, ['target', 'add', 'http', 'bench', '--base-url', `http://127.0.0.1:${up.port}`, '--auth', 'bearer', '--secret', 'vault:bench/api.key', '--allow-private']);
     const token = run(env, ['token', 'create', '--name', 'bench', '--grant', 'tool:api_request', '--grant', 'target:bench']);
-    gh = await startGatehouse(env);
+    gh = await startListening([CLI, 'serve', '--listen', '127.0.0.1:0'], env);
+    bare = await startListening([BARE_PROXY, `http://127.0.0.1:${up.port}`], env);
 
     const direct = new Pool(`http://127.0.0.1:${up.port}`, { connections: 64, pipelining: 1 });
     const viaGateway = new Pool(gh.url, { connections: 64, pipelining: 1 });
-    closers.push(() => direct.close(), () => viaGateway.close());
+    const viaBare = new Pool(bare.url, { connections: 64, pipelining: 1 });
+    closers.push(() => direct.close(), () => viaGateway.close(), () => viaBare.close());
     const body = JSON.stringify({ hello: 'world' });
     const directCall = async () => {
       const r = await direct.request({ method: 'POST', path: '/v1/items', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-direct' }, body });
+      await r.body.text();
+    };
+    const bareCall = async () => {
+      const r = await viaBare.request({ method: 'POST', path: '/gateway/bench/v1/items', headers: { 'content-type': 'application/json' }, body });
+      if (r.statusCode !== 200) throw new Error(`bare proxy answered ${r.statusCode}`);
       await r.body.text();
     };
     const gatewayCall = async () => {
@@ -77,31 +100,43 @@ export async function benchGateway(opts: { durationMs?: number; concurrency?: nu
     const http = new Client({ name: 'bench', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
     await http.connect(new StreamableHTTPClientTransport(new URL('/mcp', gh.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
     const stdio = new Client({ name: 'bench', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-    await stdio.connect(new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp'], env: { ...env, GATEHOUSE_TOKEN: token }, stderr: 'ignore' }));
+    const stdioTransport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp'], env: { ...env, GATEHOUSE_TOKEN: token }, stderr: 'ignore' });
+    await stdio.connect(stdioTransport);
     closers.push(() => http.close(), () => stdio.close());
     const toolCall = (c: Client) => async () => {
       const r = await c.callTool({ name: 'api_request', arguments: { target: 'bench', method: 'POST', path: '/v1/items', body: { hello: 'world' } } });
       if (r.isError) throw new Error(JSON.stringify(r.content));
     };
 
-    const table: Record<string, Record<string, Cell>> = { direct_undici: {}, gateway: {}, api_request_mcp_http: {}, api_request_mcp_stdio: {} };
+    // Warm-up first, then the serving process's CPU is read around the timed run only.
+    const cell = async (fn: () => Promise<void>, c: number, warmup: number, pid?: number | null): Promise<Cell> => {
+      for (let i = 0; i < warmup; i++) await fn();
+      const cpu0 = processCpuUs(pid);
+      const r = await measure(fn, c, durationMs, 0);
+      const used = processCpuUs(pid) - cpu0;
+      return Number.isFinite(used) ? { ...r, serverCpuUsPerReq: Math.round(used / Math.max(1, r.requests)) } : r;
+    };
+    const table: Record<string, Record<string, Cell>> = { direct_undici: {}, bare_node_proxy: {}, gateway: {}, api_request_mcp_http: {}, api_request_mcp_stdio: {} };
     for (const c of levels) {
-      table.direct_undici[`c${c}`] = await measure(directCall, c, durationMs, 50);
-      table.gateway[`c${c}`] = await measure(gatewayCall, c, durationMs, 50);
-      table.api_request_mcp_http[`c${c}`] = await measure(toolCall(http), c, durationMs, 20);
-      table.api_request_mcp_stdio[`c${c}`] = await measure(toolCall(stdio), c, durationMs, 20);
+      table.direct_undici[`c${c}`] = await cell(directCall, c, 50);
+      table.bare_node_proxy[`c${c}`] = await cell(bareCall, c, 50, bare.child.pid);
+      table.gateway[`c${c}`] = await cell(gatewayCall, c, 50, gh.child.pid);
+      table.api_request_mcp_http[`c${c}`] = await cell(toolCall(http), c, 20, gh.child.pid);
+      table.api_request_mcp_stdio[`c${c}`] = await cell(toolCall(stdio), c, 20, stdioTransport.pid);
     }
     const ratios: Record<string, unknown> = {};
     for (const c of levels) {
       const k = `c${c}`;
       ratios[k] = {
         gateway_vs_direct_throughput: +(table.gateway[k].rps / table.direct_undici[k].rps).toFixed(2),
+        bare_proxy_vs_direct_throughput: +(table.bare_node_proxy[k].rps / table.direct_undici[k].rps).toFixed(2),
+        gateway_vs_bare_proxy_throughput: +(table.gateway[k].rps / table.bare_node_proxy[k].rps).toFixed(2),
         api_request_http_vs_gateway_latency_p50: +(table.api_request_mcp_http[k].p50Us / table.gateway[k].p50Us).toFixed(2),
         api_request_stdio_vs_gateway_latency_p50: +(table.api_request_mcp_stdio[k].p50Us / table.gateway[k].p50Us).toFixed(2),
       };
     }
     return {
-      note: 'gatehouse serve runs in its own process; latencies in µs; cpuUsPerReq is the load generator\'s CPU only',
+      note: 'gatehouse serve and the bare proxy run in their own processes; latencies in µs; cpuUsPerReq is the load generator\'s CPU, serverCpuUsPerReq the serving process\'s (all threads)',
       targets: { gateway_vs_direct_throughput_at_c10_c50: '>= 0.5', api_request_vs_gateway_per_call: '<= 2x' },
       results: table,
       ratios,
@@ -109,6 +144,7 @@ export async function benchGateway(opts: { durationMs?: number; concurrency?: nu
   } finally {
     for (const c of closers.reverse()) await c().catch(() => undefined);
     gh?.child.kill('SIGTERM');
+    bare?.child.kill('SIGTERM');
     up.child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }

@@ -32,6 +32,8 @@ export interface Cell {
   p99Us: number;
   /** CPU time of this process per request (client + executor + proxy server); steadier than wall time on a busy box. */
   cpuUsPerReq: number;
+  /** CPU time of the serving process per request, where it runs in a process of its own. */
+  serverCpuUsPerReq?: number;
 }
 
 function pct(sorted: number[], p: number): number {
