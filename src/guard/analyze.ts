@@ -52,7 +52,7 @@ export function analyze(text: string, depth: number, o: AnalyzeOptions, stdin?: 
   out.push(...script.findings);
   if (script.findings.some((f) => f.rule.startsWith('parse.') || f.rule.startsWith('limits.'))) out.push(...rawScan(text));
   const info: ScriptInfo = { functions: script.functions.size ? new Set(script.functions.keys()) : NO_FUNCTIONS };
-  for (const [name, fn] of script.functions) {
+  if (script.functions.size) for (const [name, fn] of script.functions) {
     if (fn.recursive && fn.forks) out.push(hardDeny('proc.fork-bomb', `function ${name} calls itself in the background or a pipe (fork bomb)`, clip(fn.text)));
   }
   for (const c of script.commands) analyzeCommand(c, depth, o, info, out);
@@ -184,11 +184,11 @@ function analyzeArgv(argv: Word[], c: SimpleCommand, depth: number, o: AnalyzeOp
   }
 
   const user = o.userRule(v);
-  const hard = own.filter((f) => f.final || f.floor);
   if (user) {
     // Precedence: built-in final denies and fail-closed floors stay; a matching user rule replaces
     // the remaining built-in verdicts for this argv (it may lower approve to allow).
-    out.push(...hard, user);
+    for (const f of own) if (f.final || f.floor) out.push(f);
+    out.push(user);
     return;
   }
   if (own.length) {

@@ -21,59 +21,70 @@ export function progName(word: string): string {
 }
 
 export interface Opts {
-  short: Set<string>;
-  long: Map<string, string>;
-  values: Map<string, string>;
+  short: ReadonlySet<string>;
+  long: ReadonlyMap<string, string>;
+  values: ReadonlyMap<string, string>;
   pos: Word[];
   /** Index in args of each positional. */
   posIdx: number[];
   dynamicFlag: boolean;
 }
 
+/** Shared empty flag collections: most argvs have few kinds of flags, and rules only read them. */
+const NO_SHORT: ReadonlySet<string> = new Set();
+const NO_LONG: ReadonlyMap<string, string> = new Map();
+
 /**
  * Parses flags so order, grouping and long spellings don't matter: `-rf`, `-r -f`, `-fr`,
  * `--recursive --force`. `valueShort` lists short options that take a value; `valueLong` the
  * long ones. `stopAtPositional` stops at the first operand (for wrappers: the rest is a command).
+ * The flag collections are created on first use (three per call were a large share of the guard's
+ * allocations); absent ones are shared empty, read-only collections.
  */
 export function parseOpts(args: readonly Word[], valueShort = '', valueLong: readonly string[] = [], stopAtPositional = false): Opts {
-  const o: Opts = { short: new Set(), long: new Map(), values: new Map(), pos: [], posIdx: [], dynamicFlag: false };
+  let short: Set<string> | undefined;
+  let long: Map<string, string> | undefined;
+  let values: Map<string, string> | undefined;
+  const pos: Word[] = [];
+  const posIdx: number[] = [];
+  let dynamicFlag = false;
   for (let i = 0; i < args.length; i++) {
     const w = args[i];
     const a = w.text;
     if (a === '--') {
-      for (let j = i + 1; j < args.length; j++) { o.pos.push(args[j]); o.posIdx.push(j); }
+      for (let j = i + 1; j < args.length; j++) { pos.push(args[j]); posIdx.push(j); }
       break;
     }
-    if (w.dynamic && a.startsWith('$')) o.dynamicFlag = true;
+    if (w.dynamic && a.startsWith('$')) dynamicFlag = true;
     if (a.startsWith('--') && a.length > 2) {
       const eq = a.indexOf('=');
       const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
       let val = eq < 0 ? '' : a.slice(eq + 1);
       if (eq < 0 && valueLong.includes(name) && i + 1 < args.length) val = args[++i].text;
-      o.long.set(name, val);
+      (long ??= new Map()).set(name, val);
       continue;
     }
     if (a.startsWith('-') && a.length > 1) {
       for (let k = 1; k < a.length; k++) {
         const ch = a[k];
-        o.short.add(ch);
+        (short ??= new Set()).add(ch);
         if (valueShort.includes(ch)) {
           const rest = a.slice(k + 1);
           const val = rest.length ? rest : i + 1 < args.length ? args[++i].text : '';
-          o.values.set(ch, val);
+          (values ??= new Map()).set(ch, val);
           break;
         }
       }
       continue;
     }
-    o.pos.push(w);
-    o.posIdx.push(i);
+    pos.push(w);
+    posIdx.push(i);
     if (stopAtPositional) {
-      for (let j = i + 1; j < args.length; j++) { o.pos.push(args[j]); o.posIdx.push(j); }
+      for (let j = i + 1; j < args.length; j++) { pos.push(args[j]); posIdx.push(j); }
       break;
     }
   }
-  return o;
+  return { short: short ?? NO_SHORT, long: long ?? NO_LONG, values: values ?? NO_LONG, pos, posIdx, dynamicFlag };
 }
 
 export function has(o: Opts, short: string, ...long: string[]): boolean {

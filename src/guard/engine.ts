@@ -102,7 +102,8 @@ class Engine implements GuardEngine {
       return p ? [p] : { decision: 'deny', rule: 'policy.unknown', reason: `no policy named ${ctx.policy} is loaded`, matched: ctx.policy };
     }
     const bound: Policy[] = [];
-    for (const p of this.policies.values()) {
+    // Without a token or target nothing can be bound: skip the scan (the common case in a CLI check).
+    if (ctx?.token !== undefined || ctx?.target !== undefined) for (const p of this.policies.values()) {
       const t = ctx?.token !== undefined && p.appliesTo.tokens.some((g) => globToRegExp(g).test(ctx.token ?? ''));
       const g = ctx?.target !== undefined && p.appliesTo.targets.some((x) => globToRegExp(x).test(ctx.target ?? ''));
       if (t || g) bound.push(p);

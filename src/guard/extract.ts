@@ -388,7 +388,6 @@ class Walker {
     const idx = this.newCommand(textNode.text);
     const cmd = this.commands[idx];
     const hooks = this.hooks(idx);
-    let prev: { end: number; word: Word } | undefined;
     const words: { start: number; end: number; word: Word }[] = [];
     for (const c of node.children) {
       if (!c.isNamed) {
@@ -427,15 +426,20 @@ class Walker {
       }
     }
     // Bash joins adjacent parts and `\`-newline continuations into one word; tree-sitter may not.
+    // The previous word and where it ended (two variables, not an object per word).
+    let prevWord: Word | undefined;
+    let prevEnd = -1;
     for (const w of words) {
-      if (prev && (w.start === prev.end || (w.start === prev.end + 2 && this.src.charCodeAt(prev.end) === 92 /* \\ */ && this.src.charCodeAt(prev.end + 1) === 10 /* \n */))) {
-        const joined = joinWords(prev.word, w.word);
+      if (prevWord && (w.start === prevEnd || (w.start === prevEnd + 2 && this.src.charCodeAt(prevEnd) === 92 /* \\ */ && this.src.charCodeAt(prevEnd + 1) === 10 /* \n */))) {
+        const joined = joinWords(prevWord, w.word);
         cmd.argv[cmd.argv.length - 1] = joined;
-        prev = { end: w.end, word: joined };
+        prevWord = joined;
+        prevEnd = w.end;
         continue;
       }
       cmd.argv.push(w.word);
-      prev = { end: w.end, word: w.word };
+      prevWord = w.word;
+      prevEnd = w.end;
     }
     return idx;
   }

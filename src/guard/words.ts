@@ -15,8 +15,8 @@ export interface Word {
   glob: boolean;
   /** Source text of the word. */
   raw: string;
-  /** Variable names referenced. */
-  vars: string[];
+  /** Variable names referenced (never mutated; words without variables share one empty list). */
+  vars: readonly string[];
   /** The static prefix before the first dynamic or glob part. */
   prefix: string;
 }
@@ -31,7 +31,11 @@ export interface WordHooks {
 /** `$HOME` and friends are treated as the home directory so path rules see `~`. */
 const HOME_VARS = new Set(['HOME']);
 
-interface Acc { text: string; dynamic: boolean; glob: boolean; vars: string[]; prefix: string; prefixDone: boolean }
+/** `vars` is created on the first variable: most words have none. */
+interface Acc { text: string; dynamic: boolean; glob: boolean; vars: string[] | undefined; prefix: string; prefixDone: boolean }
+
+/** The shared variable list of a word without variables (frozen: a write would throw, not leak). */
+const NO_VARS: readonly string[] = Object.freeze([]);
 
 function lit(acc: Acc, s: string): void {
   acc.text += s;
@@ -44,18 +48,18 @@ function dyn(acc: Acc, s: string): void {
 }
 
 export function evalWord(node: Node, hooks: WordHooks): Word {
-  const acc: Acc = { text: '', dynamic: false, glob: false, vars: [], prefix: '', prefixDone: false };
+  const acc: Acc = { text: '', dynamic: false, glob: false, vars: undefined, prefix: '', prefixDone: false };
   walk(node, acc, hooks, false);
-  return { text: acc.text, dynamic: acc.dynamic, glob: acc.glob, raw: node.text, vars: acc.vars, prefix: acc.prefix };
+  return { text: acc.text, dynamic: acc.dynamic, glob: acc.glob, raw: node.text, vars: acc.vars ?? NO_VARS, prefix: acc.prefix };
 }
 
 /** Builds a Word from a literal string (used for argv produced by unwrapping). */
 export function literalWord(text: string): Word {
-  return { text, dynamic: false, glob: false, raw: text, vars: [], prefix: text };
+  return { text, dynamic: false, glob: false, raw: text, vars: NO_VARS, prefix: text };
 }
 
 export function dynamicWord(raw: string): Word {
-  return { text: raw, dynamic: true, glob: false, raw, vars: [], prefix: '' };
+  return { text: raw, dynamic: true, glob: false, raw, vars: NO_VARS, prefix: '' };
 }
 
 /** Concatenates words that bash would see as one (adjacent nodes, or a `\`-newline between). */
@@ -65,12 +69,24 @@ export function joinWords(a: Word, b: Word): Word {
     dynamic: a.dynamic || b.dynamic,
     glob: a.glob || b.glob,
     raw: a.raw + b.raw,
-    vars: [...a.vars, ...b.vars],
+    vars: a.vars.length || b.vars.length ? [...a.vars, ...b.vars] : NO_VARS,
     prefix: a.dynamic || a.glob || a.prefix !== a.text ? a.prefix : a.text + b.prefix,
   };
 }
 
+/** True when `s` has a character unquotedWord treats specially (`\\`, `*`, `?`, `[`, `{`). */
+function hasWordSpecial(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 92 || c === 42 || c === 63 || c === 91 || c === 123) return true;
+  }
+  return false;
+}
+
 function unquotedWord(acc: Acc, s: string): void {
+  // Plain text (most words) is copied as is: the loop below would rebuild it one character at a
+  // time, allocating a new string per character.
+  if (!hasWordSpecial(s)) { lit(acc, s); return; }
   // Backslash removal (Codex PR #20277: compare after bash removes escapes).
   let out = '';
   for (let i = 0; i < s.length; i++) {
@@ -100,6 +116,8 @@ function unquotedWord(acc: Acc, s: string): void {
 }
 
 function stringContent(acc: Acc, s: string): void {
+  // Without a backslash the loop below would only copy `s`, one character at a time.
+  if (!s.includes('\\')) { lit(acc, s); return; }
   // Inside double quotes a backslash only escapes $ ` " \ and newline.
   let out = '';
   for (let i = 0; i < s.length; i++) {
@@ -183,7 +201,7 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
     case 'simple_expansion':
     case 'expansion': {
       const name = findVar(node);
-      if (name) acc.vars.push(name);
+      if (name) (acc.vars ??= []).push(name);
       if (name && HOME_VARS.has(name) && node.childCount <= 4 && !node.text.includes(':') && !node.text.includes('#') && !node.text.includes('%') && !node.text.includes('/', 2)) {
         lit(acc, '~');
         return;
