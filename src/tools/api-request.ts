@@ -5,6 +5,18 @@ import { defineTool } from './types.js';
 
 const queryValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number(), z.boolean()]))]);
 
+/**
+ * The path with `query` serialised after it exactly as the upstream executor appends it, so the
+ * guard judges the query that is sent (`_method=DELETE`, a GraphQL `query=mutation…`).
+ */
+function withQuery(path: string, query: Record<string, z.infer<typeof queryValue>> | undefined): string {
+  if (!query) return path;
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) for (const item of Array.isArray(v) ? v : [v]) qs.append(k, String(item));
+  const text = qs.toString();
+  return text === '' ? path : `${path}${path.includes('?') ? '&' : '?'}${text}`;
+}
+
 export const apiRequestTool = defineTool({
   name: 'api_request',
   title: 'Call an HTTP API target',
@@ -42,13 +54,15 @@ export const apiRequestTool = defineTool({
       body = JSON.stringify(input.body);
       if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers = { ...headers, 'content-type': 'application/json' };
     }
+    const sent = withQuery(input.path, input.query);
     return rt.gate.run(
       ctx.principal,
       {
         tool: 'api_request',
         target: input.target,
-        guard: { kind: 'http', method: input.method, path: input.path, headers, body },
-        summary: `${input.method} ${input.target}${input.path.startsWith('/') ? '' : '/'}${input.path}`,
+        guard: { kind: 'http', method: input.method, path: sent, headers, body },
+        // What a person approving sees: the query too, where an override or mutation may hide.
+        summary: `${input.method} ${input.target}${sent.startsWith('/') ? '' : '/'}${sent}`,
         client: ctx.client,
       },
       async () => {

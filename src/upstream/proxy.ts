@@ -64,6 +64,8 @@ export interface UpstreamProxyOptions {
   responseTransform?: () => Transform;
   /** Extra incoming header names never forwarded (e.g. the gateway's own token header). */
   dropHeaders?: string[];
+  /** The request body, when the caller already read it (readTextualBody); `req` is not read again. */
+  body?: Buffer;
 }
 
 export interface UpstreamProxyResult {
@@ -116,7 +118,7 @@ export async function streamingProxy(
     dropHeaders: opts.dropHeaders,
   });
   const path = requestPath(withQueryCredential(target, prep.url, credential));
-  const up = await prepareRequestBody(req, maxRequest, opts.fillBody ?? opts.fill);
+  const up = await prepareRequestBody(req, maxRequest, opts.fillBody ?? opts.fill, opts.body);
   if (up.contentLength !== undefined) prep.headers['content-length'] = String(up.contentLength);
   return exchange(dispatcher, target, credential, res, opts, {
     started, name, maxResponse, total, path, method: prep.method, headers: prep.headers, body: up.body, requestBytes: up.bytes,

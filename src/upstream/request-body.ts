@@ -72,29 +72,56 @@ export interface PreparedBody {
   bytes(): number;
 }
 
-export async function prepareRequestBody(
-  req: IncomingMessage,
-  maxRequest: number,
-  fillBody: ((text: string) => string | Promise<string>) | undefined,
-): Promise<PreparedBody> {
+/**
+ * Reads a textual request body whole before anything is decided about it, so the guard judges the
+ * exact bytes that will be sent (a GraphQL mutation, a method override in a form). Returns
+ * undefined when there is no body or it is not textual (those stream up unread). The declared
+ * size is checked before reading; the limit holds whatever Content-Length claimed.
+ */
+export async function readTextualBody(req: IncomingMessage, maxRequest: number): Promise<Buffer | undefined> {
+  const declared = declaredLength(req, maxRequest);
+  if (!hasBody(req, declared) || !TEXTUAL.test(req.headers['content-type'] ?? '')) return undefined;
+  return readWhole(req, maxRequest);
+}
+
+function declaredLength(req: IncomingMessage, maxRequest: number): number | undefined {
   const cl = req.headers['content-length'];
   const declared = cl !== undefined ? Number(cl) : undefined;
   if (declared !== undefined && (!Number.isSafeInteger(declared) || declared < 0)) {
     throw new GatehouseError('invalid_input', 'Content-Length is not a valid number', { hint: 'send a valid Content-Length or use chunked encoding' });
   }
   if (declared !== undefined && declared > maxRequest) throw requestTooLarge(maxRequest, declared);
-  const hasBody = (declared !== undefined && declared > 0) || req.headers['transfer-encoding'] !== undefined;
-  if (!hasBody) return { body: undefined, contentLength: undefined, bytes: () => 0 };
+  return declared;
+}
 
-  if (fillBody && TEXTUAL.test(req.headers['content-type'] ?? '')) {
-    const raw = await readWhole(req, maxRequest);
-    const text = raw.toString('utf8');
-    const filled = await fillBody(text);
-    // Nothing filled: send the bytes as they came (no re-encoding, and byte-exact).
-    const out = filled === text ? raw : Buffer.from(filled, 'utf8');
-    if (out.length > maxRequest) throw requestTooLarge(maxRequest, out.length);
-    return { body: out, contentLength: out.length, bytes: () => out.length };
-  }
+function hasBody(req: IncomingMessage, declared: number | undefined): boolean {
+  return (declared !== undefined && declared > 0) || req.headers['transfer-encoding'] !== undefined;
+}
+
+async function filledBody(raw: Buffer, maxRequest: number, fillBody: ((text: string) => string | Promise<string>) | undefined): Promise<PreparedBody> {
+  const text = raw.toString('utf8');
+  const filled = fillBody ? await fillBody(text) : text;
+  // Nothing filled: send the bytes as they came (no re-encoding, and byte-exact).
+  const out = filled === text ? raw : Buffer.from(filled, 'utf8');
+  if (out.length > maxRequest) throw requestTooLarge(maxRequest, out.length);
+  return { body: out, contentLength: out.length, bytes: () => out.length };
+}
+
+/**
+ * The body to send: `preread` when the caller already read it (readTextualBody), else a textual
+ * body read whole here (handles that straddle chunks are filled), else a counted stream.
+ */
+export async function prepareRequestBody(
+  req: IncomingMessage,
+  maxRequest: number,
+  fillBody: ((text: string) => string | Promise<string>) | undefined,
+  preread?: Buffer,
+): Promise<PreparedBody> {
+  if (preread !== undefined) return filledBody(preread, maxRequest, fillBody);
+  const declared = declaredLength(req, maxRequest);
+  if (!hasBody(req, declared)) return { body: undefined, contentLength: undefined, bytes: () => 0 };
+
+  if (fillBody && TEXTUAL.test(req.headers['content-type'] ?? '')) return filledBody(await readWhole(req, maxRequest), maxRequest, fillBody);
 
   let count = 0;
   const counter = byteLimit(maxRequest, (n) => (count = n));

@@ -180,6 +180,41 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
     expect(status).toBe(400);
   });
 
+  // Bypasses found in review: the guard saw neither the query string nor (on /gateway) the body,
+  // so an override or a GraphQL mutation hidden there went out without a person's approval.
+  it('/gateway: a GraphQL mutation in the body, or a method override in the query, needs approval', async () => {
+    const before = upstream.seen.length;
+    const gw = (path: string, body?: string, type = 'application/json') =>
+      fetch(`${server.url}/gateway/echo${path}`, { method: 'POST', headers: { authorization: `Bearer ${agent}`, 'content-type': type }, body });
+    const mutation = await gw('/graphql', JSON.stringify({ query: 'mutation { deleteRepository(id: "r1") { id } }' }));
+    expect(mutation.status).toBe(403);
+    expect(((await mutation.json()) as { error: { code: string; details: { rule: string } } }).error).toMatchObject({ code: 'approval_required', details: { rule: 'http.graphql-mutation' } });
+    const inQuery = await gw('/graphql?query=mutation%20%7B%20wipe%20%7D');
+    expect(((await inQuery.json()) as { error: { code: string } }).error.code).toBe('approval_required');
+    const override = await gw('/items/9?_method=DELETE', '{}');
+    expect(((await override.json()) as { error: { code: string } }).error.code).toBe('approval_required');
+    expect(upstream.seen.length).toBe(before); // nothing reached the upstream
+    // A read-only GraphQL query still passes, and its body arrives byte for byte as judged.
+    const query = JSON.stringify({ query: '{ viewer { login } }' });
+    const ok = await gw('/graphql', query);
+    expect(ok.status).toBe(200);
+    expect(upstream.seen[before].body.toString()).toBe(query);
+  });
+
+  it('api_request: a method override or GraphQL mutation passed in `query` needs approval', async () => {
+    const { client, close } = await httpClient(server.url, agent, 'modern');
+    try {
+      const before = upstream.seen.length;
+      const override = await client.callTool({ name: 'api_request', arguments: { target: 'echo', method: 'POST', path: '/items/9', query: { _method: 'DELETE' }, body: {} } });
+      expect(JSON.stringify(override.content)).toMatch(/approval_required/);
+      const mutation = await client.callTool({ name: 'api_request', arguments: { target: 'echo', method: 'GET', path: '/graphql', query: { query: 'mutation { wipe }' } } });
+      expect(JSON.stringify(mutation.content)).toMatch(/approval_required.*graphql-mutation|graphql-mutation.*approval_required/s);
+      expect(upstream.seen.length).toBe(before);
+    } finally {
+      await close();
+    }
+  });
+
   it('the canary is nowhere an agent or operator can see, nor in the database in plaintext', () => {
     const audit = cli(['audit', 'tail', '-n', '1000', '--json'], home.env);
     expect(audit.code).toBe(0);

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../../core/index.js';
 import { fillText } from '../../tools/common.js';
+import { readTextualBody, UPSTREAM_LIMITS } from '../../upstream/index.js';
 import { dropForgedHeaders, httpTarget } from '../../tools/http-target.js';
 import type { Route } from '../http.js';
 import type { Runtime } from '../runtime.js';
@@ -19,6 +20,10 @@ function headerMap(req: IncomingMessage): Record<string, string> {
  * api_request, for agents that speak plain HTTP. Bodies stream both ways (SSE and large
  * downloads pass through as they arrive); the response is scrubbed as it streams.
  * Authorization: a token granted `tool:api_request` and the target.
+ *
+ * INVARIANT: the guard judges what is sent. It sees the query string (a `_method=DELETE` or a
+ * GraphQL `query=mutation…` lives there) and every textual body, which is read whole before the
+ * gate (as it would be anyway, to fill vault handles) and sent byte for byte as judged.
  */
 export function gatewayRoute(rt: Runtime): Route {
   return {
@@ -39,10 +44,19 @@ export function gatewayRoute(rt: Runtime): Route {
       const approvalId = req.headers[APPROVAL_ID_HEADER];
       const incoming = headerMap(req);
       const { headers, forged } = await dropForgedHeaders(rt, ctx.principal, 'api_request', incoming);
+      const body = await readTextualBody(req, UPSTREAM_LIMITS.maxRequestBytes);
+      const pathAndQuery = rawQuery === '' ? path : `${path}?${rawQuery}`;
 
       await rt.gate.run(
         ctx.principal,
-        { tool: 'api_request', route: '/gateway', target, guard: { kind: 'http', method, path, headers }, summary: `${method} /gateway/${target}${path}`, client: ctx.client },
+        {
+          tool: 'api_request',
+          route: '/gateway',
+          target,
+          guard: { kind: 'http', method, path: pathAndQuery, headers, body: body?.toString('utf8') },
+          summary: `${method} /gateway/${target}${pathAndQuery}`,
+          client: ctx.client,
+        },
         async () => {
           const t = await httpTarget(rt, target);
           const dest = { target, host: t.host };
@@ -62,6 +76,7 @@ export function gatewayRoute(rt: Runtime): Route {
             // The body is scrubbed chunk by chunk as it streams (secrets split across chunks too).
             responseScrubber: () => rt.redactor.createScrubber(),
             dropHeaders: [APPROVAL_ID_HEADER, ...forged],
+            body,
           });
         },
         { approvalId: typeof approvalId === 'string' ? approvalId : undefined, describe: (r) => ({ status: (r as { status: number }).status }) },
