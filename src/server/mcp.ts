@@ -42,16 +42,19 @@ const INSTRUCTIONS =
   'Credentials are never shown to you: reference them as {{vault:VAULT/ITEM.FIELD}} handles where a tool accepts them. ' +
   'Some actions need a person to approve them; when a result says approval is required, tell the person what it says and wait. Do not try to rephrase a refused command to get around the guard.';
 
-/** JSON Schema for a zod schema, as MCP tool listings carry it. */
-function jsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const s = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input' }) as Record<string, unknown>;
-  delete s.$schema;
-  return s;
-}
+// A tool's schemas never change while the process runs, and converting them is the costliest part
+// of answering tools/list (the HTTP door builds a server per request): convert each once.
+const JSON_SCHEMAS = { input: new WeakMap<z.ZodType, Record<string, unknown>>(), output: new WeakMap<z.ZodType, Record<string, unknown>>() };
 
-function outputJsonSchema(schema: z.ZodType): Record<string, unknown> {
-  const s = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'output' }) as Record<string, unknown>;
-  delete s.$schema;
+/** JSON Schema for a zod schema, as MCP tool listings carry it (input or output side). */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const cache = JSON_SCHEMAS[io];
+  let s = cache.get(schema);
+  if (!s) {
+    s = z.toJSONSchema(schema, { target: 'draft-2020-12', io }) as Record<string, unknown>;
+    delete s.$schema;
+    cache.set(schema, s);
+  }
   return s;
 }
 
@@ -93,8 +96,8 @@ export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Pri
         name: t.name,
         title: t.title,
         description: t.description,
-        inputSchema: jsonSchema(t.inputSchema) as { type: 'object' },
-        outputSchema: outputJsonSchema(t.outputSchema) as { type: 'object' },
+        inputSchema: jsonSchema(t.inputSchema, 'input') as { type: 'object' },
+        outputSchema: jsonSchema(t.outputSchema, 'output') as { type: 'object' },
         annotations: { title: t.title, ...t.annotations },
       })),
     };
