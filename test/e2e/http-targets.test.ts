@@ -56,6 +56,17 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
     expect(r.stderr).not.toContain('never-sent-anywhere');
   });
 
+  it('warns when a credential would travel over plain http:// to a public host', () => {
+    cli(['vault', 'set', 'ops/plain.key', '--bind', 'target:plain'], home.env, 'plain-http-secret-000111');
+    const r = cli(['target', 'add', 'http', 'plain', '--base-url', 'http://api.example.com', '--auth', 'bearer', '--secret', 'vault:ops/plain.key'], home.env);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/warning: target plain uses http:\/\/, so its credential travels unencrypted to api\.example\.com/);
+    const secure = cli(['target', 'update', 'plain', '--base-url', 'https://api.example.com'], home.env);
+    expect(secure.code).toBe(0);
+    expect(secure.stderr).not.toMatch(/warning/);
+    expect(cli(['target', 'rm', 'plain'], home.env).code).toBe(0);
+  });
+
   it('api_request injects the credential, drops the agent\'s Authorization, and scrubs the echo', async () => {
     const { client, close } = await httpClient(server.url, agent, 'modern');
     try {

@@ -121,6 +121,7 @@ export const run: CommandRunner = async (args, ctx) => {
       if (config.secret) await checkSecret(rt, config.secret, '--secret', name!, new URL(config.baseUrl).hostname);
       const t = await rt.targets.add('http', name!, config, v.description ?? '');
       await rt.gate.event(null, 'cli:target.add', 'ok', { target: t.name, kind: 'http' });
+      warnIfCleartext(ctx.stderr, t.name, config);
       write(ctx.stdout, `added http target ${t.name} -> ${config.baseUrl}\ngrant it to a token: gatehouse token create --name NAME --grant tool:api_request --grant target:${t.name}`);
       return EXIT.ok;
     }
@@ -175,9 +176,21 @@ export const run: CommandRunner = async (args, ctx) => {
     if (cur.kind === 'ssh' && v.key) await checkSecret(rt, v.key, '--key', name!, (patch as SshTargetConfig).host);
     await rt.targets.update(name!, { description: v.description, config: patch });
     await rt.gate.event(null, 'cli:target.update', 'ok', { target: name });
+    if (cur.kind === 'http') warnIfCleartext(ctx.stderr, name!, patch as HttpTargetConfig);
     write(ctx.stdout, `updated target ${name}`);
     return EXIT.ok;
   } finally {
     await rt.close();
   }
 };
+
+/**
+ * A credential sent over plain http:// can be read by anyone on the path. Allowed (internal
+ * services on a trusted network exist), but never silently: an operator who typed http:// for a
+ * public API by mistake sees it here.
+ */
+function warnIfCleartext(stderr: NodeJS.WritableStream, name: string, config: HttpTargetConfig): void {
+  const url = new URL(config.baseUrl);
+  if (url.protocol !== 'http:' || config.auth.kind === 'none' || config.allowPrivate) return;
+  write(stderr, `warning: target ${name} uses http://, so its credential travels unencrypted to ${url.host}; use https:// unless that network is trusted (then add --allow-private if it is a private address)`);
+}
