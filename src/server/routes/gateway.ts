@@ -44,7 +44,10 @@ export function gatewayRoute(rt: Runtime): Route {
       const approvalId = req.headers[APPROVAL_ID_HEADER];
       const incoming = headerMap(req);
       const { headers, forged } = await dropForgedHeaders(rt, ctx.principal, 'api_request', incoming);
-      const body = await readTextualBody(req, UPSTREAM_LIMITS.maxRequestBytes);
+      // Only a caller the gate would let through gets its body buffered; the others are refused
+      // (and audited) by the gate without the server reading up to the request limit for them.
+      const granted = rt.isToolGranted(ctx.principal, 'api_request') && rt.isTargetGranted(ctx.principal, target);
+      const body = granted ? await readTextualBody(req, UPSTREAM_LIMITS.maxRequestBytes) : undefined;
       const pathAndQuery = rawQuery === '' ? path : `${path}?${rawQuery}`;
 
       await rt.gate.run(
