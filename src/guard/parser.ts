@@ -53,6 +53,16 @@ const RAW_FUNCTIONS: (keyof RawBinding)[] = [
 
 /** Set once the raw binding has passed `verifyFastCopy`; undefined means the public API path. */
 let raw: RawBinding | undefined;
+/** The raw binding found at load, not yet verified (verification is deferred, see VERIFY_AFTER). */
+let candidate: RawBinding | undefined;
+/**
+ * Trees copied through the public path before the fast copier is verified. Verifying at load cost
+ * 45-70 ms on this 2-core box, mostly first-time WASM and copy code, and the first guarded command
+ * of every fresh process (one stdio server per agent session) paid it. After this many decisions
+ * that code is warm and the check takes about a millisecond; short-lived processes never pay it.
+ */
+const VERIFY_AFTER = 64;
+let publicCopies = 0;
 /** The binding's transfer buffer (where the cursor lives between calls), as an index into HEAP32. */
 let transferWord = 0;
 
@@ -72,9 +82,9 @@ export async function loadBashParser(): Promise<Parser> {
       // Only when this call initialised the runtime (another user may have done it first) and
       // every export is there; then only if the copies agree exactly on the probe set.
       if (RAW_FUNCTIONS.every((f) => typeof moduleObject[f] === 'function') && moduleObject.HEAP32 instanceof Int32Array) {
-        const candidate = moduleObject as unknown as RawBinding;
-        transferWord = candidate._ts_init() >> 2;
-        if (transferWord > 0 && verifyFastCopy(p, candidate)) raw = candidate;
+        const b = moduleObject as unknown as RawBinding;
+        transferWord = b._ts_init() >> 2;
+        if (transferWord > 0) candidate = b;
       }
       parser = p;
       return p;
@@ -83,9 +93,25 @@ export async function loadBashParser(): Promise<Parser> {
   return loading;
 }
 
-/** Which tree copier is in use (tests assert the fast one is active on the pinned web-tree-sitter). */
-export function treeCopyMode(): 'fast' | 'public' {
+/** Which tree copier is in use; 'pending' until the fast one has been verified. */
+export function treeCopyMode(): 'fast' | 'public' | 'pending' {
+  return raw ? 'fast' : candidate ? 'pending' : 'public';
+}
+
+/**
+ * Verifies the fast copier now instead of after VERIFY_AFTER decisions (tests, and anyone who
+ * prefers to pay the check up front). Returns the mode in use afterwards.
+ */
+export function verifyTreeCopyNow(): 'fast' | 'public' {
+  settleCandidate();
   return raw ? 'fast' : 'public';
+}
+
+/** Runs the deferred check once: the candidate becomes the fast copier or is dropped for good. */
+function settleCandidate(): void {
+  const b = candidate;
+  candidate = undefined;
+  if (b && parser && verifyFastCopy(parser, b)) raw = b;
 }
 
 /** tree-sitter's builtin ERROR symbol (`ts_builtin_sym_error`); `Node.isError` is exactly this. */
@@ -324,15 +350,22 @@ function sameTree(a: Node, b: Node): boolean {
   return true;
 }
 
-/** Inputs covering every construct the copier handles: fields, heredocs, non-ASCII text, comments, errors. */
+/**
+ * Inputs covering every construct the copier handles: fields, heredocs, non-ASCII text, comments,
+ * and errors in and next to the types whose hasError is read exactly. Few, larger probes: the
+ * check runs once, cold, when the guard loads, and each probe costs a parse and two copies.
+ */
 const PROBES = [
-  'ls -la', 'a | b && c || d; e &', 'for i in a b; do echo "$i"; done', 'case $x in a) ls;; b|c) rm x;; esac',
-  'f() { g | f & }; f', 'x=1 y=$(date) cmd > out 2>&1 < in', "cat <<'EOF' | psql\nDROP TABLE t;\nEOF\n", 'cat <<EOF\n$HOME `id`\nEOF\n',
-  "echo $'\\x72m' \"a${b:-c}d\" 'e' # comment", 'echo héllo 🎉 ünïcödé | grep é', '[[ -f x && $(id) ]] && (( i++ ))',
-  'if a; then b; elif c; then d; else e; fi', 'while read l; do echo "$l"; done < f', 'export A=1 B=$(x); declare -x C', 'sudo bash -c "rm -rf /"',
-  'echo <(ls) >(cat)', 'a=(1 2 3); echo ${a[@]}', '', '   ', 'echo "unterminated', 'if true; then ls', 'ls | | rm', '$(', 'for ((i=0;i<3;i++)); do :; done',
-  // Errors inside and next to the types whose hasError is read exactly (test, arithmetic, C-style for).
-  '[[ -f x && ]]; [[ -d y ]]', 'echo $(( 1 + )) $((2+2))', 'for ((i=0;i<;i++)); do :; done; (( x++ ))', 'exec 5<>/dev/tcp/h/80; [[ a ]] |',
+  [
+    'ls -la; a | b && c || d; e & x=1 y=$(date) cmd > out 2>&1 < in # comment',
+    'for i in a b; do echo "$i"; done; case $x in a) ls;; b|c) rm x;; esac',
+    'f() { g | f & }; f; if a; then b; elif c; then d; else e; fi; while read l; do echo "$l"; done < f',
+    "echo $'\\x72m' \"a${b:-c}d\" 'e' héllo 🎉 <(ls) >(cat); export A=1 B=$(x); declare -x C; a=(1 2 3); echo ${a[@]}",
+    '[[ -f x && $(id) ]] && (( i++ )); for ((i=0;i<3;i++)); do :; done; sudo bash -c "rm -rf /"',
+    "cat <<'EOF' | psql", 'DROP TABLE t;', 'EOF', 'cat <<EOF', '$HOME `id`', 'EOF', '',
+  ].join('\n'),
+  '[[ -f x && ]]; [[ -d y ]]; echo $(( 1 + )) $((2+2)); for ((i=0;i<;i++)); do :; done; (( x++ )); exec 5<>/dev/tcp/h/80; ls | | rm',
+  'if true; then ls', 'echo "unterminated', '',
 ];
 
 /** Checks the raw binding against the public API on the probe set; any difference or error disables it. */
@@ -357,10 +390,11 @@ function copiesAgree(p: Parser, b: RawBinding, text: string): boolean {
   }
 }
 
-/** For tests: the fast copy of `text` equals the public API's copy (true when the fast copier is off). */
+/** For tests: the fast copy of `text` equals the public API's copy (true when there is no fast copier). */
 export function fastCopyMatches(text: string): boolean {
-  if (!parser || !raw) return true;
-  return copiesAgree(parser, raw, text);
+  const b = raw ?? candidate;
+  if (!parser || !b) return true;
+  return copiesAgree(parser, b, text);
 }
 
 /** Parses `text` and runs `fn` on the (copied) root; the WASM tree is always freed. */
@@ -373,6 +407,7 @@ export function withTree<T>(p: Parser, text: string, fn: (root: Node) => T): T {
   } finally {
     tree.delete();
   }
+  if (candidate && ++publicCopies >= VERIFY_AFTER) settleCandidate();
   return fn(root);
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FindingCache } from '../../src/guard/engine.js';
 import { loadGuard, type GuardContext, type GuardEngine } from '../../src/guard/index.js';
+import { treeCopyMode } from '../../src/guard/parser.js';
 import { finding } from '../../src/guard/types.js';
 
 /**
@@ -41,6 +42,11 @@ describe('guard decision cache', () => {
         expect(cached.checkCommand(c, ctx), c).toEqual(want);
       }
     }
+  });
+
+  it('switched to the verified fast tree copier after the first decisions', () => {
+    // The corpus test above made hundreds of decisions; the deferred check runs after 64.
+    expect(treeCopyMode()).toBe('fast');
   });
 
   it('never reuses one policy\'s answer for another', () => {

@@ -1,21 +1,23 @@
 import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fastCopyMatches, loadBashParser, treeCopyMode } from '../../src/guard/parser.js';
+import { fastCopyMatches, loadBashParser, treeCopyMode, verifyTreeCopyNow } from '../../src/guard/parser.js';
 
 /**
  * The fast tree copier (src/guard/parser.ts) calls web-tree-sitter's binding directly instead of
  * through the public TreeCursor. It must produce exactly the public API's tree, node for node,
- * and fall back to the public path for trees with errors. If an upgrade of web-tree-sitter
- * changes that internal interface, the load-time probe turns the fast path off (safe, but slow),
- * and the first test here fails so the slowdown is noticed.
+ * including trees with errors. If an upgrade of web-tree-sitter changes that internal interface,
+ * the (deferred) probe check turns the fast path off (safe, but slow), and the first test here
+ * fails so the slowdown is noticed.
  */
 const corpus = readFileSync(new URL('./corpus.jsonl', import.meta.url), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { cmd: string }).cmd);
 
 beforeAll(async () => { await loadBashParser(); });
 
 describe('guard tree copy', () => {
-  it('uses the fast copier with the pinned web-tree-sitter', () => {
+  it('uses the fast copier with the pinned web-tree-sitter (verified on demand or after a few decisions)', () => {
+    expect(treeCopyMode()).toBe('pending');
+    expect(verifyTreeCopyNow()).toBe('fast');
     expect(treeCopyMode()).toBe('fast');
   });
 
