@@ -11,7 +11,17 @@ export interface Action {
   /** What the guard judges. Absent for read-only actions with nothing to judge (discover). */
   guard?:
     | { kind: 'command'; command: string }
-    | { kind: 'http'; method: string; path: string; headers?: Record<string, string>; body?: string }
+    | {
+        kind: 'http';
+        method: string;
+        /** The path with the query string as sent. */
+        path: string;
+        headers?: Record<string, string>;
+        /** The body as sent, when it is text. */
+        body?: string;
+        /** A body is sent that the guard is not shown (a binary stream); rules that need it fail closed. */
+        bodyUnread?: boolean;
+      }
     | { kind: 'path'; op: 'read' | 'write'; path: string };
   /**
    * A verdict fixed by the tool when there is nothing for the guard to parse (opening an

@@ -82,7 +82,7 @@ export function checkHttpWith(policy: Policy, req: HttpRequestLike): Finding {
   if (isGraphql || (req.body && /"query"\s*:/.test(req.body))) {
     gq = graphqlOps(req.body, dq);
     if (gq.mutation) out.push(finding('approve', 'http.graphql-mutation', 'GraphQL mutation changes data', matched));
-    else if (isGraphql && gq.unreadable && WRITE.has(method)) out.push(finding('approve', 'http.graphql-unreadable', 'GraphQL request body cannot be read', matched, { floor: true }));
+    else if (isGraphql && (gq.unreadable || req.bodyUnread) && WRITE.has(method)) out.push(finding('approve', 'http.graphql-unreadable', 'GraphQL request body cannot be read', matched, { floor: true }));
   }
   for (const r of policy.httpRules) {
     if (r.methods.length && !r.methods.includes(method)) continue;

@@ -31,6 +31,8 @@ export interface HttpRequestLike {
   path: string;
   headers?: Record<string, string>;
   body?: string;
+  /** A body is sent that the guard is not shown (a binary stream): body rules fail closed. */
+  bodyUnread?: boolean;
 }
 
 /** A rule hit. `final` marks built-in denies that no user rule may lower. */

@@ -74,14 +74,16 @@ export interface PreparedBody {
 
 /**
  * Reads a textual request body whole before anything is decided about it, so the guard judges the
- * exact bytes that will be sent (a GraphQL mutation, a method override in a form). Returns
- * undefined when there is no body or it is not textual (those stream up unread). The declared
- * size is checked before reading; the limit holds whatever Content-Length claimed.
+ * exact bytes that will be sent (a GraphQL mutation, a method override in a form). A body that is
+ * not textual is left to stream up unread, and `unread` says one is coming (so rules that need
+ * the body fail closed). The declared size is checked before reading; the limit holds whatever
+ * Content-Length claimed.
  */
-export async function readTextualBody(req: IncomingMessage, maxRequest: number): Promise<Buffer | undefined> {
+export async function readTextualBody(req: IncomingMessage, maxRequest: number): Promise<{ body?: Buffer; unread: boolean }> {
   const declared = declaredLength(req, maxRequest);
-  if (!hasBody(req, declared) || !TEXTUAL.test(req.headers['content-type'] ?? '')) return undefined;
-  return readWhole(req, maxRequest);
+  if (!hasBody(req, declared)) return { unread: false };
+  if (!TEXTUAL.test(req.headers['content-type'] ?? '')) return { unread: true };
+  return { body: await readWhole(req, maxRequest), unread: false };
 }
 
 function declaredLength(req: IncomingMessage, maxRequest: number): number | undefined {

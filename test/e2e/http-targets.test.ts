@@ -204,6 +204,9 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
     expect(((await inQuery.json()) as { error: { code: string } }).error.code).toBe('approval_required');
     const override = await gw('/items/9?_method=DELETE', '{}');
     expect(((await override.json()) as { error: { code: string } }).error.code).toBe('approval_required');
+    // A body the guard cannot read (a binary type streams unread) does not slip a mutation past it.
+    const opaque = await gw('/graphql', JSON.stringify({ query: 'mutation { wipe }' }), 'application/octet-stream');
+    expect(((await opaque.json()) as { error: { details: { rule: string } } }).error.details.rule).toBe('http.graphql-unreadable');
     expect(upstream.seen.length).toBe(before); // nothing reached the upstream
     // A read-only GraphQL query still passes, and its body arrives byte for byte as judged.
     const query = JSON.stringify({ query: '{ viewer { login } }' });

@@ -127,6 +127,9 @@ describe('policies', () => {
     expect(g.checkHttp({ method: 'POST', path: '/graphql', body: JSON.stringify({ query: '{ users { id name } }' }) }).decision).toBe('allow');
     expect(g.checkHttp({ method: 'POST', path: '/graphql', body: JSON.stringify([{ query: 'query A { a }' }, { query: 'mutation B { b }' }]) }).decision).toBe('approve');
     expect(g.checkHttp({ method: 'POST', path: '/graphql', body: JSON.stringify({ query: '{ a(where: "mutation") }' }) }).decision).toBe('allow');
+    // A body the guard is not shown (a binary stream on /gateway) cannot prove a GraphQL write harmless.
+    expect(g.checkHttp({ method: 'POST', path: '/graphql', bodyUnread: true })).toMatchObject({ decision: 'approve', rule: 'http.graphql-unreadable' });
+    expect(g.checkHttp({ method: 'POST', path: '/v1/upload', bodyUnread: true }).decision).toBe('allow');
     expect(g.checkHttp({ method: 'POST', path: '/v1/items' }, { policy: 'strict' }).decision).toBe('approve');
     expect(g.checkHttp({ method: 'POST', path: '/v1/%E0%A4%A' }).decision).toBe('approve');
     const t = { policy: 'team' };

@@ -23,7 +23,8 @@ function headerMap(req: IncomingMessage): Record<string, string> {
  *
  * INVARIANT: the guard judges what is sent. It sees the query string (a `_method=DELETE` or a
  * GraphQL `query=mutation…` lives there) and every textual body, which is read whole before the
- * gate (as it would be anyway, to fill vault handles) and sent byte for byte as judged.
+ * gate (as it would be anyway, to fill vault handles) and sent byte for byte as judged. A binary
+ * body streams unread, and the guard is told so: a write to a GraphQL path then needs approval.
  */
 export function gatewayRoute(rt: Runtime): Route {
   return {
@@ -47,7 +48,7 @@ export function gatewayRoute(rt: Runtime): Route {
       // Only a caller the gate would let through gets its body buffered; the others are refused
       // (and audited) by the gate without the server reading up to the request limit for them.
       const granted = rt.isToolGranted(ctx.principal, 'api_request') && rt.isTargetGranted(ctx.principal, target);
-      const body = granted ? await readTextualBody(req, UPSTREAM_LIMITS.maxRequestBytes) : undefined;
+      const { body, unread } = granted ? await readTextualBody(req, UPSTREAM_LIMITS.maxRequestBytes) : { body: undefined, unread: true };
       const pathAndQuery = rawQuery === '' ? path : `${path}?${rawQuery}`;
 
       await rt.gate.run(
@@ -56,7 +57,7 @@ export function gatewayRoute(rt: Runtime): Route {
           tool: 'api_request',
           route: '/gateway',
           target,
-          guard: { kind: 'http', method, path: pathAndQuery, headers, body: body?.toString('utf8') },
+          guard: { kind: 'http', method, path: pathAndQuery, headers, body: body?.toString('utf8'), bodyUnread: unread },
           summary: `${method} /gateway/${target}${pathAndQuery}`,
           client: ctx.client,
         },
