@@ -46,16 +46,31 @@ export function sendError(res: ServerResponse, err: GatehouseError): void {
   else res.destroy();
 }
 
-/** Reads a whole request body, refusing it with `input_too_large` once it passes `max` bytes. */
-async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > max) throw new GatehouseError('input_too_large', `request body is over the ${max}-byte limit`, { hint: 'send smaller requests' });
-    chunks.push(chunk as Buffer);
-  }
-  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size);
+/**
+ * Reads a whole request body, refusing it with `input_too_large` once it passes `max` bytes
+ * (plain listeners: an async iterator costs a generator and a promise per chunk).
+ */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > max) {
+        req.off('data', onData);
+        req.resume(); // drain the rest; the answer is the 413
+        reject(new GatehouseError('input_too_large', `request body is over the ${max}-byte limit`, { hint: 'send smaller requests' }));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
+    req.once('error', reject);
+    req.once('close', () => {
+      if (!req.complete) reject(new GatehouseError('cancelled', 'the client went away before its request body arrived', { hint: 'retry the request' }));
+    });
+  });
 }
 
 function parsedJson(bytes: Buffer): { parsedBody?: unknown } {
@@ -146,21 +161,20 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
     if (len > MAX_MCP_BODY_BYTES) {
       throw new GatehouseError('input_too_large', `request body of ${len} bytes is over the ${MAX_MCP_BODY_BYTES}-byte limit`, { hint: 'send smaller requests' });
     }
-    // The body is read whole (bounded) and handed over as bytes: a JSON-RPC message is small, and a
-    // byte body spares the SDK a web stream it would tee to read twice.
-    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-    const body = hasBody ? await readBody(req, MAX_MCP_BODY_BYTES) : undefined;
+    // The body is read whole (bounded) and parsed once here: the SDK then neither clones the
+    // request nor reads it again. Only a body that does not parse travels as bytes, for the SDK
+    // to answer with the protocol's parse error.
+    const bytes = req.method !== 'GET' && req.method !== 'HEAD' ? await readBody(req, MAX_MCP_BODY_BYTES) : undefined;
+    const parsed = bytes !== undefined ? parsedJson(bytes) : {};
     const request = new Request(new URL(req.url ?? '/mcp', `http://${req.headers.host ?? 'localhost'}`), {
       method: req.method,
       headers: req.headers as Record<string, string>,
-      body,
+      body: 'parsedBody' in parsed ? undefined : bytes,
       signal: abort.signal,
     });
     const response = await mcp.fetch(request, {
       authInfo: { token: 'redacted', clientId: principal.tokenId, scopes: [], extra: { principal, client: clientAddress(req) } },
-      // Parsed once here, so the SDK neither clones the request nor reads it again; a body that
-      // does not parse is left to the SDK, which answers with the protocol's parse error.
-      ...(body !== undefined ? parsedJson(body) : {}),
+      ...parsed,
     });
     const headers: Record<string, string> = {};
     response.headers.forEach((v, k) => (headers[k] = v));
