@@ -7,6 +7,31 @@ export interface VerifyResult {
   records: number;
   /** The first record that does not verify, and why. */
   firstBad?: { seq: number; id: string | null; problem: 'changed' | 'removed_before' | 'reordered' };
+  /** Set when an anchor was given and the chain does not hold it. */
+  anchorProblem?: { seq: number; problem: 'missing' | 'different' };
+}
+
+/** The newest record's position and chain hash: what to keep outside the store as an anchor. */
+export interface AuditHead {
+  seq: number;
+  hash: string;
+  ts: string;
+}
+
+const ANCHOR = /^(\d{1,15}):([0-9a-f]{64})$/;
+
+/** Parses `SEQ:HASH` (as `audit head` prints it). */
+export function parseAuditAnchor(text: string): { seq: number; hash: string } | null {
+  const m = ANCHOR.exec(text.trim());
+  return m ? { seq: Number(m[1]), hash: m[2] } : null;
+}
+
+/** The chain's head, or null for an empty log. */
+export async function auditHead(store: Store): Promise<AuditHead | null> {
+  const r = (await store.db.selectFrom('audit_log').select(['seq', 'hash', 'ts']).orderBy('seq', 'desc').limit(1).executeTakeFirst()) as
+    | { seq: number | string; hash: string; ts: string }
+    | undefined;
+  return r ? { seq: Number(r.seq), hash: r.hash, ts: r.ts } : null;
 }
 
 type Row = ChainedRecord & { hash: string };
@@ -16,9 +41,17 @@ type Row = ChainedRecord & { hash: string };
  *  - seq follows the previous one by exactly 1 (a gap means a record was removed),
  *  - prev_hash equals the previous record's hash (removed or reordered records break the link),
  *  - its own hash matches its content (an edited record no longer matches).
- * It names the first record where any of these fails.
+ * It names the first record where any of these fails. With an `anchor` (a head printed earlier by
+ * `audit head`), the record at that seq must still exist with that hash.
  */
-export async function verifyAuditChain(store: Store, chainKey: Buffer, pageSize = 5000): Promise<VerifyResult> {
+export async function verifyAuditChain(
+  store: Store,
+  chainKey: Buffer,
+  opts: { pageSize?: number; anchor?: { seq: number; hash: string } } = {},
+): Promise<VerifyResult> {
+  const pageSize = opts.pageSize ?? 5000;
+  const anchor = opts.anchor;
+  let anchorSeen = false;
   let prevHash = GENESIS;
   let prevSeq = 0;
   let count = 0;
@@ -42,10 +75,19 @@ export async function verifyAuditChain(store: Store, chainKey: Buffer, pageSize 
       if (!hashesEqual(chainHash(chainKey, r), r.hash)) {
         return { ok: false, records: count, firstBad: { seq, id: r.id as string, problem: 'changed' } };
       }
+      if (anchor && seq === anchor.seq) {
+        // The chain up to here verifies, so this hash is the one the writer computed then; an
+        // anchor kept elsewhere that differs means the history was rewritten from here back.
+        if (!hashesEqual(r.hash, anchor.hash)) return { ok: false, records: count, anchorProblem: { seq, problem: 'different' } };
+        anchorSeen = true;
+      }
       prevHash = r.hash;
       prevSeq = seq;
     }
   }
+  // INVARIANT: records cut from the end leave a chain that verifies on its own; only an anchor
+  // kept outside the store (a log shipper, a ticket) shows the log once reached further.
+  if (anchor && !anchorSeen) return { ok: false, records: count, anchorProblem: { seq: anchor.seq, problem: 'missing' } };
   return { ok: true, records: count };
 }
 

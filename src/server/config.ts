@@ -37,6 +37,13 @@ const configSchema = z
       })
       .strict()
       .default({ ttl_seconds: 600 }),
+    audit: z
+      .object({
+        /** How often `serve` logs the audit chain's head (for a log shipper to keep); 0 turns it off. */
+        head_log_seconds: z.number().int().min(0).max(86_400).default(60),
+      })
+      .strict()
+      .default({ head_log_seconds: 60 }),
     redaction: z
       .object({
         patterns: z

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog, searchAudit, verifyAuditChain } from '../../src/audit/index.js';
+import { AuditLog, auditHead, parseAuditAnchor, searchAudit, verifyAuditChain } from '../../src/audit/index.js';
 import { Gate, TokenService } from '../../src/gate/index.js';
 import type { Store } from '../../src/store/index.js';
 import { storeFixtures } from '../helpers/stores.js';
@@ -63,6 +63,21 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit log on %s', (_na
     const r = await verifyAuditChain(store, key);
     expect(r.ok).toBe(false);
     expect(r.firstBad?.seq).toBe(3);
+  });
+
+  it('records cut from the end verify on their own, but not against an anchor kept elsewhere', async () => {
+    await reset(10);
+    const head = await auditHead(store);
+    expect(head).toMatchObject({ seq: 10 });
+    expect(await verifyAuditChain(store, key, { anchor: head! })).toEqual({ ok: true, records: 10 });
+    await store.db.deleteFrom('audit_log').where('seq', '>', 7).execute();
+    expect((await verifyAuditChain(store, key)).ok).toBe(true); // the chain alone cannot tell
+    expect(await verifyAuditChain(store, key, { anchor: head! })).toMatchObject({ ok: false, anchorProblem: { seq: 10, problem: 'missing' } });
+    const seven = (await auditHead(store))!;
+    expect(await verifyAuditChain(store, key, { anchor: { seq: 7, hash: 'f'.repeat(64) } })).toMatchObject({ ok: false, anchorProblem: { seq: 7, problem: 'different' } });
+    expect((await verifyAuditChain(store, key, { anchor: seven })).ok).toBe(true);
+    expect(parseAuditAnchor(`7:${seven.hash}`)).toEqual({ seq: 7, hash: seven.hash });
+    expect(parseAuditAnchor('7:not-a-hash')).toBeNull();
   });
 
   it('a chain recomputed without the key does not verify', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, cli, createToken } from '../helpers/cli.js';
+import { assertBuilt, cli, createToken, startServe } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
 
 describe('gatehouse CLI: bad input gets a clear error and changes nothing', () => {
@@ -22,6 +22,8 @@ describe('gatehouse CLI: bad input gets a clear error and changes nothing', () =
     [['audit', 'search', '--decision', 'maybe'], /invalid --decision/],
     [['audit', 'tail', '-n', 'lots'], /-n must be a whole number/],
     [['audit', 'search', '--since', 'yesterday-ish'], /invalid --since/],
+    [['audit', 'verify', '--anchor', '12:nothex'], /invalid --anchor/],
+    [['audit', 'tail', '--anchor', `1:${'a'.repeat(64)}`], /--anchor goes with audit verify/],
     [['serve', '--listen', 'nonsense'], /invalid --listen/],
     [['mcp', '--token-file'], /argument missing|requires|value/i],
   ])('%j exits 2 with a usage error', (args, pattern) => {
@@ -91,6 +93,33 @@ describe('gatehouse CLI: bad input gets a clear error and changes nothing', () =
       expect(r.stdout).toMatch(/fail\s+master key: .* readable by others\n\s+fix: chmod 600/);
     } finally {
       chmodSync(`${home.env.GATEHOUSE_HOME}/master.key`, 0o600);
+    }
+  });
+});
+
+describe('gatehouse serve logs the audit head for a log shipper to keep', () => {
+  const home = tempHome();
+  afterAll(() => home.cleanup());
+
+  it('logs SEQ:HASH when the head moves, and that anchor verifies', async () => {
+    assertBuilt();
+    const { writeFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const config = join(home.dir, 'config.yaml');
+    writeFileSync(config, 'audit:\n  head_log_seconds: 1\n');
+    createToken(home.env, 'someone', ['tool:discover']); // an audited event, so the head exists
+    const server = await startServe({ ...home.env, GATEHOUSE_CONFIG: config, GATEHOUSE_LOG_LEVEL: 'info' });
+    try {
+      let anchor: string | undefined;
+      for (let i = 0; i < 50 && !anchor; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        anchor = /"msg":"audit head".*?"anchor":"(\d+:[0-9a-f]{64})"/.exec(server.output())?.[1];
+      }
+      expect(anchor, server.output()).toBeDefined();
+      const v = cli(['audit', 'verify', '--anchor', anchor!], { ...home.env, GATEHOUSE_CONFIG: config });
+      expect(v.stdout).toMatch(/holds anchor/);
+    } finally {
+      await server.stop();
     }
   });
 });

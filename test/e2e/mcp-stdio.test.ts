@@ -93,5 +93,14 @@ describe('gatehouse mcp over stdio (official MCP client)', () => {
     const v = cli(['audit', 'verify'], home.env);
     expect(v.stdout).toMatch(/^ok: \d+ records, chain intact/);
     expect(v.code).toBe(0);
+    // The head is an anchor an operator keeps elsewhere; verify checks the log still holds it.
+    const head = cli(['audit', 'head'], home.env);
+    const anchor = /^(\d+:[0-9a-f]{64}) /.exec(head.stdout)?.[1];
+    expect(anchor).toBeDefined();
+    const anchored = cli(['audit', 'verify', '--anchor', anchor!], home.env);
+    expect(anchored.stdout).toMatch(/chain intact, holds anchor #\d+/);
+    const far = cli(['audit', 'verify', '--anchor', `999999:${'0'.repeat(64)}`], home.env);
+    expect(far.code).toBe(1);
+    expect(far.stdout).toMatch(/anchor record #999999 is gone/);
   });
 });

@@ -1,4 +1,6 @@
+import { auditHead } from '../../audit/index.js';
 import { GatehouseError, log } from '../../core/index.js';
+import type { Store } from '../../store/index.js';
 import { bootRuntime } from '../../server/boot.js';
 import { startHttpServer } from '../../server/http.js';
 import { adminRoutes } from '../../approvals/index.js';
@@ -51,13 +53,37 @@ export const run: CommandRunner = async (args, ctx) => {
   write(ctx.stdout, `Connect Claude Code: claude mcp add --transport http gatehouse ${http.url}/mcp --header "Authorization: Bearer <token>"`);
   write(ctx.stdout, `Gatehouse listening on ${http.url}  (MCP: POST ${http.url}/mcp, health: GET ${http.url}/health)`);
   log.info('serving', { url: http.url, store: rt.store.description });
+  const stopHeadLog = logAuditHead(rt.store, rt.config.audit.head_log_seconds);
 
   await new Promise<void>((resolve) => {
     const stop = () => resolve();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
+  stopHeadLog();
   await http.close();
   await rt.close();
   return EXIT.ok;
 };
+
+/**
+ * Logs the audit chain's head (seq and hash) when it has moved, every `seconds`. Records cut from
+ * the end of the log leave a chain that still verifies; a head that a log shipper carried off the
+ * host is the anchor that shows it (`gatehouse audit verify --anchor SEQ:HASH`).
+ */
+function logAuditHead(store: Store, seconds: number): () => void {
+  if (seconds <= 0) return () => undefined;
+  let last = -1;
+  const timer = setInterval(() => {
+    auditHead(store)
+      .then((h) => {
+        if (h && h.seq !== last) {
+          last = h.seq;
+          log.info('audit head', { anchor: `${h.seq}:${h.hash}`, ts: h.ts });
+        }
+      })
+      .catch((e) => log.warn('audit head not read', { err: e }));
+  }, seconds * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}
