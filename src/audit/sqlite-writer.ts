@@ -43,21 +43,42 @@ export function sqliteAuditWriter(handle: BetterSqlite3.Database, key: Buffer, o
       sync: opts.sync ?? walFile!.sync,
     });
   };
+  // The write lock is taken without SQLite's busy wait, which would sleep on the event loop while
+  // another process holds the lock (a CLI command, a migration, another server): a busy store is
+  // retried here, asynchronously, for as long as the connection's busy timeout allows.
+  const lockWaitMs = Number(handle.pragma('busy_timeout', { simple: true })) || OPEN_TRANSACTION_WAIT_MS;
+  const noWait = handle.prepare('PRAGMA busy_timeout = 0');
+  const restoreWait = handle.prepare(`PRAGMA busy_timeout = ${lockWaitMs}`);
+  const commitNow = (records: ChainedRecord[], m: NonNullable<typeof mode> | null): number[] => {
+    noWait.run();
+    m?.relaxed.run();
+    try {
+      return commit(records);
+    } finally {
+      m?.restore.run();
+      restoreWait.run();
+    }
+  };
   return {
     async write(records) {
-      await outsideTransaction(handle);
-      const m = modeFor();
-      // Not in WAL mode (an in-memory store): the commit flushes as the connection is set to.
-      if (!m) return commit(records);
-      m.relaxed.run();
+      const deadline = Date.now() + lockWaitMs;
       let seqs: number[];
-      try {
-        seqs = commit(records);
-      } finally {
-        m.restore.run();
+      for (let attempt = 0; ; attempt++) {
+        await outsideTransaction(handle);
+        const m = modeFor() ?? null;
+        try {
+          seqs = commitNow(records, m);
+        } catch (e) {
+          if ((e as { code?: string }).code === 'SQLITE_BUSY' && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, Math.min(50, 2 ** attempt)));
+            continue;
+          }
+          throw e;
+        }
+        // Not in WAL mode (an in-memory store): the commit flushed as the connection is set to.
+        if (m) await m.sync();
+        return seqs;
       }
-      await m.sync();
-      return seqs;
     },
     close: () => walFile?.close(),
   };

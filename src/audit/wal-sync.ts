@@ -1,4 +1,5 @@
-import { closeSync, fdatasync, fstatSync, openSync, statSync } from 'node:fs';
+import { closeSync, fdatasync, fstatSync, fsync, openSync, realpathSync, statSync } from 'node:fs';
+import { dirname } from 'node:path';
 
 /** Flushes a file's data to disk without blocking the event loop. */
 export type DurableSync = () => Promise<void>;
@@ -12,31 +13,43 @@ export type DurableSync = () => Promise<void>;
  * descriptor of a file flushes all of that file's dirty pages, so once it resolves every frame
  * committed before the call is on disk, which is what FULL would have given those transactions.
  *
- * INVARIANT: the descriptor always refers to the store's current WAL file. The path is checked
- * before each flush (same device and inode), and reopened if SQLite replaced the file; if the file
- * is missing, the flush fails and the audit append is refused (fail closed, never "assume synced").
+ * INVARIANTS (fail closed, never "assume synced"):
+ * - the descriptor refers to the store's live WAL file: SQLite names it after the database's real
+ *   path (symlinks resolved), so this does too; the path is checked before each flush (same device
+ *   and inode) and reopened if SQLite replaced the file, and a missing file fails the flush;
+ * - when the file is (re)opened, its directory is flushed too, so the file's name survives a crash;
+ * - a failed flush is final: after an I/O error the kernel may already have dropped the dirty
+ *   pages, so a later flush that "succeeds" proves nothing. Every later flush fails until the
+ *   process restarts and SQLite recovers the WAL.
  */
 export class WalFileSync {
   readonly #path: string;
   #fd: number | undefined;
   #dev = 0;
   #ino = 0;
+  #failed: Error | undefined;
 
   constructor(databaseFile: string) {
-    this.#path = `${databaseFile}-wal`;
+    this.#path = `${realpathSync(databaseFile)}-wal`;
   }
 
-  readonly sync: DurableSync = () => {
-    let fd: number;
+  /** The WAL file this flushes (for diagnostics and tests). */
+  get path(): string {
+    return this.#path;
+  }
+
+  readonly sync: DurableSync = async () => {
+    if (this.#failed) throw this.#failed;
     try {
-      fd = this.#descriptor();
+      const fd = await this.#descriptor();
+      await new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
     } catch (e) {
-      return Promise.reject(e as Error);
+      this.#failed = new Error(`the audit WAL could not be flushed; restart Gatehouse once the disk is healthy (${(e as Error).message})`, { cause: e });
+      throw this.#failed;
     }
-    return new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
   };
 
-  #descriptor(): number {
+  async #descriptor(): Promise<number> {
     const st = statSync(this.#path);
     if (this.#fd !== undefined && st.ino === this.#ino && st.dev === this.#dev) return this.#fd;
     this.close();
@@ -45,6 +58,7 @@ export class WalFileSync {
     this.#fd = fd;
     this.#dev = own.dev;
     this.#ino = own.ino;
+    await flushDirectory(dirname(this.#path));
     return fd;
   }
 
@@ -57,5 +71,14 @@ export class WalFileSync {
     } catch {
       // Already closed: nothing to release.
     }
+  }
+}
+
+async function flushDirectory(dir: string): Promise<void> {
+  const fd = openSync(dir, 'r');
+  try {
+    await new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
+  } finally {
+    closeSync(fd);
   }
 }

@@ -66,9 +66,12 @@ function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
     };
     req.on('data', onData);
     req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
-    req.once('error', reject);
+    // A client that goes away mid-body (Node reports it as an 'aborted' error, then a close) is a
+    // cancellation, not a server fault.
+    const gone = () => reject(new GatehouseError('cancelled', 'the client went away before its request body arrived', { hint: 'retry the request' }));
+    req.once('error', gone);
     req.once('close', () => {
-      if (!req.complete) reject(new GatehouseError('cancelled', 'the client went away before its request body arrived', { hint: 'retry the request' }));
+      if (!req.complete) gone();
     });
   });
 }

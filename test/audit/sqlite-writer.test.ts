@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AuditLog, verifyAuditChain } from '../../src/audit/index.js';
 import { WalFileSync } from '../../src/audit/wal-sync.js';
@@ -113,6 +114,50 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     await s.close();
   });
 
+  it('waits for another process\'s write lock without blocking the event loop', async () => {
+    const file = join(home.dir, 'h.db');
+    const s = await openStore({ sqliteFile: file });
+    const log = new AuditLog(s, randomBytes(32));
+    await log.append({ phase: 'event', tool: 'first' });
+    const other = new Database(file); // stands in for a CLI command or a second server
+    other.pragma('busy_timeout = 10000');
+    other.exec('BEGIN IMMEDIATE');
+    const started = Date.now();
+    let done = false;
+    const p = log.append({ phase: 'event', tool: 'second' }).then(() => (done = true));
+    // The loop keeps turning while the append waits: timers fire close to on time.
+    const lags: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const t = Date.now();
+      await tick(20);
+      lags.push(Date.now() - t - 20);
+    }
+    expect(done).toBe(false);
+    expect(Math.max(...lags)).toBeLessThan(150);
+    other.exec('COMMIT');
+    await p;
+    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
+    other.close();
+    await log.close();
+    await s.close();
+  });
+
+  it('flushes the WAL of the real database file when the store is opened through a symlink', async () => {
+    const real = join(home.dir, 'real.db');
+    const link = join(home.dir, 'link.db');
+    const s = await openStore({ sqliteFile: real });
+    await s.close();
+    symlinkSync(real, link);
+    writeFileSync(`${link}-wal`, 'stale, not the live WAL');
+    const store = await openStore({ sqliteFile: link });
+    const log = new AuditLog(store, randomBytes(32));
+    await log.append({ phase: 'event', tool: 'x' });
+    expect(new WalFileSync(link).path).toBe(`${realpathSync(real)}-wal`);
+    expect(statSync(`${real}-wal`).size).toBeGreaterThan(0);
+    await log.close();
+    await store.close();
+  });
+
   it('the real flush targets the store\'s WAL file, and fails closed when the file is gone', async () => {
     const s = await openStore({ sqliteFile: join(home.dir, 'f.db') });
     const log = new AuditLog(s, randomBytes(32));
@@ -121,8 +166,10 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     await log.close();
     await s.close();
 
-    // WalFileSync on its own: a replaced file is followed, a missing one is an error.
+    // WalFileSync on its own: a replaced file is followed; a missing one is an error, and after a
+    // failed flush every later flush fails too (the lost pages cannot be vouched for).
     const db = join(home.dir, 'g.db');
+    writeFileSync(db, '');
     writeFileSync(`${db}-wal`, 'one');
     const wal = new WalFileSync(db);
     await wal.sync();
@@ -130,7 +177,9 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     renameSync(`${db}-new`, `${db}-wal`);
     await wal.sync();
     rmSync(`${db}-wal`);
-    await expect(wal.sync()).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(wal.sync()).rejects.toThrow(/ENOENT/);
+    writeFileSync(`${db}-wal`, 'back');
+    await expect(wal.sync()).rejects.toThrow(/could not be flushed/);
     wal.close();
   });
 });
