@@ -1,4 +1,5 @@
 import { globToRegExp } from './glob.js';
+import { graphqlOperations } from './graphql.js';
 import type { Policy } from './policy.js';
 import { finding, worst, type Finding, type HttpRequestLike } from './types.js';
 
@@ -33,29 +34,51 @@ export function normalizeHttpPath(p: string): string {
   return '/' + segs.join('/');
 }
 
-function graphqlOps(body: string | undefined, query: string): { mutation: boolean; unreadable: boolean; any: boolean } {
-  const texts: string[] = [];
-  const qm = /(?:^|&)query=([^&]*)/.exec(query);
-  if (qm) texts.push(qm[1]);
-  let unreadable = false;
-  if (body) {
-    try {
-      const j = JSON.parse(body) as unknown;
-      const items = Array.isArray(j) ? j : [j];
-      for (const it of items) if (it && typeof it === 'object' && typeof (it as { query?: unknown }).query === 'string') texts.push((it as { query: string }).query);
-    } catch {
-      if (/^\s*(query|mutation|subscription|\{)/.test(body)) texts.push(body);
-      else unreadable = true;
-    }
+/** What the guard can read of a request body: parsed JSON items, form fields, or plain text. */
+interface BodyView {
+  text: string | undefined;
+  /** Top-level JSON objects (one, or each element of a batch). */
+  items: Record<string, unknown>[];
+  form: URLSearchParams | undefined;
+  /** A body is sent that the guard cannot read (not shown to it, or compressed). */
+  unread: boolean;
+}
+
+function viewBody(req: HttpRequestLike, headers: Record<string, string>): BodyView {
+  const encoding = (headers['content-encoding'] ?? '').trim().toLowerCase();
+  // A compressed body is bytes the guard never sees decoded: judged as unread, never as empty.
+  if (encoding !== '' && encoding !== 'identity') return { text: undefined, items: [], form: undefined, unread: true };
+  // Servers commonly drop a leading byte-order mark before parsing; judge what they will see.
+  const text = req.body === undefined ? undefined : req.body.charCodeAt(0) === 0xfeff ? req.body.slice(1) : req.body;
+  const view: BodyView = { text, items: [], form: undefined, unread: req.bodyUnread === true };
+  if (!text) return view;
+  try {
+    const j = JSON.parse(text) as unknown;
+    for (const it of Array.isArray(j) ? j : [j]) if (it && typeof it === 'object' && !Array.isArray(it)) view.items.push(it as Record<string, unknown>);
+    return view;
+  } catch {
+    // not JSON
   }
-  const mutation = texts.some((t) => /(^|[\s},])mutation\b/.test(t.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/#[^\n]*/g, '')));
-  return { mutation, unreadable, any: texts.length > 0 };
+  if (/^application\/x-www-form-urlencoded/i.test(headers['content-type'] ?? '') || /^[^\s{}"]*=[^\s]*$/.test(text)) view.form = new URLSearchParams(text);
+  return view;
+}
+
+/** Every value of a parameter, matching its name without regard to case. */
+function paramValues(params: URLSearchParams | undefined, name: string): string[] {
+  const out: string[] = [];
+  if (params) for (const [k, v] of params) if (k.toLowerCase() === name) out.push(v);
+  return out;
+}
+
+function stringField(item: Record<string, unknown>, name: string): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(item)) if (k.toLowerCase() === name && typeof v === 'string') out.push(v);
+  return out;
 }
 
 export function checkHttpWith(policy: Policy, req: HttpRequestLike): Finding {
   const headers = Object.fromEntries(Object.entries(req.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
   const original = req.method.toUpperCase();
-  let method = original;
   const matchedBase = `${original} ${req.path}`;
   const out: Finding[] = [];
   const q = req.path.indexOf('?');
@@ -64,37 +87,63 @@ export function checkHttpWith(policy: Policy, req: HttpRequestLike): Finding {
   const dp = decode(rawPath);
   const dq = decode(rawQuery);
   if (dp === undefined || dq === undefined) return finding('approve', 'http.undecodable', 'the request path cannot be decoded unambiguously', matchedBase, { floor: true });
-  for (const h of OVERRIDE_HEADERS) {
-    const v = headers[h];
-    if (v) { method = v.trim().toUpperCase(); out.push(finding(WRITE.has(method) && !WRITE.has(original) ? 'approve' : 'allow', 'http.method-override', `the ${h} header turns ${original} into ${method}`, `${matchedBase} (${h}: ${v})`)); }
+  // Parameters as a server reads them: split on & first, then decode each name and value.
+  const params = new URLSearchParams(rawQuery);
+  const body = viewBody(req, headers);
+
+  // The methods this request may be treated as: its own, and every override a framework might
+  // honour (headers, `_method` in the query, a form or a JSON body). Each is judged; the worst wins.
+  const overrides: { method: string; where: string }[] = [];
+  for (const h of OVERRIDE_HEADERS) if (headers[h]) overrides.push({ method: headers[h].trim().toUpperCase(), where: `${h}: ${headers[h]}` });
+  for (const v of paramValues(params, '_method')) overrides.push({ method: v.trim().toUpperCase(), where: `?_method=${v}` });
+  for (const v of paramValues(body.form, '_method')) overrides.push({ method: v.trim().toUpperCase(), where: `body _method=${v}` });
+  for (const it of body.items) for (const v of stringField(it, '_method')) overrides.push({ method: v.trim().toUpperCase(), where: `body "_method": ${v}` });
+  for (const o of overrides) {
+    out.push(finding(WRITE.has(o.method) && !WRITE.has(original) ? 'approve' : 'allow', 'http.method-override', `${o.where} turns ${original} into ${o.method}`, `${matchedBase} (${o.where})`));
   }
-  const mq = /(?:^|&)_method=([^&]*)/i.exec(dq);
-  if (mq) method = mq[1].toUpperCase();
+  const methods = [original, ...new Set(overrides.map((o) => o.method).filter((m) => m !== original))];
+
   const path = normalizeHttpPath(dp).toLowerCase();
-  const matched = method === original ? `${original} ${dp}${dq ? '?' + dq : ''}` : `${original}→${method} ${dp}${dq ? '?' + dq : ''}`;
-  if (!STANDARD.has(method)) out.push(finding('approve', 'http.unknown-method', `unusual HTTP method ${method}`, matched));
-  if (method === 'DELETE') out.push(finding('approve', 'http.delete', 'HTTP DELETE removes a resource', matched));
-  if (DESTRUCTIVE.test(path) || DESTRUCTIVE.test('/' + dq.toLowerCase().replace(/[=&]/g, '/'))) out.push(finding('approve', 'http.destructive-path', 'the path names a destructive action', matched));
-  if (WRITE.has(method) && /(^|\/)(admin|_admin|administrator|internal|management|actuator|sudo)(\/|$)/.test(path)) out.push(finding('approve', 'http.admin-write', `${method} to an administrative path`, matched));
-  if (/(^|\/)(actuator\/(shutdown|env|restart)|debug\/pprof)/.test(path)) out.push(finding('approve', 'http.admin-write', 'management endpoint', matched));
   const isGraphql = /graphql|\/gql(\/|$)/.test(path);
-  let gq: { mutation: boolean; unreadable: boolean; any: boolean } | undefined;
-  if (isGraphql || (req.body && /"query"\s*:/.test(req.body))) {
-    gq = graphqlOps(req.body, dq);
-    if (gq.mutation) out.push(finding('approve', 'http.graphql-mutation', 'GraphQL mutation changes data', matched));
-    else if (isGraphql && (gq.unreadable || req.bodyUnread) && WRITE.has(method)) out.push(finding('approve', 'http.graphql-unreadable', 'GraphQL request body cannot be read', matched, { floor: true }));
+  // GraphQL text: the `query` parameters on a GraphQL path, every JSON item's `query` string (on
+  // any path), and on a GraphQL path a non-JSON body (application/graphql) or its form fields.
+  const texts: string[] = [];
+  if (isGraphql) texts.push(...paramValues(params, 'query'));
+  for (const it of body.items) texts.push(...stringField(it, 'query'));
+  if (isGraphql && body.text && body.items.length === 0) {
+    if (body.form) texts.push(...paramValues(body.form, 'query'));
+    else texts.push(body.text);
   }
-  for (const r of policy.httpRules) {
-    if (r.methods.length && !r.methods.includes(method)) continue;
-    if (r.paths.length && !r.paths.some((p) => globToRegExp(p.toLowerCase()).test(path))) continue;
-    if (r.graphql === 'mutation' && !(gq?.mutation)) continue;
-    if (r.graphql === 'any' && !(gq?.any)) continue;
-    const user = finding(r.decision, `user:${policy.name}:${r.id}`, r.message, matched);
-    const kept = out.filter((f) => f.final || f.floor);
-    return worst([...kept, user]) ?? user;
-  }
-  const w = worst(out);
-  if (w && w.decision !== 'allow') return w;
-  if (WRITE.has(method) && policy.httpUnknownWrite !== 'allow') return finding(policy.httpUnknownWrite, `policy:${policy.name}:http-write`, `${method} requests need ${policy.httpUnknownWrite} under policy ${policy.name}`, matched);
-  return finding('allow', 'http.allow', 'no HTTP rule matched', matched);
+  const ops = texts.map(graphqlOperations);
+  const gqMutation = ops.some((o) => o.mutation);
+  const gqAny = texts.length > 0;
+  // On a GraphQL path, a body the guard cannot read, cannot lex, or that carries no query text
+  // (a persisted query names its operation by hash) cannot be shown to be a read.
+  const gqOpaque = isGraphql && (ops.some((o) => o.unreadable) || body.unread || (body.text !== undefined && body.text.trim() !== '' && !gqAny));
+
+  const judged = methods.map((method) => {
+    const found: Finding[] = [...out];
+    const matched = method === original ? `${original} ${dp}${dq ? '?' + dq : ''}` : `${original}→${method} ${dp}${dq ? '?' + dq : ''}`;
+    if (!STANDARD.has(method)) found.push(finding('approve', 'http.unknown-method', `unusual HTTP method ${method}`, matched));
+    if (method === 'DELETE') found.push(finding('approve', 'http.delete', 'HTTP DELETE removes a resource', matched));
+    if (DESTRUCTIVE.test(path) || DESTRUCTIVE.test('/' + dq.toLowerCase().replace(/[=&]/g, '/'))) found.push(finding('approve', 'http.destructive-path', 'the path names a destructive action', matched));
+    if (WRITE.has(method) && /(^|\/)(admin|_admin|administrator|internal|management|actuator|sudo)(\/|$)/.test(path)) found.push(finding('approve', 'http.admin-write', `${method} to an administrative path`, matched));
+    if (/(^|\/)(actuator\/(shutdown|env|restart)|debug\/pprof)/.test(path)) found.push(finding('approve', 'http.admin-write', 'management endpoint', matched));
+    if (gqMutation) found.push(finding('approve', 'http.graphql-mutation', 'GraphQL mutation changes data', matched));
+    else if (gqOpaque && WRITE.has(method)) found.push(finding('approve', 'http.graphql-unreadable', 'GraphQL request body cannot be read', matched, { floor: true }));
+    for (const r of policy.httpRules) {
+      if (r.methods.length && !r.methods.includes(method)) continue;
+      if (r.paths.length && !r.paths.some((p) => globToRegExp(p.toLowerCase()).test(path))) continue;
+      if (r.graphql === 'mutation' && !gqMutation) continue;
+      if (r.graphql === 'any' && !gqAny) continue;
+      const user = finding(r.decision, `user:${policy.name}:${r.id}`, r.message, matched);
+      const kept = found.filter((f) => f.final || f.floor);
+      return worst([...kept, user]) ?? user;
+    }
+    const w = worst(found);
+    if (w && w.decision !== 'allow') return w;
+    if (WRITE.has(method) && policy.httpUnknownWrite !== 'allow') return finding(policy.httpUnknownWrite, `policy:${policy.name}:http-write`, `${method} requests need ${policy.httpUnknownWrite} under policy ${policy.name}`, matched);
+    return finding('allow', 'http.allow', 'no HTTP rule matched', matched);
+  });
+  return worst(judged)!;
 }

@@ -1,0 +1,75 @@
+/**
+ * Which operations a GraphQL document holds, from a lexer that knows the language's strings,
+ * block strings and comments (a regex over the raw text was fooled by a quote inside a comment
+ * or a block string). Anything the lexer cannot read is `unreadable`, which callers treat as a
+ * possible write (fail closed).
+ */
+export interface GraphqlOps {
+  /** A `mutation` operation is defined. */
+  mutation: boolean;
+  /** The text is not a GraphQL document this lexer can read to the end. */
+  unreadable: boolean;
+}
+
+const NAME_START = /[A-Za-z_]/;
+const NAME = /[A-Za-z0-9_]/;
+
+export function graphqlOperations(text: string): GraphqlOps {
+  let depth = 0;
+  let mutation = false;
+  let sawDefinition = false;
+  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  const n = text.length;
+  while (i < n) {
+    const c = text[i];
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === ',' || c === '\ufeff') { i++; continue; }
+    if (c === '#') {
+      while (i < n && text[i] !== '\n' && text[i] !== '\r') i++;
+      continue;
+    }
+    if (c === '"') {
+      if (text.startsWith('"""', i)) {
+        // Block string: ends at the first unescaped """ (\""" is an escaped one).
+        i += 3;
+        for (;;) {
+          if (i >= n) return { mutation, unreadable: true };
+          if (text.startsWith('\\"""', i)) { i += 4; continue; }
+          if (text.startsWith('"""', i)) { i += 3; break; }
+          i++;
+        }
+        continue;
+      }
+      i++;
+      for (;;) {
+        if (i >= n || text[i] === '\n' || text[i] === '\r') return { mutation, unreadable: true };
+        if (text[i] === '\\') { i += 2; continue; }
+        if (text[i] === '"') { i++; break; }
+        i++;
+      }
+      continue;
+    }
+    if (c === '{' || c === '(' || c === '[') { depth++; if (depth === 1 && c === '{') sawDefinition = true; i++; continue; }
+    if (c === '}' || c === ')' || c === ']') {
+      depth--;
+      if (depth < 0) return { mutation, unreadable: true };
+      i++;
+      continue;
+    }
+    if (NAME_START.test(c)) {
+      let j = i + 1;
+      while (j < n && NAME.test(text[j])) j++;
+      const word = text.slice(i, j);
+      // Operation types only count where a definition starts: outside every brace and paren.
+      if (depth === 0) {
+        sawDefinition = true;
+        if (word === 'mutation') mutation = true;
+      }
+      i = j;
+      continue;
+    }
+    // Numbers, punctuators ($ : = @ ! | & ... and the like) need no tracking here.
+    if (/[0-9\-$:=@!|&.+]/.test(c)) { i++; continue; }
+    return { mutation, unreadable: true };
+  }
+  return { mutation, unreadable: depth !== 0 || !sawDefinition };
+}
