@@ -50,6 +50,12 @@ export interface GateOptions {
   approvalId?: string;
   /** Maps a successful result to audit fields. */
   describe?: (result: unknown) => { outcome?: string; status?: number; detail?: Record<string, unknown> };
+  /**
+   * Completes the action's guard input once the caller is known to be allowed and within its rate
+   * (the `/gateway` route reads a textual body here, so the guard judges it). A failure is audited
+   * as the attempt's outcome and refuses the action.
+   */
+  prepare?: () => Promise<void>;
 }
 
 /** The exact-action digest approvals bind to: token, tool, target and the guarded operation. */
@@ -97,6 +103,16 @@ export class Gate {
     if (refusal) {
       await this.#deps.audit.append({ ...base, phase: 'attempt', decision: 'deny', rule: 'grant', outcome: 'not_granted' });
       throw refusal;
+    }
+
+    if (opts.prepare) {
+      try {
+        await opts.prepare();
+      } catch (e) {
+        const err = toGatehouseError(e);
+        await this.#deps.audit.append({ ...base, phase: 'attempt', decision: 'deny', rule: 'prepare', outcome: err.code });
+        throw err;
+      }
     }
 
     // 2. guard. INVARIANT: anything the guard cannot judge is refused, never allowed.

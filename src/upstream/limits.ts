@@ -7,6 +7,8 @@ import { GatehouseError } from '../core/index.js';
 export const UPSTREAM_LIMITS = {
   /** Largest request body sent upstream (`request_too_large`). */
   maxRequestBytes: 10 * 1024 * 1024,
+  /** Request bytes this process may be reading into memory at once, over all requests (`limit_exceeded`). */
+  maxReadingBytes: 64 * 1024 * 1024,
   /** Buffered mode (`api_request`): the body is cut here and `truncated: true` is set. */
   bufferedResponseBytes: 1024 * 1024,
   /** Streaming mode (`/gateway`): hard cap; the stream is aborted (`response_too_large`). */

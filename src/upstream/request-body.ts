@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { GatehouseError } from '../core/index.js';
 import { cancelledError } from './deadline.js';
+import { UPSTREAM_LIMITS } from './limits.js';
 
 const TEXTUAL = /^(text\/|application\/(json|[^;]*\+json|x-www-form-urlencoded|xml|[^;]*\+xml|graphql|x-ndjson))/i;
 
@@ -27,15 +28,28 @@ function byteLimit(limit: number, onCount: (n: number) => void): Transform {
   });
 }
 
+// Bytes of request bodies being read into memory right now, by every request in this process:
+// many slow uploads at once must not add up to gigabytes (each is already capped on its own).
+let reading = 0;
+
+function busy(): GatehouseError {
+  return new GatehouseError('limit_exceeded', `the gateway is already reading ${UPSTREAM_LIMITS.maxReadingBytes} bytes of request bodies`, {
+    hint: 'retry in a moment, or send smaller bodies',
+    details: { retryAfterMs: 1000 },
+  });
+}
+
 /**
  * Reads the whole body with plain listeners (an async iterator costs a generator, promises and a
- * stream wrapper per request). The limit holds whatever Content-Length claimed.
+ * stream wrapper per request). The limit holds whatever Content-Length claimed, and the bytes
+ * count against the process-wide reading budget until the read ends.
  */
 function readWhole(req: IncomingMessage, limit: number): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const done = (err: unknown, buf?: Buffer) => {
+      reading -= size;
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
@@ -45,7 +59,9 @@ function readWhole(req: IncomingMessage, limit: number): Promise<Buffer> {
     };
     function onData(c: Buffer) {
       size += c.length;
+      reading += c.length;
       if (size > limit) return done(requestTooLarge(limit, size));
+      if (reading > UPSTREAM_LIMITS.maxReadingBytes) return done(busy());
       chunks.push(c);
     }
     function onEnd() {

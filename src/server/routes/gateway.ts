@@ -45,22 +45,15 @@ export function gatewayRoute(rt: Runtime): Route {
       const approvalId = req.headers[APPROVAL_ID_HEADER];
       const incoming = headerMap(req);
       const { headers, forged } = await dropForgedHeaders(rt, ctx.principal, 'api_request', incoming);
-      // Only a caller the gate would let through gets its body buffered; the others are refused
-      // (and audited) by the gate without the server reading up to the request limit for them.
-      const granted = rt.isToolGranted(ctx.principal, 'api_request') && rt.isTargetGranted(ctx.principal, target);
-      const { body, unread } = granted ? await readTextualBody(req, UPSTREAM_LIMITS.maxRequestBytes) : { body: undefined, unread: true };
       const pathAndQuery = rawQuery === '' ? path : `${path}?${rawQuery}`;
+      // The body is read by the gate's prepare step: only once the token is granted and within its
+      // rate, and a failed read (too large, the client gone) is audited like any refusal.
+      const guard: { kind: 'http'; method: string; path: string; headers: Record<string, string>; body?: string; bodyUnread?: boolean } = { kind: 'http', method, path: pathAndQuery, headers };
+      let body: Buffer | undefined;
 
       await rt.gate.run(
         ctx.principal,
-        {
-          tool: 'api_request',
-          route: '/gateway',
-          target,
-          guard: { kind: 'http', method, path: pathAndQuery, headers, body: body?.toString('utf8'), bodyUnread: unread },
-          summary: `${method} /gateway/${target}${pathAndQuery}`,
-          client: ctx.client,
-        },
+        { tool: 'api_request', route: '/gateway', target, guard, summary: `${method} /gateway/${target}${pathAndQuery}`, client: ctx.client },
         async () => {
           const t = await httpTarget(rt, target);
           const dest = { target, host: t.host };
@@ -83,7 +76,16 @@ export function gatewayRoute(rt: Runtime): Route {
             body,
           });
         },
-        { approvalId: typeof approvalId === 'string' ? approvalId : undefined, describe: (r) => ({ status: (r as { status: number }).status }) },
+        {
+          approvalId: typeof approvalId === 'string' ? approvalId : undefined,
+          describe: (r) => ({ status: (r as { status: number }).status }),
+          prepare: async () => {
+            const read = await readTextualBody(req, UPSTREAM_LIMITS.maxRequestBytes);
+            body = read.body;
+            guard.body = read.body?.toString('utf8');
+            guard.bodyUnread = read.unread;
+          },
+        },
       );
     },
   };

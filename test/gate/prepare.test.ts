@@ -1,0 +1,64 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AuditLog, searchAudit } from '../../src/audit/index.js';
+import { GatehouseError } from '../../src/core/index.js';
+import { Gate, RateLimiter, TokenService } from '../../src/gate/index.js';
+import { loadGuard } from '../../src/guard/index.js';
+import { openStore } from '../../src/store/index.js';
+import { tempHome } from '../helpers/home.js';
+
+// The /gateway route reads a request body in the gate's prepare step, so that only a granted caller
+// within its rate makes the server buffer anything, and the guard judges what was read.
+describe('gate prepare step', () => {
+  const home = tempHome();
+  afterAll(() => home.cleanup());
+
+  it('runs after authorization and the rate limit, before the guard; a failure is audited and refuses', async () => {
+    const store = await openStore({ sqliteFile: join(home.dir, 'p.db') });
+    const tokens = new TokenService(store);
+    const granted = await tokens.authenticate((await tokens.create({ name: 'granted', grants: ['tool:api_request', 'target:t'] })).token);
+    const other = await tokens.authenticate((await tokens.create({ name: 'other', grants: ['tool:discover'] })).token);
+    const guard = await loadGuard();
+    const gate = new Gate({ audit: new AuditLog(store, randomBytes(32)), guard: async () => guard, rateLimit: new RateLimiter({ perSecond: 0.001, burst: 2 }) });
+    const calls: string[] = [];
+    const action = (): Parameters<Gate['run']>[1] & { guard: { kind: 'http'; method: string; path: string; body?: string } } => ({
+      tool: 'api_request',
+      target: 't',
+      guard: { kind: 'http', method: 'POST', path: '/graphql' },
+      summary: 'POST /graphql',
+    });
+
+    // Not granted: the body is never read.
+    await expect(gate.run(other, action(), async () => calls.push('run'), { prepare: async () => void calls.push('prepare') })).rejects.toMatchObject({ code: 'not_granted' });
+    expect(calls).toEqual([]);
+
+    // Granted: prepare fills the guard's view, and the guard judges it (a mutation needs approval).
+    const a = action();
+    await expect(
+      gate.run(granted, a, async () => calls.push('run'), {
+        prepare: async () => {
+          calls.push('prepare');
+          a.guard.body = JSON.stringify({ query: 'mutation { wipe }' });
+        },
+      }),
+    ).rejects.toMatchObject({ code: 'approval_required' });
+    expect(calls).toEqual(['prepare']);
+
+    // A failed read refuses, and the attempt records why.
+    await expect(
+      gate.run(granted, action(), async () => calls.push('run'), {
+        prepare: async () => {
+          throw new GatehouseError('request_too_large', 'too big');
+        },
+      }),
+    ).rejects.toMatchObject({ code: 'request_too_large' });
+    expect(calls).toEqual(['prepare']);
+    expect((await searchAudit(store, { tool: 'api_request' })).some((r) => r.outcome === 'request_too_large' && r.rule === 'prepare')).toBe(true);
+
+    // Over its rate: refused before anything is read.
+    await expect(gate.run(granted, action(), async () => calls.push('run'), { prepare: async () => void calls.push('prepare-3') })).rejects.toMatchObject({ code: 'limit_exceeded' });
+    expect(calls).toEqual(['prepare']);
+    await store.close();
+  });
+});
