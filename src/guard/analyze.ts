@@ -62,6 +62,37 @@ export function analyze(text: string, depth: number, o: AnalyzeOptions, stdin?: 
   return out;
 }
 
+/** A simple command as the guard evaluates it: what bash would run, if the guard is right. */
+export interface StaticCommand {
+  /** Assignments before the program name, as `NAME=value` after evaluation. */
+  assigns: string[];
+  argv: string[];
+}
+
+/**
+ * The command the guard believes bash runs for `text`, when it reads `text` as exactly one simple
+ * command (no redirections, heredocs, functions or substitutions) whose every word it resolved
+ * statically (no expansion, glob or brace), and raised no structural finding on the way; else
+ * undefined ("cannot resolve statically"). Same preprocessing, parse and extraction as `analyze`.
+ * Internal: the seam for the differential test against real bash (test/guard/differential.test.ts);
+ * not part of the guard's public API.
+ */
+export function staticCommand(text: string, parser: Parser): StaticCommand | undefined {
+  if (CONTROL.test(text)) return undefined;
+  let script: Script;
+  try {
+    script = withTree(parser, text, (root) => extractScript(root, text, { maxDepth: 200, maxNodes: 60_000 }));
+  } catch {
+    return undefined;
+  }
+  if (script.findings.length || script.functions.size || script.commands.length !== 1) return undefined;
+  const c = script.commands[0];
+  if (c.declaration || c.redirects.length || c.stdin || c.pipes.length || c.feeds !== undefined || !c.argv.length) return undefined;
+  const words = [...c.assigns.map((a) => a.value), ...c.argv];
+  if (words.some((w) => w.dynamic || w.glob)) return undefined;
+  return { assigns: c.assigns.map((a) => `${a.name}${a.append ? '+=' : '='}${a.value.text}`), argv: c.argv.map((w) => w.text) };
+}
+
 /** Shared empty function set for the (usual) script that defines no functions. Never mutated. */
 const NO_FUNCTIONS: ReadonlySet<string> = new Set();
 

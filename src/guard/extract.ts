@@ -1,7 +1,7 @@
 import type { Node } from './parser.js';
 import { findUnfaithful } from './faithful.js';
 import { finding, type Finding } from './types.js';
-import { evalWord, joinWords, visitSubst, type Word, type WordHooks } from './words.js';
+import { endsWithBareDollar, evalWord, joinWords, literalWord, visitSubst, type Word, type WordHooks } from './words.js';
 
 /**
  * Walks a tree-sitter-bash tree and extracts every simple command that would run, with its
@@ -23,7 +23,8 @@ export interface StdinText {
 
 export interface SimpleCommand {
   argv: Word[];
-  assigns: { name: string; value: Word }[];
+  /** `NAME=value` (or `NAME+=value`, `append`) words before the program name. */
+  assigns: { name: string; value: Word; append?: boolean }[];
   redirects: Redir[];
   text: string;
   /** Enclosing pipelines (innermost last) and this command's stage in each. */
@@ -153,9 +154,11 @@ class Walker {
         for (const c of node.namedChildren) this.statement(c);
         return;
       case 'variable_assignment':
+        if (!validAssignName(node)) return this.assignmentsStatement(node, [node]);
         this.assignment(node, true);
         return;
       case 'variable_assignments':
+        if (node.namedChildren.some((c) => c.type === 'variable_assignment' && !validAssignName(c))) return this.assignmentsStatement(node, node.namedChildren);
         for (const c of node.namedChildren) this.statement(c);
         return;
       case 'declaration_command':
@@ -389,17 +392,44 @@ class Walker {
     const cmd = this.commands[idx];
     const hooks = this.hooks(idx);
     const words: { start: number; end: number; word: Word }[] = [];
-    for (const c of node.children) {
+    const kids = node.children;
+    let started = false;
+    // The last assignment and where its word ends: parts right after it belong to its value.
+    let lastAssign: { name: string; value: Word; append?: boolean } | undefined;
+    let assignEnd = -1;
+    for (let k = 0; k < kids.length; k++) {
+      const c = kids[k];
+      // `A=]\echo rm`: tree-sitter ends the value at `]` and makes `\echo` the command; bash reads
+      // one word `A=]echo` (an assignment) and runs `rm`. Adjacent parts continue the value.
+      if (lastAssign && c.isNamed && (c.type === 'command_name' || c.type === 'word' || c.type === 'concatenation' || c.type === 'string' || c.type === 'raw_string' || c.type === 'ansi_c_string' || c.type === 'translated_string' || c.type === 'number' || c.type === 'simple_expansion' || c.type === 'expansion' || c.type === 'command_substitution') && this.continuesWord(assignEnd, c.startIndex)) {
+        const inner = c.type === 'command_name' ? c.namedChildren[0] : c;
+        if (inner) lastAssign.value = joinWords(lastAssign.value, evalWord(inner, hooks));
+        assignEnd = c.endIndex;
+        continue;
+      }
+      lastAssign = undefined;
       if (!c.isNamed) {
-        // `$"…"` shows up as a lone `$` token followed by a string.
-        if (c.type === '$') { words.push({ start: c.startIndex, end: c.endIndex, word: { text: '', dynamic: false, glob: false, raw: '$', vars: [], prefix: '' } }); continue; }
+        // `$"…"` shows up as a lone `$` token followed by a string; any other lone `$` is text.
+        if (c.type === '$') {
+          const translated = this.src.charCodeAt(c.endIndex) === 34 /* " */;
+          words.push({ start: c.startIndex, end: c.endIndex, word: translated ? { text: '', dynamic: false, glob: false, raw: '$', vars: [], prefix: '' } : literalWord('$') });
+          continue;
+        }
         this.checkToken(c, node);
         continue;
       }
+      if (c.type !== 'variable_assignment' && c.type !== 'comment' && !/redirect$/.test(c.type)) started = true;
       switch (c.type) {
         case 'variable_assignment': {
+          // `1a=x cmd`, `é=x cmd`: not a valid name, so bash runs `1a=x` as the program; and once
+          // a word is not an assignment, the ones after it are arguments too.
+          if (started || !validAssignName(c)) {
+            started = true;
+            words.push({ start: c.startIndex, end: c.endIndex, word: this.assignmentAsWord(c, hooks) });
+            break;
+          }
           const a = this.assignmentWord(c, hooks);
-          if (a) cmd.assigns.push(a);
+          if (a) { cmd.assigns.push(a); lastAssign = a; assignEnd = c.endIndex; }
           break;
         }
         case 'command_name': {
@@ -430,8 +460,12 @@ class Walker {
     let prevWord: Word | undefined;
     let prevEnd = -1;
     for (const w of words) {
-      if (prevWord && (w.start === prevEnd || (w.start === prevEnd + 2 && this.src.charCodeAt(prevEnd) === 92 /* \\ */ && this.src.charCodeAt(prevEnd + 1) === 10 /* \n */))) {
-        const joined = joinWords(prevWord, w.word);
+      if (prevWord && this.continuesWord(prevEnd, w.start)) {
+        // `rm$""`: a bare `$` before a double quote is the `$"…"` quoting, not text.
+        const left = this.src.charCodeAt(w.start) === 34 && !prevWord.dynamic && prevWord.text.endsWith('$') && endsWithBareDollar(prevWord.raw)
+          ? { ...prevWord, text: prevWord.text.slice(0, -1), prefix: prevWord.prefix.endsWith('$') ? prevWord.prefix.slice(0, -1) : prevWord.prefix }
+          : prevWord;
+        const joined = joinWords(left, w.word);
         cmd.argv[cmd.argv.length - 1] = joined;
         prevWord = joined;
         prevEnd = w.end;
@@ -444,12 +478,48 @@ class Walker {
     return idx;
   }
 
-  private assignmentWord(node: Node, hooks: WordHooks): { name: string; value: Word } | undefined {
+  /** Whether text starting at `start` continues the word that ended at `end` (adjacent, or after a `\`-newline). */
+  private continuesWord(end: number, start: number): boolean {
+    return start === end || (start === end + 2 && this.src.charCodeAt(end) === 92 /* \\ */ && this.src.charCodeAt(end + 1) === 10 /* \n */);
+  }
+
+  private assignmentWord(node: Node, hooks: WordHooks): { name: string; value: Word; append?: boolean } | undefined {
     const name = node.childForFieldName('name');
     const value = node.childForFieldName('value');
     const n = name?.text ?? '';
+    // `a[$(cmd)]=1`: the subscript is expanded (and its substitutions run) too.
+    if (name && name.type !== 'variable_name') visitSubst(name, hooks);
     const v = value ? evalWord(value, hooks) : { text: '', dynamic: false, glob: false, raw: '', vars: [], prefix: '' };
-    return { name: n, value: v };
+    return isAppend(node) ? { name: n, value: v, append: true } : { name: n, value: v };
+  }
+
+  /** An assignment-shaped node that bash reads as an ordinary word (`1a=x`, or after the program name). */
+  private assignmentAsWord(node: Node, hooks: WordHooks): Word {
+    const name = node.childForFieldName('name');
+    const value = node.childForFieldName('value');
+    // A subscripted name as a word is a glob pattern (and may hold substitutions): leave it to evalWord's fail-closed path.
+    const head = name ? (name.type === 'variable_name' ? literalWord(name.text) : evalWord(name, hooks)) : literalWord('');
+    const op = literalWord(isAppend(node) ? '+=' : '=');
+    const v = value ? evalWord(value, hooks) : literalWord('');
+    return joinWords(joinWords(head, op), v);
+  }
+
+  /** A statement of assignments of which one has an invalid name: from there on they are a command's words. */
+  private assignmentsStatement(node: Node, parts: readonly Node[]): void {
+    const idx = this.newCommand(node.text);
+    const cmd = this.commands[idx];
+    const hooks = this.hooks(idx);
+    let started = false;
+    for (const c of parts) {
+      if (c.type !== 'variable_assignment') { this.statement(c); continue; }
+      if (started || !validAssignName(c)) {
+        started = true;
+        cmd.argv.push(this.assignmentAsWord(c, hooks));
+        continue;
+      }
+      const a = this.assignmentWord(c, hooks);
+      if (a) cmd.assigns.push(a);
+    }
   }
 
   private assignment(node: Node, _standalone: boolean): void {
@@ -471,6 +541,7 @@ class Walker {
 
   private assignmentWordFeeding(node: Node, _hooks: WordHooks, name: string): { name: string; value: Word } | undefined {
     const value = node.childForFieldName('value');
+    const nameNode = node.childForFieldName('name');
     const hooks: WordHooks = {
       subst: (n, kind) => {
         const savedPipes = this.pipes;
@@ -490,6 +561,8 @@ class Walker {
       },
       unknown: (n, why) => this.fail(n, 'parse.unsupported', why),
     };
+    // `a[$(cmd)]=1`: the subscript is expanded (and its substitutions run) too.
+    if (nameNode && nameNode.type !== 'variable_name') visitSubst(nameNode, hooks);
     const v = value ? evalWord(value, hooks) : { text: '', dynamic: false, glob: false, raw: '', vars: [], prefix: '' };
     return { name, value: v };
   }
@@ -525,6 +598,19 @@ class Walker {
     this.functions.set(name, { text: node.text, recursive, forks });
     for (const c of node.children) if (!c.isNamed) this.checkToken(c, node);
   }
+}
+
+/** Bash takes `NAME=…` as an assignment only when NAME is a valid identifier (optionally subscripted). */
+function validAssignName(node: Node): boolean {
+  const name = node.childForFieldName('name');
+  if (!name) return false;
+  const id = name.type === 'subscript' ? name.childForFieldName('name') : name;
+  return !!id && id.type === 'variable_name' && /^[A-Za-z_][A-Za-z0-9_]*$/.test(id.text);
+}
+
+function isAppend(node: Node): boolean {
+  for (const c of node.children) if (!c.isNamed && c.type === '+=') return true;
+  return false;
 }
 
 export function clip(s: string, n = 200): string {

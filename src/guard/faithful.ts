@@ -94,6 +94,20 @@ function commentStartsWord(src: string, at: number): boolean {
   return (i - 1 - k) % 2 === 0;
 }
 
+/**
+ * Bash reads `$$` greedily: in `x$$'…'` the quote's `$` pairs with the one before it (the process
+ * id) and `'…'` is a plain single-quoted string, while tree-sitter reads a `$'…'` string.
+ */
+function pairedDollar(src: string, at: number): boolean {
+  let k = at;
+  while (k > 0 && src.charCodeAt(k - 1) === 36 /* $ */) k--;
+  let run = at - k;
+  let b = k;
+  while (b > 0 && src.charCodeAt(b - 1) === 92 /* \\ */) b--;
+  if ((k - b) % 2 === 1) run--; // the first `$` is escaped
+  return run > 0 && run % 2 === 1;
+}
+
 /** First unfaithful spot in the tree, or undefined. Iterative: deep trees cannot overflow the stack. */
 export function findUnfaithful(root: Node, src: string): Unfaithful | undefined {
   // Text outside the root (`\ ` before a comment is an extra to tree-sitter, a word to bash).
@@ -102,6 +116,7 @@ export function findUnfaithful(root: Node, src: string): Unfaithful | undefined 
   while (stack.length) {
     const n = stack.pop() as Node;
     if (n.type === 'comment' && !commentStartsWord(src, n.startIndex)) return { node: n, why: 'a "#" that the parser reads as a comment continues a word in bash' };
+    if ((n.type === 'ansi_c_string' || n.type === 'translated_string') && pairedDollar(src, n.startIndex)) return { node: n, why: 'a "$" before the quoting makes "$$" (the process id) in bash' };
     if (OPAQUE.has(n.type) || n.isMissing) continue;
     const kids = n.children;
     if (!kids.length) {

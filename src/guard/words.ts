@@ -176,28 +176,44 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
       return;
     }
     case 'translated_string':
+      // `$"…"`: the `$` is not text; the string inside is.
+      for (const c of node.namedChildren) walk(c, acc, hooks, true);
+      return;
     case 'string': {
+      // The text between the quotes comes from the source, around the named parts: tree-sitter
+      // folds leading blanks into the closing-quote token (`"\t"` has no content node) and keeps a
+      // lone `$` (`"a$"`, `"$ "`) as a token. Both are literal text to bash.
       const base = node.startIndex;
       const src = node.text;
-      let pos = -1;
+      const end = src.length >= 2 && src.endsWith('"') ? src.length - 1 : src.length;
+      let pos = src.startsWith('"') ? 1 : 0;
       for (const c of node.children) {
-        if (pos >= 0 && c.startIndex > pos) stringContent(acc, src.slice(pos - base, c.startIndex - base));
-        pos = c.endIndex;
-        if (!c.isNamed) {
-          if (c.type === '"' || c.type === '$') continue;
-          lit(acc, c.text);
-          continue;
-        }
+        if (!c.isNamed) continue;
+        const at = c.startIndex - base;
+        if (at > pos) quotedText(acc, hooks, node, src.slice(pos, at));
         walk(c, acc, hooks, true);
+        pos = c.endIndex - base;
       }
+      if (end > pos) quotedText(acc, hooks, node, src.slice(pos, end));
       return;
     }
-    case 'concatenation':
-      for (const c of node.children) {
+    case 'concatenation': {
+      const kids = node.children;
+      for (let i = 0; i < kids.length; i++) {
+        const c = kids[i];
+        const unquoted = !c.isNamed || c.type === 'word' || c.type === 'number';
+        // `rm$""`: a `$` right before a double-quoted string makes it a `$"…"` string; the `$`
+        // itself is not text (tree-sitter leaves it at the end of the word before).
+        const next = kids[i + 1];
+        const text = unquoted && !inString && next && next.isNamed && next.startIndex === c.endIndex && next.text.charCodeAt(0) === 34 /* " */ && endsWithBareDollar(c.text) ? c.text.slice(0, -1) : undefined;
+        if (text !== undefined) { unquotedWord(acc, text); continue; }
         if (!c.isNamed) { unquotedWord(acc, c.text); continue; }
         walk(c, acc, hooks, inString);
       }
+      // Brace expansion can span parts tree-sitter splits (`{`, `a..c`, `}`): judge the whole word.
+      if (!inString && !acc.glob && braceAcrossParts(kids)) { acc.glob = true; acc.prefixDone = true; }
       return;
+    }
     case 'simple_expansion':
     case 'expansion': {
       const name = findVar(node);
@@ -235,6 +251,47 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
   }
 }
 
+/** True when `s` ends with a `$` that no backslash escapes. */
+export function endsWithBareDollar(s: string): boolean {
+  if (!s.endsWith('$')) return false;
+  let k = s.length - 1;
+  while (k > 0 && s[k - 1] === '\\') k--;
+  return (s.length - 1 - k) % 2 === 0;
+}
+
+/**
+ * Literal text inside double quotes that no named node covers. Tree-sitter marks every expansion
+ * as a node; if this text still holds one bash would expand (`$(`, `${`, `$name`, `` ` ``), the
+ * parse missed it: fail closed.
+ */
+function quotedText(acc: Acc, hooks: WordHooks, node: Node, s: string): void {
+  if (/(^|[^\\])(\\\\)*(`|\$[({\[A-Za-z0-9_@*#?$!-])/.test(s)) {
+    hooks.unknown(node, 'an expansion inside double quotes the parser did not mark');
+    dyn(acc, s);
+    return;
+  }
+  stringContent(acc, s);
+}
+
+/**
+ * Whether bash may brace-expand a word made of several parts: an unquoted, unescaped `{` followed
+ * later by an unquoted `}` with an unquoted `,` or `..` between them. Quoted parts count as
+ * ordinary characters that cannot be any of these. Conservative (bash is stricter about `..`).
+ */
+function braceAcrossParts(kids: readonly Node[]): boolean {
+  let proj = '';
+  for (const c of kids) {
+    if (!c.isNamed || c.type === 'word' || c.type === 'number') proj += c.text.replace(/\\[\s\S]?/g, '__');
+    else proj += '_';
+  }
+  const open = proj.indexOf('{');
+  if (open < 0) return false;
+  const close = proj.lastIndexOf('}');
+  if (close < open) return false;
+  const mid = proj.slice(open + 1, close);
+  return mid.includes(',') || mid.includes('..');
+}
+
 function findVar(node: Node): string | undefined {
   for (const c of node.children) {
     if (c.type === 'variable_name' || c.type === 'special_variable_name') return c.text;
@@ -252,8 +309,19 @@ export function visitSubst(node: Node, hooks: WordHooks): void {
   }
 }
 
-/** Decodes the body of a `$'…'` string the way bash does. */
+/**
+ * Decodes the body of a `$'…'` string the way bash does. A NUL (`\0`, `\x00`, `\c@`, …) ends the
+ * string: bash drops it and everything after it in the same `$'…'` (`$'rm\0x'` is `rm`). Bytes
+ * 0x80-0xff from `\x`/octal escapes come out as U+0080-U+00FF (a JS string holds no raw bytes);
+ * only ASCII matters to the rules, and no escape of that kind yields an ASCII character.
+ */
 export function decodeAnsiC(s: string): string {
+  const out = decodeAnsiCFull(s);
+  const nul = out.indexOf('\0');
+  return nul < 0 ? out : out.slice(0, nul);
+}
+
+function decodeAnsiCFull(s: string): string {
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s[i];
@@ -281,14 +349,24 @@ export function decodeAnsiC(s: string): string {
         const m = (n === 'u' ? /^[0-9a-fA-F]{1,4}/ : /^[0-9a-fA-F]{1,8}/).exec(s.slice(i + 1));
         if (m) {
           const cp = parseInt(m[0], 16);
-          out += cp <= 0x10ffff ? String.fromCodePoint(cp) : '';
+          // Above U+10FFFF bash still writes (non-ASCII) bytes; U+FFFD stands for them.
+          out += cp <= 0x10ffff ? String.fromCodePoint(cp) : '\ufffd';
           i += m[0].length;
         } else out += '\\' + n;
         break;
       }
       case 'c': {
-        const ch = s[i + 1];
-        if (ch !== undefined) { out += String.fromCharCode(ch.charCodeAt(0) & 0x1f); i++; }
+        // bash: `\c` at the end is literal; `\c\\` is control-backslash; `\c?` is DEL; else the
+        // control character of the (upper-cased) next byte.
+        const cp = s.codePointAt(i + 1);
+        if (cp === undefined) { out += '\\c'; break; }
+        if (cp === 0x5c && s[i + 2] === '\\') { out += '\x1c'; i += 2; break; }
+        if (cp === 0x3f) { out += '\x7f'; i++; break; }
+        if (cp < 0x80) { out += String.fromCharCode(cp & 0x1f); i++; break; }
+        // A multibyte character: bash takes its first UTF-8 byte and keeps the rest as bytes.
+        const bytes = Buffer.from(String.fromCodePoint(cp), 'utf8');
+        out += String.fromCharCode(bytes[0] & 0x1f) + '\ufffd';
+        i += cp > 0xffff ? 2 : 1;
         break;
       }
       default: {

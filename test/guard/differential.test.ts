@@ -1,0 +1,315 @@
+import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { staticCommand, type StaticCommand } from '../../src/guard/analyze.js';
+import { loadGuard, type GuardEngine } from '../../src/guard/index.js';
+import { loadBashParser, type Parser } from '../../src/guard/parser.js';
+
+/**
+ * Differential test of the guard's static word evaluation against real bash.
+ *
+ * For every generated command line that the guard reads as ONE simple command whose words it
+ * resolved statically (`staticCommand`), bash is asked what argv it would run, and the two are
+ * compared byte for byte. Bash is made to expand words without running anything:
+ *
+ * - arg mode: the line is run as `printargs LINE`, where `printargs` is a shell function printing
+ *   its arguments NUL-separated, so every word of LINE (assignments included) is only an argument;
+ * - command mode (when the guard's program name has no `/` and is not `printf`): LINE runs as is,
+ *   and bash's `command_not_found_handle` prints the argv it would have executed plus the values
+ *   of the guard's assignments (temporary assignments reach the handler). This checks what bash
+ *   takes as assignment, program name and reserved word.
+ *
+ * Containment: `bash -r` (restricted: no output redirection, no `/` in command names, no `cd`,
+ * `exec` or PATH changes), every builtin except `printf` disabled with `enable -n`, PATH a
+ * directory that does not exist, an empty environment except HOME and the locale, a temporary
+ * working directory, no stdin and a timeout. Nothing the line names can be found or run.
+ *
+ * HOME is the literal `~`: the guard keeps `~` (and `$HOME`) as the text `~` meaning "the home
+ * directory", so with HOME=~ bash's tilde expansion of `~` and `~/x` gives the same bytes.
+ * The working directory holds a few short file names so that a glob the guard missed would match
+ * something in bash and show up as a difference.
+ *
+ * Where the guard does not resolve a command statically, it must not be `allow` when the reason
+ * is structural (a parse finding, or a program name only known at run time).
+ *
+ * Runs: GUARD_DIFF_RUNS (default 2500 per property), GUARD_DIFF_SEED (default fixed).
+ * Bash missing: skipped loudly, or failed with CI=true.
+ */
+const BASH = '/bin/bash';
+const hasBash = existsSync(BASH);
+const CI = process.env.CI === 'true';
+if (!hasBash) console.warn(`differential.test: ${BASH} is missing, the differential test against bash is ${CI ? 'FAILING (CI=true)' : 'SKIPPED'}`);
+const RUNS = Number(process.env.GUARD_DIFF_RUNS ?? 2500);
+const SEED = Number(process.env.GUARD_DIFF_SEED ?? 20_260_717);
+
+let parser: Parser;
+let g: GuardEngine;
+let work = '';
+let disable = '';
+const stats = { generated: 0, resolved: 0, bashRuns: 0, unresolvedStructural: 0 };
+
+beforeAll(async () => {
+  parser = await loadBashParser();
+  g = await loadGuard({ decisionCache: 0 });
+  work = mkdtempSync(join(tmpdir(), 'guard-diff-'));
+  // Names a missed glob or brace would match (`*`, `?`, `[ab]`, `a*`, `-*`).
+  for (const f of ['a', 'b', 'x', 'ab', 'rm', '-rf', 'é']) writeFileSync(join(work, f), '');
+  if (hasBash) {
+    const r = spawnSync(BASH, ['--norc', '--noprofile', '-c', 'compgen -b'], { encoding: 'utf8' });
+    disable = r.stdout.split('\n').filter((b) => b && b !== 'printf' && b !== 'enable').concat('enable').join(' ');
+  }
+});
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+  console.log(`differential.test: ${JSON.stringify(stats)}`);
+});
+
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*(\[[A-Za-z0-9_]*\])?$/;
+/** Program names command mode cannot observe: the handler's own tools, and `%job` (bash runs `fg`). */
+const NOT_OBSERVABLE = /^(printf|command_not_found_handle|printargs)$|^%/;
+
+interface BashResult { argv: Buffer[]; status: number | null; stderr: string }
+
+function runBash(script: string, locale: string): BashResult {
+  const r = spawnSync(BASH, ['--norc', '--noprofile', '-r', '-c', script], {
+    cwd: work,
+    env: { PATH: '/nonexistent-gatehouse-diff', HOME: '~', LC_ALL: locale },
+    input: '',
+    timeout: 3000,
+    maxBuffer: 1 << 20,
+  });
+  const out = r.stdout ?? Buffer.alloc(0);
+  const argv: Buffer[] = [];
+  let from = 0;
+  for (let i = 0; i < out.length; i++) if (out[i] === 0) { argv.push(out.subarray(from, i)); from = i + 1; }
+  if (from < out.length) argv.push(Buffer.concat([out.subarray(from), Buffer.from('<unterminated>')]));
+  return { argv, status: r.status, stderr: (r.stderr ?? Buffer.alloc(0)).toString('utf8') };
+}
+
+const setup = (): string => `printargs() { printf '%s\\0' "$@"; }\nenable -n ${disable}\n`;
+
+/** Bash's argv for `line` as arguments of a function: every word expanded, nothing run. */
+function bashArgMode(line: string, locale: string): BashResult {
+  return runBash(`${setup()}printargs ${line}`, locale);
+}
+
+/** Bash's assignments and argv for `line` run as a command that is not found. */
+function bashCommandMode(line: string, assignNames: string[], locale: string): BashResult {
+  const show = assignNames.map((n) => `printf '%s\\0' "${n}=\${${n}-<unset>}"; `).join('');
+  return runBash(`command_not_found_handle() { ${show}printf '%s\\0' "$@"; }\n${setup()}${line}`, locale);
+}
+
+const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
+const show = (bs: Buffer[]): string => JSON.stringify(bs.map((b) => b.toString('utf8')));
+
+/**
+ * Bytes 0x80-0xff made by `\xHH` / `\NNN` escapes have no faithful JS string (the guard holds
+ * U+0080-U+00FF, bash the raw byte). A name or path rule only ever matches ASCII, and no run of
+ * bytes >= 0x80 contains an ASCII byte, so such words are compared with every run of non-ASCII
+ * bytes collapsed to one marker: the ASCII skeleton must still agree exactly.
+ */
+function skeleton(b: Buffer): string {
+  return b.toString('latin1').replace(/[\x80-\xff]+/g, '\x80');
+}
+const HIGH_BYTE_ESCAPE = /\\(x[89a-fA-F]|[2-7][0-7]{2}|[uU]|c)/;
+
+function sameArgv(guard: string[], bash: Buffer[], line: string): boolean {
+  if (guard.length !== bash.length) return false;
+  for (let i = 0; i < guard.length; i++) {
+    const gb = utf8(guard[i]);
+    if (gb.equals(bash[i])) continue;
+    if (HIGH_BYTE_ESCAPE.test(line) && skeleton(gb) === skeleton(bash[i])) continue;
+    return false;
+  }
+  return true;
+}
+
+/** A disagreement between the guard and bash on `line`, described; undefined when they agree. */
+function disagreement(line: string, locale: string): string | undefined {
+  stats.generated++;
+  const sc: StaticCommand | undefined = staticCommand(line, parser);
+  if (!sc) return undefined;
+  stats.resolved++;
+  const expectArgs = [...sc.assigns, ...sc.argv];
+  // A line that starts with a comment or line break cannot follow `printargs ` (the prefix would
+  // be commented out or end on its own); command mode still covers it.
+  if (!/^[\s\\]*(#|\n)/.test(line)) {
+    stats.bashRuns++;
+    const a = bashArgMode(line, locale);
+    if (a.status !== 0 || a.stderr || !sameArgv(expectArgs, a.argv, line)) {
+      return `arg mode ${locale}: guard ${JSON.stringify(expectArgs)} bash ${show(a.argv)} status ${a.status} ${a.stderr.trim()}`;
+    }
+  }
+  const prog = sc.argv[0];
+  const names = sc.assigns.map((x) => x.slice(0, x.indexOf('=')));
+  if (!prog.includes('/') && !NOT_OBSERVABLE.test(prog) && names.every((n) => NAME.test(n))) {
+    stats.bashRuns++;
+    const c = bashCommandMode(line, names, locale);
+    if (c.status !== 0 || c.stderr || !sameArgv(expectArgs, c.argv, line)) {
+      return `command mode ${locale}: guard ${JSON.stringify(expectArgs)} bash ${show(c.argv)} status ${c.status} ${c.stderr.trim()}`;
+    }
+  }
+  return undefined;
+}
+
+/** Structural reasons the guard could not resolve `line`: then it must never be `allow`. */
+function mustNotAllow(line: string): string | undefined {
+  if (staticCommand(line, parser)) return undefined;
+  // Whole-input structure the guard could not read: a finding from the parse/extraction.
+  const d = g.checkCommand(line);
+  if (d.decision !== 'allow') return undefined;
+  if (/^(parse|limits|exec\.dynamic-command)/.test(d.rule)) return `allowed with rule ${d.rule}`;
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generators: words from pieces rich in shell syntax.
+
+const PLAIN = ['a', 'b', 'x', 'rm', '-rf', '-', '/', '.', '..', '=', '#', '%', '+', ',', ':', '@', '^', '-c', 'é', '日本', '\u00a0', '😀', '0', '1', '!', '$', '}', ']', '~'];
+/** Characters inside quotes and after backslashes (control characters included on purpose). */
+const CHARS = ['a', 'b', ' ', '\t', '\n', "'", '"', '\\', '$', '`', '#', '~', '{', '}', ',', '*', '?', '[', ']', '!', '=', ';', '&', '|', '<', '>', '(', ')', 'é', '😀', '\x01', '\x7f', '\r', '\x1b', '\u2028', 'x', '0', '7', '9', 'u', 'c'];
+const ANSI_ESC = ['\\x41', '\\x2f', '\\x7', '\\x', '\\xg', '\\xff', '\\xe9', '\\x00', '\\101', '\\0', '\\00', '\\000', '\\400', '\\777', '\\8', '\\u0041', '\\u00e9', '\\u', '\\u12345', '\\U0001F600', '\\U41', '\\U110000', '\\ud800', '\\c', '\\ca', '\\cA', '\\c@', '\\c?', '\\c[', '\\c\\\\', '\\c\\', "\\c'", '\\e', '\\E', '\\n', '\\t', '\\a', '\\b', '\\f', '\\r', '\\v', "\\'", '\\"', '\\?', '\\\\', '\\q', '\\ ', '\\$', '\\`', '\\\n', 'a', '$', '"', ' ', '\n', 'rm', '/', '\\/'];
+const DQ_ESC = ['\\\\', '\\$', '\\"', '\\`', '\\\n', '\\a', '\\n', "\\'", '\\ ', 'a', ' ', "'", '#', '~', '*', '{a,b}', '$', '$ ', '$"', "$'", '!', '\n', 'é', '\t'];
+
+const chars = (alphabet: string[], max: number): fc.Arbitrary<string> => fc.array(fc.constantFrom(...alphabet), { maxLength: max }).map((a) => a.join(''));
+
+const piece: fc.Arbitrary<string> = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...PLAIN) },
+  { weight: 3, arbitrary: chars(CHARS.filter((c) => c !== "'"), 4).map((s) => `'${s}'`) },
+  { weight: 3, arbitrary: chars(DQ_ESC, 3).map((s) => `"${s}"`) },
+  { weight: 3, arbitrary: chars(ANSI_ESC, 3).map((s) => `$'${s.replace(/(^|[^\\])'/g, "$1\\'")}'`) },
+  { weight: 1, arbitrary: chars(DQ_ESC, 2).map((s) => `$"${s}"`) },
+  { weight: 3, arbitrary: fc.constantFrom(...CHARS).map((c) => `\\${c}`) },
+  { weight: 1, arbitrary: fc.constantFrom("''", '""', "$''", '$""') },
+  { weight: 1, arbitrary: fc.constantFrom('~', '~/x', '~/', '{a,b}', '{a..c}', '{}', '{a}', '{,}', 'a{b', '{', '*', '?', '[a]', '[!a]', '[', '\\*', '#x', 'a#b', '\\\n') },
+);
+
+const word: fc.Arbitrary<string> = fc.array(piece, { minLength: 1, maxLength: 4 }).map((ps) => ps.join(''));
+const assignName = fc.constantFrom('A', 'a_1', '_x', 'PATHX', '1a', 'a-b', "'A'", 'A\\', 'a[0]', 'é');
+const assignment = fc.tuple(assignName, fc.constantFrom('=', '+='), fc.oneof(word, fc.constant(''))).map(([n, op, v]) => `${n}${op}${v}`);
+const sep = fc.constantFrom(' ', ' ', '\t', '  ', ' \\\n');
+
+const line: fc.Arbitrary<string> = fc
+  .tuple(fc.array(assignment, { maxLength: 2 }), fc.array(word, { minLength: 1, maxLength: 5 }), fc.array(sep, { minLength: 7, maxLength: 7 }))
+  .map(([as, ws, ss]) => [...as, ...ws].map((w, i) => (i ? ss[i % ss.length] : '') + w).join(''));
+
+/**
+ * Dangerous argvs spelled with every character in a random quoting style: bash must read the
+ * same argv as the guard, and the guard's decision must be the plain spelling's decision.
+ */
+const DANGEROUS = [['rm', '-rf', '/'], ['rm', '-r', '-f', '~'], ['cat', '/etc/shadow'], ['sudo', 'rm', '-rf', '/'], ['bash', '-c', 'rm -rf /'], ['dd', 'if=/dev/zero', 'of=/dev/sda'], ['mkfs.ext4', '/dev/sda'], ['shutdown', 'now'], ['git', 'push', '--force']];
+const spell = (c: string): fc.Arbitrary<string> => {
+  const hex = c.charCodeAt(0).toString(16).padStart(2, '0');
+  const oct = c.charCodeAt(0).toString(8);
+  const opts: string[] = [`'${c}'`, `$'\\x${hex}'`, `$'\\${oct}'`, `$'\\u${hex.padStart(4, '0')}'`, `$"${c}"`];
+  if (c !== "'") opts.push(`$'${c}'`);
+  if (/[A-Za-z0-9_./=-]/.test(c)) opts.push(c, `"${c}"`, `\\${c}`, `${c}''`, `""${c}`);
+  if (c === ' ') opts.push('\\ ', '" "');
+  if (c === '~') opts.push('~');
+  return fc.constantFrom(...opts);
+};
+const spelledWord = (w: string): fc.Arbitrary<string> => fc.tuple(...[...w].map(spell)).map((ps) => ps.join(''));
+const dangerous: fc.Arbitrary<{ argv: string[]; line: string }> = fc.constantFrom(...DANGEROUS).chain((argv) =>
+  fc.tuple(...argv.map(spelledWord), sep).map(([...parts]) => {
+    const s = parts.pop() as string;
+    return { argv, line: parts.join(s) };
+  }),
+);
+
+const locale = fc.constantFrom('C.UTF-8', 'C');
+
+describe.skipIf(!hasBash && !CI)('guard word evaluation agrees with bash', () => {
+  it('bash is present (CI=true requires it)', () => {
+    expect(hasBash, `${BASH} is missing`).toBe(true);
+  });
+
+  it('random shell words: the guard argv is the argv bash runs, byte for byte', () => {
+    fc.assert(
+      fc.property(line, locale, (l, loc) => {
+        const d = disagreement(l, loc);
+        expect(d, `${JSON.stringify(l)}: ${d}`).toBeUndefined();
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
+  });
+
+  it('commands the guard cannot resolve for structural reasons are never allowed', () => {
+    fc.assert(
+      fc.property(line, (l) => {
+        const d = mustNotAllow(l);
+        expect(d, `${JSON.stringify(l)}: ${d}`).toBeUndefined();
+      }),
+      { seed: SEED + 1, numRuns: RUNS * 2 },
+    );
+  });
+
+  it('dangerous commands in any spelling: same argv as bash, same decision as the plain spelling', () => {
+    const plain = new Map(DANGEROUS.map((a) => [a.join(' '), g.checkCommand(a.map((w) => `'${w}'`).join(' '))]));
+    fc.assert(
+      fc.property(dangerous, locale, ({ argv, line: l }, loc) => {
+        const d = disagreement(l, loc);
+        expect(d, `${JSON.stringify(l)}: ${d}`).toBeUndefined();
+        const got = g.checkCommand(l);
+        const want = plain.get(argv.join(' '));
+        expect({ decision: got.decision, rule: got.rule }, JSON.stringify(l)).toEqual({ decision: want?.decision, rule: want?.rule });
+      }),
+      { seed: SEED + 2, numRuns: Math.max(200, Math.floor(RUNS / 4)) },
+    );
+  });
+});
+
+/** Exploration aid: GUARD_DIFF_COLLECT=1 prints every disagreement in a sample instead of stopping at the first. */
+describe.runIf(process.env.GUARD_DIFF_COLLECT === '1' && hasBash)('collect disagreements', () => {
+  it('lists them', () => {
+    const found = new Map<string, string>();
+    for (const l of fc.sample(line, { seed: SEED, numRuns: RUNS })) {
+      const d = disagreement(l, 'C.UTF-8');
+      if (d) found.set(l, d);
+    }
+    for (const [l, d] of found) console.log(JSON.stringify(l), d);
+    console.log(`collected ${found.size} disagreements`);
+  });
+});
+
+/**
+ * Disagreements the differential found, minimized. DENY: each was `allow` while bash runs
+ * `rm -rf /` (or `rm` inside a subscript). ARGV: the argv the guard now reads, as bash does.
+ */
+const REGRESSION_DENY: [string, string][] = [
+  ["$'rm\\x00' -rf /", 'a NUL ends a $\'…\' string in bash; the guard kept "rm\\0"'],
+  ["$'rm\\c@' -rf /", '\\c@ is a NUL too'],
+  ['rm$"" -rf /', 'a bare $ before "…" is $"…" quoting; the guard kept "rm$"'],
+  ['x=1 rm$"" -rf /', 'same, after an assignment'],
+  ['bash -c rm" "-rf" "/', 'blanks-only "…" strings were dropped: the guard re-parsed "rm-rf/"'],
+  ['A=]\\echo rm -rf /', 'tree-sitter ends the value at "]"; bash reads A=]echo and runs rm'],
+  ['a[$(rm -rf /)]=1 ls', 'substitutions in an assignment subscript run'],
+];
+const REGRESSION_ARGV: [string, StaticCommand | undefined][] = [
+  ['x "\t"', { assigns: [], argv: ['x', '\t'] }],
+  ['x "$ " "a$" $" "', { assigns: [], argv: ['x', '$ ', 'a$', ' '] }],
+  ["x $'\\c?' $'\\c' $'\\c\\\\a'", { assigns: [], argv: ['x', '\x7f', '\\c', '\x1ca'] }],
+  ["x $'a\\0b'c", { assigns: [], argv: ['x', 'ac'] }],
+  ['1a=x cat y', { assigns: [], argv: ['1a=x', 'cat', 'y'] }],
+  ['A=1 1a=x B=2 cat', { assigns: ['A=1'], argv: ['1a=x', 'B=2', 'cat'] }],
+  ['A+=1 cat', { assigns: ['A+=1'], argv: ['cat'] }],
+  ['A=]\\b c', { assigns: ['A=]b'], argv: ['c'] }],
+  ['x {a..c}', undefined],
+  ["x $$'a'", undefined],
+];
+
+describe('differential regressions', () => {
+  it.each(REGRESSION_DENY)('denies %j (%s)', (cmd) => {
+    expect(g.checkCommand(cmd).decision).toBe('deny');
+  });
+  it.each(REGRESSION_ARGV)('reads %j as bash does', (cmd, want) => {
+    expect(staticCommand(cmd, parser)).toEqual(want);
+  });
+  describe.skipIf(!hasBash && !CI)('with bash as the judge', () => {
+    it.each(REGRESSION_ARGV.filter(([, w]) => w !== undefined))('bash agrees on %j', (cmd) => {
+      expect(disagreement(cmd, 'C.UTF-8')).toBeUndefined();
+    });
+  });
+});
