@@ -1,7 +1,7 @@
 import type { Node } from './parser.js';
 import { findUnfaithful } from './faithful.js';
 import { finding, type Finding } from './types.js';
-import { endsWithBareDollar, evalWord, joinWords, literalWord, visitSubst, type Word, type WordHooks } from './words.js';
+import { endsWithBareDollar, endsWithPid, evalWord, joinWords, literalWord, visitSubst, type Word, type WordHooks } from './words.js';
 
 /**
  * Walks a tree-sitter-bash tree and extracts every simple command that would run, with its
@@ -405,14 +405,24 @@ class Walker {
         const inner = c.type === 'command_name' ? c.namedChildren[0] : c;
         if (inner) lastAssign.value = joinWords(lastAssign.value, evalWord(inner, hooks));
         assignEnd = c.endIndex;
+        // tree-sitter took the part for the program name, so the words after it may be more
+        // assignments (`A=""\a B=1 cmd`) that it read as arguments: fail closed on those.
+        if (c.type === 'command_name') {
+          const nextWord = kids.slice(k + 1).find((x) => x.isNamed && !/redirect$/.test(x.type) && x.type !== 'comment');
+          if (nextWord && /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(nextWord.text)) this.fail(node, 'parse.differential', 'an assignment the parser reads as an argument');
+        }
         continue;
       }
       lastAssign = undefined;
       if (!c.isNamed) {
         // `$"…"` shows up as a lone `$` token followed by a string; any other lone `$` is text.
         if (c.type === '$') {
+          // The token may carry text before the `$` (`-$"r"` is one `-$` token, then the string).
           const translated = this.src.charCodeAt(c.endIndex) === 34 /* " */;
-          words.push({ start: c.startIndex, end: c.endIndex, word: translated ? { text: '', dynamic: false, glob: false, raw: '$', vars: [], prefix: '' } : literalWord('$') });
+          const t = translated ? c.text.slice(0, -1) : c.text;
+          if (/[\\*?[{~]/.test(t)) this.fail(c, 'parse.unsupported', 'unexpected text before a "$"');
+          words.push({ start: c.startIndex, end: c.endIndex, word: { ...literalWord(t), raw: c.text } });
+          started = true;
           continue;
         }
         this.checkToken(c, node);
@@ -465,7 +475,9 @@ class Walker {
         const left = this.src.charCodeAt(w.start) === 34 && !prevWord.dynamic && prevWord.text.endsWith('$') && endsWithBareDollar(prevWord.raw)
           ? { ...prevWord, text: prevWord.text.slice(0, -1), prefix: prevWord.prefix.endsWith('$') ? prevWord.prefix.slice(0, -1) : prevWord.prefix }
           : prevWord;
-        const joined = joinWords(left, w.word);
+        let joined = joinWords(left, w.word);
+        // `"r"m$1`: tree-sitter ends the word at the `$` and starts a new one at `1`; bash expands `$1`.
+        if (left === prevWord && ((endsWithBareDollar(prevWord.raw) && /^[A-Za-z0-9_@*#?!$({-]/.test(w.word.raw)) || endsWithPid(prevWord.raw))) joined = { ...joined, dynamic: true, prefix: prevWord.prefix.endsWith('$') ? prevWord.prefix.slice(0, -1) : prevWord.prefix };
         cmd.argv[cmd.argv.length - 1] = joined;
         prevWord = joined;
         prevEnd = w.end;

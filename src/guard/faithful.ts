@@ -108,6 +108,19 @@ function pairedDollar(src: string, at: number): boolean {
   return run > 0 && run % 2 === 1;
 }
 
+/**
+ * Where bash's lexer ends a `$'…'` string: a backslash always takes the next character with it,
+ * and the first other `'` closes. tree-sitter-bash gets `$'\\' …'` wrong (it runs on to a later
+ * quote), hiding the commands in between.
+ */
+function ansiCEnd(t: string): number {
+  for (let i = 2; i < t.length; i++) {
+    if (t[i] === '\\') { i++; continue; }
+    if (t[i] === "'") return i + 1;
+  }
+  return -1;
+}
+
 /** First unfaithful spot in the tree, or undefined. Iterative: deep trees cannot overflow the stack. */
 export function findUnfaithful(root: Node, src: string): Unfaithful | undefined {
   // Text outside the root (`\ ` before a comment is an extra to tree-sitter, a word to bash).
@@ -116,6 +129,7 @@ export function findUnfaithful(root: Node, src: string): Unfaithful | undefined 
   while (stack.length) {
     const n = stack.pop() as Node;
     if (n.type === 'comment' && !commentStartsWord(src, n.startIndex)) return { node: n, why: 'a "#" that the parser reads as a comment continues a word in bash' };
+    if (n.type === 'ansi_c_string' && ansiCEnd(n.text) !== n.text.length) return { node: n, why: 'bash ends this $\'…\' string elsewhere' };
     if ((n.type === 'ansi_c_string' || n.type === 'translated_string') && pairedDollar(src, n.startIndex)) return { node: n, why: 'a "$" before the quoting makes "$$" (the process id) in bash' };
     if (OPAQUE.has(n.type) || n.isMissing) continue;
     const kids = n.children;

@@ -207,6 +207,18 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
         const next = kids[i + 1];
         const text = unquoted && !inString && next && next.isNamed && next.startIndex === c.endIndex && next.text.charCodeAt(0) === 34 /* " */ && endsWithBareDollar(c.text) ? c.text.slice(0, -1) : undefined;
         if (text !== undefined) { unquotedWord(acc, text); continue; }
+        // A bare `$` at the end of one part with a name, digit or special character starting the
+        // next is a parameter expansion to bash, however tree-sitter split it.
+        if (unquoted && !inString && next && next.startIndex === c.endIndex && endsWithPid(c.text)) {
+          unquotedWord(acc, c.text.slice(0, -2));
+          dyn(acc, '$$');
+          continue;
+        }
+        if (unquoted && !inString && next && next.startIndex === c.endIndex && endsWithBareDollar(c.text) && /^[A-Za-z0-9_@*#?!$({-]/.test(next.text)) {
+          unquotedWord(acc, c.text.slice(0, -1));
+          dyn(acc, '$');
+          continue;
+        }
         if (!c.isNamed) { unquotedWord(acc, c.text); continue; }
         walk(c, acc, hooks, inString);
       }
@@ -251,12 +263,26 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
   }
 }
 
-/** True when `s` ends with a `$` that no backslash escapes. */
+/** Unescaped `$` characters that end `s` (bash pairs them left to right into `$$`, the process id). */
+function trailingDollars(s: string): number {
+  let k = s.length;
+  while (k > 0 && s[k - 1] === '$') k--;
+  let run = s.length - k;
+  let b = k;
+  while (b > 0 && s[b - 1] === '\\') b--;
+  if (run > 0 && (k - b) % 2 === 1) run--; // the first `$` is escaped
+  return run;
+}
+
+/** True when `s` ends with a `$` that neither a backslash escapes nor a `$` before it pairs with. */
 export function endsWithBareDollar(s: string): boolean {
-  if (!s.endsWith('$')) return false;
-  let k = s.length - 1;
-  while (k > 0 && s[k - 1] === '\\') k--;
-  return (s.length - 1 - k) % 2 === 0;
+  return trailingDollars(s) % 2 === 1;
+}
+
+/** True when `s` ends with `$$` (the process id) that tree-sitter may have left as text. */
+export function endsWithPid(s: string): boolean {
+  const n = trailingDollars(s);
+  return n > 0 && n % 2 === 0;
 }
 
 /**
