@@ -78,7 +78,9 @@ export interface StaticCommand {
  * not part of the guard's public API.
  */
 export function staticCommand(text: string, parser: Parser): StaticCommand | undefined {
-  if (CONTROL.test(text)) return undefined;
+  // A leading `!` is negation to tree-sitter even when glued to a word (`!'' x`), where bash runs a
+  // program named `!`: not a plain simple command (the guard then checks the rest, which is stricter).
+  if (CONTROL.test(text) || /^\s*!/.test(text)) return undefined;
   let script: Script;
   try {
     script = withTree(parser, text, (root) => extractScript(root, text, { maxDepth: 200, maxNodes: 60_000 }));

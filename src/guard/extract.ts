@@ -466,6 +466,7 @@ class Walker {
       }
     }
     // Bash joins adjacent parts and `\`-newline continuations into one word; tree-sitter may not.
+    // (After the loop: a program name that is really an assignment is checked below.)
     // The previous word and where it ended (two variables, not an object per word).
     let prevWord: Word | undefined;
     let prevEnd = -1;
@@ -487,12 +488,20 @@ class Walker {
       prevWord = w.word;
       prevEnd = w.end;
     }
+    // `A=""\<newline> A= x`: bash takes the second `A=` as an assignment too; tree-sitter made it
+    // the program name. A valid NAME= first word is a parser differential: fail closed.
+    const first = cmd.argv[0];
+    if (first && /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(first.raw)) this.fail(node, 'parse.differential', 'an assignment the parser reads as the program name');
     return idx;
   }
 
-  /** Whether text starting at `start` continues the word that ended at `end` (adjacent, or after a `\`-newline). */
+  /** Whether text starting at `start` continues the word that ended at `end` (adjacent, or after `\`-newlines). */
   private continuesWord(end: number, start: number): boolean {
-    return start === end || (start === end + 2 && this.src.charCodeAt(end) === 92 /* \\ */ && this.src.charCodeAt(end + 1) === 10 /* \n */);
+    if (start < end || (start - end) % 2 === 1) return false;
+    for (let i = end; i < start; i += 2) {
+      if (this.src.charCodeAt(i) !== 92 /* \\ */ || this.src.charCodeAt(i + 1) !== 10 /* \n */) return false;
+    }
+    return true;
   }
 
   private assignmentWord(node: Node, hooks: WordHooks): { name: string; value: Word; append?: boolean } | undefined {

@@ -121,6 +121,16 @@ function ansiCEnd(t: string): number {
   return -1;
 }
 
+/** `A=\\<newline> a`: bash reads `A=` and a word `a`; tree-sitter may take `a` as the value. */
+function assignmentContiguous(n: Node, src: string): boolean {
+  const kids = n.children;
+  for (let i = 0; i + 1 < kids.length; i++) {
+    if (kids[i].isNamed || (kids[i].type !== '=' && kids[i].type !== '+=')) continue;
+    return /^(\\\n)*$/.test(src.slice(kids[i].endIndex, kids[i + 1].startIndex));
+  }
+  return true;
+}
+
 /** First unfaithful spot in the tree, or undefined. Iterative: deep trees cannot overflow the stack. */
 export function findUnfaithful(root: Node, src: string): Unfaithful | undefined {
   // Text outside the root (`\ ` before a comment is an extra to tree-sitter, a word to bash).
@@ -129,6 +139,8 @@ export function findUnfaithful(root: Node, src: string): Unfaithful | undefined 
   while (stack.length) {
     const n = stack.pop() as Node;
     if (n.type === 'comment' && !commentStartsWord(src, n.startIndex)) return { node: n, why: 'a "#" that the parser reads as a comment continues a word in bash' };
+    if (n.type === 'variable_assignment' && !assignmentContiguous(n, src)) return { node: n, why: 'the parser joined a value to an assignment across a blank' };
+    if (n.type === 'translated_string' && n.text[1] !== '"') return { node: n, why: 'a "$" the parser joins to a later string is text to bash' };
     if (n.type === 'ansi_c_string' && ansiCEnd(n.text) !== n.text.length) return { node: n, why: 'bash ends this $\'…\' string elsewhere' };
     if ((n.type === 'ansi_c_string' || n.type === 'translated_string') && pairedDollar(src, n.startIndex)) return { node: n, why: 'a "$" before the quoting makes "$$" (the process id) in bash' };
     if (OPAQUE.has(n.type) || n.isMissing) continue;

@@ -83,7 +83,11 @@ function hasWordSpecial(s: string): boolean {
   return false;
 }
 
+/** `$\\<newline>x`: bash removes the continuation first, so this is `$x`. */
+const SPLIT_EXPANSION = /\$(\\\n)+[({\[A-Za-z0-9_@*#?$!-]/;
+
 function unquotedWord(acc: Acc, s: string): void {
+  if (s.includes('\\\n') && SPLIT_EXPANSION.test(s)) { dyn(acc, s); return; }
   // Plain text (most words) is copied as is: the loop below would rebuild it one character at a
   // time, allocating a new string per character.
   if (!hasWordSpecial(s)) { lit(acc, s); return; }
@@ -185,6 +189,12 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
       // lone `$` (`"a$"`, `"$ "`) as a token. Both are literal text to bash.
       const base = node.startIndex;
       const src = node.text;
+      // `"$\<newline>{a,b}"` is `${a,b}` to bash; tree-sitter reads `$` and text: fail closed.
+      if (src.includes('\\\n') && SPLIT_EXPANSION.test(src)) {
+        hooks.unknown(node, 'an expansion split by a line continuation');
+        dyn(acc, src);
+        return;
+      }
       const end = src.length >= 2 && src.endsWith('"') ? src.length - 1 : src.length;
       let pos = src.startsWith('"') ? 1 : 0;
       for (const c of node.children) {
@@ -209,7 +219,7 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
         if (text !== undefined) { unquotedWord(acc, text); continue; }
         // A bare `$` at the end of one part with a name, digit or special character starting the
         // next is a parameter expansion to bash, however tree-sitter split it.
-        if (unquoted && !inString && next && next.startIndex === c.endIndex && endsWithPid(c.text)) {
+        if (unquoted && !inString && endsWithPid(c.text)) {
           unquotedWord(acc, c.text.slice(0, -2));
           dyn(acc, '$$');
           continue;
@@ -291,7 +301,7 @@ export function endsWithPid(s: string): boolean {
  * parse missed it: fail closed.
  */
 function quotedText(acc: Acc, hooks: WordHooks, node: Node, s: string): void {
-  if (/(^|[^\\])(\\\\)*(`|\$[({\[A-Za-z0-9_@*#?$!-])/.test(s)) {
+  if (/(^|[^\\])(\\\\)*(`|\$(\\\n)*[({\[A-Za-z0-9_@*#?$!-])/.test(s)) {
     hooks.unknown(node, 'an expansion inside double quotes the parser did not mark');
     dyn(acc, s);
     return;

@@ -68,8 +68,8 @@ afterAll(() => {
 });
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*(\[[A-Za-z0-9_]*\])?$/;
-/** Program names command mode cannot observe: the handler's own tools, and `%job` (bash runs `fg`). */
-const NOT_OBSERVABLE = /^(printf|command_not_found_handle|printargs)$|^%/;
+/** Program names command mode cannot observe: the handler's own tools, `%job` (bash runs `fg`), `~…` (may expand to a path). */
+const NOT_OBSERVABLE = /^(printf|command_not_found_handle|printargs)$|^[%~]/;
 
 interface BashResult { argv: Buffer[]; status: number | null; stderr: string }
 
@@ -122,6 +122,9 @@ function sameArgv(guard: string[], bash: Buffer[], line: string): boolean {
     const gb = utf8(guard[i]);
     if (gb.equals(bash[i])) continue;
     if (HIGH_BYTE_ESCAPE.test(line) && skeleton(gb) === skeleton(bash[i])) continue;
+    // `~+`, `~-`, `~user`: the guard keeps the text and its path rules read any `~name` prefix as a
+    // home directory (`rm -rf ~+` is denied); bash expands them to $PWD, $OLDPWD, a user's home.
+    if (/(^|[=:])~[^/:]/.test(guard[i])) continue;
     return false;
   }
   return true;
@@ -304,7 +307,14 @@ const REGRESSION_ARGV: [string, StaticCommand | undefined][] = [
   ['A=1 1a=x B=2 cat', { assigns: ['A=1'], argv: ['1a=x', 'B=2', 'cat'] }],
   ['A+=1 cat', { assigns: ['A+=1'], argv: ['cat'] }],
   ['A=]\\b c', { assigns: ['A=]b'], argv: ['c'] }],
+  ['x \\a\\\n\\\n""', { assigns: [], argv: ['x', 'a'] }],
   ['x {a..c}', undefined],
+  ['$ ""\'\'', undefined],
+  ["!'' x", undefined],
+  ["x ''$$", undefined],
+  ['A=\\\n a', undefined],
+  ['x "$\\\n{a,b}"', undefined],
+  ['A=""\\\n A= x', undefined],
   ["x $$'a'", undefined],
 ];
 
