@@ -97,7 +97,7 @@ export const WRAPPER_PROGS: ReadonlySet<string> = new Set([
   'torsocks', 'proxychains', 'proxychains4', 'catchsegv', 'dbus-run-session', 'xvfb-run', 'time', 'stdbuf', 'chronic', 'ifne', 'pv',
   'systemd-run', 'firejail', 'valgrind', 'nocache', 'eatmydata', 'fakeroot', 'then', 'do', 'timeout', 'taskset', 'chrt', 'chroot',
   'nsenter', 'unshare', 'strace', 'ltrace', 'busybox', 'command', 'exec', 'sshpass', 'flock', 'script', 'watch', 'xargs', 'parallel',
-  'ssh', 'docker', 'podman', 'nerdctl', 'kubectl', 'oc', 'find',
+  'ssh', 'docker', 'podman', 'nerdctl', 'kubectl', 'oc', 'find', 'coproc',
 ]);
 
 export function unwrap(v: View): Unwrapped | undefined {
@@ -141,7 +141,7 @@ export function unwrap(v: View): Unwrapped | undefined {
     }
     case 'nice': return simple(v, 'n', ['adjustment']);
     case 'ionice': return simple(v, 'cnpPu', ['class', 'classdata', 'pid', 'pgid', 'uid']);
-    case 'nohup': case 'setsid': case 'builtin': case 'caffeinate': case 'unbuffer': case 'rlwrap': case 'torsocks': case 'proxychains': case 'proxychains4': case 'catchsegv': case 'dbus-run-session': case 'xvfb-run': case 'time': case 'stdbuf': case 'chronic': case 'ifne': case 'pv': case 'systemd-run': case 'firejail': case 'valgrind': case 'nocache': case 'eatmydata': case 'fakeroot': case 'then': case 'do':
+    case 'nohup': case 'setsid': case 'builtin': case 'caffeinate': case 'unbuffer': case 'rlwrap': case 'torsocks': case 'proxychains': case 'proxychains4': case 'catchsegv': case 'dbus-run-session': case 'xvfb-run': case 'time': case 'stdbuf': case 'chronic': case 'ifne': case 'pv': case 'systemd-run': case 'firejail': case 'valgrind': case 'nocache': case 'eatmydata': case 'fakeroot': case 'then': case 'do': case 'coproc':
       return simple(v, v.prog === 'time' ? 'fo' : v.prog === 'stdbuf' ? 'ioe' : v.prog === 'systemd-run' ? 'pEu' : '', ['output', 'format', 'input', 'error', 'property', 'setenv', 'unit', 'uid']);
     case 'timeout': return simple(v, 'sk', ['signal', 'kill-after'], 1);
     case 'taskset': {
