@@ -270,8 +270,11 @@ describe.skipIf(!hasBash && !CI)('guard word evaluation agrees with bash', () =>
   });
 });
 
-/** Exploration aid: GUARD_DIFF_COLLECT=1 prints every disagreement in a sample instead of stopping at the first. */
-describe.runIf(process.env.GUARD_DIFF_COLLECT === '1' && hasBash)('collect disagreements', () => {
+/**
+ * Exploration aid: GUARD_DIFF_COLLECT=1 prints every disagreement in a sample instead of stopping
+ * at the first. Registered only when asked for, so a normal run (and CI) shows no skipped test.
+ */
+if (process.env.GUARD_DIFF_COLLECT === '1' && hasBash) describe('collect disagreements', () => {
   it('lists them', () => {
     const found = new Map<string, string>();
     for (const l of fc.sample(line, { seed: SEED, numRuns: RUNS })) {
