@@ -133,7 +133,9 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
       lags.push(Date.now() - t - 20);
     }
     expect(done).toBe(false);
-    expect(Math.max(...lags)).toBeLessThan(150);
+    // A loop blocked by the busy wait would stall for the whole busy timeout (10 s); a busy CI box
+    // may delay timers a little, never by a second.
+    expect(Math.max(...lags)).toBeLessThan(1000);
     other.exec('COMMIT');
     await p;
     expect(Date.now() - started).toBeGreaterThanOrEqual(200);
