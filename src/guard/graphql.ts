@@ -16,6 +16,9 @@ const NAME = /[A-Za-z0-9_]/;
 
 export function graphqlOperations(text: string): GraphqlOps {
   let depth = 0;
+  // Strings only stand in argument lists (and the values nested in them) in an executable document;
+  // one anywhere else (a JSON object fed as GraphQL, say) means the text is not GraphQL.
+  let parens = 0;
   let mutation = false;
   let sawDefinition = false;
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
@@ -28,6 +31,7 @@ export function graphqlOperations(text: string): GraphqlOps {
       continue;
     }
     if (c === '"') {
+      if (parens === 0) return { mutation, unreadable: true };
       if (text.startsWith('"""', i)) {
         // Block string: ends at the first unescaped """ (\""" is an escaped one).
         i += 3;
@@ -48,9 +52,10 @@ export function graphqlOperations(text: string): GraphqlOps {
       }
       continue;
     }
-    if (c === '{' || c === '(' || c === '[') { depth++; if (depth === 1 && c === '{') sawDefinition = true; i++; continue; }
+    if (c === '{' || c === '(' || c === '[') { depth++; if (c === '(') parens++; if (depth === 1 && c === '{') sawDefinition = true; i++; continue; }
     if (c === '}' || c === ')' || c === ']') {
       depth--;
+      if (c === ')') parens--;
       if (depth < 0) return { mutation, unreadable: true };
       i++;
       continue;

@@ -42,25 +42,105 @@ interface BodyView {
   form: URLSearchParams | undefined;
   /** A body is sent that the guard cannot read (not shown to it, or compressed). */
   unread: boolean;
+  /**
+   * The body looks structured (JSON, multipart) but does not parse strictly, or repeats a key the
+   * rules read: lenient servers (trailing data, NaN, trailing commas, first-key-wins) may still
+   * act on it, so it proves nothing harmless.
+   */
+  opaque: boolean;
 }
+
+const JSON_TYPE = /^application\/([^;]*\+)?json\b/i;
+const RULE_KEYS = new Set(['query', '_method', 'operations']);
 
 function viewBody(req: HttpRequestLike, headers: Record<string, string>): BodyView {
   const encoding = (headers['content-encoding'] ?? '').trim().toLowerCase();
   // A compressed body is bytes the guard never sees decoded: judged as unread, never as empty.
-  if (encoding !== '' && encoding !== 'identity') return { text: undefined, items: [], form: undefined, unread: true };
+  if (encoding !== '' && encoding !== 'identity') return { text: undefined, items: [], form: undefined, unread: true, opaque: true };
   // Servers commonly drop a leading byte-order mark before parsing; judge what they will see.
   const text = req.body === undefined ? undefined : req.body.charCodeAt(0) === 0xfeff ? req.body.slice(1) : req.body;
-  const view: BodyView = { text, items: [], form: undefined, unread: req.bodyUnread === true };
+  const view: BodyView = { text, items: [], form: undefined, unread: req.bodyUnread === true, opaque: false };
   if (!text) return view;
-  try {
-    const j = JSON.parse(text) as unknown;
-    for (const it of Array.isArray(j) ? j : [j]) if (it && typeof it === 'object' && !Array.isArray(it)) view.items.push(it as Record<string, unknown>);
+  const type = headers['content-type'] ?? '';
+  const multipart = /^multipart\/form-data\b/i.test(type);
+  if (multipart) {
+    const fields = multipartFields(text, type);
+    if (fields === undefined) view.opaque = true;
+    else {
+      view.form = fields;
+      for (const ops of paramValues(fields, 'operations')) addJson(view, ops);
+    }
     return view;
-  } catch {
-    // not JSON
   }
-  if (/^application\/x-www-form-urlencoded/i.test(headers['content-type'] ?? '') || /^[^\s{}"]*=[^\s]*$/.test(text)) view.form = new URLSearchParams(text);
+  if (addJson(view, text)) return view;
+  if (JSON_TYPE.test(type) || /^\s*[[{]/.test(text)) view.opaque = true;
+  else if (/^application\/x-www-form-urlencoded/i.test(type) || /^[^\s{}"]*=[^\s]*$/.test(text)) view.form = new URLSearchParams(text);
   return view;
+}
+
+/** Adds the objects of a strictly valid JSON text; a repeated rule key makes the view opaque. */
+function addJson(view: BodyView, text: string): boolean {
+  let j: unknown;
+  try {
+    j = JSON.parse(text);
+  } catch {
+    return false;
+  }
+  for (const it of Array.isArray(j) ? j : [j]) if (it && typeof it === 'object' && !Array.isArray(it)) view.items.push(it as Record<string, unknown>);
+  if (repeatsRuleKey(text)) view.opaque = true;
+  return true;
+}
+
+/**
+ * Whether any JSON object in `text` (already known to be valid JSON) names `query`, `_method` or
+ * `operations` twice (JSON.parse keeps the last; some servers keep the first).
+ */
+function repeatsRuleKey(text: string): boolean {
+  if (!/query|_method|operations|\\u/i.test(text)) return false;
+  // Containers open at this point: an object carries the rule keys it has named so far.
+  const stack: ({ object: true; seen: Set<string> } | { object: false })[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '{') { stack.push({ object: true, seen: new Set() }); expectKey = true; continue; }
+    if (c === '[') { stack.push({ object: false }); expectKey = false; continue; }
+    if (c === '}' || c === ']') { stack.pop(); expectKey = false; continue; }
+    if (c === ',') { expectKey = stack[stack.length - 1]?.object === true; continue; }
+    if (c !== '"') continue;
+    let j = i + 1;
+    while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
+    if (expectKey) {
+      const top = stack[stack.length - 1];
+      const key = (JSON.parse(text.slice(i, j + 1)) as string).toLowerCase();
+      if (top?.object && RULE_KEYS.has(key)) {
+        if (top.seen.has(key)) return true;
+        top.seen.add(key);
+      }
+      expectKey = false;
+    }
+    i = j;
+  }
+  return false;
+}
+
+/** The non-file fields of a multipart/form-data body, or undefined when it cannot be split. */
+function multipartFields(text: string, type: string): URLSearchParams | undefined {
+  const m = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(type);
+  const boundary = m?.[1] ?? m?.[2];
+  if (!boundary) return undefined;
+  const parts = text.split(`--${boundary}`);
+  if (parts.length < 3) return undefined;
+  const out = new URLSearchParams();
+  for (const part of parts.slice(1, -1)) {
+    const split = part.indexOf('\r\n\r\n');
+    if (split < 0) return undefined;
+    const head = part.slice(0, split);
+    const name = /content-disposition:[^\r\n]*;\s*name="([^"]*)"/i.exec(head)?.[1];
+    if (name === undefined) return undefined;
+    if (/filename\*?=/i.test(head)) continue;
+    out.append(name, part.slice(split + 4).replace(/\r\n$/, ''));
+  }
+  return out;
 }
 
 /** Every value of a parameter, matching its name without regard to case. */
@@ -110,7 +190,7 @@ export function checkHttpWith(policy: Policy, req: HttpRequestLike): Finding {
   const texts: string[] = [];
   if (isGraphql) texts.push(...paramValues(params, 'query'));
   for (const it of body.items) texts.push(...stringField(it, 'query'));
-  if (isGraphql && body.text && body.items.length === 0) {
+  if (isGraphql && body.text && body.items.length === 0 && !body.opaque) {
     if (body.form) texts.push(...paramValues(body.form, 'query'));
     else texts.push(body.text);
   }
@@ -119,7 +199,12 @@ export function checkHttpWith(policy: Policy, req: HttpRequestLike): Finding {
   const gqAny = texts.length > 0;
   // On a GraphQL path, a body the guard cannot read, cannot lex, or that carries no query text
   // (a persisted query names its operation by hash) cannot be shown to be a read.
-  const gqOpaque = isGraphql && (ops.some((o) => o.unreadable) || body.unread || (body.text !== undefined && body.text.trim() !== '' && !gqAny));
+  const gqOpaque = isGraphql && (ops.some((o) => o.unreadable) || body.unread || body.opaque || (body.text !== undefined && body.text.trim() !== '' && !gqAny));
+  // Off GraphQL paths too: a body that only lenient parsers read, and that names a GraphQL query or
+  // a method override, cannot be shown harmless.
+  if (body.opaque && !isGraphql && body.text !== undefined && /query|_method/i.test(body.text)) {
+    out.push(finding('approve', 'http.body-unreadable', 'the request body does not parse strictly, and it names a query or a method override', matchedBase, { floor: true }));
+  }
 
   const judged = methods.map((method) => {
     const found: Finding[] = [...out];

@@ -10,6 +10,8 @@ import { cancelledError } from './deadline.js';
 import { UPSTREAM_LIMITS } from './limits.js';
 
 const TEXTUAL = /^(text\/|application\/(json|[^;]*\+json|x-www-form-urlencoded|xml|[^;]*\+xml|graphql|x-ndjson))/i;
+/** Form uploads: frameworks read `_method` (and GraphQL multipart requests their operations) from them. */
+export const MULTIPART = /^multipart\/form-data\b/i;
 
 export function requestTooLarge(limit: number, size?: number): GatehouseError {
   return new GatehouseError('request_too_large', `request body exceeds the limit of ${limit} bytes`, { hint: 'send a smaller body', details: { limit, ...(size !== undefined ? { size } : {}) } });
@@ -89,16 +91,17 @@ export interface PreparedBody {
 }
 
 /**
- * Reads a textual request body whole before anything is decided about it, so the guard judges the
- * exact bytes that will be sent (a GraphQL mutation, a method override in a form). A body that is
- * not textual is left to stream up unread, and `unread` says one is coming (so rules that need
+ * Reads a textual or multipart-form request body whole before anything is decided about it, so the
+ * guard judges the exact bytes that will be sent (a GraphQL mutation, a method override in a form).
+ * Any other body is left to stream up unread, and `unread` says one is coming (so rules that need
  * the body fail closed). The declared size is checked before reading; the limit holds whatever
  * Content-Length claimed.
  */
 export async function readTextualBody(req: IncomingMessage, maxRequest: number): Promise<{ body?: Buffer; unread: boolean }> {
   const declared = declaredLength(req, maxRequest);
   if (!hasBody(req, declared)) return { unread: false };
-  if (!TEXTUAL.test(req.headers['content-type'] ?? '')) return { unread: true };
+  const type = req.headers['content-type'] ?? '';
+  if (!TEXTUAL.test(type) && !MULTIPART.test(type)) return { unread: true };
   return { body: await readWhole(req, maxRequest), unread: false };
 }
 

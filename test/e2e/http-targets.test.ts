@@ -207,12 +207,21 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
     // A body the guard cannot read (a binary type streams unread) does not slip a mutation past it.
     const opaque = await gw('/graphql', JSON.stringify({ query: 'mutation { wipe }' }), 'application/octet-stream');
     expect(((await opaque.json()) as { error: { details: { rule: string } } }).error.details.rule).toBe('http.graphql-unreadable');
+    // A multipart form is read too: frameworks take `_method` from it.
+    const form = `--B0\r\nContent-Disposition: form-data; name="_method"\r\n\r\nDELETE\r\n--B0--\r\n`;
+    const hidden = await gw('/users/1', form, 'multipart/form-data; boundary=B0');
+    expect(((await hidden.json()) as { error: { details: { rule: string } } }).error.details.rule).toBe('http.delete');
     expect(upstream.seen.length).toBe(before); // nothing reached the upstream
+    // An ordinary multipart upload passes, byte for byte (binary parts are not re-encoded).
+    const upload = Buffer.concat([Buffer.from('--B1\r\nContent-Disposition: form-data; name="f"; filename="x.bin"\r\n\r\n'), Buffer.from([0xff, 0xfe, 0x00, 0x80]), Buffer.from('\r\n--B1--\r\n')]);
+    const up = await fetch(`${server.url}/gateway/echo/upload`, { method: 'POST', headers: { authorization: `Bearer ${agent}`, 'content-type': 'multipart/form-data; boundary=B1' }, body: upload });
+    expect(up.status).toBe(200);
+    expect(Buffer.compare(upstream.seen[before].body, upload)).toBe(0);
     // A read-only GraphQL query still passes, and its body arrives byte for byte as judged.
     const query = JSON.stringify({ query: '{ viewer { login } }' });
     const ok = await gw('/graphql', query);
     expect(ok.status).toBe(200);
-    expect(upstream.seen[before].body.toString()).toBe(query);
+    expect(upstream.seen[before + 1].body.toString()).toBe(query);
   });
 
   it('api_request: a method override or GraphQL mutation passed in `query` needs approval', async () => {

@@ -60,3 +60,44 @@ describe('HTTP rules: a method override anywhere a framework reads one', () => {
     expect(g.checkHttp({ method: 'GET', path: '/items?sort=_method' }).decision).toBe('allow');
   });
 });
+
+// Second review: bodies that only lenient parsers read, and multipart forms.
+describe('HTTP rules: loose JSON and multipart forms prove nothing harmless', () => {
+  const mutation = 'mutation { deleteUser(id: 1) { id } }';
+  it('trailing data, NaN, a trailing comma or a repeated key on a GraphQL path needs approval', () => {
+    for (const body of [
+      `${JSON.stringify({ query: mutation })}{}`,
+      `{"query":${JSON.stringify(mutation)},"n":NaN}`,
+      `{"query":${JSON.stringify(mutation)},}`,
+      `{"query":${JSON.stringify(mutation)},"query":"{ a }"}`,
+      `{"\\u0071uery":${JSON.stringify(mutation)},"query":"{ a }"}`,
+    ]) {
+      expect(post('/graphql', body).decision, body).toBe('approve');
+    }
+    // The same JSON with text/plain: a JSON object is not a GraphQL document.
+    expect(post('/graphql', `${JSON.stringify({ query: mutation })}{}`, { 'content-type': 'text/plain' }).decision).toBe('approve');
+  });
+
+  it('off GraphQL paths, a loose body naming an override or a query needs approval', () => {
+    expect(post('/users/1', '{"_method":"DELETE",}')).toMatchObject({ decision: 'approve', rule: 'http.body-unreadable' });
+    expect(post('/users/1', '{"_method":"GET","_method":"DELETE"}').decision).toBe('approve');
+    expect(post('/users/1', '{"name":"x",}').decision).toBe('allow'); // loose, but names nothing the rules read
+  });
+
+  const multipart = (fields: [string, string, string?][]) => {
+    const b = 'XyZ123';
+    const body = fields.map(([name, value, file]) => `--${b}\r\nContent-Disposition: form-data; name="${name}"${file ? `; filename="${file}"` : ''}\r\n\r\n${value}\r\n`).join('') + `--${b}--\r\n`;
+    return { body, headers: { 'content-type': `multipart/form-data; boundary=${b}` } };
+  };
+
+  it('a multipart form carrying _method or GraphQL operations is judged', () => {
+    const del = multipart([['_method', 'DELETE'], ['name', 'x']]);
+    expect(post('/users/1', del.body, del.headers)).toMatchObject({ decision: 'approve', rule: 'http.delete' });
+    const ops = multipart([['operations', JSON.stringify({ query: 'mutation ($f: Upload!) { upload(file: $f) { id } }', variables: { f: null } })], ['map', '{"0":["variables.f"]}'], ['0', 'bytes', 'a.txt']]);
+    expect(post('/graphql', ops.body, ops.headers)).toMatchObject({ decision: 'approve', rule: 'http.graphql-mutation' });
+    const upload = multipart([['title', 'report'], ['file', '\u0000\u0001binary', 'r.pdf']]);
+    expect(post('/upload', upload.body, upload.headers).decision).toBe('allow');
+    expect(post('/upload', 'no boundary here', { 'content-type': 'multipart/form-data' }).decision).toBe('allow');
+    expect(post('/users/1', '--x\r\nbroken _method', { 'content-type': 'multipart/form-data; boundary=x' })).toMatchObject({ decision: 'approve', rule: 'http.body-unreadable' });
+  });
+});

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../../core/index.js';
 import { fillText } from '../../tools/common.js';
-import { readTextualBody, UPSTREAM_LIMITS } from '../../upstream/index.js';
+import { MULTIPART, readTextualBody, UPSTREAM_LIMITS } from '../../upstream/index.js';
 import { dropForgedHeaders, httpTarget } from '../../tools/http-target.js';
 import type { Route } from '../http.js';
 import type { Runtime } from '../runtime.js';
@@ -68,7 +68,9 @@ export function gatewayRoute(rt: Runtime): Route {
             method,
             signal: ctx.signal,
             fill: filled.size === 0 ? undefined : (v) => filled.get(v) ?? v,
-            fillBody: (text) => fillText(rt, ctx.principal, text, dest),
+            // A multipart body (files) is sent as read: vault handles are not filled in it, so
+            // binary parts are never re-encoded.
+            fillBody: MULTIPART.test(req.headers['content-type'] ?? '') ? (text) => text : (text) => fillText(rt, ctx.principal, text, dest),
             scrubHeader: (v) => rt.redactor.scrub(v),
             // The body is scrubbed chunk by chunk as it streams (secrets split across chunks too).
             responseScrubber: () => rt.redactor.createScrubber(),
