@@ -73,7 +73,8 @@ function viewBody(req: HttpRequestLike, headers: Record<string, string>): BodyVi
     return view;
   }
   if (addJson(view, text)) return view;
-  if (JSON_TYPE.test(type) || /^\s*[[{]/.test(text)) view.opaque = true;
+  // JSON by its type, or by its look unless declared a GraphQL document (which may start with `{`).
+  if (JSON_TYPE.test(type) || (/^\s*[[{]/.test(text) && !/^application\/graphql/i.test(type))) view.opaque = true;
   else if (/^application\/x-www-form-urlencoded/i.test(type) || /^[^\s{}"]*=[^\s]*$/.test(text)) view.form = new URLSearchParams(text);
   return view;
 }
@@ -184,7 +185,8 @@ export function checkHttpWith(policy: Policy, req: HttpRequestLike): Finding {
   const methods = [original, ...new Set(overrides.map((o) => o.method).filter((m) => m !== original))];
 
   const path = normalizeHttpPath(dp).toLowerCase();
-  const isGraphql = /graphql|\/gql(\/|$)/.test(path);
+  // A GraphQL endpoint by its path (a `;param` suffix included) or by the body's declared type.
+  const isGraphql = /graphql|\/gql([/;]|$)/.test(path) || /^application\/graphql/i.test(headers['content-type'] ?? '');
   // GraphQL text: the `query` parameters on a GraphQL path, every JSON item's `query` string (on
   // any path), and on a GraphQL path a non-JSON body (application/graphql) or its form fields.
   const texts: string[] = [];

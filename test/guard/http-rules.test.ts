@@ -101,3 +101,11 @@ describe('HTTP rules: loose JSON and multipart forms prove nothing harmless', ()
     expect(post('/users/1', '--x\r\nbroken _method', { 'content-type': 'multipart/form-data; boundary=x' })).toMatchObject({ decision: 'approve', rule: 'http.body-unreadable' });
   });
 });
+
+describe('HTTP rules: GraphQL endpoints by path parameter or declared type', () => {
+  it('/gql;jsessionid=… and an application/graphql body on any path are GraphQL', () => {
+    expect(post('/gql;jsessionid=1', JSON.stringify({ query: 'mutation { x }' })).decision).toBe('approve');
+    expect(post('/api', 'mutation { wipe }', { 'content-type': 'application/graphql' })).toMatchObject({ decision: 'approve', rule: 'http.graphql-mutation' });
+    expect(post('/api', '{ viewer { login } }', { 'content-type': 'application/graphql' }).decision).toBe('allow');
+  });
+});
