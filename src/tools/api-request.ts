@@ -1,21 +1,11 @@
 import { z } from 'zod';
+// The one module, not the upstream index: that loads undici, which tools must not at cold start.
+import { pathWithQuery } from '../upstream/path-safety.js';
 import { approvalIdField, fillText, fillValues } from './common.js';
 import { dropForgedHeaders, httpTarget } from './http-target.js';
 import { defineTool } from './types.js';
 
 const queryValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number(), z.boolean()]))]);
-
-/**
- * The path with `query` serialised after it exactly as the upstream executor appends it, so the
- * guard judges the query that is sent (`_method=DELETE`, a GraphQL `query=mutation…`).
- */
-function withQuery(path: string, query: Record<string, z.infer<typeof queryValue>> | undefined): string {
-  if (!query) return path;
-  const qs = new URLSearchParams();
-  for (const [k, v] of Object.entries(query)) for (const item of Array.isArray(v) ? v : [v]) qs.append(k, String(item));
-  const text = qs.toString();
-  return text === '' ? path : `${path}${path.includes('?') ? '&' : '?'}${text}`;
-}
 
 export const apiRequestTool = defineTool({
   name: 'api_request',
@@ -54,7 +44,8 @@ export const apiRequestTool = defineTool({
       body = JSON.stringify(input.body);
       if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers = { ...headers, 'content-type': 'application/json' };
     }
-    const sent = withQuery(input.path, input.query);
+    // The guard judges the query serialised exactly as the executor appends it.
+    const sent = pathWithQuery(input.path, input.query);
     return rt.gate.run(
       ctx.principal,
       {

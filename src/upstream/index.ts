@@ -4,7 +4,7 @@
  * `fill` function for vault handles and the redaction hooks.
  */
 export { parseAuthSpec, validateTargetSpec, type HttpAuth, type HttpTargetSpec, type ResolvedTarget } from './target-spec.js';
-export { resolveTargetUrl, checkPath, type QueryInput } from './path-safety.js';
+export { resolveTargetUrl, checkPath, pathWithQuery, type QueryInput } from './path-safety.js';
 export { checkAddress, type AddressVerdict } from './address-policy.js';
 export { resolveAllowedAddress, type LookupAddress, type LookupFunction } from './safe-connector.js';
 export { UpstreamPool, type UpstreamPoolOptions } from './pool.js';

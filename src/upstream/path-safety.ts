@@ -90,6 +90,17 @@ function appendQuery(params: URLSearchParams, query: QueryInput | undefined, fil
 }
 
 /**
+ * `path` with `query` appended exactly as resolveTargetUrl appends it (the same serialisation), so
+ * a caller that shows the request to the guard shows the query that will be sent.
+ */
+export function pathWithQuery(path: string, query: QueryInput | undefined): string {
+  const params = new URLSearchParams();
+  appendQuery(params, query, (s) => s);
+  const text = params.toString();
+  return text === '' ? path : `${path}${path.includes('?') ? '&' : '?'}${text}`;
+}
+
+/**
  * Builds the upstream URL. `path` may carry a "?query" part; `query` is merged after it. Query
  * values pass through `fill` (vault handles); a parameter named like the target's query credential
  * is dropped, since the gateway alone sets it.

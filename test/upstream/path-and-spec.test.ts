@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkAddress, parseAuthSpec, resolveTargetUrl, validateTargetSpec, type HttpTargetSpec } from '../../src/upstream/index.js';
+import { checkAddress, parseAuthSpec, pathWithQuery, resolveTargetUrl, validateTargetSpec, type HttpTargetSpec } from '../../src/upstream/index.js';
 
 const spec: HttpTargetSpec = { name: 'api', baseUrl: 'https://api.example.com/api/v1', auth: { kind: 'query', name: 'key' }, allowPrivate: false };
 
@@ -125,5 +125,24 @@ describe('checkAddress', () => {
     expect(checkAddress('169.254.169.254', true)).toEqual({ allowed: false, reason: 'metadata' });
     expect(checkAddress('fd00:ec2::254', true)).toEqual({ allowed: false, reason: 'metadata' });
     expect(checkAddress('::ffff:169.254.169.254', true)).toEqual({ allowed: false, reason: 'metadata' });
+  });
+});
+
+// The guard is shown pathWithQuery(); the upstream is sent resolveTargetUrl(). They must agree, or
+// an override or a GraphQL operation could be judged in one spelling and sent in another.
+describe('pathWithQuery is the query resolveTargetUrl sends', () => {
+  const spec: HttpTargetSpec = { name: 'q', baseUrl: 'https://api.example.com', auth: { kind: 'bearer' }, allowPrivate: false };
+  it.each([
+    ['/items', { _method: 'DELETE' }],
+    ['/graphql', { query: 'mutation { a(s: "x&y=z") }', n: [1, 2] }],
+    ['/items?a=1', { b: 'two words', c: true }],
+    ['/items?x=%26y', undefined],
+    ['/items', { '': '', 'k+': '+%20' }],
+  ] as const)('%s %j', (path, query) => {
+    const url = resolveTargetUrl(spec, path, query as Record<string, string>);
+    const shown = pathWithQuery(path, query as Record<string, string> | undefined);
+    const q = shown.indexOf('?');
+    const shownQuery = q < 0 ? '' : new URLSearchParams(shown.slice(q + 1)).toString();
+    expect(shownQuery).toBe(url.searchParams.toString());
   });
 });
