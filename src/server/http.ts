@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { GatehouseError, log, toGatehouseError } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
+import { readWhole } from '../upstream/request-body.js';
 import { buildMcpServer } from './mcp.js';
 import type { Runtime } from './runtime.js';
 
@@ -46,34 +47,9 @@ export function sendError(res: ServerResponse, err: GatehouseError): void {
   else res.destroy();
 }
 
-/**
- * Reads a whole request body, refusing it with `input_too_large` once it passes `max` bytes
- * (plain listeners: an async iterator costs a generator and a promise per chunk).
- */
+/** Reads a whole request body; past `max` bytes it is refused with `input_too_large` (HTTP 413). */
 function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > max) {
-        req.off('data', onData);
-        req.resume(); // drain the rest; the answer is the 413
-        reject(new GatehouseError('input_too_large', `request body is over the ${max}-byte limit`, { hint: 'send smaller requests' }));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size)));
-    // A client that goes away mid-body (Node reports it as an 'aborted' error, then a close) is a
-    // cancellation, not a server fault.
-    const gone = () => reject(new GatehouseError('cancelled', 'the client went away before its request body arrived', { hint: 'retry the request' }));
-    req.once('error', gone);
-    req.once('close', () => {
-      if (!req.complete) gone();
-    });
-  });
+  return readWhole(req, max, (limit) => new GatehouseError('input_too_large', `request body is over the ${limit}-byte limit`, { hint: 'send smaller requests' }));
 }
 
 function parsedJson(bytes: Buffer): { parsedBody?: unknown } {

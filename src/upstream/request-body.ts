@@ -44,9 +44,10 @@ function busy(): GatehouseError {
 /**
  * Reads the whole body with plain listeners (an async iterator costs a generator, promises and a
  * stream wrapper per request). The limit holds whatever Content-Length claimed, and the bytes
- * count against the process-wide reading budget until the read ends.
+ * count against the process-wide reading budget until the read ends. A client that goes away
+ * mid-body (an 'aborted' error, or a close) is a cancellation, not a server fault.
  */
-function readWhole(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readWhole(req: IncomingMessage, limit: number, tooLarge: (limit: number, size: number) => GatehouseError = requestTooLarge): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -62,15 +63,15 @@ function readWhole(req: IncomingMessage, limit: number): Promise<Buffer> {
     function onData(c: Buffer) {
       size += c.length;
       reading += c.length;
-      if (size > limit) return done(requestTooLarge(limit, size));
+      if (size > limit) return done(tooLarge(limit, size));
       if (reading > UPSTREAM_LIMITS.maxReadingBytes) return done(busy());
       chunks.push(c);
     }
     function onEnd() {
       done(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, size));
     }
-    function onError(e: unknown) {
-      done(e);
+    function onError() {
+      done(cancelledError());
     }
     function onClose() {
       if (!req.complete) done(cancelledError());
