@@ -96,22 +96,16 @@ export class Gate {
     try {
       this.#deps.rateLimit?.take(principal.tokenId);
     } catch (e) {
-      await this.#deps.audit.append({ ...base, phase: 'attempt', decision: 'deny', rule: 'rate_limit', outcome: 'limit_exceeded' });
-      throw e;
+      return this.#refuse(base, 'deny', 'rate_limit', toGatehouseError(e));
     }
     const refusal = this.#authorize(principal, action);
-    if (refusal) {
-      await this.#deps.audit.append({ ...base, phase: 'attempt', decision: 'deny', rule: 'grant', outcome: 'not_granted' });
-      throw refusal;
-    }
+    if (refusal) return this.#refuse(base, 'deny', 'grant', refusal);
 
     if (opts.prepare) {
       try {
         await opts.prepare();
       } catch (e) {
-        const err = toGatehouseError(e);
-        await this.#deps.audit.append({ ...base, phase: 'attempt', decision: 'deny', rule: 'prepare', outcome: err.code });
-        throw err;
+        return this.#refuse(base, 'deny', 'prepare', toGatehouseError(e));
       }
     }
 
@@ -122,30 +116,28 @@ export class Gate {
 
     // 3. deny and redirect end here (a deny is never approvable).
     if (verdict && (verdict.decision === 'deny' || verdict.decision === 'redirect')) {
-      await this.#deps.audit.append({ ...base, phase: 'attempt', decision: verdict.decision, rule: verdict.rule, outcome: 'refused' });
-      throw new GatehouseError('denied', `refused by rule ${verdict.rule}: ${verdict.reason}`, {
+      const denied = new GatehouseError('denied', `refused by rule ${verdict.rule}: ${verdict.reason}`, {
         hint: verdict.decision === 'redirect' && verdict.redirect ? `run this instead: ${verdict.redirect}` : 'this action is not permitted by policy; do not retry it in another form',
         details: { rule: verdict.rule, matched: verdict.matched, decision: verdict.decision, ...(verdict.redirect ? { redirect: verdict.redirect } : {}) },
       });
+      return this.#refuse(base, verdict.decision, verdict.rule, denied, 'refused');
     }
 
     // 4. approve
     let approver: string | null = null;
     if (verdict && verdict.decision === 'approve') {
       if (!this.#deps.approver) {
-        await this.#deps.audit.append({ ...base, phase: 'attempt', decision: 'approve', rule: verdict.rule, outcome: 'no_approval_channel' });
-        throw new GatehouseError('approval_required', `a person must approve this (${verdict.rule}: ${verdict.reason}), and no approval channel is available`, {
+        const unasked = new GatehouseError('approval_required', `a person must approve this (${verdict.rule}: ${verdict.reason}), and no approval channel is available`, {
           hint: 'ask an operator to run it, or to configure approvals for this token',
           details: { rule: verdict.rule, matched: verdict.matched },
         });
+        return this.#refuse(base, 'approve', verdict.rule, unasked, 'no_approval_channel');
       }
       try {
         const got = await this.#deps.approver.obtain({ principal, action, verdict, digest: actionDigest(principal, action), channel: opts.channel, approvalId: opts.approvalId });
         approver = `${got.channel}:${got.approver}`;
       } catch (e) {
-        const err = toGatehouseError(e);
-        await this.#deps.audit.append({ ...base, phase: 'attempt', decision: 'approve', rule: verdict.rule, outcome: err.code });
-        throw err;
+        return this.#refuse(base, 'approve', verdict.rule, toGatehouseError(e));
       }
     }
 
@@ -169,6 +161,15 @@ export class Gate {
       await this.#appendResult(attempt.id, base, { outcome: err.code, durationMs: performance.now() - started });
       throw err;
     }
+  }
+
+  /**
+   * Every refusal before the action: the attempt is recorded with what refused it, then the error
+   * goes to the caller (if the record cannot be written, that failure refuses instead).
+   */
+  async #refuse(base: Record<string, unknown>, decision: string, rule: string, err: GatehouseError, outcome: string = err.code): Promise<never> {
+    await this.#deps.audit.append({ ...(base as object), phase: 'attempt', decision, rule, outcome });
+    throw err;
   }
 
   /** Records an event that is not an action (a forged approval attempt, a refused login). */
