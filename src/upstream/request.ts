@@ -16,6 +16,7 @@ import { mapUpstreamError } from './map-error.js';
 import type { QueryInput } from './path-safety.js';
 import { prepare, requestPath, withQueryCredential } from './prepare.js';
 import type { ResolvedTarget } from './target-spec.js';
+import { requestTooLarge } from './request-body.js';
 
 export interface UpstreamRequestOptions {
   method: string;
@@ -86,7 +87,7 @@ export async function bufferedRequest(
   if (opts.body !== undefined) {
     body = typeof opts.body === 'string' ? Buffer.from(fill(opts.body), 'utf8') : Buffer.from(opts.body.buffer, opts.body.byteOffset, opts.body.byteLength);
     if (body.length > maxRequest) {
-      throw new GatehouseError('request_too_large', `request body is ${body.length} bytes; the limit is ${maxRequest}`, { hint: 'send a smaller body', details: { limit: maxRequest, size: body.length } });
+      throw requestTooLarge(maxRequest, body.length);
     }
   }
   const forms = credentialForms(target.spec.auth, credential);
