@@ -146,7 +146,7 @@ class Walker {
       case 'pipeline':
         return this.pipeline(node.children, node, []);
       case 'command':
-        this.command(node, node, []);
+        this.command(node, node);
         return;
       case 'redirected_statement':
         return this.redirected(node);
@@ -155,7 +155,7 @@ class Walker {
         return;
       case 'variable_assignment':
         if (!validAssignName(node)) return this.assignmentsStatement(node, [node]);
-        this.assignment(node, true);
+        this.assignment(node);
         return;
       case 'variable_assignments':
         if (node.namedChildren.some((c) => c.type === 'variable_assignment' && !validAssignName(c))) return this.assignmentsStatement(node, node.namedChildren);
@@ -387,7 +387,7 @@ class Walker {
     return this.commands.length - 1;
   }
 
-  private command(node: Node, textNode: Node, _extra: number[]): number {
+  private command(node: Node, textNode: Node): number {
     const idx = this.newCommand(textNode.text);
     const cmd = this.commands[idx];
     const hooks = this.hooks(idx);
@@ -543,7 +543,7 @@ class Walker {
     }
   }
 
-  private assignment(node: Node, _standalone: boolean): void {
+  private assignment(node: Node): void {
     const name = node.childForFieldName('name')?.text ?? '';
     const saved = this.feed;
     this.feed = { index: -1, kind: 'assign', assignTo: name };
@@ -552,15 +552,14 @@ class Walker {
     const cmd = this.commands[idx];
     cmd.declaration = true;
     delete cmd.feeds; delete cmd.feedKind; delete cmd.assignTo;
-    const hooks = this.hooks(-1);
     const savedFeed = this.feed;
     this.feed = { index: -1, kind: 'assign', assignTo: name };
-    const a = this.assignmentWordFeeding(node, hooks, name);
+    const a = this.assignmentWordFeeding(node, name);
     this.feed = savedFeed;
     if (a) cmd.assigns.push(a);
   }
 
-  private assignmentWordFeeding(node: Node, _hooks: WordHooks, name: string): { name: string; value: Word } | undefined {
+  private assignmentWordFeeding(node: Node, name: string): { name: string; value: Word } | undefined {
     const value = node.childForFieldName('value');
     const nameNode = node.childForFieldName('name');
     const hooks: WordHooks = {
@@ -596,7 +595,7 @@ class Walker {
     for (const c of node.children) {
       if (!c.isNamed) { cmd.argv.push({ text: c.type, dynamic: false, glob: false, raw: c.type, vars: [], prefix: c.type }); continue; }
       if (c.type === 'variable_assignment') {
-        const a = this.assignmentWordFeeding(c, hooks, c.childForFieldName('name')?.text ?? '');
+        const a = this.assignmentWordFeeding(c, c.childForFieldName('name')?.text ?? '');
         if (a) {
           cmd.assigns.push(a);
           cmd.argv.push({ ...a.value, text: `${a.name}=${a.value.text}`, raw: c.text, prefix: `${a.name}=${a.value.prefix}` });
