@@ -23,7 +23,7 @@ import { chmodSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'nod
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { GatehouseError, gatehouseHome } from '../core/index.js';
+import { GatehouseError, gatehouseHome, type CommandOutput } from '../core/index.js';
 import { findProgram, HOST_CHAIN_ENV, isRoot } from './availability.js';
 import { cgroupV1Available, cpuUsageNs, createRunCgroup, joinScript, killAll, readStats, removeRunCgroup, type RunCgroup } from './cgroup.js';
 import { denyStubScript, resolveDenyExec } from './deny-exec.js';
@@ -64,13 +64,7 @@ export interface RunSandboxedOptions {
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
 
-export interface SandboxResult {
-  exitCode: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-  durationMs: number;
+export interface SandboxResult extends CommandOutput {
   limits: AppliedLimits;
   limit?: SandboxLimitName;
   /** Says which limit was hit and what it was, for the agent. */

@@ -3,6 +3,7 @@
  * plain data, and credentials arrive through a callback the caller supplies (the lead fills it
  * from the vault), so this module never holds a key longer than one connection attempt.
  */
+import type { CommandOutput } from '../core/index.js';
 
 /** One SSH target. `hostKey` is the pinned 'SHA256:…' fingerprint; without it nothing connects. */
 export interface SshTargetSpec {
@@ -46,13 +47,7 @@ export interface ExecOptions {
   scrub?: Scrubber;
 }
 
-export interface ExecResult {
-  exitCode: number | null;
-  signal: string | null;
-  stdout: string;
-  stderr: string;
-  truncated: boolean;
-  durationMs: number;
+export interface ExecResult extends CommandOutput {
   timedOut?: boolean;
   cancelled?: boolean;
 }
