@@ -4,12 +4,11 @@
  * with its exact scrubbed length; streams (SSE) still pass through as they arrive.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatehouseError } from '../../src/core/index.js';
-import { httpStatusFor, UpstreamPool, type HttpTargetSpec, type ResponseScrubber, type UpstreamProxyOptions, type UpstreamProxyResult } from '../../src/upstream/index.js';
-import { echoHandler, startServer, type TestServer } from './servers.js';
+import { UpstreamPool, type HttpTargetSpec, type ResponseScrubber, type UpstreamProxyOptions } from '../../src/upstream/index.js';
+import { echoHandler, startProxyGateway, startServer, type TestServer } from './servers.js';
 
 const SECRET = 'sk-SCRUB-SECRET-0123456789';
 const PAD = `: ${'x'.repeat(40)}\n\n`;
@@ -37,30 +36,8 @@ function scrubber(): ResponseScrubber {
   };
 }
 
-async function startGateway(pool: UpstreamPool, spec: HttpTargetSpec, extra: Partial<UpstreamProxyOptions> = {}) {
-  const outcomes: Array<UpstreamProxyResult | GatehouseError> = [];
-  const server = http.createServer((req, res) => {
-    const raw = req.url ?? '/';
-    const q = raw.indexOf('?');
-    pool
-      .proxy(spec, SECRET, req, res, { path: q === -1 ? raw : raw.slice(0, q), query: q === -1 ? undefined : raw.slice(q + 1), responseScrubber: scrubber, ...extra })
-      .then(
-        (r) => outcomes.push(r),
-        (e: GatehouseError) => {
-          if (!res.headersSent) res.writeHead(httpStatusFor(e), { 'content-type': 'application/json' }).end(JSON.stringify(e.toJSON()));
-          outcomes.push(e);
-        },
-      );
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    outcomes,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
-  };
+function startGateway(pool: UpstreamPool, spec: HttpTargetSpec, extra: Partial<UpstreamProxyOptions> = {}) {
+  return startProxyGateway(pool, () => spec, SECRET, { responseScrubber: scrubber, ...extra });
 }
 
 function call(url: string, opts: http.RequestOptions = {}, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {

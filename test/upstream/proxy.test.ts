@@ -1,51 +1,16 @@
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Transform } from 'node:stream';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatehouseError } from '../../src/core/index.js';
-import { httpStatusFor, UpstreamPool, type HttpTargetSpec, type UpstreamProxyOptions, type UpstreamProxyResult } from '../../src/upstream/index.js';
-import { echoHandler, startServer, type TestServer } from './servers.js';
+import { UpstreamPool, type HttpTargetSpec, type UpstreamProxyOptions } from '../../src/upstream/index.js';
+import { echoHandler, startProxyGateway, startServer, type ProxyGateway, type TestServer } from './servers.js';
 
 const SECRET = 'sk-PROXY-SECRET-abcdef123456';
 
-interface Gateway {
-  url: string;
-  outcomes: Array<UpstreamProxyResult | GatehouseError>;
-  settled: () => Promise<UpstreamProxyResult | GatehouseError>;
-  close(): Promise<void>;
-}
-
-/** A minimal /gateway route: everything after the prefix goes to the target through proxy(). */
-async function startGateway(pool: UpstreamPool, spec: () => HttpTargetSpec, extra: Partial<UpstreamProxyOptions> = {}): Promise<Gateway> {
-  const outcomes: Array<UpstreamProxyResult | GatehouseError> = [];
-  const waiters: Array<(o: UpstreamProxyResult | GatehouseError) => void> = [];
-  const record = (o: UpstreamProxyResult | GatehouseError) => {
-    outcomes.push(o);
-    waiters.shift()?.(o);
-  };
-  const server = http.createServer((req, res) => {
-    // The raw request-target, not new URL(...).pathname: the URL parser would resolve "%2e%2e"
-    // segments before the path check could see them.
-    const raw = req.url ?? '/';
-    const q = raw.indexOf('?');
-    pool
-      .proxy(spec(), SECRET, req, res, { path: q === -1 ? raw : raw.slice(0, q), query: q === -1 ? undefined : raw.slice(q + 1), dropHeaders: ['x-gatehouse-token'], ...extra })
-      .then(record, (e: GatehouseError) => {
-        if (!res.headersSent) res.writeHead(httpStatusFor(e), { 'content-type': 'application/json' }).end(JSON.stringify(e.toJSON()));
-        record(e);
-      });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    outcomes,
-    settled: () => new Promise((r) => (outcomes.length > waiters.length ? r(outcomes[outcomes.length - 1 - waiters.length]) : waiters.push(r))),
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
-  };
+/** The route under test: the gateway's own token header is never forwarded. */
+function startGateway(pool: UpstreamPool, spec: () => HttpTargetSpec, extra: Partial<UpstreamProxyOptions> = {}): Promise<ProxyGateway> {
+  return startProxyGateway(pool, spec, SECRET, { dropHeaders: ['x-gatehouse-token'], ...extra });
 }
 
 function call(url: string, opts: http.RequestOptions = {}, body?: string | Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {

@@ -5,6 +5,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
+import type { GatehouseError } from '../../src/core/index.js';
+import { httpStatusFor, type HttpTargetSpec, type UpstreamPool, type UpstreamProxyOptions, type UpstreamProxyResult } from '../../src/upstream/index.js';
 
 export interface Seen {
   method: string;
@@ -78,3 +80,44 @@ export const gzipJsonHandler: Handler = (_req, res) => {
   res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': String(z.length) });
   res.end(z);
 };
+
+export interface ProxyGateway {
+  url: string;
+  outcomes: Array<UpstreamProxyResult | GatehouseError>;
+  /** The next outcome not yet taken (in order). */
+  settled: () => Promise<UpstreamProxyResult | GatehouseError>;
+  close(): Promise<void>;
+}
+
+/** A minimal /gateway route: everything after the prefix goes to the target through proxy(). */
+export async function startProxyGateway(pool: UpstreamPool, spec: () => HttpTargetSpec, credential: string, options: Partial<UpstreamProxyOptions> = {}): Promise<ProxyGateway> {
+  const outcomes: Array<UpstreamProxyResult | GatehouseError> = [];
+  const waiters: Array<(o: UpstreamProxyResult | GatehouseError) => void> = [];
+  const record = (o: UpstreamProxyResult | GatehouseError) => {
+    outcomes.push(o);
+    waiters.shift()?.(o);
+  };
+  const server = http.createServer((req, res) => {
+    // The raw request-target, not new URL(...).pathname: the URL parser would resolve "%2e%2e"
+    // segments before the path check could see them.
+    const raw = req.url ?? '/';
+    const q = raw.indexOf('?');
+    pool
+      .proxy(spec(), credential, req, res, { path: q === -1 ? raw : raw.slice(0, q), query: q === -1 ? undefined : raw.slice(q + 1), ...options })
+      .then(record, (e: GatehouseError) => {
+        if (!res.headersSent) res.writeHead(httpStatusFor(e), { 'content-type': 'application/json' }).end(JSON.stringify(e.toJSON()));
+        record(e);
+      });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    outcomes,
+    settled: () => new Promise((r) => (outcomes.length > waiters.length ? r(outcomes[outcomes.length - 1 - waiters.length]) : waiters.push(r))),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
