@@ -53,7 +53,7 @@ interface BodyView {
 const JSON_TYPE = /^application\/([^;]*\+)?json\b/i;
 const RULE_KEYS = new Set(['query', '_method', 'operations']);
 
-function viewBody(req: HttpRequestLike, headers: Record<string, string>): BodyView {
+function viewBody(req: HttpRequestLike, headers: Record<string, string>, isGraphql: boolean): BodyView {
   const encoding = (headers['content-encoding'] ?? '').trim().toLowerCase();
   // A compressed body is bytes the guard never sees decoded: judged as unread, never as empty.
   if (encoding !== '' && encoding !== 'identity') return { text: undefined, items: [], form: undefined, unread: true, opaque: true };
@@ -72,6 +72,9 @@ function viewBody(req: HttpRequestLike, headers: Record<string, string>): BodyVi
     }
     return view;
   }
+  // Off GraphQL paths the rules read only `query`, `_method` and `operations` from a JSON body: a
+  // JSON text that names none of them (even \u-escaped) is not parsed on every request.
+  if (!isGraphql && /^\s*[[{]/.test(text) && !/query|_method|operations|\\u/i.test(text)) return view;
   if (addJson(view, text)) return view;
   // JSON by its type, or by its look unless declared a GraphQL document (which may start with `{`).
   if (JSON_TYPE.test(type) || (/^\s*[[{]/.test(text) && !/^application\/graphql/i.test(type))) view.opaque = true;
@@ -170,7 +173,10 @@ export function checkHttpWith(policy: Policy, req: HttpRequestLike): Finding {
   if (dp === undefined || dq === undefined) return finding('approve', 'http.undecodable', 'the request path cannot be decoded unambiguously', matchedBase, { floor: true });
   // Parameters as a server reads them: split on & first, then decode each name and value.
   const params = new URLSearchParams(rawQuery);
-  const body = viewBody(req, headers);
+  const path = normalizeHttpPath(dp).toLowerCase();
+  // A GraphQL endpoint by its path (a `;param` suffix included) or by the body's declared type.
+  const isGraphql = /graphql|\/gql([/;]|$)/.test(path) || /^application\/graphql/i.test(headers['content-type'] ?? '');
+  const body = viewBody(req, headers, isGraphql);
 
   // The methods this request may be treated as: its own, and every override a framework might
   // honour (headers, `_method` in the query, a form or a JSON body). Each is judged; the worst wins.
@@ -184,9 +190,6 @@ export function checkHttpWith(policy: Policy, req: HttpRequestLike): Finding {
   }
   const methods = [original, ...new Set(overrides.map((o) => o.method).filter((m) => m !== original))];
 
-  const path = normalizeHttpPath(dp).toLowerCase();
-  // A GraphQL endpoint by its path (a `;param` suffix included) or by the body's declared type.
-  const isGraphql = /graphql|\/gql([/;]|$)/.test(path) || /^application\/graphql/i.test(headers['content-type'] ?? '');
   // GraphQL text: the `query` parameters on a GraphQL path, every JSON item's `query` string (on
   // any path), and on a GraphQL path a non-JSON body (application/graphql) or its form fields.
   const texts: string[] = [];
