@@ -1,5 +1,5 @@
 import type BetterSqlite3 from 'better-sqlite3';
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, log } from '../core/index.js';
 import type { ChainedRecord } from './chain.js';
 import { sqliteBatchWriter } from './sqlite-batch.js';
 import { WalFileSync, type DurableSync } from './wal-sync.js';
@@ -7,9 +7,21 @@ import { WalFileSync, type DurableSync } from './wal-sync.js';
 /** How long a batch waits for a query-builder transaction on the same connection to finish. */
 const OPEN_TRANSACTION_WAIT_MS = 10_000;
 
+/**
+ * The longest a record committed without its own flush (a result) stays off the disk when no
+ * attempt's flush comes along first to carry it.
+ */
+export const LAGGING_FLUSH_MS = 50;
+
 export interface SqliteAuditWriter {
-  /** Commits the records in one transaction (setting their seq and hashes); resolves with the seqs once they are on disk. */
-  write(records: ChainedRecord[]): Promise<number[]>;
+  /**
+   * Commits the records in one transaction (setting their seq and hashes). With `durable` it
+   * resolves once they are on disk; without, once committed (they survive a crash of this
+   * process at once, and reach the disk with the next flush, at most LAGGING_FLUSH_MS later).
+   */
+  write(records: ChainedRecord[], durable?: boolean): Promise<number[]>;
+  /** Flushes whatever was committed without a flush; resolves when it is on disk. */
+  flushLagging(): Promise<void>;
   close(): void;
 }
 
@@ -21,8 +33,11 @@ export interface SqliteAuditWriter {
  * the promise resolves only after that flush. Records that arrive meanwhile form the next batch.
  * Any other journal mode (an in-memory store) commits with the connection's own setting.
  *
- * INVARIANT (no audit record, no action): `write` resolves only when the rows are committed and
- * flushed; a failed commit or a failed flush rejects, and the caller refuses the action.
+ * INVARIANT (no audit record, no action): a durable `write` (any batch holding an attempt)
+ * resolves only when the rows are committed and flushed; a failed commit or a failed flush
+ * rejects, and the caller refuses the action. A batch of results only resolves once committed;
+ * the next durable flush or the lagging timer takes it to the disk, and a failure there is final,
+ * so the next attempt is refused.
  */
 export function sqliteAuditWriter(handle: BetterSqlite3.Database, key: Buffer, opts: { sync?: DurableSync } = {}): SqliteAuditWriter {
   const commit = sqliteBatchWriter(handle, key);
@@ -59,8 +74,35 @@ export function sqliteAuditWriter(handle: BetterSqlite3.Database, key: Buffer, o
       restoreWait.run();
     }
   };
+  // Commits that have happened, and how many of them a finished flush covers. A flush covers every
+  // commit that returned before it started (fdatasync writes out all of the file's dirty pages).
+  let commits = 0;
+  let flushed = 0;
+  /** The latest commit that was not flushed with it (a batch of results). */
+  let lagging = 0;
+  let laggingTimer: NodeJS.Timeout | undefined;
+  const flush = async (sync: DurableSync): Promise<void> => {
+    const upTo = commits;
+    await sync();
+    if (upTo > flushed) flushed = upTo;
+  };
+  const flushLagging = async (): Promise<void> => {
+    if (laggingTimer) clearTimeout(laggingTimer);
+    laggingTimer = undefined;
+    const m = mode ?? null;
+    if (m && flushed < lagging) await flush(m.sync);
+  };
+  const scheduleLagging = (): void => {
+    laggingTimer ??= setTimeout(() => {
+      laggingTimer = undefined;
+      // A failed flush is final (WalFileSync): the next attempt's append fails too, so no action
+      // runs on an audit log that can no longer reach the disk.
+      flushLagging().catch((e: unknown) => log.error('audit flush failed', { err: e }));
+    }, LAGGING_FLUSH_MS);
+    laggingTimer.unref();
+  };
   return {
-    async write(records) {
+    async write(records, durable = true) {
       const deadline = Date.now() + lockWaitMs;
       let seqs: number[];
       for (let attempt = 0; ; attempt++) {
@@ -75,12 +117,22 @@ export function sqliteAuditWriter(handle: BetterSqlite3.Database, key: Buffer, o
           }
           throw e;
         }
+        commits++;
         // Not in WAL mode (an in-memory store): the commit flushed as the connection is set to.
-        if (m) await m.sync();
+        if (m && durable) await flush(m.sync);
+        else if (m) {
+          lagging = commits;
+          scheduleLagging();
+        }
         return seqs;
       }
     },
-    close: () => walFile?.close(),
+    flushLagging,
+    close: () => {
+      if (laggingTimer) clearTimeout(laggingTimer);
+      laggingTimer = undefined;
+      walFile?.close();
+    },
   };
 }
 

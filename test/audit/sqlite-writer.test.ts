@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AuditLog, verifyAuditChain } from '../../src/audit/index.js';
+import { LAGGING_FLUSH_MS } from '../../src/audit/sqlite-writer.js';
 import { WalFileSync } from '../../src/audit/wal-sync.js';
 import { Gate, TokenService } from '../../src/gate/index.js';
 import { openStore } from '../../src/store/index.js';
@@ -66,6 +67,65 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     flush = deferred();
     flush.resolve();
     await log.close();
+    await s.close();
+  });
+
+  it('a result resolves once committed; a lagging flush or the next attempt takes it to disk', async () => {
+    const s = await openStore({ sqliteFile: join(home.dir, 'r.db') });
+    let flush = deferred();
+    let flushes = 0;
+    const log = new AuditLog(s, randomBytes(32), {
+      durableSync: () => {
+        flushes++;
+        return flush.promise;
+      },
+    });
+    // The action has run: its result does not wait for the disk...
+    const r = await log.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
+    expect(r.seq).toBe(1);
+    expect(flushes).toBe(0);
+    expect(s.sqlite!.prepare('SELECT count(*) AS n FROM audit_log').get()).toEqual({ n: 1 });
+    // ...but is flushed shortly after, with no attempt to carry it.
+    await tick(LAGGING_FLUSH_MS * 3);
+    expect(flushes).toBe(1);
+    flush.resolve();
+
+    // A result followed at once by an attempt: the attempt's flush carries both, and the attempt
+    // still resolves only after that flush.
+    flush = deferred();
+    await log.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
+    let done = false;
+    const attempt = log.append({ phase: 'attempt', tool: 'exec', action: 'ls' }).then(() => (done = true));
+    await tick(5);
+    expect(flushes).toBe(2);
+    expect(done).toBe(false);
+    flush.resolve();
+    await attempt;
+    await tick(LAGGING_FLUSH_MS * 3);
+    expect(flushes).toBe(2); // nothing left lagging
+
+    // Closing flushes what is still lagging.
+    flush = deferred();
+    flush.resolve();
+    await log.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
+    await log.close();
+    expect(flushes).toBe(3);
+    await s.close();
+  });
+
+  it('a failed lagging flush refuses the next action', async () => {
+    const s = await openStore({ sqliteFile: join(home.dir, 'r2.db') });
+    const wal = new WalFileSync(join(home.dir, 'r2.db'));
+    let broken = false;
+    const log = new AuditLog(s, randomBytes(32), { durableSync: () => (broken ? Promise.reject(new Error('EIO: disk gone')) : wal.sync()) });
+    await log.append({ phase: 'attempt', tool: 'exec', action: 'ls' });
+    broken = true;
+    await log.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
+    await tick(LAGGING_FLUSH_MS * 3);
+    await expect(log.append({ phase: 'attempt', tool: 'exec', action: 'ls' })).rejects.toMatchObject({ code: 'audit_unavailable' });
+    broken = false;
+    await log.close();
+    wal.close();
     await s.close();
   });
 
