@@ -19,7 +19,13 @@ function operationLines(a: Approval): string[] {
   const op = a.operation;
   if (!op) return [`Action:   ${visible(a.summary)}`];
   if (op.kind === 'command') return [`Command:  ${visible(op.command)}`];
-  if (op.kind === 'http') return [`Request:  ${visible(op.method.toUpperCase())} ${visible(op.path)}`];
+  if (op.kind === 'http') {
+    const lines = [`Request:  ${visible(op.method.toUpperCase())} ${visible(op.path)}`];
+    const b = op.body;
+    if (b && b.preview !== undefined) lines.push(`Body:     ${b.bytes} bytes, sha256 ${b.sha256.slice(0, 16)}…: ${visible(b.preview)}`);
+    else if (b) lines.push(`Body:     ${b.bytes} bytes, not text (not shown), sha256 ${b.sha256}`);
+    return lines;
+  }
   return [`File:     ${op.op} ${visible(op.path)}`];
 }
 

@@ -9,11 +9,14 @@ export {
   createApprovalService,
   ApprovalService,
   DEFAULT_APPROVAL_TTL_MS,
+  approvalOperation,
+  APPROVAL_BODY_PREVIEW,
+  type JudgedOperation,
   type ApprovalServiceOptions,
   type DecideOptions,
   type ListOptions,
 } from './service.js';
-export type { Approval, ApprovalEvent, ApprovalMode, ApprovalOperation, ApprovalRequest, ApprovalStatus, DecisionChannel, InternalKeySource } from './types.js';
+export type { Approval, ApprovalBody, ApprovalEvent, ApprovalMode, ApprovalOperation, ApprovalRequest, ApprovalStatus, DecisionChannel, InternalKeySource } from './types.js';
 export { type ConsumeFailure } from './approval-errors.js';
 export { RequestStateCodec, MAX_REQUEST_STATE_CHARS, requestStateError, type RequestStatePayload, type RequestStateFailure } from './request-state.js';
 export { ApproverRegistry, TOTP_MAX_FAILURES, TOTP_LOCK_WINDOW_MS, type ApproverInfo } from './approvers.js';

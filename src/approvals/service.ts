@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { GatehouseError } from '../core/index.js';
 import type { Store } from '../store/index.js';
 import { consumeError } from './approval-errors.js';
@@ -5,7 +6,7 @@ import { decideInstructions, describeForHuman } from './describe.js';
 import { ApproverRegistry, type ApproverInfo } from './approvers.js';
 import { isApprovalId, newApprovalId } from './ids.js';
 import { RequestStateCodec, type RequestStatePayload, requestStateError } from './request-state.js';
-import type { Approval, ApprovalEvent, ApprovalMode, ApprovalOperation, ApprovalRequest, ApprovalStatus, DecisionChannel, InternalKeySource } from './types.js';
+import type { Approval, ApprovalBody, ApprovalEvent, ApprovalMode, ApprovalOperation, ApprovalRequest, ApprovalStatus, DecisionChannel, InternalKeySource } from './types.js';
 
 /** Default life of an approval (pending or approved but unused) and of a sealed requestState. */
 export const DEFAULT_APPROVAL_TTL_MS = 10 * 60 * 1000;
@@ -442,6 +443,37 @@ function checkText(field: string, v: unknown, max: number, allowEmpty = false): 
 /** Only what a person needs to read is stored (never headers or bodies: they may hold handles). */
 function pickOperation(op: ApprovalOperation): ApprovalOperation {
   if (op.kind === 'command') return { kind: 'command', command: String(op.command) };
-  if (op.kind === 'http') return { kind: 'http', method: String(op.method), path: String(op.path) };
+  if (op.kind === 'http') {
+    const b = op.body;
+    const body: ApprovalBody | undefined =
+      b && typeof b.bytes === 'number' && typeof b.sha256 === 'string' ? { bytes: b.bytes, sha256: b.sha256, ...(typeof b.preview === 'string' ? { preview: b.preview } : {}) } : undefined;
+    return { kind: 'http', method: String(op.method), path: String(op.path), ...(body ? { body } : {}) };
+  }
   return { kind: 'path', op: op.op === 'write' ? 'write' : 'read', path: String(op.path) };
+}
+
+/** Longest part of a text body kept with an approval for the person to read. */
+export const APPROVAL_BODY_PREVIEW = 2000;
+
+/** The operation as the gate's guard judged it (structurally `Action['guard']`, which lives above us). */
+export type JudgedOperation =
+  | { kind: 'command'; command: string }
+  | { kind: 'http'; method: string; path: string; body?: string; bodyBytes?: number; bodySha256?: string }
+  | { kind: 'path'; op: 'read' | 'write'; path: string };
+
+/**
+ * What a person is shown of a judged operation: headers are left out; a text body is kept as its
+ * size, digest and first APPROVAL_BODY_PREVIEW characters, a binary one as its size and digest.
+ */
+export function approvalOperation(g: JudgedOperation): ApprovalOperation {
+  if (g.kind !== 'http') return pickOperation(g);
+  let body: ApprovalBody | undefined;
+  if (typeof g.body === 'string') {
+    const bytes = Buffer.from(g.body, 'utf8');
+    const preview = g.body.length > APPROVAL_BODY_PREVIEW ? `${g.body.slice(0, APPROVAL_BODY_PREVIEW)}…` : g.body;
+    body = { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), preview };
+  } else if (g.bodySha256 !== undefined && g.bodyBytes !== undefined) {
+    body = { bytes: g.bodyBytes, sha256: g.bodySha256 };
+  }
+  return { kind: 'http', method: g.method, path: g.path, ...(body ? { body } : {}) };
 }

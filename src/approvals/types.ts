@@ -4,13 +4,21 @@ export type ApprovalMode = 'out-of-band' | 'totp' | 'elicitation';
 /** Who decided, through what. `api` is the admin HTTP API; `totp` a person who typed a code. */
 export type DecisionChannel = 'cli' | 'api' | 'elicitation' | 'totp';
 
+/** What a person is shown of a request body: its size and digest, and the start of it when it is text. */
+export interface ApprovalBody {
+  bytes: number;
+  sha256: string;
+  /** The first APPROVAL_BODY_PREVIEW characters of a text body; absent for a binary one. */
+  preview?: string;
+}
+
 /**
  * What a person reads: the exact operation the guard judged (structurally the gate's
- * `Action['guard']`; extra fields such as headers or body are ignored and never stored).
+ * `Action['guard']`). Headers are not stored; a body is stored as ApprovalBody.
  */
 export type ApprovalOperation =
   | { kind: 'command'; command: string }
-  | { kind: 'http'; method: string; path: string }
+  | { kind: 'http'; method: string; path: string; body?: ApprovalBody }
   | { kind: 'path'; op: 'read' | 'write'; path: string };
 
 export interface ApprovalRequest {

@@ -56,6 +56,12 @@ export interface GateOptions {
    * as the attempt's outcome and refuses the action.
    */
   prepare?: () => Promise<void>;
+  /**
+   * Completes the action before a person is asked, so the approval binds to all of it (the
+   * `/gateway` route reads a body it would otherwise stream unread, and adds its digest). Runs
+   * only for `approve` verdicts; a failure is audited and refuses the action.
+   */
+  bindForApproval?: () => Promise<void>;
 }
 
 /** The exact-action digest approvals bind to: token, tool, target and the guarded operation. */
@@ -132,6 +138,13 @@ export class Gate {
           details: { rule: verdict.rule, matched: verdict.matched },
         });
         return this.#refuse(base, 'approve', verdict.rule, unasked, 'no_approval_channel');
+      }
+      if (opts.bindForApproval) {
+        try {
+          await opts.bindForApproval();
+        } catch (e) {
+          return this.#refuse(base, 'approve', verdict.rule, toGatehouseError(e));
+        }
       }
       try {
         const got = await this.#deps.approver.obtain({ principal, action, verdict, digest: actionDigest(principal, action), channel: opts.channel, approvalId: opts.approvalId });

@@ -1,5 +1,5 @@
 import { acceptedContent } from '@modelcontextprotocol/server';
-import { describeForHuman, type ApprovalRequest, type ApprovalService } from '../approvals/index.js';
+import { approvalOperation, describeForHuman, type ApprovalRequest, type ApprovalService } from '../approvals/index.js';
 import { GatehouseError } from '../core/index.js';
 import type { Approver } from '../gate/index.js';
 
@@ -61,7 +61,7 @@ export function createApprover(service: ApprovalService): Approver {
         tool: action.tool,
         target: action.target ?? null,
         summary: action.summary,
-        operation: action.guard ?? null,
+        operation: action.guard ? approvalOperation(action.guard) : null,
         digest,
         rule: verdict.rule,
         reason: verdict.reason,

@@ -12,5 +12,5 @@ export type { UpstreamRequestOptions, UpstreamResponse } from './request.js';
 export { httpStatusFor, type ResponseScrubber, type UpstreamProxyOptions, type UpstreamProxyResult } from './proxy.js';
 export { formatBody, type FormattedBody } from './format-body.js';
 export { UPSTREAM_LIMITS } from './limits.js';
-export { readTextualBody, MULTIPART } from './request-body.js';
+export { readTextualBody, readWhole, MULTIPART } from './request-body.js';
 export { REDACTED, type HeaderInput } from './headers.js';

@@ -139,7 +139,9 @@ export async function prepareRequestBody(
   fillBody: ((text: string) => string | Promise<string>) | undefined,
   preread?: Buffer,
 ): Promise<PreparedBody> {
-  if (preread !== undefined) return filledBody(preread, maxRequest, fillBody);
+  // A body read ahead because it is text (or multipart) is filled as such; one read ahead only so
+  // an approval could bind to its digest (binary) is sent exactly as read.
+  if (preread !== undefined) return filledBody(preread, maxRequest, TEXTUAL.test(req.headers['content-type'] ?? '') || MULTIPART.test(req.headers['content-type'] ?? '') ? fillBody : undefined);
   const declared = declaredLength(req, maxRequest);
   if (!hasBody(req, declared)) return { body: undefined, contentLength: undefined, bytes: () => 0 };
 

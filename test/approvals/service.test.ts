@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { base32Decode, describeForHuman, hotp, totpStep, TOTP_MAX_FAILURES } from '../../src/approvals/index.js';
+import { APPROVAL_BODY_PREVIEW, approvalOperation, base32Decode, describeForHuman, type JudgedOperation, hotp, totpStep, TOTP_MAX_FAILURES } from '../../src/approvals/index.js';
 import { storeFixtures } from '../helpers/stores.js';
 import { DIGEST_A, DIGEST_B, rejection, sampleRequest, twoHandles, type TwoHandles } from './helpers.js';
 
@@ -184,6 +185,24 @@ describe.each(fixtures)('approvals on $name', (fx) => {
 
       const http = await h.a.request(sampleRequest({ tool: 'api_request', operation: { kind: 'http', method: 'delete', path: '/v1/things/1' } }));
       expect(describeForHuman((await h.a.get(http.id))!)).toContain('Request:  DELETE /v1/things/1');
+    });
+
+    it('shows the start of a text body and the digest of a binary one, and keeps no headers', async () => {
+      const mutation = '{"query":"mutation { dropAll }"}\n' + 'x'.repeat(APPROVAL_BODY_PREVIEW);
+      const text = await h.a.request(
+        sampleRequest({ tool: 'api_request', operation: approvalOperation({ kind: 'http', method: 'POST', path: '/graphql', body: mutation, headers: { cookie: 'c=1' } } as JudgedOperation) }),
+      );
+      const stored = (await h.a.get(text.id))!;
+      expect(stored.operation).toEqual({
+        kind: 'http',
+        method: 'POST',
+        path: '/graphql',
+        body: { bytes: Buffer.byteLength(mutation), sha256: createHash('sha256').update(mutation).digest('hex'), preview: mutation.slice(0, APPROVAL_BODY_PREVIEW) + '…' },
+      });
+      expect(describeForHuman(stored)).toMatch(/Body: {5}\d+ bytes, sha256 [0-9a-f]{16}…: \{"query":"mutation \{ dropAll \}"\}\\nxxx/);
+
+      const binary = await h.a.request(sampleRequest({ tool: 'api_request', operation: approvalOperation({ kind: 'http', method: 'POST', path: '/graphql', bodyBytes: 8, bodySha256: 'ab'.repeat(32) }) }));
+      expect(describeForHuman((await h.a.get(binary.id))!)).toContain(`Body:     8 bytes, not text (not shown), sha256 ${'ab'.repeat(32)}`);
     });
   });
 

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, chmodSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -227,6 +228,42 @@ describe.skipIf(!hasBwrap && process.env.CI !== 'true')('approvals end to end (o
     expect(retry.status).toBe(200);
     expect(upstream.seen[before].method).toBe('DELETE');
     expect(upstream.seen[before].headers['x-gatehouse-approval-id']).toBeUndefined();
+  });
+
+  it('/gateway: an approval for a body the guard cannot read binds to those exact bytes', async () => {
+    const admin = /Admin token[^\n]*\n\n\s+(gh_\S+)/.exec(server.output())![1];
+    // Binary bytes to a GraphQL path: the guard cannot see whether they hold a mutation.
+    const approved = Buffer.from([0x00, 0x01, 0xfe, 0xff, 0x42, 0x9a, 0x10, 0x20]);
+    const other = Buffer.from([0x00, 0x01, 0xfe, 0xff, 0x42, 0x9a, 0x10, 0x21]);
+    const send = (body: Buffer, approvalId?: string) =>
+      fetch(`${server.url}/gateway/echo/graphql`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/octet-stream', ...(approvalId ? { 'x-gatehouse-approval-id': approvalId } : {}) },
+        body,
+      });
+    const first = await send(approved);
+    expect(first.status).toBe(403);
+    const id = ((await first.json()) as { error: { code: string; details: { approvalId: string } } }).error.details.approvalId;
+
+    // The person is shown the size and digest of the bytes they approve.
+    const listed = (await (await fetch(`${server.url}/admin/approvals`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { approvals: { id: string; operation: unknown; description?: string }[] };
+    const shown = listed.approvals.find((a) => a.id === id)!;
+    const sha = createHash('sha256').update(approved).digest('hex');
+    expect(shown.operation).toMatchObject({ kind: 'http', method: 'POST', path: '/graphql', body: { bytes: approved.length, sha256: sha } });
+    expect((await fetch(`${server.url}/admin/approvals/${id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' })).status).toBe(200);
+
+    // Other bytes with the same approval id: another action, refused, nothing sent.
+    const before = upstream.seen.length;
+    const swapped = await send(other, id);
+    expect(swapped.status).toBe(403);
+    expect(((await swapped.json()) as { error: { code: string } }).error.code).toBe('approval_invalid');
+    expect(upstream.seen.length).toBe(before);
+
+    // The approved bytes go through, byte for byte.
+    const ok = await send(approved, id);
+    expect(ok.status).toBe(200);
+    expect(upstream.seen.length).toBe(before + 1);
+    expect(upstream.seen[before].body.equals(approved)).toBe(true);
   });
 
   describe('TOTP', () => {

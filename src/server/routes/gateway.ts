@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../../core/index.js';
 import { fillText } from '../../tools/common.js';
-import { MULTIPART, readTextualBody, UPSTREAM_LIMITS } from '../../upstream/index.js';
+import { MULTIPART, readTextualBody, readWhole, UPSTREAM_LIMITS } from '../../upstream/index.js';
 import { dropForgedHeaders, httpTarget } from '../../tools/http-target.js';
 import type { Route } from '../http.js';
 import type { Runtime } from '../runtime.js';
@@ -48,7 +49,12 @@ export function gatewayRoute(rt: Runtime): Route {
       const pathAndQuery = rawQuery === '' ? path : `${path}?${rawQuery}`;
       // The body is read by the gate's prepare step: only once the token is granted and within its
       // rate, and a failed read (too large, the client gone) is audited like any refusal.
-      const guard: { kind: 'http'; method: string; path: string; headers: Record<string, string>; body?: string; bodyUnread?: boolean } = { kind: 'http', method, path: pathAndQuery, headers };
+      const guard: { kind: 'http'; method: string; path: string; headers: Record<string, string>; body?: string; bodyUnread?: boolean; bodyBytes?: number; bodySha256?: string } = {
+        kind: 'http',
+        method,
+        path: pathAndQuery,
+        headers,
+      };
       let body: Buffer | undefined;
 
       await rt.gate.run(
@@ -86,6 +92,20 @@ export function gatewayRoute(rt: Runtime): Route {
             body = read.body;
             guard.body = read.body?.toString('utf8');
             guard.bodyUnread = read.unread;
+          },
+          // INVARIANT: an approval covers the exact bytes sent. A body the guard was not shown
+          // (binary, compressed) is read whole before a person is asked, its size and SHA-256 go
+          // into the action digest, and those bytes are what is sent; a retry with the same
+          // approval id and other bytes has another digest and is refused.
+          bindForApproval: async () => {
+            if (!guard.bodyUnread || body) return;
+            body = await readWhole(req, UPSTREAM_LIMITS.maxRequestBytes, (limit) =>
+              new GatehouseError('request_too_large', `this request needs a person's approval, and its body is read whole first so the approval covers it: it is over the ${limit}-byte limit`, {
+                hint: 'send a smaller body, or ask an operator to make the call',
+              }),
+            );
+            guard.bodyBytes = body.length;
+            guard.bodySha256 = createHash('sha256').update(body).digest('hex');
           },
         },
       );
