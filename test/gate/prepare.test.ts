@@ -61,4 +61,49 @@ describe('gate prepare step', () => {
     expect(calls).toEqual(['prepare']);
     await store.close();
   });
+
+  it('bindForApproval runs for approve verdicts only, before the person is asked, and the digest covers what it adds', async () => {
+    const store = await openStore({ sqliteFile: join(home.dir, 'b.db') });
+    const tokens = new TokenService(store);
+    const p = await tokens.authenticate((await tokens.create({ name: 'b', grants: ['tool:api_request', 'target:t'] })).token);
+    const guard = await loadGuard();
+    const digests: string[] = [];
+    const gate = new Gate({
+      audit: new AuditLog(store, randomBytes(32)),
+      guard: async () => guard,
+      approver: { obtain: async (r) => (digests.push(r.digest), { approver: 'alice', channel: 'test' }) },
+    });
+    const calls: string[] = [];
+    const action = (method: string) => ({ tool: 'api_request', target: 't', guard: { kind: 'http' as const, method, path: '/graphql', bodyUnread: true } as { kind: 'http'; method: string; path: string; bodyUnread: boolean; bodySha256?: string }, summary: 'x' });
+    const bind = (a: ReturnType<typeof action>, sha: string) => async () => {
+      calls.push('bind');
+      a.guard.bodySha256 = sha;
+    };
+
+    // GET is allowed: nothing is read for an approval.
+    const get = action('GET');
+    await gate.run(p, get, async () => calls.push('run'), { bindForApproval: bind(get, 'a') });
+    expect(calls).toEqual(['run']);
+
+    // An unread POST to a GraphQL path needs approval: bound first, and the digest differs by body.
+    const one = action('POST');
+    await gate.run(p, one, async () => calls.push('run'), { bindForApproval: bind(one, 'a') });
+    const two = action('POST');
+    await gate.run(p, two, async () => calls.push('run'), { bindForApproval: bind(two, 'b') });
+    expect(calls).toEqual(['run', 'bind', 'run', 'bind', 'run']);
+    expect(digests).toHaveLength(2);
+    expect(digests[0]).not.toBe(digests[1]);
+
+    // A failed read refuses before anyone is asked, and is audited.
+    await expect(
+      gate.run(p, action('POST'), async () => calls.push('run'), {
+        bindForApproval: async () => {
+          throw new GatehouseError('request_too_large', 'too big to bind');
+        },
+      }),
+    ).rejects.toMatchObject({ code: 'request_too_large' });
+    expect(digests).toHaveLength(2);
+    expect((await searchAudit(store, { tool: 'api_request' })).some((r) => r.outcome === 'request_too_large' && r.decision === 'approve')).toBe(true);
+    await store.close();
+  });
 });
