@@ -9,6 +9,10 @@ export const UPSTREAM_LIMITS = {
   maxRequestBytes: 10 * 1024 * 1024,
   /** Request bytes this process may be reading into memory at once, over all requests (`limit_exceeded`). */
   maxReadingBytes: 64 * 1024 * 1024,
+  /** The most of that one token may hold at once, so one caller cannot starve the rest (`limit_exceeded`). */
+  maxReadingBytesPerToken: 16 * 1024 * 1024,
+  /** Longest silence while a request body is being read into memory (`timeout`): a stalled upload gives its share back. */
+  requestBodyIdleMs: 30_000,
   /** Buffered mode (`api_request`): the body is cut here and `truncated: true` is set. */
   bufferedResponseBytes: 1024 * 1024,
   /** Streaming mode (`/gateway`): hard cap; the stream is aborted (`response_too_large`). */

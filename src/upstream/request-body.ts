@@ -32,7 +32,9 @@ function byteLimit(limit: number, onCount: (n: number) => void): Transform {
 
 // Bytes of request bodies being read into memory right now, by every request in this process:
 // many slow uploads at once must not add up to gigabytes (each is already capped on its own).
+// Each token may hold only its share, so one caller's uploads cannot refuse everyone else's.
 let reading = 0;
+const readingByOwner = new Map<string, number>();
 
 function busy(): GatehouseError {
   return new GatehouseError('limit_exceeded', `the gateway is already reading ${UPSTREAM_LIMITS.maxReadingBytes} bytes of request bodies`, {
@@ -41,18 +43,45 @@ function busy(): GatehouseError {
   });
 }
 
+function ownerBusy(): GatehouseError {
+  return new GatehouseError('limit_exceeded', `this token is already sending ${UPSTREAM_LIMITS.maxReadingBytesPerToken} bytes of request bodies at once`, {
+    hint: 'wait for your other uploads to finish, or send smaller bodies',
+    details: { retryAfterMs: 1000 },
+  });
+}
+
+function stalled(ms: number): GatehouseError {
+  return new GatehouseError('timeout', `the request body stopped arriving: nothing for ${ms} ms`, { hint: 'send the body without pauses, then retry' });
+}
+
+/** Bytes being read now, in all and for one owner (tests and diagnostics). */
+export function readingNow(owner?: string): number {
+  return owner === undefined ? reading : (readingByOwner.get(owner) ?? 0);
+}
+
 /**
  * Reads the whole body with plain listeners (an async iterator costs a generator, promises and a
  * stream wrapper per request). The limit holds whatever Content-Length claimed, and the bytes
- * count against the process-wide reading budget until the read ends. A client that goes away
- * mid-body (an 'aborted' error, or a close) is a cancellation, not a server fault.
+ * count against the process-wide reading budget, and against the `owner`'s (a token id) share of
+ * it, until the read ends. A body that stops arriving for `requestBodyIdleMs` is a `timeout`, so
+ * a stalled upload cannot hold its bytes for long. A client that goes away mid-body (an 'aborted'
+ * error, or a close) is a cancellation, not a server fault.
  */
-export function readWhole(req: IncomingMessage, limit: number, tooLarge: (limit: number, size: number) => GatehouseError = requestTooLarge): Promise<Buffer> {
+export function readWhole(req: IncomingMessage, limit: number, tooLarge: (limit: number, size: number) => GatehouseError = requestTooLarge, owner?: string): Promise<Buffer> {
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    const idleMs = UPSTREAM_LIMITS.requestBodyIdleMs;
+    const idle = setTimeout(() => done(stalled(idleMs)), idleMs);
     const done = (err: unknown, buf?: Buffer) => {
+      clearTimeout(idle);
       reading -= size;
+      if (owner !== undefined && size > 0) {
+        const left = (readingByOwner.get(owner) ?? 0) - size;
+        if (left > 0) readingByOwner.set(owner, left);
+        else readingByOwner.delete(owner);
+      }
+      size = 0;
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
@@ -61,10 +90,14 @@ export function readWhole(req: IncomingMessage, limit: number, tooLarge: (limit:
       else reject(err);
     };
     function onData(c: Buffer) {
+      idle.refresh();
       size += c.length;
       reading += c.length;
+      let mine = 0;
+      if (owner !== undefined) readingByOwner.set(owner, (mine = (readingByOwner.get(owner) ?? 0) + c.length));
       if (size > limit) return done(tooLarge(limit, size));
       if (reading > UPSTREAM_LIMITS.maxReadingBytes) return done(busy());
+      if (mine > UPSTREAM_LIMITS.maxReadingBytesPerToken) return done(ownerBusy());
       chunks.push(c);
     }
     function onEnd() {
@@ -98,12 +131,12 @@ export interface PreparedBody {
  * the body fail closed). The declared size is checked before reading; the limit holds whatever
  * Content-Length claimed.
  */
-export async function readTextualBody(req: IncomingMessage, maxRequest: number): Promise<{ body?: Buffer; unread: boolean }> {
+export async function readTextualBody(req: IncomingMessage, maxRequest: number, owner?: string): Promise<{ body?: Buffer; unread: boolean }> {
   const declared = declaredLength(req, maxRequest);
   if (!hasBody(req, declared)) return { unread: false };
   const type = req.headers['content-type'] ?? '';
   if (!TEXTUAL.test(type) && !MULTIPART.test(type)) return { unread: true };
-  return { body: await readWhole(req, maxRequest), unread: false };
+  return { body: await readWhole(req, maxRequest, requestTooLarge, owner), unread: false };
 }
 
 function declaredLength(req: IncomingMessage, maxRequest: number): number | undefined {

@@ -88,7 +88,7 @@ export function gatewayRoute(rt: Runtime): Route {
           approvalId: typeof approvalId === 'string' ? approvalId : undefined,
           describe: (r) => ({ status: (r as { status: number }).status }),
           prepare: async () => {
-            const read = await readTextualBody(req, UPSTREAM_LIMITS.maxRequestBytes);
+            const read = await readTextualBody(req, UPSTREAM_LIMITS.maxRequestBytes, ctx.principal.tokenId);
             body = read.body;
             guard.body = read.body?.toString('utf8');
             guard.bodyUnread = read.unread;
@@ -99,10 +99,14 @@ export function gatewayRoute(rt: Runtime): Route {
           // approval id and other bytes has another digest and is refused.
           bindForApproval: async () => {
             if (!guard.bodyUnread || body) return;
-            body = await readWhole(req, UPSTREAM_LIMITS.maxRequestBytes, (limit) =>
-              new GatehouseError('request_too_large', `this request needs a person's approval, and its body is read whole first so the approval covers it: it is over the ${limit}-byte limit`, {
-                hint: 'send a smaller body, or ask an operator to make the call',
-              }),
+            body = await readWhole(
+              req,
+              UPSTREAM_LIMITS.maxRequestBytes,
+              (limit) =>
+                new GatehouseError('request_too_large', `this request needs a person's approval, and its body is read whole first so the approval covers it: it is over the ${limit}-byte limit`, {
+                  hint: 'send a smaller body, or ask an operator to make the call',
+                }),
+              ctx.principal.tokenId,
             );
             guard.bodyBytes = body.length;
             guard.bodySha256 = createHash('sha256').update(body).digest('hex');
