@@ -21,6 +21,8 @@ export interface Action {
         body?: string;
         /** A body is sent that the guard is not shown (a binary stream); rules that need it fail closed. */
         bodyUnread?: boolean;
+        /** `body` is decoded from this Content-Encoding (the bytes sent stay compressed). */
+        bodyDecodedFrom?: string;
         /**
          * Size and SHA-256 of a body the guard was not shown, read once a person must approve the
          * request: they are part of the action digest, so the approval covers those exact bytes.

@@ -18,7 +18,7 @@ export interface GuardVerdict {
 /** The part of the guard engine the gate needs (src/guard implements it). */
 export interface ActionGuard {
   checkCommand(command: string, ctx?: { policy?: string; target?: string; token?: string }): GuardVerdict;
-  checkHttp(req: { method: string; path: string; headers?: Record<string, string>; body?: string; bodyUnread?: boolean }, ctx?: { policy?: string; target?: string; token?: string }): GuardVerdict;
+  checkHttp(req: { method: string; path: string; headers?: Record<string, string>; body?: string; bodyUnread?: boolean; bodyDecodedFrom?: string }, ctx?: { policy?: string; target?: string; token?: string }): GuardVerdict;
   checkPath(op: 'read' | 'write', path: string, ctx?: { policy?: string; target?: string; token?: string }): GuardVerdict;
 }
 

@@ -55,8 +55,11 @@ const RULE_KEYS = new Set(['query', '_method', 'operations']);
 
 function viewBody(req: HttpRequestLike, headers: Record<string, string>, isGraphql: boolean): BodyView {
   const encoding = (headers['content-encoding'] ?? '').trim().toLowerCase();
-  // A compressed body is bytes the guard never sees decoded: judged as unread, never as empty.
-  if (encoding !== '' && encoding !== 'identity') return { text: undefined, items: [], form: undefined, unread: true, opaque: true };
+  // A compressed body the caller did not decode for us is bytes the guard never sees: judged as
+  // unread, never as empty. One it decoded (bounded) is judged as the server will read it.
+  if (encoding !== '' && encoding !== 'identity' && req.bodyDecodedFrom?.trim().toLowerCase() !== encoding) {
+    return { text: undefined, items: [], form: undefined, unread: true, opaque: true };
+  }
   // Servers commonly drop a leading byte-order mark before parsing; judge what they will see.
   const text = req.body === undefined ? undefined : req.body.charCodeAt(0) === 0xfeff ? req.body.slice(1) : req.body;
   const view: BodyView = { text, items: [], form: undefined, unread: req.bodyUnread === true, opaque: false };

@@ -33,6 +33,11 @@ export interface HttpRequestLike {
   body?: string;
   /** A body is sent that the guard is not shown (a binary stream): body rules fail closed. */
   bodyUnread?: boolean;
+  /**
+   * `body` is the decoded form of a body sent with this Content-Encoding (the caller decoded it,
+   * bounded); without it a compressed body is judged as unread.
+   */
+  bodyDecodedFrom?: string;
 }
 
 /** A rule hit. `final` marks built-in denies that no user rule may lower. */

@@ -18,3 +18,34 @@ export function decoderFor(contentEncoding: string | undefined, targetName: stri
     details: { contentEncoding: enc.slice(0, 40) },
   });
 }
+
+/**
+ * A compressed request body decoded for the guard (the bytes sent stay as they are), as a server
+ * that honours Content-Encoding would read it: gzip, deflate (zlib or raw), br, or a list of them
+ * applied in order. Undefined when it cannot be decoded within `max` bytes (a zip bomb, an unknown
+ * coding, corrupt data): the guard then judges the body as unread.
+ */
+export function decodeRequestForGuard(body: Buffer, contentEncoding: string, max: number): string | undefined {
+  const codings = contentEncoding.split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '' && c !== 'identity');
+  if (codings.length === 0 || codings.length > 3) return undefined;
+  let bytes = body;
+  try {
+    // Codings are listed in the order they were applied: undo them from the last.
+    for (const c of codings.reverse()) {
+      const opts = { maxOutputLength: max };
+      if (c === 'gzip' || c === 'x-gzip') bytes = zlib.gunzipSync(bytes, opts);
+      else if (c === 'br') bytes = zlib.brotliDecompressSync(bytes, opts);
+      else if (c === 'deflate') {
+        try {
+          bytes = zlib.inflateSync(bytes, opts);
+        } catch (e) {
+          if (e instanceof RangeError) throw e;
+          bytes = zlib.inflateRawSync(bytes, opts);
+        }
+      } else return undefined;
+    }
+  } catch {
+    return undefined;
+  }
+  return bytes.toString('utf8');
+}

@@ -13,4 +13,5 @@ export { httpStatusFor, type ResponseScrubber, type UpstreamProxyOptions, type U
 export { formatBody, type FormattedBody } from './format-body.js';
 export { UPSTREAM_LIMITS } from './limits.js';
 export { readTextualBody, readWhole, MULTIPART } from './request-body.js';
+export { decodeRequestForGuard } from './decode.js';
 export { REDACTED, type HeaderInput } from './headers.js';

@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, cli, createToken, startServe } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
@@ -207,6 +208,14 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
     // A body the guard cannot read (a binary type streams unread) does not slip a mutation past it.
     const opaque = await gw('/graphql', JSON.stringify({ query: 'mutation { wipe }' }), 'application/octet-stream');
     expect(((await opaque.json()) as { error: { details: { rule: string } } }).error.details.rule).toBe('http.graphql-unreadable');
+    // A compressed JSON body is judged decoded, on any path (servers that honour Content-Encoding
+    // read the mutation), and an undecodable one on a GraphQL path needs approval.
+    const zipped = await fetch(`${server.url}/gateway/echo/api`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(JSON.stringify({ query: 'mutation { wipe }' })),
+    });
+    expect(((await zipped.json()) as { error: { details: { rule: string } } }).error.details.rule).toBe('http.graphql-mutation');
     // A multipart form is read too: frameworks take `_method` from it.
     const form = `--B0\r\nContent-Disposition: form-data; name="_method"\r\n\r\nDELETE\r\n--B0--\r\n`;
     const hidden = await gw('/users/1', form, 'multipart/form-data; boundary=B0');
@@ -222,6 +231,15 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
     const ok = await gw('/graphql', query);
     expect(ok.status).toBe(200);
     expect(upstream.seen[before + 1].body.toString()).toBe(query);
+    // A compressed read goes out compressed, byte for byte.
+    const zippedQuery = gzipSync(query);
+    const zok = await fetch(`${server.url}/gateway/echo/graphql`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: zippedQuery,
+    });
+    expect(zok.status).toBe(200);
+    expect(Buffer.compare(upstream.seen[before + 2].body, zippedQuery)).toBe(0);
   });
 
   it('api_request: a method override or GraphQL mutation passed in `query` needs approval', async () => {

@@ -1,4 +1,6 @@
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { decodeRequestForGuard } from '../../src/upstream/index.js';
 import { graphqlOperations } from '../../src/guard/graphql.js';
 import { loadGuard, type GuardEngine } from '../../src/guard/index.js';
 
@@ -25,6 +27,28 @@ describe('HTTP rules: GraphQL operations are read by a lexer, not a regex', () =
     expect(post('/graphql', '\ufeff{"query":"mutation { x }"}').decision).toBe('approve');
     expect(post('/api', '{"\\u0071uery":"mutation { x }"}')).toMatchObject({ decision: 'approve', rule: 'http.graphql-mutation' });
     expect(post('/graphql', '\x1f\x8b\x08 not text', { 'content-type': 'application/json', 'content-encoding': 'gzip' })).toMatchObject({ decision: 'approve', rule: 'http.graphql-unreadable' });
+  });
+
+  it('a compressed body decoded by the caller is judged as decoded, on any path; an undecoded one stays unread', () => {
+    const gz = { 'content-type': 'application/json', 'content-encoding': 'gzip' };
+    const mutation = JSON.stringify({ query: 'mutation { wipe }' });
+    // Off GraphQL paths a compressed JSON body used to be ignored: now its operation is seen.
+    expect(g.checkHttp({ method: 'POST', path: '/api', headers: gz, body: mutation, bodyDecodedFrom: 'gzip' })).toMatchObject({ decision: 'approve', rule: 'http.graphql-mutation' });
+    expect(g.checkHttp({ method: 'POST', path: '/graphql', headers: gz, body: JSON.stringify({ query: '{ a }' }), bodyDecodedFrom: 'GZIP ' }).decision).toBe('allow');
+    // Decoded from another coding than the one sent: not the server's view, so unread.
+    expect(g.checkHttp({ method: 'POST', path: '/graphql', headers: gz, body: JSON.stringify({ query: '{ a }' }), bodyDecodedFrom: 'br' })).toMatchObject({ rule: 'http.graphql-unreadable' });
+  });
+
+  it('decodeRequestForGuard: gzip, zlib and raw deflate, br, stacked codings; a bomb or garbage stays unread', () => {
+    const text = JSON.stringify({ query: 'mutation { wipe }' });
+    expect(decodeRequestForGuard(gzipSync(text), 'gzip', 1024)).toBe(text);
+    expect(decodeRequestForGuard(deflateSync(text), 'deflate', 1024)).toBe(text);
+    expect(decodeRequestForGuard(deflateRawSync(text), 'deflate', 1024)).toBe(text);
+    expect(decodeRequestForGuard(brotliCompressSync(text), 'br', 1024)).toBe(text);
+    expect(decodeRequestForGuard(brotliCompressSync(gzipSync(text)), 'gzip, br', 1024)).toBe(text);
+    expect(decodeRequestForGuard(gzipSync(Buffer.alloc(1024 * 1024)), 'gzip', 64 * 1024)).toBeUndefined();
+    expect(decodeRequestForGuard(Buffer.from('\x1f\x8b\x08 not gzip'), 'gzip', 1024)).toBeUndefined();
+    expect(decodeRequestForGuard(gzipSync(text), 'compress', 1024)).toBeUndefined();
   });
 
   it('a write to a GraphQL path without visible query text (a persisted query) needs approval', () => {

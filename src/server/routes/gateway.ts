@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../../core/index.js';
 import { fillText } from '../../tools/common.js';
-import { MULTIPART, readTextualBody, readWhole, UPSTREAM_LIMITS } from '../../upstream/index.js';
+import { decodeRequestForGuard, MULTIPART, readTextualBody, readWhole, UPSTREAM_LIMITS } from '../../upstream/index.js';
 import { dropForgedHeaders, httpTarget } from '../../tools/http-target.js';
 import type { Route } from '../http.js';
 import type { Runtime } from '../runtime.js';
@@ -49,7 +49,17 @@ export function gatewayRoute(rt: Runtime): Route {
       const pathAndQuery = rawQuery === '' ? path : `${path}?${rawQuery}`;
       // The body is read by the gate's prepare step: only once the token is granted and within its
       // rate, and a failed read (too large, the client gone) is audited like any refusal.
-      const guard: { kind: 'http'; method: string; path: string; headers: Record<string, string>; body?: string; bodyUnread?: boolean; bodyBytes?: number; bodySha256?: string } = {
+      const guard: {
+        kind: 'http';
+        method: string;
+        path: string;
+        headers: Record<string, string>;
+        body?: string;
+        bodyUnread?: boolean;
+        bodyDecodedFrom?: string;
+        bodyBytes?: number;
+        bodySha256?: string;
+      } = {
         kind: 'http',
         method,
         path: pathAndQuery,
@@ -90,8 +100,13 @@ export function gatewayRoute(rt: Runtime): Route {
           prepare: async () => {
             const read = await readTextualBody(req, UPSTREAM_LIMITS.maxRequestBytes, ctx.principal.tokenId);
             body = read.body;
-            guard.body = read.body?.toString('utf8');
             guard.bodyUnread = read.unread;
+            // A compressed text body is judged as the server will read it once decoded (bounded:
+            // a bomb or corrupt data stays unread, which fails closed); the bytes go out as sent.
+            const encoding = req.headers['content-encoding'];
+            const decoded = body && encoding ? decodeRequestForGuard(body, encoding, UPSTREAM_LIMITS.maxRequestBytes) : undefined;
+            if (decoded !== undefined) guard.bodyDecodedFrom = encoding;
+            guard.body = decoded ?? body?.toString('utf8');
           },
           // INVARIANT: an approval covers the exact bytes sent. A body the guard was not shown
           // (binary, compressed) is read whole before a person is asked, its size and SHA-256 go
