@@ -13,6 +13,8 @@ export interface GraphqlOps {
 
 const NAME_START = /[A-Za-z_]/;
 const NAME = /[A-Za-z0-9_]/;
+/** The words an executable document's definitions may start with; any other is a syntax error to every server. */
+const DEFINITION_START = new Set(['query', 'mutation', 'subscription', 'fragment']);
 
 export function graphqlOperations(text: string): GraphqlOps {
   let depth = 0;
@@ -21,6 +23,10 @@ export function graphqlOperations(text: string): GraphqlOps {
   let parens = 0;
   let mutation = false;
   let sawDefinition = false;
+  // Whether the next token at depth 0 starts a definition: at the start, and after a top-level
+  // selection set closes. Only there is `mutation` the operation type; elsewhere at depth 0 it
+  // is a name (`query mutation { a }` is a query named "mutation").
+  let atDefinitionStart = true;
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const n = text.length;
   while (i < n) {
@@ -52,11 +58,21 @@ export function graphqlOperations(text: string): GraphqlOps {
       }
       continue;
     }
-    if (c === '{' || c === '(' || c === '[') { depth++; if (c === '(') parens++; if (depth === 1 && c === '{') sawDefinition = true; i++; continue; }
+    if (c === '{' || c === '(' || c === '[') {
+      if (depth === 0 && c === '{') {
+        sawDefinition = true;
+        atDefinitionStart = false;
+      }
+      depth++;
+      if (c === '(') parens++;
+      i++;
+      continue;
+    }
     if (c === '}' || c === ')' || c === ']') {
       depth--;
       if (c === ')') parens--;
       if (depth < 0) return { mutation, unreadable: true };
+      if (depth === 0 && c === '}') atDefinitionStart = true;
       i++;
       continue;
     }
@@ -64,9 +80,13 @@ export function graphqlOperations(text: string): GraphqlOps {
       let j = i + 1;
       while (j < n && NAME.test(text[j])) j++;
       const word = text.slice(i, j);
-      // Operation types only count where a definition starts: outside every brace and paren.
-      if (depth === 0) {
+      // Operation types only count where a definition starts. A definition that starts with any
+      // other word ("gene mutation" in a search API's `query` field) is not GraphQL any server
+      // would run: unreadable, which fails closed on GraphQL paths and is ignored elsewhere.
+      if (depth === 0 && atDefinitionStart) {
+        if (!DEFINITION_START.has(word)) return { mutation, unreadable: true };
         sawDefinition = true;
+        atDefinitionStart = false;
         if (word === 'mutation') mutation = true;
       }
       i = j;

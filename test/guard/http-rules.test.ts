@@ -51,6 +51,22 @@ describe('HTTP rules: GraphQL operations are read by a lexer, not a regex', () =
     expect(decodeRequestForGuard(gzipSync(text), 'compress', 1024)).toBeUndefined();
   });
 
+  it('`mutation` counts only where a definition starts; text that is not GraphQL is not a mutation', () => {
+    // A search API's `query` field: not a GraphQL document, so not a mutation (it was a false positive).
+    expect(post('/search', JSON.stringify({ query: 'gene mutation' })).decision).toBe('allow');
+    expect(post('/search', JSON.stringify({ query: 'mutation testing tools' })).decision).toBe('approve'); // starts like one: stays cautious
+    // An operation named "mutation", a directive, a fragment on a type called Mutation: reads.
+    expect(post('/graphql', JSON.stringify({ query: 'query mutation { a }' })).decision).toBe('allow');
+    expect(post('/graphql', JSON.stringify({ query: 'query Q @mutation { a }' })).decision).toBe('allow');
+    expect(post('/graphql', JSON.stringify({ query: '{ ...F } fragment F on Mutation { a }' })).decision).toBe('allow');
+    // A mutation after another definition still counts.
+    expect(post('/graphql', JSON.stringify({ query: '{ a } mutation { b }' }))).toMatchObject({ decision: 'approve', rule: 'http.graphql-mutation' });
+    expect(post('/graphql', JSON.stringify({ query: 'query A($v: [Int]) { a(v: $v) } mutation B { b }' }))).toMatchObject({ rule: 'http.graphql-mutation' });
+    // On a GraphQL path, a document that starts with another word is unreadable: a write needs approval.
+    expect(post('/graphql', JSON.stringify({ query: 'gene mutation' }))).toMatchObject({ decision: 'approve', rule: 'http.graphql-unreadable' });
+    expect(graphqlOperations('extend type Mutation { x: Int }')).toEqual({ mutation: false, unreadable: true });
+  });
+
   it('a write to a GraphQL path without visible query text (a persisted query) needs approval', () => {
     expect(post('/graphql', JSON.stringify({ extensions: { persistedQuery: { version: 1, sha256Hash: 'ab'.repeat(32) } } }))).toMatchObject({ decision: 'approve', rule: 'http.graphql-unreadable' });
   });
