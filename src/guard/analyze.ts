@@ -6,7 +6,9 @@ import { classifyRead, classifyWrite, mayBeSecretPath } from './paths.js';
 import { catastrophicTarget } from './rules-fs.js';
 import { INTERPRETERS } from './rules-sys.js';
 import { finding, hardDeny, rank, type Finding } from './types.js';
+import { staticEchoOutput } from './static-output.js';
 import { SHELLS, unwrap } from './wrappers.js';
+import { xargsRuns } from './xargs.js';
 import type { Word } from './words.js';
 
 /**
@@ -381,6 +383,38 @@ function urlBase(u: string): string {
   return base(q) || 'index.html';
 }
 
+/**
+ * `echo / | xargs rm -rf`: when the stage right before an `xargs` is one command with static
+ * output (echo, printf, cat of a heredoc), the commands xargs would build are judged as written
+ * out (`rm -rf /` is then a deny, not the approve an unknown argument gets). What the guard cannot
+ * model (a dynamic word, xargs quoting, unknown options) keeps the unknown-argument judgement.
+ */
+function staticIntoXargs(cmds: SimpleCommand[], i: number, byPipe: Map<number, number[]>, roles: Role[], depth: number, o: AnalyzeOptions): Finding[] {
+  const c = cmds[i];
+  const pipe = c.pipes[c.pipes.length - 1];
+  if (pipe.stage === 0 || !c.argv.length) return [];
+  const chain = effective(c.argv);
+  const x = chain.find((argv) => argv.length > 0 && progName(argv[0].text) === 'xargs');
+  if (!x) return [];
+  const before = (byPipe.get(pipe.id) ?? []).filter((j) => cmds[j].pipes.some((p) => p.id === pipe.id && p.stage === pipe.stage - 1));
+  if (before.length !== 1) return [];
+  const src = cmds[before[0]];
+  if (src.redirects.length || src.feeds !== undefined) return [];
+  const input = roles[before[0]].prog === 'cat' ? roles[before[0]].staticOut : staticEchoOutput(src.argv);
+  if (input === undefined) return [];
+  const runs = xargsRuns(x.slice(1), input);
+  if (!runs?.length) return [];
+  if (depth + 1 > o.maxReparseDepth) return [finding('approve', 'limits.nesting', 'shell strings nest too deep', c.text, { floor: true })];
+  const out: Finding[] = [];
+  for (const run of runs) out.push(...analyze(run.map(shellQuote).join(' '), depth + 1, o));
+  return out;
+}
+
+/** One word, single-quoted for bash (an embedded quote closes, escapes and reopens). */
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
 function samePipe(a: SimpleCommand, b: SimpleCommand): boolean {
   for (const p of a.pipes) for (const q of b.pipes) if (p.id === q.id && p.stage < q.stage) return true;
   return false;
@@ -425,6 +459,7 @@ function flow(cmds: SimpleCommand[], roles: Role[], depth: number, o: AnalyzeOpt
         if (rule) out.push(...rule(v, { writeAllowed: o.writeAllowed }).filter((f) => f.rule !== 'db.opaque'));
       }
     }
+    if (c.pipes.length) out.push(...staticIntoXargs(cmds, i, byPipe, roles, depth, o));
     // Substitutions: this command's output becomes another command's argument or file.
     if (c.feeds !== undefined && c.feeds >= 0) {
       const k = cmds[c.feeds];
