@@ -11,6 +11,8 @@ export const UPSTREAM_LIMITS = {
   maxReadingBytes: 64 * 1024 * 1024,
   /** The most of that one token may hold at once, so one caller cannot starve the rest (`limit_exceeded`). */
   maxReadingBytesPerToken: 16 * 1024 * 1024,
+  /** Most bytes a compressed request body is decoded to for the guard; past it the body is judged unread. */
+  maxDecodedForGuard: 1024 * 1024,
   /** Longest silence while a request body is being read into memory (`timeout`): a stalled upload gives its share back. */
   requestBodyIdleMs: 30_000,
   /** Buffered mode (`api_request`): the body is cut here and `truncated: true` is set. */

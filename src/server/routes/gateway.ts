@@ -104,7 +104,7 @@ export function gatewayRoute(rt: Runtime): Route {
             // A compressed text body is judged as the server will read it once decoded (bounded:
             // a bomb or corrupt data stays unread, which fails closed); the bytes go out as sent.
             const encoding = req.headers['content-encoding'];
-            const decoded = body && encoding ? decodeRequestForGuard(body, encoding, UPSTREAM_LIMITS.maxRequestBytes) : undefined;
+            const decoded = body && encoding ? await decodeRequestForGuard(body, encoding, UPSTREAM_LIMITS.maxDecodedForGuard) : undefined;
             if (decoded !== undefined) guard.bodyDecodedFrom = encoding;
             guard.body = decoded ?? body?.toString('utf8');
           },
