@@ -97,6 +97,32 @@ export function staticCommand(text: string, parser: Parser): StaticCommand | und
   return { assigns: c.assigns.map((a) => `${a.name}${a.append ? '+=' : '='}${a.value.text}`), argv: c.argv.map((w) => w.text) };
 }
 
+/**
+ * Every simple command of a line of pipelines and lists (`;`, `|`, `&&`, `||`, input redirections,
+ * here-strings, heredocs), when the guard resolved all of their words statically; undefined
+ * otherwise. For the differential test against bash (like staticCommand); not public API.
+ */
+export function staticCommands(text: string, parser: Parser): StaticCommand[] | undefined {
+  // `!` glued to a word at a command's start is a program name to bash and a negation to
+  // tree-sitter (`; !''rm` runs a program `!rm`): the guard's reading is the stricter one.
+  if (CONTROL.test(text) || /(^|[;&|\n(])\s*!/.test(text)) return undefined;
+  let script: Script;
+  try {
+    script = withTree(parser, text, (root) => extractScript(root, text, { maxDepth: 200, maxNodes: 60_000 }));
+  } catch {
+    return undefined;
+  }
+  if (script.findings.length || script.functions.size || !script.commands.length) return undefined;
+  const out: StaticCommand[] = [];
+  for (const c of script.commands) {
+    if (c.declaration || c.feeds !== undefined || !c.argv.length || c.stdin?.dynamic) return undefined;
+    const words = [...c.assigns.map((a) => a.value), ...c.argv, ...c.redirects.map((r) => r.target).filter((w): w is Word => w !== null)];
+    if (words.some((w) => w.dynamic || w.glob)) return undefined;
+    out.push({ assigns: c.assigns.map((a) => `${a.name}${a.append ? '+=' : '='}${a.value.text}`), argv: c.argv.map((w) => w.text) });
+  }
+  return out;
+}
+
 /** Shared empty function set for the (usual) script that defines no functions. Never mutated. */
 const NO_FUNCTIONS: ReadonlySet<string> = new Set();
 

@@ -68,6 +68,8 @@ const OK_TOKENS = new Set([
 
 class Walker {
   readonly commands: SimpleCommand[] = [];
+  /** Where each command starts in the source (parallel to `commands`). */
+  private readonly starts: number[] = [];
   readonly findings: Finding[] = [];
   readonly functions = new Map<string, { text: string; recursive: boolean; forks: boolean }>();
   private pipes: { id: number; stage: number }[] = [];
@@ -229,8 +231,14 @@ class Walker {
     if (body && body.type === 'command' && this.commands[start]) this.commands[start].text = clip(node.text);
     const own = this.commands.slice(start);
     const targets = own.length ? [start] : [];
-    // Redirects of a compound statement apply to every command inside it.
-    const affected = body && body.type === 'command' ? targets : own.map((_, i) => start + i);
+    // Redirects of a compound statement apply to every command inside it. After a pipeline or a
+    // list (`a | b <x y`, `a && b <x y`: tree-sitter wraps the whole of it) they, and any words
+    // tree-sitter attached to them, belong to its last element, as bash reads it.
+    let affected = body && body.type === 'command' ? targets : own.map((_, i) => start + i);
+    if (body && (body.type === 'pipeline' || body.type === 'list')) {
+      const last = lastElement(body);
+      affected = affected.filter((i) => this.starts[i] >= last.startIndex);
+    }
     for (const r of redirs) this.redirect(r, affected, node);
   }
 
@@ -250,17 +258,27 @@ class Walker {
       if (dests[0] && this.src.slice(r.startIndex, dests[0].startIndex).includes('\n')) {
         this.fail(r, 'parse.error', 'a redirection without a target before the end of the line');
       }
-      const redir: Redir = { op, fd, target: dests[0] ? evalWord(dests[0], hooks) : null };
+      // tree-sitter may split one word among the redirect's parts (`<a $''\a''` is the target `a`
+      // and one argument `a` to bash): parts that touch are one word, as in an argument list.
+      const words: Word[] = [];
+      let end = -1;
+      for (const d of dests) {
+        const w = evalWord(d, hooks);
+        if (words.length && this.continuesWord(end, d.startIndex)) words[words.length - 1] = joinWords(words[words.length - 1], w);
+        else words.push(w);
+        end = d.endIndex;
+      }
+      const redir: Redir = { op, fd, target: words[0] ?? null };
       // tree-sitter attaches words after a redirect (`git >/dev/null reset --hard`) to the
       // redirect; bash passes them to the command as arguments.
-      const extra = dests.slice(1).map((d) => evalWord(d, hooks));
+      const extra = words.slice(1);
       for (const i of affected) {
         this.commands[i].redirects.push(redir);
         if (extra.length) this.commands[i].argv.push(...extra);
       }
       if (!affected.length && extra.length) {
         // `> out rm -rf /`: bash runs the words after the redirect as the command.
-        const idx = this.newCommand(stmt.text);
+        const idx = this.newCommand(stmt);
         this.commands[idx].argv.push(...extra);
         this.commands[idx].redirects.push(redir);
       }
@@ -375,8 +393,9 @@ class Walker {
     };
   }
 
-  private newCommand(text: string): number {
+  private newCommand(at: Node, text: string = at.text): number {
     const cmd: SimpleCommand = { argv: [], assigns: [], redirects: [], text: clip(text), pipes: [...this.pipes] };
+    this.starts.push(at.startIndex);
     if (this.feed) {
       cmd.feeds = this.feed.index;
       cmd.feedKind = this.feed.kind;
@@ -388,7 +407,7 @@ class Walker {
   }
 
   private command(node: Node, textNode: Node): number {
-    const idx = this.newCommand(textNode.text);
+    const idx = this.newCommand(node, textNode.text);
     const cmd = this.commands[idx];
     const hooks = this.hooks(idx);
     const words: { start: number; end: number; word: Word }[] = [];
@@ -527,7 +546,7 @@ class Walker {
 
   /** A statement of assignments of which one has an invalid name: from there on they are a command's words. */
   private assignmentsStatement(node: Node, parts: readonly Node[]): void {
-    const idx = this.newCommand(node.text);
+    const idx = this.newCommand(node);
     const cmd = this.commands[idx];
     const hooks = this.hooks(idx);
     let started = false;
@@ -547,7 +566,7 @@ class Walker {
     const name = node.childForFieldName('name')?.text ?? '';
     const saved = this.feed;
     this.feed = { index: -1, kind: 'assign', assignTo: name };
-    const idx = this.newCommand(node.text);
+    const idx = this.newCommand(node);
     this.feed = saved;
     const cmd = this.commands[idx];
     cmd.declaration = true;
@@ -588,7 +607,7 @@ class Walker {
   }
 
   private declaration(node: Node): void {
-    const idx = this.newCommand(node.text);
+    const idx = this.newCommand(node);
     const cmd = this.commands[idx];
     cmd.declaration = true;
     const hooks = this.hooks(idx);
@@ -635,6 +654,17 @@ function isAppend(node: Node): boolean {
 
 export function clip(s: string, n = 200): string {
   return s.length > n ? s.slice(0, n) + '…' : s;
+}
+
+/** The last statement of a pipeline or list, through nested ones (`a && b | c` ends with `c`). */
+function lastElement(n: Node): Node {
+  let cur = n;
+  while (cur.type === 'pipeline' || cur.type === 'list') {
+    const kids = cur.namedChildren.filter((k) => k.type !== 'comment');
+    if (!kids.length) break;
+    cur = kids[kids.length - 1];
+  }
+  return cur;
 }
 
 export function extractScript(root: Node, src: string, limits: Limits): Script {

@@ -19,6 +19,12 @@ import type { Node } from './parser.js';
  *    root is held to the same rule (`\ ` is an extra to tree-sitter, a word to bash).
  * 4. Comments: bash starts one only at a word boundary once `\`-newlines are removed, so a
  *    comment node right after `x\<newline>` is really the rest of a word (and what follows runs).
+ * 5. Redirect boundaries: a redirect and the word beside it that touch with no blank between
+ *    them are one word to bash unless an operator character stands at the seam. tree-sitter
+ *    splits `<<< ''\echo rm -rf /` into the here-string `''` and a command `\echo`; bash reads
+ *    the here-string word `''\echo` and runs `rm -rf /`. (Touching words without a redirect are
+ *    joined by the extractor, as bash joins them.) Digits glued to a redirect operator are its
+ *    descriptor to bash; tree-sitter reads `0<a rm -rf /` as a program `0`.
  *
  * Invariant (enforced by the caller): when any check fails the whole input is treated as
  * unparseable (fail-closed `parse.differential`, plus the conservative raw-text deny scan),
@@ -37,10 +43,43 @@ const OPAQUE = new Set([
 ]);
 
 /** Nodes whose parts make up one shell word: no gaps allowed between or around them. */
-const ONE_WORD = new Set(['concatenation', 'command_name']);
+const ONE_WORD = new Set(['concatenation', 'command_name', 'simple_expansion']);
 
 /** Nodes that bash ends at an unescaped newline: gaps inside them may not contain one. */
 const ONE_LINE = new Set(['command', 'file_redirect', 'herestring_redirect', 'declaration_command', 'unset_command', 'variable_assignment']);
+
+/** Nodes whose parts are separate shell words, each of which must end at a blank or an operator. */
+const WORD_SEQUENCE = new Set(['command', 'redirected_statement', 'declaration_command', 'unset_command']);
+const REDIRECTS = new Set(['file_redirect', 'herestring_redirect', 'heredoc_redirect']);
+
+/** Whether `src[i]` ends a word in bash: an unescaped blank, newline or operator character. */
+function breakAt(src: string, i: number): boolean {
+  const c = src[i];
+  if (c === undefined) return true;
+  if (c !== ' ' && c !== '\t' && c !== '\n' && c !== ';' && c !== '&' && c !== '|' && c !== '<' && c !== '>' && c !== '(' && c !== ')') return false;
+  let k = i;
+  while (k > 0 && src[k - 1] === '\\') k--;
+  return (i - k) % 2 === 0;
+}
+
+/**
+ * Whether two nodes, one ending at `end` and the next starting at `start`, touch to bash: nothing
+ * between them but `\`-newline continuations (which bash removes), and no operator at the seam.
+ */
+function touches(src: string, end: number, start: number): boolean {
+  for (let i = end; i < start; i += 2) if (src[i] !== '\\' || src[i + 1] !== '\n') return false;
+  return !breakAt(src, end - 1) && !breakAt(src, start);
+}
+
+/** Whether a whole word of digits ends right at `at` (bash then reads it as a redirect's descriptor). */
+function digitsWordBefore(src: string, at: number): boolean {
+  let i = at;
+  while (i > 0 && src.charCodeAt(i - 1) >= 48 && src.charCodeAt(i - 1) <= 57) i--;
+  if (i === at) return false;
+  // `\`-newline continuations vanish before bash splits words: look past them.
+  while (i >= 2 && src[i - 1] === '\n' && src[i - 2] === '\\' && !breakAt(src, i - 1)) i -= 2;
+  return breakAt(src, i - 1);
+}
 
 /** Unquoted leaf types the evaluator reads as shell word text. */
 const WORD_LEAVES = new Set(['word', 'number']);
@@ -144,6 +183,17 @@ export function findUnfaithful(root: Node, src: string): Unfaithful | undefined 
     if (n.type === 'ansi_c_string' && ansiCEnd(n.text) !== n.text.length) return { node: n, why: 'bash ends this $\'…\' string elsewhere' };
     if ((n.type === 'ansi_c_string' || n.type === 'translated_string') && pairedDollar(src, n.startIndex)) return { node: n, why: 'a "$" before the quoting makes "$$" (the process id) in bash' };
     if (OPAQUE.has(n.type) || n.isMissing) continue;
+    // `[!a]` or `[[x]]` glued to what follows is one word to bash (a glob naming a program), not a test.
+    if (n.type === 'test_command' && /^\[\[?[^\s[]/.test(n.text)) {
+      return { node: n, why: 'a "[" glued to the next word is a glob to bash, not a test' };
+    }
+    // `{` opens a group only as a word of its own: `{}` or `{x;}` is a program name to bash.
+    if (n.type === 'compound_statement' && n.text[0] === '{' && !/\s/.test(n.text[1] ?? '')) {
+      return { node: n, why: 'a "{" glued to the next character is a word to bash, not a group' };
+    }
+    if (n.type === 'file_redirect' && n.children[0]?.type !== 'file_descriptor' && digitsWordBefore(src, n.startIndex)) {
+      return { node: n, why: 'digits before the redirect are its file descriptor to bash; the parser read them as a word' };
+    }
     const kids = n.children;
     if (!kids.length) {
       if (WORD_LEAVES.has(n.type) && wordBreak(n.text) >= 0) return { node: n, why: `the parser read "${n.text}" as one word; bash splits it` };
@@ -151,8 +201,14 @@ export function findUnfaithful(root: Node, src: string): Unfaithful | undefined 
     }
     const oneWord = ONE_WORD.has(n.type);
     const oneLine = ONE_LINE.has(n.type);
+    const sequence = WORD_SEQUENCE.has(n.type);
     let pos = n.startIndex;
+    let prev: Node | undefined;
     for (const c of kids) {
+      if (sequence && c.isNamed && prev && c.endIndex > c.startIndex && (REDIRECTS.has(prev.type) || REDIRECTS.has(c.type)) && touches(src, prev.endIndex, c.startIndex)) {
+        return { node: n, why: 'the parser ended a redirect where bash continues the word' };
+      }
+      if (c.isNamed && c.endIndex > c.startIndex) prev = c;
       if (c.startIndex > pos) {
         if (oneWord) return { node: n, why: 'the parser joined text that bash reads as separate words' };
         if (!gapOk(src, pos, c.startIndex, oneLine)) return { node: n, why: `text the parser skipped (${JSON.stringify(src.slice(pos, c.startIndex).slice(0, 20))}) is shell syntax` };

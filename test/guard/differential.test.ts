@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { staticCommand, type StaticCommand } from '../../src/guard/analyze.js';
+import { staticCommand, staticCommands, type StaticCommand } from '../../src/guard/analyze.js';
 import { loadGuard, type GuardEngine } from '../../src/guard/index.js';
 import { loadBashParser, type Parser } from '../../src/guard/parser.js';
 
@@ -49,7 +49,7 @@ let parser: Parser;
 let g: GuardEngine;
 let work = '';
 let disable = '';
-const stats = { generated: 0, resolved: 0, bashRuns: 0, unresolvedStructural: 0 };
+const stats = { generated: 0, resolved: 0, bashRuns: 0, unresolvedStructural: 0, compoundResolved: 0, compoundCommands: 0 };
 
 beforeAll(async () => {
   parser = await loadBashParser();
@@ -161,6 +161,67 @@ function disagreement(line: string, loc: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Bash's argv for every command of a line of pipelines and lists, each printed by the not-found
+ * handler as one record on stderr (a pipeline stage's stdout is the pipe; `>&2` duplicates a
+ * descriptor, which restricted bash allows). Bash line-buffers its output, so a newline inside
+ * an argument would flush mid-record and let concurrent stages interleave: newlines travel as a
+ * marker and each record ends with another, making every record one write. Anything else on
+ * stderr (an error) breaks the framing and shows up.
+ */
+const RECORD_END = Buffer.from('\x01END\x01', 'latin1');
+const NEWLINE_MARK = '\x02NL\x02';
+function bashCommandsMode(line: string, locale: string): { records: Buffer[][]; status: number | null; stderr: string } {
+  const handler = `command_not_found_handle() { printf '%s\\0' "\${@//$'\\n'/$'\\2NL\\2'}" $'\\1END\\1' >&2; }`;
+  const r = spawnSync(BASH, ['--norc', '--noprofile', '-r', '-c', `${handler}\n${setup()}${line}`], {
+    cwd: work,
+    env: { PATH: '/nonexistent-gatehouse-diff', HOME: '~', LC_ALL: locale },
+    input: '',
+    timeout: 3000,
+    maxBuffer: 1 << 20,
+  });
+  const err = r.stderr ?? Buffer.alloc(0);
+  const records: Buffer[][] = [];
+  let cur: Buffer[] = [];
+  let from = 0;
+  for (let i = 0; i < err.length; i++) {
+    if (err[i] !== 0) continue;
+    const a = err.subarray(from, i);
+    from = i + 1;
+    if (a.equals(RECORD_END)) {
+      records.push(cur);
+      cur = [];
+    } else cur.push(Buffer.from(a.toString('latin1').split(NEWLINE_MARK).join('\n'), 'latin1'));
+  }
+  const rest = err.subarray(from).toString('utf8');
+  if (cur.length) records.push([...cur, Buffer.from('<unterminated record>')]);
+  return { records, status: r.status, stderr: rest };
+}
+
+/** Like disagreement(), for lines of several commands: the multiset of argvs must match. */
+function compoundDisagreement(line: string, loc: string): string | undefined {
+  const locale = loc === 'C' && /\\[uU]/.test(line) ? 'C.UTF-8' : loc;
+  const cmds = staticCommands(line, parser);
+  if (!cmds) return undefined;
+  // Program names bash's restricted mode refuses or the handler cannot observe.
+  if (cmds.some((c) => c.argv[0] === '' || c.argv[0].includes('/') || NOT_OBSERVABLE.test(c.argv[0]))) return undefined;
+  stats.compoundResolved++;
+  stats.compoundCommands += cmds.length;
+  const b = bashCommandsMode(line, locale);
+  const want = cmds.map((c) => c.argv);
+  const left = [...b.records];
+  const unmatched = want.filter((w) => {
+    const k = left.findIndex((r) => sameArgv(w, r, line));
+    if (k < 0) return true;
+    left.splice(k, 1);
+    return false;
+  });
+  if (b.stderr || unmatched.length || left.length) {
+    return `guard ${JSON.stringify(want)} bash ${JSON.stringify(b.records.map((r) => r.map((x) => x.toString('utf8'))))} status ${b.status} ${b.stderr.trim()}`;
+  }
+  return undefined;
+}
+
 /** Structural reasons the guard could not resolve `line`: then it must never be `allow`. */
 function mustNotAllow(line: string): string | undefined {
   if (staticCommand(line, parser)) return undefined;
@@ -225,6 +286,31 @@ const dangerous: fc.Arbitrary<{ argv: string[]; line: string }> = fc.constantFro
   }),
 );
 
+/**
+ * Lines of several commands: input redirections and here-strings among the words (they must
+ * not become arguments, and words around them must), joined by `;`, `|`, `&&` and newlines, and
+ * sometimes a heredoc at the end. (Output redirections are refused by restricted bash; `||`
+ * and `&` would skip or race commands, so they are left out.)
+ */
+const redirection = fc.oneof(
+  fc.constantFrom('<a', '< a', '0<a', '<"a"', "<'a'", '<\\a', '3<a', '<>a'),
+  word.map((w) => `<<<${w}`),
+  word.map((w) => `<<< ${w}`),
+);
+const segment: fc.Arbitrary<string> = fc
+  .tuple(fc.array(word, { minLength: 1, maxLength: 4 }), fc.array(redirection, { maxLength: 2 }), fc.array(fc.nat(4), { minLength: 2, maxLength: 2 }), fc.array(sep, { minLength: 6, maxLength: 6 }))
+  .map(([ws, rs, at, ss]) => {
+    const parts = [...ws];
+    // A redirection may come first, between words, or last; a word that follows `<` is its target.
+    rs.forEach((r, i) => parts.splice(Math.min(at[i], parts.length), 0, r));
+    return parts.map((p, i) => (i ? ss[i % ss.length] : '') + p).join('');
+  });
+const joiner = fc.constantFrom(' ; ', ';', ' | ', '|', ' && ', '\n', ' |\n');
+const heredoc = fc.constantFrom('', ' <<EOF\nrm -rf /\nEOF', ' <<\'EOF\'\n$(x)\nEOF', ' <<-EOF\n\tx\n\tEOF');
+const compound: fc.Arbitrary<string> = fc
+  .tuple(fc.array(segment, { minLength: 1, maxLength: 3 }), fc.array(joiner, { minLength: 2, maxLength: 2 }), heredoc)
+  .map(([segs, js, hd]) => segs.map((s, i) => (i ? js[i - 1] : '') + s).join('') + hd);
+
 const locale = fc.constantFrom('C.UTF-8', 'C');
 
 describe.skipIf(!hasBash && !CI)('guard word evaluation agrees with bash', () => {
@@ -239,6 +325,16 @@ describe.skipIf(!hasBash && !CI)('guard word evaluation agrees with bash', () =>
         expect(d, `${JSON.stringify(l)}: ${d}`).toBeUndefined();
       }),
       { seed: SEED, numRuns: RUNS },
+    );
+  });
+
+  it('pipelines, lists and input redirections: every command\'s argv is the argv bash runs', () => {
+    fc.assert(
+      fc.property(compound, locale, (l, loc) => {
+        const d = compoundDisagreement(l, loc);
+        expect(d, `${JSON.stringify(l)}: ${d}`).toBeUndefined();
+      }),
+      { seed: SEED + 3, numRuns: Math.max(300, Math.floor(RUNS / 2)) },
     );
   });
 
@@ -300,6 +396,19 @@ const REGRESSION_DENY: [string, string][] = [
   ['a[$(rm -rf /)]=1 ls', 'substitutions in an assignment subscript run'],
   ['"r"m$1 -rf /', 'tree-sitter splits "r"m$ and 1; bash expands $1 (empty) and runs rm'],
   ["echo $'\\\\' \nrm -rf /\n#'", "tree-sitter runs $'\\\\' on to the last quote; bash ends it and runs rm"],
+  // Found by the pipelines-and-redirections property:
+  ["<<< ''\\echo rm -rf /", "tree-sitter ends the here-string at '' and runs \\echo; bash's here-string is ''\\echo and it runs rm (was allow)"],
+  ["cat <<< ''\\x rm -rf /", 'same, after a program name'],
+  ['0<a rm -rf /', 'tree-sitter reads a program "0"; bash reads the descriptor 0 and runs rm (was approve)'],
+  ['{} ; rm -rf /', 'tree-sitter reads an empty group; bash runs a program "{}", then rm'],
+];
+/** Lines of several commands: the argv of each, as bash builds them (pipelines, lists, redirects). */
+const REGRESSION_COMPOUND: [string, string[][] | undefined][] = [
+  ['echo x | rm <a -rf /', [['echo', 'x'], ['rm', '-rf', '/']]],
+  ['x && a <a \\a', [['x'], ['a', 'a']]],
+  ["a <a $''\\a''", [['a', 'a']]],
+  ['\'a\' ; [!a]', undefined],
+  ['<a a{b "" \\\n0<a', undefined],
 ];
 const REGRESSION_ARGV: [string, StaticCommand | undefined][] = [
   ['x "\t"', { assigns: [], argv: ['x', '\t'] }],
@@ -328,9 +437,15 @@ describe('differential regressions', () => {
   it.each(REGRESSION_ARGV)('reads %j as bash does', (cmd, want) => {
     expect(staticCommand(cmd, parser)).toEqual(want);
   });
+  it.each(REGRESSION_COMPOUND)('reads the commands of %j as bash does', (cmd, want) => {
+    expect(staticCommands(cmd, parser)?.map((c) => c.argv)).toEqual(want);
+  });
   describe.skipIf(!hasBash && !CI)('with bash as the judge', () => {
     it.each(REGRESSION_ARGV.filter(([, w]) => w !== undefined))('bash agrees on %j', (cmd) => {
       expect(disagreement(cmd, 'C.UTF-8')).toBeUndefined();
+    });
+    it.each(REGRESSION_COMPOUND.filter(([, w]) => w !== undefined))('bash agrees on the commands of %j', (cmd) => {
+      expect(compoundDisagreement(cmd, 'C.UTF-8')).toBeUndefined();
     });
   });
 });
