@@ -23,6 +23,23 @@ function deferred(): { promise: Promise<void>; resolve(): void; reject(e: Error)
 
 const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
 
+/** A WAL flush the test settles by hand, counting how often the writer asked for one. */
+function heldFlush(): { durableSync: () => Promise<void>; count(): number; release(): void } {
+  let flush = deferred();
+  let count = 0;
+  return {
+    durableSync: () => {
+      count++;
+      return flush.promise;
+    },
+    count: () => count,
+    release: () => {
+      flush.resolve();
+      flush = deferred();
+    },
+  };
+}
+
 describe('audit writer on the embedded store (commit, then one WAL flush off the event loop)', () => {
   const home = tempHome();
   afterAll(() => home.cleanup());
@@ -46,70 +63,56 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
 
   it('an append resolves only after the WAL flush does (the attempt is on disk before the action)', async () => {
     const s = await openStore({ sqliteFile: join(home.dir, 'b.db') });
-    let flush = deferred();
-    let flushes = 0;
-    const log = new AuditLog(s, randomBytes(32), {
-      durableSync: () => {
-        flushes++;
-        return flush.promise;
-      },
-    });
+    const flush = heldFlush();
+    const log = new AuditLog(s, randomBytes(32), { durableSync: flush.durableSync });
     let done = false;
     const p = log.append({ phase: 'attempt', tool: 'exec', action: 'ls' }).then((r) => {
       done = true;
       return r;
     });
     await tick();
-    expect(flushes).toBe(1);
+    expect(flush.count()).toBe(1);
     expect(done).toBe(false); // committed, but not yet flushed: not reported as recorded
-    flush.resolve();
+    flush.release();
     expect((await p).seq).toBe(1);
-    flush = deferred();
-    flush.resolve();
     await log.close();
     await s.close();
   });
 
   it('a result resolves once committed; a lagging flush or the next attempt takes it to disk', async () => {
     const s = await openStore({ sqliteFile: join(home.dir, 'r.db') });
-    let flush = deferred();
-    let flushes = 0;
-    const log = new AuditLog(s, randomBytes(32), {
-      durableSync: () => {
-        flushes++;
-        return flush.promise;
-      },
-    });
+    const flush = heldFlush();
+    const log = new AuditLog(s, randomBytes(32), { durableSync: flush.durableSync });
     // The action has run: its result does not wait for the disk...
     const r = await log.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
     expect(r.seq).toBe(1);
-    expect(flushes).toBe(0);
+    expect(flush.count()).toBe(0);
     expect(s.sqlite!.prepare('SELECT count(*) AS n FROM audit_log').get()).toEqual({ n: 1 });
     // ...but is flushed shortly after, with no attempt to carry it.
     await tick(LAGGING_FLUSH_MS * 3);
-    expect(flushes).toBe(1);
-    flush.resolve();
+    expect(flush.count()).toBe(1);
+    flush.release();
 
     // A result followed at once by an attempt: the attempt's flush carries both, and the attempt
     // still resolves only after that flush.
-    flush = deferred();
     await log.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
     let done = false;
     const attempt = log.append({ phase: 'attempt', tool: 'exec', action: 'ls' }).then(() => (done = true));
     await tick(5);
-    expect(flushes).toBe(2);
+    expect(flush.count()).toBe(2);
     expect(done).toBe(false);
-    flush.resolve();
+    flush.release();
     await attempt;
     await tick(LAGGING_FLUSH_MS * 3);
-    expect(flushes).toBe(2); // nothing left lagging
+    expect(flush.count()).toBe(2); // nothing left lagging
 
     // Closing flushes what is still lagging.
-    flush = deferred();
-    flush.resolve();
     await log.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
-    await log.close();
-    expect(flushes).toBe(3);
+    const closing = log.close();
+    await tick(5);
+    flush.release();
+    await closing;
+    expect(flush.count()).toBe(3);
     await s.close();
   });
 

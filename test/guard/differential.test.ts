@@ -73,7 +73,8 @@ const NOT_OBSERVABLE = /^(printf|command_not_found_handle|printargs)$|^[%~]/;
 
 interface BashResult { argv: Buffer[]; status: number | null; stderr: string }
 
-function runBash(script: string, locale: string): BashResult {
+/** Runs a script in the contained bash (see the file comment); stdout and stderr as bytes. */
+function spawnBash(script: string, locale: string): { stdout: Buffer; stderr: Buffer; status: number | null } {
   const r = spawnSync(BASH, ['--norc', '--noprofile', '-r', '-c', script], {
     cwd: work,
     env: { PATH: '/nonexistent-gatehouse-diff', HOME: '~', LC_ALL: locale },
@@ -81,12 +82,17 @@ function runBash(script: string, locale: string): BashResult {
     timeout: 3000,
     maxBuffer: 1 << 20,
   });
-  const out = r.stdout ?? Buffer.alloc(0);
+  return { stdout: r.stdout ?? Buffer.alloc(0), stderr: r.stderr ?? Buffer.alloc(0), status: r.status };
+}
+
+function runBash(script: string, locale: string): BashResult {
+  const r = spawnBash(script, locale);
+  const out = r.stdout;
   const argv: Buffer[] = [];
   let from = 0;
   for (let i = 0; i < out.length; i++) if (out[i] === 0) { argv.push(out.subarray(from, i)); from = i + 1; }
   if (from < out.length) argv.push(Buffer.concat([out.subarray(from), Buffer.from('<unterminated>')]));
-  return { argv, status: r.status, stderr: (r.stderr ?? Buffer.alloc(0)).toString('utf8') };
+  return { argv, status: r.status, stderr: r.stderr.toString('utf8') };
 }
 
 const setup = (): string => `printargs() { printf '%s\\0' "$@"; }\nenable -n ${disable}\n`;
@@ -173,14 +179,8 @@ const RECORD_END = Buffer.from('\x01END\x01', 'latin1');
 const NEWLINE_MARK = '\x02NL\x02';
 function bashCommandsMode(line: string, locale: string): { records: Buffer[][]; status: number | null; stderr: string } {
   const handler = `command_not_found_handle() { printf '%s\\0' "\${@//$'\\n'/$'\\2NL\\2'}" $'\\1END\\1' >&2; }`;
-  const r = spawnSync(BASH, ['--norc', '--noprofile', '-r', '-c', `${handler}\n${setup()}${line}`], {
-    cwd: work,
-    env: { PATH: '/nonexistent-gatehouse-diff', HOME: '~', LC_ALL: locale },
-    input: '',
-    timeout: 3000,
-    maxBuffer: 1 << 20,
-  });
-  const err = r.stderr ?? Buffer.alloc(0);
+  const r = spawnBash(`${handler}\n${setup()}${line}`, locale);
+  const err = r.stderr;
   const records: Buffer[][] = [];
   let cur: Buffer[] = [];
   let from = 0;
