@@ -105,7 +105,7 @@ export function staticCommand(text: string, parser: Parser): StaticCommand | und
 export function staticCommands(text: string, parser: Parser): StaticCommand[] | undefined {
   // `!` glued to a word at a command's start is a program name to bash and a negation to
   // tree-sitter (`; !''rm` runs a program `!rm`): the guard's reading is the stricter one.
-  if (CONTROL.test(text) || /(^|[;&|\n(])\s*!/.test(text)) return undefined;
+  if (CONTROL.test(text) || /(^|[;&|\n({])\s*!/.test(text)) return undefined;
   let script: Script;
   try {
     script = withTree(parser, text, (root) => extractScript(root, text, { maxDepth: 200, maxNodes: 60_000 }));

@@ -191,6 +191,10 @@ export function findUnfaithful(root: Node, src: string): Unfaithful | undefined 
     if (n.type === 'compound_statement' && n.text[0] === '{' && !/\s/.test(n.text[1] ?? '')) {
       return { node: n, why: 'a "{" glued to the next character is a word to bash, not a group' };
     }
+    // An empty group or subshell is a syntax error to bash: nothing on the line runs as read.
+    if ((n.type === 'compound_statement' || n.type === 'subshell') && !n.namedChildren.some((k) => k.type !== 'comment')) {
+      return { node: n, why: 'an empty group is a syntax error to bash' };
+    }
     if (n.type === 'file_redirect' && n.children[0]?.type !== 'file_descriptor' && digitsWordBefore(src, n.startIndex)) {
       return { node: n, why: 'digits before the redirect are its file descriptor to bash; the parser read them as a word' };
     }

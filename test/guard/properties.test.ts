@@ -2,7 +2,11 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadGuard, type GuardEngine } from '../../src/guard/index.js';
 
-/** Wrapping, quoting, substitution or pipeline position never turns a dangerous command into allow. */
+/**
+ * Wrapping, quoting, substitution or pipeline position never turns a dangerous command into allow.
+ * Substitutions are written `$( …)`: glued to a `( …)` wrapper, `$((` would start arithmetic, where
+ * bash runs nothing (`echo $(('crontab' -r))` is a syntax error to bash, and allowed).
+ */
 let g: GuardEngine;
 beforeAll(async () => { g = await loadGuard(); });
 
@@ -19,10 +23,10 @@ const WRAPPERS: ((c: string) => string)[] = [
   (c) => `nohup ${c}`, (c) => `timeout 30 ${c}`, (c) => `time ${c}`, (c) => `stdbuf -oL ${c}`, (c) => `setsid ${c}`, (c) => `command ${c}`, (c) => `builtin ${c}`,
   (c) => `exec ${c}`, (c) => `FOO=bar ${c}`, (c) => `bash -c ${sq(c)}`, (c) => `sh -c ${dq(c)}`, (c) => `zsh -c ${sq(c)}`, (c) => `eval ${sq(c)}`,
   (c) => `su -c ${sq(c)}`, (c) => `ssh host ${sq(c)}`, (c) => `docker exec ctr ${c}`, (c) => `kubectl exec pod -- ${c}`, (c) => `watch ${c}`,
-  (c) => `flock /tmp/l ${c}`, (c) => `(${c})`, (c) => `{ ${c}; }`, (c) => `echo $(${c})`, (c) => `echo \`${c}\``, (c) => `cat <(${c})`,
+  (c) => `flock /tmp/l ${c}`, (c) => `(${c})`, (c) => `{ ${c}; }`, (c) => `echo $( ${c})`, (c) => `echo \`${c}\``, (c) => `cat <(${c})`,
   (c) => `true && ${c}`, (c) => `false || ${c}`, (c) => `ls; ${c}`, (c) => `ls\n${c}`, (c) => `ls | ${c}`, (c) => `${c} | cat`, (c) => `${c} &`,
   (c) => `if true; then ${c}; fi`, (c) => `for i in 1; do ${c}; done`, (c) => `f() { ${c}; }`, (c) => `bash <<'EOF'\n${c}\nEOF`, (c) => `sh <<< ${sq(c)}`,
-  (c) => `x=$(${c})`, (c) => `echo \${x:-$(${c})}`, (c) => `${c} > /dev/null 2>&1`, (c) => `! ${c}`,
+  (c) => `x=$( ${c})`, (c) => `echo \${x:-$( ${c})}`, (c) => `${c} > /dev/null 2>&1`, (c) => `! ${c}`,
 ];
 
 /** Quote the program name in different ways (as bash removes them, so must the guard). */
