@@ -81,10 +81,18 @@ export function sqliteAuditWriter(handle: BetterSqlite3.Database, key: Buffer, o
   /** The latest commit that was not flushed with it (a batch of results). */
   let lagging = 0;
   let laggingTimer: NodeJS.Timeout | undefined;
-  const flush = async (sync: DurableSync): Promise<void> => {
+  // Flushes run one at a time (the lagging timer's and a batch's would otherwise race on the WAL
+  // descriptor), and one that a finished flush already covers is skipped.
+  let queue: Promise<void> = Promise.resolve();
+  const flush = (sync: DurableSync): Promise<void> => {
     const upTo = commits;
-    await sync();
-    if (upTo > flushed) flushed = upTo;
+    const run = queue.then(async () => {
+      if (flushed >= upTo) return;
+      await sync();
+      if (upTo > flushed) flushed = upTo;
+    });
+    queue = run.catch(() => undefined);
+    return run;
   };
   const flushLagging = async (): Promise<void> => {
     if (laggingTimer) clearTimeout(laggingTimer);

@@ -116,6 +116,37 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     await s.close();
   });
 
+  it('flushes never overlap: an attempt committed during a lagging flush gets its own flush after it', async () => {
+    const s = await openStore({ sqliteFile: join(home.dir, 'r3.db') });
+    let inFlight = 0;
+    let most = 0;
+    const flush = heldFlush();
+    const log = new AuditLog(s, randomBytes(32), {
+      durableSync: async () => {
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await flush.durableSync();
+        inFlight--;
+      },
+    });
+    await log.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
+    await tick(LAGGING_FLUSH_MS * 3); // the lagging flush has started and is held
+    expect(flush.count()).toBe(1);
+    let done = false;
+    const attempt = log.append({ phase: 'attempt', tool: 'exec', action: 'ls' }).then(() => (done = true));
+    await tick(10);
+    expect(flush.count()).toBe(1); // waits for the running flush, which may predate its commit
+    flush.release();
+    await tick(10);
+    expect(flush.count()).toBe(2);
+    expect(done).toBe(false);
+    flush.release();
+    await attempt;
+    expect(most).toBe(1);
+    await log.close();
+    await s.close();
+  });
+
   it('a failed lagging flush refuses the next action', async () => {
     const s = await openStore({ sqliteFile: join(home.dir, 'r2.db') });
     const wal = new WalFileSync(join(home.dir, 'r2.db'));
