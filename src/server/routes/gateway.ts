@@ -105,7 +105,12 @@ export function gatewayRoute(rt: Runtime): Route {
             // a bomb or corrupt data stays unread, which fails closed); the bytes go out as sent.
             const encoding = req.headers['content-encoding'];
             const decoded = body && encoding ? await decodeRequestForGuard(body, encoding, UPSTREAM_LIMITS.maxDecodedForGuard) : undefined;
-            if (decoded !== undefined) guard.bodyDecodedFrom = encoding;
+            if (decoded !== undefined && body) {
+              guard.bodyDecodedFrom = encoding;
+              // The guard judged the decoded text; an approval also binds the bytes as sent.
+              guard.bodyBytes = body.length;
+              guard.bodySha256 = createHash('sha256').update(body).digest('hex');
+            }
             guard.body = decoded ?? body?.toString('utf8');
           },
           // INVARIANT: an approval covers the exact bytes sent. A body the guard was not shown
