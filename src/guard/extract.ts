@@ -268,10 +268,13 @@ class Walker {
         else words.push(w);
         end = d.endIndex;
       }
-      const redir: Redir = { op, fd, target: words[0] ?? null };
+      // `>&-` and `<&-` close a descriptor and take no target: a word tree-sitter gives them as one
+      // (`rm -rf >&- /`) is an argument to bash.
+      const closes = op.endsWith('-');
+      const redir: Redir = { op, fd, target: closes ? null : (words[0] ?? null) };
       // tree-sitter attaches words after a redirect (`git >/dev/null reset --hard`) to the
       // redirect; bash passes them to the command as arguments.
-      const extra = words.slice(1);
+      const extra = closes ? words : words.slice(1);
       for (const i of affected) {
         this.commands[i].redirects.push(redir);
         if (extra.length) this.commands[i].argv.push(...extra);

@@ -55,8 +55,12 @@ beforeAll(async () => {
   parser = await loadBashParser();
   g = await loadGuard({ decisionCache: 0 });
   work = mkdtempSync(join(tmpdir(), 'guard-diff-'));
+  outWork = mkdtempSync(join(tmpdir(), 'guard-diff-out-'));
   // Names a missed glob or brace would match (`*`, `?`, `[ab]`, `a*`, `-*`).
-  for (const f of ['a', 'b', 'x', 'ab', 'rm', '-rf', 'é']) writeFileSync(join(work, f), '');
+  for (const f of ['a', 'b', 'x', 'ab', 'rm', '-rf', 'é']) {
+    writeFileSync(join(work, f), '');
+    writeFileSync(join(outWork, f), '');
+  }
   if (hasBash) {
     const r = spawnSync(BASH, ['--norc', '--noprofile', '-c', 'compgen -b'], { encoding: 'utf8' });
     disable = r.stdout.split('\n').filter((b) => b && b !== 'printf' && b !== 'enable').concat('enable').join(' ');
@@ -64,6 +68,7 @@ beforeAll(async () => {
 });
 afterAll(() => {
   if (work) rmSync(work, { recursive: true, force: true });
+  if (outWork) rmSync(outWork, { recursive: true, force: true });
   console.log(`differential.test: ${JSON.stringify(stats)}`);
 });
 
@@ -82,6 +87,23 @@ function spawnBash(script: string, locale: string): { stdout: Buffer; stderr: Bu
     timeout: 3000,
     maxBuffer: 1 << 20,
   });
+  return { stdout: r.stdout ?? Buffer.alloc(0), stderr: r.stderr ?? Buffer.alloc(0), status: r.status };
+}
+
+/**
+ * Unrestricted bash inside bubblewrap, for output redirections (restricted bash refuses them):
+ * the whole filesystem read-only but for a scratch directory, no network, its own PID space,
+ * the same empty PATH and disabled builtins. Nothing a line writes can land outside `outWork`.
+ */
+const BWRAP = '/usr/bin/bwrap';
+const hasBwrap = existsSync(BWRAP) && spawnSync(BWRAP, ['--ro-bind', '/', '/', '--', '/bin/true']).status === 0;
+let outWork = '';
+function spawnSandboxedBash(script: string, locale: string): { stdout: Buffer; stderr: Buffer; status: number | null } {
+  const r = spawnSync(
+    BWRAP,
+    ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--bind', outWork, outWork, '--chdir', outWork, '--unshare-net', '--unshare-pid', '--unshare-ipc', '--die-with-parent', '--', BASH, '--norc', '--noprofile', '-c', script],
+    { env: { PATH: '/nonexistent-gatehouse-diff', HOME: '~', LC_ALL: locale }, input: '', timeout: 5000, maxBuffer: 1 << 20 },
+  );
   return { stdout: r.stdout ?? Buffer.alloc(0), stderr: r.stderr ?? Buffer.alloc(0), status: r.status };
 }
 
@@ -177,9 +199,12 @@ function disagreement(line: string, loc: string): string | undefined {
  */
 const RECORD_END = Buffer.from('\x01END\x01', 'latin1');
 const NEWLINE_MARK = '\x02NL\x02';
-function bashCommandsMode(line: string, locale: string): { records: Buffer[][]; status: number | null; stderr: string } {
-  const handler = `command_not_found_handle() { printf '%s\\0' "\${@//$'\\n'/$'\\2NL\\2'}" $'\\1END\\1' >&2; }`;
-  const r = spawnBash(`${handler}\n${setup()}${line}`, locale);
+function bashCommandsMode(line: string, locale: string, sandboxed = false): { records: Buffer[][]; status: number | null; stderr: string; raw: string } {
+  // Sandboxed (unrestricted bash, so output redirections work): records go to descriptor 9, a
+  // copy of stderr made before the line runs, so the line's own redirections cannot divert them.
+  const out = sandboxed ? 9 : 2;
+  const handler = `command_not_found_handle() { printf '%s\\0' "\${@//$'\\n'/$'\\2NL\\2'}" $'\\1END\\1' >&${out}; }`;
+  const r = sandboxed ? spawnSandboxedBash(`exec 9>&2\n${handler}\n${setup()}${line}`, locale) : spawnBash(`${handler}\n${setup()}${line}`, locale);
   const err = r.stderr;
   const records: Buffer[][] = [];
   let cur: Buffer[] = [];
@@ -195,7 +220,7 @@ function bashCommandsMode(line: string, locale: string): { records: Buffer[][]; 
   }
   const rest = err.subarray(from).toString('utf8');
   if (cur.length) records.push([...cur, Buffer.from('<unterminated record>')]);
-  return { records, status: r.status, stderr: rest };
+  return { records, status: r.status, stderr: rest, raw: err.toString('latin1') };
 }
 
 /**
@@ -204,7 +229,7 @@ function bashCommandsMode(line: string, locale: string): { records: Buffer[][]; 
  * run, so there only the direction that matters to a guard is checked: every command bash ran is
  * one the guard judged.
  */
-function compoundDisagreement(line: string, loc: string): string | undefined {
+function compoundDisagreement(line: string, loc: string, sandboxed = false): string | undefined {
   const locale = loc === 'C' && /\\[uU]/.test(line) ? 'C.UTF-8' : loc;
   const cmds = staticCommands(line, parser);
   if (!cmds) return undefined;
@@ -212,7 +237,11 @@ function compoundDisagreement(line: string, loc: string): string | undefined {
   if (cmds.some((c) => c.argv[0] === '' || c.argv[0].includes('/') || NOT_OBSERVABLE.test(c.argv[0]))) return undefined;
   stats.compoundResolved++;
   stats.compoundCommands += cmds.length;
-  const b = bashCommandsMode(line, locale);
+  const b = bashCommandsMode(line, locale, sandboxed);
+  // A redirection that fails when it runs (a copy of a descriptor the line closed, a target that
+  // is a directory or cannot be written): bash refuses that command before it runs, so there is
+  // nothing to compare.
+  if (sandboxed && /: (Bad file descriptor|Is a directory|No such file or directory|Read-only file system|Permission denied|ambiguous redirect)\n/.test(b.raw)) return undefined;
   const want = cmds.map((c) => c.argv);
   const left = [...b.records];
   const unmatched = want.filter((w) => {
@@ -304,14 +333,24 @@ const redirection = fc.oneof(
   word.map((w) => `<<<${w}`),
   word.map((w) => `<<< ${w}`),
 );
-const segment: fc.Arbitrary<string> = fc
-  .tuple(fc.array(word, { minLength: 1, maxLength: 4 }), fc.array(redirection, { maxLength: 2 }), fc.array(fc.nat(4), { minLength: 2, maxLength: 2 }), fc.array(sep, { minLength: 6, maxLength: 6 }))
-  .map(([ws, rs, at, ss]) => {
-    const parts = [...ws];
-    // A redirection may come first, between words, or last; a word that follows `<` is its target.
-    rs.forEach((r, i) => parts.splice(Math.min(at[i], parts.length), 0, r));
-    return parts.map((p, i) => (i ? ss[i % ss.length] : '') + p).join('');
-  });
+const segmentWith = (redir: fc.Arbitrary<string>): fc.Arbitrary<string> =>
+  fc
+    .tuple(fc.array(word, { minLength: 1, maxLength: 4 }), fc.array(redir, { maxLength: 2 }), fc.array(fc.nat(4), { minLength: 2, maxLength: 2 }), fc.array(sep, { minLength: 6, maxLength: 6 }))
+    .map(([ws, rs, at, ss]) => {
+      const parts = [...ws];
+      // A redirection may come first, between words, or last; a word that follows `<` is its target.
+      rs.forEach((r, i) => parts.splice(Math.min(at[i], parts.length), 0, r));
+      return parts.map((p, i) => (i ? ss[i % ss.length] : '') + p).join('');
+    });
+const segment = segmentWith(redirection);
+/** Output redirections and descriptor copies (never descriptor 9, which carries the records). */
+const outRedirection = fc.oneof(
+  redirection,
+  fc.constantFrom('>o', '> o', '>>o', '2>o', '&>o', '>|o', '>"o"', "1>'o'", '2>&1', '>&2', '1>&2', '2>/dev/null', '>/dev/null', '>&-', '3>o', 'o>o', '>o\\'),
+);
+const outCompound: fc.Arbitrary<string> = fc
+  .tuple(fc.array(segmentWith(outRedirection), { minLength: 1, maxLength: 3 }), fc.array(fc.constantFrom(' ; ', ' | ', ' && ', '\n'), { minLength: 2, maxLength: 2 }))
+  .map(([segs, js]) => segs.map((s, i) => (i ? js[i - 1] : '') + s).join(''));
 const joiner = fc.constantFrom(' ; ', ';', ' | ', '|', ' && ', '\n', ' |\n', ' || ', ' & ', '&');
 const grouped = fc.oneof(
   { weight: 4, arbitrary: segment },
@@ -348,6 +387,17 @@ describe.skipIf(!hasBash && !CI)('guard word evaluation agrees with bash', () =>
         expect(d, `${JSON.stringify(l)}: ${d}`).toBeUndefined();
       }),
       { seed: SEED + 3, numRuns: Math.max(300, Math.floor(RUNS / 2)) },
+    );
+  });
+
+  it.skipIf(!hasBwrap && !CI)('output redirections (unrestricted bash in bubblewrap): every command\'s argv is the argv bash runs', () => {
+    expect(hasBwrap, `${BWRAP} is missing or cannot run: the output-redirection differential needs it`).toBe(true);
+    fc.assert(
+      fc.property(outCompound, locale, (l, loc) => {
+        const d = compoundDisagreement(l, loc, true);
+        expect(d, `${JSON.stringify(l)}: ${d}`).toBeUndefined();
+      }),
+      { seed: SEED + 4, numRuns: Math.max(200, Math.floor(RUNS / 4)) },
     );
   });
 
@@ -414,6 +464,9 @@ const REGRESSION_DENY: [string, string][] = [
   ["cat <<< ''\\x rm -rf /", 'same, after a program name'],
   ['0<a rm -rf /', 'tree-sitter reads a program "0"; bash reads the descriptor 0 and runs rm (was approve)'],
   ['{} ; rm -rf /', 'tree-sitter reads an empty group; bash runs a program "{}", then rm'],
+  // Found by the output-redirection property (bash in bubblewrap):
+  ['rm -rf >&- /', 'tree-sitter gives ">&-" (close stdout) the target "/"; bash passes "/" to rm (was approve)'],
+  ['rm -rf 2>&- ~', 'same for another descriptor'],
 ];
 /** Lines of several commands: the argv of each, as bash builds them (pipelines, lists, redirects). */
 const REGRESSION_COMPOUND: [string, string[][] | undefined][] = [
@@ -422,6 +475,7 @@ const REGRESSION_COMPOUND: [string, string[][] | undefined][] = [
   ["a <a $''\\a''", [['a', 'a']]],
   ['\'a\' ; [!a]', undefined],
   ['<a a{b "" \\\n0<a', undefined],
+  ["'a' >&- $'' ; a", [['a', ''], ['a']]],
 ];
 const REGRESSION_ARGV: [string, StaticCommand | undefined][] = [
   ['x "\t"', { assigns: [], argv: ['x', '\t'] }],
