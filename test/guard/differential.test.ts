@@ -386,7 +386,7 @@ describe.skipIf(!hasBash && !CI)('guard word evaluation agrees with bash', () =>
         const d = compoundDisagreement(l, loc);
         expect(d, `${JSON.stringify(l)}: ${d}`).toBeUndefined();
       }),
-      { seed: SEED + 3, numRuns: Math.max(300, Math.floor(RUNS / 2)) },
+      { seed: SEED + 3, numRuns: RUNS * 2 },
     );
   });
 
@@ -397,7 +397,7 @@ describe.skipIf(!hasBash && !CI)('guard word evaluation agrees with bash', () =>
         const d = compoundDisagreement(l, loc, true);
         expect(d, `${JSON.stringify(l)}: ${d}`).toBeUndefined();
       }),
-      { seed: SEED + 4, numRuns: Math.max(200, Math.floor(RUNS / 4)) },
+      { seed: SEED + 4, numRuns: RUNS },
     );
   });
 
