@@ -51,8 +51,8 @@ export function sendError(res: ServerResponse, err: GatehouseError): void {
  * Reads a whole request body; past `max` bytes it is refused with `input_too_large` (HTTP 413).
  * `owner` (the caller's token id) bounds its share of the bytes being read at once.
  */
-function readBody(req: IncomingMessage, max: number, owner?: string): Promise<Buffer> {
-  return readWhole(req, max, (limit) => new GatehouseError('input_too_large', `request body is over the ${limit}-byte limit`, { hint: 'send smaller requests' }), owner);
+function readBody(req: IncomingMessage, max: number, owner?: string, holdUntil?: ServerResponse): Promise<Buffer> {
+  return readWhole(req, max, { tooLarge: (limit) => new GatehouseError('input_too_large', `request body is over the ${limit}-byte limit`, { hint: 'send smaller requests' }), owner, holdUntil });
 }
 
 function parsedJson(bytes: Buffer): { parsedBody?: unknown } {
@@ -67,8 +67,8 @@ function parsedJson(bytes: Buffer): { parsedBody?: unknown } {
 export const MAX_JSON_BODY_BYTES = 2 * 1024 * 1024;
 
 /** Reads and parses a JSON request body, refusing oversized or malformed input with typed errors. */
-export async function readJsonBody(req: IncomingMessage, max = MAX_JSON_BODY_BYTES, owner?: string): Promise<unknown> {
-  const bytes = await readBody(req, max, owner);
+export async function readJsonBody(req: IncomingMessage, max = MAX_JSON_BODY_BYTES, owner?: string, holdUntil?: ServerResponse): Promise<unknown> {
+  const bytes = await readBody(req, max, owner, holdUntil);
   if (bytes.length === 0) return {};
   try {
     return JSON.parse(bytes.toString('utf8')) as unknown;
@@ -146,7 +146,7 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
     // The body is read whole (bounded) and parsed once here: the SDK then neither clones the
     // request nor reads it again. Only a body that does not parse travels as bytes, for the SDK
     // to answer with the protocol's parse error.
-    const bytes = req.method !== 'GET' && req.method !== 'HEAD' ? await readBody(req, MAX_MCP_BODY_BYTES, principal.tokenId) : undefined;
+    const bytes = req.method !== 'GET' && req.method !== 'HEAD' ? await readBody(req, MAX_MCP_BODY_BYTES, principal.tokenId, res) : undefined;
     const parsed = bytes !== undefined ? parsedJson(bytes) : {};
     const request = new Request(new URL(req.url ?? '/mcp', `http://${req.headers.host ?? 'localhost'}`), {
       method: req.method,

@@ -59,29 +59,48 @@ export function readingNow(owner?: string): number {
   return owner === undefined ? reading : (readingByOwner.get(owner) ?? 0);
 }
 
+export interface ReadWholeOptions {
+  /** The error past `limit` bytes (default `request_too_large`). */
+  tooLarge?: (limit: number, size: number) => GatehouseError;
+  /** Whose share of the reading budget the bytes count against (a token id). */
+  owner?: string;
+  /**
+   * Keep the bytes counted until this closes (the response): a body read whole stays in memory
+   * while the request is served, so it stays in the budget too.
+   */
+  holdUntil?: { readonly closed: boolean; once(event: 'close', listener: () => void): unknown };
+}
+
 /**
  * Reads the whole body with plain listeners (an async iterator costs a generator, promises and a
  * stream wrapper per request). The limit holds whatever Content-Length claimed, and the bytes
  * count against the process-wide reading budget, and against the `owner`'s (a token id) share of
- * it, until the read ends. A body that stops arriving for `requestBodyIdleMs` is a `timeout`, so
- * a stalled upload cannot hold its bytes for long. A client that goes away mid-body (an 'aborted'
- * error, or a close) is a cancellation, not a server fault.
+ * it, until the read fails or, once read, until `holdUntil` closes (at once without it). A body
+ * that stops arriving for `requestBodyIdleMs` is a `timeout`, so a stalled upload cannot hold its
+ * bytes for long. A client that goes away mid-body (an 'aborted' error, or a close) is a
+ * cancellation, not a server fault.
  */
-export function readWhole(req: IncomingMessage, limit: number, tooLarge: (limit: number, size: number) => GatehouseError = requestTooLarge, owner?: string): Promise<Buffer> {
+export function readWhole(req: IncomingMessage, limit: number, opts: ReadWholeOptions = {}): Promise<Buffer> {
+  const { tooLarge = requestTooLarge, owner, holdUntil } = opts;
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const idleMs = UPSTREAM_LIMITS.requestBodyIdleMs;
     const idle = setTimeout(() => done(stalled(idleMs)), idleMs);
-    const done = (err: unknown, buf?: Buffer) => {
-      clearTimeout(idle);
-      reading -= size;
-      if (owner !== undefined && size > 0) {
-        const left = (readingByOwner.get(owner) ?? 0) - size;
+    const release = (n: number) => {
+      reading -= n;
+      if (owner !== undefined && n > 0) {
+        const left = (readingByOwner.get(owner) ?? 0) - n;
         if (left > 0) readingByOwner.set(owner, left);
         else readingByOwner.delete(owner);
       }
+    };
+    const done = (err: unknown, buf?: Buffer) => {
+      clearTimeout(idle);
+      const n = size;
       size = 0;
+      if (err === null && holdUntil && !holdUntil.closed && n > 0) holdUntil.once('close', () => release(n));
+      else release(n);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);
@@ -131,12 +150,12 @@ export interface PreparedBody {
  * the body fail closed). The declared size is checked before reading; the limit holds whatever
  * Content-Length claimed.
  */
-export async function readTextualBody(req: IncomingMessage, maxRequest: number, owner?: string): Promise<{ body?: Buffer; unread: boolean }> {
+export async function readTextualBody(req: IncomingMessage, maxRequest: number, owner?: string, holdUntil?: ReadWholeOptions['holdUntil']): Promise<{ body?: Buffer; unread: boolean }> {
   const declared = declaredLength(req, maxRequest);
   if (!hasBody(req, declared)) return { unread: false };
   const type = req.headers['content-type'] ?? '';
   if (!TEXTUAL.test(type) && !MULTIPART.test(type)) return { unread: true };
-  return { body: await readWhole(req, maxRequest, requestTooLarge, owner), unread: false };
+  return { body: await readWhole(req, maxRequest, { owner, holdUntil }), unread: false };
 }
 
 function declaredLength(req: IncomingMessage, maxRequest: number): number | undefined {

@@ -48,8 +48,9 @@ describe('request bodies being read: a per-token share of the budget, and a stal
     limits.maxReadingBytesPerToken = 16 * 1024;
     limits.requestBodyIdleMs = 300;
     server = http.createServer((req, res) => {
-      readWhole(req, 1024 * 1024, undefined, String(req.headers['x-owner'])).then(
-        (b) => res.end(`read ${b.length}`),
+      const holdMs = Number(req.headers['x-hold-ms'] ?? 0);
+      readWhole(req, 1024 * 1024, { owner: String(req.headers['x-owner']), holdUntil: holdMs ? res : undefined }).then(
+        (b) => setTimeout(() => res.end(`read ${b.length}`), holdMs),
         (e) => {
           const err = toGatehouseError(e);
           res.writeHead(err.code === 'timeout' ? 408 : 429).end(err.code);
@@ -84,6 +85,17 @@ describe('request bodies being read: a per-token share of the budget, and a stal
     expect(readingNow()).toBe(0);
     stalled.abort();
     expect(await upload(url, 'tok_c', 15 * 1024)).toEqual({ status: 200, body: `read ${15 * 1024}` });
+  });
+
+  it('a body read whole stays in the budget until its response is done (it is still in memory)', async () => {
+    const answer = fetch(url, { method: 'POST', headers: { 'x-owner': 'tok_h', 'x-hold-ms': '300', 'content-type': 'text/plain' }, body: Buffer.alloc(10 * 1024, 'h') });
+    await until(() => readingNow('tok_h') === 10 * 1024);
+    // Read completely, the request is still being served: a second 10 KiB would pass the share.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(readingNow('tok_h')).toBe(10 * 1024);
+    expect(await upload(url, 'tok_h', 10 * 1024)).toEqual({ status: 429, body: 'limit_exceeded' });
+    expect((await answer).status).toBe(200);
+    await until(() => readingNow('tok_h') === 0);
   });
 
   it('the process-wide budget still bounds everyone together', async () => {

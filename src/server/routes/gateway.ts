@@ -98,7 +98,8 @@ export function gatewayRoute(rt: Runtime): Route {
           approvalId: typeof approvalId === 'string' ? approvalId : undefined,
           describe: (r) => ({ status: (r as { status: number }).status }),
           prepare: async () => {
-            const read = await readTextualBody(req, UPSTREAM_LIMITS.maxRequestBytes, ctx.principal.tokenId);
+            // The bytes stay in the token's reading budget until the response is done.
+            const read = await readTextualBody(req, UPSTREAM_LIMITS.maxRequestBytes, ctx.principal.tokenId, res);
             body = read.body;
             guard.bodyUnread = read.unread;
             // A compressed text body is judged as the server will read it once decoded (bounded:
@@ -119,15 +120,14 @@ export function gatewayRoute(rt: Runtime): Route {
           // approval id and other bytes has another digest and is refused.
           bindForApproval: async () => {
             if (!guard.bodyUnread || body) return;
-            body = await readWhole(
-              req,
-              UPSTREAM_LIMITS.maxRequestBytes,
-              (limit) =>
+            body = await readWhole(req, UPSTREAM_LIMITS.maxRequestBytes, {
+              tooLarge: (limit) =>
                 new GatehouseError('request_too_large', `this request needs a person's approval, and its body is read whole first so the approval covers it: it is over the ${limit}-byte limit`, {
                   hint: 'send a smaller body, or ask an operator to make the call',
                 }),
-              ctx.principal.tokenId,
-            );
+              owner: ctx.principal.tokenId,
+              holdUntil: res,
+            });
             guard.bodyBytes = body.length;
             guard.bodySha256 = createHash('sha256').update(body).digest('hex');
           },
