@@ -69,6 +69,8 @@ export interface StaticCommand {
   /** Assignments before the program name, as `NAME=value` after evaluation. */
   assigns: string[];
   argv: string[];
+  /** staticCommands only: files its output redirections write (`>`, `>>`, `&>`, `>|`, `<>`). */
+  writes?: string[];
 }
 
 /**
@@ -115,10 +117,12 @@ export function staticCommands(text: string, parser: Parser): StaticCommand[] | 
   if (script.findings.length || script.functions.size || !script.commands.length) return undefined;
   const out: StaticCommand[] = [];
   for (const c of script.commands) {
-    if (c.declaration || c.feeds !== undefined || !c.argv.length || c.stdin?.dynamic) return undefined;
+    // A command of redirects alone (`> out`) has no argv: kept for its writes.
+    if (c.declaration || c.feeds !== undefined || (!c.argv.length && (c.assigns.length || !c.redirects.length)) || c.stdin?.dynamic) return undefined;
     const words = [...c.assigns.map((a) => a.value), ...c.argv, ...c.redirects.map((r) => r.target).filter((w): w is Word => w !== null)];
     if (words.some((w) => w.dynamic || w.glob)) return undefined;
-    out.push({ assigns: c.assigns.map((a) => `${a.name}${a.append ? '+=' : '='}${a.value.text}`), argv: c.argv.map((w) => w.text) });
+    const writes = c.redirects.filter((r) => r.target && /^(>|>>|&>|&>>|>\||<>)$/.test(r.op)).map((r) => r.target!.text);
+    out.push({ assigns: c.assigns.map((a) => `${a.name}${a.append ? '+=' : '='}${a.value.text}`), argv: c.argv.map((w) => w.text), writes });
   }
   return out;
 }

@@ -239,6 +239,10 @@ class Walker {
       const last = lastElement(body);
       affected = affected.filter((i) => this.starts[i] >= last.startIndex);
     }
+    // INVARIANT: every redirect is judged. Redirects with no command (`> /etc/passwd` truncates
+    // the file; `> out rm -rf /` runs rm) belong to a command of their own, whose argv is any
+    // words tree-sitter attached to them (none: nothing runs, but the file is still written).
+    if (!affected.length && redirs.length) affected = [this.newCommand(node)];
     for (const r of redirs) this.redirect(r, affected, node);
   }
 
@@ -278,12 +282,6 @@ class Walker {
       for (const i of affected) {
         this.commands[i].redirects.push(redir);
         if (extra.length) this.commands[i].argv.push(...extra);
-      }
-      if (!affected.length && extra.length) {
-        // `> out rm -rf /`: bash runs the words after the redirect as the command.
-        const idx = this.newCommand(stmt);
-        this.commands[idx].argv.push(...extra);
-        this.commands[idx].redirects.push(redir);
       }
       return;
     }

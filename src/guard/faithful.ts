@@ -46,7 +46,7 @@ const OPAQUE = new Set([
 const ONE_WORD = new Set(['concatenation', 'command_name', 'simple_expansion']);
 
 /** Nodes that bash ends at an unescaped newline: gaps inside them may not contain one. */
-const ONE_LINE = new Set(['command', 'file_redirect', 'herestring_redirect', 'declaration_command', 'unset_command', 'variable_assignment']);
+const ONE_LINE = new Set(['command', 'redirected_statement', 'file_redirect', 'herestring_redirect', 'declaration_command', 'unset_command', 'variable_assignment']);
 
 /** Nodes whose parts are separate shell words, each of which must end at a blank or an operator. */
 const WORD_SEQUENCE = new Set(['command', 'redirected_statement', 'declaration_command', 'unset_command']);

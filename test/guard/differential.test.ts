@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -57,10 +57,8 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'guard-diff-'));
   outWork = mkdtempSync(join(tmpdir(), 'guard-diff-out-'));
   // Names a missed glob or brace would match (`*`, `?`, `[ab]`, `a*`, `-*`).
-  for (const f of ['a', 'b', 'x', 'ab', 'rm', '-rf', 'é']) {
-    writeFileSync(join(work, f), '');
-    writeFileSync(join(outWork, f), '');
-  }
+  for (const f of FIXTURES) writeFileSync(join(work, f), '');
+  resetOutWork();
   if (hasBash) {
     const r = spawnSync(BASH, ['--norc', '--noprofile', '-c', 'compgen -b'], { encoding: 'utf8' });
     disable = r.stdout.split('\n').filter((b) => b && b !== 'printf' && b !== 'enable').concat('enable').join(' ');
@@ -98,6 +96,21 @@ function spawnBash(script: string, locale: string): { stdout: Buffer; stderr: Bu
 const BWRAP = '/usr/bin/bwrap';
 const hasBwrap = existsSync(BWRAP) && spawnSync(BWRAP, ['--ro-bind', '/', '/', '--', '/bin/true']).status === 0;
 let outWork = '';
+const FIXTURES = ['a', 'b', 'x', 'ab', 'rm', '-rf', 'é'];
+/** Puts the sandbox's scratch directory back to the fixtures, all dated long ago. */
+function resetOutWork(): void {
+  const dir = Buffer.from(outWork);
+  for (const f of readdirSync(dir, { encoding: 'buffer' })) if (!FIXTURES.includes(f.toString('utf8'))) rmSync(Buffer.concat([dir, Buffer.from('/'), f]), { recursive: true, force: true });
+  for (const f of FIXTURES) {
+    writeFileSync(join(outWork, f), '');
+    utimesSync(join(outWork, f), 1000, 1000);
+  }
+}
+/** Names in the scratch directory that the last run created or wrote, as bytes. */
+function writtenInOutWork(): Buffer[] {
+  const dir = Buffer.from(outWork);
+  return readdirSync(dir, { encoding: 'buffer' }).filter((f) => statSync(Buffer.concat([dir, Buffer.from('/'), f])).mtimeMs > 1_000_000);
+}
 function spawnSandboxedBash(script: string, locale: string): { stdout: Buffer; stderr: Buffer; status: number | null } {
   const r = spawnSync(
     BWRAP,
@@ -117,6 +130,14 @@ function runBash(script: string, locale: string): BashResult {
   return { argv, status: r.status, stderr: r.stderr.toString('utf8') };
 }
 
+/**
+ * First statement of every not-found handler. The handler runs after every builtin but printf is
+ * disabled; if it ever named another command, that would call the handler again, in a new child,
+ * forever (a process storm that outlives the spawn's timeout). A second entry instead fails on a
+ * division by zero, which ends that child and shows up as an error on stderr.
+ */
+const HANDLER_GUARD = '__x=${__h:+$((1/0))}; __h=1; ';
+
 const setup = (): string => `printargs() { printf '%s\\0' "$@"; }\nenable -n ${disable}\n`;
 
 /** Bash's argv for `line` as arguments of a function: every word expanded, nothing run. */
@@ -127,7 +148,7 @@ function bashArgMode(line: string, locale: string): BashResult {
 /** Bash's assignments and argv for `line` run as a command that is not found. */
 function bashCommandMode(line: string, assignNames: string[], locale: string): BashResult {
   const show = assignNames.map((n) => `printf '%s\\0' "${n}=\${${n}-<unset>}"; `).join('');
-  return runBash(`command_not_found_handle() { ${show}printf '%s\\0' "$@"; }\n${setup()}${line}`, locale);
+  return runBash(`command_not_found_handle() { ${HANDLER_GUARD}${show}printf '%s\\0' "$@"; }\n${setup()}${line}`, locale);
 }
 
 const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
@@ -199,11 +220,14 @@ function disagreement(line: string, loc: string): string | undefined {
  */
 const RECORD_END = Buffer.from('\x01END\x01', 'latin1');
 const NEWLINE_MARK = '\x02NL\x02';
-function bashCommandsMode(line: string, locale: string, sandboxed = false): { records: Buffer[][]; status: number | null; stderr: string; raw: string } {
+function bashCommandsMode(line: string, locale: string, sandboxed = false): { records: Buffer[][]; status: number | null; stderr: string; raw: string; written: Buffer[] } {
+  if (sandboxed) resetOutWork();
   // Sandboxed (unrestricted bash, so output redirections work): records go to descriptor 9, a
   // copy of stderr made before the line runs, so the line's own redirections cannot divert them.
   const out = sandboxed ? 9 : 2;
-  const handler = `command_not_found_handle() { printf '%s\\0' "\${@//$'\\n'/$'\\2NL\\2'}" $'\\1END\\1' >&${out}; }`;
+  // One format with a conversion per argument: printf then makes one pass and one write, so
+  // records from concurrent pipeline stages cannot interleave.
+  const handler = `command_not_found_handle() { ${HANDLER_GUARD}f=; for _ in "$@" e; do f+='%s\\0'; done; printf "$f" "\${@//$'\\n'/$'\\2NL\\2'}" $'\\1END\\1' >&${out}; }`;
   const r = sandboxed ? spawnSandboxedBash(`exec 9>&2\n${handler}\n${setup()}${line}`, locale) : spawnBash(`${handler}\n${setup()}${line}`, locale);
   const err = r.stderr;
   const records: Buffer[][] = [];
@@ -220,7 +244,7 @@ function bashCommandsMode(line: string, locale: string, sandboxed = false): { re
   }
   const rest = err.subarray(from).toString('utf8');
   if (cur.length) records.push([...cur, Buffer.from('<unterminated record>')]);
-  return { records, status: r.status, stderr: rest, raw: err.toString('latin1') };
+  return { records, status: r.status, stderr: rest, raw: err.toString('latin1'), written: sandboxed ? writtenInOutWork() : [] };
 }
 
 /**
@@ -231,8 +255,10 @@ function bashCommandsMode(line: string, locale: string, sandboxed = false): { re
  */
 function compoundDisagreement(line: string, loc: string, sandboxed = false): string | undefined {
   const locale = loc === 'C' && /\\[uU]/.test(line) ? 'C.UTF-8' : loc;
-  const cmds = staticCommands(line, parser);
-  if (!cmds) return undefined;
+  const all = staticCommands(line, parser);
+  if (!all) return undefined;
+  // Redirects alone run no program: they count only for what they write.
+  const cmds = all.filter((c) => c.argv.length > 0);
   // Program names bash's restricted mode refuses or the handler cannot observe.
   if (cmds.some((c) => c.argv[0] === '' || c.argv[0].includes('/') || NOT_OBSERVABLE.test(c.argv[0]))) return undefined;
   stats.compoundResolved++;
@@ -253,8 +279,15 @@ function compoundDisagreement(line: string, loc: string, sandboxed = false): str
   // `||` or a lone `&` (not `&&`, `<&`, `>&` or `&>`): bash may skip or lose commands.
   const partial = /\|\||(^|[^&<>])&(?![&>])/.test(line);
   if (b.stderr || left.length || (unmatched.length && !partial)) {
-    return `guard ${JSON.stringify(want)} bash ${JSON.stringify(b.records.map((r) => r.map((x) => x.toString('utf8'))))} status ${b.status} ${b.stderr.trim()}`;
+    return `guard ${JSON.stringify(want)} bash ${JSON.stringify(b.records.map((r) => r.map((x) => x.toString('utf8'))))} status ${b.status} ${JSON.stringify(b.stderr)} unmatched ${JSON.stringify(unmatched)} left ${show(left.flat())}`;
   }
+  // Every file bash wrote is a target the guard judged as written (the direction a guard needs;
+  // the guard may see more, e.g. `<>` on an existing file, which bash opens without a change).
+  const guardWrites = all.flatMap((c) => c.writes ?? []).map((w) => utf8(w.replace(/^\.\//, '')));
+  // High bytes from escapes are compared on their ASCII skeleton, as for argv (see skeleton()).
+  const same = (a: Buffer, g: Buffer) => a.equals(g) || (HIGH_BYTE_ESCAPE.test(line) && skeleton(a) === skeleton(g));
+  const missed = b.written.filter((f) => !guardWrites.some((g) => same(f, g)));
+  if (missed.length) return `bash wrote ${show(missed)}; the guard's write targets ${show(guardWrites)}`;
   return undefined;
 }
 
@@ -467,6 +500,8 @@ const REGRESSION_DENY: [string, string][] = [
   // Found by the output-redirection property (bash in bubblewrap):
   ['rm -rf >&- /', 'tree-sitter gives ">&-" (close stdout) the target "/"; bash passes "/" to rm (was approve)'],
   ['rm -rf 2>&- ~', 'same for another descriptor'],
+  ['> /etc/passwd', 'a redirect with no command was never judged: it truncates the file (was allow)'],
+  ['>~/.bashrc', 'same, a startup file'],
 ];
 /** Lines of several commands: the argv of each, as bash builds them (pipelines, lists, redirects). */
 const REGRESSION_COMPOUND: [string, string[][] | undefined][] = [
@@ -476,6 +511,7 @@ const REGRESSION_COMPOUND: [string, string[][] | undefined][] = [
   ['\'a\' ; [!a]', undefined],
   ['<a a{b "" \\\n0<a', undefined],
   ["'a' >&- $'' ; a", [['a', ''], ['a']]],
+  ["'a' \\\n\n2>/dev/null \\a", undefined],
 ];
 const REGRESSION_ARGV: [string, StaticCommand | undefined][] = [
   ['x "\t"', { assigns: [], argv: ['x', '\t'] }],
