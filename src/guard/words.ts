@@ -64,14 +64,29 @@ export function dynamicWord(raw: string): Word {
 
 /** Concatenates words that bash would see as one (adjacent nodes, or a `\`-newline between). */
 export function joinWords(a: Word, b: Word): Word {
+  // tree-sitter can split one word inside a brace expansion (`]\ {a..c}` comes as `]\ {` and
+  // `a..c}`): bash still expands it, so a brace opened in one part and closed in the next makes
+  // the joined word a glob (judged as unknown), never the literal text.
+  const seam = !a.glob && !b.glob && braceAcrossSeam(a.raw, b.raw);
   return {
     text: a.text + b.text,
     dynamic: a.dynamic || b.dynamic,
-    glob: a.glob || b.glob,
+    glob: a.glob || b.glob || seam,
     raw: a.raw + b.raw,
     vars: a.vars.length || b.vars.length ? [...a.vars, ...b.vars] : NO_VARS,
-    prefix: a.dynamic || a.glob || a.prefix !== a.text ? a.prefix : a.text + b.prefix,
+    prefix: seam ? a.text.slice(0, Math.max(0, a.text.lastIndexOf('{'))) : a.dynamic || a.glob || a.prefix !== a.text ? a.prefix : a.text + b.prefix,
   };
+}
+
+/** Whether a `{` in `a` and a `}` in `b` may form a brace expansion (`,` or `..` between them). */
+function braceAcrossSeam(a: string, b: string): boolean {
+  const open = a.lastIndexOf('{');
+  if (open < 0) return false;
+  const rest = a.slice(open + 1) + b;
+  const close = rest.indexOf('}');
+  if (close < 0) return false;
+  const mid = rest.slice(0, close);
+  return mid.includes(',') || mid.includes('..');
 }
 
 /** True when `s` has a character unquotedWord treats specially (`\\`, `*`, `?`, `[`, `{`). */
