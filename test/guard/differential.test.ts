@@ -264,10 +264,10 @@ function compoundDisagreement(line: string, loc: string, sandboxed = false): str
   stats.compoundResolved++;
   stats.compoundCommands += cmds.length;
   const b = bashCommandsMode(line, locale, sandboxed);
-  // A redirection that fails when it runs (a copy of a descriptor the line closed, a target that
-  // is a directory or cannot be written): bash refuses that command before it runs, so there is
-  // nothing to compare.
-  if (sandboxed && /: (Bad file descriptor|Is a directory|No such file or directory|Read-only file system|Permission denied|ambiguous redirect)\n/.test(b.raw)) return undefined;
+  // A redirection or expansion that fails when it runs (a copy of a descriptor the line closed, a
+  // target that is missing, a directory or not writable, `${}`): bash refuses that command before
+  // it runs, so there is nothing to compare.
+  if (/: (Bad file descriptor|Is a directory|No such file or directory|Read-only file system|Permission denied|ambiguous redirect|bad substitution)\n/.test(b.raw)) return undefined;
   // An output redirection that quoting spelled (`'>'`… closing a string): restricted bash refuses
   // it; the sandboxed property covers such lines.
   if (!sandboxed && /restricted: cannot redirect output/.test(b.raw)) return undefined;
