@@ -1,4 +1,13 @@
+import type { HttpRequestLike } from '../guard/index.js';
 import type { Principal } from './tokens.js';
+
+/**
+ * An HTTP request as the guard judges it (its path carries the query string as sent), plus what
+ * only the approval digest needs: the size and SHA-256 of bytes the guard judged in another form
+ * or not at all (a binary body read once a person must approve it, a compressed one judged
+ * decoded), so an approval covers the exact bytes sent.
+ */
+export type HttpOperation = { kind: 'http' } & HttpRequestLike & { bodyBytes?: number; bodySha256?: string };
 
 /** What a tool or route asks to do, in the terms the guard, approvals and audit understand. */
 export interface Action {
@@ -11,25 +20,7 @@ export interface Action {
   /** What the guard judges. Absent for read-only actions with nothing to judge (discover). */
   guard?:
     | { kind: 'command'; command: string }
-    | {
-        kind: 'http';
-        method: string;
-        /** The path with the query string as sent. */
-        path: string;
-        headers?: Record<string, string>;
-        /** The body as sent, when it is text. */
-        body?: string;
-        /** A body is sent that the guard is not shown (a binary stream); rules that need it fail closed. */
-        bodyUnread?: boolean;
-        /** `body` is decoded from this Content-Encoding (the bytes sent stay compressed). */
-        bodyDecodedFrom?: string;
-        /**
-         * Size and SHA-256 of a body the guard was not shown, read once a person must approve the
-         * request: they are part of the action digest, so the approval covers those exact bytes.
-         */
-        bodyBytes?: number;
-        bodySha256?: string;
-      }
+    | HttpOperation
     | { kind: 'path'; op: 'read' | 'write'; path: string };
   /**
    * A verdict fixed by the tool when there is nothing for the guard to parse (opening an

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GatehouseError, toGatehouseError, log } from '../core/index.js';
 import type { AuditLog } from '../audit/index.js';
+import type { HttpRequestLike } from '../guard/index.js';
 import type { Action } from './action.js';
 import { isGranted } from './grants.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -18,7 +19,7 @@ export interface GuardVerdict {
 /** The part of the guard engine the gate needs (src/guard implements it). */
 export interface ActionGuard {
   checkCommand(command: string, ctx?: { policy?: string; target?: string; token?: string }): GuardVerdict;
-  checkHttp(req: { method: string; path: string; headers?: Record<string, string>; body?: string; bodyUnread?: boolean; bodyDecodedFrom?: string }, ctx?: { policy?: string; target?: string; token?: string }): GuardVerdict;
+  checkHttp(req: HttpRequestLike, ctx?: { policy?: string; target?: string; token?: string }): GuardVerdict;
   checkPath(op: 'read' | 'write', path: string, ctx?: { policy?: string; target?: string; token?: string }): GuardVerdict;
 }
 

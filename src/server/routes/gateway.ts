@@ -4,6 +4,7 @@ import { GatehouseError } from '../../core/index.js';
 import { fillText } from '../../tools/common.js';
 import { decodeRequestForGuard, MULTIPART, readTextualBody, readWhole, UPSTREAM_LIMITS } from '../../upstream/index.js';
 import { dropForgedHeaders, httpTarget } from '../../tools/http-target.js';
+import type { HttpOperation } from '../../gate/index.js';
 import type { Route } from '../http.js';
 import type { Runtime } from '../runtime.js';
 
@@ -49,23 +50,13 @@ export function gatewayRoute(rt: Runtime): Route {
       const pathAndQuery = rawQuery === '' ? path : `${path}?${rawQuery}`;
       // The body is read by the gate's prepare step: only once the token is granted and within its
       // rate, and a failed read (too large, the client gone) is audited like any refusal.
-      const guard: {
-        kind: 'http';
-        method: string;
-        path: string;
-        headers: Record<string, string>;
-        body?: string;
-        bodyUnread?: boolean;
-        bodyDecodedFrom?: string;
-        bodyBytes?: number;
-        bodySha256?: string;
-      } = {
-        kind: 'http',
-        method,
-        path: pathAndQuery,
-        headers,
-      };
+      const guard: HttpOperation = { kind: 'http', method, path: pathAndQuery, headers };
       let body: Buffer | undefined;
+      // The approval digest covers the bytes sent, whatever form the guard judged them in.
+      const bindBytes = (bytes: Buffer) => {
+        guard.bodyBytes = bytes.length;
+        guard.bodySha256 = createHash('sha256').update(bytes).digest('hex');
+      };
 
       await rt.gate.run(
         ctx.principal,
@@ -108,9 +99,7 @@ export function gatewayRoute(rt: Runtime): Route {
             const decoded = body && encoding ? await decodeRequestForGuard(body, encoding, UPSTREAM_LIMITS.maxDecodedForGuard) : undefined;
             if (decoded !== undefined && body) {
               guard.bodyDecodedFrom = encoding;
-              // The guard judged the decoded text; an approval also binds the bytes as sent.
-              guard.bodyBytes = body.length;
-              guard.bodySha256 = createHash('sha256').update(body).digest('hex');
+              bindBytes(body);
             }
             guard.body = decoded ?? body?.toString('utf8');
           },
@@ -128,8 +117,7 @@ export function gatewayRoute(rt: Runtime): Route {
               owner: ctx.principal.tokenId,
               holdUntil: res,
             });
-            guard.bodyBytes = body.length;
-            guard.bodySha256 = createHash('sha256').update(body).digest('hex');
+            bindBytes(body);
           },
         },
       );
