@@ -30,7 +30,8 @@ export interface AnalyzeOptions {
 
 export interface ScriptInfo { functions: ReadonlySet<string> }
 
-const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
+/** Control characters that shells and parsers may read differently (CR, NUL, …). */
+export const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
 
 export function analyze(text: string, depth: number, o: AnalyzeOptions, stdin?: SimpleCommand['stdin']): Finding[] {
   const out: Finding[] = [];
@@ -61,69 +62,6 @@ export function analyze(text: string, depth: number, o: AnalyzeOptions, stdin?: 
   // Data flow needs two commands (a pipe, a substitution feeding another command, a variable or a
   // file handed from one to the next); a lone command has no partner, so flow() would find nothing.
   if (script.commands.length > 1) out.push(...flow(script.commands, script.commands.map(roleOf), depth, o));
-  return out;
-}
-
-/** A simple command as the guard evaluates it: what bash would run, if the guard is right. */
-export interface StaticCommand {
-  /** Assignments before the program name, as `NAME=value` after evaluation. */
-  assigns: string[];
-  argv: string[];
-  /** staticCommands only: files its output redirections write (`>`, `>>`, `&>`, `>|`, `<>`). */
-  writes?: string[];
-}
-
-/**
- * The command the guard believes bash runs for `text`, when it reads `text` as exactly one simple
- * command (no redirections, heredocs, functions or substitutions) whose every word it resolved
- * statically (no expansion, glob or brace), and raised no structural finding on the way; else
- * undefined ("cannot resolve statically"). Same preprocessing, parse and extraction as `analyze`.
- * Internal: the seam for the differential test against real bash (test/guard/differential.test.ts);
- * not part of the guard's public API.
- */
-export function staticCommand(text: string, parser: Parser): StaticCommand | undefined {
-  // A leading `!` is negation to tree-sitter even when glued to a word (`!'' x`), where bash runs a
-  // program named `!`: not a plain simple command (the guard then checks the rest, which is stricter).
-  if (CONTROL.test(text) || /^\s*!/.test(text)) return undefined;
-  let script: Script;
-  try {
-    script = withTree(parser, text, (root) => extractScript(root, text, { maxDepth: 200, maxNodes: 60_000 }));
-  } catch {
-    return undefined;
-  }
-  if (script.findings.length || script.functions.size || script.commands.length !== 1) return undefined;
-  const c = script.commands[0];
-  if (c.declaration || c.redirects.length || c.stdin || c.pipes.length || c.feeds !== undefined || !c.argv.length) return undefined;
-  const words = [...c.assigns.map((a) => a.value), ...c.argv];
-  if (words.some((w) => w.dynamic || w.glob)) return undefined;
-  return { assigns: c.assigns.map((a) => `${a.name}${a.append ? '+=' : '='}${a.value.text}`), argv: c.argv.map((w) => w.text) };
-}
-
-/**
- * Every simple command of a line of pipelines and lists (`;`, `|`, `&&`, `||`, input redirections,
- * here-strings, heredocs), when the guard resolved all of their words statically; undefined
- * otherwise. For the differential test against bash (like staticCommand); not public API.
- */
-export function staticCommands(text: string, parser: Parser): StaticCommand[] | undefined {
-  // `!` glued to a word at a command's start is a program name to bash and a negation to
-  // tree-sitter (`; !''rm` runs a program `!rm`): the guard's reading is the stricter one.
-  if (CONTROL.test(text) || /(^|[;&|\n({])\s*!/.test(text)) return undefined;
-  let script: Script;
-  try {
-    script = withTree(parser, text, (root) => extractScript(root, text, { maxDepth: 200, maxNodes: 60_000 }));
-  } catch {
-    return undefined;
-  }
-  if (script.findings.length || script.functions.size || !script.commands.length) return undefined;
-  const out: StaticCommand[] = [];
-  for (const c of script.commands) {
-    // A command of redirects alone (`> out`) has no argv: kept for its writes.
-    if (c.declaration || c.feeds !== undefined || (!c.argv.length && (c.assigns.length || !c.redirects.length)) || c.stdin?.dynamic) return undefined;
-    const words = [...c.assigns.map((a) => a.value), ...c.argv, ...c.redirects.map((r) => r.target).filter((w): w is Word => w !== null)];
-    if (words.some((w) => w.dynamic || w.glob)) return undefined;
-    const writes = c.redirects.filter((r) => r.target && /^(>|>>|&>|&>>|>\||<>)$/.test(r.op)).map((r) => r.target!.text);
-    out.push({ assigns: c.assigns.map((a) => `${a.name}${a.append ? '+=' : '='}${a.value.text}`), argv: c.argv.map((w) => w.text), writes });
-  }
   return out;
 }
 

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { staticCommand, staticCommands, type StaticCommand } from '../../src/guard/analyze.js';
+import { staticCommand, staticCommands, type StaticCommand } from '../../src/guard/static-commands.js';
 import { loadGuard, type GuardEngine } from '../../src/guard/index.js';
 import { loadBashParser, type Parser } from '../../src/guard/parser.js';
 
