@@ -361,15 +361,16 @@ function staticIntoXargs(cmds: SimpleCommand[], i: number, byPipe: Map<number, n
   const c = cmds[i];
   const pipe = c.pipes[c.pipes.length - 1];
   if (pipe.stage === 0 || !c.argv.length) return [];
-  const chain = effective(c.argv);
-  const x = chain.find((argv) => argv.length > 0 && progName(argv[0].text) === 'xargs');
-  if (!x) return [];
+  // The cheap test first: most piped commands are not fed by static text, and for those the
+  // wrapper chain (roleOf unwrapped it already) is not walked again.
   const before = (byPipe.get(pipe.id) ?? []).filter((j) => cmds[j].pipes.some((p) => p.id === pipe.id && p.stage === pipe.stage - 1));
   if (before.length !== 1) return [];
   const src = cmds[before[0]];
   if (src.redirects.length || src.feeds !== undefined) return [];
   const input = roles[before[0]].prog === 'cat' ? roles[before[0]].staticOut : staticEchoOutput(src.argv);
   if (input === undefined) return [];
+  const x = effective(c.argv).find((argv) => argv.length > 0 && progName(argv[0].text) === 'xargs');
+  if (!x) return [];
   const runs = xargsRuns(x.slice(1), input);
   if (!runs?.length) return [];
   if (depth + 1 > o.maxReparseDepth) return [finding('approve', 'limits.nesting', 'shell strings nest too deep', c.text, { floor: true })];

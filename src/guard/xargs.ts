@@ -5,6 +5,10 @@ import type { Word } from './words.js';
 const MAX_RUNS = 8;
 const MAX_ITEMS = 64;
 
+/** Options whose effect is modelled (or does not change what runs); any other gives up. */
+const KNOWN_SHORT: ReadonlySet<string> = new Set(['0', 'r', 't', 'x', 'I', 'i', 'L', 'l', 'n', 'P', 'd', 's']);
+const KNOWN_LONG: ReadonlySet<string> = new Set(['null', 'no-run-if-empty', 'verbose', 'exit', 'replace', 'max-lines', 'max-args', 'max-procs', 'delimiter', 'max-chars']);
+
 /**
  * The argvs `xargs ARGS` runs when its standard input is the static `input`, or undefined when the
  * guard cannot be sure (a dynamic word, an option it does not model, quotes or backslashes that
@@ -15,9 +19,8 @@ export function xargsRuns(args: readonly Word[], input: string): string[][] | un
   if (args.some((w) => w.dynamic)) return undefined;
   // -i and -l take their (optional) value attached only, so they are plain flags here.
   const o = parseOpts(args, 'ILnPdEsa', ['replace', 'max-lines', 'max-args', 'max-procs', 'delimiter', 'eof', 'max-chars', 'arg-file', 'process-slot-var'], true);
-  const known = new Set(['0', 'r', 't', 'x', 'I', 'i', 'L', 'l', 'n', 'P', 'd', 's']);
-  for (const f of o.short) if (!known.has(f)) return undefined;
-  for (const f of o.long.keys()) if (!['null', 'no-run-if-empty', 'verbose', 'exit', 'replace', 'max-lines', 'max-args', 'max-procs', 'delimiter', 'max-chars'].includes(f)) return undefined;
+  for (const f of o.short) if (!KNOWN_SHORT.has(f)) return undefined;
+  for (const f of o.long.keys()) if (!KNOWN_LONG.has(f)) return undefined;
   const inner = o.pos.map((w) => w.text);
   const cmd = inner.length ? inner : ['echo'];
   const replace = o.values.get('I') ?? o.long.get('replace') ?? (o.short.has('i') ? '{}' : undefined);
