@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { mkdtempSync, chmodSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -263,6 +264,37 @@ describe.skipIf(!hasBwrap && process.env.CI !== 'true')('approvals end to end (o
     const ok = await send(approved, id);
     expect(ok.status).toBe(200);
     expect(upstream.seen.length).toBe(before + 1);
+    expect(upstream.seen[before].body.equals(approved)).toBe(true);
+  });
+
+  it('/gateway: an approval for a compressed body binds the bytes sent, not only the text the guard judged', async () => {
+    const admin = /Admin token[^\n]*\n\n\s+(gh_\S+)/.exec(server.output())![1];
+    const text = JSON.stringify({ query: `mutation { ${'touch(id: 1) '.repeat(40)}}` });
+    // Two gzip streams of the same text and length (they differ in the header's mtime field): the
+    // guard reads the same mutation in both, and every header, Content-Length included, is equal.
+    const approved = gzipSync(text);
+    const other = Buffer.from(approved);
+    other.writeUInt32LE(1_700_000_000, 4);
+    expect(gunzipSync(other).toString()).toBe(text);
+    expect(approved.equals(other)).toBe(false);
+    const send = (body: Buffer, approvalId?: string) =>
+      fetch(`${server.url}/gateway/echo/graphql`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json', 'content-encoding': 'gzip', ...(approvalId ? { 'x-gatehouse-approval-id': approvalId } : {}) },
+        body,
+      });
+    const first = await send(approved);
+    const refused = (await first.json()) as { error: { code: string; details: { rule: string; approvalId: string } } };
+    expect(refused.error).toMatchObject({ code: 'approval_required', details: { rule: 'http.graphql-mutation' } });
+    const id = refused.error.details.approvalId;
+    expect((await fetch(`${server.url}/admin/approvals/${id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' }, body: '{}' })).status).toBe(200);
+
+    const before = upstream.seen.length;
+    const swapped = await send(other, id);
+    expect(((await swapped.json()) as { error: { code: string } }).error.code).toBe('approval_invalid');
+    expect(upstream.seen.length).toBe(before);
+    const ok = await send(approved, id);
+    expect(ok.status).toBe(200);
     expect(upstream.seen[before].body.equals(approved)).toBe(true);
   });
 
