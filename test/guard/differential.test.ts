@@ -515,6 +515,10 @@ const REGRESSION_COMPOUND: [string, string[][] | undefined][] = [
   ['<a a{b "" \\\n0<a', undefined],
   ["'a' >&- $'' ; a", [['a', ''], ['a']]],
   ["'a' \\\n\n2>/dev/null \\a", undefined],
+  // An empty group is a syntax error to bash (nothing runs); tree-sitter accepts it.
+  ['\\a ; { }', undefined],
+  // tree-sitter joins `$ $` across the blank into `$$`; bash reads a here-string `$` and an argument.
+  ["a <<<$ $'' <<-EOF\n\tx\n\tEOF", undefined],
   // tree-sitter splits `]\ {a..c}` into `]\ {` and `a..c}`; bash brace-expands the joined word.
   ['x ]\\ {a..c}', undefined],
 ];
