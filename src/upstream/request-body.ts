@@ -150,12 +150,12 @@ export interface PreparedBody {
  * the body fail closed). The declared size is checked before reading; the limit holds whatever
  * Content-Length claimed.
  */
-export async function readTextualBody(req: IncomingMessage, maxRequest: number, owner?: string, holdUntil?: ReadWholeOptions['holdUntil']): Promise<{ body?: Buffer; unread: boolean }> {
+export async function readTextualBody(req: IncomingMessage, maxRequest: number, opts: Pick<ReadWholeOptions, 'owner' | 'holdUntil'> = {}): Promise<{ body?: Buffer; unread: boolean }> {
   const declared = declaredLength(req, maxRequest);
   if (!hasBody(req, declared)) return { unread: false };
   const type = req.headers['content-type'] ?? '';
   if (!TEXTUAL.test(type) && !MULTIPART.test(type)) return { unread: true };
-  return { body: await readWhole(req, maxRequest, { owner, holdUntil }), unread: false };
+  return { body: await readWhole(req, maxRequest, opts), unread: false };
 }
 
 function declaredLength(req: IncomingMessage, maxRequest: number): number | undefined {

@@ -90,7 +90,7 @@ export function gatewayRoute(rt: Runtime): Route {
           describe: (r) => ({ status: (r as { status: number }).status }),
           prepare: async () => {
             // The bytes stay in the token's reading budget until the response is done.
-            const read = await readTextualBody(req, UPSTREAM_LIMITS.maxRequestBytes, ctx.principal.tokenId, res);
+            const read = await readTextualBody(req, UPSTREAM_LIMITS.maxRequestBytes, { owner: ctx.principal.tokenId, holdUntil: res });
             body = read.body;
             guard.bodyUnread = read.unread;
             // A compressed text body is judged as the server will read it once decoded (bounded:
