@@ -36,6 +36,7 @@ export type ErrorCode =
   | 'ssh_error'
   | 'session_not_found'
   | 'cancelled'
+  | 'integrity_failed'
   | 'internal';
 
 export class GatehouseError extends Error {

@@ -3,3 +3,4 @@ export { createLogger, log, setLogScrubber, setLogSink, type Logger, type LogLev
 export { gatehouseHome, ensureHome, type HomePaths } from './home.js';
 export { rewriterStream, type ChunkRewriter } from './streams.js';
 export type { CommandOutput } from './process-result.js';
+export { rowMac, rowMacValid, type MacField } from './row-mac.js';

@@ -40,7 +40,7 @@ export function sendError(res: ServerResponse, err: GatehouseError): void {
   const status: Record<string, number> = {
     unauthenticated: 401, not_granted: 403, denied: 403, approval_required: 403, approval_invalid: 403, vault_handle_refused: 403, host_key_mismatch: 502, not_found: 404, invalid_input: 400, usage: 400,
     input_too_large: 413, request_too_large: 413, timeout: 504, upstream_error: 502, ssrf_blocked: 403, path_denied: 400,
-    audit_unavailable: 503, store_unavailable: 503, response_too_large: 502, limit_exceeded: 429, conflict: 409,
+    audit_unavailable: 503, store_unavailable: 503, response_too_large: 502, limit_exceeded: 429, conflict: 409, integrity_failed: 500,
   };
   const extra: Record<string, string> = err.code === 'unauthenticated' ? { 'www-authenticate': 'Bearer realm="gatehouse"' } : {};
   if (!res.headersSent) sendJson(res, status[err.code] ?? 500, { error: err.toJSON() }, extra);

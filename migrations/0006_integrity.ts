@@ -1,0 +1,20 @@
+import type { Kysely } from 'kysely';
+import type { Dialect } from '../src/store/index.js';
+
+/**
+ * Row signatures (src/core/row-mac.ts) on what the gate trusts from the store without a person:
+ * tokens (grants, policy, approval mode, admin, expiry, revocation), approvals (decisions and
+ * their one-time use), targets (where credentials go, pinned host keys) and vault bindings (where
+ * a secret may be filled). A row without a valid `mac` is refused.
+ *
+ * Rows that exist before this migration are signed once, by the process that applies it, right
+ * after it has opened the keyring (`Store.migrationsAppliedNow` says it did). The migration is
+ * deliberately not idempotent: deleting its row from gatehouse_migrations to get unsigned rows
+ * signed again makes the next start fail (the columns already exist) instead.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function up(db: Kysely<any>, _dialect: Dialect): Promise<void> {
+  for (const table of ['tokens', 'approvals', 'targets', 'vault_bindings']) {
+    await db.schema.alterTable(table).addColumn('mac', 'varchar(64)').execute();
+  }
+}
