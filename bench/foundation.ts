@@ -1,19 +1,15 @@
 import { spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
-import pg from 'pg';
-import { AuditLog } from '../src/audit/index.js';
-import { openStore, dropSchema, type Store } from '../src/store/index.js';
+import { benchAudit } from './audit.js';
 import { summarize, timeIt } from './stats.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const ECHO = fileURLToPath(new URL('../../bench/fixtures/echo-server.mjs', import.meta.url));
-const PG_URL = process.env.GATEHOUSE_TEST_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 function env(home: string, extra: Record<string, string> = {}): Record<string, string> {
   const e: Record<string, string> = {};
@@ -31,32 +27,6 @@ async function roundTrips(client: Client, tool: string, n: number): Promise<numb
   const out: number[] = [];
   for (let i = 0; i < n; i++) out.push(await timeIt(() => client.callTool({ name: tool, arguments: {} })));
   return out;
-}
-
-async function auditThroughput(store: Store, records: number, concurrency: number): Promise<{ group_commit_records_per_s: number; one_insert_per_record_per_s: number }> {
-  const audit = new AuditLog(store, randomBytes(32));
-  let t = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < records) {
-        next++;
-        await audit.append({ phase: 'event', tool: 'bench', action: 'x'.repeat(80) });
-      }
-    }),
-  );
-  const grouped = records / ((performance.now() - t) / 1000);
-  // Baseline: one autocommitted INSERT per record (what the log would cost without grouping).
-  t = performance.now();
-  const base = Math.min(records, 500);
-  for (let i = 0; i < base; i++) {
-    await store.db
-      .insertInto('audit_log')
-      .values({ seq: 10_000_000 + i, id: `b_${i}_${randomBytes(4).toString('hex')}`, ts: new Date().toISOString(), phase: 'event', prev_hash: '0', hash: '0' })
-      .execute();
-  }
-  const single = base / ((performance.now() - t) / 1000);
-  return { group_commit_records_per_s: Math.round(grouped), one_insert_per_record_per_s: Math.round(single) };
 }
 
 export async function benchFoundation(): Promise<Record<string, unknown>> {
@@ -106,26 +76,14 @@ export async function benchFoundation(): Promise<Record<string, unknown>> {
     await http.close();
     await rt.close();
 
-    // Audit append throughput with group commit, both databases.
-    const sqlite = await openStore({ sqliteFile: join(dir, 'audit-bench.db') });
-    const auditSqlite = await auditThroughput(sqlite, 5000, 50);
-    await sqlite.close();
-    let auditPg: unknown = 'skipped: PostgreSQL not reachable';
-    const probe = new pg.Client({ connectionString: PG_URL });
-    const pgOk = await probe.connect().then(() => probe.end().then(() => true), () => false);
-    if (pgOk) {
-      const schema = `gh_bench_${randomBytes(4).toString('hex')}`;
-      const s = await openStore({ databaseUrl: PG_URL, schema });
-      auditPg = await auditThroughput(s, 5000, 50);
-      await s.close();
-      await dropSchema(PG_URL, schema);
-    }
+    // Audit append throughput with group commit, both databases, c10 and c50 (bench/audit.ts).
+    const auditAppend = await benchAudit();
 
     return {
       cold_start_mcp_to_tools_list: { gatehouse: summarize(cold), bare_sdk_server: summarize(coldBare), budget_ms: 500 },
       discover_round_trip_stdio: { gatehouse_discover: summarize(stdioRt), bare_sdk_echo: summarize(bareRt) },
       discover_round_trip_http: { gatehouse_discover: summarize(httpRt) },
-      audit_append: { sqlite: auditSqlite, postgres: auditPg, records: 5000, concurrency: 50 },
+      audit_append: auditAppend,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -6,7 +6,12 @@ export const CHAINED_FIELDS = [
   'decision', 'rule', 'approver', 'outcome', 'status', 'duration_ms', 'client', 'detail',
 ] as const;
 
-export type ChainedRecord = { [K in (typeof CHAINED_FIELDS)[number]]: string | number | null } & { prev_hash: string };
+/**
+ * A record as stored. `payload` (JSON: each payload value's text, or the sha256 and size of the
+ * blob holding it) is hashed after the other fields, and only when set, so every record written
+ * before payloads existed hashes as it did then.
+ */
+export type ChainedRecord = { [K in (typeof CHAINED_FIELDS)[number]]: string | number | null } & { prev_hash: string; payload?: string | null };
 
 /** The hash of the (virtual) record before the first one. */
 export const GENESIS = '0'.repeat(64);
@@ -21,7 +26,12 @@ export function chainHash(key: Buffer, rec: ChainedRecord): string {
   const h = createHmac('sha256', key);
   h.update(rec.prev_hash);
   h.update('\n');
-  h.update(JSON.stringify(CHAINED_FIELDS.map((f) => normalize(rec[f]))));
+  const values = CHAINED_FIELDS.map((f) => normalize(rec[f]));
+  // INVARIANT: the payload references (and so every blob's digest) are covered by the chain. A
+  // record with a payload hashes one more array element, so removing the payload, or adding one
+  // to a record that had none, changes the hash.
+  if (rec.payload !== undefined && rec.payload !== null) values.push(rec.payload);
+  h.update(JSON.stringify(values));
   return h.digest('hex');
 }
 

@@ -2,13 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { GatehouseError, log } from '../core/index.js';
 import type { Store } from '../store/index.js';
+import { canonicalDetailJson, canonicalInt, canonicalText, clipForDisplay } from './canonical.js';
 import { chainHash, GENESIS, type ChainedRecord } from './chain.js';
+import { checkPayloadName, payloadColumn, payloadParts, SPILLED, type AuditPayloadRef, type BlobWrite } from './payload.js';
 import { sqliteAuditWriter, type SqliteAuditWriter } from './sqlite-writer.js';
 import type { DurableSync } from './wal-sync.js';
 
 export type AuditPhase = 'attempt' | 'result' | 'event';
 
-/** One audit record as callers describe it. `action` must already be redacted. */
+/**
+ * One audit record as callers describe it. `action` must already be redacted for the agent's
+ * audience; every text (payload values included) is also passed through the operator-audience
+ * scrubber (`setScrubber`) on its canonical form (canonical.ts) before it is hashed and stored.
+ */
 export interface AuditEntry {
   phase: AuditPhase;
   /** For a result: the id of the attempt it closes. */
@@ -27,6 +33,14 @@ export interface AuditEntry {
   durationMs?: number;
   client?: string;
   detail?: Record<string, unknown>;
+  /**
+   * The full texts of what ran or was sent, by name: `command`, `stdin`, `env` (JSON), a session
+   * `transcript`, a file's `content`. Never cut: a value over 16 MiB (UTF-8) makes the append
+   * reject with `input_too_large`. Values over 4 KiB go to `audit_blobs` in the same
+   * transaction; the record keeps their sha256 and size. Names: 1-64 of [A-Za-z0-9_.:-], starting
+   * with a letter. `action` may stay a short summary for display because the whole is here.
+   */
+  payload?: Readonly<Record<string, string>>;
 }
 
 export interface AuditRecord {
@@ -49,12 +63,21 @@ export interface AuditRecord {
   durationMs: number | null;
   client: string | null;
   detail: Record<string, unknown> | null;
+  /**
+   * Each payload value: inline text, or the sha256 and size of its blob (`readAuditPayloads`
+   * fetches and checks those). Text columns longer than 4,000 characters (and `detail` JSON
+   * longer than 64,000) show a clipped form; their full text is here under `@` + the column name.
+   */
+  payload: Record<string, AuditPayloadRef> | null;
   prevHash: string;
   hash: string;
 }
 
 interface Pending {
-  entry: AuditEntry;
+  /** The record in its final form (canonical, scrubbed); seq and prev_hash are set by the writer. */
+  row: ChainedRecord;
+  blobs: BlobWrite[];
+  durable: boolean;
   id: string;
   resolve: (r: { id: string; seq: number }) => void;
   reject: (e: Error) => void;
@@ -62,7 +85,10 @@ interface Pending {
 
 const PG_AUDIT_LOCK = 720_401_2;
 const MAX_BATCH = 500;
+/** Text columns show at most this many characters; the full text goes to the payload. */
 const MAX_FIELD = 4000;
+/** `detail` JSON kept in the record up to this many characters; longer goes to the payload. */
+const MAX_DETAIL = 64_000;
 
 /**
  * The hash-chained audit log with group commit.
@@ -107,8 +133,22 @@ export class AuditLog {
   }
 
   append(entry: AuditEntry): Promise<{ id: string; seq: number }> {
+    const id = newAuditId();
+    let row: ChainedRecord;
+    const blobs: BlobWrite[] = [];
+    try {
+      // Prepared here, not in the batch: a record that cannot be kept (a value over the limit)
+      // refuses its own append, never the other records of its batch.
+      row = this.#prepare(entry, id, blobs);
+    } catch (e) {
+      return Promise.reject(
+        e instanceof GatehouseError
+          ? e
+          : new GatehouseError('audit_unavailable', 'the audit record could not be prepared, so the action was not run', { hint: 'see the server log', cause: e }),
+      );
+    }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ entry, id: newAuditId(), resolve, reject });
+      this.#queue.push({ row, blobs, durable: entry.phase !== 'result', id, resolve, reject });
       if (!this.#flushing) {
         this.#flushing = true;
         // Let the current tick's other appends join this batch.
@@ -119,9 +159,9 @@ export class AuditLog {
 
   async #flush(): Promise<void> {
     while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, MAX_BATCH);
+      const batch = this.#queue.splice(0, batchLength(this.#queue));
       try {
-        const seqs = await this.#write(batch, batch.some((p) => p.entry.phase !== 'result'));
+        const seqs = await this.#write(batch, batch.some((p) => p.durable));
         batch.forEach((p, i) => p.resolve({ id: p.id, seq: seqs[i] }));
       } catch (e) {
         log.error('audit write failed', { err: e });
@@ -155,10 +195,23 @@ export class AuditLog {
         const ts = new Date().toISOString();
         for (const p of batch) {
           seq += 1;
-          const rec = this.#toRow(p, seq, ts, prev);
+          const rec = p.row;
+          rec.seq = seq;
+          rec.ts = ts;
+          rec.prev_hash = prev;
           const hash = chainHash(this.#key, rec);
-          rows.push({ ...rec, hash });
+          rows.push(Object.assign(rec, { hash }));
           prev = hash;
+        }
+        // INVARIANT: blobs are written in the records' transaction; a blob that cannot be written
+        // rolls the batch back and every append in it rejects (no record, no action).
+        const blobs = uniqueBlobs(batch);
+        for (let i = 0; i < blobs.length; i += BLOBS_PER_INSERT) {
+          await conn
+            .insertInto('audit_blobs')
+            .values(blobs.slice(i, i + BLOBS_PER_INSERT))
+            .onConflict((oc) => oc.column('sha256').doNothing())
+            .execute();
         }
         await conn.insertInto('audit_log').values(rows).execute();
         await sql.raw('COMMIT').execute(conn);
@@ -180,9 +233,12 @@ export class AuditLog {
   #writeSqlite(handle: NonNullable<Store['sqlite']>, batch: Pending[], durable: boolean): Promise<number[]> {
     const ts = new Date().toISOString();
     // seq and prev_hash are placeholders: the writer sets them under the store's write lock.
-    const records = batch.map((p) => this.#toRow(p, 0, ts, ''));
+    const records = batch.map((p) => {
+      p.row.ts = ts;
+      return p.row;
+    });
     this.#sqliteWriter ??= sqliteAuditWriter(handle, this.#key, { sync: this.#walSync });
-    return this.#sqliteWriter.write(records, durable);
+    return this.#sqliteWriter.write(records, durable, uniqueBlobs(batch));
   }
 
   /** Returns after everything appended so far is committed and on disk, and releases the WAL descriptor. */
@@ -193,31 +249,69 @@ export class AuditLog {
     this.#sqliteWriter = undefined;
   }
 
-  #toRow(p: Pending, seq: number, ts: string, prev: string): ChainedRecord {
-    const e = p.entry;
-    const text = (v: string | null | undefined): string | null => (v === undefined || v === null ? null : clip(this.#scrub(v)));
-    return {
-      seq,
-      id: p.id,
-      ts,
-      phase: e.phase,
-      ref: e.ref ?? null,
-      token_id: e.tokenId ?? null,
-      token_name: text(e.tokenName),
-      tool: text(e.tool),
-      route: text(e.route),
-      target: text(e.target),
-      action: text(e.action),
-      decision: e.decision ?? null,
-      rule: text(e.rule),
-      approver: text(e.approver),
-      outcome: e.outcome ?? null,
-      status: e.status ?? null,
-      duration_ms: e.durationMs === undefined ? null : Math.round(e.durationMs),
-      client: text(e.client),
-      detail: e.detail ? clip(this.#scrub(JSON.stringify(e.detail)), 64_000) : null,
-      prev_hash: prev,
+  /**
+   * The record in its canonical form (canonical.ts), scrubbed for operators, with every text kept
+   * whole: a column too long to show is clipped for display and its full text goes to the payload.
+   * INVARIANT: nothing is hashed that the store would not give back unchanged, and nothing that
+   * ran is dropped (a value over the payload limit refuses the append instead).
+   */
+  #prepare(e: AuditEntry, id: string, blobs: BlobWrite[]): ChainedRecord {
+    const scrub = this.#scrub;
+    const payload: [string, string][] = [];
+    if (e.payload) {
+      for (const name of Object.keys(e.payload)) {
+        checkPayloadName(name);
+        const v: unknown = e.payload[name];
+        if (typeof v !== 'string') throw new GatehouseError('invalid_input', `audit payload ${name} is not text`, { hint: 'pass payload values as strings (JSON for structured values)' });
+        payload.push([name, canonicalText(scrub(canonicalText(v)))]);
+      }
+    }
+    // A text the log itself moves out of a column is never refused for its size: past the
+    // payload limit it is kept in parts (`@detail.1`, `@detail.2`, …), already scrubbed whole.
+    const spill = (name: string, t: string): string => {
+      const parts = Object.entries(payloadParts(SPILLED + name, t));
+      for (const part of parts) payload.push(part);
+      return parts.length === 1 ? parts[0][0] : `${parts[0][0]} … ${parts[parts.length - 1][0]}`;
     };
+    const column = (name: string, v: unknown, scrubbed: boolean): string | null => {
+      if (v === undefined || v === null) return null;
+      let t = canonicalText(typeof v === 'string' ? v : String(v));
+      if (scrubbed) t = canonicalText(scrub(t));
+      if (t.length <= MAX_FIELD) return t;
+      return clipForDisplay(t, MAX_FIELD, `…[clipped; full text in payload ${spill(name, t)}]`);
+    };
+    let detail: string | null = null;
+    if (e.detail) {
+      detail = canonicalDetailJson(e.detail, scrub);
+      if (detail.length > MAX_DETAIL) {
+        detail = JSON.stringify({ clipped: true, fullTextIn: `payload ${spill('detail', detail)}`, chars: detail.length });
+      }
+    }
+    const row: ChainedRecord = {
+      seq: 0,
+      id,
+      ts: '',
+      phase: column('phase', e.phase, false),
+      ref: column('ref', e.ref, false),
+      token_id: column('token_id', e.tokenId, false),
+      token_name: column('token_name', e.tokenName, true),
+      tool: column('tool', e.tool, true),
+      route: column('route', e.route, true),
+      target: column('target', e.target, true),
+      action: column('action', e.action, true),
+      decision: column('decision', e.decision, false),
+      rule: column('rule', e.rule, true),
+      approver: column('approver', e.approver, true),
+      outcome: column('outcome', e.outcome, false),
+      status: canonicalInt(e.status),
+      duration_ms: canonicalInt(e.durationMs),
+      client: column('client', e.client, true),
+      detail,
+      prev_hash: '',
+      payload: null,
+    };
+    row.payload = payloadColumn(payload, blobs);
+    return row;
   }
 
   /** Waits until everything appended so far is committed (used at shutdown). */
@@ -226,9 +320,42 @@ export class AuditLog {
   }
 }
 
-function clip(s: string, max = MAX_FIELD): string {
-  return s.length <= max ? s : s.slice(0, max) + '…[clipped]';
+/**
+ * How many queued records the next transaction takes: up to MAX_BATCH, and blobs of at most
+ * MAX_BATCH_BLOB_BYTES unless the first record alone has more. The embedded store's transaction
+ * runs on the event loop, so this bounds how long one batch can hold it.
+ */
+function batchLength(queue: Pending[]): number {
+  let bytes = 0;
+  const n = Math.min(queue.length, MAX_BATCH);
+  for (let i = 0; i < n; i++) {
+    const b = queue[i].blobs;
+    for (let j = 0; j < b.length; j++) bytes += b[j].bytes;
+    if (bytes > MAX_BATCH_BLOB_BYTES && i > 0) return i;
+  }
+  return n;
 }
+const MAX_BATCH_BLOB_BYTES = 32 * 1024 * 1024;
+
+/** Rows per blob INSERT on PostgreSQL (blobs are large: a few per statement). */
+const BLOBS_PER_INSERT = 8;
+
+/** The batch's blobs, each content once (records may share one). */
+function uniqueBlobs(batch: Pending[]): BlobWrite[] {
+  let out: BlobWrite[] | undefined;
+  let seen: Set<string> | undefined;
+  for (const p of batch) {
+    for (const b of p.blobs) {
+      out ??= [];
+      seen ??= new Set();
+      if (seen.has(b.sha256)) continue;
+      seen.add(b.sha256);
+      out.push(b);
+    }
+  }
+  return out ?? NO_BLOBS;
+}
+const NO_BLOBS: BlobWrite[] = [];
 
 // Ids are unique, not secret: a random per-process prefix and a counter (no random draw per record).
 const ID_PREFIX = 'au_' + randomBytes(9).toString('base64url') + '_';

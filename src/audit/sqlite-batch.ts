@@ -1,7 +1,8 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { CHAINED_FIELDS, chainHash, GENESIS, type ChainedRecord } from './chain.js';
+import type { BlobWrite } from './payload.js';
 
-const COLS = [...CHAINED_FIELDS, 'prev_hash', 'hash'] as const;
+const COLS = [...CHAINED_FIELDS, 'payload', 'prev_hash', 'hash'] as const;
 /** Rows per INSERT statement: one statement per few rows costs far less than one per row. */
 const ROWS_PER_INSERT = 16;
 
@@ -9,10 +10,13 @@ const ROWS_PER_INSERT = 16;
  * Appends records to the chain in one BEGIN IMMEDIATE transaction on an embedded store: the write
  * lock serialises writers across processes (others wait through the busy timeout), the last
  * record is read under it, and each new record's seq, prev_hash and hash are set from it (the
- * writer owns the records it is given and fills those fields in place). Returns the seqs.
+ * writer owns the records it is given and fills those fields in place). The blobs the records
+ * refer to are written in the same transaction. Returns the seqs.
  */
-export function sqliteBatchWriter(handle: BetterSqlite3.Database, key: Buffer): (records: ChainedRecord[]) => number[] {
+export function sqliteBatchWriter(handle: BetterSqlite3.Database, key: Buffer): (records: ChainedRecord[], blobs?: BlobWrite[]) => number[] {
   const last = handle.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+  // Prepared on first use: the hot path (no blob) never touches audit_blobs.
+  let blobInsert: BetterSqlite3.Statement | undefined;
   const inserts = new Map<number, BetterSqlite3.Statement>();
   const one = `(${COLS.map(() => '?').join(', ')})`;
   const insertOf = (rows: number): BetterSqlite3.Statement => {
@@ -20,7 +24,13 @@ export function sqliteBatchWriter(handle: BetterSqlite3.Database, key: Buffer): 
     if (!s) inserts.set(rows, (s = handle.prepare(`INSERT INTO audit_log (${COLS.join(', ')}) VALUES ${Array(rows).fill(one).join(', ')}`)));
     return s;
   };
-  const tx = handle.transaction((records: ChainedRecord[]) => {
+  const tx = handle.transaction((records: ChainedRecord[], blobs: BlobWrite[]) => {
+    // INVARIANT: a blob is written in its record's transaction: if it cannot be, neither is the
+    // record, and the append rejects (no record, no action). Content-addressed: same data, one row.
+    if (blobs.length > 0) {
+      blobInsert ??= handle.prepare('INSERT INTO audit_blobs (sha256, bytes, data) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING');
+      for (const b of blobs) blobInsert.run(b.sha256, b.bytes, b.data);
+    }
     const top = last.get() as { seq: number; hash: string } | undefined;
     let seq = top ? Number(top.seq) : 0;
     let prev = top ? top.hash : GENESIS;
@@ -33,7 +43,7 @@ export function sqliteBatchWriter(handle: BetterSqlite3.Database, key: Buffer): 
       rec.prev_hash = prev;
       prev = chainHash(key, rec);
       for (const f of CHAINED_FIELDS) params.push(rec[f]);
-      params.push(rec.prev_hash, prev);
+      params.push(rec.payload ?? null, rec.prev_hash, prev);
       seqs.push(seq);
       if (++pending === ROWS_PER_INSERT) {
         insertOf(pending).run(params);
@@ -44,5 +54,5 @@ export function sqliteBatchWriter(handle: BetterSqlite3.Database, key: Buffer): 
     if (pending > 0) insertOf(pending).run(params);
     return seqs;
   });
-  return (records) => tx.immediate(records);
+  return (records, blobs = []) => tx.immediate(records, blobs);
 }

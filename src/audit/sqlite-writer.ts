@@ -1,6 +1,7 @@
 import type BetterSqlite3 from 'better-sqlite3';
 import { GatehouseError, log } from '../core/index.js';
 import type { ChainedRecord } from './chain.js';
+import type { BlobWrite } from './payload.js';
 import { sqliteBatchWriter } from './sqlite-batch.js';
 import { WalFileSync, type DurableSync } from './wal-sync.js';
 
@@ -18,8 +19,9 @@ export interface SqliteAuditWriter {
    * Commits the records in one transaction (setting their seq and hashes). With `durable` it
    * resolves once they are on disk; without, once committed (they survive a crash of this
    * process at once, and reach the disk with the next flush, at most LAGGING_FLUSH_MS later).
+   * `blobs` (payload values the records refer to) are written in the same transaction.
    */
-  write(records: ChainedRecord[], durable?: boolean): Promise<number[]>;
+  write(records: ChainedRecord[], durable?: boolean, blobs?: BlobWrite[]): Promise<number[]>;
   /** Flushes whatever was committed without a flush; resolves when it is on disk. */
   flushLagging(): Promise<void>;
   close(): void;
@@ -64,11 +66,11 @@ export function sqliteAuditWriter(handle: BetterSqlite3.Database, key: Buffer, o
   const lockWaitMs = Number(handle.pragma('busy_timeout', { simple: true })) || OPEN_TRANSACTION_WAIT_MS;
   const noWait = handle.prepare('PRAGMA busy_timeout = 0');
   const restoreWait = handle.prepare(`PRAGMA busy_timeout = ${lockWaitMs}`);
-  const commitNow = (records: ChainedRecord[], m: NonNullable<typeof mode> | null): number[] => {
+  const commitNow = (records: ChainedRecord[], blobs: BlobWrite[], m: NonNullable<typeof mode> | null): number[] => {
     noWait.run();
     m?.relaxed.run();
     try {
-      return commit(records);
+      return commit(records, blobs);
     } finally {
       m?.restore.run();
       restoreWait.run();
@@ -110,14 +112,14 @@ export function sqliteAuditWriter(handle: BetterSqlite3.Database, key: Buffer, o
     laggingTimer.unref();
   };
   return {
-    async write(records, durable = true) {
+    async write(records, durable = true, blobs = []) {
       const deadline = Date.now() + lockWaitMs;
       let seqs: number[];
       for (let attempt = 0; ; attempt++) {
         await outsideTransaction(handle);
         const m = modeFor() ?? null;
         try {
-          seqs = commitNow(records, m);
+          seqs = commitNow(records, blobs, m);
         } catch (e) {
           if ((e as { code?: string }).code === 'SQLITE_BUSY' && Date.now() < deadline) {
             await new Promise((r) => setTimeout(r, Math.min(50, 2 ** attempt)));

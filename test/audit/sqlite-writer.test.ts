@@ -54,7 +54,7 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     // 40 rows per writer and batch: more than one multi-row INSERT per transaction.
     const results = await Promise.all(Array.from({ length: 400 }, (_, i) => (i % 2 ? a : b).append({ phase: 'event', tool: 'x', action: `n${i}` })));
     expect(new Set(results.map((r) => r.seq)).size).toBe(400);
-    expect(await verifyAuditChain(s1, key)).toEqual({ ok: true, records: 400 });
+    expect(await verifyAuditChain(s1, key)).toMatchObject({ ok: true, records: 400, breakCount: 0 });
     await a.close();
     await b.close();
     await s1.close();
@@ -163,10 +163,24 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     await s.close();
   });
 
+  it('one transaction holds at most 32 MiB of payload blobs, so a batch never holds the event loop long', async () => {
+    const s = await openStore({ sqliteFile: join(home.dir, 'blobs.db') });
+    const key = randomBytes(32);
+    let flushes = 0;
+    const log = new AuditLog(s, key, { durableSync: async () => void flushes++ });
+    const big = (c: string) => c.repeat(12 * 1024 * 1024);
+    // Appended in one tick: without the bound they would form one 48 MiB transaction.
+    await Promise.all(['a', 'b', 'c', 'd'].map((c) => log.append({ phase: 'attempt', tool: 'file_write', payload: { content: big(c) } })));
+    expect(flushes).toBe(2);
+    expect(await verifyAuditChain(s, key)).toMatchObject({ ok: true, breakCount: 0, records: 4 });
+    await log.close();
+    await s.close();
+  });
+
   it('a failed flush refuses the action (no audit record, no action)', async () => {
     const s = await openStore({ sqliteFile: join(home.dir, 'c.db') });
     const log = new AuditLog(s, randomBytes(32), { durableSync: () => Promise.reject(new Error('EIO: disk gone')) });
-    const tokens = new TokenService(s);
+    const tokens = new TokenService(s, { integrityKey: randomBytes(32) });
     const { token } = await tokens.create({ name: 'flush-fail', grants: ['tool:*'] });
     const principal = await tokens.authenticate(token);
     let ran = false;

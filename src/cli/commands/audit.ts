@@ -1,5 +1,15 @@
 import { GatehouseError } from '../../core/index.js';
-import { auditHead, parseAuditAnchor, searchAudit, verifyAuditChain, type AuditRecord } from '../../audit/index.js';
+import {
+  auditHead,
+  parseAuditAnchor,
+  readAuditPayloads,
+  requireAuditRecord,
+  searchAudit,
+  verifyAuditChain,
+  type AuditBreak,
+  type AuditRecord,
+  type VerifyResult,
+} from '../../audit/index.js';
 import { parseDuration } from '../../gate/index.js';
 import { bootRuntime } from '../../server/boot.js';
 import { parse, write } from '../args.js';
@@ -7,28 +17,85 @@ import { EXIT, type CommandRunner } from '../context.js';
 
 const USAGE = `usage:
   gatehouse audit verify [--anchor SEQ:HASH] [--json]
+  gatehouse audit show SEQ|ID [--json]
   gatehouse audit head [--json]
   gatehouse audit tail [-n N] [--json]
   gatehouse audit search [--token NAME] [--tool TOOL] [--decision allow|approve|deny|redirect] [--since 1h|ISO-TIME] [-n N] [--json]`;
 
+/**
+ * One record on one line. INVARIANT: text an agent chose (a command, a target, a client name) is
+ * shown with control characters, ANSI escapes and bidi overrides as visible escapes, so it cannot
+ * rewrite the operator's terminal or hide part of itself.
+ */
 function line(r: AuditRecord): string {
+  const v = (s: string | null) => (s === null ? null : visible(s));
   const parts = [
-    `#${r.seq}`, r.ts, r.phase, r.tokenName ?? '-', r.tool ?? r.route ?? '-', r.target ? `@${r.target}` : '',
-    r.decision ? `decision=${r.decision}` : '', r.rule ? `rule=${r.rule}` : '', r.approver ? `approver=${r.approver}` : '',
-    r.outcome ? `outcome=${r.outcome}` : '', r.status !== null ? `status=${r.status}` : '', r.durationMs !== null ? `${r.durationMs}ms` : '',
-    r.action ? `— ${r.action}` : '',
+    `#${r.seq}`, r.ts, r.phase, v(r.tokenName) ?? '-', v(r.tool ?? r.route) ?? '-', r.target ? `@${visible(r.target)}` : '',
+    r.decision ? `decision=${visible(r.decision)}` : '', r.rule ? `rule=${visible(r.rule)}` : '', r.approver ? `approver=${visible(r.approver)}` : '',
+    r.outcome ? `outcome=${visible(r.outcome)}` : '', r.status !== null ? `status=${r.status}` : '', r.durationMs !== null ? `${r.durationMs}ms` : '',
+    r.payload ? `[payload: ${Object.keys(r.payload).map(visible).join(', ')}]` : '',
+    r.action ? `— ${visible(r.action)}` : '',
   ];
   return parts.filter(Boolean).join(' ');
 }
 
+/**
+ * Characters that must not reach a terminal as they are: C0 and C1 controls (ANSI escapes), DEL,
+ * bidi overrides and isolates, zero-width characters, line and paragraph separators, BOM.
+ */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
+const escape = (ch: string): string => (ch === '\n' ? '\\n' : ch === '\t' ? '\\t' : ch === '\r' ? '\\r' : `\\u{${ch.codePointAt(0)!.toString(16)}}`);
+
+/** Text on one line, every unsafe character (newlines too) as a visible escape. */
+function visible(text: string): string {
+  return text.replace(UNSAFE, escape);
+}
+
+/**
+ * Multi-line text (a transcript, a script) for a terminal: newlines and tabs stay, every other
+ * unsafe character becomes a visible escape (`--json` gives the exact text).
+ */
+function block(text: string): string {
+  return text.replace(UNSAFE, (ch) => (ch === '\n' || ch === '\t' ? ch : escape(ch)));
+}
+
+function breakLine(b: AuditBreak): string {
+  const what: Record<AuditBreak['problem'], string> = {
+    changed: 'was changed',
+    removed_before: `follows ${b.missing ?? 'some'} removed record${b.missing === 1 ? '' : 's'}`,
+    reordered: 'does not link to the record before it (records swapped or removed, or its hash edited)',
+    blob_missing: `has lost its payload ${b.payload ?? ''} (the blob is gone)`,
+    blob_changed: `has a changed payload ${b.payload ?? ''} (the blob does not match the digest in the record)`,
+    payload_unreadable: 'has an unreadable payload column',
+  };
+  return `  #${b.seq} (${b.id === null ? '?' : visible(b.id)}) ${what[b.problem]}`;
+}
+
+function verifyReport(result: VerifyResult, anchor: { seq: number } | undefined): string {
+  if (result.ok) return `ok: ${result.records} records, chain intact${anchor ? `, holds anchor #${anchor.seq}` : ''}`;
+  const lines: string[] = [];
+  if (result.breakCount > 0) {
+    lines.push(`BROKEN: ${result.breakCount} problem${result.breakCount === 1 ? '' : 's'} in ${result.records} records:`);
+    lines.push(...result.breaks.map(breakLine));
+    if (result.breakCount > result.breaks.length) lines.push(`  … and ${result.breakCount - result.breaks.length} more (the first ${result.breaks.length} are listed; --json gives the same list)`);
+  }
+  if (result.anchorProblem) {
+    const a = result.anchorProblem;
+    lines.push(a.problem === 'missing'
+      ? `BROKEN: anchor record #${a.seq} is gone; the log now ends at #${result.records} (records were cut from the end)`
+      : `BROKEN: record #${a.seq} is not the one anchored (the history up to it was rewritten)`);
+  }
+  return lines.join('\n');
+}
+
 export const run: CommandRunner = async (args, ctx) => {
   const [sub, ...rest] = args;
-  if (!sub || !['verify', 'head', 'tail', 'search'].includes(sub)) {
+  if (!sub || !['verify', 'show', 'head', 'tail', 'search'].includes(sub)) {
     if (sub && sub !== 'help' && sub !== '--help') throw new GatehouseError('usage', `unknown audit command ${JSON.stringify(sub)}`, { hint: USAGE });
     write(ctx.stdout, USAGE);
     return sub ? EXIT.ok : EXIT.usage;
   }
-  const { values } = parse(rest, {
+  const parsed = parse(rest, {
     n: { type: 'string', short: 'n' },
     json: { type: 'boolean' },
     token: { type: 'string' },
@@ -36,7 +103,10 @@ export const run: CommandRunner = async (args, ctx) => {
     decision: { type: 'string' },
     since: { type: 'string' },
     anchor: { type: 'string' },
-  }, { positionals: false });
+  }, { positionals: sub === 'show' });
+  const positionals = (parsed.positionals ?? []) as string[];
+  if (sub === 'show' && positionals.length !== 1) throw new GatehouseError('usage', 'audit show takes one record: its seq or its id', { hint: USAGE });
+  const values = parsed.values;
   const anchor = values.anchor === undefined ? undefined : parseAuditAnchor(values.anchor);
   if (anchor === null) throw new GatehouseError('usage', `invalid --anchor ${JSON.stringify(values.anchor)}`, { hint: 'use SEQ:HASH as `gatehouse audit head` prints it' });
   if (anchor && sub !== 'verify') throw new GatehouseError('usage', '--anchor goes with audit verify', { hint: USAGE });
@@ -61,19 +131,30 @@ export const run: CommandRunner = async (args, ctx) => {
     }
     if (sub === 'verify') {
       const result = await verifyAuditChain(rt.store, await rt.keyring.internalKey('audit-chain'), { anchor });
-      if (values.json) write(ctx.stdout, JSON.stringify(result));
-      else if (result.ok) write(ctx.stdout, `ok: ${result.records} records, chain intact${anchor ? `, holds anchor #${anchor.seq}` : ''}`);
-      else if (result.anchorProblem) {
-        const a = result.anchorProblem;
-        write(ctx.stdout, a.problem === 'missing'
-          ? `BROKEN: anchor record #${a.seq} is gone; the log now ends at #${result.records} (records were cut from the end)`
-          : `BROKEN: record #${a.seq} is not the one anchored (the history up to it was rewritten)`);
-      } else {
-        const b = result.firstBad!;
-        const what = b.problem === 'changed' ? 'was changed' : b.problem === 'removed_before' ? 'follows a removed record' : 'is out of order or follows a removed record';
-        write(ctx.stdout, `BROKEN: record #${b.seq} (${b.id}) ${what}; ${result.records - 1} records before it verify`);
-      }
+      write(ctx.stdout, values.json ? JSON.stringify(result) : verifyReport(result, anchor));
       return result.ok ? EXIT.ok : EXIT.failure;
+    }
+    if (sub === 'show') {
+      const record = await requireAuditRecord(rt.store, positionals[0]);
+      const payloads = await readAuditPayloads(rt.store, record);
+      const damaged = Object.values(payloads).some((p) => p.problem);
+      if (values.json) {
+        write(ctx.stdout, JSON.stringify({ ...record, payloadValues: payloads }));
+        return damaged ? EXIT.failure : EXIT.ok;
+      }
+      const out = [line(record)];
+      if (record.ref) out.push(`closes: ${visible(record.ref)}`);
+      out.push(`id: ${visible(record.id)}  hash: ${record.hash}`);
+      if (record.detail) out.push(`detail: ${visible(JSON.stringify(record.detail))}`);
+      for (const [name, p] of Object.entries(payloads)) {
+        const where = p.sha256 ? `blob sha256 ${p.sha256}` : 'inline';
+        const problem = p.problem === 'missing' ? ' — MISSING: the blob is gone' : p.problem === 'changed' ? ' — CHANGED: the blob does not match the digest in the record' : '';
+        out.push(`--- payload ${visible(name)} (${p.bytes} bytes, ${where})${problem} ---`);
+        if (p.problem !== 'missing') out.push(block(p.text));
+      }
+      if (Object.keys(payloads).length > 0) out.push('--- end ---');
+      write(ctx.stdout, out.join('\n'));
+      return damaged ? EXIT.failure : EXIT.ok;
     }
     const records = await searchAudit(rt.store, {
       tokenName: values.token,
