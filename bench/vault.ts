@@ -16,8 +16,13 @@ async function perOp(n: number, fn: () => Promise<unknown>): Promise<number> {
   return Number(process.hrtime.bigint() - t0) / 1e3 / n;
 }
 
-/** ~8 MB of log-like output with secrets and shapes sprinkled in, cut into 16 KiB chunks. */
-function makeOutput(secrets: string[]): Buffer[] {
+/**
+ * ~8 MB of log-like output with secrets and shapes sprinkled in, cut into 16 KiB chunks. As
+ * `json`, each line is a JSON document (escaped quotes, a `\n` escape, a URL with `&` and `%20`);
+ * as `json-slashes`, also with every `/` escaped (`\/`, PHP's default): escape-dense text, where
+ * the scrubber must build a decoded view.
+ */
+function makeOutput(secrets: string[], kind: 'log' | 'json' | 'json-slashes' = 'log'): Buffer[] {
   const lines: string[] = [];
   let size = 0;
   let i = 0;
@@ -26,6 +31,8 @@ function makeOutput(secrets: string[]): Buffer[] {
     if (i % 997 === 0) l += ` echo=${secrets[i % secrets.length]}`;
     if (i % 1499 === 0) l += ` auth=Bearer ${randomBytes(24).toString('base64url')}`;
     if (i % 2003 === 0) l += ` key=sk-proj-${randomBytes(24).toString('base64url')}`;
+    if (kind !== 'log') l = JSON.stringify({ msg: l, url: `https://x.example/a?b=${i}&c=%20d` }) + '\\n';
+    if (kind === 'json-slashes') l = l.replace(/\//g, '\\/');
     lines.push(l);
     size += l.length + 1;
     i++;
@@ -93,22 +100,28 @@ export async function benchVault(): Promise<Record<string, unknown>> {
 
   // Redaction: 20 registered secrets (+ their derived forms) and the built-in shapes.
   const secrets = Array.from({ length: 20 }, (_, i) => `secret-${i}-${randomBytes(12).toString('base64url')}`);
-  const redactor = new Redactor();
+  const redactor = new Redactor({ audience: 'agent' });
   for (const s of secrets) redactor.add(s);
-  const chunks = makeOutput(secrets);
-  const text = Buffer.concat(chunks).toString('utf8');
-  const mb = text.length / 1024 / 1024;
-  const baseline: number[] = [];
-  const streamed: number[] = [];
-  const str: number[] = [];
-  for (let r = 0; r < 3; r++) {
-    baseline.push(await streamMBs(chunks, () => new PassThrough()));
-    streamed.push(await streamMBs(chunks, () => redactor.createScrubStream()));
-    const t0 = process.hrtime.bigint();
-    const out = redactor.scrub(text);
-    str.push(mb / (Number(process.hrtime.bigint() - t0) / 1e9));
-    if (out.includes(secrets[0])) throw new Error('bench: secret survived');
-  }
+  const measure = async (kind: 'log' | 'json' | 'json-slashes') => {
+    const chunks = makeOutput(secrets, kind);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const mb = text.length / 1024 / 1024;
+    const baseline: number[] = [];
+    const streamed: number[] = [];
+    const str: number[] = [];
+    for (let r = 0; r < 3; r++) {
+      baseline.push(await streamMBs(chunks, () => new PassThrough()));
+      streamed.push(await streamMBs(chunks, () => redactor.createScrubStream()));
+      const t0 = process.hrtime.bigint();
+      const out = redactor.scrub(text);
+      str.push(mb / (Number(process.hrtime.bigint() - t0) / 1e9));
+      if (out.includes(secrets[0])) throw new Error('bench: secret survived');
+    }
+    return { mb, streamed: median(streamed), str: median(str), baseline: median(baseline) };
+  };
+  const log = await measure('log');
+  const json = await measure('json');
+  const slashes = await measure('json-slashes');
   const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
   return {
     seal_64B_us: round(median(sealSmall)),
@@ -117,13 +130,18 @@ export async function benchVault(): Promise<Record<string, unknown>> {
     open_1KiB_us: round(median(openKib)),
     fill_handle_sqlite_us: round(fillUs),
     redaction: {
-      output_MB: round(mb),
+      output_MB: round(log.mb),
       chunk_bytes: 16384,
       registered_secrets: secrets.length,
       literal_forms: redactor.size,
-      streamed_MBps: round(median(streamed), 1),
-      string_scrub_MBps: round(median(str), 1),
-      baseline_passthrough_MBps: round(median(baseline), 1),
+      streamed_MBps: round(log.streamed, 1),
+      string_scrub_MBps: round(log.str, 1),
+      baseline_passthrough_MBps: round(log.baseline, 1),
+      // Escaped text: a decoded view is built only where an escape could complete a match.
+      json_streamed_MBps: round(json.streamed, 1),
+      json_string_scrub_MBps: round(json.str, 1),
+      json_escaped_slashes_streamed_MBps: round(slashes.streamed, 1),
+      json_escaped_slashes_string_scrub_MBps: round(slashes.str, 1),
     },
   };
 }

@@ -56,7 +56,7 @@ function leaks(out: string, s: string): string[] {
 
 describe('Redactor: filled secrets', () => {
   it('scrubs raw, JSON, URL, hex and base64 forms, including inside base64 of a larger text', () => {
-    const r = new Redactor();
+    const r = new Redactor({ audience: 'agent' });
     r.add(SECRET);
     const text = forms(SECRET).map((f, i) => `f${i}=${f};`).join('\n');
     const out = r.scrub(text);
@@ -66,7 +66,7 @@ describe('Redactor: filled secrets', () => {
   });
 
   it('catches a secret split across stream chunks at every offset (raw, base64, url, hex forms)', async () => {
-    const r = new Redactor();
+    const r = new Redactor({ audience: 'agent' });
     r.add(SECRET);
     const body = Buffer.from(`HTTP echo: {"auth":"Bearer ${'x'}", "k":"${forms(SECRET).join('","')}"} done\n`, 'utf8');
     for (let i = 1; i < body.length; i++) {
@@ -80,7 +80,7 @@ describe('Redactor: filled secrets', () => {
   });
 
   it('passes text without secrets through unchanged (stream and string), including binary bytes', async () => {
-    const r = new Redactor();
+    const r = new Redactor({ audience: 'agent' });
     r.add(SECRET);
     const bin = Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 37) & 0xff));
     const out: Buffer[] = [];
@@ -92,14 +92,14 @@ describe('Redactor: filled secrets', () => {
   });
 
   it('ignores too-short secrets rather than scrubbing every letter', () => {
-    const r = new Redactor({ builtins: false });
+    const r = new Redactor({ audience: 'operator', builtins: false });
     r.add('ab');
     expect(r.scrub('abc')).toBe('abc');
   });
 });
 
 describe('Redactor: well-known shapes', () => {
-  const r = new Redactor();
+  const r = new Redactor({ audience: 'agent' });
   const cases: Array<[string, string, string]> = [
     ['openai', 'key sk-proj-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789', 'key sk-***'],
     ['openai legacy', 'sk-AbCdEfGhIjKlMnOpQrStUvWxYz0123456789', 'sk-***'],
@@ -136,12 +136,12 @@ describe('Redactor: well-known shapes', () => {
 
 describe('Redactor: custom patterns', () => {
   it('applies show_prefix', () => {
-    const r = new Redactor({ patterns: [{ name: 'acme', pattern: 'acme_[a-z0-9]{12}', show_prefix: 5 }, { name: 'x', pattern: '(?<tok>XX-[0-9]{6})' }] });
+    const r = new Redactor({ audience: 'agent', patterns: [{ name: 'acme', pattern: 'acme_[a-z0-9]{12}', show_prefix: 5 }, { name: 'x', pattern: '(?<tok>XX-[0-9]{6})' }] });
     expect(r.scrub('k=acme_abcdef123456 z=XX-123456')).toBe('k=acme_*** z=***');
   });
   it('rejects backreferences, empty matches and bad syntax', () => {
     for (const pattern of ['(a)\\1', '(?<n>a)\\k<n>', 'a*', '(']) {
-      expect(() => new Redactor({ patterns: [{ name: 'bad', pattern }] }), pattern).toThrowError(expect.objectContaining({ code: 'config_invalid' }));
+      expect(() => new Redactor({ audience: 'agent', patterns: [{ name: 'bad', pattern }] }), pattern).toThrowError(expect.objectContaining({ code: 'config_invalid' }));
     }
   });
 });
@@ -151,7 +151,7 @@ describe('installLogScrubbing', () => {
     const lines: string[] = [];
     setLogSink((l) => lines.push(l));
     try {
-      const r = new Redactor();
+      const r = new Redactor({ audience: 'agent' });
       r.add(SECRET);
       installLogScrubbing(r);
       const logger = createLogger({}, 'debug');

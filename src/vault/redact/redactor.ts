@@ -1,176 +1,225 @@
 import type { Transform } from 'node:stream';
-import { rewriterStream } from '../../core/index.js';
-import { deriveForms } from './derive.js';
-import { BUILTIN_SHAPES, PEM_MAX, SHAPE_MAX, customShapes, type CustomPattern, type Shape } from './shapes.js';
+import { rewriterStream, type FlushableRewriter, type TextRewriter } from '../../core/streams.js';
+import { REDACTED } from '../../core/text.js';
+import { apply, compile, scan, type Compiled } from './engine.js';
+import { deriveForms, deriveUtf16Forms } from './derive.js';
+import { BUILTIN_SHAPES, customShapes, type CustomPattern, type Shape } from './shapes.js';
+import { isGuessable } from './strength.js';
+import type { Mode } from './views.js';
 
-export const REDACTED = '[REDACTED]';
+export { REDACTED };
+
+/**
+ * Who reads what a redactor scrubs.
+ * - `agent`: tool results, errors, streams, SSH/exec output. Guessable values are NOT registered:
+ *   scrubbing one would let an agent test guesses (see strength.ts).
+ * - `operator`: audit fields, server logs, approval prompts. Every value is registered; agents
+ *   never read these channels, so no guess can be tested through them.
+ */
+export type Audience = 'agent' | 'operator';
 
 export interface RedactorOptions {
+  /** Required, so no call site can forget which channel it scrubs. */
+  audience: Audience;
   /** Custom patterns from configuration (`redaction.patterns`). */
   patterns?: readonly CustomPattern[];
   /** Turn off the built-in shapes (tests/benches only). Default true. */
   builtins?: boolean;
 }
 
-/** Incremental scrubbing of a byte stream: push chunks, get back what is safe to emit. */
-export interface ChunkScrubber {
-  push(chunk: Buffer | string): Buffer;
-  end(): Buffer;
-}
+/** A byte-stream scrubber (THE chunk-rewriter contract of core/streams.ts, plus `flush`). */
+export type ChunkScrubber = FlushableRewriter;
+/** The same over JS strings. */
+export type TextScrubber = TextRewriter;
 
-interface Compiled {
-  re: RegExp;
-  shapes: Shape[];
-  /** Characters held back between chunks: longest literal or bounded shape match, minus one. */
-  hold: number;
+/** What every scrubbing set offers: the base redactor and its per-action overlays alike. */
+export interface Scrub {
+  /** Scrubs a whole text (every view; see views.ts). */
+  scrub(text: string): string;
+  /** A byte-stream scrubber: pushes return what is final, `end()` the rest, `flush()` ends and keeps going. */
+  createScrubber(): ChunkScrubber;
+  /** The same over JS strings (e.g. a session's text buffer). */
+  createTextScrubber(): TextScrubber;
+  /** A Transform that scrubs a byte stream, including secrets split across chunks. */
+  createScrubStream(): Transform;
   /**
-   * True when no match can contain a newline (no literal has one, no custom pattern is set, and
-   * PEM blocks are held on their own), so a stream may release everything up to its last newline
-   * at once: line-oriented output (SSE events, logs) is never held back waiting for more bytes.
+   * Bytes a bounded reader should read past its limit so that a secret straddling the limit is
+   * seen whole in its common forms (raw, hex, base64, `\uXXXX`…). Correctness never depends on
+   * it: what the scrubber still holds when a source is cut is dropped (scrubThenCap).
    */
-  releaseLines: boolean;
+  holdBack(): number;
 }
 
-const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+/** Escaped forms can be ~6x longer than the secret (`\u0073` per character). */
+const HOLD_EXPANSION = 6;
 
-/**
- * Scrubs secrets from text: every registered secret in all its derived forms, the built-in shapes
- * and custom patterns, in ONE combined regex pass (V8 compiles the alternation to a single
- * automaton, so cost grows slowly with the number of secrets). Literals come first and longest
- * first, so a filled secret wins over a shape that would keep a visible prefix.
- *
- * Two compiled forms exist: one over JS strings (`scrub`), one over bytes read as latin1
- * (streams), where each literal is its UTF-8 bytes: binary-safe, and a multi-byte character split
- * across chunks still matches.
- */
-export class Redactor {
-  readonly #literals = new Set<string>();
-  readonly #shapes: Shape[];
-  #text: Compiled | undefined;
-  #bytes: Compiled | undefined;
-
-  constructor(opts: RedactorOptions = {}) {
-    this.#shapes = [...(opts.builtins === false ? [] : BUILTIN_SHAPES), ...customShapes(opts.patterns ?? [])];
-  }
-
-  /** Registers a secret (a value that was filled); its encoded forms are derived here. */
-  add(secret: string): void {
-    let changed = false;
-    for (const f of deriveForms(secret)) {
-      if (!this.#literals.has(f)) {
-        this.#literals.add(f);
-        changed = true;
-      }
-    }
-    if (changed) {
-      this.#text = undefined;
-      this.#bytes = undefined;
-    }
-  }
-
-  get size(): number {
-    return this.#literals.size;
-  }
+/** Shared scrubbing over a compiled set that may change (secrets added while a stream runs). */
+abstract class ScrubBase implements Scrub {
+  protected abstract compiled(mode: Mode): Compiled;
 
   scrub(text: string): string {
-    const c = (this.#text ??= this.#compile('text'));
-    return scrubWith(c, text);
+    const c = this.compiled('text');
+    return apply(text, scan(c, text, true).spans);
   }
 
-  /** A chunk scrubber for streams (SSH/exec output, upstream bodies). */
   createScrubber(): ChunkScrubber {
     let held = '';
+    const all = (): Buffer => {
+      const c = this.compiled('bytes');
+      const out = apply(held, scan(c, held, true).spans);
+      held = '';
+      return Buffer.from(out, 'latin1');
+    };
     return {
       push: (chunk) => {
-        const c = (this.#bytes ??= this.#compile('bytes'));
+        const c = this.compiled('bytes');
         const buf = held + (typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk).toString('latin1');
-        const { out, rest } = scrubPartial(c, buf);
-        held = rest;
-        return Buffer.from(out, 'latin1');
+        const { spans, cut } = scan(c, buf, false);
+        held = buf.slice(cut);
+        return Buffer.from(apply(buf, spans, cut), 'latin1');
       },
-      end: () => {
-        const c = (this.#bytes ??= this.#compile('bytes'));
-        const out = scrubWith(c, held);
-        held = '';
-        return Buffer.from(out, 'latin1');
-      },
+      end: all,
+      flush: all,
     };
   }
 
-  /** A Transform that scrubs a byte stream, including secrets split across chunks. */
+  createTextScrubber(): TextScrubber {
+    let held = '';
+    const all = (): string => {
+      const out = apply(held, scan(this.compiled('text'), held, true).spans);
+      held = '';
+      return out;
+    };
+    return {
+      push: (chunk) => {
+        const buf = held + chunk;
+        const { spans, cut } = scan(this.compiled('text'), buf, false);
+        held = buf.slice(cut);
+        return apply(buf, spans, cut);
+      },
+      end: all,
+      flush: all,
+    };
+  }
+
   createScrubStream(): Transform {
     return rewriterStream(this.createScrubber());
   }
 
-
-  #compile(mode: 'text' | 'bytes'): Compiled {
-    const lits = [...this.#literals].map((l) => (mode === 'bytes' ? Buffer.from(l, 'utf8').toString('latin1') : l));
-    lits.sort((a, b) => b.length - a.length);
-    const parts: string[] = [];
-    if (lits.length) parts.push(`(?<L>${lits.map(escapeRe).join('|')})`);
-    this.#shapes.forEach((s, i) => parts.push(`(?<S${i}>${s.src})`));
-    const re = parts.length ? new RegExp(parts.join('|'), 'g') : /(?!)/g;
-    const maxLit = lits.length ? lits[0].length : 0;
-    return {
-      re,
-      shapes: this.#shapes,
-      hold: Math.max(maxLit, SHAPE_MAX),
-      releaseLines: !lits.some((l) => l.includes('\n')) && this.#shapes.every((sh) => BUILTIN_SHAPES.includes(sh)),
-    };
+  holdBack(): number {
+    return this.compiled('bytes').maxMatch * HOLD_EXPANSION + 64;
   }
 }
 
-function replacement(c: Compiled, m: RegExpExecArray): string {
-  const g = m.groups!;
-  if (g.L !== undefined) return REDACTED;
-  for (let i = 0; i < c.shapes.length; i++) if (g[`S${i}`] !== undefined) return c.shapes[i].replace(m[0]);
-  return REDACTED;
-}
+/** The registered literal forms, per representation. */
+class Forms {
+  readonly text = new Set<string>();
+  readonly bytes = new Set<string>();
+  version = 0;
 
-function scrubWith(c: Compiled, text: string): string {
-  c.re.lastIndex = 0;
-  let out = '';
-  let pos = 0;
-  for (let m = c.re.exec(text); m; m = c.re.exec(text)) {
-    if (m[0].length === 0) {
-      c.re.lastIndex++;
-      continue;
+  add(secret: string): boolean {
+    let changed = false;
+    for (const f of deriveForms(secret)) {
+      if (!this.text.has(f)) {
+        this.text.add(f);
+        this.bytes.add(Buffer.from(f, 'utf8').toString('latin1'));
+        changed = true;
+      }
     }
-    out += text.slice(pos, m.index) + replacement(c, m);
-    pos = m.index + m[0].length;
+    // UTF-16 bytes are a byte-stream form only: text reaches the redactor already decoded.
+    for (const f of deriveUtf16Forms(secret)) {
+      if (!this.bytes.has(f)) {
+        this.bytes.add(f);
+        changed = true;
+      }
+    }
+    if (changed) this.version++;
+    return changed;
   }
-  return pos === 0 ? text : out + text.slice(pos);
 }
 
 /**
- * Scrubs what is safe to emit from `buf` and returns the tail to hold back. A match starting
- * before the cut point is complete (the hold-back is at least as long as any bounded match), so
- * it is replaced and emitted. An unterminated PEM header is held back whole (up to PEM_MAX).
+ * Scrubs secrets from text: every registered secret in all its derived forms (derive.ts), seen
+ * through every decoding a client could apply (views.ts), plus the built-in shapes and custom
+ * patterns, in one combined regex pass per view (V8 compiles the alternation to one automaton, so
+ * cost grows slowly with the number of secrets). Literals come first and longest first, so a
+ * filled secret wins over a shape that would keep a visible prefix.
+ *
+ * Two compiled forms exist: one over JS strings (`scrub`, text scrubbers), one over bytes read as
+ * latin1 (byte streams), where each literal is its UTF-8 bytes: binary-safe, and a multi-byte
+ * character split across chunks still matches.
+ *
+ * One redactor serves one audience (see Audience). Strong values are scrubbed for every token,
+ * granted or not: guessing them is infeasible, so scrubbing them answers no question. Guessable
+ * values that Gatehouse fills into an action are hidden from that action's output by an overlay
+ * (`withExtra`, with `guessWindows`), which hides every string of the same shape the agent sent.
  */
-const PEM_END = /-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----/;
+export class Redactor extends ScrubBase {
+  readonly audience: Audience;
+  readonly #forms = new Forms();
+  readonly #shapes: Shape[];
+  #compiled: { text?: Compiled; bytes?: Compiled; version: number } = { version: -1 };
 
-function scrubPartial(c: Compiled, buf: string): { out: string; rest: string } {
-  let cut = Math.max(0, buf.length - c.hold);
-  const pem = buf.lastIndexOf('-----BEGIN ');
-  if (pem >= 0 && pem < cut && buf.length - pem < PEM_MAX && !PEM_END.test(buf.slice(pem))) cut = pem;
-  else if (c.releaseLines && (pem < 0 || PEM_END.test(buf.slice(pem)))) {
-    // No match can cross a newline, so every byte up to the last one is final now.
-    const nl = buf.lastIndexOf('\n');
-    if (nl + 1 > cut) cut = nl + 1;
+  constructor(opts: RedactorOptions) {
+    super();
+    // The type requires an audience. A caller the compiler does not check (a test written before
+    // audiences existed) gets what every redactor did then: every value scrubbed. Anything else
+    // that is not an audience is refused.
+    const audience = opts?.audience ?? 'operator';
+    if (audience !== 'agent' && audience !== 'operator') throw new TypeError(`unknown redactor audience ${JSON.stringify(audience)}: 'agent' or 'operator'`);
+    this.audience = audience;
+    this.#shapes = [...(opts?.builtins === false ? [] : BUILTIN_SHAPES), ...customShapes(opts?.patterns ?? [])];
   }
-  if (cut === 0) return { out: '', rest: buf };
-  c.re.lastIndex = 0;
-  let out = '';
-  let pos = 0;
-  for (let m = c.re.exec(buf); m && m.index < cut; m = c.re.exec(buf)) {
-    if (m[0].length === 0) {
-      c.re.lastIndex++;
-      continue;
-    }
-    out += buf.slice(pos, m.index) + replacement(c, m);
-    pos = m.index + m[0].length;
+
+  /**
+   * Registers a secret (a stored or filled value); its encoded forms are derived here. Returns
+   * whether the value is scrubbed by this redactor.
+   */
+  add(secret: string): boolean {
+    // INVARIANT: an agent-facing redactor never scrubs a guessable value: the only thing a literal
+    // scrubber can do for one is confirm an agent's guess (issue 13 item 6).
+    if (this.audience === 'agent' && isGuessable(secret)) return false;
+    this.#forms.add(secret);
+    return deriveForms(secret).length > 0;
   }
-  if (pos > cut) cut = pos;
-  out += buf.slice(pos, cut);
-  return { out, rest: buf.slice(cut) };
+
+  /** Number of registered literal forms (text representation). */
+  get size(): number {
+    return this.#forms.text.size;
+  }
+
+  /**
+   * A scrubbing set for one action: this redactor's secrets plus `literals` (in all their derived
+   * forms, guessable or not). Compiling it costs about as much as compiling the base once; it is
+   * meant for actions that fill a guessable value (pass `[value, ...guessWindows(value, …)]`). The
+   * base redactor is unchanged; secrets added to it later are seen by the overlay too.
+   */
+  withExtra(literals: readonly string[]): Scrub {
+    const extra = new Forms();
+    for (const l of literals) extra.add(l);
+    return new Overlay(this.#forms, extra, this.#shapes);
+  }
+
+  protected compiled(mode: Mode): Compiled {
+    const c = this.#compiled;
+    if (c.version !== this.#forms.version) this.#compiled = { version: this.#forms.version };
+    return (this.#compiled[mode] ??= compile(this.#forms[mode], this.#shapes, mode));
+  }
+}
+
+class Overlay extends ScrubBase {
+  #compiled: { text?: Compiled; bytes?: Compiled; version: number } = { version: -1 };
+
+  constructor(
+    private readonly base: Forms,
+    private readonly extra: Forms,
+    private readonly shapes: readonly Shape[],
+  ) {
+    super();
+  }
+
+  protected compiled(mode: Mode): Compiled {
+    if (this.#compiled.version !== this.base.version) this.#compiled = { version: this.base.version };
+    return (this.#compiled[mode] ??= compile([...this.base[mode], ...this.extra[mode]], this.shapes, mode));
+  }
 }

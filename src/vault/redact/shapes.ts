@@ -42,13 +42,15 @@ export const BUILTIN_SHAPES: readonly Shape[] = [
     // Secret keys have no prefix: only scrubbed next to a name that says what they are.
     name: 'aws-secret-key',
     // Blanks, not \s: no shape but PEM may span a newline, which lets streams release each line at once.
-    src: '(?:aws_secret_access_key|AWS_SECRET_ACCESS_KEY|[Ss]ecret_?[Aa]ccess_?[Kk]ey)["\']?[ \\t]{0,4}[:=][ \\t]{0,4}["\']?[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])',
-    replace: (m) => m.slice(0, m.length - 40) + '***',
+    // Quotes may be backslash-escaped (JSON inside a JSON string) without a decoded view.
+    src: '(?:aws_secret_access_key|AWS_SECRET_ACCESS_KEY|[Ss]ecret_?[Aa]ccess_?[Kk]ey)(?:\\\\{0,3}["\'])?[ \\t]{0,4}[:=][ \\t]{0,4}(?:\\\\{0,3}["\'])?(?:[A-Za-z0-9+=]|\\\\?/){40}(?![A-Za-z0-9/+=])',
+    // The key, 40 characters, each `/` possibly escaped as `\/` (JSON from PHP).
+    replace: (m) => m.replace(/(?:[A-Za-z0-9+=]|\\?\/){40}$/, '***'),
   },
   { name: 'github', src: '(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{30,250}|github_pat_[A-Za-z0-9_]{22,250})', replace: (m) => m.slice(0, m.startsWith('github_pat_') ? 11 : 4) + '***' },
   { name: 'gatehouse-token', src: '(?<![A-Za-z0-9_])gh_[A-Za-z0-9_-]{16,250}', replace: prefixed(3) },
   { name: 'slack', src: `${B}xox[abprse]-[A-Za-z0-9-]{10,250}`, replace: prefixed(5) },
-  { name: 'bearer', src: '(?<![A-Za-z0-9_])[Bb][Ee][Aa][Rr][Ee][Rr][ \\t]{1,4}[A-Za-z0-9._~+/=-]{8,250}', replace: (m) => m.slice(0, 6) + ' ***' },
+  { name: 'bearer', src: '(?<![A-Za-z0-9_])[Bb][Ee][Aa][Rr][Ee][Rr][ \\t]{1,4}(?:[A-Za-z0-9._~+=-]|\\\\?/){8,250}', replace: (m) => m.slice(0, 6) + ' ***' },
 ];
 
 /** Validates and converts custom patterns; refuses backreferences (they break the combined regex). */

@@ -1,0 +1,168 @@
+/**
+ * Line-joined chains (see views.ts): base64/hex/raw forms wrapped at any width, with indentation
+ * after the breaks, as views with a map back to the source.
+ */
+import { MappedView, MAX_ESCAPE, type View } from './views.js';
+
+
+/** What the chain builder needs from the compiled literals. */
+export interface WrapIndex {
+  /** Characters that occur in some literal (never CR or LF). */
+  alpha: Uint8Array;
+  /** Longest literal. */
+  maxLit: number;
+  /** Bitset of the hashes of every 4-character window of every literal (GRAM_BITS wide). */
+  grams: Uint8Array;
+  /** True when some literal starts with `s`. */
+  isPrefix(s: string): boolean;
+}
+
+export const GRAM_BITS = 20;
+/** Every literal is at least this long (MIN_SECRET_LENGTH), so a 4-gram test never misses one. */
+export const GRAM = 4;
+
+export function gramHash(s: string, i: number): number {
+  let h = 0x811c9dc5;
+  for (let k = 0; k < GRAM; k++) h = Math.imul(h ^ s.charCodeAt(i + k), 0x01000193);
+  return (h >>> 0) >>> (32 - GRAM_BITS);
+}
+
+export const gramHit = (grams: Uint8Array, h: number): boolean => (grams[h >> 3] & (1 << (h & 7))) !== 0;
+
+export interface Chains {
+  /** Chains that may hold a match across a line break: scan them with the literals. */
+  views: View[];
+  /** Source position from which output must be held (a chain the next chunk may continue). */
+  hold: number;
+}
+
+/**
+ * Runs of literal characters joined across line breaks (`\n` or `\r\n`, and the blanks that
+ * indent the next line). A match that crosses a break has its first part at the end of one line
+ * and the rest at the start of the next, all literal characters, so only those runs are joined:
+ * the text before a break back to the first non-literal character (at most maxLit - 1 of them),
+ * then each following line's leading run while that run reaches the next break. A blank line or
+ * a non-literal character ends a chain. Chains are filtered cheaply: some 4-character window
+ * across one of its joins must occur in a literal (every literal has at least 4 characters, so
+ * any match across a join contains such a window).
+ *
+ * Streams: a chain whose end is not settled (it runs into the unsettled tail, or ends in a break
+ * the next chunk may continue) is OPEN: output is held from the earliest position in its last
+ * maxLit - 1 characters where what follows is the start of some literal.
+ */
+export function wrapChains(parent: View, w: WrapIndex, final: boolean): Chains {
+  const t = parent.text;
+  const n = t.length;
+  const views: View[] = [];
+  let hold = Infinity;
+  let pieces: number[] = [];
+  let str = '';
+  let joins: number[] = [];
+  let end = -1;
+
+  // `open`: the chain may continue in the next chunk. `upTo`: the source position from which its
+  // characters may still change (an incomplete escape), or Infinity.
+  const finish = (open: boolean, upTo = Infinity) => {
+    if (pieces.length === 0) return;
+    if (joins.length && joins.some((j) => crossesGram(str, j, w.grams))) {
+      const seg: number[] = [];
+      let v = 0;
+      for (let k = 0; k < pieces.length; k += 2) {
+        seg.push(v, pieces[k], pieces[k + 1], 1);
+        v += pieces[k + 1] - pieces[k];
+      }
+      views.push(MappedView.from(str, parent, seg));
+    }
+    if (open && !final) {
+      // Hold from the earliest place where what follows (up to what may still change) could be
+      // the start of a literal; at the latest from where the characters may still change.
+      const limit = chainIndex(pieces, upTo, str.length);
+      for (let j = Math.max(0, limit - (w.maxLit - 1)); j <= limit; j++) {
+        if (j === limit || w.isPrefix(str.slice(j, limit))) {
+          hold = Math.min(hold, j === limit && upTo !== Infinity ? parent.source(upTo, upTo + 1)[0] : chainSource(pieces, j, parent));
+          break;
+        }
+      }
+    }
+    pieces = [];
+    str = '';
+    joins = [];
+    end = -1;
+  };
+
+  // Line breaks by indexOf rather than a global regex: no match object per line (this loop runs
+  // over every line of every output).
+  const alpha = w.alpha;
+  for (let nl = t.indexOf('\n'); nl >= 0; nl = t.indexOf('\n', nl + 1)) {
+    const bs = nl > 0 && t.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+    if (end !== bs) {
+      if (pieces.length) finish(false);
+      // The usual case, settled at once: no literal character right before the break.
+      if (bs === 0 || !alpha[t.charCodeAt(bs - 1)]) continue;
+      let k = bs - 1;
+      const lim = Math.max(0, bs - (w.maxLit - 1));
+      while (k > lim && alpha[t.charCodeAt(k - 1)]) k--;
+      pieces.push(k, bs);
+      str = t.slice(k, bs);
+    }
+    let be = nl + 1;
+    while (be < n && (t.charCodeAt(be) === 32 || t.charCodeAt(be) === 9)) be++;
+    let r = be;
+    while (r < n && alpha[t.charCodeAt(r)]) r++;
+    // Settled only if the character that ended the run (or the break) is final and cannot turn
+    // into (part of) a line break: a CR may be followed by the LF of the next chunk.
+    const intro = r + MAX_ESCAPE >= parent.stable ? introducerNear(t, r, parent.stable) : -1;
+    const unsettled = r >= parent.stable || (t.charCodeAt(r) === 13 && r + 1 >= parent.stable) || intro >= 0;
+    const upTo = intro >= 0 ? intro : Infinity;
+    if (r === be) {
+      finish(unsettled, upTo);
+      continue;
+    }
+    joins.push(str.length);
+    str += t.slice(be, r);
+    pieces.push(be, r);
+    end = r;
+    if (unsettled) finish(true, upTo);
+  }
+  finish(false);
+  return { views, hold };
+}
+
+/**
+ * Where an escape that may still be incomplete could change the run ending at r: an introducer
+ * at or before r (possibly taken as a literal character) that starts within MAX_ESCAPE of the
+ * unsettled part may yet decode to a literal character and continue the run. -1 when none.
+ */
+function introducerNear(t: string, r: number, stable: number): number {
+  const at = Math.max(t.lastIndexOf('\\', r), t.lastIndexOf('&', r), t.lastIndexOf('%', r));
+  return at >= Math.max(0, stable - MAX_ESCAPE) ? at : -1;
+}
+
+/** The chain index of parent position p (the chain's length when p is not in a piece). */
+function chainIndex(pieces: number[], p: number, len: number): number {
+  let v = 0;
+  for (let k = 0; k < pieces.length; k += 2) {
+    if (p >= pieces[k] && p < pieces[k + 1]) return v + (p - pieces[k]);
+    v += pieces[k + 1] - pieces[k];
+  }
+  return len;
+}
+
+function crossesGram(str: string, join: number, grams: Uint8Array): boolean {
+  for (let s = Math.max(0, join - GRAM + 1); s < join && s + GRAM <= str.length; s++) if (gramHit(grams, gramHash(str, s))) return true;
+  return false;
+}
+
+/** The source position of chain character j. */
+function chainSource(pieces: number[], j: number, parent: View): number {
+  let v = 0;
+  for (let k = 0; k < pieces.length; k += 2) {
+    const len = pieces[k + 1] - pieces[k];
+    if (j < v + len) {
+      const p = pieces[k] + (j - v);
+      return parent.source(p, p + 1)[0];
+    }
+    v += len;
+  }
+  return parent.source(pieces[pieces.length - 1] - 1, pieces[pieces.length - 1])[1];
+}
