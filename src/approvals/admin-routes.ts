@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatehouseError, toGatehouseError } from '../core/index.js';
+import { GatehouseError, httpStatusOf, toGatehouseError } from '../core/index.js';
 import { describeForHuman } from './describe.js';
 import type { ApprovalService } from './service.js';
 import type { Approval, ApprovalStatus } from './types.js';
@@ -24,10 +24,7 @@ export interface AdminRoute {
 
 const MAX_BODY = 16 * 1024;
 const DECIDE = /^\/admin\/approvals\/(ap_[a-z2-7]{26})\/(approve|deny)$/;
-const STATUSES: readonly (ApprovalStatus | 'all')[] = ['pending', 'approved', 'denied', 'expired', 'used', 'all'];
-const STATUS_CODE: Record<string, number> = {
-  not_found: 404, invalid_input: 400, not_granted: 403, conflict: 409, approval_invalid: 409, input_too_large: 413, approval_required: 409,
-};
+const STATUSES: readonly (ApprovalStatus | 'all')[] = ['pending', 'approved', 'denied', 'expired', 'used', 'tampered', 'all'];
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -38,7 +35,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 function sendErr(res: ServerResponse, e: unknown): void {
   const err = toGatehouseError(e);
   if (res.headersSent) return void res.destroy();
-  send(res, STATUS_CODE[err.code] ?? (err.code === 'store_unavailable' || err.code === 'audit_unavailable' ? 503 : 500), { error: err.toJSON() });
+  send(res, httpStatusOf(err.code), { error: err.toJSON() });
 }
 
 /** Defence in depth: the server already refuses non-admin tokens on these routes. */
@@ -71,7 +68,7 @@ function view(a: Approval): Approval & { description: string } {
 }
 
 /**
- * The admin HTTP API: `GET /admin/approvals[?status=pending|approved|denied|expired|used|all]`
+ * The admin HTTP API: `GET /admin/approvals[?status=pending|approved|denied|expired|used|tampered|all]`
  * (default pending), `POST /admin/approvals/:id/approve` and `/deny` with `{ "note"?: string }`.
  * Decisions are recorded as `api:<admin token name>`. INVARIANT: a token never decides an approval
  * its own action waits for, even an admin token (an agent holding one cannot approve itself).

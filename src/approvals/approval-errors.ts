@@ -4,7 +4,18 @@ import { GatehouseError } from '../core/index.js';
  * Why an approval id cannot be used for this call. `not_found` also covers an approval of another
  * token: a caller can never learn that someone else's approval exists, nor anything about it.
  */
-export type ConsumeFailure = 'not_found' | 'pending' | 'denied' | 'expired' | 'used' | 'changed';
+export type ConsumeFailure = 'not_found' | 'pending' | 'denied' | 'expired' | 'used' | 'changed' | 'tampered';
+
+/**
+ * A stored approval whose signature does not verify: written or changed by something other than
+ * Gatehouse (a database writer without the master key). Nothing in it is trusted or used.
+ */
+export function tamperedError(id: string): GatehouseError {
+  return new GatehouseError('approval_invalid', `approval ${id} failed its integrity check (it was written or changed outside Gatehouse) and cannot be used or decided`, {
+    hint: 'ask for a new approval; an operator should find out who can write to the Gatehouse database (the audit log records this refusal)',
+    details: { reason: 'tampered', approvalId: id },
+  });
+}
 
 export function consumeError(reason: ConsumeFailure, id: string, extra: { by?: string | null; expiresAt?: string; note?: string | null } = {}): GatehouseError {
   const details = { reason, approvalId: id };
@@ -30,6 +41,8 @@ export function consumeError(reason: ConsumeFailure, id: string, extra: { by?: s
         hint: 'call the tool again without approval_id to ask for a new approval',
         details,
       });
+    case 'tampered':
+      return tamperedError(id);
     case 'changed':
       return new GatehouseError('approval_invalid', `approval ${id} covers a different action (the command, request or target changed)`, {
         hint: 'retry exactly the approved call, or call again without approval_id to ask for a new approval for this one',

@@ -18,7 +18,12 @@ export function visible(text: string): string {
 function operationLines(a: Approval): string[] {
   const op = a.operation;
   if (!op) return [`Action:   ${visible(a.summary)}`];
+  return [...mainLines(op), ...Object.entries(op.bound ?? {}).map(([k, v]) => `  ${visible(k)}: ${visible(v)}`)];
+}
+
+function mainLines(op: NonNullable<Approval['operation']>): string[] {
   if (op.kind === 'command') return [`Command:  ${visible(op.command)}`];
+  if (op.kind === 'action') return [`Action:   ${visible(op.summary)}`];
   if (op.kind === 'http') {
     const lines = [`Request:  ${visible(op.method.toUpperCase())} ${visible(op.path)}`];
     const b = op.body;
@@ -45,6 +50,9 @@ export function describeForHuman(a: Approval, opts: { now?: number } = {}): stri
   const now = opts.now ?? Date.now();
   const lines = [
     `Approval ${a.id} (${a.status})`,
+    ...(a.status === 'tampered'
+      ? ['WARNING:  this record failed its integrity check: it was written or changed outside Gatehouse. It cannot be decided or used; find out who can write to the database.']
+      : []),
     ...operationLines(a),
     `Tool:     ${visible(a.tool)}`,
     `Target:   ${a.target ? visible(a.target) : '(none)'}`,

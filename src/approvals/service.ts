@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, log } from '../core/index.js';
 import type { Store } from '../store/index.js';
-import { consumeError } from './approval-errors.js';
+import { consumeError, tamperedError, type ConsumeFailure } from './approval-errors.js';
+import { approvalVerifies, signApproval, type ApprovalRow } from './approval-rows.js';
 import { decideInstructions, describeForHuman } from './describe.js';
-import { ApproverRegistry, type ApproverInfo } from './approvers.js';
+import { ApproverRegistry, type ApproverInfo, type EnrolmentBy } from './approvers.js';
 import { isApprovalId, newApprovalId } from './ids.js';
 import { RequestStateCodec, type RequestStatePayload, requestStateError } from './request-state.js';
 import type { Approval, ApprovalBody, ApprovalEvent, ApprovalMode, ApprovalOperation, ApprovalRequest, ApprovalStatus, DecisionChannel, InternalKeySource } from './types.js';
@@ -14,10 +15,14 @@ export const DEFAULT_APPROVAL_TTL_MS = 10 * 60 * 1000;
 const NONCE_GRACE_MS = 60 * 60 * 1000;
 const MAX_NOTE = 2000;
 const MAX_TEXT = 64 * 1024;
+/** Bounds on an operation's bound inputs (ApprovalOperation.bound). */
+export const MAX_BOUND_KEYS = 32;
+export const MAX_BOUND_VALUE_BYTES = 64 * 1024;
+const MAX_BOUND_KEY_CHARS = 200;
 
 export interface ApprovalServiceOptions {
   store: Store;
-  /** The vault keyring (`rt.keyring`): gives the `request-state` and `approver-seeds` keys. */
+  /** The vault keyring (`rt.keyring`): gives the `request-state`, `approver-seeds` and `store-integrity` keys. */
   keys: InternalKeySource;
   /** Life of a new approval and default life of a sealed requestState (default 10 minutes). */
   ttlMs?: number;
@@ -37,6 +42,11 @@ export interface DecideOptions {
   note?: string;
   /** Refuse when the approval belongs to this token (a token never decides its own approval). */
   notTokenId?: string;
+  /**
+   * Decide only when the approval belongs to this token; another token's approval is answered as
+   * not found (an answer given in a token's client settles that token's approval and no other).
+   */
+  forTokenId?: string;
 }
 
 export interface ListOptions {
@@ -44,36 +54,17 @@ export interface ListOptions {
   limit?: number;
 }
 
-interface Row {
-  id: string;
-  token_id: string;
-  token_name: string;
-  tool: string;
-  target: string | null;
-  summary: string;
-  operation: string | null;
-  digest: string;
-  rule: string;
-  reason: string;
-  matched: string;
-  mode: string;
-  status: string;
-  created_at: string;
-  expires_at: string;
-  decided_at: string | null;
-  decided_by: string | null;
-  channel: string | null;
-  note: string | null;
-  consumed_at: string | null;
-}
-
 const MODES: readonly ApprovalMode[] = ['out-of-band', 'totp', 'elicitation'];
 const CHANNELS: readonly DecisionChannel[] = ['cli', 'api', 'elicitation', 'totp'];
 
 /** Opens the approvals core on a store: loads its keys once, then everything is synchronous to seal. */
 export async function createApprovalService(opts: ApprovalServiceOptions): Promise<ApprovalService> {
-  const [stateKey, seedKey] = await Promise.all([opts.keys.internalKey('request-state'), opts.keys.internalKey('approver-seeds')]);
-  return new ApprovalService(opts, stateKey, seedKey);
+  const [stateKey, seedKey, integrityKey] = await Promise.all([
+    opts.keys.internalKey('request-state'),
+    opts.keys.internalKey('approver-seeds'),
+    opts.keys.internalKey('store-integrity'),
+  ]);
+  return new ApprovalService(opts, stateKey, seedKey, integrityKey);
 }
 
 /**
@@ -88,8 +79,18 @@ export class ApprovalService {
   readonly #now: () => number;
   readonly #onEvent: ApprovalServiceOptions['onEvent'];
   readonly #codec: RequestStateCodec;
+  /** Signs and checks every approval row (`store-integrity`: a database writer without the master key cannot). */
+  readonly #integrityKey: Buffer;
+  /**
+   * Approvals this process spent, until they expire. A database writer can put back an earlier,
+   * genuinely signed state of a row (approved, not yet used) that a signature alone cannot tell
+   * from the present; the process that spent it still knows, and refuses it as tampered.
+   */
+  readonly #spent = new Map<string, number>();
 
-  constructor(opts: ApprovalServiceOptions, stateKey: Buffer, seedKey: Buffer) {
+  constructor(opts: ApprovalServiceOptions, stateKey: Buffer, seedKey: Buffer, integrityKey: Buffer) {
+    if (integrityKey.length !== 32) throw new GatehouseError('key_invalid', 'the store-integrity key must be 32 bytes');
+    this.#integrityKey = integrityKey;
     this.#store = opts.store;
     this.ttlMs = opts.ttlMs ?? DEFAULT_APPROVAL_TTL_MS;
     if (!(this.ttlMs > 0)) throw new GatehouseError('config_invalid', 'the approval ttl must be positive');
@@ -113,40 +114,53 @@ export class ApprovalService {
     checkText('reason', r.reason, MAX_TEXT, true);
     checkText('matched', r.matched, MAX_TEXT, true);
     if (!MODES.includes(r.mode)) throw new GatehouseError('invalid_input', `unknown approval mode ${JSON.stringify(r.mode)}`);
+    const operation = r.operation ? JSON.stringify(pickOperation(r.operation)) : null;
     const id = newApprovalId();
     const now = this.#now();
     const expiresAt = iso(now + this.ttlMs);
+    const row: Omit<ApprovalRow, 'mac'> = {
+      id,
+      token_id: r.tokenId,
+      token_name: r.tokenName,
+      tool: r.tool,
+      target: r.target ?? null,
+      summary: r.summary,
+      operation,
+      digest: r.digest,
+      rule: r.rule,
+      reason: r.reason,
+      matched: r.matched,
+      mode: r.mode,
+      status: 'pending',
+      created_at: iso(now),
+      expires_at: expiresAt,
+      decided_at: null,
+      decided_by: null,
+      channel: null,
+      note: null,
+      consumed_at: null,
+    };
+    // INVARIANT: every row is written with the signature of exactly the state it holds.
     await this.#store.db
       .insertInto('approvals')
-      .values({
-        id,
-        token_id: r.tokenId,
-        token_name: r.tokenName,
-        tool: r.tool,
-        target: r.target ?? null,
-        summary: r.summary,
-        operation: r.operation ? JSON.stringify(pickOperation(r.operation)) : null,
-        digest: r.digest,
-        rule: r.rule,
-        reason: r.reason,
-        matched: r.matched,
-        mode: r.mode,
-        status: 'pending',
-        created_at: iso(now),
-        expires_at: expiresAt,
-      })
+      .values({ ...row, mac: signApproval(this.#integrityKey, row) })
       .execute();
     await this.#emit({ kind: 'request', approvalId: id, tokenId: r.tokenId, outcome: 'pending' });
     return { id, expiresAt };
   }
 
+  /** The approval as seen now; a row whose signature fails is shown as `tampered`, never as what it claims. */
   async get(id: string): Promise<Approval | null> {
     if (!isApprovalId(id)) return null;
-    const row = (await this.#store.db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst()) as Row | undefined;
+    const row = await this.#row(id);
     return row ? this.#toApproval(row) : null;
   }
 
-  /** Newest first. `status` filters on the status as seen now (default: all). */
+  /**
+   * Newest first. `status` filters on the status as seen now (default: all). A row whose
+   * signature fails is listed as `tampered` wherever its stored columns put it (so an operator
+   * looking at what waits sees it), and `tampered` lists only those.
+   */
   async list(opts: ListOptions = {}): Promise<Approval[]> {
     const now = iso(this.#now());
     const limit = Math.min(Math.max(1, opts.limit ?? 500), 5000);
@@ -167,19 +181,26 @@ export class ApprovalService {
       case 'expired':
         q = q.where('status', 'in', ['pending', 'approved']).where('consumed_at', 'is', null).where('expires_at', '<=', now);
         break;
+      case 'tampered': {
+        // The signature cannot be checked in SQL: check the newest rows here.
+        const rows = (await q.orderBy('created_at', 'desc').orderBy('id').limit(5000).execute()) as ApprovalRow[];
+        return rows.map((r) => this.#toApproval(r)).filter((a) => a.status === 'tampered').slice(0, limit);
+      }
       case 'all':
         break;
       default:
-        throw new GatehouseError('invalid_input', `unknown approval status ${JSON.stringify(opts.status)}`, { hint: 'use pending, approved, denied, expired, used or all' });
+        throw new GatehouseError('invalid_input', `unknown approval status ${JSON.stringify(opts.status)}`, { hint: 'use pending, approved, denied, expired, used, tampered or all' });
     }
-    const rows = (await q.orderBy('created_at', 'desc').orderBy('id').limit(limit).execute()) as Row[];
+    const rows = (await q.orderBy('created_at', 'desc').orderBy('id').limit(limit).execute()) as ApprovalRow[];
     return rows.map((r) => this.#toApproval(r));
   }
 
   /**
-   * A person's decision. INVARIANT: only a pending, unexpired approval changes, in one
-   * conditional UPDATE; so a denial (or an expiry, which means deny) can never become an approval,
-   * and two deciders racing get exactly one winner.
+   * A person's decision. INVARIANT: only a pending, unexpired approval whose signature verifies
+   * changes, in one conditional UPDATE that also requires the signature it was read with and
+   * writes the signature of the new state; so a denial (or an expiry, which means deny) can never
+   * become an approval, two deciders racing get exactly one winner, and a row a database writer
+   * forged or altered is never decided (nor re-signed).
    */
   async decide(id: string, decision: 'approved' | 'denied', o: DecideOptions): Promise<Approval> {
     if (decision !== 'approved' && decision !== 'denied') throw new GatehouseError('invalid_input', 'decision must be approved or denied');
@@ -188,97 +209,113 @@ export class ApprovalService {
     if (o.note !== undefined && o.note.length > MAX_NOTE) throw new GatehouseError('invalid_input', `the note is over ${MAX_NOTE} characters`);
     const shown = isApprovalId(id) ? id : '(malformed id)';
     const ev = { kind: 'decide' as const, approvalId: isApprovalId(id) ? id : null, by: o.by, channel: o.channel, note: o.note };
-    if (!isApprovalId(id)) {
-      await this.#emit({ ...ev, outcome: 'refused:not_found' });
-      throw notFound(shown);
-    }
+    const refuse = async (outcome: string, err: GatehouseError, tokenId?: string): Promise<never> => {
+      await this.#emit({ ...ev, ...(tokenId !== undefined ? { tokenId } : {}), outcome });
+      throw err;
+    };
+    if (!isApprovalId(id)) return refuse('refused:not_found', notFound(shown));
     const now = iso(this.#now());
-    let q = this.#store.db
-      .updateTable('approvals')
-      .set({ status: decision, decided_at: now, decided_by: o.by, channel: o.channel, note: o.note ?? null })
-      .where('id', '=', id)
-      .where('status', '=', 'pending')
-      .where('expires_at', '>', now);
-    if (o.notTokenId !== undefined) q = q.where('token_id', '<>', o.notTokenId);
-    const res = await q.executeTakeFirst();
-    const row = (await this.#store.db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst()) as Row | undefined;
-    if (Number(res.numUpdatedRows) === 1 && row) {
-      await this.#emit({ ...ev, tokenId: row.token_id, outcome: decision });
-      return this.#toApproval(row);
+    for (let attempt = 0; ; attempt++) {
+      const row = await this.#row(id);
+      if (!row || (o.forTokenId !== undefined && row.token_id !== o.forTokenId)) return refuse('refused:not_found', notFound(shown));
+      if (!this.#verified(row)) return refuse('refused:tampered', tamperedError(id));
+      const refusal = decideRefusal(row, o, now);
+      if (refusal) return refuse(`refused:${refusal.reason}`, refusal.err, row.token_id);
+      const next: Omit<ApprovalRow, 'mac'> = { ...row, status: decision, decided_at: now, decided_by: o.by, channel: o.channel, note: o.note ?? null };
+      const mac = signApproval(this.#integrityKey, next);
+      let q = this.#store.db
+        .updateTable('approvals')
+        .set({ status: decision, decided_at: now, decided_by: o.by, channel: o.channel, note: o.note ?? null, mac })
+        .where('id', '=', id)
+        .where('status', '=', 'pending')
+        .where('expires_at', '>', now)
+        .where('mac', '=', row.mac);
+      if (o.notTokenId !== undefined) q = q.where('token_id', '<>', o.notTokenId);
+      const res = await q.executeTakeFirst();
+      if (Number(res.numUpdatedRows) === 1) {
+        await this.#emit({ ...ev, tokenId: row.token_id, outcome: decision });
+        return this.#toApproval({ ...next, mac });
+      }
+      // Lost a race (another decider won) or the row changed under us: read it again and answer
+      // as it stands now. A row that is still pending after that changed twice: give up.
+      if (attempt >= 1) return refuse('refused:conflict', new GatehouseError('conflict', `approval ${id} changed while it was being decided`, { hint: 'run `gatehouse approvals list --all` and try again' }), row.token_id);
     }
-    if (!row) {
-      await this.#emit({ ...ev, outcome: 'refused:not_found' });
-      throw notFound(shown);
-    }
-    const a = this.#toApproval(row);
-    let err: GatehouseError;
-    let reason: string;
-    if (o.notTokenId !== undefined && row.token_id === o.notTokenId) {
-      reason = 'own_token';
-      err = new GatehouseError('not_granted', 'a token cannot decide an approval its own action is waiting for', {
-        hint: 'a person decides with another admin token or with `gatehouse approve` on the server',
-      });
-    } else if (a.status === 'expired') {
-      reason = 'expired';
-      err = new GatehouseError('approval_invalid', `approval ${id} expired at ${a.expiresAt} without a decision (expiry means deny)`, {
-        hint: 'the agent must ask again; approve the new request',
-        details: { reason: 'expired', approvalId: id },
-      });
-    } else {
-      reason = 'already_decided';
-      err = new GatehouseError('conflict', `approval ${id} was already ${row.status} by ${row.decided_by ?? '?'} at ${row.decided_at ?? '?'}`, {
-        hint: row.status === 'denied' ? 'a denial is final; the agent must ask again for a new approval' : 'nothing to do',
-        details: { reason: 'already_decided', approvalId: id, status: a.status },
-      });
-    }
-    await this.#emit({ ...ev, tokenId: row.token_id, outcome: `refused:${reason}` });
-    throw err;
   }
 
   /**
-   * Spends an approval on the call it covers. INVARIANT (single use, exact binding): one
-   * conditional UPDATE succeeds only for an approved, unused, unexpired approval of the same token
-   * and the same action digest; the affected-row count decides, so two processes racing get one
-   * winner. On failure the reason is told only to the token the approval belongs to.
-   * Still pending -> `approval_required` (wait and retry); every other refusal -> `approval_invalid`.
+   * Spends an approval on the call it covers. INVARIANT (single use, exact binding, integrity):
+   * the row's signature must verify; then one conditional UPDATE, which also requires the
+   * signature it was read with and writes the signature of the spent state, succeeds only for an
+   * approved, unused, unexpired approval of the same token and the same action digest; the
+   * affected-row count decides, so two processes racing get one winner. On failure the reason is
+   * told only to the token the approval belongs to. Still pending -> `approval_required` (wait
+   * and retry); every other refusal, a forged or altered row included -> `approval_invalid`.
    */
   async consume(id: string, who: { tokenId: string; digest: string }): Promise<{ approver: string; channel: DecisionChannel }> {
     const ev = { kind: 'consume' as const, approvalId: isApprovalId(id) ? id : null, tokenId: who.tokenId };
-    if (!isApprovalId(id)) {
-      await this.#emit({ ...ev, outcome: 'refused:not_found' });
-      throw consumeError('not_found', '(malformed id)');
-    }
+    const refuse = async (reason: ConsumeFailure, row?: ApprovalRow): Promise<never> => {
+      await this.#emit({ ...ev, outcome: `refused:${reason}` });
+      throw consumeError(reason, isApprovalId(id) ? id : '(malformed id)', row ? { by: row.decided_by, expiresAt: row.expires_at, note: row.note } : {});
+    };
+    if (!isApprovalId(id)) return refuse('not_found');
     const now = iso(this.#now());
+    const row = await this.#row(id);
+    if (!row) return refuse('not_found');
+    if (!this.#verified(row)) {
+      // Audited as tampered whoever asks; the caller learns it only when the row claims to be its
+      // own (another token's approval, even a forged one, is answered exactly like a missing one).
+      await this.#emit({ ...ev, outcome: 'refused:tampered' });
+      throw row.token_id === who.tokenId ? tamperedError(id) : consumeError('not_found', id);
+    }
+    // Another token's approval is answered exactly like a missing one: nothing about it leaks.
+    if (row.token_id !== who.tokenId) return refuse('not_found');
+    const reason = consumeRefusal(row, who.digest, now);
+    if (reason) return refuse(reason, row);
+    if (this.#spent.has(id)) {
+      log.error('an approval record was put back to an earlier state (spent, now shown unspent): it is refused', { approval: id });
+      await this.#emit({ ...ev, outcome: 'refused:tampered' });
+      throw tamperedError(id);
+    }
+    const next: Omit<ApprovalRow, 'mac'> = { ...row, consumed_at: now };
+    const mac = signApproval(this.#integrityKey, next);
     const res = await this.#store.db
       .updateTable('approvals')
-      .set({ consumed_at: now })
+      .set({ consumed_at: now, mac })
       .where('id', '=', id)
       .where('status', '=', 'approved')
       .where('consumed_at', 'is', null)
       .where('token_id', '=', who.tokenId)
       .where('digest', '=', who.digest)
       .where('expires_at', '>', now)
+      .where('mac', '=', row.mac)
       .executeTakeFirst();
-    const row = (await this.#store.db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst()) as Row | undefined;
-    if (Number(res.numUpdatedRows) === 1 && row) {
+    if (Number(res.numUpdatedRows) === 1) {
+      this.#rememberSpent(id, Date.parse(row.expires_at));
       await this.#emit({ ...ev, by: row.decided_by ?? undefined, channel: (row.channel as DecisionChannel) ?? undefined, outcome: 'consumed' });
       return { approver: row.decided_by ?? 'unknown', channel: (row.channel as DecisionChannel | null) ?? 'cli' };
     }
-    // Another token's approval is answered exactly like a missing one: nothing about it leaks.
-    if (!row || row.token_id !== who.tokenId) {
-      await this.#emit({ ...ev, outcome: 'refused:not_found' });
-      throw consumeError('not_found', id);
+    // Lost a race with a concurrent consume (or the row changed under us): never a second use.
+    const after = await this.#row(id);
+    if (after && !this.#verified(after)) {
+      await this.#emit({ ...ev, outcome: 'refused:tampered' });
+      throw tamperedError(id);
     }
-    const a = this.#toApproval(row);
-    const reason =
-      a.status === 'denied' ? 'denied'
-      : a.status === 'used' ? 'used'
-      : a.status === 'expired' ? 'expired'
-      : row.digest !== who.digest ? 'changed'
-      : a.status === 'pending' ? 'pending'
-      : 'used'; // lost a race with a concurrent consume
-    await this.#emit({ ...ev, outcome: `refused:${reason}` });
-    throw consumeError(reason, id, { by: row.decided_by, expiresAt: row.expires_at, note: row.note });
+    return refuse((after && consumeRefusal(after, who.digest, now)) || 'used', after ?? row);
+  }
+
+  /**
+   * Signs the rows written before approvals were signed (mac NULL) and returns how many. Call it
+   * once, only in the process that has just applied migration 0006: after that, a NULL signature
+   * is refused like a bad one, and calling this again would sign rows a database writer inserted.
+   */
+  async signUnsigned(): Promise<number> {
+    const rows = (await this.#store.db.selectFrom('approvals').selectAll().where('mac', 'is', null).execute()) as ApprovalRow[];
+    let signed = 0;
+    for (const r of rows) {
+      const res = await this.#store.db.updateTable('approvals').set({ mac: signApproval(this.#integrityKey, r) }).where('id', '=', r.id).where('mac', 'is', null).executeTakeFirst();
+      signed += Number(res.numUpdatedRows);
+    }
+    return signed;
   }
 
   // ---- flows the gate's Approver composes ------------------------------------------------------
@@ -302,10 +339,11 @@ export class ApprovalService {
   /**
    * In band (elicitation, with or without a TOTP code): the person answered in the client. Records
    * the decision on the approval created by `request` and, when approved, spends it at once.
+   * Only the asking token's own approval is settled (another's is not found).
    * Denied (decline, cancel, wrong code, timeout) -> throws `denied`.
    */
   async settleInteractive(id: string, who: { tokenId: string; digest: string }, decision: 'approved' | 'denied', o: DecideOptions): Promise<{ approver: string; channel: DecisionChannel }> {
-    await this.decide(id, decision, o);
+    await this.decide(id, decision, { ...o, forTokenId: who.tokenId });
     if (decision === 'denied') {
       throw new GatehouseError('denied', `the person did not approve this action${o.note ? ` (${o.note})` : ''}`, {
         hint: 'do not retry it in another form; ask the person what they want instead',
@@ -313,6 +351,24 @@ export class ApprovalService {
       });
     }
     return this.consume(id, who);
+  }
+
+  /**
+   * In band with a TOTP code typed in the asking token's client: the code is checked against the
+   * brute-force brakes of THIS token (one agent's wrong codes never lock another's approvals),
+   * then the approval is approved and spent, or, for a wrong, reused or braked code, denied on
+   * record and the code's error thrown.
+   */
+  async settleTotp(id: string, who: { tokenId: string; digest: string }, code: string): Promise<{ approver: string; channel: DecisionChannel }> {
+    let approver: string;
+    try {
+      approver = await this.approvers.verify(code, { tokenId: who.tokenId });
+    } catch (e) {
+      const reason = e instanceof GatehouseError ? String(e.details?.reason ?? e.code) : 'error';
+      await this.decide(id, 'denied', { by: 'client', channel: 'totp', note: `code refused (${reason})`, forTokenId: who.tokenId }).catch(() => undefined);
+      throw e;
+    }
+    return this.settleInteractive(id, who, 'approved', { by: approver, channel: 'totp' });
   }
 
   // ---- sealed requestState (MRTR, 2026-07-28) ------------------------------------------------
@@ -363,29 +419,49 @@ export class ApprovalService {
 
   // ---- TOTP approvers (delegates; see approvers.ts) ----------------------------------------
 
-  addApprover(name: string): Promise<{ name: string; otpauthUri: string }> {
-    return this.approvers.add(name);
+  addApprover(name: string, o: EnrolmentBy = {}): Promise<{ name: string; otpauthUri: string }> {
+    return this.approvers.add(name, o);
   }
 
   listApprovers(): Promise<ApproverInfo[]> {
     return this.approvers.list();
   }
 
-  removeApprover(name: string): Promise<void> {
-    return this.approvers.remove(name);
+  removeApprover(name: string, o: EnrolmentBy = {}): Promise<void> {
+    return this.approvers.remove(name, o);
   }
 
-  /** The approver whose current code this is; approval_invalid for a wrong or reused code. */
-  verifyTotp(code: string, o: { approver?: string } = {}): Promise<string> {
+  /**
+   * The approver whose current code this is; approval_invalid for a wrong or reused code,
+   * limit_exceeded when the brakes refuse. `tokenId`: the token whose action the code approves;
+   * its wrong codes count against it alone (and the approver's shared brake).
+   */
+  verifyTotp(code: string, o: { approver?: string; tokenId: string }): Promise<string> {
     return this.approvers.verify(code, o);
   }
 
   // ---- internals ---------------------------------------------------------------------------
 
-  #toApproval(r: Row): Approval {
+  async #row(id: string): Promise<ApprovalRow | undefined> {
+    return (await this.#store.db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst()) as ApprovalRow | undefined;
+  }
+
+  /** INVARIANT: nothing in a row is trusted before this; a failure is logged loudly. */
+  #verified(r: ApprovalRow): boolean {
+    if (approvalVerifies(this.#integrityKey, r)) return true;
+    log.error('an approval record failed its integrity check: it was written or changed outside Gatehouse and is refused', {
+      approval: r.id,
+      signature: r.mac === null ? 'missing' : 'wrong',
+    });
+    return false;
+  }
+
+  #toApproval(r: ApprovalRow): Approval {
     const now = iso(this.#now());
+    const verified = this.#verified(r);
     let status: ApprovalStatus;
-    if (r.status === 'denied') status = 'denied';
+    if (!verified) status = 'tampered';
+    else if (r.status === 'denied') status = 'denied';
     else if (r.consumed_at) status = 'used';
     else if (r.expires_at <= now) status = 'expired';
     else status = r.status === 'approved' ? 'approved' : 'pending';
@@ -413,12 +489,20 @@ export class ApprovalService {
       status,
       createdAt: r.created_at,
       expiresAt: r.expires_at,
-      decidedAt: r.decided_at,
-      decidedBy: r.decided_by,
-      channel: r.channel as DecisionChannel | null,
-      note: r.note,
-      consumedAt: r.consumed_at,
+      // A tampered row's decision is a claim nobody made: never shown as a decision.
+      decidedAt: verified ? r.decided_at : null,
+      decidedBy: verified ? r.decided_by : null,
+      channel: verified ? (r.channel as DecisionChannel | null) : null,
+      note: verified ? r.note : null,
+      consumedAt: verified ? r.consumed_at : null,
     };
+  }
+
+  #rememberSpent(id: string, expiresAt: number): void {
+    const now = this.#now();
+    // Pruned as it grows; bounded by the approvals spent within one ttl.
+    if (this.#spent.size >= 1024) for (const [k, exp] of this.#spent) if (exp <= now) this.#spent.delete(k);
+    this.#spent.set(id, expiresAt);
   }
 
   async #emit(e: ApprovalEvent): Promise<void> {
@@ -434,22 +518,96 @@ function notFound(id: string): GatehouseError {
   return new GatehouseError('not_found', `no approval ${id}`, { hint: 'run `gatehouse approvals list` to see what is waiting' });
 }
 
+/** Why a verified row cannot be decided now, or null when it can. */
+function decideRefusal(row: ApprovalRow, o: DecideOptions, now: string): { reason: string; err: GatehouseError } | null {
+  const id = row.id;
+  if (o.notTokenId !== undefined && row.token_id === o.notTokenId) {
+    return {
+      reason: 'own_token',
+      err: new GatehouseError('not_granted', 'a token cannot decide an approval its own action is waiting for', {
+        hint: 'a person decides with another admin token or with `gatehouse approve` on the server',
+      }),
+    };
+  }
+  if ((row.status === 'pending' || (row.status === 'approved' && !row.consumed_at)) && row.expires_at <= now) {
+    return {
+      reason: 'expired',
+      err: new GatehouseError('approval_invalid', `approval ${id} expired at ${row.expires_at} without a decision (expiry means deny)`, {
+        hint: 'the agent must ask again; approve the new request',
+        details: { reason: 'expired', approvalId: id },
+      }),
+    };
+  }
+  if (row.status === 'pending') return null;
+  const status = row.status === 'denied' ? 'denied' : row.consumed_at ? 'used' : row.expires_at <= now ? 'expired' : row.status;
+  return {
+    reason: 'already_decided',
+    err: new GatehouseError('conflict', `approval ${id} was already ${row.status} by ${row.decided_by ?? '?'} at ${row.decided_at ?? '?'}`, {
+      hint: row.status === 'denied' ? 'a denial is final; the agent must ask again for a new approval' : 'nothing to do',
+      details: { reason: 'already_decided', approvalId: id, status },
+    }),
+  };
+}
+
+/** Why a verified row of the calling token cannot be spent on this digest now, or null when it can. */
+function consumeRefusal(row: ApprovalRow, digest: string, now: string): ConsumeFailure | null {
+  if (row.status === 'denied') return 'denied';
+  if (row.consumed_at) return 'used';
+  if (row.expires_at <= now) return 'expired';
+  if (row.digest !== digest) return 'changed';
+  if (row.status === 'pending') return 'pending';
+  return row.status === 'approved' ? null : 'not_found';
+}
+
 function checkText(field: string, v: unknown, max: number, allowEmpty = false): void {
   if (typeof v !== 'string' || (!allowEmpty && v.length === 0) || v.length > max) {
     throw new GatehouseError('invalid_input', `approval field ${field} must be a string of ${allowEmpty ? 0 : 1}..${max} characters`);
   }
 }
 
-/** Only what a person needs to read is stored (never headers or bodies: they may hold handles). */
+/**
+ * Only what a person needs to read is stored (never raw headers or bodies: they may hold handles;
+ * the caller passes what it shows of them in `bound`).
+ */
 function pickOperation(op: ApprovalOperation): ApprovalOperation {
-  if (op.kind === 'command') return { kind: 'command', command: String(op.command) };
+  const bound = pickBound((op as { bound?: unknown }).bound);
+  const extra = bound ? { bound } : {};
+  if (op.kind === 'command') return { kind: 'command', command: String(op.command), ...extra };
   if (op.kind === 'http') {
     const b = op.body;
     const body: ApprovalBody | undefined =
       b && typeof b.bytes === 'number' && typeof b.sha256 === 'string' ? { bytes: b.bytes, sha256: b.sha256, ...(typeof b.preview === 'string' ? { preview: b.preview } : {}) } : undefined;
-    return { kind: 'http', method: String(op.method), path: String(op.path), ...(body ? { body } : {}) };
+    return { kind: 'http', method: String(op.method), path: String(op.path), ...(body ? { body } : {}), ...extra };
   }
-  return { kind: 'path', op: op.op === 'write' ? 'write' : 'read', path: String(op.path) };
+  if (op.kind === 'action') return { kind: 'action', summary: String(op.summary), ...extra };
+  return { kind: 'path', op: op.op === 'write' ? 'write' : 'read', path: String(op.path), ...extra };
+}
+
+/**
+ * The bound inputs, as strings by name: at most MAX_BOUND_KEYS of them, each value at most
+ * MAX_BOUND_VALUE_BYTES. INVARIANT: never silently shortened or dropped (what the person reads
+ * must be all the approval covers): too much is refused with `input_too_large`.
+ */
+function pickBound(b: unknown): Record<string, string> | undefined {
+  if (b === undefined || b === null) return undefined;
+  if (typeof b !== 'object' || Array.isArray(b)) throw new GatehouseError('invalid_input', 'the bound inputs of an approval must be an object of strings');
+  const entries = Object.entries(b as Record<string, unknown>);
+  if (entries.length > MAX_BOUND_KEYS) {
+    throw new GatehouseError('input_too_large', `the action has ${entries.length} bound inputs; an approval shows at most ${MAX_BOUND_KEYS}`, {
+      hint: 'send fewer headers or environment variables with this call',
+    });
+  }
+  for (const [k, v] of entries) {
+    if (k.length === 0 || k.length > MAX_BOUND_KEY_CHARS) throw new GatehouseError('invalid_input', `a bound input name must be 1..${MAX_BOUND_KEY_CHARS} characters`);
+    if (typeof v !== 'string') throw new GatehouseError('invalid_input', `bound input ${JSON.stringify(k.slice(0, 100))} must be a string`);
+    if (Buffer.byteLength(v, 'utf8') > MAX_BOUND_VALUE_BYTES) {
+      throw new GatehouseError('input_too_large', `bound input ${JSON.stringify(k.slice(0, 100))} is over ${MAX_BOUND_VALUE_BYTES} bytes`, {
+        hint: 'send a smaller value with this call',
+      });
+    }
+  }
+  // fromEntries defines own properties, so a name like "__proto__" is kept, not swallowed.
+  return entries.length > 0 ? (Object.fromEntries(entries) as Record<string, string>) : undefined;
 }
 
 /** Longest part of a text body kept with an approval for the person to read. */

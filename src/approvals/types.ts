@@ -16,10 +16,20 @@ export interface ApprovalBody {
  * What a person reads: the exact operation the guard judged (structurally the gate's
  * `Action['guard']`). Headers are not stored; a body is stored as ApprovalBody.
  */
-export type ApprovalOperation =
+export type ApprovalOperation = (
   | { kind: 'command'; command: string }
   | { kind: 'http'; method: string; path: string; body?: ApprovalBody }
-  | { kind: 'path'; op: 'read' | 'write'; path: string };
+  | { kind: 'path'; op: 'read' | 'write'; path: string }
+  /** Nothing the guard judges (a session opened, input typed into a program): the summary and the bound inputs say what. */
+  | { kind: 'action'; summary: string }
+) & {
+  /**
+   * Every other input that changes what happens (stdin, env, cwd, timeout, headers, a file's
+   * content digest and mode, …), by name, as the person is shown it. The action digest covers the
+   * same values, so an approval given for these cannot run with others.
+   */
+  bound?: Record<string, string>;
+};
 
 export interface ApprovalRequest {
   tokenId: string;
@@ -40,9 +50,11 @@ export interface ApprovalRequest {
 
 /**
  * Status as seen now: `pending` (waiting for a person), `approved` (not yet used), `denied`,
- * `expired` (nobody decided in time, or approved but not used in time: both mean deny), `used`.
+ * `expired` (nobody decided in time, or approved but not used in time: both mean deny), `used`,
+ * `tampered` (the record's signature does not verify: it was written or changed outside
+ * Gatehouse; nothing in it is used, and its decision fields are not shown).
  */
-export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'used';
+export type ApprovalStatus = 'pending' | 'approved' | 'denied' | 'expired' | 'used' | 'tampered';
 
 export interface Approval {
   id: string;

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, log, rowMac, rowMacValid, type MacField } from '../core/index.js';
 import { nowIso, type Store } from '../store/index.js';
 import { formatGrant, parseGrant, type Grant } from './grants.js';
 
@@ -24,6 +24,11 @@ export interface TokenInfo {
   lastUsedAt: string | null;
   expiresAt: string | null;
   revokedAt: string | null;
+  /**
+   * The row's signature checks. false: it was written or changed outside Gatehouse (or is from
+   * before rows were signed and was never signed), and the token is refused.
+   */
+  verified: boolean;
 }
 
 export interface Principal {
@@ -48,6 +53,20 @@ interface TokenRow {
   last_used_at: string | null;
   expires_at: string | null;
   revoked_at: string | null;
+  rotated_at: string | null;
+  mac: string | null;
+}
+
+/** Names the row kind and its layout; a signature made for another kind never verifies here. */
+const TOKEN_MAC_KIND = 'token/v1';
+
+/**
+ * What a token row's signature covers: everything the gate trusts (hash, grants, policy, approval
+ * mode, admin, expiry, revocation) and the identity around it; not `last_used_at`, which is
+ * bookkeeping written off the request path.
+ */
+function macFields(r: Omit<TokenRow, 'mac' | 'last_used_at'>): MacField[] {
+  return [r.id, r.name, r.prefix, r.hash, r.grants, r.policy, r.approval_mode, Number(r.admin), r.created_at, r.expires_at, r.revoked_at, r.rotated_at];
 }
 
 /** The one refusal every bad token gets, so a caller cannot tell unknown from revoked or expired. */
@@ -61,7 +80,7 @@ function hashToken(token: string): string {
   return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
-function toInfo(r: TokenRow): TokenInfo {
+function toInfo(r: TokenRow, verified: boolean): TokenInfo {
   return {
     id: r.id,
     name: r.name,
@@ -74,6 +93,7 @@ function toInfo(r: TokenRow): TokenInfo {
     lastUsedAt: r.last_used_at,
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
+    verified,
   };
 }
 
@@ -88,20 +108,59 @@ export interface CreateTokenOptions {
   admin?: boolean;
 }
 
+export interface TokenServiceOptions {
+  /**
+   * The `store-integrity` internal key: every token row is signed with it and checked before it
+   * is trusted. Without it (a process that has not opened the keyring) nothing authenticates and
+   * nothing is created or rotated; revoking still works.
+   */
+  integrityKey?: Buffer;
+}
+
 /**
  * Token lifecycle and authentication.
  *
  * INVARIANTS: only SHA-256 hashes of tokens are stored; a token's text is returned once, by
- * create/rotate; the stored hash is compared in constant time; unknown, malformed, expired and
- * revoked tokens all get the same `unauthenticated` refusal.
+ * create/rotate; the stored hash is compared in constant time; unknown, malformed, expired,
+ * revoked and tampered (row signature fails) tokens all get the same `unauthenticated` refusal.
  */
 export class TokenService {
   readonly #store: Store;
   readonly #cache = new Map<string, { principal: Principal; expiresAt: number | null; checkedAt: number }>();
   readonly #lastUsedWritten = new Map<string, number>();
 
-  constructor(store: Store) {
+  readonly #key: Buffer | undefined;
+
+  constructor(store: Store, opts: TokenServiceOptions = {}) {
+    if (opts.integrityKey !== undefined && opts.integrityKey.length !== 32) throw new GatehouseError('key_invalid', 'the store-integrity key must be 32 bytes');
     this.#store = store;
+    this.#key = opts.integrityKey;
+  }
+
+  /** The key, or a refusal to write a row nobody could verify. */
+  #signingKey(): Buffer {
+    if (!this.#key) {
+      throw new GatehouseError('integrity_failed', 'this process has no store-integrity key, so it cannot sign token records', {
+        hint: 'run the command through a full Gatehouse runtime (it opens the keyring)',
+      });
+    }
+    return this.#key;
+  }
+
+  #sign(r: Omit<TokenRow, 'mac' | 'last_used_at'>): string {
+    return rowMac(this.#signingKey(), TOKEN_MAC_KIND, macFields(r));
+  }
+
+  /** INVARIANT: nothing in a token row is trusted before this; a failure is logged loudly. */
+  #verified(r: TokenRow, quiet = false): boolean {
+    if (this.#key && rowMacValid(this.#key, TOKEN_MAC_KIND, macFields(r), r.mac)) return true;
+    if (!quiet) {
+      log.error(
+        this.#key ? 'a token record failed its integrity check: it was written or changed outside Gatehouse and is refused' : 'no store-integrity key in this process: token records cannot be checked and are refused',
+        { tokenId: r.id, signature: r.mac === null ? 'missing' : 'wrong' },
+      );
+    }
+    return false;
   }
 
   async create(opts: CreateTokenOptions): Promise<{ token: string; info: TokenInfo }> {
@@ -109,10 +168,11 @@ export class TokenService {
       throw new GatehouseError('invalid_input', `invalid token name ${JSON.stringify(opts.name)}`, { hint: 'use letters, digits, _ . @ -' });
     }
     const grants = (opts.grants ?? []).map(parseGrant);
+    this.#signingKey();
     const existing = await this.#find(opts.name);
     if (existing) throw new GatehouseError('conflict', `a token named ${opts.name} already exists`, { hint: 'pick another name or rotate the existing token' });
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
-    const row: TokenRow = {
+    const unsigned: Omit<TokenRow, 'mac'> = {
       id: 'tok_' + randomBytes(8).toString('hex'),
       name: opts.name,
       prefix: token.slice(0, 8),
@@ -125,44 +185,93 @@ export class TokenService {
       last_used_at: null,
       expires_at: opts.expiresInMs ? new Date(Date.now() + opts.expiresInMs).toISOString() : null,
       revoked_at: null,
+      rotated_at: null,
     };
+    // INVARIANT: every row is written with the signature of exactly the state it holds.
+    const row: TokenRow = { ...unsigned, mac: this.#sign(unsigned) };
     await this.#store.db.insertInto('tokens').values(row).execute();
-    return { token, info: toInfo(row) };
+    return { token, info: toInfo(row, true) };
   }
 
   async list(): Promise<TokenInfo[]> {
     const rows = (await this.#store.db.selectFrom('tokens').selectAll().orderBy('created_at', 'asc').execute()) as TokenRow[];
-    return rows.map(toInfo);
+    return rows.map((r) => toInfo(r, this.#verified(r)));
   }
 
   async get(idOrName: string): Promise<TokenInfo> {
     const row = await this.#find(idOrName);
     if (!row) throw new GatehouseError('not_found', `no token ${JSON.stringify(idOrName)}`, { hint: 'see `gatehouse token list`' });
-    return toInfo(row);
+    return toInfo(row, this.#verified(row));
   }
 
+  /**
+   * Revokes a token (at once, in every process within TOKEN_CACHE_MS). Always possible, even
+   * without the key or on a row that fails its check: a row that does not verify is marked revoked
+   * and left unsigned (never signed: that would make a forged row look legitimate), so it stays refused.
+   */
   async revoke(idOrName: string): Promise<TokenInfo> {
-    const row = await this.#find(idOrName);
-    if (!row) throw new GatehouseError('not_found', `no token ${JSON.stringify(idOrName)}`, { hint: 'see `gatehouse token list`' });
-    if (!row.revoked_at) {
-      row.revoked_at = nowIso();
-      await this.#store.db.updateTable('tokens').set({ revoked_at: row.revoked_at }).where('id', '=', row.id).execute();
+    for (let attempt = 0; ; attempt++) {
+      const row = await this.#find(idOrName);
+      if (!row) throw new GatehouseError('not_found', `no token ${JSON.stringify(idOrName)}`, { hint: 'see `gatehouse token list`' });
+      const verified = this.#verified(row);
+      if (row.revoked_at && verified) {
+        this.#cache.clear();
+        return toInfo(row, true);
+      }
+      const next: TokenRow = { ...row, revoked_at: row.revoked_at ?? nowIso() };
+      next.mac = verified ? this.#sign(next) : null;
+      const res = await this.#store.db
+        .updateTable('tokens')
+        .set({ revoked_at: next.revoked_at, mac: next.mac })
+        .where('id', '=', row.id)
+        .where((eb) => (row.mac === null ? eb('mac', 'is', null) : eb('mac', '=', row.mac)))
+        .executeTakeFirst();
+      this.#cache.clear();
+      if (Number(res.numUpdatedRows) === 1) return toInfo(next, verified);
+      // Changed under us (a concurrent rotate or revoke): read it again.
+      if (attempt >= 3) throw new GatehouseError('conflict', `token ${row.name} kept changing while it was being revoked`, { hint: 'run the command again' });
     }
-    this.#cache.clear();
-    return toInfo(row);
   }
 
-  /** New secret, same grants; the old secret stops working at once. */
+  /** New secret, same grants; the old secret stops working at once. A row that fails its check is not rotated. */
   async rotate(idOrName: string): Promise<{ token: string; info: TokenInfo }> {
+    this.#signingKey();
     const row = await this.#find(idOrName);
     if (!row) throw new GatehouseError('not_found', `no token ${JSON.stringify(idOrName)}`, { hint: 'see `gatehouse token list`' });
+    if (!this.#verified(row)) {
+      throw new GatehouseError('integrity_failed', `token ${row.name} failed its integrity check (its record was written or changed outside Gatehouse)`, {
+        hint: `revoke it (\`gatehouse token revoke ${row.name}\`) and create a new one; find out who can write to the database`,
+      });
+    }
     if (row.revoked_at) throw new GatehouseError('conflict', `token ${row.name} is revoked`, { hint: 'create a new token instead' });
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
-    row.hash = hashToken(token);
-    row.prefix = token.slice(0, 8);
-    await this.#store.db.updateTable('tokens').set({ hash: row.hash, prefix: row.prefix, rotated_at: nowIso() }).where('id', '=', row.id).execute();
+    const next: TokenRow = { ...row, hash: hashToken(token), prefix: token.slice(0, 8), rotated_at: nowIso() };
+    next.mac = this.#sign(next);
+    const res = await this.#store.db
+      .updateTable('tokens')
+      .set({ hash: next.hash, prefix: next.prefix, rotated_at: next.rotated_at, mac: next.mac })
+      .where('id', '=', row.id)
+      .where('mac', '=', row.mac)
+      .executeTakeFirst();
     this.#cache.clear();
-    return { token, info: toInfo(row) };
+    if (Number(res.numUpdatedRows) !== 1) throw new GatehouseError('conflict', `token ${row.name} changed while it was being rotated`, { hint: 'run the command again' });
+    return { token, info: toInfo(next, true) };
+  }
+
+  /**
+   * Signs the rows written before tokens were signed (mac NULL) and returns how many. Call it
+   * once, only in the process that has just applied migration 0006: after that, a NULL signature
+   * is refused like a bad one, and calling this again would sign rows a database writer inserted.
+   */
+  async signUnsigned(): Promise<number> {
+    this.#signingKey();
+    const rows = (await this.#store.db.selectFrom('tokens').selectAll().where('mac', 'is', null).execute()) as TokenRow[];
+    let signed = 0;
+    for (const r of rows) {
+      const res = await this.#store.db.updateTable('tokens').set({ mac: this.#sign(r) }).where('id', '=', r.id).where('mac', 'is', null).executeTakeFirst();
+      signed += Number(res.numUpdatedRows);
+    }
+    return signed;
   }
 
   /**
@@ -185,12 +294,18 @@ export class TokenService {
       this.#cache.delete(hash);
       throw unauthenticated();
     }
+    // INVARIANT: a row that does not verify (forged grants, an un-revoked or extended token, a
+    // swapped hash, no key in this process) gets exactly the refusal an unknown token gets.
+    if (!this.#verified(row)) {
+      this.#cache.delete(hash);
+      throw unauthenticated();
+    }
     const expiresAt = row.expires_at ? Date.parse(row.expires_at) : null;
     if (row.revoked_at || (expiresAt !== null && now >= expiresAt)) {
       this.#cache.delete(hash);
       throw unauthenticated();
     }
-    const info = toInfo(row);
+    const info = toInfo(row, true);
     const principal: Principal = {
       tokenId: info.id,
       tokenName: info.name,
@@ -204,12 +319,10 @@ export class TokenService {
     return principal;
   }
 
-  /** Whether the token with this id exists, is not revoked and has not expired (for sweeps). */
+  /** Whether the token with this id exists, verifies, is not revoked and has not expired (for sweeps). */
   async isActive(id: string): Promise<boolean> {
-    const row = (await this.#store.db.selectFrom('tokens').select(['revoked_at', 'expires_at']).where('id', '=', id).executeTakeFirst()) as
-      | Pick<TokenRow, 'revoked_at' | 'expires_at'>
-      | undefined;
-    return !!row && !row.revoked_at && !(row.expires_at && Date.parse(row.expires_at) <= Date.now());
+    const row = (await this.#store.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst()) as TokenRow | undefined;
+    return !!row && this.#verified(row) && !row.revoked_at && !(row.expires_at && Date.parse(row.expires_at) <= Date.now());
   }
 
   /** Records last use at most once a minute per token, off the request's critical path. */

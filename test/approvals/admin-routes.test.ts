@@ -102,4 +102,16 @@ describe('admin HTTP API for approvals', () => {
     expect((await call('POST', `/admin/approvals/${id}/approve`, admin, { note: 'x'.repeat(20_000) })).status).toBe(413);
     expect((await service.get(id))!.status).toBe('pending');
   });
+
+  it('a row a database writer approved in SQL is listed as tampered and cannot be approved through the API', async () => {
+    const { id } = await service.request(sampleRequest({ tokenId: 'tok_x' }));
+    await rt.store.db.updateTable('approvals').set({ digest: 'b'.repeat(64) }).where('id', '=', id).execute();
+    const listed = (await call('GET', '/admin/approvals', admin)).json.approvals.find((x: { id: string }) => x.id === id);
+    expect(listed).toMatchObject({ status: 'tampered', decidedBy: null });
+    expect((await call('GET', '/admin/approvals?status=tampered', admin)).json.approvals.map((x: { id: string }) => x.id)).toEqual([id]);
+    const r = await call('POST', `/admin/approvals/${id}/approve`, admin, {});
+    expect(r.status).toBe(403);
+    expect(r.json.error).toMatchObject({ code: 'approval_invalid', details: { reason: 'tampered' } });
+    expect(events.filter((e) => e.approvalId === id).map((e) => `${e.kind}:${e.outcome}`)).toEqual(['request:pending', 'decide:refused:tampered']);
+  });
 });

@@ -2,12 +2,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { base32Decode, createApprovalService, totpCode, type ApprovalService } from '../../src/approvals/index.js';
+import { base32Decode, totpCode, type ApprovalService } from '../../src/approvals/index.js';
 import { bootRuntime } from '../../src/server/boot.js';
 import type { Runtime } from '../../src/server/runtime.js';
 import { assertBuilt, cli, type CliResult } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
 import { DIGEST_A, rejection, sampleRequest } from './helpers.js';
+
+const T = { tokenId: 'tok_agent1' };
 
 const COMMANDS = fileURLToPath(new URL('../../dist/src/cli/commands/', import.meta.url));
 // Where each subcommand lives in the build, for when main.js does not register it yet.
@@ -45,6 +47,15 @@ function gh(args: string[], env: NodeJS.ProcessEnv): CliResult {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+interface AuditRow {
+  phase: string;
+  tool: string | null;
+  outcome: string | null;
+  token_id: string | null;
+  approver: string | null;
+  detail: string | null;
+}
+
 describe('approvals CLI (built, separate processes)', () => {
   const home = tempHome();
   let rt: Runtime;
@@ -52,13 +63,53 @@ describe('approvals CLI (built, separate processes)', () => {
 
   beforeAll(async () => {
     assertBuilt();
-    // This process plays the gateway that asked; the CLI processes are the person deciding.
-    rt = await bootRuntime({ env: home.env });
-    service = await createApprovalService({ store: rt.store, keys: rt.keyring });
+    // This process plays the gateway that asked (its service built exactly as `serve` builds it);
+    // the CLI processes are the person deciding.
+    const booted = await bootRuntime({ env: home.env });
+    rt = booted;
+    service = booted.approvals;
   });
   afterAll(async () => {
     await rt?.close();
     home.cleanup();
+  });
+
+  /** The audit records of one approval (oldest first), optionally of one event kind. */
+  async function auditOf(id: string, tool?: string): Promise<AuditRow[]> {
+    const rows = (await rt.store.db.selectFrom('audit_log').selectAll().orderBy('seq').execute()) as AuditRow[];
+    return rows.filter((r) => (r.detail ?? '').includes(id) && (tool === undefined || r.tool === tool));
+  }
+
+  /** What a record looks like with the values that differ between two decisions taken out. */
+  function shape(r: AuditRow): Record<string, unknown> {
+    return {
+      phase: r.phase,
+      tool: r.tool,
+      outcome: r.outcome,
+      tokenId: r.token_id,
+      approver: r.approver?.replace(/^(cli|api):.+$/, '$1:WHO'),
+      detail: Object.keys(JSON.parse(r.detail ?? '{}') as object).sort(),
+    };
+  }
+
+  it("the CLI's decision is audited with the same event shape as the server's (one ApprovalService per process)", async () => {
+    const { id: viaCli } = await service.request(sampleRequest());
+    const { id: viaServer } = await service.request(sampleRequest());
+    expect(gh(['approve', viaCli, '--note', 'n'], home.env).code).toBe(0);
+    // The server's door for the same decision: the service `serve` mounts the admin API on.
+    await service.decide(viaServer, 'approved', { by: 'api:ops-admin', channel: 'api', note: 'n', notTokenId: 'tok_admin' });
+    const cliRecords = await auditOf(viaCli);
+    const serverRecords = await auditOf(viaServer);
+    expect(cliRecords.map(shape)).toEqual(serverRecords.map(shape).map((r) => ({ ...r, approver: r.approver === 'api:WHO' ? 'cli:WHO' : r.approver })));
+    expect(cliRecords.map((r) => `${r.tool}:${r.outcome}`)).toEqual(['approval.request:pending', 'approval.decide:approved']);
+
+    // a refused decision is audited the same way too
+    expect(gh(['deny', viaCli], home.env).code).toBe(1);
+    await service.decide(viaServer, 'denied', { by: 'api:ops-admin', channel: 'api' }).catch(() => undefined);
+    const refusedCli = (await auditOf(viaCli, 'approval.decide')).at(-1)!;
+    const refusedServer = (await auditOf(viaServer, 'approval.decide')).at(-1)!;
+    expect(refusedCli.outcome).toBe('refused:already_decided');
+    expect(shape(refusedCli)).toEqual({ ...shape(refusedServer), approver: 'cli:WHO', detail: shape(refusedCli).detail });
   });
 
   it('approvals list shows what a person must see; --json gives the records', async () => {
@@ -94,10 +145,9 @@ describe('approvals CLI (built, separate processes)', () => {
     expect(await service.consume(id, { tokenId: 'tok_agent1', digest: DIGEST_A })).toMatchObject({ channel: 'cli', approver: a.decidedBy });
     expect((await rejection(service.consume(id, { tokenId: 'tok_agent1', digest: DIGEST_A }))).details).toMatchObject({ reason: 'used' });
 
-    const rows = (await rt.store.db.selectFrom('audit_log').selectAll().where('tool', '=', 'cli:approve').execute()) as { outcome: string; detail: string }[];
-    const row = rows.find((x) => x.detail.includes(id));
-    expect(row?.outcome).toBe('approved');
-    expect(row?.detail).toContain('cache only');
+    const decided = await auditOf(id, 'approval.decide');
+    expect(decided).toMatchObject([{ outcome: 'approved', token_id: 'tok_agent1', approver: `cli:${a.decidedBy}` }]);
+    expect(JSON.parse(decided[0].detail!)).toMatchObject({ approval: id, channel: 'cli', note: 'cache only' });
 
     const all = gh(['approvals', 'list', '--all'], home.env);
     expect(all.stdout).toContain(`Approval ${id} (used)`);
@@ -131,6 +181,11 @@ describe('approvals CLI (built, separate processes)', () => {
     expect(uri).toMatch(/^otpauth:\/\/totp\/Gatehouse:alice\?secret=[A-Z2-7]{32}&issuer=Gatehouse&algorithm=SHA1&digits=6&period=30$/);
     expect(add.stderr).toMatch(/never shown again/);
     const secret = new URL(uri).searchParams.get('secret')!;
+    // enrolment is audited by the service's own event, with the operator who ran it
+    const enrolled = ((await rt.store.db.selectFrom('audit_log').selectAll().where('tool', '=', 'approval.approver').execute()) as AuditRow[]).filter((r) => r.outcome === 'enrolled');
+    expect(enrolled).toHaveLength(1);
+    expect(enrolled[0].approver).toMatch(/^cli:.+/);
+    expect(enrolled[0].approver).not.toBe('cli:alice');
 
     const list = gh(['approver', 'list', '--json'], home.env);
     expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ name: 'alice', locked: false })]);
@@ -140,11 +195,27 @@ describe('approvals CLI (built, separate processes)', () => {
     expect(gh(['approver', 'add', 'alice'], home.env).code).toBe(1);
 
     const code = totpCode(base32Decode(secret), Date.now());
-    expect(await service.verifyTotp(code)).toBe('alice');
-    expect((await rejection(service.verifyTotp(code))).details).toMatchObject({ reason: 'reused' });
+    expect(await service.verifyTotp(code, T)).toBe('alice');
+    expect((await rejection(service.verifyTotp(code, T))).details).toMatchObject({ reason: 'reused' });
 
     expect(gh(['approver', 'rm', 'alice'], home.env).code).toBe(0);
     expect(JSON.parse(gh(['approver', 'list', '--json'], home.env).stdout)).toEqual([]);
     expect(gh(['approver', 'rm', 'alice'], home.env).code).toBe(1);
+  });
+
+  it('approvals list shows a row changed in SQL as tampered, loudly; approve refuses it', async () => {
+    const { id } = await service.request(sampleRequest());
+    await rt.store.db.updateTable('approvals').set({ summary: 'harmless, honest' }).where('id', '=', id).execute();
+    const l = gh(['approvals', 'list'], home.env);
+    expect(l.code).toBe(0);
+    expect(l.stdout).toContain(`Approval ${id} (tampered)`);
+    expect(l.stderr).toMatch(/WARNING: 1 approval record\(s\) failed the integrity check/);
+    const a = gh(['approve', id], home.env);
+    expect(a.code).toBe(1);
+    expect(a.stderr).toContain('[approval_invalid]');
+    expect(a.stderr).toContain('integrity check');
+    expect((await auditOf(id, 'approval.decide')).map((r) => r.outcome)).toEqual(['refused:tampered']);
+    // leave nothing pending for the tests after this one
+    await rt.store.db.deleteFrom('approvals').where('id', '=', id).execute();
   });
 });

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -55,7 +57,7 @@ export async function twoHandles(fx: StoreFixture, opts: { ttlMs?: number } = {}
     services.push(await createApprovalService({ store, keys: keyring, ttlMs: opts.ttlMs, now: () => clock.now, onEvent: (e) => void events.push(e) }));
   }
   // Tests share one database per fixture: start each from empty approval tables.
-  for (const t of ['approvals', 'approvers', 'approval_state_nonces']) await opened[0].store.db.deleteFrom(t).execute();
+  for (const t of ['approvals', 'approvers', 'approval_state_nonces', 'approval_code_attempts']) await opened[0].store.db.deleteFrom(t).execute();
   return {
     a: services[0],
     b: services[1],
@@ -80,4 +82,37 @@ export async function rejection(p: Promise<unknown>): Promise<{ code: string; me
     return e as { code: string; message: string; hint?: string; details?: Record<string, unknown> };
   }
   throw new Error('expected a rejection');
+}
+
+/**
+ * A plain SQL client on the fixture's database, outside Gatehouse (what a local process that can
+ * write to the database has): no keyring, no repository, just statements. `?` placeholders.
+ */
+export interface PlainSql {
+  run(statement: string, params?: unknown[]): Promise<number>;
+  rows<T = Record<string, unknown>>(statement: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export async function plainSql(fx: StoreFixture): Promise<PlainSql> {
+  if (fx.spec.sqliteFile) {
+    const db = new Database(fx.spec.sqliteFile);
+    db.pragma('busy_timeout = 10000');
+    return {
+      run: async (s, p = []) => db.prepare(s).run(...p).changes,
+      rows: async <T>(s: string, p: unknown[] = []) => db.prepare(s).all(...p) as T[],
+      close: async () => void db.close(),
+    };
+  }
+  const c = new pg.Client({ connectionString: fx.spec.databaseUrl, options: `-c search_path=${fx.spec.schema}` });
+  await c.connect();
+  const numbered = (s: string) => {
+    let i = 0;
+    return s.replace(/\?/g, () => `$${++i}`);
+  };
+  return {
+    run: async (s, p = []) => (await c.query(numbered(s), p)).rowCount ?? 0,
+    rows: async <T>(s: string, p: unknown[] = []) => (await c.query(numbered(s), p)).rows as T[],
+    close: () => c.end(),
+  };
 }

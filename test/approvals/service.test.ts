@@ -5,6 +5,8 @@ import { storeFixtures } from '../helpers/stores.js';
 import { DIGEST_A, DIGEST_B, rejection, sampleRequest, twoHandles, type TwoHandles } from './helpers.js';
 
 const fixtures = await storeFixtures();
+/** The token whose action a code approves (every code is checked for one token). */
+const T = { tokenId: 'tok_agent1' };
 afterAll(async () => {
   for (const f of fixtures) await f.cleanup();
 });
@@ -292,19 +294,19 @@ describe.each(fixtures)('approvals on $name', (fx) => {
       for (const form of [seed.toString('hex'), seed.toString('base64'), new URL(otpauthUri).searchParams.get('secret')!, seed.toString('latin1')]) expect(dump).not.toContain(form);
 
       const code = hotp(seed, totpStep(h.clock.now));
-      expect(await h.b.verifyTotp(code)).toBe('alice');
-      expect((await rejection(h.a.verifyTotp(code))).details).toEqual({ reason: 'reused' });
-      expect((await rejection(h.a.verifyTotp(code, { approver: 'alice' }))).details).toEqual({ reason: 'reused' });
+      expect(await h.b.verifyTotp(code, T)).toBe('alice');
+      expect((await rejection(h.a.verifyTotp(code, T))).details).toEqual({ reason: 'reused' });
+      expect((await rejection(h.a.verifyTotp(code, { approver: 'alice', ...T }))).details).toEqual({ reason: 'reused' });
       const wrong = String((Number(code) + 1) % 1_000_000).padStart(6, '0');
-      const w = await rejection(h.a.verifyTotp(wrong === hotp(seed, totpStep(h.clock.now) + 1) ? '000000' : wrong));
+      const w = await rejection(h.a.verifyTotp(wrong === hotp(seed, totpStep(h.clock.now) + 1) ? '000000' : wrong, T));
       expect(w).toMatchObject({ code: 'approval_invalid', details: { reason: 'wrong_code' } });
 
       // an older step after a newer one is refused (codes only move forward)
       h.clock.now += 30_000;
       const next = hotp(seed, totpStep(h.clock.now));
       const previous = hotp(seed, totpStep(h.clock.now) - 1);
-      expect(await h.a.verifyTotp(next, { approver: 'alice' })).toBe('alice');
-      if (previous !== next) expect((await rejection(h.a.verifyTotp(previous))).details).toEqual({ reason: 'reused' });
+      expect(await h.a.verifyTotp(next, { approver: 'alice', ...T })).toBe('alice');
+      if (previous !== next) expect((await rejection(h.a.verifyTotp(previous, T))).details).toEqual({ reason: 'reused' });
 
       const outcomes = h.events.filter((e) => e.kind === 'totp').map((e) => e.outcome);
       expect(outcomes).toContain('ok');
@@ -315,10 +317,10 @@ describe.each(fixtures)('approvals on $name', (fx) => {
     it('picks the approver whose code it is, honours the approver filter, and locks after repeated wrong codes', async () => {
       const alice = seedOf((await h.a.addApprover('alice')).otpauthUri);
       const bob = seedOf((await h.a.addApprover('bob')).otpauthUri);
-      expect(await h.a.verifyTotp(hotp(bob, totpStep(h.clock.now)))).toBe('bob');
+      expect(await h.a.verifyTotp(hotp(bob, totpStep(h.clock.now)), T)).toBe('bob');
       const aliceCode = hotp(alice, totpStep(h.clock.now));
-      expect((await rejection(h.a.verifyTotp(aliceCode, { approver: 'bob' }))).details).toMatchObject({ reason: expect.stringMatching(/wrong_code|reused/) });
-      expect((await rejection(h.a.verifyTotp(aliceCode, { approver: 'carol' }))).details).toEqual({ reason: 'wrong_code' });
+      expect((await rejection(h.a.verifyTotp(aliceCode, { approver: 'bob', ...T }))).details).toMatchObject({ reason: expect.stringMatching(/wrong_code|reused/) });
+      expect((await rejection(h.a.verifyTotp(aliceCode, { approver: 'carol', ...T }))).details).toEqual({ reason: 'wrong_code' });
 
       h.clock.now += 90_000;
       const bad = (s: Buffer) => {
@@ -329,18 +331,19 @@ describe.each(fixtures)('approvals on $name', (fx) => {
           if (!valid.has(c)) return c;
         }
       };
-      for (let i = 0; i < TOTP_MAX_FAILURES; i++) await rejection(h.a.verifyTotp(bad(alice), { approver: 'alice' }));
-      const locked = await rejection(h.a.verifyTotp(hotp(alice, totpStep(h.clock.now)), { approver: 'alice' }));
+      for (let i = 0; i < TOTP_MAX_FAILURES; i++) await rejection(h.a.verifyTotp(bad(alice), { approver: 'alice', ...T }));
+      const locked = await rejection(h.a.verifyTotp(hotp(alice, totpStep(h.clock.now)), { approver: 'alice', ...T }));
       expect(locked.code).toBe('limit_exceeded');
-      expect((await h.a.listApprovers()).find((a) => a.name === 'alice')!.locked).toBe(true);
+      // locked for the token that guessed, without engaging the shared brake
+      expect((await h.a.listApprovers()).find((a) => a.name === 'alice')!).toMatchObject({ locked: false, lockedTokens: ['tok_agent1'] });
       // bob is not locked by alice's failures when the approver is named
-      expect(await h.a.verifyTotp(hotp(bob, totpStep(h.clock.now)), { approver: 'bob' })).toBe('bob');
+      expect(await h.a.verifyTotp(hotp(bob, totpStep(h.clock.now)), { approver: 'bob', ...T })).toBe('bob');
       h.clock.now += 15 * 60 * 1000 + 1;
-      expect(await h.a.verifyTotp(hotp(alice, totpStep(h.clock.now)), { approver: 'alice' })).toBe('alice');
+      expect(await h.a.verifyTotp(hotp(alice, totpStep(h.clock.now)), { approver: 'alice', ...T })).toBe('alice');
     });
 
     it('no approver enrolled -> refused; rm removes; names are validated', async () => {
-      expect((await rejection(h.a.verifyTotp('123456'))).details).toEqual({ reason: 'no_approver' });
+      expect((await rejection(h.a.verifyTotp('123456', T))).details).toEqual({ reason: 'no_approver' });
       expect((await rejection(h.a.addApprover('bad name'))).code).toBe('invalid_input');
       await h.a.addApprover('carol');
       expect((await h.b.listApprovers()).map((a) => a.name)).toEqual(['carol']);

@@ -15,7 +15,7 @@ describe('a deny is final', () => {
 
   it('the real guard denies, a willing approver is never consulted, nothing runs; an approve verdict does reach it', async () => {
     const store = await openStore({ sqliteFile: join(home.dir, 'd.db') });
-    const tokens = new TokenService(store);
+    const tokens = new TokenService(store, { integrityKey: randomBytes(32) });
     const p = await tokens.authenticate((await tokens.create({ name: 'agent', grants: ['tool:*'] })).token);
     const guard = await loadGuard();
     let asked = 0;

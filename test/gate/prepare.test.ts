@@ -16,7 +16,7 @@ describe('gate prepare step', () => {
 
   it('runs after authorization and the rate limit, before the guard; a failure is audited and refuses', async () => {
     const store = await openStore({ sqliteFile: join(home.dir, 'p.db') });
-    const tokens = new TokenService(store);
+    const tokens = new TokenService(store, { integrityKey: randomBytes(32) });
     const granted = await tokens.authenticate((await tokens.create({ name: 'granted', grants: ['tool:api_request', 'target:t'] })).token);
     const other = await tokens.authenticate((await tokens.create({ name: 'other', grants: ['tool:discover'] })).token);
     const guard = await loadGuard();
@@ -64,7 +64,7 @@ describe('gate prepare step', () => {
 
   it('bindForApproval runs for approve verdicts only, before the person is asked, and the digest covers what it adds', async () => {
     const store = await openStore({ sqliteFile: join(home.dir, 'b.db') });
-    const tokens = new TokenService(store);
+    const tokens = new TokenService(store, { integrityKey: randomBytes(32) });
     const p = await tokens.authenticate((await tokens.create({ name: 'b', grants: ['tool:api_request', 'target:t'] })).token);
     const guard = await loadGuard();
     const digests: string[] = [];

@@ -28,7 +28,7 @@ describe('per-token rate limit', () => {
 
   it('the gate refuses over-limit calls before anything runs, and audits them', async () => {
     const store = await openStore({ sqliteFile: join(home.dir, 'rl.db') });
-    const tokens = new TokenService(store);
+    const tokens = new TokenService(store, { integrityKey: randomBytes(32) });
     const { token } = await tokens.create({ name: 'fast', grants: ['tool:*'] });
     const p = await tokens.authenticate(token);
     const audit = new AuditLog(store, randomBytes(32));

@@ -1,5 +1,5 @@
 import { GatehouseError } from '../../core/index.js';
-import { createApprovalService, describeForHuman } from '../../approvals/index.js';
+import { describeForHuman } from '../../approvals/index.js';
 import { bootRuntime } from '../../server/boot.js';
 import { parse, write } from '../args.js';
 import { EXIT, type CommandRunner } from '../context.js';
@@ -21,8 +21,7 @@ export const run: CommandRunner = async (args, ctx) => {
 
   const rt = await bootRuntime({ env: ctx.env });
   try {
-    const service = await createApprovalService({ store: rt.store, keys: rt.keyring });
-    const list = await service.list({ status: values.all ? 'all' : 'pending' });
+    const list = await rt.approvals.list({ status: values.all ? 'all' : 'pending' });
     if (values.json) {
       write(ctx.stdout, JSON.stringify(list.map((a) => ({ ...a, description: describeForHuman(a) })), null, 2));
     } else if (list.length === 0) {
@@ -30,6 +29,9 @@ export const run: CommandRunner = async (args, ctx) => {
     } else {
       write(ctx.stdout, list.map((a) => describeForHuman(a)).join('\n\n'));
       if (!values.all) write(ctx.stderr, `\n${list.length} waiting. Decide with \`gatehouse approve ID\` or \`gatehouse deny ID\` [--note TEXT].`);
+      const tampered = list.filter((a) => a.status === 'tampered').length;
+      // Loud: a record nobody legitimate wrote means someone can write to the store.
+      if (tampered > 0) write(ctx.stderr, `WARNING: ${tampered} approval record(s) failed the integrity check: they were written or changed outside Gatehouse. Nothing in them is used; find out who can write to the database.`);
     }
     return EXIT.ok;
   } finally {

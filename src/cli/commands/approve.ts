@@ -1,12 +1,12 @@
 import { userInfo } from 'node:os';
-import { GatehouseError, toGatehouseError } from '../../core/index.js';
-import { createApprovalService, describeForHuman } from '../../approvals/index.js';
+import { GatehouseError } from '../../core/index.js';
+import { describeForHuman } from '../../approvals/index.js';
 import { bootRuntime } from '../../server/boot.js';
 import { parse, write } from '../args.js';
 import { EXIT, type CliContext, type CommandRunner } from '../context.js';
 
 /** The person at the terminal (the OS account running the CLI on the Gatehouse host). */
-function operator(env: NodeJS.ProcessEnv): string {
+export function operator(env: NodeJS.ProcessEnv): string {
   try {
     return userInfo().username;
   } catch {
@@ -28,18 +28,12 @@ async function decide(decision: 'approved' | 'denied', args: string[], ctx: CliC
 
   const rt = await bootRuntime({ env: ctx.env });
   try {
-    const service = await createApprovalService({ store: rt.store, keys: rt.keyring });
-    try {
-      const a = await service.decide(id, decision, { by, channel: 'cli', note: values.note });
-      await rt.gate.event(null, `cli:${verb}`, decision, { approval: a.id, token: a.tokenName, tokenId: a.tokenId, tool: a.tool, target: a.target, by, channel: 'cli', note: values.note });
-      write(ctx.stderr, describeForHuman(a));
-      write(ctx.stdout, `${decision} ${a.id}${decision === 'approved' ? ': the agent may now retry the same call once with this approval_id' : ' (final)'}`);
-      return EXIT.ok;
-    } catch (e) {
-      const err = toGatehouseError(e);
-      await rt.gate.event(null, `cli:${verb}`, `refused:${err.code}`, { approval: id.slice(0, 40), by, channel: 'cli' });
-      throw err;
-    }
+    // The process's one ApprovalService, built by bootRuntime exactly as the server builds it:
+    // this decision (or its refusal) is audited by the same event as one made through the admin API.
+    const a = await rt.approvals.decide(id, decision, { by, channel: 'cli', note: values.note });
+    write(ctx.stderr, describeForHuman(a));
+    write(ctx.stdout, `${decision} ${a.id}${decision === 'approved' ? ': the agent may now retry the same call once with this approval_id' : ' (final)'}`);
+    return EXIT.ok;
   } finally {
     await rt.close();
   }

@@ -1,8 +1,8 @@
 import { GatehouseError } from '../../core/index.js';
-import { createApprovalService } from '../../approvals/index.js';
 import { bootRuntime } from '../../server/boot.js';
 import { parse, table, write } from '../args.js';
 import { EXIT, type CommandRunner } from '../context.js';
+import { operator } from './approve.js';
 
 const USAGE = `usage:
   gatehouse approver add NAME     enrol a TOTP approver; prints the otpauth:// URI once (scan it into an authenticator app)
@@ -21,15 +21,15 @@ export const run: CommandRunner = async (args, ctx) => {
 
   const rt = await bootRuntime({ env: ctx.env });
   try {
-    const service = await createApprovalService({ store: rt.store, keys: rt.keyring });
+    // The process's one (audited) ApprovalService: enrolment and removal are recorded by its events.
+    const service = rt.approvals;
+    const by = { by: operator(ctx.env), channel: 'cli' as const };
     if (sub === 'add') {
-      const { name, otpauthUri } = await service.addApprover(positionals[0]);
-      await rt.gate.event(null, 'cli:approver.add', 'ok', { approver: name });
+      const { name, otpauthUri } = await service.addApprover(positionals[0], by);
       write(ctx.stdout, otpauthUri);
       write(ctx.stderr, `enrolled approver ${name}. Scan or paste the URI above into an authenticator app now: it holds the seed and is never shown again (the seed is sealed in the store).`);
     } else if (sub === 'rm') {
-      await service.removeApprover(positionals[0]);
-      await rt.gate.event(null, 'cli:approver.rm', 'ok', { approver: positionals[0] });
+      await service.removeApprover(positionals[0], by);
       write(ctx.stdout, `removed approver ${positionals[0]}`);
     } else {
       const list = await service.listApprovers();
@@ -38,8 +38,14 @@ export const run: CommandRunner = async (args, ctx) => {
         write(
           ctx.stdout,
           table(
-            list.map((a) => ({ name: a.name, created: a.createdAt.slice(0, 19), last_used: a.lastUsedAt?.slice(0, 19) ?? '-', locked: a.locked ? 'yes' : 'no' })),
-            ['name', 'created', 'last_used', 'locked'],
+            list.map((a) => ({
+              name: a.name,
+              created: a.createdAt.slice(0, 19),
+              last_used: a.lastUsedAt?.slice(0, 19) ?? '-',
+              locked: a.locked ? 'slowed' : 'no',
+              locked_tokens: a.lockedTokens.length ? a.lockedTokens.join(',') : '-',
+            })),
+            ['name', 'created', 'last_used', 'locked', 'locked_tokens'],
           ),
         );
     }

@@ -75,10 +75,16 @@ export const run: CommandRunner = async (args, ctx) => {
               last_used: t.lastUsedAt?.slice(0, 19) ?? '-',
               expires: t.expiresAt?.slice(0, 19) ?? 'never',
               revoked: t.revokedAt ? t.revokedAt.slice(0, 19) : '-',
+              integrity: t.verified ? 'ok' : 'FAILED',
             })),
-            ['id', 'name', 'prefix', 'grants', 'created', 'last_used', 'expires', 'revoked'],
+            ['id', 'name', 'prefix', 'grants', 'created', 'last_used', 'expires', 'revoked', 'integrity'],
           ),
         );
+      const failed = list.filter((t) => !t.verified);
+      // Loud: a token record nobody legitimate wrote means someone can write to the store.
+      if (failed.length > 0) {
+        write(ctx.stderr, `WARNING: ${failed.length} token record(s) failed the integrity check (${failed.map((t) => t.name).join(', ')}): they were written or changed outside Gatehouse and are refused. Revoke them and find out who can write to the database.`);
+      }
     } else if (sub === 'revoke') {
       const info = await rt.tokens.revoke(positionals[0]);
       await rt.gate.event(null, 'cli:token.revoke', 'ok', { token: info.name });
