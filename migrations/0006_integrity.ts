@@ -13,8 +13,12 @@ import type { Dialect } from '../src/store/index.js';
  * signed again makes the next start fail (the columns already exist) instead.
  */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function up(db: Kysely<any>, _dialect: Dialect): Promise<void> {
+export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {
   for (const table of ['tokens', 'approvals', 'targets', 'vault_bindings']) {
     await db.schema.alterTable(table).addColumn('mac', 'varchar(64)').execute();
   }
+  // Command bindings (`command:TARGET:ENV=<exact command line>`) are longer than a host pattern.
+  // SQLite does not enforce varchar lengths; PostgreSQL does, so the column becomes text there
+  // (the vault caps a binding at 1,400 bytes, inside PostgreSQL's b-tree limit for the unique key).
+  if (dialect === 'postgres') await db.schema.alterTable('vault_bindings').alterColumn('pattern', (c) => c.setDataType('text')).execute();
 }

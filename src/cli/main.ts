@@ -19,7 +19,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: Com
   approver: { summary: 'TOTP approvers: approver add NAME (prints the otpauth URI once), list, rm', load: () => import('./commands/approver.js') },
   audit: { summary: 'verify, tail and search the tamper-evident audit log', load: () => import('./commands/audit.js') },
   guard: { summary: 'judge a shell command with the guard: guard check -- COMMAND', load: () => import('./commands/guard.js') },
-  vault: { summary: 'sealed secrets: create, set, list, rm, rekey', load: () => import('./commands/vault.js') },
+  vault: { summary: 'sealed secrets: create, set, bind, unbind, list, rm, rekey', load: () => import('./commands/vault.js') },
   sandbox: { summary: 'sandbox doctor: which isolation is active and why', load: () => import('./commands/sandbox.js') },
   run: { summary: 'run a program inside the sandbox: run [--profile NAME] -- CMD ...', load: () => import('./commands/run.js') },
   doctor: { summary: 'check the store, key file, Node and optional system parts', load: () => import('./commands/doctor.js') },
@@ -32,7 +32,7 @@ function usage(): string {
     '',
     ...Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(width)}  ${v.summary}`),
     '',
-    'Run `gatehouse <command> --help` for a command\'s options. Environment: GATEHOUSE_HOME, DATABASE_URL, GATEHOUSE_TOKEN, GATEHOUSE_LOG_LEVEL.',
+    'Run `gatehouse <command> --help` for a command\'s options. Environment: GATEHOUSE_HOME, DATABASE_URL, GATEHOUSE_PG_SCHEMA, GATEHOUSE_CONFIG, GATEHOUSE_TOKEN, GATEHOUSE_LOG_LEVEL.',
   ].join('\n');
 }
 

@@ -15,6 +15,12 @@ export interface OpenStoreOptions {
   schema?: string;
   /** Run migrations on open (default true). */
   migrate?: boolean;
+  /**
+   * Create the PostgreSQL schema when it is missing (default true). `false` for processes that
+   * must not change the store they inspect (`vault rekey`, `doctor`): a missing schema is then a
+   * `not_found` error instead of a new, empty store.
+   */
+  createSchema?: boolean;
   /** Max PostgreSQL connections (default 10). */
   poolSize?: number;
 }
@@ -23,20 +29,25 @@ const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /**
  * Opens the store: embedded SQLite (WAL, busy timeout) by default, PostgreSQL when a URL is given.
- * Migrations run on open; they are idempotent and safe when several processes open at once.
+ * Migrations run on open; they are safe when several processes open at once (each is applied once).
+ * Processes choose these options with `storeOptionsFromEnv`, never by reading the environment.
  */
 export async function openStore(opts: OpenStoreOptions): Promise<Store> {
-  const store = opts.databaseUrl ? await openPostgres(opts) : openSqlite(opts);
+  const opened = opts.databaseUrl ? await openPostgres(opts) : openSqlite(opts);
   try {
-    if (opts.migrate !== false) await migrate(store.db, store.dialect);
-    return store;
+    const applied = opts.migrate !== false ? await migrate(opened.db, opened.dialect) : [];
+    // Which migrations THIS process applied: work that must happen exactly once after a migration
+    // (signing the rows that existed before 0006_integrity) is done by that process only.
+    return { ...opened, migrationsAppliedNow: Object.freeze([...applied]) };
   } catch (e) {
-    await store.close().catch(() => undefined);
+    await opened.close().catch(() => undefined);
     throw e;
   }
 }
 
-function openSqlite(opts: OpenStoreOptions): Store {
+type OpenedStore = Omit<Store, 'migrationsAppliedNow'>;
+
+function openSqlite(opts: OpenStoreOptions): OpenedStore {
   if (!opts.sqliteFile) throw new GatehouseError('config_invalid', 'no store configured', { hint: 'set DATABASE_URL or GATEHOUSE_HOME' });
   let handle: Database.Database;
   try {
@@ -55,7 +66,7 @@ function openSqlite(opts: OpenStoreOptions): Store {
   return { db, dialect: 'sqlite', sqlite: handle, close: () => db.destroy(), description: `sqlite:${opts.sqliteFile}` };
 }
 
-async function openPostgres(opts: OpenStoreOptions): Promise<Store> {
+async function openPostgres(opts: OpenStoreOptions): Promise<OpenedStore> {
   const schema = opts.schema;
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
     throw new GatehouseError('config_invalid', `invalid schema name ${JSON.stringify(schema)}`, { hint: 'use lowercase letters, digits and _' });
@@ -69,13 +80,18 @@ async function openPostgres(opts: OpenStoreOptions): Promise<Store> {
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
   pool.on('error', () => undefined); // idle-client errors surface on the next query instead
+  let missingSchema = false;
   try {
     const c = await pool.connect();
     try {
       // Two processes may create the same schema at once; the loser's unique violation is harmless.
-      if (schema) await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch((e: { code?: string }) => {
+      if (schema && opts.createSchema !== false) await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch((e: { code?: string }) => {
         if (e.code !== '23505' && e.code !== '42P06') throw e;
       });
+      if (schema && opts.createSchema === false) {
+        const found = await c.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [schema]);
+        if (found.rowCount === 0) missingSchema = true;
+      }
     } finally {
       c.release();
     }
@@ -84,6 +100,12 @@ async function openPostgres(opts: OpenStoreOptions): Promise<Store> {
     throw new GatehouseError('store_unavailable', 'cannot reach PostgreSQL at DATABASE_URL', {
       hint: 'check that PostgreSQL is running and DATABASE_URL is right',
       cause: e,
+    });
+  }
+  if (missingSchema) {
+    await pool.end().catch(() => undefined);
+    throw new GatehouseError('not_found', `PostgreSQL schema ${schema} does not exist (GATEHOUSE_PG_SCHEMA): there is no store there`, {
+      hint: 'check GATEHOUSE_PG_SCHEMA and DATABASE_URL; Gatehouse creates the schema the first time `gatehouse serve` or `gatehouse mcp` starts with them',
     });
   }
   const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });

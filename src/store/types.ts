@@ -17,6 +17,11 @@ export interface Store {
   readonly sqlite?: import('better-sqlite3').Database;
   /** Where the store lives, for humans (no credentials). */
   readonly description: string;
+  /**
+   * The migrations this process applied when it opened the store (empty when another process had
+   * applied them, or when opened with `migrate: false`).
+   */
+  readonly migrationsAppliedNow: readonly string[];
   close(): Promise<void>;
 }
 

@@ -1,3 +1,3 @@
-export { TargetRepository } from './repository.js';
-export { checkTargetName, parseSecretRef, validateHttpConfig, validateSshConfig } from './validate.js';
+export { TargetRepository, type IntegrityKeys, type RejectedTarget } from './repository.js';
+export { baseUrlHost, checkSshHost, checkTargetName, parseSecretRef, validateHttpConfig, validateSshConfig } from './validate.js';
 export type { Target, TargetKind, HttpTargetConfig, SshTargetConfig, SecretRef } from './types.js';

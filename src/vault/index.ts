@@ -8,6 +8,7 @@ export { decodeKeyText, type MasterKeySource } from './master-key.js';
 export {
   openVault,
   Vault,
+  INTEGRITY_KEY,
   type FillOptions,
   type FillResult,
   type ItemSummary,
@@ -15,12 +16,27 @@ export {
   type SearchQuery,
   type SecretSink,
   type SetFieldOptions,
+  type ShellFillOptions,
+  type ShellFillResult,
   type VaultSummary,
 } from './vault-service.js';
 export { parseHandles, hasHandles, type HandleFilter, type ParsedHandle } from './handles.js';
-export { parseBinding, bindingMatches, hostMatches, type Binding, type Destination } from './bindings.js';
+export {
+  parseBinding,
+  bindingMatches,
+  commandBinding,
+  formatBinding,
+  hostMatches,
+  type Binding,
+  type BindingKind,
+  type CommandBinding,
+  type Destination,
+  type ShellUse,
+} from './bindings.js';
 export { parseFieldRef, type FieldRef } from './names.js';
-export { Redactor, REDACTED, type RedactorOptions, type ChunkScrubber } from './redact/redactor.js';
+export { Redactor, REDACTED, type Audience, type RedactorOptions, type ChunkScrubber, type TextScrubber, type Scrub } from './redact/redactor.js';
+export { isGuessable } from './redact/strength.js';
+export { guessWindows, GUESS_WINDOW_MAX } from './redact/guess.js';
+export { ScrubCap, scrubThenCap, scrubThenCapText, type CappedBytes, type CappedText } from './redact/cap.js';
 export type { CustomPattern } from './redact/shapes.js';
 export { installLogScrubbing } from './log-scrub.js';
-export { openVaultFromEnv, type OpenedVault } from './open-from-env.js';

@@ -27,6 +27,12 @@ export interface OpenKeyringOptions {
   store: Store;
   /** Create a key file (0600) on first start when no key source exists and the store holds no sealed data. */
   create?: boolean;
+  /**
+   * Set up the keyring (its check value) when the store has none (default true). `false` for
+   * processes that must not write: `vault rekey` and `doctor` refuse a store without a keyring
+   * instead of starting a new one in it.
+   */
+  initialize?: boolean;
 }
 
 export interface RekeyOptions {
@@ -34,6 +40,13 @@ export interface RekeyOptions {
   newKey?: Uint8Array;
   /** New passphrase (passphrase source). */
   newPassphrase?: string;
+  /**
+   * Rotate even though the store holds no vault. Without it such a rekey is refused: a store with
+   * no secret sealed by the current key is most likely not the store the key belongs to (a wrong
+   * DATABASE_URL or GATEHOUSE_PG_SCHEMA), and replacing the key file would lock the real store.
+   * The CLI sets it only for `--empty-store`.
+   */
+  allowEmptyStore?: boolean;
 }
 
 export interface RekeyResult {
@@ -57,12 +70,30 @@ export interface Keyring {
   internalKey(purpose: string): Promise<Buffer>;
   /** Rotates the master key: re-wraps every data and internal key in one transaction. */
   rekey(opts?: RekeyOptions): Promise<RekeyResult>;
+  /**
+   * True only for a store created before row signatures whose rows were never signed: then, and
+   * only in the process that applied migration 0006_integrity, the rows that predate signatures
+   * may be signed (`signUnsigned()` of each repository), after which `markRowsSigned()` closes
+   * that door for good. A fresh store answers false (nothing in it predates signatures).
+   */
+  unsignedRowsMaySign(): Promise<boolean>;
+  /** Records, sealed under the master key, that every row that predates signatures was signed. */
+  markRowsSigned(): Promise<void>;
   /** Forgets keys held in memory. */
   close(): void;
 }
 
 const CHECK_ID = 'check';
 const CHECK_PLAINTEXT = 'gatehouse master key check v1';
+/**
+ * The check value of a store whose rows carry signatures (src/core/row-mac.ts) from the start, or
+ * whose older rows were signed once after migration 0006_integrity. It is sealed under the master
+ * key, so a database writer can neither set nor clear it, and the check row cannot be removed
+ * while sealed data exists. From then on an unsigned row is never signed again: it was written
+ * without the master key (even if someone dropped the signature columns and the migration's row
+ * to have 0006 applied a second time).
+ */
+const CHECK_PLAINTEXT_SIGNED = 'gatehouse master key check v1|rows signed';
 const PURPOSE = /^[a-z0-9][a-z0-9_.:-]{0,99}$/;
 
 interface KeyringRow {
@@ -90,6 +121,11 @@ export async function openKeyring(opts: OpenKeyringOptions): Promise<Keyring> {
     if (sealedData || otherKeys) {
       throw new GatehouseError('key_invalid', 'the store holds sealed data but no master key check value', {
         hint: 'the vault_keyring check row was removed; restore the store from a backup',
+      });
+    }
+    if (opts.initialize === false) {
+      throw new GatehouseError('not_found', `the store at ${store.description} holds no keyring: nothing was ever sealed in it`, {
+        hint: 'check that DATABASE_URL and GATEHOUSE_PG_SCHEMA (or GATEHOUSE_HOME) name the store Gatehouse serves from',
       });
     }
     const { key, kdf } = await resolveForNewStore(opts, source);
@@ -168,7 +204,8 @@ async function resolveForNewStore(opts: OpenKeyringOptions, source: MasterKeySou
 }
 
 async function insertCheck(store: Store, key: Uint8Array, kdf: KdfParams | undefined): Promise<void> {
-  const sealed = await seal(Buffer.from(CHECK_PLAINTEXT), AD.check(), key);
+  // A new store: nothing in it predates row signatures.
+  const sealed = await seal(Buffer.from(CHECK_PLAINTEXT_SIGNED), AD.check(), key);
   const now = nowIso();
   await store.db
     .insertInto('vault_keyring')
@@ -178,11 +215,16 @@ async function insertCheck(store: Store, key: Uint8Array, kdf: KdfParams | undef
 }
 
 async function opensCheck(row: KeyringRow, key: Uint8Array): Promise<boolean> {
+  return (await checkPlaintext(row, key)) !== undefined;
+}
+
+/** The check value's plaintext when `key` opens it and it is one Gatehouse wrote; else undefined. */
+async function checkPlaintext(row: KeyringRow, key: Uint8Array): Promise<typeof CHECK_PLAINTEXT | typeof CHECK_PLAINTEXT_SIGNED | undefined> {
   try {
-    const pt = await open({ ciphertext: row.wrapped, nonce: row.nonce }, AD.check(), key, 'the master key check value');
-    return Buffer.from(pt).toString() === CHECK_PLAINTEXT;
+    const pt = Buffer.from(await open({ ciphertext: row.wrapped, nonce: row.nonce }, AD.check(), key, 'the master key check value')).toString();
+    return pt === CHECK_PLAINTEXT || pt === CHECK_PLAINTEXT_SIGNED ? pt : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
@@ -292,6 +334,9 @@ export class KeyringImpl implements Keyring {
     }
     if (Buffer.from(newKey).equals(Buffer.from(oldKey))) throw new GatehouseError('usage', 'the new master key equals the current one');
     const newKeyId = await keyIdOf(newKey);
+    // Before anything is written: every wrapped key must open with the current key, and there
+    // must be at least one (the transaction below checks both again under the write lock).
+    await this.#checkSealedByCurrentKey(this.store.db, oldKey, ro);
 
     const file = this.opts.masterKeyFile;
     if (this.source === 'file') {
@@ -302,6 +347,7 @@ export class KeyringImpl implements Keyring {
     try {
       counts = await writeTransaction(this.store, async (db) => {
         const now = nowIso();
+        await this.#checkSealedByCurrentKey(db, oldKey, ro);
         const vaults = (await db.selectFrom('vaults').select(['id', 'name', 'wrapped_key', 'key_nonce']).execute()) as Array<{ id: string; name: string; wrapped_key: string; key_nonce: string }>;
         for (const v of vaults) {
           const dk = await open({ ciphertext: v.wrapped_key, nonce: v.key_nonce }, AD.dataKey(v.id), oldKey, `the data key of vault ${v.name}`);
@@ -312,8 +358,10 @@ export class KeyringImpl implements Keyring {
         let internalKeys = 0;
         for (const r of rows) {
           if (r.id === CHECK_ID) {
-            if (!(await opensCheck(r, oldKey))) throw new GatehouseError('key_invalid', 'the store check value no longer opens with the current key');
-            const w = await seal(Buffer.from(CHECK_PLAINTEXT), AD.check(), newKey);
+            const plaintext = await checkPlaintext(r, oldKey);
+            if (!plaintext) throw new GatehouseError('key_invalid', 'the store check value no longer opens with the current key');
+            // The same plaintext under the new key: whether rows are signed survives the rotation.
+            const w = await seal(Buffer.from(plaintext), AD.check(), newKey);
             await db
               .updateTable('vault_keyring')
               .set({ wrapped: w.ciphertext, nonce: w.nonce, key_id: newKeyId, kdf: newKdf ? JSON.stringify(newKdf) : null, updated_at: now })
@@ -347,6 +395,52 @@ export class KeyringImpl implements Keyring {
     s.memzero(oldKey);
     log.info('vault: master key rotated', { oldKeyId, newKeyId, ...counts });
     return { oldKeyId, newKeyId, source: this.source, rewrapped: counts, ...(oldKeyFile ? { oldKeyFile } : {}) };
+  }
+
+  /**
+   * INVARIANT (issue 21.5): a rekey replaces nothing unless the store it opened holds data sealed
+   * by the current key: every vault data key and internal key must open with it, and at least one
+   * vault must exist. Internal keys alone do not count: any process that opens a store creates
+   * some (the audit chain's, ...), so a wrong store someone once ran a command against has them
+   * too. The one exception is a store with no vault when the operator states it explicitly
+   * (`allowEmptyStore`, the CLI's `--empty-store`).
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  async #checkSealedByCurrentKey(db: import('kysely').Kysely<any>, key: Uint8Array, ro: RekeyOptions): Promise<void> {
+    const vaults = (await db.selectFrom('vaults').select(['id', 'name', 'wrapped_key', 'key_nonce']).execute()) as Array<{ id: string; name: string; wrapped_key: string; key_nonce: string }>;
+    for (const v of vaults) await open({ ciphertext: v.wrapped_key, nonce: v.key_nonce }, AD.dataKey(v.id), key, `the data key of vault ${v.name}`);
+    const rows = (await db.selectFrom('vault_keyring').selectAll().execute()) as KeyringRow[];
+    for (const r of rows) {
+      if (!r.id.startsWith('internal:')) continue;
+      const purpose = r.id.slice('internal:'.length);
+      await open({ ciphertext: r.wrapped, nonce: r.nonce }, AD.internalKey(purpose), key, `internal key ${purpose}`);
+    }
+    if (vaults.length === 0 && !ro.allowEmptyStore) {
+      throw new GatehouseError('conflict', `refusing to rekey ${this.store.description}: it holds no vault sealed by the current master key, so it is probably not the store this key protects`, {
+        hint: 'check DATABASE_URL and GATEHOUSE_PG_SCHEMA (or GATEHOUSE_HOME); to rotate the key of a store that really holds no vault, run `gatehouse vault rekey --empty-store`',
+      });
+    }
+  }
+
+  async unsignedRowsMaySign(): Promise<boolean> {
+    const row = await this.#checkRow(this.store.db);
+    return (await checkPlaintext(row, this.#key)) === CHECK_PLAINTEXT;
+  }
+
+  async markRowsSigned(): Promise<void> {
+    await writeTransaction(this.store, async (db) => {
+      const row = await this.#checkRow(db);
+      if ((await checkPlaintext(row, this.#key)) === CHECK_PLAINTEXT_SIGNED) return;
+      const w = await seal(Buffer.from(CHECK_PLAINTEXT_SIGNED), AD.check(), this.#key);
+      await db.updateTable('vault_keyring').set({ wrapped: w.ciphertext, nonce: w.nonce, updated_at: nowIso() }).where('id', '=', CHECK_ID).execute();
+    });
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  async #checkRow(db: import('kysely').Kysely<any>): Promise<KeyringRow> {
+    const row = (await db.selectFrom('vault_keyring').selectAll().where('id', '=', CHECK_ID).executeTakeFirst()) as KeyringRow | undefined;
+    if (!row || !(await opensCheck(row, this.#key))) throw new GatehouseError('key_invalid', 'the master key check value is missing or no longer opens with the current key');
+    return row;
   }
 
   close(): void {

@@ -1,7 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, log, rowMac, rowMacValid } from '../core/index.js';
 import { nowIso, type Store } from '../store/index.js';
-import { anyBindingMatches, formatBinding, parseBinding, type Binding, type Destination } from './bindings.js';
+import {
+  anyBindingMatches,
+  bindingMatches,
+  formatBinding,
+  parseBinding,
+  parseCommandPattern,
+  shellRefusal,
+  type Binding,
+  type Destination,
+  type ShellUse,
+} from './bindings.js';
 import { applyFilter, hasHandles, parseHandles, refused, type ParsedHandle } from './handles.js';
 import { KeyringImpl, type Keyring } from './keyring.js';
 import { checkName, parseFieldRef, parseItemRef } from './names.js';
@@ -20,8 +30,13 @@ export interface ItemSummary {
   item: string;
   description: string | null;
   fields: string[];
-  /** `target:NAME` / `host:PATTERN` */
+  /** `target:NAME` / `host:PATTERN` / `command:TARGET:ENV=COMMAND`: only bindings whose signature verifies. */
   bindings: string[];
+  /**
+   * Binding rows whose signature does not verify (written by someone without the master key, or
+   * left unsigned): ignored everywhere, listed so an operator can see and remove them.
+   */
+  rejectedBindings: string[];
   updatedAt: string;
 }
 
@@ -58,9 +73,27 @@ export interface FillResult {
 }
 
 export interface SetFieldOptions {
-  /** Bindings to add: `target:NAME` or `host:PATTERN`. */
+  /** Bindings to add: `target:NAME`, `host:PATTERN` or `command:TARGET:ENV=COMMAND`. */
   bind?: string[];
   description?: string;
+}
+
+/** How a command's whole environment is filled (`ssh_exec`, `exec`): see `Vault.fillShellEnv`. */
+export interface ShellFillOptions {
+  /** The target the command runs on (`local` for the sandbox) and its host. */
+  destination: { target: string; host?: string };
+  /** The exact command line, whether the action sends stdin, and its cwd if it sets one. */
+  shell: { command: string; hasStdin: boolean; cwd?: string };
+  grantedVaults: readonly string[];
+}
+
+export interface ShellFillResult {
+  /** Variables without a handle, unchanged. */
+  values: Record<string, string>;
+  /** Variables whose handles were filled. */
+  secrets: Record<string, string>;
+  /** Every value filled (register them with the Redactor). */
+  filled: string[];
 }
 
 /** Anything with an `add(secret)` (the Redactor). */
@@ -69,6 +102,12 @@ export interface SecretSink {
 }
 
 const MAX_VALUE_BYTES = 64 * 1024;
+/** The most handle-carrying variables one command's env may hold (each is checked against the others). */
+const MAX_SHELL_HANDLES = 32;
+/** Signature kind of a binding row (src/core/row-mac.ts). */
+const BINDING_MAC = 'binding/v1';
+/** The keyring's internal key that signs rows the gate trusts from the store. */
+export const INTEGRITY_KEY = 'store-integrity';
 
 interface VaultRow {
   id: string;
@@ -83,6 +122,21 @@ interface ItemRow {
   name: string;
   description: string | null;
   updated_at: string;
+}
+interface BindingRow {
+  id: string;
+  item_id: string;
+  kind: string;
+  pattern: string;
+  mac: string | null;
+}
+
+/**
+ * What a binding's signature covers: the item and vault it belongs to and what it allows, so a
+ * row edited, inserted, or moved to another item by someone without the master key never verifies.
+ */
+function bindingMacFields(itemId: string, vaultId: string, b: { kind: string; pattern: string }): string[] {
+  return [itemId, vaultId, b.kind, b.pattern];
 }
 
 export function openVault(opts: { store: Store; keyring: Keyring }): Vault {
@@ -126,6 +180,7 @@ export class Vault {
     if (opts.description !== undefined && opts.description.length > 2000) throw new GatehouseError('invalid_input', 'description is over 2000 characters');
     const v = await this.#vaultRow(r.vault);
     const dk = await this.#dataKey(v);
+    const key = bindings.length ? await this.#integrityKey() : undefined;
     await writeTransaction(this.store, async (db) => {
       const now = nowIso();
       let item = (await db.selectFrom('vault_items').selectAll().where('vault_id', '=', v.id).where('name', '=', r.item).executeTakeFirst()) as ItemRow | undefined;
@@ -146,24 +201,42 @@ export class Vault {
         .values({ id: randomUUID(), item_id: item.id, name: r.field, ciphertext: sealed.ciphertext, nonce: sealed.nonce, updated_at: now })
         .onConflict((oc) => oc.columns(['item_id', 'name']).doUpdateSet({ ciphertext: sealed.ciphertext, nonce: sealed.nonce, updated_at: now }))
         .execute();
-      for (const b of bindings) {
-        await db
-          .insertInto('vault_bindings')
-          .values({ id: randomUUID(), item_id: item.id, kind: b.kind, pattern: b.pattern })
-          .onConflict((oc) => oc.columns(['item_id', 'kind', 'pattern']).doNothing())
-          .execute();
-      }
+      await insertBindings(db, key, item, bindings);
     });
   }
 
-  /** Removes bindings from an item (`VAULT/ITEM`). */
-  async unbind(itemRef: string, bind: string[]): Promise<void> {
+  /** Adds bindings to an existing item (`VAULT/ITEM`) without touching its values. */
+  async bind(itemRef: string, bind: string[]): Promise<void> {
+    const r = parseItemRef(itemRef);
+    if (!r.item) throw new GatehouseError('invalid_input', 'bind needs VAULT/ITEM');
+    const bindings = bind.map(parseBinding);
+    if (bindings.length === 0) throw new GatehouseError('invalid_input', 'no binding given', { hint: 'pass --bind KIND:PATTERN, or --command TARGET --env NAME -- COMMAND LINE' });
+    const item = await this.#itemRow(await this.#vaultRow(r.vault), r.item);
+    const key = await this.#integrityKey();
+    await writeTransaction(this.store, async (db) => insertBindings(db, key, item, bindings));
+  }
+
+  /** Removes bindings from an item (`VAULT/ITEM`); returns how many rows were removed. */
+  async unbind(itemRef: string, bind: string[]): Promise<number> {
     const r = parseItemRef(itemRef);
     if (!r.item) throw new GatehouseError('invalid_input', 'unbind needs VAULT/ITEM');
     const item = await this.#itemRow(await this.#vaultRow(r.vault), r.item);
-    for (const b of bind.map(parseBinding)) {
-      await this.store.db.deleteFrom('vault_bindings').where('item_id', '=', item.id).where('kind', '=', b.kind).where('pattern', '=', b.pattern).execute();
+    let removed = 0;
+    for (const text of bind) {
+      // Removing is always safe, so a row that never was a valid binding (one written behind
+      // Gatehouse's back) can be removed by its exact `KIND:PATTERN` text too.
+      let b: Binding | { kind: string; pattern: string };
+      try {
+        b = parseBinding(text);
+      } catch {
+        const colon = text.indexOf(':');
+        if (colon <= 0) throw new GatehouseError('invalid_input', `invalid binding ${JSON.stringify(text.slice(0, 200))}`, { hint: 'write KIND:PATTERN exactly as `gatehouse vault list` shows it' });
+        b = { kind: text.slice(0, colon), pattern: text.slice(colon + 1) };
+      }
+      const d = await this.store.db.deleteFrom('vault_bindings').where('item_id', '=', item.id).where('kind', '=', b.kind).where('pattern', '=', b.pattern).executeTakeFirst();
+      removed += Number(d.numDeletedRows);
     }
+    return removed;
   }
 
   async listVaults(): Promise<VaultSummary[]> {
@@ -217,7 +290,9 @@ export class Vault {
     for (const it of all) {
       if (q.target !== undefined || q.host !== undefined) {
         const dest: Destination = { ...(q.target !== undefined ? { target: q.target } : {}), ...(q.host !== undefined ? { host: q.host } : {}) };
-        if (!anyBindingMatches(it.bindings.map(parseBinding), dest)) continue;
+        // A command binding is usable on its target (in that one command's env): list it there too.
+        const usable = it.bindings.map(parseBinding).some((b) => bindingMatches(b, dest) || (b.kind === 'command' && q.target !== undefined && parseCommandPattern(b.pattern)?.target === q.target));
+        if (!usable) continue;
       }
       for (const field of it.fields) {
         const hay = [it.vault, it.item, field, it.description ?? '', ...it.bindings].join('\n').toLowerCase();
@@ -234,9 +309,11 @@ export class Vault {
    * whole call is refused with an error naming the handle and the reason, never a value.
    */
   async fillHandles(text: string, opts: FillOptions): Promise<FillResult> {
+    const shell = opts.destination.shell;
     if (!hasHandles(text)) return { text, filled: [], handles: [] };
     const segments = parseHandles(text);
     const granted = new Set(opts.grantedVaults);
+    if (shell) await this.#checkShellAction(segments, shell, opts.destination, granted);
     const filled = new Set<string>();
     const handles: string[] = [];
     let out = '';
@@ -250,6 +327,72 @@ export class Vault {
       out += await this.#fillOne(h, granted, opts.destination, filled);
     }
     return { text: out, filled: [...filled], handles };
+  }
+
+  /**
+   * Fills the environment of one command (`ssh_exec`, `exec`). Every variable holding a handle is
+   * filled as a shell destination (see `bindingMatches`), and the action as a whole must fit:
+   * INVARIANT: a command-bound secret fills only when every variable of the env is exactly one
+   * handle bound to that command (a plain `PGHOST=evil.example` beside `PGPASSWORD` would send
+   * the password elsewhere), there is no stdin and no cwd. Otherwise the whole call is refused.
+   */
+  async fillShellEnv(env: Readonly<Record<string, string>> | undefined, opts: ShellFillOptions): Promise<ShellFillResult> {
+    const out: ShellFillResult = { values: {}, secrets: {}, filled: [] };
+    const entries = Object.entries(env ?? {});
+    if (!entries.some(([, v]) => hasHandles(v))) {
+      for (const [k, v] of entries) out.values[k] = v;
+      return out;
+    }
+    // Variables with a handle first: their check explains why a plain neighbour is refused.
+    const ordered = [...entries.filter(([, v]) => hasHandles(v)), ...entries.filter(([, v]) => !hasHandles(v))];
+    for (const [name, value] of ordered) {
+      const otherEnv = Object.fromEntries(entries.filter(([k]) => k !== name));
+      const shell: ShellUse = { command: opts.shell.command, envName: name, hasStdin: opts.shell.hasStdin, otherEnv, ...(opts.shell.cwd !== undefined ? { cwd: opts.shell.cwd } : {}) };
+      const r = await this.fillHandles(value, { destination: { ...opts.destination, shell }, grantedVaults: opts.grantedVaults });
+      if (r.handles.length === 0) {
+        // Unreachable (#checkShellAction refuses plain companions), kept as a second lock.
+        throw new GatehouseError('vault_handle_refused', `env ${name} is not a vault handle`, { hint: 'put plain settings into the bound command line' });
+      }
+      out.secrets[name] = r.text;
+      out.filled.push(...r.filled);
+    }
+    return out;
+  }
+
+  /**
+   * Signs binding rows that have no signature yet (rows that existed before migration
+   * 0006_integrity). Call it ONLY in the process that applied that migration, right after opening
+   * the keyring, and only while `keyring.unsignedRowsMaySign()` (it checks again and signs nothing
+   * once the store's rows are signed); then `keyring.markRowsSigned()`. Returns how many rows
+   * were signed.
+   */
+  async signUnsigned(): Promise<number> {
+    // INVARIANT: once the store's rows are signed (sealed in the keyring's check value), an
+    // unsigned row is never signed again, whoever applied which migration.
+    if (!(await this.keyring.unsignedRowsMaySign())) {
+      await this.#logUnsignedLeft();
+      return 0;
+    }
+    const key = await this.#integrityKey();
+    return writeTransaction(this.store, async (db) => {
+      const rows = (await db
+        .selectFrom('vault_bindings as b')
+        .innerJoin('vault_items as i', 'i.id', 'b.item_id')
+        .select(['b.id as id', 'b.item_id as item_id', 'i.vault_id as vault_id', 'b.kind as kind', 'b.pattern as pattern'])
+        .where('b.mac', 'is', null)
+        .execute()) as Array<{ id: string; item_id: string; vault_id: string; kind: string; pattern: string }>;
+      for (const r of rows) {
+        const mac = rowMac(key, BINDING_MAC, bindingMacFields(r.item_id, r.vault_id, r));
+        await db.updateTable('vault_bindings').set({ mac }).where('id', '=', r.id).where('mac', 'is', null).execute();
+      }
+      if (rows.length) log.info('vault: signed bindings that existed before row signatures', { count: rows.length });
+      return rows.length;
+    });
+  }
+
+  async #logUnsignedLeft(): Promise<void> {
+    const n = await this.store.db.selectFrom('vault_bindings').select('id').where('mac', 'is', null).limit(1).executeTakeFirst();
+    if (n) log.error('vault: unsigned bindings found in a store whose rows are already signed; they stay refused (written without the master key?)', { fix: '`gatehouse vault list` shows them; remove them with `gatehouse vault unbind`' });
   }
 
   /** Registers every stored value with a redactor (e.g. at server start), so even unfilled secrets are scrubbed. */
@@ -277,11 +420,19 @@ export class Vault {
     if (!v) throw refused(h.text, `no vault named ${h.vault}`);
     const item = (await this.store.db.selectFrom('vault_items').selectAll().where('vault_id', '=', v.id).where('name', '=', h.item).executeTakeFirst()) as ItemRow | undefined;
     if (!item) throw refused(h.text, `no item ${h.item} in vault ${h.vault}`);
-    const bindings = await this.#bindings(item.id);
+    // INVARIANT: only bindings whose signature verifies count; a forged row allows nothing.
+    const bindings = await this.#bindings(item, `${h.vault}/${h.item}`);
     if (!anyBindingMatches(bindings, dest)) {
-      const where = [dest.target !== undefined ? `target ${dest.target}` : '', dest.host !== undefined ? `host ${dest.host}` : ''].filter(Boolean).join(', ') || 'an unspecified destination';
       const bound = bindings.length ? bindings.map(formatBinding).join(', ') : 'nothing (the item has no binding)';
-      throw refused(h.text, `item ${h.vault}/${h.item} is not bound to this destination (${where}); it is bound to ${bound}`, 'an operator binds items with `gatehouse vault set VAULT/ITEM.FIELD --bind target:NAME|host:PATTERN`');
+      if (dest.shell) {
+        throw refused(
+          h.text,
+          `item ${h.vault}/${h.item} cannot fill env ${dest.shell.envName} of this command: ${shellRefusal(bindings, { ...dest, shell: dest.shell })}; it is bound to ${bound}`,
+          `an operator binds it for one exact command: gatehouse vault bind ${h.vault}/${h.item} --command ${dest.target ?? 'TARGET'} --env ${dest.shell.envName} -- 'EXACT COMMAND LINE'`,
+        );
+      }
+      const where = [dest.target !== undefined ? `target ${dest.target}` : '', dest.host !== undefined ? `host ${dest.host}` : ''].filter(Boolean).join(', ') || 'an unspecified destination';
+      throw refused(h.text, `item ${h.vault}/${h.item} is not bound to this destination (${where}); it is bound to ${bound}`, 'an operator binds items with `gatehouse vault bind VAULT/ITEM --bind target:NAME|host:PATTERN`');
     }
     const fieldNames = h.filter === 'basic' ? ['username', 'password'] : [h.field!];
     const values: string[] = [];
@@ -333,9 +484,81 @@ export class Vault {
     return p;
   }
 
-  async #bindings(itemId: string): Promise<Binding[]> {
-    const rows = (await this.store.db.selectFrom('vault_bindings').select(['kind', 'pattern']).where('item_id', '=', itemId).orderBy('kind').orderBy('pattern').execute()) as Binding[];
-    return rows;
+  /**
+   * The item's bindings whose signature verifies. A row that does not verify is dropped here, on
+   * the one path every use goes through, and logged loudly: someone changed the store without
+   * the master key, or the row predates signatures and was never signed.
+   */
+  async #bindings(item: ItemRow, name: string): Promise<Binding[]> {
+    const rows = (await this.store.db.selectFrom('vault_bindings').select(['id', 'item_id', 'kind', 'pattern', 'mac']).where('item_id', '=', item.id).orderBy('kind').orderBy('pattern').execute()) as BindingRow[];
+    return (await this.#verified(rows, new Map([[item.id, { vaultId: item.vault_id, name }]]))).ok;
+  }
+
+  async #verified(rows: readonly BindingRow[], items: ReadonlyMap<string, { vaultId: string; name: string }>): Promise<{ ok: Binding[]; rejected: BindingRow[] }> {
+    const out: { ok: Binding[]; rejected: BindingRow[] } = { ok: [], rejected: [] };
+    if (rows.length === 0) return out;
+    const key = await this.#integrityKey();
+    for (const r of rows) {
+      const item = items.get(r.item_id);
+      const b = { kind: r.kind, pattern: r.pattern };
+      if (item && isBindingKind(r.kind) && rowMacValid(key, BINDING_MAC, bindingMacFields(r.item_id, item.vaultId, b), r.mac)) {
+        out.ok.push({ kind: r.kind, pattern: r.pattern });
+        continue;
+      }
+      out.rejected.push(r);
+      log.error('vault: IGNORING a binding whose signature does not verify: it was written or changed without the master key (or predates signatures and was never signed)', {
+        item: item?.name ?? r.item_id,
+        binding: `${r.kind}:${r.pattern}`.slice(0, 300),
+        signed: r.mac !== null,
+        fix: 'remove it with `gatehouse vault unbind`, check who can write to the database, and bind again with `gatehouse vault bind`',
+      });
+    }
+    return out;
+  }
+
+  #integrityKey(): Promise<Buffer> {
+    return this.keyring.internalKey(INTEGRITY_KEY);
+  }
+
+  /**
+   * For a shell destination: the text must be exactly one handle, and every other variable of the
+   * action's env must be exactly one handle whose item is command-bound to this same command for
+   * that variable. Checked before anything is decrypted. Names only in every refusal.
+   */
+  async #checkShellAction(segments: ReturnType<typeof parseHandles>, shell: ShellUse, dest: Destination, granted: Set<string>): Promise<void> {
+    const only = segments.length === 1 && segments[0].kind === 'handle' ? segments[0].handle : undefined;
+    if (!only) {
+      const first = segments.find((s) => s.kind === 'handle');
+      throw refused(
+        first?.kind === 'handle' ? first.handle.text : '{{vault:…}}',
+        `in a command's environment a handle must be the whole value of ${shell.envName} (text around it could turn the secret into something else, e.g. a URL to another host)`,
+        `write ${shell.envName}={{vault:VAULT/ITEM.FIELD}} alone, and put the rest into the bound command line`,
+      );
+    }
+    const others = Object.entries(shell.otherEnv);
+    if (others.length + 1 > MAX_SHELL_HANDLES) {
+      throw refused(only.text, `a command's environment may carry at most ${MAX_SHELL_HANDLES} variables when it holds a vault handle`);
+    }
+    for (const [name, value] of others) {
+      const segs = hasHandles(value) ? parseHandles(value) : [];
+      const h = segs.length === 1 && segs[0].kind === 'handle' ? segs[0].handle : undefined;
+      if (!h) {
+        throw refused(
+          only.text,
+          `env ${name} of this action is not exactly one vault handle: plain variables beside a command-bound secret could redirect it (e.g. PGHOST) or change what the command runs`,
+          `put ${name}=… into the bound command line itself (e.g. '${name}=… your-command'), or bind a vault item to this command for ${name}`,
+        );
+      }
+      if (!granted.has('*') && !granted.has(h.vault)) throw refused(h.text, `vault ${h.vault} is not granted to this token`);
+      const v = (await this.store.db.selectFrom('vaults').selectAll().where('name', '=', h.vault).executeTakeFirst()) as VaultRow | undefined;
+      const item = v ? ((await this.store.db.selectFrom('vault_items').selectAll().where('vault_id', '=', v.id).where('name', '=', h.item).executeTakeFirst()) as ItemRow | undefined) : undefined;
+      if (!item) throw refused(h.text, `no item ${h.item} in vault ${h.vault}`);
+      const bindings = await this.#bindings(item, `${h.vault}/${h.item}`);
+      const otherShell: ShellUse = { ...shell, envName: name, otherEnv: {} };
+      if (!bindings.some((b) => bindingMatches(b, { ...dest, shell: otherShell }))) {
+        throw refused(h.text, `item ${h.vault}/${h.item} cannot fill env ${name} of this command: ${shellRefusal(bindings, { ...dest, shell: otherShell })}`);
+      }
+    }
   }
 
   async #items(vaults: string[] | undefined): Promise<ItemSummary[]> {
@@ -343,26 +566,52 @@ export class Vault {
     let q = this.store.db
       .selectFrom('vault_items as i')
       .innerJoin('vaults as v', 'v.id', 'i.vault_id')
-      .select(['i.id as id', 'i.name as item', 'i.description as description', 'i.updated_at as updated_at', 'v.name as vault'])
+      .select(['i.id as id', 'i.vault_id as vault_id', 'i.name as item', 'i.description as description', 'i.updated_at as updated_at', 'v.name as vault'])
       .orderBy('v.name')
       .orderBy('i.name');
     if (vaults) q = q.where('v.name', 'in', vaults);
-    const items = (await q.execute()) as Array<{ id: string; item: string; description: string | null; updated_at: string; vault: string }>;
+    const items = (await q.execute()) as Array<{ id: string; vault_id: string; item: string; description: string | null; updated_at: string; vault: string }>;
     if (items.length === 0) return [];
     const ids = items.map((i) => i.id);
     const fields = (await this.store.db.selectFrom('vault_fields').select(['item_id', 'name']).where('item_id', 'in', ids).orderBy('name').execute()) as Array<{ item_id: string; name: string }>;
-    const binds = (await this.store.db.selectFrom('vault_bindings').select(['item_id', 'kind', 'pattern']).where('item_id', 'in', ids).orderBy('kind').orderBy('pattern').execute()) as Array<{
-      item_id: string;
-      kind: 'target' | 'host';
-      pattern: string;
-    }>;
+    const binds = (await this.store.db
+      .selectFrom('vault_bindings')
+      .select(['id', 'item_id', 'kind', 'pattern', 'mac'])
+      .where('item_id', 'in', ids)
+      .orderBy('kind')
+      .orderBy('pattern')
+      .execute()) as BindingRow[];
+    const owners = new Map(items.map((i) => [i.id, { vaultId: i.vault_id, name: `${i.vault}/${i.item}` }]));
+    const checked = await this.#verified(binds, owners);
+    const rejected = new Set(checked.rejected);
     return items.map((i) => ({
       vault: i.vault,
       item: i.item,
       description: i.description,
       fields: fields.filter((f) => f.item_id === i.id).map((f) => f.name),
-      bindings: binds.filter((b) => b.item_id === i.id).map((b) => formatBinding(b)),
+      bindings: binds.filter((b) => b.item_id === i.id && !rejected.has(b)).map((b) => formatBinding({ kind: b.kind as Binding['kind'], pattern: b.pattern })),
+      rejectedBindings: binds.filter((b) => b.item_id === i.id && rejected.has(b)).map((b) => `${b.kind}:${b.pattern}`),
       updatedAt: i.updated_at,
     }));
+  }
+}
+
+function isBindingKind(k: string): k is Binding['kind'] {
+  return k === 'target' || k === 'host' || k === 'command';
+}
+
+/** Inserts (or re-signs) bindings of one item. INVARIANT: every binding written is signed. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function insertBindings(db: import('kysely').Kysely<any>, key: Buffer | undefined, item: { id: string; vault_id: string }, bindings: readonly Binding[]): Promise<void> {
+  if (bindings.length === 0) return;
+  if (!key) throw new GatehouseError('internal', 'bindings written without the integrity key');
+  for (const b of bindings) {
+    const mac = rowMac(key, BINDING_MAC, bindingMacFields(item.id, item.vault_id, b));
+    // An operator binding again re-signs a row that exists unsigned or with a bad signature.
+    await db
+      .insertInto('vault_bindings')
+      .values({ id: randomUUID(), item_id: item.id, kind: b.kind, pattern: b.pattern, mac })
+      .onConflict((oc) => oc.columns(['item_id', 'kind', 'pattern']).doUpdateSet({ mac }))
+      .execute();
   }
 }

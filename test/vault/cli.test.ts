@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { run } from '../../src/cli/commands/vault.js';
 import type { CliContext } from '../../src/cli/context.js';
-import { openVaultFromEnv } from '../../src/vault/index.js';
+import { openVaultFromEnv } from './helpers.js';
 
 const SECRET = 'CANARY-cli-9b1f0e7a55d3';
 
@@ -43,7 +43,7 @@ describe('gatehouse vault CLI', () => {
     for (const s of [l.out(), lt.out(), c.err()]) expect(s).not.toContain(SECRET);
 
     // the value was sealed exactly (trailing newline stripped)
-    const o = await openVaultFromEnv(env, { create: false });
+    const o = await openVaultFromEnv(env);
     expect(await o.vault.openField('ops/github.token')).toBe(SECRET);
     await o.close();
 
@@ -52,7 +52,7 @@ describe('gatehouse vault CLI', () => {
     expect(await run(['rekey'], r)).toBe(0);
     expect(r.err()).toMatch(/master key rotated/);
     expect(readFileSync(join(home, 'master.key.old')).equals(oldKey)).toBe(true);
-    const o2 = await openVaultFromEnv(env, { create: false });
+    const o2 = await openVaultFromEnv(env);
     expect(await o2.vault.openField('ops/github.token')).toBe(SECRET);
     await o2.close();
 

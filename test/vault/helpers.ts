@@ -2,13 +2,20 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { dropSchema, openStore, type Store } from '../../src/store/index.js';
+import { gatehouseHome } from '../../src/core/index.js';
+import { dropSchema, openStore, storeOptionsFromEnv, type Store } from '../../src/store/index.js';
+import { openKeyring, openVault, type Keyring, type Vault } from '../../src/vault/index.js';
+import { postgresUrl } from '../helpers/pg.js';
 
-export const PG_URL = process.env.GATEHOUSE_TEST_PG ?? (process.env.CI === 'true' ? 'postgres://postgres@127.0.0.1:5432/test' : undefined);
+/**
+ * The PostgreSQL server for store-touching vault tests: the one list every store suite uses
+ * (test/helpers/pg.ts): reachable -> run there too; unreachable -> a loud skip, or a failure
+ * under CI=true.
+ */
+export const PG_URL = await postgresUrl();
 
-/** Dialects to run store-touching tests on: SQLite always, PostgreSQL when configured (always in CI). */
+/** Dialects to run store-touching tests on: SQLite always, PostgreSQL when reachable (required in CI). */
 export const DIALECTS: Array<'sqlite' | 'postgres'> = PG_URL ? ['sqlite', 'postgres'] : ['sqlite'];
-if (!PG_URL) console.warn('[vault tests] PostgreSQL variant SKIPPED: set GATEHOUSE_TEST_PG=postgres://... (CI runs it)');
 
 export interface TestEnv {
   home: string;
@@ -43,4 +50,91 @@ export async function makeEnv(dialect: 'sqlite' | 'postgres'): Promise<TestEnv> 
     },
   };
   return env;
+}
+
+/** Store + keyring + vault as a command opens them from its environment (tests read back through it). */
+export async function openVaultFromEnv(env: NodeJS.ProcessEnv): Promise<{ vault: Vault; keyring: Keyring; store: Store; close(): Promise<void> }> {
+  const paths = gatehouseHome(env);
+  const store = await openStore(storeOptionsFromEnv(env, paths));
+  const keyring = await openKeyring({ home: paths.home, masterKeyFile: paths.masterKeyFile, env, store, create: false });
+  const vault = openVault({ store, keyring });
+  return {
+    vault,
+    keyring,
+    store,
+    close: async () => {
+      vault.close();
+      keyring.close();
+      await store.close();
+    },
+  };
+}
+
+/**
+ * A plain SQL connection to a test store, beside Gatehouse: what someone who can write to the
+ * database (but holds no master key) can do. Write SQL with `?` placeholders.
+ */
+export interface RawSql {
+  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
+  close(): Promise<void>;
+}
+
+export async function rawSql(spec: { sqliteFile?: string; databaseUrl?: string; schema?: string }): Promise<RawSql> {
+  if (spec.databaseUrl) {
+    const { default: pg } = await import('pg');
+    const c = new pg.Client({ connectionString: spec.databaseUrl });
+    await c.connect();
+    if (spec.schema) await c.query(`SET search_path TO ${spec.schema}`);
+    return {
+      query: async <T>(text: string, params: unknown[] = []) => {
+        let i = 0;
+        return (await c.query(text.replace(/\?/g, () => `$${++i}`), params)).rows as T[];
+      },
+      close: () => c.end(),
+    };
+  }
+  const { default: Database } = await import('better-sqlite3');
+  const db = new Database(spec.sqliteFile!);
+  db.pragma('busy_timeout = 10000');
+  return {
+    query: async <T>(text: string, params: unknown[] = []) => {
+      const st = db.prepare(text);
+      return (st.reader ? st.all(...params) : (st.run(...params), [])) as T[];
+    },
+    close: async () => db.close(),
+  };
+}
+
+/** The raw connection for a TestEnv's store. */
+export function rawFor(t: TestEnv): Promise<RawSql> {
+  return rawSql(t.schema ? { databaseUrl: PG_URL!, schema: t.schema } : { sqliteFile: t.dbFile });
+}
+
+/** Captures log lines while `fn` runs. */
+export async function captureLog<T>(fn: () => Promise<T>): Promise<{ result: T | undefined; error: unknown; lines: string[] }> {
+  const { setLogSink } = await import('../../src/core/index.js');
+  const lines: string[] = [];
+  setLogSink((l) => lines.push(l));
+  try {
+    return { result: await fn(), error: undefined, lines };
+  } catch (e) {
+    return { result: undefined, error: e, lines };
+  } finally {
+    setLogSink((l) => process.stderr.write(l + '\n'));
+  }
+}
+
+/**
+ * Makes a test store look like one created before row signatures (its check value sealed with the
+ * v1 plaintext), the only kind of store whose unsigned rows `signUnsigned` may sign.
+ */
+export async function makeLegacyCheck(t: TestEnv, masterKey: Buffer): Promise<void> {
+  const { seal, AD } = await import('../../src/vault/seal.js');
+  const w = await seal(Buffer.from('gatehouse master key check v1'), AD.check(), new Uint8Array(masterKey));
+  const raw = await rawFor(t);
+  try {
+    await raw.query("UPDATE vault_keyring SET wrapped = ?, nonce = ? WHERE id = 'check'", [w.ciphertext, w.nonce]);
+  } finally {
+    await raw.close();
+  }
 }

@@ -73,7 +73,7 @@ describe.each(DIALECTS)('vault service (%s)', (dialect) => {
   it('CANARY: every refusal names the handle and reason, never a value; logs and results stay clean', async () => {
     const lines: string[] = [];
     setLogSink((l) => lines.push(l));
-    const redactor = new Redactor();
+    const redactor = new Redactor({ audience: 'operator' });
     installLogScrubbing(redactor);
     const log = createLogger({}, 'debug');
     try {
@@ -201,7 +201,7 @@ describe.each(DIALECTS)('vault service (%s)', (dialect) => {
   });
 
   it('seedRedactor registers every stored value', async () => {
-    const r = new Redactor();
+    const r = new Redactor({ audience: 'operator' });
     expect(await v.seedRedactor(r)).toBe(5);
     expect(r.scrub(`a ${CANARY} b other-vault-secret-xyz`)).toBe('a [REDACTED] b [REDACTED]');
   });

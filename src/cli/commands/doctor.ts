@@ -1,7 +1,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { gatehouseHome, isGatehouseError } from '../../core/index.js';
-import { openStore, pendingMigrations, pingStore } from '../../store/index.js';
-import { openKeyring } from '../../vault/index.js';
+import { openStore, pendingMigrations, pingStore, storeOptionsFromEnv, type Store } from '../../store/index.js';
+import { TargetRepository } from '../../targets/index.js';
+import { openKeyring, openVault, type Keyring } from '../../vault/index.js';
 import { probeSandbox } from '../../sandbox/index.js';
 import { parse, write } from '../args.js';
 import { EXIT, type CommandRunner } from '../context.js';
@@ -29,6 +30,27 @@ function modeCheck(name: string, path: string, wantMax: number, missing: Check):
     : { name, status: 'fail', detail: `${path} mode ${mode.toString(8)} is readable by others`, fix: `chmod ${wantMax.toString(8)} ${path}` };
 }
 
+/** Target and vault-binding rows whose signature does not verify (they are refused where used). */
+async function integrityCheck(store: Store, keyring: Keyring): Promise<Check> {
+  try {
+    const targets = await new TargetRepository(store, keyring).listChecked();
+    const vault = openVault({ store, keyring });
+    const items = (await vault.listItems()).filter((i) => i.rejectedBindings.length > 0);
+    vault.close();
+    const bad = [...targets.rejected.map((t) => `target ${t.name} (${t.reason})`), ...items.map((i) => `${i.vault}/${i.item}: ${i.rejectedBindings.join(' ')}`)];
+    return bad.length === 0
+      ? { name: 'integrity', status: 'ok', detail: `${targets.targets.length} target(s) and every vault binding carry valid signatures` }
+      : {
+          name: 'integrity',
+          status: 'fail',
+          detail: `rows written or changed without the master key are refused: ${bad.join('; ')}`,
+          fix: 'remove them (`gatehouse target rm NAME`, `gatehouse vault unbind VAULT/ITEM --bind …`), re-create what you expect, and find out who can write to the database',
+        };
+  } catch (e) {
+    return { name: 'integrity', status: 'fail', detail: isGatehouseError(e) ? e.message : 'cannot check row signatures', fix: isGatehouseError(e) ? e.hint : undefined };
+  }
+}
+
 /** Runs every check; never throws (a failing part is a `fail` line with its fix). */
 export async function runChecks(env: NodeJS.ProcessEnv): Promise<Check[]> {
   const paths = gatehouseHome(env);
@@ -39,9 +61,10 @@ export async function runChecks(env: NodeJS.ProcessEnv): Promise<Check[]> {
       ? { name: 'master key', status: 'ok', detail: `from ${env.GATEHOUSE_MASTER_KEY ? 'GATEHOUSE_MASTER_KEY' : 'GATEHOUSE_MASTER_PASSPHRASE'}` }
       : modeCheck('master key', paths.masterKeyFile, 0o600, { name: 'master key', status: 'warn', detail: `${paths.masterKeyFile} does not exist yet`, fix: 'run `gatehouse serve` once to create it' }),
   );
-  if (existsSync(paths.home) || env.DATABASE_URL) {
+  if (existsSync(paths.home) || env.DATABASE_URL || env.GATEHOUSE_PG_SCHEMA) {
     try {
-      const store = await openStore({ databaseUrl: env.DATABASE_URL || undefined, sqliteFile: paths.databaseFile, schema: env.GATEHOUSE_PG_SCHEMA || undefined, migrate: false });
+      // The same store every other command opens; doctor never migrates or writes a keyring.
+      const store = await openStore({ ...storeOptionsFromEnv(env, paths), migrate: false, createSchema: false });
       try {
         await pingStore(store);
         const pending = await pendingMigrations(store.db);
@@ -52,9 +75,13 @@ export async function runChecks(env: NodeJS.ProcessEnv): Promise<Check[]> {
         );
         if (pending.length === 0) {
           try {
-            const kr = await openKeyring({ home: paths.home, masterKeyFile: paths.masterKeyFile, env, store, create: false });
-            checks.push({ name: 'keyring', status: 'ok', detail: `master key ${kr.keyId} (${kr.source}) opens the store's keys` });
-            kr.close();
+            const kr = await openKeyring({ home: paths.home, masterKeyFile: paths.masterKeyFile, env, store, create: false, initialize: false });
+            try {
+              checks.push({ name: 'keyring', status: 'ok', detail: `master key ${kr.keyId} (${kr.source}) opens the store's keys` });
+              checks.push(await integrityCheck(store, kr));
+            } finally {
+              kr.close();
+            }
           } catch (e) {
             checks.push({ name: 'keyring', status: 'fail', detail: isGatehouseError(e) ? e.message : 'cannot open', fix: isGatehouseError(e) ? e.hint : undefined });
           }

@@ -1,67 +1,106 @@
+import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { GatehouseError } from '../../core/index.js';
-import { decodeKeyText, openVaultFromEnv, parseFieldRef } from '../../vault/index.js';
+import { GatehouseError, gatehouseHome } from '../../core/index.js';
+import { bootRuntime } from '../../server/boot.js';
+import { openStore, pendingMigrations, storeOptionsFromEnv } from '../../store/index.js';
+import { commandBinding, decodeKeyText, formatBinding, isGuessable, openKeyring, parseBinding, parseFieldRef, type RekeyResult } from '../../vault/index.js';
 import { parse, table, write } from '../args.js';
 import { EXIT, type CliContext, type CommandRunner } from '../context.js';
 
 const USAGE = `usage:
   gatehouse vault create NAME
-  gatehouse vault set VAULT/ITEM.FIELD [--bind target:NAME|host:PATTERN ...] [--description TEXT]
+  gatehouse vault set VAULT/ITEM.FIELD [--bind BINDING ...] [--description TEXT]
         the value is read from stdin (or a hidden prompt on a terminal), never from the command line
+  gatehouse vault bind VAULT/ITEM --bind BINDING ...
+  gatehouse vault bind VAULT/ITEM --command TARGET --env NAME -- 'EXACT COMMAND LINE'
+        lets {{vault:VAULT/ITEM.FIELD}} fill env NAME of exactly that command on TARGET (ssh_exec;
+        TARGET local = exec), with no stdin, no cwd and no other plain env variable
+  gatehouse vault unbind VAULT/ITEM --bind BINDING ...
   gatehouse vault list [--json]
   gatehouse vault rm VAULT[/ITEM] [--force]
-  gatehouse vault rekey
+  gatehouse vault rekey [--empty-store]
         key file: a new random key; the old one is kept as master.key.old (0600) for old backups
-        GATEHOUSE_MASTER_KEY: set GATEHOUSE_NEW_MASTER_KEY;  passphrase: set GATEHOUSE_NEW_MASTER_PASSPHRASE`;
+        GATEHOUSE_MASTER_KEY: set GATEHOUSE_NEW_MASTER_KEY;  passphrase: set GATEHOUSE_NEW_MASTER_PASSPHRASE
+        refused when the store holds no vault sealed by the current key (--empty-store: it really holds none)
+  BINDING: target:NAME | host:PATTERN (host:api.example.com, host:*.example.com) | command:TARGET:ENV=COMMAND LINE`;
 
-const SUBS = ['create', 'set', 'list', 'rm', 'rekey'];
+const SUBS = ['create', 'set', 'bind', 'unbind', 'list', 'rm', 'rekey'];
+
+const OPTIONS = {
+  bind: { type: 'string', multiple: true },
+  command: { type: 'string' },
+  env: { type: 'string' },
+  description: { type: 'string' },
+  json: { type: 'boolean' },
+  force: { type: 'boolean' },
+  'empty-store': { type: 'boolean' },
+} as const;
 
 export const run: CommandRunner = async (args, ctx) => {
-  const [sub, ...rest] = args;
+  const [sub, ...all] = args;
   if (!sub || sub === 'help' || sub === '--help') {
     write(ctx.stdout, USAGE);
     return sub ? EXIT.ok : EXIT.usage;
   }
   if (!SUBS.includes(sub)) throw new GatehouseError('usage', `unknown vault command ${JSON.stringify(sub)}`, { hint: USAGE });
+  // `bind … -- 'COMMAND LINE'`: everything after `--` is the command, never an option.
+  const dash = all.indexOf('--');
+  const rest = dash < 0 ? all : all.slice(0, dash);
+  const commandWords = dash < 0 ? undefined : all.slice(dash + 1);
   // INVARIANT: a secret never comes from argv (shell history, `ps`). Checked before parsing so
   // that the refusal never repeats the extra words.
   if (sub === 'set') {
     const extra = rest.filter((a, i) => !a.startsWith('-') && !(i > 0 && ['--bind', '--description'].includes(rest[i - 1])));
-    if (extra.length > 1 || rest.some((a) => /^--(value|secret|password)(=|$)/.test(a))) {
+    if (extra.length > 1 || commandWords !== undefined || rest.some((a) => /^--(value|secret|password)(=|$)/.test(a))) {
       throw new GatehouseError('usage', 'vault set takes the value on stdin, never on the command line', {
         hint: 'run `gatehouse vault set VAULT/ITEM.FIELD` and type the value at the hidden prompt, or pipe it: `printf %s "$VALUE" | gatehouse vault set ...`',
       });
     }
   }
-  const { values, positionals } = parse(rest, {
-    bind: { type: 'string', multiple: true },
-    description: { type: 'string' },
-    json: { type: 'boolean' },
-    force: { type: 'boolean' },
-  });
+  const { values, positionals } = parse(rest, OPTIONS);
 
-  if ((sub === 'create' || sub === 'set' || sub === 'rm') && positionals.length !== 1) {
+  if (['create', 'set', 'rm', 'bind', 'unbind'].includes(sub) && positionals.length !== 1) {
     throw new GatehouseError('usage', `vault ${sub} needs exactly one name`, { hint: USAGE });
   }
   if ((sub === 'list' || sub === 'rekey') && positionals.length !== 0) throw new GatehouseError('usage', `vault ${sub} takes no arguments`, { hint: USAGE });
-  // Validate before reading the secret or touching the store.
+  if (sub !== 'bind' && (commandWords !== undefined || values.command !== undefined || values.env !== undefined)) {
+    throw new GatehouseError('usage', `--command, --env and -- belong to \`vault bind\``, { hint: USAGE });
+  }
+  // Validate everything before reading the secret or touching the store: bad input changes nothing.
   if (sub === 'set') parseFieldRef(positionals[0]);
+  const bindings = sub === 'bind' ? bindingsToAdd(values, commandWords) : (values.bind ?? []).map((b) => formatBinding(parseBinding(b)));
+  if (sub === 'unbind' && !values.bind?.length) throw new GatehouseError('usage', 'vault unbind needs --bind KIND:PATTERN', { hint: USAGE });
+  if (sub === 'rekey') return rekey(ctx, !!values['empty-store'], !!values.json);
 
-  const opened = await openVaultFromEnv(ctx.env, { create: true });
+  const rt = await bootRuntime({ env: ctx.env });
   try {
-    const { vault, keyring } = opened;
+    const { vault } = rt;
     switch (sub) {
       case 'create':
         await vault.createVault(positionals[0]);
+        await rt.gate.event(null, 'cli:vault.create', 'ok', { vault: positionals[0] });
         write(ctx.stderr, `created vault ${positionals[0]}`);
         return EXIT.ok;
       case 'set': {
         const value = await readSecret(ctx, `value for ${positionals[0]}: `);
         await vault.setField(positionals[0], value, {
-          ...(values.bind ? { bind: values.bind } : {}),
+          ...(bindings.length ? { bind: bindings } : {}),
           ...(values.description !== undefined ? { description: values.description } : {}),
         });
-        write(ctx.stderr, `sealed ${positionals[0]}${values.bind?.length ? ` (bound to ${values.bind.join(', ')})` : ''}`);
+        await rt.gate.event(null, 'cli:vault.set', 'ok', { field: positionals[0], bindings });
+        write(ctx.stderr, `sealed ${positionals[0]}${bindings.length ? ` (bound to ${bindings.join(', ')})` : ''}`);
+        warnIfGuessable(ctx, positionals[0], value);
+        return EXIT.ok;
+      }
+      case 'bind':
+        await vault.bind(positionals[0], bindings);
+        await rt.gate.event(null, 'cli:vault.bind', 'ok', { item: positionals[0], bindings });
+        write(ctx.stderr, `bound ${positionals[0]} to ${bindings.join(', ')}`);
+        return EXIT.ok;
+      case 'unbind': {
+        const n = await vault.unbind(positionals[0], values.bind ?? []);
+        await rt.gate.event(null, 'cli:vault.unbind', 'ok', { item: positionals[0], bindings: values.bind, removed: n });
+        write(ctx.stderr, `removed ${n} binding(s) from ${positionals[0]}`);
         return EXIT.ok;
       }
       case 'list': {
@@ -82,6 +121,13 @@ export const run: CommandRunner = async (args, ctx) => {
             );
           }
         }
+        for (const i of items.filter((x) => x.rejectedBindings.length > 0)) {
+          write(
+            ctx.stderr,
+            `WARNING: ${i.vault}/${i.item} has binding rows whose signature does not verify (written without the master key?); they are ignored: ${i.rejectedBindings.join(' ')}\n` +
+              `  remove them: gatehouse vault unbind ${i.vault}/${i.item} ${i.rejectedBindings.map((b) => `--bind '${b}'`).join(' ')}`,
+          );
+        }
         return EXIT.ok;
       }
       case 'rm': {
@@ -95,24 +141,90 @@ export const run: CommandRunner = async (args, ctx) => {
           await vault.removeVault(v);
           write(ctx.stderr, `removed vault ${v}`);
         }
-        return EXIT.ok;
-      }
-      case 'rekey': {
-        const newKey = ctx.env.GATEHOUSE_NEW_MASTER_KEY ? decodeKeyText(ctx.env.GATEHOUSE_NEW_MASTER_KEY, 'GATEHOUSE_NEW_MASTER_KEY') : undefined;
-        const newPassphrase = ctx.env.GATEHOUSE_NEW_MASTER_PASSPHRASE || undefined;
-        const r = await keyring.rekey({ ...(newKey ? { newKey } : {}), ...(newPassphrase ? { newPassphrase } : {}) });
-        if (values.json) write(ctx.stdout, JSON.stringify(r));
-        write(ctx.stderr, `master key rotated: ${r.oldKeyId} -> ${r.newKeyId} (${r.rewrapped.vaultKeys} vault keys, ${r.rewrapped.internalKeys} internal keys re-wrapped; no secret re-encrypted)`);
-        if (r.oldKeyFile) write(ctx.stderr, `the previous key is kept in ${r.oldKeyFile} (mode 0600) to open backups taken before now; delete it when you no longer need them`);
-        else write(ctx.stderr, `now replace ${r.source === 'env' ? 'GATEHOUSE_MASTER_KEY' : 'GATEHOUSE_MASTER_PASSPHRASE'} with the new value everywhere Gatehouse runs; stop other Gatehouse processes before restarting them`);
+        await rt.gate.event(null, 'cli:vault.rm', 'ok', { ref: positionals[0] });
         return EXIT.ok;
       }
     }
     return EXIT.usage;
   } finally {
-    await opened.close();
+    await rt.close();
   }
 };
+
+/** `bind`'s bindings: `--bind` texts and/or one `--command TARGET --env NAME -- 'LINE'`. */
+function bindingsToAdd(values: { bind?: string[]; command?: string; env?: string }, commandWords: string[] | undefined): string[] {
+  const out = (values.bind ?? []).map((b) => formatBinding(parseBinding(b)));
+  const wantsCommand = values.command !== undefined || values.env !== undefined || commandWords !== undefined;
+  if (wantsCommand) {
+    if (values.command === undefined || values.env === undefined || commandWords === undefined) {
+      throw new GatehouseError('usage', 'a command binding needs --command TARGET, --env NAME and -- followed by the command line', { hint: USAGE });
+    }
+    if (commandWords.length !== 1) {
+      // Joining words would lose the quoting the agent's command line will have: not exact.
+      throw new GatehouseError('usage', `give the command line as ONE quoted argument after -- (got ${commandWords.length})`, {
+        hint: "e.g. gatehouse vault bind ops/db --command prod --env PGPASSWORD -- 'pg_dump -Fc app' (exactly as the agent will send it)",
+      });
+    }
+    out.push(formatBinding(commandBinding(values.command, values.env, commandWords[0])));
+  }
+  if (out.length === 0) throw new GatehouseError('usage', 'vault bind needs --bind BINDING or --command/--env/--', { hint: USAGE });
+  return out;
+}
+
+/**
+ * `vault rekey` opens the store the environment names WITHOUT changing it first: no migration, no
+ * new keyring, no internal key. The keyring then refuses to rotate a store that holds nothing
+ * sealed by the current key (issue 21.5: a rekey pointed at the wrong store replaced master.key
+ * and locked the real one).
+ */
+async function rekey(ctx: CliContext, allowEmptyStore: boolean, json: boolean): Promise<number> {
+  const paths = gatehouseHome(ctx.env);
+  const options = storeOptionsFromEnv(ctx.env, paths);
+  if (options.sqliteFile && !existsSync(options.sqliteFile)) {
+    throw new GatehouseError('not_found', `there is no store at ${options.sqliteFile}: nothing to rekey`, {
+      hint: 'check GATEHOUSE_HOME, or DATABASE_URL and GATEHOUSE_PG_SCHEMA for a PostgreSQL store',
+    });
+  }
+  const newKey = ctx.env.GATEHOUSE_NEW_MASTER_KEY ? decodeKeyText(ctx.env.GATEHOUSE_NEW_MASTER_KEY, 'GATEHOUSE_NEW_MASTER_KEY') : undefined;
+  const newPassphrase = ctx.env.GATEHOUSE_NEW_MASTER_PASSPHRASE || undefined;
+  const store = await openStore({ ...options, migrate: false, createSchema: false });
+  let r: RekeyResult;
+  try {
+    const pending = await pendingMigrations(store.db);
+    if (pending.length > 0) {
+      throw new GatehouseError('conflict', `the store at ${store.description} has ${pending.length} migration(s) not applied (${pending.join(', ')})`, {
+        hint: 'start Gatehouse once with this configuration (any gatehouse command except rekey and doctor applies them), then rekey',
+      });
+    }
+    const keyring = await openKeyring({ home: paths.home, masterKeyFile: paths.masterKeyFile, env: ctx.env, store, create: false, initialize: false });
+    try {
+      r = await keyring.rekey({ ...(newKey ? { newKey } : {}), ...(newPassphrase ? { newPassphrase } : {}), allowEmptyStore });
+    } finally {
+      keyring.close();
+    }
+  } finally {
+    await store.close();
+  }
+  if (json) write(ctx.stdout, JSON.stringify({ ...r, store: store.description }));
+  write(ctx.stderr, `master key rotated for the store at ${store.description}: ${r.oldKeyId} -> ${r.newKeyId} (${r.rewrapped.vaultKeys} vault keys, ${r.rewrapped.internalKeys} internal keys re-wrapped; no secret re-encrypted)`);
+  if (r.oldKeyFile) write(ctx.stderr, `the previous key is kept in ${r.oldKeyFile} (mode 0600) to open backups taken before now; delete it when you no longer need them`);
+  else write(ctx.stderr, `now replace ${r.source === 'env' ? 'GATEHOUSE_MASTER_KEY' : 'GATEHOUSE_MASTER_PASSPHRASE'} with the new value everywhere Gatehouse runs; stop other Gatehouse processes before restarting them`);
+  return EXIT.ok;
+}
+
+/**
+ * Gatehouse never scrubs a guessable value from what agents read (scrubbing it would let an agent
+ * test guesses against the scrubber), so an operator storing one must know that a destination
+ * which echoes it exposes it.
+ */
+function warnIfGuessable(ctx: CliContext, ref: string, value: string): void {
+  if (!isGuessable(value)) return;
+  write(
+    ctx.stderr,
+    `warning: the value of ${ref} is guessable (short, common or low in variety). Gatehouse will NOT scrub it from what agents read, because ` +
+      'scrubbing a guessable value would let an agent test guesses against the scrubber; a destination that echoes it back exposes it. Use a long random value where you can.',
+  );
+}
 
 function splitOnce(ref: string): [string, string | undefined] {
   const i = ref.indexOf('/');
