@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { GatehouseError, log, toGatehouseError } from '../core/index.js';
+// The table itself (the lead adds HTTP_STATUS to core's public face; see the H4 report).
+import { httpStatusOf } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
+import { jsonTextDepth, MAX_JSON_DEPTH, tooDeep } from '../upstream/json-depth.js';
 import { readWhole } from '../upstream/request-body.js';
 import { buildMcpServer } from './mcp.js';
 import type { Runtime } from './runtime.js';
@@ -36,15 +39,51 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+/** Answers a typed error with its status from the one table (HTTP_STATUS), or cuts a response already under way. */
 export function sendError(res: ServerResponse, err: GatehouseError): void {
-  const status: Record<string, number> = {
-    unauthenticated: 401, not_granted: 403, denied: 403, approval_required: 403, approval_invalid: 403, vault_handle_refused: 403, host_key_mismatch: 502, not_found: 404, invalid_input: 400, usage: 400,
-    input_too_large: 413, request_too_large: 413, timeout: 504, upstream_error: 502, ssrf_blocked: 403, path_denied: 400,
-    audit_unavailable: 503, store_unavailable: 503, response_too_large: 502, limit_exceeded: 429, conflict: 409, integrity_failed: 500,
-  };
   const extra: Record<string, string> = err.code === 'unauthenticated' ? { 'www-authenticate': 'Bearer realm="gatehouse"' } : {};
-  if (!res.headersSent) sendJson(res, status[err.code] ?? 500, { error: err.toJSON() }, extra);
+  if (!res.headersSent) sendJson(res, httpStatusOf(err.code), { error: err.toJSON() }, extra);
   else res.destroy();
+}
+
+/**
+ * Decodes one percent-encoded path parameter (a target name). The one place route parameters are
+ * decoded: a malformed escape (`%E0%A4%A`) is a 400 `invalid_input`, never an untyped 500.
+ */
+export function pathParam(raw: string, what: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new GatehouseError('invalid_input', `the ${what} in the URL is not valid percent-encoding`, {
+      hint: 'percent-encode it as UTF-8 bytes (e.g. %C3%A9), or use plain letters, digits, ".", "_" and "-"',
+    });
+  }
+}
+
+/**
+ * The request target as a URL. Only the origin form (`/path?query`) is accepted: an absolute or
+ * authority form (`http://…`, `//host`, `*`) or a backslash in the path would make the URL parser move the
+ * path (`/\x/mcp` reads as `//x/mcp`, whose pathname is `/mcp`), and `//[` made it throw.
+ */
+function requestUrl(req: IncomingMessage): URL {
+  const target = req.url ?? '/';
+  const bad = () => new GatehouseError('invalid_input', 'the request target is not a plain path', { hint: 'send an origin-form request target: /PATH?QUERY' });
+  const q = target.indexOf('?');
+  if (!target.startsWith('/') || target.startsWith('//') || (q < 0 ? target : target.slice(0, q)).includes('\\')) throw bad();
+  try {
+    return new URL(target, 'http://gatehouse.local');
+  } catch {
+    throw bad();
+  }
+}
+
+/** The URL the MCP handler sees: the request target under the Host the client named (a Host the URL parser refuses is a 400). */
+function mcpUrl(req: IncomingMessage): URL {
+  try {
+    return new URL(req.url ?? '/mcp', `http://${req.headers.host ?? 'localhost'}`);
+  } catch {
+    throw new GatehouseError('invalid_input', 'the Host header is not a valid host', { hint: 'send Host: NAME[:PORT]' });
+  }
 }
 
 /**
@@ -55,12 +94,24 @@ function readBody(req: IncomingMessage, max: number, owner?: string, holdUntil?:
   return readWhole(req, max, { tooLarge: (limit) => new GatehouseError('input_too_large', `request body is over the ${limit}-byte limit`, { hint: 'send smaller requests' }), owner, holdUntil });
 }
 
+/**
+ * Deepest nesting accepted in an MCP message: a tool argument may nest MAX_JSON_DEPTH levels,
+ * plus the JSON-RPC envelope around it (params.arguments.field).
+ */
+export const MAX_MESSAGE_DEPTH = MAX_JSON_DEPTH + 8;
+
 function parsedJson(bytes: Buffer): { parsedBody?: unknown } {
+  const text = bytes.toString('utf8');
+  let parsedBody: unknown;
   try {
-    return { parsedBody: JSON.parse(bytes.toString('utf8')) as unknown };
+    parsedBody = JSON.parse(text) as unknown;
   } catch {
     return {};
   }
+  // INVARIANT: no message nested deeper than MAX_MESSAGE_DEPTH reaches a tool. JSON.parse is
+  // iterative, but serialising such a value (results, digests, request bodies) overflows the stack.
+  if (jsonTextDepth(text, MAX_MESSAGE_DEPTH) > MAX_MESSAGE_DEPTH) throw tooDeep('the MCP message', MAX_MESSAGE_DEPTH);
+  return { parsedBody };
 }
 
 /** Largest JSON body a plain route reads. */
@@ -70,11 +121,15 @@ export const MAX_JSON_BODY_BYTES = 2 * 1024 * 1024;
 export async function readJsonBody(req: IncomingMessage, max = MAX_JSON_BODY_BYTES, owner?: string, holdUntil?: ServerResponse): Promise<unknown> {
   const bytes = await readBody(req, max, owner, holdUntil);
   if (bytes.length === 0) return {};
+  const text = bytes.toString('utf8');
+  let value: unknown;
   try {
-    return JSON.parse(bytes.toString('utf8')) as unknown;
+    value = JSON.parse(text) as unknown;
   } catch {
     throw new GatehouseError('invalid_input', 'request body is not valid JSON', { hint: 'send a JSON object with content-type application/json' });
   }
+  if (jsonTextDepth(text) > MAX_JSON_DEPTH) throw tooDeep('the request body');
+  return value;
 }
 
 function bearer(req: IncomingMessage): string | undefined {
@@ -113,13 +168,13 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
   });
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://gatehouse.local');
+    const url = requestUrl(req);
     if (url.pathname === '/health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
 
     // DNS-rebinding defence: a browser page on another origin cannot drive this server.
     const origin = req.headers.origin;
     if (origin !== undefined && !(opts.allowedOrigins ?? []).includes(origin)) {
-      return sendJson(res, 403, { error: { code: 'forbidden_origin', message: `origin ${origin} is not allowed`, hint: 'add it to server.allowed_origins in the configuration' } });
+      throw new GatehouseError('denied', `origin ${JSON.stringify(origin.slice(0, 200))} is not allowed`, { hint: 'add it to server.allowed_origins in the configuration' });
     }
 
     // Route on the raw path: the URL parser resolves `%2e%2e` and `..`, which would let a request
@@ -148,7 +203,7 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
     // to answer with the protocol's parse error.
     const bytes = req.method !== 'GET' && req.method !== 'HEAD' ? await readBody(req, MAX_MCP_BODY_BYTES, principal.tokenId, res) : undefined;
     const parsed = bytes !== undefined ? parsedJson(bytes) : {};
-    const request = new Request(new URL(req.url ?? '/mcp', `http://${req.headers.host ?? 'localhost'}`), {
+    const request = new Request(mcpUrl(req), {
       method: req.method,
       headers: req.headers as Record<string, string>,
       body: 'parsedBody' in parsed ? undefined : bytes,
@@ -198,4 +253,16 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+/**
+ * Runs a route's work so that any error it throws leaves through the call's scrubbing (message,
+ * hint and details), like a tool's result at the MCP boundary.
+ */
+export async function scrubbedErrors<T>(output: { error(e: unknown): GatehouseError }, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    throw output.error(e);
+  }
 }

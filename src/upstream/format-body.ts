@@ -2,6 +2,8 @@
  * Turns a buffered response body into what an agent can read: JSON as JSON, text as text, and
  * anything else as base64.
  */
+import { jsonTextDepth, MAX_JSON_DEPTH } from './json-depth.js';
+
 export type FormattedBody =
   | { encoding: 'json'; value: unknown }
   | { encoding: 'text'; value: string }
@@ -35,7 +37,9 @@ export function formatBody(contentType: string | undefined, buf: Buffer): Format
   if (BINARY_TYPE.test(ct)) return { encoding: 'base64', value: buf.toString('base64') };
   const text = decodeText(buf, charsetOf(ct));
   if (text === null) return { encoding: 'base64', value: buf.toString('base64') };
-  if (JSON_TYPE.test(ct) && !/ndjson/i.test(ct)) {
+  // JSON nested deeper than MAX_JSON_DEPTH stays text: parsed, it would overflow the stack of
+  // whatever serialises the result (an MCP response), an untyped failure instead of an answer.
+  if (JSON_TYPE.test(ct) && !/ndjson/i.test(ct) && jsonTextDepth(text) <= MAX_JSON_DEPTH) {
     try {
       return { encoding: 'json', value: JSON.parse(text) as unknown };
     } catch {
@@ -43,6 +47,6 @@ export function formatBody(contentType: string | undefined, buf: Buffer): Format
       return { encoding: 'text', value: text };
     }
   }
-  if (TEXT_TYPE.test(ct) || /ndjson/i.test(ct)) return { encoding: 'text', value: text };
+  if (JSON_TYPE.test(ct) || TEXT_TYPE.test(ct)) return { encoding: 'text', value: text };
   return looksTextual(text) ? { encoding: 'text', value: text } : { encoding: 'base64', value: buf.toString('base64') };
 }

@@ -7,9 +7,10 @@
  * - hop-by-hop headers (Connection and the names it lists, Keep-Alive, TE, Trailer,
  *   Transfer-Encoding, Upgrade, Proxy-*) never cross the gateway in either direction;
  * - Host comes from the target (undici derives it from the pool origin), never from the agent;
- * - the credential value is scrubbed from every response header value.
+ * - the credential value is scrubbed from every response header value, and no response header
+ *   whose name holds a secret is returned.
  */
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, REDACTED } from '../core/index.js';
 import type { HttpAuth } from './target-spec.js';
 
 export type HeaderInput = Record<string, string | string[] | number | undefined>;
@@ -25,13 +26,20 @@ const RESPONSE_DROPPED = new Set(['set-cookie', 'set-cookie2', 'proxy-authentica
 const HEADER_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 const NONE: ReadonlySet<string> = new Set<string>();
+// Headers that say how the body is read: sent twice (say "Content-Type" and "content-type"), the
+// guard and the upstream could each pick another one. Refused instead.
+const SINGLE = new Set(['content-type', 'content-encoding']);
 
-function connectionListed(value: string | string[] | number | undefined): ReadonlySet<string> {
+function connectionListed(value: string | readonly string[] | number | undefined): ReadonlySet<string> {
   if (value === undefined) return NONE;
+  if (typeof value !== 'string' && typeof value !== 'number' && value.length <= 1) {
+    if (value.length === 0) return NONE;
+    value = value[0];
+  }
   // The usual values list no extra header names (keep-alive is hop-by-hop anyway).
   if (typeof value === 'string' && (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close')) return NONE;
   const out = new Set<string>();
-  for (const v of Array.isArray(value) ? value : [String(value)]) {
+  for (const v of typeof value === 'string' || typeof value === 'number' ? [String(value)] : value) {
     for (const t of v.split(',')) if (t.trim()) out.add(t.trim().toLowerCase());
   }
   return out;
@@ -76,6 +84,9 @@ export function buildRequestHeaders(
       throw new GatehouseError('invalid_input', 'a request header name is not a valid HTTP token', { hint: 'use header names made of letters, digits and dashes' });
     }
     if (AGENT_DROPPED.has(lower) || lower === authHeader || isHopByHop(lower, listed) || lower.startsWith('x-forwarded-')) continue;
+    if (SINGLE.has(lower) && (out[lower] !== undefined || (Array.isArray(value) && value.length > 1))) {
+      throw new GatehouseError('invalid_input', `request header "${lower}" is given more than once`, { hint: `send one ${lower} header` });
+    }
     let v: string | string[];
     if (Array.isArray(value)) {
       v = value.map((x) => fill(String(x)));
@@ -126,27 +137,110 @@ export function credentialForms(auth: HttpAuth, credential: string | undefined):
   return [...new Set(forms.filter((f) => f.length >= 4))];
 }
 
-export const REDACTED = '[REDACTED]';
+export { REDACTED };
+
+/** Response header lines as undici hands them over with `responseHeaders: 'raw'` or in `controller.rawHeaders`: name, value, name, value, … */
+export type RawHeaderLines = readonly (string | Buffer)[];
+
+/** One response header line: the name as the upstream spelled it, the value as latin1 text (undici's reading of header bytes). */
+export type HeaderLine = readonly [name: string, value: string];
+
+/**
+ * The header lines of a response, names in their original case (a secret in a header name is
+ * matched as it was sent, not lowercased). Accepts undici's raw list or, where only that exists,
+ * its parsed object (lowercased names; repeated headers as arrays).
+ */
+export function headerLines(raw: RawHeaderLines | Readonly<Record<string, string | string[] | undefined>>): HeaderLine[] {
+  const out: HeaderLine[] = [];
+  if (Array.isArray(raw)) {
+    const list = raw as RawHeaderLines;
+    for (let i = 0; i + 1 < list.length; i += 2) {
+      const n = list[i];
+      const v = list[i + 1];
+      out.push([typeof n === 'string' ? n : n.toString('latin1'), typeof v === 'string' ? v : v.toString('latin1')]);
+    }
+    return out;
+  }
+  for (const [name, value] of Object.entries(raw as Record<string, string | string[] | undefined>)) {
+    if (value === undefined) continue;
+    if (Array.isArray(value)) for (const v of value) out.push([name, String(v)]);
+    else out.push([name, String(value)]);
+  }
+  return out;
+}
+
+/** Every value of one header (any case), in the order received. */
+export function headerValues(lines: readonly HeaderLine[], lowerName: string): string[] {
+  const out: string[] = [];
+  for (const [n, v] of lines) if (n.length === lowerName.length && n.toLowerCase() === lowerName) out.push(v);
+  return out;
+}
+
+/** The header that tells the agent how many response headers were dropped because their names held a secret. */
+export const REDACTED_NAMES_HEADER = 'x-gatehouse-redacted-headers';
+
+/** How response headers are scrubbed: the caller's text scrubber and, when given, its byte scrubber. */
+export interface HeaderScrubbers {
+  /** Scrubs a header value or name as text. */
+  text?: (value: string) => string;
+  /**
+   * A fresh chunk scrubber, applied to the header's bytes as received (header text is latin1, so
+   * a secret with non-ASCII characters is in it as UTF-8 bytes, which only a byte scrubber matches).
+   */
+  bytes?: () => { push(chunk: Buffer): Buffer; end(): Buffer };
+}
+
+function scrubOne(v: string, forms: readonly string[], s: HeaderScrubbers): string {
+  for (const f of forms) if (v.includes(f)) v = v.split(f).join(REDACTED);
+  if (s.text) v = s.text(v);
+  // ASCII text is already covered by the text scrubber (same secrets); bytes matter beyond it.
+  if (s.bytes && (s.text === undefined || /[^\x20-\x7e]/.test(v))) {
+    const b = s.bytes();
+    const raw = Buffer.from(v, 'latin1');
+    v = Buffer.concat([b.push(raw), b.end()]).toString('latin1');
+  }
+  return v;
+}
+
+/** Whether a header name carries a secret: a credential form (any case: names arrive lowercased from some paths) or whatever the scrubbers find. */
+function nameHoldsSecret(name: string, formsLower: readonly string[], s: HeaderScrubbers): boolean {
+  const lower = name.toLowerCase();
+  for (const f of formsLower) if (lower.includes(f)) return true;
+  return scrubOne(name, [], s) !== name;
+}
 
 /**
  * Filters upstream response headers for the agent: hop-by-hop and cookie headers dropped, the
- * credential's wire forms replaced, then the caller's scrubber. Multi-valued headers are joined.
+ * credential's wire forms replaced, then the caller's scrubbers, on names and values alike.
+ *
+ * INVARIANT: no header name that holds a secret reaches the agent. Such a header is dropped, not
+ * renamed (a renamed header could collide with another and merge silently; a dropped one cannot),
+ * and `x-gatehouse-redacted-headers` says how many were dropped. The upstream cannot set that
+ * header itself: every `x-gatehouse-*` name belongs to the gateway.
+ *
+ * Repeated headers are joined with ", " under their lowercase name, as HTTP allows for every
+ * header but Set-Cookie (which is dropped).
  */
 export function filterResponseHeaders(
-  raw: Record<string, string | string[] | undefined>,
-  forms: string[],
-  scrubHeader: ((v: string) => string) | undefined,
+  lines: readonly HeaderLine[],
+  forms: readonly string[],
+  scrub: HeaderScrubbers = {},
 ): Record<string, string> {
-  const listed = connectionListed(raw['connection']);
+  const listed = connectionListed(headerValues(lines, 'connection'));
+  const formsLower = forms.map((f) => f.toLowerCase());
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(raw)) {
-    if (value === undefined) continue;
+  let dropped = 0;
+  for (const [name, value] of lines) {
     const lower = name.toLowerCase();
-    if (isHopByHop(lower, listed) || RESPONSE_DROPPED.has(lower)) continue;
-    let v = Array.isArray(value) ? value.join(', ') : String(value);
-    for (const f of forms) if (v.includes(f)) v = v.split(f).join(REDACTED);
-    if (scrubHeader) v = scrubHeader(v);
-    out[lower] = v;
+    if (isHopByHop(lower, listed) || RESPONSE_DROPPED.has(lower) || lower.startsWith('x-gatehouse-')) continue;
+    if (nameHoldsSecret(name, formsLower, scrub)) {
+      dropped++;
+      continue;
+    }
+    const v = scrubOne(value, forms, scrub);
+    const prev = out[lower];
+    out[lower] = prev === undefined ? v : `${prev}, ${v}`;
   }
+  if (dropped > 0) out[REDACTED_NAMES_HEADER] = String(dropped);
   return out;
 }

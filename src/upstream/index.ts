@@ -4,14 +4,17 @@
  * `fill` function for vault handles and the redaction hooks.
  */
 export { parseAuthSpec, validateTargetSpec, type HttpAuth, type HttpTargetSpec, type ResolvedTarget } from './target-spec.js';
-export { resolveTargetUrl, checkPath, pathWithQuery, type QueryInput } from './path-safety.js';
+export { resolveTargetUrl, checkPath, checkQuery, pathWithQuery, type QueryInput } from './path-safety.js';
 export { checkAddress, type AddressVerdict } from './address-policy.js';
 export { resolveAllowedAddress, type LookupAddress, type LookupFunction } from './safe-connector.js';
 export { UpstreamPool, type UpstreamPoolOptions } from './pool.js';
 export type { UpstreamRequestOptions, UpstreamResponse } from './request.js';
-export { httpStatusFor, type ResponseScrubber, type UpstreamProxyOptions, type UpstreamProxyResult } from './proxy.js';
+export type { ResponseScrubber, UpstreamProxyOptions, UpstreamProxyResult } from './proxy.js';
+export { hopAsRequest, type HopVerdict, type JudgeHop, type RedirectHop } from './redirect.js';
+export { parseContentCodings, responseCodings, MAX_CODINGS, type CodingList, type ContentCoding, type HeaderValue } from './content-coding.js';
+export { jsonBodyText, jsonTextDepth, valueTooDeep, MAX_JSON_DEPTH } from './json-depth.js';
 export { formatBody, type FormattedBody } from './format-body.js';
 export { UPSTREAM_LIMITS } from './limits.js';
 export { readTextualBody, readWhole, MULTIPART } from './request-body.js';
 export { decodeRequestForGuard } from './decode.js';
-export { REDACTED, type HeaderInput } from './headers.js';
+export { REDACTED, REDACTED_NAMES_HEADER, type HeaderInput } from './headers.js';

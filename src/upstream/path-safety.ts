@@ -77,6 +77,24 @@ export function checkPath(path: string): void {
   throw denied('too many levels of percent-encoding');
 }
 
+/**
+ * Refuses a raw query string whose percent-encoding is malformed (a `%` without two hex digits,
+ * escapes that are not UTF-8). URLSearchParams would quietly rewrite such a query (`%A` is sent as
+ * `%25A`, bad UTF-8 as U+FFFD), so the request sent would differ from the one judged and approved.
+ */
+export function checkQuery(raw: string): void {
+  if (!raw.includes('%')) return;
+  for (const part of raw.split('&')) {
+    try {
+      decodeURIComponent(part.replace(/\+/g, ' '));
+    } catch {
+      throw new GatehouseError('path_denied', 'query refused: malformed percent-encoding', {
+        hint: 'percent-encode query names and values as UTF-8 bytes (e.g. %C3%A9); a literal "%" is %25',
+      });
+    }
+  }
+}
+
 function appendQuery(params: URLSearchParams, query: QueryInput | undefined, fill: (s: string) => string): void {
   if (query === undefined) return;
   const src = typeof query === 'string' ? new URLSearchParams(query.startsWith('?') ? query.slice(1) : query) : query;
@@ -133,8 +151,10 @@ export function resolveTargetUrl(
   const params = new URLSearchParams();
   if (pathQuery !== undefined) {
     if (/[\x00-\x1f\x7f#]/.test(pathQuery)) throw denied('control characters or fragment in query');
+    checkQuery(pathQuery);
     appendQuery(params, pathQuery, fill);
   }
+  if (typeof query === 'string') checkQuery(query.startsWith('?') ? query.slice(1) : query);
   appendQuery(params, query, fill);
   if (target.spec.auth.kind === 'query') params.delete(target.spec.auth.name);
   url.search = params.toString();

@@ -4,18 +4,24 @@
  *
  * Contract with the caller:
  * - if the returned promise rejects and `res.headersSent` is false, nothing was written: the caller
- *   answers with the error (see httpStatusFor);
+ *   answers with the error (HTTP_STATUS in core/errors.ts);
  * - once headers are sent, an error (size cap, body timeout, cancellation) destroys `res`, which is
  *   the only honest mid-stream signal, and the promise rejects with the typed error;
- * - redirects are never followed here; a 3xx goes back to the client as is.
+ * - redirects are never followed here; a 3xx goes back to the client as is (its Location scrubbed
+ *   like every header), and a client that follows it makes a new request through the gate;
+ * - a response body is decoded with every coding it declares (content codings, and transfer
+ *   codings other than chunked) before a scrubber sees it, or the response is refused
+ *   (`upstream_error`) before any header is sent;
+ * - the byte cap counts what leaves after decoding and scrubbing; past it the stream is aborted,
+ *   and what the scrubber still holds back is never flushed.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable, type Transform } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { GatehouseError, rewriterStream } from '../core/index.js';
+import { GatehouseError, rewriterStream, type ChunkRewriter } from '../core/index.js';
 import { cancelledError } from './deadline.js';
-import { decoderFor } from './decode.js';
-import { credentialForms, filterResponseHeaders } from './headers.js';
+import { decoderChain, hasTransferCoding, responseCodingsOrThrow } from './content-coding.js';
+import { credentialForms, filterResponseHeaders, headerLines, headerValues, type RawHeaderLines } from './headers.js';
 import { positive, UPSTREAM_LIMITS } from './limits.js';
 import { mapUpstreamError } from './map-error.js';
 import type { QueryInput } from './path-safety.js';
@@ -24,11 +30,8 @@ import { pump } from './pump.js';
 import { prepareRequestBody } from './request-body.js';
 import type { ResolvedTarget } from './target-spec.js';
 
-/** Incremental scrubbing of a byte stream: push chunks, get back what is safe to emit. */
-export interface ResponseScrubber {
-  push(chunk: Buffer): Buffer;
-  end(): Buffer;
-}
+/** Incremental scrubbing of a byte stream: THE chunk-rewriter contract of src/core/streams.ts. */
+export type ResponseScrubber = ChunkRewriter;
 
 export interface UpstreamProxyOptions {
   /** Path under the target's base path (the part after /gateway/:target). */
@@ -53,11 +56,12 @@ export interface UpstreamProxyOptions {
    * handles in a body are only known once it has arrived. Defaults to `fill`.
    */
   fillBody?: (text: string) => string | Promise<string>;
-  /** Scrubs response header values. */
+  /** Scrubs response header names and values (a name that holds a secret drops its header). */
   scrubHeader?: (value: string) => string;
   /**
    * A fresh chunk scrubber per response (e.g. the vault redactor's `createScrubber`): applied to
-   * each body chunk as it arrives, without a stream stage. The cheap way to redact a body.
+   * each body chunk as it arrives, without a stream stage. The cheap way to redact a body. Header
+   * bytes that are not printable ASCII are scrubbed with it too.
    */
   responseScrubber?: () => ResponseScrubber;
   /** A fresh Transform per response (applied after `responseScrubber` when both are given). */
@@ -73,10 +77,6 @@ export interface UpstreamProxyResult {
   durationMs: number;
   requestBytes: number;
   responseBytes: number;
-}
-
-function scrubberStage(s: ResponseScrubber): Transform {
-  return rewriterStream(s);
 }
 
 // The credential's wire forms, per resolved target (frozen and cached by the pool) and credential.
@@ -256,19 +256,27 @@ function exchange(
         ctl = controller;
         if (failure !== null || settled) controller.abort(failure instanceof Error ? failure : cancelledError());
       },
-      onResponseStart(_controller, statusCode, headers) {
+      onResponseStart(controller, statusCode, headers) {
         if (settled) return;
         if (statusCode < 200) return; // 1xx informational answers are not forwarded
         status = statusCode;
         try {
-          const encoding = headers['content-encoding'];
+          // The raw lines keep header names in the upstream's own case (a secret in a name is
+          // matched as sent) and every repeated header; the parsed object is the fallback.
+          const raw = (controller as { rawHeaders?: RawHeaderLines | null }).rawHeaders;
+          const lines = headerLines(raw ?? headers);
+          const ce = headerValues(lines, 'content-encoding');
+          const te = headerValues(lines, 'transfer-encoding');
           const transform = opts.responseTransform?.();
           scrubber = opts.responseScrubber?.() ?? null;
-          const mustRead = transform !== undefined || scrubber !== null;
-          // Redaction must see plain bytes: a compressed body is decoded first.
-          const decoder = mustRead ? decoderFor(typeof encoding === 'string' ? encoding : undefined, name) : null;
-          const out = filterResponseHeaders(headers, formsFor(target, credential), opts.scrubHeader);
-          if (decoder) delete out['content-encoding'];
+          // A transfer coding other than chunked is never passed on encoded (Transfer-Encoding is
+          // hop-by-hop, so the client would not know it); a body that is redacted is read plain.
+          const mustRead = transform !== undefined || scrubber !== null || hasTransferCoding(te);
+          // Redaction must see plain bytes: every declared coding is undone first, or the
+          // response is refused (INVARIANT: never scrubbed while still encoded).
+          const decoders = mustRead ? decoderChain(responseCodingsOrThrow(ce, te, name)) : [];
+          const out = filterResponseHeaders(lines, formsFor(target, credential), { text: opts.scrubHeader, bytes: opts.responseScrubber });
+          if (decoders.length > 0) delete out['content-encoding'];
           upstreamDeclared = out['content-length'] !== undefined;
           if (mustRead) delete out['content-length'];
           else if (out['content-length'] !== undefined) {
@@ -276,10 +284,10 @@ function exchange(
             if (declaredOut > maxResponse) return fail(tooLarge(name, maxResponse, declaredOut));
           }
           outHeaders = out;
-          if (decoder || transform) {
-            // Stream-stage path: decoder and/or caller Transform between undici and res.
-            if (decoder) stages.push(decoder);
-            if (scrubber) stages.push(scrubberStage(scrubber));
+          if (decoders.length > 0 || transform) {
+            // Stream-stage path: decoders and/or caller Transform between undici and res.
+            stages.push(...decoders);
+            if (scrubber) stages.push(rewriterStream(scrubber));
             if (transform) stages.push(transform);
             scrubber = null;
             staged = new Readable({ read: () => ctl?.resume() });
@@ -376,39 +384,4 @@ function exchange(
       fail(e);
     }
   });
-}
-
-/** HTTP status for answering a proxy error before any header was sent. */
-export function httpStatusFor(err: GatehouseError): number {
-  switch (err.code) {
-    case 'path_denied':
-    case 'invalid_input':
-      return 400;
-    case 'ssrf_blocked':
-    case 'denied':
-    case 'not_granted':
-    case 'redirect_blocked':
-      return 403;
-    case 'unauthenticated':
-      return 401;
-    case 'not_found':
-      return 404;
-    case 'request_too_large':
-      return 413;
-    case 'approval_required':
-      return 202;
-    case 'timeout':
-      return 504;
-    case 'cancelled':
-      return 499;
-    case 'config_invalid':
-    case 'audit_unavailable':
-    case 'store_unavailable':
-      return 503;
-    case 'upstream_error':
-    case 'response_too_large':
-      return 502;
-    default:
-      return 500;
-  }
 }

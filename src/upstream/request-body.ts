@@ -3,6 +3,7 @@
  * textual body is read whole (so vault handles that straddle chunk boundaries can be filled), any
  * other body streams up through a byte counter that fails with `request_too_large` past the limit.
  */
+import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { GatehouseError } from '../core/index.js';
@@ -153,8 +154,10 @@ export interface PreparedBody {
 export async function readTextualBody(req: IncomingMessage, maxRequest: number, opts: Pick<ReadWholeOptions, 'owner' | 'holdUntil'> = {}): Promise<{ body?: Buffer; unread: boolean }> {
   const declared = declaredLength(req, maxRequest);
   if (!hasBody(req, declared)) return { unread: false };
-  const type = req.headers['content-type'] ?? '';
-  if (!TEXTUAL.test(type) && !MULTIPART.test(type)) return { unread: true };
+  const type = (req.headers['content-type'] ?? '').trim();
+  // A body with no declared type is read too: servers sniff it (and frameworks that parse every
+  // body as JSON read it), so the guard must see it.
+  if (type !== '' && !TEXTUAL.test(type) && !MULTIPART.test(type)) return { unread: true };
   return { body: await readWhole(req, maxRequest, opts), unread: false };
 }
 
@@ -173,8 +176,11 @@ function hasBody(req: IncomingMessage, declared: number | undefined): boolean {
 }
 
 async function filledBody(raw: Buffer, maxRequest: number, fillBody: ((text: string) => string | Promise<string>) | undefined): Promise<PreparedBody> {
+  // Handles are filled only in UTF-8 text: any other body (UTF-16, Latin-1) would be re-encoded
+  // from a lossy reading, so it is sent byte for byte as it came.
+  if (fillBody === undefined || !isUtf8(raw)) return { body: raw, contentLength: raw.length, bytes: () => raw.length };
   const text = raw.toString('utf8');
-  const filled = fillBody ? await fillBody(text) : text;
+  const filled = await fillBody(text);
   // Nothing filled: send the bytes as they came (no re-encoding, and byte-exact).
   const out = filled === text ? raw : Buffer.from(filled, 'utf8');
   if (out.length > maxRequest) throw requestTooLarge(maxRequest, out.length);

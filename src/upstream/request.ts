@@ -1,22 +1,29 @@
 /**
- * Buffered exchange (the `api_request` tool): send, optionally follow same-origin redirects, read
- * the body up to a limit, and report `truncated` instead of cutting silently.
+ * Buffered exchange (the `api_request` tool): send, optionally follow same-origin redirects (each
+ * judged as a new request), decode, scrub, and read the body up to a limit, reporting `truncated`
+ * instead of cutting silently.
  *
- * Invariant: a redirect is followed only when its Location has the target's own origin; any other
- * Location is returned to the caller unfollowed, so the credential never travels to another origin.
+ * Invariants:
+ * - a redirect is followed only when its Location has the target's own origin and lies under its
+ *   base path, and only once the caller's judge allowed it as a request of its own; any other
+ *   origin is returned to the caller unfollowed, so the credential never travels elsewhere;
+ * - the body is decoded with every content coding it declares (or refused), then scrubbed, then
+ *   cut: what the scrubber holds back past the cut is dropped, never flushed.
  */
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
 import { GatehouseError } from '../core/index.js';
+import { decoderChain, responseCodingsOrThrow } from './content-coding.js';
 import { startDeadline } from './deadline.js';
-import { decoderFor } from './decode.js';
-import { credentialForms, filterResponseHeaders, type HeaderInput } from './headers.js';
+import { credentialForms, filterResponseHeaders, headerLines, headerValues, REDACTED, type HeaderInput, type HeaderLine, type RawHeaderLines } from './headers.js';
 import { positive, UPSTREAM_LIMITS } from './limits.js';
 import { mapUpstreamError } from './map-error.js';
 import type { QueryInput } from './path-safety.js';
 import { prepare, requestPath, withQueryCredential } from './prepare.js';
-import type { ResolvedTarget } from './target-spec.js';
+import type { ResponseScrubber } from './proxy.js';
+import { judgeOrThrow, REDIRECT_STATUSES, redirectTarget, type JudgeHop } from './redirect.js';
 import { requestTooLarge } from './request-body.js';
+import type { ResolvedTarget } from './target-spec.js';
 
 export interface UpstreamRequestOptions {
   method: string;
@@ -29,16 +36,27 @@ export interface UpstreamRequestOptions {
   timeoutMs?: number;
   headersTimeoutMs?: number;
   bodyTimeoutMs?: number;
-  /** Body bytes kept; beyond this the body is cut and `truncated` is true. */
+  /** Body bytes kept (after decoding and scrubbing); beyond this the body is cut and `truncated` is true. */
   maxResponseBytes?: number;
   maxRequestBytes?: number;
   signal?: AbortSignal;
-  /** Follow 3xx within the target's origin only (max UPSTREAM_LIMITS.maxRedirects). Default false. */
+  /**
+   * Follow 3xx within the target's origin and base path (max UPSTREAM_LIMITS.maxRedirects), each
+   * hop judged by `judgeHop`. Default false. Without `judgeHop` no hop is followed
+   * (`redirect_blocked`).
+   */
   followRedirects?: boolean;
+  /** Judges each hop as a new request (built by the caller, which holds the guard and the policy). */
+  judgeHop?: JudgeHop;
   /** Fills vault handles in header values, query values and a string body. */
   fill?: (text: string) => string;
-  /** Scrubs response header values (after the credential's own forms are replaced). */
+  /** Scrubs response header names and values as text (after the credential's own forms are replaced). */
   scrubHeader?: (value: string) => string;
+  /**
+   * A fresh chunk scrubber per response (the vault redactor's `createScrubber`). When given, the
+   * body is scrubbed as it is read, before the size cut, and header bytes are scrubbed with it too.
+   */
+  responseScrubber?: () => ResponseScrubber;
 }
 
 export interface UpstreamResponse {
@@ -51,22 +69,45 @@ export interface UpstreamResponse {
   redirects: number;
 }
 
-const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+/** Raw bytes read past the kept limit while a scrubber still holds some back; past it the body counts as cut. */
+const SCRUB_READ_SLACK = 1024 * 1024;
 
-async function readCapped(body: Readable, max: number): Promise<{ body: Buffer; truncated: boolean }> {
+/**
+ * Reads up to `max` bytes of (scrubbed) body. INVARIANT: scrub first, then cut; the scrubber's
+ * held-back tail past the cut is dropped, never flushed into the kept bytes.
+ */
+async function readCapped(body: Readable, max: number, scrubber: ResponseScrubber | null): Promise<{ body: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of body) {
-    const buf = chunk as Buffer;
+  let raw = 0;
+  const full = (buf: Buffer): boolean => {
     if (size + buf.length > max) {
       chunks.push(buf.subarray(0, max - size));
       size = max;
-      return { body: Buffer.concat(chunks, size), truncated: true };
+      return true;
     }
-    chunks.push(buf);
+    if (buf.length > 0) chunks.push(buf);
     size += buf.length;
+    return false;
+  };
+  const cut = () => ({ body: Buffer.concat(chunks, size), truncated: true });
+  for await (const chunk of body) {
+    const buf = chunk as Buffer;
+    raw += buf.length;
+    if (full(scrubber ? scrubber.push(buf) : buf)) return cut();
+    if (scrubber && raw > max + SCRUB_READ_SLACK) return cut();
   }
+  if (scrubber && full(scrubber.end())) return cut();
   return { body: Buffer.concat(chunks, size), truncated: false };
+}
+
+/** Scrubs text that came from the upstream before it goes into an error. */
+function shownWith(forms: readonly string[], scrub: ((v: string) => string) | undefined): (text: string) => string {
+  return (text) => {
+    let t = text;
+    for (const f of forms) if (t.includes(f)) t = t.split(f).join(REDACTED);
+    return scrub ? scrub(t) : t;
+  };
 }
 
 export async function bufferedRequest(
@@ -91,6 +132,7 @@ export async function bufferedRequest(
     }
   }
   const forms = credentialForms(target.spec.auth, credential);
+  const show = shownWith(forms, opts.scrubHeader);
   const deadline = startDeadline(name, total, opts.signal);
   let method = prep.method;
   let url = prep.url;
@@ -108,54 +150,82 @@ export async function bufferedRequest(
         signal: deadline.signal,
         headersTimeout: opts.headersTimeoutMs ?? UPSTREAM_LIMITS.headersTimeoutMs,
         bodyTimeout: opts.bodyTimeoutMs ?? UPSTREAM_LIMITS.bodyTimeoutMs,
+        // Raw lines: names as sent (a secret in a name is matched in its own case), every
+        // repeated header kept.
+        responseHeaders: 'raw',
       });
-      const location = res.headers['location'];
-      if (opts.followRedirects && REDIRECTS.has(res.statusCode) && typeof location === 'string') {
-        let next: URL | undefined;
+      const lines: HeaderLine[] = headerLines(res.headers as unknown as RawHeaderLines);
+      if (opts.followRedirects && REDIRECT_STATUSES.has(res.statusCode)) {
+        let where: ReturnType<typeof redirectTarget>;
         try {
-          next = new URL(location, url);
-        } catch {
-          next = undefined;
+          where = redirectTarget(target, url, res.statusCode, method, headerValues(lines, 'location'), show);
+        } catch (e) {
+          res.body.on('error', ignore);
+          res.body.destroy();
+          throw e;
         }
-        // Only the target's own origin is followed; anything else goes back to the caller as is.
-        if (next && next.origin === target.origin && (next.protocol === 'http:' || next.protocol === 'https:')) {
+        if (where.follow) {
           await res.body.dump().catch(() => undefined);
           if (redirects >= UPSTREAM_LIMITS.maxRedirects) {
             throw new GatehouseError('redirect_blocked', `target "${name}" redirected more than ${UPSTREAM_LIMITS.maxRedirects} times`, { hint: 'call the final URL directly or set followRedirects: false' });
           }
+          // INVARIANT: a hop is judged as the request it is, before anything is sent.
+          await judgeOrThrow(opts.judgeHop, where.hop, name, show);
           redirects++;
-          next.hash = '';
-          url = next;
-          if (res.statusCode === 303 || ((res.statusCode === 301 || res.statusCode === 302) && method === 'POST')) {
-            if (method !== 'HEAD') method = 'GET';
+          url = where.url;
+          method = where.hop.method;
+          if (!where.hop.resendsBody) {
             body = undefined;
             delete headers['content-type'];
           }
           continue;
         }
       }
-      let stream: Readable = res.body;
-      const decoder = decoderFor(typeof res.headers['content-encoding'] === 'string' ? res.headers['content-encoding'] : undefined, name);
-      if (decoder) {
-        res.body.on('error', (e) => decoder.destroy(e));
-        stream = res.body.pipe(decoder);
-      }
-      let read: { body: Buffer; truncated: boolean };
-      try {
-        read = await readCapped(stream, maxResponse);
-      } finally {
-        if (!res.body.destroyed && !res.body.readableEnded) res.body.destroy();
-      }
-      const outHeaders = filterResponseHeaders(res.headers, forms, opts.scrubHeader);
-      if (decoder) {
-        delete outHeaders['content-encoding'];
-        delete outHeaders['content-length'];
-      }
-      return { status: res.statusCode, headers: outHeaders, body: read.body, truncated: read.truncated, durationMs: performance.now() - started, redirects };
+      return await readResponse(res.statusCode, res.body, lines, { name, forms, maxResponse, opts, started, redirects });
     }
   } catch (e) {
     throw mapUpstreamError(deadline.signal.aborted && !(e instanceof GatehouseError) ? deadline.signal.reason : e, name);
   } finally {
     deadline.dispose();
+  }
+}
+
+const ignore = () => undefined;
+
+interface ReadContext {
+  name: string;
+  forms: readonly string[];
+  maxResponse: number;
+  opts: UpstreamRequestOptions;
+  started: number;
+  redirects: number;
+}
+
+/** Decodes every declared coding (or refuses the response), scrubs, cuts, and filters the headers. */
+async function readResponse(status: number, resBody: Readable, lines: HeaderLine[], c: ReadContext): Promise<UpstreamResponse> {
+  let stream: Readable = resBody;
+  const stages: Readable[] = [];
+  try {
+    const codings = responseCodingsOrThrow(headerValues(lines, 'content-encoding'), headerValues(lines, 'transfer-encoding'), c.name);
+    for (const d of decoderChain(codings)) {
+      stream.on('error', (e) => d.destroy(e));
+      stream = stream.pipe(d);
+      stages.push(d);
+    }
+    const decoded = stages.length > 0;
+    const read = await readCapped(stream, c.maxResponse, c.opts.responseScrubber?.() ?? null);
+    const headers = filterResponseHeaders(lines, c.forms, { text: c.opts.scrubHeader, bytes: c.opts.responseScrubber });
+    if (decoded) {
+      delete headers['content-encoding'];
+      delete headers['content-length'];
+    }
+    return { status, headers, body: read.body, truncated: read.truncated, durationMs: performance.now() - c.started, redirects: c.redirects };
+  } finally {
+    // Destroying an unread body emits an abort error: nobody else listens by now.
+    for (const s of [resBody, ...stages]) {
+      if (s.destroyed || s.readableEnded) continue;
+      s.on('error', ignore);
+      s.destroy();
+    }
   }
 }

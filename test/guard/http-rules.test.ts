@@ -41,11 +41,11 @@ describe('HTTP rules: GraphQL operations are read by a lexer, not a regex', () =
 
   it('decodeRequestForGuard: gzip, zlib and raw deflate, br, stacked codings; a bomb or garbage stays unread', async () => {
     const text = JSON.stringify({ query: 'mutation { wipe }' });
-    expect(await decodeRequestForGuard(gzipSync(text), 'gzip', 1024)).toBe(text);
-    expect(await decodeRequestForGuard(deflateSync(text), 'deflate', 1024)).toBe(text);
-    expect(await decodeRequestForGuard(deflateRawSync(text), 'deflate', 1024)).toBe(text);
-    expect(await decodeRequestForGuard(brotliCompressSync(text), 'br', 1024)).toBe(text);
-    expect(await decodeRequestForGuard(brotliCompressSync(gzipSync(text)), 'gzip, br', 1024)).toBe(text);
+    expect((await decodeRequestForGuard(gzipSync(text), 'gzip', 1024))?.toString()).toBe(text);
+    expect((await decodeRequestForGuard(deflateSync(text), 'deflate', 1024))?.toString()).toBe(text);
+    expect((await decodeRequestForGuard(deflateRawSync(text), 'deflate', 1024))?.toString()).toBe(text);
+    expect((await decodeRequestForGuard(brotliCompressSync(text), 'br', 1024))?.toString()).toBe(text);
+    expect((await decodeRequestForGuard(brotliCompressSync(gzipSync(text)), 'gzip, br', 1024))?.toString()).toBe(text);
     expect(await decodeRequestForGuard(gzipSync(Buffer.alloc(1024 * 1024)), 'gzip', 64 * 1024)).toBeUndefined();
     expect(await decodeRequestForGuard(Buffer.from('\x1f\x8b\x08 not gzip'), 'gzip', 1024)).toBeUndefined();
     expect(await decodeRequestForGuard(gzipSync(text), 'compress', 1024)).toBeUndefined();

@@ -179,6 +179,9 @@ describe('buffered request against a real echo upstream', () => {
   });
 });
 
+// Every hop allowed: these tests are about which hops are followed at all (origin, count, method rewriting).
+const allowAll = () => 'allow' as const;
+
 describe('redirects', () => {
   let other: TestServer;
   let redir: TestServer;
@@ -212,7 +215,7 @@ describe('redirects', () => {
   });
 
   it('follows same-origin redirects with the credential', async () => {
-    const res = await pool.request(spec(), SECRET, { method: 'GET', path: '/same', followRedirects: true });
+    const res = await pool.request(spec(), SECRET, { method: 'GET', path: '/same', followRedirects: true, judgeHop: allowAll });
     expect(res.status).toBe(200);
     expect(res.redirects).toBe(1);
     expect(redir.seen.at(-1)!.url).toBe('/final');
@@ -220,26 +223,26 @@ describe('redirects', () => {
   });
 
   it('307 keeps method and body; 303 turns into GET without body', async () => {
-    await pool.request(spec(), SECRET, { method: 'POST', path: '/post307', body: 'payload', followRedirects: true });
+    await pool.request(spec(), SECRET, { method: 'POST', path: '/post307', body: 'payload', followRedirects: true, judgeHop: allowAll });
     expect(redir.seen.at(-1)!.method).toBe('POST');
     expect(redir.seen.at(-1)!.body.toString()).toBe('payload');
-    await pool.request(spec(), SECRET, { method: 'POST', path: '/post303', body: 'payload', followRedirects: true });
+    await pool.request(spec(), SECRET, { method: 'POST', path: '/post303', body: 'payload', followRedirects: true, judgeHop: allowAll });
     expect(redir.seen.at(-1)!.method).toBe('GET');
     expect(redir.seen.at(-1)!.body.length).toBe(0);
   });
 
   it('never follows a cross-origin Location and never sends the credential there', async () => {
-    const res = await pool.request(spec(), SECRET, { method: 'GET', path: '/cross', followRedirects: true });
+    const res = await pool.request(spec(), SECRET, { method: 'GET', path: '/cross', followRedirects: true, judgeHop: allowAll });
     expect(res.status).toBe(302);
     expect(res.headers['location']).toBe(`${other.url}/stolen`);
     expect(other.seen.length).toBe(0);
     // Same host, other scheme is another origin too.
-    const res2 = await pool.request(spec(), SECRET, { method: 'GET', path: '/scheme', followRedirects: true });
+    const res2 = await pool.request(spec(), SECRET, { method: 'GET', path: '/scheme', followRedirects: true, judgeHop: allowAll });
     expect(res2.status).toBe(302);
   });
 
   it('stops after 5 same-origin redirects with redirect_blocked', async () => {
-    expect(await codeOf(pool.request(spec(), SECRET, { method: 'GET', path: '/loop0', followRedirects: true }))).toBe('redirect_blocked');
+    expect(await codeOf(pool.request(spec(), SECRET, { method: 'GET', path: '/loop0', followRedirects: true, judgeHop: allowAll }))).toBe('redirect_blocked');
   });
 });
 

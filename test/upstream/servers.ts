@@ -6,7 +6,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import type { GatehouseError } from '../../src/core/index.js';
-import { httpStatusFor, type HttpTargetSpec, type UpstreamPool, type UpstreamProxyOptions, type UpstreamProxyResult } from '../../src/upstream/index.js';
+import { HTTP_STATUS } from '../../src/core/errors.js';
+import { type HttpTargetSpec, type UpstreamPool, type UpstreamProxyOptions, type UpstreamProxyResult } from '../../src/upstream/index.js';
 
 export interface Seen {
   method: string;
@@ -105,7 +106,7 @@ export async function startProxyGateway(pool: UpstreamPool, spec: () => HttpTarg
     pool
       .proxy(spec(), credential, req, res, { path: q === -1 ? raw : raw.slice(0, q), query: q === -1 ? undefined : raw.slice(q + 1), ...options })
       .then(record, (e: GatehouseError) => {
-        if (!res.headersSent) res.writeHead(httpStatusFor(e), { 'content-type': 'application/json' }).end(JSON.stringify(e.toJSON()));
+        if (!res.headersSent) res.writeHead(HTTP_STATUS[e.code], { 'content-type': 'application/json' }).end(JSON.stringify(e.toJSON()));
         record(e);
       });
   });
