@@ -1,15 +1,20 @@
+import { execEnvEntry } from '../core/index.js';
 import { progName, type View } from './argv.js';
 import { builtinRule, KNOWN_BENIGN } from './builtins.js';
 import { clip, extractScript, type Script, type SimpleCommand } from './extract.js';
 import { withTree, type Parser } from './parser.js';
 import { classifyRead, classifyWrite, mayBeSecretPath } from './paths.js';
+import { knownFor, stillKnown } from './resolve.js';
 import { catastrophicTarget } from './rules-fs.js';
-import { INTERPRETERS } from './rules-sys.js';
+import { INTERPRETERS, scanCode } from './rules-sys.js';
+import { assignedNames, declaredNames, historyExpansion, sessionArgvRule, sessionNameFinding, textAssignments } from './session.js';
+import { embeddedCode } from './shell-code.js';
+import { mayRunStdin, readsOuterStdin, stdinRedirect, stdinUse } from './stdin.js';
 import { finding, hardDeny, rank, type Finding } from './types.js';
 import { staticEchoOutput } from './static-output.js';
 import { SHELLS, unwrap } from './wrappers.js';
 import { xargsRuns } from './xargs.js';
-import type { Word } from './words.js';
+import type { KnownVars, Word } from './words.js';
 
 /**
  * Turns a shell string into findings: parse, extract every command, unwrap wrappers and
@@ -26,6 +31,15 @@ export interface AnalyzeOptions {
   userRule(v: View): Finding | undefined;
   /** Verdict for a command no rule has an opinion on (allowlist / unknown_command). */
   baseline(v: View, known: boolean, script: ScriptInfo): Finding | undefined;
+  /**
+   * Per decision (set by the engine from the caller's CommandInput, absent otherwise):
+   * the caller's environment as this level's shell inherits it (src/guard/resolve.ts);
+   */
+  env?: ReadonlyMap<string, string>;
+  /** this level's commands run in an interactive session's own shell (src/guard/session.ts); */
+  session?: boolean;
+  /** and, at the top level of a session line, the commands that read stdin read the terminal. */
+  terminal?: boolean;
 }
 
 export interface ScriptInfo { functions: ReadonlySet<string> }
@@ -33,36 +47,132 @@ export interface ScriptInfo { functions: ReadonlySet<string> }
 /** Control characters that shells and parsers may read differently (CR, NUL, …). */
 export const CONTROL = /[\x00-\x08\x0b-\x1f\x7f]/;
 
-export function analyze(text: string, depth: number, o: AnalyzeOptions, stdin?: SimpleCommand['stdin']): Finding[] {
+/**
+ * Nested analyses (shell strings, stdin scripts, xargs runs) one decision may make, and the bytes
+ * they may parse: a line like `sh; sh; sh …` fed a script of `sh; sh; …` would otherwise multiply
+ * its work at every level. Reset by every top-level call (the guard is synchronous).
+ */
+export const MAX_NESTED_ANALYSES = 256;
+export const MAX_NESTED_BYTES = 1 << 20;
+let nestedLeft = MAX_NESTED_ANALYSES;
+let nestedBytesLeft = MAX_NESTED_BYTES;
+
+/** Standard input whose content is unknown (the rest of a script being read from stdin). */
+const UNKNOWN_STDIN: StdinText = { text: '', dynamic: true };
+type StdinText = NonNullable<SimpleCommand['stdin']>;
+
+export function analyze(text: string, depth: number, o: AnalyzeOptions, stdin?: StdinText): Finding[] {
   const out: Finding[] = [];
+  if (depth === 0) {
+    nestedLeft = MAX_NESTED_ANALYSES;
+    nestedBytesLeft = MAX_NESTED_BYTES;
+  } else if (--nestedLeft < 0 || (nestedBytesLeft -= text.length) < 0) {
+    out.push(finding('approve', 'limits.work', 'the line nests too many shell strings or scripts to check', clip(text), { floor: true }));
+    out.push(...rawScan(text.slice(0, 1 << 20)));
+    return out;
+  }
   let src = text;
   if (CONTROL.test(src)) {
     out.push(finding('approve', 'parse.control-chars', 'the command contains control characters (e.g. CR) that shells and parsers may read differently', clip(JSON.stringify(text)), { floor: true }));
     src = src.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, ' ');
   }
+  // The caller's variables this line cannot have changed are known values (src/guard/resolve.ts).
+  const lk = o.env?.size ? knownFor(src, o.env) : undefined;
   let script: Script;
   try {
-    script = withTree(o.parser, src, (root) => extractScript(root, src, { maxDepth: o.maxTreeDepth, maxNodes: o.maxNodes }));
+    script = extract(o, src, lk?.here);
+    if (lk?.here && !stillKnown(script.commands, new Set(lk.here.values.keys()))) {
+      // A command here can assign a variable by a name the guard cannot see: nothing is known.
+      script = extract(o, src, undefined);
+      o = { ...o, env: undefined };
+    } else if (lk && lk.passDown !== o.env) o = { ...o, env: lk.passDown.size ? lk.passDown : undefined };
   } catch {
     out.push(finding('approve', 'parse.error', 'the command could not be parsed', clip(text), { floor: true }));
     out.push(...rawScan(text));
     return out;
   }
-  if (stdin) {
-    // A re-parsed string (`watch bash`, `sudo sh -c bash`) inherits its runner's stdin.
-    for (const c of script.commands) if (!c.stdin && !c.pipes.length && c.feeds === undefined) c.stdin = stdin;
+  // Standard input: what the line receives (the caller's stdin, a heredoc fed to `bash -c`, or the
+  // session's terminal) is what every command that reads the line's own descriptor 0 receives.
+  // `exec <file` (no program) makes every later command read that file instead: unknown to the guard.
+  let from: StdinText | undefined = stdin;
+  let terminal = o.terminal === true;
+  for (const c of script.commands) {
+    if (from || terminal) {
+      if (readsOuterStdin(c)) {
+        if (from) c.stdin = from;
+        else c.terminal = true;
+      }
+    }
+    if (c.argv.length === 1 && c.argv[0].text === 'exec' && stdinRedirect(c)) { from = UNKNOWN_STDIN; terminal = false; }
   }
+  pipeStaticText(script.commands);
   out.push(...script.findings);
   if (script.findings.some((f) => f.rule.startsWith('parse.') || f.rule.startsWith('limits.'))) out.push(...rawScan(text));
   const info: ScriptInfo = { functions: script.functions.size ? new Set(script.functions.keys()) : NO_FUNCTIONS };
   if (script.functions.size) for (const [name, fn] of script.functions) {
     if (fn.recursive && fn.forks) out.push(hardDeny('proc.fork-bomb', `function ${name} calls itself in the background or a pipe (fork bomb)`, clip(fn.text)));
   }
+  if (o.session) sessionLine(text, script, depth, out);
   for (const c of script.commands) analyzeCommand(c, depth, o, info, out);
   // Data flow needs two commands (a pipe, a substitution feeding another command, a variable or a
   // file handed from one to the next); a lone command has no partner, so flow() would find nothing.
   if (script.commands.length > 1) out.push(...flow(script.commands, script.commands.map(roleOf), depth, o));
   return out;
+}
+
+function extract(o: AnalyzeOptions, src: string, known: KnownVars | undefined): Script {
+  return withTree(o.parser, src, (root) => extractScript(root, src, { maxDepth: o.maxTreeDepth, maxNodes: o.maxNodes }, known));
+}
+
+/**
+ * A pipeline stage fed by one command whose output the guard knows (`echo …`, `printf …`, `cat`
+ * of a heredoc or of known stdin) gets that text as its stdin, exactly as a heredoc would: the
+ * same stdin rules then judge `echo 'rm -rf ~' | sh`, `echo 'import os…' | python3`,
+ * `printf '/' | xargs rm -rf` and `cat <<EOF | psql`.
+ */
+function pipeStaticText(cmds: SimpleCommand[]): void {
+  // Commands by (innermost) pipeline, built on the first stage that needs its feeder: most lines have none.
+  let byPipe: Map<number, SimpleCommand[]> | undefined;
+  for (let i = 0; i < cmds.length; i++) {
+    const c = cmds[i];
+    if (c.stdin || !c.pipes.length) continue;
+    const pipe = c.pipes[c.pipes.length - 1];
+    if (pipe.stage === 0 || stdinRedirect(c)) continue;
+    if (!byPipe) {
+      byPipe = new Map();
+      for (const x of cmds) for (const p of x.pipes) { const l = byPipe.get(p.id); if (l) l.push(x); else byPipe.set(p.id, [x]); }
+    }
+    let src: SimpleCommand | undefined;
+    let count = 0;
+    for (const x of byPipe.get(pipe.id) ?? []) {
+      if (x !== c && x.pipes.some((p) => p.id === pipe.id && p.stage === pipe.stage - 1)) { src = x; count++; }
+    }
+    if (count !== 1 || !src || src.feeds !== undefined || src.redirects.some((r) => r.op.includes('>') && (r.fd === null || r.fd === '1'))) continue;
+    const text = staticOutput(src);
+    if (text !== undefined) c.stdin = { text, dynamic: false };
+  }
+}
+
+/** What a command prints, when the guard knows it exactly (echo/printf with literal words, cat/tee of known stdin). */
+function staticOutput(c: SimpleCommand): string | undefined {
+  const p = c.argv.length ? c.argv[0].text : '';
+  if (p === 'echo' || p === 'printf') return staticEchoOutput(c.argv);
+  // cat with no file prints its stdin; tee always does (its file arguments get copies).
+  if ((p === 'cat' && c.argv.slice(1).every((w) => w.text === '-')) || p === 'tee') return c.stdin && !c.stdin.dynamic ? c.stdin.text : undefined;
+  return undefined;
+}
+
+/** Line-wide session checks: history expansion, function definitions, assignments spelled in words. */
+function sessionLine(text: string, script: Script, depth: number, out: Finding[]): void {
+  if (depth === 0) {
+    const h = historyExpansion(text);
+    if (h !== undefined) out.push(finding('approve', 'session.history', `history expansion (${h}) re-runs text from earlier input the guard does not see`, clip(text)));
+  }
+  for (const [name, fn] of script.functions) out.push(finding('approve', 'session.function', `defines a function ${name}: a later command name would run its body`, clip(fn.text)));
+  for (const n of textAssignments(text)) {
+    const f = sessionNameFinding(n, 'assigns', clip(text));
+    if (f) out.push(f);
+  }
 }
 
 /** Shared empty function set for the (usual) script that defines no functions. Never mutated. */
@@ -82,12 +192,45 @@ export function rawScan(text: string): Finding[] {
   return out;
 }
 
-const ASSIGN_HIJACK = /^(LD_PRELOAD|LD_LIBRARY_PATH|LD_AUDIT|DYLD_INSERT_LIBRARIES|BASH_ENV|ENV|PROMPT_COMMAND|IFS|GIT_SSH_COMMAND|GIT_SSH|GIT_EXTERNAL_DIFF|GIT_ASKPASS|SSH_ASKPASS|PYTHONSTARTUP|NODE_OPTIONS|PERL5OPT|RUBYOPT|HISTFILE)$/;
+/** `PATH=$PATH:/opt/bin` only adds directories searched last: names that resolved before still do. */
+const PATH_APPEND = /^["']?\$(\{PATH\}|PATH)["']?(:|$)/;
+
+/** The finding for assigning an exec-env name in the line (src/core/exec-env.ts), if it is one. */
+function hijackAssign(name: string, raw: string | undefined, how: string, matched: string): Finding | undefined {
+  const e = execEnvEntry(name);
+  if (!e || (name === 'PATH' && raw !== undefined && PATH_APPEND.test(raw))) return undefined;
+  return finding('approve', 'exec.env-hijack', `${how} ${name}: ${e.reason}`, matched);
+}
+
+/** Prompt strings bash expands (command substitution included) before it prints them. */
+const PROMPT_VARS = /^PS[0-4]$/;
+/** A heredoc delimiter no prompt string is expected to hold; if one does, the value is not judged but approved. */
+const PROMPT_EOF = '__GATEHOUSE_PROMPT_VALUE__';
+
+/** Values that are code: `PROMPT_COMMAND=CMD`, `PS1='$(CMD)'` (judged as a prompt expands it). */
+function hookValue(name: string, value: Word, c: SimpleCommand, depth: number, o: AnalyzeOptions, out: Finding[]): void {
+  const isPrompt = PROMPT_VARS.test(name);
+  if (!isPrompt && name !== 'PROMPT_COMMAND') return;
+  if (value.dynamic && !value.fields) {
+    out.push(finding('approve', 'exec.dynamic-hook', `${name} is set to a value only known at run time, which bash runs or expands later`, c.text, { floor: true }));
+    return;
+  }
+  if (!isPrompt) return recurse(value.text, c, depth, o, out, undefined, true);
+  // A prompt string expands like a heredoc body (`$(…)`, backquotes, `${…}`; quotes stay text).
+  if (value.text.includes(PROMPT_EOF)) out.push(finding('approve', 'exec.dynamic-hook', `${name} holds text the guard cannot judge`, c.text, { floor: true }));
+  else recurse(`: <<${PROMPT_EOF}\n${value.text}\n${PROMPT_EOF}\n`, c, depth, o, out, undefined, true);
+}
 
 function analyzeCommand(c: SimpleCommand, depth: number, o: AnalyzeOptions, info: ScriptInfo, out: Finding[]): void {
   for (const a of c.assigns) {
-    if (ASSIGN_HIJACK.test(a.name)) out.push(finding('approve', 'exec.env-hijack', `sets ${a.name}, which changes how programs load code or split words`, c.text));
-    if (a.name === 'PATH' && !a.value.vars.includes('PATH')) out.push(finding('approve', 'exec.env-hijack', 'replaces PATH, so program names may resolve elsewhere', c.text));
+    if (o.session) {
+      // INVARIANT: a session line never changes a loader, shell-startup or prompt variable of the session's shell.
+      const f = sessionNameFinding(a.name, 'assigns', c.text);
+      if (f) out.push(f);
+    }
+    const h = hijackAssign(a.name, a.value.raw, 'sets', c.text);
+    if (h) out.push(h);
+    hookValue(a.name, a.value, c, depth, o, out);
     if (a.value.text.includes('/dev/tcp/') || a.value.text.includes('/dev/udp/')) out.push(hardDeny('net.dev-tcp', 'refers to /dev/tcp', c.text));
   }
   for (const r of c.redirects) {
@@ -105,8 +248,20 @@ function analyzeCommand(c: SimpleCommand, depth: number, o: AnalyzeOptions, info
     }
   }
   if (c.declaration) {
-    // `export X=$(…)`, `declare -x …`: substitutions were extracted; the builtin itself is inert,
-    // except `declare -f`/`export -f` exporting functions, and IFS/LD_* handled above.
+    // `export X=$(…)`, `declare -x …`: substitutions were extracted and the assignments judged
+    // above. Left: names set without a value there (`declare -n ref=PATH` makes `ref=…` set PATH).
+    const d = declaredNames(c);
+    const assigned = new Set(c.assigns.map((a) => a.name));
+    // `unset PATH` removes an override rather than adding one: only a session cares (its prompt marker).
+    const unset = c.argv[0]?.text === 'unset';
+    for (const n of d.names) {
+      if (assigned.has(n)) continue;
+      const h = unset ? undefined : hijackAssign(n, undefined, 'declares', c.text);
+      if (h) out.push(h);
+      if (o.session) { const f = sessionNameFinding(n, 'declares', c.text); if (f) out.push(f); }
+    }
+    if (o.session && d.dynamic) out.push(finding('approve', 'session.dynamic-name', 'declares a variable whose name is only known at run time', c.text));
+    if (o.session && d.functions) out.push(finding('approve', 'session.function', 'exports or changes function definitions', c.text));
     return;
   }
   analyzeArgv(c.argv, c, depth, o, info, out);
@@ -118,7 +273,28 @@ const READ_EXEMPT = new Set(['ls', 'stat', 'test', '[', '[[', 'du', 'realpath', 
 
 const MAX_WRAPPERS = 16;
 
-function analyzeArgv(argv: Word[], c: SimpleCommand, depth: number, o: AnalyzeOptions, info: ScriptInfo, out: Finding[], viaUnknown = false, wraps = 0): void {
+/** Words with known split values (`$X` with X='a b') become the words bash builds from them. */
+function expandFields(argv: Word[]): Word[] {
+  let any = false;
+  for (let i = 0; i < argv.length; i++) if (argv[i].fields !== undefined) { any = true; break; }
+  if (!any) return argv;
+  const out: Word[] = [];
+  for (const w of argv) {
+    if (!w.fields) { out.push(w); continue; }
+    for (const f of w.fields) out.push({ text: f, dynamic: false, glob: false, raw: w.raw, vars: w.vars, prefix: f });
+  }
+  return out;
+}
+
+/**
+ * Wrappers whose program inherits the caller's environment unchanged, so variables known outside
+ * are known inside. Any other wrapper (env, sudo, su, ssh, docker, systemd-run …) may clear or
+ * set variables, or run elsewhere: nothing is known inside it.
+ */
+const ENV_TRANSPARENT: ReadonlySet<string> = new Set(['nice', 'ionice', 'nohup', 'setsid', 'time', 'stdbuf', 'timeout', 'taskset', 'chrt', 'strace', 'ltrace', 'command', 'builtin', 'xargs', 'watch', 'flock', 'find', 'caffeinate', 'unbuffer', 'rlwrap', 'chronic', 'ifne', 'pv', 'then', 'do', 'coproc', 'valgrind', 'eatmydata', 'fakeroot', 'nocache', 'catchsegv', 'torsocks', 'proxychains', 'proxychains4', 'script']);
+
+function analyzeArgv(argv0: Word[], c: SimpleCommand, depth: number, o: AnalyzeOptions, info: ScriptInfo, out: Finding[], viaUnknown = false, wraps = 0): void {
+  const argv = expandFields(argv0);
   if (!argv.length) return;
   if (wraps > MAX_WRAPPERS) {
     // Bounded work: `sudo sudo sudo …` thousands deep would otherwise cost O(n²).
@@ -167,19 +343,24 @@ function analyzeArgv(argv: Word[], c: SimpleCommand, depth: number, o: AnalyzeOp
   // eval / source: strings and files that the shell itself runs.
   if (prog === 'eval') {
     if (args.some((a) => a.dynamic)) own.push(finding('approve', 'exec.eval-dynamic', 'eval of text only known at run time', c.text, { floor: true }));
-    else recurse(args.map((a) => a.text).join(' '), c, depth, o, own);
+    else recurse(args.map((a) => a.text).join(' '), c, depth, o, own, undefined, true);
   }
   if ((prog === 'source' || prog === '.') && args[0]?.dynamic) own.push(finding('approve', 'exec.source-dynamic', 'sources a file only known at run time', c.text, { floor: true }));
+  // Code builtins carry, variables they set, session state, what stdin is: only for the few
+  // programs concerned, so the common argv pays one Set lookup.
+  if (EXTRA_RULE_PROGS.has(prog) || o.session || c.stdin || c.terminal || c.redirects.length) extraRules(v, depth, o, own);
 
   const u = unwrap(v);
   let wrapper = false;
   if (u) {
     wrapper = u.argvs.length > 0 || u.scripts.length > 0;
     own.push(...u.findings);
-    for (const inner of u.argvs) analyzeArgv(inner, c, depth, o, info, out, false, wraps + 1);
+    // A wrapper that may change or clear the environment hides the caller's variables from its program.
+    const inner = !o.env || ENV_TRANSPARENT.has(prog) || SHELLS.has(prog) ? o : { ...o, env: undefined };
+    for (const a of u.argvs) analyzeArgv(a, c, depth, inner, info, out, false, wraps + 1);
     for (const s of u.scripts) {
       if (s.dynamic) own.push(finding('approve', 'exec.dynamic-script', `${prog} runs a shell string only known at run time`, c.text, { floor: true }));
-      recurse(s.text, c, depth, o, own, c.stdin);
+      recurse(s.text, c, depth, inner, own, c.stdin);
     }
     if (wrapper && (prog === 'sudo' || prog === 'doas' || prog === 'su' || prog === 'runuser') && !own.some((f) => f.rule.startsWith('priv.'))) {
       own.push(finding('approve', 'priv.sudo', `${prog} runs a command with elevated privileges`, c.text));
@@ -219,13 +400,104 @@ function analyzeArgv(argv: Word[], c: SimpleCommand, depth: number, o: AnalyzeOp
   if (b) out.push(b);
 }
 
-function recurse(text: string, c: SimpleCommand, depth: number, o: AnalyzeOptions, out: Finding[], stdin?: SimpleCommand['stdin']): void {
+/** Programs extraRules has a rule for (outside sessions and without stdin). */
+const EXTRA_RULE_PROGS: ReadonlySet<string> = new Set(['trap', 'alias', 'bind', 'complete', 'compgen', 'read', 'printf', 'mapfile', 'readarray', 'getopts', 'wait', 'let', 'tmux', 'screen']);
+
+function extraRules(v: View, depth: number, o: AnalyzeOptions, own: Finding[]): void {
+  const { prog, args, sc: c } = v;
+  // Code that builtins run later or at once (trap handlers, aliases, key bindings, completions).
+  for (const e of embeddedCode(v)) {
+    if (e.dynamic) own.push(finding('approve', 'exec.dynamic-code', `${e.what} is only known at run time`, c.text, { floor: true }));
+    else recurse(e.text, c, depth, o, own, undefined, e.sameShell);
+  }
+  if (assignsByName.has(prog)) {
+    // `read PATH`, `printf -v PATH …`: a hijacking variable set by a builtin, as by `PATH=…`.
+    for (const n of assignedNames(prog, args).names) { const h = hijackAssign(n, undefined, `${prog} sets`, c.text); if (h) own.push(h); }
+  }
+  // INVARIANT: in a session, what changes how later lines are read or run is never below approve.
+  if (o.session) for (const f of sessionArgvRule(v)) own.push({ ...f, floor: true });
+  // Typing into another terminal runs the text there, where no guard sees it.
+  if ((prog === 'tmux' && args.some((a) => /^(send-keys|send|paste-buffer|pasteb)$/.test(a.text))) || (prog === 'screen' && args.some((a) => a.text === 'stuff'))) {
+    own.push(finding('approve', 'exec.terminal-input', `${prog} types input into another terminal, where it runs unjudged`, c.text));
+  }
+  judgeStdin(v, depth, o, own);
+}
+
+/** Builtins that assign a variable named by an argument (src/guard/session.ts assignedNames). */
+const assignsByName: ReadonlySet<string> = new Set(['read', 'printf', 'mapfile', 'readarray', 'getopts', 'wait', 'let']);
+
+/**
+ * Re-parses `text` as a command line one level down. `sameShell`: it runs in the shell that ran
+ * this line (eval, trap handlers, aliases), so session rules still apply; otherwise it runs in a
+ * new shell, whose state changes end with it, and never reads the session's terminal.
+ */
+function recurse(text: string, c: SimpleCommand, depth: number, o: AnalyzeOptions, out: Finding[], stdin?: StdinText, sameShell = false): void {
   if (depth + 1 > o.maxReparseDepth) {
     out.push(finding('approve', 'limits.nesting', `shell strings nest deeper than ${o.maxReparseDepth} levels`, c.text, { floor: true }));
     out.push(...rawScan(text));
     return;
   }
-  out.push(...analyze(text, depth + 1, o, stdin));
+  const inner = o.terminal || (o.session && !sameShell) ? { ...o, terminal: false, session: o.session && sameShell } : o;
+  out.push(...analyze(text, depth + 1, inner, stdin));
+}
+
+/** Programs started in the background of a session line, or in a new terminal session. */
+const DETACHING = /^(setsid|coproc|nohup|disown)$/;
+
+/**
+ * What standard input is to this program (src/guard/stdin.ts), judged: a script is parsed and
+ * judged as bash, code the guard cannot read is approve, xargs builds commands from it.
+ */
+function judgeStdin(v: View, depth: number, o: AnalyzeOptions, out: Finding[]): void {
+  const c = v.sc;
+  if (!c.stdin && !c.terminal && !c.redirects.length) return;
+  const use = stdinUse(v);
+  if (use.kind === 'data') return;
+  const what = use.kind === 'xargs' ? 'xargs' : use.what;
+  if (c.terminal) {
+    // The session's terminal: later sends. A nested shell reads them with its own options; a
+    // program reading code from it in the background competes with the session's shell.
+    if (use.kind === 'script') out.push(finding('approve', 'session.nested-shell', `${what} reads the session's later input as commands, outside the session's own shell`, c.text, { floor: true }));
+    else if (c.background || c.argv.some((w) => DETACHING.test(w.text))) out.push(finding('approve', 'session.background-reader', `${what} reads the session's terminal in the background`, c.text, { floor: true }));
+    return;
+  }
+  const src = c.stdin;
+  if (!src) {
+    const r = stdinRedirect(c);
+    if (r && use.kind !== 'xargs' && !(r.target && !r.target.dynamic && r.target.text === '/dev/null')) {
+      out.push(finding('approve', 'exec.stdin-file', `${what} runs code from ${r.target?.raw ?? 'another descriptor'}, which the guard cannot read`, c.text));
+    }
+    return;
+  }
+  switch (use.kind) {
+    case 'script':
+      if (use.foreign) out.push(finding('approve', 'exec.stdin-script', `${what} runs standard input as a script`, c.text));
+      if (src.dynamic) {
+        out.push(finding('approve', 'exec.dynamic-script', `${what} runs a script from standard input that is only known at run time`, c.text, { floor: true }));
+        if (src.scan) out.push(...rawScan(src.scan));
+      } else {
+        // Commands in the script that read stdin read the rest of the script: unknown to them.
+        recurse(src.text, c, depth, o, out, UNKNOWN_STDIN, v.prog === 'source' || v.prog === '.');
+      }
+      return;
+    case 'code':
+      if (!src.dynamic && use.scan) out.push(...scanCode(src.text, what, v));
+      else out.push(finding('approve', 'exec.stdin-code', `${what} runs standard input as code, which cannot be checked statically`, c.text));
+      if (src.dynamic && src.scan) out.push(...rawScan(src.scan));
+      return;
+    case 'sql':
+      // The database rules (dbClientRule) read the statements and client commands in known text,
+      // as for `psql -c`; unknown text is their `db.opaque` approve.
+      if (src.dynamic && src.scan) out.push(...rawScan(src.scan));
+      return;
+    case 'xargs': {
+      // xargs appends what it reads to its command: followed when the text is known.
+      const runs = src.dynamic ? undefined : xargsRuns(v.args, src.text);
+      if (!runs) return;
+      for (const run of runs) recurse(run.map(shellQuote).join(' '), c, depth, o, out);
+      return;
+    }
+  }
 }
 
 /* ---------------- data flow ---------------- */
@@ -234,8 +506,10 @@ interface Role {
   net: boolean;
   decoder: boolean;
   envDump: boolean;
-  /** Reads code from stdin (bash with no script, python -, …). */
+  /** Runs or applies its stdin (bash with no script, python -, psql, tar x, …: src/guard/stdin.ts). */
   stdinCode: boolean;
+  /** …and is a shell or interpreter, so network or decoded data into it is remote code execution. */
+  stdinShell: boolean;
   /** Runs code in any way (for substitutions: `bash -c "$(…)"`, `source <(…)`). */
   codeSink: boolean;
   netSink: boolean;
@@ -292,12 +566,16 @@ function roleOf(c: SimpleCommand): Role {
   const chain = effective(c.argv);
   const argv = chain[chain.length - 1];
   const prog = argv.length ? progName(argv[0].text) : '';
+  // What it does with stdin matters only when something is piped into it.
+  const piped = c.pipes.length > 0 || c.feedKind === 'file-out';
+  const use = piped && argv.length && mayRunStdin(prog) ? stdinUse({ prog, path: argv[0].text, args: argv.slice(1), sc: c, depth: 0, text: '' }).kind : 'data';
+  const stdinCode = use === 'script' || use === 'code' || use === 'sql';
   if (!ROLE_PROGS.has(prog) && !SHELLS.has(prog) && !INTERPRETERS.test(prog)) {
     // NO_DOWNLOADS is only read (flow() iterates it); roles that download get their own array.
-    return { net: false, decoder: false, envDump: false, stdinCode: false, codeSink: false, netSink: false, downloads: NO_DOWNLOADS, prog, words: argv };
+    return { net: false, decoder: false, envDump: false, stdinCode, stdinShell: use === 'script', codeSink: false, netSink: false, downloads: NO_DOWNLOADS, prog, words: argv };
   }
   const a = argv.slice(1).map((w) => w.text);
-  const r: Role = { net: false, decoder: false, envDump: false, stdinCode: false, codeSink: false, netSink: false, downloads: [], prog, words: argv };
+  const r: Role = { net: false, decoder: false, envDump: false, stdinCode, stdinShell: false, codeSink: false, netSink: false, downloads: [], prog, words: argv };
   const viaXargs = chain.some((x) => x.length && /^(xargs|parallel)$/.test(progName(x[0].text)));
   if (/^(curl|wget|fetch|http|https|xh|aria2c|lynx|links|w3m|httpie|nc|ncat|netcat|socat|telnet|s_client|gh|scp|sftp|ftp|tftp|rsync)$/.test(prog) || prog === 'openssl' && a[0] === 's_client') {
     r.net = !/^(scp|sftp|rsync)$/.test(prog) || a.some((x) => x.includes(':'));
@@ -327,13 +605,9 @@ function roleOf(c: SimpleCommand): Role {
   const isInterp = INTERPRETERS.test(prog);
   if (isShell || isInterp || prog === 'source' || prog === '.' || prog === 'eval' || viaXargs && (isShell || isInterp)) {
     r.codeSink = true;
-    const positional = argv.slice(1).filter((w) => !w.text.startsWith('-'));
-    const codeFlag = a.some((x) => /^-[a-zA-Z]*[ceEr]$/.test(x) || x === '--eval' || x === '--command' || /^-m$/.test(x) || /^-[a-zA-Z]*m$/.test(x));
-    if (isShell && (a.some((x) => /^-[a-zA-Z]*s/.test(x)) || !codeFlag && positional.length === 0)) r.stdinCode = true;
-    if (isInterp && !codeFlag && (positional.length === 0 || positional[0].text === '-' || positional[0].text === '/dev/stdin')) r.stdinCode = true;
-    if (isShell && positional[0] && (positional[0].text === '/dev/stdin' || positional[0].text === '-')) r.stdinCode = true;
-    if ((prog === 'source' || prog === '.') && /^\/dev\/(stdin|fd\/0)$/.test(positional[0]?.text ?? '')) r.stdinCode = true;
+    // xargs hands what it reads to a shell or interpreter as its code.
     if (viaXargs) r.stdinCode = true;
+    r.stdinShell = r.stdinCode;
   }
   if (/^(mail|mailx|sendmail|mutt|ssh|nc|ncat|netcat|socat|telnet)$/.test(prog)) r.netSink = true;
   if (prog === 'echo' || prog === 'printf') {
@@ -349,34 +623,6 @@ function base(p: string): string {
 function urlBase(u: string): string {
   const q = u.split(/[?#]/)[0];
   return base(q) || 'index.html';
-}
-
-/**
- * `echo / | xargs rm -rf`: when the stage right before an `xargs` is one command with static
- * output (echo, printf, cat of a heredoc), the commands xargs would build are judged as written
- * out (`rm -rf /` is then a deny, not the approve an unknown argument gets). What the guard cannot
- * model (a dynamic word, xargs quoting, unknown options) keeps the unknown-argument judgement.
- */
-function staticIntoXargs(cmds: SimpleCommand[], i: number, byPipe: Map<number, number[]>, roles: Role[], depth: number, o: AnalyzeOptions): Finding[] {
-  const c = cmds[i];
-  const pipe = c.pipes[c.pipes.length - 1];
-  if (pipe.stage === 0 || !c.argv.length) return [];
-  // The cheap test first: most piped commands are not fed by static text, and for those the
-  // wrapper chain (roleOf unwrapped it already) is not walked again.
-  const before = (byPipe.get(pipe.id) ?? []).filter((j) => cmds[j].pipes.some((p) => p.id === pipe.id && p.stage === pipe.stage - 1));
-  if (before.length !== 1) return [];
-  const src = cmds[before[0]];
-  if (src.redirects.length || src.feeds !== undefined) return [];
-  const input = roles[before[0]].prog === 'cat' ? roles[before[0]].staticOut : staticEchoOutput(src.argv);
-  if (input === undefined) return [];
-  const x = effective(c.argv).find((argv) => argv.length > 0 && progName(argv[0].text) === 'xargs');
-  if (!x) return [];
-  const runs = xargsRuns(x.slice(1), input);
-  if (!runs?.length) return [];
-  if (depth + 1 > o.maxReparseDepth) return [finding('approve', 'limits.nesting', 'shell strings nest too deep', c.text, { floor: true })];
-  const out: Finding[] = [];
-  for (const run of runs) out.push(...analyze(run.map(shellQuote).join(' '), depth + 1, o));
-  return out;
 }
 
 /** One word, single-quoted for bash (an embedded quote closes, escapes and reopens). */
@@ -412,23 +658,17 @@ function flow(cmds: SimpleCommand[], roles: Role[], depth: number, o: AnalyzeOpt
       const s = roles[j];
       const m = `${cmds[j].text} | … ${c.text}`;
       if (r.stdinCode) {
-        if (s.net) out.push(hardDeny('remote.pipe-to-shell', `pipes data from the network (${s.prog}) into ${r.prog}`, m));
-        else if (s.decoder) out.push(hardDeny('remote.decode-to-shell', `pipes decoded data (${s.prog}) into ${r.prog}`, m));
-        else if (s.staticOut !== undefined && SHELLS.has(r.prog)) {
-          if (depth + 1 <= o.maxReparseDepth) out.push(...analyze(s.staticOut, depth + 1, o));
-          else out.push(finding('approve', 'limits.nesting', 'shell strings nest too deep', m, { floor: true }));
-        } else if (s.staticOut === undefined) out.push(finding('approve', 'exec.pipe-to-shell', `pipes the output of ${s.prog} into ${r.prog} as code`, m));
+        // Known text in the pipe (`echo … | sh`) was handed to this command as its stdin and judged
+        // by the stdin rules (pipeStaticText); anything else it runs or applies is unseen.
+        if (s.net || s.decoder) {
+          const why = s.net ? `pipes data from the network (${s.prog}) into ${r.prog}` : `pipes decoded data (${s.prog}) into ${r.prog}`;
+          if (r.stdinShell) out.push(hardDeny(s.net ? 'remote.pipe-to-shell' : 'remote.decode-to-shell', why, m));
+          else out.push(finding('approve', 'exec.pipe-to-code', `${why}, which runs or applies it`, m));
+        } else if (!c.stdin || c.stdin.dynamic) out.push(finding('approve', 'exec.pipe-to-shell', `pipes the output of ${s.prog} into ${r.prog} as code`, m));
       }
       if ((s.envDump) && (r.netSink || r.net)) out.push(hardDeny('secrets.exfil', `sends the environment (${s.prog}) to the network (${r.prog})`, m));
       if ((r.netSink || r.net) && isSecret(j)) out.push(hardDeny('secrets.exfil', `sends a secret file to the network (${r.prog})`, m));
-      // DB clients reading SQL from `echo …`/`cat <<EOF` in the pipe.
-      if (/^(psql|mysql|mariadb|sqlite3|cockroach)$/.test(r.prog) && s.staticOut !== undefined) {
-        const v: View = { prog: r.prog, path: r.prog, args: r.words.slice(1), sc: { ...c, stdin: { text: s.staticOut, dynamic: false } }, depth, text: m };
-        const rule = builtinRule(r.prog);
-        if (rule) out.push(...rule(v, { writeAllowed: o.writeAllowed }).filter((f) => f.rule !== 'db.opaque'));
-      }
     }
-    if (c.pipes.length) out.push(...staticIntoXargs(cmds, i, byPipe, roles, depth, o));
     // Substitutions: this command's output becomes another command's argument or file.
     if (c.feeds !== undefined && c.feeds >= 0) {
       const k = cmds[c.feeds];
@@ -438,6 +678,7 @@ function flow(cmds: SimpleCommand[], roles: Role[], depth: number, o: AnalyzeOpt
         if (kr.net && r.stdinCode) out.push(hardDeny('remote.pipe-to-shell', `sends network data (${kr.prog}) into ${r.prog}`, m));
       } else {
         if ((r.net || r.decoder) && kr.codeSink) out.push(hardDeny(r.net ? 'remote.exec-download' : 'remote.decode-to-shell', `${kr.prog} runs ${r.net ? 'downloaded' : 'decoded'} code from ${r.prog}`, m));
+        else if (c.feedKind === 'file-in' && kr.codeSink && kr.prog !== 'eval') out.push(...substitutedScript(c, kr, k, depth, o));
         if ((r.envDump || isSecretReader(c)) && (kr.net || kr.netSink)) out.push(hardDeny('secrets.exfil', `sends ${r.envDump ? 'the environment' : 'a secret'} to the network (${kr.prog})`, m));
       }
     }
@@ -454,6 +695,19 @@ function flow(cmds: SimpleCommand[], roles: Role[], depth: number, o: AnalyzeOpt
     for (const d of r.downloads) if (d) downloaded.add(d);
   }
   return out;
+}
+
+/**
+ * `bash <(…)`, `source <(…)`, `python3 <(…)`: the program runs what the substitution prints. When
+ * that is known text (`<(echo …)`, `<(cat)` of known stdin) a shell's script is judged; anything
+ * else runs code the guard cannot see.
+ */
+function substitutedScript(c: SimpleCommand, kr: Role, k: SimpleCommand, depth: number, o: AnalyzeOptions): Finding[] {
+  const text = staticOutput(c);
+  const shell = SHELLS.has(kr.prog) || kr.prog === 'source' || kr.prog === '.';
+  if (text === undefined || !shell) return [finding('approve', 'exec.dynamic-script', `${kr.prog} runs code produced by ${c.text}, which the guard cannot read`, k.text, { floor: true })];
+  if (depth + 1 > o.maxReparseDepth) return [finding('approve', 'limits.nesting', 'shell strings nest too deep', k.text, { floor: true })];
+  return analyze(text, depth + 1, { ...o, terminal: false, session: o.session && kr.prog !== 'bash' && !SHELLS.has(kr.prog) }, UNKNOWN_STDIN);
 }
 
 function isSecretReader(c: SimpleCommand): boolean {

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execEnvEntry, EXEC_ENV_VERDICT } from '../core/exec-env.js';
 import { GatehouseError } from '../core/index.js';
 import { analyze, rawScan, type AnalyzeOptions } from './analyze.js';
 import type { View } from './argv.js';
@@ -10,7 +11,7 @@ import { checkHttpWith } from './http.js';
 import { loadBashParser, type Parser } from './parser.js';
 import { classifyRead, classifyWrite, normalizePath } from './paths.js';
 import { loadPolicyFile, parsePolicy, type Policy } from './policy.js';
-import { finding, toDecision, worst, type Finding, type GuardContext, type GuardDecision, type HttpRequestLike } from './types.js';
+import { finding, hardDeny, toDecision, worst, type CommandInput, type Finding, type GuardContext, type GuardDecision, type HttpRequestLike } from './types.js';
 
 /** Largest command accepted (UTF-8 bytes). Above it: CLI -> GatehouseError input_too_large; engine -> deny/approve. */
 export const MAX_COMMAND_BYTES = 64 * 1024;
@@ -23,7 +24,12 @@ export const DECISION_CACHE_ENTRIES = 1024;
 export const DECISION_CACHE_MAX_COMMAND = 2048;
 
 export interface GuardEngine {
-  checkCommand(command: string, ctx?: GuardContext): GuardDecision;
+  /**
+   * Judges a command line with what it receives besides its text: `input.stdin` (a script to a
+   * shell, code to an interpreter, runs to xargs…), `input.env` (hijacking names, and values the
+   * line may run as code), `input.session` (a line typed at an interactive session's prompt).
+   */
+  checkCommand(command: string, ctx?: GuardContext, input?: CommandInput): GuardDecision;
   checkHttp(req: HttpRequestLike, ctx?: GuardContext): GuardDecision;
   checkPath(op: 'read' | 'write', path: string, ctx?: GuardContext): GuardDecision;
   policyNames(): string[];
@@ -83,11 +89,72 @@ export class FindingCache {
   }
 }
 
+/** A shell variable name (the only names `export` and the sandbox accept). */
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** What a decision receives besides the command, checked and normalised once per call. */
+interface Run {
+  stdin?: StdinText;
+  env?: ReadonlyMap<string, string>;
+  session: boolean;
+  /** Findings on the input itself (hijacking env names, malformed input). */
+  findings: Finding[];
+  /** Which decision cache may hold the answer: none when stdin or env take part. */
+  cache: 'plain' | 'session' | false;
+}
+type StdinText = { text: string; dynamic: boolean; scan?: string };
+
+const PLAIN_RUN: Run = { session: false, findings: [], cache: 'plain' };
+
+/**
+ * The caller's input, checked: env names must be shell identifiers and values strings without NUL;
+ * a name on the exec-env list (src/core/exec-env.ts) is `deny` (loader and shell-startup classes)
+ * or `approve` (the rest); stdin larger than a command may be is judged as unknown text (and
+ * scanned for deny signatures where it runs as code).
+ */
+function runOf(input: CommandInput | undefined): Run {
+  if (input === undefined || input === null) return PLAIN_RUN;
+  const findings: Finding[] = [];
+  const run: Run = { session: input.session === true, findings, cache: input.session === true ? 'session' : 'plain' };
+  if (typeof input !== 'object') { findings.push(finding('deny', 'invalid-input', 'the command input must be an object', '')); return run; }
+  if (input.stdin !== undefined) {
+    if (typeof input.stdin !== 'string') findings.push(finding('deny', 'invalid-input', 'stdin must be a string', ''));
+    else if (input.stdin !== '') {
+      run.cache = false;
+      const big = input.stdin.length * 3 > MAX_COMMAND_BYTES && Buffer.byteLength(input.stdin, 'utf8') > MAX_COMMAND_BYTES;
+      run.stdin = big ? { text: '', dynamic: true, scan: input.stdin.slice(0, 1 << 20) } : { text: input.stdin, dynamic: false };
+    }
+  }
+  if (input.env !== undefined) {
+    if (input.env === null || typeof input.env !== 'object') findings.push(finding('deny', 'invalid-input', 'env must be an object of strings', ''));
+    else {
+      const env = new Map<string, string>();
+      for (const [k, v] of Object.entries(input.env)) {
+        if (!ENV_NAME.test(k)) { findings.push(finding('deny', 'exec.env-invalid', `environment name ${JSON.stringify(clip(k, 64))} is not a shell variable name`, clip(k, 64))); continue; }
+        if (typeof v !== 'string' || v.includes('\0')) { findings.push(finding('deny', 'exec.env-invalid', `the value of ${k} is not a string without NUL bytes`, k)); continue; }
+        env.set(k, v);
+        const e = execEnvEntry(k);
+        if (e) {
+          const reason = `env sets ${k}: ${e.reason}`;
+          // INVARIANT: a loader or shell-startup variable passed as env is denied, whatever a policy says.
+          findings.push(EXEC_ENV_VERDICT[e.class] === 'deny' ? hardDeny('exec.env-hijack', reason, k) : finding('approve', 'exec.env-hijack', reason, k));
+        }
+      }
+      if (env.size) { run.env = env; run.cache = false; }
+    }
+  }
+  return run;
+}
+
 class Engine implements GuardEngine {
   /** Set by commandWith when analysis threw (read right after the call; everything here is synchronous). */
   private analysisFailed = false;
-  /** Per policy object (identity, not name), so a finding is only ever reused for the policy that produced it. */
+  /**
+   * Per policy object (identity, not name), so a finding is only ever reused for the policy that
+   * produced it; lines typed into a session are judged by more rules, so they have their own.
+   */
   private readonly caches = new WeakMap<Policy, FindingCache>();
+  private readonly sessionCaches = new WeakMap<Policy, FindingCache>();
 
   constructor(private readonly parser: Parser, private readonly policies: Map<string, Policy>, private readonly cacheEntries: number) {}
 
@@ -113,31 +180,42 @@ class Engine implements GuardEngine {
     return d ? [d] : { decision: 'deny', rule: 'policy.unknown', reason: 'no default policy is loaded', matched: 'default' };
   }
 
-  checkCommand(command: string, ctx?: GuardContext): GuardDecision {
+  checkCommand(command: string, ctx?: GuardContext, input?: CommandInput): GuardDecision {
     const sel = this.select(ctx);
     if (!Array.isArray(sel)) return sel;
+    const run = runOf(input);
     let best: Finding | undefined;
-    for (const p of sel) best = worstOf(best, this.cachedCommandWith(p, command));
+    for (const p of sel) best = worstOf(best, this.cachedCommandWith(p, command, run));
     // toDecision copies: callers never hold (or mutate) a cached finding.
     return toDecision(best ?? finding('deny', 'internal', 'no decision', clip(command)));
   }
 
-  private cachedCommandWith(policy: Policy, command: string): Finding {
-    if (this.cacheEntries <= 0 || typeof command !== 'string' || command.length > DECISION_CACHE_MAX_COMMAND) return this.commandWith(policy, command);
-    let cache = this.caches.get(policy);
-    if (!cache) this.caches.set(policy, (cache = new FindingCache(this.cacheEntries)));
+  private cachedCommandWith(policy: Policy, command: string, run: Run): Finding {
+    // INVARIANT: a cached finding answers only the exact (policy, command, input) it was made for:
+    // stdin and env never go through the cache, and session lines have a cache of their own.
+    if (run.cache === false || this.cacheEntries <= 0 || typeof command !== 'string' || command.length > DECISION_CACHE_MAX_COMMAND) return this.commandWith(policy, command, run);
+    const caches = run.cache === 'session' ? this.sessionCaches : this.caches;
+    let cache = caches.get(policy);
+    if (!cache) caches.set(policy, (cache = new FindingCache(this.cacheEntries)));
     const hit = cache.get(command);
     if (hit) return hit;
     this.analysisFailed = false;
-    const f = this.commandWith(policy, command);
+    const f = this.commandWith(policy, command, run);
     // A guard failure (an exception inside analysis, e.g. a stack overflow) may be transient:
     // its fail-closed answer is returned but not kept, so the next call analyses again.
     if (!this.analysisFailed) cache.set(command, f);
     return f;
   }
 
-  private commandWith(policy: Policy, command: string): Finding {
+  private commandWith(policy: Policy, command: string, run: Run = PLAIN_RUN): Finding {
     if (typeof command !== 'string') return finding('deny', 'invalid-input', 'command must be a string', '');
+    const f = this.commandOnly(policy, command, run);
+    if (!run.findings.length) return f;
+    const w = worst([...run.findings, f]) ?? f;
+    return w.decision === 'allow' ? f : w;
+  }
+
+  private commandOnly(policy: Policy, command: string, run: Run): Finding {
     // A UTF-16 code unit is at most 3 UTF-8 bytes, so short strings skip the byte count.
     if (command.length * 3 > MAX_COMMAND_BYTES && Buffer.byteLength(command, 'utf8') > MAX_COMMAND_BYTES) {
       // Server path: never throw; scan the text and fail closed.
@@ -146,8 +224,10 @@ class Engine implements GuardEngine {
     }
     if (command.trim() === '') return finding('allow', 'empty', 'empty command', '');
     let findings: Finding[];
+    const base = this.options(policy);
+    const o = run === PLAIN_RUN || (!run.env && !run.session) ? base : { ...base, env: run.env, session: run.session, terminal: run.session };
     try {
-      findings = analyze(command, 0, this.options(policy));
+      findings = analyze(command, 0, o, run.stdin);
     } catch {
       this.analysisFailed = true;
       findings = [finding('approve', 'internal.error', 'the guard failed while checking this command', clip(command), { floor: true }), ...rawScan(command)];
@@ -266,15 +346,33 @@ function readOnlyVeto(v: View): string | undefined {
 /**
  * `decisionCache`: entries per policy in the exact-match decision cache (default
  * DECISION_CACHE_ENTRIES); 0 turns it off (the bench measures uncached decisions that way).
+ *
+ * `policyFiles`: user policy files. A relative path resolves against `baseDir` (the directory of
+ * the configuration file that lists it), never against the process's working directory, which an
+ * agent may be able to write to; without `baseDir` (a path typed on the command line) against the
+ * working directory. INVARIANT: a user policy file never takes the name of a built-in policy
+ * (`default`, `strict`, …) or of another user file: that is refused with `policy_invalid` naming
+ * both files, so no file can silently replace the policy every unbound token gets. To change what
+ * unbound tokens get, bind a policy with `applies_to` instead.
  */
-export async function loadGuard(options: { policyFiles?: string[]; policyDir?: string; decisionCache?: number } = {}): Promise<GuardEngine> {
+export async function loadGuard(options: { policyFiles?: string[]; policyDir?: string; decisionCache?: number; baseDir?: string } = {}): Promise<GuardEngine> {
   const parser = await loadBashParser();
   const policies = new Map<string, Policy>();
   const dir = options.policyDir ?? bundledPolicyDir();
   if (dir) for (const f of policyFilesIn(dir)) { const p = loadPolicyFile(f); policies.set(p.name, p); }
   if (!policies.has('default')) policies.set('default', parsePolicy(FALLBACK_DEFAULT, '(built-in default)'));
+  const builtins = new Set(policies.keys());
   for (const f of options.policyFiles ?? []) {
-    const p = loadPolicyFile(f);
+    const path = isAbsolute(f) ? f : resolve(options.baseDir ?? process.cwd(), f);
+    const p = loadPolicyFile(path);
+    const taken = policies.get(p.name);
+    if (taken) {
+      const builtin = builtins.has(p.name);
+      throw new GatehouseError('policy_invalid', `${path}: policy name "${p.name}" is already taken by ${builtin ? 'the built-in policy' : 'the policy file'} ${taken.file}`, {
+        hint: builtin ? 'give the policy another name and bind it with applies_to; a policy file may not replace a built-in policy' : 'give each policy file its own name',
+        details: { file: path, name: p.name, other: taken.file },
+      });
+    }
     policies.set(p.name, p);
   }
   return new Engine(parser, policies, options.decisionCache ?? DECISION_CACHE_ENTRIES);

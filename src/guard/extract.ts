@@ -1,7 +1,8 @@
+import { truncateText } from '../core/index.js';
 import type { Node } from './parser.js';
 import { findUnfaithful } from './faithful.js';
 import { finding, type Finding } from './types.js';
-import { endsWithBareDollar, endsWithPid, evalWord, joinWords, literalWord, visitSubst, type Word, type WordHooks } from './words.js';
+import { endsWithBareDollar, endsWithPid, evalWord, joinWords, literalWord, visitSubst, type KnownVars, type Word, type WordHooks } from './words.js';
 
 /**
  * Walks a tree-sitter-bash tree and extracts every simple command that would run, with its
@@ -19,6 +20,8 @@ export interface Redir {
 export interface StdinText {
   text: string;
   dynamic: boolean;
+  /** Text too large to parse as a script: still scanned for deny signatures when run as code. */
+  scan?: string;
 }
 
 export interface SimpleCommand {
@@ -39,6 +42,13 @@ export interface SimpleCommand {
   inFunction?: string;
   /** Pseudo commands from declarations (`export X=…`) have no program to run. */
   declaration?: boolean;
+  /** Runs in the background (`cmd &`, inside a backgrounded list or group). */
+  background?: boolean;
+  /**
+   * The command reads the terminal of an interactive session (set by the analyzer for commands
+   * that read the line's own standard input when the line is typed into a session).
+   */
+  terminal?: boolean;
 }
 
 export interface Script {
@@ -80,7 +90,7 @@ class Walker {
   private feed: { index: number; kind: SimpleCommand['feedKind']; assignTo?: string } | undefined;
   private fn: string | undefined;
 
-  constructor(private readonly src: string, private readonly limits: Limits) {}
+  constructor(private readonly src: string, private readonly limits: Limits, private readonly known?: KnownVars) {}
 
   private fail(node: Node, rule: string, why: string): void {
     this.findings.push(finding('approve', rule, why, clip(node.text), { floor: true }));
@@ -138,7 +148,11 @@ class Walker {
           this.loneWord(c);
           continue;
         }
+        const first = this.commands.length;
         this.statement(c);
+        // `cmd &`: the token follows the statement it sends to the background.
+        const next = node.child(i + 1);
+        if (next && !next.isNamed && next.type === '&') for (let k = first; k < this.commands.length; k++) this.commands[k].background = true;
       }
       return;
     }
@@ -391,6 +405,7 @@ class Walker {
         }
       },
       unknown: (node, why) => this.fail(node, 'parse.unsupported', why),
+      known: this.known,
     };
   }
 
@@ -600,6 +615,7 @@ class Walker {
         void kind;
       },
       unknown: (n, why) => this.fail(n, 'parse.unsupported', why),
+      known: this.known,
     };
     // `a[$(cmd)]=1`: the subscript is expanded (and its substitutions run) too.
     if (nameNode && nameNode.type !== 'variable_name') visitSubst(nameNode, hooks);
@@ -654,7 +670,7 @@ function isAppend(node: Node): boolean {
 }
 
 export function clip(s: string, n = 200): string {
-  return s.length > n ? s.slice(0, n) + '…' : s;
+  return truncateText(s, n + 1);
 }
 
 /** The last statement of a pipeline or list, through nested ones (`a && b | c` ends with `c`). */
@@ -668,8 +684,9 @@ function lastElement(n: Node): Node {
   return cur;
 }
 
-export function extractScript(root: Node, src: string, limits: Limits): Script {
-  const w = new Walker(src, limits);
+/** `known`: variables whose values the caller set and the line does not change (src/guard/resolve.ts). */
+export function extractScript(root: Node, src: string, limits: Limits, known?: KnownVars): Script {
+  const w = new Walker(src, limits, known);
   // A tree that does not match the source byte for byte (a silent misparse, no ERROR node) is
   // unparseable input: fail closed here, and analyze() adds the raw-text deny scan for `parse.*`.
   const u = findUnfaithful(root, src);

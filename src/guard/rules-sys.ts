@@ -142,6 +142,9 @@ export function gitRule(v: View): Finding[] {
   return out;
 }
 
+/** redis commands that destroy data, change the server, or run code (Lua, modules). */
+const REDIS_ADMIN = /^(flushall|flushdb|del|unlink|config|shutdown|debug|script|eval|evalsha|eval_ro|evalsha_ro|fcall|fcall_ro|function|module|save|bgsave|bgrewriteaof|slaveof|replicaof|acl|migrate|restore|failover|swapdb|rename|renamenx|expire|pexpire|getdel)$/i;
+
 export function dbClientRule(v: View): Finding[] {
   const name = v.prog;
   const out: Finding[] = [];
@@ -173,8 +176,11 @@ export function dbClientRule(v: View): Finding[] {
     if (o.long.has('init')) opaque = true;
   }
   if (name === 'redis-cli') {
-    const cmd = texts(args).find((x) => /^(flushall|flushdb|del|unlink|config|shutdown|debug|script|eval|module|save|bgsave|slaveof|replicaof)$/i.test(x));
+    // Its command is in the arguments, or one per line of its stdin (a heredoc, a pipe, the caller's stdin).
+    const stdinCmds = v.sc.stdin && !v.sc.stdin.dynamic ? v.sc.stdin.text.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '') : [];
+    const cmd = [...texts(args), ...stdinCmds].find((x) => REDIS_ADMIN.test(x));
     if (cmd) out.push(finding('approve', /^flush/i.test(cmd) ? 'db.drop' : 'db.admin', `redis-cli ${cmd} changes or destroys data`, v.text));
+    if (v.sc.stdin?.dynamic) out.push(finding('approve', 'db.opaque', 'redis-cli: commands come from a run-time value and cannot be inspected', v.text));
     return out;
   }
   const stdin = v.sc.stdin;

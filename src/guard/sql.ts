@@ -74,13 +74,39 @@ function classifyStatement(st: string, matched: string, client: string): Finding
   return undefined;
 }
 
-/** psql meta-commands and sqlite dot-commands that run shell commands or write files. */
+/** psql meta-commands that only read or format (anything else may run programs, read or write files). */
+const PSQL_SAFE = /^(d[A-Za-z]*\+?|l\+?|list\+?|x|timing|echo|conninfo|encoding|q|quit|\?|h|help|t|a|H|f|C|z|sf\+?|sv\+?|errverbose|if|elif|else|endif|warn|p|print|r|reset|crosstabview|dconfig)$/;
+/** mysql client commands (long form at a line's start, any case) that run programs or touch files. */
+const MYSQL_LONG = /^\s*(system|source|tee|pager|edit)\b/i;
+/** mysql short forms, recognised anywhere in a line: \! system, \. source, \T tee, \P pager, \e edit. */
+const MYSQL_SHORT = /\\[!.TPe]/;
+/** sqlite3 dot-commands that only read or format. */
+const SQLITE_SAFE = /^\.(tables|table|schema|fullschema|headers?|mode|quit|exit|help|databases|indexes|indices|width|timer|show|dump|separator|nullvalue|print|echo|changes|stats|eqp|explain|bail|dbinfo|lint|parameter|prompt)\b/;
+/** SQL functions the sqlite3 shell adds that run programs or read and write files. */
+const SQLITE_FUNCS = /\b(load_extension|writefile|readfile|edit|fts3_tokenizer)\s*\(/i;
+
+/**
+ * Client commands in text a database client reads (its stdin, `-c`, `-e`, a heredoc): psql
+ * meta-commands beyond reading and formatting (`\!`, `\o |cmd`, `\copy … program`, `\i`, `\e`,
+ * `\setenv`…), mysql's `system`/`source`/`tee`/`pager`/`edit` (and `\!`, `\.` …), sqlite3's
+ * dot-commands beyond reading (`.shell`, `.system`, `.load`, `.output`, `.read`…) and its file
+ * functions. Each is approve: the SQL rules cannot see what they run or touch.
+ */
 export function inspectClientMeta(text: string, matched: string, client: string): Finding[] {
   const out: Finding[] = [];
-  for (const line of text.split('\n')) {
-    const l = line.trim();
-    if (/^\\!/.test(l) || /^\\(o|out|w|copy)\b.*\|/.test(l) || /^\.(shell|system)\b/.test(l)) out.push(finding('approve', 'db.shell-escape', `${client}: a client command runs a shell command`, matched));
-    else if (/^\.(output|once)\b|^\\o\b|^\\w\b/.test(l)) out.push(finding('approve', 'db.file-access', `${client}: a client command writes a file`, matched));
+  const hit = (what: string): void => { out.push(finding('approve', 'db.shell-escape', `${client}: a client command (${what}) can run programs or read and write files`, matched)); };
+  if (client === 'psql' || client === 'cockroach') {
+    for (const m of text.matchAll(/\\([A-Za-z!?]+\+?)/g)) if (!PSQL_SAFE.test(m[1])) { hit(`\\${m[1]}`); break; }
+  } else if (client === 'mysql' || client === 'mariadb') {
+    const line = text.split('\n').find((l) => MYSQL_LONG.test(l) || MYSQL_SHORT.test(l));
+    if (line !== undefined) hit(line.trim().slice(0, 40));
+    if (/\bLOAD\s+DATA\s+LOCAL\b/i.test(text)) hit('LOAD DATA LOCAL reads a client file');
+  } else if (client === 'sqlite3') {
+    const line = text.split('\n').map((l) => l.trim()).find((l) => l.startsWith('.') && !SQLITE_SAFE.test(l));
+    if (line !== undefined) hit(line.slice(0, 40));
+    if (SQLITE_FUNCS.test(text)) hit('a file or extension function');
+  } else {
+    for (const line of text.split('\n')) if (/^\s*\\!/.test(line)) { hit('\\!'); break; }
   }
   return out;
 }

@@ -26,6 +26,25 @@ export interface GuardContext {
   token?: string;
 }
 
+/**
+ * What a command line receives besides its text. Every field can change what runs, so each is
+ * judged with the line (src/guard/stdin.ts, src/guard/resolve.ts, src/guard/session.ts).
+ */
+export interface CommandInput {
+  /** Text the command's standard input receives (ssh_exec `stdin`, POST /ssh/:target/exec). */
+  stdin?: string;
+  /**
+   * Variables set in the command's environment by the caller (ssh_exec / exec `env`), values as
+   * the agent sent them (vault handles unfilled: a value holding `{{vault:` is unknown).
+   */
+  env?: Readonly<Record<string, string>>;
+  /**
+   * The line is typed into an interactive bash session at its own prompt (ssh_session_send):
+   * anything that changes how LATER input is read or run is not allowed.
+   */
+  session?: boolean;
+}
+
 export interface HttpRequestLike {
   method: string;
   path: string;

@@ -19,6 +19,26 @@ export interface Word {
   vars: readonly string[];
   /** The static prefix before the first dynamic or glob part. */
   prefix: string;
+  /**
+   * Present when the word is dynamic only because of unquoted expansions of known variables
+   * (KnownVars) whose values bash splits into several words: exactly the argv words bash builds
+   * from it (none when the word vanishes). Absent for every other word.
+   */
+  fields?: readonly string[];
+}
+
+/**
+ * Variables whose value the guard knows at this point of a line (the caller's `env`, where
+ * src/guard/resolve.ts found nothing in the line that could change them). `$NAME` and `${NAME}`
+ * of these evaluate to their value, as bash would; every other expansion stays dynamic.
+ */
+export interface KnownVars {
+  values: ReadonlyMap<string, string>;
+  /**
+   * Unquoted expansions are resolved too (word splitting on the default IFS). False when the line
+   * mentions IFS: then only expansions inside double quotes (never split) are resolved.
+   */
+  unquoted: boolean;
 }
 
 export interface WordHooks {
@@ -26,13 +46,23 @@ export interface WordHooks {
   subst(node: Node, kind: 'command' | 'process-in' | 'process-out'): void;
   /** A construct the evaluator does not understand: fail closed. */
   unknown(node: Node, why: string): void;
+  /** Variables whose values are known here (absent: every expansion is dynamic). */
+  known?: KnownVars;
 }
 
 /** `$HOME` and friends are treated as the home directory so path rules see `~`. */
 const HOME_VARS = new Set(['HOME']);
 
 /** `vars` is created on the first variable: most words have none. */
-interface Acc { text: string; dynamic: boolean; glob: boolean; vars: string[] | undefined; prefix: string; prefixDone: boolean }
+interface Acc {
+  text: string; dynamic: boolean; glob: boolean; vars: string[] | undefined; prefix: string; prefixDone: boolean;
+  /** A quoted part was seen (an empty field from it is a word bash keeps). */
+  quoted: boolean;
+  /** A dynamic part whose value is unknown was seen. */
+  unknown: boolean;
+  /** Offsets in `text` of [start, end) runs where bash splits a known unquoted value (flattened pairs). */
+  breaks: number[] | undefined;
+}
 
 /** The shared variable list of a word without variables (frozen: a write would throw, not leak). */
 const NO_VARS: readonly string[] = Object.freeze([]);
@@ -44,13 +74,62 @@ function lit(acc: Acc, s: string): void {
 function dyn(acc: Acc, s: string): void {
   acc.text += s;
   acc.dynamic = true;
+  acc.unknown = true;
   acc.prefixDone = true;
 }
 
+/** Default IFS whitespace, and the glob characters a split value would still expand. */
+const IFS_RUN = /[ \t\n]+/g;
+const GLOB_CHAR = /[*?[]/;
+
+/**
+ * A known value of an unquoted expansion: bash splits it on IFS (and globs it). Kept as dynamic
+ * text with its split points recorded, so evalWord can give the exact fields.
+ */
+function splitKnown(acc: Acc, value: string): void {
+  const start = acc.text.length;
+  acc.text += value;
+  acc.dynamic = true;
+  acc.prefixDone = true;
+  const breaks = (acc.breaks ??= []);
+  IFS_RUN.lastIndex = 0;
+  for (let m = IFS_RUN.exec(value); m; m = IFS_RUN.exec(value)) breaks.push(start + m.index, start + m.index + m[0].length);
+  // An empty value is a break of length zero: the word may vanish.
+  if (value === '') breaks.push(start, start);
+}
+
+/** The argv words of a word whose only dynamic parts were split known values, or undefined. */
+function fieldsOf(acc: Acc): string[] | undefined {
+  const b = acc.breaks;
+  if (!b || acc.unknown || acc.glob) return undefined;
+  const out: string[] = [];
+  let from = 0;
+  for (let i = 0; i < b.length; i += 2) {
+    out.push(acc.text.slice(from, b[i]));
+    from = b[i + 1];
+  }
+  out.push(acc.text.slice(from));
+  const kept = out.filter((f) => f !== '');
+  // `""$X` with X=' a': bash keeps the empty quoted field; not modelled, so the word stays unknown.
+  if (acc.quoted && kept.length !== out.length) return undefined;
+  return kept;
+}
+
+/** `$NAME` or `${NAME}` exactly (no operator, subscript, length or indirection). */
+function plainExpansion(node: Node, name: string): boolean {
+  const t = node.text;
+  return t.length === name.length + 1 ? t === '$' + name : t.length === name.length + 3 && t === '${' + name + '}';
+}
+
 export function evalWord(node: Node, hooks: WordHooks): Word {
-  const acc: Acc = { text: '', dynamic: false, glob: false, vars: undefined, prefix: '', prefixDone: false };
+  const acc: Acc = { text: '', dynamic: false, glob: false, vars: undefined, prefix: '', prefixDone: false, quoted: false, unknown: false, breaks: undefined };
   walk(node, acc, hooks, false);
-  return { text: acc.text, dynamic: acc.dynamic, glob: acc.glob, raw: node.text, vars: acc.vars ?? NO_VARS, prefix: acc.prefix };
+  const w: Word = { text: acc.text, dynamic: acc.dynamic, glob: acc.glob, raw: node.text, vars: acc.vars ?? NO_VARS, prefix: acc.prefix };
+  if (acc.breaks) {
+    const f = fieldsOf(acc);
+    if (f) w.fields = f;
+  }
+  return w;
 }
 
 /** Builds a Word from a literal string (used for argv produced by unwrapping). */
@@ -171,11 +250,13 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
       lit(acc, node.text);
       return;
     case 'raw_string': {
+      acc.quoted = true;
       const t = node.text;
       lit(acc, t.slice(1, t.length - 1));
       return;
     }
     case 'ansi_c_string': {
+      acc.quoted = true;
       const t = node.text;
       lit(acc, decodeAnsiC(t.slice(2, t.length - 1)));
       return;
@@ -195,10 +276,12 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
       return;
     }
     case 'translated_string':
+      acc.quoted = true;
       // `$"…"`: the `$` is not text; the string inside is.
       for (const c of node.namedChildren) walk(c, acc, hooks, true);
       return;
     case 'string': {
+      acc.quoted = true;
       // The text between the quotes comes from the source, around the named parts: tree-sitter
       // folds leading blanks into the closing-quote token (`"\t"` has no content node) and keeps a
       // lone `$` (`"a$"`, `"$ "`) as a token. Both are literal text to bash.
@@ -258,6 +341,20 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
       if (name && HOME_VARS.has(name) && node.childCount <= 4 && !node.text.includes(':') && !node.text.includes('#') && !node.text.includes('%') && !node.text.includes('/', 2)) {
         lit(acc, '~');
         return;
+      }
+      // A variable the caller set and nothing in the line changes (src/guard/resolve.ts): its value.
+      const kv = hooks.known;
+      if (kv !== undefined && name !== undefined && plainExpansion(node, name)) {
+        const value = kv.values.get(name);
+        if (value !== undefined) {
+          // In double quotes (and heredoc bodies) the value is one piece of the word, as is.
+          if (inString) { lit(acc, value); return; }
+          if (kv.unquoted && !GLOB_CHAR.test(value)) {
+            if (value !== '' && !/[ \t\n]/.test(value)) lit(acc, value);
+            else splitKnown(acc, value);
+            return;
+          }
+        }
       }
       // Substitutions nested in ${x:-$(cmd)} still run.
       visitSubst(node, hooks);

@@ -1,3 +1,4 @@
+import { execEnvEntry } from '../core/index.js';
 import { parseOpts, progName, type View } from './argv.js';
 import { finding, type Finding } from './types.js';
 import { dynamicWord, literalWord, type Word } from './words.js';
@@ -58,7 +59,6 @@ function shellScriptArgs(v: View): Unwrapped {
   // bash [-abefhkmnptuvxBCHP] [-o opt] [-O opt] [--rcfile f] -c STRING [name [args]] | [script [args]]
   let i = 0;
   let cmdString = false;
-  let stdin = false;
   const args = v.args;
   for (; i < args.length; i++) {
     const a = args[i].text;
@@ -67,7 +67,6 @@ function shellScriptArgs(v: View): Unwrapped {
     if (a.startsWith('--')) { if (a === '--command') cmdString = true; continue; }
     if (/^[-+][A-Za-z]+$/.test(a)) {
       if (a.startsWith('-') && a.includes('c')) cmdString = true;
-      if (a.startsWith('-') && a.includes('s')) stdin = true;
       if (a.startsWith('-') && a.includes('i')) u.findings.push(finding('approve', 'exec.shell-interactive', 'starts an interactive shell', v.text));
       continue;
     }
@@ -77,14 +76,23 @@ function shellScriptArgs(v: View): Unwrapped {
     const s = args[i];
     if (!s) u.findings.push(finding('approve', 'parse.error', `${v.prog} -c without a command`, v.text, { floor: true }));
     else u.scripts.push({ text: s.text, dynamic: s.dynamic });
-    return u;
+  } else if (args[i]?.dynamic && !args[i].fields) {
+    // `bash <(…)`, `sh "$F"`: a script whose name, and so whose content, is only known at run time.
+    u.findings.push(finding('approve', 'exec.dynamic-script', `${v.prog} runs a script only known at run time (${args[i].raw})`, v.text, { floor: true }));
   }
-  if (stdin || i >= args.length) {
-    const sc = v.sc.stdin;
-    if (sc) u.scripts.push({ text: sc.text, dynamic: sc.dynamic });
-    return u;
-  }
+  // A script read from standard input (`sh`, `bash -s`, `bash /dev/stdin`) is judged by the
+  // analyzer's stdin rules (src/guard/stdin.ts), with heredocs and the caller's stdin alike.
   return u;
+}
+
+/** `NAME=value` words a wrapper puts in its program's environment that hijack execution (src/core/exec-env.ts). */
+function hijackAssigns(assigns: readonly Word[]): string[] {
+  const out: string[] = [];
+  for (const a of assigns) {
+    const name = a.text.slice(0, a.text.indexOf('='));
+    if (execEnvEntry(name) && !(name === 'PATH' && /^PATH=\$\{?PATH\}?(:|$)/.test(a.raw.replace(/["']/g, '')))) out.push(name);
+  }
+  return out;
 }
 
 /**
@@ -107,9 +115,8 @@ export function unwrap(v: View): Unwrapped | undefined {
       const o = parseOpts(v.args, 'ugpCDhRTUrt', ['user', 'group', 'prompt', 'chdir', 'host', 'close-from', 'role', 'type', 'other-user', 'command-timeout'], true);
       const u = none();
       const inner = skipAssigns(rest(v.args, o));
-      if (inner.assigns.some((a) => /^(LD_|PATH=|BASH_ENV=|ENV=|PYTHONPATH=|PERL5LIB=|NODE_OPTIONS=)/.test(a.text))) {
-        u.findings.push(finding('approve', 'exec.env-hijack', 'runs a command with a library or search-path override', v.text));
-      }
+      const hijack = hijackAssigns(inner.assigns);
+      if (hijack.length) u.findings.push(finding('approve', 'exec.env-hijack', `runs a command with ${hijack.join(', ')} set, which changes what code it loads or runs`, v.text));
       if (inner.rest.length) u.argvs.push(inner.rest);
       else if (o.short.has('i') || o.short.has('s') || o.long.has('login') || o.long.has('shell')) u.findings.push(finding('approve', 'priv.root-shell', 'opens a root shell', v.text));
       else if (o.short.has('e') || o.long.has('edit')) u.findings.push(finding('approve', 'priv.sudoedit', 'edits a file as another user', v.text));
@@ -133,9 +140,8 @@ export function unwrap(v: View): Unwrapped | undefined {
       const split = o.values.get('S') ?? o.long.get('split-string');
       if (split !== undefined) u.scripts.push({ text: split, dynamic: false });
       const inner = skipAssigns(rest(v.args, o));
-      if (inner.assigns.some((a) => /^(LD_|PATH=|BASH_ENV=|ENV=|PYTHONPATH=|PERL5LIB=|NODE_OPTIONS=|PROMPT_COMMAND=)/.test(a.text))) {
-        u.findings.push(finding('approve', 'exec.env-hijack', 'runs a command with a library or search-path override', v.text));
-      }
+      const hijack = hijackAssigns(inner.assigns);
+      if (hijack.length) u.findings.push(finding('approve', 'exec.env-hijack', `runs a command with ${hijack.join(', ')} set, which changes what code it loads or runs`, v.text));
       if (inner.rest.length) u.argvs.push(inner.rest);
       return u;
     }

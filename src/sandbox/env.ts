@@ -1,3 +1,5 @@
+import { execEnvVerdict } from '../core/index.js';
+
 /**
  * The sandbox environment is rebuilt from an allowlist, never inherited.
  * INVARIANT: a host variable whose name looks like a secret never enters the sandbox through
@@ -36,8 +38,15 @@ const SECRET_NAME_PATTERNS: readonly RegExp[] = [
   /^VAULT_/i,
 ];
 
-/** Names the dynamic loader or shells act on before the command runs: never taken from the agent. */
-const LOADER_NAMES = /^(LD_|BASH_ENV$|ENV$|BASH_FUNC_|PROMPT_COMMAND$|SHELLOPTS$|BASHOPTS$|PS4$|IFS$|NODE_OPTIONS$|PYTHONSTARTUP$|PERL5OPT$)/;
+/**
+ * Agent-supplied names the guard always denies (src/core/exec-env.ts: the loader and shell-startup
+ * classes, which act on every program or on the shell before the command runs). The other classes
+ * on that list (PATH, NODE_OPTIONS, EDITOR…) reach the sandbox only after the guard asked a person,
+ * so they are kept: dropping an approved variable would run something other than what was approved.
+ */
+function deniedCallName(name: string): boolean {
+  return execEnvVerdict(name) === 'deny';
+}
 
 export function isSecretLookingName(name: string): boolean {
   return SECRET_NAME_PATTERNS.some((re) => re.test(name));
@@ -49,7 +58,7 @@ export interface EnvBuildInput {
   envAllow: readonly string[];
   /** Fixed values from configuration (trusted). */
   profileEnv: Readonly<Record<string, string>>;
-  /** Per-call values (from the agent): secret-looking and loader names are dropped. */
+  /** Per-call values (from the agent): secret-looking names and the exec-env deny classes are dropped. */
   callEnv?: Readonly<Record<string, string>>;
   /** Values filled from the vault by the gate (trusted, not filtered by name). */
   secretEnv?: Readonly<Record<string, string>>;
@@ -83,7 +92,8 @@ export function buildSandboxEnv(input: EnvBuildInput): BuiltEnv {
   if (!env.LANG) env.LANG = 'C.UTF-8';
   for (const [k, v] of Object.entries(input.profileEnv)) env[k] = v;
   for (const [k, v] of Object.entries(input.callEnv ?? {})) {
-    if (!VALID_NAME.test(k) || isSecretLookingName(k) || LOADER_NAMES.test(k) || v.includes('\0')) {
+    // INVARIANT: no agent-supplied loader or shell-startup variable (LD_PRELOAD, BASH_ENV, PS4…) enters the sandbox.
+    if (!VALID_NAME.test(k) || isSecretLookingName(k) || deniedCallName(k) || v.includes('\0')) {
       stripped.push(k);
       continue;
     }

@@ -6,10 +6,14 @@
  * prefix instead, which any POSIX login shell (sh, dash, bash, zsh, ksh) understands. Names must be
  * shell identifiers; values are single-quoted, so nothing in them is expanded.
  *
+ * Names on the exec-env list's deny classes (src/core/exec-env.ts) are refused with `denied`, as
+ * defence in depth behind the guard, which denies them too.
+ *
  * cwd: `cd -- '<dir>' || exit 1` on its own line, so the command never runs in the wrong
  * directory (a failed cd ends the shell with status 1 and cd's message on stderr), and so the
  * user's command keeps its own structure (a `&&` prefix would only bind to its first pipeline).
  */
+import { execEnvEntry, EXEC_ENV_VERDICT } from '../core/index.js';
 import { GatehouseError } from '../core/index.js';
 
 /** POSIX single-quote quoting: 'it'\''s'. Safe for any byte string without NUL. */
@@ -32,6 +36,16 @@ export function buildCommand(command: string, cwd?: string, env?: Record<string,
       if (!ENV_NAME.test(k)) {
         throw new GatehouseError('invalid_input', `environment variable name "${k.slice(0, 64)}" is not a shell identifier`, {
           hint: 'use letters, digits and underscores, not starting with a digit',
+        });
+      }
+      // INVARIANT: a variable the guard always denies (the loader and shell-startup classes of
+      // src/core/exec-env.ts: LD_PRELOAD, BASH_ENV, PS4, SHELLOPTS…) never reaches the remote shell,
+      // whatever the gate decided. The value is never echoed (it may hold a filled secret).
+      const hijack = execEnvEntry(k);
+      if (hijack && EXEC_ENV_VERDICT[hijack.class] === 'deny') {
+        throw new GatehouseError('denied', `environment variable ${k} is refused: ${hijack.reason}`, {
+          hint: 'do not pass loader or shell-startup variables; run the command without it',
+          details: { name: k, class: hijack.class },
         });
       }
       parts.push(`${k}=${shellQuote(String(v))}`);

@@ -95,3 +95,30 @@ describe('guard decision cache', () => {
     expect(cached.checkCommand(long).decision).toBe('deny');
   });
 });
+
+describe('guard decision cache and the command input', () => {
+  it('keys on stdin, env and session: the same command with other input gets its own answer, in any order', () => {
+    const e = cached;
+    const seq: [Parameters<GuardEngine['checkCommand']>[2], string][] = [
+      [undefined, 'allow'],
+      [{ stdin: 'rm -rf ~' }, 'deny'],
+      [{ stdin: 'ls' }, 'allow'],
+      [{ env: { BASH_ENV: '/tmp/x' } }, 'deny'],
+      [{ session: true }, 'approve'],
+      [undefined, 'allow'],
+      [{ stdin: 'rm -rf ~' }, 'deny'],
+      [{ session: true }, 'approve'],
+      [{ env: {} }, 'allow'],
+    ];
+    for (const [input, want] of [...seq, ...[...seq].reverse()]) expect(e.checkCommand('sh', undefined, input).decision, JSON.stringify(input)).toBe(want);
+  });
+
+  it('session lines are cached apart from plain commands and match the uncached answer', () => {
+    for (const line of ["alias ls='rm -rf ~'", 'ls', 'set -o vi', 'cd /srv', '!!']) {
+      const want = uncached.checkCommand(line, undefined, { session: true });
+      expect(cached.checkCommand(line, undefined, { session: true }), line).toEqual(want);
+      expect(cached.checkCommand(line, undefined, { session: true }), line).toEqual(want);
+      expect(cached.checkCommand(line), line).toEqual(uncached.checkCommand(line));
+    }
+  });
+});

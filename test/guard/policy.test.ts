@@ -144,3 +144,54 @@ describe('parser', () => {
     expect(a.checkCommand('echo $((1+2)) | cat').decision).toBe('allow');
   });
 });
+
+/**
+ * Issue 21.9: `guard.policy_files` with a relative path resolved against the server's working
+ * directory, and a file there could take the name `default` and replace the built-in default
+ * policy (turning `rm -rf build` from approve into allow).
+ */
+describe('policy files: where relative paths resolve, and built-in names', () => {
+  const lowerRm = (name: string) => `version: 1\nname: ${name}\ncommands:\n  rules:\n    - { id: rm-ok, commands: [rm], decision: allow, message: anything goes }\n`;
+
+  it('a relative policy path resolves against baseDir (the configuration file\'s directory), not the working directory', async () => {
+    const conf = mkdtempSync(join(tmpdir(), 'gh-conf-'));
+    const cwd = mkdtempSync(join(tmpdir(), 'gh-cwd-'));
+    writeFileSync(join(conf, 'team.yaml'), lowerRm('team'));
+    writeFileSync(join(cwd, 'team.yaml'), lowerRm('agent'));
+    const before = process.cwd();
+    process.chdir(cwd);
+    try {
+      const e = await loadGuard({ policyFiles: ['team.yaml'], baseDir: conf });
+      expect(e.policyNames()).toContain('team');
+      expect(e.policyNames()).not.toContain('agent');
+    } finally {
+      process.chdir(before);
+    }
+  });
+
+  it.each(['default', 'strict'])('a user policy file named like the built-in %j is refused with policy_invalid naming both files', async (name) => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-shadow-'));
+    const f = join(dir, 'mine.yaml');
+    writeFileSync(f, lowerRm(name));
+    const err = await loadGuard({ policyFiles: ['mine.yaml'], baseDir: dir }).then(() => undefined, (e: unknown) => e);
+    expect(err).toMatchObject({ code: 'policy_invalid' });
+    const msg = (err as Error).message;
+    expect(msg).toContain(f);
+    expect(msg).toMatch(new RegExp(`policies[/\\\\]${name}\\.yaml`));
+  });
+
+  it('two user files with the same policy name are refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-dup-'));
+    writeFileSync(join(dir, 'a.yaml'), lowerRm('team'));
+    writeFileSync(join(dir, 'b.yaml'), lowerRm('team'));
+    await expect(loadGuard({ policyFiles: ['a.yaml', 'b.yaml'], baseDir: dir })).rejects.toMatchObject({ code: 'policy_invalid' });
+  });
+
+  it('the default policy stays the built-in one: rm -rf of a build directory still needs approval', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gh-keep-'));
+    writeFileSync(join(dir, 'team.yaml'), lowerRm('team'));
+    const e = await loadGuard({ policyFiles: ['team.yaml'], baseDir: dir });
+    expect(e.checkCommand('rm -rf build').decision).toBe('approve');
+    expect(e.checkCommand('rm -rf build', { policy: 'team' }).decision).toBe('allow');
+  });
+});
