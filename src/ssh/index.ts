@@ -6,8 +6,10 @@
  * Usage by the gate (after guard, approval and audit-before):
  *   const pool = new SshPool({ maxChannels: 8, idleCloseMs: 60_000 });
  *   const r = await pool.exec(spec, () => vault.sshKeyFor(target), { command, timeoutS, signal, scrub });
- *   const sessions = new SshSessionManager({ onTranscript: (t) => audit.append(...) });
- *   for (const line of splitInputLines(input)) guard(line);   // then sessions.send(id, owner, input)
+ *   const sessions = new SshSessionManager({ onTranscript: (t) => audit.append(...), onRecord: (r) => audit.append(...) });
+ *   const fg = await sessions.foreground(id, owner);          // the shell, or python3 (pid 1234)?
+ *   fg.atShell ? guard(input as bash) : askPerson(`input to ${fg.program} (pid ${fg.pid})`);
+ *   await sessions.send(id, owner, input, { expect: fg });   // re-checked right before writing
  */
 export type {
   SshTargetSpec,
@@ -32,7 +34,13 @@ export {
   type SessionSignal,
   type SessionTranscript,
   type TranscriptEntry,
+  type SessionRecord,
+  type Foreground,
+  type ChunkScrubberLike,
+  type ScrubberFactory,
 } from './sessions.js';
+export { describeForeground } from './session-foreground.js';
+export { TTY_LINE_MAX_BYTES } from './session-input.js';
 export { splitInputLines, endsWithContinuation } from './split-lines.js';
 export { stripAnsi } from './ansi.js';
 export { shellQuote, buildCommand } from './command.js';

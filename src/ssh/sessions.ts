@@ -2,25 +2,46 @@
  * Interactive PTY sessions (ssh_session_*). Each session has its own connection (so a long-lived
  * shell never holds one of the pool's exec channels, and closing it tears down everything).
  *
+ * A session is one bash whose state the agent shapes over many sends. So:
+ * - At open, before the agent's first send, the shell is set up and checked (session-init.ts):
+ *   it must be bash; line editing, history, history expansion, aliases, functions, traps and
+ *   prompt hooks are off, and the prompt hooks are readonly. A shell that is not bash, or whose
+ *   setup does not stick, is refused (ssh_error) and the session closed.
+ * - `foreground()` says whether the shell or another program holds the terminal, from the
+ *   kernel's view on a second channel (session-foreground.ts), never from the output.
+ * - `send()` re-checks that right before writing, inside the session's send queue, and refuses
+ *   input that was judged for a different holder of the terminal (by default: the shell).
+ *
  * INVARIANTS enforced here:
  * - Session ids are 144 random bits; a handle is a name, not a capability: every call re-checks
  *   that the caller's owner (token id) opened the session, and an unknown id and someone else's
  *   id get the same session_not_found answer.
- * - Input is always newline-terminated and may not end in an open line continuation, so the
- *   lines the gate guarded (see splitInputLines) are exactly the lines the shell executes.
- * - Every byte in and out goes to the transcript (bounded), delivered to onTranscript on close.
- * - Every wait is bounded (timeoutS); idle sessions are closed.
+ * - Input is written only to the holder of the terminal it was judged for (see send()).
+ * - Output is scrubbed once, as a stream, before it is kept; reads and sends return slices of
+ *   the scrubbed buffer, so no way of slicing it can cut a secret in two and let both halves out.
+ *   waitFor is matched against scrubbed text, so it never tells whether a secret was printed.
+ * - Every input, signal and event goes to the transcript whole (session-transcript.ts); only
+ *   output is capped, and the cap is marked where it applied.
+ * - Every wait is bounded (timeoutS, init timeout, probe timeout); idle sessions are closed.
  */
 import { randomBytes } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import type { Client, ClientChannel } from 'ssh2';
 import { GatehouseError, createLogger } from '../core/index.js';
-import { AnsiStripper } from './ansi.js';
+import { stripAnsi } from './ansi.js';
 import { sendChannelSignal } from './channel-signal.js';
 import { openConnection, type ConnectOptions } from './connect.js';
 import { validTimeoutMs } from './exec-run.js';
-import { endsWithContinuation } from './split-lines.js';
+import { ShellProbe, describeForeground, judgeForeground, sameForeground, termiosProblem, type Foreground, type ShellBaseline } from './session-foreground.js';
+import { describeInitFlags, initLines } from './session-init.js';
+import { checkInput, textToWrite } from './session-input.js';
+import { OutputPipeline, lineScrubber, scrubWhole, type ScrubberFactory } from './session-output.js';
+import { TranscriptRecorder, type SessionRecord, type SessionTranscript, type TranscriptEntry } from './session-transcript.js';
 import type { CredentialProvider, Scrubber, SshTargetSpec } from './types.js';
+
+export type { Foreground } from './session-foreground.js';
+export type { SessionRecord, SessionTranscript, TranscriptEntry } from './session-transcript.js';
+export type { ChunkScrubberLike, ScrubberFactory } from './session-output.js';
 
 const log = createLogger({ module: 'ssh-session' });
 
@@ -33,16 +54,30 @@ export interface SessionManagerOptions extends ConnectOptions {
   maxSessionsPerOwner?: number;
   /** Cleaned output kept per session for read() (characters). Default 1 MiB. */
   bufferChars?: number;
-  /** Transcript cap (characters). Default 8 MiB; beyond it the transcript is marked truncated. */
+  /** Output kept in the transcript (characters). Default 8 MiB. Inputs are never cut. */
   transcriptMaxChars?: number;
+  /** Output kept in the transcript between two inputs (characters). Default 1 MiB. */
+  transcriptMaxCharsPerTurn?: number;
   /** Quiet period that ends a send() without waitFor. Default 300 ms. */
   settleMs?: number;
+  /** Quiet period after which the scrubber's held-back tail is released. Default 100 ms. */
+  scrubQuietMs?: number;
   /** Default wait for send(). Default 10 s. */
   defaultSendTimeoutS?: number;
+  /** How long the shell may take to answer the setup at open. Default 15 s. */
+  initTimeoutS?: number;
+  /** Bound on one foreground probe (ms); past it the answer is "not at the shell". Default 2000. */
+  foregroundTimeoutMs?: number;
+  /** 'auto' (default): /proc when the host has it, else `ps`. 'ps' forces the fallback. */
+  foregroundProbe?: 'auto' | 'ps';
   /** How long a session closed by the remote side stays readable. Default 60 s. */
   closedRetentionMs?: number;
-  /** Receives each session's full transcript when it closes (for the audit log). */
+  /** Default stream scrubber for sessions that do not pass their own (the vault redactor's). */
+  createScrubber?: ScrubberFactory;
+  /** Receives each session's transcript when it closes (for the audit log). */
   onTranscript?: (t: SessionTranscript) => void;
+  /** Receives every input, signal and event as it happens (for per-send audit records). */
+  onRecord?: (r: SessionRecord) => void;
 }
 
 export interface SessionOpenOptions {
@@ -51,16 +86,18 @@ export interface SessionOpenOptions {
   idleTimeoutS?: number;
   cols?: number;
   rows?: number;
-  /** Terminal type. Default 'dumb', which keeps shells from emitting colours and bracketed paste. */
+  /** Terminal type. Default 'dumb', which keeps programs from emitting colours and bracketed paste. */
   term?: string;
   /**
-   * Terminal echo. Default false: the PTY does not echo input, so output (and waitFor) sees only
-   * what programs print. Shells with their own line editor (bash/readline, zsh) echo regardless;
-   * with those, pick a waitFor that the command text itself does not contain (e.g. `echo DONE-$((1+1))`
-   * and wait for 'DONE-2'). The transcript records the input either way.
+   * Terminal echo. Default false: the terminal does not echo input, and the shell has no line
+   * editor of its own after setup, so output (and waitFor) sees only what programs print; the
+   * transcript records the input either way. With true, the terminal echoes every line written,
+   * so pick a waitFor that the input itself does not contain.
    */
   echo?: boolean;
-  /** Applied to all output returned and to the transcript (the vault redactor). */
+  /** Stream scrubber for this session's output and transcript (the vault redactor's createScrubber). */
+  createScrubber?: ScrubberFactory;
+  /** A whole-string scrubber, used line by line when no createScrubber is given. */
   scrub?: Scrubber;
 }
 
@@ -77,6 +114,12 @@ export interface SendOptions {
   /** Wait until the output since this send contains this string or matches this RegExp. */
   waitFor?: string | RegExp;
   timeoutS?: number;
+  /**
+   * What the input was judged as written to (from foreground() before the gate judged it).
+   * Default: the shell, i.e. the input was judged as bash. Right before writing, the terminal's
+   * holder is checked again; when it differs, nothing is written and send() throws `denied`.
+   */
+  expect?: Foreground;
 }
 
 export interface SendResult {
@@ -98,23 +141,6 @@ export interface ReadResult {
 
 export type SessionSignal = 'INT' | 'QUIT' | 'TSTP' | 'HUP' | 'TERM' | 'KILL';
 
-export interface TranscriptEntry {
-  at: string;
-  dir: 'in' | 'out' | 'signal' | 'event';
-  data: string;
-}
-
-export interface SessionTranscript {
-  id: string;
-  owner: string;
-  target: string;
-  openedAt: string;
-  closedAt?: string;
-  closeReason?: string;
-  entries: TranscriptEntry[];
-  truncated: boolean;
-}
-
 interface Session {
   id: string;
   owner: string;
@@ -123,11 +149,16 @@ interface Session {
   lastActivity: Date;
   client: Client;
   stream: ClientChannel;
-  scrub: Scrubber;
+  scrubber: ScrubberFactory;
   idleMs: number;
   idleTimer: NodeJS.Timeout | undefined;
+  /** One UTF-8 decoder for the whole stream, so no character is split at the end of setup. */
   decoder: StringDecoder;
-  stripper: AnsiStripper;
+  /** Until setup is done, output goes here (decoded, not stripped), not to the agent's buffer. */
+  init: { raw: string; wake: () => void } | undefined;
+  pipeline: OutputPipeline;
+  probe: ShellProbe | undefined;
+  baseline: ShellBaseline | undefined;
   buf: string;
   base: number; // chars dropped from the front of buf
   readCursor: number;
@@ -136,13 +167,19 @@ interface Session {
   closeReason?: string;
   listeners: Set<() => void>;
   chain: Promise<unknown>;
-  transcript: TranscriptEntry[];
-  transcriptChars: number;
-  transcriptTruncated: boolean;
+  transcript: TranscriptRecorder;
   removeTimer?: NodeJS.Timeout;
 }
 
 const CONTROL_KEYS: Partial<Record<SessionSignal, string>> = { INT: '\x03', QUIT: '\x1c', TSTP: '\x1a' };
+
+/** Output the login shell may print before answering the setup (motd, rc files). */
+const INIT_OUTPUT_MAX = 1024 * 1024;
+
+const identityScrubber: ScrubberFactory = () => ({
+  push: (c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c),
+  end: () => Buffer.alloc(0),
+});
 
 function notFound(): GatehouseError {
   return new GatehouseError('session_not_found', 'no such SSH session for this token', {
@@ -153,7 +190,7 @@ function notFound(): GatehouseError {
 export class SshSessionManager {
   private readonly sessions = new Map<string, Session>();
   private readonly closedTranscripts = new Map<string, SessionTranscript>();
-  private readonly o: Required<Omit<SessionManagerOptions, keyof ConnectOptions | 'onTranscript'>> & SessionManagerOptions;
+  private readonly o: Required<Omit<SessionManagerOptions, keyof ConnectOptions | 'onTranscript' | 'onRecord' | 'createScrubber'>> & SessionManagerOptions;
 
   constructor(options: SessionManagerOptions = {}) {
     this.o = {
@@ -163,8 +200,13 @@ export class SshSessionManager {
       maxSessionsPerOwner: options.maxSessionsPerOwner ?? 8,
       bufferChars: options.bufferChars ?? 1024 * 1024,
       transcriptMaxChars: options.transcriptMaxChars ?? 8 * 1024 * 1024,
+      transcriptMaxCharsPerTurn: options.transcriptMaxCharsPerTurn ?? 1024 * 1024,
       settleMs: options.settleMs ?? 300,
+      scrubQuietMs: options.scrubQuietMs ?? 100,
       defaultSendTimeoutS: options.defaultSendTimeoutS ?? 10,
+      initTimeoutS: options.initTimeoutS ?? 15,
+      foregroundTimeoutMs: options.foregroundTimeoutMs ?? 2000,
+      foregroundProbe: options.foregroundProbe ?? 'auto',
       closedRetentionMs: options.closedRetentionMs ?? 60_000,
     };
   }
@@ -180,6 +222,7 @@ export class SshSessionManager {
       throw new GatehouseError('limit_exceeded', `this token has ${mine} SSH sessions open (limit ${this.o.maxSessionsPerOwner})`, { hint: 'close a session first' });
     }
     const idleMs = validTimeoutMs(opts.idleTimeoutS, this.o.idleTimeoutS);
+    const initMs = validTimeoutMs(this.o.initTimeoutS, 15);
     const client = await openConnection(spec, getCredentials, this.o);
     let stream: ClientChannel;
     try {
@@ -190,57 +233,89 @@ export class SshSessionManager {
       client.end();
       throw new GatehouseError('ssh_error', `SSH target "${spec.name}" refused to open a shell`, { hint: 'check that the user has a login shell' });
     }
+    const scrubber = opts.createScrubber ?? (opts.scrub ? () => lineScrubber(opts.scrub!) : undefined) ?? this.o.createScrubber ?? identityScrubber;
     const now = new Date();
-    const s: Session = {
-      id: 'sess_' + randomBytes(18).toString('base64url'),
+    const id = 'sess_' + randomBytes(18).toString('base64url');
+    let s: Session;
+    const pipeline = new OutputPipeline(scrubber, (text) => this.append(s, text), this.o.scrubQuietMs);
+    s = {
+      id,
       owner: opts.owner,
       target: spec.name,
       openedAt: now,
       lastActivity: now,
       client,
       stream,
-      scrub: opts.scrub ?? ((x) => x),
+      scrubber,
       idleMs,
       idleTimer: undefined,
       decoder: new StringDecoder('utf8'),
-      stripper: new AnsiStripper(),
+      init: { raw: '', wake: () => {} },
+      pipeline,
+      probe: undefined,
+      baseline: undefined,
       buf: '',
       base: 0,
       readCursor: 0,
       closed: false,
       listeners: new Set(),
       chain: Promise.resolve(),
-      transcript: [],
-      transcriptChars: 0,
-      transcriptTruncated: false,
+      transcript: new TranscriptRecorder(
+        { outputMaxChars: this.o.transcriptMaxChars, outputMaxCharsPerTurn: this.o.transcriptMaxCharsPerTurn },
+        { session: id, owner: opts.owner, target: spec.name },
+        this.o.onRecord ? (r) => this.deliverRecord(r) : undefined,
+      ),
     };
+    // Counted against the limits (and closed by closeAllFor) while it is being set up; the id is
+    // not handed out before setup succeeded, so no send can reach it earlier.
     this.sessions.set(s.id, s);
-    this.record(s, 'event', `open ${spec.user}@${spec.host}:${spec.port}`);
-    const onData = (d: Buffer) => this.append(s, s.stripper.push(s.decoder.write(d)));
+    this.note(s, 'event', `open ${spec.user}@${spec.host}:${spec.port}`);
+    const onData = (d: Buffer) => {
+      const text = s.decoder.write(d);
+      const init = s.init;
+      if (!init) return s.pipeline.pushText(text);
+      init.raw += text;
+      init.wake();
+    };
     stream.on('data', onData);
     stream.stderr.on('data', onData);
     stream.on('error', () => {});
     stream.on('close', () => this.finish(s, 'remote closed'));
     client.on('error', () => this.finish(s, 'connection error'));
     client.on('close', () => this.finish(s, 'connection closed'));
+    try {
+      await this.setUp(s, spec, initMs);
+    } catch (e) {
+      this.finish(s, 'setup failed');
+      this.remove(s);
+      throw e;
+    }
     this.touch(s);
     return { id: s.id };
+  }
+
+  /**
+   * What holds the session's terminal right now: the shell (`atShell: true`), or another program
+   * (input sent now would be input to it, so it must not be judged as a bash line). Fails closed:
+   * anything that cannot be determined within the probe's time bound is "not at the shell".
+   */
+  async foreground(id: string, owner: string): Promise<Foreground> {
+    const s = this.get(id, owner);
+    if (s.closed) throw this.closedError(s);
+    return this.probeNow(s);
   }
 
   /** Writes input (newline-terminated) and returns the output that follows it. */
   async send(id: string, owner: string, input: string, opts: SendOptions = {}): Promise<SendResult> {
     const s = this.get(id, owner);
     if (s.closed) throw this.closedError(s);
-    if (typeof input !== 'string') throw new GatehouseError('invalid_input', 'input must be a string', { hint: 'pass text' });
-    if (endsWithContinuation(input)) {
-      throw new GatehouseError('invalid_input', 'input ends with an open line continuation (a trailing backslash)', {
-        hint: 'send the whole command in one input',
-      });
-    }
+    checkInput(input);
     const timeoutMs = validTimeoutMs(opts.timeoutS, this.o.defaultSendTimeoutS);
     const matcher = toMatcher(opts.waitFor);
-    // Sends to one session run one after another, so each one's "output since" is its own.
-    const run = s.chain.then(() => this.doSend(s, input, matcher, timeoutMs));
+    const expect: Foreground = opts.expect ?? { atShell: true };
+    // Sends to one session run one after another, so each one's "output since" is its own, and
+    // the terminal check below sees the state the previous send left.
+    const run = s.chain.then(() => this.doSend(s, input, expect, matcher, timeoutMs));
     s.chain = run.catch(() => {});
     return await run;
   }
@@ -260,10 +335,11 @@ export class SshSessionManager {
       dropped = true;
     }
     if (since > total) since = total;
+    // INVARIANT: the buffer holds scrubbed text only, so any slice of it is safe to return.
     const text = s.buf.slice(since - s.base, since - s.base + limit);
     const next = since + text.length;
     if (next > s.readCursor) s.readCursor = next;
-    return { output: s.scrub(text), next, closed: s.closed, dropped };
+    return { output: text, next, closed: s.closed, dropped };
   }
 
   signal(id: string, owner: string, sig: SessionSignal): void {
@@ -271,18 +347,17 @@ export class SshSessionManager {
     if (s.closed) throw this.closedError(s);
     this.touch(s);
     const key = CONTROL_KEYS[sig];
-    this.record(s, 'signal', sig);
+    if (!key && sig !== 'HUP' && sig !== 'TERM' && sig !== 'KILL') {
+      throw new GatehouseError('invalid_input', `unsupported signal ${String(sig)}`, { hint: 'use INT, QUIT, TSTP, HUP, TERM or KILL' });
+    }
+    this.note(s, 'signal', sig);
     if (key) {
       // On a PTY the terminal driver turns these keys into signals for the foreground job, which
       // is what a person pressing Ctrl-C reaches (a signal request would hit the shell instead).
       s.stream.write(key);
       return;
     }
-    if (sig === 'HUP' || sig === 'TERM' || sig === 'KILL') {
-      sendChannelSignal(s.stream, sig);
-      return;
-    }
-    throw new GatehouseError('invalid_input', `unsupported signal ${String(sig)}`, { hint: 'use INT, QUIT, TSTP, HUP, TERM or KILL' });
+    sendChannelSignal(s.stream, sig);
   }
 
   close(id: string, owner: string): void {
@@ -294,6 +369,7 @@ export class SshSessionManager {
   list(owner?: string): SessionInfo[] {
     const out: SessionInfo[] = [];
     for (const s of this.sessions.values()) {
+      if (s.init) continue; // still being set up: not usable yet
       if (owner !== undefined && s.owner !== owner) continue;
       out.push({ id: s.id, owner: s.owner, target: s.target, openedAt: s.openedAt.toISOString(), lastActivityAt: s.lastActivity.toISOString(), closed: s.closed });
     }
@@ -321,7 +397,7 @@ export class SshSessionManager {
   }
 
   /**
-   * Full transcript of an open or recently closed session, for the audit log. Not owner-checked:
+   * Transcript of an open or recently closed session, for the audit log. Not owner-checked:
    * this is the gateway's own view and must not be exposed to agents as a tool.
    */
   transcript(id: string): SessionTranscript | undefined {
@@ -334,7 +410,7 @@ export class SshSessionManager {
 
   private get(id: string, owner: string): Session {
     const s = typeof id === 'string' ? this.sessions.get(id) : undefined;
-    if (!s || s.owner !== owner) throw notFound();
+    if (!s || s.owner !== owner || s.init) throw notFound();
     return s;
   }
 
@@ -342,12 +418,124 @@ export class SshSessionManager {
     return new GatehouseError('session_not_found', `SSH session is closed (${s.closeReason ?? 'closed'})`, { hint: 'open a new session' });
   }
 
-  private async doSend(s: Session, input: string, matcher: ((t: string) => boolean) | undefined, timeoutMs: number): Promise<SendResult> {
+  /** Runs the setup lines, checks them, starts the terminal probe and records the shell's identity. */
+  private async setUp(s: Session, spec: SshTargetSpec, initMs: number): Promise<void> {
+    const init = s.init!;
+    const lines = initLines(randomBytes(16).toString('hex'));
+    this.note(s, 'event', `init: ${lines.text}`);
+    s.stream.write(lines.text);
+    const where = `${spec.user}@${spec.name}`;
+    const hintBash = `interactive sessions need bash as the login shell of ${where} (chsh -s /bin/bash ${spec.user}); ssh_exec works with any shell`;
+    let pid = 0;
+    let version = '';
+    let end = -1;
+    let flags = '';
+    let check = () => {};
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new GatehouseError('ssh_error', `the login shell of ${where} did not answer the session setup within ${Math.round(initMs / 1000)} s`, { hint: `${hintBash}; check its rc files for commands that wait for input` }));
+      }, initMs);
+      const fail = (e: GatehouseError) => {
+        clearTimeout(timer);
+        reject(e);
+      };
+      check = () => {
+        const raw = init.raw;
+        if (!pid) {
+          const a = lines.markerA.exec(raw);
+          if (a) {
+            pid = Number(a[1]);
+            version = a[2].trim();
+            if (!version) return fail(new GatehouseError('ssh_error', `the login shell of ${where} is not bash`, { hint: hintBash }));
+          }
+        }
+        const b = lines.markerB.exec(raw);
+        if (b) {
+          clearTimeout(timer);
+          flags = b[1];
+          end = b.index + b[0].length;
+          return resolve();
+        }
+        if (s.closed) return fail(new GatehouseError('ssh_error', `the shell on ${where} closed during session setup`, { hint: hintBash }));
+        if (raw.length > INIT_OUTPUT_MAX) {
+          return fail(new GatehouseError('ssh_error', `the login shell of ${where} printed more than ${INIT_OUTPUT_MAX} characters before answering the session setup`, { hint: 'check its rc files' }));
+        }
+      };
+      init.wake = check;
+      s.listeners.add(check);
+      check();
+    }).finally(() => {
+      init.wake = () => {};
+      s.listeners.delete(check);
+    });
+    const raw = init.raw;
+    // INVARIANT: the setup's own output is an event in the transcript, never output to the agent.
+    this.note(s, 'event', `init output: ${stripAnsi(raw.slice(0, end))}`);
+    // From here on, output goes through the scrubbing pipeline into the agent's buffer.
+    s.init = undefined;
+    s.pipeline.pushText(raw.slice(end));
+    const problems = describeInitFlags(flags);
+    if (problems.length || !pid) {
+      throw new GatehouseError('ssh_error', `the shell on ${where} could not be set up for a session: ${problems.join('; ') || 'no process id'}`, {
+        hint: `check the rc files of ${spec.user} (~/.bashrc, ~/.bash_profile, /etc/bash.bashrc) for readonly or locked settings`,
+      });
+    }
+    this.note(s, 'event', `shell: bash ${version}, pid ${pid}`);
+
+    try {
+      s.probe = await ShellProbe.start(s.client, pid, this.o.foregroundProbe, this.o.foregroundTimeoutMs);
+    } catch {
+      throw new GatehouseError('ssh_error', `could not open a second channel to ${where} to watch the session's terminal`, {
+        hint: 'the SSH server must allow at least two channels per connection (sshd_config MaxSessions, default 10)',
+      });
+    }
+    const sample = await s.probe.sample(this.o.foregroundTimeoutMs);
+    const sh = sample?.shell;
+    if (!sample || !sh || sh.pid !== pid || !sh.comm) {
+      throw new GatehouseError('ssh_error', `could not read the state of the shell on ${where} (neither /proc nor ps answered as expected)`, {
+        hint: 'sessions need /proc or ps on the host to tell the shell from other programs holding the terminal',
+      });
+    }
+    // The login shell leads its own session and process group, and holds the terminal now.
+    if (sh.pgrp !== pid || sh.tpgid !== pid) {
+      throw new GatehouseError('ssh_error', `the shell on ${where} does not lead its terminal's process group`, {
+        hint: 'sessions need the login shell itself on the terminal (no wrapper program or ForceCommand in between)',
+      });
+    }
+    const termios = sample.termios ? termiosProblem(sample.termios) : undefined;
+    if (termios) {
+      throw new GatehouseError('ssh_error', `the terminal on ${where} is not safe for a session: ${termios}`, { hint: `check the rc files of ${spec.user} for stty settings` });
+    }
+    s.baseline = { pid, comm: sh.comm, pgrp: sh.pgrp, session: sh.session, startcode: sh.startcode, startstack: sh.startstack, termios: !!sample.termios };
+    const gaps = [sample.mode === 'ps' || sh.startcode === 0 ? 'exec detection' : '', sample.termios ? '' : 'terminal settings'].filter(Boolean);
+    this.note(s, 'event', `terminal watch: ${sample.mode}${gaps.length ? ` (unavailable: ${gaps.join(', ')})` : ''}`);
+  }
+
+  private async probeNow(s: Session): Promise<Foreground> {
+    if (!s.probe || !s.baseline) return { atShell: false, program: 'unknown', pid: 0, reason: 'the terminal is not being watched' };
+    if (s.probe.failed) return { atShell: false, program: 'unknown', pid: 0, reason: `${s.probe.failed}; open a new session` };
+    const sample = await s.probe.sample(this.o.foregroundTimeoutMs);
+    if (s.probe.failed) return { atShell: false, program: 'unknown', pid: 0, reason: `${s.probe.failed}; open a new session` };
+    return judgeForeground(s.baseline, sample);
+  }
+
+  private async doSend(s: Session, input: string, expect: Foreground, matcher: ((t: string) => boolean) | undefined, timeoutMs: number): Promise<SendResult> {
     if (s.closed) throw this.closedError(s);
     this.touch(s);
-    const text = input.endsWith('\n') || input.endsWith('\r') ? input : input + '\n';
+    // INVARIANT: input is written only to the holder of the terminal it was judged for, checked
+    // here, after every earlier send to this session finished, immediately before the write.
+    const fg = await this.probeNow(s);
+    if (s.closed) throw this.closedError(s);
+    if (!sameForeground(expect, fg)) {
+      const judged = expect.atShell ? 'a bash command line' : `input to ${describeForeground(expect)}`;
+      this.note(s, 'event', `input refused: judged as ${judged}, but ${describeForeground(fg)} holds the terminal`);
+      throw new GatehouseError('denied', `input not sent: it was judged as ${judged}, but ${describeForeground(fg)} holds the session's terminal`, {
+        hint: fg.atShell ? 'send it again; it will be judged as a bash command line' : 'send it again: input to a program other than the shell goes to a person for approval',
+      });
+    }
+    const { text } = textToWrite(input, fg.atShell);
     const mark = s.base + s.buf.length;
-    this.record(s, 'in', text);
+    this.note(s, 'in', text, fg);
     s.stream.write(text);
     const outcome = await new Promise<{ matched: boolean; timedOut: boolean }>((resolve) => {
       let settle: NodeJS.Timeout | undefined;
@@ -358,6 +546,7 @@ export class SshSessionManager {
         resolve(r);
       };
       const check = () => {
+        // Matched against scrubbed text: a waitFor equal to a secret never matches.
         if (matcher && matcher(this.since(s, mark))) return done({ matched: true, timedOut: false });
         if (s.closed) return done({ matched: false, timedOut: false });
         if (!matcher) {
@@ -372,13 +561,14 @@ export class SshSessionManager {
     this.touch(s);
     const total = s.base + s.buf.length;
     if (total > s.readCursor) s.readCursor = total;
-    return { output: s.scrub(this.since(s, mark)), matched: outcome.matched, timedOut: outcome.timedOut, closed: s.closed };
+    return { output: this.since(s, mark), matched: outcome.matched, timedOut: outcome.timedOut, closed: s.closed };
   }
 
   private since(s: Session, mark: number): string {
     return s.buf.slice(Math.max(0, mark - s.base));
   }
 
+  /** Scrubbed output from the pipeline. */
   private append(s: Session, text: string): void {
     if (!text) return;
     s.buf += text;
@@ -387,35 +577,32 @@ export class SshSessionManager {
       s.buf = s.buf.slice(cut);
       s.base += cut;
     }
-    this.record(s, 'out', text);
+    s.transcript.output(text);
     for (const l of [...s.listeners]) l();
   }
 
-  private record(s: Session, dir: TranscriptEntry['dir'], data: string): void {
-    if (s.transcriptTruncated) return;
-    if (s.transcriptChars + data.length > this.o.transcriptMaxChars) {
-      s.transcriptTruncated = true;
-      s.transcript.push({ at: new Date().toISOString(), dir: 'event', data: 'transcript truncated' });
-      return;
+  /** Records an input, signal or event, scrubbed, whole. */
+  private note(s: Session, dir: 'in' | 'signal' | 'event', data: string, foreground?: Foreground): void {
+    s.transcript.note(dir, scrubWhole(s.scrubber, data), foreground);
+  }
+
+  private deliverRecord(r: SessionRecord): void {
+    try {
+      this.o.onRecord?.(r);
+    } catch (e) {
+      log.error('session record sink failed', { session: r.session, error: e });
     }
-    s.transcriptChars += data.length;
-    const last = s.transcript[s.transcript.length - 1];
-    // Merge consecutive output chunks so the transcript reads as text, not as packets.
-    if (dir === 'out' && last && last.dir === 'out') last.data += data;
-    else s.transcript.push({ at: new Date().toISOString(), dir, data });
   }
 
   private snapshot(s: Session): SessionTranscript {
-    return {
+    return s.transcript.snapshot({
       id: s.id,
       owner: s.owner,
       target: s.target,
       openedAt: s.openedAt.toISOString(),
       ...(s.closedAt ? { closedAt: s.closedAt.toISOString() } : {}),
       ...(s.closeReason ? { closeReason: s.closeReason } : {}),
-      entries: s.transcript.map((e) => ({ ...e, data: s.scrub(e.data) })),
-      truncated: s.transcriptTruncated,
-    };
+    });
   }
 
   private touch(s: Session): void {
@@ -434,8 +621,17 @@ export class SshSessionManager {
     s.closedAt = new Date();
     s.closeReason = reason;
     if (s.idleTimer) clearTimeout(s.idleTimer);
-    this.append(s, s.stripper.push(s.decoder.end()) + s.stripper.flush());
-    this.record(s, 'event', `close: ${reason}`);
+    if (s.init) {
+      // Closed during setup: whatever the shell printed is kept as an event.
+      const rest = s.init.raw + s.decoder.end();
+      if (rest) this.note(s, 'event', `init output: ${stripAnsi(rest)}`);
+      s.init.wake();
+    } else {
+      s.pipeline.pushText(s.decoder.end());
+      s.pipeline.end();
+    }
+    this.note(s, 'event', `close: ${reason}`);
+    s.probe?.close();
     try {
       s.stream.close();
     } catch {

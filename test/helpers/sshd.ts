@@ -1,7 +1,9 @@
 /**
  * Test harness: a throwaway OpenSSH sshd on a free 127.0.0.1 port, with generated host and user
  * keys and a temp config, logging in a dedicated test user with a plain /bin/sh shell (root's
- * shell rc files are slow and would make every exec cost a second).
+ * shell rc files are slow and would make every exec cost a second). Interactive-session tests use
+ * `startSshd({ loginShell: 'bash' })` (user gh-test-bash, /bin/bash), optionally with private rc
+ * files (`homeFiles`).
  *
  * Reusable by any end-to-end test and by bench/ssh.ts:
  *
@@ -26,6 +28,8 @@ import { join } from 'node:path';
 export const SSHD_BIN = process.env.GATEHOUSE_SSHD ?? '/usr/sbin/sshd';
 export const SSH_KEYGEN_BIN = 'ssh-keygen';
 export const DEFAULT_TEST_USER = 'gh-test';
+/** Login user whose shell is bash (interactive sessions need bash; see StartSshdOptions.loginShell). */
+export const BASH_TEST_USER = 'gh-test-bash';
 
 export interface SshdAvailability {
   ok: boolean;
@@ -55,6 +59,20 @@ export function skipWithoutSshd(area: string): boolean {
 export interface StartSshdOptions {
   /** Login user. Default gh-test when running as root, else the current user. */
   user?: string;
+  /**
+   * Login shell of the default user when running as root: 'sh' (default: gh-test, /bin/sh) or
+   * 'bash' (gh-test-bash, /bin/bash with the stock /etc/skel rc files), which interactive SSH
+   * sessions need. Ignored when `user` is given or when not running as root (the current user's
+   * own shell is used then).
+   */
+  loginShell?: 'sh' | 'bash';
+  /**
+   * Files for a private home directory of this sshd only (name relative to it -> content), for
+   * tests that need particular rc files (e.g. a `.bash_profile` that sets aliases and traps).
+   * sshd's `SetEnv HOME=…` points the login there, so the shared test user's real home is never
+   * touched and parallel test files cannot see each other's rc files.
+   */
+  homeFiles?: Record<string, string>;
   /** Encrypt the user key with this passphrase. */
   passphrase?: string;
   /** sshd MaxSessions (channels per connection). Default 10 (the OpenSSH default). */
@@ -96,9 +114,9 @@ function run(cmd: string, args: string[]): { status: number | null; stdout: stri
 }
 
 /** Creates the test user if absent. Idempotent and safe when two workers race on it. */
-export function ensureTestUser(user: string): void {
+export function ensureTestUser(user: string, shell = '/bin/sh'): void {
   if (run('id', ['-u', user]).status === 0) return;
-  const r = run('useradd', ['-m', '-s', '/bin/sh', user]);
+  const r = run('useradd', ['-m', '-s', shell, user]);
   if (r.status !== 0 && run('id', ['-u', user]).status !== 0) {
     throw new Error(`useradd ${user} failed: ${r.stderr.trim()}`);
   }
@@ -179,8 +197,9 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdHandle
   const avail = sshdAvailability();
   if (!avail.ok) throw new Error(`cannot start sshd: ${avail.reason}`);
   const isRoot = process.getuid?.() === 0;
-  const user = opts.user ?? (isRoot ? DEFAULT_TEST_USER : userInfo().username);
-  if (isRoot) ensureTestUser(user);
+  const bash = opts.loginShell === 'bash' && opts.user === undefined;
+  const user = opts.user ?? (isRoot ? (bash ? BASH_TEST_USER : DEFAULT_TEST_USER) : userInfo().username);
+  if (isRoot) ensureTestUser(user, bash ? '/bin/bash' : '/bin/sh');
   mkdirSync('/run/sshd', { recursive: true });
 
   const dir = mkdtempSync(join(tmpdir(), 'gh-sshd-'));
@@ -199,6 +218,18 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdHandle
   const authKeys = join(keysDir, 'authorized_keys');
   writeFileSync(authKeys, readFileSync(userKeyPath + '.pub'));
   chmodSync(authKeys, 0o644);
+
+  let homeDir: string | undefined;
+  if (opts.homeFiles) {
+    homeDir = join(dir, 'home');
+    mkdirSync(homeDir, { mode: 0o755 });
+    chmodSync(homeDir, 0o755);
+    for (const [name, content] of Object.entries(opts.homeFiles)) {
+      const path = join(homeDir, name);
+      writeFileSync(path, content);
+      chmodSync(path, 0o644);
+    }
+  }
 
   const port = await freePort();
   const logPath = join(dir, 'sshd.log');
@@ -220,6 +251,7 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdHandle
     'LogLevel VERBOSE',
     'PrintMotd no',
     'UseDNS no',
+    ...(homeDir ? [`SetEnv HOME=${homeDir}`] : []),
     ...(opts.extraConfig ?? []),
   ].join('\n');
   writeFileSync(configPath, config + '\n');

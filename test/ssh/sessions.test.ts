@@ -11,7 +11,7 @@ describe.skipIf(skip)('interactive PTY sessions against a real sshd', () => {
   let sm: SshSessionManager;
 
   beforeAll(async () => {
-    sshd = await startSshd();
+    sshd = await startSshd({ loginShell: 'bash' });
     spec = sshd.spec('box');
     sm = new SshSessionManager({ onTranscript: (t) => transcripts.push(t) });
   });
