@@ -9,6 +9,19 @@ import type { Principal } from './tokens.js';
  */
 export type HttpOperation = { kind: 'http' } & HttpRequestLike & { bodyBytes?: number; bodySha256?: string };
 
+/**
+ * A shell command line as the guard judges it, with what else feeds it: the text on its standard
+ * input and the variables the caller sets in its environment (both can run code, so both are
+ * judged), and whether it is typed into an interactive session at the shell's prompt.
+ */
+export interface CommandOperation {
+  kind: 'command';
+  command: string;
+  stdin?: string;
+  env?: Readonly<Record<string, string>>;
+  session?: boolean;
+}
+
 /** What a tool or route asks to do, in the terms the guard, approvals and audit understand. */
 export interface Action {
   /** The tool or route name (`api_request`, `ssh_exec`, `POST /gateway`, …). */
@@ -18,10 +31,18 @@ export interface Action {
   /** The target it acts on, if any. Authorization requires a `target:` grant for it. */
   target?: string;
   /** What the guard judges. Absent for read-only actions with nothing to judge (discover). */
-  guard?:
-    | { kind: 'command'; command: string }
-    | HttpOperation
-    | { kind: 'path'; op: 'read' | 'write'; path: string };
+  guard?: CommandOperation | HttpOperation | { kind: 'path'; op: 'read' | 'write'; path: string };
+  /**
+   * Every other input that changes what happens but is not judged (a working directory, a
+   * timeout, a file's content digest and mode, …), by name, as text. INVARIANT: the approval
+   * digest covers these, the person is shown them, and the audit record keeps them.
+   */
+  bound?: Readonly<Record<string, string>>;
+  /**
+   * Full texts only the audit record keeps (a written file's content, whose digest is bound):
+   * what ran, whole, where `bound` carries only a digest for the approval.
+   */
+  record?: Readonly<Record<string, string>>;
   /**
    * A verdict fixed by the tool when there is nothing for the guard to parse (opening an
    * interactive session needs approval by default). Ignored when `guard` is set.

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GatehouseError, toGatehouseError, log } from '../core/index.js';
-import type { AuditLog } from '../audit/index.js';
+import { actionPayload, type AuditLog } from '../audit/index.js';
 import type { HttpRequestLike } from '../guard/index.js';
 import type { Action } from './action.js';
 import { isGranted } from './grants.js';
@@ -18,7 +18,11 @@ export interface GuardVerdict {
 
 /** The part of the guard engine the gate needs (src/guard implements it). */
 export interface ActionGuard {
-  checkCommand(command: string, ctx?: { policy?: string; target?: string; token?: string }): GuardVerdict;
+  checkCommand(
+    command: string,
+    ctx?: { policy?: string; target?: string; token?: string },
+    input?: { stdin?: string; env?: Readonly<Record<string, string>>; session?: boolean },
+  ): GuardVerdict;
   checkHttp(req: HttpRequestLike, ctx?: { policy?: string; target?: string; token?: string }): GuardVerdict;
   checkPath(op: 'read' | 'write', path: string, ctx?: { policy?: string; target?: string; token?: string }): GuardVerdict;
 }
@@ -65,11 +69,24 @@ export interface GateOptions {
   bindForApproval?: () => Promise<void>;
 }
 
-/** The exact-action digest approvals bind to: token, tool, target and the guarded operation. */
+/**
+ * The exact-action digest approvals bind to: token, tool, target, the guarded operation (with its
+ * stdin and env) and every bound input. Objects are hashed with sorted keys, so the same action
+ * always has the same digest whatever order its arguments came in.
+ */
 export function actionDigest(principal: Principal, action: Action): string {
   return createHash('sha256')
-    .update(JSON.stringify([principal.tokenId, action.tool, action.target ?? null, action.guard ?? null, action.fixedVerdict ? action.summary : null]))
+    .update(canonicalJson([principal.tokenId, action.tool, action.target ?? null, action.guard ?? null, action.bound ?? null, action.fixedVerdict ? action.summary : null]))
     .digest('hex');
+}
+
+/** JSON with object keys sorted at every level (undefined members dropped, as JSON.stringify does). */
+function canonicalJson(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => {
+    if (x === null || typeof x !== 'object' || Array.isArray(x)) return x;
+    const o = x as Record<string, unknown>;
+    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+  });
 }
 
 /**
@@ -89,30 +106,22 @@ export class Gate {
 
   async run<T>(principal: Principal, action: Action, execute: (ctx: ExecutionContext) => Promise<T>, opts: GateOptions = {}): Promise<T> {
     const started = performance.now();
-    const base = {
-      tokenId: principal.tokenId,
-      tokenName: principal.tokenName,
-      tool: action.tool,
-      route: action.route,
-      target: action.target ?? null,
-      action: action.summary,
-      client: action.client,
-    };
+    const base = recordBase(principal, action);
 
     // 1. authorize (and rate-limit: a refused call still costs a token, so a flood is bounded)
     try {
       this.#deps.rateLimit?.take(principal.tokenId);
     } catch (e) {
-      return this.#refuse(base, 'deny', 'rate_limit', toGatehouseError(e));
+      return this.#refuse(base, action, 'deny', 'rate_limit', toGatehouseError(e));
     }
     const refusal = this.#authorize(principal, action);
-    if (refusal) return this.#refuse(base, 'deny', 'grant', refusal);
+    if (refusal) return this.#refuse(base, action, 'deny', 'grant', refusal);
 
     if (opts.prepare) {
       try {
         await opts.prepare();
       } catch (e) {
-        return this.#refuse(base, 'deny', 'prepare', toGatehouseError(e));
+        return this.#refuse(base, action, 'deny', 'prepare', toGatehouseError(e));
       }
     }
 
@@ -127,7 +136,7 @@ export class Gate {
         hint: verdict.decision === 'redirect' && verdict.redirect ? `run this instead: ${verdict.redirect}` : 'this action is not permitted by policy; do not retry it in another form',
         details: { rule: verdict.rule, matched: verdict.matched, decision: verdict.decision, ...(verdict.redirect ? { redirect: verdict.redirect } : {}) },
       });
-      return this.#refuse(base, verdict.decision, verdict.rule, denied, 'refused');
+      return this.#refuse(base, action, verdict.decision, verdict.rule, denied, 'refused');
     }
 
     // 4. approve
@@ -138,26 +147,27 @@ export class Gate {
           hint: 'ask an operator to run it, or to configure approvals for this token',
           details: { rule: verdict.rule, matched: verdict.matched },
         });
-        return this.#refuse(base, 'approve', verdict.rule, unasked, 'no_approval_channel');
+        return this.#refuse(base, action, 'approve', verdict.rule, unasked, 'no_approval_channel');
       }
       if (opts.bindForApproval) {
         try {
           await opts.bindForApproval();
         } catch (e) {
-          return this.#refuse(base, 'approve', verdict.rule, toGatehouseError(e));
+          return this.#refuse(base, action, 'approve', verdict.rule, toGatehouseError(e));
         }
       }
       try {
         const got = await this.#deps.approver.obtain({ principal, action, verdict, digest: actionDigest(principal, action), channel: opts.channel, approvalId: opts.approvalId });
         approver = `${got.channel}:${got.approver}`;
       } catch (e) {
-        return this.#refuse(base, 'approve', verdict.rule, toGatehouseError(e));
+        return this.#refuse(base, action, 'approve', verdict.rule, toGatehouseError(e));
       }
     }
 
     // 5. audit (before). INVARIANT: no audit record, no action — append rejects and we stop here.
     const attempt = await this.#deps.audit.append({
       ...base,
+      payload: operationPayload(action),
       phase: 'attempt',
       decision: verdict?.decision ?? 'allow',
       rule: verdict?.rule,
@@ -181,9 +191,30 @@ export class Gate {
    * Every refusal before the action: the attempt is recorded with what refused it, then the error
    * goes to the caller (if the record cannot be written, that failure refuses instead).
    */
-  async #refuse(base: Record<string, unknown>, decision: string, rule: string, err: GatehouseError, outcome: string = err.code): Promise<never> {
-    await this.#deps.audit.append({ ...(base as object), phase: 'attempt', decision, rule, outcome });
+  async #refuse(base: Record<string, unknown>, action: Action, decision: string, rule: string, err: GatehouseError, outcome: string = err.code): Promise<never> {
+    await this.#deps.audit.append({ ...(base as object), payload: operationPayload(action), phase: 'attempt', decision, rule, outcome });
     throw err;
+  }
+
+  /**
+   * Judges a further step of an action that is already running (a redirect the upstream answered
+   * with) by the same guard and policy, and records the step and its verdict. Nothing here asks a
+   * person: a step that needs approval is refused by the caller, and the agent makes it as a call
+   * of its own. INVARIANT: what the guard cannot judge is never allowed (as in `run`).
+   */
+  async judgeStep(principal: Principal, action: Action): Promise<GuardVerdict> {
+    const verdict: GuardVerdict = action.guard
+      ? await this.#judge(principal, action)
+      : { decision: 'deny', rule: 'gate.nothing-to-judge', reason: 'a step with nothing to judge is not taken', matched: '' };
+    await this.#deps.audit.append({
+      ...recordBase(principal, action),
+      phase: 'event',
+      decision: verdict.decision,
+      rule: verdict.rule,
+      outcome: verdict.decision === 'allow' ? 'step_allowed' : 'step_refused',
+      payload: operationPayload(action),
+    });
+    return verdict;
   }
 
   /** Records an event that is not an action (a forged approval attempt, a refused login). */
@@ -217,7 +248,11 @@ export class Gate {
     }
     const ctx = { policy: principal.policy ?? undefined, target: action.target, token: principal.tokenName };
     try {
-      if (g.kind === 'command') return guard.checkCommand(g.command, ctx);
+      if (g.kind === 'command') {
+        // INVARIANT: stdin and env reach the guard with the command: both can run code.
+        const input = g.stdin !== undefined || g.env !== undefined || g.session ? { stdin: g.stdin, env: g.env, session: g.session } : undefined;
+        return guard.checkCommand(g.command, ctx, input);
+      }
       if (g.kind === 'http') return guard.checkHttp(g, ctx);
       return guard.checkPath(g.op, g.path, ctx);
     } catch (e) {
@@ -234,4 +269,39 @@ export class Gate {
       log.error('audit result record failed', { err: e, ref });
     }
   }
+}
+
+/** The fields every audit record of an action carries: who, through what, on what, and the summary. */
+function recordBase(principal: Principal, action: Action) {
+  return {
+    tokenId: principal.tokenId,
+    tokenName: principal.tokenName,
+    tool: action.tool,
+    route: action.route,
+    target: action.target ?? null,
+    action: action.summary,
+    client: action.client,
+  };
+}
+
+/**
+ * What an attempt record keeps of the action, whole: the command with its stdin and env, or the
+ * request line, headers and text body (a body the guard was not shown by its size and SHA-256),
+ * or the path, every bound input, and what the tool adds for the record (a file's content).
+ * INVARIANT: an audit record never drops what ran; the one-line `summary` is only for display
+ * (the audit log stores large values as blobs its chain covers).
+ */
+export function operationPayload(action: Action): Record<string, string> | undefined {
+  const g = action.guard;
+  const main = actionPayload({
+    ...(g?.kind === 'command' ? { command: g.command, stdin: g.stdin, env: g.env } : {}),
+    ...(g?.kind === 'http' ? { request: `${g.method.toUpperCase()} ${g.path}`, headers: g.headers, body: g.body } : {}),
+    ...(g?.kind === 'path' ? { path: `${g.op} ${g.path}` } : {}),
+    bound: action.bound,
+  });
+  const extra: Record<string, string> = { ...action.record };
+  if (g?.kind === 'command' && g.session) extra.session_line = 'true';
+  if (g?.kind === 'http' && g.bodySha256 !== undefined) extra.body_sent = `${g.bodyBytes ?? '?'} bytes, sha256 ${g.bodySha256}`;
+  if (g?.kind === 'http' && g.bodyUnread) extra.body_unread = 'true';
+  return main || Object.keys(extra).length ? { ...main, ...extra } : undefined;
 }

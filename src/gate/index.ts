@@ -1,5 +1,5 @@
 export { Gate, actionDigest, type ActionGuard, type Approver, type GateDeps, type ExecutionContext, type GateOptions, type GuardVerdict, type Verdict } from './gate.js';
-export type { Action, HttpOperation } from './action.js';
+export type { Action, CommandOperation, HttpOperation } from './action.js';
 export { TokenService, unauthenticated, TOKEN_PREFIX, TOKEN_CACHE_MS, type TokenInfo, type Principal, type ApprovalMode, type CreateTokenOptions } from './tokens.js';
 export { parseGrant, formatGrant, isGranted, grantedNames, type Grant, type GrantKind } from './grants.js';
 export { parseDuration } from './duration.js';

@@ -23,7 +23,7 @@ import { chmodSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'nod
 import { constants as osConstants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { GatehouseError, gatehouseHome, type CommandOutput } from '../core/index.js';
+import { GatehouseError, gatehouseHome, type CommandOutput, type OutputScrub } from '../core/index.js';
 import { findProgram, HOST_CHAIN_ENV, isRoot } from './availability.js';
 import { cgroupV1Available, cpuUsageNs, createRunCgroup, joinScript, killAll, readStats, removeRunCgroup, type RunCgroup } from './cgroup.js';
 import { denyStubScript, resolveDenyExec } from './deny-exec.js';
@@ -58,8 +58,11 @@ export interface RunSandboxedOptions {
   stdio?: 'pipe' | 'inherit';
   /** Gatehouse's home/store/key paths; its default home is always added. */
   hiddenPaths?: readonly string[];
-  /** Applied to the final stdout and stderr (the vault's redactor). */
-  scrub?: (s: string) => string;
+  /**
+   * Scrubs stdout and stderr, then cuts them at the profile's output limit (the call's scrubbing).
+   * Without it the output is returned as read.
+   */
+  output?: OutputScrub;
   /** Raw chunks as they arrive (unscrubbed: a streaming consumer must redact them itself). */
   onOutput?: (stream: 'stdout' | 'stderr', chunk: Buffer) => void;
 }
@@ -100,20 +103,27 @@ function limitMessage(limit: SandboxLimitName, l: SandboxLimits, wall: number): 
   }
 }
 
-/** Collects stdout+stderr up to a shared byte cap. */
+/**
+ * Collects stdout+stderr up to a shared byte cap, plus the scrubber's hold-back: the command is
+ * stopped past that, and what the agent reads is scrubbed first and cut at the cap after.
+ */
 class OutputCap {
   private out: Buffer[] = [];
   private err: Buffer[] = [];
   private total = 0;
+  private readonly keep: number;
   truncated = false;
   constructor(
     private readonly cap: number,
     private readonly onOutput: RunSandboxedOptions['onOutput'],
     private readonly onOverflow: () => void,
-  ) {}
+    private readonly output: OutputScrub | undefined,
+  ) {
+    this.keep = cap + (output?.holdBack() ?? 0);
+  }
   push(stream: 'stdout' | 'stderr', chunk: Buffer): void {
     if (this.truncated) return;
-    const room = this.cap - this.total;
+    const room = this.keep - this.total;
     const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
     if (part.length > 0) {
       (stream === 'stdout' ? this.out : this.err).push(part);
@@ -128,8 +138,22 @@ class OutputCap {
   rawStderrTail(): string {
     return Buffer.concat(this.err).subarray(-4096).toString('utf8');
   }
-  text(scrub: (s: string) => string): { stdout: string; stderr: string } {
-    return { stdout: scrub(Buffer.concat(this.out).toString('utf8')), stderr: scrub(Buffer.concat(this.err).toString('utf8')) };
+  /**
+   * What the agent reads: each stream scrubbed, then cut so both fit the cap together (stdout
+   * first). INVARIANT: a stream that was cut has its scrubber's held tail dropped, never shown.
+   */
+  text(): { stdout: string; stderr: string; truncated: boolean } {
+    const out = Buffer.concat(this.out);
+    const err = Buffer.concat(this.err);
+    const ended = !this.truncated;
+    if (!this.output) {
+      const o = out.subarray(0, this.cap);
+      const e = err.subarray(0, Math.max(0, this.cap - o.length));
+      return { stdout: o.toString('utf8'), stderr: e.toString('utf8'), truncated: this.truncated || o.length + e.length < out.length + err.length };
+    }
+    const o = this.output.capped(out, this.cap, ended);
+    const e = this.output.capped(err, Math.max(0, this.cap - o.output.length), ended);
+    return { stdout: o.output.toString('utf8'), stderr: e.output.toString('utf8'), truncated: o.truncated || e.truncated };
   }
 }
 
@@ -302,7 +326,7 @@ export async function runSandboxed(profile: SandboxProfile, opts: RunSandboxedOp
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       if (cg) void killAll(cg);
     };
-    const cap = new OutputCap(profile.limits.outputBytes, opts.onOutput, () => kill('output'));
+    const cap = new OutputCap(profile.limits.outputBytes, opts.onOutput, () => kill('output'), opts.output);
     if (!inherit) {
       child.stdout?.on('data', (d: Buffer) => cap.push('stdout', d));
       child.stderr?.on('data', (d: Buffer) => cap.push('stderr', d));
@@ -372,13 +396,13 @@ export async function runSandboxed(profile: SandboxProfile, opts: RunSandboxedOp
       else if (!inherit && /CPU time limit exceeded/.test(cap.rawStderrTail())) breach = 'cpu';
       else if (stats && stats.pidsMaxHits > 0) breach = 'processes';
     }
-    const text = inherit ? { stdout: '', stderr: '' } : cap.text(opts.scrub ?? ((s) => s));
+    const text = inherit ? { stdout: '', stderr: '', truncated: false } : cap.text();
     return {
       exitCode: breach === 'wall_time' || breach === 'output' ? null : code,
       signal: breach === 'wall_time' || breach === 'output' ? 'SIGKILL' : signal,
       stdout: text.stdout,
       stderr: text.stderr,
-      truncated: cap.truncated,
+      truncated: text.truncated,
       durationMs,
       limits,
       ...(breach ? { limit: breach, limitMessage: limitMessage(breach, profile.limits, wallSeconds) } : {}),
@@ -420,7 +444,7 @@ async function runUnsandboxed(
       /* gone */
     }
   };
-  const cap = new OutputCap(profile.limits.outputBytes, opts.onOutput, () => kill('output'));
+  const cap = new OutputCap(profile.limits.outputBytes, opts.onOutput, () => kill('output'), opts.output);
   child.stdout?.on('data', (d: Buffer) => cap.push('stdout', d));
   child.stderr?.on('data', (d: Buffer) => cap.push('stderr', d));
   child.stdin?.on('error', () => undefined);
@@ -441,13 +465,13 @@ async function runUnsandboxed(
     if (exit.sig === 'SIGXCPU') breach = 'cpu';
     else if (exit.sig === 'SIGXFSZ') breach = 'file_size';
   }
-  const text = inherit ? { stdout: '', stderr: '' } : cap.text(opts.scrub ?? ((s) => s));
+  const text = inherit ? { stdout: '', stderr: '', truncated: false } : cap.text();
   return {
     exitCode: exit.code,
     signal: exit.sig,
     stdout: text.stdout,
     stderr: text.stderr,
-    truncated: cap.truncated,
+    truncated: text.truncated,
     durationMs: Date.now() - started,
     limits,
     ...(breach ? { limit: breach, limitMessage: limitMessage(breach, profile.limits, wallSeconds) } : {}),

@@ -1,7 +1,8 @@
 import { acceptedContent } from '@modelcontextprotocol/server';
 import { approvalOperation, describeForHuman, type ApprovalRequest, type ApprovalService } from '../approvals/index.js';
+import { createHash } from 'node:crypto';
 import { GatehouseError } from '../core/index.js';
-import type { Approver } from '../gate/index.js';
+import type { Action, Approver } from '../gate/index.js';
 
 /** The key of Gatehouse's one embedded input request. */
 export const APPROVAL_INPUT_KEY = 'gatehouse_approval';
@@ -61,7 +62,9 @@ export function createApprover(service: ApprovalService): Approver {
         tool: action.tool,
         target: action.target ?? null,
         summary: action.summary,
-        operation: action.guard ? approvalOperation(action.guard) : null,
+        operation: action.guard
+          ? { ...approvalOperation(action.guard), bound: shownInputs(action) }
+          : { kind: 'action', summary: action.summary, bound: shownInputs(action) },
         digest,
         rule: verdict.rule,
         reason: verdict.reason,
@@ -80,14 +83,9 @@ export function createApprover(service: ApprovalService): Approver {
         if (mode === 'totp') {
           const code = acceptedContent<{ code?: unknown }>(ch.inputResponses, APPROVAL_INPUT_KEY)?.code;
           if (typeof code !== 'string') return service.settleInteractive(state.approvalId, who, 'denied', { by: 'client', channel: 'totp', note: 'declined, cancelled or no code' });
-          let approver: string;
-          try {
-            approver = await service.verifyTotp(code);
-          } catch (e) {
-            await service.settleInteractive(state.approvalId, who, 'denied', { by: 'client', channel: 'totp', note: 'wrong code' }).catch(() => undefined);
-            throw e;
-          }
-          return service.settleInteractive(state.approvalId, who, 'approved', { by: approver, channel: 'totp' });
+          // Checked against this token's own brute-force brake (and the approver's shared one);
+          // a wrong, reused or braked code denies the approval on record and is thrown.
+          return service.settleTotp(state.approvalId, who, code);
         }
         const approved = acceptedContent<{ approve?: unknown }>(ch.inputResponses, APPROVAL_INPUT_KEY)?.approve === true;
         return service.settleInteractive(state.approvalId, who, approved ? 'approved' : 'denied', {
@@ -111,4 +109,32 @@ export function createApprover(service: ApprovalService): Approver {
       return service.outOfBand({ ...request, mode: mode === 'totp' ? 'totp' : 'out-of-band' });
     },
   };
+}
+
+/** Longest input value shown in full to the person; a longer one is shown as its start, size and digest. */
+const SHOWN_VALUE_CHARS = 4000;
+
+function shown(value: string): string {
+  if (value.length <= SHOWN_VALUE_CHARS) return value;
+  const bytes = Buffer.from(value, 'utf8');
+  return `${value.slice(0, SHOWN_VALUE_CHARS)}… (${bytes.length} bytes in all, sha256 ${createHash('sha256').update(bytes).digest('hex')})`;
+}
+
+/**
+ * Everything besides the command, request or path that the person must see to know what will
+ * happen: a command's stdin and env, a request's headers, and the action's bound inputs. The
+ * digest covers all of them in full (a value shown shortened is still bound by its digest).
+ */
+function shownInputs(action: Action): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  const g = action.guard;
+  if (g?.kind === 'command') {
+    if (g.stdin !== undefined) out.stdin = shown(g.stdin);
+    if (g.env !== undefined && Object.keys(g.env).length) out.env = shown(JSON.stringify(g.env));
+    if (g.session) out.typed = 'into an interactive session, at the shell prompt';
+  } else if (g?.kind === 'http') {
+    if (g.headers !== undefined && Object.keys(g.headers).length) out.headers = shown(JSON.stringify(g.headers));
+  }
+  for (const [k, v] of Object.entries(action.bound ?? {})) out[k] = shown(v);
+  return Object.keys(out).length ? out : undefined;
 }

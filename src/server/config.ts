@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { GatehouseError } from '../core/index.js';
 
@@ -107,5 +108,9 @@ export function loadConfig(file: string | undefined, required = false): Gatehous
       hint: 'see "Configuration" in the README for the keys Gatehouse knows',
     });
   }
+  // INVARIANT: a relative path in the configuration file means relative to that file, never to
+  // the server's working directory (a folder an agent may be able to write to).
+  const dir = dirname(resolve(file));
+  r.data.guard.policy_files = r.data.guard.policy_files.map((p) => resolve(dir, p));
   return r.data;
 }

@@ -2,6 +2,8 @@ import { CLIENT_CAPABILITIES_META_KEY, inputRequired, Server, type CallToolResul
 import { z } from 'zod';
 import { GatehouseError, log, toGatehouseError } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
+import { tooDeep, valueTooDeep } from '../upstream/json-depth.js';
+import { CallScrub } from '../tools/call-scrub.js';
 import type { ToolContext, ToolDefinition } from '../tools/types.js';
 import { APPROVAL_INPUT_KEY, ElicitationRequired, type McpApprovalChannel } from './approver.js';
 import type { Runtime } from './runtime.js';
@@ -114,6 +116,9 @@ export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Pri
       await runtime.gate.event(principal, name, 'not_granted').catch(() => undefined);
       return errorResult(new GatehouseError('not_granted', `this token is not granted the tool ${name}`, { hint: `ask an operator to add the grant tool:${name} to your token` }));
     }
+    // INVARIANT: no argument nested deeper than MAX_JSON_DEPTH reaches a tool (both doors; the
+    // walk is iterative, and deeper structure would overflow the stack of any recursive one).
+    if (valueTooDeep(request.params.arguments)) return errorResult(tooDeep(`the arguments of ${name}`));
     const args: Record<string, unknown> = { ...(request.params.arguments ?? {}) };
     const forged = Object.keys(args).filter((k) => FORGED_APPROVAL_ARG.test(k));
     if (forged.length > 0) {
@@ -127,7 +132,9 @@ export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Pri
       );
     }
     const progressToken = request.params._meta?.progressToken;
+    const output = new CallScrub(runtime.redactor, parsed.data);
     const toolCtx: ToolContext = {
+      output,
       principal,
       gate: runtime.gate,
       runtime,
@@ -147,7 +154,9 @@ export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Pri
       },
     };
     try {
-      const result = (await tool.handler(parsed.data, toolCtx)) as Record<string, unknown>;
+      // INVARIANT (the result boundary): everything a tool returns passes through this call's
+      // scrubbing here, whether or not the tool scrubbed it itself; a careless tool cannot leak.
+      const result = output.scrubValue((await tool.handler(parsed.data, toolCtx)) as Record<string, unknown>);
       return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
     } catch (e) {
       if (e instanceof ElicitationRequired) {
@@ -162,7 +171,7 @@ export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Pri
       }
       const err = toGatehouseError(e);
       if (err.code === 'internal') log.error('tool failed', { tool: name, err: e });
-      return errorResult(err);
+      return errorResult(output.error(err));
     }
   });
 

@@ -1,12 +1,13 @@
-import { AuditLog } from '../audit/index.js';
+import { AuditLog, payloadParts } from '../audit/index.js';
 import { ensureHome, gatehouseHome, GatehouseError, log, type HomePaths } from '../core/index.js';
 import { Gate, grantedNames, isGranted, RateLimiter, TokenService, type ActionGuard, type Approver, type Principal } from '../gate/index.js';
-import { openStore, type Store } from '../store/index.js';
+import { openStore, storeOptionsFromEnv, type Store } from '../store/index.js';
 import { TargetRepository, parseSecretRef, type Target } from '../targets/index.js';
 import type { ToolDefinition } from '../tools/types.js';
 import { installLogScrubbing, openKeyring, openVault, Redactor, type Keyring, type Vault } from '../vault/index.js';
 import type { SshPool, SshSessionManager } from '../ssh/index.js';
 import type { UpstreamPool } from '../upstream/index.js';
+import { dirname, resolve } from 'node:path';
 import { loadConfig, type GatehouseConfig } from './config.js';
 
 export interface TargetSummary {
@@ -55,11 +56,16 @@ function lazy<T>(make: () => Promise<T>): Lazy<T> {
 export class Runtime {
   readonly tokens: TokenService;
   readonly targets: TargetRepository;
+  /** Scrubs what agents read: strong secrets and known shapes (never a guessable value: see CallScrub). */
   readonly redactor: Redactor;
+  /** Scrubs what operators read (audit fields, server logs): every secret value, guessable or not. */
+  readonly operatorRedactor: Redactor;
   readonly gate: Gate;
   tools: ToolDefinition[] = [];
   readonly #closers: (() => Promise<void>)[] = [];
   #approver: Approver | undefined;
+  /** The directory of the configuration file: relative policy paths resolve against it. */
+  #configDir: string | undefined;
 
   private constructor(
     readonly env: NodeJS.ProcessEnv,
@@ -71,11 +77,13 @@ export class Runtime {
     readonly audit: AuditLog,
     guard: ActionGuard | undefined,
     approver: Approver | undefined,
+    integrityKey: Buffer,
   ) {
-    this.tokens = new TokenService(store);
-    this.targets = new TargetRepository(store);
-    this.redactor = new Redactor({ patterns: config.redaction.patterns });
-    audit.setScrubber((s) => this.redactor.scrub(s));
+    this.tokens = new TokenService(store, { integrityKey });
+    this.targets = new TargetRepository(store, keyring);
+    this.redactor = new Redactor({ audience: 'agent', patterns: config.redaction.patterns });
+    this.operatorRedactor = new Redactor({ audience: 'operator', patterns: config.redaction.patterns });
+    audit.setScrubber((s) => this.operatorRedactor.scrub(s));
     this.#approver = approver;
     this.gate = new Gate({
       audit,
@@ -93,22 +101,48 @@ export class Runtime {
     const env = opts.env ?? process.env;
     const paths = gatehouseHome(env);
     if (opts.create !== false) ensureHome(paths);
-    const config = loadConfig(env.GATEHOUSE_CONFIG ?? paths.configFile, env.GATEHOUSE_CONFIG !== undefined);
-    const store = await openStore({ databaseUrl: env.DATABASE_URL || undefined, sqliteFile: paths.databaseFile, schema: env.GATEHOUSE_PG_SCHEMA || undefined });
+    const configFile = env.GATEHOUSE_CONFIG ?? paths.configFile;
+    const config = loadConfig(configFile, env.GATEHOUSE_CONFIG !== undefined);
+    const store = await openStore(storeOptionsFromEnv(env, paths));
     try {
       // INVARIANT: a wrong or missing master key stops the process here, before anything is served.
       const keyring = await openKeyring({ home: paths.home, masterKeyFile: paths.masterKeyFile, env, store, create: opts.create !== false });
       const vault = openVault({ store, keyring });
       const audit = new AuditLog(store, await keyring.internalKey('audit-chain'));
-      const rt = new Runtime(env, paths, config, store, keyring, vault, audit, opts.guard, opts.approver);
+      const rt = new Runtime(env, paths, config, store, keyring, vault, audit, opts.guard, opts.approver, await keyring.internalKey('store-integrity'));
+      rt.#configDir = dirname(resolve(configFile));
+      // Rows written before row signatures existed are signed once, by the process that added the
+      // signature columns (0006), and only while the keyring says the store was never fully
+      // signed; afterwards an unsigned row is a forged one.
+      if (store.migrationsAppliedNow.includes('0006_integrity') && (await keyring.unsignedRowsMaySign())) {
+        const { createApprovalService } = await import('../approvals/index.js');
+        const signed = {
+          bindings: await vault.signUnsigned(),
+          targets: await rt.targets.signUnsigned(),
+          tokens: await rt.tokens.signUnsigned(),
+          approvals: await (await createApprovalService({ store, keys: keyring })).signUnsigned(),
+        };
+        await keyring.markRowsSigned();
+        log.info('signed records written before row signatures', signed);
+      }
       // Every value in the vault is scrubbed from every output and log line, filled or not.
-      await vault.seedRedactor(rt.redactor);
-      installLogScrubbing(rt.redactor);
+      await vault.seedRedactor({ add: (s) => rt.addSecret(s) });
+      installLogScrubbing(rt.operatorRedactor);
       return rt;
     } catch (e) {
       await store.close();
       throw e;
     }
+  }
+
+  /**
+   * Registers a secret value with both redactors: operators' channels scrub it always, agents'
+   * channels when it is not guessable (a guessable value filled into a call is hidden from that
+   * call by its CallScrub).
+   */
+  addSecret(value: string): void {
+    this.redactor.add(value);
+    this.operatorRedactor.add(value);
   }
 
   /** Installs the approver (the approvals module, wired by the server assembly). */
@@ -127,7 +161,7 @@ export class Runtime {
 
   readonly guard = lazy(async (): Promise<ActionGuard> => {
     const { loadGuard } = await import('../guard/index.js');
-    return loadGuard({ policyFiles: this.config.guard.policy_files });
+    return loadGuard({ policyFiles: this.config.guard.policy_files, baseDir: this.#configDir });
   });
 
   readonly upstream = lazy(async (): Promise<UpstreamPool> => {
@@ -148,9 +182,21 @@ export class Runtime {
     const { SshSessionManager } = await import('../ssh/index.js');
     const mgr = new SshSessionManager({
       idleTimeoutS: this.config.ssh.session_idle_seconds,
+      // Output is scrubbed once, as it arrives, before anything is buffered or sliced.
+      createScrubber: () => this.redactor.createScrubber(),
+      // INVARIANT: the transcript is kept whole in the audit log (every input; output up to the
+      // session's cap, with what was dropped said), as payload blobs the chain covers.
       onTranscript: (t) => {
         void this.audit
-          .append({ phase: 'event', tool: 'ssh_session', target: t.target, outcome: 'transcript', tokenId: t.owner, detail: { session: t.id, transcript: t } })
+          .append({
+            phase: 'event',
+            tool: 'ssh_session',
+            target: t.target,
+            outcome: 'transcript',
+            tokenId: t.owner,
+            detail: { session: t.id, openedAt: t.openedAt, closedAt: t.closedAt, closeReason: t.closeReason, truncated: t.truncated, entries: t.entries.length },
+            payload: payloadParts('transcript', t.entries.map((e) => JSON.stringify(e)).join('\n')),
+          })
           .catch((e) => log.error('session transcript not audited', { err: e }));
       },
     });
@@ -234,7 +280,7 @@ export class Runtime {
     const { ref: fieldRef, vault } = parseSecretRef(ref, 'secret');
     const host = target.kind === 'http' ? new URL(target.config.baseUrl).hostname : target.config.host;
     const r = await this.vault.fillHandles(`{{vault:${fieldRef}}}`, { destination: { target: target.name, host }, grantedVaults: [vault] });
-    for (const s of r.filled) this.redactor.add(s);
+    for (const s of r.filled) this.addSecret(s);
     return r.text;
   }
 

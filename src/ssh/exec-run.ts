@@ -7,7 +7,7 @@
  * channel open: after TERM, KILL and a channel close, the call stops waiting.
  */
 import type { Client, ClientChannel } from 'ssh2';
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, type OutputScrub } from '../core/index.js';
 import { sendChannelSignal } from './channel-signal.js';
 import type { ExecOptions, ExecResult } from './types.js';
 
@@ -50,8 +50,18 @@ class Capture {
       this.bytes += d.length;
     }
   }
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
+  /**
+   * The stream as the agent reads it, at most `limit` bytes. INVARIANT: scrubbed before it is cut
+   * (the capture kept `holdBack` bytes past the limit so a secret straddling it is seen whole).
+   */
+  text(limit: number, output: OutputScrub | undefined): { text: string; truncated: boolean } {
+    const raw = Buffer.concat(this.chunks);
+    if (!output) {
+      const cut = raw.length > limit;
+      return { text: (cut ? raw.subarray(0, limit) : raw).toString('utf8'), truncated: this.truncated || cut };
+    }
+    const r = output.capped(raw, limit, !this.truncated);
+    return { text: r.output.toString('utf8'), truncated: r.truncated };
   }
 }
 
@@ -75,8 +85,9 @@ export function runExec(client: Client, targetName: string, command: string, opt
         reject(new ChannelOpenError(!cfg.isAlive(), `channel open failed on SSH target "${targetName}"`));
         return;
       }
-      const out = new Capture(maxOut);
-      const errOut = new Capture(maxOut);
+      const keep = maxOut + (opts.output?.holdBack() ?? 0);
+      const out = new Capture(keep);
+      const errOut = new Capture(keep);
       let exitCode: number | null = null;
       let exitSignal: string | null = null;
       let gotExit = false;
@@ -113,13 +124,14 @@ export function runExec(client: Client, targetName: string, command: string, opt
           return;
         }
         try {
-          const scrub = opts.scrub ?? ((s: string) => s);
+          const stdout = out.text(maxOut, opts.output);
+          const stderr = errOut.text(maxOut, opts.output);
           const result: ExecResult = {
             exitCode,
             signal: exitSignal,
-            stdout: scrub(out.text()),
-            stderr: scrub(errOut.text()),
-            truncated: out.truncated || errOut.truncated,
+            stdout: stdout.text,
+            stderr: stderr.text,
+            truncated: stdout.truncated || stderr.truncated,
             durationMs: Math.round((performance.now() - started) * 100) / 100,
           };
           if (stopping === 'timeout') result.timedOut = true;

@@ -3,7 +3,7 @@
  * plain data, and credentials arrive through a callback the caller supplies (the lead fills it
  * from the vault), so this module never holds a key longer than one connection attempt.
  */
-import type { CommandOutput } from '../core/index.js';
+import type { CommandOutput, OutputScrub } from '../core/index.js';
 
 /** One SSH target. `hostKey` is the pinned 'SHA256:…' fingerprint; without it nothing connects. */
 export interface SshTargetSpec {
@@ -43,8 +43,11 @@ export interface ExecOptions {
   /** Called with total output bytes so far, at most every `progressIntervalMs`. */
   onProgress?: (bytesSoFar: number) => void;
   progressIntervalMs?: number;
-  /** Applied to stdout and stderr before they are returned (the vault redactor). */
-  scrub?: Scrubber;
+  /**
+   * Scrubs stdout and stderr, then cuts each at `maxOutputBytes` (the call's scrubbing). Without
+   * it the output is returned as read (for callers that have nothing to hide).
+   */
+  output?: OutputScrub;
 }
 
 export interface ExecResult extends CommandOutput {

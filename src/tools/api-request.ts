@@ -1,7 +1,11 @@
 import { z } from 'zod';
 // The one module, not the upstream index: that loads undici, which tools must not at cold start.
-import { pathWithQuery } from '../upstream/path-safety.js';
-import { approvalIdField, fillText, fillValues } from './common.js';
+import { GatehouseError } from '../core/index.js';
+import type { Action } from '../gate/index.js';
+import { jsonBodyText } from '../upstream/json-depth.js';
+import { checkPath, checkQuery, pathWithQuery } from '../upstream/path-safety.js';
+import { hopAsRequest, type JudgeHop } from '../upstream/redirect.js';
+import { APPROVAL_ID_ROLE, approvalIdField, fillText, fillValues } from './common.js';
 import { dropForgedHeaders, httpTarget } from './http-target.js';
 import { defineTool } from './types.js';
 
@@ -26,6 +30,16 @@ export const apiRequestTool = defineTool({
       approval_id: approvalIdField,
     })
     .strict(),
+  inputRoles: {
+    target: 'target',
+    method: 'judged',
+    path: 'judged',
+    query: 'judged',
+    headers: 'judged',
+    body: 'judged',
+    timeout_ms: { irrelevant: 'how long Gatehouse waits for the answer; the request sent is the same' },
+    approval_id: APPROVAL_ID_ROLE,
+  },
   outputSchema: z.object({
     status: z.number(),
     headers: z.record(z.string(), z.string()),
@@ -41,13 +55,31 @@ export const apiRequestTool = defineTool({
     let body: string | undefined;
     if (typeof input.body === 'string') body = input.body;
     else if (input.body !== undefined) {
-      body = JSON.stringify(input.body);
+      // Bounded depth, walked without recursion: a body nested 400,000 deep is invalid_input.
+      body = jsonBodyText(input.body);
       if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers = { ...headers, 'content-type': 'application/json' };
     }
     // The guard judges the query serialised exactly as the executor appends it.
     const sent = pathWithQuery(input.path, input.query);
+    const judged = { headers, body };
+    const principal = ctx.principal;
+    // INVARIANT: every redirect hop followed is judged like a request of its own (method after the
+    // redirect's rewriting, path, query, the body sent again); anything but allow stops it.
+    const judgeHop: JudgeHop = async (hop) => {
+      const step: Action = {
+        tool: 'api_request',
+        target: input.target,
+        guard: { kind: 'http', ...hopAsRequest(hop, judged) },
+        summary: `redirect ${hop.status} to ${hop.method} ${input.target}${hop.path}`,
+        client: ctx.client,
+      };
+      const v = await rt.gate.judgeStep(principal, step);
+      if (v.decision === 'allow') return 'allow';
+      const code = v.decision === 'approve' ? 'approval_required' : 'denied';
+      return { refuse: new GatehouseError(code, `the redirect to ${hop.method} ${hop.path} ${v.decision === 'approve' ? 'needs approval' : 'is refused'} (${v.rule}: ${v.reason})`) };
+    };
     return rt.gate.run(
-      ctx.principal,
+      principal,
       {
         tool: 'api_request',
         target: input.target,
@@ -58,9 +90,11 @@ export const apiRequestTool = defineTool({
       },
       async () => {
         const t = await httpTarget(rt, input.target);
+        // The target's own credential, injected by Gatehouse, is hidden from this call's output too.
+        if (t.credential !== undefined) ctx.output.filled([t.credential]);
         const dest = { target: input.target, host: t.host };
-        const h = await fillValues(rt, ctx.principal, headers, dest);
-        const fill = (v: string | number | boolean) => fillText(rt, ctx.principal, String(v), dest);
+        const h = await fillValues(ctx, headers, dest);
+        const fill = (v: string | number | boolean) => fillText(ctx, String(v), dest);
         const query = input.query
           ? Object.fromEntries(await Promise.all(Object.entries(input.query).map(async ([k, v]) => [k, Array.isArray(v) ? await Promise.all(v.map(fill)) : await fill(v)] as const)))
           : undefined;
@@ -70,20 +104,32 @@ export const apiRequestTool = defineTool({
           path: input.path,
           query,
           headers: { ...h.values, ...h.secrets },
-          body: body === undefined ? undefined : await fillText(rt, ctx.principal, body, dest),
+          body: body === undefined ? undefined : await fillText(ctx, body, dest),
           timeoutMs: input.timeout_ms,
           followRedirects: t.config.followRedirects,
+          judgeHop,
           signal: ctx.signal,
-          scrubHeader: (v) => rt.redactor.scrub(v),
+          scrubHeader: (v) => ctx.output.scrub(v),
+          // INVARIANT: the body is decoded, scrubbed as a stream, and only then cut at the limit;
+          // the scrubber's held tail past a cut is dropped, never shown.
+          responseScrubber: () => ctx.output.createScrubber(),
         });
-        // Scrub the body as bytes (binary-safe; catches every registered secret and known shape).
-        const scrubber = rt.redactor.createScrubber();
-        const clean = Buffer.concat([scrubber.push(r.body), scrubber.end()]);
         const { formatBody } = await import('../upstream/index.js');
-        const formatted = formatBody(r.headers['content-type'], clean);
+        const formatted = formatBody(r.headers['content-type'], r.body);
         return { status: r.status, headers: r.headers, body: formatted.value, body_encoding: formatted.encoding, truncated: r.truncated, duration_ms: Math.round(r.durationMs) };
       },
-      { channel: ctx.channel, approvalId: input.approval_id, describe: (r) => ({ status: (r as { status: number }).status }) },
+      {
+        channel: ctx.channel,
+        approvalId: input.approval_id,
+        describe: (r) => ({ status: (r as { status: number }).status }),
+        // A path or query the executor would refuse or rewrite is refused (and audited) before it
+        // is judged, so a person is never asked to approve a request other than the one sent.
+        prepare: async () => {
+          const q = input.path.indexOf('?');
+          checkPath(q < 0 ? input.path : input.path.slice(0, q));
+          if (q >= 0) checkQuery(input.path.slice(q + 1));
+        },
+      },
     );
   },
 });

@@ -1,6 +1,8 @@
 import { z } from 'zod';
+import { truncateText } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
 import type { Runtime } from '../server/runtime.js';
+import type { CallScrub } from './call-scrub.js';
 
 /**
  * `approval_id`: the one approval-related argument an agent may send: the id of an out-of-band
@@ -28,10 +30,25 @@ export const commandResult = z.object({
   durationMs: z.number(),
 });
 
+/**
+ * Who fills and for which call: the runtime, the principal whose vault grants apply, and the
+ * call's scrubbing, which every filled value joins before anything is sent.
+ */
+export interface FillContext {
+  runtime: Runtime;
+  principal: Principal;
+  output: CallScrub;
+}
+
+/** Registers values filled into a call: with both redactors, and with the call's own scrubbing. */
+function noteFilled(fc: FillContext, filled: readonly string[]): void {
+  for (const s of filled) fc.runtime.addSecret(s);
+  fc.output.filled(filled);
+}
+
 /** Fills vault handles in a map of values (env, headers, query) for one destination. */
 export async function fillValues(
-  rt: Runtime,
-  principal: Principal,
+  fc: FillContext,
   values: Record<string, string> | undefined,
   destination: { target?: string; host?: string },
 ): Promise<{ values: Record<string, string>; secrets: Record<string, string> }> {
@@ -42,23 +59,49 @@ export async function fillValues(
       plain[k] = v;
       continue;
     }
-    const r = await rt.vault.fillHandles(v, { destination, grantedVaults: rt.grantedVaults(principal) });
-    for (const s of r.filled) rt.redactor.add(s);
+    const r = await fc.runtime.vault.fillHandles(v, { destination, grantedVaults: fc.runtime.grantedVaults(fc.principal) });
+    noteFilled(fc, r.filled);
     if (r.handles.length > 0) secrets[k] = r.text;
     else plain[k] = r.text;
   }
   return { values: plain, secrets };
 }
 
+/**
+ * Fills vault handles in the environment of a command (`ssh_exec`, `exec`). Only items bound to
+ * this exact command line and env name on this target fill (src/vault/bindings.ts); the whole
+ * env, stdin and cwd are part of the decision, and every filled value is registered for scrubbing.
+ */
+export async function fillShellEnv(
+  fc: FillContext,
+  env: Record<string, string> | undefined,
+  destination: { target: string; host?: string },
+  shell: { command: string; hasStdin: boolean; cwd?: string },
+): Promise<{ values: Record<string, string>; secrets: Record<string, string> }> {
+  const r = await fc.runtime.vault.fillShellEnv(env, { destination, shell, grantedVaults: fc.runtime.grantedVaults(fc.principal) });
+  noteFilled(fc, r.filled);
+  return { values: r.values, secrets: r.secrets };
+}
+
 /** Fills vault handles in one text (a request body). */
-export async function fillText(rt: Runtime, principal: Principal, text: string, destination: { target?: string; host?: string }): Promise<string> {
+export async function fillText(fc: FillContext, text: string, destination: { target?: string; host?: string }): Promise<string> {
   if (!text.includes('{{vault:')) return text;
-  const r = await rt.vault.fillHandles(text, { destination, grantedVaults: rt.grantedVaults(principal) });
-  for (const s of r.filled) rt.redactor.add(s);
+  const r = await fc.runtime.vault.fillHandles(text, { destination, grantedVaults: fc.runtime.grantedVaults(fc.principal) });
+  noteFilled(fc, r.filled);
   return r.text;
+}
+
+/** Why `approval_id` is never part of an action: it names the approval the action must match. */
+export const APPROVAL_ID_ROLE = { irrelevant: 'names an approval a person decided; it is checked against this exact action and never changes it' } as const;
+
+/** Bound inputs as the digest, the person and the audit record see them: text, undefined dropped. */
+export function boundInputs(values: Record<string, string | number | boolean | undefined>): Record<string, string> | undefined {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(values)) if (v !== undefined) out[k] = String(v);
+  return Object.keys(out).length ? out : undefined;
 }
 
 /** One-line, secret-free summary of a command for audit and approval prompts. */
 export function clip(text: string, max = 500): string {
-  return text.length <= max ? text : text.slice(0, max) + '…';
+  return truncateText(text, max + 1);
 }

@@ -18,6 +18,7 @@ export const discoverTool = defineTool({
     'the vaults whose credential handles you may reference, and your open interactive sessions. Call this first to learn which target names to pass to other tools. ' +
     'It never returns a secret value.',
   inputSchema: z.object({}).strict(),
+  inputRoles: {},
   outputSchema: output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(_input, ctx) {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { approvalIdField, clip, commandResult, envField, fillValues } from './common.js';
+import { APPROVAL_ID_ROLE, approvalIdField, boundInputs, clip, commandResult, envField, fillShellEnv } from './common.js';
 import { defineTool } from './types.js';
 
 /** The destination name vault items bind to for local sandboxed exec (`--bind target:local`). */
@@ -28,17 +28,25 @@ export const execTool = defineTool({
       approval_id: approvalIdField,
     })
     .strict(),
+  inputRoles: { command: 'judged', env: 'judged', cwd: 'bound', timeout_s: 'bound', approval_id: APPROVAL_ID_ROLE },
   outputSchema: output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   async handler(input, ctx) {
     const rt = ctx.runtime;
     return ctx.gate.run(
       ctx.principal,
-      { tool: 'exec', guard: { kind: 'command', command: input.command }, summary: `exec: ${clip(input.command)}`, client: ctx.client },
+      {
+        tool: 'exec',
+        guard: { kind: 'command', command: input.command, env: input.env },
+        bound: boundInputs({ cwd: input.cwd, timeout_s: input.timeout_s }),
+        summary: `exec: ${clip(input.command)}`,
+        client: ctx.client,
+      },
       async () => {
         const { resolveProfile, runSandboxed } = await import('../sandbox/index.js');
         const profile = resolveProfile(rt.config.sandbox.profile, { profiles: rt.config.sandbox.profiles }, { home: rt.paths.home });
-        const env = await fillValues(rt, ctx.principal, input.env, { target: LOCAL_TARGET, host: 'localhost' });
+        // INVARIANT: env handles fill only for items bound to this exact command (issue 13.8).
+        const env = await fillShellEnv(ctx, input.env, { target: LOCAL_TARGET, host: 'localhost' }, { command: input.command, hasStdin: false, cwd: input.cwd });
         const r = await runSandboxed(profile, {
           command: input.command,
           cwd: input.cwd,
@@ -47,7 +55,7 @@ export const execTool = defineTool({
           timeoutS: input.timeout_s,
           signal: ctx.signal,
           hiddenPaths: [rt.paths.home, rt.paths.databaseFile, rt.paths.masterKeyFile, rt.paths.configFile],
-          scrub: (s) => rt.redactor.scrub(s),
+          output: ctx.output,
         });
         return { ...r, limits: r.limits as unknown as Record<string, unknown> };
       },

@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Principal } from '../gate/index.js';
 import type { Runtime } from '../server/runtime.js';
-import { approvalIdField, clip, commandResult, envField, fillValues } from './common.js';
+import { APPROVAL_ID_ROLE, approvalIdField, boundInputs, clip, commandResult, envField, fillShellEnv } from './common.js';
+import type { CallScrub } from './call-scrub.js';
 import { sshTarget } from './ssh-target.js';
 import { defineTool } from './types.js';
 
@@ -27,16 +28,28 @@ export interface RunContext {
   signal: AbortSignal;
   channel?: unknown;
   progress?: (progress: number, total?: number, message?: string) => Promise<void>;
+  /** The call's scrubbing (see CallScrub). */
+  output: CallScrub;
 }
 
 /** ssh_exec as one operation, shared by the MCP tool and `POST /ssh/:target/exec`. */
 export async function runSshExec(rt: Runtime, principal: Principal, input: z.infer<typeof sshExecInput>, ctx: RunContext, tool = 'ssh_exec'): Promise<z.infer<typeof sshExecOutput>> {
   return rt.gate.run(
     principal,
-    { tool, target: input.target, guard: { kind: 'command', command: input.command }, summary: `${input.target}$ ${clip(input.command)}`, client: ctx.client },
+    {
+      tool,
+      target: input.target,
+      // INVARIANT: stdin and env are judged with the command (a shell reads its script from stdin;
+      // env can hijack what runs), and cwd and the timeout are bound into the approval.
+      guard: { kind: 'command', command: input.command, stdin: input.stdin, env: input.env },
+      bound: boundInputs({ cwd: input.cwd, timeout_s: input.timeout_s }),
+      summary: `${input.target}$ ${clip(input.command)}`,
+      client: ctx.client,
+    },
     async () => {
       const { spec, creds, host } = await sshTarget(rt, input.target);
-      const env = await fillValues(rt, principal, input.env, { target: input.target, host });
+      // INVARIANT: env handles fill only for items bound to this exact command (issue 13.8).
+      const env = await fillShellEnv({ runtime: rt, principal, output: ctx.output }, input.env, { target: input.target, host }, { command: input.command, hasStdin: !!input.stdin, cwd: input.cwd });
       const pool = await rt.sshPool();
       return pool.exec(spec, creds, {
         command: input.command,
@@ -45,7 +58,8 @@ export async function runSshExec(rt: Runtime, principal: Principal, input: z.inf
         env: { ...env.values, ...env.secrets },
         stdin: input.stdin,
         signal: ctx.signal,
-        scrub: (s) => rt.redactor.scrub(s),
+        // Scrubbed, then cut at the output limit (a secret straddling the cut never shows).
+        output: ctx.output,
         onProgress: ctx.progress ? (bytes) => void ctx.progress!(bytes, undefined, `${bytes} bytes of output so far`) : undefined,
       });
     },
@@ -68,6 +82,7 @@ export const sshExecTool = defineTool({
     'dangerous commands need a person\'s approval and some are refused outright. A timeout or cancellation kills the remote command. Returns exit code, stdout and stderr ' +
     '(capped, secrets scrubbed). Env values may be vault handles bound to the target.',
   inputSchema: sshExecInput,
+  inputRoles: { target: 'target', command: 'judged', stdin: 'judged', env: 'judged', cwd: 'bound', timeout_s: 'bound', approval_id: APPROVAL_ID_ROLE },
   outputSchema: sshExecOutput,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   handler: (input, ctx) => runSshExec(ctx.runtime, ctx.principal, input, ctx),

@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { approvalIdField, clip } from './common.js';
+import type { Action } from '../gate/index.js';
+import type { Foreground } from '../ssh/index.js';
+import { APPROVAL_ID_ROLE, approvalIdField, boundInputs, clip } from './common.js';
 import { sshTarget } from './ssh-target.js';
 import { defineTool, type ToolContext } from './types.js';
 
@@ -16,9 +18,11 @@ export const sshSessionOpenTool = defineTool({
   name: 'ssh_session_open',
   title: 'Open an interactive SSH session',
   description:
-    'Opens an interactive shell (a PTY) on an SSH target for work that needs state across commands. Opening needs a person\'s approval unless policy allows it; say why in `reason`. ' +
-    'Every line you send is judged like an ssh_exec command. Sessions close when idle too long or when your token is revoked; the full transcript is audited. Returns the session id.',
+    'Opens an interactive bash shell (a PTY) on an SSH target for work that needs state across commands; the target user\'s login shell must be bash. Opening needs a person\'s approval unless policy allows it; say why in `reason`. ' +
+    'Gatehouse resets the shell first: no line editing, history expansion, aliases, traps or prompt hooks. Every line you send is judged like an ssh_exec command, and lines that change how later lines run ' +
+    '(aliases, functions, prompts, bind, complete, shell options, traps, history, exec, source) need approval. Sessions close when idle too long or when your token is revoked; the full transcript is audited. Returns the session id.',
   inputSchema: z.object({ target: z.string().min(1).max(100), reason: z.string().min(1).max(1000).describe('Why you need an interactive session'), approval_id: approvalIdField }).strict(),
+  inputRoles: { target: 'target', reason: 'bound', approval_id: APPROVAL_ID_ROLE },
   outputSchema: z.object({ id: z.string(), target: z.string() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   async handler(input, ctx) {
@@ -32,12 +36,13 @@ export const sshSessionOpenTool = defineTool({
         fixedVerdict: allow
           ? { decision: 'allow', rule: 'config.ssh.session_open', reason: 'configuration allows sessions without approval', matched: '' }
           : { decision: 'approve', rule: 'session.open', reason: `interactive session on ${input.target}: ${clip(input.reason, 200)}`, matched: input.reason },
+        bound: boundInputs({ reason: input.reason }),
         summary: `open session on ${input.target}: ${clip(input.reason, 200)}`,
         client: ctx.client,
       },
       async () => {
         const { spec, creds } = await sshTarget(rt, input.target);
-        const { id } = await (await sessions(ctx)).open(spec, creds, { owner: ctx.principal.tokenId, scrub: (s) => rt.redactor.scrub(s) });
+        const { id } = await (await sessions(ctx)).open(spec, creds, { owner: ctx.principal.tokenId });
         return { id, target: input.target };
       },
       { channel: ctx.channel, approvalId: input.approval_id },
@@ -49,7 +54,8 @@ export const sshSessionSendTool = defineTool({
   name: 'ssh_session_send',
   title: 'Send input to an SSH session',
   description:
-    'Sends input (usually one command line) to an open session and returns the output produced since, ANSI stripped and secrets scrubbed. Each line is judged like an ssh_exec command. ' +
+    'Sends input (usually one command line) to an open session and returns the output produced since, ANSI stripped and secrets scrubbed. Each line typed at the shell prompt is judged like an ssh_exec command; ' +
+    'input sent while another program holds the terminal (python3, vim, less, a nested shell) goes to that program and needs a person\'s approval. Lines over 4095 bytes are refused. ' +
     'With wait_for, waits until the output contains that text (or timeout_s passes).',
   inputSchema: z
     .object({
@@ -60,18 +66,53 @@ export const sshSessionSendTool = defineTool({
       approval_id: approvalIdField,
     })
     .strict(),
+  inputRoles: {
+    id: 'bound',
+    input: 'judged',
+    wait_for: { irrelevant: 'only decides when the call returns; the input sent is the same' },
+    timeout_s: { irrelevant: 'how long to wait for output; the input sent is the same' },
+    approval_id: APPROVAL_ID_ROLE,
+  },
   outputSchema: z.object({ output: z.string(), matched: z.boolean(), timedOut: z.boolean(), closed: z.boolean() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   async handler(input, ctx) {
     const mgr = await sessions(ctx);
     const info = mgr.list(ctx.principal.tokenId).find((s) => s.id === input.id);
+    // The whole input is judged as one command text typed at the shell's prompt: the parser sees
+    // every line, and the most restrictive verdict among them wins.
+    // INVARIANT: the approval binds the session too, so it cannot be spent in another session.
+    const action: Action = {
+      tool: 'ssh_session_send',
+      target: info?.target,
+      guard: { kind: 'command', command: input.input, session: true },
+      bound: boundInputs({ session: input.id, foreground: 'shell' }),
+      summary: `session ${input.id}: ${clip(input.input)}`,
+      client: ctx.client,
+    };
+    let foreground: Foreground = { atShell: true };
     return ctx.gate.run(
       ctx.principal,
-      // The whole input is judged as one command text: the parser sees every line, and the most
-      // restrictive verdict among them wins.
-      { tool: 'ssh_session_send', target: info?.target, guard: { kind: 'command', command: input.input }, summary: `session ${input.id}: ${clip(input.input)}`, client: ctx.client },
-      async () => mgr.send(input.id, ctx.principal.tokenId, input.input, { waitFor: input.wait_for, timeoutS: input.timeout_s }),
-      { channel: ctx.channel, approvalId: input.approval_id },
+      action,
+      // INVARIANT: the send is written only while the program the gate decided for still holds
+      // the terminal (the manager checks again right before writing).
+      async () => mgr.send(input.id, ctx.principal.tokenId, input.input, { waitFor: input.wait_for, timeoutS: input.timeout_s, expect: foreground }),
+      {
+        channel: ctx.channel,
+        approvalId: input.approval_id,
+        // Asked of the kernel once the caller is authorized: which program holds the terminal.
+        // Input typed while another program (python3, vim, less, a nested shell) holds it is input
+        // to that program, not a bash line: a person approves it, seeing which program gets it.
+        prepare: async () => {
+          if (!info) return;
+          foreground = await mgr.foreground(input.id, ctx.principal.tokenId);
+          if (foreground.atShell) return;
+          const to = `${foreground.program} (pid ${foreground.pid})`;
+          delete action.guard;
+          action.fixedVerdict = { decision: 'approve', rule: 'session.foreground', reason: `input to ${to}, not to the shell: ${foreground.reason}`, matched: clip(input.input, 200) };
+          action.bound = boundInputs({ session: input.id, foreground: `${foreground.program}:${foreground.pid}`, input: input.input });
+          action.summary = `session ${input.id}, input to ${to}: ${clip(input.input)}`;
+        },
+      },
     );
   },
 });
@@ -81,11 +122,16 @@ export const sshSessionReadTool = defineTool({
   title: 'Read an SSH session\'s output',
   description: 'Reads a session\'s buffered output from cursor `since` (default: what no send or read has returned yet; 0 for the whole buffer). Returns the output and the cursor to pass next time.',
   inputSchema: z.object({ id: sessionId, since: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(1_048_576).optional() }).strict(),
+  inputRoles: {
+    id: 'bound',
+    since: { irrelevant: 'which part of the buffered output comes back; reading changes nothing remote' },
+    limit: { irrelevant: 'how much of the buffered output comes back; reading changes nothing remote' },
+  },
   outputSchema: z.object({ output: z.string(), next: z.number(), closed: z.boolean(), dropped: z.boolean() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(input, ctx) {
     const mgr = await sessions(ctx);
-    return ctx.gate.run(ctx.principal, { tool: 'ssh_session_read', summary: `read session ${input.id}`, client: ctx.client }, async () =>
+    return ctx.gate.run(ctx.principal, { tool: 'ssh_session_read', bound: boundInputs({ session: input.id }), summary: `read session ${input.id}`, client: ctx.client }, async () =>
       mgr.read(input.id, ctx.principal.tokenId, { since: input.since, limit: input.limit }),
     );
   },
@@ -96,11 +142,12 @@ export const sshSessionSignalTool = defineTool({
   title: 'Signal an SSH session',
   description: 'Sends a signal to the session\'s foreground program: INT (like Ctrl-C), QUIT, TSTP, HUP, TERM or KILL.',
   inputSchema: z.object({ id: sessionId, signal: z.enum(['INT', 'QUIT', 'TSTP', 'HUP', 'TERM', 'KILL']) }).strict(),
+  inputRoles: { id: 'bound', signal: 'bound' },
   outputSchema: z.object({ ok: z.boolean() }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async handler(input, ctx) {
     const mgr = await sessions(ctx);
-    return ctx.gate.run(ctx.principal, { tool: 'ssh_session_signal', summary: `signal ${input.signal} to session ${input.id}`, client: ctx.client }, async () => {
+    return ctx.gate.run(ctx.principal, { tool: 'ssh_session_signal', bound: boundInputs({ session: input.id, signal: input.signal }), summary: `signal ${input.signal} to session ${input.id}`, client: ctx.client }, async () => {
       mgr.signal(input.id, ctx.principal.tokenId, input.signal);
       return { ok: true };
     });
@@ -112,11 +159,12 @@ export const sshSessionCloseTool = defineTool({
   title: 'Close an SSH session',
   description: 'Closes an interactive session. Its transcript goes to the audit log.',
   inputSchema: z.object({ id: sessionId }).strict(),
+  inputRoles: { id: 'bound' },
   outputSchema: z.object({ ok: z.boolean() }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(input, ctx) {
     const mgr = await sessions(ctx);
-    return ctx.gate.run(ctx.principal, { tool: 'ssh_session_close', summary: `close session ${input.id}`, client: ctx.client }, async () => {
+    return ctx.gate.run(ctx.principal, { tool: 'ssh_session_close', bound: boundInputs({ session: input.id }), summary: `close session ${input.id}`, client: ctx.client }, async () => {
       mgr.close(input.id, ctx.principal.tokenId);
       return { ok: true };
     });

@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { Gate, Principal } from '../gate/index.js';
 import type { Runtime } from '../server/runtime.js';
+import type { CallScrub } from './call-scrub.js';
 
 export interface ToolAnnotationsSpec {
   readOnlyHint: boolean;
@@ -22,7 +23,28 @@ export interface ToolContext {
   progress(progress: number, total?: number, message?: string): Promise<void>;
   /** The transport's approval channel (MCP request context), passed to the gate's approver. */
   channel: unknown;
+  /**
+   * This call's scrubbing: everything the call returns (result, streams, errors) passes through
+   * it at the result boundary; executors that cap output scrub with it first, then cap.
+   */
+  output: CallScrub;
 }
+
+/**
+ * What becomes of one input field of a tool. INVARIANT (checked for every tool by
+ * test/tools/input-roles.test.ts): every field is judged, bound, the target, or declared irrelevant
+ * with a reason; the judged, bound and target ones are part of the approval digest, shown to the
+ * person who approves, and kept in the audit record.
+ * - `judged`: the guard decides on it (a command, its stdin and env, an HTTP request, a path).
+ * - `bound`: not judged, but it changes what happens (cwd, a timeout, a file's content and mode).
+ * - `target`: names the target; authorization requires a grant for it.
+ * - `irrelevant`: changes nothing that happens on the far side (how long to wait for an answer,
+ *   how much of it to return), with the reason.
+ */
+export type InputRole = 'judged' | 'bound' | 'target' | { irrelevant: string };
+
+/** A role for every field of an object schema's input, and nothing else (the compiler checks). */
+export type InputRoles<I extends z.ZodType> = { readonly [K in keyof z.input<I>]-?: InputRole };
 
 /**
  * One tool: its schemas, its annotations and its handler. `description` is written for a model:
@@ -33,6 +55,8 @@ export interface ToolDefinition<I extends z.ZodType = z.ZodType, O extends z.Zod
   title: string;
   description: string;
   inputSchema: I;
+  /** What each input field is to the gate (see InputRole). */
+  inputRoles: InputRoles<I>;
   outputSchema: O;
   annotations: ToolAnnotationsSpec;
   handler(input: z.infer<I>, ctx: ToolContext): Promise<z.infer<O>>;

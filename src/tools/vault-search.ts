@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { boundInputs } from './common.js';
 import { defineTool } from './types.js';
 
 export const vaultSearchTool = defineTool({
@@ -15,12 +16,13 @@ export const vaultSearchTool = defineTool({
       host: z.string().max(253).optional().describe('Only handles usable for this host'),
     })
     .strict(),
+  inputRoles: { text: 'bound', target: 'bound', host: 'bound' },
   outputSchema: z.object({
     handles: z.array(z.object({ handle: z.string(), vault: z.string(), item: z.string(), field: z.string(), description: z.string().nullable(), bindings: z.array(z.string()) })),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(input, ctx) {
-    return ctx.gate.run(ctx.principal, { tool: 'vault_search', summary: `vault_search ${JSON.stringify(input)}`, client: ctx.client }, async () => ({
+    return ctx.gate.run(ctx.principal, { tool: 'vault_search', bound: boundInputs({ text: input.text, target: input.target, host: input.host }), summary: `vault_search ${JSON.stringify(input)}`, client: ctx.client }, async () => ({
       handles: await ctx.runtime.vault.search(input, ctx.runtime.grantedVaults(ctx.principal)),
     }));
   },

@@ -58,7 +58,7 @@ describe('gatehouse CLI: bad input gets a clear error and changes nothing', () =
     expect(r.stdout).not.toContain(t);
     const json = JSON.parse(cli(['token', 'list', '--json'], home.env).stdout) as Record<string, unknown>[];
     const listed = json.find((x) => x.name === 'listed')!;
-    expect(Object.keys(listed).sort()).toEqual(['admin', 'approvalMode', 'createdAt', 'expiresAt', 'grants', 'id', 'lastUsedAt', 'name', 'policy', 'prefix', 'revokedAt']);
+    expect(Object.keys(listed).sort()).toEqual(['admin', 'approvalMode', 'createdAt', 'expiresAt', 'grants', 'id', 'lastUsedAt', 'name', 'policy', 'prefix', 'revokedAt', 'verified']);
     expect(JSON.stringify(json)).not.toContain(t.slice(8));
   });
 

@@ -8,6 +8,7 @@ import { tempHome } from '../helpers/home.js';
 import { stdioClient } from '../helpers/mcp-client.js';
 
 const hasBwrap = spawnSync('bwrap', ['--version']).status === 0;
+const BUILD_COMMAND = 'printf "%s" "$BUILD_TOKEN" | wc -c; echo "$BUILD_TOKEN"';
 if (!hasBwrap && process.env.CI !== 'true') console.warn('\n*** SKIPPING exec e2e tests: bubblewrap (bwrap) is not installed. apt-get install bubblewrap ***\n');
 
 describe.skipIf(!hasBwrap && process.env.CI !== 'true')('exec tool end to end in the bubblewrap sandbox', () => {
@@ -24,7 +25,9 @@ describe.skipIf(!hasBwrap && process.env.CI !== 'true')('exec tool end to end in
     env = { ...home.env, GATEHOUSE_CONFIG: config };
     const r = cli(['vault', 'create', 'ops'], env);
     if (r.code !== 0) throw new Error(r.stderr);
-    cli(['vault', 'set', 'ops/build.token', '--bind', 'target:local'], env, 'build-token-canary-77aa');
+    // An env handle fills only for the one command it is bound to (issue 13.8).
+    cli(['vault', 'set', 'ops/build.token', '--bind', `command:local:BUILD_TOKEN=${BUILD_COMMAND}`], env, 'build-token-canary-77aa');
+    cli(['vault', 'set', 'ops/other.token', '--bind', 'target:local'], env, 'other-token-canary-5e1d');
     agent = createToken(env, 'builder', ['tool:exec', 'vault:ops']);
   });
   afterAll(() => home.cleanup());
@@ -59,13 +62,22 @@ describe.skipIf(!hasBwrap && process.env.CI !== 'true')('exec tool end to end in
     }
   });
 
-  it('fills env handles bound to target:local and scrubs them from the output', async () => {
+  it('fills env handles bound to this exact command on local and scrubs them from the output', async () => {
     const { client, close } = await stdioClient({ ...env, GATEHOUSE_TOKEN: agent }, 'modern');
     try {
-      const r = await client.callTool({ name: 'exec', arguments: { command: 'printf "%s" "$BUILD_TOKEN" | wc -c; echo "$BUILD_TOKEN"', env: { BUILD_TOKEN: '{{vault:ops/build.token}}' } } });
+      const r = await client.callTool({ name: 'exec', arguments: { command: BUILD_COMMAND, env: { BUILD_TOKEN: '{{vault:ops/build.token}}' } } });
       const out = r.structuredContent as { stdout: string };
       expect(out.stdout.split('\n')[0].trim()).toBe(String('build-token-canary-77aa'.length));
       expect(JSON.stringify(r)).not.toContain('build-token-canary-77aa');
+      // Any other command (here one that reads the value back transformed) gets nothing.
+      const rev = await client.callTool({ name: 'exec', arguments: { command: 'printf "%s" "$BUILD_TOKEN" | rev', env: { BUILD_TOKEN: '{{vault:ops/build.token}}' } } });
+      expect(rev.isError).toBe(true);
+      expect(JSON.stringify(rev.content)).toMatch(/vault_handle_refused.*not one it is bound to/s);
+      // A handle bound target:local never fills a command's env.
+      const other = await client.callTool({ name: 'exec', arguments: { command: 'echo "$T" | rev', env: { T: '{{vault:ops/other.token}}' } } });
+      expect(other.isError).toBe(true);
+      expect(JSON.stringify(other.content)).toMatch(/vault_handle_refused.*not bound for use in a command/s);
+      expect(JSON.stringify([rev, other])).not.toMatch(/canary|ayranac/);
     } finally {
       await close();
     }

@@ -9,7 +9,8 @@ import { echoHandler, startServer, type TestServer } from '../upstream/servers.j
 
 // A credential canary: it must reach the upstream and never come back to the agent, an operator's
 // log, the audit log, or the database in plaintext.
-const CANARY = 'sk-canary-' + 'Zq7'.repeat(12);
+// Random-looking on purpose: a guessable value is (by design) never literal-scrubbed from what agents read.
+const CANARY = 'sk-canary-Zq7Xb2Lm9Pw4Rt6Yh8Ns3Kd5Vf1Jc0Gx';
 const OTHER = 'other-secret-value-9f8e7d6c5b4a';
 
 describe('HTTP targets end to end: api_request and /gateway with injected credentials', () => {

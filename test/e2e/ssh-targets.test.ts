@@ -4,6 +4,8 @@ import { tempHome } from '../helpers/home.js';
 import { httpClient, stdioClient } from '../helpers/mcp-client.js';
 import { skipWithoutSshd, startSshd, type SshdHandle } from '../helpers/sshd.js';
 
+const GREETING_COMMAND = 'echo "$GREETING"; echo out; echo err >&2; exit 3';
+
 describe.skipIf(skipWithoutSshd('e2e ssh'))('SSH targets end to end against a real sshd', () => {
   const home = tempHome();
   let sshd: SshdHandle;
@@ -16,10 +18,12 @@ describe.skipIf(skipWithoutSshd('e2e ssh'))('SSH targets end to end against a re
 
   beforeAll(async () => {
     assertBuilt();
-    sshd = await startSshd();
+    sshd = await startSshd({ loginShell: 'bash' });
     ok(cli(['vault', 'create', 'ops'], home.env));
     ok(cli(['vault', 'set', 'ops/box.key', '--bind', 'target:box'], home.env, sshd.privateKey));
-    ok(cli(['vault', 'set', 'ops/box.motd', '--bind', 'target:box'], home.env, 'greeting-canary-4f3e2d1c'));
+    // An env handle fills only for the one command it is bound to (issue 13.8).
+    ok(cli(['vault', 'set', 'ops/motd.text', '--bind', `command:box:GREETING=${GREETING_COMMAND}`], home.env, 'greeting-canary-4f3e2d1c'));
+    ok(cli(['vault', 'set', 'ops/box.motd', '--bind', 'target:box'], home.env, 'motd-canary-0c9b8a7d'));
     ok(cli(['target', 'add', 'ssh', 'box', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', sshd.user, '--key', 'vault:ops/box.key', '--description', 'test box'], home.env));
     agent = createToken(home.env, 'ops-agent', ['tool:*', 'target:box', 'vault:ops']);
     server = await startServe(home.env);
@@ -50,7 +54,7 @@ describe.skipIf(skipWithoutSshd('e2e ssh'))('SSH targets end to end against a re
   it('ssh_exec runs commands with exit codes, env handles filled and scrubbed', async () => {
     const { client, close } = await httpClient(server.url, agent, 'modern');
     try {
-      const r = await client.callTool({ name: 'ssh_exec', arguments: { target: 'box', command: 'echo "$GREETING"; echo out; echo err >&2; exit 3', env: { GREETING: '{{vault:ops/box.motd}}' } } });
+      const r = await client.callTool({ name: 'ssh_exec', arguments: { target: 'box', command: GREETING_COMMAND, env: { GREETING: '{{vault:ops/motd.text}}' } } });
       expect(r.isError).toBeFalsy();
       const out = r.structuredContent as { exitCode: number; stdout: string; stderr: string };
       expect(out.exitCode).toBe(3);
@@ -59,6 +63,25 @@ describe.skipIf(skipWithoutSshd('e2e ssh'))('SSH targets end to end against a re
       // The remote echoed the secret back; the agent sees it scrubbed.
       expect(JSON.stringify(r)).not.toContain('greeting-canary-4f3e2d1c');
       expect(out.stdout).toMatch(/REDACTED/);
+    } finally {
+      await close();
+    }
+  });
+
+  it('a handle bound target:box is refused in an ssh_exec env; a command-bound one only for its exact command, without stdin', async () => {
+    const { client, close } = await httpClient(server.url, agent, 'modern');
+    try {
+      const call = (args: Record<string, unknown>) => client.callTool({ name: 'ssh_exec', arguments: { target: 'box', ...args } });
+      const targetBound = await call({ command: 'echo "$M" | rev', env: { M: '{{vault:ops/box.motd}}' } });
+      expect(targetBound.isError).toBe(true);
+      expect(JSON.stringify(targetBound.content)).toMatch(/vault_handle_refused.*not bound for use in a command.*gatehouse vault bind ops\/box --command box --env M/s);
+      const oneMore = await call({ command: GREETING_COMMAND + ' ', env: { GREETING: '{{vault:ops/motd.text}}' } });
+      expect(JSON.stringify(oneMore.content)).toMatch(/vault_handle_refused.*not one it is bound to/s);
+      const withStdin = await call({ command: GREETING_COMMAND, stdin: 'x\n', env: { GREETING: '{{vault:ops/motd.text}}' } });
+      expect(JSON.stringify(withStdin.content)).toMatch(/vault_handle_refused.*sends stdin/s);
+      const redirected = await call({ command: GREETING_COMMAND, env: { GREETING: '{{vault:ops/motd.text}}', X: 'y' } });
+      expect(JSON.stringify(redirected.content)).toMatch(/vault_handle_refused.*env X of this action is not exactly one vault handle/s);
+      expect(JSON.stringify([targetBound, oneMore, withStdin, redirected])).not.toMatch(/canary|yranac/);
     } finally {
       await close();
     }
@@ -188,7 +211,9 @@ describe.skipIf(skipWithoutSshd('e2e ssh'))('SSH targets end to end against a re
     try {
       const path = `/tmp/gatehouse-canary-${Date.now()}.txt`;
       // The remote side holds the secret (put there by someone else); the agent must not read it back.
-      const put = await client.callTool({ name: 'ssh_exec', arguments: { target: 'box', command: `printf '%s\\n' "$V" > ${path}`, env: { V: '{{vault:ops/box.motd}}' } } });
+      const command = `printf '%s\\n' "$V" > ${path}`;
+      ok(cli(['vault', 'bind', 'ops/motd', '--command', 'box', '--env', 'V', '--', command], home.env));
+      const put = await client.callTool({ name: 'ssh_exec', arguments: { target: 'box', command, env: { V: '{{vault:ops/motd.text}}' } } });
       expect(put.isError, JSON.stringify(put.content)).toBeFalsy();
       const read = await client.callTool({ name: 'file_read', arguments: { target: 'box', path } });
       expect(read.isError, JSON.stringify(read.content)).toBeFalsy();

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeSandbox, runSandboxed, validateProfile, type SandboxProfileInput } from '../../src/sandbox/index.js';
+import { outputScrubFor, secretPrefixes } from '../helpers/output-scrub.js';
 
 const HAVE_BWRAP = existsSync('/usr/bin/bwrap') || existsSync('/bin/bwrap');
 const CI = process.env.CI === 'true';
@@ -291,9 +292,27 @@ describe.skipIf(!HAVE_BWRAP && !CI)('sandbox escapes (real bubblewrap)', () => {
     }
   });
 
-  it('applies the scrub hook to the final output', async () => {
-    const r = await runSandboxed(profile(), { command: 'echo value=abc123secret', scrub: (s) => s.replaceAll('abc123secret', '[redacted]'), hiddenPaths: hidden() });
-    expect(r.stdout).toBe('value=[redacted]\n');
+  it('scrubs the output with the call\'s scrubbing', async () => {
+    const secret = 'Zq8vN3xT7bK2mW9rL4pY6hD1';
+    const r = await runSandboxed(profile(), { command: `echo value=${secret}`, output: outputScrubFor(secret), hiddenPaths: hidden() });
+    expect(r.stdout).toBe('value=[REDACTED]\n');
+  });
+
+  // Issue 13.5: scrub first, cut after — a secret straddling the output cap never shows.
+  it('scrubs before it cuts at the output cap, at every alignment', async () => {
+    const secret = 'Zq8vN3xT7bK2mW9rL4pY6hD1';
+    const output = outputScrubFor(secret);
+    const cap = 200;
+    for (let pad = cap - secret.length - 2; pad <= cap + 2; pad += 3) {
+      const r = await runSandboxed(profile({ limits: { outputBytes: cap, wallSeconds: 30 } }), {
+        command: `head -c ${pad} /dev/zero | tr '\\0' x; printf '${secret}'; yes y | head -c 100000`,
+        output,
+        hiddenPaths: hidden(),
+      });
+      expect(r.truncated, `pad ${pad}`).toBe(true);
+      expect(Buffer.byteLength(r.stdout), `pad ${pad}`).toBeLessThanOrEqual(cap);
+      for (const p of secretPrefixes(secret)) expect(r.stdout, `pad ${pad}`).not.toContain(p);
+    }
   });
 
   it('refuses a cwd outside the workspace', async () => {

@@ -1,4 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { outputScrubFor, secretPrefixes } from '../helpers/output-scrub.js';
+
+const SECRET = 'Zq8vN3xT7bK2mW9rL4pY6hD1';
 import { SshPool, type SshTargetSpec } from '../../src/ssh/index.js';
 import { skipWithoutSshd, startSshd, type SshdHandle } from '../helpers/sshd.js';
 
@@ -71,10 +74,23 @@ describe.skipIf(skip)('ssh exec against a real sshd', () => {
     expect(seen[seen.length - 1]).toBeGreaterThanOrEqual(1000);
   });
 
-  it('applies scrub to stdout and stderr', async () => {
-    const r = await pool.exec(spec, sshd.credentials, { command: 'echo token=s3cr3t; echo s3cr3t >&2', scrub: (s) => s.replaceAll('s3cr3t', '[REDACTED]') });
+  it('scrubs stdout and stderr', async () => {
+    const output = outputScrubFor(SECRET);
+    const r = await pool.exec(spec, sshd.credentials, { command: `echo token=${SECRET}; echo ${SECRET} >&2`, output });
     expect(r.stdout).toBe('token=[REDACTED]\n');
     expect(r.stderr).toBe('[REDACTED]\n');
+  });
+
+  // Issue 13.5: output was cut at the limit and then scrubbed, so a secret straddling the cut came
+  // back minus its last characters. Now it is scrubbed first and cut after, at every alignment.
+  it('scrubs before it cuts: a secret straddling the output limit never shows, at any alignment', async () => {
+    const output = outputScrubFor(SECRET);
+    const limit = 64;
+    for (let pad = limit - SECRET.length - 2; pad <= limit + 2; pad++) {
+      const r = await pool.exec(spec, sshd.credentials, { command: `printf '%${pad}s' '' | tr ' ' x; printf '${SECRET}yyyy'`, maxOutputBytes: limit, output });
+      expect(Buffer.byteLength(r.stdout), `pad ${pad}`).toBeLessThanOrEqual(limit);
+      for (const p of secretPrefixes(SECRET)) expect(r.stdout, `pad ${pad}`).not.toContain(p);
+    }
   });
 
   async function alive(pid: number): Promise<boolean> {

@@ -1,11 +1,14 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { GatehouseError } from '../../core/index.js';
+import { CallScrub } from '../../tools/call-scrub.js';
+import { scrubbedErrors } from '../http.js';
 import { fillText } from '../../tools/common.js';
-import { decodeRequestForGuard, MULTIPART, readTextualBody, readWhole, UPSTREAM_LIMITS } from '../../upstream/index.js';
+import { checkPath, checkQuery, decodeRequestForGuard, MULTIPART, parseContentCodings, readTextualBody, readWhole, UPSTREAM_LIMITS } from '../../upstream/index.js';
 import { dropForgedHeaders, httpTarget } from '../../tools/http-target.js';
 import type { HttpOperation } from '../../gate/index.js';
-import type { Route } from '../http.js';
+import { pathParam, type Route } from '../http.js';
 import type { Runtime } from '../runtime.js';
 
 /** The header an HTTP agent retries with after a person approved out of band. */
@@ -17,16 +20,57 @@ function headerMap(req: IncomingMessage): Record<string, string> {
   return out;
 }
 
+/** What the guard is shown of a body read whole, and whether the approval must bind its bytes. */
+interface GuardBody {
+  /** Text whose UTF-8 bytes are the body as a server reads it (after its content codings). */
+  text?: string;
+  /** Set when `text` is the decoded form: the Content-Encoding it was decoded from. */
+  decodedFrom?: string;
+  /** The guard cannot be shown the body as text (undecodable coding, not UTF-8): it judges it unread. */
+  unread: boolean;
+  /** The bytes sent differ from the text judged (or none was judged): the approval binds the bytes. */
+  bindBytes: boolean;
+}
+
+/**
+ * The body as the guard must judge it. INVARIANT: the guard's view is the server's, or the body
+ * is judged unread (approve for any textual type): every content coding is undone with the same
+ * parser the response path uses (a bomb, corrupt data or an unknown coding stays unread), and
+ * only UTF-8 text is passed as text; the guard reads that text again with any declared charset.
+ * Bytes that are not UTF-8 (UTF-16 with a byte-order mark, Latin-1) cannot be carried as text
+ * without loss, so they are judged unread and the approval binds them.
+ */
+async function guardBody(body: Buffer, contentEncoding: string | undefined, contentType: string): Promise<GuardBody> {
+  let bytes: Buffer | undefined = body;
+  let decodedFrom: string | undefined;
+  if (contentEncoding !== undefined && contentEncoding.trim() !== '') {
+    const list = parseContentCodings(contentEncoding);
+    bytes = !list.ok ? undefined : list.codings.length === 0 ? body : await decodeRequestForGuard(body, contentEncoding, UPSTREAM_LIMITS.maxDecodedForGuard);
+    decodedFrom = contentEncoding;
+  }
+  const encoded = bytes !== body;
+  if (bytes === undefined) return { unread: true, bindBytes: true };
+  // A multipart body's file parts are binary by nature: its fields are read from a lossy decoding
+  // (file parts are skipped, a part in another charset makes the view opaque).
+  if (!isUtf8(bytes) && !MULTIPART.test(contentType)) return { unread: true, bindBytes: true };
+  return { text: bytes.toString('utf8'), decodedFrom, unread: false, bindBytes: encoded };
+}
+
 /**
  * `ANY /gateway/:target/*`: the same guard, approval, audit, injection and scrubbing as
  * api_request, for agents that speak plain HTTP. Bodies stream both ways (SSE and large
- * downloads pass through as they arrive); the response is scrubbed as it streams.
- * Authorization: a token granted `tool:api_request` and the target.
+ * downloads pass through as they arrive); the response is scrubbed as it streams, header names
+ * and values included. Authorization: a token granted `tool:api_request` and the target.
  *
  * INVARIANT: the guard judges what is sent. It sees the query string (a `_method=DELETE` or a
- * GraphQL `query=mutation…` lives there) and every textual body, which is read whole before the
- * gate (as it would be anyway, to fill vault handles) and sent byte for byte as judged. A binary
- * body streams unread, and the guard is told so: a write to a GraphQL path then needs approval.
+ * GraphQL `query=mutation…` lives there) and every textual (or untyped) body, which is read
+ * whole before the gate (as it would be anyway, to fill vault handles) and sent byte for byte as
+ * judged. A binary body streams unread, and the guard is told so: a write to a GraphQL path then
+ * needs approval. A path or query that a direct call could not use is refused before the guard
+ * (a person is never asked to approve a request that cannot be sent as shown).
+ *
+ * Redirects are not followed here: a 3xx goes back to the client, whose next request comes
+ * through the gate again.
  */
 export function gatewayRoute(rt: Runtime): Route {
   return {
@@ -40,7 +84,7 @@ export function gatewayRoute(rt: Runtime): Route {
       const beforeQuery = q < 0 ? raw : raw.slice(0, q);
       const rawQuery = q < 0 ? '' : raw.slice(q + 1);
       const slash = beforeQuery.indexOf('/');
-      const target = decodeURIComponent(slash < 0 ? beforeQuery : beforeQuery.slice(0, slash));
+      const target = pathParam(slash < 0 ? beforeQuery : beforeQuery.slice(0, slash), 'target name');
       const path = slash < 0 ? '/' : beforeQuery.slice(slash);
       if (!target) throw new GatehouseError('invalid_input', 'no target in the URL', { hint: 'use /gateway/TARGET/PATH' });
       const method = req.method ?? 'GET';
@@ -48,6 +92,9 @@ export function gatewayRoute(rt: Runtime): Route {
       const incoming = headerMap(req);
       const { headers, forged } = await dropForgedHeaders(rt, ctx.principal, 'api_request', incoming);
       const pathAndQuery = rawQuery === '' ? path : `${path}?${rawQuery}`;
+      // This call's scrubbing: the response stream and any error pass through it.
+      const output = new CallScrub(rt.redactor, { pathAndQuery, headers });
+      const fc = { runtime: rt, principal: ctx.principal, output };
       // The body is read by the gate's prepare step: only once the token is granted and within its
       // rate, and a failed read (too large, the client gone) is audited like any refusal.
       const guard: HttpOperation = { kind: 'http', method, path: pathAndQuery, headers };
@@ -58,17 +105,18 @@ export function gatewayRoute(rt: Runtime): Route {
         guard.bodySha256 = createHash('sha256').update(bytes).digest('hex');
       };
 
-      await rt.gate.run(
+      await scrubbedErrors(output, () => rt.gate.run(
         ctx.principal,
         { tool: 'api_request', route: '/gateway', target, guard, summary: `${method} /gateway/${target}${pathAndQuery}`, client: ctx.client },
         async () => {
           const t = await httpTarget(rt, target);
+          if (t.credential !== undefined) output.filled([t.credential]);
           const dest = { target, host: t.host };
           // Header and query values are known now: fill their handles up front, so the
           // upstream's synchronous fill is a lookup. Body handles are filled when the body arrives.
           const filled = new Map<string, string>();
           const values = rawQuery === '' ? Object.values(headers) : [...Object.values(headers), ...new URLSearchParams(rawQuery).values()];
-          for (const v of values) if (v.includes('{{vault:') && !filled.has(v)) filled.set(v, await fillText(rt, ctx.principal, v, dest));
+          for (const v of values) if (v.includes('{{vault:') && !filled.has(v)) filled.set(v, await fillText(fc, v, dest));
           return (await rt.upstream()).proxy(t.spec, t.credential, req, res, {
             path,
             query: rawQuery,
@@ -77,10 +125,10 @@ export function gatewayRoute(rt: Runtime): Route {
             fill: filled.size === 0 ? undefined : (v) => filled.get(v) ?? v,
             // A multipart body (files) is sent as read: vault handles are not filled in it, so
             // binary parts are never re-encoded.
-            fillBody: MULTIPART.test(req.headers['content-type'] ?? '') ? (text) => text : (text) => fillText(rt, ctx.principal, text, dest),
-            scrubHeader: (v) => rt.redactor.scrub(v),
+            fillBody: MULTIPART.test(req.headers['content-type'] ?? '') ? (text) => text : (text) => fillText(fc, text, dest),
+            scrubHeader: (v) => output.scrub(v),
             // The body is scrubbed chunk by chunk as it streams (secrets split across chunks too).
-            responseScrubber: () => rt.redactor.createScrubber(),
+            responseScrubber: () => output.createScrubber(),
             dropHeaders: [APPROVAL_ID_HEADER, ...forged],
             body,
           });
@@ -89,19 +137,21 @@ export function gatewayRoute(rt: Runtime): Route {
           approvalId: typeof approvalId === 'string' ? approvalId : undefined,
           describe: (r) => ({ status: (r as { status: number }).status }),
           prepare: async () => {
+            // INVARIANT: a path or query a direct call could not use is refused here, typed and
+            // audited, before the guard (its own decoding would only answer "approve").
+            checkPath(path);
+            checkQuery(rawQuery);
             // The bytes stay in the token's reading budget until the response is done.
             const read = await readTextualBody(req, UPSTREAM_LIMITS.maxRequestBytes, { owner: ctx.principal.tokenId, holdUntil: res });
             body = read.body;
             guard.bodyUnread = read.unread;
-            // A compressed text body is judged as the server will read it once decoded (bounded:
-            // a bomb or corrupt data stays unread, which fails closed); the bytes go out as sent.
-            const encoding = req.headers['content-encoding'];
-            const decoded = body && encoding ? await decodeRequestForGuard(body, encoding, UPSTREAM_LIMITS.maxDecodedForGuard) : undefined;
-            if (decoded !== undefined && body) {
-              guard.bodyDecodedFrom = encoding;
-              bindBytes(body);
-            }
-            guard.body = decoded ?? body?.toString('utf8');
+            if (!body) return;
+            output.agentSent(body.toString('utf8'));
+            const seen = await guardBody(body, req.headers['content-encoding'], req.headers['content-type'] ?? '');
+            if (seen.unread) guard.bodyUnread = true;
+            if (seen.decodedFrom !== undefined && seen.text !== undefined) guard.bodyDecodedFrom = seen.decodedFrom;
+            if (seen.bindBytes) bindBytes(body);
+            guard.body = seen.text;
           },
           // INVARIANT: an approval covers the exact bytes sent. A body the guard was not shown
           // (binary, compressed) is read whole before a person is asked, its size and SHA-256 go
@@ -120,7 +170,7 @@ export function gatewayRoute(rt: Runtime): Route {
             bindBytes(body);
           },
         },
-      );
+      ));
     },
   };
 }
