@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GatehouseError, log } from '../core/index.js';
+import type { SelectQueryBuilder } from 'kysely';
 import type { Store } from '../store/index.js';
 import { consumeError, tamperedError, type ConsumeFailure } from './approval-errors.js';
 import { approvalVerifies, signApproval, type ApprovalRow } from './approval-rows.js';
@@ -33,6 +34,14 @@ export interface ApprovalServiceOptions {
   onEvent?: (e: ApprovalEvent) => void | Promise<void>;
   /** Clock (ms since the epoch); tests move it instead of sleeping. */
   now?: () => number;
+  /**
+   * Approvals one token may have waiting at once (default 20). Past it a new request is refused
+   * with `limit_exceeded` (audited), so one token that never answers cannot bury another token's
+   * real approval under its own.
+   */
+  maxPendingPerToken?: number;
+  /** How long a record is kept past its expiry before it is purged (default 7 days). */
+  retentionMs?: number;
 }
 
 export interface DecideOptions {
@@ -53,6 +62,38 @@ export interface ListOptions {
   status?: ApprovalStatus | 'all';
   limit?: number;
 }
+
+export interface PageOptions {
+  status?: 'pending' | 'approved' | 'denied' | 'expired' | 'used' | 'all';
+  /** At most this many records in the page (default 100, at most 1000). */
+  limit?: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+  /** Only this token's approvals. */
+  tokenId?: string;
+}
+
+/** One page of approvals, with what the page leaves out said out loud. */
+export interface ApprovalPage {
+  approvals: Approval[];
+  /** How many records match the filter in all (not only this page). */
+  total: number;
+  /** Matching records per token, most first: one token's flood never hides another token's count. */
+  byToken: { tokenId: string; tokenName: string; count: number }[];
+  /** True when more records match than this page shows. */
+  truncated: boolean;
+  /** Pass as `cursor` for the next page; absent on the last one. */
+  nextCursor?: string;
+}
+
+/** Default cap on approvals one token may have waiting at once. */
+export const DEFAULT_MAX_PENDING_PER_TOKEN = 20;
+/** Default time a record is kept past its expiry. */
+export const DEFAULT_APPROVAL_RETENTION_MS = 7 * 24 * 3600 * 1000;
+/** Largest record kept (summary, reason, matched and the operation together, UTF-8). */
+export const MAX_APPROVAL_RECORD_BYTES = 256 * 1024;
+/** Purges run at most this often, from the request path (no timer of their own). */
+const PURGE_EVERY_MS = 60 * 1000;
 
 const MODES: readonly ApprovalMode[] = ['out-of-band', 'totp', 'elicitation'];
 const CHANNELS: readonly DecisionChannel[] = ['cli', 'api', 'elicitation', 'totp'];
@@ -87,6 +128,9 @@ export class ApprovalService {
    * from the present; the process that spent it still knows, and refuses it as tampered.
    */
   readonly #spent = new Map<string, number>();
+  readonly #maxPending: number;
+  readonly #retentionMs: number;
+  #lastPurge = 0;
 
   constructor(opts: ApprovalServiceOptions, stateKey: Buffer, seedKey: Buffer, integrityKey: Buffer) {
     if (integrityKey.length !== 32) throw new GatehouseError('key_invalid', 'the store-integrity key must be 32 bytes');
@@ -97,6 +141,9 @@ export class ApprovalService {
     this.#now = opts.now ?? Date.now;
     this.#onEvent = opts.onEvent;
     this.#codec = new RequestStateCodec(stateKey, this.#now);
+    this.#maxPending = opts.maxPendingPerToken ?? DEFAULT_MAX_PENDING_PER_TOKEN;
+    if (!(this.#maxPending >= 1)) throw new GatehouseError('config_invalid', 'approvals.max_pending_per_token must be at least 1');
+    this.#retentionMs = opts.retentionMs ?? DEFAULT_APPROVAL_RETENTION_MS;
     this.approvers = new ApproverRegistry(opts.store, seedKey, this.#now, (e) => this.#emit(e));
   }
 
@@ -115,8 +162,34 @@ export class ApprovalService {
     checkText('matched', r.matched, MAX_TEXT, true);
     if (!MODES.includes(r.mode)) throw new GatehouseError('invalid_input', `unknown approval mode ${JSON.stringify(r.mode)}`);
     const operation = r.operation ? JSON.stringify(pickOperation(r.operation)) : null;
-    const id = newApprovalId();
+    // INVARIANT: what is stored per record is bounded (with the per-token cap, so is a flood).
+    const bytes = [r.summary, r.reason, r.matched, operation ?? ''].reduce((n, t) => n + Buffer.byteLength(t, 'utf8'), 0);
+    if (bytes > MAX_APPROVAL_RECORD_BYTES) {
+      throw new GatehouseError('input_too_large', `this action is ${bytes} bytes as a person would be shown it; an approval keeps at most ${MAX_APPROVAL_RECORD_BYTES}`, {
+        hint: 'send a smaller command, body or environment; large data belongs in a file the command reads',
+      });
+    }
     const now = this.#now();
+    await this.#purgeNow(now);
+    // INVARIANT: one token has at most maxPendingPerToken approvals waiting (plus requests racing
+    // this check from other processes), so it cannot bury another token's.
+    const waiting = Number(
+      ((await this.#store.db
+        .selectFrom('approvals')
+        .select((eb) => eb.fn.countAll().as('n'))
+        .where('token_id', '=', r.tokenId)
+        .where('status', '=', 'pending')
+        .where('expires_at', '>', iso(now))
+        .executeTakeFirst()) as { n: number | string } | undefined)?.n ?? 0,
+    );
+    if (waiting >= this.#maxPending) {
+      await this.#emit({ kind: 'request', approvalId: null, tokenId: r.tokenId, outcome: 'refused:too_many_pending' });
+      throw new GatehouseError('limit_exceeded', `this token already has ${waiting} approvals waiting for a person (at most ${this.#maxPending})`, {
+        hint: 'wait for a person to decide the approvals already asked for (or for them to expire) before asking for more; tell the person they are waiting',
+        details: { waiting, max: this.#maxPending },
+      });
+    }
+    const id = newApprovalId();
     const expiresAt = iso(now + this.ttlMs);
     const row: Omit<ApprovalRow, 'mac'> = {
       id,
@@ -147,6 +220,58 @@ export class ApprovalService {
       .execute();
     await this.#emit({ kind: 'request', approvalId: id, tokenId: r.tokenId, outcome: 'pending' });
     return { id, expiresAt };
+  }
+
+  /**
+   * One page of approvals, newest first, with the total, the count per token and a cursor for the
+   * next page. INVARIANT: a list never hides that it was cut, and one token's records cannot push
+   * another token out of view unseen (`byToken` counts every token that has any).
+   */
+  async page(opts: PageOptions = {}): Promise<ApprovalPage> {
+    const now = iso(this.#now());
+    const limit = Math.min(Math.max(1, Math.floor(opts.limit ?? 100)), 1000);
+    const status = opts.status ?? 'pending';
+    const filtered = <O>(q: SelectQueryBuilder<StoreTables, 'approvals', O>) => pageFilter(q, status, opts.tokenId, now);
+    let q = filtered(this.#store.db.selectFrom('approvals').selectAll());
+    if (opts.cursor !== undefined) {
+      const c = parseCursor(opts.cursor);
+      q = q.where((eb) => eb.or([eb('created_at', '<', c.createdAt), eb.and([eb('created_at', '=', c.createdAt), eb('id', '>', c.id)])]));
+    }
+    const rows = (await q.orderBy('created_at', 'desc').orderBy('id').limit(limit + 1).execute()) as ApprovalRow[];
+    const counts = (await filtered(this.#store.db.selectFrom('approvals'))
+      .select(['token_id', 'token_name'])
+      .select((eb) => eb.fn.countAll().as('n'))
+      .groupBy(['token_id', 'token_name'])
+      .execute()) as { token_id: string; token_name: string; n: number | string }[];
+    const byToken = counts.map((c) => ({ tokenId: c.token_id, tokenName: c.token_name, count: Number(c.n) })).sort((a, b) => b.count - a.count || a.tokenName.localeCompare(b.tokenName));
+    const total = byToken.reduce((n, t) => n + t.count, 0);
+    const shown = rows.slice(0, limit);
+    const last = shown.at(-1);
+    const more = rows.length > limit;
+    return {
+      approvals: shown.map((r) => this.#toApproval(r)),
+      total,
+      byToken,
+      truncated: more || (opts.cursor !== undefined && total > shown.length),
+      ...(more && last ? { nextCursor: `${last.created_at}|${last.id}` } : {}),
+    };
+  }
+
+  /**
+   * Deletes records whose expiry passed more than the retention ago (decided, used or never
+   * decided: none of them can be used any more, and the audit log keeps every decision). Returns
+   * how many went.
+   */
+  async purge(): Promise<number> {
+    const before = iso(this.#now() - this.#retentionMs);
+    const r = await this.#store.db.deleteFrom('approvals').where('expires_at', '<', before).executeTakeFirst();
+    return Number(r.numDeletedRows ?? 0);
+  }
+
+  async #purgeNow(now: number): Promise<void> {
+    if (now - this.#lastPurge < PURGE_EVERY_MS) return;
+    this.#lastPurge = now;
+    await this.purge();
   }
 
   /** The approval as seen now; a row whose signature fails is shown as `tampered`, never as what it claims. */
@@ -508,6 +633,36 @@ export class ApprovalService {
   async #emit(e: ApprovalEvent): Promise<void> {
     if (this.#onEvent) await this.#onEvent(e);
   }
+}
+
+/** The store's tables as Kysely sees them (untyped at the table level: see src/store/types.ts). */
+type StoreTables = Store['db'] extends import('kysely').Kysely<infer D> ? D : never;
+
+/** The records a page's status (and token) means, as seen at `now`. */
+function pageFilter<O>(q: SelectQueryBuilder<StoreTables, 'approvals', O>, status: NonNullable<PageOptions['status']>, tokenId: string | undefined, now: string): SelectQueryBuilder<StoreTables, 'approvals', O> {
+  const x = tokenId === undefined ? q : q.where('token_id', '=', tokenId);
+  switch (status) {
+    case 'pending':
+      return x.where('status', '=', 'pending').where('expires_at', '>', now);
+    case 'approved':
+      return x.where('status', '=', 'approved').where('consumed_at', 'is', null).where('expires_at', '>', now);
+    case 'denied':
+      return x.where('status', '=', 'denied');
+    case 'used':
+      return x.where('consumed_at', 'is not', null);
+    case 'expired':
+      return x.where('status', 'in', ['pending', 'approved']).where('consumed_at', 'is', null).where('expires_at', '<=', now);
+    case 'all':
+      return x;
+    default:
+      throw new GatehouseError('invalid_input', `unknown approval status ${JSON.stringify(status)}`, { hint: 'use pending, approved, denied, expired, used or all' });
+  }
+}
+
+function parseCursor(text: string): { createdAt: string; id: string } {
+  const m = /^(\d{4}-\d\d-\d\dT[\d:.]+Z)\|(ap_[A-Za-z0-9_-]{10,64})$/.exec(text);
+  if (!m) throw new GatehouseError('invalid_input', 'not a cursor from a previous page', { hint: 'pass the nextCursor a previous page returned, unchanged' });
+  return { createdAt: m[1]!, id: m[2]! };
 }
 
 function iso(ms: number): string {

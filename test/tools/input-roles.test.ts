@@ -134,6 +134,8 @@ describe('every tool input is judged, bound or declared irrelevant (derived from
     const before = asked.length;
     const ctx: ToolContext = { principal, gate: rt.gate, runtime: rt, client: 'test', signal: new AbortController().signal, progress: async () => {}, channel: undefined };
     await tool.handler(input, ctx).catch(() => undefined);
+    // A person says no to what this call asked, so the token stays under its cap of waiting approvals.
+    for (const a of await rt.approvals.list({ status: 'pending' })) await rt.approvals.decide(a.id, 'denied', { by: 'test', channel: 'cli' });
     const records = await searchAudit(rt.store, { tool: tool.name, limit: 5 });
     const attempt = records.filter((r) => r.phase === 'attempt').at(-1);
     expect(attempt, `${tool.name}: the call left an attempt record`).toBeDefined();
