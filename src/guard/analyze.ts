@@ -1,6 +1,10 @@
+import type { RuleEnv } from './rules-fs.js';
+import { SCRIPT_ALLOWED } from './rules-exec.js';
+import { scriptsWrittenThenRun } from './script-flow.js';
 import { execEnvEntry } from '../core/index.js';
 import { progName, type View } from './argv.js';
 import { builtinRule, KNOWN_BENIGN } from './builtins.js';
+import { dryRunForm, ENV_INHERITING, helpForm, isKnownProgram, numericWord, readArguments, wrapperInfo, wrapperNames, writeArguments } from './known-programs.js';
 import { clip, extractScript, type Script, type SimpleCommand } from './extract.js';
 import { withTree, type Parser } from './parser.js';
 import { classifyRead, classifyWrite, mayBeSecretPath } from './paths.js';
@@ -24,13 +28,23 @@ import type { KnownVars, Word } from './words.js';
 export interface AnalyzeOptions {
   parser: Parser;
   writeAllowed: readonly string[];
+  /** What the built-in rules read from the policy (write roots, script paths, credential names, HTTP rules). */
+  ruleEnv: RuleEnv;
   maxReparseDepth: number;
   maxTreeDepth: number;
   maxNodes: number;
   /** Policy command rule for one argv (user rules), if any matches. */
   userRule(v: View): Finding | undefined;
-  /** Verdict for a command no rule has an opinion on (allowlist / unknown_command). */
-  baseline(v: View, known: boolean, script: ScriptInfo): Finding | undefined;
+  /**
+   * The judgment for an argv no rule has an opinion on: undefined when it is harmless (the known
+   * table, the policy allowlist, a function defined in the line), else the unknown verdict of the
+   * policy for this context, or approve (floor) when it depends on a run-time value.
+   */
+  judge(v: View, script: ScriptInfo): Finding | undefined;
+  /** The policy's unknown verdict for this context, as a finding (an `allow` one where the context allows the unknown). */
+  unknown(v: View, why: string): Finding;
+  /** `defaults.sudo_requires_approval`. */
+  sudoApproval: boolean;
   /**
    * Per decision (set by the engine from the caller's CommandInput, absent otherwise):
    * the caller's environment as this level's shell inherits it (src/guard/resolve.ts);
@@ -57,6 +71,11 @@ export const MAX_NESTED_BYTES = 1 << 20;
 let nestedLeft = MAX_NESTED_ANALYSES;
 let nestedBytesLeft = MAX_NESTED_BYTES;
 
+/** Where bash evaluates names as arithmetic (their values included). */
+const ARITH_CONTEXT = /\$\(\(|\(\(|\$\[|\blet\b|-(eq|ne|lt|gt|le|ge)\b|\b(declare|typeset|local)\s+-[A-Za-z]*i/;
+/** An array subscript holding a command substitution (`a[$(cmd)]`, ``a[`cmd`]``). */
+const SUBSCRIPT_CODE = /\[[^\]]*(\$\(|`)/;
+
 /** Standard input whose content is unknown (the rest of a script being read from stdin). */
 const UNKNOWN_STDIN: StdinText = { text: '', dynamic: true };
 type StdinText = NonNullable<SimpleCommand['stdin']>;
@@ -76,14 +95,25 @@ export function analyze(text: string, depth: number, o: AnalyzeOptions, stdin?: 
     out.push(finding('approve', 'parse.control-chars', 'the command contains control characters (e.g. CR) that shells and parsers may read differently', clip(JSON.stringify(text)), { floor: true }));
     src = src.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, ' ');
   }
-  // The caller's variables this line cannot have changed are known values (src/guard/resolve.ts).
+  // Bash evaluates a variable's VALUE as arithmetic wherever a name appears in `$(( ))`, `(( ))`,
+  // `let`, `[[ … -eq … ]]` or a subscript, and an array subscript in that value expands its command
+  // substitutions: `x='a[$(reboot)]'; echo $(( x ))` runs reboot. The quoted value hides the code
+  // from the parse, so a line (or a caller value) holding subscript code in any arithmetic context
+  // is approve: the guard does not follow values through arithmetic evaluation.
+  if (ARITH_CONTEXT.test(src) && (SUBSCRIPT_CODE.test(src) || [...(o.env?.values() ?? [])].some((v) => SUBSCRIPT_CODE.test(v)))) {
+    out.push(finding('approve', 'exec.arith-code', 'a value holding an array subscript with a command substitution is evaluated as arithmetic, which runs it', clip(text), { floor: true }));
+  }
+  // The caller's variables this line cannot have changed are known values, and so are the line's
+  // own top-level assignments for the words after them (src/guard/resolve.ts).
   const lk = o.env?.size ? knownFor(src, o.env) : undefined;
   let script: Script;
   try {
-    script = extract(o, src, lk?.here);
-    if (lk?.here && !stillKnown(script.commands, new Set(lk.here.values.keys()))) {
-      // A command here can assign a variable by a name the guard cannot see: nothing is known.
-      script = extract(o, src, undefined);
+    script = extract(o, src, lk?.here, true);
+    const names = knownNames(lk?.here, script.lineNames);
+    if (names && !stillKnown(script.commands, names)) {
+      // INVARIANT: a command here can assign a variable by a name the guard cannot see (eval,
+      // source, read "$n" …): nothing is known, neither the caller's values nor the line's.
+      script = extract(o, src, undefined, false);
       o = { ...o, env: undefined };
     } else if (lk && lk.passDown !== o.env) o = { ...o, env: lk.passDown.size ? lk.passDown : undefined };
   } catch {
@@ -114,14 +144,32 @@ export function analyze(text: string, depth: number, o: AnalyzeOptions, stdin?: 
   }
   if (o.session) sessionLine(text, script, depth, out);
   for (const c of script.commands) analyzeCommand(c, depth, o, info, out);
+  // INVARIANT (issue 14 item 0): a script the line writes and then runs (`echo 'CMD' > f; sh f`, a
+  // heredoc into f then `bash f`, `source f`, `./f`) is judged as the text it holds, so a payload the
+  // guard denies on its own is denied here too (the sandbox's allow for unread scripts never
+  // applies to one the line just wrote). Text the guard does not know (`curl … > f; sh f`) is approve.
+  if (script.commands.length > 1) {
+    for (const run of scriptsWrittenThenRun(script.commands, staticOutput)) {
+      if (run.text === undefined) out.push(finding('approve', 'exec.script-written', 'runs a script this line wrote with text the guard does not know', run.runner.text, { floor: true }));
+      else recurse(run.text, run.runner, depth, o, out, undefined, run.sameShell);
+    }
+  }
   // Data flow needs two commands (a pipe, a substitution feeding another command, a variable or a
   // file handed from one to the next); a lone command has no partner, so flow() would find nothing.
   if (script.commands.length > 1) out.push(...flow(script.commands, script.commands.map(roleOf), depth, o));
   return out;
 }
 
-function extract(o: AnalyzeOptions, src: string, known: KnownVars | undefined): Script {
-  return withTree(o.parser, src, (root) => extractScript(root, src, { maxDepth: o.maxTreeDepth, maxNodes: o.maxNodes }, known));
+function extract(o: AnalyzeOptions, src: string, known: KnownVars | undefined, resolveLine: boolean): Script {
+  return withTree(o.parser, src, (root) => extractScript(root, src, { maxDepth: o.maxTreeDepth, maxNodes: o.maxNodes }, known, resolveLine));
+}
+
+/** Every name resolved in the line (the caller's and the line's own), or undefined when none. */
+function knownNames(env: KnownVars | undefined, line: ReadonlySet<string>): ReadonlySet<string> | undefined {
+  if (!env && !line.size) return undefined;
+  if (!line.size) return new Set(env?.values.keys());
+  if (!env) return line;
+  return new Set([...env.values.keys(), ...line]);
 }
 
 /**
@@ -262,13 +310,17 @@ function analyzeCommand(c: SimpleCommand, depth: number, o: AnalyzeOptions, info
     }
     if (o.session && d.dynamic) out.push(finding('approve', 'session.dynamic-name', 'declares a variable whose name is only known at run time', c.text));
     if (o.session && d.functions) out.push(finding('approve', 'session.function', 'exports or changes function definitions', c.text));
+    // `export -p`, `declare -x` and friends print every variable: judged like any program.
+    if (c.argv.length) {
+      const b = o.judge({ prog: c.argv[0].text, path: c.argv[0].text, args: c.argv.slice(1), sc: c, depth, text: c.text }, info);
+      if (b) out.push(b);
+    }
     return;
   }
   analyzeArgv(c.argv, c, depth, o, info, out);
 }
 
-/** Pure wrappers: their arguments are scanned as the inner command's. */
-const WRAPPER_NO_READ = new Set(['sudo', 'doas', 'env', 'nice', 'ionice', 'nohup', 'timeout', 'time', 'stdbuf', 'setsid', 'command', 'builtin', 'exec', 'xargs', 'watch', 'flock', 'taskset', 'chrt', 'strace', 'ltrace', 'busybox', 'runuser']);
+/** Programs that only look at names or metadata: their arguments are not reads of the files they name. */
 const READ_EXEMPT = new Set(['ls', 'stat', 'test', '[', '[[', 'du', 'realpath', 'readlink', 'dirname', 'basename', 'echo', 'printf', 'which', 'type', 'mkdir', 'touch', 'find', 'locate', 'cd', 'pushd', 'chmod', 'chown', 'chgrp', 'rm', 'shred', 'unlink', 'file', 'ssh-keygen', 'ssh-add', 'ssh', 'true', 'false', ':', 'git', 'command', 'mv']);
 
 const MAX_WRAPPERS = 16;
@@ -287,47 +339,55 @@ function expandFields(argv: Word[]): Word[] {
 }
 
 /**
- * Wrappers whose program inherits the caller's environment unchanged, so variables known outside
- * are known inside. Any other wrapper (env, sudo, su, ssh, docker, systemd-run …) may clear or
- * set variables, or run elsewhere: nothing is known inside it.
+ * Judges one argv and returns whether it was judged harmless (nothing above allow, and the table,
+ * a policy rule or a read-only form vouched for it): `sudo` of a harmless command needs no approval.
  */
-const ENV_TRANSPARENT: ReadonlySet<string> = new Set(['nice', 'ionice', 'nohup', 'setsid', 'time', 'stdbuf', 'timeout', 'taskset', 'chrt', 'strace', 'ltrace', 'command', 'builtin', 'xargs', 'watch', 'flock', 'find', 'caffeinate', 'unbuffer', 'rlwrap', 'chronic', 'ifne', 'pv', 'then', 'do', 'coproc', 'valgrind', 'eatmydata', 'fakeroot', 'nocache', 'catchsegv', 'torsocks', 'proxychains', 'proxychains4', 'script']);
-
-function analyzeArgv(argv0: Word[], c: SimpleCommand, depth: number, o: AnalyzeOptions, info: ScriptInfo, out: Finding[], viaUnknown = false, wraps = 0): void {
+function analyzeArgv(argv0: Word[], c: SimpleCommand, depth: number, o: AnalyzeOptions, info: ScriptInfo, out: Finding[], viaUnknown = false, wraps = 0): boolean {
   const argv = expandFields(argv0);
-  if (!argv.length) return;
+  if (!argv.length) return true;
   if (wraps > MAX_WRAPPERS) {
     // Bounded work: `sudo sudo sudo …` thousands deep would otherwise cost O(n²).
     out.push(finding('approve', 'limits.nesting', `more than ${MAX_WRAPPERS} nested wrapper programs`, c.text, { floor: true }));
     out.push(...rawScan(argv.map((w) => w.text).join(' ')));
-    return;
+    return false;
   }
   const name = argv[0];
   const args = argv.slice(1);
   if (name.dynamic || name.glob) {
+    // INVARIANT: a program name only known at run time is never allowed (issue 14 item 4).
     out.push(finding('approve', 'exec.dynamic-command', `the program name (${name.raw}) is only known at run time`, c.text, { floor: true }));
     const cat = args.some((a) => /^-[a-zA-Z]*[rR]|^--recursive/.test(a.text)) ? args.map(catastrophicTarget).find(Boolean) : undefined;
     if (cat) out.push(hardDeny('fs.rm-root', `a run-time command with recursive flags targets ${cat}`, c.text));
     for (const a of args) { const f = classifyRead(a, c.text); if (f?.decision === 'deny') out.push(f); }
-    return;
+    return false;
   }
   const prog = progName(name.text);
   const v: View = { prog, path: name.text, args, sc: c, depth, text: c.text };
   const own: Finding[] = [];
   const rule = builtinRule(prog);
-  if (rule) own.push(...rule(v, { writeAllowed: o.writeAllowed }));
-  // Arguments that name secret files are reads (except for programs that only look at metadata).
-  if (!READ_EXEMPT.has(prog) && !WRAPPER_NO_READ.has(prog)) {
-    for (let i = 0; i < args.length; i++) {
-      const a = args[i];
+  // `--help`, `--version`, `-h` alone and dry runs do nothing: the built-in rules' approvals of this
+  // argv do not apply (their denies still do: a deny is never lowered).
+  const readOnly = helpForm(v, !!rule || KNOWN_BENIGN.has(prog)) ?? dryRunForm(v);
+  if (rule) {
+    const r = rule(v, o.ruleEnv);
+    if (readOnly === undefined) own.push(...r);
+    else for (const f of r) if (f.decision === 'deny') own.push(f);
+  }
+  // Arguments that name secret files are reads (except for programs that only look at metadata,
+  // and words a program reads as text: a grep pattern, an awk program, a message).
+  if (!READ_EXEMPT.has(prog) && !(wrapperInfo(prog)?.where !== 'elsewhere' && wrapperInfo(prog) !== undefined)) {
+    const reads = readArguments(v) ?? args;
+    for (let i = 0; i < reads.length; i++) {
+      const a = reads[i].dynamic ? numericWord(reads[i]) ?? reads[i] : reads[i];
       // classifyRead only ever reports a glob or a text with a secret-looking part; the `@file` and
       // `--opt=value` forms below read a suffix of this text, which has such a part only if the
       // whole text does. So plain arguments skip the three pattern tests.
       if (!a.glob && !mayBeSecretPath(a.text)) continue;
-      const prev = args[i - 1]?.text;
+      const k = reads === args ? i : args.indexOf(reads[i]);
+      const prev = args[k - 1]?.text;
       if (prev === '-i' && (prog === 'scp' || prog === 'rsync' || prog === 'sftp')) continue;
       // The destination of a copy is written, not read.
-      if (i === args.length - 1 && /^(cp|install|ln|rsync|scp)$/.test(prog) && args.length > 1) continue;
+      if (k === args.length - 1 && /^(cp|install|ln|rsync|scp)$/.test(prog) && args.length > 1) continue;
       let p = a;
       const at = /^(?:[A-Za-z_-]*=)?@(.+)$/.exec(a.text);
       if (at) p = { ...a, text: at[1], prefix: a.prefix.replace(/^[^@]*@/, '') };
@@ -335,8 +395,11 @@ function analyzeArgv(argv0: Word[], c: SimpleCommand, depth: number, o: AnalyzeO
       const f = classifyRead(p, c.text);
       if (f) own.push(f);
     }
-  } else if (prog === 'ssh' || prog === 'scp') {
-    // ok: key use
+  }
+  // Files a known program writes through its own options (`sort -o F`, `curl -o F`, `tar czf F`).
+  for (const w of writeArguments(v)) {
+    const f = classifyWrite(w, c.text, o.writeAllowed);
+    if (f) own.push({ ...f, reason: `${prog} writes ${w.raw}: ${f.reason}` });
   }
   for (const a of args) if (/\/dev\/(tcp|udp)\//.test(a.text) && !own.some((f) => f.rule === 'net.dev-tcp')) own.push(hardDeny('net.dev-tcp', 'refers to /dev/tcp or /dev/udp (network socket)', c.text));
 
@@ -352,18 +415,32 @@ function analyzeArgv(argv0: Word[], c: SimpleCommand, depth: number, o: AnalyzeO
 
   const u = unwrap(v);
   let wrapper = false;
+  let innerHarmless = true;
   if (u) {
     wrapper = u.argvs.length > 0 || u.scripts.length > 0;
     own.push(...u.findings);
     // A wrapper that may change or clear the environment hides the caller's variables from its program.
-    const inner = !o.env || ENV_TRANSPARENT.has(prog) || SHELLS.has(prog) ? o : { ...o, env: undefined };
-    for (const a of u.argvs) analyzeArgv(a, c, depth, inner, info, out, false, wraps + 1);
+    const inner = !o.env || ENV_INHERITING.has(prog) || SHELLS.has(prog) ? o : { ...o, env: undefined };
+    for (const a of u.argvs) if (!analyzeArgv(a, c, depth, inner, info, out, false, wraps + 1)) innerHarmless = false;
     for (const s of u.scripts) {
       if (s.dynamic) own.push(finding('approve', 'exec.dynamic-script', `${prog} runs a shell string only known at run time`, c.text, { floor: true }));
-      recurse(s.text, c, depth, inner, own, c.stdin);
+      const sub: Finding[] = [];
+      recurse(s.text, c, depth, inner, sub, c.stdin);
+      if (sub.some((f) => f.decision !== 'allow')) innerHarmless = false;
+      own.push(...sub);
     }
-    if (wrapper && (prog === 'sudo' || prog === 'doas' || prog === 'su' || prog === 'runuser') && !own.some((f) => f.rule.startsWith('priv.'))) {
-      own.push(finding('approve', 'priv.sudo', `${prog} runs a command with elevated privileges`, c.text));
+    if (wrapper) {
+      const wi = wrapperInfo(prog);
+      // sudo/doas of a command judged harmless runs unattended (issue 14 item 6) unless the policy
+      // approves every sudo; su, runuser and sg start a login-like shell as another user: always a person.
+      const exempt = (prog === 'sudo' || prog === 'doas') && innerHarmless && !o.sudoApproval;
+      if (wi?.where === 'privileged' && !exempt && !own.some((f) => f.rule.startsWith('priv.'))) {
+        own.push(finding('approve', 'priv.sudo', `${prog} runs a command with elevated privileges${o.sudoApproval ? ' (the policy approves every sudo)' : ''}`, c.text));
+      } else if (wi?.where === 'elsewhere' && readOnly === undefined) {
+        // Where it runs, the guard sees nothing of the host, container or namespace: not a judgment it can make.
+        own.push(o.unknown(v, `${prog} runs a command on another host, container or namespace`));
+        innerHarmless = false;
+      }
     }
   }
 
@@ -373,20 +450,22 @@ function analyzeArgv(argv0: Word[], c: SimpleCommand, depth: number, o: AnalyzeO
     // the remaining built-in verdicts for this argv (it may lower approve to allow).
     for (const f of own) if (f.final || f.floor) out.push(f);
     out.push(user);
-    return;
+    return user.decision === 'allow' && !own.some((f) => (f.final || f.floor) && f.decision !== 'allow');
   }
-  if (own.length) {
+  if (own.some((f) => f.decision !== 'allow')) {
     out.push(...own);
-    if (own.every((f) => f.decision === 'allow') && !wrapper) { const b = o.baseline(v, true, info); if (b) out.push(b); }
-    return;
+    return false;
   }
-  if (wrapper) return;
-  const known = KNOWN_BENIGN.has(prog) || !!rule || info.functions.has(prog) || SHELLS.has(prog) || INTERPRETERS.test(prog);
-  if (!known && !viaUnknown) {
+  out.push(...own);
+  // A script or project file the policy lets run (script_paths_allowed) is this argv's judgment.
+  if (own.some((f) => f.rule === SCRIPT_ALLOWED)) return true;
+  if (wrapper) return innerHarmless && own.length === 0;
+  if (readOnly !== undefined) return true;
+  if (!viaUnknown && !isKnownProgram(prog) && !SHELLS.has(prog) && !INTERPRETERS.test(prog) && !info.functions.has(prog)) {
     // An unknown program whose arguments contain a dangerous argv may be a wrapper we do not know.
     for (let i = 0; i < args.length; i++) {
       const p = progName(args[i].text);
-      if (!builtinRule(p) && !SHELLS.has(p) && !UNWRAPPABLE.has(p) && p !== 'eval') continue;
+      if (!builtinRule(p) && !SHELLS.has(p) && !wrapperInfo(p) && p !== 'eval') continue;
       const sub: Finding[] = [];
       analyzeArgv(args.slice(i), c, depth, o, info, sub, true);
       const w = sub.reduce((m, f) => Math.max(m, rank(f.decision)), 0);
@@ -396,8 +475,10 @@ function analyzeArgv(argv0: Word[], c: SimpleCommand, depth: number, o: AnalyzeO
       }
     }
   }
-  const b = o.baseline(v, known, info);
-  if (b) out.push(b);
+  const b = o.judge(v, info);
+  if (!b) return true;
+  out.push(b);
+  return false;
 }
 
 /** Programs extraRules has a rule for (outside sessions and without stdin). */
@@ -520,7 +601,8 @@ interface Role {
   words: Word[];
 }
 
-const UNWRAPPABLE = new Set(['sudo', 'doas', 'su', 'runuser', 'sg', 'env', 'nice', 'ionice', 'nohup', 'setsid', 'builtin', 'caffeinate', 'unbuffer', 'rlwrap', 'torsocks', 'proxychains', 'proxychains4', 'catchsegv', 'dbus-run-session', 'xvfb-run', 'time', 'stdbuf', 'chronic', 'ifne', 'pv', 'systemd-run', 'firejail', 'valgrind', 'nocache', 'eatmydata', 'fakeroot', 'timeout', 'taskset', 'chrt', 'chroot', 'nsenter', 'unshare', 'strace', 'ltrace', 'busybox', 'command', 'exec', 'sshpass', 'flock', 'script', 'watch', 'xargs', 'parallel', 'ssh', 'docker', 'podman', 'nerdctl', 'kubectl', 'oc', 'find']);
+/** Programs that run another argv (src/guard/known-programs.ts, the one wrapper table). */
+const UNWRAPPABLE: ReadonlySet<string> = wrapperNames();
 
 function effective(argv: Word[]): Word[][] {
   const chain: Word[][] = [argv];

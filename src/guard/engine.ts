@@ -10,8 +10,9 @@ import { globToRegExp } from './glob.js';
 import { checkHttpWith } from './http.js';
 import { loadBashParser, type Parser } from './parser.js';
 import { classifyRead, classifyWrite, normalizePath } from './paths.js';
-import { loadPolicyFile, parsePolicy, type Policy } from './policy.js';
-import { finding, hardDeny, toDecision, worst, type CommandInput, type Finding, type GuardContext, type GuardDecision, type HttpRequestLike } from './types.js';
+import { judgeKnown } from './known-programs.js';
+import { loadPolicyFile, parsePolicy, type Policy, type UnknownContext } from './policy.js';
+import { finding, GUARD_RUN_CONTEXTS, hardDeny, toDecision, worst, type CommandInput, type Finding, type GuardContext, type GuardDecision, type HttpRequestLike } from './types.js';
 
 /** Largest command accepted (UTF-8 bytes). Above it: CLI -> GatehouseError input_too_large; engine -> deny/approve. */
 export const MAX_COMMAND_BYTES = 64 * 1024;
@@ -44,7 +45,7 @@ export function assertCommandSize(command: string): void {
 }
 
 /** Fallback when the bundled policies/ folder is not found (e.g. an unusual install layout). */
-const FALLBACK_DEFAULT = `version: 1\nname: default\ndefaults: { unknown_command: allow }\npaths: { write_allowed: ['./**', '/tmp/**', '/var/tmp/**', '~/**'] }\n`;
+const FALLBACK_DEFAULT = `version: 1\nname: default\npaths: { write_allowed: ['./**', '/tmp/**', '/var/tmp/**', '~/**'] }\n`;
 
 function bundledPolicyDir(): string | undefined {
   let d = dirname(fileURLToPath(import.meta.url));
@@ -153,8 +154,7 @@ class Engine implements GuardEngine {
    * Per policy object (identity, not name), so a finding is only ever reused for the policy that
    * produced it; lines typed into a session are judged by more rules, so they have their own.
    */
-  private readonly caches = new WeakMap<Policy, FindingCache>();
-  private readonly sessionCaches = new WeakMap<Policy, FindingCache>();
+  private readonly caches = new WeakMap<Policy, Map<string, FindingCache>>();
 
   constructor(private readonly parser: Parser, private readonly policies: Map<string, Policy>, private readonly cacheEntries: number) {}
 
@@ -184,38 +184,42 @@ class Engine implements GuardEngine {
     const sel = this.select(ctx);
     if (!Array.isArray(sel)) return sel;
     const run = runOf(input);
+    const context = contextOf(ctx);
     let best: Finding | undefined;
-    for (const p of sel) best = worstOf(best, this.cachedCommandWith(p, command, run));
+    for (const p of sel) best = worstOf(best, this.cachedCommandWith(p, command, run, context));
     // toDecision copies: callers never hold (or mutate) a cached finding.
     return toDecision(best ?? finding('deny', 'internal', 'no decision', clip(command)));
   }
 
-  private cachedCommandWith(policy: Policy, command: string, run: Run): Finding {
-    // INVARIANT: a cached finding answers only the exact (policy, command, input) it was made for:
-    // stdin and env never go through the cache, and session lines have a cache of their own.
-    if (run.cache === false || this.cacheEntries <= 0 || typeof command !== 'string' || command.length > DECISION_CACHE_MAX_COMMAND) return this.commandWith(policy, command, run);
-    const caches = run.cache === 'session' ? this.sessionCaches : this.caches;
-    let cache = caches.get(policy);
-    if (!cache) caches.set(policy, (cache = new FindingCache(this.cacheEntries)));
+  private cachedCommandWith(policy: Policy, command: string, run: Run, context: UnknownContext): Finding {
+    // INVARIANT: a cached finding answers only the exact (policy, context, command, input) it was
+    // made for: stdin and env never go through the cache, session lines and each context have a
+    // cache of their own (the unknown verdict depends on the context).
+    if (run.cache === false || this.cacheEntries <= 0 || typeof command !== 'string' || command.length > DECISION_CACHE_MAX_COMMAND) return this.commandWith(policy, command, run, context);
+    let byKey = this.caches.get(policy);
+    if (!byKey) this.caches.set(policy, (byKey = new Map()));
+    const key = run.cache === 'session' ? `session:${context}` : context;
+    let cache = byKey.get(key);
+    if (!cache) byKey.set(key, (cache = new FindingCache(this.cacheEntries)));
     const hit = cache.get(command);
     if (hit) return hit;
     this.analysisFailed = false;
-    const f = this.commandWith(policy, command, run);
+    const f = this.commandWith(policy, command, run, context);
     // A guard failure (an exception inside analysis, e.g. a stack overflow) may be transient:
     // its fail-closed answer is returned but not kept, so the next call analyses again.
     if (!this.analysisFailed) cache.set(command, f);
     return f;
   }
 
-  private commandWith(policy: Policy, command: string, run: Run = PLAIN_RUN): Finding {
+  private commandWith(policy: Policy, command: string, run: Run, context: UnknownContext): Finding {
     if (typeof command !== 'string') return finding('deny', 'invalid-input', 'command must be a string', '');
-    const f = this.commandOnly(policy, command, run);
+    const f = this.commandOnly(policy, command, run, context);
     if (!run.findings.length) return f;
     const w = worst([...run.findings, f]) ?? f;
     return w.decision === 'allow' ? f : w;
   }
 
-  private commandOnly(policy: Policy, command: string, run: Run): Finding {
+  private commandOnly(policy: Policy, command: string, run: Run, context: UnknownContext): Finding {
     // A UTF-16 code unit is at most 3 UTF-8 bytes, so short strings skip the byte count.
     if (command.length * 3 > MAX_COMMAND_BYTES && Buffer.byteLength(command, 'utf8') > MAX_COMMAND_BYTES) {
       // Server path: never throw; scan the text and fail closed.
@@ -224,7 +228,7 @@ class Engine implements GuardEngine {
     }
     if (command.trim() === '') return finding('allow', 'empty', 'empty command', '');
     let findings: Finding[];
-    const base = this.options(policy);
+    const base = this.options(policy, context);
     const o = run === PLAIN_RUN || (!run.env && !run.session) ? base : { ...base, env: run.env, session: run.session, terminal: run.session };
     try {
       findings = analyze(command, 0, o, run.stdin);
@@ -233,7 +237,15 @@ class Engine implements GuardEngine {
       findings = [finding('approve', 'internal.error', 'the guard failed while checking this command', clip(command), { floor: true }), ...rawScan(command)];
     }
     if (policy.parseError === 'deny') findings = findings.map((f) => (f.floor && f.rule.startsWith('parse.') ? { ...f, decision: 'deny' } : f));
-    const w = worst(findings);
+    // A script or project file the guard cannot read (`bash ./x.sh`, `make test`, `npm run build`)
+    // is code nothing vouches for: it gets the context's unknown verdict (approve on hosts, allow in
+    // the sandbox, whose boundary holds whatever the script does), never less than approve where
+    // that is the verdict. A script named only at run time is a floor finding and stays approve.
+    const unreadable = policy.unknownCommand[context];
+    if (unreadable !== 'approve') findings = findings.map((f) => (f.rule === 'exec.script-file' && !f.floor ? { ...f, decision: unreadable, reason: `${f.reason}; the ${policy.name} policy's unknown_command for this context is ${unreadable}` } : f));
+    let w = worst(findings);
+    // The unknown verdict is the fallback reason: a specific finding with the same verdict says more.
+    if (w && w.rule.endsWith(':unknown')) w = findings.find((f) => f.decision === w!.decision && !f.rule.endsWith(':unknown')) ?? w;
     if (!w || w.decision === 'allow') {
       const allow = findings.find((f) => f.decision === 'allow');
       return allow ?? finding('allow', 'allow', 'no rule requires approval', clip(command));
@@ -243,19 +255,34 @@ class Engine implements GuardEngine {
 
   private optsCache = new Map<string, AnalyzeOptions>();
 
-  private options(policy: Policy): AnalyzeOptions {
-    const hit = this.optsCache.get(policy.name);
+  private options(policy: Policy, context: UnknownContext): AnalyzeOptions {
+    const key = `${policy.name}\0${context}`;
+    const hit = this.optsCache.get(key);
     if (hit) return hit;
     const allow = new Map<string, (string | undefined)[]>();
     for (const a of policy.allowlist) allow.set(a.prog, [...(allow.get(a.prog) ?? []), a.sub]);
     const ruleProgs = new Set(policy.commandRules.flatMap((r) => r.commands));
     const trustedDir = /^\/(usr\/(local\/)?)?s?bin\/[^/]+$|^\/opt\/homebrew\/bin\/[^/]+$/;
+    const verdict = policy.unknownCommand[context];
+    const where = context === 'default' ? 'where no context is named' : `in the ${context} context`;
+    // INVARIANT: allow is a judgment; a command nothing vouches for gets the policy's verdict for the
+    // context (an allow here is still reported, so a wrapper knows its command was not vouched for).
+    const unknown = (v: View, why: string): Finding => finding(verdict, `policy:${policy.name}:unknown`, `${why}; the ${policy.name} policy's unknown_command ${where} is ${verdict}`, v.text);
     const o: AnalyzeOptions = {
       parser: this.parser,
       writeAllowed: policy.writeAllowed,
+      ruleEnv: {
+        writeAllowed: policy.writeAllowed,
+        scriptPathsAllowed: policy.scriptPathsAllowed,
+        ...(policy.credentialNames ? { credentialNames: policy.credentialNames } : {}),
+        // curl/wget/httpie/xh requests meet the policy's HTTP rules, as api_request does.
+        http: (req) => checkHttpWith(policy, req),
+      },
       maxReparseDepth: MAX_REPARSE_DEPTH,
       maxTreeDepth: MAX_TREE_DEPTH,
       maxNodes: MAX_NODES,
+      sudoApproval: policy.sudoRequiresApproval,
+      unknown,
       userRule: (v: View) => {
         if (!ruleProgs.has(v.prog) && !ruleProgs.has('*')) return undefined;
         const joined = v.args.map((a) => a.text).join(' ');
@@ -269,26 +296,28 @@ class Engine implements GuardEngine {
         }
         return undefined;
       },
-      baseline: (v: View, known: boolean, info) => {
-        if (policy.unknownCommand === 'allow') return undefined;
-        // Allowlist-first: a program runs without approval only if listed (and, for an explicit
-        // path, only from a system bin directory: `./cat` must not inherit `cat`'s trust).
-        const subs = allow.get(v.prog);
-        const pathOk = !v.path.includes('/') || trustedDir.test(v.path);
+      judge: (v: View, info) => {
+        // A function the line defines: its body's commands are judged where they are written.
         if (info.functions.has(v.prog) && !v.path.includes('/')) return undefined;
-        if (subs && pathOk) {
+        // The policy's allowlist (a program, or a program and its subcommand) vouches like the table,
+        // for a program found by name or in a system bin directory (`./cat` is not `cat`).
+        const subs = allow.get(v.prog);
+        if (subs && (!v.path.includes('/') || trustedDir.test(v.path))) {
           const first = v.args.find((a) => !a.text.startsWith('-'))?.text;
           if (subs.includes(undefined) || subs.includes(first)) {
             const veto = readOnlyVeto(v);
-            if (!veto) return finding('allow', `policy:${policy.name}:allowlist`, `${v.prog} is on the ${policy.name} allowlist`, v.text);
-            return finding(policy.unknownCommand, `policy:${policy.name}:not-read-only`, veto, v.text);
+            if (!veto) return undefined;
+            return unknown(v, veto);
           }
         }
-        void known;
-        return finding(policy.unknownCommand, `policy:${policy.name}:unlisted`, `${v.prog}${subs ? ' ' + (v.args[0]?.text ?? '') : ''} is not on the ${policy.name} allowlist`, v.text);
+        const j = judgeKnown(v);
+        if (j.harmless) return undefined;
+        // INVARIANT: what a decision depends on and is only known at run time is never allowed.
+        if (j.dynamic) return finding('approve', 'exec.dynamic-argument', j.why, v.text, { floor: true });
+        return unknown(v, j.why);
       },
     };
-    this.optsCache.set(policy.name, o);
+    this.optsCache.set(key, o);
     return o;
   }
 
@@ -307,6 +336,12 @@ class Engine implements GuardEngine {
     for (const p of sel) best = worstOf(best, pathWith(p, op, path));
     return toDecision(best ?? finding('deny', 'internal', 'no decision', path));
   }
+}
+
+/** The context key of a caller's context; anything unrecognised is `default` (the production answer). */
+function contextOf(ctx: GuardContext | undefined): UnknownContext {
+  const c = ctx?.context;
+  return c !== undefined && (GUARD_RUN_CONTEXTS as readonly string[]).includes(c) ? c : 'default';
 }
 
 function worstOf(a: Finding | undefined, b: Finding): Finding {

@@ -1,6 +1,7 @@
 import { truncateText } from '../core/index.js';
 import type { Node } from './parser.js';
 import { findUnfaithful } from './faithful.js';
+import { planLine, type LinePlan } from './resolve.js';
 import { finding, type Finding } from './types.js';
 import { endsWithBareDollar, endsWithPid, evalWord, joinWords, literalWord, visitSubst, type KnownVars, type Word, type WordHooks } from './words.js';
 
@@ -44,6 +45,8 @@ export interface SimpleCommand {
   declaration?: boolean;
   /** Runs in the background (`cmd &`, inside a backgrounded list or group). */
   background?: boolean;
+  /** Part of a top-level assignment the guard resolves for later words (src/guard/resolve.ts planLine). */
+  lineSite?: boolean;
   /**
    * The command reads the terminal of an interactive session (set by the analyzer for commands
    * that read the line's own standard input when the line is typed into a session).
@@ -55,6 +58,8 @@ export interface Script {
   commands: SimpleCommand[];
   findings: Finding[];
   functions: Map<string, { text: string; recursive: boolean; forks: boolean }>;
+  /** Variables the line's own assignments resolved somewhere (empty when none). */
+  lineNames: ReadonlySet<string>;
 }
 
 export interface Limits {
@@ -90,7 +95,14 @@ class Walker {
   private feed: { index: number; kind: SimpleCommand['feedKind']; assignTo?: string } | undefined;
   private fn: string | undefined;
 
-  constructor(private readonly src: string, private readonly limits: Limits, private readonly known?: KnownVars) {}
+  /** The variables known to the words being read now (the caller's, and the line's own up to here). */
+  private level: KnownVars | undefined;
+  /** Commands made now belong to a resolved top-level assignment. */
+  private inSite = false;
+
+  constructor(private readonly src: string, private readonly limits: Limits, private readonly known?: KnownVars, private readonly plan?: LinePlan) {
+    this.level = known;
+  }
 
   private fail(node: Node, rule: string, why: string): void {
     this.findings.push(finding('approve', rule, why, clip(node.text), { floor: true }));
@@ -149,7 +161,13 @@ class Walker {
           continue;
         }
         const first = this.commands.length;
+        // Top-level statements see the line's assignments made before them (src/guard/resolve.ts).
+        if (this.plan && t === 'program') {
+          this.level = this.plan.at(c.startIndex);
+          this.inSite = this.plan.sites.has(c.startIndex);
+        }
         this.statement(c);
+        if (this.plan && t === 'program') this.inSite = false;
         // `cmd &`: the token follows the statement it sends to the background.
         const next = node.child(i + 1);
         if (next && !next.isNamed && next.type === '&') for (let k = first; k < this.commands.length; k++) this.commands[k].background = true;
@@ -384,7 +402,10 @@ class Walker {
   }
 
   private makeHooks(consumer: number): WordHooks {
+    const level = (): KnownVars | undefined => this.level;
     return {
+      // Read when a word is evaluated: the values known at that statement.
+      get known() { return level(); },
       subst: (node, kind) => {
         const saved = this.pipes;
         const savedFeed = this.feed;
@@ -405,7 +426,6 @@ class Walker {
         }
       },
       unknown: (node, why) => this.fail(node, 'parse.unsupported', why),
-      known: this.known,
     };
   }
 
@@ -418,6 +438,7 @@ class Walker {
       if (this.feed.assignTo) cmd.assignTo = this.feed.assignTo;
     }
     if (this.fn) cmd.inFunction = this.fn;
+    if (this.inSite) cmd.lineSite = true;
     this.commands.push(cmd);
     return this.commands.length - 1;
   }
@@ -597,7 +618,9 @@ class Walker {
   private assignmentWordFeeding(node: Node, name: string): { name: string; value: Word } | undefined {
     const value = node.childForFieldName('value');
     const nameNode = node.childForFieldName('name');
+    const level = this.level;
     const hooks: WordHooks = {
+      known: level,
       subst: (n, kind) => {
         const savedPipes = this.pipes;
         const savedFeed = this.feed;
@@ -615,7 +638,6 @@ class Walker {
         void kind;
       },
       unknown: (n, why) => this.fail(n, 'parse.unsupported', why),
-      known: this.known,
     };
     // `a[$(cmd)]=1`: the subscript is expanded (and its substitutions run) too.
     if (nameNode && nameNode.type !== 'variable_name') visitSubst(nameNode, hooks);
@@ -645,9 +667,13 @@ class Walker {
     const body = node.childForFieldName('body');
     const start = this.commands.length;
     const saved = this.fn;
+    const savedLevel = this.level;
     this.fn = name;
+    // A body runs when the function is called, later: the line's assignments are unknown there.
+    if (this.plan) this.level = this.plan.outside;
     if (body) this.statement(body);
     this.fn = saved;
+    this.level = savedLevel;
     const inner = this.commands.slice(start);
     const recursive = inner.some((c) => c.argv[0]?.text === name);
     const forks = /&(?!&)|\|/.test(body?.text ?? '');
@@ -669,6 +695,8 @@ function isAppend(node: Node): boolean {
   return false;
 }
 
+const NO_NAMES: ReadonlySet<string> = new Set();
+
 export function clip(s: string, n = 200): string {
   return truncateText(s, n + 1);
 }
@@ -684,9 +712,13 @@ function lastElement(n: Node): Node {
   return cur;
 }
 
-/** `known`: variables whose values the caller set and the line does not change (src/guard/resolve.ts). */
-export function extractScript(root: Node, src: string, limits: Limits, known?: KnownVars): Script {
-  const w = new Walker(src, limits, known);
+/**
+ * `known`: variables whose values the caller set and the line does not change; `resolveLine`: also
+ * resolve the line's own top-level assignments for the words after them (src/guard/resolve.ts).
+ */
+export function extractScript(root: Node, src: string, limits: Limits, known?: KnownVars, resolveLine = false): Script {
+  const plan = resolveLine ? planLine(root, src, known) : undefined;
+  const w = new Walker(src, limits, known, plan);
   // A tree that does not match the source byte for byte (a silent misparse, no ERROR node) is
   // unparseable input: fail closed here, and analyze() adds the raw-text deny scan for `parse.*`.
   const u = findUnfaithful(root, src);
@@ -695,5 +727,5 @@ export function extractScript(root: Node, src: string, limits: Limits, known?: K
   if (root.hasError) {
     w.findings.push(finding('approve', 'parse.error', 'the command has a syntax error and cannot be checked', clip(src), { floor: true }));
   }
-  return { commands: w.commands, findings: w.findings, functions: w.functions };
+  return { commands: w.commands, findings: w.findings, functions: w.functions, lineNames: plan?.names ?? NO_NAMES };
 }

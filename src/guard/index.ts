@@ -4,7 +4,8 @@
  * never `allow`; a built-in `deny` is never lowered by a policy; the most restrictive verdict of
  * a compound command wins.
  */
-export type { Verdict, GuardDecision, GuardContext, HttpRequestLike, CommandInput } from './types.js';
+export type { Verdict, GuardDecision, GuardContext, GuardRunContext, HttpRequestLike, CommandInput } from './types.js';
+export { GUARD_RUN_CONTEXTS } from './types.js';
 export { loadGuard, assertCommandSize, MAX_COMMAND_BYTES, MAX_REPARSE_DEPTH, type GuardEngine } from './engine.js';
 export { parsePolicy, loadPolicyFile, type Policy } from './policy.js';
 export { stripSql, inspectSql } from './sql.js';

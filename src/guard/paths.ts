@@ -23,7 +23,7 @@ const SECRET_SAMPLES = [
   '~/.kube/config', '~/.netrc', '~/.pgpass', '~/.git-credentials', '~/.docker/config.json', '/proc/self/environ', '/proc/1/environ',
 ];
 /** Reading these needs approval (may hold secrets). */
-const SECRET_APPROVE = ['**/.env', '**/.env.*', '**/*.env', '~/.bash_history', '~/.zsh_history', '~/.ssh/**', '**/credentials.json', '**/secrets.*', '**/*.keystore', '**/*key*.pem', '**/*.key', '**/*.p12', '**/*.pfx'];
+const SECRET_APPROVE = ['**/.env', '**/.env.*', '**/*.env', '~/.bash_history', '~/.zsh_history', '~/.ssh/**', '**/credentials.json', '**/secrets.*', '**/secret.*', '**/*-secret.y*ml', '**/*-secrets.y*ml', '**/*.keystore', '**/*key*.pem', '**/*.key', '**/*.p12', '**/*.pfx'];
 const ENV_SAMPLES = ['.env', 'x/.env', '.env.production'];
 
 /** Writing these is denied: system identity, boot, raw disks, persistence hooks. */

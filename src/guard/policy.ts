@@ -1,7 +1,8 @@
+import { credentialNameConfig, type CredentialNameConfig } from './credential-names.js';
 import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YNode, type YAMLMap, type YAMLSeq } from 'yaml';
 import { GatehouseError } from '../core/index.js';
-import type { Verdict } from './types.js';
+import { GUARD_RUN_CONTEXTS, type GuardRunContext, type Verdict } from './types.js';
 
 /**
  * Policy files (YAML). Validation errors name the file, line and field, e.g.
@@ -12,9 +13,24 @@ import type { Verdict } from './types.js';
  *  2. Built-in `deny` findings (catastrophes, remote code, secrets, reverse shells) are final.
  *  3. The first matching user command rule decides that argv (it may lower a built-in approve).
  *  4. Built-in approve findings.
- *  5. `defaults.unknown_command` / the allowlist for commands nothing else matched.
+ *  5. A command the built-in table (src/guard/known-programs.ts) or `commands.allowlist` judges
+ *     read-only or harmless is allowed; any other is `defaults.unknown_command` for the context
+ *     it runs in (allow is a judgment, not the fallback).
  *  Across the commands of one compound command, the most restrictive verdict wins.
  */
+
+/** A context key of `defaults.unknown_command`: where the command runs, or `default` for any other. */
+export type UnknownContext = GuardRunContext | 'default';
+const UNKNOWN_KEYS: readonly UnknownContext[] = [...GUARD_RUN_CONTEXTS, 'default'];
+
+/**
+ * The verdict for a command no table or rule judges harmless, when a policy does not say. SSH
+ * targets and interactive sessions are production: a person sees what the guard cannot vouch for.
+ * The sandbox is itself the boundary (no network unless allowlisted, no credentials, a scratch
+ * filesystem), so there the unknown runs. The CLI (`guard check`) and callers that name no context
+ * get the production answer, so a preview never promises more than ssh_exec would do.
+ */
+export const DEFAULT_UNKNOWN: Readonly<Record<UnknownContext, Verdict>> = { ssh: 'approve', session: 'approve', sandbox: 'allow', cli: 'approve', default: 'approve' };
 export interface CommandRule {
   id: string;
   commands: string[];
@@ -31,7 +47,10 @@ export interface Policy {
   name: string;
   file: string;
   description: string;
-  unknownCommand: Verdict;
+  /** `defaults.unknown_command`, resolved per context (a scalar in the file applies to every context). */
+  unknownCommand: Readonly<Record<UnknownContext, Verdict>>;
+  /** `defaults.sudo_requires_approval`: sudo/doas of a read-only command needs approval too (default false). */
+  sudoRequiresApproval: boolean;
   parseError: 'approve' | 'deny';
   allowlist: { prog: string; sub?: string }[];
   readOnlyOnly: boolean;
@@ -40,6 +59,10 @@ export interface Policy {
   writeAllowed: string[];
   httpRules: HttpRule[];
   httpUnknownWrite: Verdict;
+  /** `commands.script_paths_allowed`: script and project files whose code may run unread (globs). */
+  scriptPathsAllowed: string[];
+  /** `secrets.credential_names`: names added to (`secret`, `maybe`) or exempt from (`ignore`) the built-in heuristics. */
+  credentialNames?: CredentialNameConfig;
   appliesTo: { tokens: string[]; targets: string[] };
 }
 
@@ -110,17 +133,17 @@ export function parsePolicy(text: string, file: string): Policy {
     throw new GatehouseError('policy_invalid', `${file}:${line}: YAML syntax error: ${e.message.split('\n')[0]}`, { hint: 'fix the YAML syntax', details: { file, line } });
   }
   const root = v.map(doc.contents as YNode, '(document)') ?? v.err(doc.contents as YNode, '(document)', 'policy file is empty');
-  v.keys(root, '', ['version', 'name', 'description', 'applies_to', 'defaults', 'commands', 'paths', 'http']);
+  v.keys(root, '', ['version', 'name', 'description', 'applies_to', 'defaults', 'commands', 'paths', 'http', 'secrets']);
   const version = v.str(v.get(root, 'version'), 'version', '1');
   if (version !== '1') v.err(v.get(root, 'version'), 'version', 'only version 1 is supported');
   const name = v.str(v.get(root, 'name'), 'name');
   if (!/^[a-z0-9][a-z0-9_-]*$/i.test(name)) v.err(v.get(root, 'name'), 'name', 'must be letters, digits, - or _');
   const defaults = v.map(v.get(root, 'defaults'), 'defaults');
-  v.keys(defaults, 'defaults', ['unknown_command', 'parse_error', 'read_only_only', 'http_unknown_write']);
+  v.keys(defaults, 'defaults', ['unknown_command', 'parse_error', 'read_only_only', 'http_unknown_write', 'sudo_requires_approval']);
   const applies = v.map(v.get(root, 'applies_to'), 'applies_to');
   v.keys(applies, 'applies_to', ['tokens', 'targets']);
   const cmds = v.map(v.get(root, 'commands'), 'commands');
-  v.keys(cmds, 'commands', ['allowlist', 'rules']);
+  v.keys(cmds, 'commands', ['allowlist', 'rules', 'script_paths_allowed']);
   const rulesNode = v.get(cmds, 'rules');
   const commandRules: CommandRule[] = [];
   if (rulesNode !== undefined) {
@@ -168,16 +191,50 @@ export function parsePolicy(text: string, file: string): Policy {
       httpRules.push({ id: v.str(v.get(m, 'id'), `${f}.id`, `http-${i}`), methods: v.list(v.get(m, 'methods'), `${f}.methods`).map((x) => x.toUpperCase()), paths: v.list(v.get(m, 'paths'), `${f}.paths`), ...(gq ? { graphql: gq as 'mutation' | 'any' } : {}), decision: v.verdict(v.get(m, 'decision'), `${f}.decision`, undefined, ['allow', 'approve', 'deny']), message: v.str(v.get(m, 'message'), `${f}.message`, 'matched HTTP rule') });
     });
   }
+  const secrets = v.map(v.get(root, 'secrets'), 'secrets');
+  v.keys(secrets, 'secrets', ['credential_names']);
+  const cn = v.map(v.get(secrets, 'credential_names'), 'secrets.credential_names');
+  v.keys(cn, 'secrets.credential_names', ['secret', 'maybe', 'ignore']);
+  // Case-insensitive, like the built-in heuristics (src/guard/credential-names.ts); each is checked here.
+  const names = (k: 'secret' | 'maybe' | 'ignore'): string[] => {
+    v.regexes(v.get(cn, k), `secrets.credential_names.${k}`);
+    return v.list(v.get(cn, k), `secrets.credential_names.${k}`);
+  };
+  const credentialNames = cn ? credentialNameConfig({ secret: names('secret'), maybe: names('maybe'), ignore: names('ignore') }) : undefined;
   const allowlist = v.list(v.get(cmds, 'allowlist'), 'commands.allowlist').map((s) => { const [prog, sub] = s.trim().split(/\s+/, 2); return sub ? { prog, sub } : { prog }; });
   return {
     name, file, description: v.str(v.get(root, 'description'), 'description', ''),
-    unknownCommand: v.verdict(v.get(defaults, 'unknown_command'), 'defaults.unknown_command', 'allow', ['allow', 'approve', 'deny']),
+    unknownCommand: unknownCommand(v, v.get(defaults, 'unknown_command')),
+    sudoRequiresApproval: v.bool(v.get(defaults, 'sudo_requires_approval'), 'defaults.sudo_requires_approval', false),
     parseError: v.verdict(v.get(defaults, 'parse_error'), 'defaults.parse_error', 'approve', ['approve', 'deny']) as 'approve' | 'deny',
     readOnlyOnly: v.bool(v.get(defaults, 'read_only_only'), 'defaults.read_only_only', false),
     httpUnknownWrite: v.verdict(v.get(defaults, 'http_unknown_write'), 'defaults.http_unknown_write', 'allow', ['allow', 'approve', 'deny']),
     allowlist, commandRules, pathRules, writeAllowed: v.list(v.get(paths, 'write_allowed'), 'paths.write_allowed'), httpRules,
+    scriptPathsAllowed: v.list(v.get(cmds, 'script_paths_allowed'), 'commands.script_paths_allowed'),
+    ...(credentialNames ? { credentialNames } : {}),
     appliesTo: { tokens: v.list(v.get(applies, 'tokens'), 'applies_to.tokens'), targets: v.list(v.get(applies, 'targets'), 'applies_to.targets') },
   };
+}
+
+/**
+ * `unknown_command: approve` (every context) or `unknown_command: { ssh: approve, sandbox: allow }`
+ * (the contexts named; the others keep DEFAULT_UNKNOWN, `default` covers callers naming none).
+ */
+function unknownCommand(v: V, n: YNode | undefined): Record<UnknownContext, Verdict> {
+  const out: Record<UnknownContext, Verdict> = { ...DEFAULT_UNKNOWN };
+  if (n === undefined) return out;
+  if (!isMap(n)) {
+    const all = v.verdict(n, 'defaults.unknown_command', undefined, ['allow', 'approve', 'deny']);
+    for (const k of UNKNOWN_KEYS) out[k] = all;
+    return out;
+  }
+  const m = n as YAMLMap;
+  v.keys(m, 'defaults.unknown_command', [...UNKNOWN_KEYS]);
+  for (const k of UNKNOWN_KEYS) {
+    const x = v.get(m, k);
+    if (x !== undefined) out[k] = v.verdict(x, `defaults.unknown_command.${k}`, undefined, ['allow', 'approve', 'deny']);
+  }
+  return out;
 }
 
 export function loadPolicyFile(file: string): Policy {

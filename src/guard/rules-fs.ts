@@ -1,11 +1,31 @@
 import { has, parseOpts, type View } from './argv.js';
+import type { CredentialNameConfig } from './credential-names.js';
+import { compileGlobs, globToRegExp } from './glob.js';
 import { classifyWrite, isSystemDir, normalizePath } from './paths.js';
-import { finding, hardDeny, type Finding } from './types.js';
+import { finding, hardDeny, type Finding, type HttpRequestLike } from './types.js';
 import type { Word } from './words.js';
 
-/** Filesystem, disk and permission rules. */
+/**
+ * What the built-in rules receive besides the argv: the policy's settings they apply. Every field
+ * but `writeAllowed` is optional; absent, the built-in defaults apply (the engine fills them from
+ * the policy: see each field).
+ */
 export interface RuleEnv {
   writeAllowed: readonly string[];
+  /** `secrets.credential_names` (src/guard/credential-names.ts): names treated as credentials, or exempt. */
+  credentialNames?: CredentialNameConfig;
+  /**
+   * `commands.script_paths_allowed`: globs (normalised like paths: `./scripts/**` is `scripts/**`)
+   * of script files, makefiles and package manifests whose code may run without approval
+   * (issue 14 item 3). Absent: none (every script the guard cannot read is approve).
+   */
+  scriptPathsAllowed?: readonly string[];
+  /**
+   * The policy's HTTP rules, as api_request applies them (`checkHttpWith(policy, req)`), for
+   * requests made by curl, wget, httpie and xh (issue 14 item 5). Absent: the built-in HTTP rules
+   * with no policy rules and unknown writes allowed (src/guard/rules-net.ts).
+   */
+  http?: (req: HttpRequestLike) => Finding;
 }
 
 /** A deletion/overwrite target that is the root, home or a top-level system directory. */
@@ -30,6 +50,8 @@ function writes(v: View, env: RuleEnv, targets: Word[], what: string): Finding[]
   for (const t of targets) {
     const f = classifyWrite(t, v.text, env.writeAllowed);
     if (f) out.push({ ...f, reason: `${what}: ${f.reason}` });
+    const st = f?.final ? undefined : startupWrite(t, v.text);
+    if (st) out.push({ ...st, reason: `${what}: ${st.reason}` });
   }
   return out;
 }
@@ -103,6 +125,72 @@ export function chmodRule(v: View, env: RuleEnv): Finding[] {
   return out;
 }
 
+/**
+ * Shell and readline startup files the path rules (src/guard/paths.ts) do not list yet: writing
+ * one runs code in every later shell (`~/.bash_aliases` is sourced by Debian's .bashrc,
+ * `~/.inputrc` binds keys to typed commands). Deny, like the listed ones.
+ */
+const STARTUP_FILES = [
+  '~/.bash_aliases', '~/.bashrc.d/**', '~/.inputrc', '~/.zlogin', '~/.zlogout', '~/.kshrc', '~/.mkshrc', '~/.cshrc', '~/.tcshrc', '~/.login',
+  '~/.logout', '~/.config/fish/conf.d/**', '~/.config/fish/functions/**', '~/.bash_completion', '~/.pam_environment', '~/.config/environment.d/**',
+  '~/.ssh/environment', '~/.vimrc', '~/.exrc', '~/.config/nvim/init.vim', '~/.config/nvim/init.lua', '~/.tmux.conf', '~/.screenrc', '~/.pythonrc',
+  '~/.pythonstartup', '~/.lesskey', '~/.config/git/config', '~/.curlrc', '~/.wgetrc', '/etc/bashrc', '/etc/bash_completion.d/**', '/etc/zsh/**',
+  '/etc/zshrc', '/etc/zprofile', '/etc/zshenv', '/etc/zlogin', '/etc/inputrc', '/etc/csh.cshrc', '/etc/csh.login', '/etc/environment.d/**',
+  '/etc/security/pam_env.conf', '/etc/ld.so.conf', '/etc/ld.so.conf.d/**',
+];
+const STARTUP_RE = compileGlobs(STARTUP_FILES);
+
+/** A write to a startup file paths.ts does not list (see STARTUP_FILES), as a deny, or undefined. */
+export function startupWrite(t: Word, matched: string): Finding | undefined {
+  if (t.dynamic && !t.glob) return undefined;
+  const n = normalizePath(t.glob ? t.prefix || t.text : t.text);
+  if (!STARTUP_RE.test(n) && !(t.glob && STARTUP_FILES.some((f) => !f.includes('*') && globToRegExp(normalizePath(t.text)).test(normalizePath(f))))) return undefined;
+  return hardDeny('fs.write-startup', `writes a shell or tool startup file (${n}): its code runs in every later session`, matched);
+}
+
+/** Device files that swallow or produce data: moving onto or copying from one destroys the target's content. */
+const NULL_DEVICE = /^\/dev\/(null|zero|full|random|urandom)$/;
+
+/** A truncating `>` redirect of standard output to a file (not `>>`, not a descriptor, not scratch space). */
+function truncatedFiles(c: View['sc']): Word[] {
+  const out: Word[] = [];
+  for (const r of c.redirects) {
+    if (!(r.op === '>' || r.op === '>|' || r.op === '&>') || !(r.fd === null || r.fd === '1') || !r.target) continue;
+    const t = r.target.text;
+    if (/^(\d+|-)$/.test(t) || /^\/dev\//.test(t) || /^\/proc\/self\/fd\//.test(t)) continue;
+    const n = normalizePath(t);
+    if (/^\/(tmp|var\/tmp)(\/|$)/.test(n)) continue;
+    out.push(r.target);
+  }
+  return out;
+}
+
+/**
+ * Destroying a file's content without rm (issue 14 item 5): `: > f`, `true > f`, `echo -n > f`,
+ * `printf '' > f`, `cat /dev/null > f`. Approve (the path rules still deny system and startup files).
+ */
+export function emptyWriteRule(v: View): Finding[] {
+  const p = v.prog;
+  const a = v.args;
+  const empty = p === ':' || p === 'true' || p === 'false'
+    || (p === 'echo' && a.length > 0 && a.every((w) => /^-[neE]*n[neE]*$/.test(w.text) || (w.text === '' && !w.dynamic)) && a.some((w) => /n/.test(w.text)))
+    || (p === 'printf' && a.length > 0 && a.every((w) => w.text === '' && !w.dynamic))
+    || (p === 'cat' && a.length > 0 && a.every((w) => NULL_DEVICE.test(w.text) && /null/.test(w.text)));
+  if (!empty) return [];
+  const files = truncatedFiles(v.sc);
+  return files.length ? [finding('approve', 'fs.truncate', `${p} empties ${files.map((f) => f.text).join(', ')}`, v.text)] : [];
+}
+
+/**
+ * A statement of redirects alone (`> f`, `>| f`): bash truncates each target. The analyzer asks for
+ * this for commands with no program (the path rules judge where the write goes).
+ */
+export function truncationFindings(c: View['sc']): Finding[] {
+  if (c.argv.length) return [];
+  const files = truncatedFiles(c);
+  return files.length ? [finding('approve', 'fs.truncate', `empties ${files.map((f) => f.text).join(', ')}`, c.text)] : [];
+}
+
 /** cp/mv/install/ln/tee/truncate/touch/sed -i …: classify their destinations as writes. */
 export function writeTargetsRule(v: View, env: RuleEnv): Finding[] {
   const p = v.prog;
@@ -121,6 +209,12 @@ export function writeTargetsRule(v: View, env: RuleEnv): Finding[] {
       if (cat) out.push(hardDeny('fs.mv-system', `moves ${cat} away`, v.text));
       else if (/^\/(etc|usr|bin|sbin|lib|boot|var)\b/.test(normalizePath(s.text))) out.push(finding('approve', 'fs.mv-system', `moves a system path (${s.text})`, v.text));
     }
+    // `mv f /dev/null` (the content is gone; as root the device itself is replaced), `cp /dev/null f`
+    // and `install /dev/null f` (f emptied), `ln -sf /dev/null f` (f replaced by a link to nothing).
+    const d0 = dest[0]?.text ?? '';
+    const srcs = o.pos.slice(0, tdir !== undefined ? undefined : -1);
+    if (p === 'mv' && NULL_DEVICE.test(normalizePath(d0))) out.push(finding('approve', 'fs.destroy', `moves ${srcs.map((x) => x.text).join(', ')} onto ${d0}: the data is gone`, v.text));
+    if ((p === 'cp' || p === 'install' || p === 'ln') && srcs.some((x) => NULL_DEVICE.test(x.text)) && d0 && !NULL_DEVICE.test(d0)) out.push(finding('approve', 'fs.truncate', `${p} replaces ${d0} with ${srcs.find((x) => NULL_DEVICE.test(x.text))?.text}: its content is gone`, v.text));
     if (p === 'rsync' && (o.long.has('delete') || [...o.long.keys()].some((k) => k.startsWith('delete') || k === 'remove-source-files'))) out.push(finding('approve', 'fs.rsync-delete', 'rsync --delete removes files at the destination', v.text));
     if (p === 'rsync' || p === 'scp') {
       // Remote destinations (host:path) are not local writes.
@@ -135,9 +229,19 @@ export function writeTargetsRule(v: View, env: RuleEnv): Finding[] {
   }
   if (p === 'touch' || p === 'mkdir') {
     const o = parseOpts(v.args, 'dmrt', ['date', 'mode', 'reference']);
-    return writes(v, env, o.pos, `${p}`).filter((f) => f.decision === 'deny');
+    // A new directory touches nothing of value. A file touched in a system or configuration
+    // location is configuration by its mere presence (`touch /etc/nologin`, `/etc/….d/disable`,
+    // `/forcefsck`): approve, like any write there.
+    return writes(v, env, o.pos, `${p}`).filter((f) => f.decision === 'deny' || (p === 'touch' && f.rule === 'fs.write-system'));
   }
   return [];
+}
+
+/** fallocate --punch-hole/--collapse-range/--zero-range/--dig-holes destroy data in place. */
+export function fallocateRule(v: View, env: RuleEnv): Finding[] {
+  const o = parseOpts(v.args, 'oln', ['offset', 'length']);
+  if (!has(o, 'pcdzi', 'punch-hole', 'collapse-range', 'dig-holes', 'zero-range', 'insert-range')) return writes(v, env, o.pos, 'fallocate');
+  return [finding('approve', 'fs.destroy', 'fallocate punches, zeroes or collapses ranges of a file (its data there is gone)', v.text), ...writes(v, env, o.pos, 'fallocate')];
 }
 
 export function findRule(v: View): Finding[] {

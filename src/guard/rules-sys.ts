@@ -1,7 +1,14 @@
 import { has, parseOpts, subcommand, texts, type View } from './argv.js';
+import { GIT_SHELL_KEY } from './option-code.js';
 import { catastrophicTarget } from './rules-fs.js';
+import { classifyRead } from './paths.js';
 import { inspectClientMeta, inspectSql } from './sql.js';
+import type { CredentialNameConfig } from './credential-names.js';
+import { baseInterpreter, INTERPRETER_VALUE_OPTS, interpreterScriptRule } from './rules-exec.js';
+import type { RuleEnv } from './rules-fs.js';
+import { codeEnvDisclosure, credentialFile } from './rules-secrets.js';
 import { finding, hardDeny, type Finding } from './types.js';
+import type { Word } from './words.js';
 
 /** System, VCS, database, container/cloud, network and interpreter rules. */
 const ap = (rule: string, reason: string, v: View): Finding[] => [finding('approve', rule, reason, v.text)];
@@ -83,7 +90,7 @@ export function gitRule(v: View): Finding[] {
   for (let i = 0; i < v.args.length; i++) {
     const t = v.args[i].text;
     const cfg = t === '-c' ? v.args[i + 1]?.text ?? '' : t.startsWith('--config-env') ? t : '';
-    if (/^(core\.(pager|sshcommand|editor|fsmonitor|hookspath|gitproxy|askpass)|alias\.|diff\.\w+\.(textconv|command)|filter\.|credential\.helper|sequence\.editor|uploadpack\.packobjectshook|protocol\.ext)/i.test(cfg)) {
+    if (GIT_SHELL_KEY.test(cfg.split('=')[0]) || /^protocol\.ext/i.test(cfg)) {
       out.push(finding('approve', 'git.config-exec', `git -c ${cfg.split('=')[0]} can run arbitrary commands`, v.text));
     }
   }
@@ -131,9 +138,14 @@ export function gitRule(v: View): Finding[] {
     case 'update-ref':
       if (has(o, 'd')) out.push(finding('approve', 'git.history-rewrite', 'deletes a ref', v.text));
       break;
-    case 'config':
-      if (a.some((x) => /^(core\.(pager|sshcommand|editor|fsmonitor|hookspath)|alias\.|credential\.helper|filter\.)/i.test(x)) && a.length >= 2) out.push(finding('approve', 'git.config-exec', 'sets a git option that runs commands', v.text));
+    case 'config': {
+      // Setting (not reading) a key whose value git runs as a command, now or on a later git command.
+      if (a.some((x) => /^(--get|--get-all|--get-regexp|--get-urlmatch|-l|--list|--unset|--unset-all|get|list|unset)$/.test(x))) break;
+      const ops = a.filter((x) => !x.startsWith('-'));
+      const key = ops[0] === 'set' ? ops[1] : ops[0];
+      if (key !== undefined && GIT_SHELL_KEY.test(key) && ops.length >= 2) out.push(finding('approve', 'git.config-exec', `sets ${key}, a git option that runs commands`, v.text));
       break;
+    }
     case 'commit':
       break;
     default:
@@ -141,6 +153,15 @@ export function gitRule(v: View): Finding[] {
   }
   return out;
 }
+
+/** Per database client: the options whose value is SQL (or the client's query language). */
+const SQL_FLAGS: Record<string, readonly (readonly [string, string])[]> = {
+  psql: [['-c', '--command']], cockroach: [['-e', '--execute']], mysql: [['-e', '--execute']], mariadb: [['-e', '--execute']], mycli: [['-e', '--execute']],
+  'clickhouse-client': [['-q', '--query']], clickhouse: [['-q', '--query']], mongo: [['--eval', '--eval']], mongosh: [['--eval', '--eval']],
+  cqlsh: [['-e', '--execute']], sqlcmd: [['-Q', '--query'], ['-q', '--query']], usql: [['-c', '--command']], vsql: [['-c', '--command']],
+  trino: [['--execute', '--execute']], presto: [['--execute', '--execute']], snowsql: [['-q', '--query']], 'spark-sql': [['-e', '-e']],
+  hive: [['-e', '-e']], beeline: [['-e', '-e']], 'impala-shell': [['-q', '--query']], influx: [['-execute', '-execute']], pgcli: [['-c', '--command']],
+};
 
 /** redis commands that destroy data, change the server, or run code (Lua, modules). */
 const REDIS_ADMIN = /^(flushall|flushdb|del|unlink|config|shutdown|debug|script|eval|evalsha|eval_ro|evalsha_ro|fcall|fcall_ro|function|module|save|bgsave|bgrewriteaof|slaveof|replicaof|acl|migrate|restore|failover|swapdb|rename|renamenx|expire|pexpire|getdel)$/i;
@@ -162,22 +183,37 @@ export function dbClientRule(v: View): Finding[] {
     };
     const isDyn = (): boolean => args[i]?.dynamic ?? false;
     let q: string | undefined;
-    if (name === 'psql' || name === 'cockroach') q = takeVal('-c', '--command');
-    else if (name === 'mysql' || name === 'mariadb') q = takeVal('-e', '--execute');
-    else if (name === 'clickhouse-client') q = takeVal('-q', '--query');
-    else if (name === 'mongo' || name === 'mongosh') q = takeVal('--eval', '--eval');
+    for (const [flag, long] of SQL_FLAGS[name] ?? []) { q = takeVal(flag, long); if (q !== undefined) break; }
     if (q !== undefined) { sqls.push(q); if (isDyn()) opaque = true; continue; }
     if ((name === 'psql' && (t === '-f' || t === '--file' || t.startsWith('--file='))) || (name === 'mongo' || name === 'mongosh') && /\.js$/.test(t)) { opaque = true; if (t === '-f' || t === '--file') i++; continue; }
   }
-  if (name === 'sqlite3') {
-    const o = parseOpts(args, 'cmd'.includes('x') ? '' : '', ['cmd', 'init', 'separator', 'nullvalue', 'newline']);
-    if (o.pos.length > 1) { sqls = o.pos.slice(1).map((w) => w.text); if (o.pos.slice(1).some((w) => w.dynamic)) opaque = true; }
-    if (o.long.has('cmd')) sqls.push(o.long.get('cmd') ?? '');
-    if (o.long.has('init')) opaque = true;
+  if (name === 'sqlite3' || name === 'duckdb') {
+    // sqlite3 [OPTIONS] FILE [SQL…]: options are single-dash words, some taking a value.
+    const pos: Word[] = [];
+    for (let i = 0; i < args.length; i++) {
+      const t = args[i].text.replace(/^--/, '-');
+      if (t === '-cmd' || (name === 'duckdb' && t === '-c')) { const w = args[++i]; if (w) { sqls.push(w.text); if (w.dynamic) opaque = true; } continue; }
+      if (t === '-init') { opaque = true; i++; continue; }
+      if (/^-(separator|nullvalue|newline|maxsize|vfs|mmap|pagecache|lookaside|heap)$/.test(t)) { i++; continue; }
+      if (t.startsWith('-')) continue;
+      pos.push(args[i]);
+    }
+    if (pos.length > 1) { sqls.push(...pos.slice(1).map((w) => w.text)); if (pos.slice(1).some((w) => w.dynamic)) opaque = true; }
+  }
+  if (name === 'bq') {
+    // bq query 'SQL' (flags with =), bq rm (destroys datasets and tables).
+    const ops = texts(args).filter((x) => !x.startsWith('-'));
+    if (ops[0] === 'query' && ops[1] !== undefined) { sqls.push(ops.slice(1).join(' ')); if (args.some((w) => w.dynamic)) opaque = true; }
+    if (ops[0] === 'rm') out.push(finding('approve', 'db.drop', 'bq rm deletes a dataset, table or view', v.text));
   }
   if (name === 'redis-cli') {
     // Its command is in the arguments, or one per line of its stdin (a heredoc, a pipe, the caller's stdin).
     const stdinCmds = v.sc.stdin && !v.sc.stdin.dynamic ? v.sc.stdin.text.split('\n').map((l) => l.trim().split(/\s+/)[0] ?? '') : [];
+    // CONFIG GET requirepass/masterauth (or *) prints the server's passwords.
+    const words = texts(args).map((x) => x.toLowerCase());
+    const cg = words.indexOf('config');
+    if (cg >= 0 && words[cg + 1] === 'get' && /pass|auth|\*|tls-key|secret/.test(words.slice(cg + 2).join(' '))) out.push(finding('deny', 'secrets.db-credentials', 'redis-cli CONFIG GET prints the server\'s passwords', v.text));
+    if (args.some((w) => w.text === '--eval')) out.push(finding('approve', 'db.dynamic', 'redis-cli --eval runs a Lua script from a file', v.text));
     const cmd = [...texts(args), ...stdinCmds].find((x) => REDIS_ADMIN.test(x));
     if (cmd) out.push(finding('approve', /^flush/i.test(cmd) ? 'db.drop' : 'db.admin', `redis-cli ${cmd} changes or destroys data`, v.text));
     if (v.sc.stdin?.dynamic) out.push(finding('approve', 'db.opaque', 'redis-cli: commands come from a run-time value and cannot be inspected', v.text));
@@ -271,40 +307,115 @@ export function netRule(v: View): Finding[] {
 }
 
 /** Scans code given to an interpreter (`python -c`, `perl -e`…): opaque, so approve at least. */
-export function scanCode(code: string, lang: string, v: View): Finding[] {
+export function scanCode(code: string, lang: string, v: View, credentialNames?: CredentialNameConfig): Finding[] {
   const out: Finding[] = [];
   if (/\/dev\/(tcp|udp)\//.test(code)) out.push(hardDeny('net.dev-tcp', `${lang} code opens a network socket through /dev/tcp`, v.text));
   if (/socket/i.test(code) && /(subprocess|pty\.spawn|os\.dup2|dup2|exec\s*\(|\bsystem\s*\(|spawn\s*\(|child_process|\/bin\/(ba)?sh|Process\.spawn|IO\.popen|proc_open|fsockopen)/i.test(code)) {
     out.push(hardDeny('net.reverse-shell', `${lang} code connects a shell to a network socket (reverse shell)`, v.text));
   }
   if (/fsockopen\s*\(/.test(code) && /exec|system|shell_exec|proc_open|popen/.test(code)) out.push(hardDeny('net.reverse-shell', 'php code connects a shell to a socket', v.text));
-  if (/(\/etc\/shadow|\/etc\/gshadow|\.ssh\/id_|\.aws\/credentials|\.kube\/config|\.git-credentials|\.netrc|\.pgpass)/.test(code)) out.push(hardDeny('secrets.read', `${lang} code reads a secret file`, v.text));
+  if (/(\/etc\/shadow|\/etc\/gshadow|\.ssh\/id_|\.aws\/credentials|\.kube\/config|\.git-credentials|\.netrc|\.pgpass|\/proc\/[\w$]+\/environ|\.docker\/config\.json|\.config\/gh\/hosts\.yml|\.vault-token)/.test(code)) out.push(hardDeny('secrets.read', `${lang} code reads a secret file`, v.text));
   if (/rmtree\s*\(\s*['"](\/|~|\/home|\/etc|\/usr)['"]|rm\s+-[a-zA-Z]*r[a-zA-Z]*\s+(\/|~)(\s|'|"|$)|rmSync\s*\(\s*['"]\/['"]|remove_dir_all\s*\(\s*['"]\/['"]/.test(code)) out.push(hardDeny('fs.rm-root', `${lang} code deletes the root or home directory`, v.text));
   if (/os\.fork\s*\(\s*\)/.test(code) && /while\s+(True|1)|for\s*\(\s*;\s*;\s*\)/.test(code)) out.push(hardDeny('proc.fork-bomb', `${lang} code forks without limit (fork bomb)`, v.text));
+  // INVARIANT: code that prints the environment (or a credential from it) is secret disclosure.
+  const env = codeEnvDisclosure(code, lang, credentialNames);
+  if (env) out.push(finding('deny', 'secrets.env-print', env, v.text));
   out.push(finding('approve', 'exec.interpreter-code', `runs inline ${lang} code, which cannot be checked statically`, v.text));
   return out;
 }
 
-export const INTERPRETERS = /^(python[0-9.]*|pypy[0-9]*|perl[0-9.]*|ruby[0-9.]*|irb|node|nodejs|deno|bun|php[0-9.]*|lua[0-9.]*|luajit|Rscript|R|tclsh|wish|osascript|pwsh|powershell|jshell|groovy|scala|julia|guile|racket|ghci|runghc|erl|elixir|iex)$/;
+/** Interpreter names, with an optional version (`python3.12`, `perl5.36`; not `perl.1`, a manual page). */
+export const INTERPRETERS = /^(python([0-9]+(\.[0-9]+)*)?|pypy[0-9]*|perl([0-9]+(\.[0-9]+)*)?|ruby([0-9]+(\.[0-9]+)*)?|irb|node|nodejs|deno|bun|php([0-9]+(\.[0-9]+)*)?|lua([0-9]+(\.[0-9]+)*)?|luajit|Rscript|R|tclsh|wish|expect|osascript|pwsh|powershell|jshell|jrunscript|jjs|groovy|scala|julia|guile|racket|ghci|runghc|erl|escript|elixir|iex)$/;
 
-export function interpreterRule(v: View): Finding[] {
-  const a = texts(v.args);
-  const codeFlags: Record<string, string[]> = { python: ['-c'], perl: ['-e', '-E'], ruby: ['-e'], node: ['-e', '--eval', '-p', '--print'], php: ['-r'], lua: ['-e'], deno: ['eval'], bun: ['-e', '--eval'], pwsh: ['-c', '-Command', '-EncodedCommand', '-e'], powershell: ['-c', '-Command', '-EncodedCommand', '-e'], osascript: ['-e'], Rscript: ['-e'], julia: ['-e'], irb: [], tclsh: [], R: ['-e'] };
-  const base = v.prog.replace(/[0-9.]+$/, '').replace(/^pypy$/, 'python').replace(/^nodejs$/, 'node').replace(/^luajit$/, 'lua');
-  const flags = codeFlags[base] ?? ['-e', '-c'];
+/** Per interpreter: letters of short options that take inline code, letters that take a value (ending a group), and word options that take code. */
+const CODE_OPTS: Record<string, { code: string; value: string; words?: readonly string[] }> = {
+  python: { code: 'c', value: 'WXQm' },
+  perl: { code: 'eE', value: 'IMmxlCdD0' },
+  ruby: { code: 'e', value: 'IrCEFKTWx' },
+  node: { code: 'ep', value: 'rC', words: ['--eval', '--print'] },
+  bun: { code: 'ep', value: '', words: ['--eval', '--print'] },
+  php: { code: 'rRBE', value: 'cdzftS' },
+  lua: { code: 'e', value: 'l' },
+  Rscript: { code: 'e', value: '' },
+  R: { code: 'e', value: '', words: ['--eval'] },
+  julia: { code: 'eE', value: '', words: ['--eval', '--print'] },
+  osascript: { code: 'e', value: 'l' },
+  pwsh: { code: '', value: '', words: ['-c', '-Command', '-command', '-EncodedCommand', '-e', '-ec', '-enc'] },
+  groovy: { code: 'e', value: '' },
+  scala: { code: 'e', value: '' },
+  elixir: { code: 'e', value: 'r', words: ['--eval'] },
+  iex: { code: 'e', value: '' },
+  erl: { code: '', value: '', words: ['-eval'] },
+  guile: { code: 'c', value: 'lL' },
+  racket: { code: 'e', value: 'ftlr', words: ['--eval'] },
+  ghci: { code: 'e', value: '' },
+};
+
+/**
+ * The code an interpreter runs from its command line (`python3 -c CODE`, `perl -lne CODE`,
+ * `node --eval=CODE`, `deno eval CODE`, `php -r CODE`), all parts joined, or undefined when it
+ * has none. Options stop at the script operand (what follows belongs to the script).
+ */
+export function inlineCode(v: View): { code: string; dynamic: boolean } | undefined {
+  const base = baseInterpreter(v.prog);
+  const a = v.args;
+  if (base === 'deno') {
+    const i = a.findIndex((w) => w.text === 'eval');
+    if (i < 0 || a.slice(0, i).some((w) => !w.text.startsWith('-'))) return undefined;
+    const c = a.slice(i + 1).find((w) => !w.text.startsWith('-'));
+    return c ? { code: c.text, dynamic: c.dynamic } : { code: '', dynamic: false };
+  }
+  const spec = CODE_OPTS[base] ?? { code: 'ec', value: '' };
+  const valueWords = INTERPRETER_VALUE_OPTS[base] ?? [];
+  const parts: string[] = [];
+  let dynamic = false;
+  const take = (w: Word | undefined, text?: string): void => {
+    if (!w) return;
+    parts.push(text ?? w.text);
+    if (w.dynamic) dynamic = true;
+  };
   for (let i = 0; i < a.length; i++) {
-    const t = a[i];
-    for (const f of flags) {
-      const glued = f.length === 2 && t.startsWith(f) && t.length > 2 && !t.startsWith('--') && /^-[a-zA-Z]$/.test(f);
-      if (t === f || glued || (base === 'python' && /^-[a-zA-Z]*c$/.test(t) && f === '-c') || (base === 'perl' && /^-[a-zA-Z]*[eE]$/.test(t))) {
-        const code = glued && !(base === 'perl' && /^-[a-zA-Z]*[eE]$/.test(t)) ? t.slice(2) : a[i + 1] ?? '';
-        if (v.args[i + 1]?.dynamic && !glued) return [finding('approve', 'exec.interpreter-code', `runs ${v.prog} code only known at run time`, v.text, { floor: true })];
-        return scanCode(code, v.prog, v);
+    const t = a[i].text;
+    if (t === '--' || t === '-') break;
+    if (spec.words) {
+      const eq = t.indexOf('=');
+      if (spec.words.includes(t)) { take(a[i + 1]); i++; continue; }
+      if (eq > 0 && spec.words.includes(t.slice(0, eq))) { take(a[i], t.slice(eq + 1)); continue; }
+    }
+    if (!t.startsWith('-') || t.length < 2) break; // the script: what follows is its arguments
+    if (t.startsWith('--')) { if (valueWords.includes(t)) i++; continue; }
+    if (valueWords.includes(t)) { i++; continue; }
+    for (let k = 1; k < t.length; k++) {
+      const ch = t[k];
+      if (spec.value.includes(ch)) break;
+      if (spec.code.includes(ch)) {
+        const rest = t.slice(k + 1);
+        if (rest.length) take(a[i], rest);
+        else { take(a[i + 1]); i++; }
+        break;
       }
     }
-    if (base === 'python' && (t === '-m' || /^-[a-zA-Z]*m$/.test(t))) return pythonModule(a[i + 1] ?? '', v);
   }
-  return [];
+  return parts.length ? { code: parts.join('\n'), dynamic } : undefined;
+}
+
+export function interpreterRule(v: View, env: RuleEnv = { writeAllowed: [] }): Finding[] {
+  const inline = inlineCode(v);
+  if (inline) {
+    if (inline.dynamic) return [finding('approve', 'exec.interpreter-code', `runs ${v.prog} code only known at run time`, v.text, { floor: true })];
+    return scanCode(inline.code, v.prog, v, env.credentialNames);
+  }
+  const base = baseInterpreter(v.prog);
+  const a = texts(v.args);
+  if (base === 'python') {
+    for (let i = 0; i < a.length; i++) {
+      const t = a[i];
+      if (t === '-m' || /^-[a-zA-Z]*m$/.test(t)) return pythonModule(a[i + 1] ?? '', v);
+      if (/^-m./.test(t)) return pythonModule(t.slice(2), v);
+      if (!t.startsWith('-')) break;
+    }
+  }
+  return interpreterScriptRule(v, env);
 }
 
 function pythonModule(mod: string, v: View): Finding[] {
@@ -313,15 +424,24 @@ function pythonModule(mod: string, v: View): Finding[] {
   return [];
 }
 
-export function awkRule(v: View): Finding[] {
+export function awkRule(v: View, env: RuleEnv = { writeAllowed: [] }): Finding[] {
   const o = parseOpts(v.args, 'fFv', ['file', 'field-separator', 'assign', 'include', 'load']);
   if (o.values.has('f') || o.long.has('file') || o.long.has('include') || o.long.has('load')) return ap('exec.interpreter-code', `${v.prog} runs a program from a file`, v);
   const prog = o.pos[0]?.text ?? '';
-  if (/\bsystem\s*\(|\|\s*getline|\bprint[f]?\b[^;}]*\|\s*"|\bprint[f]?\b[^;}]*>>?\s*("|\w)|\bclose\s*\(/.test(prog)) {
-    return [...scanCode(prog, v.prog, v).filter((f) => f.decision === 'deny'), finding('approve', 'exec.awk-system', `${v.prog} program runs commands or writes files`, v.text)];
+  const out: Finding[] = [];
+  // Files the program reads by name (`getline < "/etc/shadow"`): judged as reads.
+  for (const m of prog.matchAll(/getline\s*[\w$\[\]]*\s*<\s*"((?:[^"\\]|\\.)*)"/g)) {
+    const p: Word = { text: m[1], dynamic: false, glob: false, raw: m[1], vars: [], prefix: m[1] };
+    const f = classifyRead(p, v.text) ?? (credentialFile(p) ? hardDeny('secrets.read', `${v.prog} reads credentials (${m[1]})`, v.text) : undefined);
+    if (f) out.push(f);
   }
-  if (/\/etc\/shadow|\.ssh\/id_/.test(prog)) return [hardDeny('secrets.read', 'awk reads a secret file', v.text)];
-  return [];
+  const envWhy = codeEnvDisclosure(prog, 'awk', env.credentialNames);
+  if (envWhy) out.push(finding('deny', 'secrets.env-print', envWhy, v.text));
+  if (/\bsystem\s*\(|\|\s*getline|\bprint[f]?\b[^;}]*\|\s*"|\bprint[f]?\b[^;}]*>>?\s*("|\w)|\bclose\s*\(|\|&/.test(prog)) {
+    return [...out, ...scanCode(prog, v.prog, v).filter((f) => f.decision === 'deny'), finding('approve', 'exec.awk-system', `${v.prog} program runs commands or writes files`, v.text)];
+  }
+  if (/\/etc\/shadow|\.ssh\/id_/.test(prog)) return [...out, hardDeny('secrets.read', 'awk reads a secret file', v.text)];
+  return out;
 }
 
 export function sedRule(v: View): Finding[] {
@@ -329,16 +449,24 @@ export function sedRule(v: View): Finding[] {
   const scripts = [...(o.values.has('e') ? v.args.filter((_, i) => v.args[i - 1]?.text === '-e').map((w) => w.text) : []), ...(o.long.has('expression') ? [o.long.get('expression') ?? ''] : [])];
   if (!scripts.length && o.pos[0]) scripts.push(o.pos[0].text);
   if (o.values.has('f') || o.long.has('file')) return ap('exec.sed-script', 'sed runs a script from a file', v);
+  const out: Finding[] = [];
   for (const s of scripts) {
-    if (/(^|[;\n{}])\s*([0-9$,]+|\/[^/]*\/)?\s*e(\s|;|$)|s(.)(?:(?!\4).)*\4(?:(?!\4).)*\4[gpIiMm0-9]*e/.test(s)) return ap('exec.sed-exec', 'sed e executes shell commands', v);
-    if (/(^|[;\n{}])\s*([0-9$,]+|\/[^/]*\/)?\s*[wW]\s+\S|s(.)(?:(?!\3).)*\3(?:(?!\3).)*\3[gpIiMme0-9]*w\s+\S/.test(s)) return ap('fs.sed-write', 'sed w writes a file', v);
+    // `r FILE` / `R FILE` read a file into the output: judged as a read (`sed 'r /etc/shadow'`).
+    for (const m of s.matchAll(/(?:^|[;\n{}])\s*(?:[0-9$,]+|\/[^/]*\/)?\s*[rR]\s+([^;\n}]+)/g)) {
+      const path = m[1].trim();
+      const p: Word = { text: path, dynamic: false, glob: false, raw: path, vars: [], prefix: path };
+      const f = classifyRead(p, v.text) ?? (credentialFile(p) ? hardDeny('secrets.read', `sed reads credentials (${path})`, v.text) : undefined);
+      if (f) out.push(f);
+    }
+    if (/(^|[;\n{}])\s*([0-9$,]+|\/[^/]*\/)?\s*e(\s|;|$)|s(.)(?:(?!\4).)*\4(?:(?!\4).)*\4[gpIiMm0-9]*e/.test(s)) return [...out, ...ap('exec.sed-exec', 'sed e executes shell commands', v)];
+    if (/(^|[;\n{}])\s*([0-9$,]+|\/[^/]*\/)?\s*[wW]\s+\S|s(.)(?:(?!\3).)*\3(?:(?!\3).)*\3[gpIiMme0-9]*w\s+\S/.test(s)) return [...out, ...ap('fs.sed-write', 'sed w writes a file', v)];
   }
-  return [];
+  return out;
 }
 
 export function tarRule(v: View): Finding[] {
+  // Options that run commands are judged by optionCommandRule (src/guard/rules-exec.ts) and the commands themselves through the analyzer.
   const a = texts(v.args);
-  if (a.some((x) => /^--(checkpoint-action|to-command|use-compress-program|info-script|new-volume-script|rsh-command)|^-I$|^-F$/.test(x))) return ap('exec.tar-command', 'tar option runs a command', v);
   const o = parseOpts(v.args, 'CfbTX', ['directory', 'file']);
   const dir = o.values.get('C') ?? o.long.get('directory');
   if (dir !== undefined && (a.some((x) => /^-?[a-zA-Z]*x/.test(x) || x === '--extract')) && catastrophicTarget({ text: dir, dynamic: false, glob: false, raw: dir, vars: [], prefix: dir })) return ap('fs.tar-extract-system', `extracts an archive over ${dir}`, v);

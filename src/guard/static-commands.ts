@@ -1,5 +1,6 @@
 import { CONTROL } from './analyze.js';
 import { extractScript, type Script, type SimpleCommand } from './extract.js';
+import { stillKnown } from './resolve.js';
 import { withTree, type Parser } from './parser.js';
 import type { Word } from './words.js';
 
@@ -19,10 +20,10 @@ export interface StaticCommand {
 }
 
 /** The extracted script when it raised no structural finding and defines no function. */
-function scriptOf(text: string, parser: Parser): Script | undefined {
+function scriptOf(text: string, parser: Parser, resolveLine = false): Script | undefined {
   let script: Script;
   try {
-    script = withTree(parser, text, (root) => extractScript(root, text, { maxDepth: 200, maxNodes: 60_000 }));
+    script = withTree(parser, text, (root) => extractScript(root, text, { maxDepth: 200, maxNodes: 60_000 }, undefined, resolveLine));
   } catch {
     return undefined;
   }
@@ -71,6 +72,35 @@ export function staticCommands(text: string, parser: Parser): StaticCommand[] | 
     if (c.declaration || c.feeds !== undefined || (!c.argv.length && (c.assigns.length || !c.redirects.length)) || c.stdin?.dynamic || !allStatic(c)) return undefined;
     const writes = c.redirects.filter((r) => r.target && /^(>|>>|&>|&>>|>\||<>)$/.test(r.op)).map((r) => r.target!.text);
     out.push({ assigns: assignsOf(c), argv: c.argv.map((w) => w.text), writes });
+  }
+  return out;
+}
+
+/**
+ * The commands a line runs after resolving its own top-level assignments as the analyzer does
+ * (src/guard/resolve.ts planLine): the argv of every command that is not one of those assignments,
+ * with words of known split values expanded into the words bash builds. Undefined when any word
+ * of them stays unknown, or the line raised a structural finding. For the assignment differential
+ * against bash (test/guard/judge-assign-differential.test.ts).
+ */
+export function resolvedCommands(text: string, parser: Parser): string[][] | undefined {
+  if (CONTROL.test(text) || /(^|[;&|\n({])\s*!/.test(text)) return undefined;
+  const script = scriptOf(text, parser, true);
+  if (!script) return undefined;
+  // As the analyzer does: a command that can assign a name the guard cannot see (source, eval,
+  // read "$n" …) makes everything the line resolved unknown.
+  if (script.lineNames.size && !stillKnown(script.commands, script.lineNames)) return undefined;
+  const out: string[][] = [];
+  for (const c of script.commands) {
+    if (c.lineSite) continue;
+    if (c.declaration || c.redirects.length || c.stdin || c.feeds !== undefined || !c.argv.length || c.assigns.length) return undefined;
+    const argv: string[] = [];
+    for (const w of c.argv) {
+      if (w.fields) { argv.push(...w.fields); continue; }
+      if (w.dynamic || w.glob) return undefined;
+      argv.push(w.text);
+    }
+    out.push(argv);
   }
   return out;
 }

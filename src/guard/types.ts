@@ -17,7 +17,19 @@ export interface GuardDecision {
   redirect?: string;
 }
 
+/**
+ * Where a command will run. The verdict for a command the guard does not know to be read-only or
+ * harmless (`defaults.unknown_command` in a policy) depends on it: production hosts over SSH and
+ * interactive sessions get approve by default; the local sandbox, which is itself the boundary,
+ * may allow. An absent or unrecognised context is judged as `default` (approve unless the policy
+ * says otherwise).
+ */
+export type GuardRunContext = 'ssh' | 'session' | 'sandbox' | 'cli';
+export const GUARD_RUN_CONTEXTS: readonly GuardRunContext[] = ['ssh', 'session', 'sandbox', 'cli'];
+
 export interface GuardContext {
+  /** Where the command runs (ssh_exec: `ssh`, ssh_session_send: `session`, exec: `sandbox`, `guard check`: `cli`). */
+  context?: GuardRunContext;
   /** Name of the policy to apply (overrides bindings); default `default`. */
   policy?: string;
   /** Target name (an SSH host, HTTP target...) used to pick policies by `applies_to`. */

@@ -35,6 +35,11 @@ export interface Word {
 export interface KnownVars {
   values: ReadonlyMap<string, string>;
   /**
+   * Indexed arrays whose elements the guard knows (assigned earlier in the same line, see
+   * src/guard/resolve.ts): `${a[N]}`, `${a[@]}`, `"${a[@]}"`, `${a[*]}` and `$a` evaluate to them.
+   */
+  arrays?: ReadonlyMap<string, readonly string[]>;
+  /**
    * Unquoted expansions are resolved too (word splitting on the default IFS). False when the line
    * mentions IFS: then only expansions inside double quotes (never split) are resolved.
    */
@@ -121,7 +126,21 @@ function plainExpansion(node: Node, name: string): boolean {
   return t.length === name.length + 1 ? t === '$' + name : t.length === name.length + 3 && t === '${' + name + '}';
 }
 
+/** `"${NAME[@]}"` exactly (the whole word): the quoted elements of a known array, one word each. */
+function quotedArrayFields(node: Node, hooks: WordHooks): string[] | undefined {
+  const arrays = hooks.known?.arrays;
+  if (arrays === undefined || node.type !== 'string') return undefined;
+  const m = /^"\$\{([A-Za-z_][A-Za-z0-9_]*)\[@\]\}"$/.exec(node.text);
+  const els = m ? arrays.get(m[1]) : undefined;
+  return els ? [...els] : undefined;
+}
+
 export function evalWord(node: Node, hooks: WordHooks): Word {
+  const exact = quotedArrayFields(node, hooks);
+  if (exact) {
+    const name = /[A-Za-z_][A-Za-z0-9_]*/.exec(node.text.slice(3))?.[0] ?? '';
+    return { text: exact.join(' '), dynamic: true, glob: false, raw: node.text, vars: [name], prefix: '', fields: exact };
+  }
   const acc: Acc = { text: '', dynamic: false, glob: false, vars: undefined, prefix: '', prefixDone: false, quoted: false, unknown: false, breaks: undefined };
   walk(node, acc, hooks, false);
   const w: Word = { text: acc.text, dynamic: acc.dynamic, glob: acc.glob, raw: node.text, vars: acc.vars ?? NO_VARS, prefix: acc.prefix };
@@ -344,6 +363,18 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
       }
       // A variable the caller set and nothing in the line changes (src/guard/resolve.ts): its value.
       const kv = hooks.known;
+      const els = kv?.arrays !== undefined && name !== undefined ? kv.arrays.get(name) : undefined;
+      if (els !== undefined && kv !== undefined && name !== undefined) {
+        const v = arrayExpansion(node, name, els, inString, kv.unquoted);
+        if (v !== undefined) {
+          if (inString || v.quotedScalar) { lit(acc, v.text); return; }
+          if (!GLOB_CHAR.test(v.text)) {
+            if (v.text !== '' && !/[ \t\n]/.test(v.text)) lit(acc, v.text);
+            else splitKnown(acc, v.text);
+            return;
+          }
+        }
+      }
       if (kv !== undefined && name !== undefined && plainExpansion(node, name)) {
         const value = kv.values.get(name);
         if (value !== undefined) {
@@ -378,11 +409,49 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
     case 'brace_expression':
       acc.text += node.text; acc.glob = true; acc.prefixDone = true;
       return;
+    case 'array': {
+      // `NAME=(a b c)`: each element is a word of its own (substitutions in them run). As one text
+      // the elements are joined by newlines, so a value later run as code (PROMPT_COMMAND=(…))
+      // is judged one element per line.
+      const parts: string[] = [];
+      for (const c of node.namedChildren) {
+        if (c.type === 'comment') continue;
+        const w = evalWord(c, hooks);
+        parts.push(w.text);
+        if (w.dynamic) { acc.dynamic = true; acc.unknown = true; }
+        if (w.glob) acc.glob = true;
+        if (w.vars.length) (acc.vars ??= []).push(...w.vars);
+      }
+      acc.text += parts.join('\n');
+      acc.prefixDone = true;
+      if (!acc.dynamic && !acc.glob) acc.prefix = acc.text;
+      return;
+    }
     default:
       if (!node.isNamed && (node.type === '$' || node.type === '"')) { lit(acc, node.type === '$' ? '$' : ''); return; }
       hooks.unknown(node, `unsupported word part "${node.type}"`);
       dyn(acc, node.text);
   }
+}
+
+/**
+ * The value of an expansion of a known array, when its form is one the guard evaluates exactly:
+ * `$a` / `${a}` (element 0), `${a[N]}` (a literal index), `${a[@]}` / `${a[*]}` unquoted (the
+ * elements, split by the caller), `"${a[*]}"` (joined by a space; not when the line mentions IFS).
+ * `"${a[@]}"` as a whole word is handled by evalWord; inside a larger quoted word it stays unknown.
+ */
+function arrayExpansion(node: Node, name: string, els: readonly string[], inString: boolean, ifsDefault: boolean): { text: string; quotedScalar?: boolean } | undefined {
+  const t = node.text;
+  if (t === '$' + name || t === '${' + name + '}') return { text: els[0] ?? '' };
+  const m = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\[(@|\*|\d{1,6})\]\}$/.exec(t);
+  if (!m || m[1] !== name) return undefined;
+  const idx = m[2];
+  if (idx === '@' || idx === '*') {
+    if (inString && idx === '@') return undefined;
+    if (!ifsDefault) return undefined;
+    return { text: els.join(' '), quotedScalar: inString };
+  }
+  return { text: els[Number(idx)] ?? '' };
 }
 
 /** Unescaped `$` characters that end `s` (bash pairs them left to right into `$$`, the process id). */

@@ -1,6 +1,7 @@
 import { execEnvEntry } from '../core/index.js';
 import { parseOpts, progName, type View } from './argv.js';
 import { finding, type Finding } from './types.js';
+import { commandVarCode, hookCode } from './shell-code.js';
 import { dynamicWord, literalWord, type Word } from './words.js';
 
 /**
@@ -96,6 +97,20 @@ function hijackAssigns(assigns: readonly Word[]): string[] {
 }
 
 /**
+ * `NAME=value` words a wrapper puts in its program's environment whose value is code: prompt and
+ * hook variables (`env PS4='$(CMD)' bash -x …`) and commands tools run (`sudo LESSOPEN='|CMD' less`).
+ */
+function assignScripts(u: Unwrapped, assigns: readonly Word[]): void {
+  for (const a of assigns) {
+    const eq = a.text.indexOf('=');
+    const name = a.text.slice(0, eq);
+    const value = a.text.slice(eq + 1);
+    const e = hookCode(name, value, a.dynamic, name) ?? commandVarCode(name, value, a.dynamic);
+    if (e) u.scripts.push({ text: e.text, dynamic: e.dynamic });
+  }
+}
+
+/**
  * Every `case` label of unwrap()'s switch. Any other program (shells aside) is not a wrapper, and
  * unwrap answers without walking ~60 string comparisons. A test checks this list against the
  * switch's labels in this file, so the two cannot drift apart.
@@ -117,8 +132,16 @@ export function unwrap(v: View): Unwrapped | undefined {
       const inner = skipAssigns(rest(v.args, o));
       const hijack = hijackAssigns(inner.assigns);
       if (hijack.length) u.findings.push(finding('approve', 'exec.env-hijack', `runs a command with ${hijack.join(', ')} set, which changes what code it loads or runs`, v.text));
-      if (inner.rest.length) u.argvs.push(inner.rest);
-      else if (o.short.has('i') || o.short.has('s') || o.long.has('login') || o.long.has('shell')) u.findings.push(finding('approve', 'priv.root-shell', 'opens a root shell', v.text));
+      assignScripts(u, inner.assigns);
+      if (inner.rest.length) {
+        u.argvs.push(inner.rest);
+        // `sudo bash`, `doas sh -l`: a shell with no command string and no script is an interactive
+        // root shell. Lines typed into it later carry no `sudo` for the guard to see: as `sudo -i`.
+        const [sh, ...shArgs] = inner.rest;
+        if (SHELLS.has(sh.text.slice(sh.text.lastIndexOf('/') + 1)) && shArgs.every((a) => /^(-[A-Za-z]*|--[a-z-]+)$/.test(a.text) && !/^-[A-Za-z]*c/.test(a.text))) {
+          u.findings.push(finding('approve', 'priv.root-shell', `opens a root shell (${sh.text})`, v.text));
+        }
+      } else if (o.short.has('i') || o.short.has('s') || o.long.has('login') || o.long.has('shell')) u.findings.push(finding('approve', 'priv.root-shell', 'opens a root shell', v.text));
       else if (o.short.has('e') || o.long.has('edit')) u.findings.push(finding('approve', 'priv.sudoedit', 'edits a file as another user', v.text));
       return u;
     }
@@ -142,6 +165,7 @@ export function unwrap(v: View): Unwrapped | undefined {
       const inner = skipAssigns(rest(v.args, o));
       const hijack = hijackAssigns(inner.assigns);
       if (hijack.length) u.findings.push(finding('approve', 'exec.env-hijack', `runs a command with ${hijack.join(', ')} set, which changes what code it loads or runs`, v.text));
+      assignScripts(u, inner.assigns);
       if (inner.rest.length) u.argvs.push(inner.rest);
       return u;
     }

@@ -50,8 +50,9 @@ describe('guard decision cache', () => {
   });
 
   it('never reuses one policy\'s answer for another', () => {
-    // default allows `make deploy`; strict needs approval; the team policy denies it.
-    const seq: [GuardContext | undefined, string][] = [[undefined, 'allow'], [{ policy: 'strict' }, 'approve'], [{ token: 'team-a' }, 'deny'], [undefined, 'allow'], [{ token: 'team-a' }, 'deny'], [{ policy: 'strict' }, 'approve']];
+    // In the sandbox, default allows `make deploy`; strict needs approval; the team policy denies it.
+    const sb = { context: 'sandbox' } as const;
+    const seq: [GuardContext | undefined, string][] = [[sb, 'allow'], [{ ...sb, policy: 'strict' }, 'approve'], [{ ...sb, token: 'team-a' }, 'deny'], [sb, 'allow'], [{ ...sb, token: 'team-a' }, 'deny'], [{ ...sb, policy: 'strict' }, 'approve'], [undefined, 'approve']];
     for (const [ctx, want] of seq) expect(withTeam.checkCommand('make deploy', ctx).decision, JSON.stringify(ctx)).toBe(want);
     for (const [ctx, want] of [...seq].reverse()) expect(withTeam.checkCommand('make deploy', ctx).decision, JSON.stringify(ctx)).toBe(want);
   });

@@ -79,6 +79,14 @@ describe('issue 13.2: env values run as code are judged as the code they hold', 
     expect(withEnv(cmd, env).decision, cmd).toBe('deny');
   });
 
+  it('the line\'s own assignment shadows the caller\'s value, as in bash', () => {
+    // bash runs `ls -rf ~` here: the line assigns P before expanding it, whatever the caller sent.
+    expect(withEnv('P=ls; $P -rf ~', { P: 'rm' }).decision).toBe('allow');
+    // Double quotes expand in the caller's shell, before sudo resets anything: `bash -c "ls -rf ~"`.
+    expect(withEnv('sudo bash -c "$P -rf ~"', { P: 'ls' }).decision).toBe('allow');
+    expect(withEnv('sudo bash -c "$P -rf ~"', { P: 'rm' }).decision).toBe('deny');
+  });
+
   it('a harmless value is judged harmless', () => {
     expect(withEnv('eval "$P"', { P: 'ls -la' }).decision).toBe('allow');
     expect(withEnv('$P', { P: 'git status' }).decision).toBe('allow');
@@ -86,7 +94,7 @@ describe('issue 13.2: env values run as code are judged as the code they hold', 
   });
 
   it.each([
-    ['P=ls; $P -rf ~', { P: 'rm' }, 'reassigned in the line'],
+    ['P=rm; $P -rf ~', { P: 'ls' }, 'reassigned in the line'],
     ['read P; $P -rf ~', { P: 'ls' }, 'read assigns it'],
     ['declare "$N=rm"; $P -rf ~', { P: 'ls' }, 'a name only known at run time is assigned'],
     ['printf -v "$N" rm; $P -rf ~', { P: 'ls' }, 'printf -v with a run-time name'],
@@ -99,7 +107,7 @@ describe('issue 13.2: env values run as code are judged as the code they hold', 
     ['eval "$E"; $P -rf ~', { P: 'ls', E: 'P=rm' }, 'another known value assigns it'],
     [': ${P:=rm}; $P -rf ~', { P: 'ls' }, 'a default-assigning expansion'],
     ['for P in rm; do $P -rf ~; done', { P: 'ls' }, 'a loop variable'],
-    ['sudo bash -c "$P -rf ~"', { P: 'ls' }, 'sudo resets the environment'],
+    ["sudo bash -c '$P -rf ~'", { P: 'ls' }, 'sudo resets the environment of the shell it starts'],
     ['env -i bash -c \'$P rm -rf ~\'', { P: 'echo' }, 'env -i clears it'],
     ['IFS=/; $P', { P: 'rm -rf ~' }, 'IFS is changed'],
     ['$RANDOM -rf ~', { RANDOM: 'ls' }, 'bash sets RANDOM itself'],
@@ -129,10 +137,11 @@ describe('issue 22 item 1: one exec-env list, used by the guard, the sandbox and
   it('inline assignments, env and sudo assignments, export and builtins that set a listed name are approve', () => {
     for (const cmd of [
       'LD_PRELOAD=/tmp/x.so ls', 'GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.pager GIT_CONFIG_VALUE_0=id git log', 'SHELLOPTS=xtrace bash -c ls',
-      'env PS4=x bash -x script', 'env GIT_SSH_COMMAND=x git fetch', 'sudo PYTHONPATH=/tmp python3 app.py', 'export NODE_OPTIONS=--require=./x.js',
+      'env PS4=x bash -x -c true', 'env GIT_SSH_COMMAND=x git fetch', 'sudo PYTHONPATH=/tmp python3 --version', 'export NODE_OPTIONS=--require=./x.js',
       'declare -x EDITOR=./x', 'read PATH <<< /tmp/bin; ls', 'printf -v PATH %s /tmp; ls', 'declare -n r=PATH; r=/tmp; ls', 'PATH=/tmp:$PATH ls',
     ]) expect(g.checkCommand(cmd), cmd).toMatchObject({ decision: 'approve', rule: 'exec.env-hijack' });
-    expect(g.checkCommand('PATH=$PATH:/opt/bin make').decision).toBe('allow');
+    expect(g.checkCommand('PATH=$PATH:/opt/bin ls').decision).toBe('allow');
+    expect(g.checkCommand('PATH=$PATH:/opt/bin make', { context: 'sandbox' }).decision).toBe('allow');
     expect(g.checkCommand('export PATH="$PATH:$HOME/.local/bin"').decision).toBe('allow');
   });
 

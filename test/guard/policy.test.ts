@@ -70,7 +70,9 @@ describe('policies', () => {
   it('picks policies by token and target; an unknown policy name is denied', () => {
     expect(custom.checkCommand('make deploy', { token: 'team-ci' }).decision).toBe('deny');
     expect(custom.checkCommand('make deploy', { target: 'staging' }).decision).toBe('deny');
-    expect(custom.checkCommand('make deploy', { token: 'other' }).decision).toBe('allow');
+    // Unbound tokens get `default`, where a program the guard does not know is not vouched for:
+    // approve where no context is named (issue 14: allow is a judgment; it was allow before).
+    expect(custom.checkCommand('frobnicate --deploy', { token: 'other' })).toMatchObject({ decision: 'approve', rule: 'policy:default:unknown' });
     expect(g.checkCommand('ls', { policy: 'nope' })).toMatchObject({ decision: 'deny', rule: 'policy.unknown' });
     // strict binds ci-* tokens and prod-* targets
     expect(g.checkCommand('npm test', { token: 'ci-runner' }).decision).toBe('approve');
@@ -80,7 +82,8 @@ describe('policies', () => {
   it('strict is allowlist-first', () => {
     const s = { policy: 'strict' };
     expect(g.checkCommand('ls -la && git status && grep -r x src | head', s).decision).toBe('allow');
-    expect(g.checkCommand('npm test', s)).toMatchObject({ decision: 'approve', rule: 'policy:strict:unlisted' });
+    expect(g.checkCommand('frobnicate --test', s)).toMatchObject({ decision: 'approve', rule: 'policy:strict:unknown' });
+    expect(g.checkCommand('npm test', { ...s, context: 'sandbox' })).toMatchObject({ decision: 'approve', rule: 'exec.script-file' });
     expect(g.checkCommand('git commit -m x', s).decision).toBe('approve');
     expect(g.checkCommand('sed -i s/a/b/ f', s).decision).toBe('approve');
     expect(g.checkCommand('find . -delete', s).decision).toBe('approve');
@@ -193,5 +196,52 @@ describe('policy files: where relative paths resolve, and built-in names', () =>
     const e = await loadGuard({ policyFiles: ['team.yaml'], baseDir: dir });
     expect(e.checkCommand('rm -rf build').decision).toBe('approve');
     expect(e.checkCommand('rm -rf build', { policy: 'team' }).decision).toBe('allow');
+  });
+});
+
+describe('policy settings the built-in rules read (issue 14 items 1 and 3)', () => {
+  let tuned: GuardEngine;
+  beforeAll(async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'guard-tuned-'));
+    const file = join(dir, 'tuned.yaml');
+    writeFileSync(file, [
+      'version: 1',
+      'name: tuned',
+      'commands:',
+      '  script_paths_allowed: ["scripts/**", "Makefile"]',
+      'secrets:',
+      '  credential_names:',
+      '    secret: ["^ACME_SIGNING_SEED$"]',
+      '    ignore: ["^GITHUB_TOKEN_SCOPES$"]',
+      'http:',
+      '  rules:',
+      '    - { id: no-deploys, methods: [POST], paths: ["/deploy/**"], decision: deny, message: deploys go through CI }',
+      '',
+    ].join('\n'));
+    tuned = await loadGuard({ policyFiles: [file] });
+  });
+  const t = (cmd: string) => tuned.checkCommand(cmd, { policy: 'tuned', context: 'ssh' });
+
+  it('script_paths_allowed lets listed scripts and project files run unread; others stay approve', () => {
+    expect(t('bash scripts/build.sh').decision).toBe('allow');
+    expect(t('make').decision).toBe('allow');
+    expect(t('bash ./deploy.sh')).toMatchObject({ decision: 'approve', rule: 'exec.script-file' });
+    expect(g.checkCommand('bash scripts/build.sh', { context: 'ssh' }).decision).toBe('approve');
+  });
+
+  it('secrets.credential_names adds and exempts names', () => {
+    expect(t('echo $ACME_SIGNING_SEED').decision).toBe('deny');
+    expect(g.checkCommand('echo $ACME_SIGNING_SEED', { context: 'ssh' }).decision).not.toBe('deny');
+    expect(t('echo $GITHUB_TOKEN_SCOPES').decision).toBe('allow');
+    expect(g.checkCommand('echo $GITHUB_TOKEN_SCOPES', { context: 'ssh' }).decision).toBe('deny');
+  });
+
+  it('curl meets the policy\'s HTTP rules as api_request does', () => {
+    expect(t('curl -X POST https://ci.example.net/deploy/web')).toMatchObject({ decision: 'deny' });
+    expect(g.checkCommand('curl -X POST https://ci.example.net/deploy/web', { context: 'ssh' }).decision).not.toBe('deny');
+  });
+
+  it('rejects an invalid credential-name expression with file and field', () => {
+    expect(() => parsePolicy('version: 1\nname: x\nsecrets:\n  credential_names:\n    secret: ["("]\n', 'x.yaml')).toThrow(/secrets\.credential_names\.secret\[0\]/);
   });
 });

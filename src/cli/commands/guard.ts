@@ -1,11 +1,14 @@
 import { createInterface } from 'node:readline';
 import { isGatehouseError, toGatehouseError } from '../../core/index.js';
-import { assertCommandSize, loadGuard, type GuardDecision, type GuardEngine } from '../../guard/index.js';
+import { assertCommandSize, GUARD_RUN_CONTEXTS, loadGuard, type GuardDecision, type GuardEngine, type GuardRunContext } from '../../guard/index.js';
 import { EXIT, type CommandRunner } from '../context.js';
 
 /**
- * `gatehouse guard check [--policy FILE] [--json] -- COMMAND`
- * `gatehouse guard check --jsonl [--policy FILE]`  (stdin: one JSON string per line)
+ * `gatehouse guard check [--policy FILE] [--context C] [--json] -- COMMAND`
+ * `gatehouse guard check --jsonl [--policy FILE] [--context C]`  (stdin: one JSON string per line)
+ *
+ * `--context ssh|session|sandbox|cli` answers as the guard would where the command runs (the
+ * policy's unknown_command differs per context); the default `cli` previews ssh_exec's answer.
  *
  * Exit codes: 0 allow, 10 approve, 20 deny, 30 redirect, 2 usage error (also for input over the
  * 64 KiB limit: `input_too_large`), 1 other failures (e.g. an invalid policy file). In --jsonl mode
@@ -13,15 +16,15 @@ import { EXIT, type CommandRunner } from '../context.js';
  */
 export const GUARD_EXIT = { allow: 0, approve: 10, deny: 20, redirect: 30 } as const;
 
-const USAGE = `usage: gatehouse guard check [--policy FILE] [--json] -- COMMAND
-       gatehouse guard check --jsonl [--policy FILE] < commands.jsonl
+const USAGE = `usage: gatehouse guard check [--policy FILE] [--context ssh|session|sandbox|cli] [--json] -- COMMAND
+       gatehouse guard check --jsonl [--policy FILE] [--context C] < commands.jsonl
 exit: 0 allow, 10 approve, 20 deny, 30 redirect, 2 usage error`;
 
-interface Parsed { policy?: string; json: boolean; jsonl: boolean; command?: string }
+interface Parsed { policy?: string; context: GuardRunContext; json: boolean; jsonl: boolean; command?: string }
 
 function parseArgs(args: string[]): Parsed | string {
   if (args[0] !== 'check') return args.length ? `unknown guard subcommand "${args[0]}"` : 'missing subcommand';
-  const p: Parsed = { json: false, jsonl: false };
+  const p: Parsed = { json: false, jsonl: false, context: 'cli' };
   for (let i = 1; i < args.length; i++) {
     const a = args[i];
     if (a === '--') { p.command = args.slice(i + 1).join(' '); break; }
@@ -29,6 +32,11 @@ function parseArgs(args: string[]): Parsed | string {
     else if (a === '--jsonl') p.jsonl = true;
     else if (a === '--policy') { const f = args[++i]; if (!f) return '--policy needs a file'; p.policy = f; }
     else if (a.startsWith('--policy=')) p.policy = a.slice(9);
+    else if (a === '--context' || a.startsWith('--context=')) {
+      const c = a === '--context' ? args[++i] : a.slice(10);
+      if (!GUARD_RUN_CONTEXTS.includes(c as GuardRunContext)) return `--context must be one of ${GUARD_RUN_CONTEXTS.join(', ')}`;
+      p.context = c as GuardRunContext;
+    }
     else return `unknown option "${a}" (put the command after --)`;
   }
   if (p.jsonl && p.command !== undefined) return '--jsonl reads commands from stdin; do not pass a command';
@@ -62,7 +70,7 @@ export const run: CommandRunner = async (args, ctx) => {
     ctx.stderr.write(`error: ${err.message}${err.hint ? `\nhint: ${err.hint}` : ''}\n`);
     return EXIT.failure;
   }
-  const gctx = policyName ? { policy: policyName } : undefined;
+  const gctx = { context: p.context, ...(policyName ? { policy: policyName } : {}) };
 
   if (p.jsonl) {
     const rl = createInterface({ input: ctx.stdin, crlfDelay: Infinity });

@@ -1,6 +1,6 @@
 // Integrity of the outside corpus itself (not of the guard): every line is well-formed, parses as
 // bash, is unique, and the corpus keeps the shape the brief asked for. The guard is deliberately
-// not imported here; measuring it on this corpus is a separate step (see README.md).
+// not imported here; measuring it on this corpus is measure.test.ts beside this file.
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
