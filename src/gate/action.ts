@@ -1,5 +1,4 @@
-import type { HttpRequestLike } from '../guard/index.js';
-import type { Principal } from './tokens.js';
+import type { GuardDecision, GuardRunContext, HttpRequestLike, Verdict } from '../guard/index.js';
 
 /**
  * An HTTP request as the guard judges it (its path carries the query string as sent), plus what
@@ -17,10 +16,22 @@ export type HttpOperation = { kind: 'http' } & HttpRequestLike & { bodyBytes?: n
 export interface CommandOperation {
   kind: 'command';
   command: string;
+  /**
+   * Where the command runs: the policy's `unknown_command` verdict depends on it (approve on SSH
+   * targets and in sessions, allow in the sandbox by default). Required, so no tool can forget it
+   * and fall to the stricter-or-looser default by accident.
+   */
+  context: GuardRunContext;
   stdin?: string;
   env?: Readonly<Record<string, string>>;
   session?: boolean;
 }
+
+/**
+ * A verdict a tool fixes when there is nothing for the guard to parse: the guard's decision shape,
+ * without `redirect` (there is no command to run instead).
+ */
+export type FixedVerdict = Omit<GuardDecision, 'decision' | 'redirect'> & { decision: Exclude<Verdict, 'redirect'> };
 
 /** What a tool or route asks to do, in the terms the guard, approvals and audit understand. */
 export interface Action {
@@ -47,14 +58,9 @@ export interface Action {
    * A verdict fixed by the tool when there is nothing for the guard to parse (opening an
    * interactive session needs approval by default). Ignored when `guard` is set.
    */
-  fixedVerdict?: { decision: 'allow' | 'approve' | 'deny'; rule: string; reason: string; matched: string };
+  fixedVerdict?: FixedVerdict;
   /** A one-line human summary for audit and approval prompts; must not contain secret values. */
   summary: string;
   /** The client's address or transport (`stdio`, `127.0.0.1`). */
   client?: string;
-}
-
-export interface GateRequest {
-  principal: Principal;
-  action: Action;
 }

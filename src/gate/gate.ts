@@ -1,35 +1,42 @@
 import { createHash } from 'node:crypto';
 import { GatehouseError, toGatehouseError, log } from '../core/index.js';
 import { actionPayload, type AuditLog } from '../audit/index.js';
-import type { HttpRequestLike } from '../guard/index.js';
+import type { GuardDecision, GuardEngine } from '../guard/index.js';
 import type { Action } from './action.js';
 import { isGranted } from './grants.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Principal } from './tokens.js';
 
-export type Verdict = 'allow' | 'approve' | 'deny' | 'redirect';
-export interface GuardVerdict {
-  decision: Verdict;
-  rule: string;
-  reason: string;
-  matched: string;
-  redirect?: string;
+/**
+ * The part of the guard engine the gate needs (src/guard implements it). The verdict vocabulary
+ * (`Verdict`, `GuardDecision`) is the guard's own: the gate declares no copy of it.
+ */
+export type ActionGuard = Pick<GuardEngine, 'checkCommand' | 'checkHttp' | 'checkPath'>;
+
+/**
+ * What the transport an action came through can do to ask a person (an MCP request: whether the
+ * client shows forms, the sealed state of a retry). Opaque to the gate, which only passes it to
+ * the approver; the transport builds it from protocol context, never from tool arguments.
+ */
+export interface ApprovalContext {
+  readonly kind: string;
 }
 
-/** The part of the guard engine the gate needs (src/guard implements it). */
-export interface ActionGuard {
-  checkCommand(
-    command: string,
-    ctx?: { policy?: string; target?: string; token?: string },
-    input?: { stdin?: string; env?: Readonly<Record<string, string>>; session?: boolean },
-  ): GuardVerdict;
-  checkHttp(req: HttpRequestLike, ctx?: { policy?: string; target?: string; token?: string }): GuardVerdict;
-  checkPath(op: 'read' | 'write', path: string, ctx?: { policy?: string; target?: string; token?: string }): GuardVerdict;
+/** What the gate asks an approver: a person's decision on this exact action. */
+export interface ApprovalAsk {
+  principal: Principal;
+  action: Action;
+  verdict: GuardDecision;
+  /** The exact-action digest the approval binds to (actionDigest). */
+  digest: string;
+  approvalContext?: ApprovalContext;
+  /** An out-of-band approval id the agent retries with; checked against this exact action. */
+  approvalId?: string;
 }
 
 /** Asks a person; resolves with who approved, or throws (denied, pending out of band, unavailable). */
 export interface Approver {
-  obtain(req: { principal: Principal; action: Action; verdict: GuardVerdict; digest: string; channel: unknown; approvalId?: string }): Promise<{ approver: string; channel: string }>;
+  obtain(req: ApprovalAsk): Promise<{ approver: string; channel: string }>;
 }
 
 export interface GateDeps {
@@ -44,23 +51,32 @@ export interface GateDeps {
 export interface ExecutionContext {
   /** The audit id of the attempt record (for correlation in logs). */
   auditId: string;
-  verdict: GuardVerdict | null;
+  verdict: GuardDecision | null;
   approver: string | null;
 }
 
-export interface GateOptions {
-  /** Transport-specific approval channel (an MCP request context), passed through to the approver. */
-  channel?: unknown;
+/** What the result record of an action adds: how it ended, a status, small details. */
+export interface AuditFields {
+  outcome?: string;
+  status?: number;
+  detail?: Record<string, unknown>;
+}
+
+/** How one `Gate.run` goes, besides the action itself. `T` is what the action returns. */
+export interface GateOptions<T = unknown> {
+  /** Passed to the approver when a person must decide (see ApprovalContext). */
+  approvalContext?: ApprovalContext;
   /** An out-of-band approval id the agent retries with; checked against this exact action. */
   approvalId?: string;
-  /** Maps a successful result to audit fields. */
-  describe?: (result: unknown) => { outcome?: string; status?: number; detail?: Record<string, unknown> };
+  /** The result record's fields for a successful result (default: outcome `ok`). */
+  auditFields?: (result: T) => AuditFields;
   /**
    * Completes the action's guard input once the caller is known to be allowed and within its rate
-   * (the `/gateway` route reads a textual body here, so the guard judges it). A failure is audited
-   * as the attempt's outcome and refuses the action.
+   * (the `/gateway` route reads a textual body here, so the guard judges it; an SSH session asks
+   * which program holds its terminal). A failure is audited as the attempt's outcome and refuses
+   * the action.
    */
-  prepare?: () => Promise<void>;
+  completeGuardInput?: () => Promise<void>;
   /**
    * Completes the action before a person is asked, so the approval binds to all of it (the
    * `/gateway` route reads a body it would otherwise stream unread, and adds its digest). Runs
@@ -104,7 +120,7 @@ export class Gate {
     return this.#deps.audit;
   }
 
-  async run<T>(principal: Principal, action: Action, execute: (ctx: ExecutionContext) => Promise<T>, opts: GateOptions = {}): Promise<T> {
+  async run<T>(principal: Principal, action: Action, execute: (ctx: ExecutionContext) => Promise<T>, opts: GateOptions<T> = {}): Promise<T> {
     const started = performance.now();
     const base = recordBase(principal, action);
 
@@ -117,16 +133,16 @@ export class Gate {
     const refusal = this.#authorize(principal, action);
     if (refusal) return this.#refuse(base, action, 'deny', 'grant', refusal);
 
-    if (opts.prepare) {
+    if (opts.completeGuardInput) {
       try {
-        await opts.prepare();
+        await opts.completeGuardInput();
       } catch (e) {
-        return this.#refuse(base, action, 'deny', 'prepare', toGatehouseError(e));
+        return this.#refuse(base, action, 'deny', 'complete-guard-input', toGatehouseError(e));
       }
     }
 
     // 2. guard. INVARIANT: anything the guard cannot judge is refused, never allowed.
-    let verdict: GuardVerdict | null = null;
+    let verdict: GuardDecision | null = null;
     if (action.guard) verdict = await this.#judge(principal, action);
     else if (action.fixedVerdict) verdict = action.fixedVerdict;
 
@@ -157,7 +173,8 @@ export class Gate {
         }
       }
       try {
-        const got = await this.#deps.approver.obtain({ principal, action, verdict, digest: actionDigest(principal, action), channel: opts.channel, approvalId: opts.approvalId });
+        const digest = actionDigest(principal, action);
+        const got = await this.#deps.approver.obtain({ principal, action, verdict, digest, approvalContext: opts.approvalContext, approvalId: opts.approvalId });
         approver = `${got.channel}:${got.approver}`;
       } catch (e) {
         return this.#refuse(base, action, 'approve', verdict.rule, toGatehouseError(e));
@@ -177,7 +194,7 @@ export class Gate {
     // 6. execute, 8. audit (after)
     try {
       const result = await execute({ auditId: attempt.id, verdict, approver });
-      const d = opts.describe?.(result) ?? {};
+      const d = opts.auditFields?.(result) ?? {};
       await this.#appendResult(attempt.id, base, { outcome: d.outcome ?? 'ok', status: d.status, detail: d.detail, durationMs: performance.now() - started });
       return result;
     } catch (e) {
@@ -202,8 +219,8 @@ export class Gate {
    * person: a step that needs approval is refused by the caller, and the agent makes it as a call
    * of its own. INVARIANT: what the guard cannot judge is never allowed (as in `run`).
    */
-  async judgeStep(principal: Principal, action: Action): Promise<GuardVerdict> {
-    const verdict: GuardVerdict = action.guard
+  async judgeStep(principal: Principal, action: Action): Promise<GuardDecision> {
+    const verdict: GuardDecision = action.guard
       ? await this.#judge(principal, action)
       : { decision: 'deny', rule: 'gate.nothing-to-judge', reason: 'a step with nothing to judge is not taken', matched: '' };
     await this.#deps.audit.append({
@@ -236,7 +253,7 @@ export class Gate {
     return null;
   }
 
-  async #judge(principal: Principal, action: Action): Promise<GuardVerdict> {
+  async #judge(principal: Principal, action: Action): Promise<GuardDecision> {
     const g = action.guard!;
     if (!this.#deps.guard) return { decision: 'approve', rule: 'guard.unavailable', reason: 'the command guard is not loaded', matched: '' };
     let guard: ActionGuard;
@@ -246,7 +263,7 @@ export class Gate {
       log.error('guard failed to load; refusing', { err: e });
       return { decision: 'deny', rule: 'guard.unavailable', reason: 'the guard could not be loaded', matched: '' };
     }
-    const ctx = { policy: principal.policy ?? undefined, target: action.target, token: principal.tokenName };
+    const ctx = { policy: principal.policy ?? undefined, target: action.target, token: principal.tokenName, ...(g.kind === 'command' ? { context: g.context } : {}) };
     try {
       if (g.kind === 'command') {
         // INVARIANT: stdin and env reach the guard with the command: both can run code.

@@ -1,6 +1,17 @@
-export { Gate, actionDigest, type ActionGuard, type Approver, type GateDeps, type ExecutionContext, type GateOptions, type GuardVerdict, type Verdict } from './gate.js';
-export type { Action, CommandOperation, HttpOperation } from './action.js';
-export { TokenService, unauthenticated, TOKEN_PREFIX, TOKEN_CACHE_MS, type TokenInfo, type Principal, type ApprovalMode, type CreateTokenOptions } from './tokens.js';
+export {
+  Gate,
+  actionDigest,
+  type ActionGuard,
+  type ApprovalAsk,
+  type ApprovalContext,
+  type Approver,
+  type AuditFields,
+  type GateDeps,
+  type ExecutionContext,
+  type GateOptions,
+} from './gate.js';
+export type { Action, CommandOperation, FixedVerdict, HttpOperation } from './action.js';
+export { TokenService, unauthenticated, TOKEN_PREFIX, TOKEN_CACHE_MS, type TokenInfo, type TokenServiceOptions, type Principal, type ApprovalMode, type CreateTokenOptions } from './tokens.js';
 export { parseGrant, formatGrant, isGranted, grantedNames, type Grant, type GrantKind } from './grants.js';
 export { parseDuration } from './duration.js';
 export { RateLimiter, type RateLimitOptions } from './rate-limit.js';

@@ -1,6 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { GatehouseError, log, rowMac, rowMacValid, type MacField } from '../core/index.js';
-import { nowIso, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import { formatGrant, parseGrant, type Grant } from './grants.js';
 
 /** Token text: `gh_` + 43 base64url characters (32 random bytes = 256 bits). */
@@ -115,6 +115,11 @@ export interface TokenServiceOptions {
    * nothing is created or rotated; revoking still works.
    */
   integrityKey?: Buffer;
+  /**
+   * The clock (ms since the epoch) for expiry, revocation times and the authentication cache;
+   * default `Date.now`. Tests move it instead of sleeping past TOKEN_CACHE_MS.
+   */
+  now?: () => number;
 }
 
 /**
@@ -130,11 +135,17 @@ export class TokenService {
   readonly #lastUsedWritten = new Map<string, number>();
 
   readonly #key: Buffer | undefined;
+  readonly #now: () => number;
 
   constructor(store: Store, opts: TokenServiceOptions = {}) {
     if (opts.integrityKey !== undefined && opts.integrityKey.length !== 32) throw new GatehouseError('key_invalid', 'the store-integrity key must be 32 bytes');
     this.#store = store;
     this.#key = opts.integrityKey;
+    this.#now = opts.now ?? Date.now;
+  }
+
+  #nowIso(): string {
+    return new Date(this.#now()).toISOString();
   }
 
   /** The key, or a refusal to write a row nobody could verify. */
@@ -181,9 +192,9 @@ export class TokenService {
       policy: opts.policy ?? null,
       approval_mode: opts.approvalMode ?? null,
       admin: opts.admin ? 1 : 0,
-      created_at: nowIso(),
+      created_at: this.#nowIso(),
       last_used_at: null,
-      expires_at: opts.expiresInMs ? new Date(Date.now() + opts.expiresInMs).toISOString() : null,
+      expires_at: opts.expiresInMs ? new Date(this.#now() + opts.expiresInMs).toISOString() : null,
       revoked_at: null,
       rotated_at: null,
     };
@@ -218,7 +229,7 @@ export class TokenService {
         this.#cache.clear();
         return toInfo(row, true);
       }
-      const next: TokenRow = { ...row, revoked_at: row.revoked_at ?? nowIso() };
+      const next: TokenRow = { ...row, revoked_at: row.revoked_at ?? this.#nowIso() };
       next.mac = verified ? this.#sign(next) : null;
       const res = await this.#store.db
         .updateTable('tokens')
@@ -245,7 +256,7 @@ export class TokenService {
     }
     if (row.revoked_at) throw new GatehouseError('conflict', `token ${row.name} is revoked`, { hint: 'create a new token instead' });
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
-    const next: TokenRow = { ...row, hash: hashToken(token), prefix: token.slice(0, 8), rotated_at: nowIso() };
+    const next: TokenRow = { ...row, hash: hashToken(token), prefix: token.slice(0, 8), rotated_at: this.#nowIso() };
     next.mac = this.#sign(next);
     const res = await this.#store.db
       .updateTable('tokens')
@@ -281,7 +292,7 @@ export class TokenService {
   async authenticate(token: string | undefined | null): Promise<Principal> {
     if (typeof token !== 'string' || !TOKEN_FORMAT.test(token)) throw unauthenticated();
     const hash = hashToken(token);
-    const now = Date.now();
+    const now = this.#now();
     const hit = this.#cache.get(hash);
     if (hit && now - hit.checkedAt < TOKEN_CACHE_MS) {
       if (hit.expiresAt !== null && now >= hit.expiresAt) throw unauthenticated();
@@ -322,7 +333,7 @@ export class TokenService {
   /** Whether the token with this id exists, verifies, is not revoked and has not expired (for sweeps). */
   async isActive(id: string): Promise<boolean> {
     const row = (await this.#store.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst()) as TokenRow | undefined;
-    return !!row && this.#verified(row) && !row.revoked_at && !(row.expires_at && Date.parse(row.expires_at) <= Date.now());
+    return !!row && this.#verified(row) && !row.revoked_at && !(row.expires_at && Date.parse(row.expires_at) <= this.#now());
   }
 
   /** Records last use at most once a minute per token, off the request's critical path. */

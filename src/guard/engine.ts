@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execEnvEntry, EXEC_ENV_VERDICT } from '../core/exec-env.js';
+import { execEnvEntry, EXEC_ENV_VERDICT } from '../core/index.js';
 import { GatehouseError } from '../core/index.js';
 import { analyze, rawScan, type AnalyzeOptions } from './analyze.js';
 import type { View } from './argv.js';

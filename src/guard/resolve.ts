@@ -1,4 +1,4 @@
-import { isExecEnvName } from '../core/exec-env.js';
+import { isExecEnvName } from '../core/index.js';
 import type { SimpleCommand } from './extract.js';
 import type { Node } from './parser.js';
 import { evalWord, type KnownVars, type WordHooks } from './words.js';

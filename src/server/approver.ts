@@ -1,17 +1,17 @@
 import { acceptedContent } from '@modelcontextprotocol/server';
 import { approvalOperation, describeForHuman, type ApprovalRequest, type ApprovalService } from '../approvals/index.js';
 import { createHash } from 'node:crypto';
-import { GatehouseError } from '../core/index.js';
-import type { Action, Approver } from '../gate/index.js';
+import { cutText, GatehouseError } from '../core/index.js';
+import type { Action, ApprovalContext, Approver } from '../gate/index.js';
 
 /** The key of Gatehouse's one embedded input request. */
 export const APPROVAL_INPUT_KEY = 'gatehouse_approval';
 
 /**
- * What the MCP layer tells the approver about the current request. Built from the protocol
- * context, never from tool arguments: the agent cannot set any of it.
+ * What the MCP layer tells the approver about the current request (the gate's ApprovalContext for
+ * MCP). Built from the protocol context, never from tool arguments: the agent cannot set any of it.
  */
-export interface McpApprovalChannel {
+export interface McpApprovalContext extends ApprovalContext {
   kind: 'mcp';
   /** The client declared form elicitation and this door can carry it. */
   canElicit: boolean;
@@ -31,8 +31,8 @@ export class ElicitationRequired extends GatehouseError {
   }
 }
 
-function isMcpChannel(c: unknown): c is McpApprovalChannel {
-  return typeof c === 'object' && c !== null && (c as { kind?: unknown }).kind === 'mcp';
+function isMcpContext(c: ApprovalContext | undefined): c is McpApprovalContext {
+  return c?.kind === 'mcp';
 }
 
 const APPROVE_SCHEMA = {
@@ -54,7 +54,7 @@ const TOTP_SCHEMA = {
  */
 export function createApprover(service: ApprovalService): Approver {
   return {
-    async obtain({ principal, action, verdict, digest, channel, approvalId }) {
+    async obtain({ principal, action, verdict, digest, approvalContext, approvalId }) {
       const mode = principal.approvalMode ?? 'elicitation';
       const request: ApprovalRequest = {
         tokenId: principal.tokenId,
@@ -73,7 +73,7 @@ export function createApprover(service: ApprovalService): Approver {
       };
       if (approvalId !== undefined) return service.outOfBand(request, approvalId);
 
-      const ch = isMcpChannel(channel) ? channel : undefined;
+      const ch = isMcpContext(approvalContext) ? approvalContext : undefined;
       if (ch?.requestState !== undefined && mode !== 'out-of-band') {
         // A retry answering our elicitation: verify the sealed state (token, digest, expiry) and
         // spend its nonce before looking at the answer.
@@ -117,7 +117,7 @@ const SHOWN_VALUE_CHARS = 4000;
 function shown(value: string): string {
   if (value.length <= SHOWN_VALUE_CHARS) return value;
   const bytes = Buffer.from(value, 'utf8');
-  return `${value.slice(0, SHOWN_VALUE_CHARS)}… (${bytes.length} bytes in all, sha256 ${createHash('sha256').update(bytes).digest('hex')})`;
+  return `${cutText(value, SHOWN_VALUE_CHARS)}… (${bytes.length} bytes in all, sha256 ${createHash('sha256').update(bytes).digest('hex')})`;
 }
 
 /**

@@ -2,33 +2,21 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { createMcpHandler } from '@modelcontextprotocol/server';
-import { GatehouseError, log, toGatehouseError } from '../core/index.js';
-// The table itself (the lead adds HTTP_STATUS to core's public face; see the H4 report).
-import { httpStatusOf } from '../core/index.js';
+import { GatehouseError, httpStatusOf, log, toGatehouseError, truncateText } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
-import { jsonTextDepth, MAX_JSON_DEPTH, tooDeep } from '../upstream/json-depth.js';
-import { readWhole } from '../upstream/request-body.js';
+import { jsonTextDepth, MAX_JSON_DEPTH, readWhole, tooDeep } from '../upstream/light.js';
 import { buildMcpServer } from './mcp.js';
+import { decodeParams, findRoute, type AnyRoute, type RouteContext } from './route.js';
 import type { Runtime } from './runtime.js';
 
 /** Largest MCP request body accepted over HTTP; larger bodies get 413 before anything is parsed. */
 export const MAX_MCP_BODY_BYTES = 1024 * 1024;
 
-/** A plain HTTP route (`/gateway/...`, `/ssh/...`, `/admin/...`), registered by later modules. */
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse, ctx: { principal: Principal; url: URL; client: string; signal: AbortSignal }) => Promise<void>;
-export interface Route {
-  method: string | '*';
-  /** Path prefix, e.g. `/gateway/`. */
-  prefix: string;
-  handler: RouteHandler;
-  /** Only admin tokens may call it. */
-  admin?: boolean;
-}
-
 export interface HttpServerOptions {
   host: string;
   port: number;
-  routes?: Route[];
+  /** The plain routes (see src/server/route.ts): matched in order, after /health and /mcp. */
+  routes?: readonly AnyRoute[];
   /** Origins allowed to call /mcp from a browser; requests with another Origin get 403. */
   allowedOrigins?: string[];
 }
@@ -44,20 +32,6 @@ export function sendError(res: ServerResponse, err: GatehouseError): void {
   const extra: Record<string, string> = err.code === 'unauthenticated' ? { 'www-authenticate': 'Bearer realm="gatehouse"' } : {};
   if (!res.headersSent) sendJson(res, httpStatusOf(err.code), { error: err.toJSON() }, extra);
   else res.destroy();
-}
-
-/**
- * Decodes one percent-encoded path parameter (a target name). The one place route parameters are
- * decoded: a malformed escape (`%E0%A4%A`) is a 400 `invalid_input`, never an untyped 500.
- */
-export function pathParam(raw: string, what: string): string {
-  try {
-    return decodeURIComponent(raw);
-  } catch {
-    throw new GatehouseError('invalid_input', `the ${what} in the URL is not valid percent-encoding`, {
-      hint: 'percent-encode it as UTF-8 bytes (e.g. %C3%A9), or use plain letters, digits, ".", "_" and "-"',
-    });
-  }
 }
 
 /**
@@ -117,11 +91,20 @@ function parsedJson(bytes: Buffer): { parsedBody?: unknown } {
 /** Largest JSON body a plain route reads. */
 export const MAX_JSON_BODY_BYTES = 2 * 1024 * 1024;
 
+/** How a plain route reads a JSON body (the bytes stay in the owner's reading budget until `holdUntil` closes). */
+export interface ReadJsonOptions {
+  /** Largest body accepted; default MAX_JSON_BODY_BYTES. */
+  max?: number;
+  /** The caller's token id: bounds its share of the bytes being read at once. */
+  owner?: string;
+  holdUntil?: ServerResponse;
+}
+
 /** Reads and parses a JSON request body, refusing oversized or malformed input with typed errors. */
-export async function readJsonBody(req: IncomingMessage, max = MAX_JSON_BODY_BYTES, owner?: string, holdUntil?: ServerResponse): Promise<unknown> {
-  const bytes = await readBody(req, max, owner, holdUntil);
-  if (bytes.length === 0) return {};
+export async function readJsonBody(req: IncomingMessage, opts: ReadJsonOptions = {}): Promise<unknown> {
+  const bytes = await readBody(req, opts.max ?? MAX_JSON_BODY_BYTES, opts.owner, opts.holdUntil);
   const text = bytes.toString('utf8');
+  if (text.trim() === '') return {};
   let value: unknown;
   try {
     value = JSON.parse(text) as unknown;
@@ -143,20 +126,48 @@ function clientAddress(req: IncomingMessage): string {
   return req.socket.remoteAddress ?? 'unknown';
 }
 
-/**
- * `gatehouse serve`: Streamable HTTP at POST /mcp (both protocol eras), /health, and the plain
- * routes. Every route but /health requires `Authorization: Bearer <token>`.
- */
-export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions): Promise<{ server: HttpServer; url: string; close(): Promise<void> }> {
-  const mcp = createMcpHandler(
+/** The Streamable HTTP MCP handler: one server per request, for the principal `handle` authenticated. */
+type McpHandler = ReturnType<typeof createMcpHandler>;
+
+function mcpHandler(runtime: Runtime): McpHandler {
+  return createMcpHandler(
     (ctx) => {
-      const principal = (ctx.authInfo?.extra as { principal?: Principal; client?: string } | undefined)?.principal;
-      const client = (ctx.authInfo?.extra as { client?: string } | undefined)?.client ?? 'http';
-      if (!principal) throw new GatehouseError('unauthenticated', 'no principal');
-      return buildMcpServer(runtime, async () => principal, client, { transport: 'http', era: ctx.era });
+      const extra = ctx.authInfo?.extra as { principal?: Principal; client?: string } | undefined;
+      if (!extra?.principal) throw new GatehouseError('unauthenticated', 'no principal');
+      const principal = extra.principal;
+      return buildMcpServer(runtime, async () => principal, extra.client ?? 'http', { transport: 'http', era: ctx.era });
     },
     { maxRequestBodySize: MAX_MCP_BODY_BYTES, onerror: (e) => log.debug('mcp http error', { err: e }) },
   );
+}
+
+/** Aborted when the client goes away before the response is finished. */
+function abortOnClose(res: ServerResponse): AbortSignal {
+  const abort = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) abort.abort();
+  });
+  return abort.signal;
+}
+
+/**
+ * Authenticates a route's caller by the route's declared kind. INVARIANT: a `token` or `admin`
+ * route never runs without a valid bearer token (an `admin` one for admin routes); a `sender` route
+ * gets no principal at all, so nothing it does can be done under a Gatehouse token.
+ */
+async function routeCaller(runtime: Runtime, req: IncomingMessage, auth: AnyRoute['auth']): Promise<Principal | null> {
+  if (auth === 'sender') return null;
+  const principal = await runtime.tokens.authenticate(bearer(req));
+  if (auth === 'admin' && !principal.admin) throw new GatehouseError('not_granted', 'this route needs an admin token');
+  return principal;
+}
+
+/**
+ * `gatehouse serve`: Streamable HTTP at POST /mcp (both protocol eras), /health, and the plain
+ * routes, each authenticated as its `auth` kind declares (src/server/route.ts).
+ */
+export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions): Promise<{ server: HttpServer; url: string; close(): Promise<void> }> {
+  const mcp = mcpHandler(runtime);
   const routes = opts.routes ?? [];
 
   const server = createServer((req, res) => {
@@ -174,26 +185,33 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
     // DNS-rebinding defence: a browser page on another origin cannot drive this server.
     const origin = req.headers.origin;
     if (origin !== undefined && !(opts.allowedOrigins ?? []).includes(origin)) {
-      throw new GatehouseError('denied', `origin ${JSON.stringify(origin.slice(0, 200))} is not allowed`, { hint: 'add it to server.allowed_origins in the configuration' });
+      throw new GatehouseError('denied', `origin ${JSON.stringify(truncateText(origin, 200))} is not allowed`, { hint: 'add it to server.allowed_origins in the configuration' });
     }
+    if (url.pathname === '/mcp') return serveMcp(req, res, await runtime.tokens.authenticate(bearer(req)));
 
     // Route on the raw path: the URL parser resolves `%2e%2e` and `..`, which would let a request
-    // escape its route's prefix before the route could refuse it.
-    const rawPath = (req.url ?? '/').split('?')[0];
-    const route = url.pathname === '/mcp' ? null : routes.find((r) => rawPath.startsWith(r.prefix) && (r.method === '*' || r.method === req.method));
-    if (url.pathname !== '/mcp' && !route) return sendJson(res, 404, { error: { code: 'not_found', message: `no route ${req.method} ${url.pathname}`, hint: 'MCP is served at POST /mcp' } });
-
-    const principal = await runtime.tokens.authenticate(bearer(req));
-    const abort = new AbortController();
-    res.on('close', () => {
-      if (!res.writableFinished) abort.abort();
-    });
-
-    if (route) {
-      if (route.admin && !principal.admin) throw new GatehouseError('not_granted', 'this route needs an admin token');
-      return route.handler(req, res, { principal, url, client: clientAddress(req), signal: abort.signal });
+    // escape its route's pattern before the route could refuse it.
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const match = findRoute(routes, req.method ?? 'GET', q < 0 ? target : target.slice(0, q));
+    if (!match) {
+      return sendJson(res, 404, { error: { code: 'not_found', message: `no route ${req.method} ${url.pathname}`, hint: 'MCP is served at POST /mcp; see the README for the plain routes' } });
     }
+    const principal = await routeCaller(runtime, req, match.route.auth);
+    // Parameters are decoded once the caller is known: a malformed escape is a 400 for callers only.
+    const ctx: RouteContext = {
+      principal,
+      params: decodeParams(match.raw),
+      rawQuery: q < 0 ? '' : target.slice(q + 1),
+      url,
+      client: clientAddress(req),
+      signal: abortOnClose(res),
+    };
+    return (match.route as { handler(req: IncomingMessage, res: ServerResponse, ctx: RouteContext): Promise<void> }).handler(req, res, ctx);
+  }
 
+  async function serveMcp(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
+    const signal = abortOnClose(res);
     const len = Number(req.headers['content-length'] ?? 0);
     if (len > MAX_MCP_BODY_BYTES) {
       throw new GatehouseError('input_too_large', `request body of ${len} bytes is over the ${MAX_MCP_BODY_BYTES}-byte limit`, { hint: 'send smaller requests' });
@@ -207,30 +225,13 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
       method: req.method,
       headers: req.headers as Record<string, string>,
       body: 'parsedBody' in parsed ? undefined : bytes,
-      signal: abort.signal,
+      signal,
     });
     const response = await mcp.fetch(request, {
       authInfo: { token: 'redacted', clientId: principal.tokenId, scopes: [], extra: { principal, client: clientAddress(req) } },
       ...parsed,
     });
-    const headers: Record<string, string> = {};
-    response.headers.forEach((v, k) => (headers[k] = v));
-    if (!response.body) {
-      res.writeHead(response.status, headers);
-      return void res.end();
-    }
-    if ((headers['content-type'] ?? '').startsWith('application/json')) {
-      // A single JSON answer: one write with its length, instead of a web-to-node stream pipe.
-      const bytes = Buffer.from(await response.arrayBuffer());
-      headers['content-length'] = String(bytes.length);
-      res.writeHead(response.status, headers);
-      return void res.end(bytes);
-    }
-    // SSE (progress before the result, listen streams): stream as it comes.
-    res.writeHead(response.status, headers);
-    const stream = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
-    stream.on('error', () => res.destroy());
-    stream.pipe(res);
+    await sendWebResponse(res, response);
   }
 
   // Node's 5 s keep-alive default races clients that reuse an idle connection just as the server
@@ -253,6 +254,33 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+/** The media type of a Content-Type value, lower-cased and without parameters (never a substring match). */
+function mediaType(contentType: string | undefined): string {
+  return (contentType ?? '').split(';', 1)[0].trim().toLowerCase();
+}
+
+/** Writes the MCP handler's web Response to the node response. */
+async function sendWebResponse(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((v, k) => (headers[k] = v));
+  if (!response.body) {
+    res.writeHead(response.status, headers);
+    return void res.end();
+  }
+  if (mediaType(headers['content-type']) === 'application/json') {
+    // A single JSON answer: one write with its length, instead of a web-to-node stream pipe.
+    const bytes = Buffer.from(await response.arrayBuffer());
+    headers['content-length'] = String(bytes.length);
+    res.writeHead(response.status, headers);
+    return void res.end(bytes);
+  }
+  // SSE (progress before the result, listen streams): stream as it comes.
+  res.writeHead(response.status, headers);
+  const stream = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
+  stream.on('error', () => res.destroy());
+  stream.pipe(res);
 }
 
 /**

@@ -2,10 +2,9 @@ import { CLIENT_CAPABILITIES_META_KEY, inputRequired, Server, type CallToolResul
 import { z } from 'zod';
 import { GatehouseError, log, toGatehouseError } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
-import { tooDeep, valueTooDeep } from '../upstream/json-depth.js';
-import { CallScrub } from '../tools/call-scrub.js';
-import type { ToolContext, ToolDefinition } from '../tools/types.js';
-import { APPROVAL_INPUT_KEY, ElicitationRequired, type McpApprovalChannel } from './approver.js';
+import { CallScrub, type ToolContext, type ToolDefinition } from '../tools/index.js';
+import { tooDeep, valueTooDeep } from '../upstream/light.js';
+import { APPROVAL_INPUT_KEY, ElicitationRequired, type McpApprovalContext } from './approver.js';
 import type { Runtime } from './runtime.js';
 
 /**
@@ -71,6 +70,77 @@ export function errorResult(err: GatehouseError): CallToolResult {
 }
 
 /**
+ * A call's arguments as the tool gets them: depth-checked, forged approval fields removed (and the
+ * attempt audited), validated by the tool's schema.
+ */
+async function toolInput(runtime: Runtime, principal: Principal, tool: ToolDefinition, raw: Record<string, unknown> | undefined): Promise<{ value: unknown } | { error: GatehouseError }> {
+  // INVARIANT: no argument nested deeper than MAX_JSON_DEPTH reaches a tool (both doors; the
+  // walk is iterative, and deeper structure would overflow the stack of any recursive one).
+  if (valueTooDeep(raw)) return { error: tooDeep(`the arguments of ${tool.name}`) };
+  const args: Record<string, unknown> = { ...(raw ?? {}) };
+  const forged = Object.keys(args).filter((k) => FORGED_APPROVAL_ARG.test(k));
+  if (forged.length > 0) {
+    for (const k of forged) delete args[k];
+    await runtime.gate.event(principal, tool.name, 'forged_approval_ignored', { arguments: forged });
+  }
+  const parsed = tool.inputSchema.safeParse(args);
+  if (parsed.success) return { value: parsed.data };
+  const hint = 'fix the arguments to match the tool input schema and call again';
+  return { error: new GatehouseError('invalid_input', `invalid arguments for ${tool.name}: ${z.prettifyError(parsed.error)}`, { hint }) };
+}
+
+/** What the tool's handler gets for this call: who, the gate, the ports, its scrubbing, and what the client can show a person. */
+function toolContext(
+  runtime: Runtime,
+  server: Server,
+  ctx: ServerContext,
+  principal: Principal,
+  call: { client: string; door: McpDoor; input: unknown; progressToken: string | number | undefined },
+): ToolContext {
+  const approvalContext: McpApprovalContext = {
+    kind: 'mcp',
+    canElicit: canElicit(server, ctx, call.door),
+    requestState: stringOrUndefined(ctx.mcpReq.requestState()),
+    inputResponses: ctx.mcpReq.inputResponses,
+  };
+  const progressToken = call.progressToken;
+  return {
+    output: new CallScrub(runtime.redactor, call.input),
+    principal,
+    gate: runtime.gate,
+    ports: runtime.ports,
+    client: call.client,
+    signal: ctx.mcpReq.signal,
+    approvalContext,
+    progress: async (progress, total, message) => {
+      if (progressToken === undefined) return;
+      await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, progress, total, message } }).catch(() => undefined);
+    },
+  };
+}
+
+/** Runs the tool and answers through the result boundary: its result or error scrubbed, or an input-required answer. */
+async function runTool(tool: ToolDefinition, input: unknown, toolCtx: ToolContext): Promise<CallToolResult | InputRequiredResult> {
+  try {
+    // INVARIANT (the result boundary): everything a tool returns passes through this call's
+    // scrubbing here, whether or not the tool scrubbed it itself; a careless tool cannot leak.
+    const result = toolCtx.output.scrubValue((await tool.handler(input, toolCtx)) as Record<string, unknown>);
+    return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
+  } catch (e) {
+    if (e instanceof ElicitationRequired) {
+      const requestedSchema = e.elicitation.requestedSchema as Parameters<typeof inputRequired.elicit>[0]['requestedSchema'];
+      return inputRequired({
+        inputRequests: { [APPROVAL_INPUT_KEY]: inputRequired.elicit({ message: e.elicitation.message, requestedSchema }) },
+        requestState: e.requestState,
+      });
+    }
+    const err = toGatehouseError(e);
+    if (err.code === 'internal') log.error('tool failed', { tool: tool.name, err: e });
+    return errorResult(toolCtx.output.error(err));
+  }
+}
+
+/**
  * Builds the MCP server for one principal. Both doors (stdio and Streamable HTTP) call this, so
  * they serve the same tools from the same code.
  *
@@ -92,16 +162,16 @@ export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Pri
   server.setRequestHandler('tools/list', async () => {
     const principal = await authenticate();
     return {
-    tools: runtime.tools
-      .filter((t) => runtime.isToolGranted(principal, t.name))
-      .map((t) => ({
-        name: t.name,
-        title: t.title,
-        description: t.description,
-        inputSchema: jsonSchema(t.inputSchema, 'input') as { type: 'object' },
-        outputSchema: jsonSchema(t.outputSchema, 'output') as { type: 'object' },
-        annotations: { title: t.title, ...t.annotations },
-      })),
+      tools: runtime.tools
+        .filter((t) => runtime.isToolGranted(principal, t.name))
+        .map((t) => ({
+          name: t.name,
+          title: t.title,
+          description: t.description,
+          inputSchema: jsonSchema(t.inputSchema, 'input') as { type: 'object' },
+          outputSchema: jsonSchema(t.outputSchema, 'output') as { type: 'object' },
+          annotations: { title: t.title, ...t.annotations },
+        })),
     };
   });
 
@@ -116,63 +186,10 @@ export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Pri
       await runtime.gate.event(principal, name, 'not_granted').catch(() => undefined);
       return errorResult(new GatehouseError('not_granted', `this token is not granted the tool ${name}`, { hint: `ask an operator to add the grant tool:${name} to your token` }));
     }
-    // INVARIANT: no argument nested deeper than MAX_JSON_DEPTH reaches a tool (both doors; the
-    // walk is iterative, and deeper structure would overflow the stack of any recursive one).
-    if (valueTooDeep(request.params.arguments)) return errorResult(tooDeep(`the arguments of ${name}`));
-    const args: Record<string, unknown> = { ...(request.params.arguments ?? {}) };
-    const forged = Object.keys(args).filter((k) => FORGED_APPROVAL_ARG.test(k));
-    if (forged.length > 0) {
-      for (const k of forged) delete args[k];
-      await runtime.gate.event(principal, name, 'forged_approval_ignored', { arguments: forged });
-    }
-    const parsed = tool.inputSchema.safeParse(args);
-    if (!parsed.success) {
-      return errorResult(
-        new GatehouseError('invalid_input', `invalid arguments for ${name}: ${z.prettifyError(parsed.error)}`, { hint: 'fix the arguments to match the tool input schema and call again' }),
-      );
-    }
-    const progressToken = request.params._meta?.progressToken;
-    const output = new CallScrub(runtime.redactor, parsed.data);
-    const toolCtx: ToolContext = {
-      output,
-      principal,
-      gate: runtime.gate,
-      runtime,
-      client,
-      signal: ctx.mcpReq.signal,
-      channel: {
-        kind: 'mcp',
-        canElicit: canElicit(server, ctx, door),
-        requestState: stringOrUndefined(ctx.mcpReq.requestState()),
-        inputResponses: ctx.mcpReq.inputResponses,
-      } satisfies McpApprovalChannel,
-      progress: async (progress, total, message) => {
-        if (progressToken === undefined) return;
-        await ctx.mcpReq
-          .notify({ method: 'notifications/progress', params: { progressToken, progress, total, message } })
-          .catch(() => undefined);
-      },
-    };
-    try {
-      // INVARIANT (the result boundary): everything a tool returns passes through this call's
-      // scrubbing here, whether or not the tool scrubbed it itself; a careless tool cannot leak.
-      const result = output.scrubValue((await tool.handler(parsed.data, toolCtx)) as Record<string, unknown>);
-      return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
-    } catch (e) {
-      if (e instanceof ElicitationRequired) {
-        const result: InputRequiredResult = inputRequired({
-          inputRequests: { [APPROVAL_INPUT_KEY]: inputRequired.elicit({
-            message: e.elicitation.message,
-            requestedSchema: e.elicitation.requestedSchema as Parameters<typeof inputRequired.elicit>[0]['requestedSchema'],
-          }) },
-          requestState: e.requestState,
-        });
-        return result;
-      }
-      const err = toGatehouseError(e);
-      if (err.code === 'internal') log.error('tool failed', { tool: name, err: e });
-      return errorResult(output.error(err));
-    }
+    const input = await toolInput(runtime, principal, tool, request.params.arguments);
+    if ('error' in input) return errorResult(input.error);
+    const toolCtx = toolContext(runtime, server, ctx, principal, { client, door, input: input.value, progressToken: request.params._meta?.progressToken });
+    return runTool(tool, input.value, toolCtx);
   });
 
   server.onerror = (e) => log.debug('mcp protocol error', { err: e });

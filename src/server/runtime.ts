@@ -1,14 +1,15 @@
 import { AuditLog, payloadParts } from '../audit/index.js';
 import { ensureHome, gatehouseHome, GatehouseError, log, type HomePaths } from '../core/index.js';
-import { Gate, grantedNames, isGranted, RateLimiter, TokenService, type ActionGuard, type Approver, type Principal } from '../gate/index.js';
+import { Gate, isGranted, RateLimiter, TokenService, type ActionGuard, type Approver, type Principal } from '../gate/index.js';
 import { openStore, storeOptionsFromEnv, type Store } from '../store/index.js';
 import { TargetRepository, parseSecretRef, type Target } from '../targets/index.js';
-import type { ToolDefinition } from '../tools/types.js';
+import type { ToolDefinition, ToolPorts } from '../tools/index.js';
 import { installLogScrubbing, openKeyring, openVault, Redactor, type Keyring, type Vault } from '../vault/index.js';
 import type { SshPool, SshSessionManager } from '../ssh/index.js';
 import type { UpstreamPool } from '../upstream/index.js';
 import { dirname, resolve } from 'node:path';
 import { loadConfig, type GatehouseConfig } from './config.js';
+import { toolPorts } from './tool-ports.js';
 
 export interface TargetSummary {
   name: string;
@@ -230,14 +231,10 @@ export class Runtime {
     return isGranted(p.grants, 'tool', tool);
   }
 
-  isTargetGranted(p: Principal, target: string): boolean {
-    return isGranted(p.grants, 'target', target);
-  }
-
-  /** The vault names a principal holds, for handle filling (`['*']` when it holds every vault). */
-  grantedVaults(p: Principal): string[] {
-    const v = grantedNames(p.grants, 'vault');
-    return v === '*' ? ['*'] : v;
+  #ports: ToolPorts | undefined;
+  /** What tools may reach of this runtime (src/tools/ports.ts), built once. */
+  get ports(): ToolPorts {
+    return (this.#ports ??= toolPorts(this));
   }
 
   async listTargets(): Promise<TargetSummary[]> {

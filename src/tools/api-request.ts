@@ -1,15 +1,36 @@
 import { z } from 'zod';
-// The one module, not the upstream index: that loads undici, which tools must not at cold start.
 import { GatehouseError } from '../core/index.js';
-import type { Action } from '../gate/index.js';
-import { jsonBodyText } from '../upstream/json-depth.js';
-import { checkPath, checkQuery, pathWithQuery } from '../upstream/path-safety.js';
-import { hopAsRequest, type JudgeHop } from '../upstream/redirect.js';
+import type { Action, Principal } from '../gate/index.js';
+// The upstream's light face: its index loads undici, which tools must not at cold start.
+import { checkPath, checkQuery, formatBody, hopAsRequest, jsonBodyText, pathWithQuery, type JudgeHop } from '../upstream/light.js';
 import { APPROVAL_ID_ROLE, approvalIdField, fillText, fillValues } from './common.js';
 import { dropForgedHeaders, httpTarget } from './http-target.js';
-import { defineTool } from './types.js';
+import type { GatePort } from './ports.js';
+import { defineTool, type ToolContext } from './types.js';
 
 const queryValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number(), z.boolean()]))]);
+
+const apiRequestInput = z
+  .object({
+    target: z.string().min(1).max(100).describe('An HTTP target name from discover'),
+    method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']),
+    path: z.string().min(1).max(8192).describe('Path under the target base URL, e.g. /v1/models'),
+    query: z.record(z.string(), queryValue).optional(),
+    headers: z.record(z.string(), z.string().max(65_536)).optional(),
+    body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional().describe('A string, or JSON (sent as application/json)'),
+    timeout_ms: z.number().int().min(100).max(300_000).optional(),
+    approval_id: approvalIdField,
+  })
+  .strict();
+
+const apiRequestOutput = z.object({
+  status: z.number(),
+  headers: z.record(z.string(), z.string()),
+  body: z.unknown(),
+  body_encoding: z.enum(['json', 'text', 'base64']),
+  truncated: z.boolean(),
+  duration_ms: z.number(),
+});
 
 export const apiRequestTool = defineTool({
   name: 'api_request',
@@ -18,18 +39,7 @@ export const apiRequestTool = defineTool({
     'Sends an HTTP request to an API target (see discover) and returns the response. Gatehouse adds the target\'s credential itself: do not send Authorization or API-key headers. ' +
     'The path is relative to the target\'s base URL and cannot leave it. Headers, query and body may hold vault handles ({{vault:VAULT/ITEM.FIELD}}) bound to the target. ' +
     'Risky requests (DELETE, admin writes, GraphQL mutations) may need a person\'s approval. JSON bodies come back as JSON, text as text, binary as base64, cut at 1 MiB with truncated: true; secrets are scrubbed.',
-  inputSchema: z
-    .object({
-      target: z.string().min(1).max(100).describe('An HTTP target name from discover'),
-      method: z.enum(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']),
-      path: z.string().min(1).max(8192).describe('Path under the target base URL, e.g. /v1/models'),
-      query: z.record(z.string(), queryValue).optional(),
-      headers: z.record(z.string(), z.string().max(65_536)).optional(),
-      body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional().describe('A string, or JSON (sent as application/json)'),
-      timeout_ms: z.number().int().min(100).max(300_000).optional(),
-      approval_id: approvalIdField,
-    })
-    .strict(),
+  inputSchema: apiRequestInput,
   inputRoles: {
     target: 'target',
     method: 'judged',
@@ -40,18 +50,10 @@ export const apiRequestTool = defineTool({
     timeout_ms: { irrelevant: 'how long Gatehouse waits for the answer; the request sent is the same' },
     approval_id: APPROVAL_ID_ROLE,
   },
-  outputSchema: z.object({
-    status: z.number(),
-    headers: z.record(z.string(), z.string()),
-    body: z.unknown(),
-    body_encoding: z.enum(['json', 'text', 'base64']),
-    truncated: z.boolean(),
-    duration_ms: z.number(),
-  }),
+  outputSchema: apiRequestOutput,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   async handler(input, ctx) {
-    const rt = ctx.runtime;
-    let { headers } = await dropForgedHeaders(rt, ctx.principal, 'api_request', input.headers ?? {});
+    let { headers } = await dropForgedHeaders(ctx.gate, ctx.principal, 'api_request', input.headers ?? {});
     let body: string | undefined;
     if (typeof input.body === 'string') body = input.body;
     else if (input.body !== undefined) {
@@ -61,25 +63,8 @@ export const apiRequestTool = defineTool({
     }
     // The guard judges the query serialised exactly as the executor appends it.
     const sent = pathWithQuery(input.path, input.query);
-    const judged = { headers, body };
-    const principal = ctx.principal;
-    // INVARIANT: every redirect hop followed is judged like a request of its own (method after the
-    // redirect's rewriting, path, query, the body sent again); anything but allow stops it.
-    const judgeHop: JudgeHop = async (hop) => {
-      const step: Action = {
-        tool: 'api_request',
-        target: input.target,
-        guard: { kind: 'http', ...hopAsRequest(hop, judged) },
-        summary: `redirect ${hop.status} to ${hop.method} ${input.target}${hop.path}`,
-        client: ctx.client,
-      };
-      const v = await rt.gate.judgeStep(principal, step);
-      if (v.decision === 'allow') return 'allow';
-      const code = v.decision === 'approve' ? 'approval_required' : 'denied';
-      return { refuse: new GatehouseError(code, `the redirect to ${hop.method} ${hop.path} ${v.decision === 'approve' ? 'needs approval' : 'is refused'} (${v.rule}: ${v.reason})`) };
-    };
-    return rt.gate.run(
-      principal,
+    return ctx.gate.run(
+      ctx.principal,
       {
         tool: 'api_request',
         target: input.target,
@@ -88,43 +73,14 @@ export const apiRequestTool = defineTool({
         summary: `${input.method} ${input.target}${sent.startsWith('/') ? '' : '/'}${sent}`,
         client: ctx.client,
       },
-      async () => {
-        const t = await httpTarget(rt, input.target);
-        // The target's own credential, injected by Gatehouse, is hidden from this call's output too.
-        if (t.credential !== undefined) ctx.output.filled([t.credential]);
-        const dest = { target: input.target, host: t.host };
-        const h = await fillValues(ctx, headers, dest);
-        const fill = (v: string | number | boolean) => fillText(ctx, String(v), dest);
-        const query = input.query
-          ? Object.fromEntries(await Promise.all(Object.entries(input.query).map(async ([k, v]) => [k, Array.isArray(v) ? await Promise.all(v.map(fill)) : await fill(v)] as const)))
-          : undefined;
-        const pool = await rt.upstream();
-        const r = await pool.request(t.spec, t.credential, {
-          method: input.method,
-          path: input.path,
-          query,
-          headers: { ...h.values, ...h.secrets },
-          body: body === undefined ? undefined : await fillText(ctx, body, dest),
-          timeoutMs: input.timeout_ms,
-          followRedirects: t.config.followRedirects,
-          judgeHop,
-          signal: ctx.signal,
-          scrubHeader: (v) => ctx.output.scrub(v),
-          // INVARIANT: the body is decoded, scrubbed as a stream, and only then cut at the limit;
-          // the scrubber's held tail past a cut is dropped, never shown.
-          responseScrubber: () => ctx.output.createScrubber(),
-        });
-        const { formatBody } = await import('../upstream/index.js');
-        const formatted = formatBody(r.headers['content-type'], r.body);
-        return { status: r.status, headers: r.headers, body: formatted.value, body_encoding: formatted.encoding, truncated: r.truncated, duration_ms: Math.round(r.durationMs) };
-      },
+      () => send(ctx, input, headers, body),
       {
-        channel: ctx.channel,
+        approvalContext: ctx.approvalContext,
         approvalId: input.approval_id,
-        describe: (r) => ({ status: (r as { status: number }).status }),
+        auditFields: (r) => ({ status: r.status }),
         // A path or query the executor would refuse or rewrite is refused (and audited) before it
         // is judged, so a person is never asked to approve a request other than the one sent.
-        prepare: async () => {
+        completeGuardInput: async () => {
           const q = input.path.indexOf('?');
           checkPath(q < 0 ? input.path : input.path.slice(0, q));
           if (q >= 0) checkQuery(input.path.slice(q + 1));
@@ -133,3 +89,59 @@ export const apiRequestTool = defineTool({
     );
   },
 });
+
+type ApiRequestInput = z.infer<typeof apiRequestInput>;
+
+/** The request, once the gate allowed it: credential and handles filled, redirects judged, body scrubbed then cut. */
+async function send(ctx: ToolContext, input: ApiRequestInput, headers: Record<string, string>, body: string | undefined): Promise<z.infer<typeof apiRequestOutput>> {
+  const t = await httpTarget(ctx.ports.targets, input.target);
+  // The target's own credential, injected by Gatehouse, is hidden from this call's output too.
+  if (t.credential !== undefined) ctx.output.filled([t.credential]);
+  const dest = { target: input.target, host: t.host };
+  const h = await fillValues(ctx, headers, dest);
+  const fill = (v: string | number | boolean) => fillText(ctx, String(v), dest);
+  const query = input.query
+    ? Object.fromEntries(
+        await Promise.all(Object.entries(input.query).map(async ([k, v]) => [k, Array.isArray(v) ? await Promise.all(v.map(fill)) : await fill(v)] as const)),
+      )
+    : undefined;
+  const pool = await ctx.ports.upstream();
+  const r = await pool.request(t.spec, t.credential, {
+    method: input.method,
+    path: input.path,
+    query,
+    headers: { ...h.values, ...h.secrets },
+    body: body === undefined ? undefined : await fillText(ctx, body, dest),
+    timeoutMs: input.timeout_ms,
+    followRedirects: t.config.followRedirects,
+    judgeHop: hopJudge(ctx.gate, ctx.principal, ctx.client, input.target, { headers, body }),
+    signal: ctx.signal,
+    scrubHeader: (v) => ctx.output.scrub(v),
+    // INVARIANT: the body is decoded, scrubbed as a stream, and only then cut at the limit;
+    // the scrubber's held tail past a cut is dropped, never shown.
+    responseScrubber: () => ctx.output.createScrubber(),
+  });
+  const formatted = formatBody(r.headers['content-type'], r.body);
+  return { status: r.status, headers: r.headers, body: formatted.value, body_encoding: formatted.encoding, truncated: r.truncated, duration_ms: Math.round(r.durationMs) };
+}
+
+/**
+ * INVARIANT: every redirect hop followed is judged like a request of its own (method after the
+ * redirect's rewriting, path, query, the body sent again); anything but allow stops it.
+ */
+function hopJudge(gate: GatePort, principal: Principal, client: string, target: string, judged: { headers: Record<string, string>; body?: string }): JudgeHop {
+  return async (hop) => {
+    const step: Action = {
+      tool: 'api_request',
+      target,
+      guard: { kind: 'http', ...hopAsRequest(hop, judged) },
+      summary: `redirect ${hop.status} to ${hop.method} ${target}${hop.path}`,
+      client,
+    };
+    const v = await gate.judgeStep(principal, step);
+    if (v.decision === 'allow') return 'allow';
+    const code = v.decision === 'approve' ? 'approval_required' : 'denied';
+    const what = v.decision === 'approve' ? 'needs approval' : 'is refused';
+    return { refuse: new GatehouseError(code, `the redirect to ${hop.method} ${hop.path} ${what} (${v.rule}: ${v.reason})`) };
+  };
+}

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { truncateText } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
-import type { Runtime } from '../server/runtime.js';
 import type { CallScrub } from './call-scrub.js';
+import type { FillDestination, HandlesPort, ShellUse } from './ports.js';
 
 /**
  * `approval_id`: the one approval-related argument an agent may send: the id of an out-of-band
@@ -31,26 +31,20 @@ export const commandResult = z.object({
 });
 
 /**
- * Who fills and for which call: the runtime, the principal whose vault grants apply, and the
- * call's scrubbing, which every filled value joins before anything is sent.
+ * Who fills and for which call: the handles port, the principal whose vault grants apply, and the
+ * call's scrubbing, which every filled value joins before anything is sent. A ToolContext is one.
  */
 export interface FillContext {
-  runtime: Runtime;
+  ports: { handles: HandlesPort };
   principal: Principal;
   output: CallScrub;
-}
-
-/** Registers values filled into a call: with both redactors, and with the call's own scrubbing. */
-function noteFilled(fc: FillContext, filled: readonly string[]): void {
-  for (const s of filled) fc.runtime.addSecret(s);
-  fc.output.filled(filled);
 }
 
 /** Fills vault handles in a map of values (env, headers, query) for one destination. */
 export async function fillValues(
   fc: FillContext,
   values: Record<string, string> | undefined,
-  destination: { target?: string; host?: string },
+  destination: FillDestination,
 ): Promise<{ values: Record<string, string>; secrets: Record<string, string> }> {
   const plain: Record<string, string> = {};
   const secrets: Record<string, string> = {};
@@ -59,9 +53,9 @@ export async function fillValues(
       plain[k] = v;
       continue;
     }
-    const r = await fc.runtime.vault.fillHandles(v, { destination, grantedVaults: fc.runtime.grantedVaults(fc.principal) });
-    noteFilled(fc, r.filled);
-    if (r.handles.length > 0) secrets[k] = r.text;
+    const r = await fc.ports.handles.fillText(fc.principal, v, destination);
+    fc.output.filled(r.filled);
+    if (r.handles > 0) secrets[k] = r.text;
     else plain[k] = r.text;
   }
   return { values: plain, secrets };
@@ -76,18 +70,18 @@ export async function fillShellEnv(
   fc: FillContext,
   env: Record<string, string> | undefined,
   destination: { target: string; host?: string },
-  shell: { command: string; hasStdin: boolean; cwd?: string },
+  shell: ShellUse,
 ): Promise<{ values: Record<string, string>; secrets: Record<string, string> }> {
-  const r = await fc.runtime.vault.fillShellEnv(env, { destination, shell, grantedVaults: fc.runtime.grantedVaults(fc.principal) });
-  noteFilled(fc, r.filled);
+  const r = await fc.ports.handles.fillShellEnv(fc.principal, env, destination, shell);
+  fc.output.filled(r.filled);
   return { values: r.values, secrets: r.secrets };
 }
 
 /** Fills vault handles in one text (a request body). */
-export async function fillText(fc: FillContext, text: string, destination: { target?: string; host?: string }): Promise<string> {
+export async function fillText(fc: FillContext, text: string, destination: FillDestination): Promise<string> {
   if (!text.includes('{{vault:')) return text;
-  const r = await fc.runtime.vault.fillHandles(text, { destination, grantedVaults: fc.runtime.grantedVaults(fc.principal) });
-  noteFilled(fc, r.filled);
+  const r = await fc.ports.handles.fillText(fc.principal, text, destination);
+  fc.output.filled(r.filled);
   return r.text;
 }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { grantedNames } from '../gate/index.js';
+import { grantedNames, isGranted } from '../gate/index.js';
 import { defineTool } from './types.js';
 
 const output = z.object({
@@ -22,23 +22,24 @@ export const discoverTool = defineTool({
   outputSchema: output,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(_input, ctx) {
-    const { principal, runtime } = ctx;
+    const { principal, ports } = ctx;
     return ctx.gate.run(
       principal,
       { tool: 'discover', summary: 'discover', client: ctx.client },
       async () => {
-        const tools = runtime.tools
-          .filter((t) => runtime.isToolGranted(principal, t.name))
+        const tools = ports
+          .tools()
+          .filter((t) => isGranted(principal.grants, 'tool', t.name))
           .map((t) => ({ name: t.name, title: t.title, description: t.description.split('. ')[0] + '.' }));
-        const targets = (await runtime.listTargets()).filter((t) => runtime.isTargetGranted(principal, t.name));
+        const targets = (await ports.targets.list()).filter((t) => isGranted(principal.grants, 'target', t.name));
         const vaultGrant = grantedNames(principal.grants, 'vault');
-        const vaults = vaultGrant === '*' ? await runtime.listVaultNames() : vaultGrant;
+        const vaults = vaultGrant === '*' ? await ports.handles.vaultNames() : vaultGrant;
         return {
           token: { name: principal.tokenName, policy: principal.policy },
           tools,
           targets,
           vaults,
-          sessions: await runtime.listSessions(principal),
+          sessions: await ports.ssh.listSessions(principal),
         };
       },
     );

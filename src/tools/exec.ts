@@ -32,34 +32,35 @@ export const execTool = defineTool({
   outputSchema: output,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   async handler(input, ctx) {
-    const rt = ctx.runtime;
     return ctx.gate.run(
       ctx.principal,
       {
         tool: 'exec',
-        guard: { kind: 'command', command: input.command, env: input.env },
+        guard: { kind: 'command', command: input.command, context: 'sandbox', env: input.env },
         bound: boundInputs({ cwd: input.cwd, timeout_s: input.timeout_s }),
         summary: `exec: ${clip(input.command)}`,
         client: ctx.client,
       },
       async () => {
-        const { resolveProfile, runSandboxed } = await import('../sandbox/index.js');
-        const profile = resolveProfile(rt.config.sandbox.profile, { profiles: rt.config.sandbox.profiles }, { home: rt.paths.home });
         // INVARIANT: env handles fill only for items bound to this exact command (issue 13.8).
         const env = await fillShellEnv(ctx, input.env, { target: LOCAL_TARGET, host: 'localhost' }, { command: input.command, hasStdin: false, cwd: input.cwd });
-        const r = await runSandboxed(profile, {
+        // The sandbox port hides Gatehouse's own home, store, key and configuration from every run.
+        const r = await ctx.ports.sandbox.run({
           command: input.command,
           cwd: input.cwd,
           env: env.values,
           secretEnv: env.secrets,
           timeoutS: input.timeout_s,
           signal: ctx.signal,
-          hiddenPaths: [rt.paths.home, rt.paths.databaseFile, rt.paths.masterKeyFile, rt.paths.configFile],
           output: ctx.output,
         });
-        return { ...r, limits: r.limits as unknown as Record<string, unknown> };
+        return { ...r, limits: { ...r.limits } };
       },
-      { channel: ctx.channel, approvalId: input.approval_id, describe: (r) => ({ outcome: (r as { limit?: string }).limit ? `limit:${(r as { limit: string }).limit}` : 'ok', status: (r as { exitCode: number | null }).exitCode ?? undefined }) },
+      {
+        approvalContext: ctx.approvalContext,
+        approvalId: input.approval_id,
+        auditFields: (r) => ({ outcome: r.limit ? `limit:${r.limit}` : 'ok', status: r.exitCode ?? undefined }),
+      },
     );
   },
 });

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { cutText, TRUNCATION_MARKER } from '../core/index.js';
 import { ScrubCap } from '../vault/index.js';
 import { APPROVAL_ID_ROLE, approvalIdField, boundInputs } from './common.js';
 import { sshTarget } from './ssh-target.js';
@@ -18,16 +19,15 @@ export const fileReadTool = defineTool({
   outputSchema: z.object({ path: z.string(), encoding: z.enum(['utf8', 'base64']), content: z.string(), size: z.number(), truncated: z.boolean() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(input, ctx) {
-    const rt = ctx.runtime;
-    return rt.gate.run(
+    return ctx.gate.run(
       ctx.principal,
       { tool: 'file_read', target: input.target, guard: { kind: 'path', op: 'read', path: input.path }, summary: `read ${input.target}:${input.path}`, client: ctx.client },
       async () => {
-        const { spec, creds } = await sshTarget(rt, input.target);
+        const { spec, creds } = await sshTarget(ctx.ports.targets, input.target);
         // INVARIANT: scrub, then cut. The file is read a little past max_bytes so a secret that
         // straddles the limit is seen whole; what the scrubber still holds at a cut is dropped.
         const cap = new ScrubCap(ctx.output, input.max_bytes ?? 1024 * 1024);
-        const r = await (await rt.sshPool()).readFile(spec, creds, input.path, cap.readLimit, { signal: ctx.signal });
+        const r = await (await ctx.ports.ssh.pool()).readFile(spec, creds, input.path, cap.readLimit, { signal: ctx.signal });
         cap.push(r.content);
         const { output, truncated } = cap.finish(!r.truncated);
         const text = new TextDecoder('utf-8', { fatal: false }).decode(output);
@@ -59,8 +59,7 @@ export const fileWriteTool = defineTool({
   outputSchema: z.object({ path: z.string(), bytesWritten: z.number() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   async handler(input, ctx) {
-    const rt = ctx.runtime;
-    return rt.gate.run(
+    return ctx.gate.run(
       ctx.principal,
       {
         tool: 'file_write',
@@ -78,12 +77,12 @@ export const fileWriteTool = defineTool({
         client: ctx.client,
       },
       async () => {
-        const { spec, creds } = await sshTarget(rt, input.target);
+        const { spec, creds } = await sshTarget(ctx.ports.targets, input.target);
         const content = input.encoding === 'base64' ? Buffer.from(input.content, 'base64') : input.content;
-        const r = await (await rt.sshPool()).writeFile(spec, creds, input.path, content, input.mode, { signal: ctx.signal });
+        const r = await (await ctx.ports.ssh.pool()).writeFile(spec, creds, input.path, content, input.mode, { signal: ctx.signal });
         return { path: input.path, bytesWritten: r.bytesWritten };
       },
-      { channel: ctx.channel, approvalId: input.approval_id },
+      { approvalContext: ctx.approvalContext, approvalId: input.approval_id },
     );
   },
 });
@@ -95,6 +94,7 @@ function contentDigest(content: string, encoding: 'utf8' | 'base64' | undefined)
 }
 
 const PREVIEW_CHARS = 2000;
+/** The start of written text a person is shown (cut on a code-point boundary; the digest binds all of it). */
 function preview(text: string): string {
-  return text.length <= PREVIEW_CHARS ? text : `${text.slice(0, PREVIEW_CHARS)}…`;
+  return text.length <= PREVIEW_CHARS ? text : `${cutText(text, PREVIEW_CHARS)}${TRUNCATION_MARKER}`;
 }

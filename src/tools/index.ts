@@ -1,3 +1,10 @@
+/**
+ * The tools: one definition per MCP tool (schemas, annotations, handler), and the pieces the plain
+ * HTTP routes share with them. This file is the module's complete public surface; other modules
+ * import only from here. Tools reach the process only through the ports they declare
+ * (./ports.ts, implemented by src/server), and loading this module loads neither undici, ssh2 nor
+ * the sandbox (test/structure/imports.test.ts checks the built file).
+ */
 import { apiRequestTool } from './api-request.js';
 import { discoverTool } from './discover.js';
 import { execTool } from './exec.js';
@@ -7,8 +14,12 @@ import { sshSessionCloseTool, sshSessionOpenTool, sshSessionReadTool, sshSession
 import type { ToolDefinition } from './types.js';
 import { vaultSearchTool } from './vault-search.js';
 
-export { defineTool, type ToolDefinition, type ToolContext, type ToolAnnotationsSpec } from './types.js';
-export { runSshExec, sshExecInput } from './ssh-exec.js';
+export { defineTool, type InputRole, type InputRoles, type ToolDefinition, type ToolContext, type ToolAnnotationsSpec } from './types.js';
+export type { FillDestination, GatePort, HandlesPort, SandboxPort, ShellUse, SshPort, TargetsPort, ToolPorts } from './ports.js';
+export { CallScrub } from './call-scrub.js';
+export { fillText, type FillContext } from './common.js';
+export { dropForgedHeaders, httpTarget, FORGED_APPROVAL_HEADER, type HttpTargetUse } from './http-target.js';
+export { runSshExec, sshExecInput, sshExecOutput, type RunContext } from './ssh-exec.js';
 export { LOCAL_TARGET } from './exec.js';
 
 /** Every tool Gatehouse serves, in listing order (tools/list order is deterministic). */
@@ -26,5 +37,5 @@ export function allTools(): ToolDefinition[] {
     fileReadTool,
     fileWriteTool,
     execTool,
-  ] as unknown as ToolDefinition[];
+  ];
 }

@@ -1,10 +1,7 @@
 import { z } from 'zod';
-import type { Principal } from '../gate/index.js';
-import type { Runtime } from '../server/runtime.js';
 import { APPROVAL_ID_ROLE, approvalIdField, boundInputs, clip, commandResult, envField, fillShellEnv } from './common.js';
-import type { CallScrub } from './call-scrub.js';
 import { sshTarget } from './ssh-target.js';
-import { defineTool } from './types.js';
+import { defineTool, type ToolContext } from './types.js';
 
 export const sshExecInput = z
   .object({
@@ -23,34 +20,32 @@ export const sshExecOutput = commandResult.extend({
   cancelled: z.boolean().optional(),
 });
 
-export interface RunContext {
-  client: string;
-  signal: AbortSignal;
-  channel?: unknown;
-  progress?: (progress: number, total?: number, message?: string) => Promise<void>;
-  /** The call's scrubbing (see CallScrub). */
-  output: CallScrub;
-}
+/** What one ssh_exec needs: a ToolContext, where progress and the approval context are optional (the plain route has neither). */
+export type RunContext = Pick<ToolContext, 'principal' | 'gate' | 'ports' | 'client' | 'signal' | 'output'> & Partial<Pick<ToolContext, 'progress' | 'approvalContext'>>;
+
+type SshExecOutput = z.infer<typeof sshExecOutput>;
 
 /** ssh_exec as one operation, shared by the MCP tool and `POST /ssh/:target/exec`. */
-export async function runSshExec(rt: Runtime, principal: Principal, input: z.infer<typeof sshExecInput>, ctx: RunContext, tool = 'ssh_exec'): Promise<z.infer<typeof sshExecOutput>> {
-  return rt.gate.run(
-    principal,
+export async function runSshExec(ctx: RunContext, input: z.infer<typeof sshExecInput>, tool = 'ssh_exec'): Promise<SshExecOutput> {
+  const progress = ctx.progress;
+  return ctx.gate.run(
+    ctx.principal,
     {
       tool,
       target: input.target,
       // INVARIANT: stdin and env are judged with the command (a shell reads its script from stdin;
       // env can hijack what runs), and cwd and the timeout are bound into the approval.
-      guard: { kind: 'command', command: input.command, stdin: input.stdin, env: input.env },
+      guard: { kind: 'command', command: input.command, context: 'ssh', stdin: input.stdin, env: input.env },
       bound: boundInputs({ cwd: input.cwd, timeout_s: input.timeout_s }),
       summary: `${input.target}$ ${clip(input.command)}`,
       client: ctx.client,
     },
     async () => {
-      const { spec, creds, host } = await sshTarget(rt, input.target);
+      const { spec, creds, host } = await sshTarget(ctx.ports.targets, input.target);
       // INVARIANT: env handles fill only for items bound to this exact command (issue 13.8).
-      const env = await fillShellEnv({ runtime: rt, principal, output: ctx.output }, input.env, { target: input.target, host }, { command: input.command, hasStdin: !!input.stdin, cwd: input.cwd });
-      const pool = await rt.sshPool();
+      const shell = { command: input.command, hasStdin: !!input.stdin, cwd: input.cwd };
+      const env = await fillShellEnv(ctx, input.env, { target: input.target, host }, shell);
+      const pool = await ctx.ports.ssh.pool();
       return pool.exec(spec, creds, {
         command: input.command,
         timeoutS: input.timeout_s,
@@ -60,16 +55,13 @@ export async function runSshExec(rt: Runtime, principal: Principal, input: z.inf
         signal: ctx.signal,
         // Scrubbed, then cut at the output limit (a secret straddling the cut never shows).
         output: ctx.output,
-        onProgress: ctx.progress ? (bytes) => void ctx.progress!(bytes, undefined, `${bytes} bytes of output so far`) : undefined,
+        onProgress: progress ? (bytes) => void progress(bytes, undefined, `${bytes} bytes of output so far`) : undefined,
       });
     },
     {
-      channel: ctx.channel,
+      approvalContext: ctx.approvalContext,
       approvalId: input.approval_id,
-      describe: (r) => {
-        const x = r as z.infer<typeof sshExecOutput>;
-        return { outcome: x.timedOut ? 'timeout' : x.cancelled ? 'cancelled' : 'ok', status: x.exitCode ?? undefined };
-      },
+      auditFields: (x: SshExecOutput) => ({ outcome: x.timedOut ? 'timeout' : x.cancelled ? 'cancelled' : 'ok', status: x.exitCode ?? undefined }),
     },
   );
 }
@@ -85,5 +77,5 @@ export const sshExecTool = defineTool({
   inputRoles: { target: 'target', command: 'judged', stdin: 'judged', env: 'judged', cwd: 'bound', timeout_s: 'bound', approval_id: APPROVAL_ID_ROLE },
   outputSchema: sshExecOutput,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
-  handler: (input, ctx) => runSshExec(ctx.runtime, ctx.principal, input, ctx),
+  handler: (input, ctx) => runSshExec(ctx, input),
 });

@@ -8,10 +8,8 @@ import { defineTool, type ToolContext } from './types.js';
 const sessionId = z.string().min(8).max(100).describe('A session id from ssh_session_open');
 
 /** Every session call re-checks the owner: a session id is a name, not a capability. */
-async function sessions(ctx: ToolContext) {
-  const mgr = await ctx.runtime.sessions();
-  ctx.runtime.watchSessionOwners();
-  return mgr;
+function sessions(ctx: ToolContext) {
+  return ctx.ports.ssh.sessions();
 }
 
 export const sshSessionOpenTool = defineTool({
@@ -26,9 +24,8 @@ export const sshSessionOpenTool = defineTool({
   outputSchema: z.object({ id: z.string(), target: z.string() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   async handler(input, ctx) {
-    const rt = ctx.runtime;
-    const allow = rt.config.ssh.session_open === 'allow';
-    return rt.gate.run(
+    const allow = ctx.ports.ssh.sessionOpen === 'allow';
+    return ctx.gate.run(
       ctx.principal,
       {
         tool: 'ssh_session_open',
@@ -41,11 +38,11 @@ export const sshSessionOpenTool = defineTool({
         client: ctx.client,
       },
       async () => {
-        const { spec, creds } = await sshTarget(rt, input.target);
+        const { spec, creds } = await sshTarget(ctx.ports.targets, input.target);
         const { id } = await (await sessions(ctx)).open(spec, creds, { owner: ctx.principal.tokenId });
         return { id, target: input.target };
       },
-      { channel: ctx.channel, approvalId: input.approval_id },
+      { approvalContext: ctx.approvalContext, approvalId: input.approval_id },
     );
   },
 });
@@ -84,7 +81,7 @@ export const sshSessionSendTool = defineTool({
     const action: Action = {
       tool: 'ssh_session_send',
       target: info?.target,
-      guard: { kind: 'command', command: input.input, session: true },
+      guard: { kind: 'command', command: input.input, context: 'session', session: true },
       bound: boundInputs({ session: input.id, foreground: 'shell' }),
       summary: `session ${input.id}: ${clip(input.input)}`,
       client: ctx.client,
@@ -97,12 +94,12 @@ export const sshSessionSendTool = defineTool({
       // the terminal (the manager checks again right before writing).
       async () => mgr.send(input.id, ctx.principal.tokenId, input.input, { waitFor: input.wait_for, timeoutS: input.timeout_s, expect: foreground }),
       {
-        channel: ctx.channel,
+        approvalContext: ctx.approvalContext,
         approvalId: input.approval_id,
         // Asked of the kernel once the caller is authorized: which program holds the terminal.
         // Input typed while another program (python3, vim, less, a nested shell) holds it is input
         // to that program, not a bash line: a person approves it, seeing which program gets it.
-        prepare: async () => {
+        completeGuardInput: async () => {
           if (!info) return;
           foreground = await mgr.foreground(input.id, ctx.principal.tokenId);
           if (foreground.atShell) return;

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
-import type { Gate, Principal } from '../gate/index.js';
-import type { Runtime } from '../server/runtime.js';
+import type { ApprovalContext, Principal } from '../gate/index.js';
 import type { CallScrub } from './call-scrub.js';
+import type { GatePort, ToolPorts } from './ports.js';
 
 export interface ToolAnnotationsSpec {
   readOnlyHint: boolean;
@@ -10,19 +10,22 @@ export interface ToolAnnotationsSpec {
   openWorldHint: boolean;
 }
 
-/** What a tool handler gets besides its validated input. Nothing here knows about MCP. */
+/**
+ * What a tool handler gets besides its validated input: who calls, the gate, the narrow ports it
+ * may use (src/tools/ports.ts), and its call's scrubbing. Nothing here knows about MCP.
+ */
 export interface ToolContext {
   principal: Principal;
-  gate: Gate;
-  runtime: Runtime;
+  gate: GatePort;
+  ports: ToolPorts;
   /** `stdio` or the HTTP client's address. */
   client: string;
   /** Aborted when the client cancels the call or disconnects. */
   signal: AbortSignal;
   /** Sends a progress notification when the client asked for progress. */
   progress(progress: number, total?: number, message?: string): Promise<void>;
-  /** The transport's approval channel (MCP request context), passed to the gate's approver. */
-  channel: unknown;
+  /** What the transport can do to ask a person (built from protocol context, never from arguments); passed to the gate's approver. */
+  approvalContext?: ApprovalContext;
   /**
    * This call's scrubbing: everything the call returns (result, streams, errors) passes through
    * it at the result boundary; executors that cap output scrub with it first, then cap.

@@ -22,8 +22,12 @@ export const vaultSearchTool = defineTool({
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(input, ctx) {
-    return ctx.gate.run(ctx.principal, { tool: 'vault_search', bound: boundInputs({ text: input.text, target: input.target, host: input.host }), summary: `vault_search ${JSON.stringify(input)}`, client: ctx.client }, async () => ({
-      handles: await ctx.runtime.vault.search(input, ctx.runtime.grantedVaults(ctx.principal)),
-    }));
+    const action = {
+      tool: 'vault_search',
+      bound: boundInputs({ text: input.text, target: input.target, host: input.host }),
+      summary: `vault_search ${JSON.stringify(input)}`,
+      client: ctx.client,
+    };
+    return ctx.gate.run(ctx.principal, action, async () => ({ handles: await ctx.ports.handles.search(ctx.principal, input) }));
   },
 });

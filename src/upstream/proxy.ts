@@ -89,10 +89,13 @@ function formsFor(target: ResolvedTarget, credential: string | undefined): strin
   return forms;
 }
 
+/** A response over the cap: declared too large (`size`), or cut while it streamed. */
 function tooLarge(name: string, limit: number, size?: number): GatehouseError {
-  return size !== undefined
-    ? new GatehouseError('response_too_large', `target "${name}" response is ${size} bytes; the limit is ${limit}`, { hint: 'ask for less data (ranges, pagination)', details: { limit } })
-    : new GatehouseError('response_too_large', `target "${name}" response passed the limit of ${limit} bytes; the stream was cut`, { hint: 'ask for less data (ranges, pagination)', details: { limit } });
+  const message =
+    size !== undefined
+      ? `target "${name}" response is ${size} bytes; the limit is ${limit}`
+      : `target "${name}" response passed the limit of ${limit} bytes; the stream was cut`;
+  return new GatehouseError('response_too_large', message, { hint: 'ask for less data (ranges, pagination)', details: { limit } });
 }
 
 export async function streamingProxy(
@@ -138,6 +141,16 @@ interface ExchangeInput {
 }
 
 /**
+ * Where one exchange stands, by name:
+ * - `awaiting-headers`: dispatched, no (final) response head yet;
+ * - `gathering`: the head arrived in this tick; body chunks of the same tick are held so that a
+ *   small answer goes out in one write with its exact (scrubbed) length;
+ * - `streaming`: the head is sent; body chunks go out as they arrive (or through stream stages);
+ * - `ended`: the response is complete on our side.
+ */
+type Phase = 'awaiting-headers' | 'gathering' | 'streaming' | 'ended';
+
+/**
  * One upstream exchange through undici's dispatch API, writing straight into `res`: no response
  * body stream, no pipe, no promise per stage. Backpressure goes both ways through the dispatch
  * controller (pause on a full `res`, resume on its drain).
@@ -146,6 +159,12 @@ interface ExchangeInput {
  * response goes out in one write with an exact Content-Length (after scrubbing); otherwise the
  * headers are flushed at the end of that tick and the body streams as it arrives, so SSE and slow
  * streams are never held back.
+ *
+ * The body passes through separate stages, in the style of undici's decorator handlers: decode
+ * (every declared coding undone, or the response refused), scrub (the caller's chunk rewriter),
+ * cap (bytes after decoding and scrubbing), then the writer. Without a coding to undo or a
+ * caller's Transform, scrub and cap run in line on each chunk (DirectBody); otherwise the body is
+ * pumped through stream stages (StagedBody).
  */
 function exchange(
   dispatcher: Dispatcher,
@@ -156,232 +175,436 @@ function exchange(
   x: ExchangeInput,
 ): Promise<UpstreamProxyResult> {
   return new Promise<UpstreamProxyResult>((resolve, reject) => {
-    const { name, maxResponse } = x;
-    let ctl: Dispatcher.DispatchController | null = null;
-    let failure: unknown = null;
-    let settled = false;
-    let status = 0;
-    let outHeaders: Record<string, string> | null = null;
-    let scrubber: ResponseScrubber | null = null;
-    // 0 waiting for headers, 1 headers in (same tick: body gathered), 2 streaming, 3 body ended
-    let phase = 0;
-    let pending: Buffer[] | null = null;
-    let size = 0;
-    let draining = false;
-    let staged: Readable | null = null; // the source of the stream-stage path (decoder, Transform)
-    const stages: Transform[] = [];
-    let upstreamDeclared = false;
+    new ProxyExchange(target, credential, res, opts, x, { resolve, reject }).dispatch(dispatcher);
+  });
+}
 
+/** The parsed response headers undici hands a dispatch handler. */
+type ResponseHeaders = Parameters<NonNullable<Dispatcher.DispatchHandler['onResponseStart']>>[2];
+
+/** The body path of a response once its head is known. */
+interface BodyPath {
+  data(chunk: Buffer): void;
+  end(): void;
+}
+
+/** The dispatch handler of one exchange: it reads the head, picks the body path, and hands each chunk to it. */
+class ProxyExchange implements Dispatcher.DispatchHandler {
+  #phase: Phase = 'awaiting-headers';
+  #status = 0;
+  /** Bytes sent to the client (after decoding and scrubbing). */
+  #sent = 0;
+  #body: BodyPath | null = null;
+  /** Set when the body is pumped through stream stages (pump, not `res` close, settles then). */
+  #staged = false;
+  readonly #life: ExchangeLifetime;
+  readonly #target: ResolvedTarget;
+  readonly #credential: string | undefined;
+  readonly #res: ServerResponse;
+  readonly #opts: UpstreamProxyOptions;
+  readonly #x: ExchangeInput;
+
+  constructor(
+    target: ResolvedTarget,
+    credential: string | undefined,
+    res: ServerResponse,
+    opts: UpstreamProxyOptions,
+    x: ExchangeInput,
+    settle: { resolve(r: UpstreamProxyResult): void; reject(e: unknown): void },
+  ) {
+    this.#target = target;
+    this.#credential = credential;
+    this.#res = res;
+    this.#opts = opts;
+    this.#x = x;
+    this.#life = new ExchangeLifetime(res, x, opts.signal, {
+      resolve: () =>
+        settle.resolve({ status: this.#status, durationMs: performance.now() - x.started, requestBytes: x.requestBytes(), responseBytes: this.#sent }),
+      reject: settle.reject,
+      // The client went away (cancels the upstream exchange), or the response was delivered (on
+      // the stage path, the pump settles that case).
+      delivered: () => !this.#staged,
+    });
+  }
+
+  dispatch(dispatcher: Dispatcher): void {
+    if (this.#life.failure !== null) return this.#life.fail(this.#life.failure);
+    try {
+      dispatcher.dispatch(
+        {
+          origin: this.#target.origin,
+          path: this.#x.path,
+          method: this.#x.method as Dispatcher.HttpMethod,
+          headers: this.#x.headers,
+          body: this.#x.body,
+          headersTimeout: this.#opts.headersTimeoutMs ?? UPSTREAM_LIMITS.headersTimeoutMs,
+          bodyTimeout: this.#opts.bodyTimeoutMs ?? UPSTREAM_LIMITS.streamBodyTimeoutMs,
+        },
+        this,
+      );
+    } catch (e) {
+      this.#life.fail(e);
+    }
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.#life.controller = controller;
+    const failure = this.#life.failure;
+    if (failure !== null || this.#life.settled) controller.abort(failure instanceof Error ? failure : cancelledError());
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: ResponseHeaders): void {
+    if (this.#life.settled) return;
+    if (statusCode < 200) return; // 1xx informational answers are not forwarded
+    this.#status = statusCode;
+    try {
+      // The raw lines keep header names in the upstream's own case (a secret in a name is
+      // matched as sent) and every repeated header; the parsed object is the fallback.
+      const raw = (controller as { rawHeaders?: RawHeaderLines | null }).rawHeaders;
+      const head = responseHead(headerLines(raw ?? headers), this.#target, this.#credential, this.#opts, this.#x.maxResponse);
+      if (head.tooLarge !== undefined) return this.#life.fail(tooLarge(this.#x.name, this.#x.maxResponse, head.tooLarge));
+      if (head.decoders.length > 0 || head.transform) this.#stream(head);
+      else this.#gather(head);
+    } catch (e) {
+      this.#life.fail(e);
+    }
+  }
+
+  onResponseData(_controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.#life.settled) this.#body?.data(chunk);
+  }
+
+  onResponseEnd(): void {
+    if (!this.#life.settled) this.#body?.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    this.#life.fail(err);
+  }
+
+  /** Stream-stage path: decoders, the scrubber as a stream stage and/or the caller's Transform, pumped into `res`. */
+  #stream(head: ResponseHead): void {
+    const stages: Transform[] = [...head.decoders];
+    if (head.scrubber) stages.push(rewriterStream(head.scrubber));
+    if (head.transform) stages.push(head.transform);
+    const source = new Readable({ read: () => this.#life.controller?.resume() });
+    this.#staged = true;
+    this.#life.onFailure(() => {
+      if (!source.destroyed) source.destroy();
+      for (const s of stages) if (!s.destroyed) s.destroy();
+    });
+    this.#body = {
+      data: (chunk) => {
+        if (!source.push(chunk)) this.#life.controller?.pause();
+      },
+      end: () => source.push(null),
+    };
+    this.#phase = 'streaming';
+    this.#res.writeHead(this.#status, head.headers);
+    if (head.headers['content-length'] === undefined) this.#res.flushHeaders();
+    const maxBytes = this.#x.maxResponse;
+    pump(source, stages, this.#res, { maxBytes, capError: () => tooLarge(this.#x.name, maxBytes), onBytes: (n) => (this.#sent = n) }).then(
+      () => {
+        this.#phase = 'ended';
+        this.#life.succeed();
+      },
+      (e: unknown) => this.#life.fail(e),
+    );
+  }
+
+  /** Direct path: scrub and cap in line; gather what comes in this tick, then stream. */
+  #gather(head: ResponseHead): void {
+    const writer = new ResponseWriter(this.#res, head.headers, this.#status, {
+      phase: (p) => (this.#phase = p),
+      pause: () => this.#life.controller?.pause(),
+      resume: () => {
+        if (!this.#life.settled) this.#life.controller?.resume();
+      },
+      exactLength: head.upstreamDeclared && this.#x.method !== 'HEAD' && this.#status !== 204 && this.#status !== 304,
+    });
+    this.#life.onCleanup(() => writer.detach());
+    const cap = new CapStage(this.#x.maxResponse, (n) => (this.#sent = n), () => this.#life.fail(tooLarge(this.#x.name, this.#x.maxResponse)), writer);
+    this.#body = head.scrubber ? new ScrubStage(head.scrubber, (e) => this.#life.fail(e), cap) : cap;
+    this.#phase = 'gathering';
+    // End of the tick the head arrived in: a body still coming streams from here on.
+    queueMicrotask(() => {
+      if (this.#phase === 'gathering' && !this.#life.settled) writer.startStreaming();
+    });
+  }
+}
+
+type HeaderLines = ReturnType<typeof headerLines>;
+
+/** The response head as it leaves: filtered, scrubbed headers and the stages the body needs. */
+interface ResponseHead {
+  headers: Record<string, string>;
+  decoders: Transform[];
+  scrubber: ResponseScrubber | null;
+  transform: Transform | undefined;
+  /** The upstream declared a length (so the client gets an exact one, recomputed after scrubbing). */
+  upstreamDeclared: boolean;
+  /** A declared length over the cap, when the body is not read (refused before any header is sent). */
+  tooLarge?: number;
+}
+
+function responseHead(
+  lines: HeaderLines,
+  target: ResolvedTarget,
+  credential: string | undefined,
+  opts: UpstreamProxyOptions,
+  maxResponse: number,
+): ResponseHead {
+  const name = target.spec.name;
+  const transform = opts.responseTransform?.();
+  const scrubber = opts.responseScrubber?.() ?? null;
+  // A transfer coding other than chunked is never passed on encoded (Transfer-Encoding is
+  // hop-by-hop, so the client would not know it); a body that is redacted is read plain.
+  const mustRead = transform !== undefined || scrubber !== null || hasTransferCoding(headerValues(lines, 'transfer-encoding'));
+  // Redaction must see plain bytes: every declared coding is undone first, or the response is
+  // refused (INVARIANT: never scrubbed while still encoded).
+  const codings = mustRead ? responseCodingsOrThrow(headerValues(lines, 'content-encoding'), headerValues(lines, 'transfer-encoding'), name) : [];
+  const decoders = decoderChain(codings);
+  const headers = filterResponseHeaders(lines, formsFor(target, credential), { text: opts.scrubHeader, bytes: opts.responseScrubber });
+  if (decoders.length > 0) delete headers['content-encoding'];
+  const upstreamDeclared = headers['content-length'] !== undefined;
+  const head: ResponseHead = { headers, decoders, scrubber, transform, upstreamDeclared };
+  if (mustRead) delete headers['content-length'];
+  else if (upstreamDeclared) {
+    const declared = Number(headers['content-length']);
+    if (declared > maxResponse) head.tooLarge = declared;
+  }
+  return head;
+}
+
+/** Scrub stage: each chunk through the caller's chunk rewriter; its held tail goes out at the end. */
+class ScrubStage implements BodyPath {
+  readonly #rewriter: ResponseScrubber;
+  readonly #fail: (e: unknown) => void;
+  readonly #next: CapStage;
+
+  constructor(rewriter: ResponseScrubber, fail: (e: unknown) => void, next: CapStage) {
+    this.#rewriter = rewriter;
+    this.#fail = fail;
+    this.#next = next;
+  }
+
+  data(chunk: Buffer): void {
+    let out: Buffer;
+    try {
+      out = this.#rewriter.push(chunk);
+    } catch (e) {
+      return this.#fail(e);
+    }
+    this.#next.data(out);
+  }
+
+  end(): void {
+    let tail: Buffer;
+    try {
+      tail = this.#rewriter.end();
+    } catch (e) {
+      return this.#fail(e);
+    }
+    this.#next.end(tail.length === 0 ? undefined : tail);
+  }
+}
+
+/**
+ * Cap stage: counts the bytes that leave (after decoding and scrubbing); past the cap the exchange
+ * fails and nothing more is written (what the scrubber still holds is never flushed).
+ */
+class CapStage implements BodyPath {
+  #size = 0;
+  readonly #max: number;
+  readonly #onBytes: (total: number) => void;
+  readonly #over: () => void;
+  readonly #next: ResponseWriter;
+
+  constructor(max: number, onBytes: (total: number) => void, over: () => void, next: ResponseWriter) {
+    this.#max = max;
+    this.#onBytes = onBytes;
+    this.#over = over;
+    this.#next = next;
+  }
+
+  #count(n: number): boolean {
+    this.#size += n;
+    this.#onBytes(this.#size);
+    if (this.#size <= this.#max) return true;
+    this.#over();
+    return false;
+  }
+
+  data(chunk: Buffer): void {
+    if (this.#count(chunk.length)) this.#next.data(chunk);
+  }
+
+  end(tail?: Buffer): void {
+    if (tail !== undefined && !this.#count(tail.length)) return;
+    this.#next.end(tail, this.#size);
+  }
+}
+
+/** What the writer tells the exchange, and asks of the upstream. */
+interface WriterHooks {
+  phase(p: Phase): void;
+  pause(): void;
+  resume(): void;
+  /** Send an exact Content-Length for a body gathered whole (the upstream declared one, and a body may follow). */
+  exactLength: boolean;
+}
+
+/**
+ * Writes the body to `res`: chunks that arrive in the tick of the head are gathered (one write with
+ * an exact length when the body ends in that tick), later ones stream with backpressure.
+ */
+class ResponseWriter {
+  #pending: Buffer[] | null = [];
+  #draining = false;
+  readonly #res: ServerResponse;
+  readonly #headers: Record<string, string>;
+  readonly #status: number;
+  readonly #hooks: WriterHooks;
+  readonly #onDrain = () => this.#hooks.resume();
+
+  constructor(res: ServerResponse, headers: Record<string, string>, status: number, hooks: WriterHooks) {
+    this.#res = res;
+    this.#headers = headers;
+    this.#status = status;
+    this.#hooks = hooks;
+  }
+
+  /** End of the tick the head arrived in: the body did not all come with it; stream it. */
+  startStreaming(): void {
+    const first = this.#pending;
+    if (first === null) return;
+    this.#pending = null;
+    this.#hooks.phase('streaming');
+    this.#res.writeHead(this.#status, this.#headers);
+    if (first.length === 0) this.#res.flushHeaders(); // SSE and slow streams get their headers now
+    for (const c of first) this.#write(c);
+  }
+
+  data(chunk: Buffer): void {
+    if (this.#pending !== null) this.#pending.push(chunk);
+    else this.#write(chunk);
+  }
+
+  end(tail: Buffer | undefined, size: number): void {
+    this.#hooks.phase('ended');
+    if (this.#pending === null) return void this.#res.end(tail);
+    // The whole body came with the head: one write, with its exact (scrubbed) length when the
+    // upstream declared one and a body may follow.
+    const parts = tail ? [...this.#pending, tail] : this.#pending;
+    this.#pending = null;
+    const body = parts.length === 1 ? parts[0] : Buffer.concat(parts, size);
+    if (this.#hooks.exactLength) this.#headers['content-length'] = String(body.length);
+    this.#res.writeHead(this.#status, this.#headers);
+    this.#res.end(body.length ? body : undefined);
+  }
+
+  detach(): void {
+    if (this.#draining) this.#res.off('drain', this.#onDrain);
+  }
+
+  /** A write with backpressure; the first full buffer adds the one drain listener later writes reuse. */
+  #write(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    if (this.#res.write(chunk)) return;
+    if (!this.#draining) {
+      this.#draining = true;
+      this.#res.on('drain', this.#onDrain);
+    }
+    this.#hooks.pause();
+  }
+}
+
+/** How an exchange's lifetime settles; `delivered` says whether a finished `res` settles it (not on the stage path). */
+interface LifetimeSettle {
+  resolve(): void;
+  reject(e: unknown): void;
+  delivered(): boolean;
+}
+
+/**
+ * The life of one exchange: the total timeout, the caller's abort signal and the client's `res`
+ * events, and one settled outcome. On failure it aborts the upstream dispatch, cuts a response
+ * already under way (the only honest mid-stream signal), and destroys what was registered.
+ */
+class ExchangeLifetime {
+  controller: Dispatcher.DispatchController | null = null;
+  /** A failure known before the dispatch started (an already aborted signal), or the first one. */
+  failure: unknown = null;
+  #settled = false;
+  readonly #cleanups: (() => void)[] = [];
+  readonly #onFailure: (() => void)[] = [];
+  readonly #res: ServerResponse;
+  readonly #x: ExchangeInput;
+  readonly #settle: LifetimeSettle;
+
+  constructor(res: ServerResponse, x: ExchangeInput, signal: AbortSignal | undefined, settle: LifetimeSettle) {
+    this.#res = res;
+    this.#x = x;
+    this.#settle = settle;
     const timer = setTimeout(() => {
-      fail(new GatehouseError('timeout', `target "${name}" did not finish within ${x.total} ms`, {
+      this.fail(new GatehouseError('timeout', `target "${x.name}" did not finish within ${x.total} ms`, {
         hint: 'raise timeout_ms or ask for less data',
         details: { phase: 'total', limitMs: x.total },
       }));
     }, x.total);
     timer.unref?.();
-    const onAbort = () => fail(cancelledError());
+    this.#cleanups.push(() => clearTimeout(timer));
+    const onAbort = () => this.fail(cancelledError());
+    if (signal?.aborted) this.failure = cancelledError();
+    else if (signal) {
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.#cleanups.push(() => signal.removeEventListener('abort', onAbort));
+    }
     const onClose = () => {
-      // The client went away (cancels the upstream exchange), or the response was delivered (on
-      // the stage path, pump settles that case).
-      if (!res.writableFinished) fail(cancelledError());
-      else if (!staged) succeed();
+      if (!res.writableFinished) this.fail(cancelledError());
+      else if (settle.delivered()) this.succeed();
     };
-    const onResError = (e: unknown) => fail(e);
-    const onDrain = () => {
-      if (!settled) ctl?.resume();
-    };
-    if (opts.signal?.aborted) failure = cancelledError();
-    else opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const onError = (e: unknown) => this.fail(e);
     res.on('close', onClose);
-    res.on('error', onResError);
-
-    function cleanup() {
-      clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', onAbort);
+    res.on('error', onError);
+    this.#cleanups.push(() => {
       res.off('close', onClose);
-      res.off('error', onResError);
-      if (draining) res.off('drain', onDrain);
-    }
-    function succeed() {
-      if (settled) return;
-      settled = true;
-      cleanup();
-      resolve({ status, durationMs: performance.now() - x.started, requestBytes: x.requestBytes(), responseBytes: size });
-    }
-    function fail(e: unknown) {
-      if (settled) return;
-      settled = true;
-      cleanup();
-      failure ??= e;
-      // Aborting calls onResponseError synchronously; `settled` makes that a no-op.
-      if (ctl && !ctl.aborted) ctl.abort(e instanceof Error ? e : new Error(String(e)));
-      if (res.headersSent && !res.destroyed) res.destroy();
-      if (x.body instanceof Readable && !x.body.destroyed) x.body.destroy();
-      if (staged && !staged.destroyed) staged.destroy();
-      for (const s of stages) if (!s.destroyed) s.destroy();
-      reject(mapUpstreamError(e, name));
-    }
-    // The first write with backpressure; later writes reuse the same drain listener.
-    function write(chunk: Buffer) {
-      if (chunk.length === 0) return;
-      if (!res.write(chunk)) {
-        if (!draining) {
-          draining = true;
-          res.on('drain', onDrain);
-        }
-        ctl?.pause();
-      }
-    }
-    function count(n: number): boolean {
-      size += n;
-      if (size > maxResponse) {
-        fail(tooLarge(name, maxResponse));
-        return false;
-      }
-      return true;
-    }
-    // End of the tick the headers arrived in: the body did not all come with them; stream it.
-    function startStreaming() {
-      if (phase !== 1 || settled) return;
-      phase = 2;
-      res.writeHead(status, outHeaders!);
-      const first = pending!;
-      pending = null;
-      if (first.length === 0) res.flushHeaders(); // SSE and slow streams get their headers now
-      for (const c of first) write(c);
-    }
+      res.off('error', onError);
+    });
+  }
 
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(controller) {
-        ctl = controller;
-        if (failure !== null || settled) controller.abort(failure instanceof Error ? failure : cancelledError());
-      },
-      onResponseStart(controller, statusCode, headers) {
-        if (settled) return;
-        if (statusCode < 200) return; // 1xx informational answers are not forwarded
-        status = statusCode;
-        try {
-          // The raw lines keep header names in the upstream's own case (a secret in a name is
-          // matched as sent) and every repeated header; the parsed object is the fallback.
-          const raw = (controller as { rawHeaders?: RawHeaderLines | null }).rawHeaders;
-          const lines = headerLines(raw ?? headers);
-          const ce = headerValues(lines, 'content-encoding');
-          const te = headerValues(lines, 'transfer-encoding');
-          const transform = opts.responseTransform?.();
-          scrubber = opts.responseScrubber?.() ?? null;
-          // A transfer coding other than chunked is never passed on encoded (Transfer-Encoding is
-          // hop-by-hop, so the client would not know it); a body that is redacted is read plain.
-          const mustRead = transform !== undefined || scrubber !== null || hasTransferCoding(te);
-          // Redaction must see plain bytes: every declared coding is undone first, or the
-          // response is refused (INVARIANT: never scrubbed while still encoded).
-          const decoders = mustRead ? decoderChain(responseCodingsOrThrow(ce, te, name)) : [];
-          const out = filterResponseHeaders(lines, formsFor(target, credential), { text: opts.scrubHeader, bytes: opts.responseScrubber });
-          if (decoders.length > 0) delete out['content-encoding'];
-          upstreamDeclared = out['content-length'] !== undefined;
-          if (mustRead) delete out['content-length'];
-          else if (out['content-length'] !== undefined) {
-            const declaredOut = Number(out['content-length']);
-            if (declaredOut > maxResponse) return fail(tooLarge(name, maxResponse, declaredOut));
-          }
-          outHeaders = out;
-          if (decoders.length > 0 || transform) {
-            // Stream-stage path: decoders and/or caller Transform between undici and res.
-            stages.push(...decoders);
-            if (scrubber) stages.push(rewriterStream(scrubber));
-            if (transform) stages.push(transform);
-            scrubber = null;
-            staged = new Readable({ read: () => ctl?.resume() });
-            phase = 2;
-            res.writeHead(status, out);
-            if (out['content-length'] === undefined) res.flushHeaders();
-            pump(staged, stages, res, {
-              maxBytes: maxResponse,
-              capError: () => tooLarge(name, maxResponse),
-              onBytes: (n) => (size = n),
-            }).then(() => {
-              phase = 3;
-              succeed();
-            }, fail);
-            return;
-          }
-          phase = 1;
-          pending = [];
-          queueMicrotask(startStreaming);
-        } catch (e) {
-          fail(e);
-        }
-      },
-      onResponseData(_controller, chunk) {
-        if (settled) return;
-        if (staged) {
-          if (!staged.push(chunk)) ctl?.pause();
-          return;
-        }
-        let out = chunk;
-        if (scrubber) {
-          try {
-            out = scrubber.push(chunk);
-          } catch (e) {
-            return fail(e);
-          }
-        }
-        if (!count(out.length)) return;
-        if (phase === 1) pending!.push(out);
-        else write(out);
-      },
-      onResponseEnd() {
-        if (settled) return;
-        if (staged) {
-          staged.push(null);
-          return;
-        }
-        let tail: Buffer | undefined;
-        if (scrubber) {
-          try {
-            tail = scrubber.end();
-          } catch (e) {
-            return fail(e);
-          }
-          if (tail.length === 0) tail = undefined;
-          else if (!count(tail.length)) return;
-        }
-        if (phase === 1) {
-          // The whole body came with the headers: one write, with its exact (scrubbed) length
-          // when the upstream declared one and a body may follow.
-          const parts = tail ? [...pending!, tail] : pending!;
-          pending = null;
-          const body = parts.length === 1 ? parts[0] : Buffer.concat(parts, size);
-          const hasBody = x.method !== 'HEAD' && status !== 204 && status !== 304;
-          if (upstreamDeclared && hasBody) outHeaders!['content-length'] = String(body.length);
-          phase = 3;
-          res.writeHead(status, outHeaders!);
-          res.end(body.length ? body : undefined);
-          return;
-        }
-        phase = 3;
-        res.end(tail);
-      },
-      onResponseError(_controller, err) {
-        fail(err);
-      },
-    };
+  get settled(): boolean {
+    return this.#settled;
+  }
 
-    if (failure !== null) return fail(failure);
-    try {
-      dispatcher.dispatch(
-        {
-          origin: target.origin,
-          path: x.path,
-          method: x.method as Dispatcher.HttpMethod,
-          headers: x.headers,
-          body: x.body,
-          headersTimeout: opts.headersTimeoutMs ?? UPSTREAM_LIMITS.headersTimeoutMs,
-          bodyTimeout: opts.bodyTimeoutMs ?? UPSTREAM_LIMITS.streamBodyTimeoutMs,
-        },
-        handler,
-      );
-    } catch (e) {
-      fail(e);
-    }
-  });
+  onCleanup(fn: () => void): void {
+    this.#cleanups.push(fn);
+  }
+
+  /** Registers what a failure must destroy (stream stages). */
+  onFailure(fn: () => void): void {
+    this.#onFailure.push(fn);
+  }
+
+  succeed(): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    for (const fn of this.#cleanups) fn();
+    this.#settle.resolve();
+  }
+
+  fail(e: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    for (const fn of this.#cleanups) fn();
+    this.failure ??= e;
+    // Aborting calls onResponseError synchronously; `settled` makes that a no-op.
+    const ctl = this.controller;
+    if (ctl && !ctl.aborted) ctl.abort(e instanceof Error ? e : new Error(String(e)));
+    if (this.#res.headersSent && !this.#res.destroyed) this.#res.destroy();
+    const body = this.#x.body;
+    if (body instanceof Readable && !body.destroyed) body.destroy();
+    for (const fn of this.#onFailure) fn();
+    this.#settle.reject(mapUpstreamError(e, this.#x.name));
+  }
 }

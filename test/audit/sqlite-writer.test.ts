@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { AuditLog, verifyAuditChain } from '../../src/audit/index.js';
 import { LAGGING_FLUSH_MS } from '../../src/audit/sqlite-writer.js';
 import { WalFileSync } from '../../src/audit/wal-sync.js';
@@ -21,18 +21,30 @@ function deferred(): { promise: Promise<void>; resolve(): void; reject(e: Error)
   return { promise, resolve, reject };
 }
 
-const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
+/**
+ * One turn of the event loop: every promise chain that does not wait for I/O or a timer has run
+ * by then. "Not done after a turn" means the code under test is waiting on something (a held
+ * flush, a lock), not that it was slow.
+ */
+const turn = () => new Promise<void>((r) => setImmediate(r));
 
 /** A WAL flush the test settles by hand, counting how often the writer asked for one. */
-function heldFlush(): { durableSync: () => Promise<void>; count(): number; release(): void } {
+function heldFlush(): { durableSync: () => Promise<void>; count(): number; waitForCall(n: number): Promise<void>; release(): void } {
   let flush = deferred();
   let count = 0;
+  const waiters: { n: number; resolve(): void }[] = [];
   return {
     durableSync: () => {
       count++;
+      for (const w of waiters.filter((x) => x.n <= count)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve();
+      }
       return flush.promise;
     },
     count: () => count,
+    /** Resolves once the writer has asked for its n-th flush (an event, not a guess at a delay). */
+    waitForCall: (n) => (count >= n ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ n, resolve }))),
     release: () => {
       flush.resolve();
       flush = deferred();
@@ -40,9 +52,15 @@ function heldFlush(): { durableSync: () => Promise<void>; count(): number; relea
   };
 }
 
+/** Waits, turn by turn, until `cond` holds (the test's timeout bounds it). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await turn();
+}
+
 describe('audit writer on the embedded store (commit, then one WAL flush off the event loop)', () => {
   const home = tempHome();
   afterAll(() => home.cleanup());
+  afterEach(() => void vi.useRealTimers());
 
   it('commits concurrent appends in order from two connections and the chain verifies', async () => {
     const file = join(home.dir, 'a.db');
@@ -70,8 +88,8 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
       done = true;
       return r;
     });
-    await tick();
-    expect(flush.count()).toBe(1);
+    await flush.waitForCall(1);
+    await turn();
     expect(done).toBe(false); // committed, but not yet flushed: not reported as recorded
     flush.release();
     expect((await p).seq).toBe(1);
@@ -84,13 +102,18 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     const flush = heldFlush();
     const log = new AuditLog(s, randomBytes(32), { durableSync: flush.durableSync });
     // The action has run: its result does not wait for the disk...
+    // The lagging flush runs on a timer: the test moves a fake clock to it (and past it, to show
+    // that nothing more is flushed), instead of sleeping and hoping.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
     const r = await log.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
     expect(r.seq).toBe(1);
     expect(flush.count()).toBe(0);
     expect(s.sqlite!.prepare('SELECT count(*) AS n FROM audit_log').get()).toEqual({ n: 1 });
-    // ...but is flushed shortly after, with no attempt to carry it.
-    await tick(LAGGING_FLUSH_MS * 3);
-    expect(flush.count()).toBe(1);
+    // ...but is flushed LAGGING_FLUSH_MS later, with no attempt to carry it.
+    await vi.advanceTimersByTimeAsync(LAGGING_FLUSH_MS - 1);
+    expect(flush.count()).toBe(0);
+    await vi.advanceTimersByTimeAsync(1);
+    await flush.waitForCall(1);
     flush.release();
 
     // A result followed at once by an attempt: the attempt's flush carries both, and the attempt
@@ -98,18 +121,20 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     await log.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
     let done = false;
     const attempt = log.append({ phase: 'attempt', tool: 'exec', action: 'ls' }).then(() => (done = true));
-    await tick(5);
-    expect(flush.count()).toBe(2);
+    await flush.waitForCall(2);
+    await turn();
     expect(done).toBe(false);
     flush.release();
     await attempt;
-    await tick(LAGGING_FLUSH_MS * 3);
-    expect(flush.count()).toBe(2); // nothing left lagging
+    await vi.advanceTimersByTimeAsync(LAGGING_FLUSH_MS * 3);
+    await turn();
+    expect(flush.count()).toBe(2); // nothing left lagging: the attempt's flush covered the result
+    vi.useRealTimers();
 
     // Closing flushes what is still lagging.
     await log.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
     const closing = log.close();
-    await tick(5);
+    await flush.waitForCall(3);
     flush.release();
     await closing;
     expect(flush.count()).toBe(3);
@@ -130,15 +155,17 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
       },
     });
     await log.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
-    await tick(LAGGING_FLUSH_MS * 3); // the lagging flush has started and is held
-    expect(flush.count()).toBe(1);
+    await flush.waitForCall(1); // the lagging flush has started and is held
     let done = false;
     const attempt = log.append({ phase: 'attempt', tool: 'exec', action: 'ls' }).then(() => (done = true));
-    await tick(10);
+    // Once the attempt is committed its flush is asked for at once, and must wait in line.
+    const rows = () => (s.sqlite!.prepare('SELECT count(*) AS n FROM audit_log').get() as { n: number }).n;
+    await until(() => rows() === 2);
+    await turn();
     expect(flush.count()).toBe(1); // waits for the running flush, which may predate its commit
     flush.release();
-    await tick(10);
-    expect(flush.count()).toBe(2);
+    await flush.waitForCall(2);
+    await turn();
     expect(done).toBe(false);
     flush.release();
     await attempt;
@@ -151,11 +178,20 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     const s = await openStore({ sqliteFile: join(home.dir, 'r2.db') });
     const wal = new WalFileSync(join(home.dir, 'r2.db'));
     let broken = false;
-    const log = new AuditLog(s, randomBytes(32), { durableSync: () => (broken ? Promise.reject(new Error('EIO: disk gone')) : wal.sync()) });
+    let failedFlush!: () => void;
+    const lagged = new Promise<void>((r) => (failedFlush = r));
+    const log = new AuditLog(s, randomBytes(32), {
+      durableSync: () => {
+        if (!broken) return wal.sync();
+        failedFlush();
+        return Promise.reject(new Error('EIO: disk gone'));
+      },
+    });
     await log.append({ phase: 'attempt', tool: 'exec', action: 'ls' });
     broken = true;
     await log.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
-    await tick(LAGGING_FLUSH_MS * 3);
+    await lagged; // the lagging flush of that result failed
+    await turn();
     await expect(log.append({ phase: 'attempt', tool: 'exec', action: 'ls' })).rejects.toMatchObject({ code: 'audit_unavailable' });
     broken = false;
     await log.close();
@@ -213,7 +249,10 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     handle.exec('BEGIN IMMEDIATE');
     let done = false;
     const p = log.append({ phase: 'event', tool: 'x' }).then(() => (done = true));
-    await tick(30);
+    // The writer looks again every 1 ms timer; timers of one duration fire in the order they were
+    // set, so after these 20 rounds it has found the transaction open many times (an ordering,
+    // not a guess at how long anything takes).
+    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 1));
     expect(done).toBe(false);
     handle.exec('COMMIT');
     await p;
@@ -230,23 +269,15 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     const other = new Database(file); // stands in for a CLI command or a second server
     other.pragma('busy_timeout = 10000');
     other.exec('BEGIN IMMEDIATE');
-    const started = Date.now();
     let done = false;
     const p = log.append({ phase: 'event', tool: 'second' }).then(() => (done = true));
-    // The loop keeps turning while the append waits: timers fire close to on time.
-    const lags: number[] = [];
-    for (let i = 0; i < 10; i++) {
-      const t = Date.now();
-      await tick(20);
-      lags.push(Date.now() - t - 20);
-    }
+    // The loop keeps turning while the append waits for the lock: timers fire, and this test goes
+    // on to release the lock. A writer that slept in SQLite's busy wait would hold the loop for the
+    // whole busy timeout (10 s) and then fail with SQLITE_BUSY: `await p` below would reject.
+    for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 0));
     expect(done).toBe(false);
-    // A loop blocked by the busy wait would stall for the whole busy timeout (10 s); a busy CI box
-    // may delay timers a little, never by a second.
-    expect(Math.max(...lags)).toBeLessThan(1000);
     other.exec('COMMIT');
     await p;
-    expect(Date.now() - started).toBeGreaterThanOrEqual(200);
     other.close();
     await log.close();
     await s.close();

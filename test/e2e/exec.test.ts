@@ -1,17 +1,21 @@
 import { mkdtempSync, chmodSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, cli, createToken } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
 import { stdioClient } from '../helpers/mcp-client.js';
+import { requires } from '../helpers/requires.js';
 
-const hasBwrap = spawnSync('bwrap', ['--version']).status === 0;
-const BUILD_COMMAND = 'printf "%s" "$BUILD_TOKEN" | wc -c; echo "$BUILD_TOKEN"';
-if (!hasBwrap && process.env.CI !== 'true') console.warn('\n*** SKIPPING exec e2e tests: bubblewrap (bwrap) is not installed. apt-get install bubblewrap ***\n');
+/**
+ * A build script in the workspace that uses the token (and, carelessly, prints it). The guard
+ * cannot read the script: in the sandbox that is the context's unknown verdict, allow. A line that
+ * names the credential itself (`echo "$BUILD_TOKEN"`) would be refused as a secret print.
+ */
+const BUILD_COMMAND = 'sh ./build.sh';
+const BUILD_SCRIPT = 'printf "%s" "$BUILD_TOKEN" | wc -c\necho "$BUILD_TOKEN"\n';
 
-describe.skipIf(!hasBwrap && process.env.CI !== 'true')('exec tool end to end in the bubblewrap sandbox', () => {
+describe.skipIf(!(await requires('bwrap', 'exec e2e')))('exec tool end to end in the bubblewrap sandbox', () => {
   const home = tempHome();
   let env: NodeJS.ProcessEnv;
   let agent: string;
@@ -20,6 +24,8 @@ describe.skipIf(!hasBwrap && process.env.CI !== 'true')('exec tool end to end in
     assertBuilt();
     const workspace = mkdtempSync(join(tmpdir(), 'gh-ws-'));
     chmodSync(workspace, 0o777);
+    writeFileSync(join(workspace, 'build.sh'), BUILD_SCRIPT, { mode: 0o755 });
+    writeFileSync(join(workspace, 'rev.sh'), 'printf "%s" "$BUILD_TOKEN" | rev\n', { mode: 0o755 });
     const config = join(home.dir, 'config.yaml');
     writeFileSync(config, `sandbox:\n  profile: work\n  profiles:\n    work:\n      workspace: ${workspace}\n`);
     env = { ...home.env, GATEHOUSE_CONFIG: config };
@@ -66,11 +72,12 @@ describe.skipIf(!hasBwrap && process.env.CI !== 'true')('exec tool end to end in
     const { client, close } = await stdioClient({ ...env, GATEHOUSE_TOKEN: agent }, 'modern');
     try {
       const r = await client.callTool({ name: 'exec', arguments: { command: BUILD_COMMAND, env: { BUILD_TOKEN: '{{vault:ops/build.token}}' } } });
+      expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
       const out = r.structuredContent as { stdout: string };
       expect(out.stdout.split('\n')[0].trim()).toBe(String('build-token-canary-77aa'.length));
       expect(JSON.stringify(r)).not.toContain('build-token-canary-77aa');
       // Any other command (here one that reads the value back transformed) gets nothing.
-      const rev = await client.callTool({ name: 'exec', arguments: { command: 'printf "%s" "$BUILD_TOKEN" | rev', env: { BUILD_TOKEN: '{{vault:ops/build.token}}' } } });
+      const rev = await client.callTool({ name: 'exec', arguments: { command: 'sh ./rev.sh', env: { BUILD_TOKEN: '{{vault:ops/build.token}}' } } });
       expect(rev.isError).toBe(true);
       expect(JSON.stringify(rev.content)).toMatch(/vault_handle_refused.*not one it is bound to/s);
       // A handle bound target:local never fills a command's env.

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, cli, createToken } from '../helpers/cli.js';
+import { assertBuilt, auditAfter, auditSeq, cli, createToken } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
 import { ERAS, stdioClient } from '../helpers/mcp-client.js';
 
@@ -70,26 +70,39 @@ describe('gatehouse mcp over stdio (official MCP client)', () => {
     }
   });
 
-  it('a token revoked while a session is open is refused within a second', async () => {
+  it('a token revoked while a session is open is refused on the open session', async () => {
     const t = createToken(home.env, 'short-lived', ['tool:*']);
     const { client, close } = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: t }, 'legacy');
     try {
       expect((await client.callTool({ name: 'discover', arguments: {} })).isError).toBeFalsy();
       expect(cli(['token', 'revoke', 'short-lived'], home.env).code).toBe(0);
-      await new Promise((r) => setTimeout(r, 1100));
+      // Waits for the refusal itself (the one-second bound is checked with a moved clock in
+      // test/gate/tokens.test.ts); a token that stays accepted fails this test by its timeout.
+      // tools/list authenticates like a call and writes no audit record, so polling it is cheap.
+      while (await client.listTools().then(() => true, () => false)) await new Promise((r) => setImmediate(r));
       await expect(client.callTool({ name: 'discover', arguments: {} })).rejects.toThrow(/invalid or missing Gatehouse token/);
     } finally {
       await close();
     }
   });
 
-  it('every call is in the audit log and the chain verifies', () => {
-    const tail = cli(['audit', 'tail', '-n', '200', '--json'], home.env);
-    expect(tail.code).toBe(0);
-    const recs = tail.stdout.trim().split('\n').map((l) => JSON.parse(l) as { tool: string; phase: string; outcome: string | null });
-    expect(recs.some((r) => r.tool === 'discover' && r.phase === 'attempt')).toBe(true);
-    expect(recs.some((r) => r.tool === 'discover' && r.phase === 'result' && r.outcome === 'ok')).toBe(true);
-    expect(recs.some((r) => r.tool === 'discover' && r.outcome === 'not_granted')).toBe(true);
+  it('every call is in the audit log and the chain verifies', async () => {
+    // This test's own calls, and only the records they made.
+    const seq = auditSeq(home.env);
+    for (const token of [full, narrow]) {
+      const { client, close } = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: token }, 'modern');
+      try {
+        await client.callTool({ name: 'discover', arguments: {} });
+      } finally {
+        await close();
+      }
+    }
+    const recs = auditAfter(home.env, seq);
+    expect(recs.map((r) => [r.tokenName, r.tool, r.phase, r.outcome])).toEqual([
+      ['full', 'discover', 'attempt', null],
+      ['full', 'discover', 'result', 'ok'],
+      ['narrow', 'discover', 'event', 'not_granted'],
+    ]);
     const v = cli(['audit', 'verify'], home.env);
     expect(v.stdout).toMatch(/^ok: \d+ records, chain intact/);
     expect(v.code).toBe(0);

@@ -15,7 +15,8 @@ import { sshExecRoute } from '../../src/server/routes/ssh.js';
 import { tempHome } from '../helpers/home.js';
 import { httpClient } from '../helpers/mcp-client.js';
 import { secretPrefixes } from '../helpers/output-scrub.js';
-import { skipWithoutSshd, startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { requires } from '../helpers/requires.js';
+import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { startServer, type TestServer } from '../upstream/servers.js';
 
 /** A strong stored secret (scrubbed everywhere) and a guessable one (never a scrubbing oracle). */
@@ -25,7 +26,7 @@ const PIN = '482913';
 type Result = { isError?: boolean; content?: unknown; structuredContent?: unknown };
 const text = (r: Result) => JSON.stringify(r.content);
 
-describe.skipIf(skipWithoutSshd('security findings e2e'))('security findings of the outside reviews, end to end', () => {
+describe.skipIf(!(await requires('sshd', 'security findings e2e')))('security findings of the outside reviews, end to end', () => {
   const home = tempHome();
   const scratch = mkdtempSync(join(tmpdir(), 'gh-findings-'));
   chmodSync(scratch, 0o777);
@@ -50,7 +51,10 @@ describe.skipIf(skipWithoutSshd('security findings e2e'))('security findings of 
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ path: req.url, headers: req.headers, body: body.toString('utf8') }));
     });
-    writeFileSync(join(home.dir, 'config.yaml'), 'ssh:\n  session_open: allow\n');
+    // The box's policy lets python3 start (the default approves a program it cannot vouch for), so
+    // 21.3 can show that lines typed into python3 are then input to it, not bash lines.
+    writeFileSync(join(home.dir, 'box-policy.yaml'), 'version: 1\nname: box-dev\napplies_to:\n  targets: [box]\ncommands:\n  allowlist: [python3]\n');
+    writeFileSync(join(home.dir, 'config.yaml'), `ssh:\n  session_open: allow\nguard:\n  policy_files: [${JSON.stringify(join(home.dir, 'box-policy.yaml'))}]\n`);
     const rt = await bootRuntime({ env: { ...home.env, GATEHOUSE_CONFIG: join(home.dir, 'config.yaml') } });
     await rt.vault.createVault('ops');
     await rt.vault.createVault('payroll');

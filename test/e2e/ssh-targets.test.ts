@@ -2,11 +2,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, cli, createToken, startServe } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
 import { httpClient, stdioClient } from '../helpers/mcp-client.js';
-import { skipWithoutSshd, startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { requires } from '../helpers/requires.js';
+import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 
 const GREETING_COMMAND = 'echo "$GREETING"; echo out; echo err >&2; exit 3';
 
-describe.skipIf(skipWithoutSshd('e2e ssh'))('SSH targets end to end against a real sshd', () => {
+describe.skipIf(!(await requires('sshd', 'e2e ssh')))('SSH targets end to end against a real sshd', () => {
   const home = tempHome();
   let sshd: SshdHandle;
   let server: Awaited<ReturnType<typeof startServe>>;
@@ -20,12 +21,15 @@ describe.skipIf(skipWithoutSshd('e2e ssh'))('SSH targets end to end against a re
     assertBuilt();
     sshd = await startSshd({ loginShell: 'bash' });
     ok(cli(['vault', 'create', 'ops'], home.env));
-    ok(cli(['vault', 'set', 'ops/box.key', '--bind', 'target:box'], home.env, sshd.privateKey));
+    ok(cli(['vault', 'set', 'ops/box.key', '--bind', 'target:box', '--bind', 'target:fresh'], home.env, sshd.privateKey));
     // An env handle fills only for the one command it is bound to (issue 13.8).
     ok(cli(['vault', 'set', 'ops/motd.text', '--bind', `command:box:GREETING=${GREETING_COMMAND}`], home.env, 'greeting-canary-4f3e2d1c'));
     ok(cli(['vault', 'set', 'ops/box.motd', '--bind', 'target:box'], home.env, 'motd-canary-0c9b8a7d'));
-    ok(cli(['target', 'add', 'ssh', 'box', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', sshd.user, '--key', 'vault:ops/box.key', '--description', 'test box'], home.env));
-    agent = createToken(home.env, 'ops-agent', ['tool:*', 'target:box', 'vault:ops']);
+    // `box` is pinned here, so no test depends on another to pin it; `fresh` (the same server)
+    // stays unpinned for the tests of an unknown host key and of `target trust`.
+    ok(cli(['target', 'add', 'ssh', 'box', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', sshd.user, '--key', 'vault:ops/box.key', '--host-key', sshd.hostKeyFingerprint, '--description', 'test box'], home.env));
+    ok(cli(['target', 'add', 'ssh', 'fresh', '--host', '127.0.0.1', '--port', String(sshd.port), '--user', sshd.user, '--key', 'vault:ops/box.key', '--description', 'not yet trusted'], home.env));
+    agent = createToken(home.env, 'ops-agent', ['tool:*', 'target:box', 'target:fresh', 'vault:ops']);
     server = await startServe(home.env);
   });
   afterAll(async () => {
@@ -37,18 +41,19 @@ describe.skipIf(skipWithoutSshd('e2e ssh'))('SSH targets end to end against a re
   it('an unpinned host key refuses the connection and names the fix', async () => {
     const { client, close } = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: agent }, 'legacy');
     try {
-      const r = await client.callTool({ name: 'ssh_exec', arguments: { target: 'box', command: 'echo hi' } });
+      const r = await client.callTool({ name: 'ssh_exec', arguments: { target: 'fresh', command: 'echo hi' } });
       expect(r.isError).toBe(true);
-      expect(JSON.stringify(r.content)).toMatch(/host_key_mismatch.*gatehouse target trust box/s);
+      expect(JSON.stringify(r.content)).toMatch(/host_key_mismatch.*gatehouse target trust fresh/s);
     } finally {
       await close();
     }
   });
 
   it('target trust pins the fingerprint ssh-keygen shows', () => {
-    const r = ok(cli(['target', 'trust', 'box', '--yes'], home.env));
+    const r = ok(cli(['target', 'trust', 'fresh', '--yes'], home.env));
     expect(r.stdout).toContain(sshd.hostKeyFingerprint);
-    expect(JSON.parse(ok(cli(['target', 'list', '--json'], home.env)).stdout)[0].config.hostKey).toBe(sshd.hostKeyFingerprint);
+    const listed = JSON.parse(ok(cli(['target', 'list', '--json'], home.env)).stdout) as { name: string; config: { hostKey?: string } }[];
+    expect(listed.find((t) => t.name === 'fresh')!.config.hostKey).toBe(sshd.hostKeyFingerprint);
   });
 
   it('ssh_exec runs commands with exit codes, env handles filled and scrubbed', async () => {

@@ -8,9 +8,9 @@ import { loadGuard } from '../../src/guard/index.js';
 import { openStore } from '../../src/store/index.js';
 import { tempHome } from '../helpers/home.js';
 
-// The /gateway route reads a request body in the gate's prepare step, so that only a granted caller
+// The /gateway route reads a request body in the gate's completeGuardInput step, so that only a granted caller
 // within its rate makes the server buffer anything, and the guard judges what was read.
-describe('gate prepare step', () => {
+describe('gate step that completes the guard input (completeGuardInput)', () => {
   const home = tempHome();
   afterAll(() => home.cleanup());
 
@@ -30,14 +30,14 @@ describe('gate prepare step', () => {
     });
 
     // Not granted: the body is never read.
-    await expect(gate.run(other, action(), async () => calls.push('run'), { prepare: async () => void calls.push('prepare') })).rejects.toMatchObject({ code: 'not_granted' });
+    await expect(gate.run(other, action(), async () => calls.push('run'), { completeGuardInput: async () => void calls.push('prepare') })).rejects.toMatchObject({ code: 'not_granted' });
     expect(calls).toEqual([]);
 
-    // Granted: prepare fills the guard's view, and the guard judges it (a mutation needs approval).
+    // Granted: completeGuardInput fills the guard's view, and the guard judges it (a mutation needs approval).
     const a = action();
     await expect(
       gate.run(granted, a, async () => calls.push('run'), {
-        prepare: async () => {
+        completeGuardInput: async () => {
           calls.push('prepare');
           a.guard.body = JSON.stringify({ query: 'mutation { wipe }' });
         },
@@ -48,16 +48,16 @@ describe('gate prepare step', () => {
     // A failed read refuses, and the attempt records why.
     await expect(
       gate.run(granted, action(), async () => calls.push('run'), {
-        prepare: async () => {
+        completeGuardInput: async () => {
           throw new GatehouseError('request_too_large', 'too big');
         },
       }),
     ).rejects.toMatchObject({ code: 'request_too_large' });
     expect(calls).toEqual(['prepare']);
-    expect((await searchAudit(store, { tool: 'api_request' })).some((r) => r.outcome === 'request_too_large' && r.rule === 'prepare')).toBe(true);
+    expect((await searchAudit(store, { tool: 'api_request' })).some((r) => r.outcome === 'request_too_large' && r.rule === 'complete-guard-input')).toBe(true);
 
     // Over its rate: refused before anything is read.
-    await expect(gate.run(granted, action(), async () => calls.push('run'), { prepare: async () => void calls.push('prepare-3') })).rejects.toMatchObject({ code: 'limit_exceeded' });
+    await expect(gate.run(granted, action(), async () => calls.push('run'), { completeGuardInput: async () => void calls.push('prepare-3') })).rejects.toMatchObject({ code: 'limit_exceeded' });
     expect(calls).toEqual(['prepare']);
     await store.close();
   });

@@ -57,3 +57,37 @@ export async function startServe(env: NodeJS.ProcessEnv): Promise<{ url: string;
       }),
   };
 }
+
+/** One audit record as `gatehouse audit tail --json` prints it (the fields tests look at). */
+export interface AuditLine {
+  seq: number;
+  phase: string;
+  tool: string | null;
+  tokenName: string | null;
+  outcome: string | null;
+  approver: string | null;
+  decision: string | null;
+  rule: string | null;
+  detail: Record<string, unknown> | null;
+}
+
+/** The audit chain's head sequence number now: the records a test makes next come after it. */
+export function auditSeq(env: NodeJS.ProcessEnv): number {
+  const r = cli(['audit', 'head'], env);
+  if (r.code === 0 && /audit log is empty/.test(r.stdout)) return 0;
+  const m = /^(\d+):[0-9a-f]{64}/.exec(r.stdout);
+  if (r.code !== 0 || !m) throw new Error(`audit head failed: ${r.stdout}${r.stderr}`);
+  return Number(m[1]);
+}
+
+/**
+ * Every audit record appended after `seq` (oldest first): a test's assertions look only at the
+ * records it made, never at what earlier tests left in the same log.
+ */
+export function auditAfter(env: NodeJS.ProcessEnv, seq: number): AuditLine[] {
+  const r = cli(['audit', 'tail', '-n', '2000', '--json'], env);
+  if (r.code !== 0) throw new Error(`audit tail failed: ${r.stderr}`);
+  const all = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditLine);
+  if (all.length > 0 && all[0].seq > seq + 1) throw new Error(`more than 2000 records since #${seq}: the tail does not reach back that far`);
+  return all.filter((x) => x.seq > seq);
+}

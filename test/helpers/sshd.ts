@@ -7,7 +7,7 @@
  *
  * Reusable by any end-to-end test and by bench/ssh.ts:
  *
- *   const check = sshdAvailability();            // { ok, reason }
+ *   const check = sshdAvailability();            // { ok, reason } (suites: `await requires('sshd', …)`, test/helpers/requires.ts)
  *   const sshd = await startSshd();              // starts and waits for the SSH banner
  *   sshd.spec('web')                             // SshTargetSpec with the pinned host key
  *   sshd.credentials                             // () => Promise<{ privateKey, passphrase? }>
@@ -42,18 +42,6 @@ export function sshdAvailability(): SshdAvailability {
   const kg = spawnSync(SSH_KEYGEN_BIN, ['-?'], { stdio: 'ignore' });
   if (kg.error) return { ok: false, reason: 'ssh-keygen not found (apt-get install openssh-client)' };
   return { ok: true };
-}
-
-/**
- * For describe.skipIf: true when the sshd tests must be skipped. When CI=true it never skips (a
- * missing sshd must fail the run there, not hide it), and it warns loudly otherwise.
- */
-export function skipWithoutSshd(area: string): boolean {
-  const a = sshdAvailability();
-  if (a.ok) return false;
-  if (process.env.CI === 'true') return false;
-  console.warn(`\n[${area}] SKIPPING real-sshd tests: ${a.reason}\n`);
-  return true;
 }
 
 export interface StartSshdOptions {

@@ -1,14 +1,12 @@
-import { existsSync, mkdtempSync, rmSync, chownSync } from 'node:fs';
+import { mkdtempSync, rmSync, chownSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { run as sandboxCmd } from '../../src/cli/commands/sandbox.js';
 import { run as runCmd } from '../../src/cli/commands/run.js';
+import { requires } from '../helpers/requires.js';
 
-const HAVE_BWRAP = existsSync('/usr/bin/bwrap');
-const CI = process.env.CI === 'true';
-if (!HAVE_BWRAP && !CI) console.warn('SKIPPING sandbox CLI tests: bubblewrap (bwrap) is not installed');
 
 function ctx() {
   const stdout = new PassThrough();
@@ -20,7 +18,7 @@ function ctx() {
   return { c: { stdout, stderr, stdin: new PassThrough(), env: process.env }, out: () => out, err: () => err };
 }
 
-describe.skipIf(!HAVE_BWRAP && !CI)('gatehouse sandbox / run', () => {
+describe.skipIf(!(await requires('bwrap', 'sandbox CLI')))('gatehouse sandbox / run', () => {
   it('sandbox doctor --json reports the level with checks', async () => {
     const x = ctx();
     expect(await sandboxCmd(['doctor', '--json'], x.c)).toBe(0);

@@ -11,12 +11,12 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { probeSandbox, runSandboxed, validateProfile, type SandboxProfileInput } from '../../src/sandbox/index.js';
 import { outputScrubFor, secretPrefixes } from '../helpers/output-scrub.js';
+import { requires } from '../helpers/requires.js';
 
-const HAVE_BWRAP = existsSync('/usr/bin/bwrap') || existsSync('/bin/bwrap');
-const CI = process.env.CI === 'true';
+const HAVE_BWRAP = await requires('bwrap', 'sandbox escapes');
 const ROOT = process.getuid?.() === 0;
-if (!HAVE_BWRAP && !CI) console.warn('SKIPPING sandbox escape tests: bubblewrap (bwrap) is not installed (apt-get install bubblewrap)');
-if (HAVE_BWRAP && !ROOT && !CI) console.warn('SKIPPING cgroup/network sandbox tests: they need root (cgroup v1, slirp4netns)');
+// cgroup limits and allowlisted networking need root: warned on a laptop, required under CI=true.
+const ROOT_PARTS = HAVE_BWRAP && (await requires('root', 'sandbox cgroup/network limits'));
 
 const SECRET = 'TOP-SECRET-7f3a9c';
 let base: string;
@@ -61,7 +61,7 @@ except Exception as e:
     print('BLOCKED', type(e).__name__, e)
 "`;
 
-describe.skipIf(!HAVE_BWRAP && !CI)('sandbox escapes (real bubblewrap)', () => {
+describe.skipIf(!HAVE_BWRAP)('sandbox escapes (real bubblewrap)', () => {
   beforeAll(() => {
     base = mkdtempSync(join(tmpdir(), 'gh-sbx-test-'));
     ws = join(base, 'ws');
@@ -191,21 +191,23 @@ describe.skipIf(!HAVE_BWRAP && !CI)('sandbox escapes (real bubblewrap)', () => {
     expect(r.stderr).toMatch(/File size limit exceeded/);
   });
 
-  it('enforces the CPU limit (typed cpu)', async () => {
+  it('enforces the CPU limit (typed cpu), by whichever limiter fires first', async () => {
     const r = await run('python3 -c "while True: pass"', { limits: { cpuSeconds: 1 } });
+    // Two limiters race at the 1 s mark: RLIMIT_CPU (SIGXCPU) and, as root, the cgroup's CPU
+    // accounting, whose poll kills with SIGKILL (src/sandbox/run.ts). Either is the CPU limit.
     expect(r.limit).toBe('cpu');
-    expect(r.signal).toBe('SIGXCPU');
+    expect(['SIGXCPU', 'SIGKILL']).toContain(r.signal);
     expect(r.limitMessage).toMatch(/CPU time limit of 1 s/);
   });
 
-  it.skipIf(!ROOT && !CI)('enforces the memory limit (typed memory)', async () => {
+  it.skipIf(!ROOT_PARTS)('enforces the memory limit (typed memory)', async () => {
     const r = await run('python3 -c "a = bytearray(300*1024*1024); print(len(a))"', { limits: { memoryBytes: 64 * 1024 * 1024 } });
     expect(r.limit).toBe('memory');
     expect(r.stdout).not.toContain(String(300 * 1024 * 1024));
     expect(r.limitMessage).toMatch(/memory limit of 64.0 MiB exceeded/);
   });
 
-  it.skipIf(!ROOT && !CI)('enforces the process limit (typed processes)', async () => {
+  it.skipIf(!ROOT_PARTS)('enforces the process limit (typed processes)', async () => {
     const r = await run('for i in $(seq 1 60); do sleep 5 & done; wait', { limits: { processes: 16 } });
     expect(r.limit).toBe('processes');
     expect(r.stderr).toMatch(/Cannot fork|Resource temporarily unavailable/);
@@ -225,7 +227,7 @@ describe.skipIf(!HAVE_BWRAP && !CI)('sandbox escapes (real bubblewrap)', () => {
     }
   });
 
-  it.skipIf(!ROOT && !CI)('with an allowlist reaches only the listed host:port (egress rules)', async () => {
+  it.skipIf(!ROOT_PARTS)('with an allowlist reaches only the listed host:port (egress rules)', async () => {
     const a = await listen();
     const b = await listen();
     try {

@@ -5,10 +5,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
-import { bootRuntime } from '../../src/server/boot.js';
-import { startHttpServer, type Route } from '../../src/server/http.js';
-import { gatewayRoute } from '../../src/server/routes/gateway.js';
-import { sshExecRoute } from '../../src/server/routes/ssh.js';
+import { bootRuntime, gatewayRoute, sshExecRoute, startHttpServer, type AnyRoute } from '../../src/server/index.js';
 import { tempHome } from '../helpers/home.js';
 import { startServer, type Handler, type TestServer } from '../upstream/servers.js';
 
@@ -20,7 +17,7 @@ export interface Served {
   close(): Promise<void>;
 }
 
-export async function serve(opts: { canary: string; handler: Handler; extraRoutes?: Route[] }): Promise<Served> {
+export async function serve(opts: { canary: string; handler: Handler; extraRoutes?: AnyRoute[] }): Promise<Served> {
   const home = tempHome();
   const upstream = await startServer(opts.handler);
   const rt = await bootRuntime({ env: home.env });

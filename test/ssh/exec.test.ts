@@ -3,9 +3,10 @@ import { outputScrubFor, secretPrefixes } from '../helpers/output-scrub.js';
 
 const SECRET = 'Zq8vN3xT7bK2mW9rL4pY6hD1';
 import { SshPool, type SshTargetSpec } from '../../src/ssh/index.js';
-import { skipWithoutSshd, startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { requires } from '../helpers/requires.js';
+import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 
-const skip = skipWithoutSshd('ssh exec');
+const skip = !(await requires('sshd', 'ssh exec'));
 
 describe.skipIf(skip)('ssh exec against a real sshd', () => {
   let sshd: SshdHandle;

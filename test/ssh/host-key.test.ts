@@ -1,9 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshPool, SshSessionManager, fetchHostKeyFingerprint, normalizeFingerprint } from '../../src/ssh/index.js';
-import { skipWithoutSshd, startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { requires } from '../helpers/requires.js';
+import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 
-const skip = skipWithoutSshd('ssh host keys');
+const skip = !(await requires('sshd', 'ssh host keys'));
 
 describe('normalizeFingerprint', () => {
   it('accepts canonical, unprefixed and padded forms and rejects junk', () => {

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshPool, SshSessionManager, type SshTargetSpec } from '../../src/ssh/index.js';
-import { skipWithoutSshd, startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { requires } from '../helpers/requires.js';
+import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 
-const skip = skipWithoutSshd('ssh pool');
+const skip = !(await requires('sshd', 'ssh pool'));
 
 describe.skipIf(skip)('SshPool against a real sshd', () => {
   let sshd: SshdHandle;

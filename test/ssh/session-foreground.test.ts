@@ -7,9 +7,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshSessionManager, type Foreground, type SshTargetSpec } from '../../src/ssh/index.js';
 import { judgeForeground, parseSample, parseStat, parseSttyG, termiosProblem, type ShellBaseline } from '../../src/ssh/session-foreground.js';
-import { skipWithoutSshd, startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { requires } from '../helpers/requires.js';
+import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 
-const skip = skipWithoutSshd('ssh session foreground');
+const skip = !(await requires('sshd', 'ssh session foreground'));
 
 /** Polls foreground() until it satisfies `ok` (bounded): waits on the remote state, asserts nothing about time. */
 async function until(sm: SshSessionManager, id: string, owner: string, ok: (f: Foreground) => boolean): Promise<Foreground> {

@@ -6,9 +6,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshSessionManager, type SessionRecord, type SessionTranscript, type SshTargetSpec } from '../../src/ssh/index.js';
 import { OutputPipeline, lineScrubber } from '../../src/ssh/session-output.js';
 import { Redactor } from '../../src/vault/index.js';
-import { skipWithoutSshd, startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { requires } from '../helpers/requires.js';
+import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 
-const skip = skipWithoutSshd('ssh session output');
+const skip = !(await requires('sshd', 'ssh session output'));
 const SECRET = 'Zq7-vault-CANARY-91xK';
 // Printed by the remote side from two halves, so the command text itself never holds the secret.
 const PRINT_SECRET = "printf '%s%s\\n' 'Zq7-vault-' 'CANARY-91xK'";

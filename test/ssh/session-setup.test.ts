@@ -7,9 +7,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshSessionManager, type SessionTranscript, type SshTargetSpec } from '../../src/ssh/index.js';
-import { skipWithoutSshd, startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { requires } from '../helpers/requires.js';
+import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 
-const skip = skipWithoutSshd('ssh session setup');
+const skip = !(await requires('sshd', 'ssh session setup'));
 
 /** A .bash_profile that sets everything the setup must undo (a benign rc does some of it). */
 const HOSTILE_PROFILE = `

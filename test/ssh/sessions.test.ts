@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshSessionManager, type SessionTranscript, type SshTargetSpec } from '../../src/ssh/index.js';
-import { skipWithoutSshd, startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { requires } from '../helpers/requires.js';
+import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 
-const skip = skipWithoutSshd('ssh sessions');
+const skip = !(await requires('sshd', 'ssh sessions'));
 
 describe.skipIf(skip)('interactive PTY sessions against a real sshd', () => {
   let sshd: SshdHandle;
@@ -68,7 +69,8 @@ describe.skipIf(skip)('interactive PTY sessions against a real sshd', () => {
   it('signal INT interrupts the foreground command; KILL ends the shell', async () => {
     const { id } = await sm.open(spec, sshd.credentials, { owner: 'tok1' });
     const p = sm.send(id, 'tok1', 'sleep 100; echo after-sleep', { waitFor: 'after-sleep', timeoutS: 2 });
-    await new Promise((r) => setTimeout(r, 400));
+    // INT goes out once `sleep` holds the terminal (asked of the kernel), not after a guessed delay.
+    for (let fg = await sm.foreground(id, 'tok1'); fg.atShell || fg.program !== 'sleep'; fg = await sm.foreground(id, 'tok1'));
     sm.signal(id, 'tok1', 'INT');
     const r = await sm.send(id, 'tok1', 'echo alive-$((2+3))', { waitFor: 'alive-5' });
     expect(r.matched).toBe(true);

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshPool, type SshTargetSpec } from '../../src/ssh/index.js';
-import { skipWithoutSshd, startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { requires } from '../helpers/requires.js';
+import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 
-const skip = skipWithoutSshd('ssh sftp');
+const skip = !(await requires('sshd', 'ssh sftp'));
 
 describe.skipIf(skip)('SFTP over the pooled connection', () => {
   let sshd: SshdHandle;

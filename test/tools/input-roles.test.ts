@@ -14,15 +14,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { describeForHuman, type ApprovalService } from '../../src/approvals/index.js';
 import { searchAudit } from '../../src/audit/index.js';
-import type { Action, ActionGuard, GuardVerdict, Principal } from '../../src/gate/index.js';
-import { createApprover } from '../../src/server/approver.js';
-import { bootRuntime } from '../../src/server/boot.js';
-import type { Runtime } from '../../src/server/runtime.js';
-import { allTools, type ToolContext, type ToolDefinition } from '../../src/tools/index.js';
-import type { InputRole } from '../../src/tools/types.js';
+import type { Action, ActionGuard, Principal } from '../../src/gate/index.js';
+import type { GuardDecision } from '../../src/guard/index.js';
+import { bootRuntime, createApprover, type Runtime } from '../../src/server/index.js';
+import { allTools, CallScrub, type InputRole, type ToolContext, type ToolDefinition } from '../../src/tools/index.js';
 import { tempHome } from '../helpers/home.js';
 
-const APPROVE: GuardVerdict = { decision: 'approve', rule: 'test.approve-everything', reason: 'the test asks for approval on every action', matched: '' };
+const APPROVE: GuardDecision = { decision: 'approve', rule: 'test.approve-everything', reason: 'the test asks for approval on every action', matched: '' };
 const everythingNeedsApproval: ActionGuard = { checkCommand: () => APPROVE, checkHttp: () => APPROVE, checkPath: () => APPROVE };
 
 interface Asked {
@@ -132,7 +130,7 @@ describe('every tool input is judged, bound or declared irrelevant (derived from
   async function call(tool: ToolDefinition, args: Record<string, unknown>): Promise<{ asked?: Asked; audit: string }> {
     const input = tool.inputSchema.parse(args);
     const before = asked.length;
-    const ctx: ToolContext = { principal, gate: rt.gate, runtime: rt, client: 'test', signal: new AbortController().signal, progress: async () => {}, channel: undefined };
+    const ctx: ToolContext = { principal, gate: rt.gate, ports: rt.ports, client: 'test', signal: new AbortController().signal, progress: async () => {}, output: new CallScrub(rt.redactor, input) };
     await tool.handler(input, ctx).catch(() => undefined);
     // A person says no to what this call asked, so the token stays under its cap of waiting approvals.
     for (const a of await rt.approvals.list({ status: 'pending' })) await rt.approvals.decide(a.id, 'denied', { by: 'test', channel: 'cli' });

@@ -40,6 +40,16 @@ const until = async (cond: () => boolean, ms = 5000) => {
   }
 };
 
+/** Held answers: the server reads a body whole, says so, and answers only when the test releases it. */
+const held = new Map<string, { read: Promise<void>; readDone(): void; release(): void; released: Promise<void> }>();
+function hold(owner: string) {
+  let readDone!: () => void;
+  let release!: () => void;
+  const h = { read: new Promise<void>((r) => (readDone = r)), released: new Promise<void>((r) => (release = r)), readDone: () => readDone(), release: () => release() };
+  held.set(owner, h);
+  return h;
+}
+
 describe('request bodies being read: a per-token share of the budget, and a stall gives it back', () => {
   let server: http.Server;
   let url: string;
@@ -48,9 +58,13 @@ describe('request bodies being read: a per-token share of the budget, and a stal
     limits.maxReadingBytesPerToken = 16 * 1024;
     limits.requestBodyIdleMs = 300;
     server = http.createServer((req, res) => {
-      const holdMs = Number(req.headers['x-hold-ms'] ?? 0);
-      readWhole(req, 1024 * 1024, { owner: String(req.headers['x-owner']), holdUntil: holdMs ? res : undefined }).then(
-        (b) => setTimeout(() => res.end(`read ${b.length}`), holdMs),
+      const owner = String(req.headers['x-owner']);
+      const h = req.headers['x-hold'] === 'until-released' ? held.get(owner) : undefined;
+      readWhole(req, 1024 * 1024, { owner, holdUntil: h ? res : undefined }).then(
+        (b) => {
+          h?.readDone();
+          void (h?.released ?? Promise.resolve()).then(() => res.end(`read ${b.length}`));
+        },
         (e) => {
           const err = toGatehouseError(e);
           res.writeHead(err.code === 'timeout' ? 408 : 429).end(err.code);
@@ -88,12 +102,13 @@ describe('request bodies being read: a per-token share of the budget, and a stal
   });
 
   it('a body read whole stays in the budget until its response is done (it is still in memory)', async () => {
-    const answer = fetch(url, { method: 'POST', headers: { 'x-owner': 'tok_h', 'x-hold-ms': '300', 'content-type': 'text/plain' }, body: Buffer.alloc(10 * 1024, 'h') });
-    await until(() => readingNow('tok_h') === 10 * 1024);
+    const h = hold('tok_h');
+    const answer = fetch(url, { method: 'POST', headers: { 'x-owner': 'tok_h', 'x-hold': 'until-released', 'content-type': 'text/plain' }, body: Buffer.alloc(10 * 1024, 'h') });
     // Read completely, the request is still being served: a second 10 KiB would pass the share.
-    await new Promise((r) => setTimeout(r, 100));
+    await h.read;
     expect(readingNow('tok_h')).toBe(10 * 1024);
     expect(await upload(url, 'tok_h', 10 * 1024)).toEqual({ status: 429, body: 'limit_exceeded' });
+    h.release();
     expect((await answer).status).toBe(200);
     await until(() => readingNow('tok_h') === 0);
   });

@@ -1,21 +1,17 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { gatehouseHome } from '../../src/core/index.js';
-import { dropSchema, openStore, storeOptionsFromEnv, type Store } from '../../src/store/index.js';
+import { openStore, storeOptionsFromEnv, type Store } from '../../src/store/index.js';
 import { openKeyring, openVault, type Keyring, type Vault } from '../../src/vault/index.js';
 import { postgresUrl } from '../helpers/pg.js';
+import { storeKinds, storeOf, type StoreKind } from '../helpers/stores.js';
 
-/**
- * The PostgreSQL server for store-touching vault tests: the one list every store suite uses
- * (test/helpers/pg.ts): reachable -> run there too; unreachable -> a loud skip, or a failure
- * under CI=true.
- */
+/** The PostgreSQL server for store-touching vault tests, when one is reachable (required under CI=true). */
 export const PG_URL = await postgresUrl();
 
-/** Dialects to run store-touching tests on: SQLite always, PostgreSQL when reachable (required in CI). */
-export const DIALECTS: Array<'sqlite' | 'postgres'> = PG_URL ? ['sqlite', 'postgres'] : ['sqlite'];
+/** Dialects to run store-touching tests on: the one store-fixture list (test/helpers/stores.ts). */
+export const DIALECTS: StoreKind[] = await storeKinds();
 
 export interface TestEnv {
   home: string;
@@ -27,25 +23,23 @@ export interface TestEnv {
   cleanup(): Promise<void>;
 }
 
-export async function makeEnv(dialect: 'sqlite' | 'postgres'): Promise<TestEnv> {
+export async function makeEnv(dialect: StoreKind): Promise<TestEnv> {
   const home = mkdtempSync(join(tmpdir(), 'gh-vault-'));
-  const dbFile = join(home, 'gatehouse.db');
-  const schema = dialect === 'postgres' ? `vault_t_${randomBytes(5).toString('hex')}` : undefined;
-  const open = () => (dialect === 'postgres' ? openStore({ databaseUrl: PG_URL!, schema: schema! }) : openStore({ sqliteFile: dbFile }));
+  const of = await storeOf(dialect, home, 'vault_t');
   const env: TestEnv = {
     home,
     keyFile: join(home, 'master.key'),
-    dbFile,
-    store: await open(),
-    ...(schema ? { schema } : {}),
+    dbFile: of.spec.sqliteFile ?? join(home, 'store.db'),
+    store: await of.open(),
+    ...(of.spec.schema ? { schema: of.spec.schema } : {}),
     reopen: async () => {
       await env.store.close();
-      env.store = await open();
+      env.store = await of.open();
       return env.store;
     },
     cleanup: async () => {
       await env.store.close().catch(() => undefined);
-      if (schema) await dropSchema(PG_URL!, schema).catch(() => undefined);
+      await of.drop().catch(() => undefined);
       rmSync(home, { recursive: true, force: true });
     },
   };

@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os';
 import { GatehouseError } from '../../core/index.js';
 import { describeForHuman } from '../../approvals/index.js';
-import { bootRuntime } from '../../server/boot.js';
+import { bootRuntime } from '../../server/index.js';
 import { parse, write } from '../args.js';
 import { EXIT, type CliContext, type CommandRunner } from '../context.js';
 

@@ -1,5 +1,5 @@
 import { GatehouseError } from '../../core/index.js';
-import { bootRuntime } from '../../server/boot.js';
+import { bootRuntime } from '../../server/index.js';
 import { parse, table, write } from '../args.js';
 import { EXIT, type CommandRunner } from '../context.js';
 import { operator } from './approve.js';

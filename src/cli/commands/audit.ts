@@ -11,9 +11,10 @@ import {
   type VerifyResult,
 } from '../../audit/index.js';
 import { parseDuration } from '../../gate/index.js';
-import { bootRuntime } from '../../server/boot.js';
+import { bootRuntime } from '../../server/index.js';
 import { parse, write } from '../args.js';
-import { EXIT, type CommandRunner } from '../context.js';
+import type { Store } from '../../store/index.js';
+import { EXIT, type CliContext, type CommandRunner } from '../context.js';
 
 const USAGE = `usage:
   gatehouse audit verify [--anchor SEQ:HASH] [--json]
@@ -88,6 +89,30 @@ function verifyReport(result: VerifyResult, anchor: { seq: number } | undefined)
   return lines.join('\n');
 }
 
+/** `audit show`: one record with every payload it keeps, and whether a payload blob is missing or changed. */
+async function showRecord(store: Store, ref: string, json: boolean, ctx: CliContext): Promise<number> {
+  const record = await requireAuditRecord(store, ref);
+  const payloads = await readAuditPayloads(store, record);
+  const damaged = Object.values(payloads).some((p) => p.problem);
+  if (json) {
+    write(ctx.stdout, JSON.stringify({ ...record, payloadValues: payloads }));
+    return damaged ? EXIT.failure : EXIT.ok;
+  }
+  const out = [line(record)];
+  if (record.ref) out.push(`closes: ${visible(record.ref)}`);
+  out.push(`id: ${visible(record.id)}  hash: ${record.hash}`);
+  if (record.detail) out.push(`detail: ${visible(JSON.stringify(record.detail))}`);
+  for (const [name, p] of Object.entries(payloads)) {
+    const where = p.sha256 ? `blob sha256 ${p.sha256}` : 'inline';
+    const problem = p.problem === 'missing' ? ' — MISSING: the blob is gone' : p.problem === 'changed' ? ' — CHANGED: the blob does not match the digest in the record' : '';
+    out.push(`--- payload ${visible(name)} (${p.bytes} bytes, ${where})${problem} ---`);
+    if (p.problem !== 'missing') out.push(block(p.text));
+  }
+  if (Object.keys(payloads).length > 0) out.push('--- end ---');
+  write(ctx.stdout, out.join('\n'));
+  return damaged ? EXIT.failure : EXIT.ok;
+}
+
 export const run: CommandRunner = async (args, ctx) => {
   const [sub, ...rest] = args;
   if (!sub || !['verify', 'show', 'head', 'tail', 'search'].includes(sub)) {
@@ -134,28 +159,7 @@ export const run: CommandRunner = async (args, ctx) => {
       write(ctx.stdout, values.json ? JSON.stringify(result) : verifyReport(result, anchor));
       return result.ok ? EXIT.ok : EXIT.failure;
     }
-    if (sub === 'show') {
-      const record = await requireAuditRecord(rt.store, positionals[0]);
-      const payloads = await readAuditPayloads(rt.store, record);
-      const damaged = Object.values(payloads).some((p) => p.problem);
-      if (values.json) {
-        write(ctx.stdout, JSON.stringify({ ...record, payloadValues: payloads }));
-        return damaged ? EXIT.failure : EXIT.ok;
-      }
-      const out = [line(record)];
-      if (record.ref) out.push(`closes: ${visible(record.ref)}`);
-      out.push(`id: ${visible(record.id)}  hash: ${record.hash}`);
-      if (record.detail) out.push(`detail: ${visible(JSON.stringify(record.detail))}`);
-      for (const [name, p] of Object.entries(payloads)) {
-        const where = p.sha256 ? `blob sha256 ${p.sha256}` : 'inline';
-        const problem = p.problem === 'missing' ? ' — MISSING: the blob is gone' : p.problem === 'changed' ? ' — CHANGED: the blob does not match the digest in the record' : '';
-        out.push(`--- payload ${visible(name)} (${p.bytes} bytes, ${where})${problem} ---`);
-        if (p.problem !== 'missing') out.push(block(p.text));
-      }
-      if (Object.keys(payloads).length > 0) out.push('--- end ---');
-      write(ctx.stdout, out.join('\n'));
-      return damaged ? EXIT.failure : EXIT.ok;
-    }
+    if (sub === 'show') return await showRecord(rt.store, positionals[0], !!values.json, ctx);
     const records = await searchAudit(rt.store, {
       tokenName: values.token,
       tool: values.tool,

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { GatehouseError } from '../../core/index.js';
-import { bootRuntime } from '../../server/boot.js';
-import { serveMcpStdio } from '../../server/stdio.js';
+import { bootRuntime, serveMcpStdio } from '../../server/index.js';
 import { parse } from '../args.js';
 import { EXIT, type CommandRunner } from '../context.js';
 

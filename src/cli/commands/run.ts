@@ -5,7 +5,8 @@
  */
 import { gatehouseHome, isGatehouseError } from '../../core/index.js';
 import { resolveProfile, runSandboxed } from '../../sandbox/index.js';
-import { loadConfig } from '../../server/config.js';
+// The server's light face: the configuration without the runtime (a faster start for a terminal program).
+import { loadConfig } from '../../server/light.js';
 import { EXIT, type CommandRunner } from '../context.js';
 
 const USAGE = 'usage: gatehouse run [--profile NAME] -- CMD [ARGS...]\n';

@@ -1,11 +1,7 @@
 import { auditHead } from '../../audit/index.js';
 import { GatehouseError, log } from '../../core/index.js';
 import type { Store } from '../../store/index.js';
-import { bootRuntime } from '../../server/boot.js';
-import { startHttpServer } from '../../server/http.js';
-import { adminRoutes } from '../../approvals/index.js';
-import { gatewayRoute } from '../../server/routes/gateway.js';
-import { sshExecRoute } from '../../server/routes/ssh.js';
+import { bootRuntime, plainRoutes, startHttpServer } from '../../server/index.js';
 import { parse, write } from '../args.js';
 import { EXIT, type CommandRunner } from '../context.js';
 
@@ -42,7 +38,7 @@ export const run: CommandRunner = async (args, ctx) => {
   const http = await startHttpServer(rt, {
     ...listen,
     allowedOrigins: [...rt.config.server.allowed_origins, ...(ctx.env.GATEHOUSE_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean)],
-    routes: [gatewayRoute(rt), sshExecRoute(rt), ...adminRoutes(rt.approvals)],
+    routes: plainRoutes(rt),
   });
   if (firstToken) {
     write(ctx.stdout, `Gatehouse is set up in ${rt.paths.home} (store: ${rt.store.description}).`);

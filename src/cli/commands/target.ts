@@ -1,7 +1,6 @@
 import { createInterface } from 'node:readline/promises';
 import { GatehouseError } from '../../core/index.js';
-import { bootRuntime } from '../../server/boot.js';
-import type { Runtime } from '../../server/runtime.js';
+import { bootRuntime, type Runtime } from '../../server/index.js';
 import { fetchHostKeyFingerprint } from '../../ssh/index.js';
 import {
   baseUrlHost,

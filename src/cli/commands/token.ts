@@ -1,8 +1,8 @@
 import { GatehouseError } from '../../core/index.js';
-import { formatGrant, parseDuration, type TokenInfo } from '../../gate/index.js';
-import { bootRuntime } from '../../server/boot.js';
+import { formatGrant, parseDuration, type TokenInfo, type TokenService } from '../../gate/index.js';
+import { bootRuntime } from '../../server/index.js';
 import { parse, table, write } from '../args.js';
-import { EXIT, type CommandRunner } from '../context.js';
+import { EXIT, type CliContext, type CommandRunner } from '../context.js';
 
 const USAGE = `usage:
   gatehouse token create --name NAME [--grant KIND:NAME ...] [--expires 30d] [--policy NAME] [--approval elicitation|out-of-band|totp]
@@ -60,31 +60,7 @@ export const run: CommandRunner = async (args, ctx) => {
         write(ctx.stderr, 'This is the only time the token is shown. Store it now.');
       }
     } else if (sub === 'list') {
-      const list = await rt.tokens.list();
-      if (values.json) write(ctx.stdout, JSON.stringify(list.map(infoJson), null, 2));
-      else
-        write(
-          ctx.stdout,
-          table(
-            list.map((t) => ({
-              id: t.id,
-              name: t.name,
-              prefix: t.prefix + '…',
-              grants: t.grants.map(formatGrant).join(',') || '-',
-              created: t.createdAt.slice(0, 19),
-              last_used: t.lastUsedAt?.slice(0, 19) ?? '-',
-              expires: t.expiresAt?.slice(0, 19) ?? 'never',
-              revoked: t.revokedAt ? t.revokedAt.slice(0, 19) : '-',
-              integrity: t.verified ? 'ok' : 'FAILED',
-            })),
-            ['id', 'name', 'prefix', 'grants', 'created', 'last_used', 'expires', 'revoked', 'integrity'],
-          ),
-        );
-      const failed = list.filter((t) => !t.verified);
-      // Loud: a token record nobody legitimate wrote means someone can write to the store.
-      if (failed.length > 0) {
-        write(ctx.stderr, `WARNING: ${failed.length} token record(s) failed the integrity check (${failed.map((t) => t.name).join(', ')}): they were written or changed outside Gatehouse and are refused. Revoke them and find out who can write to the database.`);
-      }
+      await listTokens(rt.tokens, !!values.json, ctx);
     } else if (sub === 'revoke') {
       const info = await rt.tokens.revoke(positionals[0]);
       await rt.gate.event(null, 'cli:token.revoke', 'ok', { token: info.name });
@@ -100,3 +76,32 @@ export const run: CommandRunner = async (args, ctx) => {
     await rt.close();
   }
 };
+
+/** `token list`: every token's name, grants and dates (never its text), and a warning per record that fails its check. */
+async function listTokens(tokens: TokenService, json: boolean, ctx: CliContext): Promise<void> {
+  const list = await tokens.list();
+  if (json) write(ctx.stdout, JSON.stringify(list.map(infoJson), null, 2));
+  else
+    write(
+      ctx.stdout,
+      table(
+        list.map((t) => ({
+          id: t.id,
+          name: t.name,
+          prefix: t.prefix + '…',
+          grants: t.grants.map(formatGrant).join(',') || '-',
+          created: t.createdAt.slice(0, 19),
+          last_used: t.lastUsedAt?.slice(0, 19) ?? '-',
+          expires: t.expiresAt?.slice(0, 19) ?? 'never',
+          revoked: t.revokedAt ? t.revokedAt.slice(0, 19) : '-',
+          integrity: t.verified ? 'ok' : 'FAILED',
+        })),
+        ['id', 'name', 'prefix', 'grants', 'created', 'last_used', 'expires', 'revoked', 'integrity'],
+      ),
+    );
+  const failed = list.filter((t) => !t.verified);
+  // Loud: a token record nobody legitimate wrote means someone can write to the store.
+  if (failed.length > 0) {
+    write(ctx.stderr, `WARNING: ${failed.length} token record(s) failed the integrity check (${failed.map((t) => t.name).join(', ')}): they were written or changed outside Gatehouse and are refused. Revoke them and find out who can write to the database.`);
+  }
+}

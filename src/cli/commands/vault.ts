@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { GatehouseError, gatehouseHome } from '../../core/index.js';
-import { bootRuntime } from '../../server/boot.js';
+import { bootRuntime } from '../../server/index.js';
 import { openStore, pendingMigrations, storeOptionsFromEnv } from '../../store/index.js';
-import { commandBinding, decodeKeyText, formatBinding, isGuessable, openKeyring, parseBinding, parseFieldRef, type RekeyResult } from '../../vault/index.js';
+import { commandBinding, decodeKeyText, formatBinding, isGuessable, openKeyring, parseBinding, parseFieldRef, type RekeyResult, type Vault } from '../../vault/index.js';
 import { parse, table, write } from '../args.js';
 import { EXIT, type CliContext, type CommandRunner } from '../context.js';
 
@@ -43,33 +43,7 @@ export const run: CommandRunner = async (args, ctx) => {
     return sub ? EXIT.ok : EXIT.usage;
   }
   if (!SUBS.includes(sub)) throw new GatehouseError('usage', `unknown vault command ${JSON.stringify(sub)}`, { hint: USAGE });
-  // `bind … -- 'COMMAND LINE'`: everything after `--` is the command, never an option.
-  const dash = all.indexOf('--');
-  const rest = dash < 0 ? all : all.slice(0, dash);
-  const commandWords = dash < 0 ? undefined : all.slice(dash + 1);
-  // INVARIANT: a secret never comes from argv (shell history, `ps`). Checked before parsing so
-  // that the refusal never repeats the extra words.
-  if (sub === 'set') {
-    const extra = rest.filter((a, i) => !a.startsWith('-') && !(i > 0 && ['--bind', '--description'].includes(rest[i - 1])));
-    if (extra.length > 1 || commandWords !== undefined || rest.some((a) => /^--(value|secret|password)(=|$)/.test(a))) {
-      throw new GatehouseError('usage', 'vault set takes the value on stdin, never on the command line', {
-        hint: 'run `gatehouse vault set VAULT/ITEM.FIELD` and type the value at the hidden prompt, or pipe it: `printf %s "$VALUE" | gatehouse vault set ...`',
-      });
-    }
-  }
-  const { values, positionals } = parse(rest, OPTIONS);
-
-  if (['create', 'set', 'rm', 'bind', 'unbind'].includes(sub) && positionals.length !== 1) {
-    throw new GatehouseError('usage', `vault ${sub} needs exactly one name`, { hint: USAGE });
-  }
-  if ((sub === 'list' || sub === 'rekey') && positionals.length !== 0) throw new GatehouseError('usage', `vault ${sub} takes no arguments`, { hint: USAGE });
-  if (sub !== 'bind' && (commandWords !== undefined || values.command !== undefined || values.env !== undefined)) {
-    throw new GatehouseError('usage', `--command, --env and -- belong to \`vault bind\``, { hint: USAGE });
-  }
-  // Validate everything before reading the secret or touching the store: bad input changes nothing.
-  if (sub === 'set') parseFieldRef(positionals[0]);
-  const bindings = sub === 'bind' ? bindingsToAdd(values, commandWords) : (values.bind ?? []).map((b) => formatBinding(parseBinding(b)));
-  if (sub === 'unbind' && !values.bind?.length) throw new GatehouseError('usage', 'vault unbind needs --bind KIND:PATTERN', { hint: USAGE });
+  const { values, positionals, bindings } = vaultArgs(sub, all);
   if (sub === 'rekey') return rekey(ctx, !!values['empty-store'], !!values.json);
 
   const rt = await bootRuntime({ env: ctx.env });
@@ -103,33 +77,8 @@ export const run: CommandRunner = async (args, ctx) => {
         write(ctx.stderr, `removed ${n} binding(s) from ${positionals[0]}`);
         return EXIT.ok;
       }
-      case 'list': {
-        const vaults = await vault.listVaults();
-        const items = await vault.listItems();
-        if (values.json) {
-          write(ctx.stdout, JSON.stringify({ vaults, items }, null, 2));
-        } else {
-          write(ctx.stdout, table(vaults.map((v) => ({ vault: v.name, items: String(v.items), created: v.createdAt })), ['vault', 'items', 'created']));
-          if (items.length) {
-            write(ctx.stdout, '');
-            write(
-              ctx.stdout,
-              table(
-                items.map((i) => ({ item: `${i.vault}/${i.item}`, fields: i.fields.join(','), bindings: i.bindings.join(' ') || '(unbound: usable nowhere)', description: i.description ?? '' })),
-                ['item', 'fields', 'bindings', 'description'],
-              ),
-            );
-          }
-        }
-        for (const i of items.filter((x) => x.rejectedBindings.length > 0)) {
-          write(
-            ctx.stderr,
-            `WARNING: ${i.vault}/${i.item} has binding rows whose signature does not verify (written without the master key?); they are ignored: ${i.rejectedBindings.join(' ')}\n` +
-              `  remove them: gatehouse vault unbind ${i.vault}/${i.item} ${i.rejectedBindings.map((b) => `--bind '${b}'`).join(' ')}`,
-          );
-        }
-        return EXIT.ok;
-      }
+      case 'list':
+        return await listVaults(vault, !!values.json, ctx);
       case 'rm': {
         const [v, item] = splitOnce(positionals[0]);
         if (item !== undefined) {
@@ -150,6 +99,71 @@ export const run: CommandRunner = async (args, ctx) => {
     await rt.close();
   }
 };
+
+/**
+ * Checks a vault subcommand's arguments before anything is read or opened (bad input changes
+ * nothing): the options, the names, and the bindings it would add.
+ */
+function vaultArgs(sub: string, all: string[]) {
+  // `bind … -- 'COMMAND LINE'`: everything after `--` is the command, never an option.
+  const dash = all.indexOf('--');
+  const rest = dash < 0 ? all : all.slice(0, dash);
+  const commandWords = dash < 0 ? undefined : all.slice(dash + 1);
+  // INVARIANT: a secret never comes from argv (shell history, `ps`). Checked before parsing so
+  // that the refusal never repeats the extra words.
+  if (sub === 'set') {
+    const extra = rest.filter((a, i) => !a.startsWith('-') && !(i > 0 && ['--bind', '--description'].includes(rest[i - 1])));
+    if (extra.length > 1 || commandWords !== undefined || rest.some((a) => /^--(value|secret|password)(=|$)/.test(a))) {
+      throw new GatehouseError('usage', 'vault set takes the value on stdin, never on the command line', {
+        hint: 'run `gatehouse vault set VAULT/ITEM.FIELD` and type the value at the hidden prompt, or pipe it: `printf %s "$VALUE" | gatehouse vault set ...`',
+      });
+    }
+  }
+  const { values, positionals } = parse(rest, OPTIONS);
+
+  if (['create', 'set', 'rm', 'bind', 'unbind'].includes(sub) && positionals.length !== 1) {
+    throw new GatehouseError('usage', `vault ${sub} needs exactly one name`, { hint: USAGE });
+  }
+  if ((sub === 'list' || sub === 'rekey') && positionals.length !== 0) throw new GatehouseError('usage', `vault ${sub} takes no arguments`, { hint: USAGE });
+  if (sub !== 'bind' && (commandWords !== undefined || values.command !== undefined || values.env !== undefined)) {
+    throw new GatehouseError('usage', `--command, --env and -- belong to \`vault bind\``, { hint: USAGE });
+  }
+  // Validate everything before reading the secret or touching the store: bad input changes nothing.
+  if (sub === 'set') parseFieldRef(positionals[0]);
+  const bindings = sub === 'bind' ? bindingsToAdd(values, commandWords) : (values.bind ?? []).map((b) => formatBinding(parseBinding(b)));
+  if (sub === 'unbind' && !values.bind?.length) throw new GatehouseError('usage', 'vault unbind needs --bind KIND:PATTERN', { hint: USAGE });
+  return { values, positionals, bindings };
+}
+
+/** `vault list`: vaults and items (names, bindings, descriptions; never a value), and a warning per forged binding row. */
+async function listVaults(vault: Vault, json: boolean, ctx: CliContext): Promise<number> {
+  const vaults = await vault.listVaults();
+  const items = await vault.listItems();
+  if (json) {
+    write(ctx.stdout, JSON.stringify({ vaults, items }, null, 2));
+  } else {
+    write(ctx.stdout, table(vaults.map((v) => ({ vault: v.name, items: String(v.items), created: v.createdAt })), ['vault', 'items', 'created']));
+    if (items.length) {
+      const rows = items.map((i) => ({
+        item: `${i.vault}/${i.item}`,
+        fields: i.fields.join(','),
+        bindings: i.bindings.join(' ') || '(unbound: usable nowhere)',
+        description: i.description ?? '',
+      }));
+      write(ctx.stdout, '');
+      write(ctx.stdout, table(rows, ['item', 'fields', 'bindings', 'description']));
+    }
+  }
+  for (const i of items.filter((x) => x.rejectedBindings.length > 0)) {
+    const unbind = i.rejectedBindings.map((b) => `--bind '${b}'`).join(' ');
+    write(
+      ctx.stderr,
+      `WARNING: ${i.vault}/${i.item} has binding rows whose signature does not verify (written without the master key?); they are ignored: ${i.rejectedBindings.join(' ')}\n` +
+        `  remove them: gatehouse vault unbind ${i.vault}/${i.item} ${unbind}`,
+    );
+  }
+  return EXIT.ok;
+}
 
 /** `bind`'s bindings: `--bind` texts and/or one `--command TARGET --env NAME -- 'LINE'`. */
 function bindingsToAdd(values: { bind?: string[]; command?: string; env?: string }, commandWords: string[] | undefined): string[] {

@@ -1,14 +1,14 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError } from '../../core/index.js';
-import { CallScrub } from '../../tools/call-scrub.js';
+import type { HttpOperation, Principal } from '../../gate/index.js';
+import { CallScrub, dropForgedHeaders, fillText, httpTarget } from '../../tools/index.js';
+import type { UpstreamProxyResult } from '../../upstream/index.js';
+// The light face: this route is loaded with the server, before any request needs undici.
+import { checkPath, checkQuery, decodeRequestForGuard, MULTIPART, parseContentCodings, readTextualBody, readWhole, UPSTREAM_LIMITS } from '../../upstream/light.js';
 import { scrubbedErrors } from '../http.js';
-import { fillText } from '../../tools/common.js';
-import { checkPath, checkQuery, decodeRequestForGuard, MULTIPART, parseContentCodings, readTextualBody, readWhole, UPSTREAM_LIMITS } from '../../upstream/index.js';
-import { dropForgedHeaders, httpTarget } from '../../tools/http-target.js';
-import type { HttpOperation } from '../../gate/index.js';
-import { pathParam, type Route } from '../http.js';
+import { defineRoute, type Route } from '../route.js';
 import type { Runtime } from '../runtime.js';
 
 /** The header an HTTP agent retries with after a person approved out of band. */
@@ -72,105 +72,131 @@ async function guardBody(body: Buffer, contentEncoding: string | undefined, cont
  * Redirects are not followed here: a 3xx goes back to the client, whose next request comes
  * through the gate again.
  */
-export function gatewayRoute(rt: Runtime): Route {
-  return {
+export function gatewayRoute(rt: Runtime): Route<'token'> {
+  return defineRoute({
     method: '*',
-    prefix: '/gateway/',
+    path: '/gateway/:target/*',
+    auth: 'token',
     handler: async (req, res, ctx) => {
-      // The raw request target: the URL parser would resolve %2e%2e and .. before the upstream's
-      // path check could refuse them.
-      const raw = (req.url ?? '').slice('/gateway/'.length);
-      const q = raw.indexOf('?');
-      const beforeQuery = q < 0 ? raw : raw.slice(0, q);
-      const rawQuery = q < 0 ? '' : raw.slice(q + 1);
-      const slash = beforeQuery.indexOf('/');
-      const target = pathParam(slash < 0 ? beforeQuery : beforeQuery.slice(0, slash), 'target name');
-      const path = slash < 0 ? '/' : beforeQuery.slice(slash);
-      if (!target) throw new GatehouseError('invalid_input', 'no target in the URL', { hint: 'use /gateway/TARGET/PATH' });
+      // The rest of the path and the query as sent: the URL parser would resolve %2e%2e and ..
+      // before the upstream's path check could refuse them.
+      const target = ctx.params.target;
+      const path = ctx.params['*'];
+      const rawQuery = ctx.rawQuery;
       const method = req.method ?? 'GET';
       const approvalId = req.headers[APPROVAL_ID_HEADER];
-      const incoming = headerMap(req);
-      const { headers, forged } = await dropForgedHeaders(rt, ctx.principal, 'api_request', incoming);
+      const { headers, forged } = await dropForgedHeaders(rt.gate, ctx.principal, 'api_request', headerMap(req));
       const pathAndQuery = rawQuery === '' ? path : `${path}?${rawQuery}`;
       // This call's scrubbing: the response stream and any error pass through it.
       const output = new CallScrub(rt.redactor, { pathAndQuery, headers });
-      const fc = { runtime: rt, principal: ctx.principal, output };
-      // The body is read by the gate's prepare step: only once the token is granted and within its
-      // rate, and a failed read (too large, the client gone) is audited like any refusal.
-      const guard: HttpOperation = { kind: 'http', method, path: pathAndQuery, headers };
-      let body: Buffer | undefined;
-      // The approval digest covers the bytes sent, whatever form the guard judged them in.
-      const bindBytes = (bytes: Buffer) => {
-        guard.bodyBytes = bytes.length;
-        guard.bodySha256 = createHash('sha256').update(bytes).digest('hex');
-      };
-
-      await scrubbedErrors(output, () => rt.gate.run(
-        ctx.principal,
-        { tool: 'api_request', route: '/gateway', target, guard, summary: `${method} /gateway/${target}${pathAndQuery}`, client: ctx.client },
-        async () => {
-          const t = await httpTarget(rt, target);
-          if (t.credential !== undefined) output.filled([t.credential]);
-          const dest = { target, host: t.host };
-          // Header and query values are known now: fill their handles up front, so the
-          // upstream's synchronous fill is a lookup. Body handles are filled when the body arrives.
-          const filled = new Map<string, string>();
-          const values = rawQuery === '' ? Object.values(headers) : [...Object.values(headers), ...new URLSearchParams(rawQuery).values()];
-          for (const v of values) if (v.includes('{{vault:') && !filled.has(v)) filled.set(v, await fillText(fc, v, dest));
-          return (await rt.upstream()).proxy(t.spec, t.credential, req, res, {
-            path,
-            query: rawQuery,
-            method,
-            signal: ctx.signal,
-            fill: filled.size === 0 ? undefined : (v) => filled.get(v) ?? v,
-            // A multipart body (files) is sent as read: vault handles are not filled in it, so
-            // binary parts are never re-encoded.
-            fillBody: MULTIPART.test(req.headers['content-type'] ?? '') ? (text) => text : (text) => fillText(fc, text, dest),
-            scrubHeader: (v) => output.scrub(v),
-            // The body is scrubbed chunk by chunk as it streams (secrets split across chunks too).
-            responseScrubber: () => output.createScrubber(),
-            dropHeaders: [APPROVAL_ID_HEADER, ...forged],
-            body,
-          });
-        },
-        {
+      const call = new GatewayCall(rt, req, res, ctx.principal, output, { kind: 'http', method, path: pathAndQuery, headers });
+      const action = { tool: 'api_request', route: '/gateway', target, guard: call.guard, summary: `${method} /gateway/${target}${pathAndQuery}`, client: ctx.client };
+      await scrubbedErrors(output, () =>
+        rt.gate.run(ctx.principal, action, () => call.forward(target, { path, rawQuery, method, signal: ctx.signal, dropHeaders: [APPROVAL_ID_HEADER, ...forged] }), {
           approvalId: typeof approvalId === 'string' ? approvalId : undefined,
-          describe: (r) => ({ status: (r as { status: number }).status }),
-          prepare: async () => {
-            // INVARIANT: a path or query a direct call could not use is refused here, typed and
-            // audited, before the guard (its own decoding would only answer "approve").
+          auditFields: (r) => ({ status: r.status }),
+          // INVARIANT: a path or query a direct call could not use is refused here, typed and
+          // audited, before the guard (its own decoding would only answer "approve").
+          completeGuardInput: async () => {
             checkPath(path);
             checkQuery(rawQuery);
-            // The bytes stay in the token's reading budget until the response is done.
-            const read = await readTextualBody(req, UPSTREAM_LIMITS.maxRequestBytes, { owner: ctx.principal.tokenId, holdUntil: res });
-            body = read.body;
-            guard.bodyUnread = read.unread;
-            if (!body) return;
-            output.agentSent(body.toString('utf8'));
-            const seen = await guardBody(body, req.headers['content-encoding'], req.headers['content-type'] ?? '');
-            if (seen.unread) guard.bodyUnread = true;
-            if (seen.decodedFrom !== undefined && seen.text !== undefined) guard.bodyDecodedFrom = seen.decodedFrom;
-            if (seen.bindBytes) bindBytes(body);
-            guard.body = seen.text;
+            await call.readForGuard();
           },
-          // INVARIANT: an approval covers the exact bytes sent. A body the guard was not shown
-          // (binary, compressed) is read whole before a person is asked, its size and SHA-256 go
-          // into the action digest, and those bytes are what is sent; a retry with the same
-          // approval id and other bytes has another digest and is refused.
-          bindForApproval: async () => {
-            if (!guard.bodyUnread || body) return;
-            body = await readWhole(req, UPSTREAM_LIMITS.maxRequestBytes, {
-              tooLarge: (limit) =>
-                new GatehouseError('request_too_large', `this request needs a person's approval, and its body is read whole first so the approval covers it: it is over the ${limit}-byte limit`, {
-                  hint: 'send a smaller body, or ask an operator to make the call',
-                }),
-              owner: ctx.principal.tokenId,
-              holdUntil: res,
-            });
-            bindBytes(body);
-          },
-        },
-      ));
+          bindForApproval: () => call.bindForApproval(),
+        }),
+      );
     },
-  };
+  });
+}
+
+/**
+ * One /gateway request through the gate: the body read for the guard (only once the caller is
+ * granted and within its rate; a failed read is audited like any refusal), the bytes an approval
+ * binds, and the proxied exchange.
+ */
+class GatewayCall {
+  readonly guard: HttpOperation;
+  readonly #rt: Runtime;
+  readonly #req: IncomingMessage;
+  readonly #res: ServerResponse;
+  readonly #principal: Principal;
+  readonly #output: CallScrub;
+  #body: Buffer | undefined;
+
+  constructor(rt: Runtime, req: IncomingMessage, res: ServerResponse, principal: Principal, output: CallScrub, guard: HttpOperation) {
+    this.#rt = rt;
+    this.#req = req;
+    this.#res = res;
+    this.#principal = principal;
+    this.#output = output;
+    this.guard = guard;
+  }
+
+  /** Reads a textual body (the bytes stay in the token's reading budget until the response is done) and shows it to the guard. */
+  async readForGuard(): Promise<void> {
+    const read = await readTextualBody(this.#req, UPSTREAM_LIMITS.maxRequestBytes, { owner: this.#principal.tokenId, holdUntil: this.#res });
+    this.#body = read.body;
+    this.guard.bodyUnread = read.unread;
+    if (!this.#body) return;
+    this.#output.agentSent(this.#body.toString('utf8'));
+    const seen = await guardBody(this.#body, this.#req.headers['content-encoding'], this.#req.headers['content-type'] ?? '');
+    if (seen.unread) this.guard.bodyUnread = true;
+    if (seen.decodedFrom !== undefined && seen.text !== undefined) this.guard.bodyDecodedFrom = seen.decodedFrom;
+    if (seen.bindBytes) this.#bindBytes(this.#body);
+    this.guard.body = seen.text;
+  }
+
+  /**
+   * INVARIANT: an approval covers the exact bytes sent. A body the guard was not shown (binary,
+   * compressed) is read whole before a person is asked, its size and SHA-256 go into the action
+   * digest, and those bytes are what is sent; a retry with the same approval id and other bytes
+   * has another digest and is refused.
+   */
+  async bindForApproval(): Promise<void> {
+    if (!this.guard.bodyUnread || this.#body) return;
+    this.#body = await readWhole(this.#req, UPSTREAM_LIMITS.maxRequestBytes, {
+      tooLarge: (limit) =>
+        new GatehouseError('request_too_large', `this request needs a person's approval, and its body is read whole first so the approval covers it: it is over the ${limit}-byte limit`, {
+          hint: 'send a smaller body, or ask an operator to make the call',
+        }),
+      owner: this.#principal.tokenId,
+      holdUntil: this.#res,
+    });
+    this.#bindBytes(this.#body);
+  }
+
+  /** The approval digest covers the bytes sent, whatever form the guard judged them in. */
+  #bindBytes(bytes: Buffer): void {
+    this.guard.bodyBytes = bytes.length;
+    this.guard.bodySha256 = createHash('sha256').update(bytes).digest('hex');
+  }
+
+  /** The exchange, once the gate allowed it: credential and handles filled, the response scrubbed as it streams. */
+  async forward(target: string, r: { path: string; rawQuery: string; method: string; signal: AbortSignal; dropHeaders: string[] }): Promise<UpstreamProxyResult> {
+    const t = await httpTarget(this.#rt.ports.targets, target);
+    if (t.credential !== undefined) this.#output.filled([t.credential]);
+    const dest = { target, host: t.host };
+    const fc = { ports: this.#rt.ports, principal: this.#principal, output: this.#output };
+    // Header and query values are known now: fill their handles up front, so the upstream's
+    // synchronous fill is a lookup. Body handles are filled when the body arrives.
+    const filled = new Map<string, string>();
+    const headers = this.guard.headers ?? {};
+    const values = r.rawQuery === '' ? Object.values(headers) : [...Object.values(headers), ...new URLSearchParams(r.rawQuery).values()];
+    for (const v of values) if (v.includes('{{vault:') && !filled.has(v)) filled.set(v, await fillText(fc, v, dest));
+    return (await this.#rt.upstream()).proxy(t.spec, t.credential, this.#req, this.#res, {
+      path: r.path,
+      query: r.rawQuery,
+      method: r.method,
+      signal: r.signal,
+      fill: filled.size === 0 ? undefined : (v) => filled.get(v) ?? v,
+      // A multipart body (files) is sent as read: vault handles are not filled in it, so binary
+      // parts are never re-encoded.
+      fillBody: MULTIPART.test(this.#req.headers['content-type'] ?? '') ? (text) => text : (text) => fillText(fc, text, dest),
+      scrubHeader: (v) => this.#output.scrub(v),
+      // The body is scrubbed chunk by chunk as it streams (secrets split across chunks too).
+      responseScrubber: () => this.#output.createScrubber(),
+      dropHeaders: r.dropHeaders,
+      body: this.#body,
+    });
+  }
 }

@@ -4,7 +4,7 @@
  * straddles the cut, all but its last characters (issue 13 item 5); so the channel reads a little
  * past its limit (`holdBack()`), scrubs as a stream, and cuts the SCRUBBED output.
  */
-import { cutText } from '../../core/text.js';
+import { cutText } from '../../core/index.js';
 import type { ChunkScrubber, Scrub, TextScrubber } from './redactor.js';
 
 export interface CappedBytes {

@@ -8,7 +8,7 @@
  * text holds an escape that decodes to a character some literal or shape uses, and a wrapped
  * chain is matched only when a 4-character window across its join occurs in some literal.
  */
-import { REDACTED } from '../../core/text.js';
+import { REDACTED } from '../../core/index.js';
 import { BUILTIN_SHAPES, PEM_MAX, SHAPE_MAX, type Shape } from './shapes.js';
 import { ANY_ESCAPE, candidatesFor, decodeView, type Decoded, type Relevance } from './decode.js';
 import { INTRODUCER, MAX_ESCAPE, rootView, type Mode, type View } from './views.js';

@@ -1,6 +1,5 @@
 import type { Transform } from 'node:stream';
-import { rewriterStream, type FlushableRewriter, type TextRewriter } from '../../core/streams.js';
-import { REDACTED } from '../../core/text.js';
+import { REDACTED, rewriterStream, type FlushableRewriter, type TextRewriter } from '../../core/index.js';
 import { apply, compile, scan, type Compiled } from './engine.js';
 import { deriveForms, deriveUtf16Forms } from './derive.js';
 import { BUILTIN_SHAPES, customShapes, type CustomPattern, type Shape } from './shapes.js';

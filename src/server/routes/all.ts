@@ -1,0 +1,15 @@
+import { adminRoutes, type ApprovalService } from '../../approvals/index.js';
+import type { AnyRoute } from '../route.js';
+import type { Runtime } from '../runtime.js';
+import { adminHttpRoutes } from './admin.js';
+import { gatewayRoute } from './gateway.js';
+import { sshExecRoute } from './ssh.js';
+
+/**
+ * Every plain HTTP route `gatehouse serve` mounts, in matching order. A new route (a webhook,
+ * the console) is added here with its path pattern and auth kind; the server's `handle` needs no
+ * change for it.
+ */
+export function plainRoutes(rt: Runtime & { approvals: ApprovalService }): AnyRoute[] {
+  return [gatewayRoute(rt), sshExecRoute(rt), ...adminHttpRoutes(adminRoutes(rt.approvals))];
+}
