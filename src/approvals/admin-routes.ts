@@ -1,75 +1,63 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatehouseError, httpStatusOf, toGatehouseError } from '../core/index.js';
+import { GatehouseError } from '../core/index.js';
 import { describeForHuman } from './describe.js';
 import type { ApprovalService } from './service.js';
 import type { Approval, ApprovalStatus } from './types.js';
 
 /**
- * Structurally the `Route` of src/server/http.ts (the server depends on this module, never the
- * reverse, so the type is declared here). The server checks the bearer token and `admin` before
- * any handler runs.
+ * The admin API as a port: endpoints the server mounts as its own routes (src/server/routes/admin.ts
+ * gives each one the server's `Route` shape, `auth: 'admin'` and its path parameters). This module
+ * knows no HTTP serving: the server checks the bearer token and that it is an admin's, decodes the
+ * path parameters, reads the JSON body within `maxBodyBytes`, answers 200 with what `handle`
+ * returns, and answers an error with its status from the one table (core HTTP_STATUS).
  */
 export interface AdminRouteContext {
   principal: { tokenId: string; tokenName: string; admin: boolean };
-  url: URL;
-  client: string;
-  signal: AbortSignal;
+  /** The path's `:name` parameters, percent-decoded. */
+  params: Readonly<Record<string, string>>;
+  query: URLSearchParams;
+  /** The JSON object the request carried (`{}` when it carried no body). */
+  body: Readonly<Record<string, unknown>>;
 }
+
 export interface AdminRoute {
-  method: string;
-  prefix: string;
-  admin: true;
-  handler(req: IncomingMessage, res: ServerResponse, ctx: AdminRouteContext): Promise<void>;
+  method: 'GET' | 'POST';
+  /** The path, with `:name` parameters (e.g. `/admin/approvals/:id/:decision`). */
+  path: string;
+  /** Largest request body read (bytes); past it the server answers 413. */
+  maxBodyBytes: number;
+  /** The JSON answer (status 200), or a thrown GatehouseError. */
+  handle(ctx: AdminRouteContext): Promise<unknown>;
 }
 
 const MAX_BODY = 16 * 1024;
-const DECIDE = /^\/admin\/approvals\/(ap_[a-z2-7]{26})\/(approve|deny)$/;
+const APPROVAL_ID = /^ap_[a-z2-7]{26}$/;
 const STATUSES: readonly (ApprovalStatus | 'all')[] = ['pending', 'approved', 'denied', 'expired', 'used', 'tampered', 'all'];
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
-  res.end(text);
-}
-
-function sendErr(res: ServerResponse, e: unknown): void {
-  const err = toGatehouseError(e);
-  if (res.headersSent) return void res.destroy();
-  send(res, httpStatusOf(err.code), { error: err.toJSON() });
-}
+const DECISIONS: Readonly<Record<string, 'approved' | 'denied'>> = { approve: 'approved', deny: 'denied' };
 
 /** Defence in depth: the server already refuses non-admin tokens on these routes. */
 function requireAdmin(ctx: AdminRouteContext): void {
   if (ctx.principal.admin !== true) throw new GatehouseError('not_granted', 'this route needs an admin token');
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of req as AsyncIterable<Buffer>) {
-    size += c.length;
-    if (size > MAX_BODY) throw new GatehouseError('input_too_large', `request body over ${MAX_BODY} bytes`);
-    chunks.push(c);
-  }
-  const text = Buffer.concat(chunks).toString('utf8').trim();
-  if (text === '') return {};
-  let v: unknown;
-  try {
-    v = JSON.parse(text);
-  } catch {
-    throw new GatehouseError('invalid_input', 'the request body is not JSON', { hint: 'send {"note": "..."} or nothing' });
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new GatehouseError('invalid_input', 'the request body must be a JSON object');
-  return v as Record<string, unknown>;
-}
-
 function view(a: Approval): Approval & { description: string } {
   return { ...a, description: describeForHuman(a) };
 }
 
+function countByToken(list: readonly Approval[]): { tokenId: string; tokenName: string; count: number }[] {
+  const m = new Map<string, { tokenId: string; tokenName: string; count: number }>();
+  for (const a of list) {
+    const e = m.get(a.tokenId) ?? { tokenId: a.tokenId, tokenName: a.tokenName, count: 0 };
+    e.count++;
+    m.set(a.tokenId, e);
+  }
+  return [...m.values()].sort((x, y) => y.count - x.count);
+}
+
 /**
- * The admin HTTP API: `GET /admin/approvals[?status=pending|approved|denied|expired|used|tampered|all]`
- * (default pending), `POST /admin/approvals/:id/approve` and `/deny` with `{ "note"?: string }`.
+ * The admin HTTP API: `GET /admin/approvals[?status=pending|approved|denied|expired|used|tampered|all]
+ * [&limit=1..1000][&cursor=C][&token=TOKEN_ID]` (default pending, 100 per page) answers one page:
+ * `approvals`, `total`, `byToken` (counts per token, most first), `truncated` and `nextCursor`;
+ * `POST /admin/approvals/:id/approve` and `/deny` with `{ "note"?: string }`.
  * Decisions are recorded as `api:<admin token name>`. INVARIANT: a token never decides an approval
  * its own action waits for, even an admin token (an agent holding one cannot approve itself).
  */
@@ -77,46 +65,43 @@ export function adminRoutes(service: ApprovalService): AdminRoute[] {
   return [
     {
       method: 'GET',
-      prefix: '/admin/approvals',
-      admin: true,
-      async handler(_req, res, ctx) {
-        try {
-          requireAdmin(ctx);
-          if (ctx.url.pathname !== '/admin/approvals' && ctx.url.pathname !== '/admin/approvals/') throw new GatehouseError('not_found', `no route GET ${ctx.url.pathname}`);
-          const status = (ctx.url.searchParams.get('status') ?? 'pending') as ApprovalStatus | 'all';
-          if (!STATUSES.includes(status)) throw new GatehouseError('invalid_input', `unknown status ${JSON.stringify(status)}`, { hint: STATUSES.join(', ') });
+      path: '/admin/approvals',
+      maxBodyBytes: 0,
+      async handle(ctx) {
+        requireAdmin(ctx);
+        const status = (ctx.query.get('status') ?? 'pending') as ApprovalStatus | 'all';
+        if (!STATUSES.includes(status)) throw new GatehouseError('invalid_input', `unknown status ${JSON.stringify(status)}`, { hint: STATUSES.join(', ') });
+        if (status === 'tampered') {
+          // Signatures cannot be checked in SQL: the service checks the newest rows (no paging).
           const list = await service.list({ status });
-          send(res, 200, { approvals: list.map(view) });
-        } catch (e) {
-          sendErr(res, e);
+          return { approvals: list.map(view), total: list.length, byToken: countByToken(list), truncated: false };
         }
+        const limitText = ctx.query.get('limit');
+        const limit = limitText === null ? undefined : Number(limitText);
+        if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 1000)) {
+          throw new GatehouseError('invalid_input', 'limit must be a whole number from 1 to 1000', { hint: 'omit it for 100 per page' });
+        }
+        const token = ctx.query.get('token') ?? undefined;
+        // INVARIANT (issue 24): a page says how many match in all, how many per token, and whether
+        // it was cut, so one token's flood can never hide another token's approval from a person.
+        const page = await service.page({ status, limit, cursor: ctx.query.get('cursor') ?? undefined, tokenId: token });
+        return { ...page, approvals: page.approvals.map(view) };
       },
     },
     {
       method: 'POST',
-      prefix: '/admin/approvals/',
-      admin: true,
-      async handler(req, res, ctx) {
-        try {
-          requireAdmin(ctx);
-          const m = DECIDE.exec(ctx.url.pathname);
-          if (!m) {
-            // Unknown ids and malformed paths look the same.
-            if (/^\/admin\/approvals\/[^/]+\/(approve|deny)$/.test(ctx.url.pathname)) throw new GatehouseError('not_found', 'no such approval', { hint: 'GET /admin/approvals lists what is waiting' });
-            throw new GatehouseError('not_found', `no route POST ${ctx.url.pathname}`);
-          }
-          const body = await readJson(req);
-          if (body.note !== undefined && typeof body.note !== 'string') throw new GatehouseError('invalid_input', 'note must be a string');
-          const a = await service.decide(m[1], m[2] === 'approve' ? 'approved' : 'denied', {
-            by: `api:${ctx.principal.tokenName}`,
-            channel: 'api',
-            note: body.note as string | undefined,
-            notTokenId: ctx.principal.tokenId,
-          });
-          send(res, 200, { approval: view(a) });
-        } catch (e) {
-          sendErr(res, e);
-        }
+      path: '/admin/approvals/:id/:decision',
+      maxBodyBytes: MAX_BODY,
+      async handle(ctx) {
+        requireAdmin(ctx);
+        const decision = Object.hasOwn(DECISIONS, ctx.params.decision) ? DECISIONS[ctx.params.decision] : undefined;
+        if (decision === undefined) throw new GatehouseError('not_found', `no route POST /admin/approvals/ID/${ctx.params.decision}`, { hint: 'POST /admin/approvals/ID/approve or /deny' });
+        // Unknown ids and malformed ones look the same.
+        if (!APPROVAL_ID.test(ctx.params.id)) throw new GatehouseError('not_found', 'no such approval', { hint: 'GET /admin/approvals lists what is waiting' });
+        const note = ctx.body.note;
+        if (note !== undefined && typeof note !== 'string') throw new GatehouseError('invalid_input', 'note must be a string');
+        const a = await service.decide(ctx.params.id, decision, { by: `api:${ctx.principal.tokenName}`, channel: 'api', note, notTokenId: ctx.principal.tokenId });
+        return { approval: view(a) };
       },
     },
   ];

@@ -235,6 +235,21 @@ export class Gate {
   }
 
   /** Records an event that is not an action (a forged approval attempt, a refused login). */
+  /**
+   * A protocol request that runs nothing (`tools/list`, `ping`) still costs the token one unit of
+   * its rate, so a flood of them is bounded like a flood of calls (issue 24.3). A refusal is
+   * audited like a refused call (`rate_limit`); an answered one is not (it reads nothing secret).
+   */
+  async admit(principal: Principal, request: string): Promise<void> {
+    try {
+      this.#deps.rateLimit?.take(principal.tokenId);
+    } catch (e) {
+      const err = toGatehouseError(e);
+      await this.event(principal, request, 'rate_limit', { code: err.code }).catch(() => undefined);
+      throw err;
+    }
+  }
+
   async event(principal: Principal | null, tool: string, outcome: string, detail?: Record<string, unknown>): Promise<void> {
     await this.#deps.audit.append({ phase: 'event', tokenId: principal?.tokenId, tokenName: principal?.tokenName, tool, outcome, detail });
   }

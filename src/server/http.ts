@@ -51,12 +51,22 @@ function requestUrl(req: IncomingMessage): URL {
   }
 }
 
+/** `NAME[:PORT]` or `[IPV6][:PORT]` (RFC 9110 Host, without userinfo). */
+const HOST_HEADER = /^(?:\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9._~-]+)?\]|[A-Za-z0-9._~-]+)(?::\d{1,5})?$/;
+
 /** The URL the MCP handler sees: the request target under the Host the client named (a Host the URL parser refuses is a 400). */
 function mcpUrl(req: IncomingMessage): URL {
+  const bad = () => new GatehouseError('invalid_input', 'the Host header is not a valid host', { hint: 'send Host: NAME[:PORT]' });
+  const host = req.headers.host ?? 'localhost';
+  // A Host is a name or a bracketed IPv6 address, and a port: nothing the URL parser would read as
+  // credentials (`user@evil.example`), a path or a second authority, which fail later as a 500.
+  if (!HOST_HEADER.test(host)) throw bad();
   try {
-    return new URL(req.url ?? '/mcp', `http://${req.headers.host ?? 'localhost'}`);
+    const url = new URL(req.url ?? '/mcp', `http://${host}`);
+    if (url.username || url.password) throw bad();
+    return url;
   } catch {
-    throw new GatehouseError('invalid_input', 'the Host header is not a valid host', { hint: 'send Host: NAME[:PORT]' });
+    throw bad();
   }
 }
 

@@ -161,6 +161,7 @@ export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Pri
   // while a stdio session is open stops working within a second.
   server.setRequestHandler('tools/list', async () => {
     const principal = await authenticate();
+    await runtime.gate.admit(principal, 'tools/list');
     return {
       tools: runtime.tools
         .filter((t) => runtime.isToolGranted(principal, t.name))
@@ -173,6 +174,12 @@ export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Pri
           annotations: { title: t.title, ...t.annotations },
         })),
     };
+  });
+
+  // The SDK answers ping itself; this replaces its handler so a ping costs the token's rate too.
+  server.setRequestHandler('ping', async () => {
+    await runtime.gate.admit(await authenticate(), 'ping');
+    return {};
   });
 
   server.setRequestHandler('tools/call', async (request, ctx: ServerContext) => {

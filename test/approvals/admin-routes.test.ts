@@ -1,9 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { adminRoutes, createApprovalService, type ApprovalEvent, type ApprovalService } from '../../src/approvals/index.js';
-import { bootRuntime } from '../../src/server/boot.js';
-import { startHttpServer } from '../../src/server/http.js';
-import type { Runtime } from '../../src/server/runtime.js';
+import { adminHttpRoutes, bootRuntime, startHttpServer, type Runtime } from '../../src/server/index.js';
 import { tempHome } from '../helpers/home.js';
 import { DIGEST_A, sampleRequest } from './helpers.js';
 
@@ -31,7 +29,7 @@ describe('admin HTTP API for approvals', () => {
     const aa = await rt.tokens.create({ name: 'agent-admin', admin: true });
     agentAdmin = aa.token;
     agentAdminId = aa.info.id;
-    srv = await startHttpServer(rt, { host: '127.0.0.1', port: 0, routes: adminRoutes(service) });
+    srv = await startHttpServer(rt, { host: '127.0.0.1', port: 0, routes: adminHttpRoutes(adminRoutes(service)) });
   });
   afterAll(async () => {
     await srv?.close();
@@ -48,6 +46,31 @@ describe('admin HTTP API for approvals', () => {
     const text = await r.body.text();
     return { status: r.statusCode, json: text ? (JSON.parse(text) as Record<string, any>) : {} };
   }
+
+  it('issue 24: a page counts every token and says when it is cut; cursors and ?token= reach a buried approval', async () => {
+    const noisy: string[] = [];
+    for (let i = 0; i < 5; i++) noisy.push((await service.request(sampleRequest({ tokenId: 'tok_noisy', tokenName: 'noisy', digest: `${i}`.padStart(64, 'c') }))).id);
+    const quiet = await service.request(sampleRequest({ tokenId: 'tok_quiet', tokenName: 'quiet', digest: 'd'.repeat(64) }));
+    try {
+      const first = await call('GET', '/admin/approvals?limit=2', admin);
+      expect(first.status).toBe(200);
+      expect(first.json).toMatchObject({ total: 6, truncated: true });
+      expect(first.json.byToken).toEqual([{ tokenId: 'tok_noisy', tokenName: 'noisy', count: 5 }, { tokenId: 'tok_quiet', tokenName: 'quiet', count: 1 }]);
+      const seen: string[] = [];
+      for (let page = first.json; ; ) {
+        seen.push(...page.approvals.map((a: { id: string }) => a.id));
+        if (!page.nextCursor) break;
+        page = (await call('GET', `/admin/approvals?limit=2&cursor=${encodeURIComponent(page.nextCursor)}`, admin)).json;
+      }
+      expect(new Set(seen)).toEqual(new Set([...noisy, quiet.id]));
+      const mine = await call('GET', '/admin/approvals?token=tok_quiet', admin);
+      expect(mine.json.approvals.map((a: { id: string }) => a.id)).toEqual([quiet.id]);
+      expect((await call('GET', '/admin/approvals?limit=0', admin)).status).toBe(400);
+      expect((await call('GET', '/admin/approvals?cursor=nope', admin)).status).toBe(400);
+    } finally {
+      for (const id of [...noisy, quiet.id]) await service.decide(id, 'denied', { by: 'test', channel: 'cli' });
+    }
+  });
 
   it('lists pending approvals with the human description, and approves with a note as api:<token name>', async () => {
     const { id } = await service.request(sampleRequest({ tokenId: 'tok_x' }));

@@ -1,6 +1,3 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { base32Decode, totpCode, type ApprovalService } from '../../src/approvals/index.js';
 import { bootRuntime } from '../../src/server/boot.js';
@@ -11,40 +8,12 @@ import { DIGEST_A, rejection, sampleRequest } from './helpers.js';
 
 const T = { tokenId: 'tok_agent1' };
 
-const COMMANDS = fileURLToPath(new URL('../../dist/src/cli/commands/', import.meta.url));
-// Where each subcommand lives in the build, for when main.js does not register it yet.
-const MODULES: Record<string, [string, string]> = {
-  approvals: ['approvals.js', 'run'],
-  approve: ['approve.js', 'run'],
-  deny: existsSync(COMMANDS + 'deny.js') ? ['deny.js', 'run'] : ['approve.js', 'runDeny'],
-  approver: ['approver.js', 'run'],
-};
-const RUNNER = `
-const [file, name, ...args] = process.argv.slice(1);
-const m = await import(file);
-try {
-  process.exitCode = await m[name](args, { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
-} catch (e) {
-  process.stderr.write('error [' + e.code + ']: ' + e.message + '\\n' + (e.hint ? 'hint: ' + e.hint + '\\n' : ''));
-  process.exitCode = e.code === 'usage' ? 2 : 1;
-}`;
-
 /**
- * Runs a subcommand of the BUILT CLI in its own process: through `gatehouse` (main.js) once the
- * command is registered there, otherwise by loading the built command module directly.
+ * Runs a subcommand of the BUILT CLI through `gatehouse` (main.js) in its own process, exactly as
+ * a person runs it: a command that src/cli/main.ts does not register fails here.
  */
-const registered = new Map<string, boolean>();
 function gh(args: string[], env: NodeJS.ProcessEnv): CliResult {
-  const cmd = args[0];
-  if (!registered.has(cmd)) {
-    const probe = cli([cmd, '--help'], env);
-    registered.set(cmd, !/unknown command/.test(probe.stderr));
-    if (!registered.get(cmd)) console.warn(`[approvals cli test] \`gatehouse ${cmd}\` is not registered in src/cli/main.ts yet; running the built module directly`);
-  }
-  if (registered.get(cmd)) return cli(args, env);
-  const [file, fn] = MODULES[cmd];
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', RUNNER, COMMANDS + file, fn, ...args.slice(1)], { env, encoding: 'utf8', timeout: 60_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+  return cli(args, env);
 }
 
 interface AuditRow {
@@ -92,6 +61,15 @@ describe('approvals CLI (built, separate processes)', () => {
     };
   }
 
+  it('approvals, approve, deny and approver are commands of `gatehouse` (registered in src/cli/main.ts)', () => {
+    const help = gh(['help'], home.env);
+    for (const cmd of ['approvals', 'approve', 'deny', 'approver']) {
+      expect(help.stdout, cmd).toMatch(new RegExp(`^  ${cmd} `, 'm'));
+      const r = gh([cmd, '--help'], home.env);
+      expect(r.stderr, cmd).not.toMatch(/unknown command/);
+    }
+  });
+
   it("the CLI's decision is audited with the same event shape as the server's (one ApprovalService per process)", async () => {
     const { id: viaCli } = await service.request(sampleRequest());
     const { id: viaServer } = await service.request(sampleRequest());
@@ -127,10 +105,42 @@ describe('approvals CLI (built, separate processes)', () => {
     expect(l.stdout).toContain('Rule:     fs.rm-recursive: recursive delete');
     expect(l.stdout).toMatch(/Expires: {2}\S+ \(in 10 min; no decision means deny\)/);
 
+    expect(l.stderr).toMatch(/1 waiting in all, by token: agent-1 \(tok_agent1\): 1\./);
+
     const j = gh(['approvals', 'list', '--json'], home.env);
-    const list = JSON.parse(j.stdout) as { id: string; status: string; description: string }[];
-    expect(list.find((a) => a.id === id)).toMatchObject({ status: 'pending', description: expect.stringContaining(id) });
+    const page = JSON.parse(j.stdout) as { approvals: { id: string; status: string; description: string }[]; total: number; truncated: boolean };
+    expect(page.approvals.find((a) => a.id === id)).toMatchObject({ status: 'pending', description: expect.stringContaining(id) });
+    expect(page).toMatchObject({ total: 1, truncated: false });
     expect(gh(['approvals', 'list', 'extra'], home.env).code).toBe(2);
+    expect(gh(['approvals', 'list', '--limit', '0'], home.env).code).toBe(2);
+    await service.decide(id, 'denied', { by: 'test', channel: 'cli' });
+  });
+
+  it('issue 24: under one token\'s flood the list says it is cut, counts every token, pages to the rest', async () => {
+    const noisy = [];
+    for (let i = 0; i < 6; i++) noisy.push((await service.request(sampleRequest({ tokenId: 'tok_noisy', tokenName: 'noisy', digest: `${i}`.padStart(64, 'e') }))).id);
+    const quiet = await service.request(sampleRequest({ tokenId: 'tok_quiet', tokenName: 'quiet', digest: 'f'.repeat(64) }));
+    try {
+      const l = gh(['approvals', 'list', '--limit', '3'], home.env);
+      expect(l.code).toBe(0);
+      expect(l.stderr).toContain('7 waiting in all, by token: noisy (tok_noisy): 6, quiet (tok_quiet): 1.');
+      expect(l.stderr).toMatch(/This page shows 3 of 7\. Next page: `gatehouse approvals list --cursor '[^']+'`/);
+      // Following the cursors reaches every waiting approval once, the quiet token's included.
+      const seen: string[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = JSON.parse(gh(['approvals', 'list', '--json', '--limit', '3', ...(cursor ? ['--cursor', cursor] : [])], home.env).stdout) as { approvals: { id: string }[]; nextCursor?: string };
+        seen.push(...page.approvals.map((a) => a.id));
+        cursor = page.nextCursor;
+      } while (cursor);
+      expect(new Set(seen)).toEqual(new Set([...noisy, quiet.id]));
+      const mine = gh(['approvals', 'list', '--token', 'tok_quiet'], home.env);
+      expect(mine.stdout).toContain(`Approval ${quiet.id} (pending)`);
+      expect(mine.stdout).not.toContain(noisy[0]);
+      expect(gh(['approvals', 'list', '--cursor', 'nonsense'], home.env).code).not.toBe(0);
+    } finally {
+      for (const id of [...noisy, quiet.id]) await service.decide(id, 'denied', { by: 'test', channel: 'cli' });
+    }
   });
 
   it('approve ID --note from another process lets the action run once, and is audited', async () => {

@@ -24,9 +24,10 @@ describe('plain routes: malformed and hostile input gets a typed answer', () => 
       extraRoutes: [
         {
           method: 'GET',
-          prefix: '/throw/',
-          handler: async (req) => {
-            throw new GatehouseError(decodeURIComponent((req.url ?? '').slice('/throw/'.length)) as ErrorCode, 'thrown on purpose');
+          path: '/throw/:code',
+          auth: 'token',
+          handler: async (_req, _res, ctx) => {
+            throw new GatehouseError(ctx.params.code as ErrorCode, 'thrown on purpose');
           },
         },
       ],
@@ -64,15 +65,28 @@ describe('plain routes: malformed and hostile input gets a typed answer', () => 
     }
   });
 
-  it('an MCP request whose Host the URL parser refuses is a 400, not a 500', async () => {
+  it('an MCP request with a malformed Host is a 400, not a 500 (issue 24.4)', async () => {
     const body = '{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{}}';
-    const r = await rawRequest(
-      s.url,
-      `POST /mcp HTTP/1.1\r\nHost: [\r\nAuthorization: Bearer ${s.agent}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
-      body,
-    );
-    expect(r.status).toBe(400);
-    expect(JSON.parse(r.body).error.code).toBe('invalid_input');
+    // `user@evil.example` parses as a URL (with credentials) and failed later, as a 500.
+    for (const host of ['[', 'a b', '[::1', 'user@evil.example', 'user:pw@x', 'x/y', 'x:99999999', 'x?y']) {
+      const r = await rawRequest(
+        s.url,
+        `POST /mcp HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${s.agent}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+        body,
+      );
+      expect(r.status, host).toBe(400);
+      expect(JSON.parse(r.body).error.code, host).toBe('invalid_input');
+    }
+    // Well-formed hosts still reach MCP.
+    for (const host of ['localhost', '127.0.0.1:3000', '[::1]:8080', 'gatehouse.internal']) {
+      const r = await rawRequest(
+        s.url,
+        `POST /mcp HTTP/1.1\r\nHost: ${host}\r\nAuthorization: Bearer ${s.agent}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMcp-Protocol-Version: 2025-11-25\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+        body,
+      );
+      expect(r.status, host).not.toBe(400);
+      expect(r.status, host).toBeLessThan(500);
+    }
   });
 
   it('a /gateway body nested 400,000 arrays (or objects) deep is judged without a stack overflow and forwarded', async () => {
