@@ -248,7 +248,7 @@ class Engine implements GuardEngine {
     if (w && w.rule.endsWith(':unknown')) w = findings.find((f) => f.decision === w!.decision && !f.rule.endsWith(':unknown')) ?? w;
     if (!w || w.decision === 'allow') {
       const allow = findings.find((f) => f.decision === 'allow');
-      return allow ?? finding('allow', 'allow', 'no rule requires approval', clip(command));
+      return allow ?? finding('allow', 'allow', 'every program in it is known to be read-only or harmless, or allowed by the policy', clip(command));
     }
     return w;
   }
