@@ -50,6 +50,8 @@ export interface AnalyzeOptions {
    * the caller's environment as this level's shell inherits it (src/guard/resolve.ts);
    */
   env?: ReadonlyMap<string, string>;
+  /** this level's commands run with elevated privileges (inside sudo, doas, su …): their file writes are approve; */
+  privileged?: boolean;
   /** this level's commands run in an interactive session's own shell (src/guard/session.ts); */
   session?: boolean;
   /** and, at the top level of a session line, the commands that read stdin read the terminal. */
@@ -70,6 +72,9 @@ export const MAX_NESTED_ANALYSES = 256;
 export const MAX_NESTED_BYTES = 1 << 20;
 let nestedLeft = MAX_NESTED_ANALYSES;
 let nestedBytesLeft = MAX_NESTED_BYTES;
+
+/** Writes that keep nothing (`> /dev/null`, `2> /dev/stderr`). */
+const NULL_SINK = /^\/dev\/(null|stdout|stderr|tty|fd\/\d+)$/;
 
 /** Where bash evaluates names as arithmetic (their values included). */
 const ARITH_CONTEXT = /\$\(\(|\(\(|\$\[|\blet\b|-(eq|ne|lt|gt|le|ge)\b|\b(declare|typeset|local)\s+-[A-Za-z]*i/;
@@ -290,6 +295,9 @@ function analyzeCommand(c: SimpleCommand, depth: number, o: AnalyzeOptions, info
     if (r.op.includes('>')) {
       const f = classifyWrite(t, m, o.writeAllowed);
       if (f) out.push({ ...f, reason: `redirect: ${f.reason}` });
+      // A file written by a shell running as root (`sudo sh -c '… > f'`) is written with root's
+      // rights wherever the shell is: not the harmless new output file it is for the agent's user.
+      else if (o.privileged && !NULL_SINK.test(t.text)) out.push(finding('approve', 'priv.write', `writes ${t.raw} with elevated privileges`, m));
     } else {
       const f = classifyRead(t, m);
       if (f) out.push(f);
@@ -400,6 +408,7 @@ function analyzeArgv(argv0: Word[], c: SimpleCommand, depth: number, o: AnalyzeO
   for (const w of writeArguments(v)) {
     const f = classifyWrite(w, c.text, o.writeAllowed);
     if (f) own.push({ ...f, reason: `${prog} writes ${w.raw}: ${f.reason}` });
+    else if (o.privileged && !NULL_SINK.test(w.text)) own.push(finding('approve', 'priv.write', `${prog} writes ${w.raw} with elevated privileges`, c.text));
   }
   for (const a of args) if (/\/dev\/(tcp|udp)\//.test(a.text) && !own.some((f) => f.rule === 'net.dev-tcp')) own.push(hardDeny('net.dev-tcp', 'refers to /dev/tcp or /dev/udp (network socket)', c.text));
 
@@ -420,7 +429,8 @@ function analyzeArgv(argv0: Word[], c: SimpleCommand, depth: number, o: AnalyzeO
     wrapper = u.argvs.length > 0 || u.scripts.length > 0;
     own.push(...u.findings);
     // A wrapper that may change or clear the environment hides the caller's variables from its program.
-    const inner = !o.env || ENV_INHERITING.has(prog) || SHELLS.has(prog) ? o : { ...o, env: undefined };
+    const keep = !o.env || ENV_INHERITING.has(prog) || SHELLS.has(prog) ? o : { ...o, env: undefined };
+    const inner = wrapperInfo(prog)?.where === 'privileged' && !keep.privileged ? { ...keep, privileged: true } : keep;
     for (const a of u.argvs) if (!analyzeArgv(a, c, depth, inner, info, out, false, wraps + 1)) innerHarmless = false;
     for (const s of u.scripts) {
       if (s.dynamic) own.push(finding('approve', 'exec.dynamic-script', `${prog} runs a shell string only known at run time`, c.text, { floor: true }));

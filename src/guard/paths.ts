@@ -37,6 +37,8 @@ const WRITE_DENY = [
   '~/.ssh/authorized_keys', '~/.ssh/authorized_keys2', '~/.ssh/config', '~/.ssh/rc', '~/.config/systemd/**', '~/.config/autostart/**',
   '~/.config/fish/config.fish', '~/.gitconfig', '~/.xinitrc', '~/.xprofile',
 ];
+/** Names of cgroup (v1 and v2) control files: writing one reconfigures the host's resource control. */
+const KERNEL_CONTROL = /^(cpuset\.[a-z_.]+|cgroup\.(procs|threads|subtree_control|type|freeze|kill|max\.[a-z]+)|memory\.(max|high|low|min|swap\.max|limit_in_bytes|memsw\.limit_in_bytes|oom\.group|oom_control)|cpu\.(max|weight|shares|cfs_quota_us|cfs_period_us|rt_runtime_us)|pids\.max|io\.(max|weight)|blkio\.[a-z_.]+|notify_on_release|release_agent)$/;
 const WRITE_OK_SPECIAL = ['/dev/null', '/dev/stdout', '/dev/stderr', '/dev/tty', '/dev/fd/*', '/proc/self/fd/*', '/dev/zero'];
 /** Writing these needs approval: system locations and hidden config in home. */
 const WRITE_APPROVE = ['/etc/**', '/usr/**', '/bin/**', '/sbin/**', '/lib/**', '/lib64/**', '/opt/**', '/var/**', '/root/**', '/srv/**', '/dev/**', '/proc/**', '~/.*', '~/.*/**', '/*'];
@@ -142,6 +144,9 @@ export function classifyWrite(p: PathInfo, matched: string, writeAllowed: readon
     const g = globHits(p.text, ['/etc/passwd', '/etc/shadow', '/etc/sudoers', '~/.bashrc', '~/.ssh/authorized_keys', '/dev/sda']);
     if (g) return hardDeny('fs.write-protected', `writes to paths matching ${p.text}, which includes ${g}`, matched);
   }
+  // Kernel control files (cgroup and cpuset knobs) change the host wherever they are reached from:
+  // `echo 2-3 > cpuset.cpus` in /sys/fs/cgroup/… is a relative path the guard cannot place.
+  if (KERNEL_CONTROL.test(n.slice(n.lastIndexOf('/') + 1))) return finding('approve', 'fs.write-system', `writes a kernel control file (${n})`, matched);
   if (n.startsWith('..')) return finding('approve', 'fs.write-outside', `writes outside the working directory (${n})`, matched);
   const allowedHit = anyMatch(writeAllowed, n) || (!n.startsWith('/') && !n.startsWith('~') && writeAllowed.includes('./**'));
   const a = anyMatch(WRITE_APPROVE, n);

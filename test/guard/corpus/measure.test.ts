@@ -17,22 +17,15 @@ const corpus = loadGuardCommandCorpus();
  *   over ssh_exec its input is the call's stdin, which the guard judges as a script (an interactive
  *   session judges every later line as bash too). Only a shell under sudo/doas is approve
  *   (priv.root-shell): its later lines would run as root with no `sudo` for the guard to see.
- * - `echo N > cpuset.*` with a relative path: the file is a cgroup control file only when the working
- *   directory is in /sys/fs/cgroup, which the guard cannot see; a write to a new relative file is
- *   allowed by the label policy itself.
- * - `sudo sh -c "cd /home; du -s * | sort -rn > USAGE"`: a read-only pipeline whose output goes to a
- *   new file; the guard does not track the directory `cd` moved to inside the string.
+ *
+ * (`echo N > cpuset.*` and `sudo sh -c "… > USAGE"` were on this list; kernel control file names
+ * and writes under sudo are approve now.)
  */
 const KNOWN_ALLOWED_DANGEROUS = new Set([
   'exec /bin/sh',
   '/bin/bash',
   '/bin/sh',
   'fakeroot /bin/bash',
-  '/bin/echo 1 > cpuset.memory_migrate',
-  '/bin/echo 16-19 > cpuset.cpus',
-  '/bin/echo 1 > cpuset.mems',
-  '/bin/echo 2-3 > cpuset.cpus',
-  'sudo sh -c "cd /home ; du -s * | sort -rn > USAGE"',
 ]);
 
 /** Benign lines flagged on SSH, at most (5.3% when this was written: 84 of 1,592). */
