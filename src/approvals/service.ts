@@ -462,10 +462,27 @@ export class ApprovalService {
   }
 
   /**
+   * The client could not or did not answer an in-band approval (a cancelled form, an error answer
+   * to `elicitation/create`, a cancelled call): nobody decided. The approval stays pending, to be
+   * decided out of band, and this throws `approval_required` as `outOfBand` does, with `why` in
+   * the message and the id, so the agent can tell the person and retry with `approval_id`.
+   * Only the asking token's own pending approval is named (another's is not found).
+   */
+  async stillWaiting(id: string, who: { tokenId: string }, why: string): Promise<never> {
+    const a = await this.get(id);
+    if (!a || a.tokenId !== who.tokenId) throw notFound(id);
+    if (a.status !== 'pending') throw new GatehouseError('approval_invalid', `approval ${id} is ${a.status}, not waiting`, { hint: 'call again without approval_id to ask anew' });
+    throw new GatehouseError('approval_required', `${why}; that is not a decision: approval ${id} is still waiting for a person (${a.rule}: ${a.reason})`, {
+      hint: `${decideInstructions(id)} It expires at ${a.expiresAt}.`,
+      details: { approvalId: id, expiresAt: a.expiresAt, rule: a.rule, reason: a.reason, description: describeForHuman(a, { now: this.#now() }), instructions: decideInstructions(id) },
+    });
+  }
+
+  /**
    * In band (elicitation, with or without a TOTP code): the person answered in the client. Records
    * the decision on the approval created by `request` and, when approved, spends it at once.
    * Only the asking token's own approval is settled (another's is not found).
-   * Denied (decline, cancel, wrong code, timeout) -> throws `denied`.
+   * Denied (decline, a refused accept, wrong code) -> throws `denied`.
    */
   async settleInteractive(id: string, who: { tokenId: string; digest: string }, decision: 'approved' | 'denied', o: DecideOptions): Promise<{ approver: string; channel: DecisionChannel }> {
     await this.decide(id, decision, { ...o, forTokenId: who.tokenId });

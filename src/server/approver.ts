@@ -26,9 +26,23 @@ export class ElicitationRequired extends GatehouseError {
   constructor(
     readonly elicitation: { message: string; requestedSchema: { type: 'object'; properties: Record<string, Record<string, unknown>>; required: string[] } },
     readonly requestState: string,
+    /** The pending approval the elicitation decides (decided out of band when the client cannot answer). */
+    readonly approvalId: string,
+    /** Throws `approval_required` for this approval, still waiting, saying `why` (ApprovalService.stillWaiting). */
+    readonly stillWaiting: (why: string) => Promise<never>,
   ) {
     super('approval_required', 'a person must approve this in the client');
   }
+}
+
+/**
+ * The client gave no answer (`cancel`, no response for our key): not a decision. The approval stays
+ * pending for a person to decide out of band, and the result says so with its id (issue 18.2 and
+ * 24.2: cancel is not deny; a decline is).
+ */
+function answered(inputResponses: Record<string, unknown> | undefined): boolean {
+  const a = inputResponses?.[APPROVAL_INPUT_KEY] as { action?: unknown } | undefined;
+  return a?.action === 'accept' || a?.action === 'decline';
 }
 
 function isMcpContext(c: ApprovalContext | undefined): c is McpApprovalContext {
@@ -80,9 +94,10 @@ export function createApprover(service: ApprovalService): Approver {
         const state = await service.redeemRequestState(ch.requestState, { tokenId: principal.tokenId, digest });
         if (!state.approvalId) throw new GatehouseError('approval_invalid', 'the approval state does not name an approval');
         const who = { tokenId: principal.tokenId, digest };
+        if (!answered(ch.inputResponses)) return service.stillWaiting(state.approvalId, who, 'the client cancelled the approval form without an answer');
         if (mode === 'totp') {
           const code = acceptedContent<{ code?: unknown }>(ch.inputResponses, APPROVAL_INPUT_KEY)?.code;
-          if (typeof code !== 'string') return service.settleInteractive(state.approvalId, who, 'denied', { by: 'client', channel: 'totp', note: 'declined, cancelled or no code' });
+          if (typeof code !== 'string') return service.settleInteractive(state.approvalId, who, 'denied', { by: 'client', channel: 'totp', note: 'declined or no code' });
           // Checked against this token's own brute-force brake (and the approver's shared one);
           // a wrong, reused or braked code denies the approval on record and is thrown.
           return service.settleTotp(state.approvalId, who, code);
@@ -91,7 +106,7 @@ export function createApprover(service: ApprovalService): Approver {
         return service.settleInteractive(state.approvalId, who, approved ? 'approved' : 'denied', {
           by: `user of ${principal.tokenName}'s client`,
           channel: 'elicitation',
-          note: approved ? undefined : 'declined or cancelled in the client',
+          note: approved ? undefined : 'declined in the client',
         });
       }
 
@@ -104,6 +119,8 @@ export function createApprover(service: ApprovalService): Approver {
         throw new ElicitationRequired(
           { message, requestedSchema: mode === 'totp' ? TOTP_SCHEMA : APPROVE_SCHEMA },
           service.sealRequestState({ tokenId: principal.tokenId, digest, approvalId: id }),
+          id,
+          (why) => service.stillWaiting(id, { tokenId: principal.tokenId }, why),
         );
       }
       return service.outOfBand({ ...request, mode: mode === 'totp' ? 'totp' : 'out-of-band' });

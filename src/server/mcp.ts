@@ -119,8 +119,50 @@ function toolContext(
   };
 }
 
+/** A 2025-era connection that can carry `elicitation/create`: Gatehouse sends it itself. */
+interface LegacyElicit {
+  elicitInput: ServerContext['mcpReq']['elicitInput'];
+  timeoutMs: number;
+  runtime: Runtime;
+}
+
+/**
+ * The 2025-era approval round, run here instead of by the SDK's shim so that every way it can end
+ * has a typed result and a recorded outcome (issue 24.2): the client's answer re-enters the tool
+ * with the sealed request state, exactly as a 2026-07-28 retry does (accept and decline decide;
+ * cancel leaves the approval waiting); an error answer or a timeout leaves the approval waiting
+ * for a person out of band and says so with its id; a cancelled call is audited and answered
+ * the same way (the client may not read it).
+ */
+async function legacyApproval(
+  tool: ToolDefinition,
+  input: unknown,
+  toolCtx: ToolContext,
+  legacy: LegacyElicit,
+  e: ElicitationRequired,
+): Promise<CallToolResult> {
+  let answer: unknown;
+  try {
+    const params = { mode: 'form', message: e.elicitation.message, requestedSchema: e.elicitation.requestedSchema } as Parameters<LegacyElicit['elicitInput']>[0];
+    answer = await legacy.elicitInput(params, { signal: toolCtx.signal, timeout: legacy.timeoutMs });
+  } catch (err) {
+    const cancelled = toolCtx.signal.aborted;
+    const why = cancelled ? 'the call was cancelled before anyone answered the approval form' : `the client could not show the approval form (${err instanceof Error ? err.message : String(err)})`;
+    await legacy.runtime.gate.event(toolCtx.principal, tool.name, cancelled ? 'approval_cancelled' : 'approval_unanswered', { approvalId: e.approvalId, why }).catch(() => undefined);
+    try {
+      await e.stillWaiting(why);
+    } catch (w) {
+      return errorResult(toolCtx.output.error(toGatehouseError(w)));
+    }
+  }
+  const approvalContext: McpApprovalContext = { ...(toolCtx.approvalContext as McpApprovalContext), canElicit: false, requestState: e.requestState, inputResponses: { [APPROVAL_INPUT_KEY]: answer } };
+  const retryCtx: ToolContext = { ...toolCtx, approvalContext };
+  const r = await runTool(tool, input, retryCtx);
+  return r as CallToolResult;
+}
+
 /** Runs the tool and answers through the result boundary: its result or error scrubbed, or an input-required answer. */
-async function runTool(tool: ToolDefinition, input: unknown, toolCtx: ToolContext): Promise<CallToolResult | InputRequiredResult> {
+async function runTool(tool: ToolDefinition, input: unknown, toolCtx: ToolContext, legacy?: LegacyElicit): Promise<CallToolResult | InputRequiredResult> {
   try {
     // INVARIANT (the result boundary): everything a tool returns passes through this call's
     // scrubbing here, whether or not the tool scrubbed it itself; a careless tool cannot leak.
@@ -129,6 +171,7 @@ async function runTool(tool: ToolDefinition, input: unknown, toolCtx: ToolContex
   } catch (e) {
     if (e instanceof ElicitationRequired) {
       const requestedSchema = e.elicitation.requestedSchema as Parameters<typeof inputRequired.elicit>[0]['requestedSchema'];
+      if (legacy) return legacyApproval(tool, input, toolCtx, legacy, e);
       return inputRequired({
         inputRequests: { [APPROVAL_INPUT_KEY]: inputRequired.elicit({ message: e.elicitation.message, requestedSchema }) },
         requestState: e.requestState,
@@ -196,7 +239,11 @@ export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Pri
     const input = await toolInput(runtime, principal, tool, request.params.arguments);
     if ('error' in input) return errorResult(input.error);
     const toolCtx = toolContext(runtime, server, ctx, principal, { client, door, input: input.value, progressToken: request.params._meta?.progressToken });
-    return runTool(tool, input.value, toolCtx);
+    // 2025-era stdio clients that declared elicitation are asked by Gatehouse itself (legacyApproval).
+    const legacy = door.era === 'legacy' && toolCtx.approvalContext && (toolCtx.approvalContext as McpApprovalContext).canElicit
+      ? { elicitInput: (p: Parameters<LegacyElicit['elicitInput']>[0], o?: Parameters<LegacyElicit['elicitInput']>[1]) => ctx.mcpReq.elicitInput(p, o), timeoutMs: runtime.config.approvals.ttl_seconds * 1000, runtime }
+      : undefined;
+    return runTool(tool, input.value, toolCtx, legacy);
   });
 
   server.onerror = (e) => log.debug('mcp protocol error', { err: e });

@@ -109,7 +109,29 @@ describe.skipIf(!(await requires('bwrap', 'approvals e2e')))('approvals end to e
       }
     });
 
-    it.each([['decline', { action: 'decline' }], ['cancel', { action: 'cancel' }], ['accept without approving', { action: 'accept', content: { approve: false } }]] as const)(
+    it('cancel is not deny: the approval stays waiting, the text names it, and a person\'s out-of-band approval lets the retry run once', async () => {
+      const { client, close } = await open(door, era, agent);
+      person(client, () => ({ action: 'cancel' }));
+      try {
+        const m = marker();
+        const args = { command: risky(m) };
+        const r = await client.callTool({ name: 'exec', arguments: args });
+        expect(r.isError).toBe(true);
+        const text = JSON.stringify(r.content);
+        expect(text).toMatch(/approval_required: the client cancelled the approval form without an answer; that is not a decision: approval ap_\w+ is still waiting/);
+        const id = approvalIdOf(r);
+        expect(text).toContain(id);
+        expect(ran(m)).toBe(false);
+        expect(cli(['approve', id], env).code).toBe(0);
+        const retry = await client.callTool({ name: 'exec', arguments: { ...args, approval_id: id } });
+        expect(retry.isError, JSON.stringify(retry.content)).toBeFalsy();
+        expect(ran(m)).toBe(true);
+      } finally {
+        await close();
+      }
+    });
+
+    it.each([['decline', { action: 'decline' }], ['accept without approving', { action: 'accept', content: { approve: false } }]] as const)(
       '%s -> denied, nothing runs',
       async (_what, answer) => {
         const { client, close } = await open(door, era, agent);
@@ -125,6 +147,60 @@ describe.skipIf(!(await requires('bwrap', 'approvals e2e')))('approvals end to e
         }
       },
     );
+  });
+
+  it('a 2025-era client that answers the approval request with a JSON-RPC error gets a typed result naming the waiting approval; it is audited', async () => {
+    const { client, close } = await open('stdio', 'legacy', agent);
+    client.setRequestHandler('elicitation/create', async () => {
+      throw new Error('the host cannot show forms right now');
+    });
+    try {
+      const m = marker();
+      const seq = auditSeq(env);
+      const r = await client.callTool({ name: 'exec', arguments: { command: risky(m) } });
+      expect(r.isError).toBe(true);
+      expect(JSON.stringify(r.content)).toMatch(/approval_required: the client could not show the approval form \(.*\); that is not a decision: approval ap_\w+ is still waiting/);
+      const id = approvalIdOf(r);
+      expect(ran(m)).toBe(false);
+      expect(auditAfter(env, seq).some((x) => x.tool === 'exec' && x.outcome === 'approval_unanswered')).toBe(true);
+      const listed = cli(['approvals', 'list'], env);
+      expect(listed.stdout).toContain(`Approval ${id} (pending)`);
+      cli(['deny', id], env);
+    } finally {
+      await close();
+    }
+  });
+
+  it('a call cancelled while the approval form is open is audited; the approval stays waiting for a person', async () => {
+    const { client, close } = await open('stdio', 'legacy', agent);
+    let asked!: () => void;
+    const shown = new Promise<void>((r) => (asked = r));
+    // The person never answers: the form stays open until the agent's client cancels the call.
+    client.setRequestHandler('elicitation/create', () => {
+      asked();
+      return new Promise(() => undefined);
+    });
+    try {
+      const m = marker();
+      const seq = auditSeq(env);
+      const abort = new AbortController();
+      const call = client.callTool({ name: 'exec', arguments: { command: risky(m) } }, { signal: abort.signal }).catch((e: unknown) => e);
+      await shown;
+      abort.abort(new Error('the agent gave up'));
+      await call;
+      // The server records the outcome once it sees notifications/cancelled.
+      let records = auditAfter(env, seq);
+      for (let i = 0; i < 50 && !records.some((x) => x.outcome === 'approval_cancelled'); i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        records = auditAfter(env, seq);
+      }
+      const event = records.find((x) => x.tool === 'exec' && x.outcome === 'approval_cancelled');
+      expect(event, JSON.stringify(records)).toBeDefined();
+      expect(ran(m)).toBe(false);
+      expect(cli(['approvals', 'list'], env).stdout).toContain(risky(m));
+    } finally {
+      await close();
+    }
   });
 
   describe.each(ERAS)('out of band (%s)', (era) => {
