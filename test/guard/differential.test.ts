@@ -43,7 +43,7 @@ const hasBash = existsSync(BASH);
 const CI = process.env.CI === 'true';
 if (!hasBash) console.warn(`differential.test: ${BASH} is missing, the differential test against bash is ${CI ? 'FAILING (CI=true)' : 'SKIPPED'}`);
 const RUNS = Number(process.env.GUARD_DIFF_RUNS ?? 2000);
-const SEED = Number(process.env.GUARD_DIFF_SEED ?? 20_260_717);
+const SEED = Number(process.env.GUARD_PROP_SEED ?? process.env.GUARD_DIFF_SEED ?? 20_260_717);
 
 let parser: Parser;
 let g: GuardEngine;

@@ -1,6 +1,9 @@
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadGuard, MAX_COMMAND_BYTES, type GuardEngine } from '../../src/guard/index.js';
+import { PROP_SEED, PROP_TIMEOUT } from './prop-seed.js';
+
+vi.setConfig({ testTimeout: PROP_TIMEOUT });
 
 /** Random bytes and deep nesting never crash, hang or produce allow for dangerous payloads. */
 let g: GuardEngine;
@@ -16,7 +19,7 @@ describe('guard fuzz', () => {
         expect(VERDICTS).toContain(d.decision);
         expect(typeof d.rule).toBe('string');
       }),
-      { numRuns: 1500 },
+      { seed: PROP_SEED, numRuns: 1500 },
     );
   });
 
@@ -30,7 +33,7 @@ describe('guard fuzz', () => {
         const d = g.checkCommand(`${s.replace(/\\+\s*$/, '')}\nrm -rf /`);
         expect(d.decision).not.toBe('allow');
       }),
-      { numRuns: 800 },
+      { seed: PROP_SEED, numRuns: 800 },
     );
   });
 

@@ -31,7 +31,7 @@ const hasBash = existsSync(BASH);
 const hasBwrap = existsSync(BWRAP) && spawnSync(BWRAP, ['--ro-bind', '/', '/', '--', '/bin/true']).status === 0;
 if (!hasBash || !hasBwrap) console.warn(`stdin-differential.test: bash or bubblewrap is missing; the stdin differential is ${CI ? 'FAILING (CI=true)' : 'SKIPPED'}`);
 const RUNS = Math.max(50, Math.floor(Number(process.env.GUARD_DIFF_RUNS ?? 2000) / 4));
-const SEED = Number(process.env.GUARD_DIFF_SEED ?? 20_260_717) + 13;
+const SEED = Number(process.env.GUARD_PROP_SEED ?? process.env.GUARD_DIFF_SEED ?? 20_260_717) + 13;
 
 let parser: Parser;
 let g: GuardEngine;
