@@ -1,5 +1,5 @@
 import type { RuleEnv } from './rules-fs.js';
-import { SCRIPT_ALLOWED } from './rules-exec.js';
+import { SCRIPT_ALLOWED, shellScriptOperand } from './rules-exec.js';
 import { scriptsWrittenThenRun } from './script-flow.js';
 import { execEnvEntry } from '../core/index.js';
 import { progName, type View } from './argv.js';
@@ -376,6 +376,15 @@ function analyzeArgv(argv0: Word[], c: SimpleCommand, depth: number, o: AnalyzeO
   // `--help`, `--version`, `-h` alone and dry runs do nothing: the built-in rules' approvals of this
   // argv do not apply (their denies still do: a deny is never lowered).
   const readOnly = helpForm(v, !!rule || KNOWN_BENIGN.has(prog)) ?? dryRunForm(v);
+  // A shell with no command string and no script reads its commands from its input. With no input
+  // the caller sent (and no pipe, heredoc or redirect feeding it), those are commands the guard has
+  // not seen: the context's unknown verdict (approve on SSH; the sandbox may allow). In a session
+  // the later lines are typed into it and judged one by one, and stdin the caller sent is judged
+  // as a script (src/guard/stdin.ts), so neither is flagged here.
+  if (readOnly === undefined && SHELLS.has(prog) && !o.session && !c.terminal && c.stdin === undefined && !c.pipes.some((p) => p.stage > 0)
+    && !c.redirects.some((r) => r.op.startsWith('<')) && !args.some((a) => /^-[A-Za-z]*c/.test(a.text)) && shellScriptOperand(args) === undefined) {
+    own.push(o.unknown(v, `${prog} with no command reads commands from an input the guard has not seen`));
+  }
   if (rule) {
     const r = rule(v, o.ruleEnv);
     if (readOnly === undefined) own.push(...r);

@@ -100,16 +100,18 @@ describe('guard decision cache', () => {
 describe('guard decision cache and the command input', () => {
   it('keys on stdin, env and session: the same command with other input gets its own answer, in any order', () => {
     const e = cached;
+    // `sh` with no input reads commands nobody showed the guard: approve; with `ls` fed in: allow.
     const seq: [Parameters<GuardEngine['checkCommand']>[2], string][] = [
-      [undefined, 'allow'],
+      [undefined, 'approve'],
       [{ stdin: 'rm -rf ~' }, 'deny'],
       [{ stdin: 'ls' }, 'allow'],
       [{ env: { BASH_ENV: '/tmp/x' } }, 'deny'],
       [{ session: true }, 'approve'],
-      [undefined, 'allow'],
+      [undefined, 'approve'],
+      [{ stdin: 'ls' }, 'allow'],
       [{ stdin: 'rm -rf ~' }, 'deny'],
       [{ session: true }, 'approve'],
-      [{ env: {} }, 'allow'],
+      [{ env: {} }, 'approve'],
     ];
     for (const [input, want] of [...seq, ...[...seq].reverse()]) expect(e.checkCommand('sh', undefined, input).decision, JSON.stringify(input)).toBe(want);
   });

@@ -3,10 +3,14 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { staticCommand, staticCommands, type StaticCommand } from '../../src/guard/static-commands.js';
 import { loadGuard, type GuardEngine } from '../../src/guard/index.js';
 import { loadBashParser, type Parser } from '../../src/guard/parser.js';
+import { PROP_TIMEOUT } from './prop-seed.js';
+
+// Each property spawns bash hundreds of times: a loaded CI machine needs more than the default.
+vi.setConfig({ testTimeout: PROP_TIMEOUT });
 
 /**
  * Differential test of the guard's static word evaluation against real bash.

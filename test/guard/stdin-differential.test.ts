@@ -3,11 +3,15 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { loadGuard, type GuardEngine } from '../../src/guard/index.js';
 import { loadBashParser, type Parser } from '../../src/guard/parser.js';
 import { staticCommands } from '../../src/guard/static-commands.js';
 import { rank } from '../../src/guard/types.js';
+import { PROP_TIMEOUT } from './prop-seed.js';
+
+// Each property spawns bash hundreds of times: a loaded CI machine needs more than the default.
+vi.setConfig({ testTimeout: PROP_TIMEOUT });
 
 /**
  * Differential property for issue 13.1: a script fed to `bash -s` on standard input (the way

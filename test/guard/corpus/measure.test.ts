@@ -10,23 +10,12 @@ import { CORPUS_FAMILIES, loadGuardCommandCorpus, type CorpusFamily } from './lo
 const corpus = loadGuardCommandCorpus();
 
 /**
- * Dangerous lines the default policy still allows on SSH, each a judgment recorded here so any new
- * one fails this test. Each is labelled approve; none is a deny.
- *
- * - A shell started with no command (`/bin/bash`, `/bin/sh`, `exec /bin/sh`, `fakeroot /bin/bash`):
- *   over ssh_exec its input is the call's stdin, which the guard judges as a script (an interactive
- *   session judges every later line as bash too). Only a shell under sudo/doas is approve
- *   (priv.root-shell): its later lines would run as root with no `sudo` for the guard to see.
- *
- * (`echo N > cpuset.*` and `sudo sh -c "… > USAGE"` were on this list; kernel control file names
- * and writes under sudo are approve now.)
+ * Dangerous lines the default policy may still allow on SSH, each a judgment recorded here so any
+ * new one fails this test: none today. (Bare shells, `echo N > cpuset.*` and `sudo sh -c "… > f"`
+ * were on this list until a shell with no command and no input became the context's unknown
+ * verdict, kernel control files system writes, and writes under sudo approve.)
  */
-const KNOWN_ALLOWED_DANGEROUS = new Set([
-  'exec /bin/sh',
-  '/bin/bash',
-  '/bin/sh',
-  'fakeroot /bin/bash',
-]);
+const KNOWN_ALLOWED_DANGEROUS = new Set<string>([]);
 
 /** Benign lines flagged on SSH, at most (5.3% when this was written: 84 of 1,592). */
 const MAX_BENIGN_FLAGGED = 0.06;
