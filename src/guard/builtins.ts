@@ -66,7 +66,7 @@ for (const m of MISC_APPROVE) add(m, (v) => ipRule(v));
 for (const s of SHELLS) add(s, shellRule);
 add('source .', sourceRule);
 add('make gmake bmake pmake remake just rake gradle gradlew mvn mvnw ant npm pnpm yarn npx pnpx bunx uvx pipx go cargo dotnet pytest py.test tox nox nosetests behave trial jest vitest mocha phpunit rspec ctest composer mix sbt lein stack cabal swift dune bazel bazelisk meson scons ninja cmake zig java', runnerRule);
-add('zip gdb lldb man less more most rsync scp sftp sort tar gtar bsdtar git vi vim nvim ex view rvim gvim vimdiff emacs strace ltrace wget', (v) => optionCommandRule(v));
+add('zip gdb lldb man less more most rsync scp sftp sort tar gtar bsdtar git vi vim nvim ex view rvim gvim vimdiff emacs strace ltrace wget', (v, env) => optionCommandRule(v, env));
 
 /* ---- secret disclosure (issue 14 item 1) ---- */
 add('echo printf print cat tee', printVarsRule);

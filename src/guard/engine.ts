@@ -237,12 +237,6 @@ class Engine implements GuardEngine {
       findings = [finding('approve', 'internal.error', 'the guard failed while checking this command', clip(command), { floor: true }), ...rawScan(command)];
     }
     if (policy.parseError === 'deny') findings = findings.map((f) => (f.floor && f.rule.startsWith('parse.') ? { ...f, decision: 'deny' } : f));
-    // A script or project file the guard cannot read (`bash ./x.sh`, `make test`, `npm run build`)
-    // is code nothing vouches for: it gets the context's unknown verdict (approve on hosts, allow in
-    // the sandbox, whose boundary holds whatever the script does), never less than approve where
-    // that is the verdict. A script named only at run time is a floor finding and stays approve.
-    const unreadable = policy.unknownCommand[context];
-    if (unreadable !== 'approve') findings = findings.map((f) => (f.rule === 'exec.script-file' && !f.floor ? { ...f, decision: unreadable, reason: `${f.reason}; the ${policy.name} policy's unknown_command for this context is ${unreadable}` } : f));
     let w = worst(findings);
     // The unknown verdict is the fallback reason: a specific finding with the same verdict says more.
     if (w && w.rule.endsWith(':unknown')) w = findings.find((f) => f.decision === w!.decision && !f.rule.endsWith(':unknown')) ?? w;
@@ -274,6 +268,7 @@ class Engine implements GuardEngine {
       ruleEnv: {
         writeAllowed: policy.writeAllowed,
         scriptPathsAllowed: policy.scriptPathsAllowed,
+        unreadableScript: { verdict, policy: policy.name },
         ...(policy.credentialNames ? { credentialNames: policy.credentialNames } : {}),
         // curl/wget/httpie/xh requests meet the policy's HTTP rules, as api_request does.
         http: (req) => checkHttpWith(policy, req),

@@ -39,7 +39,18 @@ function scriptFinding(v: View, path: Word | string, what: string, env: RuleEnv)
   // The policy vouches for this file: an explicit allow, which the analyzer takes as the judgment
   // for this argv (the program is then not "unknown").
   if (scriptAllowed(text, env)) return [finding('allow', SCRIPT_ALLOWED, `${what} (${text}); the policy's script_paths_allowed lets it run`, v.text)];
-  return [ap('exec.script-file', `${what} (${text}), whose content the guard cannot read`, v)];
+  return [unreadable(v, `${what} (${text}), whose content the guard cannot read`, env)];
+}
+
+/**
+ * Code the guard cannot read is the unknown: it gets the context's unknown_command verdict
+ * (RuleEnv.unreadableScript; approve when absent). A script named only at run time is a floor
+ * finding instead, approve in every context.
+ */
+function unreadable(v: View, reason: string, env: RuleEnv): Finding {
+  const u = env.unreadableScript;
+  if (!u || u.verdict === 'approve') return ap('exec.script-file', reason, v);
+  return finding(u.verdict, 'exec.script-file', `${reason}; the ${u.policy} policy's unknown_command for this context is ${u.verdict}`, v.text);
 }
 
 const STDIN_PATH = /^(-|\/dev\/stdin|\/dev\/fd\/0|\/proc\/self\/fd\/0)$/;
@@ -296,7 +307,7 @@ const COMPRESSOR = /^(\/usr\/bin\/|\/bin\/)?(gzip|pigz|bzip2|pbzip2|lbzip2|xz|px
 const PLAIN_PAGER = /^(cat|less|more|most|bat)(\s+-[-\w=]+)*$/;
 
 /** Approvals for options that run commands (item 0); the commands themselves are judged through the analyzer. */
-export function optionCommandRule(v: View): Finding[] {
+export function optionCommandRule(v: View, env: RuleEnv): Finding[] {
   const a = v.args;
   const t = a.map((w) => w.text);
   const out: Finding[] = [];
@@ -309,7 +320,7 @@ export function optionCommandRule(v: View): Finding[] {
       const cmds = [...valuesOf(a, ['-ex', '--ex', '-iex', '--iex', '-eval-command', '-init-eval-command', '-o', '-O', '-k', '-K'], ['--eval-command', '--init-eval-command', '--one-line', '--one-line-before-file', '--one-line-on-crash'])];
       if (cmds.some((c) => gdbShell(c) !== undefined || /^\s*(platform\s+)?shell\b/.test(c))) out.push(ap('exec.option-command', `${v.prog} runs a shell command`, v));
       if (cmds.some((c) => /^\s*(python|py|pi|python-interactive|guile|gu|script|call|print|p|compile|source)\b|\(/.test(c))) out.push(ap('exec.interpreter-code', `${v.prog} runs code (python, a call, or a script) the guard cannot judge`, v));
-      if (val(['-x', '-ix', '-s'], ['--command', '--init-command', '--source', '-command']) !== undefined) out.push(ap('exec.script-file', `${v.prog} runs a command file the guard cannot read`, v));
+      if (val(['-x', '-ix', '-s'], ['--command', '--init-command', '--source', '-command']) !== undefined) out.push(unreadable(v, `${v.prog} runs a command file the guard cannot read`, env));
       if (val(['-p'], ['--pid', '-pid', '--attach-pid']) !== undefined || t.includes('attach')) out.push(ap('proc.debug-attach', `${v.prog} attaches to a running process (reads its memory, secrets included, and can change it)`, v));
       break;
     }
@@ -369,7 +380,7 @@ export function optionCommandRule(v: View): Finding[] {
         if (exShell(cmd).length || /(^|[|:\s])(sh(ell)?|ter(m(inal)?)?)\b/.test(cmd)) out.push(ap('exec.editor-command', `${v.prog} runs a shell command`, v));
         if (EX_INTERPRETER.test(cmd)) out.push(ap('exec.interpreter-code', `${v.prog} runs code or a script the guard cannot judge`, v));
       }
-      if (val(['-S', '-u', '-s', '-W'], []) !== undefined && !/^(NONE|NORC|DEFAULTS)$/.test(val(['-S', '-u', '-s', '-W'], []) ?? '')) out.push(ap('exec.script-file', `${v.prog} runs a script file the guard cannot read`, v));
+      if (val(['-S', '-u', '-s', '-W'], []) !== undefined && !/^(NONE|NORC|DEFAULTS)$/.test(val(['-S', '-u', '-s', '-W'], []) ?? '')) out.push(unreadable(v, `${v.prog} runs a script file the guard cannot read`, env));
       break;
     }
     case 'emacs':

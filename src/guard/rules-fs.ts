@@ -2,7 +2,7 @@ import { has, parseOpts, type View } from './argv.js';
 import type { CredentialNameConfig } from './credential-names.js';
 import { compileGlobs, globToRegExp } from './glob.js';
 import { classifyWrite, isSystemDir, normalizePath } from './paths.js';
-import { finding, hardDeny, type Finding, type HttpRequestLike } from './types.js';
+import { finding, hardDeny, type Finding, type HttpRequestLike, type Verdict } from './types.js';
 import type { Word } from './words.js';
 
 /**
@@ -20,6 +20,11 @@ export interface RuleEnv {
    * (issue 14 item 3). Absent: none (every script the guard cannot read is approve).
    */
   scriptPathsAllowed?: readonly string[];
+  /**
+   * What a script or project file the guard cannot read gets: the policy's unknown_command for the
+   * context (approve on hosts, allow in the sandbox, whose boundary holds it). Absent: approve.
+   */
+  unreadableScript?: { verdict: Verdict; policy: string };
   /**
    * The policy's HTTP rules, as api_request applies them (`checkHttpWith(policy, req)`), for
    * requests made by curl, wget, httpie and xh (issue 14 item 5). Absent: the built-in HTTP rules
