@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog, canonicalText, readAuditPayloads, readAuditRecord, verifyAuditChain, type AuditEntry } from '../../src/audit/index.js';
 import { canonicalDetailJson } from '../../src/audit/canonical.js';
 import type { Store } from '../../src/store/index.js';
 import { Redactor } from '../../src/vault/index.js';
 import { storeFixtures } from '../helpers/stores.js';
+import { auditHarness } from './harness.js';
 
 /**
  * Issue 13 item 9 and its invariant "the audit chain survives arbitrary strings": whatever text
@@ -25,24 +25,13 @@ async function fullText(store: Store, id: string, column: string, shown: string 
 }
 
 describe.each(fixtures.map((f) => [f.name, f] as const))('the audit chain survives arbitrary strings on %s', (_name, fx) => {
+  const h = auditHarness(fx);
+  const { key } = h;
   let store: Store;
-  const key = randomBytes(32);
   let audit: AuditLog;
+  beforeAll(() => void ({ store, audit } = h));
 
-  beforeAll(async () => {
-    store = await fx.open();
-    audit = new AuditLog(store, key);
-  });
-  afterAll(async () => {
-    await audit.close();
-    await store.close();
-    await fx.cleanup();
-  });
-
-  async function fresh(): Promise<void> {
-    await store.db.deleteFrom('audit_log').execute();
-    await store.db.deleteFrom('audit_blobs').execute();
-  }
+  const fresh = (): Promise<void> => h.clear();
 
   it('a lone surrogate in a command no longer breaks verify (issue 13 item 9)', async () => {
     await fresh();

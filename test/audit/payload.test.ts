@@ -1,6 +1,6 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   AuditLog,
   INLINE_PAYLOAD_BYTES,
@@ -14,6 +14,7 @@ import {
 import { CHAINED_FIELDS } from '../../src/audit/chain.js';
 import type { Store } from '../../src/store/index.js';
 import { storeFixtures } from '../helpers/stores.js';
+import { auditHarness } from './harness.js';
 
 /**
  * Issue 21 item 4: an audit record never drops what ran. Full texts go in `payload` (inline when
@@ -40,24 +41,13 @@ function longSession(): { at: string; dir: 'in' | 'out'; data: string }[] {
 }
 
 describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s', (name, fx) => {
+  const h = auditHarness(fx);
+  const { key } = h;
   let store: Store;
-  const key = randomBytes(32);
   let audit: AuditLog;
+  beforeAll(() => void ({ store, audit } = h));
 
-  beforeAll(async () => {
-    store = await fx.open();
-    audit = new AuditLog(store, key);
-  });
-  afterAll(async () => {
-    await audit.close();
-    await store.close();
-    await fx.cleanup();
-  });
-
-  async function fresh(): Promise<void> {
-    await store.db.deleteFrom('audit_log').execute();
-    await store.db.deleteFrom('audit_blobs').execute();
-  }
+  const fresh = (): Promise<void> => h.clear();
   const count = async (table: string) => Number(((await store.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()) as { n: number | string }).n);
 
   it('a 140 KB session transcript then a padded alias: the record holds rm (issue 21 item 4)', async () => {

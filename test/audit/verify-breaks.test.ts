@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog, MAX_REPORTED_BREAKS, verifyAuditChain } from '../../src/audit/index.js';
 import type { Store } from '../../src/store/index.js';
 import { storeFixtures } from '../helpers/stores.js';
+import { auditHarness } from './harness.js';
 
 /**
  * Issue 13 item 9, second half: `verify` reported only the first break, so one broken record (an
@@ -12,23 +12,14 @@ import { storeFixtures } from '../helpers/stores.js';
 const fixtures = await storeFixtures();
 
 describe.each(fixtures.map((f) => [f.name, f] as const))('audit verify reports every break on %s', (_name, fx) => {
+  const h = auditHarness(fx);
+  const { key } = h;
   let store: Store;
-  const key = randomBytes(32);
   let audit: AuditLog;
-
-  beforeAll(async () => {
-    store = await fx.open();
-    audit = new AuditLog(store, key);
-  });
-  afterAll(async () => {
-    await audit.close();
-    await store.close();
-    await fx.cleanup();
-  });
+  beforeAll(() => void ({ store, audit } = h));
 
   async function reset(n: number): Promise<void> {
-    await store.db.deleteFrom('audit_log').execute();
-    await store.db.deleteFrom('audit_blobs').execute();
+    await h.clear();
     for (let i = 0; i < n; i++) await audit.append({ phase: 'event', tool: 'test', action: `record ${i + 1}` });
   }
   const edit = (seq: number, action: string) => store.db.updateTable('audit_log').set({ action }).where('seq', '=', seq).execute();
