@@ -83,6 +83,18 @@ describe.skipIf(!(await requires('sshd', 'security findings e2e')))('security fi
   });
 
   describe('issue 13', () => {
+    it('issue 14: ssh_exec and POST /ssh/:target/exec judge in the ssh context: a program nothing vouches for needs a person', async () => {
+      // The exec tool's sandbox context allows the unknown (test/e2e/exec.test.ts runs `sh ./build.sh`);
+      // a tool that passed the wrong context to the guard would run this unasked on a host.
+      const m = marker('unknown-program');
+      const r = await call('ssh_exec', { target: 'box', command: `frobnicate --all; touch ${m}` });
+      expect(r.isError).toBe(true);
+      expect(text(r)).toMatch(/approval_required.*unknown_command in the ssh context is approve/s);
+      const route = await fetch(`${url}/ssh/box/exec`, { method: 'POST', headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json' }, body: JSON.stringify({ command: `frobnicate --all; touch ${m}` }) });
+      expect(JSON.stringify(await route.json())).toMatch(/approval_required.*ssh context/s);
+      expect(existsSync(m)).toBe(false);
+    });
+
     it('13.1: ssh_exec stdin is judged: a shell reading `rm -rf ~` from stdin is refused and nothing runs', async () => {
       for (const command of ['sh', 'bash', 'bash -s', 'sh /dev/stdin']) {
         const m = marker(`stdin-${command.replace(/\W/g, '_')}`);
@@ -207,6 +219,18 @@ describe.skipIf(!(await requires('sshd', 'security findings e2e')))('security fi
         await s.send('^echo ^');
         expect(existsSync(marker('hist'))).toBe(false);
         expect(existsSync(marker('caret'))).toBe(false);
+      } finally {
+        await s.close();
+      }
+    });
+
+    it('issue 14: ssh_session_send judges in the session context: a program nothing vouches for needs a person', async () => {
+      const s = await session();
+      try {
+        const r = await s.send(`frobnicate --all; touch ${marker('session-unknown')}`);
+        expect(r.isError).toBe(true);
+        expect(text(r)).toMatch(/approval_required.*unknown_command in the session context is approve/s);
+        expect(existsSync(marker('session-unknown'))).toBe(false);
       } finally {
         await s.close();
       }
