@@ -43,16 +43,6 @@ function view(a: Approval): Approval & { description: string } {
   return { ...a, description: describeForHuman(a) };
 }
 
-function countByToken(list: readonly Approval[]): { tokenId: string; tokenName: string; count: number }[] {
-  const m = new Map<string, { tokenId: string; tokenName: string; count: number }>();
-  for (const a of list) {
-    const e = m.get(a.tokenId) ?? { tokenId: a.tokenId, tokenName: a.tokenName, count: 0 };
-    e.count++;
-    m.set(a.tokenId, e);
-  }
-  return [...m.values()].sort((x, y) => y.count - x.count);
-}
-
 /**
  * The admin HTTP API: `GET /admin/approvals[?status=pending|approved|denied|expired|used|tampered|all]
  * [&limit=1..1000][&cursor=C][&token=TOKEN_ID]` (default pending, 100 per page) answers one page:
@@ -71,11 +61,6 @@ export function adminRoutes(service: ApprovalService): AdminRoute[] {
         requireAdmin(ctx);
         const status = (ctx.query.get('status') ?? 'pending') as ApprovalStatus | 'all';
         if (!STATUSES.includes(status)) throw new GatehouseError('invalid_input', `unknown status ${JSON.stringify(status)}`, { hint: STATUSES.join(', ') });
-        if (status === 'tampered') {
-          // Signatures cannot be checked in SQL: the service checks the newest rows (no paging).
-          const list = await service.list({ status });
-          return { approvals: list.map(view), total: list.length, byToken: countByToken(list), truncated: false };
-        }
         const limitText = ctx.query.get('limit');
         const limit = limitText === null ? undefined : Number(limitText);
         if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 1000)) {

@@ -64,7 +64,7 @@ export interface ListOptions {
 }
 
 export interface PageOptions {
-  status?: 'pending' | 'approved' | 'denied' | 'expired' | 'used' | 'all';
+  status?: 'pending' | 'approved' | 'denied' | 'expired' | 'used' | 'tampered' | 'all';
   /** At most this many records in the page (default 100, at most 1000). */
   limit?: number;
   /** `nextCursor` of the previous page. */
@@ -231,6 +231,7 @@ export class ApprovalService {
     const now = iso(this.#now());
     const limit = Math.min(Math.max(1, Math.floor(opts.limit ?? 100)), 1000);
     const status = opts.status ?? 'pending';
+    if (status === 'tampered') return this.#tamperedPage(limit, opts.tokenId);
     const filtered = <O>(q: SelectQueryBuilder<StoreTables, 'approvals', O>) => pageFilter(q, status, opts.tokenId, now);
     let q = filtered(this.#store.db.selectFrom('approvals').selectAll());
     if (opts.cursor !== undefined) {
@@ -255,6 +256,19 @@ export class ApprovalService {
       truncated: more || (opts.cursor !== undefined && total > shown.length),
       ...(more && last ? { nextCursor: `${last.created_at}|${last.id}` } : {}),
     };
+  }
+
+  /** Tampered records: signatures cannot be checked in SQL, so the newest rows are checked here (one page, no cursor). */
+  async #tamperedPage(limit: number, tokenId: string | undefined): Promise<ApprovalPage> {
+    const all = (await this.list({ status: 'tampered', limit: 5000 })).filter((a) => tokenId === undefined || a.tokenId === tokenId);
+    const counts = new Map<string, { tokenId: string; tokenName: string; count: number }>();
+    for (const a of all) {
+      const e = counts.get(a.tokenId) ?? { tokenId: a.tokenId, tokenName: a.tokenName, count: 0 };
+      e.count++;
+      counts.set(a.tokenId, e);
+    }
+    const byToken = [...counts.values()].sort((a, b) => b.count - a.count || a.tokenName.localeCompare(b.tokenName));
+    return { approvals: all.slice(0, limit), total: all.length, byToken, truncated: all.length > limit };
   }
 
   /**
