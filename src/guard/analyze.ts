@@ -1,10 +1,10 @@
 import type { RuleEnv } from './rules-fs.js';
 import { SCRIPT_ALLOWED, shellScriptOperand } from './rules-exec.js';
 import { scriptsWrittenThenRun } from './script-flow.js';
-import { execEnvEntry } from '../core/index.js';
+import { execEnvEntry, truncateText } from '../core/index.js';
 import { progName, type View } from './argv.js';
 import { builtinRule, KNOWN_BENIGN } from './builtins.js';
-import { dryRunForm, ENV_INHERITING, helpForm, isKnownProgram, numericWord, readArguments, wrapperInfo, wrapperNames, writeArguments } from './known-programs.js';
+import { dryRunForm, helpForm, isKnownProgram, numericWord, readArguments, writeArguments } from './known-programs.js';
 import { clip, extractScript, type Script, type SimpleCommand } from './extract.js';
 import { withTree, type Parser } from './parser.js';
 import { classifyRead, classifyWrite, mayBeSecretPath } from './paths.js';
@@ -16,7 +16,7 @@ import { embeddedCode } from './shell-code.js';
 import { mayRunStdin, readsOuterStdin, stdinRedirect, stdinUse } from './stdin.js';
 import { finding, hardDeny, rank, type Finding } from './types.js';
 import { staticEchoOutput } from './static-output.js';
-import { SHELLS, unwrap } from './wrappers.js';
+import { ENV_INHERITING, SHELLS, unwrap, WRAPPER_PROGS, wrapperInfo } from './wrappers.js';
 import { xargsRuns } from './xargs.js';
 import type { KnownVars, Word } from './words.js';
 
@@ -138,7 +138,7 @@ export function analyze(text: string, depth: number, o: AnalyzeOptions, stdin?: 
         else c.terminal = true;
       }
     }
-    if (c.argv.length === 1 && c.argv[0].text === 'exec' && stdinRedirect(c)) { from = UNKNOWN_STDIN; terminal = false; }
+    if (c.argv.length === 1 && c.argv[0]!.text === 'exec' && stdinRedirect(c)) { from = UNKNOWN_STDIN; terminal = false; }
   }
   pipeStaticText(script.commands);
   out.push(...script.findings);
@@ -186,10 +186,10 @@ function knownNames(env: KnownVars | undefined, line: ReadonlySet<string>): Read
 function pipeStaticText(cmds: SimpleCommand[]): void {
   // Commands by (innermost) pipeline, built on the first stage that needs its feeder: most lines have none.
   let byPipe: Map<number, SimpleCommand[]> | undefined;
-  for (let i = 0; i < cmds.length; i++) {
-    const c = cmds[i];
-    if (c.stdin || !c.pipes.length) continue;
+  for (const c of cmds) {
+    // Its innermost pipeline (none: not a pipeline stage).
     const pipe = c.pipes[c.pipes.length - 1];
+    if (c.stdin || !pipe) continue;
     if (pipe.stage === 0 || stdinRedirect(c)) continue;
     if (!byPipe) {
       byPipe = new Map();
@@ -208,7 +208,7 @@ function pipeStaticText(cmds: SimpleCommand[]): void {
 
 /** What a command prints, when the guard knows it exactly (echo/printf with literal words, cat/tee of known stdin). */
 function staticOutput(c: SimpleCommand): string | undefined {
-  const p = c.argv.length ? c.argv[0].text : '';
+  const p = c.argv[0]?.text ?? '';
   if (p === 'echo' || p === 'printf') return staticEchoOutput(c.argv);
   // cat with no file prints its stdin; tee always does (its file arguments get copies).
   if ((p === 'cat' && c.argv.slice(1).every((w) => w.text === '-')) || p === 'tee') return c.stdin && !c.stdin.dynamic ? c.stdin.text : undefined;
@@ -319,8 +319,9 @@ function analyzeCommand(c: SimpleCommand, depth: number, o: AnalyzeOptions, info
     if (o.session && d.dynamic) out.push(finding('approve', 'session.dynamic-name', 'declares a variable whose name is only known at run time', c.text));
     if (o.session && d.functions) out.push(finding('approve', 'session.function', 'exports or changes function definitions', c.text));
     // `export -p`, `declare -x` and friends print every variable: judged like any program.
-    if (c.argv.length) {
-      const b = o.judge({ prog: c.argv[0].text, path: c.argv[0].text, args: c.argv.slice(1), sc: c, depth, text: c.text }, info);
+    const head = c.argv[0];
+    if (head) {
+      const b = o.judge({ prog: head.text, path: head.text, args: c.argv.slice(1), sc: c, depth, text: c.text }, info);
       if (b) out.push(b);
     }
     return;
@@ -336,7 +337,7 @@ const MAX_WRAPPERS = 16;
 /** Words with known split values (`$X` with X='a b') become the words bash builds from them. */
 function expandFields(argv: Word[]): Word[] {
   let any = false;
-  for (let i = 0; i < argv.length; i++) if (argv[i].fields !== undefined) { any = true; break; }
+  for (let i = 0; i < argv.length; i++) if (argv[i]!.fields !== undefined) { any = true; break; }
   if (!any) return argv;
   const out: Word[] = [];
   for (const w of argv) {
@@ -352,14 +353,14 @@ function expandFields(argv: Word[]): Word[] {
  */
 function analyzeArgv(argv0: Word[], c: SimpleCommand, depth: number, o: AnalyzeOptions, info: ScriptInfo, out: Finding[], viaUnknown = false, wraps = 0): boolean {
   const argv = expandFields(argv0);
-  if (!argv.length) return true;
+  const name = argv[0];
+  if (!name) return true;
   if (wraps > MAX_WRAPPERS) {
     // Bounded work: `sudo sudo sudo …` thousands deep would otherwise cost O(n²).
     out.push(finding('approve', 'limits.nesting', `more than ${MAX_WRAPPERS} nested wrapper programs`, c.text, { floor: true }));
     out.push(...rawScan(argv.map((w) => w.text).join(' ')));
     return false;
   }
-  const name = argv[0];
   const args = argv.slice(1);
   if (name.dynamic || name.glob) {
     // INVARIANT: a program name only known at run time is never allowed (issue 14 item 4).
@@ -395,19 +396,20 @@ function analyzeArgv(argv0: Word[], c: SimpleCommand, depth: number, o: AnalyzeO
   if (!READ_EXEMPT.has(prog) && !(wrapperInfo(prog)?.where !== 'elsewhere' && wrapperInfo(prog) !== undefined)) {
     const reads = readArguments(v) ?? args;
     for (let i = 0; i < reads.length; i++) {
-      const a = reads[i].dynamic ? numericWord(reads[i]) ?? reads[i] : reads[i];
+      const w = reads[i]!;
+      const a = w.dynamic ? numericWord(w) ?? w : w;
       // classifyRead only ever reports a glob or a text with a secret-looking part; the `@file` and
       // `--opt=value` forms below read a suffix of this text, which has such a part only if the
       // whole text does. So plain arguments skip the three pattern tests.
       if (!a.glob && !mayBeSecretPath(a.text)) continue;
-      const k = reads === args ? i : args.indexOf(reads[i]);
+      const k = reads === args ? i : args.indexOf(w);
       const prev = args[k - 1]?.text;
       if (prev === '-i' && (prog === 'scp' || prog === 'rsync' || prog === 'sftp')) continue;
       // The destination of a copy is written, not read.
       if (k === args.length - 1 && /^(cp|install|ln|rsync|scp)$/.test(prog) && args.length > 1) continue;
       let p = a;
       const at = /^(?:[A-Za-z_-]*=)?@(.+)$/.exec(a.text);
-      if (at) p = { ...a, text: at[1], prefix: a.prefix.replace(/^[^@]*@/, '') };
+      if (at) p = { ...a, text: at[1]!, prefix: a.prefix.replace(/^[^@]*@/, '') };
       else if (/^--?[A-Za-z-]+=/.test(a.text)) { const val = a.text.slice(a.text.indexOf('=') + 1); p = { ...a, text: val, prefix: a.prefix.slice(a.prefix.indexOf('=') + 1) }; }
       const f = classifyRead(p, c.text);
       if (f) own.push(f);
@@ -483,13 +485,13 @@ function analyzeArgv(argv0: Word[], c: SimpleCommand, depth: number, o: AnalyzeO
   if (!viaUnknown && !isKnownProgram(prog) && !SHELLS.has(prog) && !INTERPRETERS.test(prog) && !info.functions.has(prog)) {
     // An unknown program whose arguments contain a dangerous argv may be a wrapper we do not know.
     for (let i = 0; i < args.length; i++) {
-      const p = progName(args[i].text);
+      const p = progName(args[i]!.text);
       if (!builtinRule(p) && !SHELLS.has(p) && !wrapperInfo(p) && p !== 'eval') continue;
       const sub: Finding[] = [];
       analyzeArgv(args.slice(i), c, depth, o, info, sub, true);
       const w = sub.reduce((m, f) => Math.max(m, rank(f.decision)), 0);
       if (w >= rank('approve')) {
-        out.push(finding('approve', 'exec.embedded-command', `${prog} is not a known program and its arguments contain a command that needs approval (${args.slice(i).map((x) => x.text).join(' ').slice(0, 80)})`, c.text));
+        out.push(finding('approve', 'exec.embedded-command', `${prog} is not a known program and its arguments contain a command that needs approval (${truncateText(args.slice(i).map((x) => x.text).join(' '), 80)})`, c.text));
         break;
       }
     }
@@ -620,101 +622,193 @@ interface Role {
   words: Word[];
 }
 
-/** Programs that run another argv (src/guard/known-programs.ts, the one wrapper table). */
-const UNWRAPPABLE: ReadonlySet<string> = wrapperNames();
-
+/**
+ * The argvs a command runs through its wrappers (`sudo nice curl …`: sudo's, nice's, curl's), up
+ * to 8 deep. Shells end the chain: they run shell strings, not argvs (WRAPPER_PROGS has none).
+ */
 function effective(argv: Word[]): Word[][] {
   const chain: Word[][] = [argv];
   let cur = argv;
-  for (let i = 0; i < 8 && cur.length; i++) {
-    if (!UNWRAPPABLE.has(progName(cur[0].text))) break;
-    const v: View = { prog: progName(cur[0].text), path: cur[0].text, args: cur.slice(1), sc: { argv: cur, assigns: [], redirects: [], text: '', pipes: [] }, depth: 0, text: '' };
-    if (SHELLS.has(v.prog)) break;
-    const u = unwrap(v);
-    if (!u || !u.argvs.length) break;
-    cur = u.argvs[0];
+  for (let i = 0; i < 8; i++) {
+    const head = cur[0];
+    if (!head || !WRAPPER_PROGS.has(progName(head.text))) break;
+    const sc: SimpleCommand = { argv: cur, assigns: [], redirects: [], text: '', pipes: [] };
+    const v: View = { prog: progName(head.text), path: head.text, args: cur.slice(1), sc, depth: 0, text: '' };
+    const next = unwrap(v)?.argvs[0];
+    if (!next) break;
+    cur = next;
     chain.push(cur);
   }
   return chain;
 }
 
-/**
- * Every program name a test in roleOf() below looks at, apart from shells and interpreters.
- * Any other program has the plain role, so roleOf returns it without running those tests.
- * test/guard/wrappers.test.ts reads roleOf's source and fails if a program it tests is missing here.
- */
-export const ROLE_PROGS: ReadonlySet<string> = new Set([
-  // network clients
-  'curl', 'wget', 'fetch', 'http', 'https', 'xh', 'aria2c', 'lynx', 'links', 'w3m', 'httpie', 'nc', 'ncat', 'netcat', 'socat',
-  'telnet', 's_client', 'gh', 'scp', 'sftp', 'ftp', 'tftp', 'rsync', 'openssl',
-  // decoders
-  'base64', 'base32', 'basenc', 'gbase64', 'xxd', 'uudecode', 'rev', 'zcat', 'gunzip', 'bzcat', 'bunzip2', 'xzcat', 'unxz',
-  'zstdcat', 'lzcat', 'brotli', 'unzstd', 'gzip', 'xz', 'bzip2', 'zstd', 'tr', 'printf', 'echo',
-  // environment dumps
-  'env', 'printenv', 'set', 'export', 'declare', 'typeset', 'compgen',
-  // code sinks besides shells and interpreters
-  'source', '.', 'eval',
-  // network sinks
-  'mail', 'mailx', 'sendmail', 'mutt', 'ssh',
-  // static output
-  'cat',
-]);
+/* ---- roles: what each program does with data, one table of families ---- */
 
-/** Role of a program that is none of the above: nothing flows into or out of it as code or secrets. */
+/** What a role family reads of one command (the program its wrappers run, `effective()`). */
+interface RoleInput {
+  prog: string;
+  /** Its arguments' text. */
+  a: string[];
+  /** Its words, the program's first. */
+  argv: Word[];
+  c: SimpleCommand;
+  /** The wrapper chain down to it (for code run through xargs or parallel). */
+  chain: Word[][];
+}
+
+/** Sets what one family of programs does with data. A role starts all false; families only set fields. */
+type RoleRule = (r: Role, x: RoleInput) => void;
+
+/** Shells, interpreters, `source`, `.`, `eval`: they run code; through xargs or parallel, what they read is code. */
+const codeSink: RoleRule = (r, x) => {
+  r.codeSink = true;
+  if (x.chain.some((w) => w[0] !== undefined && /^(xargs|parallel)$/.test(progName(w[0].text)))) r.stdinCode = true;
+  r.stdinShell = r.stdinCode;
+};
+
+/**
+ * Program name -> its role families. A name in several families gets each (nc is a network
+ * client and a network sink; echo decodes and prints static text). Any other program has the
+ * plain role: nothing flows into or out of it as code or secrets.
+ */
+const ROLES = new Map<string, RoleRule>();
+const role = (names: string, rule: RoleRule): void => {
+  for (const n of names.split(/\s+/)) {
+    if (!n) continue;
+    // Interpreters are a pattern (rules-sys.ts), not names: a listed one is a code sink besides.
+    const prev = ROLES.get(n) ?? (INTERPRETERS.test(n) ? codeSink : undefined);
+    ROLES.set(n, prev ? (r, x) => { prev(r, x); rule(r, x); } : rule);
+  }
+};
+
+/* ---- network clients ---- */
+
+/** Copies that reach the network only when an operand names a host (`scp f host:d`). */
+const REMOTE_COPY: ReadonlySet<string> = new Set(['scp', 'sftp', 'rsync']);
+
+/** A network client; `transfers` finds what it downloads and whether it sends. Its output redirects are downloads. */
+const netClient = (transfers: (r: Role, a: string[]) => void): RoleRule => (r, x) => {
+  r.net = !REMOTE_COPY.has(x.prog) || x.a.some((s) => s.includes(':'));
+  transfers(r, x.a);
+  for (const rd of x.c.redirects) {
+    if (rd.op.includes('>') && rd.target && !/^\d+$/.test(rd.target.text)) r.downloads.push(base(rd.target.text));
+  }
+};
+
+/** curl options that send data (`-d x`, `--data=x`). */
+const CURL_SENDS = /^(-d|--data|--data-binary|--data-raw|--data-urlencode|-F|--form|-T|--upload-file|--json)$/;
+const CURL_SENDS_EQ = /^(--data|--data-binary|--upload-file|--json|--form)=/;
+
+function curlTransfers(r: Role, a: string[]): void {
+  for (let i = 0; i < a.length; i++) {
+    const t = a[i]!;
+    if (t === '-o' || t === '--output') r.downloads.push(base(a[i + 1] ?? ''));
+    if (t === '-O' || t === '--remote-name') r.downloads.push(...a.filter((s) => /^https?:/.test(s)).map(urlBase));
+    if (CURL_SENDS.test(t) || CURL_SENDS_EQ.test(t)) r.netSink = true;
+  }
+}
+
+function wgetTransfers(r: Role, a: string[]): void {
+  const oi = a.findIndex((s) => s === '-O' || s === '--output-document' || /^-[a-zA-Z]*O$/.test(s));
+  const out = oi >= 0 ? a[oi + 1] : undefined;
+  if (out && out !== '-') r.downloads.push(base(out));
+  else if (oi < 0) r.downloads.push(...a.filter((s) => /^https?:/.test(s)).map(urlBase));
+  if (a.some((s) => /^--(post-file|post-data|body-file|body-data)/.test(s))) r.netSink = true;
+}
+
+/** A program that may send whatever it is given to the network. */
+const sends = (r: Role): void => { r.netSink = true; };
+const sendingClient = netClient(sends);
+
+role('curl', netClient(curlTransfers));
+role('wget', netClient(wgetTransfers));
+role('fetch http https xh aria2c lynx links w3m httpie nc ncat netcat socat telnet s_client gh', sendingClient);
+role('scp sftp ftp tftp rsync', sendingClient);
+role('openssl', (r, x) => { if (x.a[0] === 's_client') sendingClient(r, x); });
+
+/* ---- decoders ---- */
+
+/** `\xHH`, `\NNN`, `\uHHHH`: escapes printf (and echo -e) turn into other characters. */
+const hasEscapes = (a: string[]): boolean => a.some((s) => /\\x[0-9a-fA-F]|\\[0-7]{3}|\\u[0-9a-fA-F]{4}/.test(s));
+const decodes = (r: Role): void => { r.decoder = true; };
+
+role('base64 base32 basenc gbase64', (r, x) => {
+  if (x.a.some((s) => /^(-d|--decode|-D)$/.test(s) || /^-[a-zA-Z]*d/.test(s))) decodes(r);
+});
+role('xxd', (r, x) => { if (x.a.some((s) => /^-[a-zA-Z]*r/.test(s))) decodes(r); });
+// `openssl base64 -d`, `openssl enc -d …`: any openssl command given -d.
+role('openssl', (r, x) => { if (x.a.includes('-d')) decodes(r); });
+role('uudecode rev zcat gunzip bzcat bunzip2 xzcat unxz zstdcat lzcat brotli unzstd', decodes);
+role('gzip xz bzip2 zstd', (r, x) => { if (x.a.some((s) => /^-[a-zA-Z]*d|--decompress/.test(s))) decodes(r); });
+role('tr', (r, x) => { if (x.a.some((s) => /n-za-m|N-ZA-M/.test(s))) decodes(r); });
+role('printf', (r, x) => { if (hasEscapes(x.a)) decodes(r); });
+role('echo', (r, x) => { if (hasEscapes(x.a) && x.a.some((s) => /^-[a-zA-Z]*e/.test(s))) decodes(r); });
+
+/* ---- environment dumps ---- */
+
+const dumpsEnv = (r: Role): void => { r.envDump = true; };
+role('env printenv set', (r, x) => { if (x.a.length === 0) dumpsEnv(r); });
+role('export declare typeset', (r, x) => {
+  if (x.a.length <= 1 && x.a.some((s) => s === '-p' || s === '-x')) dumpsEnv(r);
+});
+role('compgen', (r, x) => { if (x.a.includes('-v')) dumpsEnv(r); });
+
+/* ---- code sinks (interpreters too: role() and roleRule()) ---- */
+
+role([...SHELLS].join(' '), codeSink);
+role('source . eval', codeSink);
+
+/* ---- network sinks ---- */
+
+role('mail mailx sendmail mutt ssh nc ncat netcat socat telnet', sends);
+
+/* ---- static output (for `echo … | sh`) ---- */
+
+role('echo', (r, x) => {
+  const ws = x.argv.slice(1);
+  if (ws.some((w) => w.dynamic)) return;
+  // A leading -n/-e/-E is echo's option, not text.
+  r.staticOut = ws.filter((w, i) => !(i === 0 && /^-[neE]+$/.test(w.text))).map((w) => w.text).join(' ');
+});
+role('printf', (r, x) => { if (!x.argv.slice(1).some((w) => w.dynamic)) r.staticOut = x.a.join(' '); });
+role('cat', (r, x) => { if (x.a.length === 0 && x.c.stdin && !x.c.stdin.dynamic) r.staticOut = x.c.stdin.text; });
+
+/** Every program name with a role family (interpreters aside: a pattern). */
+export const ROLE_PROGS: ReadonlySet<string> = new Set(ROLES.keys());
+
+/** A program's role families (an interpreter's by its pattern), or undefined: nothing flows into or out of it. */
+function roleRule(prog: string): RoleRule | undefined {
+  return ROLES.get(prog) ?? (INTERPRETERS.test(prog) ? codeSink : undefined);
+}
+
+/** The downloads of every program with no family (shared: never written). */
 const NO_DOWNLOADS: string[] = [];
+
+/** A role with no family's fields set. */
+function newRole(prog: string, words: Word[], stdinCode: boolean, stdinShell: boolean, downloads: string[]): Role {
+  return {
+    net: false, decoder: false, envDump: false, stdinCode, stdinShell, codeSink: false, netSink: false, downloads, prog, words,
+  };
+}
 
 function roleOf(c: SimpleCommand): Role {
   const chain = effective(c.argv);
-  const argv = chain[chain.length - 1];
-  const prog = argv.length ? progName(argv[0].text) : '';
+  // The chain starts with c.argv, so it is never empty.
+  const argv = chain[chain.length - 1] ?? c.argv;
+  const head = argv[0];
+  const prog = head ? progName(head.text) : '';
   // What it does with stdin matters only when something is piped into it.
   const piped = c.pipes.length > 0 || c.feedKind === 'file-out';
-  const use = piped && argv.length && mayRunStdin(prog) ? stdinUse({ prog, path: argv[0].text, args: argv.slice(1), sc: c, depth: 0, text: '' }).kind : 'data';
+  const use = piped && head && mayRunStdin(prog)
+    ? stdinUse({ prog, path: head.text, args: argv.slice(1), sc: c, depth: 0, text: '' }).kind
+    : 'data';
   const stdinCode = use === 'script' || use === 'code' || use === 'sql';
-  if (!ROLE_PROGS.has(prog) && !SHELLS.has(prog) && !INTERPRETERS.test(prog)) {
-    // NO_DOWNLOADS is only read (flow() iterates it); roles that download get their own array.
-    return { net: false, decoder: false, envDump: false, stdinCode, stdinShell: use === 'script', codeSink: false, netSink: false, downloads: NO_DOWNLOADS, prog, words: argv };
-  }
-  const a = argv.slice(1).map((w) => w.text);
-  const r: Role = { net: false, decoder: false, envDump: false, stdinCode, stdinShell: false, codeSink: false, netSink: false, downloads: [], prog, words: argv };
-  const viaXargs = chain.some((x) => x.length && /^(xargs|parallel)$/.test(progName(x[0].text)));
-  if (/^(curl|wget|fetch|http|https|xh|aria2c|lynx|links|w3m|httpie|nc|ncat|netcat|socat|telnet|s_client|gh|scp|sftp|ftp|tftp|rsync)$/.test(prog) || prog === 'openssl' && a[0] === 's_client') {
-    r.net = !/^(scp|sftp|rsync)$/.test(prog) || a.some((x) => x.includes(':'));
-    if (prog === 'curl') {
-      for (let i = 0; i < a.length; i++) {
-        if (a[i] === '-o' || a[i] === '--output') r.downloads.push(base(a[i + 1] ?? ''));
-        if (a[i] === '-O' || a[i] === '--remote-name') r.downloads.push(...a.filter((x) => /^https?:/.test(x)).map(urlBase));
-        if (/^(-d|--data|--data-binary|--data-raw|--data-urlencode|-F|--form|-T|--upload-file|--json)$/.test(a[i])) r.netSink = true;
-        if (/^(--data|--data-binary|--upload-file|--json|--form)=/.test(a[i])) r.netSink = true;
-      }
-    } else if (prog === 'wget') {
-      const oi = a.findIndex((x) => x === '-O' || x === '--output-document' || /^-[a-zA-Z]*O$/.test(x));
-      if (oi >= 0 && a[oi + 1] && a[oi + 1] !== '-') r.downloads.push(base(a[oi + 1]));
-      else if (oi < 0) r.downloads.push(...a.filter((x) => /^https?:/.test(x)).map(urlBase));
-      if (a.some((x) => /^--(post-file|post-data|body-file|body-data)/.test(x))) r.netSink = true;
-    } else r.netSink = true;
-    for (const rd of c.redirects) if (rd.op.includes('>') && rd.target && !/^\d+$/.test(rd.target.text)) r.downloads.push(base(rd.target.text));
-  }
-  if (/^(base64|base32|basenc|gbase64)$/.test(prog) && a.some((x) => /^(-d|--decode|-D)$/.test(x) || /^-[a-zA-Z]*d/.test(x))) r.decoder = true;
-  if (prog === 'xxd' && a.some((x) => /^-[a-zA-Z]*r/.test(x))) r.decoder = true;
-  if (prog === 'openssl' && (a.includes('-d') || a[0] === 'base64' && a.includes('-d') || a[0] === 'enc' && a.includes('-d'))) r.decoder = true;
-  if (/^(uudecode|rev|zcat|gunzip|bzcat|bunzip2|xzcat|unxz|zstdcat|lzcat|brotli|unzstd)$/.test(prog) || /^(gzip|xz|bzip2|zstd)$/.test(prog) && a.some((x) => /^-[a-zA-Z]*d|--decompress/.test(x))) r.decoder = true;
-  if (prog === 'tr' && a.some((x) => /n-za-m|N-ZA-M/.test(x))) r.decoder = true;
-  if ((prog === 'printf' || prog === 'echo') && argv.slice(1).some((w) => /\\x[0-9a-fA-F]|\\[0-7]{3}|\\u[0-9a-fA-F]{4}/.test(w.text)) && (prog === 'printf' || a.some((x) => /^-[a-zA-Z]*e/.test(x)))) r.decoder = true;
-  if ((prog === 'env' || prog === 'printenv') && argv.length === 1 || prog === 'set' && argv.length === 1 || (prog === 'export' || prog === 'declare' || prog === 'typeset') && a.some((x) => x === '-p' || x === '-x') && a.length <= 1 || prog === 'compgen' && a.includes('-v')) r.envDump = true;
-  const isShell = SHELLS.has(prog);
-  const isInterp = INTERPRETERS.test(prog);
-  if (isShell || isInterp || prog === 'source' || prog === '.' || prog === 'eval' || viaXargs && (isShell || isInterp)) {
-    r.codeSink = true;
-    // xargs hands what it reads to a shell or interpreter as its code.
-    if (viaXargs) r.stdinCode = true;
-    r.stdinShell = r.stdinCode;
-  }
-  if (/^(mail|mailx|sendmail|mutt|ssh|nc|ncat|netcat|socat|telnet)$/.test(prog)) r.netSink = true;
-  if (prog === 'echo' || prog === 'printf') {
-    if (!argv.slice(1).some((w) => w.dynamic)) r.staticOut = (prog === 'echo' ? argv.slice(1).filter((w, i) => !(i === 0 && /^-[neE]+$/.test(w.text))) : argv.slice(1)).map((w) => w.text).join(' ');
-  }
-  if (prog === 'cat' && argv.length === 1 && c.stdin && !c.stdin.dynamic) r.staticOut = c.stdin.text;
+  const rule = roleRule(prog);
+  // NO_DOWNLOADS is only read (flow() iterates it); roles that download get their own array.
+  if (!rule) return newRole(prog, argv, stdinCode, use === 'script', NO_DOWNLOADS);
+  // A program with a family runs its stdin as a shell only as a code sink (codeSink sets it).
+  const r = newRole(prog, argv, stdinCode, false, []);
+  rule(r, { prog, a: argv.slice(1).map((w) => w.text), argv, c, chain });
   return r;
 }
 
@@ -722,7 +816,7 @@ function base(p: string): string {
   return p.slice(p.lastIndexOf('/') + 1);
 }
 function urlBase(u: string): string {
-  const q = u.split(/[?#]/)[0];
+  const q = u.split(/[?#]/)[0]!;
   return base(q) || 'index.html';
 }
 
@@ -739,6 +833,17 @@ function samePipe(a: SimpleCommand, b: SimpleCommand): boolean {
 /** Partners of a command outside any pipeline. Never mutated. */
 const NO_PARTNERS: ReadonlySet<number> = new Set();
 
+/**
+ * The command (or role) at index `i` of the line's list. Pipe partners and substitution targets
+ * are indices extract() gave out for this list, so a miss is a guard bug: thrown, as reading
+ * through the missing entry would, so the engine fails closed (internal.error, approve).
+ */
+function at<T>(xs: readonly T[], i: number): T {
+  const x = xs[i];
+  if (x === undefined) throw new Error(`guard: no command at index ${i} of ${xs.length}`);
+  return x;
+}
+
 function flow(cmds: SimpleCommand[], roles: Role[], depth: number, o: AnalyzeOptions): Finding[] {
   const out: Finding[] = [];
   const tainted = new Set<string>();
@@ -747,17 +852,18 @@ function flow(cmds: SimpleCommand[], roles: Role[], depth: number, o: AnalyzeOpt
   const byPipe = new Map<number, number[]>();
   cmds.forEach((c, i) => { for (const p of c.pipes) { const l = byPipe.get(p.id); if (l) l.push(i); else byPipe.set(p.id, [i]); } });
   const secret = new Map<number, boolean>();
-  const isSecret = (j: number): boolean => { let v = secret.get(j); if (v === undefined) { v = isSecretReader(cmds[j]); secret.set(j, v); } return v; };
+  const isSecret = (j: number): boolean => { let v = secret.get(j); if (v === undefined) { v = isSecretReader(at(cmds, j)); secret.set(j, v); } return v; };
   for (let i = 0; i < cmds.length; i++) {
-    const c = cmds[i];
-    const r = roles[i];
+    const c = cmds[i]!;
+    const r = at(roles, i);
     // Sources flowing into this command through a pipe.
     const partners = c.pipes.length ? new Set<number>() : NO_PARTNERS;
     for (const p of c.pipes) for (const j of byPipe.get(p.id) ?? []) (partners as Set<number>).add(j);
     for (const j of partners) {
-      if (j === i || !samePipe(cmds[j], c)) continue;
-      const s = roles[j];
-      const m = `${cmds[j].text} | … ${c.text}`;
+      const from = at(cmds, j);
+      if (j === i || !samePipe(from, c)) continue;
+      const s = at(roles, j);
+      const m = `${from.text} | … ${c.text}`;
       if (r.stdinCode) {
         // Known text in the pipe (`echo … | sh`) was handed to this command as its stdin and judged
         // by the stdin rules (pipeStaticText); anything else it runs or applies is unseen.
@@ -772,8 +878,8 @@ function flow(cmds: SimpleCommand[], roles: Role[], depth: number, o: AnalyzeOpt
     }
     // Substitutions: this command's output becomes another command's argument or file.
     if (c.feeds !== undefined && c.feeds >= 0) {
-      const k = cmds[c.feeds];
-      const kr = roles[c.feeds];
+      const k = at(cmds, c.feeds);
+      const kr = at(roles, c.feeds);
       const m = `${k.text}`;
       if (c.feedKind === 'file-out') {
         if (kr.net && r.stdinCode) out.push(hardDeny('remote.pipe-to-shell', `sends network data (${kr.prog}) into ${r.prog}`, m));
@@ -790,7 +896,8 @@ function flow(cmds: SimpleCommand[], roles: Role[], depth: number, o: AnalyzeOpt
     }
     if (downloaded.size) {
       const names = r.words.map((w) => base(w.text));
-      const runs = (r.codeSink && names.slice(1).some((n) => downloaded.has(n))) || (r.words[0] && r.words[0].text.includes('/') && downloaded.has(names[0]));
+      const head = r.words[0];
+      const runs = (r.codeSink && names.slice(1).some((n) => downloaded.has(n))) || (head?.text.includes('/') && downloaded.has(base(head.text)));
       if (runs) out.push(hardDeny('remote.download-exec', `runs a file that was just downloaded (${names.find((n) => downloaded.has(n))})`, c.text));
     }
     for (const d of r.downloads) if (d) downloaded.add(d);

@@ -1,6 +1,7 @@
 import type { View } from './argv.js';
 import { stripSql } from './sql.js';
 import type { Word } from './words.js';
+import { wrapperInfo } from './wrappers.js';
 
 /**
  * The one table of programs the guard KNOWS (issue 14, "allow is a judgment, not the fallback"):
@@ -15,9 +16,9 @@ import type { Word } from './words.js';
  * approve/deny findings win; this table never lowers them, except for the read-only forms below
  * (`--help`, `--version`, dry runs), which do nothing by definition.
  *
- * The table also says which programs run another command (wrappers: how the analyzer treats them
- * and what they pass on) and which arguments are files a program reads (for path rules), so no
- * second list of program names has to be kept in step with it.
+ * The table also says which arguments are files a program reads (for path rules), so no second
+ * list of program names has to be kept in step with it. Programs that run another command are the
+ * wrapper table's (src/guard/wrappers.ts), which this file reads rather than repeats.
  *
  * Grown from the outside corpus's `allow` lines (test/guard/corpus/commands.jsonl) and the
  * programs' manuals; the false positives it costs are measured by test/guard/corpus-measure.test.ts.
@@ -41,9 +42,9 @@ const dynamicJ = (why: string): Judgment => ({ harmless: false, why, dynamic: tr
 /** A program's arguments, split once for the checks below. */
 export interface Args {
   words: readonly Word[];
-  /** Evaluated texts of `words`. */
+  /** Evaluated texts of `words` (`t[i]` is `words[i].text`: the two have the same length). */
   t: readonly string[];
-  /** Index of `--` in `words` (or words.length): options are looked for before it only. */
+  /** Index of `--` in `words` (or words.length): options are looked for before it only. At most t.length. */
   end: number;
 }
 
@@ -99,7 +100,7 @@ function isOpt(t: string): boolean {
 function operands(a: Args, valued: ReadonlySet<string> | undefined): number[] {
   const out: number[] = [];
   for (let i = 0; i < a.t.length; i++) {
-    const t = a.t[i];
+    const t = a.t[i]!;
     if (i > a.end) { out.push(i); continue; }
     if (i === a.end) continue;
     if (isOpt(t)) {
@@ -111,18 +112,42 @@ function operands(a: Args, valued: ReadonlySet<string> | undefined): number[] {
   return out;
 }
 
+/** The text at index `i` of the arguments, or undefined for none (an operand `operands()` did not find). */
+function textAt(a: Args, i: number | undefined): string | undefined {
+  return i === undefined ? undefined : a.t[i];
+}
+
+/** The text of operand `n` (skipping option values named in `valued`), or undefined when there are fewer. */
+function operand(a: Args, n = 0, valued?: ReadonlySet<string>): string | undefined {
+  return textAt(a, operands(a, valued)[n]);
+}
+
+/** The texts of the operands. */
+function operandTexts(a: Args, valued: ReadonlySet<string> | undefined): string[] {
+  // operands() yields indices below a.t.length only.
+  return operands(a, valued).map((i) => a.t[i]!);
+}
+
 const set = (...xs: string[]): ReadonlySet<string> => new Set(xs);
+
+/** Adds an option's value word, when the option has one (`grep -f` last has none). */
+function pushWord(out: Word[], w: Word | undefined): void {
+  if (w) out.push(w);
+}
 
 /** Any option word before `--` matching `re`. */
 function hasOpt(a: Args, re: RegExp): boolean {
-  for (let i = 0; i < a.end; i++) if (isOpt(a.t[i]) && re.test(a.t[i])) return true;
+  for (let i = 0; i < a.end; i++) {
+    const t = a.t[i]!;
+    if (isOpt(t) && re.test(t)) return true;
+  }
   return false;
 }
 
 /** A short option letter, alone or in a group (`-avn` has `n`), before `--`. */
 function hasShort(a: Args, letter: string): boolean {
   for (let i = 0; i < a.end; i++) {
-    const t = a.t[i];
+    const t = a.t[i]!;
     if (t.length > 1 && t[0] === '-' && t[1] !== '-' && /^-[A-Za-z0-9]+$/.test(t) && t.includes(letter)) return true;
   }
   return false;
@@ -159,9 +184,9 @@ export function sqlIsReadOnly(sql: string): boolean {
 function sqlArgs(a: Args, letter: string, long: string): string[] | undefined {
   const out: string[] = [];
   for (let i = 0; i < a.end; i++) {
-    const t = a.t[i];
+    const t = a.t[i]!;
     if (t.startsWith(`--${long}=`)) out.push(t.slice(long.length + 3));
-    else if (t === `--${long}` || (/^-[A-Za-z]+$/.test(t) && t.endsWith(letter))) { if (i + 1 < a.t.length) out.push(a.t[++i]); }
+    else if (t === `--${long}` || (/^-[A-Za-z]+$/.test(t) && t.endsWith(letter))) { if (i + 1 < a.t.length) out.push(a.t[++i]!); }
     else if (t.startsWith(`-${letter}`) && t.length > 2) out.push(t.slice(2));
   }
   return out.length ? out : undefined;
@@ -178,8 +203,8 @@ function dbClient(letter: string, long: string, positionalSql: boolean): Check {
     if (a.words.some((w) => w.dynamic && !w.fields)) return 'a statement or connection option is only known at run time';
     const sql = letter ? sqlArgs(a, letter, long) ?? [] : [];
     if (positionalSql) {
-      const ops = operands(a, set('-cmd', '-separator', '-nullvalue', '-newline', '-init'));
-      if (ops.length > 1) sql.push(...ops.slice(1).map((i) => a.t[i]));
+      const ops = operandTexts(a, set('-cmd', '-separator', '-nullvalue', '-newline', '-init'));
+      if (ops.length > 1) sql.push(...ops.slice(1));
     }
     const stdin = v.sc.stdin;
     if (stdin && !sql.length) {
@@ -195,8 +220,7 @@ function dbClient(letter: string, long: string, positionalSql: boolean): Check {
 /** Words after a subcommand for CLIs judged by their verbs (aws, gcloud, az). */
 function verbCheck(allow: RegExp, deny: RegExp, what: string): Check {
   return (a) => {
-    const ops = operands(a, undefined);
-    const words = ops.map((i) => a.t[i]);
+    const words = operandTexts(a, undefined);
     const verb = words.find((w) => allow.test(w) || deny.test(w));
     if (verb === undefined || !allow.test(verb) || deny.test(verb)) return `${what} ${words.slice(0, 3).join(' ')} is not known to be read-only`;
     return undefined;
@@ -208,12 +232,12 @@ const AWS_READ = /^(describe|list|get|batch-get|batch-describe|batch-check|head|
 const AWS_SECRET = /token|password|secret-value|credential|login|session|decrypt|private|presign|kubeconfig|key-material|data-key|signed-|cookie|access-details|master-user|random-password/;
 function awsCheck(a: Args): string | undefined {
   const ops = operands(a, set('--region', '--profile', '--output', '--query', '--endpoint-url', '--color', '--ca-bundle', '--cli-read-timeout', '--cli-connect-timeout', '--cli-binary-format'));
-  const svc = a.t[ops[0]] ?? '';
-  const op = a.t[ops[1]] ?? '';
+  const svc = textAt(a, ops[0]) ?? '';
+  const op = textAt(a, ops[1]) ?? '';
   if (svc === '' || svc === 'help' || op === 'help') return undefined;
   if (hasOpt(a, /^--with-decryption$/)) return 'aws --with-decryption prints secret parameters';
   if (svc === 's3') return op === 'ls' ? undefined : `aws s3 ${op} copies, moves or deletes objects`;
-  if (svc === 'configure') return op === 'list' || op === 'list-profiles' || (op === 'get' && !/key|token|secret/i.test(a.t[ops[2]] ?? '')) ? undefined : `aws configure ${op} changes or prints the credentials configuration`;
+  if (svc === 'configure') return op === 'list' || op === 'list-profiles' || (op === 'get' && !/key|token|secret/i.test(textAt(a, ops[2]) ?? '')) ? undefined : `aws configure ${op} changes or prints the credentials configuration`;
   if (svc === 'logs' && op === 'tail') return undefined;
   if (!AWS_READ.test(op) || AWS_SECRET.test(op)) return `aws ${svc} ${op} is not known to be read-only`;
   return undefined;
@@ -224,15 +248,15 @@ const GCLOUD_READ = /^(list|describe|get-iam-policy|get-value|read|list-[\w-]+|d
 /** gcloud commands that take operands themselves (an operand named `list` must not pass for a verb). */
 const GCLOUD_COMMANDS = /^(ssh|scp|ssh-[\w-]+|connect[\w-]*|deploy|submit|run|exec|execute[\w-]*|start[\w-]*|stop|reset[\w-]*|print-[\w-]+|access|activate-[\w-]+|login|revoke|create[\w-]*|delete[\w-]*|update[\w-]*|add-[\w-]+|remove-[\w-]+|set[\w-]*|unset|import|export|copy-files|cp|mv|rm|rsync|sign-url|get-credentials|attach[\w-]*|detach[\w-]*|resize|restore[\w-]*|enable|disable|move|patch|apply|upgrade|rollback|promote|failover|cancel|call|invoke|publish|pull|ack|seek|send[\w-]*|tunnel|init|config-ssh|generate[\w-]*|decrypt|encrypt|sign|verify-[\w-]+|mac-[\w-]+|asymmetric-[\w-]+|raw-[\w-]+)$/;
 function gcloudCheck(a: Args): string | undefined {
-  const words = operands(a, set('--project', '--format', '--filter', '--limit', '--zone', '--region', '--location', '--account', '--configuration', '--flatten', '--sort-by', '--page-size', '--verbosity', '--impersonate-service-account')).map((i) => a.t[i]);
+  const words = operandTexts(a, set('--project', '--format', '--filter', '--limit', '--zone', '--region', '--location', '--account', '--configuration', '--flatten', '--sort-by', '--page-size', '--verbosity', '--impersonate-service-account'));
   let i = 0;
   if (words[0] === 'alpha' || words[0] === 'beta') i++;
   if (words.length <= i) return undefined; // usage
   for (let k = i; k < words.length; k++) {
-    const w = words[k];
+    const w = words[k]!;
     if (GCLOUD_READ.test(w)) return undefined;
     // `gcloud storage cp gs://… LOCAL`: a download into a new local file.
-    if ((w === 'cp' || w === 'rsync') && /^(storage|alpha|beta)$/.test(words[k - 1] ?? '') && words.length - k >= 3 && words.slice(k + 1, -1).every((x) => /^gs:\/\//.test(x)) && !/^[a-z0-9]+:\/\//.test(words[words.length - 1])) return w === 'cp' ? undefined : 'gcloud storage rsync may delete files';
+    if ((w === 'cp' || w === 'rsync') && /^(storage|alpha|beta)$/.test(words[k - 1] ?? '') && words.length - k >= 3 && words.slice(k + 1, -1).every((x) => /^gs:\/\//.test(x)) && !/^[a-z0-9]+:\/\//.test(words[words.length - 1]!)) return w === 'cp' ? undefined : 'gcloud storage rsync may delete files';
     if (GCLOUD_COMMANDS.test(w) || !/^[a-z][a-z0-9-]*$/.test(w) || k - i > 4) return `gcloud ${words.slice(i, k + 1).join(' ')} is not known to be read-only`;
   }
   // Groups only (`gcloud ai endpoints`): gcloud prints the group's usage.
@@ -242,7 +266,7 @@ function gcloudCheck(a: Args): string | undefined {
 /* az GROUP… VERB */
 const AZ_READ = /^(list|show|list-\w+|show-\w+|get-\w+|exists|version|wait|query|check-name)$/;
 function azCheck(a: Args): string | undefined {
-  const words = operands(a, set('--output', '-o', '--query', '--subscription', '-g', '--resource-group', '-n', '--name')).map((i) => a.t[i]);
+  const words = operandTexts(a, set('--output', '-o', '--query', '--subscription', '-g', '--resource-group', '-n', '--name'));
   if (!words.length) return undefined;
   const verb = words.find((w) => AZ_READ.test(w) || /^(create|delete|update|set|add|remove|start|stop|restart|deploy|invoke|run|login|logout|ssh|get-access-token|get-credentials|keys|secret|import|export|upload|download|purge|scale|reset|renew|regenerate\w*|assign|grant)$/.test(w));
   if (!verb || !AZ_READ.test(verb) || /secret|keys|credential|token|password|connection-string/.test(words.join(' '))) return `az ${words.slice(0, 3).join(' ')} is not known to be read-only`;
@@ -252,9 +276,9 @@ function azCheck(a: Args): string | undefined {
 /* curl: a download or request that sends no local data, changes nothing remote and writes only new files. */
 function curlCheck(a: Args): string | undefined {
   for (let i = 0; i < a.end; i++) {
-    const t = a.t[i];
+    const t = a.t[i]!;
     if (/^(-d|--data(-\w+)?|-F|--form(-string)?|-T|--upload-file|--json|-K|--config|--post30[123]|--mail-rcpt|--mail-from|-Q|--quote|--ftp-create-dirs|-a|--append)$/.test(t)) return `curl ${t} sends data or runs commands on the server`;
-    if (/^--(data|data-\w+|form|upload-file|json|config|quote)=/.test(t) || /^-[A-Za-z]*[dFTKQa]/.test(t) && !t.startsWith('--')) return `curl ${t} sends data or changes the server`;
+    if (/^--(data|data-\w+|form|upload-file|json|config|quote)=/.test(t) || (/^-[A-Za-z]*[dFTKQa]/.test(t) && !t.startsWith('--'))) return `curl ${t} sends data or changes the server`;
     if (/^(-X|--request)$/.test(t) && !/^(GET|HEAD|OPTIONS|NLST|LIST)$/i.test(a.t[i + 1] ?? '')) return `curl ${t} ${a.t[i + 1] ?? ''} is not a read`;
     if (/^(-X|--request=)(.+)$/.test(t) && !/^(-X|--request=)(GET|HEAD|OPTIONS)$/i.test(t)) return `curl ${t} is not a read`;
   }
@@ -274,13 +298,14 @@ function httpieCheck(a: Args, v: View): string | undefined {
   if (v.sc.stdin || v.sc.pipes.some((p) => p.stage > 0) || v.sc.redirects.some((r) => (r.fd === null || r.fd === '0') && r.op.startsWith('<'))) return 'sends its standard input as the request body';
   const ops = operands(a, set('--auth', '-a', '--verify', '--cert', '--cert-key', '--timeout', '--proxy', '--print', '-p', '--output', '-o', '--style', '-s'));
   let k = 0;
-  if (/^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|PURGE|[A-Z]+)$/i.test(a.t[ops[0]] ?? '') && !/[.:/]/.test(a.t[ops[0]] ?? '')) {
-    if (!/^(GET|HEAD|OPTIONS)$/i.test(a.t[ops[0]])) return `http ${a.t[ops[0]]} is not a read`;
+  const first = textAt(a, ops[0]) ?? '';
+  if (/^(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS|PURGE|[A-Z]+)$/i.test(first) && !/[.:/]/.test(first)) {
+    if (!/^(GET|HEAD|OPTIONS)$/i.test(first)) return `http ${first} is not a read`;
     k = 1;
   }
   for (const i of ops.slice(k + 1)) {
-    const t = a.t[i];
-    if (/^[^=:@]*(==)/.test(t) || /^[A-Za-z0-9_-]+:[^=]/.test(t) && !t.includes('=')) continue; // query params, headers
+    const t = a.t[i]!; // an operand's index
+    if (/^[^=:@]*(==)/.test(t) || (/^[A-Za-z0-9_-]+:[^=]/.test(t) && !t.includes('='))) continue; // query params, headers
     return `http item ${t} sends data`;
   }
   return undefined;
@@ -290,16 +315,16 @@ function httpieCheck(a: Args, v: View): string | undefined {
 function ipCheck(a: Args): string | undefined {
   if (hasOpt(a, /^-(b|batch|force)$/)) return 'ip -batch runs commands from a file';
   const ops = operands(a, set('-n', '-netns', '-f', '-family', '-l', '-loops', '-rc', '-rcvbuf', '-c', '-color'));
-  const obj = a.t[ops[0]] ?? '';
+  const obj = textAt(a, ops[0]) ?? '';
   if (/^x/.test(obj)) return 'ip xfrm prints IPsec keys';
-  const cmd = a.t[ops[1]];
+  const cmd = textAt(a, ops[1]);
   if (cmd === undefined || /^(show|sh|list|ls|lst|get|help)$/.test(cmd) || obj === 'monitor' || obj === 'mon') return undefined;
   return `ip ${obj} ${cmd} changes network configuration`;
 }
 
 /** tc/devlink/bridge/dcb/rdma/vdpa style: OBJECT [show|list]. */
 const showOnly: Check = (a) => {
-  const words = operands(a, set('-n', '-netns', '-f', '-family', '-b', '-batch')).map((i) => a.t[i]);
+  const words = operandTexts(a, set('-n', '-netns', '-f', '-family', '-b', '-batch'));
   if (hasOpt(a, /^-(b|batch|force)$/)) return 'runs commands from a file';
   if (words.some((w) => /^(add|del|delete|set|change|replace|flush|run|bind|unbind|reload|clear|clearmax|snapshot|reset|attach|detach|load|unload|exec|new|rm|remove|update|enable|disable|up|down|flash|reload|port|split|unsplit)$/.test(w))) return `${words.slice(0, 3).join(' ')} changes the device or network`;
   if (words.length <= 1 || words.slice(1, 4).some((w) => /^(show|sh|list|ls|lst|help|status|summary|monitor|get|stats)$/.test(w))) return undefined;
@@ -326,12 +351,12 @@ const gitConfig: Check = (a) => {
 };
 const gitRemote: Check = (a) => {
   const ops = operands(a, undefined);
-  const sub = a.t[ops[0]];
+  const sub = textAt(a, ops[0]);
   return sub === undefined || /^(show|get-url)$/.test(sub) ? undefined : `git remote ${sub} changes remotes`;
 };
 const gitListOnly = (allowed: RegExp, what: string): Check => (a) => {
   const ops = operands(a, undefined);
-  const sub = a.t[ops[0]];
+  const sub = textAt(a, ops[0]);
   return sub === undefined || allowed.test(sub) ? undefined : `git ${what} ${sub} changes the repository`;
 };
 
@@ -371,10 +396,10 @@ const GIT: Spec = {
 (GIT.subs as Record<string, Spec>).lfs = spec({
   check: (a) => {
     const ops = operands(a, undefined);
-    const sub = a.t[ops[0]];
+    const sub = textAt(a, ops[0]);
     if (sub === undefined || /^(ls-files|status|env|version|ext|fetch|logs|fsck|pointer)$/.test(sub)) return undefined;
     if (sub === 'track' && ops.length === 1) return undefined;
-    if (sub === 'migrate' && a.t[ops[1]] === 'info') return undefined;
+    if (sub === 'migrate' && textAt(a, ops[1]) === 'info') return undefined;
     return `git lfs ${sub} changes the repository`;
   },
 });
@@ -383,7 +408,8 @@ const GIT: Spec = {
 const K8S_GOPTS = ['-n', '--namespace', '--context', '--cluster', '--user', '--kubeconfig', '-s', '--server', '--token', '--as', '--as-group', '--request-timeout', '-v'];
 function kubectlGet(a: Args): string | undefined {
   const out = a.t.findIndex((t, i) => i < a.end && /^(-o|--output|--template)(=|$)|^-o\S/.test(t));
-  const fmt = out < 0 ? '' : a.t[out].includes('=') ? a.t[out].slice(a.t[out].indexOf('=') + 1) : a.t[out].length > 2 && !a.t[out].startsWith('--') ? a.t[out].slice(2) : a.t[out + 1] ?? '';
+  const opt = a.t[out]; // undefined when there is none (out = -1)
+  const fmt = opt === undefined ? '' : opt.includes('=') ? opt.slice(opt.indexOf('=') + 1) : opt.length > 2 && !opt.startsWith('--') ? opt.slice(2) : a.t[out + 1] ?? '';
   const secretish = a.t.some((t) => /(^|,|\/)(secrets?|all)(\/|,|$|\.)/.test(t));
   if (secretish && out >= 0 && !/^(wide|name)$/.test(fmt)) return 'kubectl get of secrets with an output format prints their values';
   return undefined;
@@ -394,46 +420,47 @@ const KUBECTL: Spec = {
   subs: {
     '': D, help: D, version: D, 'api-resources': R, 'api-versions': R, 'cluster-info': spec({ check: (a) => (a.t.includes('dump') ? 'cluster-info dump writes every resource' : undefined) }),
     get: spec({ check: kubectlGet }), describe: R, logs: R, top: R, explain: R, events: R, diff: R, wait: R,
-    auth: spec({ check: (a) => (a.t[operands(a, undefined)[0]] === 'can-i' || a.t[operands(a, undefined)[0]] === 'whoami' ? undefined : 'kubectl auth changes RBAC') }),
+    auth: spec({ check: (a) => (operand(a) === 'can-i' || operand(a) === 'whoami' ? undefined : 'kubectl auth changes RBAC') }),
     config: spec({
       check: (a) => {
-        const sub = a.t[operands(a, undefined)[0]];
+        const sub = operand(a);
         if (/^(get-contexts|current-context|get-clusters|get-users)$/.test(sub ?? '')) return undefined;
         if (sub === 'view' && !hasOpt(a, /^--(raw|flatten|minify)(=|$)|^(-o|--output|--template)(=|$)|^-o\S/)) return undefined;
         return `kubectl config ${sub ?? ''} prints credentials or changes the configuration`;
       },
     }),
-    rollout: spec({ check: (a) => (/^(status|history)$/.test(a.t[operands(a, undefined)[0]] ?? '') ? undefined : 'kubectl rollout changes a deployment') }),
-    apply: spec({ check: (a) => (a.t[operands(a, undefined)[0]] === 'view-last-applied' ? undefined : 'kubectl apply changes cluster resources') }),
-    kustomize: R, completion: D, plugin: spec({ check: (a) => (a.t[operands(a, undefined)[0]] === 'list' ? undefined : 'runs a plugin') }),
+    rollout: spec({ check: (a) => (/^(status|history)$/.test(operand(a) ?? '') ? undefined : 'kubectl rollout changes a deployment') }),
+    apply: spec({ check: (a) => (operand(a) === 'view-last-applied' ? undefined : 'kubectl apply changes cluster resources') }),
+    kustomize: R, completion: D, plugin: spec({ check: (a) => (operand(a) === 'list' ? undefined : 'runs a plugin') }),
   },
 };
 
 /* docker / podman / nerdctl */
 function dockerInspect(a: Args): string | undefined {
   const f = a.t.findIndex((t) => /^(-f|--format)(=|$)/.test(t));
-  if (hasOpt(a, /^--type(=|\s)?image$|^--type=(image|network|volume)$/) || a.t.includes('--type') && /^(image|network|volume)$/.test(a.t[a.t.indexOf('--type') + 1] ?? '')) return undefined;
-  if (f < 0) return 'docker inspect prints the container environment, which often holds secrets';
-  const fmt = a.t[f].includes('=') ? a.t[f].slice(a.t[f].indexOf('=') + 1) : a.t[f + 1] ?? '';
+  if (hasOpt(a, /^--type(=|\s)?image$|^--type=(image|network|volume)$/) || (a.t.includes('--type') && /^(image|network|volume)$/.test(a.t[a.t.indexOf('--type') + 1] ?? ''))) return undefined;
+  const opt = a.t[f]; // undefined when there is none (f = -1)
+  if (opt === undefined) return 'docker inspect prints the container environment, which often holds secrets';
+  const fmt = opt.includes('=') ? opt.slice(opt.indexOf('=') + 1) : a.t[f + 1] ?? '';
   return /Env|Config|json\s+\.\s*}}|^\{\{\s*\.\s*\}\}$|Secret|Labels/i.test(fmt) ? 'the format prints the container configuration or environment' : undefined;
 }
-const DOCKER_LIST: Spec = { check: (a) => (/^(ls|list|inspect|df|events|info|history|exists|ps|top|port|diff|logs|stats|wait|search|version)$/.test(a.t[operands(a, undefined)[0]] ?? 'ls') ? undefined : `${a.t[operands(a, undefined)[0]]} changes images, containers or the engine`) };
+const DOCKER_LIST: Spec = { check: (a) => (/^(ls|list|inspect|df|events|info|history|exists|ps|top|port|diff|logs|stats|wait|search|version)$/.test(operand(a) ?? 'ls') ? undefined : `${operand(a)} changes images, containers or the engine`) };
 const DOCKER: Spec = {
   gopts: ['-H', '--host', '--context', '-c', '--config', '-l', '--log-level', '--url', '--connection', '--root', '--runroot', '--storage-driver', '--remote'],
   subs: {
     '': D, help: D, version: D, info: R, ps: R, images: R, logs: R, history: R, diff: R, port: R, top: R, events: R, search: R, stats: spec({ check: () => undefined }),
     inspect: spec({ check: dockerInspect }), wait: R, save: spec({ writes: (a) => valuesOf(a, /^(-o|--output)$/) }), export: spec({ writes: (a) => valuesOf(a, /^(-o|--output)$/) }),
-    image: spec({ check: (a) => { const s = a.t[operands(a, undefined)[0]]; return /^(ls|list|inspect|history|save|tag|exists|tree)$/.test(s ?? 'ls') ? undefined : `image ${s} changes images`; } }),
-    container: spec({ check: (a) => { const s = a.t[operands(a, undefined)[0]]; return /^(ls|list|ps|inspect|logs|port|stats|top|diff|wait|exists|export)$/.test(s ?? 'ls') ? (s === 'inspect' ? dockerInspect(a) : undefined) : `container ${s} changes containers`; } }),
-    network: DOCKER_LIST, volume: DOCKER_LIST, system: spec({ check: (a) => (/^(df|info|events)$/.test(a.t[operands(a, undefined)[0]] ?? '') ? undefined : 'changes or prunes the engine') }),
-    context: spec({ check: (a) => (/^(ls|list|show|inspect)$/.test(a.t[operands(a, undefined)[0]] ?? 'ls') ? undefined : 'changes contexts') }),
-    compose: spec({ check: (a) => (/^(ps|ls|logs|top|images|port|version|config)$/.test(a.t[operands(a, set('-f', '--file', '-p', '--project-name', '--profile', '--env-file'))[0]] ?? '') && !a.t.includes('config') ? undefined : 'docker compose changes containers or prints configuration') }),
-    pod: spec({ check: (a) => (/^(ps|ls|list|inspect|exists|logs|top|stats)$/.test(a.t[operands(a, undefined)[0]] ?? 'ps') ? undefined : 'changes pods') }),
-    machine: spec({ check: (a) => (/^(ls|list|info|inspect)$/.test(a.t[operands(a, undefined)[0]] ?? 'ls') ? undefined : 'changes machines') }),
-    secret: spec({ check: (a) => (/^(ls|list|inspect|exists)$/.test(a.t[operands(a, undefined)[0]] ?? 'ls') && !hasOpt(a, /^--showsecret$/) ? undefined : 'prints or changes secrets') }),
-    kube: spec({ check: (a) => (a.t[operands(a, undefined)[0]] === 'generate' ? undefined : 'plays or removes kube resources') }),
-    generate: R, healthcheck: spec({ check: (a) => (a.t[operands(a, undefined)[0]] === 'run' ? 'runs the container healthcheck command' : undefined) }),
-    buildx: spec({ check: (a) => (/^(ls|inspect|version|du)$/.test(a.t[operands(a, undefined)[0]] ?? '') ? undefined : 'builds images') }),
+    image: spec({ check: (a) => { const s = operand(a); return /^(ls|list|inspect|history|save|tag|exists|tree)$/.test(s ?? 'ls') ? undefined : `image ${s} changes images`; } }),
+    container: spec({ check: (a) => { const s = operand(a); return /^(ls|list|ps|inspect|logs|port|stats|top|diff|wait|exists|export)$/.test(s ?? 'ls') ? (s === 'inspect' ? dockerInspect(a) : undefined) : `container ${s} changes containers`; } }),
+    network: DOCKER_LIST, volume: DOCKER_LIST, system: spec({ check: (a) => (/^(df|info|events)$/.test(operand(a) ?? '') ? undefined : 'changes or prunes the engine') }),
+    context: spec({ check: (a) => (/^(ls|list|show|inspect)$/.test(operand(a) ?? 'ls') ? undefined : 'changes contexts') }),
+    compose: spec({ check: (a) => (/^(ps|ls|logs|top|images|port|version|config)$/.test(operand(a, 0, set('-f', '--file', '-p', '--project-name', '--profile', '--env-file')) ?? '') && !a.t.includes('config') ? undefined : 'docker compose changes containers or prints configuration') }),
+    pod: spec({ check: (a) => (/^(ps|ls|list|inspect|exists|logs|top|stats)$/.test(operand(a) ?? 'ps') ? undefined : 'changes pods') }),
+    machine: spec({ check: (a) => (/^(ls|list|info|inspect)$/.test(operand(a) ?? 'ls') ? undefined : 'changes machines') }),
+    secret: spec({ check: (a) => (/^(ls|list|inspect|exists)$/.test(operand(a) ?? 'ls') && !hasOpt(a, /^--showsecret$/) ? undefined : 'prints or changes secrets') }),
+    kube: spec({ check: (a) => (operand(a) === 'generate' ? undefined : 'plays or removes kube resources') }),
+    generate: R, healthcheck: spec({ check: (a) => (operand(a) === 'run' ? 'runs the container healthcheck command' : undefined) }),
+    buildx: spec({ check: (a) => (/^(ls|inspect|version|du)$/.test(operand(a) ?? '') ? undefined : 'builds images') }),
   },
 };
 
@@ -488,7 +515,7 @@ add('tee', R);
 add('find', spec({ veto: [[/^-(delete|fprint|fprint0|fprintf|fls|ok|okdir)$/, 'find deletes, writes files or asks to run commands']], dynOk: true, reads: 'none' }));
 add('locate mlocate plocate', spec({ veto: [[/^(-u|--update|-U)$/, 'updates the database']], dynOk: true, reads: 'none' }));
 add('ps', spec({ dynOk: true, reads: 'none', check: (a) => (a.t.some((t) => !t.startsWith('-') && /^[A-Za-z]*e[A-Za-z]*$/.test(t)) ? 'ps e prints every process environment' : undefined) }));
-add('date', spec({ dynOk: true, reads: 'none', veto: [[/^(-s|--set)(=|$)|^-s\S/, 'date -s sets the clock']], check: (a) => (operands(a, undefined).some((i) => /^\d{4,}/.test(a.t[i])) ? 'date MMDDhhmm sets the clock' : undefined) }));
+add('date', spec({ dynOk: true, reads: 'none', veto: [[/^(-s|--set)(=|$)|^-s\S/, 'date -s sets the clock']], check: (a) => (operandTexts(a, undefined).some((t) => /^\d{4,}/.test(t)) ? 'date MMDDhhmm sets the clock' : undefined) }));
 add('hostname', spec({ dynOk: true, reads: 'none', veto: [[/^(-F|--file|-b|--boot)$/, 'sets the host name']], maxPos: 0 }));
 add('dmesg', spec({ dynOk: true, reads: 'none', veto: [[/^(-c|-C|-D|-E|-n|--clear|--read-clear|--console-off|--console-on|--console-level)(=|$)/, 'dmesg clears the buffer or changes the console']] }));
 add('jq gojq jaq', spec({ check: (a) => (a.t.some((t) => /\benv\b|\$ENV|input_filename|\$__prog_args/.test(t)) ? 'the filter reads the environment' : undefined), reads: jqReads }));
@@ -510,15 +537,18 @@ add('systemd-analyze systemd-cgls systemd-cgtop systemd-delta systemd-path syste
 add('coredumpctl', spec({ subs: subsOf(' list info') }));
 add('ip', spec({ check: ipCheck, dynOk: false }));
 add('tc devlink bridge dcb rdma vdpa tipc', spec({ check: showOnly }));
-add('nft', spec({ check: (a) => { const s = a.t[operands(a, undefined)[0]]; return /^(list|describe|monitor|help)$/.test(s ?? '') && !hasOpt(a, /^-f$|^--file/) ? undefined : `nft ${s ?? ''} changes the firewall`; } }));
+add('nft', spec({ check: (a) => { const s = operand(a); return /^(list|describe|monitor|help)$/.test(s ?? '') && !hasOpt(a, /^-f$|^--file/) ? undefined : `nft ${s ?? ''} changes the firewall`; } }));
 add('iptables-save ip6tables-save iptables-legacy-save iptables-nft-save', spec({ writes: (a) => valuesOf(a, /^(-f|--file)$/) }));
 add('iptables-translate ip6tables-translate iptables-restore-translate ip6tables-restore-translate xtables-monitor', R);
 add('iptables ip6tables iptables-nft ip6tables-nft iptables-legacy ebtables-nft arptables-nft ebtables arptables', spec({ check: (a) => (a.t.every((t) => /^(-L|--list|-S|--list-rules|-n|--numeric|-v|--verbose|-x|--exact|--line-numbers|-t|--table|filter|nat|mangle|raw|security|INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING|-4|-6)$/.test(t)) && a.t.some((t) => /^(-L|--list|-S|--list-rules)$/.test(t)) ? undefined : 'changes the firewall') }));
 add('sysctl', spec({ check: (a) => (a.t.some((t) => /=/.test(t)) || hasOpt(a, /^(-w|--write|-p|--load|--system)(=|$)|^-p\S/) ? 'sysctl writes a kernel setting' : undefined), dynOk: false }));
 add('lvs vgs pvs lvdisplay vgdisplay pvdisplay pvck lvmconfig lvmdiskscan', D);
 add('dmstats', spec({ subs: subsOf(' list print report') }));
-add('mdadm', spec({ check: (a) => (hasOpt(a, /^(-D|--detail|-E|--examine|-Q|--query|--detail-platform)$/) || hasShort(a, 'E') && !hasOpt(a, /^(--create|-C|--grow|-G|--manage|--zero-superblock|--fail|--remove|--add|-a|-r|-f)$/) ? undefined : 'mdadm changes arrays') }));
-add('btrfs', spec({ check: (a) => { const w = operands(a, undefined).map((i) => a.t[i]); const g = w[0] ?? ''; const c = w[1] ?? ''; return (/^(device|dev)$/.test(g) && /^(stats|usage)$/.test(c) && !hasOpt(a, /^(-z|--reset)$/)) || (/^(filesystem|fi)$/.test(g) && /^(df|show|usage|du|label)$/.test(c) && w.length <= (c === 'label' ? 3 : 9)) || (/^(subvolume|sub|subvol)$/.test(g) && /^(list|show|get-default)$/.test(c)) || (/^(property|prop)$/.test(g) && /^(get|list)$/.test(c)) || (g === 'inspect-internal' && !/^(dump-\w+)$/.test(c)) || g === 'version' || (g === 'qgroup' && c === 'show') || (g === 'scrub' && c === 'status') || (g === 'balance' && c === 'status') ? undefined : `btrfs ${g} ${c} changes the filesystem`; } }));
+// A query mode vouches for mdadm only when no changing option comes with it (`--detail --add` adds).
+const MDADM_QUERY = /^(-D|--detail|-E|--examine|-Q|--query|--detail-platform)$/;
+const MDADM_CHANGE = /^(--create|-C|--grow|-G|--manage|--zero-superblock|--fail|--remove|--add|-a|-r|-f)$/;
+add('mdadm', spec({ check: (a) => ((hasOpt(a, MDADM_QUERY) || hasShort(a, 'E')) && !hasOpt(a, MDADM_CHANGE) ? undefined : 'mdadm changes arrays') }));
+add('btrfs', spec({ check: (a) => { const w = operandTexts(a, undefined); const g = w[0] ?? ''; const c = w[1] ?? ''; return (/^(device|dev)$/.test(g) && /^(stats|usage)$/.test(c) && !hasOpt(a, /^(-z|--reset)$/)) || (/^(filesystem|fi)$/.test(g) && /^(df|show|usage|du|label)$/.test(c) && w.length <= (c === 'label' ? 3 : 9)) || (/^(subvolume|sub|subvol)$/.test(g) && /^(list|show|get-default)$/.test(c)) || (/^(property|prop)$/.test(g) && /^(get|list)$/.test(c)) || (g === 'inspect-internal' && !/^(dump-\w+)$/.test(c)) || g === 'version' || (g === 'qgroup' && c === 'show') || (g === 'scrub' && c === 'status') || (g === 'balance' && c === 'status') ? undefined : `btrfs ${g} ${c} changes the filesystem`; } }));
 add('xfs_estimate xfs_info e2freefrag dumpe2fs', D);
 add('partx', spec({ check: (a) => (!hasOpt(a, /^(-a|--add|-d|--delete|-u|--update)$/) ? undefined : 'changes the kernel partition table') }));
 add('sfdisk fdisk parted', spec({ check: (a) => (hasOpt(a, /^(-l|--list|-d|--dump|-s|--show-size|-J|--json|-V|--verify|--list-types|-T)$/) && !hasOpt(a, /^(--delete|--move-data|-N|--part-type|--part-label)/) && !a.t.some((t) => /^(rm|mkpart|mklabel|resizepart|set|name)$/.test(t)) ? undefined : `${'partitioning'} changes disks`) }));
@@ -549,18 +579,18 @@ add('http https xh xhs', spec({ check: httpieCheck, reads: 'none' }));
 add('git', GIT);
 add('kubectl oc', KUBECTL);
 add('docker podman nerdctl', DOCKER);
-add('helm', spec({ gopts: ['-n', '--namespace', '--kube-context', '--kubeconfig'], dry: /^--dry-run(=(client|server|true))?$/, subs: { ...subsOf(' list ls status history show search template lint version env verify'), '': D, help: D, repo: spec({ check: (a) => (a.t[operands(a, undefined)[0]] === 'list' ? undefined : 'changes repositories') }), dependency: spec({ check: (a) => (a.t[operands(a, undefined)[0]] === 'list' ? undefined : 'downloads dependencies') }), upgrade: spec({ check: () => 'helm upgrade changes a release' }), install: spec({ check: () => 'helm install creates a release' }) } }));
-add('terraform tofu terragrunt', spec({ subs: { plan: spec({ dryAlways: true, writes: (a) => valuesOf(a, /^-?-out$/) }), validate: R, version: D, providers: R, graph: R, show: R, '': D, help: D, fmt: spec({ check: (a) => (hasOpt(a, /^(-check|--check|-diff|--diff)(=|$)/) ? undefined : 'terraform fmt rewrites files') }), workspace: spec({ check: (a) => (/^(list|show)$/.test(a.t[operands(a, undefined)[0]] ?? '') ? undefined : 'changes workspaces') }), state: spec({ check: (a) => (a.t[operands(a, undefined)[0]] === 'list' ? undefined : 'reads or changes state (state holds secrets)') }) } }));
-add('pulumi', spec({ subs: { preview: R, version: D, '': D, whoami: R, stack: spec({ check: (a) => (/^(ls|list|history)$/.test(a.t[operands(a, undefined)[0]] ?? '') ? undefined : 'changes or prints a stack') }) } }));
+add('helm', spec({ gopts: ['-n', '--namespace', '--kube-context', '--kubeconfig'], dry: /^--dry-run(=(client|server|true))?$/, subs: { ...subsOf(' list ls status history show search template lint version env verify'), '': D, help: D, repo: spec({ check: (a) => (operand(a) === 'list' ? undefined : 'changes repositories') }), dependency: spec({ check: (a) => (operand(a) === 'list' ? undefined : 'downloads dependencies') }), upgrade: spec({ check: () => 'helm upgrade changes a release' }), install: spec({ check: () => 'helm install creates a release' }) } }));
+add('terraform tofu terragrunt', spec({ subs: { plan: spec({ dryAlways: true, writes: (a) => valuesOf(a, /^-?-out$/) }), validate: R, version: D, providers: R, graph: R, show: R, '': D, help: D, fmt: spec({ check: (a) => (hasOpt(a, /^(-check|--check|-diff|--diff)(=|$)/) ? undefined : 'terraform fmt rewrites files') }), workspace: spec({ check: (a) => (/^(list|show)$/.test(operand(a) ?? '') ? undefined : 'changes workspaces') }), state: spec({ check: (a) => (operand(a) === 'list' ? undefined : 'reads or changes state (state holds secrets)') }) } }));
+add('pulumi', spec({ subs: { preview: R, version: D, '': D, whoami: R, stack: spec({ check: (a) => (/^(ls|list|history)$/.test(operand(a) ?? '') ? undefined : 'changes or prints a stack') }) } }));
 add('aws', spec({ check: awsCheck, dry: /^--(dryrun|dry-run)$/ }));
 add('gcloud', spec({ check: gcloudCheck }));
 add('az', spec({ check: azCheck }));
 add('gsutil', spec({ subs: subsOf(' ls du stat version help') }));
 add('doctl', spec({ check: verbCheck(/^(list|get|ls)$/, /^(create|delete|update|rm|ssh|exec|login|auth|kubeconfig|registry)$/, 'doctl') }));
 add('gh', spec({ gopts: ['-R', '--repo'], subs: ghSubs() }));
-add('vault', spec({ subs: { status: R, version: D, '': D, secrets: spec({ check: (a) => (a.t[operands(a, undefined)[0]] === 'list' ? undefined : 'changes secret engines') }), auth: spec({ check: (a) => (a.t[operands(a, undefined)[0]] === 'list' ? undefined : 'changes auth methods') }), policy: spec({ check: (a) => (/^(list|read)$/.test(a.t[operands(a, undefined)[0]] ?? '') ? undefined : 'changes policies') }), kv: spec({ check: (a) => (/^(list|metadata)$/.test(a.t[operands(a, undefined)[0]] ?? '') && a.t[operands(a, undefined)[1]] !== 'put' ? undefined : 'vault kv reads or writes secret values') }) } }));
-add('rclone', spec({ gopts: ['--config'], dry: /^(-n|--dry-run)$/, subs: { ...subsOf(' ls lsd lsl lsf lsjson size about version listremotes tree hashsum md5sum sha1sum check cat help'), config: spec({ check: (a) => (/^(file|paths|providers)$/.test(a.t[operands(a, undefined)[0]] ?? '') ? undefined : 'prints or changes remotes and their credentials') }) } }));
-add('restic', spec({ gopts: ['-r', '--repo', '--password-file', '--password-command'], dry: /^(-n|--dry-run)$/, veto: [[/^--password-command(=|$)/, 'runs a password command']], subs: { ...subsOf(' snapshots ls stats check version find diff help'), key: spec({ check: (a) => (a.t[operands(a, undefined)[0]] === 'list' ? undefined : 'changes keys') }) } }));
+add('vault', spec({ subs: { status: R, version: D, '': D, secrets: spec({ check: (a) => (operand(a) === 'list' ? undefined : 'changes secret engines') }), auth: spec({ check: (a) => (operand(a) === 'list' ? undefined : 'changes auth methods') }), policy: spec({ check: (a) => (/^(list|read)$/.test(operand(a) ?? '') ? undefined : 'changes policies') }), kv: spec({ check: (a) => (/^(list|metadata)$/.test(operand(a) ?? '') && operand(a, 1) !== 'put' ? undefined : 'vault kv reads or writes secret values') }) } }));
+add('rclone', spec({ gopts: ['--config'], dry: /^(-n|--dry-run)$/, subs: { ...subsOf(' ls lsd lsl lsf lsjson size about version listremotes tree hashsum md5sum sha1sum check cat help'), config: spec({ check: (a) => (/^(file|paths|providers)$/.test(operand(a) ?? '') ? undefined : 'prints or changes remotes and their credentials') }) } }));
+add('restic', spec({ gopts: ['-r', '--repo', '--password-file', '--password-command'], dry: /^(-n|--dry-run)$/, veto: [[/^--password-command(=|$)/, 'runs a password command']], subs: { ...subsOf(' snapshots ls stats check version find diff help'), key: spec({ check: (a) => (operand(a) === 'list' ? undefined : 'changes keys') }) } }));
 add('borg', spec({ dry: /^(-n|--dry-run)$/, veto: [[/^--(rsh|remote-path|paths-from-command)(=|$)/, 'borg option runs a command']], subs: { ...subsOf(' list info check diff version help'), config: spec({ check: (a) => (operands(a, undefined).length <= 2 && !hasOpt(a, /^(-d|--delete)$/) ? undefined : 'borg config changes the repository') }) } }));
 add('duplicity', spec({ subs: subsOf(' collection-status list-current-files verify') }));
 add('psql', spec({ check: dbClient('c', 'command', false), reads: 'none', writes: (a) => valuesOf(a, /^(-o|--output|-L|--log-file)$/) }));
@@ -572,8 +602,8 @@ add('pg_restore', spec({ writes: (a) => valuesOf(a, /^(-f|--file)$/), check: (a)
 add('pg_ctl', spec({ subs: subsOf(' status') }));
 add('bc', D);
 add('dot neato twopi circo fdp sfdp colcrt col colrm grotty', R);
-add('etcdctl', spec({ check: (a) => { const s = a.t[operands(a, undefined)[0]] ?? ''; if (s === 'get' && hasOpt(a, /^--keys-only$/)) return undefined; return /^(endpoint|member|version|check|alarm)$/.test(s) && !/^(add|remove|update|disarm|promote)$/.test(a.t[operands(a, undefined)[1]] ?? '') ? undefined : `etcdctl ${s} reads keys or changes the cluster`; } }));
-add('rabbitmqctl', spec({ check: (a) => (/^(status|list_\w+|cluster_status|ping|version|node_health_check)$/.test(a.t[operands(a, undefined)[0]] ?? '') ? undefined : 'changes the broker') }));
+add('etcdctl', spec({ check: (a) => { const s = operand(a) ?? ''; if (s === 'get' && hasOpt(a, /^--keys-only$/)) return undefined; return /^(endpoint|member|version|check|alarm)$/.test(s) && !/^(add|remove|update|disarm|promote)$/.test(operand(a, 1) ?? '') ? undefined : `etcdctl ${s} reads keys or changes the cluster`; } }));
+add('rabbitmqctl', spec({ check: (a) => (/^(status|list_\w+|cluster_status|ping|version|node_health_check)$/.test(operand(a) ?? '') ? undefined : 'changes the broker') }));
 add('mongosh mongo', spec({ check: () => 'runs JavaScript against the database' }));
 add('dpkg', spec({ check: (a) => (hasOpt(a, /^(-l|--list|-L|--listfiles|-s|--status|-S|--search|-p|--print-avail|-c|--contents|-I|--info|--print-architecture|--print-foreign-architectures|--get-selections|--compare-versions|-W|--show|--audit|-C|--verify|-V|--version|--help|--yet-to-unpack|--predep-package|--assert-\w+)$/) ? undefined : 'dpkg installs, removes or configures packages') }));
 add('dpkg-query dpkg-architecture apt-cache apt-config lsb_release debconf-show', D);
@@ -583,7 +613,7 @@ add('apt-get', spec({ dry: /^(-s|--simulate|--just-print|--dry-run|--recon|--no-
 add('rpm', spec({ check: (a) => (hasOpt(a, /^(-q\w*|--query\w*|-V|--verify|--eval|-E|--showrc|--version)$/) ? undefined : 'rpm installs or removes packages') }));
 add('dnf yum', spec({ subs: subsOf(' list info search repolist provides check-update deplist history repoquery help'), dry: /^--assumeno$/ }));
 add('pip pip3', spec({ subs: subsOf(' list show freeze check help index inspect debug') }));
-add('npm pnpm yarn', spec({ subs: { ...subsOf(' ls list ll la view info show outdated why explain help search ping prefix root bin doctor fund'), '': D, version: D, audit: spec({ check: (a) => (a.t.includes('fix') ? 'npm audit fix installs packages' : undefined) }), config: spec({ check: (a) => (/^(list|ls)$/.test(a.t[operands(a, undefined)[0]] ?? '') || (a.t[operands(a, undefined)[0]] === 'get' && !/auth|token|password|_/.test(a.t.join(' '))) ? undefined : 'npm config prints or changes credentials') }) }, dry: /^--dry-run$/ }));
+add('npm pnpm yarn', spec({ subs: { ...subsOf(' ls list ll la view info show outdated why explain help search ping prefix root bin doctor fund'), '': D, version: D, audit: spec({ check: (a) => (a.t.includes('fix') ? 'npm audit fix installs packages' : undefined) }), config: spec({ check: (a) => (/^(list|ls)$/.test(operand(a) ?? '') || (operand(a) === 'get' && !/auth|token|password|_/.test(a.t.join(' '))) ? undefined : 'npm config prints or changes credentials') }) }, dry: /^--dry-run$/ }));
 add('cargo', spec({ subs: subsOf(' tree metadata search version help verify-project locate-project pkgid') }));
 add('go', spec({ subs: { ...subsOf(' version list doc help'), env: spec({ check: (a) => (operands(a, undefined).length > 0 || hasOpt(a, /^-w$/) ? (hasOpt(a, /^-(w|u)$/) ? 'go env -w changes settings' : undefined) : undefined) }) } }));
 add('gem', spec({ subs: subsOf(' list search info query specification contents environment help') }));
@@ -594,7 +624,12 @@ add('perf', spec({ subs: { ...subsOf(' list bench annotate report evlist help ve
 add('javap jdeps jdeprscan jps ldd objdump readelf nm size c++filt llvm-cxxfilt llvm-strings llvm-symbolizer llvm-objdump llvm-readelf llvm-nm llvm-size llvm-dwarfdump addr2line pldd lexgrog readtags appres', R);
 add('cc gcc g++ clang clang++', spec({ writes: (a) => valuesOf(a, /^-o$/) }));
 add('javac rpcgen ctags etags groff troff nroff tbl pic eqn grog h2xs enc2xs corelist ptardiff pkgconf pkg-config llvm-mca llvm-exegesis llvm-profdata llc sprof memusagestat strace-log-merge scriptreplay sudoreplay cvtsudoers', R);
-add('jar', spec({ check: (a) => (/^-?[A-Za-z]*u/.test(a.t[0] ?? '') && !a.t[0].startsWith('--') || hasOpt(a, /^(--update|-u)$/) ? 'jar updates an existing archive' : undefined) }));
+add('jar', spec({
+  check: (a) => {
+    const first = a.t[0] ?? '';
+    return (/^-?[A-Za-z]*u/.test(first) && !first.startsWith('--')) || hasOpt(a, /^(--update|-u)$/) ? 'jar updates an existing archive' : undefined;
+  },
+}));
 add('jarsigner', spec({ check: (a) => (hasOpt(a, /^-verify$/) ? undefined : 'jarsigner signs with a private key') }));
 add('jmod', spec({ subs: subsOf(' list describe') }));
 add('jlink jpackage', R);
@@ -612,7 +647,7 @@ add('bash sh dash zsh ksh mksh ash yash posh rbash', spec({
   veto: [[/^--(rcfile|init-file)$/, 'reads a startup file the guard cannot see']],
   check: (a) => {
     for (let i = 0; i < a.t.length; i++) {
-      const t = a.t[i];
+      const t = a.t[i]!;
       if (i < a.end && /^[-+][oO]$/.test(t)) { i++; continue; }
       if (i < a.end && isOpt(t)) continue;
       if (i === a.end) continue;
@@ -642,36 +677,37 @@ add('nginx sshd apachectl apache2ctl', spec({ check: (a) => (a.t.every((t) => /^
 add('ansible-doc ansible-inventory', D);
 add('ldconfig', spec({ check: (a) => (hasOpt(a, /^(-p|--print-cache|-v|--verbose)$/) && !operands(a, undefined).length ? undefined : 'rebuilds the linker cache') }));
 add('run-parts', spec({ check: (a) => (hasOpt(a, /^(--test|--list)$/) ? undefined : 'runs every script in a directory') }));
-add('systemd-creds', spec({ check: (a) => (/^(list|has-tpm2)$/.test(a.t[operands(a, undefined)[0]] ?? '') ? undefined : 'decrypts or encrypts credentials') }));
+add('systemd-creds', spec({ check: (a) => (/^(list|has-tpm2)$/.test(operand(a) ?? '') ? undefined : 'decrypts or encrypts credentials') }));
 add('env', spec({ check: () => 'prints the environment, which holds credentials' }));
 /** Variables that hold no credential by design (the credential-name heuristic lives with the secret rules). */
 const PLAIN_ENV_NAMES = /^(PATH|HOME|USER|LOGNAME|SHELL|LANG|LANGUAGE|LC_[A-Z]+|TERM|PWD|OLDPWD|HOSTNAME|TZ|EDITOR|VISUAL|PAGER|TMPDIR|XDG_[A-Z_]+_(DIR|HOME)|XDG_RUNTIME_DIR|SHLVL|MAIL|DISPLAY|COLUMNS|LINES|HOSTTYPE|OSTYPE|MACHTYPE)$/;
 add('printenv', spec({ check: (a) => (a.t.length > 0 && a.t.every((t) => PLAIN_ENV_NAMES.test(t)) ? undefined : 'prints environment values, which hold credentials') }));
 add('sudo doas', spec({ check: (a) => (a.t.length > 0 && a.t.every((t) => /^-(l|ll|k|K|V|h|v)$|^--(list|version|help|reset-timestamp|remove-timestamp|validate)$/.test(t)) ? undefined : 'sudo without a command opens a shell or changes its credentials cache') }));
 add('read', spec({ dynOk: true, reads: 'none' }));
-add('integritysetup veritysetup cryptsetup', spec({ check: (a) => (/^(status|dump|isLuks|verify)$/.test(a.t[operands(a, undefined)[0]] ?? '') ? undefined : 'changes encrypted volumes') }));
+add('integritysetup veritysetup cryptsetup', spec({ check: (a) => (/^(status|dump|isLuks|verify)$/.test(operand(a) ?? '') ? undefined : 'changes encrypted volumes') }));
 add('xfs_quota', spec({ check: (a) => (a.t.some((t) => /^(report|print|df|state|quota)\b/.test(t)) && !a.t.some((t) => /^(limit|timer|warn|enable|disable|off|remove|project -s)\b/.test(t)) ? undefined : 'changes quotas') }));
 add('debconf-copydb', spec({ check: () => 'copies a configuration database' }));
-add('gdbus', spec({ check: (a) => (/^(introspect|monitor)$/.test(a.t[operands(a, undefined)[0]] ?? '') ? undefined : 'gdbus calls a method') }));
+add('gdbus', spec({ check: (a) => (/^(introspect|monitor)$/.test(operand(a) ?? '') ? undefined : 'gdbus calls a method') }));
 
 /** grep/rg/ag: the pattern (first operand, unless -e/-f gives it) is text, not a file; `-f FILE` is read. */
 function grepReads(a: Args): readonly Word[] {
   const out: Word[] = [];
   let patternGiven = false;
-  for (let i = 0; i < a.t.length; i++) if (i < a.end && /^(-e|--regexp|-f|--file)(=|$)|^-[A-Za-z]*[ef]$/.test(a.t[i])) patternGiven = true;
+  for (let i = 0; i < a.t.length; i++) if (i < a.end && /^(-e|--regexp|-f|--file)(=|$)|^-[A-Za-z]*[ef]$/.test(a.t[i]!)) patternGiven = true;
   let first = true;
-  for (let i = 0; i < a.t.length; i++) {
-    const t = a.t[i];
+  for (let i = 0; i < a.words.length; i++) {
+    const w = a.words[i]!;
+    const t = w.text;
     if (i < a.end && isOpt(t)) {
       if (/^(-e|--regexp)$/.test(t)) i++; // the pattern itself
-      else if (/^(-f|--file)$/.test(t)) { if (a.words[i + 1]) out.push(a.words[i + 1]); i++; }
+      else if (/^(-f|--file)$/.test(t)) { pushWord(out, a.words[i + 1]); i++; }
       else if (/^(-A|-B|-C|-m|--max-count|--include|--exclude|--exclude-dir|-g|--glob|-t|--type|-T|--type-not|--color|--colour|--label)$/.test(t)) i++;
-      else if (/^--file=/.test(t)) out.push({ ...a.words[i], text: t.slice(7), prefix: a.words[i].prefix.slice(7) });
+      else if (/^--file=/.test(t)) out.push({ ...w, text: t.slice(7), prefix: w.prefix.slice(7) });
       continue;
     }
     if (i === a.end) continue;
     if (first && !patternGiven) { first = false; continue; }
-    out.push(a.words[i]);
+    out.push(w);
   }
   return out;
 }
@@ -680,17 +716,18 @@ function grepReads(a: Args): readonly Word[] {
 function jqReads(a: Args): readonly Word[] {
   const out: Word[] = [];
   let filter = false;
-  for (let i = 0; i < a.t.length; i++) {
-    const t = a.t[i];
+  for (let i = 0; i < a.words.length; i++) {
+    const w = a.words[i]!;
+    const t = w.text;
     if (isOpt(t)) {
       if (/^--(arg|argjson)$/.test(t)) i += 2;
-      else if (/^--(rawfile|slurpfile)$/.test(t)) { if (a.words[i + 2]) out.push(a.words[i + 2]); i += 2; }
-      else if (/^(-f|--from-file)$/.test(t)) { filter = true; if (a.words[i + 1]) out.push(a.words[i + 1]); i++; }
+      else if (/^--(rawfile|slurpfile)$/.test(t)) { pushWord(out, a.words[i + 2]); i += 2; }
+      else if (/^(-f|--from-file)$/.test(t)) { filter = true; pushWord(out, a.words[i + 1]); i++; }
       else if (/^(--indent|--tab-no|-L)$/.test(t)) i++;
       continue;
     }
     if (!filter) { filter = true; continue; }
-    out.push(a.words[i]);
+    out.push(w);
   }
   return out;
 }
@@ -699,12 +736,13 @@ function jqReads(a: Args): readonly Word[] {
 function awkReads(a: Args): readonly Word[] {
   const out: Word[] = [];
   let program = a.t.some((t) => /^(-f|--file)(=|$)/.test(t));
-  for (let i = 0; i < a.t.length; i++) {
-    const t = a.t[i];
+  for (let i = 0; i < a.words.length; i++) {
+    const w = a.words[i]!;
+    const t = w.text;
     if (isOpt(t)) { if (/^(-F|-v|-f|--file|--assign|--field-separator)$/.test(t)) i++; continue; }
     if (!program) { program = true; continue; }
     if (/^[A-Za-z_][A-Za-z0-9_]*=/.test(t)) continue;
-    out.push(a.words[i]);
+    out.push(w);
   }
   return out;
 }
@@ -713,11 +751,12 @@ function awkReads(a: Args): readonly Word[] {
 function sedReads(a: Args): readonly Word[] {
   const out: Word[] = [];
   let script = a.t.some((t) => /^(-e|--expression|-f|--file)(=|$)/.test(t));
-  for (let i = 0; i < a.t.length; i++) {
-    const t = a.t[i];
+  for (let i = 0; i < a.words.length; i++) {
+    const w = a.words[i]!;
+    const t = w.text;
     if (isOpt(t)) { if (/^(-e|--expression|-f|--file|-l|--line-length)$/.test(t)) i++; continue; }
     if (!script) { script = true; continue; }
-    out.push(a.words[i]);
+    out.push(w);
   }
   return out;
 }
@@ -725,10 +764,11 @@ function sedReads(a: Args): readonly Word[] {
 /** curl reads local files only through `@file` data, `-T`, `--cacert` and friends; URLs are not files. */
 function curlReads(a: Args): readonly Word[] {
   const out: Word[] = [];
-  for (let i = 0; i < a.t.length; i++) {
-    const t = a.t[i];
-    if (/^(-T|--upload-file|-K|--config|--cacert|--cert|-E|--key|--netrc-file|--data-binary|--data|-d|-F|--form|--json)$/.test(t)) { if (a.words[i + 1]) out.push(a.words[i + 1]); i++; continue; }
-    if (t.startsWith('@') || /^[A-Za-z_-]*=@/.test(t) || /^file:/i.test(t)) out.push(a.words[i]);
+  for (let i = 0; i < a.words.length; i++) {
+    const w = a.words[i]!;
+    const t = w.text;
+    if (/^(-T|--upload-file|-K|--config|--cacert|--cert|-E|--key|--netrc-file|--data-binary|--data|-d|-F|--form|--json)$/.test(t)) { pushWord(out, a.words[i + 1]); i++; continue; }
+    if (t.startsWith('@') || /^[A-Za-z_-]*=@/.test(t) || /^file:/i.test(t)) out.push(w);
   }
   return out;
 }
@@ -743,7 +783,7 @@ function declarationCheck(a: Args): string | undefined {
 
 /** A subscript holding a substitution (`let 'a[$(cmd)]=1'`, `test -v 'a[`cmd`]'`, `printf -v 'a[$(cmd)]'`) runs it. */
 function subscriptCheck(a: Args): string | undefined {
-  for (const t of a.t) if (/\[[^\]]*(\$\(|`)/.test(t) || /\$\(\(|\$\[/.test(t) && /\$\(|`/.test(t.replace(/\$\(\(/g, ''))) return 'an array subscript or arithmetic in an argument runs a command substitution';
+  for (const t of a.t) if (/\[[^\]]*(\$\(|`)/.test(t) || (/\$\(\(|\$\[/.test(t) && /\$\(|`/.test(t.replace(/\$\(\(/g, '')))) return 'an array subscript or arithmetic in an argument runs a command substitution';
   return undefined;
 }
 
@@ -751,17 +791,19 @@ function subscriptCheck(a: Args): string | undefined {
 function valuesOf(a: Args, re: RegExp): readonly Word[] {
   const out: Word[] = [];
   for (let i = 0; i < a.end; i++) {
-    const t = a.t[i];
-    if (re.test(t) && a.words[i + 1]) out.push(a.words[++i]);
-    else { const eq = t.indexOf('='); if (eq > 0 && re.test(t.slice(0, eq))) out.push({ ...a.words[i], text: t.slice(eq + 1), prefix: a.words[i].prefix.slice(eq + 1) }); }
+    const w = a.words[i]!;
+    const t = w.text;
+    const next = a.words[i + 1];
+    if (re.test(t) && next) { out.push(next); i++; }
+    else { const eq = t.indexOf('='); if (eq > 0 && re.test(t.slice(0, eq))) out.push({ ...w, text: t.slice(eq + 1), prefix: w.prefix.slice(eq + 1) }); }
   }
   return out;
 }
 
 /** The n-th operand (0-based), skipping the values of the options named in `valued`. */
 function nthOperand(a: Args, n: number, valued: ReadonlySet<string> | undefined): readonly Word[] {
-  const ops = operands(a, valued);
-  return ops.length > n ? [a.words[ops[n]]] : NO_WORDS;
+  const i = operands(a, valued)[n];
+  return i === undefined ? NO_WORDS : [a.words[i]!]; // an operand's index is one of words'
 }
 
 /** tar writes the archive named by -f (or `--file`) when it creates one. */
@@ -774,7 +816,10 @@ function tarWrites(a: Args): readonly Word[] {
   if (long.length) return long;
   // `tar czf OUT …` (old style: f takes the first word after the modes), `-czf OUT`, `-f OUT`.
   if (oldStyle && first.includes('f')) return a.words[1] ? [a.words[1]] : NO_WORDS;
-  for (let i = 0; i < a.end; i++) if (/^-[A-Za-z]*f$/.test(a.t[i]) && a.words[i + 1]) return [a.words[i + 1]];
+  for (let i = 0; i < a.end; i++) {
+    const next = a.words[i + 1];
+    if (/^-[A-Za-z]*f$/.test(a.t[i]!) && next) return [next];
+  }
   return NO_WORDS;
 }
 
@@ -836,7 +881,7 @@ function gpgCheck(a: Args): string | undefined {
 }
 
 function sshKeygenCheck(a: Args): string | undefined {
-  if (hasOpt(a, /^-(R|p|c|H|s|U|A|k|u|Y|P|e|i|m|D|W|r|O)$/) && !(hasOpt(a, /^-M$/) || hasOpt(a, /^-O$/) && hasOpt(a, /^-M$/))) return 'ssh-keygen changes keys, signs certificates or edits known_hosts';
+  if (hasOpt(a, /^-(R|p|c|H|s|U|A|k|u|Y|P|e|i|m|D|W|r|O)$/) && !hasOpt(a, /^-M$/)) return 'ssh-keygen changes keys, signs certificates or edits known_hosts';
   if (a.t.some((t) => /^-[A-Za-z]*[RpcHsUAkuYPeimD]/.test(t) && !/^-(lv|lf|lvf|yf|lF)$/.test(t) && !/^-M$/.test(t))) return 'ssh-keygen changes keys or signs certificates';
   // Fresh key pairs, fingerprints (-l), public halves (-y), lookups (-F), moduli (-M).
   return undefined;
@@ -846,30 +891,30 @@ function redisCheck(a: Args): string | undefined {
   const ops = operands(a, set('-h', '-p', '-a', '-s', '-n', '-u', '-r', '-i', '-d', '-c', '--user', '--pass', '--tls', '--sni', '--cacert', '--cert', '--key', '--pattern', '--count'));
   if (hasOpt(a, /^(-a|--pass|--askpass|--eval|--pipe|--rdb|--functions-rdb|-x)$/)) return 'redis-cli runs scripts, reads a password or dumps the database';
   if (hasOpt(a, /^(--scan|--bigkeys|--memkeys|--hotkeys|--stat|--latency\S*|--version|--help)$/) && !ops.length) return undefined;
-  const cmd = (a.t[ops[0]] ?? '').toUpperCase();
+  const cmd = (textAt(a, ops[0]) ?? '').toUpperCase();
   if (!cmd) return 'opens an interactive session';
   if (/^(GET|MGET|EXISTS|TYPE|TTL|PTTL|STRLEN|GETRANGE|HGET|HMGET|HGETALL|HKEYS|HVALS|HLEN|HEXISTS|LRANGE|LLEN|LINDEX|SMEMBERS|SCARD|SISMEMBER|ZRANGE|ZREVRANGE|ZRANGEBYSCORE|ZCARD|ZSCORE|ZRANK|KEYS|SCAN|HSCAN|SSCAN|ZSCAN|DBSIZE|INFO|PING|ECHO|TIME|LASTSAVE|ROLE|MEMORY|SLOWLOG|LATENCY|CLIENT|XLEN|XRANGE|XINFO|PUBSUB|COMMAND|OBJECT|RANDOMKEY)$/.test(cmd)) {
-    if ((cmd === 'CLIENT' || cmd === 'SLOWLOG' || cmd === 'LATENCY' || cmd === 'MEMORY') && !/^(LIST|INFO|GET|LEN|USAGE|STATS|DOCTOR|LATEST|HISTORY|GETNAME|ID)$/i.test(a.t[ops[1]] ?? '')) return `redis-cli ${cmd} ${a.t[ops[1]] ?? ''} changes the server`;
+    if ((cmd === 'CLIENT' || cmd === 'SLOWLOG' || cmd === 'LATENCY' || cmd === 'MEMORY') && !/^(LIST|INFO|GET|LEN|USAGE|STATS|DOCTOR|LATEST|HISTORY|GETNAME|ID)$/i.test(textAt(a, ops[1]) ?? '')) return `redis-cli ${cmd} ${textAt(a, ops[1]) ?? ''} changes the server`;
     return undefined;
   }
   return `redis-cli ${cmd} changes data or configuration`;
 }
 
 function ghSubs(): Record<string, Spec> {
-  const listView = (what: string, ok: RegExp): Spec => ({ check: (a) => (ok.test(a.t[operands(a, set('-R', '--repo', '-L', '--limit', '-s', '--state', '-A', '--author', '-a', '--assignee', '-l', '--label', '-S', '--search', '-m', '--milestone', '-q', '--jq', '-t', '--template', '-B', '--base', '-H', '--head', '-b', '--branch'))[0]] ?? '') ? undefined : `gh ${what} ${a.t[operands(a, undefined)[0]] ?? ''} changes GitHub`) });
+  const listView = (what: string, ok: RegExp): Spec => ({ check: (a) => (ok.test(operand(a, 0, set('-R', '--repo', '-L', '--limit', '-s', '--state', '-A', '--author', '-a', '--assignee', '-l', '--label', '-S', '--search', '-m', '--milestone', '-q', '--jq', '-t', '--template', '-B', '--base', '-H', '--head', '-b', '--branch')) ?? '') ? undefined : `gh ${what} ${operand(a) ?? ''} changes GitHub`) });
   return {
     '': D, help: D, version: D, status: R, browse: R, search: R,
-    issue: spec({ check: (a) => (/^(list|view|status)$/.test(a.t[operands(a, set('-R', '--repo', '-L', '--limit', '-s', '--state', '-A', '--author', '-a', '--assignee', '-l', '--label', '-S', '--search', '-m', '--milestone', '-q', '--jq', '-t', '--template', '--issue-repo'))[0]] ?? '') || (a.t.includes('develop') && hasOpt(a, /^(-l|--list)$/)) ? undefined : 'gh issue changes GitHub') }), pr: listView('pr', /^(list|view|status|checks|diff)$/), repo: listView('repo', /^(list|view|clone)$/),
+    issue: spec({ check: (a) => (/^(list|view|status)$/.test(operand(a, 0, set('-R', '--repo', '-L', '--limit', '-s', '--state', '-A', '--author', '-a', '--assignee', '-l', '--label', '-S', '--search', '-m', '--milestone', '-q', '--jq', '-t', '--template', '--issue-repo')) ?? '') || (a.t.includes('develop') && hasOpt(a, /^(-l|--list)$/)) ? undefined : 'gh issue changes GitHub') }), pr: listView('pr', /^(list|view|status|checks|diff)$/), repo: listView('repo', /^(list|view|clone)$/),
     run: listView('run', /^(list|view|watch|download)$/), workflow: listView('workflow', /^(list|view)$/), release: listView('release', /^(list|view|download)$/),
     gist: listView('gist', /^(list|view)$/), label: listView('label', /^list$/), cache: listView('cache', /^list$/), codespace: listView('codespace', /^(list|view|logs)$/),
     ext: listView('ext', /^(list|search|browse)$/), extension: listView('extension', /^(list|search|browse)$/), project: listView('project', /^(list|view|field-list|item-list)$/),
     secret: listView('secret', /^list$/), variable: listView('variable', /^(list|get)$/), ruleset: listView('ruleset', /^(list|view|check)$/), org: listView('org', /^list$/),
     alias: listView('alias', /^list$/), config: listView('config', /^(get|list)$/),
-    auth: spec({ check: (a) => (a.t[operands(a, undefined)[0]] === 'status' && !hasOpt(a, /^(-t|--show-token)$/) ? undefined : 'gh auth prints or changes credentials') }),
+    auth: spec({ check: (a) => (operand(a) === 'status' && !hasOpt(a, /^(-t|--show-token)$/) ? undefined : 'gh auth prints or changes credentials') }),
     api: spec({
       check: (a) => {
         for (let i = 0; i < a.end; i++) {
-          const t = a.t[i];
+          const t = a.t[i]!;
           if (/^(-X|--method)$/.test(t) && !/^(GET|HEAD)$/i.test(a.t[i + 1] ?? '')) return 'gh api with a write method';
           if (/^(-X|--method=)(?!GET$|HEAD$)/i.test(t) && t.length > 2 && !/^(-X|--method)$/.test(t)) return 'gh api with a write method';
           if (/^(-f|-F|--field|--raw-field|--input)(=|$)/.test(t) && !a.t.some((x, k) => /^(-X|--method)$/.test(x) && /^GET$/i.test(a.t[k + 1] ?? ''))) return 'gh api with fields sends a POST';
@@ -879,38 +924,6 @@ function ghSubs(): Record<string, Spec> {
     }),
   };
 }
-
-/* -------------------------- wrappers (one table) -------------------------- */
-
-/**
- * Programs that run another command. `here`: the same host and user, so the program is judged as
- * the inner command (nice, timeout, xargs, watch, env, exec …). `privileged`: the inner command
- * runs as another user (sudo, doas, su, runuser, sg): judged like `here`, plus the policy's
- * `sudo_requires_approval`. `elsewhere`: the command runs on another host, container, namespace
- * or under another service manager (ssh, docker exec, kubectl exec, chroot, systemd-run …): not
- * harmless whatever it runs, so the unknown verdict applies. `inherits`: the program inherits the
- * caller's environment unchanged (variables known outside stay known inside).
- * src/guard/wrappers.ts knows how to unwrap each of them; a test checks both name the same set.
- */
-export type WrapperWhere = 'here' | 'privileged' | 'elsewhere';
-interface WrapperInfo { where: WrapperWhere; inherits: boolean }
-const W = new Map<string, WrapperInfo>();
-const wrap = (names: string, where: WrapperWhere, inherits: boolean): void => { for (const n of names.split(/\s+/)) if (n) W.set(n, { where, inherits }); };
-wrap('nice ionice nohup setsid time stdbuf timeout taskset chrt strace ltrace command builtin xargs watch flock find caffeinate unbuffer rlwrap chronic ifne pv then do coproc valgrind eatmydata fakeroot nocache catchsegv script torsocks proxychains proxychains4', 'here', true);
-wrap('env exec busybox sshpass parallel firejail dbus-run-session xvfb-run', 'here', false);
-wrap('sudo doas su runuser sg', 'privileged', false);
-wrap('ssh docker podman nerdctl kubectl oc chroot nsenter unshare systemd-run', 'elsewhere', false);
-
-/** How a wrapper runs its command, or undefined for a program that is not one. */
-export function wrapperInfo(prog: string): WrapperInfo | undefined {
-  return W.get(prog);
-}
-/** Every wrapper name (src/guard/wrappers.ts should build its WRAPPER_PROGS from this). */
-export function wrapperNames(): ReadonlySet<string> {
-  return new Set(W.keys());
-}
-/** Wrappers whose program inherits the caller's environment unchanged. */
-export const ENV_INHERITING: ReadonlySet<string> = new Set([...W].filter(([, w]) => w.inherits).map(([n]) => n));
 
 /* ------------------------------ judgment ------------------------------ */
 
@@ -961,7 +974,7 @@ function judgeSpec(s: Spec, a: Args, v: View, name: string): Judgment {
     if (!s.dynOk && !numericWord(w)) return dynamicJ(`${name}: an argument (${w.raw}) is only known at run time`);
   }
   if (s.veto) for (let i = 0; i < a.end; i++) {
-    const t = a.t[i];
+    const t = a.t[i]!;
     if (!isOpt(t)) continue;
     for (const [re, why] of s.veto) if (re.test(t)) return not(`${name}: ${why}`);
   }
@@ -969,12 +982,13 @@ function judgeSpec(s: Spec, a: Args, v: View, name: string): Judgment {
   if (s.subs) {
     let i = 0;
     for (; i < a.end; i++) {
-      const t = a.t[i];
+      const t = a.t[i]!;
       if (!isOpt(t)) break;
       if (s.gopts?.includes(t)) i++;
     }
-    const sub = i < a.end ? a.t[i] : i < a.t.length ? a.t[i + 1] ?? '' : '';
-    if (i < a.words.length && a.words[i].dynamic && !a.words[i].fields) return dynamicJ(`${name}: the subcommand (${a.words[i].raw}) is only known at run time`);
+    const sub = i < a.end ? a.t[i]! : i < a.t.length ? a.t[i + 1] ?? '' : '';
+    const subWord = a.words[i];
+    if (subWord?.dynamic && !subWord.fields) return dynamicJ(`${name}: the subcommand (${subWord.raw}) is only known at run time`);
     const ss = s.subs[sub];
     if (!ss) return not(`${name} ${sub} is not known to be read-only`);
     const rest = argsOf([...a.words.slice(0, i), ...a.words.slice(i + 1)]);
@@ -1002,14 +1016,17 @@ export function judgeKnown(v: View): Judgment {
 export function helpForm(v: View, knownElsewhere: boolean): string | undefined {
   const s = entryFor(v);
   if (!s && !(knownElsewhere && !v.path.includes('/'))) return undefined;
-  if (W.has(v.prog)) return undefined;
+  // `--help` in a wrapper's arguments may be its command's (`sudo CMD --help` runs CMD): the
+  // analyzer judges what the wrapper runs instead.
+  if (wrapperInfo(v.prog)) return undefined;
   const a = v.args;
-  if (a.length === 1 && !a[0].dynamic) {
-    const t = a[0].text;
+  const only = a.length === 1 ? a[0] : undefined;
+  if (only && !only.dynamic) {
+    const t = only.text;
     if (t === '--version' || t === '--help' || (t === '-h' && !s?.hAction && !H_ACTS.has(v.prog))) return `${v.prog} ${t} only prints text`;
   }
   for (let i = 0; i < a.length; i++) {
-    const w = a[i];
+    const w = a[i]!;
     if (w.dynamic) return undefined;
     if (w.text === '--') return undefined;
     if (w.text === '--help') return `${v.prog} --help only prints usage`;
@@ -1035,7 +1052,7 @@ export function dryRunForm(v: View): string | undefined {
   const dry = s.dry ?? sub?.dry;
   if (!dry) return undefined;
   for (let i = 0; i < a.end; i++) {
-    const t = a.t[i];
+    const t = a.t[i]!;
     if (dry.test(t)) return `${v.prog} ${t} is a dry run`;
     // Short flags grouped (`rsync -avn`, `git push -fn`).
     if (/^-[A-Za-z]+$/.test(t) && dry.test('-n') && t.length > 2 && t.includes('n') && !/^-(ne|nE|na)$/.test(t)) return `${v.prog} ${t} is a dry run`;
@@ -1048,11 +1065,11 @@ export function dryRunForm(v: View): string | undefined {
 function subSpec(s: Spec, a: Args): Spec | undefined {
   let i = 0;
   for (; i < a.end; i++) {
-    const t = a.t[i];
+    const t = a.t[i]!;
     if (!isOpt(t)) break;
     if (s.gopts?.includes(t)) i++;
   }
-  return s.subs?.[i < a.end ? a.t[i] : ''];
+  return s.subs?.[i < a.end ? a.t[i]! : ''];
 }
 
 // rsync's dry run (rsync itself is judged by its built-in rule and the unknown verdict).
