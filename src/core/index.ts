@@ -9,3 +9,16 @@ export { EXEC_ENV, EXEC_ENV_VERDICT, execEnvEntry, execEnvVerdict, isExecEnvName
 export { REDACTED, TRUNCATION_MARKER, cutText, truncateText } from './text.js';
 export { type FlushableRewriter, type TextRewriter } from './streams.js';
 export type { OutputScrub } from './output-scrub.js';
+export {
+  declaredCharsets,
+  isBinaryMedia,
+  isGraphqlMedia,
+  isJsonMedia,
+  isMultipartForm,
+  isNdjsonMedia,
+  isTextResponseMedia,
+  isTextualRequestMedia,
+  mediaParams,
+  mediaTypeOf,
+  type MediaType,
+} from './media-type.js';

@@ -1,3 +1,4 @@
+import { declaredCharsets, isGraphqlMedia, isJsonMedia, isMultipartForm, isNdjsonMedia, isTextualRequestMedia, mediaParams, mediaTypeOf, truncateText } from '../core/index.js';
 import { globToRegExp } from './glob.js';
 import { graphqlOperations } from './graphql.js';
 import type { Policy } from './policy.js';
@@ -69,9 +70,11 @@ interface BodyView {
   opaque: boolean;
 }
 
-const JSON_TYPE = /^application\/([^;]*\+)?json\b/i;
 /** Types a server parses as text (and the GraphQL, form and JSON rules read): a body of one the guard was not shown is not harmless. */
-const TEXTUAL_TYPE = /^(text\/|application\/(json|[^;]*\+json|x-www-form-urlencoded|xml|[^;]*\+xml|graphql|x-ndjson)\b|multipart\/form-data\b)/i;
+function declaresText(contentType: string): boolean {
+  const m = mediaTypeOf(contentType);
+  return isTextualRequestMedia(m) || isMultipartForm(m);
+}
 const RULE_KEYS = new Set(['query', '_method', 'operations']);
 
 /** The texts a server may read from the body, or why the guard cannot read it. */
@@ -85,12 +88,6 @@ interface Readings {
 }
 
 const UTF8_LABELS = new Set(['utf-8', 'utf8', 'unicode-1-1-utf-8', 'us-ascii', 'ascii']);
-
-function charsetsOf(contentType: string): string[] {
-  const out: string[] = [];
-  for (const m of contentType.matchAll(/;\s*charset\s*=\s*(?:"([^"]*)"|([^;\s]*))/gi)) out.push((m[1] ?? m[2] ?? '').trim().toLowerCase());
-  return out;
-}
 
 /** UTF-32 as a lenient server decodes it (TextDecoder has none): bad code points become U+FFFD. */
 function utf32(bytes: Buffer, littleEndian: boolean): string {
@@ -146,7 +143,7 @@ function bodyReadings(req: HttpRequestLike, headers: Map<string, string[]>): Rea
   const types = headers.get('content-type') ?? [];
   const ce = (headers.get('content-encoding') ?? []).join(',');
   const sent = req.body !== undefined && req.body !== '';
-  const declaredText = types.some((t) => TEXTUAL_TYPE.test(t.trim()));
+  const declaredText = types.some(declaresText);
   // A compressed body the caller did not decode for us is bytes the guard never sees: judged as
   // unread, never as empty. One it decoded (bounded) is judged as the server will read it.
   if (squash(ce) !== '' && squash(ce) !== 'identity' && squash(req.bodyDecodedFrom ?? '') !== squash(ce)) {
@@ -156,14 +153,14 @@ function bodyReadings(req: HttpRequestLike, headers: Map<string, string[]>): Rea
   if (!sent) return { texts: [], encoded: false };
   if (types.length > 1) return { texts: [], encoded: false, undecodable: 'the request has more than one Content-Type' };
   const text = req.body!;
-  const charsets = charsetsOf(types[0] ?? '').filter((c) => !UTF8_LABELS.has(c));
+  const charsets = declaredCharsets(types[0] ?? '').filter((c) => !UTF8_LABELS.has(c));
   const sniff = startsWithNul(text);
   if (charsets.length === 0 && !sniff) return { texts: [stripBom(text)], encoded: false };
   const bytes = Buffer.from(text, 'utf8');
   const all = [text];
   for (const c of charsets) {
     const r = readAs(c, bytes);
-    if (r === undefined) return { texts: [], encoded: false, undecodable: `the body's charset ${JSON.stringify(c.slice(0, 40))} is one the guard cannot read` };
+    if (r === undefined) return { texts: [], encoded: false, undecodable: `the body's charset ${JSON.stringify(truncateText(c, 40))} is one the guard cannot read` };
     all.push(...r);
   }
   if (sniff) all.push(decoded('utf-16le', bytes), decoded('utf-16be', bytes), utf32(bytes, true), utf32(bytes, false));
@@ -174,9 +171,9 @@ function viewBody(text: string | undefined, r: Readings, req: HttpRequestLike, t
   if (r.encoded || r.undecodable !== undefined) return { text: undefined, items: [], form: undefined, unread: true, opaque: true };
   const view: BodyView = { text, items: [], form: undefined, unread: req.bodyUnread === true, opaque: false };
   if (!text) return view;
-  const multipart = /^multipart\/form-data\b/i.test(type);
-  if (multipart) {
-    const fields = multipartFields(text, type);
+  const media = mediaTypeOf(type);
+  if (isMultipartForm(media)) {
+    const fields = multipartFields(text, mediaParams(media, 'boundary'));
     if (fields === undefined) view.opaque = true;
     else {
       view.form = fields;
@@ -189,8 +186,11 @@ function viewBody(text: string | undefined, r: Readings, req: HttpRequestLike, t
   if (!isGraphql && /^\s*[[{]/.test(text) && !/query|_method|operations|\\u/i.test(text)) return view;
   if (addJson(view, text)) return view;
   // JSON by its type, or by its look unless declared a GraphQL document (which may start with `{`).
-  if (JSON_TYPE.test(type) || (/^\s*[[{]/.test(text) && !/^application\/graphql/i.test(type))) view.opaque = true;
-  else if (/^application\/x-www-form-urlencoded/i.test(type) || /^[^\s{}"]*=[^\s]*$/.test(text)) view.form = new URLSearchParams(text);
+  const json = isJsonMedia(media) && !isNdjsonMedia(media);
+  if (json || (/^\s*[[{]/.test(text) && !isGraphqlMedia(media))) view.opaque = true;
+  else if (media?.essence === 'application/x-www-form-urlencoded' || /^[^\s{}"]*=[^\s]*$/.test(text)) {
+    view.form = new URLSearchParams(text);
+  }
   return view;
 }
 
@@ -247,10 +247,11 @@ const ARRAY = { object: false } as const;
  * part is encoded in a way the guard does not read (a charset other than UTF-8, a
  * Content-Transfer-Encoding, a `_charset_` field naming another charset): such a body is opaque.
  */
-function multipartFields(text: string, type: string): URLSearchParams | undefined {
-  const m = /boundary=(?:"([^"]+)"|([^;\s]+))/i.exec(type);
-  const boundary = m?.[1] ?? m?.[2];
-  if (!boundary) return undefined;
+/** The fields of a multipart body; undefined (judged opaque) when it cannot be read one way only. */
+function multipartFields(text: string, boundaries: readonly string[]): URLSearchParams | undefined {
+  // Exactly one boundary parameter: with two, servers differ on which one splits the body.
+  const [boundary] = boundaries;
+  if (boundaries.length !== 1 || !boundary) return undefined;
   const parts = text.split(`--${boundary}`);
   if (parts.length < 3) return undefined;
   const out = new URLSearchParams();
@@ -299,7 +300,7 @@ export function checkHttpWith(policy: Policy, req: HttpRequestLike): Finding {
   const type = types[0] ?? '';
   const path = normalizeHttpPath(dp).toLowerCase();
   // A GraphQL endpoint by its path (a `;param` suffix included) or by the body's declared type.
-  const isGraphql = /graphql|\/gql([/;]|$)/.test(path) || types.some((t) => /^application\/graphql/i.test(t.trim()));
+  const isGraphql = /graphql|\/gql([/;]|$)/.test(path) || types.some((t) => isGraphqlMedia(mediaTypeOf(t)));
   const readings = bodyReadings(req, headers);
   const ctx: JudgeContext = { policy, req, headers, original, matchedBase, rawQuery, dp, dq, path, isGraphql, readings };
   // Each reading of the body is judged on its own (a server reads one of them); the worst wins.

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server as HttpServer, type Ser
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { createMcpHandler } from '@modelcontextprotocol/server';
-import { GatehouseError, httpStatusOf, log, toGatehouseError, truncateText } from '../core/index.js';
+import { GatehouseError, httpStatusOf, log, mediaTypeOf, toGatehouseError, truncateText } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
 import { jsonTextDepth, MAX_JSON_DEPTH, readWhole, tooDeep } from '../upstream/light.js';
 import { buildMcpServer } from './mcp.js';
@@ -266,11 +266,6 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
   };
 }
 
-/** The media type of a Content-Type value, lower-cased and without parameters (never a substring match). */
-function mediaType(contentType: string | undefined): string {
-  return (contentType ?? '').split(';', 1)[0].trim().toLowerCase();
-}
-
 /** Writes the MCP handler's web Response to the node response. */
 async function sendWebResponse(res: ServerResponse, response: Response): Promise<void> {
   const headers: Record<string, string> = {};
@@ -279,7 +274,7 @@ async function sendWebResponse(res: ServerResponse, response: Response): Promise
     res.writeHead(response.status, headers);
     return void res.end();
   }
-  if (mediaType(headers['content-type']) === 'application/json') {
+  if (mediaTypeOf(headers['content-type'])?.essence === 'application/json') {
     // A single JSON answer: one write with its length, instead of a web-to-node stream pipe.
     const bytes = Buffer.from(await response.arrayBuffer());
     headers['content-length'] = String(bytes.length);

@@ -50,6 +50,18 @@ export function defineRoute<A extends RouteAuth>(route: Route<A>): Route<A> {
   return route;
 }
 
+/**
+ * A path parameter the route's own pattern declares. The router fills every one it matched, so a
+ * missing one is a bug in Gatehouse: refused as `internal`, never read as empty.
+ */
+export function routeParam(ctx: Pick<RouteContext, 'params'>, name: string): string {
+  const v = ctx.params[name];
+  if (v === undefined) {
+    throw new GatehouseError('internal', `route parameter ${name} is missing`, { hint: 'this is a bug in Gatehouse; report it' });
+  }
+  return v;
+}
+
 /** A route matched against a request: its raw (still encoded) parameters. */
 export interface RouteMatch {
   route: AnyRoute;
@@ -84,8 +96,7 @@ export function matchPath(route: AnyRoute, rawPath: string): Record<string, stri
   let parts = rawPath.split('/').slice(1);
   if (!hasRest && parts.length > 1 && parts.at(-1) === '') parts = parts.slice(0, -1);
   const raw: Record<string, string> = {};
-  for (let i = 0; i < segs.length; i++) {
-    const s = segs[i];
+  for (const [i, s] of segs.entries()) {
     if ('rest' in s) {
       const rest = parts.slice(i).join('/');
       raw['*'] = `/${rest}`;

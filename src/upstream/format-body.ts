@@ -2,6 +2,15 @@
  * Turns a buffered response body into what an agent can read: JSON as JSON, text as text, and
  * anything else as base64.
  */
+import {
+  isBinaryMedia,
+  isJsonMedia,
+  isNdjsonMedia,
+  isTextResponseMedia,
+  mediaParams,
+  mediaTypeOf,
+  type MediaType,
+} from '../core/index.js';
 import { jsonTextDepth, MAX_JSON_DEPTH } from './json-depth.js';
 
 export type FormattedBody =
@@ -9,13 +18,8 @@ export type FormattedBody =
   | { encoding: 'text'; value: string }
   | { encoding: 'base64'; value: string };
 
-const JSON_TYPE = /^application\/(json|[^;\s]*\+json)\b|^application\/x-ndjson\b/i;
-const TEXT_TYPE = /^(text\/|application\/(xml|[^;\s]*\+xml|javascript|ecmascript|x-www-form-urlencoded|graphql|yaml|x-yaml|toml|sql|csv)\b)/i;
-const BINARY_TYPE = /^(image|audio|video|font)\/|^application\/(octet-stream|pdf|zip|gzip|x-tar|wasm|protobuf|x-protobuf|msgpack)\b/i;
-
-function charsetOf(contentType: string): string {
-  const m = /;\s*charset="?([^";\s]+)"?/i.exec(contentType);
-  return (m?.[1] ?? 'utf-8').toLowerCase();
+function charsetOf(media: MediaType | undefined): string {
+  return (mediaParams(media, 'charset')[0] ?? 'utf-8').toLowerCase();
 }
 
 function decodeText(buf: Buffer, charset: string): string | null {
@@ -32,14 +36,14 @@ function looksTextual(s: string): boolean {
 }
 
 export function formatBody(contentType: string | undefined, buf: Buffer): FormattedBody {
-  const ct = (contentType ?? '').trim();
+  const media = mediaTypeOf(contentType);
   if (buf.length === 0) return { encoding: 'text', value: '' };
-  if (BINARY_TYPE.test(ct)) return { encoding: 'base64', value: buf.toString('base64') };
-  const text = decodeText(buf, charsetOf(ct));
+  if (isBinaryMedia(media)) return { encoding: 'base64', value: buf.toString('base64') };
+  const text = decodeText(buf, charsetOf(media));
   if (text === null) return { encoding: 'base64', value: buf.toString('base64') };
   // JSON nested deeper than MAX_JSON_DEPTH stays text: parsed, it would overflow the stack of
   // whatever serialises the result (an MCP response), an untyped failure instead of an answer.
-  if (JSON_TYPE.test(ct) && !/ndjson/i.test(ct) && jsonTextDepth(text) <= MAX_JSON_DEPTH) {
+  if (isJsonMedia(media) && !isNdjsonMedia(media) && jsonTextDepth(text) <= MAX_JSON_DEPTH) {
     try {
       return { encoding: 'json', value: JSON.parse(text) as unknown };
     } catch {
@@ -47,6 +51,6 @@ export function formatBody(contentType: string | undefined, buf: Buffer): Format
       return { encoding: 'text', value: text };
     }
   }
-  if (JSON_TYPE.test(ct) || TEXT_TYPE.test(ct)) return { encoding: 'text', value: text };
+  if (isJsonMedia(media) || isTextResponseMedia(media)) return { encoding: 'text', value: text };
   return looksTextual(text) ? { encoding: 'text', value: text } : { encoding: 'base64', value: buf.toString('base64') };
 }

@@ -15,6 +15,6 @@ export { parseContentCodings, responseCodings, MAX_CODINGS, type CodingList, typ
 export { jsonBodyText, jsonTextDepth, valueTooDeep, MAX_JSON_DEPTH } from './json-depth.js';
 export { formatBody, type FormattedBody } from './format-body.js';
 export { UPSTREAM_LIMITS } from './limits.js';
-export { readTextualBody, readWhole, MULTIPART } from './request-body.js';
+export { readTextualBody, readWhole } from './request-body.js';
 export { decodeRequestForGuard } from './decode.js';
 export { REDACTED, REDACTED_NAMES_HEADER, type HeaderInput } from './headers.js';

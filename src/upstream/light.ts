@@ -15,7 +15,7 @@ export { hopAsRequest, type HopVerdict, type JudgeHop, type RedirectHop } from '
 export { jsonBodyText, jsonTextDepth, valueTooDeep, tooDeep, MAX_JSON_DEPTH } from './json-depth.js';
 export { formatBody, type FormattedBody } from './format-body.js';
 export { UPSTREAM_LIMITS } from './limits.js';
-export { readTextualBody, readWhole, MULTIPART } from './request-body.js';
+export { readTextualBody, readWhole } from './request-body.js';
 export { parseContentCodings, type CodingList, type HeaderValue } from './content-coding.js';
 export { decodeRequestForGuard } from './decode.js';
 export type { HttpTargetSpec } from './target-spec.js';

@@ -6,13 +6,15 @@
 import { isUtf8 } from 'node:buffer';
 import type { IncomingMessage } from 'node:http';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, isMultipartForm, isTextualRequestMedia, mediaTypeOf } from '../core/index.js';
 import { cancelledError } from './deadline.js';
 import { UPSTREAM_LIMITS } from './limits.js';
 
-const TEXTUAL = /^(text\/|application\/(json|[^;]*\+json|x-www-form-urlencoded|xml|[^;]*\+xml|graphql|x-ndjson))/i;
+/** A request body the guard reads and handles are filled in: text servers parse (src/core/media-type.ts). */
+const textual = (contentType: string | undefined) => isTextualRequestMedia(mediaTypeOf(contentType));
+
 /** Form uploads: frameworks read `_method` (and GraphQL multipart requests their operations) from them. */
-export const MULTIPART = /^multipart\/form-data\b/i;
+const isMultipartRequest = (contentType: string | undefined) => isMultipartForm(mediaTypeOf(contentType));
 
 export function requestTooLarge(limit: number, size?: number): GatehouseError {
   return new GatehouseError('request_too_large', `request body exceeds the limit of ${limit} bytes`, { hint: 'send a smaller body', details: { limit, ...(size !== undefined ? { size } : {}) } });
@@ -154,10 +156,10 @@ export interface PreparedBody {
 export async function readTextualBody(req: IncomingMessage, maxRequest: number, opts: Pick<ReadWholeOptions, 'owner' | 'holdUntil'> = {}): Promise<{ body?: Buffer; unread: boolean }> {
   const declared = declaredLength(req, maxRequest);
   if (!hasBody(req, declared)) return { unread: false };
-  const type = (req.headers['content-type'] ?? '').trim();
+  const type = req.headers['content-type'];
   // A body with no declared type is read too: servers sniff it (and frameworks that parse every
   // body as JSON read it), so the guard must see it.
-  if (type !== '' && !TEXTUAL.test(type) && !MULTIPART.test(type)) return { unread: true };
+  if ((type ?? '').trim() !== '' && !textual(type) && !isMultipartRequest(type)) return { unread: true };
   return { body: await readWhole(req, maxRequest, opts), unread: false };
 }
 
@@ -199,11 +201,14 @@ export async function prepareRequestBody(
 ): Promise<PreparedBody> {
   // A body read ahead because it is text (or multipart) is filled as such; one read ahead only so
   // an approval could bind to its digest (binary) is sent exactly as read.
-  if (preread !== undefined) return filledBody(preread, maxRequest, TEXTUAL.test(req.headers['content-type'] ?? '') || MULTIPART.test(req.headers['content-type'] ?? '') ? fillBody : undefined);
+  const type = req.headers['content-type'];
+  if (preread !== undefined) {
+    return filledBody(preread, maxRequest, textual(type) || isMultipartRequest(type) ? fillBody : undefined);
+  }
   const declared = declaredLength(req, maxRequest);
   if (!hasBody(req, declared)) return { body: undefined, contentLength: undefined, bytes: () => 0 };
 
-  if (fillBody && TEXTUAL.test(req.headers['content-type'] ?? '')) return filledBody(await readWhole(req, maxRequest), maxRequest, fillBody);
+  if (fillBody && textual(type)) return filledBody(await readWhole(req, maxRequest), maxRequest, fillBody);
 
   let count = 0;
   const counter = byteLimit(maxRequest, (n) => (count = n));

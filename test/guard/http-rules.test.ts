@@ -140,6 +140,15 @@ describe('HTTP rules: loose JSON and multipart forms prove nothing harmless', ()
     expect(post('/upload', 'no boundary here', { 'content-type': 'multipart/form-data' }).decision).toBe('allow');
     expect(post('/users/1', '--x\r\nbroken _method', { 'content-type': 'multipart/form-data; boundary=x' })).toMatchObject({ decision: 'approve', rule: 'http.body-unreadable' });
   });
+
+  it('the boundary is the boundary parameter, whole: not a substring of another name, not one of two', () => {
+    const del = multipart([['_method', 'DELETE'], ['name', 'x']]);
+    // A server splits on XyZ123 (the real `boundary`); a guard that took `xboundary=` would see one
+    // part of noise and miss the override.
+    for (const type of ['multipart/form-data; xboundary=Other; boundary=XyZ123', 'multipart/form-data; boundary=Other; boundary=XyZ123']) {
+      expect(post('/users/1', del.body, { 'content-type': type }).decision, type).not.toBe('allow');
+    }
+  });
 });
 
 describe('HTTP rules: GraphQL endpoints by path parameter or declared type', () => {

@@ -1,18 +1,24 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatehouseError } from '../../core/index.js';
+import { GatehouseError, isMultipartForm, mediaTypeOf } from '../../core/index.js';
 import type { HttpOperation, Principal } from '../../gate/index.js';
 import { CallScrub, dropForgedHeaders, fillText, httpTarget } from '../../tools/index.js';
 import type { UpstreamProxyResult } from '../../upstream/index.js';
 // The light face: this route is loaded with the server, before any request needs undici.
-import { checkPath, checkQuery, decodeRequestForGuard, MULTIPART, parseContentCodings, readTextualBody, readWhole, UPSTREAM_LIMITS } from '../../upstream/light.js';
+import { checkPath, checkQuery, decodeRequestForGuard, parseContentCodings, readTextualBody, readWhole, UPSTREAM_LIMITS } from '../../upstream/light.js';
 import { scrubbedErrors } from '../http.js';
-import { defineRoute, type Route } from '../route.js';
+import { defineRoute, routeParam, type Route } from '../route.js';
 import type { Runtime } from '../runtime.js';
 
 /** The header an HTTP agent retries with after a person approved out of band. */
 export const APPROVAL_ID_HEADER = 'x-gatehouse-approval-id';
+
+/** A header that names one thing (an approval id): sent more than once it is refused, never half read. */
+function oneHeader(v: string | string[] | undefined, name: string): string | undefined {
+  if (!Array.isArray(v)) return v;
+  throw new GatehouseError('invalid_input', `the ${name} header was sent ${v.length} times`, { hint: 'send it once' });
+}
 
 function headerMap(req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
@@ -52,7 +58,7 @@ async function guardBody(body: Buffer, contentEncoding: string | undefined, cont
   if (bytes === undefined) return { unread: true, bindBytes: true };
   // A multipart body's file parts are binary by nature: its fields are read from a lossy decoding
   // (file parts are skipped, a part in another charset makes the view opaque).
-  if (!isUtf8(bytes) && !MULTIPART.test(contentType)) return { unread: true, bindBytes: true };
+  if (!isUtf8(bytes) && !isMultipartForm(mediaTypeOf(contentType))) return { unread: true, bindBytes: true };
   return { text: bytes.toString('utf8'), decodedFrom, unread: false, bindBytes: encoded };
 }
 
@@ -80,11 +86,11 @@ export function gatewayRoute(rt: Runtime): Route<'token'> {
     handler: async (req, res, ctx) => {
       // The rest of the path and the query as sent: the URL parser would resolve %2e%2e and ..
       // before the upstream's path check could refuse them.
-      const target = ctx.params.target;
-      const path = ctx.params['*'];
+      const target = routeParam(ctx, 'target');
+      const path = routeParam(ctx, '*');
       const rawQuery = ctx.rawQuery;
       const method = req.method ?? 'GET';
-      const approvalId = req.headers[APPROVAL_ID_HEADER];
+      const approvalId = oneHeader(req.headers[APPROVAL_ID_HEADER], APPROVAL_ID_HEADER);
       const { headers, forged } = await dropForgedHeaders(rt.gate, ctx.principal, 'api_request', headerMap(req));
       const pathAndQuery = rawQuery === '' ? path : `${path}?${rawQuery}`;
       // This call's scrubbing: the response stream and any error pass through it.
@@ -93,7 +99,7 @@ export function gatewayRoute(rt: Runtime): Route<'token'> {
       const action = { tool: 'api_request', route: '/gateway', target, guard: call.guard, summary: `${method} /gateway/${target}${pathAndQuery}`, client: ctx.client };
       await scrubbedErrors(output, () =>
         rt.gate.run(ctx.principal, action, () => call.forward(target, { path, rawQuery, method, signal: ctx.signal, dropHeaders: [APPROVAL_ID_HEADER, ...forged] }), {
-          approvalId: typeof approvalId === 'string' ? approvalId : undefined,
+          approvalId,
           auditFields: (r) => ({ status: r.status }),
           // INVARIANT: a path or query a direct call could not use is refused here, typed and
           // audited, before the guard (its own decoding would only answer "approve").
@@ -191,7 +197,7 @@ class GatewayCall {
       fill: filled.size === 0 ? undefined : (v) => filled.get(v) ?? v,
       // A multipart body (files) is sent as read: vault handles are not filled in it, so binary
       // parts are never re-encoded.
-      fillBody: MULTIPART.test(this.#req.headers['content-type'] ?? '') ? (text) => text : (text) => fillText(fc, text, dest),
+      fillBody: isMultipartForm(mediaTypeOf(this.#req.headers['content-type'])) ? (text) => text : (text) => fillText(fc, text, dest),
       scrubHeader: (v) => this.#output.scrub(v),
       // The body is scrubbed chunk by chunk as it streams (secrets split across chunks too).
       responseScrubber: () => this.#output.createScrubber(),

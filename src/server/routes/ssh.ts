@@ -1,7 +1,7 @@
 import { GatehouseError } from '../../core/index.js';
 import { CallScrub, runSshExec, sshExecInput } from '../../tools/index.js';
 import { readJsonBody, scrubbedErrors, sendJson } from '../http.js';
-import { defineRoute, type Route } from '../route.js';
+import { defineRoute, routeParam, type Route } from '../route.js';
 import type { Runtime } from '../runtime.js';
 
 /**
@@ -21,7 +21,7 @@ export function sshExecRoute(rt: Runtime): Route<'token'> {
       if (body === null || typeof body !== 'object' || Array.isArray(body)) {
         throw new GatehouseError('invalid_input', 'request body must be a JSON object', { hint: 'send {"command": "..."} with content-type application/json' });
       }
-      const parsed = sshExecInput.safeParse({ ...(body as object), target: ctx.params.target });
+      const parsed = sshExecInput.safeParse({ ...(body as object), target: routeParam(ctx, 'target') });
       if (!parsed.success) throw new GatehouseError('invalid_input', `invalid request body: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       // The result boundary for this route: the result and any error pass through the call's scrubbing.
       const output = new CallScrub(rt.redactor, parsed.data);
