@@ -249,6 +249,7 @@ export async function runSandboxed(profile: SandboxProfile, opts: RunSandboxedOp
   const wallSeconds = Math.min(opts.timeoutS ?? profile.limits.wallSeconds, profile.limits.wallSeconds);
   const bwrap = findProgram('bwrap');
   if (!bwrap) {
+    // INVARIANT: without bubblewrap nothing runs unless the profile says so (and then says 'none').
     if (!profile.allowUnsandboxed) {
       throw new GatehouseError('sandbox_unavailable', 'bubblewrap (bwrap) is not installed: refusing to run without a sandbox', {
         hint: 'install it (apt-get install bubblewrap), or set allowUnsandboxed in the sandbox profile to run unisolated; see `gatehouse sandbox doctor`',
@@ -257,25 +258,12 @@ export async function runSandboxed(profile: SandboxProfile, opts: RunSandboxedOp
     return runUnsandboxed(profile, opts, argv, cwd, wallSeconds);
   }
   if (opts.signal?.aborted) throw new GatehouseError('cancelled', 'cancelled before start', { hint: 'retry if still wanted' });
-
   const root = isRoot();
-  const withNet = profile.network !== 'none';
-  if (withNet && !root) {
-    throw new GatehouseError('sandbox_unavailable', 'allowlisted sandbox networking needs Gatehouse to run as root here', {
-      hint: 'run Gatehouse as root, or set the profile network to "none"',
-    });
-  }
-  if (withNet && (!findProgram('slirp4netns') || !findProgram('iptables-restore') || !findProgram('nsenter'))) {
-    throw new GatehouseError('sandbox_unavailable', 'allowlisted sandbox networking needs slirp4netns, iptables and nsenter', {
-      hint: 'apt-get install slirp4netns iptables util-linux',
-    });
-  }
+  checkNetworkable(profile, root);
   const allow = profile.network === 'none' ? undefined : await resolveAllow(profile.network.allow);
-  const env = runEnv(profile, opts, '/tmp/home');
   const useCgroup = root && cgroupV1Available().ok;
   const limits = appliedLimits(profile.limits, { sandboxed: true, cgroup: useCgroup, wallSeconds });
   const stubDir = writeStubs(profile, allow?.hostsFile);
-  const inherit = opts.stdio === 'inherit';
   let cg: RunCgroup | undefined;
   let net: NetworkHandle | undefined;
   try {
@@ -284,126 +272,29 @@ export async function runSandboxed(profile: SandboxProfile, opts: RunSandboxedOp
       stubDir,
       argv,
       cwd,
-      env,
+      env: runEnv(profile, opts, '/tmp/home'),
       home: '/tmp/home',
       ...(allow ? { hostsFile: join(stubDir, 'hosts'), infoFd: 4, blockFd: 5 } : {}),
       denyExec: resolveDenyExec(profile.denyExec),
     });
-    const chain: string[] = [];
-    if (useCgroup) {
-      cg = createRunCgroup(randomBytes(8).toString('hex'), profile.limits);
-      chain.push('/bin/sh', '-c', `${joinScript(cg)} && exec "$@"`, 'gatehouse-sandbox');
-    }
-    const prlimit = findProgram('prlimit');
-    if (prlimit) chain.push(prlimit, ...prlimitArgs(profile.limits), '--');
-    if (root) {
-      const setpriv = findProgram('setpriv');
-      if (!setpriv) {
-        throw new GatehouseError('sandbox_unavailable', 'setpriv is missing: cannot drop the sandbox to an unprivileged host uid', {
-          hint: 'apt-get install util-linux',
-        });
-      }
-      chain.push(setpriv, `--reuid=${SANDBOX_UID}`, `--regid=${SANDBOX_GID}`, '--clear-groups', '--no-new-privs', '--');
-    }
-    // Options (mounts, env values) go through the --args pipe; bwrap takes the command itself only
-    // from its real argv, so the inner command is the one part visible in the host's process list.
-    const sep = bwrapArgs.indexOf('--');
-    const bwrapOptions = bwrapArgs.slice(0, sep);
-    chain.push(bwrap, '--args', '3', ...bwrapArgs.slice(sep));
-
-    const stdio: StdioOptions = [inherit ? 'inherit' : 'pipe', inherit ? 'inherit' : 'pipe', inherit ? 'inherit' : 'pipe', 'pipe'];
-    if (allow) stdio.push('pipe', 'pipe');
-    const started = Date.now();
-    const child = spawn(chain[0] as string, chain.slice(1), { stdio, env: { ...HOST_CHAIN_ENV } });
-    // Extra pipes can reset when bwrap exits early; that shows up in the exit status instead.
-    for (const s of child.stdio.slice(3)) (s as NodeJS.EventEmitter | null)?.on('error', () => undefined);
-    const argsPipe = child.stdio[3] as Writable;
-    argsPipe.end(Buffer.from(bwrapOptions.map((a) => a + '\0').join(''), 'utf8'));
-
-    let breach: SandboxLimitName | undefined;
-    const kill = (why?: SandboxLimitName): void => {
-      if (why && !breach) breach = why;
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      if (cg) void killAll(cg);
-    };
-    const cap = new OutputCap(profile.limits.outputBytes, opts.onOutput, () => kill('output'), opts.output);
-    if (!inherit) {
-      child.stdout?.on('data', (d: Buffer) => cap.push('stdout', d));
-      child.stderr?.on('data', (d: Buffer) => cap.push('stderr', d));
-      const stdin = child.stdin;
-      if (stdin) {
-        stdin.on('error', () => undefined);
-        stdin.end(opts.stdin ?? '');
-      }
-    }
-    const closed = new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code, sig) => resolve({ code, sig }));
-    });
-
-    if (allow) {
-      try {
-        const pid = await readInfo((child.stdio as unknown as Array<Readable | null>)[4] as Readable, 10_000);
-        net = await attachNetwork(pid, allow);
-        (child.stdio as unknown as Array<Writable | null>)[5]?.end('go');
-      } catch (e) {
-        kill();
-        await closed.catch(() => undefined);
-        throw e instanceof GatehouseError
-          ? e
-          : new GatehouseError('sandbox_unavailable', `could not start the networked sandbox: ${(e as Error).message}`, {
-              hint: 'run `gatehouse sandbox doctor`',
-            });
-      }
-    }
-
-    const wallTimer = setTimeout(() => kill('wall_time'), wallSeconds * 1000);
-    const cpuBudgetNs = profile.limits.cpuSeconds * 1e9;
-    const cpuTimer = cg
-      ? setInterval(() => {
-          if (cg && cpuUsageNs(cg) > cpuBudgetNs) kill('cpu');
-        }, 200)
-      : undefined;
-    const onAbort = (): void => kill();
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-
-    let exit: { code: number | null; sig: NodeJS.Signals | null };
-    try {
-      exit = await closed;
-    } finally {
-      clearTimeout(wallTimer);
-      if (cpuTimer) clearInterval(cpuTimer);
-      opts.signal?.removeEventListener('abort', onAbort);
-    }
-    const durationMs = Date.now() - started;
-    if (opts.signal?.aborted && !breach) {
+    if (useCgroup) cg = createRunCgroup(randomBytes(8).toString('hex'), profile.limits);
+    const run = launch(bwrap, bwrapArgs, { profile, opts, root, cg, networked: allow !== undefined });
+    if (allow) net = await startNetwork(run, allow);
+    const exit = await watched(run, profile.limits, wallSeconds, opts.signal);
+    if (opts.signal?.aborted && !run.breach) {
       throw new GatehouseError('cancelled', 'the sandboxed command was cancelled', { hint: 'retry if still wanted' });
     }
-
-    // What killed it, if not us: the kernel's OOM killer, RLIMIT_CPU (SIGXCPU, or SIGKILL at the
-    // hard limit), RLIMIT_FSIZE (SIGXFSZ), or the pids cgroup refusing forks.
-    const stats = cg ? readStats(cg) : undefined;
-    const code = exit.code;
-    const sigNum = code !== null && code > 128 && code <= 128 + 64 ? code - 128 : null;
-    const signal = exit.sig ?? (sigNum !== null ? (SIGNAL_NAMES[sigNum] ?? null) : null);
-    if (!breach) {
-      if (stats && stats.oomKills > 0) breach = 'memory';
-      else if (signal === 'SIGXCPU' || (signal === 'SIGKILL' && stats && stats.cpuNs >= cpuBudgetNs * 0.9)) breach = 'cpu';
-      else if (signal === 'SIGXFSZ') breach = 'file_size';
-      // A shell that outlives a killed child reports it on stderr (strsignal text); heuristic, but a
-      // fake only hurts the faker.
-      else if (!inherit && /File size limit exceeded/.test(cap.rawStderrTail())) breach = 'file_size';
-      else if (!inherit && /CPU time limit exceeded/.test(cap.rawStderrTail())) breach = 'cpu';
-      else if (stats && stats.pidsMaxHits > 0) breach = 'processes';
-    }
-    const text = inherit ? { stdout: '', stderr: '', truncated: false } : cap.text();
+    const breach = run.breach ?? breachAfterExit(exit, run, profile.limits);
+    const text = run.inherit ? { stdout: '', stderr: '', truncated: false } : run.cap.text();
+    // Killed by Gatehouse (wall time, output): no exit code of the command's own to report.
+    const ours = breach === 'wall_time' || breach === 'output';
     return {
-      exitCode: breach === 'wall_time' || breach === 'output' ? null : code,
-      signal: breach === 'wall_time' || breach === 'output' ? 'SIGKILL' : signal,
+      exitCode: ours ? null : exit.code,
+      signal: ours ? 'SIGKILL' : exit.signal,
       stdout: text.stdout,
       stderr: text.stderr,
       truncated: text.truncated,
-      durationMs,
+      durationMs: exit.durationMs,
       limits,
       ...(breach ? { limit: breach, limitMessage: limitMessage(breach, profile.limits, wallSeconds) } : {}),
       sandbox: allow ? 'bwrap-net' : 'bwrap',
@@ -413,6 +304,177 @@ export async function runSandboxed(profile: SandboxProfile, opts: RunSandboxedOp
     if (cg) await removeRunCgroup(cg);
     rmSync(stubDir, { recursive: true, force: true });
   }
+}
+
+/** Allowlisted networking needs root (for slirp4netns and the egress rules) and its programs. */
+function checkNetworkable(profile: SandboxProfile, root: boolean): void {
+  if (profile.network === 'none') return;
+  if (!root) {
+    throw new GatehouseError('sandbox_unavailable', 'allowlisted sandbox networking needs Gatehouse to run as root here', {
+      hint: 'run Gatehouse as root, or set the profile network to "none"',
+    });
+  }
+  if (!findProgram('slirp4netns') || !findProgram('iptables-restore') || !findProgram('nsenter')) {
+    throw new GatehouseError('sandbox_unavailable', 'allowlisted sandbox networking needs slirp4netns, iptables and nsenter', {
+      hint: 'apt-get install slirp4netns iptables util-linux',
+    });
+  }
+}
+
+/** One launched sandbox: the host chain's process, its output cap, and the first limit it broke. */
+interface LaunchedRun {
+  readonly child: ChildProcess;
+  readonly closed: Promise<{ code: number | null; sig: NodeJS.Signals | null }>;
+  readonly cap: OutputCap;
+  readonly cg: RunCgroup | undefined;
+  readonly inherit: boolean;
+  readonly started: number;
+  breach: SandboxLimitName | undefined;
+  /** Kills the chain and everything in the run's cgroups; the first reason given is the breach. */
+  kill(why?: SandboxLimitName): void;
+}
+
+interface LaunchOptions {
+  profile: SandboxProfile;
+  opts: RunSandboxedOptions;
+  root: boolean;
+  cg: RunCgroup | undefined;
+  networked: boolean;
+}
+
+/** The host-side chain (see the header): cgroup join -> prlimit -> setpriv (as root) -> bwrap. */
+function hostChain(bwrap: string, bwrapCommand: readonly string[], l: LaunchOptions): string[] {
+  const chain: string[] = [];
+  if (l.cg) chain.push('/bin/sh', '-c', `${joinScript(l.cg)} && exec "$@"`, 'gatehouse-sandbox');
+  const prlimit = findProgram('prlimit');
+  if (prlimit) chain.push(prlimit, ...prlimitArgs(l.profile.limits), '--');
+  if (l.root) {
+    const setpriv = findProgram('setpriv');
+    if (!setpriv) {
+      throw new GatehouseError('sandbox_unavailable', 'setpriv is missing: cannot drop the sandbox to an unprivileged host uid', {
+        hint: 'apt-get install util-linux',
+      });
+    }
+    chain.push(setpriv, `--reuid=${SANDBOX_UID}`, `--regid=${SANDBOX_GID}`, '--clear-groups', '--no-new-privs', '--');
+  }
+  chain.push(bwrap, '--args', '3', ...bwrapCommand);
+  return chain;
+}
+
+function launch(bwrap: string, bwrapArgs: readonly string[], l: LaunchOptions): LaunchedRun {
+  // Options (mounts, env values) go through the --args pipe; bwrap takes the command itself only
+  // from its real argv, so the inner command is the one part visible in the host's process list.
+  const sep = bwrapArgs.indexOf('--');
+  const chain = hostChain(bwrap, bwrapArgs.slice(sep), l);
+  const inherit = l.opts.stdio === 'inherit';
+  const io = inherit ? 'inherit' : 'pipe';
+  const stdio: StdioOptions = [io, io, io, 'pipe', ...(l.networked ? (['pipe', 'pipe'] as const) : [])];
+  const started = Date.now();
+  const [program = '', ...args] = chain;
+  const child = spawn(program, args, { stdio, env: { ...HOST_CHAIN_ENV } });
+  // Extra pipes can reset when bwrap exits early; that shows up in the exit status instead.
+  for (const s of child.stdio.slice(3)) (s as NodeJS.EventEmitter | null)?.on('error', () => undefined);
+  const argsPipe = child.stdio[3] as Writable;
+  argsPipe.end(Buffer.from(bwrapArgs.slice(0, sep).map((a) => a + '\0').join(''), 'utf8'));
+
+  const run: LaunchedRun = {
+    child,
+    cg: l.cg,
+    inherit,
+    started,
+    breach: undefined,
+    closed: new Promise((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (code, sig) => resolve({ code, sig }));
+    }),
+    kill(why) {
+      if (why && !run.breach) run.breach = why;
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      if (l.cg) void killAll(l.cg);
+    },
+    cap: new OutputCap(l.profile.limits.outputBytes, l.opts.onOutput, () => run.kill('output'), l.opts.output),
+  };
+  if (!inherit) feed(run, l.opts.stdin);
+  return run;
+}
+
+/** Output into the cap; stdin written once and closed (a command waiting for more input gets EOF). */
+function feed(run: LaunchedRun, input: string | Buffer | undefined): void {
+  run.child.stdout?.on('data', (d: Buffer) => run.cap.push('stdout', d));
+  run.child.stderr?.on('data', (d: Buffer) => run.cap.push('stderr', d));
+  const stdin = run.child.stdin;
+  if (stdin) {
+    stdin.on('error', () => undefined);
+    stdin.end(input ?? '');
+  }
+}
+
+/** bwrap reports its child's pid on fd 4 and waits on fd 5 until the network is attached. */
+async function startNetwork(run: LaunchedRun, allow: Awaited<ReturnType<typeof resolveAllow>>): Promise<NetworkHandle> {
+  const pipes = run.child.stdio as unknown as Array<Readable | Writable | null>;
+  try {
+    const pid = await readInfo(pipes[4] as Readable, 10_000);
+    const net = await attachNetwork(pid, allow);
+    (pipes[5] as Writable | null)?.end('go');
+    return net;
+  } catch (e) {
+    run.kill();
+    await run.closed.catch(() => undefined);
+    throw e instanceof GatehouseError
+      ? e
+      : new GatehouseError('sandbox_unavailable', `could not start the networked sandbox: ${(e as Error).message}`, {
+          hint: 'run `gatehouse sandbox doctor`',
+        });
+  }
+}
+
+interface RunExit {
+  code: number | null;
+  signal: string | null;
+  durationMs: number;
+}
+
+/**
+ * Waits for the run under its wall-time, cgroup-CPU and cancellation watches.
+ * INVARIANT: every limit ends in a typed result, never a hang: wall time kills bwrap (whose pid-1
+ * child dies with it, taking the whole pid namespace) and everything left in the run's cgroups.
+ */
+async function watched(run: LaunchedRun, l: SandboxLimits, wallSeconds: number, signal?: AbortSignal): Promise<RunExit> {
+  const wallTimer = setTimeout(() => run.kill('wall_time'), wallSeconds * 1000);
+  const cg = run.cg;
+  const cpuBudgetNs = l.cpuSeconds * 1e9;
+  const cpuTimer = cg ? setInterval(() => cpuUsageNs(cg) > cpuBudgetNs && run.kill('cpu'), 200) : undefined;
+  const onAbort = (): void => run.kill();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    const exit = await run.closed;
+    const sigNum = exit.code !== null && exit.code > 128 && exit.code <= 128 + 64 ? exit.code - 128 : null;
+    const sigName = sigNum !== null ? (SIGNAL_NAMES[sigNum] ?? null) : null;
+    return { code: exit.code, signal: exit.sig ?? sigName, durationMs: Date.now() - run.started };
+  } finally {
+    clearTimeout(wallTimer);
+    if (cpuTimer) clearInterval(cpuTimer);
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * What killed the command, if not Gatehouse: the kernel's OOM killer, RLIMIT_CPU (SIGXCPU, or
+ * SIGKILL at the hard limit), RLIMIT_FSIZE (SIGXFSZ), or the pids cgroup refusing forks.
+ */
+function breachAfterExit(exit: RunExit, run: LaunchedRun, l: SandboxLimits): SandboxLimitName | undefined {
+  const stats = run.cg ? readStats(run.cg) : undefined;
+  const cpuBudgetNs = l.cpuSeconds * 1e9;
+  if (stats && stats.oomKills > 0) return 'memory';
+  if (exit.signal === 'SIGXCPU' || (exit.signal === 'SIGKILL' && stats && stats.cpuNs >= cpuBudgetNs * 0.9)) return 'cpu';
+  if (exit.signal === 'SIGXFSZ') return 'file_size';
+  // A shell that outlives a killed child reports it on stderr (strsignal text); heuristic, but a
+  // fake only hurts the faker.
+  const tail = run.inherit ? '' : run.cap.rawStderrTail();
+  if (/File size limit exceeded/.test(tail)) return 'file_size';
+  if (/CPU time limit exceeded/.test(tail)) return 'cpu';
+  if (stats && stats.pidsMaxHits > 0) return 'processes';
+  return undefined;
 }
 
 /** allowUnsandboxed: the command runs as Gatehouse's own user, with rlimits, wall time and output cap only. */
