@@ -43,9 +43,11 @@ export interface SqliteAuditWriter {
  */
 export function sqliteAuditWriter(handle: BetterSqlite3.Database, key: Buffer, opts: { sync?: DurableSync } = {}): SqliteAuditWriter {
   const commit = sqliteBatchWriter(handle, key);
-  // Prepared on the first batch, outside any transaction (SQLite refuses to prepare a change of
-  // the safety level inside one).
-  let mode: { relaxed: BetterSqlite3.Statement; restore: BetterSqlite3.Statement; sync: DurableSync } | null | undefined;
+  // Settled on the first batch. PRAGMA setters are run each time through `handle.pragma`, never as
+  // prepared statements: SQLite applies a setter while compiling it, so preparing `synchronous =
+  // NORMAL` and then its restore left the level unchanged and made the first relaxed run a no-op.
+  // They run outside any transaction (SQLite refuses a change of the safety level inside one).
+  let mode: { relaxed: string; restore: string; sync: DurableSync } | null | undefined;
   let walFile: WalFileSync | undefined;
   const modeFor = (): typeof mode => {
     if (mode !== undefined) return mode;
@@ -54,26 +56,20 @@ export function sqliteAuditWriter(handle: BetterSqlite3.Database, key: Buffer, o
     // approvals, vault) keep flushing inside their commits.
     const level = Number(handle.pragma('synchronous', { simple: true }));
     if (!opts.sync) walFile = new WalFileSync(handle.name);
-    return (mode = {
-      relaxed: handle.prepare('PRAGMA synchronous = NORMAL'),
-      restore: handle.prepare(`PRAGMA synchronous = ${level}`),
-      sync: opts.sync ?? walFile!.sync,
-    });
+    return (mode = { relaxed: 'synchronous = NORMAL', restore: `synchronous = ${level}`, sync: opts.sync ?? walFile!.sync });
   };
   // The write lock is taken without SQLite's busy wait, which would sleep on the event loop while
   // another process holds the lock (a CLI command, a migration, another server): a busy store is
   // retried here, asynchronously, for as long as the connection's busy timeout allows.
   const lockWaitMs = Number(handle.pragma('busy_timeout', { simple: true })) || OPEN_TRANSACTION_WAIT_MS;
-  const noWait = handle.prepare('PRAGMA busy_timeout = 0');
-  const restoreWait = handle.prepare(`PRAGMA busy_timeout = ${lockWaitMs}`);
   const commitNow = (records: ChainedRecord[], blobs: BlobWrite[], m: NonNullable<typeof mode> | null): number[] => {
-    noWait.run();
-    m?.relaxed.run();
+    handle.pragma('busy_timeout = 0');
+    if (m) handle.pragma(m.relaxed);
     try {
       return commit(records, blobs);
     } finally {
-      m?.restore.run();
-      restoreWait.run();
+      if (m) handle.pragma(m.restore);
+      handle.pragma(`busy_timeout = ${lockWaitMs}`);
     }
   };
   // Commits that have happened, and how many of them a finished flush covers. A flush covers every

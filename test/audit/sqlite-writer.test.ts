@@ -257,6 +257,12 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     handle.exec('COMMIT');
     await p;
     expect(handle.pragma('synchronous', { simple: true })).toBe(level);
+    // Restored after every batch, not only the first: a prepared `PRAGMA synchronous` takes effect
+    // when it is compiled, so the writer's first batch may never have lowered the level at all.
+    for (let i = 0; i < 3; i++) {
+      await log.append({ phase: 'event', tool: `x${i}` });
+      expect(handle.pragma('synchronous', { simple: true }), `after batch ${i + 2}`).toBe(level);
+    }
     await log.close();
     await s.close();
   });
