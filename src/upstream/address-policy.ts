@@ -37,8 +37,12 @@ const V4_METADATA = new Set(['169.254.169.254', '169.254.170.2', '100.100.100.20
 const V6_METADATA = new Set(['fd00:ec2:0:0:0:0:0:254']);
 
 function v4ToInt(ip: string): number {
-  const p = ip.split('.').map(Number);
-  return ((p[0] << 24) | (p[1] << 16) | (p[2] << 8) | p[3]) >>> 0;
+  const [a, b, c, d] = ip.split('.').map(Number);
+  // Callers pass dotted quads only (net.isIP said 4, or built by embeddedV4): anything else is a bug.
+  if (a === undefined || b === undefined || c === undefined || d === undefined) {
+    throw new Error(`not a dotted IPv4 address: ${JSON.stringify(ip)}`);
+  }
+  return ((a << 24) | (b << 16) | (c << 8) | d) >>> 0;
 }
 
 function classifyV4(ip: string, allowPrivate: boolean): AddressVerdict {
@@ -52,15 +56,27 @@ function classifyV4(ip: string, allowPrivate: boolean): AddressVerdict {
   return { allowed: true };
 }
 
+/** The address without its zone id (`fe80::1%eth0` → `fe80::1`). */
+function withoutZone(ip: string): string {
+  const pct = ip.indexOf('%');
+  return pct === -1 ? ip : ip.slice(0, pct);
+}
+
+type V6Groups = [number, number, number, number, number, number, number, number];
+
+function isEightGroups(g: number[]): g is V6Groups {
+  return g.length === 8;
+}
+
 /** Expands a valid IPv6 literal (zone id stripped) to eight 16-bit groups. */
-function v6Groups(ip: string): number[] | null {
-  let s = ip.split('%')[0].toLowerCase();
+function v6Groups(ip: string): V6Groups | null {
+  let s = withoutZone(ip).toLowerCase();
   // Trailing dotted IPv4 (e.g. ::ffff:1.2.3.4) becomes two groups.
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(s);
-  if (dotted) {
-    if (!net.isIPv4(dotted[1])) return null;
-    const n = v4ToInt(dotted[1]);
-    s = s.slice(0, -dotted[1].length) + `${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(s)?.[1];
+  if (dotted !== undefined) {
+    if (!net.isIPv4(dotted)) return null;
+    const n = v4ToInt(dotted);
+    s = s.slice(0, -dotted.length) + `${(n >>> 16).toString(16)}:${(n & 0xffff).toString(16)}`;
   }
   const halves = s.split('::');
   if (halves.length > 2) return null;
@@ -69,7 +85,7 @@ function v6Groups(ip: string): number[] | null {
   const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
   if (fill < 0 || (halves.length === 1 && head.length !== 8)) return null;
   const groups = [...head, ...Array<string>(fill).fill('0'), ...tail].map((g) => parseInt(g, 16));
-  return groups.length === 8 && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : null;
+  return isEightGroups(groups) && groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : null;
 }
 
 function embeddedV4(hi: number, lo: number): string {
@@ -109,7 +125,10 @@ function classifyV6(ip: string, allowPrivate: boolean): AddressVerdict {
 
 /** Decides whether a socket may be opened to `ip`. Non-IP input is refused (fail closed). */
 export function checkAddress(ip: string, allowPrivate: boolean): AddressVerdict {
-  const kind = net.isIP(ip.split('%')[0]);
+  const kind = net.isIP(withoutZone(ip));
+  // IPv4 has no zones: `169.254.169.254%eth0` (from a custom lookup) is not an address to judge by
+  // its text, and judged as-is it would slip past the metadata set. Refused, never normalised.
+  if (kind === 4 && ip.includes('%')) return { allowed: false, reason: 'invalid' };
   if (kind === 4) return classifyV4(ip, allowPrivate);
   if (kind === 6) return classifyV6(ip, allowPrivate);
   return { allowed: false, reason: 'invalid' };

@@ -126,6 +126,12 @@ describe('checkAddress', () => {
     expect(checkAddress('fd00:ec2::254', true)).toEqual({ allowed: false, reason: 'metadata' });
     expect(checkAddress('::ffff:169.254.169.254', true)).toEqual({ allowed: false, reason: 'metadata' });
   });
+  it('an IPv4 address with a zone (only a custom lookup could answer one) is refused, never judged by its text', () => {
+    for (const allowPrivate of [true, false]) {
+      expect(checkAddress('169.254.169.254%eth0', allowPrivate)).toEqual({ allowed: false, reason: 'invalid' });
+      expect(checkAddress('10.0.0.5%1', allowPrivate)).toEqual({ allowed: false, reason: 'invalid' });
+    }
+  });
 });
 
 // The guard is shown pathWithQuery(); the upstream is sent resolveTargetUrl(). They must agree, or
