@@ -44,10 +44,13 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('tokens on %s', (_name,
   it('unknown, malformed, expired and revoked tokens get the same refusal', async () => {
     const { token: revoked } = await tokens.create({ name: uniq() });
     await tokens.revoke((await tokens.authenticate(revoked)).tokenId);
-    const { token: expired } = await tokens.create({ name: uniq(), expiresInMs: 1000 });
+    // Both expire inside the cache bound: one is answered from this process's cache (an expiry
+    // there must refuse too), the other, never seen before, from the store.
+    const { token: expired } = await tokens.create({ name: uniq(), expiresInMs: TOKEN_CACHE_MS / 2 });
+    const { token: expiredUnseen } = await tokens.create({ name: uniq(), expiresInMs: TOKEN_CACHE_MS / 2 });
     expect((await tokens.authenticate(expired)).tokenName).toBeDefined(); // valid (and cached) until it expires
-    now += 1000;
-    const bad = ['gh_' + 'A'.repeat(43), 'not-a-token', '', 'gh_short', revoked, expired, 'Bearer gh_x'];
+    now += TOKEN_CACHE_MS / 2;
+    const bad = ['gh_' + 'A'.repeat(43), 'not-a-token', '', 'gh_short', revoked, expired, expiredUnseen, 'Bearer gh_x'];
     const messages = new Set<string>();
     for (const t of bad) {
       const e = await tokens.authenticate(t).then(

@@ -10,11 +10,21 @@ describe.skipIf(skip)('interactive PTY sessions against a real sshd', () => {
   let spec: SshTargetSpec;
   const transcripts: SessionTranscript[] = [];
   let sm: SshSessionManager;
+  // A session's transcript is delivered when it closes: the event the tests wait on (bounded by
+  // the test's timeout), instead of polling for a guessed number of rounds.
+  const closeWaiters = new Map<string, () => void>();
+  const closedEvent = (id: string): Promise<void> =>
+    transcripts.some((t) => t.id === id) ? Promise.resolve() : new Promise<void>((r) => closeWaiters.set(id, r));
 
   beforeAll(async () => {
     sshd = await startSshd({ loginShell: 'bash' });
     spec = sshd.spec('box');
-    sm = new SshSessionManager({ onTranscript: (t) => transcripts.push(t) });
+    sm = new SshSessionManager({
+      onTranscript: (t) => {
+        transcripts.push(t);
+        closeWaiters.get(t.id)?.();
+      },
+    });
   });
   afterAll(async () => {
     sm?.closeAll();
@@ -54,12 +64,12 @@ describe.skipIf(skip)('interactive PTY sessions against a real sshd', () => {
     expect(all.closed).toBe(false);
     // Output produced in the background becomes readable without a send.
     await sm.send(id, 'tok1', '(sleep 0.3; echo later-output) &', { timeoutS: 0.2 });
+    // Read until it shows up (the test's timeout bounds the wait; no guessed number of rounds).
     let got = '';
-    for (let i = 0; i < 40 && !got.includes('later-output'); i++) {
-      await new Promise((r) => setTimeout(r, 100));
+    while (!got.includes('later-output')) {
+      await new Promise((r) => setTimeout(r, 50));
       got += sm.read(id, 'tok1').output;
     }
-    expect(got).toContain('later-output');
     const page = sm.read(id, 'tok1', { since: 0, limit: 3 });
     expect(page.output.length).toBe(3);
     expect(page.next).toBe(3);
@@ -78,8 +88,9 @@ describe.skipIf(skip)('interactive PTY sessions against a real sshd', () => {
     // Echo is off, so 'after-sleep' could only come from the echo command, which INT prevented.
     expect(first.matched).toBe(false);
     expect(first.output).not.toContain('after-sleep');
+    const closed = closedEvent(id);
     sm.signal(id, 'tok1', 'KILL');
-    for (let i = 0; i < 50 && !sm.list('tok1').find((s) => s.id === id)?.closed; i++) await new Promise((res) => setTimeout(res, 50));
+    await closed;
     expect(sm.list('tok1').find((s) => s.id === id)?.closed).toBe(true);
     expect(sm.read(id, 'tok1').closed).toBe(true);
     await expect(sm.send(id, 'tok1', 'echo x')).rejects.toMatchObject({ code: 'session_not_found' });
@@ -135,7 +146,7 @@ describe.skipIf(skip)('interactive PTY sessions against a real sshd', () => {
 
   it('idle sessions close on their own', async () => {
     const { id } = await sm.open(spec, sshd.credentials, { owner: 'idle', idleTimeoutS: 0.3 });
-    for (let i = 0; i < 60 && !sm.list('idle').find((s) => s.id === id)?.closed; i++) await new Promise((r) => setTimeout(r, 50));
+    await closedEvent(id);
     expect(sm.list('idle').find((s) => s.id === id)?.closed).toBe(true);
     expect(transcripts.find((x) => x.id === id)?.closeReason).toBe('idle timeout');
   });
