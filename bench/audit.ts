@@ -78,7 +78,7 @@ async function oneInsertPerRecord(store: Store, records: number): Promise<number
   return Math.round(perS);
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 type Cell = { records_per_s: number; cpu_us_per_record: number; rounds: number[] };
 

@@ -26,7 +26,9 @@ const BARE_PROXY = fileURLToPath(new URL('../../bench/fixtures/bare-proxy.mjs', 
 /** CPU time (user + system, all threads) a process has used, in µs; NaN where /proc is absent. */
 function processCpuUs(pid: number | null | undefined): number {
   if (!pid || !existsSync(`/proc/${pid}/stat`)) return NaN;
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const afterComm = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1];
+  if (afterComm === undefined) throw new Error(`bench: unexpected /proc/${pid}/stat`);
+  const fields = afterComm.split(' ');
   return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks of 10 ms (USER_HZ 100)
 }
 
@@ -49,8 +51,8 @@ async function startListening(args: string[], env: Record<string, string>): Prom
   const url = await new Promise<string>((resolve, reject) => {
     child.stdout!.on('data', (d: Buffer) => {
       out += d.toString();
-      const m = /listening on (http:\/\/[0-9.:]+)/.exec(out);
-      if (m) resolve(m[1]);
+      const listening = /listening on (http:\/\/[0-9.:]+)/.exec(out)?.[1];
+      if (listening !== undefined) resolve(listening);
     });
     child.once('exit', (c) => reject(new Error(`${args.join(' ')} exited ${c}: ${out}`)));
   });
@@ -120,7 +122,19 @@ export async function benchGateway(opts: { durationMs?: number; warmMs?: number;
       const used = processCpuUs(pid) - cpu0;
       return Number.isFinite(used) ? { ...r, serverCpuUsPerReq: Math.round(used / Math.max(1, r.requests)) } : r;
     };
-    const table: Record<string, Record<string, Cell>> = { direct_undici: {}, bare_node_proxy: {}, gateway: {}, api_request_mcp_http: {}, api_request_mcp_stdio: {} };
+    type Row = 'direct_undici' | 'bare_node_proxy' | 'gateway' | 'api_request_mcp_http' | 'api_request_mcp_stdio';
+    const table: Record<Row, Record<string, Cell>> = {
+      direct_undici: {},
+      bare_node_proxy: {},
+      gateway: {},
+      api_request_mcp_http: {},
+      api_request_mcp_stdio: {},
+    };
+    const cellOf = (row: Row, k: string): Cell => {
+      const measured = table[row][k];
+      if (!measured) throw new Error(`bench: no ${row} result for ${k}`);
+      return measured;
+    };
     for (const c of levels) {
       table.direct_undici[`c${c}`] = await cell(directCall, c, 50);
       table.bare_node_proxy[`c${c}`] = await cell(bareCall, c, 50, bare.child.pid);
@@ -131,12 +145,17 @@ export async function benchGateway(opts: { durationMs?: number; warmMs?: number;
     const ratios: Record<string, unknown> = {};
     for (const c of levels) {
       const k = `c${c}`;
+      const direct = cellOf('direct_undici', k);
+      const bareProxy = cellOf('bare_node_proxy', k);
+      const gateway = cellOf('gateway', k);
+      const mcpHttp = cellOf('api_request_mcp_http', k);
+      const mcpStdio = cellOf('api_request_mcp_stdio', k);
       ratios[k] = {
-        gateway_vs_direct_throughput: +(table.gateway[k].rps / table.direct_undici[k].rps).toFixed(2),
-        bare_proxy_vs_direct_throughput: +(table.bare_node_proxy[k].rps / table.direct_undici[k].rps).toFixed(2),
-        gateway_vs_bare_proxy_throughput: +(table.gateway[k].rps / table.bare_node_proxy[k].rps).toFixed(2),
-        api_request_http_vs_gateway_latency_p50: +(table.api_request_mcp_http[k].p50Us / table.gateway[k].p50Us).toFixed(2),
-        api_request_stdio_vs_gateway_latency_p50: +(table.api_request_mcp_stdio[k].p50Us / table.gateway[k].p50Us).toFixed(2),
+        gateway_vs_direct_throughput: +(gateway.rps / direct.rps).toFixed(2),
+        bare_proxy_vs_direct_throughput: +(bareProxy.rps / direct.rps).toFixed(2),
+        gateway_vs_bare_proxy_throughput: +(gateway.rps / bareProxy.rps).toFixed(2),
+        api_request_http_vs_gateway_latency_p50: +(mcpHttp.p50Us / gateway.p50Us).toFixed(2),
+        api_request_stdio_vs_gateway_latency_p50: +(mcpStdio.p50Us / gateway.p50Us).toFixed(2),
       };
     }
     return {

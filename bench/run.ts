@@ -33,7 +33,9 @@ async function main(): Promise<void> {
     const started = performance.now();
     process.stderr.write(`bench: ${name}…\n`);
     try {
-      out[name] = await (await SECTIONS[name]())();
+      const section = SECTIONS[name];
+      if (!section) throw new Error(`unknown bench section ${name}`);
+      out[name] = await (await section())();
     } catch (e) {
       failed = true;
       out[name] = { error: String((e as Error)?.stack ?? e) };

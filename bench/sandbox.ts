@@ -58,5 +58,5 @@ export async function benchSandbox(): Promise<Record<string, unknown>> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  benchSandbox().then((r) => process.stdout.write(JSON.stringify(r, null, 2) + '\n'));
+  void benchSandbox().then((r) => process.stdout.write(JSON.stringify(r, null, 2) + '\n'));
 }

@@ -94,5 +94,5 @@ export async function benchSsh(): Promise<Record<string, unknown>> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  benchSsh().then((r) => process.stdout.write(JSON.stringify(r, null, 2) + '\n'));
+  void benchSsh().then((r) => process.stdout.write(JSON.stringify(r, null, 2) + '\n'));
 }

@@ -1,9 +1,10 @@
 /** Summary statistics for latency samples (milliseconds in, rounded figures out). */
 export function summarize(samplesMs: number[]): { n: number; median_ms: number; p99_ms: number; min_ms: number; max_ms: number } {
   const s = [...samplesMs].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
+  // No samples: every figure is NaN, as it always was.
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
   const r = (v: number) => Math.round(v * 1000) / 1000;
-  return { n: s.length, median_ms: r(at(0.5)), p99_ms: r(at(0.99)), min_ms: r(s[0]), max_ms: r(s[s.length - 1]) };
+  return { n: s.length, median_ms: r(at(0.5)), p99_ms: r(at(0.99)), min_ms: r(at(0)), max_ms: r(at(1)) };
 }
 
 export async function timeIt(fn: () => Promise<unknown>): Promise<number> {

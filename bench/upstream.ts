@@ -37,8 +37,7 @@ export interface Cell {
 }
 
 function pct(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0; // 0 for no samples
 }
 
 export async function measure(fn: () => Promise<void>, concurrency: number, durationMs: number, warmup: number): Promise<Cell> {
@@ -122,9 +121,18 @@ export async function benchUpstream(opts: { durationMs?: number; concurrency?: n
     child.kill();
   }
   const ratios: Record<string, { request: number; proxy: number }> = {};
+  const cellOf = (mode: string, k: string): Cell => {
+    const cell = results[mode]?.[k];
+    if (!cell) throw new Error(`bench: no ${mode} result for ${k}`);
+    return cell;
+  };
   for (const c of levels) {
-    const d = results.direct[`c${c}`].rps;
-    ratios[`c${c}`] = { request: +(results.request[`c${c}`].rps / d).toFixed(2), proxy: +(results.proxy[`c${c}`].rps / d).toFixed(2) };
+    const k = `c${c}`;
+    const d = cellOf('direct', k).rps;
+    ratios[k] = {
+      request: +(cellOf('request', k).rps / d).toFixed(2),
+      proxy: +(cellOf('proxy', k).rps / d).toFixed(2),
+    };
   }
   return {
     name: 'upstream',

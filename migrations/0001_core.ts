@@ -1,11 +1,10 @@
-import type { Kysely } from 'kysely';
-import type { Dialect } from '../src/store/index.js';
+import type { Dialect, UntypedDb } from '../src/store/index.js';
 
 /**
  * Tokens and the audit log. Timestamps are ISO-8601 text; JSON is text (portable across SQLite
  * and PostgreSQL). No column holds a credential: tokens are kept only as SHA-256 hashes.
  */
-export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {
+export async function up(db: UntypedDb, dialect: Dialect): Promise<void> {
   await db.schema
     .createTable('tokens')
     .addColumn('id', 'varchar(40)', (c) => c.primaryKey())

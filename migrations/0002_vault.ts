@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import type { Dialect } from '../src/store/index.js';
+import type { Dialect, UntypedDb } from '../src/store/index.js';
 
 /**
  * The vault. Sealed bytes are stored as base64 text (portable across SQLite and PostgreSQL).
@@ -7,8 +6,7 @@ import type { Dialect } from '../src/store/index.js';
  * XChaCha20-Poly1305 under the vault's data key with AD = vault id | item id | field name;
  * `vaults.wrapped_key` and `vault_keyring.wrapped` are keys sealed under the master key.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function up(db: Kysely<any>, _dialect: Dialect): Promise<void> {
+export async function up(db: UntypedDb, _dialect: Dialect): Promise<void> {
   // Master-key check value (id 'check', with the passphrase KDF salt/params when one is used) and
   // the internal named keys ('internal:<purpose>'), each sealed under the master key.
   await db.schema

@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import type { Dialect } from '../src/store/index.js';
+import type { Dialect, UntypedDb } from '../src/store/index.js';
 
 /**
  * Approvals (src/approvals). Timestamps are ISO-8601 UTC text, so they compare as strings on both
@@ -7,8 +6,7 @@ import type { Dialect } from '../src/store/index.js';
  * AES-256-GCM under the internal key `approver-seeds` (wrapped by the master key in vault_keyring)
  * with AD = `gatehouse:v1|approver-seed|<name>`.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function up(db: Kysely<any>, _dialect: Dialect): Promise<void> {
+export async function up(db: UntypedDb, _dialect: Dialect): Promise<void> {
   // One row per approval a person is asked for. status: pending -> approved | denied (never back).
   // consumed_at is set once, by the single UPDATE that lets the approved action run.
   await db.schema

@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import type { Dialect } from '../src/store/index.js';
+import type { Dialect, UntypedDb } from '../src/store/index.js';
 
 /**
  * Audit records that never drop what ran (src/audit/payload.ts):
@@ -14,8 +13,7 @@ import type { Dialect } from '../src/store/index.js';
  *
  * Applied after 0006 on stores that already have 0006; the two touch different tables.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {
+export async function up(db: UntypedDb, dialect: Dialect): Promise<void> {
   await db.schema.alterTable('audit_log').addColumn('payload', 'text').execute();
   await db.schema
     .createTable('audit_blobs')

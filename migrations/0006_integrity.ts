@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import type { Dialect } from '../src/store/index.js';
+import type { Dialect, UntypedDb } from '../src/store/index.js';
 
 /**
  * Row signatures (src/core/row-mac.ts) on what the gate trusts from the store without a person:
@@ -12,8 +11,7 @@ import type { Dialect } from '../src/store/index.js';
  * deliberately not idempotent: deleting its row from gatehouse_migrations to get unsigned rows
  * signed again makes the next start fail (the columns already exist) instead.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function up(db: Kysely<any>, dialect: Dialect): Promise<void> {
+export async function up(db: UntypedDb, dialect: Dialect): Promise<void> {
   for (const table of ['tokens', 'approvals', 'targets', 'vault_bindings']) {
     await db.schema.alterTable(table).addColumn('mac', 'varchar(64)').execute();
   }

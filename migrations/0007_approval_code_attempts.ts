@@ -1,5 +1,4 @@
-import type { Kysely } from 'kysely';
-import type { Dialect } from '../src/store/index.js';
+import type { Dialect, UntypedDb } from '../src/store/index.js';
 
 /**
  * Brute-force brakes on TOTP approval codes (src/approvals/code-attempts.ts), reserved BEFORE a
@@ -14,8 +13,7 @@ import type { Dialect } from '../src/store/index.js';
  *
  * `approvers.fail_count` / `fail_since` (0004) are no longer read or written.
  */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function up(db: Kysely<any>, _dialect: Dialect): Promise<void> {
+export async function up(db: UntypedDb, _dialect: Dialect): Promise<void> {
   await db.schema
     .createTable('approval_code_attempts')
     .addColumn('approver', 'varchar(100)', (c) => c.notNull())

@@ -79,13 +79,27 @@ export function adminRoutes(service: ApprovalService): AdminRoute[] {
       maxBodyBytes: MAX_BODY,
       async handle(ctx) {
         requireAdmin(ctx);
-        const decision = Object.hasOwn(DECISIONS, ctx.params.decision) ? DECISIONS[ctx.params.decision] : undefined;
-        if (decision === undefined) throw new GatehouseError('not_found', `no route POST /admin/approvals/ID/${ctx.params.decision}`, { hint: 'POST /admin/approvals/ID/approve or /deny' });
+        const { id, decision: asked } = ctx.params;
+        const decision = asked !== undefined && Object.hasOwn(DECISIONS, asked) ? DECISIONS[asked] : undefined;
+        if (decision === undefined) {
+          throw new GatehouseError('not_found', `no route POST /admin/approvals/ID/${asked}`, {
+            hint: 'POST /admin/approvals/ID/approve or /deny',
+          });
+        }
         // Unknown ids and malformed ones look the same.
-        if (!APPROVAL_ID.test(ctx.params.id)) throw new GatehouseError('not_found', 'no such approval', { hint: 'GET /admin/approvals lists what is waiting' });
+        if (id === undefined || !APPROVAL_ID.test(id)) {
+          throw new GatehouseError('not_found', 'no such approval', {
+            hint: 'GET /admin/approvals lists what is waiting',
+          });
+        }
         const note = ctx.body.note;
         if (note !== undefined && typeof note !== 'string') throw new GatehouseError('invalid_input', 'note must be a string');
-        const a = await service.decide(ctx.params.id, decision, { by: `api:${ctx.principal.tokenName}`, channel: 'api', note, notTokenId: ctx.principal.tokenId });
+        const a = await service.decide(id, decision, {
+          by: `api:${ctx.principal.tokenName}`,
+          channel: 'api',
+          note,
+          notTokenId: ctx.principal.tokenId,
+        });
         return { approval: view(a) };
       },
     },

@@ -1,4 +1,5 @@
 import type { Approval } from './types.js';
+import { cutText } from '../core/index.js';
 
 /**
  * Makes agent-supplied text safe to show a person. INVARIANT: what the person reads is what will
@@ -27,7 +28,7 @@ function mainLines(op: NonNullable<Approval['operation']>): string[] {
   if (op.kind === 'http') {
     const lines = [`Request:  ${visible(op.method.toUpperCase())} ${visible(op.path)}`];
     const b = op.body;
-    if (b && b.preview !== undefined) lines.push(`Body:     ${b.bytes} bytes, sha256 ${b.sha256.slice(0, 16)}…: ${visible(b.preview)}`);
+    if (b && b.preview !== undefined) lines.push(`Body:     ${b.bytes} bytes, sha256 ${cutText(b.sha256, 16)}…: ${visible(b.preview)}`);
     else if (b) lines.push(`Body:     ${b.bytes} bytes, not text (not shown), sha256 ${b.sha256}`);
     return lines;
   }

@@ -80,18 +80,18 @@ export class RequestStateCodec {
   /** Verifies and returns the payload, or throws `approval_invalid` with one of the fixed reasons. */
   open(text: unknown, expect: { tokenId: string; digest: string }): RequestStatePayload {
     if (typeof text !== 'string' || text.length > MAX_REQUEST_STATE_CHARS) throw requestStateError('malformed');
-    const m = FORMAT.exec(text);
-    if (!m) throw requestStateError('malformed');
-    const given = Buffer.from(m[2], 'base64url');
+    const [, body, mac] = FORMAT.exec(text) ?? [];
+    if (body === undefined || mac === undefined) throw requestStateError('malformed');
+    const given = Buffer.from(mac, 'base64url');
     // Only the canonical encoding is accepted: base64's spare low bits would otherwise let one
     // sealed state be spelled several ways (each a distinct string for the same MAC).
-    if (given.toString('base64url') !== m[2]) throw requestStateError('malformed');
-    const want = this.#mac(m[1]);
+    if (given.toString('base64url') !== mac) throw requestStateError('malformed');
+    const want = this.#mac(body);
     // Verify before parsing: untrusted JSON is never parsed.
     if (given.length !== want.length || !timingSafeEqual(given, want)) throw requestStateError('mac');
     let p: RequestStatePayload;
     try {
-      p = JSON.parse(Buffer.from(m[1], 'base64url').toString('utf8')) as RequestStatePayload;
+      p = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as RequestStatePayload;
     } catch {
       throw requestStateError('malformed');
     }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GatehouseError, log } from '../core/index.js';
+import { cutText, GatehouseError, log, truncateText } from '../core/index.js';
 import type { SelectQueryBuilder } from 'kysely';
 import type { Store } from '../store/index.js';
 import { consumeError, tamperedError, type ConsumeFailure } from './approval-errors.js';
@@ -785,9 +785,9 @@ function pickBound(b: unknown): Record<string, string> | undefined {
   }
   for (const [k, v] of entries) {
     if (k.length === 0 || k.length > MAX_BOUND_KEY_CHARS) throw new GatehouseError('invalid_input', `a bound input name must be 1..${MAX_BOUND_KEY_CHARS} characters`);
-    if (typeof v !== 'string') throw new GatehouseError('invalid_input', `bound input ${JSON.stringify(k.slice(0, 100))} must be a string`);
+    if (typeof v !== 'string') throw new GatehouseError('invalid_input', `bound input ${JSON.stringify(truncateText(k, 100))} must be a string`);
     if (Buffer.byteLength(v, 'utf8') > MAX_BOUND_VALUE_BYTES) {
-      throw new GatehouseError('input_too_large', `bound input ${JSON.stringify(k.slice(0, 100))} is over ${MAX_BOUND_VALUE_BYTES} bytes`, {
+      throw new GatehouseError('input_too_large', `bound input ${JSON.stringify(truncateText(k, 100))} is over ${MAX_BOUND_VALUE_BYTES} bytes`, {
         hint: 'send a smaller value with this call',
       });
     }
@@ -814,7 +814,7 @@ export function approvalOperation(g: JudgedOperation): ApprovalOperation {
   let body: ApprovalBody | undefined;
   if (typeof g.body === 'string') {
     const bytes = Buffer.from(g.body, 'utf8');
-    const preview = g.body.length > APPROVAL_BODY_PREVIEW ? `${g.body.slice(0, APPROVAL_BODY_PREVIEW)}…` : g.body;
+    const preview = g.body.length > APPROVAL_BODY_PREVIEW ? `${cutText(g.body, APPROVAL_BODY_PREVIEW)}…` : g.body;
     body = { bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex'), preview };
   } else if (g.bodySha256 !== undefined && g.bodyBytes !== undefined) {
     body = { bytes: g.bodyBytes, sha256: g.bodySha256 };

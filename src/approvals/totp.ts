@@ -49,8 +49,9 @@ export function hotp(secret: Uint8Array, counter: number, digits = TOTP_DIGITS):
   const msg = Buffer.alloc(8);
   msg.writeBigUInt64BE(BigInt(counter));
   const mac = createHmac('sha1', secret).update(msg).digest();
-  const off = mac[mac.length - 1] & 0x0f;
-  const bin = ((mac[off] & 0x7f) << 24) | (mac[off + 1] << 16) | (mac[off + 2] << 8) | mac[off + 3];
+  // readUInt8/readUInt32BE throw on an offset outside the MAC (a SHA-1 MAC has 20 bytes, off + 3 <= 18).
+  const off = mac.readUInt8(mac.length - 1) & 0x0f;
+  const bin = mac.readUInt32BE(off) & 0x7fffffff;
   return String(bin % 10 ** digits).padStart(digits, '0');
 }
 

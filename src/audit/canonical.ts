@@ -115,14 +115,13 @@ export function canonicalDetailJson(detail: Record<string, unknown>, scrub: (s: 
 function renameKeys(value: Record<string, unknown>, text: (s: string) => string): Record<string, unknown> {
   const keys = Object.keys(value);
   let renamed: Record<string, unknown> | undefined;
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i];
+  for (const [i, k] of keys.entries()) {
     const ck = text(k);
     if (ck === k && !renamed) continue;
     if (!renamed) {
       // No prototype: a key named __proto__ stays a key.
       renamed = Object.create(null) as Record<string, unknown>;
-      for (let j = 0; j < i; j++) renamed[keys[j]] = value[keys[j]];
+      for (const earlier of keys.slice(0, i)) renamed[earlier] = value[earlier];
     }
     let name = ck;
     for (let n = 2; Object.hasOwn(renamed, name); n++) name = `${ck}#${n}`;

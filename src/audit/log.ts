@@ -162,7 +162,11 @@ export class AuditLog {
       const batch = this.#queue.splice(0, batchLength(this.#queue));
       try {
         const seqs = await this.#write(batch, batch.some((p) => p.durable));
-        batch.forEach((p, i) => p.resolve({ id: p.id, seq: seqs[i] }));
+        // One seq per record, in order; a writer that answers otherwise fails the whole batch.
+        if (seqs.length !== batch.length) {
+          throw new Error(`the audit writer returned ${seqs.length} seqs for ${batch.length} records`);
+        }
+        batch.forEach((p, i) => p.resolve({ id: p.id, seq: seqs[i]! }));
       } catch (e) {
         log.error('audit write failed', { err: e });
         const err = new GatehouseError('audit_unavailable', 'the audit log cannot be written, so the action was not run', {
@@ -271,7 +275,11 @@ export class AuditLog {
     const spill = (name: string, t: string): string => {
       const parts = Object.entries(payloadParts(SPILLED + name, t));
       for (const part of parts) payload.push(part);
-      return parts.length === 1 ? parts[0][0] : `${parts[0][0]} … ${parts[parts.length - 1][0]}`;
+      const first = parts[0];
+      const last = parts.at(-1);
+      // payloadParts never answers with no part; if it did, the record must not go out without its text.
+      if (first === undefined || last === undefined) throw new Error(`audit: ${name} was split into no parts`);
+      return parts.length === 1 ? first[0] : `${first[0]} … ${last[0]}`;
     };
     const column = (name: string, v: unknown, scrubbed: boolean): string | null => {
       if (v === undefined || v === null) return null;
@@ -328,9 +336,8 @@ export class AuditLog {
 function batchLength(queue: Pending[]): number {
   let bytes = 0;
   const n = Math.min(queue.length, MAX_BATCH);
-  for (let i = 0; i < n; i++) {
-    const b = queue[i].blobs;
-    for (let j = 0; j < b.length; j++) bytes += b[j].bytes;
+  for (const [i, p] of queue.slice(0, n).entries()) {
+    for (const b of p.blobs) bytes += b.bytes;
     if (bytes > MAX_BATCH_BLOB_BYTES && i > 0) return i;
   }
   return n;

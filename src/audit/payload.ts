@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, truncateText } from '../core/index.js';
 import { canonicalText } from './canonical.js';
 
 /**
@@ -37,7 +37,7 @@ export function checkPayloadName(name: string): void {
   // INVARIANT: a caller cannot write under the log's own names, so `@action` is always the
   // action's full text.
   if (!NAME.test(name)) {
-    throw new GatehouseError('invalid_input', `audit payload name ${JSON.stringify(name.slice(0, 80))} is not allowed`, {
+    throw new GatehouseError('invalid_input', `audit payload name ${JSON.stringify(truncateText(name, 80))} is not allowed`, {
       hint: 'use 1-64 letters, digits, _ . : - starting with a letter (e.g. command, stdin, env, transcript)',
     });
   }
@@ -98,6 +98,9 @@ export function parsePayloadColumn(raw: unknown): Record<string, AuditPayloadRef
   return out;
 }
 
+/** A UTF-8 continuation byte (10xxxxxx); past the end there is none. */
+const isContinuation = (b: number | undefined): boolean => b !== undefined && (b & 0xc0) === 0x80;
+
 /**
  * A text too large for one payload value as several: `name` when it fits, else `name.1`,
  * `name.2`, … each at most `maxBytes` of UTF-8 and together the whole (canonical) text. Cuts fall
@@ -119,7 +122,7 @@ export function payloadParts(name: string, text: string, maxBytes: number = MAX_
     let end = Math.min(buf.length, start + maxBytes);
     if (end < buf.length) {
       // Back off to the start of a UTF-8 sequence (continuation bytes are 10xxxxxx).
-      while (end > start && (buf[end] & 0xc0) === 0x80) end--;
+      while (end > start && isContinuation(buf[end])) end--;
       const nl = buf.lastIndexOf(0x0a, end - 1);
       if (nl >= start + maxBytes / 2) end = nl + 1;
     }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, truncateText } from '../core/index.js';
 import type { Store } from '../store/index.js';
 import { chainHash, GENESIS, hashesEqual, type ChainedRecord } from './chain.js';
 import type { AuditPhase, AuditRecord } from './log.js';
@@ -49,8 +49,8 @@ const ANCHOR = /^(\d{1,15}):([0-9a-f]{64})$/;
 
 /** Parses `SEQ:HASH` (as `audit head` prints it). */
 export function parseAuditAnchor(text: string): { seq: number; hash: string } | null {
-  const m = ANCHOR.exec(text.trim());
-  return m ? { seq: Number(m[1]), hash: m[2] } : null;
+  const [, seq, hash] = ANCHOR.exec(text.trim()) ?? [];
+  return seq !== undefined && hash !== undefined ? { seq: Number(seq), hash } : null;
 }
 
 /** The chain's head, or null for an empty log. */
@@ -109,8 +109,7 @@ export async function verifyAuditChain(
     // Every blob this page refers to, checked once per digest.
     const refs = rows.map((r) => parsePayloadColumn(r.payload));
     await blobs.check(refs);
-    for (let i = 0; i < rows.length; i++) {
-      const r = rows[i];
+    for (const [i, r] of rows.entries()) {
       const seq = Number(r.seq);
       const id = r.id === null ? null : String(r.id);
       count++;
@@ -255,7 +254,7 @@ export async function readAuditPayloads(store: Store, record: AuditRecord): Prom
 /** Resolves `audit show`'s argument or fails with a clear error. */
 export async function requireAuditRecord(store: Store, idOrSeq: string): Promise<AuditRecord> {
   const r = await readAuditRecord(store, idOrSeq);
-  if (!r) throw new GatehouseError('not_found', `no audit record ${JSON.stringify(idOrSeq.slice(0, 80))}`, { hint: 'give a seq (as `audit tail` shows it, without #) or an id (au_…)' });
+  if (!r) throw new GatehouseError('not_found', `no audit record ${JSON.stringify(truncateText(idOrSeq, 80))}`, { hint: 'give a seq (as `audit tail` shows it, without #) or an id (au_…)' });
   return r;
 }
 

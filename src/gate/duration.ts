@@ -4,9 +4,10 @@ const UNITS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_
 
 /** Parses `30d`, `12h`, `90m`, `45s`, `2w` into milliseconds. */
 export function parseDuration(text: string): number {
-  const m = /^(\d{1,6})([smhdw])$/.exec(text.trim());
-  if (!m || Number(m[1]) === 0) {
+  const [, count, unit] = /^(\d{1,6})([smhdw])$/.exec(text.trim()) ?? [];
+  const unitMs = unit === undefined ? undefined : UNITS[unit];
+  if (unitMs === undefined || Number(count) === 0) {
     throw new GatehouseError('invalid_input', `invalid duration ${JSON.stringify(text)}`, { hint: 'use a number and a unit: 45s, 90m, 12h, 30d, 2w' });
   }
-  return Number(m[1]) * UNITS[m[2]];
+  return Number(count) * unitMs;
 }

@@ -10,13 +10,13 @@ export interface Grant {
 const GRANT = /^(tool|target|vault):([A-Za-z0-9_.-]{1,100}|\*)$/;
 
 export function parseGrant(text: string): Grant {
-  const m = GRANT.exec(text.trim());
-  if (!m) {
+  const [, kind, name] = GRANT.exec(text.trim()) ?? [];
+  if (kind === undefined || name === undefined) {
     throw new GatehouseError('invalid_input', `invalid grant ${JSON.stringify(text)}`, {
       hint: 'grants look like tool:api_request, tool:*, target:prod-db, vault:ops',
     });
   }
-  return { kind: m[1] as GrantKind, name: m[2] };
+  return { kind: kind as GrantKind, name };
 }
 
 export function formatGrant(g: Grant): string {

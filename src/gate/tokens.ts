@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { GatehouseError, log, rowMac, rowMacValid, type MacField } from '../core/index.js';
+import { cutText, GatehouseError, log, type MacField, rowMac, rowMacValid } from '../core/index.js';
 import type { Store } from '../store/index.js';
 import { formatGrant, parseGrant, type Grant } from './grants.js';
 
@@ -186,7 +186,7 @@ export class TokenService {
     const unsigned: Omit<TokenRow, 'mac'> = {
       id: 'tok_' + randomBytes(8).toString('hex'),
       name: opts.name,
-      prefix: token.slice(0, 8),
+      prefix: cutText(token, 8),
       hash: hashToken(token),
       grants: JSON.stringify(grants.map(formatGrant)),
       policy: opts.policy ?? null,
@@ -256,7 +256,7 @@ export class TokenService {
     }
     if (row.revoked_at) throw new GatehouseError('conflict', `token ${row.name} is revoked`, { hint: 'create a new token instead' });
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
-    const next: TokenRow = { ...row, hash: hashToken(token), prefix: token.slice(0, 8), rotated_at: this.#nowIso() };
+    const next: TokenRow = { ...row, hash: hashToken(token), prefix: cutText(token, 8), rotated_at: this.#nowIso() };
     next.mac = this.#sign(next);
     const res = await this.#store.db
       .updateTable('tokens')

@@ -49,10 +49,10 @@ export function parseOpts(args: readonly Word[], valueShort = '', valueLong: rea
   const posIdx: number[] = [];
   let dynamicFlag = false;
   for (let i = 0; i < args.length; i++) {
-    const w = args[i];
+    const w = args[i]!;
     const a = w.text;
     if (a === '--') {
-      for (let j = i + 1; j < args.length; j++) { pos.push(args[j]); posIdx.push(j); }
+      for (let j = i + 1; j < args.length; j++) { pos.push(args[j]!); posIdx.push(j); }
       break;
     }
     if (w.dynamic && a.startsWith('$')) dynamicFlag = true;
@@ -60,17 +60,17 @@ export function parseOpts(args: readonly Word[], valueShort = '', valueLong: rea
       const eq = a.indexOf('=');
       const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
       let val = eq < 0 ? '' : a.slice(eq + 1);
-      if (eq < 0 && valueLong.includes(name) && i + 1 < args.length) val = args[++i].text;
+      if (eq < 0 && valueLong.includes(name) && i + 1 < args.length) val = args[++i]!.text;
       (long ??= new Map()).set(name, val);
       continue;
     }
     if (a.startsWith('-') && a.length > 1) {
       for (let k = 1; k < a.length; k++) {
-        const ch = a[k];
+        const ch = a.charAt(k);
         (short ??= new Set()).add(ch);
         if (valueShort.includes(ch)) {
           const rest = a.slice(k + 1);
-          const val = rest.length ? rest : i + 1 < args.length ? args[++i].text : '';
+          const val = rest.length ? rest : i + 1 < args.length ? args[++i]!.text : '';
           (values ??= new Map()).set(ch, val);
           break;
         }
@@ -80,7 +80,7 @@ export function parseOpts(args: readonly Word[], valueShort = '', valueLong: rea
     pos.push(w);
     posIdx.push(i);
     if (stopAtPositional) {
-      for (let j = i + 1; j < args.length; j++) { pos.push(args[j]); posIdx.push(j); }
+      for (let j = i + 1; j < args.length; j++) { pos.push(args[j]!); posIdx.push(j); }
       break;
     }
   }
@@ -96,7 +96,7 @@ export function has(o: Opts, short: string, ...long: string[]): boolean {
 /** First non-option word (a subcommand), skipping options that take values. */
 export function subcommand(args: readonly Word[], valueOpts: readonly string[] = []): { sub: string; index: number } {
   for (let i = 0; i < args.length; i++) {
-    const a = args[i].text;
+    const a = args[i]!.text;
     if (a === '--') return { sub: args[i + 1]?.text ?? '', index: i + 1 };
     if (a.startsWith('-')) {
       if (valueOpts.includes(a)) i++;

@@ -40,7 +40,7 @@ interface Lit { value: string; end: number; dynamic: boolean }
 function literalAt(code: string, i: number, lang: Lang): Lit | undefined {
   let j = i;
   let prefix = '';
-  while (j < code.length && /[rRbBuUfF]/.test(code[j]) && lang === 'python' && j - i < 2) prefix += code[j++];
+  while (j < code.length && /[rRbBuUfF]/.test(code.charAt(j)) && lang === 'python' && j - i < 2) prefix += code[j++];
   const q = code[j];
   if (q !== '"' && q !== "'" && !(q === '`' && lang === 'node')) return undefined;
   // Python triple quotes.
@@ -75,7 +75,7 @@ function literalAt(code: string, i: number, lang: Lang): Lit | undefined {
 }
 
 function skipBlanks(code: string, i: number): number {
-  while (i < code.length && /\s/.test(code[i])) i++;
+  while (i < code.length && /\s/.test(code.charAt(i))) i++;
   return i;
 }
 
@@ -124,19 +124,22 @@ export function codeCommands(code: string, lang: Lang): CodeCommands {
   const re = new RegExp(SHELL_CALLS[lang].source, 'g');
   let calls = 0;
   for (let m = re.exec(code); m && calls < 32; m = re.exec(code)) {
+    // Every SHELL_CALLS pattern is `\b(name)…`: group 1 always participates.
+    const call = m[1]!;
     // A method of another object (`x.exec(…)`, `re.exec(s)` in JS) is not the process call,
     // except the module-qualified names the patterns list.
     const before = code[m.index - 1];
-    if (before === '.' && !m[1].includes('.')) {
+    if (before === '.' && !call.includes('.')) {
       if (lang !== 'node' || !/child_process|cp|childProcess|\)\s*$/.test(code.slice(Math.max(0, m.index - 40), m.index - 1))) continue;
     }
-    if (lang === 'node' && m[1] === 'exec' && !/child_process/.test(code)) continue;
+    if (lang === 'node' && call === 'exec' && !/child_process/.test(code)) continue;
     if (lang === 'awk' && before === '.') continue;
     calls++;
     const at = m.index + m[0].length;
-    const name = m[1].replace(/^.*\./, '');
+    const name = call.replace(/^.*\./, '');
     if (lang === 'tcl') {
-      const words = code.slice(at).split(/[\n;\]]/)[0].trim().split(/\s+/).filter(Boolean);
+      const [line = ''] = code.slice(at).split(/[\n;\]]/);
+      const words = line.trim().split(/\s+/).filter(Boolean);
       if (words.length && !words.some((w) => /[$[{"\\]/.test(w))) out.argv.push(words);
       else out.opaque = true;
       continue;
@@ -183,30 +186,33 @@ export function codeCommands(code: string, lang: Lang): CodeCommands {
   if (lang === 'perl' || lang === 'ruby' || lang === 'php') {
     let n = 0;
     for (const b of code.matchAll(/`([^`]*)`/g)) {
+      const body = b[1]!;
       if (++n > 32) break;
-      if (/[$@]\w|#\{|\$\{/.test(b[1])) out.opaque = true;
-      else out.shell.push(b[1]);
+      if (/[$@]\w|#\{|\$\{/.test(body)) out.opaque = true;
+      else out.shell.push(body);
     }
-    if (lang === 'ruby') for (const x of code.matchAll(/%x([({[|!\/])/g)) {
+    if (lang === 'ruby') for (const x of code.matchAll(/%x([({[|!/])/g)) {
       const body = qxBody(code, (x.index ?? 0) + 2);
       if (body === undefined || /#\{/.test(body)) out.opaque = true;
       else out.shell.push(body);
     }
     if (lang === 'perl') for (const x of code.matchAll(/\bopen\s*\(?\s*[\w$]+\s*,\s*(["'])(\|[^"']*|[^"']*\|)\1/g)) {
-      const body = x[2].replace(/^\|/, '').replace(/\|$/, '').trim();
+      const body = x[2]!.replace(/^\|/, '').replace(/\|$/, '').trim();
       if (/[$@]/.test(body)) out.opaque = true;
       else out.shell.push(body);
     }
   }
   // Bun's shell: $`…`.
   if (lang === 'node') for (const b of code.matchAll(/\$`([^`]*)`/g)) {
-    if (b[1].includes('${')) out.opaque = true;
-    else out.shell.push(b[1]);
+    const body = b[1]!;
+    if (body.includes('${')) out.opaque = true;
+    else out.shell.push(body);
   }
   // awk pipes: print … | "cmd", "cmd" | getline, and gawk's |& coprocesses.
   if (lang === 'awk') {
     for (const p of code.matchAll(/\|&?\s*("(?:[^"\\]|\\.)*")|("(?:[^"\\]|\\.)*")\s*\|&?\s*getline/g)) {
       const lit = p[1] ?? p[2];
+      if (lit === undefined) continue;
       const l = literalAt(lit, 0, 'awk');
       if (l) out.shell.push(l.value);
     }
@@ -218,9 +224,9 @@ export function codeCommands(code: string, lang: Lang): CodeCommands {
 /** The body of perl's qx{…}/qx(…)/qx/…/ or ruby's %x(…) starting at the delimiter. */
 function qxBody(code: string, i: number): string | undefined {
   const open = code[i];
+  if (!open || /[\w\s]/.test(open)) return undefined;
   const pairs: Record<string, string> = { '(': ')', '{': '}', '[': ']', '<': '>' };
   const close = pairs[open] ?? open;
-  if (!open || /[\w\s]/.test(open)) return undefined;
   const end = code.indexOf(close, i + 1);
   return end < 0 ? undefined : code.slice(i + 1, end);
 }

@@ -170,7 +170,7 @@ class Walker {
         if (this.plan && t === 'program') this.inSite = false;
         // `cmd &`: the token follows the statement it sends to the background.
         const next = node.child(i + 1);
-        if (next && !next.isNamed && next.type === '&') for (let k = first; k < this.commands.length; k++) this.commands[k].background = true;
+        if (next && !next.isNamed && next.type === '&') for (const cmd of this.commands.slice(first)) cmd.background = true;
       }
       return;
     }
@@ -236,7 +236,7 @@ class Walker {
     const id = this.nextPipe++;
     let stage = 0;
     const saved = this.pipes;
-    for (const i of prefixCmds) this.commands[i].pipes.push({ id, stage });
+    for (const i of prefixCmds) this.cmdAt(i).pipes.push({ id, stage });
     if (prefixCmds.length) stage++;
     for (const c of children) {
       if (!c.isNamed) {
@@ -260,7 +260,8 @@ class Walker {
       redirs.push(c);
     }
     if (body) this.statement(body);
-    if (body && body.type === 'command' && this.commands[start]) this.commands[start].text = clip(node.text);
+    const head = this.commands[start];
+    if (body && body.type === 'command' && head) head.text = clip(node.text);
     const own = this.commands.slice(start);
     const targets = own.length ? [start] : [];
     // Redirects of a compound statement apply to every command inside it. After a pipeline or a
@@ -269,7 +270,10 @@ class Walker {
     let affected = body && body.type === 'command' ? targets : own.map((_, i) => start + i);
     if (body && (body.type === 'pipeline' || body.type === 'list')) {
       const last = lastElement(body);
-      affected = affected.filter((i) => this.starts[i] >= last.startIndex);
+      affected = affected.filter((i) => {
+        const at = this.starts[i];
+        return at !== undefined && at >= last.startIndex;
+      });
     }
     // INVARIANT: every redirect is judged. Redirects with no command (`> /etc/passwd` truncates
     // the file; `> out rm -rf /` runs rm) belong to a command of their own, whose argv is any
@@ -300,7 +304,8 @@ class Walker {
       let end = -1;
       for (const d of dests) {
         const w = evalWord(d, hooks);
-        if (words.length && this.continuesWord(end, d.startIndex)) words[words.length - 1] = joinWords(words[words.length - 1], w);
+        const prev = words.at(-1);
+        if (prev && this.continuesWord(end, d.startIndex)) words[words.length - 1] = joinWords(prev, w);
         else words.push(w);
         end = d.endIndex;
       }
@@ -312,15 +317,16 @@ class Walker {
       // redirect; bash passes them to the command as arguments.
       const extra = closes ? words : words.slice(1);
       for (const i of affected) {
-        this.commands[i].redirects.push(redir);
-        if (extra.length) this.commands[i].argv.push(...extra);
+        const cmd = this.cmdAt(i);
+        cmd.redirects.push(redir);
+        if (extra.length) cmd.argv.push(...extra);
       }
       return;
     }
     if (r.type === 'herestring_redirect') {
       const w = r.namedChildren[0];
       const word = w ? evalWord(w, hooks) : undefined;
-      for (const i of affected) this.commands[i].stdin = { text: word?.text ?? '', dynamic: word?.dynamic ?? true };
+      for (const i of affected) this.cmdAt(i).stdin = { text: word?.text ?? '', dynamic: word?.dynamic ?? true };
       return;
     }
     if (r.type === 'heredoc_redirect') {
@@ -374,7 +380,7 @@ class Walker {
       }
       if (quoted && rawBody !== undefined) bodyText = rawBody;
       else if (rawBody !== undefined && r.namedChildren.some((c) => c.type === 'word' || c.type === 'concatenation')) { bodyText = rawBody; dynamic = true; }
-      for (const i of affected) this.commands[i].stdin = { text: bodyText, dynamic };
+      for (const i of affected) this.cmdAt(i).stdin = { text: bodyText, dynamic };
       // `cat <<EOF | psql`: tree-sitter nests the rest of the pipeline inside the heredoc node.
       for (const p of pipeParts) {
         if (p.isNamed) this.pipeline(p.children, p, affected);
@@ -443,9 +449,16 @@ class Walker {
     return this.commands.length - 1;
   }
 
+  /** The command at `i`, an index newCommand handed out (so it is there; throws if not). */
+  private cmdAt(i: number): SimpleCommand {
+    const cmd = this.commands[i];
+    if (!cmd) throw new Error(`no command at index ${i}`);
+    return cmd;
+  }
+
   private command(node: Node, textNode: Node): number {
     const idx = this.newCommand(node, textNode.text);
-    const cmd = this.commands[idx];
+    const cmd = this.cmdAt(idx);
     const hooks = this.hooks(idx);
     const words: { start: number; end: number; word: Word }[] = [];
     const kids = node.children;
@@ -454,7 +467,7 @@ class Walker {
     let lastAssign: { name: string; value: Word; append?: boolean } | undefined;
     let assignEnd = -1;
     for (let k = 0; k < kids.length; k++) {
-      const c = kids[k];
+      const c = kids[k]!;
       // `A=]\echo rm`: tree-sitter ends the value at `]` and makes `\echo` the command; bash reads
       // one word `A=]echo` (an assignment) and runs `rm`. Adjacent parts continue the value.
       if (lastAssign && c.isNamed && (c.type === 'command_name' || c.type === 'word' || c.type === 'concatenation' || c.type === 'string' || c.type === 'raw_string' || c.type === 'ansi_c_string' || c.type === 'translated_string' || c.type === 'number' || c.type === 'simple_expansion' || c.type === 'expansion' || c.type === 'command_substitution') && this.continuesWord(assignEnd, c.startIndex)) {
@@ -584,7 +597,7 @@ class Walker {
   /** A statement of assignments of which one has an invalid name: from there on they are a command's words. */
   private assignmentsStatement(node: Node, parts: readonly Node[]): void {
     const idx = this.newCommand(node);
-    const cmd = this.commands[idx];
+    const cmd = this.cmdAt(idx);
     const hooks = this.hooks(idx);
     let started = false;
     for (const c of parts) {
@@ -605,7 +618,7 @@ class Walker {
     this.feed = { index: -1, kind: 'assign', assignTo: name };
     const idx = this.newCommand(node);
     this.feed = saved;
-    const cmd = this.commands[idx];
+    const cmd = this.cmdAt(idx);
     cmd.declaration = true;
     delete cmd.feeds; delete cmd.feedKind; delete cmd.assignTo;
     const savedFeed = this.feed;
@@ -647,7 +660,7 @@ class Walker {
 
   private declaration(node: Node): void {
     const idx = this.newCommand(node);
-    const cmd = this.commands[idx];
+    const cmd = this.cmdAt(idx);
     cmd.declaration = true;
     const hooks = this.hooks(idx);
     for (const c of node.children) {
@@ -706,8 +719,9 @@ function lastElement(n: Node): Node {
   let cur = n;
   while (cur.type === 'pipeline' || cur.type === 'list') {
     const kids = cur.namedChildren.filter((k) => k.type !== 'comment');
-    if (!kids.length) break;
-    cur = kids[kids.length - 1];
+    const last = kids.at(-1);
+    if (!last) break;
+    cur = last;
   }
   return cur;
 }

@@ -1,4 +1,5 @@
 import type { Node } from './parser.js';
+import { truncateText } from '../core/index.js';
 
 /**
  * Checks that a syntax tree is a faithful reading of its source text, independently of the
@@ -126,7 +127,7 @@ function commentStartsWord(src: string, at: number): boolean {
     i -= 2;
   }
   if (i === at || i === 0) return true;
-  if (!/[\s;&|()<>]/.test(src[i - 1])) return false;
+  if (!/[\s;&|()<>]/.test(src.charAt(i - 1))) return false;
   // The separator itself may be escaped (`x\ \<newline>#` is the word `x #`).
   let k = i - 1;
   while (k > 0 && src[k - 1] === '\\') k--;
@@ -164,8 +165,9 @@ function ansiCEnd(t: string): number {
 function assignmentContiguous(n: Node, src: string): boolean {
   const kids = n.children;
   for (let i = 0; i + 1 < kids.length; i++) {
-    if (kids[i].isNamed || (kids[i].type !== '=' && kids[i].type !== '+=')) continue;
-    return /^(\\\n)*$/.test(src.slice(kids[i].endIndex, kids[i + 1].startIndex));
+    const kid = kids[i]!;
+    if (kid.isNamed || (kid.type !== '=' && kid.type !== '+=')) continue;
+    return /^(\\\n)*$/.test(src.slice(kid.endIndex, kids[i + 1]!.startIndex));
   }
   return true;
 }
@@ -215,7 +217,7 @@ export function findUnfaithful(root: Node, src: string): Unfaithful | undefined 
       if (c.isNamed && c.endIndex > c.startIndex) prev = c;
       if (c.startIndex > pos) {
         if (oneWord) return { node: n, why: 'the parser joined text that bash reads as separate words' };
-        if (!gapOk(src, pos, c.startIndex, oneLine)) return { node: n, why: `text the parser skipped (${JSON.stringify(src.slice(pos, c.startIndex).slice(0, 20))}) is shell syntax` };
+        if (!gapOk(src, pos, c.startIndex, oneLine)) return { node: n, why: `text the parser skipped (${JSON.stringify(truncateText(src.slice(pos, c.startIndex), 20))}) is shell syntax` };
       }
       // Bare tokens glued into a word are unquoted word text too (`` `` `` swallowing a newline).
       if (oneWord && !c.isNamed && wordBreak(c.text) >= 0) return { node: n, why: `the parser read "${c.text}" as part of a word; bash does not` };

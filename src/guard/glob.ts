@@ -11,7 +11,7 @@ export function globToRegExp(glob: string, opts: { anchored?: boolean; caseInsen
   if (hit) return hit;
   let re = '';
   for (let i = 0; i < glob.length; i++) {
-    const c = glob[i];
+    const c = glob.charAt(i);
     if (c === '*') {
       if (glob[i + 1] === '*') {
         i++;

@@ -30,7 +30,7 @@ export function graphqlOperations(text: string): GraphqlOps {
   let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
   const n = text.length;
   while (i < n) {
-    const c = text[i];
+    const c = text.charAt(i);
     if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === ',' || c === '\ufeff') { i++; continue; }
     if (c === '#') {
       while (i < n && text[i] !== '\n' && text[i] !== '\r') i++;
@@ -78,7 +78,7 @@ export function graphqlOperations(text: string): GraphqlOps {
     }
     if (NAME_START.test(c)) {
       let j = i + 1;
-      while (j < n && NAME.test(text[j])) j++;
+      while (j < n && NAME.test(text.charAt(j))) j++;
       const word = text.slice(i, j);
       // Operation types only count where a definition starts. A definition that starts with any
       // other word ("gene mutation" in a search API's `query` field) is not GraphQL any server

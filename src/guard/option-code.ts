@@ -41,14 +41,17 @@ function code(text: string, w: Word | undefined, what: string): OptionCode {
  * the word that holds it. `short` is e.g. '-P'; `long` e.g. '--pager'.
  */
 function valueAt(args: readonly Word[], i: number, short: readonly string[], long: readonly string[]): { value: string; word: Word; next: number } | undefined {
-  const t = args[i].text;
+  const w = args[i];
+  if (w === undefined) return undefined;
+  const t = w.text;
+  const after = args[i + 1];
   for (const s of short) {
-    if (t === s) return args[i + 1] ? { value: args[i + 1].text, word: args[i + 1], next: i + 1 } : undefined;
-    if (t.startsWith(s) && t.length > s.length && !t.startsWith('--')) return { value: t.slice(s.length), word: args[i], next: i };
+    if (t === s) return after ? { value: after.text, word: after, next: i + 1 } : undefined;
+    if (t.startsWith(s) && t.length > s.length && !t.startsWith('--')) return { value: t.slice(s.length), word: w, next: i };
   }
   for (const l of long) {
-    if (t === l) return args[i + 1] ? { value: args[i + 1].text, word: args[i + 1], next: i + 1 } : undefined;
-    if (t.startsWith(l + '=')) return { value: t.slice(l.length + 1), word: args[i], next: i };
+    if (t === l) return after ? { value: after.text, word: after, next: i + 1 } : undefined;
+    if (t.startsWith(l + '=')) return { value: t.slice(l.length + 1), word: w, next: i };
   }
   return undefined;
 }
@@ -57,7 +60,7 @@ function valueAt(args: readonly Word[], i: number, short: readonly string[], lon
 function values(args: readonly Word[], short: readonly string[], long: readonly string[]): { value: string; word: Word }[] {
   const out: { value: string; word: Word }[] = [];
   for (let i = 0; i < args.length; i++) {
-    if (args[i].text === '--') break;
+    if (args[i]!.text === '--') break;
     const v = valueAt(args, i, short, long);
     if (v) { out.push(v); i = v.next; }
   }
@@ -71,10 +74,10 @@ export function gdbShell(cmd: string): string | undefined {
   const c = cmd.trim();
   const sh = /^(?:shell\b|!)\s*([\s\S]*)$/.exec(c);
   if (sh) return sh[1];
-  const p = /^(?:pipe\b|\|)\s*([\s\S]*)$/.exec(c);
-  if (p) {
-    const bar = p[1].indexOf('|');
-    return bar < 0 ? undefined : p[1].slice(bar + 1);
+  const piped = /^(?:pipe\b|\|)\s*([\s\S]*)$/.exec(c)?.[1];
+  if (piped !== undefined) {
+    const bar = piped.indexOf('|');
+    return bar < 0 ? undefined : piped.slice(bar + 1);
   }
   return undefined;
 }
@@ -98,10 +101,10 @@ export function exShell(line: string): string[] {
   for (let guard = 0; guard < 16 && rest.length; guard++) {
     const s = rest.replace(/^[\s:]+/, '').replace(/^(silent!?|sil!?|keepalt|noautocmd)\s+/, '');
     const bang = /^(?:[.%$,'\w+-]*)(?:r(?:ead)?\s*|w(?:rite)?\s*)?!([\s\S]*)$/.exec(s);
-    if (bang && !/^\w+!/.test(s.split(/\s/)[0] ?? '')) { out.push(bang[1]); break; }
-    const term = /^ter(?:m(?:inal)?)?\b(?:\s+\+\+\w+)*\s*([\s\S]*)$/.exec(s);
-    if (term) { if (term[1].trim()) out.push(term[1]); break; }
-    for (const m of s.matchAll(/\bsystem(?:list)?\s*\(\s*(['"])((?:(?!\1)[^\\]|\\.)*)\1\s*[,)]/g)) out.push(m[2]);
+    if (bang && !/^\w+!/.test(s.split(/\s/)[0] ?? '')) { out.push(bang[1]!); break; }
+    const term = /^ter(?:m(?:inal)?)?\b(?:\s+\+\+\w+)*\s*([\s\S]*)$/.exec(s)?.[1];
+    if (term !== undefined) { if (term.trim()) out.push(term); break; }
+    for (const m of s.matchAll(/\bsystem(?:list)?\s*\(\s*(['"])((?:(?!\1)[^\\]|\\.)*)\1\s*[,)]/g)) out.push(m[2]!);
     const bar = s.indexOf('|');
     if (bar < 0) break;
     rest = s.slice(bar + 1);
@@ -132,17 +135,19 @@ const GIT_VALUE_OPTS = ['-C', '-c', '--git-dir', '--work-tree', '--namespace', '
 function gitCode(v: View, out: OptionCode[]): void {
   const a = v.args;
   for (let i = 0; i < a.length; i++) {
-    if (a[i].text === '-c' && a[i + 1]) {
-      const kv = a[i + 1].text;
+    const w = a[i]!;
+    const next = a[i + 1];
+    if (w.text === '-c' && next) {
+      const kv = next.text;
       const eq = kv.indexOf('=');
       if (eq > 0) {
         const c = gitConfigCommand(kv.slice(0, eq), kv.slice(eq + 1));
-        if (c !== undefined) out.push(code(c, a[i + 1], `git -c ${kv.slice(0, eq)}`));
+        if (c !== undefined) out.push(code(c, next, `git -c ${kv.slice(0, eq)}`));
       }
       i++;
       continue;
     }
-    if (!a[i].text.startsWith('-')) break;
+    if (!w.text.startsWith('-')) break;
   }
   const { sub, index } = subcommand(a, GIT_VALUE_OPTS);
   if (index < 0) return;
@@ -173,7 +178,7 @@ function gitCode(v: View, out: OptionCode[]): void {
     case 'grep':
       for (const w of rest) {
         const m = /^(?:-O|--open-files-in-pager=)(.+)$/.exec(w.text);
-        if (m) out.push(code(m[1], w, 'git grep --open-files-in-pager'));
+        if (m) out.push(code(m[1]!, w, 'git grep --open-files-in-pager'));
       }
       break;
     case 'send-email':
@@ -196,9 +201,10 @@ function gitCode(v: View, out: OptionCode[]): void {
       // --get, --list, --unset … read or remove: the second operand is a value pattern, not a command.
       if (rest.some((w) => /^(--get|--get-all|--get-regexp|--get-urlmatch|--get-color|--get-colorbool|-l|--list|--unset|--unset-all|--remove-section|--rename-section|get|list|unset|remove-section|rename-section)$/.test(w.text))) break;
       const pos = rest.filter((w) => !w.text.startsWith('-'));
-      if (pos.length >= 2) {
-        const c = gitConfigCommand(pos[0].text, pos[1].text);
-        if (c !== undefined) out.push(code(c, pos[1], `git config ${pos[0].text}`));
+      const [key, value] = pos;
+      if (key && value) {
+        const c = gitConfigCommand(key.text, value.text);
+        if (c !== undefined) out.push(code(c, value, `git config ${key.text}`));
       }
       break;
     }
@@ -211,13 +217,15 @@ function gitCode(v: View, out: OptionCode[]): void {
 /** `-o ProxyCommand=CMD`, `-oLocalCommand CMD`, `KnownHostsCommand`: commands ssh runs locally. */
 function sshOptionCode(args: readonly Word[], out: OptionCode[], prog: string): void {
   for (let i = 0; i < args.length; i++) {
-    const t = args[i].text;
+    let w = args[i]!;
+    const t = w.text;
+    const next = args[i + 1];
     let opt: string | undefined;
-    let w = args[i];
-    if (t === '-o' && args[i + 1]) { opt = args[i + 1].text; w = args[i + 1]; i++; } else if (t.startsWith('-o') && t.length > 2) opt = t.slice(2);
+    if (t === '-o' && next) { opt = next.text; w = next; i++; } else if (t.startsWith('-o') && t.length > 2) opt = t.slice(2);
     if (opt === undefined) continue;
     const m = /^\s*(ProxyCommand|LocalCommand|KnownHostsCommand|RemoteCommand)\s*(?:=|\s)\s*([\s\S]*)$/i.exec(opt);
-    if (m && m[2].trim() && m[2].trim().toLowerCase() !== 'none') out.push(code(m[2].replace(/%[%a-zA-Z]/g, 'x'), w, `${prog} -o ${m[1]}`));
+    const cmd = m?.[2]; // group 2 always takes part in a match
+    if (m && cmd?.trim() && cmd.trim().toLowerCase() !== 'none') out.push(code(cmd.replace(/%[%a-zA-Z]/g, 'x'), w, `${prog} -o ${m[1]}`));
   }
 }
 
@@ -270,14 +278,15 @@ function unlistedWrapper(v: View): OptionCode[] {
     case 'entr': {
       const o = parseOpts(a, '', [], true);
       const inner = argvAfter(a, '', []);
-      if (o.short.has('s') && inner[0]) return [code(inner[0].text, inner[0], 'entr -s')];
+      const [first] = inner;
+      if (o.short.has('s') && first) return [code(first.text, first, 'entr -s')];
       return argvCode(inner, 'entr');
     }
     case 'ip': {
       // ip [opts] netns exec NAME CMD…, ip vrf exec NAME CMD…
       const t = a.map((w) => w.text);
       for (let i = 0; i + 2 < t.length; i++) {
-        if (/^(netns|vrf)$/.test(t[i]) && t[i + 1] === 'exec') return argvCode(a.slice(i + 3), `ip ${t[i]} exec`);
+        if (/^(netns|vrf)$/.test(t[i]!) && t[i + 1] === 'exec') return argvCode(a.slice(i + 3), `ip ${t[i]} exec`);
       }
       return NONE;
     }
@@ -287,7 +296,8 @@ function unlistedWrapper(v: View): OptionCode[] {
       if (dd < 0) return NONE;
       const rest = a.slice(dd + 1);
       const c = rest.findIndex((w) => w.text === '-c');
-      if (c >= 0 && rest[c + 1]) return [code(rest[c + 1].text, rest[c + 1], 'capsh -- -c')];
+      const cmd = c >= 0 ? rest[c + 1] : undefined;
+      if (cmd) return [code(cmd.text, cmd, 'capsh -- -c')];
       return NONE;
     }
     case 'ansible': {
@@ -341,13 +351,16 @@ export function optionCode(v: View): OptionCode[] {
     case 'less': case 'more': case 'most':
       for (const w of a) {
         const m = /^\+{1,2}:*(?:!|\|.)([\s\S]+)$/.exec(w.text);
-        if (m) out.push(code(m[1], w, `${v.prog} +! command`));
+        if (m) out.push(code(m[1]!, w, `${v.prog} +! command`));
       }
       return out;
     case 'rsync':
       for (const x of values(a, ['-e'], ['--rsh', '--rsync-path'])) out.push(code(x.value, x.word, 'rsync remote shell'));
       // `-avze ssh`: -e last in a group takes the next word.
-      for (let i = 0; i < a.length; i++) if (/^-[a-zA-Z]+e$/.test(a[i].text) && a[i].text !== '-e' && a[i + 1]) out.push(code(a[i + 1].text, a[i + 1], 'rsync remote shell'));
+      for (const [i, w] of a.entries()) {
+        const next = a[i + 1];
+        if (/^-[a-zA-Z]+e$/.test(w.text) && w.text !== '-e' && next) out.push(code(next.text, next, 'rsync remote shell'));
+      }
       return out;
     case 'scp': case 'sftp':
       for (const x of values(a, ['-S', '-D'], [])) out.push(code(quoted(x.value), x.word, `${v.prog} -S/-D program`));
@@ -363,7 +376,7 @@ export function optionCode(v: View): OptionCode[] {
       for (const x of values(a, v.prog === 'bsdtar' ? [] : ['-I', '-F'], ['--to-command', '--use-compress-program', '--info-script', '--new-volume-script', '--rsh-command'])) out.push(code(x.value, x.word, `${v.prog} option command`));
       for (const w of a) {
         const m = /^--checkpoint-action=(?:exec|shell)=([\s\S]*)$/.exec(w.text);
-        if (m) out.push(code(m[1], w, 'tar --checkpoint-action=exec'));
+        if (m) out.push(code(m[1]!, w, 'tar --checkpoint-action=exec'));
       }
       return out;
     case 'git':
@@ -371,27 +384,29 @@ export function optionCode(v: View): OptionCode[] {
       return out;
     case 'vi': case 'vim': case 'nvim': case 'ex': case 'view': case 'rvim': case 'gvim': case 'vimdiff':
       for (let i = 0; i < a.length; i++) {
-        const t = a[i].text;
-        const cmd = t === '-c' || t === '--cmd' ? a[i + 1] : t.startsWith('+') && !/^\+\d*$/.test(t) && !t.startsWith('+/') ? a[i] : undefined;
+        const w = a[i]!;
+        const t = w.text;
+        const cmd = t === '-c' || t === '--cmd' ? a[i + 1] : t.startsWith('+') && !/^\+\d*$/.test(t) && !t.startsWith('+/') ? w : undefined;
         if (!cmd) continue;
-        const text = cmd === a[i] ? t.slice(1) : cmd.text;
+        const text = cmd === w ? t.slice(1) : cmd.text;
         for (const s of exShell(text)) out.push(code(s, cmd, `${v.prog} shell command`));
         const lang = /(?:^|[|:\s])(py(?:thon)?3?|pyx|lua|perl|ruby)\s+([\s\S]*)$/.exec(text);
-        if (lang) { const cc = codeCommands(lang[2], langOf(lang[1].replace(/^py.*/, 'python'))); pushCode(cc, cmd, `${v.prog} ${lang[1]} code`, out); }
-        if (cmd !== a[i]) i++;
+        if (lang) { const cc = codeCommands(lang[2]!, langOf(lang[1]!.replace(/^py.*/, 'python'))); pushCode(cc, cmd, `${v.prog} ${lang[1]} code`, out); }
+        if (cmd !== w) i++;
       }
       return out;
     case 'emacs':
       for (const x of values(a, ['-eval', '--eval'], ['--eval'])) {
-        for (const m of x.value.matchAll(/\((?:shell-command(?:-to-string)?|call-process-shell-command|async-shell-command)\s+"((?:[^"\\]|\\.)*)"/g)) out.push(code(m[1].replace(/\\(.)/g, '$1'), x.word, 'emacs shell-command'));
-        for (const m of x.value.matchAll(/\(start-process-shell-command\s+"[^"]*"\s+\S+\s+"((?:[^"\\]|\\.)*)"/g)) out.push(code(m[1].replace(/\\(.)/g, '$1'), x.word, 'emacs start-process-shell-command'));
+        for (const m of x.value.matchAll(/\((?:shell-command(?:-to-string)?|call-process-shell-command|async-shell-command)\s+"((?:[^"\\]|\\.)*)"/g)) out.push(code(m[1]!.replace(/\\(.)/g, '$1'), x.word, 'emacs shell-command'));
+        for (const m of x.value.matchAll(/\(start-process-shell-command\s+"[^"]*"\s+\S+\s+"((?:[^"\\]|\\.)*)"/g)) out.push(code(m[1]!.replace(/\\(.)/g, '$1'), x.word, 'emacs start-process-shell-command'));
       }
       return out;
     case 'awk': case 'gawk': case 'mawk': case 'nawk': {
       const o = parseOpts(a, 'fFvei', ['file', 'field-separator', 'assign', 'source', 'include', 'load', 'exec']);
       const progs: { text: string; word: Word }[] = [];
       for (const x of values(a, ['-e'], ['--source'])) progs.push({ text: x.value, word: x.word });
-      if (!o.values.has('f') && !o.long.has('file') && !o.values.has('e') && !o.long.has('source') && o.pos[0]) progs.push({ text: o.pos[0].text, word: o.pos[0] });
+      const script = o.pos[0];
+      if (!o.values.has('f') && !o.long.has('file') && !o.values.has('e') && !o.long.has('source') && script) progs.push({ text: script.text, word: script });
       for (const p of progs) pushCode(codeCommands(p.text, 'awk'), p.word, `${v.prog} system()`, out);
       return out;
     }
@@ -399,7 +414,8 @@ export function optionCode(v: View): OptionCode[] {
       const scripts = values(a, ['-e'], ['--expression']);
       if (!scripts.length) {
         const o = parseOpts(a, 'efl', ['expression', 'file', 'line-length']);
-        if (!o.values.has('f') && !o.long.has('file') && o.pos[0]) scripts.push({ value: o.pos[0].text, word: o.pos[0] });
+        const script = o.pos[0];
+        if (!o.values.has('f') && !o.long.has('file') && script) scripts.push({ value: script.text, word: script });
       }
       for (const s of scripts) for (const c of sedExecCommands(s.value)) out.push(code(c, s.word, 'sed e command'));
       return out;
@@ -439,7 +455,7 @@ function pushCode(cc: ReturnType<typeof codeCommands>, w: Word, what: string, ou
 /** GNU sed `e COMMAND` (the command runs to the end of its line). `s///e` and a bare `e` run the pattern space: not visible here. */
 export function sedExecCommands(script: string): string[] {
   const out: string[] = [];
-  for (const m of script.matchAll(/(?:^|[;\n{}])\s*(?:(?:\d+|\$|\/(?:[^/\\\n]|\\.)*\/)(?:\s*,\s*(?:\d+|\$|\/(?:[^/\\\n]|\\.)*\/))?\s*!?\s*)?e[ \t]+([^\n]+)/g)) out.push(m[1]);
+  for (const m of script.matchAll(/(?:^|[;\n{}])\s*(?:(?:\d+|\$|\/(?:[^/\\\n]|\\.)*\/)(?:\s*,\s*(?:\d+|\$|\/(?:[^/\\\n]|\\.)*\/))?\s*!?\s*)?e[ \t]+([^\n]+)/g)) out.push(m[1]!);
   return out;
 }
 
@@ -451,21 +467,27 @@ function tmuxCode(a: readonly Word[]): OptionCode[] {
   // Global options before the first command: -L/-S/-f/-c take values (`tmux -c CMD` runs CMD in a shell).
   let i = 0;
   for (; i < a.length; i++) {
-    const t = a[i].text;
-    if (t === '-c' && a[i + 1]) { out.push(code(a[i + 1].text, a[i + 1], 'tmux -c')); i++; continue; }
+    const t = a[i]!.text;
+    const next = a[i + 1];
+    if (t === '-c' && next) { out.push(code(next.text, next, 'tmux -c')); i++; continue; }
     if (/^-[LSfT]$/.test(t)) { i++; continue; }
     if (t.startsWith('-')) continue;
     break;
   }
   while (i < a.length) {
-    const cmd = a[i].text;
+    const cmd = a[i]!.text;
     let j = i + 1;
     const words: Word[] = [];
-    for (; j < a.length && a[j].text !== ';' && a[j].text !== '\\;'; j++) words.push(a[j]);
+    for (; j < a.length; j++) {
+      const w = a[j]!;
+      if (w.text === ';' || w.text === '\\;') break;
+      words.push(w);
+    }
     if (TMUX_SHELL.test(cmd)) {
       const valueLetters = /^(run-shell|run)$/.test(cmd) ? 'dct' : /^(display-popup|popup)$/.test(cmd) ? 'bcdehswxySTt' : /^(if-shell|if)$/.test(cmd) ? 't' : 'cCeFlnstxyf';
       const o = parseOpts(words, valueLetters, [], true);
-      const pos = o.posIdx.length ? words.slice(o.posIdx[0]) : [];
+      const first = o.posIdx[0];
+      const pos = first === undefined ? [] : words.slice(first);
       // if-shell CMD CMD2 [CMD3]: only the first is a shell command; the rest are tmux commands.
       const shellWords = /^(if-shell|if)$/.test(cmd) ? pos.slice(0, 1) : pos;
       if (shellWords.length) out.push({ text: shellWords.map((w) => w.text).join(' '), dynamic: shellWords.some((w) => w.dynamic), what: `tmux ${cmd}` });

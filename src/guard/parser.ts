@@ -176,7 +176,7 @@ export class Node {
   childForFieldName(name: string): Node | null {
     if (!this.fields) throw new Error(`field names of ${this.type} were not recorded`);
     const i = this.fields.indexOf(name);
-    return i >= 0 ? this.children[i] : null;
+    return i >= 0 ? (this.children[i] ?? null) : null;
   }
 }
 
@@ -217,8 +217,9 @@ function copyTree(tree: Tree, src: string): Node {
     for (;;) {
       // Anonymous nodes are tokens, hence leaves (tree-sitter-bash's node-types.json has no
       // anonymous node with children): skip the WASM call that would only confirm it.
-      if (stack[stack.length - 1].isNamed && cur.gotoFirstChild()) {
-        stack.push(make(stack[stack.length - 1]));
+      const top = stack.at(-1);
+      if (top?.isNamed && cur.gotoFirstChild()) {
+        stack.push(make(top));
         continue;
       }
       for (;;) {
@@ -259,12 +260,10 @@ function treeAddress(tree: Tree): number {
  */
 function cursorNodeHasError(t: number, b: RawBinding): boolean {
   const i = transferWord;
-  let heap = b.HEAP32;
-  const c0 = heap[i], c1 = heap[i + 1], c2 = heap[i + 2], c3 = heap[i + 3];
+  const saved = b.HEAP32.slice(i, i + 4);
   b._ts_tree_cursor_current_node_wasm(t);
   const e = b._ts_node_has_error_wasm(t) === 1;
-  heap = b.HEAP32;
-  heap[i] = c0; heap[i + 1] = c1; heap[i + 2] = c2; heap[i + 3] = c3;
+  b.HEAP32.set(saved, i);
   return e;
 }
 
@@ -313,8 +312,8 @@ function copyTreeFast(tree: Tree, src: string, b: RawBinding): Node | undefined 
     const root = kids[0];
     for (;;) {
       // Same shape as copyTree: anonymous nodes are leaves, so their children are not asked for.
-      const top = stack[stack.length - 1];
-      if (top.isNamed && b._ts_tree_cursor_goto_first_child_wasm(t)) {
+      const top = stack.at(-1);
+      if (top?.isNamed && b._ts_tree_cursor_goto_first_child_wasm(t)) {
         open(make(top));
         continue;
       }
@@ -345,7 +344,8 @@ function sameTree(a: Node, b: Node): boolean {
       x.startIndex !== y.startIndex || x.endIndex !== y.endIndex || x.hasError !== y.hasError ||
       x.children.length !== y.children.length || (x.fields === undefined) !== (y.fields === undefined)) return false;
     if (x.fields && y.fields && (x.fields.length !== y.fields.length || x.fields.some((f, i) => f !== y.fields?.[i]))) return false;
-    for (let i = 0; i < x.children.length; i++) { sa.push(x.children[i]); sb.push(y.children[i]); }
+    for (const c of x.children) sa.push(c);
+    for (const c of y.children) sb.push(c);
   }
   return true;
 }

@@ -53,8 +53,7 @@ export function normalizePath(p: string): string {
   const home = s.startsWith('~');
   const parts = s.split('/');
   const out: string[] = [];
-  for (let i = 0; i < parts.length; i++) {
-    const seg = parts[i];
+  for (const [i, seg] of parts.entries()) {
     if (seg === '' || seg === '.') continue;
     if (i === 0 && home) continue;
     if (seg === '..') {

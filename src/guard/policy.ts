@@ -127,8 +127,8 @@ export function parsePolicy(text: string, file: string): Policy {
   const lc = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false });
   const v = new V(file, lc);
-  if (doc.errors.length) {
-    const e = doc.errors[0];
+  const e = doc.errors[0];
+  if (e) {
     const line = lc.linePos(e.pos[0]).line;
     throw new GatehouseError('policy_invalid', `${file}:${line}: YAML syntax error: ${e.message.split('\n')[0]}`, { hint: 'fix the YAML syntax', details: { file, line } });
   }
@@ -201,7 +201,7 @@ export function parsePolicy(text: string, file: string): Policy {
     return v.list(v.get(cn, k), `secrets.credential_names.${k}`);
   };
   const credentialNames = cn ? credentialNameConfig({ secret: names('secret'), maybe: names('maybe'), ignore: names('ignore') }) : undefined;
-  const allowlist = v.list(v.get(cmds, 'allowlist'), 'commands.allowlist').map((s) => { const [prog, sub] = s.trim().split(/\s+/, 2); return sub ? { prog, sub } : { prog }; });
+  const allowlist = v.list(v.get(cmds, 'allowlist'), 'commands.allowlist').map((s) => { const [prog = '', sub] = s.trim().split(/\s+/, 2); return sub ? { prog, sub } : { prog }; });
   return {
     name, file, description: v.str(v.get(root, 'description'), 'description', ''),
     unknownCommand: unknownCommand(v, v.get(defaults, 'unknown_command')),

@@ -97,7 +97,11 @@ export function stillKnown(commands: readonly SimpleCommand[], names: ReadonlySe
     const a = c.argv;
     // The builtin this command runs: its name, after `builtin`/`command` (which run builtins here).
     let i = 0;
-    while (i < a.length - 1 && (a[i].text === 'builtin' || a[i].text === 'command' || (i > 0 && a[i].text.startsWith('-')))) i++;
+    while (i < a.length - 1) {
+      const t = a[i]!.text;
+      if (t !== 'builtin' && t !== 'command' && !(i > 0 && t.startsWith('-'))) break;
+      i++;
+    }
     const head = a[i];
     if (head && head.dynamic && !head.fields) return false; // could be any builtin
     if (head && UNSEEN_CODE.has(head.text)) return false;
@@ -245,7 +249,7 @@ export function planLine(root: Node, src: string, env: KnownVars | undefined): L
   const nameAt = new Set<number>();
   const names = new Set<string>();
   for (let i = 0; i < kids.length; i++) {
-    const k = kids[i];
+    const k = kids[i]!;
     if (!k.isNamed || k.type === 'comment') continue;
     const sites = siteAssignments(k, kids[i + 1] ?? null);
     const ok = sites?.every((a) => siteName(a) !== undefined);

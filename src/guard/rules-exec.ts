@@ -60,7 +60,7 @@ const STDIN_PATH = /^(-|\/dev\/stdin|\/dev\/fd\/0|\/proc\/self\/fd\/0)$/;
 /** `bash [opts] FILE`, `sh FILE`: the script operand (undefined for -c, stdin, -n). */
 export function shellScriptOperand(args: readonly Word[]): Word | undefined {
   for (let i = 0; i < args.length; i++) {
-    const a = args[i].text;
+    const a = args[i]!.text;
     if (a === '--') return args[i + 1];
     if (a === '-') return undefined;
     if (a === '--rcfile' || a === '--init-file' || a === '-o' || a === '+o' || a === '-O' || a === '+O') { i++; continue; }
@@ -126,13 +126,14 @@ export function interpreterScriptRule(v: View, env: RuleEnv): Finding[] {
   const loads = LOADS_CODE[base];
   const out: Finding[] = [];
   for (let i = 0; i < args.length; i++) {
-    const a = args[i].text;
+    const w = args[i]!;
+    const a = w.text;
     if (versionOrHelp(base, a)) return out;
     if (a === '--') { const s = args[i + 1]; if (s && !STDIN_PATH.test(s.text)) out.push(...scriptFinding(v, s, `${v.prog} runs a script`, env)); return out; }
     if (loads?.test(a)) {
       const glued = /^(-[A-Za-z])(.+)$/.exec(a);
       const eq = a.indexOf('=');
-      const mod = eq > 0 ? a.slice(eq + 1) : glued && !a.startsWith('--') ? glued[2] : args[i + 1]?.text ?? '';
+      const mod = eq > 0 ? a.slice(eq + 1) : glued && !a.startsWith('--') ? glued[2]! : args[i + 1]?.text ?? '';
       if (!(eq > 0 || (glued && !a.startsWith('--')))) i++;
       // perl -Mstrict, ruby -rjson, node -r ts-node/register: a library by name (installed code, like any
       // import); a path (`./x`, `/tmp/x.js`) is a file the guard cannot read.
@@ -141,9 +142,10 @@ export function interpreterScriptRule(v: View, env: RuleEnv): Finding[] {
     }
     if (a.startsWith('-')) {
       if (values.includes(a)) i++;
+      const next = args[i + 1];
       if (base === 'php' && (a === '-S' || a === '-l')) return out; // built-in server (a listener: netRule), lint
-      if (base === 'php' && a === '-f' && args[i + 1]) { out.push(...scriptFinding(v, args[i + 1], 'php runs a script', env)); return out; }
-      if (base === 'pwsh' && /^-(File|f)$/i.test(a) && args[i + 1]) { out.push(...scriptFinding(v, args[i + 1], `${v.prog} runs a script`, env)); return out; }
+      if (base === 'php' && a === '-f' && next) { out.push(...scriptFinding(v, next, 'php runs a script', env)); return out; }
+      if (base === 'pwsh' && /^-(File|f)$/i.test(a) && next) { out.push(...scriptFinding(v, next, `${v.prog} runs a script`, env)); return out; }
       if (base === 'node' && (a === '--check' || a === '-c')) return out;
       continue;
     }
@@ -160,7 +162,7 @@ export function interpreterScriptRule(v: View, env: RuleEnv): Finding[] {
     }
     if (STDIN_PATH.test(a)) return out;
     if (/^(https?|ftp):\/\//.test(a)) out.push(ap('exec.remote-script', `${v.prog} runs code from ${a}, fetched from the network`, v));
-    else out.push(...scriptFinding(v, args[i], `${v.prog} runs a script`, env));
+    else out.push(...scriptFinding(v, w, `${v.prog} runs a script`, env));
     return out;
   }
   return out;
@@ -170,8 +172,8 @@ export function interpreterScriptRule(v: View, env: RuleEnv): Finding[] {
 
 /** Value of `-X VAL`/`--long VAL`/`--long=VAL`/`-XVAL` for the first option of the set found. */
 function optValue(args: readonly Word[], short: readonly string[], long: readonly string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
-    const t = args[i].text;
+  for (const [i, w] of args.entries()) {
+    const t = w.text;
     if (t === '--') return undefined;
     for (const s of short) {
       if (t === s) return args[i + 1]?.text;
@@ -373,8 +375,7 @@ export function optionCommandRule(v: View, env: RuleEnv): Finding[] {
       break;
     }
     case 'vi': case 'vim': case 'nvim': case 'ex': case 'view': case 'rvim': case 'gvim': case 'vimdiff': {
-      for (let i = 0; i < a.length; i++) {
-        const x = t[i];
+      for (const [i, x] of t.entries()) {
         const cmd = x === '-c' || x === '--cmd' ? t[i + 1] : x.startsWith('+') && !/^\+\d*$/.test(x) && !x.startsWith('+/') ? x.slice(1) : undefined;
         if (cmd === undefined) continue;
         if (exShell(cmd).length || /(^|[|:\s])(sh(ell)?|ter(m(inal)?)?)\b/.test(cmd)) out.push(ap('exec.editor-command', `${v.prog} runs a shell command`, v));
@@ -405,16 +406,17 @@ export function optionCommandRule(v: View, env: RuleEnv): Finding[] {
 function valuesOf(args: readonly Word[], short: readonly string[], long: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < args.length; i++) {
-    const t = args[i].text;
+    const t = args[i]!.text;
+    const next = args[i + 1];
     if (t === '--') break;
     let hit = false;
     for (const s of short) {
-      if (t === s && args[i + 1]) { out.push(args[i + 1].text); i++; hit = true; break; }
+      if (t === s && next) { out.push(next.text); i++; hit = true; break; }
       if (t.startsWith(s) && t.length > s.length && !t.startsWith('--')) { out.push(t.slice(s.length)); hit = true; break; }
     }
     if (hit) continue;
     for (const l of long) {
-      if (t === l && args[i + 1]) { out.push(args[i + 1].text); i++; break; }
+      if (t === l && next) { out.push(next.text); i++; break; }
       if (t.startsWith(l + '=')) { out.push(t.slice(l.length + 1)); break; }
     }
   }
@@ -423,8 +425,8 @@ function valuesOf(args: readonly Word[], short: readonly string[], long: readonl
 
 /** `-o ProxyCommand=…` and friends among ssh-style options. */
 export function sshCommandOption(args: readonly Word[]): boolean {
-  for (let i = 0; i < args.length; i++) {
-    const t = args[i].text;
+  for (const [i, w] of args.entries()) {
+    const t = w.text;
     const opt = t === '-o' ? args[i + 1]?.text ?? '' : t.startsWith('-o') ? t.slice(2) : '';
     if (/^\s*(ProxyCommand|LocalCommand|KnownHostsCommand|PermitLocalCommand)\s*(=|\s)\s*(?!none\b)\S/i.test(opt)) return true;
   }

@@ -88,7 +88,7 @@ export function ddRule(v: View): Finding[] {
   for (const a of v.args) {
     const m = /^of=(.*)$/.exec(a.text);
     if (m) {
-      const t = m[1];
+      const t = m[1]!;
       if (/^\/dev\/(sd|hd|vd|xvd|nvme|mmcblk|disk|mapper|md|dm-|loop|mem|kmem)/.test(t)) return [hardDeny('disk.dd-device', `dd writes directly onto the device ${t}`, v.text)];
       if (a.dynamic) return [finding('approve', 'disk.dd', 'dd writes to a target only known at run time', v.text)];
     }

@@ -47,11 +47,12 @@ const LOCAL_VALUE_OPTS = /^(-o|--output|-D|--dump-header|-c|--cookie-jar|--cacer
 function sentWords(args: readonly Word[]): Word[] {
   const out: Word[] = [];
   for (let i = 0; i < args.length; i++) {
-    const t = args[i].text;
+    const w = args[i]!;
+    const t = w.text;
     if (LOCAL_VALUE_OPTS.test(t)) { i++; continue; }
     const eq = t.indexOf('=');
     if (t.startsWith('--') && eq > 0 && LOCAL_VALUE_OPTS.test(t.slice(0, eq))) continue;
-    out.push(args[i]);
+    out.push(w);
   }
   return out;
 }
@@ -92,8 +93,9 @@ function curlView(args: readonly Word[]): CurlView {
     }
   };
   for (let i = 0; i < args.length; i++) {
-    const w = args[i];
+    const w = args[i]!;
     const t = w.text;
+    const next = args[i + 1];
     if (t === '--') { for (const x of args.slice(i + 1)) c.urls.push(x); break; }
     if (t.startsWith('--') && t.length > 2) {
       const eq = t.indexOf('=');
@@ -101,18 +103,18 @@ function curlView(args: readonly Word[]): CurlView {
       if (name === 'get') c.get = true;
       if (name === 'head') c.head = true;
       if (eq >= 0) { take(name, w, t.slice(eq + 1)); continue; }
-      if (CURL_LONG_VALUE.has(name) && i + 1 < args.length) { take(name, args[i + 1], args[i + 1].text); i++; }
+      if (CURL_LONG_VALUE.has(name) && next) { take(name, next, next.text); i++; }
       continue;
     }
     if (t.startsWith('-') && t.length > 1) {
       for (let k = 1; k < t.length; k++) {
-        const ch = t[k];
+        const ch = t.charAt(k);
         if (ch === 'G') c.get = true;
         if (ch === 'I') c.head = true;
         if (CURL_SHORT_VALUE.includes(ch)) {
           const rest = t.slice(k + 1);
           if (rest.length) take(ch, w, rest);
-          else if (i + 1 < args.length) { take(ch, args[i + 1], args[i + 1].text); i++; }
+          else if (next) { take(ch, next, next.text); i++; }
           break;
         }
       }
@@ -174,7 +176,8 @@ function fileUrls(v: View, urls: readonly Word[]): Finding[] {
   for (const u of urls) {
     const m = /^file:\/\/(?:localhost)?(\/[^?#]*)/i.exec(u.text);
     if (!m) continue;
-    const path: Word = { ...u, text: decodeURIComponent(m[1]), prefix: decodeURIComponent(m[1]) };
+    const file = decodeURIComponent(m[1]!);
+    const path: Word = { ...u, text: file, prefix: file };
     const f = classifyRead(path, v.text) ?? (credentialLocation(path) ? hardDeny('secrets.read', `${v.prog} reads credentials (${path.text}) through a file:// URL`, v.text) : undefined);
     if (f) return [f];
   }
@@ -191,7 +194,7 @@ export function curlRule(v: View, env: RuleEnv): Finding[] {
   if (fromFile || formFile) out.push(ap('net.upload', `curl sends the content of ${[...c.data, ...c.form].map((w) => w.text).find((x) => /@|</.test(x)) ?? 'a file'}`, v));
   for (const f of [...c.data, ...c.form, ...c.upload]) {
     const m = /^(?:[^=@<]*[=])?[@<]?(.+)$/.exec(f.text.replace(/^@/, ''));
-    const path = m ? m[1].replace(/;.*$/, '') : '';
+    const path = m ? m[1]!.replace(/;.*$/, '') : '';
     if (path && path !== '-' && path !== '.' && (f.text.includes('@') || f.text.includes('<') || c.upload.includes(f))) {
       const loc = sentCredential({ ...f, text: path, prefix: path });
       if (loc) { out.push(hardDeny('secrets.exfil', `curl sends credentials (${loc}) to another host`, v.text)); break; }
@@ -226,9 +229,10 @@ export function wgetRule(v: View, env: RuleEnv): Finding[] {
   const data = o.long.get('post-data') ?? o.long.get('body-data');
   const method = (o.long.get('method') ?? (data !== undefined || postFile !== undefined ? 'POST' : o.long.has('spider') ? 'HEAD' : 'GET')).toUpperCase();
   const headers: string[] = [];
-  for (let i = 0; i < v.args.length; i++) {
-    const t = v.args[i].text;
-    if (t === '--header' && v.args[i + 1]) headers.push(v.args[i + 1].text);
+  for (const [i, w] of v.args.entries()) {
+    const t = w.text;
+    const next = v.args[i + 1];
+    if (t === '--header' && next) headers.push(next.text);
     else if (t.startsWith('--header=')) headers.push(t.slice(9));
   }
   const h = headerMap(headers);
@@ -248,21 +252,24 @@ export function httpieRule(v: View, env: RuleEnv): Finding[] {
   let raw: string | undefined;
   let form = false;
   for (let i = 0; i < a.length; i++) {
-    const t = a[i].text;
+    const w = a[i]!;
+    const t = w.text;
+    const next = a[i + 1];
     if (t === '--') { pos.push(...a.slice(i + 1)); break; }
     if (t.startsWith('--raw=')) { raw = t.slice(6); continue; }
-    if (t === '--raw' && a[i + 1]) { raw = a[i + 1].text; i++; continue; }
+    if (t === '--raw' && next) { raw = next.text; i++; continue; }
     if (/^(-f|--form|--multipart)$/.test(t)) form = true;
     if (t.startsWith('-') && t.length > 1) {
       if (HTTPIE_VALUE.has(t)) i++;
       continue;
     }
-    pos.push(a[i]);
+    pos.push(w);
   }
-  if (!pos.length) return [];
+  const first = pos[0];
+  if (!first) return [];
   let method: string | undefined;
   let k = 0;
-  if (pos.length > 1 && HTTP_METHOD.test(pos[0].text) && !/[./:]/.test(pos[0].text)) { method = pos[0].text.toUpperCase(); k = 1; }
+  if (pos.length > 1 && HTTP_METHOD.test(first.text) && !/[./:]/.test(first.text)) { method = first.text.toUpperCase(); k = 1; }
   const url = pos[k];
   const items = pos.slice(k + 1);
   const out: Finding[] = [...netVarsRule({ ...v, args: sentWords(a) }, env)];
@@ -274,12 +281,12 @@ export function httpieRule(v: View, env: RuleEnv): Finding[] {
   for (const it of items) {
     const t = it.text;
     let m: RegExpExecArray | null;
-    if ((m = /^([^=:@]*)==(.*)$/s.exec(t))) query.push(`${encodeURIComponent(m[1])}=${encodeURIComponent(m[2])}`);
-    else if ((m = /^([^=:@]*):=@(.*)$/s.exec(t)) || (m = /^([^=:@]*)=@(.*)$/s.exec(t))) { unread = true; uploads++; checkCred(m[2], it, v, out); }
-    else if ((m = /^([^=:@]*)@(.+)$/s.exec(t)) || (m = /^()@(.+)$/s.exec(t))) { unread = true; uploads++; checkCred(m[2], it, v, out); }
+    if ((m = /^([^=:@]*)==(.*)$/s.exec(t))) query.push(`${encodeURIComponent(m[1]!)}=${encodeURIComponent(m[2]!)}`);
+    else if ((m = /^([^=:@]*):=@(.*)$/s.exec(t)) || (m = /^([^=:@]*)=@(.*)$/s.exec(t))) { unread = true; uploads++; checkCred(m[2]!, it, v, out); }
+    else if ((m = /^([^=:@]*)@(.+)$/s.exec(t)) || (m = /^()@(.+)$/s.exec(t))) { unread = true; uploads++; checkCred(m[2]!, it, v, out); }
     else if ((m = /^([^=:@]*):=(.*)$/s.exec(t))) fields.push(`"${m[1]}":${m[2]}`);
     else if ((m = /^([^=:@]*)=(.*)$/s.exec(t))) fields.push(`${JSON.stringify(m[1])}:${JSON.stringify(m[2])}`);
-    else if ((m = /^([^=:@]+):(.*)$/s.exec(t))) headers[m[1]] = m[2];
+    else if ((m = /^([^=:@]+):(.*)$/s.exec(t))) headers[m[1]!] = m[2]!;
     if (it.dynamic) unread = true;
   }
   if (uploads) out.push(ap('net.upload', `${v.prog} sends the content of a local file`, v));
@@ -317,7 +324,8 @@ export function rawNetRule(v: View, env: RuleEnv): Finding[] {
   if (v.prog === 'socat') {
     // FILE:/OPEN:/GOPEN: addresses read (or write) local files: a credential sent through one is deny.
     for (const w of v.args) for (const m of w.text.matchAll(/(?:^|[!,])(?:FILE|OPEN|GOPEN|CREATE)[:,]([^,!]+)/gi)) {
-      const p: Word = { ...w, text: m[1], prefix: m[1] };
+      const target = m[1]!;
+      const p: Word = { ...w, text: target, prefix: target };
       const loc = sentCredential(p);
       if (loc) { out.push(hardDeny('secrets.exfil', `socat sends credentials (${loc}) through a connection`, v.text)); return out; }
     }
@@ -347,8 +355,8 @@ export function remoteCopyRule(v: View): Finding[] {
     if (o.values.has('b') || (!/:./.test(host.text) && !host.text.includes(':'))) return [ap('net.upload', 'sftp opens a file-transfer session that can send local files to another host', v)];
     return [];
   }
-  if (ops.length < 2) return [];
-  const dest = ops[ops.length - 1];
+  const dest = ops.at(-1);
+  if (ops.length < 2 || !dest) return [];
   const sources = ops.slice(0, -1);
   const remoteDest = !dest.dynamic && isRemoteSpec(dest.text);
   const localSources = sources.filter((s) => !isRemoteSpec(s.text));
@@ -367,7 +375,7 @@ export function remoteCopyRule(v: View): Finding[] {
 export function sshInputRule(v: View, env: RuleEnv): Finding[] {
   const o = parseOpts(v.args, 'BbcDEeFIiJLlmOopQRSWw', [], true);
   const out: Finding[] = [...netVarsRule(v, env)];
-  if (o.pos.length >= 2 && hasInput(v.sc) && !(v.sc.stdin && !v.sc.stdin.dynamic)) out.push(ap('net.upload', `ssh sends standard input to ${o.pos[0].text}`, v));
+  if (o.pos.length >= 2 && hasInput(v.sc) && !(v.sc.stdin && !v.sc.stdin.dynamic)) out.push(ap('net.upload', `ssh sends standard input to ${o.pos[0]!.text}`, v));
   return out;
 }
 
@@ -402,14 +410,17 @@ export function cloudUploadRule(v: View): Finding[] {
   // remote operand; the sources are the local operands before it (`-` is standard input).
   const localToRemote = (from: number, remote: (s: string) => boolean): Finding[] => {
     const w = operands(a, from);
+    const first = w[0];
+    if (!first) return [];
     let d = -1;
-    for (let k = w.length - 1; k > 0; k--) if (remote(w[k].text)) { d = k; break; }
-    if (d < 0) return w.length >= 1 && remote(w[0].text) && hasInput(v.sc) && w[0] === w[w.length - 1] ? uploadOf(v, `${v.prog} uploads standard input`, []) : [];
+    for (let k = w.length - 1; k > 0; k--) if (remote(w[k]!.text)) { d = k; break; }
+    const dest = d < 0 ? undefined : w[d];
+    if (!dest) return remote(first.text) && hasInput(v.sc) && first === w[w.length - 1] ? uploadOf(v, `${v.prog} uploads standard input`, []) : [];
     const before = w.slice(0, d);
     const src = before.filter((s) => !remote(s.text));
-    if (src.length) return uploadOf(v, `${v.prog} uploads ${src.map((s) => s.text).join(', ')} to ${w[d].text}`, src.filter((s) => s.text !== '-'));
+    if (src.length) return uploadOf(v, `${v.prog} uploads ${src.map((s) => s.text).join(', ')} to ${dest.text}`, src.filter((s) => s.text !== '-'));
     const scheme = (s: string): string => s.replace(/:.*$/s, '');
-    if (before.some((s) => scheme(s.text) !== scheme(w[d].text))) return uploadOf(v, `${v.prog} copies data from ${before[0].text} to ${w[d].text} (another provider)`, []);
+    if (before.some((s) => scheme(s.text) !== scheme(dest.text))) return uploadOf(v, `${v.prog} copies data from ${first.text} to ${dest.text} (another provider)`, []);
     return [];
   };
   switch (v.prog) {
@@ -463,7 +474,7 @@ export function cloudUploadRule(v: View): Finding[] {
       // duplicity [full|incr|incremental|backup] SRC URL backs up; restore, verify, list…, remove…, cleanup do not send.
       if (ops[0] !== undefined && /^(restore|verify|collection-status|list-current-files|remove-\S+|cleanup)$/.test(ops[0])) return [];
       const url = ops.findIndex((x) => /^[a-z][a-z0-9+]*:\/\//.test(x));
-      if (url > 0 && !/^file:\/\//.test(ops[url])) return uploadOf(v, 'duplicity sends files to a remote target', a.filter((w) => !w.text.startsWith('-') && !/:\/\//.test(w.text) && !/^(full|incr|incremental|backup)$/.test(w.text)));
+      if (url > 0 && !/^file:\/\//.test(ops[url]!)) return uploadOf(v, 'duplicity sends files to a remote target', a.filter((w) => !w.text.startsWith('-') && !/:\/\//.test(w.text) && !/^(full|incr|incremental|backup)$/.test(w.text)));
       return [];
     }
     case 'kubectl': case 'oc': {
@@ -472,7 +483,7 @@ export function cloudUploadRule(v: View): Finding[] {
       // kubectl cp SRC DEST [-c CONTAINER] [-n NS]: operands without the option values.
       const w = parseOpts(a.slice(cp + 1), 'cn', ['container', 'namespace', 'retries', 'context', 'kubeconfig']).pos;
       const pod = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?:/;
-      if (w.length >= 2 && pod.test(w[w.length - 1].text) && !pod.test(w[0].text)) return uploadOf(v, `${v.prog} cp copies local files into a pod`, w.slice(0, -1));
+      if (w.length >= 2 && pod.test(w[w.length - 1]!.text) && !pod.test(w[0]!.text)) return uploadOf(v, `${v.prog} cp copies local files into a pod`, w.slice(0, -1));
       return [];
     }
     case 'docker': case 'podman': case 'nerdctl': case 'buildah': case 'skopeo': {

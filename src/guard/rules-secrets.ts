@@ -82,7 +82,7 @@ export function printVarsRule(v: View, env: RuleEnv): Finding[] {
   // `cat <<< "$TOKEN"`, `cat <<EOF … $TOKEN … EOF`: the here-document's expansions print too.
   const s = v.sc.stdin;
   if (s?.dynamic && (v.prog === 'cat' || v.prog === 'tee')) {
-    const secret = [...s.text.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]).filter((n) => credentialNameKind(n, env.credentialNames) === 'secret');
+    const secret = [...s.text.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!).filter((n) => credentialNameKind(n, env.credentialNames) === 'secret');
     if (secret.length) out.push(stdoutDest(v.sc) === 'agent' ? deny('secrets.env-print', `${v.prog} prints the credential in $${secret[0]}`, v) : ap('secrets.env-pass', `${v.prog} passes the credential in $${secret[0]} on`, v));
   }
   return out;
@@ -100,8 +100,7 @@ const AUTH_HEADER = /^\s*(authorization|proxy-authorization|x-[\w-]*(token|key|a
 export function netVarsRule(v: View, env: RuleEnv): Finding[] {
   const out: Finding[] = [];
   const a = v.args;
-  for (let i = 0; i < a.length; i++) {
-    const w = a[i];
+  for (const [i, w] of a.entries()) {
     if (!w.vars.length) continue;
     const c = credentialVars(w, env.credentialNames);
     if (!c.secret.length && !c.maybe.length && !c.indirect) continue;
@@ -241,7 +240,7 @@ export function envsubstRule(v: View, env: RuleEnv): Finding[] {
   const s = v.sc.stdin;
   if (!s || s.dynamic) return [];
   for (const m of s.text.matchAll(/\$\{?([A-Za-z_][A-Za-z0-9_]*)/g)) {
-    if (credentialNameKind(m[1], env.credentialNames) === 'secret') return [stdoutDest(v.sc) === 'agent' ? deny('secrets.env-print', `envsubst prints the credential in $${m[1]}`, v) : ap('secrets.env-pass', `envsubst passes the credential in $${m[1]} on`, v)];
+    if (credentialNameKind(m[1]!, env.credentialNames) === 'secret') return [stdoutDest(v.sc) === 'agent' ? deny('secrets.env-print', `envsubst prints the credential in $${m[1]}`, v) : ap('secrets.env-pass', `envsubst passes the credential in $${m[1]} on`, v)];
   }
   return [];
 }
@@ -260,6 +259,7 @@ function inOrder(words: readonly string[], ...seq: (string | RegExp)[]): boolean
   let k = 0;
   for (const w of words) {
     const s = seq[k];
+    if (s === undefined) break; // only with an empty `seq` (no caller passes one)
     if (typeof s === 'string' ? w === s : s.test(w)) k++;
     if (k === seq.length) return true;
   }
@@ -268,11 +268,11 @@ function inOrder(words: readonly string[], ...seq: (string | RegExp)[]): boolean
 
 function outputFormat(v: View): string {
   const a = texts(v.args);
-  for (let i = 0; i < a.length; i++) {
-    if (a[i] === '-o' || a[i] === '--output') return a[i + 1] ?? '';
-    const m = /^(?:-o=?|--output=)(.+)$/.exec(a[i]);
-    if (m) return m[1];
-    if (/^--template(=|$)/.test(a[i])) return 'go-template';
+  for (const [i, x] of a.entries()) {
+    if (x === '-o' || x === '--output') return a[i + 1] ?? '';
+    const m = /^(?:-o=?|--output=)(.+)$/.exec(x);
+    if (m) return m[1]!;
+    if (/^--template(=|$)/.test(x)) return 'go-template';
   }
   return '';
 }
@@ -359,7 +359,7 @@ export function credentialCliRule(v: View, env: RuleEnv): Finding[] {
       const { sub } = subcommand(v.args, ['-H', '--host', '--context', '-c', '--config', '--log-level']);
       const j = o.join(' ');
       let type: string | undefined;
-      for (let i = 0; i < a.length; i++) { if (a[i] === '--type') type = a[i + 1]; else if (a[i].startsWith('--type=')) type = a[i].slice(7); }
+      for (const [i, x] of a.entries()) { if (x === '--type') type = a[i + 1]; else if (x.startsWith('--type=')) type = x.slice(7); }
       if ((sub === 'inspect' && (type === undefined || type === 'container')) || /^(container|service) inspect\b/.test(j)) {
         const fmt = a.find((x, i) => a[i - 1] === '-f' || a[i - 1] === '--format' || x.startsWith('--format=')) ?? '';
         if (/\bEnv\b/.test(fmt)) return mint('prints a container\'s environment, which holds its credentials');
@@ -546,7 +546,8 @@ export function readerRule(v: View): Finding[] {
   for (const w of v.args) {
     let p = w;
     const at = /^(?:[A-Za-z_-]*=)?@(.+)$/.exec(w.text) ?? /^--?[A-Za-z-]+=(.+)$/.exec(w.text);
-    if (at) p = { ...w, text: at[1], prefix: at[1] };
+    const target = at?.[1];
+    if (target !== undefined) p = { ...w, text: target, prefix: target };
     const f = credentialFile(p);
     if (f) return [hardDeny('secrets.read', `${v.prog} reads credentials (${f})`, v.text)];
   }
@@ -608,9 +609,9 @@ export function findCredentialsRule(v: View): Finding[] {
   const a = texts(v.args);
   let credName: string | undefined;
   let readerAction: string | undefined;
-  for (let i = 0; i < a.length; i++) {
-    if (/^-(i?name|i?path|i?wholename|i?regex)$/.test(a[i]) && CRED_NAME.test(a[i + 1] ?? '')) credName = a[i + 1];
-    if (/^-(exec|execdir|ok|okdir)$/.test(a[i])) {
+  for (const [i, x] of a.entries()) {
+    if (/^-(i?name|i?path|i?wholename|i?regex)$/.test(x) && CRED_NAME.test(a[i + 1] ?? '')) credName = a[i + 1];
+    if (/^-(exec|execdir|ok|okdir)$/.test(x)) {
       const prog = (a[i + 1] ?? '').replace(/^.*\//, '');
       if (FILE_READER.test(prog)) readerAction = prog;
     }
@@ -625,9 +626,9 @@ export function findCredentialsRule(v: View): Finding[] {
 /** xargs -a FILE reads FILE (`xargs -0 -a /proc/1/environ`). */
 export function xargsFileRule(v: View): Finding[] {
   const a = v.args;
-  for (let i = 0; i < a.length; i++) {
-    const t = a[i].text;
-    const file = t === '-a' || t === '--arg-file' ? a[i + 1] : t.startsWith('--arg-file=') ? { ...a[i], text: t.slice(11) } : /^-a./.test(t) ? { ...a[i], text: t.slice(2) } : undefined;
+  for (const [i, w] of a.entries()) {
+    const t = w.text;
+    const file = t === '-a' || t === '--arg-file' ? a[i + 1] : t.startsWith('--arg-file=') ? { ...w, text: t.slice(11) } : /^-a./.test(t) ? { ...w, text: t.slice(2) } : undefined;
     if (!file) continue;
     const f = classifyRead(file, v.text);
     if (f) return [f];

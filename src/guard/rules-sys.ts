@@ -9,12 +9,16 @@ import type { RuleEnv } from './rules-fs.js';
 import { codeEnvDisclosure, credentialFile } from './rules-secrets.js';
 import { finding, hardDeny, type Finding } from './types.js';
 import type { Word } from './words.js';
+import { truncateText } from '../core/index.js';
 
 /** System, VCS, database, container/cloud, network and interpreter rules. */
 const ap = (rule: string, reason: string, v: View): Finding[] => [finding('approve', rule, reason, v.text)];
 
 export function powerRule(v: View): Finding[] {
-  if (v.prog === 'init' || v.prog === 'telinit') return /^[06sS1]$/.test(v.args[0]?.text ?? '') ? ap('sys.power', `changes the runlevel (${v.args[0].text})`, v) : [];
+  if (v.prog === 'init' || v.prog === 'telinit') {
+    const level = v.args[0]?.text ?? '';
+    return /^[06sS1]$/.test(level) ? ap('sys.power', `changes the runlevel (${level})`, v) : [];
+  }
   return ap('sys.power', `${v.prog} stops or restarts the machine`, v);
 }
 
@@ -87,11 +91,12 @@ const GIT_VALUE_OPTS = ['-C', '-c', '--git-dir', '--work-tree', '--namespace', '
 
 export function gitRule(v: View): Finding[] {
   const out: Finding[] = [];
-  for (let i = 0; i < v.args.length; i++) {
-    const t = v.args[i].text;
+  for (const [i, w] of v.args.entries()) {
+    const t = w.text;
     const cfg = t === '-c' ? v.args[i + 1]?.text ?? '' : t.startsWith('--config-env') ? t : '';
-    if (GIT_SHELL_KEY.test(cfg.split('=')[0]) || /^protocol\.ext/i.test(cfg)) {
-      out.push(finding('approve', 'git.config-exec', `git -c ${cfg.split('=')[0]} can run arbitrary commands`, v.text));
+    const [key = ''] = cfg.split('=');
+    if (GIT_SHELL_KEY.test(key) || /^protocol\.ext/i.test(cfg)) {
+      out.push(finding('approve', 'git.config-exec', `git -c ${key} can run arbitrary commands`, v.text));
     }
   }
   const { sub, index } = subcommand(v.args, GIT_VALUE_OPTS);
@@ -169,11 +174,11 @@ const REDIS_ADMIN = /^(flushall|flushdb|del|unlink|config|shutdown|debug|script|
 export function dbClientRule(v: View): Finding[] {
   const name = v.prog;
   const out: Finding[] = [];
-  let sqls: string[] = [];
+  const sqls: string[] = [];
   let opaque = false;
   const args = v.args;
   for (let i = 0; i < args.length; i++) {
-    const t = args[i].text;
+    const t = args[i]!.text;
     const next = args[i + 1];
     const takeVal = (flag: string, long: string): string | undefined => {
       if (t === flag || t === long) { i++; return next?.text; }
@@ -191,12 +196,13 @@ export function dbClientRule(v: View): Finding[] {
     // sqlite3 [OPTIONS] FILE [SQL…]: options are single-dash words, some taking a value.
     const pos: Word[] = [];
     for (let i = 0; i < args.length; i++) {
-      const t = args[i].text.replace(/^--/, '-');
+      const arg = args[i]!;
+      const t = arg.text.replace(/^--/, '-');
       if (t === '-cmd' || (name === 'duckdb' && t === '-c')) { const w = args[++i]; if (w) { sqls.push(w.text); if (w.dynamic) opaque = true; } continue; }
       if (t === '-init') { opaque = true; i++; continue; }
       if (/^-(separator|nullvalue|newline|maxsize|vfs|mmap|pagecache|lookaside|heap)$/.test(t)) { i++; continue; }
       if (t.startsWith('-')) continue;
-      pos.push(args[i]);
+      pos.push(arg);
     }
     if (pos.length > 1) { sqls.push(...pos.slice(1).map((w) => w.text)); if (pos.slice(1).some((w) => w.dynamic)) opaque = true; }
   }
@@ -282,7 +288,7 @@ export function cloudRule(v: View): Finding[] {
     return [];
   }
   if (v.prog === 'gcloud' || v.prog === 'az' || v.prog === 'doctl' || v.prog === 'flyctl' || v.prog === 'fly' || v.prog === 'heroku' || v.prog === 'vercel' || v.prog === 'netlify') {
-    if (a.some((x) => /^(delete|destroy|remove|rm|purge|stop|reset|disable|deallocate|scale|apps:destroy|pg:reset)$/.test(x))) return ap('cloud.destroy', `${v.prog} ${a.join(' ').slice(0, 60)} deletes or stops cloud resources`, v);
+    if (a.some((x) => /^(delete|destroy|remove|rm|purge|stop|reset|disable|deallocate|scale|apps:destroy|pg:reset)$/.test(x))) return ap('cloud.destroy', `${v.prog} ${truncateText(a.join(' '), 60)} deletes or stops cloud resources`, v);
     return [];
   }
   if (v.prog === 'gsutil') return a.some((x) => x === 'rm' || x === 'rb') || all.includes('-d') && a[0] === 'rsync' ? ap('cloud.s3-delete', 'gsutil deletes objects or buckets', v) : [];
@@ -375,7 +381,7 @@ export function inlineCode(v: View): { code: string; dynamic: boolean } | undefi
     if (w.dynamic) dynamic = true;
   };
   for (let i = 0; i < a.length; i++) {
-    const t = a[i].text;
+    const t = a[i]!.text;
     if (t === '--' || t === '-') break;
     if (spec.words) {
       const eq = t.indexOf('=');
@@ -386,7 +392,7 @@ export function inlineCode(v: View): { code: string; dynamic: boolean } | undefi
     if (t.startsWith('--')) { if (valueWords.includes(t)) i++; continue; }
     if (valueWords.includes(t)) { i++; continue; }
     for (let k = 1; k < t.length; k++) {
-      const ch = t[k];
+      const ch = t.charAt(k);
       if (spec.value.includes(ch)) break;
       if (spec.code.includes(ch)) {
         const rest = t.slice(k + 1);
@@ -408,8 +414,7 @@ export function interpreterRule(v: View, env: RuleEnv = { writeAllowed: [] }): F
   const base = baseInterpreter(v.prog);
   const a = texts(v.args);
   if (base === 'python') {
-    for (let i = 0; i < a.length; i++) {
-      const t = a[i];
+    for (const [i, t] of a.entries()) {
       if (t === '-m' || /^-[a-zA-Z]*m$/.test(t)) return pythonModule(a[i + 1] ?? '', v);
       if (/^-m./.test(t)) return pythonModule(t.slice(2), v);
       if (!t.startsWith('-')) break;
@@ -430,9 +435,10 @@ export function awkRule(v: View, env: RuleEnv = { writeAllowed: [] }): Finding[]
   const prog = o.pos[0]?.text ?? '';
   const out: Finding[] = [];
   // Files the program reads by name (`getline < "/etc/shadow"`): judged as reads.
-  for (const m of prog.matchAll(/getline\s*[\w$\[\]]*\s*<\s*"((?:[^"\\]|\\.)*)"/g)) {
-    const p: Word = { text: m[1], dynamic: false, glob: false, raw: m[1], vars: [], prefix: m[1] };
-    const f = classifyRead(p, v.text) ?? (credentialFile(p) ? hardDeny('secrets.read', `${v.prog} reads credentials (${m[1]})`, v.text) : undefined);
+  for (const m of prog.matchAll(/getline\s*[\w$[\]]*\s*<\s*"((?:[^"\\]|\\.)*)"/g)) {
+    const path = m[1]!;
+    const p: Word = { text: path, dynamic: false, glob: false, raw: path, vars: [], prefix: path };
+    const f = classifyRead(p, v.text) ?? (credentialFile(p) ? hardDeny('secrets.read', `${v.prog} reads credentials (${path})`, v.text) : undefined);
     if (f) out.push(f);
   }
   const envWhy = codeEnvDisclosure(prog, 'awk', env.credentialNames);
@@ -453,7 +459,7 @@ export function sedRule(v: View): Finding[] {
   for (const s of scripts) {
     // `r FILE` / `R FILE` read a file into the output: judged as a read (`sed 'r /etc/shadow'`).
     for (const m of s.matchAll(/(?:^|[;\n{}])\s*(?:[0-9$,]+|\/[^/]*\/)?\s*[rR]\s+([^;\n}]+)/g)) {
-      const path = m[1].trim();
+      const path = m[1]!.trim();
       const p: Word = { text: path, dynamic: false, glob: false, raw: path, vars: [], prefix: path };
       const f = classifyRead(p, v.text) ?? (credentialFile(p) ? hardDeny('secrets.read', `sed reads credentials (${path})`, v.text) : undefined);
       if (f) out.push(f);

@@ -21,15 +21,19 @@ export interface ScriptRun {
 /** The file a command runs as a shell script, and whether in the same shell; undefined when it runs none. */
 function runsScript(c: SimpleCommand): { path: string; sameShell: boolean } | undefined {
   const a = c.argv;
-  if (!a.length || a[0].dynamic) return undefined;
-  const prog = a[0].text.slice(a[0].text.lastIndexOf('/') + 1);
-  if (prog === 'source' || prog === '.') return a[1] && !a[1].dynamic ? { path: a[1].text, sameShell: true } : undefined;
+  const head = a[0];
+  if (!head || head.dynamic) return undefined;
+  const prog = head.text.slice(head.text.lastIndexOf('/') + 1);
+  if (prog === 'source' || prog === '.') {
+    const file = a[1];
+    return file && !file.dynamic ? { path: file.text, sameShell: true } : undefined;
+  }
   if (SHELLS.has(prog)) {
     const s = shellScriptOperand(a.slice(1));
     return s && !s.dynamic ? { path: s.text, sameShell: false } : undefined;
   }
   // `./f`, `/tmp/f`: the kernel runs it (a `#!` line or, without one, the shell).
-  if (a[0].text.includes('/')) return { path: a[0].text, sameShell: false };
+  if (head.text.includes('/')) return { path: head.text, sameShell: false };
   return undefined;
 }
 

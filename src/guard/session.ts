@@ -51,13 +51,13 @@ export function assignedNames(prog: string, args: readonly Word[]): { names: str
     if (!w) return;
     if (w.dynamic) { dynamic = true; return; }
     const m = /^([A-Za-z_][A-Za-z0-9_]*)(\[|\+?=|$)/.exec(w.text);
-    if (m) names.push(m[1]);
+    if (m) names.push(m[1]!);
   };
   const a = args;
   switch (prog) {
     case 'read':
       for (let i = 0; i < a.length; i++) {
-        const t = a[i].text;
+        const t = a[i]!.text;
         if (/^-[A-Za-z]*a$/.test(t)) { take(a[++i]); continue; }
         if (/^-[A-Za-z]*[dinNptu]$/.test(t)) { i++; continue; }
         if (t.startsWith('-')) continue;
@@ -65,7 +65,7 @@ export function assignedNames(prog: string, args: readonly Word[]): { names: str
       }
       break;
     case 'printf':
-      for (let i = 0; i < a.length; i++) if (a[i].text === '-v') take(a[i + 1]);
+      for (const [i, w] of a.entries()) if (w.text === '-v') take(a[i + 1]);
       break;
     case 'mapfile': case 'readarray': {
       const pos = a.filter((w, i) => !w.text.startsWith('-') && !/^-[dnOstuC]$/.test(a[i - 1]?.text ?? ''));
@@ -76,7 +76,7 @@ export function assignedNames(prog: string, args: readonly Word[]): { names: str
       take(a[1]);
       break;
     case 'wait':
-      for (let i = 0; i < a.length; i++) if (a[i].text === '-p') take(a[i + 1]);
+      for (const [i, w] of a.entries()) if (w.text === '-p') take(a[i + 1]);
       break;
     case 'let': case 'unset':
       for (const w of a) if (!w.text.startsWith('-')) take(w);
@@ -101,7 +101,7 @@ export function declaredNames(c: SimpleCommand): { names: string[]; dynamic: boo
     if (w.dynamic && !/^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(w.text)) { dynamic = true; continue; }
     const m = /^([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?(\+?=(.*))?$/s.exec(w.text);
     if (!m) continue;
-    names.push(m[1]);
+    names.push(m[1]!);
     // `declare -n ref=PS1`: assigning ref later assigns PS1.
     if (nameref && m[4] !== undefined) {
       if (w.dynamic) dynamic = true;
@@ -117,14 +117,14 @@ export function sessionArgvRule(v: View): Finding[] {
   const m = v.text;
   switch (v.prog) {
     case 'alias':
-      return a.some((x, i) => x.includes('=') || v.args[i].dynamic) ? [ap('session.alias', 'defines an alias: a later command name would run other code', m)] : [];
+      return v.args.some((w) => w.text.includes('=') || w.dynamic) ? [ap('session.alias', 'defines an alias: a later command name would run other code', m)] : [];
     case 'bind':
       return a.length && !a.every((x, i) => /^-[pPsSvVl]+$/.test(x) || a[i - 1] === '-q' || x === '-q') ? [ap('session.readline', 'changes readline key bindings: later keys would type or run commands', m)] : [];
     case 'complete': case 'compopt':
       return a.length && !(a.length === 1 && a[0] === '-p') && !a.every((x) => x === '-p' || !x.startsWith('-')) ? [ap('session.completion', `${v.prog} changes what Tab completion runs later`, m)] : [];
     case 'set': {
       for (let i = 0; i < a.length; i++) {
-        const x = a[i];
+        const x = a[i]!;
         if (x === '--' || x === '-') break;
         if (x === '-o' || x === '+o') {
           const name = a[i + 1];
@@ -155,7 +155,7 @@ export function sessionArgvRule(v: View): Finding[] {
     case 'trap':
       return a.length && !a.every((x) => /^-[lp]+$/.test(x)) ? [ap('session.trap', 'sets or resets a trap: its handler runs later, outside any send', m)] : [];
     case 'history':
-      return a.length && !(a.length === 1 && /^\d+$/.test(a[0])) ? [ap('session.history', 'changes the history list that later lines could re-run', m)] : [];
+      return a.length && !(a.length === 1 && /^\d+$/.test(a[0]!)) ? [ap('session.history', 'changes the history list that later lines could re-run', m)] : [];
     case 'fc':
       return a.some((x) => /^-[A-Za-z]*l/.test(x)) && !a.some((x) => x === '-s' || x === '-e') ? [] : [ap('session.history', 'fc runs commands from the history, which the guard does not see', m)];
     case 'exec':
@@ -182,9 +182,12 @@ export function sessionArgvRule(v: View): Finding[] {
 /** `${NAME:=…}` / `${NAME=…}` and `(( NAME op= … ))` assign too; found in the line's text. */
 export function textAssignments(line: string): string[] {
   const out: string[] = [];
-  for (const m of line.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*):?=/g)) out.push(m[1]);
+  for (const m of line.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*):?=/g)) out.push(m[1]!);
   for (const m of line.matchAll(/\(\(([^)]*)\)\)/g)) {
-    for (const n of m[1].matchAll(/([A-Za-z_][A-Za-z0-9_]*)\s*(?:[-+*/%&|^]|<<|>>)?=(?!=)|([A-Za-z_][A-Za-z0-9_]*)\s*(?:\+\+|--)|(?:\+\+|--)\s*([A-Za-z_][A-Za-z0-9_]*)/g)) out.push(n[1] ?? n[2] ?? n[3]);
+    for (const n of m[1]!.matchAll(/([A-Za-z_][A-Za-z0-9_]*)\s*(?:[-+*/%&|^]|<<|>>)?=(?!=)|([A-Za-z_][A-Za-z0-9_]*)\s*(?:\+\+|--)|(?:\+\+|--)\s*([A-Za-z_][A-Za-z0-9_]*)/g)) {
+      const name = n[1] ?? n[2] ?? n[3];
+      if (name !== undefined) out.push(name);
+    }
   }
   return out;
 }

@@ -38,7 +38,7 @@ function bindValue(arg: string): string | undefined {
 /** A readline macro's text as typed (`"rm -rf ~\n"` -> `rm -rf ~` and a line end). */
 function macroText(v: string): string {
   const q = /^"((?:[^"\\]|\\.)*)"/.exec(v.trim());
-  const body = q ? q[1] : v.trim();
+  const body = q ? q[1]! : v.trim();
   return body.replace(/\\(["'\\])/g, '$1').replace(/\\[nrCeM]-?./g, '\n').replace(/\\[nr]/g, '\n');
 }
 
@@ -83,7 +83,7 @@ const COMMAND_VAR = /^(LESSOPEN|LESSCLOSE|PAGER|MANPAGER|GIT_PAGER|SYSTEMD_PAGER
 
 export function commandVarCode(name: string, value: string, dynamic: boolean): EmbeddedCode | undefined {
   if (!COMMAND_VAR.test(name) || value.trim() === '') return undefined;
-  const text = name === 'BROWSER' ? value.split(':')[0] : value.replace(/^\s*(\|\||\||-)/, '').replace(/%[sS]/g, 'file');
+  const text = name === 'BROWSER' ? (value.split(':')[0] ?? '') : value.replace(/^\s*(\|\||\||-)/, '').replace(/%[sS]/g, 'file');
   return { text, dynamic, sameShell: false, what: `${name} (a command the tool runs)` };
 }
 
@@ -114,11 +114,11 @@ export function embeddedCode(v: View): EmbeddedCode[] {
   if (p === 'trap') {
     // trap [-lp] [[ARG] SIGSPEC …]: ARG is run when a signal (or DEBUG/ERR/RETURN/EXIT) fires.
     let i = 0;
-    while (i < v.args.length && /^-[lp]+$/.test(v.args[i].text)) i++;
+    while (i < v.args.length && /^-[lp]+$/.test(v.args[i]!.text)) i++;
     if (v.args[i]?.text === '--') i++;
     const rest = v.args.slice(i);
-    if (rest.length >= 2) {
-      const h = rest[0];
+    const h = rest[0];
+    if (h && rest.length >= 2) {
       if (h.text !== '-' && (h.text !== '' || h.dynamic)) out.push({ text: h.text, dynamic: h.dynamic, sameShell: true, what: 'trap handler' });
     }
     return out;
@@ -133,32 +133,35 @@ export function embeddedCode(v: View): EmbeddedCode[] {
   }
   if (p === 'bind') {
     const a = texts(v.args);
-    for (let i = 0; i < a.length; i++) {
-      if (a[i] === '-x' || (/^-[A-Za-z]*x$/.test(a[i]) && !/[fqurmpPsSvVlX]/.test(a[i].slice(1, -1)))) {
+    for (let i = 0; i < v.args.length; i++) {
+      const w = v.args[i]!;
+      const x = w.text;
+      if (x === '-x' || (/^-[A-Za-z]*x$/.test(x) && !/[fqurmpPsSvVlX]/.test(x.slice(1, -1)))) {
         const val = bindValue(a[i + 1] ?? '');
         out.push({ text: val ?? a[i + 1] ?? '', dynamic: v.args[i + 1]?.dynamic ?? false, sameShell: true, what: 'bind -x key command' });
         i++;
         continue;
       }
-      if (a[i] === '-m' || a[i] === '-f' || a[i] === '-q' || a[i] === '-u' || a[i] === '-r') { i++; continue; }
-      if (a[i].startsWith('-')) continue;
-      const val = bindValue(a[i]);
+      if (x === '-m' || x === '-f' || x === '-q' || x === '-u' || x === '-r') { i++; continue; }
+      if (x.startsWith('-')) continue;
+      const val = bindValue(x);
       // A macro (a quoted string) is text readline types into the line, which bash then runs.
-      if (val !== undefined && val.trim().startsWith('"')) out.push({ text: macroText(val), dynamic: v.args[i].dynamic, sameShell: true, what: 'bind macro (typed text)' });
+      if (val !== undefined && val.trim().startsWith('"')) out.push({ text: macroText(val), dynamic: w.dynamic, sameShell: true, what: 'bind macro (typed text)' });
     }
     return out;
   }
   if (p === 'complete' || p === 'compgen') {
     for (let i = 0; i < v.args.length; i++) {
-      const t = v.args[i].text;
+      const arg = v.args[i]!;
+      const t = arg.text;
+      const next = v.args[i + 1];
       if (t === '-C') {
-        const w = v.args[i + 1];
-        if (w) out.push({ text: w.text, dynamic: w.dynamic, sameShell: false, what: `${p} -C command` });
+        if (next) out.push({ text: next.text, dynamic: next.dynamic, sameShell: false, what: `${p} -C command` });
         i++;
-      } else if (/^-[A-Za-z]*C./.test(t)) out.push({ text: t.slice(t.indexOf('C') + 1), dynamic: v.args[i].dynamic, sameShell: false, what: `${p} -C command` });
-      else if (t === '-W' && v.args[i + 1]) {
+      } else if (/^-[A-Za-z]*C./.test(t)) out.push({ text: t.slice(t.indexOf('C') + 1), dynamic: arg.dynamic, sameShell: false, what: `${p} -C command` });
+      else if (t === '-W' && next) {
         // The word list is expanded (command substitution included) when completion runs.
-        const e = expansionCode(v.args[i + 1].text, `${p} -W word list`, v.args[i + 1].dynamic, false);
+        const e = expansionCode(next.text, `${p} -W word list`, next.dynamic, false);
         if (e) out.push(e);
         i++;
       }
@@ -182,9 +185,9 @@ function arithmeticNames(v: View, out: EmbeddedCode[]): void {
       for (const w of a) push(expansionCode(w.text, 'let (arithmetic)', false));
       return;
     case 'printf': {
-      for (let i = 0; i < a.length; i++) {
-        if (a[i].text !== '-v' || !a[i + 1]) continue;
+      for (const [i, w] of a.entries()) {
         const name = a[i + 1];
+        if (w.text !== '-v' || !name) continue;
         push(subscriptCode(name, 'printf -v'));
         const fmt = a[i + 2];
         if (fmt) push(hookCode(name.text, a.slice(i + 2).map((w) => w.text).join(' '), a.slice(i + 2).some((w) => w.dynamic), 'printf -v'));
@@ -195,11 +198,13 @@ function arithmeticNames(v: View, out: EmbeddedCode[]): void {
     case 'read': {
       const names: Word[] = [];
       for (let i = 0; i < a.length; i++) {
-        const t = a[i].text;
-        if (/^-[A-Za-z]*a$/.test(t)) { if (a[i + 1]) names.push(a[i + 1]); i++; continue; }
+        const w = a[i]!;
+        const t = w.text;
+        const next = a[i + 1];
+        if (/^-[A-Za-z]*a$/.test(t)) { if (next) names.push(next); i++; continue; }
         if (/^-[A-Za-z]*[dinNptu]$/.test(t)) { i++; continue; }
         if (t.startsWith('-')) continue;
-        names.push(a[i]);
+        names.push(w);
       }
       for (const n of names) {
         push(subscriptCode(n, 'read'));
@@ -224,10 +229,10 @@ function arithmeticNames(v: View, out: EmbeddedCode[]): void {
       push(subscriptCode(a[1], 'getopts'));
       return;
     case 'wait':
-      for (let i = 0; i < a.length; i++) if (a[i].text === '-p') push(subscriptCode(a[i + 1], 'wait -p'));
+      for (const [i, w] of a.entries()) if (w.text === '-p') push(subscriptCode(a[i + 1], 'wait -p'));
       return;
     case 'test': case '[':
-      for (let i = 0; i < a.length; i++) if (a[i].text === '-v') push(subscriptCode(a[i + 1], `${p} -v`));
+      for (const [i, w] of a.entries()) if (w.text === '-v') push(subscriptCode(a[i + 1], `${p} -v`));
       return;
     default:
       return;

@@ -1,4 +1,5 @@
 import { finding, type Finding } from './types.js';
+import { truncateText } from '../core/index.js';
 
 /**
  * SQL inspection for text handed to database clients. Comments and string literals are removed
@@ -61,7 +62,7 @@ const CREDENTIAL_CATALOG = /\b(PG_AUTHID|PG_SHADOW|ROLPASSWORD|PG_USER_MAPPINGS?
 function matchesEveryRow(st: string): boolean {
   const m = /\bWHERE\s+(.*?)(\s+(ORDER|LIMIT|RETURNING|GROUP|OFFSET)\b.*)?$/.exec(st);
   if (!m) return false;
-  const cond = m[1].trim().replace(/^\((.*)\)$/, '$1').trim();
+  const cond = m[1]!.trim().replace(/^\((.*)\)$/, '$1').trim();
   const TRUTH = /^(TRUE|NOT\s+FALSE|1|'' = ''|''\s*=\s*''|(\d+)\s*=\s*\2|([A-Z_][A-Z0-9_.]*)\s*=\s*\3|(\d+)\s*<>\s*(?!\4)\d+|[A-Z_][A-Z0-9_.]*\s+IS\s+NOT\s+NULL|1\s*=\s*1)$/;
   if (TRUTH.test(cond)) return true;
   return cond.split(/\s+OR\s+/).some((c) => TRUTH.test(c.trim().replace(/^\((.*)\)$/, '$1').trim()));
@@ -116,14 +117,14 @@ export function inspectClientMeta(text: string, matched: string, client: string)
   const out: Finding[] = [];
   const hit = (what: string): void => { out.push(finding('approve', 'db.shell-escape', `${client}: a client command (${what}) can run programs or read and write files`, matched)); };
   if (client === 'psql' || client === 'cockroach') {
-    for (const m of text.matchAll(/\\([A-Za-z!?]+\+?)/g)) if (!PSQL_SAFE.test(m[1])) { hit(`\\${m[1]}`); break; }
+    for (const m of text.matchAll(/\\([A-Za-z!?]+\+?)/g)) if (!PSQL_SAFE.test(m[1]!)) { hit(`\\${m[1]}`); break; }
   } else if (client === 'mysql' || client === 'mariadb') {
     const line = text.split('\n').find((l) => MYSQL_LONG.test(l) || MYSQL_SHORT.test(l));
-    if (line !== undefined) hit(line.trim().slice(0, 40));
+    if (line !== undefined) hit(truncateText(line.trim(), 40));
     if (/\bLOAD\s+DATA\s+LOCAL\b/i.test(text)) hit('LOAD DATA LOCAL reads a client file');
   } else if (client === 'sqlite3') {
     const line = text.split('\n').map((l) => l.trim()).find((l) => l.startsWith('.') && !SQLITE_SAFE.test(l));
-    if (line !== undefined) hit(line.slice(0, 40));
+    if (line !== undefined) hit(truncateText(line, 40));
     if (SQLITE_FUNCS.test(text)) hit('a file or extension function');
   } else {
     for (const line of text.split('\n')) if (/^\s*\\!/.test(line)) { hit('\\!'); break; }

@@ -51,7 +51,7 @@ export function staticCommand(text: string, parser: Parser): StaticCommand | und
   if (CONTROL.test(text) || /^\s*!/.test(text)) return undefined;
   const script = scriptOf(text, parser);
   if (!script || script.commands.length !== 1) return undefined;
-  const c = script.commands[0];
+  const c = script.commands[0]!;
   if (c.declaration || c.redirects.length || c.stdin || c.pipes.length || c.feeds !== undefined || !c.argv.length || !allStatic(c)) return undefined;
   return { assigns: assignsOf(c), argv: c.argv.map((w) => w.text) };
 }

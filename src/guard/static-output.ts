@@ -6,20 +6,23 @@ import type { Word } from './words.js';
  * or %%, an escape it does not model). Used to follow static text piped into `xargs`.
  */
 export function staticEchoOutput(argv: readonly Word[]): string | undefined {
-  if (!argv.length || argv.slice(1).some((w) => w.dynamic)) return undefined;
-  const prog = argv[0].text;
+  const head = argv[0];
+  if (!head || argv.slice(1).some((w) => w.dynamic)) return undefined;
+  const prog = head.text;
   const args = argv.slice(1).map((w) => w.text);
   if (prog === 'echo') {
     let newline = true;
     let escapes = false;
     let i = 0;
     // bash's echo takes -n, -e, -E (and their combinations) only before the first other word.
-    for (; i < args.length && /^-[neE]+$/.test(args[i]); i++) {
-      for (const ch of args[i].slice(1)) {
+    for (const a of args) {
+      if (!/^-[neE]+$/.test(a)) break;
+      for (const ch of a.slice(1)) {
         if (ch === 'n') newline = false;
         else if (ch === 'e') escapes = true;
         else escapes = false;
       }
+      i++;
     }
     let text = args.slice(i).join(' ');
     if (escapes) {
@@ -31,8 +34,9 @@ export function staticEchoOutput(argv: readonly Word[]): string | undefined {
     return newline ? `${text}\n` : text;
   }
   if (prog === 'printf') {
-    if (!args.length || args[0] === '-v' || args[0].startsWith('--')) return undefined;
-    return printfOutput(args[0], args.slice(1));
+    const [format, ...rest] = args;
+    if (format === undefined || format === '-v' || format.startsWith('--')) return undefined;
+    return printfOutput(format, rest);
   }
   return undefined;
 }

@@ -36,8 +36,11 @@ const BASH_LIKE = /^(bash|sh|dash|ksh|mksh|ash|rbash|yash|posh|zsh)$/;
 /** bash/sh: reads its script from stdin with no script operand and no -c, with -s, or with /dev/stdin. */
 function shellReadsStdin(args: readonly string[]): boolean {
   for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--' || a === '-') return i + 1 >= args.length || STDIN_PATHS.test(args[i + 1]);
+    const a = args[i]!;
+    if (a === '--' || a === '-') {
+      const next = args[i + 1];
+      return next === undefined || STDIN_PATHS.test(next);
+    }
     if (a === '--rcfile' || a === '--init-file' || a === '-o' || a === '+o' || a === '-O' || a === '+O') { i++; continue; }
     if (a === '--version' || a === '--help') return false;
     if (a === '--command') return false;
@@ -72,8 +75,11 @@ function interpreterReadsStdin(prog: string, args: readonly string[]): boolean {
   const interactive = INTERACTIVE_AFTER[base];
   if (interactive && args.some((a) => interactive.test(a))) return true;
   for (let i = 0; i < args.length; i++) {
-    const a = args[i];
-    if (a === '--') return i + 1 >= args.length || STDIN_PATHS.test(args[i + 1]);
+    const a = args[i]!;
+    if (a === '--') {
+      const next = args[i + 1];
+      return next === undefined || STDIN_PATHS.test(next);
+    }
     if (a === '-') return true;
     if (CODE_OPTS.test(a) || (base === 'python' && /^-[A-Za-z]*[cm]$/.test(a)) || (base === 'perl' && /^-[A-Za-z]*[eE]$/.test(a))) return false;
     if (a.startsWith('-')) {
@@ -89,13 +95,12 @@ function interpreterReadsStdin(prog: string, args: readonly string[]): boolean {
 
 /** The operand positions that read stdin for programs with an `-f FILE` style option. */
 function fileOptIsStdin(args: readonly string[], opt: RegExp): boolean {
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i];
+  for (const [i, a] of args.entries()) {
     if (opt.test(a)) return STDIN_PATHS.test(args[i + 1] ?? '');
     const glued = /^(-[A-Za-z])(.+)$/.exec(a);
-    if (glued && opt.test(glued[1])) return STDIN_PATHS.test(glued[2]);
+    if (glued && opt.test(glued[1]!)) return STDIN_PATHS.test(glued[2]!);
     const eq = /^(--[a-z-]+)=(.*)$/.exec(a);
-    if (eq && opt.test(eq[1])) return STDIN_PATHS.test(eq[2]);
+    if (eq && opt.test(eq[1]!)) return STDIN_PATHS.test(eq[2]!);
   }
   return false;
 }
@@ -158,10 +163,11 @@ export function stdinUse(v: View): StdinUse {
     case 'sftp':
       return a.includes('-b') && !fileOptIsStdin(a, /^-b$/) ? DATA : { kind: 'code', what: 'sftp commands (! runs local commands)' };
     case 'git': {
-      const sub = a.findIndex((x) => !x.startsWith('-'));
-      if (sub < 0 || !/^(apply|am)$/.test(a[sub])) return DATA;
-      const operands = a.slice(sub + 1).filter((x) => !x.startsWith('-') || x === '-');
-      return operands.every((x) => x === '-') ? { kind: 'code', what: `git ${a[sub]} (writes the files a patch names)` } : DATA;
+      const at = a.findIndex((x) => !x.startsWith('-'));
+      const sub = at < 0 ? undefined : a[at];
+      if (sub === undefined || !/^(apply|am)$/.test(sub)) return DATA;
+      const operands = a.slice(at + 1).filter((x) => !x.startsWith('-') || x === '-');
+      return operands.every((x) => x === '-') ? { kind: 'code', what: `git ${sub} (writes the files a patch names)` } : DATA;
     }
     case 'ssh': {
       // With no remote command, the remote login shell (whatever it is) reads stdin as its script.

@@ -109,9 +109,10 @@ function fieldsOf(acc: Acc): string[] | undefined {
   if (!b || acc.unknown || acc.glob) return undefined;
   const out: string[] = [];
   let from = 0;
-  for (let i = 0; i < b.length; i += 2) {
-    out.push(acc.text.slice(from, b[i]));
-    from = b[i + 1];
+  // `breaks` holds pairs (start, end): splitKnown pushes two at a time.
+  for (let i = 0; i + 1 < b.length; i += 2) {
+    out.push(acc.text.slice(from, b[i]!));
+    from = b[i + 1]!;
   }
   out.push(acc.text.slice(from));
   const kept = out.filter((f) => f !== '');
@@ -131,7 +132,7 @@ function quotedArrayFields(node: Node, hooks: WordHooks): string[] | undefined {
   const arrays = hooks.known?.arrays;
   if (arrays === undefined || node.type !== 'string') return undefined;
   const m = /^"\$\{([A-Za-z_][A-Za-z0-9_]*)\[@\]\}"$/.exec(node.text);
-  const els = m ? arrays.get(m[1]) : undefined;
+  const els = m ? arrays.get(m[1]!) : undefined;
   return els ? [...els] : undefined;
 }
 
@@ -197,7 +198,7 @@ function hasWordSpecial(s: string): boolean {
 }
 
 /** `$\\<newline>x`: bash removes the continuation first, so this is `$x`. */
-const SPLIT_EXPANSION = /\$(\\\n)+[({\[A-Za-z0-9_@*#?$!-]/;
+const SPLIT_EXPANSION = /\$(\\\n)+[({[A-Za-z0-9_@*#?$!-]/;
 
 function unquotedWord(acc: Acc, s: string): void {
   if (s.includes('\\\n') && SPLIT_EXPANSION.test(s)) { dyn(acc, s); return; }
@@ -327,7 +328,7 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
     case 'concatenation': {
       const kids = node.children;
       for (let i = 0; i < kids.length; i++) {
-        const c = kids[i];
+        const c = kids[i]!;
         const unquoted = !c.isNamed || c.type === 'word' || c.type === 'number';
         // `rm$""`: a `$` right before a double-quoted string makes it a `$"…"` string; the `$`
         // itself is not text (tree-sitter leaves it at the end of the word before).
@@ -482,7 +483,7 @@ export function endsWithPid(s: string): boolean {
  * parse missed it: fail closed.
  */
 function quotedText(acc: Acc, hooks: WordHooks, node: Node, s: string): void {
-  if (/(^|[^\\])(\\\\)*(`|\$(\\\n)*[({\[A-Za-z0-9_@*#?$!-])/.test(s)) {
+  if (/(^|[^\\])(\\\\)*(`|\$(\\\n)*[({[A-Za-z0-9_@*#?$!-])/.test(s)) {
     hooks.unknown(node, 'an expansion inside double quotes the parser did not mark');
     dyn(acc, s);
     return;
@@ -582,7 +583,7 @@ function decodeAnsiCFull(s: string): string {
         if (cp < 0x80) { out += String.fromCharCode(cp & 0x1f); i++; break; }
         // A multibyte character: bash takes its first UTF-8 byte and keeps the rest as bytes.
         const bytes = Buffer.from(String.fromCodePoint(cp), 'utf8');
-        out += String.fromCharCode(bytes[0] & 0x1f) + '\ufffd';
+        out += String.fromCharCode((bytes[0] ?? 0) & 0x1f) + '\ufffd';
         i += cp > 0xffff ? 2 : 1;
         break;
       }

@@ -12,7 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { isIPv4 } from 'node:net';
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, truncateText } from '../core/index.js';
 import type { NetworkAllow } from './profile.js';
 
 /** slirp4netns's fixed addresses (default --cidr 10.0.2.0/24). */
@@ -104,13 +104,13 @@ export async function attachNetwork(childPid: number, allow: ResolvedAllow): Pro
   const netns = `/proc/${childPid}/ns/net`;
   const ipt = await runWithInput('nsenter', [`--net=${netns}`, 'iptables-restore'], iptablesRules(allow.rules));
   if (ipt.code !== 0) {
-    throw new GatehouseError('sandbox_unavailable', `could not install the sandbox egress rules: ${ipt.stderr.trim().slice(0, 200)}`, {
+    throw new GatehouseError('sandbox_unavailable', `could not install the sandbox egress rules: ${truncateText(ipt.stderr.trim(), 200)}`, {
       hint: 'install iptables (nf_tables backend) and run Gatehouse as root for allowlisted networking',
     });
   }
   const ip6 = await runWithInput('nsenter', [`--net=${netns}`, 'ip6tables-restore'], IP6_RULES);
   if (ip6.code !== 0) {
-    throw new GatehouseError('sandbox_unavailable', `could not install the sandbox IPv6 egress rules: ${ip6.stderr.trim().slice(0, 200)}`, {
+    throw new GatehouseError('sandbox_unavailable', `could not install the sandbox IPv6 egress rules: ${truncateText(ip6.stderr.trim(), 200)}`, {
       hint: 'install iptables (with ip6tables) for allowlisted networking',
     });
   }
@@ -146,7 +146,7 @@ export async function attachNetwork(childPid: number, allow: ResolvedAllow): Pro
   });
   if (!ready) {
     slirp.kill('SIGKILL');
-    throw new GatehouseError('sandbox_unavailable', `slirp4netns did not come up: ${stderr.trim().slice(0, 200)}`, {
+    throw new GatehouseError('sandbox_unavailable', `slirp4netns did not come up: ${truncateText(stderr.trim(), 200)}`, {
       hint: 'install slirp4netns and run Gatehouse as root for allowlisted networking',
     });
   }

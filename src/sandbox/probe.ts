@@ -10,6 +10,7 @@ import { cgroupV1Available } from './cgroup.js';
 import { validateProfile } from './profile.js';
 import { runSandboxed } from './run.js';
 import { SANDBOX_GID, SANDBOX_UID } from './plan.js';
+import { truncateText } from '../core/index.js';
 
 export type ProbeStatus = 'ok' | 'warn' | 'fail';
 export interface ProbeCheck {
@@ -75,7 +76,7 @@ export async function probeSandbox(): Promise<ProbeResult> {
       checks.push(
         bwrapWorks
           ? check('bubblewrap sandbox', 'ok', `runs: no capabilities, only loopback, workspace writable (start ${r.durationMs} ms)`)
-          : check('bubblewrap sandbox', 'fail', `did not behave: exit ${r.exitCode}, ${r.stderr.trim().slice(0, 200)}`, 'check that user namespaces are allowed (sysctl kernel.unprivileged_userns_clone / apparmor_restrict_unprivileged_userns)'),
+          : check('bubblewrap sandbox', 'fail', `did not behave: exit ${r.exitCode}, ${truncateText(r.stderr.trim(), 200)}`, 'check that user namespaces are allowed (sysctl kernel.unprivileged_userns_clone / apparmor_restrict_unprivileged_userns)'),
       );
     } catch (e) {
       checks.push(check('bubblewrap sandbox', 'fail', `could not start: ${(e as Error).message}`, 'check that user namespaces are allowed'));
@@ -103,7 +104,7 @@ export async function probeSandbox(): Promise<ProbeResult> {
       checks.push(
         netWorks
           ? check('allowlisted network', 'ok', `slirp4netns link with iptables egress rules (start ${r.durationMs} ms)`)
-          : check('allowlisted network', 'fail', `no tap0 inside: ${r.stderr.trim().slice(0, 200)}`, 'check slirp4netns and iptables (nf_tables backend)'),
+          : check('allowlisted network', 'fail', `no tap0 inside: ${truncateText(r.stderr.trim(), 200)}`, 'check slirp4netns and iptables (nf_tables backend)'),
       );
     } catch (e) {
       checks.push(check('allowlisted network', 'fail', (e as Error).message, 'check slirp4netns and iptables (nf_tables backend)'));

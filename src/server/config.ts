@@ -89,22 +89,24 @@ export function loadConfig(file: string | undefined, required = false): Gatehous
   const { LineCounter, parseDocument, isNode } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: true });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0];
+  const [e] = doc.errors;
+  if (e) {
     const at = e.linePos?.[0];
     throw new GatehouseError('config_invalid', `${file}:${at?.line ?? '?'}: ${e.message.split('\n')[0]}`, { hint: 'fix the YAML syntax' });
   }
   const r = configSchema.safeParse(doc.toJS() ?? {});
   if (!r.success) {
+    // A failed parse has at least one issue; without one the file is still refused, just less precisely.
     const issue = r.error.issues[0];
-    const path = issue.path.map(String);
+    const path = issue?.path.map(String) ?? [];
     // Walk back up the path until a node with a position is found.
     let line: number | undefined;
     for (let n = path.length; n >= 0 && line === undefined; n--) {
       const node = doc.getIn(path.slice(0, n), true);
       if (isNode(node) && node.range) line = lines.linePos(node.range[0]).line;
     }
-    throw new GatehouseError('config_invalid', `${file}:${line ?? 1}: ${path.join('.') || '(top level)'}: ${issue.message}`, {
+    const where = path.join('.') || '(top level)';
+    throw new GatehouseError('config_invalid', `${file}:${line ?? 1}: ${where}: ${issue?.message ?? 'invalid'}`, {
       hint: 'see "Configuration" in the README for the keys Gatehouse knows',
     });
   }

@@ -13,7 +13,7 @@
  * directory (a failed cd ends the shell with status 1 and cd's message on stderr), and so the
  * user's command keeps its own structure (a `&&` prefix would only bind to its first pipeline).
  */
-import { execEnvEntry, EXEC_ENV_VERDICT } from '../core/index.js';
+import { EXEC_ENV_VERDICT, execEnvEntry, truncateText } from '../core/index.js';
 import { GatehouseError } from '../core/index.js';
 
 /** POSIX single-quote quoting: 'it'\''s'. Safe for any byte string without NUL. */
@@ -34,7 +34,7 @@ export function buildCommand(command: string, cwd?: string, env?: Record<string,
     const parts: string[] = [];
     for (const [k, v] of Object.entries(env)) {
       if (!ENV_NAME.test(k)) {
-        throw new GatehouseError('invalid_input', `environment variable name "${k.slice(0, 64)}" is not a shell identifier`, {
+        throw new GatehouseError('invalid_input', `environment variable name "${truncateText(k, 64)}" is not a shell identifier`, {
           hint: 'use letters, digits and underscores, not starting with a digit',
         });
       }

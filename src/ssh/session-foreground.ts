@@ -55,6 +55,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Client, ClientChannel } from 'ssh2';
+import { cutText } from '../core/index.js';
 
 /** What holds the session's terminal. */
 export type Foreground =
@@ -135,8 +136,9 @@ export function parseStat(line: string): ProcStat | undefined {
 export function parseSttyG(text: string): Termios | undefined {
   const f = text.trim().split(':');
   if (f.length < 4 + 17 || f.some((x) => !/^[0-9a-fA-F]{1,8}$/.test(x))) return undefined;
-  const n = f.map((x) => parseInt(x, 16));
-  return { iflag: n[0], lflag: n[3], cc: n.slice(4) };
+  const [iflag, , , lflag, ...cc] = f.map((x) => parseInt(x, 16));
+  if (iflag === undefined || lflag === undefined) return undefined;
+  return { iflag, lflag, cc };
 }
 
 // Linux termios.h (octal there): input mappings that change the characters the shell reads.
@@ -173,9 +175,18 @@ export function termiosProblem(t: Termios): string | undefined {
 
 /** `ps -o pid= -o pgid= -o tpgid= -o comm=` line (the fallback without /proc). */
 function parsePsShell(line: string): ProcStat | undefined {
-  const m = /^\s*(\d+)\s+(\d+)\s+(-?\d+)\s+(.+)$/.exec(line);
-  if (!m) return undefined;
-  return { pid: Number(m[1]), comm: m[4].trim(), state: 'S', pgrp: Number(m[2]), session: 0, tpgid: Number(m[3]), startcode: 0, startstack: 0 };
+  const [, pid, pgrp, tpgid, comm] = /^\s*(\d+)\s+(\d+)\s+(-?\d+)\s+(.+)$/.exec(line) ?? [];
+  if (comm === undefined) return undefined;
+  return {
+    pid: Number(pid),
+    comm: comm.trim(),
+    state: 'S',
+    pgrp: Number(pgrp),
+    session: 0,
+    tpgid: Number(tpgid),
+    startcode: 0,
+    startstack: 0,
+  };
 }
 
 /**
@@ -224,7 +235,7 @@ export function probeScript(shellPid: number, mode: 'auto' | 'ps'): string {
 export function parseSample(lines: string[]): ProbeSample | undefined {
   const sample: ProbeSample = { mode: 'proc' };
   for (const line of lines) {
-    const tag = line.slice(0, 2);
+    const tag = cutText(line, 2);
     const rest = line.slice(2);
     if (line === 'C') {
       sample.children ??= [];
@@ -265,9 +276,9 @@ export function parseSample(lines: string[]): ProbeSample | undefined {
         break;
       }
       case 'G ': {
-        const m = /^\s*(\d+)\s+(.+)$/.exec(rest);
-        if (!m || sample.fg) return undefined;
-        sample.fg = { pid: Number(m[1]), comm: m[2].trim() };
+        const [, pid, comm] = /^\s*(\d+)\s+(.+)$/.exec(rest) ?? [];
+        if (comm === undefined || sample.fg) return undefined;
+        sample.fg = { pid: Number(pid), comm: comm.trim() };
         break;
       }
       default:

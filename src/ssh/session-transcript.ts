@@ -11,6 +11,7 @@
  * events by a one-shot scrubber before they are recorded).
  */
 import type { Foreground } from './session-foreground.js';
+import { cutText } from '../core/index.js';
 
 export interface TranscriptEntry {
   at: string;
@@ -87,7 +88,7 @@ export class TranscriptRecorder {
   output(text: string): void {
     if (!text) return;
     const room = Math.min(this.limits.outputMaxChars - this.outputChars, this.limits.outputMaxCharsPerTurn - this.turnChars);
-    const keep = room > 0 ? text.slice(0, room) : '';
+    const keep = room > 0 ? cutText(text, room) : '';
     if (keep) {
       this.outputChars += keep.length;
       this.turnChars += keep.length;

@@ -36,7 +36,7 @@ import { ShellProbe, describeForeground, judgeForeground, sameForeground, termio
 import { describeInitFlags, initLines } from './session-init.js';
 import { checkInput, textToWrite } from './session-input.js';
 import { OutputPipeline, lineScrubber, scrubWhole, type ScrubberFactory } from './session-output.js';
-import { TranscriptRecorder, type SessionRecord, type SessionTranscript, type TranscriptEntry } from './session-transcript.js';
+import { TranscriptRecorder, type SessionRecord, type SessionTranscript } from './session-transcript.js';
 import type { CredentialProvider, Scrubber, SshTargetSpec } from './types.js';
 
 export type { Foreground } from './session-foreground.js';
@@ -236,9 +236,9 @@ export class SshSessionManager {
     const scrubber = opts.createScrubber ?? (opts.scrub ? () => lineScrubber(opts.scrub!) : undefined) ?? this.o.createScrubber ?? identityScrubber;
     const now = new Date();
     const id = 'sess_' + randomBytes(18).toString('base64url');
-    let s: Session;
+    // The pipeline's sink reads `s` only when output arrives, after `s` is built.
     const pipeline = new OutputPipeline(scrubber, (text) => this.append(s, text), this.o.scrubQuietMs);
-    s = {
+    const s: Session = {
       id,
       owner: opts.owner,
       target: spec.name,
@@ -442,17 +442,19 @@ export class SshSessionManager {
       check = () => {
         const raw = init.raw;
         if (!pid) {
-          const a = lines.markerA.exec(raw);
-          if (a) {
-            pid = Number(a[1]);
-            version = a[2].trim();
+          const [, pidText, versionText] = lines.markerA.exec(raw) ?? [];
+          if (versionText !== undefined) {
+            pid = Number(pidText);
+            version = versionText.trim();
             if (!version) return fail(new GatehouseError('ssh_error', `the login shell of ${where} is not bash`, { hint: hintBash }));
           }
         }
         const b = lines.markerB.exec(raw);
-        if (b) {
+        // Only a marker that carries its flags ends the wait: flags left at '' would pass every check.
+        const checked = b?.[1];
+        if (b && checked !== undefined) {
           clearTimeout(timer);
-          flags = b[1];
+          flags = checked;
           end = b.index + b[0].length;
           return resolve();
         }

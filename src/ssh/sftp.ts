@@ -38,7 +38,7 @@ function p<T>(fn: (cb: (err: Error | null | undefined, v: T) => void) => void): 
 export async function sftpRead(sftp: SFTPWrapper, target: string, path: string, maxBytes: number): Promise<ReadFileResult> {
   if (!Number.isInteger(maxBytes) || maxBytes < 0) throw new GatehouseError('invalid_input', 'max_bytes must be a non-negative integer', { hint: 'pass a byte count' });
   let handle: Buffer;
-  let size = 0;
+  let size: number;
   try {
     handle = await p<Buffer>((cb) => sftp.open(path, 'r', cb));
     const st = await p<{ size: number }>((cb) => sftp.fstat(handle, cb));

@@ -1,9 +1,9 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join } from 'node:path';
-import { sql, type Kysely } from 'kysely';
+import { sql } from 'kysely';
 import { GatehouseError } from '../core/index.js';
-import type { Dialect, Migration } from './types.js';
+import type { Dialect, Migration, UntypedDb } from './types.js';
 
 // The top-level migrations/ folder: ../../migrations from src/store (ts under vitest) and from
 // dist/src/store (compiled), so the same code finds them in both layouts.
@@ -15,11 +15,11 @@ const PG_MIGRATION_LOCK = 720_401_1;
 export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migration[]> {
   const names = new Map<string, string>();
   for (const f of readdirSync(dir)) {
-    const m = FILE.exec(f);
-    if (!m || f.endsWith('.d.ts')) continue;
+    const [, name, ext] = FILE.exec(f) ?? [];
+    if (name === undefined || f.endsWith('.d.ts')) continue;
     // Under vitest both foo.ts and (stale) foo.js could exist; prefer the one matching this file.
     const preferred = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
-    if (!names.has(m[1]) || m[2] === preferred) names.set(m[1], f);
+    if (!names.has(name) || ext === preferred) names.set(name, f);
   }
   const out: Migration[] = [];
   for (const name of [...names.keys()].sort()) {
@@ -36,7 +36,7 @@ export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migr
  * process starting at the same moment waits for the lock, then sees the migrations as applied:
  * nothing is applied twice and a half-applied schema is never visible.
  */
-export async function migrate(db: Kysely<any>, dialect: Dialect): Promise<string[]> {
+export async function migrate(db: UntypedDb, dialect: Dialect): Promise<string[]> {
   const migrations = await loadMigrations();
   return db.connection().execute(async (conn) => {
     await sql.raw(dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN').execute(conn);
@@ -70,7 +70,7 @@ export async function migrate(db: Kysely<any>, dialect: Dialect): Promise<string
 }
 
 /** Names of migrations known to the code but not applied to this store (for `doctor`). */
-export async function pendingMigrations(db: Kysely<any>): Promise<string[]> {
+export async function pendingMigrations(db: UntypedDb): Promise<string[]> {
   const all = await loadMigrations();
   let done = new Set<string>();
   try {

@@ -62,7 +62,7 @@ function openSqlite(opts: OpenStoreOptions): OpenedStore {
       cause: e,
     });
   }
-  const db = new Kysely<any>({ dialect: new SqliteDialect({ database: handle }) });
+  const db = new Kysely<Record<string, never>>({ dialect: new SqliteDialect({ database: handle }) });
   return { db, dialect: 'sqlite', sqlite: handle, close: () => db.destroy(), description: `sqlite:${opts.sqliteFile}` };
 }
 
@@ -108,7 +108,7 @@ async function openPostgres(opts: OpenStoreOptions): Promise<OpenedStore> {
       hint: 'check GATEHOUSE_PG_SCHEMA and DATABASE_URL; Gatehouse creates the schema the first time `gatehouse serve` or `gatehouse mcp` starts with them',
     });
   }
-  const db = new Kysely<any>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Record<string, never>>({ dialect: new PostgresDialect({ pool }) });
   const url = new URL(opts.databaseUrl!);
   return {
     db,

@@ -3,12 +3,18 @@ import type { Kysely } from 'kysely';
 export type Dialect = 'sqlite' | 'postgres';
 
 /**
+ * A Kysely handle untyped at the table level (see `Store.db`): the one place `any` is allowed for
+ * it, so every other module names this type instead of writing `Kysely<any>`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type UntypedDb = Kysely<any>;
+
+/**
  * A handle on the database. `db` is untyped at the table level on purpose: each module owns its
  * tables and its repository (typed rows live there), and only the repositories write SQL.
  */
 export interface Store {
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  readonly db: Kysely<any>;
+  readonly db: UntypedDb;
   readonly dialect: Dialect;
   /**
    * The embedded store's own handle (SQLite only), for the few hot paths that need prepared
@@ -27,6 +33,5 @@ export interface Store {
 
 export interface Migration {
   name: string;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  up(db: Kysely<any>, dialect: Dialect): Promise<void>;
+  up(db: UntypedDb, dialect: Dialect): Promise<void>;
 }

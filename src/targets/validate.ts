@@ -1,5 +1,5 @@
 import { isIPv6 } from 'node:net';
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, truncateText } from '../core/index.js';
 import { parseFieldRef } from '../vault/index.js';
 import type { HttpTargetConfig, SecretRef, SshTargetConfig } from './types.js';
 
@@ -18,7 +18,7 @@ function invalid(message: string, hint: string): GatehouseError {
 
 /** Shows operator input in an error without flooding it (and without control characters). */
 function shown(v: unknown): string {
-  return JSON.stringify(typeof v === 'string' ? v.slice(0, 100) : String(v).slice(0, 100));
+  return JSON.stringify(typeof v === 'string' ? truncateText(v, 100) : truncateText(String(v), 100));
 }
 
 export function checkTargetName(name: string): string {

@@ -118,7 +118,5 @@ function decoderOf(c: ContentCoding): Transform {
 
 /** The decoders for `codings`, in the order the bytes must pass through them (last applied first). */
 export function decoderChain(codings: readonly ContentCoding[]): Transform[] {
-  const out: Transform[] = [];
-  for (let i = codings.length - 1; i >= 0; i--) out.push(decoderOf(codings[i]));
-  return out;
+  return [...codings].reverse().map((c) => decoderOf(c));
 }

@@ -34,7 +34,7 @@ function connectionListed(value: string | readonly string[] | number | undefined
   if (value === undefined) return NONE;
   if (typeof value !== 'string' && typeof value !== 'number' && value.length <= 1) {
     if (value.length === 0) return NONE;
-    value = value[0];
+    value = value[0]!;
   }
   // The usual values list no extra header names (keep-alive is hop-by-hop anyway).
   if (typeof value === 'string' && (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close')) return NONE;
@@ -96,7 +96,7 @@ export function buildRequestHeaders(
       if (badValue(v)) throw badHeaderValue(lower);
     }
     const prev = out[lower];
-    if (prev === undefined) out[lower] = Array.isArray(v) && v.length === 1 ? v[0] : v;
+    if (prev === undefined) out[lower] = Array.isArray(v) && v.length === 1 ? v[0]! : v;
     else out[lower] = [...(Array.isArray(prev) ? prev : [prev]), ...(Array.isArray(v) ? v : [v])];
   }
   // Uncompressed responses, so redaction and formatting see plain bytes.
@@ -155,8 +155,8 @@ export function headerLines(raw: RawHeaderLines | Readonly<Record<string, string
   if (Array.isArray(raw)) {
     const list = raw as RawHeaderLines;
     for (let i = 0; i + 1 < list.length; i += 2) {
-      const n = list[i];
-      const v = list[i + 1];
+      const n = list[i]!;
+      const v = list[i + 1]!;
       out.push([typeof n === 'string' ? n : n.toString('latin1'), typeof v === 'string' ? v : v.toString('latin1')]);
     }
     return out;

@@ -36,7 +36,8 @@ function checkForm(form: string): void {
 function checkSegments(form: string): void {
   for (const raw of form.split('/')) {
     // Dot-only segments, including "..;" (Tomcat path parameters) and "... " (Windows trimming).
-    const seg = raw.split(';')[0].trim();
+    const semi = raw.indexOf(';');
+    const seg = (semi === -1 ? raw : raw.slice(0, semi)).trim();
     if (seg.length > 0 && /^\.+$/.test(seg)) throw denied('dot segment');
     if (raw.length > 0 && /^\.+;/.test(raw)) throw denied('dot segment');
   }
@@ -139,7 +140,8 @@ export function resolveTargetUrl(
   if (!p.startsWith('/')) {
     // A relative path is read as under the base, but only if it cannot be mistaken for a URL or
     // an authority (scheme:, user@host, host:port).
-    const first = p.split('/')[0];
+    const slash = p.indexOf('/');
+    const first = slash === -1 ? p : p.slice(0, slash);
     if (/^[a-z][a-z0-9+.-]*:/i.test(p) || first.includes('@') || first.includes(':')) throw denied('absolute URL or authority');
     p = '/' + p;
   }

@@ -497,7 +497,7 @@ class ResponseWriter {
     // upstream declared one and a body may follow.
     const parts = tail ? [...this.#pending, tail] : this.#pending;
     this.#pending = null;
-    const body = parts.length === 1 ? parts[0] : Buffer.concat(parts, size);
+    const body = parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
     if (this.#hooks.exactLength) this.#headers['content-length'] = String(body.length);
     this.#res.writeHead(this.#status, this.#headers);
     this.#res.end(body.length ? body : undefined);

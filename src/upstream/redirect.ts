@@ -77,10 +77,11 @@ export function redirectTarget(
   show: (text: string) => string,
 ): Followable {
   // More than one Location is ambiguous: which one a client would follow is not defined.
-  if (locations.length !== 1) return { follow: false };
+  const location = locations[0];
+  if (locations.length !== 1 || location === undefined) return { follow: false };
   let next: URL;
   try {
-    next = new URL(locations[0], current);
+    next = new URL(location, current);
   } catch {
     return { follow: false };
   }

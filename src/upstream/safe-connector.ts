@@ -82,7 +82,10 @@ export async function resolveAllowedAddress(
     const verdict = checkAddress(String(a?.address ?? ''), opts.allowPrivate);
     if (!verdict.allowed) throw ssrfError(opts.targetName, verdict.reason);
   }
-  return addresses[0].address;
+  // The loop has refused an absent entry already (checkAddress('') is 'invalid').
+  const [first] = addresses;
+  if (first === undefined) throw ssrfError(opts.targetName, 'invalid');
+  return first.address;
 }
 
 /** Builds the connector passed as `connect` to the target's undici Pool. */

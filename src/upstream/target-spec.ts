@@ -46,8 +46,9 @@ export function parseAuthSpec(text: string): HttpAuth {
   const t = text.trim();
   if (t === 'bearer' || t === 'basic' || t === 'none') return { kind: t };
   const m = /^(header|query):(.+)$/.exec(t);
-  if (m) {
-    const auth: HttpAuth = m[1] === 'header' ? { kind: 'header', name: m[2] } : { kind: 'query', name: m[2] };
+  const name = m?.[2];
+  if (m && name !== undefined) {
+    const auth: HttpAuth = m[1] === 'header' ? { kind: 'header', name } : { kind: 'query', name };
     validateAuth(auth);
     return auth;
   }

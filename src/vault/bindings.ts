@@ -1,4 +1,4 @@
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, truncateText } from '../core/index.js';
 
 /**
  * Destination bindings. An item is usable only where one of its bindings matches:
@@ -71,7 +71,7 @@ const HINT =
   "(e.g. command:prod:PGPASSWORD=pg_dump -Fc app; CLI: gatehouse vault bind VAULT/ITEM --command prod --env PGPASSWORD -- 'pg_dump -Fc app')";
 
 function invalid(text: string, why?: string): GatehouseError {
-  return new GatehouseError('invalid_input', `invalid binding ${JSON.stringify(text.slice(0, 200))}${why ? `: ${why}` : ''}`, { hint: HINT });
+  return new GatehouseError('invalid_input', `invalid binding ${JSON.stringify(truncateText(text, 200))}${why ? `: ${why}` : ''}`, { hint: HINT });
 }
 
 export function parseBinding(text: string): Binding {
@@ -111,8 +111,8 @@ function splitCommandPattern(value: string): CommandBinding | string {
   const target = value.slice(0, colon);
   const envName = value.slice(colon + 1, eq);
   const command = value.slice(eq + 1);
-  if (!TARGET.test(target)) return `${JSON.stringify(target.slice(0, 100))} is not a target name`;
-  if (!ENV_NAME.test(envName)) return `${JSON.stringify(envName.slice(0, 100))} is not an environment variable name`;
+  if (!TARGET.test(target)) return `${JSON.stringify(truncateText(target, 100))} is not a target name`;
+  if (!ENV_NAME.test(envName)) return `${JSON.stringify(truncateText(envName, 100))} is not an environment variable name`;
   if (command.length === 0) return 'the command line is empty';
   if (!command.isWellFormed() || INVISIBLE.test(command) || EDGE_BLANK.test(command)) {
     return 'the command line must be one line without control characters and without leading or trailing blanks (it is compared exactly)';

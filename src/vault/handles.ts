@@ -1,4 +1,4 @@
-import { GatehouseError } from '../core/index.js';
+import { cutText, GatehouseError, truncateText } from '../core/index.js';
 import { FIELD_SRC, NAME_SRC } from './names.js';
 
 /**
@@ -51,7 +51,7 @@ export function parseHandles(text: string): Segment[] {
   let lit = '';
   OPEN.lastIndex = 0;
   for (let m = OPEN.exec(text); m; m = OPEN.exec(text)) {
-    const slashes = m[1].length;
+    const slashes = m[1]!.length; // group 1 of OPEN always takes part (possibly empty)
     lit += text.slice(last, m.index) + '\\'.repeat(slashes >> 1);
     const bodyStart = m.index + m[0].length;
     if (slashes % 2 === 1) {
@@ -61,18 +61,31 @@ export function parseHandles(text: string): Segment[] {
     }
     const rest = text.slice(bodyStart, bodyStart + 400);
     const b = BODY.exec(rest);
-    const shown = `{{vault:${rest.slice(0, Math.max(0, rest.indexOf('}}')) || 60).slice(0, 200)}}}`;
-    if (!b) throw refused(shown, 'it is not a well-formed handle (write {{vault:VAULT/ITEM.FIELD}}, optionally with |raw, |base64, |base64url, |urlencode, |hex, |json; or {{vault:VAULT/ITEM|basic}}; escape a literal as \\{{vault:)');
+    const vault = b?.[1];
+    const item = b?.[2];
+    const close = rest.indexOf('}}');
+    const shown = `{{vault:${truncateText(close > 0 ? rest.slice(0, close) : cutText(rest, 60), 200)}}}`;
+    if (!b || vault === undefined || item === undefined) {
+      throw refused(
+        shown,
+        'it is not a well-formed handle (write {{vault:VAULT/ITEM.FIELD}}, optionally with |raw, |base64, ' +
+          '|base64url, |urlencode, |hex, |json; or {{vault:VAULT/ITEM|basic}}; escape a literal as \\{{vault:)',
+      );
+    }
     const filter = (b[3] ?? 'raw') as HandleFilter;
     if (!FILTERS.has(filter)) throw refused(shown, `unknown filter |${filter}`);
     const handleText = `{{vault:${b[0]}`;
     let handle: ParsedHandle;
     if (filter === 'basic') {
-      handle = { text: handleText, vault: b[1], item: b[2], filter };
+      handle = { text: handleText, vault, item, filter };
     } else {
-      const f = ITEM_FIELD.exec(b[2]);
-      if (!f || f[1].endsWith('.')) throw refused(handleText, 'it names no field (write VAULT/ITEM.FIELD)');
-      handle = { text: handleText, vault: b[1], item: f[1], field: f[2], filter };
+      const f = ITEM_FIELD.exec(item);
+      const itemName = f?.[1];
+      const field = f?.[2];
+      if (itemName === undefined || field === undefined || itemName.endsWith('.')) {
+        throw refused(handleText, 'it names no field (write VAULT/ITEM.FIELD)');
+      }
+      handle = { text: handleText, vault, item: itemName, field, filter };
     }
     if (lit) out.push({ kind: 'text', text: lit });
     lit = '';

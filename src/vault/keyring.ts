@@ -1,6 +1,6 @@
 import { renameSync, rmSync } from 'node:fs';
 import { GatehouseError, log } from '../core/index.js';
-import { nowIso, type Store } from '../store/index.js';
+import { nowIso, type Store, type UntypedDb } from '../store/index.js';
 import {
   decodeKeyText,
   deriveFromPassphrase,
@@ -177,7 +177,7 @@ export async function openKeyring(opts: OpenKeyringOptions): Promise<Keyring> {
     // Left over from a rekey whose transaction rolled back: that key never sealed anything.
     rmSync(opts.masterKeyFile + '.new', { force: true });
   }
-  return new KeyringImpl(opts, source, key, await keyIdOf(key), kdf);
+  return new KeyringImpl(opts, source, key, await keyIdOf(key));
 }
 
 async function resolveForNewStore(opts: OpenKeyringOptions, source: MasterKeySource): Promise<{ key: Uint8Array; kdf?: KdfParams }> {
@@ -232,7 +232,6 @@ async function checkPlaintext(row: KeyringRow, key: Uint8Array): Promise<typeof 
 export class KeyringImpl implements Keyring {
   #key: Uint8Array;
   #keyId: string;
-  #kdf: KdfParams | undefined;
   readonly #internal = new Map<string, Promise<Buffer>>();
 
   constructor(
@@ -240,11 +239,9 @@ export class KeyringImpl implements Keyring {
     readonly source: MasterKeySource,
     key: Uint8Array,
     keyId: string,
-    kdf: KdfParams | undefined,
   ) {
     this.#key = key;
     this.#keyId = keyId;
-    this.#kdf = kdf;
   }
 
   get keyId(): string {
@@ -391,7 +388,6 @@ export class KeyringImpl implements Keyring {
     }
     this.#key = newKey;
     this.#keyId = newKeyId;
-    this.#kdf = newKdf;
     s.memzero(oldKey);
     log.info('vault: master key rotated', { oldKeyId, newKeyId, ...counts });
     return { oldKeyId, newKeyId, source: this.source, rewrapped: counts, ...(oldKeyFile ? { oldKeyFile } : {}) };
@@ -405,8 +401,7 @@ export class KeyringImpl implements Keyring {
    * too. The one exception is a store with no vault when the operator states it explicitly
    * (`allowEmptyStore`, the CLI's `--empty-store`).
    */
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  async #checkSealedByCurrentKey(db: import('kysely').Kysely<any>, key: Uint8Array, ro: RekeyOptions): Promise<void> {
+  async #checkSealedByCurrentKey(db: UntypedDb, key: Uint8Array, ro: RekeyOptions): Promise<void> {
     const vaults = (await db.selectFrom('vaults').select(['id', 'name', 'wrapped_key', 'key_nonce']).execute()) as Array<{ id: string; name: string; wrapped_key: string; key_nonce: string }>;
     for (const v of vaults) await open({ ciphertext: v.wrapped_key, nonce: v.key_nonce }, AD.dataKey(v.id), key, `the data key of vault ${v.name}`);
     const rows = (await db.selectFrom('vault_keyring').selectAll().execute()) as KeyringRow[];
@@ -436,8 +431,7 @@ export class KeyringImpl implements Keyring {
     });
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  async #checkRow(db: import('kysely').Kysely<any>): Promise<KeyringRow> {
+  async #checkRow(db: UntypedDb): Promise<KeyringRow> {
     const row = (await db.selectFrom('vault_keyring').selectAll().where('id', '=', CHECK_ID).executeTakeFirst()) as KeyringRow | undefined;
     if (!row || !(await opensCheck(row, this.#key))) throw new GatehouseError('key_invalid', 'the master key check value is missing or no longer opens with the current key');
     return row;

@@ -1,4 +1,4 @@
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, truncateText } from '../core/index.js';
 
 /**
  * Names. Vault and item names: letters, digits, `_`, `.`, `-`; start with a letter, digit or `_`;
@@ -18,7 +18,7 @@ export interface FieldRef {
 
 export function checkName(kind: 'vault' | 'item', name: string): string {
   if (!NAME.test(name) || name.endsWith('.')) {
-    throw new GatehouseError('invalid_input', `invalid ${kind} name ${JSON.stringify(name.slice(0, 140))}`, {
+    throw new GatehouseError('invalid_input', `invalid ${kind} name ${JSON.stringify(truncateText(name, 140))}`, {
       hint: 'use letters, digits, _ . - (starting with a letter, digit or _; not ending with a dot; at most 128 chars)',
     });
   }
@@ -27,7 +27,7 @@ export function checkName(kind: 'vault' | 'item', name: string): string {
 
 export function checkField(name: string): string {
   if (!FIELD.test(name)) {
-    throw new GatehouseError('invalid_input', `invalid field name ${JSON.stringify(name.slice(0, 80))}`, {
+    throw new GatehouseError('invalid_input', `invalid field name ${JSON.stringify(truncateText(name, 80))}`, {
       hint: 'use letters, digits, _ and - (at most 64 chars)',
     });
   }
@@ -39,7 +39,7 @@ export function parseFieldRef(ref: string): FieldRef {
   const slash = ref.indexOf('/');
   const dot = ref.lastIndexOf('.');
   if (slash <= 0 || dot <= slash + 1 || dot === ref.length - 1) {
-    throw new GatehouseError('invalid_input', `invalid reference ${JSON.stringify(ref.slice(0, 200))}`, {
+    throw new GatehouseError('invalid_input', `invalid reference ${JSON.stringify(truncateText(ref, 200))}`, {
       hint: 'write VAULT/ITEM.FIELD, e.g. ops/github.token',
     });
   }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { GatehouseError, log, rowMac, rowMacValid } from '../core/index.js';
-import { nowIso, type Store } from '../store/index.js';
+import { GatehouseError, log, rowMac, rowMacValid, truncateText } from '../core/index.js';
+import { nowIso, type Store, type UntypedDb } from '../store/index.js';
 import {
   anyBindingMatches,
   bindingMatches,
@@ -230,7 +230,7 @@ export class Vault {
         b = parseBinding(text);
       } catch {
         const colon = text.indexOf(':');
-        if (colon <= 0) throw new GatehouseError('invalid_input', `invalid binding ${JSON.stringify(text.slice(0, 200))}`, { hint: 'write KIND:PATTERN exactly as `gatehouse vault list` shows it' });
+        if (colon <= 0) throw new GatehouseError('invalid_input', `invalid binding ${JSON.stringify(truncateText(text, 200))}`, { hint: 'write KIND:PATTERN exactly as `gatehouse vault list` shows it' });
         b = { kind: text.slice(0, colon), pattern: text.slice(colon + 1) };
       }
       const d = await this.store.db.deleteFrom('vault_bindings').where('item_id', '=', item.id).where('kind', '=', b.kind).where('pattern', '=', b.pattern).executeTakeFirst();
@@ -447,7 +447,10 @@ export class Vault {
       filled.add(pair);
       return Buffer.from(pair, 'utf8').toString('base64');
     }
-    return applyFilter(values[0], h.filter);
+    const [value] = values;
+    // One field name, so one value (or a refusal above): a missing one is refused, never filled as nothing.
+    if (value === undefined) throw refused(h.text, `item ${h.vault}/${h.item} has no field ${h.field}`);
+    return applyFilter(value, h.filter);
   }
 
   async #openItemField(v: VaultRow, item: ItemRow, field: string, ref: string): Promise<string> {
@@ -508,7 +511,7 @@ export class Vault {
       out.rejected.push(r);
       log.error('vault: IGNORING a binding whose signature does not verify: it was written or changed without the master key (or predates signatures and was never signed)', {
         item: item?.name ?? r.item_id,
-        binding: `${r.kind}:${r.pattern}`.slice(0, 300),
+        binding: truncateText(`${r.kind}:${r.pattern}`, 300),
         signed: r.mac !== null,
         fix: 'remove it with `gatehouse vault unbind`, check who can write to the database, and bind again with `gatehouse vault bind`',
       });
@@ -526,7 +529,8 @@ export class Vault {
    * that variable. Checked before anything is decrypted. Names only in every refusal.
    */
   async #checkShellAction(segments: ReturnType<typeof parseHandles>, shell: ShellUse, dest: Destination, granted: Set<string>): Promise<void> {
-    const only = segments.length === 1 && segments[0].kind === 'handle' ? segments[0].handle : undefined;
+    const [seg] = segments;
+    const only = segments.length === 1 && seg?.kind === 'handle' ? seg.handle : undefined;
     if (!only) {
       const first = segments.find((s) => s.kind === 'handle');
       throw refused(
@@ -541,7 +545,8 @@ export class Vault {
     }
     for (const [name, value] of others) {
       const segs = hasHandles(value) ? parseHandles(value) : [];
-      const h = segs.length === 1 && segs[0].kind === 'handle' ? segs[0].handle : undefined;
+      const [envSeg] = segs;
+      const h = segs.length === 1 && envSeg?.kind === 'handle' ? envSeg.handle : undefined;
       if (!h) {
         throw refused(
           only.text,
@@ -601,8 +606,7 @@ function isBindingKind(k: string): k is Binding['kind'] {
 }
 
 /** Inserts (or re-signs) bindings of one item. INVARIANT: every binding written is signed. */
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-async function insertBindings(db: import('kysely').Kysely<any>, key: Buffer | undefined, item: { id: string; vault_id: string }, bindings: readonly Binding[]): Promise<void> {
+async function insertBindings(db: UntypedDb, key: Buffer | undefined, item: { id: string; vault_id: string }, bindings: readonly Binding[]): Promise<void> {
   if (bindings.length === 0) return;
   if (!key) throw new GatehouseError('internal', 'bindings written without the integrity key');
   for (const b of bindings) {

@@ -1,5 +1,5 @@
-import { sql, type Kysely } from 'kysely';
-import type { Store } from '../store/index.js';
+import { sql } from 'kysely';
+import type { Store, UntypedDb } from '../store/index.js';
 
 /**
  * Runs `fn` in one write transaction that holds the store's write lock from its first statement
@@ -8,8 +8,7 @@ import type { Store } from '../store/index.js';
  */
 const PG_VAULT_LOCK = 720_402_2;
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function writeTransaction<T>(store: Store, fn: (db: Kysely<any>) => Promise<T>): Promise<T> {
+export async function writeTransaction<T>(store: Store, fn: (db: UntypedDb) => Promise<T>): Promise<T> {
   return store.db.connection().execute(async (conn) => {
     await sql.raw(store.dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN').execute(conn);
     try {

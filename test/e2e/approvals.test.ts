@@ -13,7 +13,7 @@ import { requires } from '../helpers/requires.js';
 import { echoHandler, startServer, type TestServer } from '../upstream/servers.js';
 
 const ELICIT = { elicitation: { form: {} } };
-type Answer = { action: 'accept'; content: Record<string, unknown> } | { action: 'decline' } | { action: 'cancel' };
+type Answer = { action: 'accept'; content: Record<string, string | number | boolean | string[]> } | { action: 'decline' } | { action: 'cancel' };
 
 /** Installs a person at the client: records what they were shown and answers as told. */
 function person(client: Client, answer: () => Answer | Promise<Answer>): { shown: string[] } {

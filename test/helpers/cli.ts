@@ -36,7 +36,7 @@ export async function startServe(env: NodeJS.ProcessEnv): Promise<{ url: string;
   const url = await new Promise<string>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`serve did not start:\n${out}`)), 30_000);
     const check = () => {
-      const m = /listening on (http:\/\/[0-9.:\[\]]+)/.exec(out);
+      const m = /listening on (http:\/\/[0-9.:[\]]+)/.exec(out);
       if (m) {
         clearTimeout(t);
         resolve(m[1]);

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadMigrations, migrate } from '../../src/store/index.js';
 import { storeFixtures, type StoreFixture } from '../helpers/stores.js';
 

@@ -78,7 +78,7 @@ describe('proxy() with a chunk scrubber', () => {
         // A scrubber holds back a possible partial secret at a chunk's end; the padding comment
         // (longer than that hold) lets the first event out before the stream ends.
         res.write(`data: first ${SECRET}\n\n${PAD}`);
-        new Promise<void>((r) => (release = r)).then(() => {
+        void new Promise<void>((r) => (release = r)).then(() => {
           lastSent = true;
           res.end('data: last\n\n');
         });

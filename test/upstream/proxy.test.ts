@@ -55,7 +55,7 @@ describe('proxy(): streaming both ways', () => {
         });
         return;
       }
-      new Promise<void>((r) => (releaseLast = r)).then(() => {
+      void new Promise<void>((r) => (releaseLast = r)).then(() => {
         lastSent = true;
         res.end('data: last\n\n');
       });
@@ -165,7 +165,7 @@ describe('proxy(): streaming both ways', () => {
           });
           req.on('error', reject);
           req.write('part-one;');
-          firstSeen.then(() => req.end('part-two'));
+          void firstSeen.then(() => req.end('part-two'));
         }),
         'request body streaming',
       );

@@ -95,7 +95,9 @@ export async function rawSql(spec: { sqliteFile?: string; databaseUrl?: string; 
       const st = db.prepare(text);
       return (st.reader ? st.all(...params) : (st.run(...params), [])) as T[];
     },
-    close: async () => db.close(),
+    close: async () => {
+      db.close();
+    },
   };
 }
 

@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import { GatehouseError } from '../../core/index.js';
 import { describeForHuman } from '../../approvals/index.js';
 import { bootRuntime } from '../../server/index.js';
-import { parse, write } from '../args.js';
+import { onlyPositional, parse, write } from '../args.js';
 import { EXIT, type CliContext, type CommandRunner } from '../context.js';
 
 /** The person at the terminal (the OS account running the CLI on the Gatehouse host). */
@@ -23,7 +23,7 @@ async function decide(decision: 'approved' | 'denied', args: string[], ctx: CliC
   }
   const { values, positionals } = parse(args, { note: { type: 'string' } });
   if (positionals.length !== 1) throw new GatehouseError('usage', `${verb} needs one approval ID`, { hint: `${usage}; \`gatehouse approvals list\` shows the ids` });
-  const id = positionals[0];
+  const id = onlyPositional(positionals);
   const by = operator(ctx.env);
 
   const rt = await bootRuntime({ env: ctx.env });

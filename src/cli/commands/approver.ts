@@ -1,6 +1,6 @@
-import { GatehouseError } from '../../core/index.js';
+import { cutText, GatehouseError } from '../../core/index.js';
 import { bootRuntime } from '../../server/index.js';
-import { parse, table, write } from '../args.js';
+import { onlyPositional, parse, table, write } from '../args.js';
 import { EXIT, type CommandRunner } from '../context.js';
 import { operator } from './approve.js';
 
@@ -25,12 +25,13 @@ export const run: CommandRunner = async (args, ctx) => {
     const service = rt.approvals;
     const by = { by: operator(ctx.env), channel: 'cli' as const };
     if (sub === 'add') {
-      const { name, otpauthUri } = await service.addApprover(positionals[0], by);
+      const { name, otpauthUri } = await service.addApprover(onlyPositional(positionals), by);
       write(ctx.stdout, otpauthUri);
       write(ctx.stderr, `enrolled approver ${name}. Scan or paste the URI above into an authenticator app now: it holds the seed and is never shown again (the seed is sealed in the store).`);
     } else if (sub === 'rm') {
-      await service.removeApprover(positionals[0], by);
-      write(ctx.stdout, `removed approver ${positionals[0]}`);
+      const name = onlyPositional(positionals);
+      await service.removeApprover(name, by);
+      write(ctx.stdout, `removed approver ${name}`);
     } else {
       const list = await service.listApprovers();
       if (values.json) write(ctx.stdout, JSON.stringify(list, null, 2));
@@ -40,7 +41,7 @@ export const run: CommandRunner = async (args, ctx) => {
           table(
             list.map((a) => ({
               name: a.name,
-              created: a.createdAt.slice(0, 19),
+              created: cutText(a.createdAt, 19),
               last_used: a.lastUsedAt?.slice(0, 19) ?? '-',
               locked: a.locked ? 'slowed' : 'no',
               locked_tokens: a.lockedTokens.length ? a.lockedTokens.join(',') : '-',

@@ -12,7 +12,7 @@ import {
 } from '../../audit/index.js';
 import { parseDuration } from '../../gate/index.js';
 import { bootRuntime } from '../../server/index.js';
-import { parse, write } from '../args.js';
+import { onlyPositional, parse, write } from '../args.js';
 import type { Store } from '../../store/index.js';
 import { EXIT, type CliContext, type CommandRunner } from '../context.js';
 
@@ -159,7 +159,7 @@ export const run: CommandRunner = async (args, ctx) => {
       write(ctx.stdout, values.json ? JSON.stringify(result) : verifyReport(result, anchor));
       return result.ok ? EXIT.ok : EXIT.failure;
     }
-    if (sub === 'show') return await showRecord(rt.store, positionals[0], !!values.json, ctx);
+    if (sub === 'show') return await showRecord(rt.store, onlyPositional(positionals), !!values.json, ctx);
     const records = await searchAudit(rt.store, {
       tokenName: values.token,
       tool: values.tool,

@@ -16,7 +16,7 @@ export interface Check {
 
 function nodeCheck(): Check {
   const [maj, min] = process.versions.node.split('.').map(Number);
-  const ok = maj > 20 || (maj === 20 && min >= 19);
+  const ok = maj !== undefined && min !== undefined && (maj > 20 || (maj === 20 && min >= 19));
   return ok
     ? { name: 'node', status: 'ok', detail: `Node ${process.versions.node}` }
     : { name: 'node', status: 'fail', detail: `Node ${process.versions.node} is older than 20.19`, fix: 'install Node 20.19 or newer' };

@@ -26,7 +26,7 @@ function parseArgs(args: string[]): Parsed | string {
   if (args[0] !== 'check') return args.length ? `unknown guard subcommand "${args[0]}"` : 'missing subcommand';
   const p: Parsed = { json: false, jsonl: false, context: 'cli' };
   for (let i = 1; i < args.length; i++) {
-    const a = args[i];
+    const a = args[i]!;
     if (a === '--') { p.command = args.slice(i + 1).join(' '); break; }
     if (a === '--json') p.json = true;
     else if (a === '--jsonl') p.jsonl = true;

@@ -8,8 +8,13 @@ import { EXIT, type CommandRunner } from '../context.js';
 export function parseListen(text: string): { host: string; port: number } {
   const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:]+)):(\d{1,5})$/.exec(text);
   const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new GatehouseError('usage', `invalid --listen ${JSON.stringify(text)}`, { hint: 'use HOST:PORT, e.g. 127.0.0.1:3000' });
-  return { host: m[1] ?? m[2], port };
+  const host = m?.[1] ?? m?.[2];
+  if (!m || host === undefined || port > 65535) {
+    throw new GatehouseError('usage', `invalid --listen ${JSON.stringify(text)}`, {
+      hint: 'use HOST:PORT, e.g. 127.0.0.1:3000',
+    });
+  }
+  return { host, port };
 }
 
 /**

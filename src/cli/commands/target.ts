@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline/promises';
-import { GatehouseError } from '../../core/index.js';
+import { GatehouseError, truncateText } from '../../core/index.js';
 import { bootRuntime, type Runtime } from '../../server/index.js';
 import { fetchHostKeyFingerprint } from '../../ssh/index.js';
 import {
@@ -51,7 +51,7 @@ function port(text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   // Digits only: Number() would also take ' 22', '0x16', '2.2e1' and '' (0).
   const n = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new GatehouseError('usage', `invalid --port ${JSON.stringify(text.slice(0, 20))}`, { hint: 'a port from 1 to 65535' });
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new GatehouseError('usage', `invalid --port ${JSON.stringify(truncateText(text, 20))}`, { hint: 'a port from 1 to 65535' });
   return n;
 }
 
@@ -110,7 +110,7 @@ export type TargetPlan =
 export async function planTargetCommand(args: string[]): Promise<TargetPlan> {
   const [sub, ...rest] = args;
   if (!sub || sub === 'help' || sub === '--help') return { sub: 'help' };
-  if (!['add', 'list', 'update', 'rm', 'trust'].includes(sub)) throw new GatehouseError('usage', `unknown target command ${JSON.stringify(sub.slice(0, 40))}`, { hint: USAGE });
+  if (!['add', 'list', 'update', 'rm', 'trust'].includes(sub)) throw new GatehouseError('usage', `unknown target command ${JSON.stringify(truncateText(sub, 40))}`, { hint: USAGE });
   const { values: v, positionals } = parse(rest, OPTIONS);
   const auth = v.auth !== undefined ? guardedAuth(v.auth) : undefined;
   if (v.description !== undefined && v.description.length > 2000) throw new GatehouseError('invalid_input', '--description is over 2000 characters', { hint: 'shorten it' });
@@ -149,7 +149,7 @@ function guardedAuth(text: string): HttpAuth {
     return parseAuthSpec(text);
   } catch (e) {
     if (e instanceof GatehouseError) throw e;
-    throw new GatehouseError('invalid_input', `invalid --auth ${JSON.stringify(text.slice(0, 60))}`, { hint: 'use one of: bearer, basic, none, header:NAME, query:NAME', cause: e });
+    throw new GatehouseError('invalid_input', `invalid --auth ${JSON.stringify(truncateText(text, 60))}`, { hint: 'use one of: bearer, basic, none, header:NAME, query:NAME', cause: e });
   }
 }
 

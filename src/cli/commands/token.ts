@@ -1,7 +1,7 @@
-import { GatehouseError } from '../../core/index.js';
+import { cutText, GatehouseError } from '../../core/index.js';
 import { formatGrant, parseDuration, type TokenInfo, type TokenService } from '../../gate/index.js';
 import { bootRuntime } from '../../server/index.js';
-import { parse, table, write } from '../args.js';
+import { onlyPositional, parse, table, write } from '../args.js';
 import { EXIT, type CliContext, type CommandRunner } from '../context.js';
 
 const USAGE = `usage:
@@ -62,11 +62,11 @@ export const run: CommandRunner = async (args, ctx) => {
     } else if (sub === 'list') {
       await listTokens(rt.tokens, !!values.json, ctx);
     } else if (sub === 'revoke') {
-      const info = await rt.tokens.revoke(positionals[0]);
+      const info = await rt.tokens.revoke(onlyPositional(positionals));
       await rt.gate.event(null, 'cli:token.revoke', 'ok', { token: info.name });
       write(ctx.stdout, `revoked ${info.name} (${info.id})`);
     } else {
-      const { token, info } = await rt.tokens.rotate(positionals[0]);
+      const { token, info } = await rt.tokens.rotate(onlyPositional(positionals));
       await rt.gate.event(null, 'cli:token.rotate', 'ok', { token: info.name });
       write(ctx.stdout, token);
       write(ctx.stderr, `rotated ${info.name} (${info.id}); the old token is refused from now on. This is the only time the new token is shown.`);
@@ -90,10 +90,10 @@ async function listTokens(tokens: TokenService, json: boolean, ctx: CliContext):
           name: t.name,
           prefix: t.prefix + '…',
           grants: t.grants.map(formatGrant).join(',') || '-',
-          created: t.createdAt.slice(0, 19),
+          created: cutText(t.createdAt, 19),
           last_used: t.lastUsedAt?.slice(0, 19) ?? '-',
           expires: t.expiresAt?.slice(0, 19) ?? 'never',
-          revoked: t.revokedAt ? t.revokedAt.slice(0, 19) : '-',
+          revoked: t.revokedAt ? cutText(t.revokedAt, 19) : '-',
           integrity: t.verified ? 'ok' : 'FAILED',
         })),
         ['id', 'name', 'prefix', 'grants', 'created', 'last_used', 'expires', 'revoked', 'integrity'],

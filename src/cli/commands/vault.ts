@@ -4,7 +4,7 @@ import { GatehouseError, gatehouseHome } from '../../core/index.js';
 import { bootRuntime } from '../../server/index.js';
 import { openStore, pendingMigrations, storeOptionsFromEnv } from '../../store/index.js';
 import { commandBinding, decodeKeyText, formatBinding, isGuessable, openKeyring, parseBinding, parseFieldRef, type RekeyResult, type Vault } from '../../vault/index.js';
-import { parse, table, write } from '../args.js';
+import { onlyPositional, parse, table, write } from '../args.js';
 import { EXIT, type CliContext, type CommandRunner } from '../context.js';
 
 const USAGE = `usage:
@@ -50,37 +50,44 @@ export const run: CommandRunner = async (args, ctx) => {
   try {
     const { vault } = rt;
     switch (sub) {
-      case 'create':
-        await vault.createVault(positionals[0]);
-        await rt.gate.event(null, 'cli:vault.create', 'ok', { vault: positionals[0] });
-        write(ctx.stderr, `created vault ${positionals[0]}`);
+      case 'create': {
+        const name = onlyPositional(positionals);
+        await vault.createVault(name);
+        await rt.gate.event(null, 'cli:vault.create', 'ok', { vault: name });
+        write(ctx.stderr, `created vault ${name}`);
         return EXIT.ok;
+      }
       case 'set': {
-        const value = await readSecret(ctx, `value for ${positionals[0]}: `);
-        await vault.setField(positionals[0], value, {
+        const ref = onlyPositional(positionals);
+        const value = await readSecret(ctx, `value for ${ref}: `);
+        await vault.setField(ref, value, {
           ...(bindings.length ? { bind: bindings } : {}),
           ...(values.description !== undefined ? { description: values.description } : {}),
         });
-        await rt.gate.event(null, 'cli:vault.set', 'ok', { field: positionals[0], bindings });
-        write(ctx.stderr, `sealed ${positionals[0]}${bindings.length ? ` (bound to ${bindings.join(', ')})` : ''}`);
-        warnIfGuessable(ctx, positionals[0], value);
+        await rt.gate.event(null, 'cli:vault.set', 'ok', { field: ref, bindings });
+        write(ctx.stderr, `sealed ${ref}${bindings.length ? ` (bound to ${bindings.join(', ')})` : ''}`);
+        warnIfGuessable(ctx, ref, value);
         return EXIT.ok;
       }
-      case 'bind':
-        await vault.bind(positionals[0], bindings);
-        await rt.gate.event(null, 'cli:vault.bind', 'ok', { item: positionals[0], bindings });
-        write(ctx.stderr, `bound ${positionals[0]} to ${bindings.join(', ')}`);
+      case 'bind': {
+        const item = onlyPositional(positionals);
+        await vault.bind(item, bindings);
+        await rt.gate.event(null, 'cli:vault.bind', 'ok', { item, bindings });
+        write(ctx.stderr, `bound ${item} to ${bindings.join(', ')}`);
         return EXIT.ok;
+      }
       case 'unbind': {
-        const n = await vault.unbind(positionals[0], values.bind ?? []);
-        await rt.gate.event(null, 'cli:vault.unbind', 'ok', { item: positionals[0], bindings: values.bind, removed: n });
-        write(ctx.stderr, `removed ${n} binding(s) from ${positionals[0]}`);
+        const item = onlyPositional(positionals);
+        const n = await vault.unbind(item, values.bind ?? []);
+        await rt.gate.event(null, 'cli:vault.unbind', 'ok', { item, bindings: values.bind, removed: n });
+        write(ctx.stderr, `removed ${n} binding(s) from ${item}`);
         return EXIT.ok;
       }
       case 'list':
         return await listVaults(vault, !!values.json, ctx);
       case 'rm': {
-        const [v, item] = splitOnce(positionals[0]);
+        const ref = onlyPositional(positionals);
+        const [v, item] = splitOnce(ref);
         if (item !== undefined) {
           await vault.removeItem(v, item);
           write(ctx.stderr, `removed ${v}/${item}`);
@@ -90,7 +97,7 @@ export const run: CommandRunner = async (args, ctx) => {
           await vault.removeVault(v);
           write(ctx.stderr, `removed vault ${v}`);
         }
-        await rt.gate.event(null, 'cli:vault.rm', 'ok', { ref: positionals[0] });
+        await rt.gate.event(null, 'cli:vault.rm', 'ok', { ref });
         return EXIT.ok;
       }
     }
@@ -112,7 +119,9 @@ function vaultArgs(sub: string, all: string[]) {
   // INVARIANT: a secret never comes from argv (shell history, `ps`). Checked before parsing so
   // that the refusal never repeats the extra words.
   if (sub === 'set') {
-    const extra = rest.filter((a, i) => !a.startsWith('-') && !(i > 0 && ['--bind', '--description'].includes(rest[i - 1])));
+    const extra = rest.filter(
+      (a, i) => !a.startsWith('-') && !(i > 0 && ['--bind', '--description'].includes(rest[i - 1]!)),
+    );
     if (extra.length > 1 || commandWords !== undefined || rest.some((a) => /^--(value|secret|password)(=|$)/.test(a))) {
       throw new GatehouseError('usage', 'vault set takes the value on stdin, never on the command line', {
         hint: 'run `gatehouse vault set VAULT/ITEM.FIELD` and type the value at the hidden prompt, or pipe it: `printf %s "$VALUE" | gatehouse vault set ...`',
@@ -129,7 +138,7 @@ function vaultArgs(sub: string, all: string[]) {
     throw new GatehouseError('usage', `--command, --env and -- belong to \`vault bind\``, { hint: USAGE });
   }
   // Validate everything before reading the secret or touching the store: bad input changes nothing.
-  if (sub === 'set') parseFieldRef(positionals[0]);
+  if (sub === 'set') parseFieldRef(onlyPositional(positionals));
   const bindings = sub === 'bind' ? bindingsToAdd(values, commandWords) : (values.bind ?? []).map((b) => formatBinding(parseBinding(b)));
   if (sub === 'unbind' && !values.bind?.length) throw new GatehouseError('usage', 'vault unbind needs --bind KIND:PATTERN', { hint: USAGE });
   return { values, positionals, bindings };
@@ -173,13 +182,14 @@ function bindingsToAdd(values: { bind?: string[]; command?: string; env?: string
     if (values.command === undefined || values.env === undefined || commandWords === undefined) {
       throw new GatehouseError('usage', 'a command binding needs --command TARGET, --env NAME and -- followed by the command line', { hint: USAGE });
     }
-    if (commandWords.length !== 1) {
+    const [line] = commandWords;
+    if (line === undefined || commandWords.length !== 1) {
       // Joining words would lose the quoting the agent's command line will have: not exact.
       throw new GatehouseError('usage', `give the command line as ONE quoted argument after -- (got ${commandWords.length})`, {
         hint: "e.g. gatehouse vault bind ops/db --command prod --env PGPASSWORD -- 'pg_dump -Fc app' (exactly as the agent will send it)",
       });
     }
-    out.push(formatBinding(commandBinding(values.command, values.env, commandWords[0])));
+    out.push(formatBinding(commandBinding(values.command, values.env, line)));
   }
   if (out.length === 0) throw new GatehouseError('usage', 'vault bind needs --bind BINDING or --command/--env/--', { hint: USAGE });
   return out;

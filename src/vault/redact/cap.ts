@@ -81,9 +81,15 @@ export function scrubThenCapText(scrub: Scrub, text: string | Iterable<string>, 
   return out.length > opts.limit ? { text: cutText(out, opts.limit), truncated: true } : { text: out, truncated: !opts.ended };
 }
 
+/** Whether buf[k] is a UTF-8 continuation byte (10xxxxxx); past either end it is not. */
+function isContinuation(buf: Buffer, k: number): boolean {
+  const b = buf[k];
+  return b !== undefined && (b & 0xc0) === 0x80;
+}
+
 /** The largest n ≤ limit such that buf[0, n) does not end inside a UTF-8 sequence. */
 function utf8Boundary(buf: Buffer, limit: number): number {
   let k = limit;
-  while (k > limit - 3 && k > 0 && (buf[k] & 0xc0) === 0x80) k--;
-  return (buf[k] & 0xc0) === 0x80 ? limit : k;
+  while (k > limit - 3 && k > 0 && isContinuation(buf, k)) k--;
+  return isContinuation(buf, k) ? limit : k;
 }

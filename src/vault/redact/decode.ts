@@ -191,7 +191,7 @@ export function parseEscape(t: string, i: number, mode: Mode): number {
   }
   // `\/`, `\\`, `\"`, `\$`…: the character itself. In bytes a non-ASCII byte is left as it is.
   if (mode === 'bytes' && code >= 0x80) return -1;
-  out = code < 0x80 ? ASCII[code] : String.fromCharCode(code);
+  out = ASCII[code] ?? String.fromCharCode(code); // ASCII holds exactly the codes below 0x80
   return i + 2;
 }
 

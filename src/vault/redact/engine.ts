@@ -12,7 +12,7 @@ import { REDACTED } from '../../core/index.js';
 import { BUILTIN_SHAPES, PEM_MAX, SHAPE_MAX, type Shape } from './shapes.js';
 import { ANY_ESCAPE, candidatesFor, decodeView, type Decoded, type Relevance } from './decode.js';
 import { INTRODUCER, MAX_ESCAPE, rootView, type Mode, type View } from './views.js';
-import { GRAM, GRAM_BITS, gramHash, wrapChains, type WrapIndex } from './wrap.js';
+import { GRAM, GRAM_BITS, gramHash, gramSet, wrapChains, type WrapIndex } from './wrap.js';
 
 export interface Compiled extends WrapIndex {
   readonly mode: Mode;
@@ -66,10 +66,7 @@ export function compile(literals: Iterable<string>, shapes: readonly Shape[], mo
   const grams = new Uint8Array(1 << (GRAM_BITS - 3));
   for (const l of lits) {
     for (let i = 0; i < l.length; i++) alpha[l.charCodeAt(i)] = 1;
-    for (let i = 0; i + GRAM <= l.length; i++) {
-      const h = gramHash(l, i);
-      grams[h >> 3] |= 1 << (h & 7);
-    }
+    for (let i = 0; i + GRAM <= l.length; i++) gramSet(grams, gramHash(l, i));
   }
   // INVARIANT: a line break is never a literal character for chains (it is what they join across).
   alpha[10] = 0;
@@ -90,7 +87,7 @@ export function compile(literals: Iterable<string>, shapes: readonly Shape[], mo
     candidates: custom ? new RegExp(ANY_ESCAPE.source, 'g') : candidatesFor(alpha, shapes.length ? SHAPE_PUNCT : ''),
   };
   const sorted = [...lits].sort();
-  const maxLit = lits.length ? lits[0].length : 0;
+  const maxLit = lits[0]?.length ?? 0;
   return {
     mode,
     all: parts.length ? new RegExp(parts.join('|'), 'g') : /(?!)/g,
@@ -107,10 +104,10 @@ export function compile(literals: Iterable<string>, shapes: readonly Shape[], mo
       let hi = sorted.length;
       while (lo < hi) {
         const mid = (lo + hi) >> 1;
-        if (sorted[mid] < s) lo = mid + 1;
+        if (sorted[mid]! < s) lo = mid + 1;
         else hi = mid;
       }
-      return lo < sorted.length && sorted[lo].startsWith(s);
+      return sorted[lo]?.startsWith(s) ?? false;
     },
   };
 }
@@ -118,7 +115,7 @@ export function compile(literals: Iterable<string>, shapes: readonly Shape[], mo
 function replacement(c: Compiled, m: RegExpExecArray): string {
   const g = m.groups!;
   if (g.L !== undefined) return REDACTED;
-  for (let i = 0; i < c.shapes.length; i++) if (g[`S${i}`] !== undefined) return c.shapes[i].replace(m[0]);
+  for (const [i, shape] of c.shapes.entries()) if (g[`S${i}`] !== undefined) return shape.replace(m[0]);
   return REDACTED;
 }
 
@@ -145,10 +142,10 @@ function merge(found: Span[]): Span[] {
   if (found.length < 2) return found;
   found.sort((a, b) => a.s - b.s);
   const out: Span[] = [];
-  let cur = { ...found[0] };
+  let cur = { ...found[0]! }; // found.length >= 2 (above)
   let same = true;
   for (let i = 1; i < found.length; i++) {
-    const f = found[i];
+    const f = found[i]!;
     if (f.s < cur.e) {
       if (f.s !== cur.s || f.e !== cur.e) same = false;
       cur.e = Math.max(cur.e, f.e);
@@ -194,7 +191,8 @@ export function scan(c: Compiled, text: string, final: boolean): { spans: Span[]
   }
   let holdW = Infinity;
   if (c.lit) {
-    for (const v of decoded.length ? [raw, decoded[decoded.length - 1]] : [raw]) {
+    const deepest = decoded.at(-1);
+    for (const v of deepest ? [raw, deepest] : [raw]) {
       if (!v.text.includes('\n')) continue;
       const chains = wrapChains(v, c, final);
       for (const chain of chains.views) matchView(c.lit, chain, found, undefined);

@@ -28,13 +28,12 @@ export function guessWindows(value: string, agentTexts: readonly string[], max: 
   if (!forms.length) return [];
   // For each form: a regex for runs of at least its length in its character classes (native
   // scanning: an agent's text may be large).
-  const runs = forms.map((f) => new RegExp(`[${classesOf(f)}]{${f.length},}`, 'g'));
+  const runs = forms.map((f) => ({ len: f.length, re: new RegExp(`[${classesOf(f)}]{${f.length},}`, 'g') }));
   const out = new Set<string>();
   for (const text of agentTexts) {
     for (const s of viewsOf(text)) {
-      for (let f = 0; f < forms.length; f++) {
-        const len = forms[f].length;
-        for (const m of s.matchAll(runs[f])) {
+      for (const { len, re } of runs) {
+        for (const m of s.matchAll(re)) {
           for (let i = 0; i + len <= m[0].length; i++) {
             out.add(m[0].slice(i, i + len));
             if (out.size > max) return 'too_many';

@@ -1,4 +1,4 @@
-import { GatehouseError } from '../../core/index.js';
+import { cutText, GatehouseError } from '../../core/index.js';
 
 /**
  * Well-known secret shapes. Each `src` is a regex fragment WITHOUT backreferences (the shapes are
@@ -50,7 +50,7 @@ export const BUILTIN_SHAPES: readonly Shape[] = [
   { name: 'github', src: '(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{30,250}|github_pat_[A-Za-z0-9_]{22,250})', replace: (m) => m.slice(0, m.startsWith('github_pat_') ? 11 : 4) + '***' },
   { name: 'gatehouse-token', src: '(?<![A-Za-z0-9_])gh_[A-Za-z0-9_-]{16,250}', replace: prefixed(3) },
   { name: 'slack', src: `${B}xox[abprse]-[A-Za-z0-9-]{10,250}`, replace: prefixed(5) },
-  { name: 'bearer', src: '(?<![A-Za-z0-9_])[Bb][Ee][Aa][Rr][Ee][Rr][ \\t]{1,4}(?:[A-Za-z0-9._~+=-]|\\\\?/){8,250}', replace: (m) => m.slice(0, 6) + ' ***' },
+  { name: 'bearer', src: '(?<![A-Za-z0-9_])[Bb][Ee][Aa][Rr][Ee][Rr][ \\t]{1,4}(?:[A-Za-z0-9._~+=-]|\\\\?/){8,250}', replace: (m) => cutText(m, 6) + ' ***' },
 ];
 
 /** Validates and converts custom patterns; refuses backreferences (they break the combined regex). */

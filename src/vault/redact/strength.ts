@@ -99,12 +99,23 @@ function estimate(value: string, repeats: boolean): number {
   const dp = new Array<number>(n + 1).fill(Infinity);
   dp[0] = 0;
   const byEnd: Match[][] = Array.from({ length: n + 1 }, () => []);
-  for (const m of matches) byEnd[m.end].push(m);
-  for (let i = 1; i <= n; i++) {
-    dp[i] = dp[i - 1] + pool;
-    for (const m of byEnd[i]) if (dp[m.start] + m.bits < dp[i]) dp[i] = dp[m.start] + m.bits;
+  for (const m of matches) {
+    const ending = byEnd[m.end];
+    // Every match ends within the analysed characters; one that does not is a bug (it threw before too).
+    if (!ending) throw new RangeError(`strength: a match ends at ${m.end}, past the ${n} characters analysed`);
+    ending.push(m);
   }
-  return dp[n];
+  let cost = 0; // dp[i - 1], then dp[i]
+  for (const [i, ending] of byEnd.entries()) {
+    if (i === 0) continue;
+    cost += pool;
+    for (const m of ending) {
+      const via = dp[m.start]! + m.bits; // m.start < m.end === i, so dp[m.start] is set
+      if (via < cost) cost = via;
+    }
+    dp[i] = cost;
+  }
+  return cost;
 }
 
 /** log2 of the character pool a brute-force attacker would need for this value. */
@@ -120,24 +131,27 @@ function poolBits(chars: string[]): number {
   return Math.log2(Math.max(size, 2));
 }
 
-const isLetter = (c: string) => /^[A-Za-z]$/.test(c);
-const isDigit = (c: string) => c >= '0' && c <= '9';
+const isLetter = (c: string | undefined): c is string => c !== undefined && /^[A-Za-z]$/.test(c);
+const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
+const isUpperLetter = (c: string | undefined) => isLetter(c) && c === c.toUpperCase();
+const isLowerLetter = (c: string | undefined) => isLetter(c) && c === c.toLowerCase();
 
 /** Letter runs split into words at lower→Upper changes (camelCase); word-like runs are cheap. */
 function wordMatches(chars: string[], out: Match[]): void {
   let i = 0;
   while (i < chars.length) {
-    if (!isLetter(chars[i])) {
+    const c = chars[i];
+    if (!isLetter(c)) {
       i++;
       continue;
     }
     let j = i + 1;
     // A segment: an optional capital, then lowercase; or an all-caps run.
-    const upperRun = chars[i] === chars[i].toUpperCase();
-    if (upperRun && j < chars.length && isLetter(chars[j]) && chars[j] === chars[j].toUpperCase()) {
-      while (j < chars.length && isLetter(chars[j]) && chars[j] === chars[j].toUpperCase()) j++;
+    const upperRun = c === c.toUpperCase();
+    if (upperRun && j < chars.length && isUpperLetter(chars[j])) {
+      while (j < chars.length && isUpperLetter(chars[j])) j++;
     } else {
-      while (j < chars.length && isLetter(chars[j]) && chars[j] === chars[j].toLowerCase()) j++;
+      while (j < chars.length && isLowerLetter(chars[j])) j++;
     }
     addWord(chars, i, j, out);
     i = j;
@@ -223,22 +237,27 @@ function digitMatches(chars: string[], out: Match[]): void {
 }
 
 function looksLikeDate(d: string): boolean {
-  const parts: Array<[string, string, string]> =
-    d.length === 8 ? [[d.slice(0, 4), d.slice(4, 6), d.slice(6)], [d.slice(4), d.slice(2, 4), d.slice(0, 2)], [d.slice(4), d.slice(0, 2), d.slice(2, 4)]] : [[d.slice(0, 2), d.slice(2, 4), d.slice(4)], [d.slice(4), d.slice(2, 4), d.slice(0, 2)], [d.slice(4), d.slice(0, 2), d.slice(2, 4)]];
-  return parts.some(([, m, day]) => Number(m) >= 1 && Number(m) <= 12 && Number(day) >= 1 && Number(day) <= 31);
+  // Six or eight digits read as a date three ways (year first, day first, month first): the
+  // month and day of each reading.
+  const two = (i: number) => d.substring(i, i + 2);
+  const readings: [string, string][] =
+    d.length === 8
+      ? [[two(4), two(6)], [two(2), two(0)], [two(0), two(2)]]
+      : [[two(2), two(4)], [two(2), two(0)], [two(0), two(2)]];
+  return readings.some(([m, day]) => Number(m) >= 1 && Number(m) <= 12 && Number(day) >= 1 && Number(day) <= 31);
 }
 
 /** Runs where each character is the previous one ±1 (`abcd`, `1234`, `zyx`). */
 function sequenceMatches(low: string[], out: Match[]): void {
   let i = 0;
   while (i < low.length - 2) {
-    const step = low[i + 1].codePointAt(0)! - low[i].codePointAt(0)!;
+    const step = low[i + 1]!.codePointAt(0)! - low[i]!.codePointAt(0)!;
     if (step !== 1 && step !== -1) {
       i++;
       continue;
     }
     let j = i + 1;
-    while (j < low.length && low[j].codePointAt(0)! - low[j - 1].codePointAt(0)! === step) j++;
+    while (j < low.length && low[j]!.codePointAt(0)! - low[j - 1]!.codePointAt(0)! === step) j++;
     // Cost: the first character, the length, the direction.
     if (j - i >= 3) out.push({ start: i, end: j, bits: Math.log2(26) + Math.log2(j - i) + 1 });
     i = j - 1;
@@ -283,6 +302,8 @@ function sameBlock(chars: string[], a: number, b: number, p: number): boolean {
 function separatorMatches(chars: string[], out: Match[]): void {
   const alnum = (c: string | undefined) => c !== undefined && (isLetter(c) || isDigit(c));
   for (let i = 1; i < chars.length - 1; i++) {
-    if (SEPARATORS.has(chars[i]) && alnum(chars[i - 1]) && alnum(chars[i + 1])) out.push({ start: i, end: i + 1, bits: 1 });
+    if (SEPARATORS.has(chars[i]!) && alnum(chars[i - 1]) && alnum(chars[i + 1])) {
+      out.push({ start: i, end: i + 1, bits: 1 });
+    }
   }
 }

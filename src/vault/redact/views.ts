@@ -69,37 +69,44 @@ export class MappedView implements View {
   }
 
   source(a: number, b: number): [number, number] {
-    const g = this.#seg;
     const ka = 4 * this.#segAt(a);
     const kb = 4 * this.#segAt(b - 1);
-    const s = g[ka + 3] ? g[ka + 1] + (a - g[ka]) : g[ka + 1];
-    const e = g[kb + 3] ? g[kb + 1] + (b - 1 - g[kb]) + 1 : g[kb + 2];
+    const s = this.#at(ka + 3) ? this.#at(ka + 1) + (a - this.#at(ka)) : this.#at(ka + 1);
+    const e = this.#at(kb + 3) ? this.#at(kb + 1) + (b - 1 - this.#at(kb)) + 1 : this.#at(kb + 2);
     return this.parent.source(s, e);
   }
 
   /** View position of parent position p (the start of the segment holding it if that is an escape). */
   viewIndexOf(p: number): number {
-    const g = this.#seg;
     let lo = 0;
     let hi = this.#k - 1;
-    if (hi < 0 || p >= g[4 * hi + 2]) return this.text.length;
+    if (hi < 0 || p >= this.#at(4 * hi + 2)) return this.text.length;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (g[4 * mid + 1] <= p) lo = mid;
+      if (this.#at(4 * mid + 1) <= p) lo = mid;
       else hi = mid - 1;
     }
-    return g[4 * lo + 3] ? g[4 * lo] + Math.max(0, p - g[4 * lo + 1]) : g[4 * lo];
+    return this.#at(4 * lo + 3) ? this.#at(4 * lo) + Math.max(0, p - this.#at(4 * lo + 1)) : this.#at(4 * lo);
   }
 
   #segAt(i: number): number {
-    const g = this.#seg;
     let lo = 0;
     let hi = this.#k - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if (g[4 * mid] <= i) lo = mid;
+      if (this.#at(4 * mid) <= i) lo = mid;
       else hi = mid - 1;
     }
     return lo;
+  }
+
+  /**
+   * Entry i of the segment table. Positions are only ever asked for inside the view, so i is in
+   * range; out of range is a bug, and a span made of undefined would redact the wrong text.
+   */
+  #at(i: number): number {
+    const v = this.#seg[i];
+    if (v === undefined) throw new RangeError(`view segment entry ${i} is out of range (${this.#seg.length})`);
+    return v;
   }
 }

@@ -27,7 +27,19 @@ export function gramHash(s: string, i: number): number {
   return (h >>> 0) >>> (32 - GRAM_BITS);
 }
 
-export const gramHit = (grams: Uint8Array, h: number): boolean => (grams[h >> 3] & (1 << (h & 7))) !== 0;
+/** The byte of `grams` that holds bit h. h comes from gramHash (GRAM_BITS wide), so it is in range. */
+function gramByte(grams: Uint8Array, h: number): number {
+  const b = grams[h >> 3];
+  if (b === undefined) throw new RangeError(`gram hash ${h} is outside the ${grams.length * 8}-bit set`);
+  return b;
+}
+
+export const gramHit = (grams: Uint8Array, h: number): boolean => (gramByte(grams, h) & (1 << (h & 7))) !== 0;
+
+/** Sets bit h of `grams` (the hash of one window of a literal). */
+export function gramSet(grams: Uint8Array, h: number): void {
+  grams[h >> 3] = gramByte(grams, h) | (1 << (h & 7));
+}
 
 export interface Chains {
   /** Chains that may hold a match across a line break: scan them with the literals. */
@@ -55,7 +67,8 @@ export function wrapChains(parent: View, w: WrapIndex, final: boolean): Chains {
   const n = t.length;
   const views: View[] = [];
   let hold = Infinity;
-  let pieces: number[] = [];
+  /** [start, end) spans of the parent, in chain order. */
+  let pieces: Array<[number, number]> = [];
   let str = '';
   let joins: number[] = [];
   let end = -1;
@@ -67,9 +80,9 @@ export function wrapChains(parent: View, w: WrapIndex, final: boolean): Chains {
     if (joins.length && joins.some((j) => crossesGram(str, j, w.grams))) {
       const seg: number[] = [];
       let v = 0;
-      for (let k = 0; k < pieces.length; k += 2) {
-        seg.push(v, pieces[k], pieces[k + 1], 1);
-        v += pieces[k + 1] - pieces[k];
+      for (const [a, b] of pieces) {
+        seg.push(v, a, b, 1);
+        v += b - a;
       }
       views.push(MappedView.from(str, parent, seg));
     }
@@ -102,7 +115,7 @@ export function wrapChains(parent: View, w: WrapIndex, final: boolean): Chains {
       let k = bs - 1;
       const lim = Math.max(0, bs - (w.maxLit - 1));
       while (k > lim && alpha[t.charCodeAt(k - 1)]) k--;
-      pieces.push(k, bs);
+      pieces.push([k, bs]);
       str = t.slice(k, bs);
     }
     let be = nl + 1;
@@ -120,7 +133,7 @@ export function wrapChains(parent: View, w: WrapIndex, final: boolean): Chains {
     }
     joins.push(str.length);
     str += t.slice(be, r);
-    pieces.push(be, r);
+    pieces.push([be, r]);
     end = r;
     if (unsettled) finish(true, upTo);
   }
@@ -139,11 +152,11 @@ function introducerNear(t: string, r: number, stable: number): number {
 }
 
 /** The chain index of parent position p (the chain's length when p is not in a piece). */
-function chainIndex(pieces: number[], p: number, len: number): number {
+function chainIndex(pieces: Array<[number, number]>, p: number, len: number): number {
   let v = 0;
-  for (let k = 0; k < pieces.length; k += 2) {
-    if (p >= pieces[k] && p < pieces[k + 1]) return v + (p - pieces[k]);
-    v += pieces[k + 1] - pieces[k];
+  for (const [a, b] of pieces) {
+    if (p >= a && p < b) return v + (p - a);
+    v += b - a;
   }
   return len;
 }
@@ -154,15 +167,18 @@ function crossesGram(str: string, join: number, grams: Uint8Array): boolean {
 }
 
 /** The source position of chain character j. */
-function chainSource(pieces: number[], j: number, parent: View): number {
+function chainSource(pieces: Array<[number, number]>, j: number, parent: View): number {
   let v = 0;
-  for (let k = 0; k < pieces.length; k += 2) {
-    const len = pieces[k + 1] - pieces[k];
+  for (const [a, b] of pieces) {
+    const len = b - a;
     if (j < v + len) {
-      const p = pieces[k] + (j - v);
+      const p = a + (j - v);
       return parent.source(p, p + 1)[0];
     }
     v += len;
   }
-  return parent.source(pieces[pieces.length - 1] - 1, pieces[pieces.length - 1])[1];
+  const last = pieces.at(-1);
+  // finish() never asks for an empty chain; without a piece there is no source position to give.
+  if (last === undefined) throw new RangeError('chainSource of an empty chain');
+  return parent.source(last[1] - 1, last[1])[1];
 }
