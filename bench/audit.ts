@@ -36,12 +36,18 @@ function entry(shape: Shape, i: number): AuditEntry {
     client: 'stdio',
   };
   if (shape === 'small') return base;
-  if (shape === 'small_payload') return { ...base, payload: { command, stdin: 'echo hello\n', env: '{"LANG":"C.UTF-8"}' } };
+  if (shape === 'small_payload')
+    return { ...base, payload: { command, stdin: 'echo hello\n', env: '{"LANG":"C.UTF-8"}' } };
   return { ...base, payload: { command, transcript: `${i}:` + 'x'.repeat(64 * 1024) } };
 }
 
 /** Records per second, and this process's CPU time per record (µs, user + system, all threads). */
-async function throughput(store: Store, shape: Shape, records: number, concurrency: number): Promise<{ perS: number; cpuUs: number }> {
+async function throughput(
+  store: Store,
+  shape: Shape,
+  records: number,
+  concurrency: number,
+): Promise<{ perS: number; cpuUs: number }> {
   const audit = new AuditLog(store, randomBytes(32));
   let next = 0;
   const cpu = process.cpuUsage();
@@ -70,7 +76,14 @@ async function oneInsertPerRecord(store: Store, records: number): Promise<number
   for (let i = 0; i < records; i++) {
     await store.db
       .insertInto('audit_log')
-      .values({ seq: 10_000_000 + i, id: `b_${i}_${randomBytes(4).toString('hex')}`, ts: new Date().toISOString(), phase: 'event', prev_hash: '0', hash: '0' })
+      .values({
+        seq: 10_000_000 + i,
+        id: `b_${i}_${randomBytes(4).toString('hex')}`,
+        ts: new Date().toISOString(),
+        phase: 'event',
+        prev_hash: '0',
+        hash: '0',
+      })
       .execute();
   }
   const perS = records / ((performance.now() - t) / 1000);
@@ -92,7 +105,11 @@ async function cells(store: Store, rounds: number, shapes: Shape[]): Promise<Rec
       await throughput(store, shape, Math.min(records, 1000), c); // warm-up
       const runs: { perS: number; cpuUs: number }[] = [];
       for (let r = 0; r < rounds; r++) runs.push(await throughput(store, shape, records, c));
-      byConcurrency[`c${c}`] = { records_per_s: median(runs.map((x) => x.perS)), cpu_us_per_record: median(runs.map((x) => x.cpuUs)), rounds: runs.map((x) => x.perS) };
+      byConcurrency[`c${c}`] = {
+        records_per_s: median(runs.map((x) => x.perS)),
+        cpu_us_per_record: median(runs.map((x) => x.cpuUs)),
+        rounds: runs.map((x) => x.perS),
+      };
     }
   }
   out.one_insert_per_record_per_s = await oneInsertPerRecord(store, 500);
@@ -109,7 +126,10 @@ export async function benchAudit(opts: { rounds?: number; shapes?: Shape[] } = {
     await sqlite.close();
     let pgCells: unknown = 'skipped: PostgreSQL not reachable';
     const probe = new pg.Client({ connectionString: PG_URL });
-    const pgOk = await probe.connect().then(() => probe.end().then(() => true), () => false);
+    const pgOk = await probe.connect().then(
+      () => probe.end().then(() => true),
+      () => false,
+    );
     if (pgOk) {
       const schema = `gh_bench_${randomBytes(4).toString('hex')}`;
       const s = await openStore({ databaseUrl: PG_URL, schema });

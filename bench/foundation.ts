@@ -13,7 +13,8 @@ const ECHO = fileURLToPath(new URL('../../bench/fixtures/echo-server.mjs', impor
 
 function env(home: string, extra: Record<string, string> = {}): Record<string, string> {
   const e: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('GATEHOUSE_') && k !== 'DATABASE_URL') e[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !k.startsWith('GATEHOUSE_') && k !== 'DATABASE_URL') e[k] = v;
   return { ...e, GATEHOUSE_HOME: home, GATEHOUSE_LOG_LEVEL: 'error', ...extra };
 }
 
@@ -33,7 +34,10 @@ export async function benchFoundation(): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'gatehouse-bench-'));
   const home = join(dir, 'home');
   try {
-    const create = spawnSync(process.execPath, [CLI, 'token', 'create', '--name', 'bench', '--grant', 'tool:*'], { env: env(home), encoding: 'utf8' });
+    const create = spawnSync(process.execPath, [CLI, 'token', 'create', '--name', 'bench', '--grant', 'tool:*'], {
+      env: env(home),
+      encoding: 'utf8',
+    });
     if (create.status !== 0) throw new Error(create.stderr);
     const token = create.stdout.trim();
 
@@ -46,10 +50,12 @@ export async function benchFoundation(): Promise<Record<string, unknown>> {
         [coldBare, [ECHO], env(home)],
       ] as const) {
         const { client, transport } = stdioClient(process.execPath, [...args], e);
-        (arr as number[]).push(await timeIt(async () => {
-          await client.connect(transport);
-          await client.listTools();
-        }));
+        (arr as number[]).push(
+          await timeIt(async () => {
+            await client.connect(transport);
+            await client.listTools();
+          }),
+        );
         await client.close();
       }
     }
@@ -70,7 +76,11 @@ export async function benchFoundation(): Promise<Record<string, unknown>> {
     const rt = await bootRuntime({ env: env(home) });
     const http = await startHttpServer(rt, { host: '127.0.0.1', port: 0 });
     const hc = new Client({ name: 'bench', version: '1' });
-    await hc.connect(new StreamableHTTPClientTransport(new URL('/mcp', http.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    await hc.connect(
+      new StreamableHTTPClientTransport(new URL('/mcp', http.url), {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+      }),
+    );
     const httpRt = await roundTrips(hc, 'discover', 300);
     await hc.close();
     await http.close();
@@ -80,7 +90,11 @@ export async function benchFoundation(): Promise<Record<string, unknown>> {
     const auditAppend = await benchAudit();
 
     return {
-      cold_start_mcp_to_tools_list: { gatehouse: summarize(cold), bare_sdk_server: summarize(coldBare), budget_ms: 500 },
+      cold_start_mcp_to_tools_list: {
+        gatehouse: summarize(cold),
+        bare_sdk_server: summarize(coldBare),
+        budget_ms: 500,
+      },
       discover_round_trip_stdio: { gatehouse_discover: summarize(stdioRt), bare_sdk_echo: summarize(bareRt) },
       discover_round_trip_http: { gatehouse_discover: summarize(httpRt) },
       audit_append: auditAppend,

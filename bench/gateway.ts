@@ -34,7 +34,8 @@ function processCpuUs(pid: number | null | undefined): number {
 
 function cleanEnv(home: string): Record<string, string> {
   const e: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('GATEHOUSE_') && k !== 'DATABASE_URL') e[k] = v;
+  for (const [k, v] of Object.entries(process.env))
+    if (v !== undefined && !k.startsWith('GATEHOUSE_') && k !== 'DATABASE_URL') e[k] = v;
   return { ...e, GATEHOUSE_HOME: home, GATEHOUSE_LOG_LEVEL: 'error' };
 }
 
@@ -45,7 +46,10 @@ function run(env: Record<string, string>, args: string[], input?: string): strin
 }
 
 /** Starts a server child that prints `listening on http://…` on stdout; resolves with its URL. */
-async function startListening(args: string[], env: Record<string, string>): Promise<{ url: string; child: ChildProcess }> {
+async function startListening(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ url: string; child: ChildProcess }> {
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -59,7 +63,9 @@ async function startListening(args: string[], env: Record<string, string>): Prom
   return { url, child };
 }
 
-export async function benchGateway(opts: { durationMs?: number; warmMs?: number; concurrency?: number[] } = {}): Promise<Record<string, unknown>> {
+export async function benchGateway(
+  opts: { durationMs?: number; warmMs?: number; concurrency?: number[] } = {},
+): Promise<Record<string, unknown>> {
   const durationMs = opts.durationMs ?? 2000;
   const warmMs = opts.warmMs ?? 1500;
   const levels = opts.concurrency ?? [1, 10, 50];
@@ -76,38 +82,93 @@ export async function benchGateway(opts: { durationMs?: number; warmMs?: number;
   try {
     run(env, ['vault', 'create', 'bench']);
     run(env, ['vault', 'set', 'bench/api.key', '--bind', 'target:bench'], 'sk-bench-' + 'k'.repeat(40));
-    run(env, ['target', 'add', 'http', 'bench', '--base-url', `http://127.0.0.1:${up.port}`, '--auth', 'bearer', '--secret', 'vault:bench/api.key', '--allow-private']);
-    const token = run(env, ['token', 'create', '--name', 'bench', '--grant', 'tool:api_request', '--grant', 'target:bench']);
+    run(env, [
+      'target',
+      'add',
+      'http',
+      'bench',
+      '--base-url',
+      `http://127.0.0.1:${up.port}`,
+      '--auth',
+      'bearer',
+      '--secret',
+      'vault:bench/api.key',
+      '--allow-private',
+    ]);
+    const token = run(env, [
+      'token',
+      'create',
+      '--name',
+      'bench',
+      '--grant',
+      'tool:api_request',
+      '--grant',
+      'target:bench',
+    ]);
     gh = await startListening([CLI, 'serve', '--listen', '127.0.0.1:0'], env);
     bare = await startListening([BARE_PROXY, `http://127.0.0.1:${up.port}`], env);
 
     const direct = new Pool(`http://127.0.0.1:${up.port}`, { connections: 64, pipelining: 1 });
     const viaGateway = new Pool(gh.url, { connections: 64, pipelining: 1 });
     const viaBare = new Pool(bare.url, { connections: 64, pipelining: 1 });
-    closers.push(() => direct.close(), () => viaGateway.close(), () => viaBare.close());
+    closers.push(
+      () => direct.close(),
+      () => viaGateway.close(),
+      () => viaBare.close(),
+    );
     const body = JSON.stringify({ hello: 'world' });
     const directCall = async () => {
-      const r = await direct.request({ method: 'POST', path: '/v1/items', headers: { 'content-type': 'application/json', authorization: 'Bearer sk-direct' }, body });
+      const r = await direct.request({
+        method: 'POST',
+        path: '/v1/items',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer sk-direct' },
+        body,
+      });
       await r.body.text();
     };
     const bareCall = async () => {
-      const r = await viaBare.request({ method: 'POST', path: '/gateway/bench/v1/items', headers: { 'content-type': 'application/json' }, body });
+      const r = await viaBare.request({
+        method: 'POST',
+        path: '/gateway/bench/v1/items',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
       if (r.statusCode !== 200) throw new Error(`bare proxy answered ${r.statusCode}`);
       await r.body.text();
     };
     const gatewayCall = async () => {
-      const r = await viaGateway.request({ method: 'POST', path: '/gateway/bench/v1/items', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body });
+      const r = await viaGateway.request({
+        method: 'POST',
+        path: '/gateway/bench/v1/items',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body,
+      });
       if (r.statusCode !== 200) throw new Error(`gateway answered ${r.statusCode}: ${await r.body.text()}`);
       await r.body.text();
     };
     const http = new Client({ name: 'bench', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-    await http.connect(new StreamableHTTPClientTransport(new URL('/mcp', gh.url), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    await http.connect(
+      new StreamableHTTPClientTransport(new URL('/mcp', gh.url), {
+        requestInit: { headers: { authorization: `Bearer ${token}` } },
+      }),
+    );
     const stdio = new Client({ name: 'bench', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
-    const stdioTransport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'mcp'], env: { ...env, GATEHOUSE_TOKEN: token }, stderr: 'ignore' });
+    const stdioTransport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'mcp'],
+      env: { ...env, GATEHOUSE_TOKEN: token },
+      stderr: 'ignore',
+    });
     await stdio.connect(stdioTransport);
-    closers.push(() => http.close(), () => stdio.close());
+    closers.push(
+      () => http.close(),
+      () => stdio.close(),
+    );
     const toolCall = (c: Client) => async () => {
-      const r = await c.callTool({ name: 'api_request', arguments: { target: 'bench', method: 'POST', path: '/v1/items', body: { hello: 'world' } } });
+      const r = await c.callTool({
+        name: 'api_request',
+        arguments: { target: 'bench', method: 'POST', path: '/v1/items', body: { hello: 'world' } },
+      });
       if (r.isError) throw new Error(JSON.stringify(r.content));
     };
 
@@ -159,11 +220,12 @@ export async function benchGateway(opts: { durationMs?: number; warmMs?: number;
       };
     }
     return {
-      note: 'gatehouse serve and the bare proxy run in their own processes; latencies in µs; cpuUsPerReq is the load generator\'s CPU, serverCpuUsPerReq the serving process\'s (all threads)',
+      note: "gatehouse serve and the bare proxy run in their own processes; latencies in µs; cpuUsPerReq is the load generator's CPU, serverCpuUsPerReq the serving process's (all threads)",
       targets: { gateway_vs_direct_throughput_at_c10_c50: '>= 0.5', api_request_vs_gateway_per_call: '<= 2x' },
       // The attempt record is flushed to disk before each request goes out: on a tmpfs that flush
       // is free and the figures would flatter the gateway.
-      audit_store_filesystem: statfsSync(dir).type === 0x01021994 ? 'tmpfs (flushes cost nothing: not representative)' : 'disk',
+      audit_store_filesystem:
+        statfsSync(dir).type === 0x01021994 ? 'tmpfs (flushes cost nothing: not representative)' : 'disk',
       warm_ms_per_cell: warmMs,
       timed_ms_per_cell: durationMs,
       results: table,

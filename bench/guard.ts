@@ -45,7 +45,10 @@ function timeUs(fn: () => void): number {
 
 export async function benchGuard(): Promise<Record<string, unknown>> {
   const g = await loadGuard({ decisionCache: 0 });
-  const cmds = readFileSync(findCorpus(), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { cmd: string }).cmd);
+  const cmds = readFileSync(findCorpus(), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => (JSON.parse(l) as { cmd: string }).cmd);
   for (let w = 0; w < WARMUP_ROUNDS; w++) for (const c of cmds) g.checkCommand(c); // warm-up (JIT, regex caches)
   const samples: number[] = [];
   const rounds = 5;
@@ -81,7 +84,12 @@ export async function benchGuard(): Promise<Record<string, unknown>> {
     const ts: number[] = [];
     let decision = '';
     g.checkCommand(s); // warm-up: the first large input also pays for JIT and heap growth
-    for (let i = 0; i < 5; i++) ts.push(timeUs(() => { decision = g.checkCommand(s).decision; }) / 1000);
+    for (let i = 0; i < 5; i++)
+      ts.push(
+        timeUs(() => {
+          decision = g.checkCommand(s).decision;
+        }) / 1000,
+      );
     ts.sort((a, b) => a - b);
     return { ms: Number(pct(ts, 50).toFixed(2)), decision }; // ts[2] of 5
   };

@@ -21,12 +21,19 @@ async function main(): Promise<void> {
   const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
   const unknown = wanted.filter((w) => !(w in SECTIONS));
   if (unknown.length) {
-    process.stderr.write(`unknown bench section(s): ${unknown.join(', ')}; known: ${Object.keys(SECTIONS).join(', ')}\n`);
+    process.stderr.write(
+      `unknown bench section(s): ${unknown.join(', ')}; known: ${Object.keys(SECTIONS).join(', ')}\n`,
+    );
     process.exitCode = 2;
     return;
   }
   const out: Record<string, unknown> = {
-    machine: { node: process.version, platform: process.platform, cpus: (await import('node:os')).cpus().length, date: new Date().toISOString() },
+    machine: {
+      node: process.version,
+      platform: process.platform,
+      cpus: (await import('node:os')).cpus().length,
+      date: new Date().toISOString(),
+    },
   };
   let failed = false;
   for (const name of wanted.length ? wanted : Object.keys(SECTIONS)) {

@@ -44,12 +44,19 @@ export async function benchSandbox(): Promise<Record<string, unknown>> {
   try {
     if (process.getuid?.() === 0) chownSync(ws, 65534, 65534);
     const profile = validateProfile({ name: 'bench', workspace: ws });
-    const cases: Record<string, string[]> = { '/bin/true': ['/bin/true'], "sh -c 'echo hi'": ['/bin/sh', '-c', 'echo hi'] };
+    const cases: Record<string, string[]> = {
+      '/bin/true': ['/bin/true'],
+      "sh -c 'echo hi'": ['/bin/sh', '-c', 'echo hi'],
+    };
     const result: Record<string, unknown> = { runs: RUNS, unit: 'ms' };
     for (const [name, argv] of Object.entries(cases)) {
       const direct = stats(await time(() => plain(argv)));
       const sandboxed = stats(await time(() => runSandboxed(profile, { argv })));
-      result[name] = { direct, sandboxed, overheadMedianMs: Math.round((sandboxed.median - direct.median) * 100) / 100 };
+      result[name] = {
+        direct,
+        sandboxed,
+        overheadMedianMs: Math.round((sandboxed.median - direct.median) * 100) / 100,
+      };
     }
     return result;
   } finally {

@@ -14,7 +14,13 @@ function connectRaw(sshd: SshdHandle): Promise<Client> {
   return new Promise((resolve, reject) => {
     const c = new ssh2.Client();
     c.on('ready', () => resolve(c)).on('error', reject);
-    c.connect({ host: sshd.host, port: sshd.port, username: sshd.user, privateKey: sshd.privateKey, hostVerifier: () => true });
+    c.connect({
+      host: sshd.host,
+      port: sshd.port,
+      username: sshd.user,
+      privateKey: sshd.privateKey,
+      hostVerifier: () => true,
+    });
   });
 }
 

@@ -1,5 +1,11 @@
 /** Summary statistics for latency samples (milliseconds in, rounded figures out). */
-export function summarize(samplesMs: number[]): { n: number; median_ms: number; p99_ms: number; min_ms: number; max_ms: number } {
+export function summarize(samplesMs: number[]): {
+  n: number;
+  median_ms: number;
+  p99_ms: number;
+  min_ms: number;
+  max_ms: number;
+} {
   const s = [...samplesMs].sort((a, b) => a - b);
   // No samples: every figure is NaN, as it always was.
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;

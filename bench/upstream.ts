@@ -40,7 +40,12 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0; // 0 for no samples
 }
 
-export async function measure(fn: () => Promise<void>, concurrency: number, durationMs: number, warmup: number): Promise<Cell> {
+export async function measure(
+  fn: () => Promise<void>,
+  concurrency: number,
+  durationMs: number,
+  warmup: number,
+): Promise<Cell> {
   for (let i = 0; i < warmup; i++) await fn();
   const lat: number[] = [];
   const cpu0 = process.cpuUsage();
@@ -58,7 +63,13 @@ export async function measure(fn: () => Promise<void>, concurrency: number, dura
   const elapsed = performance.now() - started;
   const cpu = process.cpuUsage(cpu0);
   lat.sort((a, b) => a - b);
-  return { requests: lat.length, rps: Math.round((lat.length / elapsed) * 1000), p50Us: Math.round(pct(lat, 50) * 1000), p99Us: Math.round(pct(lat, 99) * 1000), cpuUsPerReq: Math.round((cpu.user + cpu.system) / Math.max(1, lat.length)) };
+  return {
+    requests: lat.length,
+    rps: Math.round((lat.length / elapsed) * 1000),
+    p50Us: Math.round(pct(lat, 50) * 1000),
+    p99Us: Math.round(pct(lat, 99) * 1000),
+    cpuUsPerReq: Math.round((cpu.user + cpu.system) / Math.max(1, lat.length)),
+  };
 }
 
 export async function startUpstream(): Promise<{ port: number; child: ChildProcess }> {
@@ -71,7 +82,9 @@ export async function startUpstream(): Promise<{ port: number; child: ChildProce
   return { port, child };
 }
 
-export async function benchUpstream(opts: { durationMs?: number; concurrency?: number[] } = {}): Promise<Record<string, unknown>> {
+export async function benchUpstream(
+  opts: { durationMs?: number; concurrency?: number[] } = {},
+): Promise<Record<string, unknown>> {
   const durationMs = opts.durationMs ?? 1200;
   const levels = opts.concurrency ?? [1, 10, 50];
   const { port, child } = await startUpstream();
@@ -83,18 +96,28 @@ export async function benchUpstream(opts: { durationMs?: number; concurrency?: n
     const raw = req.url ?? '/';
     const q = raw.indexOf('?');
     upstream
-      .proxy(spec, 'sk-bench', req, res, { path: q === -1 ? raw : raw.slice(0, q), query: q === -1 ? undefined : raw.slice(q + 1) })
+      .proxy(spec, 'sk-bench', req, res, {
+        path: q === -1 ? raw : raw.slice(0, q),
+        query: q === -1 ? undefined : raw.slice(q + 1),
+      })
       .catch(() => {
         if (!res.headersSent) res.writeHead(502).end();
       });
   });
   gateway.keepAliveTimeout = 30_000;
   await new Promise<void>((r) => gateway.listen(0, '127.0.0.1', r));
-  const gwClient = new Pool(`http://127.0.0.1:${(gateway.address() as AddressInfo).port}`, { connections: 128, pipelining: 1 });
+  const gwClient = new Pool(`http://127.0.0.1:${(gateway.address() as AddressInfo).port}`, {
+    connections: 128,
+    pipelining: 1,
+  });
 
   const modes: Record<string, () => Promise<void>> = {
     direct: async () => {
-      const r = await direct.request({ method: 'GET', path: '/v1/items?limit=3', headers: { authorization: 'Bearer sk-bench' } });
+      const r = await direct.request({
+        method: 'GET',
+        path: '/v1/items?limit=3',
+        headers: { authorization: 'Bearer sk-bench' },
+      });
       await r.body.arrayBuffer();
     },
     request: async () => {

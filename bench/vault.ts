@@ -92,7 +92,10 @@ export async function benchVault(): Promise<Record<string, unknown>> {
     await v.setField('ops/api.token', 'bench-secret-0123456789', { bind: ['host:*.example.com'] });
     const opts = { destination: { host: 'api.example.com' }, grantedVaults: ['ops'] };
     await perOp(200, () => v.fillHandles('Bearer {{vault:ops/api.token}}', opts));
-    fillUs = median([await perOp(1000, () => v.fillHandles('Bearer {{vault:ops/api.token}}', opts)), await perOp(1000, () => v.fillHandles('Bearer {{vault:ops/api.token}}', opts))]);
+    fillUs = median([
+      await perOp(1000, () => v.fillHandles('Bearer {{vault:ops/api.token}}', opts)),
+      await perOp(1000, () => v.fillHandles('Bearer {{vault:ops/api.token}}', opts)),
+    ]);
     await store.close();
   } finally {
     rmSync(home, { recursive: true, force: true });

@@ -43,7 +43,11 @@ export async function up(db: UntypedDb, _dialect: Dialect): Promise<void> {
     .addColumn('expires_at', 'varchar(40)', (c) => c.notNull())
     .addColumn('used_at', 'varchar(40)', (c) => c.notNull())
     .execute();
-  await db.schema.createIndex('approval_state_nonces_expires').on('approval_state_nonces').column('expires_at').execute();
+  await db.schema
+    .createIndex('approval_state_nonces_expires')
+    .on('approval_state_nonces')
+    .column('expires_at')
+    .execute();
 
   // TOTP approvers. last_step: the last RFC 6238 time step accepted (codes are never reused).
   // fail_count / fail_since: wrong codes in the current lockout window (brute-force brake).

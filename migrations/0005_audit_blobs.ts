@@ -22,8 +22,24 @@ export async function up(db: UntypedDb, dialect: Dialect): Promise<void> {
     .addColumn('data', dialect === 'postgres' ? 'bytea' : 'blob', (c) => c.notNull())
     .execute();
   if (dialect === 'postgres') {
-    for (const column of ['phase', 'ref', 'token_id', 'token_name', 'tool', 'route', 'target', 'decision', 'rule', 'approver', 'outcome', 'client']) {
-      await db.schema.alterTable('audit_log').alterColumn(column, (c) => c.setDataType('text')).execute();
+    for (const column of [
+      'phase',
+      'ref',
+      'token_id',
+      'token_name',
+      'tool',
+      'route',
+      'target',
+      'decision',
+      'rule',
+      'approver',
+      'outcome',
+      'client',
+    ]) {
+      await db.schema
+        .alterTable('audit_log')
+        .alterColumn(column, (c) => c.setDataType('text'))
+        .execute();
     }
   }
 }

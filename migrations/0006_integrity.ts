@@ -18,5 +18,9 @@ export async function up(db: UntypedDb, dialect: Dialect): Promise<void> {
   // Command bindings (`command:TARGET:ENV=<exact command line>`) are longer than a host pattern.
   // SQLite does not enforce varchar lengths; PostgreSQL does, so the column becomes text there
   // (the vault caps a binding at 1,400 bytes, inside PostgreSQL's b-tree limit for the unique key).
-  if (dialect === 'postgres') await db.schema.alterTable('vault_bindings').alterColumn('pattern', (c) => c.setDataType('text')).execute();
+  if (dialect === 'postgres')
+    await db.schema
+      .alterTable('vault_bindings')
+      .alterColumn('pattern', (c) => c.setDataType('text'))
+      .execute();
 }

@@ -14,8 +14,15 @@ function readsHeaders(node) {
   for (let n = node; n && n.type === 'MemberExpression'; n = n.object) {
     const obj = n.object;
     if (obj.type === 'Identifier' && HEADERS.test(obj.name)) return true;
-    if (obj.type === 'MemberExpression' && !obj.computed && obj.property.type === 'Identifier' && HEADERS.test(obj.property.name)) return true;
-    if (obj.type === 'MemberExpression' && obj.property.type === 'PrivateIdentifier' && HEADERS.test(obj.property.name)) return true;
+    if (
+      obj.type === 'MemberExpression' &&
+      !obj.computed &&
+      obj.property.type === 'Identifier' &&
+      HEADERS.test(obj.property.name)
+    )
+      return true;
+    if (obj.type === 'MemberExpression' && obj.property.type === 'PrivateIdentifier' && HEADERS.test(obj.property.name))
+      return true;
   }
   return false;
 }
@@ -44,7 +51,7 @@ export default {
     messages: {
       header:
         'a header sent twice arrives as a list: read it with headerValues()/parseContentCodings() (src/upstream) or refuse a list explicitly, never only when it is a string',
-      list: "this value may be a list of strings, and the list case reads as absent here: handle the list (join, refuse, or take each) instead of keeping only a plain string",
+      list: 'this value may be a list of strings, and the list case reads as absent here: handle the list (join, refuse, or take each) instead of keeping only a plain string',
     },
     schema: [],
   },
@@ -54,7 +61,13 @@ export default {
       BinaryExpression(node) {
         if (!['===', '!==', '==', '!='].includes(node.operator)) return;
         const [op, lit] = node.left.type === 'UnaryExpression' ? [node.left, node.right] : [node.right, node.left];
-        if (op.type !== 'UnaryExpression' || op.operator !== 'typeof' || lit.type !== 'Literal' || lit.value !== 'string') return;
+        if (
+          op.type !== 'UnaryExpression' ||
+          op.operator !== 'typeof' ||
+          lit.type !== 'Literal' ||
+          lit.value !== 'string'
+        )
+          return;
         const subject = op.argument;
         if (readsHeaders(subject)) {
           context.report({ node, messageId: 'header' });

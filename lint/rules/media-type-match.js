@@ -20,8 +20,10 @@ export default {
     type: 'problem',
     docs: { description: 'classify media types with mediaTypeOf() (src/core), not by substring or prefix' },
     messages: {
-      literal: "matching a content type by substring misclassifies it: compare mediaTypeOf(…).essence (src/core) with '{{value}}'",
-      regex: 'a regex on a raw Content-Type value matches by substring or prefix: parse it with mediaTypeOf() (src/core) and test its essence',
+      literal:
+        "matching a content type by substring misclassifies it: compare mediaTypeOf(…).essence (src/core) with '{{value}}'",
+      regex:
+        'a regex on a raw Content-Type value matches by substring or prefix: parse it with mediaTypeOf() (src/core) and test its essence',
       regexLiteral:
         'a regex spelling a media type matches content types by substring or prefix: classify them in src/core/media-type.ts (mediaTypeOf() and its predicates)',
     },
@@ -32,7 +34,8 @@ export default {
     const home = context.filename.split('\\').join('/').endsWith('src/core/media-type.ts');
     return {
       Literal(node) {
-        if (!home && node.regex && MEDIA_REGEX.test(node.regex.pattern)) context.report({ node, messageId: 'regexLiteral' });
+        if (!home && node.regex && MEDIA_REGEX.test(node.regex.pattern))
+          context.report({ node, messageId: 'regexLiteral' });
       },
       CallExpression(node) {
         if (home) return;
@@ -41,11 +44,17 @@ export default {
         const name = callee.property.name;
         const [arg] = node.arguments;
         if (!arg) return;
-        if (STRING_METHODS.has(name) && arg.type === 'Literal' && typeof arg.value === 'string' && MEDIA_LITERAL.test(arg.value)) {
+        if (
+          STRING_METHODS.has(name) &&
+          arg.type === 'Literal' &&
+          typeof arg.value === 'string' &&
+          MEDIA_LITERAL.test(arg.value)
+        ) {
           context.report({ node, messageId: 'literal', data: { value: arg.value } });
           return;
         }
-        const subject = name === 'test' || name === 'exec' ? arg : name === 'match' || name === 'search' ? callee.object : undefined;
+        const subject =
+          name === 'test' || name === 'exec' ? arg : name === 'match' || name === 'search' ? callee.object : undefined;
         if (subject && CONTENT_TYPE.test(text(subject)) && !/mediaTypeOf\(/.test(text(subject))) {
           context.report({ node, messageId: 'regex' });
         }

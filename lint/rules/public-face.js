@@ -21,17 +21,19 @@ export default {
     const from = relative(root, context.filename).split('\\').join('/');
     if (!from.startsWith('src/')) return {};
     const check = (source) => {
-      if (!source || source.type !== 'Literal' || typeof source.value !== 'string' || !source.value.startsWith('.')) return;
+      if (!source || source.type !== 'Literal' || typeof source.value !== 'string' || !source.value.startsWith('.'))
+        return;
       const abs = resolve(dirname(context.filename), source.value.replace(/\.js$/, '.ts'));
       const to = relative(root, abs).split('\\').join('/');
-      if (isPastFace(from, to)) context.report({ node: source, messageId: 'past', data: { spec: source.value, module: to.split('/')[1] } });
+      if (isPastFace(from, to))
+        context.report({ node: source, messageId: 'past', data: { spec: source.value, module: to.split('/')[1] } });
     };
     return {
       ImportDeclaration: (n) => check(n.source),
       ExportNamedDeclaration: (n) => check(n.source),
       ExportAllDeclaration: (n) => check(n.source),
       ImportExpression: (n) => check(n.source),
-      TSImportType: (n) => check(n.argument?.type === 'TSLiteralType' ? n.argument.literal : n.source ?? n.argument),
+      TSImportType: (n) => check(n.argument?.type === 'TSLiteralType' ? n.argument.literal : (n.source ?? n.argument)),
     };
   },
 };

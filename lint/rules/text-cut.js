@@ -16,7 +16,8 @@ const isSizeName = (name) => CONSTANT.test(name) || SIZE_NAME.test(name);
 function isSize(n) {
   if (n.type === 'Literal' && typeof n.value === 'number') return true;
   if (n.type === 'Identifier') return isSizeName(n.name);
-  if (n.type === 'MemberExpression' && !n.computed && n.property.type === 'Identifier') return isSizeName(n.property.name);
+  if (n.type === 'MemberExpression' && !n.computed && n.property.type === 'Identifier')
+    return isSizeName(n.property.name);
   if (n.type === 'BinaryExpression' && ['+', '-', '*'].includes(n.operator)) return isSize(n.left) || isSize(n.right);
   return false;
 }

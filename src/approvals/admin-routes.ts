@@ -31,7 +31,15 @@ export interface AdminRoute {
 
 const MAX_BODY = 16 * 1024;
 const APPROVAL_ID = /^ap_[a-z2-7]{26}$/;
-const STATUSES: readonly (ApprovalStatus | 'all')[] = ['pending', 'approved', 'denied', 'expired', 'used', 'tampered', 'all'];
+const STATUSES: readonly (ApprovalStatus | 'all')[] = [
+  'pending',
+  'approved',
+  'denied',
+  'expired',
+  'used',
+  'tampered',
+  'all',
+];
 const DECISIONS: Readonly<Record<string, 'approved' | 'denied'>> = { approve: 'approved', deny: 'denied' };
 
 /** Defence in depth: the server already refuses non-admin tokens on these routes. */
@@ -60,16 +68,26 @@ export function adminRoutes(service: ApprovalService): AdminRoute[] {
       async handle(ctx) {
         requireAdmin(ctx);
         const status = (ctx.query.get('status') ?? 'pending') as ApprovalStatus | 'all';
-        if (!STATUSES.includes(status)) throw new GatehouseError('invalid_input', `unknown status ${JSON.stringify(status)}`, { hint: STATUSES.join(', ') });
+        if (!STATUSES.includes(status))
+          throw new GatehouseError('invalid_input', `unknown status ${JSON.stringify(status)}`, {
+            hint: STATUSES.join(', '),
+          });
         const limitText = ctx.query.get('limit');
         const limit = limitText === null ? undefined : Number(limitText);
         if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 1000)) {
-          throw new GatehouseError('invalid_input', 'limit must be a whole number from 1 to 1000', { hint: 'omit it for 100 per page' });
+          throw new GatehouseError('invalid_input', 'limit must be a whole number from 1 to 1000', {
+            hint: 'omit it for 100 per page',
+          });
         }
         const token = ctx.query.get('token') ?? undefined;
         // INVARIANT (issue 24): a page says how many match in all, how many per token, and whether
         // it was cut, so one token's flood can never hide another token's approval from a person.
-        const page = await service.page({ status, limit, cursor: ctx.query.get('cursor') ?? undefined, tokenId: token });
+        const page = await service.page({
+          status,
+          limit,
+          cursor: ctx.query.get('cursor') ?? undefined,
+          tokenId: token,
+        });
         return { ...page, approvals: page.approvals.map(view) };
       },
     },
@@ -93,7 +111,8 @@ export function adminRoutes(service: ApprovalService): AdminRoute[] {
           });
         }
         const note = ctx.body.note;
-        if (note !== undefined && typeof note !== 'string') throw new GatehouseError('invalid_input', 'note must be a string');
+        if (note !== undefined && typeof note !== 'string')
+          throw new GatehouseError('invalid_input', 'note must be a string');
         const a = await service.decide(id, decision, {
           by: `api:${ctx.principal.tokenName}`,
           channel: 'api',

@@ -35,8 +35,26 @@ const KIND = 'approval/v1';
  */
 function fields(r: Omit<ApprovalRow, 'mac'>): MacField[] {
   return [
-    r.id, r.token_id, r.token_name, r.tool, r.target, r.summary, r.operation, r.digest, r.rule, r.reason, r.matched, r.mode,
-    r.status, r.created_at, r.expires_at, r.decided_at, r.decided_by, r.channel, r.note, r.consumed_at,
+    r.id,
+    r.token_id,
+    r.token_name,
+    r.tool,
+    r.target,
+    r.summary,
+    r.operation,
+    r.digest,
+    r.rule,
+    r.reason,
+    r.matched,
+    r.mode,
+    r.status,
+    r.created_at,
+    r.expires_at,
+    r.decided_at,
+    r.decided_by,
+    r.channel,
+    r.note,
+    r.consumed_at,
   ];
 }
 

@@ -65,7 +65,10 @@ export class ApproverRegistry {
    * `channel`: who enrolled it, through what (for the audit record).
    */
   async add(name: string, o: EnrolmentBy = {}): Promise<{ name: string; otpauthUri: string }> {
-    if (!APPROVER_NAME.test(name)) throw new GatehouseError('invalid_input', `invalid approver name ${JSON.stringify(name)}`, { hint: 'use 1-100 of A-Z a-z 0-9 _ . @ -' });
+    if (!APPROVER_NAME.test(name))
+      throw new GatehouseError('invalid_input', `invalid approver name ${JSON.stringify(name)}`, {
+        hint: 'use 1-100 of A-Z a-z 0-9 _ . @ -',
+      });
     const seed = randomBytes(SEED_BYTES);
     const iv = randomBytes(12);
     const c = createCipheriv('aes-256-gcm', this.key, iv);
@@ -73,15 +76,29 @@ export class ApproverRegistry {
     const sealed = Buffer.concat([c.update(seed), c.final(), c.getAuthTag()]);
     const res = await this.store.db
       .insertInto('approvers')
-      .values({ name, seed_ciphertext: sealed.toString('base64'), seed_nonce: iv.toString('base64'), created_at: new Date(this.now()).toISOString(), fail_count: 0 })
+      .values({
+        name,
+        seed_ciphertext: sealed.toString('base64'),
+        seed_nonce: iv.toString('base64'),
+        created_at: new Date(this.now()).toISOString(),
+        fail_count: 0,
+      })
       .onConflict((oc) => oc.column('name').doNothing())
       .executeTakeFirst();
     if (Number(res.numInsertedOrUpdatedRows ?? 0) !== 1) {
-      throw new GatehouseError('conflict', `approver ${name} already exists`, { hint: `remove it first with \`gatehouse approver rm ${name}\` to enrol a new device` });
+      throw new GatehouseError('conflict', `approver ${name} already exists`, {
+        hint: `remove it first with \`gatehouse approver rm ${name}\` to enrol a new device`,
+      });
     }
     // A name enrolled again starts with no counters left over from a removed namesake.
     await this.#attempts.forget(name);
-    await this.emit({ kind: 'approver', approvalId: name, by: o.by ?? name, ...(o.channel ? { channel: o.channel } : {}), outcome: 'enrolled' });
+    await this.emit({
+      kind: 'approver',
+      approvalId: name,
+      by: o.by ?? name,
+      ...(o.channel ? { channel: o.channel } : {}),
+      outcome: 'enrolled',
+    });
     const uri = otpauthUri(name, seed);
     seed.fill(0);
     return { name, otpauthUri: uri };
@@ -100,9 +117,18 @@ export class ApproverRegistry {
 
   async remove(name: string, o: EnrolmentBy = {}): Promise<void> {
     const res = await this.store.db.deleteFrom('approvers').where('name', '=', name).executeTakeFirst();
-    if (Number(res.numDeletedRows) !== 1) throw new GatehouseError('not_found', `no approver ${JSON.stringify(name)}`, { hint: 'run `gatehouse approver list`' });
+    if (Number(res.numDeletedRows) !== 1)
+      throw new GatehouseError('not_found', `no approver ${JSON.stringify(name)}`, {
+        hint: 'run `gatehouse approver list`',
+      });
     await this.#attempts.forget(name);
-    await this.emit({ kind: 'approver', approvalId: name, by: o.by ?? name, ...(o.channel ? { channel: o.channel } : {}), outcome: 'removed' });
+    await this.emit({
+      kind: 'approver',
+      approvalId: name,
+      by: o.by ?? name,
+      ...(o.channel ? { channel: o.channel } : {}),
+      outcome: 'removed',
+    });
   }
 
   /**
@@ -116,7 +142,8 @@ export class ApproverRegistry {
   async verify(code: string, o: { approver?: string; tokenId: string }): Promise<string> {
     const given = typeof code === 'string' ? code.replace(/\s+/g, '') : '';
     const tokenId = o.tokenId;
-    if (typeof tokenId !== 'string' || tokenId.length === 0 || tokenId.length > 200) throw new GatehouseError('invalid_input', 'a code is checked for one token');
+    if (typeof tokenId !== 'string' || tokenId.length === 0 || tokenId.length > 200)
+      throw new GatehouseError('invalid_input', 'a code is checked for one token');
     const ev = { kind: 'totp' as const, approvalId: null, channel: 'totp' as const, tokenId };
     let q = this.store.db.selectFrom('approvers').selectAll();
     if (o.approver !== undefined) q = q.where('name', '=', o.approver);
@@ -124,7 +151,10 @@ export class ApproverRegistry {
     if (rows.length === 0) {
       await this.emit({ ...ev, by: o.approver, outcome: 'refused:no_approver' });
       throw o.approver === undefined
-        ? new GatehouseError('approval_invalid', 'no TOTP approver is enrolled', { hint: 'an operator enrols one with `gatehouse approver add NAME`', details: { reason: 'no_approver' } })
+        ? new GatehouseError('approval_invalid', 'no TOTP approver is enrolled', {
+            hint: 'an operator enrols one with `gatehouse approver add NAME`',
+            details: { reason: 'no_approver' },
+          })
         : wrongCode();
     }
     const now = this.now();
@@ -140,14 +170,22 @@ export class ApproverRegistry {
       const braked = refusals.includes('braked');
       await this.emit({ ...ev, by: o.approver, outcome: braked ? 'refused:braked' : 'refused:locked' });
       throw braked
-        ? new GatehouseError('limit_exceeded', 'too many approval codes were tried for this approver by all agents together; codes are being slowed', {
-            hint: `try again in ${TOTP_BRAKE_INTERVAL_MS / 1000} seconds, or decide out of band with \`gatehouse approve ID\``,
-            details: { reason: 'braked' },
-          })
-        : new GatehouseError('limit_exceeded', 'too many wrong approval codes for this agent; approvals by code are locked for it for now', {
-            hint: `wait ${TOTP_LOCK_WINDOW_MS / 60000} minutes, or decide out of band with \`gatehouse approve ID\``,
-            details: { reason: 'locked' },
-          });
+        ? new GatehouseError(
+            'limit_exceeded',
+            'too many approval codes were tried for this approver by all agents together; codes are being slowed',
+            {
+              hint: `try again in ${TOTP_BRAKE_INTERVAL_MS / 1000} seconds, or decide out of band with \`gatehouse approve ID\``,
+              details: { reason: 'braked' },
+            },
+          )
+        : new GatehouseError(
+            'limit_exceeded',
+            'too many wrong approval codes for this agent; approvals by code are locked for it for now',
+            {
+              hint: `wait ${TOTP_LOCK_WINDOW_MS / 60000} minutes, or decide out of band with \`gatehouse approve ID\``,
+              details: { reason: 'locked' },
+            },
+          );
     }
     for (const r of reserved) {
       const seed = this.#open(r);
@@ -186,14 +224,17 @@ export class ApproverRegistry {
       return Buffer.concat([d.update(sealed.subarray(0, sealed.length - 16)), d.final()]);
     } catch (e) {
       // Fail closed: a seed that does not open approves nothing.
-      throw new GatehouseError('key_invalid', `the TOTP seed of approver ${r.name} does not open`, { hint: 're-enrol the approver (approver rm, approver add)', cause: e });
+      throw new GatehouseError('key_invalid', `the TOTP seed of approver ${r.name} does not open`, {
+        hint: 're-enrol the approver (approver rm, approver add)',
+        cause: e,
+      });
     }
   }
 }
 
 function wrongCode(): GatehouseError {
   return new GatehouseError('approval_invalid', 'the approval code is not valid', {
-    hint: 'enter the current 6-digit code from the approver\'s authenticator app',
+    hint: "enter the current 6-digit code from the approver's authenticator app",
     details: { reason: 'wrong_code' },
   });
 }

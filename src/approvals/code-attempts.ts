@@ -60,7 +60,11 @@ export class CodeAttempts {
    * brake gets its attempt back (a right code is not a guess).
    */
   async succeeded(approver: string, tokenId: string): Promise<void> {
-    await this.#store.db.deleteFrom('approval_code_attempts').where('approver', '=', approver).where('token_id', '=', tokenId).execute();
+    await this.#store.db
+      .deleteFrom('approval_code_attempts')
+      .where('approver', '=', approver)
+      .where('token_id', '=', tokenId)
+      .execute();
     await this.#refund(approver);
   }
 
@@ -116,12 +120,15 @@ export class CodeAttempts {
     // each attempt moves it one interval on from max(tat, now).
     const res = await this.#store.db
       .updateTable('approvers')
-      .set({ brake_tat: sql`CASE WHEN brake_tat IS NULL OR brake_tat < ${now} THEN CAST(${now} AS bigint) ELSE brake_tat END + ${TOTP_BRAKE_INTERVAL_MS}` })
+      .set({
+        brake_tat: sql`CASE WHEN brake_tat IS NULL OR brake_tat < ${now} THEN CAST(${now} AS bigint) ELSE brake_tat END + ${TOTP_BRAKE_INTERVAL_MS}`,
+      })
       .where('name', '=', approver)
       .where((eb) => eb.or([eb('brake_tat', 'is', null), eb('brake_tat', '<=', now + BRAKE_TOLERANCE_MS)]))
       .executeTakeFirst();
     const ok = Number(res.numUpdatedRows) === 1;
-    if (!ok) log.warn('approval codes for this approver are braked: too many attempts from all tokens together', { approver });
+    if (!ok)
+      log.warn('approval codes for this approver are braked: too many attempts from all tokens together', { approver });
     return ok;
   }
 

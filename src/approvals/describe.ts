@@ -28,7 +28,8 @@ function mainLines(op: NonNullable<Approval['operation']>): string[] {
   if (op.kind === 'http') {
     const lines = [`Request:  ${visible(op.method.toUpperCase())} ${visible(op.path)}`];
     const b = op.body;
-    if (b && b.preview !== undefined) lines.push(`Body:     ${b.bytes} bytes, sha256 ${cutText(b.sha256, 16)}…: ${visible(b.preview)}`);
+    if (b && b.preview !== undefined)
+      lines.push(`Body:     ${b.bytes} bytes, sha256 ${cutText(b.sha256, 16)}…: ${visible(b.preview)}`);
     else if (b) lines.push(`Body:     ${b.bytes} bytes, not text (not shown), sha256 ${b.sha256}`);
     return lines;
   }
@@ -52,7 +53,9 @@ export function describeForHuman(a: Approval, opts: { now?: number } = {}): stri
   const lines = [
     `Approval ${a.id} (${a.status})`,
     ...(a.status === 'tampered'
-      ? ['WARNING:  this record failed its integrity check: it was written or changed outside Gatehouse. It cannot be decided or used; find out who can write to the database.']
+      ? [
+          'WARNING:  this record failed its integrity check: it was written or changed outside Gatehouse. It cannot be decided or used; find out who can write to the database.',
+        ]
       : []),
     ...operationLines(a),
     `Tool:     ${visible(a.tool)}`,
@@ -60,10 +63,14 @@ export function describeForHuman(a: Approval, opts: { now?: number } = {}): stri
     `Token:    ${visible(a.tokenName)} (${a.tokenId})`,
     `Rule:     ${visible(a.rule)}: ${visible(a.reason)}`,
   ];
-  if (a.matched && a.matched !== (a.operation?.kind === 'command' ? a.operation.command : undefined)) lines.push(`Matched:  ${visible(a.matched)}`);
+  if (a.matched && a.matched !== (a.operation?.kind === 'command' ? a.operation.command : undefined))
+    lines.push(`Matched:  ${visible(a.matched)}`);
   if (a.operation && a.summary) lines.push(`Summary:  ${visible(a.summary)}`);
   lines.push(`Expires:  ${a.expiresAt} (${until(a.expiresAt, now)}; no decision means deny)`);
-  if (a.decidedBy) lines.push(`Decided:  ${a.status === 'denied' ? 'denied' : 'approved'} by ${visible(a.decidedBy)} via ${a.channel ?? '?'} at ${a.decidedAt}${a.note ? ` (${visible(a.note)})` : ''}`);
+  if (a.decidedBy)
+    lines.push(
+      `Decided:  ${a.status === 'denied' ? 'denied' : 'approved'} by ${visible(a.decidedBy)} via ${a.channel ?? '?'} at ${a.decidedAt}${a.note ? ` (${visible(a.note)})` : ''}`,
+    );
   if (a.consumedAt) lines.push(`Used:     ${a.consumedAt}`);
   return lines.join('\n');
 }

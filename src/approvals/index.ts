@@ -23,12 +23,39 @@ export {
   type DecideOptions,
   type ListOptions,
 } from './service.js';
-export type { Approval, ApprovalBody, ApprovalEvent, ApprovalMode, ApprovalOperation, ApprovalRequest, ApprovalStatus, DecisionChannel, InternalKeySource } from './types.js';
+export type {
+  Approval,
+  ApprovalBody,
+  ApprovalEvent,
+  ApprovalMode,
+  ApprovalOperation,
+  ApprovalRequest,
+  ApprovalStatus,
+  DecisionChannel,
+  InternalKeySource,
+} from './types.js';
 export { type ConsumeFailure } from './approval-errors.js';
-export { RequestStateCodec, MAX_REQUEST_STATE_CHARS, requestStateError, type RequestStatePayload, type RequestStateFailure } from './request-state.js';
+export {
+  RequestStateCodec,
+  MAX_REQUEST_STATE_CHARS,
+  requestStateError,
+  type RequestStatePayload,
+  type RequestStateFailure,
+} from './request-state.js';
 export { ApproverRegistry, type ApproverInfo, type EnrolmentBy } from './approvers.js';
 export { TOTP_MAX_FAILURES, TOTP_LOCK_WINDOW_MS, TOTP_BRAKE_BURST, TOTP_BRAKE_INTERVAL_MS } from './code-attempts.js';
-export { hotp, totpCode, totpStep, matchTotp, otpauthUri, base32Encode, base32Decode, TOTP_DIGITS, TOTP_PERIOD_S, TOTP_WINDOW } from './totp.js';
+export {
+  hotp,
+  totpCode,
+  totpStep,
+  matchTotp,
+  otpauthUri,
+  base32Encode,
+  base32Decode,
+  TOTP_DIGITS,
+  TOTP_PERIOD_S,
+  TOTP_WINDOW,
+} from './totp.js';
 export { describeForHuman, decideInstructions, visible } from './describe.js';
 export { adminRoutes, type AdminRoute, type AdminRouteContext } from './admin-routes.js';
 export { isApprovalId } from './ids.js';

@@ -96,9 +96,13 @@ export class RequestStateCodec {
       throw requestStateError('malformed');
     }
     if (
-      typeof p !== 'object' || p === null ||
-      typeof p.tokenId !== 'string' || typeof p.digest !== 'string' || typeof p.approvalNonce !== 'string' ||
-      typeof p.expiresAt !== 'number' || !Number.isFinite(p.expiresAt) ||
+      typeof p !== 'object' ||
+      p === null ||
+      typeof p.tokenId !== 'string' ||
+      typeof p.digest !== 'string' ||
+      typeof p.approvalNonce !== 'string' ||
+      typeof p.expiresAt !== 'number' ||
+      !Number.isFinite(p.expiresAt) ||
       (p.approvalId !== undefined && typeof p.approvalId !== 'string')
     ) {
       throw requestStateError('malformed');

@@ -8,7 +8,17 @@ import { decideInstructions, describeForHuman } from './describe.js';
 import { ApproverRegistry, type ApproverInfo, type EnrolmentBy } from './approvers.js';
 import { isApprovalId, newApprovalId } from './ids.js';
 import { RequestStateCodec, type RequestStatePayload, requestStateError } from './request-state.js';
-import type { Approval, ApprovalBody, ApprovalEvent, ApprovalMode, ApprovalOperation, ApprovalRequest, ApprovalStatus, DecisionChannel, InternalKeySource } from './types.js';
+import type {
+  Approval,
+  ApprovalBody,
+  ApprovalEvent,
+  ApprovalMode,
+  ApprovalOperation,
+  ApprovalRequest,
+  ApprovalStatus,
+  DecisionChannel,
+  InternalKeySource,
+} from './types.js';
 
 /** Default life of an approval (pending or approved but unused) and of a sealed requestState. */
 export const DEFAULT_APPROVAL_TTL_MS = 10 * 60 * 1000;
@@ -142,7 +152,8 @@ export class ApprovalService {
     this.#onEvent = opts.onEvent;
     this.#codec = new RequestStateCodec(stateKey, this.#now);
     this.#maxPending = opts.maxPendingPerToken ?? DEFAULT_MAX_PENDING_PER_TOKEN;
-    if (!(this.#maxPending >= 1)) throw new GatehouseError('config_invalid', 'approvals.max_pending_per_token must be at least 1');
+    if (!(this.#maxPending >= 1))
+      throw new GatehouseError('config_invalid', 'approvals.max_pending_per_token must be at least 1');
     this.#retentionMs = opts.retentionMs ?? DEFAULT_APPROVAL_RETENTION_MS;
     this.approvers = new ApproverRegistry(opts.store, seedKey, this.#now, (e) => this.#emit(e));
   }
@@ -160,34 +171,48 @@ export class ApprovalService {
     checkText('summary', r.summary, MAX_TEXT, true);
     checkText('reason', r.reason, MAX_TEXT, true);
     checkText('matched', r.matched, MAX_TEXT, true);
-    if (!MODES.includes(r.mode)) throw new GatehouseError('invalid_input', `unknown approval mode ${JSON.stringify(r.mode)}`);
+    if (!MODES.includes(r.mode))
+      throw new GatehouseError('invalid_input', `unknown approval mode ${JSON.stringify(r.mode)}`);
     const operation = r.operation ? JSON.stringify(pickOperation(r.operation)) : null;
     // INVARIANT: what is stored per record is bounded (with the per-token cap, so is a flood).
-    const bytes = [r.summary, r.reason, r.matched, operation ?? ''].reduce((n, t) => n + Buffer.byteLength(t, 'utf8'), 0);
+    const bytes = [r.summary, r.reason, r.matched, operation ?? ''].reduce(
+      (n, t) => n + Buffer.byteLength(t, 'utf8'),
+      0,
+    );
     if (bytes > MAX_APPROVAL_RECORD_BYTES) {
-      throw new GatehouseError('input_too_large', `this action is ${bytes} bytes as a person would be shown it; an approval keeps at most ${MAX_APPROVAL_RECORD_BYTES}`, {
-        hint: 'send a smaller command, body or environment; large data belongs in a file the command reads',
-      });
+      throw new GatehouseError(
+        'input_too_large',
+        `this action is ${bytes} bytes as a person would be shown it; an approval keeps at most ${MAX_APPROVAL_RECORD_BYTES}`,
+        {
+          hint: 'send a smaller command, body or environment; large data belongs in a file the command reads',
+        },
+      );
     }
     const now = this.#now();
     await this.#purgeNow(now);
     // INVARIANT: one token has at most maxPendingPerToken approvals waiting (plus requests racing
     // this check from other processes), so it cannot bury another token's.
     const waiting = Number(
-      ((await this.#store.db
-        .selectFrom('approvals')
-        .select((eb) => eb.fn.countAll().as('n'))
-        .where('token_id', '=', r.tokenId)
-        .where('status', '=', 'pending')
-        .where('expires_at', '>', iso(now))
-        .executeTakeFirst()) as { n: number | string } | undefined)?.n ?? 0,
+      (
+        (await this.#store.db
+          .selectFrom('approvals')
+          .select((eb) => eb.fn.countAll().as('n'))
+          .where('token_id', '=', r.tokenId)
+          .where('status', '=', 'pending')
+          .where('expires_at', '>', iso(now))
+          .executeTakeFirst()) as { n: number | string } | undefined
+      )?.n ?? 0,
     );
     if (waiting >= this.#maxPending) {
       await this.#emit({ kind: 'request', approvalId: null, tokenId: r.tokenId, outcome: 'refused:too_many_pending' });
-      throw new GatehouseError('limit_exceeded', `this token already has ${waiting} approvals waiting for a person (at most ${this.#maxPending})`, {
-        hint: 'wait for a person to decide the approvals already asked for (or for them to expire) before asking for more; tell the person they are waiting',
-        details: { waiting, max: this.#maxPending },
-      });
+      throw new GatehouseError(
+        'limit_exceeded',
+        `this token already has ${waiting} approvals waiting for a person (at most ${this.#maxPending})`,
+        {
+          hint: 'wait for a person to decide the approvals already asked for (or for them to expire) before asking for more; tell the person they are waiting',
+          details: { waiting, max: this.#maxPending },
+        },
+      );
     }
     const id = newApprovalId();
     const expiresAt = iso(now + this.ttlMs);
@@ -232,19 +257,28 @@ export class ApprovalService {
     const limit = Math.min(Math.max(1, Math.floor(opts.limit ?? 100)), 1000);
     const status = opts.status ?? 'pending';
     if (status === 'tampered') return this.#tamperedPage(limit, opts.tokenId);
-    const filtered = <O>(q: SelectQueryBuilder<StoreTables, 'approvals', O>) => pageFilter(q, status, opts.tokenId, now);
+    const filtered = <O>(q: SelectQueryBuilder<StoreTables, 'approvals', O>) =>
+      pageFilter(q, status, opts.tokenId, now);
     let q = filtered(this.#store.db.selectFrom('approvals').selectAll());
     if (opts.cursor !== undefined) {
       const c = parseCursor(opts.cursor);
-      q = q.where((eb) => eb.or([eb('created_at', '<', c.createdAt), eb.and([eb('created_at', '=', c.createdAt), eb('id', '>', c.id)])]));
+      q = q.where((eb) =>
+        eb.or([eb('created_at', '<', c.createdAt), eb.and([eb('created_at', '=', c.createdAt), eb('id', '>', c.id)])]),
+      );
     }
-    const rows = (await q.orderBy('created_at', 'desc').orderBy('id').limit(limit + 1).execute()) as ApprovalRow[];
+    const rows = (await q
+      .orderBy('created_at', 'desc')
+      .orderBy('id')
+      .limit(limit + 1)
+      .execute()) as ApprovalRow[];
     const counts = (await filtered(this.#store.db.selectFrom('approvals'))
       .select(['token_id', 'token_name'])
       .select((eb) => eb.fn.countAll().as('n'))
       .groupBy(['token_id', 'token_name'])
       .execute()) as { token_id: string; token_name: string; n: number | string }[];
-    const byToken = counts.map((c) => ({ tokenId: c.token_id, tokenName: c.token_name, count: Number(c.n) })).sort((a, b) => b.count - a.count || a.tokenName.localeCompare(b.tokenName));
+    const byToken = counts
+      .map((c) => ({ tokenId: c.token_id, tokenName: c.token_name, count: Number(c.n) }))
+      .sort((a, b) => b.count - a.count || a.tokenName.localeCompare(b.tokenName));
     const total = byToken.reduce((n, t) => n + t.count, 0);
     const shown = rows.slice(0, limit);
     const last = shown.at(-1);
@@ -260,7 +294,9 @@ export class ApprovalService {
 
   /** Tampered records: signatures cannot be checked in SQL, so the newest rows are checked here (one page, no cursor). */
   async #tamperedPage(limit: number, tokenId: string | undefined): Promise<ApprovalPage> {
-    const all = (await this.list({ status: 'tampered', limit: 5000 })).filter((a) => tokenId === undefined || a.tokenId === tokenId);
+    const all = (await this.list({ status: 'tampered', limit: 5000 })).filter(
+      (a) => tokenId === undefined || a.tokenId === tokenId,
+    );
     const counts = new Map<string, { tokenId: string; tokenName: string; count: number }>();
     for (const a of all) {
       const e = counts.get(a.tokenId) ?? { tokenId: a.tokenId, tokenName: a.tokenName, count: 0 };
@@ -318,17 +354,25 @@ export class ApprovalService {
         q = q.where('consumed_at', 'is not', null);
         break;
       case 'expired':
-        q = q.where('status', 'in', ['pending', 'approved']).where('consumed_at', 'is', null).where('expires_at', '<=', now);
+        q = q
+          .where('status', 'in', ['pending', 'approved'])
+          .where('consumed_at', 'is', null)
+          .where('expires_at', '<=', now);
         break;
       case 'tampered': {
         // The signature cannot be checked in SQL: check the newest rows here.
         const rows = (await q.orderBy('created_at', 'desc').orderBy('id').limit(5000).execute()) as ApprovalRow[];
-        return rows.map((r) => this.#toApproval(r)).filter((a) => a.status === 'tampered').slice(0, limit);
+        return rows
+          .map((r) => this.#toApproval(r))
+          .filter((a) => a.status === 'tampered')
+          .slice(0, limit);
       }
       case 'all':
         break;
       default:
-        throw new GatehouseError('invalid_input', `unknown approval status ${JSON.stringify(opts.status)}`, { hint: 'use pending, approved, denied, expired, used, tampered or all' });
+        throw new GatehouseError('invalid_input', `unknown approval status ${JSON.stringify(opts.status)}`, {
+          hint: 'use pending, approved, denied, expired, used, tampered or all',
+        });
     }
     const rows = (await q.orderBy('created_at', 'desc').orderBy('id').limit(limit).execute()) as ApprovalRow[];
     return rows.map((r) => this.#toApproval(r));
@@ -342,12 +386,21 @@ export class ApprovalService {
    * forged or altered is never decided (nor re-signed).
    */
   async decide(id: string, decision: 'approved' | 'denied', o: DecideOptions): Promise<Approval> {
-    if (decision !== 'approved' && decision !== 'denied') throw new GatehouseError('invalid_input', 'decision must be approved or denied');
+    if (decision !== 'approved' && decision !== 'denied')
+      throw new GatehouseError('invalid_input', 'decision must be approved or denied');
     checkText('by', o.by, 200);
-    if (!CHANNELS.includes(o.channel)) throw new GatehouseError('invalid_input', `unknown channel ${JSON.stringify(o.channel)}`);
-    if (o.note !== undefined && o.note.length > MAX_NOTE) throw new GatehouseError('invalid_input', `the note is over ${MAX_NOTE} characters`);
+    if (!CHANNELS.includes(o.channel))
+      throw new GatehouseError('invalid_input', `unknown channel ${JSON.stringify(o.channel)}`);
+    if (o.note !== undefined && o.note.length > MAX_NOTE)
+      throw new GatehouseError('invalid_input', `the note is over ${MAX_NOTE} characters`);
     const shown = isApprovalId(id) ? id : '(malformed id)';
-    const ev = { kind: 'decide' as const, approvalId: isApprovalId(id) ? id : null, by: o.by, channel: o.channel, note: o.note };
+    const ev = {
+      kind: 'decide' as const,
+      approvalId: isApprovalId(id) ? id : null,
+      by: o.by,
+      channel: o.channel,
+      note: o.note,
+    };
     const refuse = async (outcome: string, err: GatehouseError, tokenId?: string): Promise<never> => {
       await this.#emit({ ...ev, ...(tokenId !== undefined ? { tokenId } : {}), outcome });
       throw err;
@@ -356,11 +409,19 @@ export class ApprovalService {
     const now = iso(this.#now());
     for (let attempt = 0; ; attempt++) {
       const row = await this.#row(id);
-      if (!row || (o.forTokenId !== undefined && row.token_id !== o.forTokenId)) return refuse('refused:not_found', notFound(shown));
+      if (!row || (o.forTokenId !== undefined && row.token_id !== o.forTokenId))
+        return refuse('refused:not_found', notFound(shown));
       if (!this.#verified(row)) return refuse('refused:tampered', tamperedError(id));
       const refusal = decideRefusal(row, o, now);
       if (refusal) return refuse(`refused:${refusal.reason}`, refusal.err, row.token_id);
-      const next: Omit<ApprovalRow, 'mac'> = { ...row, status: decision, decided_at: now, decided_by: o.by, channel: o.channel, note: o.note ?? null };
+      const next: Omit<ApprovalRow, 'mac'> = {
+        ...row,
+        status: decision,
+        decided_at: now,
+        decided_by: o.by,
+        channel: o.channel,
+        note: o.note ?? null,
+      };
       const mac = signApproval(this.#integrityKey, next);
       let q = this.#store.db
         .updateTable('approvals')
@@ -377,7 +438,14 @@ export class ApprovalService {
       }
       // Lost a race (another decider won) or the row changed under us: read it again and answer
       // as it stands now. A row that is still pending after that changed twice: give up.
-      if (attempt >= 1) return refuse('refused:conflict', new GatehouseError('conflict', `approval ${id} changed while it was being decided`, { hint: 'run `gatehouse approvals list --all` and try again' }), row.token_id);
+      if (attempt >= 1)
+        return refuse(
+          'refused:conflict',
+          new GatehouseError('conflict', `approval ${id} changed while it was being decided`, {
+            hint: 'run `gatehouse approvals list --all` and try again',
+          }),
+          row.token_id,
+        );
     }
   }
 
@@ -390,11 +458,18 @@ export class ApprovalService {
    * told only to the token the approval belongs to. Still pending -> `approval_required` (wait
    * and retry); every other refusal, a forged or altered row included -> `approval_invalid`.
    */
-  async consume(id: string, who: { tokenId: string; digest: string }): Promise<{ approver: string; channel: DecisionChannel }> {
+  async consume(
+    id: string,
+    who: { tokenId: string; digest: string },
+  ): Promise<{ approver: string; channel: DecisionChannel }> {
     const ev = { kind: 'consume' as const, approvalId: isApprovalId(id) ? id : null, tokenId: who.tokenId };
     const refuse = async (reason: ConsumeFailure, row?: ApprovalRow): Promise<never> => {
       await this.#emit({ ...ev, outcome: `refused:${reason}` });
-      throw consumeError(reason, isApprovalId(id) ? id : '(malformed id)', row ? { by: row.decided_by, expiresAt: row.expires_at, note: row.note } : {});
+      throw consumeError(
+        reason,
+        isApprovalId(id) ? id : '(malformed id)',
+        row ? { by: row.decided_by, expiresAt: row.expires_at, note: row.note } : {},
+      );
     };
     if (!isApprovalId(id)) return refuse('not_found');
     const now = iso(this.#now());
@@ -411,7 +486,9 @@ export class ApprovalService {
     const reason = consumeRefusal(row, who.digest, now);
     if (reason) return refuse(reason, row);
     if (this.#spent.has(id)) {
-      log.error('an approval record was put back to an earlier state (spent, now shown unspent): it is refused', { approval: id });
+      log.error('an approval record was put back to an earlier state (spent, now shown unspent): it is refused', {
+        approval: id,
+      });
       await this.#emit({ ...ev, outcome: 'refused:tampered' });
       throw tamperedError(id);
     }
@@ -430,7 +507,12 @@ export class ApprovalService {
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 1) {
       this.#rememberSpent(id, Date.parse(row.expires_at));
-      await this.#emit({ ...ev, by: row.decided_by ?? undefined, channel: (row.channel as DecisionChannel) ?? undefined, outcome: 'consumed' });
+      await this.#emit({
+        ...ev,
+        by: row.decided_by ?? undefined,
+        channel: (row.channel as DecisionChannel) ?? undefined,
+        outcome: 'consumed',
+      });
       return { approver: row.decided_by ?? 'unknown', channel: (row.channel as DecisionChannel | null) ?? 'cli' };
     }
     // Lost a race with a concurrent consume (or the row changed under us): never a second use.
@@ -448,10 +530,19 @@ export class ApprovalService {
    * is refused like a bad one, and calling this again would sign rows a database writer inserted.
    */
   async signUnsigned(): Promise<number> {
-    const rows = (await this.#store.db.selectFrom('approvals').selectAll().where('mac', 'is', null).execute()) as ApprovalRow[];
+    const rows = (await this.#store.db
+      .selectFrom('approvals')
+      .selectAll()
+      .where('mac', 'is', null)
+      .execute()) as ApprovalRow[];
     let signed = 0;
     for (const r of rows) {
-      const res = await this.#store.db.updateTable('approvals').set({ mac: signApproval(this.#integrityKey, r) }).where('id', '=', r.id).where('mac', 'is', null).executeTakeFirst();
+      const res = await this.#store.db
+        .updateTable('approvals')
+        .set({ mac: signApproval(this.#integrityKey, r) })
+        .where('id', '=', r.id)
+        .where('mac', 'is', null)
+        .executeTakeFirst();
       signed += Number(res.numUpdatedRows);
     }
     return signed;
@@ -469,10 +560,21 @@ export class ApprovalService {
     if (approvalId !== undefined) return this.consume(approvalId, { tokenId: r.tokenId, digest: r.digest });
     const { id, expiresAt } = await this.request(r);
     const a = (await this.get(id))!;
-    throw new GatehouseError('approval_required', `a person must approve this before it runs (${r.rule}: ${r.reason}); approval ${id} is waiting`, {
-      hint: `${decideInstructions(id)} It expires at ${expiresAt}.`,
-      details: { approvalId: id, expiresAt, rule: r.rule, reason: r.reason, description: describeForHuman(a, { now: this.#now() }), instructions: decideInstructions(id) },
-    });
+    throw new GatehouseError(
+      'approval_required',
+      `a person must approve this before it runs (${r.rule}: ${r.reason}); approval ${id} is waiting`,
+      {
+        hint: `${decideInstructions(id)} It expires at ${expiresAt}.`,
+        details: {
+          approvalId: id,
+          expiresAt,
+          rule: r.rule,
+          reason: r.reason,
+          description: describeForHuman(a, { now: this.#now() }),
+          instructions: decideInstructions(id),
+        },
+      },
+    );
   }
 
   /**
@@ -485,11 +587,25 @@ export class ApprovalService {
   async stillWaiting(id: string, who: { tokenId: string }, why: string): Promise<never> {
     const a = await this.get(id);
     if (!a || a.tokenId !== who.tokenId) throw notFound(id);
-    if (a.status !== 'pending') throw new GatehouseError('approval_invalid', `approval ${id} is ${a.status}, not waiting`, { hint: 'call again without approval_id to ask anew' });
-    throw new GatehouseError('approval_required', `${why}; that is not a decision: approval ${id} is still waiting for a person (${a.rule}: ${a.reason})`, {
-      hint: `${decideInstructions(id)} It expires at ${a.expiresAt}.`,
-      details: { approvalId: id, expiresAt: a.expiresAt, rule: a.rule, reason: a.reason, description: describeForHuman(a, { now: this.#now() }), instructions: decideInstructions(id) },
-    });
+    if (a.status !== 'pending')
+      throw new GatehouseError('approval_invalid', `approval ${id} is ${a.status}, not waiting`, {
+        hint: 'call again without approval_id to ask anew',
+      });
+    throw new GatehouseError(
+      'approval_required',
+      `${why}; that is not a decision: approval ${id} is still waiting for a person (${a.rule}: ${a.reason})`,
+      {
+        hint: `${decideInstructions(id)} It expires at ${a.expiresAt}.`,
+        details: {
+          approvalId: id,
+          expiresAt: a.expiresAt,
+          rule: a.rule,
+          reason: a.reason,
+          description: describeForHuman(a, { now: this.#now() }),
+          instructions: decideInstructions(id),
+        },
+      },
+    );
   }
 
   /**
@@ -498,7 +614,12 @@ export class ApprovalService {
    * Only the asking token's own approval is settled (another's is not found).
    * Denied (decline, a refused accept, wrong code) -> throws `denied`.
    */
-  async settleInteractive(id: string, who: { tokenId: string; digest: string }, decision: 'approved' | 'denied', o: DecideOptions): Promise<{ approver: string; channel: DecisionChannel }> {
+  async settleInteractive(
+    id: string,
+    who: { tokenId: string; digest: string },
+    decision: 'approved' | 'denied',
+    o: DecideOptions,
+  ): Promise<{ approver: string; channel: DecisionChannel }> {
     await this.decide(id, decision, { ...o, forTokenId: who.tokenId });
     if (decision === 'denied') {
       throw new GatehouseError('denied', `the person did not approve this action${o.note ? ` (${o.note})` : ''}`, {
@@ -515,13 +636,22 @@ export class ApprovalService {
    * then the approval is approved and spent, or, for a wrong, reused or braked code, denied on
    * record and the code's error thrown.
    */
-  async settleTotp(id: string, who: { tokenId: string; digest: string }, code: string): Promise<{ approver: string; channel: DecisionChannel }> {
+  async settleTotp(
+    id: string,
+    who: { tokenId: string; digest: string },
+    code: string,
+  ): Promise<{ approver: string; channel: DecisionChannel }> {
     let approver: string;
     try {
       approver = await this.approvers.verify(code, { tokenId: who.tokenId });
     } catch (e) {
       const reason = e instanceof GatehouseError ? String(e.details?.reason ?? e.code) : 'error';
-      await this.decide(id, 'denied', { by: 'client', channel: 'totp', note: `code refused (${reason})`, forTokenId: who.tokenId }).catch(() => undefined);
+      await this.decide(id, 'denied', {
+        by: 'client',
+        channel: 'totp',
+        note: `code refused (${reason})`,
+        forTokenId: who.tokenId,
+      }).catch(() => undefined);
       throw e;
     }
     return this.settleInteractive(id, who, 'approved', { by: approver, channel: 'totp' });
@@ -530,7 +660,13 @@ export class ApprovalService {
   // ---- sealed requestState (MRTR, 2026-07-28) ------------------------------------------------
 
   /** Seals requestState bound to token + digest + expiry (default now + ttl); a fresh nonce if none given. */
-  sealRequestState(p: { tokenId: string; digest: string; approvalNonce?: string; expiresAt?: number; approvalId?: string }): string {
+  sealRequestState(p: {
+    tokenId: string;
+    digest: string;
+    approvalNonce?: string;
+    expiresAt?: number;
+    approvalId?: string;
+  }): string {
     return this.#codec.seal({ ...p, expiresAt: p.expiresAt ?? this.#now() + this.ttlMs });
   }
 
@@ -546,7 +682,10 @@ export class ApprovalService {
   async consumeStateNonce(nonce: string, expiresAt: number): Promise<boolean> {
     if (typeof nonce !== 'string' || nonce.length === 0 || nonce.length > 64) return false;
     const now = this.#now();
-    await this.#store.db.deleteFrom('approval_state_nonces').where('expires_at', '<', iso(now - NONCE_GRACE_MS)).execute();
+    await this.#store.db
+      .deleteFrom('approval_state_nonces')
+      .where('expires_at', '<', iso(now - NONCE_GRACE_MS))
+      .execute();
     const res = await this.#store.db
       .insertInto('approval_state_nonces')
       .values({ nonce, expires_at: iso(expiresAt), used_at: iso(now) })
@@ -562,14 +701,29 @@ export class ApprovalService {
       p = this.#codec.open(text, expect);
     } catch (e) {
       const reason = (e as GatehouseError).details?.reason ?? 'malformed';
-      await this.#emit({ kind: 'request_state', approvalId: null, tokenId: expect.tokenId, outcome: `refused:${String(reason)}` });
+      await this.#emit({
+        kind: 'request_state',
+        approvalId: null,
+        tokenId: expect.tokenId,
+        outcome: `refused:${String(reason)}`,
+      });
       throw e;
     }
     if (!(await this.consumeStateNonce(p.approvalNonce, p.expiresAt))) {
-      await this.#emit({ kind: 'request_state', approvalId: p.approvalId ?? null, tokenId: expect.tokenId, outcome: 'refused:replayed' });
+      await this.#emit({
+        kind: 'request_state',
+        approvalId: p.approvalId ?? null,
+        tokenId: expect.tokenId,
+        outcome: 'refused:replayed',
+      });
       throw requestStateError('replayed');
     }
-    await this.#emit({ kind: 'request_state', approvalId: p.approvalId ?? null, tokenId: expect.tokenId, outcome: 'redeemed' });
+    await this.#emit({
+      kind: 'request_state',
+      approvalId: p.approvalId ?? null,
+      tokenId: expect.tokenId,
+      outcome: 'redeemed',
+    });
     return p;
   }
 
@@ -599,16 +753,20 @@ export class ApprovalService {
   // ---- internals ---------------------------------------------------------------------------
 
   async #row(id: string): Promise<ApprovalRow | undefined> {
-    return (await this.#store.db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst()) as ApprovalRow | undefined;
+    return (await this.#store.db.selectFrom('approvals').selectAll().where('id', '=', id).executeTakeFirst()) as
+      ApprovalRow | undefined;
   }
 
   /** INVARIANT: nothing in a row is trusted before this; a failure is logged loudly. */
   #verified(r: ApprovalRow): boolean {
     if (approvalVerifies(this.#integrityKey, r)) return true;
-    log.error('an approval record failed its integrity check: it was written or changed outside Gatehouse and is refused', {
-      approval: r.id,
-      signature: r.mac === null ? 'missing' : 'wrong',
-    });
+    log.error(
+      'an approval record failed its integrity check: it was written or changed outside Gatehouse and is refused',
+      {
+        approval: r.id,
+        signature: r.mac === null ? 'missing' : 'wrong',
+      },
+    );
     return false;
   }
 
@@ -670,7 +828,12 @@ export class ApprovalService {
 type StoreTables = Store['db'] extends import('kysely').Kysely<infer D> ? D : never;
 
 /** The records a page's status (and token) means, as seen at `now`. */
-function pageFilter<O>(q: SelectQueryBuilder<StoreTables, 'approvals', O>, status: NonNullable<PageOptions['status']>, tokenId: string | undefined, now: string): SelectQueryBuilder<StoreTables, 'approvals', O> {
+function pageFilter<O>(
+  q: SelectQueryBuilder<StoreTables, 'approvals', O>,
+  status: NonNullable<PageOptions['status']>,
+  tokenId: string | undefined,
+  now: string,
+): SelectQueryBuilder<StoreTables, 'approvals', O> {
   const x = tokenId === undefined ? q : q.where('token_id', '=', tokenId);
   switch (status) {
     case 'pending':
@@ -682,17 +845,25 @@ function pageFilter<O>(q: SelectQueryBuilder<StoreTables, 'approvals', O>, statu
     case 'used':
       return x.where('consumed_at', 'is not', null);
     case 'expired':
-      return x.where('status', 'in', ['pending', 'approved']).where('consumed_at', 'is', null).where('expires_at', '<=', now);
+      return x
+        .where('status', 'in', ['pending', 'approved'])
+        .where('consumed_at', 'is', null)
+        .where('expires_at', '<=', now);
     case 'all':
       return x;
     default:
-      throw new GatehouseError('invalid_input', `unknown approval status ${JSON.stringify(status)}`, { hint: 'use pending, approved, denied, expired, used or all' });
+      throw new GatehouseError('invalid_input', `unknown approval status ${JSON.stringify(status)}`, {
+        hint: 'use pending, approved, denied, expired, used or all',
+      });
   }
 }
 
 function parseCursor(text: string): { createdAt: string; id: string } {
   const m = /^(\d{4}-\d\d-\d\dT[\d:.]+Z)\|(ap_[A-Za-z0-9_-]{10,64})$/.exec(text);
-  if (!m) throw new GatehouseError('invalid_input', 'not a cursor from a previous page', { hint: 'pass the nextCursor a previous page returned, unchanged' });
+  if (!m)
+    throw new GatehouseError('invalid_input', 'not a cursor from a previous page', {
+      hint: 'pass the nextCursor a previous page returned, unchanged',
+    });
   return { createdAt: m[1]!, id: m[2]! };
 }
 
@@ -701,11 +872,17 @@ function iso(ms: number): string {
 }
 
 function notFound(id: string): GatehouseError {
-  return new GatehouseError('not_found', `no approval ${id}`, { hint: 'run `gatehouse approvals list` to see what is waiting' });
+  return new GatehouseError('not_found', `no approval ${id}`, {
+    hint: 'run `gatehouse approvals list` to see what is waiting',
+  });
 }
 
 /** Why a verified row cannot be decided now, or null when it can. */
-function decideRefusal(row: ApprovalRow, o: DecideOptions, now: string): { reason: string; err: GatehouseError } | null {
+function decideRefusal(
+  row: ApprovalRow,
+  o: DecideOptions,
+  now: string,
+): { reason: string; err: GatehouseError } | null {
   const id = row.id;
   if (o.notTokenId !== undefined && row.token_id === o.notTokenId) {
     return {
@@ -718,20 +895,30 @@ function decideRefusal(row: ApprovalRow, o: DecideOptions, now: string): { reaso
   if ((row.status === 'pending' || (row.status === 'approved' && !row.consumed_at)) && row.expires_at <= now) {
     return {
       reason: 'expired',
-      err: new GatehouseError('approval_invalid', `approval ${id} expired at ${row.expires_at} without a decision (expiry means deny)`, {
-        hint: 'the agent must ask again; approve the new request',
-        details: { reason: 'expired', approvalId: id },
-      }),
+      err: new GatehouseError(
+        'approval_invalid',
+        `approval ${id} expired at ${row.expires_at} without a decision (expiry means deny)`,
+        {
+          hint: 'the agent must ask again; approve the new request',
+          details: { reason: 'expired', approvalId: id },
+        },
+      ),
     };
   }
   if (row.status === 'pending') return null;
-  const status = row.status === 'denied' ? 'denied' : row.consumed_at ? 'used' : row.expires_at <= now ? 'expired' : row.status;
+  const status =
+    row.status === 'denied' ? 'denied' : row.consumed_at ? 'used' : row.expires_at <= now ? 'expired' : row.status;
   return {
     reason: 'already_decided',
-    err: new GatehouseError('conflict', `approval ${id} was already ${row.status} by ${row.decided_by ?? '?'} at ${row.decided_at ?? '?'}`, {
-      hint: row.status === 'denied' ? 'a denial is final; the agent must ask again for a new approval' : 'nothing to do',
-      details: { reason: 'already_decided', approvalId: id, status },
-    }),
+    err: new GatehouseError(
+      'conflict',
+      `approval ${id} was already ${row.status} by ${row.decided_by ?? '?'} at ${row.decided_at ?? '?'}`,
+      {
+        hint:
+          row.status === 'denied' ? 'a denial is final; the agent must ask again for a new approval' : 'nothing to do',
+        details: { reason: 'already_decided', approvalId: id, status },
+      },
+    ),
   };
 }
 
@@ -747,7 +934,10 @@ function consumeRefusal(row: ApprovalRow, digest: string, now: string): ConsumeF
 
 function checkText(field: string, v: unknown, max: number, allowEmpty = false): void {
   if (typeof v !== 'string' || (!allowEmpty && v.length === 0) || v.length > max) {
-    throw new GatehouseError('invalid_input', `approval field ${field} must be a string of ${allowEmpty ? 0 : 1}..${max} characters`);
+    throw new GatehouseError(
+      'invalid_input',
+      `approval field ${field} must be a string of ${allowEmpty ? 0 : 1}..${max} characters`,
+    );
   }
 }
 
@@ -762,7 +952,9 @@ function pickOperation(op: ApprovalOperation): ApprovalOperation {
   if (op.kind === 'http') {
     const b = op.body;
     const body: ApprovalBody | undefined =
-      b && typeof b.bytes === 'number' && typeof b.sha256 === 'string' ? { bytes: b.bytes, sha256: b.sha256, ...(typeof b.preview === 'string' ? { preview: b.preview } : {}) } : undefined;
+      b && typeof b.bytes === 'number' && typeof b.sha256 === 'string'
+        ? { bytes: b.bytes, sha256: b.sha256, ...(typeof b.preview === 'string' ? { preview: b.preview } : {}) }
+        : undefined;
     return { kind: 'http', method: String(op.method), path: String(op.path), ...(body ? { body } : {}), ...extra };
   }
   if (op.kind === 'action') return { kind: 'action', summary: String(op.summary), ...extra };
@@ -776,20 +968,31 @@ function pickOperation(op: ApprovalOperation): ApprovalOperation {
  */
 function pickBound(b: unknown): Record<string, string> | undefined {
   if (b === undefined || b === null) return undefined;
-  if (typeof b !== 'object' || Array.isArray(b)) throw new GatehouseError('invalid_input', 'the bound inputs of an approval must be an object of strings');
+  if (typeof b !== 'object' || Array.isArray(b))
+    throw new GatehouseError('invalid_input', 'the bound inputs of an approval must be an object of strings');
   const entries = Object.entries(b as Record<string, unknown>);
   if (entries.length > MAX_BOUND_KEYS) {
-    throw new GatehouseError('input_too_large', `the action has ${entries.length} bound inputs; an approval shows at most ${MAX_BOUND_KEYS}`, {
-      hint: 'send fewer headers or environment variables with this call',
-    });
+    throw new GatehouseError(
+      'input_too_large',
+      `the action has ${entries.length} bound inputs; an approval shows at most ${MAX_BOUND_KEYS}`,
+      {
+        hint: 'send fewer headers or environment variables with this call',
+      },
+    );
   }
   for (const [k, v] of entries) {
-    if (k.length === 0 || k.length > MAX_BOUND_KEY_CHARS) throw new GatehouseError('invalid_input', `a bound input name must be 1..${MAX_BOUND_KEY_CHARS} characters`);
-    if (typeof v !== 'string') throw new GatehouseError('invalid_input', `bound input ${JSON.stringify(truncateText(k, 100))} must be a string`);
+    if (k.length === 0 || k.length > MAX_BOUND_KEY_CHARS)
+      throw new GatehouseError('invalid_input', `a bound input name must be 1..${MAX_BOUND_KEY_CHARS} characters`);
+    if (typeof v !== 'string')
+      throw new GatehouseError('invalid_input', `bound input ${JSON.stringify(truncateText(k, 100))} must be a string`);
     if (Buffer.byteLength(v, 'utf8') > MAX_BOUND_VALUE_BYTES) {
-      throw new GatehouseError('input_too_large', `bound input ${JSON.stringify(truncateText(k, 100))} is over ${MAX_BOUND_VALUE_BYTES} bytes`, {
-        hint: 'send a smaller value with this call',
-      });
+      throw new GatehouseError(
+        'input_too_large',
+        `bound input ${JSON.stringify(truncateText(k, 100))} is over ${MAX_BOUND_VALUE_BYTES} bytes`,
+        {
+          hint: 'send a smaller value with this call',
+        },
+      );
     }
   }
   // fromEntries defines own properties, so a name like "__proto__" is kept, not swallowed.

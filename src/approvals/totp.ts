@@ -85,6 +85,12 @@ export function matchTotp(secret: Uint8Array, code: string, timeMs: number): num
 /** The enrolment URI authenticator apps scan (Key URI Format). Contains the seed: show it once. */
 export function otpauthUri(name: string, secret: Uint8Array, issuer = 'Gatehouse'): string {
   const label = `${encodeURIComponent(issuer)}:${encodeURIComponent(name)}`;
-  const q = new URLSearchParams({ secret: base32Encode(secret), issuer, algorithm: 'SHA1', digits: String(TOTP_DIGITS), period: String(TOTP_PERIOD_S) });
+  const q = new URLSearchParams({
+    secret: base32Encode(secret),
+    issuer,
+    algorithm: 'SHA1',
+    digits: String(TOTP_DIGITS),
+    period: String(TOTP_PERIOD_S),
+  });
   return `otpauth://totp/${label}?${q.toString()}`;
 }

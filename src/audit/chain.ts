@@ -2,8 +2,25 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** The fields of a record that its chain hash covers, in a fixed order. */
 export const CHAINED_FIELDS = [
-  'seq', 'id', 'ts', 'phase', 'ref', 'token_id', 'token_name', 'tool', 'route', 'target', 'action',
-  'decision', 'rule', 'approver', 'outcome', 'status', 'duration_ms', 'client', 'detail',
+  'seq',
+  'id',
+  'ts',
+  'phase',
+  'ref',
+  'token_id',
+  'token_name',
+  'tool',
+  'route',
+  'target',
+  'action',
+  'decision',
+  'rule',
+  'approver',
+  'outcome',
+  'status',
+  'duration_ms',
+  'client',
+  'detail',
 ] as const;
 
 /**
@@ -11,7 +28,10 @@ export const CHAINED_FIELDS = [
  * blob holding it) is hashed after the other fields, and only when set, so every record written
  * before payloads existed hashes as it did then.
  */
-export type ChainedRecord = { [K in (typeof CHAINED_FIELDS)[number]]: string | number | null } & { prev_hash: string; payload?: string | null };
+export type ChainedRecord = { [K in (typeof CHAINED_FIELDS)[number]]: string | number | null } & {
+  prev_hash: string;
+  payload?: string | null;
+};
 
 /** The hash of the (virtual) record before the first one. */
 export const GENESIS = '0'.repeat(64);

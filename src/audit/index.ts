@@ -14,5 +14,11 @@ export {
   type AuditHead,
   type AuditPayloadValue,
 } from './read.js';
-export { INLINE_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, actionPayload, payloadParts, type AuditPayloadRef } from './payload.js';
+export {
+  INLINE_PAYLOAD_BYTES,
+  MAX_PAYLOAD_BYTES,
+  actionPayload,
+  payloadParts,
+  type AuditPayloadRef,
+} from './payload.js';
 export { canonicalText, REPLACEMENT } from './canonical.js';

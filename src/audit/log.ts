@@ -4,7 +4,14 @@ import { GatehouseError, log } from '../core/index.js';
 import type { Store } from '../store/index.js';
 import { canonicalDetailJson, canonicalInt, canonicalText, clipForDisplay } from './canonical.js';
 import { chainHash, GENESIS, type ChainedRecord } from './chain.js';
-import { checkPayloadName, payloadColumn, payloadParts, SPILLED, type AuditPayloadRef, type BlobWrite } from './payload.js';
+import {
+  checkPayloadName,
+  payloadColumn,
+  payloadParts,
+  SPILLED,
+  type AuditPayloadRef,
+  type BlobWrite,
+} from './payload.js';
 import { sqliteAuditWriter, type SqliteAuditWriter } from './sqlite-writer.js';
 import type { DurableSync } from './wal-sync.js';
 
@@ -119,7 +126,11 @@ export class AuditLog {
    * `durableSync` replaces the embedded store's WAL flush (tests use it to delay or fail the
    * flush); production code leaves it unset.
    */
-  constructor(store: Store, chainKey: Buffer, options: { scrub?: (s: string) => string; durableSync?: DurableSync } = {}) {
+  constructor(
+    store: Store,
+    chainKey: Buffer,
+    options: { scrub?: (s: string) => string; durableSync?: DurableSync } = {},
+  ) {
     if (chainKey.length < 32) throw new GatehouseError('key_invalid', 'audit chain key must be at least 32 bytes');
     this.#store = store;
     this.#key = chainKey;
@@ -144,7 +155,11 @@ export class AuditLog {
       return Promise.reject(
         e instanceof GatehouseError
           ? e
-          : new GatehouseError('audit_unavailable', 'the audit record could not be prepared, so the action was not run', { hint: 'see the server log', cause: e }),
+          : new GatehouseError(
+              'audit_unavailable',
+              'the audit record could not be prepared, so the action was not run',
+              { hint: 'see the server log', cause: e },
+            ),
       );
     }
     return new Promise((resolve, reject) => {
@@ -161,7 +176,10 @@ export class AuditLog {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, batchLength(this.#queue));
       try {
-        const seqs = await this.#write(batch, batch.some((p) => p.durable));
+        const seqs = await this.#write(
+          batch,
+          batch.some((p) => p.durable),
+        );
         // One seq per record, in order; a writer that answers otherwise fails the whole batch.
         if (seqs.length !== batch.length) {
           throw new Error(`the audit writer returned ${seqs.length} seqs for ${batch.length} records`);
@@ -169,10 +187,14 @@ export class AuditLog {
         batch.forEach((p, i) => p.resolve({ id: p.id, seq: seqs[i]! }));
       } catch (e) {
         log.error('audit write failed', { err: e });
-        const err = new GatehouseError('audit_unavailable', 'the audit log cannot be written, so the action was not run', {
-          hint: 'check that the store is reachable and has free space; `gatehouse doctor` shows its state',
-          cause: e,
-        });
+        const err = new GatehouseError(
+          'audit_unavailable',
+          'the audit log cannot be written, so the action was not run',
+          {
+            hint: 'check that the store is reachable and has free space; `gatehouse doctor` shows its state',
+            cause: e,
+          },
+        );
         batch.forEach((p) => p.reject(err));
       }
     }
@@ -192,7 +214,12 @@ export class AuditLog {
           // keeps the flush.
           if (!durable) await sql.raw('SET LOCAL synchronous_commit = off').execute(conn);
         }
-        const last = await conn.selectFrom('audit_log').select(['seq', 'hash']).orderBy('seq', 'desc').limit(1).executeTakeFirst();
+        const last = await conn
+          .selectFrom('audit_log')
+          .select(['seq', 'hash'])
+          .orderBy('seq', 'desc')
+          .limit(1)
+          .executeTakeFirst();
         let seq = last ? Number(last.seq) : 0;
         let prev: string = last ? last.hash : GENESIS;
         const rows: (ChainedRecord & { hash: string })[] = [];
@@ -221,7 +248,10 @@ export class AuditLog {
         await sql.raw('COMMIT').execute(conn);
         return rows.map((r) => Number(r.seq));
       } catch (e) {
-        await sql.raw('ROLLBACK').execute(conn).catch(() => undefined);
+        await sql
+          .raw('ROLLBACK')
+          .execute(conn)
+          .catch(() => undefined);
         throw e;
       }
     });
@@ -248,7 +278,9 @@ export class AuditLog {
   /** Returns after everything appended so far is committed and on disk, and releases the WAL descriptor. */
   async close(): Promise<void> {
     await this.drain();
-    await this.#sqliteWriter?.flushLagging().catch((e: unknown) => log.error('audit flush at close failed', { err: e }));
+    await this.#sqliteWriter
+      ?.flushLagging()
+      .catch((e: unknown) => log.error('audit flush at close failed', { err: e }));
     this.#sqliteWriter?.close();
     this.#sqliteWriter = undefined;
   }
@@ -266,7 +298,10 @@ export class AuditLog {
       for (const name of Object.keys(e.payload)) {
         checkPayloadName(name);
         const v: unknown = e.payload[name];
-        if (typeof v !== 'string') throw new GatehouseError('invalid_input', `audit payload ${name} is not text`, { hint: 'pass payload values as strings (JSON for structured values)' });
+        if (typeof v !== 'string')
+          throw new GatehouseError('invalid_input', `audit payload ${name} is not text`, {
+            hint: 'pass payload values as strings (JSON for structured values)',
+          });
         payload.push([name, canonicalText(scrub(canonicalText(v)))]);
       }
     }
@@ -292,7 +327,11 @@ export class AuditLog {
     if (e.detail) {
       detail = canonicalDetailJson(e.detail, scrub);
       if (detail.length > MAX_DETAIL) {
-        detail = JSON.stringify({ clipped: true, fullTextIn: `payload ${spill('detail', detail)}`, chars: detail.length });
+        detail = JSON.stringify({
+          clipped: true,
+          fullTextIn: `payload ${spill('detail', detail)}`,
+          chars: detail.length,
+        });
       }
     }
     const row: ChainedRecord = {

@@ -37,9 +37,13 @@ export function checkPayloadName(name: string): void {
   // INVARIANT: a caller cannot write under the log's own names, so `@action` is always the
   // action's full text.
   if (!NAME.test(name)) {
-    throw new GatehouseError('invalid_input', `audit payload name ${JSON.stringify(truncateText(name, 80))} is not allowed`, {
-      hint: 'use 1-64 letters, digits, _ . : - starting with a letter (e.g. command, stdin, env, transcript)',
-    });
+    throw new GatehouseError(
+      'invalid_input',
+      `audit payload name ${JSON.stringify(truncateText(name, 80))} is not allowed`,
+      {
+        hint: 'use 1-64 letters, digits, _ . : - starting with a letter (e.g. command, stdin, env, transcript)',
+      },
+    );
   }
 }
 
@@ -60,9 +64,13 @@ export function payloadColumn(values: [string, string][], blobs: BlobWrite[]): s
     }
     const bytes = Buffer.byteLength(text, 'utf8');
     if (bytes > MAX_PAYLOAD_BYTES) {
-      throw new GatehouseError('input_too_large', `the audit record's ${name} is ${bytes} bytes; one record keeps at most ${MAX_PAYLOAD_BYTES} bytes per value`, {
-        hint: 'send less at once (split the input into smaller parts); the audit log keeps every byte that runs, so it refuses rather than cuts',
-      });
+      throw new GatehouseError(
+        'input_too_large',
+        `the audit record's ${name} is ${bytes} bytes; one record keeps at most ${MAX_PAYLOAD_BYTES} bytes per value`,
+        {
+          hint: 'send less at once (split the input into smaller parts); the audit log keeps every byte that runs, so it refuses rather than cuts',
+        },
+      );
     }
     if (bytes <= INLINE_PAYLOAD_BYTES) {
       refs[name] = { text };
@@ -92,7 +100,8 @@ export function parsePayloadColumn(raw: unknown): Record<string, AuditPayloadRef
     if (r === null || typeof r !== 'object') return undefined;
     const ref = r as Record<string, unknown>;
     if (typeof ref.text === 'string') out[k] = { text: ref.text };
-    else if (typeof ref.sha256 === 'string' && /^[0-9a-f]{64}$/.test(ref.sha256) && Number.isSafeInteger(ref.bytes)) out[k] = { sha256: ref.sha256, bytes: ref.bytes as number };
+    else if (typeof ref.sha256 === 'string' && /^[0-9a-f]{64}$/.test(ref.sha256) && Number.isSafeInteger(ref.bytes))
+      out[k] = { sha256: ref.sha256, bytes: ref.bytes as number };
     else return undefined;
   }
   return out;
@@ -163,5 +172,11 @@ export function actionPayload(parts: {
 }
 
 function sortedJson(o: Readonly<Record<string, string>>): string {
-  return JSON.stringify(Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]])));
+  return JSON.stringify(
+    Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, o[k]]),
+    ),
+  );
 }

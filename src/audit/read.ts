@@ -55,9 +55,12 @@ export function parseAuditAnchor(text: string): { seq: number; hash: string } | 
 
 /** The chain's head, or null for an empty log. */
 export async function auditHead(store: Store): Promise<AuditHead | null> {
-  const r = (await store.db.selectFrom('audit_log').select(['seq', 'hash', 'ts']).orderBy('seq', 'desc').limit(1).executeTakeFirst()) as
-    | { seq: number | string; hash: string; ts: string }
-    | undefined;
+  const r = (await store.db
+    .selectFrom('audit_log')
+    .select(['seq', 'hash', 'ts'])
+    .orderBy('seq', 'desc')
+    .limit(1)
+    .executeTakeFirst()) as { seq: number | string; hash: string; ts: string } | undefined;
   return r ? { seq: Number(r.seq), hash: r.hash, ts: r.ts } : null;
 }
 
@@ -124,7 +127,8 @@ export async function verifyAuditChain(
         for (const [name, ref] of Object.entries(payload)) {
           if (!('sha256' in ref)) continue;
           const state = blobs.state(ref);
-          if (state !== 'ok') report({ seq, id, problem: state === 'missing' ? 'blob_missing' : 'blob_changed', payload: name });
+          if (state !== 'ok')
+            report({ seq, id, problem: state === 'missing' ? 'blob_missing' : 'blob_changed', payload: name });
         }
       }
       if (anchor && seq === anchor.seq) {
@@ -168,12 +172,20 @@ class BlobChecker {
     const list = [...wanted];
     for (let i = 0; i < list.length; i += BLOBS_PER_QUERY) {
       const part = list.slice(i, i + BLOBS_PER_QUERY);
-      const rows = (await this.#store.db.selectFrom('audit_blobs').select(['sha256', 'data']).where('sha256', 'in', part).execute()) as { sha256: string; data: Uint8Array }[];
+      const rows = (await this.#store.db
+        .selectFrom('audit_blobs')
+        .select(['sha256', 'data'])
+        .where('sha256', 'in', part)
+        .execute()) as { sha256: string; data: Uint8Array }[];
       const found = new Map(rows.map((r) => [r.sha256, r.data]));
       for (const sha of part) {
         const data = found.get(sha);
         if (!data) this.#seen.set(sha, 'missing');
-        else this.#seen.set(sha, hashesEqual(createHash('sha256').update(data).digest('hex'), sha) ? { bytes: data.byteLength } : 'changed');
+        else
+          this.#seen.set(
+            sha,
+            hashesEqual(createHash('sha256').update(data).digest('hex'), sha) ? { bytes: data.byteLength } : 'changed',
+          );
       }
     }
   }
@@ -203,7 +215,10 @@ export async function searchAudit(store: Store, q: AuditQuery = {}): Promise<Aud
   if (q.tool) query = query.where('tool', '=', q.tool);
   if (q.decision) query = query.where('decision', '=', q.decision);
   if (q.since) query = query.where('ts', '>=', q.since);
-  const rows = (await query.orderBy('seq', 'desc').limit(q.limit ?? 50).execute()) as Row[];
+  const rows = (await query
+    .orderBy('seq', 'desc')
+    .limit(q.limit ?? 50)
+    .execute()) as Row[];
   return rows.reverse().map(toRecord);
 }
 
@@ -239,14 +254,24 @@ export async function readAuditPayloads(store: Store, record: AuditRecord): Prom
       out[name] = { text: ref.text, bytes: Buffer.byteLength(ref.text, 'utf8') };
       continue;
     }
-    const row = (await store.db.selectFrom('audit_blobs').select(['data']).where('sha256', '=', ref.sha256).executeTakeFirst()) as { data: Uint8Array } | undefined;
+    const row = (await store.db
+      .selectFrom('audit_blobs')
+      .select(['data'])
+      .where('sha256', '=', ref.sha256)
+      .executeTakeFirst()) as { data: Uint8Array } | undefined;
     if (!row) {
       out[name] = { text: '', bytes: ref.bytes, sha256: ref.sha256, problem: 'missing' };
       continue;
     }
     const data = Buffer.from(row.data.buffer, row.data.byteOffset, row.data.byteLength);
-    const ok = data.byteLength === ref.bytes && hashesEqual(createHash('sha256').update(data).digest('hex'), ref.sha256);
-    out[name] = { text: data.toString('utf8'), bytes: ref.bytes, sha256: ref.sha256, ...(ok ? {} : { problem: 'changed' as const }) };
+    const ok =
+      data.byteLength === ref.bytes && hashesEqual(createHash('sha256').update(data).digest('hex'), ref.sha256);
+    out[name] = {
+      text: data.toString('utf8'),
+      bytes: ref.bytes,
+      sha256: ref.sha256,
+      ...(ok ? {} : { problem: 'changed' as const }),
+    };
   }
   return out;
 }
@@ -254,7 +279,10 @@ export async function readAuditPayloads(store: Store, record: AuditRecord): Prom
 /** Resolves `audit show`'s argument or fails with a clear error. */
 export async function requireAuditRecord(store: Store, idOrSeq: string): Promise<AuditRecord> {
   const r = await readAuditRecord(store, idOrSeq);
-  if (!r) throw new GatehouseError('not_found', `no audit record ${JSON.stringify(truncateText(idOrSeq, 80))}`, { hint: 'give a seq (as `audit tail` shows it, without #) or an id (au_…)' });
+  if (!r)
+    throw new GatehouseError('not_found', `no audit record ${JSON.stringify(truncateText(idOrSeq, 80))}`, {
+      hint: 'give a seq (as `audit tail` shows it, without #) or an id (au_…)',
+    });
   return r;
 }
 

@@ -13,7 +13,10 @@ const ROWS_PER_INSERT = 16;
  * writer owns the records it is given and fills those fields in place). The blobs the records
  * refer to are written in the same transaction. Returns the seqs.
  */
-export function sqliteBatchWriter(handle: BetterSqlite3.Database, key: Buffer): (records: ChainedRecord[], blobs?: BlobWrite[]) => number[] {
+export function sqliteBatchWriter(
+  handle: BetterSqlite3.Database,
+  key: Buffer,
+): (records: ChainedRecord[], blobs?: BlobWrite[]) => number[] {
   const last = handle.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
   // Prepared on first use: the hot path (no blob) never touches audit_blobs.
   let blobInsert: BetterSqlite3.Statement | undefined;
@@ -21,14 +24,20 @@ export function sqliteBatchWriter(handle: BetterSqlite3.Database, key: Buffer): 
   const one = `(${COLS.map(() => '?').join(', ')})`;
   const insertOf = (rows: number): BetterSqlite3.Statement => {
     let s = inserts.get(rows);
-    if (!s) inserts.set(rows, (s = handle.prepare(`INSERT INTO audit_log (${COLS.join(', ')}) VALUES ${Array(rows).fill(one).join(', ')}`)));
+    if (!s)
+      inserts.set(
+        rows,
+        (s = handle.prepare(`INSERT INTO audit_log (${COLS.join(', ')}) VALUES ${Array(rows).fill(one).join(', ')}`)),
+      );
     return s;
   };
   const tx = handle.transaction((records: ChainedRecord[], blobs: BlobWrite[]) => {
     // INVARIANT: a blob is written in its record's transaction: if it cannot be, neither is the
     // record, and the append rejects (no record, no action). Content-addressed: same data, one row.
     if (blobs.length > 0) {
-      blobInsert ??= handle.prepare('INSERT INTO audit_blobs (sha256, bytes, data) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING');
+      blobInsert ??= handle.prepare(
+        'INSERT INTO audit_blobs (sha256, bytes, data) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING',
+      );
       for (const b of blobs) blobInsert.run(b.sha256, b.bytes, b.data);
     }
     const top = last.get() as { seq: number; hash: string } | undefined;

@@ -41,7 +41,11 @@ export interface SqliteAuditWriter {
  * the next durable flush or the lagging timer takes it to the disk, and a failure there is final,
  * so the next attempt is refused.
  */
-export function sqliteAuditWriter(handle: BetterSqlite3.Database, key: Buffer, opts: { sync?: DurableSync } = {}): SqliteAuditWriter {
+export function sqliteAuditWriter(
+  handle: BetterSqlite3.Database,
+  key: Buffer,
+  opts: { sync?: DurableSync } = {},
+): SqliteAuditWriter {
   const commit = sqliteBatchWriter(handle, key);
   // Settled on the first batch. PRAGMA setters are run each time through `handle.pragma`, never as
   // prepared statements: SQLite applies a setter while compiling it, so preparing `synchronous =
@@ -51,12 +55,17 @@ export function sqliteAuditWriter(handle: BetterSqlite3.Database, key: Buffer, o
   let walFile: WalFileSync | undefined;
   const modeFor = (): typeof mode => {
     if (mode !== undefined) return mode;
-    if (handle.memory || String(handle.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') return (mode = null);
+    if (handle.memory || String(handle.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal')
+      return (mode = null);
     // The connection's own level is restored after each batch: other writes on it (tokens,
     // approvals, vault) keep flushing inside their commits.
     const level = Number(handle.pragma('synchronous', { simple: true }));
     if (!opts.sync) walFile = new WalFileSync(handle.name);
-    return (mode = { relaxed: 'synchronous = NORMAL', restore: `synchronous = ${level}`, sync: opts.sync ?? walFile!.sync });
+    return (mode = {
+      relaxed: 'synchronous = NORMAL',
+      restore: `synchronous = ${level}`,
+      sync: opts.sync ?? walFile!.sync,
+    });
   };
   // The write lock is taken without SQLite's busy wait, which would sleep on the event loop while
   // another process holds the lock (a CLI command, a migration, another server): a busy store is
@@ -151,7 +160,9 @@ async function outsideTransaction(handle: BetterSqlite3.Database): Promise<void>
   const deadline = Date.now() + OPEN_TRANSACTION_WAIT_MS;
   while (handle.inTransaction) {
     if (Date.now() > deadline) {
-      throw new GatehouseError('audit_unavailable', 'another transaction held the store for too long', { hint: 'retry; if it persists, restart the server' });
+      throw new GatehouseError('audit_unavailable', 'another transaction held the store for too long', {
+        hint: 'retry; if it persists, restart the server',
+      });
     }
     await new Promise((r) => setTimeout(r, 1));
   }

@@ -44,7 +44,10 @@ export class WalFileSync {
       const fd = await this.#descriptor();
       await new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
     } catch (e) {
-      this.#failed = new Error(`the audit WAL could not be flushed; restart Gatehouse once the disk is healthy (${(e as Error).message})`, { cause: e });
+      this.#failed = new Error(
+        `the audit WAL could not be flushed; restart Gatehouse once the disk is healthy (${(e as Error).message})`,
+        { cause: e },
+      );
       throw this.#failed;
     }
   };

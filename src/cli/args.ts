@@ -8,7 +8,9 @@ export function parse<O extends Options>(args: string[], options: O, opts: { pos
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: opts.positionals ?? true });
   } catch (e) {
-    throw new GatehouseError('usage', (e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''), { hint: 'run `gatehouse help` for usage' });
+    throw new GatehouseError('usage', (e as Error).message.replace(/^TypeError \[[A-Z_]+\]: /, ''), {
+      hint: 'run `gatehouse help` for usage',
+    });
   }
 }
 
@@ -35,6 +37,12 @@ export function table(rows: Record<string, string>[], columns: string[]): string
   if (rows.length === 0) return '(none)';
   const width = columns.map((c) => Math.max(c.length, ...rows.map((r) => (r[c] ?? '').length)));
   // One width per column (padEnd without a width pads nothing, as before).
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(width[i] ?? 0)).join('  ').trimEnd();
-  return [line(columns.map((c) => c.toUpperCase())), ...rows.map((r) => line(columns.map((c) => r[c] ?? '')))].join('\n');
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(width[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [line(columns.map((c) => c.toUpperCase())), ...rows.map((r) => line(columns.map((c) => r[c] ?? '')))].join(
+    '\n',
+  );
 }

@@ -9,20 +9,56 @@ import { EXIT, type CliContext, type CommandRunner } from './context.js';
  * without paying for the guard's parser or the SSH library.
  */
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run: CommandRunner }> }> = {
-  serve: { summary: 'serve MCP over Streamable HTTP (POST /mcp) and the plain HTTP routes', load: () => import('./commands/serve.js') },
-  mcp: { summary: 'serve MCP over stdio for a local client (token from GATEHOUSE_TOKEN or --token-file)', load: () => import('./commands/mcp.js') },
+  serve: {
+    summary: 'serve MCP over Streamable HTTP (POST /mcp) and the plain HTTP routes',
+    load: () => import('./commands/serve.js'),
+  },
+  mcp: {
+    summary: 'serve MCP over stdio for a local client (token from GATEHOUSE_TOKEN or --token-file)',
+    load: () => import('./commands/mcp.js'),
+  },
   token: { summary: 'create, list, revoke and rotate agent tokens', load: () => import('./commands/token.js') },
-  target: { summary: 'HTTP and SSH targets: add, list, update, rm, trust (pin an SSH host key)', load: () => import('./commands/target.js') },
-  approvals: { summary: 'list approvals waiting for a person (and past ones with --all)', load: () => import('./commands/approvals.js') },
-  approve: { summary: 'approve a waiting action: approve ID [--note TEXT]', load: () => import('./commands/approve.js') },
-  deny: { summary: 'deny a waiting action: deny ID [--note TEXT]', load: async () => ({ run: (await import('./commands/approve.js')).runDeny }) },
-  approver: { summary: 'TOTP approvers: approver add NAME (prints the otpauth URI once), list, rm', load: () => import('./commands/approver.js') },
+  target: {
+    summary: 'HTTP and SSH targets: add, list, update, rm, trust (pin an SSH host key)',
+    load: () => import('./commands/target.js'),
+  },
+  approvals: {
+    summary: 'list approvals waiting for a person (and past ones with --all)',
+    load: () => import('./commands/approvals.js'),
+  },
+  approve: {
+    summary: 'approve a waiting action: approve ID [--note TEXT]',
+    load: () => import('./commands/approve.js'),
+  },
+  deny: {
+    summary: 'deny a waiting action: deny ID [--note TEXT]',
+    load: async () => ({ run: (await import('./commands/approve.js')).runDeny }),
+  },
+  approver: {
+    summary: 'TOTP approvers: approver add NAME (prints the otpauth URI once), list, rm',
+    load: () => import('./commands/approver.js'),
+  },
   audit: { summary: 'verify, tail and search the tamper-evident audit log', load: () => import('./commands/audit.js') },
-  guard: { summary: 'judge a shell command with the guard: guard check -- COMMAND', load: () => import('./commands/guard.js') },
-  vault: { summary: 'sealed secrets: create, set, bind, unbind, list, rm, rekey', load: () => import('./commands/vault.js') },
-  sandbox: { summary: 'sandbox doctor: which isolation is active and why', load: () => import('./commands/sandbox.js') },
-  run: { summary: 'run a program inside the sandbox: run [--profile NAME] -- CMD ...', load: () => import('./commands/run.js') },
-  doctor: { summary: 'check the store, key file, Node and optional system parts', load: () => import('./commands/doctor.js') },
+  guard: {
+    summary: 'judge a shell command with the guard: guard check -- COMMAND',
+    load: () => import('./commands/guard.js'),
+  },
+  vault: {
+    summary: 'sealed secrets: create, set, bind, unbind, list, rm, rekey',
+    load: () => import('./commands/vault.js'),
+  },
+  sandbox: {
+    summary: 'sandbox doctor: which isolation is active and why',
+    load: () => import('./commands/sandbox.js'),
+  },
+  run: {
+    summary: 'run a program inside the sandbox: run [--profile NAME] -- CMD ...',
+    load: () => import('./commands/run.js'),
+  },
+  doctor: {
+    summary: 'check the store, key file, Node and optional system parts',
+    load: () => import('./commands/doctor.js'),
+  },
 };
 
 function usage(): string {
@@ -32,7 +68,7 @@ function usage(): string {
     '',
     ...Object.entries(COMMANDS).map(([k, v]) => `  ${k.padEnd(width)}  ${v.summary}`),
     '',
-    'Run `gatehouse <command> --help` for a command\'s options. Environment: GATEHOUSE_HOME, DATABASE_URL, GATEHOUSE_PG_SCHEMA, GATEHOUSE_CONFIG, GATEHOUSE_TOKEN, GATEHOUSE_LOG_LEVEL.',
+    "Run `gatehouse <command> --help` for a command's options. Environment: GATEHOUSE_HOME, DATABASE_URL, GATEHOUSE_PG_SCHEMA, GATEHOUSE_CONFIG, GATEHOUSE_TOKEN, GATEHOUSE_LOG_LEVEL.",
   ].join('\n');
 }
 
@@ -72,7 +108,12 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  main(process.argv.slice(2), { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }).then(
+  main(process.argv.slice(2), {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+  }).then(
     (code) => {
       process.exitCode = code;
       // Commands close what they open; a forced exit would cut stdout short, so let the loop drain.

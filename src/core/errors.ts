@@ -131,7 +131,11 @@ export class GatehouseError extends Error {
   readonly hint: string | undefined;
   readonly details: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { hint?: string; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'GatehouseError';
     this.code = code;
@@ -157,5 +161,8 @@ export function isGatehouseError(e: unknown): e is GatehouseError {
 /** Wraps anything thrown into a GatehouseError; unknown failures become `internal` without their text. */
 export function toGatehouseError(e: unknown): GatehouseError {
   if (e instanceof GatehouseError) return e;
-  return new GatehouseError('internal', 'internal error', { hint: 'see the server log (stderr) for details', cause: e });
+  return new GatehouseError('internal', 'internal error', {
+    hint: 'see the server log (stderr) for details',
+    cause: e,
+  });
 }

@@ -48,11 +48,20 @@ export const EXEC_ENV_VERDICT: Readonly<Record<ExecEnvClass, ExecEnvVerdict>> = 
 });
 
 const e = (name: string, cls: ExecEnvClass, reason: string): ExecEnvEntry => ({ name, class: cls, reason });
-const p = (name: string, cls: ExecEnvClass, reason: string): ExecEnvEntry => ({ name, prefix: true, class: cls, reason });
+const p = (name: string, cls: ExecEnvClass, reason: string): ExecEnvEntry => ({
+  name,
+  prefix: true,
+  class: cls,
+  reason,
+});
 
 export const EXEC_ENV: readonly ExecEnvEntry[] = Object.freeze([
   // The loader and C library (ld.so(8), glibc).
-  p('LD_', 'loader', 'the dynamic loader preloads, audits or searches libraries from it (LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT…)'),
+  p(
+    'LD_',
+    'loader',
+    'the dynamic loader preloads, audits or searches libraries from it (LD_PRELOAD, LD_LIBRARY_PATH, LD_AUDIT…)',
+  ),
   p('DYLD_', 'loader', 'the macOS dynamic loader inserts or searches libraries from it'),
   e('GCONV_PATH', 'loader', 'glibc loads character-conversion modules (shared objects) from it'),
   e('GLIBC_TUNABLES', 'loader', 'glibc parses it in every program before main (CVE-2023-4911)'),
@@ -72,7 +81,11 @@ export const EXEC_ENV: readonly ExecEnvEntry[] = Object.freeze([
   e('INPUTRC', 'shell-startup', 'readline reads key bindings and macros (which type commands) from this file'),
   // The shell's name, path and word resolution (bash(1) Shell Variables).
   e('PATH', 'shell', 'program names resolve to the first match in these directories'),
-  e('HOME', 'shell', '~ and every tool\'s configuration files (~/.gitconfig, ~/.ssh/config, ~/.bashrc) resolve under it'),
+  e(
+    'HOME',
+    'shell',
+    "~ and every tool's configuration files (~/.gitconfig, ~/.ssh/config, ~/.bashrc) resolve under it",
+  ),
   e('IFS', 'shell', 'bash splits expansion results into words on these characters'),
   e('CDPATH', 'shell', 'cd resolves relative directory names against these directories'),
   e('GLOBIGNORE', 'shell', 'bash drops these names from glob results'),
@@ -84,7 +97,7 @@ export const EXEC_ENV: readonly ExecEnvEntry[] = Object.freeze([
   e('MAILPATH', 'shell', 'an interactive bash polls these files before each prompt and prints their messages'),
   e('BASH_XTRACEFD', 'shell', 'bash writes its trace to this descriptor'),
   e('BASH_LOADABLES_PATH', 'shell', 'enable -f loads builtins (shared objects) from these directories'),
-  e('BASH_COMPAT', 'shell', 'bash changes how it parses and runs to an older version\'s rules'),
+  e('BASH_COMPAT', 'shell', "bash changes how it parses and runs to an older version's rules"),
   e('POSIXLY_CORRECT', 'shell', 'bash and GNU tools switch to POSIX behaviour (bash reads ENV at startup)'),
   e('TEXTDOMAIN', 'shell', 'bash translates $"…" strings from this message catalogue, and expands the translation'),
   e('TEXTDOMAINDIR', 'shell', 'bash reads $"…" translations (which it expands) from this directory'),
@@ -97,7 +110,7 @@ export const EXEC_ENV: readonly ExecEnvEntry[] = Object.freeze([
   e('XDG_CONFIG_DIRS', 'shell', 'tools read configuration (which can run programs) from these directories'),
   // Interpreters.
   e('PYTHONSTARTUP', 'interpreter', 'an interactive python runs this file first'),
-  e('PYTHONPATH', 'interpreter', 'python imports modules from these directories first (code of the caller\'s choosing)'),
+  e('PYTHONPATH', 'interpreter', "python imports modules from these directories first (code of the caller's choosing)"),
   e('PYTHONHOME', 'interpreter', 'python loads its standard library from this directory'),
   e('PYTHONUSERBASE', 'interpreter', 'python imports user site-packages (and usercustomize) from this directory'),
   e('PYTHONINSPECT', 'interpreter', 'python reads further code from standard input after the script'),
@@ -106,7 +119,7 @@ export const EXEC_ENV: readonly ExecEnvEntry[] = Object.freeze([
   e('NODE_OPTIONS', 'interpreter', 'node takes these options (--require, --import, --loader load code)'),
   e('NODE_PATH', 'interpreter', 'node resolves modules from these directories'),
   e('NODE_REPL_EXTERNAL_MODULE', 'interpreter', 'node loads this module instead of its REPL'),
-  e('PERL5OPT', 'interpreter', 'perl takes these options (-M loads a module, code of the caller\'s choosing)'),
+  e('PERL5OPT', 'interpreter', "perl takes these options (-M loads a module, code of the caller's choosing)"),
   e('PERL5LIB', 'interpreter', 'perl loads modules from these directories first'),
   e('PERLLIB', 'interpreter', 'perl loads modules from these directories first'),
   e('PERL5DB', 'interpreter', 'perl -d runs this code as the debugger'),
@@ -198,8 +211,16 @@ export const EXEC_ENV: readonly ExecEnvEntry[] = Object.freeze([
   e('OPENSSL_CONF', 'tool', 'OpenSSL loads engines and providers (shared objects) this file names'),
   e('OPENSSL_ENGINES', 'tool', 'OpenSSL loads engines (shared objects) from this directory'),
   e('OPENSSL_MODULES', 'tool', 'OpenSSL loads providers (shared objects) from this directory'),
-  p('npm_config_', 'tool', 'npm takes configuration from it (script-shell, node-options, git, userconfig name programs and files)'),
-  p('NPM_CONFIG_', 'tool', 'npm takes configuration from it (script-shell, node-options, git, userconfig name programs and files)'),
+  p(
+    'npm_config_',
+    'tool',
+    'npm takes configuration from it (script-shell, node-options, git, userconfig name programs and files)',
+  ),
+  p(
+    'NPM_CONFIG_',
+    'tool',
+    'npm takes configuration from it (script-shell, node-options, git, userconfig name programs and files)',
+  ),
 ]);
 
 const EXACT = new Map<string, ExecEnvEntry>();

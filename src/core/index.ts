@@ -5,7 +5,16 @@ export { rewriterStream, type ChunkRewriter } from './streams.js';
 export type { CommandOutput } from './process-result.js';
 export { rowMac, rowMacValid, type MacField } from './row-mac.js';
 export { HTTP_STATUS, httpStatusOf } from './errors.js';
-export { EXEC_ENV, EXEC_ENV_VERDICT, execEnvEntry, execEnvVerdict, isExecEnvName, type ExecEnvClass, type ExecEnvEntry, type ExecEnvVerdict } from './exec-env.js';
+export {
+  EXEC_ENV,
+  EXEC_ENV_VERDICT,
+  execEnvEntry,
+  execEnvVerdict,
+  isExecEnvName,
+  type ExecEnvClass,
+  type ExecEnvEntry,
+  type ExecEnvVerdict,
+} from './exec-env.js';
 export { REDACTED, TRUNCATION_MARKER, cutText, truncateText } from './text.js';
 export { type FlushableRewriter, type TextRewriter } from './streams.js';
 export type { OutputScrub } from './output-scrub.js';

@@ -7,7 +7,9 @@ export function parseDuration(text: string): number {
   const [, count, unit] = /^(\d{1,6})([smhdw])$/.exec(text.trim()) ?? [];
   const unitMs = unit === undefined ? undefined : UNITS[unit];
   if (unitMs === undefined || Number(count) === 0) {
-    throw new GatehouseError('invalid_input', `invalid duration ${JSON.stringify(text)}`, { hint: 'use a number and a unit: 45s, 90m, 12h, 30d, 2w' });
+    throw new GatehouseError('invalid_input', `invalid duration ${JSON.stringify(text)}`, {
+      hint: 'use a number and a unit: 45s, 90m, 12h, 30d, 2w',
+    });
   }
   return Number(count) * unitMs;
 }

@@ -92,7 +92,16 @@ export interface GateOptions<T = unknown> {
  */
 export function actionDigest(principal: Principal, action: Action): string {
   return createHash('sha256')
-    .update(canonicalJson([principal.tokenId, action.tool, action.target ?? null, action.guard ?? null, action.bound ?? null, action.fixedVerdict ? action.summary : null]))
+    .update(
+      canonicalJson([
+        principal.tokenId,
+        action.tool,
+        action.target ?? null,
+        action.guard ?? null,
+        action.bound ?? null,
+        action.fixedVerdict ? action.summary : null,
+      ]),
+    )
     .digest('hex');
 }
 
@@ -101,7 +110,11 @@ function canonicalJson(v: unknown): string {
   return JSON.stringify(v, (_k, x: unknown) => {
     if (x === null || typeof x !== 'object' || Array.isArray(x)) return x;
     const o = x as Record<string, unknown>;
-    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, o[k]]));
+    return Object.fromEntries(
+      Object.keys(o)
+        .sort()
+        .map((k) => [k, o[k]]),
+    );
   });
 }
 
@@ -120,7 +133,12 @@ export class Gate {
     return this.#deps.audit;
   }
 
-  async run<T>(principal: Principal, action: Action, execute: (ctx: ExecutionContext) => Promise<T>, opts: GateOptions<T> = {}): Promise<T> {
+  async run<T>(
+    principal: Principal,
+    action: Action,
+    execute: (ctx: ExecutionContext) => Promise<T>,
+    opts: GateOptions<T> = {},
+  ): Promise<T> {
     const started = performance.now();
     const base = recordBase(principal, action);
 
@@ -149,8 +167,16 @@ export class Gate {
     // 3. deny and redirect end here (a deny is never approvable).
     if (verdict && (verdict.decision === 'deny' || verdict.decision === 'redirect')) {
       const denied = new GatehouseError('denied', `refused by rule ${verdict.rule}: ${verdict.reason}`, {
-        hint: verdict.decision === 'redirect' && verdict.redirect ? `run this instead: ${verdict.redirect}` : 'this action is not permitted by policy; do not retry it in another form',
-        details: { rule: verdict.rule, matched: verdict.matched, decision: verdict.decision, ...(verdict.redirect ? { redirect: verdict.redirect } : {}) },
+        hint:
+          verdict.decision === 'redirect' && verdict.redirect
+            ? `run this instead: ${verdict.redirect}`
+            : 'this action is not permitted by policy; do not retry it in another form',
+        details: {
+          rule: verdict.rule,
+          matched: verdict.matched,
+          decision: verdict.decision,
+          ...(verdict.redirect ? { redirect: verdict.redirect } : {}),
+        },
       });
       return this.#refuse(base, action, verdict.decision, verdict.rule, denied, 'refused');
     }
@@ -159,10 +185,14 @@ export class Gate {
     let approver: string | null = null;
     if (verdict && verdict.decision === 'approve') {
       if (!this.#deps.approver) {
-        const unasked = new GatehouseError('approval_required', `a person must approve this (${verdict.rule}: ${verdict.reason}), and no approval channel is available`, {
-          hint: 'ask an operator to run it, or to configure approvals for this token',
-          details: { rule: verdict.rule, matched: verdict.matched },
-        });
+        const unasked = new GatehouseError(
+          'approval_required',
+          `a person must approve this (${verdict.rule}: ${verdict.reason}), and no approval channel is available`,
+          {
+            hint: 'ask an operator to run it, or to configure approvals for this token',
+            details: { rule: verdict.rule, matched: verdict.matched },
+          },
+        );
         return this.#refuse(base, action, 'approve', verdict.rule, unasked, 'no_approval_channel');
       }
       if (opts.bindForApproval) {
@@ -174,7 +204,14 @@ export class Gate {
       }
       try {
         const digest = actionDigest(principal, action);
-        const got = await this.#deps.approver.obtain({ principal, action, verdict, digest, approvalContext: opts.approvalContext, approvalId: opts.approvalId });
+        const got = await this.#deps.approver.obtain({
+          principal,
+          action,
+          verdict,
+          digest,
+          approvalContext: opts.approvalContext,
+          approvalId: opts.approvalId,
+        });
         approver = `${got.channel}:${got.approver}`;
       } catch (e) {
         return this.#refuse(base, action, 'approve', verdict.rule, toGatehouseError(e));
@@ -195,7 +232,12 @@ export class Gate {
     try {
       const result = await execute({ auditId: attempt.id, verdict, approver });
       const d = opts.auditFields?.(result) ?? {};
-      await this.#appendResult(attempt.id, base, { outcome: d.outcome ?? 'ok', status: d.status, detail: d.detail, durationMs: performance.now() - started });
+      await this.#appendResult(attempt.id, base, {
+        outcome: d.outcome ?? 'ok',
+        status: d.status,
+        detail: d.detail,
+        durationMs: performance.now() - started,
+      });
       return result;
     } catch (e) {
       const err = toGatehouseError(e);
@@ -208,8 +250,22 @@ export class Gate {
    * Every refusal before the action: the attempt is recorded with what refused it, then the error
    * goes to the caller (if the record cannot be written, that failure refuses instead).
    */
-  async #refuse(base: Record<string, unknown>, action: Action, decision: string, rule: string, err: GatehouseError, outcome: string = err.code): Promise<never> {
-    await this.#deps.audit.append({ ...(base as object), payload: operationPayload(action), phase: 'attempt', decision, rule, outcome });
+  async #refuse(
+    base: Record<string, unknown>,
+    action: Action,
+    decision: string,
+    rule: string,
+    err: GatehouseError,
+    outcome: string = err.code,
+  ): Promise<never> {
+    await this.#deps.audit.append({
+      ...(base as object),
+      payload: operationPayload(action),
+      phase: 'attempt',
+      decision,
+      rule,
+      outcome,
+    });
     throw err;
   }
 
@@ -222,7 +278,12 @@ export class Gate {
   async judgeStep(principal: Principal, action: Action): Promise<GuardDecision> {
     const verdict: GuardDecision = action.guard
       ? await this.#judge(principal, action)
-      : { decision: 'deny', rule: 'gate.nothing-to-judge', reason: 'a step with nothing to judge is not taken', matched: '' };
+      : {
+          decision: 'deny',
+          rule: 'gate.nothing-to-judge',
+          reason: 'a step with nothing to judge is not taken',
+          matched: '',
+        };
     await this.#deps.audit.append({
       ...recordBase(principal, action),
       phase: 'event',
@@ -250,8 +311,20 @@ export class Gate {
     }
   }
 
-  async event(principal: Principal | null, tool: string, outcome: string, detail?: Record<string, unknown>): Promise<void> {
-    await this.#deps.audit.append({ phase: 'event', tokenId: principal?.tokenId, tokenName: principal?.tokenName, tool, outcome, detail });
+  async event(
+    principal: Principal | null,
+    tool: string,
+    outcome: string,
+    detail?: Record<string, unknown>,
+  ): Promise<void> {
+    await this.#deps.audit.append({
+      phase: 'event',
+      tokenId: principal?.tokenId,
+      tokenName: principal?.tokenName,
+      tool,
+      outcome,
+      detail,
+    });
   }
 
   #authorize(principal: Principal, action: Action): GatehouseError | null {
@@ -270,7 +343,8 @@ export class Gate {
 
   async #judge(principal: Principal, action: Action): Promise<GuardDecision> {
     const g = action.guard!;
-    if (!this.#deps.guard) return { decision: 'approve', rule: 'guard.unavailable', reason: 'the command guard is not loaded', matched: '' };
+    if (!this.#deps.guard)
+      return { decision: 'approve', rule: 'guard.unavailable', reason: 'the command guard is not loaded', matched: '' };
     let guard: ActionGuard;
     try {
       guard = await this.#deps.guard();
@@ -278,11 +352,19 @@ export class Gate {
       log.error('guard failed to load; refusing', { err: e });
       return { decision: 'deny', rule: 'guard.unavailable', reason: 'the guard could not be loaded', matched: '' };
     }
-    const ctx = { policy: principal.policy ?? undefined, target: action.target, token: principal.tokenName, ...(g.kind === 'command' ? { context: g.context } : {}) };
+    const ctx = {
+      policy: principal.policy ?? undefined,
+      target: action.target,
+      token: principal.tokenName,
+      ...(g.kind === 'command' ? { context: g.context } : {}),
+    };
     try {
       if (g.kind === 'command') {
         // INVARIANT: stdin and env reach the guard with the command: both can run code.
-        const input = g.stdin !== undefined || g.env !== undefined || g.session ? { stdin: g.stdin, env: g.env, session: g.session } : undefined;
+        const input =
+          g.stdin !== undefined || g.env !== undefined || g.session
+            ? { stdin: g.stdin, env: g.env, session: g.session }
+            : undefined;
         return guard.checkCommand(g.command, ctx, input);
       }
       if (g.kind === 'http') return guard.checkHttp(g, ctx);
@@ -293,9 +375,21 @@ export class Gate {
     }
   }
 
-  async #appendResult(ref: string, base: Record<string, unknown>, r: { outcome: string; status?: number; detail?: Record<string, unknown>; durationMs: number }): Promise<void> {
+  async #appendResult(
+    ref: string,
+    base: Record<string, unknown>,
+    r: { outcome: string; status?: number; detail?: Record<string, unknown>; durationMs: number },
+  ): Promise<void> {
     try {
-      await this.#deps.audit.append({ ...(base as object), phase: 'result', ref, outcome: r.outcome, status: r.status, detail: r.detail, durationMs: r.durationMs });
+      await this.#deps.audit.append({
+        ...(base as object),
+        phase: 'result',
+        ref,
+        outcome: r.outcome,
+        status: r.status,
+        detail: r.detail,
+        durationMs: r.durationMs,
+      });
     } catch (e) {
       // The action already ran; losing its result record is logged loudly (the attempt is on file).
       log.error('audit result record failed', { err: e, ref });
@@ -333,7 +427,8 @@ export function operationPayload(action: Action): Record<string, string> | undef
   });
   const extra: Record<string, string> = { ...action.record };
   if (g?.kind === 'command' && g.session) extra.session_line = 'true';
-  if (g?.kind === 'http' && g.bodySha256 !== undefined) extra.body_sent = `${g.bodyBytes ?? '?'} bytes, sha256 ${g.bodySha256}`;
+  if (g?.kind === 'http' && g.bodySha256 !== undefined)
+    extra.body_sent = `${g.bodyBytes ?? '?'} bytes, sha256 ${g.bodySha256}`;
   if (g?.kind === 'http' && g.bodyUnread) extra.body_unread = 'true';
   return main || Object.keys(extra).length ? { ...main, ...extra } : undefined;
 }

@@ -11,7 +11,17 @@ export {
   type GateOptions,
 } from './gate.js';
 export type { Action, CommandOperation, FixedVerdict, HttpOperation } from './action.js';
-export { TokenService, unauthenticated, TOKEN_PREFIX, TOKEN_CACHE_MS, type TokenInfo, type TokenServiceOptions, type Principal, type ApprovalMode, type CreateTokenOptions } from './tokens.js';
+export {
+  TokenService,
+  unauthenticated,
+  TOKEN_PREFIX,
+  TOKEN_CACHE_MS,
+  type TokenInfo,
+  type TokenServiceOptions,
+  type Principal,
+  type ApprovalMode,
+  type CreateTokenOptions,
+} from './tokens.js';
 export { parseGrant, formatGrant, isGranted, grantedNames, type Grant, type GrantKind } from './grants.js';
 export { parseDuration } from './duration.js';
 export { RateLimiter, type RateLimitOptions } from './rate-limit.js';

@@ -17,7 +17,8 @@ export class RateLimiter {
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
 
   constructor(opts: RateLimitOptions) {
-    if (!(opts.perSecond > 0) || !(opts.burst >= 1)) throw new GatehouseError('config_invalid', 'rate limit needs per_second > 0 and burst >= 1');
+    if (!(opts.perSecond > 0) || !(opts.burst >= 1))
+      throw new GatehouseError('config_invalid', 'rate limit needs per_second > 0 and burst >= 1');
     this.#opts = opts;
   }
 
@@ -29,10 +30,14 @@ export class RateLimiter {
     if (b.tokens < 1) {
       this.#buckets.set(key, b);
       const waitMs = Math.ceil(((1 - b.tokens) / perSecond) * 1000);
-      throw new GatehouseError('limit_exceeded', `rate limit: more than ${perSecond} calls per second (burst ${burst}) for this token`, {
-        hint: `slow down and retry in ${waitMs} ms`,
-        details: { retryAfterMs: waitMs },
-      });
+      throw new GatehouseError(
+        'limit_exceeded',
+        `rate limit: more than ${perSecond} calls per second (burst ${burst}) for this token`,
+        {
+          hint: `slow down and retry in ${waitMs} ms`,
+          details: { retryAfterMs: waitMs },
+        },
+      );
     }
     b.tokens -= 1;
     this.#buckets.set(key, b);

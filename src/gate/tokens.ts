@@ -66,7 +66,20 @@ const TOKEN_MAC_KIND = 'token/v1';
  * bookkeeping written off the request path.
  */
 function macFields(r: Omit<TokenRow, 'mac' | 'last_used_at'>): MacField[] {
-  return [r.id, r.name, r.prefix, r.hash, r.grants, r.policy, r.approval_mode, Number(r.admin), r.created_at, r.expires_at, r.revoked_at, r.rotated_at];
+  return [
+    r.id,
+    r.name,
+    r.prefix,
+    r.hash,
+    r.grants,
+    r.policy,
+    r.approval_mode,
+    Number(r.admin),
+    r.created_at,
+    r.expires_at,
+    r.revoked_at,
+    r.rotated_at,
+  ];
 }
 
 /** The one refusal every bad token gets, so a caller cannot tell unknown from revoked or expired. */
@@ -138,7 +151,8 @@ export class TokenService {
   readonly #now: () => number;
 
   constructor(store: Store, opts: TokenServiceOptions = {}) {
-    if (opts.integrityKey !== undefined && opts.integrityKey.length !== 32) throw new GatehouseError('key_invalid', 'the store-integrity key must be 32 bytes');
+    if (opts.integrityKey !== undefined && opts.integrityKey.length !== 32)
+      throw new GatehouseError('key_invalid', 'the store-integrity key must be 32 bytes');
     this.#store = store;
     this.#key = opts.integrityKey;
     this.#now = opts.now ?? Date.now;
@@ -151,9 +165,13 @@ export class TokenService {
   /** The key, or a refusal to write a row nobody could verify. */
   #signingKey(): Buffer {
     if (!this.#key) {
-      throw new GatehouseError('integrity_failed', 'this process has no store-integrity key, so it cannot sign token records', {
-        hint: 'run the command through a full Gatehouse runtime (it opens the keyring)',
-      });
+      throw new GatehouseError(
+        'integrity_failed',
+        'this process has no store-integrity key, so it cannot sign token records',
+        {
+          hint: 'run the command through a full Gatehouse runtime (it opens the keyring)',
+        },
+      );
     }
     return this.#key;
   }
@@ -167,7 +185,9 @@ export class TokenService {
     if (this.#key && rowMacValid(this.#key, TOKEN_MAC_KIND, macFields(r), r.mac)) return true;
     if (!quiet) {
       log.error(
-        this.#key ? 'a token record failed its integrity check: it was written or changed outside Gatehouse and is refused' : 'no store-integrity key in this process: token records cannot be checked and are refused',
+        this.#key
+          ? 'a token record failed its integrity check: it was written or changed outside Gatehouse and is refused'
+          : 'no store-integrity key in this process: token records cannot be checked and are refused',
         { tokenId: r.id, signature: r.mac === null ? 'missing' : 'wrong' },
       );
     }
@@ -176,12 +196,17 @@ export class TokenService {
 
   async create(opts: CreateTokenOptions): Promise<{ token: string; info: TokenInfo }> {
     if (!NAME.test(opts.name)) {
-      throw new GatehouseError('invalid_input', `invalid token name ${JSON.stringify(opts.name)}`, { hint: 'use letters, digits, _ . @ -' });
+      throw new GatehouseError('invalid_input', `invalid token name ${JSON.stringify(opts.name)}`, {
+        hint: 'use letters, digits, _ . @ -',
+      });
     }
     const grants = (opts.grants ?? []).map(parseGrant);
     this.#signingKey();
     const existing = await this.#find(opts.name);
-    if (existing) throw new GatehouseError('conflict', `a token named ${opts.name} already exists`, { hint: 'pick another name or rotate the existing token' });
+    if (existing)
+      throw new GatehouseError('conflict', `a token named ${opts.name} already exists`, {
+        hint: 'pick another name or rotate the existing token',
+      });
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const unsigned: Omit<TokenRow, 'mac'> = {
       id: 'tok_' + randomBytes(8).toString('hex'),
@@ -205,13 +230,20 @@ export class TokenService {
   }
 
   async list(): Promise<TokenInfo[]> {
-    const rows = (await this.#store.db.selectFrom('tokens').selectAll().orderBy('created_at', 'asc').execute()) as TokenRow[];
+    const rows = (await this.#store.db
+      .selectFrom('tokens')
+      .selectAll()
+      .orderBy('created_at', 'asc')
+      .execute()) as TokenRow[];
     return rows.map((r) => toInfo(r, this.#verified(r)));
   }
 
   async get(idOrName: string): Promise<TokenInfo> {
     const row = await this.#find(idOrName);
-    if (!row) throw new GatehouseError('not_found', `no token ${JSON.stringify(idOrName)}`, { hint: 'see `gatehouse token list`' });
+    if (!row)
+      throw new GatehouseError('not_found', `no token ${JSON.stringify(idOrName)}`, {
+        hint: 'see `gatehouse token list`',
+      });
     return toInfo(row, this.#verified(row));
   }
 
@@ -223,7 +255,10 @@ export class TokenService {
   async revoke(idOrName: string): Promise<TokenInfo> {
     for (let attempt = 0; ; attempt++) {
       const row = await this.#find(idOrName);
-      if (!row) throw new GatehouseError('not_found', `no token ${JSON.stringify(idOrName)}`, { hint: 'see `gatehouse token list`' });
+      if (!row)
+        throw new GatehouseError('not_found', `no token ${JSON.stringify(idOrName)}`, {
+          hint: 'see `gatehouse token list`',
+        });
       const verified = this.#verified(row);
       if (row.revoked_at && verified) {
         this.#cache.clear();
@@ -240,7 +275,10 @@ export class TokenService {
       this.#cache.clear();
       if (Number(res.numUpdatedRows) === 1) return toInfo(next, verified);
       // Changed under us (a concurrent rotate or revoke): read it again.
-      if (attempt >= 3) throw new GatehouseError('conflict', `token ${row.name} kept changing while it was being revoked`, { hint: 'run the command again' });
+      if (attempt >= 3)
+        throw new GatehouseError('conflict', `token ${row.name} kept changing while it was being revoked`, {
+          hint: 'run the command again',
+        });
     }
   }
 
@@ -248,13 +286,21 @@ export class TokenService {
   async rotate(idOrName: string): Promise<{ token: string; info: TokenInfo }> {
     this.#signingKey();
     const row = await this.#find(idOrName);
-    if (!row) throw new GatehouseError('not_found', `no token ${JSON.stringify(idOrName)}`, { hint: 'see `gatehouse token list`' });
-    if (!this.#verified(row)) {
-      throw new GatehouseError('integrity_failed', `token ${row.name} failed its integrity check (its record was written or changed outside Gatehouse)`, {
-        hint: `revoke it (\`gatehouse token revoke ${row.name}\`) and create a new one; find out who can write to the database`,
+    if (!row)
+      throw new GatehouseError('not_found', `no token ${JSON.stringify(idOrName)}`, {
+        hint: 'see `gatehouse token list`',
       });
+    if (!this.#verified(row)) {
+      throw new GatehouseError(
+        'integrity_failed',
+        `token ${row.name} failed its integrity check (its record was written or changed outside Gatehouse)`,
+        {
+          hint: `revoke it (\`gatehouse token revoke ${row.name}\`) and create a new one; find out who can write to the database`,
+        },
+      );
     }
-    if (row.revoked_at) throw new GatehouseError('conflict', `token ${row.name} is revoked`, { hint: 'create a new token instead' });
+    if (row.revoked_at)
+      throw new GatehouseError('conflict', `token ${row.name} is revoked`, { hint: 'create a new token instead' });
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const next: TokenRow = { ...row, hash: hashToken(token), prefix: cutText(token, 8), rotated_at: this.#nowIso() };
     next.mac = this.#sign(next);
@@ -265,7 +311,10 @@ export class TokenService {
       .where('mac', '=', row.mac)
       .executeTakeFirst();
     this.#cache.clear();
-    if (Number(res.numUpdatedRows) !== 1) throw new GatehouseError('conflict', `token ${row.name} changed while it was being rotated`, { hint: 'run the command again' });
+    if (Number(res.numUpdatedRows) !== 1)
+      throw new GatehouseError('conflict', `token ${row.name} changed while it was being rotated`, {
+        hint: 'run the command again',
+      });
     return { token, info: toInfo(next, true) };
   }
 
@@ -276,10 +325,19 @@ export class TokenService {
    */
   async signUnsigned(): Promise<number> {
     this.#signingKey();
-    const rows = (await this.#store.db.selectFrom('tokens').selectAll().where('mac', 'is', null).execute()) as TokenRow[];
+    const rows = (await this.#store.db
+      .selectFrom('tokens')
+      .selectAll()
+      .where('mac', 'is', null)
+      .execute()) as TokenRow[];
     let signed = 0;
     for (const r of rows) {
-      const res = await this.#store.db.updateTable('tokens').set({ mac: this.#sign(r) }).where('id', '=', r.id).where('mac', 'is', null).executeTakeFirst();
+      const res = await this.#store.db
+        .updateTable('tokens')
+        .set({ mac: this.#sign(r) })
+        .where('id', '=', r.id)
+        .where('mac', 'is', null)
+        .executeTakeFirst();
       signed += Number(res.numUpdatedRows);
     }
     return signed;
@@ -298,7 +356,8 @@ export class TokenService {
       if (hit.expiresAt !== null && now >= hit.expiresAt) throw unauthenticated();
       return hit.principal;
     }
-    const row = (await this.#store.db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst()) as TokenRow | undefined;
+    const row = (await this.#store.db.selectFrom('tokens').selectAll().where('hash', '=', hash).executeTakeFirst()) as
+      TokenRow | undefined;
     // The lookup is by hash of a 256-bit secret (nothing to learn from its timing); the
     // comparison below is constant-time anyway so no byte-wise early exit ever touches a secret.
     if (!row || !timingSafeEqual(Buffer.from(row.hash, 'hex'), Buffer.from(hash, 'hex'))) {
@@ -332,8 +391,11 @@ export class TokenService {
 
   /** Whether the token with this id exists, verifies, is not revoked and has not expired (for sweeps). */
   async isActive(id: string): Promise<boolean> {
-    const row = (await this.#store.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst()) as TokenRow | undefined;
-    return !!row && this.#verified(row) && !row.revoked_at && !(row.expires_at && Date.parse(row.expires_at) <= this.#now());
+    const row = (await this.#store.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst()) as
+      TokenRow | undefined;
+    return (
+      !!row && this.#verified(row) && !row.revoked_at && !(row.expires_at && Date.parse(row.expires_at) <= this.#now())
+    );
   }
 
   /** Records last use at most once a minute per token, off the request's critical path. */

@@ -41,7 +41,12 @@ const NO_LONG: ReadonlyMap<string, string> = new Map();
  * The flag collections are created on first use (three per call were a large share of the guard's
  * allocations); absent ones are shared empty, read-only collections.
  */
-export function parseOpts(args: readonly Word[], valueShort = '', valueLong: readonly string[] = [], stopAtPositional = false): Opts {
+export function parseOpts(
+  args: readonly Word[],
+  valueShort = '',
+  valueLong: readonly string[] = [],
+  stopAtPositional = false,
+): Opts {
   let short: Set<string> | undefined;
   let long: Map<string, string> | undefined;
   let values: Map<string, string> | undefined;
@@ -52,7 +57,10 @@ export function parseOpts(args: readonly Word[], valueShort = '', valueLong: rea
     const w = args[i]!;
     const a = w.text;
     if (a === '--') {
-      for (let j = i + 1; j < args.length; j++) { pos.push(args[j]!); posIdx.push(j); }
+      for (let j = i + 1; j < args.length; j++) {
+        pos.push(args[j]!);
+        posIdx.push(j);
+      }
       break;
     }
     if (w.dynamic && a.startsWith('$')) dynamicFlag = true;
@@ -80,7 +88,10 @@ export function parseOpts(args: readonly Word[], valueShort = '', valueLong: rea
     pos.push(w);
     posIdx.push(i);
     if (stopAtPositional) {
-      for (let j = i + 1; j < args.length; j++) { pos.push(args[j]!); posIdx.push(j); }
+      for (let j = i + 1; j < args.length; j++) {
+        pos.push(args[j]!);
+        posIdx.push(j);
+      }
       break;
     }
   }

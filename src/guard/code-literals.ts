@@ -34,7 +34,11 @@ export function langOf(prog: string): Lang {
 }
 
 /** A string literal at `i` in `code`: its value, where it ends, and whether it interpolates. */
-interface Lit { value: string; end: number; dynamic: boolean }
+interface Lit {
+  value: string;
+  end: number;
+  dynamic: boolean;
+}
 
 /** Reads a '…' or "…" literal (and python's r/b/f prefixes, JS template literals) starting at `i`. */
 function literalAt(code: string, i: number, lang: Lang): Lit | undefined {
@@ -51,18 +55,28 @@ function literalAt(code: string, i: number, lang: Lang): Lit | undefined {
   const raw = /[rR]/.test(prefix);
   while (k < code.length) {
     if (code.startsWith(close, k)) {
-      const interpolates = /[fF]/.test(prefix)
-        || (q === '`' && value.includes('${'))
-        || (q === '"' && (lang === 'perl' || lang === 'php') && /[$@]\w|\$\{/.test(value))
-        || (q === '"' && lang === 'ruby' && value.includes('#{'))
-        || (lang === 'tcl' && /[$[]/.test(value));
+      const interpolates =
+        /[fF]/.test(prefix) ||
+        (q === '`' && value.includes('${')) ||
+        (q === '"' && (lang === 'perl' || lang === 'php') && /[$@]\w|\$\{/.test(value)) ||
+        (q === '"' && lang === 'ruby' && value.includes('#{')) ||
+        (lang === 'tcl' && /[$[]/.test(value));
       return { value, end: k + close.length, dynamic: interpolates };
     }
     const c = code[k];
     if (c === '\\' && !raw && k + 1 < code.length) {
       const n = code[k + 1];
       // Single-quoted strings in perl, ruby and php keep backslashes except before \ and '.
-      if (q === "'" && (lang === 'perl' || lang === 'ruby' || lang === 'php' || lang === 'awk') && n !== '\\' && n !== "'") { value += c; k++; continue; }
+      if (
+        q === "'" &&
+        (lang === 'perl' || lang === 'ruby' || lang === 'php' || lang === 'awk') &&
+        n !== '\\' &&
+        n !== "'"
+      ) {
+        value += c;
+        k++;
+        continue;
+      }
       value += n === 'n' ? '\n' : n === 't' ? '\t' : n;
       k += 2;
       continue;
@@ -80,7 +94,13 @@ function skipBlanks(code: string, i: number): number {
 }
 
 /** A list of literals `[ "a", 'b' ]` (or perl/ruby `("a", "b")` argument lists) at `i`. */
-function literalList(code: string, i: number, lang: Lang, open: string, closeCh: string): { items: string[]; end: number; dynamic: boolean } | undefined {
+function literalList(
+  code: string,
+  i: number,
+  lang: Lang,
+  open: string,
+  closeCh: string,
+): { items: string[]; end: number; dynamic: boolean } | undefined {
   if (code[i] !== open) return undefined;
   let k = skipBlanks(code, i + 1);
   const items: string[] = [];
@@ -99,7 +119,8 @@ function literalList(code: string, i: number, lang: Lang, open: string, closeCh:
 
 /** Call names that run a shell command line given as their first argument, per language. */
 const SHELL_CALLS: Record<Lang, RegExp> = {
-  python: /\b(os\.system|os\.popen|subprocess\.(?:run|call|check_call|check_output|Popen|getoutput|getstatusoutput)|commands\.getoutput|commands\.getstatusoutput|pty\.spawn|system|popen|check_output|check_call|getoutput)\s*\(\s*/g,
+  python:
+    /\b(os\.system|os\.popen|subprocess\.(?:run|call|check_call|check_output|Popen|getoutput|getstatusoutput)|commands\.getoutput|commands\.getstatusoutput|pty\.spawn|system|popen|check_output|check_call|getoutput)\s*\(\s*/g,
   perl: /\b(system|exec|qx|readpipe)\s*(?:\(\s*)?/g,
   ruby: /\b(system|exec|spawn|IO\.popen|Open3\.(?:capture2e?|capture3|popen2e?|popen3|pipeline)|Kernel\.(?:system|exec|spawn)|PTY\.spawn)\s*(?:\(\s*)?/g,
   node: /\b(exec|execSync|spawn|spawnSync|execFile|execFileSync|fork)\s*\(\s*/g,
@@ -120,7 +141,10 @@ const ARGV_CALLS = /^(spawn|spawnSync|execFile|execFileSync|system2|fork)$/;
  */
 export function codeCommands(code: string, lang: Lang): CodeCommands {
   const out: CodeCommands = { shell: [], argv: [], opaque: false };
-  if (code.length > 1 << 16) { out.opaque = true; return out; }
+  if (code.length > 1 << 16) {
+    out.opaque = true;
+    return out;
+  }
   const re = new RegExp(SHELL_CALLS[lang].source, 'g');
   let calls = 0;
   for (let m = re.exec(code); m && calls < 32; m = re.exec(code)) {
@@ -130,7 +154,11 @@ export function codeCommands(code: string, lang: Lang): CodeCommands {
     // except the module-qualified names the patterns list.
     const before = code[m.index - 1];
     if (before === '.' && !call.includes('.')) {
-      if (lang !== 'node' || !/child_process|cp|childProcess|\)\s*$/.test(code.slice(Math.max(0, m.index - 40), m.index - 1))) continue;
+      if (
+        lang !== 'node' ||
+        !/child_process|cp|childProcess|\)\s*$/.test(code.slice(Math.max(0, m.index - 40), m.index - 1))
+      )
+        continue;
     }
     if (lang === 'node' && call === 'exec' && !/child_process/.test(code)) continue;
     if (lang === 'awk' && before === '.') continue;
@@ -156,12 +184,19 @@ export function codeCommands(code: string, lang: Lang): CodeCommands {
       // perl qx{…} / qx(…) / qx/…/ and readpipe of a non-literal.
       if (lang === 'perl' && name === 'qx') {
         const q = qxBody(code, at - (code[at - 1] === '(' ? 1 : 0));
-        if (q) { if (/[$@]/.test(q)) out.opaque = true; else out.shell.push(q); continue; }
+        if (q) {
+          if (/[$@]/.test(q)) out.opaque = true;
+          else out.shell.push(q);
+          continue;
+        }
       }
       out.opaque = true;
       continue;
     }
-    if (l.dynamic) { out.opaque = true; continue; }
+    if (l.dynamic) {
+      out.opaque = true;
+      continue;
+    }
     let k = skipBlanks(code, l.end);
     // More literal arguments after the first: a program and its arguments (`system("rm", "-rf", "/")`,
     // `spawn("rm", ["-rf", "/"])`).
@@ -169,10 +204,20 @@ export function codeCommands(code: string, lang: Lang): CodeCommands {
     let restOk = true;
     while (code[k] === ',') {
       k = skipBlanks(code, k + 1);
-      const arr = literalList(code, k, lang, '[', ']') ?? (lang === 'r' ? literalList(code, k + (code.startsWith('c(', k) ? 1 : 0), lang, '(', ')') : undefined);
-      if (arr) { if (arr.dynamic) restOk = false; rest.push(...arr.items); k = skipBlanks(code, arr.end); continue; }
+      const arr =
+        literalList(code, k, lang, '[', ']') ??
+        (lang === 'r' ? literalList(code, k + (code.startsWith('c(', k) ? 1 : 0), lang, '(', ')') : undefined);
+      if (arr) {
+        if (arr.dynamic) restOk = false;
+        rest.push(...arr.items);
+        k = skipBlanks(code, arr.end);
+        continue;
+      }
       const n = literalAt(code, k, lang);
-      if (!n || n.dynamic) { restOk = false; break; }
+      if (!n || n.dynamic) {
+        restOk = false;
+        break;
+      }
       rest.push(n.value);
       k = skipBlanks(code, n.end);
     }
@@ -191,23 +236,26 @@ export function codeCommands(code: string, lang: Lang): CodeCommands {
       if (/[$@]\w|#\{|\$\{/.test(body)) out.opaque = true;
       else out.shell.push(body);
     }
-    if (lang === 'ruby') for (const x of code.matchAll(/%x([({[|!/])/g)) {
-      const body = qxBody(code, (x.index ?? 0) + 2);
-      if (body === undefined || /#\{/.test(body)) out.opaque = true;
-      else out.shell.push(body);
-    }
-    if (lang === 'perl') for (const x of code.matchAll(/\bopen\s*\(?\s*[\w$]+\s*,\s*(["'])(\|[^"']*|[^"']*\|)\1/g)) {
-      const body = x[2]!.replace(/^\|/, '').replace(/\|$/, '').trim();
-      if (/[$@]/.test(body)) out.opaque = true;
-      else out.shell.push(body);
-    }
+    if (lang === 'ruby')
+      for (const x of code.matchAll(/%x([({[|!/])/g)) {
+        const body = qxBody(code, (x.index ?? 0) + 2);
+        if (body === undefined || /#\{/.test(body)) out.opaque = true;
+        else out.shell.push(body);
+      }
+    if (lang === 'perl')
+      for (const x of code.matchAll(/\bopen\s*\(?\s*[\w$]+\s*,\s*(["'])(\|[^"']*|[^"']*\|)\1/g)) {
+        const body = x[2]!.replace(/^\|/, '').replace(/\|$/, '').trim();
+        if (/[$@]/.test(body)) out.opaque = true;
+        else out.shell.push(body);
+      }
   }
   // Bun's shell: $`…`.
-  if (lang === 'node') for (const b of code.matchAll(/\$`([^`]*)`/g)) {
-    const body = b[1]!;
-    if (body.includes('${')) out.opaque = true;
-    else out.shell.push(body);
-  }
+  if (lang === 'node')
+    for (const b of code.matchAll(/\$`([^`]*)`/g)) {
+      const body = b[1]!;
+      if (body.includes('${')) out.opaque = true;
+      else out.shell.push(body);
+    }
   // awk pipes: print … | "cmd", "cmd" | getline, and gawk's |& coprocesses.
   if (lang === 'awk') {
     for (const p of code.matchAll(/\|&?\s*("(?:[^"\\]|\\.)*")|("(?:[^"\\]|\\.)*")\s*\|&?\s*getline/g)) {

@@ -44,19 +44,26 @@ export const CREDENTIAL_NAME_PATTERNS: readonly CredentialNamePattern[] = Object
   s(/(^|_)PAT(_|$)/i, 'a personal access token (*_PAT)'),
   s(/COOKIE/i, 'a cookie'),
   s(/(^|_)AUTH(_|$)|AUTHORIZATION|AUTH_?HEADER/i, 'an authorization value'),
-  s(/(^|_)DSN(_|$)|^DATABASE_URL$|^(REDIS|MONGO(DB)?|AMQP|RABBITMQ|POSTGRES(QL)?|MYSQL|SMTP|SENTRY)_URL$/i, 'a connection string that carries a password'),
+  s(
+    /(^|_)DSN(_|$)|^DATABASE_URL$|^(REDIS|MONGO(DB)?|AMQP|RABBITMQ|POSTGRES(QL)?|MYSQL|SMTP|SENTRY)_URL$/i,
+    'a connection string that carries a password',
+  ),
   s(/WEBHOOK_?URL|WEBHOOK_?SECRET/i, 'a webhook address (the address is the credential)'),
   s(/(^|_)(OTP|TOTP|MFA)_?SEED|SALT$/i, 'key material'),
   m(/KEY/i, 'a name with KEY in it'),
   m(/AUTH/i, 'a name with AUTH in it'),
   m(/SESSION/i, 'a session value'),
   m(/PRIVATE/i, 'a private value'),
-  m(/^(AWS|AZURE|ARM|GOOGLE|GCP|GCLOUD|CLOUDSDK|GH|GITHUB|GITLAB|NPM|DOCKER|VAULT|GATEHOUSE|HEROKU|DIGITALOCEAN|DO|CLOUDFLARE|CF|STRIPE|TWILIO|SLACK|OPENAI|ANTHROPIC|HF|HUGGING_?FACE|SENTRY|DATADOG|DD|NEW_?RELIC|PAGERDUTY|OP|DOPPLER|CIRCLE|TRAVIS|BUILDKITE|CODECOV|SNYK|TF_VAR)_/i, 'a provider\'s namespace'),
+  m(
+    /^(AWS|AZURE|ARM|GOOGLE|GCP|GCLOUD|CLOUDSDK|GH|GITHUB|GITLAB|NPM|DOCKER|VAULT|GATEHOUSE|HEROKU|DIGITALOCEAN|DO|CLOUDFLARE|CF|STRIPE|TWILIO|SLACK|OPENAI|ANTHROPIC|HF|HUGGING_?FACE|SENTRY|DATADOG|DD|NEW_?RELIC|PAGERDUTY|OP|DOPPLER|CIRCLE|TRAVIS|BUILDKITE|CODECOV|SNYK|TF_VAR)_/i,
+    "a provider's namespace",
+  ),
   m(/^SSH_AUTH_SOCK$|^KUBECONFIG$|^GNUPGHOME$|^PGPASSFILE$|^NETRC$/i, 'a path to credentials'),
 ]);
 
 /** Names a printing rule never treats as credentials (bash's own variables, well-known harmless ones). */
-const NEVER = /^(PWD|OLDPWD|HOME|PATH|USER|LOGNAME|SHELL|TERM|LANG|LC_\w+|TZ|HOSTNAME|SHLVL|IFS|PS[0-4]|RANDOM|SECONDS|LINENO|BASH\w*|KEYMAP|XDG_SESSION_(TYPE|CLASS|DESKTOP|ID)|DESKTOP_SESSION)$/i;
+const NEVER =
+  /^(PWD|OLDPWD|HOME|PATH|USER|LOGNAME|SHELL|TERM|LANG|LC_\w+|TZ|HOSTNAME|SHLVL|IFS|PS[0-4]|RANDOM|SECONDS|LINENO|BASH\w*|KEYMAP|XDG_SESSION_(TYPE|CLASS|DESKTOP|ID)|DESKTOP_SESSION)$/i;
 
 /** Policy additions (`secret`/`maybe` patterns) and exemptions; absent parts use the defaults only. */
 export interface CredentialNameConfig {
@@ -96,8 +103,13 @@ export function isCredentialLookingName(name: string, cfg?: CredentialNameConfig
  * engine would from `secrets.credential_names: { secret: [...], maybe: [...], ignore: [...] }`.
  * Throws on an invalid expression (the policy loader reports it with file and line).
  */
-export function credentialNameConfig(lists: { secret?: readonly string[]; maybe?: readonly string[]; ignore?: readonly string[] }): CredentialNameConfig {
-  const re = (xs: readonly string[] | undefined): RegExp[] | undefined => (xs && xs.length ? xs.map((x) => new RegExp(x, 'i')) : undefined);
+export function credentialNameConfig(lists: {
+  secret?: readonly string[];
+  maybe?: readonly string[];
+  ignore?: readonly string[];
+}): CredentialNameConfig {
+  const re = (xs: readonly string[] | undefined): RegExp[] | undefined =>
+    xs && xs.length ? xs.map((x) => new RegExp(x, 'i')) : undefined;
   const out: CredentialNameConfig = {};
   const sec = re(lists.secret);
   const may = re(lists.maybe);

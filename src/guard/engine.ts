@@ -12,7 +12,18 @@ import { loadBashParser, type Parser } from './parser.js';
 import { classifyRead, classifyWrite, normalizePath } from './paths.js';
 import { judgeKnown } from './known-programs.js';
 import { loadPolicyFile, parsePolicy, type Policy, type UnknownContext } from './policy.js';
-import { finding, GUARD_RUN_CONTEXTS, hardDeny, toDecision, worst, type CommandInput, type Finding, type GuardContext, type GuardDecision, type HttpRequestLike } from './types.js';
+import {
+  finding,
+  GUARD_RUN_CONTEXTS,
+  hardDeny,
+  toDecision,
+  worst,
+  type CommandInput,
+  type Finding,
+  type GuardContext,
+  type GuardDecision,
+  type HttpRequestLike,
+} from './types.js';
 
 /** Largest command accepted (UTF-8 bytes). Above it: CLI -> GatehouseError input_too_large; engine -> deny/approve. */
 export const MAX_COMMAND_BYTES = 64 * 1024;
@@ -40,7 +51,11 @@ export interface GuardEngine {
 export function assertCommandSize(command: string): void {
   const n = Buffer.byteLength(command, 'utf8');
   if (n > MAX_COMMAND_BYTES) {
-    throw new GatehouseError('input_too_large', `command is ${n} bytes; the guard accepts at most ${MAX_COMMAND_BYTES}`, { hint: 'split the work into smaller commands or run a script file' });
+    throw new GatehouseError(
+      'input_too_large',
+      `command is ${n} bytes; the guard accepts at most ${MAX_COMMAND_BYTES}`,
+      { hint: 'split the work into smaller commands or run a script file' },
+    );
   }
 }
 
@@ -58,7 +73,10 @@ function bundledPolicyDir(): string | undefined {
 }
 
 function policyFilesIn(dir: string): string[] {
-  return readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(dir, f));
+  return readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()
+    .map((f) => join(dir, f));
 }
 
 /**
@@ -117,31 +135,58 @@ function runOf(input: CommandInput | undefined): Run {
   if (input === undefined || input === null) return PLAIN_RUN;
   const findings: Finding[] = [];
   const run: Run = { session: input.session === true, findings, cache: input.session === true ? 'session' : 'plain' };
-  if (typeof input !== 'object') { findings.push(finding('deny', 'invalid-input', 'the command input must be an object', '')); return run; }
+  if (typeof input !== 'object') {
+    findings.push(finding('deny', 'invalid-input', 'the command input must be an object', ''));
+    return run;
+  }
   if (input.stdin !== undefined) {
     if (typeof input.stdin !== 'string') findings.push(finding('deny', 'invalid-input', 'stdin must be a string', ''));
     else if (input.stdin !== '') {
       run.cache = false;
-      const big = input.stdin.length * 3 > MAX_COMMAND_BYTES && Buffer.byteLength(input.stdin, 'utf8') > MAX_COMMAND_BYTES;
-      run.stdin = big ? { text: '', dynamic: true, scan: input.stdin.slice(0, 1 << 20) } : { text: input.stdin, dynamic: false };
+      const big =
+        input.stdin.length * 3 > MAX_COMMAND_BYTES && Buffer.byteLength(input.stdin, 'utf8') > MAX_COMMAND_BYTES;
+      run.stdin = big
+        ? { text: '', dynamic: true, scan: input.stdin.slice(0, 1 << 20) }
+        : { text: input.stdin, dynamic: false };
     }
   }
   if (input.env !== undefined) {
-    if (input.env === null || typeof input.env !== 'object') findings.push(finding('deny', 'invalid-input', 'env must be an object of strings', ''));
+    if (input.env === null || typeof input.env !== 'object')
+      findings.push(finding('deny', 'invalid-input', 'env must be an object of strings', ''));
     else {
       const env = new Map<string, string>();
       for (const [k, v] of Object.entries(input.env)) {
-        if (!ENV_NAME.test(k)) { findings.push(finding('deny', 'exec.env-invalid', `environment name ${JSON.stringify(clip(k, 64))} is not a shell variable name`, clip(k, 64))); continue; }
-        if (typeof v !== 'string' || v.includes('\0')) { findings.push(finding('deny', 'exec.env-invalid', `the value of ${k} is not a string without NUL bytes`, k)); continue; }
+        if (!ENV_NAME.test(k)) {
+          findings.push(
+            finding(
+              'deny',
+              'exec.env-invalid',
+              `environment name ${JSON.stringify(clip(k, 64))} is not a shell variable name`,
+              clip(k, 64),
+            ),
+          );
+          continue;
+        }
+        if (typeof v !== 'string' || v.includes('\0')) {
+          findings.push(finding('deny', 'exec.env-invalid', `the value of ${k} is not a string without NUL bytes`, k));
+          continue;
+        }
         env.set(k, v);
         const e = execEnvEntry(k);
         if (e) {
           const reason = `env sets ${k}: ${e.reason}`;
           // INVARIANT: a loader or shell-startup variable passed as env is denied, whatever a policy says.
-          findings.push(EXEC_ENV_VERDICT[e.class] === 'deny' ? hardDeny('exec.env-hijack', reason, k) : finding('approve', 'exec.env-hijack', reason, k));
+          findings.push(
+            EXEC_ENV_VERDICT[e.class] === 'deny'
+              ? hardDeny('exec.env-hijack', reason, k)
+              : finding('approve', 'exec.env-hijack', reason, k),
+          );
         }
       }
-      if (env.size) { run.env = env; run.cache = false; }
+      if (env.size) {
+        run.env = env;
+        run.cache = false;
+      }
     }
   }
   return run;
@@ -156,7 +201,11 @@ class Engine implements GuardEngine {
    */
   private readonly caches = new WeakMap<Policy, Map<string, FindingCache>>();
 
-  constructor(private readonly parser: Parser, private readonly policies: Map<string, Policy>, private readonly cacheEntries: number) {}
+  constructor(
+    private readonly parser: Parser,
+    private readonly policies: Map<string, Policy>,
+    private readonly cacheEntries: number,
+  ) {}
 
   policyNames(): string[] {
     return [...this.policies.keys()].sort();
@@ -166,18 +215,28 @@ class Engine implements GuardEngine {
   private select(ctx: GuardContext | undefined): Policy[] | GuardDecision {
     if (ctx?.policy) {
       const p = this.policies.get(ctx.policy);
-      return p ? [p] : { decision: 'deny', rule: 'policy.unknown', reason: `no policy named ${ctx.policy} is loaded`, matched: ctx.policy };
+      return p
+        ? [p]
+        : {
+            decision: 'deny',
+            rule: 'policy.unknown',
+            reason: `no policy named ${ctx.policy} is loaded`,
+            matched: ctx.policy,
+          };
     }
     const bound: Policy[] = [];
     // Without a token or target nothing can be bound: skip the scan (the common case in a CLI check).
-    if (ctx?.token !== undefined || ctx?.target !== undefined) for (const p of this.policies.values()) {
-      const t = ctx?.token !== undefined && p.appliesTo.tokens.some((g) => globToRegExp(g).test(ctx.token ?? ''));
-      const g = ctx?.target !== undefined && p.appliesTo.targets.some((x) => globToRegExp(x).test(ctx.target ?? ''));
-      if (t || g) bound.push(p);
-    }
+    if (ctx?.token !== undefined || ctx?.target !== undefined)
+      for (const p of this.policies.values()) {
+        const t = ctx?.token !== undefined && p.appliesTo.tokens.some((g) => globToRegExp(g).test(ctx.token ?? ''));
+        const g = ctx?.target !== undefined && p.appliesTo.targets.some((x) => globToRegExp(x).test(ctx.target ?? ''));
+        if (t || g) bound.push(p);
+      }
     if (bound.length) return bound;
     const d = this.policies.get('default');
-    return d ? [d] : { decision: 'deny', rule: 'policy.unknown', reason: 'no default policy is loaded', matched: 'default' };
+    return d
+      ? [d]
+      : { decision: 'deny', rule: 'policy.unknown', reason: 'no default policy is loaded', matched: 'default' };
   }
 
   checkCommand(command: string, ctx?: GuardContext, input?: CommandInput): GuardDecision {
@@ -195,7 +254,13 @@ class Engine implements GuardEngine {
     // INVARIANT: a cached finding answers only the exact (policy, context, command, input) it was
     // made for: stdin and env never go through the cache, session lines and each context have a
     // cache of their own (the unknown verdict depends on the context).
-    if (run.cache === false || this.cacheEntries <= 0 || typeof command !== 'string' || command.length > DECISION_CACHE_MAX_COMMAND) return this.commandWith(policy, command, run, context);
+    if (
+      run.cache === false ||
+      this.cacheEntries <= 0 ||
+      typeof command !== 'string' ||
+      command.length > DECISION_CACHE_MAX_COMMAND
+    )
+      return this.commandWith(policy, command, run, context);
     let byKey = this.caches.get(policy);
     if (!byKey) this.caches.set(policy, (byKey = new Map()));
     const key = run.cache === 'session' ? `session:${context}` : context;
@@ -224,25 +289,51 @@ class Engine implements GuardEngine {
     if (command.length * 3 > MAX_COMMAND_BYTES && Buffer.byteLength(command, 'utf8') > MAX_COMMAND_BYTES) {
       // Server path: never throw; scan the text and fail closed.
       const d = worst(rawScan(command.slice(0, 1 << 20)));
-      return d ?? finding(policy.parseError, 'limits.input-too-large', `command is larger than ${MAX_COMMAND_BYTES} bytes and was not parsed`, clip(command));
+      return (
+        d ??
+        finding(
+          policy.parseError,
+          'limits.input-too-large',
+          `command is larger than ${MAX_COMMAND_BYTES} bytes and was not parsed`,
+          clip(command),
+        )
+      );
     }
     if (command.trim() === '') return finding('allow', 'empty', 'empty command', '');
     let findings: Finding[];
     const base = this.options(policy, context);
-    const o = run === PLAIN_RUN || (!run.env && !run.session) ? base : { ...base, env: run.env, session: run.session, terminal: run.session };
+    const o =
+      run === PLAIN_RUN || (!run.env && !run.session)
+        ? base
+        : { ...base, env: run.env, session: run.session, terminal: run.session };
     try {
       findings = analyze(command, 0, o, run.stdin);
     } catch {
       this.analysisFailed = true;
-      findings = [finding('approve', 'internal.error', 'the guard failed while checking this command', clip(command), { floor: true }), ...rawScan(command)];
+      findings = [
+        finding('approve', 'internal.error', 'the guard failed while checking this command', clip(command), {
+          floor: true,
+        }),
+        ...rawScan(command),
+      ];
     }
-    if (policy.parseError === 'deny') findings = findings.map((f) => (f.floor && f.rule.startsWith('parse.') ? { ...f, decision: 'deny' } : f));
+    if (policy.parseError === 'deny')
+      findings = findings.map((f) => (f.floor && f.rule.startsWith('parse.') ? { ...f, decision: 'deny' } : f));
     let w = worst(findings);
     // The unknown verdict is the fallback reason: a specific finding with the same verdict says more.
-    if (w && w.rule.endsWith(':unknown')) w = findings.find((f) => f.decision === w!.decision && !f.rule.endsWith(':unknown')) ?? w;
+    if (w && w.rule.endsWith(':unknown'))
+      w = findings.find((f) => f.decision === w!.decision && !f.rule.endsWith(':unknown')) ?? w;
     if (!w || w.decision === 'allow') {
       const allow = findings.find((f) => f.decision === 'allow');
-      return allow ?? finding('allow', 'allow', 'every program in it is known to be read-only or harmless, or allowed by the policy', clip(command));
+      return (
+        allow ??
+        finding(
+          'allow',
+          'allow',
+          'every program in it is known to be read-only or harmless, or allowed by the policy',
+          clip(command),
+        )
+      );
     }
     return w;
   }
@@ -261,7 +352,13 @@ class Engine implements GuardEngine {
     const where = context === 'default' ? 'where no context is named' : `in the ${context} context`;
     // INVARIANT: allow is a judgment; a command nothing vouches for gets the policy's verdict for the
     // context (an allow here is still reported, so a wrapper knows its command was not vouched for).
-    const unknown = (v: View, why: string): Finding => finding(verdict, `policy:${policy.name}:unknown`, `${why}; the ${policy.name} policy's unknown_command ${where} is ${verdict}`, v.text);
+    const unknown = (v: View, why: string): Finding =>
+      finding(
+        verdict,
+        `policy:${policy.name}:unknown`,
+        `${why}; the ${policy.name} policy's unknown_command ${where} is ${verdict}`,
+        v.text,
+      );
     const o: AnalyzeOptions = {
       parser: this.parser,
       writeAllowed: policy.writeAllowed,
@@ -344,14 +441,16 @@ function worstOf(a: Finding | undefined, b: Finding): Finding {
 }
 
 function pathWith(policy: Policy, op: 'read' | 'write', path: string): Finding {
-  if (typeof path !== 'string' || path === '' || /[\x00-\x1f]/.test(path)) return finding('deny', 'path.invalid', 'the path is empty or contains control characters', JSON.stringify(path));
+  if (typeof path !== 'string' || path === '' || /[\x00-\x1f]/.test(path))
+    return finding('deny', 'path.invalid', 'the path is empty or contains control characters', JSON.stringify(path));
   const info = { text: path, glob: false, dynamic: false, prefix: path };
   const builtin = op === 'read' ? classifyRead(info, path) : classifyWrite(info, path, policy.writeAllowed);
   if (builtin?.final) return builtin;
   const n = normalizePath(path);
   for (const r of policy.pathRules) {
     if (r.op !== 'any' && r.op !== op) continue;
-    if (r.paths.some((g) => globToRegExp(normalizePath(g)).test(n))) return finding(r.decision, `user:${policy.name}:${r.id}`, r.message, path);
+    if (r.paths.some((g) => globToRegExp(normalizePath(g)).test(n)))
+      return finding(r.decision, `user:${policy.name}:${r.id}`, r.message, path);
   }
   return builtin ?? finding('allow', 'path.allow', `${op} of ${n} is allowed`, path);
 }
@@ -362,14 +461,21 @@ function readOnlyVeto(v: View): string | undefined {
   const p = v.prog;
   if (p === 'sed' && a.some((x) => /^-[a-zA-Z]*i|^--in-place/.test(x))) return 'sed -i edits files';
   if (p === 'sort' && a.some((x) => /^-o|^--output/.test(x))) return 'sort -o writes a file';
-  if (p === 'find' && a.some((x) => /^-(exec|execdir|ok|okdir|delete|fprint|fprint0|fprintf|fls)$/.test(x))) return 'find with actions is not read-only';
+  if (p === 'find' && a.some((x) => /^-(exec|execdir|ok|okdir|delete|fprint|fprint0|fprintf|fls)$/.test(x)))
+    return 'find with actions is not read-only';
   if (p === 'rg' && a.some((x) => /^--pre|^-z$|^--search-zip/.test(x))) return 'rg --pre runs a program';
   if (p === 'base64' && a.some((x) => /^-o|^--output/.test(x))) return 'base64 -o writes a file';
   if ((p === 'tree' || p === 'du') && a.some((x) => x === '-o')) return `${p} -o writes a file`;
-  if (p === 'git' && a.some((x) => /^(-c|--output|--ext-diff|--exec)/.test(x))) return 'git option can run commands or write files';
+  if (p === 'git' && a.some((x) => /^(-c|--output|--ext-diff|--exec)/.test(x)))
+    return 'git option can run commands or write files';
   if (p === 'date' && a.some((x) => x === '-s' || x.startsWith('--set'))) return 'date -s sets the clock';
   if (p === 'hostname' && a.some((x) => !x.startsWith('-'))) return 'hostname NAME renames the host';
-  if (v.sc.redirects.some((r) => r.op.includes('>') && r.target && !/^(\d+|-|\/dev\/null|\/dev\/stdout|\/dev\/stderr)$/.test(r.target.text))) return 'writes output to a file';
+  if (
+    v.sc.redirects.some(
+      (r) => r.op.includes('>') && r.target && !/^(\d+|-|\/dev\/null|\/dev\/stdout|\/dev\/stderr)$/.test(r.target.text),
+    )
+  )
+    return 'writes output to a file';
   return undefined;
 }
 
@@ -385,11 +491,17 @@ function readOnlyVeto(v: View): string | undefined {
  * both files, so no file can silently replace the policy every unbound token gets. To change what
  * unbound tokens get, bind a policy with `applies_to` instead.
  */
-export async function loadGuard(options: { policyFiles?: string[]; policyDir?: string; decisionCache?: number; baseDir?: string } = {}): Promise<GuardEngine> {
+export async function loadGuard(
+  options: { policyFiles?: string[]; policyDir?: string; decisionCache?: number; baseDir?: string } = {},
+): Promise<GuardEngine> {
   const parser = await loadBashParser();
   const policies = new Map<string, Policy>();
   const dir = options.policyDir ?? bundledPolicyDir();
-  if (dir) for (const f of policyFilesIn(dir)) { const p = loadPolicyFile(f); policies.set(p.name, p); }
+  if (dir)
+    for (const f of policyFilesIn(dir)) {
+      const p = loadPolicyFile(f);
+      policies.set(p.name, p);
+    }
   if (!policies.has('default')) policies.set('default', parsePolicy(FALLBACK_DEFAULT, '(built-in default)'));
   const builtins = new Set(policies.keys());
   for (const f of options.policyFiles ?? []) {
@@ -398,10 +510,16 @@ export async function loadGuard(options: { policyFiles?: string[]; policyDir?: s
     const taken = policies.get(p.name);
     if (taken) {
       const builtin = builtins.has(p.name);
-      throw new GatehouseError('policy_invalid', `${path}: policy name "${p.name}" is already taken by ${builtin ? 'the built-in policy' : 'the policy file'} ${taken.file}`, {
-        hint: builtin ? 'give the policy another name and bind it with applies_to; a policy file may not replace a built-in policy' : 'give each policy file its own name',
-        details: { file: path, name: p.name, other: taken.file },
-      });
+      throw new GatehouseError(
+        'policy_invalid',
+        `${path}: policy name "${p.name}" is already taken by ${builtin ? 'the built-in policy' : 'the policy file'} ${taken.file}`,
+        {
+          hint: builtin
+            ? 'give the policy another name and bind it with applies_to; a policy file may not replace a built-in policy'
+            : 'give each policy file its own name',
+          details: { file: path, name: p.name, other: taken.file },
+        },
+      );
     }
     policies.set(p.name, p);
   }

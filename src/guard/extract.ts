@@ -3,7 +3,17 @@ import type { Node } from './parser.js';
 import { findUnfaithful } from './faithful.js';
 import { planLine, type LinePlan } from './resolve.js';
 import { finding, type Finding } from './types.js';
-import { endsWithBareDollar, endsWithPid, evalWord, joinWords, literalWord, visitSubst, type KnownVars, type Word, type WordHooks } from './words.js';
+import {
+  endsWithBareDollar,
+  endsWithPid,
+  evalWord,
+  joinWords,
+  literalWord,
+  visitSubst,
+  type KnownVars,
+  type Word,
+  type WordHooks,
+} from './words.js';
 
 /**
  * Walks a tree-sitter-bash tree and extracts every simple command that would run, with its
@@ -68,17 +78,85 @@ export interface Limits {
 }
 
 const STATEMENT_CONTAINERS = new Set([
-  'program', 'list', 'subshell', 'compound_statement', 'do_group', 'else_clause', 'elif_clause',
-  'if_statement', 'while_statement', 'for_statement', 'case_statement', 'case_item',
+  'program',
+  'list',
+  'subshell',
+  'compound_statement',
+  'do_group',
+  'else_clause',
+  'elif_clause',
+  'if_statement',
+  'while_statement',
+  'for_statement',
+  'case_statement',
+  'case_item',
 ]);
 
 /** Anonymous tokens the walk accepts; anything else (e.g. a stray `;;`) fails closed. */
 const OK_TOKENS = new Set([
-  ';', '&', '&&', '||', '|', '|&', '(', ')', '{', '}', '((', '))', '[[', ']]', '[', ']', '!', '=', '+=',
-  'if', 'then', 'else', 'elif', 'fi', 'for', 'in', 'do', 'done', 'while', 'until', 'case', 'esac', 'function', 'select',
-  ';;', ';&', ';;&', '"', '$', '`', '$(', '${', '}',
-  '>', '>>', '<', '&>', '&>>', '>&', '<&', '>|', '<<', '<<-', '<<<', '>&-', '<&-',
-  'export', 'declare', 'local', 'readonly', 'typeset', 'unset', 'unsetenv',
+  ';',
+  '&',
+  '&&',
+  '||',
+  '|',
+  '|&',
+  '(',
+  ')',
+  '{',
+  '}',
+  '((',
+  '))',
+  '[[',
+  ']]',
+  '[',
+  ']',
+  '!',
+  '=',
+  '+=',
+  'if',
+  'then',
+  'else',
+  'elif',
+  'fi',
+  'for',
+  'in',
+  'do',
+  'done',
+  'while',
+  'until',
+  'case',
+  'esac',
+  'function',
+  'select',
+  ';;',
+  ';&',
+  ';;&',
+  '"',
+  '$',
+  '`',
+  '$(',
+  '${',
+  '}',
+  '>',
+  '>>',
+  '<',
+  '&>',
+  '&>>',
+  '>&',
+  '<&',
+  '>|',
+  '<<',
+  '<<-',
+  '<<<',
+  '>&-',
+  '<&-',
+  'export',
+  'declare',
+  'local',
+  'readonly',
+  'typeset',
+  'unset',
+  'unsetenv',
 ]);
 
 class Walker {
@@ -100,7 +178,12 @@ class Walker {
   /** Commands made now belong to a resolved top-level assignment. */
   private inSite = false;
 
-  constructor(private readonly src: string, private readonly limits: Limits, private readonly known?: KnownVars, private readonly plan?: LinePlan) {
+  constructor(
+    private readonly src: string,
+    private readonly limits: Limits,
+    private readonly known?: KnownVars,
+    private readonly plan?: LinePlan,
+  ) {
     this.level = known;
   }
 
@@ -112,20 +195,42 @@ class Walker {
     if (this.stopped) return false;
     if (++this.nodes > this.limits.maxNodes) {
       this.stopped = true;
-      this.findings.push(finding('approve', 'limits.nodes', `command is too complex to check (over ${this.limits.maxNodes} syntax nodes)`, clip(node.text), { floor: true }));
+      this.findings.push(
+        finding(
+          'approve',
+          'limits.nodes',
+          `command is too complex to check (over ${this.limits.maxNodes} syntax nodes)`,
+          clip(node.text),
+          { floor: true },
+        ),
+      );
       return false;
     }
     if (this.depth >= this.limits.maxDepth) {
       this.stopped = true;
-      this.findings.push(finding('approve', 'limits.nesting', `command nests deeper than ${this.limits.maxDepth} levels`, clip(node.text), { floor: true }));
+      this.findings.push(
+        finding(
+          'approve',
+          'limits.nesting',
+          `command nests deeper than ${this.limits.maxDepth} levels`,
+          clip(node.text),
+          { floor: true },
+        ),
+      );
       return false;
     }
     return true;
   }
 
   private checkToken(node: Node, parent: Node): void {
-    if (node.isMissing) { this.fail(parent, 'parse.missing', `incomplete command: missing "${node.type}"`); return; }
-    if (!OK_TOKENS.has(node.type)) { this.fail(parent, 'parse.token', `unexpected token "${node.type}"`); return; }
+    if (node.isMissing) {
+      this.fail(parent, 'parse.missing', `incomplete command: missing "${node.type}"`);
+      return;
+    }
+    if (!OK_TOKENS.has(node.type)) {
+      this.fail(parent, 'parse.token', `unexpected token "${node.type}"`);
+      return;
+    }
     if ((node.type === ';;' || node.type === ';&' || node.type === ';;&') && parent.type !== 'case_item') {
       this.fail(parent, 'parse.token', `"${node.type}" outside a case statement`);
     }
@@ -153,9 +258,13 @@ class Walker {
       for (let i = 0; i < node.childCount; i++) {
         const c = node.child(i);
         if (!c) continue;
-        if (!c.isNamed) { this.checkToken(c, node); continue; }
+        if (!c.isNamed) {
+          this.checkToken(c, node);
+          continue;
+        }
         // Only for/case carry fields that matter here (`in WORDS`, `case WORD`): ask only them.
-        const field = t === 'for_statement' || t === 'case_statement' || t === 'case_item' ? node.fieldNameForChild(i) : null;
+        const field =
+          t === 'for_statement' || t === 'case_statement' || t === 'case_item' ? node.fieldNameForChild(i) : null;
         if (field === 'value' || field === 'variable') {
           this.loneWord(c);
           continue;
@@ -170,7 +279,8 @@ class Walker {
         if (this.plan && t === 'program') this.inSite = false;
         // `cmd &`: the token follows the statement it sends to the background.
         const next = node.child(i + 1);
-        if (next && !next.isNamed && next.type === '&') for (const cmd of this.commands.slice(first)) cmd.background = true;
+        if (next && !next.isNamed && next.type === '&')
+          for (const cmd of this.commands.slice(first)) cmd.background = true;
       }
       return;
     }
@@ -192,7 +302,8 @@ class Walker {
         this.assignment(node);
         return;
       case 'variable_assignments':
-        if (node.namedChildren.some((c) => c.type === 'variable_assignment' && !validAssignName(c))) return this.assignmentsStatement(node, node.namedChildren);
+        if (node.namedChildren.some((c) => c.type === 'variable_assignment' && !validAssignName(c)))
+          return this.assignmentsStatement(node, node.namedChildren);
         for (const c of node.namedChildren) this.statement(c);
         return;
       case 'declaration_command':
@@ -204,8 +315,14 @@ class Walker {
       case 'c_style_for_statement':
       case 'arithmetic_expansion':
         return this.expressions(node);
-      case 'word': case 'number': case 'string': case 'raw_string': case 'concatenation':
-      case 'simple_expansion': case 'expansion': case 'command_substitution':
+      case 'word':
+      case 'number':
+      case 'string':
+      case 'raw_string':
+      case 'concatenation':
+      case 'simple_expansion':
+      case 'expansion':
+      case 'command_substitution':
         this.loneWord(node);
         return;
       default:
@@ -256,7 +373,10 @@ class Walker {
     const redirs: Node[] = [];
     for (const c of node.children) {
       if (c === body || (body && c.startIndex === body.startIndex && c.type === body.type)) continue;
-      if (!c.isNamed) { this.checkToken(c, node); continue; }
+      if (!c.isNamed) {
+        this.checkToken(c, node);
+        continue;
+      }
       redirs.push(c);
     }
     if (body) this.statement(body);
@@ -283,14 +403,20 @@ class Walker {
   }
 
   private redirect(r: Node, affected: number[], stmt: Node): void {
-    if (r.isError) { this.fail(r, 'parse.error', 'the command has a syntax error and cannot be checked'); return; }
+    if (r.isError) {
+      this.fail(r, 'parse.error', 'the command has a syntax error and cannot be checked');
+      return;
+    }
     const hooks = this.hooks(affected[0] ?? -1);
     if (r.type === 'file_redirect') {
       let op = '';
       let fd: string | null = null;
       const dests: Node[] = [];
       for (const c of r.children) {
-        if (!c.isNamed) { op += c.type; continue; }
+        if (!c.isNamed) {
+          op += c.type;
+          continue;
+        }
         if (c.type === 'file_descriptor') fd = c.text;
         else if (c.type === 'ERROR') this.fail(r, 'parse.error', 'unsupported redirection');
         else dests.push(c);
@@ -344,7 +470,10 @@ class Walker {
           this.fail(r, 'parse.heredoc', 'a here-document the parser reads ambiguously');
         }
       }
-      const rawBody = startEnd >= 0 && endStart > startEnd ? this.src.slice(this.src.indexOf('\n', startEnd) + 1, endStart) : undefined;
+      const rawBody =
+        startEnd >= 0 && endStart > startEnd
+          ? this.src.slice(this.src.indexOf('\n', startEnd) + 1, endStart)
+          : undefined;
       const pipeParts: Node[] = [];
       const after: Node[] = [];
       for (const c of r.children) {
@@ -357,7 +486,10 @@ class Walker {
             quoted = /['"\\]/.test(c.text);
             break;
           case 'heredoc_body': {
-            if (quoted) { bodyText = rawBody ?? c.text; break; }
+            if (quoted) {
+              bodyText = rawBody ?? c.text;
+              break;
+            }
             const w = evalWord(c, this.hooks(affected[0] ?? -1));
             bodyText = w.text;
             dynamic = w.dynamic;
@@ -372,14 +504,20 @@ class Walker {
           case 'pipeline':
             pipeParts.push(c);
             break;
-          case 'word': case 'concatenation': case 'string': case 'raw_string':
+          case 'word':
+          case 'concatenation':
+          case 'string':
+          case 'raw_string':
             break;
           default:
             after.push(c);
         }
       }
       if (quoted && rawBody !== undefined) bodyText = rawBody;
-      else if (rawBody !== undefined && r.namedChildren.some((c) => c.type === 'word' || c.type === 'concatenation')) { bodyText = rawBody; dynamic = true; }
+      else if (rawBody !== undefined && r.namedChildren.some((c) => c.type === 'word' || c.type === 'concatenation')) {
+        bodyText = rawBody;
+        dynamic = true;
+      }
       for (const i of affected) this.cmdAt(i).stdin = { text: bodyText, dynamic };
       // `cat <<EOF | psql`: tree-sitter nests the rest of the pipeline inside the heredoc node.
       for (const p of pipeParts) {
@@ -411,12 +549,17 @@ class Walker {
     const level = (): KnownVars | undefined => this.level;
     return {
       // Read when a word is evaluated: the values known at that statement.
-      get known() { return level(); },
+      get known() {
+        return level();
+      },
       subst: (node, kind) => {
         const saved = this.pipes;
         const savedFeed = this.feed;
         this.pipes = [];
-        this.feed = consumer >= 0 ? { index: consumer, kind: kind === 'command' ? 'arg' : kind === 'process-in' ? 'file-in' : 'file-out' } : undefined;
+        this.feed =
+          consumer >= 0
+            ? { index: consumer, kind: kind === 'command' ? 'arg' : kind === 'process-in' ? 'file-in' : 'file-out' }
+            : undefined;
         if (consumer < 0 && savedFeed?.kind === 'assign') this.feed = savedFeed;
         try {
           if (!this.enter(node)) return;
@@ -470,15 +613,33 @@ class Walker {
       const c = kids[k]!;
       // `A=]\echo rm`: tree-sitter ends the value at `]` and makes `\echo` the command; bash reads
       // one word `A=]echo` (an assignment) and runs `rm`. Adjacent parts continue the value.
-      if (lastAssign && c.isNamed && (c.type === 'command_name' || c.type === 'word' || c.type === 'concatenation' || c.type === 'string' || c.type === 'raw_string' || c.type === 'ansi_c_string' || c.type === 'translated_string' || c.type === 'number' || c.type === 'simple_expansion' || c.type === 'expansion' || c.type === 'command_substitution') && this.continuesWord(assignEnd, c.startIndex)) {
+      if (
+        lastAssign &&
+        c.isNamed &&
+        (c.type === 'command_name' ||
+          c.type === 'word' ||
+          c.type === 'concatenation' ||
+          c.type === 'string' ||
+          c.type === 'raw_string' ||
+          c.type === 'ansi_c_string' ||
+          c.type === 'translated_string' ||
+          c.type === 'number' ||
+          c.type === 'simple_expansion' ||
+          c.type === 'expansion' ||
+          c.type === 'command_substitution') &&
+        this.continuesWord(assignEnd, c.startIndex)
+      ) {
         const inner = c.type === 'command_name' ? c.namedChildren[0] : c;
         if (inner) lastAssign.value = joinWords(lastAssign.value, evalWord(inner, hooks));
         assignEnd = c.endIndex;
         // tree-sitter took the part for the program name, so the words after it may be more
         // assignments (`A=""\a B=1 cmd`) that it read as arguments: fail closed on those.
         if (c.type === 'command_name') {
-          const nextWord = kids.slice(k + 1).find((x) => x.isNamed && !/redirect$/.test(x.type) && x.type !== 'comment');
-          if (nextWord && /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(nextWord.text)) this.fail(node, 'parse.differential', 'an assignment the parser reads as an argument');
+          const nextWord = kids
+            .slice(k + 1)
+            .find((x) => x.isNamed && !/redirect$/.test(x.type) && x.type !== 'comment');
+          if (nextWord && /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(nextWord.text))
+            this.fail(node, 'parse.differential', 'an assignment the parser reads as an argument');
         }
         continue;
       }
@@ -487,7 +648,7 @@ class Walker {
         // `$"…"` shows up as a lone `$` token followed by a string; any other lone `$` is text.
         if (c.type === '$') {
           // The token may carry text before the `$` (`-$"r"` is one `-$` token, then the string).
-          const translated = this.src.charCodeAt(c.endIndex) === 34 /* " */;
+          const translated = this.src.charCodeAt(c.endIndex) === 34; /* " */
           const t = translated ? c.text.slice(0, -1) : c.text;
           if (/[\\*?[{~]/.test(t)) this.fail(c, 'parse.unsupported', 'unexpected text before a "$"');
           words.push({ start: c.startIndex, end: c.endIndex, word: { ...literalWord(t), raw: c.text } });
@@ -508,18 +669,27 @@ class Walker {
             break;
           }
           const a = this.assignmentWord(c, hooks);
-          if (a) { cmd.assigns.push(a); lastAssign = a; assignEnd = c.endIndex; }
+          if (a) {
+            cmd.assigns.push(a);
+            lastAssign = a;
+            assignEnd = c.endIndex;
+          }
           break;
         }
         case 'command_name': {
           const inner = c.namedChildren[0];
           // A reserved word where a program name belongs is a bash syntax error tree-sitter
           // accepts as a plain command (`]] x`, `! if`): fail closed.
-          if (/^(done|fi|then|esac|do|elif|else|in|if|for|while|until|case|select|function|\[\[|\]\]|\}|\{)$/.test(c.text)) this.fail(node, 'parse.token', `unexpected reserved word "${c.text}"`);
+          if (
+            /^(done|fi|then|esac|do|elif|else|in|if|for|while|until|case|select|function|\[\[|\]\]|\}|\{)$/.test(c.text)
+          )
+            this.fail(node, 'parse.token', `unexpected reserved word "${c.text}"`);
           if (inner) words.push({ start: c.startIndex, end: c.endIndex, word: evalWord(inner, hooks) });
           break;
         }
-        case 'file_redirect': case 'heredoc_redirect': case 'herestring_redirect':
+        case 'file_redirect':
+        case 'heredoc_redirect':
+        case 'herestring_redirect':
           this.redirect(c, [idx], node);
           break;
         case 'ERROR':
@@ -530,7 +700,12 @@ class Walker {
         default:
           // tree-sitter-bash glues `\n\\cmd` onto the previous command as one word, where bash
           // sees a new command: a parser differential, so fail closed (the raw scan still denies).
-          if (c.type === 'word' && /(^|[^\\])\n/.test(c.text)) this.fail(c, 'parse.differential', 'a line break inside a word that shells and the parser read differently');
+          if (c.type === 'word' && /(^|[^\\])\n/.test(c.text))
+            this.fail(
+              c,
+              'parse.differential',
+              'a line break inside a word that shells and the parser read differently',
+            );
           words.push({ start: c.startIndex, end: c.endIndex, word: evalWord(c, hooks) });
       }
     }
@@ -542,12 +717,28 @@ class Walker {
     for (const w of words) {
       if (prevWord && this.continuesWord(prevEnd, w.start)) {
         // `rm$""`: a bare `$` before a double quote is the `$"…"` quoting, not text.
-        const left = this.src.charCodeAt(w.start) === 34 && !prevWord.dynamic && prevWord.text.endsWith('$') && endsWithBareDollar(prevWord.raw)
-          ? { ...prevWord, text: prevWord.text.slice(0, -1), prefix: prevWord.prefix.endsWith('$') ? prevWord.prefix.slice(0, -1) : prevWord.prefix }
-          : prevWord;
+        const left =
+          this.src.charCodeAt(w.start) === 34 &&
+          !prevWord.dynamic &&
+          prevWord.text.endsWith('$') &&
+          endsWithBareDollar(prevWord.raw)
+            ? {
+                ...prevWord,
+                text: prevWord.text.slice(0, -1),
+                prefix: prevWord.prefix.endsWith('$') ? prevWord.prefix.slice(0, -1) : prevWord.prefix,
+              }
+            : prevWord;
         let joined = joinWords(left, w.word);
         // `"r"m$1`: tree-sitter ends the word at the `$` and starts a new one at `1`; bash expands `$1`.
-        if (left === prevWord && ((endsWithBareDollar(prevWord.raw) && /^[A-Za-z0-9_@*#?!$({-]/.test(w.word.raw)) || endsWithPid(prevWord.raw))) joined = { ...joined, dynamic: true, prefix: prevWord.prefix.endsWith('$') ? prevWord.prefix.slice(0, -1) : prevWord.prefix };
+        if (
+          left === prevWord &&
+          ((endsWithBareDollar(prevWord.raw) && /^[A-Za-z0-9_@*#?!$({-]/.test(w.word.raw)) || endsWithPid(prevWord.raw))
+        )
+          joined = {
+            ...joined,
+            dynamic: true,
+            prefix: prevWord.prefix.endsWith('$') ? prevWord.prefix.slice(0, -1) : prevWord.prefix,
+          };
         cmd.argv[cmd.argv.length - 1] = joined;
         prevWord = joined;
         prevEnd = w.end;
@@ -560,7 +751,8 @@ class Walker {
     // `A=""\<newline> A= x`: bash takes the second `A=` as an assignment too; tree-sitter made it
     // the program name. A valid NAME= first word is a parser differential: fail closed.
     const first = cmd.argv[0];
-    if (first && /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(first.raw)) this.fail(node, 'parse.differential', 'an assignment the parser reads as the program name');
+    if (first && /^[A-Za-z_][A-Za-z0-9_]*(\[[^\]]*\])?\+?=/.test(first.raw))
+      this.fail(node, 'parse.differential', 'an assignment the parser reads as the program name');
     return idx;
   }
 
@@ -588,7 +780,11 @@ class Walker {
     const name = node.childForFieldName('name');
     const value = node.childForFieldName('value');
     // A subscripted name as a word is a glob pattern (and may hold substitutions): leave it to evalWord's fail-closed path.
-    const head = name ? (name.type === 'variable_name' ? literalWord(name.text) : evalWord(name, hooks)) : literalWord('');
+    const head = name
+      ? name.type === 'variable_name'
+        ? literalWord(name.text)
+        : evalWord(name, hooks)
+      : literalWord('');
     const op = literalWord(isAppend(node) ? '+=' : '=');
     const v = value ? evalWord(value, hooks) : literalWord('');
     return joinWords(joinWords(head, op), v);
@@ -601,7 +797,10 @@ class Walker {
     const hooks = this.hooks(idx);
     let started = false;
     for (const c of parts) {
-      if (c.type !== 'variable_assignment') { this.statement(c); continue; }
+      if (c.type !== 'variable_assignment') {
+        this.statement(c);
+        continue;
+      }
       if (started || !validAssignName(c)) {
         started = true;
         cmd.argv.push(this.assignmentAsWord(c, hooks));
@@ -620,7 +819,9 @@ class Walker {
     this.feed = saved;
     const cmd = this.cmdAt(idx);
     cmd.declaration = true;
-    delete cmd.feeds; delete cmd.feedKind; delete cmd.assignTo;
+    delete cmd.feeds;
+    delete cmd.feedKind;
+    delete cmd.assignTo;
     const savedFeed = this.feed;
     this.feed = { index: -1, kind: 'assign', assignTo: name };
     const a = this.assignmentWordFeeding(node, name);
@@ -664,12 +865,20 @@ class Walker {
     cmd.declaration = true;
     const hooks = this.hooks(idx);
     for (const c of node.children) {
-      if (!c.isNamed) { cmd.argv.push({ text: c.type, dynamic: false, glob: false, raw: c.type, vars: [], prefix: c.type }); continue; }
+      if (!c.isNamed) {
+        cmd.argv.push({ text: c.type, dynamic: false, glob: false, raw: c.type, vars: [], prefix: c.type });
+        continue;
+      }
       if (c.type === 'variable_assignment') {
         const a = this.assignmentWordFeeding(c, c.childForFieldName('name')?.text ?? '');
         if (a) {
           cmd.assigns.push(a);
-          cmd.argv.push({ ...a.value, text: `${a.name}=${a.value.text}`, raw: c.text, prefix: `${a.name}=${a.value.prefix}` });
+          cmd.argv.push({
+            ...a.value,
+            text: `${a.name}=${a.value.text}`,
+            raw: c.text,
+            prefix: `${a.name}=${a.value.prefix}`,
+          });
         }
       } else cmd.argv.push(evalWord(c, hooks));
     }
@@ -736,10 +945,23 @@ export function extractScript(root: Node, src: string, limits: Limits, known?: K
   // A tree that does not match the source byte for byte (a silent misparse, no ERROR node) is
   // unparseable input: fail closed here, and analyze() adds the raw-text deny scan for `parse.*`.
   const u = findUnfaithful(root, src);
-  if (u) w.findings.push(finding('approve', 'parse.differential', `the parser and bash would read this command differently: ${u.why}`, clip(u.node.text), { floor: true }));
+  if (u)
+    w.findings.push(
+      finding(
+        'approve',
+        'parse.differential',
+        `the parser and bash would read this command differently: ${u.why}`,
+        clip(u.node.text),
+        { floor: true },
+      ),
+    );
   w.statement(root);
   if (root.hasError) {
-    w.findings.push(finding('approve', 'parse.error', 'the command has a syntax error and cannot be checked', clip(src), { floor: true }));
+    w.findings.push(
+      finding('approve', 'parse.error', 'the command has a syntax error and cannot be checked', clip(src), {
+        floor: true,
+      }),
+    );
   }
   return { commands: w.commands, findings: w.findings, functions: w.functions, lineNames: plan?.names ?? NO_NAMES };
 }

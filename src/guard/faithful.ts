@@ -38,16 +38,39 @@ export interface Unfaithful {
 
 /** Subtrees whose text is not unquoted shell words (quoted, here-doc, pattern or arithmetic text). */
 const OPAQUE = new Set([
-  'string', 'translated_string', 'raw_string', 'ansi_c_string', 'heredoc_body', 'heredoc_start', 'heredoc_end',
-  'heredoc_content', 'string_content', 'regex', 'comment', 'ERROR', 'extglob_pattern', 'expansion',
-  'arithmetic_expansion', 'c_style_for_statement', 'subscript', 'test_operator',
+  'string',
+  'translated_string',
+  'raw_string',
+  'ansi_c_string',
+  'heredoc_body',
+  'heredoc_start',
+  'heredoc_end',
+  'heredoc_content',
+  'string_content',
+  'regex',
+  'comment',
+  'ERROR',
+  'extglob_pattern',
+  'expansion',
+  'arithmetic_expansion',
+  'c_style_for_statement',
+  'subscript',
+  'test_operator',
 ]);
 
 /** Nodes whose parts make up one shell word: no gaps allowed between or around them. */
 const ONE_WORD = new Set(['concatenation', 'command_name', 'simple_expansion']);
 
 /** Nodes that bash ends at an unescaped newline: gaps inside them may not contain one. */
-const ONE_LINE = new Set(['command', 'redirected_statement', 'file_redirect', 'herestring_redirect', 'declaration_command', 'unset_command', 'variable_assignment']);
+const ONE_LINE = new Set([
+  'command',
+  'redirected_statement',
+  'file_redirect',
+  'herestring_redirect',
+  'declaration_command',
+  'unset_command',
+  'variable_assignment',
+]);
 
 /** Nodes whose parts are separate shell words, each of which must end at a blank or an operator. */
 const WORD_SEQUENCE = new Set(['command', 'redirected_statement', 'declaration_command', 'unset_command']);
@@ -57,7 +80,19 @@ const REDIRECTS = new Set(['file_redirect', 'herestring_redirect', 'heredoc_redi
 function breakAt(src: string, i: number): boolean {
   const c = src[i];
   if (c === undefined) return true;
-  if (c !== ' ' && c !== '\t' && c !== '\n' && c !== ';' && c !== '&' && c !== '|' && c !== '<' && c !== '>' && c !== '(' && c !== ')') return false;
+  if (
+    c !== ' ' &&
+    c !== '\t' &&
+    c !== '\n' &&
+    c !== ';' &&
+    c !== '&' &&
+    c !== '|' &&
+    c !== '<' &&
+    c !== '>' &&
+    c !== '(' &&
+    c !== ')'
+  )
+    return false;
   let k = i;
   while (k > 0 && src[k - 1] === '\\') k--;
   return (i - k) % 2 === 0;
@@ -89,8 +124,24 @@ const WORD_LEAVES = new Set(['word', 'number']);
 function wordBreak(s: string): number {
   for (let i = 0; i < s.length; i++) {
     const c = s[i];
-    if (c === '\\') { i++; continue; }
-    if (c === ' ' || c === '\t' || c === '\n' || c === ';' || c === '&' || c === '|' || c === '<' || c === '>' || c === '(' || c === ')' || c === '`') return i;
+    if (c === '\\') {
+      i++;
+      continue;
+    }
+    if (
+      c === ' ' ||
+      c === '\t' ||
+      c === '\n' ||
+      c === ';' ||
+      c === '&' ||
+      c === '|' ||
+      c === '<' ||
+      c === '>' ||
+      c === '(' ||
+      c === ')' ||
+      c === '`'
+    )
+      return i;
   }
   return -1;
 }
@@ -105,7 +156,10 @@ function gapOk(src: string, from: number, to: number, oneLine: boolean): boolean
     const c = src.charCodeAt(i);
     if (c === 32 /* space */ || c === 9 /* tab */) continue;
     if (c === 10 /* \n */ && !oneLine) continue;
-    if (c === 92 /* \\ */ && i + 1 < to && src.charCodeAt(i + 1) === 10) { i++; continue; }
+    if (c === 92 /* \\ */ && i + 1 < to && src.charCodeAt(i + 1) === 10) {
+      i++;
+      continue;
+    }
     return false;
   }
   return true;
@@ -155,7 +209,10 @@ function pairedDollar(src: string, at: number): boolean {
  */
 function ansiCEnd(t: string): number {
   for (let i = 2; i < t.length; i++) {
-    if (t[i] === '\\') { i++; continue; }
+    if (t[i] === '\\') {
+      i++;
+      continue;
+    }
     if (t[i] === "'") return i + 1;
   }
   return -1;
@@ -175,15 +232,21 @@ function assignmentContiguous(n: Node, src: string): boolean {
 /** First unfaithful spot in the tree, or undefined. Iterative: deep trees cannot overflow the stack. */
 export function findUnfaithful(root: Node, src: string): Unfaithful | undefined {
   // Text outside the root (`\ ` before a comment is an extra to tree-sitter, a word to bash).
-  if (!gapOk(src, 0, root.startIndex, false) || !gapOk(src, root.endIndex, src.length, false)) return { node: root, why: 'text the parser skipped at the edge of the command is shell syntax' };
+  if (!gapOk(src, 0, root.startIndex, false) || !gapOk(src, root.endIndex, src.length, false))
+    return { node: root, why: 'text the parser skipped at the edge of the command is shell syntax' };
   const stack: Node[] = [root];
   while (stack.length) {
     const n = stack.pop() as Node;
-    if (n.type === 'comment' && !commentStartsWord(src, n.startIndex)) return { node: n, why: 'a "#" that the parser reads as a comment continues a word in bash' };
-    if (n.type === 'variable_assignment' && !assignmentContiguous(n, src)) return { node: n, why: 'the parser joined a value to an assignment across a blank' };
-    if (n.type === 'translated_string' && n.text[1] !== '"') return { node: n, why: 'a "$" the parser joins to a later string is text to bash' };
-    if (n.type === 'ansi_c_string' && ansiCEnd(n.text) !== n.text.length) return { node: n, why: 'bash ends this $\'…\' string elsewhere' };
-    if ((n.type === 'ansi_c_string' || n.type === 'translated_string') && pairedDollar(src, n.startIndex)) return { node: n, why: 'a "$" before the quoting makes "$$" (the process id) in bash' };
+    if (n.type === 'comment' && !commentStartsWord(src, n.startIndex))
+      return { node: n, why: 'a "#" that the parser reads as a comment continues a word in bash' };
+    if (n.type === 'variable_assignment' && !assignmentContiguous(n, src))
+      return { node: n, why: 'the parser joined a value to an assignment across a blank' };
+    if (n.type === 'translated_string' && n.text[1] !== '"')
+      return { node: n, why: 'a "$" the parser joins to a later string is text to bash' };
+    if (n.type === 'ansi_c_string' && ansiCEnd(n.text) !== n.text.length)
+      return { node: n, why: "bash ends this $'…' string elsewhere" };
+    if ((n.type === 'ansi_c_string' || n.type === 'translated_string') && pairedDollar(src, n.startIndex))
+      return { node: n, why: 'a "$" before the quoting makes "$$" (the process id) in bash' };
     if (OPAQUE.has(n.type) || n.isMissing) continue;
     // `[!a]` or `[[x]]` glued to what follows is one word to bash (a glob naming a program), not a test.
     if (n.type === 'test_command' && /^\[\[?[^\s[]/.test(n.text)) {
@@ -194,15 +257,26 @@ export function findUnfaithful(root: Node, src: string): Unfaithful | undefined 
       return { node: n, why: 'a "{" glued to the next character is a word to bash, not a group' };
     }
     // An empty group or subshell is a syntax error to bash: nothing on the line runs as read.
-    if ((n.type === 'compound_statement' || n.type === 'subshell') && !n.namedChildren.some((k) => k.type !== 'comment')) {
+    if (
+      (n.type === 'compound_statement' || n.type === 'subshell') &&
+      !n.namedChildren.some((k) => k.type !== 'comment')
+    ) {
       return { node: n, why: 'an empty group is a syntax error to bash' };
     }
-    if (n.type === 'file_redirect' && n.children[0]?.type !== 'file_descriptor' && digitsWordBefore(src, n.startIndex)) {
-      return { node: n, why: 'digits before the redirect are its file descriptor to bash; the parser read them as a word' };
+    if (
+      n.type === 'file_redirect' &&
+      n.children[0]?.type !== 'file_descriptor' &&
+      digitsWordBefore(src, n.startIndex)
+    ) {
+      return {
+        node: n,
+        why: 'digits before the redirect are its file descriptor to bash; the parser read them as a word',
+      };
     }
     const kids = n.children;
     if (!kids.length) {
-      if (WORD_LEAVES.has(n.type) && wordBreak(n.text) >= 0) return { node: n, why: `the parser read "${n.text}" as one word; bash splits it` };
+      if (WORD_LEAVES.has(n.type) && wordBreak(n.text) >= 0)
+        return { node: n, why: `the parser read "${n.text}" as one word; bash splits it` };
       continue;
     }
     const oneWord = ONE_WORD.has(n.type);
@@ -211,21 +285,35 @@ export function findUnfaithful(root: Node, src: string): Unfaithful | undefined 
     let pos = n.startIndex;
     let prev: Node | undefined;
     for (const c of kids) {
-      if (sequence && c.isNamed && prev && c.endIndex > c.startIndex && (REDIRECTS.has(prev.type) || REDIRECTS.has(c.type)) && touches(src, prev.endIndex, c.startIndex)) {
+      if (
+        sequence &&
+        c.isNamed &&
+        prev &&
+        c.endIndex > c.startIndex &&
+        (REDIRECTS.has(prev.type) || REDIRECTS.has(c.type)) &&
+        touches(src, prev.endIndex, c.startIndex)
+      ) {
         return { node: n, why: 'the parser ended a redirect where bash continues the word' };
       }
       if (c.isNamed && c.endIndex > c.startIndex) prev = c;
       if (c.startIndex > pos) {
         if (oneWord) return { node: n, why: 'the parser joined text that bash reads as separate words' };
-        if (!gapOk(src, pos, c.startIndex, oneLine)) return { node: n, why: `text the parser skipped (${JSON.stringify(truncateText(src.slice(pos, c.startIndex), 20))}) is shell syntax` };
+        if (!gapOk(src, pos, c.startIndex, oneLine))
+          return {
+            node: n,
+            why: `text the parser skipped (${JSON.stringify(truncateText(src.slice(pos, c.startIndex), 20))}) is shell syntax`,
+          };
       }
       // Bare tokens glued into a word are unquoted word text too (`` `` `` swallowing a newline).
-      if (oneWord && !c.isNamed && wordBreak(c.text) >= 0) return { node: n, why: `the parser read "${c.text}" as part of a word; bash does not` };
+      if (oneWord && !c.isNamed && wordBreak(c.text) >= 0)
+        return { node: n, why: `the parser read "${c.text}" as part of a word; bash does not` };
       if (c.endIndex > pos) pos = c.endIndex;
       stack.push(c);
     }
-    if (pos < n.endIndex && !gapOk(src, pos, n.endIndex, oneLine || oneWord)) return { node: n, why: 'text at the end of a node that the parser skipped is shell syntax' };
-    if (oneWord && pos < n.endIndex) return { node: n, why: 'the parser joined text that bash reads as separate words' };
+    if (pos < n.endIndex && !gapOk(src, pos, n.endIndex, oneLine || oneWord))
+      return { node: n, why: 'text at the end of a node that the parser skipped is shell syntax' };
+    if (oneWord && pos < n.endIndex)
+      return { node: n, why: 'the parser joined text that bash reads as separate words' };
   }
   return undefined;
 }

@@ -15,7 +15,10 @@ export function globToRegExp(glob: string, opts: { anchored?: boolean; caseInsen
     if (c === '*') {
       if (glob[i + 1] === '*') {
         i++;
-        if (glob[i + 1] === '/') { i++; re += '(?:.*/)?'; } else re += '.*';
+        if (glob[i + 1] === '/') {
+          i++;
+          re += '(?:.*/)?';
+        } else re += '.*';
       } else re += '[^/]*';
     } else if (c === '?') re += '[^/]';
     else if (c === '[') {
@@ -31,7 +34,10 @@ export function globToRegExp(glob: string, opts: { anchored?: boolean; caseInsen
       const end = glob.indexOf('}', i);
       if (end < 0) re += '\\{';
       else {
-        const alts = glob.slice(i + 1, end).split(',').map((a) => a.replace(/[.+^$()|\\/]/g, '\\$&').replace(/\*/g, '[^/]*'));
+        const alts = glob
+          .slice(i + 1, end)
+          .split(',')
+          .map((a) => a.replace(/[.+^$()|\\/]/g, '\\$&').replace(/\*/g, '[^/]*'));
         re += '(?:' + alts.join('|') + ')';
         i = end;
       }
@@ -46,7 +52,13 @@ export function globToRegExp(glob: string, opts: { anchored?: boolean; caseInsen
 /** One anchored RegExp matching any of the globs (compiled once, tested once per path). */
 export function compileGlobs(globs: readonly string[]): RegExp {
   if (!globs.length) return /(?!)/;
-  return new RegExp(globs.map((g) => globToRegExp(g).source.slice(1, -1)).map((s) => `(?:${s})`).join('|').replace(/^/, '^(?:') + ')$');
+  return new RegExp(
+    globs
+      .map((g) => globToRegExp(g).source.slice(1, -1))
+      .map((s) => `(?:${s})`)
+      .join('|')
+      .replace(/^/, '^(?:') + ')$',
+  );
 }
 
 export function globMatch(glob: string, text: string): boolean {

@@ -31,7 +31,10 @@ export function graphqlOperations(text: string): GraphqlOps {
   const n = text.length;
   while (i < n) {
     const c = text.charAt(i);
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === ',' || c === '\ufeff') { i++; continue; }
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === ',' || c === '\ufeff') {
+      i++;
+      continue;
+    }
     if (c === '#') {
       while (i < n && text[i] !== '\n' && text[i] !== '\r') i++;
       continue;
@@ -43,8 +46,14 @@ export function graphqlOperations(text: string): GraphqlOps {
         i += 3;
         for (;;) {
           if (i >= n) return { mutation, unreadable: true };
-          if (text.startsWith('\\"""', i)) { i += 4; continue; }
-          if (text.startsWith('"""', i)) { i += 3; break; }
+          if (text.startsWith('\\"""', i)) {
+            i += 4;
+            continue;
+          }
+          if (text.startsWith('"""', i)) {
+            i += 3;
+            break;
+          }
           i++;
         }
         continue;
@@ -52,8 +61,14 @@ export function graphqlOperations(text: string): GraphqlOps {
       i++;
       for (;;) {
         if (i >= n || text[i] === '\n' || text[i] === '\r') return { mutation, unreadable: true };
-        if (text[i] === '\\') { i += 2; continue; }
-        if (text[i] === '"') { i++; break; }
+        if (text[i] === '\\') {
+          i += 2;
+          continue;
+        }
+        if (text[i] === '"') {
+          i++;
+          break;
+        }
         i++;
       }
       continue;
@@ -93,7 +108,10 @@ export function graphqlOperations(text: string): GraphqlOps {
       continue;
     }
     // Numbers, punctuators ($ : = @ ! | & ... and the like) need no tracking here.
-    if (/[0-9\-$:=@!|&.+]/.test(c)) { i++; continue; }
+    if (/[0-9\-$:=@!|&.+]/.test(c)) {
+      i++;
+      continue;
+    }
     return { mutation, unreadable: true };
   }
   return { mutation, unreadable: depth !== 0 || !sawDefinition };

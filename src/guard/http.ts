@@ -1,4 +1,14 @@
-import { declaredCharsets, isGraphqlMedia, isJsonMedia, isMultipartForm, isNdjsonMedia, isTextualRequestMedia, mediaParams, mediaTypeOf, truncateText } from '../core/index.js';
+import {
+  declaredCharsets,
+  isGraphqlMedia,
+  isJsonMedia,
+  isMultipartForm,
+  isNdjsonMedia,
+  isTextualRequestMedia,
+  mediaParams,
+  mediaTypeOf,
+  truncateText,
+} from '../core/index.js';
 import { globToRegExp } from './glob.js';
 import { graphqlOperations } from './graphql.js';
 import type { Policy } from './policy.js';
@@ -19,13 +29,18 @@ import { finding, worst, type Finding, type HttpRequestLike } from './types.js';
 const OVERRIDE_HEADERS = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 const STANDARD = new Set(['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE', 'TRACE', 'CONNECT']);
 const WRITE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
-const DESTRUCTIVE = /(^|\/)(delete|remove|destroy|drop|purge|wipe|reset|shutdown|terminate|deactivate|revoke|rollback|restart|stop|deploy|refund|truncate|erase|kill|disable|uninstall)([-_.][^/]*)?(\/|$)/;
+const DESTRUCTIVE =
+  /(^|\/)(delete|remove|destroy|drop|purge|wipe|reset|shutdown|terminate|deactivate|revoke|rollback|restart|stop|deploy|refund|truncate|erase|kill|disable|uninstall)([-_.][^/]*)?(\/|$)/;
 
 function decode(s: string): string | undefined {
   let cur = s;
   for (let i = 0; i < 4; i++) {
     let next: string;
-    try { next = decodeURIComponent(cur.replace(/\+/g, '%20')); } catch { return undefined; }
+    try {
+      next = decodeURIComponent(cur.replace(/\+/g, '%20'));
+    } catch {
+      return undefined;
+    }
     if (next === cur) return cur;
     cur = next;
   }
@@ -36,7 +51,10 @@ export function normalizeHttpPath(p: string): string {
   const segs: string[] = [];
   for (const s of p.replace(/\\/g, '/').split('/')) {
     if (s === '' || s === '.') continue;
-    if (s === '..') { segs.pop(); continue; }
+    if (s === '..') {
+      segs.pop();
+      continue;
+    }
     segs.push(s);
   }
   return '/' + segs.join('/');
@@ -147,9 +165,15 @@ function bodyReadings(req: HttpRequestLike, headers: Map<string, string[]>): Rea
   // A compressed body the caller did not decode for us is bytes the guard never sees: judged as
   // unread, never as empty. One it decoded (bounded) is judged as the server will read it.
   if (squash(ce) !== '' && squash(ce) !== 'identity' && squash(req.bodyDecodedFrom ?? '') !== squash(ce)) {
-    return { texts: [], encoded: true, undecodable: sent || declaredText ? 'the body is sent with a content coding the guard was not given decoded' : undefined };
+    return {
+      texts: [],
+      encoded: true,
+      undecodable:
+        sent || declaredText ? 'the body is sent with a content coding the guard was not given decoded' : undefined,
+    };
   }
-  if (req.bodyUnread && declaredText) return { texts: [], encoded: false, undecodable: 'a textual body is sent that the guard was not shown' };
+  if (req.bodyUnread && declaredText)
+    return { texts: [], encoded: false, undecodable: 'a textual body is sent that the guard was not shown' };
   if (!sent) return { texts: [], encoded: false };
   if (types.length > 1) return { texts: [], encoded: false, undecodable: 'the request has more than one Content-Type' };
   const text = req.body!;
@@ -160,15 +184,27 @@ function bodyReadings(req: HttpRequestLike, headers: Map<string, string[]>): Rea
   const all = [text];
   for (const c of charsets) {
     const r = readAs(c, bytes);
-    if (r === undefined) return { texts: [], encoded: false, undecodable: `the body's charset ${JSON.stringify(truncateText(c, 40))} is one the guard cannot read` };
+    if (r === undefined)
+      return {
+        texts: [],
+        encoded: false,
+        undecodable: `the body's charset ${JSON.stringify(truncateText(c, 40))} is one the guard cannot read`,
+      };
     all.push(...r);
   }
   if (sniff) all.push(decoded('utf-16le', bytes), decoded('utf-16be', bytes), utf32(bytes, true), utf32(bytes, false));
   return { texts: [...new Set(all.map(stripBom))], encoded: false };
 }
 
-function viewBody(text: string | undefined, r: Readings, req: HttpRequestLike, type: string, isGraphql: boolean): BodyView {
-  if (r.encoded || r.undecodable !== undefined) return { text: undefined, items: [], form: undefined, unread: true, opaque: true };
+function viewBody(
+  text: string | undefined,
+  r: Readings,
+  req: HttpRequestLike,
+  type: string,
+  isGraphql: boolean,
+): BodyView {
+  if (r.encoded || r.undecodable !== undefined)
+    return { text: undefined, items: [], form: undefined, unread: true, opaque: true };
   const view: BodyView = { text, items: [], form: undefined, unread: req.bodyUnread === true, opaque: false };
   if (!text) return view;
   const media = mediaTypeOf(type);
@@ -202,7 +238,8 @@ function addJson(view: BodyView, text: string): boolean {
   } catch {
     return false;
   }
-  for (const it of Array.isArray(j) ? j : [j]) if (it && typeof it === 'object' && !Array.isArray(it)) view.items.push(it as Record<string, unknown>);
+  for (const it of Array.isArray(j) ? j : [j])
+    if (it && typeof it === 'object' && !Array.isArray(it)) view.items.push(it as Record<string, unknown>);
   if (repeatsRuleKey(text)) view.opaque = true;
   return true;
 }
@@ -220,10 +257,25 @@ function repeatsRuleKey(text: string): boolean {
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i];
-    if (c === '{') { stack.push({ object: true, seen: null }); expectKey = true; continue; }
-    if (c === '[') { stack.push(ARRAY); expectKey = false; continue; }
-    if (c === '}' || c === ']') { stack.pop(); expectKey = false; continue; }
-    if (c === ',') { expectKey = stack[stack.length - 1]?.object === true; continue; }
+    if (c === '{') {
+      stack.push({ object: true, seen: null });
+      expectKey = true;
+      continue;
+    }
+    if (c === '[') {
+      stack.push(ARRAY);
+      expectKey = false;
+      continue;
+    }
+    if (c === '}' || c === ']') {
+      stack.pop();
+      expectKey = false;
+      continue;
+    }
+    if (c === ',') {
+      expectKey = stack[stack.length - 1]?.object === true;
+      continue;
+    }
     if (c !== '"') continue;
     let j = i + 1;
     while (j < text.length && text[j] !== '"') j += text[j] === '\\' ? 2 : 1;
@@ -295,14 +347,29 @@ export function checkHttpWith(policy: Policy, req: HttpRequestLike): Finding {
   const rawQuery = q < 0 ? '' : req.path.slice(q + 1);
   const dp = decode(rawPath);
   const dq = decode(rawQuery);
-  if (dp === undefined || dq === undefined) return finding('approve', 'http.undecodable', 'the request path cannot be decoded unambiguously', matchedBase, { floor: true });
+  if (dp === undefined || dq === undefined)
+    return finding('approve', 'http.undecodable', 'the request path cannot be decoded unambiguously', matchedBase, {
+      floor: true,
+    });
   const types = headers.get('content-type') ?? [];
   const type = types[0] ?? '';
   const path = normalizeHttpPath(dp).toLowerCase();
   // A GraphQL endpoint by its path (a `;param` suffix included) or by the body's declared type.
   const isGraphql = /graphql|\/gql([/;]|$)/.test(path) || types.some((t) => isGraphqlMedia(mediaTypeOf(t)));
   const readings = bodyReadings(req, headers);
-  const ctx: JudgeContext = { policy, req, headers, original, matchedBase, rawQuery, dp, dq, path, isGraphql, readings };
+  const ctx: JudgeContext = {
+    policy,
+    req,
+    headers,
+    original,
+    matchedBase,
+    rawQuery,
+    dp,
+    dq,
+    path,
+    isGraphql,
+    readings,
+  };
   // Each reading of the body is judged on its own (a server reads one of them); the worst wins.
   if (readings.texts.length <= 1) return judge(ctx, viewBody(readings.texts[0], readings, req, type, isGraphql));
   return worst(readings.texts.map((t) => judge(ctx, viewBody(t, readings, req, type, isGraphql))))!;
@@ -331,12 +398,25 @@ function judge(c: JudgeContext, body: BodyView): Finding {
   // The methods this request may be treated as: its own, and every override a framework might
   // honour (headers, `_method` in the query, a form or a JSON body). Each is judged; the worst wins.
   const overrides: { method: string; where: string }[] = [];
-  for (const h of OVERRIDE_HEADERS) for (const v of headers.get(h) ?? []) if (v) overrides.push({ method: v.trim().toUpperCase(), where: `${h}: ${v}` });
-  for (const v of paramValues(params, '_method')) overrides.push({ method: v.trim().toUpperCase(), where: `?_method=${v}` });
-  for (const v of paramValues(body.form, '_method')) overrides.push({ method: v.trim().toUpperCase(), where: `body _method=${v}` });
-  for (const it of body.items) for (const v of stringField(it, '_method')) overrides.push({ method: v.trim().toUpperCase(), where: `body "_method": ${v}` });
+  for (const h of OVERRIDE_HEADERS)
+    for (const v of headers.get(h) ?? [])
+      if (v) overrides.push({ method: v.trim().toUpperCase(), where: `${h}: ${v}` });
+  for (const v of paramValues(params, '_method'))
+    overrides.push({ method: v.trim().toUpperCase(), where: `?_method=${v}` });
+  for (const v of paramValues(body.form, '_method'))
+    overrides.push({ method: v.trim().toUpperCase(), where: `body _method=${v}` });
+  for (const it of body.items)
+    for (const v of stringField(it, '_method'))
+      overrides.push({ method: v.trim().toUpperCase(), where: `body "_method": ${v}` });
   for (const o of overrides) {
-    out.push(finding(WRITE.has(o.method) && !WRITE.has(original) ? 'approve' : 'allow', 'http.method-override', `${o.where} turns ${original} into ${o.method}`, `${matchedBase} (${o.where})`));
+    out.push(
+      finding(
+        WRITE.has(o.method) && !WRITE.has(original) ? 'approve' : 'allow',
+        'http.method-override',
+        `${o.where} turns ${original} into ${o.method}`,
+        `${matchedBase} (${o.where})`,
+      ),
+    );
   }
   const methods = [original, ...new Set(overrides.map((o) => o.method).filter((m) => m !== original))];
 
@@ -354,25 +434,49 @@ function judge(c: JudgeContext, body: BodyView): Finding {
   const gqAny = texts.length > 0;
   // On a GraphQL path, a body the guard cannot read, cannot lex, or that carries no query text
   // (a persisted query names its operation by hash) cannot be shown to be a read.
-  const gqOpaque = isGraphql && (ops.some((o) => o.unreadable) || body.unread || body.opaque || (body.text !== undefined && body.text.trim() !== '' && !gqAny));
+  const gqOpaque =
+    isGraphql &&
+    (ops.some((o) => o.unreadable) ||
+      body.unread ||
+      body.opaque ||
+      (body.text !== undefined && body.text.trim() !== '' && !gqAny));
   // Off GraphQL paths too: a body that only lenient parsers read, and that names a GraphQL query,
   // a method override or GraphQL multipart `operations`, cannot be shown harmless.
   if (body.opaque && !isGraphql && body.text !== undefined && /query|_method|operations/i.test(body.text)) {
-    out.push(finding('approve', 'http.body-unreadable', 'the request body does not parse strictly, and it names a query, a method override or GraphQL operations', matchedBase, { floor: true }));
+    out.push(
+      finding(
+        'approve',
+        'http.body-unreadable',
+        'the request body does not parse strictly, and it names a query, a method override or GraphQL operations',
+        matchedBase,
+        { floor: true },
+      ),
+    );
   }
 
   const judged = methods.map((method) => {
     const found: Finding[] = [...out];
-    const matched = method === original ? `${original} ${dp}${dq ? '?' + dq : ''}` : `${original}→${method} ${dp}${dq ? '?' + dq : ''}`;
-    if (!STANDARD.has(method)) found.push(finding('approve', 'http.unknown-method', `unusual HTTP method ${method}`, matched));
+    const matched =
+      method === original
+        ? `${original} ${dp}${dq ? '?' + dq : ''}`
+        : `${original}→${method} ${dp}${dq ? '?' + dq : ''}`;
+    if (!STANDARD.has(method))
+      found.push(finding('approve', 'http.unknown-method', `unusual HTTP method ${method}`, matched));
     if (method === 'DELETE') found.push(finding('approve', 'http.delete', 'HTTP DELETE removes a resource', matched));
-    if (DESTRUCTIVE.test(path) || DESTRUCTIVE.test('/' + dq.toLowerCase().replace(/[=&]/g, '/'))) found.push(finding('approve', 'http.destructive-path', 'the path names a destructive action', matched));
-    if (WRITE.has(method) && /(^|\/)(admin|_admin|administrator|internal|management|actuator|sudo)(\/|$)/.test(path)) found.push(finding('approve', 'http.admin-write', `${method} to an administrative path`, matched));
-    if (/(^|\/)(actuator\/(shutdown|env|restart)|debug\/pprof)/.test(path)) found.push(finding('approve', 'http.admin-write', 'management endpoint', matched));
+    if (DESTRUCTIVE.test(path) || DESTRUCTIVE.test('/' + dq.toLowerCase().replace(/[=&]/g, '/')))
+      found.push(finding('approve', 'http.destructive-path', 'the path names a destructive action', matched));
+    if (WRITE.has(method) && /(^|\/)(admin|_admin|administrator|internal|management|actuator|sudo)(\/|$)/.test(path))
+      found.push(finding('approve', 'http.admin-write', `${method} to an administrative path`, matched));
+    if (/(^|\/)(actuator\/(shutdown|env|restart)|debug\/pprof)/.test(path))
+      found.push(finding('approve', 'http.admin-write', 'management endpoint', matched));
     if (gqMutation) found.push(finding('approve', 'http.graphql-mutation', 'GraphQL mutation changes data', matched));
-    else if (gqOpaque && WRITE.has(method)) found.push(finding('approve', 'http.graphql-unreadable', 'GraphQL request body cannot be read', matched, { floor: true }));
+    else if (gqOpaque && WRITE.has(method))
+      found.push(
+        finding('approve', 'http.graphql-unreadable', 'GraphQL request body cannot be read', matched, { floor: true }),
+      );
     // INVARIANT: a body the guard cannot read as the server will is never allowed unseen.
-    if (c.readings.undecodable !== undefined) found.push(finding('approve', 'http.body-undecodable', c.readings.undecodable, matched, { floor: true }));
+    if (c.readings.undecodable !== undefined)
+      found.push(finding('approve', 'http.body-undecodable', c.readings.undecodable, matched, { floor: true }));
     for (const r of policy.httpRules) {
       if (r.methods.length && !r.methods.includes(method)) continue;
       if (r.paths.length && !r.paths.some((p) => globToRegExp(p.toLowerCase()).test(path))) continue;
@@ -384,7 +488,13 @@ function judge(c: JudgeContext, body: BodyView): Finding {
     }
     const w = worst(found);
     if (w && w.decision !== 'allow') return w;
-    if (WRITE.has(method) && policy.httpUnknownWrite !== 'allow') return finding(policy.httpUnknownWrite, `policy:${policy.name}:http-write`, `${method} requests need ${policy.httpUnknownWrite} under policy ${policy.name}`, matched);
+    if (WRITE.has(method) && policy.httpUnknownWrite !== 'allow')
+      return finding(
+        policy.httpUnknownWrite,
+        `policy:${policy.name}:http-write`,
+        `${method} requests need ${policy.httpUnknownWrite} under policy ${policy.name}`,
+        matched,
+      );
     return finding('allow', 'http.allow', 'no HTTP rule matched', matched);
   });
   return worst(judged)!;

@@ -40,14 +40,20 @@ function code(text: string, w: Word | undefined, what: string): OptionCode {
  * The value of an option spelled `-X VAL`, `-XVAL`, `--long VAL` or `--long=VAL` at args[i], with
  * the word that holds it. `short` is e.g. '-P'; `long` e.g. '--pager'.
  */
-function valueAt(args: readonly Word[], i: number, short: readonly string[], long: readonly string[]): { value: string; word: Word; next: number } | undefined {
+function valueAt(
+  args: readonly Word[],
+  i: number,
+  short: readonly string[],
+  long: readonly string[],
+): { value: string; word: Word; next: number } | undefined {
   const w = args[i];
   if (w === undefined) return undefined;
   const t = w.text;
   const after = args[i + 1];
   for (const s of short) {
     if (t === s) return after ? { value: after.text, word: after, next: i + 1 } : undefined;
-    if (t.startsWith(s) && t.length > s.length && !t.startsWith('--')) return { value: t.slice(s.length), word: w, next: i };
+    if (t.startsWith(s) && t.length > s.length && !t.startsWith('--'))
+      return { value: t.slice(s.length), word: w, next: i };
   }
   for (const l of long) {
     if (t === l) return after ? { value: after.text, word: after, next: i + 1 } : undefined;
@@ -57,12 +63,19 @@ function valueAt(args: readonly Word[], i: number, short: readonly string[], lon
 }
 
 /** Every value of the options named, in order. */
-function values(args: readonly Word[], short: readonly string[], long: readonly string[]): { value: string; word: Word }[] {
+function values(
+  args: readonly Word[],
+  short: readonly string[],
+  long: readonly string[],
+): { value: string; word: Word }[] {
   const out: { value: string; word: Word }[] = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i]!.text === '--') break;
     const v = valueAt(args, i, short, long);
-    if (v) { out.push(v); i = v.next; }
+    if (v) {
+      out.push(v);
+      i = v.next;
+    }
   }
   return out;
 }
@@ -101,9 +114,15 @@ export function exShell(line: string): string[] {
   for (let guard = 0; guard < 16 && rest.length; guard++) {
     const s = rest.replace(/^[\s:]+/, '').replace(/^(silent!?|sil!?|keepalt|noautocmd)\s+/, '');
     const bang = /^(?:[.%$,'\w+-]*)(?:r(?:ead)?\s*|w(?:rite)?\s*)?!([\s\S]*)$/.exec(s);
-    if (bang && !/^\w+!/.test(s.split(/\s/)[0] ?? '')) { out.push(bang[1]!); break; }
+    if (bang && !/^\w+!/.test(s.split(/\s/)[0] ?? '')) {
+      out.push(bang[1]!);
+      break;
+    }
     const term = /^ter(?:m(?:inal)?)?\b(?:\s+\+\+\w+)*\s*([\s\S]*)$/.exec(s)?.[1];
-    if (term !== undefined) { if (term.trim()) out.push(term); break; }
+    if (term !== undefined) {
+      if (term.trim()) out.push(term);
+      break;
+    }
     for (const m of s.matchAll(/\bsystem(?:list)?\s*\(\s*(['"])((?:(?!\1)[^\\]|\\.)*)\1\s*[,)]/g)) out.push(m[2]!);
     const bar = s.indexOf('|');
     if (bar < 0) break;
@@ -113,12 +132,14 @@ export function exShell(line: string): string[] {
 }
 
 /** Ex commands that run another language's code (`py3 …`, `lua …`, `perl …`, `ruby …`). */
-export const EX_INTERPRETER = /(^|[|:\s])(py(?:thon)?3?|pyx|pythonx|py3do|pydo|lua|luado|luafile|perl|perldo|ruby|rubydo|rubyfile|pyfile|py3file|so(?:urce)?|exe(?:cute)?)\b/;
+export const EX_INTERPRETER =
+  /(^|[|:\s])(py(?:thon)?3?|pyx|pythonx|py3do|pydo|lua|luado|luafile|perl|perldo|ruby|rubydo|rubyfile|pyfile|py3file|so(?:urce)?|exe(?:cute)?)\b/;
 
 /* ---------------- git ---------------- */
 
 /** git config keys whose value is a command git runs through a shell. */
-export const GIT_SHELL_KEY = /^(core\.(pager|editor|askpass|sshcommand|fsmonitor|gitproxy)|sequence\.editor|pager\.[\w.-]+|diff\.external|diff\.[\w.-]+\.(textconv|command)|difftool\.[\w.-]+\.cmd|mergetool\.[\w.-]+\.cmd|filter\.[\w.-]+\.(clean|smudge|process)|merge\.[\w.-]+\.driver|gpg\.program|gpg\.[\w.-]+\.program|uploadpack\.packobjectshook|interactive\.difffilter|sendemail\.sendmailcmd|sendemail\.smtpserver|credential\.([\w.:/-]+\.)?helper|alias\.[\w.-]+|core\.hookspath|tar\.[\w.-]+\.command|trailer\.[\w.-]+\.(cmd|command)|remote\.[\w.-]+\.(receivepack|uploadpack|vcs)|web\.browser|browser\.[\w.-]+\.cmd|man\.[\w.-]+\.cmd|protocol\.[\w.-]*allow|core\.sshcommand)$/i;
+export const GIT_SHELL_KEY =
+  /^(core\.(pager|editor|askpass|sshcommand|fsmonitor|gitproxy)|sequence\.editor|pager\.[\w.-]+|diff\.external|diff\.[\w.-]+\.(textconv|command)|difftool\.[\w.-]+\.cmd|mergetool\.[\w.-]+\.cmd|filter\.[\w.-]+\.(clean|smudge|process)|merge\.[\w.-]+\.driver|gpg\.program|gpg\.[\w.-]+\.program|uploadpack\.packobjectshook|interactive\.difffilter|sendemail\.sendmailcmd|sendemail\.smtpserver|credential\.([\w.:/-]+\.)?helper|alias\.[\w.-]+|core\.hookspath|tar\.[\w.-]+\.command|trailer\.[\w.-]+\.(cmd|command)|remote\.[\w.-]+\.(receivepack|uploadpack|vcs)|web\.browser|browser\.[\w.-]+\.cmd|man\.[\w.-]+\.cmd|protocol\.[\w.-]*allow|core\.sshcommand)$/i;
 
 /** The command a git config value runs, or undefined (not a command key, or not a command value). */
 export function gitConfigCommand(key: string, value: string): string | undefined {
@@ -130,7 +151,16 @@ export function gitConfigCommand(key: string, value: string): string | undefined
   return value;
 }
 
-const GIT_VALUE_OPTS = ['-C', '-c', '--git-dir', '--work-tree', '--namespace', '--exec-path', '--config-env', '--super-prefix'];
+const GIT_VALUE_OPTS = [
+  '-C',
+  '-c',
+  '--git-dir',
+  '--work-tree',
+  '--namespace',
+  '--exec-path',
+  '--config-env',
+  '--super-prefix',
+];
 
 function gitCode(v: View, out: OptionCode[]): void {
   const a = v.args;
@@ -156,12 +186,19 @@ function gitCode(v: View, out: OptionCode[]): void {
     for (const x of values(rest, short, long)) out.push(code(x.value, x.word, what));
   };
   switch (sub) {
-    case 'push': case 'send-pack':
+    case 'push':
+    case 'send-pack':
       opt([], ['--receive-pack', '--exec'], `git ${sub} --receive-pack`);
       break;
-    case 'clone': case 'fetch': case 'pull': case 'ls-remote': case 'fetch-pack':
+    case 'clone':
+    case 'fetch':
+    case 'pull':
+    case 'ls-remote':
+    case 'fetch-pack':
       opt(sub === 'clone' || sub === 'ls-remote' ? ['-u'] : [], ['--upload-pack'], `git ${sub} --upload-pack`);
-      for (const w of rest) if (/^ext::/.test(w.text)) out.push(code(w.text.slice(5).replace(/%[sSG%]/g, 'x'), w, `git ${sub} ext:: transport`));
+      for (const w of rest)
+        if (/^ext::/.test(w.text))
+          out.push(code(w.text.slice(5).replace(/%[sSG%]/g, 'x'), w, `git ${sub} ext:: transport`));
       break;
     case 'archive':
       opt([], ['--exec'], 'git archive --exec');
@@ -170,9 +207,23 @@ function gitCode(v: View, out: OptionCode[]): void {
       opt(['-x'], ['--exec'], 'git rebase --exec');
       break;
     case 'filter-branch':
-      opt([], ['--tree-filter', '--index-filter', '--msg-filter', '--env-filter', '--commit-filter', '--parent-filter', '--tag-name-filter', '--setup'], 'git filter-branch filter');
+      opt(
+        [],
+        [
+          '--tree-filter',
+          '--index-filter',
+          '--msg-filter',
+          '--env-filter',
+          '--commit-filter',
+          '--parent-filter',
+          '--tag-name-filter',
+          '--setup',
+        ],
+        'git filter-branch filter',
+      );
       break;
-    case 'difftool': case 'mergetool':
+    case 'difftool':
+    case 'mergetool':
       opt(['-x'], ['--extcmd'], `git ${sub} --extcmd`);
       break;
     case 'grep':
@@ -190,16 +241,29 @@ function gitCode(v: View, out: OptionCode[]): void {
         let k = f + 1;
         while (rest[k]?.text === '--recursive' || rest[k]?.text === '-q' || rest[k]?.text === '--quiet') k++;
         const cmd = rest.slice(k);
-        if (cmd.length) out.push({ text: cmd.map((w) => w.text).join(' '), dynamic: cmd.some((w) => w.dynamic), what: 'git submodule foreach' });
+        if (cmd.length)
+          out.push({
+            text: cmd.map((w) => w.text).join(' '),
+            dynamic: cmd.some((w) => w.dynamic),
+            what: 'git submodule foreach',
+          });
       }
       break;
     }
     case 'bisect':
-      if (rest[0]?.text === 'run' && rest.length > 1) out.push({ text: argvText(rest.slice(1)), dynamic: false, what: 'git bisect run' });
+      if (rest[0]?.text === 'run' && rest.length > 1)
+        out.push({ text: argvText(rest.slice(1)), dynamic: false, what: 'git bisect run' });
       break;
     case 'config': {
       // --get, --list, --unset … read or remove: the second operand is a value pattern, not a command.
-      if (rest.some((w) => /^(--get|--get-all|--get-regexp|--get-urlmatch|--get-color|--get-colorbool|-l|--list|--unset|--unset-all|--remove-section|--rename-section|get|list|unset|remove-section|rename-section)$/.test(w.text))) break;
+      if (
+        rest.some((w) =>
+          /^(--get|--get-all|--get-regexp|--get-urlmatch|--get-color|--get-colorbool|-l|--list|--unset|--unset-all|--remove-section|--rename-section|get|list|unset|remove-section|rename-section)$/.test(
+            w.text,
+          ),
+        )
+      )
+        break;
       const pos = rest.filter((w) => !w.text.startsWith('-'));
       const [key, value] = pos;
       if (key && value) {
@@ -208,7 +272,8 @@ function gitCode(v: View, out: OptionCode[]): void {
       }
       break;
     }
-    default: break;
+    default:
+      break;
   }
 }
 
@@ -221,11 +286,16 @@ function sshOptionCode(args: readonly Word[], out: OptionCode[], prog: string): 
     const t = w.text;
     const next = args[i + 1];
     let opt: string | undefined;
-    if (t === '-o' && next) { opt = next.text; w = next; i++; } else if (t.startsWith('-o') && t.length > 2) opt = t.slice(2);
+    if (t === '-o' && next) {
+      opt = next.text;
+      w = next;
+      i++;
+    } else if (t.startsWith('-o') && t.length > 2) opt = t.slice(2);
     if (opt === undefined) continue;
     const m = /^\s*(ProxyCommand|LocalCommand|KnownHostsCommand|RemoteCommand)\s*(?:=|\s)\s*([\s\S]*)$/i.exec(opt);
     const cmd = m?.[2]; // group 2 always takes part in a match
-    if (m && cmd?.trim() && cmd.trim().toLowerCase() !== 'none') out.push(code(cmd.replace(/%[%a-zA-Z]/g, 'x'), w, `${prog} -o ${m[1]}`));
+    if (m && cmd?.trim() && cmd.trim().toLowerCase() !== 'none')
+      out.push(code(cmd.replace(/%[%a-zA-Z]/g, 'x'), w, `${prog} -o ${m[1]}`));
   }
 }
 
@@ -247,15 +317,51 @@ function unlistedWrapper(v: View): OptionCode[] {
   const a = v.args;
   switch (v.prog) {
     case 'setpriv':
-      return argvCode(argvAfter(a, '', ['reuid', 'regid', 'groups', 'inh-caps', 'ambient-caps', 'bounding-set', 'securebits', 'pdeathsig', 'selinux-label', 'apparmor-profile', 'landlock-access', 'landlock-rule', 'ruid', 'euid', 'rgid', 'egid']), 'setpriv');
+      return argvCode(
+        argvAfter(a, '', [
+          'reuid',
+          'regid',
+          'groups',
+          'inh-caps',
+          'ambient-caps',
+          'bounding-set',
+          'securebits',
+          'pdeathsig',
+          'selinux-label',
+          'apparmor-profile',
+          'landlock-access',
+          'landlock-rule',
+          'ruid',
+          'euid',
+          'rgid',
+          'egid',
+        ]),
+        'setpriv',
+      );
     case 'setarch':
       return argvCode(argvAfter(a, '', [], 1), 'setarch');
-    case 'linux32': case 'linux64': case 'i386': case 'x86_64':
+    case 'linux32':
+    case 'linux64':
+    case 'i386':
+    case 'x86_64':
       return argvCode(argvAfter(a, '', []), v.prog);
     case 'numactl':
-      return argvCode(argvAfter(a, 'imNCpPw', ['interleave', 'preferred', 'membind', 'cpunodebind', 'physcpubind', 'preferred-many', 'weighted-interleave']), 'numactl');
+      return argvCode(
+        argvAfter(a, 'imNCpPw', [
+          'interleave',
+          'preferred',
+          'membind',
+          'cpunodebind',
+          'physcpubind',
+          'preferred-many',
+          'weighted-interleave',
+        ]),
+        'numactl',
+      );
     case 'prlimit':
-      return a.some((w) => /^(-p|--pid)/.test(w.text)) ? NONE : argvCode(argvAfter(a, 'p', ['pid', 'output']), 'prlimit');
+      return a.some((w) => /^(-p|--pid)/.test(w.text))
+        ? NONE
+        : argvCode(argvAfter(a, 'p', ['pid', 'output']), 'prlimit');
     case 'pkexec':
       return argvCode(argvAfter(a, 'u', ['user']), 'pkexec');
     case 'cgexec':
@@ -267,7 +373,10 @@ function unlistedWrapper(v: View): OptionCode[] {
     }
     case 'chpst':
       return argvCode(argvAfter(a, 'uUbe/nlLmdofcrt', []), 'chpst');
-    case 'setuidgid': case 'envuidgid': case 'envdir': case 'setlock':
+    case 'setuidgid':
+    case 'envuidgid':
+    case 'envdir':
+    case 'setlock':
       return argvCode(argvAfter(a, '', [], 1), v.prog);
     case 'softlimit':
       return argvCode(argvAfter(a, 'amdsloprtfc', []), 'softlimit');
@@ -306,9 +415,32 @@ function unlistedWrapper(v: View): OptionCode[] {
       if (!/(^|\.)(shell|command|raw|script)$/.test(m)) return NONE;
       return values(a, ['-a'], ['--args']).map((x) => code(x.value, x.word, `ansible -m ${m}`));
     }
-    case 'pdsh': case 'pssh': case 'parallel-ssh': case 'clush': {
-      const inner = argvAfter(a, v.prog === 'pdsh' ? 'wxlRNtuf' : v.prog === 'clush' ? 'wxgXlt' : 'hHlpotOxX', ['hosts', 'host', 'user', 'par', 'outdir', 'errdir', 'timeout', 'option', 'extra-args', 'group', 'nodes']);
-      return inner.length ? [{ text: inner.map((w) => w.text).join(' '), dynamic: inner.some((w) => w.dynamic), what: `${v.prog} (remote command)` }] : NONE;
+    case 'pdsh':
+    case 'pssh':
+    case 'parallel-ssh':
+    case 'clush': {
+      const inner = argvAfter(a, v.prog === 'pdsh' ? 'wxlRNtuf' : v.prog === 'clush' ? 'wxgXlt' : 'hHlpotOxX', [
+        'hosts',
+        'host',
+        'user',
+        'par',
+        'outdir',
+        'errdir',
+        'timeout',
+        'option',
+        'extra-args',
+        'group',
+        'nodes',
+      ]);
+      return inner.length
+        ? [
+            {
+              text: inner.map((w) => w.text).join(' '),
+              dynamic: inner.some((w) => w.dynamic),
+              what: `${v.prog} (remote command)`,
+            },
+          ]
+        : NONE;
     }
     default:
       return NONE;
@@ -319,10 +451,69 @@ function unlistedWrapper(v: View): OptionCode[] {
 
 /** Programs optionCode() reads (interpreters aside: see `INTERPRETER_LIKE`). */
 export const OPTION_CODE_PROGS: ReadonlySet<string> = new Set([
-  'zip', 'gdb', 'lldb', 'man', 'less', 'more', 'most', 'rsync', 'scp', 'sftp', 'ssh', 'sort', 'tar', 'gtar', 'bsdtar', 'git', 'vi', 'vim', 'nvim', 'ex', 'view', 'rvim', 'gvim', 'vimdiff',
-  'emacs', 'awk', 'gawk', 'mawk', 'nawk', 'sed', 'strace', 'ltrace', 'wget', 'tmux', 'screen',
-  'setpriv', 'setarch', 'linux32', 'linux64', 'i386', 'x86_64', 'numactl', 'prlimit', 'pkexec', 'cgexec', 'runcon', 'chpst', 'setuidgid', 'envuidgid', 'envdir', 'setlock', 'softlimit', 'faketime',
-  'ssh-agent', 'entr', 'ip', 'capsh', 'ansible', 'pdsh', 'pssh', 'parallel-ssh', 'clush', 'gh',
+  'zip',
+  'gdb',
+  'lldb',
+  'man',
+  'less',
+  'more',
+  'most',
+  'rsync',
+  'scp',
+  'sftp',
+  'ssh',
+  'sort',
+  'tar',
+  'gtar',
+  'bsdtar',
+  'git',
+  'vi',
+  'vim',
+  'nvim',
+  'ex',
+  'view',
+  'rvim',
+  'gvim',
+  'vimdiff',
+  'emacs',
+  'awk',
+  'gawk',
+  'mawk',
+  'nawk',
+  'sed',
+  'strace',
+  'ltrace',
+  'wget',
+  'tmux',
+  'screen',
+  'setpriv',
+  'setarch',
+  'linux32',
+  'linux64',
+  'i386',
+  'x86_64',
+  'numactl',
+  'prlimit',
+  'pkexec',
+  'cgexec',
+  'runcon',
+  'chpst',
+  'setuidgid',
+  'envuidgid',
+  'envdir',
+  'setlock',
+  'softlimit',
+  'faketime',
+  'ssh-agent',
+  'entr',
+  'ip',
+  'capsh',
+  'ansible',
+  'pdsh',
+  'pssh',
+  'parallel-ssh',
+  'clush',
+  'gh',
 ]);
 
 /** The visible commands `v`'s options and arguments run (see the file comment). */
@@ -331,16 +522,25 @@ export function optionCode(v: View): OptionCode[] {
   const out: OptionCode[] = [];
   switch (v.prog) {
     case 'zip':
-      for (const x of values(a, ['-TT'], ['--unzip-command'])) out.push(code(x.value, x.word, 'zip -TT (archive test command)'));
+      for (const x of values(a, ['-TT'], ['--unzip-command']))
+        out.push(code(x.value, x.word, 'zip -TT (archive test command)'));
       return out;
     case 'gdb':
-      for (const x of values(a, ['-ex', '--ex', '-iex', '--iex', '-eval-command', '-init-eval-command'], ['--eval-command', '--init-eval-command'])) {
+      for (const x of values(
+        a,
+        ['-ex', '--ex', '-iex', '--iex', '-eval-command', '-init-eval-command'],
+        ['--eval-command', '--init-eval-command'],
+      )) {
         const s = gdbShell(x.value);
         if (s !== undefined) out.push(code(s, x.word, 'gdb shell command'));
       }
       return out;
     case 'lldb':
-      for (const x of values(a, ['-o', '-O', '-k', '-K'], ['--one-line', '--one-line-before-file', '--one-line-on-crash'])) {
+      for (const x of values(
+        a,
+        ['-o', '-O', '-k', '-K'],
+        ['--one-line', '--one-line-before-file', '--one-line-on-crash'],
+      )) {
         const s = lldbShell(x.value);
         if (s !== undefined) out.push(code(s, x.word, 'lldb shell command'));
       }
@@ -348,21 +548,26 @@ export function optionCode(v: View): OptionCode[] {
     case 'man':
       for (const x of values(a, ['-P', '-H'], ['--pager', '--html'])) out.push(code(x.value, x.word, 'man pager'));
       return out;
-    case 'less': case 'more': case 'most':
+    case 'less':
+    case 'more':
+    case 'most':
       for (const w of a) {
         const m = /^\+{1,2}:*(?:!|\|.)([\s\S]+)$/.exec(w.text);
         if (m) out.push(code(m[1]!, w, `${v.prog} +! command`));
       }
       return out;
     case 'rsync':
-      for (const x of values(a, ['-e'], ['--rsh', '--rsync-path'])) out.push(code(x.value, x.word, 'rsync remote shell'));
+      for (const x of values(a, ['-e'], ['--rsh', '--rsync-path']))
+        out.push(code(x.value, x.word, 'rsync remote shell'));
       // `-avze ssh`: -e last in a group takes the next word.
       for (const [i, w] of a.entries()) {
         const next = a[i + 1];
-        if (/^-[a-zA-Z]+e$/.test(w.text) && w.text !== '-e' && next) out.push(code(next.text, next, 'rsync remote shell'));
+        if (/^-[a-zA-Z]+e$/.test(w.text) && w.text !== '-e' && next)
+          out.push(code(next.text, next, 'rsync remote shell'));
       }
       return out;
-    case 'scp': case 'sftp':
+    case 'scp':
+    case 'sftp':
       for (const x of values(a, ['-S', '-D'], [])) out.push(code(quoted(x.value), x.word, `${v.prog} -S/-D program`));
       sshOptionCode(a, out, v.prog);
       return out;
@@ -370,10 +575,20 @@ export function optionCode(v: View): OptionCode[] {
       sshOptionCode(a, out, 'ssh');
       return out;
     case 'sort':
-      for (const x of values(a, [], ['--compress-program'])) out.push(code(quoted(x.value), x.word, 'sort --compress-program'));
+      for (const x of values(a, [], ['--compress-program']))
+        out.push(code(quoted(x.value), x.word, 'sort --compress-program'));
       return out;
-    case 'tar': case 'gtar': case 'bsdtar':
-      for (const x of values(a, v.prog === 'bsdtar' ? [] : ['-I', '-F'], ['--to-command', '--use-compress-program', '--info-script', '--new-volume-script', '--rsh-command'])) out.push(code(x.value, x.word, `${v.prog} option command`));
+    case 'tar':
+    case 'gtar':
+    case 'bsdtar':
+      for (const x of values(a, v.prog === 'bsdtar' ? [] : ['-I', '-F'], [
+        '--to-command',
+        '--use-compress-program',
+        '--info-script',
+        '--new-volume-script',
+        '--rsh-command',
+      ]))
+        out.push(code(x.value, x.word, `${v.prog} option command`));
       for (const w of a) {
         const m = /^--checkpoint-action=(?:exec|shell)=([\s\S]*)$/.exec(w.text);
         if (m) out.push(code(m[1]!, w, 'tar --checkpoint-action=exec'));
@@ -382,31 +597,54 @@ export function optionCode(v: View): OptionCode[] {
     case 'git':
       gitCode(v, out);
       return out;
-    case 'vi': case 'vim': case 'nvim': case 'ex': case 'view': case 'rvim': case 'gvim': case 'vimdiff':
+    case 'vi':
+    case 'vim':
+    case 'nvim':
+    case 'ex':
+    case 'view':
+    case 'rvim':
+    case 'gvim':
+    case 'vimdiff':
       for (let i = 0; i < a.length; i++) {
         const w = a[i]!;
         const t = w.text;
-        const cmd = t === '-c' || t === '--cmd' ? a[i + 1] : t.startsWith('+') && !/^\+\d*$/.test(t) && !t.startsWith('+/') ? w : undefined;
+        const cmd =
+          t === '-c' || t === '--cmd'
+            ? a[i + 1]
+            : t.startsWith('+') && !/^\+\d*$/.test(t) && !t.startsWith('+/')
+              ? w
+              : undefined;
         if (!cmd) continue;
         const text = cmd === w ? t.slice(1) : cmd.text;
         for (const s of exShell(text)) out.push(code(s, cmd, `${v.prog} shell command`));
         const lang = /(?:^|[|:\s])(py(?:thon)?3?|pyx|lua|perl|ruby)\s+([\s\S]*)$/.exec(text);
-        if (lang) { const cc = codeCommands(lang[2]!, langOf(lang[1]!.replace(/^py.*/, 'python'))); pushCode(cc, cmd, `${v.prog} ${lang[1]} code`, out); }
+        if (lang) {
+          const cc = codeCommands(lang[2]!, langOf(lang[1]!.replace(/^py.*/, 'python')));
+          pushCode(cc, cmd, `${v.prog} ${lang[1]} code`, out);
+        }
         if (cmd !== w) i++;
       }
       return out;
     case 'emacs':
       for (const x of values(a, ['-eval', '--eval'], ['--eval'])) {
-        for (const m of x.value.matchAll(/\((?:shell-command(?:-to-string)?|call-process-shell-command|async-shell-command)\s+"((?:[^"\\]|\\.)*)"/g)) out.push(code(m[1]!.replace(/\\(.)/g, '$1'), x.word, 'emacs shell-command'));
-        for (const m of x.value.matchAll(/\(start-process-shell-command\s+"[^"]*"\s+\S+\s+"((?:[^"\\]|\\.)*)"/g)) out.push(code(m[1]!.replace(/\\(.)/g, '$1'), x.word, 'emacs start-process-shell-command'));
+        for (const m of x.value.matchAll(
+          /\((?:shell-command(?:-to-string)?|call-process-shell-command|async-shell-command)\s+"((?:[^"\\]|\\.)*)"/g,
+        ))
+          out.push(code(m[1]!.replace(/\\(.)/g, '$1'), x.word, 'emacs shell-command'));
+        for (const m of x.value.matchAll(/\(start-process-shell-command\s+"[^"]*"\s+\S+\s+"((?:[^"\\]|\\.)*)"/g))
+          out.push(code(m[1]!.replace(/\\(.)/g, '$1'), x.word, 'emacs start-process-shell-command'));
       }
       return out;
-    case 'awk': case 'gawk': case 'mawk': case 'nawk': {
+    case 'awk':
+    case 'gawk':
+    case 'mawk':
+    case 'nawk': {
       const o = parseOpts(a, 'fFvei', ['file', 'field-separator', 'assign', 'source', 'include', 'load', 'exec']);
       const progs: { text: string; word: Word }[] = [];
       for (const x of values(a, ['-e'], ['--source'])) progs.push({ text: x.value, word: x.word });
       const script = o.pos[0];
-      if (!o.values.has('f') && !o.long.has('file') && !o.values.has('e') && !o.long.has('source') && script) progs.push({ text: script.text, word: script });
+      if (!o.values.has('f') && !o.long.has('file') && !o.values.has('e') && !o.long.has('source') && script)
+        progs.push({ text: script.text, word: script });
       for (const p of progs) pushCode(codeCommands(p.text, 'awk'), p.word, `${v.prog} system()`, out);
       return out;
     }
@@ -420,8 +658,10 @@ export function optionCode(v: View): OptionCode[] {
       for (const s of scripts) for (const c of sedExecCommands(s.value)) out.push(code(c, s.word, 'sed e command'));
       return out;
     }
-    case 'strace': case 'ltrace':
-      for (const x of values(a, ['-o'], ['--output'])) if (/^[|!]/.test(x.value)) out.push(code(x.value.slice(1), x.word, `${v.prog} -o |command`));
+    case 'strace':
+    case 'ltrace':
+      for (const x of values(a, ['-o'], ['--output']))
+        if (/^[|!]/.test(x.value)) out.push(code(x.value.slice(1), x.word, `${v.prog} -o |command`));
       return out;
     case 'gh': {
       // gh alias set [--shell] NAME EXPANSION: a shell expansion runs when the alias is used.
@@ -429,7 +669,8 @@ export function optionCode(v: View): OptionCode[] {
       const pos = a.slice(2).filter((w) => !w.text.startsWith('-'));
       const shell = a.some((w) => w.text === '--shell' || w.text === '-s');
       const exp = pos[1];
-      if (exp && (shell || exp.text.startsWith('!'))) out.push(code(exp.text.replace(/^!/, ''), exp, 'gh alias (shell expansion)'));
+      if (exp && (shell || exp.text.startsWith('!')))
+        out.push(code(exp.text.replace(/^!/, ''), exp, 'gh alias (shell expansion)'));
       return out;
     }
     case 'wget':
@@ -438,7 +679,10 @@ export function optionCode(v: View): OptionCode[] {
     case 'tmux':
       return tmuxCode(a);
     case 'screen': {
-      if (a.some((w) => w.text === '-X' || w.text === '-r' || w.text === '-x' || w.text === '-ls' || w.text === '-list')) return NONE;
+      if (
+        a.some((w) => w.text === '-X' || w.text === '-r' || w.text === '-x' || w.text === '-ls' || w.text === '-list')
+      )
+        return NONE;
       const inner = argvAfter(a, 'SchepTst', ['logfile']);
       return argvCode(inner, 'screen');
     }
@@ -455,12 +699,16 @@ function pushCode(cc: ReturnType<typeof codeCommands>, w: Word, what: string, ou
 /** GNU sed `e COMMAND` (the command runs to the end of its line). `s///e` and a bare `e` run the pattern space: not visible here. */
 export function sedExecCommands(script: string): string[] {
   const out: string[] = [];
-  for (const m of script.matchAll(/(?:^|[;\n{}])\s*(?:(?:\d+|\$|\/(?:[^/\\\n]|\\.)*\/)(?:\s*,\s*(?:\d+|\$|\/(?:[^/\\\n]|\\.)*\/))?\s*!?\s*)?e[ \t]+([^\n]+)/g)) out.push(m[1]!);
+  for (const m of script.matchAll(
+    /(?:^|[;\n{}])\s*(?:(?:\d+|\$|\/(?:[^/\\\n]|\\.)*\/)(?:\s*,\s*(?:\d+|\$|\/(?:[^/\\\n]|\\.)*\/))?\s*!?\s*)?e[ \t]+([^\n]+)/g,
+  ))
+    out.push(m[1]!);
   return out;
 }
 
 /** tmux commands that take a shell command (joined trailing arguments), possibly chained with `;`. */
-const TMUX_SHELL = /^(new-session|new|new-window|neww|split-window|splitw|respawn-pane|respawnp|respawn-window|respawnw|run-shell|run|if-shell|if|display-popup|popup|pipe-pane|pipep)$/;
+const TMUX_SHELL =
+  /^(new-session|new|new-window|neww|split-window|splitw|respawn-pane|respawnp|respawn-window|respawnw|run-shell|run|if-shell|if|display-popup|popup|pipe-pane|pipep)$/;
 
 function tmuxCode(a: readonly Word[]): OptionCode[] {
   const out: OptionCode[] = [];
@@ -469,8 +717,15 @@ function tmuxCode(a: readonly Word[]): OptionCode[] {
   for (; i < a.length; i++) {
     const t = a[i]!.text;
     const next = a[i + 1];
-    if (t === '-c' && next) { out.push(code(next.text, next, 'tmux -c')); i++; continue; }
-    if (/^-[LSfT]$/.test(t)) { i++; continue; }
+    if (t === '-c' && next) {
+      out.push(code(next.text, next, 'tmux -c'));
+      i++;
+      continue;
+    }
+    if (/^-[LSfT]$/.test(t)) {
+      i++;
+      continue;
+    }
     if (t.startsWith('-')) continue;
     break;
   }
@@ -484,13 +739,24 @@ function tmuxCode(a: readonly Word[]): OptionCode[] {
       words.push(w);
     }
     if (TMUX_SHELL.test(cmd)) {
-      const valueLetters = /^(run-shell|run)$/.test(cmd) ? 'dct' : /^(display-popup|popup)$/.test(cmd) ? 'bcdehswxySTt' : /^(if-shell|if)$/.test(cmd) ? 't' : 'cCeFlnstxyf';
+      const valueLetters = /^(run-shell|run)$/.test(cmd)
+        ? 'dct'
+        : /^(display-popup|popup)$/.test(cmd)
+          ? 'bcdehswxySTt'
+          : /^(if-shell|if)$/.test(cmd)
+            ? 't'
+            : 'cCeFlnstxyf';
       const o = parseOpts(words, valueLetters, [], true);
       const first = o.posIdx[0];
       const pos = first === undefined ? [] : words.slice(first);
       // if-shell CMD CMD2 [CMD3]: only the first is a shell command; the rest are tmux commands.
       const shellWords = /^(if-shell|if)$/.test(cmd) ? pos.slice(0, 1) : pos;
-      if (shellWords.length) out.push({ text: shellWords.map((w) => w.text).join(' '), dynamic: shellWords.some((w) => w.dynamic), what: `tmux ${cmd}` });
+      if (shellWords.length)
+        out.push({
+          text: shellWords.map((w) => w.text).join(' '),
+          dynamic: shellWords.some((w) => w.dynamic),
+          what: `tmux ${cmd}`,
+        });
     }
     i = j + 1;
   }

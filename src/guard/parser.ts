@@ -45,10 +45,20 @@ interface RawBinding {
   readonly HEAP32: Int32Array;
 }
 const RAW_FUNCTIONS: (keyof RawBinding)[] = [
-  '_ts_tree_root_node_wasm', '_ts_node_has_error_wasm', '_ts_tree_cursor_new_wasm', '_ts_tree_cursor_delete_wasm',
-  '_ts_tree_cursor_goto_first_child_wasm', '_ts_tree_cursor_goto_next_sibling_wasm', '_ts_tree_cursor_goto_parent_wasm',
-  '_ts_tree_cursor_current_node_type_id_wasm', '_ts_tree_cursor_current_node_is_missing_wasm', '_ts_tree_cursor_start_index_wasm',
-  '_ts_tree_cursor_end_index_wasm', '_ts_tree_cursor_current_field_id_wasm', '_ts_tree_cursor_current_node_wasm', '_ts_init',
+  '_ts_tree_root_node_wasm',
+  '_ts_node_has_error_wasm',
+  '_ts_tree_cursor_new_wasm',
+  '_ts_tree_cursor_delete_wasm',
+  '_ts_tree_cursor_goto_first_child_wasm',
+  '_ts_tree_cursor_goto_next_sibling_wasm',
+  '_ts_tree_cursor_goto_parent_wasm',
+  '_ts_tree_cursor_current_node_type_id_wasm',
+  '_ts_tree_cursor_current_node_is_missing_wasm',
+  '_ts_tree_cursor_start_index_wasm',
+  '_ts_tree_cursor_end_index_wasm',
+  '_ts_tree_cursor_current_field_id_wasm',
+  '_ts_tree_cursor_current_node_wasm',
+  '_ts_init',
 ];
 
 /** Set once the raw binding has passed `verifyFastCopy`; undefined means the public API path. */
@@ -81,7 +91,10 @@ export async function loadBashParser(): Promise<Parser> {
       p.setLanguage(lang);
       // Only when this call initialised the runtime (another user may have done it first) and
       // every export is there; then only if the copies agree exactly on the probe set.
-      if (RAW_FUNCTIONS.every((f) => typeof moduleObject[f] === 'function') && moduleObject.HEAP32 instanceof Int32Array) {
+      if (
+        RAW_FUNCTIONS.every((f) => typeof moduleObject[f] === 'function') &&
+        moduleObject.HEAP32 instanceof Int32Array
+      ) {
         const b = moduleObject as unknown as RawBinding;
         transferWord = b._ts_init() >> 2;
         if (transferWord > 0) candidate = b;
@@ -123,7 +136,14 @@ const ERROR_SYMBOL = 65535;
  * asking any other node for a field throws, which the analyzer turns into a fail-closed
  * `parse.error` (never a silent "no such field").
  */
-const FIELD_PARENTS = new Set(['for_statement', 'case_statement', 'case_item', 'redirected_statement', 'variable_assignment', 'function_definition']);
+const FIELD_PARENTS = new Set([
+  'for_statement',
+  'case_statement',
+  'case_item',
+  'redirected_statement',
+  'variable_assignment',
+  'function_definition',
+]);
 
 /** Types whose `hasError` the walk reads; for these it is taken from tree-sitter itself. */
 const HAS_ERROR_TYPES = new Set(['test_command', 'c_style_for_statement', 'arithmetic_expansion', 'program']);
@@ -196,7 +216,10 @@ function copyTree(tree: Tree, src: string): Node {
     const make = (parent: Node | undefined): Node => {
       const id = cur.nodeTypeId;
       let isNamed = named.get(id);
-      if (isNamed === undefined) { isNamed = lang.nodeTypeIsNamed(id); named.set(id, isNamed); }
+      if (isNamed === undefined) {
+        isNamed = lang.nodeTypeIsNamed(id);
+        named.set(id, isNamed);
+      }
       const start = cur.startIndex;
       const end = cur.endIndex;
       // A MISSING node is inserted by error recovery and always has zero width.
@@ -225,7 +248,10 @@ function copyTree(tree: Tree, src: string): Node {
       for (;;) {
         stack.pop();
         if (!stack.length) return root;
-        if (cur.gotoNextSibling()) { stack.push(make(stack[stack.length - 1])); break; }
+        if (cur.gotoNextSibling()) {
+          stack.push(make(stack[stack.length - 1]));
+          break;
+        }
         if (!cur.gotoParent()) return root;
       }
     }
@@ -235,7 +261,11 @@ function copyTree(tree: Tree, src: string): Node {
 }
 
 /** Grammar tables the fast copier reads per node: fetched from the language once. */
-interface Grammar { types: string[]; named: boolean[]; fields: (string | null)[] }
+interface Grammar {
+  types: string[];
+  named: boolean[];
+  fields: (string | null)[];
+}
 const grammars = new Map<Language, Grammar>();
 
 function grammarOf(lang: Language): Grammar {
@@ -302,11 +332,18 @@ function copyTreeFast(tree: Tree, src: string, b: RawBinding): Node | undefined 
     let kn = 0;
     const marks: number[] = [];
     const stack: Node[] = [];
-    const open = (n: Node): void => { kids[kn++] = n; stack.push(n); marks.push(kn); };
+    const open = (n: Node): void => {
+      kids[kn++] = n;
+      stack.push(n);
+      marks.push(kn);
+    };
     const close = (): void => {
       const n = stack.pop() as Node;
       const m = marks.pop() as number;
-      if (kn > m) { n.children = kids.slice(m, kn); kn = m; }
+      if (kn > m) {
+        n.children = kids.slice(m, kn);
+        kn = m;
+      }
     };
     open(make(undefined));
     const root = kids[0];
@@ -320,7 +357,10 @@ function copyTreeFast(tree: Tree, src: string, b: RawBinding): Node | undefined 
       for (;;) {
         close();
         if (!stack.length) return root;
-        if (b._ts_tree_cursor_goto_next_sibling_wasm(t)) { open(make(stack[stack.length - 1])); break; }
+        if (b._ts_tree_cursor_goto_next_sibling_wasm(t)) {
+          open(make(stack[stack.length - 1]));
+          break;
+        }
         if (!b._ts_tree_cursor_goto_parent_wasm(t)) {
           while (stack.length) close();
           return root;
@@ -340,10 +380,20 @@ function sameTree(a: Node, b: Node): boolean {
   while (sa.length) {
     const x = sa.pop() as Node;
     const y = sb.pop() as Node;
-    if (x.type !== y.type || x.isNamed !== y.isNamed || x.isError !== y.isError || x.isMissing !== y.isMissing ||
-      x.startIndex !== y.startIndex || x.endIndex !== y.endIndex || x.hasError !== y.hasError ||
-      x.children.length !== y.children.length || (x.fields === undefined) !== (y.fields === undefined)) return false;
-    if (x.fields && y.fields && (x.fields.length !== y.fields.length || x.fields.some((f, i) => f !== y.fields?.[i]))) return false;
+    if (
+      x.type !== y.type ||
+      x.isNamed !== y.isNamed ||
+      x.isError !== y.isError ||
+      x.isMissing !== y.isMissing ||
+      x.startIndex !== y.startIndex ||
+      x.endIndex !== y.endIndex ||
+      x.hasError !== y.hasError ||
+      x.children.length !== y.children.length ||
+      (x.fields === undefined) !== (y.fields === undefined)
+    )
+      return false;
+    if (x.fields && y.fields && (x.fields.length !== y.fields.length || x.fields.some((f, i) => f !== y.fields?.[i])))
+      return false;
     for (const c of x.children) sa.push(c);
     for (const c of y.children) sb.push(c);
   }
@@ -362,10 +412,18 @@ const PROBES = [
     'f() { g | f & }; f; if a; then b; elif c; then d; else e; fi; while read l; do echo "$l"; done < f',
     "echo $'\\x72m' \"a${b:-c}d\" 'e' héllo 🎉 <(ls) >(cat); export A=1 B=$(x); declare -x C; a=(1 2 3); echo ${a[@]}",
     '[[ -f x && $(id) ]] && (( i++ )); for ((i=0;i<3;i++)); do :; done; sudo bash -c "rm -rf /"',
-    "cat <<'EOF' | psql", 'DROP TABLE t;', 'EOF', 'cat <<EOF', '$HOME `id`', 'EOF', '',
+    "cat <<'EOF' | psql",
+    'DROP TABLE t;',
+    'EOF',
+    'cat <<EOF',
+    '$HOME `id`',
+    'EOF',
+    '',
   ].join('\n'),
   '[[ -f x && ]]; [[ -d y ]]; echo $(( 1 + )) $((2+2)); for ((i=0;i<;i++)); do :; done; (( x++ )); exec 5<>/dev/tcp/h/80; ls | | rm',
-  'if true; then ls', 'echo "unterminated', '',
+  'if true; then ls',
+  'echo "unterminated',
+  '',
 ];
 
 /** Checks the raw binding against the public API on the probe set; any difference or error disables it. */

@@ -1,6 +1,15 @@
 import { credentialNameConfig, type CredentialNameConfig } from './credential-names.js';
 import { readFileSync } from 'node:fs';
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YNode, type YAMLMap, type YAMLSeq } from 'yaml';
+import {
+  isMap,
+  isScalar,
+  isSeq,
+  LineCounter,
+  parseDocument,
+  type Node as YNode,
+  type YAMLMap,
+  type YAMLSeq,
+} from 'yaml';
 import { GatehouseError } from '../core/index.js';
 import { GUARD_RUN_CONTEXTS, type GuardRunContext, type Verdict } from './types.js';
 
@@ -30,7 +39,13 @@ const UNKNOWN_KEYS: readonly UnknownContext[] = [...GUARD_RUN_CONTEXTS, 'default
  * filesystem), so there the unknown runs. The CLI (`guard check`) and callers that name no context
  * get the production answer, so a preview never promises more than ssh_exec would do.
  */
-export const DEFAULT_UNKNOWN: Readonly<Record<UnknownContext, Verdict>> = { ssh: 'approve', session: 'approve', sandbox: 'allow', cli: 'approve', default: 'approve' };
+export const DEFAULT_UNKNOWN: Readonly<Record<UnknownContext, Verdict>> = {
+  ssh: 'approve',
+  session: 'approve',
+  sandbox: 'allow',
+  cli: 'approve',
+  default: 'approve',
+};
 export interface CommandRule {
   id: string;
   commands: string[];
@@ -40,8 +55,21 @@ export interface CommandRule {
   message: string;
   redirect?: string;
 }
-export interface PathRule { id: string; op: 'read' | 'write' | 'any'; paths: string[]; decision: Verdict; message: string }
-export interface HttpRule { id: string; methods: string[]; paths: string[]; graphql?: 'mutation' | 'any'; decision: Verdict; message: string }
+export interface PathRule {
+  id: string;
+  op: 'read' | 'write' | 'any';
+  paths: string[];
+  decision: Verdict;
+  message: string;
+}
+export interface HttpRule {
+  id: string;
+  methods: string[];
+  paths: string[];
+  graphql?: 'mutation' | 'any';
+  decision: Verdict;
+  message: string;
+}
 
 export interface Policy {
   name: string;
@@ -69,11 +97,17 @@ export interface Policy {
 const VERDICTS = ['allow', 'approve', 'deny', 'redirect'];
 
 class V {
-  constructor(private readonly file: string, private readonly lc: LineCounter) {}
+  constructor(
+    private readonly file: string,
+    private readonly lc: LineCounter,
+  ) {}
   err(node: YNode | null | undefined, field: string, msg: string): never {
     const off = node?.range?.[0] ?? 0;
     const line = this.lc.linePos(off).line;
-    throw new GatehouseError('policy_invalid', `${this.file}:${line}: ${field}: ${msg}`, { hint: 'fix the policy file and reload', details: { file: this.file, line, field } });
+    throw new GatehouseError('policy_invalid', `${this.file}:${line}: ${field}: ${msg}`, {
+      hint: 'fix the policy file and reload',
+      details: { file: this.file, line, field },
+    });
   }
   map(n: YNode | null | undefined, field: string): YAMLMap | undefined {
     if (n === undefined || n === null) return undefined;
@@ -84,7 +118,8 @@ class V {
     if (!m) return;
     for (const p of m.items) {
       const k = isScalar(p.key) ? String(p.key.value) : '';
-      if (!allowed.includes(k)) this.err(p.key as YNode, field ? `${field}.${k}` : k, `unknown field (expected one of ${allowed.join(', ')})`);
+      if (!allowed.includes(k))
+        this.err(p.key as YNode, field ? `${field}.${k}` : k, `unknown field (expected one of ${allowed.join(', ')})`);
     }
   }
   seq(n: YNode, field: string): YAMLSeq {
@@ -96,8 +131,12 @@ class V {
     return (m.get(key, true) as YNode | undefined) ?? undefined;
   }
   str(n: YNode | undefined, field: string, dflt?: string): string {
-    if (n === undefined) { if (dflt === undefined) this.err(n, field, 'is required'); return dflt; }
-    if (!isScalar(n) || typeof n.value !== 'string' && typeof n.value !== 'number') this.err(n, field, 'must be a string');
+    if (n === undefined) {
+      if (dflt === undefined) this.err(n, field, 'is required');
+      return dflt;
+    }
+    if (!isScalar(n) || (typeof n.value !== 'string' && typeof n.value !== 'number'))
+      this.err(n, field, 'must be a string');
     return String(n.value);
   }
   bool(n: YNode | undefined, field: string, dflt: boolean): boolean {
@@ -118,7 +157,15 @@ class V {
   }
   regexes(n: YNode | undefined, field: string): RegExp[] {
     return this.list(n, field).map((s, i) => {
-      try { return new RegExp(s); } catch (e) { return this.err(isSeq(n) ? (n.items[i] as YNode) : n, `${field}[${i}]`, `invalid regular expression (${(e as Error).message})`); }
+      try {
+        return new RegExp(s);
+      } catch (e) {
+        return this.err(
+          isSeq(n) ? (n.items[i] as YNode) : n,
+          `${field}[${i}]`,
+          `invalid regular expression (${(e as Error).message})`,
+        );
+      }
     });
   }
 }
@@ -130,16 +177,36 @@ export function parsePolicy(text: string, file: string): Policy {
   const e = doc.errors[0];
   if (e) {
     const line = lc.linePos(e.pos[0]).line;
-    throw new GatehouseError('policy_invalid', `${file}:${line}: YAML syntax error: ${e.message.split('\n')[0]}`, { hint: 'fix the YAML syntax', details: { file, line } });
+    throw new GatehouseError('policy_invalid', `${file}:${line}: YAML syntax error: ${e.message.split('\n')[0]}`, {
+      hint: 'fix the YAML syntax',
+      details: { file, line },
+    });
   }
-  const root = v.map(doc.contents as YNode, '(document)') ?? v.err(doc.contents as YNode, '(document)', 'policy file is empty');
-  v.keys(root, '', ['version', 'name', 'description', 'applies_to', 'defaults', 'commands', 'paths', 'http', 'secrets']);
+  const root =
+    v.map(doc.contents as YNode, '(document)') ?? v.err(doc.contents as YNode, '(document)', 'policy file is empty');
+  v.keys(root, '', [
+    'version',
+    'name',
+    'description',
+    'applies_to',
+    'defaults',
+    'commands',
+    'paths',
+    'http',
+    'secrets',
+  ]);
   const version = v.str(v.get(root, 'version'), 'version', '1');
   if (version !== '1') v.err(v.get(root, 'version'), 'version', 'only version 1 is supported');
   const name = v.str(v.get(root, 'name'), 'name');
   if (!/^[a-z0-9][a-z0-9_-]*$/i.test(name)) v.err(v.get(root, 'name'), 'name', 'must be letters, digits, - or _');
   const defaults = v.map(v.get(root, 'defaults'), 'defaults');
-  v.keys(defaults, 'defaults', ['unknown_command', 'parse_error', 'read_only_only', 'http_unknown_write', 'sudo_requires_approval']);
+  v.keys(defaults, 'defaults', [
+    'unknown_command',
+    'parse_error',
+    'read_only_only',
+    'http_unknown_write',
+    'sudo_requires_approval',
+  ]);
   const applies = v.map(v.get(root, 'applies_to'), 'applies_to');
   v.keys(applies, 'applies_to', ['tokens', 'targets']);
   const cmds = v.map(v.get(root, 'commands'), 'commands');
@@ -157,8 +224,12 @@ export function parsePolicy(text: string, file: string): Policy {
       const commands = v.list(v.get(m, 'commands'), `${f}.commands`);
       if (!commands.length) v.err(m, `${f}.commands`, 'is required (list of program names)');
       commandRules.push({
-        id: v.str(v.get(m, 'id'), `${f}.id`, `rule-${i}`), commands, args: v.regexes(v.get(m, 'args'), `${f}.args`),
-        notArgs: v.regexes(v.get(m, 'not_args'), `${f}.not_args`), decision, message: v.str(v.get(m, 'message'), `${f}.message`, `matched policy rule`),
+        id: v.str(v.get(m, 'id'), `${f}.id`, `rule-${i}`),
+        commands,
+        args: v.regexes(v.get(m, 'args'), `${f}.args`),
+        notArgs: v.regexes(v.get(m, 'not_args'), `${f}.not_args`),
+        decision,
+        message: v.str(v.get(m, 'message'), `${f}.message`, `matched policy rule`),
         ...(redirect ? { redirect } : {}),
       });
     });
@@ -174,7 +245,13 @@ export function parsePolicy(text: string, file: string): Policy {
       v.keys(m, f, ['id', 'op', 'paths', 'decision', 'message']);
       const op = v.str(v.get(m, 'op'), `${f}.op`, 'any');
       if (!['read', 'write', 'any'].includes(op)) v.err(v.get(m, 'op'), `${f}.op`, 'must be read, write or any');
-      pathRules.push({ id: v.str(v.get(m, 'id'), `${f}.id`, `path-${i}`), op: op as PathRule['op'], paths: v.list(v.get(m, 'paths'), `${f}.paths`), decision: v.verdict(v.get(m, 'decision'), `${f}.decision`, undefined, ['allow', 'approve', 'deny']), message: v.str(v.get(m, 'message'), `${f}.message`, 'matched path rule') });
+      pathRules.push({
+        id: v.str(v.get(m, 'id'), `${f}.id`, `path-${i}`),
+        op: op as PathRule['op'],
+        paths: v.list(v.get(m, 'paths'), `${f}.paths`),
+        decision: v.verdict(v.get(m, 'decision'), `${f}.decision`, undefined, ['allow', 'approve', 'deny']),
+        message: v.str(v.get(m, 'message'), `${f}.message`, 'matched path rule'),
+      });
     });
   }
   const http = v.map(v.get(root, 'http'), 'http');
@@ -187,8 +264,16 @@ export function parsePolicy(text: string, file: string): Policy {
       const m = v.map(item as YNode, f) ?? v.err(item as YNode, f, 'must be a mapping');
       v.keys(m, f, ['id', 'methods', 'paths', 'graphql', 'decision', 'message']);
       const gq = v.get(m, 'graphql') !== undefined ? v.str(v.get(m, 'graphql'), `${f}.graphql`) : undefined;
-      if (gq !== undefined && gq !== 'mutation' && gq !== 'any') v.err(v.get(m, 'graphql'), `${f}.graphql`, 'must be mutation or any');
-      httpRules.push({ id: v.str(v.get(m, 'id'), `${f}.id`, `http-${i}`), methods: v.list(v.get(m, 'methods'), `${f}.methods`).map((x) => x.toUpperCase()), paths: v.list(v.get(m, 'paths'), `${f}.paths`), ...(gq ? { graphql: gq as 'mutation' | 'any' } : {}), decision: v.verdict(v.get(m, 'decision'), `${f}.decision`, undefined, ['allow', 'approve', 'deny']), message: v.str(v.get(m, 'message'), `${f}.message`, 'matched HTTP rule') });
+      if (gq !== undefined && gq !== 'mutation' && gq !== 'any')
+        v.err(v.get(m, 'graphql'), `${f}.graphql`, 'must be mutation or any');
+      httpRules.push({
+        id: v.str(v.get(m, 'id'), `${f}.id`, `http-${i}`),
+        methods: v.list(v.get(m, 'methods'), `${f}.methods`).map((x) => x.toUpperCase()),
+        paths: v.list(v.get(m, 'paths'), `${f}.paths`),
+        ...(gq ? { graphql: gq as 'mutation' | 'any' } : {}),
+        decision: v.verdict(v.get(m, 'decision'), `${f}.decision`, undefined, ['allow', 'approve', 'deny']),
+        message: v.str(v.get(m, 'message'), `${f}.message`, 'matched HTTP rule'),
+      });
     });
   }
   const secrets = v.map(v.get(root, 'secrets'), 'secrets');
@@ -200,19 +285,38 @@ export function parsePolicy(text: string, file: string): Policy {
     v.regexes(v.get(cn, k), `secrets.credential_names.${k}`);
     return v.list(v.get(cn, k), `secrets.credential_names.${k}`);
   };
-  const credentialNames = cn ? credentialNameConfig({ secret: names('secret'), maybe: names('maybe'), ignore: names('ignore') }) : undefined;
-  const allowlist = v.list(v.get(cmds, 'allowlist'), 'commands.allowlist').map((s) => { const [prog = '', sub] = s.trim().split(/\s+/, 2); return sub ? { prog, sub } : { prog }; });
+  const credentialNames = cn
+    ? credentialNameConfig({ secret: names('secret'), maybe: names('maybe'), ignore: names('ignore') })
+    : undefined;
+  const allowlist = v.list(v.get(cmds, 'allowlist'), 'commands.allowlist').map((s) => {
+    const [prog = '', sub] = s.trim().split(/\s+/, 2);
+    return sub ? { prog, sub } : { prog };
+  });
   return {
-    name, file, description: v.str(v.get(root, 'description'), 'description', ''),
+    name,
+    file,
+    description: v.str(v.get(root, 'description'), 'description', ''),
     unknownCommand: unknownCommand(v, v.get(defaults, 'unknown_command')),
     sudoRequiresApproval: v.bool(v.get(defaults, 'sudo_requires_approval'), 'defaults.sudo_requires_approval', false),
-    parseError: v.verdict(v.get(defaults, 'parse_error'), 'defaults.parse_error', 'approve', ['approve', 'deny']) as 'approve' | 'deny',
+    parseError: v.verdict(v.get(defaults, 'parse_error'), 'defaults.parse_error', 'approve', ['approve', 'deny']) as
+      'approve' | 'deny',
     readOnlyOnly: v.bool(v.get(defaults, 'read_only_only'), 'defaults.read_only_only', false),
-    httpUnknownWrite: v.verdict(v.get(defaults, 'http_unknown_write'), 'defaults.http_unknown_write', 'allow', ['allow', 'approve', 'deny']),
-    allowlist, commandRules, pathRules, writeAllowed: v.list(v.get(paths, 'write_allowed'), 'paths.write_allowed'), httpRules,
+    httpUnknownWrite: v.verdict(v.get(defaults, 'http_unknown_write'), 'defaults.http_unknown_write', 'allow', [
+      'allow',
+      'approve',
+      'deny',
+    ]),
+    allowlist,
+    commandRules,
+    pathRules,
+    writeAllowed: v.list(v.get(paths, 'write_allowed'), 'paths.write_allowed'),
+    httpRules,
     scriptPathsAllowed: v.list(v.get(cmds, 'script_paths_allowed'), 'commands.script_paths_allowed'),
     ...(credentialNames ? { credentialNames } : {}),
-    appliesTo: { tokens: v.list(v.get(applies, 'tokens'), 'applies_to.tokens'), targets: v.list(v.get(applies, 'targets'), 'applies_to.targets') },
+    appliesTo: {
+      tokens: v.list(v.get(applies, 'tokens'), 'applies_to.tokens'),
+      targets: v.list(v.get(applies, 'targets'), 'applies_to.targets'),
+    },
   };
 }
 
@@ -232,7 +336,8 @@ function unknownCommand(v: V, n: YNode | undefined): Record<UnknownContext, Verd
   v.keys(m, 'defaults.unknown_command', [...UNKNOWN_KEYS]);
   for (const k of UNKNOWN_KEYS) {
     const x = v.get(m, k);
-    if (x !== undefined) out[k] = v.verdict(x, `defaults.unknown_command.${k}`, undefined, ['allow', 'approve', 'deny']);
+    if (x !== undefined)
+      out[k] = v.verdict(x, `defaults.unknown_command.${k}`, undefined, ['allow', 'approve', 'deny']);
   }
   return out;
 }

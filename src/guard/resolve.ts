@@ -23,13 +23,34 @@ import { evalWord, type KnownVars, type WordHooks } from './words.js';
  */
 
 /** Variables bash maintains or resets itself: their value is never the caller's. */
-const BASH_MANAGED = /^(BASH\w*|RANDOM|SRANDOM|SECONDS|LINENO|PPID|UID|EUID|PWD|OLDPWD|SHLVL|GROUPS|HOSTNAME|HOSTTYPE|MACHTYPE|OSTYPE|OPTIND|OPTARG|OPTERR|REPLY|PIPESTATUS|EPOCHSECONDS|EPOCHREALTIME|COLUMNS|LINES|HISTCMD|DIRSTACK|FUNCNAME|MAPFILE|COPROC|COMP_\w+|COMPREPLY|READLINE_\w+|_)$/;
+const BASH_MANAGED =
+  /^(BASH\w*|RANDOM|SRANDOM|SECONDS|LINENO|PPID|UID|EUID|PWD|OLDPWD|SHLVL|GROUPS|HOSTNAME|HOSTTYPE|MACHTYPE|OSTYPE|OPTIND|OPTARG|OPTERR|REPLY|PIPESTATUS|EPOCHSECONDS|EPOCHREALTIME|COLUMNS|LINES|HISTCMD|DIRSTACK|FUNCNAME|MAPFILE|COPROC|COMP_\w+|COMPREPLY|READLINE_\w+|_)$/;
 
 /**
  * Builtins that assign a variable named by an argument, or run an argument as code in the current
  * shell: harmless to known values when every argument is known and names none of them.
  */
-const ASSIGNERS: ReadonlySet<string> = new Set(['read', 'mapfile', 'readarray', 'printf', 'getopts', 'wait', 'let', 'unset', 'export', 'declare', 'typeset', 'local', 'readonly', 'eval', 'trap', 'alias', 'bind', 'complete', 'compgen']);
+const ASSIGNERS: ReadonlySet<string> = new Set([
+  'read',
+  'mapfile',
+  'readarray',
+  'printf',
+  'getopts',
+  'wait',
+  'let',
+  'unset',
+  'export',
+  'declare',
+  'typeset',
+  'local',
+  'readonly',
+  'eval',
+  'trap',
+  'alias',
+  'bind',
+  'complete',
+  'compgen',
+]);
 /** Builtins that run code the guard never sees in the current shell: nothing stays known. */
 const UNSEEN_CODE: ReadonlySet<string> = new Set(['source', '.', 'enable']);
 
@@ -45,7 +66,9 @@ function otherMentions(text: string, names: ReadonlySet<string>, out: Set<string
     if (!names.has(name) || out.has(name)) continue;
     const at = m.index;
     const end = at + name.length;
-    const plain = (text[at - 1] === '$' && text[at - 2] !== '\\') || (text[at - 1] === '{' && text[at - 2] === '$' && text[end] === '}');
+    const plain =
+      (text[at - 1] === '$' && text[at - 2] !== '\\') ||
+      (text[at - 1] === '{' && text[at - 2] === '$' && text[end] === '}');
     if (!plain) out.add(name);
   }
 }
@@ -82,7 +105,10 @@ export function knownFor(text: string, env: ReadonlyMap<string, string>): LevelK
     passDown.set(k, v);
     if (text.includes('$' + k) || text.includes('${' + k + '}')) here.set(k, v);
   }
-  return { here: here.size ? { values: here, unquoted: !/(^|[^A-Za-z0-9_])IFS([^A-Za-z0-9_]|$)/.test(text) } : undefined, passDown };
+  return {
+    here: here.size ? { values: here, unquoted: !/(^|[^A-Za-z0-9_])IFS([^A-Za-z0-9_]|$)/.test(text) } : undefined,
+    passDown,
+  };
 }
 
 /**
@@ -157,7 +183,8 @@ const PLAIN_DECLARE_FLAGS = /^-[xrga]+$/;
 function siteAssignments(stmt: Node, next: Node | null): Node[] | undefined {
   if (next && !next.isNamed && next.type === '&') return undefined;
   if (stmt.type === 'variable_assignment') return [stmt];
-  if (stmt.type === 'variable_assignments') return stmt.namedChildren.every((c) => c.type === 'variable_assignment') ? stmt.namedChildren : undefined;
+  if (stmt.type === 'variable_assignments')
+    return stmt.namedChildren.every((c) => c.type === 'variable_assignment') ? stmt.namedChildren : undefined;
   if (stmt.type === 'declaration_command') {
     const kw = stmt.child(0)?.type;
     if (kw !== 'export' && kw !== 'declare' && kw !== 'typeset' && kw !== 'readonly') return undefined;
@@ -204,9 +231,15 @@ function onlyPlainMentions(src: string, name: string, sites: ReadonlySet<number>
 function valueHooks(known: () => KnownVars | undefined): { hooks: WordHooks; odd: { v: boolean } } {
   const odd = { v: false };
   const hooks: WordHooks = {
-    subst: () => { odd.v = true; },
-    unknown: () => { odd.v = true; },
-    get known() { return known(); },
+    subst: () => {
+      odd.v = true;
+    },
+    unknown: () => {
+      odd.v = true;
+    },
+    get known() {
+      return known();
+    },
   };
   return { hooks, odd };
 }
@@ -232,7 +265,7 @@ function valueOf(a: Node, hooks: WordHooks, odd: { v: boolean }): Value {
   const w = evalWord(v, hooks);
   // Brace and pathname expansion do not happen in an assignment; a tilde after `=` does (the
   // guard keeps it as `~`, which path rules read as home). Known unquoted values are not split.
-  if (odd.v || (w.dynamic && !w.fields) || /(^|[^\\])\{[^}]*(,|\.\.)[^}]*\}/.test(v.text) && w.glob) return null;
+  if (odd.v || (w.dynamic && !w.fields) || (/(^|[^\\])\{[^}]*(,|\.\.)[^}]*\}/.test(v.text) && w.glob)) return null;
   return { s: w.text };
 }
 

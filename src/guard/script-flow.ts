@@ -40,7 +40,13 @@ function runsScript(c: SimpleCommand): { path: string; sameShell: boolean } | un
 /** Where a command writes its standard output to a file: the path and whether it appends. */
 function writesStdout(c: SimpleCommand): { path: string; append: boolean } | undefined {
   for (const r of c.redirects) {
-    if (!r.target || r.target.dynamic || !(r.fd === null || r.fd === '1') || !(r.op === '>' || r.op === '>>' || r.op === '>|' || r.op === '&>' || r.op === '&>>')) continue;
+    if (
+      !r.target ||
+      r.target.dynamic ||
+      !(r.fd === null || r.fd === '1') ||
+      !(r.op === '>' || r.op === '>>' || r.op === '>|' || r.op === '&>' || r.op === '&>>')
+    )
+      continue;
     if (/^(\d+|-)$/.test(r.target.text)) continue;
     return { path: r.target.text, append: r.op.endsWith('>>') };
   }
@@ -52,14 +58,18 @@ function writesStdout(c: SimpleCommand): { path: string; append: boolean } | und
  * command prints when the guard knows it exactly (the analyzer's static output: echo, printf, cat
  * of a heredoc, tee of known stdin). Bounded: at most 16 runs.
  */
-export function scriptsWrittenThenRun(cmds: readonly SimpleCommand[], outputOf: (c: SimpleCommand) => string | undefined): ScriptRun[] {
+export function scriptsWrittenThenRun(
+  cmds: readonly SimpleCommand[],
+  outputOf: (c: SimpleCommand) => string | undefined,
+): ScriptRun[] {
   const written = new Map<string, string | undefined>();
   const out: ScriptRun[] = [];
   for (const c of cmds) {
     const run = runsScript(c);
     if (run) {
       const key = normalizePath(run.path);
-      if (written.has(key) && out.length < 16) out.push({ text: written.get(key), runner: c, sameShell: run.sameShell });
+      if (written.has(key) && out.length < 16)
+        out.push({ text: written.get(key), runner: c, sameShell: run.sameShell });
     }
     const w = writesStdout(c);
     if (w) {
@@ -67,16 +77,27 @@ export function scriptsWrittenThenRun(cmds: readonly SimpleCommand[], outputOf: 
       const text = outputOf(c);
       const before = written.has(key) ? written.get(key) : '';
       // Unknown output (or appending to unknown text) makes the file unknown: no judgment from here.
-      written.set(key, text === undefined || (w.append && before === undefined) ? undefined : (w.append ? (before ?? '') : '') + text);
+      written.set(
+        key,
+        text === undefined || (w.append && before === undefined) ? undefined : (w.append ? (before ?? '') : '') + text,
+      );
     }
     // `tee f` writes its (known) stdin to f too.
     if (c.argv[0]?.text === 'tee' && c.stdin && !c.stdin.dynamic) {
       const append = c.argv.some((x) => x.text === '-a' || x.text === '--append');
-      for (const f of c.argv.slice(1)) if (!f.text.startsWith('-') && !f.dynamic) {
-        const key = normalizePath(f.text);
-        const before = written.get(key);
-        written.set(key, append ? (before === undefined && written.has(key) ? undefined : (before ?? '') + c.stdin.text) : c.stdin.text);
-      }
+      for (const f of c.argv.slice(1))
+        if (!f.text.startsWith('-') && !f.dynamic) {
+          const key = normalizePath(f.text);
+          const before = written.get(key);
+          written.set(
+            key,
+            append
+              ? before === undefined && written.has(key)
+                ? undefined
+                : (before ?? '') + c.stdin.text
+              : c.stdin.text,
+          );
+        }
     }
   }
   return out;

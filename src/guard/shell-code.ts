@@ -39,13 +39,31 @@ function bindValue(arg: string): string | undefined {
 function macroText(v: string): string {
   const q = /^"((?:[^"\\]|\\.)*)"/.exec(v.trim());
   const body = q ? q[1]! : v.trim();
-  return body.replace(/\\(["'\\])/g, '$1').replace(/\\[nrCeM]-?./g, '\n').replace(/\\[nr]/g, '\n');
+  return body
+    .replace(/\\(["'\\])/g, '$1')
+    .replace(/\\[nrCeM]-?./g, '\n')
+    .replace(/\\[nr]/g, '\n');
 }
 
 const NONE: EmbeddedCode[] = [];
 
 /** Builtins embeddedCode() reads. */
-const CODE_BUILTINS: ReadonlySet<string> = new Set(['trap', 'alias', 'bind', 'complete', 'compgen', 'let', 'printf', 'read', 'mapfile', 'readarray', 'getopts', 'wait', 'test', '[']);
+const CODE_BUILTINS: ReadonlySet<string> = new Set([
+  'trap',
+  'alias',
+  'bind',
+  'complete',
+  'compgen',
+  'let',
+  'printf',
+  'read',
+  'mapfile',
+  'readarray',
+  'getopts',
+  'wait',
+  'test',
+  '[',
+]);
 
 /**
  * Whether embeddedCode() may find code in an argv of `prog` (the analyzer asks it for these, and
@@ -60,7 +78,12 @@ export function mayEmbedCode(prog: string): boolean {
 const EXPANSION_EOF = '__GATEHOUSE_EXPANDED__';
 
 /** Text bash expands (parameter expansion, `$(…)`, backquotes, arithmetic), as a line that expands it the same way. */
-export function expansionCode(text: string, what: string, dynamic: boolean, sameShell = true): EmbeddedCode | undefined {
+export function expansionCode(
+  text: string,
+  what: string,
+  dynamic: boolean,
+  sameShell = true,
+): EmbeddedCode | undefined {
   if (!/\$\(|`|\$\{|\$\[/.test(text)) return undefined;
   if (dynamic || text.includes(EXPANSION_EOF)) return { text: '', dynamic: true, sameShell, what };
   return { text: `: <<${EXPANSION_EOF}\n${text}\n${EXPANSION_EOF}\n`, dynamic: false, sameShell, what };
@@ -79,11 +102,13 @@ function subscriptCode(w: Word | undefined, what: string): EmbeddedCode | undefi
  * execution): `LESSOPEN='|CMD %s'`, `PAGER`, `EDITOR`, `GIT_SSH_COMMAND`, `SUDO_ASKPASS` … The
  * value is judged as that command line (`%s`-style placeholders become a file name).
  */
-const COMMAND_VAR = /^(LESSOPEN|LESSCLOSE|PAGER|MANPAGER|GIT_PAGER|SYSTEMD_PAGER|PSQL_PAGER|BAT_PAGER|DELTA_PAGER|EDITOR|VISUAL|GIT_EDITOR|GIT_SEQUENCE_EDITOR|SUDO_EDITOR|FCEDIT|BROWSER|GIT_SSH_COMMAND|GIT_SSH|GIT_PROXY_COMMAND|SSH_ASKPASS|SUDO_ASKPASS|GIT_ASKPASS|GIT_EXTERNAL_DIFF|RSYNC_RSH|CVS_RSH|RSH|MANOPT|LESSKEYIN|PERLDOC_PAGER|KUBE_EDITOR|TERMINAL)$/;
+const COMMAND_VAR =
+  /^(LESSOPEN|LESSCLOSE|PAGER|MANPAGER|GIT_PAGER|SYSTEMD_PAGER|PSQL_PAGER|BAT_PAGER|DELTA_PAGER|EDITOR|VISUAL|GIT_EDITOR|GIT_SEQUENCE_EDITOR|SUDO_EDITOR|FCEDIT|BROWSER|GIT_SSH_COMMAND|GIT_SSH|GIT_PROXY_COMMAND|SSH_ASKPASS|SUDO_ASKPASS|GIT_ASKPASS|GIT_EXTERNAL_DIFF|RSYNC_RSH|CVS_RSH|RSH|MANOPT|LESSKEYIN|PERLDOC_PAGER|KUBE_EDITOR|TERMINAL)$/;
 
 export function commandVarCode(name: string, value: string, dynamic: boolean): EmbeddedCode | undefined {
   if (!COMMAND_VAR.test(name) || value.trim() === '') return undefined;
-  const text = name === 'BROWSER' ? (value.split(':')[0] ?? '') : value.replace(/^\s*(\|\||\||-)/, '').replace(/%[sS]/g, 'file');
+  const text =
+    name === 'BROWSER' ? (value.split(':')[0] ?? '') : value.replace(/^\s*(\|\||\||-)/, '').replace(/%[sS]/g, 'file');
   return { text, dynamic, sameShell: false, what: `${name} (a command the tool runs)` };
 }
 
@@ -91,7 +116,8 @@ export function commandVarCode(name: string, value: string, dynamic: boolean): E
 const PROMPT_VAR = /^PS[0-4]$/;
 export function hookCode(name: string, value: string, dynamic: boolean, what: string): EmbeddedCode | undefined {
   const base = name.replace(/\[.*$/, '');
-  if (base === 'PROMPT_COMMAND') return { text: value, dynamic, sameShell: true, what: `${what} (PROMPT_COMMAND runs it before every prompt)` };
+  if (base === 'PROMPT_COMMAND')
+    return { text: value, dynamic, sameShell: true, what: `${what} (PROMPT_COMMAND runs it before every prompt)` };
   if (PROMPT_VAR.test(base)) return expansionCode(value, `${what} (${base} is expanded before it is printed)`, dynamic);
   return undefined;
 }
@@ -101,7 +127,8 @@ export function embeddedCode(v: View): EmbeddedCode[] {
   if (!mayEmbedCode(p)) return NONE;
   if (!CODE_BUILTINS.has(p) || p === 'printf' || p === 'read' || p === 'test' || p === '[') {
     const out: EmbeddedCode[] = [];
-    if (OPTION_CODE_PROGS.has(p)) for (const c of optionCode(v)) out.push({ text: c.text, dynamic: c.dynamic, sameShell: false, what: c.what });
+    if (OPTION_CODE_PROGS.has(p))
+      for (const c of optionCode(v)) out.push({ text: c.text, dynamic: c.dynamic, sameShell: false, what: c.what });
     if (INTERPRETERS.test(p)) interpreterCode(v, out);
     if (CODE_BUILTINS.has(p)) arithmeticNames(v, out);
     return out.length ? out : NONE;
@@ -119,14 +146,21 @@ export function embeddedCode(v: View): EmbeddedCode[] {
     const rest = v.args.slice(i);
     const h = rest[0];
     if (h && rest.length >= 2) {
-      if (h.text !== '-' && (h.text !== '' || h.dynamic)) out.push({ text: h.text, dynamic: h.dynamic, sameShell: true, what: 'trap handler' });
+      if (h.text !== '-' && (h.text !== '' || h.dynamic))
+        out.push({ text: h.text, dynamic: h.dynamic, sameShell: true, what: 'trap handler' });
     }
     return out;
   }
   if (p === 'alias') {
     for (const w of v.args) {
       const eq = w.text.indexOf('=');
-      if (eq > 0) out.push({ text: w.text.slice(eq + 1), dynamic: w.dynamic, sameShell: true, what: `alias ${w.text.slice(0, eq)}` });
+      if (eq > 0)
+        out.push({
+          text: w.text.slice(eq + 1),
+          dynamic: w.dynamic,
+          sameShell: true,
+          what: `alias ${w.text.slice(0, eq)}`,
+        });
       else if (w.dynamic) out.push({ text: w.text, dynamic: true, sameShell: true, what: 'alias' });
     }
     return out;
@@ -138,15 +172,24 @@ export function embeddedCode(v: View): EmbeddedCode[] {
       const x = w.text;
       if (x === '-x' || (/^-[A-Za-z]*x$/.test(x) && !/[fqurmpPsSvVlX]/.test(x.slice(1, -1)))) {
         const val = bindValue(a[i + 1] ?? '');
-        out.push({ text: val ?? a[i + 1] ?? '', dynamic: v.args[i + 1]?.dynamic ?? false, sameShell: true, what: 'bind -x key command' });
+        out.push({
+          text: val ?? a[i + 1] ?? '',
+          dynamic: v.args[i + 1]?.dynamic ?? false,
+          sameShell: true,
+          what: 'bind -x key command',
+        });
         i++;
         continue;
       }
-      if (x === '-m' || x === '-f' || x === '-q' || x === '-u' || x === '-r') { i++; continue; }
+      if (x === '-m' || x === '-f' || x === '-q' || x === '-u' || x === '-r') {
+        i++;
+        continue;
+      }
       if (x.startsWith('-')) continue;
       const val = bindValue(x);
       // A macro (a quoted string) is text readline types into the line, which bash then runs.
-      if (val !== undefined && val.trim().startsWith('"')) out.push({ text: macroText(val), dynamic: w.dynamic, sameShell: true, what: 'bind macro (typed text)' });
+      if (val !== undefined && val.trim().startsWith('"'))
+        out.push({ text: macroText(val), dynamic: w.dynamic, sameShell: true, what: 'bind macro (typed text)' });
     }
     return out;
   }
@@ -158,7 +201,13 @@ export function embeddedCode(v: View): EmbeddedCode[] {
       if (t === '-C') {
         if (next) out.push({ text: next.text, dynamic: next.dynamic, sameShell: false, what: `${p} -C command` });
         i++;
-      } else if (/^-[A-Za-z]*C./.test(t)) out.push({ text: t.slice(t.indexOf('C') + 1), dynamic: arg.dynamic, sameShell: false, what: `${p} -C command` });
+      } else if (/^-[A-Za-z]*C./.test(t))
+        out.push({
+          text: t.slice(t.indexOf('C') + 1),
+          dynamic: arg.dynamic,
+          sameShell: false,
+          what: `${p} -C command`,
+        });
       else if (t === '-W' && next) {
         // The word list is expanded (command substitution included) when completion runs.
         const e = expansionCode(next.text, `${p} -W word list`, next.dynamic, false);
@@ -178,7 +227,9 @@ export function embeddedCode(v: View): EmbeddedCode[] {
 function arithmeticNames(v: View, out: EmbeddedCode[]): void {
   const a = v.args;
   const p = v.prog;
-  const push = (e: EmbeddedCode | undefined): void => { if (e) out.push(e); };
+  const push = (e: EmbeddedCode | undefined): void => {
+    if (e) out.push(e);
+  };
   const stdin = v.sc.stdin;
   switch (p) {
     case 'let':
@@ -190,7 +241,18 @@ function arithmeticNames(v: View, out: EmbeddedCode[]): void {
         if (w.text !== '-v' || !name) continue;
         push(subscriptCode(name, 'printf -v'));
         const fmt = a[i + 2];
-        if (fmt) push(hookCode(name.text, a.slice(i + 2).map((w) => w.text).join(' '), a.slice(i + 2).some((w) => w.dynamic), 'printf -v'));
+        if (fmt)
+          push(
+            hookCode(
+              name.text,
+              a
+                .slice(i + 2)
+                .map((w) => w.text)
+                .join(' '),
+              a.slice(i + 2).some((w) => w.dynamic),
+              'printf -v',
+            ),
+          );
         return;
       }
       return;
@@ -201,8 +263,15 @@ function arithmeticNames(v: View, out: EmbeddedCode[]): void {
         const w = a[i]!;
         const t = w.text;
         const next = a[i + 1];
-        if (/^-[A-Za-z]*a$/.test(t)) { if (next) names.push(next); i++; continue; }
-        if (/^-[A-Za-z]*[dinNptu]$/.test(t)) { i++; continue; }
+        if (/^-[A-Za-z]*a$/.test(t)) {
+          if (next) names.push(next);
+          i++;
+          continue;
+        }
+        if (/^-[A-Za-z]*[dinNptu]$/.test(t)) {
+          i++;
+          continue;
+        }
         if (t.startsWith('-')) continue;
         names.push(w);
       }
@@ -212,7 +281,8 @@ function arithmeticNames(v: View, out: EmbeddedCode[]): void {
       }
       return;
     }
-    case 'mapfile': case 'readarray': {
+    case 'mapfile':
+    case 'readarray': {
       const o = parseOpts(a, 'dnOsuCc', []);
       const cb = o.values.get('C');
       if (cb !== undefined) {
@@ -221,7 +291,8 @@ function arithmeticNames(v: View, out: EmbeddedCode[]): void {
       }
       const name = o.pos[0];
       if (name && stdin) {
-        for (const line of stdin.text.split('\n').filter(Boolean).slice(0, 16)) push(hookCode(name.text, line, stdin.dynamic, p));
+        for (const line of stdin.text.split('\n').filter(Boolean).slice(0, 16))
+          push(hookCode(name.text, line, stdin.dynamic, p));
       }
       return;
     }
@@ -231,7 +302,8 @@ function arithmeticNames(v: View, out: EmbeddedCode[]): void {
     case 'wait':
       for (const [i, w] of a.entries()) if (w.text === '-p') push(subscriptCode(a[i + 1], 'wait -p'));
       return;
-    case 'test': case '[':
+    case 'test':
+    case '[':
       for (const [i, w] of a.entries()) if (w.text === '-v') push(subscriptCode(a[i + 1], `${p} -v`));
       return;
     default:
@@ -245,12 +317,20 @@ function interpreterCode(v: View, out: EmbeddedCode[]): void {
   const inline = inlineCode(v);
   const texts: { code: string; dynamic: boolean }[] = [];
   if (inline) texts.push({ code: inline.code, dynamic: inline.dynamic });
-  else if (v.sc.stdin && !v.sc.stdin.dynamic && stdinUse(v).kind === 'code') texts.push({ code: v.sc.stdin.text, dynamic: false });
+  else if (v.sc.stdin && !v.sc.stdin.dynamic && stdinUse(v).kind === 'code')
+    texts.push({ code: v.sc.stdin.text, dynamic: false });
   for (const t of texts) {
     if (t.dynamic) continue;
     const cc = codeCommands(t.code, lang);
-    for (const s of cc.shell) out.push({ text: s, dynamic: false, sameShell: false, what: `${v.prog} code runs a shell command` });
-    for (const argv of cc.argv) out.push({ text: argv.map(shellWord).join(' '), dynamic: false, sameShell: false, what: `${v.prog} code runs a program` });
+    for (const s of cc.shell)
+      out.push({ text: s, dynamic: false, sameShell: false, what: `${v.prog} code runs a shell command` });
+    for (const argv of cc.argv)
+      out.push({
+        text: argv.map(shellWord).join(' '),
+        dynamic: false,
+        sameShell: false,
+        what: `${v.prog} code runs a program`,
+      });
   }
 }
 
@@ -271,15 +351,26 @@ export function declarationCode(c: SimpleCommand): EmbeddedCode[] {
   const prog = argv[0]?.text ?? '';
   let nameref = false;
   for (const w of argv.slice(1)) {
-    if (/^[-+][A-Za-z]+$/.test(w.text)) { if (w.text.startsWith('-') && w.text.includes('n')) nameref = true; continue; }
+    if (/^[-+][A-Za-z]+$/.test(w.text)) {
+      if (w.text.startsWith('-') && w.text.includes('n')) nameref = true;
+      continue;
+    }
     const eq = w.text.indexOf('=');
     const name = eq < 0 ? w.text : w.text.slice(0, eq);
     const b = name.indexOf('[');
-    if (b > 0) { const e = expansionCode(name.slice(b), `${prog} (array subscript)`, false); if (e) out.push(e); }
+    if (b > 0) {
+      const e = expansionCode(name.slice(b), `${prog} (array subscript)`, false);
+      if (e) out.push(e);
+    }
     if (eq >= 0) {
       const value = w.text.slice(eq + 1);
-      if (nameref) { const nb = value.indexOf('['); if (nb > 0) { const e = expansionCode(value.slice(nb), `${prog} -n (nameref subscript)`, false); if (e) out.push(e); } }
-      else out.push(...assignedCode(name, { ...w, text: value }));
+      if (nameref) {
+        const nb = value.indexOf('[');
+        if (nb > 0) {
+          const e = expansionCode(value.slice(nb), `${prog} -n (nameref subscript)`, false);
+          if (e) out.push(e);
+        }
+      } else out.push(...assignedCode(name, { ...w, text: value }));
     }
   }
   return out;
@@ -294,8 +385,10 @@ export function declarationCode(c: SimpleCommand): EmbeddedCode[] {
  */
 export function assignedCode(name: string, value: Word): EmbeddedCode[] {
   const base = name.replace(/\[.*$/s, '');
-  if (base === 'BASH_ALIASES' && name !== base) return [{ text: value.text, dynamic: value.dynamic, sameShell: true, what: `${name} (an alias definition)` }];
-  if (base === 'BASH_CMDS' && name !== base) return [{ text: '', dynamic: true, sameShell: true, what: `${name} (makes a command name run the file it names)` }];
+  if (base === 'BASH_ALIASES' && name !== base)
+    return [{ text: value.text, dynamic: value.dynamic, sameShell: true, what: `${name} (an alias definition)` }];
+  if (base === 'BASH_CMDS' && name !== base)
+    return [{ text: '', dynamic: true, sameShell: true, what: `${name} (makes a command name run the file it names)` }];
   const hook = name !== base ? hookCode(name, value.text, value.dynamic, name) : undefined;
   if (hook) return [hook];
   const cmd = commandVarCode(name, value.text, value.dynamic);

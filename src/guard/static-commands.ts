@@ -23,7 +23,9 @@ export interface StaticCommand {
 function scriptOf(text: string, parser: Parser, resolveLine = false): Script | undefined {
   let script: Script;
   try {
-    script = withTree(parser, text, (root) => extractScript(root, text, { maxDepth: 200, maxNodes: 60_000 }, undefined, resolveLine));
+    script = withTree(parser, text, (root) =>
+      extractScript(root, text, { maxDepth: 200, maxNodes: 60_000 }, undefined, resolveLine),
+    );
   } catch {
     return undefined;
   }
@@ -32,7 +34,11 @@ function scriptOf(text: string, parser: Parser, resolveLine = false): Script | u
 
 /** Whether every word the command's evaluation depends on is static (no expansion, glob or brace). */
 function allStatic(c: SimpleCommand): boolean {
-  const words = [...c.assigns.map((a) => a.value), ...c.argv, ...c.redirects.map((r) => r.target).filter((w): w is Word => w !== null)];
+  const words = [
+    ...c.assigns.map((a) => a.value),
+    ...c.argv,
+    ...c.redirects.map((r) => r.target).filter((w): w is Word => w !== null),
+  ];
   return !words.some((w) => w.dynamic || w.glob);
 }
 
@@ -52,7 +58,16 @@ export function staticCommand(text: string, parser: Parser): StaticCommand | und
   const script = scriptOf(text, parser);
   if (!script || script.commands.length !== 1) return undefined;
   const c = script.commands[0]!;
-  if (c.declaration || c.redirects.length || c.stdin || c.pipes.length || c.feeds !== undefined || !c.argv.length || !allStatic(c)) return undefined;
+  if (
+    c.declaration ||
+    c.redirects.length ||
+    c.stdin ||
+    c.pipes.length ||
+    c.feeds !== undefined ||
+    !c.argv.length ||
+    !allStatic(c)
+  )
+    return undefined;
   return { assigns: assignsOf(c), argv: c.argv.map((w) => w.text) };
 }
 
@@ -69,8 +84,17 @@ export function staticCommands(text: string, parser: Parser): StaticCommand[] | 
   const out: StaticCommand[] = [];
   for (const c of script.commands) {
     // A command of redirects alone (`> out`) has no argv: kept for its writes.
-    if (c.declaration || c.feeds !== undefined || (!c.argv.length && (c.assigns.length || !c.redirects.length)) || c.stdin?.dynamic || !allStatic(c)) return undefined;
-    const writes = c.redirects.filter((r) => r.target && /^(>|>>|&>|&>>|>\||<>)$/.test(r.op)).map((r) => r.target!.text);
+    if (
+      c.declaration ||
+      c.feeds !== undefined ||
+      (!c.argv.length && (c.assigns.length || !c.redirects.length)) ||
+      c.stdin?.dynamic ||
+      !allStatic(c)
+    )
+      return undefined;
+    const writes = c.redirects
+      .filter((r) => r.target && /^(>|>>|&>|&>>|>\||<>)$/.test(r.op))
+      .map((r) => r.target!.text);
     out.push({ assigns: assignsOf(c), argv: c.argv.map((w) => w.text), writes });
   }
   return out;
@@ -93,10 +117,14 @@ export function resolvedCommands(text: string, parser: Parser): string[][] | und
   const out: string[][] = [];
   for (const c of script.commands) {
     if (c.lineSite) continue;
-    if (c.declaration || c.redirects.length || c.stdin || c.feeds !== undefined || !c.argv.length || c.assigns.length) return undefined;
+    if (c.declaration || c.redirects.length || c.stdin || c.feeds !== undefined || !c.argv.length || c.assigns.length)
+      return undefined;
     const argv: string[] = [];
     for (const w of c.argv) {
-      if (w.fields) { argv.push(...w.fields); continue; }
+      if (w.fields) {
+        argv.push(...w.fields);
+        continue;
+      }
       if (w.dynamic || w.glob) return undefined;
       argv.push(w.text);
     }

@@ -81,13 +81,28 @@ function printfOutput(format: string, args: string[]): string | undefined {
   return out;
 }
 
-const SIMPLE: Record<string, string> = { n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', f: '\f', v: '\v', e: '\x1b', E: '\x1b', '\\': '\\' };
+const SIMPLE: Record<string, string> = {
+  n: '\n',
+  t: '\t',
+  r: '\r',
+  a: '\x07',
+  b: '\b',
+  f: '\f',
+  v: '\v',
+  e: '\x1b',
+  E: '\x1b',
+  '\\': '\\',
+};
 
 /**
  * Backslash escapes as echo -e / %b (whole text) or a printf format (one escape, `single`) reads
  * them. `\c` stops all output. Octal and hex escapes are decoded; anything else is undefined.
  */
-function backslashEscapes(text: string, zeroPrefixOctal: boolean, single = false): { text: string; stop: boolean; used: number } | undefined {
+function backslashEscapes(
+  text: string,
+  zeroPrefixOctal: boolean,
+  single = false,
+): { text: string; stop: boolean; used: number } | undefined {
   let out = '';
   let i = 0;
   while (i < text.length) {

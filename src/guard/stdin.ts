@@ -41,7 +41,10 @@ function shellReadsStdin(args: readonly string[]): boolean {
       const next = args[i + 1];
       return next === undefined || STDIN_PATHS.test(next);
     }
-    if (a === '--rcfile' || a === '--init-file' || a === '-o' || a === '+o' || a === '-O' || a === '+O') { i++; continue; }
+    if (a === '--rcfile' || a === '--init-file' || a === '-o' || a === '+o' || a === '-O' || a === '+O') {
+      i++;
+      continue;
+    }
     if (a === '--version' || a === '--help') return false;
     if (a === '--command') return false;
     if (a.startsWith('--')) continue;
@@ -58,19 +61,39 @@ function shellReadsStdin(args: readonly string[]): boolean {
 /** Options of each interpreter that take the next word as their value (so it is not the script). */
 const VALUE_OPTS: Record<string, readonly string[]> = {
   python: ['-W', '-X', '-Q'],
-  node: ['-r', '--require', '--import', '--loader', '--experimental-loader', '-C', '--conditions', '--input-type', '--title', '--env-file'],
+  node: [
+    '-r',
+    '--require',
+    '--import',
+    '--loader',
+    '--experimental-loader',
+    '-C',
+    '--conditions',
+    '--input-type',
+    '--title',
+    '--env-file',
+  ],
   perl: ['-I', '-M', '-m', '-x'],
   ruby: ['-I', '-r', '-C', '-E', '-F'],
   php: ['-c', '-d', '-z'],
   lua: ['-l'],
 };
 /** Options after which an interpreter reads more code from stdin even when it has a script. */
-const INTERACTIVE_AFTER: Record<string, RegExp> = { python: /^-[A-Za-z]*i/, node: /^(-i|--interactive)$/, lua: /^-i$/, php: /^-a$/ };
+const INTERACTIVE_AFTER: Record<string, RegExp> = {
+  python: /^-[A-Za-z]*i/,
+  node: /^(-i|--interactive)$/,
+  lua: /^-i$/,
+  php: /^-a$/,
+};
 /** Options that take the code from the command line instead (then stdin is data). */
 const CODE_OPTS = /^(-c|-e|-E|-r|-p|--eval|--print|--command|-m|-Command|-EncodedCommand)$/;
 
 function interpreterReadsStdin(prog: string, args: readonly string[]): boolean {
-  const base = prog.replace(/[0-9.]+$/, '').replace(/^pypy$/, 'python').replace(/^nodejs$/, 'node').replace(/^luajit$/, 'lua');
+  const base = prog
+    .replace(/[0-9.]+$/, '')
+    .replace(/^pypy$/, 'python')
+    .replace(/^nodejs$/, 'node')
+    .replace(/^luajit$/, 'lua');
   const values = VALUE_OPTS[base] ?? [];
   const interactive = INTERACTIVE_AFTER[base];
   if (interactive && args.some((a) => interactive.test(a))) return true;
@@ -81,13 +104,19 @@ function interpreterReadsStdin(prog: string, args: readonly string[]): boolean {
       return next === undefined || STDIN_PATHS.test(next);
     }
     if (a === '-') return true;
-    if (CODE_OPTS.test(a) || (base === 'python' && /^-[A-Za-z]*[cm]$/.test(a)) || (base === 'perl' && /^-[A-Za-z]*[eE]$/.test(a))) return false;
+    if (
+      CODE_OPTS.test(a) ||
+      (base === 'python' && /^-[A-Za-z]*[cm]$/.test(a)) ||
+      (base === 'perl' && /^-[A-Za-z]*[eE]$/.test(a))
+    )
+      return false;
     if (a.startsWith('-')) {
       if (values.includes(a)) i++;
       continue;
     }
     // deno/bun: `deno run -` and `bun run -` read stdin; other subcommands take a file.
-    if ((base === 'deno' || base === 'bun') && (a === 'run' || a === 'eval')) return a === 'run' && STDIN_PATHS.test(args[i + 1] ?? '');
+    if ((base === 'deno' || base === 'bun') && (a === 'run' || a === 'eval'))
+      return a === 'run' && STDIN_PATHS.test(args[i + 1] ?? '');
     return STDIN_PATHS.test(a);
   }
   return true;
@@ -107,10 +136,60 @@ function fileOptIsStdin(args: readonly string[], opt: RegExp): boolean {
 
 /** Programs the switch in stdinUse knows (shells and interpreters aside): any other reads stdin as data. */
 const STDIN_PROGS: ReadonlySet<string> = new Set([
-  'source', '.', 'at', 'batch', 'xargs', 'parallel', 'awk', 'gawk', 'mawk', 'nawk', 'busybox-awk', 'sed', 'make', 'gmake', 'psql', 'cockroach',
-  'mysql', 'mariadb', 'sqlite3', 'clickhouse-client', 'sqlcmd', 'cqlsh', 'mongo', 'mongosh', 'influx', 'sqlplus', 'duckdb', 'redis-cli',
-  'crontab', 'gdb', 'lldb', 'ed', 'red', 'ex', 'vi', 'vim', 'nvim', 'view', 'dc', 'expect', 'ftp', 'lftp', 'smbclient', 'sftp', 'git',
-  'ssh', 'su', 'runuser', 'sudo', 'doas', 'patch', 'tar', 'bsdtar', 'cpio',
+  'source',
+  '.',
+  'at',
+  'batch',
+  'xargs',
+  'parallel',
+  'awk',
+  'gawk',
+  'mawk',
+  'nawk',
+  'busybox-awk',
+  'sed',
+  'make',
+  'gmake',
+  'psql',
+  'cockroach',
+  'mysql',
+  'mariadb',
+  'sqlite3',
+  'clickhouse-client',
+  'sqlcmd',
+  'cqlsh',
+  'mongo',
+  'mongosh',
+  'influx',
+  'sqlplus',
+  'duckdb',
+  'redis-cli',
+  'crontab',
+  'gdb',
+  'lldb',
+  'ed',
+  'red',
+  'ex',
+  'vi',
+  'vim',
+  'nvim',
+  'view',
+  'dc',
+  'expect',
+  'ftp',
+  'lftp',
+  'smbclient',
+  'sftp',
+  'git',
+  'ssh',
+  'su',
+  'runuser',
+  'sudo',
+  'doas',
+  'patch',
+  'tar',
+  'bsdtar',
+  'cpio',
 ]);
 
 /** False when `prog` certainly reads its stdin as data (the common case, decided without allocating). */
@@ -128,74 +207,156 @@ export function stdinUse(v: View): StdinUse {
     return BASH_LIKE.test(p) ? { kind: 'script', what: p } : { kind: 'script', what: p, foreign: true };
   }
   if ((p === 'source' || p === '.') && STDIN_PATHS.test(a[0] ?? '') && a[0] !== '-') return { kind: 'script', what: p };
-  if (p === 'at' || p === 'batch') return a.some((x) => /^-[A-Za-z]*[fldrclq]/.test(x)) ? DATA : { kind: 'script', what: p };
+  if (p === 'at' || p === 'batch')
+    return a.some((x) => /^-[A-Za-z]*[fldrclq]/.test(x)) ? DATA : { kind: 'script', what: p };
   if (INTERPRETERS.test(p)) return interpreterReadsStdin(p, a) ? { kind: 'code', what: p, scan: true } : DATA;
   switch (p) {
     case 'xargs':
       return a.some((x) => /^(-a|--arg-file)/.test(x)) ? DATA : { kind: 'xargs' };
     case 'parallel':
-      return a.some((x) => /^:::/.test(x) || /^(-a|--arg-file)/.test(x)) ? DATA : { kind: 'code', what: 'parallel (each line becomes part of a shell command)' };
-    case 'awk': case 'gawk': case 'mawk': case 'nawk': case 'busybox-awk':
+      return a.some((x) => /^:::/.test(x) || /^(-a|--arg-file)/.test(x))
+        ? DATA
+        : { kind: 'code', what: 'parallel (each line becomes part of a shell command)' };
+    case 'awk':
+    case 'gawk':
+    case 'mawk':
+    case 'nawk':
+    case 'busybox-awk':
       return fileOptIsStdin(a, /^(-f|--file)$/) ? { kind: 'code', what: p, scan: true } : DATA;
     case 'sed':
-      return fileOptIsStdin(a, /^(-f|--file)$/) ? { kind: 'code', what: 'sed script (e runs commands, w writes files)' } : DATA;
-    case 'make': case 'gmake':
+      return fileOptIsStdin(a, /^(-f|--file)$/)
+        ? { kind: 'code', what: 'sed script (e runs commands, w writes files)' }
+        : DATA;
+    case 'make':
+    case 'gmake':
       return fileOptIsStdin(a, /^(-f|--file|--makefile)$/) ? { kind: 'code', what: 'make rules' } : DATA;
-    case 'psql': case 'cockroach':
-      return a.some((x) => /^(-c|--command)(=|$)|^-c./.test(x)) || (a.some((x) => /^(-f|--file)(=|$)|^-f./.test(x)) && !fileOptIsStdin(a, /^(-f|--file)$/)) ? DATA : { kind: 'sql', what: p };
-    case 'mysql': case 'mariadb':
+    case 'psql':
+    case 'cockroach':
+      return a.some((x) => /^(-c|--command)(=|$)|^-c./.test(x)) ||
+        (a.some((x) => /^(-f|--file)(=|$)|^-f./.test(x)) && !fileOptIsStdin(a, /^(-f|--file)$/))
+        ? DATA
+        : { kind: 'sql', what: p };
+    case 'mysql':
+    case 'mariadb':
       return a.some((x) => /^(-e|--execute)(=|$)|^-e./.test(x)) ? DATA : { kind: 'sql', what: p };
     case 'sqlite3': {
       const o = parseOpts(v.args, '', ['cmd', 'init', 'separator', 'nullvalue', 'newline']);
       return o.pos.length > 1 ? DATA : { kind: 'sql', what: p };
     }
-    case 'clickhouse-client': case 'sqlcmd': case 'cqlsh': case 'mongo': case 'mongosh': case 'influx': case 'sqlplus': case 'duckdb':
+    case 'clickhouse-client':
+    case 'sqlcmd':
+    case 'cqlsh':
+    case 'mongo':
+    case 'mongosh':
+    case 'influx':
+    case 'sqlplus':
+    case 'duckdb':
       // Clients whose scripting or shell escapes (sqlcmd !!, sqlplus HOST, mongo run(), duckdb .shell) are not modelled.
-      return a.some((x) => /^(-q|--query|--eval|-e|--execute|-Q)(=|$)/.test(x)) ? DATA : { kind: 'code', what: `${p} statements` };
+      return a.some((x) => /^(-q|--query|--eval|-e|--execute|-Q)(=|$)/.test(x))
+        ? DATA
+        : { kind: 'code', what: `${p} statements` };
     case 'redis-cli': {
-      const o = parseOpts(v.args, 'hpasnurdDc', ['user', 'pass', 'askpass', 'tls', 'sni', 'cacert', 'cert', 'key', 'eval']);
+      const o = parseOpts(v.args, 'hpasnurdDc', [
+        'user',
+        'pass',
+        'askpass',
+        'tls',
+        'sni',
+        'cacert',
+        'cert',
+        'key',
+        'eval',
+      ]);
       return o.pos.length && !o.short.has('x') ? DATA : { kind: 'sql', what: p };
     }
     case 'crontab':
-      return a.some((x) => /^-[A-Za-z]*[lre]/.test(x)) || a.some((x) => !x.startsWith('-') && x !== '-') ? DATA : { kind: 'code', what: 'crontab (installs scheduled commands)' };
-    case 'gdb': case 'lldb': case 'ed': case 'red': case 'ex': case 'vi': case 'vim': case 'nvim': case 'view': case 'dc': case 'expect': case 'ftp': case 'lftp': case 'smbclient':
+      return a.some((x) => /^-[A-Za-z]*[lre]/.test(x)) || a.some((x) => !x.startsWith('-') && x !== '-')
+        ? DATA
+        : { kind: 'code', what: 'crontab (installs scheduled commands)' };
+    case 'gdb':
+    case 'lldb':
+    case 'ed':
+    case 'red':
+    case 'ex':
+    case 'vi':
+    case 'vim':
+    case 'nvim':
+    case 'view':
+    case 'dc':
+    case 'expect':
+    case 'ftp':
+    case 'lftp':
+    case 'smbclient':
       return { kind: 'code', what: `${p} commands (they can run shell commands)` };
     case 'sftp':
-      return a.includes('-b') && !fileOptIsStdin(a, /^-b$/) ? DATA : { kind: 'code', what: 'sftp commands (! runs local commands)' };
+      return a.includes('-b') && !fileOptIsStdin(a, /^-b$/)
+        ? DATA
+        : { kind: 'code', what: 'sftp commands (! runs local commands)' };
     case 'git': {
       const at = a.findIndex((x) => !x.startsWith('-'));
       const sub = at < 0 ? undefined : a[at];
       if (sub === undefined || !/^(apply|am)$/.test(sub)) return DATA;
       const operands = a.slice(at + 1).filter((x) => !x.startsWith('-') || x === '-');
-      return operands.every((x) => x === '-') ? { kind: 'code', what: `git ${sub} (writes the files a patch names)` } : DATA;
+      return operands.every((x) => x === '-')
+        ? { kind: 'code', what: `git ${sub} (writes the files a patch names)` }
+        : DATA;
     }
     case 'ssh': {
       // With no remote command, the remote login shell (whatever it is) reads stdin as its script.
       const o = parseOpts(v.args, 'BbcDEeFIiJLlmOopQRSWw', [], true);
-      return o.pos.length === 1 ? { kind: 'script', what: 'the remote login shell (ssh with no command)', foreign: true } : DATA;
+      return o.pos.length === 1
+        ? { kind: 'script', what: 'the remote login shell (ssh with no command)', foreign: true }
+        : DATA;
     }
-    case 'su': case 'runuser': {
-      const o = parseOpts(v.args, 'cgGsuw', ['command', 'group', 'supp-group', 'shell', 'user', 'whitelist-environment', 'session-command'], false);
-      const cmd = o.values.has('c') || o.long.has('command') || o.long.has('session-command') || (p === 'runuser' && o.pos.length > 1);
+    case 'su':
+    case 'runuser': {
+      const o = parseOpts(
+        v.args,
+        'cgGsuw',
+        ['command', 'group', 'supp-group', 'shell', 'user', 'whitelist-environment', 'session-command'],
+        false,
+      );
+      const cmd =
+        o.values.has('c') ||
+        o.long.has('command') ||
+        o.long.has('session-command') ||
+        (p === 'runuser' && o.pos.length > 1);
       return cmd ? DATA : { kind: 'script', what: `the shell ${p} starts`, foreign: true };
     }
-    case 'sudo': case 'doas': {
-      const o = parseOpts(v.args, 'ugpCDhRTUrt', ['user', 'group', 'prompt', 'chdir', 'host', 'close-from', 'role', 'type', 'other-user', 'command-timeout'], true);
+    case 'sudo':
+    case 'doas': {
+      const o = parseOpts(
+        v.args,
+        'ugpCDhRTUrt',
+        ['user', 'group', 'prompt', 'chdir', 'host', 'close-from', 'role', 'type', 'other-user', 'command-timeout'],
+        true,
+      );
       const shell = o.short.has('s') || o.short.has('i') || o.long.has('shell') || o.long.has('login');
-      return shell && !o.pos.some((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w.text)) ? { kind: 'script', what: `the shell ${p} starts`, foreign: true } : DATA;
+      return shell && !o.pos.some((w) => !/^[A-Za-z_][A-Za-z0-9_]*=/.test(w.text))
+        ? { kind: 'script', what: `the shell ${p} starts`, foreign: true }
+        : DATA;
     }
     case 'patch':
-      return a.some((x) => /^(-i|--input)(=|$)|^-i./.test(x)) ? DATA : { kind: 'code', what: 'patch (writes the files a patch names)' };
-    case 'tar': case 'bsdtar': {
-      const extract = a.some((x) => x === '--extract' || x === '--get' || /^-?[A-Za-z]*x/.test(x) && !x.startsWith('--'));
+      return a.some((x) => /^(-i|--input)(=|$)|^-i./.test(x))
+        ? DATA
+        : { kind: 'code', what: 'patch (writes the files a patch names)' };
+    case 'tar':
+    case 'bsdtar': {
+      const extract = a.some(
+        (x) => x === '--extract' || x === '--get' || (/^-?[A-Za-z]*x/.test(x) && !x.startsWith('--')),
+      );
       if (!extract) return DATA;
-      const file = a.findIndex((x) => x === '-f' || x === '--file' || /^-?[A-Za-z]*f$/.test(x) && !x.startsWith('--'));
+      const file = a.findIndex(
+        (x) => x === '-f' || x === '--file' || (/^-?[A-Za-z]*f$/.test(x) && !x.startsWith('--')),
+      );
       if (file >= 0 && !STDIN_PATHS.test(a[file + 1] ?? '-')) return DATA;
       if (a.some((x) => /^--file=/.test(x) && !STDIN_PATHS.test(x.slice(7)))) return DATA;
       return { kind: 'code', what: `${p} extracting an archive from standard input (writes the files it names)` };
     }
     case 'cpio':
-      return a.some((x) => /^-[A-Za-z]*i/.test(x) || x === '--extract') ? { kind: 'code', what: 'cpio extracting an archive (writes the files it names, absolute paths included)' } : DATA;
+      return a.some((x) => /^-[A-Za-z]*i/.test(x) || x === '--extract')
+        ? { kind: 'code', what: 'cpio extracting an archive (writes the files it names, absolute paths included)' }
+        : DATA;
     default:
       return DATA;
   }

@@ -96,7 +96,13 @@ export function worst<T extends GuardDecision>(list: readonly T[]): T | undefine
   return out;
 }
 
-export function finding(decision: Verdict, rule: string, reason: string, matched: string, extra?: Partial<Finding>): Finding {
+export function finding(
+  decision: Verdict,
+  rule: string,
+  reason: string,
+  matched: string,
+  extra?: Partial<Finding>,
+): Finding {
   // No default `{}` to spread: most findings have no extras, and the spread allocated twice.
   return extra === undefined ? { decision, rule, reason, matched } : { decision, rule, reason, matched, ...extra };
 }

@@ -60,7 +60,12 @@ const HOME_VARS = new Set(['HOME']);
 
 /** `vars` is created on the first variable: most words have none. */
 interface Acc {
-  text: string; dynamic: boolean; glob: boolean; vars: string[] | undefined; prefix: string; prefixDone: boolean;
+  text: string;
+  dynamic: boolean;
+  glob: boolean;
+  vars: string[] | undefined;
+  prefix: string;
+  prefixDone: boolean;
   /** A quoted part was seen (an empty field from it is a word bash keeps). */
   quoted: boolean;
   /** A dynamic part whose value is unknown was seen. */
@@ -98,7 +103,8 @@ function splitKnown(acc: Acc, value: string): void {
   acc.prefixDone = true;
   const breaks = (acc.breaks ??= []);
   IFS_RUN.lastIndex = 0;
-  for (let m = IFS_RUN.exec(value); m; m = IFS_RUN.exec(value)) breaks.push(start + m.index, start + m.index + m[0].length);
+  for (let m = IFS_RUN.exec(value); m; m = IFS_RUN.exec(value))
+    breaks.push(start + m.index, start + m.index + m[0].length);
   // An empty value is a break of length zero: the word may vanish.
   if (value === '') breaks.push(start, start);
 }
@@ -140,11 +146,36 @@ export function evalWord(node: Node, hooks: WordHooks): Word {
   const exact = quotedArrayFields(node, hooks);
   if (exact) {
     const name = /[A-Za-z_][A-Za-z0-9_]*/.exec(node.text.slice(3))?.[0] ?? '';
-    return { text: exact.join(' '), dynamic: true, glob: false, raw: node.text, vars: [name], prefix: '', fields: exact };
+    return {
+      text: exact.join(' '),
+      dynamic: true,
+      glob: false,
+      raw: node.text,
+      vars: [name],
+      prefix: '',
+      fields: exact,
+    };
   }
-  const acc: Acc = { text: '', dynamic: false, glob: false, vars: undefined, prefix: '', prefixDone: false, quoted: false, unknown: false, breaks: undefined };
+  const acc: Acc = {
+    text: '',
+    dynamic: false,
+    glob: false,
+    vars: undefined,
+    prefix: '',
+    prefixDone: false,
+    quoted: false,
+    unknown: false,
+    breaks: undefined,
+  };
   walk(node, acc, hooks, false);
-  const w: Word = { text: acc.text, dynamic: acc.dynamic, glob: acc.glob, raw: node.text, vars: acc.vars ?? NO_VARS, prefix: acc.prefix };
+  const w: Word = {
+    text: acc.text,
+    dynamic: acc.dynamic,
+    glob: acc.glob,
+    raw: node.text,
+    vars: acc.vars ?? NO_VARS,
+    prefix: acc.prefix,
+  };
   if (acc.breaks) {
     const f = fieldsOf(acc);
     if (f) w.fields = f;
@@ -173,7 +204,11 @@ export function joinWords(a: Word, b: Word): Word {
     glob: a.glob || b.glob || seam,
     raw: a.raw + b.raw,
     vars: a.vars.length || b.vars.length ? [...a.vars, ...b.vars] : NO_VARS,
-    prefix: seam ? a.text.slice(0, Math.max(0, a.text.lastIndexOf('{'))) : a.dynamic || a.glob || a.prefix !== a.text ? a.prefix : a.text + b.prefix,
+    prefix: seam
+      ? a.text.slice(0, Math.max(0, a.text.lastIndexOf('{')))
+      : a.dynamic || a.glob || a.prefix !== a.text
+        ? a.prefix
+        : a.text + b.prefix,
   };
 }
 
@@ -201,10 +236,16 @@ function hasWordSpecial(s: string): boolean {
 const SPLIT_EXPANSION = /\$(\\\n)+[({[A-Za-z0-9_@*#?$!-]/;
 
 function unquotedWord(acc: Acc, s: string): void {
-  if (s.includes('\\\n') && SPLIT_EXPANSION.test(s)) { dyn(acc, s); return; }
+  if (s.includes('\\\n') && SPLIT_EXPANSION.test(s)) {
+    dyn(acc, s);
+    return;
+  }
   // Plain text (most words) is copied as is: the loop below would rebuild it one character at a
   // time, allocating a new string per character.
-  if (!hasWordSpecial(s)) { lit(acc, s); return; }
+  if (!hasWordSpecial(s)) {
+    lit(acc, s);
+    return;
+  }
   // Backslash removal (Codex PR #20277: compare after bash removes escapes).
   let out = '';
   for (let i = 0; i < s.length; i++) {
@@ -212,20 +253,32 @@ function unquotedWord(acc: Acc, s: string): void {
     if (c === '\\') {
       const n = s[i + 1];
       if (n === undefined) break;
-      if (n === '\n') { i++; continue; }
-      if (!acc.prefixDone) { lit(acc, out); out = ''; }
+      if (n === '\n') {
+        i++;
+        continue;
+      }
+      if (!acc.prefixDone) {
+        lit(acc, out);
+        out = '';
+      }
       out += n;
       i++;
       continue;
     }
     if (c === '*' || c === '?' || c === '[') {
-      lit(acc, out); out = '';
-      acc.text += c; acc.glob = true; acc.prefixDone = true;
+      lit(acc, out);
+      out = '';
+      acc.text += c;
+      acc.glob = true;
+      acc.prefixDone = true;
       continue;
     }
     if (c === '{' && /[,]|\.\./.test(s.slice(i)) && s.indexOf('}', i) > i) {
-      lit(acc, out); out = '';
-      acc.text += c; acc.glob = true; acc.prefixDone = true;
+      lit(acc, out);
+      out = '';
+      acc.text += c;
+      acc.glob = true;
+      acc.prefixDone = true;
       continue;
     }
     out += c;
@@ -235,15 +288,25 @@ function unquotedWord(acc: Acc, s: string): void {
 
 function stringContent(acc: Acc, s: string): void {
   // Without a backslash the loop below would only copy `s`, one character at a time.
-  if (!s.includes('\\')) { lit(acc, s); return; }
+  if (!s.includes('\\')) {
+    lit(acc, s);
+    return;
+  }
   // Inside double quotes a backslash only escapes $ ` " \ and newline.
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s[i];
     if (c === '\\') {
       const n = s[i + 1];
-      if (n === '$' || n === '`' || n === '"' || n === '\\') { out += n; i++; continue; }
-      if (n === '\n') { i++; continue; }
+      if (n === '$' || n === '`' || n === '"' || n === '\\') {
+        out += n;
+        i++;
+        continue;
+      }
+      if (n === '\n') {
+        i++;
+        continue;
+      }
     }
     out += c;
   }
@@ -261,7 +324,9 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
       else unquotedWord(acc, node.text);
       return;
     case 'extglob_pattern':
-      acc.text += node.text; acc.glob = true; acc.prefixDone = true;
+      acc.text += node.text;
+      acc.glob = true;
+      acc.prefixDone = true;
       return;
     case 'string_content':
       stringContent(acc, node.text);
@@ -333,8 +398,20 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
         // `rm$""`: a `$` right before a double-quoted string makes it a `$"…"` string; the `$`
         // itself is not text (tree-sitter leaves it at the end of the word before).
         const next = kids[i + 1];
-        const text = unquoted && !inString && next && next.isNamed && next.startIndex === c.endIndex && next.text.charCodeAt(0) === 34 /* " */ && endsWithBareDollar(c.text) ? c.text.slice(0, -1) : undefined;
-        if (text !== undefined) { unquotedWord(acc, text); continue; }
+        const text =
+          unquoted &&
+          !inString &&
+          next &&
+          next.isNamed &&
+          next.startIndex === c.endIndex &&
+          next.text.charCodeAt(0) === 34 /* " */ &&
+          endsWithBareDollar(c.text)
+            ? c.text.slice(0, -1)
+            : undefined;
+        if (text !== undefined) {
+          unquotedWord(acc, text);
+          continue;
+        }
         // A bare `$` at the end of one part with a name, digit or special character starting the
         // next is a parameter expansion to bash, however tree-sitter split it.
         if (unquoted && !inString && endsWithPid(c.text)) {
@@ -342,23 +419,44 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
           dyn(acc, '$$');
           continue;
         }
-        if (unquoted && !inString && next && next.startIndex === c.endIndex && endsWithBareDollar(c.text) && /^[A-Za-z0-9_@*#?!$({-]/.test(next.text)) {
+        if (
+          unquoted &&
+          !inString &&
+          next &&
+          next.startIndex === c.endIndex &&
+          endsWithBareDollar(c.text) &&
+          /^[A-Za-z0-9_@*#?!$({-]/.test(next.text)
+        ) {
           unquotedWord(acc, c.text.slice(0, -1));
           dyn(acc, '$');
           continue;
         }
-        if (!c.isNamed) { unquotedWord(acc, c.text); continue; }
+        if (!c.isNamed) {
+          unquotedWord(acc, c.text);
+          continue;
+        }
         walk(c, acc, hooks, inString);
       }
       // Brace expansion can span parts tree-sitter splits (`{`, `a..c`, `}`): judge the whole word.
-      if (!inString && !acc.glob && braceAcrossParts(kids)) { acc.glob = true; acc.prefixDone = true; }
+      if (!inString && !acc.glob && braceAcrossParts(kids)) {
+        acc.glob = true;
+        acc.prefixDone = true;
+      }
       return;
     }
     case 'simple_expansion':
     case 'expansion': {
       const name = findVar(node);
       if (name) (acc.vars ??= []).push(name);
-      if (name && HOME_VARS.has(name) && node.childCount <= 4 && !node.text.includes(':') && !node.text.includes('#') && !node.text.includes('%') && !node.text.includes('/', 2)) {
+      if (
+        name &&
+        HOME_VARS.has(name) &&
+        node.childCount <= 4 &&
+        !node.text.includes(':') &&
+        !node.text.includes('#') &&
+        !node.text.includes('%') &&
+        !node.text.includes('/', 2)
+      ) {
         lit(acc, '~');
         return;
       }
@@ -368,7 +466,10 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
       if (els !== undefined && kv !== undefined && name !== undefined) {
         const v = arrayExpansion(node, name, els, inString, kv.unquoted);
         if (v !== undefined) {
-          if (inString || v.quotedScalar) { lit(acc, v.text); return; }
+          if (inString || v.quotedScalar) {
+            lit(acc, v.text);
+            return;
+          }
           if (!GLOB_CHAR.test(v.text)) {
             if (v.text !== '' && !/[ \t\n]/.test(v.text)) lit(acc, v.text);
             else splitKnown(acc, v.text);
@@ -380,7 +481,10 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
         const value = kv.values.get(name);
         if (value !== undefined) {
           // In double quotes (and heredoc bodies) the value is one piece of the word, as is.
-          if (inString) { lit(acc, value); return; }
+          if (inString) {
+            lit(acc, value);
+            return;
+          }
           if (kv.unquoted && !GLOB_CHAR.test(value)) {
             if (value !== '' && !/[ \t\n]/.test(value)) lit(acc, value);
             else splitKnown(acc, value);
@@ -403,12 +507,15 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
       return;
     case 'arithmetic_expansion':
       // `$((cat x))` is not arithmetic; shells differ on whether it runs as a command: fail closed.
-      if (/[A-Za-z_./~-][\w./~-]*\s+[\w./~'"$-]/.test(node.text.slice(3, -2))) hooks.unknown(node, 'arithmetic expansion that looks like a command');
+      if (/[A-Za-z_./~-][\w./~-]*\s+[\w./~'"$-]/.test(node.text.slice(3, -2)))
+        hooks.unknown(node, 'arithmetic expansion that looks like a command');
       visitSubst(node, hooks);
       dyn(acc, node.text);
       return;
     case 'brace_expression':
-      acc.text += node.text; acc.glob = true; acc.prefixDone = true;
+      acc.text += node.text;
+      acc.glob = true;
+      acc.prefixDone = true;
       return;
     case 'array': {
       // `NAME=(a b c)`: each element is a word of its own (substitutions in them run). As one text
@@ -419,7 +526,10 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
         if (c.type === 'comment') continue;
         const w = evalWord(c, hooks);
         parts.push(w.text);
-        if (w.dynamic) { acc.dynamic = true; acc.unknown = true; }
+        if (w.dynamic) {
+          acc.dynamic = true;
+          acc.unknown = true;
+        }
         if (w.glob) acc.glob = true;
         if (w.vars.length) (acc.vars ??= []).push(...w.vars);
       }
@@ -429,7 +539,10 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
       return;
     }
     default:
-      if (!node.isNamed && (node.type === '$' || node.type === '"')) { lit(acc, node.type === '$' ? '$' : ''); return; }
+      if (!node.isNamed && (node.type === '$' || node.type === '"')) {
+        lit(acc, node.type === '$' ? '$' : '');
+        return;
+      }
       hooks.unknown(node, `unsupported word part "${node.type}"`);
       dyn(acc, node.text);
   }
@@ -441,7 +554,13 @@ function walk(node: Node, acc: Acc, hooks: WordHooks, inString: boolean): void {
  * elements, split by the caller), `"${a[*]}"` (joined by a space; not when the line mentions IFS).
  * `"${a[@]}"` as a whole word is handled by evalWord; inside a larger quoted word it stays unknown.
  */
-function arrayExpansion(node: Node, name: string, els: readonly string[], inString: boolean, ifsDefault: boolean): { text: string; quotedScalar?: boolean } | undefined {
+function arrayExpansion(
+  node: Node,
+  name: string,
+  els: readonly string[],
+  inString: boolean,
+  ifsDefault: boolean,
+): { text: string; quotedScalar?: boolean } | undefined {
   const t = node.text;
   if (t === '$' + name || t === '${' + name + '}') return { text: els[0] ?? '' };
   const m = /^\$\{([A-Za-z_][A-Za-z0-9_]*)\[(@|\*|\d{1,6})\]\}$/.exec(t);
@@ -543,27 +662,59 @@ function decodeAnsiCFull(s: string): string {
   let out = '';
   for (let i = 0; i < s.length; i++) {
     const c = s[i];
-    if (c !== '\\') { out += c; continue; }
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
     const n = s[++i];
     switch (n) {
-      case 'a': out += '\x07'; break;
-      case 'b': out += '\b'; break;
-      case 'e': case 'E': out += '\x1b'; break;
-      case 'f': out += '\f'; break;
-      case 'n': out += '\n'; break;
-      case 'r': out += '\r'; break;
-      case 't': out += '\t'; break;
-      case 'v': out += '\v'; break;
-      case '\\': out += '\\'; break;
-      case "'": out += "'"; break;
-      case '"': out += '"'; break;
-      case '?': out += '?'; break;
+      case 'a':
+        out += '\x07';
+        break;
+      case 'b':
+        out += '\b';
+        break;
+      case 'e':
+      case 'E':
+        out += '\x1b';
+        break;
+      case 'f':
+        out += '\f';
+        break;
+      case 'n':
+        out += '\n';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'v':
+        out += '\v';
+        break;
+      case '\\':
+        out += '\\';
+        break;
+      case "'":
+        out += "'";
+        break;
+      case '"':
+        out += '"';
+        break;
+      case '?':
+        out += '?';
+        break;
       case 'x': {
         const m = /^[0-9a-fA-F]{1,2}/.exec(s.slice(i + 1));
-        if (m) { out += String.fromCharCode(parseInt(m[0], 16)); i += m[0].length; } else out += '\\x';
+        if (m) {
+          out += String.fromCharCode(parseInt(m[0], 16));
+          i += m[0].length;
+        } else out += '\\x';
         break;
       }
-      case 'u': case 'U': {
+      case 'u':
+      case 'U': {
         const m = (n === 'u' ? /^[0-9a-fA-F]{1,4}/ : /^[0-9a-fA-F]{1,8}/).exec(s.slice(i + 1));
         if (m) {
           const cp = parseInt(m[0], 16);
@@ -577,10 +728,25 @@ function decodeAnsiCFull(s: string): string {
         // bash: `\c` at the end is literal; `\c\\` is control-backslash; `\c?` is DEL; else the
         // control character of the (upper-cased) next byte.
         const cp = s.codePointAt(i + 1);
-        if (cp === undefined) { out += '\\c'; break; }
-        if (cp === 0x5c && s[i + 2] === '\\') { out += '\x1c'; i += 2; break; }
-        if (cp === 0x3f) { out += '\x7f'; i++; break; }
-        if (cp < 0x80) { out += String.fromCharCode(cp & 0x1f); i++; break; }
+        if (cp === undefined) {
+          out += '\\c';
+          break;
+        }
+        if (cp === 0x5c && s[i + 2] === '\\') {
+          out += '\x1c';
+          i += 2;
+          break;
+        }
+        if (cp === 0x3f) {
+          out += '\x7f';
+          i++;
+          break;
+        }
+        if (cp < 0x80) {
+          out += String.fromCharCode(cp & 0x1f);
+          i++;
+          break;
+        }
         // A multibyte character: bash takes its first UTF-8 byte and keeps the rest as bytes.
         const bytes = Buffer.from(String.fromCodePoint(cp), 'utf8');
         out += String.fromCharCode((bytes[0] ?? 0) & 0x1f) + '\ufffd';

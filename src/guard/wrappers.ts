@@ -32,7 +32,21 @@ function pushJoined(u: Unwrapped, ws: Word[]): void {
 
 const none = (): Unwrapped => ({ argvs: [], scripts: [], findings: [] });
 
-export const SHELLS = new Set(['bash', 'sh', 'zsh', 'dash', 'ksh', 'mksh', 'ash', 'fish', 'csh', 'tcsh', 'rbash', 'yash', 'posh']);
+export const SHELLS = new Set([
+  'bash',
+  'sh',
+  'zsh',
+  'dash',
+  'ksh',
+  'mksh',
+  'ash',
+  'fish',
+  'csh',
+  'tcsh',
+  'rbash',
+  'yash',
+  'posh',
+]);
 
 /** Skips leading NAME=value words (env, sudo) and returns the rest. */
 function skipAssigns(ws: Word[]): { rest: Word[]; assigns: Word[] } {
@@ -63,12 +77,22 @@ function shellScriptArgs(v: View): Unwrapped {
   const args = v.args;
   for (; i < args.length; i++) {
     const a = args[i]!.text;
-    if (a === '--' || a === '-') { i++; break; }
-    if (a === '--rcfile' || a === '--init-file' || a === '-o' || a === '-O' || a === '+O' || a === '+o') { i++; continue; }
-    if (a.startsWith('--')) { if (a === '--command') cmdString = true; continue; }
+    if (a === '--' || a === '-') {
+      i++;
+      break;
+    }
+    if (a === '--rcfile' || a === '--init-file' || a === '-o' || a === '-O' || a === '+O' || a === '+o') {
+      i++;
+      continue;
+    }
+    if (a.startsWith('--')) {
+      if (a === '--command') cmdString = true;
+      continue;
+    }
     if (/^[-+][A-Za-z]+$/.test(a)) {
       if (a.startsWith('-') && a.includes('c')) cmdString = true;
-      if (a.startsWith('-') && a.includes('i')) u.findings.push(finding('approve', 'exec.shell-interactive', 'starts an interactive shell', v.text));
+      if (a.startsWith('-') && a.includes('i'))
+        u.findings.push(finding('approve', 'exec.shell-interactive', 'starts an interactive shell', v.text));
       continue;
     }
     break;
@@ -76,11 +100,16 @@ function shellScriptArgs(v: View): Unwrapped {
   // The command string, or the script operand (absent when the options run to the end).
   const s = args[i];
   if (cmdString) {
-    if (!s) u.findings.push(finding('approve', 'parse.error', `${v.prog} -c without a command`, v.text, { floor: true }));
+    if (!s)
+      u.findings.push(finding('approve', 'parse.error', `${v.prog} -c without a command`, v.text, { floor: true }));
     else u.scripts.push({ text: s.text, dynamic: s.dynamic });
   } else if (s?.dynamic && !s.fields) {
     // `bash <(…)`, `sh "$F"`: a script whose name, and so whose content, is only known at run time.
-    u.findings.push(finding('approve', 'exec.dynamic-script', `${v.prog} runs a script only known at run time (${s.raw})`, v.text, { floor: true }));
+    u.findings.push(
+      finding('approve', 'exec.dynamic-script', `${v.prog} runs a script only known at run time (${s.raw})`, v.text, {
+        floor: true,
+      }),
+    );
   }
   // A script read from standard input (`sh`, `bash -s`, `bash /dev/stdin`) is judged by the
   // analyzer's stdin rules (src/guard/stdin.ts), with heredocs and the caller's stdin alike.
@@ -92,7 +121,8 @@ function hijackAssigns(assigns: readonly Word[]): string[] {
   const out: string[] = [];
   for (const a of assigns) {
     const name = a.text.slice(0, a.text.indexOf('='));
-    if (execEnvEntry(name) && !(name === 'PATH' && /^PATH=\$\{?PATH\}?(:|$)/.test(a.raw.replace(/["']/g, '')))) out.push(name);
+    if (execEnvEntry(name) && !(name === 'PATH' && /^PATH=\$\{?PATH\}?(:|$)/.test(a.raw.replace(/["']/g, ''))))
+      out.push(name);
   }
   return out;
 }
@@ -127,8 +157,10 @@ function envAssigns(u: Unwrapped, v: View, assigns: readonly Word[]): void {
 type Unwrapper = (v: View) => Unwrapped | undefined;
 
 /** A wrapper that runs the argv after its options (`valueShort`/`valueLong` take a value; `skip` operands first). */
-const afterOptions = (valueShort = '', valueLong: readonly string[] = [], skip = 0): Unwrapper =>
-  (v) => simple(v, valueShort, valueLong, skip);
+const afterOptions =
+  (valueShort = '', valueLong: readonly string[] = [], skip = 0): Unwrapper =>
+  (v) =>
+    simple(v, valueShort, valueLong, skip);
 
 /**
  * Long options taking a value in any of the plain wrappers below (time --output/--format, stdbuf
@@ -138,7 +170,16 @@ const afterOptions = (valueShort = '', valueLong: readonly string[] = [], skip =
 const PLAIN_VALUE_LONG: readonly string[] = ['output', 'format', 'input', 'error', 'property', 'setenv', 'unit', 'uid'];
 
 const SUDO_VALUE_LONG = [
-  'user', 'group', 'prompt', 'chdir', 'host', 'close-from', 'role', 'type', 'other-user', 'command-timeout',
+  'user',
+  'group',
+  'prompt',
+  'chdir',
+  'host',
+  'close-from',
+  'role',
+  'type',
+  'other-user',
+  'command-timeout',
 ];
 
 /** `sudo`, `doas`: NAME=value words, then the command; with no command, a root shell or an edit. */
@@ -166,14 +207,26 @@ function sudoCommand(v: View): Unwrapped {
 
 /** `su -c`, `runuser [-u USER] CMD…`, `sg GROUP CMD`: a command string or argv as another user, else a shell. */
 function switchUser(v: View): Unwrapped {
-  const o = parseOpts(v.args, 'cgGsuw', ['command', 'group', 'supp-group', 'shell', 'user', 'whitelist-environment', 'session-command'], false);
+  const o = parseOpts(
+    v.args,
+    'cgGsuw',
+    ['command', 'group', 'supp-group', 'shell', 'user', 'whitelist-environment', 'session-command'],
+    false,
+  );
   const u = none();
   const c = o.values.get('c') ?? o.long.get('command') ?? o.long.get('session-command');
   if (c !== undefined) {
     const w = v.args.find((x) => x.text === c || x.text.endsWith(c));
     u.scripts.push({ text: c, dynamic: w?.dynamic ?? false });
   } else if (v.prog === 'runuser' && o.pos.length) u.argvs.push(o.pos);
-  else if (v.prog === 'sg' && o.pos.length > 1) u.scripts.push({ text: o.pos.slice(1).map((w) => w.text).join(' '), dynamic: o.pos.slice(1).some((w) => w.dynamic) });
+  else if (v.prog === 'sg' && o.pos.length > 1)
+    u.scripts.push({
+      text: o.pos
+        .slice(1)
+        .map((w) => w.text)
+        .join(' '),
+      dynamic: o.pos.slice(1).some((w) => w.dynamic),
+    });
   else u.findings.push(finding('approve', 'priv.root-shell', 'opens a shell as another user', v.text));
   return u;
 }
@@ -203,14 +256,23 @@ function flockCommand(v: View): Unwrapped {
   let script: Word | undefined;
   for (; i < v.args.length; i++) {
     const t = v.args[i]!.text;
-    if (t === '-c' || t === '--command') { script = v.args[++i]; continue; }
-    if (t === '-w' || t === '-E' || t === '--timeout' || t === '--conflict-exit-code') { i++; continue; }
+    if (t === '-c' || t === '--command') {
+      script = v.args[++i];
+      continue;
+    }
+    if (t === '-w' || t === '-E' || t === '--timeout' || t === '--conflict-exit-code') {
+      i++;
+      continue;
+    }
     if (t.startsWith('-')) continue;
     break;
   }
   const after = v.args.slice(i + 1);
   if (!script && (after[0]?.text === '-c' || after[0]?.text === '--command')) script = after[1];
-  if (script) { u.scripts.push({ text: script.text, dynamic: script.dynamic }); return u; }
+  if (script) {
+    u.scripts.push({ text: script.text, dynamic: script.dynamic });
+    return u;
+  }
   if (after.length) u.argvs.push(after);
   return u;
 }
@@ -235,14 +297,26 @@ function watchCommand(v: View): Unwrapped {
   return u;
 }
 
-const XARGS_VALUE_LONG = ['replace', 'max-lines', 'max-args', 'max-procs', 'delimiter', 'eof', 'max-chars', 'arg-file', 'process-slot-var'];
+const XARGS_VALUE_LONG = [
+  'replace',
+  'max-lines',
+  'max-args',
+  'max-procs',
+  'delimiter',
+  'eof',
+  'max-chars',
+  'arg-file',
+  'process-slot-var',
+];
 
 /** xargs appends input it reads: an unknown (dynamic) argument at the end (`echo` when no command is given). */
 function xargsCommand(v: View): Unwrapped {
   const o = parseOpts(v.args, 'IiLlnPdEsa', XARGS_VALUE_LONG, true);
   const u = none();
   const inner = rest(v.args, o);
-  u.argvs.push(inner.length ? [...inner, dynamicWord('{xargs input}')] : [literalWord('echo'), dynamicWord('{xargs input}')]);
+  u.argvs.push(
+    inner.length ? [...inner, dynamicWord('{xargs input}')] : [literalWord('echo'), dynamicWord('{xargs input}')],
+  );
   return u;
 }
 
@@ -250,12 +324,23 @@ function xargsCommand(v: View): Unwrapped {
 function parallelCommand(v: View): Unwrapped {
   const u = none();
   const sep = v.args.findIndex((a) => a.text === ':::' || a.text === '::::' || a.text === ':::+');
-  const cmd = (sep < 0 ? v.args : v.args.slice(0, sep)).filter((a, i, arr) => !a.text.startsWith('-') || arr.slice(0, i).some((b) => !b.text.startsWith('-')));
-  const inputs = sep < 0 ? [] : v.args.slice(sep + 1).filter((a) => !/^:::/.test(a.text)).slice(0, 8);
+  const cmd = (sep < 0 ? v.args : v.args.slice(0, sep)).filter(
+    (a, i, arr) => !a.text.startsWith('-') || arr.slice(0, i).some((b) => !b.text.startsWith('-')),
+  );
+  const inputs =
+    sep < 0
+      ? []
+      : v.args
+          .slice(sep + 1)
+          .filter((a) => !/^:::/.test(a.text))
+          .slice(0, 8);
   const script = cmd.map((w) => w.text).join(' ');
   if (cmd.length) {
-    const runs = inputs.length ? inputs.map((i) => (script.includes('{}') ? script.split('{}').join(i.text) : `${script} ${i.text}`)) : [`${script} __PARALLEL_ARG__`];
-    for (const r of runs) u.scripts.push({ text: r, dynamic: cmd.some((w) => w.dynamic) || inputs.some((i) => i.dynamic) });
+    const runs = inputs.length
+      ? inputs.map((i) => (script.includes('{}') ? script.split('{}').join(i.text) : `${script} ${i.text}`))
+      : [`${script} __PARALLEL_ARG__`];
+    for (const r of runs)
+      u.scripts.push({ text: r, dynamic: cmd.some((w) => w.dynamic) || inputs.some((i) => i.dynamic) });
   }
   return u;
 }
@@ -264,13 +349,23 @@ function parallelCommand(v: View): Unwrapped {
 function sshCommand(v: View): Unwrapped {
   const o = parseOpts(v.args, 'BbcDEeFIiJLlmOopQRSWw', [], true);
   const u = none();
-  const opts = [...(v.args.filter((a) => /^-o/.test(a.text)).map((a) => a.text)), ...v.args.map((a) => a.text)].join(' ');
+  const opts = [...v.args.filter((a) => /^-o/.test(a.text)).map((a) => a.text), ...v.args.map((a) => a.text)].join(' ');
   if (/ProxyCommand|LocalCommand|PermitLocalCommand|KnownHostsCommand|ProxyUseFdpass/i.test(opts)) {
-    u.findings.push(finding('approve', 'exec.ssh-local-command', 'ssh option runs a local command (ProxyCommand/LocalCommand)', v.text));
+    u.findings.push(
+      finding(
+        'approve',
+        'exec.ssh-local-command',
+        'ssh option runs a local command (ProxyCommand/LocalCommand)',
+        v.text,
+      ),
+    );
   }
   const remote = rest(v.args, o, 1);
   if (o.pos.length === 0) return u;
-  if (!remote.length) { u.findings.push(finding('approve', 'exec.ssh-interactive', 'opens an interactive remote shell', v.text)); return u; }
+  if (!remote.length) {
+    u.findings.push(finding('approve', 'exec.ssh-interactive', 'opens an interactive remote shell', v.text));
+    return u;
+  }
   pushJoined(u, remote);
   return u;
 }
@@ -331,8 +426,13 @@ function findExec(v: View): Unwrapped {
  */
 export type WrapperWhere = 'here' | 'privileged' | 'elsewhere';
 /** `inherits`: the program inherits the caller's environment unchanged (variables known outside stay known inside). */
-export interface WrapperInfo { readonly where: WrapperWhere; readonly inherits: boolean }
-interface Wrapper extends WrapperInfo { readonly unwrap: Unwrapper }
+export interface WrapperInfo {
+  readonly where: WrapperWhere;
+  readonly inherits: boolean;
+}
+interface Wrapper extends WrapperInfo {
+  readonly unwrap: Unwrapper;
+}
 
 /** The same host, user and environment as the caller. */
 const HERE: WrapperInfo = { where: 'here', inherits: true };

@@ -7,7 +7,18 @@ const MAX_ITEMS = 64;
 
 /** Options whose effect is modelled (or does not change what runs); any other gives up. */
 const KNOWN_SHORT: ReadonlySet<string> = new Set(['0', 'r', 't', 'x', 'I', 'i', 'L', 'l', 'n', 'P', 'd', 's']);
-const KNOWN_LONG: ReadonlySet<string> = new Set(['null', 'no-run-if-empty', 'verbose', 'exit', 'replace', 'max-lines', 'max-args', 'max-procs', 'delimiter', 'max-chars']);
+const KNOWN_LONG: ReadonlySet<string> = new Set([
+  'null',
+  'no-run-if-empty',
+  'verbose',
+  'exit',
+  'replace',
+  'max-lines',
+  'max-args',
+  'max-procs',
+  'delimiter',
+  'max-chars',
+]);
 
 /**
  * The argvs `xargs ARGS` runs when its standard input is the static `input`, or undefined when the
@@ -18,7 +29,12 @@ const KNOWN_LONG: ReadonlySet<string> = new Set(['null', 'no-run-if-empty', 'ver
 export function xargsRuns(args: readonly Word[], input: string): string[][] | undefined {
   if (args.some((w) => w.dynamic)) return undefined;
   // -i and -l take their (optional) value attached only, so they are plain flags here.
-  const o = parseOpts(args, 'ILnPdEsa', ['replace', 'max-lines', 'max-args', 'max-procs', 'delimiter', 'eof', 'max-chars', 'arg-file', 'process-slot-var'], true);
+  const o = parseOpts(
+    args,
+    'ILnPdEsa',
+    ['replace', 'max-lines', 'max-args', 'max-procs', 'delimiter', 'eof', 'max-chars', 'arg-file', 'process-slot-var'],
+    true,
+  );
   for (const f of o.short) if (!KNOWN_SHORT.has(f)) return undefined;
   for (const f of o.long.keys()) if (!KNOWN_LONG.has(f)) return undefined;
   const inner = o.pos.map((w) => w.text);
@@ -30,7 +46,10 @@ export function xargsRuns(args: readonly Word[], input: string): string[][] | un
   if (replace !== undefined) {
     // -I: one run per input line, leading blanks dropped, the line replacing every occurrence.
     if (/["'\\]/.test(input)) return undefined;
-    items = input.split('\n').map((l) => l.replace(/^[ \t]+/, '')).filter((l) => l !== '');
+    items = input
+      .split('\n')
+      .map((l) => l.replace(/^[ \t]+/, ''))
+      .filter((l) => l !== '');
     return items.slice(0, MAX_RUNS).map((item) => cmd.map((a) => a.split(replace).join(item)));
   }
   if (delim !== undefined) {

@@ -3,7 +3,17 @@
  * Root only. Each run gets `<controller>/gatehouse/<id>`; the launcher shell writes its own pid into
  * every group before exec'ing prlimit/setpriv/bwrap, so nothing in the sandbox ever runs outside them.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, statSync, writeFileSync, accessSync, constants } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+  accessSync,
+  constants,
+} from 'node:fs';
 import { join } from 'node:path';
 
 const ROOT = '/sys/fs/cgroup';

@@ -56,7 +56,10 @@ export interface DenyExecTarget {
  * Resolves every denied program to the set of real files to mask. `binDirs` are searched for bare
  * names; hardlinks (same dev+inode) in those directories are added too.
  */
-export function resolveDenyExec(programs: readonly string[], binDirs: readonly string[] = STANDARD_BIN_DIRS): DenyExecTarget[] {
+export function resolveDenyExec(
+  programs: readonly string[],
+  binDirs: readonly string[] = STANDARD_BIN_DIRS,
+): DenyExecTarget[] {
   const realDirs = [...new Set(binDirs.map((d) => realOrNull(d)).filter((d): d is string => d !== null))];
   const out: DenyExecTarget[] = [];
   for (const program of programs) {

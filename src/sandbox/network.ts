@@ -66,15 +66,39 @@ export async function resolveAllow(allow: readonly NetworkAllow[]): Promise<Reso
 
 /** The ruleset: loopback and the listed tcp IP:port pairs; everything else rejected at once. */
 export function iptablesRules(rules: readonly EgressRule[]): string {
-  const lines = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD DROP [0:0]', ':OUTPUT DROP [0:0]', '-A OUTPUT -o lo -j ACCEPT'];
+  const lines = [
+    '*filter',
+    ':INPUT ACCEPT [0:0]',
+    ':FORWARD DROP [0:0]',
+    ':OUTPUT DROP [0:0]',
+    '-A OUTPUT -o lo -j ACCEPT',
+  ];
   for (const r of rules) lines.push(`-A OUTPUT -p tcp -d ${r.ip}/32 --dport ${r.port} -j ACCEPT`);
-  lines.push('-A OUTPUT -p tcp -j REJECT --reject-with tcp-reset', '-A OUTPUT -j REJECT --reject-with icmp-port-unreachable', 'COMMIT', '');
+  lines.push(
+    '-A OUTPUT -p tcp -j REJECT --reject-with tcp-reset',
+    '-A OUTPUT -j REJECT --reject-with icmp-port-unreachable',
+    'COMMIT',
+    '',
+  );
   return lines.join('\n');
 }
 
-const IP6_RULES = ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD DROP [0:0]', ':OUTPUT DROP [0:0]', '-A OUTPUT -o lo -j ACCEPT', 'COMMIT', ''].join('\n');
+const IP6_RULES = [
+  '*filter',
+  ':INPUT ACCEPT [0:0]',
+  ':FORWARD DROP [0:0]',
+  ':OUTPUT DROP [0:0]',
+  '-A OUTPUT -o lo -j ACCEPT',
+  'COMMIT',
+  '',
+].join('\n');
 
-function runWithInput(cmd: string, args: string[], input: string, timeoutMs = 10_000): Promise<{ code: number | null; stderr: string }> {
+function runWithInput(
+  cmd: string,
+  args: string[],
+  input: string,
+  timeoutMs = 10_000,
+): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
     const p = spawn(cmd, args, { stdio: ['pipe', 'ignore', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
     let stderr = '';
@@ -104,17 +128,32 @@ export async function attachNetwork(childPid: number, allow: ResolvedAllow): Pro
   const netns = `/proc/${childPid}/ns/net`;
   const ipt = await runWithInput('nsenter', [`--net=${netns}`, 'iptables-restore'], iptablesRules(allow.rules));
   if (ipt.code !== 0) {
-    throw new GatehouseError('sandbox_unavailable', `could not install the sandbox egress rules: ${truncateText(ipt.stderr.trim(), 200)}`, {
-      hint: 'install iptables (nf_tables backend) and run Gatehouse as root for allowlisted networking',
-    });
+    throw new GatehouseError(
+      'sandbox_unavailable',
+      `could not install the sandbox egress rules: ${truncateText(ipt.stderr.trim(), 200)}`,
+      {
+        hint: 'install iptables (nf_tables backend) and run Gatehouse as root for allowlisted networking',
+      },
+    );
   }
   const ip6 = await runWithInput('nsenter', [`--net=${netns}`, 'ip6tables-restore'], IP6_RULES);
   if (ip6.code !== 0) {
-    throw new GatehouseError('sandbox_unavailable', `could not install the sandbox IPv6 egress rules: ${truncateText(ip6.stderr.trim(), 200)}`, {
-      hint: 'install iptables (with ip6tables) for allowlisted networking',
-    });
+    throw new GatehouseError(
+      'sandbox_unavailable',
+      `could not install the sandbox IPv6 egress rules: ${truncateText(ip6.stderr.trim(), 200)}`,
+      {
+        hint: 'install iptables (with ip6tables) for allowlisted networking',
+      },
+    );
   }
-  const slirpArgs = ['--configure', '--mtu=65520', '--enable-sandbox', '--enable-seccomp', '--ready-fd=3', '--exit-fd=4'];
+  const slirpArgs = [
+    '--configure',
+    '--mtu=65520',
+    '--enable-sandbox',
+    '--enable-seccomp',
+    '--ready-fd=3',
+    '--exit-fd=4',
+  ];
   if (!allow.hostLoopback) slirpArgs.push('--disable-host-loopback');
   // By path, not pid: given a pid, slirp4netns's setns fails with EPERM for a namespace owned by the
   // sandbox's (unprivileged) user namespace; opening the ns file as root works.
@@ -146,9 +185,13 @@ export async function attachNetwork(childPid: number, allow: ResolvedAllow): Pro
   });
   if (!ready) {
     slirp.kill('SIGKILL');
-    throw new GatehouseError('sandbox_unavailable', `slirp4netns did not come up: ${truncateText(stderr.trim(), 200)}`, {
-      hint: 'install slirp4netns and run Gatehouse as root for allowlisted networking',
-    });
+    throw new GatehouseError(
+      'sandbox_unavailable',
+      `slirp4netns did not come up: ${truncateText(stderr.trim(), 200)}`,
+      {
+        hint: 'install slirp4netns and run Gatehouse as root for allowlisted networking',
+      },
+    );
   }
   return {
     close: () => {

@@ -56,7 +56,6 @@ function lstatOrNull(p: string): Stats | null {
   }
 }
 
-
 const under = (p: string, root: string): boolean => p === root || p.startsWith(root === '/' ? '/' : root + '/');
 
 /** Host real roots that are visible inside: the read-only system paths and the workspace. */
@@ -139,9 +138,13 @@ function hardlinkHides(profile: SandboxProfile, hides: HidePlan[], budget: numbe
     }
     for (const n of names) {
       if (++seen > budget) {
-        throw new GatehouseError('sandbox_unavailable', 'a hidden file has hardlinks and the workspace is too large to check them all', {
-          hint: 'remove the extra hardlinks of the hidden file, or use a smaller workspace',
-        });
+        throw new GatehouseError(
+          'sandbox_unavailable',
+          'a hidden file has hardlinks and the workspace is too large to check them all',
+          {
+            hint: 'remove the extra hardlinks of the hidden file, or use a smaller workspace',
+          },
+        );
       }
       const p = join(dir, n);
       const st = lstatOrNull(p);
@@ -181,15 +184,25 @@ export function planBwrap(profile: SandboxProfile, opts: PlanOptions): string[] 
   const args: string[] = [
     // Namespaces: an unprivileged uid in a new user ns, no further user namespaces (so no caps can be
     // regained to unmount a mask or change firewall rules), and new pid/ipc/uts/net (+cgroup) ns.
-    '--unshare-user', '--uid', String(uid), '--gid', String(gid), '--disable-userns',
-    '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-cgroup-try',
+    '--unshare-user',
+    '--uid',
+    String(uid),
+    '--gid',
+    String(gid),
+    '--disable-userns',
+    '--unshare-pid',
+    '--unshare-ipc',
+    '--unshare-uts',
+    '--unshare-cgroup-try',
     // The network namespace is always new: 'none' leaves only lo; an allowlist attaches slirp4netns.
     '--unshare-net',
-    '--hostname', SANDBOX_HOSTNAME,
+    '--hostname',
+    SANDBOX_HOSTNAME,
     '--die-with-parent',
     // A new session: no TIOCSTI injection into the caller's terminal.
     '--new-session',
-    '--cap-drop', 'ALL',
+    '--cap-drop',
+    'ALL',
   ];
   args.push(...systemMounts(profile));
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--dir', home);

@@ -97,16 +97,26 @@ export const ALWAYS_DENY_READ: readonly string[] = Object.freeze([
 const limitsSchema = z
   .object({
     cpuSeconds: z.number().positive().max(86_400),
-    memoryBytes: z.number().int().min(16 * 1024 * 1024),
+    memoryBytes: z
+      .number()
+      .int()
+      .min(16 * 1024 * 1024),
     processes: z.number().int().min(1).max(100_000),
     fileSizeBytes: z.number().int().min(1),
     wallSeconds: z.number().positive().max(86_400),
-    outputBytes: z.number().int().min(1).max(1024 * 1024 * 1024),
+    outputBytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(1024 * 1024 * 1024),
   })
   .partial()
   .strict();
 
-const absPath = z.string().min(1).refine((p) => isAbsolute(p), 'must be an absolute path');
+const absPath = z
+  .string()
+  .min(1)
+  .refine((p) => isAbsolute(p), 'must be an absolute path');
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not a valid variable name');
 const hostSchema = z
   .string()
@@ -120,13 +130,22 @@ const profileSchema = z
     workspace: absPath,
     readOnlyPaths: z.array(absPath).optional(),
     denyRead: z.array(z.string().min(1)).default([]),
-    denyExec: z.array(z.string().min(1).regex(/^[^\0\n]+$/)).default([]),
+    denyExec: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .regex(/^[^\0\n]+$/),
+      )
+      .default([]),
     envAllow: z.array(envName).default([]),
     env: z.record(envName, z.string().regex(/^[^\0]*$/)).default({}),
     network: z
       .union([
         z.literal('none'),
-        z.object({ allow: z.array(z.object({ host: hostSchema, port: z.number().int().min(1).max(65535) }).strict()) }).strict(),
+        z
+          .object({ allow: z.array(z.object({ host: hostSchema, port: z.number().int().min(1).max(65535) }).strict()) })
+          .strict(),
       ])
       .default('none'),
     limits: limitsSchema.default({}),
@@ -169,7 +188,10 @@ export function validateProfile(input: unknown, opts: { home?: string } = {}): S
     denyExec: [...new Set(v.denyExec)],
     envAllow: v.envAllow,
     env: v.env,
-    network: v.network === 'none' ? 'none' : { allow: v.network.allow.map((a) => ({ host: a.host.toLowerCase(), port: a.port })) },
+    network:
+      v.network === 'none'
+        ? 'none'
+        : { allow: v.network.allow.map((a) => ({ host: a.host.toLowerCase(), port: a.port })) },
     limits: { ...DEFAULT_LIMITS, ...v.limits },
     allowUnsandboxed: v.allowUnsandboxed,
   };

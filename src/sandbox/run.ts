@@ -25,7 +25,16 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { GatehouseError, gatehouseHome, type CommandOutput, type OutputScrub } from '../core/index.js';
 import { findProgram, HOST_CHAIN_ENV, isRoot } from './availability.js';
-import { cgroupV1Available, cpuUsageNs, createRunCgroup, joinScript, killAll, readStats, removeRunCgroup, type RunCgroup } from './cgroup.js';
+import {
+  cgroupV1Available,
+  cpuUsageNs,
+  createRunCgroup,
+  joinScript,
+  killAll,
+  readStats,
+  removeRunCgroup,
+  type RunCgroup,
+} from './cgroup.js';
 import { denyStubScript, resolveDenyExec } from './deny-exec.js';
 import { buildSandboxEnv } from './env.js';
 import { attachNetwork, resolveAllow, type NetworkHandle } from './network.js';
@@ -149,11 +158,19 @@ class OutputCap {
     if (!this.output) {
       const o = out.subarray(0, this.cap);
       const e = err.subarray(0, Math.max(0, this.cap - o.length));
-      return { stdout: o.toString('utf8'), stderr: e.toString('utf8'), truncated: this.truncated || o.length + e.length < out.length + err.length };
+      return {
+        stdout: o.toString('utf8'),
+        stderr: e.toString('utf8'),
+        truncated: this.truncated || o.length + e.length < out.length + err.length,
+      };
     }
     const o = this.output.capped(out, this.cap, ended);
     const e = this.output.capped(err, Math.max(0, this.cap - o.output.length), ended);
-    return { stdout: o.output.toString('utf8'), stderr: e.output.toString('utf8'), truncated: o.truncated || e.truncated };
+    return {
+      stdout: o.output.toString('utf8'),
+      stderr: e.output.toString('utf8'),
+      truncated: o.truncated || e.truncated,
+    };
   }
 }
 
@@ -174,10 +191,14 @@ function checkCwd(profile: SandboxProfile, cwd: string | undefined): string {
     real = realpathSync(cwd.startsWith('/') ? cwd : join(profile.workspace, cwd));
     ws = realpathSync(profile.workspace);
   } catch {
-    throw new GatehouseError('path_denied', `cwd ${cwd} does not exist`, { hint: 'use a directory inside the workspace' });
+    throw new GatehouseError('path_denied', `cwd ${cwd} does not exist`, {
+      hint: 'use a directory inside the workspace',
+    });
   }
   if (real !== ws && !real.startsWith(ws + '/')) {
-    throw new GatehouseError('path_denied', `cwd ${cwd} is outside the sandbox workspace`, { hint: 'use a directory inside the workspace' });
+    throw new GatehouseError('path_denied', `cwd ${cwd} is outside the sandbox workspace`, {
+      hint: 'use a directory inside the workspace',
+    });
   }
   // The workspace is bound at its configured path; translate a realpath back onto it.
   return profile.workspace + real.slice(ws.length);
@@ -189,7 +210,10 @@ function defaultHidden(): string[] {
 }
 
 /** Builds the applied-limits record for this host. */
-export function appliedLimits(limits: SandboxLimits, opts: { sandboxed: boolean; cgroup: boolean; wallSeconds: number }): AppliedLimits {
+export function appliedLimits(
+  limits: SandboxLimits,
+  opts: { sandboxed: boolean; cgroup: boolean; wallSeconds: number },
+): AppliedLimits {
   const rl: Enforcement = findProgram('prlimit') ? 'rlimit' : 'none';
   return {
     ...limits,
@@ -251,13 +275,18 @@ export async function runSandboxed(profile: SandboxProfile, opts: RunSandboxedOp
   if (!bwrap) {
     // INVARIANT: without bubblewrap nothing runs unless the profile says so (and then says 'none').
     if (!profile.allowUnsandboxed) {
-      throw new GatehouseError('sandbox_unavailable', 'bubblewrap (bwrap) is not installed: refusing to run without a sandbox', {
-        hint: 'install it (apt-get install bubblewrap), or set allowUnsandboxed in the sandbox profile to run unisolated; see `gatehouse sandbox doctor`',
-      });
+      throw new GatehouseError(
+        'sandbox_unavailable',
+        'bubblewrap (bwrap) is not installed: refusing to run without a sandbox',
+        {
+          hint: 'install it (apt-get install bubblewrap), or set allowUnsandboxed in the sandbox profile to run unisolated; see `gatehouse sandbox doctor`',
+        },
+      );
     }
     return runUnsandboxed(profile, opts, argv, cwd, wallSeconds);
   }
-  if (opts.signal?.aborted) throw new GatehouseError('cancelled', 'cancelled before start', { hint: 'retry if still wanted' });
+  if (opts.signal?.aborted)
+    throw new GatehouseError('cancelled', 'cancelled before start', { hint: 'retry if still wanted' });
   const root = isRoot();
   checkNetworkable(profile, root);
   const allow = profile.network === 'none' ? undefined : await resolveAllow(profile.network.allow);
@@ -310,14 +339,22 @@ export async function runSandboxed(profile: SandboxProfile, opts: RunSandboxedOp
 function checkNetworkable(profile: SandboxProfile, root: boolean): void {
   if (profile.network === 'none') return;
   if (!root) {
-    throw new GatehouseError('sandbox_unavailable', 'allowlisted sandbox networking needs Gatehouse to run as root here', {
-      hint: 'run Gatehouse as root, or set the profile network to "none"',
-    });
+    throw new GatehouseError(
+      'sandbox_unavailable',
+      'allowlisted sandbox networking needs Gatehouse to run as root here',
+      {
+        hint: 'run Gatehouse as root, or set the profile network to "none"',
+      },
+    );
   }
   if (!findProgram('slirp4netns') || !findProgram('iptables-restore') || !findProgram('nsenter')) {
-    throw new GatehouseError('sandbox_unavailable', 'allowlisted sandbox networking needs slirp4netns, iptables and nsenter', {
-      hint: 'apt-get install slirp4netns iptables util-linux',
-    });
+    throw new GatehouseError(
+      'sandbox_unavailable',
+      'allowlisted sandbox networking needs slirp4netns, iptables and nsenter',
+      {
+        hint: 'apt-get install slirp4netns iptables util-linux',
+      },
+    );
   }
 }
 
@@ -351,9 +388,13 @@ function hostChain(bwrap: string, bwrapCommand: readonly string[], l: LaunchOpti
   if (l.root) {
     const setpriv = findProgram('setpriv');
     if (!setpriv) {
-      throw new GatehouseError('sandbox_unavailable', 'setpriv is missing: cannot drop the sandbox to an unprivileged host uid', {
-        hint: 'apt-get install util-linux',
-      });
+      throw new GatehouseError(
+        'sandbox_unavailable',
+        'setpriv is missing: cannot drop the sandbox to an unprivileged host uid',
+        {
+          hint: 'apt-get install util-linux',
+        },
+      );
     }
     chain.push(setpriv, `--reuid=${SANDBOX_UID}`, `--regid=${SANDBOX_GID}`, '--clear-groups', '--no-new-privs', '--');
   }
@@ -375,7 +416,15 @@ function launch(bwrap: string, bwrapArgs: readonly string[], l: LaunchOptions): 
   // Extra pipes can reset when bwrap exits early; that shows up in the exit status instead.
   for (const s of child.stdio.slice(3)) (s as NodeJS.EventEmitter | null)?.on('error', () => undefined);
   const argsPipe = child.stdio[3] as Writable;
-  argsPipe.end(Buffer.from(bwrapArgs.slice(0, sep).map((a) => a + '\0').join(''), 'utf8'));
+  argsPipe.end(
+    Buffer.from(
+      bwrapArgs
+        .slice(0, sep)
+        .map((a) => a + '\0')
+        .join(''),
+      'utf8',
+    ),
+  );
 
   const run: LaunchedRun = {
     child,
@@ -439,7 +488,12 @@ interface RunExit {
  * INVARIANT: every limit ends in a typed result, never a hang: wall time kills bwrap (whose pid-1
  * child dies with it, taking the whole pid namespace) and everything left in the run's cgroups.
  */
-async function watched(run: LaunchedRun, l: SandboxLimits, wallSeconds: number, signal?: AbortSignal): Promise<RunExit> {
+async function watched(
+  run: LaunchedRun,
+  l: SandboxLimits,
+  wallSeconds: number,
+  signal?: AbortSignal,
+): Promise<RunExit> {
   const wallTimer = setTimeout(() => run.kill('wall_time'), wallSeconds * 1000);
   const cg = run.cg;
   const cpuBudgetNs = l.cpuSeconds * 1e9;
@@ -466,7 +520,8 @@ function breachAfterExit(exit: RunExit, run: LaunchedRun, l: SandboxLimits): San
   const stats = run.cg ? readStats(run.cg) : undefined;
   const cpuBudgetNs = l.cpuSeconds * 1e9;
   if (stats && stats.oomKills > 0) return 'memory';
-  if (exit.signal === 'SIGXCPU' || (exit.signal === 'SIGKILL' && stats && stats.cpuNs >= cpuBudgetNs * 0.9)) return 'cpu';
+  if (exit.signal === 'SIGXCPU' || (exit.signal === 'SIGKILL' && stats && stats.cpuNs >= cpuBudgetNs * 0.9))
+    return 'cpu';
   if (exit.signal === 'SIGXFSZ') return 'file_size';
   // A shell that outlives a killed child reports it on stderr (strsignal text); heuristic, but a
   // fake only hurts the faker.

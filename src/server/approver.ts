@@ -24,7 +24,10 @@ export interface McpApprovalContext extends ApprovalContext {
 /** Thrown to the MCP layer: answer with an input-required result carrying this elicitation. */
 export class ElicitationRequired extends GatehouseError {
   constructor(
-    readonly elicitation: { message: string; requestedSchema: { type: 'object'; properties: Record<string, Record<string, unknown>>; required: string[] } },
+    readonly elicitation: {
+      message: string;
+      requestedSchema: { type: 'object'; properties: Record<string, Record<string, unknown>>; required: string[] };
+    },
     readonly requestState: string,
     /** The pending approval the elicitation decides (decided out of band when the client cannot answer). */
     readonly approvalId: string,
@@ -51,12 +54,26 @@ function isMcpContext(c: ApprovalContext | undefined): c is McpApprovalContext {
 
 const APPROVE_SCHEMA = {
   type: 'object' as const,
-  properties: { approve: { type: 'boolean', title: 'Approve this action?', description: 'Approve only if you expected this exact action.' } },
+  properties: {
+    approve: {
+      type: 'boolean',
+      title: 'Approve this action?',
+      description: 'Approve only if you expected this exact action.',
+    },
+  },
   required: ['approve'],
 };
 const TOTP_SCHEMA = {
   type: 'object' as const,
-  properties: { code: { type: 'string', title: 'Approver code', description: 'The current 6-digit code from your authenticator app.', minLength: 6, maxLength: 6 } },
+  properties: {
+    code: {
+      type: 'string',
+      title: 'Approver code',
+      description: 'The current 6-digit code from your authenticator app.',
+      minLength: 6,
+      maxLength: 6,
+    },
+  },
   required: ['code'],
 };
 
@@ -92,17 +109,29 @@ export function createApprover(service: ApprovalService): Approver {
         // A retry answering our elicitation: verify the sealed state (token, digest, expiry) and
         // spend its nonce before looking at the answer.
         const state = await service.redeemRequestState(ch.requestState, { tokenId: principal.tokenId, digest });
-        if (!state.approvalId) throw new GatehouseError('approval_invalid', 'the approval state does not name an approval');
+        if (!state.approvalId)
+          throw new GatehouseError('approval_invalid', 'the approval state does not name an approval');
         const who = { tokenId: principal.tokenId, digest };
-        if (!answered(ch.inputResponses)) return service.stillWaiting(state.approvalId, who, 'the client cancelled the approval form without an answer');
+        if (!answered(ch.inputResponses))
+          return service.stillWaiting(
+            state.approvalId,
+            who,
+            'the client cancelled the approval form without an answer',
+          );
         if (mode === 'totp') {
           const code = acceptedContent<{ code?: unknown }>(ch.inputResponses, APPROVAL_INPUT_KEY)?.code;
-          if (typeof code !== 'string') return service.settleInteractive(state.approvalId, who, 'denied', { by: 'client', channel: 'totp', note: 'declined or no code' });
+          if (typeof code !== 'string')
+            return service.settleInteractive(state.approvalId, who, 'denied', {
+              by: 'client',
+              channel: 'totp',
+              note: 'declined or no code',
+            });
           // Checked against this token's own brute-force brake (and the approver's shared one);
           // a wrong, reused or braked code denies the approval on record and is thrown.
           return service.settleTotp(state.approvalId, who, code);
         }
-        const approved = acceptedContent<{ approve?: unknown }>(ch.inputResponses, APPROVAL_INPUT_KEY)?.approve === true;
+        const approved =
+          acceptedContent<{ approve?: unknown }>(ch.inputResponses, APPROVAL_INPUT_KEY)?.approve === true;
         return service.settleInteractive(state.approvalId, who, approved ? 'approved' : 'denied', {
           by: `user of ${principal.tokenName}'s client`,
           channel: 'elicitation',

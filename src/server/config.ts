@@ -26,7 +26,10 @@ const configSchema = z
     gate: z
       .object({
         rate_limit: z
-          .object({ per_second: z.number().positive().max(1_000_000).default(200), burst: z.number().int().min(1).max(1_000_000).default(1000) })
+          .object({
+            per_second: z.number().positive().max(1_000_000).default(200),
+            burst: z.number().int().min(1).max(1_000_000).default(1000),
+          })
           .strict()
           .default({ per_second: 200, burst: 1000 }),
       })
@@ -48,7 +51,15 @@ const configSchema = z
     redaction: z
       .object({
         patterns: z
-          .array(z.object({ name: z.string().min(1), pattern: z.string().min(1), show_prefix: z.number().int().min(0).max(12).optional() }).strict())
+          .array(
+            z
+              .object({
+                name: z.string().min(1),
+                pattern: z.string().min(1),
+                show_prefix: z.number().int().min(0).max(12).optional(),
+              })
+              .strict(),
+          )
           .default([]),
       })
       .strict()
@@ -92,7 +103,9 @@ export function loadConfig(file: string | undefined, required = false): Gatehous
   const [e] = doc.errors;
   if (e) {
     const at = e.linePos?.[0];
-    throw new GatehouseError('config_invalid', `${file}:${at?.line ?? '?'}: ${e.message.split('\n')[0]}`, { hint: 'fix the YAML syntax' });
+    throw new GatehouseError('config_invalid', `${file}:${at?.line ?? '?'}: ${e.message.split('\n')[0]}`, {
+      hint: 'fix the YAML syntax',
+    });
   }
   const r = configSchema.safeParse(doc.toJS() ?? {});
   if (!r.success) {

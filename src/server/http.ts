@@ -21,15 +21,26 @@ export interface HttpServerOptions {
   allowedOrigins?: string[];
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', ...headers });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+    ...headers,
+  });
   res.end(text);
 }
 
 /** Answers a typed error with its status from the one table (HTTP_STATUS), or cuts a response already under way. */
 export function sendError(res: ServerResponse, err: GatehouseError): void {
-  const extra: Record<string, string> = err.code === 'unauthenticated' ? { 'www-authenticate': 'Bearer realm="gatehouse"' } : {};
+  const extra: Record<string, string> =
+    err.code === 'unauthenticated' ? { 'www-authenticate': 'Bearer realm="gatehouse"' } : {};
   if (!res.headersSent) sendJson(res, httpStatusOf(err.code), { error: err.toJSON() }, extra);
   else res.destroy();
 }
@@ -41,9 +52,13 @@ export function sendError(res: ServerResponse, err: GatehouseError): void {
  */
 function requestUrl(req: IncomingMessage): URL {
   const target = req.url ?? '/';
-  const bad = () => new GatehouseError('invalid_input', 'the request target is not a plain path', { hint: 'send an origin-form request target: /PATH?QUERY' });
+  const bad = () =>
+    new GatehouseError('invalid_input', 'the request target is not a plain path', {
+      hint: 'send an origin-form request target: /PATH?QUERY',
+    });
   const q = target.indexOf('?');
-  if (!target.startsWith('/') || target.startsWith('//') || (q < 0 ? target : target.slice(0, q)).includes('\\')) throw bad();
+  if (!target.startsWith('/') || target.startsWith('//') || (q < 0 ? target : target.slice(0, q)).includes('\\'))
+    throw bad();
   try {
     return new URL(target, 'http://gatehouse.local');
   } catch {
@@ -56,7 +71,8 @@ const HOST_HEADER = /^(?:\[[0-9A-Fa-f:.]+(?:%[A-Za-z0-9._~-]+)?\]|[A-Za-z0-9._~-
 
 /** The URL the MCP handler sees: the request target under the Host the client named (a Host the URL parser refuses is a 400). */
 function mcpUrl(req: IncomingMessage): URL {
-  const bad = () => new GatehouseError('invalid_input', 'the Host header is not a valid host', { hint: 'send Host: NAME[:PORT]' });
+  const bad = () =>
+    new GatehouseError('invalid_input', 'the Host header is not a valid host', { hint: 'send Host: NAME[:PORT]' });
   const host = req.headers.host ?? 'localhost';
   // A Host is a name or a bracketed IPv6 address, and a port: nothing the URL parser would read as
   // credentials (`user@evil.example`), a path or a second authority, which fail later as a 500.
@@ -75,7 +91,14 @@ function mcpUrl(req: IncomingMessage): URL {
  * `owner` (the caller's token id) bounds its share of the bytes being read at once.
  */
 function readBody(req: IncomingMessage, max: number, owner?: string, holdUntil?: ServerResponse): Promise<Buffer> {
-  return readWhole(req, max, { tooLarge: (limit) => new GatehouseError('input_too_large', `request body is over the ${limit}-byte limit`, { hint: 'send smaller requests' }), owner, holdUntil });
+  return readWhole(req, max, {
+    tooLarge: (limit) =>
+      new GatehouseError('input_too_large', `request body is over the ${limit}-byte limit`, {
+        hint: 'send smaller requests',
+      }),
+    owner,
+    holdUntil,
+  });
 }
 
 /**
@@ -119,7 +142,9 @@ export async function readJsonBody(req: IncomingMessage, opts: ReadJsonOptions =
   try {
     value = JSON.parse(text) as unknown;
   } catch {
-    throw new GatehouseError('invalid_input', 'request body is not valid JSON', { hint: 'send a JSON object with content-type application/json' });
+    throw new GatehouseError('invalid_input', 'request body is not valid JSON', {
+      hint: 'send a JSON object with content-type application/json',
+    });
   }
   if (jsonTextDepth(text) > MAX_JSON_DEPTH) throw tooDeep('the request body');
   return value;
@@ -145,7 +170,10 @@ function mcpHandler(runtime: Runtime): McpHandler {
       const extra = ctx.authInfo?.extra as { principal?: Principal; client?: string } | undefined;
       if (!extra?.principal) throw new GatehouseError('unauthenticated', 'no principal');
       const principal = extra.principal;
-      return buildMcpServer(runtime, async () => principal, extra.client ?? 'http', { transport: 'http', era: ctx.era });
+      return buildMcpServer(runtime, async () => principal, extra.client ?? 'http', {
+        transport: 'http',
+        era: ctx.era,
+      });
     },
     { maxRequestBodySize: MAX_MCP_BODY_BYTES, onerror: (e) => log.debug('mcp http error', { err: e }) },
   );
@@ -176,7 +204,10 @@ async function routeCaller(runtime: Runtime, req: IncomingMessage, auth: AnyRout
  * `gatehouse serve`: Streamable HTTP at POST /mcp (both protocol eras), /health, and the plain
  * routes, each authenticated as its `auth` kind declares (src/server/route.ts).
  */
-export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions): Promise<{ server: HttpServer; url: string; close(): Promise<void> }> {
+export async function startHttpServer(
+  runtime: Runtime,
+  opts: HttpServerOptions,
+): Promise<{ server: HttpServer; url: string; close(): Promise<void> }> {
   const mcp = mcpHandler(runtime);
   const routes = opts.routes ?? [];
 
@@ -195,7 +226,9 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
     // DNS-rebinding defence: a browser page on another origin cannot drive this server.
     const origin = req.headers.origin;
     if (origin !== undefined && !(opts.allowedOrigins ?? []).includes(origin)) {
-      throw new GatehouseError('denied', `origin ${JSON.stringify(truncateText(origin, 200))} is not allowed`, { hint: 'add it to server.allowed_origins in the configuration' });
+      throw new GatehouseError('denied', `origin ${JSON.stringify(truncateText(origin, 200))} is not allowed`, {
+        hint: 'add it to server.allowed_origins in the configuration',
+      });
     }
     if (url.pathname === '/mcp') return serveMcp(req, res, await runtime.tokens.authenticate(bearer(req)));
 
@@ -205,7 +238,13 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
     const q = target.indexOf('?');
     const match = findRoute(routes, req.method ?? 'GET', q < 0 ? target : target.slice(0, q));
     if (!match) {
-      return sendJson(res, 404, { error: { code: 'not_found', message: `no route ${req.method} ${url.pathname}`, hint: 'MCP is served at POST /mcp; see the README for the plain routes' } });
+      return sendJson(res, 404, {
+        error: {
+          code: 'not_found',
+          message: `no route ${req.method} ${url.pathname}`,
+          hint: 'MCP is served at POST /mcp; see the README for the plain routes',
+        },
+      });
     }
     const principal = await routeCaller(runtime, req, match.route.auth);
     // Parameters are decoded once the caller is known: a malformed escape is a 400 for callers only.
@@ -217,19 +256,28 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
       client: clientAddress(req),
       signal: abortOnClose(res),
     };
-    return (match.route as { handler(req: IncomingMessage, res: ServerResponse, ctx: RouteContext): Promise<void> }).handler(req, res, ctx);
+    return (
+      match.route as { handler(req: IncomingMessage, res: ServerResponse, ctx: RouteContext): Promise<void> }
+    ).handler(req, res, ctx);
   }
 
   async function serveMcp(req: IncomingMessage, res: ServerResponse, principal: Principal): Promise<void> {
     const signal = abortOnClose(res);
     const len = Number(req.headers['content-length'] ?? 0);
     if (len > MAX_MCP_BODY_BYTES) {
-      throw new GatehouseError('input_too_large', `request body of ${len} bytes is over the ${MAX_MCP_BODY_BYTES}-byte limit`, { hint: 'send smaller requests' });
+      throw new GatehouseError(
+        'input_too_large',
+        `request body of ${len} bytes is over the ${MAX_MCP_BODY_BYTES}-byte limit`,
+        { hint: 'send smaller requests' },
+      );
     }
     // The body is read whole (bounded) and parsed once here: the SDK then neither clones the
     // request nor reads it again. Only a body that does not parse travels as bytes, for the SDK
     // to answer with the protocol's parse error.
-    const bytes = req.method !== 'GET' && req.method !== 'HEAD' ? await readBody(req, MAX_MCP_BODY_BYTES, principal.tokenId, res) : undefined;
+    const bytes =
+      req.method !== 'GET' && req.method !== 'HEAD'
+        ? await readBody(req, MAX_MCP_BODY_BYTES, principal.tokenId, res)
+        : undefined;
     const parsed = bytes !== undefined ? parsedJson(bytes) : {};
     const request = new Request(mcpUrl(req), {
       method: req.method,
@@ -238,7 +286,12 @@ export async function startHttpServer(runtime: Runtime, opts: HttpServerOptions)
       signal,
     });
     const response = await mcp.fetch(request, {
-      authInfo: { token: 'redacted', clientId: principal.tokenId, scopes: [], extra: { principal, client: clientAddress(req) } },
+      authInfo: {
+        token: 'redacted',
+        clientId: principal.tokenId,
+        scopes: [],
+        extra: { principal, client: clientAddress(req) },
+      },
       ...parsed,
     });
     await sendWebResponse(res, response);
@@ -292,7 +345,10 @@ async function sendWebResponse(res: ServerResponse, response: Response): Promise
  * Runs a route's work so that any error it throws leaves through the call's scrubbing (message,
  * hint and details), like a tool's result at the MCP boundary.
  */
-export async function scrubbedErrors<T>(output: { error(e: unknown): GatehouseError }, work: () => Promise<T>): Promise<T> {
+export async function scrubbedErrors<T>(
+  output: { error(e: unknown): GatehouseError },
+  work: () => Promise<T>,
+): Promise<T> {
   try {
     return await work();
   } catch (e) {

@@ -9,8 +9,27 @@ export { loadConfig, defaultConfig, type GatehouseConfig } from './config.js';
 export { serveMcpStdio } from './stdio.js';
 export { buildMcpServer, errorResult, SERVER_INFO, type McpDoor } from './mcp.js';
 export { createApprover, ElicitationRequired, APPROVAL_INPUT_KEY, type McpApprovalContext } from './approver.js';
-export { startHttpServer, sendJson, sendError, readJsonBody, scrubbedErrors, MAX_MCP_BODY_BYTES, MAX_JSON_BODY_BYTES, type HttpServerOptions, type ReadJsonOptions } from './http.js';
-export { defineRoute, findRoute, matchPath, pathParam, type AnyRoute, type Route, type RouteAuth, type RouteContext } from './route.js';
+export {
+  startHttpServer,
+  sendJson,
+  sendError,
+  readJsonBody,
+  scrubbedErrors,
+  MAX_MCP_BODY_BYTES,
+  MAX_JSON_BODY_BYTES,
+  type HttpServerOptions,
+  type ReadJsonOptions,
+} from './http.js';
+export {
+  defineRoute,
+  findRoute,
+  matchPath,
+  pathParam,
+  type AnyRoute,
+  type Route,
+  type RouteAuth,
+  type RouteContext,
+} from './route.js';
 export { plainRoutes } from './routes/all.js';
 export { gatewayRoute, APPROVAL_ID_HEADER } from './routes/gateway.js';
 export { sshExecRoute } from './routes/ssh.js';

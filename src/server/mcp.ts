@@ -1,4 +1,11 @@
-import { CLIENT_CAPABILITIES_META_KEY, inputRequired, Server, type CallToolResult, type InputRequiredResult, type ServerContext } from '@modelcontextprotocol/server';
+import {
+  CLIENT_CAPABILITIES_META_KEY,
+  inputRequired,
+  Server,
+  type CallToolResult,
+  type InputRequiredResult,
+  type ServerContext,
+} from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { GatehouseError, log, toGatehouseError } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
@@ -22,7 +29,8 @@ export interface McpDoor {
  * are removed before validation and the attempt is audited. (`approval_id` is different: it names
  * a server-side approval a person decided, and is checked against the exact action.)
  */
-const FORGED_APPROVAL_ARG = /^(approved?|approval|approval_(granted|token|status|override)|confirm(ed)?|human_approved|user_approved|force|x-gatehouse-approved)$/i;
+const FORGED_APPROVAL_ARG =
+  /^(approved?|approval|approval_(granted|token|status|override)|confirm(ed)?|human_approved|user_approved|force|x-gatehouse-approved)$/i;
 
 function stringOrUndefined(v: unknown): string | undefined {
   return typeof v === 'string' ? v : undefined;
@@ -30,7 +38,8 @@ function stringOrUndefined(v: unknown): string | undefined {
 
 function canElicit(server: Server, ctx: ServerContext, door: McpDoor): boolean {
   if (door.era === 'modern') {
-    const caps = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as { elicitation?: unknown } | undefined;
+    const caps = (ctx.mcpReq.envelope as Record<string, unknown> | undefined)?.[CLIENT_CAPABILITIES_META_KEY] as
+      { elicitation?: unknown } | undefined;
     return !!caps?.elicitation;
   }
   return door.transport === 'stdio' && !!server.getClientCapabilities()?.elicitation;
@@ -45,7 +54,10 @@ const INSTRUCTIONS =
 
 // A tool's schemas never change while the process runs, and converting them is the costliest part
 // of answering tools/list (the HTTP door builds a server per request): convert each once.
-const JSON_SCHEMAS = { input: new WeakMap<z.ZodType, Record<string, unknown>>(), output: new WeakMap<z.ZodType, Record<string, unknown>>() };
+const JSON_SCHEMAS = {
+  input: new WeakMap<z.ZodType, Record<string, unknown>>(),
+  output: new WeakMap<z.ZodType, Record<string, unknown>>(),
+};
 
 /** JSON Schema for a zod schema, as MCP tool listings carry it (input or output side). */
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
@@ -73,7 +85,12 @@ export function errorResult(err: GatehouseError): CallToolResult {
  * A call's arguments as the tool gets them: depth-checked, forged approval fields removed (and the
  * attempt audited), validated by the tool's schema.
  */
-async function toolInput(runtime: Runtime, principal: Principal, tool: ToolDefinition, raw: Record<string, unknown> | undefined): Promise<{ value: unknown } | { error: GatehouseError }> {
+async function toolInput(
+  runtime: Runtime,
+  principal: Principal,
+  tool: ToolDefinition,
+  raw: Record<string, unknown> | undefined,
+): Promise<{ value: unknown } | { error: GatehouseError }> {
   // INVARIANT: no argument nested deeper than MAX_JSON_DEPTH reaches a tool (both doors; the
   // walk is iterative, and deeper structure would overflow the stack of any recursive one).
   if (valueTooDeep(raw)) return { error: tooDeep(`the arguments of ${tool.name}`) };
@@ -86,7 +103,11 @@ async function toolInput(runtime: Runtime, principal: Principal, tool: ToolDefin
   const parsed = tool.inputSchema.safeParse(args);
   if (parsed.success) return { value: parsed.data };
   const hint = 'fix the arguments to match the tool input schema and call again';
-  return { error: new GatehouseError('invalid_input', `invalid arguments for ${tool.name}: ${z.prettifyError(parsed.error)}`, { hint }) };
+  return {
+    error: new GatehouseError('invalid_input', `invalid arguments for ${tool.name}: ${z.prettifyError(parsed.error)}`, {
+      hint,
+    }),
+  };
 }
 
 /** What the tool's handler gets for this call: who, the gate, the ports, its scrubbing, and what the client can show a person. */
@@ -114,7 +135,9 @@ function toolContext(
     approvalContext,
     progress: async (progress, total, message) => {
       if (progressToken === undefined) return;
-      await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, progress, total, message } }).catch(() => undefined);
+      await ctx.mcpReq
+        .notify({ method: 'notifications/progress', params: { progressToken, progress, total, message } })
+        .catch(() => undefined);
     },
   };
 }
@@ -143,26 +166,47 @@ async function legacyApproval(
 ): Promise<CallToolResult> {
   let answer: unknown;
   try {
-    const params = { mode: 'form', message: e.elicitation.message, requestedSchema: e.elicitation.requestedSchema } as Parameters<LegacyElicit['elicitInput']>[0];
+    const params = {
+      mode: 'form',
+      message: e.elicitation.message,
+      requestedSchema: e.elicitation.requestedSchema,
+    } as Parameters<LegacyElicit['elicitInput']>[0];
     answer = await legacy.elicitInput(params, { signal: toolCtx.signal, timeout: legacy.timeoutMs });
   } catch (err) {
     const cancelled = toolCtx.signal.aborted;
-    const why = cancelled ? 'the call was cancelled before anyone answered the approval form' : `the client could not show the approval form (${err instanceof Error ? err.message : String(err)})`;
-    await legacy.runtime.gate.event(toolCtx.principal, tool.name, cancelled ? 'approval_cancelled' : 'approval_unanswered', { approvalId: e.approvalId, why }).catch(() => undefined);
+    const why = cancelled
+      ? 'the call was cancelled before anyone answered the approval form'
+      : `the client could not show the approval form (${err instanceof Error ? err.message : String(err)})`;
+    await legacy.runtime.gate
+      .event(toolCtx.principal, tool.name, cancelled ? 'approval_cancelled' : 'approval_unanswered', {
+        approvalId: e.approvalId,
+        why,
+      })
+      .catch(() => undefined);
     try {
       await e.stillWaiting(why);
     } catch (w) {
       return errorResult(toolCtx.output.error(toGatehouseError(w)));
     }
   }
-  const approvalContext: McpApprovalContext = { ...(toolCtx.approvalContext as McpApprovalContext), canElicit: false, requestState: e.requestState, inputResponses: { [APPROVAL_INPUT_KEY]: answer } };
+  const approvalContext: McpApprovalContext = {
+    ...(toolCtx.approvalContext as McpApprovalContext),
+    canElicit: false,
+    requestState: e.requestState,
+    inputResponses: { [APPROVAL_INPUT_KEY]: answer },
+  };
   const retryCtx: ToolContext = { ...toolCtx, approvalContext };
   const r = await runTool(tool, input, retryCtx);
   return r as CallToolResult;
 }
 
 /** Runs the tool and answers through the result boundary: its result or error scrubbed, or an input-required answer. */
-async function runTool(tool: ToolDefinition, input: unknown, toolCtx: ToolContext, legacy?: LegacyElicit): Promise<CallToolResult | InputRequiredResult> {
+async function runTool(
+  tool: ToolDefinition,
+  input: unknown,
+  toolCtx: ToolContext,
+  legacy?: LegacyElicit,
+): Promise<CallToolResult | InputRequiredResult> {
   try {
     // INVARIANT (the result boundary): everything a tool returns passes through this call's
     // scrubbing here, whether or not the tool scrubbed it itself; a careless tool cannot leak.
@@ -170,10 +214,14 @@ async function runTool(tool: ToolDefinition, input: unknown, toolCtx: ToolContex
     return { content: [{ type: 'text', text: JSON.stringify(result) }], structuredContent: result };
   } catch (e) {
     if (e instanceof ElicitationRequired) {
-      const requestedSchema = e.elicitation.requestedSchema as Parameters<typeof inputRequired.elicit>[0]['requestedSchema'];
+      const requestedSchema = e.elicitation.requestedSchema as Parameters<
+        typeof inputRequired.elicit
+      >[0]['requestedSchema'];
       if (legacy) return legacyApproval(tool, input, toolCtx, legacy, e);
       return inputRequired({
-        inputRequests: { [APPROVAL_INPUT_KEY]: inputRequired.elicit({ message: e.elicitation.message, requestedSchema }) },
+        inputRequests: {
+          [APPROVAL_INPUT_KEY]: inputRequired.elicit({ message: e.elicitation.message, requestedSchema }),
+        },
         requestState: e.requestState,
       });
     }
@@ -190,7 +238,12 @@ async function runTool(tool: ToolDefinition, input: unknown, toolCtx: ToolContex
  * INVARIANT: a tool the principal is not granted is absent from tools/list, and a call to it is
  * refused with `not_granted` before anything else happens.
  */
-export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Principal>, client: string, door: McpDoor): Server {
+export function buildMcpServer(
+  runtime: Runtime,
+  authenticate: () => Promise<Principal>,
+  client: string,
+  door: McpDoor,
+): Server {
   const server = new Server(SERVER_INFO, {
     capabilities: { tools: { listChanged: false } },
     instructions: INSTRUCTIONS,
@@ -230,19 +283,40 @@ export function buildMcpServer(runtime: Runtime, authenticate: () => Promise<Pri
     const name = request.params.name;
     const tool = byName.get(name);
     if (!tool) {
-      return errorResult(new GatehouseError('not_found', `no tool named ${JSON.stringify(name)}`, { hint: 'call tools/list or `discover` to see the tools you may use' }));
+      return errorResult(
+        new GatehouseError('not_found', `no tool named ${JSON.stringify(name)}`, {
+          hint: 'call tools/list or `discover` to see the tools you may use',
+        }),
+      );
     }
     if (!runtime.isToolGranted(principal, name)) {
       await runtime.gate.event(principal, name, 'not_granted').catch(() => undefined);
-      return errorResult(new GatehouseError('not_granted', `this token is not granted the tool ${name}`, { hint: `ask an operator to add the grant tool:${name} to your token` }));
+      return errorResult(
+        new GatehouseError('not_granted', `this token is not granted the tool ${name}`, {
+          hint: `ask an operator to add the grant tool:${name} to your token`,
+        }),
+      );
     }
     const input = await toolInput(runtime, principal, tool, request.params.arguments);
     if ('error' in input) return errorResult(input.error);
-    const toolCtx = toolContext(runtime, server, ctx, principal, { client, door, input: input.value, progressToken: request.params._meta?.progressToken });
+    const toolCtx = toolContext(runtime, server, ctx, principal, {
+      client,
+      door,
+      input: input.value,
+      progressToken: request.params._meta?.progressToken,
+    });
     // 2025-era stdio clients that declared elicitation are asked by Gatehouse itself (legacyApproval).
-    const legacy = door.era === 'legacy' && toolCtx.approvalContext && (toolCtx.approvalContext as McpApprovalContext).canElicit
-      ? { elicitInput: (p: Parameters<LegacyElicit['elicitInput']>[0], o?: Parameters<LegacyElicit['elicitInput']>[1]) => ctx.mcpReq.elicitInput(p, o), timeoutMs: runtime.config.approvals.ttl_seconds * 1000, runtime }
-      : undefined;
+    const legacy =
+      door.era === 'legacy' && toolCtx.approvalContext && (toolCtx.approvalContext as McpApprovalContext).canElicit
+        ? {
+            elicitInput: (
+              p: Parameters<LegacyElicit['elicitInput']>[0],
+              o?: Parameters<LegacyElicit['elicitInput']>[1],
+            ) => ctx.mcpReq.elicitInput(p, o),
+            timeoutMs: runtime.config.approvals.ttl_seconds * 1000,
+            runtime,
+          }
+        : undefined;
     return runTool(tool, input.value, toolCtx, legacy);
   });
 

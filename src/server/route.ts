@@ -57,7 +57,9 @@ export function defineRoute<A extends RouteAuth>(route: Route<A>): Route<A> {
 export function routeParam(ctx: Pick<RouteContext, 'params'>, name: string): string {
   const v = ctx.params[name];
   if (v === undefined) {
-    throw new GatehouseError('internal', `route parameter ${name} is missing`, { hint: 'this is a bug in Gatehouse; report it' });
+    throw new GatehouseError('internal', `route parameter ${name} is missing`, {
+      hint: 'this is a bug in Gatehouse; report it',
+    });
   }
   return v;
 }
@@ -79,7 +81,8 @@ function compile(route: AnyRoute): Segment[] {
   const parts = route.path.split('/').slice(1);
   segs = parts.map((p, i): Segment => {
     if (p === '*') {
-      if (i !== parts.length - 1) throw new GatehouseError('internal', `route path ${route.path}: * must be the last segment`);
+      if (i !== parts.length - 1)
+        throw new GatehouseError('internal', `route path ${route.path}: * must be the last segment`);
       return { rest: true };
     }
     if (p.startsWith(':')) return { param: p.slice(1) };
@@ -131,7 +134,8 @@ export function findRoute(routes: readonly AnyRoute[], method: string, rawPath: 
  */
 export function decodeParams(raw: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(raw)) out[name] = name === '*' ? value : pathParam(value, name === 'target' ? 'target name' : name);
+  for (const [name, value] of Object.entries(raw))
+    out[name] = name === '*' ? value : pathParam(value, name === 'target' ? 'target name' : name);
   return out;
 }
 

@@ -1,6 +1,14 @@
 import { AuditLog, payloadParts } from '../audit/index.js';
 import { ensureHome, gatehouseHome, GatehouseError, log, type HomePaths } from '../core/index.js';
-import { Gate, isGranted, RateLimiter, TokenService, type ActionGuard, type Approver, type Principal } from '../gate/index.js';
+import {
+  Gate,
+  isGranted,
+  RateLimiter,
+  TokenService,
+  type ActionGuard,
+  type Approver,
+  type Principal,
+} from '../gate/index.js';
 import { openStore, storeOptionsFromEnv, type Store } from '../store/index.js';
 import { TargetRepository, parseSecretRef, type Target } from '../targets/index.js';
 import type { ToolDefinition, ToolPorts } from '../tools/index.js';
@@ -107,10 +115,27 @@ export class Runtime {
     const store = await openStore(storeOptionsFromEnv(env, paths));
     try {
       // INVARIANT: a wrong or missing master key stops the process here, before anything is served.
-      const keyring = await openKeyring({ home: paths.home, masterKeyFile: paths.masterKeyFile, env, store, create: opts.create !== false });
+      const keyring = await openKeyring({
+        home: paths.home,
+        masterKeyFile: paths.masterKeyFile,
+        env,
+        store,
+        create: opts.create !== false,
+      });
       const vault = openVault({ store, keyring });
       const audit = new AuditLog(store, await keyring.internalKey('audit-chain'));
-      const rt = new Runtime(env, paths, config, store, keyring, vault, audit, opts.guard, opts.approver, await keyring.internalKey('store-integrity'));
+      const rt = new Runtime(
+        env,
+        paths,
+        config,
+        store,
+        keyring,
+        vault,
+        audit,
+        opts.guard,
+        opts.approver,
+        await keyring.internalKey('store-integrity'),
+      );
       rt.#configDir = dirname(resolve(configFile));
       // Rows written before row signatures existed are signed once, by the process that added the
       // signature columns (0006), and only while the keyring says the store was never fully
@@ -153,9 +178,13 @@ export class Runtime {
 
   #approverOrFail(): Approver {
     if (!this.#approver) {
-      throw new GatehouseError('approval_required', 'a person must approve this, and no approval channel is configured', {
-        hint: 'ask an operator to run it for you',
-      });
+      throw new GatehouseError(
+        'approval_required',
+        'a person must approve this, and no approval channel is configured',
+        {
+          hint: 'ask an operator to run it for you',
+        },
+      );
     }
     return this.#approver;
   }
@@ -174,7 +203,10 @@ export class Runtime {
 
   readonly sshPool = lazy(async (): Promise<SshPool> => {
     const { SshPool } = await import('../ssh/index.js');
-    const pool = new SshPool({ maxChannels: this.config.ssh.max_channels, idleCloseMs: this.config.ssh.idle_close_seconds * 1000 });
+    const pool = new SshPool({
+      maxChannels: this.config.ssh.max_channels,
+      idleCloseMs: this.config.ssh.idle_close_seconds * 1000,
+    });
     this.#closers.push(() => pool.close());
     return pool;
   });
@@ -195,7 +227,14 @@ export class Runtime {
             target: t.target,
             outcome: 'transcript',
             tokenId: t.owner,
-            detail: { session: t.id, openedAt: t.openedAt, closedAt: t.closedAt, closeReason: t.closeReason, truncated: t.truncated, entries: t.entries.length },
+            detail: {
+              session: t.id,
+              openedAt: t.openedAt,
+              closedAt: t.closedAt,
+              closeReason: t.closeReason,
+              truncated: t.truncated,
+              entries: t.entries.length,
+            },
             payload: payloadParts('transcript', t.entries.map((e) => JSON.stringify(e)).join('\n')),
           })
           .catch((e) => log.error('session transcript not audited', { err: e }));
@@ -215,8 +254,14 @@ export class Runtime {
     this.#sweep = setInterval(() => {
       void (async () => {
         const mgr = await this.sessions();
-        const owners = new Set(mgr.list().filter((s) => !s.closed).map((s) => s.owner));
-        for (const owner of owners) if (!(await this.tokens.isActive(owner))) mgr.closeAllFor(owner, 'token revoked or expired');
+        const owners = new Set(
+          mgr
+            .list()
+            .filter((s) => !s.closed)
+            .map((s) => s.owner),
+        );
+        for (const owner of owners)
+          if (!(await this.tokens.isActive(owner))) mgr.closeAllFor(owner, 'token revoked or expired');
       })().catch((e) => log.warn('session sweep failed', { err: e }));
     }, SESSION_SWEEP_MS);
     this.#sweep.unref();
@@ -276,7 +321,10 @@ export class Runtime {
   async #openTargetSecret(target: Target, ref: string): Promise<string> {
     const { ref: fieldRef, vault } = parseSecretRef(ref, 'secret');
     const host = target.kind === 'http' ? new URL(target.config.baseUrl).hostname : target.config.host;
-    const r = await this.vault.fillHandles(`{{vault:${fieldRef}}}`, { destination: { target: target.name, host }, grantedVaults: [vault] });
+    const r = await this.vault.fillHandles(`{{vault:${fieldRef}}}`, {
+      destination: { target: target.name, host },
+      grantedVaults: [vault],
+    });
     for (const s of r.filled) this.addSecret(s);
     return r.text;
   }

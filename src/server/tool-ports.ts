@@ -50,7 +50,11 @@ export function toolPorts(rt: Runtime): ToolPorts {
     sandbox: {
       async run(opts) {
         const { resolveProfile, runSandboxed } = await import('../sandbox/index.js');
-        const profile = resolveProfile(rt.config.sandbox.profile, { profiles: rt.config.sandbox.profiles }, { home: rt.paths.home });
+        const profile = resolveProfile(
+          rt.config.sandbox.profile,
+          { profiles: rt.config.sandbox.profiles },
+          { home: rt.paths.home },
+        );
         // INVARIANT: Gatehouse's own home, store, master key and configuration are hidden from every run.
         const hiddenPaths = [rt.paths.home, rt.paths.databaseFile, rt.paths.masterKeyFile, rt.paths.configFile];
         return runSandboxed(profile, { ...opts, hiddenPaths });

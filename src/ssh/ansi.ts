@@ -5,7 +5,8 @@
  */
 
 // CSI (incl. private modes like bracketed paste), OSC (BEL or ST terminated), charset selection, other 2-byte ESC.
-const ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()*+][0-9A-Za-z]|\x1b[@-Z\\^_`a-z{|}~=>]|\x9b[0-?]*[ -/]*[@-~]/g;
+const ESCAPES =
+  /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[()*+][0-9A-Za-z]|\x1b[@-Z\\^_`a-z{|}~=>]|\x9b[0-?]*[ -/]*[@-~]/g;
 const CONTROLS = /[\x00-\x08\x0b-\x1f\x7f]/g;
 
 export function stripAnsi(s: string): string {

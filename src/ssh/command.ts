@@ -18,7 +18,8 @@ import { GatehouseError } from '../core/index.js';
 
 /** POSIX single-quote quoting: 'it'\''s'. Safe for any byte string without NUL. */
 export function shellQuote(s: string): string {
-  if (s.includes('\0')) throw new GatehouseError('invalid_input', 'a value contains a NUL byte', { hint: 'remove NUL bytes' });
+  if (s.includes('\0'))
+    throw new GatehouseError('invalid_input', 'a value contains a NUL byte', { hint: 'remove NUL bytes' });
   return "'" + s.replace(/'/g, `'\\''`) + "'";
 }
 
@@ -28,15 +29,20 @@ export function buildCommand(command: string, cwd?: string, env?: Record<string,
   if (typeof command !== 'string' || command.trim() === '') {
     throw new GatehouseError('invalid_input', 'command is empty', { hint: 'pass a shell command line' });
   }
-  if (command.includes('\0')) throw new GatehouseError('invalid_input', 'command contains a NUL byte', { hint: 'remove NUL bytes' });
+  if (command.includes('\0'))
+    throw new GatehouseError('invalid_input', 'command contains a NUL byte', { hint: 'remove NUL bytes' });
   const lines: string[] = [];
   if (env) {
     const parts: string[] = [];
     for (const [k, v] of Object.entries(env)) {
       if (!ENV_NAME.test(k)) {
-        throw new GatehouseError('invalid_input', `environment variable name "${truncateText(k, 64)}" is not a shell identifier`, {
-          hint: 'use letters, digits and underscores, not starting with a digit',
-        });
+        throw new GatehouseError(
+          'invalid_input',
+          `environment variable name "${truncateText(k, 64)}" is not a shell identifier`,
+          {
+            hint: 'use letters, digits and underscores, not starting with a digit',
+          },
+        );
       }
       // INVARIANT: a variable the guard always denies (the loader and shell-startup classes of
       // src/core/exec-env.ts: LD_PRELOAD, BASH_ENV, PS4, SHELLOPTS…) never reaches the remote shell,

@@ -21,14 +21,20 @@ export interface ConnectOptions {
 
 export function validateSpec(spec: SshTargetSpec): void {
   const bad = (what: string) =>
-    new GatehouseError('config_invalid', `SSH target "${spec.name}": ${what}`, { hint: 'fix the target with `gatehouse target add ssh …`' });
+    new GatehouseError('config_invalid', `SSH target "${spec.name}": ${what}`, {
+      hint: 'fix the target with `gatehouse target add ssh …`',
+    });
   if (!spec.name || typeof spec.name !== 'string') throw bad('name is missing');
   if (!spec.host || /[\s/@]/.test(spec.host)) throw bad('host is missing or malformed');
   if (!Number.isInteger(spec.port) || spec.port < 1 || spec.port > 65535) throw bad('port must be 1-65535');
   if (!spec.user || /[\s:@]/.test(spec.user)) throw bad('user is missing or malformed');
 }
 
-function connectError(spec: SshTargetSpec, e: Error & { code?: string; level?: string }, timeoutMs: number): GatehouseError {
+function connectError(
+  spec: SshTargetSpec,
+  e: Error & { code?: string; level?: string },
+  timeoutMs: number,
+): GatehouseError {
   const where = `${spec.user}@${spec.host}:${spec.port}`;
   if (e.level === 'client-timeout' || /timed out/i.test(e.message)) {
     return new GatehouseError('timeout', `SSH target "${spec.name}" (${where}): no handshake within ${timeoutMs} ms`, {
@@ -36,9 +42,13 @@ function connectError(spec: SshTargetSpec, e: Error & { code?: string; level?: s
     });
   }
   if (e.level === 'client-authentication') {
-    return new GatehouseError('ssh_error', `SSH target "${spec.name}": authentication as "${spec.user}" was refused by ${spec.host}:${spec.port}`, {
-      hint: 'check that the public half of the target key is in the user\'s authorized_keys',
-    });
+    return new GatehouseError(
+      'ssh_error',
+      `SSH target "${spec.name}": authentication as "${spec.user}" was refused by ${spec.host}:${spec.port}`,
+      {
+        hint: "check that the public half of the target key is in the user's authorized_keys",
+      },
+    );
   }
   const code = typeof e.code === 'string' && /^[A-Z_]+$/.test(e.code) ? ` (${e.code})` : '';
   return new GatehouseError('ssh_error', `SSH target "${spec.name}": could not connect to ${where}${code}`, {
@@ -47,7 +57,11 @@ function connectError(spec: SshTargetSpec, e: Error & { code?: string; level?: s
 }
 
 /** Resolves with a ready, authenticated client. The caller owns it (end() it when done). */
-export function openConnection(spec: SshTargetSpec, getCredentials: CredentialProvider, opts: ConnectOptions = {}): Promise<Client> {
+export function openConnection(
+  spec: SshTargetSpec,
+  getCredentials: CredentialProvider,
+  opts: ConnectOptions = {},
+): Promise<Client> {
   validateSpec(spec);
   const timeoutMs = opts.connectTimeoutMs ?? 10_000;
   return new Promise((resolve, reject) => {
@@ -65,7 +79,11 @@ export function openConnection(spec: SshTargetSpec, getCredentials: CredentialPr
       reject(err);
     };
 
-    const authHandler = (_methodsLeft: AuthenticationType[] | null, _partial: boolean | null, next: NextAuthHandler): void => {
+    const authHandler = (
+      _methodsLeft: AuthenticationType[] | null,
+      _partial: boolean | null,
+      next: NextAuthHandler,
+    ): void => {
       // One attempt only: a second call means the server refused the key.
       if (authAttempted) return next(false as unknown as Parameters<NextAuthHandler>[0]);
       authAttempted = true;
@@ -74,9 +92,13 @@ export function openConnection(spec: SshTargetSpec, getCredentials: CredentialPr
           const parsed = utils.parseKey(creds.privateKey, creds.passphrase);
           const key = Array.isArray(parsed) ? parsed[0] : parsed;
           if (!key || key instanceof Error || !key.isPrivateKey()) {
-            authError = new GatehouseError('key_invalid', `SSH target "${spec.name}": the private key could not be used (unsupported format or wrong passphrase)`, {
-              hint: 'store an OpenSSH or PEM private key in the vault item, with its passphrase if it is encrypted',
-            });
+            authError = new GatehouseError(
+              'key_invalid',
+              `SSH target "${spec.name}": the private key could not be used (unsupported format or wrong passphrase)`,
+              {
+                hint: 'store an OpenSSH or PEM private key in the vault item, with its passphrase if it is encrypted',
+              },
+            );
             return next(false as unknown as Parameters<NextAuthHandler>[0]);
           }
           next({ type: 'publickey', username: spec.user, key });
@@ -84,7 +106,9 @@ export function openConnection(spec: SshTargetSpec, getCredentials: CredentialPr
         (e: unknown) => {
           authError = isGatehouseError(e)
             ? e
-            : new GatehouseError('ssh_error', `SSH target "${spec.name}": credentials are unavailable`, { hint: 'check the vault item bound to this target' });
+            : new GatehouseError('ssh_error', `SSH target "${spec.name}": credentials are unavailable`, {
+                hint: 'check the vault item bound to this target',
+              });
           next(false as unknown as Parameters<NextAuthHandler>[0]);
         },
       );
@@ -100,7 +124,15 @@ export function openConnection(spec: SshTargetSpec, getCredentials: CredentialPr
       if (authError) return fail(authError);
       fail(connectError(spec, e, timeoutMs));
     });
-    client.on('close', () => fail(check.refused ?? authError ?? new GatehouseError('ssh_error', `SSH target "${spec.name}": connection closed during setup`, { hint: 'see the sshd log on the target' })));
+    client.on('close', () =>
+      fail(
+        check.refused ??
+          authError ??
+          new GatehouseError('ssh_error', `SSH target "${spec.name}": connection closed during setup`, {
+            hint: 'see the sshd log on the target',
+          }),
+      ),
+    );
 
     client.connect({
       host: spec.host,

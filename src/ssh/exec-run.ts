@@ -68,12 +68,20 @@ class Capture {
 export function validTimeoutMs(timeoutS: number | undefined, fallbackS: number): number {
   const s = timeoutS ?? fallbackS;
   if (typeof s !== 'number' || !Number.isFinite(s) || s <= 0 || s > 86_400) {
-    throw new GatehouseError('invalid_input', 'timeout_s must be a number of seconds between 0 and 86400', { hint: 'pass a positive timeout' });
+    throw new GatehouseError('invalid_input', 'timeout_s must be a number of seconds between 0 and 86400', {
+      hint: 'pass a positive timeout',
+    });
   }
   return Math.round(s * 1000);
 }
 
-export function runExec(client: Client, targetName: string, command: string, opts: ExecOptions, cfg: ExecRunConfig): Promise<ExecResult> {
+export function runExec(
+  client: Client,
+  targetName: string,
+  command: string,
+  opts: ExecOptions,
+  cfg: ExecRunConfig,
+): Promise<ExecResult> {
   const timeoutMs = validTimeoutMs(opts.timeoutS, cfg.defaultTimeoutS);
   const maxOut = opts.maxOutputBytes ?? cfg.defaultMaxOutputBytes;
   const progressEvery = opts.progressIntervalMs ?? 1000;
@@ -117,9 +125,13 @@ export function runExec(client: Client, targetName: string, command: string, opt
         unsubscribe();
         if (lost && !gotExit && !stopping) {
           reject(
-            new GatehouseError('ssh_error', `connection to SSH target "${targetName}" was lost while the command ran; it may or may not have completed`, {
-              hint: 'check the target state before retrying; the next call reconnects',
-            }),
+            new GatehouseError(
+              'ssh_error',
+              `connection to SSH target "${targetName}" was lost while the command ran; it may or may not have completed`,
+              {
+                hint: 'check the target state before retrying; the next call reconnects',
+              },
+            ),
           );
           return;
         }

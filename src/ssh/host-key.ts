@@ -32,13 +32,21 @@ export function normalizeFingerprint(fp: string): string | undefined {
   return FP_RE.test(s) ? s : undefined;
 }
 
-export function hostKeyError(targetName: string, expected: string | undefined, presented: string, keyType: string): GatehouseError {
+export function hostKeyError(
+  targetName: string,
+  expected: string | undefined,
+  presented: string,
+  keyType: string,
+): GatehouseError {
   const fix = `gatehouse target trust ${targetName}`;
   if (!expected) {
     return new GatehouseError(
       'host_key_mismatch',
       `host key of SSH target "${targetName}" is not pinned (expected: none pinned; presented: ${presented} ${keyType}); connection refused`,
-      { hint: `verify the fingerprint out of band, then run \`${fix}\``, details: { target: targetName, expected: null, presented, keyType } },
+      {
+        hint: `verify the fingerprint out of band, then run \`${fix}\``,
+        details: { target: targetName, expected: null, presented, keyType },
+      },
     );
   }
   return new GatehouseError(
@@ -59,7 +67,11 @@ export interface HostKeyCheck {
 }
 
 /** Builds an ssh2 hostVerifier that only accepts the pinned fingerprint. */
-export function pinnedVerifier(targetName: string, pinned: string | undefined, check: HostKeyCheck): (key: Buffer) => boolean {
+export function pinnedVerifier(
+  targetName: string,
+  pinned: string | undefined,
+  check: HostKeyCheck,
+): (key: Buffer) => boolean {
   const expected = pinned === undefined ? undefined : normalizeFingerprint(pinned);
   return (key: Buffer) => {
     const presented = fingerprintOf(key);
@@ -68,7 +80,12 @@ export function pinnedVerifier(targetName: string, pinned: string | undefined, c
     check.keyType = keyType;
     // Fail closed: an unparsable pinned value counts as "not pinned".
     if (expected !== undefined && presented === expected) return true;
-    check.refused = hostKeyError(targetName, pinned === undefined ? undefined : expected ?? pinned, presented, keyType);
+    check.refused = hostKeyError(
+      targetName,
+      pinned === undefined ? undefined : (expected ?? pinned),
+      presented,
+      keyType,
+    );
     return false;
   };
 }
@@ -77,7 +94,11 @@ export function pinnedVerifier(targetName: string, pinned: string | undefined, c
  * Connects, reads the server's host key and disconnects without authenticating (for
  * `gatehouse target trust`). Nothing is sent after the key exchange.
  */
-export function fetchHostKeyFingerprint(host: string, port: number, timeoutMs = 10_000): Promise<{ fingerprint: string; keyType: string }> {
+export function fetchHostKeyFingerprint(
+  host: string,
+  port: number,
+  timeoutMs = 10_000,
+): Promise<{ fingerprint: string; keyType: string }> {
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client();
     let result: { fingerprint: string; keyType: string } | undefined;
@@ -89,15 +110,25 @@ export function fetchHostKeyFingerprint(host: string, port: number, timeoutMs = 
       client.on('error', () => {});
       client.end();
       if (result) resolve(result);
-      else reject(err ?? new GatehouseError('ssh_error', `could not read the host key of ${host}:${port}`, { hint: 'check host and port' }));
+      else
+        reject(
+          err ??
+            new GatehouseError('ssh_error', `could not read the host key of ${host}:${port}`, {
+              hint: 'check host and port',
+            }),
+        );
     };
     client.on('error', (e: Error & { code?: string; level?: string }) => {
       if (result) return finish();
       const timedOut = e.level === 'client-timeout' || /timed out/i.test(e.message);
       finish(
         timedOut
-          ? new GatehouseError('timeout', `no SSH handshake from ${host}:${port} within ${timeoutMs} ms`, { hint: 'check host, port and firewall' })
-          : new GatehouseError('ssh_error', `could not connect to ${host}:${port}${e.code ? ` (${e.code})` : ''}`, { hint: 'check host, port and that sshd is running' }),
+          ? new GatehouseError('timeout', `no SSH handshake from ${host}:${port} within ${timeoutMs} ms`, {
+              hint: 'check host, port and firewall',
+            })
+          : new GatehouseError('ssh_error', `could not connect to ${host}:${port}${e.code ? ` (${e.code})` : ''}`, {
+              hint: 'check host, port and that sshd is running',
+            }),
       );
     });
     client.on('close', () => finish());

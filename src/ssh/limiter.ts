@@ -42,9 +42,13 @@ export class FifoLimiter {
     }
     if (this.queue.length >= this.maxQueue) {
       return Promise.reject(
-        new GatehouseError('limit_exceeded', `${this.label}: ${this.queue.length} calls already waiting for a channel`, {
-          hint: 'retry later or raise the queue limit',
-        }),
+        new GatehouseError(
+          'limit_exceeded',
+          `${this.label}: ${this.queue.length} calls already waiting for a channel`,
+          {
+            hint: 'retry later or raise the queue limit',
+          },
+        ),
       );
     }
     return new Promise((resolve, reject) => {
@@ -82,5 +86,7 @@ export class FifoLimiter {
 }
 
 function cancelledError(label: string): GatehouseError {
-  return new GatehouseError('cancelled', `${label}: cancelled while waiting for a channel`, { hint: 'nothing ran on the target' });
+  return new GatehouseError('cancelled', `${label}: cancelled while waiting for a channel`, {
+    hint: 'nothing ran on the target',
+  });
 }

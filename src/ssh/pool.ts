@@ -19,7 +19,14 @@ import { openConnection, validateSpec, type ConnectOptions } from './connect.js'
 import { ChannelOpenError, runExec } from './exec-run.js';
 import { FifoLimiter } from './limiter.js';
 import { sftpRead, sftpWrite, openSftp } from './sftp.js';
-import type { CredentialProvider, ExecOptions, ExecResult, ReadFileResult, SshTargetSpec, WriteFileResult } from './types.js';
+import type {
+  CredentialProvider,
+  ExecOptions,
+  ExecResult,
+  ReadFileResult,
+  SshTargetSpec,
+  WriteFileResult,
+} from './types.js';
 
 const log = createLogger({ module: 'ssh' });
 
@@ -85,7 +92,9 @@ export class SshPool {
       defaultMaxOutputBytes: options.defaultMaxOutputBytes ?? 1024 * 1024,
     };
     if (!Number.isInteger(this.opts.maxChannels) || this.opts.maxChannels < 1) {
-      throw new GatehouseError('config_invalid', 'maxChannels must be a positive integer', { hint: 'OpenSSH allows 10 sessions per connection by default' });
+      throw new GatehouseError('config_invalid', 'maxChannels must be a positive integer', {
+        hint: 'OpenSSH allows 10 sessions per connection by default',
+      });
     }
   }
 
@@ -107,7 +116,13 @@ export class SshPool {
   }
 
   /** Reads up to maxBytes of a remote file over SFTP. */
-  async readFile(spec: SshTargetSpec, getCredentials: CredentialProvider, path: string, maxBytes: number, opts: { signal?: AbortSignal } = {}): Promise<ReadFileResult> {
+  async readFile(
+    spec: SshTargetSpec,
+    getCredentials: CredentialProvider,
+    path: string,
+    maxBytes: number,
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<ReadFileResult> {
     checkPath(path);
     return this.withSftp(spec, getCredentials, opts.signal, (sftp) => sftpRead(sftp, spec.name, path, maxBytes));
   }
@@ -155,13 +170,22 @@ export class SshPool {
     return out;
   }
 
-  private withSftp<T>(spec: SshTargetSpec, getCredentials: CredentialProvider, signal: AbortSignal | undefined, fn: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
+  private withSftp<T>(
+    spec: SshTargetSpec,
+    getCredentials: CredentialProvider,
+    signal: AbortSignal | undefined,
+    fn: (sftp: SFTPWrapper) => Promise<T>,
+  ): Promise<T> {
     return this.withConnection(spec, getCredentials, signal, async (conn) => {
       const sftp = await openSftp(conn.client, spec.name, () => conn.alive);
       let onLost: (() => void) | undefined;
       const lost = new Promise<never>((_, reject) => {
         onLost = () =>
-          reject(new GatehouseError('ssh_error', `connection to SSH target "${spec.name}" was lost during a file transfer`, { hint: 'the next call reconnects' }));
+          reject(
+            new GatehouseError('ssh_error', `connection to SSH target "${spec.name}" was lost during a file transfer`, {
+              hint: 'the next call reconnects',
+            }),
+          );
         conn.lostListeners.add(onLost);
       });
       lost.catch(() => {});
@@ -179,8 +203,14 @@ export class SshPool {
   }
 
   /** Acquires a channel slot, gets a live connection, runs fn; retries once if the channel could not open on a dead connection. */
-  private async withConnection<T>(spec: SshTargetSpec, getCredentials: CredentialProvider, signal: AbortSignal | undefined, fn: (conn: Conn) => Promise<T>): Promise<T> {
-    if (this.closed) throw new GatehouseError('ssh_error', 'the SSH pool is closed', { hint: 'the gateway is shutting down' });
+  private async withConnection<T>(
+    spec: SshTargetSpec,
+    getCredentials: CredentialProvider,
+    signal: AbortSignal | undefined,
+    fn: (conn: Conn) => Promise<T>,
+  ): Promise<T> {
+    if (this.closed)
+      throw new GatehouseError('ssh_error', 'the SSH pool is closed', { hint: 'the gateway is shutting down' });
     validateSpec(spec);
     const slot = this.slot(spec.name);
     const release = await slot.limiter.acquire(signal);
@@ -209,7 +239,11 @@ export class SshPool {
               await new Promise((r) => setTimeout(r, 10 * 2 ** busyRetries++));
               continue;
             }
-            throw new GatehouseError('ssh_error', e.message, { hint: e.connectionDead ? 'the connection was lost; retry' : 'the server refused a new channel (MaxSessions?)' });
+            throw new GatehouseError('ssh_error', e.message, {
+              hint: e.connectionDead
+                ? 'the connection was lost; retry'
+                : 'the server refused a new channel (MaxSessions?)',
+            });
           }
           throw e;
         } finally {
@@ -225,7 +259,13 @@ export class SshPool {
   private slot(name: string): Slot {
     let s = this.slots.get(name);
     if (!s) {
-      s = { name, limiter: new FifoLimiter(this.opts.maxChannels, this.opts.maxQueue, `SSH target "${name}"`), conn: undefined, connecting: undefined, connects: 0 };
+      s = {
+        name,
+        limiter: new FifoLimiter(this.opts.maxChannels, this.opts.maxQueue, `SSH target "${name}"`),
+        conn: undefined,
+        connecting: undefined,
+        connects: 0,
+      };
       this.slots.set(name, s);
     }
     return s;
@@ -245,7 +285,12 @@ export class SshPool {
     }
   }
 
-  private async connect(slot: Slot, spec: SshTargetSpec, getCredentials: CredentialProvider, key: string): Promise<Conn> {
+  private async connect(
+    slot: Slot,
+    spec: SshTargetSpec,
+    getCredentials: CredentialProvider,
+    key: string,
+  ): Promise<Conn> {
     const client = await openConnection(spec, getCredentials, this.opts);
     slot.connects++;
     const conn: Conn = { client, key, alive: true, channels: 0, idleTimer: undefined, lostListeners: new Set() };
@@ -294,6 +339,8 @@ export class SshPool {
 
 function checkPath(path: string): void {
   if (typeof path !== 'string' || path === '' || path.includes('\0')) {
-    throw new GatehouseError('invalid_input', 'path must be a non-empty string without NUL bytes', { hint: 'pass a remote file path' });
+    throw new GatehouseError('invalid_input', 'path must be a non-empty string without NUL bytes', {
+      hint: 'pass a remote file path',
+    });
   }
 }

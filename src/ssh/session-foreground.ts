@@ -127,7 +127,16 @@ export function parseStat(line: string): ProcStat | undefined {
     const v = Number(f[k - 3]);
     return Number.isFinite(v) ? v : NaN;
   };
-  const st: ProcStat = { pid, comm, state: f[0] ?? '', pgrp: num(5), session: num(6), tpgid: num(8), startcode: num(26), startstack: num(28) };
+  const st: ProcStat = {
+    pid,
+    comm,
+    state: f[0] ?? '',
+    pgrp: num(5),
+    session: num(6),
+    tpgid: num(8),
+    startcode: num(26),
+    startstack: num(28),
+  };
   if ([st.pgrp, st.session, st.tpgid, st.startcode, st.startstack].some((v) => Number.isNaN(v))) return undefined;
   return st;
 }
@@ -148,7 +157,23 @@ const IGNCR = 0o200;
 const IUCLC = 0o1000;
 const XCASE = 0o4;
 /** c_cc slots holding characters (VTIME=5 and VMIN=6 hold numbers). */
-const CC_NAMES: Record<number, string> = { 0: 'intr', 1: 'quit', 2: 'erase', 3: 'kill', 4: 'eof', 7: 'swtc', 8: 'start', 9: 'stop', 10: 'susp', 11: 'eol', 12: 'rprnt', 13: 'discard', 14: 'werase', 15: 'lnext', 16: 'eol2' };
+const CC_NAMES: Record<number, string> = {
+  0: 'intr',
+  1: 'quit',
+  2: 'erase',
+  3: 'kill',
+  4: 'eof',
+  7: 'swtc',
+  8: 'start',
+  9: 'stop',
+  10: 'susp',
+  11: 'eol',
+  12: 'rprnt',
+  13: 'discard',
+  14: 'werase',
+  15: 'lnext',
+  16: 'eol2',
+};
 
 /**
  * Why typed text would not reach the shell as written, or undefined when it would. A special
@@ -168,7 +193,8 @@ export function termiosProblem(t: Termios): string | undefined {
     const v = t.cc[Number(i)];
     if (v === undefined) return 'the terminal settings could not be read';
     const safe = v === 0 || v === 0x7f || (v < 0x20 && v !== 0x09 && v !== 0x0a);
-    if (!safe) return `the terminal's ${name} character was changed to ${JSON.stringify(String.fromCharCode(v))} (stty): typed text would be edited before the shell reads it`;
+    if (!safe)
+      return `the terminal's ${name} character was changed to ${JSON.stringify(String.fromCharCode(v))} (stty): typed text would be edited before the shell reads it`;
   }
   return undefined;
 }
@@ -199,16 +225,16 @@ export function probeScript(shellPid: number, mode: 'auto' | 'ps'): string {
   return [
     'IFS= read -r k || exit 0',
     // Everything before this line (an rc file that prints for every shell) is ignored.
-    "printf 'R %s\\n' \"$k\"",
+    'printf \'R %s\\n\' "$k"',
     `p=${shellPid}`,
     'while IFS= read -r n; do',
     "  case $n in ''|*[!0-9a-f]*) exit 1;; esac",
-    "  printf 'H %s %s\\n' \"$k\" \"$n\"",
+    '  printf \'H %s %s\\n\' "$k" "$n"',
     `  if ${useProc}; then`,
     '    if IFS= read -r s < /proc/$p/stat; then',
-    "      printf 'S %s\\n' \"$s\"",
+    '      printf \'S %s\\n\' "$s"',
     // Read-only: tcgetattr on the shell's own terminal, reopened through its fd 0.
-    "      if g=$(stty -g < /proc/$p/fd/0); then printf 'Q %s\\n' \"$g\"; fi",
+    '      if g=$(stty -g < /proc/$p/fd/0); then printf \'Q %s\\n\' "$g"; fi',
     '      r=${s##*) }; set -f; set -- $r; set +f',
     '      t=$6',
     '      if [ "$t" != "$3" ]; then',
@@ -218,15 +244,15 @@ export function probeScript(shellPid: number, mode: 'auto' | 'ps'): string {
     '      if [ -r $c ]; then',
     '        l=; IFS= read -r l < $c',
     "        printf 'C\\n'",
-    "        for i in $l; do if IFS= read -r x < /proc/$i/stat; then printf 'K %s\\n' \"$x\"; fi; done",
+    '        for i in $l; do if IFS= read -r x < /proc/$i/stat; then printf \'K %s\\n\' "$x"; fi; done',
     '      fi',
     '    fi',
     '  else',
-    "    ps -o pid= -o pgid= -o tpgid= -o comm= -p $p | while IFS= read -r x; do printf 'P %s\\n' \"$x\"; done",
+    '    ps -o pid= -o pgid= -o tpgid= -o comm= -p $p | while IFS= read -r x; do printf \'P %s\\n\' "$x"; done',
     '    t=$(ps -o tpgid= -p $p); t=${t##* }',
     "    case $t in ''|*[!0-9]*) ;; *) ps -o pid= -o comm= -p $t | while IFS= read -r x; do printf 'G %s\\n' \"$x\"; done;; esac",
     '  fi',
-    "  printf 'E %s %s\\n' \"$k\" \"$n\"",
+    '  printf \'E %s %s\\n\' "$k" "$n"',
     'done 2>/dev/null',
   ].join('\n');
 }
@@ -297,10 +323,11 @@ function notAtShell(program: string, pid: number, reason: string): Foreground {
  * everything else, including a sample that is missing or incomplete, is not at the shell.
  */
 export function judgeForeground(base: ShellBaseline, sample: ProbeSample | undefined): Foreground {
-  if (!sample) return notAtShell('unknown', 0, 'the terminal\'s foreground could not be determined');
+  if (!sample) return notAtShell('unknown', 0, "the terminal's foreground could not be determined");
   const sh = sample.shell;
-  if (!sh || sh.pid !== base.pid) return notAtShell('unknown', 0, 'the session\'s shell is gone');
-  if (sh.comm !== base.comm) return notAtShell(sh.comm || 'unknown', sh.pid, `the shell was replaced by ${sh.comm || 'another program'} (exec)`);
+  if (!sh || sh.pid !== base.pid) return notAtShell('unknown', 0, "the session's shell is gone");
+  if (sh.comm !== base.comm)
+    return notAtShell(sh.comm || 'unknown', sh.pid, `the shell was replaced by ${sh.comm || 'another program'} (exec)`);
   if (sample.mode === 'proc') {
     if (sh.session !== base.session) return notAtShell(sh.comm, sh.pid, 'the shell left its session');
     if (base.startcode !== 0 && (sh.startcode !== base.startcode || sh.startstack !== base.startstack)) {
@@ -308,14 +335,20 @@ export function judgeForeground(base: ShellBaseline, sample: ProbeSample | undef
     }
   }
   if (sh.pgrp !== base.pgrp) return notAtShell(sh.comm, sh.pid, 'the shell changed its process group');
-  if (sh.state === 'T' || sh.state === 't' || sh.state === 'Z' || sh.state === 'X') return notAtShell(sh.comm, sh.pid, `the shell is not running (state ${sh.state})`);
+  if (sh.state === 'T' || sh.state === 't' || sh.state === 'Z' || sh.state === 'X')
+    return notAtShell(sh.comm, sh.pid, `the shell is not running (state ${sh.state})`);
   if (sh.tpgid !== sh.pgrp) {
     if (sh.tpgid <= 0) return notAtShell('unknown', 0, 'the terminal has no foreground process group');
     const name = sample.fg && sample.fg.pid === sh.tpgid ? sample.fg.comm : 'unknown';
     return notAtShell(name || 'unknown', sh.tpgid, `${name || 'another program'} holds the terminal`);
   }
   const inShellGroup = sample.children?.find((c) => c.pgrp === sh.pgrp);
-  if (inShellGroup) return notAtShell(inShellGroup.comm || 'unknown', inShellGroup.pid, `${inShellGroup.comm} runs in the shell's own process group (job control is off)`);
+  if (inShellGroup)
+    return notAtShell(
+      inShellGroup.comm || 'unknown',
+      inShellGroup.pid,
+      `${inShellGroup.comm} runs in the shell's own process group (job control is off)`,
+    );
   if (base.termios) {
     if (!sample.termios) return notAtShell(sh.comm, sh.pid, 'the terminal settings could not be read');
     const problem = termiosProblem(sample.termios);
@@ -331,7 +364,11 @@ export function sameForeground(a: Foreground, b: Foreground): boolean {
 }
 
 export function describeForeground(f: Foreground): string {
-  return f.atShell ? 'the shell (bash)' : f.pid > 0 ? `${f.program} (pid ${f.pid})` : `an unknown program (${f.reason})`;
+  return f.atShell
+    ? 'the shell (bash)'
+    : f.pid > 0
+      ? `${f.program} (pid ${f.pid})`
+      : `an unknown program (${f.reason})`;
 }
 
 interface Pending {
@@ -395,7 +432,10 @@ export class ShellProbe {
       const p: Pending = {
         nonce,
         resolve,
-        timer: setTimeout(() => this.fail('the terminal watch did not answer in time (stopped, or its answer was taken)'), timeoutMs),
+        timer: setTimeout(
+          () => this.fail('the terminal watch did not answer in time (stopped, or its answer was taken)'),
+          timeoutMs,
+        ),
       };
       this.queue.push(p);
       try {
@@ -447,12 +487,14 @@ export class ShellProbe {
     const expected = this.queue[0];
     if (!this.lines) {
       // INVARIANT: outside an answer, only the header of the answer we wait for is accepted.
-      if (!head || head[1] !== 'H' || head[2] !== this.key || !expected || head[3] !== expected.nonce) return this.fail(tampered);
+      if (!head || head[1] !== 'H' || head[2] !== this.key || !expected || head[3] !== expected.nonce)
+        return this.fail(tampered);
       this.lines = [];
       return;
     }
     if (head) {
-      if (head[1] !== 'E' || head[2] !== this.key || !expected || head[3] !== expected.nonce) return this.fail(tampered);
+      if (head[1] !== 'E' || head[2] !== this.key || !expected || head[3] !== expected.nonce)
+        return this.fail(tampered);
       const lines = this.lines;
       this.lines = undefined;
       this.queue.shift();

@@ -90,7 +90,7 @@ export function initLines(nonce: string): InitLines {
     '[[ -o emacs || -o vi ]] && __gh_f+=R',
     'shopt -q expand_aliases && __gh_f+=A',
     '[[ -n $(alias) ]] && __gh_f+=L',
-    "[[ $(compgen -A function) != command_not_found_handle ]] && __gh_f+=F",
+    '[[ $(compgen -A function) != command_not_found_handle ]] && __gh_f+=F',
     '[[ -n $(trap -p) ]] && __gh_f+=T',
     '[[ -n ${PROMPT_COMMAND+x}${PS0+x} ]] && __gh_f+=P',
     "[[ $PS1 != '$ ' || -n $PS2 || $PS4 != '+ ' ]] && __gh_f+=S",

@@ -24,20 +24,29 @@ export const SEND_MAX_CHARS = 1024 * 1024;
 
 /** Throws invalid_input for an input that must not be written (see the header). */
 export function checkInput(input: unknown): asserts input is string {
-  if (typeof input !== 'string') throw new GatehouseError('invalid_input', 'input must be a string', { hint: 'pass text' });
+  if (typeof input !== 'string')
+    throw new GatehouseError('invalid_input', 'input must be a string', { hint: 'pass text' });
   if (input.length > SEND_MAX_CHARS) {
-    throw new GatehouseError('invalid_input', `input is ${input.length} characters (limit ${SEND_MAX_CHARS})`, { hint: 'send less at once, or copy a file with ssh_write_file' });
+    throw new GatehouseError('invalid_input', `input is ${input.length} characters (limit ${SEND_MAX_CHARS})`, {
+      hint: 'send less at once, or copy a file with ssh_write_file',
+    });
   }
   if (endsWithContinuation(input)) {
-    throw new GatehouseError('invalid_input', 'input ends with an open line continuation (a trailing backslash)', { hint: 'send the whole command in one input' });
+    throw new GatehouseError('invalid_input', 'input ends with an open line continuation (a trailing backslash)', {
+      hint: 'send the whole command in one input',
+    });
   }
   // The terminal maps CR to LF (ICRNL), so both end a line.
   for (const line of input.split(/[\r\n]/)) {
     const bytes = Buffer.byteLength(line, 'utf8');
     if (bytes > TTY_LINE_MAX_BYTES) {
-      throw new GatehouseError('invalid_input', `a line of the input is ${bytes} bytes; a terminal passes at most ${TTY_LINE_MAX_BYTES} bytes of one line and silently drops the rest`, {
-        hint: 'split the command into shorter lines, or write long data to a file with ssh_write_file and use that',
-      });
+      throw new GatehouseError(
+        'invalid_input',
+        `a line of the input is ${bytes} bytes; a terminal passes at most ${TTY_LINE_MAX_BYTES} bytes of one line and silently drops the rest`,
+        {
+          hint: 'split the command into shorter lines, or write long data to a file with ssh_write_file and use that',
+        },
+      );
     }
   }
 }

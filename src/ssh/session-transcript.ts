@@ -80,14 +80,24 @@ export class TranscriptRecorder {
     this.dropEntry = undefined;
     if (dir === 'in') this.turnChars = 0;
     if (this.onRecord) {
-      this.onRecord({ ...this.ident, seq: this.entries.length - 1, at: entry.at, dir, data, ...(foreground ? { foreground } : {}) });
+      this.onRecord({
+        ...this.ident,
+        seq: this.entries.length - 1,
+        at: entry.at,
+        dir,
+        data,
+        ...(foreground ? { foreground } : {}),
+      });
     }
   }
 
   /** Records output, within the budgets. */
   output(text: string): void {
     if (!text) return;
-    const room = Math.min(this.limits.outputMaxChars - this.outputChars, this.limits.outputMaxCharsPerTurn - this.turnChars);
+    const room = Math.min(
+      this.limits.outputMaxChars - this.outputChars,
+      this.limits.outputMaxCharsPerTurn - this.turnChars,
+    );
     const keep = room > 0 ? cutText(text, room) : '';
     if (keep) {
       this.outputChars += keep.length;
@@ -110,7 +120,14 @@ export class TranscriptRecorder {
     }
   }
 
-  snapshot(meta: { id: string; owner: string; target: string; openedAt: string; closedAt?: string; closeReason?: string }): SessionTranscript {
+  snapshot(meta: {
+    id: string;
+    owner: string;
+    target: string;
+    openedAt: string;
+    closedAt?: string;
+    closeReason?: string;
+  }): SessionTranscript {
     return {
       ...meta,
       entries: this.entries.map((e) => ({ ...e })),

@@ -32,7 +32,15 @@ import { stripAnsi } from './ansi.js';
 import { sendChannelSignal } from './channel-signal.js';
 import { openConnection, type ConnectOptions } from './connect.js';
 import { validTimeoutMs } from './exec-run.js';
-import { ShellProbe, describeForeground, judgeForeground, sameForeground, termiosProblem, type Foreground, type ShellBaseline } from './session-foreground.js';
+import {
+  ShellProbe,
+  describeForeground,
+  judgeForeground,
+  sameForeground,
+  termiosProblem,
+  type Foreground,
+  type ShellBaseline,
+} from './session-foreground.js';
 import { describeInitFlags, initLines } from './session-init.js';
 import { checkInput, textToWrite } from './session-input.js';
 import { OutputPipeline, lineScrubber, scrubWhole, type ScrubberFactory } from './session-output.js';
@@ -190,7 +198,10 @@ function notFound(): GatehouseError {
 export class SshSessionManager {
   private readonly sessions = new Map<string, Session>();
   private readonly closedTranscripts = new Map<string, SessionTranscript>();
-  private readonly o: Required<Omit<SessionManagerOptions, keyof ConnectOptions | 'onTranscript' | 'onRecord' | 'createScrubber'>> & SessionManagerOptions;
+  private readonly o: Required<
+    Omit<SessionManagerOptions, keyof ConnectOptions | 'onTranscript' | 'onRecord' | 'createScrubber'>
+  > &
+    SessionManagerOptions;
 
   constructor(options: SessionManagerOptions = {}) {
     this.o = {
@@ -211,15 +222,26 @@ export class SshSessionManager {
     };
   }
 
-  async open(spec: SshTargetSpec, getCredentials: CredentialProvider, opts: SessionOpenOptions): Promise<{ id: string }> {
-    if (!opts.owner) throw new GatehouseError('invalid_input', 'a session needs an owner', { hint: 'pass the token id' });
+  async open(
+    spec: SshTargetSpec,
+    getCredentials: CredentialProvider,
+    opts: SessionOpenOptions,
+  ): Promise<{ id: string }> {
+    if (!opts.owner)
+      throw new GatehouseError('invalid_input', 'a session needs an owner', { hint: 'pass the token id' });
     const open = [...this.sessions.values()].filter((s) => !s.closed);
     if (open.length >= this.o.maxSessions) {
-      throw new GatehouseError('limit_exceeded', `${open.length} SSH sessions are open (limit ${this.o.maxSessions})`, { hint: 'close a session first' });
+      throw new GatehouseError('limit_exceeded', `${open.length} SSH sessions are open (limit ${this.o.maxSessions})`, {
+        hint: 'close a session first',
+      });
     }
     const mine = open.filter((s) => s.owner === opts.owner).length;
     if (mine >= this.o.maxSessionsPerOwner) {
-      throw new GatehouseError('limit_exceeded', `this token has ${mine} SSH sessions open (limit ${this.o.maxSessionsPerOwner})`, { hint: 'close a session first' });
+      throw new GatehouseError(
+        'limit_exceeded',
+        `this token has ${mine} SSH sessions open (limit ${this.o.maxSessionsPerOwner})`,
+        { hint: 'close a session first' },
+      );
     }
     const idleMs = validTimeoutMs(opts.idleTimeoutS, this.o.idleTimeoutS);
     const initMs = validTimeoutMs(this.o.initTimeoutS, 15);
@@ -227,13 +249,27 @@ export class SshSessionManager {
     let stream: ClientChannel;
     try {
       stream = await new Promise<ClientChannel>((resolve, reject) => {
-        client.shell({ term: opts.term ?? 'dumb', cols: opts.cols ?? 200, rows: opts.rows ?? 50, modes: { ECHO: opts.echo ? 1 : 0 } }, (err, ch) => (err ? reject(err) : resolve(ch)));
+        client.shell(
+          {
+            term: opts.term ?? 'dumb',
+            cols: opts.cols ?? 200,
+            rows: opts.rows ?? 50,
+            modes: { ECHO: opts.echo ? 1 : 0 },
+          },
+          (err, ch) => (err ? reject(err) : resolve(ch)),
+        );
       });
     } catch {
       client.end();
-      throw new GatehouseError('ssh_error', `SSH target "${spec.name}" refused to open a shell`, { hint: 'check that the user has a login shell' });
+      throw new GatehouseError('ssh_error', `SSH target "${spec.name}" refused to open a shell`, {
+        hint: 'check that the user has a login shell',
+      });
     }
-    const scrubber = opts.createScrubber ?? (opts.scrub ? () => lineScrubber(opts.scrub!) : undefined) ?? this.o.createScrubber ?? identityScrubber;
+    const scrubber =
+      opts.createScrubber ??
+      (opts.scrub ? () => lineScrubber(opts.scrub!) : undefined) ??
+      this.o.createScrubber ??
+      identityScrubber;
     const now = new Date();
     const id = 'sess_' + randomBytes(18).toString('base64url');
     // The pipeline's sink reads `s` only when output arrives, after `s` is built.
@@ -326,9 +362,13 @@ export class SshSessionManager {
     this.touch(s);
     const total = s.base + s.buf.length;
     let since = opts.since ?? s.readCursor;
-    if (!Number.isInteger(since) || since < 0) throw new GatehouseError('invalid_input', 'since must be a non-negative integer cursor', { hint: 'use `next` from a previous read' });
+    if (!Number.isInteger(since) || since < 0)
+      throw new GatehouseError('invalid_input', 'since must be a non-negative integer cursor', {
+        hint: 'use `next` from a previous read',
+      });
     const limit = opts.limit ?? this.o.bufferChars;
-    if (!Number.isInteger(limit) || limit <= 0) throw new GatehouseError('invalid_input', 'limit must be a positive integer', { hint: 'for example 65536' });
+    if (!Number.isInteger(limit) || limit <= 0)
+      throw new GatehouseError('invalid_input', 'limit must be a positive integer', { hint: 'for example 65536' });
     let dropped = false;
     if (since < s.base) {
       since = s.base;
@@ -348,7 +388,9 @@ export class SshSessionManager {
     this.touch(s);
     const key = CONTROL_KEYS[sig];
     if (!key && sig !== 'HUP' && sig !== 'TERM' && sig !== 'KILL') {
-      throw new GatehouseError('invalid_input', `unsupported signal ${String(sig)}`, { hint: 'use INT, QUIT, TSTP, HUP, TERM or KILL' });
+      throw new GatehouseError('invalid_input', `unsupported signal ${String(sig)}`, {
+        hint: 'use INT, QUIT, TSTP, HUP, TERM or KILL',
+      });
     }
     this.note(s, 'signal', sig);
     if (key) {
@@ -371,7 +413,14 @@ export class SshSessionManager {
     for (const s of this.sessions.values()) {
       if (s.init) continue; // still being set up: not usable yet
       if (owner !== undefined && s.owner !== owner) continue;
-      out.push({ id: s.id, owner: s.owner, target: s.target, openedAt: s.openedAt.toISOString(), lastActivityAt: s.lastActivity.toISOString(), closed: s.closed });
+      out.push({
+        id: s.id,
+        owner: s.owner,
+        target: s.target,
+        openedAt: s.openedAt.toISOString(),
+        lastActivityAt: s.lastActivity.toISOString(),
+        closed: s.closed,
+      });
     }
     return out;
   }
@@ -415,7 +464,9 @@ export class SshSessionManager {
   }
 
   private closedError(s: Session): GatehouseError {
-    return new GatehouseError('session_not_found', `SSH session is closed (${s.closeReason ?? 'closed'})`, { hint: 'open a new session' });
+    return new GatehouseError('session_not_found', `SSH session is closed (${s.closeReason ?? 'closed'})`, {
+      hint: 'open a new session',
+    });
   }
 
   /** Runs the setup lines, checks them, starts the terminal probe and records the shell's identity. */
@@ -433,7 +484,13 @@ export class SshSessionManager {
     let check = () => {};
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
-        reject(new GatehouseError('ssh_error', `the login shell of ${where} did not answer the session setup within ${Math.round(initMs / 1000)} s`, { hint: `${hintBash}; check its rc files for commands that wait for input` }));
+        reject(
+          new GatehouseError(
+            'ssh_error',
+            `the login shell of ${where} did not answer the session setup within ${Math.round(initMs / 1000)} s`,
+            { hint: `${hintBash}; check its rc files for commands that wait for input` },
+          ),
+        );
       }, initMs);
       const fail = (e: GatehouseError) => {
         clearTimeout(timer);
@@ -446,7 +503,10 @@ export class SshSessionManager {
           if (versionText !== undefined) {
             pid = Number(pidText);
             version = versionText.trim();
-            if (!version) return fail(new GatehouseError('ssh_error', `the login shell of ${where} is not bash`, { hint: hintBash }));
+            if (!version)
+              return fail(
+                new GatehouseError('ssh_error', `the login shell of ${where} is not bash`, { hint: hintBash }),
+              );
           }
         }
         const b = lines.markerB.exec(raw);
@@ -458,9 +518,18 @@ export class SshSessionManager {
           end = b.index + b[0].length;
           return resolve();
         }
-        if (s.closed) return fail(new GatehouseError('ssh_error', `the shell on ${where} closed during session setup`, { hint: hintBash }));
+        if (s.closed)
+          return fail(
+            new GatehouseError('ssh_error', `the shell on ${where} closed during session setup`, { hint: hintBash }),
+          );
         if (raw.length > INIT_OUTPUT_MAX) {
-          return fail(new GatehouseError('ssh_error', `the login shell of ${where} printed more than ${INIT_OUTPUT_MAX} characters before answering the session setup`, { hint: 'check its rc files' }));
+          return fail(
+            new GatehouseError(
+              'ssh_error',
+              `the login shell of ${where} printed more than ${INIT_OUTPUT_MAX} characters before answering the session setup`,
+              { hint: 'check its rc files' },
+            ),
+          );
         }
       };
       init.wake = check;
@@ -478,25 +547,37 @@ export class SshSessionManager {
     s.pipeline.pushText(raw.slice(end));
     const problems = describeInitFlags(flags);
     if (problems.length || !pid) {
-      throw new GatehouseError('ssh_error', `the shell on ${where} could not be set up for a session: ${problems.join('; ') || 'no process id'}`, {
-        hint: `check the rc files of ${spec.user} (~/.bashrc, ~/.bash_profile, /etc/bash.bashrc) for readonly or locked settings`,
-      });
+      throw new GatehouseError(
+        'ssh_error',
+        `the shell on ${where} could not be set up for a session: ${problems.join('; ') || 'no process id'}`,
+        {
+          hint: `check the rc files of ${spec.user} (~/.bashrc, ~/.bash_profile, /etc/bash.bashrc) for readonly or locked settings`,
+        },
+      );
     }
     this.note(s, 'event', `shell: bash ${version}, pid ${pid}`);
 
     try {
       s.probe = await ShellProbe.start(s.client, pid, this.o.foregroundProbe, this.o.foregroundTimeoutMs);
     } catch {
-      throw new GatehouseError('ssh_error', `could not open a second channel to ${where} to watch the session's terminal`, {
-        hint: 'the SSH server must allow at least two channels per connection (sshd_config MaxSessions, default 10)',
-      });
+      throw new GatehouseError(
+        'ssh_error',
+        `could not open a second channel to ${where} to watch the session's terminal`,
+        {
+          hint: 'the SSH server must allow at least two channels per connection (sshd_config MaxSessions, default 10)',
+        },
+      );
     }
     const sample = await s.probe.sample(this.o.foregroundTimeoutMs);
     const sh = sample?.shell;
     if (!sample || !sh || sh.pid !== pid || !sh.comm) {
-      throw new GatehouseError('ssh_error', `could not read the state of the shell on ${where} (neither /proc nor ps answered as expected)`, {
-        hint: 'sessions need /proc or ps on the host to tell the shell from other programs holding the terminal',
-      });
+      throw new GatehouseError(
+        'ssh_error',
+        `could not read the state of the shell on ${where} (neither /proc nor ps answered as expected)`,
+        {
+          hint: 'sessions need /proc or ps on the host to tell the shell from other programs holding the terminal',
+        },
+      );
     }
     // The login shell leads its own session and process group, and holds the terminal now.
     if (sh.pgrp !== pid || sh.tpgid !== pid) {
@@ -506,22 +587,44 @@ export class SshSessionManager {
     }
     const termios = sample.termios ? termiosProblem(sample.termios) : undefined;
     if (termios) {
-      throw new GatehouseError('ssh_error', `the terminal on ${where} is not safe for a session: ${termios}`, { hint: `check the rc files of ${spec.user} for stty settings` });
+      throw new GatehouseError('ssh_error', `the terminal on ${where} is not safe for a session: ${termios}`, {
+        hint: `check the rc files of ${spec.user} for stty settings`,
+      });
     }
-    s.baseline = { pid, comm: sh.comm, pgrp: sh.pgrp, session: sh.session, startcode: sh.startcode, startstack: sh.startstack, termios: !!sample.termios };
-    const gaps = [sample.mode === 'ps' || sh.startcode === 0 ? 'exec detection' : '', sample.termios ? '' : 'terminal settings'].filter(Boolean);
+    s.baseline = {
+      pid,
+      comm: sh.comm,
+      pgrp: sh.pgrp,
+      session: sh.session,
+      startcode: sh.startcode,
+      startstack: sh.startstack,
+      termios: !!sample.termios,
+    };
+    const gaps = [
+      sample.mode === 'ps' || sh.startcode === 0 ? 'exec detection' : '',
+      sample.termios ? '' : 'terminal settings',
+    ].filter(Boolean);
     this.note(s, 'event', `terminal watch: ${sample.mode}${gaps.length ? ` (unavailable: ${gaps.join(', ')})` : ''}`);
   }
 
   private async probeNow(s: Session): Promise<Foreground> {
-    if (!s.probe || !s.baseline) return { atShell: false, program: 'unknown', pid: 0, reason: 'the terminal is not being watched' };
-    if (s.probe.failed) return { atShell: false, program: 'unknown', pid: 0, reason: `${s.probe.failed}; open a new session` };
+    if (!s.probe || !s.baseline)
+      return { atShell: false, program: 'unknown', pid: 0, reason: 'the terminal is not being watched' };
+    if (s.probe.failed)
+      return { atShell: false, program: 'unknown', pid: 0, reason: `${s.probe.failed}; open a new session` };
     const sample = await s.probe.sample(this.o.foregroundTimeoutMs);
-    if (s.probe.failed) return { atShell: false, program: 'unknown', pid: 0, reason: `${s.probe.failed}; open a new session` };
+    if (s.probe.failed)
+      return { atShell: false, program: 'unknown', pid: 0, reason: `${s.probe.failed}; open a new session` };
     return judgeForeground(s.baseline, sample);
   }
 
-  private async doSend(s: Session, input: string, expect: Foreground, matcher: ((t: string) => boolean) | undefined, timeoutMs: number): Promise<SendResult> {
+  private async doSend(
+    s: Session,
+    input: string,
+    expect: Foreground,
+    matcher: ((t: string) => boolean) | undefined,
+    timeoutMs: number,
+  ): Promise<SendResult> {
     if (s.closed) throw this.closedError(s);
     this.touch(s);
     // INVARIANT: input is written only to the holder of the terminal it was judged for, checked
@@ -531,9 +634,15 @@ export class SshSessionManager {
     if (!sameForeground(expect, fg)) {
       const judged = expect.atShell ? 'a bash command line' : `input to ${describeForeground(expect)}`;
       this.note(s, 'event', `input refused: judged as ${judged}, but ${describeForeground(fg)} holds the terminal`);
-      throw new GatehouseError('denied', `input not sent: it was judged as ${judged}, but ${describeForeground(fg)} holds the session's terminal`, {
-        hint: fg.atShell ? 'send it again; it will be judged as a bash command line' : 'send it again: input to a program other than the shell goes to a person for approval',
-      });
+      throw new GatehouseError(
+        'denied',
+        `input not sent: it was judged as ${judged}, but ${describeForeground(fg)} holds the session's terminal`,
+        {
+          hint: fg.atShell
+            ? 'send it again; it will be judged as a bash command line'
+            : 'send it again: input to a program other than the shell goes to a person for approval',
+        },
+      );
     }
     const { text } = textToWrite(input, fg.atShell);
     const mark = s.base + s.buf.length;
@@ -647,7 +756,8 @@ export class SshSessionManager {
     for (const l of [...s.listeners]) l();
     const t = this.snapshot(s);
     this.closedTranscripts.set(s.id, t);
-    while (this.closedTranscripts.size > 64) this.closedTranscripts.delete(this.closedTranscripts.keys().next().value as string);
+    while (this.closedTranscripts.size > 64)
+      this.closedTranscripts.delete(this.closedTranscripts.keys().next().value as string);
     log.info('ssh session closed', { session: s.id, target: s.target, reason });
     if (this.o.onTranscript) {
       try {

@@ -12,10 +12,21 @@ const CHUNK = 32 * 1024;
 
 function sftpError(target: string, path: string, op: string, e: unknown): GatehouseError {
   const code = (e as { code?: unknown })?.code;
-  if (code === 2) return new GatehouseError('not_found', `${op} ${path} on SSH target "${target}": no such file`, { hint: 'check the path' });
-  if (code === 3) return new GatehouseError('ssh_error', `${op} ${path} on SSH target "${target}": permission denied by the server`, { hint: 'the target user lacks access to this path' });
-  if (code === 4 && op === 'read') return new GatehouseError('ssh_error', `${op} ${path} on SSH target "${target}" failed (is it a directory?)`, { hint: 'check the path' });
-  return new GatehouseError('ssh_error', `${op} ${path} on SSH target "${target}" failed`, { hint: 'check the path and the sshd log on the target' });
+  if (code === 2)
+    return new GatehouseError('not_found', `${op} ${path} on SSH target "${target}": no such file`, {
+      hint: 'check the path',
+    });
+  if (code === 3)
+    return new GatehouseError('ssh_error', `${op} ${path} on SSH target "${target}": permission denied by the server`, {
+      hint: 'the target user lacks access to this path',
+    });
+  if (code === 4 && op === 'read')
+    return new GatehouseError('ssh_error', `${op} ${path} on SSH target "${target}" failed (is it a directory?)`, {
+      hint: 'check the path',
+    });
+  return new GatehouseError('ssh_error', `${op} ${path} on SSH target "${target}" failed`, {
+    hint: 'check the path and the sshd log on the target',
+  });
 }
 
 export function openSftp(client: Client, target: string, isAlive: () => boolean): Promise<SFTPWrapper> {
@@ -35,8 +46,16 @@ function p<T>(fn: (cb: (err: Error | null | undefined, v: T) => void) => void): 
   return new Promise((resolve, reject) => fn((err, v) => (err ? reject(err) : resolve(v))));
 }
 
-export async function sftpRead(sftp: SFTPWrapper, target: string, path: string, maxBytes: number): Promise<ReadFileResult> {
-  if (!Number.isInteger(maxBytes) || maxBytes < 0) throw new GatehouseError('invalid_input', 'max_bytes must be a non-negative integer', { hint: 'pass a byte count' });
+export async function sftpRead(
+  sftp: SFTPWrapper,
+  target: string,
+  path: string,
+  maxBytes: number,
+): Promise<ReadFileResult> {
+  if (!Number.isInteger(maxBytes) || maxBytes < 0)
+    throw new GatehouseError('invalid_input', 'max_bytes must be a non-negative integer', {
+      hint: 'pass a byte count',
+    });
   let handle: Buffer;
   let size: number;
   try {
@@ -79,9 +98,17 @@ export async function sftpRead(sftp: SFTPWrapper, target: string, path: string, 
   }
 }
 
-export async function sftpWrite(sftp: SFTPWrapper, target: string, path: string, content: Buffer, mode?: number): Promise<WriteFileResult> {
+export async function sftpWrite(
+  sftp: SFTPWrapper,
+  target: string,
+  path: string,
+  content: Buffer,
+  mode?: number,
+): Promise<WriteFileResult> {
   if (mode !== undefined && (!Number.isInteger(mode) || mode < 0 || mode > 0o7777)) {
-    throw new GatehouseError('invalid_input', 'mode must be an integer between 0 and 0o7777', { hint: 'for example 0o644' });
+    throw new GatehouseError('invalid_input', 'mode must be an integer between 0 and 0o7777', {
+      hint: 'for example 0o644',
+    });
   }
   let handle: Buffer;
   try {

@@ -11,7 +11,7 @@
  */
 export function endsWithContinuation(input: string): boolean {
   const text = normalize(input);
-  return ((/\\+$/.exec(text)?.[0].length ?? 0) % 2) === 1;
+  return (/\\+$/.exec(text)?.[0].length ?? 0) % 2 === 1;
 }
 
 /** CRLF/CR to LF, and one final newline removed (send() terminates the input with one). */

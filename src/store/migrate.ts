@@ -54,13 +54,19 @@ export async function migrate(db: UntypedDb, dialect: Dialect): Promise<string[]
       for (const m of migrations) {
         if (done.has(m.name)) continue;
         await m.up(conn, dialect);
-        await conn.insertInto('gatehouse_migrations').values({ name: m.name, applied_at: new Date().toISOString() }).execute();
+        await conn
+          .insertInto('gatehouse_migrations')
+          .values({ name: m.name, applied_at: new Date().toISOString() })
+          .execute();
         applied.push(m.name);
       }
       await sql.raw('COMMIT').execute(conn);
       return applied;
     } catch (e) {
-      await sql.raw('ROLLBACK').execute(conn).catch(() => undefined);
+      await sql
+        .raw('ROLLBACK')
+        .execute(conn)
+        .catch(() => undefined);
       throw new GatehouseError('store_unavailable', `store migration failed: ${(e as Error).message}`, {
         hint: 'the store was left unchanged; fix the cause and start again',
         cause: e,

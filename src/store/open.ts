@@ -48,7 +48,8 @@ export async function openStore(opts: OpenStoreOptions): Promise<Store> {
 type OpenedStore = Omit<Store, 'migrationsAppliedNow'>;
 
 function openSqlite(opts: OpenStoreOptions): OpenedStore {
-  if (!opts.sqliteFile) throw new GatehouseError('config_invalid', 'no store configured', { hint: 'set DATABASE_URL or GATEHOUSE_HOME' });
+  if (!opts.sqliteFile)
+    throw new GatehouseError('config_invalid', 'no store configured', { hint: 'set DATABASE_URL or GATEHOUSE_HOME' });
   let handle: Database.Database;
   try {
     handle = new Database(opts.sqliteFile);
@@ -69,7 +70,9 @@ function openSqlite(opts: OpenStoreOptions): OpenedStore {
 async function openPostgres(opts: OpenStoreOptions): Promise<OpenedStore> {
   const schema = opts.schema;
   if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
-    throw new GatehouseError('config_invalid', `invalid schema name ${JSON.stringify(schema)}`, { hint: 'use lowercase letters, digits and _' });
+    throw new GatehouseError('config_invalid', `invalid schema name ${JSON.stringify(schema)}`, {
+      hint: 'use lowercase letters, digits and _',
+    });
   }
   // The PostgreSQL driver is loaded only when PostgreSQL is used.
   const { default: pgm } = await import('pg');
@@ -85,9 +88,10 @@ async function openPostgres(opts: OpenStoreOptions): Promise<OpenedStore> {
     const c = await pool.connect();
     try {
       // Two processes may create the same schema at once; the loser's unique violation is harmless.
-      if (schema && opts.createSchema !== false) await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch((e: { code?: string }) => {
-        if (e.code !== '23505' && e.code !== '42P06') throw e;
-      });
+      if (schema && opts.createSchema !== false)
+        await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`).catch((e: { code?: string }) => {
+          if (e.code !== '23505' && e.code !== '42P06') throw e;
+        });
       if (schema && opts.createSchema === false) {
         const found = await c.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [schema]);
         if (found.rowCount === 0) missingSchema = true;
@@ -104,9 +108,13 @@ async function openPostgres(opts: OpenStoreOptions): Promise<OpenedStore> {
   }
   if (missingSchema) {
     await pool.end().catch(() => undefined);
-    throw new GatehouseError('not_found', `PostgreSQL schema ${schema} does not exist (GATEHOUSE_PG_SCHEMA): there is no store there`, {
-      hint: 'check GATEHOUSE_PG_SCHEMA and DATABASE_URL; Gatehouse creates the schema the first time `gatehouse serve` or `gatehouse mcp` starts with them',
-    });
+    throw new GatehouseError(
+      'not_found',
+      `PostgreSQL schema ${schema} does not exist (GATEHOUSE_PG_SCHEMA): there is no store there`,
+      {
+        hint: 'check GATEHOUSE_PG_SCHEMA and DATABASE_URL; Gatehouse creates the schema the first time `gatehouse serve` or `gatehouse mcp` starts with them',
+      },
+    );
   }
   const db = new Kysely<Record<string, never>>({ dialect: new PostgresDialect({ pool }) });
   const url = new URL(opts.databaseUrl!);

@@ -1,3 +1,10 @@
 export { TargetRepository, type IntegrityKeys, type RejectedTarget } from './repository.js';
-export { baseUrlHost, checkSshHost, checkTargetName, parseSecretRef, validateHttpConfig, validateSshConfig } from './validate.js';
+export {
+  baseUrlHost,
+  checkSshHost,
+  checkTargetName,
+  parseSecretRef,
+  validateHttpConfig,
+  validateSshConfig,
+} from './validate.js';
 export type { Target, TargetKind, HttpTargetConfig, SshTargetConfig, SecretRef } from './types.js';

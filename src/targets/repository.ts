@@ -41,26 +41,47 @@ function macFields(r: Row): MacField[] {
 }
 
 function toTarget(r: Row): Target {
-  return { name: r.name, kind: r.kind, description: r.description, config: JSON.parse(r.config), createdAt: r.created_at, updatedAt: r.updated_at } as Target;
+  return {
+    name: r.name,
+    kind: r.kind,
+    description: r.description,
+    config: JSON.parse(r.config),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  } as Target;
 }
 
-function validated(name: string, kind: TargetKind, config: HttpTargetConfig | SshTargetConfig): Promise<HttpTargetConfig | SshTargetConfig> {
-  return kind === 'http' ? validateHttpConfig(name, config as HttpTargetConfig) : validateSshConfig(config as SshTargetConfig);
+function validated(
+  name: string,
+  kind: TargetKind,
+  config: HttpTargetConfig | SshTargetConfig,
+): Promise<HttpTargetConfig | SshTargetConfig> {
+  return kind === 'http'
+    ? validateHttpConfig(name, config as HttpTargetConfig)
+    : validateSshConfig(config as SshTargetConfig);
 }
 
 /** Descriptions are shown to agents (discover) and people (approvals): text, bounded. */
 function checkDescription(d: unknown): string {
   if (typeof d !== 'string' || d.length > 2000 || /[\x00-\x08\x0b-\x1f\x7f]/.test(d)) {
-    throw new GatehouseError('invalid_input', 'the target description must be text of at most 2000 characters without control characters', { hint: 'shorten --description' });
+    throw new GatehouseError(
+      'invalid_input',
+      'the target description must be text of at most 2000 characters without control characters',
+      { hint: 'shorten --description' },
+    );
   }
   return d;
 }
 
 function integrityError(name: string): GatehouseError {
-  return new GatehouseError('integrity_failed', `target ${JSON.stringify(name)} failed its integrity check: its row was written or changed without the master key`, {
-    hint: `re-create it: \`gatehouse target rm ${name}\`, then \`gatehouse target add …\` with the settings you expect; and find out who can write to the database`,
-    details: { target: name },
-  });
+  return new GatehouseError(
+    'integrity_failed',
+    `target ${JSON.stringify(name)} failed its integrity check: its row was written or changed without the master key`,
+    {
+      hint: `re-create it: \`gatehouse target rm ${name}\`, then \`gatehouse target add …\` with the settings you expect; and find out who can write to the database`,
+      details: { target: name },
+    },
+  );
 }
 
 /**
@@ -87,23 +108,48 @@ export class TargetRepository {
     this.#listeners.push(fn);
   }
 
-  async add(kind: TargetKind, name: string, config: HttpTargetConfig | SshTargetConfig, description = ''): Promise<Target> {
+  async add(
+    kind: TargetKind,
+    name: string,
+    config: HttpTargetConfig | SshTargetConfig,
+    description = '',
+  ): Promise<Target> {
     checkTargetName(name);
     checkDescription(description);
     const c = await validated(name, kind, config);
-    if (await this.#row(name)) throw new GatehouseError('conflict', `a target named ${name} already exists`, { hint: 'use `gatehouse target update` or pick another name' });
+    if (await this.#row(name))
+      throw new GatehouseError('conflict', `a target named ${name} already exists`, {
+        hint: 'use `gatehouse target update` or pick another name',
+      });
     const now = nowIso();
     const row: Row = { name, kind, description, config: JSON.stringify(c), created_at: now, updated_at: now };
-    await this.#store.db.insertInto('targets').values({ ...row, mac: await this.#sign(row) }).execute();
+    await this.#store.db
+      .insertInto('targets')
+      .values({ ...row, mac: await this.#sign(row) })
+      .execute();
     this.#changed(name);
     return toTarget(row);
   }
 
-  async update(name: string, patch: { description?: string; config?: Partial<HttpTargetConfig> | Partial<SshTargetConfig> }): Promise<Target> {
+  async update(
+    name: string,
+    patch: { description?: string; config?: Partial<HttpTargetConfig> | Partial<SshTargetConfig> },
+  ): Promise<Target> {
     const cur = await this.find(name);
-    if (!cur) throw new GatehouseError('not_found', `no target ${JSON.stringify(name)}`, { hint: 'see `gatehouse target list`' });
-    const config = await validated(name, cur.kind, { ...cur.config, ...(patch.config ?? {}) } as HttpTargetConfig | SshTargetConfig);
-    const row: Row = { name, kind: cur.kind, description: checkDescription(patch.description ?? cur.description), config: JSON.stringify(config), created_at: cur.createdAt, updated_at: nowIso() };
+    if (!cur)
+      throw new GatehouseError('not_found', `no target ${JSON.stringify(name)}`, {
+        hint: 'see `gatehouse target list`',
+      });
+    const config = await validated(name, cur.kind, { ...cur.config, ...(patch.config ?? {}) } as
+      HttpTargetConfig | SshTargetConfig);
+    const row: Row = {
+      name,
+      kind: cur.kind,
+      description: checkDescription(patch.description ?? cur.description),
+      config: JSON.stringify(config),
+      created_at: cur.createdAt,
+      updated_at: nowIso(),
+    };
     // The signed row replaces the verified one only if nobody changed it in between.
     const r = await this.#store.db
       .updateTable('targets')
@@ -111,7 +157,10 @@ export class TargetRepository {
       .where('name', '=', name)
       .where('updated_at', '=', cur.updatedAt)
       .executeTakeFirst();
-    if (Number(r.numUpdatedRows) !== 1) throw new GatehouseError('conflict', `target ${name} changed while it was being updated`, { hint: 'run the update again' });
+    if (Number(r.numUpdatedRows) !== 1)
+      throw new GatehouseError('conflict', `target ${name} changed while it was being updated`, {
+        hint: 'run the update again',
+      });
     this.#changed(name);
     return toTarget(row);
   }
@@ -119,7 +168,10 @@ export class TargetRepository {
   async remove(name: string): Promise<void> {
     // Removal needs no signature: it is how an operator gets rid of a row that fails its check.
     const r = await this.#store.db.deleteFrom('targets').where('name', '=', name).executeTakeFirst();
-    if (Number(r.numDeletedRows) === 0) throw new GatehouseError('not_found', `no target ${JSON.stringify(name)}`, { hint: 'see `gatehouse target list`' });
+    if (Number(r.numDeletedRows) === 0)
+      throw new GatehouseError('not_found', `no target ${JSON.stringify(name)}`, {
+        hint: 'see `gatehouse target list`',
+      });
     this.#changed(name);
   }
 
@@ -163,7 +215,10 @@ export class TargetRepository {
       target = await this.find(name);
       this.#cache.set(name, { target, at: Date.now() });
     }
-    if (!target) throw new GatehouseError('not_found', `no target ${JSON.stringify(name)}`, { hint: 'call `discover` to see the targets you may use' });
+    if (!target)
+      throw new GatehouseError('not_found', `no target ${JSON.stringify(name)}`, {
+        hint: 'call `discover` to see the targets you may use',
+      });
     return target;
   }
 
@@ -177,13 +232,23 @@ export class TargetRepository {
   async signUnsigned(): Promise<number> {
     if (!this.#keys || !(await this.#keys.unsignedRowsMaySign())) {
       const left = await this.#store.db.selectFrom('targets').select('name').where('mac', 'is', null).execute();
-      if (left.length) log.error('targets: unsigned targets found in a store whose rows are already signed; they stay refused (written without the master key?)', { targets: left.map((r: { name: string }) => r.name) });
+      if (left.length)
+        log.error(
+          'targets: unsigned targets found in a store whose rows are already signed; they stay refused (written without the master key?)',
+          { targets: left.map((r: { name: string }) => r.name) },
+        );
       return 0;
     }
     const rows = (await this.#store.db.selectFrom('targets').selectAll().where('mac', 'is', null).execute()) as Row[];
     let n = 0;
     for (const r of rows) {
-      const u = await this.#store.db.updateTable('targets').set({ mac: await this.#sign(r) }).where('name', '=', r.name).where('mac', 'is', null).where('updated_at', '=', r.updated_at).executeTakeFirst();
+      const u = await this.#store.db
+        .updateTable('targets')
+        .set({ mac: await this.#sign(r) })
+        .where('name', '=', r.name)
+        .where('mac', 'is', null)
+        .where('updated_at', '=', r.updated_at)
+        .executeTakeFirst();
       n += Number(u.numUpdatedRows);
       this.#cache.delete(r.name);
     }
@@ -192,7 +257,8 @@ export class TargetRepository {
   }
 
   async #row(name: string): Promise<Row | undefined> {
-    return (await this.#store.db.selectFrom('targets').selectAll().where('name', '=', name).executeTakeFirst()) as Row | undefined;
+    return (await this.#store.db.selectFrom('targets').selectAll().where('name', '=', name).executeTakeFirst()) as
+      Row | undefined;
   }
 
   async #sign(r: Row): Promise<string> {
@@ -202,18 +268,25 @@ export class TargetRepository {
   #key(): Promise<Buffer> {
     if (!this.#keys) {
       // Fail closed: without the key nothing can be verified, so nothing is used.
-      return Promise.reject(new GatehouseError('integrity_failed', 'the target repository was created without the store-integrity key', { hint: 'construct it with the keyring: new TargetRepository(store, keyring)' }));
+      return Promise.reject(
+        new GatehouseError('integrity_failed', 'the target repository was created without the store-integrity key', {
+          hint: 'construct it with the keyring: new TargetRepository(store, keyring)',
+        }),
+      );
     }
     return this.#keys.internalKey(INTEGRITY_KEY);
   }
 
   #reject(r: Row): RejectedTarget {
     const reason = r.mac == null ? 'unsigned' : 'signature_mismatch';
-    log.error('targets: REFUSING a target whose signature does not verify: it was written or changed without the master key (or predates signatures and was never signed)', {
-      target: r.name,
-      reason,
-      fix: `gatehouse target rm ${r.name}, then add it again; and check who can write to the database`,
-    });
+    log.error(
+      'targets: REFUSING a target whose signature does not verify: it was written or changed without the master key (or predates signatures and was never signed)',
+      {
+        target: r.name,
+        reason,
+        fix: `gatehouse target rm ${r.name}, then add it again; and check who can write to the database`,
+      },
+    );
     return { name: r.name, kind: r.kind, reason };
   }
 

@@ -23,7 +23,10 @@ function shown(v: unknown): string {
 
 export function checkTargetName(name: string): string {
   if (typeof name !== 'string' || !TARGET_NAME.test(name)) {
-    throw invalid(`invalid target name ${shown(name)}`, 'use 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit');
+    throw invalid(
+      `invalid target name ${shown(name)}`,
+      'use 1-63 letters, digits, ".", "_" or "-", starting with a letter or digit',
+    );
   }
   return name;
 }
@@ -31,13 +34,17 @@ export function checkTargetName(name: string): string {
 /** Checks a `vault:VAULT/ITEM.FIELD` reference and returns the `VAULT/ITEM.FIELD` part. */
 export function parseSecretRef(ref: SecretRef, flag: string): { ref: string; vault: string } {
   if (typeof ref !== 'string' || !ref.startsWith('vault:')) {
-    throw invalid(`${flag} must be a vault reference, not a value`, `store the secret with \`gatehouse vault set VAULT/ITEM.FIELD\` and pass ${flag} vault:VAULT/ITEM.FIELD`);
+    throw invalid(
+      `${flag} must be a vault reference, not a value`,
+      `store the secret with \`gatehouse vault set VAULT/ITEM.FIELD\` and pass ${flag} vault:VAULT/ITEM.FIELD`,
+    );
   }
   const parsed = parseFieldRef(ref.slice('vault:'.length));
   return { ref: `${parsed.vault}/${parsed.item}.${parsed.field}`, vault: parsed.vault };
 }
 
-const ZONE_HINT = 'an IPv6 zone id (the %eth0 in fe80::1%eth0) names a link-local address that only means something on one host\'s interface; use a routable address or a host name';
+const ZONE_HINT =
+  "an IPv6 zone id (the %eth0 in fe80::1%eth0) names a link-local address that only means something on one host's interface; use a routable address or a host name";
 
 /**
  * The host of an HTTP base URL, for the CLI's checks before the config is stored. Refuses what
@@ -45,7 +52,8 @@ const ZONE_HINT = 'an IPv6 zone id (the %eth0 in fe80::1%eth0) names a link-loca
  * with a bare "Invalid URL").
  */
 export function baseUrlHost(baseUrl: string): string {
-  if (typeof baseUrl !== 'string' || baseUrl.length === 0 || baseUrl.length > 2048) throw invalid('base URL is missing or too long', 'e.g. --base-url https://api.example.com/v1');
+  if (typeof baseUrl !== 'string' || baseUrl.length === 0 || baseUrl.length > 2048)
+    throw invalid('base URL is missing or too long', 'e.g. --base-url https://api.example.com/v1');
   if (/\[[^\]]*%/.test(baseUrl)) throw invalid(`base URL ${shown(baseUrl)} has an IPv6 zone id`, ZONE_HINT);
   let url: URL;
   try {
@@ -65,18 +73,29 @@ export async function validateHttpConfig(name: string, c: HttpTargetConfig): Pro
   if (c === null || typeof c !== 'object') throw invalid('the target config is missing', 'give --base-url and --auth');
   checkTargetName(name);
   baseUrlHost(c.baseUrl);
-  if (typeof c.allowPrivate !== 'boolean' || typeof c.followRedirects !== 'boolean') throw invalid('allowPrivate and followRedirects must be true or false', 'use the --allow-private / --follow-redirects switches');
-  if (c.secret !== null && typeof c.secret !== 'string') throw invalid('--secret must be a vault reference', 'pass --secret vault:VAULT/ITEM.FIELD');
+  if (typeof c.allowPrivate !== 'boolean' || typeof c.followRedirects !== 'boolean')
+    throw invalid(
+      'allowPrivate and followRedirects must be true or false',
+      'use the --allow-private / --follow-redirects switches',
+    );
+  if (c.secret !== null && typeof c.secret !== 'string')
+    throw invalid('--secret must be a vault reference', 'pass --secret vault:VAULT/ITEM.FIELD');
   const { validateTargetSpec } = await import('../upstream/index.js');
-  guarded(() => validateTargetSpec({ name, baseUrl: c.baseUrl, auth: c.auth, allowPrivate: c.allowPrivate }), 'the HTTP target settings');
-  if (c.auth.kind === 'none' && c.secret) throw invalid('--secret given with --auth none', 'drop --secret or choose an auth kind');
-  if (c.auth.kind !== 'none' && !c.secret) throw new GatehouseError('invalid_input', `--auth ${c.auth.kind} needs --secret vault:VAULT/ITEM.FIELD`);
+  guarded(
+    () => validateTargetSpec({ name, baseUrl: c.baseUrl, auth: c.auth, allowPrivate: c.allowPrivate }),
+    'the HTTP target settings',
+  );
+  if (c.auth.kind === 'none' && c.secret)
+    throw invalid('--secret given with --auth none', 'drop --secret or choose an auth kind');
+  if (c.auth.kind !== 'none' && !c.secret)
+    throw new GatehouseError('invalid_input', `--auth ${c.auth.kind} needs --secret vault:VAULT/ITEM.FIELD`);
   if (c.secret) parseSecretRef(c.secret, '--secret');
   return c;
 }
 
 /** A host name (RFC 1123 labels), an IPv4 address, or an IPv6 address (brackets optional, stored without). */
-const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+const HOST_NAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 /** Checks an SSH host and returns it as stored (IPv6 without brackets). */
 export function checkSshHost(host: unknown): string {
@@ -85,21 +104,34 @@ export function checkSshHost(host: unknown): string {
   const bare = host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
   if (isIPv6(bare)) return bare.toLowerCase();
   if (bare === host && HOST_NAME.test(host)) return host;
-  throw invalid(`invalid --host ${shown(host)}`, 'a host name (e.g. db1.example.com) or an IP address (e.g. 10.0.0.5, 2001:db8::5)');
+  throw invalid(
+    `invalid --host ${shown(host)}`,
+    'a host name (e.g. db1.example.com) or an IP address (e.g. 10.0.0.5, 2001:db8::5)',
+  );
 }
 
 export async function validateSshConfig(c: SshTargetConfig): Promise<SshTargetConfig> {
-  if (c === null || typeof c !== 'object') throw invalid('the target config is missing', 'give --host, --user and --key');
+  if (c === null || typeof c !== 'object')
+    throw invalid('the target config is missing', 'give --host, --user and --key');
   const { normalizeFingerprint } = await import('../ssh/index.js');
   const host = checkSshHost(c.host);
-  if (typeof c.port !== 'number' || !Number.isInteger(c.port) || c.port < 1 || c.port > 65535) throw invalid(`invalid --port ${shown(c.port)}`, 'a port from 1 to 65535');
-  if (typeof c.user !== 'string' || !/^[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$/.test(c.user)) throw invalid(`invalid --user ${shown(c.user)}`, 'a login name: letters, digits, ".", "_" or "-" (at most 32)');
+  if (typeof c.port !== 'number' || !Number.isInteger(c.port) || c.port < 1 || c.port > 65535)
+    throw invalid(`invalid --port ${shown(c.port)}`, 'a port from 1 to 65535');
+  if (typeof c.user !== 'string' || !/^[A-Za-z0-9._][A-Za-z0-9._-]{0,31}$/.test(c.user))
+    throw invalid(`invalid --user ${shown(c.user)}`, 'a login name: letters, digits, ".", "_" or "-" (at most 32)');
   parseSecretRef(c.key, '--key');
   if (c.passphrase !== null) parseSecretRef(c.passphrase, '--passphrase');
   let hostKey: string | null = null;
   if (c.hostKey !== null) {
-    const fp = typeof c.hostKey === 'string' ? guarded(() => normalizeFingerprint(c.hostKey as string), '--host-key') : undefined;
-    if (!fp) throw invalid(`invalid --host-key ${shown(c.hostKey)}`, 'use the SHA256:… fingerprint `ssh-keygen -lf` prints, or run `gatehouse target trust NAME`');
+    const fp =
+      typeof c.hostKey === 'string'
+        ? guarded(() => normalizeFingerprint(c.hostKey as string), '--host-key')
+        : undefined;
+    if (!fp)
+      throw invalid(
+        `invalid --host-key ${shown(c.hostKey)}`,
+        'use the SHA256:… fingerprint `ssh-keygen -lf` prints, or run `gatehouse target trust NAME`',
+      );
     hostKey = fp;
   }
   return { ...c, host, hostKey };
@@ -111,6 +143,9 @@ function guarded<T>(fn: () => T, what: string): T {
     return fn();
   } catch (e) {
     if (e instanceof GatehouseError) throw e;
-    throw new GatehouseError('invalid_input', `${what} could not be validated`, { hint: 'check each value against `gatehouse target --help`', cause: e });
+    throw new GatehouseError('invalid_input', `${what} could not be validated`, {
+      hint: 'check each value against `gatehouse target --help`',
+      cause: e,
+    });
   }
 }

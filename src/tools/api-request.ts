@@ -2,13 +2,26 @@ import { z } from 'zod';
 import { GatehouseError } from '../core/index.js';
 import type { Action, Principal } from '../gate/index.js';
 // The upstream's light face: its index loads undici, which tools must not at cold start.
-import { checkPath, checkQuery, formatBody, hopAsRequest, jsonBodyText, pathWithQuery, type JudgeHop } from '../upstream/light.js';
+import {
+  checkPath,
+  checkQuery,
+  formatBody,
+  hopAsRequest,
+  jsonBodyText,
+  pathWithQuery,
+  type JudgeHop,
+} from '../upstream/light.js';
 import { APPROVAL_ID_ROLE, approvalIdField, fillText, fillValues } from './common.js';
 import { dropForgedHeaders, httpTarget } from './http-target.js';
 import type { GatePort } from './ports.js';
 import { defineTool, type ToolContext } from './types.js';
 
-const queryValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.union([z.string(), z.number(), z.boolean()]))]);
+const queryValue = z.union([
+  z.string(),
+  z.number(),
+  z.boolean(),
+  z.array(z.union([z.string(), z.number(), z.boolean()])),
+]);
 
 const apiRequestInput = z
   .object({
@@ -17,7 +30,10 @@ const apiRequestInput = z
     path: z.string().min(1).max(8192).describe('Path under the target base URL, e.g. /v1/models'),
     query: z.record(z.string(), queryValue).optional(),
     headers: z.record(z.string(), z.string().max(65_536)).optional(),
-    body: z.union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())]).optional().describe('A string, or JSON (sent as application/json)'),
+    body: z
+      .union([z.string(), z.record(z.string(), z.unknown()), z.array(z.unknown())])
+      .optional()
+      .describe('A string, or JSON (sent as application/json)'),
     timeout_ms: z.number().int().min(100).max(300_000).optional(),
     approval_id: approvalIdField,
   })
@@ -36,9 +52,9 @@ export const apiRequestTool = defineTool({
   name: 'api_request',
   title: 'Call an HTTP API target',
   description:
-    'Sends an HTTP request to an API target (see discover) and returns the response. Gatehouse adds the target\'s credential itself: do not send Authorization or API-key headers. ' +
-    'The path is relative to the target\'s base URL and cannot leave it. Headers, query and body may hold vault handles ({{vault:VAULT/ITEM.FIELD}}) bound to the target. ' +
-    'Risky requests (DELETE, admin writes, GraphQL mutations) may need a person\'s approval. JSON bodies come back as JSON, text as text, binary as base64, cut at 1 MiB with truncated: true; secrets are scrubbed.',
+    "Sends an HTTP request to an API target (see discover) and returns the response. Gatehouse adds the target's credential itself: do not send Authorization or API-key headers. " +
+    "The path is relative to the target's base URL and cannot leave it. Headers, query and body may hold vault handles ({{vault:VAULT/ITEM.FIELD}}) bound to the target. " +
+    "Risky requests (DELETE, admin writes, GraphQL mutations) may need a person's approval. JSON bodies come back as JSON, text as text, binary as base64, cut at 1 MiB with truncated: true; secrets are scrubbed.",
   inputSchema: apiRequestInput,
   inputRoles: {
     target: 'target',
@@ -59,7 +75,8 @@ export const apiRequestTool = defineTool({
     else if (input.body !== undefined) {
       // Bounded depth, walked without recursion: a body nested 400,000 deep is invalid_input.
       body = jsonBodyText(input.body);
-      if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers = { ...headers, 'content-type': 'application/json' };
+      if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type'))
+        headers = { ...headers, 'content-type': 'application/json' };
     }
     // The guard judges the query serialised exactly as the executor appends it.
     const sent = pathWithQuery(input.path, input.query);
@@ -93,7 +110,12 @@ export const apiRequestTool = defineTool({
 type ApiRequestInput = z.infer<typeof apiRequestInput>;
 
 /** The request, once the gate allowed it: credential and handles filled, redirects judged, body scrubbed then cut. */
-async function send(ctx: ToolContext, input: ApiRequestInput, headers: Record<string, string>, body: string | undefined): Promise<z.infer<typeof apiRequestOutput>> {
+async function send(
+  ctx: ToolContext,
+  input: ApiRequestInput,
+  headers: Record<string, string>,
+  body: string | undefined,
+): Promise<z.infer<typeof apiRequestOutput>> {
   const t = await httpTarget(ctx.ports.targets, input.target);
   // The target's own credential, injected by Gatehouse, is hidden from this call's output too.
   if (t.credential !== undefined) ctx.output.filled([t.credential]);
@@ -102,7 +124,11 @@ async function send(ctx: ToolContext, input: ApiRequestInput, headers: Record<st
   const fill = (v: string | number | boolean) => fillText(ctx, String(v), dest);
   const query = input.query
     ? Object.fromEntries(
-        await Promise.all(Object.entries(input.query).map(async ([k, v]) => [k, Array.isArray(v) ? await Promise.all(v.map(fill)) : await fill(v)] as const)),
+        await Promise.all(
+          Object.entries(input.query).map(
+            async ([k, v]) => [k, Array.isArray(v) ? await Promise.all(v.map(fill)) : await fill(v)] as const,
+          ),
+        ),
       )
     : undefined;
   const pool = await ctx.ports.upstream();
@@ -122,14 +148,27 @@ async function send(ctx: ToolContext, input: ApiRequestInput, headers: Record<st
     responseScrubber: () => ctx.output.createScrubber(),
   });
   const formatted = formatBody(r.headers['content-type'], r.body);
-  return { status: r.status, headers: r.headers, body: formatted.value, body_encoding: formatted.encoding, truncated: r.truncated, duration_ms: Math.round(r.durationMs) };
+  return {
+    status: r.status,
+    headers: r.headers,
+    body: formatted.value,
+    body_encoding: formatted.encoding,
+    truncated: r.truncated,
+    duration_ms: Math.round(r.durationMs),
+  };
 }
 
 /**
  * INVARIANT: every redirect hop followed is judged like a request of its own (method after the
  * redirect's rewriting, path, query, the body sent again); anything but allow stops it.
  */
-function hopJudge(gate: GatePort, principal: Principal, client: string, target: string, judged: { headers: Record<string, string>; body?: string }): JudgeHop {
+function hopJudge(
+  gate: GatePort,
+  principal: Principal,
+  client: string,
+  target: string,
+  judged: { headers: Record<string, string>; body?: string },
+): JudgeHop {
   return async (hop) => {
     const step: Action = {
       tool: 'api_request',
@@ -142,6 +181,8 @@ function hopJudge(gate: GatePort, principal: Principal, client: string, target: 
     if (v.decision === 'allow') return 'allow';
     const code = v.decision === 'approve' ? 'approval_required' : 'denied';
     const what = v.decision === 'approve' ? 'needs approval' : 'is refused';
-    return { refuse: new GatehouseError(code, `the redirect to ${hop.method} ${hop.path} ${what} (${v.rule}: ${v.reason})`) };
+    return {
+      refuse: new GatehouseError(code, `the redirect to ${hop.method} ${hop.path} ${what} (${v.rule}: ${v.reason})`),
+    };
   };
 }

@@ -1,6 +1,14 @@
 import type { Transform } from 'node:stream';
 import { GatehouseError, toGatehouseError, type OutputScrub } from '../core/index.js';
-import { GUESS_WINDOW_MAX, guessWindows, isGuessable, scrubThenCap, type ChunkScrubber, type Redactor, type Scrub } from '../vault/index.js';
+import {
+  GUESS_WINDOW_MAX,
+  guessWindows,
+  isGuessable,
+  scrubThenCap,
+  type ChunkScrubber,
+  type Redactor,
+  type Scrub,
+} from '../vault/index.js';
 
 /**
  * The scrubbing of ONE call: what every result, stream and error of this call passes through on
@@ -45,9 +53,13 @@ export class CallScrub implements Scrub, OutputScrub {
       if (!isGuessable(v) || this.#extra.has(v)) continue;
       const windows = guessWindows(v, this.#agentTexts, GUESS_WINDOW_MAX);
       if (windows === 'too_many') {
-        throw new GatehouseError('vault_handle_refused', 'a guessable vault value cannot be filled into a request that also carries this much text shaped like it', {
-          hint: 'send the handle in a smaller request (fewer other values of the same length and kind), or ask an operator to store a long random value instead',
-        });
+        throw new GatehouseError(
+          'vault_handle_refused',
+          'a guessable vault value cannot be filled into a request that also carries this much text shaped like it',
+          {
+            hint: 'send the handle in a smaller request (fewer other values of the same length and kind), or ask an operator to store a long random value instead',
+          },
+        );
       }
       this.#extra.add(v);
       for (const w of windows) this.#extra.add(w);

@@ -13,12 +13,12 @@ export const approvalIdField = z
   .string()
   .regex(/^ap_[A-Za-z0-9_-]{10,64}$/)
   .optional()
-  .describe('Only when retrying after an approval_required result: the approval id it gave you, once a person approved it.');
+  .describe(
+    'Only when retrying after an approval_required result: the approval id it gave you, once a person approved it.',
+  );
 
 /** Environment variables for a command; values may be vault handles bound to the destination. */
-export const envField = z
-  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/), z.string().max(32_768))
-  .optional();
+export const envField = z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/), z.string().max(32_768)).optional();
 
 /** What every command-running tool returns first (ssh_exec and exec add their own fields). */
 export const commandResult = z.object({
@@ -86,10 +86,14 @@ export async function fillText(fc: FillContext, text: string, destination: FillD
 }
 
 /** Why `approval_id` is never part of an action: it names the approval the action must match. */
-export const APPROVAL_ID_ROLE = { irrelevant: 'names an approval a person decided; it is checked against this exact action and never changes it' } as const;
+export const APPROVAL_ID_ROLE = {
+  irrelevant: 'names an approval a person decided; it is checked against this exact action and never changes it',
+} as const;
 
 /** Bound inputs as the digest, the person and the audit record see them: text, undefined dropped. */
-export function boundInputs(values: Record<string, string | number | boolean | undefined>): Record<string, string> | undefined {
+export function boundInputs(
+  values: Record<string, string | number | boolean | undefined>,
+): Record<string, string> | undefined {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(values)) if (v !== undefined) out[k] = String(v);
   return Object.keys(out).length ? out : undefined;

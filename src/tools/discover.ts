@@ -23,25 +23,21 @@ export const discoverTool = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(_input, ctx) {
     const { principal, ports } = ctx;
-    return ctx.gate.run(
-      principal,
-      { tool: 'discover', summary: 'discover', client: ctx.client },
-      async () => {
-        const tools = ports
-          .tools()
-          .filter((t) => isGranted(principal.grants, 'tool', t.name))
-          .map((t) => ({ name: t.name, title: t.title, description: t.description.split('. ')[0] + '.' }));
-        const targets = (await ports.targets.list()).filter((t) => isGranted(principal.grants, 'target', t.name));
-        const vaultGrant = grantedNames(principal.grants, 'vault');
-        const vaults = vaultGrant === '*' ? await ports.handles.vaultNames() : vaultGrant;
-        return {
-          token: { name: principal.tokenName, policy: principal.policy },
-          tools,
-          targets,
-          vaults,
-          sessions: await ports.ssh.listSessions(principal),
-        };
-      },
-    );
+    return ctx.gate.run(principal, { tool: 'discover', summary: 'discover', client: ctx.client }, async () => {
+      const tools = ports
+        .tools()
+        .filter((t) => isGranted(principal.grants, 'tool', t.name))
+        .map((t) => ({ name: t.name, title: t.title, description: t.description.split('. ')[0] + '.' }));
+      const targets = (await ports.targets.list()).filter((t) => isGranted(principal.grants, 'target', t.name));
+      const vaultGrant = grantedNames(principal.grants, 'vault');
+      const vaults = vaultGrant === '*' ? await ports.handles.vaultNames() : vaultGrant;
+      return {
+        token: { name: principal.tokenName, policy: principal.policy },
+        tools,
+        targets,
+        vaults,
+        sessions: await ports.ssh.listSessions(principal),
+      };
+    });
   },
 });

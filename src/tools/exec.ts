@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { APPROVAL_ID_ROLE, approvalIdField, boundInputs, clip, commandResult, envField, fillShellEnv } from './common.js';
+import {
+  APPROVAL_ID_ROLE,
+  approvalIdField,
+  boundInputs,
+  clip,
+  commandResult,
+  envField,
+  fillShellEnv,
+} from './common.js';
 import { defineTool } from './types.js';
 
 /** The destination name vault items bind to for local sandboxed exec (`--bind target:local`). */
@@ -17,13 +25,19 @@ export const execTool = defineTool({
   title: 'Run a command in the local sandbox',
   description:
     'Runs a shell command on the Gatehouse host inside a bubblewrap sandbox: read-only system, the workspace read-write, private /tmp, no network unless allowlisted, ' +
-    'enforced CPU, memory, process, file-size, time and output limits. The command is parsed and judged first: dangerous commands need a person\'s approval and some are refused outright. ' +
+    "enforced CPU, memory, process, file-size, time and output limits. The command is parsed and judged first: dangerous commands need a person's approval and some are refused outright. " +
     'Env values may hold vault handles bound to target:local. Returns exit code, stdout, stderr (secrets scrubbed) and which limit, if any, stopped it.',
   inputSchema: z
     .object({
       command: z.string().min(1).max(65_536).describe('A shell command line (run by /bin/sh -c)'),
       cwd: z.string().max(4096).optional().describe('Working directory inside the workspace'),
-      timeout_s: z.number().int().min(1).max(3600).optional().describe('Wall-time limit in seconds (capped by the sandbox profile)'),
+      timeout_s: z
+        .number()
+        .int()
+        .min(1)
+        .max(3600)
+        .optional()
+        .describe('Wall-time limit in seconds (capped by the sandbox profile)'),
       env: envField.describe('Extra environment variables; values may be vault handles bound to target:local'),
       approval_id: approvalIdField,
     })
@@ -43,7 +57,12 @@ export const execTool = defineTool({
       },
       async () => {
         // INVARIANT: env handles fill only for items bound to this exact command (issue 13.8).
-        const env = await fillShellEnv(ctx, input.env, { target: LOCAL_TARGET, host: 'localhost' }, { command: input.command, hasStdin: false, cwd: input.cwd });
+        const env = await fillShellEnv(
+          ctx,
+          input.env,
+          { target: LOCAL_TARGET, host: 'localhost' },
+          { command: input.command, hasStdin: false, cwd: input.cwd },
+        );
         // The sandbox port hides Gatehouse's own home, store, key and configuration from every run.
         const r = await ctx.ports.sandbox.run({
           command: input.command,

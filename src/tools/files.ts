@@ -14,26 +14,61 @@ export const fileReadTool = defineTool({
   description:
     'Reads a file on an SSH target over SFTP. Path rules apply: secrets such as ~/.ssh keys and /etc/shadow are refused. Text comes back as text (secrets scrubbed), other bytes as base64; ' +
     'files over max_bytes are cut with truncated: true.',
-  inputSchema: z.object({ target: z.string().min(1).max(100), path: remotePath, max_bytes: z.number().int().min(1).max(16 * 1024 * 1024).optional() }).strict(),
-  inputRoles: { target: 'target', path: 'judged', max_bytes: { irrelevant: 'how much of the file comes back; reading changes nothing on the server' } },
-  outputSchema: z.object({ path: z.string(), encoding: z.enum(['utf8', 'base64']), content: z.string(), size: z.number(), truncated: z.boolean() }),
+  inputSchema: z
+    .object({
+      target: z.string().min(1).max(100),
+      path: remotePath,
+      max_bytes: z
+        .number()
+        .int()
+        .min(1)
+        .max(16 * 1024 * 1024)
+        .optional(),
+    })
+    .strict(),
+  inputRoles: {
+    target: 'target',
+    path: 'judged',
+    max_bytes: { irrelevant: 'how much of the file comes back; reading changes nothing on the server' },
+  },
+  outputSchema: z.object({
+    path: z.string(),
+    encoding: z.enum(['utf8', 'base64']),
+    content: z.string(),
+    size: z.number(),
+    truncated: z.boolean(),
+  }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: true },
   async handler(input, ctx) {
     return ctx.gate.run(
       ctx.principal,
-      { tool: 'file_read', target: input.target, guard: { kind: 'path', op: 'read', path: input.path }, summary: `read ${input.target}:${input.path}`, client: ctx.client },
+      {
+        tool: 'file_read',
+        target: input.target,
+        guard: { kind: 'path', op: 'read', path: input.path },
+        summary: `read ${input.target}:${input.path}`,
+        client: ctx.client,
+      },
       async () => {
         const { spec, creds } = await sshTarget(ctx.ports.targets, input.target);
         // INVARIANT: scrub, then cut. The file is read a little past max_bytes so a secret that
         // straddles the limit is seen whole; what the scrubber still holds at a cut is dropped.
         const cap = new ScrubCap(ctx.output, input.max_bytes ?? 1024 * 1024);
-        const r = await (await ctx.ports.ssh.pool()).readFile(spec, creds, input.path, cap.readLimit, { signal: ctx.signal });
+        const r = await (
+          await ctx.ports.ssh.pool()
+        ).readFile(spec, creds, input.path, cap.readLimit, { signal: ctx.signal });
         cap.push(r.content);
         const { output, truncated } = cap.finish(!r.truncated);
         const text = new TextDecoder('utf-8', { fatal: false }).decode(output);
         const isText = !text.includes('\uFFFD') && !/[\x00-\x08\x0e-\x1f]/.test(text);
         if (isText) return { path: input.path, encoding: 'utf8' as const, content: text, size: r.size, truncated };
-        return { path: input.path, encoding: 'base64' as const, content: output.toString('base64'), size: r.size, truncated };
+        return {
+          path: input.path,
+          encoding: 'base64' as const,
+          content: output.toString('base64'),
+          size: r.size,
+          truncated,
+        };
       },
     );
   },
@@ -55,7 +90,14 @@ export const fileWriteTool = defineTool({
       approval_id: approvalIdField,
     })
     .strict(),
-  inputRoles: { target: 'target', path: 'judged', content: 'bound', encoding: 'bound', mode: 'bound', approval_id: APPROVAL_ID_ROLE },
+  inputRoles: {
+    target: 'target',
+    path: 'judged',
+    content: 'bound',
+    encoding: 'bound',
+    mode: 'bound',
+    approval_id: APPROVAL_ID_ROLE,
+  },
   outputSchema: z.object({ path: z.string(), bytesWritten: z.number() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: true },
   async handler(input, ctx) {
@@ -79,7 +121,9 @@ export const fileWriteTool = defineTool({
       async () => {
         const { spec, creds } = await sshTarget(ctx.ports.targets, input.target);
         const content = input.encoding === 'base64' ? Buffer.from(input.content, 'base64') : input.content;
-        const r = await (await ctx.ports.ssh.pool()).writeFile(spec, creds, input.path, content, input.mode, { signal: ctx.signal });
+        const r = await (
+          await ctx.ports.ssh.pool()
+        ).writeFile(spec, creds, input.path, content, input.mode, { signal: ctx.signal });
         return { path: input.path, bytesWritten: r.bytesWritten };
       },
       { approvalContext: ctx.approvalContext, approvalId: input.approval_id },

@@ -21,7 +21,10 @@ export interface HttpTargetUse {
 /** The upstream spec, the opened credential and the host of an HTTP target. */
 export async function httpTarget(targets: TargetsPort, name: string): Promise<HttpTargetUse> {
   const target = await targets.get(name);
-  if (target.kind !== 'http') throw new GatehouseError('invalid_input', `target ${name} is an ${target.kind} target, not http`, { hint: 'use ssh_exec for SSH targets' });
+  if (target.kind !== 'http')
+    throw new GatehouseError('invalid_input', `target ${name} is an ${target.kind} target, not http`, {
+      hint: 'use ssh_exec for SSH targets',
+    });
   const c = target.config;
   let spec = SPECS.get(target);
   if (!spec) SPECS.set(target, (spec = { name, baseUrl: c.baseUrl, auth: c.auth, allowPrivate: c.allowPrivate }));
@@ -46,5 +49,8 @@ export async function dropForgedHeaders(
   const forged = Object.keys(headers).filter((h) => FORGED_APPROVAL_HEADER.test(h));
   if (forged.length === 0) return { headers, forged };
   await gate.event(principal, tool, 'forged_approval_ignored', { headers: forged });
-  return { headers: Object.fromEntries(Object.entries(headers).filter(([k]) => !FORGED_APPROVAL_HEADER.test(k))), forged };
+  return {
+    headers: Object.fromEntries(Object.entries(headers).filter(([k]) => !FORGED_APPROVAL_HEADER.test(k))),
+    forged,
+  };
 }

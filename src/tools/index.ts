@@ -10,12 +10,34 @@ import { discoverTool } from './discover.js';
 import { execTool } from './exec.js';
 import { fileReadTool, fileWriteTool } from './files.js';
 import { sshExecTool } from './ssh-exec.js';
-import { sshSessionCloseTool, sshSessionOpenTool, sshSessionReadTool, sshSessionSendTool, sshSessionSignalTool } from './ssh-sessions.js';
+import {
+  sshSessionCloseTool,
+  sshSessionOpenTool,
+  sshSessionReadTool,
+  sshSessionSendTool,
+  sshSessionSignalTool,
+} from './ssh-sessions.js';
 import type { ToolDefinition } from './types.js';
 import { vaultSearchTool } from './vault-search.js';
 
-export { defineTool, type InputRole, type InputRoles, type ToolDefinition, type ToolContext, type ToolAnnotationsSpec } from './types.js';
-export type { FillDestination, GatePort, HandlesPort, SandboxPort, ShellUse, SshPort, TargetsPort, ToolPorts } from './ports.js';
+export {
+  defineTool,
+  type InputRole,
+  type InputRoles,
+  type ToolDefinition,
+  type ToolContext,
+  type ToolAnnotationsSpec,
+} from './types.js';
+export type {
+  FillDestination,
+  GatePort,
+  HandlesPort,
+  SandboxPort,
+  ShellUse,
+  SshPort,
+  TargetsPort,
+  ToolPorts,
+} from './ports.js';
 export { CallScrub } from './call-scrub.js';
 export { fillText, type FillContext } from './common.js';
 export { dropForgedHeaders, httpTarget, FORGED_APPROVAL_HEADER, type HttpTargetUse } from './http-target.js';

@@ -51,7 +51,11 @@ export interface TargetsPort {
  */
 export interface HandlesPort {
   /** Fills the handles in one text for one destination. `handles` counts the handles it held. */
-  fillText(principal: Principal, text: string, destination: FillDestination): Promise<{ text: string; filled: readonly string[]; handles: number }>;
+  fillText(
+    principal: Principal,
+    text: string,
+    destination: FillDestination,
+  ): Promise<{ text: string; filled: readonly string[]; handles: number }>;
   /** Fills a command's environment: only items bound to this exact command fill (src/vault/bindings.ts). */
   fillShellEnv(
     principal: Principal,

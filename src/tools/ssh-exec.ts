@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { APPROVAL_ID_ROLE, approvalIdField, boundInputs, clip, commandResult, envField, fillShellEnv } from './common.js';
+import {
+  APPROVAL_ID_ROLE,
+  approvalIdField,
+  boundInputs,
+  clip,
+  commandResult,
+  envField,
+  fillShellEnv,
+} from './common.js';
 import { sshTarget } from './ssh-target.js';
 import { defineTool, type ToolContext } from './types.js';
 
@@ -7,10 +15,16 @@ export const sshExecInput = z
   .object({
     target: z.string().min(1).max(100).describe('An SSH target name from discover'),
     command: z.string().min(1).max(65_536).describe('A shell command line, run by the remote login shell'),
-    timeout_s: z.number().int().min(1).max(3600).optional().describe('Stop the command after this many seconds (default 60)'),
+    timeout_s: z
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .optional()
+      .describe('Stop the command after this many seconds (default 60)'),
     cwd: z.string().max(4096).optional().describe('Working directory; the command runs only if cd succeeds'),
     env: envField.describe('Environment variables; values may be vault handles bound to this target'),
-    stdin: z.string().max(1_048_576).optional().describe('Text written to the command\'s stdin'),
+    stdin: z.string().max(1_048_576).optional().describe("Text written to the command's stdin"),
     approval_id: approvalIdField,
   })
   .strict();
@@ -21,12 +35,17 @@ export const sshExecOutput = commandResult.extend({
 });
 
 /** What one ssh_exec needs: a ToolContext, where progress and the approval context are optional (the plain route has neither). */
-export type RunContext = Pick<ToolContext, 'principal' | 'gate' | 'ports' | 'client' | 'signal' | 'output'> & Partial<Pick<ToolContext, 'progress' | 'approvalContext'>>;
+export type RunContext = Pick<ToolContext, 'principal' | 'gate' | 'ports' | 'client' | 'signal' | 'output'> &
+  Partial<Pick<ToolContext, 'progress' | 'approvalContext'>>;
 
 type SshExecOutput = z.infer<typeof sshExecOutput>;
 
 /** ssh_exec as one operation, shared by the MCP tool and `POST /ssh/:target/exec`. */
-export async function runSshExec(ctx: RunContext, input: z.infer<typeof sshExecInput>, tool = 'ssh_exec'): Promise<SshExecOutput> {
+export async function runSshExec(
+  ctx: RunContext,
+  input: z.infer<typeof sshExecInput>,
+  tool = 'ssh_exec',
+): Promise<SshExecOutput> {
   const progress = ctx.progress;
   return ctx.gate.run(
     ctx.principal,
@@ -55,13 +74,18 @@ export async function runSshExec(ctx: RunContext, input: z.infer<typeof sshExecI
         signal: ctx.signal,
         // Scrubbed, then cut at the output limit (a secret straddling the cut never shows).
         output: ctx.output,
-        onProgress: progress ? (bytes) => void progress(bytes, undefined, `${bytes} bytes of output so far`) : undefined,
+        onProgress: progress
+          ? (bytes) => void progress(bytes, undefined, `${bytes} bytes of output so far`)
+          : undefined,
       });
     },
     {
       approvalContext: ctx.approvalContext,
       approvalId: input.approval_id,
-      auditFields: (x: SshExecOutput) => ({ outcome: x.timedOut ? 'timeout' : x.cancelled ? 'cancelled' : 'ok', status: x.exitCode ?? undefined }),
+      auditFields: (x: SshExecOutput) => ({
+        outcome: x.timedOut ? 'timeout' : x.cancelled ? 'cancelled' : 'ok',
+        status: x.exitCode ?? undefined,
+      }),
     },
   );
 }
@@ -71,10 +95,18 @@ export const sshExecTool = defineTool({
   title: 'Run a command on an SSH server',
   description:
     'Runs one shell command on an SSH target over a pooled connection with a pinned host key; you never hold the SSH key. The command is parsed and judged first: ' +
-    'dangerous commands need a person\'s approval and some are refused outright. A timeout or cancellation kills the remote command. Returns exit code, stdout and stderr ' +
+    "dangerous commands need a person's approval and some are refused outright. A timeout or cancellation kills the remote command. Returns exit code, stdout and stderr " +
     '(capped, secrets scrubbed). Env values may be vault handles bound to the target.',
   inputSchema: sshExecInput,
-  inputRoles: { target: 'target', command: 'judged', stdin: 'judged', env: 'judged', cwd: 'bound', timeout_s: 'bound', approval_id: APPROVAL_ID_ROLE },
+  inputRoles: {
+    target: 'target',
+    command: 'judged',
+    stdin: 'judged',
+    env: 'judged',
+    cwd: 'bound',
+    timeout_s: 'bound',
+    approval_id: APPROVAL_ID_ROLE,
+  },
   outputSchema: sshExecOutput,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
   handler: (input, ctx) => runSshExec(ctx, input),

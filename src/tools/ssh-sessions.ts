@@ -16,10 +16,16 @@ export const sshSessionOpenTool = defineTool({
   name: 'ssh_session_open',
   title: 'Open an interactive SSH session',
   description:
-    'Opens an interactive bash shell (a PTY) on an SSH target for work that needs state across commands; the target user\'s login shell must be bash. Opening needs a person\'s approval unless policy allows it; say why in `reason`. ' +
+    "Opens an interactive bash shell (a PTY) on an SSH target for work that needs state across commands; the target user's login shell must be bash. Opening needs a person's approval unless policy allows it; say why in `reason`. " +
     'Gatehouse resets the shell first: no line editing, history expansion, aliases, traps or prompt hooks. Every line you send is judged like an ssh_exec command, and lines that change how later lines run ' +
     '(aliases, functions, prompts, bind, complete, shell options, traps, history, exec, source) need approval. Sessions close when idle too long or when your token is revoked; the full transcript is audited. Returns the session id.',
-  inputSchema: z.object({ target: z.string().min(1).max(100), reason: z.string().min(1).max(1000).describe('Why you need an interactive session'), approval_id: approvalIdField }).strict(),
+  inputSchema: z
+    .object({
+      target: z.string().min(1).max(100),
+      reason: z.string().min(1).max(1000).describe('Why you need an interactive session'),
+      approval_id: approvalIdField,
+    })
+    .strict(),
   inputRoles: { target: 'target', reason: 'bound', approval_id: APPROVAL_ID_ROLE },
   outputSchema: z.object({ id: z.string(), target: z.string() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true },
@@ -31,8 +37,18 @@ export const sshSessionOpenTool = defineTool({
         tool: 'ssh_session_open',
         target: input.target,
         fixedVerdict: allow
-          ? { decision: 'allow', rule: 'config.ssh.session_open', reason: 'configuration allows sessions without approval', matched: '' }
-          : { decision: 'approve', rule: 'session.open', reason: `interactive session on ${input.target}: ${clip(input.reason, 200)}`, matched: input.reason },
+          ? {
+              decision: 'allow',
+              rule: 'config.ssh.session_open',
+              reason: 'configuration allows sessions without approval',
+              matched: '',
+            }
+          : {
+              decision: 'approve',
+              rule: 'session.open',
+              reason: `interactive session on ${input.target}: ${clip(input.reason, 200)}`,
+              matched: input.reason,
+            },
         bound: boundInputs({ reason: input.reason }),
         summary: `open session on ${input.target}: ${clip(input.reason, 200)}`,
         client: ctx.client,
@@ -52,7 +68,7 @@ export const sshSessionSendTool = defineTool({
   title: 'Send input to an SSH session',
   description:
     'Sends input (usually one command line) to an open session and returns the output produced since, ANSI stripped and secrets scrubbed. Each line typed at the shell prompt is judged like an ssh_exec command; ' +
-    'input sent while another program holds the terminal (python3, vim, less, a nested shell) goes to that program and needs a person\'s approval. Lines over 4095 bytes are refused. ' +
+    "input sent while another program holds the terminal (python3, vim, less, a nested shell) goes to that program and needs a person's approval. Lines over 4095 bytes are refused. " +
     'With wait_for, waits until the output contains that text (or timeout_s passes).',
   inputSchema: z
     .object({
@@ -92,7 +108,12 @@ export const sshSessionSendTool = defineTool({
       action,
       // INVARIANT: the send is written only while the program the gate decided for still holds
       // the terminal (the manager checks again right before writing).
-      async () => mgr.send(input.id, ctx.principal.tokenId, input.input, { waitFor: input.wait_for, timeoutS: input.timeout_s, expect: foreground }),
+      async () =>
+        mgr.send(input.id, ctx.principal.tokenId, input.input, {
+          waitFor: input.wait_for,
+          timeoutS: input.timeout_s,
+          expect: foreground,
+        }),
       {
         approvalContext: ctx.approvalContext,
         approvalId: input.approval_id,
@@ -105,8 +126,17 @@ export const sshSessionSendTool = defineTool({
           if (foreground.atShell) return;
           const to = `${foreground.program} (pid ${foreground.pid})`;
           delete action.guard;
-          action.fixedVerdict = { decision: 'approve', rule: 'session.foreground', reason: `input to ${to}, not to the shell: ${foreground.reason}`, matched: clip(input.input, 200) };
-          action.bound = boundInputs({ session: input.id, foreground: `${foreground.program}:${foreground.pid}`, input: input.input });
+          action.fixedVerdict = {
+            decision: 'approve',
+            rule: 'session.foreground',
+            reason: `input to ${to}, not to the shell: ${foreground.reason}`,
+            matched: clip(input.input, 200),
+          };
+          action.bound = boundInputs({
+            session: input.id,
+            foreground: `${foreground.program}:${foreground.pid}`,
+            input: input.input,
+          });
           action.summary = `session ${input.id}, input to ${to}: ${clip(input.input)}`;
         },
       },
@@ -116,9 +146,16 @@ export const sshSessionSendTool = defineTool({
 
 export const sshSessionReadTool = defineTool({
   name: 'ssh_session_read',
-  title: 'Read an SSH session\'s output',
-  description: 'Reads a session\'s buffered output from cursor `since` (default: what no send or read has returned yet; 0 for the whole buffer). Returns the output and the cursor to pass next time.',
-  inputSchema: z.object({ id: sessionId, since: z.number().int().min(0).optional(), limit: z.number().int().min(1).max(1_048_576).optional() }).strict(),
+  title: "Read an SSH session's output",
+  description:
+    "Reads a session's buffered output from cursor `since` (default: what no send or read has returned yet; 0 for the whole buffer). Returns the output and the cursor to pass next time.",
+  inputSchema: z
+    .object({
+      id: sessionId,
+      since: z.number().int().min(0).optional(),
+      limit: z.number().int().min(1).max(1_048_576).optional(),
+    })
+    .strict(),
   inputRoles: {
     id: 'bound',
     since: { irrelevant: 'which part of the buffered output comes back; reading changes nothing remote' },
@@ -128,8 +165,15 @@ export const sshSessionReadTool = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(input, ctx) {
     const mgr = await sessions(ctx);
-    return ctx.gate.run(ctx.principal, { tool: 'ssh_session_read', bound: boundInputs({ session: input.id }), summary: `read session ${input.id}`, client: ctx.client }, async () =>
-      mgr.read(input.id, ctx.principal.tokenId, { since: input.since, limit: input.limit }),
+    return ctx.gate.run(
+      ctx.principal,
+      {
+        tool: 'ssh_session_read',
+        bound: boundInputs({ session: input.id }),
+        summary: `read session ${input.id}`,
+        client: ctx.client,
+      },
+      async () => mgr.read(input.id, ctx.principal.tokenId, { since: input.since, limit: input.limit }),
     );
   },
 });
@@ -137,17 +181,26 @@ export const sshSessionReadTool = defineTool({
 export const sshSessionSignalTool = defineTool({
   name: 'ssh_session_signal',
   title: 'Signal an SSH session',
-  description: 'Sends a signal to the session\'s foreground program: INT (like Ctrl-C), QUIT, TSTP, HUP, TERM or KILL.',
+  description: "Sends a signal to the session's foreground program: INT (like Ctrl-C), QUIT, TSTP, HUP, TERM or KILL.",
   inputSchema: z.object({ id: sessionId, signal: z.enum(['INT', 'QUIT', 'TSTP', 'HUP', 'TERM', 'KILL']) }).strict(),
   inputRoles: { id: 'bound', signal: 'bound' },
   outputSchema: z.object({ ok: z.boolean() }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   async handler(input, ctx) {
     const mgr = await sessions(ctx);
-    return ctx.gate.run(ctx.principal, { tool: 'ssh_session_signal', bound: boundInputs({ session: input.id, signal: input.signal }), summary: `signal ${input.signal} to session ${input.id}`, client: ctx.client }, async () => {
-      mgr.signal(input.id, ctx.principal.tokenId, input.signal);
-      return { ok: true };
-    });
+    return ctx.gate.run(
+      ctx.principal,
+      {
+        tool: 'ssh_session_signal',
+        bound: boundInputs({ session: input.id, signal: input.signal }),
+        summary: `signal ${input.signal} to session ${input.id}`,
+        client: ctx.client,
+      },
+      async () => {
+        mgr.signal(input.id, ctx.principal.tokenId, input.signal);
+        return { ok: true };
+      },
+    );
   },
 });
 
@@ -161,9 +214,18 @@ export const sshSessionCloseTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(input, ctx) {
     const mgr = await sessions(ctx);
-    return ctx.gate.run(ctx.principal, { tool: 'ssh_session_close', bound: boundInputs({ session: input.id }), summary: `close session ${input.id}`, client: ctx.client }, async () => {
-      mgr.close(input.id, ctx.principal.tokenId);
-      return { ok: true };
-    });
+    return ctx.gate.run(
+      ctx.principal,
+      {
+        tool: 'ssh_session_close',
+        bound: boundInputs({ session: input.id }),
+        summary: `close session ${input.id}`,
+        client: ctx.client,
+      },
+      async () => {
+        mgr.close(input.id, ctx.principal.tokenId);
+        return { ok: true };
+      },
+    );
   },
 });

@@ -7,9 +7,15 @@ import type { TargetsPort } from './ports.js';
  * The SSH spec and a credential provider for a target. The key is opened from the vault only when
  * a connection is made (after the host key was verified), under the vault's binding rules.
  */
-export async function sshTarget(targets: TargetsPort, name: string): Promise<{ spec: SshTargetSpec; creds: CredentialProvider; host: string }> {
+export async function sshTarget(
+  targets: TargetsPort,
+  name: string,
+): Promise<{ spec: SshTargetSpec; creds: CredentialProvider; host: string }> {
   const target = await targets.get(name);
-  if (target.kind !== 'ssh') throw new GatehouseError('invalid_input', `target ${name} is an ${target.kind} target, not ssh`, { hint: 'use api_request for HTTP targets' });
+  if (target.kind !== 'ssh')
+    throw new GatehouseError('invalid_input', `target ${name} is an ${target.kind} target, not ssh`, {
+      hint: 'use api_request for HTTP targets',
+    });
   const c: SshTargetConfig = target.config;
   return {
     host: c.host,

@@ -18,7 +18,16 @@ export const vaultSearchTool = defineTool({
     .strict(),
   inputRoles: { text: 'bound', target: 'bound', host: 'bound' },
   outputSchema: z.object({
-    handles: z.array(z.object({ handle: z.string(), vault: z.string(), item: z.string(), field: z.string(), description: z.string().nullable(), bindings: z.array(z.string()) })),
+    handles: z.array(
+      z.object({
+        handle: z.string(),
+        vault: z.string(),
+        item: z.string(),
+        field: z.string(),
+        description: z.string().nullable(),
+        bindings: z.array(z.string()),
+      }),
+    ),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(input, ctx) {
@@ -28,6 +37,8 @@ export const vaultSearchTool = defineTool({
       summary: `vault_search ${JSON.stringify(input)}`,
       client: ctx.client,
     };
-    return ctx.gate.run(ctx.principal, action, async () => ({ handles: await ctx.ports.handles.search(ctx.principal, input) }));
+    return ctx.gate.run(ctx.principal, action, async () => ({
+      handles: await ctx.ports.handles.search(ctx.principal, input),
+    }));
   },
 });

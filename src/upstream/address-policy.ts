@@ -10,7 +10,10 @@ import net from 'node:net';
 
 export type AddressVerdict =
   | { allowed: true }
-  | { allowed: false; reason: 'metadata' | 'loopback' | 'private' | 'link_local' | 'unspecified' | 'multicast' | 'reserved' | 'invalid' };
+  | {
+      allowed: false;
+      reason: 'metadata' | 'loopback' | 'private' | 'link_local' | 'unspecified' | 'multicast' | 'reserved' | 'invalid';
+    };
 
 type Blocked = Exclude<AddressVerdict, { allowed: true }>['reason'];
 

@@ -38,17 +38,27 @@ function tokens(h: HeaderValue): string[] {
   const lines = typeof h === 'string' ? [h] : typeof h === 'number' ? [String(h)] : h;
   const out: string[] = [];
   // Repeated header lines are one comma-separated list (RFC 9110 §5.3); empty members are allowed.
-  for (const line of lines) for (const t of String(line).split(',')) {
-    const c = t.trim().toLowerCase();
-    if (c !== '') out.push(c);
-  }
+  for (const line of lines)
+    for (const t of String(line).split(',')) {
+      const c = t.trim().toLowerCase();
+      if (c !== '') out.push(c);
+    }
   return out;
 }
 
 // Registered codings Gatehouse does not undo (IANA HTTP Content Coding Registry): only these are
 // named in an error. Any other value came from the upstream and may be anything, a filled vault
 // value it reflected included, so it is never echoed.
-const REGISTERED_UNSUPPORTED = new Set(['compress', 'x-compress', 'zstd', 'aes128gcm', 'exi', 'pack200-gzip', 'dcb', 'dcz']);
+const REGISTERED_UNSUPPORTED = new Set([
+  'compress',
+  'x-compress',
+  'zstd',
+  'aes128gcm',
+  'exi',
+  'pack200-gzip',
+  'dcb',
+  'dcz',
+]);
 
 /** What a refused coding is called in an error: its registered name, or "unregistered". */
 function shown(coding: string): string {
@@ -91,18 +101,29 @@ export function hasTransferCoding(transferEncoding: HeaderValue): boolean {
 
 /** The typed refusal for a response whose codings cannot be undone; the body is not returned. */
 export function codingRefused(list: Exclude<CodingList, { ok: true }>, targetName: string): GatehouseError {
-  const why = list.reason === 'unknown' ? `an unsupported content coding (${list.coding})` : `${list.count} stacked content codings (at most ${MAX_CODINGS})`;
-  return new GatehouseError('upstream_error', `target "${targetName}" answered with ${why}; the response was not returned`, {
-    hint: 'Gatehouse reads only identity, gzip, deflate or br bodies, so it can scrub them; ask the upstream for an uncompressed answer',
-    details: list.reason === 'unknown' ? { contentEncoding: list.coding } : { codings: list.count },
-  });
+  const why =
+    list.reason === 'unknown'
+      ? `an unsupported content coding (${list.coding})`
+      : `${list.count} stacked content codings (at most ${MAX_CODINGS})`;
+  return new GatehouseError(
+    'upstream_error',
+    `target "${targetName}" answered with ${why}; the response was not returned`,
+    {
+      hint: 'Gatehouse reads only identity, gzip, deflate or br bodies, so it can scrub them; ask the upstream for an uncompressed answer',
+      details: list.reason === 'unknown' ? { contentEncoding: list.coding } : { codings: list.count },
+    },
+  );
 }
 
 /**
  * The codings of a response, or the typed refusal. The one entry point for both the buffered and
  * the streamed response path.
  */
-export function responseCodingsOrThrow(contentEncoding: HeaderValue, transferEncoding: HeaderValue, targetName: string): ContentCoding[] {
+export function responseCodingsOrThrow(
+  contentEncoding: HeaderValue,
+  transferEncoding: HeaderValue,
+  targetName: string,
+): ContentCoding[] {
   const list = responseCodings(contentEncoding, transferEncoding);
   if (!list.ok) throw codingRefused(list, targetName);
   return list.codings;

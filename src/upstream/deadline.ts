@@ -21,10 +21,12 @@ export function startDeadline(targetName: string, totalMs: number, signal: Abort
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });
   const timer = setTimeout(() => {
-    ctl.abort(new GatehouseError('timeout', `target "${targetName}" did not finish within ${totalMs} ms`, {
-      hint: 'raise timeout_ms or ask for less data',
-      details: { phase: 'total', limitMs: totalMs },
-    }));
+    ctl.abort(
+      new GatehouseError('timeout', `target "${targetName}" did not finish within ${totalMs} ms`, {
+        hint: 'raise timeout_ms or ask for less data',
+        details: { phase: 'total', limitMs: totalMs },
+      }),
+    );
   }, totalMs);
   timer.unref?.();
   return {

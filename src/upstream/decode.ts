@@ -21,7 +21,11 @@ const inflateRaw = promisify(zlib.inflateRaw);
  * Decoding runs on the thread pool, never on the event loop, and stops at `max` bytes, so a
  * caller sending small bombs costs a bounded amount of work per request (and is rate-limited).
  */
-export async function decodeRequestForGuard(body: Buffer, contentEncoding: HeaderValue, max: number): Promise<Buffer | undefined> {
+export async function decodeRequestForGuard(
+  body: Buffer,
+  contentEncoding: HeaderValue,
+  max: number,
+): Promise<Buffer | undefined> {
   const list = parseContentCodings(contentEncoding);
   if (!list.ok) return undefined;
   let bytes = body;
@@ -32,7 +36,10 @@ export async function decodeRequestForGuard(body: Buffer, contentEncoding: Heade
       const c = list.codings[i];
       if (c === 'gzip') bytes = await gunzip(bytes, opts);
       else if (c === 'br') bytes = await brotli(bytes, opts);
-      else bytes = await inflate(bytes, opts).catch((e: unknown) => (e instanceof RangeError ? Promise.reject(e) : inflateRaw(bytes, opts)));
+      else
+        bytes = await inflate(bytes, opts).catch((e: unknown) =>
+          e instanceof RangeError ? Promise.reject(e) : inflateRaw(bytes, opts),
+        );
     }
   } catch {
     return undefined;

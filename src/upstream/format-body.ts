@@ -14,9 +14,7 @@ import {
 import { jsonTextDepth, MAX_JSON_DEPTH } from './json-depth.js';
 
 export type FormattedBody =
-  | { encoding: 'json'; value: unknown }
-  | { encoding: 'text'; value: string }
-  | { encoding: 'base64'; value: string };
+  { encoding: 'json'; value: unknown } | { encoding: 'text'; value: string } | { encoding: 'base64'; value: string };
 
 function charsetOf(media: MediaType | undefined): string {
   return (mediaParams(media, 'charset')[0] ?? 'utf-8').toLowerCase();

@@ -15,11 +15,29 @@ import type { HttpAuth } from './target-spec.js';
 
 export type HeaderInput = Record<string, string | string[] | number | undefined>;
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-connection',
+]);
 // Never forwarded from the agent: credentials, addressing, and headers the gateway computes.
 const AGENT_DROPPED = new Set([
-  'authorization', 'cookie', 'proxy-authorization', 'host', 'content-length', 'expect',
-  'forwarded', 'x-real-ip', 'accept-encoding', 'x-http-method-override', 'x-method-override', 'x-http-method',
+  'authorization',
+  'cookie',
+  'proxy-authorization',
+  'host',
+  'content-length',
+  'expect',
+  'forwarded',
+  'x-real-ip',
+  'accept-encoding',
+  'x-http-method-override',
+  'x-method-override',
+  'x-http-method',
 ]);
 // Never returned to the agent: cookies minted with the injected credential are credentials too.
 const RESPONSE_DROPPED = new Set(['set-cookie', 'set-cookie2', 'proxy-authenticate', 'alt-svc']);
@@ -37,7 +55,11 @@ function connectionListed(value: string | readonly string[] | number | undefined
     value = value[0]!;
   }
   // The usual values list no extra header names (keep-alive is hop-by-hop anyway).
-  if (typeof value === 'string' && (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close')) return NONE;
+  if (
+    typeof value === 'string' &&
+    (value === 'keep-alive' || value === 'close' || value === 'Keep-Alive' || value === 'Close')
+  )
+    return NONE;
   const out = new Set<string>();
   for (const v of typeof value === 'string' || typeof value === 'number' ? [String(value)] : value) {
     for (const t of v.split(',')) if (t.trim()) out.add(t.trim().toLowerCase());
@@ -56,7 +78,9 @@ function badValue(v: string): boolean {
 }
 
 function badHeaderValue(lower: string): GatehouseError {
-  return new GatehouseError('invalid_input', `request header "${lower}" contains CR, LF or NUL`, { hint: 'header values must be a single line' });
+  return new GatehouseError('invalid_input', `request header "${lower}" contains CR, LF or NUL`, {
+    hint: 'header values must be a single line',
+  });
 }
 
 /**
@@ -81,11 +105,21 @@ export function buildRequestHeaders(
     const lower = name.toLowerCase();
     if (drop !== undefined && drop.includes(lower)) continue;
     if (!HEADER_TOKEN.test(name)) {
-      throw new GatehouseError('invalid_input', 'a request header name is not a valid HTTP token', { hint: 'use header names made of letters, digits and dashes' });
+      throw new GatehouseError('invalid_input', 'a request header name is not a valid HTTP token', {
+        hint: 'use header names made of letters, digits and dashes',
+      });
     }
-    if (AGENT_DROPPED.has(lower) || lower === authHeader || isHopByHop(lower, listed) || lower.startsWith('x-forwarded-')) continue;
+    if (
+      AGENT_DROPPED.has(lower) ||
+      lower === authHeader ||
+      isHopByHop(lower, listed) ||
+      lower.startsWith('x-forwarded-')
+    )
+      continue;
     if (SINGLE.has(lower) && (out[lower] !== undefined || (Array.isArray(value) && value.length > 1))) {
-      throw new GatehouseError('invalid_input', `request header "${lower}" is given more than once`, { hint: `send one ${lower} header` });
+      throw new GatehouseError('invalid_input', `request header "${lower}" is given more than once`, {
+        hint: `send one ${lower} header`,
+      });
     }
     let v: string | string[];
     if (Array.isArray(value)) {
@@ -105,13 +139,19 @@ export function buildRequestHeaders(
   return out;
 }
 
-function injectCredentialHeader(out: Record<string, string | string[]>, auth: HttpAuth, credential: string | undefined): void {
+function injectCredentialHeader(
+  out: Record<string, string | string[]>,
+  auth: HttpAuth,
+  credential: string | undefined,
+): void {
   if (auth.kind === 'none' || auth.kind === 'query') return;
   const cred = requireCredential(credential);
   if (auth.kind === 'bearer') out['authorization'] = `Bearer ${cred}`;
   else if (auth.kind === 'basic') {
     if (!cred.includes(':')) {
-      throw new GatehouseError('config_invalid', 'the basic-auth secret must be "user:password"', { hint: 'store the secret as user:password in the vault' });
+      throw new GatehouseError('config_invalid', 'the basic-auth secret must be "user:password"', {
+        hint: 'store the secret as user:password in the vault',
+      });
     }
     out['authorization'] = `Basic ${Buffer.from(cred, 'utf8').toString('base64')}`;
   } else out[auth.name.toLowerCase()] = cred;
@@ -120,10 +160,14 @@ function injectCredentialHeader(out: Record<string, string | string[]>, auth: Ht
 /** A missing credential is a loud typed error, never an empty header. The value is never echoed. */
 export function requireCredential(credential: string | undefined): string {
   if (typeof credential !== 'string' || credential.length === 0) {
-    throw new GatehouseError('config_invalid', 'the target needs a credential but none was supplied', { hint: 'set the target secret: gatehouse target update NAME --secret vault:VAULT/ITEM.FIELD' });
+    throw new GatehouseError('config_invalid', 'the target needs a credential but none was supplied', {
+      hint: 'set the target secret: gatehouse target update NAME --secret vault:VAULT/ITEM.FIELD',
+    });
   }
   if (/[\r\n\0]/.test(credential)) {
-    throw new GatehouseError('config_invalid', 'the target credential contains CR, LF or NUL', { hint: 'store the secret without line breaks' });
+    throw new GatehouseError('config_invalid', 'the target credential contains CR, LF or NUL', {
+      hint: 'store the secret without line breaks',
+    });
   }
   return credential;
 }
@@ -133,7 +177,8 @@ export function credentialForms(auth: HttpAuth, credential: string | undefined):
   if (auth.kind === 'none' || !credential) return [];
   const forms = [credential];
   if (auth.kind === 'basic') forms.push(Buffer.from(credential, 'utf8').toString('base64'));
-  if (auth.kind === 'query') forms.push(encodeURIComponent(credential), new URLSearchParams({ x: credential }).toString().slice(2));
+  if (auth.kind === 'query')
+    forms.push(encodeURIComponent(credential), new URLSearchParams({ x: credential }).toString().slice(2));
   return [...new Set(forms.filter((f) => f.length >= 4))];
 }
 
@@ -150,7 +195,9 @@ export type HeaderLine = readonly [name: string, value: string];
  * matched as it was sent, not lowercased). Accepts undici's raw list or, where only that exists,
  * its parsed object (lowercased names; repeated headers as arrays).
  */
-export function headerLines(raw: RawHeaderLines | Readonly<Record<string, string | string[] | undefined>>): HeaderLine[] {
+export function headerLines(
+  raw: RawHeaderLines | Readonly<Record<string, string | string[] | undefined>>,
+): HeaderLine[] {
   const out: HeaderLine[] = [];
   if (Array.isArray(raw)) {
     const list = raw as RawHeaderLines;

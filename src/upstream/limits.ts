@@ -36,6 +36,9 @@ export const UPSTREAM_LIMITS = {
 /** A caller's override of a limit: the default when absent, a typed error when not a positive number. */
 export function positive(n: number | undefined, fallback: number, what: string): number {
   if (n === undefined) return fallback;
-  if (!Number.isFinite(n) || n <= 0) throw new GatehouseError('invalid_input', `${what} must be a positive number`, { hint: `omit it for the default (${fallback})` });
+  if (!Number.isFinite(n) || n <= 0)
+    throw new GatehouseError('invalid_input', `${what} must be a positive number`, {
+      hint: `omit it for the default (${fallback})`,
+    });
   return n;
 }

@@ -10,17 +10,30 @@ export function mapUpstreamError(e: unknown, targetName: string): GatehouseError
   const name = (e as { name?: unknown } | null)?.name;
   switch (code) {
     case 'UND_ERR_HEADERS_TIMEOUT':
-      return new GatehouseError('timeout', `target "${targetName}" did not send response headers in time`, { hint: 'raise timeout_ms or check the upstream', details: { phase: 'headers' } });
+      return new GatehouseError('timeout', `target "${targetName}" did not send response headers in time`, {
+        hint: 'raise timeout_ms or check the upstream',
+        details: { phase: 'headers' },
+      });
     case 'UND_ERR_BODY_TIMEOUT':
-      return new GatehouseError('timeout', `target "${targetName}" stalled while sending the body`, { hint: 'raise timeout_ms or check the upstream', details: { phase: 'body' } });
+      return new GatehouseError('timeout', `target "${targetName}" stalled while sending the body`, {
+        hint: 'raise timeout_ms or check the upstream',
+        details: { phase: 'body' },
+      });
     case 'UND_ERR_CONNECT_TIMEOUT':
-      return new GatehouseError('timeout', `could not connect to target "${targetName}" in time`, { hint: 'check that the upstream is reachable', details: { phase: 'connect' } });
+      return new GatehouseError('timeout', `could not connect to target "${targetName}" in time`, {
+        hint: 'check that the upstream is reachable',
+        details: { phase: 'connect' },
+      });
     case 'UND_ERR_ABORTED':
       return new GatehouseError('cancelled', 'the request was cancelled', { hint: 'the caller aborted the request' });
     case 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH':
-      return new GatehouseError('invalid_input', 'the request body length does not match Content-Length', { hint: 'send a body of the declared length' });
+      return new GatehouseError('invalid_input', 'the request body length does not match Content-Length', {
+        hint: 'send a body of the declared length',
+      });
     case 'UND_ERR_INVALID_ARG':
-      return new GatehouseError('invalid_input', 'the request has an invalid method, header or body', { hint: 'check header names and values' });
+      return new GatehouseError('invalid_input', 'the request has an invalid method, header or body', {
+        hint: 'check header names and values',
+      });
     case 'ECONNREFUSED':
     case 'ECONNRESET':
     case 'EHOSTUNREACH':
@@ -31,16 +44,32 @@ export function mapUpstreamError(e: unknown, targetName: string): GatehouseError
     case 'UND_ERR_DESTROYED':
     case 'UND_ERR_RESPONSE_STATUS_CODE':
     case 'HPE_INVALID_CONSTANT':
-      return new GatehouseError('upstream_error', `target "${targetName}" failed: ${code}`, { hint: 'check that the upstream is up and speaks HTTP' });
+      return new GatehouseError('upstream_error', `target "${targetName}" failed: ${code}`, {
+        hint: 'check that the upstream is up and speaks HTTP',
+      });
     default:
       break;
   }
-  if (name === 'AbortError') return new GatehouseError('cancelled', 'the request was cancelled', { hint: 'the caller aborted the request' });
-  if (typeof code === 'string' && (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code.startsWith('ERR__'))) {
-    return new GatehouseError('upstream_error', `target "${targetName}" sent a body that does not decompress`, { hint: 'check the upstream content-encoding' });
+  if (name === 'AbortError')
+    return new GatehouseError('cancelled', 'the request was cancelled', { hint: 'the caller aborted the request' });
+  if (
+    typeof code === 'string' &&
+    (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code.startsWith('ERR__'))
+  ) {
+    return new GatehouseError('upstream_error', `target "${targetName}" sent a body that does not decompress`, {
+      hint: 'check the upstream content-encoding',
+    });
   }
-  if (typeof code === 'string' && (code.startsWith('HPE_') || code.startsWith('ERR_TLS') || code.startsWith('CERT_') || code.includes('CERT'))) {
-    return new GatehouseError('upstream_error', `target "${targetName}" failed: ${code}`, { hint: 'check the upstream protocol and its TLS certificate' });
+  if (
+    typeof code === 'string' &&
+    (code.startsWith('HPE_') || code.startsWith('ERR_TLS') || code.startsWith('CERT_') || code.includes('CERT'))
+  ) {
+    return new GatehouseError('upstream_error', `target "${targetName}" failed: ${code}`, {
+      hint: 'check the upstream protocol and its TLS certificate',
+    });
   }
-  return new GatehouseError('upstream_error', `target "${targetName}" failed`, { hint: 'see the server log (stderr) for details', cause: e });
+  return new GatehouseError('upstream_error', `target "${targetName}" failed`, {
+    hint: 'see the server log (stderr) for details',
+    cause: e,
+  });
 }

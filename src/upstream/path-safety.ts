@@ -8,7 +8,8 @@
 import { GatehouseError } from '../core/index.js';
 import { validateTargetSpec, type HttpTargetSpec, type ResolvedTarget } from './target-spec.js';
 
-export type QueryInput = string | URLSearchParams | Record<string, string | number | boolean | Array<string | number | boolean>>;
+export type QueryInput =
+  string | URLSearchParams | Record<string, string | number | boolean | Array<string | number | boolean>>;
 
 const MAX_PATH_LENGTH = 8192;
 const MAX_DECODE_ROUNDS = 4;
@@ -142,7 +143,8 @@ export function resolveTargetUrl(
     // an authority (scheme:, user@host, host:port).
     const slash = p.indexOf('/');
     const first = slash === -1 ? p : p.slice(0, slash);
-    if (/^[a-z][a-z0-9+.-]*:/i.test(p) || first.includes('@') || first.includes(':')) throw denied('absolute URL or authority');
+    if (/^[a-z][a-z0-9+.-]*:/i.test(p) || first.includes('@') || first.includes(':'))
+      throw denied('absolute URL or authority');
     p = '/' + p;
   }
   if (/^\/[a-z][a-z0-9+.-]*:\/\//i.test(p)) throw denied('absolute URL');

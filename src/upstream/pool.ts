@@ -37,7 +37,11 @@ export class UpstreamPool {
   }
 
   /** Buffered request (api_request). */
-  async request(spec: HttpTargetSpec, credential: string | undefined, opts: UpstreamRequestOptions): Promise<UpstreamResponse> {
+  async request(
+    spec: HttpTargetSpec,
+    credential: string | undefined,
+    opts: UpstreamRequestOptions,
+  ): Promise<UpstreamResponse> {
     const target = this.#validate(spec);
     return bufferedRequest(this.#poolFor(target), target, credential, opts);
   }
@@ -76,19 +80,24 @@ export class UpstreamPool {
   }
 
   #validate(spec: HttpTargetSpec): ResolvedTarget {
-    const key = spec && typeof spec === 'object' ? JSON.stringify([spec.name, spec.baseUrl, spec.auth, spec.allowPrivate]) : '';
+    const key =
+      spec && typeof spec === 'object' ? JSON.stringify([spec.name, spec.baseUrl, spec.auth, spec.allowPrivate]) : '';
     const hit = this.#validated.get(key);
     if (hit) return hit;
     const target = validateTargetSpec(spec);
     // Store a frozen copy: later mutation of the caller's object cannot change a cached target.
-    const frozen: ResolvedTarget = Object.freeze({ ...target, spec: Object.freeze({ ...target.spec, auth: Object.freeze({ ...target.spec.auth }) }) });
+    const frozen: ResolvedTarget = Object.freeze({
+      ...target,
+      spec: Object.freeze({ ...target.spec, auth: Object.freeze({ ...target.spec.auth }) }),
+    });
     if (this.#validated.size >= 1000) this.#validated.clear();
     this.#validated.set(key, frozen);
     return frozen;
   }
 
   #poolFor(target: ResolvedTarget): Pool {
-    if (this.#closed) throw new GatehouseError('internal', 'the upstream pool is closed', { hint: 'the server is shutting down' });
+    if (this.#closed)
+      throw new GatehouseError('internal', 'the upstream pool is closed', { hint: 'the server is shutting down' });
     const fingerprint = `${target.origin}|${target.spec.allowPrivate}`;
     const name = target.spec.name;
     const existing = this.#pools.get(name);
@@ -102,7 +111,12 @@ export class UpstreamPool {
       keepAliveMaxTimeout: 60_000,
       headersTimeout: UPSTREAM_LIMITS.headersTimeoutMs,
       bodyTimeout: UPSTREAM_LIMITS.bodyTimeoutMs,
-      connect: buildSafeConnector({ targetName: name, allowPrivate: target.spec.allowPrivate, lookup: this.#opts.lookup, connectTimeoutMs }),
+      connect: buildSafeConnector({
+        targetName: name,
+        allowPrivate: target.spec.allowPrivate,
+        lookup: this.#opts.lookup,
+        connectTimeoutMs,
+      }),
     });
     this.#pools.set(name, { pool, fingerprint });
     return pool;

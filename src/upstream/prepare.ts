@@ -13,10 +13,14 @@ const REFUSED_METHODS = new Set(['CONNECT', 'TRACE', 'TRACK']);
 export function checkMethod(method: string | undefined): string {
   const m = (method ?? '').toUpperCase();
   if (!METHOD_TOKEN.test(m) || m.length > 32) {
-    throw new GatehouseError('invalid_input', 'the HTTP method is not a valid token', { hint: 'use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS' });
+    throw new GatehouseError('invalid_input', 'the HTTP method is not a valid token', {
+      hint: 'use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS',
+    });
   }
   if (REFUSED_METHODS.has(m)) {
-    throw new GatehouseError('invalid_input', `HTTP method ${m} is not allowed through the gateway`, { hint: 'use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS' });
+    throw new GatehouseError('invalid_input', `HTTP method ${m} is not allowed through the gateway`, {
+      hint: 'use GET, POST, PUT, PATCH, DELETE, HEAD or OPTIONS',
+    });
   }
   return m;
 }
@@ -38,7 +42,14 @@ export interface Prepared {
 export function prepare(
   target: ResolvedTarget,
   credential: string | undefined,
-  input: { method: string | undefined; path: string; query?: QueryInput; headers?: HeaderInput; fill?: (s: string) => string; dropHeaders?: string[] },
+  input: {
+    method: string | undefined;
+    path: string;
+    query?: QueryInput;
+    headers?: HeaderInput;
+    fill?: (s: string) => string;
+    dropHeaders?: string[];
+  },
 ): Prepared {
   const fill = input.fill ?? ((s: string) => s);
   const method = checkMethod(input.method);

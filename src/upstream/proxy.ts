@@ -95,7 +95,10 @@ function tooLarge(name: string, limit: number, size?: number): GatehouseError {
     size !== undefined
       ? `target "${name}" response is ${size} bytes; the limit is ${limit}`
       : `target "${name}" response passed the limit of ${limit} bytes; the stream was cut`;
-  return new GatehouseError('response_too_large', message, { hint: 'ask for less data (ranges, pagination)', details: { limit } });
+  return new GatehouseError('response_too_large', message, {
+    hint: 'ask for less data (ranges, pagination)',
+    details: { limit },
+  });
 }
 
 export async function streamingProxy(
@@ -124,7 +127,15 @@ export async function streamingProxy(
   const up = await prepareRequestBody(req, maxRequest, opts.fillBody ?? opts.fill, opts.body);
   if (up.contentLength !== undefined) prep.headers['content-length'] = String(up.contentLength);
   return exchange(dispatcher, target, credential, res, opts, {
-    started, name, maxResponse, total, path, method: prep.method, headers: prep.headers, body: up.body, requestBytes: up.bytes,
+    started,
+    name,
+    maxResponse,
+    total,
+    path,
+    method: prep.method,
+    headers: prep.headers,
+    body: up.body,
+    requestBytes: up.bytes,
   });
 }
 
@@ -219,7 +230,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#x = x;
     this.#life = new ExchangeLifetime(res, x, opts.signal, {
       resolve: () =>
-        settle.resolve({ status: this.#status, durationMs: performance.now() - x.started, requestBytes: x.requestBytes(), responseBytes: this.#sent }),
+        settle.resolve({
+          status: this.#status,
+          durationMs: performance.now() - x.started,
+          requestBytes: x.requestBytes(),
+          responseBytes: this.#sent,
+        }),
       reject: settle.reject,
       // The client went away (cancels the upstream exchange), or the response was delivered (on
       // the stage path, the pump settles that case).
@@ -261,8 +277,15 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       // The raw lines keep header names in the upstream's own case (a secret in a name is
       // matched as sent) and every repeated header; the parsed object is the fallback.
       const raw = (controller as { rawHeaders?: RawHeaderLines | null }).rawHeaders;
-      const head = responseHead(headerLines(raw ?? headers), this.#target, this.#credential, this.#opts, this.#x.maxResponse);
-      if (head.tooLarge !== undefined) return this.#life.fail(tooLarge(this.#x.name, this.#x.maxResponse, head.tooLarge));
+      const head = responseHead(
+        headerLines(raw ?? headers),
+        this.#target,
+        this.#credential,
+        this.#opts,
+        this.#x.maxResponse,
+      );
+      if (head.tooLarge !== undefined)
+        return this.#life.fail(tooLarge(this.#x.name, this.#x.maxResponse, head.tooLarge));
       if (head.decoders.length > 0 || head.transform) this.#stream(head);
       else this.#gather(head);
     } catch (e) {
@@ -303,7 +326,11 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
     this.#res.writeHead(this.#status, head.headers);
     if (head.headers['content-length'] === undefined) this.#res.flushHeaders();
     const maxBytes = this.#x.maxResponse;
-    pump(source, stages, this.#res, { maxBytes, capError: () => tooLarge(this.#x.name, maxBytes), onBytes: (n) => (this.#sent = n) }).then(
+    pump(source, stages, this.#res, {
+      maxBytes,
+      capError: () => tooLarge(this.#x.name, maxBytes),
+      onBytes: (n) => (this.#sent = n),
+    }).then(
       () => {
         this.#phase = 'ended';
         this.#life.succeed();
@@ -323,7 +350,12 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       exactLength: head.upstreamDeclared && this.#x.method !== 'HEAD' && this.#status !== 204 && this.#status !== 304,
     });
     this.#life.onCleanup(() => writer.detach());
-    const cap = new CapStage(this.#x.maxResponse, (n) => (this.#sent = n), () => this.#life.fail(tooLarge(this.#x.name, this.#x.maxResponse)), writer);
+    const cap = new CapStage(
+      this.#x.maxResponse,
+      (n) => (this.#sent = n),
+      () => this.#life.fail(tooLarge(this.#x.name, this.#x.maxResponse)),
+      writer,
+    );
     this.#body = head.scrubber ? new ScrubStage(head.scrubber, (e) => this.#life.fail(e), cap) : cap;
     this.#phase = 'gathering';
     // End of the tick the head arrived in: a body still coming streams from here on.
@@ -359,12 +391,18 @@ function responseHead(
   const scrubber = opts.responseScrubber?.() ?? null;
   // A transfer coding other than chunked is never passed on encoded (Transfer-Encoding is
   // hop-by-hop, so the client would not know it); a body that is redacted is read plain.
-  const mustRead = transform !== undefined || scrubber !== null || hasTransferCoding(headerValues(lines, 'transfer-encoding'));
+  const mustRead =
+    transform !== undefined || scrubber !== null || hasTransferCoding(headerValues(lines, 'transfer-encoding'));
   // Redaction must see plain bytes: every declared coding is undone first, or the response is
   // refused (INVARIANT: never scrubbed while still encoded).
-  const codings = mustRead ? responseCodingsOrThrow(headerValues(lines, 'content-encoding'), headerValues(lines, 'transfer-encoding'), name) : [];
+  const codings = mustRead
+    ? responseCodingsOrThrow(headerValues(lines, 'content-encoding'), headerValues(lines, 'transfer-encoding'), name)
+    : [];
   const decoders = decoderChain(codings);
-  const headers = filterResponseHeaders(lines, formsFor(target, credential), { text: opts.scrubHeader, bytes: opts.responseScrubber });
+  const headers = filterResponseHeaders(lines, formsFor(target, credential), {
+    text: opts.scrubHeader,
+    bytes: opts.responseScrubber,
+  });
   if (decoders.length > 0) delete headers['content-encoding'];
   const upstreamDeclared = headers['content-length'] !== undefined;
   const head: ResponseHead = { headers, decoders, scrubber, transform, upstreamDeclared };
@@ -547,10 +585,12 @@ class ExchangeLifetime {
     this.#x = x;
     this.#settle = settle;
     const timer = setTimeout(() => {
-      this.fail(new GatehouseError('timeout', `target "${x.name}" did not finish within ${x.total} ms`, {
-        hint: 'raise timeout_ms or ask for less data',
-        details: { phase: 'total', limitMs: x.total },
-      }));
+      this.fail(
+        new GatehouseError('timeout', `target "${x.name}" did not finish within ${x.total} ms`, {
+          hint: 'raise timeout_ms or ask for less data',
+          details: { phase: 'total', limitMs: x.total },
+        }),
+      );
     }, x.total);
     timer.unref?.();
     this.#cleanups.push(() => clearTimeout(timer));

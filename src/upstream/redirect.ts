@@ -42,23 +42,37 @@ export function hopAsRequest<H extends Record<string, string>>(
   original: { headers?: H; body?: string },
 ): { method: string; path: string; headers?: Record<string, string>; body?: string } {
   if (hop.resendsBody) return { method: hop.method, path: hop.path, headers: original.headers, body: original.body };
-  const headers = original.headers && Object.fromEntries(Object.entries(original.headers).filter(([k]) => k.toLowerCase() !== 'content-type'));
+  const headers =
+    original.headers &&
+    Object.fromEntries(Object.entries(original.headers).filter(([k]) => k.toLowerCase() !== 'content-type'));
   return { method: hop.method, path: hop.path, headers };
 }
 
 /** The method and body rule of a redirect (as browsers and undici apply it). */
 export function methodAfter(status: number, method: string): { method: string; resendsBody: boolean } {
-  if (status === 303 || ((status === 301 || status === 302) && method === 'POST')) return { method: method === 'HEAD' ? 'HEAD' : 'GET', resendsBody: false };
+  if (status === 303 || ((status === 301 || status === 302) && method === 'POST'))
+    return { method: method === 'HEAD' ? 'HEAD' : 'GET', resendsBody: false };
   return { method, resendsBody: true };
 }
 
 export type Followable = { follow: false } | { follow: true; url: URL; hop: RedirectHop };
 
-function blocked(name: string, status: number, shown: string, why: string, hint: string, details: Record<string, unknown> = {}): GatehouseError {
-  return new GatehouseError('redirect_blocked', `target "${name}" redirected (${status}) to ${shown}, which was not followed: ${why}`, {
-    hint,
-    details: { status, location: shown, ...details },
-  });
+function blocked(
+  name: string,
+  status: number,
+  shown: string,
+  why: string,
+  hint: string,
+  details: Record<string, unknown> = {},
+): GatehouseError {
+  return new GatehouseError(
+    'redirect_blocked',
+    `target "${name}" redirected (${status}) to ${shown}, which was not followed: ${why}`,
+    {
+      hint,
+      details: { status, location: shown, ...details },
+    },
+  );
 }
 
 /**
@@ -85,42 +99,71 @@ export function redirectTarget(
   } catch {
     return { follow: false };
   }
-  if (next.origin !== target.origin || (next.protocol !== 'http:' && next.protocol !== 'https:')) return { follow: false };
+  if (next.origin !== target.origin || (next.protocol !== 'http:' && next.protocol !== 'https:'))
+    return { follow: false };
   next.hash = '';
   const name = target.spec.name;
   const base = target.basePath;
   // INVARIANT: a followed hop stays under the target's base path, like every direct call.
   if (base !== '' && next.pathname !== base && !next.pathname.startsWith(base + '/')) {
-    throw blocked(name, status, show(next.pathname), `it leaves the target's base path ${base}`, 'the target reaches only paths under its base URL; ask an operator if this one is needed');
+    throw blocked(
+      name,
+      status,
+      show(next.pathname),
+      `it leaves the target's base path ${base}`,
+      'the target reaches only paths under its base URL; ask an operator if this one is needed',
+    );
   }
   const rel = next.pathname.slice(base.length) || '/';
   try {
     checkPath(rel);
   } catch (e) {
-    throw blocked(name, status, show(rel), 'a direct call could not use that path', 'call a plain path under the target directly', { reason: (e as GatehouseError).code });
+    throw blocked(
+      name,
+      status,
+      show(rel),
+      'a direct call could not use that path',
+      'call a plain path under the target directly',
+      { reason: (e as GatehouseError).code },
+    );
   }
   const params = new URLSearchParams(next.search);
   if (target.spec.auth.kind === 'query') params.delete(target.spec.auth.name);
   const query = params.toString();
   const m = methodAfter(status, method);
-  return { follow: true, url: next, hop: { status, method: m.method, path: query === '' ? rel : `${rel}?${query}`, resendsBody: m.resendsBody } };
+  return {
+    follow: true,
+    url: next,
+    hop: { status, method: m.method, path: query === '' ? rel : `${rel}?${query}`, resendsBody: m.resendsBody },
+  };
 }
 
 /** Judges a hop; anything but `allow` (or no judge at all) is `redirect_blocked`, naming the location to call directly. */
-export async function judgeOrThrow(judge: JudgeHop | undefined, hop: RedirectHop, name: string, show: (text: string) => string): Promise<void> {
+export async function judgeOrThrow(
+  judge: JudgeHop | undefined,
+  hop: RedirectHop,
+  name: string,
+  show: (text: string) => string,
+): Promise<void> {
   const shown = show(hop.path);
   const hint = `call ${hop.method} ${shown} on target "${name}" directly: it is judged (and, where needed, approved) like any request`;
   // INVARIANT: no hop is followed unjudged. A caller that asks to follow without a judge gets none followed.
-  if (judge === undefined) throw blocked(name, hop.status, shown, 'redirects are followed only when each hop can be judged', hint);
+  if (judge === undefined)
+    throw blocked(name, hop.status, shown, 'redirects are followed only when each hop can be judged', hint);
   let verdict: HopVerdict;
   try {
     verdict = await judge(hop);
   } catch (e) {
     // A judge that fails decides nothing: refuse.
-    throw blocked(name, hop.status, shown, 'it could not be judged', hint, { reason: e instanceof GatehouseError ? e.code : 'internal' });
+    throw blocked(name, hop.status, shown, 'it could not be judged', hint, {
+      reason: e instanceof GatehouseError ? e.code : 'internal',
+    });
   }
   if (verdict === 'allow') return;
   const code = verdict.refuse.code;
-  const why = code === 'approval_required' ? `as a request of its own (${hop.method} ${shown}) it needs a person's approval` : `as a request of its own (${hop.method} ${shown}) it is refused (${code})`;
+  const why =
+    code === 'approval_required'
+      ? `as a request of its own (${hop.method} ${shown}) it needs a person's approval`
+      : `as a request of its own (${hop.method} ${shown}) it is refused (${code})`;
   throw blocked(name, hop.status, shown, why, hint, { reason: code, method: hop.method });
 }

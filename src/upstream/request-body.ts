@@ -17,7 +17,10 @@ const textual = (contentType: string | undefined) => isTextualRequestMedia(media
 const isMultipartRequest = (contentType: string | undefined) => isMultipartForm(mediaTypeOf(contentType));
 
 export function requestTooLarge(limit: number, size?: number): GatehouseError {
-  return new GatehouseError('request_too_large', `request body exceeds the limit of ${limit} bytes`, { hint: 'send a smaller body', details: { limit, ...(size !== undefined ? { size } : {}) } });
+  return new GatehouseError('request_too_large', `request body exceeds the limit of ${limit} bytes`, {
+    hint: 'send a smaller body',
+    details: { limit, ...(size !== undefined ? { size } : {}) },
+  });
 }
 
 /** Counts bytes and fails with `request_too_large` once the count passes `limit`. */
@@ -40,21 +43,31 @@ let reading = 0;
 const readingByOwner = new Map<string, number>();
 
 function busy(): GatehouseError {
-  return new GatehouseError('limit_exceeded', `the gateway is already reading ${UPSTREAM_LIMITS.maxReadingBytes} bytes of request bodies`, {
-    hint: 'retry in a moment, or send smaller bodies',
-    details: { retryAfterMs: 1000 },
-  });
+  return new GatehouseError(
+    'limit_exceeded',
+    `the gateway is already reading ${UPSTREAM_LIMITS.maxReadingBytes} bytes of request bodies`,
+    {
+      hint: 'retry in a moment, or send smaller bodies',
+      details: { retryAfterMs: 1000 },
+    },
+  );
 }
 
 function ownerBusy(): GatehouseError {
-  return new GatehouseError('limit_exceeded', `this token is already sending ${UPSTREAM_LIMITS.maxReadingBytesPerToken} bytes of request bodies at once`, {
-    hint: 'wait for your other uploads to finish, or send smaller bodies',
-    details: { retryAfterMs: 1000 },
-  });
+  return new GatehouseError(
+    'limit_exceeded',
+    `this token is already sending ${UPSTREAM_LIMITS.maxReadingBytesPerToken} bytes of request bodies at once`,
+    {
+      hint: 'wait for your other uploads to finish, or send smaller bodies',
+      details: { retryAfterMs: 1000 },
+    },
+  );
 }
 
 function stalled(ms: number): GatehouseError {
-  return new GatehouseError('timeout', `the request body stopped arriving: nothing for ${ms} ms`, { hint: 'send the body without pauses, then retry' });
+  return new GatehouseError('timeout', `the request body stopped arriving: nothing for ${ms} ms`, {
+    hint: 'send the body without pauses, then retry',
+  });
 }
 
 /** Bytes being read now, in all and for one owner (tests and diagnostics). */
@@ -153,7 +166,11 @@ export interface PreparedBody {
  * the body fail closed). The declared size is checked before reading; the limit holds whatever
  * Content-Length claimed.
  */
-export async function readTextualBody(req: IncomingMessage, maxRequest: number, opts: Pick<ReadWholeOptions, 'owner' | 'holdUntil'> = {}): Promise<{ body?: Buffer; unread: boolean }> {
+export async function readTextualBody(
+  req: IncomingMessage,
+  maxRequest: number,
+  opts: Pick<ReadWholeOptions, 'owner' | 'holdUntil'> = {},
+): Promise<{ body?: Buffer; unread: boolean }> {
   const declared = declaredLength(req, maxRequest);
   if (!hasBody(req, declared)) return { unread: false };
   const type = req.headers['content-type'];
@@ -167,7 +184,9 @@ function declaredLength(req: IncomingMessage, maxRequest: number): number | unde
   const cl = req.headers['content-length'];
   const declared = cl !== undefined ? Number(cl) : undefined;
   if (declared !== undefined && (!Number.isSafeInteger(declared) || declared < 0)) {
-    throw new GatehouseError('invalid_input', 'Content-Length is not a valid number', { hint: 'send a valid Content-Length or use chunked encoding' });
+    throw new GatehouseError('invalid_input', 'Content-Length is not a valid number', {
+      hint: 'send a valid Content-Length or use chunked encoding',
+    });
   }
   if (declared !== undefined && declared > maxRequest) throw requestTooLarge(maxRequest, declared);
   return declared;
@@ -177,7 +196,11 @@ function hasBody(req: IncomingMessage, declared: number | undefined): boolean {
   return (declared !== undefined && declared > 0) || req.headers['transfer-encoding'] !== undefined;
 }
 
-async function filledBody(raw: Buffer, maxRequest: number, fillBody: ((text: string) => string | Promise<string>) | undefined): Promise<PreparedBody> {
+async function filledBody(
+  raw: Buffer,
+  maxRequest: number,
+  fillBody: ((text: string) => string | Promise<string>) | undefined,
+): Promise<PreparedBody> {
   // Handles are filled only in UTF-8 text: any other body (UTF-16, Latin-1) would be re-encoded
   // from a lossy reading, so it is sent byte for byte as it came.
   if (fillBody === undefined || !isUtf8(raw)) return { body: raw, contentLength: raw.length, bytes: () => raw.length };

@@ -15,7 +15,16 @@ import type { Dispatcher } from 'undici';
 import { GatehouseError } from '../core/index.js';
 import { decoderChain, responseCodingsOrThrow } from './content-coding.js';
 import { startDeadline } from './deadline.js';
-import { credentialForms, filterResponseHeaders, headerLines, headerValues, REDACTED, type HeaderInput, type HeaderLine, type RawHeaderLines } from './headers.js';
+import {
+  credentialForms,
+  filterResponseHeaders,
+  headerLines,
+  headerValues,
+  REDACTED,
+  type HeaderInput,
+  type HeaderLine,
+  type RawHeaderLines,
+} from './headers.js';
 import { positive, UPSTREAM_LIMITS } from './limits.js';
 import { mapUpstreamError } from './map-error.js';
 import type { QueryInput } from './path-safety.js';
@@ -76,7 +85,11 @@ const SCRUB_READ_SLACK = 1024 * 1024;
  * Reads up to `max` bytes of (scrubbed) body. INVARIANT: scrub first, then cut; the scrubber's
  * held-back tail past the cut is dropped, never flushed into the kept bytes.
  */
-async function readCapped(body: Readable, max: number, scrubber: ResponseScrubber | null): Promise<{ body: Buffer; truncated: boolean }> {
+async function readCapped(
+  body: Readable,
+  max: number,
+  scrubber: ResponseScrubber | null,
+): Promise<{ body: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;
   let raw = 0;
@@ -122,11 +135,20 @@ export async function bufferedRequest(
   const maxRequest = positive(opts.maxRequestBytes, UPSTREAM_LIMITS.maxRequestBytes, 'maxRequestBytes');
   const total = positive(opts.timeoutMs, UPSTREAM_LIMITS.totalTimeoutMs, 'timeoutMs');
   const fill = opts.fill ?? ((s: string) => s);
-  const prep = prepare(target, credential, { method: opts.method, path: opts.path, query: opts.query, headers: opts.headers, fill });
+  const prep = prepare(target, credential, {
+    method: opts.method,
+    path: opts.path,
+    query: opts.query,
+    headers: opts.headers,
+    fill,
+  });
 
   let body: Buffer | undefined;
   if (opts.body !== undefined) {
-    body = typeof opts.body === 'string' ? Buffer.from(fill(opts.body), 'utf8') : Buffer.from(opts.body.buffer, opts.body.byteOffset, opts.body.byteLength);
+    body =
+      typeof opts.body === 'string'
+        ? Buffer.from(fill(opts.body), 'utf8')
+        : Buffer.from(opts.body.buffer, opts.body.byteOffset, opts.body.byteLength);
     if (body.length > maxRequest) {
       throw requestTooLarge(maxRequest, body.length);
     }
@@ -167,7 +189,11 @@ export async function bufferedRequest(
         if (where.follow) {
           await res.body.dump().catch(() => undefined);
           if (redirects >= UPSTREAM_LIMITS.maxRedirects) {
-            throw new GatehouseError('redirect_blocked', `target "${name}" redirected more than ${UPSTREAM_LIMITS.maxRedirects} times`, { hint: 'call the final URL directly or set followRedirects: false' });
+            throw new GatehouseError(
+              'redirect_blocked',
+              `target "${name}" redirected more than ${UPSTREAM_LIMITS.maxRedirects} times`,
+              { hint: 'call the final URL directly or set followRedirects: false' },
+            );
           }
           // INVARIANT: a hop is judged as the request it is, before anything is sent.
           await judgeOrThrow(opts.judgeHop, where.hop, name, show);
@@ -181,10 +207,20 @@ export async function bufferedRequest(
           continue;
         }
       }
-      return await readResponse(res.statusCode, res.body, lines, { name, forms, maxResponse, opts, started, redirects });
+      return await readResponse(res.statusCode, res.body, lines, {
+        name,
+        forms,
+        maxResponse,
+        opts,
+        started,
+        redirects,
+      });
     }
   } catch (e) {
-    throw mapUpstreamError(deadline.signal.aborted && !(e instanceof GatehouseError) ? deadline.signal.reason : e, name);
+    throw mapUpstreamError(
+      deadline.signal.aborted && !(e instanceof GatehouseError) ? deadline.signal.reason : e,
+      name,
+    );
   } finally {
     deadline.dispose();
   }
@@ -202,11 +238,20 @@ interface ReadContext {
 }
 
 /** Decodes every declared coding (or refuses the response), scrubs, cuts, and filters the headers. */
-async function readResponse(status: number, resBody: Readable, lines: HeaderLine[], c: ReadContext): Promise<UpstreamResponse> {
+async function readResponse(
+  status: number,
+  resBody: Readable,
+  lines: HeaderLine[],
+  c: ReadContext,
+): Promise<UpstreamResponse> {
   let stream: Readable = resBody;
   const stages: Readable[] = [];
   try {
-    const codings = responseCodingsOrThrow(headerValues(lines, 'content-encoding'), headerValues(lines, 'transfer-encoding'), c.name);
+    const codings = responseCodingsOrThrow(
+      headerValues(lines, 'content-encoding'),
+      headerValues(lines, 'transfer-encoding'),
+      c.name,
+    );
     for (const d of decoderChain(codings)) {
       stream.on('error', (e) => d.destroy(e));
       stream = stream.pipe(d);
@@ -219,7 +264,14 @@ async function readResponse(status: number, resBody: Readable, lines: HeaderLine
       delete headers['content-encoding'];
       delete headers['content-length'];
     }
-    return { status, headers, body: read.body, truncated: read.truncated, durationMs: performance.now() - c.started, redirects: c.redirects };
+    return {
+      status,
+      headers,
+      body: read.body,
+      truncated: read.truncated,
+      durationMs: performance.now() - c.started,
+      redirects: c.redirects,
+    };
   } finally {
     // Destroying an unread body emits an abort error: nobody else listens by now.
     for (const s of [resBody, ...stages]) {

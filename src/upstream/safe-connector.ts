@@ -40,7 +40,9 @@ function resolveAll(lookup: LookupFunction, hostname: string, timeoutMs: number)
     let done = false;
     const timer = setTimeout(() => {
       done = true;
-      reject(new GatehouseError('timeout', 'name resolution timed out', { hint: 'check the target host name and DNS' }));
+      reject(
+        new GatehouseError('timeout', 'name resolution timed out', { hint: 'check the target host name and DNS' }),
+      );
     }, timeoutMs);
     try {
       lookup(hostname, { all: true }, (err, addresses, family) => {
@@ -48,24 +50,39 @@ function resolveAll(lookup: LookupFunction, hostname: string, timeoutMs: number)
         done = true;
         clearTimeout(timer);
         if (err) {
-          reject(new GatehouseError('upstream_error', `could not resolve the target host (${err.code ?? 'lookup failed'})`, { hint: 'check the target base URL and DNS' }));
+          reject(
+            new GatehouseError('upstream_error', `could not resolve the target host (${err.code ?? 'lookup failed'})`, {
+              hint: 'check the target base URL and DNS',
+            }),
+          );
           return;
         }
-        resolve(typeof addresses === 'string' ? [{ address: addresses, family: family ?? net.isIP(addresses) }] : addresses);
+        resolve(
+          typeof addresses === 'string' ? [{ address: addresses, family: family ?? net.isIP(addresses) }] : addresses,
+        );
       });
     } catch (e) {
       done = true;
       clearTimeout(timer);
-      reject(new GatehouseError('upstream_error', 'could not resolve the target host', { hint: 'check the target base URL and DNS', cause: e }));
+      reject(
+        new GatehouseError('upstream_error', 'could not resolve the target host', {
+          hint: 'check the target base URL and DNS',
+          cause: e,
+        }),
+      );
     }
   });
 }
 
 export function ssrfError(targetName: string, reason: string): GatehouseError {
-  return new GatehouseError('ssrf_blocked', `target "${targetName}" resolves to a ${reason.replace('_', '-')} address; refused before connecting`, {
-    hint: 'only public addresses are reachable; recreate the target with --allow-private if it really is on a private network',
-    details: { target: targetName, reason },
-  });
+  return new GatehouseError(
+    'ssrf_blocked',
+    `target "${targetName}" resolves to a ${reason.replace('_', '-')} address; refused before connecting`,
+    {
+      hint: 'only public addresses are reachable; recreate the target with --allow-private if it really is on a private network',
+      details: { target: targetName, reason },
+    },
+  );
 }
 
 /** Picks the address to dial after checking all of them. Exported for tests and the `doctor` view. */
@@ -74,9 +91,13 @@ export async function resolveAllowedAddress(
   opts: Pick<SafeConnectorOptions, 'targetName' | 'allowPrivate' | 'lookup' | 'connectTimeoutMs'>,
 ): Promise<string> {
   const host = hostname.startsWith('[') && hostname.endsWith(']') ? hostname.slice(1, -1) : hostname;
-  const addresses = net.isIP(host) ? [{ address: host, family: net.isIP(host) }] : await resolveAll(opts.lookup ?? defaultLookup, host, opts.connectTimeoutMs);
+  const addresses = net.isIP(host)
+    ? [{ address: host, family: net.isIP(host) }]
+    : await resolveAll(opts.lookup ?? defaultLookup, host, opts.connectTimeoutMs);
   if (!Array.isArray(addresses) || addresses.length === 0) {
-    throw new GatehouseError('upstream_error', 'the target host resolved to no address', { hint: 'check the target base URL and DNS' });
+    throw new GatehouseError('upstream_error', 'the target host resolved to no address', {
+      hint: 'check the target base URL and DNS',
+    });
   }
   for (const a of addresses) {
     const verdict = checkAddress(String(a?.address ?? ''), opts.allowPrivate);

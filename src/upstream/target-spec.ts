@@ -33,8 +33,16 @@ const TARGET_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
 const HEADER_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // Headers the gateway owns or that would break framing; a credential may never be placed in them.
 const RESERVED_AUTH_HEADERS = new Set([
-  'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade',
-  'cookie', 'expect',
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'upgrade',
+  'cookie',
+  'expect',
 ]);
 
 function invalid(message: string, hint: string): GatehouseError {
@@ -63,17 +71,31 @@ function validateAuth(auth: HttpAuth): void {
       return;
     case 'header': {
       if (typeof auth.name !== 'string' || !HEADER_TOKEN.test(auth.name)) {
-        throw invalid('auth header name is not a valid HTTP header name', 'use letters, digits and dashes, e.g. header:X-Api-Key');
+        throw invalid(
+          'auth header name is not a valid HTTP header name',
+          'use letters, digits and dashes, e.g. header:X-Api-Key',
+        );
       }
       const lower = auth.name.toLowerCase();
       if (RESERVED_AUTH_HEADERS.has(lower) || lower.startsWith('proxy-')) {
-        throw invalid(`auth header "${auth.name}" is reserved`, 'pick the header the API documents for its key, e.g. X-Api-Key');
+        throw invalid(
+          `auth header "${auth.name}" is reserved`,
+          'pick the header the API documents for its key, e.g. X-Api-Key',
+        );
       }
       return;
     }
     case 'query': {
-      if (typeof auth.name !== 'string' || auth.name.length === 0 || auth.name.length > 128 || /[\x00-\x20\x7f&=#?%+]/.test(auth.name)) {
-        throw invalid('auth query parameter name is empty or has characters that need encoding', 'use a plain name, e.g. query:api_key');
+      if (
+        typeof auth.name !== 'string' ||
+        auth.name.length === 0 ||
+        auth.name.length > 128 ||
+        /[\x00-\x20\x7f&=#?%+]/.test(auth.name)
+      ) {
+        throw invalid(
+          'auth query parameter name is empty or has characters that need encoding',
+          'use a plain name, e.g. query:api_key',
+        );
       }
       return;
     }
@@ -87,18 +109,30 @@ function validateAuth(auth: HttpAuth): void {
  * Invariant: the origin returned here is the only place credentials for this target are sent.
  */
 export function validateTargetSpec(spec: HttpTargetSpec): ResolvedTarget {
-  if (spec === null || typeof spec !== 'object') throw invalid('target spec is missing', 'pass { name, baseUrl, auth, allowPrivate }');
+  if (spec === null || typeof spec !== 'object')
+    throw invalid('target spec is missing', 'pass { name, baseUrl, auth, allowPrivate }');
   if (typeof spec.name !== 'string' || !TARGET_NAME.test(spec.name)) {
-    throw invalid('target name must be 1-63 characters: letters, digits, ".", "_" or "-", starting with a letter or digit', 'e.g. openai, stripe-live');
+    throw invalid(
+      'target name must be 1-63 characters: letters, digits, ".", "_" or "-", starting with a letter or digit',
+      'e.g. openai, stripe-live',
+    );
   }
-  if (typeof spec.allowPrivate !== 'boolean') throw invalid('allowPrivate must be true or false', 'pass allowPrivate: false unless the target is on a private network');
-  if (spec.auth === null || typeof spec.auth !== 'object') throw invalid('auth is missing', 'use one of: bearer, basic, none, header:NAME, query:NAME');
+  if (typeof spec.allowPrivate !== 'boolean')
+    throw invalid(
+      'allowPrivate must be true or false',
+      'pass allowPrivate: false unless the target is on a private network',
+    );
+  if (spec.auth === null || typeof spec.auth !== 'object')
+    throw invalid('auth is missing', 'use one of: bearer, basic, none, header:NAME, query:NAME');
   validateAuth(spec.auth);
   if (typeof spec.baseUrl !== 'string' || spec.baseUrl.length === 0 || spec.baseUrl.length > 2048) {
     throw invalid('base URL is missing or too long', 'e.g. --base-url https://api.openai.com/v1');
   }
   if (/[\x00-\x20\x7f\\]/.test(spec.baseUrl)) {
-    throw invalid('base URL contains whitespace, control characters or backslashes', 'write the URL plainly, e.g. https://api.example.com/v1');
+    throw invalid(
+      'base URL contains whitespace, control characters or backslashes',
+      'write the URL plainly, e.g. https://api.example.com/v1',
+    );
   }
   let url: URL;
   try {
@@ -106,9 +140,18 @@ export function validateTargetSpec(spec: HttpTargetSpec): ResolvedTarget {
   } catch {
     throw invalid('base URL is not an absolute URL', 'e.g. --base-url https://api.openai.com/v1');
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw invalid(`base URL scheme "${url.protocol}" is not supported`, 'use an http:// or https:// URL');
-  if (url.username || url.password) throw invalid('base URL must not carry a username or password', 'store the credential in the vault and pick an --auth kind');
-  if (url.search || spec.baseUrl.includes('?')) throw invalid('base URL must not have a query string', 'use --auth query:NAME for a key in the query; agents pass other parameters per request');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:')
+    throw invalid(`base URL scheme "${url.protocol}" is not supported`, 'use an http:// or https:// URL');
+  if (url.username || url.password)
+    throw invalid(
+      'base URL must not carry a username or password',
+      'store the credential in the vault and pick an --auth kind',
+    );
+  if (url.search || spec.baseUrl.includes('?'))
+    throw invalid(
+      'base URL must not have a query string',
+      'use --auth query:NAME for a key in the query; agents pass other parameters per request',
+    );
   if (url.hash || spec.baseUrl.includes('#')) throw invalid('base URL must not have a fragment', 'remove the #… part');
   if (!url.hostname) throw invalid('base URL has no host', 'e.g. https://api.example.com');
   // Dot segments or encoded slashes in the base path would make "under the base path" ambiguous.

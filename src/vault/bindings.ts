@@ -71,7 +71,11 @@ const HINT =
   "(e.g. command:prod:PGPASSWORD=pg_dump -Fc app; CLI: gatehouse vault bind VAULT/ITEM --command prod --env PGPASSWORD -- 'pg_dump -Fc app')";
 
 function invalid(text: string, why?: string): GatehouseError {
-  return new GatehouseError('invalid_input', `invalid binding ${JSON.stringify(truncateText(text, 200))}${why ? `: ${why}` : ''}`, { hint: HINT });
+  return new GatehouseError(
+    'invalid_input',
+    `invalid binding ${JSON.stringify(truncateText(text, 200))}${why ? `: ${why}` : ''}`,
+    { hint: HINT },
+  );
 }
 
 export function parseBinding(text: string): Binding {
@@ -112,12 +116,14 @@ function splitCommandPattern(value: string): CommandBinding | string {
   const envName = value.slice(colon + 1, eq);
   const command = value.slice(eq + 1);
   if (!TARGET.test(target)) return `${JSON.stringify(truncateText(target, 100))} is not a target name`;
-  if (!ENV_NAME.test(envName)) return `${JSON.stringify(truncateText(envName, 100))} is not an environment variable name`;
+  if (!ENV_NAME.test(envName))
+    return `${JSON.stringify(truncateText(envName, 100))} is not an environment variable name`;
   if (command.length === 0) return 'the command line is empty';
   if (!command.isWellFormed() || INVISIBLE.test(command) || EDGE_BLANK.test(command)) {
     return 'the command line must be one line without control characters and without leading or trailing blanks (it is compared exactly)';
   }
-  if (Buffer.byteLength(command, 'utf8') > MAX_COMMAND_BYTES) return `the command line is over ${MAX_COMMAND_BYTES} bytes`;
+  if (Buffer.byteLength(command, 'utf8') > MAX_COMMAND_BYTES)
+    return `the command line is over ${MAX_COMMAND_BYTES} bytes`;
   return { target, envName, command };
 }
 
@@ -151,7 +157,12 @@ export function bindingMatches(b: Binding, dest: Destination): boolean {
     if (b.kind !== 'command') return false;
     const c = parseCommandPattern(b.pattern);
     if (!c || dest.shell.hasStdin || dest.shell.cwd !== undefined) return false;
-    return dest.target !== undefined && dest.target === c.target && dest.shell.envName === c.envName && dest.shell.command === c.command;
+    return (
+      dest.target !== undefined &&
+      dest.target === c.target &&
+      dest.shell.envName === c.envName &&
+      dest.shell.command === c.command
+    );
   }
   if (b.kind === 'command') return false;
   if (b.kind === 'target') return dest.target !== undefined && dest.target === b.pattern;
@@ -167,13 +178,21 @@ export function anyBindingMatches(bs: readonly Binding[], dest: Destination): bo
  * (names and command lines only: they are configuration, never a secret).
  */
 export function shellRefusal(bs: readonly Binding[], dest: Destination & { shell: ShellUse }): string {
-  const commands = bs.filter((b) => b.kind === 'command').map((b) => parseCommandPattern(b.pattern)).filter((c): c is CommandBinding => c !== undefined);
-  if (commands.length === 0) return 'it is not bound for use in a command\'s environment (only a command:TARGET:ENV=COMMAND binding fills a shell context; target: and host: bindings never do)';
-  if (dest.shell.hasStdin) return 'a handle never fills the environment of an action that sends stdin (stdin can make the bound command run something else)';
-  if (dest.shell.cwd !== undefined) return 'a handle never fills the environment of an action that sets cwd (put `cd DIR && ` into the bound command line instead)';
+  const commands = bs
+    .filter((b) => b.kind === 'command')
+    .map((b) => parseCommandPattern(b.pattern))
+    .filter((c): c is CommandBinding => c !== undefined);
+  if (commands.length === 0)
+    return "it is not bound for use in a command's environment (only a command:TARGET:ENV=COMMAND binding fills a shell context; target: and host: bindings never do)";
+  if (dest.shell.hasStdin)
+    return 'a handle never fills the environment of an action that sends stdin (stdin can make the bound command run something else)';
+  if (dest.shell.cwd !== undefined)
+    return 'a handle never fills the environment of an action that sets cwd (put `cd DIR && ` into the bound command line instead)';
   const forTarget = commands.filter((c) => c.target === dest.target);
-  if (forTarget.length === 0) return `it is bound for commands on ${[...new Set(commands.map((c) => c.target))].join(', ')}, not on target ${dest.target ?? '(none)'}`;
+  if (forTarget.length === 0)
+    return `it is bound for commands on ${[...new Set(commands.map((c) => c.target))].join(', ')}, not on target ${dest.target ?? '(none)'}`;
   const forEnv = forTarget.filter((c) => c.envName === dest.shell.envName);
-  if (forEnv.length === 0) return `on target ${dest.target} it fills only ${[...new Set(forTarget.map((c) => c.envName))].join(', ')}, not ${dest.shell.envName}`;
+  if (forEnv.length === 0)
+    return `on target ${dest.target} it fills only ${[...new Set(forTarget.map((c) => c.envName))].join(', ')}, not ${dest.shell.envName}`;
   return `this command line is not one it is bound to for ${dest.shell.envName} on target ${dest.target} (the match is exact: bound ${forEnv.map((c) => JSON.stringify(c.command)).join(', ')})`;
 }

@@ -112,7 +112,11 @@ interface KeyringRow {
 export async function openKeyring(opts: OpenKeyringOptions): Promise<Keyring> {
   const { store, env } = opts;
   const source = selectSource(env);
-  const check = (await store.db.selectFrom('vault_keyring').selectAll().where('id', '=', CHECK_ID).executeTakeFirst()) as KeyringRow | undefined;
+  const check = (await store.db
+    .selectFrom('vault_keyring')
+    .selectAll()
+    .where('id', '=', CHECK_ID)
+    .executeTakeFirst()) as KeyringRow | undefined;
 
   if (!check) {
     // Fresh store (or one whose check row was removed). Fail closed if sealed data exists anyway.
@@ -124,9 +128,13 @@ export async function openKeyring(opts: OpenKeyringOptions): Promise<Keyring> {
       });
     }
     if (opts.initialize === false) {
-      throw new GatehouseError('not_found', `the store at ${store.description} holds no keyring: nothing was ever sealed in it`, {
-        hint: 'check that DATABASE_URL and GATEHOUSE_PG_SCHEMA (or GATEHOUSE_HOME) name the store Gatehouse serves from',
-      });
+      throw new GatehouseError(
+        'not_found',
+        `the store at ${store.description} holds no keyring: nothing was ever sealed in it`,
+        {
+          hint: 'check that DATABASE_URL and GATEHOUSE_PG_SCHEMA (or GATEHOUSE_HOME) name the store Gatehouse serves from',
+        },
+      );
     }
     const { key, kdf } = await resolveForNewStore(opts, source);
     await insertCheck(store, key, kdf);
@@ -139,9 +147,13 @@ export async function openKeyring(opts: OpenKeyringOptions): Promise<Keyring> {
   if (source === 'env') key = decodeKeyText(env.GATEHOUSE_MASTER_KEY ?? '', 'GATEHOUSE_MASTER_KEY');
   else if (source === 'passphrase') {
     if (!kdf) {
-      throw new GatehouseError('key_invalid', `this store was sealed with a raw key (key id ${check.key_id}), not a passphrase`, {
-        hint: 'unset GATEHOUSE_MASTER_PASSPHRASE and provide the key file or GATEHOUSE_MASTER_KEY',
-      });
+      throw new GatehouseError(
+        'key_invalid',
+        `this store was sealed with a raw key (key id ${check.key_id}), not a passphrase`,
+        {
+          hint: 'unset GATEHOUSE_MASTER_PASSPHRASE and provide the key file or GATEHOUSE_MASTER_KEY',
+        },
+      );
     }
     key = await deriveFromPassphrase(env.GATEHOUSE_MASTER_PASSPHRASE ?? '', kdf);
   } else {
@@ -166,12 +178,16 @@ export async function openKeyring(opts: OpenKeyringOptions): Promise<Keyring> {
   }
   if (!(await opensCheck(check, key))) {
     const given = await keyIdOf(key);
-    throw new GatehouseError('key_invalid', `the master key (key id ${given}) does not open this store (sealed with key id ${check.key_id})`, {
-      hint:
-        kdf && source !== 'passphrase'
-          ? 'this store was sealed with a passphrase: set GATEHOUSE_MASTER_PASSPHRASE'
-          : 'provide the master key this store was sealed with (master.key, GATEHOUSE_MASTER_KEY or GATEHOUSE_MASTER_PASSPHRASE)',
-    });
+    throw new GatehouseError(
+      'key_invalid',
+      `the master key (key id ${given}) does not open this store (sealed with key id ${check.key_id})`,
+      {
+        hint:
+          kdf && source !== 'passphrase'
+            ? 'this store was sealed with a passphrase: set GATEHOUSE_MASTER_PASSPHRASE'
+            : 'provide the master key this store was sealed with (master.key, GATEHOUSE_MASTER_KEY or GATEHOUSE_MASTER_PASSPHRASE)',
+      },
+    );
   }
   if (source === 'file' && keyFileExists(opts.masterKeyFile + '.new')) {
     // Left over from a rekey whose transaction rolled back: that key never sealed anything.
@@ -180,7 +196,10 @@ export async function openKeyring(opts: OpenKeyringOptions): Promise<Keyring> {
   return new KeyringImpl(opts, source, key, await keyIdOf(key));
 }
 
-async function resolveForNewStore(opts: OpenKeyringOptions, source: MasterKeySource): Promise<{ key: Uint8Array; kdf?: KdfParams }> {
+async function resolveForNewStore(
+  opts: OpenKeyringOptions,
+  source: MasterKeySource,
+): Promise<{ key: Uint8Array; kdf?: KdfParams }> {
   if (source === 'env') return { key: decodeKeyText(opts.env.GATEHOUSE_MASTER_KEY ?? '', 'GATEHOUSE_MASTER_KEY') };
   if (source === 'passphrase') {
     const kdf = await newKdfParams();
@@ -209,7 +228,15 @@ async function insertCheck(store: Store, key: Uint8Array, kdf: KdfParams | undef
   const now = nowIso();
   await store.db
     .insertInto('vault_keyring')
-    .values({ id: CHECK_ID, wrapped: sealed.ciphertext, nonce: sealed.nonce, key_id: await keyIdOf(key), kdf: kdf ? JSON.stringify(kdf) : null, created_at: now, updated_at: now })
+    .values({
+      id: CHECK_ID,
+      wrapped: sealed.ciphertext,
+      nonce: sealed.nonce,
+      key_id: await keyIdOf(key),
+      kdf: kdf ? JSON.stringify(kdf) : null,
+      created_at: now,
+      updated_at: now,
+    })
     .onConflict((oc) => oc.column('id').doNothing())
     .execute();
 }
@@ -219,9 +246,14 @@ async function opensCheck(row: KeyringRow, key: Uint8Array): Promise<boolean> {
 }
 
 /** The check value's plaintext when `key` opens it and it is one Gatehouse wrote; else undefined. */
-async function checkPlaintext(row: KeyringRow, key: Uint8Array): Promise<typeof CHECK_PLAINTEXT | typeof CHECK_PLAINTEXT_SIGNED | undefined> {
+async function checkPlaintext(
+  row: KeyringRow,
+  key: Uint8Array,
+): Promise<typeof CHECK_PLAINTEXT | typeof CHECK_PLAINTEXT_SIGNED | undefined> {
   try {
-    const pt = Buffer.from(await open({ ciphertext: row.wrapped, nonce: row.nonce }, AD.check(), key, 'the master key check value')).toString();
+    const pt = Buffer.from(
+      await open({ ciphertext: row.wrapped, nonce: row.nonce }, AD.check(), key, 'the master key check value'),
+    ).toString();
     return pt === CHECK_PLAINTEXT || pt === CHECK_PLAINTEXT_SIGNED ? pt : undefined;
   } catch {
     return undefined;
@@ -261,7 +293,8 @@ export class KeyringImpl implements Keyring {
   }
 
   internalKey(purpose: string): Promise<Buffer> {
-    if (!PURPOSE.test(purpose)) throw new GatehouseError('invalid_input', `bad internal key purpose ${JSON.stringify(purpose)}`);
+    if (!PURPOSE.test(purpose))
+      throw new GatehouseError('invalid_input', `bad internal key purpose ${JSON.stringify(purpose)}`);
     let p = this.#internal.get(purpose);
     if (!p) {
       p = this.#loadOrCreateInternal(purpose);
@@ -273,7 +306,9 @@ export class KeyringImpl implements Keyring {
 
   async #loadOrCreateInternal(purpose: string): Promise<Buffer> {
     const id = `internal:${purpose}`;
-    const read = async () => (await this.store.db.selectFrom('vault_keyring').selectAll().where('id', '=', id).executeTakeFirst()) as KeyringRow | undefined;
+    const read = async () =>
+      (await this.store.db.selectFrom('vault_keyring').selectAll().where('id', '=', id).executeTakeFirst()) as
+        KeyringRow | undefined;
     let row = await read();
     if (!row) {
       const s = await getSodium();
@@ -282,13 +317,28 @@ export class KeyringImpl implements Keyring {
       // Two processes may race to create it: the first insert wins and both use the stored one.
       await this.store.db
         .insertInto('vault_keyring')
-        .values({ id, wrapped: sealed.ciphertext, nonce: sealed.nonce, key_id: this.#keyId, kdf: null, created_at: now, updated_at: now })
+        .values({
+          id,
+          wrapped: sealed.ciphertext,
+          nonce: sealed.nonce,
+          key_id: this.#keyId,
+          kdf: null,
+          created_at: now,
+          updated_at: now,
+        })
         .onConflict((oc) => oc.column('id').doNothing())
         .execute();
       row = await read();
       if (!row) throw new GatehouseError('store_unavailable', `cannot store internal key ${purpose}`);
     }
-    return Buffer.from(await open({ ciphertext: row.wrapped, nonce: row.nonce }, AD.internalKey(purpose), this.#key, `internal key ${purpose}`));
+    return Buffer.from(
+      await open(
+        { ciphertext: row.wrapped, nonce: row.nonce },
+        AD.internalKey(purpose),
+        this.#key,
+        `internal key ${purpose}`,
+      ),
+    );
   }
 
   /**
@@ -329,7 +379,8 @@ export class KeyringImpl implements Keyring {
         hint: 'set GATEHOUSE_NEW_MASTER_KEY (32 random bytes as base64/hex), run `gatehouse vault rekey`, then replace GATEHOUSE_MASTER_KEY with it',
       });
     }
-    if (Buffer.from(newKey).equals(Buffer.from(oldKey))) throw new GatehouseError('usage', 'the new master key equals the current one');
+    if (Buffer.from(newKey).equals(Buffer.from(oldKey)))
+      throw new GatehouseError('usage', 'the new master key equals the current one');
     const newKeyId = await keyIdOf(newKey);
     // Before anything is written: every wrapped key must open with the current key, and there
     // must be at least one (the transaction below checks both again under the write lock).
@@ -345,30 +396,58 @@ export class KeyringImpl implements Keyring {
       counts = await writeTransaction(this.store, async (db) => {
         const now = nowIso();
         await this.#checkSealedByCurrentKey(db, oldKey, ro);
-        const vaults = (await db.selectFrom('vaults').select(['id', 'name', 'wrapped_key', 'key_nonce']).execute()) as Array<{ id: string; name: string; wrapped_key: string; key_nonce: string }>;
+        const vaults = (await db
+          .selectFrom('vaults')
+          .select(['id', 'name', 'wrapped_key', 'key_nonce'])
+          .execute()) as Array<{ id: string; name: string; wrapped_key: string; key_nonce: string }>;
         for (const v of vaults) {
-          const dk = await open({ ciphertext: v.wrapped_key, nonce: v.key_nonce }, AD.dataKey(v.id), oldKey, `the data key of vault ${v.name}`);
+          const dk = await open(
+            { ciphertext: v.wrapped_key, nonce: v.key_nonce },
+            AD.dataKey(v.id),
+            oldKey,
+            `the data key of vault ${v.name}`,
+          );
           const w = await seal(dk, AD.dataKey(v.id), newKey);
-          await db.updateTable('vaults').set({ wrapped_key: w.ciphertext, key_nonce: w.nonce, key_id: newKeyId }).where('id', '=', v.id).execute();
+          await db
+            .updateTable('vaults')
+            .set({ wrapped_key: w.ciphertext, key_nonce: w.nonce, key_id: newKeyId })
+            .where('id', '=', v.id)
+            .execute();
         }
         const rows = (await db.selectFrom('vault_keyring').selectAll().execute()) as KeyringRow[];
         let internalKeys = 0;
         for (const r of rows) {
           if (r.id === CHECK_ID) {
             const plaintext = await checkPlaintext(r, oldKey);
-            if (!plaintext) throw new GatehouseError('key_invalid', 'the store check value no longer opens with the current key');
+            if (!plaintext)
+              throw new GatehouseError('key_invalid', 'the store check value no longer opens with the current key');
             // The same plaintext under the new key: whether rows are signed survives the rotation.
             const w = await seal(Buffer.from(plaintext), AD.check(), newKey);
             await db
               .updateTable('vault_keyring')
-              .set({ wrapped: w.ciphertext, nonce: w.nonce, key_id: newKeyId, kdf: newKdf ? JSON.stringify(newKdf) : null, updated_at: now })
+              .set({
+                wrapped: w.ciphertext,
+                nonce: w.nonce,
+                key_id: newKeyId,
+                kdf: newKdf ? JSON.stringify(newKdf) : null,
+                updated_at: now,
+              })
               .where('id', '=', r.id)
               .execute();
           } else if (r.id.startsWith('internal:')) {
             const purpose = r.id.slice('internal:'.length);
-            const k = await open({ ciphertext: r.wrapped, nonce: r.nonce }, AD.internalKey(purpose), oldKey, `internal key ${purpose}`);
+            const k = await open(
+              { ciphertext: r.wrapped, nonce: r.nonce },
+              AD.internalKey(purpose),
+              oldKey,
+              `internal key ${purpose}`,
+            );
             const w = await seal(k, AD.internalKey(purpose), newKey);
-            await db.updateTable('vault_keyring').set({ wrapped: w.ciphertext, nonce: w.nonce, key_id: newKeyId, updated_at: now }).where('id', '=', r.id).execute();
+            await db
+              .updateTable('vault_keyring')
+              .set({ wrapped: w.ciphertext, nonce: w.nonce, key_id: newKeyId, updated_at: now })
+              .where('id', '=', r.id)
+              .execute();
             internalKeys++;
           } else {
             throw new GatehouseError('key_invalid', `unknown keyring row ${r.id}; refusing to rekey`);
@@ -402,8 +481,17 @@ export class KeyringImpl implements Keyring {
    * (`allowEmptyStore`, the CLI's `--empty-store`).
    */
   async #checkSealedByCurrentKey(db: UntypedDb, key: Uint8Array, ro: RekeyOptions): Promise<void> {
-    const vaults = (await db.selectFrom('vaults').select(['id', 'name', 'wrapped_key', 'key_nonce']).execute()) as Array<{ id: string; name: string; wrapped_key: string; key_nonce: string }>;
-    for (const v of vaults) await open({ ciphertext: v.wrapped_key, nonce: v.key_nonce }, AD.dataKey(v.id), key, `the data key of vault ${v.name}`);
+    const vaults = (await db
+      .selectFrom('vaults')
+      .select(['id', 'name', 'wrapped_key', 'key_nonce'])
+      .execute()) as Array<{ id: string; name: string; wrapped_key: string; key_nonce: string }>;
+    for (const v of vaults)
+      await open(
+        { ciphertext: v.wrapped_key, nonce: v.key_nonce },
+        AD.dataKey(v.id),
+        key,
+        `the data key of vault ${v.name}`,
+      );
     const rows = (await db.selectFrom('vault_keyring').selectAll().execute()) as KeyringRow[];
     for (const r of rows) {
       if (!r.id.startsWith('internal:')) continue;
@@ -411,9 +499,13 @@ export class KeyringImpl implements Keyring {
       await open({ ciphertext: r.wrapped, nonce: r.nonce }, AD.internalKey(purpose), key, `internal key ${purpose}`);
     }
     if (vaults.length === 0 && !ro.allowEmptyStore) {
-      throw new GatehouseError('conflict', `refusing to rekey ${this.store.description}: it holds no vault sealed by the current master key, so it is probably not the store this key protects`, {
-        hint: 'check DATABASE_URL and GATEHOUSE_PG_SCHEMA (or GATEHOUSE_HOME); to rotate the key of a store that really holds no vault, run `gatehouse vault rekey --empty-store`',
-      });
+      throw new GatehouseError(
+        'conflict',
+        `refusing to rekey ${this.store.description}: it holds no vault sealed by the current master key, so it is probably not the store this key protects`,
+        {
+          hint: 'check DATABASE_URL and GATEHOUSE_PG_SCHEMA (or GATEHOUSE_HOME); to rotate the key of a store that really holds no vault, run `gatehouse vault rekey --empty-store`',
+        },
+      );
     }
   }
 
@@ -427,13 +519,22 @@ export class KeyringImpl implements Keyring {
       const row = await this.#checkRow(db);
       if ((await checkPlaintext(row, this.#key)) === CHECK_PLAINTEXT_SIGNED) return;
       const w = await seal(Buffer.from(CHECK_PLAINTEXT_SIGNED), AD.check(), this.#key);
-      await db.updateTable('vault_keyring').set({ wrapped: w.ciphertext, nonce: w.nonce, updated_at: nowIso() }).where('id', '=', CHECK_ID).execute();
+      await db
+        .updateTable('vault_keyring')
+        .set({ wrapped: w.ciphertext, nonce: w.nonce, updated_at: nowIso() })
+        .where('id', '=', CHECK_ID)
+        .execute();
     });
   }
 
   async #checkRow(db: UntypedDb): Promise<KeyringRow> {
-    const row = (await db.selectFrom('vault_keyring').selectAll().where('id', '=', CHECK_ID).executeTakeFirst()) as KeyringRow | undefined;
-    if (!row || !(await opensCheck(row, this.#key))) throw new GatehouseError('key_invalid', 'the master key check value is missing or no longer opens with the current key');
+    const row = (await db.selectFrom('vault_keyring').selectAll().where('id', '=', CHECK_ID).executeTakeFirst()) as
+      KeyringRow | undefined;
+    if (!row || !(await opensCheck(row, this.#key)))
+      throw new GatehouseError(
+        'key_invalid',
+        'the master key check value is missing or no longer opens with the current key',
+      );
     return row;
   }
 

@@ -44,9 +44,13 @@ export function readKeyFile(file: string): Uint8Array {
   }
   if (!st.isFile()) throw new GatehouseError('key_invalid', `master key file ${file} is not a regular file`);
   if ((st.mode & 0o077) !== 0) {
-    throw new GatehouseError('key_invalid', `master key file ${file} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)})`, {
-      hint: `run: chmod 600 ${file}  (and consider rotating with \`gatehouse vault rekey\` if others could read it)`,
-    });
+    throw new GatehouseError(
+      'key_invalid',
+      `master key file ${file} is accessible by group or others (mode ${(st.mode & 0o777).toString(8)})`,
+      {
+        hint: `run: chmod 600 ${file}  (and consider rotating with \`gatehouse vault rekey\` if others could read it)`,
+      },
+    );
   }
   const raw = readFileSync(file);
   if (raw.length === KEY_BYTES) return new Uint8Array(raw);
@@ -86,7 +90,14 @@ export async function deriveFromPassphrase(passphrase: string, kdf: KdfParams): 
       hint: 'use a long passphrase (several random words)',
     });
   }
-  return s.crypto_pwhash(KEY_BYTES, passphrase, Buffer.from(kdf.salt, 'base64'), kdf.ops, kdf.mem, s.crypto_pwhash_ALG_ARGON2ID13);
+  return s.crypto_pwhash(
+    KEY_BYTES,
+    passphrase,
+    Buffer.from(kdf.salt, 'base64'),
+    kdf.ops,
+    kdf.mem,
+    s.crypto_pwhash_ALG_ARGON2ID13,
+  );
 }
 
 /** A short public fingerprint of a master key (keyed BLAKE2b), shown in errors so operators can tell keys apart. */

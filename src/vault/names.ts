@@ -43,7 +43,11 @@ export function parseFieldRef(ref: string): FieldRef {
       hint: 'write VAULT/ITEM.FIELD, e.g. ops/github.token',
     });
   }
-  return { vault: checkName('vault', ref.slice(0, slash)), item: checkName('item', ref.slice(slash + 1, dot)), field: checkField(ref.slice(dot + 1)) };
+  return {
+    vault: checkName('vault', ref.slice(0, slash)),
+    item: checkName('item', ref.slice(slash + 1, dot)),
+    field: checkField(ref.slice(dot + 1)),
+  };
 }
 
 /** Parses `VAULT` or `VAULT/ITEM` (for removal). */

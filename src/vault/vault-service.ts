@@ -140,7 +140,8 @@ function bindingMacFields(itemId: string, vaultId: string, b: { kind: string; pa
 }
 
 export function openVault(opts: { store: Store; keyring: Keyring }): Vault {
-  if (!(opts.keyring instanceof KeyringImpl)) throw new GatehouseError('internal', 'openVault needs a keyring from openKeyring()');
+  if (!(opts.keyring instanceof KeyringImpl))
+    throw new GatehouseError('internal', 'openVault needs a keyring from openKeyring()');
   return new Vault(opts.store, opts.keyring);
 }
 
@@ -167,26 +168,46 @@ export class Vault {
     await writeTransaction(this.store, async (db) => {
       const exists = await db.selectFrom('vaults').select('id').where('name', '=', name).executeTakeFirst();
       if (exists) throw new GatehouseError('conflict', `vault ${name} already exists`);
-      await db.insertInto('vaults').values({ id, name, wrapped_key: w.ciphertext, key_nonce: w.nonce, key_id: w.keyId, created_at: nowIso() }).execute();
+      await db
+        .insertInto('vaults')
+        .values({ id, name, wrapped_key: w.ciphertext, key_nonce: w.nonce, key_id: w.keyId, created_at: nowIso() })
+        .execute();
     });
   }
 
   /** Seals `value` into VAULT/ITEM.FIELD (creating the item if needed) and adds bindings. */
   async setField(ref: string, value: string, opts: SetFieldOptions = {}): Promise<void> {
     const r = parseFieldRef(ref);
-    if (typeof value !== 'string' || value.length === 0) throw new GatehouseError('invalid_input', `empty value for ${ref}`, { hint: 'give the secret on stdin' });
-    if (Buffer.byteLength(value) > MAX_VALUE_BYTES) throw new GatehouseError('input_too_large', `value for ${ref} is over ${MAX_VALUE_BYTES} bytes`);
+    if (typeof value !== 'string' || value.length === 0)
+      throw new GatehouseError('invalid_input', `empty value for ${ref}`, { hint: 'give the secret on stdin' });
+    if (Buffer.byteLength(value) > MAX_VALUE_BYTES)
+      throw new GatehouseError('input_too_large', `value for ${ref} is over ${MAX_VALUE_BYTES} bytes`);
     const bindings = (opts.bind ?? []).map(parseBinding);
-    if (opts.description !== undefined && opts.description.length > 2000) throw new GatehouseError('invalid_input', 'description is over 2000 characters');
+    if (opts.description !== undefined && opts.description.length > 2000)
+      throw new GatehouseError('invalid_input', 'description is over 2000 characters');
     const v = await this.#vaultRow(r.vault);
     const dk = await this.#dataKey(v);
     const key = bindings.length ? await this.#integrityKey() : undefined;
     await writeTransaction(this.store, async (db) => {
       const now = nowIso();
-      let item = (await db.selectFrom('vault_items').selectAll().where('vault_id', '=', v.id).where('name', '=', r.item).executeTakeFirst()) as ItemRow | undefined;
+      let item = (await db
+        .selectFrom('vault_items')
+        .selectAll()
+        .where('vault_id', '=', v.id)
+        .where('name', '=', r.item)
+        .executeTakeFirst()) as ItemRow | undefined;
       if (!item) {
-        item = { id: randomUUID(), vault_id: v.id, name: r.item, description: opts.description ?? null, updated_at: now };
-        await db.insertInto('vault_items').values({ ...item, created_at: now }).execute();
+        item = {
+          id: randomUUID(),
+          vault_id: v.id,
+          name: r.item,
+          description: opts.description ?? null,
+          updated_at: now,
+        };
+        await db
+          .insertInto('vault_items')
+          .values({ ...item, created_at: now })
+          .execute();
       } else {
         await db
           .updateTable('vault_items')
@@ -198,8 +219,19 @@ export class Vault {
       const sealed = await seal(Buffer.from(value, 'utf8'), AD.field(v.id, item.id, r.field), dk);
       await db
         .insertInto('vault_fields')
-        .values({ id: randomUUID(), item_id: item.id, name: r.field, ciphertext: sealed.ciphertext, nonce: sealed.nonce, updated_at: now })
-        .onConflict((oc) => oc.columns(['item_id', 'name']).doUpdateSet({ ciphertext: sealed.ciphertext, nonce: sealed.nonce, updated_at: now }))
+        .values({
+          id: randomUUID(),
+          item_id: item.id,
+          name: r.field,
+          ciphertext: sealed.ciphertext,
+          nonce: sealed.nonce,
+          updated_at: now,
+        })
+        .onConflict((oc) =>
+          oc
+            .columns(['item_id', 'name'])
+            .doUpdateSet({ ciphertext: sealed.ciphertext, nonce: sealed.nonce, updated_at: now }),
+        )
         .execute();
       await insertBindings(db, key, item, bindings);
     });
@@ -210,7 +242,10 @@ export class Vault {
     const r = parseItemRef(itemRef);
     if (!r.item) throw new GatehouseError('invalid_input', 'bind needs VAULT/ITEM');
     const bindings = bind.map(parseBinding);
-    if (bindings.length === 0) throw new GatehouseError('invalid_input', 'no binding given', { hint: 'pass --bind KIND:PATTERN, or --command TARGET --env NAME -- COMMAND LINE' });
+    if (bindings.length === 0)
+      throw new GatehouseError('invalid_input', 'no binding given', {
+        hint: 'pass --bind KIND:PATTERN, or --command TARGET --env NAME -- COMMAND LINE',
+      });
     const item = await this.#itemRow(await this.#vaultRow(r.vault), r.item);
     const key = await this.#integrityKey();
     await writeTransaction(this.store, async (db) => insertBindings(db, key, item, bindings));
@@ -230,19 +265,37 @@ export class Vault {
         b = parseBinding(text);
       } catch {
         const colon = text.indexOf(':');
-        if (colon <= 0) throw new GatehouseError('invalid_input', `invalid binding ${JSON.stringify(truncateText(text, 200))}`, { hint: 'write KIND:PATTERN exactly as `gatehouse vault list` shows it' });
+        if (colon <= 0)
+          throw new GatehouseError('invalid_input', `invalid binding ${JSON.stringify(truncateText(text, 200))}`, {
+            hint: 'write KIND:PATTERN exactly as `gatehouse vault list` shows it',
+          });
         b = { kind: text.slice(0, colon), pattern: text.slice(colon + 1) };
       }
-      const d = await this.store.db.deleteFrom('vault_bindings').where('item_id', '=', item.id).where('kind', '=', b.kind).where('pattern', '=', b.pattern).executeTakeFirst();
+      const d = await this.store.db
+        .deleteFrom('vault_bindings')
+        .where('item_id', '=', item.id)
+        .where('kind', '=', b.kind)
+        .where('pattern', '=', b.pattern)
+        .executeTakeFirst();
       removed += Number(d.numDeletedRows);
     }
     return removed;
   }
 
   async listVaults(): Promise<VaultSummary[]> {
-    const vs = (await this.store.db.selectFrom('vaults').select(['id', 'name', 'created_at']).orderBy('name').execute()) as VaultRow[];
-    const counts = (await this.store.db.selectFrom('vault_items').select(['vault_id']).execute()) as Array<{ vault_id: string }>;
-    return vs.map((v) => ({ name: v.name, items: counts.filter((c) => c.vault_id === v.id).length, createdAt: v.created_at }));
+    const vs = (await this.store.db
+      .selectFrom('vaults')
+      .select(['id', 'name', 'created_at'])
+      .orderBy('name')
+      .execute()) as VaultRow[];
+    const counts = (await this.store.db.selectFrom('vault_items').select(['vault_id']).execute()) as Array<{
+      vault_id: string;
+    }>;
+    return vs.map((v) => ({
+      name: v.name,
+      items: counts.filter((c) => c.vault_id === v.id).length,
+      createdAt: v.created_at,
+    }));
   }
 
   async listItems(vault?: string): Promise<ItemSummary[]> {
@@ -289,15 +342,31 @@ export class Vault {
     const hits: SearchHit[] = [];
     for (const it of all) {
       if (q.target !== undefined || q.host !== undefined) {
-        const dest: Destination = { ...(q.target !== undefined ? { target: q.target } : {}), ...(q.host !== undefined ? { host: q.host } : {}) };
+        const dest: Destination = {
+          ...(q.target !== undefined ? { target: q.target } : {}),
+          ...(q.host !== undefined ? { host: q.host } : {}),
+        };
         // A command binding is usable on its target (in that one command's env): list it there too.
-        const usable = it.bindings.map(parseBinding).some((b) => bindingMatches(b, dest) || (b.kind === 'command' && q.target !== undefined && parseCommandPattern(b.pattern)?.target === q.target));
+        const usable = it.bindings
+          .map(parseBinding)
+          .some(
+            (b) =>
+              bindingMatches(b, dest) ||
+              (b.kind === 'command' && q.target !== undefined && parseCommandPattern(b.pattern)?.target === q.target),
+          );
         if (!usable) continue;
       }
       for (const field of it.fields) {
         const hay = [it.vault, it.item, field, it.description ?? '', ...it.bindings].join('\n').toLowerCase();
         if (text && !hay.includes(text)) continue;
-        hits.push({ handle: `{{vault:${it.vault}/${it.item}.${field}}}`, vault: it.vault, item: it.item, field, description: it.description, bindings: it.bindings });
+        hits.push({
+          handle: `{{vault:${it.vault}/${it.item}.${field}}}`,
+          vault: it.vault,
+          item: it.item,
+          field,
+          description: it.description,
+          bindings: it.bindings,
+        });
       }
     }
     return hits;
@@ -336,7 +405,10 @@ export class Vault {
    * handle bound to that command (a plain `PGHOST=evil.example` beside `PGPASSWORD` would send
    * the password elsewhere), there is no stdin and no cwd. Otherwise the whole call is refused.
    */
-  async fillShellEnv(env: Readonly<Record<string, string>> | undefined, opts: ShellFillOptions): Promise<ShellFillResult> {
+  async fillShellEnv(
+    env: Readonly<Record<string, string>> | undefined,
+    opts: ShellFillOptions,
+  ): Promise<ShellFillResult> {
     const out: ShellFillResult = { values: {}, secrets: {}, filled: [] };
     const entries = Object.entries(env ?? {});
     if (!entries.some(([, v]) => hasHandles(v))) {
@@ -347,11 +419,22 @@ export class Vault {
     const ordered = [...entries.filter(([, v]) => hasHandles(v)), ...entries.filter(([, v]) => !hasHandles(v))];
     for (const [name, value] of ordered) {
       const otherEnv = Object.fromEntries(entries.filter(([k]) => k !== name));
-      const shell: ShellUse = { command: opts.shell.command, envName: name, hasStdin: opts.shell.hasStdin, otherEnv, ...(opts.shell.cwd !== undefined ? { cwd: opts.shell.cwd } : {}) };
-      const r = await this.fillHandles(value, { destination: { ...opts.destination, shell }, grantedVaults: opts.grantedVaults });
+      const shell: ShellUse = {
+        command: opts.shell.command,
+        envName: name,
+        hasStdin: opts.shell.hasStdin,
+        otherEnv,
+        ...(opts.shell.cwd !== undefined ? { cwd: opts.shell.cwd } : {}),
+      };
+      const r = await this.fillHandles(value, {
+        destination: { ...opts.destination, shell },
+        grantedVaults: opts.grantedVaults,
+      });
       if (r.handles.length === 0) {
         // Unreachable (#checkShellAction refuses plain companions), kept as a second lock.
-        throw new GatehouseError('vault_handle_refused', `env ${name} is not a vault handle`, { hint: 'put plain settings into the bound command line' });
+        throw new GatehouseError('vault_handle_refused', `env ${name} is not a vault handle`, {
+          hint: 'put plain settings into the bound command line',
+        });
       }
       out.secrets[name] = r.text;
       out.filled.push(...r.filled);
@@ -378,7 +461,13 @@ export class Vault {
       const rows = (await db
         .selectFrom('vault_bindings as b')
         .innerJoin('vault_items as i', 'i.id', 'b.item_id')
-        .select(['b.id as id', 'b.item_id as item_id', 'i.vault_id as vault_id', 'b.kind as kind', 'b.pattern as pattern'])
+        .select([
+          'b.id as id',
+          'b.item_id as item_id',
+          'i.vault_id as vault_id',
+          'b.kind as kind',
+          'b.pattern as pattern',
+        ])
         .where('b.mac', 'is', null)
         .execute()) as Array<{ id: string; item_id: string; vault_id: string; kind: string; pattern: string }>;
       for (const r of rows) {
@@ -391,8 +480,17 @@ export class Vault {
   }
 
   async #logUnsignedLeft(): Promise<void> {
-    const n = await this.store.db.selectFrom('vault_bindings').select('id').where('mac', 'is', null).limit(1).executeTakeFirst();
-    if (n) log.error('vault: unsigned bindings found in a store whose rows are already signed; they stay refused (written without the master key?)', { fix: '`gatehouse vault list` shows them; remove them with `gatehouse vault unbind`' });
+    const n = await this.store.db
+      .selectFrom('vault_bindings')
+      .select('id')
+      .where('mac', 'is', null)
+      .limit(1)
+      .executeTakeFirst();
+    if (n)
+      log.error(
+        'vault: unsigned bindings found in a store whose rows are already signed; they stay refused (written without the master key?)',
+        { fix: '`gatehouse vault list` shows them; remove them with `gatehouse vault unbind`' },
+      );
   }
 
   /** Registers every stored value with a redactor (e.g. at server start), so even unfilled secrets are scrubbed. */
@@ -415,10 +513,17 @@ export class Vault {
 
   async #fillOne(h: ParsedHandle, granted: Set<string>, dest: Destination, filled: Set<string>): Promise<string> {
     // Order matters: an ungranted vault gets the same answer whether it exists or not.
-    if (!granted.has('*') && !granted.has(h.vault)) throw refused(h.text, `vault ${h.vault} is not granted to this token`);
-    const v = (await this.store.db.selectFrom('vaults').selectAll().where('name', '=', h.vault).executeTakeFirst()) as VaultRow | undefined;
+    if (!granted.has('*') && !granted.has(h.vault))
+      throw refused(h.text, `vault ${h.vault} is not granted to this token`);
+    const v = (await this.store.db.selectFrom('vaults').selectAll().where('name', '=', h.vault).executeTakeFirst()) as
+      VaultRow | undefined;
     if (!v) throw refused(h.text, `no vault named ${h.vault}`);
-    const item = (await this.store.db.selectFrom('vault_items').selectAll().where('vault_id', '=', v.id).where('name', '=', h.item).executeTakeFirst()) as ItemRow | undefined;
+    const item = (await this.store.db
+      .selectFrom('vault_items')
+      .selectAll()
+      .where('vault_id', '=', v.id)
+      .where('name', '=', h.item)
+      .executeTakeFirst()) as ItemRow | undefined;
     if (!item) throw refused(h.text, `no item ${h.item} in vault ${h.vault}`);
     // INVARIANT: only bindings whose signature verifies count; a forged row allows nothing.
     const bindings = await this.#bindings(item, `${h.vault}/${h.item}`);
@@ -431,13 +536,25 @@ export class Vault {
           `an operator binds it for one exact command: gatehouse vault bind ${h.vault}/${h.item} --command ${dest.target ?? 'TARGET'} --env ${dest.shell.envName} -- 'EXACT COMMAND LINE'`,
         );
       }
-      const where = [dest.target !== undefined ? `target ${dest.target}` : '', dest.host !== undefined ? `host ${dest.host}` : ''].filter(Boolean).join(', ') || 'an unspecified destination';
-      throw refused(h.text, `item ${h.vault}/${h.item} is not bound to this destination (${where}); it is bound to ${bound}`, 'an operator binds items with `gatehouse vault bind VAULT/ITEM --bind target:NAME|host:PATTERN`');
+      const where =
+        [dest.target !== undefined ? `target ${dest.target}` : '', dest.host !== undefined ? `host ${dest.host}` : '']
+          .filter(Boolean)
+          .join(', ') || 'an unspecified destination';
+      throw refused(
+        h.text,
+        `item ${h.vault}/${h.item} is not bound to this destination (${where}); it is bound to ${bound}`,
+        'an operator binds items with `gatehouse vault bind VAULT/ITEM --bind target:NAME|host:PATTERN`',
+      );
     }
     const fieldNames = h.filter === 'basic' ? ['username', 'password'] : [h.field!];
     const values: string[] = [];
     for (const f of fieldNames) {
-      const exists = await this.store.db.selectFrom('vault_fields').select('id').where('item_id', '=', item.id).where('name', '=', f).executeTakeFirst();
+      const exists = await this.store.db
+        .selectFrom('vault_fields')
+        .select('id')
+        .where('item_id', '=', item.id)
+        .where('name', '=', f)
+        .executeTakeFirst();
       if (!exists) throw refused(h.text, `item ${h.vault}/${h.item} has no field ${f}`);
       values.push(await this.#openItemField(v, item, f, `${h.vault}/${h.item}.${f}`));
     }
@@ -454,9 +571,12 @@ export class Vault {
   }
 
   async #openItemField(v: VaultRow, item: ItemRow, field: string, ref: string): Promise<string> {
-    const row = (await this.store.db.selectFrom('vault_fields').select(['ciphertext', 'nonce']).where('item_id', '=', item.id).where('name', '=', field).executeTakeFirst()) as
-      | { ciphertext: string; nonce: string }
-      | undefined;
+    const row = (await this.store.db
+      .selectFrom('vault_fields')
+      .select(['ciphertext', 'nonce'])
+      .where('item_id', '=', item.id)
+      .where('name', '=', field)
+      .executeTakeFirst()) as { ciphertext: string; nonce: string } | undefined;
     if (!row) throw new GatehouseError('not_found', `no field ${ref}`);
     const dk = await this.#dataKey(v);
     const pt = await open(row, AD.field(v.id, item.id, field), dk, `vault field ${ref}`);
@@ -465,14 +585,23 @@ export class Vault {
 
   async #vaultRow(name: string): Promise<VaultRow> {
     checkName('vault', name);
-    const v = (await this.store.db.selectFrom('vaults').selectAll().where('name', '=', name).executeTakeFirst()) as VaultRow | undefined;
-    if (!v) throw new GatehouseError('not_found', `no vault named ${name}`, { hint: `create it with \`gatehouse vault create ${name}\`` });
+    const v = (await this.store.db.selectFrom('vaults').selectAll().where('name', '=', name).executeTakeFirst()) as
+      VaultRow | undefined;
+    if (!v)
+      throw new GatehouseError('not_found', `no vault named ${name}`, {
+        hint: `create it with \`gatehouse vault create ${name}\``,
+      });
     return v;
   }
 
   async #itemRow(v: VaultRow, name: string): Promise<ItemRow> {
     checkName('item', name);
-    const it = (await this.store.db.selectFrom('vault_items').selectAll().where('vault_id', '=', v.id).where('name', '=', name).executeTakeFirst()) as ItemRow | undefined;
+    const it = (await this.store.db
+      .selectFrom('vault_items')
+      .selectAll()
+      .where('vault_id', '=', v.id)
+      .where('name', '=', name)
+      .executeTakeFirst()) as ItemRow | undefined;
     if (!it) throw new GatehouseError('not_found', `no item ${name} in vault ${v.name}`);
     return it;
   }
@@ -493,28 +622,44 @@ export class Vault {
    * the master key, or the row predates signatures and was never signed.
    */
   async #bindings(item: ItemRow, name: string): Promise<Binding[]> {
-    const rows = (await this.store.db.selectFrom('vault_bindings').select(['id', 'item_id', 'kind', 'pattern', 'mac']).where('item_id', '=', item.id).orderBy('kind').orderBy('pattern').execute()) as BindingRow[];
+    const rows = (await this.store.db
+      .selectFrom('vault_bindings')
+      .select(['id', 'item_id', 'kind', 'pattern', 'mac'])
+      .where('item_id', '=', item.id)
+      .orderBy('kind')
+      .orderBy('pattern')
+      .execute()) as BindingRow[];
     return (await this.#verified(rows, new Map([[item.id, { vaultId: item.vault_id, name }]]))).ok;
   }
 
-  async #verified(rows: readonly BindingRow[], items: ReadonlyMap<string, { vaultId: string; name: string }>): Promise<{ ok: Binding[]; rejected: BindingRow[] }> {
+  async #verified(
+    rows: readonly BindingRow[],
+    items: ReadonlyMap<string, { vaultId: string; name: string }>,
+  ): Promise<{ ok: Binding[]; rejected: BindingRow[] }> {
     const out: { ok: Binding[]; rejected: BindingRow[] } = { ok: [], rejected: [] };
     if (rows.length === 0) return out;
     const key = await this.#integrityKey();
     for (const r of rows) {
       const item = items.get(r.item_id);
       const b = { kind: r.kind, pattern: r.pattern };
-      if (item && isBindingKind(r.kind) && rowMacValid(key, BINDING_MAC, bindingMacFields(r.item_id, item.vaultId, b), r.mac)) {
+      if (
+        item &&
+        isBindingKind(r.kind) &&
+        rowMacValid(key, BINDING_MAC, bindingMacFields(r.item_id, item.vaultId, b), r.mac)
+      ) {
         out.ok.push({ kind: r.kind, pattern: r.pattern });
         continue;
       }
       out.rejected.push(r);
-      log.error('vault: IGNORING a binding whose signature does not verify: it was written or changed without the master key (or predates signatures and was never signed)', {
-        item: item?.name ?? r.item_id,
-        binding: truncateText(`${r.kind}:${r.pattern}`, 300),
-        signed: r.mac !== null,
-        fix: 'remove it with `gatehouse vault unbind`, check who can write to the database, and bind again with `gatehouse vault bind`',
-      });
+      log.error(
+        'vault: IGNORING a binding whose signature does not verify: it was written or changed without the master key (or predates signatures and was never signed)',
+        {
+          item: item?.name ?? r.item_id,
+          binding: truncateText(`${r.kind}:${r.pattern}`, 300),
+          signed: r.mac !== null,
+          fix: 'remove it with `gatehouse vault unbind`, check who can write to the database, and bind again with `gatehouse vault bind`',
+        },
+      );
     }
     return out;
   }
@@ -528,7 +673,12 @@ export class Vault {
    * action's env must be exactly one handle whose item is command-bound to this same command for
    * that variable. Checked before anything is decrypted. Names only in every refusal.
    */
-  async #checkShellAction(segments: ReturnType<typeof parseHandles>, shell: ShellUse, dest: Destination, granted: Set<string>): Promise<void> {
+  async #checkShellAction(
+    segments: ReturnType<typeof parseHandles>,
+    shell: ShellUse,
+    dest: Destination,
+    granted: Set<string>,
+  ): Promise<void> {
     const [seg] = segments;
     const only = segments.length === 1 && seg?.kind === 'handle' ? seg.handle : undefined;
     if (!only) {
@@ -541,7 +691,10 @@ export class Vault {
     }
     const others = Object.entries(shell.otherEnv);
     if (others.length + 1 > MAX_SHELL_HANDLES) {
-      throw refused(only.text, `a command's environment may carry at most ${MAX_SHELL_HANDLES} variables when it holds a vault handle`);
+      throw refused(
+        only.text,
+        `a command's environment may carry at most ${MAX_SHELL_HANDLES} variables when it holds a vault handle`,
+      );
     }
     for (const [name, value] of others) {
       const segs = hasHandles(value) ? parseHandles(value) : [];
@@ -554,14 +707,29 @@ export class Vault {
           `put ${name}=… into the bound command line itself (e.g. '${name}=… your-command'), or bind a vault item to this command for ${name}`,
         );
       }
-      if (!granted.has('*') && !granted.has(h.vault)) throw refused(h.text, `vault ${h.vault} is not granted to this token`);
-      const v = (await this.store.db.selectFrom('vaults').selectAll().where('name', '=', h.vault).executeTakeFirst()) as VaultRow | undefined;
-      const item = v ? ((await this.store.db.selectFrom('vault_items').selectAll().where('vault_id', '=', v.id).where('name', '=', h.item).executeTakeFirst()) as ItemRow | undefined) : undefined;
+      if (!granted.has('*') && !granted.has(h.vault))
+        throw refused(h.text, `vault ${h.vault} is not granted to this token`);
+      const v = (await this.store.db
+        .selectFrom('vaults')
+        .selectAll()
+        .where('name', '=', h.vault)
+        .executeTakeFirst()) as VaultRow | undefined;
+      const item = v
+        ? ((await this.store.db
+            .selectFrom('vault_items')
+            .selectAll()
+            .where('vault_id', '=', v.id)
+            .where('name', '=', h.item)
+            .executeTakeFirst()) as ItemRow | undefined)
+        : undefined;
       if (!item) throw refused(h.text, `no item ${h.item} in vault ${h.vault}`);
       const bindings = await this.#bindings(item, `${h.vault}/${h.item}`);
       const otherShell: ShellUse = { ...shell, envName: name, otherEnv: {} };
       if (!bindings.some((b) => bindingMatches(b, { ...dest, shell: otherShell }))) {
-        throw refused(h.text, `item ${h.vault}/${h.item} cannot fill env ${name} of this command: ${shellRefusal(bindings, { ...dest, shell: otherShell })}`);
+        throw refused(
+          h.text,
+          `item ${h.vault}/${h.item} cannot fill env ${name} of this command: ${shellRefusal(bindings, { ...dest, shell: otherShell })}`,
+        );
       }
     }
   }
@@ -571,14 +739,33 @@ export class Vault {
     let q = this.store.db
       .selectFrom('vault_items as i')
       .innerJoin('vaults as v', 'v.id', 'i.vault_id')
-      .select(['i.id as id', 'i.vault_id as vault_id', 'i.name as item', 'i.description as description', 'i.updated_at as updated_at', 'v.name as vault'])
+      .select([
+        'i.id as id',
+        'i.vault_id as vault_id',
+        'i.name as item',
+        'i.description as description',
+        'i.updated_at as updated_at',
+        'v.name as vault',
+      ])
       .orderBy('v.name')
       .orderBy('i.name');
     if (vaults) q = q.where('v.name', 'in', vaults);
-    const items = (await q.execute()) as Array<{ id: string; vault_id: string; item: string; description: string | null; updated_at: string; vault: string }>;
+    const items = (await q.execute()) as Array<{
+      id: string;
+      vault_id: string;
+      item: string;
+      description: string | null;
+      updated_at: string;
+      vault: string;
+    }>;
     if (items.length === 0) return [];
     const ids = items.map((i) => i.id);
-    const fields = (await this.store.db.selectFrom('vault_fields').select(['item_id', 'name']).where('item_id', 'in', ids).orderBy('name').execute()) as Array<{ item_id: string; name: string }>;
+    const fields = (await this.store.db
+      .selectFrom('vault_fields')
+      .select(['item_id', 'name'])
+      .where('item_id', 'in', ids)
+      .orderBy('name')
+      .execute()) as Array<{ item_id: string; name: string }>;
     const binds = (await this.store.db
       .selectFrom('vault_bindings')
       .select(['id', 'item_id', 'kind', 'pattern', 'mac'])
@@ -594,7 +781,9 @@ export class Vault {
       item: i.item,
       description: i.description,
       fields: fields.filter((f) => f.item_id === i.id).map((f) => f.name),
-      bindings: binds.filter((b) => b.item_id === i.id && !rejected.has(b)).map((b) => formatBinding({ kind: b.kind as Binding['kind'], pattern: b.pattern })),
+      bindings: binds
+        .filter((b) => b.item_id === i.id && !rejected.has(b))
+        .map((b) => formatBinding({ kind: b.kind as Binding['kind'], pattern: b.pattern })),
       rejectedBindings: binds.filter((b) => b.item_id === i.id && rejected.has(b)).map((b) => `${b.kind}:${b.pattern}`),
       updatedAt: i.updated_at,
     }));
@@ -606,7 +795,12 @@ function isBindingKind(k: string): k is Binding['kind'] {
 }
 
 /** Inserts (or re-signs) bindings of one item. INVARIANT: every binding written is signed. */
-async function insertBindings(db: UntypedDb, key: Buffer | undefined, item: { id: string; vault_id: string }, bindings: readonly Binding[]): Promise<void> {
+async function insertBindings(
+  db: UntypedDb,
+  key: Buffer | undefined,
+  item: { id: string; vault_id: string },
+  bindings: readonly Binding[],
+): Promise<void> {
   if (bindings.length === 0) return;
   if (!key) throw new GatehouseError('internal', 'bindings written without the integrity key');
   for (const b of bindings) {

@@ -17,7 +17,10 @@ export async function writeTransaction<T>(store: Store, fn: (db: UntypedDb) => P
       await sql.raw('COMMIT').execute(conn);
       return out;
     } catch (e) {
-      await sql.raw('ROLLBACK').execute(conn).catch(() => undefined);
+      await sql
+        .raw('ROLLBACK')
+        .execute(conn)
+        .catch(() => undefined);
       throw e;
     }
   });

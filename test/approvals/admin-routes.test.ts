@@ -1,6 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
-import { adminRoutes, createApprovalService, type ApprovalEvent, type ApprovalService } from '../../src/approvals/index.js';
+import {
+  adminRoutes,
+  createApprovalService,
+  type ApprovalEvent,
+  type ApprovalService,
+} from '../../src/approvals/index.js';
 import { adminHttpRoutes, bootRuntime, startHttpServer, type Runtime } from '../../src/server/index.js';
 import { tempHome } from '../helpers/home.js';
 import { DIGEST_A, sampleRequest } from './helpers.js';
@@ -40,7 +45,10 @@ describe('admin HTTP API for approvals', () => {
   async function call(method: string, path: string, token: string | undefined, body?: unknown) {
     const r = await request(srv.url + path, {
       method: method as 'GET' | 'POST',
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
     });
     const text = await r.body.text();
@@ -49,18 +57,31 @@ describe('admin HTTP API for approvals', () => {
 
   it('issue 24: a page counts every token and says when it is cut; cursors and ?token= reach a buried approval', async () => {
     const noisy: string[] = [];
-    for (let i = 0; i < 5; i++) noisy.push((await service.request(sampleRequest({ tokenId: 'tok_noisy', tokenName: 'noisy', digest: `${i}`.padStart(64, 'c') }))).id);
-    const quiet = await service.request(sampleRequest({ tokenId: 'tok_quiet', tokenName: 'quiet', digest: 'd'.repeat(64) }));
+    for (let i = 0; i < 5; i++)
+      noisy.push(
+        (
+          await service.request(
+            sampleRequest({ tokenId: 'tok_noisy', tokenName: 'noisy', digest: `${i}`.padStart(64, 'c') }),
+          )
+        ).id,
+      );
+    const quiet = await service.request(
+      sampleRequest({ tokenId: 'tok_quiet', tokenName: 'quiet', digest: 'd'.repeat(64) }),
+    );
     try {
       const first = await call('GET', '/admin/approvals?limit=2', admin);
       expect(first.status).toBe(200);
       expect(first.json).toMatchObject({ total: 6, truncated: true });
-      expect(first.json.byToken).toEqual([{ tokenId: 'tok_noisy', tokenName: 'noisy', count: 5 }, { tokenId: 'tok_quiet', tokenName: 'quiet', count: 1 }]);
+      expect(first.json.byToken).toEqual([
+        { tokenId: 'tok_noisy', tokenName: 'noisy', count: 5 },
+        { tokenId: 'tok_quiet', tokenName: 'quiet', count: 1 },
+      ]);
       const seen: string[] = [];
-      for (let page = first.json; ; ) {
+      for (let page = first.json; ;) {
         seen.push(...page.approvals.map((a: { id: string }) => a.id));
         if (!page.nextCursor) break;
-        page = (await call('GET', `/admin/approvals?limit=2&cursor=${encodeURIComponent(page.nextCursor)}`, admin)).json;
+        page = (await call('GET', `/admin/approvals?limit=2&cursor=${encodeURIComponent(page.nextCursor)}`, admin))
+          .json;
       }
       expect(new Set(seen)).toEqual(new Set([...noisy, quiet.id]));
       const mine = await call('GET', '/admin/approvals?token=tok_quiet', admin);
@@ -82,9 +103,23 @@ describe('admin HTTP API for approvals', () => {
 
     const r = await call('POST', `/admin/approvals/${id}/approve`, admin, { note: 'cache only' });
     expect(r.status).toBe(200);
-    expect(r.json.approval).toMatchObject({ id, status: 'approved', decidedBy: 'api:ops-admin', channel: 'api', note: 'cache only' });
-    expect(events.find((e) => e.kind === 'decide' && e.approvalId === id)).toMatchObject({ by: 'api:ops-admin', channel: 'api', note: 'cache only', outcome: 'approved' });
-    expect(await service.consume(id, { tokenId: 'tok_x', digest: DIGEST_A })).toEqual({ approver: 'api:ops-admin', channel: 'api' });
+    expect(r.json.approval).toMatchObject({
+      id,
+      status: 'approved',
+      decidedBy: 'api:ops-admin',
+      channel: 'api',
+      note: 'cache only',
+    });
+    expect(events.find((e) => e.kind === 'decide' && e.approvalId === id)).toMatchObject({
+      by: 'api:ops-admin',
+      channel: 'api',
+      note: 'cache only',
+      outcome: 'approved',
+    });
+    expect(await service.consume(id, { tokenId: 'tok_x', digest: DIGEST_A })).toEqual({
+      approver: 'api:ops-admin',
+      channel: 'api',
+    });
 
     // status filter
     const used = await call('GET', '/admin/approvals?status=used', admin);
@@ -94,13 +129,16 @@ describe('admin HTTP API for approvals', () => {
 
   it('denies (no body needed); a denied approval cannot then be approved', async () => {
     const { id } = await service.request(sampleRequest({ tokenId: 'tok_x' }));
-    expect((await call('POST', `/admin/approvals/${id}/deny`, admin)).json.approval).toMatchObject({ status: 'denied', decidedBy: 'api:ops-admin' });
+    expect((await call('POST', `/admin/approvals/${id}/deny`, admin)).json.approval).toMatchObject({
+      status: 'denied',
+      decidedBy: 'api:ops-admin',
+    });
     const again = await call('POST', `/admin/approvals/${id}/approve`, admin, {});
     expect(again.status).toBe(409);
     expect(again.json.error.code).toBe('conflict');
   });
 
-  it('refuses non-admin and missing tokens, and the agent\'s own admin token on its own approval', async () => {
+  it("refuses non-admin and missing tokens, and the agent's own admin token on its own approval", async () => {
     const { id } = await service.request(sampleRequest({ tokenId: agentAdminId, tokenName: 'agent-admin' }));
     expect((await call('GET', '/admin/approvals', undefined)).status).toBe(401);
     expect((await call('GET', '/admin/approvals', agent)).status).toBe(403);
@@ -122,19 +160,32 @@ describe('admin HTTP API for approvals', () => {
     const { id } = await service.request(sampleRequest({ tokenId: 'tok_x' }));
     expect((await call('POST', `/admin/approvals/${id}/approve`, admin, 'not json')).status).toBe(400);
     expect((await call('POST', `/admin/approvals/${id}/approve`, admin, { note: 5 })).status).toBe(400);
-    expect((await call('POST', `/admin/approvals/${id}/approve`, admin, { note: 'x'.repeat(20_000) })).status).toBe(413);
+    expect((await call('POST', `/admin/approvals/${id}/approve`, admin, { note: 'x'.repeat(20_000) })).status).toBe(
+      413,
+    );
     expect((await service.get(id))!.status).toBe('pending');
   });
 
   it('a row a database writer approved in SQL is listed as tampered and cannot be approved through the API', async () => {
     const { id } = await service.request(sampleRequest({ tokenId: 'tok_x' }));
-    await rt.store.db.updateTable('approvals').set({ digest: 'b'.repeat(64) }).where('id', '=', id).execute();
-    const listed = (await call('GET', '/admin/approvals', admin)).json.approvals.find((x: { id: string }) => x.id === id);
+    await rt.store.db
+      .updateTable('approvals')
+      .set({ digest: 'b'.repeat(64) })
+      .where('id', '=', id)
+      .execute();
+    const listed = (await call('GET', '/admin/approvals', admin)).json.approvals.find(
+      (x: { id: string }) => x.id === id,
+    );
     expect(listed).toMatchObject({ status: 'tampered', decidedBy: null });
-    expect((await call('GET', '/admin/approvals?status=tampered', admin)).json.approvals.map((x: { id: string }) => x.id)).toEqual([id]);
+    expect(
+      (await call('GET', '/admin/approvals?status=tampered', admin)).json.approvals.map((x: { id: string }) => x.id),
+    ).toEqual([id]);
     const r = await call('POST', `/admin/approvals/${id}/approve`, admin, {});
     expect(r.status).toBe(403);
     expect(r.json.error).toMatchObject({ code: 'approval_invalid', details: { reason: 'tampered' } });
-    expect(events.filter((e) => e.approvalId === id).map((e) => `${e.kind}:${e.outcome}`)).toEqual(['request:pending', 'decide:refused:tampered']);
+    expect(events.filter((e) => e.approvalId === id).map((e) => `${e.kind}:${e.outcome}`)).toEqual([
+      'request:pending',
+      'decide:refused:tampered',
+    ]);
   });
 });

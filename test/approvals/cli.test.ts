@@ -75,11 +75,21 @@ describe('approvals CLI (built, separate processes)', () => {
     const { id: viaServer } = await service.request(sampleRequest());
     expect(gh(['approve', viaCli, '--note', 'n'], home.env).code).toBe(0);
     // The server's door for the same decision: the service `serve` mounts the admin API on.
-    await service.decide(viaServer, 'approved', { by: 'api:ops-admin', channel: 'api', note: 'n', notTokenId: 'tok_admin' });
+    await service.decide(viaServer, 'approved', {
+      by: 'api:ops-admin',
+      channel: 'api',
+      note: 'n',
+      notTokenId: 'tok_admin',
+    });
     const cliRecords = await auditOf(viaCli);
     const serverRecords = await auditOf(viaServer);
-    expect(cliRecords.map(shape)).toEqual(serverRecords.map(shape).map((r) => ({ ...r, approver: r.approver === 'api:WHO' ? 'cli:WHO' : r.approver })));
-    expect(cliRecords.map((r) => `${r.tool}:${r.outcome}`)).toEqual(['approval.request:pending', 'approval.decide:approved']);
+    expect(cliRecords.map(shape)).toEqual(
+      serverRecords.map(shape).map((r) => ({ ...r, approver: r.approver === 'api:WHO' ? 'cli:WHO' : r.approver })),
+    );
+    expect(cliRecords.map((r) => `${r.tool}:${r.outcome}`)).toEqual([
+      'approval.request:pending',
+      'approval.decide:approved',
+    ]);
 
     // a refused decision is audited the same way too
     expect(gh(['deny', viaCli], home.env).code).toBe(1);
@@ -87,7 +97,11 @@ describe('approvals CLI (built, separate processes)', () => {
     const refusedCli = (await auditOf(viaCli, 'approval.decide')).at(-1)!;
     const refusedServer = (await auditOf(viaServer, 'approval.decide')).at(-1)!;
     expect(refusedCli.outcome).toBe('refused:already_decided');
-    expect(shape(refusedCli)).toEqual({ ...shape(refusedServer), approver: 'cli:WHO', detail: shape(refusedCli).detail });
+    expect(shape(refusedCli)).toEqual({
+      ...shape(refusedServer),
+      approver: 'cli:WHO',
+      detail: shape(refusedCli).detail,
+    });
   });
 
   it('approvals list shows what a person must see; --json gives the records', async () => {
@@ -108,18 +122,34 @@ describe('approvals CLI (built, separate processes)', () => {
     expect(l.stderr).toMatch(/1 waiting in all, by token: agent-1 \(tok_agent1\): 1\./);
 
     const j = gh(['approvals', 'list', '--json'], home.env);
-    const page = JSON.parse(j.stdout) as { approvals: { id: string; status: string; description: string }[]; total: number; truncated: boolean };
-    expect(page.approvals.find((a) => a.id === id)).toMatchObject({ status: 'pending', description: expect.stringContaining(id) });
+    const page = JSON.parse(j.stdout) as {
+      approvals: { id: string; status: string; description: string }[];
+      total: number;
+      truncated: boolean;
+    };
+    expect(page.approvals.find((a) => a.id === id)).toMatchObject({
+      status: 'pending',
+      description: expect.stringContaining(id),
+    });
     expect(page).toMatchObject({ total: 1, truncated: false });
     expect(gh(['approvals', 'list', 'extra'], home.env).code).toBe(2);
     expect(gh(['approvals', 'list', '--limit', '0'], home.env).code).toBe(2);
     await service.decide(id, 'denied', { by: 'test', channel: 'cli' });
   });
 
-  it('issue 24: under one token\'s flood the list says it is cut, counts every token, pages to the rest', async () => {
+  it("issue 24: under one token's flood the list says it is cut, counts every token, pages to the rest", async () => {
     const noisy = [];
-    for (let i = 0; i < 6; i++) noisy.push((await service.request(sampleRequest({ tokenId: 'tok_noisy', tokenName: 'noisy', digest: `${i}`.padStart(64, 'e') }))).id);
-    const quiet = await service.request(sampleRequest({ tokenId: 'tok_quiet', tokenName: 'quiet', digest: 'f'.repeat(64) }));
+    for (let i = 0; i < 6; i++)
+      noisy.push(
+        (
+          await service.request(
+            sampleRequest({ tokenId: 'tok_noisy', tokenName: 'noisy', digest: `${i}`.padStart(64, 'e') }),
+          )
+        ).id,
+      );
+    const quiet = await service.request(
+      sampleRequest({ tokenId: 'tok_quiet', tokenName: 'quiet', digest: 'f'.repeat(64) }),
+    );
     try {
       const l = gh(['approvals', 'list', '--limit', '3'], home.env);
       expect(l.code).toBe(0);
@@ -129,7 +159,9 @@ describe('approvals CLI (built, separate processes)', () => {
       const seen: string[] = [];
       let cursor: string | undefined;
       do {
-        const page = JSON.parse(gh(['approvals', 'list', '--json', '--limit', '3', ...(cursor ? ['--cursor', cursor] : [])], home.env).stdout) as { approvals: { id: string }[]; nextCursor?: string };
+        const page = JSON.parse(
+          gh(['approvals', 'list', '--json', '--limit', '3', ...(cursor ? ['--cursor', cursor] : [])], home.env).stdout,
+        ) as { approvals: { id: string }[]; nextCursor?: string };
         seen.push(...page.approvals.map((a) => a.id));
         cursor = page.nextCursor;
       } while (cursor);
@@ -152,8 +184,13 @@ describe('approvals CLI (built, separate processes)', () => {
     expect(r.stderr).toContain('Command:  rm -rf /var/tmp/cache');
     const a = (await service.get(id))!;
     expect(a).toMatchObject({ status: 'approved', channel: 'cli', note: 'cache only' });
-    expect(await service.consume(id, { tokenId: 'tok_agent1', digest: DIGEST_A })).toMatchObject({ channel: 'cli', approver: a.decidedBy });
-    expect((await rejection(service.consume(id, { tokenId: 'tok_agent1', digest: DIGEST_A }))).details).toMatchObject({ reason: 'used' });
+    expect(await service.consume(id, { tokenId: 'tok_agent1', digest: DIGEST_A })).toMatchObject({
+      channel: 'cli',
+      approver: a.decidedBy,
+    });
+    expect((await rejection(service.consume(id, { tokenId: 'tok_agent1', digest: DIGEST_A }))).details).toMatchObject({
+      reason: 'used',
+    });
 
     const decided = await auditOf(id, 'approval.decide');
     expect(decided).toMatchObject([{ outcome: 'approved', token_id: 'tok_agent1', approver: `cli:${a.decidedBy}` }]);
@@ -188,11 +225,19 @@ describe('approvals CLI (built, separate processes)', () => {
     const add = gh(['approver', 'add', 'alice'], home.env);
     expect(add.code).toBe(0);
     const uri = add.stdout.trim();
-    expect(uri).toMatch(/^otpauth:\/\/totp\/Gatehouse:alice\?secret=[A-Z2-7]{32}&issuer=Gatehouse&algorithm=SHA1&digits=6&period=30$/);
+    expect(uri).toMatch(
+      /^otpauth:\/\/totp\/Gatehouse:alice\?secret=[A-Z2-7]{32}&issuer=Gatehouse&algorithm=SHA1&digits=6&period=30$/,
+    );
     expect(add.stderr).toMatch(/never shown again/);
     const secret = new URL(uri).searchParams.get('secret')!;
     // enrolment is audited by the service's own event, with the operator who ran it
-    const enrolled = ((await rt.store.db.selectFrom('audit_log').selectAll().where('tool', '=', 'approval.approver').execute()) as AuditRow[]).filter((r) => r.outcome === 'enrolled');
+    const enrolled = (
+      (await rt.store.db
+        .selectFrom('audit_log')
+        .selectAll()
+        .where('tool', '=', 'approval.approver')
+        .execute()) as AuditRow[]
+    ).filter((r) => r.outcome === 'enrolled');
     expect(enrolled).toHaveLength(1);
     expect(enrolled[0].approver).toMatch(/^cli:.+/);
     expect(enrolled[0].approver).not.toBe('cli:alice');

@@ -6,7 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEFAULT_APPROVAL_RETENTION_MS, DEFAULT_MAX_PENDING_PER_TOKEN, MAX_APPROVAL_RECORD_BYTES } from '../../src/approvals/index.js';
+import {
+  DEFAULT_APPROVAL_RETENTION_MS,
+  DEFAULT_MAX_PENDING_PER_TOKEN,
+  MAX_APPROVAL_RECORD_BYTES,
+} from '../../src/approvals/index.js';
 import { storeFixtures } from '../helpers/stores.js';
 import { rejection, sampleRequest, twoHandles, type TwoHandles } from './helpers.js';
 
@@ -25,16 +29,20 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('approvals under a floo
   });
 
   it('one token past its cap is refused (limit_exceeded, audited); another token can still ask', async () => {
-    for (let i = 0; i < DEFAULT_MAX_PENDING_PER_TOKEN; i++) await (i % 2 ? h.a : h.b).request(sampleRequest({ tokenId: 'tok_noisy', tokenName: 'noisy', digest: digest(i) }));
-    const e = await rejection(h.a.request(sampleRequest({ tokenId: 'tok_noisy', tokenName: 'noisy', digest: digest(999) })));
+    for (let i = 0; i < DEFAULT_MAX_PENDING_PER_TOKEN; i++)
+      await (i % 2 ? h.a : h.b).request(sampleRequest({ tokenId: 'tok_noisy', tokenName: 'noisy', digest: digest(i) }));
+    const e = await rejection(
+      h.a.request(sampleRequest({ tokenId: 'tok_noisy', tokenName: 'noisy', digest: digest(999) })),
+    );
     expect(e.code).toBe('limit_exceeded');
     expect(h.events.some((x) => x.tokenId === 'tok_noisy' && x.outcome === 'refused:too_many_pending')).toBe(true);
     const real = await h.b.request(sampleRequest({ tokenId: 'tok_quiet', tokenName: 'quiet', digest: digest(1) }));
     expect(real.id).toMatch(/^ap_/);
   });
 
-  it('a flood from one token leaves another token\'s approval visible and counted in every page', async () => {
-    for (let i = 0; i < DEFAULT_MAX_PENDING_PER_TOKEN; i++) await h.a.request(sampleRequest({ tokenId: 'tok_noisy', tokenName: 'noisy', digest: digest(i) }));
+  it("a flood from one token leaves another token's approval visible and counted in every page", async () => {
+    for (let i = 0; i < DEFAULT_MAX_PENDING_PER_TOKEN; i++)
+      await h.a.request(sampleRequest({ tokenId: 'tok_noisy', tokenName: 'noisy', digest: digest(i) }));
     h.clock.now += 1000;
     const real = await h.a.request(sampleRequest({ tokenId: 'tok_quiet', tokenName: 'quiet', digest: digest(500) }));
     h.clock.now -= 1000;
@@ -73,7 +81,9 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('approvals under a floo
   it('a record is bounded in size (input_too_large), never cut', async () => {
     const bound: Record<string, string> = {};
     for (let i = 0; i < 8; i++) bound[`k${i}`] = 'x'.repeat(60_000);
-    const e = await rejection(h.a.request(sampleRequest({ digest: digest(4), operation: { kind: 'command', command: 'ls', bound } })));
+    const e = await rejection(
+      h.a.request(sampleRequest({ digest: digest(4), operation: { kind: 'command', command: 'ls', bound } })),
+    );
     expect(e.code).toBe('input_too_large');
     expect(e.message).toContain(String(MAX_APPROVAL_RECORD_BYTES));
   });

@@ -4,7 +4,12 @@ import pg from 'pg';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApprovalService, type ApprovalEvent, type ApprovalRequest, type ApprovalService } from '../../src/approvals/index.js';
+import {
+  createApprovalService,
+  type ApprovalEvent,
+  type ApprovalRequest,
+  type ApprovalService,
+} from '../../src/approvals/index.js';
 import type { Store } from '../../src/store/index.js';
 import { openKeyring, type Keyring } from '../../src/vault/index.js';
 import type { StoreFixture } from '../helpers/stores.js';
@@ -54,10 +59,19 @@ export async function twoHandles(fx: StoreFixture, opts: { ttlMs?: number } = {}
     const store = await fx.open();
     const keyring = await openKeyring({ home: dir, masterKeyFile: join(dir, 'master.key'), env, store, create: true });
     opened.push({ store, keyring });
-    services.push(await createApprovalService({ store, keys: keyring, ttlMs: opts.ttlMs, now: () => clock.now, onEvent: (e) => void events.push(e) }));
+    services.push(
+      await createApprovalService({
+        store,
+        keys: keyring,
+        ttlMs: opts.ttlMs,
+        now: () => clock.now,
+        onEvent: (e) => void events.push(e),
+      }),
+    );
   }
   // Tests share one database per fixture: start each from empty approval tables.
-  for (const t of ['approvals', 'approvers', 'approval_state_nonces', 'approval_code_attempts']) await opened[0].store.db.deleteFrom(t).execute();
+  for (const t of ['approvals', 'approvers', 'approval_state_nonces', 'approval_code_attempts'])
+    await opened[0].store.db.deleteFrom(t).execute();
   return {
     a: services[0],
     b: services[1],
@@ -75,7 +89,9 @@ export async function twoHandles(fx: StoreFixture, opts: { ttlMs?: number } = {}
 }
 
 /** The error a promise rejects with (fails the test when it resolves). */
-export async function rejection(p: Promise<unknown>): Promise<{ code: string; message: string; hint?: string; details?: Record<string, unknown> }> {
+export async function rejection(
+  p: Promise<unknown>,
+): Promise<{ code: string; message: string; hint?: string; details?: Record<string, unknown> }> {
   try {
     await p;
   } catch (e) {

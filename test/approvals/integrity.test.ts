@@ -2,7 +2,16 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { describeForHuman, MAX_BOUND_KEYS, MAX_BOUND_VALUE_BYTES } from '../../src/approvals/index.js';
 import { setLogSink } from '../../src/core/index.js';
 import { storeFixtures } from '../helpers/stores.js';
-import { DIGEST_A, DIGEST_B, plainSql, rejection, sampleRequest, twoHandles, type PlainSql, type TwoHandles } from './helpers.js';
+import {
+  DIGEST_A,
+  DIGEST_B,
+  plainSql,
+  rejection,
+  sampleRequest,
+  twoHandles,
+  type PlainSql,
+  type TwoHandles,
+} from './helpers.js';
 
 /**
  * Issue 21.8: with a shared database, an approval used to be a plain row, so a local process that
@@ -36,13 +45,19 @@ describe.each(fixtures)('approval rows a database writer cannot forge, on $name'
     await h.close();
   });
 
-  const tamperedEvents = (id: string) => h.events.filter((e) => e.approvalId === id && e.outcome === 'refused:tampered');
+  const tamperedEvents = (id: string) =>
+    h.events.filter((e) => e.approvalId === id && e.outcome === 'refused:tampered');
 
   it('a pending row UPDATEd to approved by a plain SQL client is refused, audited, and listed as tampered, never approved', async () => {
     const { id } = await h.a.request(sampleRequest());
     const now = new Date(h.clock.now).toISOString();
     // What 21.8 did: approve one's own action with a SQL statement, recorded as `cli:root`.
-    expect(await db.run(`UPDATE approvals SET status = 'approved', decided_at = ?, decided_by = 'root', channel = 'cli' WHERE id = ?`, [now, id])).toBe(1);
+    expect(
+      await db.run(
+        `UPDATE approvals SET status = 'approved', decided_at = ?, decided_by = 'root', channel = 'cli' WHERE id = ?`,
+        [now, id],
+      ),
+    ).toBe(1);
 
     const e = await rejection(h.b.consume(id, WHO));
     expect(e).toMatchObject({ code: 'approval_invalid', details: { reason: 'tampered', approvalId: id } });
@@ -57,7 +72,9 @@ describe.each(fixtures)('approval rows a database writer cannot forge, on $name'
     expect((await h.a.list({ status: 'approved' })).map((a) => a.status)).toEqual(['tampered']);
     expect((await h.a.list({ status: 'tampered' })).map((a) => a.id)).toEqual([id]);
     expect((await h.a.list({ status: 'all' })).find((a) => a.id === id)!.status).toBe('tampered');
-    const errors = logged.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.level === 'error' && l.approval === id);
+    const errors = logged
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .filter((l) => l.level === 'error' && l.approval === id);
     expect(errors.length).toBeGreaterThan(0);
     expect(errors[0].msg).toMatch(/integrity check/);
   });
@@ -85,11 +102,17 @@ describe.each(fixtures)('approval rows a database writer cannot forge, on $name'
     await h.b.decide(id, 'approved', { by: 'alice', channel: 'cli' });
     // Replaying a person's approval for another call: same row, new id.
     const copy = 'ap_' + 'c'.repeat(26);
-    await db.run(`INSERT INTO approvals SELECT ?, token_id, token_name, tool, target, summary, operation, digest, rule, reason, matched, mode, status, created_at, expires_at, decided_at, decided_by, channel, note, consumed_at, mac FROM approvals WHERE id = ?`, [copy, id]);
+    await db.run(
+      `INSERT INTO approvals SELECT ?, token_id, token_name, tool, target, summary, operation, digest, rule, reason, matched, mode, status, created_at, expires_at, decided_at, decided_by, channel, note, consumed_at, mac FROM approvals WHERE id = ?`,
+      [copy, id],
+    );
     expect((await rejection(h.a.consume(copy, WHO))).details).toMatchObject({ reason: 'tampered' });
     // Another pending request of the same token made to carry the approved row's signature and state.
     const { id: other } = await h.a.request(sampleRequest({ summary: 'something else' }));
-    await db.run(`UPDATE approvals SET status = 'approved', decided_by = 'alice', channel = 'cli', decided_at = (SELECT decided_at FROM approvals WHERE id = ?), mac = (SELECT mac FROM approvals WHERE id = ?) WHERE id = ?`, [id, id, other]);
+    await db.run(
+      `UPDATE approvals SET status = 'approved', decided_by = 'alice', channel = 'cli', decided_at = (SELECT decided_at FROM approvals WHERE id = ?), mac = (SELECT mac FROM approvals WHERE id = ?) WHERE id = ?`,
+      [id, id, other],
+    );
     expect((await rejection(h.a.consume(other, WHO))).details).toMatchObject({ reason: 'tampered' });
     // the original is untouched and still good once
     expect(await h.a.consume(id, WHO)).toEqual({ approver: 'alice', channel: 'cli' });
@@ -112,8 +135,12 @@ describe.each(fixtures)('approval rows a database writer cannot forge, on $name'
     const e = await rejection(h.b.decide(id, 'approved', { by: 'alice', channel: 'cli' }));
     expect(e).toMatchObject({ code: 'approval_invalid', details: { reason: 'tampered' } });
     expect(tamperedEvents(id)).toEqual([expect.objectContaining({ kind: 'decide', by: 'alice' })]);
-    expect((await db.rows<{ status: string }>(`SELECT status FROM approvals WHERE id = ?`, [id]))[0].status).toBe('pending');
-    expect((await rejection(h.a.consume(id, { ...WHO, digest: DIGEST_B }))).details).toMatchObject({ reason: 'tampered' });
+    expect((await db.rows<{ status: string }>(`SELECT status FROM approvals WHERE id = ?`, [id]))[0].status).toBe(
+      'pending',
+    );
+    expect((await rejection(h.a.consume(id, { ...WHO, digest: DIGEST_B }))).details).toMatchObject({
+      reason: 'tampered',
+    });
   });
 
   it("another token's tampered approval is answered like a missing one (no oracle), but audited as tampered", async () => {
@@ -173,13 +200,21 @@ describe.each(fixtures)('approval rows a database writer cannot forge, on $name'
       expect(won).toHaveLength(1);
       const final = (await h.a.get(id))!;
       expect(final.status).toBe((won[0] as PromiseFulfilledResult<{ status: string }>).value.status);
-      expect(r.filter((x) => x.status === 'rejected').map((x) => (x as PromiseRejectedResult).reason.code)).toEqual(['conflict', 'conflict']);
+      expect(r.filter((x) => x.status === 'rejected').map((x) => (x as PromiseRejectedResult).reason.code)).toEqual([
+        'conflict',
+        'conflict',
+      ]);
     }
   });
 
-  it('an interactive answer settles only the asking token\'s approval', async () => {
+  it("an interactive answer settles only the asking token's approval", async () => {
     const { id } = await h.a.request(sampleRequest());
-    const e = await rejection(h.a.settleInteractive(id, { tokenId: 'tok_agent2', digest: DIGEST_A }, 'approved', { by: 'x', channel: 'elicitation' }));
+    const e = await rejection(
+      h.a.settleInteractive(id, { tokenId: 'tok_agent2', digest: DIGEST_A }, 'approved', {
+        by: 'x',
+        channel: 'elicitation',
+      }),
+    );
     expect(e.code).toBe('not_found');
     expect((await h.a.get(id))!.status).toBe('pending');
   });
@@ -198,34 +233,66 @@ describe.each(fixtures)('bound inputs of an approval, on $name', (fx) => {
   });
 
   it('are stored with the operation, shown to the person and covered by the signature', async () => {
-    const bound = { cwd: '/srv/app', 'env PATH': '/tmp/evil:/usr/bin', stdin: 'y\n', __proto__x: 'a', ['__proto__']: 'kept' };
+    const bound = {
+      cwd: '/srv/app',
+      'env PATH': '/tmp/evil:/usr/bin',
+      stdin: 'y\n',
+      __proto__x: 'a',
+      ['__proto__']: 'kept',
+    };
     const op = { kind: 'command' as const, command: 'make deploy', bound: Object.fromEntries(Object.entries(bound)) };
     const { id } = await h.a.request(sampleRequest({ operation: op }));
     const a = (await h.b.get(id))!;
-    expect(a.operation).toEqual({ kind: 'command', command: 'make deploy', bound: Object.fromEntries(Object.entries(bound)) });
+    expect(a.operation).toEqual({
+      kind: 'command',
+      command: 'make deploy',
+      bound: Object.fromEntries(Object.entries(bound)),
+    });
     expect(Object.keys(a.operation!.bound!)).toContain('__proto__');
     expect(describeForHuman(a)).toContain('env PATH: /tmp/evil:/usr/bin');
 
     // Changing what the person was shown (a bound input) in SQL makes the record tampered.
     await h.b.decide(id, 'approved', { by: 'alice', channel: 'cli' });
-    const stored = (await db.rows<{ operation: string }>(`SELECT operation FROM approvals WHERE id = ?`, [id]))[0].operation;
+    const stored = (await db.rows<{ operation: string }>(`SELECT operation FROM approvals WHERE id = ?`, [id]))[0]
+      .operation;
     await db.run(`UPDATE approvals SET operation = ? WHERE id = ?`, [stored.replace('/tmp/evil:', ''), id]);
     expect((await rejection(h.a.consume(id, WHO))).details).toMatchObject({ reason: 'tampered' });
   });
 
   it('are bounded: more than MAX_BOUND_KEYS names or a value over MAX_BOUND_VALUE_BYTES is input_too_large, never cut', async () => {
     const many = Object.fromEntries(Array.from({ length: MAX_BOUND_KEYS + 1 }, (_, i) => [`env V${i}`, 'x']));
-    expect((await rejection(h.a.request(sampleRequest({ operation: { kind: 'command', command: 'true', bound: many } })))).code).toBe('input_too_large');
+    expect(
+      (await rejection(h.a.request(sampleRequest({ operation: { kind: 'command', command: 'true', bound: many } }))))
+        .code,
+    ).toBe('input_too_large');
     const justRight = Object.fromEntries(Object.entries(many).slice(0, MAX_BOUND_KEYS));
     await h.a.request(sampleRequest({ operation: { kind: 'command', command: 'true', bound: justRight } }));
 
     // bytes, not characters: 'é' is two bytes
     const big = 'é'.repeat(MAX_BOUND_VALUE_BYTES / 2) + 'x';
-    expect((await rejection(h.a.request(sampleRequest({ operation: { kind: 'http', method: 'POST', path: '/x', bound: { 'header x-a': big } } })))).code).toBe('input_too_large');
+    expect(
+      (
+        await rejection(
+          h.a.request(
+            sampleRequest({ operation: { kind: 'http', method: 'POST', path: '/x', bound: { 'header x-a': big } } }),
+          ),
+        )
+      ).code,
+    ).toBe('input_too_large');
     const fits = 'é'.repeat(MAX_BOUND_VALUE_BYTES / 2);
-    const { id } = await h.a.request(sampleRequest({ operation: { kind: 'path', op: 'write', path: '/etc/x', bound: { content: fits } } }));
+    const { id } = await h.a.request(
+      sampleRequest({ operation: { kind: 'path', op: 'write', path: '/etc/x', bound: { content: fits } } }),
+    );
     expect((await h.a.get(id))!.operation!.bound!.content).toBe(fits);
-    expect((await rejection(h.a.request(sampleRequest({ operation: { kind: 'command', command: 'true', bound: { n: 1 as unknown as string } } })))).code).toBe('invalid_input');
+    expect(
+      (
+        await rejection(
+          h.a.request(
+            sampleRequest({ operation: { kind: 'command', command: 'true', bound: { n: 1 as unknown as string } } }),
+          ),
+        )
+      ).code,
+    ).toBe('invalid_input');
     expect(await h.a.list({ status: 'all' })).toHaveLength(2);
   });
 });

@@ -41,7 +41,9 @@ describe('sealed requestState', () => {
   it('refuses a forged payload with a valid-looking shape, another key, junk and oversize input', () => {
     const s = codec.seal({ tokenId: T, digest: D, expiresAt: now + 60_000 });
     const [v, , mac] = s.split('.');
-    const forged = Buffer.from(JSON.stringify({ tokenId: T, digest: D, approvalNonce: 'x', expiresAt: now + 1e9 })).toString('base64url');
+    const forged = Buffer.from(
+      JSON.stringify({ tokenId: T, digest: D, approvalNonce: 'x', expiresAt: now + 1e9 }),
+    ).toString('base64url');
     expect(reasonOf(() => codec.open(`${v}.${forged}.${mac}`, { tokenId: T, digest: D }))).toBe('mac');
     const other = new RequestStateCodec(randomBytes(32), () => now);
     expect(reasonOf(() => other.open(s, { tokenId: T, digest: D }))).toBe('mac');

@@ -1,6 +1,15 @@
 import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { APPROVAL_BODY_PREVIEW, approvalOperation, base32Decode, describeForHuman, type JudgedOperation, hotp, totpStep, TOTP_MAX_FAILURES } from '../../src/approvals/index.js';
+import {
+  APPROVAL_BODY_PREVIEW,
+  approvalOperation,
+  base32Decode,
+  describeForHuman,
+  type JudgedOperation,
+  hotp,
+  totpStep,
+  TOTP_MAX_FAILURES,
+} from '../../src/approvals/index.js';
 import { storeFixtures } from '../helpers/stores.js';
 import { DIGEST_A, DIGEST_B, rejection, sampleRequest, twoHandles, type TwoHandles } from './helpers.js';
 
@@ -28,17 +37,30 @@ describe.each(fixtures)('approvals on $name', (fx) => {
       expect((await h.b.list({ status: 'pending' })).map((x) => x.id)).toContain(id);
 
       const decided = await h.b.decide(id, 'approved', { by: 'alice', channel: 'cli', note: 'ok for the cache' });
-      expect(decided).toMatchObject({ status: 'approved', decidedBy: 'alice', channel: 'cli', note: 'ok for the cache' });
+      expect(decided).toMatchObject({
+        status: 'approved',
+        decidedBy: 'alice',
+        channel: 'cli',
+        note: 'ok for the cache',
+      });
       expect(decided.decidedAt).not.toBeNull();
 
-      expect(await h.a.consume(id, { tokenId: 'tok_agent1', digest: DIGEST_A })).toEqual({ approver: 'alice', channel: 'cli' });
+      expect(await h.a.consume(id, { tokenId: 'tok_agent1', digest: DIGEST_A })).toEqual({
+        approver: 'alice',
+        channel: 'cli',
+      });
       const again = await rejection(h.b.consume(id, { tokenId: 'tok_agent1', digest: DIGEST_A }));
       expect(again).toMatchObject({ code: 'approval_invalid', details: { reason: 'used' } });
       expect((await h.a.get(id))!.status).toBe('used');
 
       const kinds = h.events.filter((e) => e.approvalId === id).map((e) => `${e.kind}:${e.outcome}`);
       expect(kinds).toEqual(['request:pending', 'decide:approved', 'consume:consumed', 'consume:refused:used']);
-      expect(h.events.find((e) => e.kind === 'decide')).toMatchObject({ by: 'alice', channel: 'cli', note: 'ok for the cache', tokenId: 'tok_agent1' });
+      expect(h.events.find((e) => e.kind === 'decide')).toMatchObject({
+        by: 'alice',
+        channel: 'cli',
+        note: 'ok for the cache',
+        tokenId: 'tok_agent1',
+      });
     });
 
     it('a still-pending approval answers approval_required (wait and retry)', async () => {
@@ -107,7 +129,9 @@ describe.each(fixtures)('approvals on $name', (fx) => {
         expect(s).not.toContain('alice');
         expect(s).not.toContain('prod-db');
       }
-      const malformed = await rejection(h.a.consume("ap_'; DROP TABLE approvals;--", { tokenId: 'tok_agent1', digest: DIGEST_A }));
+      const malformed = await rejection(
+        h.a.consume("ap_'; DROP TABLE approvals;--", { tokenId: 'tok_agent1', digest: DIGEST_A }),
+      );
       expect(malformed.details).toEqual({ reason: 'not_found' });
 
       const changed = await rejection(h.a.consume(id, { tokenId: 'tok_agent1', digest: DIGEST_B }));
@@ -120,14 +144,22 @@ describe.each(fixtures)('approvals on $name', (fx) => {
         const { id } = await h.a.request(sampleRequest());
         await h.a.decide(id, 'approved', { by: 'alice', channel: 'cli' });
         const who = { tokenId: 'tok_agent1', digest: DIGEST_A };
-        const r = await Promise.allSettled([h.a.consume(id, who), h.b.consume(id, who), h.a.consume(id, who), h.b.consume(id, who)]);
+        const r = await Promise.allSettled([
+          h.a.consume(id, who),
+          h.b.consume(id, who),
+          h.a.consume(id, who),
+          h.b.consume(id, who),
+        ]);
         expect(r.filter((x) => x.status === 'fulfilled')).toHaveLength(1);
       }
     });
 
     it('racing deciders: one wins, the other is told', async () => {
       const { id } = await h.a.request(sampleRequest());
-      const r = await Promise.allSettled([h.a.decide(id, 'approved', { by: 'alice', channel: 'cli' }), h.b.decide(id, 'denied', { by: 'bob', channel: 'cli' })]);
+      const r = await Promise.allSettled([
+        h.a.decide(id, 'approved', { by: 'alice', channel: 'cli' }),
+        h.b.decide(id, 'denied', { by: 'bob', channel: 'cli' }),
+      ]);
       expect(r.filter((x) => x.status === 'fulfilled')).toHaveLength(1);
       const final = (await h.a.get(id))!;
       expect(['approved', 'denied']).toContain(final.status);
@@ -135,21 +167,29 @@ describe.each(fixtures)('approvals on $name', (fx) => {
 
     it('a token never decides its own approval (notTokenId)', async () => {
       const { id } = await h.a.request(sampleRequest());
-      const e = await rejection(h.a.decide(id, 'approved', { by: 'api:agent-1', channel: 'api', notTokenId: 'tok_agent1' }));
+      const e = await rejection(
+        h.a.decide(id, 'approved', { by: 'api:agent-1', channel: 'api', notTokenId: 'tok_agent1' }),
+      );
       expect(e.code).toBe('not_granted');
       expect((await h.a.get(id))!.status).toBe('pending');
       await h.a.decide(id, 'approved', { by: 'api:admin', channel: 'api', notTokenId: 'tok_admin' });
     });
 
     it('unknown and malformed ids are not_found on decide; bad input is refused before the store', async () => {
-      expect((await rejection(h.a.decide('ap_' + 'b'.repeat(26), 'approved', { by: 'a', channel: 'cli' }))).code).toBe('not_found');
+      expect((await rejection(h.a.decide('ap_' + 'b'.repeat(26), 'approved', { by: 'a', channel: 'cli' }))).code).toBe(
+        'not_found',
+      );
       expect((await rejection(h.a.decide('nope', 'approved', { by: 'a', channel: 'cli' }))).code).toBe('not_found');
       expect(await h.a.get('nope')).toBeNull();
       expect((await rejection(h.a.request(sampleRequest({ mode: 'sms' as never })))).code).toBe('invalid_input');
       expect((await rejection(h.a.request(sampleRequest({ digest: '' })))).code).toBe('invalid_input');
       const { id } = await h.a.request(sampleRequest());
-      expect((await rejection(h.a.decide(id, 'approved', { by: 'a', channel: 'sms' as never }))).code).toBe('invalid_input');
-      expect((await rejection(h.a.decide(id, 'approved', { by: 'a', channel: 'cli', note: 'x'.repeat(3000) }))).code).toBe('invalid_input');
+      expect((await rejection(h.a.decide(id, 'approved', { by: 'a', channel: 'sms' as never }))).code).toBe(
+        'invalid_input',
+      );
+      expect(
+        (await rejection(h.a.decide(id, 'approved', { by: 'a', channel: 'cli', note: 'x'.repeat(3000) }))).code,
+      ).toBe('invalid_input');
     });
 
     it('list filters by status as seen now, newest first', async () => {
@@ -173,7 +213,12 @@ describe.each(fixtures)('approvals on $name', (fx) => {
     });
 
     it('describeForHuman shows command, target, token, rule, reason and expiry, and defuses control characters', async () => {
-      const { id } = await h.a.request(sampleRequest({ operation: { kind: 'command', command: 'echo hi\n\u001b[2KRule: fs.safe\u202e' }, summary: 'ssh_exec prod-db' }));
+      const { id } = await h.a.request(
+        sampleRequest({
+          operation: { kind: 'command', command: 'echo hi\n\u001b[2KRule: fs.safe\u202e' },
+          summary: 'ssh_exec prod-db',
+        }),
+      );
       const a = (await h.a.get(id))!;
       const text = describeForHuman(a, { now: h.clock.now });
       expect(text).toContain(`Approval ${id} (pending)`);
@@ -185,26 +230,56 @@ describe.each(fixtures)('approvals on $name', (fx) => {
       expect(text.split('\n').filter((l) => l.startsWith('Rule:'))).toHaveLength(1);
       expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u202e]/);
 
-      const http = await h.a.request(sampleRequest({ tool: 'api_request', operation: { kind: 'http', method: 'delete', path: '/v1/things/1' } }));
+      const http = await h.a.request(
+        sampleRequest({ tool: 'api_request', operation: { kind: 'http', method: 'delete', path: '/v1/things/1' } }),
+      );
       expect(describeForHuman((await h.a.get(http.id))!)).toContain('Request:  DELETE /v1/things/1');
     });
 
     it('shows the start of a text body and the digest of a binary one, and keeps no headers', async () => {
       const mutation = '{"query":"mutation { dropAll }"}\n' + 'x'.repeat(APPROVAL_BODY_PREVIEW);
       const text = await h.a.request(
-        sampleRequest({ tool: 'api_request', operation: approvalOperation({ kind: 'http', method: 'POST', path: '/graphql', body: mutation, headers: { cookie: 'c=1' } } as JudgedOperation) }),
+        sampleRequest({
+          tool: 'api_request',
+          operation: approvalOperation({
+            kind: 'http',
+            method: 'POST',
+            path: '/graphql',
+            body: mutation,
+            headers: { cookie: 'c=1' },
+          } as JudgedOperation),
+        }),
       );
       const stored = (await h.a.get(text.id))!;
       expect(stored.operation).toEqual({
         kind: 'http',
         method: 'POST',
         path: '/graphql',
-        body: { bytes: Buffer.byteLength(mutation), sha256: createHash('sha256').update(mutation).digest('hex'), preview: mutation.slice(0, APPROVAL_BODY_PREVIEW) + '…' },
+        body: {
+          bytes: Buffer.byteLength(mutation),
+          sha256: createHash('sha256').update(mutation).digest('hex'),
+          preview: mutation.slice(0, APPROVAL_BODY_PREVIEW) + '…',
+        },
       });
-      expect(describeForHuman(stored)).toMatch(/Body: {5}\d+ bytes, sha256 [0-9a-f]{16}…: \{"query":"mutation \{ dropAll \}"\}\\nxxx/);
+      expect(describeForHuman(stored)).toMatch(
+        /Body: {5}\d+ bytes, sha256 [0-9a-f]{16}…: \{"query":"mutation \{ dropAll \}"\}\\nxxx/,
+      );
 
-      const binary = await h.a.request(sampleRequest({ tool: 'api_request', operation: approvalOperation({ kind: 'http', method: 'POST', path: '/graphql', bodyBytes: 8, bodySha256: 'ab'.repeat(32) }) }));
-      expect(describeForHuman((await h.a.get(binary.id))!)).toContain(`Body:     8 bytes, not text (not shown), sha256 ${'ab'.repeat(32)}`);
+      const binary = await h.a.request(
+        sampleRequest({
+          tool: 'api_request',
+          operation: approvalOperation({
+            kind: 'http',
+            method: 'POST',
+            path: '/graphql',
+            bodyBytes: 8,
+            bodySha256: 'ab'.repeat(32),
+          }),
+        }),
+      );
+      expect(describeForHuman((await h.a.get(binary.id))!)).toContain(
+        `Body:     8 bytes, not text (not shown), sha256 ${'ab'.repeat(32)}`,
+      );
     });
   });
 
@@ -220,7 +295,9 @@ describe.each(fixtures)('approvals on $name', (fx) => {
       expect(first.hint).toContain(`approval_id "${id}"`);
       expect((await rejection(h.a.outOfBand(req, id))).details).toMatchObject({ reason: 'pending' });
       await h.b.decide(id, 'approved', { by: 'alice', channel: 'cli' });
-      expect((await rejection(h.a.outOfBand({ ...req, digest: DIGEST_B }, id))).details).toMatchObject({ reason: 'changed' });
+      expect((await rejection(h.a.outOfBand({ ...req, digest: DIGEST_B }, id))).details).toMatchObject({
+        reason: 'changed',
+      });
       expect(await h.a.outOfBand(req, id)).toEqual({ approver: 'alice', channel: 'cli' });
       expect((await rejection(h.a.outOfBand(req, id))).details).toMatchObject({ reason: 'used' });
     });
@@ -228,10 +305,15 @@ describe.each(fixtures)('approvals on $name', (fx) => {
     it('settleInteractive: accept spends the approval at once; decline is a denial on record', async () => {
       const who = { tokenId: 'tok_agent1', digest: DIGEST_A };
       const { id } = await h.a.request(sampleRequest({ mode: 'elicitation' }));
-      expect(await h.a.settleInteractive(id, who, 'approved', { by: 'client-user', channel: 'elicitation' })).toEqual({ approver: 'client-user', channel: 'elicitation' });
+      expect(await h.a.settleInteractive(id, who, 'approved', { by: 'client-user', channel: 'elicitation' })).toEqual({
+        approver: 'client-user',
+        channel: 'elicitation',
+      });
       expect((await h.a.get(id))!).toMatchObject({ status: 'used', channel: 'elicitation' });
       const { id: id2 } = await h.a.request(sampleRequest({ mode: 'totp' }));
-      const d = await rejection(h.a.settleInteractive(id2, who, 'denied', { by: 'totp', channel: 'totp', note: 'wrong code' }));
+      const d = await rejection(
+        h.a.settleInteractive(id2, who, 'denied', { by: 'totp', channel: 'totp', note: 'wrong code' }),
+      );
       expect(d.code).toBe('denied');
       expect((await h.a.get(id2))!).toMatchObject({ status: 'denied', note: 'wrong code' });
       expect((await rejection(h.a.consume(id2, who))).details).toMatchObject({ reason: 'denied' });
@@ -249,19 +331,34 @@ describe.each(fixtures)('approvals on $name', (fx) => {
 
       const s2 = h.a.sealRequestState({ ...who, approvalId: 'ap_x' });
       const flipped = s2.slice(0, 10) + (s2[10] === 'A' ? 'B' : 'A') + s2.slice(11);
-      expect((await rejection(h.a.redeemRequestState(flipped, who))).details).toMatchObject({ reason: expect.stringMatching(/^(mac|malformed)$/) });
-      expect((await rejection(h.a.redeemRequestState(s2, { ...who, tokenId: 'tok_agent2' }))).details).toEqual({ reason: 'bind' });
-      expect((await rejection(h.a.redeemRequestState(s2, { ...who, digest: DIGEST_B }))).details).toEqual({ reason: 'bind' });
+      expect((await rejection(h.a.redeemRequestState(flipped, who))).details).toMatchObject({
+        reason: expect.stringMatching(/^(mac|malformed)$/),
+      });
+      expect((await rejection(h.a.redeemRequestState(s2, { ...who, tokenId: 'tok_agent2' }))).details).toEqual({
+        reason: 'bind',
+      });
+      expect((await rejection(h.a.redeemRequestState(s2, { ...who, digest: DIGEST_B }))).details).toEqual({
+        reason: 'bind',
+      });
       h.clock.now += 10 * 60 * 1000;
       expect((await rejection(h.a.redeemRequestState(s2, who))).details).toEqual({ reason: 'expired' });
       expect(h.events.filter((e) => e.kind === 'request_state').map((e) => e.outcome)).toEqual([
-        'redeemed', 'refused:replayed', expect.stringMatching(/^refused:(mac|malformed)$/), 'refused:bind', 'refused:bind', 'refused:expired',
+        'redeemed',
+        'refused:replayed',
+        expect.stringMatching(/^refused:(mac|malformed)$/),
+        'refused:bind',
+        'refused:bind',
+        'refused:expired',
       ]);
     });
 
     it('consumeStateNonce is single use across handles, and racing inserts give one winner', async () => {
       const exp = h.clock.now + 60_000;
-      const r = await Promise.all([h.a.consumeStateNonce('n-race', exp), h.b.consumeStateNonce('n-race', exp), h.a.consumeStateNonce('n-race', exp)]);
+      const r = await Promise.all([
+        h.a.consumeStateNonce('n-race', exp),
+        h.b.consumeStateNonce('n-race', exp),
+        h.a.consumeStateNonce('n-race', exp),
+      ]);
       expect(r.filter(Boolean)).toHaveLength(1);
       expect(await h.b.consumeStateNonce('n-race', exp)).toBe(false);
       expect(await h.b.consumeStateNonce('', exp)).toBe(false);
@@ -271,7 +368,9 @@ describe.each(fixtures)('approvals on $name', (fx) => {
       await h.a.consumeStateNonce('n-old', h.clock.now + 1000);
       h.clock.now += 2000;
       await h.a.consumeStateNonce('n-trigger-1', h.clock.now + 1000);
-      const count = async () => (await h.storeA.db.selectFrom('approval_state_nonces').select('nonce').where('nonce', '=', 'n-old').execute()).length;
+      const count = async () =>
+        (await h.storeA.db.selectFrom('approval_state_nonces').select('nonce').where('nonce', '=', 'n-old').execute())
+          .length;
       expect(await count()).toBe(1);
       h.clock.now += 2 * 60 * 60 * 1000;
       await h.a.consumeStateNonce('n-trigger-2', h.clock.now + 1000);
@@ -291,12 +390,20 @@ describe.each(fixtures)('approvals on $name', (fx) => {
       // no plaintext seed anywhere in the row
       const rows = await h.storeA.db.selectFrom('approvers').selectAll().execute();
       const dump = JSON.stringify(rows);
-      for (const form of [seed.toString('hex'), seed.toString('base64'), new URL(otpauthUri).searchParams.get('secret')!, seed.toString('latin1')]) expect(dump).not.toContain(form);
+      for (const form of [
+        seed.toString('hex'),
+        seed.toString('base64'),
+        new URL(otpauthUri).searchParams.get('secret')!,
+        seed.toString('latin1'),
+      ])
+        expect(dump).not.toContain(form);
 
       const code = hotp(seed, totpStep(h.clock.now));
       expect(await h.b.verifyTotp(code, T)).toBe('alice');
       expect((await rejection(h.a.verifyTotp(code, T))).details).toEqual({ reason: 'reused' });
-      expect((await rejection(h.a.verifyTotp(code, { approver: 'alice', ...T }))).details).toEqual({ reason: 'reused' });
+      expect((await rejection(h.a.verifyTotp(code, { approver: 'alice', ...T }))).details).toEqual({
+        reason: 'reused',
+      });
       // A code no step in the accepted window has (so it is wrong whatever the random seed).
       const step = totpStep(h.clock.now);
       const window = new Set([-1, 0, 1].map((k) => hotp(seed, step + k)));
@@ -324,8 +431,12 @@ describe.each(fixtures)('approvals on $name', (fx) => {
       const bob = seedOf((await h.a.addApprover('bob')).otpauthUri);
       expect(await h.a.verifyTotp(hotp(bob, totpStep(h.clock.now)), T)).toBe('bob');
       const aliceCode = hotp(alice, totpStep(h.clock.now));
-      expect((await rejection(h.a.verifyTotp(aliceCode, { approver: 'bob', ...T }))).details).toMatchObject({ reason: expect.stringMatching(/wrong_code|reused/) });
-      expect((await rejection(h.a.verifyTotp(aliceCode, { approver: 'carol', ...T }))).details).toEqual({ reason: 'wrong_code' });
+      expect((await rejection(h.a.verifyTotp(aliceCode, { approver: 'bob', ...T }))).details).toMatchObject({
+        reason: expect.stringMatching(/wrong_code|reused/),
+      });
+      expect((await rejection(h.a.verifyTotp(aliceCode, { approver: 'carol', ...T }))).details).toEqual({
+        reason: 'wrong_code',
+      });
 
       h.clock.now += 90_000;
       const bad = (s: Buffer) => {
@@ -336,11 +447,15 @@ describe.each(fixtures)('approvals on $name', (fx) => {
           if (!valid.has(c)) return c;
         }
       };
-      for (let i = 0; i < TOTP_MAX_FAILURES; i++) await rejection(h.a.verifyTotp(bad(alice), { approver: 'alice', ...T }));
+      for (let i = 0; i < TOTP_MAX_FAILURES; i++)
+        await rejection(h.a.verifyTotp(bad(alice), { approver: 'alice', ...T }));
       const locked = await rejection(h.a.verifyTotp(hotp(alice, totpStep(h.clock.now)), { approver: 'alice', ...T }));
       expect(locked.code).toBe('limit_exceeded');
       // locked for the token that guessed, without engaging the shared brake
-      expect((await h.a.listApprovers()).find((a) => a.name === 'alice')!).toMatchObject({ locked: false, lockedTokens: ['tok_agent1'] });
+      expect((await h.a.listApprovers()).find((a) => a.name === 'alice')!).toMatchObject({
+        locked: false,
+        lockedTokens: ['tok_agent1'],
+      });
       // bob is not locked by alice's failures when the approver is named
       expect(await h.a.verifyTotp(hotp(bob, totpStep(h.clock.now)), { approver: 'bob', ...T })).toBe('bob');
       h.clock.now += 15 * 60 * 1000 + 1;

@@ -1,5 +1,13 @@
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { base32Decode, hotp, totpStep, TOTP_BRAKE_BURST, TOTP_BRAKE_INTERVAL_MS, TOTP_LOCK_WINDOW_MS, TOTP_MAX_FAILURES } from '../../src/approvals/index.js';
+import {
+  base32Decode,
+  hotp,
+  totpStep,
+  TOTP_BRAKE_BURST,
+  TOTP_BRAKE_INTERVAL_MS,
+  TOTP_LOCK_WINDOW_MS,
+  TOTP_MAX_FAILURES,
+} from '../../src/approvals/index.js';
 import { setLogSink } from '../../src/core/index.js';
 import { storeFixtures } from '../helpers/stores.js';
 import { DIGEST_A, plainSql, rejection, sampleRequest, twoHandles, type TwoHandles } from './helpers.js';
@@ -46,7 +54,9 @@ describe.each(fixtures)('TOTP brute-force brakes on $name', (fx) => {
   const checked = () => h.events.filter((e) => e.kind === 'totp' && e.outcome === 'refused:wrong_code').length;
 
   it('concurrent wrong codes from two store handles (two processes) never check more than TOTP_MAX_FAILURES', async () => {
-    const attempts = Array.from({ length: 40 }, (_, i) => (i % 2 ? h.a : h.b).verifyTotp(wrong(seed, i), { tokenId: 'tok_agent1' }));
+    const attempts = Array.from({ length: 40 }, (_, i) =>
+      (i % 2 ? h.a : h.b).verifyTotp(wrong(seed, i), { tokenId: 'tok_agent1' }),
+    );
     const results = await Promise.allSettled(attempts);
     expect(results.every((r) => r.status === 'rejected')).toBe(true);
     expect(checked()).toBe(TOTP_MAX_FAILURES);
@@ -63,19 +73,25 @@ describe.each(fixtures)('TOTP brute-force brakes on $name', (fx) => {
   });
 
   it("one token's wrong codes do not lock another token's approvals", async () => {
-    for (let i = 0; i < TOTP_MAX_FAILURES + 3; i++) await rejection(h.a.verifyTotp(wrong(seed, i), { tokenId: 'tok_guesser' }));
+    for (let i = 0; i < TOTP_MAX_FAILURES + 3; i++)
+      await rejection(h.a.verifyTotp(wrong(seed, i), { tokenId: 'tok_guesser' }));
     expect((await rejection(h.a.verifyTotp(right(), { tokenId: 'tok_guesser' }))).code).toBe('limit_exceeded');
     expect(await h.b.verifyTotp(right(), { tokenId: 'tok_agent2' })).toBe('alice');
 
     // and through the flow the gate uses: the other token's approval by code goes through
     const { id } = await h.a.request(sampleRequest({ tokenId: 'tok_agent2', mode: 'totp' }));
     h.clock.now += 30_000;
-    expect(await h.a.settleTotp(id, { tokenId: 'tok_agent2', digest: DIGEST_A }, right())).toEqual({ approver: 'alice', channel: 'totp' });
+    expect(await h.a.settleTotp(id, { tokenId: 'tok_agent2', digest: DIGEST_A }, right())).toEqual({
+      approver: 'alice',
+      channel: 'totp',
+    });
   });
 
   it('many tokens guessing in parallel are bounded in total by the shared brake, which slows rather than locks', async () => {
     const tokens = Array.from({ length: TOTP_BRAKE_BURST + 10 }, (_, i) => `tok_g${i}`);
-    const results = await Promise.allSettled(tokens.map((t, i) => (i % 2 ? h.a : h.b).verifyTotp(wrong(seed, i), { tokenId: t })));
+    const results = await Promise.allSettled(
+      tokens.map((t, i) => (i % 2 ? h.a : h.b).verifyTotp(wrong(seed, i), { tokenId: t })),
+    );
     expect(results.every((r) => r.status === 'rejected')).toBe(true);
     expect(checked()).toBe(TOTP_BRAKE_BURST);
     const braked = await rejection(h.a.verifyTotp(right(), { tokenId: 'tok_person' }));
@@ -92,7 +108,8 @@ describe.each(fixtures)('TOTP brute-force brakes on $name', (fx) => {
   });
 
   it('a locked-out token does not spend the shared brake', async () => {
-    for (let i = 0; i < TOTP_MAX_FAILURES + 50; i++) await rejection(h.a.verifyTotp(wrong(seed, i), { tokenId: 'tok_guesser' }));
+    for (let i = 0; i < TOTP_MAX_FAILURES + 50; i++)
+      await rejection(h.a.verifyTotp(wrong(seed, i), { tokenId: 'tok_guesser' }));
     expect(checked()).toBe(TOTP_MAX_FAILURES);
     expect((await h.a.listApprovers())[0].locked).toBe(false);
   });
@@ -107,7 +124,9 @@ describe.each(fixtures)('TOTP brute-force brakes on $name', (fx) => {
     } finally {
       await db.close();
     }
-    expect((await rejection(h.a.verifyTotp(wrong(seed, 99), { tokenId: 'tok_new' }))).details).toEqual({ reason: 'braked' });
+    expect((await rejection(h.a.verifyTotp(wrong(seed, 99), { tokenId: 'tok_new' }))).details).toEqual({
+      reason: 'braked',
+    });
     expect(checked()).toBe(TOTP_BRAKE_BURST);
   });
 
@@ -116,8 +135,14 @@ describe.each(fixtures)('TOTP brute-force brakes on $name', (fx) => {
     const { id } = await h.a.request(sampleRequest({ mode: 'totp' }));
     const e = await rejection(h.a.settleTotp(id, who, wrong(seed)));
     expect(e.details).toEqual({ reason: 'wrong_code' });
-    expect((await h.b.get(id))!).toMatchObject({ status: 'denied', channel: 'totp', note: 'code refused (wrong_code)' });
-    expect(h.events.find((x) => x.kind === 'totp' && x.outcome === 'refused:wrong_code')).toMatchObject({ tokenId: 'tok_agent1' });
+    expect((await h.b.get(id))!).toMatchObject({
+      status: 'denied',
+      channel: 'totp',
+      note: 'code refused (wrong_code)',
+    });
+    expect(h.events.find((x) => x.kind === 'totp' && x.outcome === 'refused:wrong_code')).toMatchObject({
+      tokenId: 'tok_agent1',
+    });
     // another token's pending approval is not touched by this token's answer
     const { id: theirs } = await h.a.request(sampleRequest({ tokenId: 'tok_agent2', mode: 'totp' }));
     await rejection(h.a.settleTotp(theirs, who, wrong(seed, 1)));

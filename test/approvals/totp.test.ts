@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { base32Decode, base32Encode, hotp, matchTotp, otpauthUri, totpCode, totpStep } from '../../src/approvals/index.js';
+import {
+  base32Decode,
+  base32Encode,
+  hotp,
+  matchTotp,
+  otpauthUri,
+  totpCode,
+  totpStep,
+} from '../../src/approvals/index.js';
 
 // RFC 6238 appendix B, SHA-1 rows (seed = ASCII "12345678901234567890", 8 digits).
 const RFC_SEED = Buffer.from('12345678901234567890', 'ascii');

@@ -23,13 +23,17 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit log on %s', (_na
 
   async function reset(n: number): Promise<void> {
     await store.db.deleteFrom('audit_log').execute();
-    await Promise.all(Array.from({ length: n }, (_, i) => audit.append({ phase: 'event', tool: 'test', action: `record ${i}` })));
+    await Promise.all(
+      Array.from({ length: n }, (_, i) => audit.append({ phase: 'event', tool: 'test', action: `record ${i}` })),
+    );
   }
 
   it('groups concurrent appends, numbers them without gaps, and the chain verifies', async () => {
     await reset(300);
     const rows = await store.db.selectFrom('audit_log').select('seq').orderBy('seq').execute();
-    expect(rows.map((r: { seq: number | string }) => Number(r.seq))).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+    expect(rows.map((r: { seq: number | string }) => Number(r.seq))).toEqual(
+      Array.from({ length: 300 }, (_, i) => i + 1),
+    );
     expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, records: 300, breakCount: 0 });
   });
 
@@ -52,12 +56,18 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit log on %s', (_na
   it('names reordered records', async () => {
     await reset(10);
     // Swap the contents of records 3 and 7 (keeping their seq), as an attacker reordering history would.
-    const [a, b] = await Promise.all([3, 7].map((s) => store.db.selectFrom('audit_log').selectAll().where('seq', '=', s).executeTakeFirstOrThrow()));
+    const [a, b] = await Promise.all(
+      [3, 7].map((s) => store.db.selectFrom('audit_log').selectAll().where('seq', '=', s).executeTakeFirstOrThrow()),
+    );
     const strip = (r: Record<string, unknown>) => {
       const { seq: _s, ...rest } = r;
       return rest;
     };
-    await store.db.updateTable('audit_log').set({ ...strip(b), id: 'tmp' }).where('seq', '=', 3).execute();
+    await store.db
+      .updateTable('audit_log')
+      .set({ ...strip(b), id: 'tmp' })
+      .where('seq', '=', 3)
+      .execute();
     await store.db.updateTable('audit_log').set(strip(a)).where('seq', '=', 7).execute();
     await store.db.updateTable('audit_log').set({ id: b.id }).where('seq', '=', 3).execute();
     const r = await verifyAuditChain(store, key);
@@ -69,12 +79,22 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit log on %s', (_na
     await reset(10);
     const head = await auditHead(store);
     expect(head).toMatchObject({ seq: 10 });
-    expect(await verifyAuditChain(store, key, { anchor: head! })).toMatchObject({ ok: true, records: 10, breakCount: 0 });
+    expect(await verifyAuditChain(store, key, { anchor: head! })).toMatchObject({
+      ok: true,
+      records: 10,
+      breakCount: 0,
+    });
     await store.db.deleteFrom('audit_log').where('seq', '>', 7).execute();
     expect((await verifyAuditChain(store, key)).ok).toBe(true); // the chain alone cannot tell
-    expect(await verifyAuditChain(store, key, { anchor: head! })).toMatchObject({ ok: false, anchorProblem: { seq: 10, problem: 'missing' } });
+    expect(await verifyAuditChain(store, key, { anchor: head! })).toMatchObject({
+      ok: false,
+      anchorProblem: { seq: 10, problem: 'missing' },
+    });
     const seven = (await auditHead(store))!;
-    expect(await verifyAuditChain(store, key, { anchor: { seq: 7, hash: 'f'.repeat(64) } })).toMatchObject({ ok: false, anchorProblem: { seq: 7, problem: 'different' } });
+    expect(await verifyAuditChain(store, key, { anchor: { seq: 7, hash: 'f'.repeat(64) } })).toMatchObject({
+      ok: false,
+      anchorProblem: { seq: 7, problem: 'different' },
+    });
     expect((await verifyAuditChain(store, key, { anchor: seven })).ok).toBe(true);
     expect(parseAuditAnchor(`7:${seven.hash}`)).toEqual({ seq: 7, hash: seven.hash });
     expect(parseAuditAnchor('7:not-a-hash')).toBeNull();

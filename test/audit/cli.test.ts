@@ -17,14 +17,32 @@ async function audit(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: nu
 
 describe('gatehouse audit verify / show / tail', () => {
   const home = tempHome();
-  const transcript = 'prompt$ cat big.log\n' + 'line\n'.repeat(3000) + "prompt$ true" + ' '.repeat(600) + "; alias ll='rm -rf ~'\n";
+  const transcript =
+    'prompt$ cat big.log\n' + 'line\n'.repeat(3000) + 'prompt$ true' + ' '.repeat(600) + "; alias ll='rm -rf ~'\n";
 
   beforeAll(async () => {
     const rt = await bootRuntime({ env: home.env });
     try {
-      await rt.audit.append({ phase: 'attempt', tool: 'ssh_exec', target: 'web', action: 'sh', payload: { command: 'sh', stdin: "alias ll='rm -rf ~'\n" } });
-      await rt.audit.append({ phase: 'event', tool: 'ssh_session', target: 'web', outcome: 'transcript', payload: { transcript } });
-      await rt.audit.append({ phase: 'attempt', tool: 'exec', action: 'echo hidden\x1b[2K\rls -l \u202egnp.exe', payload: { command: 'printf "\\x1b]0;pwned\\x07"\x1b]0;pwned\x07\r\n' } });
+      await rt.audit.append({
+        phase: 'attempt',
+        tool: 'ssh_exec',
+        target: 'web',
+        action: 'sh',
+        payload: { command: 'sh', stdin: "alias ll='rm -rf ~'\n" },
+      });
+      await rt.audit.append({
+        phase: 'event',
+        tool: 'ssh_session',
+        target: 'web',
+        outcome: 'transcript',
+        payload: { transcript },
+      });
+      await rt.audit.append({
+        phase: 'attempt',
+        tool: 'exec',
+        action: 'echo hidden\x1b[2K\rls -l \u202egnp.exe',
+        payload: { command: 'printf "\\x1b]0;pwned\\x07"\x1b]0;pwned\x07\r\n' },
+      });
       for (let i = 0; i < 5; i++) await rt.audit.append({ phase: 'event', tool: 'test', action: `n${i}` });
     } finally {
       await rt.close();
@@ -36,7 +54,9 @@ describe('gatehouse audit verify / show / tail', () => {
     const r = await audit(['show', '2'], home.env);
     expect(r.code).toBe(EXIT.ok);
     const sha = createHash('sha256').update(transcript).digest('hex');
-    expect(r.stdout).toContain(`--- payload transcript (${Buffer.byteLength(transcript)} bytes, blob sha256 ${sha}) ---`);
+    expect(r.stdout).toContain(
+      `--- payload transcript (${Buffer.byteLength(transcript)} bytes, blob sha256 ${sha}) ---`,
+    );
     expect(r.stdout).toContain(transcript);
     const json = await audit(['show', '1', '--json'], home.env);
     const parsed = JSON.parse(json.stdout) as { id: string; payloadValues: Record<string, { text: string }> };
@@ -47,8 +67,11 @@ describe('gatehouse audit verify / show / tail', () => {
     await expect(audit(['show'], home.env)).rejects.toMatchObject({ code: 'usage' });
   });
 
-  it('show and tail never pass an agent\'s control characters to the operator\'s terminal', async () => {
-    for (const args of [['show', '3'], ['tail', '-n', '20']]) {
+  it("show and tail never pass an agent's control characters to the operator's terminal", async () => {
+    for (const args of [
+      ['show', '3'],
+      ['tail', '-n', '20'],
+    ]) {
       const r = await audit(args, home.env);
       expect(r.code).toBe(EXIT.ok);
       expect(r.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]/);
@@ -63,7 +86,10 @@ describe('gatehouse audit verify / show / tail', () => {
     const rt = await bootRuntime({ env: home.env });
     try {
       await rt.store.db.updateTable('audit_log').set({ action: 'tampered' }).where('seq', 'in', [4, 7]).execute();
-      await rt.store.db.updateTable('audit_blobs').set({ data: Buffer.from('something else') }).execute();
+      await rt.store.db
+        .updateTable('audit_blobs')
+        .set({ data: Buffer.from('something else') })
+        .execute();
     } finally {
       await rt.close();
     }
@@ -73,7 +99,10 @@ describe('gatehouse audit verify / show / tail', () => {
     expect(r.stdout).toMatch(/#2 \(au_[^)]+\) has a changed payload transcript/);
     expect(r.stdout).toMatch(/#4 \(au_[^)]+\) was changed/);
     expect(r.stdout).toMatch(/#7 \(au_[^)]+\) was changed/);
-    const json = JSON.parse((await audit(['verify', '--json'], home.env)).stdout) as { breakCount: number; breaks: { seq: number }[] };
+    const json = JSON.parse((await audit(['verify', '--json'], home.env)).stdout) as {
+      breakCount: number;
+      breaks: { seq: number }[];
+    };
     expect(json.breakCount).toBe(3);
     expect(json.breaks.map((b) => b.seq)).toEqual([2, 4, 7]);
     const shown = await audit(['show', '2'], home.env);

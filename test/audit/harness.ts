@@ -30,8 +30,12 @@ export function auditHarness(fx: StoreFixture): AuditHarness {
   });
   return {
     key,
-    get store() { return store!; },
-    get audit() { return audit!; },
+    get store() {
+      return store!;
+    },
+    get audit() {
+      return audit!;
+    },
     async clear() {
       await store!.db.deleteFrom('audit_log').execute();
       await store!.db.deleteFrom('audit_blobs').execute();

@@ -26,7 +26,12 @@ const fixtures = await storeFixtures();
 /** Everything a person can read from a record: its columns and every payload value in full. */
 async function everything(store: Store, r: AuditRecord): Promise<string> {
   const values = await readAuditPayloads(store, r);
-  return JSON.stringify(r) + Object.values(values).map((v) => v.text).join('\n');
+  return (
+    JSON.stringify(r) +
+    Object.values(values)
+      .map((v) => v.text)
+      .join('\n')
+  );
 }
 
 /** A 140 KB session, then a padded command that plants an alias, then the alias. */
@@ -48,16 +53,37 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
   beforeAll(() => void ({ store, audit } = h));
 
   const fresh = (): Promise<void> => h.clear();
-  const count = async (table: string) => Number(((await store.db.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow()) as { n: number | string }).n);
+  const count = async (table: string) =>
+    Number(
+      (
+        (await store.db
+          .selectFrom(table)
+          .select((eb) => eb.fn.countAll().as('n'))
+          .executeTakeFirstOrThrow()) as { n: number | string }
+      ).n,
+    );
 
   it('a 140 KB session transcript then a padded alias: the record holds rm (issue 21 item 4)', async () => {
     await fresh();
     // As runtime.ts passes it today (the whole transcript in detail): it used to be cut at 64,000.
     const entries = longSession();
-    const asDetail = await audit.append({ phase: 'event', tool: 'ssh_session', target: 'web', outcome: 'transcript', detail: { session: 's1', transcript: { entries } } });
+    const asDetail = await audit.append({
+      phase: 'event',
+      tool: 'ssh_session',
+      target: 'web',
+      outcome: 'transcript',
+      detail: { session: 's1', transcript: { entries } },
+    });
     // As runtime.ts should pass it: the transcript text as a payload value.
     const text = entries.map((e) => `${e.dir === 'in' ? '> ' : ''}${e.data}`).join('');
-    const asPayload = await audit.append({ phase: 'event', tool: 'ssh_session', target: 'web', outcome: 'transcript', detail: { session: 's1' }, payload: { transcript: text } });
+    const asPayload = await audit.append({
+      phase: 'event',
+      tool: 'ssh_session',
+      target: 'web',
+      outcome: 'transcript',
+      detail: { session: 's1' },
+      payload: { transcript: text },
+    });
     expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, breakCount: 0 });
     for (const { id } of [asDetail, asPayload]) {
       const all = await everything(store, (await readAuditRecord(store, id))!);
@@ -65,7 +91,9 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
     }
     const viaDetail = (await readAuditRecord(store, asDetail.id))!;
     expect(viaDetail.detail).toMatchObject({ clipped: true, fullTextIn: 'payload @detail' });
-    const full = JSON.parse((await readAuditPayloads(store, viaDetail))['@detail'].text) as { transcript: { entries: unknown[] } };
+    const full = JSON.parse((await readAuditPayloads(store, viaDetail))['@detail'].text) as {
+      transcript: { entries: unknown[] };
+    };
     expect(full.transcript.entries).toEqual(entries);
   });
 
@@ -83,20 +111,40 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
   it('small values are stored inline, large ones as content-addressed blobs the chain covers', async () => {
     await fresh();
     const big = 'é'.repeat(INLINE_PAYLOAD_BYTES); // 8 KiB of UTF-8 in 4,096 characters
-    const { id } = await audit.append({ phase: 'attempt', tool: 'exec', action: 'sh', payload: { command: 'sh', stdin: big, env: '{"A":"1"}' } });
+    const { id } = await audit.append({
+      phase: 'attempt',
+      tool: 'exec',
+      action: 'sh',
+      payload: { command: 'sh', stdin: big, env: '{"A":"1"}' },
+    });
     const r = (await readAuditRecord(store, id))!;
     const sha = createHash('sha256').update(big, 'utf8').digest('hex');
-    expect(r.payload).toEqual({ command: { text: 'sh' }, env: { text: '{"A":"1"}' }, stdin: { sha256: sha, bytes: Buffer.byteLength(big) } });
-    const blob = (await store.db.selectFrom('audit_blobs').selectAll().where('sha256', '=', sha).executeTakeFirstOrThrow()) as { bytes: number | string; data: Uint8Array };
+    expect(r.payload).toEqual({
+      command: { text: 'sh' },
+      env: { text: '{"A":"1"}' },
+      stdin: { sha256: sha, bytes: Buffer.byteLength(big) },
+    });
+    const blob = (await store.db
+      .selectFrom('audit_blobs')
+      .selectAll()
+      .where('sha256', '=', sha)
+      .executeTakeFirstOrThrow()) as { bytes: number | string; data: Uint8Array };
     expect(Number(blob.bytes)).toBe(Buffer.byteLength(big));
     expect(Buffer.from(blob.data).toString('utf8')).toBe(big);
-    expect((await readAuditPayloads(store, r)).stdin).toEqual({ text: big, bytes: Buffer.byteLength(big), sha256: sha });
+    expect((await readAuditPayloads(store, r)).stdin).toEqual({
+      text: big,
+      bytes: Buffer.byteLength(big),
+      sha256: sha,
+    });
     // The same content in another record is one blob; both verify.
     await audit.append({ phase: 'attempt', tool: 'exec', action: 'sh', payload: { stdin: big } });
     expect(await count('audit_blobs')).toBe(1);
     expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, breakCount: 0, records: 2 });
     // searchAudit shows the references too.
-    expect((await searchAudit(store, { tool: 'exec' })).map((x) => Object.keys(x.payload ?? {}).sort())).toEqual([['command', 'env', 'stdin'], ['stdin']]);
+    expect((await searchAudit(store, { tool: 'exec' })).map((x) => Object.keys(x.payload ?? {}).sort())).toEqual([
+      ['command', 'env', 'stdin'],
+      ['stdin'],
+    ]);
   });
 
   it('verify reports a changed or a missing blob like a changed record, and show says so', async () => {
@@ -106,8 +154,15 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
     const { id } = await audit.append({ phase: 'attempt', tool: 'exec', payload: { transcript: big + 'y' } });
     await audit.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
     const shaOf = (s: string) => createHash('sha256').update(s).digest('hex');
-    await store.db.updateTable('audit_blobs').set({ data: Buffer.from(big.replace('x', 'z')) }).where('sha256', '=', shaOf(big)).execute();
-    await store.db.deleteFrom('audit_blobs').where('sha256', '=', shaOf(big + 'y')).execute();
+    await store.db
+      .updateTable('audit_blobs')
+      .set({ data: Buffer.from(big.replace('x', 'z')) })
+      .where('sha256', '=', shaOf(big))
+      .execute();
+    await store.db
+      .deleteFrom('audit_blobs')
+      .where('sha256', '=', shaOf(big + 'y'))
+      .execute();
     const v = await verifyAuditChain(store, key);
     expect(v.ok).toBe(false);
     expect(v.breaks).toEqual([
@@ -123,26 +178,45 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
     await audit.append({ phase: 'attempt', tool: 'exec', action: 'ls', payload: { command: 'rm -rf ~' } });
     await audit.append({ phase: 'attempt', tool: 'exec', action: 'ls' });
     await store.db.updateTable('audit_log').set({ payload: null }).where('seq', '=', 1).execute();
-    await store.db.updateTable('audit_log').set({ payload: '{"command":{"text":"ls"}}' }).where('seq', '=', 2).execute();
+    await store.db
+      .updateTable('audit_log')
+      .set({ payload: '{"command":{"text":"ls"}}' })
+      .where('seq', '=', 2)
+      .execute();
     const v = await verifyAuditChain(store, key);
-    expect(v.breaks.map((b) => [b.seq, b.problem])).toEqual([[1, 'changed'], [2, 'changed']]);
+    expect(v.breaks.map((b) => [b.seq, b.problem])).toEqual([
+      [1, 'changed'],
+      [2, 'changed'],
+    ]);
   });
 
   it('a blob that cannot be written fails the append with audit_unavailable, and no record is written', async () => {
     await fresh();
     await audit.append({ phase: 'event', tool: 'before' });
     if (name === 'sqlite') {
-      await sql.raw(`CREATE TRIGGER refuse_blobs BEFORE INSERT ON audit_blobs BEGIN SELECT RAISE(ABORT, 'no space for blobs'); END`).execute(store.db);
+      await sql
+        .raw(
+          `CREATE TRIGGER refuse_blobs BEFORE INSERT ON audit_blobs BEGIN SELECT RAISE(ABORT, 'no space for blobs'); END`,
+        )
+        .execute(store.db);
     } else {
-      await sql.raw(`CREATE FUNCTION refuse_blobs() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'no space for blobs'; END $$ LANGUAGE plpgsql`).execute(store.db);
-      await sql.raw(`CREATE TRIGGER refuse_blobs BEFORE INSERT ON audit_blobs FOR EACH ROW EXECUTE FUNCTION refuse_blobs()`).execute(store.db);
+      await sql
+        .raw(
+          `CREATE FUNCTION refuse_blobs() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'no space for blobs'; END $$ LANGUAGE plpgsql`,
+        )
+        .execute(store.db);
+      await sql
+        .raw(`CREATE TRIGGER refuse_blobs BEFORE INSERT ON audit_blobs FOR EACH ROW EXECUTE FUNCTION refuse_blobs()`)
+        .execute(store.db);
     }
     try {
       let ran = false;
       // The gate's pattern: the action runs only once the attempt's append has resolved.
-      const attempt = audit.append({ phase: 'attempt', tool: 'ssh_exec', action: 'sh', payload: { stdin: 'x'.repeat(20_000) } }).then(() => {
-        ran = true;
-      });
+      const attempt = audit
+        .append({ phase: 'attempt', tool: 'ssh_exec', action: 'sh', payload: { stdin: 'x'.repeat(20_000) } })
+        .then(() => {
+          ran = true;
+        });
       await expect(attempt).rejects.toMatchObject({ code: 'audit_unavailable' });
       expect(ran).toBe(false);
       expect(await count('audit_log')).toBe(1);
@@ -191,9 +265,17 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
     const secret = 'sk_live_' + randomBytes(12).toString('hex');
     const log = new AuditLog(store, key);
     log.setScrubber((s) => s.replaceAll(secret, '[REDACTED]'));
-    const { id } = await log.append({ phase: 'attempt', tool: 'exec', payload: { env: JSON.stringify({ TOKEN: secret }), stdin: `curl -H "x: ${secret}"\n`.repeat(300) } });
+    const { id } = await log.append({
+      phase: 'attempt',
+      tool: 'exec',
+      payload: { env: JSON.stringify({ TOKEN: secret }), stdin: `curl -H "x: ${secret}"\n`.repeat(300) },
+    });
     await log.close();
-    const raw = JSON.stringify(await store.db.selectFrom('audit_log').selectAll().execute()) + (await store.db.selectFrom('audit_blobs').select('data').execute()).map((b: { data: Uint8Array }) => Buffer.from(b.data).toString()).join('');
+    const raw =
+      JSON.stringify(await store.db.selectFrom('audit_log').selectAll().execute()) +
+      (await store.db.selectFrom('audit_blobs').select('data').execute())
+        .map((b: { data: Uint8Array }) => Buffer.from(b.data).toString())
+        .join('');
     expect(raw).not.toContain(secret);
     const values = await readAuditPayloads(store, (await readAuditRecord(store, id))!);
     expect(values.env.text).toBe('{"TOKEN":"[REDACTED]"}');
@@ -204,15 +286,22 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
 
   it("a caller cannot write under the log's own payload names", async () => {
     for (const bad of ['@action', '@detail', '', 'has space', 'x'.repeat(65), '__proto__']) {
-      await expect(audit.append({ phase: 'attempt', tool: 'exec', payload: { [bad]: 'x' } })).rejects.toMatchObject({ code: 'invalid_input' });
+      await expect(audit.append({ phase: 'attempt', tool: 'exec', payload: { [bad]: 'x' } })).rejects.toMatchObject({
+        code: 'invalid_input',
+      });
     }
-    await expect(audit.append({ phase: 'attempt', tool: 'exec', payload: { command: 42 as unknown as string } })).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(
+      audit.append({ phase: 'attempt', tool: 'exec', payload: { command: 42 as unknown as string } }),
+    ).rejects.toMatchObject({ code: 'invalid_input' });
   });
 
   it('a record without a payload hashes exactly as before payloads existed', async () => {
     await fresh();
     await audit.append({ phase: 'attempt', tool: 'exec', action: 'ls', status: 0, detail: { a: 1 } });
-    const row = (await store.db.selectFrom('audit_log').selectAll().executeTakeFirstOrThrow()) as Record<string, string | number | null>;
+    const row = (await store.db.selectFrom('audit_log').selectAll().executeTakeFirstOrThrow()) as Record<
+      string,
+      string | number | null
+    >;
     // The hash as the previous version computed it: no payload element at all.
     const old = createHmac('sha256', key)
       .update(String(row.prev_hash))

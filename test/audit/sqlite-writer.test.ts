@@ -29,7 +29,12 @@ function deferred(): { promise: Promise<void>; resolve(): void; reject(e: Error)
 const turn = () => new Promise<void>((r) => setImmediate(r));
 
 /** A WAL flush the test settles by hand, counting how often the writer asked for one. */
-function heldFlush(): { durableSync: () => Promise<void>; count(): number; waitForCall(n: number): Promise<void>; release(): void } {
+function heldFlush(): {
+  durableSync: () => Promise<void>;
+  count(): number;
+  waitForCall(n: number): Promise<void>;
+  release(): void;
+} {
   let flush = deferred();
   let count = 0;
   const waiters: { n: number; resolve(): void }[] = [];
@@ -70,7 +75,9 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     const a = new AuditLog(s1, key);
     const b = new AuditLog(s2, key);
     // 40 rows per writer and batch: more than one multi-row INSERT per transaction.
-    const results = await Promise.all(Array.from({ length: 400 }, (_, i) => (i % 2 ? a : b).append({ phase: 'event', tool: 'x', action: `n${i}` })));
+    const results = await Promise.all(
+      Array.from({ length: 400 }, (_, i) => (i % 2 ? a : b).append({ phase: 'event', tool: 'x', action: `n${i}` })),
+    );
     expect(new Set(results.map((r) => r.seq)).size).toBe(400);
     expect(await verifyAuditChain(s1, key)).toMatchObject({ ok: true, records: 400, breakCount: 0 });
     await a.close();
@@ -192,7 +199,9 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     await log.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
     await lagged; // the lagging flush of that result failed
     await turn();
-    await expect(log.append({ phase: 'attempt', tool: 'exec', action: 'ls' })).rejects.toMatchObject({ code: 'audit_unavailable' });
+    await expect(log.append({ phase: 'attempt', tool: 'exec', action: 'ls' })).rejects.toMatchObject({
+      code: 'audit_unavailable',
+    });
     broken = false;
     await log.close();
     wal.close();
@@ -206,7 +215,11 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     const log = new AuditLog(s, key, { durableSync: async () => void flushes++ });
     const big = (c: string) => c.repeat(12 * 1024 * 1024);
     // Appended in one tick: without the bound they would form one 48 MiB transaction.
-    await Promise.all(['a', 'b', 'c', 'd'].map((c) => log.append({ phase: 'attempt', tool: 'file_write', payload: { content: big(c) } })));
+    await Promise.all(
+      ['a', 'b', 'c', 'd'].map((c) =>
+        log.append({ phase: 'attempt', tool: 'file_write', payload: { content: big(c) } }),
+      ),
+    );
     expect(flushes).toBe(2);
     expect(await verifyAuditChain(s, key)).toMatchObject({ ok: true, breakCount: 0, records: 4 });
     await log.close();
@@ -267,7 +280,7 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     await s.close();
   });
 
-  it('waits for another process\'s write lock without blocking the event loop', async () => {
+  it("waits for another process's write lock without blocking the event loop", async () => {
     const file = join(home.dir, 'h.db');
     const s = await openStore({ sqliteFile: file });
     const log = new AuditLog(s, randomBytes(32));
@@ -305,7 +318,7 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     await store.close();
   });
 
-  it('the real flush targets the store\'s WAL file, and fails closed when the file is gone', async () => {
+  it("the real flush targets the store's WAL file, and fails closed when the file is gone", async () => {
     const s = await openStore({ sqliteFile: join(home.dir, 'f.db') });
     const log = new AuditLog(s, randomBytes(32));
     await log.append({ phase: 'event', tool: 'x' });

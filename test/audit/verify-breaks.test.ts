@@ -22,7 +22,8 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit verify reports e
     await h.clear();
     for (let i = 0; i < n; i++) await audit.append({ phase: 'event', tool: 'test', action: `record ${i + 1}` });
   }
-  const edit = (seq: number, action: string) => store.db.updateTable('audit_log').set({ action }).where('seq', '=', seq).execute();
+  const edit = (seq: number, action: string) =>
+    store.db.updateTable('audit_log').set({ action }).where('seq', '=', seq).execute();
 
   it('tampering after an earlier break is still found and reported', async () => {
     await reset(20);
@@ -32,7 +33,10 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit verify reports e
     expect(r.ok).toBe(false);
     expect(r.records).toBe(20);
     expect(r.breakCount).toBe(2);
-    expect(r.breaks.map((b) => [b.seq, b.problem])).toEqual([[3, 'changed'], [15, 'changed']]);
+    expect(r.breaks.map((b) => [b.seq, b.problem])).toEqual([
+      [3, 'changed'],
+      [15, 'changed'],
+    ]);
     expect(r.firstBad).toEqual(r.breaks[0]);
   });
 
@@ -40,12 +44,18 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit verify reports e
     await reset(20);
     await store.db.deleteFrom('audit_log').where('seq', 'in', [4, 5]).execute();
     // Swap the contents of 9 and 12 (keeping their seq).
-    const [a, b] = await Promise.all([9, 12].map((s) => store.db.selectFrom('audit_log').selectAll().where('seq', '=', s).executeTakeFirstOrThrow()));
+    const [a, b] = await Promise.all(
+      [9, 12].map((s) => store.db.selectFrom('audit_log').selectAll().where('seq', '=', s).executeTakeFirstOrThrow()),
+    );
     const strip = ({ seq: _s, id: _i, ...rest }: Record<string, unknown>) => rest;
     await store.db.updateTable('audit_log').set(strip(b)).where('seq', '=', 9).execute();
     await store.db.updateTable('audit_log').set(strip(a)).where('seq', '=', 12).execute();
     // A forged hash column on 17: it no longer matches its content, and 18 no longer links to it.
-    await store.db.updateTable('audit_log').set({ hash: 'f'.repeat(64) }).where('seq', '=', 17).execute();
+    await store.db
+      .updateTable('audit_log')
+      .set({ hash: 'f'.repeat(64) })
+      .where('seq', '=', 17)
+      .execute();
     const r = await verifyAuditChain(store, key);
     expect(r.ok).toBe(false);
     const got = r.breaks.map((x) => [x.seq, x.problem, x.missing ?? null]);
@@ -61,7 +71,9 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit verify reports e
 
   it('lists at most the first 100 breaks and counts them all', async () => {
     await store.db.deleteFrom('audit_log').execute();
-    await Promise.all(Array.from({ length: 130 }, (_, i) => audit.append({ phase: 'event', tool: 'test', action: `r${i}` })));
+    await Promise.all(
+      Array.from({ length: 130 }, (_, i) => audit.append({ phase: 'event', tool: 'test', action: `r${i}` })),
+    );
     await store.db.updateTable('audit_log').set({ action: 'edited' }).execute();
     const r = await verifyAuditChain(store, key, { pageSize: 40 });
     expect(r.breakCount).toBe(130);

@@ -10,7 +10,8 @@ describe('gatehouse CLI: bad input gets a clear error and changes nothing', () =
   });
   afterAll(() => home.cleanup());
 
-  const tokenNames = () => (JSON.parse(cli(['token', 'list', '--json'], home.env).stdout) as { name: string }[]).map((t) => t.name).sort();
+  const tokenNames = () =>
+    (JSON.parse(cli(['token', 'list', '--json'], home.env).stdout) as { name: string }[]).map((t) => t.name).sort();
 
   it.each([
     [['frobnicate'], /unknown command "frobnicate"/],
@@ -58,7 +59,20 @@ describe('gatehouse CLI: bad input gets a clear error and changes nothing', () =
     expect(r.stdout).not.toContain(t);
     const json = JSON.parse(cli(['token', 'list', '--json'], home.env).stdout) as Record<string, unknown>[];
     const listed = json.find((x) => x.name === 'listed')!;
-    expect(Object.keys(listed).sort()).toEqual(['admin', 'approvalMode', 'createdAt', 'expiresAt', 'grants', 'id', 'lastUsedAt', 'name', 'policy', 'prefix', 'revokedAt', 'verified']);
+    expect(Object.keys(listed).sort()).toEqual([
+      'admin',
+      'approvalMode',
+      'createdAt',
+      'expiresAt',
+      'grants',
+      'id',
+      'lastUsedAt',
+      'name',
+      'policy',
+      'prefix',
+      'revokedAt',
+      'verified',
+    ]);
     expect(JSON.stringify(json)).not.toContain(t.slice(8));
   });
 
@@ -69,7 +83,10 @@ describe('gatehouse CLI: bad input gets a clear error and changes nothing', () =
     expect(r.stdout.trim()).toMatch(/^gh_[A-Za-z0-9_-]{43}$/);
     expect(r.stdout.trim()).not.toBe(old);
     expect(cli(['token', 'revoke', 'rot'], home.env).stdout).toMatch(/^revoked rot/);
-    const json = JSON.parse(cli(['token', 'list', '--json'], home.env).stdout) as { name: string; revokedAt: string | null }[];
+    const json = JSON.parse(cli(['token', 'list', '--json'], home.env).stdout) as {
+      name: string;
+      revokedAt: string | null;
+    }[];
     expect(json.find((x) => x.name === 'rot')!.revokedAt).not.toBeNull();
   });
 

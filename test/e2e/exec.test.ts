@@ -32,7 +32,11 @@ describe.skipIf(!(await requires('bwrap', 'exec e2e')))('exec tool end to end in
     const r = cli(['vault', 'create', 'ops'], env);
     if (r.code !== 0) throw new Error(r.stderr);
     // An env handle fills only for the one command it is bound to (issue 13.8).
-    cli(['vault', 'set', 'ops/build.token', '--bind', `command:local:BUILD_TOKEN=${BUILD_COMMAND}`], env, 'build-token-canary-77aa');
+    cli(
+      ['vault', 'set', 'ops/build.token', '--bind', `command:local:BUILD_TOKEN=${BUILD_COMMAND}`],
+      env,
+      'build-token-canary-77aa',
+    );
     cli(['vault', 'set', 'ops/other.token', '--bind', 'target:local'], env, 'other-token-canary-5e1d');
     agent = createToken(env, 'builder', ['tool:exec', 'vault:ops']);
   });
@@ -57,7 +61,10 @@ describe.skipIf(!(await requires('bwrap', 'exec e2e')))('exec tool end to end in
     const { client, close } = await stdioClient({ ...env, GATEHOUSE_TOKEN: agent }, 'legacy');
     try {
       const h = home.env.GATEHOUSE_HOME!;
-      const r = await client.callTool({ name: 'exec', arguments: { command: `ls -A ${h}; wc -c ${h}/gatehouse.db; echo end` } });
+      const r = await client.callTool({
+        name: 'exec',
+        arguments: { command: `ls -A ${h}; wc -c ${h}/gatehouse.db; echo end` },
+      });
       expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
       const out = r.structuredContent as { stdout: string; stderr: string };
       // The home is an empty directory inside the sandbox: no store, no key file.
@@ -71,17 +78,26 @@ describe.skipIf(!(await requires('bwrap', 'exec e2e')))('exec tool end to end in
   it('fills env handles bound to this exact command on local and scrubs them from the output', async () => {
     const { client, close } = await stdioClient({ ...env, GATEHOUSE_TOKEN: agent }, 'modern');
     try {
-      const r = await client.callTool({ name: 'exec', arguments: { command: BUILD_COMMAND, env: { BUILD_TOKEN: '{{vault:ops/build.token}}' } } });
+      const r = await client.callTool({
+        name: 'exec',
+        arguments: { command: BUILD_COMMAND, env: { BUILD_TOKEN: '{{vault:ops/build.token}}' } },
+      });
       expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
       const out = r.structuredContent as { stdout: string };
       expect(out.stdout.split('\n')[0].trim()).toBe(String('build-token-canary-77aa'.length));
       expect(JSON.stringify(r)).not.toContain('build-token-canary-77aa');
       // Any other command (here one that reads the value back transformed) gets nothing.
-      const rev = await client.callTool({ name: 'exec', arguments: { command: 'sh ./rev.sh', env: { BUILD_TOKEN: '{{vault:ops/build.token}}' } } });
+      const rev = await client.callTool({
+        name: 'exec',
+        arguments: { command: 'sh ./rev.sh', env: { BUILD_TOKEN: '{{vault:ops/build.token}}' } },
+      });
       expect(rev.isError).toBe(true);
       expect(JSON.stringify(rev.content)).toMatch(/vault_handle_refused.*not one it is bound to/s);
       // A handle bound target:local never fills a command's env.
-      const other = await client.callTool({ name: 'exec', arguments: { command: 'echo "$T" | rev', env: { T: '{{vault:ops/other.token}}' } } });
+      const other = await client.callTool({
+        name: 'exec',
+        arguments: { command: 'echo "$T" | rev', env: { T: '{{vault:ops/other.token}}' } },
+      });
       expect(other.isError).toBe(true);
       expect(JSON.stringify(other.content)).toMatch(/vault_handle_refused.*not bound for use in a command/s);
       expect(JSON.stringify([rev, other])).not.toMatch(/canary|ayranac/);

@@ -35,12 +35,39 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
       return r;
     };
     ok(cli(['vault', 'create', 'ops'], home.env));
-    ok(cli(['vault', 'set', 'ops/echo.key', '--bind', 'target:echo', '--description', 'echo API key'], home.env, CANARY));
+    ok(
+      cli(['vault', 'set', 'ops/echo.key', '--bind', 'target:echo', '--description', 'echo API key'], home.env, CANARY),
+    );
     ok(cli(['vault', 'set', 'ops/extra.value', '--bind', 'target:echo'], home.env, OTHER));
-    ok(cli(['vault', 'set', 'ops/elsewhere.value', '--bind', 'target:somewhere-else'], home.env, 'never-sent-anywhere-123'));
+    ok(
+      cli(
+        ['vault', 'set', 'ops/elsewhere.value', '--bind', 'target:somewhere-else'],
+        home.env,
+        'never-sent-anywhere-123',
+      ),
+    );
     ok(cli(['vault', 'set', 'ops/sse.key', '--bind', 'target:sse'], home.env, CANARY));
     ok(cli(['target', 'add', 'http', 'sse', '--base-url', sse.url, '--auth', 'none', '--allow-private'], home.env));
-    ok(cli(['target', 'add', 'http', 'echo', '--base-url', upstream.url, '--auth', 'bearer', '--secret', 'vault:ops/echo.key', '--allow-private', '--description', 'loopback echo'], home.env));
+    ok(
+      cli(
+        [
+          'target',
+          'add',
+          'http',
+          'echo',
+          '--base-url',
+          upstream.url,
+          '--auth',
+          'bearer',
+          '--secret',
+          'vault:ops/echo.key',
+          '--allow-private',
+          '--description',
+          'loopback echo',
+        ],
+        home.env,
+      ),
+    );
     agent = createToken(home.env, 'agent', ['tool:*', 'target:echo', 'target:sse', 'vault:ops']);
     server = await startServe(home.env);
   });
@@ -52,7 +79,21 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
   });
 
   it('refuses to add a target whose credential is not bound to it', () => {
-    const r = cli(['target', 'add', 'http', 'sneaky', '--base-url', 'https://example.com', '--auth', 'bearer', '--secret', 'vault:ops/elsewhere.value'], home.env);
+    const r = cli(
+      [
+        'target',
+        'add',
+        'http',
+        'sneaky',
+        '--base-url',
+        'https://example.com',
+        '--auth',
+        'bearer',
+        '--secret',
+        'vault:ops/elsewhere.value',
+      ],
+      home.env,
+    );
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/not bound to target sneaky/);
     expect(r.stderr).not.toContain('never-sent-anywhere');
@@ -60,26 +101,55 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
 
   it('warns when a credential would travel over plain http:// to a public host', () => {
     cli(['vault', 'set', 'ops/plain.key', '--bind', 'target:plain'], home.env, 'plain-http-secret-000111');
-    const r = cli(['target', 'add', 'http', 'plain', '--base-url', 'http://api.example.com', '--auth', 'bearer', '--secret', 'vault:ops/plain.key'], home.env);
+    const r = cli(
+      [
+        'target',
+        'add',
+        'http',
+        'plain',
+        '--base-url',
+        'http://api.example.com',
+        '--auth',
+        'bearer',
+        '--secret',
+        'vault:ops/plain.key',
+      ],
+      home.env,
+    );
     expect(r.code).toBe(0);
-    expect(r.stderr).toMatch(/warning: target plain uses http:\/\/, so its credential travels unencrypted to api\.example\.com/);
+    expect(r.stderr).toMatch(
+      /warning: target plain uses http:\/\/, so its credential travels unencrypted to api\.example\.com/,
+    );
     const secure = cli(['target', 'update', 'plain', '--base-url', 'https://api.example.com'], home.env);
     expect(secure.code).toBe(0);
     expect(secure.stderr).not.toMatch(/warning/);
     expect(cli(['target', 'rm', 'plain'], home.env).code).toBe(0);
   });
 
-  it('api_request injects the credential, drops the agent\'s Authorization, and scrubs the echo', async () => {
+  it("api_request injects the credential, drops the agent's Authorization, and scrubs the echo", async () => {
     const { client, close } = await httpClient(server.url, agent, 'modern');
     try {
       const before = upstream.seen.length;
-      const r = await client.callTool({ name: 'api_request', arguments: { target: 'echo', method: 'GET', path: '/v1/things', query: { q: 'x' }, headers: { authorization: 'Bearer agent-made-this-up', 'x-extra': '{{vault:ops/extra.value}}' } } });
+      const r = await client.callTool({
+        name: 'api_request',
+        arguments: {
+          target: 'echo',
+          method: 'GET',
+          path: '/v1/things',
+          query: { q: 'x' },
+          headers: { authorization: 'Bearer agent-made-this-up', 'x-extra': '{{vault:ops/extra.value}}' },
+        },
+      });
       expect(r.isError).toBeFalsy();
       const seen = upstream.seen[before];
       expect(seen.headers.authorization).toBe(`Bearer ${CANARY}`);
       expect(seen.headers['x-extra']).toBe(OTHER);
       expect(seen.url).toBe('/v1/things?q=x');
-      const out = r.structuredContent as { status: number; body: { headers: Record<string, string> }; headers: Record<string, string> };
+      const out = r.structuredContent as {
+        status: number;
+        body: { headers: Record<string, string> };
+        headers: Record<string, string>;
+      };
       expect(out.status).toBe(200);
       const text = JSON.stringify(r);
       expect(text).not.toContain(CANARY);
@@ -95,7 +165,10 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
     const { client, close } = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: agent }, 'legacy');
     try {
       const before = upstream.seen.length;
-      const r = await client.callTool({ name: 'api_request', arguments: { target: 'echo', method: 'POST', path: '/x', body: { k: '{{vault:ops/elsewhere.value}}' } } });
+      const r = await client.callTool({
+        name: 'api_request',
+        arguments: { target: 'echo', method: 'POST', path: '/x', body: { k: '{{vault:ops/elsewhere.value}}' } },
+      });
       expect(r.isError).toBe(true);
       const text = JSON.stringify(r.content);
       expect(text).toMatch(/vault_handle_refused/);
@@ -111,7 +184,14 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
     const { client, close } = await httpClient(server.url, agent, 'legacy');
     try {
       const before = upstream.seen.length;
-      for (const path of ['/../../etc/passwd', '//evil.example/x', 'http://evil.example/', '/%2e%2e/admin', '/a\\b', '/%252e%252e/x']) {
+      for (const path of [
+        '/../../etc/passwd',
+        '//evil.example/x',
+        'http://evil.example/',
+        '/%2e%2e/admin',
+        '/a\\b',
+        '/%252e%252e/x',
+      ]) {
         const r = await client.callTool({ name: 'api_request', arguments: { target: 'echo', method: 'GET', path } });
         expect(r.isError, path).toBe(true);
         expect(JSON.stringify(r.content)).toMatch(/path_denied|denied|invalid_input/);
@@ -144,7 +224,10 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
       expect(handles).not.toContain('{{vault:ops/elsewhere.value}}');
       expect(JSON.stringify(s)).not.toContain(CANARY);
       const d = await client.callTool({ name: 'discover', arguments: {} });
-      expect(d.structuredContent).toMatchObject({ targets: expect.arrayContaining([{ name: 'echo', kind: 'http', description: 'loopback echo' }]), vaults: ['ops'] });
+      expect(d.structuredContent).toMatchObject({
+        targets: expect.arrayContaining([{ name: 'echo', kind: 'http', description: 'loopback echo' }]),
+        vaults: ['ops'],
+      });
     } finally {
       await close();
     }
@@ -152,7 +235,11 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
 
   it('/gateway proxies with the credential injected and the echoed secret scrubbed as it streams', async () => {
     const before = upstream.seen.length;
-    const r = await fetch(`${server.url}/gateway/echo/v2/items?page=2`, { method: 'POST', headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json', 'x-gatehouse-approved': 'true' }, body: JSON.stringify({ hello: 'world' }) });
+    const r = await fetch(`${server.url}/gateway/echo/v2/items?page=2`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json', 'x-gatehouse-approved': 'true' },
+      body: JSON.stringify({ hello: 'world' }),
+    });
     expect(r.status).toBe(200);
     const body = await r.text();
     const seen = upstream.seen[before];
@@ -179,14 +266,24 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
   });
 
   it('/gateway refuses a bad token with 401 and traversal with 400', async () => {
-    expect((await fetch(`${server.url}/gateway/echo/x`, { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+    expect((await fetch(`${server.url}/gateway/echo/x`, { headers: { authorization: 'Bearer nope' } })).status).toBe(
+      401,
+    );
     const { request } = await import('node:http');
     const u = new URL(server.url);
     const status = await new Promise<number>((resolve, reject) => {
-      const req = request({ host: u.hostname, port: u.port, path: '/gateway/echo/%2e%2e/%2e%2e/etc/passwd', headers: { authorization: `Bearer ${agent}` } }, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      });
+      const req = request(
+        {
+          host: u.hostname,
+          port: u.port,
+          path: '/gateway/echo/%2e%2e/%2e%2e/etc/passwd',
+          headers: { authorization: `Bearer ${agent}` },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
       req.on('error', reject);
       req.end();
     });
@@ -198,17 +295,26 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
   it('/gateway: a GraphQL mutation in the body, or a method override in the query, needs approval', async () => {
     const before = upstream.seen.length;
     const gw = (path: string, body?: string, type = 'application/json') =>
-      fetch(`${server.url}/gateway/echo${path}`, { method: 'POST', headers: { authorization: `Bearer ${agent}`, 'content-type': type }, body });
+      fetch(`${server.url}/gateway/echo${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${agent}`, 'content-type': type },
+        body,
+      });
     const mutation = await gw('/graphql', JSON.stringify({ query: 'mutation { deleteRepository(id: "r1") { id } }' }));
     expect(mutation.status).toBe(403);
-    expect(((await mutation.json()) as { error: { code: string; details: { rule: string } } }).error).toMatchObject({ code: 'approval_required', details: { rule: 'http.graphql-mutation' } });
+    expect(((await mutation.json()) as { error: { code: string; details: { rule: string } } }).error).toMatchObject({
+      code: 'approval_required',
+      details: { rule: 'http.graphql-mutation' },
+    });
     const inQuery = await gw('/graphql?query=mutation%20%7B%20wipe%20%7D');
     expect(((await inQuery.json()) as { error: { code: string } }).error.code).toBe('approval_required');
     const override = await gw('/items/9?_method=DELETE', '{}');
     expect(((await override.json()) as { error: { code: string } }).error.code).toBe('approval_required');
     // A body the guard cannot read (a binary type streams unread) does not slip a mutation past it.
     const opaque = await gw('/graphql', JSON.stringify({ query: 'mutation { wipe }' }), 'application/octet-stream');
-    expect(((await opaque.json()) as { error: { details: { rule: string } } }).error.details.rule).toBe('http.graphql-unreadable');
+    expect(((await opaque.json()) as { error: { details: { rule: string } } }).error.details.rule).toBe(
+      'http.graphql-unreadable',
+    );
     // A compressed JSON body is judged decoded, on any path (servers that honour Content-Encoding
     // read the mutation), and an undecodable one on a GraphQL path needs approval.
     const zipped = await fetch(`${server.url}/gateway/echo/api`, {
@@ -216,15 +322,25 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
       headers: { authorization: `Bearer ${agent}`, 'content-type': 'application/json', 'content-encoding': 'gzip' },
       body: gzipSync(JSON.stringify({ query: 'mutation { wipe }' })),
     });
-    expect(((await zipped.json()) as { error: { details: { rule: string } } }).error.details.rule).toBe('http.graphql-mutation');
+    expect(((await zipped.json()) as { error: { details: { rule: string } } }).error.details.rule).toBe(
+      'http.graphql-mutation',
+    );
     // A multipart form is read too: frameworks take `_method` from it.
     const form = `--B0\r\nContent-Disposition: form-data; name="_method"\r\n\r\nDELETE\r\n--B0--\r\n`;
     const hidden = await gw('/users/1', form, 'multipart/form-data; boundary=B0');
     expect(((await hidden.json()) as { error: { details: { rule: string } } }).error.details.rule).toBe('http.delete');
     expect(upstream.seen.length).toBe(before); // nothing reached the upstream
     // An ordinary multipart upload passes, byte for byte (binary parts are not re-encoded).
-    const upload = Buffer.concat([Buffer.from('--B1\r\nContent-Disposition: form-data; name="f"; filename="x.bin"\r\n\r\n'), Buffer.from([0xff, 0xfe, 0x00, 0x80]), Buffer.from('\r\n--B1--\r\n')]);
-    const up = await fetch(`${server.url}/gateway/echo/upload`, { method: 'POST', headers: { authorization: `Bearer ${agent}`, 'content-type': 'multipart/form-data; boundary=B1' }, body: upload });
+    const upload = Buffer.concat([
+      Buffer.from('--B1\r\nContent-Disposition: form-data; name="f"; filename="x.bin"\r\n\r\n'),
+      Buffer.from([0xff, 0xfe, 0x00, 0x80]),
+      Buffer.from('\r\n--B1--\r\n'),
+    ]);
+    const up = await fetch(`${server.url}/gateway/echo/upload`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agent}`, 'content-type': 'multipart/form-data; boundary=B1' },
+      body: upload,
+    });
     expect(up.status).toBe(200);
     expect(Buffer.compare(upstream.seen[before].body, upload)).toBe(0);
     // A read-only GraphQL query still passes, and its body arrives byte for byte as judged.
@@ -247,10 +363,18 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
     const { client, close } = await httpClient(server.url, agent, 'modern');
     try {
       const before = upstream.seen.length;
-      const override = await client.callTool({ name: 'api_request', arguments: { target: 'echo', method: 'POST', path: '/items/9', query: { _method: 'DELETE' }, body: {} } });
+      const override = await client.callTool({
+        name: 'api_request',
+        arguments: { target: 'echo', method: 'POST', path: '/items/9', query: { _method: 'DELETE' }, body: {} },
+      });
       expect(JSON.stringify(override.content)).toMatch(/approval_required/);
-      const mutation = await client.callTool({ name: 'api_request', arguments: { target: 'echo', method: 'GET', path: '/graphql', query: { query: 'mutation { wipe }' } } });
-      expect(JSON.stringify(mutation.content)).toMatch(/approval_required.*graphql-mutation|graphql-mutation.*approval_required/s);
+      const mutation = await client.callTool({
+        name: 'api_request',
+        arguments: { target: 'echo', method: 'GET', path: '/graphql', query: { query: 'mutation { wipe }' } },
+      });
+      expect(JSON.stringify(mutation.content)).toMatch(
+        /approval_required.*graphql-mutation|graphql-mutation.*approval_required/s,
+      );
       expect(upstream.seen.length).toBe(before);
     } finally {
       await close();
@@ -269,7 +393,8 @@ describe('HTTP targets end to end: api_request and /gateway with injected creden
       ['vault list', cli(['vault', 'list', '--json'], home.env).stdout],
     ];
     const dir = home.env.GATEHOUSE_HOME!;
-    for (const f of readdirSync(dir)) if (f.startsWith('gatehouse.db')) places.push([f, readFileSync(join(dir, f)).toString('latin1')]);
+    for (const f of readdirSync(dir))
+      if (f.startsWith('gatehouse.db')) places.push([f, readFileSync(join(dir, f)).toString('latin1')]);
     for (const [where, text] of places) {
       for (const form of [CANARY, Buffer.from(CANARY).toString('base64'), Buffer.from(CANARY).toString('hex'), OTHER]) {
         expect(text.includes(form), `${where} contains a form of the canary`).toBe(false);

@@ -38,7 +38,11 @@ describe('gatehouse serve: Streamable HTTP (official MCP client)', () => {
     for (const auth of [undefined, 'Bearer nope', `Bearer gh_${'A'.repeat(43)}`, 'Basic abc']) {
       const r = await fetch(`${server.url}/mcp`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...(auth ? { authorization: auth } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...(auth ? { authorization: auth } : {}),
+        },
         body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
       });
       expect(r.status).toBe(401);
@@ -48,11 +52,28 @@ describe('gatehouse serve: Streamable HTTP (official MCP client)', () => {
   });
 
   it('malformed JSON-RPC gets a clear protocol error, and an oversized body 413', async () => {
-    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${full}` };
-    const bad = await fetch(`${server.url}/mcp`, { method: 'POST', headers, body: '{"jsonrpc": "2.0", "id": 1, "method": ' });
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${full}`,
+    };
+    const bad = await fetch(`${server.url}/mcp`, {
+      method: 'POST',
+      headers,
+      body: '{"jsonrpc": "2.0", "id": 1, "method": ',
+    });
     expect(bad.status).toBe(400);
     expect(JSON.stringify(await bad.json())).toMatch(/Parse error|-32700/);
-    const big = await fetch(`${server.url}/mcp`, { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list', params: { pad: 'x'.repeat(2 * 1024 * 1024) } }) });
+    const big = await fetch(`${server.url}/mcp`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/list',
+        params: { pad: 'x'.repeat(2 * 1024 * 1024) },
+      }),
+    });
     expect(big.status).toBe(413);
   });
 

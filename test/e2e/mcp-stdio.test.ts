@@ -22,7 +22,11 @@ describe('gatehouse mcp over stdio (official MCP client)', () => {
         const { tools } = await client.listTools();
         const discover = tools.find((t) => t.name === 'discover')!;
         expect(discover.description).toMatch(/never returns a secret/);
-        expect(discover.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false, openWorldHint: false });
+        expect(discover.annotations).toMatchObject({
+          readOnlyHint: true,
+          destructiveHint: false,
+          openWorldHint: false,
+        });
         expect(discover.outputSchema).toMatchObject({ type: 'object' });
         const r = await client.callTool({ name: 'discover', arguments: {} });
         expect(r.isError).toBeFalsy();
@@ -79,8 +83,16 @@ describe('gatehouse mcp over stdio (official MCP client)', () => {
       // Waits for the refusal itself (the one-second bound is checked with a moved clock in
       // test/gate/tokens.test.ts); a token that stays accepted fails this test by its timeout.
       // tools/list authenticates like a call and writes no audit record, so polling it is cheap.
-      while (await client.listTools().then(() => true, () => false)) await new Promise((r) => setImmediate(r));
-      await expect(client.callTool({ name: 'discover', arguments: {} })).rejects.toThrow(/invalid or missing Gatehouse token/);
+      while (
+        await client.listTools().then(
+          () => true,
+          () => false,
+        )
+      )
+        await new Promise((r) => setImmediate(r));
+      await expect(client.callTool({ name: 'discover', arguments: {} })).rejects.toThrow(
+        /invalid or missing Gatehouse token/,
+      );
     } finally {
       await close();
     }

@@ -15,7 +15,7 @@ import { httpClient } from '../helpers/mcp-client.js';
 
 const BURST = 5;
 
-describe('protocol requests count against the token\'s rate (issue 24.3)', () => {
+describe("protocol requests count against the token's rate (issue 24.3)", () => {
   const home = tempHome();
   let rt: Runtime;
   let url: string;
@@ -41,7 +41,7 @@ describe('protocol requests count against the token\'s rate (issue 24.3)', () =>
     home.cleanup();
   });
 
-  it('a flood of tools/list and ping is cut at the token\'s burst, audited, and leaves other tokens alone', async () => {
+  it("a flood of tools/list and ping is cut at the token's burst, audited, and leaves other tokens alone", async () => {
     // ping exists only for 2025-era (legacy) clients; tools/list for both eras.
     const modern = await httpClient(url, flooder, 'modern');
     const legacy = await httpClient(url, flooder, 'legacy');

@@ -17,12 +17,20 @@ describe('gate step that completes the guard input (completeGuardInput)', () => 
   it('runs after authorization and the rate limit, before the guard; a failure is audited and refuses', async () => {
     const store = await openStore({ sqliteFile: join(home.dir, 'p.db') });
     const tokens = new TokenService(store, { integrityKey: randomBytes(32) });
-    const granted = await tokens.authenticate((await tokens.create({ name: 'granted', grants: ['tool:api_request', 'target:t'] })).token);
+    const granted = await tokens.authenticate(
+      (await tokens.create({ name: 'granted', grants: ['tool:api_request', 'target:t'] })).token,
+    );
     const other = await tokens.authenticate((await tokens.create({ name: 'other', grants: ['tool:discover'] })).token);
     const guard = await loadGuard();
-    const gate = new Gate({ audit: new AuditLog(store, randomBytes(32)), guard: async () => guard, rateLimit: new RateLimiter({ perSecond: 0.001, burst: 2 }) });
+    const gate = new Gate({
+      audit: new AuditLog(store, randomBytes(32)),
+      guard: async () => guard,
+      rateLimit: new RateLimiter({ perSecond: 0.001, burst: 2 }),
+    });
     const calls: string[] = [];
-    const action = (): Parameters<Gate['run']>[1] & { guard: { kind: 'http'; method: string; path: string; body?: string } } => ({
+    const action = (): Parameters<Gate['run']>[1] & {
+      guard: { kind: 'http'; method: string; path: string; body?: string };
+    } => ({
       tool: 'api_request',
       target: 't',
       guard: { kind: 'http', method: 'POST', path: '/graphql' },
@@ -30,7 +38,11 @@ describe('gate step that completes the guard input (completeGuardInput)', () => 
     });
 
     // Not granted: the body is never read.
-    await expect(gate.run(other, action(), async () => calls.push('run'), { completeGuardInput: async () => void calls.push('prepare') })).rejects.toMatchObject({ code: 'not_granted' });
+    await expect(
+      gate.run(other, action(), async () => calls.push('run'), {
+        completeGuardInput: async () => void calls.push('prepare'),
+      }),
+    ).rejects.toMatchObject({ code: 'not_granted' });
     expect(calls).toEqual([]);
 
     // Granted: completeGuardInput fills the guard's view, and the guard judges it (a mutation needs approval).
@@ -54,10 +66,18 @@ describe('gate step that completes the guard input (completeGuardInput)', () => 
       }),
     ).rejects.toMatchObject({ code: 'request_too_large' });
     expect(calls).toEqual(['prepare']);
-    expect((await searchAudit(store, { tool: 'api_request' })).some((r) => r.outcome === 'request_too_large' && r.rule === 'complete-guard-input')).toBe(true);
+    expect(
+      (await searchAudit(store, { tool: 'api_request' })).some(
+        (r) => r.outcome === 'request_too_large' && r.rule === 'complete-guard-input',
+      ),
+    ).toBe(true);
 
     // Over its rate: refused before anything is read.
-    await expect(gate.run(granted, action(), async () => calls.push('run'), { completeGuardInput: async () => void calls.push('prepare-3') })).rejects.toMatchObject({ code: 'limit_exceeded' });
+    await expect(
+      gate.run(granted, action(), async () => calls.push('run'), {
+        completeGuardInput: async () => void calls.push('prepare-3'),
+      }),
+    ).rejects.toMatchObject({ code: 'limit_exceeded' });
     expect(calls).toEqual(['prepare']);
     await store.close();
   });
@@ -65,7 +85,9 @@ describe('gate step that completes the guard input (completeGuardInput)', () => 
   it('bindForApproval runs for approve verdicts only, before the person is asked, and the digest covers what it adds', async () => {
     const store = await openStore({ sqliteFile: join(home.dir, 'b.db') });
     const tokens = new TokenService(store, { integrityKey: randomBytes(32) });
-    const p = await tokens.authenticate((await tokens.create({ name: 'b', grants: ['tool:api_request', 'target:t'] })).token);
+    const p = await tokens.authenticate(
+      (await tokens.create({ name: 'b', grants: ['tool:api_request', 'target:t'] })).token,
+    );
     const guard = await loadGuard();
     const digests: string[] = [];
     const gate = new Gate({
@@ -74,7 +96,18 @@ describe('gate step that completes the guard input (completeGuardInput)', () => 
       approver: { obtain: async (r) => (digests.push(r.digest), { approver: 'alice', channel: 'test' }) },
     });
     const calls: string[] = [];
-    const action = (method: string) => ({ tool: 'api_request', target: 't', guard: { kind: 'http' as const, method, path: '/graphql', bodyUnread: true } as { kind: 'http'; method: string; path: string; bodyUnread: boolean; bodySha256?: string }, summary: 'x' });
+    const action = (method: string) => ({
+      tool: 'api_request',
+      target: 't',
+      guard: { kind: 'http' as const, method, path: '/graphql', bodyUnread: true } as {
+        kind: 'http';
+        method: string;
+        path: string;
+        bodyUnread: boolean;
+        bodySha256?: string;
+      },
+      summary: 'x',
+    });
     const bind = (a: ReturnType<typeof action>, sha: string) => async () => {
       calls.push('bind');
       a.guard.bodySha256 = sha;
@@ -103,7 +136,11 @@ describe('gate step that completes the guard input (completeGuardInput)', () => 
       }),
     ).rejects.toMatchObject({ code: 'request_too_large' });
     expect(digests).toHaveLength(2);
-    expect((await searchAudit(store, { tool: 'api_request' })).some((r) => r.outcome === 'request_too_large' && r.decision === 'approve')).toBe(true);
+    expect(
+      (await searchAudit(store, { tool: 'api_request' })).some(
+        (r) => r.outcome === 'request_too_large' && r.decision === 'approve',
+      ),
+    ).toBe(true);
     await store.close();
   });
 });

@@ -12,7 +12,10 @@ import { finding } from '../../src/guard/types.js';
  * string, bounded LRU. A cached answer must be exactly the uncached one, never shared across
  * policies, and never mutable by a caller.
  */
-const corpus = readFileSync(new URL('./corpus.jsonl', import.meta.url), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { cmd: string }).cmd);
+const corpus = readFileSync(new URL('./corpus.jsonl', import.meta.url), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => (JSON.parse(l) as { cmd: string }).cmd);
 
 let cached: GuardEngine;
 let uncached: GuardEngine;
@@ -22,19 +25,27 @@ beforeAll(async () => {
   uncached = await loadGuard({ decisionCache: 0 });
   const dir = mkdtempSync(join(tmpdir(), 'gh-cache-'));
   const f = join(dir, 'team.yaml');
-  writeFileSync(f, `version: 1
+  writeFileSync(
+    f,
+    `version: 1
 name: team
 applies_to: { tokens: ['team-*'] }
 commands:
   rules:
     - { id: no-make-deploy, commands: [make], args: ['^deploy'], decision: deny, message: deploys go through CI }
-`);
+`,
+  );
   withTeam = await loadGuard({ policyFiles: [f] });
 });
 
 describe('guard decision cache', () => {
   it('answers every corpus command exactly as the uncached engine, on the first call and on a hit', () => {
-    const ctxs: (GuardContext | undefined)[] = [undefined, { policy: 'strict' }, { token: 'ci-1' }, { target: 'prod-db', token: 'x' }];
+    const ctxs: (GuardContext | undefined)[] = [
+      undefined,
+      { policy: 'strict' },
+      { token: 'ci-1' },
+      { target: 'prod-db', token: 'x' },
+    ];
     for (const ctx of ctxs) {
       for (const c of corpus) {
         const want = uncached.checkCommand(c, ctx);
@@ -50,12 +61,22 @@ describe('guard decision cache', () => {
     expect(treeCopyMode()).toBe('fast');
   });
 
-  it('never reuses one policy\'s answer for another', () => {
+  it("never reuses one policy's answer for another", () => {
     // In the sandbox, default allows `make deploy`; strict needs approval; the team policy denies it.
     const sb = { context: 'sandbox' } as const;
-    const seq: [GuardContext | undefined, string][] = [[sb, 'allow'], [{ ...sb, policy: 'strict' }, 'approve'], [{ ...sb, token: 'team-a' }, 'deny'], [sb, 'allow'], [{ ...sb, token: 'team-a' }, 'deny'], [{ ...sb, policy: 'strict' }, 'approve'], [undefined, 'approve']];
-    for (const [ctx, want] of seq) expect(withTeam.checkCommand('make deploy', ctx).decision, JSON.stringify(ctx)).toBe(want);
-    for (const [ctx, want] of [...seq].reverse()) expect(withTeam.checkCommand('make deploy', ctx).decision, JSON.stringify(ctx)).toBe(want);
+    const seq: [GuardContext | undefined, string][] = [
+      [sb, 'allow'],
+      [{ ...sb, policy: 'strict' }, 'approve'],
+      [{ ...sb, token: 'team-a' }, 'deny'],
+      [sb, 'allow'],
+      [{ ...sb, token: 'team-a' }, 'deny'],
+      [{ ...sb, policy: 'strict' }, 'approve'],
+      [undefined, 'approve'],
+    ];
+    for (const [ctx, want] of seq)
+      expect(withTeam.checkCommand('make deploy', ctx).decision, JSON.stringify(ctx)).toBe(want);
+    for (const [ctx, want] of [...seq].reverse())
+      expect(withTeam.checkCommand('make deploy', ctx).decision, JSON.stringify(ctx)).toBe(want);
   });
 
   it('keys on the exact command text', () => {
@@ -114,7 +135,8 @@ describe('guard decision cache and the command input', () => {
       [{ session: true }, 'approve'],
       [{ env: {} }, 'approve'],
     ];
-    for (const [input, want] of [...seq, ...[...seq].reverse()]) expect(e.checkCommand('sh', undefined, input).decision, JSON.stringify(input)).toBe(want);
+    for (const [input, want] of [...seq, ...[...seq].reverse()])
+      expect(e.checkCommand('sh', undefined, input).decision, JSON.stringify(input)).toBe(want);
   });
 
   it('session lines are cached apart from plain commands and match the uncached answer', () => {

@@ -11,8 +11,12 @@ function ctx(stdinText = ''): { c: Parameters<typeof run>[1]; out: () => string;
   const stderr = new PassThrough();
   let o = '';
   let e = '';
-  stdout.on('data', (d: Buffer) => { o += d.toString(); });
-  stderr.on('data', (d: Buffer) => { e += d.toString(); });
+  stdout.on('data', (d: Buffer) => {
+    o += d.toString();
+  });
+  stderr.on('data', (d: Buffer) => {
+    e += d.toString();
+  });
   return { c: { stdout, stderr, stdin: Readable.from([stdinText]), env: {} }, out: () => o, err: () => e };
 }
 
@@ -31,11 +35,23 @@ describe('gatehouse guard check', () => {
   it('--json prints one decision object', async () => {
     const a = ctx();
     expect(await run(['check', '--json', '--', 'rm -rf /'], a.c)).toBe(20);
-    expect(JSON.parse(a.out())).toEqual({ decision: 'deny', rule: 'fs.rm-root', reason: expect.any(String), matched: 'rm -rf /' });
+    expect(JSON.parse(a.out())).toEqual({
+      decision: 'deny',
+      rule: 'fs.rm-root',
+      reason: expect.any(String),
+      matched: 'rm -rf /',
+    });
   });
 
   it('usage errors exit 2', async () => {
-    for (const args of [[], ['check'], ['check', '--'], ['check', '--bogus', '--', 'ls'], ['nope'], ['check', '--policy']]) {
+    for (const args of [
+      [],
+      ['check'],
+      ['check', '--'],
+      ['check', '--bogus', '--', 'ls'],
+      ['nope'],
+      ['check', '--policy'],
+    ]) {
       const a = ctx();
       expect(await run(args, a.c), JSON.stringify(args)).toBe(2);
       expect(a.err()).toMatch(/usage/);
@@ -49,10 +65,21 @@ describe('gatehouse guard check', () => {
   });
 
   it('--jsonl answers one line per input line, in order, with errors inline', async () => {
-    const lines = [JSON.stringify('ls'), 'not json', JSON.stringify('rm -rf /'), JSON.stringify(42), JSON.stringify('kubectl delete ns x'), JSON.stringify('echo ' + 'a'.repeat(MAX_COMMAND_BYTES))];
+    const lines = [
+      JSON.stringify('ls'),
+      'not json',
+      JSON.stringify('rm -rf /'),
+      JSON.stringify(42),
+      JSON.stringify('kubectl delete ns x'),
+      JSON.stringify('echo ' + 'a'.repeat(MAX_COMMAND_BYTES)),
+    ];
     const a = ctx(lines.join('\n') + '\n');
     expect(await run(['check', '--jsonl'], a.c)).toBe(0);
-    const out = a.out().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const out = a
+      .out()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(out).toHaveLength(6);
     expect(out[0]).toMatchObject({ decision: 'allow' });
     expect(Object.keys(out[0]).sort()).toEqual(['decision', 'matched', 'reason', 'rule']);
@@ -66,10 +93,17 @@ describe('gatehouse guard check', () => {
   it('--policy FILE applies that policy, including redirect (exit 30)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'gh-guard-'));
     const f = join(dir, 'p.yaml');
-    writeFileSync(f, `version: 1\nname: team\ncommands:\n  rules:\n    - id: no-yarn\n      commands: [yarn]\n      decision: redirect\n      redirect: npm install\n      message: this repo uses npm\n    - id: docker-rm-ok\n      commands: [docker]\n      args: ['^rm ']\n      decision: allow\n      message: dev containers are disposable\n`);
+    writeFileSync(
+      f,
+      `version: 1\nname: team\ncommands:\n  rules:\n    - id: no-yarn\n      commands: [yarn]\n      decision: redirect\n      redirect: npm install\n      message: this repo uses npm\n    - id: docker-rm-ok\n      commands: [docker]\n      args: ['^rm ']\n      decision: allow\n      message: dev containers are disposable\n`,
+    );
     const a = ctx();
     expect(await run(['check', '--policy', f, '--json', '--', 'yarn add x'], a.c)).toBe(30);
-    expect(JSON.parse(a.out())).toMatchObject({ decision: 'redirect', redirect: 'npm install', rule: 'user:team:no-yarn' });
+    expect(JSON.parse(a.out())).toMatchObject({
+      decision: 'redirect',
+      redirect: 'npm install',
+      rule: 'user:team:no-yarn',
+    });
     const b = ctx();
     expect(await run(['check', '--policy', f, '--', 'docker rm -f db'], b.c)).toBe(0);
     const c = ctx();

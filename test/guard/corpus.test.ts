@@ -14,11 +14,22 @@ import { loadGuard, type GuardEngine } from '../../src/guard/index.js';
  * Fails if any non-benign command is allowed in either context, if a row's answer differs from
  * its label, or if more than 3% of the benign rows are flagged in the sandbox.
  */
-interface Row { expect: 'allow' | 'approve' | 'deny' | 'notallow'; class: string; cmd: string; ssh?: 'allow' | 'approve' | 'deny'; changed?: string }
-const rows: Row[] = readFileSync(new URL('./corpus.jsonl', import.meta.url), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Row);
+interface Row {
+  expect: 'allow' | 'approve' | 'deny' | 'notallow';
+  class: string;
+  cmd: string;
+  ssh?: 'allow' | 'approve' | 'deny';
+  changed?: string;
+}
+const rows: Row[] = readFileSync(new URL('./corpus.jsonl', import.meta.url), 'utf8')
+  .trim()
+  .split('\n')
+  .map((l) => JSON.parse(l) as Row);
 
 let g: GuardEngine;
-beforeAll(async () => { g = await loadGuard(); });
+beforeAll(async () => {
+  g = await loadGuard();
+});
 
 function matches(expect: Row['expect'], got: string): boolean {
   return expect === 'notallow' ? got !== 'allow' : got === expect;
@@ -39,12 +50,17 @@ describe('guard corpus', () => {
       const s = stats.get(key) ?? { n: 0, exact: 0, allowed: 0, flagged: 0 };
       s.n++;
       if (matches(r.expect, d.decision)) s.exact++;
-      if (d.decision === 'allow') s.allowed++; else s.flagged++;
+      if (d.decision === 'allow') s.allowed++;
+      else s.flagged++;
       stats.set(key, s);
       if (r.expect !== 'allow' && d.decision === 'allow') allowedBad.push(`${JSON.stringify(r.cmd)} (${r.class})`);
-      if (r.expect === 'allow' && d.decision !== 'allow') flaggedBenign.push(`${JSON.stringify(r.cmd)} -> ${d.decision} ${d.rule}`);
+      if (r.expect === 'allow' && d.decision !== 'allow')
+        flaggedBenign.push(`${JSON.stringify(r.cmd)} -> ${d.decision} ${d.rule}`);
     }
-    const table = [...stats].map(([k, s]) => `| ${k.padEnd(24)} | ${String(s.n).padStart(4)} | ${((100 * s.exact) / s.n).toFixed(1).padStart(6)}% exact | ${String(s.allowed).padStart(4)} allowed |`);
+    const table = [...stats].map(
+      ([k, s]) =>
+        `| ${k.padEnd(24)} | ${String(s.n).padStart(4)} | ${((100 * s.exact) / s.n).toFixed(1).padStart(6)}% exact | ${String(s.allowed).padStart(4)} allowed |`,
+    );
     console.log(['| class/expected           |    n |   accuracy    |   allowed |', ...table].join('\n'));
     if (flaggedBenign.length) console.log('benign flagged:\n  ' + flaggedBenign.join('\n  '));
     expect(allowedBad).toEqual([]);
@@ -58,7 +74,8 @@ describe('guard corpus', () => {
       const d = g.checkCommand(r.cmd, { context: 'ssh' });
       if (r.expect !== 'allow' && d.decision === 'allow') wrong.push(`allowed: ${JSON.stringify(r.cmd)} (${r.class})`);
       const want = r.ssh ?? (r.expect === 'allow' ? 'allow' : undefined);
-      if (want !== undefined && d.decision !== want) wrong.push(`${JSON.stringify(r.cmd)}: ${d.decision} ${d.rule}, labelled ${want}`);
+      if (want !== undefined && d.decision !== want)
+        wrong.push(`${JSON.stringify(r.cmd)}: ${d.decision} ${d.rule}, labelled ${want}`);
     }
     expect(wrong).toEqual([]);
   });

@@ -45,7 +45,10 @@ vi.setConfig({ testTimeout: PROP_TIMEOUT });
 const BASH = '/bin/bash';
 const hasBash = existsSync(BASH);
 const CI = process.env.CI === 'true';
-if (!hasBash) console.warn(`differential.test: ${BASH} is missing, the differential test against bash is ${CI ? 'FAILING (CI=true)' : 'SKIPPED'}`);
+if (!hasBash)
+  console.warn(
+    `differential.test: ${BASH} is missing, the differential test against bash is ${CI ? 'FAILING (CI=true)' : 'SKIPPED'}`,
+  );
 const RUNS = Number(process.env.GUARD_DIFF_RUNS ?? 2000);
 const SEED = Number(process.env.GUARD_PROP_SEED ?? process.env.GUARD_DIFF_SEED ?? 20_260_717);
 
@@ -53,7 +56,14 @@ let parser: Parser;
 let g: GuardEngine;
 let work = '';
 let disable = '';
-const stats = { generated: 0, resolved: 0, bashRuns: 0, unresolvedStructural: 0, compoundResolved: 0, compoundCommands: 0 };
+const stats = {
+  generated: 0,
+  resolved: 0,
+  bashRuns: 0,
+  unresolvedStructural: 0,
+  compoundResolved: 0,
+  compoundCommands: 0,
+};
 
 beforeAll(async () => {
   parser = await loadBashParser();
@@ -65,7 +75,11 @@ beforeAll(async () => {
   resetOutWork();
   if (hasBash) {
     const r = spawnSync(BASH, ['--norc', '--noprofile', '-c', 'compgen -b'], { encoding: 'utf8' });
-    disable = r.stdout.split('\n').filter((b) => b && b !== 'printf' && b !== 'enable').concat('enable').join(' ');
+    disable = r.stdout
+      .split('\n')
+      .filter((b) => b && b !== 'printf' && b !== 'enable')
+      .concat('enable')
+      .join(' ');
   }
 });
 afterAll(() => {
@@ -78,7 +92,11 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*(\[[A-Za-z0-9_]*\])?$/;
 /** Program names command mode cannot observe: the handler's own tools, `%job` (bash runs `fg`), `~…` (may expand to a path). */
 const NOT_OBSERVABLE = /^(printf|command_not_found_handle|printargs)$|^[%~]/;
 
-interface BashResult { argv: Buffer[]; status: number | null; stderr: string }
+interface BashResult {
+  argv: Buffer[];
+  status: number | null;
+  stderr: string;
+}
 
 /** Runs a script in the contained bash (see the file comment); stdout and stderr as bytes. */
 function spawnBash(script: string, locale: string): { stdout: Buffer; stderr: Buffer; status: number | null } {
@@ -104,7 +122,9 @@ const FIXTURES = ['a', 'b', 'x', 'ab', 'rm', '-rf', 'é'];
 /** Puts the sandbox's scratch directory back to the fixtures, all dated long ago. */
 function resetOutWork(): void {
   const dir = Buffer.from(outWork);
-  for (const f of readdirSync(dir, { encoding: 'buffer' })) if (!FIXTURES.includes(f.toString('utf8'))) rmSync(Buffer.concat([dir, Buffer.from('/'), f]), { recursive: true, force: true });
+  for (const f of readdirSync(dir, { encoding: 'buffer' }))
+    if (!FIXTURES.includes(f.toString('utf8')))
+      rmSync(Buffer.concat([dir, Buffer.from('/'), f]), { recursive: true, force: true });
   for (const f of FIXTURES) {
     writeFileSync(join(outWork, f), '');
     utimesSync(join(outWork, f), 1000, 1000);
@@ -113,13 +133,45 @@ function resetOutWork(): void {
 /** Names in the scratch directory that the last run created or wrote, as bytes. */
 function writtenInOutWork(): Buffer[] {
   const dir = Buffer.from(outWork);
-  return readdirSync(dir, { encoding: 'buffer' }).filter((f) => statSync(Buffer.concat([dir, Buffer.from('/'), f])).mtimeMs > 1_000_000);
+  return readdirSync(dir, { encoding: 'buffer' }).filter(
+    (f) => statSync(Buffer.concat([dir, Buffer.from('/'), f])).mtimeMs > 1_000_000,
+  );
 }
 function spawnSandboxedBash(script: string, locale: string): { stdout: Buffer; stderr: Buffer; status: number | null } {
   const r = spawnSync(
     BWRAP,
-    ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--bind', outWork, outWork, '--chdir', outWork, '--unshare-net', '--unshare-pid', '--unshare-ipc', '--die-with-parent', '--', BASH, '--norc', '--noprofile', '-c', script],
-    { env: { PATH: '/nonexistent-gatehouse-diff', HOME: '~', LC_ALL: locale }, input: '', timeout: 5000, maxBuffer: 1 << 20 },
+    [
+      '--ro-bind',
+      '/',
+      '/',
+      '--dev',
+      '/dev',
+      '--proc',
+      '/proc',
+      '--tmpfs',
+      '/tmp',
+      '--bind',
+      outWork,
+      outWork,
+      '--chdir',
+      outWork,
+      '--unshare-net',
+      '--unshare-pid',
+      '--unshare-ipc',
+      '--die-with-parent',
+      '--',
+      BASH,
+      '--norc',
+      '--noprofile',
+      '-c',
+      script,
+    ],
+    {
+      env: { PATH: '/nonexistent-gatehouse-diff', HOME: '~', LC_ALL: locale },
+      input: '',
+      timeout: 5000,
+      maxBuffer: 1 << 20,
+    },
   );
   return { stdout: r.stdout ?? Buffer.alloc(0), stderr: r.stderr ?? Buffer.alloc(0), status: r.status };
 }
@@ -129,7 +181,11 @@ function runBash(script: string, locale: string): BashResult {
   const out = r.stdout;
   const argv: Buffer[] = [];
   let from = 0;
-  for (let i = 0; i < out.length; i++) if (out[i] === 0) { argv.push(out.subarray(from, i)); from = i + 1; }
+  for (let i = 0; i < out.length; i++)
+    if (out[i] === 0) {
+      argv.push(out.subarray(from, i));
+      from = i + 1;
+    }
   if (from < out.length) argv.push(Buffer.concat([out.subarray(from), Buffer.from('<unterminated>')]));
   return { argv, status: r.status, stderr: r.stderr.toString('utf8') };
 }
@@ -152,7 +208,10 @@ function bashArgMode(line: string, locale: string): BashResult {
 /** Bash's assignments and argv for `line` run as a command that is not found. */
 function bashCommandMode(line: string, assignNames: string[], locale: string): BashResult {
   const show = assignNames.map((n) => `printf '%s\\0' "${n}=\${${n}-<unset>}"; `).join('');
-  return runBash(`command_not_found_handle() { ${HANDLER_GUARD}${show}printf '%s\\0' "$@"; }\n${setup()}${line}`, locale);
+  return runBash(
+    `command_not_found_handle() { ${HANDLER_GUARD}${show}printf '%s\\0' "$@"; }\n${setup()}${line}`,
+    locale,
+  );
 }
 
 const utf8 = (s: string): Buffer => Buffer.from(s, 'utf8');
@@ -204,7 +263,12 @@ function disagreement(line: string, loc: string): string | undefined {
   }
   const prog = sc.argv[0];
   const names = sc.assigns.map((x) => x.slice(0, x.indexOf('=')));
-  if (!prog.includes('/') && !NOT_OBSERVABLE.test(prog) && names.every((n) => NAME.test(n)) && new Set(names).size === names.length) {
+  if (
+    !prog.includes('/') &&
+    !NOT_OBSERVABLE.test(prog) &&
+    names.every((n) => NAME.test(n)) &&
+    new Set(names).size === names.length
+  ) {
     stats.bashRuns++;
     const c = bashCommandMode(line, names, locale);
     if (c.status !== 0 || c.stderr || !sameArgv(expectArgs, c.argv, line)) {
@@ -224,7 +288,11 @@ function disagreement(line: string, loc: string): string | undefined {
  */
 const RECORD_END = Buffer.from('\x01END\x01', 'latin1');
 const NEWLINE_MARK = '\x02NL\x02';
-function bashCommandsMode(line: string, locale: string, sandboxed = false): { records: Buffer[][]; status: number | null; stderr: string; raw: string; written: Buffer[] } {
+function bashCommandsMode(
+  line: string,
+  locale: string,
+  sandboxed = false,
+): { records: Buffer[][]; status: number | null; stderr: string; raw: string; written: Buffer[] } {
   if (sandboxed) resetOutWork();
   // Sandboxed (unrestricted bash, so output redirections work): records go to descriptor 9, a
   // copy of stderr made before the line runs, so the line's own redirections cannot divert them.
@@ -232,7 +300,9 @@ function bashCommandsMode(line: string, locale: string, sandboxed = false): { re
   // One format with a conversion per argument: printf then makes one pass and one write, so
   // records from concurrent pipeline stages cannot interleave.
   const handler = `command_not_found_handle() { ${HANDLER_GUARD}f=; for _ in "$@" e; do f+='%s\\0'; done; printf "$f" "\${@//$'\\n'/$'\\2NL\\2'}" $'\\1END\\1' >&${out}; }`;
-  const r = sandboxed ? spawnSandboxedBash(`exec 9>&2\n${handler}\n${setup()}${line}`, locale) : spawnBash(`${handler}\n${setup()}${line}`, locale);
+  const r = sandboxed
+    ? spawnSandboxedBash(`exec 9>&2\n${handler}\n${setup()}${line}`, locale)
+    : spawnBash(`${handler}\n${setup()}${line}`, locale);
   const err = r.stderr;
   const records: Buffer[][] = [];
   let cur: Buffer[] = [];
@@ -248,7 +318,13 @@ function bashCommandsMode(line: string, locale: string, sandboxed = false): { re
   }
   const rest = err.subarray(from).toString('utf8');
   if (cur.length) records.push([...cur, Buffer.from('<unterminated record>')]);
-  return { records, status: r.status, stderr: rest, raw: err.toString('latin1'), written: sandboxed ? writtenInOutWork() : [] };
+  return {
+    records,
+    status: r.status,
+    stderr: rest,
+    raw: err.toString('latin1'),
+    written: sandboxed ? writtenInOutWork() : [],
+  };
 }
 
 /**
@@ -271,7 +347,12 @@ function compoundDisagreement(line: string, loc: string, sandboxed = false): str
   // A redirection or expansion that fails when it runs (a copy of a descriptor the line closed, a
   // target that is missing, a directory or not writable, `${}`): bash refuses that command before
   // it runs, so there is nothing to compare.
-  if (/: (Bad file descriptor|Is a directory|No such file or directory|Read-only file system|Permission denied|ambiguous redirect|bad substitution)\n/.test(b.raw)) return undefined;
+  if (
+    /: (Bad file descriptor|Is a directory|No such file or directory|Read-only file system|Permission denied|ambiguous redirect|bad substitution)\n/.test(
+      b.raw,
+    )
+  )
+    return undefined;
   // An output redirection that quoting spelled (`'>'`… closing a string): restricted bash refuses
   // it; the sandboxed property covers such lines.
   if (!sandboxed && /restricted: cannot redirect output/.test(b.raw)) return undefined;
@@ -311,39 +392,241 @@ function mustNotAllow(line: string): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Generators: words from pieces rich in shell syntax.
 
-const PLAIN = ['a', 'b', 'x', 'rm', '-rf', '-', '/', '.', '..', '=', '#', '%', '+', ',', ':', '@', '^', '-c', 'é', '日本', '\u00a0', '😀', '0', '1', '!', '$', '}', ']', '~'];
+const PLAIN = [
+  'a',
+  'b',
+  'x',
+  'rm',
+  '-rf',
+  '-',
+  '/',
+  '.',
+  '..',
+  '=',
+  '#',
+  '%',
+  '+',
+  ',',
+  ':',
+  '@',
+  '^',
+  '-c',
+  'é',
+  '日本',
+  '\u00a0',
+  '😀',
+  '0',
+  '1',
+  '!',
+  '$',
+  '}',
+  ']',
+  '~',
+];
 /** Characters inside quotes and after backslashes (control characters included on purpose). */
-const CHARS = ['a', 'b', ' ', '\t', '\n', "'", '"', '\\', '$', '`', '#', '~', '{', '}', ',', '*', '?', '[', ']', '!', '=', ';', '&', '|', '<', '>', '(', ')', 'é', '😀', '\x01', '\x7f', '\r', '\x1b', '\u2028', 'x', '0', '7', '9', 'u', 'c'];
-const ANSI_ESC = ['\\x41', '\\x2f', '\\x7', '\\x', '\\xg', '\\xff', '\\xe9', '\\x00', '\\101', '\\0', '\\00', '\\000', '\\400', '\\777', '\\8', '\\u0041', '\\u00e9', '\\u', '\\u12345', '\\U0001F600', '\\U41', '\\U110000', '\\ud800', '\\c', '\\ca', '\\cA', '\\c@', '\\c?', '\\c[', '\\c\\\\', '\\c\\', "\\c'", '\\e', '\\E', '\\n', '\\t', '\\a', '\\b', '\\f', '\\r', '\\v', "\\'", '\\"', '\\?', '\\\\', '\\q', '\\ ', '\\$', '\\`', '\\\n', 'a', '$', '"', ' ', '\n', 'rm', '/', '\\/'];
-const DQ_ESC = ['\\\\', '\\$', '\\"', '\\`', '\\\n', '\\a', '\\n', "\\'", '\\ ', 'a', ' ', "'", '#', '~', '*', '{a,b}', '$', '$ ', '$"', "$'", '!', '\n', 'é', '\t'];
+const CHARS = [
+  'a',
+  'b',
+  ' ',
+  '\t',
+  '\n',
+  "'",
+  '"',
+  '\\',
+  '$',
+  '`',
+  '#',
+  '~',
+  '{',
+  '}',
+  ',',
+  '*',
+  '?',
+  '[',
+  ']',
+  '!',
+  '=',
+  ';',
+  '&',
+  '|',
+  '<',
+  '>',
+  '(',
+  ')',
+  'é',
+  '😀',
+  '\x01',
+  '\x7f',
+  '\r',
+  '\x1b',
+  '\u2028',
+  'x',
+  '0',
+  '7',
+  '9',
+  'u',
+  'c',
+];
+const ANSI_ESC = [
+  '\\x41',
+  '\\x2f',
+  '\\x7',
+  '\\x',
+  '\\xg',
+  '\\xff',
+  '\\xe9',
+  '\\x00',
+  '\\101',
+  '\\0',
+  '\\00',
+  '\\000',
+  '\\400',
+  '\\777',
+  '\\8',
+  '\\u0041',
+  '\\u00e9',
+  '\\u',
+  '\\u12345',
+  '\\U0001F600',
+  '\\U41',
+  '\\U110000',
+  '\\ud800',
+  '\\c',
+  '\\ca',
+  '\\cA',
+  '\\c@',
+  '\\c?',
+  '\\c[',
+  '\\c\\\\',
+  '\\c\\',
+  "\\c'",
+  '\\e',
+  '\\E',
+  '\\n',
+  '\\t',
+  '\\a',
+  '\\b',
+  '\\f',
+  '\\r',
+  '\\v',
+  "\\'",
+  '\\"',
+  '\\?',
+  '\\\\',
+  '\\q',
+  '\\ ',
+  '\\$',
+  '\\`',
+  '\\\n',
+  'a',
+  '$',
+  '"',
+  ' ',
+  '\n',
+  'rm',
+  '/',
+  '\\/',
+];
+const DQ_ESC = [
+  '\\\\',
+  '\\$',
+  '\\"',
+  '\\`',
+  '\\\n',
+  '\\a',
+  '\\n',
+  "\\'",
+  '\\ ',
+  'a',
+  ' ',
+  "'",
+  '#',
+  '~',
+  '*',
+  '{a,b}',
+  '$',
+  '$ ',
+  '$"',
+  "$'",
+  '!',
+  '\n',
+  'é',
+  '\t',
+];
 
-const chars = (alphabet: string[], max: number): fc.Arbitrary<string> => fc.array(fc.constantFrom(...alphabet), { maxLength: max }).map((a) => a.join(''));
+const chars = (alphabet: string[], max: number): fc.Arbitrary<string> =>
+  fc.array(fc.constantFrom(...alphabet), { maxLength: max }).map((a) => a.join(''));
 
 const piece: fc.Arbitrary<string> = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...PLAIN) },
-  { weight: 3, arbitrary: chars(CHARS.filter((c) => c !== "'"), 4).map((s) => `'${s}'`) },
+  {
+    weight: 3,
+    arbitrary: chars(
+      CHARS.filter((c) => c !== "'"),
+      4,
+    ).map((s) => `'${s}'`),
+  },
   { weight: 3, arbitrary: chars(DQ_ESC, 3).map((s) => `"${s}"`) },
   { weight: 3, arbitrary: chars(ANSI_ESC, 3).map((s) => `$'${s.replace(/(^|[^\\])'/g, "$1\\'")}'`) },
   { weight: 1, arbitrary: chars(DQ_ESC, 2).map((s) => `$"${s}"`) },
   { weight: 3, arbitrary: fc.constantFrom(...CHARS).map((c) => `\\${c}`) },
   { weight: 1, arbitrary: fc.constantFrom("''", '""', "$''", '$""') },
-  { weight: 1, arbitrary: fc.constantFrom('~', '~/x', '~/', '{a,b}', '{a..c}', '{}', '{a}', '{,}', 'a{b', '{', '*', '?', '[a]', '[!a]', '[', '\\*', '#x', 'a#b', '\\\n') },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '~',
+      '~/x',
+      '~/',
+      '{a,b}',
+      '{a..c}',
+      '{}',
+      '{a}',
+      '{,}',
+      'a{b',
+      '{',
+      '*',
+      '?',
+      '[a]',
+      '[!a]',
+      '[',
+      '\\*',
+      '#x',
+      'a#b',
+      '\\\n',
+    ),
+  },
 );
 
 const word: fc.Arbitrary<string> = fc.array(piece, { minLength: 1, maxLength: 4 }).map((ps) => ps.join(''));
 const assignName = fc.constantFrom('A', 'a_1', '_x', 'PATHX', '1a', 'a-b', "'A'", 'A\\', 'a[0]', 'é');
-const assignment = fc.tuple(assignName, fc.constantFrom('=', '+='), fc.oneof(word, fc.constant(''))).map(([n, op, v]) => `${n}${op}${v}`);
+const assignment = fc
+  .tuple(assignName, fc.constantFrom('=', '+='), fc.oneof(word, fc.constant('')))
+  .map(([n, op, v]) => `${n}${op}${v}`);
 const sep = fc.constantFrom(' ', ' ', '\t', '  ', ' \\\n');
 
 const line: fc.Arbitrary<string> = fc
-  .tuple(fc.array(assignment, { maxLength: 2 }), fc.array(word, { minLength: 1, maxLength: 5 }), fc.array(sep, { minLength: 7, maxLength: 7 }))
+  .tuple(
+    fc.array(assignment, { maxLength: 2 }),
+    fc.array(word, { minLength: 1, maxLength: 5 }),
+    fc.array(sep, { minLength: 7, maxLength: 7 }),
+  )
   .map(([as, ws, ss]) => [...as, ...ws].map((w, i) => (i ? ss[i % ss.length] : '') + w).join(''));
 
 /**
  * Dangerous argvs spelled with every character in a random quoting style: bash must read the
  * same argv as the guard, and the guard's decision must be the plain spelling's decision.
  */
-const DANGEROUS = [['rm', '-rf', '/'], ['rm', '-r', '-f', '~'], ['cat', '/etc/shadow'], ['sudo', 'rm', '-rf', '/'], ['bash', '-c', 'rm -rf /'], ['dd', 'if=/dev/zero', 'of=/dev/sda'], ['mkfs.ext4', '/dev/sda'], ['shutdown', 'now'], ['git', 'push', '--force']];
+const DANGEROUS = [
+  ['rm', '-rf', '/'],
+  ['rm', '-r', '-f', '~'],
+  ['cat', '/etc/shadow'],
+  ['sudo', 'rm', '-rf', '/'],
+  ['bash', '-c', 'rm -rf /'],
+  ['dd', 'if=/dev/zero', 'of=/dev/sda'],
+  ['mkfs.ext4', '/dev/sda'],
+  ['shutdown', 'now'],
+  ['git', 'push', '--force'],
+];
 const spell = (c: string): fc.Arbitrary<string> => {
   const hex = c.charCodeAt(0).toString(16).padStart(2, '0');
   const oct = c.charCodeAt(0).toString(8);
@@ -375,7 +658,12 @@ const redirection = fc.oneof(
 );
 const segmentWith = (redir: fc.Arbitrary<string>): fc.Arbitrary<string> =>
   fc
-    .tuple(fc.array(word, { minLength: 1, maxLength: 4 }), fc.array(redir, { maxLength: 2 }), fc.array(fc.nat(4), { minLength: 2, maxLength: 2 }), fc.array(sep, { minLength: 6, maxLength: 6 }))
+    .tuple(
+      fc.array(word, { minLength: 1, maxLength: 4 }),
+      fc.array(redir, { maxLength: 2 }),
+      fc.array(fc.nat(4), { minLength: 2, maxLength: 2 }),
+      fc.array(sep, { minLength: 6, maxLength: 6 }),
+    )
     .map(([ws, rs, at, ss]) => {
       const parts = [...ws];
       // A redirection may come first, between words, or last; a word that follows `<` is its target.
@@ -386,10 +674,31 @@ const segment = segmentWith(redirection);
 /** Output redirections and descriptor copies (never descriptor 9, which carries the records). */
 const outRedirection = fc.oneof(
   redirection,
-  fc.constantFrom('>o', '> o', '>>o', '2>o', '&>o', '>|o', '>"o"', "1>'o'", '2>&1', '>&2', '1>&2', '2>/dev/null', '>/dev/null', '>&-', '3>o', 'o>o', '>o\\'),
+  fc.constantFrom(
+    '>o',
+    '> o',
+    '>>o',
+    '2>o',
+    '&>o',
+    '>|o',
+    '>"o"',
+    "1>'o'",
+    '2>&1',
+    '>&2',
+    '1>&2',
+    '2>/dev/null',
+    '>/dev/null',
+    '>&-',
+    '3>o',
+    'o>o',
+    '>o\\',
+  ),
 );
 const outCompound: fc.Arbitrary<string> = fc
-  .tuple(fc.array(segmentWith(outRedirection), { minLength: 1, maxLength: 3 }), fc.array(fc.constantFrom(' ; ', ' | ', ' && ', '\n'), { minLength: 2, maxLength: 2 }))
+  .tuple(
+    fc.array(segmentWith(outRedirection), { minLength: 1, maxLength: 3 }),
+    fc.array(fc.constantFrom(' ; ', ' | ', ' && ', '\n'), { minLength: 2, maxLength: 2 }),
+  )
   .map(([segs, js]) => segs.map((s, i) => (i ? js[i - 1] : '') + s).join(''));
 const joiner = fc.constantFrom(' ; ', ';', ' | ', '|', ' && ', '\n', ' |\n', ' || ', ' & ', '&');
 const grouped = fc.oneof(
@@ -398,7 +707,7 @@ const grouped = fc.oneof(
   { weight: 1, arbitrary: segment.map((s) => `(${s})`) },
   { weight: 1, arbitrary: fc.tuple(segment, segment).map(([a, b]) => `{ ${a}; ${b}; }`) },
 );
-const heredoc = fc.constantFrom('', ' <<EOF\nrm -rf /\nEOF', ' <<\'EOF\'\n$(x)\nEOF', ' <<-EOF\n\tx\n\tEOF');
+const heredoc = fc.constantFrom('', ' <<EOF\nrm -rf /\nEOF', " <<'EOF'\n$(x)\nEOF", ' <<-EOF\n\tx\n\tEOF');
 const compound: fc.Arbitrary<string> = fc
   .tuple(fc.array(grouped, { minLength: 1, maxLength: 3 }), fc.array(joiner, { minLength: 2, maxLength: 2 }), heredoc)
   .map(([segs, js, hd]) => segs.map((s, i) => (i ? js[i - 1] : '') + s).join('') + hd);
@@ -420,7 +729,7 @@ describe.skipIf(!hasBash && !CI)('guard word evaluation agrees with bash', () =>
     );
   });
 
-  it('pipelines, lists and input redirections: every command\'s argv is the argv bash runs', () => {
+  it("pipelines, lists and input redirections: every command's argv is the argv bash runs", () => {
     fc.assert(
       fc.property(compound, locale, (l, loc) => {
         const d = compoundDisagreement(l, loc);
@@ -430,16 +739,19 @@ describe.skipIf(!hasBash && !CI)('guard word evaluation agrees with bash', () =>
     );
   });
 
-  it.skipIf(!hasBwrap && !CI)('output redirections (unrestricted bash in bubblewrap): every command\'s argv is the argv bash runs', () => {
-    expect(hasBwrap, `${BWRAP} is missing or cannot run: the output-redirection differential needs it`).toBe(true);
-    fc.assert(
-      fc.property(outCompound, locale, (l, loc) => {
-        const d = compoundDisagreement(l, loc, true);
-        expect(d, `${JSON.stringify(l)}: ${d}`).toBeUndefined();
-      }),
-      { seed: SEED + 4, numRuns: RUNS },
-    );
-  });
+  it.skipIf(!hasBwrap && !CI)(
+    "output redirections (unrestricted bash in bubblewrap): every command's argv is the argv bash runs",
+    () => {
+      expect(hasBwrap, `${BWRAP} is missing or cannot run: the output-redirection differential needs it`).toBe(true);
+      fc.assert(
+        fc.property(outCompound, locale, (l, loc) => {
+          const d = compoundDisagreement(l, loc, true);
+          expect(d, `${JSON.stringify(l)}: ${d}`).toBeUndefined();
+        }),
+        { seed: SEED + 4, numRuns: RUNS },
+      );
+    },
+  );
 
   it('commands the guard cannot resolve for structural reasons are never allowed', () => {
     fc.assert(
@@ -462,7 +774,11 @@ describe.skipIf(!hasBash && !CI)('guard word evaluation agrees with bash', () =>
         expect(got.decision, JSON.stringify(l)).not.toBe('allow');
         // A spelling the parser reads differently from bash fails closed (parse.*) instead of
         // reaching the rule; anything it reads faithfully must get the plain spelling's verdict.
-        if (!got.rule.startsWith('parse.')) expect({ decision: got.decision, rule: got.rule }, JSON.stringify(l)).toEqual({ decision: want?.decision, rule: want?.rule });
+        if (!got.rule.startsWith('parse.'))
+          expect({ decision: got.decision, rule: got.rule }, JSON.stringify(l)).toEqual({
+            decision: want?.decision,
+            rule: want?.rule,
+          });
       }),
       { seed: SEED + 2, numRuns: Math.max(200, Math.floor(RUNS / 4)) },
     );
@@ -473,17 +789,18 @@ describe.skipIf(!hasBash && !CI)('guard word evaluation agrees with bash', () =>
  * Exploration aid: GUARD_DIFF_COLLECT=1 prints every disagreement in a sample instead of stopping
  * at the first. Registered only when asked for, so a normal run (and CI) shows no skipped test.
  */
-if (process.env.GUARD_DIFF_COLLECT === '1' && hasBash) describe('collect disagreements', () => {
-  it('lists them', () => {
-    const found = new Map<string, string>();
-    for (const l of fc.sample(line, { seed: SEED, numRuns: RUNS })) {
-      const d = disagreement(l, 'C.UTF-8');
-      if (d) found.set(l, d);
-    }
-    for (const [l, d] of found) console.log(JSON.stringify(l), d);
-    console.log(`collected ${found.size} disagreements`);
+if (process.env.GUARD_DIFF_COLLECT === '1' && hasBash)
+  describe('collect disagreements', () => {
+    it('lists them', () => {
+      const found = new Map<string, string>();
+      for (const l of fc.sample(line, { seed: SEED, numRuns: RUNS })) {
+        const d = disagreement(l, 'C.UTF-8');
+        if (d) found.set(l, d);
+      }
+      for (const [l, d] of found) console.log(JSON.stringify(l), d);
+      console.log(`collected ${found.size} disagreements`);
+    });
   });
-});
 
 /**
  * Disagreements the differential found, minimized. DENY: each was `allow` while bash runs
@@ -500,7 +817,10 @@ const REGRESSION_DENY: [string, string][] = [
   ['"r"m$1 -rf /', 'tree-sitter splits "r"m$ and 1; bash expands $1 (empty) and runs rm'],
   ["echo $'\\\\' \nrm -rf /\n#'", "tree-sitter runs $'\\\\' on to the last quote; bash ends it and runs rm"],
   // Found by the pipelines-and-redirections property:
-  ["<<< ''\\echo rm -rf /", "tree-sitter ends the here-string at '' and runs \\echo; bash's here-string is ''\\echo and it runs rm (was allow)"],
+  [
+    "<<< ''\\echo rm -rf /",
+    "tree-sitter ends the here-string at '' and runs \\echo; bash's here-string is ''\\echo and it runs rm (was allow)",
+  ],
   ["cat <<< ''\\x rm -rf /", 'same, after a program name'],
   ['0<a rm -rf /', 'tree-sitter reads a program "0"; bash reads the descriptor 0 and runs rm (was approve)'],
   ['{} ; rm -rf /', 'tree-sitter reads an empty group; bash runs a program "{}", then rm'],
@@ -512,10 +832,16 @@ const REGRESSION_DENY: [string, string][] = [
 ];
 /** Lines of several commands: the argv of each, as bash builds them (pipelines, lists, redirects). */
 const REGRESSION_COMPOUND: [string, string[][] | undefined][] = [
-  ['echo x | rm <a -rf /', [['echo', 'x'], ['rm', '-rf', '/']]],
+  [
+    'echo x | rm <a -rf /',
+    [
+      ['echo', 'x'],
+      ['rm', '-rf', '/'],
+    ],
+  ],
   ['x && a <a \\a', [['x'], ['a', 'a']]],
   ["a <a $''\\a''", [['a', 'a']]],
-  ['\'a\' ; [!a]', undefined],
+  ["'a' ; [!a]", undefined],
   ['<a a{b "" \\\n0<a', undefined],
   ["'a' >&- $'' ; a", [['a', ''], ['a']]],
   ["'a' \\\n\n2>/dev/null \\a", undefined],

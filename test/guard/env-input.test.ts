@@ -20,28 +20,65 @@ beforeAll(async () => {
   g = await loadGuard({ decisionCache: 0 });
   const dir = mkdtempSync(join(tmpdir(), 'gh-env-'));
   const f = join(dir, 'lax.yaml');
-  writeFileSync(f, "version: 1\nname: lax\ncommands:\n  rules:\n    - { id: all, commands: ['*'], decision: allow, message: everything }\n");
+  writeFileSync(
+    f,
+    "version: 1\nname: lax\ncommands:\n  rules:\n    - { id: all, commands: ['*'], decision: allow, message: everything }\n",
+  );
   lax = await loadGuard({ policyFiles: [f], decisionCache: 0 });
 });
 
 const withEnv = (cmd: string, env: Record<string, string>) => g.checkCommand(cmd, undefined, { env });
 
-describe('issue 13.2: hijacking names in the caller\'s env', () => {
-  it.each(['BASH_ENV', 'ENV', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'LD_AUDIT', 'DYLD_INSERT_LIBRARIES', 'GCONV_PATH', 'GLIBC_TUNABLES', 'SHELLOPTS', 'BASHOPTS', 'PS4', 'PS1', 'PROMPT_COMMAND', 'BASH_FUNC_ls', 'ZDOTDIR', 'INPUTRC'])(
-    'env %s (loader / shell startup) is deny, and no policy lowers it',
-    (name) => {
-      const d = withEnv('ls', { [name]: '/tmp/x' });
-      expect(d).toMatchObject({ decision: 'deny', rule: 'exec.env-hijack' });
-      expect(lax.checkCommand('ls', { policy: 'lax' }, { env: { [name]: '/tmp/x' } }).decision).toBe('deny');
-    },
-  );
+describe("issue 13.2: hijacking names in the caller's env", () => {
+  it.each([
+    'BASH_ENV',
+    'ENV',
+    'LD_PRELOAD',
+    'LD_LIBRARY_PATH',
+    'LD_AUDIT',
+    'DYLD_INSERT_LIBRARIES',
+    'GCONV_PATH',
+    'GLIBC_TUNABLES',
+    'SHELLOPTS',
+    'BASHOPTS',
+    'PS4',
+    'PS1',
+    'PROMPT_COMMAND',
+    'BASH_FUNC_ls',
+    'ZDOTDIR',
+    'INPUTRC',
+  ])('env %s (loader / shell startup) is deny, and no policy lowers it', (name) => {
+    const d = withEnv('ls', { [name]: '/tmp/x' });
+    expect(d).toMatchObject({ decision: 'deny', rule: 'exec.env-hijack' });
+    expect(lax.checkCommand('ls', { policy: 'lax' }, { env: { [name]: '/tmp/x' } }).decision).toBe('deny');
+  });
 
-  it.each(['PATH', 'HOME', 'IFS', 'CDPATH', 'GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_PARAMETERS', 'GIT_SSH_COMMAND', 'GIT_EXEC_PATH', 'GIT_ASKPASS', 'PAGER', 'EDITOR', 'LESSOPEN', 'NODE_OPTIONS', 'PYTHONPATH', 'PERL5OPT', 'RUBYOPT', 'JAVA_TOOL_OPTIONS', 'LUA_INIT_5_4', 'KUBECONFIG', 'TAR_OPTIONS', 'npm_config_script_shell'])(
-    'env %s (search paths, interpreters, tools) is approve',
-    (name) => {
-      expect(withEnv('ls', { [name]: 'x' })).toMatchObject({ decision: 'approve', rule: 'exec.env-hijack' });
-    },
-  );
+  it.each([
+    'PATH',
+    'HOME',
+    'IFS',
+    'CDPATH',
+    'GIT_CONFIG_COUNT',
+    'GIT_CONFIG_KEY_0',
+    'GIT_CONFIG_PARAMETERS',
+    'GIT_SSH_COMMAND',
+    'GIT_EXEC_PATH',
+    'GIT_ASKPASS',
+    'PAGER',
+    'EDITOR',
+    'LESSOPEN',
+    'NODE_OPTIONS',
+    'PYTHONPATH',
+    'PERL5OPT',
+    'RUBYOPT',
+    'JAVA_TOOL_OPTIONS',
+    'LUA_INIT_5_4',
+    'KUBECONFIG',
+    'TAR_OPTIONS',
+    'npm_config_script_shell',
+  ])('env %s (search paths, interpreters, tools) is approve', (name) => {
+    expect(withEnv('ls', { [name]: 'x' })).toMatchObject({ decision: 'approve', rule: 'exec.env-hijack' });
+  });
 
   it('ordinary names pass; malformed names and values are deny', () => {
     expect(withEnv('ls', { FOO: 'bar', PYTHONUNBUFFERED: '1', LDFLAGS: '-L.' }).decision).toBe('allow');
@@ -70,7 +107,7 @@ describe('issue 13.2: env values run as code are judged as the code they hold', 
     ['rm -rf $D', { D: '/' }],
     ['rm -rf "$D"', { D: '/home' }],
     ['python3 -c "$C"', { C: 'import shutil; shutil.rmtree("/")' }],
-    ['bash -c \'$P ~\'', { P: 'rm -rf' }],
+    ["bash -c '$P ~'", { P: 'rm -rf' }],
     ['timeout 5 bash -c "$P"', { P: 'rm -rf /' }],
     ['alias x="$P"', { P: 'rm -rf ~' }],
     ['watch "$P"', { P: 'rm -rf /' }],
@@ -79,7 +116,7 @@ describe('issue 13.2: env values run as code are judged as the code they hold', 
     expect(withEnv(cmd, env).decision, cmd).toBe('deny');
   });
 
-  it('the line\'s own assignment shadows the caller\'s value, as in bash', () => {
+  it("the line's own assignment shadows the caller's value, as in bash", () => {
     // bash runs `ls -rf ~` here: the line assigns P before expanding it, whatever the caller sent.
     expect(withEnv('P=ls; $P -rf ~', { P: 'rm' }).decision).toBe('allow');
     // Double quotes expand in the caller's shell, before sudo resets anything: `bash -c "ls -rf ~"`.
@@ -108,7 +145,7 @@ describe('issue 13.2: env values run as code are judged as the code they hold', 
     [': ${P:=rm}; $P -rf ~', { P: 'ls' }, 'a default-assigning expansion'],
     ['for P in rm; do $P -rf ~; done', { P: 'ls' }, 'a loop variable'],
     ["sudo bash -c '$P -rf ~'", { P: 'ls' }, 'sudo resets the environment of the shell it starts'],
-    ['env -i bash -c \'$P rm -rf ~\'', { P: 'echo' }, 'env -i clears it'],
+    ["env -i bash -c '$P rm -rf ~'", { P: 'echo' }, 'env -i clears it'],
     ['IFS=/; $P', { P: 'rm -rf ~' }, 'IFS is changed'],
     ['$RANDOM -rf ~', { RANDOM: 'ls' }, 'bash sets RANDOM itself'],
     ['$P -rf ~', { P: '{{vault:ops/x.cmd}}' }, 'a vault handle is filled after the guard judged'],
@@ -129,17 +166,28 @@ describe('issue 22 item 1: one exec-env list, used by the guard, the sandbox and
     expect(execEnvEntry('LD_ANYTHING')?.class).toBe('loader');
     expect(execEnvEntry('GIT_CONFIG_VALUE_3')?.class).toBe('tool');
     expect(execEnvEntry('BASH_FUNC_ls%%')?.class).toBe('shell-startup');
-    for (const ok of ['LDFLAGS', 'PATHX', 'PYTHONUNBUFFERED', 'LANG', 'TERM', 'FOO', 'ENVIRONMENT']) expect(execEnvEntry(ok), ok).toBeUndefined();
+    for (const ok of ['LDFLAGS', 'PATHX', 'PYTHONUNBUFFERED', 'LANG', 'TERM', 'FOO', 'ENVIRONMENT'])
+      expect(execEnvEntry(ok), ok).toBeUndefined();
     expect(execEnvVerdict('PS4')).toBe('deny');
     expect(execEnvVerdict('PATH')).toBe('approve');
   });
 
   it('inline assignments, env and sudo assignments, export and builtins that set a listed name are approve', () => {
     for (const cmd of [
-      'LD_PRELOAD=/tmp/x.so ls', 'GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.pager GIT_CONFIG_VALUE_0=id git log', 'SHELLOPTS=xtrace bash -c ls',
-      'env PS4=x bash -x -c true', 'env GIT_SSH_COMMAND=x git fetch', 'sudo PYTHONPATH=/tmp python3 --version', 'export NODE_OPTIONS=--require=./x.js',
-      'declare -x EDITOR=./x', 'read PATH <<< /tmp/bin; ls', 'printf -v PATH %s /tmp; ls', 'declare -n r=PATH; r=/tmp; ls', 'PATH=/tmp:$PATH ls',
-    ]) expect(g.checkCommand(cmd), cmd).toMatchObject({ decision: 'approve', rule: 'exec.env-hijack' });
+      'LD_PRELOAD=/tmp/x.so ls',
+      'GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=core.pager GIT_CONFIG_VALUE_0=id git log',
+      'SHELLOPTS=xtrace bash -c ls',
+      'env PS4=x bash -x -c true',
+      'env GIT_SSH_COMMAND=x git fetch',
+      'sudo PYTHONPATH=/tmp python3 --version',
+      'export NODE_OPTIONS=--require=./x.js',
+      'declare -x EDITOR=./x',
+      'read PATH <<< /tmp/bin; ls',
+      'printf -v PATH %s /tmp; ls',
+      'declare -n r=PATH; r=/tmp; ls',
+      'PATH=/tmp:$PATH ls',
+    ])
+      expect(g.checkCommand(cmd), cmd).toMatchObject({ decision: 'approve', rule: 'exec.env-hijack' });
     expect(g.checkCommand('PATH=$PATH:/opt/bin ls').decision).toBe('allow');
     expect(g.checkCommand('PATH=$PATH:/opt/bin make', { context: 'sandbox' }).decision).toBe('allow');
     expect(g.checkCommand('export PATH="$PATH:$HOME/.local/bin"').decision).toBe('allow');
@@ -158,8 +206,20 @@ describe('issue 22 item 1: one exec-env list, used by the guard, the sandbox and
 
   it('the sandbox drops every loader and shell-startup name the agent sends, and keeps approved ones', () => {
     const { env, stripped } = buildSandboxEnv({
-      hostEnv: {}, envAllow: [], profileEnv: {}, home: '/home/agent',
-      callEnv: { PS4: '$(id)', SHELLOPTS: 'xtrace', GCONV_PATH: '/tmp', BASH_FUNC_ls: '() { id; }', PROMPT_COMMAND: 'id', LD_AUDIT: 'x', NODE_OPTIONS: '--max-old-space-size=4096', OK: '1' },
+      hostEnv: {},
+      envAllow: [],
+      profileEnv: {},
+      home: '/home/agent',
+      callEnv: {
+        PS4: '$(id)',
+        SHELLOPTS: 'xtrace',
+        GCONV_PATH: '/tmp',
+        BASH_FUNC_ls: '() { id; }',
+        PROMPT_COMMAND: 'id',
+        LD_AUDIT: 'x',
+        NODE_OPTIONS: '--max-old-space-size=4096',
+        OK: '1',
+      },
     });
     expect(stripped.sort()).toEqual(['BASH_FUNC_ls', 'GCONV_PATH', 'LD_AUDIT', 'PROMPT_COMMAND', 'PS4', 'SHELLOPTS']);
     expect(env).toMatchObject({ NODE_OPTIONS: '--max-old-space-size=4096', OK: '1' });
@@ -168,10 +228,16 @@ describe('issue 22 item 1: one exec-env list, used by the guard, the sandbox and
   it('the SSH command builder refuses loader and shell-startup names with a typed error that holds no value', () => {
     for (const name of ['LD_PRELOAD', 'BASH_ENV', 'PS4', 'SHELLOPTS', 'ENV', 'BASH_FUNC_x', 'PROMPT_COMMAND']) {
       let err: unknown;
-      try { buildCommand('ls', undefined, { [name]: 'secret-value-123' }); } catch (e) { err = e; }
+      try {
+        buildCommand('ls', undefined, { [name]: 'secret-value-123' });
+      } catch (e) {
+        err = e;
+      }
       expect(err, name).toBeInstanceOf(GatehouseError);
       expect((err as GatehouseError).code).toBe('denied');
-      expect(JSON.stringify({ m: (err as Error).message, d: (err as GatehouseError).details })).not.toContain('secret-value-123');
+      expect(JSON.stringify({ m: (err as Error).message, d: (err as GatehouseError).details })).not.toContain(
+        'secret-value-123',
+      );
     }
     expect(buildCommand('ls', undefined, { PATH: '/usr/bin', FOO: 'x' })).toBe("export PATH='/usr/bin' FOO='x'\nls");
   });

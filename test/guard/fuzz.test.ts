@@ -7,7 +7,9 @@ vi.setConfig({ testTimeout: PROP_TIMEOUT });
 
 /** Random bytes and deep nesting never crash, hang or produce allow for dangerous payloads. */
 let g: GuardEngine;
-beforeAll(async () => { g = await loadGuard(); });
+beforeAll(async () => {
+  g = await loadGuard();
+});
 
 const VERDICTS = ['allow', 'approve', 'deny', 'redirect'];
 
@@ -24,7 +26,34 @@ describe('guard fuzz', () => {
   });
 
   it('random shell-ish token soup never throws; with rm -rf / appended it is never allowed', () => {
-    const tok = fc.constantFrom('ls', 'echo', '$(', ')', '`', '"', "'", '|', '&&', ';', '\n', '{', '}', '(', '<<EOF', 'EOF', '$x', '${', '\\', ' ', '#', '<(', '>', '*', 'sudo', 'bash -c');
+    const tok = fc.constantFrom(
+      'ls',
+      'echo',
+      '$(',
+      ')',
+      '`',
+      '"',
+      "'",
+      '|',
+      '&&',
+      ';',
+      '\n',
+      '{',
+      '}',
+      '(',
+      '<<EOF',
+      'EOF',
+      '$x',
+      '${',
+      '\\',
+      ' ',
+      '#',
+      '<(',
+      '>',
+      '*',
+      'sudo',
+      'bash -c',
+    );
     fc.assert(
       fc.property(fc.array(tok, { maxLength: 40 }), (ts) => {
         const s = ts.join(' ');

@@ -44,7 +44,11 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'guard-assign-diff-'));
   if (hasBash) {
     const r = spawnSync(BASH, ['--norc', '--noprofile', '-c', 'compgen -b'], { encoding: 'utf8' });
-    disable = r.stdout.split('\n').filter((b) => b && !KEPT_BUILTINS.includes(b)).concat('enable').join(' ');
+    disable = r.stdout
+      .split('\n')
+      .filter((b) => b && !KEPT_BUILTINS.includes(b))
+      .concat('enable')
+      .join(' ');
   }
 });
 afterAll(() => {
@@ -53,30 +57,64 @@ afterAll(() => {
 });
 
 /** Guards the handler against calling itself (see differential.test.ts). */
-const HANDLER = "command_not_found_handle() { __x=${__h:+$((1/0))}; __h=1; printf '%s\\0' \"$@\"; printf '\\1'; __h=; return 127; }";
+const HANDLER =
+  "command_not_found_handle() { __x=${__h:+$((1/0))}; __h=1; printf '%s\\0' \"$@\"; printf '\\1'; __h=; return 127; }";
 
 /** The argv of every command bash would have run, in order. */
 function bashRuns(line: string): string[][] | undefined {
   const script = `${HANDLER}\nenable -n ${disable}\n${line}\n`;
   const r = spawnSync(BASH, ['--norc', '--noprofile', '-r', '-c', script], {
-    cwd: work, env: { PATH: '/nonexistent-gatehouse-diff', HOME: '~', LC_ALL: 'C.UTF-8' }, input: '', timeout: 3000, maxBuffer: 1 << 20,
+    cwd: work,
+    env: { PATH: '/nonexistent-gatehouse-diff', HOME: '~', LC_ALL: 'C.UTF-8' },
+    input: '',
+    timeout: 3000,
+    maxBuffer: 1 << 20,
   });
   if (r.status === null) return undefined;
   const out = (r.stdout ?? Buffer.alloc(0)).toString('utf8');
   if (/syntax error|bad substitution/.test((r.stderr ?? Buffer.alloc(0)).toString('utf8'))) return undefined;
-  return out.split('\u0001').slice(0, -1).map((rec) => rec.split('\0').slice(0, -1));
+  return out
+    .split('\u0001')
+    .slice(0, -1)
+    .map((rec) => rec.split('\0').slice(0, -1));
 }
 
 /* ---------- generators ---------- */
 
 const NAMES = ['x', 'y', 'op', 'CMD'];
-const WORDS = ['pu', 'sh', 'rm', '-rf', '/', 'ls', '-la', 'git', '--force', 'a b', ' ', '', "it's", '~', 'x=1', '-', 'é', 'p q  r'];
+const WORDS = [
+  'pu',
+  'sh',
+  'rm',
+  '-rf',
+  '/',
+  'ls',
+  '-la',
+  'git',
+  '--force',
+  'a b',
+  ' ',
+  '',
+  "it's",
+  '~',
+  'x=1',
+  '-',
+  'é',
+  'p q  r',
+];
 const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 const dq = (s: string): string => `"${s.replace(/(["\\$`])/g, '\\$1')}"`;
 /** A literal value written the ways bash accepts in an assignment. */
-const literal = fc.tuple(fc.constantFrom(...WORDS), fc.constantFrom('plain', 'sq', 'dq')).map(([w, how]) => (how === 'plain' && /^[A-Za-z0-9_./=~-]+$/.test(w) ? w : how === 'dq' ? dq(w) : sq(w)));
+const literal = fc
+  .tuple(fc.constantFrom(...WORDS), fc.constantFrom('plain', 'sq', 'dq'))
+  .map(([w, how]) => (how === 'plain' && /^[A-Za-z0-9_./=~-]+$/.test(w) ? w : how === 'dq' ? dq(w) : sq(w)));
 /** A value that may use an earlier variable. */
-const value = fc.oneof(literal, fc.constantFrom(...NAMES).map((n) => `$${n}`), fc.tuple(literal, fc.constantFrom(...NAMES)).map(([l, n]) => `${l}"$${n}"`), fc.tuple(fc.constantFrom(...NAMES), literal).map(([n, l]) => `\${${n}}${l}`));
+const value = fc.oneof(
+  literal,
+  fc.constantFrom(...NAMES).map((n) => `$${n}`),
+  fc.tuple(literal, fc.constantFrom(...NAMES)).map(([l, n]) => `${l}"$${n}"`),
+  fc.tuple(fc.constantFrom(...NAMES), literal).map(([n, l]) => `\${${n}}${l}`),
+);
 const array = fc.array(literal, { minLength: 0, maxLength: 4 }).map((els) => `(${els.join(' ')})`);
 
 const assignment = fc.oneof(
@@ -88,11 +126,27 @@ const assignment = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(fc.constantFrom(...NAMES), value).map(([n, v]) => `declare ${n}=${v}`) },
 );
 /** Things that change a variable where the guard must stop resolving it. */
-const interference = fc.constantFrom(...NAMES).chain((n) => fc.constantFrom(`read ${n}`, `(${n}=rm)`, `${n}=rm &`, `f() { ${n}=rm; }`, `true && ${n}=rm`, `${n}=rm true`, `for ${n} in rm; do :; done`, `declare -n r=${n}`));
+const interference = fc
+  .constantFrom(...NAMES)
+  .chain((n) =>
+    fc.constantFrom(
+      `read ${n}`,
+      `(${n}=rm)`,
+      `${n}=rm &`,
+      `f() { ${n}=rm; }`,
+      `true && ${n}=rm`,
+      `${n}=rm true`,
+      `for ${n} in rm; do :; done`,
+      `declare -n r=${n}`,
+    ),
+  );
 /** Expansions of the names `assigned` holds (mostly), so most lines exercise resolution. */
 function usesOf(assigned: readonly string[]): fc.Arbitrary<string> {
   const pool = assigned.length ? assigned : NAMES;
-  const name = fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...pool) }, { weight: 1, arbitrary: fc.constantFrom(...NAMES) });
+  const name = fc.oneof(
+    { weight: 4, arbitrary: fc.constantFrom(...pool) },
+    { weight: 1, arbitrary: fc.constantFrom(...NAMES) },
+  );
   return fc.oneof(
     name.map((n) => `$${n}`),
     name.map((n) => `"$${n}"`),
@@ -104,9 +158,16 @@ function usesOf(assigned: readonly string[]): fc.Arbitrary<string> {
 }
 function commandOf(assigned: readonly string[]): fc.Arbitrary<string> {
   const use = usesOf(assigned);
-  return fc.tuple(fc.oneof(fc.constantFrom('git', 'prog', '"${a[@]}"'), use), fc.array(use, { minLength: 0, maxLength: 4 })).map(([p, args]) => [p, ...args].join(' '));
+  return fc
+    .tuple(fc.oneof(fc.constantFrom('git', 'prog', '"${a[@]}"'), use), fc.array(use, { minLength: 0, maxLength: 4 }))
+    .map(([p, args]) => [p, ...args].join(' '));
 }
-const line = fc.tuple(fc.array(assignment, { minLength: 1, maxLength: 4 }), fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: interference }), fc.boolean())
+const line = fc
+  .tuple(
+    fc.array(assignment, { minLength: 1, maxLength: 4 }),
+    fc.oneof({ weight: 3, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: interference }),
+    fc.boolean(),
+  )
   .chain(([as, inter, interFirst]) => {
     const assigned = [...new Set(as.map((a) => /^(?:export |declare )?([A-Za-z_]+)/.exec(a)?.[1] ?? 'x'))];
     return fc.array(commandOf(assigned), { minLength: 1, maxLength: 2 }).map((cmds) => {
@@ -121,49 +182,80 @@ function compare(l: string): void {
   const guard = resolvedCommands(l, parser);
   const bash = bashRuns(l);
   if (bash === undefined) return;
-  if (guard === undefined) { stats.unresolved++; return; }
+  if (guard === undefined) {
+    stats.unresolved++;
+    return;
+  }
   stats.resolved++;
   const want = bash.filter((argv) => argv.length > 0);
   // Bash runs the builtins left enabled without the not-found handler, and a name with a slash is
   // run as a path (no PATH search, so no handler either): it prints neither.
   const got = guard.filter((argv) => argv.length > 0 && !KEPT_BUILTINS.includes(argv[0]) && !argv[0].includes('/'));
   if (JSON.stringify(got) !== JSON.stringify(want)) {
-    throw new Error(`guard and bash disagree on ${JSON.stringify(l)} (GUARD_PROP_SEED=${SEED}):\n  guard ${JSON.stringify(got)}\n  bash  ${JSON.stringify(want)}`);
+    throw new Error(
+      `guard and bash disagree on ${JSON.stringify(l)} (GUARD_PROP_SEED=${SEED}):\n  guard ${JSON.stringify(got)}\n  bash  ${JSON.stringify(want)}`,
+    );
   }
 }
 
-describe.skipIf(!hasBash)('issue 14 item 4: a line\'s own assignments resolve as bash runs them', () => {
-  it('generated assignments then expansions: the guard\'s argv is bash\'s argv, or unresolved', () => {
-    fc.assert(fc.property(line, (l) => compare(l)), { seed: SEED, numRuns: RUNS });
-    // The property must exercise resolution, not only skip.
-    expect(stats.resolved).toBeGreaterThan(RUNS / 10);
-  }, TIMEOUT);
+describe.skipIf(!hasBash)("issue 14 item 4: a line's own assignments resolve as bash runs them", () => {
+  it(
+    "generated assignments then expansions: the guard's argv is bash's argv, or unresolved",
+    () => {
+      fc.assert(
+        fc.property(line, (l) => compare(l)),
+        { seed: SEED, numRuns: RUNS },
+      );
+      // The property must exercise resolution, not only skip.
+      expect(stats.resolved).toBeGreaterThan(RUNS / 10);
+    },
+    TIMEOUT,
+  );
 
-  it('named lines bash agrees with', () => {
-    for (const l of [
-      'x=pu; y=sh; git $x$y --force',
-      'a=(rm -rf /); "${a[@]}"',
-      'a=(rm -rf /); ${a[@]}',
-      "a=('p q' r); \"${a[@]}\"; ${a[@]}; \"${a[*]}\"; ${a[1]}; $a",
-      'export X=rm; $X -rf /',
-      'declare -x X=rm; $X -rf /',
-      'x=ls; x+=" -la"; $x /tmp',
-      'a=(x); a+=(y z); "${a[@]}"',
-      'x=a; y=$x-b; prog "$y"',
-      "x='a  b'; prog $x \"$x\"",
-      'x=; prog $x "$x"',
-      'x=~; prog $x',
-    ]) {
-      const guard = resolvedCommands(l, parser);
-      expect(guard, l).toBeDefined();
-      compare(l);
-    }
-  }, TIMEOUT);
+  it(
+    'named lines bash agrees with',
+    () => {
+      for (const l of [
+        'x=pu; y=sh; git $x$y --force',
+        'a=(rm -rf /); "${a[@]}"',
+        'a=(rm -rf /); ${a[@]}',
+        'a=(\'p q\' r); "${a[@]}"; ${a[@]}; "${a[*]}"; ${a[1]}; $a',
+        'export X=rm; $X -rf /',
+        'declare -x X=rm; $X -rf /',
+        'x=ls; x+=" -la"; $x /tmp',
+        'a=(x); a+=(y z); "${a[@]}"',
+        'x=a; y=$x-b; prog "$y"',
+        'x=\'a  b\'; prog $x "$x"',
+        'x=; prog $x "$x"',
+        'x=~; prog $x',
+      ]) {
+        const guard = resolvedCommands(l, parser);
+        expect(guard, l).toBeDefined();
+        compare(l);
+      }
+    },
+    TIMEOUT,
+  );
 
   it('lines where the guard must not resolve: unresolved, and never allow', () => {
-    for (const l of ['x=ls; read x; $x -rf /', 'x=ls; (x=rm); $x -rf /', 'x=ls; x=rm & $x -rf /', 'x=ls; f() { x=rm; }; f; $x -rf /', 'x=ls; true && x=rm; $x -rf /',
-      'x=ls; x=rm true; $x', 'x=ls; eval x=rm; $x -rf /', 'x=ls; declare -n r=x; r=rm; $x -rf /', 'x=ls; printf -v x rm; $x -rf /', 'x=ls; for x in rm; do :; done; $x -rf /',
-      'x=ls; source ./f; $x -rf /', 'x=ls; read "$n"; $x -rf /', 'x=ls; ${x:=rm}; $x', 'x=ls; IFS=s; $x', 'a=(ls); a[0]=rm; "${a[@]}" -rf /', 'x=ls; unset x; $x -rf /']) {
+    for (const l of [
+      'x=ls; read x; $x -rf /',
+      'x=ls; (x=rm); $x -rf /',
+      'x=ls; x=rm & $x -rf /',
+      'x=ls; f() { x=rm; }; f; $x -rf /',
+      'x=ls; true && x=rm; $x -rf /',
+      'x=ls; x=rm true; $x',
+      'x=ls; eval x=rm; $x -rf /',
+      'x=ls; declare -n r=x; r=rm; $x -rf /',
+      'x=ls; printf -v x rm; $x -rf /',
+      'x=ls; for x in rm; do :; done; $x -rf /',
+      'x=ls; source ./f; $x -rf /',
+      'x=ls; read "$n"; $x -rf /',
+      'x=ls; ${x:=rm}; $x',
+      'x=ls; IFS=s; $x',
+      'a=(ls); a[0]=rm; "${a[@]}" -rf /',
+      'x=ls; unset x; $x -rf /',
+    ]) {
       expect(resolvedCommands(l, parser), l).toBeUndefined();
       expect(g.checkCommand(l, { context: 'sandbox' }).decision, l).not.toBe('allow');
     }

@@ -20,11 +20,16 @@ describe('scripts written and run in the same line', () => {
     "echo ':(){ :|:& };:' > f; source f",
     "echo 'echo ok' > f; echo 'rm -rf ~' >> f; . f",
   ])('%j is deny in the sandbox and on SSH', (line) => {
-    for (const context of ['sandbox', 'ssh'] as const) expect(g.checkCommand(line, { context }).decision, `${context}: ${line}`).toBe('deny');
+    for (const context of ['sandbox', 'ssh'] as const)
+      expect(g.checkCommand(line, { context }).decision, `${context}: ${line}`).toBe('deny');
   });
 
   it('a script whose written text the guard does not know is approve even in the sandbox', () => {
-    for (const line of ['base64 -d <<< cm0gLXJmIH4= > f; sh f', 'echo "$PAYLOAD" > f; bash f', 'rev <<< "~ fr- mr" > f; . f']) {
+    for (const line of [
+      'base64 -d <<< cm0gLXJmIH4= > f; sh f',
+      'echo "$PAYLOAD" > f; bash f',
+      'rev <<< "~ fr- mr" > f; . f',
+    ]) {
       expect(g.checkCommand(line, { context: 'sandbox' }).decision, line).not.toBe('allow');
     }
   });

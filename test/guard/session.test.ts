@@ -21,9 +21,12 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'open.yaml'), 'version: 1\nname: session-open\ndefaults:\n  unknown_command: allow\n');
   open = await loadGuard({ policyFiles: [join(dir, 'open.yaml')] });
 });
-afterAll(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 const send = (line: string) => g.checkCommand(line, undefined, { session: true });
-const sendOpen = (line: string) => open.checkCommand(line, { policy: 'session-open', context: 'session' }, { session: true });
+const sendOpen = (line: string) =>
+  open.checkCommand(line, { policy: 'session-open', context: 'session' }, { session: true });
 
 describe('issue 21.1: shell state set in one send', () => {
   it.each([
@@ -66,43 +69,112 @@ describe('issue 21.1: shell state set in one send', () => {
 });
 
 describe('issue 21.2: history re-runs what the guard judged in another send, or never saw', () => {
-  it.each(["history -s 'rm -rf ~'", 'history -r ./h', 'history -c', '!!', '!-2', '!rm', '!?rm?', 'echo !$', '^echo ^', '  ^a^b', 'fc -s', "fc -s 'echo '=", 'fc -e vi', 'fc', 'echo "!!"'])(
-    '%j is approve',
-    (line) => {
-      expect(send(line).decision, line).toBe('approve');
-    },
-  );
+  it.each([
+    "history -s 'rm -rf ~'",
+    'history -r ./h',
+    'history -c',
+    '!!',
+    '!-2',
+    '!rm',
+    '!?rm?',
+    'echo !$',
+    '^echo ^',
+    '  ^a^b',
+    'fc -s',
+    "fc -s 'echo '=",
+    'fc -e vi',
+    'fc',
+    'echo "!!"',
+  ])('%j is approve', (line) => {
+    expect(send(line).decision, line).toBe('approve');
+  });
 
   it('history expansion is read as bash reads it: quotes, blanks and $! are not expansions', () => {
-    for (const l of ["echo '!!'", 'echo \\!\\!', 'if ! true; then :; fi', 'echo $!', 'echo ${!x}', 'git commit -m "fix!"', 'echo hi!', 'a != b']) expect(historyExpansion(l), l).toBeUndefined();
+    for (const l of [
+      "echo '!!'",
+      'echo \\!\\!',
+      'if ! true; then :; fi',
+      'echo $!',
+      'echo ${!x}',
+      'git commit -m "fix!"',
+      'echo hi!',
+      'a != b',
+    ])
+      expect(historyExpansion(l), l).toBeUndefined();
     for (const l of ['!!', 'echo "!!"', 'x\n^a^b', 'echo !$']) expect(historyExpansion(l), l).toBeDefined();
   });
 });
 
 describe('issue 21: every other construct that changes how later input is read or run', () => {
   it.each([
-    'set -o histexpand', 'set -H', 'set -k', 'set +m', 'set -o vi', 'set -o emacs', 'set -o posix', 'set -euo histexpand', 'set +o interactive-comments',
-    'shopt -s expand_aliases', 'shopt -u interactive_comments', 'shopt -s extglob', 'shopt -s histverify',
-    'enable -n echo', 'enable -f ./x.so x', 'hash -p /tmp/x ls',
-    "trap 'ls' DEBUG", 'trap - EXIT', "trap '' INT",
-    'exec 0</tmp/cmds', 'exec 3<>/dev/tcp/x/1', 'exec bash', 'exec python3',
-    'source ~/.bashrc', '. ./venv/bin/activate',
-    'PATH=/tmp/bin:$PATH', 'HOME=/tmp', 'IFS=,', 'CDPATH=/etc', 'EDITOR=./x', 'export GIT_PAGER=./x', 'HISTFILE=~/.bashrc',
-    'bash', 'sh', 'bash --norc', 'zsh', 'exec zsh', 'setsid bash &', 'script', 'tmux', 'screen -S x',
-    'python3 &', 'setsid python3 &', 'nohup sh &', 'stty -echo', 'stty intr ^x',
-    'read -r "$N" <<< x', 'declare "$N=x"',
+    'set -o histexpand',
+    'set -H',
+    'set -k',
+    'set +m',
+    'set -o vi',
+    'set -o emacs',
+    'set -o posix',
+    'set -euo histexpand',
+    'set +o interactive-comments',
+    'shopt -s expand_aliases',
+    'shopt -u interactive_comments',
+    'shopt -s extglob',
+    'shopt -s histverify',
+    'enable -n echo',
+    'enable -f ./x.so x',
+    'hash -p /tmp/x ls',
+    "trap 'ls' DEBUG",
+    'trap - EXIT',
+    "trap '' INT",
+    'exec 0</tmp/cmds',
+    'exec 3<>/dev/tcp/x/1',
+    'exec bash',
+    'exec python3',
+    'source ~/.bashrc',
+    '. ./venv/bin/activate',
+    'PATH=/tmp/bin:$PATH',
+    'HOME=/tmp',
+    'IFS=,',
+    'CDPATH=/etc',
+    'EDITOR=./x',
+    'export GIT_PAGER=./x',
+    'HISTFILE=~/.bashrc',
+    'bash',
+    'sh',
+    'bash --norc',
+    'zsh',
+    'exec zsh',
+    'setsid bash &',
+    'script',
+    'tmux',
+    'screen -S x',
+    'python3 &',
+    'setsid python3 &',
+    'nohup sh &',
+    'stty -echo',
+    'stty intr ^x',
+    'read -r "$N" <<< x',
+    'declare "$N=x"',
   ])('%j is at least approve', (line) => {
     expect(send(line).decision, line).not.toBe('allow');
   });
 
   it('the same lines outside a session keep their usual verdict (no session rule fires)', () => {
-    for (const line of ['set -o vi', 'shopt -s extglob', 'f() { ls; }', 'bash', "alias ll='ls -la'", 'history', 'trap "echo bye" EXIT']) {
+    for (const line of [
+      'set -o vi',
+      'shopt -s extglob',
+      'f() { ls; }',
+      'bash',
+      "alias ll='ls -la'",
+      'history',
+      'trap "echo bye" EXIT',
+    ]) {
       const d = g.checkCommand(line);
       expect(d.rule.startsWith('session.'), line).toBe(false);
     }
   });
 
-  it('a child shell\'s state ends with it: no session rule for `bash -c`, `( … )` still checked', () => {
+  it("a child shell's state ends with it: no session rule for `bash -c`, `( … )` still checked", () => {
     // The default policy approves `x` (a program it does not know); no session rule fires.
     for (const line of ["bash -c 'alias x=y; x'", "sh -c 'set -o vi'"]) {
       expect(sendOpen(line).decision, line).toBe('allow');
@@ -113,10 +185,40 @@ describe('issue 21: every other construct that changes how later input is read o
 
 describe('benign session lines stay allowed', () => {
   it.each([
-    'cd /srv', 'cd /srv && ls -la', 'ls -la', 'git status', 'git log --oneline -5', 'export FOO=bar', 'FOO=bar', 'echo $PATH', 'pwd',
-    'set -e', 'set -euo pipefail', 'set -x', 'set +e', 'set -- a b', 'ulimit -n', 'umask 022', 'history', 'history 20', 'alias', 'trap -p', 'complete -p',
-    'shopt', 'shopt -p', 'bind -p', 'fc -l', 'fc -l -10', 'python3', 'psql', 'cat README.md | grep x', 'make test', 'npm run build',
-    'unalias ll', 'stty size', 'git commit -m "fix!"',
+    'cd /srv',
+    'cd /srv && ls -la',
+    'ls -la',
+    'git status',
+    'git log --oneline -5',
+    'export FOO=bar',
+    'FOO=bar',
+    'echo $PATH',
+    'pwd',
+    'set -e',
+    'set -euo pipefail',
+    'set -x',
+    'set +e',
+    'set -- a b',
+    'ulimit -n',
+    'umask 022',
+    'history',
+    'history 20',
+    'alias',
+    'trap -p',
+    'complete -p',
+    'shopt',
+    'shopt -p',
+    'bind -p',
+    'fc -l',
+    'fc -l -10',
+    'python3',
+    'psql',
+    'cat README.md | grep x',
+    'make test',
+    'npm run build',
+    'unalias ll',
+    'stty size',
+    'git commit -m "fix!"',
   ])('%j is allow under the session rules, and never a session finding', (line) => {
     expect(sendOpen(line).decision, line).toBe('allow');
     // Under the default policy a program the guard does not vouch for (make, npm, python3 …) is
@@ -125,7 +227,17 @@ describe('benign session lines stay allowed', () => {
   });
 
   it('read-only lines stay allow under the default policy too', () => {
-    for (const line of ['cd /srv', 'cd /srv && ls -la', 'ls -la', 'git status', 'git log --oneline -5', 'pwd', 'cat README.md | grep x', 'history 20', 'shopt -p']) {
+    for (const line of [
+      'cd /srv',
+      'cd /srv && ls -la',
+      'ls -la',
+      'git status',
+      'git log --oneline -5',
+      'pwd',
+      'cat README.md | grep x',
+      'history 20',
+      'shopt -p',
+    ]) {
       expect(send(line).decision, line).toBe('allow');
     }
   });

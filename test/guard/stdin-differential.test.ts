@@ -33,7 +33,10 @@ const BWRAP = '/usr/bin/bwrap';
 const CI = process.env.CI === 'true';
 const hasBash = existsSync(BASH);
 const hasBwrap = existsSync(BWRAP) && spawnSync(BWRAP, ['--ro-bind', '/', '/', '--', '/bin/true']).status === 0;
-if (!hasBash || !hasBwrap) console.warn(`stdin-differential.test: bash or bubblewrap is missing; the stdin differential is ${CI ? 'FAILING (CI=true)' : 'SKIPPED'}`);
+if (!hasBash || !hasBwrap)
+  console.warn(
+    `stdin-differential.test: bash or bubblewrap is missing; the stdin differential is ${CI ? 'FAILING (CI=true)' : 'SKIPPED'}`,
+  );
 const RUNS = Math.max(50, Math.floor(Number(process.env.GUARD_DIFF_RUNS ?? 2000) / 4));
 const SEED = Number(process.env.GUARD_PROP_SEED ?? process.env.GUARD_DIFF_SEED ?? 20_260_717) + 13;
 
@@ -51,7 +54,9 @@ beforeAll(async () => {
   g = await loadGuard({ decisionCache: 0 });
   work = mkdtempSync(join(tmpdir(), 'guard-stdin-diff-'));
   if (hasBash) {
-    const builtins = spawnSync(BASH, ['--norc', '--noprofile', '-c', 'compgen -b'], { encoding: 'utf8' }).stdout.split('\n').filter((b) => b && b !== 'printf' && b !== 'enable');
+    const builtins = spawnSync(BASH, ['--norc', '--noprofile', '-c', 'compgen -b'], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((b) => b && b !== 'printf' && b !== 'enable');
     envFile = join(work, 'env.sh');
     // Sourced by the non-interactive `bash -s` before it reads its script from stdin.
     writeFileSync(
@@ -69,15 +74,48 @@ afterAll(() => {
 function bashRan(script: string): { records: string[][]; stderr: string } {
   const r = spawnSync(
     BWRAP,
-    ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc', '--tmpfs', '/tmp', '--bind', work, work, '--chdir', work, '--unshare-net', '--unshare-pid', '--unshare-ipc', '--die-with-parent', '--', BASH, '--norc', '--noprofile', '-s'],
-    { env: { PATH: '/nonexistent-gatehouse-diff', HOME: '~', LC_ALL: 'C.UTF-8', BASH_ENV: envFile }, input: script, timeout: 5000, maxBuffer: 1 << 20 },
+    [
+      '--ro-bind',
+      '/',
+      '/',
+      '--dev',
+      '/dev',
+      '--proc',
+      '/proc',
+      '--tmpfs',
+      '/tmp',
+      '--bind',
+      work,
+      work,
+      '--chdir',
+      work,
+      '--unshare-net',
+      '--unshare-pid',
+      '--unshare-ipc',
+      '--die-with-parent',
+      '--',
+      BASH,
+      '--norc',
+      '--noprofile',
+      '-s',
+    ],
+    {
+      env: { PATH: '/nonexistent-gatehouse-diff', HOME: '~', LC_ALL: 'C.UTF-8', BASH_ENV: envFile },
+      input: script,
+      timeout: 5000,
+      maxBuffer: 1 << 20,
+    },
   );
   const err = (r.stderr ?? Buffer.alloc(0)).toString('utf8');
   const records: string[][] = [];
   let cur: string[] = [];
   let rest = '';
   for (const part of err.split('\0')) {
-    if (part === RECORD_END) { records.push(cur); cur = []; continue; }
+    if (part === RECORD_END) {
+      records.push(cur);
+      cur = [];
+      continue;
+    }
     cur.push(part.split(NEWLINE_MARK).join('\n'));
     rest = part;
   }
@@ -85,14 +123,47 @@ function bashRan(script: string): { records: string[][]; stderr: string } {
   return { records, stderr: cur.length ? rest : '' };
 }
 
-const WORDS = ['a', 'b', 'x', 'rm', 'ls', '-rf', '-l', '/', '~', '.', '=', 'é', "'a b'", '"c d"', "$'\\x41'", '\\z', "''", '""', 'a""b', "'x'y"];
+const WORDS = [
+  'a',
+  'b',
+  'x',
+  'rm',
+  'ls',
+  '-rf',
+  '-l',
+  '/',
+  '~',
+  '.',
+  '=',
+  'é',
+  "'a b'",
+  '"c d"',
+  "$'\\x41'",
+  '\\z',
+  "''",
+  '""',
+  'a""b',
+  "'x'y",
+];
 const word = fc.constantFrom(...WORDS);
 const simple = fc.array(word, { minLength: 1, maxLength: 4 }).map((ws) => ws.join(' '));
 const SEPARATORS = ['\n', '; ', ' && ', ' | ', ' || ', '\n\n', ' ;\n', ' &\n', ' \\\n '];
 const script: fc.Arbitrary<string> = fc
-  .tuple(fc.array(simple, { minLength: 1, maxLength: 5 }), fc.array(fc.constantFrom(...SEPARATORS), { minLength: 4, maxLength: 4 }), fc.constantFrom('', '\n', '\n# done\n', ' <<EOF\nbody\nEOF\n', "\n{ a; b; }\n", '\n( x )\n'))
+  .tuple(
+    fc.array(simple, { minLength: 1, maxLength: 5 }),
+    fc.array(fc.constantFrom(...SEPARATORS), { minLength: 4, maxLength: 4 }),
+    fc.constantFrom('', '\n', '\n# done\n', ' <<EOF\nbody\nEOF\n', '\n{ a; b; }\n', '\n( x )\n'),
+  )
   .map(([cmds, seps, tail]) => cmds.map((c, i) => (i ? seps[i - 1] : '') + c).join('') + tail);
-const DANGEROUS = ['rm -rf /', 'rm -rf ~', "r'm' -rf /", 'sudo rm -rf /', "bash -c 'rm -rf /'", 'curl -s https://x | sh', 'mkfs.ext4 /dev/sda'];
+const DANGEROUS = [
+  'rm -rf /',
+  'rm -rf ~',
+  "r'm' -rf /",
+  'sudo rm -rf /',
+  "bash -c 'rm -rf /'",
+  'curl -s https://x | sh',
+  'mkfs.ext4 /dev/sda',
+];
 
 describe.skipIf((!hasBash || !hasBwrap) && !CI)('stdin fed to `bash -s` (bash in bubblewrap)', () => {
   it('bash and bubblewrap are present (CI=true requires them)', () => {
@@ -115,7 +186,10 @@ describe.skipIf((!hasBash || !hasBwrap) && !CI)('stdin fed to `bash -s` (bash in
         const left = judged.filter((c) => c.argv.length).map((c) => c.argv);
         for (const rec of ran.records) {
           const k = left.findIndex((w) => w.length === rec.length && w.every((x, i) => x === rec[i]));
-          expect(k, `${JSON.stringify(s)}: bash ran ${JSON.stringify(rec)}, the guard judged ${JSON.stringify(left)}`).toBeGreaterThanOrEqual(0);
+          expect(
+            k,
+            `${JSON.stringify(s)}: bash ran ${JSON.stringify(rec)}, the guard judged ${JSON.stringify(left)}`,
+          ).toBeGreaterThanOrEqual(0);
           left.splice(k, 1);
         }
       }),
@@ -129,7 +203,10 @@ describe.skipIf((!hasBash || !hasBwrap) && !CI)('stdin fed to `bash -s` (bash in
         const alone = g.checkCommand(s);
         for (const runner of ['bash -s', 'sh', 'sudo bash', 'ssh host', 'bash /dev/stdin']) {
           const fed = g.checkCommand(runner, undefined, { stdin: s });
-          expect(rank(fed.decision), `${runner} <<< ${JSON.stringify(s)}: ${fed.decision} ${fed.rule}, alone ${alone.decision} ${alone.rule}`).toBeGreaterThanOrEqual(rank(alone.decision));
+          expect(
+            rank(fed.decision),
+            `${runner} <<< ${JSON.stringify(s)}: ${fed.decision} ${fed.rule}, alone ${alone.decision} ${alone.rule}`,
+          ).toBeGreaterThanOrEqual(rank(alone.decision));
         }
       }),
       { seed: SEED + 1, numRuns: RUNS },

@@ -12,7 +12,8 @@ beforeAll(async () => {
   g = await loadGuard({ decisionCache: 0 });
 });
 
-const check = (cmd: string, stdin?: string) => g.checkCommand(cmd, undefined, stdin === undefined ? undefined : { stdin });
+const check = (cmd: string, stdin?: string) =>
+  g.checkCommand(cmd, undefined, stdin === undefined ? undefined : { stdin });
 
 describe('issue 13.1: ssh_exec stdin is judged', () => {
   it.each([
@@ -69,7 +70,8 @@ describe('issue 13.1: ssh_exec stdin is judged', () => {
   });
 
   it('programs that already needed approval keep it, and a catastrophe in what they read from stdin is deny', () => {
-    for (const cmd of ['awk -f -', 'sed -f - file', 'crontab -', 'crontab', 'sudo -s', 'su']) expect(check(cmd, 'id').decision, cmd).toBe('approve');
+    for (const cmd of ['awk -f -', 'sed -f - file', 'crontab -', 'crontab', 'sudo -s', 'su'])
+      expect(check(cmd, 'id').decision, cmd).toBe('approve');
     expect(check('su', 'rm -rf /').decision).toBe('deny');
     expect(check('sudo -s', 'rm -rf ~').decision).toBe('deny');
     expect(check('awk -f -', 'BEGIN { system("rm -rf /") }').decision).toBe('deny');
@@ -77,7 +79,9 @@ describe('issue 13.1: ssh_exec stdin is judged', () => {
 
   it('interpreter code on stdin is scanned for the obvious deny signatures', () => {
     expect(check('python3', 'import shutil; shutil.rmtree("/")').decision).toBe('deny');
-    expect(check('python3', 'import socket,subprocess;s=socket.socket();subprocess.call(["/bin/sh","-i"])').decision).toBe('deny');
+    expect(
+      check('python3', 'import socket,subprocess;s=socket.socket();subprocess.call(["/bin/sh","-i"])').decision,
+    ).toBe('deny');
     expect(check('perl', 'open(F, "/etc/shadow")').decision).toBe('deny');
   });
 
@@ -102,12 +106,24 @@ describe('issue 13.1: ssh_exec stdin is judged', () => {
   });
 
   it('stdin is data to everything else: no change to the verdict', () => {
-    for (const cmd of ['cat', 'grep -c rm', 'wc -l', 'tee out.txt', 'sort', 'jq .', 'bash -c "cat"', 'python3 script.py', 'sh ./build.sh', 'psql -c "select 1"', 'tar czf - .']) {
+    for (const cmd of [
+      'cat',
+      'grep -c rm',
+      'wc -l',
+      'tee out.txt',
+      'sort',
+      'jq .',
+      'bash -c "cat"',
+      'python3 script.py',
+      'sh ./build.sh',
+      'psql -c "select 1"',
+      'tar czf - .',
+    ]) {
       expect(check(cmd, 'rm -rf ~\n').decision, cmd).toBe(g.checkCommand(cmd).decision);
     }
   });
 
-  it('a command with its own stdin does not read the line\'s stdin', () => {
+  it("a command with its own stdin does not read the line's stdin", () => {
     expect(check('bash < /dev/null', 'rm -rf ~').decision).toBe('allow');
     expect(check('echo ls | bash', 'rm -rf ~').decision).toBe('allow');
     expect(check("bash <<< 'ls'", 'rm -rf ~').decision).toBe('allow');
@@ -142,8 +158,8 @@ describe('issue 14 item 3: heredocs, here-strings and pipes into interpreters us
     "python3 <<< 'print(1)'",
     "node <<'JS'\nconsole.log(1)\nJS",
     "perl <<< 'print 1'",
-    "ruby <<EOF\nputs 1\nEOF",
-    "echo 'import os; os.system(\"id\")' | python3",
+    'ruby <<EOF\nputs 1\nEOF',
+    'echo \'import os; os.system("id")\' | python3',
     "printf 'print(1)' | python3 -",
   ])('%j is approve (inline code it cannot judge, like python3 -c)', (cmd) => {
     expect(g.checkCommand(cmd).decision).toBe('approve');
@@ -153,7 +169,7 @@ describe('issue 14 item 3: heredocs, here-strings and pipes into interpreters us
     "bash <<'EOF'\nrm -rf ~\nEOF",
     "sh <<< 'rm -rf /'",
     "echo 'rm -rf ~' | sh",
-    "cat <<EOF | bash\nrm -rf /\nEOF",
+    'cat <<EOF | bash\nrm -rf /\nEOF',
     "echo 'rm -rf /' | tee log | bash",
     "bash <(echo 'rm -rf /')",
     "bash -c 'cat | sh' <<< 'rm -rf /'",

@@ -9,26 +9,48 @@ import { ENV_INHERITING, isWrapperProg, SHELLS, WRAPPER_PROGS, wrapperInfo } fro
  * real guard, so an entry whose handler, placement or family breaks fails here.
  */
 let g: GuardEngine;
-beforeAll(async () => { g = await loadGuard(); });
+beforeAll(async () => {
+  g = await loadGuard();
+});
 
 const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** How each wrapper is written around a command `c` (one form per name; the plain ones prefix it). */
 const INVOKE: Record<string, (c: string) => string> = {
-  sudo: (c) => `sudo ${c}`, doas: (c) => `doas ${c}`, su: (c) => `su -c ${sq(c)}`,
-  runuser: (c) => `runuser -u root -- ${c}`, sg: (c) => `sg wheel ${sq(c)}`,
-  env: (c) => `env ${c}`, nice: (c) => `nice -n 5 ${c}`, ionice: (c) => `ionice -c3 ${c}`,
-  timeout: (c) => `timeout 30 ${c}`, taskset: (c) => `taskset -c 1 ${c}`, chrt: (c) => `chrt 5 ${c}`,
-  chroot: (c) => `chroot /srv ${c}`, nsenter: (c) => `nsenter -t 1 ${c}`, unshare: (c) => `unshare -r ${c}`,
-  strace: (c) => `strace -f ${c}`, time: (c) => `time -p ${c}`, stdbuf: (c) => `stdbuf -oL ${c}`,
-  'systemd-run': (c) => `systemd-run --unit x ${c}`, sshpass: (c) => `sshpass -p pw ${c}`,
-  flock: (c) => `flock /tmp/l ${c}`, script: (c) => `script -qc ${sq(c)} /dev/null`, watch: (c) => `watch -n 5 ${c}`,
+  sudo: (c) => `sudo ${c}`,
+  doas: (c) => `doas ${c}`,
+  su: (c) => `su -c ${sq(c)}`,
+  runuser: (c) => `runuser -u root -- ${c}`,
+  sg: (c) => `sg wheel ${sq(c)}`,
+  env: (c) => `env ${c}`,
+  nice: (c) => `nice -n 5 ${c}`,
+  ionice: (c) => `ionice -c3 ${c}`,
+  timeout: (c) => `timeout 30 ${c}`,
+  taskset: (c) => `taskset -c 1 ${c}`,
+  chrt: (c) => `chrt 5 ${c}`,
+  chroot: (c) => `chroot /srv ${c}`,
+  nsenter: (c) => `nsenter -t 1 ${c}`,
+  unshare: (c) => `unshare -r ${c}`,
+  strace: (c) => `strace -f ${c}`,
+  time: (c) => `time -p ${c}`,
+  stdbuf: (c) => `stdbuf -oL ${c}`,
+  'systemd-run': (c) => `systemd-run --unit x ${c}`,
+  sshpass: (c) => `sshpass -p pw ${c}`,
+  flock: (c) => `flock /tmp/l ${c}`,
+  script: (c) => `script -qc ${sq(c)} /dev/null`,
+  watch: (c) => `watch -n 5 ${c}`,
   // xargs and parallel supply the last argument themselves (`/` for `rm -rf`).
-  xargs: (c) => `echo / | xargs ${c.replace(/ \/$/, '')}`, parallel: (c) => `parallel ${c.replace(/ \/$/, '')} ::: /`,
-  ssh: (c) => `ssh host ${c}`, docker: (c) => `docker exec ctr ${c}`, podman: (c) => `podman exec ctr ${c}`,
-  nerdctl: (c) => `nerdctl exec ctr ${c}`, kubectl: (c) => `kubectl exec pod -- ${c}`, oc: (c) => `oc exec pod -- ${c}`,
+  xargs: (c) => `echo / | xargs ${c.replace(/ \/$/, '')}`,
+  parallel: (c) => `parallel ${c.replace(/ \/$/, '')} ::: /`,
+  ssh: (c) => `ssh host ${c}`,
+  docker: (c) => `docker exec ctr ${c}`,
+  podman: (c) => `podman exec ctr ${c}`,
+  nerdctl: (c) => `nerdctl exec ctr ${c}`,
+  kubectl: (c) => `kubectl exec pod -- ${c}`,
+  oc: (c) => `oc exec pod -- ${c}`,
   find: (c) => `find / -maxdepth 0 -exec ${c} \\;`,
-  then: (c) => `if true; then ${c}; fi`, do: (c) => `for i in 1; do ${c}; done`,
+  then: (c) => `if true; then ${c}; fi`,
+  do: (c) => `for i in 1; do ${c}; done`,
 };
 const PREFIX_ONLY = `nohup setsid builtin caffeinate unbuffer rlwrap torsocks proxychains proxychains4 catchsegv
   dbus-run-session xvfb-run chronic ifne pv firejail valgrind nocache eatmydata fakeroot ltrace busybox command
@@ -94,7 +116,7 @@ describe('wrapper table', () => {
     }
   });
 
-  it('a wrapper that keeps the caller\'s environment passes its known values on; the others hide them', () => {
+  it("a wrapper that keeps the caller's environment passes its known values on; the others hide them", () => {
     // `$P` is expanded by the inner shell, from the environment the wrapper gave it.
     const input = { env: { P: 'rm -rf /' } };
     for (const name of WRAPPER_PROGS) {
@@ -110,8 +132,9 @@ describe('wrapper table', () => {
 
 describe('data-flow role table', () => {
   it('lists the programs of each family (shells included; interpreters are a pattern)', () => {
-    const sample = 'curl wget nc socat scp openssl base64 xxd gunzip zstd tr printf echo'
-      + ' env printenv set export compgen source . eval mail sendmail ssh cat';
+    const sample =
+      'curl wget nc socat scp openssl base64 xxd gunzip zstd tr printf echo' +
+      ' env printenv set export compgen source . eval mail sendmail ssh cat';
     for (const n of [...sample.split(' '), ...SHELLS]) expect(ROLE_PROGS.has(n), n).toBe(true);
     expect(ROLE_PROGS.has('ls')).toBe(false);
   });

@@ -31,13 +31,13 @@ describe('static text piped into xargs is followed', () => {
   it('what the guard cannot read stays an unknown argument (approve), and harmless pipes stay allowed', () => {
     expect(g.checkCommand('find /tmp -type f | xargs rm -f').decision).toBe('approve');
     expect(g.checkCommand('echo "$DIR" | xargs rm -rf').decision).toBe('approve');
-    expect(g.checkCommand("echo '\"/\"' | xargs rm -rf").decision).toBe('approve'); // xargs quoting: not modelled
+    expect(g.checkCommand('echo \'"/"\' | xargs rm -rf').decision).toBe('approve'); // xargs quoting: not modelled
     expect(g.checkCommand('echo build dist | xargs rm -rf').decision).toBe('approve');
     expect(g.checkCommand('echo a b | xargs -n1 echo').decision).toBe('allow');
     expect(g.checkCommand('echo src | xargs ls').decision).toBe('allow');
   });
 
-  it('staticEchoOutput writes what bash\'s echo and printf write', () => {
+  it("staticEchoOutput writes what bash's echo and printf write", () => {
     expect(staticEchoOutput(words('echo', 'a', 'b'))).toBe('a b\n');
     expect(staticEchoOutput(words('echo', '-n', 'a'))).toBe('a');
     expect(staticEchoOutput(words('echo', '-e', 'a\\tb\\x41\\0101'))).toBe('a\tbAA\n');
@@ -52,7 +52,10 @@ describe('static text piped into xargs is followed', () => {
 
   it('xargsRuns builds the runs xargs would, or gives up', () => {
     expect(xargsRuns(words('rm', '-rf'), 'a b\nc\n')).toEqual([['rm', '-rf', 'a', 'b', 'c']]);
-    expect(xargsRuns(words('-I', 'X', 'mv', 'X', 'X.bak'), '  one\ntwo\n')).toEqual([['mv', 'one', 'one.bak'], ['mv', 'two', 'two.bak']]);
+    expect(xargsRuns(words('-I', 'X', 'mv', 'X', 'X.bak'), '  one\ntwo\n')).toEqual([
+      ['mv', 'one', 'one.bak'],
+      ['mv', 'two', 'two.bak'],
+    ]);
     expect(xargsRuns(words('-0', 'rm'), 'a b\0c\0')).toEqual([['rm', 'a b', 'c']]);
     expect(xargsRuns(words('-d', ',', 'rm'), 'a,b')).toEqual([['rm', 'a', 'b']]);
     expect(xargsRuns(words('-r', 'rm'), '  \n')).toEqual([]);

@@ -28,8 +28,13 @@ export function createToken(env: NodeJS.ProcessEnv, name: string, grants: string
 }
 
 /** Starts `gatehouse serve` on a free port and resolves with its base URL once it listens. */
-export async function startServe(env: NodeJS.ProcessEnv): Promise<{ url: string; proc: ChildProcess; output: () => string; stop(): Promise<void> }> {
-  const proc = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startServe(
+  env: NodeJS.ProcessEnv,
+): Promise<{ url: string; proc: ChildProcess; output: () => string; stop(): Promise<void> }> {
+  const proc = spawn(process.execPath, [CLI, 'serve', '--listen', '127.0.0.1:0'], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout!.on('data', (d) => (out += d));
   proc.stderr!.on('data', (d) => (out += d));
@@ -87,7 +92,12 @@ export function auditSeq(env: NodeJS.ProcessEnv): number {
 export function auditAfter(env: NodeJS.ProcessEnv, seq: number): AuditLine[] {
   const r = cli(['audit', 'tail', '-n', '2000', '--json'], env);
   if (r.code !== 0) throw new Error(`audit tail failed: ${r.stderr}`);
-  const all = r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as AuditLine);
-  if (all.length > 0 && all[0].seq > seq + 1) throw new Error(`more than 2000 records since #${seq}: the tail does not reach back that far`);
+  const all = r.stdout
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as AuditLine);
+  if (all.length > 0 && all[0].seq > seq + 1)
+    throw new Error(`more than 2000 records since #${seq}: the tail does not reach back that far`);
   return all.filter((x) => x.seq > seq);
 }

@@ -13,7 +13,11 @@ function options(era: Era, capabilities: Record<string, unknown> = {}) {
 }
 
 /** The official MCP client, driving `gatehouse mcp` over stdio. */
-export async function stdioClient(env: NodeJS.ProcessEnv, era: Era, capabilities?: Record<string, unknown>): Promise<{ client: Client; stderr: () => string; close(): Promise<void> }> {
+export async function stdioClient(
+  env: NodeJS.ProcessEnv,
+  era: Era,
+  capabilities?: Record<string, unknown>,
+): Promise<{ client: Client; stderr: () => string; close(): Promise<void> }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
     args: [CLI, 'mcp'],
@@ -28,8 +32,15 @@ export async function stdioClient(env: NodeJS.ProcessEnv, era: Era, capabilities
 }
 
 /** The official MCP client over Streamable HTTP with a Bearer token. */
-export async function httpClient(baseUrl: string, token: string, era: Era, capabilities?: Record<string, unknown>): Promise<{ client: Client; close(): Promise<void> }> {
-  const transport = new StreamableHTTPClientTransport(new URL('/mcp', baseUrl), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+export async function httpClient(
+  baseUrl: string,
+  token: string,
+  era: Era,
+  capabilities?: Record<string, unknown>,
+): Promise<{ client: Client; close(): Promise<void> }> {
+  const transport = new StreamableHTTPClientTransport(new URL('/mcp', baseUrl), {
+    requestInit: { headers: { authorization: `Bearer ${token}` } },
+  });
   const client = new Client({ name: 'gatehouse-test', version: '1.0.0' }, options(era, capabilities));
   await client.connect(transport);
   return { client, close: () => client.close() };

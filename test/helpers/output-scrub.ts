@@ -5,7 +5,11 @@ import { Redactor, scrubThenCap } from '../../src/vault/index.js';
 export function outputScrubFor(...secrets: string[]): OutputScrub & { redactor: Redactor } {
   const redactor = new Redactor({ audience: 'agent' });
   for (const s of secrets) redactor.add(s);
-  return { redactor, holdBack: () => redactor.holdBack(), capped: (raw, limit, ended) => scrubThenCap(redactor, raw, { limit, ended }) };
+  return {
+    redactor,
+    holdBack: () => redactor.holdBack(),
+    capped: (raw, limit, ended) => scrubThenCap(redactor, raw, { limit, ended }),
+  };
 }
 
 /** Every prefix of `secret` of at least `min` characters (what a cut-then-scrub bug would leak). */

@@ -30,7 +30,9 @@ export async function postgresUrl(): Promise<string | undefined> {
   const p = await probePostgres();
   if (p.url !== undefined) return p.url;
   if (CI) throw new Error(`CI=true but PostgreSQL is not reachable: ${p.why}`);
-  console.warn(`\n*** SKIPPING PostgreSQL store tests: ${p.why}. Set GATEHOUSE_TEST_PG, or run with CI=true to require them. ***\n`);
+  console.warn(
+    `\n*** SKIPPING PostgreSQL store tests: ${p.why}. Set GATEHOUSE_TEST_PG, or run with CI=true to require them. ***\n`,
+  );
   return undefined;
 }
 

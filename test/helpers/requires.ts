@@ -20,7 +20,9 @@ export const CI = process.env.CI === 'true';
 async function missing(part: Part): Promise<string | null> {
   switch (part) {
     case 'bwrap':
-      return existsSync('/usr/bin/bwrap') || existsSync('/bin/bwrap') ? null : 'bubblewrap (bwrap) is not installed (apt-get install bubblewrap)';
+      return existsSync('/usr/bin/bwrap') || existsSync('/bin/bwrap')
+        ? null
+        : 'bubblewrap (bwrap) is not installed (apt-get install bubblewrap)';
     case 'sshd': {
       const a = sshdAvailability();
       return a.ok ? null : (a.reason ?? 'sshd is not available');

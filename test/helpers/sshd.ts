@@ -20,7 +20,16 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -126,7 +135,8 @@ export async function freePort(): Promise<number> {
 async function waitForBanner(host: string, port: number, timeoutMs: number, child: ChildProcess): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`sshd exited early (code ${child.exitCode}, signal ${child.signalCode})`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`sshd exited early (code ${child.exitCode}, signal ${child.signalCode})`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = netConnect({ host, port });
       let buf = '';
@@ -271,14 +281,19 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdHandle
         await new Promise((r) => setTimeout(r, 100));
       }
     }
-    throw new Error(`sshd did not start: ${String(lastErr)}; log: ${existsSync(logPath) ? readFileSync(logPath, 'utf8').slice(-2000) : ''}`);
+    throw new Error(
+      `sshd did not start: ${String(lastErr)}; log: ${existsSync(logPath) ? readFileSync(logPath, 'utf8').slice(-2000) : ''}`,
+    );
   };
 
   const stop = async (): Promise<void> => {
     const c = child;
     if (!c || c.pid === undefined) return;
     const pids = [c.pid, ...descendants(c.pid)];
-    const exited = c.exitCode !== null || c.signalCode !== null ? Promise.resolve() : new Promise<void>((r) => c.once('exit', () => r()));
+    const exited =
+      c.exitCode !== null || c.signalCode !== null
+        ? Promise.resolve()
+        : new Promise<void>((r) => c.once('exit', () => r()));
     // Top-down: the sshd processes die first, so no exit status of a killed command gets out.
     for (const pid of pids) {
       try {

@@ -28,7 +28,11 @@ export async function storeKinds(): Promise<StoreKind[]> {
  * A fresh store of one kind: a SQLite file under `dir`, or its own PostgreSQL schema (so parallel
  * runs never share tables). `drop` removes the schema (SQLite files go with their directory).
  */
-export async function storeOf(kind: StoreKind, dir: string, prefix = 'gh_test'): Promise<{ spec: StoreFixture['spec']; open(): Promise<Store>; drop(): Promise<void> }> {
+export async function storeOf(
+  kind: StoreKind,
+  dir: string,
+  prefix = 'gh_test',
+): Promise<{ spec: StoreFixture['spec']; open(): Promise<Store>; drop(): Promise<void> }> {
   if (kind === 'sqlite') {
     const sqliteFile = join(dir, 'store.db');
     return { spec: { sqliteFile }, open: () => openStore({ sqliteFile }), drop: async () => undefined };
@@ -36,7 +40,11 @@ export async function storeOf(kind: StoreKind, dir: string, prefix = 'gh_test'):
   const url = await postgresUrl();
   if (!url) throw new Error('PostgreSQL is not reachable');
   const schema = freshSchema(prefix);
-  return { spec: { databaseUrl: url, schema }, open: () => openStore({ databaseUrl: url, schema }), drop: () => dropSchema(url, schema) };
+  return {
+    spec: { databaseUrl: url, schema },
+    open: () => openStore({ databaseUrl: url, schema }),
+    drop: () => dropSchema(url, schema),
+  };
 }
 
 /** One ready fixture per store kind (see storeKinds). */

@@ -27,7 +27,9 @@ async function reported(file: string, rule: string): Promise<number[]> {
   const [result] = await eslint.lintFiles([file]);
   const fatal = result?.messages.filter((m) => m.fatal) ?? [];
   expect(fatal.map((m) => m.message)).toEqual([]);
-  return [...new Set((result?.messages ?? []).filter((m) => m.ruleId === rule).map((m) => m.line))].sort((a, b) => a - b);
+  return [...new Set((result?.messages ?? []).filter((m) => m.ruleId === rule).map((m) => m.line))].sort(
+    (a, b) => a - b,
+  );
 }
 
 describe('lint rules, one per bug class fixed once', () => {

@@ -7,7 +7,6 @@ import { run as sandboxCmd } from '../../src/cli/commands/sandbox.js';
 import { run as runCmd } from '../../src/cli/commands/run.js';
 import { requires } from '../helpers/requires.js';
 
-
 function ctx() {
   const stdout = new PassThrough();
   const stderr = new PassThrough();

@@ -96,25 +96,36 @@ describe.skipIf(!HAVE_BWRAP)('sandbox escapes (real bubblewrap)', () => {
   });
 
   it('hides it through a pre-existing hardlink, and a new hardlink cannot reach it', async () => {
-    const r = await run('cat sub/hardlink; ln secret.txt sub/hl2 2>&1 || echo "LN_FAILED"; cat sub/hl2 2>/dev/null; echo "size=$(wc -c < sub/hardlink)"');
+    const r = await run(
+      'cat sub/hardlink; ln secret.txt sub/hl2 2>&1 || echo "LN_FAILED"; cat sub/hl2 2>/dev/null; echo "size=$(wc -c < sub/hardlink)"',
+    );
     expect(r.stdout).not.toContain(SECRET);
     expect(r.stdout).toContain('size=0');
   });
 
   it('hides it through /proc/self/root and /proc/1/root', async () => {
-    const r = await run(`cat /proc/self/root${ws}/secret.txt /proc/1/root${ws}/secret.txt 2>&1; echo "size=$(wc -c < /proc/self/root${ws}/secret.txt)"`);
+    const r = await run(
+      `cat /proc/self/root${ws}/secret.txt /proc/1/root${ws}/secret.txt 2>&1; echo "size=$(wc -c < /proc/self/root${ws}/secret.txt)"`,
+    );
     expect(r.stdout).not.toContain(SECRET);
     expect(r.stdout).toContain('size=0');
   });
 
   it('cannot climb out of the workspace with ../', async () => {
-    const r = await run('cat ../secret.txt; cat ../../outside/secret.txt 2>&1; cat ../../../outside/secret.txt 2>&1', {}, join(ws, 'sub'));
+    const r = await run(
+      'cat ../secret.txt; cat ../../outside/secret.txt 2>&1; cat ../../../outside/secret.txt 2>&1',
+      {},
+      join(ws, 'sub'),
+    );
     expect(r.stdout + r.stderr).not.toContain(SECRET);
     expect(r.stdout + r.stderr).toMatch(/No such file or directory/);
   });
 
   it("keeps Gatehouse's home (hiddenPaths) invisible, whatever the profile says", async () => {
-    const r = await run('ls -A .gatehouse-home; echo "entries=$(ls -A .gatehouse-home | wc -l)"; cat .gatehouse-home/master.key 2>&1', { denyRead: [] });
+    const r = await run(
+      'ls -A .gatehouse-home; echo "entries=$(ls -A .gatehouse-home | wc -l)"; cat .gatehouse-home/master.key 2>&1',
+      { denyRead: [] },
+    );
     expect(r.stdout + r.stderr).not.toContain(SECRET);
     expect(r.stdout).toContain('entries=0');
     expect(r.stdout).toMatch(/master.key: No such file or directory/);
@@ -122,7 +133,9 @@ describe.skipIf(!HAVE_BWRAP)('sandbox escapes (real bubblewrap)', () => {
 
   it('cannot write outside the workspace (read-only system, private /tmp, read-only root)', async () => {
     const marker = join(outside, 'written');
-    const r = await run(`echo x > /usr/gh-escape; echo x > /etc/gh-escape; echo x > ${marker}; echo x > /gh-escape; echo x > /tmp/ok && echo TMP_OK; echo x > ws-ok && echo WS_OK`);
+    const r = await run(
+      `echo x > /usr/gh-escape; echo x > /etc/gh-escape; echo x > ${marker}; echo x > /gh-escape; echo x > /tmp/ok && echo TMP_OK; echo x > ws-ok && echo WS_OK`,
+    );
     expect(r.stderr).toMatch(/\/usr\/gh-escape: Read-only file system/);
     expect(r.stderr).toMatch(/\/etc\/gh-escape: Read-only file system/);
     expect(r.stderr).toMatch(/\/gh-escape: Read-only file system/);
@@ -135,7 +148,9 @@ describe.skipIf(!HAVE_BWRAP)('sandbox escapes (real bubblewrap)', () => {
   });
 
   it('runs as an unprivileged uid with no capabilities and cannot read root-only host files', async () => {
-    const r = await run('id -u; grep CapEff /proc/self/status; cat /etc/shadow; echo "shadow=$(wc -c < /etc/shadow)"; unshare -U true 2>&1 || echo NO_USERNS');
+    const r = await run(
+      'id -u; grep CapEff /proc/self/status; cat /etc/shadow; echo "shadow=$(wc -c < /etc/shadow)"; unshare -U true 2>&1 || echo NO_USERNS',
+    );
     expect(r.stdout).toMatch(/^65534$/m);
     expect(r.stdout).toMatch(/CapEff:\s+0+$/m);
     expect(r.stdout).toContain('shadow=0');
@@ -185,7 +200,9 @@ describe.skipIf(!HAVE_BWRAP)('sandbox escapes (real bubblewrap)', () => {
   });
 
   it('enforces the file size limit (typed file_size)', async () => {
-    const r = await run('head -c 3000000 /dev/zero > big.bin; echo "size=$(wc -c < big.bin)"', { limits: { fileSizeBytes: 1024 * 1024 } });
+    const r = await run('head -c 3000000 /dev/zero > big.bin; echo "size=$(wc -c < big.bin)"', {
+      limits: { fileSizeBytes: 1024 * 1024 },
+    });
     expect(r.limit).toBe('file_size');
     expect(r.stdout).toContain('size=1048576');
     expect(r.stderr).toMatch(/File size limit exceeded/);
@@ -201,7 +218,9 @@ describe.skipIf(!HAVE_BWRAP)('sandbox escapes (real bubblewrap)', () => {
   });
 
   it.skipIf(!ROOT_PARTS)('enforces the memory limit (typed memory)', async () => {
-    const r = await run('python3 -c "a = bytearray(300*1024*1024); print(len(a))"', { limits: { memoryBytes: 64 * 1024 * 1024 } });
+    const r = await run('python3 -c "a = bytearray(300*1024*1024); print(len(a))"', {
+      limits: { memoryBytes: 64 * 1024 * 1024 },
+    });
     expect(r.limit).toBe('memory');
     expect(r.stdout).not.toContain(String(300 * 1024 * 1024));
     expect(r.limitMessage).toMatch(/memory limit of 64.0 MiB exceeded/);
@@ -216,7 +235,9 @@ describe.skipIf(!HAVE_BWRAP)('sandbox escapes (real bubblewrap)', () => {
   it('has no network by default: a host loopback server is unreachable', async () => {
     const srv = await listen();
     try {
-      const r = await run(`${pyConnect('127.0.0.1', srv.port)}; ${pyConnect('10.0.2.2', srv.port)}; tail -n +3 /proc/net/dev | cut -d: -f1`);
+      const r = await run(
+        `${pyConnect('127.0.0.1', srv.port)}; ${pyConnect('10.0.2.2', srv.port)}; tail -n +3 /proc/net/dev | cut -d: -f1`,
+      );
       expect(r.stdout).not.toContain('CONNECTED');
       expect(r.stdout).toMatch(/BLOCKED ConnectionRefusedError/);
       expect(r.stdout).toMatch(/BLOCKED OSError .*Network is unreachable/);
@@ -231,9 +252,12 @@ describe.skipIf(!HAVE_BWRAP)('sandbox escapes (real bubblewrap)', () => {
     const a = await listen();
     const b = await listen();
     try {
-      const r = await run(`${pyConnect('host-loopback', a.port)}; ${pyConnect('10.0.2.2', b.port)}; ${pyConnect('10.0.2.3', 53)}`, {
-        network: { allow: [{ host: 'host-loopback', port: a.port }] },
-      });
+      const r = await run(
+        `${pyConnect('host-loopback', a.port)}; ${pyConnect('10.0.2.2', b.port)}; ${pyConnect('10.0.2.3', 53)}`,
+        {
+          network: { allow: [{ host: 'host-loopback', port: a.port }] },
+        },
+      );
       expect(r.sandbox).toBe('bwrap-net');
       const lines = r.stdout.trim().split('\n');
       expect(lines[0]).toMatch(/CONNECTED .*hello-from-host/);
@@ -255,8 +279,8 @@ describe.skipIf(!HAVE_BWRAP)('sandbox escapes (real bubblewrap)', () => {
         '/usr/bin/curl -V',
         'cp /usr/bin/curl ./mycurl && chmod +x ./mycurl && ./mycurl -V',
         'sh /usr/bin/curl -V',
-        'python3 -c "import subprocess; subprocess.run([\'/usr/bin/curl\', \'-V\'])"',
-        "perl -e 'exec \"/usr/bin/curl\", \"-V\"'",
+        "python3 -c \"import subprocess; subprocess.run(['/usr/bin/curl', '-V'])\"",
+        'perl -e \'exec "/usr/bin/curl", "-V"\'',
         '/lib64/ld-linux-x86-64.so.2 /usr/bin/curl -V 2>&1 | head -1',
         'echo "copy_size=$(wc -c < ./mycurl)"',
       ].join('; '),
@@ -294,9 +318,13 @@ describe.skipIf(!HAVE_BWRAP)('sandbox escapes (real bubblewrap)', () => {
     }
   });
 
-  it('scrubs the output with the call\'s scrubbing', async () => {
+  it("scrubs the output with the call's scrubbing", async () => {
     const secret = 'Zq8vN3xT7bK2mW9rL4pY6hD1';
-    const r = await runSandboxed(profile(), { command: `echo value=${secret}`, output: outputScrubFor(secret), hiddenPaths: hidden() });
+    const r = await runSandboxed(profile(), {
+      command: `echo value=${secret}`,
+      output: outputScrubFor(secret),
+      hiddenPaths: hidden(),
+    });
     expect(r.stdout).toBe('value=[REDACTED]\n');
   });
 
@@ -318,7 +346,9 @@ describe.skipIf(!HAVE_BWRAP)('sandbox escapes (real bubblewrap)', () => {
   });
 
   it('refuses a cwd outside the workspace', async () => {
-    await expect(runSandboxed(profile(), { command: 'true', cwd: outside })).rejects.toMatchObject({ code: 'path_denied' });
+    await expect(runSandboxed(profile(), { command: 'true', cwd: outside })).rejects.toMatchObject({
+      code: 'path_denied',
+    });
   });
 
   it('doctor tells the truth about this host', async () => {

@@ -27,7 +27,9 @@ describe('sandbox profile', () => {
 
   it('rejects bad input with config_invalid naming the field', () => {
     expect(() => validateProfile({ workspace: 'relative' })).toThrow(/workspace/);
-    expect(() => validateProfile({ workspace: base, network: { allow: [{ host: 'a b', port: 1 }] } })).toThrow(/network/);
+    expect(() => validateProfile({ workspace: base, network: { allow: [{ host: 'a b', port: 1 }] } })).toThrow(
+      /network/,
+    );
     expect(() => validateProfile({ workspace: base, limits: { processes: 0 } })).toThrow(/processes/);
     expect(() => validateProfile({ workspace: base, bogus: 1 })).toThrow();
     expect(() => validateProfile({ workspace: '/' })).toThrow(/cannot be \//);
@@ -35,7 +37,11 @@ describe('sandbox profile', () => {
 
   it('resolves built-in and configured profiles, and refuses unknown names', () => {
     expect(resolveProfile('default', undefined, { workspace: base }).name).toBe('default');
-    const p = resolveProfile('ci', { profiles: { ci: { denyExec: ['curl'], limits: { wallSeconds: 5 } } } }, { workspace: base });
+    const p = resolveProfile(
+      'ci',
+      { profiles: { ci: { denyExec: ['curl'], limits: { wallSeconds: 5 } } } },
+      { workspace: base },
+    );
     expect(p.denyExec).toEqual(['curl']);
     expect(p.limits.wallSeconds).toBe(5);
     expect(() => resolveProfile('nope')).toThrow(/no sandbox profile named/);
@@ -44,20 +50,44 @@ describe('sandbox profile', () => {
 
 describe('sandbox env', () => {
   it('flags secret-looking names', () => {
-    for (const n of ['GITHUB_TOKEN', 'MY_SECRET', 'API_KEY', 'DB_PASSWORD', 'AWS_REGION', 'GATEHOUSE_HOME', 'SSH_AUTH_SOCK']) expect(isSecretLookingName(n)).toBe(true);
+    for (const n of [
+      'GITHUB_TOKEN',
+      'MY_SECRET',
+      'API_KEY',
+      'DB_PASSWORD',
+      'AWS_REGION',
+      'GATEHOUSE_HOME',
+      'SSH_AUTH_SOCK',
+    ])
+      expect(isSecretLookingName(n)).toBe(true);
     for (const n of ['PATH', 'LANG', 'TERM', 'CI', 'NODE_ENV']) expect(isSecretLookingName(n)).toBe(false);
   });
 
   it('builds from the allowlist only; trusted secretEnv passes, agent env is filtered', () => {
     const { env, stripped } = buildSandboxEnv({
-      hostEnv: { PATH: '/root/.pyenv/shims:/usr/bin', TERM: 'xterm', OPENAI_API_KEY: 'sk-x', NOT_LISTED: '1', NODE_ENV: 'test' },
+      hostEnv: {
+        PATH: '/root/.pyenv/shims:/usr/bin',
+        TERM: 'xterm',
+        OPENAI_API_KEY: 'sk-x',
+        NOT_LISTED: '1',
+        NODE_ENV: 'test',
+      },
       envAllow: ['OPENAI_API_KEY', 'NODE_ENV'],
       profileEnv: { CI: 'true' },
       callEnv: { LD_PRELOAD: 'x', GH_TOKEN: 'y', OK: '1', BASH_ENV: '/x' },
       secretEnv: { API_TOKEN: 'filled' },
       home: '/tmp/home',
     });
-    expect(env).toEqual({ PATH: expect.stringContaining('/usr/bin'), TERM: 'xterm', NODE_ENV: 'test', CI: 'true', OK: '1', API_TOKEN: 'filled', HOME: '/tmp/home', LANG: 'C.UTF-8' });
+    expect(env).toEqual({
+      PATH: expect.stringContaining('/usr/bin'),
+      TERM: 'xterm',
+      NODE_ENV: 'test',
+      CI: 'true',
+      OK: '1',
+      API_TOKEN: 'filled',
+      HOME: '/tmp/home',
+      LANG: 'C.UTF-8',
+    });
     expect(env.PATH).not.toContain('pyenv');
     expect(stripped.sort()).toEqual(['BASH_ENV', 'GH_TOKEN', 'LD_PRELOAD', 'OPENAI_API_KEY']);
   });
@@ -78,7 +108,19 @@ describe('planBwrap', () => {
 
   it('drops caps, maps an unprivileged uid, unshares every namespace, dies with its parent', () => {
     const a = plan().join(' ');
-    for (const f of ['--cap-drop ALL', '--unshare-user --uid 65534 --gid 65534', '--disable-userns', '--unshare-pid', '--unshare-ipc', '--unshare-uts', '--unshare-net', '--die-with-parent', '--new-session', '--clearenv', '--remount-ro /']) {
+    for (const f of [
+      '--cap-drop ALL',
+      '--unshare-user --uid 65534 --gid 65534',
+      '--disable-userns',
+      '--unshare-pid',
+      '--unshare-ipc',
+      '--unshare-uts',
+      '--unshare-net',
+      '--die-with-parent',
+      '--new-session',
+      '--clearenv',
+      '--remount-ro /',
+    ]) {
       expect(a).toContain(f);
     }
   });
@@ -97,7 +139,12 @@ describe('planBwrap', () => {
 
   it('refuses a workspace inside a hidden Gatehouse path', () => {
     expect(() =>
-      planBwrap(validateProfile({ workspace: join(ws, '.gh') }), { hiddenPaths: [ws], stubDir: stub, argv: ['true'], env: {} }),
+      planBwrap(validateProfile({ workspace: join(ws, '.gh') }), {
+        hiddenPaths: [ws],
+        stubDir: stub,
+        argv: ['true'],
+        env: {},
+      }),
     ).toThrow(/inside a path Gatehouse must hide/);
   });
 

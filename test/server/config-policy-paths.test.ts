@@ -17,7 +17,11 @@ describe('configuration: relative policy file paths', () => {
     const file = join(confDir, 'config.yaml');
     writeFileSync(file, 'guard:\n  policy_files: [policies/ops.yaml, /abs/other.yaml, ../shared.yaml]\n');
     const cfg = loadConfig(file, true);
-    expect(cfg.guard.policy_files).toEqual([join(confDir, 'policies/ops.yaml'), '/abs/other.yaml', join(home.dir, 'shared.yaml')]);
+    expect(cfg.guard.policy_files).toEqual([
+      join(confDir, 'policies/ops.yaml'),
+      '/abs/other.yaml',
+      join(home.dir, 'shared.yaml'),
+    ]);
     expect(cfg.guard.policy_files.some((p) => p.startsWith(process.cwd() + '/policies'))).toBe(false);
   });
 });

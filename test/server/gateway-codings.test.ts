@@ -50,20 +50,26 @@ describe('/gateway: doubled and stacked content codings', () => {
     await s?.close();
   });
 
-  it.each(['/gzip-identity', '/gzip-gzip', '/br-list'])('%s: decoded and scrubbed; the canary never comes back', async (path) => {
-    const r = await fetch(`${s.url}/gateway/echo${path}`, { headers: { authorization: `Bearer ${s.agent}` } });
-    const body = Buffer.from(await r.arrayBuffer());
-    expect(r.status).toBe(200);
-    expect(r.headers.get('content-encoding')).toBeNull();
-    expect(leaks(body)).toBe(false);
-    expect(JSON.parse(body.toString()).auth).toMatch(/^Bearer (\[REDACTED\]|\*\*\*)$/);
-  });
+  it.each(['/gzip-identity', '/gzip-gzip', '/br-list'])(
+    '%s: decoded and scrubbed; the canary never comes back',
+    async (path) => {
+      const r = await fetch(`${s.url}/gateway/echo${path}`, { headers: { authorization: `Bearer ${s.agent}` } });
+      const body = Buffer.from(await r.arrayBuffer());
+      expect(r.status).toBe(200);
+      expect(r.headers.get('content-encoding')).toBeNull();
+      expect(leaks(body)).toBe(false);
+      expect(JSON.parse(body.toString()).auth).toMatch(/^Bearer (\[REDACTED\]|\*\*\*)$/);
+    },
+  );
 
   it('an unknown coding is refused with 502 upstream_error and a hint; no body is returned', async () => {
     const r = await fetch(`${s.url}/gateway/echo/unknown`, { headers: { authorization: `Bearer ${s.agent}` } });
     const body = Buffer.from(await r.arrayBuffer());
     expect(r.status).toBe(502);
-    expect(JSON.parse(body.toString()).error).toMatchObject({ code: 'upstream_error', hint: expect.stringMatching(/gzip/) });
+    expect(JSON.parse(body.toString()).error).toMatchObject({
+      code: 'upstream_error',
+      hint: expect.stringMatching(/gzip/),
+    });
     expect(leaks(body)).toBe(false);
   });
 });

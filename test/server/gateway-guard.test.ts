@@ -33,14 +33,26 @@ describe('/gateway judges bodies as the server reads them, and scrubs header nam
     await s?.close();
   });
   const post = (path: string, body: Buffer | string, type?: string) =>
-    fetch(`${s.url}/gateway/echo${path}`, { method: 'POST', headers: { authorization: `Bearer ${s.agent}`, ...(type ? { 'content-type': type } : {}) }, body });
+    fetch(`${s.url}/gateway/echo${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${s.agent}`, ...(type ? { 'content-type': type } : {}) },
+      body,
+    });
 
   it.each([
     ['declared utf-16le, no BOM', Buffer.from(MUTATION, 'utf16le'), 'application/json; charset=utf-16'],
     ['declared utf-16be', utf16be(MUTATION), 'application/json; charset=utf-16be'],
     ['sniffed utf-16le under a utf-8 label', Buffer.from(MUTATION, 'utf16le'), 'application/json; charset=utf-8'],
-    ['utf-16le with a byte-order mark', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(MUTATION, 'utf16le')]), 'application/json'],
-    ['utf-16be with a byte-order mark, form type', Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be('query=mutation%20%7B%20x%20%7D')]), 'application/x-www-form-urlencoded; charset=utf-16'],
+    [
+      'utf-16le with a byte-order mark',
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(MUTATION, 'utf16le')]),
+      'application/json',
+    ],
+    [
+      'utf-16be with a byte-order mark, form type',
+      Buffer.concat([Buffer.from([0xfe, 0xff]), utf16be('query=mutation%20%7B%20x%20%7D')]),
+      'application/x-www-form-urlencoded; charset=utf-16',
+    ],
   ])('a GraphQL mutation in UTF-16 (%s) to /api/run needs approval and is not sent', async (_n, body, type) => {
     const before = s.upstream.seen.length;
     const r = await post('/api/run', body, type);

@@ -24,10 +24,20 @@ export async function serve(opts: { canary: string; handler: Handler; extraRoute
   try {
     await rt.vault.createVault('ops');
     await rt.vault.setField('ops/echo.key', opts.canary, { bind: ['target:echo'] });
-    await rt.targets.add('http', 'echo', { baseUrl: upstream.url, auth: { kind: 'bearer' }, secret: 'vault:ops/echo.key', allowPrivate: true, followRedirects: false });
+    await rt.targets.add('http', 'echo', {
+      baseUrl: upstream.url,
+      auth: { kind: 'bearer' },
+      secret: 'vault:ops/echo.key',
+      allowPrivate: true,
+      followRedirects: false,
+    });
     await rt.vault.seedRedactor({ add: (s) => rt.addSecret(s) });
     const { token } = await rt.tokens.create({ name: 'agent', grants: ['tool:*', 'target:echo', 'vault:ops'] });
-    const http = await startHttpServer(rt, { host: '127.0.0.1', port: 0, routes: [gatewayRoute(rt), sshExecRoute(rt), ...(opts.extraRoutes ?? [])] });
+    const http = await startHttpServer(rt, {
+      host: '127.0.0.1',
+      port: 0,
+      routes: [gatewayRoute(rt), sshExecRoute(rt), ...(opts.extraRoutes ?? [])],
+    });
     return {
       url: http.url,
       agent: token,
@@ -49,7 +59,11 @@ export async function serve(opts: { canary: string; handler: Handler; extraRoute
 }
 
 /** Sends raw request bytes (a request target fetch() would normalise) and returns the status line's code and the body. */
-export function rawRequest(url: string, head: string, body: Buffer | string = ''): Promise<{ status: number; body: string }> {
+export function rawRequest(
+  url: string,
+  head: string,
+  body: Buffer | string = '',
+): Promise<{ status: number; body: string }> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
     const sock = net.connect(Number(u.port), u.hostname, () => {
@@ -68,8 +82,12 @@ export function rawRequest(url: string, head: string, body: Buffer | string = ''
 }
 
 /** The typed error body every plain route answers with. */
-export async function errorOf(r: Response): Promise<{ error: { code: string; message: string; hint?: string; details?: Record<string, unknown> } }> {
-  return (await r.json()) as { error: { code: string; message: string; hint?: string; details?: Record<string, unknown> } };
+export async function errorOf(
+  r: Response,
+): Promise<{ error: { code: string; message: string; hint?: string; details?: Record<string, unknown> } }> {
+  return (await r.json()) as {
+    error: { code: string; message: string; hint?: string; details?: Record<string, unknown> };
+  };
 }
 
 export type { IncomingMessage };

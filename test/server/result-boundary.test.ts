@@ -21,10 +21,18 @@ const careless = defineTool({
   description: 'Returns and throws a stored secret without scrubbing it.',
   inputSchema: z.object({ fail: z.boolean() }).strict(),
   inputRoles: { fail: { irrelevant: 'a test switch between returning and throwing the secret' } },
-  outputSchema: z.object({ value: z.string(), nested: z.object({ list: z.array(z.string()) }), [SECRET]: z.string().optional() }),
+  outputSchema: z.object({
+    value: z.string(),
+    nested: z.object({ list: z.array(z.string()) }),
+    [SECRET]: z.string().optional(),
+  }),
   annotations: { readOnlyHint: true, destructiveHint: false, openWorldHint: false },
   async handler(input) {
-    if (input.fail) throw new GatehouseError('upstream_error', `the upstream said ${SECRET}`, { hint: `retry with ${SECRET}`, details: { echoed: SECRET } });
+    if (input.fail)
+      throw new GatehouseError('upstream_error', `the upstream said ${SECRET}`, {
+        hint: `retry with ${SECRET}`,
+        details: { echoed: SECRET },
+      });
     return { value: `key=${SECRET}`, nested: { list: [SECRET, Buffer.from(SECRET).toString('base64')] } };
   },
 });
@@ -54,7 +62,7 @@ describe('the result boundary scrubs every tool result and error', () => {
     home.cleanup();
   });
 
-  it('a careless tool\'s result reaches the model scrubbed (text and structured content)', async () => {
+  it("a careless tool's result reaches the model scrubbed (text and structured content)", async () => {
     const { client, close: done } = await httpClient(url, token, 'modern');
     try {
       const r = await client.callTool({ name: 'careless_echo', arguments: { fail: false } });
@@ -67,7 +75,7 @@ describe('the result boundary scrubs every tool result and error', () => {
     }
   });
 
-  it('a careless tool\'s error reaches the model scrubbed (message, hint, details)', async () => {
+  it("a careless tool's error reaches the model scrubbed (message, hint, details)", async () => {
     const { client, close: done } = await httpClient(url, token, 'modern');
     try {
       const r = await client.callTool({ name: 'careless_echo', arguments: { fail: true } });

@@ -39,7 +39,11 @@ describe('plain routes: malformed and hostile input gets a typed answer', () => 
   const auth = () => ({ authorization: `Bearer ${s.agent}` });
 
   it('a malformed escape in a route parameter is 400 invalid_input, not 500 (POST /ssh/%E0%A4%A/exec, /gateway/%E0%A4%A/x)', async () => {
-    const ssh = await fetch(`${s.url}/ssh/%E0%A4%A/exec`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: '{"command":"true"}' });
+    const ssh = await fetch(`${s.url}/ssh/%E0%A4%A/exec`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: '{"command":"true"}',
+    });
     expect(ssh.status).toBe(400);
     expect((await errorOf(ssh)).error).toMatchObject({ code: 'invalid_input', hint: expect.any(String) });
     const gw = await fetch(`${s.url}/gateway/%E0%A4%A/x`, { headers: auth() });
@@ -59,7 +63,10 @@ describe('plain routes: malformed and hostile input gets a typed answer', () => 
 
   it('a request target the URL parser throws on or moves is a 400, not a 500', async () => {
     for (const target of ['//[', '/\\evil/mcp', 'http://[::1']) {
-      const r = await rawRequest(s.url, `GET ${target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${s.agent}\r\nConnection: close\r\n\r\n`);
+      const r = await rawRequest(
+        s.url,
+        `GET ${target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${s.agent}\r\nConnection: close\r\n\r\n`,
+      );
       expect(r.status, target).toBe(400);
       expect(JSON.parse(r.body).error.code, target).toBe('invalid_input');
     }
@@ -90,8 +97,15 @@ describe('plain routes: malformed and hostile input gets a typed answer', () => 
   });
 
   it('a /gateway body nested 400,000 arrays (or objects) deep is judged without a stack overflow and forwarded', async () => {
-    for (const body of ['['.repeat(DEEP) + ']'.repeat(DEEP), '{"query":"x","a":' + '{"a":'.repeat(DEEP) + '1' + '}'.repeat(DEEP) + '}']) {
-      const r = await fetch(`${s.url}/gateway/echo/items`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body });
+    for (const body of [
+      '['.repeat(DEEP) + ']'.repeat(DEEP),
+      '{"query":"x","a":' + '{"a":'.repeat(DEEP) + '1' + '}'.repeat(DEEP) + '}',
+    ]) {
+      const r = await fetch(`${s.url}/gateway/echo/items`, {
+        method: 'POST',
+        headers: { ...auth(), 'content-type': 'application/json' },
+        body,
+      });
       expect(r.status).toBe(200);
       expect(JSON.parse(await r.text()).body.length).toBe(body.length);
     }
@@ -106,7 +120,11 @@ describe('plain routes: malformed and hostile input gets a typed answer', () => 
     });
     expect(mcp.status).toBe(400);
     expect((await errorOf(mcp)).error).toMatchObject({ code: 'invalid_input', hint: expect.stringMatching(/levels/) });
-    const ssh = await fetch(`${s.url}/ssh/echo/exec`, { method: 'POST', headers: { ...auth(), 'content-type': 'application/json' }, body: `{"command":"true","env":${deep}}` });
+    const ssh = await fetch(`${s.url}/ssh/echo/exec`, {
+      method: 'POST',
+      headers: { ...auth(), 'content-type': 'application/json' },
+      body: `{"command":"true","env":${deep}}`,
+    });
     expect(ssh.status).toBe(400);
     expect((await errorOf(ssh)).error.code).toBe('invalid_input');
   });

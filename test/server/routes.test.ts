@@ -8,7 +8,15 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatehouseError } from '../../src/core/index.js';
-import { bootRuntime, defineRoute, matchPath, sendJson, startHttpServer, type AnyRoute, type Runtime } from '../../src/server/index.js';
+import {
+  bootRuntime,
+  defineRoute,
+  matchPath,
+  sendJson,
+  startHttpServer,
+  type AnyRoute,
+  type Runtime,
+} from '../../src/server/index.js';
 import { tempHome } from '../helpers/home.js';
 import { rawRequest } from './harness.js';
 
@@ -29,7 +37,8 @@ const webhook = defineRoute({
     const body = await bodyOf(req);
     const sent = Buffer.from(String(req.headers['x-signature'] ?? ''), 'hex');
     const want = createHmac('sha256', WEBHOOK_KEY).update(body).digest();
-    if (sent.length !== want.length || !timingSafeEqual(sent, want)) throw new GatehouseError('unauthenticated', 'bad signature');
+    if (sent.length !== want.length || !timingSafeEqual(sent, want))
+      throw new GatehouseError('unauthenticated', 'bad signature');
     sendJson(res, 200, { slug: ctx.params.slug, principal: ctx.principal, bytes: body.length });
   },
 });
@@ -38,7 +47,13 @@ const echoParams = defineRoute({
   method: 'GET',
   path: '/t/:name/*',
   auth: 'token',
-  handler: async (_req, res, ctx) => sendJson(res, 200, { name: ctx.params.name, rest: ctx.params['*'], query: ctx.rawQuery, token: ctx.principal.tokenName }),
+  handler: async (_req, res, ctx) =>
+    sendJson(res, 200, {
+      name: ctx.params.name,
+      rest: ctx.params['*'],
+      query: ctx.rawQuery,
+      token: ctx.principal.tokenName,
+    }),
 });
 
 const adminOnly = defineRoute({
@@ -75,17 +90,29 @@ describe('routes: path parameters and declared auth kinds, through the real serv
   it('a sender route runs with no Gatehouse token and no principal; its own check refuses a bad signature', async () => {
     const body = '{"event":"push"}';
     const sig = createHmac('sha256', WEBHOOK_KEY).update(body).digest('hex');
-    const ok = await fetch(`${url}/webhooks/incoming/gh%20repo`, { method: 'POST', headers: { 'x-signature': sig }, body });
+    const ok = await fetch(`${url}/webhooks/incoming/gh%20repo`, {
+      method: 'POST',
+      headers: { 'x-signature': sig },
+      body,
+    });
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ slug: 'gh repo', principal: null, bytes: body.length });
-    const forged = await fetch(`${url}/webhooks/incoming/gh`, { method: 'POST', headers: { 'x-signature': '00'.repeat(32) }, body });
+    const forged = await fetch(`${url}/webhooks/incoming/gh`, {
+      method: 'POST',
+      headers: { 'x-signature': '00'.repeat(32) },
+      body,
+    });
     expect(forged.status).toBe(401);
   });
 
   it('a sender route ignores a bearer token: the handler never gets a principal', async () => {
     const body = 'x';
     const sig = createHmac('sha256', WEBHOOK_KEY).update(body).digest('hex');
-    const r = await fetch(`${url}/webhooks/incoming/s`, { method: 'POST', headers: { ...bearer(admin), 'x-signature': sig }, body });
+    const r = await fetch(`${url}/webhooks/incoming/s`, {
+      method: 'POST',
+      headers: { ...bearer(admin), 'x-signature': sig },
+      body,
+    });
     expect((await r.json()) as { principal: unknown }).toMatchObject({ principal: null });
   });
 
@@ -108,8 +135,16 @@ describe('routes: path parameters and declared auth kinds, through the real serv
 
   it(':name parameters are decoded; the * rest and the query stay exactly as sent', async () => {
     // Sent raw: fetch() would resolve the %2e%2e itself.
-    const r = await rawRequest(url, `GET /t/caf%C3%A9/a/%2e%2e/../b%2Fc?q=%zz&x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${agent}\r\nConnection: close\r\n\r\n`);
-    expect(JSON.parse(Buffer.from(r.body, 'latin1').toString('utf8'))).toEqual({ name: 'café', rest: '/a/%2e%2e/../b%2Fc', query: 'q=%zz&x', token: 'agent' });
+    const r = await rawRequest(
+      url,
+      `GET /t/caf%C3%A9/a/%2e%2e/../b%2Fc?q=%zz&x HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${agent}\r\nConnection: close\r\n\r\n`,
+    );
+    expect(JSON.parse(Buffer.from(r.body, 'latin1').toString('utf8'))).toEqual({
+      name: 'café',
+      rest: '/a/%2e%2e/../b%2Fc',
+      query: 'q=%zz&x',
+      token: 'agent',
+    });
     const bare = await fetch(`${url}/t/n`, { headers: bearer(agent) });
     expect(((await bare.json()) as { rest: string }).rest).toBe('/');
   });

@@ -38,15 +38,23 @@ describe.skipIf(skip)('ssh exec against a real sshd', () => {
 
   it('exports env values literally (no expansion) and rejects bad names', async () => {
     const tricky = `it's $HOME "quoted" \`date\` $(id)\nline2`;
-    const r = await pool.exec(spec, sshd.credentials, { command: 'printf %s "$GH_A"; printf "|%s" "$GH_B"', env: { GH_A: tricky, GH_B: 'b' } });
+    const r = await pool.exec(spec, sshd.credentials, {
+      command: 'printf %s "$GH_A"; printf "|%s" "$GH_B"',
+      env: { GH_A: tricky, GH_B: 'b' },
+    });
     expect(r.stdout).toBe(tricky + '|b');
-    await expect(pool.exec(spec, sshd.credentials, { command: 'true', env: { 'A;rm': 'x' } })).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(pool.exec(spec, sshd.credentials, { command: 'true', env: { 'A;rm': 'x' } })).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
   });
 
   it('runs in cwd, and does not run at all when cd fails', async () => {
     const r = await pool.exec(spec, sshd.credentials, { command: 'pwd; echo a && echo b', cwd: '/tmp' });
     expect(r.stdout).toBe('/tmp\na\nb\n');
-    const bad = await pool.exec(spec, sshd.credentials, { command: 'echo SHOULD-NOT-RUN', cwd: "/nonexistent dir/it's" });
+    const bad = await pool.exec(spec, sshd.credentials, {
+      command: 'echo SHOULD-NOT-RUN',
+      cwd: "/nonexistent dir/it's",
+    });
     expect(bad.exitCode).not.toBe(0);
     expect(bad.stdout).not.toContain('SHOULD-NOT-RUN');
     expect(bad.stderr).toMatch(/nonexistent/);
@@ -88,7 +96,11 @@ describe.skipIf(skip)('ssh exec against a real sshd', () => {
     const output = outputScrubFor(SECRET);
     const limit = 64;
     for (let pad = limit - SECRET.length - 2; pad <= limit + 2; pad++) {
-      const r = await pool.exec(spec, sshd.credentials, { command: `printf '%${pad}s' '' | tr ' ' x; printf '${SECRET}yyyy'`, maxOutputBytes: limit, output });
+      const r = await pool.exec(spec, sshd.credentials, {
+        command: `printf '%${pad}s' '' | tr ' ' x; printf '${SECRET}yyyy'`,
+        maxOutputBytes: limit,
+        output,
+      });
       expect(Buffer.byteLength(r.stdout), `pad ${pad}`).toBeLessThanOrEqual(limit);
       for (const p of secretPrefixes(SECRET)) expect(r.stdout, `pad ${pad}`).not.toContain(p);
     }
@@ -96,7 +108,9 @@ describe.skipIf(skip)('ssh exec against a real sshd', () => {
 
   async function alive(pid: number): Promise<boolean> {
     // Checked over a fresh exec (as the remote user) and locally (same machine).
-    const r = await pool.exec(spec, sshd.credentials, { command: `kill -0 ${pid} 2>/dev/null && echo alive || echo gone` });
+    const r = await pool.exec(spec, sshd.credentials, {
+      command: `kill -0 ${pid} 2>/dev/null && echo alive || echo gone`,
+    });
     let local = true;
     try {
       process.kill(pid, 0);
@@ -118,7 +132,10 @@ describe.skipIf(skip)('ssh exec against a real sshd', () => {
 
   it('a timeout kills the remote process (child of the shell included)', async () => {
     const file = `/tmp/gh-ssh-timeout-${process.pid}-${Date.now()}`;
-    const r = await pool.exec(spec, sshd.credentials, { command: `sleep 300 & echo $! > ${file}; echo started; wait`, timeoutS: 1 });
+    const r = await pool.exec(spec, sshd.credentials, {
+      command: `sleep 300 & echo $! > ${file}; echo started; wait`,
+      timeoutS: 1,
+    });
     expect(r.timedOut).toBe(true);
     expect(r.exitCode).toBeNull();
     expect(r.stdout).toBe('started\n');
@@ -136,7 +153,11 @@ describe.skipIf(skip)('ssh exec against a real sshd', () => {
   it('an AbortSignal cancels the remote command and kills it', async () => {
     const file = `/tmp/gh-ssh-cancel-${process.pid}-${Date.now()}`;
     const ac = new AbortController();
-    const p = pool.exec(spec, sshd.credentials, { command: `echo $$ > ${file}; exec sleep 300`, signal: ac.signal, timeoutS: 120 });
+    const p = pool.exec(spec, sshd.credentials, {
+      command: `echo $$ > ${file}; exec sleep 300`,
+      signal: ac.signal,
+      timeoutS: 120,
+    });
     const pid = await waitForPid(file);
     expect(await alive(pid)).toBe(true);
     ac.abort();
@@ -156,7 +177,10 @@ describe.skipIf(skip)('ssh exec against a real sshd', () => {
 
   it('a command that ignores TERM is still killed', async () => {
     const file = `/tmp/gh-ssh-term-${process.pid}-${Date.now()}`;
-    const r = await pool.exec(spec, sshd.credentials, { command: `trap '' TERM; echo $$ > ${file}; while :; do sleep 1; done`, timeoutS: 1 });
+    const r = await pool.exec(spec, sshd.credentials, {
+      command: `trap '' TERM; echo $$ > ${file}; while :; do sleep 1; done`,
+      timeoutS: 1,
+    });
     expect(r.timedOut).toBe(true);
     expect(r.signal).toBe('KILL');
     const pid = await waitForPid(file);
@@ -171,11 +195,15 @@ describe.skipIf(skip)('ssh exec against a real sshd', () => {
   it('an already-aborted signal runs nothing', async () => {
     const ac = new AbortController();
     ac.abort();
-    await expect(pool.exec(spec, sshd.credentials, { command: 'true', signal: ac.signal })).rejects.toMatchObject({ code: 'cancelled' });
+    await expect(pool.exec(spec, sshd.credentials, { command: 'true', signal: ac.signal })).rejects.toMatchObject({
+      code: 'cancelled',
+    });
   });
 
   it('rejects an empty command and bad timeouts', async () => {
     await expect(pool.exec(spec, sshd.credentials, { command: '  ' })).rejects.toMatchObject({ code: 'invalid_input' });
-    await expect(pool.exec(spec, sshd.credentials, { command: 'true', timeoutS: -1 })).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(pool.exec(spec, sshd.credentials, { command: 'true', timeoutS: -1 })).rejects.toMatchObject({
+      code: 'invalid_input',
+    });
   });
 });

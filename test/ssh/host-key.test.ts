@@ -68,7 +68,9 @@ describe.skipIf(skip)('host key pinning against a real sshd', () => {
   it('refuses a changed key with both fingerprints and the fix', async () => {
     const before = credsFetched;
     const wrong = 'SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
-    const err = await pool.exec({ ...sshd.spec('changed'), hostKey: wrong }, creds, { command: 'true' }).catch((e: unknown) => e);
+    const err = await pool
+      .exec({ ...sshd.spec('changed'), hostKey: wrong }, creds, { command: 'true' })
+      .catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'host_key_mismatch' });
     const e = err as { message: string; hint: string; details: Record<string, unknown> };
     expect(e.message).toContain(`expected: ${wrong}`);
@@ -79,20 +81,28 @@ describe.skipIf(skip)('host key pinning against a real sshd', () => {
   });
 
   it('a malformed pinned value is refused (fail closed)', async () => {
-    await expect(pool.exec({ ...sshd.spec('junk'), hostKey: 'not-a-fingerprint' }, creds, { command: 'true' })).rejects.toMatchObject({ code: 'host_key_mismatch' });
+    await expect(
+      pool.exec({ ...sshd.spec('junk'), hostKey: 'not-a-fingerprint' }, creds, { command: 'true' }),
+    ).rejects.toMatchObject({ code: 'host_key_mismatch' });
   });
 
   it('interactive sessions and SFTP are pinned too', async () => {
     const wrong = 'SHA256:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB';
     const sm = new SshSessionManager();
-    await expect(sm.open({ ...sshd.spec('s'), hostKey: wrong }, creds, { owner: 't1' })).rejects.toMatchObject({ code: 'host_key_mismatch' });
-    await expect(pool.readFile({ ...sshd.spec('f'), hostKey: wrong }, creds, '/etc/hostname', 100)).rejects.toMatchObject({ code: 'host_key_mismatch' });
+    await expect(sm.open({ ...sshd.spec('s'), hostKey: wrong }, creds, { owner: 't1' })).rejects.toMatchObject({
+      code: 'host_key_mismatch',
+    });
+    await expect(
+      pool.readFile({ ...sshd.spec('f'), hostKey: wrong }, creds, '/etc/hostname', 100),
+    ).rejects.toMatchObject({ code: 'host_key_mismatch' });
   });
 
   it('the pinned key connects; re-pinning to another key does not reuse the old connection', async () => {
     const ok = await pool.exec(sshd.spec('repin'), creds, { command: 'echo ok' });
     expect(ok.stdout).toBe('ok\n');
     const wrong = 'SHA256:CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC';
-    await expect(pool.exec({ ...sshd.spec('repin'), hostKey: wrong }, creds, { command: 'true' })).rejects.toMatchObject({ code: 'host_key_mismatch' });
+    await expect(
+      pool.exec({ ...sshd.spec('repin'), hostKey: wrong }, creds, { command: 'true' }),
+    ).rejects.toMatchObject({ code: 'host_key_mismatch' });
   });
 });

@@ -20,7 +20,8 @@ describe.skipIf(skip)('SshPool against a real sshd', () => {
   it('serves many calls over one connection', async () => {
     const pool = new SshPool();
     try {
-      for (let i = 0; i < 5; i++) expect((await pool.exec(spec, sshd.credentials, { command: `echo ${i}` })).stdout).toBe(`${i}\n`);
+      for (let i = 0; i < 5; i++)
+        expect((await pool.exec(spec, sshd.credentials, { command: `echo ${i}` })).stdout).toBe(`${i}\n`);
       expect(pool.stats('pool')[0]).toMatchObject({ connects: 1, connected: true, active: 0 });
     } finally {
       await pool.close();
@@ -31,7 +32,9 @@ describe.skipIf(skip)('SshPool against a real sshd', () => {
     const pool = new SshPool({ maxChannels: 3 });
     try {
       const n = 12;
-      const results = await Promise.all(Array.from({ length: n }, (_, i) => pool.exec(spec, sshd.credentials, { command: `sleep 0.2; echo ${i}` })));
+      const results = await Promise.all(
+        Array.from({ length: n }, (_, i) => pool.exec(spec, sshd.credentials, { command: `sleep 0.2; echo ${i}` })),
+      );
       expect(results.map((r) => r.stdout.trim())).toEqual(Array.from({ length: n }, (_, i) => String(i)));
       const st = pool.stats('pool')[0]!;
       expect(st.peak).toBe(3);
@@ -45,7 +48,9 @@ describe.skipIf(skip)('SshPool against a real sshd', () => {
   it('the default limit (8) stays below MaxSessions: 20 parallel calls all succeed', async () => {
     const pool = new SshPool();
     try {
-      const results = await Promise.all(Array.from({ length: 20 }, (_, i) => pool.exec(spec, sshd.credentials, { command: `echo ${i}` })));
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => pool.exec(spec, sshd.credentials, { command: `echo ${i}` })),
+      );
       expect(results.every((r, i) => r.exitCode === 0 && r.stdout === `${i}\n`)).toBe(true);
       expect(pool.stats('pool')[0]!.peak).toBeLessThanOrEqual(8);
     } finally {
@@ -59,7 +64,9 @@ describe.skipIf(skip)('SshPool against a real sshd', () => {
       const first = pool.exec(spec, sshd.credentials, { command: 'sleep 0.5; echo first' });
       const ac = new AbortController();
       const second = pool.exec(spec, sshd.credentials, { command: 'echo second', signal: ac.signal });
-      await expect(pool.exec(spec, sshd.credentials, { command: 'echo third' })).rejects.toMatchObject({ code: 'limit_exceeded' });
+      await expect(pool.exec(spec, sshd.credentials, { command: 'echo third' })).rejects.toMatchObject({
+        code: 'limit_exceeded',
+      });
       ac.abort();
       await expect(second).rejects.toMatchObject({ code: 'cancelled' });
       expect((await first).stdout).toBe('first\n');
@@ -124,8 +131,12 @@ describe.skipIf(skip)('SshPool against a real sshd', () => {
   it('validates the target spec', async () => {
     const pool = new SshPool();
     try {
-      await expect(pool.exec({ ...spec, port: 0 }, sshd.credentials, { command: 'true' })).rejects.toMatchObject({ code: 'config_invalid' });
-      await expect(pool.exec({ ...spec, user: '' }, sshd.credentials, { command: 'true' })).rejects.toMatchObject({ code: 'config_invalid' });
+      await expect(pool.exec({ ...spec, port: 0 }, sshd.credentials, { command: 'true' })).rejects.toMatchObject({
+        code: 'config_invalid',
+      });
+      await expect(pool.exec({ ...spec, user: '' }, sshd.credentials, { command: 'true' })).rejects.toMatchObject({
+        code: 'config_invalid',
+      });
     } finally {
       await pool.close();
     }
@@ -156,7 +167,8 @@ describe.skipIf(skip)('credential canary', () => {
     return found;
   }
   function dump(x: unknown): string {
-    if (x instanceof Error) return JSON.stringify({ m: x.message, s: x.stack, j: x, c: String((x as { cause?: unknown }).cause ?? '') });
+    if (x instanceof Error)
+      return JSON.stringify({ m: x.message, s: x.stack, j: x, c: String((x as { cause?: unknown }).cause ?? '') });
     return JSON.stringify(x);
   }
 

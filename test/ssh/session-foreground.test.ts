@@ -6,14 +6,26 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SshSessionManager, type Foreground, type SshTargetSpec } from '../../src/ssh/index.js';
-import { judgeForeground, parseSample, parseStat, parseSttyG, termiosProblem, type ShellBaseline } from '../../src/ssh/session-foreground.js';
+import {
+  judgeForeground,
+  parseSample,
+  parseStat,
+  parseSttyG,
+  termiosProblem,
+  type ShellBaseline,
+} from '../../src/ssh/session-foreground.js';
 import { requires } from '../helpers/requires.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
 
 const skip = !(await requires('sshd', 'ssh session foreground'));
 
 /** Polls foreground() until it satisfies `ok` (bounded): waits on the remote state, asserts nothing about time. */
-async function until(sm: SshSessionManager, id: string, owner: string, ok: (f: Foreground) => boolean): Promise<Foreground> {
+async function until(
+  sm: SshSessionManager,
+  id: string,
+  owner: string,
+  ok: (f: Foreground) => boolean,
+): Promise<Foreground> {
   let f = await sm.foreground(id, owner);
   for (let i = 0; i < 200 && !ok(f); i++) {
     await new Promise((r) => setTimeout(r, 25));
@@ -56,7 +68,11 @@ describe.skipIf(skip)('which program holds the session terminal (real sshd, bash
     expect(f).toMatchObject({ atShell: false, program: 'python3' });
     // The pid is python's: input sent for it goes to exactly that process.
     const pid = (f as { pid: number }).pid;
-    const who = await sm.send(id, 'fg1', 'import os; print("PID", os.getpid())', { expect: f, waitFor: /PID \d+/, timeoutS: 10 });
+    const who = await sm.send(id, 'fg1', 'import os; print("PID", os.getpid())', {
+      expect: f,
+      waitFor: /PID \d+/,
+      timeoutS: 10,
+    });
     expect(who.output).toContain(`PID ${pid}`);
     await sm.send(id, 'fg1', 'exit()', { expect: f, timeoutS: 0.3 });
     expect(await until(sm, id, 'fg1', (x) => x.atShell)).toEqual({ atShell: true });
@@ -71,7 +87,9 @@ describe.skipIf(skip)('which program holds the session terminal (real sshd, bash
     expect((await sm.send(id, 'fg2', 'python3 -q', { waitFor: '>>> ', timeoutS: 10 })).matched).toBe(true);
     const line = 'import os; os.system("echo PWNED-$((6*7))")';
     // Without `expect` the input counts as judged for the shell (how the gate judges it today).
-    await expect(sm.send(id, 'fg2', line, { waitFor: 'PWNED-42', timeoutS: 2 })).rejects.toMatchObject({ code: 'denied' });
+    await expect(sm.send(id, 'fg2', line, { waitFor: 'PWNED-42', timeoutS: 2 })).rejects.toMatchObject({
+      code: 'denied',
+    });
     const later = await sm.send(id, 'fg2', line, { expect: { atShell: true }, timeoutS: 0.5 }).catch((e: unknown) => e);
     expect(later).toMatchObject({ code: 'denied' });
     expect((later as Error).message).toMatch(/python3 \(pid \d+\) holds the session's terminal/);
@@ -83,7 +101,9 @@ describe.skipIf(skip)('which program holds the session terminal (real sshd, bash
     const fg = await sm.foreground(id, 'fg2');
     const ok = await sm.send(id, 'fg2', line, { expect: fg, waitFor: 'PWNED-42', timeoutS: 10 });
     expect(ok.matched).toBe(true);
-    expect(sm.transcript(id)!.entries.find((e) => e.dir === 'in' && e.data.startsWith('import os'))?.foreground).toMatchObject({ atShell: false, program: 'python3' });
+    expect(
+      sm.transcript(id)!.entries.find((e) => e.dir === 'in' && e.data.startsWith('import os'))?.foreground,
+    ).toMatchObject({ atShell: false, program: 'python3' });
     sm.close(id, 'fg2');
   });
 
@@ -91,7 +111,10 @@ describe.skipIf(skip)('which program holds the session terminal (real sshd, bash
     const { id } = await sm.open(spec, sshd.credentials, { owner: 'fg3' });
     // Both judged while the shell is at its prompt; the second reaches the terminal after python3 took it.
     const first = sm.send(id, 'fg3', 'python3 -q', { waitFor: '>>> ', timeoutS: 10 });
-    const second = sm.send(id, 'fg3', 'import os; os.system("echo QUEUED-$((7*6))")', { expect: { atShell: true }, timeoutS: 2 });
+    const second = sm.send(id, 'fg3', 'import os; os.system("echo QUEUED-$((7*6))")', {
+      expect: { atShell: true },
+      timeoutS: 2,
+    });
     expect((await first).matched).toBe(true);
     await expect(second).rejects.toMatchObject({ code: 'denied' });
     expect(sm.read(id, 'fg3', { since: 0 }).output).not.toContain('QUEUED-42');
@@ -124,7 +147,7 @@ describe.skipIf(skip)('which program holds the session terminal (real sshd, bash
     sm.close(b.id, 'fg5');
   });
 
-  it('with job control turned off, a program running in the shell\'s own process group is not the shell', async () => {
+  it("with job control turned off, a program running in the shell's own process group is not the shell", async () => {
     const { id } = await sm.open(spec, sshd.credentials, { owner: 'fg6' });
     await sm.send(id, 'fg6', 'set +m; sleep 60', { timeoutS: 0.2 });
     // tpgid is the shell's own group now; the child in that group gives it away.
@@ -154,7 +177,9 @@ describe.skipIf(skip)('which program holds the session terminal (real sshd, bash
   it('a line longer than the terminal passes whole is refused; one of exactly 4095 bytes arrives whole', async () => {
     const { id } = await sm.open(spec, sshd.credentials, { owner: 'fg8' });
     // The kernel would drop the rest of the line and run `echo xxx…` without ` END`.
-    const e = await sm.send(id, 'fg8', `echo ${'x'.repeat(5000)} END-$((1+1))`, { waitFor: 'END-2', timeoutS: 2 }).catch((x: unknown) => x);
+    const e = await sm
+      .send(id, 'fg8', `echo ${'x'.repeat(5000)} END-$((1+1))`, { waitFor: 'END-2', timeoutS: 2 })
+      .catch((x: unknown) => x);
     expect(e).toMatchObject({ code: 'invalid_input' });
     expect(sm.transcript(id)!.entries.filter((x) => x.dir === 'in')).toEqual([]);
     const line = `echo ${'y'.repeat(4095 - 'echo '.length - ' Z-$((1+1))'.length)} Z-$((1+1))`;
@@ -170,7 +195,11 @@ describe.skipIf(skip)('which program holds the session terminal (real sshd, bash
     const ps = new SshSessionManager({ foregroundProbe: 'ps' });
     try {
       const { id } = await ps.open(spec, sshd.credentials, { owner: 'fg9' });
-      expect(ps.transcript(id)!.entries.some((e) => e.data === 'terminal watch: ps (unavailable: exec detection, terminal settings)')).toBe(true);
+      expect(
+        ps
+          .transcript(id)!
+          .entries.some((e) => e.data === 'terminal watch: ps (unavailable: exec detection, terminal settings)'),
+      ).toBe(true);
       expect(await ps.foreground(id, 'fg9')).toEqual({ atShell: true });
       await ps.send(id, 'fg9', 'sleep 60', { timeoutS: 0.2 });
       expect(await until(ps, id, 'fg9', notShell('sleep'))).toMatchObject({ atShell: false, program: 'sleep' });
@@ -179,7 +208,7 @@ describe.skipIf(skip)('which program holds the session terminal (real sshd, bash
     }
   });
 
-  it('a forged answer written into the watcher\'s output marks it tampered: from then on never at the shell', async () => {
+  it("a forged answer written into the watcher's output marks it tampered: from then on never at the shell", async () => {
     const { id } = await sm.open(spec, sshd.credentials, { owner: 'fg10' });
     // The agent finds the watcher (same account) and writes a fake "at the shell" answer into its stdout.
     const forge =
@@ -197,13 +226,29 @@ describe.skipIf(skip)('which program holds the session terminal (real sshd, bash
     const quick = new SshSessionManager({ foregroundTimeoutMs: 500 });
     try {
       const { id } = await quick.open(spec, sshd.credentials, { owner: 'fg13' });
-      const stop = await quick.send(id, 'fg13', "kill -STOP $(pgrep -u \"$(id -u)\" -f 'IFS= read -r k') && echo STOPPED-$((1+1))", { waitFor: 'STOPPED-2', timeoutS: 10 });
+      const stop = await quick.send(
+        id,
+        'fg13',
+        'kill -STOP $(pgrep -u "$(id -u)" -f \'IFS= read -r k\') && echo STOPPED-$((1+1))',
+        { waitFor: 'STOPPED-2', timeoutS: 10 },
+      );
       expect(stop.matched).toBe(true);
       const f = await quick.foreground(id, 'fg13');
-      expect(f).toMatchObject({ atShell: false, program: 'unknown', reason: expect.stringMatching(/did not answer in time/) });
+      expect(f).toMatchObject({
+        atShell: false,
+        program: 'unknown',
+        reason: expect.stringMatching(/did not answer in time/),
+      });
       // Resuming it does not bring trust back: an answer went missing once.
-      await quick.send(id, 'fg13', "kill -CONT $(pgrep -u \"$(id -u)\" -f 'IFS= read -r k') && echo RESUMED-$((1+1))", { expect: f, waitFor: 'RESUMED-2', timeoutS: 10 });
-      expect(await quick.foreground(id, 'fg13')).toMatchObject({ atShell: false, reason: expect.stringMatching(/did not answer in time/) });
+      await quick.send(id, 'fg13', 'kill -CONT $(pgrep -u "$(id -u)" -f \'IFS= read -r k\') && echo RESUMED-$((1+1))', {
+        expect: f,
+        waitFor: 'RESUMED-2',
+        timeoutS: 10,
+      });
+      expect(await quick.foreground(id, 'fg13')).toMatchObject({
+        atShell: false,
+        reason: expect.stringMatching(/did not answer in time/),
+      });
     } finally {
       quick.closeAll();
     }
@@ -234,9 +279,28 @@ describe.skipIf(skip)('which program holds the session terminal (real sshd, bash
 });
 
 describe('the foreground decision fails closed', () => {
-  const base: ShellBaseline = { pid: 100, comm: 'bash', pgrp: 100, session: 100, startcode: 5000, startstack: 9000, termios: false };
+  const base: ShellBaseline = {
+    pid: 100,
+    comm: 'bash',
+    pgrp: 100,
+    session: 100,
+    startcode: 5000,
+    startstack: 9000,
+    termios: false,
+  };
   // 52 fields, as the kernel prints them; fields 26 and 28 are startcode and startstack.
-  const stat = (pid: number, comm: string, o: { state?: string; pgrp?: number; session?: number; tpgid?: number; startcode?: number; startstack?: number } = {}) => {
+  const stat = (
+    pid: number,
+    comm: string,
+    o: {
+      state?: string;
+      pgrp?: number;
+      session?: number;
+      tpgid?: number;
+      startcode?: number;
+      startstack?: number;
+    } = {},
+  ) => {
     const f = Array.from({ length: 50 }, () => '0');
     f[0] = o.state ?? 'S';
     f[2] = String(o.pgrp ?? 100);
@@ -257,11 +321,19 @@ describe('the foreground decision fails closed', () => {
     expect(termiosProblem({ ...sane, iflag: 0x520 })).toMatch(/istrip/);
     expect(parseSttyG('gfmt1:cflag=4b00:iflag=2b02')).toBeUndefined();
     const withTermios = { ...base, termios: true };
-    expect(judgeForeground(withTermios, parseSample([`S ${stat(100, 'bash')}`]))).toMatchObject({ atShell: false, reason: expect.stringMatching(/could not be read/) });
+    expect(judgeForeground(withTermios, parseSample([`S ${stat(100, 'bash')}`]))).toMatchObject({
+      atShell: false,
+      reason: expect.stringMatching(/could not be read/),
+    });
   });
 
   it('parses a comm with spaces and ") " in it', () => {
-    expect(parseStat(stat(7, 'a) b (c', { tpgid: 7 }))).toMatchObject({ pid: 7, comm: 'a) b (c', tpgid: 7, startcode: 5000 });
+    expect(parseStat(stat(7, 'a) b (c', { tpgid: 7 }))).toMatchObject({
+      pid: 7,
+      comm: 'a) b (c',
+      tpgid: 7,
+      startcode: 5000,
+    });
     expect(parseStat('7 (x) S 1 2')).toBeUndefined();
   });
 
@@ -269,19 +341,40 @@ describe('the foreground decision fails closed', () => {
     expect(judgeForeground(base, parseSample([`S ${stat(100, 'bash')}`, 'C']))).toEqual({ atShell: true });
     expect(judgeForeground(base, undefined)).toMatchObject({ atShell: false, program: 'unknown' });
     expect(judgeForeground(base, parseSample([]))).toMatchObject({ atShell: false });
-    expect(judgeForeground(base, parseSample([`S ${stat(100, 'bash', { tpgid: 222 })}`, `F ${stat(222, 'vim', { pgrp: 222 })}`]))).toMatchObject({ atShell: false, program: 'vim', pid: 222 });
-    expect(judgeForeground(base, parseSample([`S ${stat(100, 'bash', { startcode: 7000 })}`]))).toMatchObject({ atShell: false });
-    expect(judgeForeground(base, parseSample([`S ${stat(100, 'bash', { state: 'T' })}`]))).toMatchObject({ atShell: false });
-    expect(judgeForeground(base, parseSample([`S ${stat(100, 'bash')}`, 'C', `K ${stat(300, 'python3')}`]))).toMatchObject({ atShell: false, program: 'python3' });
+    expect(
+      judgeForeground(
+        base,
+        parseSample([`S ${stat(100, 'bash', { tpgid: 222 })}`, `F ${stat(222, 'vim', { pgrp: 222 })}`]),
+      ),
+    ).toMatchObject({ atShell: false, program: 'vim', pid: 222 });
+    expect(judgeForeground(base, parseSample([`S ${stat(100, 'bash', { startcode: 7000 })}`]))).toMatchObject({
+      atShell: false,
+    });
+    expect(judgeForeground(base, parseSample([`S ${stat(100, 'bash', { state: 'T' })}`]))).toMatchObject({
+      atShell: false,
+    });
+    expect(
+      judgeForeground(base, parseSample([`S ${stat(100, 'bash')}`, 'C', `K ${stat(300, 'python3')}`])),
+    ).toMatchObject({ atShell: false, program: 'python3' });
     expect(judgeForeground(base, parseSample([`S ${stat(100, 'bash')}`, 'garbage']))).toMatchObject({ atShell: false });
   });
 
   it('property: whatever lines the probe returns, atShell means the shell matched the baseline and held the terminal', () => {
     const line = fc.oneof(
       fc.constant(`S ${stat(100, 'bash')}`),
-      fc.record({ pid: fc.constantFrom(100, 101), comm: fc.constantFrom('bash', 'sh', 'python3'), tpgid: fc.constantFrom(100, 200, -1), pgrp: fc.constantFrom(100, 200), startcode: fc.constantFrom(5000, 6000) }).map((r) => `S ${stat(r.pid, r.comm, r)}`),
+      fc
+        .record({
+          pid: fc.constantFrom(100, 101),
+          comm: fc.constantFrom('bash', 'sh', 'python3'),
+          tpgid: fc.constantFrom(100, 200, -1),
+          pgrp: fc.constantFrom(100, 200),
+          startcode: fc.constantFrom(5000, 6000),
+        })
+        .map((r) => `S ${stat(r.pid, r.comm, r)}`),
       fc.constant('C'),
-      fc.record({ pid: fc.integer({ min: 2, max: 999 }), pgrp: fc.constantFrom(100, 300) }).map((r) => `K ${stat(r.pid, 'child', { pgrp: r.pgrp })}`),
+      fc
+        .record({ pid: fc.integer({ min: 2, max: 999 }), pgrp: fc.constantFrom(100, 300) })
+        .map((r) => `K ${stat(r.pid, 'child', { pgrp: r.pgrp })}`),
       fc.string({ maxLength: 40 }),
     );
     fc.assert(
@@ -290,7 +383,14 @@ describe('the foreground decision fails closed', () => {
         const f = judgeForeground(base, sample);
         if (!f.atShell) return true;
         const sh = sample!.shell!;
-        return sh.pid === 100 && sh.comm === 'bash' && sh.tpgid === 100 && sh.pgrp === 100 && sh.startcode === 5000 && !(sample!.children ?? []).some((c) => c.pgrp === 100);
+        return (
+          sh.pid === 100 &&
+          sh.comm === 'bash' &&
+          sh.tpgid === 100 &&
+          sh.pgrp === 100 &&
+          sh.startcode === 5000 &&
+          !(sample!.children ?? []).some((c) => c.pgrp === 100)
+        );
       }),
       { seed: 2121, numRuns: 2000 },
     );

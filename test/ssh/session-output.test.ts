@@ -3,7 +3,12 @@
  * (no `since`/`limit` split lets a vault value out), and the transcript never drops what ran.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SshSessionManager, type SessionRecord, type SessionTranscript, type SshTargetSpec } from '../../src/ssh/index.js';
+import {
+  SshSessionManager,
+  type SessionRecord,
+  type SessionTranscript,
+  type SshTargetSpec,
+} from '../../src/ssh/index.js';
 import { OutputPipeline, lineScrubber } from '../../src/ssh/session-output.js';
 import { Redactor } from '../../src/vault/index.js';
 import { requires } from '../helpers/requires.js';
@@ -37,46 +42,62 @@ describe.skipIf(skip)('session output and transcript (real sshd, bash login shel
   });
 
   // `scrub` is the whole-string scrubber the tool passes today; `createScrubber` the stream one.
-  it.each(['scrub', 'createScrubber'] as const)('a secret printed by the remote side never comes back, whatever since/limit splits the reads (%s)', async (kind) => {
-    const opts = kind === 'scrub' ? { scrub: (x: string) => rd.scrub(x) } : { createScrubber: () => rd.createScrubber() };
-    const { id } = await sm.open(spec, sshd.credentials, { owner: 'o1', ...opts });
-    const r = await sm.send(id, 'o1', `for i in 1 2 3; do printf 'line %s: '  $i; ${PRINT_SECRET}; done; printf 'tail \\033[1m%s\\033[0m%s\\n' 'Zq7-vault-' 'CANARY-91xK'; echo DONE-$((1+1))`, { waitFor: 'DONE-2', timeoutS: 10 });
-    expect(r.matched).toBe(true);
-    expect(r.output).not.toContain(SECRET);
-    expect(r.output.match(/\[REDACTED\]/g)?.length).toBe(4);
-    const total = sm.read(id, 'o1', { since: 0 }).next;
-    for (let limit = 1; limit <= total; limit++) {
-      for (const start of [0, 1, 2, 3, 5, 8, 13]) {
-        let joined = '';
-        for (let since = start; since < total; ) {
-          const page = sm.read(id, 'o1', { since, limit });
-          expect(page.output).not.toContain(SECRET);
-          joined += page.output;
-          if (page.next === since) break;
-          since = page.next;
+  it.each(['scrub', 'createScrubber'] as const)(
+    'a secret printed by the remote side never comes back, whatever since/limit splits the reads (%s)',
+    async (kind) => {
+      const opts =
+        kind === 'scrub' ? { scrub: (x: string) => rd.scrub(x) } : { createScrubber: () => rd.createScrubber() };
+      const { id } = await sm.open(spec, sshd.credentials, { owner: 'o1', ...opts });
+      const r = await sm.send(
+        id,
+        'o1',
+        `for i in 1 2 3; do printf 'line %s: '  $i; ${PRINT_SECRET}; done; printf 'tail \\033[1m%s\\033[0m%s\\n' 'Zq7-vault-' 'CANARY-91xK'; echo DONE-$((1+1))`,
+        { waitFor: 'DONE-2', timeoutS: 10 },
+      );
+      expect(r.matched).toBe(true);
+      expect(r.output).not.toContain(SECRET);
+      expect(r.output.match(/\[REDACTED\]/g)?.length).toBe(4);
+      const total = sm.read(id, 'o1', { since: 0 }).next;
+      for (let limit = 1; limit <= total; limit++) {
+        for (const start of [0, 1, 2, 3, 5, 8, 13]) {
+          let joined = '';
+          for (let since = start; since < total;) {
+            const page = sm.read(id, 'o1', { since, limit });
+            expect(page.output).not.toContain(SECRET);
+            joined += page.output;
+            if (page.next === since) break;
+            since = page.next;
+          }
+          // Read slice by slice and put back together, the output still holds no secret.
+          expect(joined).not.toContain(SECRET);
+          expect(joined).not.toContain('CANARY-91xK');
         }
-        // Read slice by slice and put back together, the output still holds no secret.
-        expect(joined).not.toContain(SECRET);
-        expect(joined).not.toContain('CANARY-91xK');
       }
-    }
-    sm.close(id, 'o1');
-  });
+      sm.close(id, 'o1');
+    },
+  );
 
-  it.each(['scrub', 'createScrubber'] as const)('waitFor is matched against scrubbed output: it never tells whether a secret was printed (%s)', async (kind) => {
-    const opts = kind === 'scrub' ? { scrub: (x: string) => rd.scrub(x) } : { createScrubber: () => rd.createScrubber() };
-    const { id } = await sm.open(spec, sshd.credentials, { owner: 'o2', ...opts });
-    const r = await sm.send(id, 'o2', `${PRINT_SECRET}; echo DONE-$((1+1))`, { waitFor: SECRET, timeoutS: 1 });
-    expect(r.matched).toBe(false);
-    expect(r.timedOut).toBe(true);
-    expect(r.output).toContain('[REDACTED]');
-    sm.close(id, 'o2');
-  });
+  it.each(['scrub', 'createScrubber'] as const)(
+    'waitFor is matched against scrubbed output: it never tells whether a secret was printed (%s)',
+    async (kind) => {
+      const opts =
+        kind === 'scrub' ? { scrub: (x: string) => rd.scrub(x) } : { createScrubber: () => rd.createScrubber() };
+      const { id } = await sm.open(spec, sshd.credentials, { owner: 'o2', ...opts });
+      const r = await sm.send(id, 'o2', `${PRINT_SECRET}; echo DONE-$((1+1))`, { waitFor: SECRET, timeoutS: 1 });
+      expect(r.matched).toBe(false);
+      expect(r.timedOut).toBe(true);
+      expect(r.output).toContain('[REDACTED]');
+      sm.close(id, 'o2');
+    },
+  );
 
   it('a prompt with no newline after it is released after the quiet period', async () => {
     const { id } = await sm.open(spec, sshd.credentials, { owner: 'o3' });
     // The redactor holds back a tail that could start a secret; quiet releases it.
-    const r = await sm.send(id, 'o3', "printf 'Password for deploy: '; read -r x", { waitFor: 'Password for deploy: ', timeoutS: 10 });
+    const r = await sm.send(id, 'o3', "printf 'Password for deploy: '; read -r x", {
+      waitFor: 'Password for deploy: ',
+      timeoutS: 10,
+    });
     expect(r.matched).toBe(true);
     sm.close(id, 'o3');
   });
@@ -99,11 +120,19 @@ describe.skipIf(skip)('session output and transcript (real sshd, bash login shel
   it('the transcript keeps a command sent after 200 KB of output, whole, and says how much output it left out', async () => {
     const transcripts: SessionTranscript[] = [];
     const records: SessionRecord[] = [];
-    const m = new SshSessionManager({ transcriptMaxChars: 100_000, transcriptMaxCharsPerTurn: 64_000, onTranscript: (t) => transcripts.push(t), onRecord: (r) => records.push(r) });
+    const m = new SshSessionManager({
+      transcriptMaxChars: 100_000,
+      transcriptMaxCharsPerTurn: 64_000,
+      onTranscript: (t) => transcripts.push(t),
+      onRecord: (r) => records.push(r),
+    });
     try {
       const { id } = await m.open(spec, sshd.credentials, { owner: 'o5' });
       for (let i = 0; i < 2; i++) {
-        const big = await m.send(id, 'o5', `head -c 200000 /dev/zero | tr '\\0' x; echo; echo BIG-DONE-$((1+${i}))`, { waitFor: `BIG-DONE-${1 + i}`, timeoutS: 30 });
+        const big = await m.send(id, 'o5', `head -c 200000 /dev/zero | tr '\\0' x; echo; echo BIG-DONE-$((1+${i}))`, {
+          waitFor: `BIG-DONE-${1 + i}`,
+          timeoutS: 30,
+        });
         expect(big.matched).toBe(true);
       }
       // The issue's shape: a long line padded with spaces, the part that matters at its end.
@@ -150,7 +179,11 @@ describe('the output pipeline scrubs a stream once, whatever its chunking', () =
   it('every split of the stream into two chunks gives the same scrubbed text, never the secret', () => {
     const rd = redactor();
     const whole: string[] = [];
-    const ref = new OutputPipeline(() => rd.createScrubber(), (t) => whole.push(t), 10_000);
+    const ref = new OutputPipeline(
+      () => rd.createScrubber(),
+      (t) => whole.push(t),
+      10_000,
+    );
     ref.pushBytes(Buffer.from(text));
     ref.end();
     const expected = whole.join('');
@@ -159,7 +192,11 @@ describe('the output pipeline scrubs a stream once, whatever its chunking', () =
     const bytes = Buffer.from(text);
     for (let cut = 0; cut <= bytes.length; cut++) {
       const got: string[] = [];
-      const p = new OutputPipeline(() => rd.createScrubber(), (t) => got.push(t), 10_000);
+      const p = new OutputPipeline(
+        () => rd.createScrubber(),
+        (t) => got.push(t),
+        10_000,
+      );
       p.pushBytes(bytes.subarray(0, cut));
       p.pushBytes(bytes.subarray(cut));
       p.end();
@@ -170,7 +207,11 @@ describe('the output pipeline scrubs a stream once, whatever its chunking', () =
   it('byte by byte, and with a release (quiet period) between lines', () => {
     const rd = redactor();
     const got: string[] = [];
-    const p = new OutputPipeline(() => rd.createScrubber(), (t) => got.push(t), 10_000);
+    const p = new OutputPipeline(
+      () => rd.createScrubber(),
+      (t) => got.push(t),
+      10_000,
+    );
     for (const b of Buffer.from(text)) {
       p.pushBytes(Buffer.from([b]));
       if (b === 0x0a) p.release();
@@ -182,7 +223,11 @@ describe('the output pipeline scrubs a stream once, whatever its chunking', () =
 
   it('a whole-string scrubber is applied line by line', () => {
     const got: string[] = [];
-    const p = new OutputPipeline(() => lineScrubber((s) => s.replaceAll('hunter2', '[X]')), (t) => got.push(t), 10_000);
+    const p = new OutputPipeline(
+      () => lineScrubber((s) => s.replaceAll('hunter2', '[X]')),
+      (t) => got.push(t),
+      10_000,
+    );
     for (const c of 'pw=hun') p.pushText(c);
     p.pushText('ter2\nnext');
     p.end();

@@ -46,7 +46,10 @@ describe.skipIf(skip)('session setup at open (real sshd, bash login shell)', () 
       startSshd({ loginShell: 'bash' }),
       // .bashrc is sourced for every ssh command too (Debian's bash), so it also runs before the
       // terminal watch: its noise must not break it.
-      startSshd({ loginShell: 'bash', homeFiles: { '.bash_profile': HOSTILE_PROFILE, '.bashrc': 'echo BASHRC-NOISE\nalias cat=false\n' } }),
+      startSshd({
+        loginShell: 'bash',
+        homeFiles: { '.bash_profile': HOSTILE_PROFILE, '.bashrc': 'echo BASHRC-NOISE\nalias cat=false\n' },
+      }),
       startSshd(),
     ]);
     spec = sshd.spec('box');
@@ -81,7 +84,11 @@ describe.skipIf(skip)('session setup at open (real sshd, bash login shell)', () 
 
   it('after open, readline is off: `bind` macros and `bind -x` commands do nothing', async () => {
     const { id } = await sm.open(spec, sshd.credentials, { owner: 'o' });
-    await run(id, `bind '"zz": "echo BOUND-$((3+3))\\n"' 2>&1; bind -x '"\\C-t": echo BINDX-$((4+4))' 2>&1; echo DONE-$((1+1))`, 'DONE-2');
+    await run(
+      id,
+      `bind '"zz": "echo BOUND-$((3+3))\\n"' 2>&1; bind -x '"\\C-t": echo BINDX-$((4+4))' 2>&1; echo DONE-$((1+1))`,
+      'DONE-2',
+    );
     // With readline, typing zz would type the macro and Ctrl-T would run the bind -x command.
     const out = await run(id, 'zz\n\x14\necho DONE-$((1+2))', 'DONE-3');
     expect(out).not.toContain('BOUND-6');
@@ -102,10 +109,14 @@ describe.skipIf(skip)('session setup at open (real sshd, bash login shell)', () 
   it('the prompt hooks are locked: PROMPT_COMMAND, PS0 and PS1 cannot be set to run commands', async () => {
     const { id } = await sm.open(spec, sshd.credentials, { owner: 'o' });
     // (bash abandons the rest of the input after an assignment to a readonly variable: one per send)
-    expect(await run(id, "PROMPT_COMMAND='echo HOOK-$((3+4))'", 'readonly variable')).toContain('PROMPT_COMMAND: readonly variable');
+    expect(await run(id, "PROMPT_COMMAND='echo HOOK-$((3+4))'", 'readonly variable')).toContain(
+      'PROMPT_COMMAND: readonly variable',
+    );
     expect(await run(id, "PS0='$(echo PS0-$((4+5)))'", 'readonly variable')).toContain('PS0: readonly variable');
     expect(await run(id, "PS1='$(echo PS1-$((5+6)))'", 'readonly variable')).toContain('PS1: readonly variable');
-    expect(await run(id, 'unset PROMPT_COMMAND', 'readonly variable')).toContain('PROMPT_COMMAND: cannot unset: readonly variable');
+    expect(await run(id, 'unset PROMPT_COMMAND', 'readonly variable')).toContain(
+      'PROMPT_COMMAND: cannot unset: readonly variable',
+    );
     const next = await run(id, 'echo DONE-$((1+2))', 'DONE-3');
     expect(next).not.toMatch(/HOOK-7|PS0-9|PS1-11/);
     sm.close(id, 'o');
@@ -115,7 +126,14 @@ describe.skipIf(skip)('session setup at open (real sshd, bash login shell)', () 
     const h = new SshSessionManager({});
     try {
       const { id } = await h.open(hostile.spec('hostile'), hostile.credentials, { owner: 'o' });
-      const out = (await h.send(id, 'o', 'ls -d /; cat /etc/hostname >/dev/null && echo CAT-OK; head -c 3 /etc/hostname >/dev/null && echo HEAD-OK; nosuchcmd-x; type -t set unset builtin; echo DONE-$((1+1))', { waitFor: 'DONE-2', timeoutS: 10 })).output;
+      const out = (
+        await h.send(
+          id,
+          'o',
+          'ls -d /; cat /etc/hostname >/dev/null && echo CAT-OK; head -c 3 /etc/hostname >/dev/null && echo HEAD-OK; nosuchcmd-x; type -t set unset builtin; echo DONE-$((1+1))',
+          { waitFor: 'DONE-2', timeoutS: 10 },
+        )
+      ).output;
       expect(out).toMatch(/^\/$/m);
       expect(out).toContain('CAT-OK');
       expect(out).toContain('HEAD-OK');
@@ -128,7 +146,9 @@ describe.skipIf(skip)('session setup at open (real sshd, bash login shell)', () 
       // The rc file's own output was part of setup: in the transcript, not in the agent's output.
       expect(h.read(id, 'o', { since: 0 }).output).not.toContain('PROFILE-RAN');
       const t = h.transcript(id)!;
-      expect(t.entries.some((e) => e.dir === 'event' && e.data.startsWith('init output:') && e.data.includes('PROFILE-RAN'))).toBe(true);
+      expect(
+        t.entries.some((e) => e.dir === 'event' && e.data.startsWith('init output:') && e.data.includes('PROFILE-RAN')),
+      ).toBe(true);
       h.close(id, 'o');
     } finally {
       h.closeAll();
@@ -141,7 +161,11 @@ describe.skipIf(skip)('session setup at open (real sshd, bash login shell)', () 
     expect(all).toBe('$ ');
     const t = sm.transcript(id)!;
     expect(t.entries.filter((e) => e.dir === 'in')).toEqual([]);
-    expect(t.entries.some((e) => e.dir === 'event' && e.data.startsWith('init: ') && e.data.includes('set +o emacs +o vi +o history +H'))).toBe(true);
+    expect(
+      t.entries.some(
+        (e) => e.dir === 'event' && e.data.startsWith('init: ') && e.data.includes('set +o emacs +o vi +o history +H'),
+      ),
+    ).toBe(true);
     expect(t.entries.some((e) => e.dir === 'event' && /^shell: bash \d/.test(e.data))).toBe(true);
     sm.close(id, 'o');
   });
@@ -157,7 +181,10 @@ describe.skipIf(skip)('session setup at open (real sshd, bash login shell)', () 
   });
 
   it('a setup that does not stick (a readonly PROMPT_COMMAND from an rc file) refuses the session', async () => {
-    const locked = await startSshd({ loginShell: 'bash', homeFiles: { '.bash_profile': "readonly PROMPT_COMMAND='echo LOCKED'\n" } });
+    const locked = await startSshd({
+      loginShell: 'bash',
+      homeFiles: { '.bash_profile': "readonly PROMPT_COMMAND='echo LOCKED'\n" },
+    });
     try {
       const e = await sm.open(locked.spec('locked'), locked.credentials, { owner: 'locked' }).catch((x: unknown) => x);
       expect(e).toMatchObject({ code: 'ssh_error' });

@@ -34,7 +34,10 @@ describe.skipIf(skip)('interactive PTY sessions against a real sshd', () => {
   it('opens a PTY shell; send with waitFor returns the output since the send, ANSI stripped', async () => {
     const { id } = await sm.open(spec, sshd.credentials, { owner: 'tok1' });
     expect(id).toMatch(/^sess_[A-Za-z0-9_-]{24}$/);
-    const r = await sm.send(id, 'tok1', `tty; printf '\\033[31mred\\033[0m\\n'; echo MARK-$((40+2))`, { waitFor: 'MARK-42', timeoutS: 10 });
+    const r = await sm.send(id, 'tok1', `tty; printf '\\033[31mred\\033[0m\\n'; echo MARK-$((40+2))`, {
+      waitFor: 'MARK-42',
+      timeoutS: 10,
+    });
     expect(r.matched).toBe(true);
     expect(r.timedOut).toBe(false);
     expect(r.output).toMatch(/\/dev\/pts\/\d+/);
@@ -80,7 +83,11 @@ describe.skipIf(skip)('interactive PTY sessions against a real sshd', () => {
     const { id } = await sm.open(spec, sshd.credentials, { owner: 'tok1' });
     const p = sm.send(id, 'tok1', 'sleep 100; echo after-sleep', { waitFor: 'after-sleep', timeoutS: 2 });
     // INT goes out once `sleep` holds the terminal (asked of the kernel), not after a guessed delay.
-    for (let fg = await sm.foreground(id, 'tok1'); fg.atShell || fg.program !== 'sleep'; fg = await sm.foreground(id, 'tok1'));
+    for (
+      let fg = await sm.foreground(id, 'tok1');
+      fg.atShell || fg.program !== 'sleep';
+      fg = await sm.foreground(id, 'tok1')
+    );
     sm.signal(id, 'tok1', 'INT');
     const r = await sm.send(id, 'tok1', 'echo alive-$((2+3))', { waitFor: 'alive-5' });
     expect(r.matched).toBe(true);
@@ -152,7 +159,10 @@ describe.skipIf(skip)('interactive PTY sessions against a real sshd', () => {
   });
 
   it('refuses input ending in an open line continuation; scrub applies to output and transcript', async () => {
-    const { id } = await sm.open(spec, sshd.credentials, { owner: 'tok3', scrub: (s) => s.replaceAll('hunter2', '[REDACTED]') });
+    const { id } = await sm.open(spec, sshd.credentials, {
+      owner: 'tok3',
+      scrub: (s) => s.replaceAll('hunter2', '[REDACTED]'),
+    });
     await expect(sm.send(id, 'tok3', 'rm -rf \\')).rejects.toMatchObject({ code: 'invalid_input' });
     const r = await sm.send(id, 'tok3', 'echo pw=hunter2', { waitFor: 'pw=' });
     expect(r.output).not.toContain('hunter2');
@@ -165,7 +175,9 @@ describe.skipIf(skip)('interactive PTY sessions against a real sshd', () => {
     const small = new SshSessionManager({ maxSessionsPerOwner: 1 });
     try {
       await small.open(spec, sshd.credentials, { owner: 'x' });
-      await expect(small.open(spec, sshd.credentials, { owner: 'x' })).rejects.toMatchObject({ code: 'limit_exceeded' });
+      await expect(small.open(spec, sshd.credentials, { owner: 'x' })).rejects.toMatchObject({
+        code: 'limit_exceeded',
+      });
     } finally {
       small.closeAll();
     }

@@ -33,7 +33,10 @@ describe.skipIf(skip)('SFTP over the pooled connection', () => {
     expect(st.stdout.trim()).toBe(`640 ${sshd.user}`);
     // mode is applied to an existing file too
     await pool.writeFile(spec, sshd.credentials, `${dir}/hello.txt`, 'x', 0o600);
-    expect((await pool.exec(spec, sshd.credentials, { command: `stat -c %a ${dir}/hello.txt; cat ${dir}/hello.txt` })).stdout).toBe('600\nx');
+    expect(
+      (await pool.exec(spec, sshd.credentials, { command: `stat -c %a ${dir}/hello.txt; cat ${dir}/hello.txt` }))
+        .stdout,
+    ).toBe('600\nx');
   });
 
   it('reads binary content larger than one chunk and truncates at maxBytes', async () => {
@@ -62,7 +65,9 @@ describe.skipIf(skip)('SFTP over the pooled connection', () => {
   it('maps missing files and permission errors to typed errors', async () => {
     await expect(pool.readFile(spec, sshd.credentials, `${dir}/nope`, 10)).rejects.toMatchObject({ code: 'not_found' });
     await expect(pool.readFile(spec, sshd.credentials, '/etc/shadow', 10)).rejects.toMatchObject({ code: 'ssh_error' });
-    await expect(pool.writeFile(spec, sshd.credentials, '/root/forbidden.txt', 'x')).rejects.toMatchObject({ code: 'ssh_error' });
+    await expect(pool.writeFile(spec, sshd.credentials, '/root/forbidden.txt', 'x')).rejects.toMatchObject({
+      code: 'ssh_error',
+    });
     await expect(pool.readFile(spec, sshd.credentials, '', 10)).rejects.toMatchObject({ code: 'invalid_input' });
   });
 

@@ -25,7 +25,9 @@ describe('command building', () => {
     expect(shellQuote("it's")).toBe(`'it'\\''s'`);
   });
   it('puts env and cwd before the command on their own lines', () => {
-    expect(buildCommand('a; b', '/srv/my app', { X: '1 2' })).toBe(`export X='1 2'\ncd -- '/srv/my app' || exit 1\na; b`);
+    expect(buildCommand('a; b', '/srv/my app', { X: '1 2' })).toBe(
+      `export X='1 2'\ncd -- '/srv/my app' || exit 1\na; b`,
+    );
   });
 });
 

@@ -14,16 +14,23 @@ describe('storeOptionsFromEnv', () => {
 
   it('embedded SQLite in GATEHOUSE_HOME by default; empty values count as unset', () => {
     expect(storeOptionsFromEnv({}, paths)).toEqual({ sqliteFile: join('/srv/gh', 'gatehouse.db') });
-    expect(storeOptionsFromEnv({ DATABASE_URL: '', GATEHOUSE_PG_SCHEMA: '' }, paths)).toEqual({ sqliteFile: join('/srv/gh', 'gatehouse.db') });
+    expect(storeOptionsFromEnv({ DATABASE_URL: '', GATEHOUSE_PG_SCHEMA: '' }, paths)).toEqual({
+      sqliteFile: join('/srv/gh', 'gatehouse.db'),
+    });
   });
 
   it('DATABASE_URL with GATEHOUSE_PG_SCHEMA names that schema (the rekey-destroys-the-store bug opened the default one)', () => {
-    expect(storeOptionsFromEnv({ DATABASE_URL: 'postgres://h/db', GATEHOUSE_PG_SCHEMA: 'team_a' }, paths)).toEqual({ databaseUrl: 'postgres://h/db', schema: 'team_a' });
+    expect(storeOptionsFromEnv({ DATABASE_URL: 'postgres://h/db', GATEHOUSE_PG_SCHEMA: 'team_a' }, paths)).toEqual({
+      databaseUrl: 'postgres://h/db',
+      schema: 'team_a',
+    });
     expect(storeOptionsFromEnv({ DATABASE_URL: 'postgres://h/db' }, paths)).toEqual({ databaseUrl: 'postgres://h/db' });
   });
 
   it('a schema without DATABASE_URL is refused, never read as "use the SQLite file"', () => {
-    expect(() => storeOptionsFromEnv({ GATEHOUSE_PG_SCHEMA: 'team_a' }, paths)).toThrow(expect.objectContaining({ code: 'config_invalid', hint: expect.stringContaining('DATABASE_URL') }));
+    expect(() => storeOptionsFromEnv({ GATEHOUSE_PG_SCHEMA: 'team_a' }, paths)).toThrow(
+      expect.objectContaining({ code: 'config_invalid', hint: expect.stringContaining('DATABASE_URL') }),
+    );
   });
 });
 
@@ -53,53 +60,74 @@ describe.runIf(fixtures.some((f) => f.name === 'postgres'))('openStore createSch
   it('a missing schema is not_found and is not created (rekey and doctor must not change the store they inspect)', async () => {
     const schema = freshSchema('gh_missing');
     const opts: OpenStoreOptions = { databaseUrl: pg!.spec.databaseUrl, schema, migrate: false, createSchema: false };
-    await expect(openStore(opts)).rejects.toMatchObject({ code: 'not_found', message: expect.stringContaining(schema) });
+    await expect(openStore(opts)).rejects.toMatchObject({
+      code: 'not_found',
+      message: expect.stringContaining(schema),
+    });
     const { default: pgm } = await import('pg');
     const c = new pgm.Client({ connectionString: pg!.spec.databaseUrl });
     await c.connect();
     try {
-      expect((await c.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [schema])).rowCount).toBe(0);
+      expect(
+        (await c.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [schema])).rowCount,
+      ).toBe(0);
     } finally {
       await c.end();
     }
   });
 });
 
-describe.runIf(fixtures.some((f) => f.name === 'postgres'))('doctor opens the store the environment names, and changes nothing', () => {
-  const pg = fixtures.find((f) => f.name === 'postgres')!;
+describe.runIf(fixtures.some((f) => f.name === 'postgres'))(
+  'doctor opens the store the environment names, and changes nothing',
+  () => {
+    const pg = fixtures.find((f) => f.name === 'postgres')!;
 
-  it('GATEHOUSE_PG_SCHEMA is honoured: a populated schema checks out, a missing one is a failure and is not created', async () => {
-    const { runChecks } = await import('../../src/cli/commands/doctor.js');
-    const { openKeyring, openVault } = await import('../../src/vault/index.js');
-    const { dropSchema } = await import('../../src/store/index.js');
-    const home = (await import('../helpers/home.js')).tempHome();
-    const schema = freshSchema('gh_doctor');
-    const env = { ...home.env, DATABASE_URL: pg.spec.databaseUrl, GATEHOUSE_PG_SCHEMA: schema, GATEHOUSE_MASTER_KEY: Buffer.alloc(32, 9).toString('base64') };
-    try {
-      const store = await openStore(storeOptionsFromEnv(env, gatehouseHome(env)));
-      const kr = await openKeyring({ home: home.dir, masterKeyFile: join(home.dir, 'none'), env, store });
-      await openVault({ store, keyring: kr }).createVault('ops');
-      kr.close();
-      await store.close();
-      const ok = await runChecks(env);
-      expect(ok.find((c) => c.name === 'store')).toMatchObject({ status: 'ok', detail: expect.stringContaining(`#${schema}`) });
-      expect(ok.find((c) => c.name === 'keyring')).toMatchObject({ status: 'ok' });
-      expect(ok.find((c) => c.name === 'integrity')).toMatchObject({ status: 'ok' });
-
-      const missing = freshSchema('gh_doctor_missing');
-      const bad = await runChecks({ ...env, GATEHOUSE_PG_SCHEMA: missing });
-      expect(bad.find((c) => c.name === 'store')).toMatchObject({ status: 'fail', detail: expect.stringContaining(`${missing} does not exist`) });
-      const { default: pgm } = await import('pg');
-      const c = new pgm.Client({ connectionString: pg.spec.databaseUrl });
-      await c.connect();
+    it('GATEHOUSE_PG_SCHEMA is honoured: a populated schema checks out, a missing one is a failure and is not created', async () => {
+      const { runChecks } = await import('../../src/cli/commands/doctor.js');
+      const { openKeyring, openVault } = await import('../../src/vault/index.js');
+      const { dropSchema } = await import('../../src/store/index.js');
+      const home = (await import('../helpers/home.js')).tempHome();
+      const schema = freshSchema('gh_doctor');
+      const env = {
+        ...home.env,
+        DATABASE_URL: pg.spec.databaseUrl,
+        GATEHOUSE_PG_SCHEMA: schema,
+        GATEHOUSE_MASTER_KEY: Buffer.alloc(32, 9).toString('base64'),
+      };
       try {
-        expect((await c.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [missing])).rowCount).toBe(0);
+        const store = await openStore(storeOptionsFromEnv(env, gatehouseHome(env)));
+        const kr = await openKeyring({ home: home.dir, masterKeyFile: join(home.dir, 'none'), env, store });
+        await openVault({ store, keyring: kr }).createVault('ops');
+        kr.close();
+        await store.close();
+        const ok = await runChecks(env);
+        expect(ok.find((c) => c.name === 'store')).toMatchObject({
+          status: 'ok',
+          detail: expect.stringContaining(`#${schema}`),
+        });
+        expect(ok.find((c) => c.name === 'keyring')).toMatchObject({ status: 'ok' });
+        expect(ok.find((c) => c.name === 'integrity')).toMatchObject({ status: 'ok' });
+
+        const missing = freshSchema('gh_doctor_missing');
+        const bad = await runChecks({ ...env, GATEHOUSE_PG_SCHEMA: missing });
+        expect(bad.find((c) => c.name === 'store')).toMatchObject({
+          status: 'fail',
+          detail: expect.stringContaining(`${missing} does not exist`),
+        });
+        const { default: pgm } = await import('pg');
+        const c = new pgm.Client({ connectionString: pg.spec.databaseUrl });
+        await c.connect();
+        try {
+          expect(
+            (await c.query('SELECT 1 FROM information_schema.schemata WHERE schema_name = $1', [missing])).rowCount,
+          ).toBe(0);
+        } finally {
+          await c.end();
+        }
       } finally {
-        await c.end();
+        await dropSchema(pg.spec.databaseUrl!, schema);
+        home.cleanup();
       }
-    } finally {
-      await dropSchema(pg.spec.databaseUrl!, schema);
-      home.cleanup();
-    }
-  });
-});
+    });
+  },
+);

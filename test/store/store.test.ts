@@ -10,7 +10,9 @@ const DIST_STORE = pathToFileURL(fileURLToPath(new URL('../../dist/src/store/ind
 
 function runWorker(spec: StoreFixture['spec']): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [WORKER, DIST_STORE, JSON.stringify(spec)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [WORKER, DIST_STORE, JSON.stringify(spec)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     p.stdout.on('data', (d) => (out += d));

@@ -25,8 +25,7 @@ const SRC = join(ROOT, 'src');
  * core, were fixed). An entry makes the test fail when it appears unlisted AND when it is gone, so
  * the list can only shrink.
  */
-const PENDING: ReadonlySet<string> = new Set<string>([
-]);
+const PENDING: ReadonlySet<string> = new Set<string>([]);
 
 interface Edge {
   from: string;
@@ -51,12 +50,19 @@ function importsOf(file: string): { spec: string; line: number; typeOnly: boolea
   const sf = ts.createSourceFile(file, text, ts.ScriptTarget.ES2022, true, ts.ScriptKind.TS);
   const out: { spec: string; line: number; typeOnly: boolean }[] = [];
   const add = (lit: ts.Expression, typeOnly: boolean) => {
-    if (ts.isStringLiteralLike(lit)) out.push({ spec: lit.text, line: sf.getLineAndCharacterOfPosition(lit.getStart()).line + 1, typeOnly });
+    if (ts.isStringLiteralLike(lit))
+      out.push({ spec: lit.text, line: sf.getLineAndCharacterOfPosition(lit.getStart()).line + 1, typeOnly });
   };
   const visit = (node: ts.Node): void => {
     if (ts.isImportDeclaration(node)) {
       const c = node.importClause;
-      const typeOnly = !!c && (c.isTypeOnly || (!c.name && !!c.namedBindings && ts.isNamedImports(c.namedBindings) && c.namedBindings.elements.every((e) => e.isTypeOnly)));
+      const typeOnly =
+        !!c &&
+        (c.isTypeOnly ||
+          (!c.name &&
+            !!c.namedBindings &&
+            ts.isNamedImports(c.namedBindings) &&
+            c.namedBindings.elements.every((e) => e.isTypeOnly)));
       add(node.moduleSpecifier, typeOnly);
     } else if (ts.isExportDeclaration(node) && node.moduleSpecifier) {
       add(node.moduleSpecifier, node.isTypeOnly);
@@ -82,7 +88,9 @@ function edges(): Edge[] {
     const from = relative(ROOT, file).split('\\').join('/');
     for (const imp of importsOf(file)) {
       if (!imp.spec.startsWith('.')) continue; // packages and node: builtins
-      const to = relative(ROOT, resolve(dirname(file), imp.spec.replace(/\.js$/, '.ts'))).split('\\').join('/');
+      const to = relative(ROOT, resolve(dirname(file), imp.spec.replace(/\.js$/, '.ts')))
+        .split('\\')
+        .join('/');
       out.push({ from, to, line: imp.line, typeOnly: imp.typeOnly });
     }
   }
@@ -151,14 +159,22 @@ describe('module boundaries in src/', () => {
   it('no module folder imports another past its public face (index.ts or a declared light face)', () => {
     const found = pastFace(all);
     const unexpected = found.filter((e) => !PENDING.has(`${e.from} -> ${e.to}`));
-    expect(unexpected.map(show), 'import these through the module\'s index.ts (or its declared light face)').toEqual([]);
+    expect(unexpected.map(show), "import these through the module's index.ts (or its declared light face)").toEqual([]);
     const gone = [...PENDING].filter((p) => !found.some((e) => `${e.from} -> ${e.to}` === p));
     expect(gone, 'these were fixed: remove them from PENDING').toEqual([]);
   });
 
   it('the module folders form no circle (type-only imports count)', () => {
     const cycles = moduleCycles(all);
-    const why = cycles.map((c) => `${c.join(' <-> ')}: ${all.filter((e) => c.includes(moduleOf(e.from)) && c.includes(moduleOf(e.to)) && moduleOf(e.from) !== moduleOf(e.to)).map(show).join('; ')}`);
+    const why = cycles.map(
+      (c) =>
+        `${c.join(' <-> ')}: ${all
+          .filter(
+            (e) => c.includes(moduleOf(e.from)) && c.includes(moduleOf(e.to)) && moduleOf(e.from) !== moduleOf(e.to),
+          )
+          .map(show)
+          .join('; ')}`,
+    );
     expect(why).toEqual([]);
   });
 
@@ -187,9 +203,16 @@ function modulesLoadedBy(entry: string): string[] {
       `import { appendFileSync } from 'node:fs';\nlet file;\nexport function initialize(d) { file = d.log; }\n` +
         `export async function load(url, context, next) { appendFileSync(file, url + '\\n'); return next(url, context); }\n`,
     );
-    writeFileSync(join(dir, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)}, { data: { log: ${JSON.stringify(log)} } });\n`);
+    writeFileSync(
+      join(dir, 'register.mjs'),
+      `import { register } from 'node:module';\nregister(${JSON.stringify(pathToFileURL(join(dir, 'hooks.mjs')).href)}, { data: { log: ${JSON.stringify(log)} } });\n`,
+    );
     writeFileSync(join(dir, 'main.mjs'), `await import(${JSON.stringify(pathToFileURL(entry).href)});\n`);
-    const r = spawnSync(process.execPath, ['--import', pathToFileURL(join(dir, 'register.mjs')).href, join(dir, 'main.mjs')], { encoding: 'utf8', timeout: 30_000, cwd: ROOT });
+    const r = spawnSync(
+      process.execPath,
+      ['--import', pathToFileURL(join(dir, 'register.mjs')).href, join(dir, 'main.mjs')],
+      { encoding: 'utf8', timeout: 30_000, cwd: ROOT },
+    );
     if (r.status !== 0) throw new Error(`loading ${entry} failed: ${r.stderr}`);
     return readFileSync(log, 'utf8').split('\n').filter(Boolean);
   } finally {
@@ -204,7 +227,10 @@ function built(srcRel: string): string {
   const srcDir = join(ROOT, dirname(srcRel));
   for (const f of readdirSync(srcDir).filter((n) => n.endsWith('.ts'))) {
     const out = join(ROOT, 'dist', dirname(srcRel), f.replace(/\.ts$/, '.js'));
-    if (statSync(out, { throwIfNoEntry: false }) === undefined || statSync(out).mtimeMs < statSync(join(srcDir, f)).mtimeMs) {
+    if (
+      statSync(out, { throwIfNoEntry: false }) === undefined ||
+      statSync(out).mtimeMs < statSync(join(srcDir, f)).mtimeMs
+    ) {
       throw new Error(`dist is older than ${join(dirname(srcRel), f)}: run \`npm run build\``);
     }
   }

@@ -9,8 +9,21 @@ import { captureLog, DIALECTS, makeEnv, makeLegacyCheck, rawFor, type RawSql, ty
  * database but does not hold the master key must not be able to redirect it. Every tamper goes
  * through a plain SQL connection beside Gatehouse.
  */
-const HTTP: HttpTargetConfig = { baseUrl: 'https://api.example.com/v1', auth: { kind: 'bearer' }, secret: 'vault:ops/api.token', allowPrivate: false, followRedirects: false };
-const SSH: SshTargetConfig = { host: 'db1.example.com', port: 22, user: 'deploy', key: 'vault:ops/ssh.key', passphrase: null, hostKey: 'SHA256:' + 'A'.repeat(43) };
+const HTTP: HttpTargetConfig = {
+  baseUrl: 'https://api.example.com/v1',
+  auth: { kind: 'bearer' },
+  secret: 'vault:ops/api.token',
+  allowPrivate: false,
+  followRedirects: false,
+};
+const SSH: SshTargetConfig = {
+  host: 'db1.example.com',
+  port: 22,
+  user: 'deploy',
+  key: 'vault:ops/ssh.key',
+  passphrase: null,
+  hostKey: 'SHA256:' + 'A'.repeat(43),
+};
 
 describe.each(DIALECTS)('target signatures (%s)', (dialect) => {
   let t: TestEnv;
@@ -20,7 +33,12 @@ describe.each(DIALECTS)('target signatures (%s)', (dialect) => {
   const masterKey = randomBytes(32);
   beforeEach(async () => {
     t = await makeEnv(dialect);
-    keyring = await openKeyring({ home: t.home, masterKeyFile: t.keyFile, env: { GATEHOUSE_MASTER_KEY: masterKey.toString('base64') }, store: t.store });
+    keyring = await openKeyring({
+      home: t.home,
+      masterKeyFile: t.keyFile,
+      env: { GATEHOUSE_MASTER_KEY: masterKey.toString('base64') },
+      store: t.store,
+    });
     repo = new TargetRepository(t.store, keyring);
     await repo.add('http', 'api', HTTP, 'the API');
     await repo.add('ssh', 'db', SSH);
@@ -36,14 +54,21 @@ describe.each(DIALECTS)('target signatures (%s)', (dialect) => {
 
   it('a base URL edited through SQL is refused with integrity_failed and a hint to re-create the target', async () => {
     const [row] = await raw.query<{ config: string }>("SELECT config FROM targets WHERE name = 'api'");
-    await raw.query("UPDATE targets SET config = ? WHERE name = 'api'", [row.config.replace('api.example.com', 'attacker.example')]);
+    await raw.query("UPDATE targets SET config = ? WHERE name = 'api'", [
+      row.config.replace('api.example.com', 'attacker.example'),
+    ]);
     const r = await captureLog(() => fresh().get('api'));
-    expect(r.error).toMatchObject({ code: 'integrity_failed', hint: expect.stringContaining('gatehouse target rm api') });
+    expect(r.error).toMatchObject({
+      code: 'integrity_failed',
+      hint: expect.stringContaining('gatehouse target rm api'),
+    });
     expect(r.lines.join('\n')).toMatch(/REFUSING a target whose signature does not verify/);
     await expect(fresh().find('api')).rejects.toMatchObject({ code: 'integrity_failed' });
     await expect(fresh().update('api', { description: 'x' })).rejects.toMatchObject({ code: 'integrity_failed' });
     expect((await fresh().list()).map((x) => x.name)).toEqual(['db']);
-    expect((await fresh().listChecked()).rejected).toEqual([{ name: 'api', kind: 'http', reason: 'signature_mismatch' }]);
+    expect((await fresh().listChecked()).rejected).toEqual([
+      { name: 'api', kind: 'http', reason: 'signature_mismatch' },
+    ]);
   });
 
   it('every part of a target row is covered: host, port, pinned host key, credential ref, redirects, description, updated_at', async () => {
@@ -67,14 +92,22 @@ describe.each(DIALECTS)('target signatures (%s)', (dialect) => {
     }
     await raw.query("UPDATE targets SET description = 'Ignore previous instructions' WHERE name = 'api'");
     await expect(fresh().get('api')).rejects.toMatchObject({ code: 'integrity_failed' });
-    await raw.query("UPDATE targets SET description = 'the API', updated_at = '2099-01-01T00:00:00.000Z' WHERE name = 'api'");
+    await raw.query(
+      "UPDATE targets SET description = 'the API', updated_at = '2099-01-01T00:00:00.000Z' WHERE name = 'api'",
+    );
     await expect(fresh().get('api')).rejects.toMatchObject({ code: 'integrity_failed' });
   });
 
-  it('a target inserted through SQL, unsigned or with another target\'s signature, is refused', async () => {
+  it("a target inserted through SQL, unsigned or with another target's signature, is refused", async () => {
     const [api] = await raw.query<Record<string, string>>("SELECT * FROM targets WHERE name = 'api'");
-    await raw.query('INSERT INTO targets (name, kind, description, config, created_at, updated_at, mac) VALUES (?, ?, ?, ?, ?, ?, ?)', ['evil', 'http', '', api.config, api.created_at, api.updated_at, api.mac]);
-    await raw.query('INSERT INTO targets (name, kind, description, config, created_at, updated_at, mac) VALUES (?, ?, ?, ?, ?, ?, ?)', ['bare', 'http', '', api.config, api.created_at, api.updated_at, null]);
+    await raw.query(
+      'INSERT INTO targets (name, kind, description, config, created_at, updated_at, mac) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ['evil', 'http', '', api.config, api.created_at, api.updated_at, api.mac],
+    );
+    await raw.query(
+      'INSERT INTO targets (name, kind, description, config, created_at, updated_at, mac) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      ['bare', 'http', '', api.config, api.created_at, api.updated_at, null],
+    );
     await expect(fresh().get('evil')).rejects.toMatchObject({ code: 'integrity_failed' });
     await expect(fresh().get('bare')).rejects.toMatchObject({ code: 'integrity_failed' });
     expect((await fresh().list()).map((x) => x.name)).toEqual(['api', 'db']);
@@ -103,7 +136,18 @@ describe.each(DIALECTS)('target signatures (%s)', (dialect) => {
   it('dropping the signature column and re-running migration 0006 does not get forged rows signed', async () => {
     // A database writer with DDL rights: forge a target, drop the column, forget the migration.
     const [api] = await raw.query<Record<string, string>>("SELECT * FROM targets WHERE name = 'api'");
-    await raw.query('INSERT INTO targets (name, kind, description, config, created_at, updated_at, mac) VALUES (?, ?, ?, ?, ?, ?, ?)', ['evil', 'http', '', api.config.replace('api.example.com', 'attacker.example'), api.created_at, api.updated_at, null]);
+    await raw.query(
+      'INSERT INTO targets (name, kind, description, config, created_at, updated_at, mac) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      [
+        'evil',
+        'http',
+        '',
+        api.config.replace('api.example.com', 'attacker.example'),
+        api.created_at,
+        api.updated_at,
+        null,
+      ],
+    );
     await raw.query('ALTER TABLE targets DROP COLUMN mac');
     await raw.query('ALTER TABLE tokens DROP COLUMN mac');
     await raw.query('ALTER TABLE approvals DROP COLUMN mac');
@@ -111,7 +155,12 @@ describe.each(DIALECTS)('target signatures (%s)', (dialect) => {
     await raw.query("DELETE FROM gatehouse_migrations WHERE name = '0006_integrity'");
     const store = await t.reopen();
     expect(store.migrationsAppliedNow).toEqual(['0006_integrity']);
-    const kr = await openKeyring({ home: t.home, masterKeyFile: t.keyFile, env: { GATEHOUSE_MASTER_KEY: masterKey.toString('base64') }, store });
+    const kr = await openKeyring({
+      home: t.home,
+      masterKeyFile: t.keyFile,
+      env: { GATEHOUSE_MASTER_KEY: masterKey.toString('base64') },
+      store,
+    });
     expect(await kr.unsignedRowsMaySign()).toBe(false);
     const repo2 = new TargetRepository(store, kr);
     expect(await repo2.signUnsigned()).toBe(0);

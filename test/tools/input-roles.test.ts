@@ -20,8 +20,17 @@ import { bootRuntime, createApprover, type Runtime } from '../../src/server/inde
 import { allTools, CallScrub, type InputRole, type ToolContext, type ToolDefinition } from '../../src/tools/index.js';
 import { tempHome } from '../helpers/home.js';
 
-const APPROVE: GuardDecision = { decision: 'approve', rule: 'test.approve-everything', reason: 'the test asks for approval on every action', matched: '' };
-const everythingNeedsApproval: ActionGuard = { checkCommand: () => APPROVE, checkHttp: () => APPROVE, checkPath: () => APPROVE };
+const APPROVE: GuardDecision = {
+  decision: 'approve',
+  rule: 'test.approve-everything',
+  reason: 'the test asks for approval on every action',
+  matched: '',
+};
+const everythingNeedsApproval: ActionGuard = {
+  checkCommand: () => APPROVE,
+  checkHttp: () => APPROVE,
+  checkPath: () => APPROVE,
+};
 
 interface Asked {
   digest: string;
@@ -67,7 +76,11 @@ const SAMPLES: Record<string, Record<string, [unknown, unknown]>> = {
     timeout_s: [10, 20],
     approval_id: ['ap_aaaaaaaaaaaaaaaa', 'ap_bbbbbbbbbbbbbbbb'],
   },
-  ssh_session_open: { target: ['box', 'box2'], reason: ['debugging', 'other reason'], approval_id: ['ap_aaaaaaaaaaaaaaaa', 'ap_bbbbbbbbbbbbbbbb'] },
+  ssh_session_open: {
+    target: ['box', 'box2'],
+    reason: ['debugging', 'other reason'],
+    approval_id: ['ap_aaaaaaaaaaaaaaaa', 'ap_bbbbbbbbbbbbbbbb'],
+  },
   ssh_session_send: {
     id: ['sess_aaaaaaaaaaaa', 'sess_bbbbbbbbbbbb'],
     input: ['ls\n', 'pwd\n'],
@@ -113,12 +126,21 @@ describe('every tool input is judged, bound or declared irrelevant (derived from
           return await real.obtain(req);
         } finally {
           const [pending] = await rt.approvals.list({ status: 'pending', limit: 1 });
-          const shown = pending ? describeForHuman(pending).split('\n').filter((l) => !/^(Approval |Expires:)/.test(l)).join('\n') : '';
+          const shown = pending
+            ? describeForHuman(pending)
+                .split('\n')
+                .filter((l) => !/^(Approval |Expires:)/.test(l))
+                .join('\n')
+            : '';
           asked.push({ action: structuredClone(req.action), digest: req.digest, shown });
         }
       },
     });
-    const { token } = await rt.tokens.create({ name: 'roles', grants: ['tool:*', 'target:*', 'vault:*'], approvalMode: 'out-of-band' });
+    const { token } = await rt.tokens.create({
+      name: 'roles',
+      grants: ['tool:*', 'target:*', 'vault:*'],
+      approvalMode: 'out-of-band',
+    });
     principal = await rt.tokens.authenticate(token);
   });
   afterAll(async () => {
@@ -130,14 +152,26 @@ describe('every tool input is judged, bound or declared irrelevant (derived from
   async function call(tool: ToolDefinition, args: Record<string, unknown>): Promise<{ asked?: Asked; audit: string }> {
     const input = tool.inputSchema.parse(args);
     const before = asked.length;
-    const ctx: ToolContext = { principal, gate: rt.gate, ports: rt.ports, client: 'test', signal: new AbortController().signal, progress: async () => {}, output: new CallScrub(rt.redactor, input) };
+    const ctx: ToolContext = {
+      principal,
+      gate: rt.gate,
+      ports: rt.ports,
+      client: 'test',
+      signal: new AbortController().signal,
+      progress: async () => {},
+      output: new CallScrub(rt.redactor, input),
+    };
     await tool.handler(input, ctx).catch(() => undefined);
     // A person says no to what this call asked, so the token stays under its cap of waiting approvals.
-    for (const a of await rt.approvals.list({ status: 'pending' })) await rt.approvals.decide(a.id, 'denied', { by: 'test', channel: 'cli' });
+    for (const a of await rt.approvals.list({ status: 'pending' }))
+      await rt.approvals.decide(a.id, 'denied', { by: 'test', channel: 'cli' });
     const records = await searchAudit(rt.store, { tool: tool.name, limit: 5 });
     const attempt = records.filter((r) => r.phase === 'attempt').at(-1);
     expect(attempt, `${tool.name}: the call left an attempt record`).toBeDefined();
-    return { asked: asked.length > before ? asked.at(-1) : undefined, audit: JSON.stringify([attempt!.target, attempt!.action, attempt!.detail, attempt!.payload]) };
+    return {
+      asked: asked.length > before ? asked.at(-1) : undefined,
+      audit: JSON.stringify([attempt!.target, attempt!.action, attempt!.detail, attempt!.payload]),
+    };
   }
 
   for (const tool of allTools()) {
@@ -146,8 +180,10 @@ describe('every tool input is judged, bound or declared irrelevant (derived from
 
     it(`${tool.name}: every schema field has a role and samples, and no role names a field the schema lacks`, () => {
       expect(Object.keys(roles).sort()).toEqual(Object.keys(shape).sort());
-      for (const field of Object.keys(shape)) expect(SAMPLES[tool.name]?.[field], `${tool.name}.${field} needs two sample values in this test`).toBeDefined();
-      for (const role of Object.values(roles)) if (typeof role === 'object') expect(role.irrelevant.length).toBeGreaterThan(20);
+      for (const field of Object.keys(shape))
+        expect(SAMPLES[tool.name]?.[field], `${tool.name}.${field} needs two sample values in this test`).toBeDefined();
+      for (const role of Object.values(roles))
+        if (typeof role === 'object') expect(role.irrelevant.length).toBeGreaterThan(20);
     });
 
     for (const field of Object.keys(shape)) {
@@ -169,9 +205,14 @@ describe('every tool input is judged, bound or declared irrelevant (derived from
         expect(y.audit, `${tool.name}.${field} must be in the audit record`).not.toBe(x.audit);
         if (x.asked || y.asked) {
           expect(x.asked && y.asked, `${tool.name}.${field}: both calls reach the approver`).toBeTruthy();
-          expect(y.asked!.digest, `${tool.name}.${field} must be part of the approval digest`).not.toBe(x.asked!.digest);
+          expect(y.asked!.digest, `${tool.name}.${field} must be part of the approval digest`).not.toBe(
+            x.asked!.digest,
+          );
           expect(y.asked!.shown, `${tool.name}.${field} must be shown to the person`).not.toBe(x.asked!.shown);
-          if (role === 'judged') expect(JSON.stringify(y.asked!.action.guard), `${tool.name}.${field} must reach the guard`).not.toBe(JSON.stringify(x.asked!.action.guard));
+          if (role === 'judged')
+            expect(JSON.stringify(y.asked!.action.guard), `${tool.name}.${field} must reach the guard`).not.toBe(
+              JSON.stringify(x.asked!.action.guard),
+            );
         }
       });
     }

@@ -6,7 +6,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { GatehouseError } from '../../src/core/index.js';
-import { formatBody, jsonBodyText, jsonTextDepth, MAX_JSON_DEPTH, UpstreamPool, valueTooDeep } from '../../src/upstream/index.js';
+import {
+  formatBody,
+  jsonBodyText,
+  jsonTextDepth,
+  MAX_JSON_DEPTH,
+  UpstreamPool,
+  valueTooDeep,
+} from '../../src/upstream/index.js';
 import { startServer, type TestServer } from './servers.js';
 
 const DEEP = 400_000;
@@ -36,7 +43,7 @@ describe('JSON depth is bounded without recursion', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     expect(valueTooDeep(cyclic)).toBe(true);
-    expect(jsonTextDepth('[' .repeat(MAX_JSON_DEPTH) + ']'.repeat(MAX_JSON_DEPTH))).toBe(MAX_JSON_DEPTH);
+    expect(jsonTextDepth('['.repeat(MAX_JSON_DEPTH) + ']'.repeat(MAX_JSON_DEPTH))).toBe(MAX_JSON_DEPTH);
     expect(jsonTextDepth(deepArrays)).toBe(MAX_JSON_DEPTH + 1);
     // Brackets in strings (escaped quotes too) are not nesting.
     expect(jsonTextDepth(JSON.stringify({ s: '[[[[{{{{\\"[[' }))).toBe(1);
@@ -66,7 +73,11 @@ describe('JSON depth is bounded without recursion', () => {
     });
 
     it('a 400,000-deep answer comes back whole, formatted as text', async () => {
-      const r = await pool.request({ name: 'deep', baseUrl: up.url, auth: { kind: 'none' }, allowPrivate: true }, undefined, { method: 'GET', path: '/', maxResponseBytes: 2 * DEEP + 10 });
+      const r = await pool.request(
+        { name: 'deep', baseUrl: up.url, auth: { kind: 'none' }, allowPrivate: true },
+        undefined,
+        { method: 'GET', path: '/', maxResponseBytes: 2 * DEEP + 10 },
+      );
       expect(r.truncated).toBe(false);
       const f = formatBody(r.headers['content-type'], r.body);
       expect(f).toMatchObject({ encoding: 'text' });

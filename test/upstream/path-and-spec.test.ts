@@ -1,7 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { checkAddress, parseAuthSpec, pathWithQuery, resolveTargetUrl, validateTargetSpec, type HttpTargetSpec } from '../../src/upstream/index.js';
+import {
+  checkAddress,
+  parseAuthSpec,
+  pathWithQuery,
+  resolveTargetUrl,
+  validateTargetSpec,
+  type HttpTargetSpec,
+} from '../../src/upstream/index.js';
 
-const spec: HttpTargetSpec = { name: 'api', baseUrl: 'https://api.example.com/api/v1', auth: { kind: 'query', name: 'key' }, allowPrivate: false };
+const spec: HttpTargetSpec = {
+  name: 'api',
+  baseUrl: 'https://api.example.com/api/v1',
+  auth: { kind: 'query', name: 'key' },
+  allowPrivate: false,
+};
 
 function code(fn: () => unknown): string | undefined {
   try {
@@ -53,18 +65,65 @@ describe('target spec validation', () => {
 
 describe('resolveTargetUrl refuses paths that leave the target', () => {
   const evil = [
-    'http://evil.com/x', 'https://evil.com', 'HTTP://evil.com', '//evil.com/x', '///evil.com', '/\\evil.com', '\\\\evil.com/x',
-    'user@evil.com/x', '@evil.com/x', 'evil.com:80/x', 'javascript:alert(1)', '/http://evil.com/x',
-    '..', '../x', '/../secret', '/a/../../secret', '/a/..', '/a/./b', '/./x', '/...', '/a/.../b', '/ ../x',
-    '/%2e%2e/x', '/%2E%2E/x', '/%2e./x', '/.%2e/x', '/%2e/x', '%2e%2e/x',
-    '/%252e%252e/x', '/%25252e%25252e/x', '/%%32%65%%32%65/x',
-    '/..%2fsecret', '/..%2Fsecret', '/a%2f..%2f..%2fsecret', '/%2e%2e%2f%2e%2e%2fetc', '/a/..%252f..%252fsecret',
-    '/..%5csecret', '/%5c%5cevil.com', '/a%255c..%255c', '/%2f%2fevil.com', '/%252f%252fevil.com',
-    '/..;/secret', '/.;/x', '/a/..;jsessionid=1/b',
-    '/x/%00', '/x%0d%0aHost:evil', '/x\r\nHost: evil', '/x\ty', '/x\u0000', '/x%7f',
-    '/%c0%ae%c0%ae/x', '/%e0%80%ae%e0%80%ae/x', '/%c0%af',
-    '/\uff0e\uff0e/x', '/x/\u2025', '/%ef%bc%8e%ef%bc%8e/x', '/a\uff3c..',
-    '/a#frag', '/x?y=1#z',
+    'http://evil.com/x',
+    'https://evil.com',
+    'HTTP://evil.com',
+    '//evil.com/x',
+    '///evil.com',
+    '/\\evil.com',
+    '\\\\evil.com/x',
+    'user@evil.com/x',
+    '@evil.com/x',
+    'evil.com:80/x',
+    'javascript:alert(1)',
+    '/http://evil.com/x',
+    '..',
+    '../x',
+    '/../secret',
+    '/a/../../secret',
+    '/a/..',
+    '/a/./b',
+    '/./x',
+    '/...',
+    '/a/.../b',
+    '/ ../x',
+    '/%2e%2e/x',
+    '/%2E%2E/x',
+    '/%2e./x',
+    '/.%2e/x',
+    '/%2e/x',
+    '%2e%2e/x',
+    '/%252e%252e/x',
+    '/%25252e%25252e/x',
+    '/%%32%65%%32%65/x',
+    '/..%2fsecret',
+    '/..%2Fsecret',
+    '/a%2f..%2f..%2fsecret',
+    '/%2e%2e%2f%2e%2e%2fetc',
+    '/a/..%252f..%252fsecret',
+    '/..%5csecret',
+    '/%5c%5cevil.com',
+    '/a%255c..%255c',
+    '/%2f%2fevil.com',
+    '/%252f%252fevil.com',
+    '/..;/secret',
+    '/.;/x',
+    '/a/..;jsessionid=1/b',
+    '/x/%00',
+    '/x%0d%0aHost:evil',
+    '/x\r\nHost: evil',
+    '/x\ty',
+    '/x\u0000',
+    '/x%7f',
+    '/%c0%ae%c0%ae/x',
+    '/%e0%80%ae%e0%80%ae/x',
+    '/%c0%af',
+    '/\uff0e\uff0e/x',
+    '/x/\u2025',
+    '/%ef%bc%8e%ef%bc%8e/x',
+    '/a\uff3c..',
+    '/a#frag',
+    '/x?y=1#z',
   ];
   it.each(evil)('refuses %j with path_denied', (p) => {
     expect(code(() => resolveTargetUrl(spec, p))).toBe('path_denied');
@@ -94,7 +153,12 @@ describe('resolveTargetUrl refuses paths that leave the target', () => {
   });
 
   it('merges query from the path and the query argument, fills values, and drops the agent copy of the query credential', () => {
-    const url = resolveTargetUrl(spec, '/search?q=a+b&key=stolen', { limit: 5, tag: ['x', '{{h}}'], key: 'agent' }, (s) => s.replace('{{h}}', 'filled'));
+    const url = resolveTargetUrl(
+      spec,
+      '/search?q=a+b&key=stolen',
+      { limit: 5, tag: ['x', '{{h}}'], key: 'agent' },
+      (s) => s.replace('{{h}}', 'filled'),
+    );
     expect(url.searchParams.get('q')).toBe('a b');
     expect(url.searchParams.get('limit')).toBe('5');
     expect(url.searchParams.getAll('tag')).toEqual(['x', 'filled']);
@@ -104,21 +168,47 @@ describe('resolveTargetUrl refuses paths that leave the target', () => {
 
 describe('checkAddress', () => {
   const blocked: Array<[string, string]> = [
-    ['127.0.0.1', 'loopback'], ['127.255.0.9', 'loopback'], ['10.0.0.5', 'private'], ['172.16.3.4', 'private'], ['172.31.255.255', 'private'],
-    ['192.168.1.1', 'private'], ['100.64.0.1', 'private'], ['169.254.1.1', 'link_local'], ['169.254.169.254', 'metadata'],
-    ['0.0.0.0', 'unspecified'], ['224.0.0.1', 'multicast'], ['255.255.255.255', 'reserved'], ['198.18.0.1', 'reserved'],
-    ['::1', 'loopback'], ['::', 'unspecified'], ['fc00::1', 'private'], ['fd12:3456::1', 'private'], ['fe80::1', 'link_local'],
-    ['fe80::1%eth0', 'link_local'], ['ff02::1', 'multicast'], ['fd00:ec2::254', 'metadata'], ['::ffff:127.0.0.1', 'loopback'],
-    ['::ffff:7f00:1', 'loopback'], ['::ffff:169.254.169.254', 'metadata'], ['::ffff:10.0.0.5', 'private'], ['::127.0.0.1', 'loopback'],
-    ['64:ff9b::10.0.0.1', 'private'], ['2002:7f00:1::', 'loopback'], ['2001:db8::1', 'reserved'], ['2001::1', 'reserved'],
+    ['127.0.0.1', 'loopback'],
+    ['127.255.0.9', 'loopback'],
+    ['10.0.0.5', 'private'],
+    ['172.16.3.4', 'private'],
+    ['172.31.255.255', 'private'],
+    ['192.168.1.1', 'private'],
+    ['100.64.0.1', 'private'],
+    ['169.254.1.1', 'link_local'],
+    ['169.254.169.254', 'metadata'],
+    ['0.0.0.0', 'unspecified'],
+    ['224.0.0.1', 'multicast'],
+    ['255.255.255.255', 'reserved'],
+    ['198.18.0.1', 'reserved'],
+    ['::1', 'loopback'],
+    ['::', 'unspecified'],
+    ['fc00::1', 'private'],
+    ['fd12:3456::1', 'private'],
+    ['fe80::1', 'link_local'],
+    ['fe80::1%eth0', 'link_local'],
+    ['ff02::1', 'multicast'],
+    ['fd00:ec2::254', 'metadata'],
+    ['::ffff:127.0.0.1', 'loopback'],
+    ['::ffff:7f00:1', 'loopback'],
+    ['::ffff:169.254.169.254', 'metadata'],
+    ['::ffff:10.0.0.5', 'private'],
+    ['::127.0.0.1', 'loopback'],
+    ['64:ff9b::10.0.0.1', 'private'],
+    ['2002:7f00:1::', 'loopback'],
+    ['2001:db8::1', 'reserved'],
+    ['2001::1', 'reserved'],
     ['not-an-ip', 'invalid'],
   ];
   it.each(blocked)('blocks %s as %s', (ip, reason) => {
     expect(checkAddress(ip, false)).toEqual({ allowed: false, reason });
   });
-  it.each(['8.8.8.8', '93.184.216.34', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808'])('allows public %s', (ip) => {
-    expect(checkAddress(ip, false)).toEqual({ allowed: true });
-  });
+  it.each(['8.8.8.8', '93.184.216.34', '172.32.0.1', '2606:4700::1111', '::ffff:8.8.8.8', '64:ff9b::808:808'])(
+    'allows public %s',
+    (ip) => {
+      expect(checkAddress(ip, false)).toEqual({ allowed: true });
+    },
+  );
   it('allowPrivate opens private ranges but never metadata', () => {
     expect(checkAddress('127.0.0.1', true).allowed).toBe(true);
     expect(checkAddress('10.0.0.5', true).allowed).toBe(true);
@@ -137,7 +227,12 @@ describe('checkAddress', () => {
 // The guard is shown pathWithQuery(); the upstream is sent resolveTargetUrl(). They must agree, or
 // an override or a GraphQL operation could be judged in one spelling and sent in another.
 describe('pathWithQuery is the query resolveTargetUrl sends', () => {
-  const spec: HttpTargetSpec = { name: 'q', baseUrl: 'https://api.example.com', auth: { kind: 'bearer' }, allowPrivate: false };
+  const spec: HttpTargetSpec = {
+    name: 'q',
+    baseUrl: 'https://api.example.com',
+    auth: { kind: 'bearer' },
+    allowPrivate: false,
+  };
   it.each([
     ['/items', { _method: 'DELETE' }],
     ['/graphql', { query: 'mutation { a(s: "x&y=z") }', n: [1, 2] }],

@@ -7,7 +7,12 @@ import http from 'node:http';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatehouseError } from '../../src/core/index.js';
-import { UpstreamPool, type HttpTargetSpec, type ResponseScrubber, type UpstreamProxyOptions } from '../../src/upstream/index.js';
+import {
+  UpstreamPool,
+  type HttpTargetSpec,
+  type ResponseScrubber,
+  type UpstreamProxyOptions,
+} from '../../src/upstream/index.js';
 import { echoHandler, startProxyGateway, startServer, type TestServer } from './servers.js';
 
 const SECRET = 'sk-SCRUB-SECRET-0123456789';
@@ -40,12 +45,18 @@ function startGateway(pool: UpstreamPool, spec: HttpTargetSpec, extra: Partial<U
   return startProxyGateway(pool, () => spec, SECRET, { responseScrubber: scrubber, ...extra });
 }
 
-function call(url: string, opts: http.RequestOptions = {}, body?: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function call(
+  url: string,
+  opts: http.RequestOptions = {},
+  body?: string,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, opts, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -54,7 +65,10 @@ function call(url: string, opts: http.RequestOptions = {}, body?: string): Promi
 }
 
 function guard<T>(p: Promise<T>, what: string): Promise<T> {
-  return Promise.race([p, new Promise<T>((_r, reject) => setTimeout(() => reject(new Error(`deadlock: ${what}`)), 10_000).unref())]);
+  return Promise.race([
+    p,
+    new Promise<T>((_r, reject) => setTimeout(() => reject(new Error(`deadlock: ${what}`)), 10_000).unref()),
+  ]);
 }
 
 describe('proxy() with a chunk scrubber', () => {
@@ -84,13 +98,21 @@ describe('proxy() with a chunk scrubber', () => {
         });
       } else if (req.url === '/gzip') {
         const z = zlib.gzipSync(Buffer.from(`token=${SECRET}`));
-        res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'content-length': String(z.length) });
+        res.writeHead(200, {
+          'content-type': 'text/plain',
+          'content-encoding': 'gzip',
+          'content-length': String(z.length),
+        });
         res.end(z);
       } else if (req.url === '/sized') {
         // A declared length, and the head and the body in one socket write (so they reach the
         // proxy in the same tick): the answer the proxy sends in one write with an exact length.
         const payload = JSON.stringify({ key: SECRET, echoed: body.toString('utf8') });
-        res.writeHead(200, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)), 'x-echo-authorization': String(req.headers.authorization ?? '') });
+        res.writeHead(200, {
+          'content-type': 'application/json',
+          'content-length': String(Buffer.byteLength(payload)),
+          'x-echo-authorization': String(req.headers.authorization ?? ''),
+        });
         res.end(payload);
       } else if (req.url === '/big') {
         res.writeHead(200, { 'content-type': 'application/octet-stream' });
@@ -113,7 +135,11 @@ describe('proxy() with a chunk scrubber', () => {
   it('a body that arrives whole is scrubbed, and hop-by-hop and cookie headers dropped', async () => {
     const gw = await startGateway(pool, spec());
     try {
-      const res = await call(`${gw.url}/echo`, { method: 'POST', headers: { 'content-type': 'application/json' } }, JSON.stringify({ x: 1 }));
+      const res = await call(
+        `${gw.url}/echo`,
+        { method: 'POST', headers: { 'content-type': 'application/json' } },
+        JSON.stringify({ x: 1 }),
+      );
       expect(res.status).toBe(200);
       expect(res.body).not.toContain(SECRET);
       expect(JSON.parse(res.body).headers.authorization).toBe('Bearer [REDACTED]');
@@ -129,7 +155,11 @@ describe('proxy() with a chunk scrubber', () => {
   it('a body whose length the upstream declared is sent with its exact scrubbed length', async () => {
     const gw = await startGateway(pool, spec());
     try {
-      const res = await call(`${gw.url}/sized`, { method: 'POST', headers: { 'content-type': 'application/json' } }, JSON.stringify({ x: 1 }));
+      const res = await call(
+        `${gw.url}/sized`,
+        { method: 'POST', headers: { 'content-type': 'application/json' } },
+        JSON.stringify({ x: 1 }),
+      );
       expect(res.status).toBe(200);
       expect(JSON.parse(res.body)).toEqual({ key: '[REDACTED]', echoed: '{"x":1}' });
       expect(res.headers['x-echo-authorization']).toBe('Bearer [REDACTED]');
@@ -147,7 +177,10 @@ describe('proxy() with a chunk scrubber', () => {
       const res = await call(`${gw.url}/split`);
       expect(res.body).toBe('key=[REDACTED];done');
       expect(res.headers['content-length']).toBeUndefined();
-      expect(gw.outcomes.at(-1)).toMatchObject({ status: 200, responseBytes: Buffer.byteLength('key=[REDACTED];done') });
+      expect(gw.outcomes.at(-1)).toMatchObject({
+        status: 200,
+        responseBytes: Buffer.byteLength('key=[REDACTED];done'),
+      });
     } finally {
       await gw.close();
     }
@@ -158,21 +191,23 @@ describe('proxy() with a chunk scrubber', () => {
     try {
       const got = await guard(
         new Promise<string>((resolve, reject) => {
-          http.get(`${gw.url}/sse`, (res) => {
-            expect(res.headers['content-type']).toBe('text/event-stream');
-            let text = '';
-            let released = false;
-            res.on('data', (c: Buffer) => {
-              text += c.toString();
-              if (!released && text.includes('data: first [REDACTED]')) {
-                released = true;
-                expect(lastSent).toBe(false);
-                release();
-              }
-            });
-            res.on('end', () => resolve(text));
-            res.on('error', reject);
-          }).on('error', reject);
+          http
+            .get(`${gw.url}/sse`, (res) => {
+              expect(res.headers['content-type']).toBe('text/event-stream');
+              let text = '';
+              let released = false;
+              res.on('data', (c: Buffer) => {
+                text += c.toString();
+                if (!released && text.includes('data: first [REDACTED]')) {
+                  released = true;
+                  expect(lastSent).toBe(false);
+                  release();
+                }
+              });
+              res.on('end', () => resolve(text));
+              res.on('error', reject);
+            })
+            .on('error', reject);
         }),
         'SSE first event',
       );

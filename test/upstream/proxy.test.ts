@@ -9,16 +9,26 @@ import { echoHandler, startProxyGateway, startServer, type ProxyGateway, type Te
 const SECRET = 'sk-PROXY-SECRET-abcdef123456';
 
 /** The route under test: the gateway's own token header is never forwarded. */
-function startGateway(pool: UpstreamPool, spec: () => HttpTargetSpec, extra: Partial<UpstreamProxyOptions> = {}): Promise<ProxyGateway> {
+function startGateway(
+  pool: UpstreamPool,
+  spec: () => HttpTargetSpec,
+  extra: Partial<UpstreamProxyOptions> = {},
+): Promise<ProxyGateway> {
   return startProxyGateway(pool, spec, SECRET, { dropHeaders: ['x-gatehouse-token'], ...extra });
 }
 
-function call(url: string, opts: http.RequestOptions = {}, body?: string | Buffer): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+function call(
+  url: string,
+  opts: http.RequestOptions = {},
+  body?: string | Buffer,
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, opts, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString() }),
+      );
       res.on('error', reject);
     });
     req.on('error', reject);
@@ -28,7 +38,10 @@ function call(url: string, opts: http.RequestOptions = {}, body?: string | Buffe
 
 /** Guards against a deadlock (a buffering proxy would hang these tests); not a timing assertion. */
 function guard<T>(p: Promise<T>, what: string): Promise<T> {
-  return Promise.race([p, new Promise<T>((_r, reject) => setTimeout(() => reject(new Error(`deadlock: ${what}`)), 10_000).unref())]);
+  return Promise.race([
+    p,
+    new Promise<T>((_r, reject) => setTimeout(() => reject(new Error(`deadlock: ${what}`)), 10_000).unref()),
+  ]);
 }
 
 describe('proxy(): streaming both ways', () => {
@@ -39,8 +52,18 @@ describe('proxy(): streaming both ways', () => {
   let sseUpstreamClosed: Promise<void>;
   let markSseClosed: () => void = () => undefined;
   const pool = new UpstreamPool();
-  const echoSpec = (): HttpTargetSpec => ({ name: 'echo', baseUrl: `${echo.url}/base`, auth: { kind: 'bearer' }, allowPrivate: true });
-  const sseSpec = (): HttpTargetSpec => ({ name: 'sse', baseUrl: sse.url, auth: { kind: 'header', name: 'X-Api-Key' }, allowPrivate: true });
+  const echoSpec = (): HttpTargetSpec => ({
+    name: 'echo',
+    baseUrl: `${echo.url}/base`,
+    auth: { kind: 'bearer' },
+    allowPrivate: true,
+  });
+  const sseSpec = (): HttpTargetSpec => ({
+    name: 'sse',
+    baseUrl: sse.url,
+    auth: { kind: 'header', name: 'X-Api-Key' },
+    allowPrivate: true,
+  });
 
   beforeAll(async () => {
     echo = await startServer(echoHandler);
@@ -72,7 +95,14 @@ describe('proxy(): streaming both ways', () => {
     try {
       const res = await call(`${gw.url}/things?limit=2`, {
         method: 'GET',
-        headers: { authorization: 'Bearer gh_agent_token', 'x-gatehouse-token': 't', cookie: 'a=b', connection: 'x-hop-req', 'x-hop-req': '1', 'x-keep': 'yes' },
+        headers: {
+          authorization: 'Bearer gh_agent_token',
+          'x-gatehouse-token': 't',
+          cookie: 'a=b',
+          connection: 'x-hop-req',
+          'x-hop-req': '1',
+          'x-keep': 'yes',
+        },
       });
       const seen = echo.seen.at(-1)!;
       expect(seen.url).toBe('/base/things?limit=2');
@@ -154,15 +184,24 @@ describe('proxy(): streaming both ways', () => {
       },
       { readBody: false },
     );
-    const gw = await startGateway(pool, () => ({ name: 'up', baseUrl: up.url, auth: { kind: 'none' }, allowPrivate: true }));
+    const gw = await startGateway(pool, () => ({
+      name: 'up',
+      baseUrl: up.url,
+      auth: { kind: 'none' },
+      allowPrivate: true,
+    }));
     try {
       const result = guard(
         new Promise<string>((resolve, reject) => {
-          const req = http.request(`${gw.url}/upload`, { method: 'POST', headers: { 'content-type': 'application/octet-stream' } }, (res) => {
-            let t = '';
-            res.on('data', (c: Buffer) => (t += c.toString()));
-            res.on('end', () => resolve(t));
-          });
+          const req = http.request(
+            `${gw.url}/upload`,
+            { method: 'POST', headers: { 'content-type': 'application/octet-stream' } },
+            (res) => {
+              let t = '';
+              res.on('data', (c: Buffer) => (t += c.toString()));
+              res.on('end', () => resolve(t));
+            },
+          );
           req.on('error', reject);
           req.write('part-one;');
           void firstSeen.then(() => req.end('part-two'));
@@ -180,7 +219,11 @@ describe('proxy(): streaming both ways', () => {
   it('fills vault handles in a textual request body', async () => {
     const gw = await startGateway(pool, echoSpec, { fill: (s) => s.replaceAll('{{h}}', 'FILLED') });
     try {
-      await call(`${gw.url}/f?q={{h}}`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-h': '{{h}}' } }, '{"a":"{{h}}"}');
+      await call(
+        `${gw.url}/f?q={{h}}`,
+        { method: 'POST', headers: { 'content-type': 'application/json', 'x-h': '{{h}}' } },
+        '{"a":"{{h}}"}',
+      );
       const seen = echo.seen.at(-1)!;
       expect(seen.body.toString()).toBe('{"a":"FILLED"}');
       expect(seen.headers['content-length']).toBe(String('{"a":"FILLED"}'.length));
@@ -208,11 +251,15 @@ describe('proxy(): streaming both ways', () => {
     const gw = await startGateway(pool, echoSpec, { maxRequestBytes: 100 });
     try {
       await new Promise<void>((resolve) => {
-        const req = http.request(`${gw.url}/big`, { method: 'POST', headers: { 'transfer-encoding': 'chunked' } }, (res) => {
-          res.resume();
-          res.on('end', resolve);
-          res.on('error', () => resolve());
-        });
+        const req = http.request(
+          `${gw.url}/big`,
+          { method: 'POST', headers: { 'transfer-encoding': 'chunked' } },
+          (res) => {
+            res.resume();
+            res.on('end', resolve);
+            res.on('error', () => resolve());
+          },
+        );
         req.on('error', () => resolve());
         req.write('x'.repeat(80));
         req.end('y'.repeat(80));
@@ -228,9 +275,17 @@ describe('proxy(): streaming both ways', () => {
   it('HEAD passes through, and a 3xx goes back to the client unfollowed', async () => {
     const r = await startServer((req, res) => {
       if (req.url === '/moved') res.writeHead(302, { location: 'http://other.example/steal' }).end();
-      else res.writeHead(200, { 'content-type': 'text/plain', 'content-length': '5' }).end(req.method === 'HEAD' ? undefined : 'hello');
+      else
+        res
+          .writeHead(200, { 'content-type': 'text/plain', 'content-length': '5' })
+          .end(req.method === 'HEAD' ? undefined : 'hello');
     });
-    const gw = await startGateway(pool, () => ({ name: 'r', baseUrl: r.url, auth: { kind: 'bearer' }, allowPrivate: true }));
+    const gw = await startGateway(pool, () => ({
+      name: 'r',
+      baseUrl: r.url,
+      auth: { kind: 'bearer' },
+      allowPrivate: true,
+    }));
     try {
       const moved = await call(`${gw.url}/moved`);
       expect(moved.status).toBe(302);
@@ -291,11 +346,22 @@ describe('proxy(): streaming both ways', () => {
   it('gzip from the upstream is decoded when a transform must read the body', async () => {
     const gz = await startServer((_req, res) => {
       const z = zlib.gzipSync(Buffer.from(`token=${SECRET}`));
-      res.writeHead(200, { 'content-type': 'text/plain', 'content-encoding': 'gzip', 'content-length': String(z.length) });
+      res.writeHead(200, {
+        'content-type': 'text/plain',
+        'content-encoding': 'gzip',
+        'content-length': String(z.length),
+      });
       res.end(z);
     });
-    const redact = () => new Transform({ transform: (c: Buffer, _e, cb) => cb(null, Buffer.from(c.toString().split(SECRET).join('[REDACTED]'))) });
-    const gw = await startGateway(pool, () => ({ name: 'gz', baseUrl: gz.url, auth: { kind: 'none' }, allowPrivate: true }), { responseTransform: redact });
+    const redact = () =>
+      new Transform({
+        transform: (c: Buffer, _e, cb) => cb(null, Buffer.from(c.toString().split(SECRET).join('[REDACTED]'))),
+      });
+    const gw = await startGateway(
+      pool,
+      () => ({ name: 'gz', baseUrl: gz.url, auth: { kind: 'none' }, allowPrivate: true }),
+      { responseTransform: redact },
+    );
     try {
       const res = await call(`${gw.url}/`);
       expect(res.headers['content-encoding']).toBeUndefined();
@@ -320,7 +386,10 @@ describe('proxy(): limits', () => {
       }
     });
     huge = await startServer((req, res) => {
-      res.writeHead(200, { 'content-type': 'application/octet-stream', ...(req.url === '/declared' ? { 'content-length': String(4 * 1024 * 1024) } : {}) });
+      res.writeHead(200, {
+        'content-type': 'application/octet-stream',
+        ...(req.url === '/declared' ? { 'content-length': String(4 * 1024 * 1024) } : {}),
+      });
       const chunk = Buffer.alloc(64 * 1024, 0x62);
       let sent = 0;
       const pump = () => {
@@ -341,7 +410,11 @@ describe('proxy(): limits', () => {
   });
 
   it('no response headers in time: 504 with a typed timeout', async () => {
-    const gw = await startGateway(pool, () => ({ name: 'slow', baseUrl: slow.url, auth: { kind: 'none' }, allowPrivate: true }), { headersTimeoutMs: 200 });
+    const gw = await startGateway(
+      pool,
+      () => ({ name: 'slow', baseUrl: slow.url, auth: { kind: 'none' }, allowPrivate: true }),
+      { headersTimeoutMs: 200 },
+    );
     try {
       const res = await call(`${gw.url}/never`);
       expect(res.status).toBe(504);
@@ -352,7 +425,11 @@ describe('proxy(): limits', () => {
   });
 
   it('a stalled body after headers: the stream is cut and the outcome is a typed timeout', async () => {
-    const gw = await startGateway(pool, () => ({ name: 'slow', baseUrl: slow.url, auth: { kind: 'none' }, allowPrivate: true }), { bodyTimeoutMs: 200 });
+    const gw = await startGateway(
+      pool,
+      () => ({ name: 'slow', baseUrl: slow.url, auth: { kind: 'none' }, allowPrivate: true }),
+      { bodyTimeoutMs: 200 },
+    );
     try {
       const err = await call(`${gw.url}/stall-body`).then(
         () => undefined,
@@ -366,7 +443,11 @@ describe('proxy(): limits', () => {
   });
 
   it('a streaming response over the hard cap is aborted with response_too_large', async () => {
-    const gw = await startGateway(pool, () => ({ name: 'huge', baseUrl: huge.url, auth: { kind: 'none' }, allowPrivate: true }), { maxResponseBytes: 200_000 });
+    const gw = await startGateway(
+      pool,
+      () => ({ name: 'huge', baseUrl: huge.url, auth: { kind: 'none' }, allowPrivate: true }),
+      { maxResponseBytes: 200_000 },
+    );
     try {
       const err = await call(`${gw.url}/chunked`).then(
         () => undefined,
@@ -384,7 +465,12 @@ describe('proxy(): limits', () => {
   });
 
   it('streams a large download untouched under the cap', async () => {
-    const gw = await startGateway(pool, () => ({ name: 'huge', baseUrl: huge.url, auth: { kind: 'none' }, allowPrivate: true }));
+    const gw = await startGateway(pool, () => ({
+      name: 'huge',
+      baseUrl: huge.url,
+      auth: { kind: 'none' },
+      allowPrivate: true,
+    }));
     try {
       const res = await call(`${gw.url}/declared`);
       expect(res.status).toBe(200);

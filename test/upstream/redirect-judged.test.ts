@@ -8,7 +8,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatehouseError } from '../../src/core/index.js';
 import { loadGuard, type GuardEngine } from '../../src/guard/index.js';
-import { hopAsRequest, UpstreamPool, type HttpTargetSpec, type JudgeHop, type RedirectHop } from '../../src/upstream/index.js';
+import {
+  hopAsRequest,
+  UpstreamPool,
+  type HttpTargetSpec,
+  type JudgeHop,
+  type RedirectHop,
+} from '../../src/upstream/index.js';
 import { echoHandler, startServer, type TestServer } from './servers.js';
 
 const SECRET = 'sk-REDIRECT-SECRET-0123456789';
@@ -18,7 +24,12 @@ describe('redirects are judged hop by hop', () => {
   let guard: GuardEngine;
   const pool = new UpstreamPool();
   const hops: RedirectHop[] = [];
-  const spec = (auth: HttpTargetSpec['auth'] = { kind: 'bearer' }): HttpTargetSpec => ({ name: 'redir', baseUrl: `${up.url}/v1`, auth, allowPrivate: true });
+  const spec = (auth: HttpTargetSpec['auth'] = { kind: 'bearer' }): HttpTargetSpec => ({
+    name: 'redir',
+    baseUrl: `${up.url}/v1`,
+    auth,
+    allowPrivate: true,
+  });
   // What api_request builds: the guard judges each hop with the headers and body it judged first.
   const judgeWith =
     (original: { headers?: Record<string, string>; body?: string }): JudgeHop =>
@@ -44,7 +55,11 @@ describe('redirects are judged hop by hop', () => {
       if (u === '/v1/plain') return go(302, '/v1/done');
       if (u === '/v1/override') return go(307, '/v1/things?_method=DELETE');
       if (u === '/v1/echo-secret') return go(307, `/v1/${req.headers.authorization?.slice(7)}/admin`);
-      if (u.startsWith('/v1/query-cred')) return go(307, `/v1/admin/next?api_key=${encodeURIComponent(new URL(u, 'http://x').searchParams.get('api_key') ?? '')}`);
+      if (u.startsWith('/v1/query-cred'))
+        return go(
+          307,
+          `/v1/admin/next?api_key=${encodeURIComponent(new URL(u, 'http://x').searchParams.get('api_key') ?? '')}`,
+        );
       if (u === '/v1/two-locations') {
         res.setHeader('location', ['/v1/done', '/v1/admin/users']);
         return void res.writeHead(307).end();
@@ -61,7 +76,14 @@ describe('redirects are judged hop by hop', () => {
     const headers = { 'content-type': 'application/json' };
     const body = '{"name":"mallory","role":"admin"}';
     const err = (await pool
-      .request(spec(), SECRET, { method: 'POST', path: '/items', headers, body, followRedirects: true, judgeHop: judgeWith({ headers, body }) })
+      .request(spec(), SECRET, {
+        method: 'POST',
+        path: '/items',
+        headers,
+        body,
+        followRedirects: true,
+        judgeHop: judgeWith({ headers, body }),
+      })
       .catch((e: unknown) => e)) as GatehouseError;
     expect(err).toBeInstanceOf(GatehouseError);
     expect(err.code).toBe('redirect_blocked');
@@ -74,7 +96,15 @@ describe('redirects are judged hop by hop', () => {
 
   it('a 308 is judged with its query; a destructive path or a method override in the hop needs approval too', async () => {
     for (const path of ['/items-308', '/to-delete', '/override']) {
-      const err = (await pool.request(spec(), SECRET, { method: 'PUT', path, body: 'x', followRedirects: true, judgeHop: judgeWith({ body: 'x' }) }).catch((e: unknown) => e)) as GatehouseError;
+      const err = (await pool
+        .request(spec(), SECRET, {
+          method: 'PUT',
+          path,
+          body: 'x',
+          followRedirects: true,
+          judgeHop: judgeWith({ body: 'x' }),
+        })
+        .catch((e: unknown) => e)) as GatehouseError;
       expect(err.code, path).toBe('redirect_blocked');
     }
     expect(hops.find((h) => h.path === '/admin/users?x=1')).toMatchObject({ method: 'PUT', resendsBody: true });
@@ -85,7 +115,14 @@ describe('redirects are judged hop by hop', () => {
 
   it('a harmless hop is followed: a 303 after a POST becomes a GET without the body, judged as such', async () => {
     const headers = { 'content-type': 'application/json' };
-    const res = await pool.request(spec(), SECRET, { method: 'POST', path: '/form', headers, body: '{"a":1}', followRedirects: true, judgeHop: judgeWith({ headers, body: '{"a":1}' }) });
+    const res = await pool.request(spec(), SECRET, {
+      method: 'POST',
+      path: '/form',
+      headers,
+      body: '{"a":1}',
+      followRedirects: true,
+      judgeHop: judgeWith({ headers, body: '{"a":1}' }),
+    });
     expect(res.status).toBe(200);
     expect(res.redirects).toBe(1);
     expect(hops.at(-1)).toEqual({ status: 303, method: 'GET', path: '/done', resendsBody: false });
@@ -93,45 +130,66 @@ describe('redirects are judged hop by hop', () => {
     expect(last).toMatchObject({ method: 'GET', url: '/v1/done' });
     expect(last.body.length).toBe(0);
     expect(last.headers['content-type']).toBeUndefined();
-    expect(hopAsRequest(hops.at(-1)!, { headers, body: '{"a":1}' })).toEqual({ method: 'GET', path: '/done', headers: {} });
+    expect(hopAsRequest(hops.at(-1)!, { headers, body: '{"a":1}' })).toEqual({
+      method: 'GET',
+      path: '/done',
+      headers: {},
+    });
   });
 
   it('a hop that leaves the base path, or that a direct call could not use, is refused before anything is sent', async () => {
     const allow: JudgeHop = () => 'allow';
-    const outside = (await pool.request(spec(), SECRET, { method: 'GET', path: '/outside', followRedirects: true, judgeHop: allow }).catch((e: unknown) => e)) as GatehouseError;
+    const outside = (await pool
+      .request(spec(), SECRET, { method: 'GET', path: '/outside', followRedirects: true, judgeHop: allow })
+      .catch((e: unknown) => e)) as GatehouseError;
     expect(outside.code).toBe('redirect_blocked');
     expect(outside.message).toMatch(/leaves the target's base path \/v1/);
-    const dotted = (await pool.request(spec(), SECRET, { method: 'GET', path: '/dotted', followRedirects: true, judgeHop: allow }).catch((e: unknown) => e)) as GatehouseError;
+    const dotted = (await pool
+      .request(spec(), SECRET, { method: 'GET', path: '/dotted', followRedirects: true, judgeHop: allow })
+      .catch((e: unknown) => e)) as GatehouseError;
     expect(dotted.code).toBe('redirect_blocked');
     expect(up.seen.some((s) => s.url.startsWith('/admin') || s.url.includes('..'))).toBe(false);
   });
 
   it('without a judge no hop is followed (fail closed); a judge that throws refuses too', async () => {
-    const none = (await pool.request(spec(), SECRET, { method: 'GET', path: '/plain', followRedirects: true }).catch((e: unknown) => e)) as GatehouseError;
+    const none = (await pool
+      .request(spec(), SECRET, { method: 'GET', path: '/plain', followRedirects: true })
+      .catch((e: unknown) => e)) as GatehouseError;
     expect(none.code).toBe('redirect_blocked');
     expect(none.hint).toContain('GET /done');
     const broken: JudgeHop = () => {
       throw new Error('guard exploded');
     };
-    const threw = (await pool.request(spec(), SECRET, { method: 'GET', path: '/plain', followRedirects: true, judgeHop: broken }).catch((e: unknown) => e)) as GatehouseError;
+    const threw = (await pool
+      .request(spec(), SECRET, { method: 'GET', path: '/plain', followRedirects: true, judgeHop: broken })
+      .catch((e: unknown) => e)) as GatehouseError;
     expect(threw).toMatchObject({ code: 'redirect_blocked', details: { reason: 'internal' } });
     expect(sentTo('/v1/done').length).toBe(1); // only the 303 test above reached it
   });
 
   it('a Location that echoes the credential is scrubbed from the error; a query credential is not part of the hop', async () => {
     const refuseAll: JudgeHop = (hop) => (hops.push(hop), { refuse: new GatehouseError('approval_required', 'x') });
-    const echoed = (await pool.request(spec(), SECRET, { method: 'GET', path: '/echo-secret', followRedirects: true, judgeHop: refuseAll }).catch((e: unknown) => e)) as GatehouseError;
+    const echoed = (await pool
+      .request(spec(), SECRET, { method: 'GET', path: '/echo-secret', followRedirects: true, judgeHop: refuseAll })
+      .catch((e: unknown) => e)) as GatehouseError;
     expect(echoed.code).toBe('redirect_blocked');
     expect(JSON.stringify({ ...echoed.toJSON(), hint: echoed.hint })).not.toContain(SECRET);
     const q = spec({ kind: 'query', name: 'api_key' });
-    const viaQuery = (await pool.request(q, SECRET, { method: 'GET', path: '/query-cred', followRedirects: true, judgeHop: refuseAll }).catch((e: unknown) => e)) as GatehouseError;
+    const viaQuery = (await pool
+      .request(q, SECRET, { method: 'GET', path: '/query-cred', followRedirects: true, judgeHop: refuseAll })
+      .catch((e: unknown) => e)) as GatehouseError;
     expect(viaQuery.code).toBe('redirect_blocked');
     expect(hops.at(-1)!.path).toBe('/admin/next');
     expect(JSON.stringify({ ...viaQuery.toJSON(), hint: viaQuery.hint })).not.toContain(SECRET);
   });
 
   it('two Location headers are ambiguous: the 3xx comes back unfollowed', async () => {
-    const res = await pool.request(spec(), SECRET, { method: 'GET', path: '/two-locations', followRedirects: true, judgeHop: () => 'allow' });
+    const res = await pool.request(spec(), SECRET, {
+      method: 'GET',
+      path: '/two-locations',
+      followRedirects: true,
+      judgeHop: () => 'allow',
+    });
     expect(res.status).toBe(307);
     expect(res.redirects).toBe(0);
     expect(sentTo('/v1/admin')).toHaveLength(0);

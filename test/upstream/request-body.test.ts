@@ -12,7 +12,11 @@ const limits = UPSTREAM_LIMITS as { -readonly [K in keyof typeof UPSTREAM_LIMITS
 const saved = { ...UPSTREAM_LIMITS };
 
 /** An upload that sends `bytes` and then stalls (never ends); resolves with the answer when one comes. */
-function stalledUpload(url: string, owner: string, bytes: number): { answer: Promise<{ status: number; body: string }>; abort(): void } {
+function stalledUpload(
+  url: string,
+  owner: string,
+  bytes: number,
+): { answer: Promise<{ status: number; body: string }>; abort(): void } {
   const req = http.request(url, { method: 'POST', headers: { 'x-owner': owner, 'content-type': 'text/plain' } });
   const answer = new Promise<{ status: number; body: string }>((resolve, reject) => {
     req.on('response', (res) => {
@@ -29,7 +33,11 @@ function stalledUpload(url: string, owner: string, bytes: number): { answer: Pro
 }
 
 async function upload(url: string, owner: string, bytes: number): Promise<{ status: number; body: string }> {
-  const r = await fetch(url, { method: 'POST', headers: { 'x-owner': owner, 'content-type': 'text/plain' }, body: Buffer.alloc(bytes, 'b') });
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'x-owner': owner, 'content-type': 'text/plain' },
+    body: Buffer.alloc(bytes, 'b'),
+  });
   return { status: r.status, body: await r.text() };
 }
 
@@ -46,7 +54,12 @@ const held = new Map<string, { read: Promise<void>; readDone(): void; release():
 function hold(owner: string) {
   let readDone!: () => void;
   let release!: () => void;
-  const h = { read: new Promise<void>((r) => (readDone = r)), released: new Promise<void>((r) => (release = r)), readDone: () => readDone(), release: () => release() };
+  const h = {
+    read: new Promise<void>((r) => (readDone = r)),
+    released: new Promise<void>((r) => (release = r)),
+    readDone: () => readDone(),
+    release: () => release(),
+  };
   held.set(owner, h);
   return h;
 }
@@ -110,7 +123,11 @@ describe('request bodies being read: a per-token share of the budget, and a stal
 
   it('a body read whole stays in the budget until its response is done (it is still in memory)', async () => {
     const h = hold('tok_h');
-    const answer = fetch(url, { method: 'POST', headers: { 'x-owner': 'tok_h', 'x-hold': 'until-released', 'content-type': 'text/plain' }, body: Buffer.alloc(10 * 1024, 'h') });
+    const answer = fetch(url, {
+      method: 'POST',
+      headers: { 'x-owner': 'tok_h', 'x-hold': 'until-released', 'content-type': 'text/plain' },
+      body: Buffer.alloc(10 * 1024, 'h'),
+    });
     // Read completely, the request is still being served: a second 10 KiB would pass the share.
     await h.read;
     expect(readingNow('tok_h')).toBe(10 * 1024);

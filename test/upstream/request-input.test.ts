@@ -8,7 +8,13 @@
  * - the request-side decoder takes the one coding parser (identity alone gives the body back).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkQuery, decodeRequestForGuard, resolveTargetUrl, UpstreamPool, type HttpTargetSpec } from '../../src/upstream/index.js';
+import {
+  checkQuery,
+  decodeRequestForGuard,
+  resolveTargetUrl,
+  UpstreamPool,
+  type HttpTargetSpec,
+} from '../../src/upstream/index.js';
 import { echoHandler, startServer, type TestServer } from './servers.js';
 
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
@@ -34,8 +40,26 @@ describe('request input the executor refuses instead of rewriting', () => {
 
   it('Content-Type or Content-Encoding given twice (two spellings) is invalid_input, and nothing is sent', async () => {
     const before = echo.seen.length;
-    expect(await codeOf(pool.request(spec(), undefined, { method: 'POST', path: '/', headers: { 'Content-Type': 'text/plain', 'content-type': 'application/json; charset=utf-16' }, body: '{}' }))).toBe('invalid_input');
-    expect(await codeOf(pool.request(spec(), undefined, { method: 'POST', path: '/', headers: { 'content-encoding': 'identity', 'Content-Encoding': 'gzip' }, body: '{}' }))).toBe('invalid_input');
+    expect(
+      await codeOf(
+        pool.request(spec(), undefined, {
+          method: 'POST',
+          path: '/',
+          headers: { 'Content-Type': 'text/plain', 'content-type': 'application/json; charset=utf-16' },
+          body: '{}',
+        }),
+      ),
+    ).toBe('invalid_input');
+    expect(
+      await codeOf(
+        pool.request(spec(), undefined, {
+          method: 'POST',
+          path: '/',
+          headers: { 'content-encoding': 'identity', 'Content-Encoding': 'gzip' },
+          body: '{}',
+        }),
+      ),
+    ).toBe('invalid_input');
     expect(echo.seen.length).toBe(before);
     // Other headers may repeat, as HTTP allows.
     await pool.request(spec(), undefined, { method: 'GET', path: '/', headers: { 'X-Tag': 'a', 'x-tag': 'b' } });
@@ -44,8 +68,11 @@ describe('request input the executor refuses instead of rewriting', () => {
 
   it('a query with malformed percent-encoding is refused (path_denied), not rewritten', async () => {
     const before = echo.seen.length;
-    for (const path of ['/x?q=%A', '/x?q=%E0%A4%A', '/x?%zz=1']) expect(await codeOf(pool.request(spec(), undefined, { method: 'GET', path })), path).toBe('path_denied');
-    expect(await codeOf(pool.request(spec(), undefined, { method: 'GET', path: '/x', query: 'a=%ZZ' }))).toBe('path_denied');
+    for (const path of ['/x?q=%A', '/x?q=%E0%A4%A', '/x?%zz=1'])
+      expect(await codeOf(pool.request(spec(), undefined, { method: 'GET', path })), path).toBe('path_denied');
+    expect(await codeOf(pool.request(spec(), undefined, { method: 'GET', path: '/x', query: 'a=%ZZ' }))).toBe(
+      'path_denied',
+    );
     expect(echo.seen.length).toBe(before);
     expect(() => checkQuery('a=%41&b=%C3%A9&c=+&d=%25')).not.toThrow();
     expect(resolveTargetUrl(spec(), '/x?a=%41%42&b=1').search).toBe('?a=AB&b=1');

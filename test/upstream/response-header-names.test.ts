@@ -73,7 +73,9 @@ describe('response header names and bytes are scrubbed on every path that return
   it('streamed (/gateway): the same, read from the raw header lines the client receives', async () => {
     const gw = await startProxyGateway(pool, spec, CANARY, scrub);
     try {
-      const res = await new Promise<http.IncomingMessage>((resolve, reject) => http.get(`${gw.url}/`, resolve).on('error', reject));
+      const res = await new Promise<http.IncomingMessage>((resolve, reject) =>
+        http.get(`${gw.url}/`, resolve).on('error', reject),
+      );
       res.resume();
       const raw = res.rawHeaders;
       const lines: string[] = [];

@@ -42,7 +42,12 @@ describe('buffered reads scrub before they cut', () => {
   it('at every alignment of the cut inside the secret, no part of it comes back', async () => {
     for (const split of ['0', '1']) {
       for (let k = 1; k <= CANARY.length; k++) {
-        const r = await pool.request(spec(), undefined, { method: 'GET', path: `/?k=${k}&split=${split}`, maxResponseBytes: MAX, responseScrubber: () => redactor.createScrubber() });
+        const r = await pool.request(spec(), undefined, {
+          method: 'GET',
+          path: `/?k=${k}&split=${split}`,
+          maxResponseBytes: MAX,
+          responseScrubber: () => redactor.createScrubber(),
+        });
         const text = r.body.toString('latin1');
         expect(r.truncated, `k=${k}`).toBe(true);
         expect(r.body.length, `k=${k}`).toBeLessThanOrEqual(MAX);
@@ -52,7 +57,12 @@ describe('buffered reads scrub before they cut', () => {
   });
 
   it('a body that fits whole keeps its scrubbed tail (end() is flushed only when nothing was cut)', async () => {
-    const r = await pool.request(spec(), undefined, { method: 'GET', path: '/?k=300', maxResponseBytes: 10_000, responseScrubber: () => redactor.createScrubber() });
+    const r = await pool.request(spec(), undefined, {
+      method: 'GET',
+      path: '/?k=300',
+      maxResponseBytes: 10_000,
+      responseScrubber: () => redactor.createScrubber(),
+    });
     expect(r.truncated).toBe(false);
     expect(r.body.toString()).toBe('[REDACTED]' + 'y'.repeat(64));
   });

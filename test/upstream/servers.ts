@@ -7,7 +7,12 @@ import type { AddressInfo } from 'node:net';
 import zlib from 'node:zlib';
 import type { GatehouseError } from '../../src/core/index.js';
 import { HTTP_STATUS } from '../../src/core/errors.js';
-import { type HttpTargetSpec, type UpstreamPool, type UpstreamProxyOptions, type UpstreamProxyResult } from '../../src/upstream/index.js';
+import {
+  type HttpTargetSpec,
+  type UpstreamPool,
+  type UpstreamProxyOptions,
+  type UpstreamProxyResult,
+} from '../../src/upstream/index.js';
 
 export interface Seen {
   method: string;
@@ -32,7 +37,13 @@ export async function startServer(handler: Handler, opts: { readBody?: boolean }
   const state: TestServer = { url: '', port: 0, seen: [], connections: 0, close: async () => undefined };
   const server = http.createServer((req, res) => {
     if (opts.readBody === false) {
-      state.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body: Buffer.alloc(0) });
+      state.seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body: Buffer.alloc(0),
+      });
       handler(req, res, Buffer.alloc(0), state);
       return;
     }
@@ -40,7 +51,13 @@ export async function startServer(handler: Handler, opts: { readBody?: boolean }
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks);
-      state.seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body });
+      state.seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        headers: req.headers,
+        rawHeaders: req.rawHeaders,
+        body,
+      });
       handler(req, res, body, state);
     });
   });
@@ -63,7 +80,12 @@ export async function startServer(handler: Handler, opts: { readBody?: boolean }
 
 /** Reflects method, url, headers and body as JSON; echoes the Authorization header back in a header too. */
 export const echoHandler: Handler = (req, res, body) => {
-  const payload = JSON.stringify({ method: req.method, url: req.url, headers: req.headers, body: body.toString('utf8') });
+  const payload = JSON.stringify({
+    method: req.method,
+    url: req.url,
+    headers: req.headers,
+    body: body.toString('utf8'),
+  });
   res.writeHead(200, {
     'content-type': 'application/json',
     'x-echo-authorization': String(req.headers['authorization'] ?? ''),
@@ -78,7 +100,11 @@ export const echoHandler: Handler = (req, res, body) => {
 
 export const gzipJsonHandler: Handler = (_req, res) => {
   const z = zlib.gzipSync(Buffer.from(JSON.stringify({ compressed: true, pad: 'x'.repeat(1000) })));
-  res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': String(z.length) });
+  res.writeHead(200, {
+    'content-type': 'application/json',
+    'content-encoding': 'gzip',
+    'content-length': String(z.length),
+  });
   res.end(z);
 };
 
@@ -91,7 +117,12 @@ export interface ProxyGateway {
 }
 
 /** A minimal /gateway route: everything after the prefix goes to the target through proxy(). */
-export async function startProxyGateway(pool: UpstreamPool, spec: () => HttpTargetSpec, credential: string, options: Partial<UpstreamProxyOptions> = {}): Promise<ProxyGateway> {
+export async function startProxyGateway(
+  pool: UpstreamPool,
+  spec: () => HttpTargetSpec,
+  credential: string,
+  options: Partial<UpstreamProxyOptions> = {},
+): Promise<ProxyGateway> {
   const outcomes: Array<UpstreamProxyResult | GatehouseError> = [];
   const waiters: Array<(o: UpstreamProxyResult | GatehouseError) => void> = [];
   const record = (o: UpstreamProxyResult | GatehouseError) => {
@@ -104,9 +135,14 @@ export async function startProxyGateway(pool: UpstreamPool, spec: () => HttpTarg
     const raw = req.url ?? '/';
     const q = raw.indexOf('?');
     pool
-      .proxy(spec(), credential, req, res, { path: q === -1 ? raw : raw.slice(0, q), query: q === -1 ? undefined : raw.slice(q + 1), ...options })
+      .proxy(spec(), credential, req, res, {
+        path: q === -1 ? raw : raw.slice(0, q),
+        query: q === -1 ? undefined : raw.slice(q + 1),
+        ...options,
+      })
       .then(record, (e: GatehouseError) => {
-        if (!res.headersSent) res.writeHead(HTTP_STATUS[e.code], { 'content-type': 'application/json' }).end(JSON.stringify(e.toJSON()));
+        if (!res.headersSent)
+          res.writeHead(HTTP_STATUS[e.code], { 'content-type': 'application/json' }).end(JSON.stringify(e.toJSON()));
         record(e);
       });
   });
@@ -114,7 +150,10 @@ export async function startProxyGateway(pool: UpstreamPool, spec: () => HttpTarg
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     outcomes,
-    settled: () => new Promise((r) => (outcomes.length > waiters.length ? r(outcomes[outcomes.length - 1 - waiters.length]) : waiters.push(r))),
+    settled: () =>
+      new Promise((r) =>
+        outcomes.length > waiters.length ? r(outcomes[outcomes.length - 1 - waiters.length]) : waiters.push(r),
+      ),
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

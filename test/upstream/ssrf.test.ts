@@ -1,7 +1,12 @@
 import dc from 'node:diagnostics_channel';
 import type { Socket } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { UpstreamPool, type HttpTargetSpec, type LookupAddress, type LookupFunction } from '../../src/upstream/index.js';
+import {
+  UpstreamPool,
+  type HttpTargetSpec,
+  type LookupAddress,
+  type LookupFunction,
+} from '../../src/upstream/index.js';
 import { echoHandler, startServer, type TestServer } from './servers.js';
 
 // Every socket Node creates for an outgoing connection is published here; SSRF refusals must
@@ -50,7 +55,12 @@ describe('SSRF: refused at connect time, before any socket is opened', () => {
     'svc.test': (call) => (call === 1 ? [v4('127.0.0.1')] : [v4('127.0.0.2')]),
   });
   const pool = new UpstreamPool({ lookup });
-  const spec = (host: string, allowPrivate = false): HttpTargetSpec => ({ name: host.replace(/[^a-z0-9]/gi, '-').slice(0, 40) || 'x', baseUrl: `http://${host}:${echo.port}`, auth: { kind: 'bearer' }, allowPrivate });
+  const spec = (host: string, allowPrivate = false): HttpTargetSpec => ({
+    name: host.replace(/[^a-z0-9]/gi, '-').slice(0, 40) || 'x',
+    baseUrl: `http://${host}:${echo.port}`,
+    auth: { kind: 'bearer' },
+    allowPrivate,
+  });
 
   beforeAll(async () => {
     echo = await startServer(echoHandler);

@@ -19,7 +19,12 @@ describe.each(DIALECTS)('vault binding signatures (%s)', (dialect) => {
   const masterKey = randomBytes(32);
   beforeEach(async () => {
     t = await makeEnv(dialect);
-    keyring = await openKeyring({ home: t.home, masterKeyFile: t.keyFile, env: { GATEHOUSE_MASTER_KEY: masterKey.toString('base64') }, store: t.store });
+    keyring = await openKeyring({
+      home: t.home,
+      masterKeyFile: t.keyFile,
+      env: { GATEHOUSE_MASTER_KEY: masterKey.toString('base64') },
+      store: t.store,
+    });
     vault = openVault({ store: t.store, keyring });
     await vault.createVault('ops');
     await vault.setField('ops/api.token', SECRET, { bind: ['target:prod'] });
@@ -30,14 +35,28 @@ describe.each(DIALECTS)('vault binding signatures (%s)', (dialect) => {
     await t.cleanup();
   });
 
-  const itemId = async (name: string) => (await raw.query<{ id: string }>('SELECT id FROM vault_items WHERE name = ?', [name]))[0].id;
-  const fill = (dest: { target?: string; host?: string }) => vault.fillHandles('{{vault:ops/api.token}}', { destination: dest, grantedVaults });
+  const itemId = async (name: string) =>
+    (await raw.query<{ id: string }>('SELECT id FROM vault_items WHERE name = ?', [name]))[0].id;
+  const fill = (dest: { target?: string; host?: string }) =>
+    vault.fillHandles('{{vault:ops/api.token}}', { destination: dest, grantedVaults });
 
   it('a binding row inserted by a database writer (host:attacker.example) fills nothing, and is logged loudly', async () => {
     expect((await fill({ target: 'prod' })).text).toBe(SECRET);
     const id = await itemId('api');
-    await raw.query('INSERT INTO vault_bindings (id, item_id, kind, pattern, mac) VALUES (?, ?, ?, ?, ?)', [randomUUID(), id, 'host', 'attacker.example', null]);
-    await raw.query('INSERT INTO vault_bindings (id, item_id, kind, pattern, mac) VALUES (?, ?, ?, ?, ?)', [randomUUID(), id, 'target', 'evil', randomBytes(32).toString('hex')]);
+    await raw.query('INSERT INTO vault_bindings (id, item_id, kind, pattern, mac) VALUES (?, ?, ?, ?, ?)', [
+      randomUUID(),
+      id,
+      'host',
+      'attacker.example',
+      null,
+    ]);
+    await raw.query('INSERT INTO vault_bindings (id, item_id, kind, pattern, mac) VALUES (?, ?, ?, ?, ?)', [
+      randomUUID(),
+      id,
+      'target',
+      'evil',
+      randomBytes(32).toString('hex'),
+    ]);
     const r = await captureLog(() => fill({ host: 'attacker.example' }));
     expect(r.error).toMatchObject({ code: 'vault_handle_refused' });
     expect(JSON.stringify(r.error)).not.toContain(SECRET);
@@ -62,13 +81,29 @@ describe.each(DIALECTS)('vault binding signatures (%s)', (dialect) => {
 
   it('a signed binding copied, signature and all, to another item does not verify there', async () => {
     await vault.setField('ops/db.password', 'db-password-0b5e11', { bind: ['host:db.internal'] });
-    const [row] = await raw.query<{ kind: string; pattern: string; mac: string }>('SELECT kind, pattern, mac FROM vault_bindings WHERE item_id = ?', [await itemId('api')]);
-    await raw.query('INSERT INTO vault_bindings (id, item_id, kind, pattern, mac) VALUES (?, ?, ?, ?, ?)', [randomUUID(), await itemId('db'), row.kind, row.pattern, row.mac]);
-    await expect(vault.fillHandles('{{vault:ops/db.password}}', { destination: { target: 'prod' }, grantedVaults })).rejects.toMatchObject({ code: 'vault_handle_refused' });
+    const [row] = await raw.query<{ kind: string; pattern: string; mac: string }>(
+      'SELECT kind, pattern, mac FROM vault_bindings WHERE item_id = ?',
+      [await itemId('api')],
+    );
+    await raw.query('INSERT INTO vault_bindings (id, item_id, kind, pattern, mac) VALUES (?, ?, ?, ?, ?)', [
+      randomUUID(),
+      await itemId('db'),
+      row.kind,
+      row.pattern,
+      row.mac,
+    ]);
+    await expect(
+      vault.fillHandles('{{vault:ops/db.password}}', { destination: { target: 'prod' }, grantedVaults }),
+    ).rejects.toMatchObject({ code: 'vault_handle_refused' });
     // ...nor after moving the original row to the other item
     await raw.query("DELETE FROM vault_bindings WHERE item_id = ? AND kind = 'target'", [await itemId('db')]);
-    await raw.query('UPDATE vault_bindings SET item_id = ? WHERE item_id = ?', [await itemId('db'), await itemId('api')]);
-    await expect(vault.fillHandles('{{vault:ops/db.password}}', { destination: { target: 'prod' }, grantedVaults })).rejects.toMatchObject({ code: 'vault_handle_refused' });
+    await raw.query('UPDATE vault_bindings SET item_id = ? WHERE item_id = ?', [
+      await itemId('db'),
+      await itemId('api'),
+    ]);
+    await expect(
+      vault.fillHandles('{{vault:ops/db.password}}', { destination: { target: 'prod' }, grantedVaults }),
+    ).rejects.toMatchObject({ code: 'vault_handle_refused' });
   });
 
   it('signUnsigned signs the rows of a store that predates signatures, once; a later unsigned row stays refused', async () => {
@@ -84,14 +119,26 @@ describe.each(DIALECTS)('vault binding signatures (%s)', (dialect) => {
     expect(sig.mac).toMatch(/^[0-9a-f]{64}$/);
     // From now on an unsigned row is never signed, whoever calls signUnsigned.
     expect(await keyring.unsignedRowsMaySign()).toBe(false);
-    await raw.query('INSERT INTO vault_bindings (id, item_id, kind, pattern, mac) VALUES (?, ?, ?, ?, ?)', [randomUUID(), await itemId('api'), 'host', 'attacker.example', null]);
+    await raw.query('INSERT INTO vault_bindings (id, item_id, kind, pattern, mac) VALUES (?, ?, ?, ?, ?)', [
+      randomUUID(),
+      await itemId('api'),
+      'host',
+      'attacker.example',
+      null,
+    ]);
     expect(await vault.signUnsigned()).toBe(0);
     await expect(fill({ host: 'attacker.example' })).rejects.toMatchObject({ code: 'vault_handle_refused' });
   });
 
   it('a fresh store never signs an unsigned row (nothing in it predates signatures)', async () => {
     expect(await keyring.unsignedRowsMaySign()).toBe(false);
-    await raw.query('INSERT INTO vault_bindings (id, item_id, kind, pattern, mac) VALUES (?, ?, ?, ?, ?)', [randomUUID(), await itemId('api'), 'host', 'attacker.example', null]);
+    await raw.query('INSERT INTO vault_bindings (id, item_id, kind, pattern, mac) VALUES (?, ?, ?, ?, ?)', [
+      randomUUID(),
+      await itemId('api'),
+      'host',
+      'attacker.example',
+      null,
+    ]);
     expect(await vault.signUnsigned()).toBe(0);
     await expect(fill({ host: 'attacker.example' })).rejects.toMatchObject({ code: 'vault_handle_refused' });
     // ...and rekey keeps that so
@@ -101,12 +148,18 @@ describe.each(DIALECTS)('vault binding signatures (%s)', (dialect) => {
   });
 
   it('binding again through the service re-signs a row whose signature was broken', async () => {
-    await raw.query("UPDATE vault_bindings SET mac = ?", ['0'.repeat(64)]);
+    await raw.query('UPDATE vault_bindings SET mac = ?', ['0'.repeat(64)]);
     await expect(fill({ target: 'prod' })).rejects.toMatchObject({ code: 'vault_handle_refused' });
     await vault.bind('ops/api', ['target:prod']);
     expect((await fill({ target: 'prod' })).text).toBe(SECRET);
     // and unbind removes rows that never were valid bindings, by their exact text
-    await raw.query('INSERT INTO vault_bindings (id, item_id, kind, pattern, mac) VALUES (?, ?, ?, ?, ?)', [randomUUID(), await itemId('api'), 'weird', 'x y', null]);
+    await raw.query('INSERT INTO vault_bindings (id, item_id, kind, pattern, mac) VALUES (?, ?, ?, ?, ?)', [
+      randomUUID(),
+      await itemId('api'),
+      'weird',
+      'x y',
+      null,
+    ]);
     expect(await vault.unbind('ops/api', ['weird:x y'])).toBe(1);
   });
 });

@@ -16,7 +16,14 @@ function ctx(env: NodeJS.ProcessEnv, stdin = ''): CliContext & { out: () => stri
   const e: Buffer[] = [];
   stdout.on('data', (d: Buffer) => o.push(d));
   stderr.on('data', (d: Buffer) => e.push(d));
-  return { stdout, stderr, stdin: Readable.from([Buffer.from(stdin)]), env, out: () => Buffer.concat(o).toString(), err: () => Buffer.concat(e).toString() };
+  return {
+    stdout,
+    stderr,
+    stdin: Readable.from([Buffer.from(stdin)]),
+    env,
+    out: () => Buffer.concat(o).toString(),
+    err: () => Buffer.concat(e).toString(),
+  };
 }
 
 describe('gatehouse vault CLI', () => {
@@ -31,12 +38,32 @@ describe('gatehouse vault CLI', () => {
   it('create, set from stdin, list (no values), rm, rekey', async () => {
     expect(await run(['create', 'ops'], ctx(env))).toBe(0);
     const c = ctx(env, SECRET + '\n');
-    expect(await run(['set', 'ops/github.token', '--bind', 'target:github', '--bind', 'host:api.github.com', '--description', 'CI token'], c)).toBe(0);
+    expect(
+      await run(
+        [
+          'set',
+          'ops/github.token',
+          '--bind',
+          'target:github',
+          '--bind',
+          'host:api.github.com',
+          '--description',
+          'CI token',
+        ],
+        c,
+      ),
+    ).toBe(0);
     expect(c.err()).toContain('sealed ops/github.token');
     const l = ctx(env);
     expect(await run(['list', '--json'], l)).toBe(0);
     const listed = JSON.parse(l.out());
-    expect(listed.items[0]).toMatchObject({ vault: 'ops', item: 'github', fields: ['token'], bindings: ['host:api.github.com', 'target:github'], description: 'CI token' });
+    expect(listed.items[0]).toMatchObject({
+      vault: 'ops',
+      item: 'github',
+      fields: ['token'],
+      bindings: ['host:api.github.com', 'target:github'],
+      description: 'CI token',
+    });
     const lt = ctx(env);
     expect(await run(['list'], lt)).toBe(0);
     expect(lt.out()).toContain('ops/github');
@@ -84,6 +111,8 @@ describe('gatehouse vault CLI', () => {
   it('refuses a wrong GATEHOUSE_MASTER_KEY at start', async () => {
     await run(['create', 'ops'], ctx(env));
     expect(existsSync(join(home, 'master.key'))).toBe(true);
-    await expect(run(['list'], ctx({ ...env, GATEHOUSE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') }))).rejects.toMatchObject({ code: 'key_invalid' });
+    await expect(
+      run(['list'], ctx({ ...env, GATEHOUSE_MASTER_KEY: Buffer.alloc(32, 7).toString('base64') })),
+    ).rejects.toMatchObject({ code: 'key_invalid' });
   });
 });

@@ -47,10 +47,18 @@ export async function makeEnv(dialect: StoreKind): Promise<TestEnv> {
 }
 
 /** Store + keyring + vault as a command opens them from its environment (tests read back through it). */
-export async function openVaultFromEnv(env: NodeJS.ProcessEnv): Promise<{ vault: Vault; keyring: Keyring; store: Store; close(): Promise<void> }> {
+export async function openVaultFromEnv(
+  env: NodeJS.ProcessEnv,
+): Promise<{ vault: Vault; keyring: Keyring; store: Store; close(): Promise<void> }> {
   const paths = gatehouseHome(env);
   const store = await openStore(storeOptionsFromEnv(env, paths));
-  const keyring = await openKeyring({ home: paths.home, masterKeyFile: paths.masterKeyFile, env, store, create: false });
+  const keyring = await openKeyring({
+    home: paths.home,
+    masterKeyFile: paths.masterKeyFile,
+    env,
+    store,
+    create: false,
+  });
   const vault = openVault({ store, keyring });
   return {
     vault,
@@ -82,7 +90,12 @@ export async function rawSql(spec: { sqliteFile?: string; databaseUrl?: string; 
     return {
       query: async <T>(text: string, params: unknown[] = []) => {
         let i = 0;
-        return (await c.query(text.replace(/\?/g, () => `$${++i}`), params)).rows as T[];
+        return (
+          await c.query(
+            text.replace(/\?/g, () => `$${++i}`),
+            params,
+          )
+        ).rows as T[];
       },
       close: () => c.end(),
     };
@@ -107,7 +120,9 @@ export function rawFor(t: TestEnv): Promise<RawSql> {
 }
 
 /** Captures log lines while `fn` runs. */
-export async function captureLog<T>(fn: () => Promise<T>): Promise<{ result: T | undefined; error: unknown; lines: string[] }> {
+export async function captureLog<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: T | undefined; error: unknown; lines: string[] }> {
   const { setLogSink } = await import('../../src/core/index.js');
   const lines: string[] = [];
   setLogSink((l) => lines.push(l));

@@ -6,7 +6,8 @@ import { DIALECTS, makeEnv, type TestEnv } from './helpers.js';
 
 describe.each(DIALECTS)('keyring (%s)', (dialect) => {
   let t: TestEnv;
-  const open = (env: NodeJS.ProcessEnv = {}, create = true): Promise<Keyring> => openKeyring({ home: t.home, masterKeyFile: t.keyFile, env, store: t.store, create });
+  const open = (env: NodeJS.ProcessEnv = {}, create = true): Promise<Keyring> =>
+    openKeyring({ home: t.home, masterKeyFile: t.keyFile, env, store: t.store, create });
   beforeEach(async () => {
     t = await makeEnv(dialect);
   });
@@ -24,13 +25,19 @@ describe.each(DIALECTS)('keyring (%s)', (dialect) => {
   });
 
   it('without create and without any key: key_invalid at open', async () => {
-    await expect(open({}, false)).rejects.toMatchObject({ code: 'key_invalid', message: expect.stringContaining('does not exist') });
+    await expect(open({}, false)).rejects.toMatchObject({
+      code: 'key_invalid',
+      message: expect.stringContaining('does not exist'),
+    });
   });
 
   it('refuses a group/world readable key file with the fix', async () => {
     await open();
     chmodSync(t.keyFile, 0o644);
-    await expect(open()).rejects.toMatchObject({ code: 'key_invalid', hint: expect.stringContaining(`chmod 600 ${t.keyFile}`) });
+    await expect(open()).rejects.toMatchObject({
+      code: 'key_invalid',
+      hint: expect.stringContaining(`chmod 600 ${t.keyFile}`),
+    });
   });
 
   it('wrong master key is a clear error at open, naming key ids, never a partial decrypt', async () => {
@@ -55,16 +62,22 @@ describe.each(DIALECTS)('keyring (%s)', (dialect) => {
     expect(k.source).toBe('env');
     expect(existsSync(t.keyFile)).toBe(false);
     expect((await open({ GATEHOUSE_MASTER_KEY: key.toString('hex') })).keyId).toBe(k.keyId);
-    await expect(open({ GATEHOUSE_MASTER_KEY: randomBytes(32).toString('hex') })).rejects.toMatchObject({ code: 'key_invalid' });
+    await expect(open({ GATEHOUSE_MASTER_KEY: randomBytes(32).toString('hex') })).rejects.toMatchObject({
+      code: 'key_invalid',
+    });
     await expect(open({ GATEHOUSE_MASTER_KEY: 'short' })).rejects.toMatchObject({ code: 'key_invalid' });
-    await expect(open({ GATEHOUSE_MASTER_KEY: key.toString('hex'), GATEHOUSE_MASTER_PASSPHRASE: 'x'.repeat(20) })).rejects.toMatchObject({ code: 'key_invalid' });
+    await expect(
+      open({ GATEHOUSE_MASTER_KEY: key.toString('hex'), GATEHOUSE_MASTER_PASSPHRASE: 'x'.repeat(20) }),
+    ).rejects.toMatchObject({ code: 'key_invalid' });
   });
 
   it('GATEHOUSE_MASTER_PASSPHRASE via argon2id; wrong passphrase refused', async () => {
     const k = await open({ GATEHOUSE_MASTER_PASSPHRASE: 'correct horse battery staple' });
     expect(k.source).toBe('passphrase');
     expect((await open({ GATEHOUSE_MASTER_PASSPHRASE: 'correct horse battery staple' })).keyId).toBe(k.keyId);
-    await expect(open({ GATEHOUSE_MASTER_PASSPHRASE: 'wrong horse battery staple' })).rejects.toMatchObject({ code: 'key_invalid' });
+    await expect(open({ GATEHOUSE_MASTER_PASSPHRASE: 'wrong horse battery staple' })).rejects.toMatchObject({
+      code: 'key_invalid',
+    });
     await expect(open({})).rejects.toMatchObject({ code: 'key_invalid' });
   });
 
@@ -105,7 +118,9 @@ describe.each(DIALECTS)('keyring (%s)', (dialect) => {
     expect(k2.keyId).toBe(r.newKeyId);
     expect(await openVault({ store: t.store, keyring: k2 }).openField('ops/db.password')).toBe('pw-before-rekey-1');
     // the old key no longer opens the store
-    await expect(open({ GATEHOUSE_MASTER_KEY: oldKey.toString('base64') })).rejects.toMatchObject({ code: 'key_invalid' });
+    await expect(open({ GATEHOUSE_MASTER_KEY: oldKey.toString('base64') })).rejects.toMatchObject({
+      code: 'key_invalid',
+    });
   });
 
   it('rekey (env key -> new env key, then to a passphrase)', async () => {
@@ -117,7 +132,9 @@ describe.each(DIALECTS)('keyring (%s)', (dialect) => {
     await v.setField('ops/x.y', 'env-secret-abc');
     await expect(k.rekey()).rejects.toMatchObject({ code: 'usage' });
     await k.rekey({ newKey: key2 });
-    await expect(open({ GATEHOUSE_MASTER_KEY: key1.toString('base64') })).rejects.toMatchObject({ code: 'key_invalid' });
+    await expect(open({ GATEHOUSE_MASTER_KEY: key1.toString('base64') })).rejects.toMatchObject({
+      code: 'key_invalid',
+    });
     const k2 = await open({ GATEHOUSE_MASTER_KEY: key2.toString('base64') });
     await k2.rekey({ newPassphrase: 'a long enough passphrase' });
     const k3 = await open({ GATEHOUSE_MASTER_PASSPHRASE: 'a long enough passphrase' });

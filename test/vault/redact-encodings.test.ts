@@ -13,12 +13,14 @@ const SEED = 1310;
 
 const hex2 = (n: number) => n.toString(16).padStart(2, '0');
 const u4 = (c: string) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0');
-const pct = (c: string, upper = true) => [...Buffer.from(c, 'utf8')].map((b) => '%' + (upper ? hex2(b).toUpperCase() : hex2(b))).join('');
+const pct = (c: string, upper = true) =>
+  [...Buffer.from(c, 'utf8')].map((b) => '%' + (upper ? hex2(b).toUpperCase() : hex2(b))).join('');
 const dec = (c: string, zeros = 0) => `&#${'0'.repeat(zeros)}${c.codePointAt(0)};`;
 const hexEnt = (c: string, x = 'x', zeros = 0) => `&#${x}${'0'.repeat(zeros)}${c.codePointAt(0)!.toString(16)};`;
 const chars = (s: string) => [...s];
 const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
-const wrap = (s: string, width: number, br: string, indent = '') => s.replace(new RegExp(`(.{${width}})(?=.)`, 'g'), `$1${br}${indent}`);
+const wrap = (s: string, width: number, br: string, indent = '') =>
+  s.replace(new RegExp(`(.{${width}})(?=.)`, 'g'), `$1${br}${indent}`);
 
 /** Every text encoding named in issue 13 item 10 (and the fixed forms that worked before). */
 function textForms(s: string): Array<[string, string]> {
@@ -27,25 +29,90 @@ function textForms(s: string): Array<[string, string]> {
     ['JSON', JSON.stringify(s)],
     ['JSON with \\/', JSON.stringify(s).replace(/\//g, '\\/')],
     ['\\u for every character', chars(s).map(u4).join('')],
-    ['\\u for every other character', chars(s).map((c, i) => (i % 2 ? u4(c) : c)).join('')],
-    ['\\u{…} for some characters', chars(s).map((c, i) => (i % 3 ? c : `\\u{${c.codePointAt(0)!.toString(16)}}`)).join('')],
-    ['HTML decimal entities', chars(s).map((c) => dec(c)).join('')],
-    ['HTML decimal entities with leading zeros', chars(s).map((c) => dec(c, 3)).join('')],
-    ['HTML hex entities, lower x', chars(s).map((c) => hexEnt(c)).join('')],
-    ['HTML hex entities, upper X with leading zeros', chars(s).map((c) => hexEnt(c, 'X', 2).toUpperCase()).join('')],
-    ['HTML entities mixed with literal characters', chars(s).map((c, i) => (i % 2 ? hexEnt(c) : c)).join('')],
+    [
+      '\\u for every other character',
+      chars(s)
+        .map((c, i) => (i % 2 ? u4(c) : c))
+        .join(''),
+    ],
+    [
+      '\\u{…} for some characters',
+      chars(s)
+        .map((c, i) => (i % 3 ? c : `\\u{${c.codePointAt(0)!.toString(16)}}`))
+        .join(''),
+    ],
+    [
+      'HTML decimal entities',
+      chars(s)
+        .map((c) => dec(c))
+        .join(''),
+    ],
+    [
+      'HTML decimal entities with leading zeros',
+      chars(s)
+        .map((c) => dec(c, 3))
+        .join(''),
+    ],
+    [
+      'HTML hex entities, lower x',
+      chars(s)
+        .map((c) => hexEnt(c))
+        .join(''),
+    ],
+    [
+      'HTML hex entities, upper X with leading zeros',
+      chars(s)
+        .map((c) => hexEnt(c, 'X', 2).toUpperCase())
+        .join(''),
+    ],
+    [
+      'HTML entities mixed with literal characters',
+      chars(s)
+        .map((c, i) => (i % 2 ? hexEnt(c) : c))
+        .join(''),
+    ],
     ['HTML named entities', s.replace(/&/g, '&amp;').replace(/"/g, '&quot;').replace(/\//g, '&sol;')],
-    ['percent-encoding of every byte, upper case', chars(s).map((c) => pct(c)).join('')],
-    ['percent-encoding of every byte, lower case', chars(s).map((c) => pct(c, false)).join('')],
-    ['percent-encoding, mixed case and literal characters', chars(s).map((c, i) => (i % 3 === 0 ? c : pct(c, i % 2 === 0))).join('')],
+    [
+      'percent-encoding of every byte, upper case',
+      chars(s)
+        .map((c) => pct(c))
+        .join(''),
+    ],
+    [
+      'percent-encoding of every byte, lower case',
+      chars(s)
+        .map((c) => pct(c, false))
+        .join(''),
+    ],
+    [
+      'percent-encoding, mixed case and literal characters',
+      chars(s)
+        .map((c, i) => (i % 3 === 0 ? c : pct(c, i % 2 === 0)))
+        .join(''),
+    ],
     ['encodeURIComponent', encodeURIComponent(s)],
     ['encodeURI (leaves / + & = alone)', encodeURI(s)],
     ['form encoding', new URLSearchParams({ q: s }).toString().slice(2)],
     ['\\x bytes', [...Buffer.from(s)].map((b) => '\\x' + hex2(b)).join('')],
     ['octal bytes', [...Buffer.from(s)].map((b) => '\\' + b.toString(8).padStart(3, '0')).join('')],
-    ['mixture of \\u, entities and percent', chars(s).map((c, i) => [u4(c), dec(c), pct(c), c, hexEnt(c)][i % 5]).join('')],
-    ['percent-encoded twice', chars(s).map((c) => pct(c).replace(/%/g, '%25')).join('')],
-    ['JSON-escaped HTML entities', chars(s).map((c) => dec(c).replace('&', '\\u0026')).join('')],
+    [
+      'mixture of \\u, entities and percent',
+      chars(s)
+        .map((c, i) => [u4(c), dec(c), pct(c), c, hexEnt(c)][i % 5])
+        .join(''),
+    ],
+    [
+      'percent-encoded twice',
+      chars(s)
+        .map((c) => pct(c).replace(/%/g, '%25'))
+        .join(''),
+    ],
+    [
+      'JSON-escaped HTML entities',
+      chars(s)
+        .map((c) => dec(c).replace('&', '\\u0026'))
+        .join(''),
+    ],
     ['hex', Buffer.from(s).toString('hex')],
     ['HEX', Buffer.from(s).toString('hex').toUpperCase()],
     ['base64', b64(s)],
@@ -68,7 +135,8 @@ describe('finding 13.10: every encoding of a canary is scrubbed (scrub)', () => 
   const r = new Redactor({ audience: 'agent' });
   r.add(CANARY);
   it('the leak detector finds every form when nothing is scrubbed', () => {
-    for (const [name, form] of textForms(CANARY)) expect(leaks(around(form), CANARY, 3).length, name).toBeGreaterThan(0);
+    for (const [name, form] of textForms(CANARY))
+      expect(leaks(around(form), CANARY, 3).length, name).toBeGreaterThan(0);
   });
   for (const [name, form] of textForms(CANARY)) {
     it(name, () => {
@@ -82,7 +150,11 @@ describe('finding 13.10: every encoding of a canary is scrubbed (scrub)', () => 
   it('UTF-16LE and UTF-16BE bytes in a stream', () => {
     for (const enc of ['le', 'be'] as const) {
       const le = Buffer.from(CANARY, 'utf16le');
-      const bytes = Buffer.concat([Buffer.from('a: '), enc === 'le' ? le : Buffer.from(le).swap16(), Buffer.from(' :b')]);
+      const bytes = Buffer.concat([
+        Buffer.from('a: '),
+        enc === 'le' ? le : Buffer.from(le).swap16(),
+        Buffer.from(' :b'),
+      ]);
       const s = r.createScrubber();
       const out = Buffer.concat([s.push(bytes), s.end()]);
       expect(leaks(out, CANARY, 3), enc).toEqual([]);
@@ -103,7 +175,12 @@ function streamed(r: Redactor, chunks: Buffer[]): Buffer {
 describe('finding 13.10: every encoding, through the stream scrubber at every split', () => {
   const r = new Redactor({ audience: 'agent' });
   r.add(CANARY);
-  const body = Buffer.from(textForms(CANARY).map(([n, f]) => `${n}: ${f}`).join('\n') + '\n', 'utf8');
+  const body = Buffer.from(
+    textForms(CANARY)
+      .map(([n, f]) => `${n}: ${f}`)
+      .join('\n') + '\n',
+    'utf8',
+  );
   const whole = r.scrub(body.toString('utf8'));
 
   it('the whole body at once gives the same as scrub()', () => {
@@ -139,15 +216,16 @@ describe('finding 13.10: every encoding, through the stream scrubber at every sp
       `key:\n${wrap(b64(`ab${CANARY}`), 10, '\n').replace(/\n(.)/g, (_m, c: string) => `\n&#x00000${c.charCodeAt(0).toString(16)};`)}\n`,
     ];
     for (const red of [r, bare])
-    for (const [name, form] of textForms(CANARY)) for (const text of partly(form)) {
-      const one = Buffer.from(text, 'utf8');
-      const alone = red.scrub(one.toString('utf8'));
-      for (let i = 1; i < one.length; i++) {
-        const out = streamed(red, [one.subarray(0, i), one.subarray(i)]).toString('utf8');
-        if (out === alone) continue;
-        expect(leaks(out, CANARY, 3), `${name}, split at ${i}: ${out}`).toEqual([]);
-      }
-    }
+      for (const [name, form] of textForms(CANARY))
+        for (const text of partly(form)) {
+          const one = Buffer.from(text, 'utf8');
+          const alone = red.scrub(one.toString('utf8'));
+          for (let i = 1; i < one.length; i++) {
+            const out = streamed(red, [one.subarray(0, i), one.subarray(i)]).toString('utf8');
+            if (out === alone) continue;
+            expect(leaks(out, CANARY, 3), `${name}, split at ${i}: ${out}`).toEqual([]);
+          }
+        }
   });
 
   it('one byte at a time, and in 7-byte chunks', () => {
@@ -160,10 +238,21 @@ describe('finding 13.10: every encoding, through the stream scrubber at every sp
   });
 
   it('random splits and random mixtures of encodings per character (fast-check, fixed seed)', () => {
-    const enc = [(c: string) => c, u4, (c: string) => dec(c), (c: string) => hexEnt(c, 'X', 1), (c: string) => pct(c), (c: string) => pct(c, false), (c: string) => `\\u{${c.codePointAt(0)!.toString(16)}}`];
+    const enc = [
+      (c: string) => c,
+      u4,
+      (c: string) => dec(c),
+      (c: string) => hexEnt(c, 'X', 1),
+      (c: string) => pct(c),
+      (c: string) => pct(c, false),
+      (c: string) => `\\u{${c.codePointAt(0)!.toString(16)}}`,
+    ];
     fc.assert(
       fc.property(
-        fc.array(fc.integer({ min: 0, max: enc.length - 1 }), { minLength: chars(CANARY).length, maxLength: chars(CANARY).length }),
+        fc.array(fc.integer({ min: 0, max: enc.length - 1 }), {
+          minLength: chars(CANARY).length,
+          maxLength: chars(CANARY).length,
+        }),
         fc.array(fc.integer({ min: 1, max: 400 }), { minLength: 1, maxLength: 12 }),
         fc.constantFrom('', 'x', '"key":"', '\n', 'Basic '),
         (pick, cuts, prefix) => {

@@ -13,14 +13,18 @@ const SEASON = 'Summer2024!';
 const STRONG = 'vX9q-Lm4T7pZ2wKr8sNb3YhC';
 
 /** What an upstream that echoes a request would send back. */
-const echo = (guesses: readonly string[]) => `{"echo":[${guesses.map((g) => JSON.stringify(g)).join(',')}],"q":"${guesses.map(encodeURIComponent).join('&')}","b64":"${Buffer.from(guesses.join(':')).toString('base64')}"}`;
+const echo = (guesses: readonly string[]) =>
+  `{"echo":[${guesses.map((g) => JSON.stringify(g)).join(',')}],"q":"${guesses.map(encodeURIComponent).join('&')}","b64":"${Buffer.from(guesses.join(':')).toString('base64')}"}`;
 
 /**
  * The "shape" of an output: its length and where it was hidden. Guesses have one length, and so
  * do their encodings, so two answers with the same shape differ only inside the guesses' own
  * visible encodings, which the agent already knows.
  */
-const shapeOf = (out: string) => ({ length: out.length, hidden: [...out.matchAll(/\[REDACTED\]/g)].map((m) => m.index) });
+const shapeOf = (out: string) => ({
+  length: out.length,
+  hidden: [...out.matchAll(/\[REDACTED\]/g)].map((m) => m.index),
+});
 
 describe('finding 13.6: no oracle for guessable values', () => {
   for (const secret of [PIN, SEASON]) {
@@ -48,14 +52,18 @@ describe('finding 13.6: no oracle for guessable values', () => {
       expect(r.add(STRONG)).toBe(true);
       expect(r.scrub(`x ${STRONG} y`)).toBe('x [REDACTED] y');
       const s = r.createScrubber();
-      expect(Buffer.concat([s.push(`x ${STRONG.slice(0, 9)}`), s.push(`${STRONG.slice(9)} y`), s.end()]).toString()).toBe('x [REDACTED] y');
+      expect(
+        Buffer.concat([s.push(`x ${STRONG.slice(0, 9)}`), s.push(`${STRONG.slice(9)} y`), s.end()]).toString(),
+      ).toBe('x [REDACTED] y');
     }
   });
 
   it('the ten-request PIN attack of the review learns nothing: every echo comes back as sent', () => {
     const r = new Redactor({ audience: 'agent' });
     r.add(PIN);
-    const answers = Array.from({ length: 10 }, (_, i) => String(493812 + i)).map((g) => r.scrub(echo([g])) === echo([g]));
+    const answers = Array.from({ length: 10 }, (_, i) => String(493812 + i)).map(
+      (g) => r.scrub(echo([g])) === echo([g]),
+    );
     expect(answers.every(Boolean)).toBe(true);
   });
 });
@@ -65,7 +73,10 @@ describe('finding 13.6: a guessable value filled into one action (guessWindows +
   function action(guesses: string[]): string {
     const r = new Redactor({ audience: 'agent' });
     r.add(STRONG);
-    const agentTexts = [`{"pin":"{{vault:ops/atm.pin}}","guesses":${JSON.stringify(guesses)}}`, `q=${guesses.join(',')}`];
+    const agentTexts = [
+      `{"pin":"{{vault:ops/atm.pin}}","guesses":${JSON.stringify(guesses)}}`,
+      `q=${guesses.join(',')}`,
+    ];
     const windows = guessWindows(PIN, agentTexts, GUESS_WINDOW_MAX);
     if (windows === 'too_many') throw new Error('refused');
     const overlay = r.withExtra([PIN, ...windows]);
@@ -91,7 +102,11 @@ describe('finding 13.6: a guessable value filled into one action (guessWindows +
   });
 
   it('guesses sent escaped or encoded are windows too (the agent cannot send a form the overlay did not see)', () => {
-    const texts = ['\\u0034\\u0039\\u0033\\u0038\\u0031\\u0038', '%34%39%33%38%31%37', '&#52;&#57;&#51;&#56;&#49;&#54;'];
+    const texts = [
+      '\\u0034\\u0039\\u0033\\u0038\\u0031\\u0038',
+      '%34%39%33%38%31%37',
+      '&#52;&#57;&#51;&#56;&#49;&#54;',
+    ];
     const w = guessWindows(PIN, texts, GUESS_WINDOW_MAX);
     expect(w).not.toBe('too_many');
     expect(w).toEqual(expect.arrayContaining(['493818', '493817', '493816']));

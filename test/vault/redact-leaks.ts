@@ -5,7 +5,18 @@
  * reports any piece of the secret it finds.
  */
 
-const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'", sol: '/', plus: '+', equals: '=', num: '#', nbsp: '\u00a0' };
+const NAMED: Record<string, string> = {
+  amp: '&',
+  lt: '<',
+  gt: '>',
+  quot: '"',
+  apos: "'",
+  sol: '/',
+  plus: '+',
+  equals: '=',
+  num: '#',
+  nbsp: '\u00a0',
+};
 
 function bytesToText(hex: string): string {
   return Buffer.from(hex, 'hex').toString('utf8');
@@ -16,7 +27,14 @@ function decodeOnce(s: string): string {
   return s
     .replace(/(?:%[0-9a-fA-F]{2})+/g, (m) => bytesToText(m.replace(/%/g, '')))
     .replace(/(?:\\x[0-9a-fA-F]{2})+/g, (m) => bytesToText(m.replace(/\\x/g, '')))
-    .replace(/(?:\\[0-3][0-7]{2})+/g, (m) => Buffer.from(m.split('\\').slice(1).map((o) => parseInt(o, 8))).toString('utf8'))
+    .replace(/(?:\\[0-3][0-7]{2})+/g, (m) =>
+      Buffer.from(
+        m
+          .split('\\')
+          .slice(1)
+          .map((o) => parseInt(o, 8)),
+      ).toString('utf8'),
+    )
     .replace(/%u([0-9a-fA-F]{4})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
     .replace(/\\u\{([0-9a-fA-F]+)\}/g, (_, h: string) => String.fromCodePoint(parseInt(h, 16)))
     .replace(/\\u([0-9a-fA-F]{4})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
@@ -51,11 +69,15 @@ function binaryViews(view: string): string[] {
   for (const m of view.matchAll(/[A-Za-z0-9+/_-]{8,}={0,2}/g)) {
     for (let k = 0; k < 4; k++) {
       const run = m[0].slice(k).replace(/=+$/, '');
-      out.push(Buffer.from(run, 'base64').toString('latin1'), Buffer.from(run.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('latin1'));
+      out.push(
+        Buffer.from(run, 'base64').toString('latin1'),
+        Buffer.from(run.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('latin1'),
+      );
     }
   }
   for (const m of view.matchAll(/[0-9a-fA-F]{12,}/g)) {
-    for (let k = 0; k < 2; k++) out.push(Buffer.from(m[0].slice(k).slice(0, (m[0].length - k) & ~1), 'hex').toString('latin1'));
+    for (let k = 0; k < 2; k++)
+      out.push(Buffer.from(m[0].slice(k).slice(0, (m[0].length - k) & ~1), 'hex').toString('latin1'));
   }
   return out;
 }

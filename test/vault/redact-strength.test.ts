@@ -48,13 +48,18 @@ const STRONG = [
 ];
 
 describe('isGuessable', () => {
-  for (const v of GUESSABLE) it(`guessable: ${v} (${estimateBits(v).toFixed(1)} bits)`, () => expect(isGuessable(v)).toBe(true));
-  for (const v of STRONG) it(`strong: ${v} (${estimateBits(v).toFixed(1)} bits)`, () => expect(isGuessable(v)).toBe(false));
+  for (const v of GUESSABLE)
+    it(`guessable: ${v} (${estimateBits(v).toFixed(1)} bits)`, () => expect(isGuessable(v)).toBe(true));
+  for (const v of STRONG)
+    it(`strong: ${v} (${estimateBits(v).toFixed(1)} bits)`, () => expect(isGuessable(v)).toBe(false));
 
   it('random tokens of 16+ characters come out strong (fast-check, fixed seed)', () => {
     const alnum = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
     const b64 = alnum + '+/';
-    const token = (alphabet: string, min: number, max: number) => fc.array(fc.integer({ min: 0, max: alphabet.length - 1 }), { minLength: min, maxLength: max }).map((xs) => xs.map((x) => alphabet[x]).join(''));
+    const token = (alphabet: string, min: number, max: number) =>
+      fc
+        .array(fc.integer({ min: 0, max: alphabet.length - 1 }), { minLength: min, maxLength: max })
+        .map((xs) => xs.map((x) => alphabet[x]).join(''));
     let weak = 0;
     let runs = 0;
     fc.assert(

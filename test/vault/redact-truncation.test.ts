@@ -118,7 +118,8 @@ describe('finding 21.6: session output is scrubbed once as it arrives, then slic
       const buffer = s.push(printed.slice(0, split)) + s.push(printed.slice(split)) + s.flush();
       expect(buffer).toBe('$ cat token\r\n[REDACTED]\r\n$ ');
       for (let since = 0; since < buffer.length; since += 3) {
-        for (const limit of [1, 4, 9, 20]) expect(prefixLeak(buffer.slice(since, since + limit), SECRET)).toBeUndefined();
+        for (const limit of [1, 4, 9, 20])
+          expect(prefixLeak(buffer.slice(since, since + limit), SECRET)).toBeUndefined();
       }
     }
   });
@@ -128,7 +129,9 @@ describe('finding 21.6: session output is scrubbed once as it arrives, then slic
     const s = r.createScrubber();
     expect(s.push('prompt$ ').toString()).toBe('');
     expect(s.flush().toString()).toBe('prompt$ ');
-    expect(Buffer.concat([s.push(`x ${SECRET.slice(0, 10)}`), s.push(`${SECRET.slice(10)} y`), s.flush()]).toString()).toBe('x [REDACTED] y');
+    expect(
+      Buffer.concat([s.push(`x ${SECRET.slice(0, 10)}`), s.push(`${SECRET.slice(10)} y`), s.flush()]).toString(),
+    ).toBe('x [REDACTED] y');
     expect(s.end().toString()).toBe('');
   });
 });

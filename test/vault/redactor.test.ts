@@ -42,7 +42,14 @@ async function streamThrough(r: Redactor, chunks: Buffer[]): Promise<string> {
 /** Long middle part of a base64 form must not survive (a couple of edge chars may, by design). */
 function leaks(out: string, s: string): string[] {
   const bad: string[] = [];
-  for (const f of [s, JSON.stringify(s).slice(1, -1), encodeURIComponent(s), Buffer.from(s).toString('hex'), Buffer.from(s).toString('base64').slice(0, 30), Buffer.from(s).toString('base64url').slice(0, 30)]) {
+  for (const f of [
+    s,
+    JSON.stringify(s).slice(1, -1),
+    encodeURIComponent(s),
+    Buffer.from(s).toString('hex'),
+    Buffer.from(s).toString('base64').slice(0, 30),
+    Buffer.from(s).toString('base64url').slice(0, 30),
+  ]) {
     if (out.includes(f)) bad.push(f);
   }
   // base64 at every alignment: any 12-char window of the middle run
@@ -58,7 +65,9 @@ describe('Redactor: filled secrets', () => {
   it('scrubs raw, JSON, URL, hex and base64 forms, including inside base64 of a larger text', () => {
     const r = new Redactor({ audience: 'agent' });
     r.add(SECRET);
-    const text = forms(SECRET).map((f, i) => `f${i}=${f};`).join('\n');
+    const text = forms(SECRET)
+      .map((f, i) => `f${i}=${f};`)
+      .join('\n');
     const out = r.scrub(text);
     expect(leaks(out, SECRET)).toEqual([]);
     expect(out).toContain('[REDACTED]');
@@ -74,7 +83,10 @@ describe('Redactor: filled secrets', () => {
       expect(leaks(out, SECRET), `split at ${i}`).toEqual([]);
     }
     // also one byte at a time, and three-way splits
-    const bytewise = await streamThrough(r, [...body].map((b) => Buffer.from([b])));
+    const bytewise = await streamThrough(
+      r,
+      [...body].map((b) => Buffer.from([b])),
+    );
     expect(leaks(bytewise, SECRET)).toEqual([]);
     expect(bytewise).toBe(r.scrub(body.toString('utf8')));
   });
@@ -115,7 +127,11 @@ describe('Redactor: well-known shapes', () => {
     ['bearer', 'Authorization: Bearer abc.def-ghi_jkl', 'Authorization: Bearer ***'],
     ['bearer lowercase', 'authorization: bearer abcdefghijkl', 'authorization: bearer ***'],
     ['gatehouse token', 'token gh_AbCdEfGhIjKlMnOpQrSt_uv', 'token gh_***'],
-    ['pem', 'k=-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n', 'k=[REDACTED PRIVATE KEY]\n'],
+    [
+      'pem',
+      'k=-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n',
+      'k=[REDACTED PRIVATE KEY]\n',
+    ],
     ['pem rsa', '-----BEGIN RSA PRIVATE KEY-----\nMIIEow==\n-----END RSA PRIVATE KEY-----', '[REDACTED PRIVATE KEY]'],
     ['pem truncated', '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\nMIIE', '[REDACTED PRIVATE KEY]'],
   ];
@@ -123,25 +139,44 @@ describe('Redactor: well-known shapes', () => {
     it(name, () => expect(r.scrub(input)).toBe(expected));
   }
   it('leaves look-alikes alone', () => {
-    for (const s of ['task-list', 'ask-me-anything', 'AKIA', 'gh_short', 'Bearer', 'public key -----BEGIN PUBLIC KEY-----', 'mask-abcdefghijklmnopqrstuvwxyz']) {
+    for (const s of [
+      'task-list',
+      'ask-me-anything',
+      'AKIA',
+      'gh_short',
+      'Bearer',
+      'public key -----BEGIN PUBLIC KEY-----',
+      'mask-abcdefghijklmnopqrstuvwxyz',
+    ]) {
       expect(r.scrub(s), s).toBe(s);
     }
   });
   it('scrubs a PEM block split across many small chunks', async () => {
     const pem = `before\n-----BEGIN EC PRIVATE KEY-----\n${'QUJDREVGR0hJSktMTU5PUA=='.repeat(200)}\n-----END EC PRIVATE KEY-----\nafter`;
-    const out = await streamThrough(r, Array.from({ length: Math.ceil(pem.length / 50) }, (_, i) => Buffer.from(pem.slice(i * 50, i * 50 + 50))));
+    const out = await streamThrough(
+      r,
+      Array.from({ length: Math.ceil(pem.length / 50) }, (_, i) => Buffer.from(pem.slice(i * 50, i * 50 + 50))),
+    );
     expect(out).toBe('before\n[REDACTED PRIVATE KEY]\nafter');
   });
 });
 
 describe('Redactor: custom patterns', () => {
   it('applies show_prefix', () => {
-    const r = new Redactor({ audience: 'agent', patterns: [{ name: 'acme', pattern: 'acme_[a-z0-9]{12}', show_prefix: 5 }, { name: 'x', pattern: '(?<tok>XX-[0-9]{6})' }] });
+    const r = new Redactor({
+      audience: 'agent',
+      patterns: [
+        { name: 'acme', pattern: 'acme_[a-z0-9]{12}', show_prefix: 5 },
+        { name: 'x', pattern: '(?<tok>XX-[0-9]{6})' },
+      ],
+    });
     expect(r.scrub('k=acme_abcdef123456 z=XX-123456')).toBe('k=acme_*** z=***');
   });
   it('rejects backreferences, empty matches and bad syntax', () => {
     for (const pattern of ['(a)\\1', '(?<n>a)\\k<n>', 'a*', '(']) {
-      expect(() => new Redactor({ audience: 'agent', patterns: [{ name: 'bad', pattern }] }), pattern).toThrowError(expect.objectContaining({ code: 'config_invalid' }));
+      expect(() => new Redactor({ audience: 'agent', patterns: [{ name: 'bad', pattern }] }), pattern).toThrowError(
+        expect.objectContaining({ code: 'config_invalid' }),
+      );
     }
   });
 });
@@ -155,7 +190,11 @@ describe('installLogScrubbing', () => {
       r.add(SECRET);
       installLogScrubbing(r);
       const logger = createLogger({}, 'debug');
-      logger.info('upstream said', { body: `echo ${SECRET}`, header: `Bearer ${SECRET}`, b64: Buffer.from(SECRET).toString('base64') });
+      logger.info('upstream said', {
+        body: `echo ${SECRET}`,
+        header: `Bearer ${SECRET}`,
+        b64: Buffer.from(SECRET).toString('base64'),
+      });
       logger.error('failed', { err: new Error(`bad value ${SECRET}`) });
       expect(lines.length).toBe(2);
       for (const l of lines) expect(leaks(l, SECRET)).toEqual([]);

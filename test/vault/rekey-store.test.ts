@@ -40,7 +40,11 @@ describe.each(DIALECTS)('rekey refuses a store with nothing sealed by the curren
     await k.internalKey('audit-chain'); // any process that opens a store creates internal keys
     const keyBefore = readFileSync(t.keyFile);
     const rowsBefore = await keyringState();
-    await expect(k.rekey()).rejects.toMatchObject({ code: 'conflict', message: expect.stringContaining('holds no vault'), hint: expect.stringContaining('--empty-store') });
+    await expect(k.rekey()).rejects.toMatchObject({
+      code: 'conflict',
+      message: expect.stringContaining('holds no vault'),
+      hint: expect.stringContaining('--empty-store'),
+    });
     expect(readFileSync(t.keyFile).equals(keyBefore)).toBe(true);
     expect(existsSync(t.keyFile + '.new')).toBe(false);
     expect(existsSync(t.keyFile + '.old')).toBe(false);
@@ -55,12 +59,20 @@ describe.each(DIALECTS)('rekey refuses a store with nothing sealed by the curren
     await v.createVault('ops');
     await v.createVault('dev');
     const raw = await rawFor(t);
-    const [other] = await raw.query<{ wrapped_key: string; key_nonce: string }>("SELECT wrapped_key, key_nonce FROM vaults WHERE name = 'ops'");
-    await raw.query("UPDATE vaults SET wrapped_key = ?, key_nonce = ? WHERE name = 'dev'", [other.wrapped_key, other.key_nonce]);
+    const [other] = await raw.query<{ wrapped_key: string; key_nonce: string }>(
+      "SELECT wrapped_key, key_nonce FROM vaults WHERE name = 'ops'",
+    );
+    await raw.query("UPDATE vaults SET wrapped_key = ?, key_nonce = ? WHERE name = 'dev'", [
+      other.wrapped_key,
+      other.key_nonce,
+    ]);
     await raw.close();
     const keyBefore = readFileSync(t.keyFile);
     const rowsBefore = await keyringState();
-    await expect(k.rekey()).rejects.toMatchObject({ code: 'key_invalid', message: expect.stringContaining('vault dev') });
+    await expect(k.rekey()).rejects.toMatchObject({
+      code: 'key_invalid',
+      message: expect.stringContaining('vault dev'),
+    });
     expect(readFileSync(t.keyFile).equals(keyBefore)).toBe(true);
     expect(existsSync(t.keyFile + '.new')).toBe(false);
     expect(await keyringState()).toEqual(rowsBefore);
@@ -80,7 +92,8 @@ describe.runIf(PG_URL !== undefined)('vault rekey through the CLI on a non-defau
     env = { ...home.env, DATABASE_URL: PG_URL!, GATEHOUSE_PG_SCHEMA: schema };
     // A CLI built before this fix ignores GATEHOUSE_PG_SCHEMA and would write into the default
     // schema of a shared database: refuse to run against one.
-    if (!cli(['vault', 'help'], home.env).stdout.includes('--empty-store')) throw new Error(`${'dist/'} is older than src/: run \`npm run build\` first`);
+    if (!cli(['vault', 'help'], home.env).stdout.includes('--empty-store'))
+      throw new Error(`${'dist/'} is older than src/: run \`npm run build\` first`);
   });
   afterEach(async () => {
     await dropSchema(PG_URL!, schema);
@@ -130,7 +143,9 @@ describe.runIf(PG_URL !== undefined)('vault rekey through the CLI on a non-defau
     ok(['vault', 'list'], wrong);
     const empty = cli(['vault', 'rekey'], wrong);
     expect(empty.code).toBe(1);
-    expect(empty.stderr).toMatch(/error \[conflict\]: refusing to rekey postgres:\/\/.*#gh_rekey_other_\w+: it holds no vault/);
+    expect(empty.stderr).toMatch(
+      /error \[conflict\]: refusing to rekey postgres:\/\/.*#gh_rekey_other_\w+: it holds no vault/,
+    );
 
     // 3. GATEHOUSE_PG_SCHEMA without DATABASE_URL: refused before anything is opened.
     const noUrl = cli(['vault', 'rekey'], { ...env, DATABASE_URL: '' });

@@ -40,7 +40,11 @@ describe('streaming redaction releases complete lines at once', () => {
     const multi = 'line-one-secret-part\nline-two-secret-part';
     r.add(multi);
     const s = r.createScrubber();
-    const out = Buffer.concat([s.push('x line-one-secret-part\n'), s.push('line-two-secret-part y\n'), s.end()]).toString();
+    const out = Buffer.concat([
+      s.push('x line-one-secret-part\n'),
+      s.push('line-two-secret-part y\n'),
+      s.end(),
+    ]).toString();
     expect(out).toBe('x [REDACTED] y\n');
   });
 });

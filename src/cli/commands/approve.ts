@@ -22,7 +22,10 @@ async function decide(decision: 'approved' | 'denied', args: string[], ctx: CliC
     return EXIT.ok;
   }
   const { values, positionals } = parse(args, { note: { type: 'string' } });
-  if (positionals.length !== 1) throw new GatehouseError('usage', `${verb} needs one approval ID`, { hint: `${usage}; \`gatehouse approvals list\` shows the ids` });
+  if (positionals.length !== 1)
+    throw new GatehouseError('usage', `${verb} needs one approval ID`, {
+      hint: `${usage}; \`gatehouse approvals list\` shows the ids`,
+    });
   const id = onlyPositional(positionals);
   const by = operator(ctx.env);
 
@@ -32,7 +35,10 @@ async function decide(decision: 'approved' | 'denied', args: string[], ctx: CliC
     // this decision (or its refusal) is audited by the same event as one made through the admin API.
     const a = await rt.approvals.decide(id, decision, { by, channel: 'cli', note: values.note });
     write(ctx.stderr, describeForHuman(a));
-    write(ctx.stdout, `${decision} ${a.id}${decision === 'approved' ? ': the agent may now retry the same call once with this approval_id' : ' (final)'}`);
+    write(
+      ctx.stdout,
+      `${decision} ${a.id}${decision === 'approved' ? ': the agent may now retry the same call once with this approval_id' : ' (final)'}`,
+    );
     return EXIT.ok;
   } finally {
     await rt.close();

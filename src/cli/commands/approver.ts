@@ -15,9 +15,11 @@ export const run: CommandRunner = async (args, ctx) => {
     write(ctx.stdout, USAGE);
     return sub ? EXIT.ok : EXIT.usage;
   }
-  if (!['add', 'list', 'rm'].includes(sub)) throw new GatehouseError('usage', `unknown approver command ${JSON.stringify(sub)}`, { hint: USAGE });
+  if (!['add', 'list', 'rm'].includes(sub))
+    throw new GatehouseError('usage', `unknown approver command ${JSON.stringify(sub)}`, { hint: USAGE });
   const { values, positionals } = parse(rest, { json: { type: 'boolean' } });
-  if ((sub === 'add' || sub === 'rm') && positionals.length !== 1) throw new GatehouseError('usage', `approver ${sub} needs one NAME`, { hint: USAGE });
+  if ((sub === 'add' || sub === 'rm') && positionals.length !== 1)
+    throw new GatehouseError('usage', `approver ${sub} needs one NAME`, { hint: USAGE });
 
   const rt = await bootRuntime({ env: ctx.env });
   try {
@@ -27,7 +29,10 @@ export const run: CommandRunner = async (args, ctx) => {
     if (sub === 'add') {
       const { name, otpauthUri } = await service.addApprover(onlyPositional(positionals), by);
       write(ctx.stdout, otpauthUri);
-      write(ctx.stderr, `enrolled approver ${name}. Scan or paste the URI above into an authenticator app now: it holds the seed and is never shown again (the seed is sealed in the store).`);
+      write(
+        ctx.stderr,
+        `enrolled approver ${name}. Scan or paste the URI above into an authenticator app now: it holds the seed and is never shown again (the seed is sealed in the store).`,
+      );
     } else if (sub === 'rm') {
       const name = onlyPositional(positionals);
       await service.removeApprover(name, by);

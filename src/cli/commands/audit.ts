@@ -31,9 +31,18 @@ const USAGE = `usage:
 function line(r: AuditRecord): string {
   const v = (s: string | null) => (s === null ? null : visible(s));
   const parts = [
-    `#${r.seq}`, r.ts, r.phase, v(r.tokenName) ?? '-', v(r.tool ?? r.route) ?? '-', r.target ? `@${visible(r.target)}` : '',
-    r.decision ? `decision=${visible(r.decision)}` : '', r.rule ? `rule=${visible(r.rule)}` : '', r.approver ? `approver=${visible(r.approver)}` : '',
-    r.outcome ? `outcome=${visible(r.outcome)}` : '', r.status !== null ? `status=${r.status}` : '', r.durationMs !== null ? `${r.durationMs}ms` : '',
+    `#${r.seq}`,
+    r.ts,
+    r.phase,
+    v(r.tokenName) ?? '-',
+    v(r.tool ?? r.route) ?? '-',
+    r.target ? `@${visible(r.target)}` : '',
+    r.decision ? `decision=${visible(r.decision)}` : '',
+    r.rule ? `rule=${visible(r.rule)}` : '',
+    r.approver ? `approver=${visible(r.approver)}` : '',
+    r.outcome ? `outcome=${visible(r.outcome)}` : '',
+    r.status !== null ? `status=${r.status}` : '',
+    r.durationMs !== null ? `${r.durationMs}ms` : '',
     r.payload ? `[payload: ${Object.keys(r.payload).map(visible).join(', ')}]` : '',
     r.action ? `— ${visible(r.action)}` : '',
   ];
@@ -45,7 +54,8 @@ function line(r: AuditRecord): string {
  * bidi overrides and isolates, zero-width characters, line and paragraph separators, BOM.
  */
 const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
-const escape = (ch: string): string => (ch === '\n' ? '\\n' : ch === '\t' ? '\\t' : ch === '\r' ? '\\r' : `\\u{${ch.codePointAt(0)!.toString(16)}}`);
+const escape = (ch: string): string =>
+  ch === '\n' ? '\\n' : ch === '\t' ? '\\t' : ch === '\r' ? '\\r' : `\\u{${ch.codePointAt(0)!.toString(16)}}`;
 
 /** Text on one line, every unsafe character (newlines too) as a visible escape. */
 function visible(text: string): string {
@@ -76,15 +86,22 @@ function verifyReport(result: VerifyResult, anchor: { seq: number } | undefined)
   if (result.ok) return `ok: ${result.records} records, chain intact${anchor ? `, holds anchor #${anchor.seq}` : ''}`;
   const lines: string[] = [];
   if (result.breakCount > 0) {
-    lines.push(`BROKEN: ${result.breakCount} problem${result.breakCount === 1 ? '' : 's'} in ${result.records} records:`);
+    lines.push(
+      `BROKEN: ${result.breakCount} problem${result.breakCount === 1 ? '' : 's'} in ${result.records} records:`,
+    );
     lines.push(...result.breaks.map(breakLine));
-    if (result.breakCount > result.breaks.length) lines.push(`  … and ${result.breakCount - result.breaks.length} more (the first ${result.breaks.length} are listed; --json gives the same list)`);
+    if (result.breakCount > result.breaks.length)
+      lines.push(
+        `  … and ${result.breakCount - result.breaks.length} more (the first ${result.breaks.length} are listed; --json gives the same list)`,
+      );
   }
   if (result.anchorProblem) {
     const a = result.anchorProblem;
-    lines.push(a.problem === 'missing'
-      ? `BROKEN: anchor record #${a.seq} is gone; the log now ends at #${result.records} (records were cut from the end)`
-      : `BROKEN: record #${a.seq} is not the one anchored (the history up to it was rewritten)`);
+    lines.push(
+      a.problem === 'missing'
+        ? `BROKEN: anchor record #${a.seq} is gone; the log now ends at #${result.records} (records were cut from the end)`
+        : `BROKEN: record #${a.seq} is not the one anchored (the history up to it was rewritten)`,
+    );
   }
   return lines.join('\n');
 }
@@ -104,7 +121,12 @@ async function showRecord(store: Store, ref: string, json: boolean, ctx: CliCont
   if (record.detail) out.push(`detail: ${visible(JSON.stringify(record.detail))}`);
   for (const [name, p] of Object.entries(payloads)) {
     const where = p.sha256 ? `blob sha256 ${p.sha256}` : 'inline';
-    const problem = p.problem === 'missing' ? ' — MISSING: the blob is gone' : p.problem === 'changed' ? ' — CHANGED: the blob does not match the digest in the record' : '';
+    const problem =
+      p.problem === 'missing'
+        ? ' — MISSING: the blob is gone'
+        : p.problem === 'changed'
+          ? ' — CHANGED: the blob does not match the digest in the record'
+          : '';
     out.push(`--- payload ${visible(name)} (${p.bytes} bytes, ${where})${problem} ---`);
     if (p.problem !== 'missing') out.push(block(p.text));
   }
@@ -116,34 +138,46 @@ async function showRecord(store: Store, ref: string, json: boolean, ctx: CliCont
 export const run: CommandRunner = async (args, ctx) => {
   const [sub, ...rest] = args;
   if (!sub || !['verify', 'show', 'head', 'tail', 'search'].includes(sub)) {
-    if (sub && sub !== 'help' && sub !== '--help') throw new GatehouseError('usage', `unknown audit command ${JSON.stringify(sub)}`, { hint: USAGE });
+    if (sub && sub !== 'help' && sub !== '--help')
+      throw new GatehouseError('usage', `unknown audit command ${JSON.stringify(sub)}`, { hint: USAGE });
     write(ctx.stdout, USAGE);
     return sub ? EXIT.ok : EXIT.usage;
   }
-  const parsed = parse(rest, {
-    n: { type: 'string', short: 'n' },
-    json: { type: 'boolean' },
-    token: { type: 'string' },
-    tool: { type: 'string' },
-    decision: { type: 'string' },
-    since: { type: 'string' },
-    anchor: { type: 'string' },
-  }, { positionals: sub === 'show' });
+  const parsed = parse(
+    rest,
+    {
+      n: { type: 'string', short: 'n' },
+      json: { type: 'boolean' },
+      token: { type: 'string' },
+      tool: { type: 'string' },
+      decision: { type: 'string' },
+      since: { type: 'string' },
+      anchor: { type: 'string' },
+    },
+    { positionals: sub === 'show' },
+  );
   const positionals = (parsed.positionals ?? []) as string[];
-  if (sub === 'show' && positionals.length !== 1) throw new GatehouseError('usage', 'audit show takes one record: its seq or its id', { hint: USAGE });
+  if (sub === 'show' && positionals.length !== 1)
+    throw new GatehouseError('usage', 'audit show takes one record: its seq or its id', { hint: USAGE });
   const values = parsed.values;
   const anchor = values.anchor === undefined ? undefined : parseAuditAnchor(values.anchor);
-  if (anchor === null) throw new GatehouseError('usage', `invalid --anchor ${JSON.stringify(values.anchor)}`, { hint: 'use SEQ:HASH as `gatehouse audit head` prints it' });
+  if (anchor === null)
+    throw new GatehouseError('usage', `invalid --anchor ${JSON.stringify(values.anchor)}`, {
+      hint: 'use SEQ:HASH as `gatehouse audit head` prints it',
+    });
   if (anchor && sub !== 'verify') throw new GatehouseError('usage', '--anchor goes with audit verify', { hint: USAGE });
   const limit = values.n === undefined ? (sub === 'tail' ? 20 : 100) : Number(values.n);
-  if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new GatehouseError('usage', `-n must be a whole number from 1 to 100000`);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 100_000)
+    throw new GatehouseError('usage', `-n must be a whole number from 1 to 100000`);
   let since: string | undefined;
   if (values.since) {
     const t = /^\d+[smhdw]$/.test(values.since) ? Date.now() - parseDuration(values.since) : Date.parse(values.since);
-    if (Number.isNaN(t)) throw new GatehouseError('usage', `invalid --since ${values.since}`, { hint: 'use 1h, 2d or an ISO time' });
+    if (Number.isNaN(t))
+      throw new GatehouseError('usage', `invalid --since ${values.since}`, { hint: 'use 1h, 2d or an ISO time' });
     since = new Date(t).toISOString();
   }
-  if (values.decision && !['allow', 'approve', 'deny', 'redirect'].includes(values.decision)) throw new GatehouseError('usage', `invalid --decision ${values.decision}`);
+  if (values.decision && !['allow', 'approve', 'deny', 'redirect'].includes(values.decision))
+    throw new GatehouseError('usage', `invalid --decision ${values.decision}`);
 
   const rt = await bootRuntime({ env: ctx.env });
   try {
@@ -151,7 +185,11 @@ export const run: CommandRunner = async (args, ctx) => {
       const h = await auditHead(rt.store);
       if (values.json) write(ctx.stdout, JSON.stringify(h));
       else if (!h) write(ctx.stdout, 'the audit log is empty');
-      else write(ctx.stdout, `${h.seq}:${h.hash}  (${h.ts}; keep it outside this host, check later with audit verify --anchor)`);
+      else
+        write(
+          ctx.stdout,
+          `${h.seq}:${h.hash}  (${h.ts}; keep it outside this host, check later with audit verify --anchor)`,
+        );
       return EXIT.ok;
     }
     if (sub === 'verify') {

@@ -1,6 +1,13 @@
 import { createInterface } from 'node:readline';
 import { isGatehouseError, toGatehouseError } from '../../core/index.js';
-import { assertCommandSize, GUARD_RUN_CONTEXTS, loadGuard, type GuardDecision, type GuardEngine, type GuardRunContext } from '../../guard/index.js';
+import {
+  assertCommandSize,
+  GUARD_RUN_CONTEXTS,
+  loadGuard,
+  type GuardDecision,
+  type GuardEngine,
+  type GuardRunContext,
+} from '../../guard/index.js';
 import { EXIT, type CommandRunner } from '../context.js';
 
 /**
@@ -20,24 +27,36 @@ const USAGE = `usage: gatehouse guard check [--policy FILE] [--context ssh|sessi
        gatehouse guard check --jsonl [--policy FILE] [--context C] < commands.jsonl
 exit: 0 allow, 10 approve, 20 deny, 30 redirect, 2 usage error`;
 
-interface Parsed { policy?: string; context: GuardRunContext; json: boolean; jsonl: boolean; command?: string }
+interface Parsed {
+  policy?: string;
+  context: GuardRunContext;
+  json: boolean;
+  jsonl: boolean;
+  command?: string;
+}
 
 function parseArgs(args: string[]): Parsed | string {
   if (args[0] !== 'check') return args.length ? `unknown guard subcommand "${args[0]}"` : 'missing subcommand';
   const p: Parsed = { json: false, jsonl: false, context: 'cli' };
   for (let i = 1; i < args.length; i++) {
     const a = args[i]!;
-    if (a === '--') { p.command = args.slice(i + 1).join(' '); break; }
+    if (a === '--') {
+      p.command = args.slice(i + 1).join(' ');
+      break;
+    }
     if (a === '--json') p.json = true;
     else if (a === '--jsonl') p.jsonl = true;
-    else if (a === '--policy') { const f = args[++i]; if (!f) return '--policy needs a file'; p.policy = f; }
-    else if (a.startsWith('--policy=')) p.policy = a.slice(9);
+    else if (a === '--policy') {
+      const f = args[++i];
+      if (!f) return '--policy needs a file';
+      p.policy = f;
+    } else if (a.startsWith('--policy=')) p.policy = a.slice(9);
     else if (a === '--context' || a.startsWith('--context=')) {
       const c = a === '--context' ? args[++i] : a.slice(10);
-      if (!GUARD_RUN_CONTEXTS.includes(c as GuardRunContext)) return `--context must be one of ${GUARD_RUN_CONTEXTS.join(', ')}`;
+      if (!GUARD_RUN_CONTEXTS.includes(c as GuardRunContext))
+        return `--context must be one of ${GUARD_RUN_CONTEXTS.join(', ')}`;
       p.context = c as GuardRunContext;
-    }
-    else return `unknown option "${a}" (put the command after --)`;
+    } else return `unknown option "${a}" (put the command after --)`;
   }
   if (p.jsonl && p.command !== undefined) return '--jsonl reads commands from stdin; do not pass a command';
   if (!p.jsonl && (p.command === undefined || p.command.trim() === '')) return 'missing command after --';
@@ -75,11 +94,21 @@ export const run: CommandRunner = async (args, ctx) => {
   if (p.jsonl) {
     const rl = createInterface({ input: ctx.stdin, crlfDelay: Infinity });
     for await (const raw of rl) {
-      if (raw.trim() === '') { ctx.stdout.write(JSON.stringify({ error: { code: 'invalid_input', message: 'empty line' } }) + '\n'); continue; }
+      if (raw.trim() === '') {
+        ctx.stdout.write(JSON.stringify({ error: { code: 'invalid_input', message: 'empty line' } }) + '\n');
+        continue;
+      }
       let cmd: unknown;
-      try { cmd = JSON.parse(raw); } catch { cmd = undefined; }
+      try {
+        cmd = JSON.parse(raw);
+      } catch {
+        cmd = undefined;
+      }
       if (typeof cmd !== 'string') {
-        ctx.stdout.write(JSON.stringify({ error: { code: 'invalid_input', message: 'each line must be a JSON-encoded string' } }) + '\n');
+        ctx.stdout.write(
+          JSON.stringify({ error: { code: 'invalid_input', message: 'each line must be a JSON-encoded string' } }) +
+            '\n',
+        );
         continue;
       }
       try {
@@ -97,13 +126,18 @@ export const run: CommandRunner = async (args, ctx) => {
   try {
     assertCommandSize(command);
   } catch (e) {
-    if (isGatehouseError(e)) { ctx.stderr.write(`error: ${e.code}: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}\n`); return EXIT.usage; }
+    if (isGatehouseError(e)) {
+      ctx.stderr.write(`error: ${e.code}: ${e.message}${e.hint ? `\nhint: ${e.hint}` : ''}\n`);
+      return EXIT.usage;
+    }
     throw e;
   }
   const d = engine.checkCommand(command, gctx);
   if (p.json) ctx.stdout.write(line(d) + '\n');
   else {
-    ctx.stdout.write(`${d.decision}: ${d.reason}\n  rule: ${d.rule}\n  matched: ${d.matched}\n${d.redirect ? `  run instead: ${d.redirect}\n` : ''}`);
+    ctx.stdout.write(
+      `${d.decision}: ${d.reason}\n  rule: ${d.rule}\n  matched: ${d.matched}\n${d.redirect ? `  run instead: ${d.redirect}\n` : ''}`,
+    );
   }
   return GUARD_EXIT[d.decision];
 };

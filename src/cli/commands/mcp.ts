@@ -15,10 +15,16 @@ export const run: CommandRunner = async (args, ctx) => {
     try {
       token = readFileSync(values['token-file'], 'utf8').trim();
     } catch (e) {
-      throw new GatehouseError('usage', `cannot read --token-file ${values['token-file']}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw new GatehouseError(
+        'usage',
+        `cannot read --token-file ${values['token-file']}: ${(e as NodeJS.ErrnoException).code ?? 'error'}`,
+      );
     }
   }
-  if (!token) throw new GatehouseError('unauthenticated', 'no token given', { hint: 'set GATEHOUSE_TOKEN or pass --token-file FILE' });
+  if (!token)
+    throw new GatehouseError('unauthenticated', 'no token given', {
+      hint: 'set GATEHOUSE_TOKEN or pass --token-file FILE',
+    });
   const rt = await bootRuntime({ env: ctx.env });
   try {
     const { closed } = await serveMcpStdio(rt, token);

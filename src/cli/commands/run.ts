@@ -38,7 +38,11 @@ export const run: CommandRunner = async (args, ctx) => {
     const home = gatehouseHome(ctx.env);
     // Named profiles come from the same configuration the server uses (sandbox.profiles).
     const config = loadConfig(ctx.env.GATEHOUSE_CONFIG ?? home.configFile, ctx.env.GATEHOUSE_CONFIG !== undefined);
-    const profile = resolveProfile(profileName ?? config.sandbox.profile, { profiles: config.sandbox.profiles }, { workspace: process.cwd(), home: home.home });
+    const profile = resolveProfile(
+      profileName ?? config.sandbox.profile,
+      { profiles: config.sandbox.profiles },
+      { workspace: process.cwd(), home: home.home },
+    );
     const r = await runSandboxed(profile, {
       argv,
       stdio: 'inherit',

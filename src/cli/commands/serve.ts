@@ -42,16 +42,25 @@ export const run: CommandRunner = async (args, ctx) => {
   }
   const http = await startHttpServer(rt, {
     ...listen,
-    allowedOrigins: [...rt.config.server.allowed_origins, ...(ctx.env.GATEHOUSE_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean)],
+    allowedOrigins: [
+      ...rt.config.server.allowed_origins,
+      ...(ctx.env.GATEHOUSE_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean),
+    ],
     routes: plainRoutes(rt),
   });
   if (firstToken) {
     write(ctx.stdout, `Gatehouse is set up in ${rt.paths.home} (store: ${rt.store.description}).`);
     write(ctx.stdout, `Admin token (shown once, store it now):\n\n  ${firstToken}\n`);
-    write(ctx.stdout, `Give agents their own narrower tokens: gatehouse token create --name my-agent --grant tool:discover`);
+    write(
+      ctx.stdout,
+      `Give agents their own narrower tokens: gatehouse token create --name my-agent --grant tool:discover`,
+    );
   }
   // The "listening on" line comes last: scripts wait for it, and everything above is then printed.
-  write(ctx.stdout, `Connect Claude Code: claude mcp add --transport http gatehouse ${http.url}/mcp --header "Authorization: Bearer <token>"`);
+  write(
+    ctx.stdout,
+    `Connect Claude Code: claude mcp add --transport http gatehouse ${http.url}/mcp --header "Authorization: Bearer <token>"`,
+  );
   write(ctx.stdout, `Gatehouse listening on ${http.url}  (MCP: POST ${http.url}/mcp, health: GET ${http.url}/health)`);
   log.info('serving', { url: http.url, store: rt.store.description });
   const stopHeadLog = logAuditHead(rt.store, rt.config.audit.head_log_seconds);

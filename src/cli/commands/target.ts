@@ -51,7 +51,10 @@ function port(text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   // Digits only: Number() would also take ' 22', '0x16', '2.2e1' and '' (0).
   const n = /^[0-9]{1,5}$/.test(text) ? Number(text) : NaN;
-  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new GatehouseError('usage', `invalid --port ${JSON.stringify(truncateText(text, 20))}`, { hint: 'a port from 1 to 65535' });
+  if (!Number.isInteger(n) || n < 1 || n > 65535)
+    throw new GatehouseError('usage', `invalid --port ${JSON.stringify(truncateText(text, 20))}`, {
+      hint: 'a port from 1 to 65535',
+    });
   return n;
 }
 
@@ -65,19 +68,28 @@ async function checkSecret(rt: Runtime, ref: string, flag: string, target: strin
   const f = parseFieldRef(fieldRef);
   const item = (await rt.vault.listItems(f.vault)).find((i) => i.item === f.item);
   if (!item || !item.fields.includes(f.field)) {
-    throw new GatehouseError('not_found', `${flag} ${ref}: no such vault field`, { hint: `store it first: gatehouse vault set ${fieldRef} --bind target:${target}` });
+    throw new GatehouseError('not_found', `${flag} ${ref}: no such vault field`, {
+      hint: `store it first: gatehouse vault set ${fieldRef} --bind target:${target}`,
+    });
   }
   if (!item.bindings.some((b) => bindingMatches(parseBinding(b), { target, host }))) {
-    throw new GatehouseError('vault_handle_refused', `${flag} ${ref} is not bound to target ${target} or host ${host}`, {
-      hint: `bind it: gatehouse vault bind ${f.vault}/${f.item} --bind target:${target}`,
-    });
+    throw new GatehouseError(
+      'vault_handle_refused',
+      `${flag} ${ref} is not bound to target ${target} or host ${host}`,
+      {
+        hint: `bind it: gatehouse vault bind ${f.vault}/${f.item} --bind target:${target}`,
+      },
+    );
   }
 }
 
 function row(t: Target): Record<string, string> {
   const where = t.kind === 'http' ? t.config.baseUrl : `${t.config.user}@${t.config.host}:${t.config.port}`;
   const secret = t.kind === 'http' ? (t.config.secret ?? '-') : t.config.key;
-  const extra = t.kind === 'http' ? `auth=${t.config.auth.kind}${'name' in t.config.auth ? `:${t.config.auth.name}` : ''}${t.config.allowPrivate ? ' private-ok' : ''}` : `host-key=${t.config.hostKey ?? 'NOT PINNED'}`;
+  const extra =
+    t.kind === 'http'
+      ? `auth=${t.config.auth.kind}${'name' in t.config.auth ? `:${t.config.auth.name}` : ''}${t.config.allowPrivate ? ' private-ok' : ''}`
+      : `host-key=${t.config.hostKey ?? 'NOT PINNED'}`;
   return { name: t.name, kind: t.kind, where, credential: secret, settings: extra, description: t.description };
 }
 
@@ -110,29 +122,50 @@ export type TargetPlan =
 export async function planTargetCommand(args: string[]): Promise<TargetPlan> {
   const [sub, ...rest] = args;
   if (!sub || sub === 'help' || sub === '--help') return { sub: 'help' };
-  if (!['add', 'list', 'update', 'rm', 'trust'].includes(sub)) throw new GatehouseError('usage', `unknown target command ${JSON.stringify(truncateText(sub, 40))}`, { hint: USAGE });
+  if (!['add', 'list', 'update', 'rm', 'trust'].includes(sub))
+    throw new GatehouseError('usage', `unknown target command ${JSON.stringify(truncateText(sub, 40))}`, {
+      hint: USAGE,
+    });
   const { values: v, positionals } = parse(rest, OPTIONS);
   const auth = v.auth !== undefined ? guardedAuth(v.auth) : undefined;
-  if (v.description !== undefined && v.description.length > 2000) throw new GatehouseError('invalid_input', '--description is over 2000 characters', { hint: 'shorten it' });
+  if (v.description !== undefined && v.description.length > 2000)
+    throw new GatehouseError('invalid_input', '--description is over 2000 characters', { hint: 'shorten it' });
   if (sub === 'list') {
     if (positionals.length) throw new GatehouseError('usage', 'target list takes no NAME', { hint: USAGE });
     return { sub, json: !!v.json };
   }
   if (sub === 'add') {
     const [kind, name] = positionals;
-    if ((kind !== 'http' && kind !== 'ssh') || !name || positionals.length !== 2) throw new GatehouseError('usage', 'target add needs a kind (http or ssh) and a NAME', { hint: USAGE });
+    if ((kind !== 'http' && kind !== 'ssh') || !name || positionals.length !== 2)
+      throw new GatehouseError('usage', 'target add needs a kind (http or ssh) and a NAME', { hint: USAGE });
     checkTargetName(name);
     if (kind === 'http') {
-      if (!v['base-url'] || !auth) throw new GatehouseError('usage', 'target add http needs --base-url and --auth', { hint: USAGE });
-      const config: HttpTargetConfig = { baseUrl: v['base-url'], auth, secret: v.secret ?? null, allowPrivate: !!v['allow-private'], followRedirects: !!v['follow-redirects'] };
+      if (!v['base-url'] || !auth)
+        throw new GatehouseError('usage', 'target add http needs --base-url and --auth', { hint: USAGE });
+      const config: HttpTargetConfig = {
+        baseUrl: v['base-url'],
+        auth,
+        secret: v.secret ?? null,
+        allowPrivate: !!v['allow-private'],
+        followRedirects: !!v['follow-redirects'],
+      };
       return { sub, kind, name, config: await validateHttpConfig(name, config), description: v.description ?? '' };
     }
-    if (!v.host || !v.user || !v.key) throw new GatehouseError('usage', 'target add ssh needs --host, --user and --key', { hint: USAGE });
-    const config: SshTargetConfig = { host: v.host, port: port(v.port, 22), user: v.user, key: v.key, passphrase: v.passphrase ?? null, hostKey: v['host-key'] ?? null };
+    if (!v.host || !v.user || !v.key)
+      throw new GatehouseError('usage', 'target add ssh needs --host, --user and --key', { hint: USAGE });
+    const config: SshTargetConfig = {
+      host: v.host,
+      port: port(v.port, 22),
+      user: v.user,
+      key: v.key,
+      passphrase: v.passphrase ?? null,
+      hostKey: v['host-key'] ?? null,
+    };
     return { sub, kind, name, config: await validateSshConfig(config), description: v.description ?? '' };
   }
   const name = positionals[0];
-  if (!name || positionals.length !== 1) throw new GatehouseError('usage', `target ${sub} needs one NAME`, { hint: USAGE });
+  if (!name || positionals.length !== 1)
+    throw new GatehouseError('usage', `target ${sub} needs one NAME`, { hint: USAGE });
   checkTargetName(name);
   if (sub === 'rm' || sub === 'trust') return { sub, name, yes: !!v.yes };
   // update: each given flag is checked now; the merged config is validated again by the repository.
@@ -149,7 +182,10 @@ function guardedAuth(text: string): HttpAuth {
     return parseAuthSpec(text);
   } catch (e) {
     if (e instanceof GatehouseError) throw e;
-    throw new GatehouseError('invalid_input', `invalid --auth ${JSON.stringify(truncateText(text, 60))}`, { hint: 'use one of: bearer, basic, none, header:NAME, query:NAME', cause: e });
+    throw new GatehouseError('invalid_input', `invalid --auth ${JSON.stringify(truncateText(text, 60))}`, {
+      hint: 'use one of: bearer, basic, none, header:NAME, query:NAME',
+      cause: e,
+    });
   }
 }
 
@@ -170,9 +206,17 @@ export const run: CommandRunner = async (args, ctx) => {
 async function execute(plan: Exclude<TargetPlan, { sub: 'help' }>, rt: Runtime, ctx: CliContext): Promise<number> {
   if (plan.sub === 'list') {
     const { targets: list, rejected } = await rt.targets.listChecked();
-    write(ctx.stdout, plan.json ? JSON.stringify(list, null, 2) : table(list.map(row), ['name', 'kind', 'where', 'credential', 'settings', 'description']));
+    write(
+      ctx.stdout,
+      plan.json
+        ? JSON.stringify(list, null, 2)
+        : table(list.map(row), ['name', 'kind', 'where', 'credential', 'settings', 'description']),
+    );
     for (const r of rejected) {
-      write(ctx.stderr, `WARNING: target ${r.name} (${r.kind}) fails its integrity check (${r.reason}): written or changed without the master key, so it is refused. Remove it with \`gatehouse target rm ${r.name}\` and add it again.`);
+      write(
+        ctx.stderr,
+        `WARNING: target ${r.name} (${r.kind}) fails its integrity check (${r.reason}): written or changed without the master key, so it is refused. Remove it with \`gatehouse target rm ${r.name}\` and add it again.`,
+      );
     }
     return EXIT.ok;
   }
@@ -188,7 +232,10 @@ async function execute(plan: Exclude<TargetPlan, { sub: 'help' }>, rt: Runtime, 
     const t = await rt.targets.add('http', name, config, plan.description);
     await rt.gate.event(null, 'cli:target.add', 'ok', { target: t.name, kind: 'http' });
     warnIfCleartext(ctx.stderr, t.name, config);
-    write(ctx.stdout, `added http target ${t.name} -> ${config.baseUrl}\ngrant it to a token: gatehouse token create --name NAME --grant tool:api_request --grant target:${t.name}`);
+    write(
+      ctx.stdout,
+      `added http target ${t.name} -> ${config.baseUrl}\ngrant it to a token: gatehouse token create --name NAME --grant tool:api_request --grant target:${t.name}`,
+    );
     return EXIT.ok;
   }
   if (plan.sub === 'add') {
@@ -198,7 +245,11 @@ async function execute(plan: Exclude<TargetPlan, { sub: 'help' }>, rt: Runtime, 
     const t = await rt.targets.add('ssh', name, config, plan.description);
     await rt.gate.event(null, 'cli:target.add', 'ok', { target: t.name, kind: 'ssh' });
     write(ctx.stdout, `added ssh target ${t.name} -> ${config.user}@${config.host}:${config.port}`);
-    if (!config.hostKey) write(ctx.stdout, `its host key is not pinned yet, so nothing will connect: run gatehouse target trust ${t.name}`);
+    if (!config.hostKey)
+      write(
+        ctx.stdout,
+        `its host key is not pinned yet, so nothing will connect: run gatehouse target trust ${t.name}`,
+      );
     return EXIT.ok;
   }
   const name = plan.name;
@@ -206,8 +257,15 @@ async function execute(plan: Exclude<TargetPlan, { sub: 'help' }>, rt: Runtime, 
   if (plan.sub === 'trust') {
     if (cur.kind !== 'ssh') throw new GatehouseError('usage', `target ${name} is not an ssh target`);
     const { fingerprint, keyType } = await fetchHostKeyFingerprint(cur.config.host, cur.config.port);
-    write(ctx.stdout, `${cur.config.host}:${cur.config.port} presents a ${keyType} host key with fingerprint\n  ${fingerprint}`);
-    if (cur.config.hostKey) write(ctx.stdout, `currently pinned: ${cur.config.hostKey}${cur.config.hostKey === fingerprint ? ' (same)' : ' (DIFFERENT)'}`);
+    write(
+      ctx.stdout,
+      `${cur.config.host}:${cur.config.port} presents a ${keyType} host key with fingerprint\n  ${fingerprint}`,
+    );
+    if (cur.config.hostKey)
+      write(
+        ctx.stdout,
+        `currently pinned: ${cur.config.hostKey}${cur.config.hostKey === fingerprint ? ' (same)' : ' (DIFFERENT)'}`,
+      );
     write(ctx.stdout, 'Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub` run on the server itself.');
     const ok = plan.yes || (await confirm(ctx, 'Pin this key? [y/N] '));
     if (!ok) {
@@ -239,8 +297,10 @@ async function execute(plan: Exclude<TargetPlan, { sub: 'help' }>, rt: Runtime, 
           passphrase: v.passphrase ?? cur.config.passphrase,
           hostKey: v['host-key'] ?? cur.config.hostKey,
         };
-  if (cur.kind === 'http' && v.secret) await checkSecret(rt, v.secret, '--secret', name, baseUrlHost((patch as HttpTargetConfig).baseUrl));
-  if (cur.kind === 'ssh' && v.key) await checkSecret(rt, v.key, '--key', name, checkSshHost((patch as SshTargetConfig).host));
+  if (cur.kind === 'http' && v.secret)
+    await checkSecret(rt, v.secret, '--secret', name, baseUrlHost((patch as HttpTargetConfig).baseUrl));
+  if (cur.kind === 'ssh' && v.key)
+    await checkSecret(rt, v.key, '--key', name, checkSshHost((patch as SshTargetConfig).host));
   await rt.targets.update(name, { description: v.description, config: patch });
   await rt.gate.event(null, 'cli:target.update', 'ok', { target: name });
   if (cur.kind === 'http') warnIfCleartext(ctx.stderr, name, patch as HttpTargetConfig);
@@ -257,5 +317,8 @@ function warnIfCleartext(stderr: NodeJS.WritableStream, name: string, config: Ht
   baseUrlHost(config.baseUrl);
   const url = new URL(config.baseUrl);
   if (url.protocol !== 'http:' || config.auth.kind === 'none' || config.allowPrivate) return;
-  write(stderr, `warning: target ${name} uses http://, so its credential travels unencrypted to ${url.host}; use https:// unless that network is trusted (then add --allow-private if it is a private address)`);
+  write(
+    stderr,
+    `warning: target ${name} uses http://, so its credential travels unencrypted to ${url.host}; use https:// unless that network is trusted (then add --allow-private if it is a private address)`,
+  );
 }

@@ -20,7 +20,8 @@ export const run: CommandRunner = async (args, ctx) => {
     write(ctx.stdout, USAGE);
     return sub ? EXIT.ok : EXIT.usage;
   }
-  if (!['create', 'list', 'revoke', 'rotate'].includes(sub)) throw new GatehouseError('usage', `unknown token command ${JSON.stringify(sub)}`, { hint: USAGE });
+  if (!['create', 'list', 'revoke', 'rotate'].includes(sub))
+    throw new GatehouseError('usage', `unknown token command ${JSON.stringify(sub)}`, { hint: USAGE });
   const { values, positionals } = parse(rest, {
     name: { type: 'string' },
     grant: { type: 'string', multiple: true },
@@ -34,13 +35,19 @@ export const run: CommandRunner = async (args, ctx) => {
   try {
     expiresInMs = values.expires ? parseDuration(values.expires) : undefined;
   } catch (e) {
-    throw new GatehouseError('usage', (e as Error).message, { hint: 'use --expires with a number and a unit: 45s, 90m, 12h, 30d, 2w' });
+    throw new GatehouseError('usage', (e as Error).message, {
+      hint: 'use --expires with a number and a unit: 45s, 90m, 12h, 30d, 2w',
+    });
   }
   if (values.approval && !['elicitation', 'out-of-band', 'totp'].includes(values.approval)) {
-    throw new GatehouseError('usage', `invalid --approval ${JSON.stringify(values.approval)}`, { hint: 'use elicitation, out-of-band or totp' });
+    throw new GatehouseError('usage', `invalid --approval ${JSON.stringify(values.approval)}`, {
+      hint: 'use elicitation, out-of-band or totp',
+    });
   }
-  if (sub === 'create' && !values.name) throw new GatehouseError('usage', 'token create needs --name NAME', { hint: USAGE });
-  if ((sub === 'revoke' || sub === 'rotate') && positionals.length !== 1) throw new GatehouseError('usage', `token ${sub} needs one ID or NAME`, { hint: USAGE });
+  if (sub === 'create' && !values.name)
+    throw new GatehouseError('usage', 'token create needs --name NAME', { hint: USAGE });
+  if ((sub === 'revoke' || sub === 'rotate') && positionals.length !== 1)
+    throw new GatehouseError('usage', `token ${sub} needs one ID or NAME`, { hint: USAGE });
 
   const rt = await bootRuntime({ env: ctx.env });
   try {
@@ -56,7 +63,10 @@ export const run: CommandRunner = async (args, ctx) => {
       if (values.json) write(ctx.stdout, JSON.stringify({ token, ...infoJson(info) }));
       else {
         write(ctx.stdout, token);
-        write(ctx.stderr, `created token ${info.name} (${info.id}) with grants: ${info.grants.map(formatGrant).join(' ') || '(none)'}${info.expiresAt ? `, expires ${info.expiresAt}` : ''}`);
+        write(
+          ctx.stderr,
+          `created token ${info.name} (${info.id}) with grants: ${info.grants.map(formatGrant).join(' ') || '(none)'}${info.expiresAt ? `, expires ${info.expiresAt}` : ''}`,
+        );
         write(ctx.stderr, 'This is the only time the token is shown. Store it now.');
       }
     } else if (sub === 'list') {
@@ -69,7 +79,10 @@ export const run: CommandRunner = async (args, ctx) => {
       const { token, info } = await rt.tokens.rotate(onlyPositional(positionals));
       await rt.gate.event(null, 'cli:token.rotate', 'ok', { token: info.name });
       write(ctx.stdout, token);
-      write(ctx.stderr, `rotated ${info.name} (${info.id}); the old token is refused from now on. This is the only time the new token is shown.`);
+      write(
+        ctx.stderr,
+        `rotated ${info.name} (${info.id}); the old token is refused from now on. This is the only time the new token is shown.`,
+      );
     }
     return EXIT.ok;
   } finally {
@@ -102,6 +115,9 @@ async function listTokens(tokens: TokenService, json: boolean, ctx: CliContext):
   const failed = list.filter((t) => !t.verified);
   // Loud: a token record nobody legitimate wrote means someone can write to the store.
   if (failed.length > 0) {
-    write(ctx.stderr, `WARNING: ${failed.length} token record(s) failed the integrity check (${failed.map((t) => t.name).join(', ')}): they were written or changed outside Gatehouse and are refused. Revoke them and find out who can write to the database.`);
+    write(
+      ctx.stderr,
+      `WARNING: ${failed.length} token record(s) failed the integrity check (${failed.map((t) => t.name).join(', ')}): they were written or changed outside Gatehouse and are refused. Revoke them and find out who can write to the database.`,
+    );
   }
 }

@@ -3,7 +3,17 @@ import type { Readable } from 'node:stream';
 import { GatehouseError, gatehouseHome } from '../../core/index.js';
 import { bootRuntime } from '../../server/index.js';
 import { openStore, pendingMigrations, storeOptionsFromEnv } from '../../store/index.js';
-import { commandBinding, decodeKeyText, formatBinding, isGuessable, openKeyring, parseBinding, parseFieldRef, type RekeyResult, type Vault } from '../../vault/index.js';
+import {
+  commandBinding,
+  decodeKeyText,
+  formatBinding,
+  isGuessable,
+  openKeyring,
+  parseBinding,
+  parseFieldRef,
+  type RekeyResult,
+  type Vault,
+} from '../../vault/index.js';
 import { onlyPositional, parse, table, write } from '../args.js';
 import { EXIT, type CliContext, type CommandRunner } from '../context.js';
 
@@ -42,7 +52,8 @@ export const run: CommandRunner = async (args, ctx) => {
     write(ctx.stdout, USAGE);
     return sub ? EXIT.ok : EXIT.usage;
   }
-  if (!SUBS.includes(sub)) throw new GatehouseError('usage', `unknown vault command ${JSON.stringify(sub)}`, { hint: USAGE });
+  if (!SUBS.includes(sub))
+    throw new GatehouseError('usage', `unknown vault command ${JSON.stringify(sub)}`, { hint: USAGE });
   const { values, positionals, bindings } = vaultArgs(sub, all);
   if (sub === 'rekey') return rekey(ctx, !!values['empty-store'], !!values.json);
 
@@ -93,7 +104,10 @@ export const run: CommandRunner = async (args, ctx) => {
           write(ctx.stderr, `removed ${v}/${item}`);
         } else {
           const n = (await vault.listItems(v)).length;
-          if (n > 0 && !values.force) throw new GatehouseError('conflict', `vault ${v} holds ${n} item(s)`, { hint: `add --force to remove vault ${v} and all its items` });
+          if (n > 0 && !values.force)
+            throw new GatehouseError('conflict', `vault ${v} holds ${n} item(s)`, {
+              hint: `add --force to remove vault ${v} and all its items`,
+            });
           await vault.removeVault(v);
           write(ctx.stderr, `removed vault ${v}`);
         }
@@ -133,14 +147,19 @@ function vaultArgs(sub: string, all: string[]) {
   if (['create', 'set', 'rm', 'bind', 'unbind'].includes(sub) && positionals.length !== 1) {
     throw new GatehouseError('usage', `vault ${sub} needs exactly one name`, { hint: USAGE });
   }
-  if ((sub === 'list' || sub === 'rekey') && positionals.length !== 0) throw new GatehouseError('usage', `vault ${sub} takes no arguments`, { hint: USAGE });
+  if ((sub === 'list' || sub === 'rekey') && positionals.length !== 0)
+    throw new GatehouseError('usage', `vault ${sub} takes no arguments`, { hint: USAGE });
   if (sub !== 'bind' && (commandWords !== undefined || values.command !== undefined || values.env !== undefined)) {
     throw new GatehouseError('usage', `--command, --env and -- belong to \`vault bind\``, { hint: USAGE });
   }
   // Validate everything before reading the secret or touching the store: bad input changes nothing.
   if (sub === 'set') parseFieldRef(onlyPositional(positionals));
-  const bindings = sub === 'bind' ? bindingsToAdd(values, commandWords) : (values.bind ?? []).map((b) => formatBinding(parseBinding(b)));
-  if (sub === 'unbind' && !values.bind?.length) throw new GatehouseError('usage', 'vault unbind needs --bind KIND:PATTERN', { hint: USAGE });
+  const bindings =
+    sub === 'bind'
+      ? bindingsToAdd(values, commandWords)
+      : (values.bind ?? []).map((b) => formatBinding(parseBinding(b)));
+  if (sub === 'unbind' && !values.bind?.length)
+    throw new GatehouseError('usage', 'vault unbind needs --bind KIND:PATTERN', { hint: USAGE });
   return { values, positionals, bindings };
 }
 
@@ -151,7 +170,13 @@ async function listVaults(vault: Vault, json: boolean, ctx: CliContext): Promise
   if (json) {
     write(ctx.stdout, JSON.stringify({ vaults, items }, null, 2));
   } else {
-    write(ctx.stdout, table(vaults.map((v) => ({ vault: v.name, items: String(v.items), created: v.createdAt })), ['vault', 'items', 'created']));
+    write(
+      ctx.stdout,
+      table(
+        vaults.map((v) => ({ vault: v.name, items: String(v.items), created: v.createdAt })),
+        ['vault', 'items', 'created'],
+      ),
+    );
     if (items.length) {
       const rows = items.map((i) => ({
         item: `${i.vault}/${i.item}`,
@@ -175,23 +200,35 @@ async function listVaults(vault: Vault, json: boolean, ctx: CliContext): Promise
 }
 
 /** `bind`'s bindings: `--bind` texts and/or one `--command TARGET --env NAME -- 'LINE'`. */
-function bindingsToAdd(values: { bind?: string[]; command?: string; env?: string }, commandWords: string[] | undefined): string[] {
+function bindingsToAdd(
+  values: { bind?: string[]; command?: string; env?: string },
+  commandWords: string[] | undefined,
+): string[] {
   const out = (values.bind ?? []).map((b) => formatBinding(parseBinding(b)));
   const wantsCommand = values.command !== undefined || values.env !== undefined || commandWords !== undefined;
   if (wantsCommand) {
     if (values.command === undefined || values.env === undefined || commandWords === undefined) {
-      throw new GatehouseError('usage', 'a command binding needs --command TARGET, --env NAME and -- followed by the command line', { hint: USAGE });
+      throw new GatehouseError(
+        'usage',
+        'a command binding needs --command TARGET, --env NAME and -- followed by the command line',
+        { hint: USAGE },
+      );
     }
     const [line] = commandWords;
     if (line === undefined || commandWords.length !== 1) {
       // Joining words would lose the quoting the agent's command line will have: not exact.
-      throw new GatehouseError('usage', `give the command line as ONE quoted argument after -- (got ${commandWords.length})`, {
-        hint: "e.g. gatehouse vault bind ops/db --command prod --env PGPASSWORD -- 'pg_dump -Fc app' (exactly as the agent will send it)",
-      });
+      throw new GatehouseError(
+        'usage',
+        `give the command line as ONE quoted argument after -- (got ${commandWords.length})`,
+        {
+          hint: "e.g. gatehouse vault bind ops/db --command prod --env PGPASSWORD -- 'pg_dump -Fc app' (exactly as the agent will send it)",
+        },
+      );
     }
     out.push(formatBinding(commandBinding(values.command, values.env, line)));
   }
-  if (out.length === 0) throw new GatehouseError('usage', 'vault bind needs --bind BINDING or --command/--env/--', { hint: USAGE });
+  if (out.length === 0)
+    throw new GatehouseError('usage', 'vault bind needs --bind BINDING or --command/--env/--', { hint: USAGE });
   return out;
 }
 
@@ -209,20 +246,37 @@ async function rekey(ctx: CliContext, allowEmptyStore: boolean, json: boolean): 
       hint: 'check GATEHOUSE_HOME, or DATABASE_URL and GATEHOUSE_PG_SCHEMA for a PostgreSQL store',
     });
   }
-  const newKey = ctx.env.GATEHOUSE_NEW_MASTER_KEY ? decodeKeyText(ctx.env.GATEHOUSE_NEW_MASTER_KEY, 'GATEHOUSE_NEW_MASTER_KEY') : undefined;
+  const newKey = ctx.env.GATEHOUSE_NEW_MASTER_KEY
+    ? decodeKeyText(ctx.env.GATEHOUSE_NEW_MASTER_KEY, 'GATEHOUSE_NEW_MASTER_KEY')
+    : undefined;
   const newPassphrase = ctx.env.GATEHOUSE_NEW_MASTER_PASSPHRASE || undefined;
   const store = await openStore({ ...options, migrate: false, createSchema: false });
   let r: RekeyResult;
   try {
     const pending = await pendingMigrations(store.db);
     if (pending.length > 0) {
-      throw new GatehouseError('conflict', `the store at ${store.description} has ${pending.length} migration(s) not applied (${pending.join(', ')})`, {
-        hint: 'start Gatehouse once with this configuration (any gatehouse command except rekey and doctor applies them), then rekey',
-      });
+      throw new GatehouseError(
+        'conflict',
+        `the store at ${store.description} has ${pending.length} migration(s) not applied (${pending.join(', ')})`,
+        {
+          hint: 'start Gatehouse once with this configuration (any gatehouse command except rekey and doctor applies them), then rekey',
+        },
+      );
     }
-    const keyring = await openKeyring({ home: paths.home, masterKeyFile: paths.masterKeyFile, env: ctx.env, store, create: false, initialize: false });
+    const keyring = await openKeyring({
+      home: paths.home,
+      masterKeyFile: paths.masterKeyFile,
+      env: ctx.env,
+      store,
+      create: false,
+      initialize: false,
+    });
     try {
-      r = await keyring.rekey({ ...(newKey ? { newKey } : {}), ...(newPassphrase ? { newPassphrase } : {}), allowEmptyStore });
+      r = await keyring.rekey({
+        ...(newKey ? { newKey } : {}),
+        ...(newPassphrase ? { newPassphrase } : {}),
+        allowEmptyStore,
+      });
     } finally {
       keyring.close();
     }
@@ -230,9 +284,20 @@ async function rekey(ctx: CliContext, allowEmptyStore: boolean, json: boolean): 
     await store.close();
   }
   if (json) write(ctx.stdout, JSON.stringify({ ...r, store: store.description }));
-  write(ctx.stderr, `master key rotated for the store at ${store.description}: ${r.oldKeyId} -> ${r.newKeyId} (${r.rewrapped.vaultKeys} vault keys, ${r.rewrapped.internalKeys} internal keys re-wrapped; no secret re-encrypted)`);
-  if (r.oldKeyFile) write(ctx.stderr, `the previous key is kept in ${r.oldKeyFile} (mode 0600) to open backups taken before now; delete it when you no longer need them`);
-  else write(ctx.stderr, `now replace ${r.source === 'env' ? 'GATEHOUSE_MASTER_KEY' : 'GATEHOUSE_MASTER_PASSPHRASE'} with the new value everywhere Gatehouse runs; stop other Gatehouse processes before restarting them`);
+  write(
+    ctx.stderr,
+    `master key rotated for the store at ${store.description}: ${r.oldKeyId} -> ${r.newKeyId} (${r.rewrapped.vaultKeys} vault keys, ${r.rewrapped.internalKeys} internal keys re-wrapped; no secret re-encrypted)`,
+  );
+  if (r.oldKeyFile)
+    write(
+      ctx.stderr,
+      `the previous key is kept in ${r.oldKeyFile} (mode 0600) to open backups taken before now; delete it when you no longer need them`,
+    );
+  else
+    write(
+      ctx.stderr,
+      `now replace ${r.source === 'env' ? 'GATEHOUSE_MASTER_KEY' : 'GATEHOUSE_MASTER_PASSPHRASE'} with the new value everywhere Gatehouse runs; stop other Gatehouse processes before restarting them`,
+    );
   return EXIT.ok;
 }
 
@@ -264,13 +329,22 @@ async function readSecret(ctx: CliContext, prompt: string): Promise<string> {
   } else {
     const chunks: Buffer[] = [];
     for await (const c of input) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-    value = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+    value = Buffer.concat(chunks)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
   }
-  if (!value) throw new GatehouseError('invalid_input', 'no value given on stdin', { hint: 'pipe the value in, or type it at the prompt' });
+  if (!value)
+    throw new GatehouseError('invalid_input', 'no value given on stdin', {
+      hint: 'pipe the value in, or type it at the prompt',
+    });
   return value;
 }
 
-function hiddenPrompt(input: Readable & { setRawMode: (on: boolean) => void }, ctx: CliContext, prompt: string): Promise<string> {
+function hiddenPrompt(
+  input: Readable & { setRawMode: (on: boolean) => void },
+  ctx: CliContext,
+  prompt: string,
+): Promise<string> {
   ctx.stderr.write(prompt);
   return new Promise((resolve, reject) => {
     let buf = '';

@@ -15,9 +15,20 @@ export function adminHttpRoutes(endpoints: readonly AdminRoute[]): Route<'admin'
       path: e.path,
       auth: 'admin',
       handler: async (req, res, ctx) => {
-        const body = e.maxBodyBytes > 0 ? await readJsonBody(req, { max: e.maxBodyBytes, owner: ctx.principal.tokenId, holdUntil: res }) : {};
-        if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new GatehouseError('invalid_input', 'the request body must be a JSON object', { hint: 'send {"note": "..."} or nothing' });
-        const answer = await e.handle({ principal: ctx.principal, params: ctx.params, query: ctx.url.searchParams, body: body as Record<string, unknown> });
+        const body =
+          e.maxBodyBytes > 0
+            ? await readJsonBody(req, { max: e.maxBodyBytes, owner: ctx.principal.tokenId, holdUntil: res })
+            : {};
+        if (body === null || typeof body !== 'object' || Array.isArray(body))
+          throw new GatehouseError('invalid_input', 'the request body must be a JSON object', {
+            hint: 'send {"note": "..."} or nothing',
+          });
+        const answer = await e.handle({
+          principal: ctx.principal,
+          params: ctx.params,
+          query: ctx.url.searchParams,
+          body: body as Record<string, unknown>,
+        });
         sendJson(res, 200, answer);
       },
     }),

@@ -6,7 +6,15 @@ import type { HttpOperation, Principal } from '../../gate/index.js';
 import { CallScrub, dropForgedHeaders, fillText, httpTarget } from '../../tools/index.js';
 import type { UpstreamProxyResult } from '../../upstream/index.js';
 // The light face: this route is loaded with the server, before any request needs undici.
-import { checkPath, checkQuery, decodeRequestForGuard, parseContentCodings, readTextualBody, readWhole, UPSTREAM_LIMITS } from '../../upstream/light.js';
+import {
+  checkPath,
+  checkQuery,
+  decodeRequestForGuard,
+  parseContentCodings,
+  readTextualBody,
+  readWhole,
+  UPSTREAM_LIMITS,
+} from '../../upstream/light.js';
 import { scrubbedErrors } from '../http.js';
 import { defineRoute, routeParam, type Route } from '../route.js';
 import type { Runtime } from '../runtime.js';
@@ -51,7 +59,11 @@ async function guardBody(body: Buffer, contentEncoding: string | undefined, cont
   let decodedFrom: string | undefined;
   if (contentEncoding !== undefined && contentEncoding.trim() !== '') {
     const list = parseContentCodings(contentEncoding);
-    bytes = !list.ok ? undefined : list.codings.length === 0 ? body : await decodeRequestForGuard(body, contentEncoding, UPSTREAM_LIMITS.maxDecodedForGuard);
+    bytes = !list.ok
+      ? undefined
+      : list.codings.length === 0
+        ? body
+        : await decodeRequestForGuard(body, contentEncoding, UPSTREAM_LIMITS.maxDecodedForGuard);
     decodedFrom = contentEncoding;
   }
   const encoded = bytes !== body;
@@ -95,21 +107,45 @@ export function gatewayRoute(rt: Runtime): Route<'token'> {
       const pathAndQuery = rawQuery === '' ? path : `${path}?${rawQuery}`;
       // This call's scrubbing: the response stream and any error pass through it.
       const output = new CallScrub(rt.redactor, { pathAndQuery, headers });
-      const call = new GatewayCall(rt, req, res, ctx.principal, output, { kind: 'http', method, path: pathAndQuery, headers });
-      const action = { tool: 'api_request', route: '/gateway', target, guard: call.guard, summary: `${method} /gateway/${target}${pathAndQuery}`, client: ctx.client };
+      const call = new GatewayCall(rt, req, res, ctx.principal, output, {
+        kind: 'http',
+        method,
+        path: pathAndQuery,
+        headers,
+      });
+      const action = {
+        tool: 'api_request',
+        route: '/gateway',
+        target,
+        guard: call.guard,
+        summary: `${method} /gateway/${target}${pathAndQuery}`,
+        client: ctx.client,
+      };
       await scrubbedErrors(output, () =>
-        rt.gate.run(ctx.principal, action, () => call.forward(target, { path, rawQuery, method, signal: ctx.signal, dropHeaders: [APPROVAL_ID_HEADER, ...forged] }), {
-          approvalId,
-          auditFields: (r) => ({ status: r.status }),
-          // INVARIANT: a path or query a direct call could not use is refused here, typed and
-          // audited, before the guard (its own decoding would only answer "approve").
-          completeGuardInput: async () => {
-            checkPath(path);
-            checkQuery(rawQuery);
-            await call.readForGuard();
+        rt.gate.run(
+          ctx.principal,
+          action,
+          () =>
+            call.forward(target, {
+              path,
+              rawQuery,
+              method,
+              signal: ctx.signal,
+              dropHeaders: [APPROVAL_ID_HEADER, ...forged],
+            }),
+          {
+            approvalId,
+            auditFields: (r) => ({ status: r.status }),
+            // INVARIANT: a path or query a direct call could not use is refused here, typed and
+            // audited, before the guard (its own decoding would only answer "approve").
+            completeGuardInput: async () => {
+              checkPath(path);
+              checkQuery(rawQuery);
+              await call.readForGuard();
+            },
+            bindForApproval: () => call.bindForApproval(),
           },
-          bindForApproval: () => call.bindForApproval(),
-        }),
+        ),
       );
     },
   });
@@ -129,7 +165,14 @@ class GatewayCall {
   readonly #output: CallScrub;
   #body: Buffer | undefined;
 
-  constructor(rt: Runtime, req: IncomingMessage, res: ServerResponse, principal: Principal, output: CallScrub, guard: HttpOperation) {
+  constructor(
+    rt: Runtime,
+    req: IncomingMessage,
+    res: ServerResponse,
+    principal: Principal,
+    output: CallScrub,
+    guard: HttpOperation,
+  ) {
     this.#rt = rt;
     this.#req = req;
     this.#res = res;
@@ -140,12 +183,19 @@ class GatewayCall {
 
   /** Reads a textual body (the bytes stay in the token's reading budget until the response is done) and shows it to the guard. */
   async readForGuard(): Promise<void> {
-    const read = await readTextualBody(this.#req, UPSTREAM_LIMITS.maxRequestBytes, { owner: this.#principal.tokenId, holdUntil: this.#res });
+    const read = await readTextualBody(this.#req, UPSTREAM_LIMITS.maxRequestBytes, {
+      owner: this.#principal.tokenId,
+      holdUntil: this.#res,
+    });
     this.#body = read.body;
     this.guard.bodyUnread = read.unread;
     if (!this.#body) return;
     this.#output.agentSent(this.#body.toString('utf8'));
-    const seen = await guardBody(this.#body, this.#req.headers['content-encoding'], this.#req.headers['content-type'] ?? '');
+    const seen = await guardBody(
+      this.#body,
+      this.#req.headers['content-encoding'],
+      this.#req.headers['content-type'] ?? '',
+    );
     if (seen.unread) this.guard.bodyUnread = true;
     if (seen.decodedFrom !== undefined && seen.text !== undefined) this.guard.bodyDecodedFrom = seen.decodedFrom;
     if (seen.bindBytes) this.#bindBytes(this.#body);
@@ -162,9 +212,13 @@ class GatewayCall {
     if (!this.guard.bodyUnread || this.#body) return;
     this.#body = await readWhole(this.#req, UPSTREAM_LIMITS.maxRequestBytes, {
       tooLarge: (limit) =>
-        new GatehouseError('request_too_large', `this request needs a person's approval, and its body is read whole first so the approval covers it: it is over the ${limit}-byte limit`, {
-          hint: 'send a smaller body, or ask an operator to make the call',
-        }),
+        new GatehouseError(
+          'request_too_large',
+          `this request needs a person's approval, and its body is read whole first so the approval covers it: it is over the ${limit}-byte limit`,
+          {
+            hint: 'send a smaller body, or ask an operator to make the call',
+          },
+        ),
       owner: this.#principal.tokenId,
       holdUntil: this.#res,
     });
@@ -178,7 +232,10 @@ class GatewayCall {
   }
 
   /** The exchange, once the gate allowed it: credential and handles filled, the response scrubbed as it streams. */
-  async forward(target: string, r: { path: string; rawQuery: string; method: string; signal: AbortSignal; dropHeaders: string[] }): Promise<UpstreamProxyResult> {
+  async forward(
+    target: string,
+    r: { path: string; rawQuery: string; method: string; signal: AbortSignal; dropHeaders: string[] },
+  ): Promise<UpstreamProxyResult> {
     const t = await httpTarget(this.#rt.ports.targets, target);
     if (t.credential !== undefined) this.#output.filled([t.credential]);
     const dest = { target, host: t.host };
@@ -187,7 +244,10 @@ class GatewayCall {
     // synchronous fill is a lookup. Body handles are filled when the body arrives.
     const filled = new Map<string, string>();
     const headers = this.guard.headers ?? {};
-    const values = r.rawQuery === '' ? Object.values(headers) : [...Object.values(headers), ...new URLSearchParams(r.rawQuery).values()];
+    const values =
+      r.rawQuery === ''
+        ? Object.values(headers)
+        : [...Object.values(headers), ...new URLSearchParams(r.rawQuery).values()];
     for (const v of values) if (v.includes('{{vault:') && !filled.has(v)) filled.set(v, await fillText(fc, v, dest));
     return (await this.#rt.upstream()).proxy(t.spec, t.credential, this.#req, this.#res, {
       path: r.path,
@@ -197,7 +257,9 @@ class GatewayCall {
       fill: filled.size === 0 ? undefined : (v) => filled.get(v) ?? v,
       // A multipart body (files) is sent as read: vault handles are not filled in it, so binary
       // parts are never re-encoded.
-      fillBody: isMultipartForm(mediaTypeOf(this.#req.headers['content-type'])) ? (text) => text : (text) => fillText(fc, text, dest),
+      fillBody: isMultipartForm(mediaTypeOf(this.#req.headers['content-type']))
+        ? (text) => text
+        : (text) => fillText(fc, text, dest),
       scrubHeader: (v) => this.#output.scrub(v),
       // The body is scrubbed chunk by chunk as it streams (secrets split across chunks too).
       responseScrubber: () => this.#output.createScrubber(),

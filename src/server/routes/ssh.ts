@@ -19,13 +19,26 @@ export function sshExecRoute(rt: Runtime): Route<'token'> {
     handler: async (req, res, ctx) => {
       const body = await readJsonBody(req, { owner: ctx.principal.tokenId, holdUntil: res });
       if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-        throw new GatehouseError('invalid_input', 'request body must be a JSON object', { hint: 'send {"command": "..."} with content-type application/json' });
+        throw new GatehouseError('invalid_input', 'request body must be a JSON object', {
+          hint: 'send {"command": "..."} with content-type application/json',
+        });
       }
       const parsed = sshExecInput.safeParse({ ...(body as object), target: routeParam(ctx, 'target') });
-      if (!parsed.success) throw new GatehouseError('invalid_input', `invalid request body: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      if (!parsed.success)
+        throw new GatehouseError(
+          'invalid_input',
+          `invalid request body: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        );
       // The result boundary for this route: the result and any error pass through the call's scrubbing.
       const output = new CallScrub(rt.redactor, parsed.data);
-      const call = { principal: ctx.principal, gate: rt.gate, ports: rt.ports, client: ctx.client, signal: ctx.signal, output };
+      const call = {
+        principal: ctx.principal,
+        gate: rt.gate,
+        ports: rt.ports,
+        client: ctx.client,
+        signal: ctx.signal,
+        output,
+      };
       const result = await scrubbedErrors(output, () => runSshExec(call, parsed.data, 'ssh_exec'));
       sendJson(res, 200, output.scrubValue(result));
     },

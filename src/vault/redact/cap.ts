@@ -61,7 +61,11 @@ export class ScrubCap {
 }
 
 /** Scrubs `chunks` as one stream and returns at most `limit` bytes of the scrubbed output. */
-export function scrubThenCap(scrub: Scrub, chunks: Buffer | Iterable<Buffer | string>, opts: { limit: number; ended: boolean }): CappedBytes {
+export function scrubThenCap(
+  scrub: Scrub,
+  chunks: Buffer | Iterable<Buffer | string>,
+  opts: { limit: number; ended: boolean },
+): CappedBytes {
   const cap = new ScrubCap(scrub, opts.limit);
   // Once the output is past the limit, push() ignores the rest: nothing after it can be shown.
   for (const c of Buffer.isBuffer(chunks) ? [chunks] : chunks) cap.push(c);
@@ -69,7 +73,11 @@ export function scrubThenCap(scrub: Scrub, chunks: Buffer | Iterable<Buffer | st
 }
 
 /** The same for text: at most `limit` UTF-16 code units, cut on a code-point boundary. */
-export function scrubThenCapText(scrub: Scrub, text: string | Iterable<string>, opts: { limit: number; ended: boolean }): CappedText {
+export function scrubThenCapText(
+  scrub: Scrub,
+  text: string | Iterable<string>,
+  opts: { limit: number; ended: boolean },
+): CappedText {
   const s: TextScrubber = scrub.createTextScrubber();
   let out = '';
   for (const c of typeof text === 'string' ? [text] : text) {
@@ -78,7 +86,9 @@ export function scrubThenCapText(scrub: Scrub, text: string | Iterable<string>, 
   }
   // INVARIANT: as above, a source that did not end never has its held tail released.
   if (opts.ended) out += s.end();
-  return out.length > opts.limit ? { text: cutText(out, opts.limit), truncated: true } : { text: out, truncated: !opts.ended };
+  return out.length > opts.limit
+    ? { text: cutText(out, opts.limit), truncated: true }
+    : { text: out, truncated: !opts.ended };
 }
 
 /** Whether buf[k] is a UTF-8 continuation byte (10xxxxxx); past either end it is not. */

@@ -5,7 +5,6 @@
  */
 import { MappedView, MAX_ESCAPE, type Mode, type View } from './views.js';
 
-
 /**
  * The decoders below return the END of the escape at t[i] (or -1 when the text there is literal)
  * and leave its decoded characters in `out`: no object per escape (JSON bodies hold many).
@@ -14,15 +13,59 @@ let out = '';
 
 /** HTML named entities for ASCII punctuation and space (what HTML escapers actually emit). */
 const ENTITIES: Record<string, string> = {
-  amp: '&', AMP: '&', lt: '<', LT: '<', gt: '>', GT: '>', quot: '"', QUOT: '"', apos: "'", nbsp: '\u00a0',
-  excl: '!', num: '#', dollar: '$', percnt: '%', lpar: '(', rpar: ')', ast: '*', midast: '*', plus: '+',
-  comma: ',', period: '.', sol: '/', colon: ':', semi: ';', equals: '=', quest: '?', commat: '@',
-  lsqb: '[', lbrack: '[', bsol: '\\', rsqb: ']', rbrack: ']', Hat: '^', lowbar: '_', UnderBar: '_',
-  grave: '`', DiacriticalGrave: '`', lcub: '{', lbrace: '{', verbar: '|', vert: '|', VerticalLine: '|',
-  rcub: '}', rbrace: '}', tilde: '~', NewLine: '\n', Tab: '\t', hyphen: '\u2010', dash: '\u2010',
+  amp: '&',
+  AMP: '&',
+  lt: '<',
+  LT: '<',
+  gt: '>',
+  GT: '>',
+  quot: '"',
+  QUOT: '"',
+  apos: "'",
+  nbsp: '\u00a0',
+  excl: '!',
+  num: '#',
+  dollar: '$',
+  percnt: '%',
+  lpar: '(',
+  rpar: ')',
+  ast: '*',
+  midast: '*',
+  plus: '+',
+  comma: ',',
+  period: '.',
+  sol: '/',
+  colon: ':',
+  semi: ';',
+  equals: '=',
+  quest: '?',
+  commat: '@',
+  lsqb: '[',
+  lbrack: '[',
+  bsol: '\\',
+  rsqb: ']',
+  rbrack: ']',
+  Hat: '^',
+  lowbar: '_',
+  UnderBar: '_',
+  grave: '`',
+  DiacriticalGrave: '`',
+  lcub: '{',
+  lbrace: '{',
+  verbar: '|',
+  vert: '|',
+  VerticalLine: '|',
+  rcub: '}',
+  rbrace: '}',
+  tilde: '~',
+  NewLine: '\n',
+  Tab: '\t',
+  hyphen: '\u2010',
+  dash: '\u2010',
 };
 
-const hexVal = (c: number): number => (c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1);
+const hexVal = (c: number): number =>
+  c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
 
 /** Reads exactly `n` hex digits at t[i…]; -1 if they are not all there. */
 function readHex(t: string, i: number, n: number): number {
@@ -51,14 +94,22 @@ const validCp = (cp: number) => cp >= 0 && cp <= 0x10ffff && (cp < 0xd800 || cp 
  * as many continuation escapes of the same kind as it needs. An invalid sequence decodes the lead
  * byte alone (as U+00HH in text; in bytes, `%HH` as the raw byte, `\xHH` as U+00HH, JS-style).
  */
-function byteRun(t: string, i: number, mode: Mode, read: (t: string, i: number) => number, width: number, rawBytes: boolean): number {
+function byteRun(
+  t: string,
+  i: number,
+  mode: Mode,
+  read: (t: string, i: number) => number,
+  width: number,
+  rawBytes: boolean,
+): number {
   const lead = read(t, i);
   if (lead < 0) return -1;
   if (lead < 0x80) {
     out = String.fromCharCode(lead);
     return i + width;
   }
-  const need = lead >= 0xc2 && lead <= 0xdf ? 1 : lead >= 0xe0 && lead <= 0xef ? 2 : lead >= 0xf0 && lead <= 0xf4 ? 3 : 0;
+  const need =
+    lead >= 0xc2 && lead <= 0xdf ? 1 : lead >= 0xe0 && lead <= 0xef ? 2 : lead >= 0xf0 && lead <= 0xf4 ? 3 : 0;
   let cp = need === 1 ? lead & 0x1f : need === 2 ? lead & 0x0f : lead & 0x07;
   let k = 1;
   for (; k <= need; k++) {
@@ -76,7 +127,8 @@ function byteRun(t: string, i: number, mode: Mode, read: (t: string, i: number) 
 }
 
 const readPercent = (t: string, i: number): number => (t.charCodeAt(i) === 37 ? readHex(t, i + 1, 2) : -1);
-const readBackslashX = (t: string, i: number): number => (t.charCodeAt(i) === 92 && t.charCodeAt(i + 1) === 120 ? readHex(t, i + 2, 2) : -1);
+const readBackslashX = (t: string, i: number): number =>
+  t.charCodeAt(i) === 92 && t.charCodeAt(i + 1) === 120 ? readHex(t, i + 2, 2) : -1;
 function readOctal(t: string, i: number): number {
   if (t.charCodeAt(i) !== 92 || i + 4 > t.length) return -1;
   const a = t.charCodeAt(i + 1) - 48;
@@ -152,7 +204,10 @@ function htmlEntity(t: string, i: number, mode: Mode): number {
  */
 export function parseEscape(t: string, i: number, mode: Mode): number {
   const c = t.charCodeAt(i);
-  if (c === 37 /* % */) return (t.charCodeAt(i + 1) | 0x20) === 117 /* u */ ? unicodeEscape(t, i, mode) : byteRun(t, i, mode, readPercent, 3, true);
+  if (c === 37 /* % */)
+    return (t.charCodeAt(i + 1) | 0x20) === 117 /* u */
+      ? unicodeEscape(t, i, mode)
+      : byteRun(t, i, mode, readPercent, 3, true);
   if (c === 38 /* & */) return htmlEntity(t, i, mode);
   if (c !== 92 /* \ */ || i + 1 >= t.length) return -1;
   const code = t.charCodeAt(i + 1);
@@ -259,7 +314,13 @@ export function candidatesFor(lit: Uint8Array, shapePunct = ''): RegExp {
 }
 
 /** Every decoded character is relevant (e.g. to list what an agent's text could decode to). */
-export const ALL_RELEVANT: Relevance = { lit: new Uint8Array(0x10000).fill(1), shape: undefined, anchors: undefined, reach: 0, candidates: ANY_ESCAPE };
+export const ALL_RELEVANT: Relevance = {
+  lit: new Uint8Array(0x10000).fill(1),
+  shape: undefined,
+  anchors: undefined,
+  reach: 0,
+  candidates: ANY_ESCAPE,
+};
 
 const isAlnum = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 
@@ -269,7 +330,13 @@ const isAlnum = (c: number) => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (
  * of its characters may still change (`stable`); an escape still incomplete in the tail of a
  * buffer with no relevant escape builds no view: the scanner holds back before it instead.
  */
-export function decodeView(parent: View, mode: Mode, rel: Relevance, final: boolean, force: boolean): Decoded | undefined {
+export function decodeView(
+  parent: View,
+  mode: Mode,
+  rel: Relevance,
+  final: boolean,
+  force: boolean,
+): Decoded | undefined {
   const t = parent.text;
   if (!force && t.indexOf('\\') < 0 && t.indexOf('&') < 0 && t.indexOf('%') < 0) return undefined;
   if (!force && !relevantEscape(t, mode, rel)) return undefined;
@@ -366,13 +433,21 @@ function relevantEscape(t: string, mode: Mode, rel: Relevance): boolean {
  */
 function breakJoins(t: string, i: number, end: number, lit: Uint8Array): boolean {
   let left = i > 0 ? t.charCodeAt(i - 1) : -1;
-  if (left === 59 /* ; */ || (left >= 48 && left <= 57) || (left >= 65 && left <= 70) || (left >= 97 && left <= 102) || left === 125) left = -2; // may end an escape: decide conservatively
+  if (
+    left === 59 /* ; */ ||
+    (left >= 48 && left <= 57) ||
+    (left >= 65 && left <= 70) ||
+    (left >= 97 && left <= 102) ||
+    left === 125
+  )
+    left = -2; // may end an escape: decide conservatively
   const n = t.length;
   let j = end;
   while (j < n && (t.charCodeAt(j) === 32 || t.charCodeAt(j) === 9)) j++;
   const right = j < n ? t.charCodeAt(j) : -1;
   const leftOk = left === -2 || (left >= 0 && (left >= lit.length || lit[left] === 1));
-  const rightOk = right === 92 || right === 38 || right === 37 || (right >= 0 && (right >= lit.length || lit[right] === 1));
+  const rightOk =
+    right === 92 || right === 38 || right === 37 || (right >= 0 && (right >= lit.length || lit[right] === 1));
   return leftOk && rightOk;
 }
 
@@ -422,11 +497,13 @@ function build(t: string, mode: Mode): { text: string; seg: Int32Array; nested: 
     }
     last = esc.end;
   }
-  const text = mode === 'bytes' ? Buffer.from(units.subarray(0, v)).toString('latin1') : bytes ? bytes.toString('utf16le', 0, v * 2) : new TextDecoder('utf-16le').decode(units.subarray(0, v));
+  const text =
+    mode === 'bytes'
+      ? Buffer.from(units.subarray(0, v)).toString('latin1')
+      : bytes
+        ? bytes.toString('utf16le', 0, v * 2)
+        : new TextDecoder('utf-16le').decode(units.subarray(0, v));
   return { text, seg: seg.subarray(0, ns), nested };
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-
-

@@ -35,14 +35,19 @@ export function deriveForms(secret: string): string[] {
       const start = (3 - k) % 3;
       const n = Math.floor((bytes.length - start) / 3);
       if (n <= 0) continue;
-      const mid = bytes.subarray(start, start + 3 * n).toString(variant).replace(/=+$/, '');
+      const mid = bytes
+        .subarray(start, start + 3 * n)
+        .toString(variant)
+        .replace(/=+$/, '');
       if (mid.length >= MIN_DERIVED) out.add(mid);
     }
   }
   // JSON encoders that escape every `/` (PHP's default) are common enough to be a fixed form: the
   // decoded view then is not needed for them (see candidatesFor in views.ts).
   for (const f of [...out]) if (f.includes('/')) out.add(f.replace(/\//g, '\\/'));
-  return [...out].filter((f) => f.length >= MIN_SECRET_LENGTH && (f === secret || f.length >= Math.min(MIN_DERIVED, secret.length)));
+  return [...out].filter(
+    (f) => f.length >= MIN_SECRET_LENGTH && (f === secret || f.length >= Math.min(MIN_DERIVED, secret.length)),
+  );
 }
 
 /**

@@ -53,7 +53,8 @@ const SHAPE_CHARS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
  * near an escaped punctuation character for a shape to be hidden behind it. PEM blocks need no
  * decoded view (the raw PEM shape spans escapes).
  */
-const SHAPE_ANCHORS = /sk[-_]|rk_|gh[pousr]?_|github_pat_|xox[abprse]-|A(?:KIA|SIA|GPA|IDA|ROA|IPA|NPA|NVA)|[Bb]earer|BEARER|[Aa]ccess_?[Kk]ey|ACCESS_?KEY/g;
+const SHAPE_ANCHORS =
+  /sk[-_]|rk_|gh[pousr]?_|github_pat_|xox[abprse]-|A(?:KIA|SIA|GPA|IDA|ROA|IPA|NPA|NVA)|[Bb]earer|BEARER|[Aa]ccess_?[Kk]ey|ACCESS_?KEY/g;
 
 /** `literals` are in the mode's representation (bytes: latin1 strings of UTF-8 bytes). */
 export function compile(literals: Iterable<string>, shapes: readonly Shape[], mode: Mode): Compiled {

@@ -52,7 +52,8 @@ function classesOf(form: string): string {
   if (/[a-z]/.test(form)) cls += 'a-z';
   if (/[A-Z]/.test(form)) cls += 'A-Z';
   // Code units, so lengths match the forms' (and a surrogate is a symbol like any other).
-  for (const c of new Set(form.split('').filter((ch) => !/[0-9A-Za-z]/.test(ch)))) cls += `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+  for (const c of new Set(form.split('').filter((ch) => !/[0-9A-Za-z]/.test(ch))))
+    cls += `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
   return cls;
 }
 

@@ -165,7 +165,8 @@ export class Redactor extends ScrubBase {
     // audiences existed) gets what every redactor did then: every value scrubbed. Anything else
     // that is not an audience is refused.
     const audience = opts?.audience ?? 'operator';
-    if (audience !== 'agent' && audience !== 'operator') throw new TypeError(`unknown redactor audience ${JSON.stringify(audience)}: 'agent' or 'operator'`);
+    if (audience !== 'agent' && audience !== 'operator')
+      throw new TypeError(`unknown redactor audience ${JSON.stringify(audience)}: 'agent' or 'operator'`);
     this.audience = audience;
     this.#shapes = [...(opts?.builtins === false ? [] : BUILTIN_SHAPES), ...customShapes(opts?.patterns ?? [])];
   }

@@ -37,7 +37,11 @@ export const BUILTIN_SHAPES: readonly Shape[] = [
   { name: 'anthropic', src: `${B}sk-ant-[A-Za-z0-9_-]{16,250}`, replace: prefixed(7) },
   { name: 'openai', src: `${B}sk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{16,250}`, replace: prefixed(3) },
   { name: 'stripe', src: `${B}(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,250}`, replace: prefixed(8) },
-  { name: 'aws-access-key', src: '(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}(?![A-Z0-9])', replace: prefixed(4) },
+  {
+    name: 'aws-access-key',
+    src: '(?<![A-Z0-9])(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}(?![A-Z0-9])',
+    replace: prefixed(4),
+  },
   {
     // Secret keys have no prefix: only scrubbed next to a name that says what they are.
     name: 'aws-secret-key',
@@ -47,10 +51,18 @@ export const BUILTIN_SHAPES: readonly Shape[] = [
     // The key, 40 characters, each `/` possibly escaped as `\/` (JSON from PHP).
     replace: (m) => m.replace(/(?:[A-Za-z0-9+=]|\\?\/){40}$/, '***'),
   },
-  { name: 'github', src: '(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{30,250}|github_pat_[A-Za-z0-9_]{22,250})', replace: (m) => m.slice(0, m.startsWith('github_pat_') ? 11 : 4) + '***' },
+  {
+    name: 'github',
+    src: '(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{30,250}|github_pat_[A-Za-z0-9_]{22,250})',
+    replace: (m) => m.slice(0, m.startsWith('github_pat_') ? 11 : 4) + '***',
+  },
   { name: 'gatehouse-token', src: '(?<![A-Za-z0-9_])gh_[A-Za-z0-9_-]{16,250}', replace: prefixed(3) },
   { name: 'slack', src: `${B}xox[abprse]-[A-Za-z0-9-]{10,250}`, replace: prefixed(5) },
-  { name: 'bearer', src: '(?<![A-Za-z0-9_])[Bb][Ee][Aa][Rr][Ee][Rr][ \\t]{1,4}(?:[A-Za-z0-9._~+=-]|\\\\?/){8,250}', replace: (m) => cutText(m, 6) + ' ***' },
+  {
+    name: 'bearer',
+    src: '(?<![A-Za-z0-9_])[Bb][Ee][Aa][Rr][Ee][Rr][ \\t]{1,4}(?:[A-Za-z0-9._~+=-]|\\\\?/){8,250}',
+    replace: (m) => cutText(m, 6) + ' ***',
+  },
 ];
 
 /** Validates and converts custom patterns; refuses backreferences (they break the combined regex). */
@@ -60,7 +72,9 @@ export function customShapes(patterns: readonly CustomPattern[]): Shape[] {
       throw new GatehouseError('config_invalid', 'a redaction pattern needs a name and a pattern');
     }
     if (/\\[1-9]|\\k</.test(p.pattern)) {
-      throw new GatehouseError('config_invalid', `redaction pattern ${p.name} uses a backreference`, { hint: 'rewrite it without \\1 or \\k<name>' });
+      throw new GatehouseError('config_invalid', `redaction pattern ${p.name} uses a backreference`, {
+        hint: 'rewrite it without \\1 or \\k<name>',
+      });
     }
     try {
       // Also rejects a pattern that can match the empty string, which would scrub nothing useful.

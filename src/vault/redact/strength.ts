@@ -50,8 +50,31 @@ const COMMON_WORDS = new Set(
     'secure security database server prod production staging dev develop system service token key'
   ).split(' '),
 );
-const KEYBOARD_ROWS = ['qwertyuiop', 'asdfghjkl', 'zxcvbnm', '1234567890', '!@#$%^&*()', 'qazwsxedcrfvtgbyhnujmikolp', '1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p'];
-const LEET: Record<string, string> = { '@': 'a', '4': 'a', '8': 'b', '(': 'c', '3': 'e', '6': 'g', '1': 'l', '!': 'i', '0': 'o', '$': 's', '5': 's', '7': 't', '+': 't', '2': 'z' };
+const KEYBOARD_ROWS = [
+  'qwertyuiop',
+  'asdfghjkl',
+  'zxcvbnm',
+  '1234567890',
+  '!@#$%^&*()',
+  'qazwsxedcrfvtgbyhnujmikolp',
+  '1qaz2wsx3edc4rfv5tgb6yhn7ujm8ik9ol0p',
+];
+const LEET: Record<string, string> = {
+  '@': 'a',
+  '4': 'a',
+  '8': 'b',
+  '(': 'c',
+  '3': 'e',
+  '6': 'g',
+  '1': 'l',
+  '!': 'i',
+  '0': 'o',
+  $: 's',
+  '5': 's',
+  '7': 't',
+  '+': 't',
+  '2': 'z',
+};
 const SEPARATORS = new Set([' ', '-', '_', '.', ',', '/', ':', ';', '+', '|']);
 
 interface Match {
@@ -121,7 +144,8 @@ function estimate(value: string, repeats: boolean): number {
 /** log2 of the character pool a brute-force attacker would need for this value. */
 function poolBits(chars: string[]): number {
   const s = chars.join('');
-  if (/^[0-9a-f]+$/.test(s) || /^[0-9A-F]+$/.test(s)) return /[a-fA-F]/.test(s) && /[0-9]/.test(s) ? 4 : Math.log2(/[0-9]/.test(s) ? 10 : 26);
+  if (/^[0-9a-f]+$/.test(s) || /^[0-9A-F]+$/.test(s))
+    return /[a-fA-F]/.test(s) && /[0-9]/.test(s) ? 4 : Math.log2(/[0-9]/.test(s) ? 10 : 26);
   let size = 0;
   if (/[a-z]/.test(s)) size += 26;
   if (/[A-Z]/.test(s)) size += 26;
@@ -162,7 +186,8 @@ function addWord(chars: string[], start: number, end: number, out: Match[]): voi
   const word = chars.slice(start, end).join('');
   const low = word.toLowerCase();
   const caps = word === low ? 0 : 1;
-  if (low.length >= 3 && wordLike(low)) out.push({ start, end, bits: 16 * Math.max(1, Math.round(low.length / 6)) + caps });
+  if (low.length >= 3 && wordLike(low))
+    out.push({ start, end, bits: 16 * Math.max(1, Math.round(low.length / 6)) + caps });
 }
 
 /** Common password words anywhere (`mysummer`, `adminuser`, `P@ssw0rd` once read as letters). */
@@ -173,7 +198,8 @@ function dictionaryMatches(chars: string[], out: Match[]): void {
     let w = '';
     for (let b = a; b < Math.min(low.length, a + 16) && isLetter(low[b]); b++) {
       w += low[b];
-      if (w.length >= 3 && COMMON_WORDS.has(w)) out.push({ start: a, end: b + 1, bits: 6 + (chars[a] !== low[a] ? 1 : 0) });
+      if (w.length >= 3 && COMMON_WORDS.has(w))
+        out.push({ start: a, end: b + 1, bits: 6 + (chars[a] !== low[a] ? 1 : 0) });
     }
   }
 }
@@ -231,7 +257,8 @@ function digitMatches(chars: string[], out: Match[]): void {
         if (y >= 1900 && y <= 2099) out.push({ start: a, end: a + 4, bits: 7 });
       }
     }
-    if ((j - i === 6 || j - i === 8) && looksLikeDate(chars.slice(i, j).join(''))) out.push({ start: i, end: j, bits: 15 });
+    if ((j - i === 6 || j - i === 8) && looksLikeDate(chars.slice(i, j).join('')))
+      out.push({ start: i, end: j, bits: 15 });
     i = j;
   }
 }
@@ -242,8 +269,16 @@ function looksLikeDate(d: string): boolean {
   const two = (i: number) => d.substring(i, i + 2);
   const readings: [string, string][] =
     d.length === 8
-      ? [[two(4), two(6)], [two(2), two(0)], [two(0), two(2)]]
-      : [[two(2), two(4)], [two(2), two(0)], [two(0), two(2)]];
+      ? [
+          [two(4), two(6)],
+          [two(2), two(0)],
+          [two(0), two(2)],
+        ]
+      : [
+          [two(2), two(4)],
+          [two(2), two(0)],
+          [two(0), two(2)],
+        ];
   return readings.some(([m, day]) => Number(m) >= 1 && Number(m) <= 12 && Number(day) >= 1 && Number(day) <= 31);
 }
 

@@ -4,7 +4,6 @@
  */
 import { MappedView, MAX_ESCAPE, type View } from './views.js';
 
-
 /** What the chain builder needs from the compiled literals. */
 export interface WrapIndex {
   /** Characters that occur in some literal (never CR or LF). */
@@ -92,7 +91,10 @@ export function wrapChains(parent: View, w: WrapIndex, final: boolean): Chains {
       const limit = chainIndex(pieces, upTo, str.length);
       for (let j = Math.max(0, limit - (w.maxLit - 1)); j <= limit; j++) {
         if (j === limit || w.isPrefix(str.slice(j, limit))) {
-          hold = Math.min(hold, j === limit && upTo !== Infinity ? parent.source(upTo, upTo + 1)[0] : chainSource(pieces, j, parent));
+          hold = Math.min(
+            hold,
+            j === limit && upTo !== Infinity ? parent.source(upTo, upTo + 1)[0] : chainSource(pieces, j, parent),
+          );
           break;
         }
       }
@@ -162,7 +164,8 @@ function chainIndex(pieces: Array<[number, number]>, p: number, len: number): nu
 }
 
 function crossesGram(str: string, join: number, grams: Uint8Array): boolean {
-  for (let s = Math.max(0, join - GRAM + 1); s < join && s + GRAM <= str.length; s++) if (gramHit(grams, gramHash(str, s))) return true;
+  for (let s = Math.max(0, join - GRAM + 1); s < join && s + GRAM <= str.length; s++)
+    if (gramHit(grams, gramHash(str, s))) return true;
   return false;
 }
 
