@@ -2159,43 +2159,34 @@ function redisCheck(a: Args): string | undefined {
   return `redis-cli ${cmd} changes data or configuration`;
 }
 
+/** Options of `gh … list/view` that take the next word as their value (not the operand). */
+const GH_LIST_OPTS = [
+  '-R',
+  '--repo',
+  '-L',
+  '--limit',
+  '-s',
+  '--state',
+  '-A',
+  '--author',
+  '-a',
+  '--assignee',
+  '-l',
+  '--label',
+  '-S',
+  '--search',
+  '-m',
+  '--milestone',
+  '-q',
+  '--jq',
+  '-t',
+  '--template',
+] as const;
+
 function ghSubs(): Record<string, Spec> {
   const listView = (what: string, ok: RegExp): Spec => ({
     check: (a) =>
-      ok.test(
-        operand(
-          a,
-          0,
-          set(
-            '-R',
-            '--repo',
-            '-L',
-            '--limit',
-            '-s',
-            '--state',
-            '-A',
-            '--author',
-            '-a',
-            '--assignee',
-            '-l',
-            '--label',
-            '-S',
-            '--search',
-            '-m',
-            '--milestone',
-            '-q',
-            '--jq',
-            '-t',
-            '--template',
-            '-B',
-            '--base',
-            '-H',
-            '--head',
-            '-b',
-            '--branch',
-          ),
-        ) ?? '',
-      )
+      ok.test(operand(a, 0, set(...GH_LIST_OPTS, '-B', '--base', '-H', '--head', '-b', '--branch')) ?? '')
         ? undefined
         : `gh ${what} ${operand(a) ?? ''} changes GitHub`,
   });
@@ -2208,35 +2199,7 @@ function ghSubs(): Record<string, Spec> {
     search: R,
     issue: spec({
       check: (a) =>
-        /^(list|view|status)$/.test(
-          operand(
-            a,
-            0,
-            set(
-              '-R',
-              '--repo',
-              '-L',
-              '--limit',
-              '-s',
-              '--state',
-              '-A',
-              '--author',
-              '-a',
-              '--assignee',
-              '-l',
-              '--label',
-              '-S',
-              '--search',
-              '-m',
-              '--milestone',
-              '-q',
-              '--jq',
-              '-t',
-              '--template',
-              '--issue-repo',
-            ),
-          ) ?? '',
-        ) ||
+        /^(list|view|status)$/.test(operand(a, 0, set(...GH_LIST_OPTS, '--issue-repo')) ?? '') ||
         (a.t.includes('develop') && hasOpt(a, /^(-l|--list)$/))
           ? undefined
           : 'gh issue changes GitHub',

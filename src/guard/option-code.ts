@@ -151,7 +151,8 @@ export function gitConfigCommand(key: string, value: string): string | undefined
   return value;
 }
 
-const GIT_VALUE_OPTS = [
+/** git's global options that take the next word as their value (before the subcommand). */
+export const GIT_VALUE_OPTS = [
   '-C',
   '-c',
   '--git-dir',

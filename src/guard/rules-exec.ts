@@ -1,6 +1,7 @@
 import { subcommand, type View } from './argv.js';
 import { globToRegExp } from './glob.js';
-import { EX_INTERPRETER, exShell, gdbShell } from './option-code.js';
+import { INTERPRETER_VALUE_OPTS } from './interpreter-options.js';
+import { EX_INTERPRETER, exShell, gdbShell, GIT_VALUE_OPTS } from './option-code.js';
 import { normalizePath } from './paths.js';
 import type { RuleEnv } from './rules-fs.js';
 import { finding, type Finding } from './types.js';
@@ -110,38 +111,6 @@ export function sourceRule(v: View, env: RuleEnv): Finding[] {
 }
 
 /* ---------------- interpreters ---------------- */
-
-/** Options of each interpreter that take the next word as their value (so it is not the script). */
-export const INTERPRETER_VALUE_OPTS: Record<string, readonly string[]> = {
-  python: ['-W', '-X', '-Q'],
-  node: [
-    '-r',
-    '--require',
-    '--import',
-    '--loader',
-    '--experimental-loader',
-    '-C',
-    '--conditions',
-    '--input-type',
-    '--title',
-    '--env-file',
-    '--inspect-port',
-    '--stack-size',
-  ],
-  perl: ['-I', '-M', '-m', '-x'],
-  ruby: ['-I', '-r', '-C', '-E', '-F'],
-  php: ['-c', '-d', '-z', '-t', '-S'],
-  lua: ['-l'],
-  Rscript: ['--default-packages'],
-  pwsh: [
-    '-ExecutionPolicy',
-    '-WorkingDirectory',
-    '-ConfigurationName',
-    '-OutputFormat',
-    '-InputFormat',
-    '-WindowStyle',
-  ],
-};
 
 /** Options that load code from a module besides the script (`node -r ./x`, `ruby -r ./x`, `lua -l x`, `perl -M./x`). */
 const LOADS_CODE: Record<string, RegExp> = {
@@ -584,16 +553,7 @@ export function optionCommandRule(v: View, env: RuleEnv): Finding[] {
       break;
     }
     case 'git': {
-      const { sub, index } = subcommand(a, [
-        '-C',
-        '-c',
-        '--git-dir',
-        '--work-tree',
-        '--namespace',
-        '--exec-path',
-        '--config-env',
-        '--super-prefix',
-      ]);
+      const { sub, index } = subcommand(a, GIT_VALUE_OPTS);
       const rest = a.slice(index + 1);
       const r = rest.map((w) => w.text);
       if (t.some((x) => /^--exec-path=?/.test(x)) && !t.includes('--exec-path'))

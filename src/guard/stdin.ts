@@ -1,5 +1,6 @@
 import { parseOpts, texts, type View } from './argv.js';
 import type { SimpleCommand } from './extract.js';
+import { INTERPRETER_VALUE_OPTS } from './interpreter-options.js';
 import { INTERPRETERS } from './rules-sys.js';
 import { SHELLS } from './wrappers.js';
 
@@ -58,26 +59,6 @@ function shellReadsStdin(args: readonly string[]): boolean {
   return true;
 }
 
-/** Options of each interpreter that take the next word as their value (so it is not the script). */
-const VALUE_OPTS: Record<string, readonly string[]> = {
-  python: ['-W', '-X', '-Q'],
-  node: [
-    '-r',
-    '--require',
-    '--import',
-    '--loader',
-    '--experimental-loader',
-    '-C',
-    '--conditions',
-    '--input-type',
-    '--title',
-    '--env-file',
-  ],
-  perl: ['-I', '-M', '-m', '-x'],
-  ruby: ['-I', '-r', '-C', '-E', '-F'],
-  php: ['-c', '-d', '-z'],
-  lua: ['-l'],
-};
 /** Options after which an interpreter reads more code from stdin even when it has a script. */
 const INTERACTIVE_AFTER: Record<string, RegExp> = {
   python: /^-[A-Za-z]*i/,
@@ -94,7 +75,7 @@ function interpreterReadsStdin(prog: string, args: readonly string[]): boolean {
     .replace(/^pypy$/, 'python')
     .replace(/^nodejs$/, 'node')
     .replace(/^luajit$/, 'lua');
-  const values = VALUE_OPTS[base] ?? [];
+  const values = INTERPRETER_VALUE_OPTS[base] ?? [];
   const interactive = INTERACTIVE_AFTER[base];
   if (interactive && args.some((a) => interactive.test(a))) return true;
   for (let i = 0; i < args.length; i++) {
