@@ -1,4 +1,4 @@
-/** How a token's approvals are obtained (mirrors `ApprovalMode` in src/gate, which depends on us). */
+/** How a token's approvals are obtained (the gate imports this; it is declared nowhere else). */
 export type ApprovalMode = 'out-of-band' | 'totp' | 'elicitation';
 
 /** Who decided, through what. `api` is the admin HTTP API; `totp` a person who typed a code. */

@@ -19,7 +19,6 @@ export {
   type TokenInfo,
   type TokenServiceOptions,
   type Principal,
-  type ApprovalMode,
   type CreateTokenOptions,
 } from './tokens.js';
 export { parseGrant, formatGrant, isGranted, grantedNames, type Grant, type GrantKind } from './grants.js';

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { cutText, GatehouseError, log, type MacField, rowMac, rowMacValid } from '../core/index.js';
+import type { ApprovalMode } from '../approvals/index.js';
 import type { Store } from '../store/index.js';
 import { formatGrant, parseGrant, type Grant } from './grants.js';
 
@@ -8,8 +9,6 @@ export const TOKEN_PREFIX = 'gh_';
 const TOKEN_FORMAT = /^gh_[A-Za-z0-9_-]{43}$/;
 /** How long an authenticated token is trusted before the store is asked again (revocation bound). */
 export const TOKEN_CACHE_MS = 1000;
-
-export type ApprovalMode = 'elicitation' | 'out-of-band' | 'totp';
 
 export interface TokenInfo {
   id: string;

@@ -1,11 +1,10 @@
 import type { Transform } from 'node:stream';
-import { GatehouseError, toGatehouseError, type OutputScrub } from '../core/index.js';
+import { GatehouseError, toGatehouseError, type FlushableRewriter, type OutputScrub } from '../core/index.js';
 import {
   GUESS_WINDOW_MAX,
   guessWindows,
   isGuessable,
   scrubThenCap,
-  type ChunkScrubber,
   type Redactor,
   type Scrub,
 } from '../vault/index.js';
@@ -71,7 +70,7 @@ export class CallScrub implements Scrub, OutputScrub {
   scrub(text: string): string {
     return this.#current.scrub(text);
   }
-  createScrubber(): ChunkScrubber {
+  createScrubber(): FlushableRewriter {
     return this.#current.createScrubber();
   }
   createTextScrubber(): ReturnType<Scrub['createTextScrubber']> {

@@ -15,7 +15,7 @@ export { checkAddress, type AddressVerdict } from './address-policy.js';
 export { resolveAllowedAddress, type LookupAddress, type LookupFunction } from './safe-connector.js';
 export { UpstreamPool, type UpstreamPoolOptions } from './pool.js';
 export type { UpstreamRequestOptions, UpstreamResponse } from './request.js';
-export type { ResponseScrubber, UpstreamProxyOptions, UpstreamProxyResult } from './proxy.js';
+export type { UpstreamProxyOptions, UpstreamProxyResult } from './proxy.js';
 export { hopAsRequest, type HopVerdict, type JudgeHop, type RedirectHop } from './redirect.js';
 export {
   parseContentCodings,

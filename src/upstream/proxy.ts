@@ -30,9 +30,6 @@ import { pump } from './pump.js';
 import { prepareRequestBody } from './request-body.js';
 import type { ResolvedTarget } from './target-spec.js';
 
-/** Incremental scrubbing of a byte stream: THE chunk-rewriter contract of src/core/streams.ts. */
-export type ResponseScrubber = ChunkRewriter;
-
 export interface UpstreamProxyOptions {
   /** Path under the target's base path (the part after /gateway/:target). */
   path: string;
@@ -63,7 +60,7 @@ export interface UpstreamProxyOptions {
    * each body chunk as it arrives, without a stream stage. The cheap way to redact a body. Header
    * bytes that are not printable ASCII are scrubbed with it too.
    */
-  responseScrubber?: () => ResponseScrubber;
+  responseScrubber?: () => ChunkRewriter;
   /** A fresh Transform per response (applied after `responseScrubber` when both are given). */
   responseTransform?: () => Transform;
   /** Extra incoming header names never forwarded (e.g. the gateway's own token header). */
@@ -371,7 +368,7 @@ type HeaderLines = ReturnType<typeof headerLines>;
 interface ResponseHead {
   headers: Record<string, string>;
   decoders: Transform[];
-  scrubber: ResponseScrubber | null;
+  scrubber: ChunkRewriter | null;
   transform: Transform | undefined;
   /** The upstream declared a length (so the client gets an exact one, recomputed after scrubbing). */
   upstreamDeclared: boolean;
@@ -416,11 +413,11 @@ function responseHead(
 
 /** Scrub stage: each chunk through the caller's chunk rewriter; its held tail goes out at the end. */
 class ScrubStage implements BodyPath {
-  readonly #rewriter: ResponseScrubber;
+  readonly #rewriter: ChunkRewriter;
   readonly #fail: (e: unknown) => void;
   readonly #next: CapStage;
 
-  constructor(rewriter: ResponseScrubber, fail: (e: unknown) => void, next: CapStage) {
+  constructor(rewriter: ChunkRewriter, fail: (e: unknown) => void, next: CapStage) {
     this.#rewriter = rewriter;
     this.#fail = fail;
     this.#next = next;

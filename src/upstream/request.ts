@@ -12,7 +12,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, type ChunkRewriter } from '../core/index.js';
 import { decoderChain, responseCodingsOrThrow } from './content-coding.js';
 import { startDeadline } from './deadline.js';
 import {
@@ -29,7 +29,6 @@ import { positive, UPSTREAM_LIMITS } from './limits.js';
 import { mapUpstreamError } from './map-error.js';
 import type { QueryInput } from './path-safety.js';
 import { prepare, requestPath, withQueryCredential } from './prepare.js';
-import type { ResponseScrubber } from './proxy.js';
 import { judgeOrThrow, REDIRECT_STATUSES, redirectTarget, type JudgeHop } from './redirect.js';
 import { requestTooLarge } from './request-body.js';
 import type { ResolvedTarget } from './target-spec.js';
@@ -65,7 +64,7 @@ export interface UpstreamRequestOptions {
    * A fresh chunk scrubber per response (the vault redactor's `createScrubber`). When given, the
    * body is scrubbed as it is read, before the size cut, and header bytes are scrubbed with it too.
    */
-  responseScrubber?: () => ResponseScrubber;
+  responseScrubber?: () => ChunkRewriter;
 }
 
 export interface UpstreamResponse {
@@ -88,7 +87,7 @@ const SCRUB_READ_SLACK = 1024 * 1024;
 async function readCapped(
   body: Readable,
   max: number,
-  scrubber: ResponseScrubber | null,
+  scrubber: ChunkRewriter | null,
 ): Promise<{ body: Buffer; truncated: boolean }> {
   const chunks: Buffer[] = [];
   let size = 0;

@@ -34,15 +34,7 @@ export {
   type ShellUse,
 } from './bindings.js';
 export { parseFieldRef, type FieldRef } from './names.js';
-export {
-  Redactor,
-  REDACTED,
-  type Audience,
-  type RedactorOptions,
-  type ChunkScrubber,
-  type TextScrubber,
-  type Scrub,
-} from './redact/redactor.js';
+export { Redactor, REDACTED, type Audience, type RedactorOptions, type Scrub } from './redact/redactor.js';
 export { isGuessable } from './redact/strength.js';
 export { guessWindows, GUESS_WINDOW_MAX } from './redact/guess.js';
 export { ScrubCap, scrubThenCap, scrubThenCapText, type CappedBytes, type CappedText } from './redact/cap.js';

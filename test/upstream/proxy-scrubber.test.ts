@@ -6,20 +6,15 @@
 import http from 'node:http';
 import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GatehouseError } from '../../src/core/index.js';
-import {
-  UpstreamPool,
-  type HttpTargetSpec,
-  type ResponseScrubber,
-  type UpstreamProxyOptions,
-} from '../../src/upstream/index.js';
+import { GatehouseError, type ChunkRewriter } from '../../src/core/index.js';
+import { UpstreamPool, type HttpTargetSpec, type UpstreamProxyOptions } from '../../src/upstream/index.js';
 import { echoHandler, startProxyGateway, startServer, type TestServer } from './servers.js';
 
 const SECRET = 'sk-SCRUB-SECRET-0123456789';
 const PAD = `: ${'x'.repeat(40)}\n\n`;
 
 /** Replaces SECRET, holding back a possible partial match at the end of each chunk. */
-function scrubber(): ResponseScrubber {
+function scrubber(): ChunkRewriter {
   let held = '';
   const cut = (text: string, final: boolean) => {
     const s = text.split(SECRET).join('[REDACTED]');

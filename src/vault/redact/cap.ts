@@ -4,8 +4,8 @@
  * straddles the cut, all but its last characters (issue 13 item 5); so the channel reads a little
  * past its limit (`holdBack()`), scrubs as a stream, and cuts the SCRUBBED output.
  */
-import { cutText } from '../../core/index.js';
-import type { ChunkScrubber, Scrub, TextScrubber } from './redactor.js';
+import { cutText, type FlushableRewriter, type TextRewriter } from '../../core/index.js';
+import type { Scrub } from './redactor.js';
 
 export interface CappedBytes {
   /** Scrubbed output, at most `limit` bytes, never ending inside a UTF-8 sequence. */
@@ -26,7 +26,7 @@ export interface CappedText {
  */
 export class ScrubCap {
   readonly readLimit: number;
-  readonly #scrubber: ChunkScrubber;
+  readonly #scrubber: FlushableRewriter;
   readonly #parts: Buffer[] = [];
   #out = 0;
   #read = 0;
@@ -78,7 +78,7 @@ export function scrubThenCapText(
   text: string | Iterable<string>,
   opts: { limit: number; ended: boolean },
 ): CappedText {
-  const s: TextScrubber = scrub.createTextScrubber();
+  const s: TextRewriter = scrub.createTextScrubber();
   let out = '';
   for (const c of typeof text === 'string' ? [text] : text) {
     out += s.push(c);

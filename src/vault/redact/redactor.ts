@@ -26,19 +26,14 @@ export interface RedactorOptions {
   builtins?: boolean;
 }
 
-/** A byte-stream scrubber (THE chunk-rewriter contract of core/streams.ts, plus `flush`). */
-export type ChunkScrubber = FlushableRewriter;
-/** The same over JS strings. */
-export type TextScrubber = TextRewriter;
-
 /** What every scrubbing set offers: the base redactor and its per-action overlays alike. */
 export interface Scrub {
   /** Scrubs a whole text (every view; see views.ts). */
   scrub(text: string): string;
   /** A byte-stream scrubber: pushes return what is final, `end()` the rest, `flush()` ends and keeps going. */
-  createScrubber(): ChunkScrubber;
+  createScrubber(): FlushableRewriter;
   /** The same over JS strings (e.g. a session's text buffer). */
-  createTextScrubber(): TextScrubber;
+  createTextScrubber(): TextRewriter;
   /** A Transform that scrubs a byte stream, including secrets split across chunks. */
   createScrubStream(): Transform;
   /**
@@ -61,7 +56,7 @@ abstract class ScrubBase implements Scrub {
     return apply(text, scan(c, text, true).spans);
   }
 
-  createScrubber(): ChunkScrubber {
+  createScrubber(): FlushableRewriter {
     let held = '';
     const all = (): Buffer => {
       const c = this.compiled('bytes');
@@ -82,7 +77,7 @@ abstract class ScrubBase implements Scrub {
     };
   }
 
-  createTextScrubber(): TextScrubber {
+  createTextScrubber(): TextRewriter {
     let held = '';
     const all = (): string => {
       const out = apply(held, scan(this.compiled('text'), held, true).spans);
