@@ -47,7 +47,7 @@ export function sqliteAuditWriter(
   opts: { sync?: DurableSync } = {},
 ): SqliteAuditWriter {
   const commit = sqliteBatchWriter(handle, key);
-  // Settled on the first batch. PRAGMA setters are run each time through `handle.pragma`, never as
+  // Settled on the first batch. PRAGMA setters are run each time through `handle.exec`, never as
   // prepared statements: SQLite applies a setter while compiling it, so preparing `synchronous =
   // NORMAL` and then its restore left the level unchanged and made the first relaxed run a no-op.
   // They run outside any transaction (SQLite refuses a change of the safety level inside one).
@@ -62,8 +62,8 @@ export function sqliteAuditWriter(
     const level = Number(handle.pragma('synchronous', { simple: true }));
     if (!opts.sync) walFile = new WalFileSync(handle.name);
     return (mode = {
-      relaxed: 'synchronous = NORMAL',
-      restore: `synchronous = ${level}`,
+      relaxed: 'PRAGMA synchronous = NORMAL;',
+      restore: `PRAGMA synchronous = ${level};`,
       sync: opts.sync ?? walFile!.sync,
     });
   };
@@ -72,13 +72,12 @@ export function sqliteAuditWriter(
   // retried here, asynchronously, for as long as the connection's busy timeout allows.
   const lockWaitMs = Number(handle.pragma('busy_timeout', { simple: true })) || OPEN_TRANSACTION_WAIT_MS;
   const commitNow = (records: ChainedRecord[], blobs: BlobWrite[], m: NonNullable<typeof mode> | null): number[] => {
-    handle.pragma('busy_timeout = 0');
-    if (m) handle.pragma(m.relaxed);
+    // One exec each side (no statement objects): SQLite applies each setter as it compiles it.
+    handle.exec(`PRAGMA busy_timeout = 0; ${m?.relaxed ?? ''}`);
     try {
       return commit(records, blobs);
     } finally {
-      if (m) handle.pragma(m.restore);
-      handle.pragma(`busy_timeout = ${lockWaitMs}`);
+      handle.exec(`${m?.restore ?? ''} PRAGMA busy_timeout = ${lockWaitMs};`);
     }
   };
   // Commits that have happened, and how many of them a finished flush covers. A flush covers every

@@ -22,9 +22,26 @@ const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
 const ESSENCE = new RegExp(`^[ \\t]*(${TOKEN})/(${TOKEN})`);
 const PARAM = new RegExp(`;[ \\t]*(${TOKEN})[ \\t]*=[ \\t]*(?:"((?:[^"\\\\]|\\\\.)*)"|([^;]*))`, 'g');
 
-/** The media type a Content-Type value names, or undefined when it names none. */
+/**
+ * The media type a Content-Type value names, or undefined when it names none. A service sees the
+ * same few values on every request, so parses are remembered (bounded; the result is frozen).
+ */
 export function mediaTypeOf(contentType: string | undefined): MediaType | undefined {
   if (contentType === undefined) return undefined;
+  if (contentType.length > 200) return parse(contentType); // long values are not kept
+  const known = parsed.get(contentType);
+  if (known !== undefined) return known ?? undefined;
+  const m = parse(contentType);
+  const oldest = parsed.size >= PARSES_KEPT ? parsed.keys().next() : undefined;
+  if (oldest && !oldest.done) parsed.delete(oldest.value);
+  parsed.set(contentType, m ?? null);
+  return m;
+}
+
+const PARSES_KEPT = 256;
+const parsed = new Map<string, MediaType | null>();
+
+function parse(contentType: string): MediaType | undefined {
   const m = ESSENCE.exec(contentType);
   if (!m?.[1] || !m[2]) return undefined;
   const type = m[1].toLowerCase();
@@ -35,7 +52,7 @@ export function mediaTypeOf(contentType: string | undefined): MediaType | undefi
     const quoted = p[2];
     params.push([name, quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : (p[3] ?? '').trim()]);
   }
-  return { essence: `${type}/${subtype}`, type, subtype, params };
+  return Object.freeze({ essence: `${type}/${subtype}`, type, subtype, params: Object.freeze(params) });
 }
 
 /** Every value of parameter `name` (lower-case), in order: a type may (wrongly) carry two charsets. */

@@ -93,4 +93,12 @@ describe('isGuessable', () => {
     expect(isGuessable('a'.repeat(100_000))).toBe(true);
     expect(isGuessable('x9'.repeat(50_000))).toBe(true);
   });
+
+  it('gives the same verdict from memory as computed, also after many other values pushed it out', () => {
+    const strong = randomUUID() + randomUUID();
+    expect([isGuessable('P@ssw0rd2024!'), isGuessable(strong)]).toEqual([true, false]);
+    for (let i = 0; i < 3000; i++) isGuessable(`${i}-${randomUUID()}`);
+    expect([isGuessable('P@ssw0rd2024!'), isGuessable(strong)]).toEqual([true, false]);
+    expect([isGuessable('P@ssw0rd2024!'), isGuessable(strong)]).toEqual([true, false]);
+  });
 });

@@ -35,9 +35,20 @@ export const MIN_STRONG_LENGTH = 12;
 export const MIN_STRONG_BITS = 50;
 
 export function isGuessable(value: string): boolean {
-  if ([...value].length < MIN_STRONG_LENGTH) return true;
-  return estimateBits(value) < MIN_STRONG_BITS;
+  const known = verdicts.get(value);
+  if (known !== undefined) return known;
+  const guessable = [...value].length < MIN_STRONG_LENGTH || estimateBits(value) < MIN_STRONG_BITS;
+  // The same few credentials are filled into every call: the estimate (dictionary, keyboard and
+  // sequence scans, ~75 µs for an API key) is made once per value, not once per request. The map
+  // holds values the vault's redactors hold anyway, and is bounded.
+  const oldest = verdicts.size >= VERDICTS_KEPT ? verdicts.keys().next() : undefined;
+  if (oldest && !oldest.done) verdicts.delete(oldest.value);
+  verdicts.set(value, guessable);
+  return guessable;
 }
+
+const VERDICTS_KEPT = 1024;
+const verdicts = new Map<string, boolean>();
 
 const ANALYSED_CHARS = 256;
 const COMMON_WORDS = new Set(
