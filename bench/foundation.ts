@@ -8,7 +8,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { benchAudit } from './audit.js';
 import { summarize, timeIt } from './stats.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/bundle/main.js', import.meta.url));
 const ECHO = fileURLToPath(new URL('../../bench/fixtures/echo-server.mjs', import.meta.url));
 
 function env(home: string, extra: Record<string, string> = {}): Record<string, string> {

@@ -20,7 +20,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { Pool } from 'undici';
 import { measure, startUpstream, type Cell } from './upstream.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/bundle/main.js', import.meta.url));
 const BARE_PROXY = fileURLToPath(new URL('../../bench/fixtures/bare-proxy.mjs', import.meta.url));
 
 /** CPU time (user + system, all threads) a process has used, in µs; NaN where /proc is absent. */

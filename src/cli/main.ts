@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
+import module from 'node:module';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isGatehouseError, toGatehouseError } from '../core/index.js';
+import { gatehouseHome, isGatehouseError, toGatehouseError } from '../core/index.js';
 import { EXIT, type CliContext, type CommandRunner } from './context.js';
 
 /**
@@ -107,7 +109,27 @@ function isEntryPoint(): boolean {
   }
 }
 
+/**
+ * V8's compile cache (Node 22.1 and later) lets later starts skip compiling (Claude Code starts
+ * `gatehouse mcp` at every session). It is kept in Gatehouse's own home, and only when that exists,
+ * belongs to this user and is closed to others: never in a shared temp folder, where another local
+ * user could plant code that the next start would run.
+ */
+function enableCompileCache(): void {
+  const enable = (module as { enableCompileCache?: (dir: string) => unknown }).enableCompileCache;
+  if (!enable) return;
+  try {
+    const { home } = gatehouseHome(process.env);
+    const st = statSync(home);
+    if (!st.isDirectory() || (st.mode & 0o077) !== 0 || st.uid !== process.getuid?.()) return;
+    enable(join(home, 'compile-cache'));
+  } catch {
+    // No home yet, or no cache: it only saves time.
+  }
+}
+
 if (isEntryPoint()) {
+  enableCompileCache();
   main(process.argv.slice(2), {
     stdout: process.stdout,
     stderr: process.stderr,

@@ -1,0 +1,46 @@
+/**
+ * Bundles the built CLI (dist/src/cli/main.js) into dist/src/bundle/, the entry `gatehouse` runs.
+ *
+ * Why: `gatehouse mcp` is started by Claude Code at every session, and resolving and reading a few
+ * hundred module files was most of its cold start (403 ms to a tools/list answer, against 229 ms
+ * bundled and 167 ms for a bare SDK server, measured with the same client). Lazy imports stay lazy:
+ * with code splitting every `import()` of the CLI's commands and of heavy modules is its own chunk.
+ *
+ * Kept outside the bundle: packages that load native addons or WebAssembly from files beside their
+ * own code (their paths are relative to the package), and yaml (loaded with require on purpose).
+ * The bundle sits two folders below dist/ like every module it replaces, so the paths the code
+ * resolves from import.meta.url (../../migrations, the policies folder) are the same.
+ */
+import { build } from 'esbuild';
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = join(root, 'dist/src/bundle');
+rmSync(outdir, { recursive: true, force: true });
+await build({
+  entryPoints: [join(root, 'dist/src/cli/main.js')],
+  outdir,
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20.19',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  external: [
+    'better-sqlite3',
+    'pg',
+    'ssh2',
+    'cpu-features',
+    'web-tree-sitter',
+    'tree-sitter-bash',
+    'libsodium-wrappers-sumo',
+    'yaml',
+  ],
+  // Bundled CommonJS dependencies call require(); ESM output has none unless it is made.
+  banner: {
+    js: "import { createRequire as __ghCreateRequire } from 'node:module';\nconst require = __ghCreateRequire(import.meta.url);",
+  },
+});
