@@ -36,7 +36,9 @@ export default tseslint.config(
   {
     // Plain JS: the lint rules themselves and the bench/test fixtures Node runs directly.
     files: ['**/*.js', '**/*.mjs'],
-    languageOptions: { globals: { process: 'readonly', Buffer: 'readonly', console: 'readonly', URL: 'readonly' } },
+    languageOptions: {
+      globals: { process: 'readonly', Buffer: 'readonly', console: 'readonly', URL: 'readonly', Request: 'readonly' },
+    },
   },
   {
     files: ['src/**/*.ts'],
