@@ -94,6 +94,8 @@ export async function benchFoundation(): Promise<Record<string, unknown>> {
         gatehouse: summarize(cold),
         bare_sdk_server: summarize(coldBare),
         budget_ms: 500,
+        // Issue 19 target 4: <= 1.3x the bare SDK server, medians of the same run.
+        target4_gatehouse_vs_bare_sdk_median: +(summarize(cold).median_ms / summarize(coldBare).median_ms).toFixed(2),
       },
       discover_round_trip_stdio: { gatehouse_discover: summarize(stdioRt), bare_sdk_echo: summarize(bareRt) },
       discover_round_trip_http: { gatehouse_discover: summarize(httpRt) },
