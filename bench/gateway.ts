@@ -172,26 +172,19 @@ export async function benchGateway(
       if (r.statusCode !== 200) throw new Error(`bare proxy answered ${r.statusCode}`);
       await r.body.text();
     };
-    const gatewayCall = async () => {
-      const r = await viaGateway.request({
+    /** One POST through a gatehouse serve's /gateway with that store's token. */
+    const gatewayCallVia = (pool: Pool, bearer: string | undefined) => async () => {
+      const r = await pool.request({
         method: 'POST',
         path: '/gateway/bench/v1/items',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${bearer}` },
         body,
       });
       if (r.statusCode !== 200) throw new Error(`gateway answered ${r.statusCode}: ${await r.body.text()}`);
       await r.body.text();
     };
-    const gatewayPgCall = async () => {
-      const r = await viaGatewayPg!.request({
-        method: 'POST',
-        path: '/gateway/bench/v1/items',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${pgToken}` },
-        body,
-      });
-      if (r.statusCode !== 200) throw new Error(`gateway answered ${r.statusCode}: ${await r.body.text()}`);
-      await r.body.text();
-    };
+    const gatewayCall = gatewayCallVia(viaGateway, token);
+    const gatewayPgCall = viaGatewayPg ? gatewayCallVia(viaGatewayPg, pgToken) : undefined;
     const http = new Client({ name: 'bench', version: '1' }, { versionNegotiation: { mode: { pin: '2026-07-28' } } });
     await http.connect(
       new StreamableHTTPClientTransport(new URL('/mcp', gh.url), {
@@ -277,7 +270,7 @@ export async function benchGateway(
       table.direct_undici[`c${c}`] = await cell(directCall, c, 50);
       table.bare_node_proxy[`c${c}`] = await cell(bareCall, c, 50, bare.child.pid);
       table.gateway[`c${c}`] = await cell(gatewayCall, c, 50, gh.child.pid);
-      if (ghPg) table.gateway_postgres[`c${c}`] = await cell(gatewayPgCall, c, 50, ghPg.child.pid);
+      if (ghPg && gatewayPgCall) table.gateway_postgres[`c${c}`] = await cell(gatewayPgCall, c, 50, ghPg.child.pid);
       table.bare_sdk_tool_http[`c${c}`] = await cell(toolCall(bareHttp), c, 20, bareTool.child.pid);
       table.api_request_mcp_http[`c${c}`] = await cell(toolCall(http), c, 20, gh.child.pid);
       table.bare_sdk_tool_stdio[`c${c}`] = await cell(toolCall(bareStdio), c, 20, bareStdioTransport.pid);
