@@ -16,9 +16,44 @@ import { UpstreamPool, type HttpTargetSpec } from '../src/upstream/index.js';
 const UPSTREAM_SRC = `
 const http = require('node:http');
 const body = JSON.stringify({ ok: true, items: [1, 2, 3], note: 'bench' });
+// Streaming targets (issue 19 target 2): GET /big sends 100 MiB of log-like text; GET /sse sends
+// 20,000 server-sent events. Both are written as fast as the reader takes them.
+const line = Buffer.from('2026-12-06T12:00:00Z INFO request served path=/v1/items status=200 bytes=1234 user=alice\\n');
+const chunk = Buffer.concat(Array.from({ length: Math.floor(65536 / line.length) }, () => line));
+const BIG = 100 * 1024 * 1024;
+const SSE_EVENTS = 20000;
+function stream(res, total, next) {
+  let sent = 0;
+  const write = () => {
+    while (sent < total) {
+      const piece = next(sent);
+      sent += piece.length;
+      if (!res.write(piece)) return void res.once('drain', write);
+    }
+    res.end();
+  };
+  write();
+}
+const event = (i) => Buffer.from('id: ' + i + '\\nevent: tick\\ndata: {"seq":' + i + ',"text":"' + 'x'.repeat(160) + '"}\\n\\n');
 const s = http.createServer((req, res) => {
   req.resume();
-  req.on('end', () => { res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }); res.end(body); });
+  req.on('end', () => {
+    if (req.url === '/big') {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': BIG });
+      return stream(res, BIG, (sent) => (BIG - sent >= chunk.length ? chunk : chunk.subarray(0, BIG - sent)));
+    }
+    if (req.url === '/sse') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      let i = 0;
+      const write = () => {
+        while (i < SSE_EVENTS) if (!res.write(event(i++))) return void res.once('drain', write);
+        res.end();
+      };
+      return write();
+    }
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+    res.end(body);
+  });
 });
 s.keepAliveTimeout = 30000;
 s.listen(0, '127.0.0.1', () => process.stdout.write(String(s.address().port) + '\\n'));
