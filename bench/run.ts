@@ -15,6 +15,7 @@ const SECTIONS: Record<string, () => Promise<Bench>> = {
   gateway: async () => (await import('./gateway.js')).benchGateway,
   ssh: async () => (await import('./ssh.js')).benchSsh,
   sandbox: async () => (await import('./sandbox.js')).benchSandbox,
+  sqlite: async () => (await import('./sqlite-drivers.js')).benchSqliteDrivers,
 };
 
 async function main(): Promise<void> {
