@@ -1,3 +1,4 @@
+import { realpathSync } from 'node:fs';
 import { auditHead } from '../../audit/index.js';
 import { GatehouseError, log } from '../../core/index.js';
 import type { Store } from '../../store/index.js';
@@ -61,6 +62,12 @@ export const run: CommandRunner = async (args, ctx) => {
     ctx.stdout,
     `Connect Claude Code: claude mcp add --transport http gatehouse ${http.url}/mcp --header "Authorization: Bearer <token>"`,
   );
+  const local = stdioCommand();
+  if (local)
+    write(
+      ctx.stdout,
+      `Or over stdio, from any folder: claude mcp add gatehouse --env GATEHOUSE_TOKEN=<token> -- ${local}`,
+    );
   write(ctx.stdout, `Gatehouse listening on ${http.url}  (MCP: POST ${http.url}/mcp, health: GET ${http.url}/health)`);
   log.info('serving', { url: http.url, store: rt.store.description });
   const stopHeadLog = logAuditHead(rt.store, rt.config.audit.head_log_seconds);
@@ -96,4 +103,20 @@ function logAuditHead(store: Store, seconds: number): () => void {
   }, seconds * 1000);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/**
+ * The absolute command that starts `gatehouse mcp` with this installation, for pasting into a
+ * client's configuration: it works from any folder, with no global install and whatever the
+ * client's PATH holds (a client may not see the shell's node). Undefined when the entry is unknown.
+ */
+function stdioCommand(): string | undefined {
+  try {
+    const entry = process.argv[1] && realpathSync(process.argv[1]);
+    if (!entry) return undefined;
+    const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+    return `${quote(process.execPath)} ${quote(entry)} mcp`;
+  } catch {
+    return undefined;
+  }
 }
