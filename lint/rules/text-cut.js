@@ -41,8 +41,11 @@ export default {
         if (!['slice', 'substring', 'substr'].includes(callee.property.name)) return;
         const [start, end] = node.arguments;
         if (!start || !end || start.type !== 'Literal' || start.value !== 0 || !isSize(end)) return;
-        const type = services.getTypeAtLocation(callee.object);
-        if ((type.flags & ts.TypeFlags.StringLike) === 0) return;
+        // `s?.slice(0, N)` on a `string | undefined` cuts text too: look through null and undefined.
+        const checker = services.program.getTypeChecker();
+        const type = checker.getNonNullableType(services.getTypeAtLocation(callee.object));
+        const parts = type.isUnion() ? type.types : [type];
+        if (!parts.every((t) => (t.flags & ts.TypeFlags.StringLike) !== 0)) return;
         context.report({ node, messageId: 'cut' });
       },
     };

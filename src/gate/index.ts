@@ -24,3 +24,4 @@ export {
 export { parseGrant, formatGrant, isGranted, grantedNames, type Grant, type GrantKind } from './grants.js';
 export { parseDuration } from './duration.js';
 export { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+export { ClientRegistry, describeClient, type ClientIdentity, type SeenClient } from './clients.js';

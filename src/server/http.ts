@@ -279,6 +279,10 @@ export async function startHttpServer(
         ? await readBody(req, MAX_MCP_BODY_BYTES, principal.tokenId, res)
         : undefined;
     const parsed = bytes !== undefined ? parsedJson(bytes) : {};
+    // A 2025-era client identifies itself only in `initialize`, and the stateless door serves each
+    // request on a fresh server: the identity is read here, where that request passes.
+    const hello = initializeIdentity(parsed.parsedBody);
+    if (hello) await runtime.clients.seen(principal, { ...hello, transport: 'http' });
     const request = new Request(mcpUrl(req), {
       method: req.method,
       headers: req.headers as Record<string, string>,
@@ -316,6 +320,22 @@ export async function startHttpServer(
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     },
+  };
+}
+
+/** The client name, version and requested protocol of an `initialize` request, if this is one. */
+function initializeIdentity(body: unknown): { name: string; version: string; protocol: string } | undefined {
+  if (typeof body !== 'object' || body === null || (body as { method?: unknown }).method !== 'initialize')
+    return undefined;
+  const params = (
+    body as { params?: { clientInfo?: { name?: unknown; version?: unknown }; protocolVersion?: unknown } }
+  ).params;
+  const info = params?.clientInfo;
+  if (!info) return undefined;
+  return {
+    name: String(info.name ?? ''),
+    version: String(info.version ?? ''),
+    protocol: String(params.protocolVersion ?? ''),
   };
 }
 

@@ -1,5 +1,7 @@
 import {
   CLIENT_CAPABILITIES_META_KEY,
+  CLIENT_INFO_META_KEY,
+  PROTOCOL_VERSION_META_KEY,
   inputRequired,
   Server,
   type CallToolResult,
@@ -8,7 +10,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { z } from 'zod';
 import { GatehouseError, log, toGatehouseError } from '../core/index.js';
-import type { Principal } from '../gate/index.js';
+import type { ClientIdentity, Principal } from '../gate/index.js';
 import { CallScrub, type ToolContext, type ToolDefinition } from '../tools/index.js';
 import { tooDeep, valueTooDeep } from '../upstream/light.js';
 import { APPROVAL_INPUT_KEY, ElicitationRequired, type McpApprovalContext } from './approver.js';
@@ -46,6 +48,32 @@ function canElicit(server: Server, ctx: ServerContext, door: McpDoor): boolean {
 }
 
 export const SERVER_INFO = { name: 'gatehouse', version: '0.1.0' } as const;
+
+/**
+ * The client behind a request, as it identified itself: the per-request envelope on 2026-07-28,
+ * the initialize handshake on 2025-era connections. Recorded, never trusted for a decision.
+ */
+function clientIdentity(server: Server, ctx: ServerContext, door: McpDoor): ClientIdentity | undefined {
+  if (door.era === 'modern') {
+    const env = ctx.mcpReq.envelope as Record<string, unknown> | undefined;
+    const info = env?.[CLIENT_INFO_META_KEY] as { name?: unknown; version?: unknown } | undefined;
+    if (!info) return undefined;
+    return {
+      name: String(info.name ?? ''),
+      version: String(info.version ?? ''),
+      protocol: String(env?.[PROTOCOL_VERSION_META_KEY] ?? ''),
+      transport: door.transport,
+    };
+  }
+  const info = server.getClientVersion();
+  if (!info) return undefined;
+  return {
+    name: info.name,
+    version: info.version,
+    protocol: server.getNegotiatedProtocolVersion() ?? '',
+    transport: door.transport,
+  };
+}
 
 const INSTRUCTIONS =
   'Gatehouse is the gateway between you and infrastructure. Call `discover` first to see which tools, targets and vaults your token may use. ' +
@@ -116,7 +144,13 @@ function toolContext(
   server: Server,
   ctx: ServerContext,
   principal: Principal,
-  call: { client: string; door: McpDoor; input: unknown; progressToken: string | number | undefined },
+  call: {
+    client: string;
+    clientIdentity: ClientIdentity | undefined;
+    door: McpDoor;
+    input: unknown;
+    progressToken: string | number | undefined;
+  },
 ): ToolContext {
   const approvalContext: McpApprovalContext = {
     kind: 'mcp',
@@ -131,6 +165,7 @@ function toolContext(
     gate: runtime.gate,
     ports: runtime.ports,
     client: call.client,
+    ...(call.clientIdentity ? { clientIdentity: call.clientIdentity } : {}),
     signal: ctx.mcpReq.signal,
     approvalContext,
     progress: async (progress, total, message) => {
@@ -255,9 +290,11 @@ export function buildMcpServer(
 
   // The token is checked again on every request (cached for at most a second), so a token revoked
   // while a stdio session is open stops working within a second.
-  server.setRequestHandler('tools/list', async () => {
+  server.setRequestHandler('tools/list', async (_request, ctx: ServerContext) => {
     const principal = await authenticate();
     await runtime.gate.admit(principal, 'tools/list');
+    const who = clientIdentity(server, ctx, door);
+    if (who) await runtime.clients.seen(principal, who);
     return {
       tools: runtime.tools
         .filter((t) => runtime.isToolGranted(principal, t.name))
@@ -280,6 +317,9 @@ export function buildMcpServer(
 
   server.setRequestHandler('tools/call', async (request, ctx: ServerContext) => {
     const principal = await authenticate();
+    const said = clientIdentity(server, ctx, door);
+    if (said) await runtime.clients.seen(principal, said);
+    const who = said ?? (await runtime.clients.known(principal));
     const name = request.params.name;
     const tool = byName.get(name);
     if (!tool) {
@@ -300,6 +340,7 @@ export function buildMcpServer(
     const input = await toolInput(runtime, principal, tool, request.params.arguments);
     if ('error' in input) return errorResult(input.error);
     const toolCtx = toolContext(runtime, server, ctx, principal, {
+      clientIdentity: who,
       client,
       door,
       input: input.value,

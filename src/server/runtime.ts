@@ -1,6 +1,7 @@
 import { AuditLog, payloadParts } from '../audit/index.js';
 import { ensureHome, gatehouseHome, GatehouseError, log, type HomePaths } from '../core/index.js';
 import {
+  ClientRegistry,
   Gate,
   isGranted,
   RateLimiter,
@@ -70,6 +71,8 @@ export class Runtime {
   /** Scrubs what operators read (audit fields, server logs): every secret value, guessable or not. */
   readonly operatorRedactor: Redactor;
   readonly gate: Gate;
+  /** The last MCP client seen per token (logged, audited and stored when it changes). */
+  readonly clients: ClientRegistry;
   tools: ToolDefinition[] = [];
   readonly #closers: (() => Promise<void>)[] = [];
   #approver: Approver | undefined;
@@ -100,6 +103,9 @@ export class Runtime {
       guard: guard ? async () => guard : this.guard,
       approver: { obtain: (req) => this.#approverOrFail().obtain(req) },
     });
+    this.clients = new ClientRegistry(store, (principal, detail) =>
+      this.gate.event(principal, 'mcp', 'client_identified', detail),
+    );
     this.targets.onChange((name) => {
       void this.upstream.peek()?.then((u) => u.invalidate(name));
       void this.sshPool.peek()?.then((s) => s.invalidate(name));

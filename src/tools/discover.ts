@@ -8,6 +8,10 @@ const output = z.object({
   targets: z.array(z.object({ name: z.string(), kind: z.string(), description: z.string() })),
   vaults: z.array(z.string()),
   sessions: z.array(z.object({ id: z.string(), target: z.string(), openedAt: z.string() })),
+  client: z
+    .object({ name: z.string(), version: z.string(), protocol: z.string(), transport: z.string() })
+    .nullable()
+    .describe('the MCP client this call came from, as it identified itself'),
 });
 
 export const discoverTool = defineTool({
@@ -37,6 +41,7 @@ export const discoverTool = defineTool({
         targets,
         vaults,
         sessions: await ports.ssh.listSessions(principal),
+        client: ctx.clientIdentity ?? null,
       };
     });
   },

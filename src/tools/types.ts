@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { ApprovalContext, Principal } from '../gate/index.js';
+import type { ApprovalContext, ClientIdentity, Principal } from '../gate/index.js';
 import type { CallScrub } from './call-scrub.js';
 import type { GatePort, ToolPorts } from './ports.js';
 
@@ -20,6 +20,8 @@ export interface ToolContext {
   ports: ToolPorts;
   /** `stdio` or the HTTP client's address. */
   client: string;
+  /** The MCP client as it identified itself (name, version, protocol revision), when it did. */
+  clientIdentity?: ClientIdentity;
   /** Aborted when the client cancels the call or disconnects. */
   signal: AbortSignal;
   /** Sends a progress notification when the client asked for progress. */

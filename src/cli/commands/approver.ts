@@ -47,7 +47,7 @@ export const run: CommandRunner = async (args, ctx) => {
             list.map((a) => ({
               name: a.name,
               created: cutText(a.createdAt, 19),
-              last_used: a.lastUsedAt?.slice(0, 19) ?? '-',
+              last_used: a.lastUsedAt ? cutText(a.lastUsedAt, 19) : '-',
               locked: a.locked ? 'slowed' : 'no',
               locked_tokens: a.lockedTokens.length ? a.lockedTokens.join(',') : '-',
             })),

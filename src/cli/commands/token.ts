@@ -1,5 +1,13 @@
 import { cutText, GatehouseError } from '../../core/index.js';
-import { formatGrant, parseDuration, type TokenInfo, type TokenService } from '../../gate/index.js';
+import {
+  describeClient,
+  formatGrant,
+  parseDuration,
+  type ClientRegistry,
+  type SeenClient,
+  type TokenInfo,
+  type TokenService,
+} from '../../gate/index.js';
 import { bootRuntime } from '../../server/index.js';
 import { onlyPositional, parse, table, write } from '../args.js';
 import { EXIT, type CliContext, type CommandRunner } from '../context.js';
@@ -10,8 +18,8 @@ const USAGE = `usage:
   gatehouse token revoke ID|NAME
   gatehouse token rotate ID|NAME`;
 
-function infoJson(t: TokenInfo) {
-  return { ...t, grants: t.grants.map(formatGrant) };
+function infoJson(t: TokenInfo, client: SeenClient | undefined) {
+  return { ...t, grants: t.grants.map(formatGrant), lastClient: client ?? null };
 }
 
 export const run: CommandRunner = async (args, ctx) => {
@@ -60,7 +68,7 @@ export const run: CommandRunner = async (args, ctx) => {
         approvalMode: values.approval as 'elicitation' | 'out-of-band' | 'totp' | undefined,
       });
       await rt.gate.event(null, 'cli:token.create', 'ok', { token: info.name, grants: info.grants.map(formatGrant) });
-      if (values.json) write(ctx.stdout, JSON.stringify({ token, ...infoJson(info) }));
+      if (values.json) write(ctx.stdout, JSON.stringify({ token, ...infoJson(info, undefined) }));
       else {
         write(ctx.stdout, token);
         write(
@@ -70,7 +78,7 @@ export const run: CommandRunner = async (args, ctx) => {
         write(ctx.stderr, 'This is the only time the token is shown. Store it now.');
       }
     } else if (sub === 'list') {
-      await listTokens(rt.tokens, !!values.json, ctx);
+      await listTokens(rt.tokens, rt.clients, !!values.json, ctx);
     } else if (sub === 'revoke') {
       const info = await rt.tokens.revoke(onlyPositional(positionals));
       await rt.gate.event(null, 'cli:token.revoke', 'ok', { token: info.name });
@@ -90,10 +98,27 @@ export const run: CommandRunner = async (args, ctx) => {
   }
 };
 
-/** `token list`: every token's name, grants and dates (never its text), and a warning per record that fails its check. */
-async function listTokens(tokens: TokenService, json: boolean, ctx: CliContext): Promise<void> {
+/**
+ * `token list`: every token's name, grants, dates and the last MCP client it was used from (never
+ * its text), and a warning per record that fails its check.
+ */
+async function listTokens(
+  tokens: TokenService,
+  clients: ClientRegistry,
+  json: boolean,
+  ctx: CliContext,
+): Promise<void> {
   const list = await tokens.list();
-  if (json) write(ctx.stdout, JSON.stringify(list.map(infoJson), null, 2));
+  const seen = await clients.lastSeen();
+  if (json)
+    write(
+      ctx.stdout,
+      JSON.stringify(
+        list.map((t) => infoJson(t, seen.get(t.id))),
+        null,
+        2,
+      ),
+    );
   else
     write(
       ctx.stdout,
@@ -104,12 +129,13 @@ async function listTokens(tokens: TokenService, json: boolean, ctx: CliContext):
           prefix: t.prefix + '…',
           grants: t.grants.map(formatGrant).join(',') || '-',
           created: cutText(t.createdAt, 19),
-          last_used: t.lastUsedAt?.slice(0, 19) ?? '-',
-          expires: t.expiresAt?.slice(0, 19) ?? 'never',
+          last_used: t.lastUsedAt ? cutText(t.lastUsedAt, 19) : '-',
+          expires: t.expiresAt ? cutText(t.expiresAt, 19) : 'never',
           revoked: t.revokedAt ? cutText(t.revokedAt, 19) : '-',
           integrity: t.verified ? 'ok' : 'FAILED',
+          last_client: ((c) => (c ? describeClient(c) : '-'))(seen.get(t.id)),
         })),
-        ['id', 'name', 'prefix', 'grants', 'created', 'last_used', 'expires', 'revoked', 'integrity'],
+        ['id', 'name', 'prefix', 'grants', 'created', 'last_used', 'expires', 'revoked', 'integrity', 'last_client'],
       ),
     );
   const failed = list.filter((t) => !t.verified);
