@@ -66,6 +66,7 @@ describe('gatehouse CLI: bad input gets a clear error and changes nothing', () =
       'expiresAt',
       'grants',
       'id',
+      'lastClient',
       'lastUsedAt',
       'name',
       'policy',

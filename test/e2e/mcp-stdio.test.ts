@@ -110,9 +110,12 @@ describe('gatehouse mcp over stdio (official MCP client)', () => {
       }
     }
     const recs = auditAfter(home.env, seq);
+    // Each new process records which client it serves once per token (issue 18 item 5).
     expect(recs.map((r) => [r.tokenName, r.tool, r.phase, r.outcome])).toEqual([
+      ['full', 'mcp', 'event', 'client_identified'],
       ['full', 'discover', 'attempt', null],
       ['full', 'discover', 'result', 'ok'],
+      ['narrow', 'mcp', 'event', 'client_identified'],
       ['narrow', 'discover', 'event', 'not_granted'],
     ]);
     const v = cli(['audit', 'verify'], home.env);

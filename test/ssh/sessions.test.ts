@@ -83,11 +83,13 @@ describe.skipIf(skip)('interactive PTY sessions against a real sshd', () => {
     const { id } = await sm.open(spec, sshd.credentials, { owner: 'tok1' });
     const p = sm.send(id, 'tok1', 'sleep 100; echo after-sleep', { waitFor: 'after-sleep', timeoutS: 2 });
     // INT goes out once `sleep` holds the terminal (asked of the kernel), not after a guessed delay.
+    // Polled, not a busy loop of probes (each probe is a round trip on the watch channel).
     for (
       let fg = await sm.foreground(id, 'tok1');
       fg.atShell || fg.program !== 'sleep';
       fg = await sm.foreground(id, 'tok1')
-    );
+    )
+      await new Promise((r) => setTimeout(r, 25));
     sm.signal(id, 'tok1', 'INT');
     const r = await sm.send(id, 'tok1', 'echo alive-$((2+3))', { waitFor: 'alive-5' });
     expect(r.matched).toBe(true);
