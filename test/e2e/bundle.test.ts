@@ -34,16 +34,14 @@ describe('the shipped entry point', () => {
     expect(cli(['--help'], home(0o700).env).code).toBe(0);
   });
 
+  // Node 22.1+ has the compile cache; on older Nodes no cache may appear at all (both are checked:
+  // CI runs this on Node 20 and 24).
   const hasCache = typeof (module as { enableCompileCache?: unknown }).enableCompileCache === 'function';
-  if (!hasCache)
-    console.warn(
-      `\n*** ${process.version} has no V8 compile cache: its tests run on Node 22.1+ (CI runs Node 24) ***\n`,
-    );
 
-  it.runIf(hasCache)('keeps the compile cache in a private home, and never in one others can open', () => {
+  it(`keeps the compile cache only in a private home (${process.version}: ${hasCache ? 'has' : 'no'} compile cache)`, () => {
     const closed = home(0o700);
     expect(cli(['token', 'list'], closed.env).code).toBe(0);
-    expect(existsSync(join(closed.dir, 'compile-cache'))).toBe(true);
+    expect(existsSync(join(closed.dir, 'compile-cache'))).toBe(hasCache);
 
     const open = home(0o755);
     expect(cli(['token', 'list'], open.env).code).toBe(0);
