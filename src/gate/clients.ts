@@ -76,6 +76,8 @@ export class ClientRegistry {
     const stored = (await this.lastSeen([principal.tokenId]).catch(() => undefined))?.get(principal.tokenId);
     if (!stored) return undefined;
     const { seenAt: _seenAt, ...client } = stored;
+    // Kept like one this process saw: the store is read once per token, not on every call.
+    this.#last.set(principal.tokenId, { key: keyOf(client), client });
     return client;
   }
 
