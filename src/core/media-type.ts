@@ -9,6 +9,8 @@
  * `type/subtype` at its start has no media type at all.
  */
 
+import { BoundedLru } from './lru.js';
+
 export interface MediaType {
   /** `type/subtype`, lower-cased: the part compared whole. */
   readonly essence: string;
@@ -32,14 +34,11 @@ export function mediaTypeOf(contentType: string | undefined): MediaType | undefi
   const known = parsed.get(contentType);
   if (known !== undefined) return known ?? undefined;
   const m = parse(contentType);
-  const oldest = parsed.size >= PARSES_KEPT ? parsed.keys().next() : undefined;
-  if (oldest && !oldest.done) parsed.delete(oldest.value);
   parsed.set(contentType, m ?? null);
   return m;
 }
 
-const PARSES_KEPT = 256;
-const parsed = new Map<string, MediaType | null>();
+const parsed = new BoundedLru<string, MediaType | null>(256);
 
 function parse(contentType: string): MediaType | undefined {
   const m = ESSENCE.exec(contentType);

@@ -1,8 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { execEnvEntry, EXEC_ENV_VERDICT } from '../core/index.js';
-import { GatehouseError } from '../core/index.js';
+import { BoundedLru, execEnvEntry, EXEC_ENV_VERDICT, GatehouseError } from '../core/index.js';
 import { analyze, rawScan, type AnalyzeOptions } from './analyze.js';
 import type { View } from './argv.js';
 import { clip } from './extract.js';
@@ -87,26 +86,7 @@ function policyFilesIn(dir: string): string[] {
  * `ls`, test runs) many times in a session; a hit costs a Map lookup instead of a parse.
  * Size bound: DECISION_CACHE_ENTRIES commands of at most DECISION_CACHE_MAX_COMMAND units each.
  */
-export class FindingCache {
-  private readonly map = new Map<string, Finding>();
-  constructor(private readonly max: number) {}
-  get(command: string): Finding | undefined {
-    const f = this.map.get(command);
-    if (f !== undefined) {
-      // Refresh recency: Map iteration order is insertion order, so the first key is the oldest.
-      this.map.delete(command);
-      this.map.set(command, f);
-    }
-    return f;
-  }
-  set(command: string, f: Finding): void {
-    this.map.set(command, f);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
-  }
-  get size(): number {
-    return this.map.size;
-  }
-}
+export class FindingCache extends BoundedLru<string, Finding> {}
 
 /** A shell variable name (the only names `export` and the sandbox accept). */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -25,6 +25,8 @@
  * `password123`, `P@ssw0rd2024!` come out below (test/vault/redact-strength.test.ts).
  */
 
+import { BoundedLru } from '../../core/index.js';
+
 /** Values shorter than this are always guessable. */
 export const MIN_STRONG_LENGTH = 12;
 /**
@@ -41,14 +43,11 @@ export function isGuessable(value: string): boolean {
   // The same few credentials are filled into every call: the estimate (dictionary, keyboard and
   // sequence scans, ~75 µs for an API key) is made once per value, not once per request. The map
   // holds values the vault's redactors hold anyway, and is bounded.
-  const oldest = verdicts.size >= VERDICTS_KEPT ? verdicts.keys().next() : undefined;
-  if (oldest && !oldest.done) verdicts.delete(oldest.value);
   verdicts.set(value, guessable);
   return guessable;
 }
 
-const VERDICTS_KEPT = 1024;
-const verdicts = new Map<string, boolean>();
+const verdicts = new BoundedLru<string, boolean>(1024);
 
 const ANALYSED_CHARS = 256;
 const COMMON_WORDS = new Set(
