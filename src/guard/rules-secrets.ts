@@ -882,7 +882,11 @@ const GLOB_SAMPLES = [
   '/etc/kubernetes/pki/ca.key',
 ].map((f) => normalizePath(f));
 
-/** Directories that hold credentials: archiving or copying one discloses what is inside. */
+/**
+ * Directories that hold credentials: archiving or copying one discloses what is inside. The ones
+ * not in WEAK_DIRS are strong: (almost) every file under them is a credential, so a recursive
+ * search anywhere under them reads them.
+ */
 const CREDENTIAL_DIRS = [
   '~/.ssh',
   '~/.aws',
@@ -911,24 +915,20 @@ const CREDENTIAL_DIRS = [
   '/var/lib/rancher/k3s/server',
 ];
 const CRED_DIR_SET: ReadonlySet<string> = new Set(CREDENTIAL_DIRS.map((d) => normalizePath(d)));
-/** Directories where (almost) every file is a credential: a recursive search anywhere under them reads them. */
-const STRONG_DIRS = [
-  '~/.ssh',
-  '~/.aws',
-  '~/.gnupg',
-  '~/.kube',
-  '~/.docker',
-  '~/.config/gcloud',
-  '~/.azure',
-  '~/.password-store',
-  '~/.config/gh',
-  '~/.config/op',
-  '~/.local/share/keyrings',
-  '/etc/ssl/private',
-  '/var/run/secrets',
-  '/run/secrets',
-  '/var/lib/jenkins/secrets',
-].map((d) => normalizePath(d));
+/** Credential directories where many files are not credentials (configs, caches, public certificates). */
+const WEAK_DIRS: ReadonlySet<string> = new Set([
+  '~/.config/rclone',
+  '~/.terraform.d',
+  '~/.mozilla',
+  '~/.config/google-chrome',
+  '~/.config/chromium',
+  '/etc/ssh',
+  '/etc/kubernetes/pki',
+  '/etc/kubernetes',
+  '/etc/letsencrypt',
+  '/var/lib/rancher/k3s/server',
+]);
+const STRONG_DIRS = CREDENTIAL_DIRS.filter((d) => !WEAK_DIRS.has(d)).map((d) => normalizePath(d));
 
 const MAY_BE_CREDENTIAL =
   /ssh|aws|gnupg|kube|docker|gcloud|azure|password|\/gh|\/op|keyring|vault|rclone|terraform|mozilla|chrom|ssl|secret|letsencrypt|jenkins|environ|\.pem|\.key|kdbx|cnf|netrc|pgpass|credential|s3cfg|boto|cargo|gem|containers|helm|rancher|k3s|wp-config|master\.key|shadow|hub|doctl|databricks|brave/i;
