@@ -4,29 +4,18 @@
  * they write lands in that schema and nowhere else (once, `vault` commands opened the store
  * without the schema and wrote secrets into `public`).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { assertBuilt, cli } from '../helpers/cli.js';
+import { tempHome } from '../helpers/home.js';
 import { freshSchema, postgresUrl } from '../helpers/pg.js';
 
 const url = await postgresUrl();
-const dirs: string[] = [];
 
 describe.skipIf(!url)('the CLI on a non-default PostgreSQL schema', () => {
   const schema = freshSchema('gh_cli');
-  const base = mkdtempSync(join(tmpdir(), 'gh-cli-schema-'));
-  dirs.push(base);
-  const env = {
-    PATH: process.env.PATH ?? '',
-    HOME: base,
-    GATEHOUSE_HOME: join(base, 'home'),
-    GATEHOUSE_LOG_LEVEL: 'error',
-    DATABASE_URL: url ?? '',
-    GATEHOUSE_PG_SCHEMA: schema,
-  };
+  const home = tempHome();
+  const env = { ...home.env, DATABASE_URL: url ?? '', GATEHOUSE_PG_SCHEMA: schema };
   const ok = (args: string[], input?: string): string => {
     const r = cli(args, env, input);
     expect(r.code, `gatehouse ${args.join(' ')}: ${r.stderr}`).toBe(0);
@@ -38,7 +27,7 @@ describe.skipIf(!url)('the CLI on a non-default PostgreSQL schema', () => {
     await c.connect();
     await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await c.end();
-    dirs.forEach((d) => rmSync(d, { recursive: true, force: true }));
+    home.cleanup();
   });
 
   it('vault, target, token and audit commands all read and write that schema only', async () => {

@@ -3,20 +3,13 @@
  * in both eras: audited (`client_identified`), shown by `discover` in the text a model reads, and by
  * `token list` as the last client seen per token.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditAfter, auditSeq, cli, createToken, startServe } from '../helpers/cli.js';
+import { tempHome } from '../helpers/home.js';
 import { httpClient, stdioClient, type Era } from '../helpers/mcp-client.js';
 
-const base = mkdtempSync(join(tmpdir(), 'gh-client-id-'));
-const env = {
-  PATH: process.env.PATH ?? '',
-  HOME: base,
-  GATEHOUSE_HOME: join(base, 'home'),
-  GATEHOUSE_LOG_LEVEL: 'error',
-};
+const home = tempHome();
+const env = home.env;
 let server: Awaited<ReturnType<typeof startServe>>;
 
 beforeAll(async () => {
@@ -24,7 +17,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await server.stop();
-  rmSync(base, { recursive: true, force: true });
+  home.cleanup();
 });
 
 const doors: ['stdio' | 'http', Era, RegExp][] = [
