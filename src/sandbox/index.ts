@@ -20,12 +20,6 @@ export { buildSandboxEnv, isSecretLookingName, type BuiltEnv, type EnvBuildInput
 export { planBwrap, planHides, SANDBOX_GID, SANDBOX_UID, type HidePlan, type PlanOptions } from './plan.js';
 export { resolveDenyExec, type DenyExecTarget } from './deny-exec.js';
 export { HOST_LOOPBACK, iptablesRules } from './network.js';
-export {
-  runSandboxed,
-  type AppliedLimits,
-  type Enforcement,
-  type RunSandboxedOptions,
-  type SandboxKind,
-  type SandboxResult,
-} from './run.js';
+export { type AppliedLimits, type Enforcement } from './run-limits.js';
+export { runSandboxed, type RunSandboxedOptions, type SandboxKind, type SandboxResult } from './run.js';
 export { probeSandbox, type ProbeCheck, type ProbeResult, type ProbeStatus, type SandboxLevel } from './probe.js';

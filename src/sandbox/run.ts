@@ -40,15 +40,10 @@ import { buildSandboxEnv } from './env.js';
 import { attachNetwork, resolveAllow, type NetworkHandle } from './network.js';
 import { planBwrap, SANDBOX_GID, SANDBOX_UID } from './plan.js';
 import type { SandboxLimitName, SandboxLimits, SandboxProfile } from './profile.js';
+import { OutputCap } from './output-cap.js';
+import { appliedLimits, limitMessage, prlimitArgs, type AppliedLimits } from './run-limits.js';
 
 export type SandboxKind = 'bwrap' | 'bwrap-net' | 'none';
-export type Enforcement = 'cgroup' | 'rlimit' | 'cgroup+rlimit' | 'gatehouse' | 'none';
-
-export interface AppliedLimits extends SandboxLimits {
-  /** How each limit is enforced in this run ('none' = configured but not enforceable here). */
-  enforcement: Record<SandboxLimitName, Enforcement>;
-}
-
 export interface RunSandboxedOptions {
   /** Run through `/bin/sh -c` inside the sandbox. Exactly one of command/argv. */
   command?: string;
@@ -88,92 +83,6 @@ const SIGNAL_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(osConstants.signals).map(([name, num]) => [num, name]),
 );
 
-function fmtBytes(n: number): string {
-  if (n >= 1024 * 1024 * 1024) return `${(n / 1024 ** 3).toFixed(1)} GiB`;
-  if (n >= 1024 * 1024) return `${(n / 1024 ** 2).toFixed(1)} MiB`;
-  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${n} B`;
-}
-
-function limitMessage(limit: SandboxLimitName, l: SandboxLimits, wall: number): string {
-  switch (limit) {
-    case 'memory':
-      return `memory limit of ${fmtBytes(l.memoryBytes)} exceeded: the sandbox was OOM-killed`;
-    case 'cpu':
-      return `CPU time limit of ${l.cpuSeconds} s exceeded: the process was killed`;
-    case 'processes':
-      return `process limit of ${l.processes} reached: further forks were refused`;
-    case 'file_size':
-      return `file size limit of ${fmtBytes(l.fileSizeBytes)} exceeded: the write was refused and the process killed`;
-    case 'wall_time':
-      return `wall time limit of ${wall} s exceeded: the sandbox and all its processes were killed`;
-    case 'output':
-      return `output limit of ${fmtBytes(l.outputBytes)} exceeded: output was cut there and the sandbox killed`;
-  }
-}
-
-/**
- * Collects stdout+stderr up to a shared byte cap, plus the scrubber's hold-back: the command is
- * stopped past that, and what the agent reads is scrubbed first and cut at the cap after.
- */
-class OutputCap {
-  private out: Buffer[] = [];
-  private err: Buffer[] = [];
-  private total = 0;
-  private readonly keep: number;
-  truncated = false;
-  constructor(
-    private readonly cap: number,
-    private readonly onOutput: RunSandboxedOptions['onOutput'],
-    private readonly onOverflow: () => void,
-    private readonly output: OutputScrub | undefined,
-  ) {
-    this.keep = cap + (output?.holdBack() ?? 0);
-  }
-  push(stream: 'stdout' | 'stderr', chunk: Buffer): void {
-    if (this.truncated) return;
-    const room = this.keep - this.total;
-    const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
-    if (part.length > 0) {
-      (stream === 'stdout' ? this.out : this.err).push(part);
-      this.total += part.length;
-      this.onOutput?.(stream, part);
-    }
-    if (chunk.length > room) {
-      this.truncated = true;
-      this.onOverflow();
-    }
-  }
-  rawStderrTail(): string {
-    return Buffer.concat(this.err).subarray(-4096).toString('utf8');
-  }
-  /**
-   * What the agent reads: each stream scrubbed, then cut so both fit the cap together (stdout
-   * first). INVARIANT: a stream that was cut has its scrubber's held tail dropped, never shown.
-   */
-  text(): { stdout: string; stderr: string; truncated: boolean } {
-    const out = Buffer.concat(this.out);
-    const err = Buffer.concat(this.err);
-    const ended = !this.truncated;
-    if (!this.output) {
-      const o = out.subarray(0, this.cap);
-      const e = err.subarray(0, Math.max(0, this.cap - o.length));
-      return {
-        stdout: o.toString('utf8'),
-        stderr: e.toString('utf8'),
-        truncated: this.truncated || o.length + e.length < out.length + err.length,
-      };
-    }
-    const o = this.output.capped(out, this.cap, ended);
-    const e = this.output.capped(err, Math.max(0, this.cap - o.output.length), ended);
-    return {
-      stdout: o.output.toString('utf8'),
-      stderr: e.output.toString('utf8'),
-      truncated: o.truncated || e.truncated,
-    };
-  }
-}
-
 function innerArgv(opts: RunSandboxedOptions): string[] {
   if (opts.command !== undefined && opts.argv !== undefined) {
     throw new GatehouseError('invalid_input', 'give either command or argv, not both', { hint: 'pass one of them' });
@@ -207,33 +116,6 @@ function checkCwd(profile: SandboxProfile, cwd: string | undefined): string {
 function defaultHidden(): string[] {
   const h = gatehouseHome();
   return [h.home, h.masterKeyFile, h.databaseFile, h.configFile];
-}
-
-/** Builds the applied-limits record for this host. */
-export function appliedLimits(
-  limits: SandboxLimits,
-  opts: { sandboxed: boolean; cgroup: boolean; wallSeconds: number },
-): AppliedLimits {
-  const rl: Enforcement = findProgram('prlimit') ? 'rlimit' : 'none';
-  return {
-    ...limits,
-    wallSeconds: opts.wallSeconds,
-    enforcement: {
-      memory: opts.cgroup ? 'cgroup' : 'none',
-      cpu: opts.cgroup ? (rl === 'rlimit' ? 'cgroup+rlimit' : 'cgroup') : rl,
-      processes: opts.cgroup ? 'cgroup' : 'none',
-      file_size: rl,
-      wall_time: 'gatehouse',
-      output: 'gatehouse',
-    },
-  };
-}
-
-function prlimitArgs(l: SandboxLimits): string[] {
-  const cpu = Math.max(1, Math.ceil(l.cpuSeconds));
-  // Soft at the limit (SIGXCPU, which says why), hard one second later (SIGKILL if SIGXCPU is caught).
-  // nofile stays >= 64: node segfaults below that.
-  return [`--cpu=${cpu}:${cpu + 1}`, `--fsize=${l.fileSizeBytes}`, '--nofile=4096:4096', '--core=0'];
 }
 
 function writeStubs(profile: SandboxProfile, hostsFile?: string): string {
