@@ -72,21 +72,21 @@ export function isNdjsonMedia(m: MediaType | undefined): boolean {
   return m?.essence === 'application/x-ndjson';
 }
 
-const TEXTUAL_APPLICATION = new Set([
-  'application/json',
-  'application/x-ndjson',
-  'application/x-www-form-urlencoded',
-  'application/xml',
-  'application/graphql',
-]);
+/** A subtype some server may parse as text: JSON, XML, forms or GraphQL anywhere in its name. */
+const TEXTUAL_SUBTYPE = /json|xml|form|graphql/;
 
 /**
- * Bodies a request carries as text that servers parse (JSON, XML, forms, GraphQL, `text/*`): the
- * ones the guard reads and vault handles are filled in.
+ * Request bodies some server may parse as text (`text/*`, JSON, XML, forms, GraphQL): the ones
+ * `/gateway` reads whole so the guard judges them, and fills vault handles in.
+ *
+ * INVARIANT: wide on purpose, where every other predicate here is exact. Servers differ: some
+ * take `application/json5` or `application/jsonx` as JSON because the name starts or contains
+ * "json". Reading a body the server treats as bytes costs memory (bounded); not reading one it
+ * parses lets a mutation past the guard unread. So the subtype is matched by what it contains.
  */
 export function isTextualRequestMedia(m: MediaType | undefined): boolean {
   if (!m) return false;
-  return m.type === 'text' || TEXTUAL_APPLICATION.has(m.essence) || hasSuffix(m, 'json') || hasSuffix(m, 'xml');
+  return m.type === 'text' || (m.type === 'application' && TEXTUAL_SUBTYPE.test(m.subtype));
 }
 
 /**

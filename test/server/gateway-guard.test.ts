@@ -61,6 +61,17 @@ describe('/gateway judges bodies as the server reads them, and scrubs header nam
     expect(s.upstream.seen.length).toBe(before);
   });
 
+  it.each(['application/json5', 'application/jsonx', 'application/graphql-query'])(
+    'a GraphQL mutation sent as %s (a type some servers parse as text) is read, judged and held',
+    async (type) => {
+      const before = s.upstream.seen.length;
+      const r = await post('/api/run', MUTATION, type);
+      expect(r.status).toBe(403);
+      expect((await errorOf(r)).error.code).toBe('approval_required');
+      expect(s.upstream.seen.length).toBe(before);
+    },
+  );
+
   it('the same body in UTF-8, as a read, is forwarded byte for byte', async () => {
     const read = JSON.stringify({ query: '{ items { id } }' });
     const r = await post('/api/run', read, 'application/json');
