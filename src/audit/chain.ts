@@ -31,7 +31,16 @@ export const CHAINED_FIELDS = [
 export type ChainedRecord = { [K in (typeof CHAINED_FIELDS)[number]]: string | number | null } & {
   prev_hash: string;
   payload?: string | null;
+  /** The writer's chain (chains.ts) and the record's place in it; `legacy` for records written before chains. */
+  chain?: string | null;
+  chain_seq?: string | number | null;
 };
+
+/** The chain every record written before per-writer chains belongs to (migration 0009). */
+export const LEGACY_CHAIN = 'legacy';
+
+/** The first element a chained record's hashed array starts with; no legacy record's seq can equal it. */
+const CHAIN_TAG = 'chain/1';
 
 /** The hash of the (virtual) record before the first one. */
 export const GENESIS = '0'.repeat(64);
@@ -39,14 +48,25 @@ export const GENESIS = '0'.repeat(64);
 /**
  * hash = HMAC-SHA256(chainKey, prev_hash || canonical(record)). The key is an internal key kept
  * sealed in the vault, so someone who can write to the database but does not hold the master key
- * cannot recompute the chain after changing, removing or reordering a record. The record's seq is
- * part of the hashed content, so moving a record to another position breaks it too.
+ * cannot recompute the chain after changing, removing or reordering a record.
+ *
+ * A record's position is part of what is hashed, so moving it breaks it too. For a record of a
+ * writer's chain that position is (chain, chain_seq), behind a tag no legacy record starts with;
+ * the table's global `seq` is arrival order across writers and deliberately not covered (covering
+ * it would make every writer wait for the one before: the global lock issue 19 removes). A
+ * `legacy` record hashes as it was written, with its seq.
  */
 export function chainHash(key: Buffer, rec: ChainedRecord): string {
   const h = createHmac('sha256', key);
   h.update(rec.prev_hash);
   h.update('\n');
-  const values = CHAINED_FIELDS.map((f) => normalize(rec[f]));
+  const values: (string | null)[] = [];
+  if (rec.chain === undefined || rec.chain === null || rec.chain === LEGACY_CHAIN) {
+    for (const f of CHAINED_FIELDS) values.push(normalize(rec[f]));
+  } else {
+    values.push(CHAIN_TAG, rec.chain, normalize(rec.chain_seq));
+    for (const f of CHAINED_FIELDS) if (f !== 'seq') values.push(normalize(rec[f]));
+  }
   // INVARIANT: the payload references (and so every blob's digest) are covered by the chain. A
   // record with a payload hashes one more array element, so removing the payload, or adding one
   // to a record that had none, changes the hash.

@@ -4,6 +4,7 @@ export {
   searchAudit,
   auditHead,
   parseAuditAnchor,
+  formatAuditAnchor,
   readAuditRecord,
   readAuditPayloads,
   requireAuditRecord,
@@ -12,6 +13,10 @@ export {
   type AuditBreak,
   type AuditQuery,
   type AuditHead,
+  type AuditAnchor,
+  type AnchorProblem,
+  type ChainHead,
+  type ChainSummary,
   type AuditPayloadValue,
 } from './read.js';
 export {
@@ -22,3 +27,4 @@ export {
   type AuditPayloadRef,
 } from './payload.js';
 export { canonicalText, REPLACEMENT } from './canonical.js';
+export { CHAIN_LEASE_MS } from './chains.js';

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
 import { GatehouseError, log } from '../core/index.js';
 import type { Store } from '../store/index.js';
 import { canonicalDetailJson, canonicalInt, canonicalText, clipForDisplay } from './canonical.js';
-import { chainHash, GENESIS, type ChainedRecord } from './chain.js';
+import type { ChainedRecord } from './chain.js';
+import { ChainLease } from './chains.js';
 import {
   checkPayloadName,
   payloadColumn,
@@ -12,6 +12,7 @@ import {
   type AuditPayloadRef,
   type BlobWrite,
 } from './payload.js';
+import { pgAuditWriter, type PgAuditWriter } from './pg-writer.js';
 import { sqliteAuditWriter, type SqliteAuditWriter } from './sqlite-writer.js';
 import type { DurableSync } from './wal-sync.js';
 
@@ -76,6 +77,9 @@ export interface AuditRecord {
    * longer than 64,000) show a clipped form; their full text is here under `@` + the column name.
    */
   payload: Record<string, AuditPayloadRef> | null;
+  /** The chain the record belongs to (one per writer) and its place there. */
+  chain: string | null;
+  chainSeq: number | null;
   prevHash: string;
   hash: string;
 }
@@ -90,7 +94,6 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
-const PG_AUDIT_LOCK = 720_401_2;
 const MAX_BATCH = 500;
 /** Text columns show at most this many characters; the full text goes to the payload. */
 const MAX_FIELD = 4000;
@@ -104,14 +107,17 @@ const MAX_DETAIL = 64_000;
  * the record is committed and on disk, and rejects with `audit_unavailable` if it cannot be; the
  * gate runs nothing until the attempt record's append has resolved.
  *
- * A result record closes an action that has already run, so nothing waits on its disk flush: it
- * resolves once committed (it survives a crash of this process at once) and reaches the disk with
- * the next attempt's flush, or within LAGGING_FLUSH_MS (embedded store; PostgreSQL's WAL writer
- * does the same within its own delay). Only a power loss in that window can lose it; the attempt
- * it closes is on disk either way. This saves one disk flush per action when calls are sparse.
+ * On the embedded store a result record closes an action that has already run, so nothing waits
+ * on its disk flush: it resolves once committed (it survives a crash of this process at once) and
+ * reaches the disk with the next attempt's flush, or within LAGGING_FLUSH_MS. Only a power loss in
+ * that window can lose it; the attempt it closes is on disk either way. On PostgreSQL every batch
+ * is one synchronously committed statement (pg-writer.ts).
  *
  * Records that arrive while a commit is in flight are gathered and written together in the next
  * transaction, so N concurrent requests cost one disk flush, not N.
+ *
+ * Each log appends to a chain of its own (chains.ts), so several processes on one store never
+ * wait on one another for the chain's head; `verifyAuditChain` checks every chain.
  */
 export class AuditLog {
   readonly #store: Store;
@@ -121,6 +127,8 @@ export class AuditLog {
   #scrub: (s: string) => string;
 
   readonly #walSync: DurableSync | undefined;
+  /** The chain this log appends to (chains.ts), claimed on the first write. */
+  readonly #lease: ChainLease;
 
   /**
    * `durableSync` replaces the embedded store's WAL flush (tests use it to delay or fail the
@@ -129,13 +137,14 @@ export class AuditLog {
   constructor(
     store: Store,
     chainKey: Buffer,
-    options: { scrub?: (s: string) => string; durableSync?: DurableSync } = {},
+    options: { scrub?: (s: string) => string; durableSync?: DurableSync; chainLeaseMs?: number } = {},
   ) {
     if (chainKey.length < 32) throw new GatehouseError('key_invalid', 'audit chain key must be at least 32 bytes');
     this.#store = store;
     this.#key = chainKey;
     this.#scrub = options.scrub ?? ((s) => s);
     this.#walSync = options.durableSync;
+    this.#lease = new ChainLease(store, { ttlMs: options.chainLeaseMs });
   }
 
   /** Replaces the scrubber applied to every text field before it is written. */
@@ -203,60 +212,18 @@ export class AuditLog {
 
   async #write(batch: Pending[], durable: boolean): Promise<number[]> {
     if (this.#store.sqlite) return this.#writeSqlite(this.#store.sqlite, batch, durable);
-    const { db, dialect } = this.#store;
-    return db.connection().execute(async (conn) => {
-      await sql.raw(dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN').execute(conn);
-      try {
-        if (dialect === 'postgres') {
-          await sql`SELECT pg_advisory_xact_lock(${PG_AUDIT_LOCK})`.execute(conn);
-          // Results only: the commit returns without waiting for the WAL flush, which PostgreSQL's
-          // WAL writer does shortly after (see the class comment); an attempt in the same batch
-          // keeps the flush.
-          if (!durable) await sql.raw('SET LOCAL synchronous_commit = off').execute(conn);
-        }
-        const last = await conn
-          .selectFrom('audit_log')
-          .select(['seq', 'hash'])
-          .orderBy('seq', 'desc')
-          .limit(1)
-          .executeTakeFirst();
-        let seq = last ? Number(last.seq) : 0;
-        let prev: string = last ? last.hash : GENESIS;
-        const rows: (ChainedRecord & { hash: string })[] = [];
-        const ts = new Date().toISOString();
-        for (const p of batch) {
-          seq += 1;
-          const rec = p.row;
-          rec.seq = seq;
-          rec.ts = ts;
-          rec.prev_hash = prev;
-          const hash = chainHash(this.#key, rec);
-          rows.push(Object.assign(rec, { hash }));
-          prev = hash;
-        }
-        // INVARIANT: blobs are written in the records' transaction; a blob that cannot be written
-        // rolls the batch back and every append in it rejects (no record, no action).
-        const blobs = uniqueBlobs(batch);
-        for (let i = 0; i < blobs.length; i += BLOBS_PER_INSERT) {
-          await conn
-            .insertInto('audit_blobs')
-            .values(blobs.slice(i, i + BLOBS_PER_INSERT))
-            .onConflict((oc) => oc.column('sha256').doNothing())
-            .execute();
-        }
-        await conn.insertInto('audit_log').values(rows).execute();
-        await sql.raw('COMMIT').execute(conn);
-        return rows.map((r) => Number(r.seq));
-      } catch (e) {
-        await sql
-          .raw('ROLLBACK')
-          .execute(conn)
-          .catch(() => undefined);
-        throw e;
-      }
-    });
+    if (this.#store.dialect !== 'postgres')
+      throw new Error(`the audit log has no writer for a ${this.#store.dialect} store opened without its handle`);
+    const ts = new Date().toISOString();
+    for (const p of batch) p.row.ts = ts;
+    this.#pgWriter ??= pgAuditWriter(this.#store, this.#key, this.#lease);
+    return this.#pgWriter.write(
+      batch.map((p) => p.row),
+      uniqueBlobs(batch),
+    );
   }
 
+  #pgWriter: PgAuditWriter | undefined;
   #sqliteWriter: SqliteAuditWriter | undefined;
 
   /**
@@ -272,7 +239,8 @@ export class AuditLog {
       return p.row;
     });
     this.#sqliteWriter ??= sqliteAuditWriter(handle, this.#key, { sync: this.#walSync });
-    return this.#sqliteWriter.write(records, durable, uniqueBlobs(batch));
+    const writer = this.#sqliteWriter;
+    return this.#lease.acquire().then((chain) => writer.write(chain, records, durable, uniqueBlobs(batch)));
   }
 
   /** Returns after everything appended so far is committed and on disk, and releases the WAL descriptor. */
@@ -283,6 +251,7 @@ export class AuditLog {
       .catch((e: unknown) => log.error('audit flush at close failed', { err: e }));
     this.#sqliteWriter?.close();
     this.#sqliteWriter = undefined;
+    await this.#lease.release().catch((e: unknown) => log.warn('audit chain not released', { err: e }));
   }
 
   /**
@@ -382,9 +351,6 @@ function batchLength(queue: Pending[]): number {
   return n;
 }
 const MAX_BATCH_BLOB_BYTES = 32 * 1024 * 1024;
-
-/** Rows per blob INSERT on PostgreSQL (blobs are large: a few per statement). */
-const BLOBS_PER_INSERT = 8;
 
 /** The batch's blobs, each content once (records may share one). */
 function uniqueBlobs(batch: Pending[]): BlobWrite[] {

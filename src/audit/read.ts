@@ -1,67 +1,127 @@
 import { createHash } from 'node:crypto';
 import { GatehouseError, truncateText } from '../core/index.js';
 import type { Store } from '../store/index.js';
-import { chainHash, GENESIS, hashesEqual, type ChainedRecord } from './chain.js';
+import { chainHash, GENESIS, hashesEqual, LEGACY_CHAIN, type ChainedRecord } from './chain.js';
+import { listChains } from './chains.js';
 import type { AuditPhase, AuditRecord } from './log.js';
 import { parsePayloadColumn, type AuditPayloadRef } from './payload.js';
 
-/** One place where the chain does not verify. */
+/** One place where a chain does not verify. */
 export interface AuditBreak {
+  /** The record's row number (what `audit show` takes). */
   seq: number;
   id: string | null;
+  /** The chain it belongs to, and its place there (`legacy` records: the same as seq). */
+  chain: string | null;
+  chainSeq: number | null;
   /**
    * - `changed`: the record's content no longer matches its hash;
-   * - `removed_before`: records before it are missing (`missing` says how many seqs);
+   * - `removed_before`: records before it in its chain are missing (`missing` says how many);
    * - `reordered`: it does not link to the record before it (swapped, or its hash column edited);
    * - `blob_missing` / `blob_changed`: a payload value (`payload` names it) kept as a blob is gone,
    *   or its data no longer matches the digest the record holds;
-   * - `payload_unreadable`: the record's payload column is not what the log writes.
+   * - `payload_unreadable`: the record's payload column is not what the log writes;
+   * - `unchained`: the record names no chain or no place in one (the log never writes that).
    */
-  problem: 'changed' | 'removed_before' | 'reordered' | 'blob_missing' | 'blob_changed' | 'payload_unreadable';
+  problem:
+    'changed' | 'removed_before' | 'reordered' | 'blob_missing' | 'blob_changed' | 'payload_unreadable' | 'unchained';
   missing?: number;
   payload?: string;
+}
+
+/** One chain as verify walked it. */
+export interface ChainSummary {
+  chain: string;
+  records: number;
+  /** Its last record, or null when it has none (a chain held once whose records are all gone). */
+  head: { chainSeq: number; hash: string } | null;
+}
+
+export interface AnchorProblem {
+  chain: string;
+  chainSeq: number;
+  problem: 'missing' | 'different';
 }
 
 export interface VerifyResult {
   ok: boolean;
   records: number;
-  /** Every break found, in seq order, at most MAX_REPORTED_BREAKS of them. */
+  /** Every chain checked, `legacy` first, then writers' chains by number. */
+  chains: ChainSummary[];
+  /** Every break found, chain by chain in order, at most MAX_REPORTED_BREAKS of them. */
   breaks: AuditBreak[];
   /** How many breaks there are in all (may exceed `breaks.length`). */
   breakCount: number;
   /** The first break (the same as breaks[0]), for callers that show one. */
   firstBad?: AuditBreak;
-  /** Set when an anchor was given and the chain does not hold it. */
-  anchorProblem?: { seq: number; problem: 'missing' | 'different' };
+  /** Set when an anchor was given and the log does not hold it: the first problem. */
+  anchorProblem?: AnchorProblem;
+  /** Every chain of the anchor the log does not hold. */
+  anchorProblems?: AnchorProblem[];
 }
 
 /** The most breaks one verify lists (all are counted). */
 export const MAX_REPORTED_BREAKS = 100;
 
-/** The newest record's position and chain hash: what to keep outside the store as an anchor. */
-export interface AuditHead {
-  seq: number;
+/** One chain's last record. */
+export interface ChainHead {
+  chain: string;
+  chainSeq: number;
   hash: string;
   ts: string;
 }
 
-const ANCHOR = /^(\d{1,15}):([0-9a-f]{64})$/;
-
-/** Parses `SEQ:HASH` (as `audit head` prints it). */
-export function parseAuditAnchor(text: string): { seq: number; hash: string } | null {
-  const [, seq, hash] = ANCHOR.exec(text.trim()) ?? [];
-  return seq !== undefined && hash !== undefined ? { seq: Number(seq), hash } : null;
+/** Every chain's head: what to keep outside the store as an anchor. */
+export interface AuditHead {
+  chains: ChainHead[];
+  /** The heads as one line (`CHAIN:N:HASH,…`) for `audit verify --anchor`. */
+  anchor: string;
+  /** The newest record's time. */
+  ts: string;
 }
 
-/** The chain's head, or null for an empty log. */
+/** What an anchor pins: for each chain, the record at a place and its hash. */
+export type AuditAnchor = { chain: string; chainSeq: number; hash: string }[];
+
+const ANCHOR_PART = /^(?:([a-z][a-z0-9_-]{0,39}):)?(\d{1,15}):([0-9a-f]{64})$/;
+
+/**
+ * Parses an anchor as `audit head` prints it: `CHAIN:N:HASH` for each chain, joined by commas.
+ * A bare `SEQ:HASH` (what versions before per-writer chains printed) names the `legacy` chain.
+ */
+export function parseAuditAnchor(text: string): AuditAnchor | null {
+  const parts = text.trim().split(',');
+  const out: AuditAnchor = [];
+  const seen = new Set<string>();
+  for (const part of parts) {
+    const [, chain = LEGACY_CHAIN, n, hash] = ANCHOR_PART.exec(part.trim()) ?? [];
+    if (n === undefined || hash === undefined || seen.has(chain)) return null;
+    seen.add(chain);
+    out.push({ chain, chainSeq: Number(n), hash });
+  }
+  return out.length > 0 ? out : null;
+}
+
+export function formatAuditAnchor(anchor: AuditAnchor): string {
+  return anchor.map((a) => `${a.chain}:${a.chainSeq}:${a.hash}`).join(',');
+}
+
+/** Every chain's head, or null for an empty log. Reads one indexed row per chain. */
 export async function auditHead(store: Store): Promise<AuditHead | null> {
-  const r = (await store.db
-    .selectFrom('audit_log')
-    .select(['seq', 'hash', 'ts'])
-    .orderBy('seq', 'desc')
-    .limit(1)
-    .executeTakeFirst()) as { seq: number | string; hash: string; ts: string } | undefined;
-  return r ? { seq: Number(r.seq), hash: r.hash, ts: r.ts } : null;
+  const chains: ChainHead[] = [];
+  for (const chain of await listChains(store)) {
+    const r = (await store.db
+      .selectFrom('audit_log')
+      .select(['chain_seq', 'hash', 'ts'])
+      .where('chain', '=', chain)
+      .orderBy('chain_seq', 'desc')
+      .limit(1)
+      .executeTakeFirst()) as { chain_seq: number | string; hash: string; ts: string } | undefined;
+    if (r) chains.push({ chain, chainSeq: Number(r.chain_seq), hash: r.hash, ts: r.ts });
+  }
+  if (chains.length === 0) return null;
+  const ts = chains.map((c) => c.ts).reduce((a, b) => (b > a ? b : a));
+  return { chains, anchor: formatAuditAnchor(chains), ts };
 }
 
 type Row = ChainedRecord & { hash: string };
@@ -70,29 +130,26 @@ type Row = ChainedRecord & { hash: string };
 const BLOBS_PER_QUERY = 8;
 
 /**
- * Walks the whole chain in seq order. For each record it checks that
- *  - seq follows the previous one by exactly 1 (a gap means records were removed),
+ * Walks every chain (chains.ts) in chain_seq order. For each record it checks that
+ *  - chain_seq follows the previous one by exactly 1, from 1 (a gap means records were removed),
  *  - prev_hash equals the previous record's stored hash (removed or reordered records break it),
- *  - its own hash matches its content (an edited record no longer matches),
- *  - every payload blob it refers to exists and matches the digest and size the record holds.
- * It reports every break, not only the first: after one it carries on from the broken record's
- * own stored hash, so tampering after an earlier break (or after a record an old version could
- * not hash faithfully) is still found. With an `anchor` (a head printed earlier by `audit head`),
- * the record at that seq must still exist with that hash.
+ *  - its own hash matches its content, chain and place (an edited or moved record no longer does),
+ *  - every payload blob it refers to exists and matches the digest and size the record holds;
+ * and that no record stands outside every chain. It reports every break, not only the first:
+ * after one it carries on from the broken record's own stored hash, so tampering after an earlier
+ * break (or after a record an old version could not hash faithfully) is still found. With an
+ * `anchor` (heads printed earlier by `audit head`), each chain's record at that place must still
+ * exist with that hash.
  */
 export async function verifyAuditChain(
   store: Store,
   chainKey: Buffer,
-  opts: { pageSize?: number; anchor?: { seq: number; hash: string }; maxReported?: number } = {},
+  opts: { pageSize?: number; anchor?: AuditAnchor; maxReported?: number } = {},
 ): Promise<VerifyResult> {
   const pageSize = opts.pageSize ?? 5000;
   const maxReported = opts.maxReported ?? MAX_REPORTED_BREAKS;
   const anchor = opts.anchor;
-  let anchorSeen = false;
-  let anchorProblem: VerifyResult['anchorProblem'];
-  let prevHash = GENESIS;
-  let prevSeq = 0;
-  let count = 0;
+  const anchorProblems: AnchorProblem[] = [];
   const breaks: AuditBreak[] = [];
   let breakCount = 0;
   const report = (b: AuditBreak): void => {
@@ -100,54 +157,94 @@ export async function verifyAuditChain(
     if (breaks.length < maxReported) breaks.push(b);
   };
   const blobs = new BlobChecker(store);
-  for (;;) {
-    const rows = (await store.db
-      .selectFrom('audit_log')
-      .selectAll()
-      .where('seq', '>', prevSeq)
-      .orderBy('seq', 'asc')
-      .limit(pageSize)
-      .execute()) as Row[];
-    if (rows.length === 0) break;
-    // Every blob this page refers to, checked once per digest.
-    const refs = rows.map((r) => parsePayloadColumn(r.payload));
-    await blobs.check(refs);
-    for (const [i, r] of rows.entries()) {
-      const seq = Number(r.seq);
-      const id = r.id === null ? null : String(r.id);
-      count++;
-      if (seq !== prevSeq + 1) report({ seq, id, problem: 'removed_before', missing: seq - prevSeq - 1 });
-      // The link is broken: a record before it was removed and the rest renumbered, or records
-      // were swapped, or a hash column was edited.
-      else if (!hashesEqual(r.prev_hash, prevHash)) report({ seq, id, problem: 'reordered' });
-      if (!hashesEqual(chainHash(chainKey, r), r.hash)) report({ seq, id, problem: 'changed' });
-      const payload = refs[i];
-      if (payload === undefined) report({ seq, id, problem: 'payload_unreadable' });
-      else if (payload) {
-        for (const [name, ref] of Object.entries(payload)) {
-          if (!('sha256' in ref)) continue;
-          const state = blobs.state(ref);
-          if (state !== 'ok')
-            report({ seq, id, problem: state === 'missing' ? 'blob_missing' : 'blob_changed', payload: name });
+  const chains: ChainSummary[] = [];
+  let count = 0;
+  const names = await listChains(store, { scanRecords: true });
+  for (const name of anchor ?? []) if (!names.includes(name.chain)) names.push(name.chain);
+  for (const chain of names) {
+    const pin = anchor?.find((a) => a.chain === chain);
+    let pinSeen = false;
+    let prevHash = GENESIS;
+    let prev = 0;
+    let records = 0;
+    for (;;) {
+      const rows = (await store.db
+        .selectFrom('audit_log')
+        .selectAll()
+        .where('chain', '=', chain)
+        .where('chain_seq', '>', prev)
+        .orderBy('chain_seq', 'asc')
+        .limit(pageSize)
+        .execute()) as Row[];
+      if (rows.length === 0) break;
+      // Every blob this page refers to, checked once per digest.
+      const refs = rows.map((r) => parsePayloadColumn(r.payload));
+      await blobs.check(refs);
+      for (const [i, r] of rows.entries()) {
+        const at = Number(r.chain_seq);
+        const where = { seq: Number(r.seq), id: r.id === null ? null : String(r.id), chain, chainSeq: at };
+        records++;
+        if (at !== prev + 1) report({ ...where, problem: 'removed_before', missing: at - prev - 1 });
+        // The link is broken: a record before it was removed and the rest renumbered, or records
+        // were swapped, or a hash column was edited.
+        else if (!hashesEqual(r.prev_hash, prevHash)) report({ ...where, problem: 'reordered' });
+        if (!hashesEqual(chainHash(chainKey, r), r.hash)) report({ ...where, problem: 'changed' });
+        const payload = refs[i];
+        if (payload === undefined) report({ ...where, problem: 'payload_unreadable' });
+        else if (payload) {
+          for (const [name, ref] of Object.entries(payload)) {
+            if (!('sha256' in ref)) continue;
+            const state = blobs.state(ref);
+            if (state !== 'ok')
+              report({ ...where, problem: state === 'missing' ? 'blob_missing' : 'blob_changed', payload: name });
+          }
         }
+        if (pin && at === pin.chainSeq) {
+          // An anchor kept elsewhere that differs means the history was rewritten from here back.
+          if (!hashesEqual(r.hash, pin.hash)) anchorProblems.push({ chain, chainSeq: at, problem: 'different' });
+          pinSeen = true;
+        }
+        // INVARIANT: verification carries on from the stored hash, so one break (a record an
+        // attacker edited, or one an older version hashed unfaithfully) never hides a later one.
+        prevHash = r.hash;
+        prev = at;
       }
-      if (anchor && seq === anchor.seq) {
-        // An anchor kept elsewhere that differs means the history was rewritten from here back.
-        if (!hashesEqual(r.hash, anchor.hash)) anchorProblem = { seq, problem: 'different' };
-        anchorSeen = true;
-      }
-      // INVARIANT: verification carries on from the stored hash, so one break (a record an
-      // attacker edited, or one an older version hashed unfaithfully) never hides a later one.
-      prevHash = r.hash;
-      prevSeq = seq;
     }
+    // INVARIANT: records cut from the end of a chain leave a chain that verifies on its own; only
+    // an anchor kept outside the store (a log shipper, a ticket) shows the log once reached further.
+    if (pin && !pinSeen) anchorProblems.push({ chain, chainSeq: pin.chainSeq, problem: 'missing' });
+    count += records;
+    chains.push({ chain, records, head: records > 0 ? { chainSeq: prev, hash: prevHash } : null });
   }
-  // INVARIANT: records cut from the end leave a chain that verifies on its own; only an anchor
-  // kept outside the store (a log shipper, a ticket) shows the log once reached further.
-  if (anchor && !anchorSeen) anchorProblem = { seq: anchor.seq, problem: 'missing' };
-  const result: VerifyResult = { ok: breakCount === 0 && !anchorProblem, records: count, breaks, breakCount };
+  // INVARIANT: every record is in some chain's walk; one outside all of them is reported, not skipped.
+  const loose = (await store.db
+    .selectFrom('audit_log')
+    .select(['seq', 'id', 'chain', 'chain_seq'])
+    .where((eb) => eb.or([eb('chain', 'is', null), eb('chain_seq', 'is', null)]))
+    .orderBy('seq', 'asc')
+    .execute()) as { seq: number | string; id: string | null; chain: string | null; chain_seq: number | null }[];
+  for (const r of loose) {
+    count++;
+    report({
+      seq: Number(r.seq),
+      id: r.id,
+      chain: r.chain,
+      chainSeq: r.chain_seq === null ? null : Number(r.chain_seq),
+      problem: 'unchained',
+    });
+  }
+  const result: VerifyResult = {
+    ok: breakCount === 0 && anchorProblems.length === 0,
+    records: count,
+    chains,
+    breaks,
+    breakCount,
+  };
   if (breaks.length > 0) result.firstBad = breaks[0];
-  if (anchorProblem) result.anchorProblem = anchorProblem;
+  if (anchorProblems.length > 0) {
+    result.anchorProblem = anchorProblems[0];
+    result.anchorProblems = anchorProblems;
+  }
   return result;
 }
 
@@ -319,6 +416,8 @@ function toRecord(r: Row): AuditRecord {
     detail,
     // A payload column the log did not write reads as none here; `verify` reports it.
     payload: parsePayloadColumn(r.payload) ?? null,
+    chain: str(r.chain ?? null),
+    chainSeq: num(r.chain_seq ?? null),
     prevHash: r.prev_hash,
     hash: r.hash,
   };

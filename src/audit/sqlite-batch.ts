@@ -2,22 +2,24 @@ import type BetterSqlite3 from 'better-sqlite3';
 import { CHAINED_FIELDS, chainHash, GENESIS, type ChainedRecord } from './chain.js';
 import type { BlobWrite } from './payload.js';
 
-const COLS = [...CHAINED_FIELDS, 'payload', 'prev_hash', 'hash'] as const;
+const COLS = [...CHAINED_FIELDS, 'payload', 'chain', 'chain_seq', 'prev_hash', 'hash'] as const;
 /** Rows per INSERT statement: one statement per few rows costs far less than one per row. */
 const ROWS_PER_INSERT = 16;
 
 /**
- * Appends records to the chain in one BEGIN IMMEDIATE transaction on an embedded store: the write
- * lock serialises writers across processes (others wait through the busy timeout), the last
- * record is read under it, and each new record's seq, prev_hash and hash are set from it (the
- * writer owns the records it is given and fills those fields in place). The blobs the records
- * refer to are written in the same transaction. Returns the seqs.
+ * Appends records to a writer's chain (chains.ts) in one BEGIN IMMEDIATE transaction on an
+ * embedded store: SQLite's write lock serialises writers across processes anyway (others wait
+ * through the busy timeout), so the table's last seq and the chain's head are read under it each
+ * time (nothing cached can go stale), and each new record's seq, chain_seq, prev_hash and hash are
+ * set from them (the writer owns the records it is given and fills those fields in place). The
+ * blobs the records refer to are written in the same transaction. Returns the seqs.
  */
 export function sqliteBatchWriter(
   handle: BetterSqlite3.Database,
   key: Buffer,
-): (records: ChainedRecord[], blobs?: BlobWrite[]) => number[] {
-  const last = handle.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+): (chain: string, records: ChainedRecord[], blobs?: BlobWrite[]) => number[] {
+  const lastSeq = handle.prepare('SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1').pluck();
+  const head = handle.prepare('SELECT chain_seq, hash FROM audit_log WHERE chain = ? ORDER BY chain_seq DESC LIMIT 1');
   // Prepared on first use: the hot path (no blob) never touches audit_blobs.
   let blobInsert: BetterSqlite3.Statement | undefined;
   const inserts = new Map<number, BetterSqlite3.Statement>();
@@ -31,7 +33,7 @@ export function sqliteBatchWriter(
       );
     return s;
   };
-  const tx = handle.transaction((records: ChainedRecord[], blobs: BlobWrite[]) => {
+  const tx = handle.transaction((chain: string, records: ChainedRecord[], blobs: BlobWrite[]) => {
     // INVARIANT: a blob is written in its record's transaction: if it cannot be, neither is the
     // record, and the append rejects (no record, no action). Content-addressed: same data, one row.
     if (blobs.length > 0) {
@@ -40,8 +42,9 @@ export function sqliteBatchWriter(
       );
       for (const b of blobs) blobInsert.run(b.sha256, b.bytes, b.data);
     }
-    const top = last.get() as { seq: number; hash: string } | undefined;
-    let seq = top ? Number(top.seq) : 0;
+    let seq = Number((lastSeq.get() as number | undefined) ?? 0);
+    const top = head.get(chain) as { chain_seq: number; hash: string } | undefined;
+    let chainSeq = top ? Number(top.chain_seq) : 0;
     let prev = top ? top.hash : GENESIS;
     const seqs: number[] = [];
     // Positional parameters: binding by name costs a lookup per column per row.
@@ -49,10 +52,12 @@ export function sqliteBatchWriter(
     let pending = 0;
     for (const rec of records) {
       rec.seq = ++seq;
+      rec.chain = chain;
+      rec.chain_seq = ++chainSeq;
       rec.prev_hash = prev;
       prev = chainHash(key, rec);
       for (const f of CHAINED_FIELDS) params.push(rec[f]);
-      params.push(rec.payload ?? null, rec.prev_hash, prev);
+      params.push(rec.payload ?? null, chain, chainSeq, rec.prev_hash, prev);
       seqs.push(seq);
       if (++pending === ROWS_PER_INSERT) {
         insertOf(pending).run(params);
@@ -63,5 +68,5 @@ export function sqliteBatchWriter(
     if (pending > 0) insertOf(pending).run(params);
     return seqs;
   });
-  return (records, blobs = []) => tx.immediate(records, blobs);
+  return (chain, records, blobs = []) => tx.immediate(chain, records, blobs);
 }

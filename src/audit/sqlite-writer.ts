@@ -21,7 +21,7 @@ export interface SqliteAuditWriter {
    * process at once, and reach the disk with the next flush, at most LAGGING_FLUSH_MS later).
    * `blobs` (payload values the records refer to) are written in the same transaction.
    */
-  write(records: ChainedRecord[], durable?: boolean, blobs?: BlobWrite[]): Promise<number[]>;
+  write(chain: string, records: ChainedRecord[], durable?: boolean, blobs?: BlobWrite[]): Promise<number[]>;
   /** Flushes whatever was committed without a flush; resolves when it is on disk. */
   flushLagging(): Promise<void>;
   close(): void;
@@ -71,11 +71,16 @@ export function sqliteAuditWriter(
   // another process holds the lock (a CLI command, a migration, another server): a busy store is
   // retried here, asynchronously, for as long as the connection's busy timeout allows.
   const lockWaitMs = Number(handle.pragma('busy_timeout', { simple: true })) || OPEN_TRANSACTION_WAIT_MS;
-  const commitNow = (records: ChainedRecord[], blobs: BlobWrite[], m: NonNullable<typeof mode> | null): number[] => {
+  const commitNow = (
+    chain: string,
+    records: ChainedRecord[],
+    blobs: BlobWrite[],
+    m: NonNullable<typeof mode> | null,
+  ): number[] => {
     // One exec each side (no statement objects): SQLite applies each setter as it compiles it.
     handle.exec(`PRAGMA busy_timeout = 0; ${m?.relaxed ?? ''}`);
     try {
-      return commit(records, blobs);
+      return commit(chain, records, blobs);
     } finally {
       handle.exec(`${m?.restore ?? ''} PRAGMA busy_timeout = ${lockWaitMs};`);
     }
@@ -116,14 +121,14 @@ export function sqliteAuditWriter(
     laggingTimer.unref();
   };
   return {
-    async write(records, durable = true, blobs = []) {
+    async write(chain, records, durable = true, blobs = []) {
       const deadline = Date.now() + lockWaitMs;
       let seqs: number[];
       for (let attempt = 0; ; attempt++) {
         await outsideTransaction(handle);
         const m = modeFor() ?? null;
         try {
-          seqs = commitNow(records, blobs, m);
+          seqs = commitNow(chain, records, blobs, m);
         } catch (e) {
           if ((e as { code?: string }).code === 'SQLITE_BUSY' && Date.now() < deadline) {
             await new Promise((r) => setTimeout(r, Math.min(50, 2 ** attempt)));

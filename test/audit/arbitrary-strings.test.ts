@@ -37,21 +37,20 @@ describe.each(fixtures.map((f) => [f.name, f] as const))(
     const h = auditHarness(fx);
     const { key } = h;
     let store: Store;
-    let audit: AuditLog;
-    beforeAll(() => void ({ store, audit } = h));
+    beforeAll(() => void ({ store } = h));
 
     const fresh = (): Promise<void> => h.clear();
 
     it('a lone surrogate in a command no longer breaks verify (issue 13 item 9)', async () => {
       await fresh();
-      await audit.append({ phase: 'attempt', tool: 'ssh_exec', action: 'ls' });
-      const { id } = await audit.append({
+      await h.audit.append({ phase: 'attempt', tool: 'ssh_exec', action: 'ls' });
+      const { id } = await h.audit.append({
         phase: 'attempt',
         tool: 'ssh_exec',
         action: 'echo \ud800 x',
         target: 'web\udfff',
       });
-      await audit.append({ phase: 'result', tool: 'ssh_exec', outcome: 'ok' });
+      await h.audit.append({ phase: 'result', tool: 'ssh_exec', outcome: 'ok' });
       expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, records: 3, breakCount: 0 });
       // The canonical form is what was hashed, what is stored, and what Node sent on the wire.
       const rec = (await readAuditRecord(store, id))!;
@@ -62,7 +61,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))(
 
     it('a NUL in a command is recorded (PostgreSQL refused the insert, and so the action)', async () => {
       await fresh();
-      const { id } = await audit.append({
+      const { id } = await h.audit.append({
         phase: 'attempt',
         tool: 'exec',
         action: 'rm\0 -rf /',
@@ -80,7 +79,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))(
       await fresh();
       // 3,999 characters then an emoji: a clip at 4,000 UTF-16 units fell between its two halves.
       const action = 'a'.repeat(3999) + '\u{1F600}' + ' rm -rf /';
-      const { id } = await audit.append({ phase: 'attempt', tool: 'exec', action });
+      const { id } = await h.audit.append({ phase: 'attempt', tool: 'exec', action });
       expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, breakCount: 0 });
       const rec = (await readAuditRecord(store, id))!;
       expect(rec.action!.isWellFormed()).toBe(true);
@@ -92,7 +91,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))(
       await fresh();
       const target = 't'.repeat(300);
       const client = 'c'.repeat(250);
-      const { id } = await audit.append({
+      const { id } = await h.audit.append({
         phase: 'attempt',
         tool: 'x'.repeat(150),
         target,
@@ -117,7 +116,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))(
       ];
       const ids: string[] = [];
       for (const [v] of cases)
-        ids.push((await audit.append({ phase: 'result', tool: 'exec', status: v, durationMs: v })).id);
+        ids.push((await h.audit.append({ phase: 'result', tool: 'exec', status: v, durationMs: v })).id);
       expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, breakCount: 0, records: cases.length });
       for (let i = 0; i < cases.length; i++) {
         const rec = (await readAuditRecord(store, ids[i]))!;
@@ -244,7 +243,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))(
           detail: { [t]: t },
           payload: { value: t, big: t.repeat(2000) },
         };
-        const { id } = await audit.append(entry);
+        const { id } = await h.audit.append(entry);
         const rec = (await readAuditRecord(store, id))!;
         for (const f of [
           'ref',
@@ -335,7 +334,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))(
       await fc.assert(
         fc.asyncProperty(fc.array(entryArb, { minLength: 1, maxLength: 6 }), async (entries) => {
           // Appended together, so they share batches as concurrent requests do.
-          const ids = (await Promise.all(entries.map((e) => audit.append(e)))).map((r) => r.id);
+          const ids = (await Promise.all(entries.map((e) => h.audit.append(e)))).map((r) => r.id);
           total += entries.length;
           const v = await verifyAuditChain(store, key);
           expect(v).toMatchObject({ ok: true, breakCount: 0, records: total });

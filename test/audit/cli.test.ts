@@ -82,7 +82,11 @@ describe('gatehouse audit verify / show / tail', () => {
   });
 
   it('verify prints every break and exits non-zero', async () => {
-    expect(await audit(['verify'], home.env)).toEqual({ code: EXIT.ok, stdout: 'ok: 8 records, chain intact\n' });
+    // Each CLI command appended to the chain the one before it released.
+    expect(await audit(['verify'], home.env)).toEqual({
+      code: EXIT.ok,
+      stdout: 'ok: 8 records in 1 chain, every chain intact\n  chain w1: 8 records, ends at 8\n',
+    });
     const rt = await bootRuntime({ env: home.env });
     try {
       await rt.store.db.updateTable('audit_log').set({ action: 'tampered' }).where('seq', 'in', [4, 7]).execute();
@@ -96,9 +100,10 @@ describe('gatehouse audit verify / show / tail', () => {
     const r = await audit(['verify'], home.env);
     expect(r.code).toBe(EXIT.failure);
     expect(r.stdout).toMatch(/^BROKEN: 3 problems in 8 records:/);
-    expect(r.stdout).toMatch(/#2 \(au_[^)]+\) has a changed payload transcript/);
-    expect(r.stdout).toMatch(/#4 \(au_[^)]+\) was changed/);
-    expect(r.stdout).toMatch(/#7 \(au_[^)]+\) was changed/);
+    expect(r.stdout).toMatch(/#2 w1:2 \(au_[^)]+\) has a changed payload transcript/);
+    expect(r.stdout).toMatch(/#4 w1:4 \(au_[^)]+\) was changed/);
+    expect(r.stdout).toMatch(/#7 w1:7 \(au_[^)]+\) was changed/);
+    expect(r.stdout).toContain('chains checked:\n  chain w1: 8 records, ends at 8');
     const json = JSON.parse((await audit(['verify', '--json'], home.env)).stdout) as {
       breakCount: number;
       breaks: { seq: number }[];

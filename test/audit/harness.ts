@@ -10,7 +10,11 @@ export interface AuditHarness {
   /** Set once the describe block's first beforeAll has run. */
   readonly store: Store;
   readonly audit: AuditLog;
-  /** Empties the log and its blobs, so a test sees only the records it makes. */
+  /**
+   * Empties the log and its blobs, so a test sees only the records it makes, and opens a new log
+   * (the old one keeps its chain's head between batches, so it would carry on after the records
+   * deleted under it, which verify rightly reports as removed).
+   */
   clear(): Promise<void>;
 }
 
@@ -37,8 +41,10 @@ export function auditHarness(fx: StoreFixture): AuditHarness {
       return audit!;
     },
     async clear() {
+      await audit?.close();
       await store!.db.deleteFrom('audit_log').execute();
       await store!.db.deleteFrom('audit_blobs').execute();
+      audit = new AuditLog(store!, key);
     },
   };
 }

@@ -49,8 +49,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
   const h = auditHarness(fx);
   const { key } = h;
   let store: Store;
-  let audit: AuditLog;
-  beforeAll(() => void ({ store, audit } = h));
+  beforeAll(() => void ({ store } = h));
 
   const fresh = (): Promise<void> => h.clear();
   const count = async (table: string) =>
@@ -67,7 +66,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
     await fresh();
     // As runtime.ts passes it today (the whole transcript in detail): it used to be cut at 64,000.
     const entries = longSession();
-    const asDetail = await audit.append({
+    const asDetail = await h.audit.append({
       phase: 'event',
       tool: 'ssh_session',
       target: 'web',
@@ -76,7 +75,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
     });
     // As runtime.ts should pass it: the transcript text as a payload value.
     const text = entries.map((e) => `${e.dir === 'in' ? '> ' : ''}${e.data}`).join('');
-    const asPayload = await audit.append({
+    const asPayload = await h.audit.append({
       phase: 'event',
       tool: 'ssh_session',
       target: 'web',
@@ -100,7 +99,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
   it('an action longer than the display limit is kept whole in the payload (it was clipped at 4,000)', async () => {
     await fresh();
     const action = 'true' + ' '.repeat(5000) + "; alias ll='rm -rf ~'";
-    const { id } = await audit.append({ phase: 'attempt', tool: 'ssh_exec', action });
+    const { id } = await h.audit.append({ phase: 'attempt', tool: 'ssh_exec', action });
     const r = (await readAuditRecord(store, id))!;
     expect(r.action!.length).toBeLessThan(4100);
     expect(r.action).toContain('[clipped; full text in payload @action]');
@@ -111,7 +110,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
   it('small values are stored inline, large ones as content-addressed blobs the chain covers', async () => {
     await fresh();
     const big = 'é'.repeat(INLINE_PAYLOAD_BYTES); // 8 KiB of UTF-8 in 4,096 characters
-    const { id } = await audit.append({
+    const { id } = await h.audit.append({
       phase: 'attempt',
       tool: 'exec',
       action: 'sh',
@@ -137,7 +136,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
       sha256: sha,
     });
     // The same content in another record is one blob; both verify.
-    await audit.append({ phase: 'attempt', tool: 'exec', action: 'sh', payload: { stdin: big } });
+    await h.audit.append({ phase: 'attempt', tool: 'exec', action: 'sh', payload: { stdin: big } });
     expect(await count('audit_blobs')).toBe(1);
     expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, breakCount: 0, records: 2 });
     // searchAudit shows the references too.
@@ -150,9 +149,9 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
   it('verify reports a changed or a missing blob like a changed record, and show says so', async () => {
     await fresh();
     const big = 'x'.repeat(10_000);
-    await audit.append({ phase: 'attempt', tool: 'exec', payload: { content: big } });
-    const { id } = await audit.append({ phase: 'attempt', tool: 'exec', payload: { transcript: big + 'y' } });
-    await audit.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
+    await h.audit.append({ phase: 'attempt', tool: 'exec', payload: { content: big } });
+    const { id } = await h.audit.append({ phase: 'attempt', tool: 'exec', payload: { transcript: big + 'y' } });
+    await h.audit.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
     const shaOf = (s: string) => createHash('sha256').update(s).digest('hex');
     await store.db
       .updateTable('audit_blobs')
@@ -166,25 +165,26 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
     const v = await verifyAuditChain(store, key);
     expect(v.ok).toBe(false);
     expect(v.breaks).toEqual([
-      { seq: 1, id: expect.any(String), problem: 'blob_changed', payload: 'content' },
-      { seq: 2, id, problem: 'blob_missing', payload: 'transcript' },
+      expect.objectContaining({ chainSeq: 1, id: expect.any(String), problem: 'blob_changed', payload: 'content' }),
+      expect.objectContaining({ chainSeq: 2, id, problem: 'blob_missing', payload: 'transcript' }),
     ]);
     expect((await readAuditPayloads(store, (await readAuditRecord(store, id))!)).transcript.problem).toBe('missing');
-    expect((await readAuditPayloads(store, (await readAuditRecord(store, '1'))!)).content.problem).toBe('changed');
+    const first = String(v.breaks[0]!.id);
+    expect((await readAuditPayloads(store, (await readAuditRecord(store, first))!)).content.problem).toBe('changed');
   });
 
   it('removing a payload reference, or adding one, breaks the chain', async () => {
     await fresh();
-    await audit.append({ phase: 'attempt', tool: 'exec', action: 'ls', payload: { command: 'rm -rf ~' } });
-    await audit.append({ phase: 'attempt', tool: 'exec', action: 'ls' });
-    await store.db.updateTable('audit_log').set({ payload: null }).where('seq', '=', 1).execute();
+    await h.audit.append({ phase: 'attempt', tool: 'exec', action: 'ls', payload: { command: 'rm -rf ~' } });
+    await h.audit.append({ phase: 'attempt', tool: 'exec', action: 'ls' });
+    await store.db.updateTable('audit_log').set({ payload: null }).where('chain_seq', '=', 1).execute();
     await store.db
       .updateTable('audit_log')
       .set({ payload: '{"command":{"text":"ls"}}' })
-      .where('seq', '=', 2)
+      .where('chain_seq', '=', 2)
       .execute();
     const v = await verifyAuditChain(store, key);
-    expect(v.breaks.map((b) => [b.seq, b.problem])).toEqual([
+    expect(v.breaks.map((b) => [b.chainSeq, b.problem])).toEqual([
       [1, 'changed'],
       [2, 'changed'],
     ]);
@@ -192,7 +192,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
 
   it('a blob that cannot be written fails the append with audit_unavailable, and no record is written', async () => {
     await fresh();
-    await audit.append({ phase: 'event', tool: 'before' });
+    await h.audit.append({ phase: 'event', tool: 'before' });
     if (name === 'sqlite') {
       await sql
         .raw(
@@ -212,7 +212,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
     try {
       let ran = false;
       // The gate's pattern: the action runs only once the attempt's append has resolved.
-      const attempt = audit
+      const attempt = h.audit
         .append({ phase: 'attempt', tool: 'ssh_exec', action: 'sh', payload: { stdin: 'x'.repeat(20_000) } })
         .then(() => {
           ran = true;
@@ -225,7 +225,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
       await sql.raw('DROP TRIGGER refuse_blobs' + (name === 'sqlite' ? '' : ' ON audit_blobs')).execute(store.db);
       if (name !== 'sqlite') await sql.raw('DROP FUNCTION refuse_blobs()').execute(store.db);
     }
-    await audit.append({ phase: 'attempt', tool: 'ssh_exec', action: 'sh', payload: { stdin: 'x'.repeat(20_000) } });
+    await h.audit.append({ phase: 'attempt', tool: 'ssh_exec', action: 'sh', payload: { stdin: 'x'.repeat(20_000) } });
     expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, breakCount: 0, records: 2 });
   });
 
@@ -234,15 +234,15 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
     const atLimit = 'a'.repeat(MAX_PAYLOAD_BYTES - 3) + '€'; // exactly 16 MiB of UTF-8
     const over = 'a'.repeat(MAX_PAYLOAD_BYTES - 2) + '€';
     const results = await Promise.allSettled([
-      audit.append({ phase: 'attempt', tool: 'exec', action: 'a' }),
-      audit.append({ phase: 'attempt', tool: 'exec', action: 'b', payload: { stdin: over } }),
-      audit.append({ phase: 'attempt', tool: 'exec', action: 'c', payload: { stdin: atLimit } }),
+      h.audit.append({ phase: 'attempt', tool: 'exec', action: 'a' }),
+      h.audit.append({ phase: 'attempt', tool: 'exec', action: 'b', payload: { stdin: over } }),
+      h.audit.append({ phase: 'attempt', tool: 'exec', action: 'c', payload: { stdin: atLimit } }),
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
     const err = (results[1] as PromiseRejectedResult).reason as { code: string; message: string; hint?: string };
     expect(err.code).toBe('input_too_large');
     expect(err.message).toMatch(/stdin is 16777217 bytes/);
-    const kept = (await readAuditRecord(store, '2'))!;
+    const kept = (await readAuditRecord(store, (results[2] as PromiseFulfilledResult<{ id: string }>).value.id))!;
     expect(kept.action).toBe('c');
     expect((await readAuditPayloads(store, kept)).stdin.text).toBe(atLimit);
     expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, breakCount: 0, records: 2 });
@@ -251,7 +251,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
   it('a column the log moves to the payload is never refused for its size: past 16 MiB it is kept in parts', async () => {
     await fresh();
     const action = 'echo ' + 'é'.repeat(9 * 1024 * 1024) + ' ; rm -rf ~'; // 18 MiB of UTF-8
-    const { id } = await audit.append({ phase: 'attempt', tool: 'exec', action });
+    const { id } = await h.audit.append({ phase: 'attempt', tool: 'exec', action });
     const r = (await readAuditRecord(store, id))!;
     expect(Object.keys(r.payload!)).toEqual(['@action.1', '@action.2']);
     expect(r.action).toContain('[clipped; full text in payload @action.1 … @action.2]');
@@ -286,29 +286,61 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit payloads on %s',
 
   it("a caller cannot write under the log's own payload names", async () => {
     for (const bad of ['@action', '@detail', '', 'has space', 'x'.repeat(65), '__proto__']) {
-      await expect(audit.append({ phase: 'attempt', tool: 'exec', payload: { [bad]: 'x' } })).rejects.toMatchObject({
+      await expect(h.audit.append({ phase: 'attempt', tool: 'exec', payload: { [bad]: 'x' } })).rejects.toMatchObject({
         code: 'invalid_input',
       });
     }
     await expect(
-      audit.append({ phase: 'attempt', tool: 'exec', payload: { command: 42 as unknown as string } }),
+      h.audit.append({ phase: 'attempt', tool: 'exec', payload: { command: 42 as unknown as string } }),
     ).rejects.toMatchObject({ code: 'invalid_input' });
   });
 
-  it('a record without a payload hashes exactly as before payloads existed', async () => {
+  it('a record without a payload hashes no payload element; a legacy record hashes as it was written', async () => {
     await fresh();
-    await audit.append({ phase: 'attempt', tool: 'exec', action: 'ls', status: 0, detail: { a: 1 } });
+    await h.audit.append({ phase: 'attempt', tool: 'exec', action: 'ls', status: 0, detail: { a: 1 } });
     const row = (await store.db.selectFrom('audit_log').selectAll().executeTakeFirstOrThrow()) as Record<
       string,
       string | number | null
     >;
-    // The hash as the previous version computed it: no payload element at all.
-    const old = createHmac('sha256', key)
+    const text = (v: string | number | null | undefined) => (v === null || v === undefined ? null : String(v));
+    // A writer's chain: its tag, chain and place, then every field but the (unhashed) seq, and no payload element.
+    const chained = createHmac('sha256', key)
       .update(String(row.prev_hash))
       .update('\n')
-      .update(JSON.stringify(CHAINED_FIELDS.map((f) => (row[f] === null ? null : String(row[f])))))
+      .update(
+        JSON.stringify([
+          'chain/1',
+          row.chain,
+          text(row.chain_seq),
+          ...CHAINED_FIELDS.filter((f) => f !== 'seq').map((f) => text(row[f])),
+        ]),
+      )
       .digest('hex');
-    expect(row.hash).toBe(old);
+    expect(row.hash).toBe(chained);
     expect(row.payload).toBeNull();
+    // A record written before chains (migration 0009 put it in `legacy`, chain_seq = seq) keeps
+    // the hash it was written with, which covers its seq, and verifies as its own chain.
+    await fresh();
+    const legacy: Record<string, string | number | null> = {
+      ...row,
+      seq: 1,
+      chain: 'legacy',
+      chain_seq: 1,
+      prev_hash: '0'.repeat(64),
+      payload: null,
+    };
+    legacy.hash = createHmac('sha256', key)
+      .update(String(legacy.prev_hash))
+      .update('\n')
+      .update(JSON.stringify(CHAINED_FIELDS.map((f) => text(legacy[f]))))
+      .digest('hex');
+    await store.db.insertInto('audit_log').values(legacy).execute();
+    expect(await verifyAuditChain(store, key)).toMatchObject({
+      ok: true,
+      records: 1,
+      chains: expect.arrayContaining([expect.objectContaining({ chain: 'legacy', records: 1 })]),
+    });
+    await store.db.updateTable('audit_log').set({ seq: 2 }).execute();
+    expect((await verifyAuditChain(store, key)).firstBad).toMatchObject({ chain: 'legacy', problem: 'changed' });
   });
 });

@@ -119,7 +119,7 @@ describe('gatehouse serve logs the audit head for a log shipper to keep', () => 
   const home = tempHome();
   afterAll(() => home.cleanup());
 
-  it('logs SEQ:HASH when the head moves, and that anchor verifies', async () => {
+  it('logs every chain head (CHAIN:N:HASH) when the head moves, and that anchor verifies', async () => {
     assertBuilt();
     const { writeFileSync } = await import('node:fs');
     const { join } = await import('node:path');
@@ -131,11 +131,13 @@ describe('gatehouse serve logs the audit head for a log shipper to keep', () => 
       let anchor: string | undefined;
       for (let i = 0; i < 50 && !anchor; i++) {
         await new Promise((r) => setTimeout(r, 100));
-        anchor = /"msg":"audit head".*?"anchor":"(\d+:[0-9a-f]{64})"/.exec(server.output())?.[1];
+        anchor = /"msg":"audit head".*?"anchor":"(w\d+:\d+:[0-9a-f]{64}(?:,w\d+:\d+:[0-9a-f]{64})*)"/.exec(
+          server.output(),
+        )?.[1];
       }
       expect(anchor, server.output()).toBeDefined();
       const v = cli(['audit', 'verify', '--anchor', anchor!], { ...home.env, GATEHOUSE_CONFIG: config });
-      expect(v.stdout).toMatch(/holds anchor/);
+      expect(v.stdout).toMatch(/every chain intact, holds the anchor/);
     } finally {
       await server.stop();
     }

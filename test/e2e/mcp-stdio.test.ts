@@ -119,16 +119,16 @@ describe('gatehouse mcp over stdio (official MCP client)', () => {
       ['narrow', 'discover', 'event', 'not_granted'],
     ]);
     const v = cli(['audit', 'verify'], home.env);
-    expect(v.stdout).toMatch(/^ok: \d+ records, chain intact/);
+    expect(v.stdout).toMatch(/^ok: \d+ records in \d+ chains?, every chain intact\n {2}chain w1: \d+ records/);
     expect(v.code).toBe(0);
     // The head is an anchor an operator keeps elsewhere; verify checks the log still holds it.
     const head = cli(['audit', 'head'], home.env);
-    const anchor = /^(\d+:[0-9a-f]{64}) /.exec(head.stdout)?.[1];
-    expect(anchor).toBeDefined();
+    const anchor = /^(w\d+:\d+:[0-9a-f]{64}(,w\d+:\d+:[0-9a-f]{64})*)\n/.exec(head.stdout)?.[1];
+    expect(anchor, head.stdout).toBeDefined();
     const anchored = cli(['audit', 'verify', '--anchor', anchor!], home.env);
-    expect(anchored.stdout).toMatch(/chain intact, holds anchor #\d+/);
-    const far = cli(['audit', 'verify', '--anchor', `999999:${'0'.repeat(64)}`], home.env);
+    expect(anchored.stdout).toMatch(/every chain intact, holds the anchor/);
+    const far = cli(['audit', 'verify', '--anchor', `w1:999999:${'0'.repeat(64)}`], home.env);
     expect(far.code).toBe(1);
-    expect(far.stdout).toMatch(/anchor record #999999 is gone/);
+    expect(far.stdout).toMatch(/anchored record w1:999999 is gone; chain w1 now ends at \d+/);
   });
 });

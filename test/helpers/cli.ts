@@ -16,7 +16,14 @@ export interface CliResult {
 }
 
 export function cli(args: string[], env: NodeJS.ProcessEnv, input?: string): CliResult {
-  const r = spawnSync(process.execPath, [CLI, ...args], { env, input, encoding: 'utf8', timeout: 60_000 });
+  // A large maxBuffer: a whole audit log as JSON lines is far past spawnSync's 1 MiB default.
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    env,
+    input,
+    encoding: 'utf8',
+    timeout: 60_000,
+    maxBuffer: 256 * 1024 * 1024,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -76,13 +83,12 @@ export interface AuditLine {
   detail: Record<string, unknown> | null;
 }
 
-/** The audit chain's head sequence number now: the records a test makes next come after it. */
+/** The newest audit record's seq now: the records a test makes next come after it. */
 export function auditSeq(env: NodeJS.ProcessEnv): number {
-  const r = cli(['audit', 'head'], env);
-  if (r.code === 0 && /audit log is empty/.test(r.stdout)) return 0;
-  const m = /^(\d+):[0-9a-f]{64}/.exec(r.stdout);
-  if (r.code !== 0 || !m) throw new Error(`audit head failed: ${r.stdout}${r.stderr}`);
-  return Number(m[1]);
+  const r = cli(['audit', 'tail', '-n', '1', '--json'], env);
+  if (r.code !== 0) throw new Error(`audit tail failed: ${r.stdout}${r.stderr}`);
+  const line = r.stdout.trim();
+  return line === '' ? 0 : (JSON.parse(line) as { seq: number }).seq;
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   requireAuditRecord,
   searchAudit,
   verifyAuditChain,
+  type AuditAnchor,
   type AuditBreak,
   type AuditRecord,
   type VerifyResult,
@@ -17,7 +18,7 @@ import type { Store } from '../../store/index.js';
 import { EXIT, type CliContext, type CommandRunner } from '../context.js';
 
 const USAGE = `usage:
-  gatehouse audit verify [--anchor SEQ:HASH] [--json]
+  gatehouse audit verify [--anchor CHAIN:N:HASH,...] [--json]
   gatehouse audit show SEQ|ID [--json]
   gatehouse audit head [--json]
   gatehouse audit tail [-n N] [--json]
@@ -78,12 +79,28 @@ function breakLine(b: AuditBreak): string {
     blob_missing: `has lost its payload ${b.payload ?? ''} (the blob is gone)`,
     blob_changed: `has a changed payload ${b.payload ?? ''} (the blob does not match the digest in the record)`,
     payload_unreadable: 'has an unreadable payload column',
+    unchained: 'is in no chain (its chain or place was blanked)',
   };
-  return `  #${b.seq} (${b.id === null ? '?' : visible(b.id)}) ${what[b.problem]}`;
+  const place = b.chain === null ? '' : ` ${visible(b.chain)}:${b.chainSeq ?? '?'}`;
+  return `  #${b.seq}${place} (${b.id === null ? '?' : visible(b.id)}) ${what[b.problem]}`;
 }
 
-function verifyReport(result: VerifyResult, anchor: { seq: number } | undefined): string {
-  if (result.ok) return `ok: ${result.records} records, chain intact${anchor ? `, holds anchor #${anchor.seq}` : ''}`;
+/** One line per chain: which chains verify covered, and where each ends. */
+function chainLines(result: VerifyResult): string[] {
+  return result.chains.map(
+    (c) =>
+      `  chain ${visible(c.chain)}: ${c.records} record${c.records === 1 ? '' : 's'}` +
+      (c.head ? `, ends at ${c.head.chainSeq}` : ', empty (every record it had is gone)'),
+  );
+}
+
+function verifyReport(result: VerifyResult, anchor: AuditAnchor | undefined): string {
+  const chains = chainLines(result);
+  if (result.ok)
+    return [
+      `ok: ${result.records} records in ${result.chains.length} chain${result.chains.length === 1 ? '' : 's'}, every chain intact${anchor ? ', holds the anchor' : ''}`,
+      ...chains,
+    ].join('\n');
   const lines: string[] = [];
   if (result.breakCount > 0) {
     lines.push(
@@ -95,14 +112,16 @@ function verifyReport(result: VerifyResult, anchor: { seq: number } | undefined)
         `  … and ${result.breakCount - result.breaks.length} more (the first ${result.breaks.length} are listed; --json gives the same list)`,
       );
   }
-  if (result.anchorProblem) {
-    const a = result.anchorProblem;
+  for (const a of result.anchorProblems ?? []) {
+    const c = result.chains.find((x) => x.chain === a.chain);
+    const end = c?.head ? `now ends at ${c.head.chainSeq}` : 'has no records left';
     lines.push(
       a.problem === 'missing'
-        ? `BROKEN: anchor record #${a.seq} is gone; the log now ends at #${result.records} (records were cut from the end)`
-        : `BROKEN: record #${a.seq} is not the one anchored (the history up to it was rewritten)`,
+        ? `BROKEN: anchored record ${visible(a.chain)}:${a.chainSeq} is gone; chain ${visible(a.chain)} ${end} (records were cut from the end)`
+        : `BROKEN: record ${visible(a.chain)}:${a.chainSeq} is not the one anchored (the history up to it was rewritten)`,
     );
   }
+  lines.push('chains checked:', ...chains);
   return lines.join('\n');
 }
 
@@ -163,7 +182,7 @@ export const run: CommandRunner = async (args, ctx) => {
   const anchor = values.anchor === undefined ? undefined : parseAuditAnchor(values.anchor);
   if (anchor === null)
     throw new GatehouseError('usage', `invalid --anchor ${JSON.stringify(values.anchor)}`, {
-      hint: 'use SEQ:HASH as `gatehouse audit head` prints it',
+      hint: 'use the line `gatehouse audit head` prints (CHAIN:N:HASH, comma-separated)',
     });
   if (anchor && sub !== 'verify') throw new GatehouseError('usage', '--anchor goes with audit verify', { hint: USAGE });
   const limit = values.n === undefined ? (sub === 'tail' ? 20 : 100) : Number(values.n);
@@ -188,7 +207,7 @@ export const run: CommandRunner = async (args, ctx) => {
       else
         write(
           ctx.stdout,
-          `${h.seq}:${h.hash}  (${h.ts}; keep it outside this host, check later with audit verify --anchor)`,
+          `${h.anchor}\n(${h.chains.length} chain${h.chains.length === 1 ? '' : 's'}, newest record ${h.ts}; keep this line outside this host, check later with audit verify --anchor)`,
         );
       return EXIT.ok;
     }

@@ -84,19 +84,19 @@ export const run: CommandRunner = async (args, ctx) => {
 };
 
 /**
- * Logs the audit chain's head (seq and hash) when it has moved, every `seconds`. Records cut from
+ * Logs every audit chain's head (the anchor line) when it has moved, every `seconds`. Records cut from
  * the end of the log leave a chain that still verifies; a head that a log shipper carried off the
- * host is the anchor that shows it (`gatehouse audit verify --anchor SEQ:HASH`).
+ * host is the anchor that shows it (`gatehouse audit verify --anchor LINE`).
  */
 function logAuditHead(store: Store, seconds: number): () => void {
   if (seconds <= 0) return () => undefined;
-  let last = -1;
+  let last = '';
   const timer = setInterval(() => {
     auditHead(store)
       .then((h) => {
-        if (h && h.seq !== last) {
-          last = h.seq;
-          log.info('audit head', { anchor: `${h.seq}:${h.hash}`, ts: h.ts });
+        if (h && h.anchor !== last) {
+          last = h.anchor;
+          log.info('audit head', { anchor: h.anchor, ts: h.ts });
         }
       })
       .catch((e) => log.warn('audit head not read', { err: e }));
