@@ -1,5 +1,5 @@
 import { CompiledQuery } from 'kysely';
-import type { Store } from '../store/index.js';
+import { isUniqueViolation, type Store } from '../store/index.js';
 import { CHAINED_FIELDS, chainHash, GENESIS, type ChainedRecord } from './chain.js';
 import type { ChainLease } from './chains.js';
 import type { BlobWrite } from './payload.js';
@@ -10,7 +10,6 @@ const COLS = [...CHAINED_FIELDS.filter((f) => f !== 'seq'), 'payload', 'chain', 
 const BLOBS_PER_INSERT = 8;
 /** How often a batch that lost its place to another writer on the same chain is chained again. */
 const CONFLICT_RETRIES = 3;
-const UNIQUE_VIOLATION = '23505';
 
 export interface PgAuditWriter {
   /** Appends the records to this writer's chain, committed synchronously; returns their seqs in order. */
@@ -101,7 +100,7 @@ export function pgAuditWriter(store: Store, key: Buffer, lease: ChainLease): PgA
           return await once(records, blobs);
         } catch (e) {
           head = undefined;
-          if ((e as { code?: string }).code !== UNIQUE_VIOLATION || attempt >= CONFLICT_RETRIES) throw e;
+          if (!isUniqueViolation(e) || attempt >= CONFLICT_RETRIES) throw e;
           // Another writer appended to this chain: its lease is no longer ours alone.
           if (attempt > 0) lease.drop();
         }

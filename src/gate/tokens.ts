@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { cutText, GatehouseError, log, type MacField, rowMac, rowMacValid } from '../core/index.js';
 import type { ApprovalMode } from '../approvals/index.js';
-import type { Store } from '../store/index.js';
+import { isUniqueViolation, type Store } from '../store/index.js';
 import { formatGrant, parseGrant, type Grant } from './grants.js';
 
 /** Token text: `gh_` + 43 base64url characters (32 random bytes = 256 bits). */
@@ -224,7 +224,17 @@ export class TokenService {
     };
     // INVARIANT: every row is written with the signature of exactly the state it holds.
     const row: TokenRow = { ...unsigned, mac: this.#sign(unsigned) };
-    await this.#store.db.insertInto('tokens').values(row).execute();
+    try {
+      await this.#store.db.insertInto('tokens').values(row).execute();
+    } catch (e) {
+      // Another process created the name between the check above and this insert.
+      if (isUniqueViolation(e))
+        throw new GatehouseError('conflict', `a token named ${opts.name} already exists`, {
+          hint: 'pick another name or rotate the existing token',
+          cause: e,
+        });
+      throw e;
+    }
     return { token, info: toInfo(row, true) };
   }
 

@@ -3,4 +3,5 @@ export { storeOptionsFromEnv } from './from-env.js';
 export { migrate, pendingMigrations, loadMigrations } from './migrate.js';
 export type { Dialect, Store, Migration, UntypedDb } from './types.js';
 export { nowIso } from './time.js';
+export { isUniqueViolation } from './errors.js';
 export { applyStorePragmas } from './pragmas.js';

@@ -71,6 +71,22 @@ function isHopByHop(lower: string, listed: ReadonlySet<string>): boolean {
   return HOP_BY_HOP.has(lower) || lower.startsWith('proxy-') || listed.has(lower);
 }
 
+/**
+ * The names (lower case) of an agent's request headers that belong to its connection to the
+ * gateway, not to the request it asks for: `host` (which gateway process it reached) and every
+ * hop-by-hop header (those `Connection` lists included). None reaches the upstream.
+ */
+export function connectionHeaderNames(agent: HeaderInput): ReadonlySet<string> {
+  let listed = NONE;
+  for (const k in agent) if (k.toLowerCase() === 'connection') listed = connectionListed(agent[k]);
+  const out = new Set<string>();
+  for (const k in agent) {
+    const lower = k.toLowerCase();
+    if (lower === 'host' || isHopByHop(lower, listed)) out.add(lower);
+  }
+  return out;
+}
+
 const BAD_VALUE = /[\r\n\0]/;
 
 function badValue(v: string): boolean {

@@ -123,6 +123,15 @@ export async function openKeyring(opts: OpenKeyringOptions): Promise<Keyring> {
     const sealedData = await store.db.selectFrom('vaults').select('id').limit(1).executeTakeFirst();
     const otherKeys = await store.db.selectFrom('vault_keyring').select('id').limit(1).executeTakeFirst();
     if (sealedData || otherKeys) {
+      // Another process may have initialised this store between the two reads (several servers
+      // started at once on a new store): its check row is written before anything is sealed, so
+      // if it is there now, verify against it. Still none: it was removed, fail closed.
+      const late = await store.db
+        .selectFrom('vault_keyring')
+        .select('id')
+        .where('id', '=', CHECK_ID)
+        .executeTakeFirst();
+      if (late) return openKeyring(opts);
       throw new GatehouseError('key_invalid', 'the store holds sealed data but no master key check value', {
         hint: 'the vault_keyring check row was removed; restore the store from a backup',
       });

@@ -28,6 +28,20 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('tokens on %s', (_name,
   });
   const uniq = () => `t-${randomBytes(4).toString('hex')}`;
 
+  it('two processes creating one name at once: one token, and the other gets a typed conflict', async () => {
+    const other = await fx.open();
+    try {
+      const name = uniq();
+      const second = new TokenService(other, { integrityKey, now: clock });
+      const got = await Promise.allSettled([tokens.create({ name }), second.create({ name })]);
+      expect(got.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const refused = got.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect(refused.reason).toMatchObject({ code: 'conflict', message: `a token named ${name} already exists` });
+    } finally {
+      await other.close();
+    }
+  });
+
   it('creates a gh_ token with 256 bits, stores only its hash, and authenticates it', async () => {
     const { token, info } = await tokens.create({
       name: uniq(),

@@ -38,8 +38,21 @@ export const run: CommandRunner = async (args, ctx) => {
   let firstToken: string | undefined;
   const tokens = await rt.tokens.list();
   if (!tokens.some((t) => t.admin)) {
-    const { token } = await rt.tokens.create({ name: 'admin', grants: ['tool:*', 'target:*', 'vault:*'], admin: true });
-    firstToken = token;
+    try {
+      const { token } = await rt.tokens.create({
+        name: 'admin',
+        grants: ['tool:*', 'target:*', 'vault:*'],
+        admin: true,
+      });
+      firstToken = token;
+    } catch (e) {
+      // Several processes started at once on one new store: one of them created the admin token
+      // (and printed it); the others carry on without one of their own.
+      if (!(e instanceof GatehouseError && e.code === 'conflict')) {
+        await rt.close();
+        throw e;
+      }
+    }
   }
   const http = await startHttpServer(rt, {
     ...listen,

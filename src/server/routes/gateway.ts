@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError, isMultipartForm, mediaTypeOf } from '../../core/index.js';
 import type { HttpOperation, Principal } from '../../gate/index.js';
 import { CallScrub, dropForgedHeaders, fillText, httpTarget } from '../../tools/index.js';
-import type { UpstreamProxyResult } from '../../upstream/index.js';
+import { connectionHeaderNames, type UpstreamProxyResult } from '../../upstream/index.js';
 // The light face: this route is loaded with the server, before any request needs undici.
 import {
   checkPath,
@@ -28,9 +28,19 @@ function oneHeader(v: string | string[] | undefined, name: string): string | und
   throw new GatehouseError('invalid_input', `the ${name} header was sent ${v.length} times`, { hint: 'send it once' });
 }
 
+/**
+ * The request headers that are part of the action. Declared irrelevant, with the reason: `host`
+ * and the hop-by-hop headers describe the agent's connection to this gateway process (which of
+ * several behind a load balancer it reached, keep-alive), never reach the upstream, and so are not
+ * judged or bound into an approval: an approval asked for through one process holds on another.
+ */
 function headerMap(req: IncomingMessage): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  const skip = connectionHeaderNames(req.headers);
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (v === undefined || skip.has(k)) continue;
+    out[k] = Array.isArray(v) ? v.join(', ') : v;
+  }
   return out;
 }
 
