@@ -292,6 +292,22 @@ export class ApprovalService {
     };
   }
 
+  /**
+   * How many approvals are in each state now, across every process sharing the store (for
+   * metrics). Tampered records are not counted here: that needs every signature checked.
+   */
+  async countByStatus(): Promise<Record<'pending' | 'approved' | 'denied' | 'expired' | 'used', number>> {
+    const now = iso(this.#now());
+    const out = { pending: 0, approved: 0, denied: 0, expired: 0, used: 0 };
+    for (const status of Object.keys(out) as (keyof typeof out)[]) {
+      const r = (await pageFilter(this.#store.db.selectFrom('approvals'), status, undefined, now)
+        .select((eb) => eb.fn.countAll().as('n'))
+        .executeTakeFirst()) as { n: number | string } | undefined;
+      out[status] = Number(r?.n ?? 0);
+    }
+    return out;
+  }
+
   /** Tampered records: signatures cannot be checked in SQL, so the newest rows are checked here (one page, no cursor). */
   async #tamperedPage(limit: number, tokenId: string | undefined): Promise<ApprovalPage> {
     const all = (await this.list({ status: 'tampered', limit: 5000 })).filter(

@@ -1,4 +1,4 @@
-export { AuditLog, type AuditEntry, type AuditPhase, type AuditRecord } from './log.js';
+export { AuditLog, type AuditEntry, type AuditObserver, type AuditPhase, type AuditRecord } from './log.js';
 export {
   verifyAuditChain,
   searchAudit,

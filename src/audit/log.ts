@@ -84,6 +84,14 @@ export interface AuditRecord {
   hash: string;
 }
 
+/** Who watches the log's work (the process's metrics); never on the path that decides anything. */
+export interface AuditObserver {
+  /** Each record once it is prepared, before it is written (an append refused for its size is not seen). */
+  appended?(entry: Readonly<AuditEntry>): void;
+  /** Each batch as it settles: how many records, seconds from the write's start, and whether it was written. */
+  written?(records: number, seconds: number, ok: boolean): void;
+}
+
 interface Pending {
   /** The record in its final form (canonical, scrubbed); seq and prev_hash are set by the writer. */
   row: ChainedRecord;
@@ -147,6 +155,13 @@ export class AuditLog {
     this.#lease = new ChainLease(store, { ttlMs: options.chainLeaseMs });
   }
 
+  #observer: AuditObserver = {};
+
+  /** Sets who is told of every record and batch (metrics). */
+  setObserver(o: AuditObserver): void {
+    this.#observer = o;
+  }
+
   /** Replaces the scrubber applied to every text field before it is written. */
   setScrubber(fn: (s: string) => string): void {
     this.#scrub = fn;
@@ -171,6 +186,7 @@ export class AuditLog {
             ),
       );
     }
+    this.#observer.appended?.(entry);
     return new Promise((resolve, reject) => {
       this.#queue.push({ row, blobs, durable: entry.phase !== 'result', id, resolve, reject });
       if (!this.#flushing) {
@@ -184,6 +200,7 @@ export class AuditLog {
   async #flush(): Promise<void> {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, batchLength(this.#queue));
+      const started = performance.now();
       try {
         const seqs = await this.#write(
           batch,
@@ -193,8 +210,10 @@ export class AuditLog {
         if (seqs.length !== batch.length) {
           throw new Error(`the audit writer returned ${seqs.length} seqs for ${batch.length} records`);
         }
+        this.#observer.written?.(batch.length, (performance.now() - started) / 1000, true);
         batch.forEach((p, i) => p.resolve({ id: p.id, seq: seqs[i]! }));
       } catch (e) {
+        this.#observer.written?.(batch.length, (performance.now() - started) / 1000, false);
         log.error('audit write failed', { err: e });
         const err = new GatehouseError(
           'audit_unavailable',

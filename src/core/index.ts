@@ -16,6 +16,7 @@ export {
   type ExecEnvVerdict,
 } from './exec-env.js';
 export { REDACTED, TRUNCATION_MARKER, cutText, truncateText } from './text.js';
+export { MetricsRegistry, Counter, Histogram, type GaugeSample } from './metrics.js';
 export { BoundedLru } from './lru.js';
 export { type FlushableRewriter, type TextRewriter } from './streams.js';
 export type { OutputScrub } from './output-scrub.js';

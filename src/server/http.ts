@@ -19,6 +19,11 @@ export interface HttpServerOptions {
   routes?: readonly AnyRoute[];
   /** Origins allowed to call /mcp from a browser; requests with another Origin get 403. */
   allowedOrigins?: string[];
+  /**
+   * Told of every request once its connection is done with it: the route pattern it matched (never
+   * the raw path) and its status, or `aborted` when the client went away before the answer ended.
+   */
+  onAnswered?: (route: string, status: number | 'aborted') => void;
 }
 
 export function sendJson(
@@ -179,6 +184,18 @@ function mcpHandler(runtime: Runtime): McpHandler {
   );
 }
 
+/**
+ * The route pattern a request is counted under: one of Gatehouse's own patterns, or `none`. The raw
+ * path (a target name, an id) never becomes a label.
+ */
+function routeLabel(req: IncomingMessage, routes: readonly AnyRoute[]): string {
+  const target = req.url ?? '/';
+  const q = target.indexOf('?');
+  const path = q < 0 ? target : target.slice(0, q);
+  if (path === '/mcp' || path === '/health') return path;
+  return findRoute(routes, req.method ?? 'GET', path)?.route.path ?? 'none';
+}
+
 /** Aborted when the client goes away before the response is finished. */
 function abortOnClose(res: ServerResponse): AbortSignal {
   const abort = new AbortController();
@@ -211,7 +228,10 @@ export async function startHttpServer(
   const mcp = mcpHandler(runtime);
   const routes = opts.routes ?? [];
 
+  const answered = opts.onAnswered;
   const server = createServer((req, res) => {
+    if (answered)
+      res.once('close', () => answered(routeLabel(req, routes), res.writableFinished ? res.statusCode : 'aborted'));
     void handle(req, res).catch((e) => {
       const err = toGatehouseError(e);
       if (err.code === 'internal') log.error('http handler failed', { err: e, url: req.url });

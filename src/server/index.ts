@@ -31,6 +31,7 @@ export {
   type RouteContext,
 } from './route.js';
 export { plainRoutes } from './routes/all.js';
+export { GatehouseMetrics, metricsRoute } from './metrics.js';
 export { gatewayRoute, APPROVAL_ID_HEADER } from './routes/gateway.js';
 export { sshExecRoute } from './routes/ssh.js';
 export { adminHttpRoutes } from './routes/admin.js';

@@ -78,6 +78,11 @@ function specKey(spec: SshTargetSpec): string {
 
 export class SshPool {
   private readonly slots = new Map<string, Slot>();
+
+  /** Connections held now, idle or in use (for metrics). */
+  get size(): number {
+    return this.slots.size;
+  }
   private closed = false;
   private readonly opts: Required<Omit<SshPoolOptions, keyof ConnectOptions>> & ConnectOptions;
 

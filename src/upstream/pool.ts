@@ -28,6 +28,11 @@ interface Entry {
 export class UpstreamPool {
   readonly #opts: UpstreamPoolOptions;
   readonly #pools = new Map<string, Entry>();
+
+  /** Connection pools held now, one per upstream origin (for metrics). */
+  get size(): number {
+    return this.#pools.size;
+  }
   // Validated specs by content, so the hot path does not re-parse the base URL on every call.
   readonly #validated = new Map<string, ResolvedTarget>();
   #closed = false;

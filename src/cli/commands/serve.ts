@@ -2,7 +2,7 @@ import { realpathSync } from 'node:fs';
 import { auditHead } from '../../audit/index.js';
 import { GatehouseError, log } from '../../core/index.js';
 import type { Store } from '../../store/index.js';
-import { bootRuntime, plainRoutes, startHttpServer } from '../../server/index.js';
+import { bootRuntime, GatehouseMetrics, metricsRoute, plainRoutes, startHttpServer } from '../../server/index.js';
 import { parse, write } from '../args.js';
 import { EXIT, type CommandRunner } from '../context.js';
 
@@ -54,13 +54,15 @@ export const run: CommandRunner = async (args, ctx) => {
       }
     }
   }
+  const metrics = new GatehouseMetrics(rt, rt.approvals);
   const http = await startHttpServer(rt, {
     ...listen,
     allowedOrigins: [
       ...rt.config.server.allowed_origins,
       ...(ctx.env.GATEHOUSE_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean),
     ],
-    routes: plainRoutes(rt),
+    routes: [...plainRoutes(rt), metricsRoute(metrics)],
+    onAnswered: (route, status) => metrics.httpRequest(route, status),
   });
   if (firstToken) {
     write(ctx.stdout, `Gatehouse is set up in ${rt.paths.home} (store: ${rt.store.description}).`);
