@@ -1,8 +1,9 @@
 import Database from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, sql } from 'kysely';
 
 import { GatehouseError } from '../core/index.js';
 import { migrate } from './migrate.js';
+import { TypedErrorsPostgresDialect } from './pg-dialect.js';
 import { applyStorePragmas } from './pragmas.js';
 import type { Dialect, Store } from './types.js';
 
@@ -116,7 +117,7 @@ async function openPostgres(opts: OpenStoreOptions): Promise<OpenedStore> {
       },
     );
   }
-  const db = new Kysely<Record<string, never>>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Record<string, never>>({ dialect: new TypedErrorsPostgresDialect({ pool }) });
   const url = new URL(opts.databaseUrl!);
   return {
     db,

@@ -6,13 +6,15 @@
  *   describe.skipIf(!(await requires('bwrap', 'exec e2e')))('exec tool end to end', () => { … });
  *
  * Parts: `bwrap` (bubblewrap), `sshd` (an OpenSSH server the tests start), `postgres` (a reachable
- * server: test/helpers/pg.ts), `root` (cgroup limits and sandbox networking need it).
+ * server: test/helpers/pg.ts), `private-postgres` (server binaries to run a server of the test's own:
+ * test/helpers/private-pg.ts), `root` (cgroup limits, sandbox networking and mounts need it).
  */
 import { existsSync } from 'node:fs';
 import { probePostgres } from './pg.js';
+import { privatePostgresMissing } from './private-pg.js';
 import { sshdAvailability } from './sshd.js';
 
-export type Part = 'bwrap' | 'sshd' | 'postgres' | 'root';
+export type Part = 'bwrap' | 'sshd' | 'postgres' | 'private-postgres' | 'root';
 
 export const CI = process.env.CI === 'true';
 
@@ -29,6 +31,8 @@ async function missing(part: Part): Promise<string | null> {
     }
     case 'postgres':
       return (await probePostgres()).why ?? null;
+    case 'private-postgres':
+      return privatePostgresMissing();
     case 'root':
       return process.getuid?.() === 0 ? null : 'the tests need root (cgroup v1 limits, slirp4netns networking)';
   }
