@@ -14,6 +14,8 @@ const configSchema = z
       .object({
         listen: z.string().optional(),
         allowed_origins: z.array(z.string()).default([]),
+        // Where the other serve processes on this store reach this one (2025-era session forwarding).
+        advertise_url: z.string().url().optional(),
       })
       .strict()
       .default({ allowed_origins: [] }),

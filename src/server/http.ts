@@ -1,11 +1,14 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { GatehouseError, httpStatusOf, log, mediaTypeOf, toGatehouseError, truncateText } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
 import { jsonTextDepth, MAX_JSON_DEPTH, readWhole, tooDeep } from '../upstream/light.js';
+import { InstanceRegistry, newInstanceId } from './instances.js';
 import { buildMcpServer } from './mcp.js';
+import { McpSessions, unknownSession } from './mcp-sessions.js';
 import { decodeParams, findRoute, type AnyRoute, type RouteContext } from './route.js';
 import type { Runtime } from './runtime.js';
 
@@ -19,6 +22,11 @@ export interface HttpServerOptions {
   routes?: readonly AnyRoute[];
   /** Origins allowed to call /mcp from a browser; requests with another Origin get 403. */
   allowedOrigins?: string[];
+  /**
+   * Where the other `gatehouse serve` processes on this store reach this one, for forwarding a
+   * 2025-era session's requests to the process that holds it (default: the address it listens on).
+   */
+  advertiseUrl?: string;
   /**
    * Told of every request once its connection is done with it: the route pattern it matched (never
    * the raw path) and its status, or `aborted` when the client went away before the answer ended.
@@ -227,6 +235,10 @@ export async function startHttpServer(
 ): Promise<{ server: HttpServer; url: string; close(): Promise<void> }> {
   const mcp = mcpHandler(runtime);
   const routes = opts.routes ?? [];
+  const instanceId = newInstanceId();
+  const sessions = new McpSessions(runtime, { instanceId });
+  // Set once listening (the registry needs the address); a session request before then is not forwarded.
+  const registry: { current?: InstanceRegistry } = {};
 
   const answered = opts.onAnswered;
   const server = createServer((req, res) => {
@@ -309,6 +321,22 @@ export async function startHttpServer(
       body: 'parsedBody' in parsed ? undefined : bytes,
       signal,
     });
+    // 2025-era sessions (mcp-sessions.ts): an initialize opens one; a request naming one is served
+    // on it, here or by the process that holds it. Everything else is the stateless handler's.
+    const sessionId = req.headers['mcp-session-id'];
+    if (typeof sessionId === 'string') {
+      const answer = await sessions.serve(
+        request,
+        principal,
+        sessionId,
+        parsed.parsedBody,
+        req.headers[FORWARDED_HEADER] !== undefined,
+      );
+      if ('forward' in answer) return forwardToOwner(req, res, answer.forward, bytes, signal);
+      return sendWebResponse(res, answer.response);
+    }
+    if (isInitialize(parsed.parsedBody))
+      return sendWebResponse(res, await sessions.open(request, principal, clientAddress(req), parsed.parsedBody));
     const response = await mcp.fetch(request, {
       authInfo: {
         token: 'redacted',
@@ -332,15 +360,86 @@ export async function startHttpServer(
   });
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+  const instances = new InstanceRegistry(
+    runtime.store,
+    await runtime.keyring.internalKey('store-integrity'),
+    instanceId,
+    opts.advertiseUrl ?? advertisedUrl(addr, url),
+  );
+  await instances.register();
+  registry.current = instances;
+
+  /**
+   * Sends a request for a session another process holds to that process, and its answer (an SSE
+   * stream included) back. The owner authenticates the token again. An owner that is gone or
+   * unknown is answered as an unknown session: the client opens a new one.
+   */
+  async function forwardToOwner(
+    req: IncomingMessage,
+    res: ServerResponse,
+    owner: string,
+    bytes: Buffer | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const base = await registry.current?.urlOf(owner);
+    if (!base) return sendWebResponse(res, unknownSession());
+    const headers = new Headers();
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (v === undefined || NOT_FORWARDED.has(k)) continue;
+      headers.set(k, Array.isArray(v) ? v.join(', ') : v);
+    }
+    headers.set(FORWARDED_HEADER, instanceId);
+    let answer: Response;
+    try {
+      answer = await fetch(new URL('/mcp', base), {
+        method: req.method,
+        headers,
+        body: bytes && bytes.length > 0 ? bytes : undefined,
+        signal,
+        redirect: 'manual',
+      });
+    } catch (e) {
+      log.warn('a session request could not be forwarded to its process', { instance: owner, err: e });
+      return sendWebResponse(res, unknownSession());
+    }
+    await sendWebResponse(res, answer);
+  }
+
   return {
     server,
-    url: `http://${host}:${addr.port}`,
+    url,
     close: async () => {
+      await sessions.close();
+      await instances.close();
       await mcp.close?.();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
+}
+
+/** Marks a request one process forwarded to another (it is never forwarded again). */
+const FORWARDED_HEADER = 'x-gatehouse-forwarded-session';
+/** Headers that belong to the hop to this process, not to the request. */
+const NOT_FORWARDED = new Set([
+  'host',
+  'connection',
+  'keep-alive',
+  'content-length',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+]);
+
+function isInitialize(body: unknown): boolean {
+  return typeof body === 'object' && body !== null && (body as { method?: unknown }).method === 'initialize';
+}
+
+/** The listen address as others reach it: a wildcard address means this host's name. */
+function advertisedUrl(addr: AddressInfo, url: string): string {
+  if (addr.address === '0.0.0.0' || addr.address === '::') return `http://${hostname()}:${addr.port}`;
+  return url;
 }
 
 /** The client name, version and requested protocol of an `initialize` request, if this is one. */
@@ -374,8 +473,10 @@ async function sendWebResponse(res: ServerResponse, response: Response): Promise
     res.writeHead(response.status, headers);
     return void res.end(bytes);
   }
-  // SSE (progress before the result, listen streams): stream as it comes.
+  // SSE (progress before the result, listen streams): stream as it comes. The headers go out at
+  // once: a session's GET stream may carry nothing for a while, and the client waits for them.
   res.writeHead(response.status, headers);
+  res.flushHeaders();
   const stream = Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
   stream.on('error', () => res.destroy());
   stream.pipe(res);

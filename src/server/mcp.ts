@@ -18,12 +18,14 @@ import type { Runtime } from './runtime.js';
 
 /**
  * Which door and protocol era serve this server instance. Elicitation on a 2025-era connection
- * needs a server->client request on a live connection: stdio has one, the stateless HTTP door
- * does not (those clients get the out-of-band flow).
+ * needs a server->client request on a live connection: stdio has one, and so does an HTTP session
+ * (mcp-sessions.ts); the stateless HTTP door does not (those clients get the out-of-band flow).
  */
 export interface McpDoor {
   transport: 'stdio' | 'http';
   era: 'legacy' | 'modern';
+  /** A 2025-era HTTP session (`Mcp-Session-Id`): it carries server->client requests. */
+  sessionful?: boolean;
 }
 
 /**
@@ -44,7 +46,7 @@ function canElicit(server: Server, ctx: ServerContext, door: McpDoor): boolean {
       { elicitation?: unknown } | undefined;
     return !!caps?.elicitation;
   }
-  return door.transport === 'stdio' && !!server.getClientCapabilities()?.elicitation;
+  return (door.transport === 'stdio' || door.sessionful === true) && !!server.getClientCapabilities()?.elicitation;
 }
 
 export const SERVER_INFO = { name: 'gatehouse', version: '0.1.0' } as const;
@@ -346,7 +348,8 @@ export function buildMcpServer(
       input: input.value,
       progressToken: request.params._meta?.progressToken,
     });
-    // 2025-era stdio clients that declared elicitation are asked by Gatehouse itself (legacyApproval).
+    // 2025-era clients on a live connection (stdio, an HTTP session) that declared elicitation are
+    // asked by Gatehouse itself (legacyApproval).
     const legacy =
       door.era === 'legacy' && toolCtx.approvalContext && (toolCtx.approvalContext as McpApprovalContext).canElicit
         ? {

@@ -105,9 +105,11 @@ describe.skipIf(!(await requires('bwrap', 'approvals e2e')))(
         ? stdioClient({ ...env, GATEHOUSE_TOKEN: token }, era, caps)
         : httpClient(server.url, token, era, caps);
 
-    // Elicitation reaches the person on stdio (both eras) and on HTTP for 2026-07-28 clients.
+    // Elicitation reaches the person on stdio (both eras), on HTTP for 2026-07-28 clients, and on
+    // HTTP for 2025-era clients through their session (Mcp-Session-Id; issue 18 item 1).
     const elicitingDoors: [string, 'stdio' | 'http', Era][] = [
       ['stdio legacy', 'stdio', 'legacy'],
+      ['http legacy (session)', 'http', 'legacy'],
       ['stdio modern', 'stdio', 'modern'],
       ['http modern', 'http', 'modern'],
     ];

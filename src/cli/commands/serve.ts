@@ -62,6 +62,9 @@ export const run: CommandRunner = async (args, ctx) => {
       ...(ctx.env.GATEHOUSE_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean),
     ],
     routes: [...plainRoutes(rt), metricsRoute(metrics)],
+    ...((ctx.env.GATEHOUSE_ADVERTISE_URL ?? rt.config.server.advertise_url)
+      ? { advertiseUrl: ctx.env.GATEHOUSE_ADVERTISE_URL ?? rt.config.server.advertise_url }
+      : {}),
     onAnswered: (route, status) => metrics.httpRequest(route, status),
   });
   if (firstToken) {

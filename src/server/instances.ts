@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { log, rowMac, rowMacValid } from '../core/index.js';
+import type { Store } from '../store/index.js';
+
+const KIND = 'mcp-instance/v1';
+/** How often a process says it is still here; a row older than STALE_MS is not forwarded to. */
+const HEARTBEAT_MS = 20_000;
+const STALE_MS = 90_000;
+/** How long a looked-up URL is reused before it is read again. */
+const CACHE_MS = 5_000;
+
+/** This process's id in session ids and the registry: 16 lowercase hex characters. */
+export function newInstanceId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/**
+ * Where each `gatehouse serve` sharing the store can be reached by the others (`mcp_instances`),
+ * so a request for a session another process holds is forwarded there (mcp-sessions.ts).
+ *
+ * INVARIANT: a URL is used only if its row's signature (store integrity key) verifies for exactly
+ * that id and URL, and only while the row is fresh: a forwarded request carries the agent's bearer
+ * token, so where it goes must have been written by a process that holds the master key.
+ */
+export class InstanceRegistry {
+  readonly #store: Store;
+  readonly #key: Buffer;
+  readonly #cache = new Map<string, { url: string | undefined; at: number }>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    store: Store,
+    integrityKey: Buffer,
+    readonly id: string,
+    readonly url: string,
+  ) {
+    this.#store = store;
+    this.#key = integrityKey;
+  }
+
+  /** Writes this process's row, and keeps it fresh until `close`. */
+  async register(): Promise<void> {
+    await this.#beat();
+    this.#timer = setInterval(
+      () => void this.#beat().catch((e: unknown) => log.warn('instance heartbeat failed', { err: e })),
+      HEARTBEAT_MS,
+    );
+    this.#timer.unref();
+  }
+
+  async #beat(): Promise<void> {
+    const row = {
+      id: this.id,
+      url: this.url,
+      seen_at: new Date().toISOString(),
+      mac: rowMac(this.#key, KIND, [this.id, this.url]),
+    };
+    await this.#store.db
+      .insertInto('mcp_instances')
+      .values(row)
+      .onConflict((oc) => oc.column('id').doUpdateSet({ url: row.url, seen_at: row.seen_at, mac: row.mac }))
+      .execute();
+  }
+
+  /** The URL of a live process by id, or undefined (unknown, stale, or a row that does not verify). */
+  async urlOf(id: string): Promise<string | undefined> {
+    const hit = this.#cache.get(id);
+    if (hit && Date.now() - hit.at < CACHE_MS) return hit.url;
+    const r = (await this.#store.db
+      .selectFrom('mcp_instances')
+      .select(['url', 'seen_at', 'mac'])
+      .where('id', '=', id)
+      .executeTakeFirst()) as { url: string; seen_at: string; mac: string } | undefined;
+    let url: string | undefined;
+    if (r && Date.now() - Date.parse(r.seen_at) < STALE_MS) {
+      if (rowMacValid(this.#key, KIND, [id, r.url], r.mac)) url = r.url;
+      else log.warn('an mcp_instances row does not verify: not forwarding to it', { instance: id });
+    }
+    this.#cache.set(id, { url, at: Date.now() });
+    return url;
+  }
+
+  async close(): Promise<void> {
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#store.db
+      .deleteFrom('mcp_instances')
+      .where('id', '=', this.id)
+      .execute()
+      .catch(() => undefined);
+  }
+}
