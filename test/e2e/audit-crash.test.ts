@@ -12,8 +12,8 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { dropSchema } from '../../src/store/index.js';
 import { assertBuilt, cli, createToken, startServe } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
 import { freshSchema, postgresUrl } from '../helpers/pg.js';
@@ -44,12 +44,7 @@ describe.each(kinds)('kill -9 under load, restart, repeat (%s)', (kind) => {
 
   afterAll(async () => {
     await new Promise((r) => (upstream ? upstream.close(r) : r(undefined)));
-    if (kind === 'postgres') {
-      const c = new pg.Client({ connectionString: pgUrl });
-      await c.connect();
-      await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await c.end();
-    }
+    if (kind === 'postgres') await dropSchema(pgUrl!, schema);
     home.cleanup();
   });
 

@@ -6,17 +6,14 @@
  * 2025-11-25 client that can show a form is asked for an approval in the client and its answer
  * comes back through whichever process the balancer picks.
  */
-import { randomBytes } from 'node:crypto';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, cli, createToken, startServe } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
 import { httpClient } from '../helpers/mcp-client.js';
-import { freshSchema, postgresUrl } from '../helpers/pg.js';
+import { dropSchema } from '../../src/store/index.js';
+import { freshSchema, postgresUrl, sharedStoreEnvs } from '../helpers/pg.js';
 import { echoHandler, startServer, type TestServer } from '../upstream/servers.js';
 
 const LEGACY = '2025-11-25';
@@ -135,9 +132,7 @@ const url = await postgresUrl();
 
 describe.skipIf(!url)('2025-era sessions across two processes behind a balancer that is not sticky', () => {
   const schema = freshSchema('gh_sessions');
-  const homes = [tempHome(), tempHome()];
-  const masterKey = randomBytes(32).toString('base64');
-  const envs: NodeJS.ProcessEnv[] = [];
+  const { envs, cleanup } = sharedStoreEnvs(2, url ?? '', schema, 'approvals:\n  ttl_seconds: 60\n');
   let servers: Awaited<ReturnType<typeof startServe>>[] = [];
   let balancer: Server;
   let balancerUrl: string;
@@ -147,17 +142,6 @@ describe.skipIf(!url)('2025-era sessions across two processes behind a balancer 
   beforeAll(async () => {
     assertBuilt();
     upstream = await startServer(echoHandler);
-    for (const h of homes) {
-      const config = join(h.dir, 'config.yaml');
-      writeFileSync(config, 'approvals:\n  ttl_seconds: 60\n');
-      envs.push({
-        ...h.env,
-        DATABASE_URL: url,
-        GATEHOUSE_PG_SCHEMA: schema,
-        GATEHOUSE_MASTER_KEY: masterKey,
-        GATEHOUSE_CONFIG: config,
-      });
-    }
     servers = [await startServe(envs[0]!), await startServe(envs[1]!)];
     // Round robin, request by request: consecutive requests of one session land on both processes.
     let next = 0;
@@ -182,11 +166,8 @@ describe.skipIf(!url)('2025-era sessions across two processes behind a balancer 
     await new Promise((r) => balancer?.close(r));
     await Promise.all(servers.map((s) => s.stop()));
     await upstream?.close();
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await c.end();
-    for (const h of homes) h.cleanup();
+    await dropSchema(url!, schema);
+    cleanup();
   });
 
   it('the approval form reaches the client and its answer gets back to the waiting call, wherever it lands', async () => {

@@ -11,24 +11,25 @@
  *  - all of them writing audit records at once: each has a chain of its own and `audit verify`
  *    passes over every chain.
  */
-import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, cli, createToken, startServe } from '../helpers/cli.js';
-import { tempHome } from '../helpers/home.js';
-import { freshSchema, postgresUrl } from '../helpers/pg.js';
+import { dropSchema } from '../../src/store/index.js';
+import { freshSchema, postgresUrl, sharedStoreEnvs } from '../helpers/pg.js';
 import { echoHandler, startServer, type TestServer } from '../upstream/servers.js';
 
 const url = await postgresUrl();
 const INSTANCES = 3;
-const masterKey = randomBytes(32).toString('base64');
 
 describe.skipIf(!url)('several gatehouse serve processes on one PostgreSQL', () => {
   const schema = freshSchema('gh_multi');
-  const homes = Array.from({ length: INSTANCES }, () => tempHome());
-  const envs: NodeJS.ProcessEnv[] = [];
+  // The load below drives one token far past the default per-token rate limit.
+  const { envs, cleanup } = sharedStoreEnvs(
+    INSTANCES,
+    url ?? '',
+    schema,
+    'gate:\n  rate_limit: { per_second: 1000000, burst: 1000000 }\n',
+  );
   let servers: Awaited<ReturnType<typeof startServe>>[] = [];
   let upstream: TestServer;
   let agent: string;
@@ -47,27 +48,12 @@ describe.skipIf(!url)('several gatehouse serve processes on one PostgreSQL', () 
   beforeAll(async () => {
     assertBuilt();
     upstream = await startServer(echoHandler);
-    for (const home of homes) {
-      const config = join(home.dir, 'config.yaml');
-      // The load below drives one token far past the default per-token rate limit.
-      writeFileSync(config, 'gate:\n  rate_limit: { per_second: 1000000, burst: 1000000 }\n');
-      envs.push({
-        ...home.env,
-        DATABASE_URL: url,
-        GATEHOUSE_PG_SCHEMA: schema,
-        GATEHOUSE_CONFIG: config,
-        GATEHOUSE_MASTER_KEY: masterKey,
-      });
-    }
   });
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.stop()));
     await upstream?.close();
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    await c.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await c.end();
-    for (const home of homes) home.cleanup();
+    await dropSchema(url!, schema);
+    cleanup();
   });
 
   it('all started at once on an empty database: migrations run once, every process serves, one admin token', async () => {

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
+import { tempHome } from './home.js';
 
 export const CI = process.env.CI === 'true';
 const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -39,4 +42,30 @@ export async function postgresUrl(): Promise<string | undefined> {
 /** A fresh schema name per test run, so concurrent runs never collide. */
 export function freshSchema(prefix = 'gh_test'): string {
   return `${prefix}_${randomBytes(6).toString('hex')}`;
+}
+
+/**
+ * Environments for several `gatehouse serve` processes sharing one PostgreSQL schema, as separate
+ * hosts would: each a home of its own with the given configuration, all the same master key.
+ */
+export function sharedStoreEnvs(
+  count: number,
+  url: string,
+  schema: string,
+  configYaml: string,
+): { envs: NodeJS.ProcessEnv[]; cleanup(): void } {
+  const masterKey = randomBytes(32).toString('base64');
+  const homes = Array.from({ length: count }, () => tempHome());
+  const envs = homes.map((h) => {
+    const config = join(h.dir, 'config.yaml');
+    writeFileSync(config, configYaml);
+    return {
+      ...h.env,
+      DATABASE_URL: url,
+      GATEHOUSE_PG_SCHEMA: schema,
+      GATEHOUSE_MASTER_KEY: masterKey,
+      GATEHOUSE_CONFIG: config,
+    };
+  });
+  return { envs, cleanup: () => homes.forEach((h) => h.cleanup()) };
 }
