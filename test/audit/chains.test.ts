@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AuditLog, verifyAuditChain } from '../../src/audit/index.js';
+import { AuditLog, searchAudit, verifyAuditChain } from '../../src/audit/index.js';
 import type { Store } from '../../src/store/index.js';
 import { storeFixtures } from '../helpers/stores.js';
 
@@ -110,6 +110,20 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit chains per write
     expect(r.chains.filter((c) => c.records > 0).map((c) => c.chain)).toEqual(['w1']);
     await a.close();
     await b.close();
+  });
+
+  it('a record is readable by search from another process as soon as its append has resolved', async () => {
+    await clear();
+    const writer = new AuditLog(await open(), key);
+    const reader = await open(); // another process's connection
+    for (let i = 0; i < 20; i++) {
+      // Results too: on the embedded store they resolve at commit, before their flush.
+      const phase = i % 2 === 0 ? 'attempt' : 'result';
+      await writer.append({ phase, tool: 'exec', action: `visible ${i}` });
+      const seen = await searchAudit(reader, { tool: 'exec', limit: 1 });
+      expect(seen.map((r) => r.action)).toEqual([`visible ${i}`]);
+    }
+    await writer.close();
   });
 
   it.runIf(name === 'postgres')(
