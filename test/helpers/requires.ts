@@ -7,14 +7,15 @@
  *
  * Parts: `bwrap` (bubblewrap), `sshd` (an OpenSSH server the tests start), `postgres` (a reachable
  * server: test/helpers/pg.ts), `private-postgres` (server binaries to run a server of the test's own:
- * test/helpers/private-pg.ts), `root` (cgroup limits, sandbox networking and mounts need it).
+ * test/helpers/private-pg.ts), `claude-code` (the real Claude Code CLI: test/helpers/claude-code.ts), `root` (cgroup limits, sandbox networking and mounts need it).
  */
 import { existsSync } from 'node:fs';
+import { claudeCodeMissing } from './claude-code.js';
 import { probePostgres } from './pg.js';
 import { privatePostgresMissing } from './private-pg.js';
 import { sshdAvailability } from './sshd.js';
 
-export type Part = 'bwrap' | 'sshd' | 'postgres' | 'private-postgres' | 'root';
+export type Part = 'bwrap' | 'sshd' | 'postgres' | 'private-postgres' | 'claude-code' | 'root';
 
 export const CI = process.env.CI === 'true';
 
@@ -33,6 +34,8 @@ async function missing(part: Part): Promise<string | null> {
       return (await probePostgres()).why ?? null;
     case 'private-postgres':
       return privatePostgresMissing();
+    case 'claude-code':
+      return claudeCodeMissing();
     case 'root':
       return process.getuid?.() === 0 ? null : 'the tests need root (cgroup v1 limits, slirp4netns networking)';
   }
