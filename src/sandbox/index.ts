@@ -22,4 +22,12 @@ export { resolveDenyExec, type DenyExecTarget } from './deny-exec.js';
 export { HOST_LOOPBACK, iptablesRules } from './network.js';
 export { type AppliedLimits, type Enforcement } from './run-limits.js';
 export { runSandboxed, type RunSandboxedOptions, type SandboxKind, type SandboxResult } from './run.js';
-export { probeSandbox, type ProbeCheck, type ProbeResult, type ProbeStatus, type SandboxLevel } from './probe.js';
+export {
+  probeSandbox,
+  workspaceCheck,
+  type ProbeCheck,
+  type ProbeResult,
+  type ProbeStatus,
+  type SandboxLevel,
+} from './probe.js';
+export { sandboxIdentity, checkWorkspaceReachable, type SandboxIdentity } from './identity.js';

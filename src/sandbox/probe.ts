@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findProgram, isRoot } from './availability.js';
 import { cgroupV1Available } from './cgroup.js';
-import { validateProfile } from './profile.js';
+import { validateProfile, type SandboxProfile } from './profile.js';
 import { runSandboxed } from './run.js';
+import { checkWorkspaceReachable, sandboxIdentity, type SandboxIdentity } from './identity.js';
 import { SANDBOX_GID, SANDBOX_UID } from './plan.js';
 import { truncateText } from '../core/index.js';
 
@@ -201,4 +202,27 @@ export async function probeSandbox(): Promise<ProbeResult> {
   }
   const level: SandboxLevel = bwrapWorks ? (netWorks ? 'bwrap+slirp' : 'bwrap') : 'none';
   return { level, checks };
+}
+
+/**
+ * Whether the sandbox can work in a profile's workspace: which host user it runs as there, and
+ * whether that user can reach it (issue 18 item 6: a project under a private directory).
+ */
+export function workspaceCheck(profile: SandboxProfile): ProbeCheck {
+  const name = `workspace (${profile.name})`;
+  let id: SandboxIdentity;
+  try {
+    id = isRoot()
+      ? sandboxIdentity(profile.workspace)
+      : { uid: process.getuid?.() ?? -1, gid: process.getgid?.() ?? -1, as: 'owner' };
+    checkWorkspaceReachable(profile.workspace, id);
+  } catch (e) {
+    const err = e as { message?: string; hint?: string; code?: string };
+    if (err.code === 'ENOENT')
+      return check(name, 'fail', `${profile.workspace} does not exist`, 'create it, or set the profile workspace');
+    return check(name, 'fail', err.message ?? String(e), err.hint);
+  }
+  const who =
+    id.as === 'nobody' ? `uid ${id.uid} (the workspace is owned by root)` : `uid ${id.uid} (the workspace's owner)`;
+  return check(name, 'ok', `${profile.workspace}: sandboxes run as host ${who} and can reach it`);
 }

@@ -4,7 +4,8 @@
  *
  * Host-side launch chain (root):
  *   sh -c 'join cgroups && exec "$@"'  ->  prlimit (cpu, fsize, nofile, core)  ->
- *   setpriv --reuid 65534 (so the sandbox is not host uid 0: an unprivileged *host* uid is what
+ *   setpriv --reuid <the workspace's owner, or 65534 for a root-owned one: identity.ts> (so the
+ *   sandbox is not host uid 0: an unprivileged *host* uid is what
  *   keeps root-owned files such as /etc/shadow or /root unreadable; a uid mapping inside a user
  *   namespace alone does not)  ->  bwrap --args 3 (argv and env travel through a pipe, never on a
  *   command line another host user could read).
@@ -38,7 +39,8 @@ import {
 import { denyStubScript, resolveDenyExec } from './deny-exec.js';
 import { buildSandboxEnv } from './env.js';
 import { attachNetwork, resolveAllow, type NetworkHandle } from './network.js';
-import { planBwrap, SANDBOX_GID, SANDBOX_UID } from './plan.js';
+import { checkWorkspaceReachable, sandboxIdentity, type SandboxIdentity } from './identity.js';
+import { planBwrap } from './plan.js';
 import type { SandboxLimitName, SandboxLimits, SandboxProfile } from './profile.js';
 import { OutputCap } from './output-cap.js';
 import { appliedLimits, limitMessage, prlimitArgs, type AppliedLimits } from './run-limits.js';
@@ -171,6 +173,9 @@ export async function runSandboxed(profile: SandboxProfile, opts: RunSandboxedOp
     throw new GatehouseError('cancelled', 'cancelled before start', { hint: 'retry if still wanted' });
   const root = isRoot();
   checkNetworkable(profile, root);
+  // As root, the sandbox runs as the workspace's owner, or uid 65534 (never 0): see identity.ts.
+  const identity = root ? sandboxIdentity(profile.workspace) : undefined;
+  if (identity) checkWorkspaceReachable(profile.workspace, identity);
   const allow = profile.network === 'none' ? undefined : await resolveAllow(profile.network.allow);
   const useCgroup = root && cgroupV1Available().ok;
   const limits = appliedLimits(profile.limits, { sandboxed: true, cgroup: useCgroup, wallSeconds });
@@ -189,7 +194,7 @@ export async function runSandboxed(profile: SandboxProfile, opts: RunSandboxedOp
       denyExec: resolveDenyExec(profile.denyExec),
     });
     if (useCgroup) cg = createRunCgroup(randomBytes(8).toString('hex'), profile.limits);
-    const run = launch(bwrap, bwrapArgs, { profile, opts, root, cg, networked: allow !== undefined });
+    const run = launch(bwrap, bwrapArgs, { profile, opts, identity, cg, networked: allow !== undefined });
     if (allow) net = await startNetwork(run, allow);
     const exit = await watched(run, profile.limits, wallSeconds, opts.signal);
     if (opts.signal?.aborted && !run.breach) {
@@ -256,7 +261,8 @@ interface LaunchedRun {
 interface LaunchOptions {
   profile: SandboxProfile;
   opts: RunSandboxedOptions;
-  root: boolean;
+  /** Set when Gatehouse is root: the host user the chain drops to before bwrap. */
+  identity: SandboxIdentity | undefined;
   cg: RunCgroup | undefined;
   networked: boolean;
 }
@@ -267,7 +273,7 @@ function hostChain(bwrap: string, bwrapCommand: readonly string[], l: LaunchOpti
   if (l.cg) chain.push('/bin/sh', '-c', `${joinScript(l.cg)} && exec "$@"`, 'gatehouse-sandbox');
   const prlimit = findProgram('prlimit');
   if (prlimit) chain.push(prlimit, ...prlimitArgs(l.profile.limits), '--');
-  if (l.root) {
+  if (l.identity) {
     const setpriv = findProgram('setpriv');
     if (!setpriv) {
       throw new GatehouseError(
@@ -278,7 +284,10 @@ function hostChain(bwrap: string, bwrapCommand: readonly string[], l: LaunchOpti
         },
       );
     }
-    chain.push(setpriv, `--reuid=${SANDBOX_UID}`, `--regid=${SANDBOX_GID}`, '--clear-groups', '--no-new-privs', '--');
+    // INVARIANT: never host uid 0 (sandboxIdentity never answers 0).
+    const { uid, gid } = l.identity;
+    if (uid === 0) throw new GatehouseError('internal', 'refusing to run a sandbox as host uid 0');
+    chain.push(setpriv, `--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--no-new-privs', '--');
   }
   chain.push(bwrap, '--args', '3', ...bwrapCommand);
   return chain;

@@ -83,15 +83,19 @@ describe.each(kinds)('kill -9 under load, restart, repeat (%s)', (kind) => {
           }
         }
       });
-      // A random moment: mid-batch, mid-flush, mid-request, between requests.
-      await new Promise((r) => setTimeout(r, 150 + Math.floor(Math.random() * 500)));
+      // Under load first (however slow the box), then a random moment: mid-batch, mid-flush,
+      // mid-request, between requests.
+      const loadedAt = answered + 5;
+      for (let t = Date.now(); answered < loadedAt && Date.now() - t < 30_000;)
+        await new Promise((r) => setTimeout(r, 20));
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 400)));
       const exited = new Promise((r) => server.proc.once('exit', r));
       server.proc.kill('SIGKILL');
       await exited;
       stop = true;
       await Promise.all(loaders);
     }
-    expect(answered).toBeGreaterThan(ROUNDS * 10); // the load was real
+    expect(answered).toBeGreaterThanOrEqual(ROUNDS * 5); // the load was real
 
     // A last start must come up by itself and serve; its record is readable at once.
     const server = await startServe(env);
@@ -114,7 +118,7 @@ describe.each(kinds)('kill -9 under load, restart, repeat (%s)', (kind) => {
       records.filter((x) => x.phase === 'attempt' && x.action).map((x) => x.action!.replace(/^GET \/gateway\/up/, '')),
     );
     const lost = [...received].filter((path) => !attempted.has(path));
-    expect(received.size).toBeGreaterThan(ROUNDS * 10);
+    expect(received.size).toBeGreaterThanOrEqual(ROUNDS * 5);
     expect(lost).toEqual([]);
     const verify = cli(['audit', 'verify'], env);
     expect(verify.stdout).toMatch(/^ok: \d+ records in \d+ chains?, every chain intact/);

@@ -136,11 +136,16 @@ describe.skipIf(!(await requires('private-postgres', 'fault suite: PostgreSQL re
             if (o.status !== 200) await new Promise((r) => setTimeout(r, 10));
           }
         });
-        await new Promise((r) => setTimeout(r, 700));
+        // Phases last until they have seen enough calls, not a fixed time: a loaded CI box is slow.
+        const until = async (enough: () => boolean) => {
+          const deadline = Date.now() + 30_000;
+          while (!enough() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        };
+        await until(() => seen.before.filter((o) => o.status === 200).length >= 10);
         pgs.stop('immediate'); // a crash: no shutdown checkpoint
         phase = 'down';
         const receivedWhenDown = up.received.length;
-        await new Promise((r) => setTimeout(r, 1500));
+        await until(() => seen.down.length >= 6);
         const receivedWhileDown = up.received.length - receivedWhenDown;
         pgs.start();
         phase = 'after';
@@ -151,8 +156,8 @@ describe.skipIf(!(await requires('private-postgres', 'fault suite: PostgreSQL re
         stop = true;
         await Promise.all(loaders);
 
-        expect(seen.before.filter((o) => o.status === 200).length).toBeGreaterThan(10);
-        expect(seen.down.length).toBeGreaterThan(5);
+        expect(seen.before.filter((o) => o.status === 200).length).toBeGreaterThanOrEqual(10);
+        expect(seen.down.length).toBeGreaterThanOrEqual(6);
         // Down: refused, typed, never an internal error and never a success.
         const codes = new Set(seen.down.map((o) => `${o.status} ${o.code}`));
         for (const c of codes) expect(c).toMatch(/^(503 (audit_unavailable|store_unavailable)|401 unauthorized)$/);

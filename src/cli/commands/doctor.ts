@@ -4,6 +4,7 @@ import { openStore, pendingMigrations, pingStore, storeOptionsFromEnv, type Stor
 import { TargetRepository } from '../../targets/index.js';
 import { openKeyring, openVault, type Keyring } from '../../vault/index.js';
 import { probeSandbox } from '../../sandbox/index.js';
+import { configuredWorkspace } from '../workspace-check.js';
 import { parse, write } from '../args.js';
 import { EXIT, type CommandRunner } from '../context.js';
 
@@ -169,6 +170,7 @@ export async function runChecks(env: NodeJS.ProcessEnv): Promise<Check[]> {
     });
   }
   const sandbox = await probeSandbox();
+  sandbox.checks.push(configuredWorkspace(env));
   for (const c of sandbox.checks)
     checks.push({ name: `sandbox: ${c.name}`, status: c.status, detail: c.detail, fix: c.fix });
   return checks;

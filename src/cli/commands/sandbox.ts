@@ -3,6 +3,7 @@
  * what to do about anything missing. Exit 0 when sandboxed runs work, 1 when they would be refused.
  */
 import { probeSandbox } from '../../sandbox/index.js';
+import { configuredWorkspace } from '../workspace-check.js';
 import { EXIT, type CommandRunner } from '../context.js';
 
 const USAGE = 'usage: gatehouse sandbox doctor [--json]\n';
@@ -20,6 +21,7 @@ export const run: CommandRunner = async (args, ctx) => {
     return EXIT.usage;
   }
   const result = await probeSandbox();
+  result.checks.push(configuredWorkspace(ctx.env));
   if (rest.includes('--json')) {
     ctx.stdout.write(JSON.stringify(result, null, 2) + '\n');
   } else {
