@@ -8,7 +8,8 @@
  *  - A client that disconnects mid-call: the action's result is still recorded.
  * The other faults of the item live beside the part they break: `gatehouse serve` killed with
  * SIGKILL in a loop under load (test/e2e/audit-crash.test.ts), sshd restarted under a pool
- * (test/ssh/pool.test.ts: in-flight calls fail clearly, the next reconnects), an upstream that never
+ * (test/ssh/pool.test.ts: in-flight calls fail clearly, the next reconnects) and under an open session
+ * (test/ssh/sessions.test.ts: it ends with its reason recorded, and a new one works), an upstream that never
  * answers or drips a byte at a time (test/upstream/request.test.ts and proxy.test.ts: typed
  * timeouts at the documented limits).
  */

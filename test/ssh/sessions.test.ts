@@ -106,6 +106,29 @@ describe.skipIf(skip)('interactive PTY sessions against a real sshd', () => {
     sm.close(id, 'tok1');
   });
 
+  it('sshd restarted under an open session: the session ends with a clear state, and a new one works after', async () => {
+    const { id } = await sm.open(spec, sshd.credentials, { owner: 'tok1' });
+    expect((await sm.send(id, 'tok1', 'echo UP-$((1+1))', { waitFor: 'UP-2', timeoutS: 10 })).matched).toBe(true);
+    const closed = closedEvent(id);
+    await sshd.stop();
+    try {
+      await closed; // its transcript is delivered, with why it ended
+      const t = transcripts.find((x) => x.id === id)!;
+      expect(t.closedAt).toBeDefined();
+      expect(t.closeReason).toBeTruthy();
+      // The agent is told the session is over, not left waiting.
+      const after = await sm.send(id, 'tok1', 'echo still', { timeoutS: 2 }).catch((e: unknown) => e);
+      expect(after).toMatchObject({ code: 'session_not_found' });
+    } finally {
+      await sshd.start();
+    }
+    const again = await sm.open(spec, sshd.credentials, { owner: 'tok1' });
+    expect((await sm.send(again.id, 'tok1', 'echo BACK-$((1+1))', { waitFor: 'BACK-2', timeoutS: 10 })).matched).toBe(
+      true,
+    );
+    sm.close(again.id, 'tok1');
+  });
+
   it('exit in the shell closes the session and reports closed', async () => {
     const { id } = await sm.open(spec, sshd.credentials, { owner: 'tok1' });
     const r = await sm.send(id, 'tok1', 'exit', { waitFor: 'NEVER', timeoutS: 10 });
