@@ -1,7 +1,7 @@
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, log } from '../core/index.js';
 import { migrate } from './migrate.js';
 import { TypedErrorsPostgresDialect } from './pg-dialect.js';
 import { applyStorePragmas } from './pragmas.js';
@@ -84,6 +84,14 @@ async function openPostgres(opts: OpenStoreOptions): Promise<OpenedStore> {
     ...(schema ? { options: `-c search_path=${schema}` } : {}),
   });
   pool.on('error', () => undefined); // idle-client errors surface on the next query instead
+  // INVARIANT: a lost connection never crashes the process. pg-pool listens for a client's errors
+  // only while it is idle; one checked out between queries (a transaction held across awaits) that
+  // loses its server emits 'error' with nobody listening, which Node turns into an uncaught
+  // exception. Every client gets a listener of its own; the next query on it fails, typed
+  // `store_unavailable` (pg-dialect.ts), and the pool replaces it.
+  pool.on('connect', (client) => {
+    client.on('error', (e: Error) => log.warn('a PostgreSQL connection was lost', { err: e }));
+  });
   let missingSchema = false;
   try {
     const c = await pool.connect();

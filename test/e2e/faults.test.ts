@@ -18,7 +18,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/index.js';
 import { assertBuilt, cli, createToken, startServe } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-pg.js';
@@ -175,6 +177,45 @@ describe.skipIf(!(await requires('private-postgres', 'fault suite: PostgreSQL re
         await up.close();
       }
     }, 90_000);
+  },
+);
+
+describe.skipIf(!(await requires('private-postgres', 'fault suite: connection lost mid-transaction')))(
+  'PostgreSQL lost while a connection is held between queries',
+  () => {
+    it('does not crash the process: the held connection fails typed, and the store serves again after', async () => {
+      const pgs = await startPrivatePostgres();
+      const store = await openStore({ databaseUrl: pgs.url });
+      try {
+        // A connection checked out between queries (as a transaction across awaits holds one): the
+        // pool does not listen for its errors then, so a lost server used to be an uncaught 'error'.
+        let release!: () => void;
+        const held = store.db.connection().execute(async (conn) => {
+          await sql`SELECT 1`.execute(conn);
+          await new Promise<void>((r) => (release = r));
+          return sql`SELECT 1`.execute(conn);
+        });
+        await new Promise((r) => setTimeout(r, 100));
+        pgs.stop('immediate');
+        await new Promise((r) => setTimeout(r, 300)); // the lost connection reports in meanwhile
+        release();
+        await expect(held).rejects.toMatchObject({ code: 'store_unavailable' });
+        await expect(sql`SELECT 1`.execute(store.db)).rejects.toMatchObject({ code: 'store_unavailable' });
+        pgs.start();
+        let ok = false;
+        for (let i = 0; i < 50 && !ok; i++) {
+          ok = await sql`SELECT 1`.execute(store.db).then(
+            () => true,
+            () => false,
+          );
+          if (!ok) await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(ok).toBe(true);
+      } finally {
+        await store.close();
+        pgs.cleanup();
+      }
+    }, 60_000);
   },
 );
 
