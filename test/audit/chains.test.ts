@@ -126,9 +126,10 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit chains per write
     await writer.close();
   });
 
-  it.runIf(name === 'postgres')(
-    'a writer whose batch is held inside its transaction does not hold up another writer (no global lock)',
-    async () => {
+  // PostgreSQL only: the embedded store serialises writers by design (one write lock per file).
+  // Registered only there, so the SQLite run reports no skipped test.
+  if (name === 'postgres')
+    it('a writer whose batch is held inside its transaction does not hold up another writer (no global lock)', async () => {
       await clear();
       const slow = new AuditLog(await open(), key);
       const other = new AuditLog(await open(), key);
@@ -157,6 +158,5 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('audit chains per write
       expect(await verifyAuditChain(store, key)).toMatchObject({ ok: true, records: 4 });
       await slow.close();
       await other.close();
-    },
-  );
+    });
 });
