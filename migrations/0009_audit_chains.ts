@@ -1,5 +1,4 @@
-import { sql } from 'kysely';
-import type { Dialect, UntypedDb } from '../src/store/index.js';
+import type { Dialect, MigrationKit, UntypedDb } from '../src/store/index.js';
 
 /**
  * Audit chains per writer (issue 19, src/audit/chains.ts):
@@ -15,7 +14,7 @@ import type { Dialect, UntypedDb } from '../src/store/index.js';
  *    `audit head` list chains from here as well as from the records, so a chain whose records were
  *    all removed still shows up by name.
  */
-export async function up(db: UntypedDb, dialect: Dialect): Promise<void> {
+export async function up(db: UntypedDb, dialect: Dialect, { sql }: MigrationKit): Promise<void> {
   await db.schema.alterTable('audit_log').addColumn('chain', 'varchar(40)').execute();
   await db.schema
     .alterTable('audit_log')

@@ -1,7 +1,7 @@
 export { openStore, dropSchema, pingStore, type OpenStoreOptions } from './open.js';
 export { storeOptionsFromEnv } from './from-env.js';
 export { migrate, pendingMigrations, loadMigrations } from './migrate.js';
-export type { Dialect, Store, Migration, UntypedDb } from './types.js';
+export type { Dialect, Store, Migration, MigrationKit, UntypedDb } from './types.js';
 export { nowIso } from './time.js';
 export { isUniqueViolation } from './errors.js';
 export { applyStorePragmas } from './pragmas.js';

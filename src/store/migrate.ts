@@ -53,7 +53,7 @@ export async function migrate(db: UntypedDb, dialect: Dialect): Promise<string[]
       const applied: string[] = [];
       for (const m of migrations) {
         if (done.has(m.name)) continue;
-        await m.up(conn, dialect);
+        await m.up(conn, dialect, { sql });
         await conn
           .insertInto('gatehouse_migrations')
           .values({ name: m.name, applied_at: new Date().toISOString() })

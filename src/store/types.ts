@@ -31,7 +31,17 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * What a migration gets besides the database: Kysely's `sql` tag for statements the builder has no
+ * words for. Migrations are loaded from files beside the bundle, so one that imported kysely itself
+ * would load the whole unbundled package (hundreds of files) at every start, migrations applied or
+ * not: `gatehouse mcp` started 70 ms slower for one such import.
+ */
+export interface MigrationKit {
+  sql: typeof import('kysely').sql;
+}
+
 export interface Migration {
   name: string;
-  up(db: UntypedDb, dialect: Dialect): Promise<void>;
+  up(db: UntypedDb, dialect: Dialect, kit: MigrationKit): Promise<void>;
 }

@@ -30,4 +30,4 @@ export { formatBody, type FormattedBody } from './format-body.js';
 export { UPSTREAM_LIMITS } from './limits.js';
 export { readTextualBody, readWhole } from './request-body.js';
 export { decodeRequestForGuard } from './decode.js';
-export { REDACTED, REDACTED_NAMES_HEADER, connectionHeaderNames, type HeaderInput } from './headers.js';
+export { REDACTED, REDACTED_NAMES_HEADER, type HeaderInput } from './headers.js';

@@ -19,3 +19,4 @@ export { readTextualBody, readWhole } from './request-body.js';
 export { parseContentCodings, type CodingList, type HeaderValue } from './content-coding.js';
 export { decodeRequestForGuard } from './decode.js';
 export type { HttpTargetSpec } from './target-spec.js';
+export { connectionHeaderNames } from './headers.js';

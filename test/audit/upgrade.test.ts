@@ -1,6 +1,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { sql } from 'kysely';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AuditLog, auditHead, parseAuditAnchor, verifyAuditChain } from '../../src/audit/index.js';
 import { CHAINED_FIELDS, GENESIS } from '../../src/audit/chain.js';
@@ -39,7 +40,7 @@ describe.each(kinds)('a log from before chains, upgraded (%s)', (kind) => {
       .addColumn('applied_at', 'varchar(40)', (c) => c.notNull())
       .execute();
     for (const m of all.filter((x) => x.name < '0009')) {
-      await m.up(bare.db, bare.dialect);
+      await m.up(bare.db, bare.dialect, { sql });
       await bare.db.insertInto('gatehouse_migrations').values({ name: m.name, applied_at: 'then' }).execute();
     }
     let prev = GENESIS;

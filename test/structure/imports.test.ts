@@ -251,3 +251,20 @@ describe('cold start: the tools load no HTTP client and no SSH library', () => {
     expect(heavyIn(modulesLoadedBy(built('src/upstream/index.ts')))).toContain('undici');
   });
 });
+
+describe('cold start: migrations load no package', () => {
+  // Every start imports every migration file (applied or not) from dist/migrations, beside the
+  // bundle: a runtime import of a package there loads it unbundled. One `import { sql } from
+  // 'kysely'` cost `gatehouse mcp` 70 ms (MigrationKit passes `sql` in instead).
+  const outsidePackages = (urls: string[]) => urls.filter((u) => u.includes('/node_modules/'));
+
+  it('loading each built migration loads nothing from node_modules', () => {
+    const files = readdirSync(join(ROOT, 'migrations')).filter((f) => /^\d{4}_.*\.ts$/.test(f));
+    expect(files.length).toBeGreaterThanOrEqual(10);
+    for (const f of files) expect(outsidePackages(modulesLoadedBy(built(`migrations/${f}`))), f).toEqual([]);
+  });
+
+  it('the check can fail: loading the store loads kysely from node_modules', () => {
+    expect(outsidePackages(modulesLoadedBy(built('src/store/index.ts'))).some((u) => u.includes('kysely'))).toBe(true);
+  });
+});

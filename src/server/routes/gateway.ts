@@ -4,9 +4,11 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError, isMultipartForm, mediaTypeOf } from '../../core/index.js';
 import type { HttpOperation, Principal } from '../../gate/index.js';
 import { CallScrub, dropForgedHeaders, fillText, httpTarget } from '../../tools/index.js';
-import { connectionHeaderNames, type UpstreamProxyResult } from '../../upstream/index.js';
+import type { UpstreamProxyResult } from '../../upstream/index.js';
+
 // The light face: this route is loaded with the server, before any request needs undici.
 import {
+  connectionHeaderNames,
   checkPath,
   checkQuery,
   decodeRequestForGuard,
