@@ -61,24 +61,27 @@ describe('gatehouse serve: GET /metrics', () => {
     expect(m.status).toBe(200);
     expect(m.type).toBe('text/plain; version=0.0.4; charset=utf-8');
     const t = m.text;
-    expect(sample(t, 'gatehouse_actions_total{tool="api_request",decision="allow"}')).toBeGreaterThanOrEqual(2);
-    expect(sample(t, 'gatehouse_actions_total{tool="api_request",decision="approve"}')).toBeGreaterThanOrEqual(1);
-    expect(sample(t, 'gatehouse_errors_total{tool="api_request",code="approval_required"}')).toBeGreaterThanOrEqual(1);
-    expect(sample(t, 'gatehouse_errors_total{tool="api_request",code="not_granted"}')).toBeGreaterThanOrEqual(1);
-    expect(sample(t, 'gatehouse_approvals{status="pending"}')).toBe(1);
-    expect(sample(t, 'gatehouse_approvals{status="approved"}')).toBe(0);
-    expect(sample(t, 'gatehouse_http_requests_total{route="/gateway/:target/*",status="200"}')).toBeGreaterThanOrEqual(
-      2,
-    );
-    expect(sample(t, 'gatehouse_http_requests_total{route="/gateway/:target/*",status="403"}')).toBeGreaterThanOrEqual(
-      2,
-    );
-    expect(sample(t, 'gatehouse_audit_batch_records_count')).toBeGreaterThan(0);
-    expect(sample(t, 'gatehouse_audit_write_seconds_count')).toBeGreaterThan(0);
-    expect(sample(t, 'gatehouse_audit_write_failures_total')).toBe(0);
-    expect(sample(t, 'gatehouse_upstream_pools')).toBe(1);
-    expect(sample(t, 'gatehouse_ssh_pool_connections')).toBe(0);
-    expect(sample(t, 'gatehouse_process_resident_memory_bytes')).toBeGreaterThan(1e6);
+    // Each sample line, and the least (or, for gauges and a failure count, the exact) value it must have.
+    const atLeast: [string, number][] = [
+      ['gatehouse_actions_total{tool="api_request",decision="allow"}', 2],
+      ['gatehouse_actions_total{tool="api_request",decision="approve"}', 1],
+      ['gatehouse_errors_total{tool="api_request",code="approval_required"}', 1],
+      ['gatehouse_errors_total{tool="api_request",code="not_granted"}', 1],
+      ['gatehouse_http_requests_total{route="/gateway/:target/*",status="200"}', 2],
+      ['gatehouse_http_requests_total{route="/gateway/:target/*",status="403"}', 2],
+      ['gatehouse_audit_batch_records_count', 1],
+      ['gatehouse_audit_write_seconds_count', 1],
+      ['gatehouse_process_resident_memory_bytes', 1e6],
+    ];
+    for (const [line, least] of atLeast) expect(sample(t, line), line).toBeGreaterThanOrEqual(least);
+    const exactly: [string, number][] = [
+      ['gatehouse_approvals{status="pending"}', 1],
+      ['gatehouse_approvals{status="approved"}', 0],
+      ['gatehouse_audit_write_failures_total', 0],
+      ['gatehouse_upstream_pools', 1],
+      ['gatehouse_ssh_pool_connections', 0],
+    ];
+    for (const [line, value] of exactly) expect(sample(t, line), line).toBe(value);
     // Every sample line is well formed, and nothing an agent chose is a label.
     for (const line of t.split('\n').filter((l) => l && !l.startsWith('#')))
       expect(line).toMatch(/^[a-z_]+(\{([a-z_]+="[^"]*",?)+\})? [0-9.e+-]+$/);
