@@ -192,18 +192,6 @@ function mcpHandler(runtime: Runtime): McpHandler {
   );
 }
 
-/**
- * The route pattern a request is counted under: one of Gatehouse's own patterns, or `none`. The raw
- * path (a target name, an id) never becomes a label.
- */
-function routeLabel(req: IncomingMessage, routes: readonly AnyRoute[]): string {
-  const target = req.url ?? '/';
-  const q = target.indexOf('?');
-  const path = q < 0 ? target : target.slice(0, q);
-  if (path === '/mcp' || path === '/health') return path;
-  return findRoute(routes, req.method ?? 'GET', path)?.route.path ?? 'none';
-}
-
 /** Aborted when the client goes away before the response is finished. */
 function abortOnClose(res: ServerResponse): AbortSignal {
   const abort = new AbortController();
@@ -242,17 +230,20 @@ export async function startHttpServer(
 
   const answered = opts.onAnswered;
   const server = createServer((req, res) => {
-    if (answered)
-      res.once('close', () => answered(routeLabel(req, routes), res.writableFinished ? res.statusCode : 'aborted'));
-    void handle(req, res).catch((e) => {
+    // The route pattern the request is counted under, set by `handle` as it routes (never the raw
+    // path: a target name or an id never becomes a label); `none` when nothing matched.
+    const routed = { label: 'none' };
+    if (answered) res.once('close', () => answered(routed.label, res.writableFinished ? res.statusCode : 'aborted'));
+    void handle(req, res, routed).catch((e) => {
       const err = toGatehouseError(e);
       if (err.code === 'internal') log.error('http handler failed', { err: e, url: req.url });
       sendError(res, err);
     });
   });
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse, routed: { label: string }): Promise<void> {
     const url = requestUrl(req);
+    if (url.pathname === '/health' || url.pathname === '/mcp') routed.label = url.pathname;
     if (url.pathname === '/health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
 
     // DNS-rebinding defence: a browser page on another origin cannot drive this server.
@@ -269,6 +260,7 @@ export async function startHttpServer(
     const target = req.url ?? '/';
     const q = target.indexOf('?');
     const match = findRoute(routes, req.method ?? 'GET', q < 0 ? target : target.slice(0, q));
+    if (match) routed.label = match.route.path;
     if (!match) {
       return sendJson(res, 404, {
         error: {
