@@ -57,10 +57,6 @@ export class McpSessions {
     this.#timer.unref();
   }
 
-  get size(): number {
-    return this.#sessions.size;
-  }
-
   /** The instance part of a session id, or undefined when the id is not one Gatehouse issues. */
   static instanceOf(sessionId: string): string | undefined {
     return SESSION_ID.exec(sessionId)?.[1];

@@ -1,4 +1,4 @@
-import { PostgresDialect, type DatabaseConnection, type Driver, type PostgresDialectConfig } from 'kysely';
+import { PostgresDialect, type CompiledQuery, type DatabaseConnection, type Driver } from 'kysely';
 import { GatehouseError } from '../core/index.js';
 import { isUnavailable } from './errors.js';
 
@@ -16,29 +16,22 @@ function typed(e: unknown): unknown {
  * an internal error. Everything else about the connection is the driver's own.
  */
 function typedConnection(c: DatabaseConnection): DatabaseConnection {
-  return new Proxy(c, {
-    get(target, prop, receiver) {
-      if (prop === 'executeQuery')
-        return (q: Parameters<DatabaseConnection['executeQuery']>[0]) =>
-          target.executeQuery(q).catch((e: unknown) => {
-            throw typed(e);
-          });
-      const v: unknown = Reflect.get(target, prop, receiver);
-      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-    },
-  });
+  // What Kysely calls on a connection; the driver's own methods get the original back (createDriver).
+  return {
+    executeQuery: <R>(q: CompiledQuery) =>
+      c.executeQuery<R>(q).catch((e: unknown) => {
+        throw typed(e);
+      }),
+    streamQuery: <R>(q: CompiledQuery, chunkSize?: number) => c.streamQuery<R>(q, chunkSize),
+  };
 }
 
 /**
  * PostgreSQL for Kysely, with connection failures typed (see typedConnection). Connections are
- * handed back to the driver as it gave them: the proxy only wraps what queries see. Used for every
+ * handed back to the driver as it gave them: the wrapper only covers what queries see. Used for every
  * PostgreSQL store, so every module's queries fail the same typed way when the database is gone.
  */
 export class TypedErrorsPostgresDialect extends PostgresDialect {
-  constructor(config: PostgresDialectConfig) {
-    super(config);
-  }
-
   override createDriver(): Driver {
     const d = super.createDriver();
     const originals = new WeakMap<object, DatabaseConnection>();
