@@ -1,13 +1,10 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { base32Decode, totpCode } from '../../src/approvals/index.js';
 import { assertBuilt, auditAfter, auditSeq, cli, createToken, startServe } from '../helpers/cli.js';
-import { tempHome } from '../helpers/home.js';
+import { approvalWorkspace, tempHome } from '../helpers/home.js';
 import { ERAS, httpClient, stdioClient, type Era } from '../helpers/mcp-client.js';
 import { requires } from '../helpers/requires.js';
 import { echoHandler, startServer, type TestServer } from '../upstream/servers.js';
@@ -39,7 +36,6 @@ describe.skipIf(!(await requires('bwrap', 'approvals e2e')))(
   'approvals end to end (official MCP client, both eras, stdio and HTTP)',
   () => {
     const home = tempHome();
-    let env: NodeJS.ProcessEnv;
     let server: Awaited<ReturnType<typeof startServe>>;
     let upstream: TestServer;
     let agent: string;
@@ -47,25 +43,11 @@ describe.skipIf(!(await requires('bwrap', 'approvals e2e')))(
     let oob: string;
     let totpAgent: string;
     let totpSecret: Buffer;
-    let workspace: string;
-    let n = 0;
-    const marker = () => `ran-${process.pid}-${++n}`;
-    // `rm -rf` of a path that does not exist: the guard asks for approval; it is harmless to run.
-    // When it runs it leaves the marker file in the sandbox's workspace (its working directory),
-    // so "nothing runs" is checked on the host, not inferred from the text of an error.
-    const risky = (m: string) => `rm -rf /tmp/gatehouse-approval-${m}; touch ${m}; echo ${m}`;
-    const ran = (m: string) => existsSync(join(workspace, m));
-
+    // A command that needs approval and leaves a marker in the sandbox's workspace when it runs.
+    const probe = approvalWorkspace(home, 'approval', 'approvals:\n  ttl_seconds: 120\n');
+    const { env, marker, risky, ran } = probe;
     beforeAll(async () => {
       assertBuilt();
-      workspace = mkdtempSync(join(tmpdir(), 'gh-ws-'));
-      chmodSync(workspace, 0o777);
-      const config = join(home.dir, 'config.yaml');
-      writeFileSync(
-        config,
-        `sandbox:\n  profile: work\n  profiles:\n    work:\n      workspace: ${workspace}\napprovals:\n  ttl_seconds: 120\n`,
-      );
-      env = { ...home.env, GATEHOUSE_CONFIG: config };
       upstream = await startServer(echoHandler);
       cli(['vault', 'create', 'ops'], env);
       cli(['vault', 'set', 'ops/echo.key', '--bind', 'target:echo'], env, 'approval-suite-key-123456');

@@ -11,8 +11,7 @@
  *    is told its id in the text; a person approves it out of band; the model's retry with
  *    `approval_id` runs once.
  */
-import { chmodSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertBuilt, cli, createToken, startServe } from '../helpers/cli.js';
@@ -24,7 +23,7 @@ import {
   type MessagesRequest,
   type Turn,
 } from '../helpers/fake-anthropic.js';
-import { tempHome } from '../helpers/home.js';
+import { approvalWorkspace, tempHome } from '../helpers/home.js';
 import { requires } from '../helpers/requires.js';
 
 const ERAS = [
@@ -52,24 +51,14 @@ describe.skipIf(!(await requires(['claude-code', 'bwrap'], 'Claude Code end to e
   'the real Claude Code CLI drives Gatehouse over Streamable HTTP',
   () => {
     const home = tempHome();
-    let env: NodeJS.ProcessEnv;
     let server: Awaited<ReturnType<typeof startServe>>;
     let agent: string;
-    let workspace: string;
-    let n = 0;
     const models: FakeModel[] = [];
-    const marker = () => `cc-ran-${process.pid}-${++n}`;
-    // Needs approval (rm -rf); when it runs it leaves the marker in the sandbox's workspace.
-    const risky = (m: string) => `rm -rf /tmp/gatehouse-cc-${m}; touch ${m}; echo ${m}`;
-    const ran = (m: string) => existsSync(join(workspace, m));
+    // A command that needs approval and leaves a marker in the sandbox's workspace when it runs.
+    const { env, marker, risky, ran } = approvalWorkspace(home, 'cc');
 
     beforeAll(async () => {
       assertBuilt();
-      workspace = mkdtempSync(join(tmpdir(), 'gh-cc-ws-'));
-      chmodSync(workspace, 0o777);
-      const config = join(home.dir, 'config.yaml');
-      writeFileSync(config, `sandbox:\n  profile: work\n  profiles:\n    work:\n      workspace: ${workspace}\n`);
-      env = { ...home.env, GATEHOUSE_CONFIG: config };
       agent = createToken(env, 'agent', ['tool:discover', 'tool:exec']);
       server = await startServe(env);
     });
