@@ -883,52 +883,41 @@ const GLOB_SAMPLES = [
 ].map((f) => normalizePath(f));
 
 /**
- * Directories that hold credentials: archiving or copying one discloses what is inside. The ones
- * not in WEAK_DIRS are strong: (almost) every file under them is a credential, so a recursive
- * search anywhere under them reads them.
+ * Directories that hold credentials: archiving or copying one discloses what is inside. In a
+ * STRONG one (almost) every file is a credential, so a recursive search anywhere under it reads
+ * them; a WEAK one also holds many files that are not (configs, caches, public certificates).
  */
-const CREDENTIAL_DIRS = [
-  '~/.ssh',
-  '~/.aws',
-  '~/.gnupg',
-  '~/.kube',
-  '~/.docker',
-  '~/.config/gcloud',
-  '~/.azure',
-  '~/.password-store',
-  '~/.config/gh',
-  '~/.config/op',
-  '~/.local/share/keyrings',
-  '~/.config/rclone',
-  '~/.terraform.d',
-  '~/.mozilla',
-  '~/.config/google-chrome',
-  '~/.config/chromium',
-  '/etc/ssh',
-  '/etc/ssl/private',
-  '/etc/kubernetes/pki',
-  '/etc/kubernetes',
-  '/var/run/secrets',
-  '/run/secrets',
-  '/etc/letsencrypt',
-  '/var/lib/jenkins/secrets',
-  '/var/lib/rancher/k3s/server',
+const STRONG = 'strong';
+const WEAK = 'weak';
+const CREDENTIAL_DIRS: readonly (readonly [dir: string, kind: typeof STRONG | typeof WEAK])[] = [
+  ['~/.ssh', STRONG],
+  ['~/.aws', STRONG],
+  ['~/.gnupg', STRONG],
+  ['~/.kube', STRONG],
+  ['~/.docker', STRONG],
+  ['~/.config/gcloud', STRONG],
+  ['~/.azure', STRONG],
+  ['~/.password-store', STRONG],
+  ['~/.config/gh', STRONG],
+  ['~/.config/op', STRONG],
+  ['~/.local/share/keyrings', STRONG],
+  ['~/.config/rclone', WEAK],
+  ['~/.terraform.d', WEAK],
+  ['~/.mozilla', WEAK],
+  ['~/.config/google-chrome', WEAK],
+  ['~/.config/chromium', WEAK],
+  ['/etc/ssh', WEAK],
+  ['/etc/ssl/private', STRONG],
+  ['/etc/kubernetes/pki', WEAK],
+  ['/etc/kubernetes', WEAK],
+  ['/var/run/secrets', STRONG],
+  ['/run/secrets', STRONG],
+  ['/etc/letsencrypt', WEAK],
+  ['/var/lib/jenkins/secrets', STRONG],
+  ['/var/lib/rancher/k3s/server', WEAK],
 ];
-const CRED_DIR_SET: ReadonlySet<string> = new Set(CREDENTIAL_DIRS.map((d) => normalizePath(d)));
-/** Credential directories where many files are not credentials (configs, caches, public certificates). */
-const WEAK_DIRS: ReadonlySet<string> = new Set([
-  '~/.config/rclone',
-  '~/.terraform.d',
-  '~/.mozilla',
-  '~/.config/google-chrome',
-  '~/.config/chromium',
-  '/etc/ssh',
-  '/etc/kubernetes/pki',
-  '/etc/kubernetes',
-  '/etc/letsencrypt',
-  '/var/lib/rancher/k3s/server',
-]);
-const STRONG_DIRS = CREDENTIAL_DIRS.filter((d) => !WEAK_DIRS.has(d)).map((d) => normalizePath(d));
+const CRED_DIR_SET: ReadonlySet<string> = new Set(CREDENTIAL_DIRS.map(([d]) => normalizePath(d)));
+const STRONG_DIRS = CREDENTIAL_DIRS.filter(([, kind]) => kind === STRONG).map(([d]) => normalizePath(d));
 
 const MAY_BE_CREDENTIAL =
   /ssh|aws|gnupg|kube|docker|gcloud|azure|password|\/gh|\/op|keyring|vault|rclone|terraform|mozilla|chrom|ssl|secret|letsencrypt|jenkins|environ|\.pem|\.key|kdbx|cnf|netrc|pgpass|credential|s3cfg|boto|cargo|gem|containers|helm|rancher|k3s|wp-config|master\.key|shadow|hub|doctl|databricks|brave/i;
