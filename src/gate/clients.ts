@@ -32,24 +32,40 @@ const keyOf = (c: ClientIdentity) => `${c.name}\u0000${c.version}\u0000${c.proto
  * identity it saw per token and acts only when it changes: then it logs it at info level, audits it
  * (`client_identified`) and stores it for `token list` and `discover`. Per request the cost is one
  * map lookup and a string compare.
+ *
+ * The record is written in the background: it is information, not the action's audit (each call
+ * has its own attempt record, durable before it runs), so no answer waits for it — the first
+ * `tools/list` of every `gatehouse mcp` start used to wait for this write and its disk flush.
+ * `settled()` waits for the writes still running (the runtime calls it before closing the store).
  */
 export class ClientRegistry {
   readonly #store: Store;
   readonly #audit: (principal: Principal, detail: Record<string, unknown>) => Promise<void>;
   readonly #last = new Map<string, { key: string; client: ClientIdentity }>();
+  readonly #pending = new Set<Promise<void>>();
 
   constructor(store: Store, audit: (principal: Principal, detail: Record<string, unknown>) => Promise<void>) {
     this.#store = store;
     this.#audit = audit;
   }
 
-  /** Notes the client behind a request; resolves once a change is recorded (never rejects). */
-  async seen(principal: Principal, client: ClientIdentity): Promise<void> {
+  /** Notes the client behind a request; a change is recorded in the background (never fails). */
+  seen(principal: Principal, client: ClientIdentity): void {
     const c = clean(client);
     const key = keyOf(c);
     if (this.#last.get(principal.tokenId)?.key === key) return;
     this.#last.set(principal.tokenId, { key, client: c });
     log.info('mcp client', { token: principal.tokenName, ...c });
+    const p: Promise<void> = this.#record(principal, c).finally(() => this.#pending.delete(p));
+    this.#pending.add(p);
+  }
+
+  /** Resolves once every change noted so far is recorded (or has failed and been logged). */
+  async settled(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.all([...this.#pending]);
+  }
+
+  async #record(principal: Principal, c: ClientIdentity): Promise<void> {
     const seenAt = nowIso();
     try {
       await this.#audit(principal, { client: c });

@@ -306,7 +306,7 @@ export async function startHttpServer(
     // A 2025-era client identifies itself only in `initialize`, and the stateless door serves each
     // request on a fresh server: the identity is read here, where that request passes.
     const hello = initializeIdentity(parsed.parsedBody);
-    if (hello) await runtime.clients.seen(principal, { ...hello, transport: 'http' });
+    if (hello) runtime.clients.seen(principal, { ...hello, transport: 'http' });
     const request = new Request(mcpUrl(req), {
       method: req.method,
       headers: req.headers as Record<string, string>,

@@ -296,7 +296,7 @@ export function buildMcpServer(
     const principal = await authenticate();
     await runtime.gate.admit(principal, 'tools/list');
     const who = clientIdentity(server, ctx, door);
-    if (who) await runtime.clients.seen(principal, who);
+    if (who) runtime.clients.seen(principal, who);
     return {
       tools: runtime.tools
         .filter((t) => runtime.isToolGranted(principal, t.name))
@@ -320,7 +320,7 @@ export function buildMcpServer(
   server.setRequestHandler('tools/call', async (request, ctx: ServerContext) => {
     const principal = await authenticate();
     const said = clientIdentity(server, ctx, door);
-    if (said) await runtime.clients.seen(principal, said);
+    if (said) runtime.clients.seen(principal, said);
     const who = said ?? (await runtime.clients.known(principal));
     const name = request.params.name;
     const tool = byName.get(name);

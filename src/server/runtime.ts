@@ -336,6 +336,7 @@ export class Runtime {
   }
 
   async close(): Promise<void> {
+    await this.clients.settled();
     for (const fn of this.#closers.reverse()) await fn().catch((e) => log.warn('close failed', { err: e }));
     await this.audit.close();
     this.vault.close();

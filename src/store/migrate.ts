@@ -12,7 +12,8 @@ const FILE = /^(\d{4}_[a-z0-9_]+)\.(js|ts)$/;
 // An arbitrary constant: the PostgreSQL advisory lock every Gatehouse process takes to migrate.
 const PG_MIGRATION_LOCK = 720_401_1;
 
-export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migration[]> {
+/** Each migration's name and the file that holds it, in the order they apply. */
+function migrationFiles(dir: string): [name: string, file: string][] {
   const names = new Map<string, string>();
   for (const f of readdirSync(dir)) {
     const [, name, ext] = FILE.exec(f) ?? [];
@@ -21,9 +22,13 @@ export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migr
     const preferred = import.meta.url.endsWith('.ts') ? 'ts' : 'js';
     if (!names.has(name) || ext === preferred) names.set(name, f);
   }
+  return [...names.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migration[]> {
   const out: Migration[] = [];
-  for (const name of [...names.keys()].sort()) {
-    const mod = (await import(pathToFileURL(join(dir, names.get(name)!)).href)) as Partial<Migration>;
+  for (const [name, file] of migrationFiles(dir)) {
+    const mod = (await import(pathToFileURL(join(dir, file)).href)) as Partial<Migration>;
     if (typeof mod.up !== 'function') throw new GatehouseError('internal', `migration ${name} has no up()`);
     out.push({ name, up: mod.up });
   }
@@ -37,6 +42,12 @@ export async function loadMigrations(dir: string = MIGRATIONS_DIR): Promise<Migr
  * nothing is applied twice and a half-applied schema is never visible.
  */
 export async function migrate(db: UntypedDb, dialect: Dialect): Promise<string[]> {
+  // Nearly every start finds every migration applied: then neither the lock nor the migrations'
+  // own modules are needed (loading them was a measurable part of `gatehouse mcp`'s cold start).
+  // Reading the names without the lock is safe: a migration's name is written in the transaction
+  // that applies it, so a name that is there means its schema change is there too.
+  const done = await appliedNames(db);
+  if (migrationFiles(MIGRATIONS_DIR).every(([name]) => done.has(name))) return [];
   const migrations = await loadMigrations();
   return db.connection().execute(async (conn) => {
     await sql.raw(dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN').execute(conn);
@@ -75,15 +86,20 @@ export async function migrate(db: UntypedDb, dialect: Dialect): Promise<string[]
   });
 }
 
-/** Names of migrations known to the code but not applied to this store (for `doctor`). */
-export async function pendingMigrations(db: UntypedDb): Promise<string[]> {
-  const all = await loadMigrations();
-  let done = new Set<string>();
+/** The migrations this store has applied (none when it has no migrations table yet). */
+async function appliedNames(db: UntypedDb): Promise<Set<string>> {
   try {
     const rows = await db.selectFrom('gatehouse_migrations').select('name').execute();
-    done = new Set(rows.map((r: { name: string }) => r.name));
+    return new Set(rows.map((r: { name: string }) => r.name));
   } catch {
-    /* table missing: everything is pending */
+    return new Set(); // table missing: everything is pending
   }
-  return all.map((m) => m.name).filter((n) => !done.has(n));
+}
+
+/** Names of migrations known to the code but not applied to this store (for `doctor`). */
+export async function pendingMigrations(db: UntypedDb): Promise<string[]> {
+  const done = await appliedNames(db);
+  return migrationFiles(MIGRATIONS_DIR)
+    .map(([name]) => name)
+    .filter((n) => !done.has(n));
 }

@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import Database from 'better-sqlite3';
+import { sql } from 'kysely';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadMigrations, migrate } from '../../src/store/index.js';
@@ -43,6 +45,40 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('store on %s', (_name, 
     const store = await fx.open();
     try {
       expect(await migrate(store.db, store.dialect)).toEqual([]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  // An up-to-date store is recognised from the names it has applied, without the migration lock
+  // (and without loading the migrations): a start is not held up by another process's write.
+  it('an up-to-date store migrates without waiting for the migration lock', async () => {
+    const store = await fx.open();
+    try {
+      if (fx.spec.sqliteFile) {
+        const other = new Database(fx.spec.sqliteFile);
+        other.exec('BEGIN IMMEDIATE');
+        store.sqlite!.pragma('busy_timeout = 50');
+        try {
+          expect(await migrate(store.db, store.dialect)).toEqual([]);
+        } finally {
+          other.exec('ROLLBACK');
+          other.close();
+        }
+      } else {
+        await store.db.connection().execute(async (conn) => {
+          await sql`SELECT pg_advisory_lock(7204011)`.execute(conn);
+          try {
+            const quick = await Promise.race([
+              migrate(store.db, store.dialect),
+              new Promise((r) => setTimeout(() => r('waited for the lock'), 3000)),
+            ]);
+            expect(quick).toEqual([]);
+          } finally {
+            await sql`SELECT pg_advisory_unlock(7204011)`.execute(conn);
+          }
+        });
+      }
     } finally {
       await store.close();
     }
