@@ -21,8 +21,13 @@ export const GRAM_BITS = 20;
 export const GRAM = 4;
 
 export function gramHash(s: string, i: number): number {
+  return gramHashAt((k) => s.charCodeAt(i + k));
+}
+
+/** FNV-1a over the GRAM characters `at(0)`…, cut to GRAM_BITS. */
+function gramHashAt(at: (k: number) => number): number {
   let h = 0x811c9dc5;
-  for (let k = 0; k < GRAM; k++) h = Math.imul(h ^ s.charCodeAt(i + k), 0x01000193);
+  for (let k = 0; k < GRAM; k++) h = Math.imul(h ^ at(k), 0x01000193);
   return (h >>> 0) >>> (32 - GRAM_BITS);
 }
 
@@ -110,15 +115,11 @@ export function wrapChains(parent: View, w: WrapIndex, final: boolean): Chains {
   const alpha = w.alpha;
   for (let nl = t.indexOf('\n'); nl >= 0; nl = t.indexOf('\n', nl + 1)) {
     const bs = nl > 0 && t.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
-    if (end !== bs) {
+    const starts = end !== bs;
+    if (starts) {
       if (pieces.length) finish(false);
       // The usual case, settled at once: no literal character right before the break.
       if (bs === 0 || !alpha[t.charCodeAt(bs - 1)]) continue;
-      let k = bs - 1;
-      const lim = Math.max(0, bs - (w.maxLit - 1));
-      while (k > lim && alpha[t.charCodeAt(k - 1)]) k--;
-      pieces.push([k, bs]);
-      str = t.slice(k, bs);
     }
     let be = nl + 1;
     while (be < n && (t.charCodeAt(be) === 32 || t.charCodeAt(be) === 9)) be++;
@@ -129,6 +130,19 @@ export function wrapChains(parent: View, w: WrapIndex, final: boolean): Chains {
     const intro = r + MAX_ESCAPE >= parent.stable ? introducerNear(t, r, parent.stable) : -1;
     const unsettled = r >= parent.stable || (t.charCodeAt(r) === 13 && r + 1 >= parent.stable) || intro >= 0;
     const upTo = intro >= 0 ? intro : Infinity;
+    const lim = Math.max(0, bs - (w.maxLit - 1));
+    if (starts) {
+      // The common case on text with many lines (logs, event streams): a chain of two runs joined
+      // at this one break that ends on the next line, settled, with no 4-character window across
+      // the join that occurs in a literal. finish() would neither keep it as a view nor hold
+      // output for it, so it is dropped here, having looked at three characters each side
+      // instead of the whole run before the break.
+      if (!unsettled && r > be && !breakAt(t, r) && !joinHits(t, bs, be, r, lim, w)) continue;
+      let k = bs - 1;
+      while (k > lim && alpha[t.charCodeAt(k - 1)]) k--;
+      pieces.push([k, bs]);
+      str = t.slice(k, bs);
+    }
     if (r === be) {
       finish(unsettled, upTo);
       continue;
@@ -143,14 +157,49 @@ export function wrapChains(parent: View, w: WrapIndex, final: boolean): Chains {
   return { views, hold };
 }
 
+/** True when a line break (`\n` or `\r\n`) starts at p: a chain whose run ends there continues. */
+function breakAt(t: string, p: number): boolean {
+  const ch = t.charCodeAt(p);
+  return ch === 10 || (ch === 13 && t.charCodeAt(p + 1) === 10);
+}
+
+/**
+ * Whether a 4-character window across the join of a two-run chain occurs in a literal: the run
+ * before the break ends at `bs` (it starts no earlier than `lim`, like the run finish() builds),
+ * the run after it is [be, r). The same windows crossesGram tests on the joined string: those that
+ * start before the join, within the first run, and end within the second.
+ */
+function joinHits(t: string, bs: number, be: number, r: number, lim: number, w: WrapIndex): boolean {
+  let a = bs - 1;
+  while (a > Math.max(lim, bs - (GRAM - 1)) && w.alpha[t.charCodeAt(a - 1)]) a--;
+  const left = bs - a;
+  const right = Math.min(GRAM - 1, r - be);
+  const at = (i: number): number => (i < left ? t.charCodeAt(a + i) : t.charCodeAt(be + i - left));
+  for (let s = 0; s < left && s + GRAM <= left + right; s++)
+    if (
+      gramHit(
+        w.grams,
+        gramHashAt((k) => at(s + k)),
+      )
+    )
+      return true;
+  return false;
+}
+
 /**
  * Where an escape that may still be incomplete could change the run ending at r: an introducer
  * at or before r (possibly taken as a literal character) that starts within MAX_ESCAPE of the
  * unsettled part may yet decode to a literal character and continue the run. -1 when none.
  */
 function introducerNear(t: string, r: number, stable: number): number {
-  const at = Math.max(t.lastIndexOf('\\', r), t.lastIndexOf('&', r), t.lastIndexOf('%', r));
-  return at >= Math.max(0, stable - MAX_ESCAPE) ? at : -1;
+  // Backwards from r, and no further than the window that matters: a search of the whole text
+  // (lastIndexOf) cost a full pass over every stream chunk without an escape in it.
+  const lo = Math.max(0, stable - MAX_ESCAPE);
+  for (let i = Math.min(r, t.length - 1); i >= lo; i--) {
+    const ch = t.charCodeAt(i);
+    if (ch === 92 /* \\ */ || ch === 38 /* & */ || ch === 37 /* % */) return i;
+  }
+  return -1;
 }
 
 /** The chain index of parent position p (the chain's length when p is not in a piece). */
