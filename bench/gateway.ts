@@ -109,31 +109,7 @@ export async function benchGateway(
         return undefined;
       }
     })();
-    run(env, ['vault', 'create', 'bench']);
-    run(env, ['vault', 'set', 'bench/api.key', '--bind', 'target:bench'], 'sk-bench-' + 'k'.repeat(40));
-    run(env, [
-      'target',
-      'add',
-      'http',
-      'bench',
-      '--base-url',
-      `http://127.0.0.1:${up.port}`,
-      '--auth',
-      'bearer',
-      '--secret',
-      'vault:bench/api.key',
-      '--allow-private',
-    ]);
-    const token = run(env, [
-      'token',
-      'create',
-      '--name',
-      'bench',
-      '--grant',
-      'tool:api_request',
-      '--grant',
-      'target:bench',
-    ]);
+    const token = provision(env);
     gh = await startListening([CLI, 'serve', '--listen', '127.0.0.1:0'], env);
     const ghPg =
       pgToken === undefined ? undefined : await startListening([CLI, 'serve', '--listen', '127.0.0.1:0'], pgEnv);
