@@ -1,4 +1,4 @@
-import type BetterSqlite3 from 'better-sqlite3';
+import type { SqliteConnection, SqliteStatement } from '../store/index.js';
 import { CHAINED_FIELDS, chainHash, GENESIS, type ChainedRecord } from './chain.js';
 import type { BlobWrite } from './payload.js';
 
@@ -15,16 +15,16 @@ const ROWS_PER_INSERT = 16;
  * blobs the records refer to are written in the same transaction. Returns the seqs.
  */
 export function sqliteBatchWriter(
-  handle: BetterSqlite3.Database,
+  handle: SqliteConnection,
   key: Buffer,
 ): (chain: string, records: ChainedRecord[], blobs?: BlobWrite[]) => number[] {
-  const lastSeq = handle.prepare('SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1').pluck();
+  const lastSeq = handle.prepare('SELECT seq FROM audit_log ORDER BY seq DESC LIMIT 1');
   const head = handle.prepare('SELECT chain_seq, hash FROM audit_log WHERE chain = ? ORDER BY chain_seq DESC LIMIT 1');
   // Prepared on first use: the hot path (no blob) never touches audit_blobs.
-  let blobInsert: BetterSqlite3.Statement | undefined;
-  const inserts = new Map<number, BetterSqlite3.Statement>();
+  let blobInsert: SqliteStatement | undefined;
+  const inserts = new Map<number, SqliteStatement>();
   const one = `(${COLS.map(() => '?').join(', ')})`;
-  const insertOf = (rows: number): BetterSqlite3.Statement => {
+  const insertOf = (rows: number): SqliteStatement => {
     let s = inserts.get(rows);
     if (!s)
       inserts.set(
@@ -33,17 +33,17 @@ export function sqliteBatchWriter(
       );
     return s;
   };
-  const tx = handle.transaction((chain: string, records: ChainedRecord[], blobs: BlobWrite[]) => {
+  const append = (chain: string, records: ChainedRecord[], blobs: BlobWrite[]): number[] => {
     // INVARIANT: a blob is written in its record's transaction: if it cannot be, neither is the
     // record, and the append rejects (no record, no action). Content-addressed: same data, one row.
     if (blobs.length > 0) {
       blobInsert ??= handle.prepare(
         'INSERT INTO audit_blobs (sha256, bytes, data) VALUES (?, ?, ?) ON CONFLICT (sha256) DO NOTHING',
       );
-      for (const b of blobs) blobInsert.run(b.sha256, b.bytes, b.data);
+      for (const b of blobs) blobInsert.run([b.sha256, b.bytes, b.data]);
     }
-    let seq = Number((lastSeq.get() as number | undefined) ?? 0);
-    const top = head.get(chain) as { chain_seq: number; hash: string } | undefined;
+    let seq = Number(lastSeq.get()?.seq ?? 0);
+    const top = head.get([chain]) as { chain_seq: number; hash: string } | undefined;
     let chainSeq = top ? Number(top.chain_seq) : 0;
     let prev = top ? top.hash : GENESIS;
     const seqs: number[] = [];
@@ -67,6 +67,6 @@ export function sqliteBatchWriter(
     }
     if (pending > 0) insertOf(pending).run(params);
     return seqs;
-  });
-  return (chain, records, blobs = []) => tx.immediate(chain, records, blobs);
+  };
+  return (chain, records, blobs = []) => handle.immediate(() => append(chain, records, blobs));
 }

@@ -1,5 +1,5 @@
-import type BetterSqlite3 from 'better-sqlite3';
 import { GatehouseError, log } from '../core/index.js';
+import type { SqliteConnection } from '../store/index.js';
 import type { ChainedRecord } from './chain.js';
 import type { BlobWrite } from './payload.js';
 import { sqliteBatchWriter } from './sqlite-batch.js';
@@ -42,7 +42,7 @@ export interface SqliteAuditWriter {
  * so the next attempt is refused.
  */
 export function sqliteAuditWriter(
-  handle: BetterSqlite3.Database,
+  handle: SqliteConnection,
   key: Buffer,
   opts: { sync?: DurableSync } = {},
 ): SqliteAuditWriter {
@@ -55,12 +55,11 @@ export function sqliteAuditWriter(
   let walFile: WalFileSync | undefined;
   const modeFor = (): typeof mode => {
     if (mode !== undefined) return mode;
-    if (handle.memory || String(handle.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal')
-      return (mode = null);
+    if (handle.memory || String(handle.pragmaValue('journal_mode')).toLowerCase() !== 'wal') return (mode = null);
     // The connection's own level is restored after each batch: other writes on it (tokens,
     // approvals, vault) keep flushing inside their commits.
-    const level = Number(handle.pragma('synchronous', { simple: true }));
-    if (!opts.sync) walFile = new WalFileSync(handle.name);
+    const level = Number(handle.pragmaValue('synchronous'));
+    if (!opts.sync) walFile = new WalFileSync(handle.file);
     return (mode = {
       relaxed: 'PRAGMA synchronous = NORMAL;',
       restore: `PRAGMA synchronous = ${level};`,
@@ -70,7 +69,7 @@ export function sqliteAuditWriter(
   // The write lock is taken without SQLite's busy wait, which would sleep on the event loop while
   // another process holds the lock (a CLI command, a migration, another server): a busy store is
   // retried here, asynchronously, for as long as the connection's busy timeout allows.
-  const lockWaitMs = Number(handle.pragma('busy_timeout', { simple: true })) || OPEN_TRANSACTION_WAIT_MS;
+  const lockWaitMs = Number(handle.pragmaValue('busy_timeout')) || OPEN_TRANSACTION_WAIT_MS;
   const commitNow = (
     chain: string,
     records: ChainedRecord[],
@@ -159,7 +158,7 @@ export function sqliteAuditWriter(
  * The store's query builder shares this connection; a transaction it has open (vault writes hold
  * one across microtasks only) must end before the batch starts its own. Waits, then gives up.
  */
-async function outsideTransaction(handle: BetterSqlite3.Database): Promise<void> {
+async function outsideTransaction(handle: SqliteConnection): Promise<void> {
   if (!handle.inTransaction) return;
   const deadline = Date.now() + OPEN_TRANSACTION_WAIT_MS;
   while (handle.inTransaction) {

@@ -1,5 +1,6 @@
 import { GatehouseError, type HomePaths } from '../core/index.js';
 import type { OpenStoreOptions } from './open.js';
+import { sqliteDriverChoice } from './sqlite-driver.js';
 
 /**
  * THE way a process decides which store to open from its environment: every command, the
@@ -8,7 +9,8 @@ import type { OpenStoreOptions } from './open.js';
  *
  * - `DATABASE_URL` set: PostgreSQL, in `GATEHOUSE_PG_SCHEMA` when that is set (else the server's
  *   default search path).
- * - otherwise: the embedded SQLite file in `$GATEHOUSE_HOME`.
+ * - otherwise: the embedded SQLite file in `$GATEHOUSE_HOME`, opened with the driver
+ *   `GATEHOUSE_SQLITE_DRIVER` names (`auto`, `better-sqlite3`, `node:sqlite`; see sqlite-driver.ts).
  *
  * Empty values count as unset (a shell `export X=` is a common way to clear one).
  */
@@ -23,7 +25,7 @@ export function storeOptionsFromEnv(env: NodeJS.ProcessEnv, paths: Pick<HomePath
         hint: 'set DATABASE_URL to the PostgreSQL server that holds that schema, or unset GATEHOUSE_PG_SCHEMA to use the embedded store',
       });
     }
-    return { sqliteFile: paths.databaseFile };
+    return { sqliteFile: paths.databaseFile, sqliteDriver: sqliteDriverChoice(env.GATEHOUSE_SQLITE_DRIVER) };
   }
   return { databaseUrl, ...(schema !== undefined ? { schema } : {}) };
 }

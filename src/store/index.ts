@@ -5,3 +5,14 @@ export type { Dialect, Store, Migration, MigrationKit, UntypedDb } from './types
 export { nowIso } from './time.js';
 export { isUniqueViolation } from './errors.js';
 export { applyStorePragmas } from './pragmas.js';
+export {
+  chooseSqliteDriver,
+  nodeSqliteStable,
+  openSqliteConnection,
+  sqliteDriverChoice,
+  SQLITE_DRIVER_CHOICES,
+  type SqliteConnection,
+  type SqliteDriverChoice,
+  type SqliteDriverName,
+  type SqliteStatement,
+} from './sqlite-driver.js';

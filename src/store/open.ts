@@ -1,10 +1,15 @@
-import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 
 import { GatehouseError, log } from '../core/index.js';
 import { migrate } from './migrate.js';
 import { TypedErrorsPostgresDialect } from './pg-dialect.js';
 import { applyStorePragmas } from './pragmas.js';
+import {
+  chooseSqliteDriver,
+  openSqliteConnection,
+  type SqliteConnection,
+  type SqliteDriverChoice,
+} from './sqlite-driver.js';
 import type { Dialect, Store } from './types.js';
 
 export interface OpenStoreOptions {
@@ -12,6 +17,8 @@ export interface OpenStoreOptions {
   databaseUrl?: string;
   /** The embedded store's file (WAL mode). Required when databaseUrl is not set. */
   sqliteFile?: string;
+  /** Which SQLite driver opens it (default `auto`: see sqlite-driver.ts). */
+  sqliteDriver?: SqliteDriverChoice;
   /** PostgreSQL schema to use (created if missing); tests give each run its own. */
   schema?: string;
   /** Run migrations on open (default true). */
@@ -51,21 +58,37 @@ type OpenedStore = Omit<Store, 'migrationsAppliedNow'>;
 function openSqlite(opts: OpenStoreOptions): OpenedStore {
   if (!opts.sqliteFile)
     throw new GatehouseError('config_invalid', 'no store configured', { hint: 'set DATABASE_URL or GATEHOUSE_HOME' });
-  let handle: Database.Database;
+  const driver = chooseSqliteDriver(opts.sqliteDriver);
+  let handle: SqliteConnection;
   try {
-    handle = new Database(opts.sqliteFile);
+    handle = openSqliteConnection(opts.sqliteFile, driver);
+  } catch (e) {
+    if (e instanceof GatehouseError) throw e;
+    throw new GatehouseError('store_unavailable', `cannot open the embedded store at ${opts.sqliteFile}`, {
+      hint: 'check that GATEHOUSE_HOME is writable by this user',
+      cause: e,
+    });
+  }
+  try {
     // WAL lets many readers run beside one writer across processes; the busy timeout makes a
     // second process wait for the write lock instead of failing at once.
     applyStorePragmas(handle);
-    handle.pragma('foreign_keys = ON');
+    handle.exec('PRAGMA foreign_keys = ON');
   } catch (e) {
+    handle.close();
     throw new GatehouseError('store_unavailable', `cannot open the embedded store at ${opts.sqliteFile}`, {
       hint: 'check that GATEHOUSE_HOME is writable by this user',
       cause: e,
     });
   }
   const db = new Kysely<Record<string, never>>({ dialect: new SqliteDialect({ database: handle }) });
-  return { db, dialect: 'sqlite', sqlite: handle, close: () => db.destroy(), description: `sqlite:${opts.sqliteFile}` };
+  return {
+    db,
+    dialect: 'sqlite',
+    sqlite: handle,
+    close: () => db.destroy(),
+    description: `sqlite:${opts.sqliteFile} (${driver})`,
+  };
 }
 
 async function openPostgres(opts: OpenStoreOptions): Promise<OpenedStore> {

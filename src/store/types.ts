@@ -1,4 +1,5 @@
 import type { Kysely } from 'kysely';
+import type { SqliteConnection } from './sqlite-driver.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -20,7 +21,7 @@ export interface Store {
    * The embedded store's own handle (SQLite only), for the few hot paths that need prepared
    * statements without a query builder in between (the audit writer). Everything else uses `db`.
    */
-  readonly sqlite?: import('better-sqlite3').Database;
+  readonly sqlite?: SqliteConnection;
   /** Where the store lives, for humans (no credentials). */
   readonly description: string;
   /**

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import Database from 'better-sqlite3';
 import pg from 'pg';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +9,7 @@ import {
   type ApprovalRequest,
   type ApprovalService,
 } from '../../src/approvals/index.js';
-import type { Store } from '../../src/store/index.js';
+import { chooseSqliteDriver, openSqliteConnection, type Store } from '../../src/store/index.js';
 import { openKeyring, type Keyring } from '../../src/vault/index.js';
 import type { StoreFixture } from '../helpers/stores.js';
 
@@ -112,11 +111,12 @@ export interface PlainSql {
 
 export async function plainSql(fx: StoreFixture): Promise<PlainSql> {
   if (fx.spec.sqliteFile) {
-    const db = new Database(fx.spec.sqliteFile);
-    db.pragma('busy_timeout = 10000');
+    // The driver the store itself uses: two copies of SQLite in one process must never share a file.
+    const db = openSqliteConnection(fx.spec.sqliteFile, chooseSqliteDriver());
+    db.exec('PRAGMA busy_timeout = 10000');
     return {
-      run: async (s, p = []) => db.prepare(s).run(...p).changes,
-      rows: async <T>(s: string, p: unknown[] = []) => db.prepare(s).all(...p) as T[],
+      run: async (s, p = []) => Number(db.prepare(s).run(p).changes),
+      rows: async <T>(s: string, p: unknown[] = []) => db.prepare(s).all(p) as T[],
       close: async () => void db.close(),
     };
   }

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { AuditLog, verifyAuditChain } from '../../src/audit/index.js';
 import { LAGGING_FLUSH_MS } from '../../src/audit/sqlite-writer.js';
 import { WalFileSync } from '../../src/audit/wal-sync.js';
 import { Gate, TokenService } from '../../src/gate/index.js';
-import { openStore } from '../../src/store/index.js';
+import { openSqliteConnection, openStore } from '../../src/store/index.js';
 import { tempHome } from '../helpers/home.js';
 
 /** A promise whose settling the test controls. */
@@ -256,7 +255,7 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
   it('waits for a transaction open on the shared connection, and restores its synchronous level', async () => {
     const s = await openStore({ sqliteFile: join(home.dir, 'e.db') });
     const handle = s.sqlite!;
-    const level = handle.pragma('synchronous', { simple: true });
+    const level = handle.pragmaValue('synchronous');
     expect(level).toBe(2); // FULL: every other write on this connection flushes in its commit
     const log = new AuditLog(s, randomBytes(32));
     handle.exec('BEGIN IMMEDIATE');
@@ -269,12 +268,12 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     expect(done).toBe(false);
     handle.exec('COMMIT');
     await p;
-    expect(handle.pragma('synchronous', { simple: true })).toBe(level);
+    expect(handle.pragmaValue('synchronous')).toBe(level);
     // Restored after every batch, not only the first: a prepared `PRAGMA synchronous` takes effect
     // when it is compiled, so the writer's first batch may never have lowered the level at all.
     for (let i = 0; i < 3; i++) {
       await log.append({ phase: 'event', tool: `x${i}` });
-      expect(handle.pragma('synchronous', { simple: true }), `after batch ${i + 2}`).toBe(level);
+      expect(handle.pragmaValue('synchronous'), `after batch ${i + 2}`).toBe(level);
     }
     await log.close();
     await s.close();
@@ -285,8 +284,10 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     const s = await openStore({ sqliteFile: file });
     const log = new AuditLog(s, randomBytes(32));
     await log.append({ phase: 'event', tool: 'first' });
-    const other = new Database(file); // stands in for a CLI command or a second server
-    other.pragma('busy_timeout = 10000');
+    // Stands in for a CLI command or a second server (on the store's own driver: two copies of
+    // SQLite in one process would not see each other's locks).
+    const other = openSqliteConnection(file, s.sqlite!.driver);
+    other.exec('PRAGMA busy_timeout = 10000');
     other.exec('BEGIN IMMEDIATE');
     let done = false;
     const p = log.append({ phase: 'event', tool: 'second' }).then(() => (done = true));

@@ -13,10 +13,24 @@ describe('storeOptionsFromEnv', () => {
   const paths = gatehouseHome({ GATEHOUSE_HOME: '/srv/gh' });
 
   it('embedded SQLite in GATEHOUSE_HOME by default; empty values count as unset', () => {
-    expect(storeOptionsFromEnv({}, paths)).toEqual({ sqliteFile: join('/srv/gh', 'gatehouse.db') });
+    expect(storeOptionsFromEnv({}, paths)).toEqual({
+      sqliteFile: join('/srv/gh', 'gatehouse.db'),
+      sqliteDriver: 'auto',
+    });
     expect(storeOptionsFromEnv({ DATABASE_URL: '', GATEHOUSE_PG_SCHEMA: '' }, paths)).toEqual({
       sqliteFile: join('/srv/gh', 'gatehouse.db'),
+      sqliteDriver: 'auto',
     });
+  });
+
+  it('GATEHOUSE_SQLITE_DRIVER chooses the embedded driver; an unknown one is refused', () => {
+    expect(storeOptionsFromEnv({ GATEHOUSE_SQLITE_DRIVER: 'node:sqlite' }, paths).sqliteDriver).toBe('node:sqlite');
+    expect(storeOptionsFromEnv({ GATEHOUSE_SQLITE_DRIVER: 'better-sqlite3' }, paths).sqliteDriver).toBe(
+      'better-sqlite3',
+    );
+    expect(() => storeOptionsFromEnv({ GATEHOUSE_SQLITE_DRIVER: 'sqlite4' }, paths)).toThrow(
+      expect.objectContaining({ code: 'config_invalid' }),
+    );
   });
 
   it('DATABASE_URL with GATEHOUSE_PG_SCHEMA names that schema (the rekey-destroys-the-store bug opened the default one)', () => {

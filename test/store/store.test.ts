@@ -1,9 +1,8 @@
 import { spawn } from 'node:child_process';
-import Database from 'better-sqlite3';
 import { sql } from 'kysely';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadMigrations, migrate } from '../../src/store/index.js';
+import { loadMigrations, migrate, openSqliteConnection } from '../../src/store/index.js';
 import { storeFixtures, type StoreFixture } from '../helpers/stores.js';
 
 const fixtures = await storeFixtures();
@@ -56,9 +55,9 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('store on %s', (_name, 
     const store = await fx.open();
     try {
       if (fx.spec.sqliteFile) {
-        const other = new Database(fx.spec.sqliteFile);
+        const other = openSqliteConnection(fx.spec.sqliteFile, store.sqlite!.driver);
         other.exec('BEGIN IMMEDIATE');
-        store.sqlite!.pragma('busy_timeout = 50');
+        store.sqlite!.exec('PRAGMA busy_timeout = 50');
         try {
           expect(await migrate(store.db, store.dialect)).toEqual([]);
         } finally {

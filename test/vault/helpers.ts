@@ -100,13 +100,14 @@ export async function rawSql(spec: { sqliteFile?: string; databaseUrl?: string; 
       close: () => c.end(),
     };
   }
-  const { default: Database } = await import('better-sqlite3');
-  const db = new Database(spec.sqliteFile!);
-  db.pragma('busy_timeout = 10000');
+  // The driver the store itself uses: two copies of SQLite in one process must never share a file.
+  const { chooseSqliteDriver, openSqliteConnection } = await import('../../src/store/index.js');
+  const db = openSqliteConnection(spec.sqliteFile!, chooseSqliteDriver());
+  db.exec('PRAGMA busy_timeout = 10000');
   return {
     query: async <T>(text: string, params: unknown[] = []) => {
       const st = db.prepare(text);
-      return (st.reader ? st.all(...params) : (st.run(...params), [])) as T[];
+      return (st.reader ? st.all(params) : (st.run(params), [])) as T[];
     },
     close: async () => {
       db.close();
