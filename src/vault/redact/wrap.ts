@@ -20,16 +20,18 @@ export const GRAM_BITS = 20;
 /** Every literal is at least this long (MIN_SECRET_LENGTH), so a 4-gram test never misses one. */
 export const GRAM = 4;
 
+/** FNV-1a over the GRAM characters of s from i, cut to GRAM_BITS. */
 export function gramHash(s: string, i: number): number {
-  return gramHashAt((k) => s.charCodeAt(i + k));
+  let h = FNV_BASIS;
+  for (let k = 0; k < GRAM; k++) h = fnvStep(h, s.charCodeAt(i + k));
+  return gramBits(h);
 }
 
-/** FNV-1a over the GRAM characters `at(0)`…, cut to GRAM_BITS. */
-function gramHashAt(at: (k: number) => number): number {
-  let h = 0x811c9dc5;
-  for (let k = 0; k < GRAM; k++) h = Math.imul(h ^ at(k), 0x01000193);
-  return (h >>> 0) >>> (32 - GRAM_BITS);
-}
+// The hash in three steps, so joinHits can feed it characters from two places without building
+// a string or a closure per window (it runs at every line break of every stream).
+const FNV_BASIS = 0x811c9dc5;
+const fnvStep = (h: number, code: number): number => Math.imul(h ^ code, 0x01000193);
+const gramBits = (h: number): number => (h >>> 0) >>> (32 - GRAM_BITS);
 
 /** The byte of `grams` that holds bit h. h comes from gramHash (GRAM_BITS wide), so it is in range. */
 function gramByte(grams: Uint8Array, h: number): number {
@@ -171,18 +173,15 @@ function breakAt(t: string, p: number): boolean {
  */
 function joinHits(t: string, bs: number, be: number, r: number, lim: number, w: WrapIndex): boolean {
   let a = bs - 1;
-  while (a > Math.max(lim, bs - (GRAM - 1)) && w.alpha[t.charCodeAt(a - 1)]) a--;
+  const stop = Math.max(lim, bs - (GRAM - 1));
+  while (a > stop && w.alpha[t.charCodeAt(a - 1)]) a--;
   const left = bs - a;
   const right = Math.min(GRAM - 1, r - be);
-  const at = (i: number): number => (i < left ? t.charCodeAt(a + i) : t.charCodeAt(be + i - left));
-  for (let s = 0; s < left && s + GRAM <= left + right; s++)
-    if (
-      gramHit(
-        w.grams,
-        gramHashAt((k) => at(s + k)),
-      )
-    )
-      return true;
+  for (let s = 0; s < left && s + GRAM <= left + right; s++) {
+    let h = FNV_BASIS;
+    for (let i = s; i < s + GRAM; i++) h = fnvStep(h, i < left ? t.charCodeAt(a + i) : t.charCodeAt(be + i - left));
+    if (gramHit(w.grams, gramBits(h))) return true;
+  }
   return false;
 }
 
