@@ -72,6 +72,8 @@ export type ErrorCode =
   | 'cancelled'
   /** A stored record fails its integrity check (written or changed without the master key). */
   | 'integrity_failed'
+  /** Text to be stored (memory, a skill, a wiki page) holds a secret; store it in the vault and write a `{{vault:…}}` handle instead. */
+  | 'secret_detected'
   /** A fault inside Gatehouse; the server log has the details. */
   | 'internal';
 
@@ -118,6 +120,7 @@ export const HTTP_STATUS = {
   // Nginx's "client closed request": the client is gone, so it is for logs more than for anyone.
   cancelled: 499,
   integrity_failed: 500,
+  secret_detected: 422,
   internal: 500,
 } as const satisfies Record<ErrorCode, number>;
 

@@ -4,6 +4,7 @@ export { migrate, pendingMigrations, loadMigrations } from './migrate.js';
 export type { Dialect, Store, Migration, MigrationKit, UntypedDb } from './types.js';
 export { nowIso } from './time.js';
 export { isUniqueViolation } from './errors.js';
+export { writeTransaction } from './write-tx.js';
 export { applyStorePragmas } from './pragmas.js';
 export {
   chooseSqliteDriver,

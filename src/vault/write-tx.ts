@@ -1,5 +1,4 @@
-import { sql } from 'kysely';
-import type { Store, UntypedDb } from '../store/index.js';
+import { writeTransaction as storeWriteTransaction, type Store, type UntypedDb } from '../store/index.js';
 
 /**
  * Runs `fn` in one write transaction that holds the store's write lock from its first statement
@@ -9,19 +8,5 @@ import type { Store, UntypedDb } from '../store/index.js';
 const PG_VAULT_LOCK = 720_402_2;
 
 export async function writeTransaction<T>(store: Store, fn: (db: UntypedDb) => Promise<T>): Promise<T> {
-  return store.db.connection().execute(async (conn) => {
-    await sql.raw(store.dialect === 'sqlite' ? 'BEGIN IMMEDIATE' : 'BEGIN').execute(conn);
-    try {
-      if (store.dialect === 'postgres') await sql`SELECT pg_advisory_xact_lock(${PG_VAULT_LOCK})`.execute(conn);
-      const out = await fn(conn);
-      await sql.raw('COMMIT').execute(conn);
-      return out;
-    } catch (e) {
-      await sql
-        .raw('ROLLBACK')
-        .execute(conn)
-        .catch(() => undefined);
-      throw e;
-    }
-  });
+  return storeWriteTransaction(store, fn, { pgLock: PG_VAULT_LOCK });
 }

@@ -1,0 +1,17 @@
+export { KnowledgeStore, type ChangeOptions } from './store.js';
+export { ftsMatch, queryWords, websearchText, MAX_QUERY_WORDS } from './search-query.js';
+export { checkKey, MAX_KEY_CHARS, MAX_TAGS } from './validate.js';
+export {
+  KNOWLEDGE_KINDS,
+  MAX_BODY_BYTES,
+  type Author,
+  type Item,
+  type ItemContent,
+  type KnowledgeKind,
+  type Provenance,
+  type Scope,
+  type SearchHit,
+  type SecretScan,
+  type VersionInfo,
+  type VersionOp,
+} from './types.js';

@@ -1,0 +1,515 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { GatehouseError, rowMac, rowMacValid, type MacField } from '../core/index.js';
+import { isUniqueViolation, nowIso, writeTransaction, type Store, type UntypedDb } from '../store/index.js';
+import { ftsMatch, queryWords, websearchText } from './search-query.js';
+import type {
+  Author,
+  Item,
+  ItemContent,
+  KnowledgeKind,
+  Scope,
+  SearchHit,
+  SecretScan,
+  VersionInfo,
+  VersionOp,
+} from './types.js';
+import { checkContent, checkKey, checkScope } from './validate.js';
+
+const VERSION_MAC = 'knowledge-version/v1';
+const MAX_LIST = 500;
+const MAX_HITS = 50;
+
+interface ItemRow {
+  n: number;
+  id: string;
+  kind: string;
+  scope: string;
+  key: string;
+  version: number;
+  deleted: number;
+  title: string;
+  summary: string;
+  tags: string;
+  body: string;
+  created_at: string;
+  updated_at: string;
+  updated_by: string;
+}
+
+interface VersionRow {
+  item_id: string;
+  version: number;
+  op: string;
+  title: string;
+  summary: string;
+  tags: string;
+  body: string;
+  sha256: string;
+  author_token_id: string | null;
+  author: string;
+  trust: string;
+  note: string | null;
+  created_at: string;
+  mac: string;
+}
+
+/** What a change needs besides its content. */
+export interface ChangeOptions {
+  author: Author;
+  /**
+   * The version the caller last read. Required to change an existing item (0 or absent to create
+   * one): a stale value is a `conflict` and nothing is written, so two agents never overwrite each
+   * other's work unseen.
+   */
+  expectedVersion?: number;
+  note?: string;
+}
+
+const sha256Of = (c: ItemContent): string =>
+  createHash('sha256')
+    .update(
+      JSON.stringify([c.title, c.summary, c.tags, c.body].map((x) => (typeof x === 'string' ? x.toWellFormed() : x))),
+    )
+    .digest('hex');
+
+const notFound = (what: string) =>
+  new GatehouseError('not_found', `no ${what}`, { hint: 'list or search to see what this token can read' });
+
+/**
+ * The shared layer under memory, skills and wiki: versioned items in scopes, full-text search on
+ * both stores, secrets refused on every write.
+ *
+ * INVARIANTS (each tested in test/knowledge/):
+ * - Reads and searches see only the scopes the caller passes (the tools pass the token's readable
+ *   scopes); an item in any other scope is `not_found`, the same answer as one that does not
+ *   exist. Search filters by scope in the same query that matches and ranks, so no snippet, title
+ *   or count from another scope is ever produced (scores are not returned at all: SQLite's bm25
+ *   weighs words by how common they are across every scope).
+ * - Every change is a new immutable version signed with the store integrity key; a version or an
+ *   item whose content no longer matches its signed hash reads as `integrity_failed`, never as
+ *   what its author wrote.
+ * - Changing an existing item needs the version the caller read; of two changes from the same
+ *   version exactly one wins (SQLite: the write lock from the first statement; PostgreSQL: the
+ *   update is conditional on the version, and the unique key decides concurrent creations).
+ * - Text that holds a secret (the vault's values in their common forms, the redaction shapes) is
+ *   refused with `secret_detected` before anything is written.
+ */
+export class KnowledgeStore {
+  readonly #store: Store;
+  readonly #key: Buffer;
+  readonly #secretScan: SecretScan;
+
+  constructor(opts: { store: Store; integrityKey: Buffer; secretScan: SecretScan }) {
+    this.#store = opts.store;
+    this.#key = opts.integrityKey;
+    this.#secretScan = opts.secretScan;
+  }
+
+  /** Creates an item, or writes a new version of it (`expectedVersion` required then). */
+  async write(
+    kind: KnowledgeKind,
+    scope: Scope,
+    key: string,
+    content: ItemContent,
+    opts: ChangeOptions,
+  ): Promise<Item> {
+    checkScope(scope);
+    const k = checkKey(key);
+    const c = checkContent(kind, content);
+    this.#refuseSecrets(c, opts.note);
+    return this.#change(async (db) => {
+      const cur = (await db
+        .selectFrom('knowledge_items')
+        .selectAll()
+        .where('kind', '=', kind)
+        .where('scope', '=', scope)
+        .where('key', '=', k)
+        .executeTakeFirst()) as ItemRow | undefined;
+      if (!cur) {
+        if (opts.expectedVersion) throw this.#stale(`${kind} ${k}`, opts.expectedVersion, 0);
+        const id = `kn_${randomBytes(12).toString('base64url')}`;
+        const at = nowIso();
+        await db
+          .insertInto('knowledge_items')
+          .values({
+            id,
+            kind,
+            scope,
+            key: k,
+            version: 1,
+            deleted: 0,
+            ...columns(c),
+            created_at: at,
+            updated_at: at,
+            updated_by: opts.author.name,
+          })
+          .execute();
+        await this.#insertVersion(db, { id, kind, scope, key: k }, 1, 'write', c, opts, at);
+        return id;
+      }
+      if (opts.expectedVersion === undefined) {
+        throw new GatehouseError('conflict', `${kind} ${k} already exists (version ${cur.version})`, {
+          hint: `read it, then update with expected_version ${cur.version}`,
+        });
+      }
+      await this.#advance(db, cur, opts.expectedVersion, 'write', c, opts);
+      return cur.id;
+    }).then((id) => this.#itemById(id, [scope]));
+  }
+
+  /** Marks an item deleted (a tombstone: `restore` brings it back, `purge` removes it for good). */
+  async delete(id: string, scopes: readonly Scope[], opts: ChangeOptions): Promise<Item> {
+    const cur = await this.#row(id, scopes);
+    if (cur.deleted) return this.#itemById(id, scopes);
+    const last = await this.#verifiedVersion(cur.id, cur.version);
+    await this.#change((db) =>
+      this.#advance(db, cur, opts.expectedVersion ?? cur.version, 'delete', contentOf(last), opts, true),
+    );
+    return this.#itemById(id, scopes);
+  }
+
+  /** Brings back a deleted item with the content it had. */
+  async restore(id: string, scopes: readonly Scope[], opts: ChangeOptions): Promise<Item> {
+    const cur = await this.#row(id, scopes);
+    if (!cur.deleted) return this.#itemById(id, scopes);
+    const last = await this.#verifiedVersion(cur.id, cur.version);
+    await this.#change((db) =>
+      this.#advance(db, cur, opts.expectedVersion ?? cur.version, 'restore', contentOf(last), opts),
+    );
+    return this.#itemById(id, scopes);
+  }
+
+  /** Writes the content of an earlier version as a new version. */
+  async revert(id: string, scopes: readonly Scope[], toVersion: number, opts: ChangeOptions): Promise<Item> {
+    const cur = await this.#row(id, scopes);
+    const old = await this.#verifiedVersion(cur.id, toVersion);
+    if (opts.expectedVersion === undefined) {
+      throw new GatehouseError('conflict', `reverting needs the version you last read (now ${cur.version})`, {
+        hint: `pass expected_version ${cur.version}`,
+      });
+    }
+    await this.#change((db) => this.#advance(db, cur, opts.expectedVersion!, 'revert', contentOf(old), opts));
+    return this.#itemById(id, scopes);
+  }
+
+  /** The current version of an item by key, if it is in one of `scopes` (the first scope that has it). */
+  async read(kind: KnowledgeKind, scopes: readonly Scope[], key: string): Promise<Item> {
+    const k = checkKey(key);
+    if (scopes.length === 0) throw notFound(`${kind} ${k}`);
+    const rows = (await this.#store.db
+      .selectFrom('knowledge_items')
+      .selectAll()
+      .where('kind', '=', kind)
+      .where('key', '=', k)
+      .where('scope', 'in', [...scopes])
+      .execute()) as ItemRow[];
+    const row = scopes.map((s) => rows.find((r) => r.scope === s)).find((r) => r !== undefined);
+    if (!row) throw notFound(`${kind} ${k}`);
+    return this.#item(row);
+  }
+
+  /** The current version of an item by id, if it is in one of `scopes`. */
+  async get(id: string, scopes: readonly Scope[]): Promise<Item> {
+    return this.#itemById(id, scopes);
+  }
+
+  /** Items of a kind in these scopes (not deleted unless asked), newest first. Content is verified. */
+  async list(
+    kind: KnowledgeKind,
+    scopes: readonly Scope[],
+    opts: { prefix?: string; includeDeleted?: boolean; limit?: number } = {},
+  ): Promise<Item[]> {
+    if (scopes.length === 0) return [];
+    let q = this.#store.db
+      .selectFrom('knowledge_items')
+      .selectAll()
+      .where('kind', '=', kind)
+      .where('scope', 'in', [...scopes]);
+    if (!opts.includeDeleted) q = q.where('deleted', '=', 0);
+    if (opts.prefix) q = q.where(sql<boolean>`substr(key, 1, ${opts.prefix.length}) = ${opts.prefix}`);
+    const rows = (await q
+      .orderBy('updated_at', 'desc')
+      .orderBy('id')
+      .limit(Math.min(opts.limit ?? MAX_LIST, MAX_LIST))
+      .execute()) as ItemRow[];
+    return Promise.all(rows.map((r) => this.#item(r)));
+  }
+
+  /** Every version of an item, oldest first. */
+  async history(id: string, scopes: readonly Scope[]): Promise<VersionInfo[]> {
+    const cur = await this.#row(id, scopes);
+    const rows = (await this.#store.db
+      .selectFrom('knowledge_versions')
+      .selectAll()
+      .where('item_id', '=', cur.id)
+      .orderBy('version')
+      .execute()) as VersionRow[];
+    return rows.map((v) => {
+      this.#checkVersion(cur, v);
+      return { ...provenanceOf(v), op: v.op as VersionOp, ...(v.note ? { note: v.note } : {}) };
+    });
+  }
+
+  /** The content of one version of an item. */
+  async readVersion(id: string, scopes: readonly Scope[], version: number): Promise<ItemContent & VersionInfo> {
+    const cur = await this.#row(id, scopes);
+    const v = await this.#verifiedVersion(cur.id, version);
+    return { ...contentOf(v), ...provenanceOf(v), op: v.op as VersionOp, ...(v.note ? { note: v.note } : {}) };
+  }
+
+  /**
+   * Full-text search over the current, undeleted items of a kind in these scopes: every word must
+   * match; ranked (title above tags and summary above body), then newest first.
+   */
+  async search(
+    kind: KnowledgeKind,
+    scopes: readonly Scope[],
+    query: string,
+    opts: { limit?: number } = {},
+  ): Promise<SearchHit[]> {
+    const words = queryWords(query);
+    if (scopes.length === 0) return [];
+    const limit = Math.max(1, Math.min(opts.limit ?? 10, MAX_HITS));
+    const inScopes = sql.join([...scopes]);
+    const rows =
+      this.#store.dialect === 'sqlite'
+        ? await sql<ItemRow & { snippet: string }>`
+            SELECT i.*, snippet(knowledge_fts, 3, '[', ']', '…', 16) AS snippet
+            FROM knowledge_fts JOIN knowledge_items i ON i.n = knowledge_fts.rowid
+            WHERE knowledge_fts MATCH ${ftsMatch(words)}
+              AND i.kind = ${kind} AND i.deleted = 0 AND i.scope IN (${inScopes})
+            ORDER BY bm25(knowledge_fts, 10.0, 4.0, 4.0, 1.0), i.updated_at DESC, i.id
+            LIMIT ${limit}`.execute(this.#store.db)
+        : // ts_rank normalised by length (2): like bm25, a shorter item that matches ranks higher.
+          await sql<ItemRow & { snippet: string }>`
+            SELECT i.*, ts_headline('simple', i.body, q,
+                'StartSel=[, StopSel=], MaxWords=24, MinWords=8, MaxFragments=1, FragmentDelimiter=…') AS snippet
+            FROM knowledge_items i, websearch_to_tsquery('simple', ${websearchText(words)}) q
+            WHERE i.tsv @@ q AND i.kind = ${kind} AND i.deleted = 0 AND i.scope IN (${inScopes})
+            ORDER BY ts_rank(i.tsv, q, 2) DESC, i.updated_at DESC, i.id
+            LIMIT ${limit}`.execute(this.#store.db);
+    return rows.rows.map((r) => ({
+      id: r.id,
+      kind: r.kind as KnowledgeKind,
+      scope: r.scope,
+      key: r.key,
+      title: r.title,
+      snippet: r.snippet,
+      updatedAt: r.updated_at,
+    }));
+  }
+
+  /** Removes an item and all its versions for good (operators only; the tools never offer it). */
+  async purge(id: string): Promise<void> {
+    await writeTransaction(this.#store, async (db) => {
+      const gone = await db.deleteFrom('knowledge_items').where('id', '=', id).executeTakeFirst();
+      if (Number(gone.numDeletedRows) === 0) throw notFound(`item ${id}`);
+      await db.deleteFrom('knowledge_versions').where('item_id', '=', id).execute();
+    });
+  }
+
+  // ---- internals ----
+
+  #refuseSecrets(c: ItemContent, note?: string): void {
+    const found = this.#secretScan([c.title, c.summary, c.tags.join(' '), c.body, note ?? ''].join('\n'));
+    if (found) {
+      throw new GatehouseError('secret_detected', `the text holds a secret (${found}); nothing was stored`, {
+        hint: 'store the secret in the vault and write a {{vault:VAULT/ITEM.FIELD}} handle in its place',
+      });
+    }
+  }
+
+  /** Runs a change in one write transaction; a concurrent creation of the same key is a conflict. */
+  async #change<T>(fn: (db: UntypedDb) => Promise<T>): Promise<T> {
+    try {
+      return await writeTransaction(this.#store, fn);
+    } catch (e) {
+      if (isUniqueViolation(e)) {
+        throw new GatehouseError('conflict', 'another change to the same item got there first; nothing was written', {
+          hint: 'read it again and retry with its current version',
+        });
+      }
+      throw e;
+    }
+  }
+
+  #stale(what: string, expected: number, current: number): GatehouseError {
+    return new GatehouseError('conflict', `${what} is at version ${current}, not ${expected}; nothing was written`, {
+      hint: `read it again (version ${current}) and retry with that expected_version`,
+    });
+  }
+
+  /** Writes version cur.version + 1, only if the item is still at `expected`. */
+  async #advance(
+    db: UntypedDb,
+    cur: ItemRow,
+    expected: number,
+    op: VersionOp,
+    c: ItemContent,
+    opts: ChangeOptions,
+    deleted = false,
+  ): Promise<void> {
+    if (cur.version !== expected) throw this.#stale(`${cur.kind} ${cur.key}`, expected, cur.version);
+    const at = nowIso();
+    const next = cur.version + 1;
+    const r = await db
+      .updateTable('knowledge_items')
+      .set({ version: next, deleted: deleted ? 1 : 0, ...columns(c), updated_at: at, updated_by: opts.author.name })
+      .where('n', '=', cur.n)
+      .where('version', '=', expected)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) {
+      const now = (await db
+        .selectFrom('knowledge_items')
+        .select('version')
+        .where('n', '=', cur.n)
+        .executeTakeFirst()) as { version: number } | undefined;
+      throw this.#stale(`${cur.kind} ${cur.key}`, expected, now?.version ?? cur.version);
+    }
+    await this.#insertVersion(db, cur, next, op, c, opts, at);
+  }
+
+  async #insertVersion(
+    db: UntypedDb,
+    item: { id: string; kind: string; scope: string; key: string },
+    version: number,
+    op: VersionOp,
+    c: ItemContent,
+    opts: ChangeOptions,
+    at: string,
+  ): Promise<void> {
+    const row: Omit<VersionRow, 'mac'> = {
+      item_id: item.id,
+      version,
+      op,
+      ...columns(c),
+      sha256: sha256Of(c),
+      author_token_id: opts.author.tokenId ?? null,
+      author: opts.author.name,
+      trust: opts.author.trust,
+      note: opts.note ?? null,
+      created_at: at,
+    };
+    await db
+      .insertInto('knowledge_versions')
+      .values({ ...row, mac: rowMac(this.#key, VERSION_MAC, macFields(item, row)) })
+      .execute();
+  }
+
+  async #row(id: string, scopes: readonly Scope[]): Promise<ItemRow> {
+    if (scopes.length === 0) throw notFound(`item ${id}`);
+    const row = (await this.#store.db
+      .selectFrom('knowledge_items')
+      .selectAll()
+      .where('id', '=', id)
+      .where('scope', 'in', [...scopes])
+      .executeTakeFirst()) as ItemRow | undefined;
+    if (!row) throw notFound(`item ${id}`);
+    return row;
+  }
+
+  async #itemById(id: string, scopes: readonly Scope[]): Promise<Item> {
+    return this.#item(await this.#row(id, scopes));
+  }
+
+  async #verifiedVersion(id: string, version: number): Promise<VersionRow> {
+    const v = (await this.#store.db
+      .selectFrom('knowledge_versions')
+      .selectAll()
+      .where('item_id', '=', id)
+      .where('version', '=', version)
+      .executeTakeFirst()) as VersionRow | undefined;
+    if (!v) throw notFound(`version ${version} of item ${id}`);
+    const item = (await this.#store.db
+      .selectFrom('knowledge_items')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst()) as ItemRow | undefined;
+    if (!item) throw notFound(`item ${id}`);
+    this.#checkVersion(item, v);
+    return v;
+  }
+
+  /** INVARIANT: a version whose signature or content hash does not hold is never returned. */
+  #checkVersion(item: ItemRow, v: VersionRow): void {
+    const { mac, ...fields } = v;
+    if (!rowMacValid(this.#key, VERSION_MAC, macFields(item, fields), mac) || sha256Of(contentOf(v)) !== v.sha256) {
+      throw new GatehouseError(
+        'integrity_failed',
+        `version ${v.version} of item ${item.id} was changed outside Gatehouse`,
+        {
+          hint: 'an operator should compare it with the audit log and restore the store from a backup',
+        },
+      );
+    }
+  }
+
+  /** The current item, checked against its signed current version. */
+  async #item(row: ItemRow): Promise<Item> {
+    const v = (await this.#store.db
+      .selectFrom('knowledge_versions')
+      .selectAll()
+      .where('item_id', '=', row.id)
+      .where('version', '=', row.version)
+      .executeTakeFirst()) as VersionRow | undefined;
+    if (!v) throw new GatehouseError('integrity_failed', `item ${row.id} has no version ${row.version}`);
+    this.#checkVersion(row, v);
+    const c = contentOf(row);
+    if (sha256Of(c) !== v.sha256) {
+      throw new GatehouseError('integrity_failed', `item ${row.id} does not match its version ${row.version}`, {
+        hint: 'an operator should compare it with the audit log and restore the store from a backup',
+      });
+    }
+    return {
+      id: row.id,
+      kind: row.kind as KnowledgeKind,
+      scope: row.scope,
+      key: row.key,
+      deleted: row.deleted === 1,
+      createdAt: row.created_at,
+      ...c,
+      provenance: provenanceOf(v),
+    };
+  }
+}
+
+function columns(c: ItemContent): { title: string; summary: string; tags: string; body: string } {
+  return { title: c.title, summary: c.summary, tags: JSON.stringify(c.tags), body: c.body };
+}
+
+function contentOf(r: { title: string; summary: string; tags: string; body: string }): ItemContent {
+  return { title: r.title, summary: r.summary, tags: JSON.parse(r.tags) as string[], body: r.body };
+}
+
+function provenanceOf(v: VersionRow): VersionInfo {
+  return {
+    version: v.version,
+    author: v.author,
+    trust: v.trust === 'operator' ? 'operator' : 'agent',
+    at: v.created_at,
+    sha256: v.sha256,
+    op: v.op as VersionOp,
+  };
+}
+
+/** The signed fields of a version: which item (and where it lives), what was done, by whom, when. */
+function macFields(
+  item: { id: string; kind: string; scope: string; key: string },
+  v: Omit<VersionRow, 'mac'>,
+): MacField[] {
+  return [
+    item.id,
+    item.kind,
+    item.scope,
+    item.key,
+    v.version,
+    v.op,
+    v.sha256,
+    v.author_token_id,
+    v.author,
+    v.trust,
+    v.note,
+    v.created_at,
+  ];
+}
