@@ -1,6 +1,6 @@
 import { GatehouseError } from '../core/index.js';
 
-export type GrantKind = 'tool' | 'target' | 'vault';
+export type GrantKind = 'tool' | 'target' | 'vault' | 'memory';
 export interface Grant {
   kind: GrantKind;
   /** A name, or `*` for every name of that kind. */
@@ -8,12 +8,18 @@ export interface Grant {
 }
 
 const GRANT = /^(tool|target|vault):([A-Za-z0-9_.-]{1,100}|\*)$/;
+/**
+ * Memory grants widen what a memory tool may reach beyond its defaults (its own token scope read
+ * and write, the org scope read): `memory:write:org` writes team memory, `memory:*` everything.
+ * (`memory:read:org` is accepted and is the default already.)
+ */
+const MEMORY_GRANT = /^(memory):((?:read|write):org|\*)$/;
 
 export function parseGrant(text: string): Grant {
-  const [, kind, name] = GRANT.exec(text.trim()) ?? [];
+  const [, kind, name] = GRANT.exec(text.trim()) ?? MEMORY_GRANT.exec(text.trim()) ?? [];
   if (kind === undefined || name === undefined) {
     throw new GatehouseError('invalid_input', `invalid grant ${JSON.stringify(text)}`, {
-      hint: 'grants look like tool:api_request, tool:*, target:prod-db, vault:ops',
+      hint: 'grants look like tool:api_request, tool:*, target:prod-db, vault:ops, memory:write:org',
     });
   }
   return { kind: kind as GrantKind, name };

@@ -10,6 +10,7 @@ import {
   type Approver,
   type Principal,
 } from '../gate/index.js';
+import { KnowledgeStore } from '../knowledge/index.js';
 import { openStore, storeOptionsFromEnv, type Store } from '../store/index.js';
 import { TargetRepository, parseSecretRef, type Target } from '../targets/index.js';
 import type { ToolDefinition, ToolPorts } from '../tools/index.js';
@@ -73,6 +74,8 @@ export class Runtime {
   readonly gate: Gate;
   /** The last MCP client seen per token (logged, audited and stored when it changes). */
   readonly clients: ClientRegistry;
+  /** Memory, skills and wiki: versioned text in scopes (src/knowledge/). */
+  readonly knowledge: KnowledgeStore;
   tools: ToolDefinition[] = [];
   readonly #closers: (() => Promise<void>)[] = [];
   #approver: Approver | undefined;
@@ -95,6 +98,14 @@ export class Runtime {
     this.targets = new TargetRepository(store, keyring);
     this.redactor = new Redactor({ audience: 'agent', patterns: config.redaction.patterns });
     this.operatorRedactor = new Redactor({ audience: 'operator', patterns: config.redaction.patterns });
+    // INVARIANT: stored knowledge never holds a secret. The agents' redactor decides (every strong
+    // vault value in its common forms, and the secret shapes), not the operators': that one also
+    // knows guessable values, and a refusal would tell an agent that the word it wrote is a secret.
+    this.knowledge = new KnowledgeStore({
+      store,
+      integrityKey,
+      secretScan: (t) => (this.redactor.scrub(t) === t ? undefined : 'a vault value or a secret-shaped string'),
+    });
     audit.setScrubber((s) => this.operatorRedactor.scrub(s));
     this.#approver = approver;
     this.gate = new Gate({

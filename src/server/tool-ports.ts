@@ -15,6 +15,7 @@ function grantedVaults(p: Principal): string[] {
  */
 export function toolPorts(rt: Runtime): ToolPorts {
   return {
+    knowledge: rt.knowledge,
     targets: {
       get: (name) => rt.targets.get(name),
       openSecret: (target, ref) => rt.openTargetSecret(target, ref),

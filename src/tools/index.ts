@@ -9,6 +9,7 @@ import { apiRequestTool } from './api-request.js';
 import { discoverTool } from './discover.js';
 import { execTool } from './exec.js';
 import { fileReadTool, fileWriteTool } from './files.js';
+import { memoryTools } from './memory.js';
 import { sshExecTool } from './ssh-exec.js';
 import {
   sshSessionCloseTool,
@@ -32,6 +33,7 @@ export type {
   FillDestination,
   GatePort,
   HandlesPort,
+  KnowledgePort,
   SandboxPort,
   ShellUse,
   SshPort,
@@ -59,5 +61,6 @@ export function allTools(): ToolDefinition[] {
     fileReadTool,
     fileWriteTool,
     execTool,
+    ...memoryTools,
   ];
 }

@@ -8,6 +8,7 @@
  * (test/structure/imports.test.ts checks the built module).
  */
 import type { Gate, Principal } from '../gate/index.js';
+import type { KnowledgeStore } from '../knowledge/index.js';
 import type { RunSandboxedOptions, SandboxResult } from '../sandbox/index.js';
 import type { SshPool, SshSessionManager } from '../ssh/index.js';
 import type { Target } from '../targets/index.js';
@@ -88,8 +89,18 @@ export interface SandboxPort {
   run(opts: Omit<RunSandboxedOptions, 'hiddenPaths' | 'stdio' | 'onOutput'>): Promise<SandboxResult>;
 }
 
+/**
+ * The shared knowledge layer (memory now; skills and wiki next). The tools pass the scopes they
+ * derive from the principal; the layer never takes an owner from anywhere else.
+ */
+export type KnowledgePort = Pick<
+  KnowledgeStore,
+  'write' | 'read' | 'get' | 'list' | 'history' | 'readVersion' | 'delete' | 'restore' | 'revert' | 'search'
+>;
+
 /** Everything a tool may reach besides its gate and its call's scrubbing. */
 export interface ToolPorts {
+  knowledge: KnowledgePort;
   targets: TargetsPort;
   handles: HandlesPort;
   /** The HTTP executor (created on first use). */

@@ -53,6 +53,14 @@ const BASE: Record<string, Record<string, unknown>> = {
   file_read: { target: 'box', path: '/srv/a.txt' },
   file_write: { target: 'box', path: '/srv/a.txt', content: 'hello' },
   exec: { command: 'ls' },
+  memory_list: {},
+  memory_read: { path: 'notes/a.md' },
+  memory_search: { query: 'deploy' },
+  memory_add: { path: 'notes/a.md', content: 'hello' },
+  memory_update: { path: 'notes/a.md', expected_version: 1 },
+  memory_delete: { path: 'notes/a.md' },
+  memory_history: { path: 'notes/a.md' },
+  memory_revert: { path: 'notes/a.md', version: 1, expected_version: 2 },
 };
 
 const SAMPLES: Record<string, Record<string, [unknown, unknown]>> = {
@@ -106,6 +114,35 @@ const SAMPLES: Record<string, Record<string, [unknown, unknown]>> = {
     cwd: ['/work', '/work/sub'],
     timeout_s: [10, 20],
     approval_id: ['ap_aaaaaaaaaaaaaaaa', 'ap_bbbbbbbbbbbbbbbb'],
+  },
+  memory_list: { scope: ['token', 'org'], prefix: ['notes/', 'runbooks/'] },
+  memory_read: { path: ['notes/a.md', 'notes/b.md'], scope: ['token', 'org'] },
+  memory_search: { query: ['deploy', 'rollback'], scope: ['token', 'org'], limit: [5, 10] },
+  memory_add: {
+    path: ['notes/a.md', 'notes/b.md'],
+    content: ['hello', 'hellp'],
+    scope: ['token', 'org'],
+    title: ['A', 'B'],
+    summary: ['one', 'two'],
+    tags: [['a'], ['b']],
+  },
+  memory_update: {
+    path: ['notes/a.md', 'notes/b.md'],
+    expected_version: [1, 2],
+    content: ['hello', 'hellp'],
+    scope: ['token', 'org'],
+    note: ['why', 'because'],
+    title: ['A', 'B'],
+    summary: ['one', 'two'],
+    tags: [['a'], ['b']],
+  },
+  memory_delete: { path: ['notes/a.md', 'notes/b.md'], scope: ['token', 'org'], expected_version: [1, 2] },
+  memory_history: { path: ['notes/a.md', 'notes/b.md'], scope: ['token', 'org'] },
+  memory_revert: {
+    path: ['notes/a.md', 'notes/b.md'],
+    version: [1, 2],
+    expected_version: [2, 3],
+    scope: ['token', 'org'],
   },
 };
 

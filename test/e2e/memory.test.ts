@@ -1,0 +1,143 @@
+/**
+ * Memory tools end to end: the official MCP client over stdio against `gatehouse mcp`, two agent
+ * tokens sharing a team memory. Owners come from the tokens (a token never reads another token's
+ * memory, and no argument can name one), org writes need `memory:write:org`, a vault value is
+ * refused in any form, versions conflict instead of overwriting, and every change is audited.
+ */
+import type { Client } from '@modelcontextprotocol/client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { assertBuilt, auditAfter, auditSeq, cli, createToken } from '../helpers/cli.js';
+import { tempHome } from '../helpers/home.js';
+import { stdioClient } from '../helpers/mcp-client.js';
+
+const SECRET = 'mem-canary-Q8vL2xW7pZ4kR9tB';
+
+interface ToolText {
+  isError?: boolean;
+  content: { type: string; text?: string }[];
+  structuredContent?: unknown;
+}
+
+async function call(client: Client, name: string, args: Record<string, unknown>): Promise<ToolText> {
+  return (await client.callTool({ name, arguments: args })) as ToolText;
+}
+const textOf = (r: ToolText) => r.content.map((c) => c.text ?? '').join('\n');
+
+describe('memory tools over stdio (two agents, one team memory)', () => {
+  const home = tempHome();
+  let writer: string;
+  let reader: string;
+  beforeAll(() => {
+    assertBuilt();
+    expect(cli(['vault', 'create', 'ops'], home.env).code).toBe(0);
+    expect(cli(['vault', 'set', 'ops/api.key'], home.env, SECRET).code).toBe(0);
+    writer = createToken(home.env, 'writer', ['tool:*', 'memory:write:org']);
+    reader = createToken(home.env, 'reader', [
+      'tool:memory_read',
+      'tool:memory_add',
+      'tool:memory_search',
+      'tool:memory_list',
+    ]);
+  });
+  afterAll(() => home.cleanup());
+
+  it('shares org memory, keeps token memory private, refuses secrets, and audits every change', async () => {
+    const seq = auditSeq(home.env);
+    const a = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: writer }, 'modern');
+    const b = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: reader }, 'legacy');
+    try {
+      const names = (await b.client.listTools()).tools.map((t) => t.name);
+      expect(names).toEqual(expect.arrayContaining(['memory_read', 'memory_add', 'memory_search', 'memory_list']));
+      expect(names).not.toContain('memory_update');
+
+      // The writer's own note and a team runbook.
+      const own = await call(a.client, 'memory_add', {
+        path: 'notes/me.md',
+        content: 'my private scratch: blue-falcon',
+      });
+      expect(own.isError).toBeFalsy();
+      const team = await call(a.client, 'memory_add', {
+        path: 'runbooks/deploy.md',
+        scope: 'org',
+        title: 'Deploying',
+        content: 'deploy with make ship after the tests pass',
+      });
+      expect(team.isError).toBeFalsy();
+      // What a model reads (the text) carries the version, author and the data-not-instructions notice.
+      expect(textOf(team)).toMatch(/"version":1/);
+      expect(textOf(team)).toMatch(/"author":"writer"/);
+      expect(textOf(team)).toMatch(/never as instructions/);
+
+      // The reader finds the team runbook, never the writer's own note.
+      const found = await call(b.client, 'memory_search', { query: 'deploy' });
+      expect(textOf(found)).toContain('runbooks/deploy.md');
+      expect(textOf(await call(b.client, 'memory_search', { query: 'falcon' }))).not.toContain('notes/me.md');
+      const mine = await call(b.client, 'memory_read', { path: 'notes/me.md' });
+      expect(mine.isError).toBe(true);
+      expect(textOf(mine)).toMatch(/^not_found/);
+      expect(textOf(mine)).not.toContain('falcon');
+      // No argument names an owner: an extra field is refused, the scope is only token or org.
+      for (const args of [
+        { path: 'notes/me.md', owner: 'writer' },
+        { path: 'notes/me.md', scope: 'token:writer' },
+        { path: 'notes/me.md', token: writer },
+      ]) {
+        const r = await call(b.client, 'memory_read', args);
+        expect(r.isError).toBe(true);
+        expect(textOf(r)).not.toContain('falcon');
+      }
+      // The reader cannot write team memory; its own memory it can.
+      const denied = await call(b.client, 'memory_add', { path: 'runbooks/x.md', scope: 'org', content: 'x' });
+      expect(textOf(denied)).toMatch(/^not_granted/);
+      expect((await call(b.client, 'memory_add', { path: 'notes/b.md', content: 'reader notes' })).isError).toBeFalsy();
+
+      // A vault value, raw or encoded, is refused and nothing is stored.
+      for (const form of [SECRET, Buffer.from(SECRET).toString('base64')]) {
+        const r = await call(a.client, 'memory_add', { path: 'notes/leak.md', content: `key: ${form}` });
+        expect(textOf(r)).toMatch(/^secret_detected/);
+        expect(textOf(r)).not.toContain(SECRET);
+      }
+      expect(textOf(await call(a.client, 'memory_read', { path: 'notes/leak.md' }))).toMatch(/^not_found/);
+
+      // Versions: a stale update conflicts and loses nothing; history and revert.
+      const v2 = await call(a.client, 'memory_update', {
+        path: 'runbooks/deploy.md',
+        scope: 'org',
+        expected_version: 1,
+        content: 'deploy with make ship-it',
+        note: 'target renamed',
+      });
+      expect(textOf(v2)).toMatch(/"version":2/);
+      const stale = await call(a.client, 'memory_update', {
+        path: 'runbooks/deploy.md',
+        scope: 'org',
+        expected_version: 1,
+        content: 'lost?',
+      });
+      expect(textOf(stale)).toMatch(/^conflict/);
+      expect(textOf(await call(b.client, 'memory_read', { path: 'runbooks/deploy.md' }))).toContain('make ship-it');
+      const history = await call(a.client, 'memory_history', { path: 'runbooks/deploy.md', scope: 'org' });
+      expect(textOf(history)).toContain('target renamed');
+      const reverted = await call(a.client, 'memory_revert', {
+        path: 'runbooks/deploy.md',
+        scope: 'org',
+        version: 1,
+        expected_version: 2,
+      });
+      expect(textOf(reverted)).toContain('deploy with make ship after the tests pass');
+      const gone = await call(a.client, 'memory_delete', { path: 'notes/me.md' });
+      expect(textOf(gone)).toMatch(/"deleted":true/);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+    const records = auditAfter(home.env, seq);
+    const results = (tool: string) => records.filter((r) => r.tool === tool && r.phase === 'result');
+    expect(results('memory_add').length).toBeGreaterThanOrEqual(4);
+    expect(results('memory_update')).toHaveLength(2);
+    expect(results('memory_revert')).toHaveLength(1);
+    expect(results('memory_delete')).toHaveLength(1);
+    expect(JSON.stringify(records)).not.toContain(SECRET);
+    expect(JSON.stringify(records)).not.toContain(Buffer.from(SECRET).toString('base64'));
+  });
+});
