@@ -50,6 +50,10 @@ const COMMANDS: Record<string, Command> = {
     load: () => import('./commands/approver.js'),
   },
   audit: { summary: 'verify, tail and search the tamper-evident audit log', load: () => import('./commands/audit.js') },
+  memory: {
+    summary: "agents' memory for operators: list, show, history, revert, rm, restore, purge",
+    load: () => import('./commands/memory.js'),
+  },
   guard: {
     summary: 'judge a shell command with the guard: guard check -- COMMAND',
     load: () => import('./commands/guard.js'),

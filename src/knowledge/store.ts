@@ -300,6 +300,18 @@ export class KnowledgeStore {
     }));
   }
 
+  /** Every scope that holds items of a kind (operators only: they may read every scope). */
+  async scopes(kind: KnowledgeKind): Promise<Scope[]> {
+    const rows = (await this.#store.db
+      .selectFrom('knowledge_items')
+      .select('scope')
+      .distinct()
+      .where('kind', '=', kind)
+      .orderBy('scope')
+      .execute()) as { scope: string }[];
+    return rows.map((r) => r.scope);
+  }
+
   /** Removes an item and all its versions for good (operators only; the tools never offer it). */
   async purge(id: string): Promise<void> {
     await writeTransaction(this.#store, async (db) => {

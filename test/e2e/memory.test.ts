@@ -140,4 +140,39 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
     expect(JSON.stringify(records)).not.toContain(SECRET);
     expect(JSON.stringify(records)).not.toContain(Buffer.from(SECRET).toString('base64'));
   });
+
+  it('operators see every scope and revert, delete, restore and purge with the CLI, each audited', async () => {
+    const list = cli(['memory', 'list', '--json', '--deleted'], home.env);
+    expect(list.code).toBe(0);
+    const items = JSON.parse(list.stdout) as { id: string; scope: string; key: string; deleted: boolean }[];
+    // Both tokens' own memories and the team's: operators read every scope.
+    expect(new Set(items.map((i) => i.scope.split(':')[0]))).toEqual(new Set(['token', 'org']));
+    const deploy = items.find((i) => i.key === 'runbooks/deploy.md')!;
+    const seq = auditSeq(home.env);
+    expect(cli(['memory', 'revert', deploy.id, '--version', '2'], home.env).stdout).toMatch(/now version 4/);
+    const shown = cli(['memory', 'show', deploy.id], home.env).stdout;
+    expect(shown).toContain('make ship-it');
+    expect(shown).toMatch(/\[operator\]/);
+    expect(cli(['memory', 'history', deploy.id], home.env).stdout).toMatch(/revert\s+operator:/);
+    expect(cli(['memory', 'show', deploy.id, '--version', '1'], home.env).stdout).toContain('after the tests pass');
+    // What the agent reads says an operator wrote this version.
+    const b = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: reader }, 'modern');
+    try {
+      const r = await call(b.client, 'memory_read', { path: 'runbooks/deploy.md' });
+      expect(textOf(r)).toMatch(/"trust":"operator"/);
+    } finally {
+      await b.close();
+    }
+    expect(cli(['memory', 'rm', deploy.id], home.env).stdout).toMatch(/deleted .* version 5/);
+    expect(cli(['memory', 'restore', deploy.id], home.env).stdout).toMatch(/restored .* version 6/);
+    expect(cli(['memory', 'purge', deploy.id], home.env).code).toBe(0);
+    expect(cli(['memory', 'show', deploy.id], home.env).stderr).toMatch(/not_found/);
+    const events = auditAfter(home.env, seq)
+      .map((r) => r.tool)
+      .filter((t) => t?.startsWith('cli:memory.'));
+    expect(events).toEqual(['cli:memory.revert', 'cli:memory.rm', 'cli:memory.restore', 'cli:memory.purge']);
+    // Usage errors are clear and touch nothing.
+    expect(cli(['memory', 'revert', deploy.id], home.env).stderr).toMatch(/needs --version/);
+    expect(cli(['memory', 'frobnicate'], home.env).stderr).toMatch(/unknown memory command/);
+  });
 });
