@@ -16,6 +16,7 @@ const SECTIONS: Record<string, () => Promise<Bench>> = {
   ssh: async () => (await import('./ssh.js')).benchSsh,
   sandbox: async () => (await import('./sandbox.js')).benchSandbox,
   sqlite: async () => (await import('./sqlite-drivers.js')).benchSqliteDrivers,
+  knowledge: async () => (await import('./knowledge.js')).benchKnowledge,
 };
 
 async function main(): Promise<void> {
