@@ -158,6 +158,66 @@ export class KnowledgeStore {
     }).then((id) => this.#itemById(id, [scope]));
   }
 
+  /**
+   * Moves an item to another key in its scope, in one transaction: a new item at `newKey` with the
+   * current content (its first version notes where it came from), and the old one deleted (its
+   * history kept, noting where it went). `conflict` if `newKey` is taken or the item changed.
+   */
+  async move(id: string, scopes: readonly Scope[], newKey: string, opts: ChangeOptions): Promise<Item> {
+    const k = checkKey(newKey);
+    const cur = await this.#row(id, scopes);
+    if (cur.deleted) throw notFound(`item ${id}`);
+    const last = await this.#verifiedVersion(cur.id, cur.version);
+    const c = contentOf(last);
+    const newId = await this.#change(async (db) => {
+      const taken = await db
+        .selectFrom('knowledge_items')
+        .select('id')
+        .where('kind', '=', cur.kind)
+        .where('scope', '=', cur.scope)
+        .where('key', '=', k)
+        .executeTakeFirst();
+      if (taken) throw new GatehouseError('conflict', `${cur.kind} ${k} already exists`, { hint: 'pick another name' });
+      const to = `kn_${randomBytes(12).toString('base64url')}`;
+      const at = nowIso();
+      await db
+        .insertInto('knowledge_items')
+        .values({
+          id: to,
+          kind: cur.kind,
+          scope: cur.scope,
+          key: k,
+          version: 1,
+          deleted: 0,
+          ...columns(c),
+          created_at: at,
+          updated_at: at,
+          updated_by: opts.author.name,
+        })
+        .execute();
+      await this.#insertVersion(
+        db,
+        { id: to, kind: cur.kind, scope: cur.scope, key: k },
+        1,
+        'write',
+        c,
+        { ...opts, note: `moved from ${cur.key}` },
+        at,
+      );
+      await this.#advance(
+        db,
+        cur,
+        opts.expectedVersion ?? cur.version,
+        'delete',
+        c,
+        { ...opts, note: `moved to ${k}` },
+        true,
+      );
+      return to;
+    });
+    return this.#itemById(newId, scopes);
+  }
+
   /** Marks an item deleted (a tombstone: `restore` brings it back, `purge` removes it for good). */
   async delete(id: string, scopes: readonly Scope[], opts: ChangeOptions): Promise<Item> {
     const cur = await this.#row(id, scopes);

@@ -9,6 +9,7 @@ import { apiRequestTool } from './api-request.js';
 import { discoverTool } from './discover.js';
 import { execTool } from './exec.js';
 import { fileReadTool, fileWriteTool } from './files.js';
+import { memoryFileTool } from './memory-file.js';
 import { memoryTools } from './memory.js';
 import { sshExecTool } from './ssh-exec.js';
 import {
@@ -62,5 +63,6 @@ export function allTools(): ToolDefinition[] {
     fileWriteTool,
     execTool,
     ...memoryTools,
+    memoryFileTool,
   ];
 }

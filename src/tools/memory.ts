@@ -412,3 +412,6 @@ export const memoryTools = [
   memoryHistoryTool,
   memoryRevertTool,
 ];
+
+// Shared with the file-style `memory` tool (memory-file.ts): one notice, one scope policy.
+export { NOTICE as MEMORY_NOTICE, readable as memoryReadable, writable as memoryWritable, author as memoryAuthor };

@@ -37,6 +37,7 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
       'tool:memory_add',
       'tool:memory_search',
       'tool:memory_list',
+      'tool:memory',
     ]);
   });
   afterAll(() => home.cleanup());
@@ -139,6 +140,75 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
     expect(results('memory_delete')).toHaveLength(1);
     expect(JSON.stringify(records)).not.toContain(SECRET);
     expect(JSON.stringify(records)).not.toContain(Buffer.from(SECRET).toString('base64'));
+  });
+
+  it('the file-style memory tool: view, create, str_replace, insert, rename, delete; no path leaves its scope', async () => {
+    const a = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: writer }, 'legacy');
+    const b = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: reader }, 'modern');
+    const mem = (c: Client, args: Record<string, unknown>) => call(c, 'memory', args);
+    try {
+      expect(textOf(await mem(a.client, { command: 'view', path: '/memories' }))).toContain('/memories/org/');
+      expect(
+        textOf(
+          await mem(a.client, { command: 'create', path: '/memories/token/todo.md', file_text: 'one\ntwo\nthree' }),
+        ),
+      ).toMatch(/^.*Created \/memories\/token\/todo\.md/m);
+      await mem(a.client, { command: 'str_replace', path: '/memories/token/todo.md', old_str: 'two', new_str: 'TWO' });
+      await mem(a.client, { command: 'insert', path: '/memories/token/todo.md', insert_line: 0, insert_text: 'zero' });
+      const viewed = textOf(await mem(a.client, { command: 'view', path: '/memories/token/todo.md' }));
+      expect(viewed).toMatch(/1\\tzero/);
+      expect(viewed).toMatch(/3\\tTWO/);
+      expect(viewed).toMatch(/version 3, by writer, trust agent/);
+      const twice = await mem(a.client, {
+        command: 'str_replace',
+        path: '/memories/token/todo.md',
+        old_str: 'o',
+        new_str: '0',
+      });
+      expect(textOf(twice)).toMatch(/^invalid_input: old_str occurs \d+ times/);
+      expect(
+        textOf(
+          await mem(a.client, {
+            command: 'rename',
+            old_path: '/memories/token/todo.md',
+            new_path: '/memories/token/done.md',
+          }),
+        ),
+      ).toContain('Renamed');
+      expect(textOf(await mem(a.client, { command: 'view', path: '/memories/token' }))).toContain(
+        '/memories/token/done.md',
+      );
+      expect(textOf(await mem(a.client, { command: 'view', path: '/memories/token/todo.md' }))).toMatch(/^not_found/);
+      // The other token's /memories/token is its own: the writer's file is not there.
+      expect(textOf(await mem(b.client, { command: 'view', path: '/memories/token/done.md' }))).toMatch(/^not_found/);
+      // Nothing reaches another scope or outside /memories, however it is spelled.
+      for (const path of [
+        '/memories/token/../org/x.md',
+        '/memories/org/../token/x.md',
+        '/memories/token/%2e%2e/org/x.md',
+        '/memories/token/..%2forg/x.md',
+        '/memories/token\\..\\org\\x.md',
+        '/etc/passwd',
+        'memories/token/x.md',
+        '/memories/token/./x.md',
+        '/memories/tokenx/y.md',
+        '/memories/token/a\u0000b',
+      ]) {
+        const r = await mem(b.client, { command: 'create', path, file_text: 'x' });
+        expect(r.isError, path).toBe(true);
+      }
+      expect(textOf(await mem(b.client, { command: 'create', path: '/memories/org/x.md', file_text: 'x' }))).toMatch(
+        /^not_granted/,
+      );
+      expect(textOf(await mem(b.client, { command: 'view', path: '/memories/user/x.md' }))).toMatch(/^not_granted/);
+      expect(
+        textOf(await mem(a.client, { command: 'create', path: '/memories/org/leak.md', file_text: SECRET })),
+      ).toMatch(/^secret_detected/);
+      expect(textOf(await mem(a.client, { command: 'delete', path: '/memories/token/done.md' }))).toContain('Deleted');
+    } finally {
+      await a.close();
+      await b.close();
+    }
   });
 
   it('operators see every scope and revert, delete, restore and purge with the CLI, each audited', async () => {

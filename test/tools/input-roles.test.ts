@@ -61,6 +61,7 @@ const BASE: Record<string, Record<string, unknown>> = {
   memory_delete: { path: 'notes/a.md' },
   memory_history: { path: 'notes/a.md' },
   memory_revert: { path: 'notes/a.md', version: 1, expected_version: 2 },
+  memory: { command: 'view', path: '/memories/token' },
 };
 
 const SAMPLES: Record<string, Record<string, [unknown, unknown]>> = {
@@ -143,6 +144,21 @@ const SAMPLES: Record<string, Record<string, [unknown, unknown]>> = {
     version: [1, 2],
     expected_version: [2, 3],
     scope: ['token', 'org'],
+  },
+  memory: {
+    command: ['view', 'create'],
+    path: ['/memories/token/a.md', '/memories/token/b.md'],
+    file_text: ['hello', 'hellp'],
+    old_str: ['a', 'b'],
+    new_str: ['c', 'd'],
+    insert_line: [0, 1],
+    insert_text: ['x', 'y'],
+    view_range: [
+      [1, 2],
+      [1, 3],
+    ],
+    old_path: ['/memories/token/a.md', '/memories/token/b.md'],
+    new_path: ['/memories/token/c.md', '/memories/token/d.md'],
   },
 };
 
