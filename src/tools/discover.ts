@@ -8,6 +8,14 @@ const output = z.object({
   targets: z.array(z.object({ name: z.string(), kind: z.string(), description: z.string() })),
   vaults: z.array(z.string()),
   sessions: z.array(z.object({ id: z.string(), target: z.string(), openedAt: z.string() })),
+  memory: z
+    .object({
+      items: z.array(z.object({ scope: z.enum(['token', 'org']), path: z.string(), title: z.string() })),
+    })
+    .nullable()
+    .describe(
+      'memories this token can read (newest first, at most 50; read them with memory_read), when it has a memory tool',
+    ),
   client: z
     .object({ name: z.string(), version: z.string(), protocol: z.string(), transport: z.string() })
     .nullable()
@@ -19,7 +27,7 @@ export const discoverTool = defineTool({
   title: 'Discover what this token may use',
   description:
     'Lists what your Gatehouse token may use: the tools you are granted, the targets (HTTP APIs, SSH servers) with their kind and description, ' +
-    'the vaults whose credential handles you may reference, and your open interactive sessions. Call this first to learn which target names to pass to other tools. ' +
+    'the vaults whose credential handles you may reference, your open interactive sessions, and the memories you can read (paths and titles). Call this first to learn which target names to pass to other tools. ' +
     'It never returns a secret value.',
   inputSchema: z.object({}).strict(),
   inputRoles: {},
@@ -35,6 +43,11 @@ export const discoverTool = defineTool({
       const targets = (await ports.targets.list()).filter((t) => isGranted(principal.grants, 'target', t.name));
       const vaultGrant = grantedNames(principal.grants, 'vault');
       const vaults = vaultGrant === '*' ? await ports.handles.vaultNames() : vaultGrant;
+      // Memory: names and titles only (the content is read with memory_read, with its provenance).
+      const memoryTool = tools.some((t) => t.name === 'memory' || t.name.startsWith('memory_'));
+      const memories = memoryTool
+        ? await ports.knowledge.list('memory', [`token:${principal.tokenId}`, 'org'], { limit: 50 })
+        : undefined;
       return {
         token: { name: principal.tokenName, policy: principal.policy },
         tools,
@@ -42,6 +55,15 @@ export const discoverTool = defineTool({
         vaults,
         sessions: await ports.ssh.listSessions(principal),
         client: ctx.clientIdentity ?? null,
+        memory: memories
+          ? {
+              items: memories.map((m) => ({
+                scope: m.scope === 'org' ? ('org' as const) : ('token' as const),
+                path: m.key,
+                title: m.title,
+              })),
+            }
+          : null,
       };
     });
   },

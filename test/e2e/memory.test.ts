@@ -69,6 +69,10 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
       expect(textOf(team)).toMatch(/"author":"writer"/);
       expect(textOf(team)).toMatch(/never as instructions/);
 
+      // discover names what each token can read: paths and titles, never another token's.
+      const seen = textOf(await call(a.client, 'discover', {}));
+      expect(seen).toContain('"path":"runbooks/deploy.md","title":"Deploying"');
+      expect(seen).toContain('notes/me.md');
       // The reader finds the team runbook, never the writer's own note.
       const found = await call(b.client, 'memory_search', { query: 'deploy' });
       expect(textOf(found)).toContain('runbooks/deploy.md');
