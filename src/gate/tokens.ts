@@ -23,6 +23,8 @@ export interface TokenInfo {
   lastUsedAt: string | null;
   expiresAt: string | null;
   revokedAt: string | null;
+  /** The user the token is bound to, or null. */
+  user: string | null;
   /**
    * The row's signature checks. false: it was written or changed outside Gatehouse (or is from
    * before rows were signed and was never signed), and the token is refused.
@@ -37,6 +39,8 @@ export interface Principal {
   policy: string | null;
   approvalMode: ApprovalMode | null;
   admin: boolean;
+  /** The user the token is bound to (`token create --user`), from the signed row; never from a request. */
+  user?: string | null;
 }
 
 interface TokenRow {
@@ -53,6 +57,8 @@ interface TokenRow {
   expires_at: string | null;
   revoked_at: string | null;
   rotated_at: string | null;
+  /** The user the token is bound to (`token create --user`), or null. */
+  user_name: string | null;
   mac: string | null;
 }
 
@@ -65,6 +71,10 @@ const TOKEN_MAC_KIND = 'token/v1';
  * bookkeeping written off the request path.
  */
 function macFields(r: Omit<TokenRow, 'mac' | 'last_used_at'>): MacField[] {
+  // The user name is appended only when there is one, so rows signed before it existed still
+  // verify; a name added to such a row in SQL (or removed from a bound one) changes the list and
+  // fails the check.
+  const user: MacField[] = r.user_name === null || r.user_name === undefined ? [] : [r.user_name];
   return [
     r.id,
     r.name,
@@ -78,6 +88,7 @@ function macFields(r: Omit<TokenRow, 'mac' | 'last_used_at'>): MacField[] {
     r.expires_at,
     r.revoked_at,
     r.rotated_at,
+    ...user,
   ];
 }
 
@@ -105,6 +116,7 @@ function toInfo(r: TokenRow, verified: boolean): TokenInfo {
     lastUsedAt: r.last_used_at,
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
+    user: r.user_name ?? null,
     verified,
   };
 }
@@ -118,6 +130,8 @@ export interface CreateTokenOptions {
   policy?: string;
   approvalMode?: ApprovalMode;
   admin?: boolean;
+  /** Binds the token to a user: it then reads and writes that user's memory scope too. */
+  user?: string;
 }
 
 export interface TokenServiceOptions {
@@ -200,6 +214,11 @@ export class TokenService {
       });
     }
     const grants = (opts.grants ?? []).map(parseGrant);
+    if (opts.user !== undefined && !NAME.test(opts.user)) {
+      throw new GatehouseError('invalid_input', `invalid user name ${JSON.stringify(opts.user)}`, {
+        hint: 'use letters, digits, _ . @ -',
+      });
+    }
     this.#signingKey();
     const existing = await this.#find(opts.name);
     if (existing)
@@ -221,6 +240,7 @@ export class TokenService {
       expires_at: opts.expiresInMs ? new Date(this.#now() + opts.expiresInMs).toISOString() : null,
       revoked_at: null,
       rotated_at: null,
+      user_name: opts.user ?? null,
     };
     // INVARIANT: every row is written with the signature of exactly the state it holds.
     const row: TokenRow = { ...unsigned, mac: this.#sign(unsigned) };
@@ -392,6 +412,7 @@ export class TokenService {
       policy: info.policy,
       approvalMode: info.approvalMode,
       admin: info.admin,
+      user: info.user,
     };
     this.#cache.set(hash, { principal, expiresAt, checkedAt: now });
     this.#touch(row.id, now);

@@ -10,7 +10,7 @@ const output = z.object({
   sessions: z.array(z.object({ id: z.string(), target: z.string(), openedAt: z.string() })),
   memory: z
     .object({
-      items: z.array(z.object({ scope: z.enum(['token', 'org']), path: z.string(), title: z.string() })),
+      items: z.array(z.object({ scope: z.enum(['token', 'user', 'org']), path: z.string(), title: z.string() })),
     })
     .nullable()
     .describe(
@@ -46,7 +46,11 @@ export const discoverTool = defineTool({
       // Memory: names and titles only (the content is read with memory_read, with its provenance).
       const memoryTool = tools.some((t) => t.name === 'memory' || t.name.startsWith('memory_'));
       const memories = memoryTool
-        ? await ports.knowledge.list('memory', [`token:${principal.tokenId}`, 'org'], { limit: 50 })
+        ? await ports.knowledge.list(
+            'memory',
+            [`token:${principal.tokenId}`, ...(principal.user ? [`user:${principal.user}`] : []), 'org'],
+            { limit: 50 },
+          )
         : undefined;
       return {
         token: { name: principal.tokenName, policy: principal.policy },
@@ -58,7 +62,12 @@ export const discoverTool = defineTool({
         memory: memories
           ? {
               items: memories.map((m) => ({
-                scope: m.scope === 'org' ? ('org' as const) : ('token' as const),
+                scope:
+                  m.scope === 'org'
+                    ? ('org' as const)
+                    : m.scope.startsWith('user:')
+                      ? ('user' as const)
+                      : ('token' as const),
                 path: m.key,
                 title: m.title,
               })),

@@ -3,7 +3,14 @@ import { z } from 'zod';
 import { GatehouseError } from '../core/index.js';
 import type { Item } from '../knowledge/index.js';
 import { boundInputs } from './common.js';
-import { MEMORY_NOTICE, memoryAuthor, memoryReadable, memoryWritable } from './memory.js';
+import {
+  MEMORY_NOTICE,
+  memoryAuthor,
+  memoryReadable,
+  memoryScopeLabel,
+  memoryWritable,
+  type MemoryScopeLabel,
+} from './memory.js';
 import { defineTool, type ToolContext } from './types.js';
 
 /**
@@ -19,7 +26,7 @@ import { defineTool, type ToolContext } from './types.js';
 const ROOT = '/memories';
 const MAX_VIEW_LINES = 2000;
 
-type Place = { scope: 'token' | 'org'; key: string } | { scope: 'token' | 'org'; key: '' } | { root: true };
+type Place = { scope: MemoryScopeLabel; key: string } | { root: true };
 
 function place(path: string): Place {
   const p = path.trim().replace(/\/+$/, '');
@@ -30,12 +37,7 @@ function place(path: string): Place {
       hint: 'memory paths look like /memories/token/notes.md (yours) or /memories/org/runbooks/deploy.md (the team’s)',
     });
   }
-  if (m[1] === 'user') {
-    throw new GatehouseError('not_granted', 'this token is not bound to a user, so it has no /memories/user', {
-      hint: 'use /memories/token (yours) or /memories/org (the team’s)',
-    });
-  }
-  return { scope: m[1] as 'token' | 'org', key: m[2] ?? '' };
+  return { scope: m[1] as MemoryScopeLabel, key: m[2] ?? '' };
 }
 
 const numbered = (text: string, from = 1) =>
@@ -44,7 +46,7 @@ const numbered = (text: string, from = 1) =>
     .map((l, i) => `${String(i + from).padStart(6)}\t${l}`)
     .join('\n');
 
-const fileOf = (i: Item) => `${ROOT}/${i.scope === 'org' ? 'org' : 'token'}/${i.key}`;
+const fileOf = (i: Item) => `${ROOT}/${memoryScopeLabel(i.scope)}/${i.key}`;
 const from = (i: Item) => `(version ${i.provenance.version}, by ${i.provenance.author}, trust ${i.provenance.trust})`;
 
 const input = z
@@ -92,7 +94,12 @@ const digest = (s: string | undefined) =>
 async function view(i: z.infer<typeof input>, ctx: ToolContext): Promise<string> {
   const at = place(need(i.path, 'path', 'view'));
   const k = ctx.ports.knowledge;
-  if ('root' in at) return `${ROOT}/token/   your own memory\n${ROOT}/org/     the team’s memory`;
+  if ('root' in at)
+    return [
+      `${ROOT}/token/   your own memory`,
+      ...(ctx.principal.user ? [`${ROOT}/user/    your user’s memory (${ctx.principal.user})`] : []),
+      `${ROOT}/org/     the team’s memory`,
+    ].join('\n');
   const scopes = memoryReadable(ctx.principal, at.scope);
   if (at.key !== '') {
     const hit = await k.read('memory', scopes, at.key).catch((e: unknown) => {

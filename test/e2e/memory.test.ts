@@ -215,12 +215,48 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
     }
   });
 
+  it('tokens bound to one user share that user’s memory; other tokens never see it', async () => {
+    const laptop = createToken(
+      home.env,
+      'alice-laptop',
+      ['tool:memory', 'tool:memory_read', 'tool:memory_add'],
+      ['--user', 'alice'],
+    );
+    const ci = createToken(home.env, 'alice-ci', ['tool:memory', 'tool:memory_read'], ['--user', 'alice']);
+    expect(cli(['token', 'list'], home.env).stdout).toMatch(/alice-laptop\s+alice\s/);
+    const l = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: laptop }, 'modern');
+    const c = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: ci }, 'legacy');
+    const other = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: reader }, 'modern');
+    try {
+      const added = await call(l.client, 'memory_add', {
+        path: 'prefs.md',
+        scope: 'user',
+        content: 'alice likes terse diffs',
+      });
+      expect(textOf(added)).toMatch(/"scope":"user"/);
+      expect(textOf(await call(c.client, 'memory_read', { path: 'prefs.md' }))).toContain('terse diffs');
+      expect(textOf(await call(c.client, 'memory', { command: 'view', path: '/memories/user' }))).toContain(
+        '/memories/user/prefs.md',
+      );
+      expect(textOf(await call(c.client, 'memory', { command: 'view', path: '/memories' }))).toContain('(alice)');
+      // A token without a user has no user memory, and reads nothing of alice's.
+      expect(textOf(await call(other.client, 'memory_read', { path: 'prefs.md' }))).toMatch(/^not_found/);
+      expect(textOf(await call(other.client, 'memory_read', { path: 'prefs.md', scope: 'user' }))).toMatch(
+        /^not_granted/,
+      );
+    } finally {
+      await l.close();
+      await c.close();
+      await other.close();
+    }
+  });
+
   it('operators see every scope and revert, delete, restore and purge with the CLI, each audited', async () => {
     const list = cli(['memory', 'list', '--json', '--deleted'], home.env);
     expect(list.code).toBe(0);
     const items = JSON.parse(list.stdout) as { id: string; scope: string; key: string; deleted: boolean }[];
-    // Both tokens' own memories and the team's: operators read every scope.
-    expect(new Set(items.map((i) => i.scope.split(':')[0]))).toEqual(new Set(['token', 'org']));
+    // The tokens' own memories, alice's and the team's: operators read every scope.
+    expect(new Set(items.map((i) => i.scope.split(':')[0]))).toEqual(new Set(['token', 'user', 'org']));
     const deploy = items.find((i) => i.key === 'runbooks/deploy.md')!;
     const seq = auditSeq(home.env);
     expect(cli(['memory', 'revert', deploy.id, '--version', '2'], home.env).stdout).toMatch(/now version 4/);

@@ -201,6 +201,31 @@ describe.each(fixtures.map((f) => [f.name, f] as const))(
       }
     });
 
+    it('a token bound to a user carries it, signed: the user set, changed or removed in SQL is refused', async () => {
+      const bound = await tokens.create({ name: uniq(), user: 'alice' });
+      expect(bound.info.user).toBe('alice');
+      expect((await tokens.authenticate(bound.token)).user).toBe('alice');
+      const plain = await tokens.create({ name: uniq() });
+      expect((await tokens.authenticate(plain.token)).user ?? null).toBeNull();
+      await expect(tokens.create({ name: uniq(), user: 'al ice' })).rejects.toMatchObject({ code: 'invalid_input' });
+      for (const [info, user] of [
+        [bound.info, 'mallory'],
+        [bound.info, null],
+        [plain.info, 'alice'],
+      ] as const) {
+        const token = info.id === bound.info.id ? bound.token : plain.token;
+        const before = (
+          await db.rows<{ user_name: string | null }>(`SELECT user_name FROM tokens WHERE id = ?`, [info.id])
+        )[0]!.user_name;
+        expect(await db.run(`UPDATE tokens SET user_name = ? WHERE id = ?`, [user, info.id])).toBe(1);
+        tokens = new TokenService(store, { integrityKey });
+        expect((await refusal(token))?.code, `user ${String(before)} -> ${String(user)}`).toBe('unauthenticated');
+        await db.run(`UPDATE tokens SET user_name = ? WHERE id = ?`, [before, info.id]);
+        tokens = new TokenService(store, { integrityKey });
+        expect((await tokens.authenticate(token)).tokenId).toBe(info.id);
+      }
+    });
+
     it('a row inserted with mac NULL after signUnsigned is refused; rows from before signing are signed once', async () => {
       const { token, info } = await tokens.create({ name: uniq(), grants: ['tool:discover'] });
       // As a row written before migration 0006 looks.

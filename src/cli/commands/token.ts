@@ -13,7 +13,7 @@ import { onlyPositional, parse, table, write } from '../args.js';
 import { EXIT, type CliContext, type CommandRunner } from '../context.js';
 
 const USAGE = `usage:
-  gatehouse token create --name NAME [--grant KIND:NAME ...] [--expires 30d] [--policy NAME] [--approval elicitation|out-of-band|totp]
+  gatehouse token create --name NAME [--grant KIND:NAME ...] [--expires 30d] [--policy NAME] [--approval elicitation|out-of-band|totp] [--user NAME]
   gatehouse token list [--json]
   gatehouse token revoke ID|NAME
   gatehouse token rotate ID|NAME`;
@@ -36,6 +36,7 @@ export const run: CommandRunner = async (args, ctx) => {
     expires: { type: 'string' },
     policy: { type: 'string' },
     approval: { type: 'string' },
+    user: { type: 'string' },
     json: { type: 'boolean' },
   });
   // Validate everything before touching the store, so bad input changes nothing.
@@ -66,14 +67,19 @@ export const run: CommandRunner = async (args, ctx) => {
         expiresInMs,
         policy: values.policy,
         approvalMode: values.approval as 'elicitation' | 'out-of-band' | 'totp' | undefined,
+        ...(values.user !== undefined ? { user: values.user } : {}),
       });
-      await rt.gate.event(null, 'cli:token.create', 'ok', { token: info.name, grants: info.grants.map(formatGrant) });
+      await rt.gate.event(null, 'cli:token.create', 'ok', {
+        token: info.name,
+        grants: info.grants.map(formatGrant),
+        ...(info.user ? { user: info.user } : {}),
+      });
       if (values.json) write(ctx.stdout, JSON.stringify({ token, ...infoJson(info, undefined) }));
       else {
         write(ctx.stdout, token);
         write(
           ctx.stderr,
-          `created token ${info.name} (${info.id}) with grants: ${info.grants.map(formatGrant).join(' ') || '(none)'}${info.expiresAt ? `, expires ${info.expiresAt}` : ''}`,
+          `created token ${info.name} (${info.id}) with grants: ${info.grants.map(formatGrant).join(' ') || '(none)'}${info.user ? `, for user ${info.user}` : ''}${info.expiresAt ? `, expires ${info.expiresAt}` : ''}`,
         );
         write(ctx.stderr, 'This is the only time the token is shown. Store it now.');
       }
@@ -126,6 +132,7 @@ async function listTokens(
         list.map((t) => ({
           id: t.id,
           name: t.name,
+          user: t.user ?? '-',
           prefix: t.prefix + '…',
           grants: t.grants.map(formatGrant).join(',') || '-',
           created: cutText(t.createdAt, 19),
@@ -135,7 +142,19 @@ async function listTokens(
           integrity: t.verified ? 'ok' : 'FAILED',
           last_client: ((c) => (c ? describeClient(c) : '-'))(seen.get(t.id)),
         })),
-        ['id', 'name', 'prefix', 'grants', 'created', 'last_used', 'expires', 'revoked', 'integrity', 'last_client'],
+        [
+          'id',
+          'name',
+          'user',
+          'prefix',
+          'grants',
+          'created',
+          'last_used',
+          'expires',
+          'revoked',
+          'integrity',
+          'last_client',
+        ],
       ),
     );
   const failed = list.filter((t) => !t.verified);
