@@ -3,6 +3,7 @@ export { ftsMatch, queryWords, websearchText, MAX_QUERY_WORDS } from './search-q
 export { checkKey, MAX_KEY_CHARS, MAX_TAGS } from './validate.js';
 export {
   KNOWLEDGE_KINDS,
+  ORG_PROPOSALS,
   MAX_BODY_BYTES,
   type Author,
   type Item,

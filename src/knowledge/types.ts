@@ -8,9 +8,14 @@ export const KNOWLEDGE_KINDS: readonly KnowledgeKind[] = ['memory', 'skill', 'wi
 
 /**
  * Who a scope belongs to: `token:<id>` (follows the token through rotation), `user:<name>`,
- * `org`, or `ns:<namespace>` (a wiki namespace). Written by the tools from the principal.
+ * `org`, `ns:<namespace>` (a wiki namespace), or `proposal:org` (changes to the org scope from
+ * tokens that may not write it, waiting for a person; keyed `<token id>/<path>`). Written by the
+ * tools from the principal.
  */
 export type Scope = string;
+
+/** Where changes to the org scope wait for a person, from tokens that may not write it. */
+export const ORG_PROPOSALS: Scope = 'proposal:org';
 
 /** Who wrote a version, and how far it is trusted when read back. */
 export interface Author {

@@ -3,7 +3,7 @@ import { MAX_BODY_BYTES, type ItemContent, type KnowledgeKind, type Scope } from
 
 const SEGMENT = /^[\p{L}\p{N}._ -]{1,128}$/u;
 const TAG = /^[\p{L}\p{N}_-]{1,64}$/u;
-const SCOPE = /^(?:org|(?:token|user):[\p{L}\p{N}._@-]{1,200}|ns:[a-z0-9][a-z0-9_-]{0,62})$/u;
+const SCOPE = /^(?:org|proposal:org|(?:token|user):[\p{L}\p{N}._@-]{1,200}|ns:[a-z0-9][a-z0-9_-]{0,62})$/u;
 export const MAX_KEY_CHARS = 512;
 export const MAX_TAGS = 32;
 const MAX_TITLE_CHARS = 200;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { GatehouseError } from '../core/index.js';
 import { isGranted, type Principal } from '../gate/index.js';
-import type { Item, Scope } from '../knowledge/index.js';
+import { ORG_PROPOSALS, type Item, type ItemContent, type Scope } from '../knowledge/index.js';
 import { boundInputs } from './common.js';
 import { defineTool, type ToolContext } from './types.js';
 
@@ -38,6 +38,7 @@ const item = z.object({
   author: z.string(),
   trust: z.enum(['agent', 'operator']),
   updated_at: z.string(),
+  proposed: z.boolean().optional().describe('true: the change waits for a person to accept it'),
 });
 const itemOutput = z.object({ memory: item, notice: z.string() });
 
@@ -83,6 +84,36 @@ function out(i: Item): z.infer<typeof item> {
     author: i.provenance.author,
     trust: i.provenance.trust,
     updated_at: i.provenance.at,
+  };
+}
+
+const canWriteOrg = (p: Principal) => isGranted(p.grants, 'memory', 'write:org');
+
+/**
+ * Proposes a change to the team's memory: stored as a proposal keyed by this token and the path
+ * (a second proposal of the same path replaces the first), invisible to agents, listed by
+ * `gatehouse memory proposals` and applied only when a person runs `gatehouse memory accept ID`.
+ */
+async function propose(
+  ctx: ToolContext,
+  path: string,
+  c: ItemContent,
+  note: string,
+): Promise<z.infer<typeof itemOutput>> {
+  const k = ctx.ports.knowledge;
+  const key = `${ctx.principal.tokenId}/${path}`;
+  const prior = await k.read('memory', [ORG_PROPOSALS], key).catch((e: unknown) => {
+    if ((e as { code?: string }).code === 'not_found') return undefined;
+    throw e;
+  });
+  const item = await k.write('memory', ORG_PROPOSALS, key, c, {
+    author: author(ctx),
+    note,
+    ...(prior ? { expectedVersion: prior.provenance.version } : {}),
+  });
+  return {
+    memory: { ...out(item), scope: 'org', path, proposed: true },
+    notice: `This token may not change the team’s memory directly: the change waits as proposal ${item.id} until a person accepts it (gatehouse memory accept ${item.id}). Tell the user so. ${NOTICE}`,
   };
 }
 
@@ -172,7 +203,7 @@ export const memoryAddTool = defineTool({
   name: 'memory_add',
   title: 'Add a memory',
   description:
-    'Stores something worth remembering for later sessions, at a new path in this token’s own memory (scope token, the default) or the team’s (scope org, with the memory:write:org grant). ' +
+    'Stores something worth remembering for later sessions, at a new path in this token’s own memory (scope token, the default), its user’s (scope user) or the team’s (scope org: written at once with the memory:write:org grant, otherwise proposed for a person to accept). ' +
     'Fails with conflict if the path exists (read it, then use memory_update). Text that holds a secret is refused (secret_detected): put the secret in the vault and write its {{vault:…}} handle. At most 16 KiB.',
   inputSchema: z
     .object({ path, content: z.string().max(16 * 1024), scope: scopeInput.optional(), ...contentFields })
@@ -194,14 +225,17 @@ export const memoryAddTool = defineTool({
         summary: input.summary,
         tags: input.tags?.join(' '),
       },
-      async () => ({
-        memory: out(
-          await ctx.ports.knowledge.write('memory', writable(ctx.principal, input.scope), input.path, c, {
-            author: author(ctx),
-          }),
-        ),
-        notice: NOTICE,
-      }),
+      async () =>
+        input.scope === 'org' && !canWriteOrg(ctx.principal)
+          ? propose(ctx, input.path, c, 'proposed as a new org memory')
+          : {
+              memory: out(
+                await ctx.ports.knowledge.write('memory', writable(ctx.principal, input.scope), input.path, c, {
+                  author: author(ctx),
+                }),
+              ),
+              notice: NOTICE,
+            },
       { content: input.content },
     );
   },
@@ -212,7 +246,8 @@ export const memoryUpdateTool = defineTool({
   title: 'Update a memory',
   description:
     'Writes a new version of a memory. expected_version is the version you last read: if someone changed it since, nothing is written (conflict) and you read it again. ' +
-    'Fields you leave out keep their current value. Every version is kept (memory_history, memory_revert). Secrets are refused as in memory_add.',
+    'Fields you leave out keep their current value. Every version is kept (memory_history, memory_revert). Secrets are refused as in memory_add. ' +
+    'Without the memory:write:org grant, a change to the team’s memory (scope org) becomes a proposal a person accepts.',
   inputSchema: z
     .object({
       path,
@@ -254,7 +289,8 @@ export const memoryUpdateTool = defineTool({
         note: input.note,
       },
       async () => {
-        const scope = writable(ctx.principal, input.scope);
+        const proposal = input.scope === 'org' && !canWriteOrg(ctx.principal);
+        const scope = proposal ? 'org' : writable(ctx.principal, input.scope);
         const cur = await ctx.ports.knowledge.read('memory', [scope], input.path);
         const c = {
           title: input.title ?? cur.title,
@@ -262,6 +298,22 @@ export const memoryUpdateTool = defineTool({
           tags: input.tags ?? cur.tags,
           body: input.content ?? cur.body,
         };
+        if (proposal) {
+          if (cur.provenance.version !== input.expected_version)
+            throw new GatehouseError(
+              'conflict',
+              `${input.path} is at version ${cur.provenance.version}, not ${input.expected_version}; nothing was proposed`,
+              {
+                hint: `read it again (version ${cur.provenance.version}) and propose against that`,
+              },
+            );
+          return propose(
+            ctx,
+            input.path,
+            c,
+            `proposed against version ${cur.provenance.version}${input.note ? `: ${input.note}` : ''}`,
+          );
+        }
         const opts = {
           author: author(ctx),
           expectedVersion: input.expected_version,

@@ -91,9 +91,25 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
         expect(r.isError).toBe(true);
         expect(textOf(r)).not.toContain('falcon');
       }
-      // The reader cannot write team memory; its own memory it can.
-      const denied = await call(b.client, 'memory_add', { path: 'runbooks/x.md', scope: 'org', content: 'x' });
-      expect(textOf(denied)).toMatch(/^not_granted/);
+      // The reader cannot write team memory: its change becomes a proposal nobody reads until a
+      // person accepts it. Its own memory it writes directly.
+      const proposed = await call(b.client, 'memory_add', {
+        path: 'runbooks/rollback.md',
+        scope: 'org',
+        title: 'Rolling back',
+        content: 'revert the tag, then make ship',
+      });
+      expect(proposed.isError).toBeFalsy();
+      expect(textOf(proposed)).toMatch(/"proposed":true/);
+      expect(textOf(proposed)).toMatch(/gatehouse memory accept kn_/);
+      expect(textOf(await call(a.client, 'memory_read', { path: 'runbooks/rollback.md', scope: 'org' }))).toMatch(
+        /^not_found/,
+      );
+      expect(textOf(await call(a.client, 'memory_search', { query: 'rollback revert' }))).not.toContain('rollback.md');
+      // Deleting or reverting team memory is not proposed: refused.
+      expect(
+        textOf(await call(b.client, 'memory', { command: 'delete', path: '/memories/org/runbooks/deploy.md' })),
+      ).toMatch(/^not_granted/);
       expect((await call(b.client, 'memory_add', { path: 'notes/b.md', content: 'reader notes' })).isError).toBeFalsy();
 
       // A vault value, raw or encoded, is refused and nothing is stored.
@@ -256,7 +272,7 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
     expect(list.code).toBe(0);
     const items = JSON.parse(list.stdout) as { id: string; scope: string; key: string; deleted: boolean }[];
     // The tokens' own memories, alice's and the team's: operators read every scope.
-    expect(new Set(items.map((i) => i.scope.split(':')[0]))).toEqual(new Set(['token', 'user', 'org']));
+    expect(new Set(items.map((i) => i.scope.split(':')[0]))).toEqual(new Set(['token', 'user', 'org', 'proposal']));
     const deploy = items.find((i) => i.key === 'runbooks/deploy.md')!;
     const seq = auditSeq(home.env);
     expect(cli(['memory', 'revert', deploy.id, '--version', '2'], home.env).stdout).toMatch(/now version 4/);
@@ -273,6 +289,21 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
     } finally {
       await b.close();
     }
+    // The reader's proposal: listed for people, applied only when one accepts it.
+    const proposals = cli(['memory', 'proposals'], home.env).stdout;
+    expect(proposals).toContain('runbooks/rollback.md');
+    const pid = /kn_[A-Za-z0-9_-]+/.exec(proposals)![0];
+    expect(cli(['memory', 'accept', pid], home.env).stdout).toMatch(/org runbooks\/rollback\.md is now version 1/);
+    expect(cli(['memory', 'accept', pid], home.env).stderr).toMatch(/already accepted or rejected/);
+    expect(cli(['memory', 'proposals'], home.env).stdout).toContain('(no proposals)');
+    const b2 = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: reader }, 'legacy');
+    try {
+      const r = textOf(await call(b2.client, 'memory_read', { path: 'runbooks/rollback.md' }));
+      expect(r).toContain('revert the tag');
+      expect(r).toMatch(/"trust":"operator"/);
+    } finally {
+      await b2.close();
+    }
     expect(cli(['memory', 'rm', deploy.id], home.env).stdout).toMatch(/deleted .* version 5/);
     expect(cli(['memory', 'restore', deploy.id], home.env).stdout).toMatch(/restored .* version 6/);
     expect(cli(['memory', 'purge', deploy.id], home.env).code).toBe(0);
@@ -280,7 +311,13 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
     const events = auditAfter(home.env, seq)
       .map((r) => r.tool)
       .filter((t) => t?.startsWith('cli:memory.'));
-    expect(events).toEqual(['cli:memory.revert', 'cli:memory.rm', 'cli:memory.restore', 'cli:memory.purge']);
+    expect(events).toEqual([
+      'cli:memory.revert',
+      'cli:memory.accept',
+      'cli:memory.rm',
+      'cli:memory.restore',
+      'cli:memory.purge',
+    ]);
     // Usage errors are clear and touch nothing.
     expect(cli(['memory', 'revert', deploy.id], home.env).stderr).toMatch(/needs --version/);
     expect(cli(['memory', 'frobnicate'], home.env).stderr).toMatch(/unknown memory command/);

@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import { GatehouseError } from '../../core/index.js';
-import type { Author, Item, Scope } from '../../knowledge/index.js';
+import { ORG_PROPOSALS, type Author, type Item, type Scope } from '../../knowledge/index.js';
 import { bootRuntime } from '../../server/index.js';
 import { onlyPositional, parse, table, write } from '../args.js';
 import { EXIT, type CommandRunner } from '../context.js';
@@ -14,7 +14,13 @@ const USAGE = `usage:
   gatehouse memory revert ID --version N  write version N's content as a new version
   gatehouse memory rm ID                  delete (a tombstone: history kept, restorable)
   gatehouse memory restore ID             bring a deleted memory back
-  gatehouse memory purge ID               remove a memory and its whole history for good`;
+  gatehouse memory purge ID               remove a memory and its whole history for good
+  gatehouse memory proposals [--json]     changes to the team's memory proposed by tokens that may not write it
+  gatehouse memory accept ID              apply a proposal to the team's memory (as a version by you)
+  gatehouse memory rm ID                  (on a proposal) reject it`;
+
+/** A proposal's key is `<token id>/<path>`: the path it proposes to change. */
+const proposalPath = (key: string) => key.slice(key.indexOf('/') + 1);
 
 /** An operator, as the versions and the audit log name them. */
 function operator(): Author {
@@ -49,7 +55,7 @@ export const run: CommandRunner = async (args, ctx) => {
     write(ctx.stdout, USAGE);
     return sub ? EXIT.ok : EXIT.usage;
   }
-  if (!['list', 'show', 'history', 'revert', 'rm', 'restore', 'purge'].includes(sub))
+  if (!['list', 'show', 'history', 'revert', 'rm', 'restore', 'purge', 'proposals', 'accept'].includes(sub))
     throw new GatehouseError('usage', `unknown memory command ${JSON.stringify(sub)}`, { hint: USAGE });
   const { values, positionals } = parse(rest, {
     json: { type: 'boolean' },
@@ -59,9 +65,10 @@ export const run: CommandRunner = async (args, ctx) => {
     version: { type: 'string' },
   });
   // Arguments are checked before the store is opened.
-  const id = sub === 'list' ? undefined : onlyPositional(positionals);
-  if (sub === 'list' && positionals.length)
-    throw new GatehouseError('usage', 'memory list takes no arguments', { hint: USAGE });
+  const listing = sub === 'list' || sub === 'proposals';
+  const id = listing ? undefined : onlyPositional(positionals);
+  if (listing && positionals.length)
+    throw new GatehouseError('usage', `memory ${sub} takes no arguments`, { hint: USAGE });
   const version = values.version === undefined ? undefined : Number(values.version);
   if (version !== undefined && (!Number.isInteger(version) || version < 1))
     throw new GatehouseError('usage', '--version must be a whole number from 1', { hint: USAGE });
@@ -139,6 +146,54 @@ export const run: CommandRunner = async (args, ctx) => {
           ctx.stdout,
           `${sub === 'rm' ? 'deleted' : sub === 'restore' ? 'restored' : 'reverted'} ${item}: now version ${after.provenance.version}`,
         );
+        return EXIT.ok;
+      }
+      case 'proposals': {
+        const items = await k.list('memory', [ORG_PROPOSALS]);
+        const rows = items.map((i) => ({ ...line(i), path: proposalPath(i.key), proposer: i.provenance.author }));
+        if (values.json) write(ctx.stdout, JSON.stringify(items, null, 2));
+        else if (items.length === 0) write(ctx.stdout, '(no proposals)');
+        else {
+          write(ctx.stdout, table(rows, ['id', 'path', 'proposer', 'updated', 'title']));
+          write(
+            ctx.stderr,
+            'Read one with `gatehouse memory show ID`; apply it with `gatehouse memory accept ID`, reject it with `gatehouse memory rm ID`.',
+          );
+        }
+        return EXIT.ok;
+      }
+      case 'accept': {
+        const p = await k.get(item, [ORG_PROPOSALS]);
+        if (p.deleted)
+          throw new GatehouseError('conflict', `proposal ${item} was already accepted or rejected`, {
+            hint: 'see `gatehouse memory history ID`',
+          });
+        const path = proposalPath(p.key);
+        const me = operator();
+        const current = await k.read('memory', ['org'], path).catch((e: unknown) => {
+          if ((e as { code?: string }).code === 'not_found') return undefined;
+          throw e;
+        });
+        const note = `accepted proposal ${p.id} from ${p.provenance.author}`;
+        const applied = await k.write('memory', 'org', path, p, {
+          author: me,
+          note,
+          ...(current ? { expectedVersion: current.provenance.version } : {}),
+        });
+        await k.delete(p.id, [ORG_PROPOSALS], {
+          author: me,
+          expectedVersion: p.provenance.version,
+          note: `accepted as ${applied.id} version ${applied.provenance.version}`,
+        });
+        await rt.gate.event(null, 'cli:memory.accept', 'ok', {
+          proposal: p.id,
+          item: applied.id,
+          path,
+          version: applied.provenance.version,
+          by: me.name,
+          proposer: p.provenance.author,
+        });
+        write(ctx.stdout, `accepted ${p.id}: org ${path} is now version ${applied.provenance.version} (${applied.id})`);
         return EXIT.ok;
       }
       case 'purge': {
