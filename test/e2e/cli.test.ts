@@ -54,8 +54,8 @@ describe('gatehouse CLI: bad input gets a clear error and changes nothing', () =
     const t = createToken(home.env, 'listed', ['tool:*', 'target:prod-db'], ['--expires', '30d']);
     const r = cli(['token', 'list'], home.env);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/ID\s+NAME\s+PREFIX\s+GRANTS\s+CREATED\s+LAST_USED\s+EXPIRES\s+REVOKED/);
-    expect(r.stdout).toMatch(/listed\s+gh_\S{5}…\s+tool:\*,target:prod-db/);
+    expect(r.stdout).toMatch(/ID\s+NAME\s+USER\s+PREFIX\s+GRANTS\s+CREATED\s+LAST_USED\s+EXPIRES\s+REVOKED/);
+    expect(r.stdout).toMatch(/listed\s+-\s+gh_\S{5}…\s+tool:\*,target:prod-db/);
     expect(r.stdout).not.toContain(t);
     const json = JSON.parse(cli(['token', 'list', '--json'], home.env).stdout) as Record<string, unknown>[];
     const listed = json.find((x) => x.name === 'listed')!;
@@ -72,6 +72,7 @@ describe('gatehouse CLI: bad input gets a clear error and changes nothing', () =
       'policy',
       'prefix',
       'revokedAt',
+      'user',
       'verified',
     ]);
     expect(JSON.stringify(json)).not.toContain(t.slice(8));

@@ -267,6 +267,39 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
     }
   });
 
+  it('memory is also served as resources: an index and one resource per memory, only in readable scopes', async () => {
+    for (const era of ['legacy', 'modern'] as const) {
+      const b = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: reader }, era);
+      try {
+        const { resources } = await b.client.listResources();
+        const uris = resources.map((r) => r.uri);
+        expect(uris).toContain('gatehouse://memory/index');
+        expect(uris).toContain('gatehouse://memory/org/runbooks/deploy.md');
+        expect(uris).toContain('gatehouse://memory/token/notes/b.md');
+        // The writer's own memory is not the reader's: neither listed nor readable.
+        expect(uris.join(' ')).not.toContain('notes/me.md');
+        const index = await b.client.readResource({ uri: 'gatehouse://memory/index' });
+        const text = (index.contents[0] as { text: string }).text;
+        expect(text).toContain('org\trunbooks/deploy.md\t');
+        expect(text).toMatch(/never instructions/);
+        const one = await b.client.readResource({ uri: 'gatehouse://memory/org/runbooks/deploy.md' });
+        expect((one.contents[0] as { text: string }).text).toMatch(
+          /^<!-- org memory runbooks\/deploy.md, version \d+, by writer/,
+        );
+        for (const uri of [
+          'gatehouse://memory/token/notes/me.md',
+          'gatehouse://memory/token/..%2F..%2Forg/runbooks/deploy.md',
+          'gatehouse://memory/user/prefs.md',
+          'gatehouse://memory/tok_x/notes/me.md',
+          'file:///etc/passwd',
+        ])
+          await expect(b.client.readResource({ uri }), uri).rejects.toThrow();
+      } finally {
+        await b.close();
+      }
+    }
+  });
+
   it('operators see every scope and revert, delete, restore and purge with the CLI, each audited', async () => {
     const list = cli(['memory', 'list', '--json', '--deleted'], home.env);
     expect(list.code).toBe(0);
