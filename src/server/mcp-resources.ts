@@ -12,7 +12,7 @@ import type { Runtime } from './runtime.js';
  * memory tools would let it read (its own, its user's, the org's), decided from the token exactly
  * as the tools decide; any other URI is "not found", the same answer as one that does not exist.
  * What is returned passes through the agents' redactor (resources are a channel agents read), and
- * each read is audited through the gate like a tool call.
+ * each read is an audit record (an event with the URI and its outcome).
  */
 export const MEMORY_INDEX_URI = 'gatehouse://memory/index';
 const PREFIX = 'gatehouse://memory/';
@@ -77,42 +77,54 @@ export function registerMemoryResources(
   server.setRequestHandler('resources/read', async (request) => {
     const principal = await authenticate();
     const uri = request.params.uri;
-    const text = await runtime.gate.run(
-      principal,
-      { tool: 'resources/read', summary: `resources/read ${uri}`, bound: { uri }, client },
-      async () => {
-        if (!memoryTool(principal) || !uri.startsWith(PREFIX)) throw new ResourceNotFoundError(uri);
-        const scopes = scopesOf(principal);
-        if (uri === MEMORY_INDEX_URI) {
-          const items = await runtime.knowledge.list(
-            'memory',
-            scopes.map((s) => s.scope),
-            { limit: INDEX_LINES },
-          );
-          const lines = items.map(
-            (i) => `${labelOf(principal, i.scope)}\t${i.key}\t${i.title}${i.summary ? ` — ${i.summary}` : ''}`,
-          );
-          return `${NOTICE}\nscope\tpath\ttitle — summary\n${lines.join('\n') || '(no memories)'}`;
-        }
-        const [label, ...rest] = uri.slice(PREFIX.length).split('/');
-        const scope = scopes.find((s) => s.label === label)?.scope;
-        let key: string;
-        try {
-          key = rest.map(decodeURIComponent).join('/');
-        } catch {
+    await runtime.gate.admit(principal, 'resources/read');
+    const read = async (): Promise<string> => {
+      if (!memoryTool(principal) || !uri.startsWith(PREFIX)) throw new ResourceNotFoundError(uri);
+      const scopes = scopesOf(principal);
+      if (uri === MEMORY_INDEX_URI) {
+        const items = await runtime.knowledge.list(
+          'memory',
+          scopes.map((s) => s.scope),
+          { limit: INDEX_LINES },
+        );
+        const lines = items.map(
+          (i) => `${labelOf(principal, i.scope)}\t${i.key}\t${i.title}${i.summary ? ` — ${i.summary}` : ''}`,
+        );
+        return `${NOTICE}\nscope\tpath\ttitle — summary\n${lines.join('\n') || '(no memories)'}`;
+      }
+      const [label, ...rest] = uri.slice(PREFIX.length).split('/');
+      const scope = scopes.find((s) => s.label === label)?.scope;
+      let key: string;
+      try {
+        key = rest.map(decodeURIComponent).join('/');
+      } catch {
+        throw new ResourceNotFoundError(uri);
+      }
+      if (!scope || !key) throw new ResourceNotFoundError(uri);
+      const item = await runtime.knowledge.read('memory', [scope], key).catch((e: unknown) => {
+        if ((e as { code?: string }).code === 'not_found' || (e as { code?: string }).code === 'invalid_input')
           throw new ResourceNotFoundError(uri);
-        }
-        if (!scope || !key) throw new ResourceNotFoundError(uri);
-        const item = await runtime.knowledge.read('memory', [scope], key).catch((e: unknown) => {
-          if ((e as { code?: string }).code === 'not_found' || (e as { code?: string }).code === 'invalid_input')
-            throw new ResourceNotFoundError(uri);
-          throw e;
-        });
-        if (item.deleted) throw new ResourceNotFoundError(uri);
-        const p = item.provenance;
-        return `<!-- ${label} memory ${item.key}, version ${p.version}, by ${p.author} (trust ${p.trust}) at ${p.at}. ${NOTICE} -->\n${item.body}`;
-      },
-    );
+        throw e;
+      });
+      if (item.deleted) throw new ResourceNotFoundError(uri);
+      const p = item.provenance;
+      return `<!-- ${label} memory ${item.key}, version ${p.version}, by ${p.author} (trust ${p.trust}) at ${p.at}. ${NOTICE} -->\n${item.body}`;
+    };
+    // Audited as an event (outcome and URI): a resource read is not one of the token's tools, so
+    // the tool pipeline's grant check does not apply; the memory-tool check above does.
+    let text: string;
+    try {
+      text = await read();
+    } catch (e) {
+      await runtime.gate.event(
+        principal,
+        'resources/read',
+        e instanceof ResourceNotFoundError ? 'not_found' : 'error',
+        { uri, client },
+      );
+      throw e;
+    }
+    await runtime.gate.event(principal, 'resources/read', 'ok', { uri, client });
     // INVARIANT: scrubbed after everything that built it, before it leaves.
     return {
       contents: [

@@ -268,6 +268,7 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
   });
 
   it('memory is also served as resources: an index and one resource per memory, only in readable scopes', async () => {
+    const seq = auditSeq(home.env);
     for (const era of ['legacy', 'modern'] as const) {
       const b = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: reader }, era);
       try {
@@ -298,6 +299,10 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
         await b.close();
       }
     }
+    // Every read is an audit record, refused ones too.
+    const reads = auditAfter(home.env, seq).filter((r) => r.tool === 'resources/read');
+    expect(reads.filter((r) => r.outcome === 'ok')).toHaveLength(4);
+    expect(reads.filter((r) => r.outcome === 'not_found')).toHaveLength(10);
   });
 
   it('operators see every scope and revert, delete, restore and purge with the CLI, each audited', async () => {
