@@ -128,25 +128,7 @@ export class KnowledgeStore {
         .executeTakeFirst()) as ItemRow | undefined;
       if (!cur) {
         if (opts.expectedVersion) throw this.#stale(`${kind} ${k}`, opts.expectedVersion, 0);
-        const id = `kn_${randomBytes(12).toString('base64url')}`;
-        const at = nowIso();
-        await db
-          .insertInto('knowledge_items')
-          .values({
-            id,
-            kind,
-            scope,
-            key: k,
-            version: 1,
-            deleted: 0,
-            ...columns(c),
-            created_at: at,
-            updated_at: at,
-            updated_by: opts.author.name,
-          })
-          .execute();
-        await this.#insertVersion(db, { id, kind, scope, key: k }, 1, 'write', c, opts, at);
-        return id;
+        return this.#create(db, kind, scope, k, c, opts);
       }
       if (opts.expectedVersion === undefined) {
         throw new GatehouseError('conflict', `${kind} ${k} already exists (version ${cur.version})`, {
@@ -178,32 +160,10 @@ export class KnowledgeStore {
         .where('key', '=', k)
         .executeTakeFirst();
       if (taken) throw new GatehouseError('conflict', `${cur.kind} ${k} already exists`, { hint: 'pick another name' });
-      const to = `kn_${randomBytes(12).toString('base64url')}`;
-      const at = nowIso();
-      await db
-        .insertInto('knowledge_items')
-        .values({
-          id: to,
-          kind: cur.kind,
-          scope: cur.scope,
-          key: k,
-          version: 1,
-          deleted: 0,
-          ...columns(c),
-          created_at: at,
-          updated_at: at,
-          updated_by: opts.author.name,
-        })
-        .execute();
-      await this.#insertVersion(
-        db,
-        { id: to, kind: cur.kind, scope: cur.scope, key: k },
-        1,
-        'write',
-        c,
-        { ...opts, note: `moved from ${cur.key}` },
-        at,
-      );
+      const to = await this.#create(db, cur.kind as KnowledgeKind, cur.scope, k, c, {
+        ...opts,
+        note: `moved from ${cur.key}`,
+      });
       await this.#advance(
         db,
         cur,
@@ -267,6 +227,14 @@ export class KnowledgeStore {
     const row = scopes.map((s) => rows.find((r) => r.scope === s)).find((r) => r !== undefined);
     if (!row) throw notFound(`${kind} ${k}`);
     return this.#item(row);
+  }
+
+  /** Like `read`, but undefined when there is no such item (other errors still throw). */
+  async find(kind: KnowledgeKind, scopes: readonly Scope[], key: string): Promise<Item | undefined> {
+    return this.read(kind, scopes, key).catch((e: unknown) => {
+      if ((e as { code?: string }).code === 'not_found') return undefined;
+      throw e;
+    });
   }
 
   /** The current version of an item by id, if it is in one of `scopes`. */
@@ -410,6 +378,36 @@ export class KnowledgeStore {
     return new GatehouseError('conflict', `${what} is at version ${current}, not ${expected}; nothing was written`, {
       hint: `read it again (version ${current}) and retry with that expected_version`,
     });
+  }
+
+  /** Inserts a new item at version 1 with its first version; returns its id. */
+  async #create(
+    db: UntypedDb,
+    kind: KnowledgeKind,
+    scope: Scope,
+    key: string,
+    c: ItemContent,
+    opts: ChangeOptions,
+  ): Promise<string> {
+    const id = `kn_${randomBytes(12).toString('base64url')}`;
+    const at = nowIso();
+    await db
+      .insertInto('knowledge_items')
+      .values({
+        id,
+        kind,
+        scope,
+        key,
+        version: 1,
+        deleted: 0,
+        ...columns(c),
+        created_at: at,
+        updated_at: at,
+        updated_by: opts.author.name,
+      })
+      .execute();
+    await this.#insertVersion(db, { id, kind, scope, key }, 1, 'write', c, opts, at);
+    return id;
   }
 
   /** Writes version cur.version + 1, only if the item is still at `expected`. */

@@ -102,10 +102,7 @@ async function view(i: z.infer<typeof input>, ctx: ToolContext): Promise<string>
     ].join('\n');
   const scopes = memoryReadable(ctx.principal, at.scope);
   if (at.key !== '') {
-    const hit = await k.read('memory', scopes, at.key).catch((e: unknown) => {
-      if ((e as { code?: string }).code === 'not_found') return undefined;
-      throw e;
-    });
+    const hit = await k.find('memory', scopes, at.key);
     if (hit && !hit.deleted) {
       const lines = hit.body.split('\n');
       const [a, b] = i.view_range ?? [1, -1];
@@ -215,10 +212,7 @@ async function runCommand(i: z.infer<typeof input>, ctx: ToolContext): Promise<s
       const scope = memoryWritable(ctx.principal, at.scope);
       const text = need(i.file_text, 'file_text', 'create');
       // An existing file is overwritten with a new version (the tool's contract); a deleted one comes back.
-      const existing = await k.read('memory', [scope], at.key).catch((e: unknown) => {
-        if ((e as { code?: string }).code === 'not_found') return undefined;
-        throw e;
-      });
+      const existing = await k.find('memory', [scope], at.key);
       const c = {
         title: existing?.title ?? '',
         summary: existing?.summary ?? '',

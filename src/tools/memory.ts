@@ -102,10 +102,7 @@ async function propose(
 ): Promise<z.infer<typeof itemOutput>> {
   const k = ctx.ports.knowledge;
   const key = `${ctx.principal.tokenId}/${path}`;
-  const prior = await k.read('memory', [ORG_PROPOSALS], key).catch((e: unknown) => {
-    if ((e as { code?: string }).code === 'not_found') return undefined;
-    throw e;
-  });
+  const prior = await k.find('memory', [ORG_PROPOSALS], key);
   const item = await k.write('memory', ORG_PROPOSALS, key, c, {
     author: author(ctx),
     note,

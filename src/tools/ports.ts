@@ -95,7 +95,18 @@ export interface SandboxPort {
  */
 export type KnowledgePort = Pick<
   KnowledgeStore,
-  'write' | 'read' | 'get' | 'list' | 'history' | 'readVersion' | 'delete' | 'restore' | 'revert' | 'search' | 'move'
+  | 'write'
+  | 'read'
+  | 'find'
+  | 'get'
+  | 'list'
+  | 'history'
+  | 'readVersion'
+  | 'delete'
+  | 'restore'
+  | 'revert'
+  | 'search'
+  | 'move'
 >;
 
 /** Everything a tool may reach besides its gate and its call's scrubbing. */

@@ -170,10 +170,7 @@ export const run: CommandRunner = async (args, ctx) => {
           });
         const path = proposalPath(p.key);
         const me = operator();
-        const current = await k.read('memory', ['org'], path).catch((e: unknown) => {
-          if ((e as { code?: string }).code === 'not_found') return undefined;
-          throw e;
-        });
+        const current = await k.find('memory', ['org'], path);
         const note = `accepted proposal ${p.id} from ${p.provenance.author}`;
         const applied = await k.write('memory', 'org', path, p, {
           author: me,
