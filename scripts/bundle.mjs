@@ -12,7 +12,7 @@
  * resolves from import.meta.url (../../migrations, the policies folder) are the same.
  */
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -44,3 +44,10 @@ await build({
     js: "import { createRequire as __ghCreateRequire } from 'node:module';\nconst require = __ghCreateRequire(import.meta.url);",
   },
 });
+
+// Every tool's JSON Schemas, converted now instead of at the first tools/list of every start
+// (src/server/tool-schemas.ts reads this file beside the bundle; test/server/tool-schemas.test.ts
+// checks it equals a fresh conversion).
+const { allTools } = await import(join(root, 'dist/src/tools/index.js'));
+const { convertToolSchemas, TOOL_SCHEMAS_FILE } = await import(join(root, 'dist/src/server/tool-schemas.js'));
+writeFileSync(join(outdir, TOOL_SCHEMAS_FILE), JSON.stringify(convertToolSchemas(allTools())));

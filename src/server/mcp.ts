@@ -16,6 +16,7 @@ import { tooDeep, valueTooDeep } from '../upstream/light.js';
 import { APPROVAL_INPUT_KEY, ElicitationRequired, type McpApprovalContext } from './approver.js';
 import { registerMemoryResources } from './mcp-resources.js';
 import type { Runtime } from './runtime.js';
+import { toolJsonSchema } from './tool-schemas.js';
 
 /**
  * Which door and protocol era serve this server instance. Elicitation on a 2025-era connection
@@ -82,25 +83,6 @@ const INSTRUCTIONS =
   'Gatehouse is the gateway between you and infrastructure. Call `discover` first to see which tools, targets and vaults your token may use. ' +
   'Credentials are never shown to you: reference them as {{vault:VAULT/ITEM.FIELD}} handles where a tool accepts them. ' +
   'Some actions need a person to approve them; when a result says approval is required, tell the person what it says and wait. Do not try to rephrase a refused command to get around the guard.';
-
-// A tool's schemas never change while the process runs, and converting them is the costliest part
-// of answering tools/list (the HTTP door builds a server per request): convert each once.
-const JSON_SCHEMAS = {
-  input: new WeakMap<z.ZodType, Record<string, unknown>>(),
-  output: new WeakMap<z.ZodType, Record<string, unknown>>(),
-};
-
-/** JSON Schema for a zod schema, as MCP tool listings carry it (input or output side). */
-function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const cache = JSON_SCHEMAS[io];
-  let s = cache.get(schema);
-  if (!s) {
-    s = z.toJSONSchema(schema, { target: 'draft-2020-12', io }) as Record<string, unknown>;
-    delete s.$schema;
-    cache.set(schema, s);
-  }
-  return s;
-}
 
 /** A tool error as the model sees it: `isError`, a stable code, and what to do. */
 export function errorResult(err: GatehouseError): CallToolResult {
@@ -306,8 +288,8 @@ export function buildMcpServer(
           name: t.name,
           title: t.title,
           description: t.description,
-          inputSchema: jsonSchema(t.inputSchema, 'input') as { type: 'object' },
-          outputSchema: jsonSchema(t.outputSchema, 'output') as { type: 'object' },
+          inputSchema: toolJsonSchema(t, 'input') as { type: 'object' },
+          outputSchema: toolJsonSchema(t, 'output') as { type: 'object' },
           annotations: { title: t.title, ...t.annotations },
         })),
     };
