@@ -40,3 +40,49 @@ export function ftsMatch(words: readonly string[]): string {
 export function websearchText(words: readonly string[]): string {
   return words.join(' ');
 }
+
+const WORD = /[\p{L}\p{N}]+/gu;
+const wordsOf = (text: string): string[] => text.toLowerCase().match(WORD) ?? [];
+
+/** Field weights: a word in the title says most about an item, one in the body least. */
+const WEIGHTS = { title: 10, tags: 4, summary: 4, body: 1 } as const;
+
+/**
+ * How well an item's own text matches the query words: per field, the share of its words that are
+ * query words, weighted (title above tags and summary above body). Computed from the item alone,
+ * never from statistics over other items, so it tells nothing about what other scopes hold.
+ */
+export function rank(
+  item: { title: string; tags: string; summary: string; body: string },
+  words: readonly string[],
+): number {
+  const want = new Set(words);
+  let score = 0;
+  for (const field of ['title', 'tags', 'summary', 'body'] as const) {
+    const ws = wordsOf(item[field]);
+    if (ws.length === 0) continue;
+    let hits = 0;
+    for (const w of ws) if (want.has(w)) hits++;
+    score += (WEIGHTS[field] * hits) / Math.sqrt(ws.length);
+  }
+  return score;
+}
+
+/** A short extract of `body` around the first query word it holds, with the query words in [brackets]. */
+export function snippet(body: string, words: readonly string[], width = 120): string {
+  const want = new Set(words);
+  let at = -1;
+  for (const m of body.matchAll(WORD)) {
+    if (want.has(m[0].toLowerCase())) {
+      at = m.index;
+      break;
+    }
+  }
+  let start = at < 0 ? 0 : Math.max(0, at - Math.floor(width / 3));
+  if (/[\uDC00-\uDFFF]/.test(body[start] ?? '')) start++;
+  let end = Math.min(body.length, start + width);
+  // Never cut a surrogate pair in two.
+  if (end < body.length && /[\uD800-\uDBFF]/.test(body[end - 1] ?? '')) end--;
+  const part = body.slice(start, end).replace(WORD, (w) => (want.has(w.toLowerCase()) ? `[${w}]` : w));
+  return `${start > 0 ? '…' : ''}${part}${end < body.length ? '…' : ''}`;
+}

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { GatehouseError, rowMac, rowMacValid, type MacField } from '../core/index.js';
+import { GatehouseError, log, rowMac, rowMacValid, type MacField } from '../core/index.js';
 import { isUniqueViolation, nowIso, writeTransaction, type Store, type UntypedDb } from '../store/index.js';
-import { ftsMatch, queryWords, websearchText } from './search-query.js';
+import { ftsMatch, queryWords, rank, snippet, websearchText } from './search-query.js';
+import { ORG_PROPOSALS } from './types.js';
 import type {
   Author,
   Item,
@@ -19,6 +20,8 @@ import { checkContent, checkKey, checkScope } from './validate.js';
 const VERSION_MAC = 'knowledge-version/v1';
 const MAX_LIST = 500;
 const MAX_HITS = 50;
+/** Matches considered for ranking, newest first (an agent narrows a broad query with more words). */
+const MAX_CANDIDATES = 500;
 
 interface ItemRow {
   n: number;
@@ -117,7 +120,7 @@ export class KnowledgeStore {
     checkScope(scope);
     const k = checkKey(key);
     const c = checkContent(kind, content);
-    this.#refuseSecrets(c, opts.note);
+    this.#refuseSecrets(c, opts.note, k);
     return this.#change(async (db) => {
       const cur = (await db
         .selectFrom('knowledge_items')
@@ -129,6 +132,11 @@ export class KnowledgeStore {
       if (!cur) {
         if (opts.expectedVersion) throw this.#stale(`${kind} ${k}`, opts.expectedVersion, 0);
         return this.#create(db, kind, scope, k, c, opts);
+      }
+      // A deleted item's key is free again: writing it is a new version that brings it back.
+      if (opts.expectedVersion === undefined && cur.deleted) {
+        await this.#advance(db, cur, cur.version, 'write', c, opts);
+        return cur.id;
       }
       if (opts.expectedVersion === undefined) {
         throw new GatehouseError('conflict', `${kind} ${k} already exists (version ${cur.version})`, {
@@ -151,6 +159,7 @@ export class KnowledgeStore {
     if (cur.deleted) throw notFound(`item ${id}`);
     const last = await this.#verifiedVersion(cur.id, cur.version);
     const c = contentOf(last);
+    this.#refuseSecrets(c, undefined, k);
     const newId = await this.#change(async (db) => {
       const taken = await db
         .selectFrom('knowledge_items')
@@ -178,6 +187,62 @@ export class KnowledgeStore {
     return this.#itemById(newId, scopes);
   }
 
+  /**
+   * Applies a proposal to the org scope (a person decided: `author` is the operator), in one
+   * transaction with marking the proposal accepted. A proposal is frozen when made (agents make a
+   * new one rather than change it), so what the person read is what is applied; and it applies
+   * only onto the org version it was made against (its key says which: `<token>/<base>-<nonce>/
+   * <path>`), else `conflict` and nothing changes: a newer org change is never silently lost.
+   */
+  async applyProposal(id: string, author: Author): Promise<Item> {
+    const p = await this.#row(id, [ORG_PROPOSALS]);
+    if (p.deleted)
+      throw new GatehouseError('conflict', `proposal ${id} was already accepted or rejected`, {
+        hint: 'see its history',
+      });
+    const proposed = await this.#item(p);
+    const m = /^[^/]+\/(\d+)-[A-Za-z0-9_-]+\/(.+)$/.exec(p.key);
+    if (!m) throw new GatehouseError('integrity_failed', `proposal ${id} has no base version in its key`);
+    const base = Number(m[1]);
+    const path = m[2]!;
+    const c: ItemContent = {
+      title: proposed.title,
+      summary: proposed.summary,
+      tags: proposed.tags,
+      body: proposed.body,
+    };
+    const note = `accepted proposal ${p.id} from ${proposed.provenance.author}`;
+    this.#refuseSecrets(c, note, path);
+    const orgId = await this.#change(async (db) => {
+      const cur = (await db
+        .selectFrom('knowledge_items')
+        .selectAll()
+        .where('kind', '=', p.kind)
+        .where('scope', '=', 'org')
+        .where('key', '=', path)
+        .executeTakeFirst()) as ItemRow | undefined;
+      const live = cur && !cur.deleted ? cur.version : 0;
+      if (live !== base) {
+        throw new GatehouseError(
+          'conflict',
+          `org ${path} is at version ${live}, not ${base} as when it was proposed; nothing was applied`,
+          {
+            hint: 'reject it (gatehouse memory rm ID) and ask for a proposal against the current version',
+          },
+        );
+      }
+      let to: string;
+      if (!cur) to = await this.#create(db, p.kind as KnowledgeKind, 'org', path, c, { author, note });
+      else {
+        await this.#advance(db, cur, cur.version, 'write', c, { author, note });
+        to = cur.id;
+      }
+      await this.#advance(db, p, p.version, 'delete', c, { author, note: `accepted as ${to}` }, true);
+      return to;
+    });
+    return this.#itemById(orgId, ['org']);
+  }
+
   /** Marks an item deleted (a tombstone: `restore` brings it back, `purge` removes it for good). */
   async delete(id: string, scopes: readonly Scope[], opts: ChangeOptions): Promise<Item> {
     const cur = await this.#row(id, scopes);
@@ -194,6 +259,8 @@ export class KnowledgeStore {
     const cur = await this.#row(id, scopes);
     if (!cur.deleted) return this.#itemById(id, scopes);
     const last = await this.#verifiedVersion(cur.id, cur.version);
+    // A value that reached the vault after this text was written is refused on the way back too.
+    this.#refuseSecrets(contentOf(last), opts.note, cur.key);
     await this.#change((db) =>
       this.#advance(db, cur, opts.expectedVersion ?? cur.version, 'restore', contentOf(last), opts),
     );
@@ -204,6 +271,7 @@ export class KnowledgeStore {
   async revert(id: string, scopes: readonly Scope[], toVersion: number, opts: ChangeOptions): Promise<Item> {
     const cur = await this.#row(id, scopes);
     const old = await this.#verifiedVersion(cur.id, toVersion);
+    this.#refuseSecrets(contentOf(old), opts.note, cur.key);
     if (opts.expectedVersion === undefined) {
       throw new GatehouseError('conflict', `reverting needs the version you last read (now ${cur.version})`, {
         hint: `pass expected_version ${cur.version}`,
@@ -213,7 +281,7 @@ export class KnowledgeStore {
     return this.#itemById(id, scopes);
   }
 
-  /** The current version of an item by key, if it is in one of `scopes` (the first scope that has it). */
+  /** The current, undeleted version of an item by key, in the first of `scopes` that has one (deleted items are not found). */
   async read(kind: KnowledgeKind, scopes: readonly Scope[], key: string): Promise<Item> {
     const k = checkKey(key);
     if (scopes.length === 0) throw notFound(`${kind} ${k}`);
@@ -223,6 +291,7 @@ export class KnowledgeStore {
       .where('kind', '=', kind)
       .where('key', '=', k)
       .where('scope', 'in', [...scopes])
+      .where('deleted', '=', 0)
       .execute()) as ItemRow[];
     const row = scopes.map((s) => rows.find((r) => r.scope === s)).find((r) => r !== undefined);
     if (!row) throw notFound(`${kind} ${k}`);
@@ -288,7 +357,12 @@ export class KnowledgeStore {
 
   /**
    * Full-text search over the current, undeleted items of a kind in these scopes: every word must
-   * match; ranked (title above tags and summary above body), then newest first.
+   * match. The stores find the matches (FTS5, tsvector) within the scopes, newest first, at most
+   * MAX_CANDIDATES; ranking and snippets are computed here from each match's own text only (title
+   * above tags and summary above body, shorter texts first), so both stores rank alike and nothing
+   * about other scopes can move the order: SQLite's bm25 weighs a word by how common it is across
+   * every scope, and an agent could learn from the order whether another scope holds a word.
+   * INVARIANT: a hit is returned only after its row checks against its signed version.
    */
   async search(
     kind: KnowledgeKind,
@@ -302,30 +376,46 @@ export class KnowledgeStore {
     const inScopes = sql.join([...scopes]);
     const rows =
       this.#store.dialect === 'sqlite'
-        ? await sql<ItemRow & { snippet: string }>`
-            SELECT i.*, snippet(knowledge_fts, 3, '[', ']', '…', 16) AS snippet
-            FROM knowledge_fts JOIN knowledge_items i ON i.n = knowledge_fts.rowid
+        ? await sql<ItemRow>`
+            SELECT i.* FROM knowledge_fts JOIN knowledge_items i ON i.n = knowledge_fts.rowid
             WHERE knowledge_fts MATCH ${ftsMatch(words)}
               AND i.kind = ${kind} AND i.deleted = 0 AND i.scope IN (${inScopes})
-            ORDER BY bm25(knowledge_fts, 10.0, 4.0, 4.0, 1.0), i.updated_at DESC, i.id
-            LIMIT ${limit}`.execute(this.#store.db)
-        : // ts_rank normalised by length (2): like bm25, a shorter item that matches ranks higher.
-          await sql<ItemRow & { snippet: string }>`
-            SELECT i.*, ts_headline('simple', i.body, q,
-                'StartSel=[, StopSel=], MaxWords=24, MinWords=8, MaxFragments=1, FragmentDelimiter=…') AS snippet
-            FROM knowledge_items i, websearch_to_tsquery('simple', ${websearchText(words)}) q
-            WHERE i.tsv @@ q AND i.kind = ${kind} AND i.deleted = 0 AND i.scope IN (${inScopes})
-            ORDER BY ts_rank(i.tsv, q, 2) DESC, i.updated_at DESC, i.id
-            LIMIT ${limit}`.execute(this.#store.db);
-    return rows.rows.map((r) => ({
-      id: r.id,
-      kind: r.kind as KnowledgeKind,
-      scope: r.scope,
-      key: r.key,
-      title: r.title,
-      snippet: r.snippet,
-      updatedAt: r.updated_at,
-    }));
+            ORDER BY i.updated_at DESC, i.id
+            LIMIT ${MAX_CANDIDATES}`.execute(this.#store.db)
+        : await sql<ItemRow>`
+            SELECT i.* FROM knowledge_items i
+            WHERE i.tsv @@ plainto_tsquery('simple', ${websearchText(words)})
+              AND i.kind = ${kind} AND i.deleted = 0 AND i.scope IN (${inScopes})
+            ORDER BY i.updated_at DESC, i.id
+            LIMIT ${MAX_CANDIDATES}`.execute(this.#store.db);
+    const ranked = rows.rows
+      .map((r) => ({ r, score: rank(r, words) }))
+      .sort(
+        (a, b) =>
+          b.score - a.score ||
+          (a.r.updated_at < b.r.updated_at ? 1 : a.r.updated_at > b.r.updated_at ? -1 : 0) ||
+          (a.r.id < b.r.id ? -1 : 1),
+      );
+    const hits: SearchHit[] = [];
+    for (const { r } of ranked) {
+      if (hits.length >= limit) break;
+      try {
+        await this.#item(r);
+      } catch (e) {
+        log.error('a knowledge item failed its integrity check and was left out of a search', { item: r.id, err: e });
+        continue;
+      }
+      hits.push({
+        id: r.id,
+        kind: r.kind as KnowledgeKind,
+        scope: r.scope,
+        key: r.key,
+        title: r.title,
+        snippet: snippet(r.body, words),
+        updatedAt: r.updated_at,
+      });
+    }
+    return hits;
   }
 
   /** Every scope that holds items of a kind (operators only: they may read every scope). */
@@ -351,8 +441,9 @@ export class KnowledgeStore {
 
   // ---- internals ----
 
-  #refuseSecrets(c: ItemContent, note?: string): void {
-    const found = this.#secretScan([c.title, c.summary, c.tags.join(' '), c.body, note ?? ''].join('\n'));
+  /** INVARIANT: every text that is stored, the item's key (its path) included, is scanned first. */
+  #refuseSecrets(c: ItemContent, note: string | undefined, key: string): void {
+    const found = this.#secretScan([key, c.title, c.summary, c.tags.join(' '), c.body, note ?? ''].join('\n'));
     if (found) {
       throw new GatehouseError('secret_detected', `the text holds a secret (${found}); nothing was stored`, {
         hint: 'store the secret in the vault and write a {{vault:VAULT/ITEM.FIELD}} handle in its place',
@@ -515,15 +606,23 @@ export class KnowledgeStore {
     }
   }
 
-  /** The current item, checked against its signed current version. */
+  /**
+   * The current item, checked against its signed newest version: the row must be at that version
+   * (an item set back to an older version in SQL is refused), deleted exactly when that version is
+   * a delete (undeleted in SQL: refused), and hold its content.
+   */
   async #item(row: ItemRow): Promise<Item> {
     const v = (await this.#store.db
       .selectFrom('knowledge_versions')
       .selectAll()
       .where('item_id', '=', row.id)
-      .where('version', '=', row.version)
+      .orderBy('version', 'desc')
+      .limit(1)
       .executeTakeFirst()) as VersionRow | undefined;
-    if (!v) throw new GatehouseError('integrity_failed', `item ${row.id} has no version ${row.version}`);
+    if (!v || Number(v.version) !== Number(row.version) || (Number(row.deleted) === 1) !== (v.op === 'delete'))
+      throw new GatehouseError('integrity_failed', `item ${row.id} does not match its newest signed version`, {
+        hint: 'an operator should compare it with the audit log and restore the store from a backup',
+      });
     this.#checkVersion(row, v);
     const c = contentOf(row);
     if (sha256Of(c) !== v.sha256) {

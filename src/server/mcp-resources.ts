@@ -40,10 +40,9 @@ export function registerMemoryResources(
   authenticate: () => Promise<Principal>,
   client: string,
 ): void {
-  const memoryTool = (p: Principal) =>
-    runtime.tools.some(
-      (t) => (t.name === 'memory' || t.name.startsWith('memory_')) && runtime.isToolGranted(p, t.name),
-    );
+  // Reading a resource is reading memory: the token needs a tool that reads it (memory_read or the
+  // file-style memory tool), not just any memory tool (memory_add alone reads nothing).
+  const memoryTool = (p: Principal) => runtime.isToolGranted(p, 'memory_read') || runtime.isToolGranted(p, 'memory');
 
   server.setRequestHandler('resources/list', async () => {
     const principal = await authenticate();
@@ -63,13 +62,17 @@ export function registerMemoryResources(
           description: 'What this token can read from memory: one line per memory (scope, path, title, summary)',
           mimeType: 'text/plain',
         },
-        ...items.map((i) => ({
-          uri: uriOf(principal, i),
-          name: i.key,
-          title: runtime.redactor.scrub(i.title || i.key),
-          ...(i.summary ? { description: runtime.redactor.scrub(i.summary) } : {}),
-          mimeType: 'text/markdown',
-        })),
+        // A key that holds a secret (one that reached the vault after the key was written) is not
+        // listed: a URI cannot be scrubbed without breaking it.
+        ...items
+          .filter((i) => runtime.redactor.scrub(i.key) === i.key)
+          .map((i) => ({
+            uri: uriOf(principal, i),
+            name: i.key,
+            title: runtime.redactor.scrub(i.title || i.key),
+            ...(i.summary ? { description: runtime.redactor.scrub(i.summary) } : {}),
+            mimeType: 'text/markdown',
+          })),
       ],
     };
   });

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { GatehouseError } from '../core/index.js';
 import { isGranted, type Principal } from '../gate/index.js';
@@ -90,24 +90,22 @@ function out(i: Item): z.infer<typeof item> {
 const canWriteOrg = (p: Principal) => isGranted(p.grants, 'memory', 'write:org');
 
 /**
- * Proposes a change to the team's memory: stored as a proposal keyed by this token and the path
- * (a second proposal of the same path replaces the first), invisible to agents, listed by
- * `gatehouse memory proposals` and applied only when a person runs `gatehouse memory accept ID`.
+ * Proposes a change to the team's memory, invisible to agents, listed by `gatehouse memory
+ * proposals` and applied only when a person runs `gatehouse memory accept ID`.
+ *
+ * INVARIANT: a proposal never changes once made: each is a new item (its key: this token, the org
+ * version it was made against, a random part, the path), so the text a person read is the text
+ * accepted, and it applies only onto that org version (KnowledgeStore.applyProposal).
  */
 async function propose(
   ctx: ToolContext,
   path: string,
+  base: number,
   c: ItemContent,
   note: string,
 ): Promise<z.infer<typeof itemOutput>> {
-  const k = ctx.ports.knowledge;
-  const key = `${ctx.principal.tokenId}/${path}`;
-  const prior = await k.find('memory', [ORG_PROPOSALS], key);
-  const item = await k.write('memory', ORG_PROPOSALS, key, c, {
-    author: author(ctx),
-    note,
-    ...(prior ? { expectedVersion: prior.provenance.version } : {}),
-  });
+  const key = `${ctx.principal.tokenId}/${base}-${randomBytes(6).toString('base64url')}/${path}`;
+  const item = await ctx.ports.knowledge.write('memory', ORG_PROPOSALS, key, c, { author: author(ctx), note });
   return {
     memory: { ...out(item), scope: 'org', path, proposed: true },
     notice: `This token may not change the team’s memory directly: the change waits as proposal ${item.id} until a person accepts it (gatehouse memory accept ${item.id}). Tell the user so. ${NOTICE}`,
@@ -224,7 +222,19 @@ export const memoryAddTool = defineTool({
       },
       async () =>
         input.scope === 'org' && !canWriteOrg(ctx.principal)
-          ? propose(ctx, input.path, c, 'proposed as a new org memory')
+          ? (async () => {
+              // As a direct add would: a path the team already has is a conflict, not a proposal.
+              const there = await ctx.ports.knowledge.find('memory', ['org'], input.path);
+              if (there)
+                throw new GatehouseError(
+                  'conflict',
+                  `org ${input.path} already exists (version ${there.provenance.version})`,
+                  {
+                    hint: `read it, then propose a change with memory_update and expected_version ${there.provenance.version}`,
+                  },
+                );
+              return propose(ctx, input.path, 0, c, 'proposed as a new org memory');
+            })()
           : {
               memory: out(
                 await ctx.ports.knowledge.write('memory', writable(ctx.principal, input.scope), input.path, c, {
@@ -307,6 +317,7 @@ export const memoryUpdateTool = defineTool({
           return propose(
             ctx,
             input.path,
+            cur.provenance.version,
             c,
             `proposed against version ${cur.provenance.version}${input.note ? `: ${input.note}` : ''}`,
           );

@@ -299,10 +299,19 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
         await b.close();
       }
     }
+    // Reading resources needs a tool that reads memory: memory_add alone lists and reads nothing.
+    const addOnly = createToken(home.env, 'add-only', ['tool:memory_add']);
+    const w = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: addOnly }, 'modern');
+    try {
+      expect((await w.client.listResources()).resources).toEqual([]);
+      await expect(w.client.readResource({ uri: 'gatehouse://memory/org/runbooks/deploy.md' })).rejects.toThrow();
+    } finally {
+      await w.close();
+    }
     // Every read is an audit record, refused ones too.
     const reads = auditAfter(home.env, seq).filter((r) => r.tool === 'resources/read');
     expect(reads.filter((r) => r.outcome === 'ok')).toHaveLength(4);
-    expect(reads.filter((r) => r.outcome === 'not_found')).toHaveLength(10);
+    expect(reads.filter((r) => r.outcome === 'not_found')).toHaveLength(11);
   });
 
   it('operators see every scope and revert, delete, restore and purge with the CLI, each audited', async () => {
@@ -312,6 +321,20 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
     // The tokens' own memories, alice's and the team's: operators read every scope.
     expect(new Set(items.map((i) => i.scope.split(':')[0]))).toEqual(new Set(['token', 'user', 'org', 'proposal']));
     const deploy = items.find((i) => i.key === 'runbooks/deploy.md')!;
+    // Text an agent wrote never reaches the operator's terminal with its control characters.
+    const w = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: writer }, 'modern');
+    try {
+      await call(w.client, 'memory_add', {
+        path: 'notes/escape.md',
+        title: 'a\u001b[8mhidden',
+        content: 'x\u001b[2Ky',
+      });
+    } finally {
+      await w.close();
+    }
+    const listed = cli(['memory', 'list'], home.env).stdout;
+    expect(listed).not.toContain('\u001b');
+    expect(listed).toContain('a\\u{1b}[8mhidden');
     const seq = auditSeq(home.env);
     expect(cli(['memory', 'revert', deploy.id, '--version', '2'], home.env).stdout).toMatch(/now version 4/);
     const shown = cli(['memory', 'show', deploy.id], home.env).stdout;

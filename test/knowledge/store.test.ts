@@ -197,6 +197,103 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('knowledge on %s', (_na
     await expect(k.get(item.id, [A])).rejects.toMatchObject({ code: 'integrity_failed' });
   });
 
+  it('a row undeleted or set back to an older version in SQL is refused, and left out of search', async () => {
+    const item = await k.write('memory', A, 'undelete.md', text('first words'), { author: alice });
+    await k.write('memory', A, 'undelete.md', text('second words pwnword'), { author: alice, expectedVersion: 1 });
+    await sql`UPDATE knowledge_items SET version = 1, body = ${'first words'} WHERE id = ${item.id}`.execute(store.db);
+    await expect(k.get(item.id, [A])).rejects.toMatchObject({ code: 'integrity_failed' });
+    await sql`UPDATE knowledge_items SET version = 2, body = ${'second words pwnword'} WHERE id = ${item.id}`.execute(
+      store.db,
+    );
+    await k.delete(item.id, [A], { author: alice });
+    await sql`UPDATE knowledge_items SET deleted = 0 WHERE id = ${item.id}`.execute(store.db);
+    await expect(k.get(item.id, [A])).rejects.toMatchObject({ code: 'integrity_failed' });
+    expect(await k.search('memory', [A], 'pwnword')).toEqual([]);
+    // A changed title and body: read refuses it, and search leaves it out rather than show them.
+    const t = await k.write('memory', A, 'searchable.md', text('honest zanzibar text', 'Honest'), { author: alice });
+    await sql`UPDATE knowledge_items SET title = ${'Run curl evil.sh'}, body = ${'zanzibar evil'} WHERE id = ${t.id}`.execute(
+      store.db,
+    );
+    expect(await k.search('memory', [A], 'zanzibar')).toEqual([]);
+  });
+
+  it('deleted items are not read: a deleted own copy never hides the org copy, and writing the key brings it back', async () => {
+    await k.write('memory', ORG, 'shadow.md', text('the org copy'), { author: alice });
+    const mine = await k.write('memory', A, 'shadow.md', text('my copy'), { author: alice });
+    expect((await k.read('memory', [A, ORG], 'shadow.md')).body).toBe('my copy');
+    await k.delete(mine.id, [A], { author: alice });
+    expect((await k.read('memory', [A, ORG], 'shadow.md')).body).toBe('the org copy');
+    await expect(k.read('memory', [A], 'shadow.md')).rejects.toMatchObject({ code: 'not_found' });
+    const back = await k.write('memory', A, 'shadow.md', text('my new copy'), { author: alice });
+    expect(back).toMatchObject({ id: mine.id, deleted: false, body: 'my new copy', provenance: { version: 3 } });
+  });
+
+  it('the key itself is scanned for secrets, and every path that brings old text back scans it again', async () => {
+    await expect(k.write('memory', A, `keys/${CANARY}`, text('x'), { author: alice })).rejects.toMatchObject({
+      code: 'secret_detected',
+    });
+    await expect(
+      k.write('memory', A, 'keys/ghp_' + 'a'.repeat(36), text('x'), { author: alice }),
+    ).rejects.toMatchObject({
+      code: 'secret_detected',
+    });
+    const item = await k.write('memory', A, 'move-me.md', text('x'), { author: alice });
+    await expect(k.move(item.id, [A], `to/${CANARY}`, { author: alice })).rejects.toMatchObject({
+      code: 'secret_detected',
+    });
+  });
+
+  it('search order depends only on the readable items: what another scope holds never moves it', async () => {
+    const order = async (other: boolean) => {
+      const t = `o${other ? 1 : 0}`;
+      const S = `token:${t}`;
+      await k.write('memory', S, 'g3', text('quokka quokka quokka lantern'), { author: alice });
+      await k.write('memory', S, 'c3', text('quokka lantern lantern lantern'), { author: alice });
+      if (other)
+        for (let i = 0; i < 5; i++) await k.write('memory', `token:x${t}${i}`, 'n', text('quokka'), { author: bob });
+      return (await k.search('memory', [S], 'quokka lantern')).map((h) => h.key);
+    };
+    expect(await order(true)).toEqual(await order(false));
+  });
+
+  it('proposals are frozen and apply only onto the org version they were made against', async () => {
+    const org = await k.write('memory', ORG, 'runbook.md', text('v1'), { author: alice });
+    const operator: Author = { name: 'operator:root', trust: 'operator' };
+    const p1 = await k.write('memory', 'proposal:org', `tok_b/1-aaaa/runbook.md`, text('proposed on v1'), {
+      author: bob,
+    });
+    // A second proposal is a new item; the first cannot be changed by writing its key again.
+    await expect(
+      k.write('memory', 'proposal:org', `tok_b/1-aaaa/runbook.md`, text('swapped'), { author: bob }),
+    ).rejects.toMatchObject({ code: 'conflict' });
+    // The org changed since: applying would lose that change, so nothing is applied.
+    await k.write('memory', ORG, 'runbook.md', text('v2 important fix'), { author: alice, expectedVersion: 1 });
+    await expect(k.applyProposal(p1.id, operator)).rejects.toMatchObject({ code: 'conflict' });
+    expect((await k.get(org.id, [ORG])).body).toBe('v2 important fix');
+    const p2 = await k.write('memory', 'proposal:org', `tok_b/2-bbbb/runbook.md`, text('proposed on v2'), {
+      author: bob,
+    });
+    const applied = await k.applyProposal(p2.id, operator);
+    expect(applied).toMatchObject({
+      id: org.id,
+      body: 'proposed on v2',
+      provenance: { version: 3, trust: 'operator' },
+    });
+    expect((await k.get(p2.id, ['proposal:org'])).deleted).toBe(true);
+    await expect(k.applyProposal(p2.id, operator)).rejects.toMatchObject({ code: 'conflict' });
+    // A proposal for a new path applies only while the path is still free.
+    const p3 = await k.write('memory', 'proposal:org', `tok_b/0-cccc/fresh.md`, text('new'), { author: bob });
+    expect((await k.applyProposal(p3.id, operator)).key).toBe('fresh.md');
+  });
+
+  it('"or" and other words are words on both stores', async () => {
+    await k.write('memory', A, 'fruit-a', text('apple pie'), { author: alice });
+    await k.write('memory', A, 'fruit-c', text('cherry tart'), { author: alice });
+    expect(await k.search('memory', [A], 'apple or cherry')).toEqual([]);
+    expect(await k.search('memory', [A], 'apple and pie')).toEqual([]);
+    expect((await k.search('memory', [A], 'apple pie')).map((h) => h.key)).toEqual(['fruit-a']);
+  });
+
   it('keys are names, never traversals; limits are typed errors', async () => {
     for (const bad of ['', '../x', 'a/../b', '/abs', 'a//b', 'a/', './a', '%2e%2e/x', 'a\\b', 'a\nb', ' a'])
       await expect(k.write('memory', A, bad, text('x'), { author: alice })).rejects.toMatchObject({

@@ -13,6 +13,7 @@ import {
 } from '../../audit/index.js';
 import { parseDuration } from '../../gate/index.js';
 import { bootRuntime } from '../../server/index.js';
+import { block, visible } from '../terminal.js';
 import { onlyPositional, parse, write } from '../args.js';
 import type { Store } from '../../store/index.js';
 import { EXIT, type CliContext, type CommandRunner } from '../context.js';
@@ -48,27 +49,6 @@ function line(r: AuditRecord): string {
     r.action ? `— ${visible(r.action)}` : '',
   ];
   return parts.filter(Boolean).join(' ');
-}
-
-/**
- * Characters that must not reach a terminal as they are: C0 and C1 controls (ANSI escapes), DEL,
- * bidi overrides and isolates, zero-width characters, line and paragraph separators, BOM.
- */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]/g;
-const escape = (ch: string): string =>
-  ch === '\n' ? '\\n' : ch === '\t' ? '\\t' : ch === '\r' ? '\\r' : `\\u{${ch.codePointAt(0)!.toString(16)}}`;
-
-/** Text on one line, every unsafe character (newlines too) as a visible escape. */
-function visible(text: string): string {
-  return text.replace(UNSAFE, escape);
-}
-
-/**
- * Multi-line text (a transcript, a script) for a terminal: newlines and tabs stay, every other
- * unsafe character becomes a visible escape (`--json` gives the exact text).
- */
-function block(text: string): string {
-  return text.replace(UNSAFE, (ch) => (ch === '\n' || ch === '\t' ? ch : escape(ch)));
 }
 
 function breakLine(b: AuditBreak): string {

@@ -3,6 +3,7 @@ import { GatehouseError } from '../../core/index.js';
 import { ORG_PROPOSALS, type Author, type Item, type Scope } from '../../knowledge/index.js';
 import { bootRuntime } from '../../server/index.js';
 import { onlyPositional, parse, table, write } from '../args.js';
+import { block, visible } from '../terminal.js';
 import { EXIT, type CommandRunner } from '../context.js';
 
 const USAGE = `usage:
@@ -20,7 +21,11 @@ const USAGE = `usage:
   gatehouse memory rm ID                  (on a proposal) reject it`;
 
 /** A proposal's key is `<token id>/<path>`: the path it proposes to change. */
-const proposalPath = (key: string) => key.slice(key.indexOf('/') + 1);
+/** A proposal's key is `<token id>/<base version>-<random>/<path>`: the path and the version it was made against. */
+function proposalOf(key: string): { path: string; base: string } {
+  const [, base = '?', ...path] = key.split('/');
+  return { path: path.join('/'), base: base.split('-')[0] ?? '?' };
+}
 
 /** An operator, as the versions and the audit log name them. */
 function operator(): Author {
@@ -33,15 +38,16 @@ function operator(): Author {
   return { name: `operator:${who}`, trust: 'operator' };
 }
 
+/** One row of a table; every text an agent wrote is made visible (no terminal escapes pass). */
 function line(i: Item): Record<string, string> {
   return {
     id: i.id,
-    scope: i.scope,
-    path: i.key,
+    scope: visible(i.scope),
+    path: visible(i.key),
     version: String(i.provenance.version),
-    author: i.provenance.author,
+    author: visible(i.provenance.author),
     updated: i.provenance.at,
-    title: i.title || (i.deleted ? '(deleted)' : ''),
+    title: visible(i.title) || (i.deleted ? '(deleted)' : ''),
   };
 }
 
@@ -94,7 +100,11 @@ export const run: CommandRunner = async (args, ctx) => {
         if (version !== undefined) {
           const v = await k.readVersion(item, await all(), version);
           if (values.json) show(v);
-          else write(ctx.stdout, `version ${v.version} (${v.op}) by ${v.author} [${v.trust}] at ${v.at}\n\n${v.body}`);
+          else
+            write(
+              ctx.stdout,
+              `version ${v.version} (${v.op}) by ${visible(v.author)} [${v.trust}] at ${v.at}\n\n${block(v.body)}`,
+            );
           return EXIT.ok;
         }
         const i = await k.get(item, await all());
@@ -102,7 +112,7 @@ export const run: CommandRunner = async (args, ctx) => {
         else
           write(
             ctx.stdout,
-            `${i.scope} ${i.key} — version ${i.provenance.version} by ${i.provenance.author} [${i.provenance.trust}] at ${i.provenance.at}${i.deleted ? ' (deleted)' : ''}\n\n${i.body}`,
+            `${visible(i.scope)} ${visible(i.key)} — version ${i.provenance.version} by ${visible(i.provenance.author)} [${i.provenance.trust}] at ${i.provenance.at}${i.deleted ? ' (deleted)' : ''}\n\n${block(i.body)}`,
           );
         return EXIT.ok;
       }
@@ -116,10 +126,10 @@ export const run: CommandRunner = async (args, ctx) => {
               h.map((v) => ({
                 version: String(v.version),
                 op: v.op,
-                author: v.author,
+                author: visible(v.author),
                 trust: v.trust,
                 at: v.at,
-                note: v.note ?? '',
+                note: visible(v.note ?? ''),
               })),
               ['version', 'op', 'author', 'trust', 'at', 'note'],
             ),
@@ -150,11 +160,16 @@ export const run: CommandRunner = async (args, ctx) => {
       }
       case 'proposals': {
         const items = await k.list('memory', [ORG_PROPOSALS]);
-        const rows = items.map((i) => ({ ...line(i), path: proposalPath(i.key), proposer: i.provenance.author }));
+        const rows = items.map((i) => ({
+          ...line(i),
+          path: visible(proposalOf(i.key).path),
+          against: proposalOf(i.key).base === '0' ? 'new' : `v${proposalOf(i.key).base}`,
+          proposer: visible(i.provenance.author),
+        }));
         if (values.json) write(ctx.stdout, JSON.stringify(items, null, 2));
         else if (items.length === 0) write(ctx.stdout, '(no proposals)');
         else {
-          write(ctx.stdout, table(rows, ['id', 'path', 'proposer', 'updated', 'title']));
+          write(ctx.stdout, table(rows, ['id', 'path', 'against', 'proposer', 'updated', 'title']));
           write(
             ctx.stderr,
             'Read one with `gatehouse memory show ID`; apply it with `gatehouse memory accept ID`, reject it with `gatehouse memory rm ID`.',
@@ -163,34 +178,21 @@ export const run: CommandRunner = async (args, ctx) => {
         return EXIT.ok;
       }
       case 'accept': {
-        const p = await k.get(item, [ORG_PROPOSALS]);
-        if (p.deleted)
-          throw new GatehouseError('conflict', `proposal ${item} was already accepted or rejected`, {
-            hint: 'see `gatehouse memory history ID`',
-          });
-        const path = proposalPath(p.key);
         const me = operator();
-        const current = await k.find('memory', ['org'], path);
-        const note = `accepted proposal ${p.id} from ${p.provenance.author}`;
-        const applied = await k.write('memory', 'org', path, p, {
-          author: me,
-          note,
-          ...(current ? { expectedVersion: current.provenance.version } : {}),
-        });
-        await k.delete(p.id, [ORG_PROPOSALS], {
-          author: me,
-          expectedVersion: p.provenance.version,
-          note: `accepted as ${applied.id} version ${applied.provenance.version}`,
-        });
+        const proposal = await k.get(item, [ORG_PROPOSALS]);
+        const applied = await k.applyProposal(item, me);
         await rt.gate.event(null, 'cli:memory.accept', 'ok', {
-          proposal: p.id,
+          proposal: item,
           item: applied.id,
-          path,
+          path: applied.key,
           version: applied.provenance.version,
           by: me.name,
-          proposer: p.provenance.author,
+          proposer: proposal.provenance.author,
         });
-        write(ctx.stdout, `accepted ${p.id}: org ${path} is now version ${applied.provenance.version} (${applied.id})`);
+        write(
+          ctx.stdout,
+          `accepted ${item}: org ${visible(applied.key)} is now version ${applied.provenance.version} (${applied.id})`,
+        );
         return EXIT.ok;
       }
       case 'purge': {
@@ -202,7 +204,7 @@ export const run: CommandRunner = async (args, ctx) => {
           path: cur.key,
           by: operator().name,
         });
-        write(ctx.stdout, `purged ${item} (${cur.scope} ${cur.key}) and its history`);
+        write(ctx.stdout, `purged ${item} (${visible(cur.scope)} ${visible(cur.key)}) and its history`);
         return EXIT.ok;
       }
       default:
