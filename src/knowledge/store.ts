@@ -311,7 +311,7 @@ export class KnowledgeStore {
     return this.#itemById(id, scopes);
   }
 
-  /** Items of a kind in these scopes (not deleted unless asked), newest first. Content is verified. */
+  /** Items of a kind in these scopes (not deleted unless asked), newest first; each checked against its signed version. */
   async list(
     kind: KnowledgeKind,
     scopes: readonly Scope[],
@@ -330,7 +330,16 @@ export class KnowledgeStore {
       .orderBy('id')
       .limit(Math.min(opts.limit ?? MAX_LIST, MAX_LIST))
       .execute()) as ItemRow[];
-    return Promise.all(rows.map((r) => this.#item(r)));
+    // Checked in one query; a row that fails its check is left out, loudly (as in search).
+    const versions = await this.#newestVersions(rows.map((r) => r.id));
+    return rows.flatMap((r) => {
+      try {
+        return [this.#checked(r, versions.get(r.id))];
+      } catch (e) {
+        log.error('a knowledge item failed its integrity check and was left out of a list', { item: r.id, err: e });
+        return [];
+      }
+    });
   }
 
   /** Every version of an item, oldest first. */
@@ -394,26 +403,33 @@ export class KnowledgeStore {
         (a, b) =>
           b.score - a.score ||
           (a.r.updated_at < b.r.updated_at ? 1 : a.r.updated_at > b.r.updated_at ? -1 : 0) ||
-          (a.r.id < b.r.id ? -1 : 1),
+          // Then by place, not by id: ids are random, and both stores must order ties alike.
+          (a.r.scope + '\u0000' + a.r.key < b.r.scope + '\u0000' + b.r.key ? -1 : 1),
       );
     const hits: SearchHit[] = [];
-    for (const { r } of ranked) {
-      if (hits.length >= limit) break;
-      try {
-        await this.#item(r);
-      } catch (e) {
-        log.error('a knowledge item failed its integrity check and was left out of a search', { item: r.id, err: e });
-        continue;
+    // Checked in batches of `limit`: one query for the versions of a batch, the next batch only
+    // when some failed their check.
+    for (let at = 0; at < ranked.length && hits.length < limit; at += limit) {
+      const batch = ranked.slice(at, at + limit).map((x) => x.r);
+      const versions = await this.#newestVersions(batch.map((r) => r.id));
+      for (const r of batch) {
+        if (hits.length >= limit) break;
+        try {
+          this.#checked(r, versions.get(r.id));
+        } catch (e) {
+          log.error('a knowledge item failed its integrity check and was left out of a search', { item: r.id, err: e });
+          continue;
+        }
+        hits.push({
+          id: r.id,
+          kind: r.kind as KnowledgeKind,
+          scope: r.scope,
+          key: r.key,
+          title: r.title,
+          snippet: snippet(r.body, words),
+          updatedAt: r.updated_at,
+        });
       }
-      hits.push({
-        id: r.id,
-        kind: r.kind as KnowledgeKind,
-        scope: r.scope,
-        key: r.key,
-        title: r.title,
-        snippet: snippet(r.body, words),
-        updatedAt: r.updated_at,
-      });
     }
     return hits;
   }
@@ -612,13 +628,24 @@ export class KnowledgeStore {
    * a delete (undeleted in SQL: refused), and hold its content.
    */
   async #item(row: ItemRow): Promise<Item> {
-    const v = (await this.#store.db
-      .selectFrom('knowledge_versions')
-      .selectAll()
-      .where('item_id', '=', row.id)
-      .orderBy('version', 'desc')
-      .limit(1)
-      .executeTakeFirst()) as VersionRow | undefined;
+    return this.#checked(row, (await this.#newestVersions([row.id])).get(row.id));
+  }
+
+  /** The newest version row of each item, in one query. */
+  async #newestVersions(ids: readonly string[]): Promise<Map<string, VersionRow>> {
+    if (ids.length === 0) return new Map();
+    const rows = (
+      await sql<VersionRow>`
+        SELECT v.* FROM knowledge_versions v
+        JOIN (SELECT item_id, max(version) AS mv FROM knowledge_versions
+              WHERE item_id IN (${sql.join([...ids])}) GROUP BY item_id) m
+          ON v.item_id = m.item_id AND v.version = m.mv`.execute(this.#store.db)
+    ).rows;
+    return new Map(rows.map((v) => [v.item_id, v]));
+  }
+
+  /** An item row checked against its newest version row (see #item). */
+  #checked(row: ItemRow, v: VersionRow | undefined): Item {
     if (!v || Number(v.version) !== Number(row.version) || (Number(row.deleted) === 1) !== (v.op === 'delete'))
       throw new GatehouseError('integrity_failed', `item ${row.id} does not match its newest signed version`, {
         hint: 'an operator should compare it with the audit log and restore the store from a backup',
