@@ -1,4 +1,5 @@
 export { KnowledgeStore, type ChangeOptions } from './store.js';
+export { lintText, type LintFinding } from './lint.js';
 export { ftsMatch, queryWords, websearchText, MAX_QUERY_WORDS } from './search-query.js';
 export { checkKey, MAX_KEY_CHARS, MAX_TAGS } from './validate.js';
 export {

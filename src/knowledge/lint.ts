@@ -1,0 +1,48 @@
+/**
+ * Findings on text that future agents will read (memory now; skills and wiki pages next): what
+ * looks like instructions aimed at a model rather than information, and what a person reading the
+ * text would not see. Stored text is data, but an injected "ignore previous instructions" in a
+ * team memory is exactly how one agent's compromise would reach the next. Findings are computed
+ * from the text itself, so the writer is told when it writes and every reader when it reads:
+ * nothing is silently stored.
+ */
+export interface LintFinding {
+  rule: 'hidden-unicode' | 'html-comment' | 'instruction-override' | 'model-directed' | 'pipe-to-shell';
+  severity: 'warning' | 'danger';
+  /** A short, visible excerpt of what matched (control characters escaped). */
+  evidence: string;
+}
+
+// Bidi overrides and isolates, zero-width characters, the Unicode tag block (invisible ASCII
+// look-alikes used to smuggle text), and other format characters a reader does not see.
+const HIDDEN = /[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u{e0000}-\u{e007f}]/u;
+const HTML_COMMENT = /<!--[\s\S]*?-->/;
+const OVERRIDE =
+  /\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(previous|prior|above|earlier|all|your|the system)\b[^.\n]{0,20}\b(instructions?|prompts?|rules?|guidelines?|messages?)\b/i;
+const MODEL_DIRECTED =
+  /\b(you are now|from now on,? you|as an ai|system prompt|developer message|do not (tell|inform|mention to) the user|without (telling|asking) the user)\b/i;
+const PIPE_TO_SHELL = /\b(curl|wget)\b[^|\n]{0,200}\|\s*(sudo\s+)?(ba|z|da)?sh\b/i;
+
+const visibleExcerpt = (s: string): string =>
+  [...s]
+    .slice(0, 80)
+    .map((ch) => (/[\p{C}]/u.test(ch) && ch !== ' ' ? `\\u{${ch.codePointAt(0)!.toString(16)}}` : ch))
+    .join('');
+
+/** Findings for a text (empty when nothing looks out of place). */
+export function lintText(text: string): LintFinding[] {
+  const out: LintFinding[] = [];
+  const hit = (rule: LintFinding['rule'], severity: LintFinding['severity'], re: RegExp) => {
+    const m = re.exec(text);
+    if (m) {
+      const from = Math.max(0, m.index - 10);
+      out.push({ rule, severity, evidence: visibleExcerpt(text.slice(from, m.index + Math.max(m[0].length, 1) + 10)) });
+    }
+  };
+  hit('hidden-unicode', 'danger', HIDDEN);
+  hit('html-comment', 'warning', HTML_COMMENT);
+  hit('instruction-override', 'danger', OVERRIDE);
+  hit('model-directed', 'warning', MODEL_DIRECTED);
+  hit('pipe-to-shell', 'warning', PIPE_TO_SHELL);
+  return out;
+}
