@@ -6,6 +6,7 @@ export {
   KNOWLEDGE_KINDS,
   ORG_PROPOSALS,
   MAX_BODY_BYTES,
+  MAX_ITEMS_PER_SCOPE,
   type Author,
   type Item,
   type ItemContent,

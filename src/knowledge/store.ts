@@ -3,7 +3,7 @@ import { sql } from 'kysely';
 import { GatehouseError, log, rowMac, rowMacValid, type MacField } from '../core/index.js';
 import { isUniqueViolation, nowIso, writeTransaction, type Store, type UntypedDb } from '../store/index.js';
 import { ftsMatch, queryWords, rank, snippet, websearchText } from './search-query.js';
-import { ORG_PROPOSALS } from './types.js';
+import { MAX_ITEMS_PER_SCOPE, ORG_PROPOSALS } from './types.js';
 import type {
   Author,
   Item,
@@ -103,10 +103,19 @@ export class KnowledgeStore {
   readonly #key: Buffer;
   readonly #secretScan: SecretScan;
 
-  constructor(opts: { store: Store; integrityKey: Buffer; secretScan: SecretScan }) {
+  readonly #maxItems: Record<KnowledgeKind, number>;
+
+  constructor(opts: {
+    store: Store;
+    integrityKey: Buffer;
+    secretScan: SecretScan;
+    /** Items per scope and kind (default MAX_ITEMS_PER_SCOPE; tests lower it). */
+    maxItemsPerScope?: Partial<Record<KnowledgeKind, number>>;
+  }) {
     this.#store = opts.store;
     this.#key = opts.integrityKey;
     this.#secretScan = opts.secretScan;
+    this.#maxItems = { ...MAX_ITEMS_PER_SCOPE, ...opts.maxItemsPerScope };
   }
 
   /** Creates an item, or writes a new version of it (`expectedVersion` required then). */
@@ -131,6 +140,7 @@ export class KnowledgeStore {
         .executeTakeFirst()) as ItemRow | undefined;
       if (!cur) {
         if (opts.expectedVersion) throw this.#stale(`${kind} ${k}`, opts.expectedVersion, 0);
+        await this.#withinQuota(db, kind, scope);
         return this.#create(db, kind, scope, k, c, opts);
       }
       // A deleted item's key is free again: writing it is a new version that brings it back.
@@ -169,6 +179,7 @@ export class KnowledgeStore {
         .where('key', '=', k)
         .executeTakeFirst();
       if (taken) throw new GatehouseError('conflict', `${cur.kind} ${k} already exists`, { hint: 'pick another name' });
+      await this.#withinQuota(db, cur.kind as KnowledgeKind, cur.scope);
       const to = await this.#create(db, cur.kind as KnowledgeKind, cur.scope, k, c, {
         ...opts,
         note: `moved from ${cur.key}`,
@@ -232,6 +243,7 @@ export class KnowledgeStore {
         );
       }
       let to: string;
+      if (!cur) await this.#withinQuota(db, p.kind as KnowledgeKind, 'org');
       if (!cur) to = await this.#create(db, p.kind as KnowledgeKind, 'org', path, c, { author, note });
       else {
         await this.#advance(db, cur, cur.version, 'write', c, { author, note });
@@ -485,6 +497,22 @@ export class KnowledgeStore {
     return new GatehouseError('conflict', `${what} is at version ${current}, not ${expected}; nothing was written`, {
       hint: `read it again (version ${current}) and retry with that expected_version`,
     });
+  }
+
+  /** INVARIANT: a scope never holds more than MAX_ITEMS_PER_SCOPE items of a kind (checked inside the write transaction). */
+  async #withinQuota(db: UntypedDb, kind: KnowledgeKind, scope: Scope): Promise<void> {
+    const max = this.#maxItems[kind];
+    const row = (await db
+      .selectFrom('knowledge_items')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('kind', '=', kind)
+      .where('scope', '=', scope)
+      .executeTakeFirst()) as { n: number | string | bigint } | undefined;
+    if (Number(row?.n ?? 0) >= max) {
+      throw new GatehouseError('limit_exceeded', `this ${kind} scope already holds ${max} items, its limit`, {
+        hint: 'delete what is no longer needed (an operator purges deleted items with `gatehouse memory purge`), or update an existing item',
+      });
+    }
   }
 
   /** Inserts a new item at version 1 with its first version; returns its id. */

@@ -93,6 +93,9 @@ function out(i: Item): z.infer<typeof item> {
 
 const canWriteOrg = (p: Principal) => isGranted(p.grants, 'memory', 'write:org');
 
+/** Proposals one token may have waiting at once. */
+const MAX_WAITING_PROPOSALS = 50;
+
 /**
  * Proposes a change to the team's memory, invisible to agents, listed by `gatehouse memory
  * proposals` and applied only when a person runs `gatehouse memory accept ID`.
@@ -108,6 +111,20 @@ async function propose(
   c: ItemContent,
   note: string,
 ): Promise<z.infer<typeof itemOutput>> {
+  // One token cannot bury the people who review proposals, nor use up the proposal scope for others.
+  const waiting = await ctx.ports.knowledge.list('memory', [ORG_PROPOSALS], {
+    prefix: `${ctx.principal.tokenId}/`,
+    limit: MAX_WAITING_PROPOSALS,
+  });
+  if (waiting.length >= MAX_WAITING_PROPOSALS) {
+    throw new GatehouseError(
+      'limit_exceeded',
+      `this token already has ${MAX_WAITING_PROPOSALS} proposals waiting for a person`,
+      {
+        hint: 'ask the user to have them accepted or rejected (gatehouse memory proposals) before proposing more',
+      },
+    );
+  }
   const key = `${ctx.principal.tokenId}/${base}-${randomBytes(6).toString('base64url')}/${path}`;
   const item = await ctx.ports.knowledge.write('memory', ORG_PROPOSALS, key, c, { author: author(ctx), note });
   return {

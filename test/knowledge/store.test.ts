@@ -289,6 +289,27 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('knowledge on %s', (_na
     expect((await k.applyProposal(p3.id, operator)).key).toBe('fresh.md');
   });
 
+  it('a scope holds at most its quota of items: a typed limit, other scopes unaffected', async () => {
+    const small = new KnowledgeStore({
+      store,
+      integrityKey: randomBytes(32),
+      secretScan: () => undefined,
+      maxItemsPerScope: { memory: 3 },
+    });
+    const S = 'token:quota';
+    for (let i = 0; i < 3; i++) await small.write('memory', S, `q${i}`, text('x'), { author: alice });
+    await expect(small.write('memory', S, 'q3', text('x'), { author: alice })).rejects.toMatchObject({
+      code: 'limit_exceeded',
+    });
+    // Updating an item it holds is not a new item; another scope has its own quota.
+    await small.write('memory', S, 'q0', text('y'), { author: alice, expectedVersion: 1 });
+    await small.write('memory', 'token:quota2', 'q0', text('x'), { author: alice });
+    const first = await small.read('memory', [S], 'q1');
+    await expect(small.move(first.id, [S], 'moved', { author: alice })).rejects.toMatchObject({
+      code: 'limit_exceeded',
+    });
+  });
+
   it('"or" and other words are words on both stores', async () => {
     await k.write('memory', A, 'fruit-a', text('apple pie'), { author: alice });
     await k.write('memory', A, 'fruit-c', text('cherry tart'), { author: alice });
