@@ -45,20 +45,20 @@ const WORD = /[\p{L}\p{N}]+/gu;
 const wordsOf = (text: string): string[] => text.toLowerCase().match(WORD) ?? [];
 
 /** Field weights: a word in the title says most about an item, one in the body least. */
-const WEIGHTS = { title: 10, tags: 4, summary: 4, body: 1 } as const;
+const WEIGHTS = { key: 10, title: 10, tags: 4, summary: 4, body: 1 } as const;
 
 /**
  * How well an item's own text matches the query words: per field, the share of its words that are
- * query words, weighted (title above tags and summary above body). Computed from the item alone,
+ * query words, weighted (key and title above tags and summary above body). Computed from the item alone,
  * never from statistics over other items, so it tells nothing about what other scopes hold.
  */
 export function rank(
-  item: { title: string; tags: string; summary: string; body: string },
+  item: { key: string; title: string; tags: string; summary: string; body: string },
   words: readonly string[],
 ): number {
   const want = new Set(words);
   let score = 0;
-  for (const field of ['title', 'tags', 'summary', 'body'] as const) {
+  for (const field of ['key', 'title', 'tags', 'summary', 'body'] as const) {
     const ws = wordsOf(item[field]);
     if (ws.length === 0) continue;
     let hits = 0;

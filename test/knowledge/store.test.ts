@@ -310,6 +310,14 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('knowledge on %s', (_na
     });
   });
 
+  it('a word of the path finds the item, ranked with the title', async () => {
+    await k.write('memory', A, 'runbooks/kubernetes-upgrade.md', text('drain nodes first'), { author: alice });
+    expect((await k.search('memory', [A], 'kubernetes')).map((h) => h.key)).toEqual(['runbooks/kubernetes-upgrade.md']);
+    expect((await k.search('memory', [A], 'kubernetes drain')).map((h) => h.key)).toEqual([
+      'runbooks/kubernetes-upgrade.md',
+    ]);
+  });
+
   it('"or" and other words are words on both stores', async () => {
     await k.write('memory', A, 'fruit-a', text('apple pie'), { author: alice });
     await k.write('memory', A, 'fruit-c', text('cherry tart'), { author: alice });
