@@ -16,10 +16,11 @@ import { defineTool, type ToolContext } from './types.js';
 /**
  * `memory`: the file-style memory tool Claude models are trained on (view, create, str_replace,
  * insert, delete, rename over `/memories/…`), mapped onto the same versioned items as the
- * memory_* tools. `/memories/token/…` is this token's own memory, `/memories/org/…` the team's.
+ * memory_* tools. `/memories/token/…` is this token's own memory, `/memories/user/…` its user's
+ * (for a token bound to one), `/memories/org/…` the team's.
  *
  * INVARIANT: a path names a place inside a scope the token owns or may read, nothing else: it must
- * start with `/memories/token/` or `/memories/org/`, and the rest is an item key (segments of
+ * start with `/memories/token/`, `/memories/user/` or `/memories/org/`, and the rest is an item key (segments of
  * letters, digits, `.`, `_`, `-`, spaces; no `.` or `..`, no `%`, no backslash), so no encoding or
  * traversal can reach another scope. The owner comes from the token, as for every memory tool.
  */
