@@ -1,10 +1,10 @@
 export { KnowledgeStore, type ChangeOptions } from './store.js';
 export { lintText, type LintFinding } from './lint.js';
+export { ORG_PROPOSALS, parseProposalKey, proposalKey, proposalPrefix } from './proposals.js';
 export { ftsMatch, queryWords, websearchText, MAX_QUERY_WORDS } from './search-query.js';
 export { checkKey, MAX_KEY_CHARS, MAX_TAGS } from './validate.js';
 export {
   KNOWLEDGE_KINDS,
-  ORG_PROPOSALS,
   MAX_BODY_BYTES,
   MAX_ITEMS_PER_SCOPE,
   type Author,

@@ -1,9 +1,21 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { GatehouseError, log, rowMac, rowMacValid, type MacField } from '../core/index.js';
+import { GatehouseError, log } from '../core/index.js';
 import { isUniqueViolation, nowIso, writeTransaction, type Store, type UntypedDb } from '../store/index.js';
 import { ftsMatch, queryWords, rank, snippet, websearchText } from './search-query.js';
-import { MAX_ITEMS_PER_SCOPE, ORG_PROPOSALS } from './types.js';
+import { ORG_PROPOSALS, parseProposalKey } from './proposals.js';
+import {
+  checkedItem,
+  checkVersion,
+  columns,
+  contentOf,
+  provenanceOf,
+  sha256Of,
+  signVersion,
+  type ItemRow,
+  type VersionRow,
+} from './signed-rows.js';
+import { MAX_ITEMS_PER_SCOPE } from './types.js';
 import type {
   Author,
   Item,
@@ -17,45 +29,10 @@ import type {
 } from './types.js';
 import { checkContent, checkKey, checkScope } from './validate.js';
 
-const VERSION_MAC = 'knowledge-version/v1';
 const MAX_LIST = 500;
 const MAX_HITS = 50;
 /** Matches considered for ranking, newest first (an agent narrows a broad query with more words). */
 const MAX_CANDIDATES = 500;
-
-interface ItemRow {
-  n: number;
-  id: string;
-  kind: string;
-  scope: string;
-  key: string;
-  version: number;
-  deleted: number;
-  title: string;
-  summary: string;
-  tags: string;
-  body: string;
-  created_at: string;
-  updated_at: string;
-  updated_by: string;
-}
-
-interface VersionRow {
-  item_id: string;
-  version: number;
-  op: string;
-  title: string;
-  summary: string;
-  tags: string;
-  body: string;
-  sha256: string;
-  author_token_id: string | null;
-  author: string;
-  trust: string;
-  note: string | null;
-  created_at: string;
-  mac: string;
-}
 
 /** What a change needs besides its content. */
 export interface ChangeOptions {
@@ -69,13 +46,6 @@ export interface ChangeOptions {
   note?: string;
 }
 
-const sha256Of = (c: ItemContent): string =>
-  createHash('sha256')
-    .update(
-      JSON.stringify([c.title, c.summary, c.tags, c.body].map((x) => (typeof x === 'string' ? x.toWellFormed() : x))),
-    )
-    .digest('hex');
-
 const notFound = (what: string) =>
   new GatehouseError('not_found', `no ${what}`, { hint: 'list or search to see what this token can read' });
 
@@ -86,9 +56,8 @@ const notFound = (what: string) =>
  * INVARIANTS (each tested in test/knowledge/):
  * - Reads and searches see only the scopes the caller passes (the tools pass the token's readable
  *   scopes); an item in any other scope is `not_found`, the same answer as one that does not
- *   exist. Search filters by scope in the same query that matches and ranks, so no snippet, title
- *   or count from another scope is ever produced (scores are not returned at all: SQLite's bm25
- *   weighs words by how common they are across every scope).
+ *   exist. Search filters by scope in the same query that matches, so no snippet, title or count
+ *   from another scope is ever produced, and ranks from each match's own text (see `search`).
  * - Every change is a new immutable version signed with the store integrity key; a version or an
  *   item whose content no longer matches its signed hash reads as `integrity_failed`, never as
  *   what its author wrote.
@@ -131,13 +100,7 @@ export class KnowledgeStore {
     const c = checkContent(kind, content);
     this.#refuseSecrets(c, opts.note, k);
     return this.#change(async (db) => {
-      const cur = (await db
-        .selectFrom('knowledge_items')
-        .selectAll()
-        .where('kind', '=', kind)
-        .where('scope', '=', scope)
-        .where('key', '=', k)
-        .executeTakeFirst()) as ItemRow | undefined;
+      const cur = await this.#at(db, kind, scope, k);
       if (!cur) {
         if (opts.expectedVersion) throw this.#stale(`${kind} ${k}`, opts.expectedVersion, 0);
         await this.#withinQuota(db, kind, scope);
@@ -167,18 +130,12 @@ export class KnowledgeStore {
     const k = checkKey(newKey);
     const cur = await this.#row(id, scopes);
     if (cur.deleted) throw notFound(`item ${id}`);
-    const last = await this.#verifiedVersion(cur.id, cur.version);
+    const last = await this.#verifiedVersion(cur, cur.version);
     const c = contentOf(last);
     this.#refuseSecrets(c, undefined, k);
     const newId = await this.#change(async (db) => {
-      const taken = await db
-        .selectFrom('knowledge_items')
-        .select('id')
-        .where('kind', '=', cur.kind)
-        .where('scope', '=', cur.scope)
-        .where('key', '=', k)
-        .executeTakeFirst();
-      if (taken) throw new GatehouseError('conflict', `${cur.kind} ${k} already exists`, { hint: 'pick another name' });
+      if (await this.#at(db, cur.kind, cur.scope, k))
+        throw new GatehouseError('conflict', `${cur.kind} ${k} already exists`, { hint: 'pick another name' });
       await this.#withinQuota(db, cur.kind as KnowledgeKind, cur.scope);
       const to = await this.#create(db, cur.kind as KnowledgeKind, cur.scope, k, c, {
         ...opts,
@@ -212,10 +169,9 @@ export class KnowledgeStore {
         hint: 'see its history',
       });
     const proposed = await this.#item(p);
-    const m = /^[^/]+\/(\d+)-[A-Za-z0-9_-]+\/(.+)$/.exec(p.key);
-    if (!m) throw new GatehouseError('integrity_failed', `proposal ${id} has no base version in its key`);
-    const base = Number(m[1]);
-    const path = m[2]!;
+    const parsed = parseProposalKey(p.key);
+    if (!parsed) throw new GatehouseError('integrity_failed', `proposal ${id} has no base version in its key`);
+    const { base, path } = parsed;
     const c: ItemContent = {
       title: proposed.title,
       summary: proposed.summary,
@@ -225,13 +181,7 @@ export class KnowledgeStore {
     const note = `accepted proposal ${p.id} from ${proposed.provenance.author}`;
     this.#refuseSecrets(c, note, path);
     const orgId = await this.#change(async (db) => {
-      const cur = (await db
-        .selectFrom('knowledge_items')
-        .selectAll()
-        .where('kind', '=', p.kind)
-        .where('scope', '=', 'org')
-        .where('key', '=', path)
-        .executeTakeFirst()) as ItemRow | undefined;
+      const cur = await this.#at(db, p.kind, 'org', path);
       const live = cur && !cur.deleted ? cur.version : 0;
       if (live !== base) {
         throw new GatehouseError(
@@ -243,9 +193,10 @@ export class KnowledgeStore {
         );
       }
       let to: string;
-      if (!cur) await this.#withinQuota(db, p.kind as KnowledgeKind, 'org');
-      if (!cur) to = await this.#create(db, p.kind as KnowledgeKind, 'org', path, c, { author, note });
-      else {
+      if (!cur) {
+        await this.#withinQuota(db, p.kind as KnowledgeKind, 'org');
+        to = await this.#create(db, p.kind as KnowledgeKind, 'org', path, c, { author, note });
+      } else {
         await this.#advance(db, cur, cur.version, 'write', c, { author, note });
         to = cur.id;
       }
@@ -259,7 +210,7 @@ export class KnowledgeStore {
   async delete(id: string, scopes: readonly Scope[], opts: ChangeOptions): Promise<Item> {
     const cur = await this.#row(id, scopes);
     if (cur.deleted) return this.#itemById(id, scopes);
-    const last = await this.#verifiedVersion(cur.id, cur.version);
+    const last = await this.#verifiedVersion(cur, cur.version);
     await this.#change((db) =>
       this.#advance(db, cur, opts.expectedVersion ?? cur.version, 'delete', contentOf(last), opts, true),
     );
@@ -270,7 +221,7 @@ export class KnowledgeStore {
   async restore(id: string, scopes: readonly Scope[], opts: ChangeOptions): Promise<Item> {
     const cur = await this.#row(id, scopes);
     if (!cur.deleted) return this.#itemById(id, scopes);
-    const last = await this.#verifiedVersion(cur.id, cur.version);
+    const last = await this.#verifiedVersion(cur, cur.version);
     // A value that reached the vault after this text was written is refused on the way back too.
     this.#refuseSecrets(contentOf(last), opts.note, cur.key);
     await this.#change((db) =>
@@ -282,7 +233,7 @@ export class KnowledgeStore {
   /** Writes the content of an earlier version as a new version. */
   async revert(id: string, scopes: readonly Scope[], toVersion: number, opts: ChangeOptions): Promise<Item> {
     const cur = await this.#row(id, scopes);
-    const old = await this.#verifiedVersion(cur.id, toVersion);
+    const old = await this.#verifiedVersion(cur, toVersion);
     this.#refuseSecrets(contentOf(old), opts.note, cur.key);
     if (opts.expectedVersion === undefined) {
       throw new GatehouseError('conflict', `reverting needs the version you last read (now ${cur.version})`, {
@@ -346,7 +297,7 @@ export class KnowledgeStore {
     const versions = await this.#newestVersions(rows.map((r) => r.id));
     return rows.flatMap((r) => {
       try {
-        return [this.#checked(r, versions.get(r.id))];
+        return [checkedItem(this.#key, r, versions.get(r.id))];
       } catch (e) {
         log.error('a knowledge item failed its integrity check and was left out of a list', { item: r.id, err: e });
         return [];
@@ -364,7 +315,7 @@ export class KnowledgeStore {
       .orderBy('version')
       .execute()) as VersionRow[];
     return rows.map((v) => {
-      this.#checkVersion(cur, v);
+      checkVersion(this.#key, cur, v);
       return { ...provenanceOf(v), op: v.op as VersionOp, ...(v.note ? { note: v.note } : {}) };
     });
   }
@@ -372,7 +323,7 @@ export class KnowledgeStore {
   /** The content of one version of an item. */
   async readVersion(id: string, scopes: readonly Scope[], version: number): Promise<ItemContent & VersionInfo> {
     const cur = await this.#row(id, scopes);
-    const v = await this.#verifiedVersion(cur.id, version);
+    const v = await this.#verifiedVersion(cur, version);
     return { ...contentOf(v), ...provenanceOf(v), op: v.op as VersionOp, ...(v.note ? { note: v.note } : {}) };
   }
 
@@ -427,7 +378,7 @@ export class KnowledgeStore {
       for (const r of batch) {
         if (hits.length >= limit) break;
         try {
-          this.#checked(r, versions.get(r.id));
+          checkedItem(this.#key, r, versions.get(r.id));
         } catch (e) {
           log.error('a knowledge item failed its integrity check and was left out of a search', { item: r.id, err: e });
           continue;
@@ -598,8 +549,19 @@ export class KnowledgeStore {
     };
     await db
       .insertInto('knowledge_versions')
-      .values({ ...row, mac: rowMac(this.#key, VERSION_MAC, macFields(item, row)) })
+      .values({ ...row, mac: signVersion(this.#key, item, row) })
       .execute();
+  }
+
+  /** The item at (kind, scope, key), deleted or not, inside a change's transaction. */
+  async #at(db: UntypedDb, kind: string, scope: Scope, key: string): Promise<ItemRow | undefined> {
+    return (await db
+      .selectFrom('knowledge_items')
+      .selectAll()
+      .where('kind', '=', kind)
+      .where('scope', '=', scope)
+      .where('key', '=', key)
+      .executeTakeFirst()) as ItemRow | undefined;
   }
 
   async #row(id: string, scopes: readonly Scope[]): Promise<ItemRow> {
@@ -618,36 +580,17 @@ export class KnowledgeStore {
     return this.#item(await this.#row(id, scopes));
   }
 
-  async #verifiedVersion(id: string, version: number): Promise<VersionRow> {
+  /** One version of an item the caller has read, checked against its signature. */
+  async #verifiedVersion(item: ItemRow, version: number): Promise<VersionRow> {
     const v = (await this.#store.db
       .selectFrom('knowledge_versions')
       .selectAll()
-      .where('item_id', '=', id)
+      .where('item_id', '=', item.id)
       .where('version', '=', version)
       .executeTakeFirst()) as VersionRow | undefined;
-    if (!v) throw notFound(`version ${version} of item ${id}`);
-    const item = (await this.#store.db
-      .selectFrom('knowledge_items')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst()) as ItemRow | undefined;
-    if (!item) throw notFound(`item ${id}`);
-    this.#checkVersion(item, v);
+    if (!v) throw notFound(`version ${version} of item ${item.id}`);
+    checkVersion(this.#key, item, v);
     return v;
-  }
-
-  /** INVARIANT: a version whose signature or content hash does not hold is never returned. */
-  #checkVersion(item: ItemRow, v: VersionRow): void {
-    const { mac, ...fields } = v;
-    if (!rowMacValid(this.#key, VERSION_MAC, macFields(item, fields), mac) || sha256Of(contentOf(v)) !== v.sha256) {
-      throw new GatehouseError(
-        'integrity_failed',
-        `version ${v.version} of item ${item.id} was changed outside Gatehouse`,
-        {
-          hint: 'an operator should compare it with the audit log and restore the store from a backup',
-        },
-      );
-    }
   }
 
   /**
@@ -656,7 +599,7 @@ export class KnowledgeStore {
    * a delete (undeleted in SQL: refused), and hold its content.
    */
   async #item(row: ItemRow): Promise<Item> {
-    return this.#checked(row, (await this.#newestVersions([row.id])).get(row.id));
+    return checkedItem(this.#key, row, (await this.#newestVersions([row.id])).get(row.id));
   }
 
   /** The newest version row of each item, in one query. */
@@ -671,69 +614,4 @@ export class KnowledgeStore {
     ).rows;
     return new Map(rows.map((v) => [v.item_id, v]));
   }
-
-  /** An item row checked against its newest version row (see #item). */
-  #checked(row: ItemRow, v: VersionRow | undefined): Item {
-    if (!v || Number(v.version) !== Number(row.version) || (Number(row.deleted) === 1) !== (v.op === 'delete'))
-      throw new GatehouseError('integrity_failed', `item ${row.id} does not match its newest signed version`, {
-        hint: 'an operator should compare it with the audit log and restore the store from a backup',
-      });
-    this.#checkVersion(row, v);
-    const c = contentOf(row);
-    if (sha256Of(c) !== v.sha256) {
-      throw new GatehouseError('integrity_failed', `item ${row.id} does not match its version ${row.version}`, {
-        hint: 'an operator should compare it with the audit log and restore the store from a backup',
-      });
-    }
-    return {
-      id: row.id,
-      kind: row.kind as KnowledgeKind,
-      scope: row.scope,
-      key: row.key,
-      deleted: row.deleted === 1,
-      createdAt: row.created_at,
-      ...c,
-      provenance: provenanceOf(v),
-    };
-  }
-}
-
-function columns(c: ItemContent): { title: string; summary: string; tags: string; body: string } {
-  return { title: c.title, summary: c.summary, tags: JSON.stringify(c.tags), body: c.body };
-}
-
-function contentOf(r: { title: string; summary: string; tags: string; body: string }): ItemContent {
-  return { title: r.title, summary: r.summary, tags: JSON.parse(r.tags) as string[], body: r.body };
-}
-
-function provenanceOf(v: VersionRow): VersionInfo {
-  return {
-    version: v.version,
-    author: v.author,
-    trust: v.trust === 'operator' ? 'operator' : 'agent',
-    at: v.created_at,
-    sha256: v.sha256,
-    op: v.op as VersionOp,
-  };
-}
-
-/** The signed fields of a version: which item (and where it lives), what was done, by whom, when. */
-function macFields(
-  item: { id: string; kind: string; scope: string; key: string },
-  v: Omit<VersionRow, 'mac'>,
-): MacField[] {
-  return [
-    item.id,
-    item.kind,
-    item.scope,
-    item.key,
-    v.version,
-    v.op,
-    v.sha256,
-    v.author_token_id,
-    v.author,
-    v.trust,
-    v.note,
-    v.created_at,
-  ];
 }

@@ -14,9 +14,6 @@ export const KNOWLEDGE_KINDS: readonly KnowledgeKind[] = ['memory', 'skill', 'wi
  */
 export type Scope = string;
 
-/** Where changes to the org scope wait for a person, from tokens that may not write it. */
-export const ORG_PROPOSALS: Scope = 'proposal:org';
-
 /** Who wrote a version, and how far it is trusted when read back. */
 export interface Author {
   /** The token's id for an agent's write; undefined for an operator (CLI, console). */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { truncateText } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
@@ -89,6 +90,11 @@ export async function fillText(fc: FillContext, text: string, destination: FillD
 export const APPROVAL_ID_ROLE = {
   irrelevant: 'names an approval a person decided; it is checked against this exact action and never changes it',
 } as const;
+
+/** SHA-256 of a text's UTF-8 bytes, in hex: how a tool binds a long text into its approval digest. */
+export function sha256Hex(text: string): string {
+  return createHash('sha256').update(text, 'utf8').digest('hex');
+}
 
 /** Bound inputs as the digest, the person and the audit record see them: text, undefined dropped. */
 export function boundInputs(

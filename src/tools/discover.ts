@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { grantedNames, isGranted } from '../gate/index.js';
+import { memoryScopeLabel, memoryScopes } from './memory-scopes.js';
 import { defineTool } from './types.js';
 
 const output = z.object({
@@ -48,7 +49,7 @@ export const discoverTool = defineTool({
       const memories = memoryTool
         ? await ports.knowledge.list(
             'memory',
-            [`token:${principal.tokenId}`, ...(principal.user ? [`user:${principal.user}`] : []), 'org'],
+            memoryScopes(principal).map((s) => s.scope),
             { limit: 50 },
           )
         : undefined;
@@ -62,12 +63,7 @@ export const discoverTool = defineTool({
         memory: memories
           ? {
               items: memories.map((m) => ({
-                scope:
-                  m.scope === 'org'
-                    ? ('org' as const)
-                    : m.scope.startsWith('user:')
-                      ? ('user' as const)
-                      : ('token' as const),
+                scope: memoryScopeLabel(m.scope),
                 path: m.key,
                 title: m.title,
               })),

@@ -46,6 +46,7 @@ export { fillText, type FillContext } from './common.js';
 export { dropForgedHeaders, httpTarget, FORGED_APPROVAL_HEADER, type HttpTargetUse } from './http-target.js';
 export { runSshExec, sshExecInput, sshExecOutput, type RunContext } from './ssh-exec.js';
 export { LOCAL_TARGET } from './exec.js';
+export { memoryScopeLabel, memoryScopes, type MemoryScopeLabel } from './memory-scopes.js';
 
 /** Every tool Gatehouse serves, in listing order (tools/list order is deterministic). */
 export function allTools(): ToolDefinition[] {

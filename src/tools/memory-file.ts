@@ -1,16 +1,9 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { GatehouseError } from '../core/index.js';
 import { lintText, type Item } from '../knowledge/index.js';
-import { boundInputs } from './common.js';
-import {
-  MEMORY_NOTICE,
-  memoryAuthor,
-  memoryReadable,
-  memoryScopeLabel,
-  memoryWritable,
-  type MemoryScopeLabel,
-} from './memory.js';
+import { boundInputs, sha256Hex } from './common.js';
+import { memoryReadable, memoryScopeLabel, memoryWritable, type MemoryScopeLabel } from './memory-scopes.js';
+import { MEMORY_NOTICE, memoryAuthor } from './memory.js';
 import { defineTool, type ToolContext } from './types.js';
 
 /**
@@ -96,8 +89,7 @@ function need<T>(v: T | undefined, what: string, command: string): T {
   return v;
 }
 
-const digest = (s: string | undefined) =>
-  s === undefined ? undefined : createHash('sha256').update(s, 'utf8').digest('hex');
+const digest = (s: string | undefined) => (s === undefined ? undefined : sha256Hex(s));
 
 async function view(i: z.infer<typeof input>, ctx: ToolContext): Promise<string> {
   const at = place(need(i.path, 'path', 'view'));

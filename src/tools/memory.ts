@@ -1,9 +1,15 @@
-import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { GatehouseError } from '../core/index.js';
-import { isGranted, type Principal } from '../gate/index.js';
-import { lintText, ORG_PROPOSALS, type Item, type ItemContent, type Scope } from '../knowledge/index.js';
-import { boundInputs } from './common.js';
+import {
+  lintText,
+  ORG_PROPOSALS,
+  proposalKey,
+  proposalPrefix,
+  type Item,
+  type ItemContent,
+} from '../knowledge/index.js';
+import { boundInputs, sha256Hex } from './common.js';
+import { canWriteOrg, memoryReadable, memoryScopeLabel, memoryWritable } from './memory-scopes.js';
 import { defineTool, type ToolContext } from './types.js';
 
 /**
@@ -21,8 +27,6 @@ const scopeInput = z
   .describe(
     'token: this token’s own memory (default); user: your user’s, shared by their tokens (when the token is bound to one); org: the team’s',
   );
-/** Which kind of scope an item is in, as the tools name it (never whose). */
-type ScopeLabel = 'token' | 'user' | 'org';
 const path = z.string().min(1).max(512).describe('Where the memory lives, e.g. notes/deploy.md');
 
 const item = z.object({
@@ -45,38 +49,10 @@ const item = z.object({
 });
 const itemOutput = z.object({ memory: item, notice: z.string() });
 
-const own = (p: Principal): Scope => `token:${p.tokenId}`;
-/** The user scope of a token bound to a user (the name comes from the signed token row). */
-function userScope(p: Principal): Scope {
-  if (p.user) return `user:${p.user}`;
-  throw new GatehouseError('not_granted', 'this token is not bound to a user, so it has no user memory', {
-    hint: 'use scope token (yours) or org (the team’s); an operator binds a token to a user with `token create --user NAME`',
-  });
-}
-
-/** The scopes a read may see, in the order a path is looked up: the token's, its user's, the org's. */
-function readable(p: Principal, only?: ScopeLabel): Scope[] {
-  if (only === 'org') return ['org'];
-  if (only === 'token') return [own(p)];
-  if (only === 'user') return [userScope(p)];
-  return p.user ? [own(p), `user:${p.user}`, 'org'] : [own(p), 'org'];
-}
-
-const labelOf = (scope: Scope): ScopeLabel => (scope === 'org' ? 'org' : scope.startsWith('user:') ? 'user' : 'token');
-
-function writable(p: Principal, scope: ScopeLabel = 'token'): Scope {
-  if (scope === 'token') return own(p);
-  if (scope === 'user') return userScope(p);
-  if (isGranted(p.grants, 'memory', 'write:org')) return 'org';
-  throw new GatehouseError('not_granted', 'this token may read the org memory but not write it', {
-    hint: 'write it to your own memory (scope token), or ask an operator for the memory:write:org grant',
-  });
-}
-
 function out(i: Item): z.infer<typeof item> {
   return {
     id: i.id,
-    scope: labelOf(i.scope),
+    scope: memoryScopeLabel(i.scope),
     path: i.key,
     title: i.title,
     summary: i.summary,
@@ -90,8 +66,6 @@ function out(i: Item): z.infer<typeof item> {
     findings: lintText([i.title, i.summary, i.tags.join(' '), i.body].join('\n')),
   };
 }
-
-const canWriteOrg = (p: Principal) => isGranted(p.grants, 'memory', 'write:org');
 
 /** Proposals one token may have waiting at once. */
 const MAX_WAITING_PROPOSALS = 50;
@@ -113,7 +87,7 @@ async function propose(
 ): Promise<z.infer<typeof itemOutput>> {
   // One token cannot bury the people who review proposals, nor use up the proposal scope for others.
   const waiting = await ctx.ports.knowledge.list('memory', [ORG_PROPOSALS], {
-    prefix: `${ctx.principal.tokenId}/`,
+    prefix: proposalPrefix(ctx.principal.tokenId),
     limit: MAX_WAITING_PROPOSALS,
   });
   if (waiting.length >= MAX_WAITING_PROPOSALS) {
@@ -125,7 +99,7 @@ async function propose(
       },
     );
   }
-  const key = `${ctx.principal.tokenId}/${base}-${randomBytes(6).toString('base64url')}/${path}`;
+  const key = proposalKey(ctx.principal.tokenId, base, path);
   const item = await ctx.ports.knowledge.write('memory', ORG_PROPOSALS, key, c, { author: author(ctx), note });
   return {
     memory: { ...out(item), scope: 'org', path, proposed: true },
@@ -133,7 +107,6 @@ async function propose(
   };
 }
 
-const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest('hex');
 const author = (ctx: ToolContext) => ({
   tokenId: ctx.principal.tokenId,
   name: ctx.principal.tokenName,
@@ -182,7 +155,7 @@ export const memoryListTool = defineTool({
       input,
       async () => ({
         memories: (
-          await ctx.ports.knowledge.list('memory', readable(ctx.principal, only), { prefix: input.prefix })
+          await ctx.ports.knowledge.list('memory', memoryReadable(ctx.principal, only), { prefix: input.prefix })
         ).map((i) => {
           const { content: _content, ...rest } = out(i);
           return rest;
@@ -203,7 +176,7 @@ export const memoryReadTool = defineTool({
   annotations: readOnly,
   handler(input, ctx) {
     return run(ctx, 'memory_read', `memory_read ${input.scope ?? ''} ${input.path}`, input, async () => ({
-      memory: out(await ctx.ports.knowledge.read('memory', readable(ctx.principal, input.scope), input.path)),
+      memory: out(await ctx.ports.knowledge.read('memory', memoryReadable(ctx.principal, input.scope), input.path)),
       notice: NOTICE,
     }));
   },
@@ -236,7 +209,7 @@ export const memoryAddTool = defineTool({
       {
         scope: input.scope ?? 'token',
         path: input.path,
-        content_sha256: digest(input.content),
+        content_sha256: sha256Hex(input.content),
         title: input.title,
         summary: input.summary,
         tags: input.tags?.join(' '),
@@ -258,7 +231,7 @@ export const memoryAddTool = defineTool({
             })()
           : {
               memory: out(
-                await ctx.ports.knowledge.write('memory', writable(ctx.principal, input.scope), input.path, c, {
+                await ctx.ports.knowledge.write('memory', memoryWritable(ctx.principal, input.scope), input.path, c, {
                   author: author(ctx),
                 }),
               ),
@@ -310,7 +283,7 @@ export const memoryUpdateTool = defineTool({
         scope: input.scope ?? 'token',
         path: input.path,
         expected_version: input.expected_version,
-        content_sha256: input.content === undefined ? undefined : digest(input.content),
+        content_sha256: input.content === undefined ? undefined : sha256Hex(input.content),
         title: input.title,
         summary: input.summary,
         tags: input.tags?.join(' '),
@@ -318,7 +291,7 @@ export const memoryUpdateTool = defineTool({
       },
       async () => {
         const proposal = input.scope === 'org' && !canWriteOrg(ctx.principal);
-        const scope = proposal ? 'org' : writable(ctx.principal, input.scope);
+        const scope = proposal ? 'org' : memoryWritable(ctx.principal, input.scope);
         const cur = await ctx.ports.knowledge.read('memory', [scope], input.path);
         const c = {
           title: input.title ?? cur.title,
@@ -368,7 +341,7 @@ export const memoryDeleteTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   handler(input, ctx) {
     return run(ctx, 'memory_delete', `memory_delete ${input.scope ?? 'token'} ${input.path}`, input, async () => {
-      const scope = writable(ctx.principal, input.scope);
+      const scope = memoryWritable(ctx.principal, input.scope);
       const cur = await ctx.ports.knowledge.read('memory', [scope], input.path);
       const opts = {
         author: author(ctx),
@@ -413,12 +386,12 @@ export const memorySearchTool = defineTool({
       { query: input.query, scope: input.scope },
       async () => ({
         results: (
-          await ctx.ports.knowledge.search('memory', readable(ctx.principal, input.scope), input.query, {
+          await ctx.ports.knowledge.search('memory', memoryReadable(ctx.principal, input.scope), input.query, {
             limit: input.limit,
           })
         ).map((h) => ({
           id: h.id,
-          scope: labelOf(h.scope),
+          scope: memoryScopeLabel(h.scope),
           path: h.key,
           title: h.title,
           snippet: h.snippet,
@@ -452,7 +425,7 @@ export const memoryHistoryTool = defineTool({
   annotations: readOnly,
   handler(input, ctx) {
     return run(ctx, 'memory_history', `memory_history ${input.scope ?? ''} ${input.path}`, input, async () => {
-      const scopes = readable(ctx.principal, input.scope);
+      const scopes = memoryReadable(ctx.principal, input.scope);
       const cur = await ctx.ports.knowledge.read('memory', scopes, input.path);
       const versions = await ctx.ports.knowledge.history(cur.id, [cur.scope]);
       return {
@@ -492,7 +465,7 @@ export const memoryRevertTool = defineTool({
       `memory_revert ${input.scope ?? 'token'} ${input.path} to v${input.version}`,
       input,
       async () => {
-        const scope = writable(ctx.principal, input.scope);
+        const scope = memoryWritable(ctx.principal, input.scope);
         const cur = await ctx.ports.knowledge.read('memory', [scope], input.path);
         const item = await ctx.ports.knowledge.revert(cur.id, [scope], input.version, {
           author: author(ctx),
@@ -516,12 +489,5 @@ export const memoryTools = [
   memoryRevertTool,
 ];
 
-// Shared with the file-style `memory` tool (memory-file.ts): one notice, one scope policy.
-export {
-  NOTICE as MEMORY_NOTICE,
-  readable as memoryReadable,
-  writable as memoryWritable,
-  author as memoryAuthor,
-  labelOf as memoryScopeLabel,
-  type ScopeLabel as MemoryScopeLabel,
-};
+// Shared with the file-style `memory` tool (memory-file.ts).
+export { NOTICE as MEMORY_NOTICE, author as memoryAuthor };

@@ -1,10 +1,10 @@
-import { userInfo } from 'node:os';
 import { GatehouseError } from '../../core/index.js';
-import { ORG_PROPOSALS, type Author, type Item, type Scope } from '../../knowledge/index.js';
+import { ORG_PROPOSALS, parseProposalKey, type Author, type Item, type Scope } from '../../knowledge/index.js';
 import { bootRuntime } from '../../server/index.js';
 import { onlyPositional, parse, table, write } from '../args.js';
 import { block, visible } from '../terminal.js';
 import { EXIT, type CommandRunner } from '../context.js';
+import { operator } from './approve.js';
 
 const USAGE = `usage:
   gatehouse memory list [--scope org|token:ID] [--prefix P] [--deleted] [--json]
@@ -20,23 +20,8 @@ const USAGE = `usage:
   gatehouse memory accept ID              apply a proposal to the team's memory (as a version by you)
   gatehouse memory rm ID                  (on a proposal) reject it`;
 
-/** A proposal's key is `<token id>/<path>`: the path it proposes to change. */
-/** A proposal's key is `<token id>/<base version>-<random>/<path>`: the path and the version it was made against. */
-function proposalOf(key: string): { path: string; base: string } {
-  const [, base = '?', ...path] = key.split('/');
-  return { path: path.join('/'), base: base.split('-')[0] ?? '?' };
-}
-
-/** An operator, as the versions and the audit log name them. */
-function operator(): Author {
-  let who = 'unknown';
-  try {
-    who = userInfo().username;
-  } catch {
-    // No user database entry (a container's numeric uid): the audit record still says "operator".
-  }
-  return { name: `operator:${who}`, trust: 'operator' };
-}
+/** An operator, as the versions and the audit log name them (the account approvals name too). */
+const operatorAuthor = (env: NodeJS.ProcessEnv): Author => ({ name: `operator:${operator(env)}`, trust: 'operator' });
 
 /** One row of a table; every text an agent wrote is made visible (no terminal escapes pass). */
 function line(i: Item): Record<string, string> {
@@ -141,7 +126,7 @@ export const run: CommandRunner = async (args, ctx) => {
       case 'restore': {
         const scopes = await all();
         const cur = await k.get(item, scopes);
-        const opts = { author: operator(), expectedVersion: cur.provenance.version };
+        const opts = { author: operatorAuthor(ctx.env), expectedVersion: cur.provenance.version };
         let after: Item;
         if (sub === 'revert') after = await k.revert(item, scopes, version ?? 0, opts);
         else after = sub === 'rm' ? await k.delete(item, scopes, opts) : await k.restore(item, scopes, opts);
@@ -160,12 +145,15 @@ export const run: CommandRunner = async (args, ctx) => {
       }
       case 'proposals': {
         const items = await k.list('memory', [ORG_PROPOSALS]);
-        const rows = items.map((i) => ({
-          ...line(i),
-          path: visible(proposalOf(i.key).path),
-          against: proposalOf(i.key).base === '0' ? 'new' : `v${proposalOf(i.key).base}`,
-          proposer: visible(i.provenance.author),
-        }));
+        const rows = items.map((i) => {
+          const p = parseProposalKey(i.key);
+          return {
+            ...line(i),
+            path: visible(p?.path ?? i.key),
+            against: !p ? '?' : p.base === 0 ? 'new' : `v${p.base}`,
+            proposer: visible(i.provenance.author),
+          };
+        });
         if (values.json) write(ctx.stdout, JSON.stringify(items, null, 2));
         else if (items.length === 0) write(ctx.stdout, '(no proposals)');
         else {
@@ -178,7 +166,7 @@ export const run: CommandRunner = async (args, ctx) => {
         return EXIT.ok;
       }
       case 'accept': {
-        const me = operator();
+        const me = operatorAuthor(ctx.env);
         const proposal = await k.get(item, [ORG_PROPOSALS]);
         const applied = await k.applyProposal(item, me);
         await rt.gate.event(null, 'cli:memory.accept', 'ok', {
@@ -202,7 +190,7 @@ export const run: CommandRunner = async (args, ctx) => {
           item,
           scope: cur.scope,
           path: cur.key,
-          by: operator().name,
+          by: operatorAuthor(ctx.env).name,
         });
         write(ctx.stdout, `purged ${item} (${visible(cur.scope)} ${visible(cur.key)}) and its history`);
         return EXIT.ok;
