@@ -327,6 +327,34 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
     expect(reads.filter((r) => r.outcome === 'not_found')).toHaveLength(11);
   });
 
+  it('a value that reaches the vault after it was written to memory is scrubbed from every channel that reads it', async () => {
+    const late = 'late-secret-Vq7Lx2Pw9Rk4Tz8N';
+    const a = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: writer }, 'modern');
+    try {
+      expect(
+        (await call(a.client, 'memory_add', { path: 'notes/late.md', scope: 'org', content: `uses ${late}` })).isError,
+      ).toBeFalsy();
+    } finally {
+      await a.close();
+    }
+    expect(cli(['vault', 'set', 'ops/late.key'], home.env, late).code).toBe(0);
+    const b = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: reader }, 'legacy');
+    try {
+      const channels = [
+        textOf(await call(b.client, 'memory_read', { path: 'notes/late.md' })),
+        textOf(await call(b.client, 'memory_search', { query: 'uses' })),
+        textOf(await call(b.client, 'memory', { command: 'view', path: '/memories/org/notes/late.md' })),
+        JSON.stringify(await b.client.readResource({ uri: 'gatehouse://memory/org/notes/late.md' })),
+      ];
+      for (const [i, text] of channels.entries()) {
+        expect(text, `channel ${i}`).not.toContain(late);
+        expect(text, `channel ${i}`).toContain('[REDACTED]');
+      }
+    } finally {
+      await b.close();
+    }
+  });
+
   it('operators see every scope and revert, delete, restore and purge with the CLI, each audited', async () => {
     const list = cli(['memory', 'list', '--json', '--deleted'], home.env);
     expect(list.code).toBe(0);
