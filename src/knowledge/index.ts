@@ -10,6 +10,8 @@ export {
   type Author,
   type Item,
   type ItemContent,
+  type ItemMeta,
+  type JsonValue,
   type KnowledgeKind,
   type Provenance,
   type Scope,
@@ -18,3 +20,19 @@ export {
   type VersionInfo,
   type VersionOp,
 } from './types.js';
+export {
+  checkSkill,
+  checkSkillName,
+  checkSkillPath,
+  isText,
+  parseSkillMd,
+  SKILL_LIMITS,
+  SKILL_MD,
+  type CheckedSkill,
+  type ManifestEntry,
+  type SkillFile,
+  type SkillManifest,
+} from './skill-format.js';
+export { lintSkill, type SkillFinding } from './skill-lint.js';
+export { DRAFT_SKILLS, PUBLISHED_SKILLS, SkillStore, type SkillVersion, type SkillWhere } from './skills.js';
+export { diffLines, unifiedDiff } from './line-diff.js';

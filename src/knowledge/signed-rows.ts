@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { GatehouseError, rowMac, rowMacValid, type MacField } from '../core/index.js';
-import type { Item, ItemContent, KnowledgeKind, VersionInfo, VersionOp } from './types.js';
+import type { Item, ItemContent, ItemMeta, JsonValue, KnowledgeKind, VersionInfo, VersionOp } from './types.js';
 
 /**
  * The knowledge tables' rows, how a version is signed, and how a row is checked before anything
@@ -26,6 +26,8 @@ export interface ItemRow {
   summary: string;
   tags: string;
   body: string;
+  /** Canonical JSON of the version's meta (`{}` when it has none). */
+  meta: string;
   created_at: string;
   updated_at: string;
   updated_by: string;
@@ -39,6 +41,7 @@ export interface VersionRow {
   summary: string;
   tags: string;
   body: string;
+  meta: string;
   sha256: string;
   author_token_id: string | null;
   author: string;
@@ -48,13 +51,40 @@ export interface VersionRow {
   mac: string;
 }
 
-/** The SHA-256 a version signs: title, summary, tags and body, strings made well-formed first. */
-export const sha256Of = (c: ItemContent): string =>
-  createHash('sha256')
-    .update(
-      JSON.stringify([c.title, c.summary, c.tags, c.body].map((x) => (typeof x === 'string' ? x.toWellFormed() : x))),
-    )
-    .digest('hex');
+/**
+ * JSON with object keys sorted at every level, strings made well-formed: one text for one value,
+ * so a hash over it does not depend on the order a caller built the object in.
+ */
+export function canonicalJson(v: JsonValue | undefined): string {
+  const norm = (x: JsonValue): JsonValue =>
+    typeof x === 'string'
+      ? x.toWellFormed()
+      : Array.isArray(x)
+        ? x.map(norm)
+        : x !== null && typeof x === 'object'
+          ? Object.fromEntries(
+              Object.keys(x)
+                .sort()
+                .map((k) => [k.toWellFormed(), norm(x[k]!)]),
+            )
+          : x;
+  return JSON.stringify(v === undefined ? {} : norm(v));
+}
+
+const EMPTY_META = '{}';
+
+/**
+ * The SHA-256 a version signs: title, summary, tags and body, strings made well-formed first, and
+ * the meta when there is any (versions without meta hash as they did before meta existed).
+ */
+export const sha256Of = (c: ItemContent): string => {
+  const parts: unknown[] = [c.title, c.summary, c.tags, c.body].map((x) =>
+    typeof x === 'string' ? x.toWellFormed() : x,
+  );
+  const meta = canonicalJson(c.meta);
+  if (meta !== EMPTY_META) parts.push(meta);
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex');
+};
 
 const tampered = (message: string) =>
   new GatehouseError('integrity_failed', message, {
@@ -95,12 +125,31 @@ export function checkedItem(key: Buffer, row: ItemRow, v: VersionRow | undefined
   };
 }
 
-export function columns(c: ItemContent): { title: string; summary: string; tags: string; body: string } {
-  return { title: c.title, summary: c.summary, tags: JSON.stringify(c.tags), body: c.body };
+export function columns(c: ItemContent): { title: string; summary: string; tags: string; body: string; meta: string } {
+  return {
+    title: c.title,
+    summary: c.summary,
+    tags: JSON.stringify(c.tags),
+    body: c.body,
+    meta: canonicalJson(c.meta),
+  };
 }
 
-export function contentOf(r: { title: string; summary: string; tags: string; body: string }): ItemContent {
-  return { title: r.title, summary: r.summary, tags: JSON.parse(r.tags) as string[], body: r.body };
+export function contentOf(r: {
+  title: string;
+  summary: string;
+  tags: string;
+  body: string;
+  meta: string;
+}): ItemContent {
+  const meta = r.meta && r.meta !== EMPTY_META ? (JSON.parse(r.meta) as ItemMeta) : undefined;
+  return {
+    title: r.title,
+    summary: r.summary,
+    tags: JSON.parse(r.tags) as string[],
+    body: r.body,
+    ...(meta ? { meta } : {}),
+  };
 }
 
 export function provenanceOf(v: VersionRow): VersionInfo {

@@ -1,10 +1,11 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { GatehouseError, log } from '../core/index.js';
 import { isUniqueViolation, nowIso, writeTransaction, type Store, type UntypedDb } from '../store/index.js';
 import { ftsMatch, queryWords, rank, snippet, websearchText } from './search-query.js';
 import { ORG_PROPOSALS, parseProposalKey } from './proposals.js';
 import {
+  canonicalJson,
   checkedItem,
   checkVersion,
   columns,
@@ -44,6 +45,11 @@ export interface ChangeOptions {
    */
   expectedVersion?: number;
   note?: string;
+  /**
+   * Content-addressed files the version refers to (a skill's files and manifest), stored in the
+   * same transaction: a version never names a file that is not there.
+   */
+  files?: readonly Buffer[];
 }
 
 const notFound = (what: string) =>
@@ -100,6 +106,7 @@ export class KnowledgeStore {
     const c = checkContent(kind, content);
     this.#refuseSecrets(c, opts.note, k);
     return this.#change(async (db) => {
+      await this.#putFiles(db, opts.files);
       const cur = await this.#at(db, kind, scope, k);
       if (!cur) {
         if (opts.expectedVersion) throw this.#stale(`${kind} ${k}`, opts.expectedVersion, 0);
@@ -177,6 +184,7 @@ export class KnowledgeStore {
       summary: proposed.summary,
       tags: proposed.tags,
       body: proposed.body,
+      ...(proposed.meta ? { meta: proposed.meta } : {}),
     };
     const note = `accepted proposal ${p.id} from ${proposed.provenance.author}`;
     this.#refuseSecrets(c, note, path);
@@ -269,6 +277,12 @@ export class KnowledgeStore {
     });
   }
 
+  /** The item at a key in one scope, deleted or not; undefined when there is none. */
+  async lookup(kind: KnowledgeKind, scope: Scope, key: string): Promise<Item | undefined> {
+    const row = await this.#at(this.#store.db, kind, scope, checkKey(key));
+    return row ? this.#item(row) : undefined;
+  }
+
   /** The current version of an item by id, if it is in one of `scopes`. */
   async get(id: string, scopes: readonly Scope[]): Promise<Item> {
     return this.#itemById(id, scopes);
@@ -316,7 +330,13 @@ export class KnowledgeStore {
       .execute()) as VersionRow[];
     return rows.map((v) => {
       checkVersion(this.#key, cur, v);
-      return { ...provenanceOf(v), op: v.op as VersionOp, ...(v.note ? { note: v.note } : {}) };
+      const meta = contentOf(v).meta;
+      return {
+        ...provenanceOf(v),
+        op: v.op as VersionOp,
+        ...(v.note ? { note: v.note } : {}),
+        ...(meta ? { meta } : {}),
+      };
     });
   }
 
@@ -409,25 +429,99 @@ export class KnowledgeStore {
     return rows.map((r) => r.scope);
   }
 
-  /** Removes an item and all its versions for good (operators only; the tools never offer it). */
+  /**
+   * Removes an item and all its versions for good (operators only; the tools never offer it), and
+   * the files no remaining version refers to.
+   */
   async purge(id: string): Promise<void> {
     await writeTransaction(this.#store, async (db) => {
       const gone = await db.deleteFrom('knowledge_items').where('id', '=', id).executeTakeFirst();
       if (Number(gone.numDeletedRows) === 0) throw notFound(`item ${id}`);
       await db.deleteFrom('knowledge_versions').where('item_id', '=', id).execute();
+      await this.#dropUnreferencedFiles(db);
     });
+  }
+
+  /**
+   * A stored file's bytes by SHA-256. INVARIANT: the bytes are hashed again on every read; bytes
+   * that no longer hash to their address are `integrity_failed`, never served.
+   */
+  async file(sha256: string): Promise<Buffer> {
+    const row = (await this.#store.db
+      .selectFrom('knowledge_files')
+      .select(['data'])
+      .where('sha256', '=', sha256)
+      .executeTakeFirst()) as { data: Uint8Array } | undefined;
+    if (!row) throw notFound(`file ${sha256}`);
+    const data = Buffer.from(row.data);
+    if (createHash('sha256').update(data).digest('hex') !== sha256)
+      throw new GatehouseError('integrity_failed', `the stored file ${sha256} was changed outside Gatehouse`, {
+        hint: 'an operator should restore the store from a backup',
+      });
+    return data;
+  }
+
+  /**
+   * Refuses text that holds a secret with `secret_detected` (for what a kind stores beside an
+   * item's own text: a skill's other files). `where` names it in the error, never the value.
+   */
+  refuseSecretsIn(where: string, text: string): void {
+    const found = this.#secretScan(text);
+    if (found) {
+      throw new GatehouseError('secret_detected', `${where} holds a secret (${found}); nothing was stored`, {
+        hint: 'store the secret in the vault and write a {{vault:VAULT/ITEM.FIELD}} handle in its place',
+      });
+    }
   }
 
   // ---- internals ----
 
   /** INVARIANT: every text that is stored, the item's key (its path) included, is scanned first. */
   #refuseSecrets(c: ItemContent, note: string | undefined, key: string): void {
-    const found = this.#secretScan([key, c.title, c.summary, c.tags.join(' '), c.body, note ?? ''].join('\n'));
+    const found = this.#secretScan(
+      [key, c.title, c.summary, c.tags.join(' '), c.body, c.meta ? canonicalJson(c.meta) : '', note ?? ''].join('\n'),
+    );
     if (found) {
       throw new GatehouseError('secret_detected', `the text holds a secret (${found}); nothing was stored`, {
         hint: 'store the secret in the vault and write a {{vault:VAULT/ITEM.FIELD}} handle in its place',
       });
     }
+  }
+
+  async #putFiles(db: UntypedDb, files: readonly Buffer[] | undefined): Promise<void> {
+    if (!files?.length) return;
+    const at = nowIso();
+    const unique = new Map(files.map((f) => [createHash('sha256').update(f).digest('hex'), f]));
+    for (const [sha256, data] of unique) {
+      await db
+        .insertInto('knowledge_files')
+        .values({ sha256, bytes: data.length, data, created_at: at })
+        .onConflict((oc) => oc.column('sha256').doNothing())
+        .execute();
+    }
+  }
+
+  /**
+   * Deletes the files no version refers to: a version refers to its manifest (meta.digest), and a
+   * manifest to its files (meta.files lists their hashes, so this never parses stored bytes).
+   */
+  async #dropUnreferencedFiles(db: UntypedDb): Promise<void> {
+    const rows = (await db.selectFrom('knowledge_versions').select('meta').where('meta', '!=', '{}').execute()) as {
+      meta: string;
+    }[];
+    const keep = new Set<string>();
+    for (const r of rows) {
+      const m = JSON.parse(r.meta) as { digest?: unknown; files?: unknown };
+      if (typeof m.digest === 'string') keep.add(m.digest);
+      if (Array.isArray(m.files)) for (const f of m.files) if (typeof f === 'string') keep.add(f);
+    }
+    const all = (await db.selectFrom('knowledge_files').select('sha256').execute()) as { sha256: string }[];
+    const drop = all.map((r) => r.sha256).filter((h) => !keep.has(h));
+    for (let i = 0; i < drop.length; i += 500)
+      await db
+        .deleteFrom('knowledge_files')
+        .where('sha256', 'in', drop.slice(i, i + 500))
+        .execute();
   }
 
   /** Runs a change in one write transaction; a concurrent creation of the same key is a conflict. */

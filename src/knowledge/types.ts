@@ -24,12 +24,22 @@ export interface Author {
   trust: 'agent' | 'operator';
 }
 
+/** A JSON value, as kept in an item's `meta`. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [k: string]: JsonValue };
+
+/**
+ * What a kind keeps beside the text (a skill version's manifest digest, a wiki page's sources):
+ * signed with the version like the text. Absent and `{}` are the same.
+ */
+export type ItemMeta = { readonly [k: string]: JsonValue };
+
 /** What an item holds in one version. */
 export interface ItemContent {
   title: string;
   summary: string;
   tags: string[];
   body: string;
+  meta?: ItemMeta;
 }
 
 /** Where a version came from: returned with every read, so text is framed as data, not instructions. */
@@ -57,6 +67,8 @@ export type VersionOp = 'write' | 'delete' | 'restore' | 'revert';
 export interface VersionInfo extends Provenance {
   op: VersionOp;
   note?: string;
+  /** The version's meta (absent when empty). */
+  meta?: ItemMeta;
 }
 
 export interface SearchHit {

@@ -1,13 +1,16 @@
 import { GatehouseError } from '../core/index.js';
+import { canonicalJson } from './signed-rows.js';
 import { MAX_BODY_BYTES, type ItemContent, type KnowledgeKind, type Scope } from './types.js';
 
 const SEGMENT = /^[\p{L}\p{N}._ -]{1,128}$/u;
 const TAG = /^[\p{L}\p{N}_-]{1,64}$/u;
-const SCOPE = /^(?:org|proposal:org|(?:token|user):[\p{L}\p{N}._@-]{1,200}|ns:[a-z0-9][a-z0-9_-]{0,62})$/u;
+const SCOPE = /^(?:org|proposal:org|draft:org|(?:token|user):[\p{L}\p{N}._@-]{1,200}|ns:[a-z0-9][a-z0-9_-]{0,62})$/u;
 export const MAX_KEY_CHARS = 512;
 export const MAX_TAGS = 32;
 const MAX_TITLE_CHARS = 200;
 const MAX_SUMMARY_CHARS = 1000;
+/** A version's meta, as canonical JSON. */
+export const MAX_META_BYTES = 64 * 1024;
 
 const invalid = (message: string, hint: string) => new GatehouseError('invalid_input', message, { hint });
 
@@ -57,5 +60,10 @@ export function checkContent(kind: KnowledgeKind, c: ItemContent): ItemContent {
       },
     );
   }
-  return { title: c.title, summary: c.summary, tags, body: c.body };
+  const meta = c.meta && Object.keys(c.meta).length > 0 ? c.meta : undefined;
+  if (meta && Buffer.byteLength(canonicalJson(meta), 'utf8') > MAX_META_BYTES)
+    throw new GatehouseError('input_too_large', `the ${kind} metadata is over ${MAX_META_BYTES} bytes`, {
+      hint: 'keep fewer sources or shorter fields',
+    });
+  return { title: c.title, summary: c.summary, tags, body: c.body, ...(meta ? { meta } : {}) };
 }

@@ -10,7 +10,7 @@ import {
   type Approver,
   type Principal,
 } from '../gate/index.js';
-import { KnowledgeStore } from '../knowledge/index.js';
+import { KnowledgeStore, SkillStore } from '../knowledge/index.js';
 import { openStore, storeOptionsFromEnv, type Store } from '../store/index.js';
 import { TargetRepository, parseSecretRef, type Target } from '../targets/index.js';
 import type { ToolDefinition, ToolPorts } from '../tools/index.js';
@@ -76,6 +76,8 @@ export class Runtime {
   readonly clients: ClientRegistry;
   /** Memory, skills and wiki: versioned text in scopes (src/knowledge/). */
   readonly knowledge: KnowledgeStore;
+  /** Org skills: drafts and publications over `knowledge`. */
+  readonly skills: SkillStore;
   tools: ToolDefinition[] = [];
   readonly #closers: (() => Promise<void>)[] = [];
   #approver: Approver | undefined;
@@ -105,6 +107,18 @@ export class Runtime {
       store,
       integrityKey,
       secretScan: (t) => (this.redactor.scrub(t) === t ? undefined : 'a vault value or a secret-shaped string'),
+    });
+    // Skill lint flags links to hosts no target names: the hosts this deployment knows.
+    this.skills = new SkillStore(this.knowledge, async () => {
+      const hosts = new Set<string>();
+      for (const t of await this.targets.list()) {
+        try {
+          hosts.add(t.kind === 'http' ? new URL(t.config.baseUrl).hostname.toLowerCase() : t.config.host.toLowerCase());
+        } catch {
+          // A target whose URL does not parse names no host.
+        }
+      }
+      return hosts;
     });
     audit.setScrubber((s) => this.operatorRedactor.scrub(s));
     this.#approver = approver;

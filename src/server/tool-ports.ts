@@ -16,6 +16,7 @@ function grantedVaults(p: Principal): string[] {
 export function toolPorts(rt: Runtime): ToolPorts {
   return {
     knowledge: rt.knowledge,
+    skills: rt.skills,
     targets: {
       get: (name) => rt.targets.get(name),
       openSecret: (target, ref) => rt.openTargetSecret(target, ref),

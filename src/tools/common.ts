@@ -91,9 +91,11 @@ export const APPROVAL_ID_ROLE = {
   irrelevant: 'names an approval a person decided; it is checked against this exact action and never changes it',
 } as const;
 
-/** SHA-256 of a text's UTF-8 bytes, in hex: how a tool binds a long text into its approval digest. */
-export function sha256Hex(text: string): string {
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+/** SHA-256 of a text's UTF-8 bytes (or of bytes), in hex: how a tool binds a long input into its approval digest. */
+export function sha256Hex(text: string | Buffer): string {
+  return typeof text === 'string'
+    ? createHash('sha256').update(text, 'utf8').digest('hex')
+    : createHash('sha256').update(text).digest('hex');
 }
 
 /** Bound inputs as the digest, the person and the audit record see them: text, undefined dropped. */

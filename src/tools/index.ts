@@ -11,6 +11,7 @@ import { execTool } from './exec.js';
 import { fileReadTool, fileWriteTool } from './files.js';
 import { memoryFileTool } from './memory-file.js';
 import { memoryTools } from './memory.js';
+import { orgSkillTools } from './org-skills.js';
 import { sshExecTool } from './ssh-exec.js';
 import {
   sshSessionCloseTool,
@@ -35,6 +36,7 @@ export type {
   GatePort,
   HandlesPort,
   KnowledgePort,
+  SkillsPort,
   SandboxPort,
   ShellUse,
   SshPort,
@@ -65,5 +67,6 @@ export function allTools(): ToolDefinition[] {
     execTool,
     ...memoryTools,
     memoryFileTool,
+    ...orgSkillTools,
   ];
 }

@@ -8,7 +8,7 @@
  * (test/structure/imports.test.ts checks the built module).
  */
 import type { Gate, Principal } from '../gate/index.js';
-import type { KnowledgeStore } from '../knowledge/index.js';
+import type { KnowledgeStore, SkillStore } from '../knowledge/index.js';
 import type { RunSandboxedOptions, SandboxResult } from '../sandbox/index.js';
 import type { SshPool, SshSessionManager } from '../ssh/index.js';
 import type { Target } from '../targets/index.js';
@@ -109,9 +109,35 @@ export type KnowledgePort = Pick<
   | 'move'
 >;
 
+/**
+ * Org skills. INVARIANT (tools/org-skills.ts): `publish` and `deprecate` are called only inside a
+ * gate run whose fixed verdict needs a person's approval bound to the digest and the published
+ * version they take.
+ */
+export type SkillsPort = Pick<
+  SkillStore,
+  | 'check'
+  | 'saveDraft'
+  | 'current'
+  | 'currentOrNone'
+  | 'atVersion'
+  | 'byDigest'
+  | 'files'
+  | 'file'
+  | 'servable'
+  | 'publishedVersion'
+  | 'list'
+  | 'history'
+  | 'diff'
+  | 'publish'
+  | 'deprecate'
+  | 'discardDraft'
+>;
+
 /** Everything a tool may reach besides its gate and its call's scrubbing. */
 export interface ToolPorts {
   knowledge: KnowledgePort;
+  skills: SkillsPort;
   targets: TargetsPort;
   handles: HandlesPort;
   /** The HTTP executor (created on first use). */

@@ -62,6 +62,12 @@ const BASE: Record<string, Record<string, unknown>> = {
   memory_history: { path: 'notes/a.md' },
   memory_revert: { path: 'notes/a.md', version: 1, expected_version: 2 },
   memory: { command: 'view', path: '/memories/token' },
+  org_skill_list: {},
+  org_skill_read: { name: 'deploy-web' },
+  org_skill_upsert: { name: 'deploy-web' },
+  org_skill_publish: { name: 'deploy-web', digest: 'a'.repeat(64) },
+  org_skill_delete: { name: 'deploy-web', reason: 'obsolete' },
+  org_skill_history: { name: 'deploy-web' },
 };
 
 const SAMPLES: Record<string, Record<string, [unknown, unknown]>> = {
@@ -160,6 +166,33 @@ const SAMPLES: Record<string, Record<string, [unknown, unknown]>> = {
     old_path: ['/memories/token/a.md', '/memories/token/b.md'],
     new_path: ['/memories/token/c.md', '/memories/token/d.md'],
   },
+  org_skill_list: { drafts: [false, true] },
+  org_skill_read: {
+    name: ['deploy-web', 'lint-docs'],
+    file: ['SKILL.md', 'references/a.md'],
+    version: [1, 2],
+    digest: ['a'.repeat(64), 'b'.repeat(64)],
+    draft: [false, true],
+  },
+  org_skill_upsert: {
+    name: ['deploy-web', 'lint-docs'],
+    files: [[{ path: 'references/a.md', content: 'a' }], [{ path: 'references/a.md', content: 'b' }]],
+    remove: [['references/a.md'], ['references/b.md']],
+    expected_version: [1, 2],
+    note: ['why', 'because'],
+  },
+  org_skill_publish: {
+    name: ['deploy-web', 'lint-docs'],
+    digest: ['a'.repeat(64), 'b'.repeat(64)],
+    approval_id: ['ap_aaaaaaaaaaaaaaaa', 'ap_bbbbbbbbbbbbbbbb'],
+  },
+  org_skill_delete: {
+    name: ['deploy-web', 'lint-docs'],
+    draft: [false, true],
+    reason: ['obsolete', 'replaced'],
+    approval_id: ['ap_aaaaaaaaaaaaaaaa', 'ap_bbbbbbbbbbbbbbbb'],
+  },
+  org_skill_history: { name: ['deploy-web', 'lint-docs'] },
 };
 
 describe('every tool input is judged, bound or declared irrelevant (derived from the input schemas)', () => {
@@ -191,7 +224,7 @@ describe('every tool input is judged, bound or declared irrelevant (derived from
     });
     const { token } = await rt.tokens.create({
       name: 'roles',
-      grants: ['tool:*', 'target:*', 'vault:*'],
+      grants: ['tool:*', 'target:*', 'vault:*', 'skill:*'],
       approvalMode: 'out-of-band',
     });
     principal = await rt.tokens.authenticate(token);
