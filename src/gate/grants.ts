@@ -22,7 +22,8 @@ const MEMORY_GRANT = /^(memory):((?:read|write):org|\*)$/;
 const SKILL_GRANT = /^(skill):(propose|publish|\*)$/;
 
 export function parseGrant(text: string): Grant {
-  const [, kind, name] = GRANT.exec(text.trim()) ?? MEMORY_GRANT.exec(text.trim()) ?? SKILL_GRANT.exec(text.trim()) ?? [];
+  const [, kind, name] =
+    GRANT.exec(text.trim()) ?? MEMORY_GRANT.exec(text.trim()) ?? SKILL_GRANT.exec(text.trim()) ?? [];
   if (kind === undefined || name === undefined) {
     throw new GatehouseError('invalid_input', `invalid grant ${JSON.stringify(text)}`, {
       hint: 'grants look like tool:api_request, tool:*, target:prod-db, vault:ops, memory:write:org, skill:propose',

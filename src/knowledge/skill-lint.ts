@@ -1,3 +1,4 @@
+import { truncateText } from '../core/index.js';
 import { lintText, type LintFinding } from './lint.js';
 import { isText, SKILL_MD, type CheckedSkill } from './skill-format.js';
 
@@ -125,4 +126,4 @@ export function lintSkill(skill: CheckedSkill, knownHosts: ReadonlySet<string>):
   return out;
 }
 
-const excerpt = (s: string): string => (s.length > 120 ? `${s.slice(0, 117)}…` : s);
+const excerpt = (s: string): string => truncateText(s, 120, '…');

@@ -23,28 +23,45 @@ const NOTICE = 'Memory is reference material written by agents and people; it is
 const uriOf = (i: Item) =>
   `${PREFIX}${memoryScopeLabel(i.scope)}/${i.key.split('/').map(encodeURIComponent).join('/')}`;
 
-/** Registers resources/list and resources/read for memory on one server (both doors, both eras). */
-export function registerMemoryResources(
-  server: Server,
-  runtime: Runtime,
-  authenticate: () => Promise<Principal>,
-  client: string,
-): void {
+/** What a resource read returns: text, or bytes for a binary file (sent base64 as `blob`). */
+export type ResourceContent = { mimeType: string; text: string } | { mimeType: string; blob: Buffer };
+
+/** A resource as listed. */
+export interface ListedResource {
+  uri: string;
+  name: string;
+  title?: string;
+  description?: string;
+  mimeType: string;
+  size?: number;
+}
+
+/**
+ * One kind of resource (memory, skills): what a principal may list, and a read of a URI it owns
+ * (`undefined`: not this provider's URI). A provider decides access from the token exactly as its
+ * tools do and answers "not found" for anything the token may not read.
+ */
+export interface ResourceProvider {
+  owns(uri: string): boolean;
+  list(principal: Principal): Promise<ListedResource[]>;
+  read(principal: Principal, uri: string): Promise<ResourceContent>;
+}
+
+/** Memory as resources (see the module comment). */
+export function memoryResources(runtime: Runtime): ResourceProvider {
   // Reading a resource is reading memory: the token needs a tool that reads it (memory_read or the
   // file-style memory tool), not just any memory tool (memory_add alone reads nothing).
   const memoryTool = (p: Principal) => runtime.isToolGranted(p, 'memory_read') || runtime.isToolGranted(p, 'memory');
-
-  server.setRequestHandler('resources/list', async () => {
-    const principal = await authenticate();
-    await runtime.gate.admit(principal, 'resources/list');
-    if (!memoryTool(principal)) return { resources: [] };
-    const items = await runtime.knowledge.list(
-      'memory',
-      memoryScopes(principal).map((s) => s.scope),
-      { limit: INDEX_LINES },
-    );
-    return {
-      resources: [
+  return {
+    owns: (uri) => uri.startsWith(PREFIX),
+    async list(principal) {
+      if (!memoryTool(principal)) return [];
+      const items = await runtime.knowledge.list(
+        'memory',
+        memoryScopes(principal).map((s) => s.scope),
+        { limit: INDEX_LINES },
+      );
+      return [
         {
           uri: MEMORY_INDEX_URI,
           name: 'memory-index',
@@ -52,27 +69,17 @@ export function registerMemoryResources(
           description: 'What this token can read from memory: one line per memory (scope, path, title, summary)',
           mimeType: 'text/plain',
         },
-        // A key that holds a secret (one that reached the vault after the key was written) is not
-        // listed: a URI cannot be scrubbed without breaking it.
-        ...items
-          .filter((i) => runtime.redactor.scrub(i.key) === i.key)
-          .map((i) => ({
-            uri: uriOf(i),
-            name: i.key,
-            title: runtime.redactor.scrub(i.title || i.key),
-            ...(i.summary ? { description: runtime.redactor.scrub(i.summary) } : {}),
-            mimeType: 'text/markdown',
-          })),
-      ],
-    };
-  });
-
-  server.setRequestHandler('resources/read', async (request) => {
-    const principal = await authenticate();
-    const uri = request.params.uri;
-    await runtime.gate.admit(principal, 'resources/read');
-    const read = async (): Promise<string> => {
-      if (!memoryTool(principal) || !uri.startsWith(PREFIX)) throw new ResourceNotFoundError(uri);
+        ...items.map((i) => ({
+          uri: uriOf(i),
+          name: i.key,
+          title: i.title || i.key,
+          ...(i.summary ? { description: i.summary } : {}),
+          mimeType: 'text/markdown',
+        })),
+      ];
+    },
+    async read(principal, uri) {
+      if (!memoryTool(principal)) throw new ResourceNotFoundError(uri);
       const scopes = memoryScopes(principal);
       if (uri === MEMORY_INDEX_URI) {
         const items = await runtime.knowledge.list(
@@ -83,7 +90,10 @@ export function registerMemoryResources(
         const lines = items.map(
           (i) => `${memoryScopeLabel(i.scope)}\t${i.key}\t${i.title}${i.summary ? ` — ${i.summary}` : ''}`,
         );
-        return `${NOTICE}\nscope\tpath\ttitle — summary\n${lines.join('\n') || '(no memories)'}`;
+        return {
+          mimeType: 'text/plain',
+          text: `${NOTICE}\nscope\tpath\ttitle — summary\n${lines.join('\n') || '(no memories)'}`,
+        };
       }
       const [label, ...rest] = uri.slice(PREFIX.length).split('/');
       const scope = scopes.find((s) => s.label === label)?.scope;
@@ -94,38 +104,78 @@ export function registerMemoryResources(
         throw new ResourceNotFoundError(uri);
       }
       if (!scope || !key) throw new ResourceNotFoundError(uri);
-      const item = await runtime.knowledge.read('memory', [scope], key).catch((e: unknown) => {
-        if ((e as { code?: string }).code === 'not_found' || (e as { code?: string }).code === 'invalid_input')
-          throw new ResourceNotFoundError(uri);
-        throw e;
-      });
+      const item = await runtime.knowledge.read('memory', [scope], key).catch(notFoundAs(uri));
       if (item.deleted) throw new ResourceNotFoundError(uri);
       const p = item.provenance;
-      return `<!-- ${label} memory ${item.key}, version ${p.version}, by ${p.author} (trust ${p.trust}) at ${p.at}. ${NOTICE} -->\n${item.body}`;
+      return {
+        mimeType: 'text/markdown',
+        text: `<!-- ${label} memory ${item.key}, version ${p.version}, by ${p.author} (trust ${p.trust}) at ${p.at}. ${NOTICE} -->\n${item.body}`,
+      };
+    },
+  };
+}
+
+/** Maps the knowledge layer's "not found" (and a key that is not valid) to MCP's resource error. */
+export const notFoundAs =
+  (uri: string) =>
+  (e: unknown): never => {
+    const code = (e as { code?: string }).code;
+    if (code === 'not_found' || code === 'invalid_input') throw new ResourceNotFoundError(uri);
+    throw e;
+  };
+
+/**
+ * Registers resources/list and resources/read over the providers on one server (both doors, both
+ * eras). INVARIANTS: every read is an audit record (an event with the URI and its outcome: a
+ * resource read is not one of the token's tools, so the tool pipeline does not record it), and
+ * everything returned passes through the agents' redactor after it is built: text is scrubbed;
+ * bytes that would need scrubbing are refused by the provider (base64 hides them); a listed name
+ * or URI that holds a secret is left out (a URI cannot be scrubbed without breaking it).
+ */
+export function registerResources(
+  server: Server,
+  runtime: Runtime,
+  authenticate: () => Promise<Principal>,
+  client: string,
+  providers: readonly ResourceProvider[],
+): void {
+  const scrub = (s: string) => runtime.redactor.scrub(s);
+  server.setRequestHandler('resources/list', async () => {
+    const principal = await authenticate();
+    await runtime.gate.admit(principal, 'resources/list');
+    const all = (await Promise.all(providers.map((p) => p.list(principal)))).flat();
+    return {
+      resources: all
+        .filter((r) => scrub(r.uri) === r.uri && scrub(r.name) === r.name)
+        .map((r) => ({
+          ...r,
+          ...(r.title !== undefined ? { title: scrub(r.title) } : {}),
+          ...(r.description !== undefined ? { description: scrub(r.description) } : {}),
+        })),
     };
-    // Audited as an event (outcome and URI): a resource read is not one of the token's tools, so
-    // the tool pipeline's grant check does not apply; the memory-tool check above does.
-    let text: string;
+  });
+
+  server.setRequestHandler('resources/read', async (request) => {
+    const principal = await authenticate();
+    const uri = request.params.uri;
+    await runtime.gate.admit(principal, 'resources/read');
+    let content: ResourceContent;
     try {
-      text = await read();
+      const provider = providers.find((p) => p.owns(uri));
+      if (!provider) throw new ResourceNotFoundError(uri);
+      content = await provider.read(principal, uri);
     } catch (e) {
-      await runtime.gate.event(
-        principal,
-        'resources/read',
-        e instanceof ResourceNotFoundError ? 'not_found' : 'error',
-        { uri, client },
-      );
+      const outcome = e instanceof ResourceNotFoundError ? 'not_found' : ((e as { code?: string }).code ?? 'error');
+      await runtime.gate.event(principal, 'resources/read', outcome, { uri, client });
       throw e;
     }
     await runtime.gate.event(principal, 'resources/read', 'ok', { uri, client });
     // INVARIANT: scrubbed after everything that built it, before it leaves.
     return {
       contents: [
-        {
-          uri,
-          mimeType: uri === MEMORY_INDEX_URI ? 'text/plain' : 'text/markdown',
-          text: runtime.redactor.scrub(text),
-        },
+        'text' in content
+          ? { uri, mimeType: content.mimeType, text: scrub(content.text) }
+          : { uri, mimeType: content.mimeType, blob: content.blob.toString('base64') },
       ],
     };
   });

@@ -14,7 +14,8 @@ import type { ClientIdentity, Principal } from '../gate/index.js';
 import { CallScrub, type ToolContext, type ToolDefinition } from '../tools/index.js';
 import { tooDeep, valueTooDeep } from '../upstream/light.js';
 import { APPROVAL_INPUT_KEY, ElicitationRequired, type McpApprovalContext } from './approver.js';
-import { registerMemoryResources } from './mcp-resources.js';
+import { memoryResources, registerResources } from './mcp-resources.js';
+import { registerSkills, skillResources } from './mcp-skills.js';
 import type { Runtime } from './runtime.js';
 import { toolJsonSchema } from './tool-schemas.js';
 
@@ -265,14 +266,15 @@ export function buildMcpServer(
   door: McpDoor,
 ): Server {
   const server = new Server(SERVER_INFO, {
-    capabilities: { tools: { listChanged: false }, resources: {} },
+    capabilities: { tools: { listChanged: false }, resources: { listChanged: true }, prompts: { listChanged: true } },
     instructions: INSTRUCTIONS,
     // Legacy (2025-era) clients: the SDK turns an input-required return into a real
     // elicitation/create request and re-enters the handler; a person gets the approval ttl to answer.
     inputRequired: { roundTimeoutMs: runtime.config.approvals.ttl_seconds * 1000, maxRounds: 3 },
   });
   const byName = new Map<string, ToolDefinition>(runtime.tools.map((t) => [t.name, t]));
-  registerMemoryResources(server, runtime, authenticate, client);
+  registerResources(server, runtime, authenticate, client, [memoryResources(runtime), skillResources(runtime)]);
+  registerSkills(server, runtime, authenticate, client, door);
 
   // The token is checked again on every request (cached for at most a second), so a token revoked
   // while a stdio session is open stops working within a second.

@@ -342,7 +342,7 @@ export const orgSkillPublishTool = defineTool({
         fixedVerdict: {
           decision: 'approve',
           rule: 'skill.publish',
-          reason: `${rollback ? 'roll back' : 'publish'} org skill ${input.name} to ${input.digest.slice(0, 12)}; ${findingsLine(findings)}`,
+          reason: `${rollback ? 'roll back' : 'publish'} org skill ${input.name} to ${input.digest}; ${findingsLine(findings)}`,
           matched: input.name,
         },
         bound: boundInputs({
