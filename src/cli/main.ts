@@ -54,6 +54,10 @@ const COMMANDS: Record<string, Command> = {
     summary: "agents' memory for operators: list, show, history, revert, rm, restore, purge",
     load: () => import('./commands/memory.js'),
   },
+  skill: {
+    summary: 'org skills for operators: list, show, history, diff, publish, revert, rm, purge, import, export',
+    load: () => import('./commands/skill.js'),
+  },
   guard: {
     summary: 'judge a shell command with the guard: guard check -- COMMAND',
     load: () => import('./commands/guard.js'),

@@ -7,7 +7,7 @@
  *
  * Parts: `bwrap` (bubblewrap), `sshd` (an OpenSSH server the tests start), `postgres` (a reachable
  * server: test/helpers/pg.ts), `private-postgres` (server binaries to run a server of the test's own:
- * test/helpers/private-pg.ts), `claude-code` (the real Claude Code CLI: test/helpers/claude-code.ts), `root` (cgroup limits, sandbox networking and mounts need it).
+ * test/helpers/private-pg.ts), `claude-code` (the real Claude Code CLI: test/helpers/claude-code.ts), `root` (cgroup limits, sandbox networking and mounts need it), `zip` (archives for skill import).
  */
 import { existsSync } from 'node:fs';
 import { claudeCodeMissing } from './claude-code.js';
@@ -15,7 +15,7 @@ import { probePostgres } from './pg.js';
 import { privatePostgresMissing } from './private-pg.js';
 import { sshdAvailability } from './sshd.js';
 
-export type Part = 'bwrap' | 'sshd' | 'postgres' | 'private-postgres' | 'claude-code' | 'root';
+export type Part = 'bwrap' | 'sshd' | 'postgres' | 'private-postgres' | 'claude-code' | 'root' | 'zip';
 
 export const CI = process.env.CI === 'true';
 
@@ -36,6 +36,8 @@ async function missing(part: Part): Promise<string | null> {
       return privatePostgresMissing();
     case 'claude-code':
       return claudeCodeMissing();
+    case 'zip':
+      return existsSync('/usr/bin/zip') || existsSync('/bin/zip') ? null : 'zip is not installed (apt-get install zip)';
     case 'root':
       return process.getuid?.() === 0 ? null : 'the tests need root (cgroup v1 limits, slirp4netns networking)';
   }
