@@ -1,6 +1,6 @@
 import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
-import { GatehouseError } from '../../core/index.js';
+import { cutText, GatehouseError } from '../../core/index.js';
 import {
   checkSkillName,
   isText,
@@ -214,7 +214,7 @@ export const run: CommandRunner = async (args, ctx) => {
           return EXIT.ok;
         }
         const files = v.manifest.files.map(
-          (f) => `  ${f.sha256.slice(0, 16)}  ${String(f.bytes).padStart(7)}  ${visible(f.path)}`,
+          (f) => `  ${cutText(f.sha256, 16)}  ${String(f.bytes).padStart(7)}  ${visible(f.path)}`,
         );
         write(
           ctx.stdout,
