@@ -79,6 +79,7 @@ export class KnowledgeStore {
   readonly #secretScan: SecretScan;
 
   readonly #maxItems: Record<KnowledgeKind, number>;
+  readonly #changed: (() => void)[] = [];
 
   constructor(opts: {
     store: Store;
@@ -91,6 +92,21 @@ export class KnowledgeStore {
     this.#key = opts.integrityKey;
     this.#secretScan = opts.secretScan;
     this.#maxItems = { ...MAX_ITEMS_PER_SCOPE, ...opts.maxItemsPerScope };
+  }
+
+  /** Calls `fn` after every committed change (the server tells connected clients). */
+  onChange(fn: () => void): void {
+    this.#changed.push(fn);
+  }
+
+  #emit(): void {
+    for (const fn of this.#changed) {
+      try {
+        fn();
+      } catch (e) {
+        log.debug('a knowledge change listener failed', { err: e });
+      }
+    }
   }
 
   /** Creates an item, or writes a new version of it (`expectedVersion` required then). */
@@ -440,6 +456,7 @@ export class KnowledgeStore {
       await db.deleteFrom('knowledge_versions').where('item_id', '=', id).execute();
       await this.#dropUnreferencedFiles(db);
     });
+    this.#emit();
   }
 
   /**
@@ -527,7 +544,9 @@ export class KnowledgeStore {
   /** Runs a change in one write transaction; a concurrent creation of the same key is a conflict. */
   async #change<T>(fn: (db: UntypedDb) => Promise<T>): Promise<T> {
     try {
-      return await writeTransaction(this.#store, fn);
+      const out = await writeTransaction(this.#store, fn);
+      this.#emit();
+      return out;
     } catch (e) {
       if (isUniqueViolation(e)) {
         throw new GatehouseError('conflict', 'another change to the same item got there first; nothing was written', {

@@ -7,6 +7,7 @@ import { GatehouseError, httpStatusOf, log, mediaTypeOf, toGatehouseError, trunc
 import type { Principal } from '../gate/index.js';
 import { jsonTextDepth, MAX_JSON_DEPTH, readWhole, tooDeep } from '../upstream/light.js';
 import { InstanceRegistry, newInstanceId } from './instances.js';
+import { PrincipalEventBus } from './change-hub.js';
 import { buildMcpServer } from './mcp.js';
 import { McpSessions, unknownSession } from './mcp-sessions.js';
 import { decodeParams, findRoute, type AnyRoute, type RouteContext } from './route.js';
@@ -177,7 +178,7 @@ function clientAddress(req: IncomingMessage): string {
 /** The Streamable HTTP MCP handler: one server per request, for the principal `handle` authenticated. */
 type McpHandler = ReturnType<typeof createMcpHandler>;
 
-function mcpHandler(runtime: Runtime): McpHandler {
+function mcpHandler(runtime: Runtime, bus: PrincipalEventBus): McpHandler {
   return createMcpHandler(
     (ctx) => {
       const extra = ctx.authInfo?.extra as { principal?: Principal; client?: string } | undefined;
@@ -188,7 +189,8 @@ function mcpHandler(runtime: Runtime): McpHandler {
         era: ctx.era,
       });
     },
-    { maxRequestBodySize: MAX_MCP_BODY_BYTES, onerror: (e) => log.debug('mcp http error', { err: e }) },
+    // The bus delivers each token's change events to its own subscriptions/listen streams only.
+    { maxRequestBodySize: MAX_MCP_BODY_BYTES, bus, onerror: (e) => log.debug('mcp http error', { err: e }) },
   );
 }
 
@@ -221,7 +223,8 @@ export async function startHttpServer(
   runtime: Runtime,
   opts: HttpServerOptions,
 ): Promise<{ server: HttpServer; url: string; close(): Promise<void> }> {
-  const mcp = mcpHandler(runtime);
+  const bus = new PrincipalEventBus(runtime.changes);
+  const mcp = mcpHandler(runtime, bus);
   const routes = opts.routes ?? [];
   const instanceId = newInstanceId();
   const sessions = new McpSessions(runtime, { instanceId });
@@ -329,15 +332,20 @@ export async function startHttpServer(
     }
     if (isInitialize(parsed.parsedBody))
       return sendWebResponse(res, await sessions.open(request, principal, clientAddress(req), parsed.parsedBody));
-    const response = await mcp.fetch(request, {
-      authInfo: {
-        token: 'redacted',
-        clientId: principal.tokenId,
-        scopes: [],
-        extra: { principal, client: clientAddress(req) },
-      },
-      ...parsed,
-    });
+    // A subscriptions/listen stream opened by this request is this token's (checked again before
+    // each event it gets: a revoked token's stream is told nothing more).
+    const current = async () => ((await runtime.tokens.isActive(principal.tokenId)) ? principal : undefined);
+    const response = await bus.run(current, () =>
+      mcp.fetch(request, {
+        authInfo: {
+          token: 'redacted',
+          clientId: principal.tokenId,
+          scopes: [],
+          extra: { principal, client: clientAddress(req) },
+        },
+        ...parsed,
+      }),
+    );
     await sendWebResponse(res, response);
   }
 

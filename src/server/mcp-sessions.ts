@@ -20,6 +20,8 @@ interface Session {
   /** The principal of the latest request (grants and revocation are checked on every request). */
   principal: Principal;
   lastUsed: number;
+  /** Stops the session's change notifications. */
+  unsubscribe(): void;
 }
 
 /** What the door answers for one request: a response, or `forward` to the process that holds the session. */
@@ -69,7 +71,19 @@ export class McpSessions {
     const transport = new WebStandardStreamableHTTPServerTransport({
       sessionIdGenerator: () => `${this.#instanceId}.${randomBytes(24).toString('base64url')}`,
       onsessioninitialized: (id) => {
-        session = { id, transport, tokenId: principal.tokenId, principal, lastUsed: Date.now() };
+        // Changes reach the client on the session's GET stream, for the token's latest principal
+        // (checked again before each delivery).
+        const unsubscribe = this.#runtime.changes.subscribe({
+          principal: async () => {
+            const p = session?.principal;
+            return p && (await this.#runtime.tokens.isActive(p.tokenId)) ? p : undefined;
+          },
+          deliver: ({ prompts, resources }) => {
+            if (prompts) server.sendPromptListChanged().catch(() => undefined);
+            if (resources) server.sendResourceListChanged().catch(() => undefined);
+          },
+        });
+        session = { id, transport, tokenId: principal.tokenId, principal, lastUsed: Date.now(), unsubscribe };
         this.#sessions.set(id, session);
       },
       onsessionclosed: (id) => void this.#drop(id),
@@ -117,6 +131,7 @@ export class McpSessions {
     const s = this.#sessions.get(id);
     if (!s) return;
     this.#sessions.delete(id);
+    s.unsubscribe();
     await s.transport.close().catch((e: unknown) => log.debug('mcp session close failed', { err: e }));
   }
 

@@ -11,6 +11,7 @@ import {
   type Principal,
 } from '../gate/index.js';
 import { KnowledgeStore, SkillStore } from '../knowledge/index.js';
+import { ChangeHub } from './change-hub.js';
 import { openStore, storeOptionsFromEnv, type Store } from '../store/index.js';
 import { TargetRepository, parseSecretRef, type Target } from '../targets/index.js';
 import type { ToolDefinition, ToolPorts } from '../tools/index.js';
@@ -58,6 +59,22 @@ function lazy<T>(make: () => Promise<T>): Lazy<T> {
   return Object.assign(get, { peek: () => p });
 }
 
+/** `GATEHOUSE_CHANGE_POLL_MS`: how often to look for knowledge changes made by other processes (100 ms to 60 s). */
+function changePollMs(v: string | undefined): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 100 || n > 60_000) {
+    throw new GatehouseError(
+      'config_invalid',
+      `GATEHOUSE_CHANGE_POLL_MS must be a whole number of milliseconds from 100 to 60000`,
+      {
+        hint: 'unset it for the default (2000)',
+      },
+    );
+  }
+  return n;
+}
+
 /**
  * Everything one Gatehouse process holds: store, keyring, vault, redactor, tokens, audit log,
  * targets, the gate, and the executors (created on first use, so `gatehouse mcp` starts without
@@ -78,6 +95,8 @@ export class Runtime {
   readonly knowledge: KnowledgeStore;
   /** Org skills: drafts and publications over `knowledge`. */
   readonly skills: SkillStore;
+  /** Tells connected MCP clients when prompts or resources they may read changed. */
+  readonly changes: ChangeHub;
   tools: ToolDefinition[] = [];
   readonly #closers: (() => Promise<void>)[] = [];
   #approver: Approver | undefined;
@@ -120,6 +139,12 @@ export class Runtime {
       }
       return hosts;
     });
+    this.changes = new ChangeHub({
+      store,
+      granted: (p, tool) => this.isToolGranted(p, tool),
+      pollMs: changePollMs(env.GATEHOUSE_CHANGE_POLL_MS),
+    });
+    this.knowledge.onChange(() => this.changes.nudge());
     audit.setScrubber((s) => this.operatorRedactor.scrub(s));
     this.#approver = approver;
     this.gate = new Gate({
@@ -361,6 +386,7 @@ export class Runtime {
   }
 
   async close(): Promise<void> {
+    await this.changes.close();
     await this.clients.settled();
     for (const fn of this.#closers.reverse()) await fn().catch((e) => log.warn('close failed', { err: e }));
     await this.audit.close();

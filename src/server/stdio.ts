@@ -16,7 +16,19 @@ export async function serveMcpStdio(runtime: Runtime, token: string): Promise<{ 
   const handle = serveStdio(
     (ctx) => {
       const server = buildMcpServer(runtime, authenticate, 'stdio', { transport: 'stdio', era: ctx.era });
-      server.onclose = () => done();
+      // On both eras the SDK turns these into what the client asked for (2025: plain
+      // notifications; 2026-07-28: events on its subscriptions/listen).
+      const unsubscribe = runtime.changes.subscribe({
+        principal: authenticate,
+        deliver: ({ prompts, resources }) => {
+          if (prompts) server.sendPromptListChanged().catch(() => undefined);
+          if (resources) server.sendResourceListChanged().catch(() => undefined);
+        },
+      });
+      server.onclose = () => {
+        unsubscribe();
+        done();
+      };
       return server;
     },
     { onerror: (e) => log.debug('stdio transport error', { err: e }) },

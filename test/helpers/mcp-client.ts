@@ -5,9 +5,13 @@ import { CLI } from './cli.js';
 export type Era = 'legacy' | 'modern';
 export const ERAS: Era[] = ['legacy', 'modern'];
 
-function options(era: Era, capabilities: Record<string, unknown> = {}) {
+/** Other client options a test sets (list-changed handlers). */
+export type ClientExtras = Pick<NonNullable<ConstructorParameters<typeof Client>[1]>, 'listChanged'>;
+
+function options(era: Era, capabilities: Record<string, unknown> = {}, extras: ClientExtras = {}) {
   return {
     capabilities,
+    ...extras,
     ...(era === 'modern' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {}),
   };
 }
@@ -17,6 +21,7 @@ export async function stdioClient(
   env: NodeJS.ProcessEnv,
   era: Era,
   capabilities?: Record<string, unknown>,
+  extras?: ClientExtras,
 ): Promise<{ client: Client; stderr: () => string; close(): Promise<void> }> {
   const transport = new StdioClientTransport({
     command: process.execPath,
@@ -26,7 +31,7 @@ export async function stdioClient(
   });
   let err = '';
   transport.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  const client = new Client({ name: 'gatehouse-test', version: '1.0.0' }, options(era, capabilities));
+  const client = new Client({ name: 'gatehouse-test', version: '1.0.0' }, options(era, capabilities, extras));
   await client.connect(transport);
   return { client, stderr: () => err, close: () => client.close() };
 }
@@ -37,11 +42,12 @@ export async function httpClient(
   token: string,
   era: Era,
   capabilities?: Record<string, unknown>,
+  extras?: ClientExtras,
 ): Promise<{ client: Client; close(): Promise<void> }> {
   const transport = new StreamableHTTPClientTransport(new URL('/mcp', baseUrl), {
     requestInit: { headers: { authorization: `Bearer ${token}` } },
   });
-  const client = new Client({ name: 'gatehouse-test', version: '1.0.0' }, options(era, capabilities));
+  const client = new Client({ name: 'gatehouse-test', version: '1.0.0' }, options(era, capabilities, extras));
   await client.connect(transport);
   return { client, close: () => client.close() };
 }
