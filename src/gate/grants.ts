@@ -1,6 +1,6 @@
 import { GatehouseError } from '../core/index.js';
 
-export type GrantKind = 'tool' | 'target' | 'vault' | 'memory' | 'skill';
+export type GrantKind = 'tool' | 'target' | 'vault' | 'memory' | 'skill' | 'wiki';
 export interface Grant {
   kind: GrantKind;
   /** A name, or `*` for every name of that kind. */
@@ -20,13 +20,41 @@ const MEMORY_GRANT = /^(memory):((?:read|write):org|\*)$/;
  * `skill:*` both. Reading published skills needs only the read tools.
  */
 const SKILL_GRANT = /^(skill):(propose|publish|\*)$/;
+/**
+ * Wiki grants, per namespace: `wiki:NS:read`, `wiki:NS:write` (implies read), `wiki:NS:publish`
+ * (make pages active or archive them; implies read), with `*` for every namespace or every right
+ * (`wiki:*:read`, `wiki:ops:*`, `wiki:*:*`). Without one, a token reads no namespace.
+ */
+const WIKI_GRANT = /^(wiki):((?:[a-z0-9][a-z0-9_-]{0,62}|\*):(?:read|write|publish|\*))$/;
+
+export type WikiRight = 'read' | 'write' | 'publish';
+
+/** Whether the grants give `right` on wiki namespace `ns` (write and publish imply read). */
+export function wikiAllows(grants: readonly Grant[], ns: string, right: WikiRight): boolean {
+  const rights = right === 'read' ? ['read', 'write', 'publish', '*'] : [right, '*'];
+  return grants.some((g) => {
+    if (g.kind !== 'wiki') return false;
+    const [gns, gr] = g.name.split(':');
+    return (gns === ns || gns === '*') && rights.includes(gr ?? '');
+  });
+}
+
+/** The namespaces named in wiki grants (`*` when any grant covers every namespace). */
+export function wikiNamespaces(grants: readonly Grant[]): string[] | '*' {
+  const names = grants.filter((g) => g.kind === 'wiki').map((g) => g.name.split(':')[0]!);
+  return names.includes('*') ? '*' : [...new Set(names)];
+}
 
 export function parseGrant(text: string): Grant {
   const [, kind, name] =
-    GRANT.exec(text.trim()) ?? MEMORY_GRANT.exec(text.trim()) ?? SKILL_GRANT.exec(text.trim()) ?? [];
+    GRANT.exec(text.trim()) ??
+    MEMORY_GRANT.exec(text.trim()) ??
+    SKILL_GRANT.exec(text.trim()) ??
+    WIKI_GRANT.exec(text.trim()) ??
+    [];
   if (kind === undefined || name === undefined) {
     throw new GatehouseError('invalid_input', `invalid grant ${JSON.stringify(text)}`, {
-      hint: 'grants look like tool:api_request, tool:*, target:prod-db, vault:ops, memory:write:org, skill:propose',
+      hint: 'grants look like tool:api_request, tool:*, target:prod-db, vault:ops, memory:write:org, skill:propose, wiki:ops:write',
     });
   }
   return { kind: kind as GrantKind, name };

@@ -21,7 +21,17 @@ export {
   type Principal,
   type CreateTokenOptions,
 } from './tokens.js';
-export { parseGrant, formatGrant, isGranted, grantedNames, type Grant, type GrantKind } from './grants.js';
+export {
+  parseGrant,
+  formatGrant,
+  isGranted,
+  grantedNames,
+  wikiAllows,
+  wikiNamespaces,
+  type Grant,
+  type GrantKind,
+  type WikiRight,
+} from './grants.js';
 export { parseDuration } from './duration.js';
 export { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 export { ClientRegistry, describeClient, type ClientIdentity, type SeenClient } from './clients.js';

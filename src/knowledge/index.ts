@@ -36,3 +36,18 @@ export {
 export { lintSkill, type SkillFinding } from './skill-lint.js';
 export { DRAFT_SKILLS, PUBLISHED_SKILLS, SkillStore, type SkillVersion, type SkillWhere } from './skills.js';
 export { diffLines, unifiedDiff } from './line-diff.js';
+export {
+  checkNamespace,
+  checkSlug,
+  nsScope,
+  namespaceOf,
+  pageOf,
+  parseLinks,
+  WIKI_STATUSES,
+  WikiStore,
+  type PageFields,
+  type WikiPage,
+  type WikiSource,
+  type WikiStatus,
+} from './wiki.js';
+export { lintNamespace, lintPage, type PageLintContext, type WikiFinding } from './wiki-lint.js';

@@ -335,6 +335,66 @@ export class KnowledgeStore {
     });
   }
 
+  /**
+   * The current, undeleted items of a kind in these scopes whose current version links to
+   * `toKey`. INVARIANT: only items in the caller's scopes are returned (an unreadable scope's
+   * links, or their number, never show).
+   */
+  async backlinks(kind: KnowledgeKind, scopes: readonly Scope[], toKey: string): Promise<Item[]> {
+    if (scopes.length === 0) return [];
+    const rows = (await this.#store.db
+      .selectFrom('knowledge_items as i')
+      .innerJoin('knowledge_links as l', 'l.item_id', 'i.id')
+      .selectAll('i')
+      .where('l.to_key', '=', toKey)
+      .where('i.kind', '=', kind)
+      .where('i.deleted', '=', 0)
+      .where('i.scope', 'in', [...scopes])
+      .orderBy('i.scope')
+      .orderBy('i.key')
+      .limit(MAX_LIST)
+      .execute()) as ItemRow[];
+    const versions = await this.#newestVersions(rows.map((r) => r.id));
+    return rows.flatMap((r) => {
+      try {
+        return [checkedItem(this.#key, r, versions.get(r.id))];
+      } catch (e) {
+        log.error('a knowledge item failed its integrity check and was left out of backlinks', { item: r.id, err: e });
+        return [];
+      }
+    });
+  }
+
+  /**
+   * Every current, undeleted item of a kind in one scope, in pages (for whole-scope work such as
+   * a namespace's lint), each checked against its signed version.
+   */
+  async *all(kind: KnowledgeKind, scope: Scope): AsyncGenerator<Item> {
+    let after = 0;
+    for (;;) {
+      const rows = (await this.#store.db
+        .selectFrom('knowledge_items')
+        .selectAll()
+        .where('kind', '=', kind)
+        .where('scope', '=', scope)
+        .where('deleted', '=', 0)
+        .where('n', '>', after)
+        .orderBy('n')
+        .limit(MAX_LIST)
+        .execute()) as ItemRow[];
+      if (rows.length === 0) return;
+      const versions = await this.#newestVersions(rows.map((r) => r.id));
+      for (const r of rows) {
+        try {
+          yield checkedItem(this.#key, r, versions.get(r.id));
+        } catch (e) {
+          log.error('a knowledge item failed its integrity check and was skipped', { item: r.id, err: e });
+        }
+      }
+      after = Number(rows.at(-1)!.n);
+    }
+  }
+
   /** Every version of an item, oldest first. */
   async history(id: string, scopes: readonly Scope[]): Promise<VersionInfo[]> {
     const cur = await this.#row(id, scopes);
@@ -454,6 +514,7 @@ export class KnowledgeStore {
       const gone = await db.deleteFrom('knowledge_items').where('id', '=', id).executeTakeFirst();
       if (Number(gone.numDeletedRows) === 0) throw notFound(`item ${id}`);
       await db.deleteFrom('knowledge_versions').where('item_id', '=', id).execute();
+      await db.deleteFrom('knowledge_links').where('item_id', '=', id).execute();
       await this.#dropUnreferencedFiles(db);
     });
     this.#emit();
@@ -606,6 +667,7 @@ export class KnowledgeStore {
       })
       .execute();
     await this.#insertVersion(db, { id, kind, scope, key }, 1, 'write', c, opts, at);
+    await this.#syncLinks(db, id, c);
     return id;
   }
 
@@ -637,6 +699,23 @@ export class KnowledgeStore {
       throw this.#stale(`${cur.kind} ${cur.key}`, expected, now?.version ?? cur.version);
     }
     await this.#insertVersion(db, cur, next, op, c, opts, at);
+    await this.#syncLinks(db, cur.id, c);
+  }
+
+  /**
+   * The item's links, as its current version names them (`meta.links`: target keys such as a
+   * wiki page's `ns:slug`), replaced in the transaction that writes the version.
+   */
+  async #syncLinks(db: UntypedDb, id: string, c: ItemContent): Promise<void> {
+    const links = (c.meta as { links?: unknown } | undefined)?.links;
+    await db.deleteFrom('knowledge_links').where('item_id', '=', id).execute();
+    if (!Array.isArray(links)) return;
+    const keys = [...new Set(links.filter((l): l is string => typeof l === 'string' && l.length <= 300))];
+    if (keys.length)
+      await db
+        .insertInto('knowledge_links')
+        .values(keys.map((to_key) => ({ item_id: id, to_key })))
+        .execute();
   }
 
   async #insertVersion(

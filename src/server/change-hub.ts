@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ServerEvent, ServerEventBus } from '@modelcontextprotocol/server';
 import { sql } from 'kysely';
 import { log } from '../core/index.js';
-import type { Principal } from '../gate/index.js';
+import { wikiAllows, type Principal } from '../gate/index.js';
 import { PUBLISHED_SKILLS } from '../knowledge/index.js';
 import type { Store } from '../store/index.js';
 import { memoryScopes } from '../tools/index.js';
@@ -10,7 +10,8 @@ import { memoryScopes } from '../tools/index.js';
 /**
  * Tells connected MCP clients when what they may read changed: `notifications/prompts/list_changed`
  * and `notifications/resources/list_changed` when an org skill is published or deprecated, and the
- * latter when memory in one of the token's scopes changes (issue 15).
+ * latter when memory in one of the token's scopes, or a page in a wiki namespace it reads, changes
+ * (issue 15).
  *
  * Changes are found by comparing a small summary of the knowledge table per (kind, scope) (item
  * count and the sum of versions: every change raises it, a purge lowers the count), polled while
@@ -135,6 +136,13 @@ export class ChangeHub {
         kind === 'memory' &&
         (this.#opts.granted(p, 'memory_read') || this.#opts.granted(p, 'memory')) &&
         memoryScopes(p).some((s) => s.scope === scope)
+      )
+        resources = true;
+      if (
+        kind === 'wiki' &&
+        scope.startsWith('ns:') &&
+        this.#opts.granted(p, 'wiki_read_page') &&
+        wikiAllows(p.grants, scope.slice(3), 'read')
       )
         resources = true;
     }

@@ -76,6 +76,16 @@ const configSchema = z
       })
       .strict()
       .default({ max_channels: 8, idle_close_seconds: 300, session_idle_seconds: 900, session_open: 'approve' }),
+    wiki: z
+      .object({
+        /**
+         * Namespaces where a page becomes (or stays, when changed) `active` only with a person's
+         * approval, whoever writes it.
+         */
+        protected: z.array(z.string().regex(/^[a-z0-9][a-z0-9_-]{0,62}$/)).default([]),
+      })
+      .strict()
+      .default({ protected: [] }),
     sandbox: z
       .object({
         profile: z.string().default('default'),

@@ -14,7 +14,7 @@ import type { ClientIdentity, Principal } from '../gate/index.js';
 import { CallScrub, type ToolContext, type ToolDefinition } from '../tools/index.js';
 import { tooDeep, valueTooDeep } from '../upstream/light.js';
 import { APPROVAL_INPUT_KEY, ElicitationRequired, type McpApprovalContext } from './approver.js';
-import { memoryResources, registerResources } from './mcp-resources.js';
+import { memoryResources, registerResources, wikiResources } from './mcp-resources.js';
 import { registerSkills, skillResources } from './mcp-skills.js';
 import type { Runtime } from './runtime.js';
 import { toolJsonSchema } from './tool-schemas.js';
@@ -273,7 +273,11 @@ export function buildMcpServer(
     inputRequired: { roundTimeoutMs: runtime.config.approvals.ttl_seconds * 1000, maxRounds: 3 },
   });
   const byName = new Map<string, ToolDefinition>(runtime.tools.map((t) => [t.name, t]));
-  registerResources(server, runtime, authenticate, client, [memoryResources(runtime), skillResources(runtime)]);
+  registerResources(server, runtime, authenticate, client, [
+    memoryResources(runtime),
+    skillResources(runtime),
+    wikiResources(runtime),
+  ]);
   registerSkills(server, runtime, authenticate, client, door);
 
   // The token is checked again on every request (cached for at most a second), so a token revoked

@@ -10,7 +10,7 @@ import {
   type Approver,
   type Principal,
 } from '../gate/index.js';
-import { KnowledgeStore, SkillStore } from '../knowledge/index.js';
+import { KnowledgeStore, SkillStore, WikiStore } from '../knowledge/index.js';
 import { ChangeHub } from './change-hub.js';
 import { openStore, storeOptionsFromEnv, type Store } from '../store/index.js';
 import { TargetRepository, parseSecretRef, type Target } from '../targets/index.js';
@@ -95,6 +95,8 @@ export class Runtime {
   readonly knowledge: KnowledgeStore;
   /** Org skills: drafts and publications over `knowledge`. */
   readonly skills: SkillStore;
+  /** Wiki pages in namespaces over `knowledge`. */
+  readonly wiki: WikiStore;
   /** Tells connected MCP clients when prompts or resources they may read changed. */
   readonly changes: ChangeHub;
   tools: ToolDefinition[] = [];
@@ -128,17 +130,8 @@ export class Runtime {
       secretScan: (t) => (this.redactor.scrub(t) === t ? undefined : 'a vault value or a secret-shaped string'),
     });
     // Skill lint flags links to hosts no target names: the hosts this deployment knows.
-    this.skills = new SkillStore(this.knowledge, async () => {
-      const hosts = new Set<string>();
-      for (const t of await this.targets.list()) {
-        try {
-          hosts.add(t.kind === 'http' ? new URL(t.config.baseUrl).hostname.toLowerCase() : t.config.host.toLowerCase());
-        } catch {
-          // A target whose URL does not parse names no host.
-        }
-      }
-      return hosts;
-    });
+    this.skills = new SkillStore(this.knowledge, () => this.knownHosts());
+    this.wiki = new WikiStore(this.knowledge);
     this.changes = new ChangeHub({
       store,
       granted: (p, tool) => this.isToolGranted(p, tool),
@@ -326,6 +319,19 @@ export class Runtime {
 
   onClose(fn: () => Promise<void>): void {
     this.#closers.push(fn);
+  }
+
+  /** The hosts this deployment's targets name (lint flags links and images elsewhere). */
+  async knownHosts(): Promise<ReadonlySet<string>> {
+    const hosts = new Set<string>();
+    for (const t of await this.targets.list()) {
+      try {
+        hosts.add(t.kind === 'http' ? new URL(t.config.baseUrl).hostname.toLowerCase() : t.config.host.toLowerCase());
+      } catch {
+        // A target whose URL does not parse names no host.
+      }
+    }
+    return hosts;
   }
 
   isToolGranted(p: Principal, tool: string): boolean {

@@ -17,6 +17,12 @@ export function toolPorts(rt: Runtime): ToolPorts {
   return {
     knowledge: rt.knowledge,
     skills: rt.skills,
+    wiki: {
+      pages: rt.wiki,
+      protectedNamespaces: rt.config.wiki.protected,
+      knownHosts: () => rt.knownHosts(),
+      secretIn: (t) => (rt.redactor.scrub(t) === t ? undefined : 'a vault value or a secret-shaped string'),
+    },
     targets: {
       get: (name) => rt.targets.get(name),
       openSecret: (target, ref) => rt.openTargetSecret(target, ref),

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { truncateText } from '../core/index.js';
+import { GatehouseError, truncateText } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
 import type { CallScrub } from './call-scrub.js';
 import type { FillDestination, HandlesPort, ShellUse } from './ports.js';
+import type { ToolContext } from './types.js';
 
 /**
  * `approval_id`: the one approval-related argument an agent may send: the id of an out-of-band
@@ -110,4 +111,39 @@ export function boundInputs(
 /** One-line, secret-free summary of a command for audit and approval prompts. */
 export function clip(text: string, max = 500): string {
   return truncateText(text, max + 1);
+}
+
+/**
+ * Runs what a tool must read before its gate run (what an approval shows and binds depends on
+ * it). When that fails nothing can be approved, but the call is still an attempt in the audit log
+ * like every call: it goes through the gate with its inputs bound and a verdict that says why,
+ * and fails there with the error the caller gets (nothing runs).
+ */
+export async function preflight<T>(
+  ctx: ToolContext,
+  tool: string,
+  inputs: Record<string, string | number | boolean | undefined>,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    const err = e instanceof GatehouseError ? e : new GatehouseError('internal', 'preparing the action failed');
+    return ctx.gate.run(
+      ctx.principal,
+      {
+        tool,
+        fixedVerdict: {
+          decision: 'allow',
+          rule: `${tool}.refused`,
+          reason: `nothing to approve: ${err.code}`,
+          matched: '',
+        },
+        bound: boundInputs(inputs),
+        summary: `${tool} refused: ${err.code}`,
+        client: ctx.client,
+      },
+      () => Promise.reject(e),
+    );
+  }
 }

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { grantedNames, isGranted } from '../gate/index.js';
 import { memoryScopeLabel, memoryScopes } from './memory-scopes.js';
 import { defineTool } from './types.js';
+import { readableNamespaces } from './wiki.js';
 
 const output = z.object({
   token: z.object({ name: z.string(), policy: z.string().nullable() }),
@@ -17,6 +18,14 @@ const output = z.object({
     .describe(
       'memories this token can read (newest first, at most 50; read them with memory_read), when it has a memory tool',
     ),
+  skills: z
+    .array(z.object({ name: z.string(), description: z.string() }))
+    .nullable()
+    .describe('published org skills (read one with org_skill_read), when the token has org_skill_read'),
+  wiki: z
+    .array(z.string())
+    .nullable()
+    .describe('wiki namespaces this token reads (list pages with wiki_list_pages), when it has a wiki tool'),
   client: z
     .object({ name: z.string(), version: z.string(), protocol: z.string(), transport: z.string() })
     .nullable()
@@ -28,7 +37,7 @@ export const discoverTool = defineTool({
   title: 'Discover what this token may use',
   description:
     'Lists what your Gatehouse token may use: the tools you are granted, the targets (HTTP APIs, SSH servers) with their kind and description, ' +
-    'the vaults whose credential handles you may reference, your open interactive sessions, and the memories you can read (paths and titles). Call this first to learn which target names to pass to other tools. ' +
+    'the vaults whose credential handles you may reference, your open interactive sessions, the memories you can read (paths and titles), the team’s skills and your wiki namespaces. Call this first to learn which target names to pass to other tools. ' +
     'It never returns a secret value.',
   inputSchema: z.object({}).strict(),
   inputRoles: {},
@@ -60,6 +69,13 @@ export const discoverTool = defineTool({
         vaults,
         sessions: await ports.ssh.listSessions(principal),
         client: ctx.clientIdentity ?? null,
+        // Names and one-line descriptions only: content is read with its own tools.
+        skills: tools.some((t) => t.name === 'org_skill_read')
+          ? (await ports.skills.list('published')).map((i) => ({ name: i.key, description: i.summary }))
+          : null,
+        wiki: tools.some((t) => t.name.startsWith('wiki_'))
+          ? await readableNamespaces(principal, ports.wiki.pages)
+          : null,
         memory: memories
           ? {
               items: memories.map((m) => ({

@@ -12,6 +12,7 @@ import { fileReadTool, fileWriteTool } from './files.js';
 import { memoryFileTool } from './memory-file.js';
 import { memoryTools } from './memory.js';
 import { orgSkillTools } from './org-skills.js';
+import { wikiTools } from './wiki.js';
 import { sshExecTool } from './ssh-exec.js';
 import {
   sshSessionCloseTool,
@@ -37,6 +38,7 @@ export type {
   HandlesPort,
   KnowledgePort,
   SkillsPort,
+  WikiPort,
   SandboxPort,
   ShellUse,
   SshPort,
@@ -49,6 +51,7 @@ export { dropForgedHeaders, httpTarget, FORGED_APPROVAL_HEADER, type HttpTargetU
 export { runSshExec, sshExecInput, sshExecOutput, type RunContext } from './ssh-exec.js';
 export { LOCAL_TARGET } from './exec.js';
 export { memoryScopeLabel, memoryScopes, type MemoryScopeLabel } from './memory-scopes.js';
+export { readableNamespaces } from './wiki.js';
 
 /** Every tool Gatehouse serves, in listing order (tools/list order is deterministic). */
 export function allTools(): ToolDefinition[] {
@@ -68,5 +71,6 @@ export function allTools(): ToolDefinition[] {
     ...memoryTools,
     memoryFileTool,
     ...orgSkillTools,
+    ...wikiTools,
   ];
 }

@@ -11,7 +11,7 @@ import {
   type SkillFinding,
   type SkillVersion,
 } from '../knowledge/index.js';
-import { APPROVAL_ID_ROLE, approvalIdField, boundInputs, clip, sha256Hex } from './common.js';
+import { APPROVAL_ID_ROLE, approvalIdField, boundInputs, clip, preflight, sha256Hex } from './common.js';
 import { defineTool, type ToolContext } from './types.js';
 
 /**
@@ -312,7 +312,7 @@ export const orgSkillPublishTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: false },
   async handler(input, ctx) {
     // What the approval shows and binds is read first; a refusal here is audited as an event.
-    const prep = await prepared(ctx, 'org_skill_publish', { name: input.name, digest: input.digest }, async () => {
+    const prep = await preflight(ctx, 'org_skill_publish', { name: input.name, digest: input.digest }, async () => {
       need(canPublish(ctx.principal), 'skill:publish', 'publish org skills');
       const src = await ctx.ports.skills.byDigest(input.name, input.digest);
       const { findings } = await ctx.ports.skills.check(input.name, await ctx.ports.skills.files(src));
@@ -371,41 +371,6 @@ export const orgSkillPublishTool = defineTool({
   },
 });
 
-/**
- * Runs what a publish or deprecation reads before its gate run (what the approval shows and binds
- * depends on it). When that fails, nothing can be approved, but the call is still an attempt in
- * the audit log like every call: it goes through the gate with its inputs bound and a verdict that
- * says why, and fails there with the error the caller gets (nothing runs).
- */
-async function prepared<T>(
-  ctx: ToolContext,
-  tool: string,
-  inputs: Record<string, string | number | boolean | undefined>,
-  fn: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    const err = e instanceof GatehouseError ? e : new GatehouseError('internal', 'preparing the approval failed');
-    return ctx.gate.run(
-      ctx.principal,
-      {
-        tool,
-        fixedVerdict: {
-          decision: 'allow',
-          rule: `${tool}.refused`,
-          reason: `nothing to approve: ${err.code}`,
-          matched: '',
-        },
-        bound: boundInputs(inputs),
-        summary: `${tool} ${String(inputs.name ?? '')} refused: ${err.code}`,
-        client: ctx.client,
-      },
-      () => Promise.reject(e),
-    );
-  }
-}
-
 export const orgSkillDeleteTool = defineTool({
   name: 'org_skill_delete',
   title: 'Deprecate an org skill or discard its draft',
@@ -441,7 +406,7 @@ export const orgSkillDeleteTool = defineTool({
         },
       );
     }
-    const cur = await prepared(ctx, 'org_skill_delete', { name: input.name, reason: input.reason }, async () => {
+    const cur = await preflight(ctx, 'org_skill_delete', { name: input.name, reason: input.reason }, async () => {
       need(canPublish(ctx.principal), 'skill:publish', 'deprecate org skills');
       return ctx.ports.skills.current(input.name, 'published');
     });

@@ -8,7 +8,7 @@
  * (test/structure/imports.test.ts checks the built module).
  */
 import type { Gate, Principal } from '../gate/index.js';
-import type { KnowledgeStore, SkillStore } from '../knowledge/index.js';
+import type { KnowledgeStore, SkillStore, WikiStore } from '../knowledge/index.js';
 import type { RunSandboxedOptions, SandboxResult } from '../sandbox/index.js';
 import type { SshPool, SshSessionManager } from '../ssh/index.js';
 import type { Target } from '../targets/index.js';
@@ -134,10 +134,36 @@ export type SkillsPort = Pick<
   | 'discardDraft'
 >;
 
+/** The wiki, and what its tools need to decide and lint. */
+export interface WikiPort {
+  pages: Pick<
+    WikiStore,
+    | 'read'
+    | 'lookup'
+    | 'write'
+    | 'rename'
+    | 'delete'
+    | 'revert'
+    | 'version'
+    | 'history'
+    | 'list'
+    | 'search'
+    | 'backlinks'
+    | 'all'
+    | 'namespaces'
+  >;
+  /** Namespaces where a page is active only with a person's approval (configuration). */
+  protectedNamespaces: readonly string[];
+  knownHosts(): Promise<ReadonlySet<string>>;
+  /** What in a text is a secret now (a name, never the value), or undefined. */
+  secretIn(text: string): string | undefined;
+}
+
 /** Everything a tool may reach besides its gate and its call's scrubbing. */
 export interface ToolPorts {
   knowledge: KnowledgePort;
   skills: SkillsPort;
+  wiki: WikiPort;
   targets: TargetsPort;
   handles: HandlesPort;
   /** The HTTP executor (created on first use). */

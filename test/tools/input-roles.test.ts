@@ -68,6 +68,17 @@ const BASE: Record<string, Record<string, unknown>> = {
   org_skill_publish: { name: 'deploy-web', digest: 'a'.repeat(64) },
   org_skill_delete: { name: 'deploy-web', reason: 'obsolete' },
   org_skill_history: { name: 'deploy-web' },
+  wiki_list_pages: {},
+  wiki_read_page: { namespace: 'ops', slug: 'deploy' },
+  wiki_upsert_page: { namespace: 'ops', slug: 'deploy', title: 'Deploy', body: 'make ship' },
+  wiki_rename_page: { namespace: 'ops', slug: 'deploy', new_slug: 'deploying' },
+  wiki_delete_page: { namespace: 'ops', slug: 'deploy', reason: 'obsolete' },
+  wiki_search: { query: 'deploy' },
+  wiki_history: { namespace: 'ops', slug: 'deploy' },
+  wiki_revert: { namespace: 'ops', slug: 'deploy', version: 1, expected_version: 2 },
+  wiki_backlinks: { namespace: 'ops', slug: 'deploy' },
+  wiki_lint_page: { namespace: 'ops', slug: 'deploy' },
+  wiki_lint: { namespace: 'ops' },
 };
 
 const SAMPLES: Record<string, Record<string, [unknown, unknown]>> = {
@@ -193,6 +204,50 @@ const SAMPLES: Record<string, Record<string, [unknown, unknown]>> = {
     approval_id: ['ap_aaaaaaaaaaaaaaaa', 'ap_bbbbbbbbbbbbbbbb'],
   },
   org_skill_history: { name: ['deploy-web', 'lint-docs'] },
+  wiki_list_pages: { namespace: ['ops', 'dev'], prefix: ['runbooks/', 'guides/'], status: ['draft', 'active'] },
+  wiki_read_page: { namespace: ['ops', 'dev'], slug: ['deploy', 'rollback'], version: [1, 2] },
+  wiki_upsert_page: {
+    namespace: ['ops', 'dev'],
+    slug: ['deploy', 'rollback'],
+    title: ['Deploy', 'Deploying'],
+    body: ['make ship', 'make ship-it'],
+    summary: ['one', 'two'],
+    tags: [['a'], ['b']],
+    status: ['draft', 'stale'],
+    owner: ['ops-team', 'web-team'],
+    review_by: ['2027-01-01', '2027-02-01'],
+    sources: [
+      [{ type: 'url', url: 'https://a.example/x', retrieved_at: '2026-12-01' }],
+      [{ type: 'url', url: 'https://a.example/y', retrieved_at: '2026-12-01' }],
+    ],
+    expected_version: [1, 2],
+    note: ['why', 'because'],
+    approval_id: ['ap_aaaaaaaaaaaaaaaa', 'ap_bbbbbbbbbbbbbbbb'],
+  },
+  wiki_rename_page: {
+    namespace: ['ops', 'dev'],
+    slug: ['deploy', 'rollback'],
+    new_slug: ['deploying', 'shipping'],
+    expected_version: [1, 2],
+  },
+  wiki_delete_page: {
+    namespace: ['ops', 'dev'],
+    slug: ['deploy', 'rollback'],
+    reason: ['obsolete', 'replaced'],
+    expected_version: [1, 2],
+  },
+  wiki_search: { query: ['deploy', 'rollback'], namespace: ['ops', 'dev'], limit: [5, 10] },
+  wiki_history: { namespace: ['ops', 'dev'], slug: ['deploy', 'rollback'] },
+  wiki_revert: {
+    namespace: ['ops', 'dev'],
+    slug: ['deploy', 'rollback'],
+    version: [1, 2],
+    expected_version: [2, 3],
+    approval_id: ['ap_aaaaaaaaaaaaaaaa', 'ap_bbbbbbbbbbbbbbbb'],
+  },
+  wiki_backlinks: { namespace: ['ops', 'dev'], slug: ['deploy', 'rollback'] },
+  wiki_lint_page: { namespace: ['ops', 'dev'], slug: ['deploy', 'rollback'] },
+  wiki_lint: { namespace: ['ops', 'dev'] },
 };
 
 describe('every tool input is judged, bound or declared irrelevant (derived from the input schemas)', () => {
@@ -224,7 +279,7 @@ describe('every tool input is judged, bound or declared irrelevant (derived from
     });
     const { token } = await rt.tokens.create({
       name: 'roles',
-      grants: ['tool:*', 'target:*', 'vault:*', 'skill:*'],
+      grants: ['tool:*', 'target:*', 'vault:*', 'skill:*', 'wiki:*:*'],
       approvalMode: 'out-of-band',
     });
     principal = await rt.tokens.authenticate(token);
