@@ -15,13 +15,18 @@ export interface LintFinding {
 
 // Bidi overrides and isolates, zero-width characters, the Unicode tag block (invisible ASCII
 // look-alikes used to smuggle text), and other format characters a reader does not see.
-const HIDDEN = /[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u{e0000}-\u{e007f}]/u;
-const HTML_COMMENT = /<!--[\s\S]*?-->/;
+// Variation selectors too (U+FE00-FE0D, U+E0100-E01EF, or a run of the emoji ones): invisible,
+// and a run of them carries bytes. One U+FE0E/FE0F after an emoji is ordinary text.
+const HIDDEN =
+  /[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufe00-\ufe0d\ufeff\u{e0000}-\u{e007f}\u{e0100}-\u{e01ef}]|[\ufe0e\ufe0f]{2,}/u;
+// A comment a renderer hides, closed or not (an unclosed one hides the rest of the page).
+const HTML_COMMENT = /<!--/;
 const OVERRIDE =
-  /\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(previous|prior|above|earlier|all|your|the system)\b[^.\n]{0,20}\b(instructions?|prompts?|rules?|guidelines?|messages?)\b/i;
+  /\b(ignore|disregard|forget|override)\b[^.\n]{0,40}\b(?:(previous|prior|above|earlier|all|your|the system)\b[^.\n]{0,20}\b(instructions?|prompts?|rules?|guidelines?|messages?)|(instructions?|prompts?|rules?|guidelines?|messages?)\b[^.\n]{0,20}\b(above|before|earlier|previous|prior|so far|you were given))\b/i;
 const MODEL_DIRECTED =
   /\b(you are now|from now on,? you|as an ai|system prompt|developer message|do not (tell|inform|mention to) the user|without (telling|asking) the user)\b/i;
-const PIPE_TO_SHELL = /\b(curl|wget)\b[^|\n]{0,200}\|\s*(sudo\s+)?(ba|z|da)?sh\b/i;
+const PIPE_TO_SHELL =
+  /\b(curl|wget)\b[^|\n]{0,200}\|\s*(sudo(\s+-\S+)*\s+)?(env\s+)?((\/usr)?\/bin\/)?(ba|z|da|k)?sh\b/i;
 
 const visibleExcerpt = (s: string): string =>
   [...s]
@@ -29,8 +34,12 @@ const visibleExcerpt = (s: string): string =>
     .map((ch) => (/[\p{C}]/u.test(ch) && ch !== ' ' ? `\\u{${ch.codePointAt(0)!.toString(16)}}` : ch))
     .join('');
 
-/** Findings for a text (empty when nothing looks out of place). */
-export function lintText(text: string): LintFinding[] {
+/**
+ * Findings for a text (empty when nothing looks out of place). Shell line continuations are
+ * joined first, so a command split over lines with a trailing backslash reads as one.
+ */
+export function lintText(raw: string): LintFinding[] {
+  const text = raw.replace(/\\\r?\n/g, ' ');
   const out: LintFinding[] = [];
   const hit = (rule: LintFinding['rule'], severity: LintFinding['severity'], re: RegExp) => {
     const m = re.exec(text);

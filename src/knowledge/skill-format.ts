@@ -217,6 +217,13 @@ export function checkSkill(name: string, files: readonly SkillFile[]): CheckedSk
         `${f.path} is ${f.data.length} bytes, over the ${SKILL_LIMITS.fileBytes}-byte limit per skill file`,
         { hint: 'split it into several references' },
       );
+    // Everything but assets is text a reader (and the diff a person approves) can show: a script
+    // with one invalid byte would otherwise be "binary, not shown" and still run.
+    if (!f.path.startsWith('assets/') && !isText(f.data))
+      throw invalid(
+        `${f.path} is not UTF-8 text`,
+        'only files under assets/ may be binary; save scripts and references as UTF-8',
+      );
     total += f.data.length;
   }
   if (total > SKILL_LIMITS.bytes)

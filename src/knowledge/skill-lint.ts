@@ -33,6 +33,8 @@ export const MAX_BODY_LINES = 500;
 
 const WHEN = /\b(when|whenever|use (it|this)|use for|for (use|when)|if you|before|after)\b/i;
 const DOWNLOAD_AND_RUN: RegExp[] = [
+  /\b(curl|wget)\b[^\n]{0,200}(>|-o|-O|--output)\s*(\S+)[^\n]{0,100}(&&|;|\n)\s*(sudo\s+)?((ba|z|da)?sh|source|\.)\s+\S/i,
+  /(^|[\s;&|(])(source|\.)\s+<\(\s*(curl|wget)\b/im,
   /\b(curl|wget)\b[^\n]{0,200}(-o|-O|--output)\s*\S+[^\n]{0,100}(&&|;)\s*(sudo\s+)?(ba|z|da)?sh\b/i,
   /\b(curl|wget)\b[^\n]{0,200}(&&|;)\s*chmod\s+\+?[0-7]*x/i,
   /\b(ba|z)?sh\s+<\(\s*(curl|wget)\b/i,
@@ -93,7 +95,7 @@ export function lintSkill(skill: CheckedSkill, knownHosts: ReadonlySet<string>):
         });
       continue;
     }
-    const text = f.data.toString('utf8');
+    const text = f.data.toString('utf8').replace(/\\\r?\n/g, ' ');
     for (const x of lintText(text)) out.push({ ...x, file: f.path });
     const first = (res: RegExp[]) => res.map((r) => r.exec(text)).find((m) => m !== null);
     const dl = first(DOWNLOAD_AND_RUN);

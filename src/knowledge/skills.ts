@@ -1,4 +1,4 @@
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, log } from '../core/index.js';
 import { unifiedDiff } from './line-diff.js';
 import {
   checkSkill,
@@ -37,6 +37,25 @@ import type { Author, Item, ItemContent, Provenance, VersionInfo } from './types
  *   and the published version the caller saw (the tools call them only after a person approved
  *   exactly that); a stale binding is a `conflict` and nothing changes.
  */
+/** Lines of text files a diff compares at most, and edits per file (the diff's cost grows with both). */
+const MAX_DIFF_LINES = 20_000;
+const MAX_DIFF_EDITS = 1000;
+
+/** Paths in the order a reviewer should read them: what runs or instructs first. */
+function orderForReview(paths: string[]): string[] {
+  const rank = (p: string) =>
+    p === SKILL_MD
+      ? 0
+      : p.startsWith('scripts/')
+        ? 1
+        : p.startsWith('references/')
+          ? 3
+          : p.startsWith('assets/')
+            ? 4
+            : 2;
+  return [...paths].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
+}
+
 export const PUBLISHED_SKILLS = 'org';
 export const DRAFT_SKILLS = 'draft:org';
 export type SkillWhere = 'published' | 'draft';
@@ -85,9 +104,15 @@ export class SkillStore {
   /** Checks a version: the format (throws), secrets (throws), lint (findings). */
   async check(name: string, files: readonly SkillFile[]): Promise<{ checked: CheckedSkill; findings: SkillFinding[] }> {
     const checked = checkSkill(name, files);
+    // File names are text every reader sees (and part of every resource URI).
+    this.k.refuseSecretsIn(`a file name in ${name}`, checked.files.map((f) => f.path).join('\n'));
     for (const f of checked.files) {
-      // Binary files are scanned as Latin-1, so ASCII secrets inside them are found too.
-      this.k.refuseSecretsIn(`${name}/${f.path}`, f.data.toString(isText(f.data) ? 'utf8' : 'latin1'));
+      if (isText(f.data)) this.k.refuseSecretsIn(`${name}/${f.path}`, f.data.toString('utf8'));
+      else {
+        // Binary files are scanned as Latin-1 and as UTF-16, so secrets stored as either are found.
+        this.k.refuseSecretsIn(`${name}/${f.path}`, f.data.toString('latin1'));
+        this.k.refuseSecretsIn(`${name}/${f.path}`, f.data.toString('utf16le'));
+      }
     }
     return { checked, findings: lintSkill(checked, await this.knownHosts()) };
   }
@@ -127,16 +152,49 @@ export class SkillStore {
     return this.#build(name, where, item.id, v, { ...v }, v.op === 'delete');
   }
 
-  /** The newest version anywhere (drafts, then published) whose manifest has this digest. */
-  async byDigest(name: string, digest: string): Promise<SkillVersion> {
-    for (const where of ['draft', 'published'] as const) {
+  /**
+   * The version whose manifest has this digest: a publication first (not a deprecation's copy
+   * when there is another), then a draft unless `publishedOnly` (readers who may not see drafts).
+   */
+  async byDigest(name: string, digest: string, opts: { publishedOnly?: boolean } = {}): Promise<SkillVersion> {
+    const places = opts.publishedOnly ? (['published'] as const) : (['published', 'draft'] as const);
+    for (const where of places) {
       const item = await this.k.lookup('skill', scopeOf(where), name);
       if (!item) continue;
-      const hist = await this.k.history(item.id, [scopeOf(where)]);
-      const hit = [...hist].reverse().find((h) => (h.meta as Partial<SkillMeta> | undefined)?.digest === digest);
-      if (hit) return this.atVersion(name, where, hit.version);
+      const scopes = [scopeOf(where)];
+      const v =
+        (await this.k.versionWithMeta(item.id, scopes, 'digest', digest, { skipDeletes: true })) ??
+        (await this.k.versionWithMeta(item.id, scopes, 'digest', digest));
+      if (v !== undefined) return this.atVersion(name, where, v);
     }
     throw notFound(`version of skill ${name} with digest ${digest}`);
+  }
+
+  /**
+   * The published item as one read: its version (0: never published; a deprecation counts, so an
+   * approval given before one never applies after it) and its current version when not deprecated.
+   */
+  async publishedState(name: string): Promise<{ version: number; current?: SkillVersion }> {
+    const item = await this.k.lookup('skill', PUBLISHED_SKILLS, name);
+    if (!item) return { version: 0 };
+    return {
+      version: item.provenance.version,
+      ...(item.deleted ? {} : { current: await this.#fromItem(item, 'published') }),
+    };
+  }
+
+  /** File by file, what `to` changes against `from` (added, removed, changed; sizes and digests). */
+  async changes(to: SkillVersion, from: SkillVersion | undefined): Promise<string[]> {
+    const a = new Map((from?.manifest.files ?? []).map((f) => [f.path, f]));
+    const out: string[] = [];
+    for (const f of orderForReview(to.manifest.files.map((x) => x.path))) {
+      const b = to.manifest.files.find((x) => x.path === f)!;
+      const old = a.get(f);
+      if (!old) out.push(`added ${f} (${b.bytes} bytes, sha256 ${b.sha256})`);
+      else if (old.sha256 !== b.sha256) out.push(`changed ${f} (${old.bytes} -> ${b.bytes} bytes, sha256 ${b.sha256})`);
+    }
+    for (const f of a.keys()) if (!to.manifest.files.some((x) => x.path === f)) out.push(`removed ${f}`);
+    return out;
   }
 
   /** Every file of a version, each checked against its manifest entry. */
@@ -188,39 +246,43 @@ export class SkillStore {
   }
 
   /**
-   * What publishing `digest` would change: per file, added, removed or changed against the
-   * published version, with a unified diff for changed text files.
+   * What publishing `digest` would change against `from` (default: what is published now): per
+   * file, added, removed or changed, most consequential first (SKILL.md, scripts, the rest,
+   * references, assets), with a unified diff for changed text files while the line budget lasts.
    */
-  async diff(name: string, digest: string): Promise<string> {
+  async diff(name: string, digest: string, from?: SkillVersion | null): Promise<string> {
     const to = await this.byDigest(name, digest);
-    const from = await this.currentOrNone(name, 'published');
-    const fromFiles = new Map((from ? await this.files(from) : []).map((f) => [f.path, f.data]));
+    const base = from === undefined ? (await this.publishedState(name)).current : (from ?? undefined);
+    const fromFiles = new Map((base ? await this.files(base) : []).map((f) => [f.path, f.data]));
     const toFiles = new Map((await this.files(to)).map((f) => [f.path, f.data]));
     const out: string[] = [
-      from
-        ? `published: version ${from.provenance.version}, digest ${from.digest}`
-        : 'published: nothing (a new skill)',
+      base ? `published: version ${base.provenance.version}, digest ${base.digest}` : 'published: nothing',
       `proposed: ${to.where} version ${to.provenance.version}, digest ${to.digest}`,
     ];
-    const paths = [...new Set([...fromFiles.keys(), ...toFiles.keys()])].sort();
-    for (const p of paths) {
+    let budget = MAX_DIFF_LINES;
+    let changed = 0;
+    for (const p of orderForReview([...new Set([...fromFiles.keys(), ...toFiles.keys()])])) {
       const a = fromFiles.get(p);
       const b = toFiles.get(p);
       if (a && b && a.equals(b)) continue;
+      changed++;
       if (!a) out.push(`added ${p} (${b!.length} bytes)`);
       else if (!b) out.push(`removed ${p}`);
       else out.push(`changed ${p} (${a.length} -> ${b.length} bytes)`);
-      const at = a && isText(a) ? a.toString('utf8') : a ? undefined : '';
-      const bt = b && isText(b) ? b.toString('utf8') : b ? undefined : '';
-      if (at === undefined || bt === undefined) {
-        out.push('  (binary: not shown)');
+      if ((a && !isText(a)) || (b && !isText(b))) {
+        out.push(`  (binary, sha256 ${b ? sha256Hex(b) : '-'}: not shown)`);
         continue;
       }
-      const d = unifiedDiff(at, bt);
-      out.push(d === undefined ? '  (too many changed lines to show: read both versions)' : d);
+      const at = a ? a.toString('utf8') : '';
+      const bt = b ? b.toString('utf8') : '';
+      const lines = at.split('\n').length + bt.split('\n').length;
+      const d = lines <= budget ? unifiedDiff(at, bt, 3, MAX_DIFF_EDITS) : undefined;
+      budget -= Math.min(lines, budget);
+      out.push(
+        d ?? `  (too large to show here: read it with gatehouse skill show ${name} --digest ${to.digest} --file ${p})`,
+      );
     }
-    if (paths.every((p) => fromFiles.get(p)?.equals(toFiles.get(p) ?? Buffer.alloc(0)) && toFiles.has(p)))
-      out.push('no changes');
+    if (changed === 0) out.push('no changes');
     return out.join('\n');
   }
 
@@ -266,7 +328,11 @@ export class SkillStore {
             expectedVersion: draft.provenance.version,
             note: `published as version ${item.provenance.version}`,
           })
-          .catch(() => undefined); // A newer draft arrived meanwhile: it stays.
+          .catch((e: unknown) => {
+            // A newer draft arrived meanwhile: it stays. Anything else is worth a look.
+            if ((e as { code?: string }).code !== 'conflict')
+              log.error('marking a published draft failed', { skill: name, err: e });
+          });
       }
     }
     return this.#fromItem(item, 'published');

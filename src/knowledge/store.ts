@@ -232,6 +232,9 @@ export class KnowledgeStore {
 
   /** Marks an item deleted (a tombstone: `restore` brings it back, `purge` removes it for good). */
   async delete(id: string, scopes: readonly Scope[], opts: ChangeOptions): Promise<Item> {
+    // The note is new text (every reader of the history sees it); the content is not re-scanned,
+    // so an item that now holds a vault value can still be deleted.
+    if (opts.note) this.refuseSecretsIn('the note', opts.note);
     const cur = await this.#row(id, scopes);
     if (cur.deleted) return this.#itemById(id, scopes);
     const last = await this.#verifiedVersion(cur, cur.version);
@@ -414,6 +417,31 @@ export class KnowledgeStore {
         ...(meta ? { meta } : {}),
       };
     });
+  }
+
+  /**
+   * The newest version of an item whose meta has `field` equal to `value` (a skill version by its
+   * manifest digest), found by the database rather than by reading every version; undefined when
+   * none. `value` is a plain token (hex, an id): it is matched inside the canonical JSON.
+   */
+  async versionWithMeta(
+    id: string,
+    scopes: readonly Scope[],
+    field: string,
+    value: string,
+    opts: { skipDeletes?: boolean } = {},
+  ): Promise<number | undefined> {
+    if (!/^[A-Za-z0-9_-]{1,100}$/.test(field) || !/^[A-Za-z0-9_.:-]{1,200}$/.test(value)) return undefined;
+    const cur = await this.#row(id, scopes);
+    let q = this.#store.db
+      .selectFrom('knowledge_versions')
+      .select(['version', 'meta', 'op'])
+      .where('item_id', '=', cur.id)
+      .where('meta', 'like', `%"${field}":"${value}"%`);
+    if (opts.skipDeletes) q = q.where('op', '!=', 'delete');
+    const rows = (await q.orderBy('version', 'desc').limit(20).execute()) as { version: number; meta: string }[];
+    // The LIKE narrows; the parsed meta decides (and the version is checked when it is read).
+    return rows.find((r) => (JSON.parse(r.meta) as Record<string, unknown>)[field] === value)?.version;
   }
 
   /** The content of one version of an item. */

@@ -92,7 +92,7 @@ export type SecretScan = (text: string) => string | undefined;
  * Items one scope may hold, by kind (deleted ones included until purged): a typed
  * `limit_exceeded` beyond it, so one token cannot fill the store, or the org scope, with notes.
  */
-export const MAX_ITEMS_PER_SCOPE: Record<KnowledgeKind, number> = { memory: 5000, skill: 1000, wiki: 20000 };
+export const MAX_ITEMS_PER_SCOPE: Record<KnowledgeKind, number> = { memory: 5000, skill: 500, wiki: 20000 };
 
 /** Size limits per item body, by kind (issue 15): typed `input_too_large` beyond them. */
 export const MAX_BODY_BYTES: Record<KnowledgeKind, number> = {

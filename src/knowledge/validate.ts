@@ -8,7 +8,8 @@ const SCOPE = /^(?:org|proposal:org|draft:org|(?:token|user):[\p{L}\p{N}._@-]{1,
 export const MAX_KEY_CHARS = 512;
 export const MAX_TAGS = 32;
 const MAX_TITLE_CHARS = 200;
-const MAX_SUMMARY_CHARS = 1000;
+/** UTF-16 units: room for a skill description of 1024 characters outside the BMP's simplest range. */
+const MAX_SUMMARY_CHARS = 2048;
 /** A version's meta, as canonical JSON. */
 export const MAX_META_BYTES = 64 * 1024;
 

@@ -170,7 +170,7 @@ export const orgSkillReadTool = defineTool({
       const reviewer = canPropose(ctx.principal) || canPublish(ctx.principal);
       if (input.draft) need(reviewer, 'skill:propose', 'read drafts');
       const v = input.digest
-        ? await ctx.ports.skills.byDigest(input.name, input.digest)
+        ? await ctx.ports.skills.byDigest(input.name, input.digest, { publishedOnly: !reviewer })
         : input.version
           ? await ctx.ports.skills.atVersion(input.name, where, input.version)
           : await ctx.ports.skills.current(input.name, where);
@@ -274,11 +274,15 @@ export const orgSkillUpsertTool = defineTool({
             ...(input.note ? { note: input.note } : {}),
           },
         );
-        const changes = await ctx.ports.skills.diff(input.name, version.digest);
+        // File by file (cheap); the line diff is for the person who approves the publish.
+        const changes = await ctx.ports.skills.changes(
+          version,
+          (await ctx.ports.skills.publishedState(input.name)).current,
+        );
         return {
           draft: versionOut(version),
           findings,
-          changes: clip(changes, 8000),
+          changes: clip(changes.join('\n') || 'no changes against the published skill', 8000),
           next: canPublish(ctx.principal)
             ? `To publish it, call org_skill_publish with name ${input.name} and digest ${version.digest}: a person approves the change first.`
             : `Ask a person (or a token with skill:publish) to publish draft ${input.name} (digest ${version.digest}); until then no one else reads it.`,
@@ -288,17 +292,21 @@ export const orgSkillUpsertTool = defineTool({
   },
 });
 
-/** The findings a person sees in the approval: the rules and files, never more than a few lines. */
-const findingsLine = (f: readonly SkillFinding[]) =>
-  f.length === 0
-    ? 'lint: no findings'
-    : `lint: ${f
-        .slice(0, 8)
-        .map((x) => `${x.severity} ${x.rule} in ${x.file}`)
-        .join('; ')}${f.length > 8 ? `; and ${f.length - 8} more` : ''}`;
+/** The findings a person sees in the approval: counts by severity, then the most severe first. */
+function findingsLine(f: readonly SkillFinding[]): string {
+  if (f.length === 0) return 'lint: no findings';
+  const danger = f.filter((x) => x.severity === 'danger');
+  const sorted = [...danger, ...f.filter((x) => x.severity !== 'danger')];
+  return `lint: ${danger.length} danger, ${f.length - danger.length} warning: ${sorted
+    .slice(0, 8)
+    .map((x) => `${x.severity} ${x.rule} in ${x.file}`)
+    .join('; ')}${f.length > 8 ? `; and ${f.length - 8} more (gatehouse skill show)` : ''}`;
+}
 
-/** What a person is shown of a diff in an approval (the approval's bound values have a size limit). */
-const MAX_APPROVAL_DIFF = 48 * 1024;
+/** A bound value longer than this is shown to the person cut (src/server/approver.ts shows 4000). */
+const SHOWN_IN_APPROVAL = 3500;
+/** Under the approvals' limit per bound value (64 KiB). */
+const MAX_BOUND_TEXT = 60_000;
 
 export const orgSkillPublishTool = defineTool({
   name: 'org_skill_publish',
@@ -316,7 +324,10 @@ export const orgSkillPublishTool = defineTool({
       need(canPublish(ctx.principal), 'skill:publish', 'publish org skills');
       const src = await ctx.ports.skills.byDigest(input.name, input.digest);
       const { findings } = await ctx.ports.skills.check(input.name, await ctx.ports.skills.files(src));
-      const cur = await ctx.ports.skills.currentOrNone(input.name, 'published');
+      // One read of the published item: what the person is shown it replaces, the diff's base and
+      // the version the publish is bound to all come from it.
+      const state = await ctx.ports.skills.publishedState(input.name);
+      const cur = state.current;
       if (cur?.digest === input.digest)
         throw new GatehouseError('conflict', `${input.name} ${input.digest} is already the published version`, {
           hint: 'nothing to publish',
@@ -325,15 +336,13 @@ export const orgSkillPublishTool = defineTool({
         src,
         findings,
         cur,
-        expected: await ctx.ports.skills.publishedVersion(input.name),
-        diff: await ctx.ports.skills.diff(input.name, input.digest),
+        expected: state.version,
+        files: await ctx.ports.skills.changes(src, cur),
+        diff: await ctx.ports.skills.diff(input.name, input.digest, cur ?? null),
       };
     });
-    const { src, findings, cur, expected, diff } = prep;
-    const shown =
-      Buffer.byteLength(diff, 'utf8') <= MAX_APPROVAL_DIFF
-        ? diff
-        : `${clip(diff, MAX_APPROVAL_DIFF / 2)}\n(the diff is longer than an approval shows: run gatehouse skill diff ${input.name} ${input.digest})`;
+    const { src, findings, cur, expected, files, diff } = prep;
+    const whole = diff.length <= SHOWN_IN_APPROVAL && files.join('\n').length <= SHOWN_IN_APPROVAL;
     const rollback = src.where === 'published';
     return ctx.gate.run(
       ctx.principal,
@@ -342,7 +351,11 @@ export const orgSkillPublishTool = defineTool({
         fixedVerdict: {
           decision: 'approve',
           rule: 'skill.publish',
-          reason: `${rollback ? 'roll back' : 'publish'} org skill ${input.name} to ${input.digest}; ${findingsLine(findings)}`,
+          reason: `${rollback ? 'roll back' : 'publish'} org skill ${input.name} to ${input.digest}; ${findingsLine(findings)}${
+            whole
+              ? ''
+              : `; THE CHANGE IS LONGER THAN THIS APPROVAL SHOWS: read it whole with \`gatehouse skill diff ${input.name} ${input.digest}\` before approving`
+          }`,
           matched: input.name,
         },
         bound: boundInputs({
@@ -350,8 +363,14 @@ export const orgSkillPublishTool = defineTool({
           digest: input.digest,
           replaces: cur
             ? `published version ${cur.provenance.version} (${cur.digest})`
-            : `nothing published (version ${expected})`,
-          diff: shown,
+            : expected
+              ? `nothing (deprecated at version ${expected})`
+              : 'nothing (never published)',
+          replaces_version: expected,
+          // The digest and replaced version bind exactly what is published; these say what it is,
+          // cut (visibly, with the command that shows them whole) where they exceed an approval.
+          files: clip(files.join('\n') || 'no file changes', MAX_BOUND_TEXT),
+          diff: clip(diff, MAX_BOUND_TEXT),
         }),
         summary: `${rollback ? 'roll back' : 'publish'} org skill ${input.name} ${input.digest}`,
         client: ctx.client,

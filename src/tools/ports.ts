@@ -126,6 +126,8 @@ export type SkillsPort = Pick<
   | 'file'
   | 'servable'
   | 'publishedVersion'
+  | 'publishedState'
+  | 'changes'
   | 'list'
   | 'history'
   | 'diff'

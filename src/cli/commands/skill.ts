@@ -1,9 +1,21 @@
-import { lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { cutText, GatehouseError } from '../../core/index.js';
 import {
   checkSkillName,
+  DRAFT_SKILLS,
   isText,
+  PUBLISHED_SKILLS,
   SKILL_LIMITS,
   SKILL_MD,
   type Author,
@@ -40,8 +52,14 @@ const operatorAuthor = (env: NodeJS.ProcessEnv): Author => ({ name: `operator:${
 function readFolder(root: string, skipped: string[]): SkillFile[] {
   const out: SkillFile[] = [];
   let total = 0;
+  let entries = 0;
   const walk = (dir: string) => {
     for (const name of readdirSync(dir).sort()) {
+      // Directories count too: a deep tree of empty folders is not walked without end.
+      if (++entries > SKILL_LIMITS.files * 4)
+        throw new GatehouseError('input_too_large', 'the folder holds more entries than a skill may', {
+          hint: `at most ${SKILL_LIMITS.files} files`,
+        });
       const full = join(dir, name);
       const rel = relative(root, full).split(sep).join('/');
       if (name.startsWith('.')) {
@@ -64,7 +82,19 @@ function readFolder(root: string, skipped: string[]): SkillFile[] {
           throw new GatehouseError('input_too_large', 'the folder is larger than a skill may be', {
             hint: `at most ${SKILL_LIMITS.files} files and ${SKILL_LIMITS.bytes} bytes`,
           });
-        out.push({ path: rel, data: readFileSync(full) });
+        // Opened without following a link: a file swapped for a symbolic link after the check
+        // above is refused, not read through.
+        const fd = openSync(full, constants.O_RDONLY | constants.O_NOFOLLOW);
+        try {
+          const size = fstatSync(fd).size;
+          if (size > SKILL_LIMITS.fileBytes)
+            throw new GatehouseError('input_too_large', `${rel} is ${size} bytes, over ${SKILL_LIMITS.fileBytes}`, {
+              hint: 'split it or leave it out of the skill',
+            });
+          out.push({ path: rel, data: readFileSync(fd) });
+        } finally {
+          closeSync(fd);
+        }
       } else throw new GatehouseError('invalid_input', `${rel} is not a regular file`, { hint: 'remove it' });
     }
   };
@@ -77,6 +107,16 @@ function readFolder(root: string, skipped: string[]): SkillFile[] {
  * (`NAME/SKILL.md`, as `zip -r NAME.zip NAME` makes) or of its contents (`SKILL.md`).
  */
 function readArchive(file: string, skipped: string[]): { files: SkillFile[]; folder?: string } {
+  // An archive is read whole, so its own size is bounded first (stored files plus headers).
+  const size = lstatSync(file).size;
+  if (size > SKILL_LIMITS.bytes * 2)
+    throw new GatehouseError(
+      'input_too_large',
+      `${basename(file)} is ${size} bytes, more than a skill archive may be`,
+      {
+        hint: `a skill holds at most ${SKILL_LIMITS.bytes} bytes`,
+      },
+    );
   const entries = readZip(readFileSync(file), {
     entries: SKILL_LIMITS.files * 2,
     bytes: SKILL_LIMITS.fileBytes,
@@ -280,12 +320,11 @@ export const run: CommandRunner = async (args, ctx) => {
         return EXIT.ok;
       }
       case 'purge': {
-        const ids = [
-          ...(await skills.list('published', { includeDeleted: true })),
-          ...(await skills.list('draft', { includeDeleted: true })),
-        ]
-          .filter((i) => i.key === target)
-          .map((i) => i.id);
+        const ids = (
+          await Promise.all(
+            [PUBLISHED_SKILLS, DRAFT_SKILLS].map((scope) => rt.knowledge.lookup('skill', scope, target)),
+          )
+        ).flatMap((i) => (i ? [i.id] : []));
         if (ids.length === 0)
           throw new GatehouseError('not_found', `no skill ${target}`, {
             hint: 'gatehouse skill list --drafts --deprecated',
