@@ -18,7 +18,7 @@ export interface LintFinding {
 // Variation selectors too (U+FE00-FE0D, U+E0100-E01EF, or a run of the emoji ones): invisible,
 // and a run of them carries bytes. One U+FE0E/FE0F after an emoji is ordinary text.
 const HIDDEN =
-  /[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufe00-\ufe0d\ufeff\u{e0000}-\u{e007f}\u{e0100}-\u{e01ef}]|[\ufe0e\ufe0f]{2,}/u;
+  /[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\u{e0000}-\u{e007f}]|(?!\ufe0e|\ufe0f)\p{Variation_Selector}|(?:\ufe0e|\ufe0f){2,}/u;
 // A comment a renderer hides, closed or not (an unclosed one hides the rest of the page).
 const HTML_COMMENT = /<!--/;
 const OVERRIDE =
@@ -31,7 +31,11 @@ const PIPE_TO_SHELL =
 const visibleExcerpt = (s: string): string =>
   [...s]
     .slice(0, 80)
-    .map((ch) => (/[\p{C}]/u.test(ch) && ch !== ' ' ? `\\u{${ch.codePointAt(0)!.toString(16)}}` : ch))
+    .map((ch) =>
+      (/\p{C}/u.test(ch) || /\p{Variation_Selector}/u.test(ch)) && ch !== ' '
+        ? `\\u{${ch.codePointAt(0)!.toString(16)}}`
+        : ch,
+    )
     .join('');
 
 /**
