@@ -58,6 +58,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'org skills for operators: list, show, history, diff, publish, revert, rm, purge, import, export',
     load: () => import('./commands/skill.js'),
   },
+  wiki: {
+    summary: 'the wiki for operators: list, show, history, revert, rm, restore, purge, lint',
+    load: () => import('./commands/wiki.js'),
+  },
   guard: {
     summary: 'judge a shell command with the guard: guard check -- COMMAND',
     load: () => import('./commands/guard.js'),

@@ -50,4 +50,11 @@ export {
   type WikiSource,
   type WikiStatus,
 } from './wiki.js';
-export { lintNamespace, lintPage, type PageLintContext, type WikiFinding } from './wiki-lint.js';
+export {
+  lintNamespace,
+  lintPage,
+  lintWholeNamespace,
+  MAX_NAMESPACE_FINDINGS,
+  type PageLintContext,
+  type WikiFinding,
+} from './wiki-lint.js';

@@ -197,3 +197,38 @@ export function lintNamespace(pages: readonly WikiPage[], backlinkCount: Readonl
   }
   return out;
 }
+
+/** Findings a namespace lint returns at most (most severe first; the total is counted). */
+export const MAX_NAMESPACE_FINDINGS = 500;
+
+/**
+ * Lints every page of a namespace: each page's rules, then orphans and near-duplicates. A page
+ * counts as linked when a page of the namespace links to it, or when `linkedFromElsewhere` says
+ * a page the caller reads in another namespace does.
+ */
+export async function lintWholeNamespace(
+  pages: AsyncIterable<WikiPage>,
+  ctx: PageLintContext & { linkedFromElsewhere(page: WikiPage): Promise<boolean> },
+): Promise<{ findings: WikiFinding[]; total: number; pages: number }> {
+  const all: WikiPage[] = [];
+  const inbound = new Map<string, number>();
+  for await (const p of pages) {
+    all.push(p);
+    if (!p.redirect) for (const l of p.links) inbound.set(l, (inbound.get(l) ?? 0) + 1);
+  }
+  const findings: WikiFinding[] = [];
+  for (const p of all) {
+    if (p.redirect) continue;
+    const key = `${p.namespace}:${p.slug}`;
+    if (!inbound.has(key) && (await ctx.linkedFromElsewhere(p))) inbound.set(key, 1);
+    findings.push(...(await lintPage(p, ctx)));
+  }
+  findings.push(...lintNamespace(all, inbound));
+  const order = { danger: 0, warning: 1, info: 2 } as const;
+  findings.sort((a, b) => order[a.severity] - order[b.severity]);
+  return {
+    findings: findings.slice(0, MAX_NAMESPACE_FINDINGS),
+    total: findings.length,
+    pages: all.filter((p) => !p.redirect).length,
+  };
+}

@@ -3,12 +3,11 @@ import { GatehouseError } from '../core/index.js';
 import { wikiAllows, wikiNamespaces, type Principal, type WikiRight } from '../gate/index.js';
 import {
   checkNamespace,
-  lintNamespace,
   lintPage,
+  lintWholeNamespace,
   WIKI_STATUSES,
   type PageFields,
   type PageLintContext,
-  type WikiFinding,
   type WikiPage,
 } from '../knowledge/index.js';
 import { APPROVAL_ID_ROLE, approvalIdField, boundInputs, preflight, sha256Hex } from './common.js';
@@ -615,9 +614,6 @@ export const wikiLintPageTool = defineTool({
   },
 });
 
-/** Findings a namespace lint returns at most (the rest are counted). */
-const MAX_NAMESPACE_FINDINGS = 500;
-
 export const wikiLintTool = defineTool({
   name: 'wiki_lint',
   title: 'Lint a wiki namespace',
@@ -630,32 +626,12 @@ export const wikiLintTool = defineTool({
   handler(input, ctx) {
     return run(ctx, 'wiki_lint', `wiki_lint ${input.namespace}`, input, async () => {
       need(ctx.principal, input.namespace, 'read');
-      const lc = await lintContext(ctx);
-      const pages: WikiPage[] = [];
-      const findings: WikiFinding[] = [];
-      const inbound = new Map<string, number>();
-      for await (const p of ctx.ports.wiki.pages.all(input.namespace)) {
-        pages.push(p);
-        if (!p.redirect) for (const l of p.links) inbound.set(l, (inbound.get(l) ?? 0) + 1);
-      }
-      // Links from other readable namespaces count too.
-      for (const p of pages) {
-        if (p.redirect) continue;
-        const key = `${p.namespace}:${p.slug}`;
-        if (!inbound.has(key)) {
-          const others = await ctx.ports.wiki.pages.backlinks(await readable(ctx), p.namespace, p.slug);
-          if (others.some((o) => !o.redirect)) inbound.set(key, others.length);
-        }
-        findings.push(...(await lintPage(p, lc)));
-      }
-      findings.push(...lintNamespace(pages, inbound));
-      const order = { danger: 0, warning: 1, info: 2 } as const;
-      findings.sort((a, b) => order[a.severity] - order[b.severity]);
-      return {
-        findings: findings.slice(0, MAX_NAMESPACE_FINDINGS),
-        total: findings.length,
-        pages: pages.filter((p) => !p.redirect).length,
-      };
+      const nss = await readable(ctx);
+      return lintWholeNamespace(ctx.ports.wiki.pages.all(input.namespace), {
+        ...(await lintContext(ctx)),
+        linkedFromElsewhere: async (p) =>
+          (await ctx.ports.wiki.pages.backlinks(nss, p.namespace, p.slug)).some((o) => !o.redirect),
+      });
     });
   },
 });
