@@ -48,24 +48,38 @@ const wordsOf = (text: string): string[] => text.toLowerCase().match(WORD) ?? []
 const WEIGHTS = { key: 10, title: 10, tags: 4, summary: 4, body: 1 } as const;
 
 /**
- * How well an item's own text matches the query words: per field, the share of its words that are
- * query words, weighted (key and title above tags and summary above body). Computed from the item alone,
+ * How well an item's own text matches the query words: per field, the query words it holds
+ * against its length, weighted (key and title above tags and summary above body). The short
+ * fields count their words; the body is measured by its length in characters (about six to a
+ * word), so a long page costs one native scan, not a word list. Computed from the item alone,
  * never from statistics over other items, so it tells nothing about what other scopes hold.
+ * Returns a scorer for one query (its word pattern is built once).
  */
-export function rank(
-  item: { key: string; title: string; tags: string; summary: string; body: string },
+export function ranker(
   words: readonly string[],
-): number {
+): (item: { key: string; title: string; tags: string; summary: string; body: string }) => number {
   const want = new Set(words);
-  let score = 0;
-  for (const field of ['key', 'title', 'tags', 'summary', 'body'] as const) {
-    const ws = wordsOf(item[field]);
-    if (ws.length === 0) continue;
-    let hits = 0;
-    for (const w of ws) if (want.has(w)) hits++;
-    score += (WEIGHTS[field] * hits) / Math.sqrt(ws.length);
-  }
-  return score;
+  // A query word as a whole token: not preceded or followed by another letter or digit. The
+  // words hold only letters and digits, so they need no escaping.
+  const token = new RegExp(`(?<![\\p{L}\\p{N}])(?:${words.join('|')})(?![\\p{L}\\p{N}])`, 'gu');
+  return (item) => {
+    let score = 0;
+    for (const field of ['key', 'title', 'tags', 'summary'] as const) {
+      const ws = wordsOf(item[field]);
+      if (ws.length === 0) continue;
+      let hits = 0;
+      for (const w of ws) if (want.has(w)) hits++;
+      score += (WEIGHTS[field] * hits) / Math.sqrt(ws.length);
+    }
+    if (item.body.length > 0) {
+      const body = item.body.toLowerCase();
+      token.lastIndex = 0;
+      let hits = 0;
+      while (token.exec(body)) hits++;
+      score += (WEIGHTS.body * hits) / Math.sqrt(Math.max(1, body.length / 6));
+    }
+    return score;
+  };
 }
 
 /** A short extract of `body` around the first query word it holds, with the query words in [brackets]. */

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { GatehouseError, log } from '../core/index.js';
 import { isUniqueViolation, nowIso, writeTransaction, type Store, type UntypedDb } from '../store/index.js';
-import { ftsMatch, queryWords, rank, snippet, websearchText } from './search-query.js';
+import { ftsMatch, queryWords, ranker, snippet, websearchText } from './search-query.js';
 import { ORG_PROPOSALS, parseProposalKey } from './proposals.js';
 import {
   canonicalJson,
@@ -32,7 +32,11 @@ import { checkContent, checkKey, checkScope } from './validate.js';
 
 const MAX_LIST = 500;
 const MAX_HITS = 50;
-/** Matches considered for ranking, newest first (an agent narrows a broad query with more words). */
+/**
+ * Matches considered for ranking, the most recently created first (the item's `n`: SQLite's FTS5
+ * walks its rowids backwards and stops at the limit, where ordering by update time sorted every
+ * match; both stores order alike). An agent narrows a broad query with more words.
+ */
 const MAX_CANDIDATES = 500;
 
 /** What a change needs besides its content. */
@@ -453,7 +457,7 @@ export class KnowledgeStore {
 
   /**
    * Full-text search over the current, undeleted items of a kind in these scopes: every word must
-   * match. The stores find the matches (FTS5, tsvector) within the scopes, newest first, at most
+   * match. The stores find the matches (FTS5, tsvector) within the scopes, most recently created first, at most
    * MAX_CANDIDATES; ranking and snippets are computed here from each match's own text only (title
    * above tags and summary above body, shorter texts first), so both stores rank alike and nothing
    * about other scopes can move the order: SQLite's bm25 weighs a word by how common it is across
@@ -476,16 +480,17 @@ export class KnowledgeStore {
             SELECT i.* FROM knowledge_fts JOIN knowledge_items i ON i.n = knowledge_fts.rowid
             WHERE knowledge_fts MATCH ${ftsMatch(words)}
               AND i.kind = ${kind} AND i.deleted = 0 AND i.scope IN (${inScopes})
-            ORDER BY i.updated_at DESC, i.id
+            ORDER BY knowledge_fts.rowid DESC
             LIMIT ${MAX_CANDIDATES}`.execute(this.#store.db)
         : await sql<ItemRow>`
             SELECT i.* FROM knowledge_items i
             WHERE i.tsv @@ plainto_tsquery('simple', ${websearchText(words)})
               AND i.kind = ${kind} AND i.deleted = 0 AND i.scope IN (${inScopes})
-            ORDER BY i.updated_at DESC, i.id
+            ORDER BY i.n DESC
             LIMIT ${MAX_CANDIDATES}`.execute(this.#store.db);
+    const score = ranker(words);
     const ranked = rows.rows
-      .map((r) => ({ r, score: rank(r, words) }))
+      .map((r) => ({ r, score: score(r) }))
       .sort(
         (a, b) =>
           b.score - a.score ||

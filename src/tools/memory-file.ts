@@ -2,7 +2,14 @@ import { z } from 'zod';
 import { GatehouseError } from '../core/index.js';
 import { lintText, type Item } from '../knowledge/index.js';
 import { boundInputs, sha256Hex } from './common.js';
-import { memoryReadable, memoryScopeLabel, memoryWritable, type MemoryScopeLabel } from './memory-scopes.js';
+import {
+  canWriteOrg,
+  memoryReadable,
+  memoryScopeLabel,
+  memoryWritable,
+  type MemoryScopeLabel,
+} from './memory-scopes.js';
+import { proposeOrgChange } from './memory-propose.js';
 import { MEMORY_NOTICE, memoryAuthor } from './memory.js';
 import { defineTool, type ToolContext } from './types.js';
 
@@ -133,7 +140,26 @@ async function current(path: string, ctx: ToolContext): Promise<{ scope: string;
   return { scope, item };
 }
 
-async function edit(ctx: ToolContext, path: string, change: (body: string) => string): Promise<Item> {
+/**
+ * A change to a team file from a token without `memory:write:org` becomes a proposal (as with
+ * memory_add and memory_update): the new text, frozen, against the org version it was made from.
+ */
+const proposes = (ctx: ToolContext, scope: MemoryScopeLabel) => scope === 'org' && !canWriteOrg(ctx.principal);
+
+function proposed(path: string, item: Item): string {
+  return `Proposed the change to ${path} as ${item.id}: this token may not change the team’s memory directly, so it waits until a person accepts it (gatehouse memory accept ${item.id}). Tell the user so.`;
+}
+
+async function edit(ctx: ToolContext, path: string, change: (body: string) => string): Promise<Item | string> {
+  const at = place(path);
+  if (!('root' in at) && at.key !== '' && proposes(ctx, at.scope)) {
+    const item = await ctx.ports.knowledge.read('memory', ['org'], at.key);
+    const body = change(item.body);
+    return proposed(
+      path,
+      await proposeOrgChange(ctx, at.key, item.provenance.version, { ...item, body }, `proposed edit of ${at.key}`),
+    );
+  }
   const { scope, item } = await current(path, ctx);
   const body = change(item.body);
   return ctx.ports.knowledge.write(
@@ -149,7 +175,7 @@ export const memoryFileTool = defineTool({
   name: 'memory',
   title: 'Memory files',
   description:
-    'Your memory as files that last between sessions: /memories/token/… is yours alone, /memories/org/… is shared with your team (writing there needs the memory:write:org grant). ' +
+    'Your memory as files that last between sessions: /memories/token/… is yours alone, /memories/org/… is shared with your team (without the memory:write:org grant, create, str_replace and insert there become proposals a person accepts; delete and rename are refused). ' +
     'Commands: view (a folder or a file with line numbers), create, str_replace (old_str must occur once), insert (after insert_line), delete, rename. ' +
     'Every change is a version others can see the history of. Text holding a secret is refused (secret_detected): keep secrets in the vault and write their {{vault:…}} handle. ' +
     MEMORY_NOTICE,
@@ -209,8 +235,22 @@ async function runCommand(i: z.infer<typeof input>, ctx: ToolContext): Promise<s
         throw new GatehouseError('invalid_input', 'create needs a file path, not a folder', {
           hint: 'e.g. /memories/token/notes.md',
         });
-      const scope = memoryWritable(ctx.principal, at.scope);
       const text = need(i.file_text, 'file_text', 'create');
+      if (proposes(ctx, at.scope)) {
+        const there = await k.find('memory', ['org'], at.key);
+        const c = { title: there?.title ?? '', summary: there?.summary ?? '', tags: there?.tags ?? [], body: text };
+        return proposed(
+          need(i.path, 'path', 'create'),
+          await proposeOrgChange(
+            ctx,
+            at.key,
+            there?.provenance.version ?? 0,
+            c,
+            `proposed ${there ? 'overwrite' : 'new file'} ${at.key}`,
+          ),
+        );
+      }
+      const scope = memoryWritable(ctx.principal, at.scope);
       // An existing file is overwritten with a new version (the tool's contract); a deleted one comes back.
       const existing = await k.find('memory', [scope], at.key);
       const c = {
@@ -241,7 +281,7 @@ async function runCommand(i: z.infer<typeof input>, ctx: ToolContext): Promise<s
         }
         return body.replace(old, () => i.new_str ?? '');
       });
-      return `Edited ${fileOf(item)} ${from(item)}${flags(item)}`;
+      return typeof item === 'string' ? item : `Edited ${fileOf(item)} ${from(item)}${flags(item)}`;
     }
     case 'insert': {
       const path = need(i.path, 'path', 'insert');
@@ -261,7 +301,7 @@ async function runCommand(i: z.infer<typeof input>, ctx: ToolContext): Promise<s
         lines.splice(line, 0, ...text.replace(/\n$/, '').split('\n'));
         return lines.join('\n');
       });
-      return `Inserted into ${fileOf(item)} ${from(item)}${flags(item)}`;
+      return typeof item === 'string' ? item : `Inserted into ${fileOf(item)} ${from(item)}${flags(item)}`;
     }
     case 'delete': {
       const path = need(i.path, 'path', 'delete');

@@ -1,15 +1,9 @@
 import { z } from 'zod';
 import { GatehouseError } from '../core/index.js';
-import {
-  lintText,
-  ORG_PROPOSALS,
-  proposalKey,
-  proposalPrefix,
-  type Item,
-  type ItemContent,
-} from '../knowledge/index.js';
+import { lintText, type Item, type ItemContent } from '../knowledge/index.js';
 import { boundInputs, sha256Hex } from './common.js';
 import { canWriteOrg, memoryReadable, memoryScopeLabel, memoryWritable } from './memory-scopes.js';
+import { proposeOrgChange } from './memory-propose.js';
 import { defineTool, type ToolContext } from './types.js';
 
 /**
@@ -67,17 +61,7 @@ function out(i: Item): z.infer<typeof item> {
   };
 }
 
-/** Proposals one token may have waiting at once. */
-const MAX_WAITING_PROPOSALS = 50;
-
-/**
- * Proposes a change to the team's memory, invisible to agents, listed by `gatehouse memory
- * proposals` and applied only when a person runs `gatehouse memory accept ID`.
- *
- * INVARIANT: a proposal never changes once made: each is a new item (its key: this token, the org
- * version it was made against, a random part, the path), so the text a person read is the text
- * accepted, and it applies only onto that org version (KnowledgeStore.applyProposal).
- */
+/** Proposes a change to the team's memory (see proposeOrgChange) and says so in the result. */
 async function propose(
   ctx: ToolContext,
   path: string,
@@ -85,22 +69,7 @@ async function propose(
   c: ItemContent,
   note: string,
 ): Promise<z.infer<typeof itemOutput>> {
-  // One token cannot bury the people who review proposals, nor use up the proposal scope for others.
-  const waiting = await ctx.ports.knowledge.list('memory', [ORG_PROPOSALS], {
-    prefix: proposalPrefix(ctx.principal.tokenId),
-    limit: MAX_WAITING_PROPOSALS,
-  });
-  if (waiting.length >= MAX_WAITING_PROPOSALS) {
-    throw new GatehouseError(
-      'limit_exceeded',
-      `this token already has ${MAX_WAITING_PROPOSALS} proposals waiting for a person`,
-      {
-        hint: 'ask the user to have them accepted or rejected (gatehouse memory proposals) before proposing more',
-      },
-    );
-  }
-  const key = proposalKey(ctx.principal.tokenId, base, path);
-  const item = await ctx.ports.knowledge.write('memory', ORG_PROPOSALS, key, c, { author: author(ctx), note });
+  const item = await proposeOrgChange(ctx, path, base, c, note);
   return {
     memory: { ...out(item), scope: 'org', path, proposed: true },
     notice: `This token may not change the team’s memory directly: the change waits as proposal ${item.id} until a person accepts it (gatehouse memory accept ${item.id}). Tell the user so. ${NOTICE}`,

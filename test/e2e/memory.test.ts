@@ -230,9 +230,27 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
         const r = await mem(b.client, { command: 'create', path, file_text: 'x' });
         expect(r.isError, path).toBe(true);
       }
-      expect(textOf(await mem(b.client, { command: 'create', path: '/memories/org/x.md', file_text: 'x' }))).toMatch(
-        /^not_granted/,
+      // Without memory:write:org, a team file is proposed, not written: nobody reads it until a
+      // person accepts it; an edit of an existing team file is proposed against its version.
+      const prop = textOf(await mem(b.client, { command: 'create', path: '/memories/org/x.md', file_text: 'x' }));
+      expect(prop).toMatch(/^\{"result":"Proposed the change to \/memories\/org\/x.md as kn_/);
+      expect(prop).toContain('gatehouse memory accept kn_');
+      expect(textOf(await mem(a.client, { command: 'view', path: '/memories/org/x.md' }))).toMatch(/not_found/);
+      expect(
+        textOf(
+          await mem(b.client, {
+            command: 'insert',
+            path: '/memories/org/runbooks/deploy.md',
+            insert_line: 0,
+            insert_text: 'NOTE',
+          }),
+        ),
+      ).toContain('Proposed the change');
+      expect(cli(['memory', 'proposals'], home.env).stdout).toMatch(
+        /runbooks\/deploy\.md[\s\S]*x\.md|x\.md[\s\S]*runbooks\/deploy\.md/,
       );
+      // Deleting a team file is not proposed: refused.
+      expect(textOf(await mem(b.client, { command: 'delete', path: '/memories/org/x.md' }))).toMatch(/^not_granted/);
       expect(textOf(await mem(b.client, { command: 'view', path: '/memories/user/x.md' }))).toMatch(/^not_granted/);
       expect(
         textOf(await mem(a.client, { command: 'create', path: '/memories/org/leak.md', file_text: SECRET })),
@@ -394,10 +412,10 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
     // The reader's proposal: listed for people, applied only when one accepts it.
     const proposals = cli(['memory', 'proposals'], home.env).stdout;
     expect(proposals).toContain('runbooks/rollback.md');
-    const pid = /kn_[A-Za-z0-9_-]+/.exec(proposals)![0];
+    const pid = /kn_[A-Za-z0-9_-]+/.exec(proposals.split('\n').find((l) => l.includes('runbooks/rollback.md'))!)![0];
     expect(cli(['memory', 'accept', pid], home.env).stdout).toMatch(/org runbooks\/rollback\.md is now version 1/);
     expect(cli(['memory', 'accept', pid], home.env).stderr).toMatch(/already accepted or rejected/);
-    expect(cli(['memory', 'proposals'], home.env).stdout).toContain('(no proposals)');
+    expect(cli(['memory', 'proposals'], home.env).stdout).not.toContain('runbooks/rollback.md');
     const b2 = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: reader }, 'legacy');
     try {
       const r = textOf(await call(b2.client, 'memory_read', { path: 'runbooks/rollback.md' }));
