@@ -20,3 +20,21 @@ export function visible(text: string): string {
 export function block(text: string): string {
   return text.replace(UNSAFE, (ch) => (ch === '\n' || ch === '\t' ? ch : escape(ch)));
 }
+
+/** A knowledge item's versions as a table (memory, wiki): every text an agent wrote made visible. */
+export function historyTable(
+  versions: readonly { version: number; op: string; author: string; trust: string; at: string; note?: string }[],
+  table: (rows: Record<string, string>[], columns: string[]) => string,
+): string {
+  return table(
+    versions.map((v) => ({
+      version: String(v.version),
+      op: v.op,
+      author: visible(v.author),
+      trust: v.trust,
+      at: v.at,
+      note: visible(v.note ?? ''),
+    })),
+    ['version', 'op', 'author', 'trust', 'at', 'note'],
+  );
+}

@@ -330,13 +330,20 @@ export class KnowledgeStore {
       .orderBy('id')
       .limit(Math.min(opts.limit ?? MAX_LIST, MAX_LIST))
       .execute()) as ItemRow[];
-    // Checked in one query; a row that fails its check is left out, loudly (as in search).
+    return this.#checked(rows, 'a list');
+  }
+
+  /**
+   * Rows checked against their signed newest versions in one query; a row that fails its check is
+   * left out, loudly (`where` names what it was left out of).
+   */
+  async #checked(rows: readonly ItemRow[], where: string): Promise<Item[]> {
     const versions = await this.#newestVersions(rows.map((r) => r.id));
     return rows.flatMap((r) => {
       try {
         return [checkedItem(this.#key, r, versions.get(r.id))];
       } catch (e) {
-        log.error('a knowledge item failed its integrity check and was left out of a list', { item: r.id, err: e });
+        log.error(`a knowledge item failed its integrity check and was left out of ${where}`, { item: r.id, err: e });
         return [];
       }
     });
@@ -361,15 +368,7 @@ export class KnowledgeStore {
       .orderBy('i.key')
       .limit(MAX_LIST)
       .execute()) as ItemRow[];
-    const versions = await this.#newestVersions(rows.map((r) => r.id));
-    return rows.flatMap((r) => {
-      try {
-        return [checkedItem(this.#key, r, versions.get(r.id))];
-      } catch (e) {
-        log.error('a knowledge item failed its integrity check and was left out of backlinks', { item: r.id, err: e });
-        return [];
-      }
-    });
+    return this.#checked(rows, 'backlinks');
   }
 
   /**
@@ -390,14 +389,7 @@ export class KnowledgeStore {
         .limit(MAX_LIST)
         .execute()) as ItemRow[];
       if (rows.length === 0) return;
-      const versions = await this.#newestVersions(rows.map((r) => r.id));
-      for (const r of rows) {
-        try {
-          yield checkedItem(this.#key, r, versions.get(r.id));
-        } catch (e) {
-          log.error('a knowledge item failed its integrity check and was skipped', { item: r.id, err: e });
-        }
-      }
+      yield* await this.#checked(rows, 'a whole-scope read');
       after = Number(rows.at(-1)!.n);
     }
   }

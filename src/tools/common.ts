@@ -147,3 +147,22 @@ export async function preflight<T>(
     );
   }
 }
+
+/**
+ * One gate run for a call with nothing for the guard to judge (the knowledge tools): audited,
+ * attempt and result, with its inputs bound (and full texts for the record only).
+ */
+export function boundRun<T>(
+  ctx: ToolContext,
+  tool: string,
+  summary: string,
+  bound: Record<string, string | number | boolean | undefined>,
+  fn: () => Promise<T>,
+  record?: Record<string, string>,
+): Promise<T> {
+  return ctx.gate.run(
+    ctx.principal,
+    { tool, summary, bound: boundInputs(bound), ...(record ? { record } : {}), client: ctx.client },
+    fn,
+  );
+}

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { GatehouseError } from '../core/index.js';
 import { lintText, type Item, type ItemContent } from '../knowledge/index.js';
-import { boundInputs, sha256Hex } from './common.js';
+import { boundRun, sha256Hex } from './common.js';
 import { canWriteOrg, memoryReadable, memoryScopeLabel, memoryWritable } from './memory-scopes.js';
 import { proposeOrgChange } from './memory-propose.js';
 import { defineTool, type ToolContext } from './types.js';
+import { historyEntries, historyEntry } from './version-history.js';
 
 /**
  * Memory tools over the shared knowledge layer (src/knowledge/). INVARIANT: the owner of every
@@ -82,22 +83,6 @@ const author = (ctx: ToolContext) => ({
   trust: 'agent' as const,
 });
 
-/** One gate run per call: audited (attempt and result) like every tool, with its inputs bound. */
-function run<T>(
-  ctx: ToolContext,
-  tool: string,
-  summary: string,
-  bound: Record<string, string | number | undefined>,
-  fn: () => Promise<T>,
-  record?: Record<string, string>,
-): Promise<T> {
-  return ctx.gate.run(
-    ctx.principal,
-    { tool, summary, bound: boundInputs(bound), ...(record ? { record } : {}), client: ctx.client },
-    fn,
-  );
-}
-
 const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 
 export const memoryListTool = defineTool({
@@ -117,7 +102,7 @@ export const memoryListTool = defineTool({
   annotations: readOnly,
   handler(input, ctx) {
     const only = input.scope === 'all' ? undefined : input.scope;
-    return run(
+    return boundRun(
       ctx,
       'memory_list',
       `memory_list ${input.scope ?? 'all'} ${input.prefix ?? ''}`.trim(),
@@ -144,7 +129,7 @@ export const memoryReadTool = defineTool({
   outputSchema: itemOutput,
   annotations: readOnly,
   handler(input, ctx) {
-    return run(ctx, 'memory_read', `memory_read ${input.scope ?? ''} ${input.path}`, input, async () => ({
+    return boundRun(ctx, 'memory_read', `memory_read ${input.scope ?? ''} ${input.path}`, input, async () => ({
       memory: out(await ctx.ports.knowledge.read('memory', memoryReadable(ctx.principal, input.scope), input.path)),
       notice: NOTICE,
     }));
@@ -171,7 +156,7 @@ export const memoryAddTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   handler(input, ctx) {
     const c = { title: input.title ?? '', summary: input.summary ?? '', tags: input.tags ?? [], body: input.content };
-    return run(
+    return boundRun(
       ctx,
       'memory_add',
       `memory_add ${input.scope ?? 'token'} ${input.path}`,
@@ -244,7 +229,7 @@ export const memoryUpdateTool = defineTool({
   outputSchema: itemOutput,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   handler(input, ctx) {
-    return run(
+    return boundRun(
       ctx,
       'memory_update',
       `memory_update ${input.scope ?? 'token'} ${input.path} (from v${input.expected_version})`,
@@ -309,7 +294,7 @@ export const memoryDeleteTool = defineTool({
   outputSchema: itemOutput,
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   handler(input, ctx) {
-    return run(ctx, 'memory_delete', `memory_delete ${input.scope ?? 'token'} ${input.path}`, input, async () => {
+    return boundRun(ctx, 'memory_delete', `memory_delete ${input.scope ?? 'token'} ${input.path}`, input, async () => {
       const scope = memoryWritable(ctx.principal, input.scope);
       const cur = await ctx.ports.knowledge.read('memory', [scope], input.path);
       const opts = {
@@ -348,7 +333,7 @@ export const memorySearchTool = defineTool({
   }),
   annotations: readOnly,
   handler(input, ctx) {
-    return run(
+    return boundRun(
       ctx,
       'memory_search',
       `memory_search ${JSON.stringify(input.query)}`,
@@ -380,32 +365,16 @@ export const memoryHistoryTool = defineTool({
   inputSchema: z.object({ path, scope: scopeInput.optional() }).strict(),
   inputRoles: { path: 'bound', scope: 'bound' },
   outputSchema: z.object({
-    versions: z.array(
-      z.object({
-        version: z.number().int(),
-        op: z.string(),
-        author: z.string(),
-        trust: z.enum(['agent', 'operator']),
-        at: z.string(),
-        note: z.string().optional(),
-      }),
-    ),
+    versions: z.array(historyEntry),
   }),
   annotations: readOnly,
   handler(input, ctx) {
-    return run(ctx, 'memory_history', `memory_history ${input.scope ?? ''} ${input.path}`, input, async () => {
+    return boundRun(ctx, 'memory_history', `memory_history ${input.scope ?? ''} ${input.path}`, input, async () => {
       const scopes = memoryReadable(ctx.principal, input.scope);
       const cur = await ctx.ports.knowledge.read('memory', scopes, input.path);
       const versions = await ctx.ports.knowledge.history(cur.id, [cur.scope]);
       return {
-        versions: versions.map((v) => ({
-          version: v.version,
-          op: v.op,
-          author: v.author,
-          trust: v.trust,
-          at: v.at,
-          ...(v.note ? { note: v.note } : {}),
-        })),
+        versions: historyEntries(versions),
       };
     });
   },
@@ -428,7 +397,7 @@ export const memoryRevertTool = defineTool({
   outputSchema: itemOutput,
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   handler(input, ctx) {
-    return run(
+    return boundRun(
       ctx,
       'memory_revert',
       `memory_revert ${input.scope ?? 'token'} ${input.path} to v${input.version}`,

@@ -11,7 +11,7 @@ import {
   type SkillFinding,
   type SkillVersion,
 } from '../knowledge/index.js';
-import { APPROVAL_ID_ROLE, approvalIdField, boundInputs, clip, preflight, sha256Hex } from './common.js';
+import { APPROVAL_ID_ROLE, approvalIdField, boundInputs, boundRun, clip, preflight, sha256Hex } from './common.js';
 import { defineTool, type ToolContext } from './types.js';
 
 /**
@@ -104,17 +104,6 @@ function versionOut(v: SkillVersion) {
 }
 const versionSchema = summaryOut.extend({ deprecated: z.boolean(), files: manifestOut });
 
-/** One gate run per call (audited, inputs bound); publish and delete add a fixed `approve` verdict. */
-function run<T>(
-  ctx: ToolContext,
-  tool: string,
-  summary: string,
-  bound: Record<string, string | number | boolean | undefined>,
-  fn: () => Promise<T>,
-): Promise<T> {
-  return ctx.gate.run(ctx.principal, { tool, summary, bound: boundInputs(bound), client: ctx.client }, fn);
-}
-
 const readOnly = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
 
 export const orgSkillListTool = defineTool({
@@ -130,7 +119,7 @@ export const orgSkillListTool = defineTool({
   outputSchema: z.object({ skills: z.array(summaryOut), notice: z.string() }),
   annotations: readOnly,
   handler(input, ctx) {
-    return run(ctx, 'org_skill_list', `org_skill_list${input.drafts ? ' drafts' : ''}`, input, async () => {
+    return boundRun(ctx, 'org_skill_list', `org_skill_list${input.drafts ? ' drafts' : ''}`, input, async () => {
       if (input.drafts) need(canPropose(ctx.principal) || canPublish(ctx.principal), 'skill:propose', 'see drafts');
       const published = (await ctx.ports.skills.list('published')).map((i) => summaryOf(i, 'published'));
       const drafts = input.drafts ? (await ctx.ports.skills.list('draft')).map((i) => summaryOf(i, 'draft')) : [];
@@ -165,35 +154,41 @@ export const orgSkillReadTool = defineTool({
   }),
   annotations: readOnly,
   handler(input, ctx) {
-    return run(ctx, 'org_skill_read', `org_skill_read ${input.name} ${input.file ?? SKILL_MD}`, input, async () => {
-      const where = input.draft ? 'draft' : 'published';
-      const reviewer = canPropose(ctx.principal) || canPublish(ctx.principal);
-      if (input.draft) need(reviewer, 'skill:propose', 'read drafts');
-      const v = input.digest
-        ? await ctx.ports.skills.byDigest(input.name, input.digest, { publishedOnly: !reviewer })
-        : input.version
-          ? await ctx.ports.skills.atVersion(input.name, where, input.version)
-          : await ctx.ports.skills.current(input.name, where);
-      // A digest names a draft as well as a publication: to anyone but a reviewer, a draft's digest
-      // is one that does not exist.
-      if (v.where === 'draft' && !reviewer)
-        throw new GatehouseError('not_found', `no published version of ${input.name} with that digest`, {
-          hint: 'org_skill_history lists the published digests',
-        });
-      const path = input.file ?? SKILL_MD;
-      const data = await ctx.ports.skills.servable(v, path);
-      const text = isText(data);
-      return {
-        skill: versionOut(v),
-        file: path,
-        encoding: text ? ('utf8' as const) : ('base64' as const),
-        content: text ? data.toString('utf8') : data.toString('base64'),
-        findings: text ? lintText(data.toString('utf8')).map((f) => ({ ...f, file: path })) : [],
-        notice: v.deprecated
-          ? `This skill is deprecated (${v.provenance.at}); do not follow it unless the user asks. ${NOTICE}`
-          : NOTICE,
-      };
-    });
+    return boundRun(
+      ctx,
+      'org_skill_read',
+      `org_skill_read ${input.name} ${input.file ?? SKILL_MD}`,
+      input,
+      async () => {
+        const where = input.draft ? 'draft' : 'published';
+        const reviewer = canPropose(ctx.principal) || canPublish(ctx.principal);
+        if (input.draft) need(reviewer, 'skill:propose', 'read drafts');
+        const v = input.digest
+          ? await ctx.ports.skills.byDigest(input.name, input.digest, { publishedOnly: !reviewer })
+          : input.version
+            ? await ctx.ports.skills.atVersion(input.name, where, input.version)
+            : await ctx.ports.skills.current(input.name, where);
+        // A digest names a draft as well as a publication: to anyone but a reviewer, a draft's digest
+        // is one that does not exist.
+        if (v.where === 'draft' && !reviewer)
+          throw new GatehouseError('not_found', `no published version of ${input.name} with that digest`, {
+            hint: 'org_skill_history lists the published digests',
+          });
+        const path = input.file ?? SKILL_MD;
+        const data = await ctx.ports.skills.servable(v, path);
+        const text = isText(data);
+        return {
+          skill: versionOut(v),
+          file: path,
+          encoding: text ? ('utf8' as const) : ('base64' as const),
+          content: text ? data.toString('utf8') : data.toString('base64'),
+          findings: text ? lintText(data.toString('utf8')).map((f) => ({ ...f, file: path })) : [],
+          notice: v.deprecated
+            ? `This skill is deprecated (${v.provenance.at}); do not follow it unless the user asks. ${NOTICE}`
+            : NOTICE,
+        };
+      },
+    );
   },
 });
 
@@ -241,7 +236,7 @@ export const orgSkillUpsertTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   handler(input, ctx) {
     const files = (input.files ?? []).map(decode);
-    return run(
+    return boundRun(
       ctx,
       'org_skill_upsert',
       `org_skill_upsert ${input.name}`,
@@ -409,7 +404,7 @@ export const orgSkillDeleteTool = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   async handler(input, ctx) {
     if (input.draft) {
-      return run(
+      return boundRun(
         ctx,
         'org_skill_delete',
         `discard draft of org skill ${input.name}`,
@@ -485,7 +480,7 @@ export const orgSkillHistoryTool = defineTool({
   outputSchema: z.object({ published: z.array(historyEntry), draft: z.array(historyEntry) }),
   annotations: readOnly,
   handler(input, ctx) {
-    return run(ctx, 'org_skill_history', `org_skill_history ${input.name}`, input, async () => {
+    return boundRun(ctx, 'org_skill_history', `org_skill_history ${input.name}`, input, async () => {
       const h = await ctx.ports.skills.history(input.name);
       const entries = (vs: typeof h.published) =>
         vs.map((v) => ({

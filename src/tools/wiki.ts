@@ -10,9 +10,10 @@ import {
   type PageLintContext,
   type WikiPage,
 } from '../knowledge/index.js';
-import { APPROVAL_ID_ROLE, approvalIdField, boundInputs, preflight, sha256Hex } from './common.js';
+import { APPROVAL_ID_ROLE, approvalIdField, boundInputs, boundRun, preflight, sha256Hex } from './common.js';
 import type { WikiPort } from './ports.js';
 import { defineTool, type ToolContext } from './types.js';
+import { historyEntries, historyEntry } from './version-history.js';
 
 /**
  * Wiki tools (issue 15) over WikiStore. INVARIANTS:
@@ -136,16 +137,6 @@ const author = (ctx: ToolContext) => ({
   trust: 'agent' as const,
 });
 
-function run<T>(
-  ctx: ToolContext,
-  tool: string,
-  summary: string,
-  bound: Record<string, string | number | boolean | undefined>,
-  fn: () => Promise<T>,
-): Promise<T> {
-  return ctx.gate.run(ctx.principal, { tool, summary, bound: boundInputs(bound), client: ctx.client }, fn);
-}
-
 /** The lint context for a token: links are checked only within namespaces it reads. */
 async function lintContext(ctx: ToolContext): Promise<PageLintContext> {
   const nss = new Set(await readable(ctx));
@@ -181,7 +172,7 @@ export const wikiListPagesTool = defineTool({
   outputSchema: z.object({ pages: z.array(pageSummary), notice: z.string() }),
   annotations: readOnly,
   handler(input, ctx) {
-    return run(ctx, 'wiki_list_pages', `wiki_list_pages ${input.namespace ?? '*'}`, input, async () => {
+    return boundRun(ctx, 'wiki_list_pages', `wiki_list_pages ${input.namespace ?? '*'}`, input, async () => {
       if (input.namespace) need(ctx.principal, input.namespace, 'read');
       const nss = input.namespace ? [input.namespace] : await readable(ctx);
       const pages = (await ctx.ports.wiki.pages.list(nss, { prefix: input.prefix })).filter(
@@ -201,7 +192,7 @@ export const wikiReadPageTool = defineTool({
   outputSchema: z.object({ page: pageFull, findings: z.array(findingOut), notice: z.string() }),
   annotations: readOnly,
   handler(input, ctx) {
-    return run(ctx, 'wiki_read_page', `wiki_read_page ${input.namespace}:${input.slug}`, input, async () => {
+    return boundRun(ctx, 'wiki_read_page', `wiki_read_page ${input.namespace}:${input.slug}`, input, async () => {
       need(ctx.principal, input.namespace, 'read');
       const page = input.version
         ? await ctx.ports.wiki.pages.version(input.namespace, input.slug, input.version)
@@ -231,7 +222,7 @@ function change<T>(
   fn: () => Promise<T>,
 ): Promise<T> {
   const summary = `${tool} ${ns}:${pageSlug}`;
-  if (!needsPerson(ctx, ns, status)) return run(ctx, tool, summary, bound, fn);
+  if (!needsPerson(ctx, ns, status)) return boundRun(ctx, tool, summary, bound, fn);
   return ctx.gate.run(
     ctx.principal,
     {
@@ -372,7 +363,7 @@ export const wikiRenamePageTool = defineTool({
   outputSchema: z.object({ page: pageSummary, notice: z.string() }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
   handler(input, ctx) {
-    return run(
+    return boundRun(
       ctx,
       'wiki_rename_page',
       `wiki_rename_page ${input.namespace}:${input.slug} -> ${input.new_slug}`,
@@ -409,7 +400,7 @@ export const wikiDeletePageTool = defineTool({
   outputSchema: z.object({ page: pageSummary, notice: z.string() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false },
   handler(input, ctx) {
-    return run(ctx, 'wiki_delete_page', `wiki_delete_page ${input.namespace}:${input.slug}`, input, async () => {
+    return boundRun(ctx, 'wiki_delete_page', `wiki_delete_page ${input.namespace}:${input.slug}`, input, async () => {
       need(ctx.principal, input.namespace, 'write');
       const cur = await ctx.ports.wiki.pages.read(input.namespace, input.slug);
       if (cur.status === 'active') need(ctx.principal, input.namespace, 'publish');
@@ -453,7 +444,7 @@ export const wikiSearchTool = defineTool({
   }),
   annotations: readOnly,
   handler(input, ctx) {
-    return run(
+    return boundRun(
       ctx,
       'wiki_search',
       `wiki_search ${JSON.stringify(input.query)}`,
@@ -484,31 +475,15 @@ export const wikiHistoryTool = defineTool({
   inputSchema: z.object({ namespace, slug }).strict(),
   inputRoles: { namespace: 'bound', slug: 'bound' },
   outputSchema: z.object({
-    versions: z.array(
-      z.object({
-        version: z.number().int(),
-        op: z.string(),
-        author: z.string(),
-        trust: z.enum(['agent', 'operator']),
-        at: z.string(),
-        note: z.string().optional(),
-      }),
-    ),
+    versions: z.array(historyEntry),
   }),
   annotations: readOnly,
   handler(input, ctx) {
-    return run(ctx, 'wiki_history', `wiki_history ${input.namespace}:${input.slug}`, input, async () => {
+    return boundRun(ctx, 'wiki_history', `wiki_history ${input.namespace}:${input.slug}`, input, async () => {
       need(ctx.principal, input.namespace, 'read');
       const h = await ctx.ports.wiki.pages.history(input.namespace, input.slug);
       return {
-        versions: h.map((v) => ({
-          version: v.version,
-          op: v.op,
-          author: v.author,
-          trust: v.trust,
-          at: v.at,
-          ...(v.note ? { note: v.note } : {}),
-        })),
+        versions: historyEntries(h),
       };
     });
   },
@@ -588,7 +563,7 @@ export const wikiBacklinksTool = defineTool({
   outputSchema: z.object({ pages: z.array(pageSummary) }),
   annotations: readOnly,
   handler(input, ctx) {
-    return run(ctx, 'wiki_backlinks', `wiki_backlinks ${input.namespace}:${input.slug}`, input, async () => {
+    return boundRun(ctx, 'wiki_backlinks', `wiki_backlinks ${input.namespace}:${input.slug}`, input, async () => {
       need(ctx.principal, input.namespace, 'read');
       const pages = await ctx.ports.wiki.pages.backlinks(await readable(ctx), input.namespace, input.slug);
       return { pages: pages.filter((p) => !p.redirect).map(summaryOf) };
@@ -606,7 +581,7 @@ export const wikiLintPageTool = defineTool({
   outputSchema: z.object({ findings: z.array(findingOut) }),
   annotations: readOnly,
   handler(input, ctx) {
-    return run(ctx, 'wiki_lint_page', `wiki_lint_page ${input.namespace}:${input.slug}`, input, async () => {
+    return boundRun(ctx, 'wiki_lint_page', `wiki_lint_page ${input.namespace}:${input.slug}`, input, async () => {
       need(ctx.principal, input.namespace, 'read');
       const page = await ctx.ports.wiki.pages.read(input.namespace, input.slug);
       return { findings: await lintPage(page, await lintContext(ctx)) };
@@ -624,7 +599,7 @@ export const wikiLintTool = defineTool({
   outputSchema: z.object({ findings: z.array(findingOut), total: z.number().int(), pages: z.number().int() }),
   annotations: readOnly,
   handler(input, ctx) {
-    return run(ctx, 'wiki_lint', `wiki_lint ${input.namespace}`, input, async () => {
+    return boundRun(ctx, 'wiki_lint', `wiki_lint ${input.namespace}`, input, async () => {
       need(ctx.principal, input.namespace, 'read');
       const nss = await readable(ctx);
       return lintWholeNamespace(ctx.ports.wiki.pages.all(input.namespace), {

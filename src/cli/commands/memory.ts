@@ -2,7 +2,7 @@ import { GatehouseError } from '../../core/index.js';
 import { ORG_PROPOSALS, parseProposalKey, type Author, type Item, type Scope } from '../../knowledge/index.js';
 import { bootRuntime } from '../../server/index.js';
 import { onlyPositional, parse, table, write } from '../args.js';
-import { block, visible } from '../terminal.js';
+import { block, historyTable, visible } from '../terminal.js';
 import { EXIT, type CommandRunner } from '../context.js';
 import { operator } from './approve.js';
 
@@ -104,21 +104,7 @@ export const run: CommandRunner = async (args, ctx) => {
       case 'history': {
         const h = await k.history(item, await all());
         if (values.json) write(ctx.stdout, JSON.stringify(h, null, 2));
-        else
-          write(
-            ctx.stdout,
-            table(
-              h.map((v) => ({
-                version: String(v.version),
-                op: v.op,
-                author: visible(v.author),
-                trust: v.trust,
-                at: v.at,
-                note: visible(v.note ?? ''),
-              })),
-              ['version', 'op', 'author', 'trust', 'at', 'note'],
-            ),
-          );
+        else write(ctx.stdout, historyTable(h, table));
         return EXIT.ok;
       }
       case 'revert':

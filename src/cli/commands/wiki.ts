@@ -9,7 +9,7 @@ import {
 } from '../../knowledge/index.js';
 import { bootRuntime } from '../../server/index.js';
 import { onlyPositional, parse, table, write } from '../args.js';
-import { block, visible } from '../terminal.js';
+import { block, historyTable, visible } from '../terminal.js';
 import { EXIT, type CommandRunner } from '../context.js';
 import { operator } from './approve.js';
 
@@ -102,21 +102,7 @@ export const run: CommandRunner = async (args, ctx) => {
       case 'history': {
         const h = await wiki.history(page!.ns, page!.slug);
         if (values.json) write(ctx.stdout, JSON.stringify(h, null, 2));
-        else
-          write(
-            ctx.stdout,
-            table(
-              h.map((v) => ({
-                version: String(v.version),
-                op: v.op,
-                author: visible(v.author),
-                trust: v.trust,
-                at: v.at,
-                note: visible(v.note ?? ''),
-              })),
-              ['version', 'op', 'author', 'trust', 'at', 'note'],
-            ),
-          );
+        else write(ctx.stdout, historyTable(h, table));
         return EXIT.ok;
       }
       case 'revert':
