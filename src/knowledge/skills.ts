@@ -104,6 +104,7 @@ export class SkillStore {
   /** Checks a version: the format (throws), secrets (throws), lint (findings). */
   async check(name: string, files: readonly SkillFile[]): Promise<{ checked: CheckedSkill; findings: SkillFinding[] }> {
     const checked = checkSkill(name, files);
+    await this.k.freshSecrets();
     // File names are text every reader sees (and part of every resource URI).
     this.k.refuseSecretsIn(`a file name in ${name}`, checked.files.map((f) => f.path).join('\n'));
     for (const f of checked.files) {

@@ -81,6 +81,7 @@ export class KnowledgeStore {
   readonly #store: Store;
   readonly #key: Buffer;
   readonly #secretScan: SecretScan;
+  readonly #freshSecrets: () => Promise<void>;
 
   readonly #maxItems: Record<KnowledgeKind, number>;
   readonly #changed: (() => void)[] = [];
@@ -89,12 +90,18 @@ export class KnowledgeStore {
     store: Store;
     integrityKey: Buffer;
     secretScan: SecretScan;
+    /**
+     * Brings the scan's secrets up to date (values another process added to the vault); awaited
+     * before every change is checked.
+     */
+    freshSecrets?: () => Promise<void>;
     /** Items per scope and kind (default MAX_ITEMS_PER_SCOPE; tests lower it). */
     maxItemsPerScope?: Partial<Record<KnowledgeKind, number>>;
   }) {
     this.#store = opts.store;
     this.#key = opts.integrityKey;
     this.#secretScan = opts.secretScan;
+    this.#freshSecrets = opts.freshSecrets ?? (async () => undefined);
     this.#maxItems = { ...MAX_ITEMS_PER_SCOPE, ...opts.maxItemsPerScope };
   }
 
@@ -121,6 +128,7 @@ export class KnowledgeStore {
     content: ItemContent,
     opts: ChangeOptions,
   ): Promise<Item> {
+    await this.#freshSecrets();
     checkScope(scope);
     const k = checkKey(key);
     const c = checkContent(kind, content);
@@ -154,6 +162,7 @@ export class KnowledgeStore {
    * history kept, noting where it went). `conflict` if `newKey` is taken or the item changed.
    */
   async move(id: string, scopes: readonly Scope[], newKey: string, opts: ChangeOptions): Promise<Item> {
+    await this.#freshSecrets();
     const k = checkKey(newKey);
     const cur = await this.#row(id, scopes);
     if (cur.deleted) throw notFound(`item ${id}`);
@@ -190,6 +199,7 @@ export class KnowledgeStore {
    * <path>`), else `conflict` and nothing changes: a newer org change is never silently lost.
    */
   async applyProposal(id: string, author: Author): Promise<Item> {
+    await this.#freshSecrets();
     const p = await this.#row(id, [ORG_PROPOSALS]);
     if (p.deleted)
       throw new GatehouseError('conflict', `proposal ${id} was already accepted or rejected`, {
@@ -236,6 +246,7 @@ export class KnowledgeStore {
 
   /** Marks an item deleted (a tombstone: `restore` brings it back, `purge` removes it for good). */
   async delete(id: string, scopes: readonly Scope[], opts: ChangeOptions): Promise<Item> {
+    await this.#freshSecrets();
     // The note is new text (every reader of the history sees it); the content is not re-scanned,
     // so an item that now holds a vault value can still be deleted.
     if (opts.note) this.refuseSecretsIn('the note', opts.note);
@@ -250,6 +261,7 @@ export class KnowledgeStore {
 
   /** Brings back a deleted item with the content it had. */
   async restore(id: string, scopes: readonly Scope[], opts: ChangeOptions): Promise<Item> {
+    await this.#freshSecrets();
     const cur = await this.#row(id, scopes);
     if (!cur.deleted) return this.#itemById(id, scopes);
     const last = await this.#verifiedVersion(cur, cur.version);
@@ -263,6 +275,7 @@ export class KnowledgeStore {
 
   /** Writes the content of an earlier version as a new version. */
   async revert(id: string, scopes: readonly Scope[], toVersion: number, opts: ChangeOptions): Promise<Item> {
+    await this.#freshSecrets();
     const cur = await this.#row(id, scopes);
     const old = await this.#verifiedVersion(cur, toVersion);
     this.#refuseSecrets(contentOf(old), opts.note, cur.key);
@@ -562,6 +575,11 @@ export class KnowledgeStore {
         hint: 'an operator should restore the store from a backup',
       });
     return data;
+  }
+
+  /** Brings the secret scan up to date before text is checked with `refuseSecretsIn`. */
+  freshSecrets(): Promise<void> {
+    return this.#freshSecrets();
   }
 
   /**

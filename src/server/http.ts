@@ -223,6 +223,8 @@ export async function startHttpServer(
   runtime: Runtime,
   opts: HttpServerOptions,
 ): Promise<{ server: HttpServer; url: string; close(): Promise<void> }> {
+  // Values another process adds to the vault are scrubbed here too (within its interval).
+  runtime.watchVault();
   const bus = new PrincipalEventBus(runtime.changes);
   const mcp = mcpHandler(runtime, bus);
   const routes = opts.routes ?? [];

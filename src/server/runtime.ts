@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import { AuditLog, payloadParts } from '../audit/index.js';
 import { ensureHome, gatehouseHome, GatehouseError, log, type HomePaths } from '../core/index.js';
 import {
@@ -58,6 +59,9 @@ function lazy<T>(make: () => Promise<T>): Lazy<T> {
     }));
   return Object.assign(get, { peek: () => p });
 }
+
+/** How often a long-running server looks for vault values set by another process. */
+const VAULT_WATCH_MS = 2000;
 
 /** `GATEHOUSE_CHANGE_POLL_MS`: how often to look for knowledge changes made by other processes (100 ms to 60 s). */
 function changePollMs(v: string | undefined): number | undefined {
@@ -127,6 +131,7 @@ export class Runtime {
     this.knowledge = new KnowledgeStore({
       store,
       integrityKey,
+      freshSecrets: () => this.refreshVaultSecrets(),
       secretScan: (t) => (this.redactor.scrub(t) === t ? undefined : 'a vault value or a secret-shaped string'),
     });
     // Skill lint flags links to hosts no target names: the hosts this deployment knows.
@@ -201,13 +206,54 @@ export class Runtime {
         log.info('signed records written before row signatures', signed);
       }
       // Every value in the vault is scrubbed from every output and log line, filled or not.
-      await vault.seedRedactor({ add: (s) => rt.addSecret(s) });
+      await rt.refreshVaultSecrets();
       installLogScrubbing(rt.operatorRedactor);
       return rt;
     } catch (e) {
       await store.close();
       throw e;
     }
+  }
+
+  #vaultMark: string | undefined;
+  #vaultRefresh: Promise<void> | undefined;
+  #vaultWatch: NodeJS.Timeout | undefined;
+
+  /**
+   * Registers every vault value with the redactors when the vault changed since the last time
+   * (another process may have added one: `gatehouse vault set` while `serve` runs). One small
+   * query when nothing changed. INVARIANT: called at boot, before every knowledge write's secret
+   * scan (KnowledgeStore's `freshSecrets`), and every VAULT_WATCH_MS by the long-running servers,
+   * so a value set elsewhere is refused in memory, skills and the wiki at once, and scrubbed from
+   * every other channel within that interval.
+   */
+  refreshVaultSecrets(): Promise<void> {
+    this.#vaultRefresh ??= (async () => {
+      try {
+        const row = (
+          await sql<{ n: number | string; at: string | null }>`
+            SELECT count(*) AS n, max(updated_at) AS at FROM vault_fields`.execute(this.store.db)
+        ).rows[0];
+        const mark = `${Number(row?.n ?? 0)}:${row?.at ?? ''}`;
+        if (mark === this.#vaultMark) return;
+        // The mark is taken before the values are read: a change in between is seen next time.
+        await this.vault.seedRedactor({ add: (v) => this.addSecret(v) });
+        this.#vaultMark = mark;
+      } finally {
+        this.#vaultRefresh = undefined;
+      }
+    })();
+    return this.#vaultRefresh;
+  }
+
+  /** Starts (once) the long-running servers' watch for vault values set by other processes. */
+  watchVault(): void {
+    if (this.#vaultWatch) return;
+    this.#vaultWatch = setInterval(() => {
+      this.refreshVaultSecrets().catch((e: unknown) => log.warn('could not look for new vault values', { err: e }));
+    }, VAULT_WATCH_MS);
+    this.#vaultWatch.unref();
+    this.#closers.push(async () => clearInterval(this.#vaultWatch));
   }
 
   /**

@@ -10,6 +10,7 @@ import type { Runtime } from './runtime.js';
  */
 export async function serveMcpStdio(runtime: Runtime, token: string): Promise<{ closed: Promise<void> }> {
   await runtime.tokens.authenticate(token);
+  runtime.watchVault();
   const authenticate = () => runtime.tokens.authenticate(token);
   let done!: () => void;
   const closed = new Promise<void>((r) => (done = r));

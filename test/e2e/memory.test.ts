@@ -6,9 +6,9 @@
  */
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { assertBuilt, auditAfter, auditSeq, cli, createToken } from '../helpers/cli.js';
+import { assertBuilt, auditAfter, auditSeq, cli, createToken, startServe } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
-import { stdioClient } from '../helpers/mcp-client.js';
+import { httpClient, stdioClient } from '../helpers/mcp-client.js';
 
 const SECRET = 'mem-canary-Q8vL2xW7pZ4kR9tB';
 
@@ -441,5 +441,37 @@ describe('memory tools over stdio (two agents, one team memory)', () => {
     // Usage errors are clear and touch nothing.
     expect(cli(['memory', 'revert', deploy.id], home.env).stderr).toMatch(/needs --version/);
     expect(cli(['memory', 'frobnicate'], home.env).stderr).toMatch(/unknown memory command/);
+  });
+});
+
+describe('a value set in the vault while a server runs', () => {
+  const home = tempHome();
+  afterAll(() => home.cleanup());
+
+  it('is refused in memory at once, and scrubbed from what agents read within the watch interval', async () => {
+    assertBuilt();
+    expect(cli(['vault', 'create', 'ops'], home.env).code).toBe(0);
+    const token = createToken(home.env, 'w', ['tool:*', 'memory:write:org']);
+    const serve = await startServe(home.env);
+    const c = await httpClient(serve.url, token, 'modern');
+    try {
+      // The server is up and has read the vault; a memory holds a string that is no secret yet.
+      const late = 'late-vault-value-R7xQ2mW9pZ4k';
+      expect(
+        (await call(c.client, 'memory_add', { path: 'notes/early.md', content: `note ${late}` })).isError,
+      ).toBeFalsy();
+      // Another process adds it to the vault: the running server scrubs it within its watch
+      // interval, with no write of its own in between.
+      expect(cli(['vault', 'set', 'ops/late.key'], home.env, late).code).toBe(0);
+      await new Promise((r) => setTimeout(r, 3000));
+      const read = await call(c.client, 'memory_read', { path: 'notes/early.md' });
+      expect(textOf(read)).not.toContain(late);
+      const r = await call(c.client, 'memory_add', { path: 'notes/late.md', content: `key ${late}` });
+      expect(textOf(r)).toMatch(/^secret_detected/);
+      expect(textOf(r)).not.toContain(late);
+    } finally {
+      await c.close();
+      await serve.stop();
+    }
   });
 });
