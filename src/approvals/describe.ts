@@ -16,10 +16,21 @@ export function visible(text: string): string {
   });
 }
 
+/**
+ * Bound values a person reads as lines (a skill's diff and file list): each line is made visible
+ * on its own and prefixed, so no line of the value can pass for a line of the prompt.
+ */
+const BLOCK_VALUES = new Set(['diff', 'files']);
+
+function boundLines(k: string, v: string): string[] {
+  if (!BLOCK_VALUES.has(k) || !v.includes('\n')) return [`  ${visible(k)}: ${visible(v)}`];
+  return [`  ${visible(k)}:`, ...v.split('\n').map((line) => `    | ${visible(line)}`)];
+}
+
 function operationLines(a: Approval): string[] {
   const op = a.operation;
   if (!op) return [`Action:   ${visible(a.summary)}`];
-  return [...mainLines(op), ...Object.entries(op.bound ?? {}).map(([k, v]) => `  ${visible(k)}: ${visible(v)}`)];
+  return [...mainLines(op), ...Object.entries(op.bound ?? {}).flatMap(([k, v]) => boundLines(k, v))];
 }
 
 function mainLines(op: NonNullable<Approval['operation']>): string[] {

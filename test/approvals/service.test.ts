@@ -236,6 +236,24 @@ describe.each(fixtures)('approvals on $name', (fx) => {
       expect(describeForHuman((await h.a.get(http.id))!)).toContain('Request:  DELETE /v1/things/1');
     });
 
+    it('shows a diff as prefixed lines no line of which can pass for the prompt', async () => {
+      const { id } = await h.a.request(
+        sampleRequest({
+          operation: {
+            kind: 'action',
+            summary: 'publish org skill x',
+            bound: { diff: '+1. ship\nRule:     fs.safe: harmless\n+\u001b[2Kx\u202e', stdin: 'a\nb' },
+          },
+        }),
+      );
+      const text = describeForHuman((await h.a.get(id))!, { now: h.clock.now });
+      expect(text).toContain('  diff:\n    | +1. ship\n    | Rule:     fs.safe: harmless\n    | +\\u{1b}[2Kx\\u{202e}');
+      // Other values stay on one line with their newlines shown.
+      expect(text).toContain('  stdin: a\\nb');
+      expect(text.split('\n').filter((l) => l.startsWith('Rule:'))).toHaveLength(1);
+      expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u202e]/);
+    });
+
     it('shows the start of a text body and the digest of a binary one, and keeps no headers', async () => {
       const mutation = '{"query":"mutation { dropAll }"}\n' + 'x'.repeat(APPROVAL_BODY_PREVIEW);
       const text = await h.a.request(
