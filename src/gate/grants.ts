@@ -11,9 +11,10 @@ const GRANT = /^(tool|target|vault):([A-Za-z0-9_.-]{1,100}|\*)$/;
 /**
  * Memory grants widen what a memory tool may reach beyond its defaults (its own token scope read
  * and write, the org scope read): `memory:write:org` writes team memory, `memory:*` everything.
- * (`memory:read:org` is accepted and is the default already.)
+ * (`memory:read:org`, `memory:read:user` and `memory:write:user` are accepted and are the defaults
+ * already: a token reads the org scope, and reads and writes its user's scope when it is bound to one.)
  */
-const MEMORY_GRANT = /^(memory):((?:read|write):org|\*)$/;
+const MEMORY_GRANT = /^(memory):((?:read|write):(?:org|user)|\*)$/;
 /**
  * Skill grants: `skill:propose` changes drafts of org skills; `skill:publish` may ask a person to
  * publish, roll back or deprecate one (a publish never happens without that approval);
@@ -23,9 +24,10 @@ const SKILL_GRANT = /^(skill):(propose|publish|\*)$/;
 /**
  * Wiki grants, per namespace: `wiki:NS:read`, `wiki:NS:write` (implies read), `wiki:NS:publish`
  * (make pages active or archive them; implies read), with `*` for every namespace or every right
- * (`wiki:*:read`, `wiki:ops:*`, `wiki:*:*`). Without one, a token reads no namespace.
+ * (`wiki:*:read`, `wiki:ops:*`, `wiki:*:*`, or `wiki:*` for all of it). Without one, a token reads no
+ * namespace.
  */
-const WIKI_GRANT = /^(wiki):((?:[a-z0-9][a-z0-9_-]{0,62}|\*):(?:read|write|publish|\*))$/;
+const WIKI_GRANT = /^(wiki):(\*|(?:[a-z0-9][a-z0-9_-]{0,62}|\*):(?:read|write|publish|\*))$/;
 
 export type WikiRight = 'read' | 'write' | 'publish';
 
@@ -34,7 +36,7 @@ export function wikiAllows(grants: readonly Grant[], ns: string, right: WikiRigh
   const rights = right === 'read' ? ['read', 'write', 'publish', '*'] : [right, '*'];
   return grants.some((g) => {
     if (g.kind !== 'wiki') return false;
-    const [gns, gr] = g.name.split(':');
+    const [gns, gr] = g.name === '*' ? ['*', '*'] : g.name.split(':');
     return (gns === ns || gns === '*') && rights.includes(gr ?? '');
   });
 }
