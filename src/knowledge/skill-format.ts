@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { isAlias, isNode, parseDocument, visit } from 'yaml';
+import { createRequire } from 'node:module';
 import { GatehouseError } from '../core/index.js';
 import type { JsonValue } from './types.js';
 
@@ -91,6 +91,9 @@ export function parseSkillMd(text: string, folder: string): SkillHead {
       'begin it with ---, then name: and description: lines, then ---, then the instructions',
     );
   }
+  // The YAML parser is loaded when a skill is first read or written, not when Gatehouse starts
+  // (`gatehouse mcp` starts at every agent session).
+  const { isAlias, isNode, parseDocument, visit } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   const doc = parseDocument(m[1]!, { strict: true, uniqueKeys: true, prettyErrors: false });
   const problem = doc.errors[0] ?? doc.warnings[0];
   if (problem) throw invalid(`the SKILL.md frontmatter is not valid YAML: ${problem.message}`, 'fix the YAML');
