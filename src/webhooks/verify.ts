@@ -344,7 +344,7 @@ function linear(req: InboundRequest, keys: VerifyKeys, opts: VerifyOptions): Ver
  * caught by the dedupe key alone (Shopify's event id, Hookdeck's event id, else the body's hash).
  */
 function bodyHmacBase64(header: string, idHeaders: string[], typeHeader?: string) {
-  return (req: InboundRequest, keys: VerifyKeys): Verification => {
+  return (req: InboundRequest, keys: VerifyKeys, _opts?: VerifyOptions): Verification => {
     const sigs = [req.headers[header], req.headers[`${header}-2`]].filter((s): s is string => !!s);
     if (sigs.length === 0) return refuse('missing_header', `needs ${header}`);
     const got = sigs.map((s) => decodeSig(s, 'base64')).filter((b): b is Buffer => !!b);
