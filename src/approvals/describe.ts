@@ -17,10 +17,11 @@ export function visible(text: string): string {
 }
 
 /**
- * Bound values a person reads as lines (a skill's diff and file list): each line is made visible
- * on its own and prefixed, so no line of the value can pass for a line of the prompt.
+ * Bound values a person reads as lines (a skill's diff and file list, a wiki page's text): each
+ * line is made visible on its own and prefixed, so no line of the value can pass for a line of the
+ * prompt.
  */
-const BLOCK_VALUES = new Set(['diff', 'files']);
+const BLOCK_VALUES = new Set(['diff', 'files', 'text']);
 
 function boundLines(k: string, v: string): string[] {
   if (!BLOCK_VALUES.has(k) || !v.includes('\n')) return [`  ${visible(k)}: ${visible(v)}`];

@@ -55,6 +55,8 @@ export {
   lintPage,
   lintWholeNamespace,
   MAX_NAMESPACE_FINDINGS,
+  MAX_PAIRWISE,
+  type LintedPage,
   type PageLintContext,
   type WikiFinding,
 } from './wiki-lint.js';

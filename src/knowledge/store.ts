@@ -31,6 +31,8 @@ import type {
 import { checkContent, checkKey, checkScope } from './validate.js';
 
 const MAX_LIST = 500;
+/** A link target (`ns:slug`) as the links table keeps it (migration 0016 widened it to fit a slug). */
+const MAX_LINK_CHARS = 600;
 const MAX_HITS = 50;
 /**
  * Matches considered for ranking, the most recently created first (the item's `n`: SQLite's FTS5
@@ -161,7 +163,18 @@ export class KnowledgeStore {
    * current content (its first version notes where it came from), and the old one deleted (its
    * history kept, noting where it went). `conflict` if `newKey` is taken or the item changed.
    */
-  async move(id: string, scopes: readonly Scope[], newKey: string, opts: ChangeOptions): Promise<Item> {
+  async move(
+    id: string,
+    scopes: readonly Scope[],
+    newKey: string,
+    opts: ChangeOptions & {
+      /**
+       * What the old key holds afterwards, in the same transaction (a wiki page's redirect); by
+       * default the old item is deleted.
+       */
+      leave?: ItemContent;
+    },
+  ): Promise<Item> {
     await this.#freshSecrets();
     const k = checkKey(newKey);
     const cur = await this.#row(id, scopes);
@@ -169,6 +182,8 @@ export class KnowledgeStore {
     const last = await this.#verifiedVersion(cur, cur.version);
     const c = contentOf(last);
     this.#refuseSecrets(c, undefined, k);
+    const leave = opts.leave ? checkContent(cur.kind as KnowledgeKind, opts.leave) : undefined;
+    if (leave) this.#refuseSecrets(leave, undefined, cur.key);
     const newId = await this.#change(async (db) => {
       if (await this.#at(db, cur.kind, cur.scope, k))
         throw new GatehouseError('conflict', `${cur.kind} ${k} already exists`, { hint: 'pick another name' });
@@ -181,10 +196,10 @@ export class KnowledgeStore {
         db,
         cur,
         opts.expectedVersion ?? cur.version,
-        'delete',
-        c,
+        leave ? 'write' : 'delete',
+        leave ?? c,
         { ...opts, note: `moved to ${k}` },
-        true,
+        !leave,
       );
       return to;
     });
@@ -381,7 +396,11 @@ export class KnowledgeStore {
       .orderBy('i.key')
       .limit(MAX_LIST)
       .execute()) as ItemRow[];
-    return this.#checked(rows, 'backlinks');
+    // The links table is not signed: an item counts only when its verified version names the link.
+    return (await this.#checked(rows, 'backlinks')).filter((i) => {
+      const links = (i.meta as { links?: unknown } | undefined)?.links;
+      return Array.isArray(links) && links.includes(toKey);
+    });
   }
 
   /**
@@ -753,7 +772,7 @@ export class KnowledgeStore {
     const links = (c.meta as { links?: unknown } | undefined)?.links;
     await db.deleteFrom('knowledge_links').where('item_id', '=', id).execute();
     if (!Array.isArray(links)) return;
-    const keys = [...new Set(links.filter((l): l is string => typeof l === 'string' && l.length <= 300))];
+    const keys = [...new Set(links.filter((l): l is string => typeof l === 'string' && l.length <= MAX_LINK_CHARS))];
     if (keys.length)
       await db
         .insertInto('knowledge_links')

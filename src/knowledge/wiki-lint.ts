@@ -1,3 +1,4 @@
+import { cutText } from '../core/index.js';
 import { lintText } from './lint.js';
 import type { WikiPage } from './wiki.js';
 
@@ -141,12 +142,19 @@ function shingles(text: string): Set<string> {
   return out;
 }
 
-/** Pages compared pairwise for near-duplicates at most (beyond, only equal titles are found). */
-const MAX_PAIRWISE = 2000;
+/**
+ * Pages compared pairwise for near-duplicates at most, and how much of each body is compared
+ * (beyond, only equal titles are found): the comparison is quadratic and runs on the event loop.
+ */
+export const MAX_PAIRWISE = 300;
+const COMPARED_CHARS = 20_000;
 const NEAR = 0.8;
 
+/** What the namespace-wide rules need of a page (a body only for the near-duplicate comparison). */
+export type LintedPage = Pick<WikiPage, 'namespace' | 'slug' | 'title' | 'status' | 'redirect'> & { body?: string };
+
 /** Namespace-wide findings: orphans (given each page's backlink count) and near-duplicates. */
-export function lintNamespace(pages: readonly WikiPage[], backlinkCount: ReadonlyMap<string, number>): WikiFinding[] {
+export function lintNamespace(pages: readonly LintedPage[], backlinkCount: ReadonlyMap<string, number>): WikiFinding[] {
   const out: WikiFinding[] = [];
   const live = pages.filter((p) => !p.redirect);
   for (const p of live) {
@@ -159,7 +167,7 @@ export function lintNamespace(pages: readonly WikiPage[], backlinkCount: Readonl
         fix: 'link it from an index or a related page, or archive it',
       });
   }
-  const byTitle = new Map<string, WikiPage[]>();
+  const byTitle = new Map<string, LintedPage[]>();
   for (const p of live) {
     const t = p.title
       .toLowerCase()
@@ -168,7 +176,7 @@ export function lintNamespace(pages: readonly WikiPage[], backlinkCount: Readonl
     if (t) byTitle.set(t, [...(byTitle.get(t) ?? []), p]);
   }
   const reported = new Set<string>();
-  const pair = (a: WikiPage, b: WikiPage, why: string) => {
+  const pair = (a: LintedPage, b: LintedPage, why: string) => {
     const key = [a.slug, b.slug].sort().join('\u0000');
     if (reported.has(key)) return;
     reported.add(key);
@@ -182,17 +190,16 @@ export function lintNamespace(pages: readonly WikiPage[], backlinkCount: Readonl
   };
   for (const group of byTitle.values())
     for (let i = 1; i < group.length; i++) pair(group[0]!, group[i]!, 'same title as');
-  if (live.length <= MAX_PAIRWISE) {
-    const sh = live.map((p) => shingles(p.body));
-    for (let i = 0; i < live.length; i++) {
-      for (let j = i + 1; j < live.length; j++) {
-        const a = sh[i]!;
-        const b = sh[j]!;
-        if (a.size < 5 || b.size < 5 || Math.min(a.size, b.size) / Math.max(a.size, b.size) < NEAR) continue;
-        let both = 0;
-        for (const s of a) if (b.has(s)) both++;
-        if (both / (a.size + b.size - both) >= NEAR) pair(live[i]!, live[j]!, 'mostly the same text as');
-      }
+  const compared = live.filter((p) => p.body !== undefined).slice(0, MAX_PAIRWISE);
+  const sh = compared.map((p) => shingles(cutText(p.body!, COMPARED_CHARS)));
+  for (let i = 0; i < compared.length; i++) {
+    for (let j = i + 1; j < compared.length; j++) {
+      const a = sh[i]!;
+      const b = sh[j]!;
+      if (a.size < 5 || b.size < 5 || Math.min(a.size, b.size) / Math.max(a.size, b.size) < NEAR) continue;
+      let both = 0;
+      for (const s of a) if (b.has(s)) both++;
+      if (both / (a.size + b.size - both) >= NEAR) pair(compared[i]!, compared[j]!, 'mostly the same text as');
     }
   }
   return out;
@@ -200,35 +207,61 @@ export function lintNamespace(pages: readonly WikiPage[], backlinkCount: Readonl
 
 /** Findings a namespace lint returns at most (most severe first; the total is counted). */
 export const MAX_NAMESPACE_FINDINGS = 500;
+/** Pages without a link from their own namespace that are looked up in others, at most. */
+const MAX_ELSEWHERE_LOOKUPS = 200;
 
 /**
- * Lints every page of a namespace: each page's rules, then orphans and near-duplicates. A page
- * counts as linked when a page of the namespace links to it, or when `linkedFromElsewhere` says
- * a page the caller reads in another namespace does.
+ * Lints every page of a namespace: each page's rules as it is read (no body is kept beyond the
+ * few the near-duplicate comparison needs), then orphans and near-duplicates. A link to a
+ * redirect counts for the page it leads to. A page counts as linked when a page of the namespace
+ * links to it, or when `linkedFromElsewhere` says a page the caller reads in another namespace
+ * does (asked for at most MAX_ELSEWHERE_LOOKUPS pages; beyond, a page is not called an orphan).
  */
 export async function lintWholeNamespace(
   pages: AsyncIterable<WikiPage>,
-  ctx: PageLintContext & { linkedFromElsewhere(page: WikiPage): Promise<boolean> },
+  ctx: PageLintContext & { linkedFromElsewhere(page: LintedPage): Promise<boolean> },
 ): Promise<{ findings: WikiFinding[]; total: number; pages: number }> {
-  const all: WikiPage[] = [];
-  const inbound = new Map<string, number>();
-  for await (const p of pages) {
-    all.push(p);
-    if (!p.redirect) for (const l of p.links) inbound.set(l, (inbound.get(l) ?? 0) + 1);
-  }
+  const kept: LintedPage[] = [];
+  const links: string[] = [];
+  const redirects = new Map<string, string>();
   const findings: WikiFinding[] = [];
-  for (const p of all) {
-    if (p.redirect) continue;
+  let n = 0;
+  for await (const p of pages) {
     const key = `${p.namespace}:${p.slug}`;
-    if (!inbound.has(key) && (await ctx.linkedFromElsewhere(p))) inbound.set(key, 1);
-    findings.push(...(await lintPage(p, ctx)));
+    if (p.redirect) redirects.set(key, `${p.namespace}:${p.redirect}`);
+    else {
+      links.push(...p.links);
+      findings.push(...(await lintPage(p, ctx)));
+    }
+    const compared = !p.redirect && kept.filter((k) => k.body !== undefined).length < MAX_PAIRWISE;
+    kept.push({
+      namespace: p.namespace,
+      slug: p.slug,
+      title: p.title,
+      status: p.status,
+      ...(p.redirect ? { redirect: p.redirect } : {}),
+      ...(compared ? { body: cutText(p.body, COMPARED_CHARS) } : {}),
+    });
+    // Let other requests run between pages: a namespace can hold thousands.
+    if (++n % 50 === 0) await new Promise((r) => setImmediate(r));
   }
-  findings.push(...lintNamespace(all, inbound));
+  const inbound = new Map<string, number>();
+  for (let target of links) {
+    for (let hop = 0; hop < 5 && redirects.has(target); hop++) target = redirects.get(target)!;
+    inbound.set(target, (inbound.get(target) ?? 0) + 1);
+  }
+  let lookups = 0;
+  for (const p of kept) {
+    const key = `${p.namespace}:${p.slug}`;
+    if (p.redirect || inbound.has(key) || p.status === 'archived') continue;
+    if (++lookups > MAX_ELSEWHERE_LOOKUPS || (await ctx.linkedFromElsewhere(p))) inbound.set(key, 1);
+  }
+  findings.push(...lintNamespace(kept, inbound));
   const order = { danger: 0, warning: 1, info: 2 } as const;
   findings.sort((a, b) => order[a.severity] - order[b.severity]);
   return {
     findings: findings.slice(0, MAX_NAMESPACE_FINDINGS),
     total: findings.length,
-    pages: all.filter((p) => !p.redirect).length,
+    pages: kept.filter((p) => !p.redirect).length,
   };
 }

@@ -94,7 +94,16 @@ export function parseLinks(body: string, ns: string): string[] {
   return [...out];
 }
 
-const ISO = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?$/;
+const ISO_SHAPE = /^\d{4}-\d{2}-\d{2}(T[\d:.]+(Z|[+-]\d{2}:\d{2})?)?$/;
+/** A date (or date and time) that is both shaped like ISO 8601 and a real day (not 2026-13-45). */
+const ISO = {
+  test(s: string): boolean {
+    if (!ISO_SHAPE.test(s) || Number.isNaN(Date.parse(s))) return false;
+    const [y, m, d] = s.split(/[-T]/, 3).map(Number) as [number, number, number];
+    const day = new Date(Date.UTC(y, m - 1, d));
+    return day.getUTCFullYear() === y && day.getUTCMonth() === m - 1 && day.getUTCDate() === d;
+  },
+};
 
 function checkSources(sources: readonly WikiSource[]): WikiSource[] {
   if (sources.length > MAX_SOURCES) throw invalid(`at most ${MAX_SOURCES} sources`, 'keep the ones that matter');
@@ -219,15 +228,24 @@ export class WikiStore {
     return item ? pageOf(item) : undefined;
   }
 
-  /** Creates a page or writes a new version of it (`expectedVersion` to change one). */
+  /**
+   * Creates a page or writes a new version of it (`expectedVersion` to change one). A status left
+   * out keeps the page's (a new page is a draft). A page written over a redirect or a deleted page
+   * is a new page: it gets its own page id.
+   */
   async write(ns: string, slug: string, f: PageFields, opts: ChangeOptions): Promise<WikiPage> {
     checkSlug(slug);
     const cur = await this.lookup(ns, slug);
-    const pageId = cur?.page_id || `wp_${randomBytes(9).toString('base64url')}`;
-    return pageOf(await this.k.write('wiki', nsScope(ns), slug, pageContent(ns, f, pageId), opts));
+    const live = cur && !cur.deleted && !cur.redirect ? cur : undefined;
+    const pageId = live?.page_id || `wp_${randomBytes(9).toString('base64url')}`;
+    const fields = { ...f, status: f.status ?? live?.status ?? 'draft' };
+    return pageOf(await this.k.write('wiki', nsScope(ns), slug, pageContent(ns, fields, pageId), opts));
   }
 
-  /** Moves a page to a new slug (same page id) and leaves a redirect at the old one. */
+  /**
+   * Moves a page to a new slug (same page id) and leaves a redirect at the old one, in one
+   * transaction.
+   */
   async rename(ns: string, slug: string, to: string, opts: ChangeOptions): Promise<WikiPage> {
     checkSlug(to);
     const cur = await this.read(ns, slug);
@@ -235,22 +253,16 @@ export class WikiStore {
       throw new GatehouseError('conflict', `${ns}:${slug} is a redirect to ${cur.slug}`, {
         hint: `rename ${cur.slug}`,
       });
-    const moved = pageOf(await this.k.move(cur.id, [nsScope(ns)], to, opts));
-    // The old slug now says where the page went (a version whose meta is the redirect).
-    await this.k.write(
-      'wiki',
-      nsScope(ns),
-      slug,
-      {
-        title: cur.title,
-        summary: `moved to ${to}`,
-        tags: [],
-        body: `This page moved to [[${ns}:${to}]].`,
-        meta: { page_id: cur.page_id, status: 'archived', redirect: to, links: [`${ns}:${to}`] },
-      },
-      { author: opts.author, note: `renamed to ${to}` },
-    );
-    return moved;
+    // The old slug says where the page went (a version whose meta is the redirect), written in
+    // the move's own transaction: nothing can take the old slug in between.
+    const redirect: ItemContent = {
+      title: cur.title,
+      summary: `moved to ${to}`,
+      tags: [],
+      body: `This page moved to [[${ns}:${to}]].`,
+      meta: { page_id: cur.page_id, status: 'archived', redirect: to, links: [`${ns}:${to}`] },
+    };
+    return pageOf(await this.k.move(cur.id, [nsScope(ns)], to, { ...opts, note: `renamed to ${to}`, leave: redirect }));
   }
 
   async delete(ns: string, slug: string, opts: ChangeOptions): Promise<WikiPage> {

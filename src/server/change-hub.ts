@@ -19,8 +19,8 @@ import { memoryScopes } from '../tools/index.js';
  * (another `serve`, a `gatehouse mcp`, the CLI) reaches every client too.
  *
  * INVARIANTS: a listener is told only about scopes its token reads, decided from the token as the
- * tools decide (a change to another token's memory or to a draft tells it nothing, not even that
- * something changed); the token is checked again before each delivery, and a revoked one is told
+ * tools decide (a change to another token's memory, a skill draft or a wiki namespace it lacks a
+ * grant for tells it nothing, not even that something changed); the token is checked again before each delivery, and a revoked one is told
  * nothing more; notifications carry no content (the client lists again, through the usual checks).
  */
 export interface ChangeListener {

@@ -21,6 +21,7 @@ export function toolPorts(rt: Runtime): ToolPorts {
       pages: rt.wiki,
       protectedNamespaces: rt.config.wiki.protected,
       knownHosts: () => rt.knownHosts(),
+      freshSecrets: () => rt.refreshVaultSecrets(),
       secretIn: (t) => (rt.redactor.scrub(t) === t ? undefined : 'a vault value or a secret-shaped string'),
     },
     targets: {

@@ -157,6 +157,8 @@ export interface WikiPort {
   /** Namespaces where a page is active only with a person's approval (configuration). */
   protectedNamespaces: readonly string[];
   knownHosts(): Promise<ReadonlySet<string>>;
+  /** Brings `secretIn` up to date with values other processes added to the vault. */
+  freshSecrets(): Promise<void>;
   /** What in a text is a secret now (a name, never the value), or undefined. */
   secretIn(text: string): string | undefined;
 }

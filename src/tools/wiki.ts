@@ -3,6 +3,7 @@ import { GatehouseError } from '../core/index.js';
 import { wikiAllows, wikiNamespaces, type Principal, type WikiRight } from '../gate/index.js';
 import {
   checkNamespace,
+  unifiedDiff,
   lintPage,
   lintWholeNamespace,
   WIKI_STATUSES,
@@ -10,7 +11,7 @@ import {
   type PageLintContext,
   type WikiPage,
 } from '../knowledge/index.js';
-import { APPROVAL_ID_ROLE, approvalIdField, boundInputs, boundRun, preflight, sha256Hex } from './common.js';
+import { APPROVAL_ID_ROLE, approvalIdField, boundInputs, boundRun, clip, preflight, sha256Hex } from './common.js';
 import type { WikiPort } from './ports.js';
 import { defineTool, type ToolContext } from './types.js';
 import { historyEntries, historyEntry } from './version-history.js';
@@ -138,16 +139,24 @@ const author = (ctx: ToolContext) => ({
 });
 
 /** The lint context for a token: links are checked only within namespaces it reads. */
-async function lintContext(ctx: ToolContext): Promise<PageLintContext> {
+async function lintContext(ctx: ToolContext, opts: { checkLinks?: boolean } = {}): Promise<PageLintContext> {
   const nss = new Set(await readable(ctx));
+  // One lookup per distinct target in a lint run (a namespace's pages often link to the same ones).
+  const known = new Map<string, Promise<boolean>>();
   return {
     exists: async (target) => {
       const [ns, s] = [target.slice(0, target.indexOf(':')), target.slice(target.indexOf(':') + 1)];
       if (!nss.has(ns)) return undefined;
-      return (await ctx.ports.wiki.pages
-        .read(ns, s)
-        .then(() => true)
-        .catch(() => false)) as boolean;
+      if (opts.checkLinks === false) return true;
+      if (!known.has(target))
+        known.set(
+          target,
+          ctx.ports.wiki.pages
+            .read(ns, s)
+            .then(() => true)
+            .catch(() => false),
+        );
+      return known.get(target)!;
     },
     knownHosts: await ctx.ports.wiki.knownHosts(),
     secretIn: (t) => ctx.ports.wiki.secretIn(t),
@@ -198,13 +207,32 @@ export const wikiReadPageTool = defineTool({
         ? await ctx.ports.wiki.pages.version(input.namespace, input.slug, input.version)
         : await ctx.ports.wiki.pages.read(input.namespace, input.slug);
       // The findings a reader should know (hidden text, instructions, secrets, foreign images).
-      const findings = (await lintPage(page, await lintContext(ctx))).filter((f) =>
+      const findings = (await lintPage(page, await lintContext(ctx, { checkLinks: false }))).filter((f) =>
         ['secret', 'instruction-like', 'hidden-text', 'external-image', 'stale'].includes(f.rule),
       );
       return { page: fullOf(page, input.slug), findings, notice: NOTICE };
     });
   },
 });
+
+/** Under the approvals' limit per bound value (64 KiB). */
+const MAX_BOUND_TEXT = 60_000;
+
+/** A text change as a person reads it in an approval: a unified diff, cut visibly if it is long. */
+function changeOf(before: string, after: string): string {
+  if (before === after) return 'no change to the text';
+  const d = unifiedDiff(before, after, 3, 1000);
+  return clip(d ?? `the whole text changes (${Buffer.byteLength(after, 'utf8')} bytes):\n${after}`, MAX_BOUND_TEXT);
+}
+
+/** Refuses text holding a secret (`secret_detected`), naming what kind of secret, never the value. */
+function refuseSecrets(ctx: ToolContext, texts: readonly (string | undefined)[]): void {
+  const found = ctx.ports.wiki.secretIn(texts.filter((t) => t !== undefined).join('\n'));
+  if (found)
+    throw new GatehouseError('secret_detected', `the page holds a secret (${found}); nothing was stored`, {
+      hint: 'store the secret in the vault and write a {{vault:VAULT/ITEM.FIELD}} handle in its place',
+    });
+}
 
 /** Whether a write that leaves a page in `status` needs a person (protected namespace, active). */
 const needsPerson = (ctx: ToolContext, ns: string, status: string) =>
@@ -290,7 +318,7 @@ export const wikiUpsertPageTool = defineTool({
       title: input.title,
       body_sha256: sha256Hex(input.body),
       summary: input.summary,
-      tags: input.tags?.join(' '),
+      tags: input.tags ? JSON.stringify(input.tags) : undefined,
       status: input.status,
       owner: input.owner,
       review_by: input.review_by,
@@ -300,12 +328,35 @@ export const wikiUpsertPageTool = defineTool({
     };
     const { cur, status } = await preflight(ctx, 'wiki_upsert_page', inputs, async () => {
       need(ctx.principal, input.namespace, 'write');
-      const cur = await ctx.ports.wiki.pages.lookup(input.namespace, input.slug);
-      const live = cur && !cur.deleted && !cur.redirect ? cur : undefined;
+      const there = await ctx.ports.wiki.pages.lookup(input.namespace, input.slug);
+      const live = there && !there.deleted && !there.redirect ? there : undefined;
+      // The rights are decided on the version the write will replace, and only on it: the store
+      // writes only if the page is still at that version.
+      if (live && input.expected_version !== live.provenance.version)
+        throw new GatehouseError(
+          'conflict',
+          `${input.namespace}:${input.slug} is at version ${live.provenance.version}; nothing was written`,
+          { hint: `read it, then pass expected_version ${live.provenance.version}` },
+        );
       const status = input.status ?? live?.status ?? 'draft';
-      // Making a page active or archived, or taking an active page out of active, is publishing.
-      if (status !== live?.status && (status === 'active' || status === 'archived' || live?.status === 'active'))
+      // Making a page active or archived, or taking an active page out of active, is publishing;
+      // so is writing over a redirect (it changes what every link to the old slug serves).
+      if (
+        there?.redirect ||
+        (status !== live?.status && (status === 'active' || status === 'archived' || live?.status === 'active'))
+      )
         need(ctx.principal, input.namespace, 'publish');
+      // Secrets are refused before anything is shown to a person or bound into an approval.
+      await ctx.ports.wiki.freshSecrets();
+      refuseSecrets(ctx, [
+        input.title,
+        input.body,
+        input.summary,
+        input.owner,
+        input.note,
+        input.tags?.join(' '),
+        JSON.stringify(input.sources ?? []),
+      ]);
       return { cur: live, status };
     });
     const fields: PageFields = {
@@ -329,11 +380,15 @@ export const wikiUpsertPageTool = defineTool({
         slug: input.slug,
         title: input.title,
         body_sha256: sha256Hex(input.body),
+        // What the person reads: the change to the text, and every other field as it will be.
+        diff: changeOf(cur?.body ?? '', input.body),
+        text: clip(input.body, MAX_BOUND_TEXT),
         summary: fields.summary,
-        tags: fields.tags?.join(' '),
+        tags: JSON.stringify(fields.tags),
         status,
         owner: fields.owner,
         review_by: fields.review_by,
+        sources: clip(JSON.stringify(fields.sources), MAX_BOUND_TEXT),
         sources_sha256: sha256Hex(JSON.stringify(fields.sources)),
         expected_version: input.expected_version,
         note: input.note,
@@ -355,24 +410,60 @@ export const wikiRenamePageTool = defineTool({
   name: 'wiki_rename_page',
   title: 'Rename a wiki page',
   description:
-    'Moves a page to a new slug in its namespace (needs wiki:NS:write): it keeps its page id and history, and the old slug becomes a redirect that reads follow. Links to the old slug keep working.',
+    'Moves a page to a new slug in its namespace (needs wiki:NS:write, and wiki:NS:publish for an active or archived page; in a protected namespace an active page moves only after a person approves): it keeps its page id, and the old slug becomes a redirect that reads follow, so links to it keep working. Its earlier versions stay in the old slug’s history.',
   inputSchema: z
-    .object({ namespace, slug, new_slug: slug, expected_version: z.number().int().min(1).optional() })
+    .object({
+      namespace,
+      slug,
+      new_slug: slug,
+      expected_version: z.number().int().min(1).optional(),
+      approval_id: approvalIdField,
+    })
     .strict(),
-  inputRoles: { namespace: 'bound', slug: 'bound', new_slug: 'bound', expected_version: 'bound' },
+  inputRoles: {
+    namespace: 'bound',
+    slug: 'bound',
+    new_slug: 'bound',
+    expected_version: 'bound',
+    approval_id: APPROVAL_ID_ROLE,
+  },
   outputSchema: z.object({ page: pageSummary, notice: z.string() }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false, openWorldHint: false },
-  handler(input, ctx) {
-    return boundRun(
+  async handler(input, ctx) {
+    const inputs = {
+      namespace: input.namespace,
+      slug: input.slug,
+      new_slug: input.new_slug,
+      expected_version: input.expected_version,
+    };
+    const cur = await preflight(ctx, 'wiki_rename_page', inputs, async () => {
+      need(ctx.principal, input.namespace, 'write');
+      const page = await ctx.ports.wiki.pages.read(input.namespace, input.slug);
+      // Moving an active or archived page changes what its links serve: publishing.
+      if (page.status === 'active' || page.status === 'archived') need(ctx.principal, input.namespace, 'publish');
+      if (input.expected_version !== undefined && input.expected_version !== page.provenance.version)
+        throw new GatehouseError(
+          'conflict',
+          `${input.namespace}:${page.slug} is at version ${page.provenance.version}`,
+          {
+            hint: `read it, then pass expected_version ${page.provenance.version}`,
+          },
+        );
+      return page;
+    });
+    // In a protected namespace an active page at a new slug is a page no person approved there.
+    return change(
       ctx,
       'wiki_rename_page',
-      `wiki_rename_page ${input.namespace}:${input.slug} -> ${input.new_slug}`,
-      input,
+      input.namespace,
+      input.slug,
+      cur.status,
+      { ...inputs, page: cur.page_id, version: cur.provenance.version, title: cur.title },
+      input.approval_id,
       async () => {
-        need(ctx.principal, input.namespace, 'write');
         const page = await ctx.ports.wiki.pages.rename(input.namespace, input.slug, input.new_slug, {
           author: author(ctx),
-          ...(input.expected_version ? { expectedVersion: input.expected_version } : {}),
+          expectedVersion: cur.provenance.version,
         });
         return {
           page: summaryOf(page),
@@ -382,7 +473,6 @@ export const wikiRenamePageTool = defineTool({
     );
   },
 });
-
 export const wikiDeletePageTool = defineTool({
   name: 'wiki_delete_page',
   title: 'Delete a wiki page',
@@ -407,7 +497,8 @@ export const wikiDeletePageTool = defineTool({
       const page = await ctx.ports.wiki.pages.delete(input.namespace, cur.slug, {
         author: author(ctx),
         note: input.reason,
-        ...(input.expected_version ? { expectedVersion: input.expected_version } : {}),
+        // The version whose status was just checked, unless the caller named one.
+        expectedVersion: input.expected_version ?? cur.provenance.version,
       });
       return { page: summaryOf(page), notice: 'Deleted (restorable by an operator: gatehouse wiki restore).' };
     });
@@ -519,14 +610,31 @@ export const wikiRevertTool = defineTool({
       version: input.version,
       expected_version: input.expected_version,
     };
-    const { old, status } = await preflight(ctx, 'wiki_revert', inputs, async () => {
+    const { old, cur, status } = await preflight(ctx, 'wiki_revert', inputs, async () => {
       need(ctx.principal, input.namespace, 'write');
-      const old = await ctx.ports.wiki.pages.version(input.namespace, input.slug, input.version);
       const cur = await ctx.ports.wiki.pages.read(input.namespace, input.slug);
+      if (input.expected_version !== cur.provenance.version)
+        throw new GatehouseError('conflict', `${input.namespace}:${cur.slug} is at version ${cur.provenance.version}`, {
+          hint: `read it, then pass expected_version ${cur.provenance.version}`,
+        });
+      const old = await ctx.ports.wiki.pages.version(input.namespace, input.slug, input.version);
+      if (old.redirect)
+        throw new GatehouseError('invalid_input', `version ${input.version} is a redirect`, {
+          hint: 'revert to a version with content',
+        });
       const status = old.status;
       if (status !== cur.status && (status === 'active' || status === 'archived' || cur.status === 'active'))
         need(ctx.principal, input.namespace, 'publish');
-      return { old, status };
+      await ctx.ports.wiki.freshSecrets();
+      refuseSecrets(ctx, [
+        old.title,
+        old.summary,
+        old.body,
+        old.owner,
+        old.tags.join(' '),
+        JSON.stringify(old.sources),
+      ]);
+      return { old, cur, status };
     });
     return change(
       ctx,
@@ -539,11 +647,25 @@ export const wikiRevertTool = defineTool({
         slug: input.slug,
         version: input.version,
         expected_version: input.expected_version,
+        // The page itself: a slug that now names another page (a rename) is not what was approved.
+        page: cur.id,
+        title: old.title,
         body_sha256: sha256Hex(old.body),
+        diff: changeOf(cur.body, old.body),
+        text: clip(old.body, MAX_BOUND_TEXT),
         status,
       },
       input.approval_id,
       async () => {
+        const now = await ctx.ports.wiki.pages.read(input.namespace, input.slug);
+        if (now.id !== cur.id)
+          throw new GatehouseError(
+            'conflict',
+            `${input.namespace}:${input.slug} names another page now; nothing was reverted`,
+            {
+              hint: 'read it again',
+            },
+          );
         const page = await ctx.ports.wiki.pages.revert(input.namespace, input.slug, input.version, {
           author: author(ctx),
           expectedVersion: input.expected_version,

@@ -43,6 +43,7 @@ describe('wiki over MCP', () => {
   let editor: string;
   let reader: string;
   let outsider: string;
+  let writer: string;
   beforeAll(() => {
     assertBuilt();
     const config = join(home.dir, 'config.yaml');
@@ -58,6 +59,7 @@ describe('wiki over MCP', () => {
     );
     reader = createToken(home.env, 'reader', [...WIKI_TOOLS, 'wiki:ops:read']);
     outsider = createToken(home.env, 'outsider', [...WIKI_TOOLS, 'wiki:dev:write']);
+    writer = createToken(home.env, 'writer', [...WIKI_TOOLS, 'wiki:ops:write']);
   });
   afterAll(() => home.cleanup());
 
@@ -67,6 +69,7 @@ describe('wiki over MCP', () => {
     const r = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: reader }, 'modern');
     const serve = await startServe(home.env);
     const o = await httpClient(serve.url, outsider, 'legacy');
+    const r2 = await stdioClient({ ...home.env, GATEHOUSE_TOKEN: writer }, 'legacy');
     try {
       const deploy = await call(e.client, 'wiki_upsert_page', {
         namespace: 'ops',
@@ -156,7 +159,20 @@ describe('wiki over MCP', () => {
       });
       expect(textOf(ask)).toMatch(/approval_required/);
       const id = /\bap_[A-Za-z0-9_-]+/.exec(textOf(ask))![0];
-      expect(cli(['approvals', 'list'], home.env).stdout).toContain('wiki.protected');
+      const shown = cli(['approvals', 'list'], home.env).stdout;
+      expect(shown).toContain('wiki.protected');
+      // The person reads the text itself, not only its digest.
+      expect(shown).toContain('Least privilege.');
+      // A secret is refused before a person is ever asked (and never shown to one).
+      const secretAsk = await call(e.client, 'wiki_upsert_page', {
+        namespace: 'policies',
+        slug: 'secret-policy',
+        title: 'x',
+        body: `db password ${SECRET}`,
+        status: 'active',
+      });
+      expect(textOf(secretAsk)).toMatch(/^secret_detected/);
+      expect(cli(['approvals', 'list'], home.env).stdout).not.toContain(SECRET);
       expect(cli(['approve', id], home.env).code).toBe(0);
       // The approval covers that content only.
       const other = await call(e.client, 'wiki_upsert_page', {
@@ -189,6 +205,43 @@ describe('wiki over MCP', () => {
         expected_version: 2,
       });
       expect(textOf(edit)).toMatch(/approval_required/);
+
+      // The rights are judged on the version written: naming a version other than the current
+      // one is a conflict before anything else (it cannot dodge the publish check).
+      expect(
+        textOf(
+          await call(r2.client, 'wiki_upsert_page', {
+            namespace: 'ops',
+            slug: 'runbooks/deploy',
+            title: 't',
+            body: 'b',
+            status: 'draft',
+            expected_version: 9,
+          }),
+        ),
+      ).toMatch(/^conflict/);
+      // Write without publish: no un-activating, no moving an active page, no writing over a redirect.
+      expect(
+        textOf(
+          await call(r2.client, 'wiki_upsert_page', {
+            namespace: 'ops',
+            slug: 'runbooks/deploy',
+            title: 't',
+            body: 'b',
+            status: 'draft',
+            expected_version: 1,
+          }),
+        ),
+      ).toMatch(/^not_granted/);
+      expect(
+        textOf(await call(r2.client, 'wiki_rename_page', { namespace: 'ops', slug: 'runbooks/deploy', new_slug: 'x' })),
+      ).toMatch(/^not_granted/);
+      // In a protected namespace an active page moves only with a person's approval.
+      expect(
+        textOf(
+          await call(e.client, 'wiki_rename_page', { namespace: 'policies', slug: 'access', new_slug: 'access-v2' }),
+        ),
+      ).toMatch(/approval_required/);
 
       // A rename keeps the page id and leaves a redirect.
       const before = json<{ page: { page_id: string } }>(
@@ -227,6 +280,17 @@ describe('wiki over MCP', () => {
       expect(cli(['wiki', 'restore', 'ops:runbooks/undo'], home.env).code).toBe(0);
       expect(cli(['wiki', 'purge', 'ops:runbooks/undo'], home.env).code).toBe(0);
       expect(cli(['wiki', 'show', 'ops:runbooks/undo'], home.env).code).not.toBe(0);
+      // The redirect that led to the purged page went with it: its old slug is free and empty,
+      // not a door to whatever is written at the purged slug later.
+      expect(cli(['wiki', 'show', 'ops:runbooks/rollback'], home.env).code).not.toBe(0);
+      // A write over a redirect takes the publish right.
+      await call(e.client, 'wiki_upsert_page', { namespace: 'ops', slug: 'old-name', title: 'O', body: 'o' });
+      await call(e.client, 'wiki_rename_page', { namespace: 'ops', slug: 'old-name', new_slug: 'new-name' });
+      expect(
+        textOf(
+          await call(r2.client, 'wiki_upsert_page', { namespace: 'ops', slug: 'old-name', title: 'Evil', body: 'x' }),
+        ),
+      ).toMatch(/^not_granted/);
 
       const records = auditAfter(home.env, seq).map((x) => `${x.tool}:${x.phase}`);
       expect(records).toEqual(
@@ -242,6 +306,7 @@ describe('wiki over MCP', () => {
       await e.close();
       await r.close();
       await o.close();
+      await r2.close();
       await serve.stop();
     }
   });

@@ -5,11 +5,13 @@
  * every lint rule.
  */
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   KnowledgeStore,
   lintNamespace,
   lintPage,
+  MAX_PAIRWISE,
   parseLinks,
   WikiStore,
   type Author,
@@ -85,11 +87,44 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('wiki on %s', (_name, f
     expect(back).toMatchObject({ title: 'Deploy', page_id: deploy.page_id });
   });
 
+  it('a rename is one transaction; a page written over a redirect is a new page; the links table alone proves nothing', async () => {
+    const a = await wiki.write('ops', 'guide', { title: 'Guide', body: 'g' }, { author: agent });
+    await wiki.write('ops', 'index', { title: 'Index', body: 'see [[guide]]' }, { author: agent });
+    await wiki.rename('ops', 'guide', 'guides/main', { author: agent });
+    const redirect = await wiki.lookup('ops', 'guide');
+    expect(redirect).toMatchObject({ redirect: 'guides/main', deleted: false });
+    // Writing over the redirect makes a new page, with its own id.
+    const fresh = await wiki.write(
+      'ops',
+      'guide',
+      { title: 'Other', body: 'o' },
+      { author: agent, expectedVersion: 2 },
+    );
+    expect(fresh.page_id).not.toBe(a.page_id);
+    // A link row added in SQL does not make a page a backlink: its signed version must name it.
+    const idx = (await wiki.lookup('ops', 'index'))!;
+    await sql`INSERT INTO knowledge_links (item_id, to_key) VALUES (${idx.id}, 'ops:secret-target')`.execute(store.db);
+    expect(await wiki.backlinks(['ops'], 'ops', 'secret-target')).toEqual([]);
+    // A status left out keeps the page's.
+    const act = await wiki.write('ops', 'stay', { title: 'S', body: 'b', status: 'active' }, { author: agent });
+    expect(
+      (
+        await wiki.write(
+          'ops',
+          'stay',
+          { title: 'S', body: 'c' },
+          { author: agent, expectedVersion: act.provenance.version },
+        )
+      ).status,
+    ).toBe('active');
+  });
+
   it('checks sources and slugs', async () => {
     for (const sources of [
       [{ type: 'url' as const, url: 'ftp://x.example/a', retrieved_at: '2026-12-01' }],
       [{ type: 'url' as const, url: 'https://user:pw@x.example/a', retrieved_at: '2026-12-01' }],
       [{ type: 'url' as const, url: 'https://x.example/a', retrieved_at: 'yesterday' }],
+      [{ type: 'url' as const, url: 'https://x.example/a', retrieved_at: '2026-13-45' }],
       [{ type: 'document' as const, title: '', ref: 'r', retrieved_at: '2026-12-01', sha256: 'a'.repeat(64) }],
     ]) {
       await expect(
@@ -155,6 +190,21 @@ describe('wiki lint', () => {
     const secret = await lintPage(page({ body: 'token cnry-123456789' }), ctx);
     expect(secret.map((f) => f.rule)).toEqual(['secret']);
     expect(JSON.stringify(secret)).not.toContain('cnry-');
+  });
+
+  it('compares bodies pairwise for a bounded number of pages only', () => {
+    const body = 'the deploy runs make ship after the tests pass and then tags the release in git';
+    const many = Array.from({ length: MAX_PAIRWISE + 50 }, (_, i) =>
+      page({
+        slug: `p${i}`,
+        title: `Page ${i}`,
+        body: i === 0 || i === MAX_PAIRWISE + 10 ? body : `unique words ${i} `.repeat(10) + i,
+      }),
+    );
+    const inbound = new Map(many.map((p) => [`ops:${p.slug}`, 1]));
+    expect(lintNamespace(many, inbound).filter((f) => f.rule === 'near-duplicate')).toEqual([]);
+    many[MAX_PAIRWISE - 1]!.body = body;
+    expect(lintNamespace(many, inbound).filter((f) => f.rule === 'near-duplicate')).toHaveLength(1);
   });
 
   it('finds orphans and near-duplicates across a namespace', () => {

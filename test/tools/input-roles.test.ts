@@ -229,6 +229,7 @@ const SAMPLES: Record<string, Record<string, [unknown, unknown]>> = {
     slug: ['deploy', 'rollback'],
     new_slug: ['deploying', 'shipping'],
     expected_version: [1, 2],
+    approval_id: ['ap_aaaaaaaaaaaaaaaa', 'ap_bbbbbbbbbbbbbbbb'],
   },
   wiki_delete_page: {
     namespace: ['ops', 'dev'],
