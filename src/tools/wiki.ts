@@ -225,6 +225,12 @@ function changeOf(before: string, after: string): string {
   return clip(d ?? `the whole text changes (${Buffer.byteLength(after, 'utf8')} bytes):\n${after}`, MAX_BOUND_TEXT);
 }
 
+/** The page is not at the version the caller named: nothing is done. */
+const notAt = (ns: string, slug: string, version: number) =>
+  new GatehouseError('conflict', `${ns}:${slug} is at version ${version}; nothing was written`, {
+    hint: `read it, then pass expected_version ${version}`,
+  });
+
 /** Refuses text holding a secret (`secret_detected`), naming what kind of secret, never the value. */
 function refuseSecrets(ctx: ToolContext, texts: readonly (string | undefined)[]): void {
   const found = ctx.ports.wiki.secretIn(texts.filter((t) => t !== undefined).join('\n'));
@@ -333,11 +339,7 @@ export const wikiUpsertPageTool = defineTool({
       // The rights are decided on the version the write will replace, and only on it: the store
       // writes only if the page is still at that version.
       if (live && input.expected_version !== live.provenance.version)
-        throw new GatehouseError(
-          'conflict',
-          `${input.namespace}:${input.slug} is at version ${live.provenance.version}; nothing was written`,
-          { hint: `read it, then pass expected_version ${live.provenance.version}` },
-        );
+        throw notAt(input.namespace, input.slug, live.provenance.version);
       const status = input.status ?? live?.status ?? 'draft';
       // Making a page active or archived, or taking an active page out of active, is publishing;
       // so is writing over a redirect (it changes what every link to the old slug serves).
@@ -442,13 +444,7 @@ export const wikiRenamePageTool = defineTool({
       // Moving an active or archived page changes what its links serve: publishing.
       if (page.status === 'active' || page.status === 'archived') need(ctx.principal, input.namespace, 'publish');
       if (input.expected_version !== undefined && input.expected_version !== page.provenance.version)
-        throw new GatehouseError(
-          'conflict',
-          `${input.namespace}:${page.slug} is at version ${page.provenance.version}`,
-          {
-            hint: `read it, then pass expected_version ${page.provenance.version}`,
-          },
-        );
+        throw notAt(input.namespace, page.slug, page.provenance.version);
       return page;
     });
     // In a protected namespace an active page at a new slug is a page no person approved there.
@@ -614,9 +610,7 @@ export const wikiRevertTool = defineTool({
       need(ctx.principal, input.namespace, 'write');
       const cur = await ctx.ports.wiki.pages.read(input.namespace, input.slug);
       if (input.expected_version !== cur.provenance.version)
-        throw new GatehouseError('conflict', `${input.namespace}:${cur.slug} is at version ${cur.provenance.version}`, {
-          hint: `read it, then pass expected_version ${cur.provenance.version}`,
-        });
+        throw notAt(input.namespace, cur.slug, cur.provenance.version);
       const old = await ctx.ports.wiki.pages.version(input.namespace, input.slug, input.version);
       if (old.redirect)
         throw new GatehouseError('invalid_input', `version ${input.version} is a redirect`, {
