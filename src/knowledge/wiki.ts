@@ -136,15 +136,8 @@ function checkSources(sources: readonly WikiSource[]): WikiSource[] {
   });
 }
 
-type PageMeta = {
-  page_id: string;
-  status: WikiStatus;
-  owner: string;
-  review_by: string;
-  sources: WikiSource[];
-  links: string[];
-  redirect?: string;
-};
+/** What a page version keeps in its meta: the page's fields beyond the shared text. */
+type PageMeta = Pick<WikiPage, 'page_id' | 'status' | 'owner' | 'review_by' | 'sources' | 'links' | 'redirect'>;
 
 function metaOf(item: { meta?: ItemContent['meta'] }): PageMeta {
   const m = (item.meta ?? {}) as Partial<PageMeta>;

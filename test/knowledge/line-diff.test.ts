@@ -21,7 +21,8 @@ describe('line diff', () => {
         expect(s.filter((l) => l.op !== '-').map((l) => l.text)).toEqual(b);
         expect(s.filter((l) => l.op !== ' ').length).toBe(a.length + b.length - 2 * lcs(a, b));
       }),
-      { numRuns: 400 },
+      // A fixed seed: CI is reproducible, and fast-check prints the seed and path of a failure.
+      { numRuns: 400, seed: 0x5eed15 },
     );
   });
 

@@ -165,10 +165,12 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('org skills on %s', (_n
   let store: Store;
   let k: KnowledgeStore;
   let skills: SkillStore;
+  let lateSecrets: Redactor;
   beforeAll(async () => {
     store = await fx.open();
     const r = new Redactor({ audience: 'agent' });
     r.add(CANARY);
+    lateSecrets = r;
     k = new KnowledgeStore({
       store,
       integrityKey: randomBytes(32),
@@ -257,6 +259,21 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('org skills on %s', (_n
       store.db,
     );
     await expect(skills.current('lint-docs', 'draft')).rejects.toMatchObject({ code: 'integrity_failed' });
+  });
+
+  it('refuses to serve a binary file in which a vault value appears after it was stored', async () => {
+    const late = 'late-binary-value-Q9wX4mZ2';
+    const { version } = await skills.saveDraft(
+      'late-bin',
+      [
+        file('SKILL.md', md('late-bin', 'Use when testing.')),
+        file('assets/a.bin', Buffer.concat([Buffer.from([0, 255]), Buffer.from(late)])),
+      ],
+      { author: agent },
+    );
+    expect((await skills.servable(version, 'assets/a.bin')).length).toBeGreaterThan(0);
+    lateSecrets.add(late);
+    await expect(skills.servable(version, 'assets/a.bin')).rejects.toMatchObject({ code: 'secret_detected' });
   });
 
   it('refuses a secret in any file, in every form, and stores nothing', async () => {
