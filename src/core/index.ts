@@ -33,3 +33,4 @@ export {
   mediaTypeOf,
   type MediaType,
 } from './media-type.js';
+export { parseDuration } from './duration.js';

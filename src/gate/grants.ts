@@ -1,6 +1,6 @@
 import { GatehouseError } from '../core/index.js';
 
-export type GrantKind = 'tool' | 'target' | 'vault' | 'memory' | 'skill' | 'wiki';
+export type GrantKind = 'tool' | 'target' | 'vault' | 'memory' | 'skill' | 'wiki' | 'webhook';
 export interface Grant {
   kind: GrantKind;
   /** A name, or `*` for every name of that kind. */
@@ -29,6 +29,12 @@ const SKILL_GRANT = /^(skill):(propose|publish|\*)$/;
  */
 const WIKI_GRANT = /^(wiki):(\*|(?:[a-z0-9][a-z0-9_-]{0,62}|\*):(?:read|write|publish|\*))$/;
 
+/**
+ * Webhook grants: `webhook:NAME` lets a token poll, ack and read the events of endpoint NAME (with
+ * the webhook tools), `webhook:*` every endpoint. Endpoints themselves are changed by operators only.
+ */
+const WEBHOOK_GRANT = /^(webhook):([a-z0-9][a-z0-9_-]{0,62}|\*)$/;
+
 export type WikiRight = 'read' | 'write' | 'publish';
 
 /** Whether the grants give `right` on wiki namespace `ns` (write and publish imply read). */
@@ -53,10 +59,11 @@ export function parseGrant(text: string): Grant {
     MEMORY_GRANT.exec(text.trim()) ??
     SKILL_GRANT.exec(text.trim()) ??
     WIKI_GRANT.exec(text.trim()) ??
+    WEBHOOK_GRANT.exec(text.trim()) ??
     [];
   if (kind === undefined || name === undefined) {
     throw new GatehouseError('invalid_input', `invalid grant ${JSON.stringify(text)}`, {
-      hint: 'grants look like tool:api_request, tool:*, target:prod-db, vault:ops, memory:write:org, skill:propose, wiki:ops:write',
+      hint: 'grants look like tool:api_request, tool:*, target:prod-db, vault:ops, memory:write:org, skill:propose, wiki:ops:write, webhook:github-main',
     });
   }
   return { kind: kind as GrantKind, name };

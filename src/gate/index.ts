@@ -32,6 +32,6 @@ export {
   type GrantKind,
   type WikiRight,
 } from './grants.js';
-export { parseDuration } from './duration.js';
+export { parseDuration } from '../core/index.js';
 export { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 export { ClientRegistry, describeClient, type ClientIdentity, type SeenClient } from './clients.js';

@@ -225,6 +225,7 @@ export async function startHttpServer(
 ): Promise<{ server: HttpServer; url: string; close(): Promise<void> }> {
   // Values another process adds to the vault are scrubbed here too (within its interval).
   runtime.watchVault();
+  runtime.watchWebhooks();
   const bus = new PrincipalEventBus(runtime.changes);
   const mcp = mcpHandler(runtime, bus);
   const routes = opts.routes ?? [];

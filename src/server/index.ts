@@ -34,5 +34,6 @@ export { plainRoutes } from './routes/all.js';
 export { GatehouseMetrics, metricsRoute } from './metrics.js';
 export { gatewayRoute, APPROVAL_ID_HEADER } from './routes/gateway.js';
 export { sshExecRoute } from './routes/ssh.js';
+export { webhookRoutes } from './routes/webhooks.js';
 export { adminHttpRoutes } from './routes/admin.js';
 export { toolPorts } from './tool-ports.js';

@@ -19,6 +19,7 @@ import type { ToolDefinition, ToolPorts } from '../tools/index.js';
 import { installLogScrubbing, openKeyring, openVault, Redactor, type Keyring, type Vault } from '../vault/index.js';
 import type { SshPool, SshSessionManager } from '../ssh/index.js';
 import type { UpstreamPool } from '../upstream/index.js';
+import { EndpointRepository, WebhookIngest, WebhookQueue } from '../webhooks/index.js';
 import { dirname, resolve } from 'node:path';
 import { loadConfig, type GatehouseConfig } from './config.js';
 import { toolPorts } from './tool-ports.js';
@@ -59,6 +60,9 @@ function lazy<T>(make: () => Promise<T>): Lazy<T> {
     }));
   return Object.assign(get, { peek: () => p });
 }
+
+/** How often a long-running server deletes webhook events past their retention. */
+const WEBHOOK_PURGE_MS = 10 * 60_000;
 
 /** How often a long-running server looks for vault values set by another process. */
 const VAULT_WATCH_MS = 2000;
@@ -103,6 +107,12 @@ export class Runtime {
   readonly wiki: WikiStore;
   /** Tells connected MCP clients when prompts or resources they may read changed. */
   readonly changes: ChangeHub;
+  /** Inbound webhook endpoints (signed rows; secrets stay in the vault). */
+  readonly webhookEndpoints: EndpointRepository;
+  /** Verified webhook events, leased to agents that poll and ack. */
+  readonly webhookQueue: WebhookQueue;
+  /** Verifies, dedupes, queues and audits inbound webhook requests. */
+  readonly webhookIngest: WebhookIngest;
   tools: ToolDefinition[] = [];
   readonly #closers: (() => Promise<void>)[] = [];
   #approver: Approver | undefined;
@@ -143,6 +153,26 @@ export class Runtime {
       pollMs: changePollMs(env.GATEHOUSE_CHANGE_POLL_MS),
     });
     this.knowledge.onChange(() => this.changes.nudge());
+    this.webhookEndpoints = new EndpointRepository(store, keyring);
+    this.webhookQueue = new WebhookQueue(store, { bodyKey: () => keyring.internalKey('webhook-bodies') });
+    this.webhookIngest = new WebhookIngest({
+      endpoints: this.webhookEndpoints,
+      queue: {
+        enqueue: async (e, now) => {
+          const r = await this.webhookQueue.enqueue(e, now);
+          if (!r.duplicate) this.changes.nudge();
+          return r;
+        },
+      },
+      // INTERNAL USE: a verification secret is opened for the signature check only, and scrubbed
+      // from every channel from then on.
+      openSecret: async (ref) => {
+        const value = await this.vault.openField(ref.replace(/^vault:/, ''));
+        this.addSecret(value);
+        return value;
+      },
+      audit: (e) => this.audit.append({ phase: 'event', ...e }),
+    });
     audit.setScrubber((s) => this.operatorRedactor.scrub(s));
     this.#approver = approver;
     this.gate = new Gate({
@@ -437,8 +467,24 @@ export class Runtime {
     return r.text;
   }
 
+  #webhookPurge: NodeJS.Timeout | undefined;
+  /** Starts (once) the long-running server's purge of webhook events past their retention. */
+  watchWebhooks(): void {
+    if (this.#webhookPurge) return;
+    const purge = () =>
+      void this.webhookQueue
+        .purge()
+        .then((n) => (n.events || n.keys ? log.info('purged webhook events past retention', n) : undefined))
+        .catch((e: unknown) => log.warn('webhook purge failed', { err: e }));
+    this.#webhookPurge = setInterval(purge, WEBHOOK_PURGE_MS);
+    this.#webhookPurge.unref();
+    purge();
+    this.#closers.push(async () => clearInterval(this.#webhookPurge));
+  }
+
   async close(): Promise<void> {
     await this.changes.close();
+    await this.webhookQueue.close();
     await this.clients.settled();
     for (const fn of this.#closers.reverse()) await fn().catch((e) => log.warn('close failed', { err: e }));
     await this.audit.close();

@@ -24,6 +24,7 @@ export function toolPorts(rt: Runtime): ToolPorts {
       freshSecrets: () => rt.refreshVaultSecrets(),
       secretIn: (t) => (rt.redactor.scrub(t) === t ? undefined : 'a vault value or a secret-shaped string'),
     },
+    webhooks: { endpoints: rt.webhookEndpoints, queue: rt.webhookQueue },
     targets: {
       get: (name) => rt.targets.get(name),
       openSecret: (target, ref) => rt.openTargetSecret(target, ref),

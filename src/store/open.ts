@@ -1,6 +1,6 @@
 import { Kysely, SqliteDialect, sql } from 'kysely';
 
-import { GatehouseError, log } from '../core/index.js';
+import { cutText, GatehouseError, log } from '../core/index.js';
 import { migrate } from './migrate.js';
 import { TypedErrorsPostgresDialect } from './pg-dialect.js';
 import { applyStorePragmas } from './pragmas.js';
@@ -150,10 +150,34 @@ async function openPostgres(opts: OpenStoreOptions): Promise<OpenedStore> {
   }
   const db = new Kysely<Record<string, never>>({ dialect: new TypedErrorsPostgresDialect({ pool }) });
   const url = new URL(opts.databaseUrl!);
+  const listeners: { end(): Promise<void> }[] = [];
   return {
     db,
     dialect: 'postgres',
-    close: () => db.destroy(),
+    notifyChannel: (name) => cutText(`gatehouse_${name}_${schema ?? 'public'}`, 63),
+    async listen(channel, onNotify) {
+      // A connection of its own: LISTEN holds it for as long as someone waits.
+      const client = new pgm.Client({
+        connectionString: opts.databaseUrl,
+        ...(schema ? { options: `-c search_path=${schema}` } : {}),
+      });
+      client.on('error', (e: Error) => log.warn('a PostgreSQL LISTEN connection was lost', { err: e }));
+      client.on('notification', (n) => onNotify(n.payload ?? ''));
+      await client.connect();
+      await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
+      const handle = {
+        end: async () => {
+          listeners.splice(listeners.indexOf(handle), 1);
+          await client.end().catch(() => undefined);
+        },
+      };
+      listeners.push(handle);
+      return handle.end;
+    },
+    close: async () => {
+      for (const l of [...listeners]) await l.end();
+      await db.destroy();
+    },
     description: `postgres://${url.host}${url.pathname}${schema ? `#${schema}` : ''}`,
   };
 }

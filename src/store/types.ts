@@ -29,6 +29,13 @@ export interface Store {
    * applied them, or when opened with `migrate: false`).
    */
   readonly migrationsAppliedNow: readonly string[];
+  /**
+   * PostgreSQL only: the LISTEN/NOTIFY channel for `name` in this store (one per schema), and a
+   * dedicated connection that LISTENs on it until the returned function ends it. Notifications are
+   * hints that something changed; the tables stay the source of truth.
+   */
+  notifyChannel?(name: string): string;
+  listen?(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 

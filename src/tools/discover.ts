@@ -1,5 +1,7 @@
 import { z } from 'zod';
-import { grantedNames, isGranted } from '../gate/index.js';
+import { grantedNames, isGranted, type Principal } from '../gate/index.js';
+import { inboxResourceUri } from '../webhooks/index.js';
+import type { ToolPorts } from './ports.js';
 import { memoryScopeLabel, memoryScopes } from './memory-scopes.js';
 import { defineTool } from './types.js';
 import { readableNamespaces } from './wiki.js';
@@ -26,18 +28,53 @@ const output = z.object({
     .array(z.string())
     .nullable()
     .describe('wiki namespaces this token reads (list pages with wiki_list_pages), when it has a wiki tool'),
+  webhooks: z
+    .array(
+      z.object({
+        endpoint: z.string(),
+        provider: z.string(),
+        description: z.string(),
+        ready: z.number(),
+        leased: z.number(),
+        oldest: z.string().nullable(),
+        inbox: z.string(),
+      }),
+    )
+    .nullable()
+    .describe(
+      'webhook endpoints this token may poll, with how many events are waiting (lease them with webhook_poll), when it has webhook_poll',
+    ),
   client: z
     .object({ name: z.string(), version: z.string(), protocol: z.string(), transport: z.string() })
     .nullable()
     .describe('the MCP client this call came from, as it identified itself'),
 });
 
+/** The endpoints a token's grants reach, with their waiting counts. */
+async function webhookInboxes(ports: ToolPorts, principal: Principal) {
+  const granted = grantedNames(principal.grants, 'webhook');
+  const eps = (await ports.webhooks.endpoints.list()).filter((e) => granted === '*' || granted.includes(e.name));
+  const stats = await ports.webhooks.queue.stats(eps.map((e) => e.name));
+  return eps.map((e) => {
+    const st = stats.get(e.name);
+    return {
+      endpoint: e.name,
+      provider: e.config.provider,
+      description: e.config.description,
+      ready: st?.ready ?? 0,
+      leased: st?.leased ?? 0,
+      oldest: st?.oldest ?? null,
+      inbox: inboxResourceUri(e.name),
+    };
+  });
+}
+
 export const discoverTool = defineTool({
   name: 'discover',
   title: 'Discover what this token may use',
   description:
     'Lists what your Gatehouse token may use: the tools you are granted, the targets (HTTP APIs, SSH servers) with their kind and description, ' +
-    'the vaults whose credential handles you may reference, your open interactive sessions, the memories you can read (paths and titles), the team’s skills and your wiki namespaces. Call this first to learn which target names to pass to other tools. ' +
+    'the vaults whose credential handles you may reference, your open interactive sessions, the memories you can read (paths and titles), the team’s skills, your wiki namespaces and your webhook endpoints with their waiting events. Call this first to learn which target names to pass to other tools. ' +
     'It never returns a secret value.',
   inputSchema: z.object({}).strict(),
   inputRoles: {},
@@ -76,6 +113,7 @@ export const discoverTool = defineTool({
         wiki: tools.some((t) => t.name.startsWith('wiki_'))
           ? await readableNamespaces(principal, ports.wiki.pages)
           : null,
+        webhooks: tools.some((t) => t.name === 'webhook_poll') ? await webhookInboxes(ports, principal) : null,
         memory: memories
           ? {
               items: memories.map((m) => ({

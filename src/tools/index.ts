@@ -23,6 +23,7 @@ import {
 } from './ssh-sessions.js';
 import type { ToolDefinition } from './types.js';
 import { vaultSearchTool } from './vault-search.js';
+import { webhookTools } from './webhooks.js';
 
 export {
   defineTool,
@@ -43,6 +44,7 @@ export type {
   ShellUse,
   SshPort,
   TargetsPort,
+  WebhooksPort,
   ToolPorts,
 } from './ports.js';
 export { CallScrub } from './call-scrub.js';
@@ -52,6 +54,7 @@ export { runSshExec, sshExecInput, sshExecOutput, type RunContext } from './ssh-
 export { LOCAL_TARGET } from './exec.js';
 export { memoryScopeLabel, memoryScopes, type MemoryScopeLabel } from './memory-scopes.js';
 export { readableNamespaces } from './wiki.js';
+export { ackWebhooks, pollWebhooks, webhookAckInput, webhookPollInput, type WebhookCall } from './webhooks.js';
 
 /** Every tool Gatehouse serves, in listing order (tools/list order is deterministic). */
 export function allTools(): ToolDefinition[] {
@@ -72,5 +75,6 @@ export function allTools(): ToolDefinition[] {
     memoryFileTool,
     ...orgSkillTools,
     ...wikiTools,
+    ...webhookTools,
   ];
 }

@@ -14,6 +14,7 @@ import type { SshPool, SshSessionManager } from '../ssh/index.js';
 import type { Target } from '../targets/index.js';
 import type { UpstreamPool } from '../upstream/index.js';
 import type { SearchHit, SearchQuery } from '../vault/index.js';
+import type { EndpointRepository, WebhookQueue } from '../webhooks/index.js';
 
 /** The gate as a tool uses it: one pipeline per action, a further step judged, an event recorded. */
 export type GatePort = Pick<Gate, 'run' | 'judgeStep' | 'event'>;
@@ -163,11 +164,21 @@ export interface WikiPort {
   secretIn(text: string): string | undefined;
 }
 
+/**
+ * Inbound webhooks: the endpoints (read only: no tool changes one) and the leased queue. The tools
+ * pass the endpoint names the principal's grants reach; the queue never widens them.
+ */
+export interface WebhooksPort {
+  endpoints: Pick<EndpointRepository, 'list'>;
+  queue: Pick<WebhookQueue, 'lease' | 'ack' | 'extend' | 'waiter' | 'stats' | 'get'>;
+}
+
 /** Everything a tool may reach besides its gate and its call's scrubbing. */
 export interface ToolPorts {
   knowledge: KnowledgePort;
   skills: SkillsPort;
   wiki: WikiPort;
+  webhooks: WebhooksPort;
   targets: TargetsPort;
   handles: HandlesPort;
   /** The HTTP executor (created on first use). */

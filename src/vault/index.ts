@@ -40,3 +40,4 @@ export { guessWindows, GUESS_WINDOW_MAX } from './redact/guess.js';
 export { ScrubCap, scrubThenCap, scrubThenCapText, type CappedBytes, type CappedText } from './redact/cap.js';
 export type { CustomPattern } from './redact/shapes.js';
 export { installLogScrubbing } from './log-scrub.js';
+export { seal as sealBytes, open as openSealed, type Sealed } from './seal.js';

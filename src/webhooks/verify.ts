@@ -52,6 +52,12 @@ export type Verified = {
   timestamp?: number;
   /** What duplicates are recognised by: `id:<provider id>` or `sha256:<signed content hash>`. */
   dedupeKey: string;
+  /**
+   * `sha256:` of the signed content: a second key every event is also known by, so a replay whose
+   * unsigned id header was stripped or changed (GitHub, Shopify, Hookdeck, a GitLab token) is still
+   * a duplicate. Where the id or timestamp is signed, it is part of this content.
+   */
+  contentKey: string;
   /** Slack's URL verification: the challenge to answer with (the event is not queued). */
   challenge?: string;
 };
@@ -91,7 +97,7 @@ function checkTime(ts: number, opts: VerifyOptions): Refused | undefined {
   return undefined;
 }
 
-const bodyHash = (signed: Buffer) => `sha256:${createHash('sha256').update(signed).digest('hex')}`;
+export const bodyHash = (signed: Buffer) => `sha256:${createHash('sha256').update(signed).digest('hex')}`;
 
 /** A JSON body's top-level string field, when the body is JSON and has it. */
 function jsonField(body: Buffer, ...path: string[]): string | undefined {
@@ -160,6 +166,7 @@ function standardWebhooks(prefix: 'webhook' | 'svix') {
       id,
       timestamp: Number(ts),
       dedupeKey: `id:${id}`,
+      contentKey: bodyHash(signed),
       ...(jsonField(req.body, 'type') ? { type: jsonField(req.body, 'type')! } : {}),
     };
   };
@@ -203,6 +210,7 @@ function stripe(req: InboundRequest, keys: VerifyKeys, opts: VerifyOptions): Ver
     ok: true,
     timestamp: Number(t),
     dedupeKey: id ? `id:${id}` : bodyHash(signed),
+    contentKey: bodyHash(signed),
     ...(id ? { id } : {}),
     ...(type ? { type } : {}),
   };
@@ -240,6 +248,7 @@ function github(req: InboundRequest, keys: VerifyKeys, opts: VerifyOptions): Ver
   return {
     ok: true,
     dedupeKey: id ? `id:${id}` : bodyHash(req.body),
+    contentKey: bodyHash(req.body),
     ...(id ? { id } : {}),
     ...(type ? { type } : {}),
   };
@@ -271,6 +280,7 @@ function slack(req: InboundRequest, keys: VerifyKeys, opts: VerifyOptions): Veri
     ok: true,
     timestamp: Number(ts),
     dedupeKey: id ? `id:${id}` : bodyHash(signed),
+    contentKey: bodyHash(signed),
     ...(id ? { id } : {}),
     ...(type ? { type } : {}),
     ...(challenge !== undefined ? { challenge } : {}),
@@ -304,6 +314,7 @@ function gitlab(req: InboundRequest, keys: VerifyKeys, opts: VerifyOptions): Ver
   return {
     ok: true,
     dedupeKey: id ? `id:${id}` : bodyHash(req.body),
+    contentKey: bodyHash(req.body),
     ...(id ? { id } : {}),
     ...(type ? { type } : {}),
   };
@@ -333,6 +344,7 @@ function linear(req: InboundRequest, keys: VerifyKeys, opts: VerifyOptions): Ver
     ok: true,
     timestamp: ts,
     dedupeKey: id ? `id:${id}` : bodyHash(req.body),
+    contentKey: bodyHash(req.body),
     ...(id ? { id } : {}),
     ...(type ? { type } : {}),
   };
@@ -360,6 +372,7 @@ function bodyHmacBase64(header: string, idHeaders: string[], typeHeader?: string
     return {
       ok: true,
       dedupeKey: id ? `id:${id}` : bodyHash(req.body),
+      contentKey: bodyHash(req.body),
       ...(id ? { id } : {}),
       ...(type ? { type } : {}),
     };
@@ -450,6 +463,7 @@ export function customScheme(c: CustomScheme) {
     return {
       ok: true,
       dedupeKey: id ? `id:${id}` : bodyHash(signed),
+      contentKey: bodyHash(signed),
       ...(id ? { id } : {}),
       ...(type ? { type } : {}),
       ...(timestamp !== undefined ? { timestamp } : {}),

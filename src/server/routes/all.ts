@@ -4,6 +4,7 @@ import type { Runtime } from '../runtime.js';
 import { adminHttpRoutes } from './admin.js';
 import { gatewayRoute } from './gateway.js';
 import { sshExecRoute } from './ssh.js';
+import { webhookRoutes } from './webhooks.js';
 
 /**
  * Every plain HTTP route `gatehouse serve` mounts, in matching order. A new route (a webhook,
@@ -11,5 +12,5 @@ import { sshExecRoute } from './ssh.js';
  * change for it.
  */
 export function plainRoutes(rt: Runtime & { approvals: ApprovalService }): AnyRoute[] {
-  return [gatewayRoute(rt), sshExecRoute(rt), ...adminHttpRoutes(adminRoutes(rt.approvals))];
+  return [gatewayRoute(rt), sshExecRoute(rt), ...webhookRoutes(rt), ...adminHttpRoutes(adminRoutes(rt.approvals))];
 }

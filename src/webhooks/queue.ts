@@ -1,0 +1,594 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { cutText, GatehouseError, log } from '../core/index.js';
+import { writeTransaction, type Store } from '../store/index.js';
+import { openSealed, sealBytes } from '../vault/index.js';
+
+/**
+ * The leased queue of verified webhook events (issue 16): at-least-once delivery to agents that
+ * poll and acknowledge.
+ *
+ * Each event is `pending → leased → acked | failed → dead`:
+ * - a poll leases deliverable events (pending; failed and due again; leased with the lease run
+ *   out) for `lease_s`, adding an attempt, under a fresh lease token;
+ * - an ack with that token, while the lease holds, settles it: `done`/`skip` → acked, `failed` →
+ *   failed (deliverable again after a backoff) or dead at `max_attempts`;
+ * - a lease that runs out makes the event deliverable again, or dead at `max_attempts`.
+ *
+ * INVARIANTS (test/webhooks/queue.test.ts, on both stores, eight pollers):
+ * - No event is leased to two pollers at once: leasing is one statement over rows it locks
+ *   (SQLite: one write transaction, `UPDATE … RETURNING`; PostgreSQL: `FOR UPDATE SKIP LOCKED`).
+ * - An ack needs the event's current lease token and an unexpired lease, checked in the UPDATE
+ *   itself: a stale poller cannot settle an event another poller holds now, and an acked event is
+ *   never delivered again.
+ * - Expiry (of leases, of retention) is decided in the queries, with the caller's clock passed in,
+ *   never by a sweep that might not have run.
+ * - Nothing is queued twice: every key an event is known by is claimed in the transaction that
+ *   queues it (`ON CONFLICT … WHERE expired`), so a concurrent duplicate finds the claim and is
+ *   counted instead.
+ */
+
+export type EventState = 'pending' | 'leased' | 'acked' | 'failed' | 'dead';
+export const EVENT_STATES: readonly EventState[] = ['pending', 'leased', 'acked', 'failed', 'dead'];
+export type AckOutcome = 'done' | 'failed' | 'skip';
+
+export interface NewEvent {
+  endpoint: string;
+  provider: string;
+  eventId?: string;
+  type?: string;
+  /** How it was verified (`github hmac-sha256`, `unsigned from 192.0.2.1`). */
+  verified: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  /** Every key the event is known by (provider id, signed-content hash). Never empty. */
+  keys: readonly string[];
+  maxAttempts: number;
+  retentionS: number;
+  dedupeS: number;
+  sealBody: boolean;
+  /** Events of types the endpoint does not want: remembered for dedupe, settled at once. */
+  ignored?: boolean;
+}
+
+export interface StoredEvent {
+  id: string;
+  endpoint: string;
+  seq: number;
+  state: EventState;
+  provider: string;
+  eventId: string | null;
+  type: string | null;
+  receivedAt: string;
+  verified: string;
+  headers: Record<string, string>;
+  body: Buffer;
+  bodyBytes: number;
+  sealed: boolean;
+  attempts: number;
+  maxAttempts: number;
+  /** Epoch ms the current lease runs out (leased events). */
+  leaseUntil: number | null;
+  outcome: string | null;
+  note: string | null;
+  doneAt: string | null;
+}
+
+export interface LeasedEvent extends StoredEvent {
+  leaseToken: string;
+}
+
+export interface AckItem {
+  id: string;
+  leaseToken: string;
+  outcome: AckOutcome;
+  note?: string;
+}
+
+export type AckResult = { id: string; ok: true; state: EventState } | { id: string; ok: false; error: string };
+
+interface Row {
+  id: string;
+  endpoint: string;
+  seq: number | string;
+  state: EventState;
+  provider: string;
+  event_id: string | null;
+  event_type: string | null;
+  received_at: string;
+  verified: string;
+  headers: string;
+  body: Buffer | Uint8Array;
+  body_nonce: Buffer | Uint8Array | null;
+  body_bytes: number | string;
+  attempts: number;
+  max_attempts: number;
+  lease_until: number | string | null;
+  outcome: string | null;
+  note: string | null;
+  done_at: string | null;
+}
+
+/** Longest a lease may be asked for, and the default. */
+export const MAX_LEASE_S = 3600;
+export const DEFAULT_LEASE_S = 60;
+/** A failed event is offered again after min(2^attempts, 300) seconds. */
+const backoffMs = (attempts: number) => Math.min(2 ** attempts, 300) * 1000;
+/** How often a waiting poll looks again when no wake-up reaches it (another process queued). */
+const FALLBACK_MS = { sqlite: 500, postgres: 5000 } as const;
+const NOTIFY = 'webhooks';
+
+const hashToken = (t: string) => createHash('sha256').update(t, 'utf8').digest('hex');
+const bodyAd = (id: string) => `gatehouse:v1|webhook-body|${id}`;
+
+export const newEventId = () => `whe_${randomBytes(12).toString('base64url')}`;
+
+/** What another process's poll is woken by: a set of endpoint names and one-shot waiters. */
+interface Waiter {
+  endpoints: ReadonlySet<string> | '*';
+  fire(): void;
+}
+
+export class WebhookQueue {
+  readonly #store: Store;
+  readonly #bodyKey: () => Promise<Buffer>;
+  readonly #waiters = new Set<Waiter>();
+  #listening: Promise<(() => Promise<void>) | undefined> | undefined;
+  #closed = false;
+
+  constructor(store: Store, opts: { bodyKey: () => Promise<Buffer> }) {
+    this.#store = store;
+    this.#bodyKey = opts.bodyKey;
+  }
+
+  /**
+   * Queues a verified event, unless one of its keys was seen within the dedupe window: then it is
+   * counted as a duplicate and the earlier event's id returned.
+   */
+  async enqueue(
+    e: NewEvent,
+    now = Date.now(),
+  ): Promise<{ duplicate: false; id: string; seq: number } | { duplicate: true; id: string }> {
+    if (e.keys.length === 0) throw new GatehouseError('internal', 'an event without a dedupe key cannot be queued');
+    const id = newEventId();
+    let body = e.body;
+    let nonce: Buffer | null = null;
+    if (e.sealBody) {
+      const s = await sealBytes(e.body, bodyAd(id), await this.#bodyKey());
+      body = Buffer.from(s.ciphertext, 'base64');
+      nonce = Buffer.from(s.nonce, 'base64');
+    }
+    const dup = await writeTransaction(this.#store, async (db) => {
+      for (const key of e.keys) {
+        // Claims the key, or takes it over only when its window has passed; a live claim (even one
+        // committed by a concurrent transaction a moment ago) leaves nothing changed.
+        const r = await db
+          .insertInto('webhook_dedupe')
+          .values({ endpoint: e.endpoint, key, event: id, expires_at: now + e.dedupeS * 1000 })
+          .onConflict((oc) =>
+            oc
+              .columns(['endpoint', 'key'])
+              .doUpdateSet({ event: id, expires_at: now + e.dedupeS * 1000 })
+              .where('webhook_dedupe.expires_at', '<=', now),
+          )
+          .executeTakeFirst();
+        if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) {
+          const first = (await db
+            .selectFrom('webhook_dedupe')
+            .select('event')
+            .where('endpoint', '=', e.endpoint)
+            .where('key', '=', key)
+            .executeTakeFirst()) as { event: string } | undefined;
+          throw new Duplicate(first?.event ?? '');
+        }
+      }
+      const seqRow = (await db
+        .updateTable('webhook_counters')
+        .set({ seq: sql`seq + 1` })
+        .where('endpoint', '=', e.endpoint)
+        .returning('seq')
+        .executeTakeFirst()) as { seq: number | string } | undefined;
+      if (!seqRow) throw new GatehouseError('not_found', `no webhook endpoint ${e.endpoint}`);
+      const seq = Number(seqRow.seq);
+      await db
+        .insertInto('webhook_events')
+        .values({
+          id,
+          endpoint: e.endpoint,
+          seq,
+          state: e.ignored ? 'acked' : 'pending',
+          provider: e.provider,
+          event_id: e.eventId === undefined ? null : cutText(e.eventId, 256),
+          event_type: e.type === undefined ? null : cutText(e.type, 256),
+          received_at: new Date(now).toISOString(),
+          verified: cutText(e.verified, 200),
+          headers: JSON.stringify(e.headers),
+          body,
+          body_nonce: nonce,
+          body_bytes: e.body.length,
+          attempts: 0,
+          max_attempts: e.maxAttempts,
+          available_at: now,
+          outcome: e.ignored ? 'ignored' : null,
+          done_at: e.ignored ? new Date(now).toISOString() : null,
+          expires_at: now + e.retentionS * 1000,
+        })
+        .execute();
+      if (this.#store.dialect === 'postgres' && !e.ignored)
+        await sql`SELECT pg_notify(${this.#channel()}, ${e.endpoint})`.execute(db);
+      return { seq };
+    }).catch(async (err: unknown) => {
+      if (!(err instanceof Duplicate)) throw err;
+      await this.#store.db
+        .updateTable('webhook_counters')
+        .set({ duplicates: sql`duplicates + 1` })
+        .where('endpoint', '=', e.endpoint)
+        .execute()
+        .catch((x: unknown) => log.warn('a duplicate could not be counted', { err: x }));
+      return err;
+    });
+    if (dup instanceof Duplicate) return { duplicate: true, id: dup.event };
+    if (!e.ignored) this.#wake(e.endpoint);
+    return { duplicate: false, id, seq: dup.seq };
+  }
+
+  /**
+   * Leases up to `limit` deliverable events of the endpoints (oldest first) for `leaseS`. Events
+   * whose lease ran out at their last attempt become dead here, in the same transaction.
+   */
+  async lease(
+    opts: { endpoints: readonly string[]; limit: number; leaseS: number; types?: readonly string[] },
+    now = Date.now(),
+  ): Promise<LeasedEvent[]> {
+    if (opts.endpoints.length === 0) return [];
+    const token = `wl_${randomBytes(18).toString('base64url')}`;
+    const rows = await writeTransaction(this.#store, async (db) => {
+      await db
+        .updateTable('webhook_events')
+        .set({ state: 'dead', lease_hash: null, done_at: new Date(now).toISOString(), outcome: 'expired' })
+        .where('endpoint', 'in', opts.endpoints)
+        .where('state', '=', 'leased')
+        .where('lease_until', '<=', now)
+        .where(sql<boolean>`attempts >= max_attempts`)
+        .execute();
+      let pick = db
+        .selectFrom('webhook_events')
+        .select('id')
+        .where('endpoint', 'in', opts.endpoints)
+        .where('expires_at', '>', now)
+        .where((w) =>
+          w.or([
+            w.and([w('state', 'in', ['pending', 'failed']), w('available_at', '<=', now)]),
+            w.and([w('state', '=', 'leased'), w('lease_until', '<=', now)]),
+          ]),
+        )
+        .orderBy('available_at')
+        .orderBy('seq')
+        .limit(opts.limit);
+      if (opts.types?.length) pick = pick.where('event_type', 'in', opts.types);
+      if (this.#store.dialect === 'postgres') pick = pick.forUpdate().skipLocked();
+      return (await db
+        .updateTable('webhook_events')
+        .set({
+          state: 'leased',
+          lease_hash: hashToken(token),
+          lease_until: now + opts.leaseS * 1000,
+          attempts: sql`attempts + 1`,
+        })
+        .where('id', 'in', pick)
+        .returningAll()
+        .execute()) as Row[];
+    });
+    const out: LeasedEvent[] = [];
+    for (const r of rows.sort((a, b) => Number(a.seq) - Number(b.seq) || a.endpoint.localeCompare(b.endpoint)))
+      out.push({ ...(await this.#event(r)), leaseToken: token });
+    return out;
+  }
+
+  /** Settles leased events. Each item is checked on its own; one that fails says why. */
+  async ack(items: readonly AckItem[], endpoints: readonly string[], now = Date.now()): Promise<AckResult[]> {
+    const out: AckResult[] = [];
+    for (const it of items) {
+      const r = await writeTransaction(this.#store, async (db) => {
+        const row = (await db
+          .selectFrom('webhook_events')
+          .select(['attempts', 'max_attempts'])
+          .where('id', '=', it.id)
+          .where('endpoint', 'in', endpoints)
+          .where('state', '=', 'leased')
+          .where('lease_hash', '=', hashToken(it.leaseToken))
+          .where('lease_until', '>', now)
+          .executeTakeFirst()) as { attempts: number; max_attempts: number } | undefined;
+        if (!row) return undefined;
+        const state: EventState =
+          it.outcome === 'failed' ? (row.attempts >= row.max_attempts ? 'dead' : 'failed') : 'acked';
+        await db
+          .updateTable('webhook_events')
+          .set({
+            state,
+            outcome: it.outcome,
+            note: it.note ?? null,
+            lease_hash: null,
+            lease_until: null,
+            available_at: state === 'failed' ? now + backoffMs(row.attempts) : now,
+            done_at: state === 'failed' ? null : new Date(now).toISOString(),
+          })
+          .where('id', '=', it.id)
+          .execute();
+        return state;
+      });
+      out.push(
+        r
+          ? { id: it.id, ok: true, state: r }
+          : {
+              id: it.id,
+              ok: false,
+              error:
+                'no such event under this lease: the lease ran out (the event will be offered again), it was settled already, or the id or lease token is wrong',
+            },
+      );
+    }
+    return out;
+  }
+
+  /** Lengthens leases still held; an item whose lease ran out or moved on is not extended. */
+  async extend(
+    items: readonly { id: string; leaseToken: string }[],
+    endpoints: readonly string[],
+    leaseS: number,
+    now = Date.now(),
+  ): Promise<{ id: string; ok: boolean; leaseUntil?: string }[]> {
+    const out: { id: string; ok: boolean; leaseUntil?: string }[] = [];
+    for (const it of items) {
+      const until = now + leaseS * 1000;
+      const r = await this.#store.db
+        .updateTable('webhook_events')
+        .set({ lease_until: until })
+        .where('id', '=', it.id)
+        .where('endpoint', 'in', endpoints)
+        .where('state', '=', 'leased')
+        .where('lease_hash', '=', hashToken(it.leaseToken))
+        .where('lease_until', '>', now)
+        .executeTakeFirst();
+      out.push(
+        Number(r.numUpdatedRows) === 1
+          ? { id: it.id, ok: true, leaseUntil: new Date(until).toISOString() }
+          : { id: it.id, ok: false },
+      );
+    }
+    return out;
+  }
+
+  /** One event (any state, not past retention), or undefined. */
+  async get(id: string, now = Date.now()): Promise<StoredEvent | undefined> {
+    const r = (await this.#store.db
+      .selectFrom('webhook_events')
+      .selectAll()
+      .where('id', '=', id)
+      .where('expires_at', '>', now)
+      .executeTakeFirst()) as Row | undefined;
+    return r ? this.#event(r) : undefined;
+  }
+
+  /** An endpoint's events, newest first, for operators (`gatehouse webhook events`). */
+  async events(
+    endpoint: string,
+    opts: { state?: EventState; limit?: number } = {},
+    now = Date.now(),
+  ): Promise<StoredEvent[]> {
+    let q = this.#store.db
+      .selectFrom('webhook_events')
+      .selectAll()
+      .where('endpoint', '=', endpoint)
+      .where('expires_at', '>', now)
+      .orderBy('seq', 'desc')
+      .limit(Math.min(opts.limit ?? 50, 1000));
+    if (opts.state) q = q.where('state', '=', opts.state);
+    const rows = (await q.execute()) as Row[];
+    return Promise.all(rows.map((r) => this.#event(r)));
+  }
+
+  /** Offers a settled or dead event again, with its attempts reset (operators only). */
+  async replay(id: string, now = Date.now()): Promise<StoredEvent> {
+    const r = await this.#store.db
+      .updateTable('webhook_events')
+      .set({
+        state: 'pending',
+        attempts: 0,
+        available_at: now,
+        lease_hash: null,
+        lease_until: null,
+        outcome: null,
+        note: null,
+        done_at: null,
+      })
+      .where('id', '=', id)
+      .where('state', 'in', ['acked', 'failed', 'dead'])
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    const ev = await this.get(id, now);
+    if (!ev)
+      throw new GatehouseError('not_found', `no webhook event ${id} (or it is past its retention)`, {
+        hint: 'see `gatehouse webhook events NAME`',
+      });
+    if (Number(r.numUpdatedRows) !== 1)
+      throw new GatehouseError(
+        'conflict',
+        `event ${id} is ${ev.state}: only acked, failed or dead events are replayed`,
+        { hint: 'a pending or leased event will be delivered anyway' },
+      );
+    this.#wake(ev.endpoint);
+    return ev;
+  }
+
+  /** Deletes events past their retention and dedupe keys past their window. */
+  async purge(now = Date.now()): Promise<{ events: number; keys: number }> {
+    const ev = await this.#store.db.deleteFrom('webhook_events').where('expires_at', '<=', now).executeTakeFirst();
+    const keys = await this.#store.db.deleteFrom('webhook_dedupe').where('expires_at', '<=', now).executeTakeFirst();
+    return { events: Number(ev.numDeletedRows), keys: Number(keys.numDeletedRows) };
+  }
+
+  /** Per endpoint: deliverable, leased and dead counts, the oldest deliverable's arrival, duplicates, last sequence. */
+  async stats(endpoints: readonly string[], now = Date.now()): Promise<Map<string, InboxStats>> {
+    const out = new Map<string, InboxStats>();
+    if (endpoints.length === 0) return out;
+    for (const name of endpoints) out.set(name, { ready: 0, leased: 0, dead: 0, oldest: null, duplicates: 0, seq: 0 });
+    const rows = (await this.#store.db
+      .selectFrom('webhook_events')
+      .select((eb) => [
+        'endpoint',
+        sql<string>`CASE WHEN state = 'leased' AND lease_until <= ${now} THEN 'ready' WHEN state IN ('pending','failed') THEN 'ready' ELSE state END`.as(
+          's',
+        ),
+        eb.fn.countAll().as('n'),
+        eb.fn.min('received_at').as('oldest'),
+      ])
+      .where('endpoint', 'in', endpoints)
+      .where('expires_at', '>', now)
+      .where('state', 'in', ['pending', 'failed', 'leased', 'dead'])
+      .groupBy(['endpoint', 's'])
+      .execute()) as { endpoint: string; s: string; n: number | string; oldest: string | null }[];
+    for (const r of rows) {
+      const st = out.get(r.endpoint)!;
+      if (r.s === 'ready') {
+        st.ready += Number(r.n);
+        if (r.oldest && (!st.oldest || r.oldest < st.oldest)) st.oldest = r.oldest;
+      } else if (r.s === 'leased') st.leased += Number(r.n);
+      else if (r.s === 'dead') st.dead += Number(r.n);
+    }
+    const counters = (await this.#store.db
+      .selectFrom('webhook_counters')
+      .selectAll()
+      .where('endpoint', 'in', endpoints)
+      .execute()) as {
+      endpoint: string;
+      seq: number | string;
+      duplicates: number | string;
+    }[];
+    for (const c of counters) {
+      const st = out.get(c.endpoint)!;
+      st.seq = Number(c.seq);
+      st.duplicates = Number(c.duplicates);
+    }
+    return out;
+  }
+
+  /**
+   * A one-shot wake-up for a poll waiting on these endpoints, taken BEFORE the poll looks (so an
+   * event queued between the look and the wait is not missed). `wait` resolves when an event is
+   * queued for one of them in this process, a PostgreSQL notification says another process queued
+   * one, the fallback interval passes, `ms` runs out, or `signal` aborts.
+   */
+  waiter(endpoints: readonly string[] | '*'): {
+    wait(ms: number, signal?: AbortSignal): Promise<void>;
+    cancel(): void;
+  } {
+    let fired = false;
+    let wake: (() => void) | undefined;
+    const w: Waiter = {
+      endpoints: endpoints === '*' ? '*' : new Set(endpoints),
+      fire: () => {
+        fired = true;
+        wake?.();
+      },
+    };
+    this.#waiters.add(w);
+    if (this.#store.listen && !this.#listening && !this.#closed) this.#listening = this.#listen();
+    const cancel = () => this.#waiters.delete(w);
+    return {
+      cancel,
+      wait: (ms, signal) =>
+        new Promise<void>((resolve) => {
+          if (fired || signal?.aborted) {
+            cancel();
+            return resolve();
+          }
+          const timer = setTimeout(done, Math.min(ms, FALLBACK_MS[this.#store.dialect]));
+          function done() {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            cancel();
+            resolve();
+          }
+          wake = done;
+          signal?.addEventListener('abort', done, { once: true });
+        }),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const w of this.#waiters) w.fire();
+    const end = await this.#listening?.catch(() => undefined);
+    await end?.();
+  }
+
+  #channel(): string {
+    return this.#store.notifyChannel?.(NOTIFY) ?? NOTIFY;
+  }
+
+  async #listen(): Promise<(() => Promise<void>) | undefined> {
+    try {
+      return await this.#store.listen!(this.#channel(), (endpoint) => this.#wake(endpoint));
+    } catch (e) {
+      // Waiters still look again every FALLBACK_MS; the next waiter tries to listen again.
+      log.warn('could not LISTEN for webhook events; polls fall back to looking every few seconds', { err: e });
+      this.#listening = undefined;
+      return undefined;
+    }
+  }
+
+  #wake(endpoint: string): void {
+    for (const w of [...this.#waiters]) if (w.endpoints === '*' || w.endpoints.has(endpoint)) w.fire();
+  }
+
+  async #event(r: Row): Promise<StoredEvent> {
+    let body = Buffer.from(r.body);
+    if (r.body_nonce) {
+      body = Buffer.from(
+        await openSealed(
+          { ciphertext: body.toString('base64'), nonce: Buffer.from(r.body_nonce).toString('base64') },
+          bodyAd(r.id),
+          await this.#bodyKey(),
+          `the body of webhook event ${r.id}`,
+        ),
+      );
+    }
+    return {
+      id: r.id,
+      endpoint: r.endpoint,
+      seq: Number(r.seq),
+      state: r.state,
+      provider: r.provider,
+      eventId: r.event_id,
+      type: r.event_type,
+      receivedAt: r.received_at,
+      verified: r.verified,
+      headers: JSON.parse(r.headers) as Record<string, string>,
+      body,
+      bodyBytes: Number(r.body_bytes),
+      sealed: r.body_nonce !== null,
+      attempts: r.attempts,
+      maxAttempts: r.max_attempts,
+      leaseUntil: r.lease_until === null ? null : Number(r.lease_until),
+      outcome: r.outcome,
+      note: r.note,
+      doneAt: r.done_at,
+    };
+  }
+}
+
+export interface InboxStats {
+  /** Deliverable now or soon (pending, failed awaiting retry, leases run out). */
+  ready: number;
+  leased: number;
+  dead: number;
+  /** Arrival of the oldest deliverable event. */
+  oldest: string | null;
+  duplicates: number;
+  seq: number;
+}
+
+class Duplicate {
+  constructor(readonly event: string) {}
+}
