@@ -62,6 +62,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'the wiki for operators: list, show, history, revert, rm, restore, purge, lint',
     load: () => import('./commands/wiki.js'),
   },
+  webhook: {
+    summary: 'inbound webhook endpoints: add, list, show, update, rm, rotate-secret, rotate-url, test, events, replay',
+    load: () => import('./commands/webhook.js'),
+  },
   guard: {
     summary: 'judge a shell command with the guard: guard check -- COMMAND',
     load: () => import('./commands/guard.js'),

@@ -2,7 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { ServerEvent, ServerEventBus } from '@modelcontextprotocol/server';
 import { sql } from 'kysely';
 import { log } from '../core/index.js';
-import { wikiAllows, type Principal } from '../gate/index.js';
+import { isGranted, wikiAllows, type Principal } from '../gate/index.js';
+import { inboxResourceUri } from '../webhooks/index.js';
 import { PUBLISHED_SKILLS } from '../knowledge/index.js';
 import type { Store } from '../store/index.js';
 import { memoryScopes } from '../tools/index.js';
@@ -11,7 +12,8 @@ import { memoryScopes } from '../tools/index.js';
  * Tells connected MCP clients when what they may read changed: `notifications/prompts/list_changed`
  * and `notifications/resources/list_changed` when an org skill is published or deprecated, and the
  * latter when memory in one of the token's scopes, or a page in a wiki namespace it reads, changes
- * (issue 15).
+ * (issue 15); and `notifications/resources/updated` for a webhook inbox that got an event, to
+ * tokens that may poll that endpoint (issue 16).
  *
  * Changes are found by comparing a small summary of the knowledge table per (kind, scope) (item
  * count and the sum of versions: every change raises it, a purge lowers the count), polled while
@@ -26,7 +28,8 @@ import { memoryScopes } from '../tools/index.js';
 export interface ChangeListener {
   /** The listener's principal now (undefined, or a throw, when its token no longer works). */
   principal(): Promise<Principal | undefined>;
-  deliver(change: { prompts: boolean; resources: boolean }): void;
+  /** `updated`: resource URIs whose content changed (a webhook inbox that got an event). */
+  deliver(change: { prompts: boolean; resources: boolean; updated: readonly string[] }): void;
 }
 
 export interface ChangeHubOptions {
@@ -107,7 +110,14 @@ export class ChangeHub {
         this.#opts.store.db,
       )
     ).rows;
+    // A webhook endpoint's sequence rises with every event it queues (its inbox changed).
+    const hooks = (
+      await sql<{ endpoint: string; seq: number | string }>`SELECT endpoint, seq FROM webhook_counters`.execute(
+        this.#opts.store.db,
+      )
+    ).rows;
     const next = new Map(rows.map((r) => [`${r.kind}\u0000${r.scope}`, `${Number(r.n)}:${Number(r.v ?? 0)}`]));
+    for (const h of hooks) next.set(`webhook\u0000${h.endpoint}`, String(Number(h.seq)));
     const before = this.#summary;
     this.#summary = next;
     if (!before) return;
@@ -127,7 +137,10 @@ export class ChangeHub {
     if (!p) return;
     let prompts = false;
     let resources = false;
+    const updated: string[] = [];
     for (const { kind, scope } of places) {
+      if (kind === 'webhook' && this.#opts.granted(p, 'webhook_poll') && isGranted(p.grants, 'webhook', scope))
+        updated.push(inboxResourceUri(scope));
       if (kind === 'skill' && scope === PUBLISHED_SKILLS && this.#opts.granted(p, 'org_skill_read')) {
         prompts = true;
         resources = true;
@@ -146,9 +159,9 @@ export class ChangeHub {
       )
         resources = true;
     }
-    if (prompts || resources) {
+    if (prompts || resources || updated.length > 0) {
       try {
-        l.deliver({ prompts, resources });
+        l.deliver({ prompts, resources, updated });
       } catch (e) {
         log.debug('a change notification could not be delivered', { err: e });
       }
@@ -180,9 +193,10 @@ export class PrincipalEventBus implements ServerEventBus {
     }
     return this.hub.subscribe({
       principal,
-      deliver: ({ prompts, resources }) => {
+      deliver: ({ prompts, resources, updated }) => {
         if (prompts) listener({ kind: 'prompts_list_changed' });
         if (resources) listener({ kind: 'resources_list_changed' });
+        for (const uri of updated) listener({ kind: 'resource_updated', uri });
       },
     });
   }

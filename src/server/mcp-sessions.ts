@@ -3,6 +3,7 @@ import { WebStandardStreamableHTTPServerTransport, type AuthInfo } from '@modelc
 import { log } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
 import { buildMcpServer } from './mcp.js';
+import { sendUpdated } from './mcp-webhooks.js';
 import type { Runtime } from './runtime.js';
 
 /** A session unused this long is closed (its client re-initializes on its next request). */
@@ -78,9 +79,10 @@ export class McpSessions {
             const p = session?.principal;
             return p && (await this.#runtime.tokens.isActive(p.tokenId)) ? p : undefined;
           },
-          deliver: ({ prompts, resources }) => {
+          deliver: ({ prompts, resources, updated }) => {
             if (prompts) server.sendPromptListChanged().catch(() => undefined);
             if (resources) server.sendResourceListChanged().catch(() => undefined);
+            sendUpdated(server, 'legacy', updated);
           },
         });
         session = { id, transport, tokenId: principal.tokenId, principal, lastUsed: Date.now(), unsubscribe };

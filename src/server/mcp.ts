@@ -15,6 +15,7 @@ import { CallScrub, type ToolContext, type ToolDefinition } from '../tools/index
 import { tooDeep, valueTooDeep } from '../upstream/light.js';
 import { APPROVAL_INPUT_KEY, ElicitationRequired, type McpApprovalContext } from './approver.js';
 import { memoryResources, registerResources, wikiResources } from './mcp-resources.js';
+import { registerSubscriptions, webhookResources } from './mcp-webhooks.js';
 import { registerSkills, skillResources } from './mcp-skills.js';
 import type { Runtime } from './runtime.js';
 import { toolJsonSchema } from './tool-schemas.js';
@@ -266,7 +267,11 @@ export function buildMcpServer(
   door: McpDoor,
 ): Server {
   const server = new Server(SERVER_INFO, {
-    capabilities: { tools: { listChanged: false }, resources: { listChanged: true }, prompts: { listChanged: true } },
+    capabilities: {
+      tools: { listChanged: false },
+      resources: { listChanged: true, subscribe: true },
+      prompts: { listChanged: true },
+    },
     instructions: INSTRUCTIONS,
     // Legacy (2025-era) clients: the SDK turns an input-required return into a real
     // elicitation/create request and re-enters the handler; a person gets the approval ttl to answer.
@@ -277,7 +282,9 @@ export function buildMcpServer(
     memoryResources(runtime),
     skillResources(runtime),
     wikiResources(runtime),
+    webhookResources(runtime),
   ]);
+  registerSubscriptions(server);
   registerSkills(server, runtime, authenticate, client, door);
 
   // The token is checked again on every request (cached for at most a second), so a token revoked

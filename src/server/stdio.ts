@@ -1,6 +1,7 @@
 import { serveStdio } from '@modelcontextprotocol/server/stdio';
 import { log } from '../core/index.js';
 import { buildMcpServer } from './mcp.js';
+import { sendUpdated } from './mcp-webhooks.js';
 import type { Runtime } from './runtime.js';
 
 /**
@@ -21,9 +22,10 @@ export async function serveMcpStdio(runtime: Runtime, token: string): Promise<{ 
       // notifications; 2026-07-28: events on its subscriptions/listen).
       const unsubscribe = runtime.changes.subscribe({
         principal: authenticate,
-        deliver: ({ prompts, resources }) => {
+        deliver: ({ prompts, resources, updated }) => {
           if (prompts) server.sendPromptListChanged().catch(() => undefined);
           if (resources) server.sendResourceListChanged().catch(() => undefined);
+          sendUpdated(server, ctx.era, updated);
         },
       });
       server.onclose = () => {

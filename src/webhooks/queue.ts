@@ -388,6 +388,16 @@ export class WebhookQueue {
     return Promise.all(rows.map((r) => this.#event(r)));
   }
 
+  /** How many events an endpoint holds, in every state (what removing it would delete). */
+  async count(endpoint: string): Promise<number> {
+    const r = (await this.#store.db
+      .selectFrom('webhook_events')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('endpoint', '=', endpoint)
+      .executeTakeFirst()) as { n: number | string } | undefined;
+    return Number(r?.n ?? 0);
+  }
+
   /** Offers a settled or dead event again, with its attempts reset (operators only). */
   async replay(id: string, now = Date.now()): Promise<StoredEvent> {
     const r = await this.#store.db
