@@ -75,8 +75,10 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('change hub on %s', (_n
       k.write('memory', scope, key, { title: '', summary: '', tags: [], body: 'x' }, { author: agent });
     expect(await heard(reader, () => write('token:tok_other', 'a.md'))).toEqual([]);
     expect(await heard(reader, () => write('proposal:org', 'tok_w/0-x/a.md'))).toEqual([]);
-    expect(await heard(reader, () => write('token:tok_r', 'b.md'))).toEqual([{ prompts: false, resources: true }]);
-    expect(await heard(reader, () => write('org', 'c.md'))).toEqual([{ prompts: false, resources: true }]);
+    expect(await heard(reader, () => write('token:tok_r', 'b.md'))).toEqual([
+      { prompts: false, resources: true, updated: [] },
+    ]);
+    expect(await heard(reader, () => write('org', 'c.md'))).toEqual([{ prompts: false, resources: true, updated: [] }]);
     // Without a memory-reading tool, org memory is not its business either.
     expect(await heard(principal('tok_x', ['org_skill_read']), () => write('org', 'd.md'))).toEqual([]);
   });
@@ -90,7 +92,7 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('change hub on %s', (_n
     const pub = await heard(reader, () =>
       skills.publish('hub-skill', d.digest, { author: { name: 'op', trust: 'operator' }, expectedVersion: 0 }),
     );
-    expect(pub).toEqual([{ prompts: true, resources: true }]);
+    expect(pub).toEqual([{ prompts: true, resources: true, updated: [] }]);
     expect(
       await heard(principal('tok_m', ['memory_read']), () =>
         skills.deprecate('hub-skill', { author: agent, expectedVersion: 1 }),

@@ -79,6 +79,9 @@ const BASE: Record<string, Record<string, unknown>> = {
   wiki_backlinks: { namespace: 'ops', slug: 'deploy' },
   wiki_lint_page: { namespace: 'ops', slug: 'deploy' },
   wiki_lint: { namespace: 'ops' },
+  webhook_poll: {},
+  webhook_ack: { items: [{ id: 'whe_aaaaaaaaaaaa', lease_token: 'wl_aaaaaaaaaaaaaaaa', outcome: 'done' }] },
+  webhook_extend: { items: [{ id: 'whe_aaaaaaaaaaaa', lease_token: 'wl_aaaaaaaaaaaaaaaa' }] },
 };
 
 const SAMPLES: Record<string, Record<string, [unknown, unknown]>> = {
@@ -249,6 +252,26 @@ const SAMPLES: Record<string, Record<string, [unknown, unknown]>> = {
   wiki_backlinks: { namespace: ['ops', 'dev'], slug: ['deploy', 'rollback'] },
   wiki_lint_page: { namespace: ['ops', 'dev'], slug: ['deploy', 'rollback'] },
   wiki_lint: { namespace: ['ops', 'dev'] },
+  webhook_poll: {
+    endpoint: ['gh', 'stripe'],
+    limit: [5, 10],
+    lease_s: [60, 120],
+    wait_s: [0, 1],
+    types: [['push'], ['issues']],
+  },
+  webhook_ack: {
+    items: [
+      [{ id: 'whe_aaaaaaaaaaaa', lease_token: 'wl_aaaaaaaaaaaaaaaa', outcome: 'done' }],
+      [{ id: 'whe_aaaaaaaaaaaa', lease_token: 'wl_aaaaaaaaaaaaaaaa', outcome: 'failed', note: 'upstream 500' }],
+    ],
+  },
+  webhook_extend: {
+    items: [
+      [{ id: 'whe_aaaaaaaaaaaa', lease_token: 'wl_aaaaaaaaaaaaaaaa' }],
+      [{ id: 'whe_bbbbbbbbbbbb', lease_token: 'wl_aaaaaaaaaaaaaaaa' }],
+    ],
+    lease_s: [60, 120],
+  },
 };
 
 describe('every tool input is judged, bound or declared irrelevant (derived from the input schemas)', () => {
