@@ -17,6 +17,7 @@ const SECTIONS: Record<string, () => Promise<Bench>> = {
   sandbox: async () => (await import('./sandbox.js')).benchSandbox,
   sqlite: async () => (await import('./sqlite-drivers.js')).benchSqliteDrivers,
   knowledge: async () => (await import('./knowledge.js')).benchKnowledge,
+  webhooks: async () => (await import('./webhooks.js')).benchWebhooks,
 };
 
 async function main(): Promise<void> {

@@ -9,7 +9,7 @@ import { bodyHash, customScheme, KEPT_HEADERS, PRESETS, type PresetName, type Ve
  * up by its URL key, reads at most its body cap, and hands the raw bytes here.
  *
  * Order (each step only for what passed the one before):
- *   source allowlist → rate limit → verification of the raw bytes → event type filter → dedupe and
+ *   rate limit → source allowlist → verification of the raw bytes → event type filter → dedupe and
  *   queue → audit → answer.
  *
  * INVARIANTS (test/webhooks/ingest.test.ts):
@@ -148,14 +148,16 @@ export class WebhookIngest {
       return a;
     };
     try {
+      // The rate limit comes first: every refusal after it is an audit record, so a flood from
+      // anywhere costs at most the endpoint's rate in records.
+      const wait = this.#buckets.take(ep.name, c.rate, now);
+      if (wait > 0) return await this.#rateLimited(ep, req, wait, now, record);
       if (c.allowFrom.length > 0 && !addressAllowed(c.allowFrom, req.remote))
         return await refuse(
           403,
           'source_not_allowed',
           'this endpoint takes events only from the addresses its operator named',
         );
-      const wait = this.#buckets.take(ep.name, c.rate, now);
-      if (wait > 0) return await this.#rateLimited(ep, req, wait, now, record);
       const headers = flatHeaders(req.headers);
       const v = await this.#verify(ep, { headers, body: req.body, url: req.url }, now, req.remote);
       if (!v.ok)

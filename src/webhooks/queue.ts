@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
 import { cutText, GatehouseError, log } from '../core/index.js';
-import { writeTransaction, type Store } from '../store/index.js';
+import { writeTransaction, type Store, type UntypedDb } from '../store/index.js';
 import { openSealed, sealBytes } from '../vault/index.js';
 
 /**
@@ -158,78 +158,131 @@ export class WebhookQueue {
       body = Buffer.from(s.ciphertext, 'base64');
       nonce = Buffer.from(s.nonce, 'base64');
     }
-    const dup = await writeTransaction(this.#store, async (db) => {
-      for (const key of e.keys) {
-        // Claims the key, or takes it over only when its window has passed; a live claim (even one
-        // committed by a concurrent transaction a moment ago) leaves nothing changed.
-        const r = await db
-          .insertInto('webhook_dedupe')
-          .values({ endpoint: e.endpoint, key, event: id, expires_at: now + e.dedupeS * 1000 })
-          .onConflict((oc) =>
-            oc
-              .columns(['endpoint', 'key'])
-              .doUpdateSet({ event: id, expires_at: now + e.dedupeS * 1000 })
-              .where('webhook_dedupe.expires_at', '<=', now),
-          )
-          .executeTakeFirst();
-        if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) {
-          const first = (await db
-            .selectFrom('webhook_dedupe')
-            .select('event')
-            .where('endpoint', '=', e.endpoint)
-            .where('key', '=', key)
-            .executeTakeFirst()) as { event: string } | undefined;
-          throw new Duplicate(first?.event ?? '');
-        }
+    const r = await new Promise<Queued>((resolve, reject) => {
+      this.#pending.push({ e, now, id, body, nonce, resolve, reject });
+      if (!this.#flushing) {
+        this.#flushing = true;
+        // Events arriving in the same tick share one transaction (one commit, one disk flush).
+        setImmediate(() => void this.#flush());
       }
-      const seqRow = (await db
-        .updateTable('webhook_counters')
-        .set({ seq: sql`seq + 1` })
-        .where('endpoint', '=', e.endpoint)
-        .returning('seq')
-        .executeTakeFirst()) as { seq: number | string } | undefined;
-      if (!seqRow) throw new GatehouseError('not_found', `no webhook endpoint ${e.endpoint}`);
-      const seq = Number(seqRow.seq);
-      await db
-        .insertInto('webhook_events')
-        .values({
-          id,
-          endpoint: e.endpoint,
-          seq,
-          state: e.ignored ? 'acked' : 'pending',
-          provider: e.provider,
-          event_id: e.eventId === undefined ? null : cutText(e.eventId, 256),
-          event_type: e.type === undefined ? null : cutText(e.type, 256),
-          received_at: new Date(now).toISOString(),
-          verified: cutText(e.verified, 200),
-          headers: JSON.stringify(e.headers),
-          body,
-          body_nonce: nonce,
-          body_bytes: e.body.length,
-          attempts: 0,
-          max_attempts: e.maxAttempts,
-          available_at: now,
-          outcome: e.ignored ? 'ignored' : null,
-          done_at: e.ignored ? new Date(now).toISOString() : null,
-          expires_at: now + e.retentionS * 1000,
-        })
-        .execute();
-      if (this.#store.dialect === 'postgres' && !e.ignored)
-        await sql`SELECT pg_notify(${this.#channel()}, ${e.endpoint})`.execute(db);
-      return { seq };
-    }).catch(async (err: unknown) => {
-      if (!(err instanceof Duplicate)) throw err;
-      await this.#store.db
-        .updateTable('webhook_counters')
-        .set({ duplicates: sql`duplicates + 1` })
-        .where('endpoint', '=', e.endpoint)
-        .execute()
-        .catch((x: unknown) => log.warn('a duplicate could not be counted', { err: x }));
-      return err;
     });
-    if (dup instanceof Duplicate) return { duplicate: true, id: dup.event };
+    if (r.duplicate) return r;
     if (!e.ignored) this.#wake(e.endpoint);
-    return { duplicate: false, id, seq: dup.seq };
+    return r;
+  }
+
+  #pending: PendingEvent[] = [];
+  #flushing = false;
+
+  /**
+   * Queues the events waiting, up to MAX_BATCH per transaction. Each event runs under a savepoint
+   * of its own: a duplicate (or any failure) undoes that event's claims only, never its batch's.
+   * INVARIANT: an event's promise resolves only after the transaction that holds it committed.
+   */
+  async #flush(): Promise<void> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending.splice(0, MAX_BATCH);
+      try {
+        const results = await writeTransaction(this.#store, async (db) => {
+          const out: (Queued | { error: unknown })[] = [];
+          const notify = new Set<string>();
+          for (const it of batch) {
+            await sql.raw('SAVEPOINT webhook_event').execute(db);
+            try {
+              const seq = await this.#insert(db, it);
+              await sql.raw('RELEASE SAVEPOINT webhook_event').execute(db);
+              out.push({ duplicate: false, id: it.id, seq });
+              if (!it.e.ignored) notify.add(it.e.endpoint);
+            } catch (err) {
+              await sql.raw('ROLLBACK TO SAVEPOINT webhook_event').execute(db);
+              await sql.raw('RELEASE SAVEPOINT webhook_event').execute(db);
+              if (!(err instanceof Duplicate)) {
+                out.push({ error: err });
+                continue;
+              }
+              await db
+                .updateTable('webhook_counters')
+                .set({ duplicates: sql`duplicates + 1` })
+                .where('endpoint', '=', it.e.endpoint)
+                .execute();
+              out.push({ duplicate: true, id: err.event });
+            }
+          }
+          if (this.#store.dialect === 'postgres')
+            for (const endpoint of notify) await sql`SELECT pg_notify(${this.#channel()}, ${endpoint})`.execute(db);
+          return out;
+        });
+        batch.forEach((it, k) => {
+          const r = results[k]!;
+          if ('error' in r) it.reject(r.error);
+          else it.resolve(r);
+        });
+      } catch (err) {
+        for (const it of batch) it.reject(err);
+      }
+    }
+    this.#flushing = false;
+  }
+
+  /** One event's claims, sequence number and row, inside the batch's transaction; its sequence. */
+  async #insert(db: UntypedDb, it: PendingEvent): Promise<number> {
+    const { e, now, id } = it;
+    for (const key of e.keys) {
+      // Claims the key, or takes it over only when its window has passed; a live claim (even one
+      // committed by a concurrent transaction a moment ago) leaves nothing changed.
+      const r = await db
+        .insertInto('webhook_dedupe')
+        .values({ endpoint: e.endpoint, key: storedKey(key), event: id, expires_at: now + e.dedupeS * 1000 })
+        .onConflict((oc) =>
+          oc
+            .columns(['endpoint', 'key'])
+            .doUpdateSet({ event: id, expires_at: now + e.dedupeS * 1000 })
+            .where('webhook_dedupe.expires_at', '<=', now),
+        )
+        .executeTakeFirst();
+      if (Number(r.numInsertedOrUpdatedRows ?? 0) === 0) {
+        const first = (await db
+          .selectFrom('webhook_dedupe')
+          .select('event')
+          .where('endpoint', '=', e.endpoint)
+          .where('key', '=', storedKey(key))
+          .executeTakeFirst()) as { event: string } | undefined;
+        throw new Duplicate(first?.event ?? '');
+      }
+    }
+    const seqRow = (await db
+      .updateTable('webhook_counters')
+      .set({ seq: sql`seq + 1` })
+      .where('endpoint', '=', e.endpoint)
+      .returning('seq')
+      .executeTakeFirst()) as { seq: number | string } | undefined;
+    if (!seqRow) throw new GatehouseError('not_found', `no webhook endpoint ${e.endpoint}`);
+    const seq = Number(seqRow.seq);
+    await db
+      .insertInto('webhook_events')
+      .values({
+        id,
+        endpoint: e.endpoint,
+        seq,
+        state: e.ignored ? 'acked' : 'pending',
+        provider: e.provider,
+        event_id: e.eventId === undefined ? null : cutText(e.eventId, 256),
+        event_type: e.type === undefined ? null : cutText(e.type, 256),
+        received_at: new Date(now).toISOString(),
+        verified: cutText(e.verified, 200),
+        headers: JSON.stringify(e.headers),
+        body: it.body,
+        body_nonce: it.nonce,
+        body_bytes: e.body.length,
+        attempts: 0,
+        max_attempts: e.maxAttempts,
+        available_at: now,
+        outcome: e.ignored ? 'ignored' : null,
+        done_at: e.ignored ? new Date(now).toISOString() : null,
+        expires_at: now + e.retentionS * 1000,
+      })
+      .execute();
+    return seq;
   }
 
   /**
@@ -243,14 +296,7 @@ export class WebhookQueue {
     if (opts.endpoints.length === 0) return [];
     const token = `wl_${randomBytes(18).toString('base64url')}`;
     const rows = await writeTransaction(this.#store, async (db) => {
-      await db
-        .updateTable('webhook_events')
-        .set({ state: 'dead', lease_hash: null, done_at: new Date(now).toISOString(), outcome: 'expired' })
-        .where('endpoint', 'in', opts.endpoints)
-        .where('state', '=', 'leased')
-        .where('lease_until', '<=', now)
-        .where(sql<boolean>`attempts >= max_attempts`)
-        .execute();
+      await expireLeases(db, opts.endpoints, now);
       let pick = db
         .selectFrom('webhook_events')
         .select('id')
@@ -376,6 +422,7 @@ export class WebhookQueue {
     opts: { state?: EventState; limit?: number } = {},
     now = Date.now(),
   ): Promise<StoredEvent[]> {
+    await expireLeases(this.#store.db, [endpoint], now);
     let q = this.#store.db
       .selectFrom('webhook_events')
       .selectAll()
@@ -443,6 +490,7 @@ export class WebhookQueue {
     const out = new Map<string, InboxStats>();
     if (endpoints.length === 0) return out;
     for (const name of endpoints) out.set(name, { ready: 0, leased: 0, dead: 0, oldest: null, duplicates: 0, seq: 0 });
+    await expireLeases(this.#store.db, endpoints, now);
     const rows = (await this.#store.db
       .selectFrom('webhook_events')
       .select((eb) => [
@@ -597,6 +645,46 @@ export interface InboxStats {
   oldest: string | null;
   duplicates: number;
   seq: number;
+}
+
+type Queued = { duplicate: false; id: string; seq: number } | { duplicate: true; id: string };
+
+interface PendingEvent {
+  e: NewEvent;
+  now: number;
+  id: string;
+  body: Buffer;
+  nonce: Buffer | null;
+  resolve(r: Queued): void;
+  reject(e: unknown): void;
+}
+
+/**
+ * Events whose lease ran out at their last attempt become dead (decided from `now`, in the
+ * query). Run before every look at states (lease, stats, listings), so what operators see is the
+ * truth even when nobody polled since.
+ */
+async function expireLeases(db: UntypedDb, endpoints: readonly string[], now: number): Promise<void> {
+  if (endpoints.length === 0) return;
+  await db
+    .updateTable('webhook_events')
+    .set({ state: 'dead', lease_hash: null, done_at: new Date(now).toISOString(), outcome: 'expired' })
+    .where('endpoint', 'in', endpoints)
+    .where('state', '=', 'leased')
+    .where('lease_until', '<=', now)
+    .where(sql<boolean>`attempts >= max_attempts`)
+    .execute();
+}
+
+/** Most events queued in one transaction. */
+const MAX_BATCH = 64;
+
+/**
+ * A dedupe key as stored: as it is, or, when longer than the column's 300 characters would take
+ * (a provider id can be long), `h:` and its SHA-256.
+ */
+function storedKey(key: string): string {
+  return key.length <= 200 ? key : `h:${createHash('sha256').update(key, 'utf8').digest('hex')}`;
 }
 
 class Duplicate {
