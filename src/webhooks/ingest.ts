@@ -119,6 +119,7 @@ export class WebhookIngest {
   readonly #buckets = new Buckets();
   readonly #secrets = new Map<string, { value: string; at: number }>();
   readonly #rateAudit = new Map<string, { at: number; suppressed: number }>();
+  readonly #warnedUnsigned = new Set<string>();
 
   constructor(deps: IngestDeps) {
     this.#deps = deps;
@@ -288,6 +289,13 @@ export class WebhookIngest {
   ): Promise<Verification & { scheme?: string }> {
     const c = ep.config;
     if (c.provider === 'unsigned') {
+      if (!this.#warnedUnsigned.has(ep.name)) {
+        this.#warnedUnsigned.add(ep.name);
+        log.warn('webhook endpoint is UNSIGNED: its events are not verified, only their source address is checked', {
+          endpoint: ep.name,
+          allowFrom: c.allowFrom,
+        });
+      }
       // The allowlist was checked above; the body's hash is its dedupe key (there is always one).
       const key = bodyHash(req.body);
       return Object.assign(

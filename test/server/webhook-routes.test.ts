@@ -217,3 +217,35 @@ describe.each(ERAS)('the webhook tools over MCP (%s)', (era) => {
     }
   });
 });
+
+describe.each(ERAS)('a long webhook_poll over MCP (%s)', (era) => {
+  it('sends progress while it waits, so a client with a short timeout that resets on progress is not cut off', async () => {
+    const c = await httpClient(url, agent, era);
+    try {
+      let progress = 0;
+      const call = c.client.callTool(
+        { name: 'webhook_poll', arguments: { endpoint: 'gh', wait_s: 15 } },
+        {
+          timeout: 6000,
+          resetTimeoutOnProgress: true,
+          onprogress: () => {
+            progress++;
+          },
+        },
+      );
+      // The event comes after the client's own timeout would have ended a silent call.
+      await new Promise((r) => setTimeout(r, 8000));
+      expect((await github(`{"action":"reopened","era":"${era}"}`)).status).toBe(202);
+      const r = (await call) as { content: { text: string }[] };
+      const got = JSON.parse(r.content[0]!.text) as Polled;
+      expect(got.events.map((e) => JSON.parse(e.payload.data) as unknown)).toEqual([{ action: 'reopened', era }]);
+      expect(progress).toBeGreaterThanOrEqual(1);
+      await ack(
+        agent,
+        got.events.map((e) => ({ id: e.id, lease_token: e.lease_token, outcome: 'done' })),
+      );
+    } finally {
+      await c.close();
+    }
+  }, 30_000);
+});
