@@ -81,5 +81,7 @@ export async function up(db: UntypedDb, dialect: Dialect): Promise<void> {
     .addColumn('expires_at', big, (c) => c.notNull())
     .addPrimaryKeyConstraint('webhook_dedupe_pk', ['endpoint', 'key'])
     .execute();
+  // An event's keys, taken back with it when its audit record could not be written.
+  await db.schema.createIndex('webhook_dedupe_event').on('webhook_dedupe').column('event').execute();
   await db.schema.createIndex('webhook_dedupe_expiry').on('webhook_dedupe').column('expires_at').execute();
 }

@@ -163,6 +163,7 @@ export class Runtime {
           if (!r.duplicate) this.changes.nudge();
           return r;
         },
+        discard: (id) => this.webhookQueue.discard(id),
       },
       // INTERNAL USE: a verification secret is opened for the signature check only, and scrubbed
       // from every channel from then on.

@@ -185,11 +185,14 @@ export async function pollWebhooks(
       const q = call.ports.webhooks.queue;
       const started = Date.now();
       const deadline = started + input.wait_s * 1000;
-      let events: Awaited<ReturnType<typeof q.lease>>;
+      let events: Awaited<ReturnType<typeof q.lease>> | undefined;
       let lastProgress = started;
       for (;;) {
         // The wake-up is taken before the look, so an event queued in between is not missed.
         const w = q.waiter(names);
+        // Before the first look of a waiting poll, other processes' wake-ups must be able to reach
+        // it (an event queued elsewhere between the look and the LISTEN would wait for the fallback).
+        if (input.wait_s > 0 && events === undefined) await w.ready;
         events = await q.lease({
           endpoints: names,
           limit: input.limit,

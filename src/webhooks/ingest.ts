@@ -48,7 +48,7 @@ export interface IngestAnswer {
 /** What ingest needs from its process. */
 export interface IngestDeps {
   endpoints: Pick<EndpointRepository, 'byUrlKey'>;
-  queue: Pick<WebhookQueue, 'enqueue'>;
+  queue: Pick<WebhookQueue, 'enqueue' | 'discard'>;
   /** Opens a secret reference (`vault:V/I.F`) for verification; the value is registered for scrubbing. */
   openSecret(ref: string): Promise<string>;
   /** Appends one audit record (durable before it resolves). */
@@ -208,14 +208,29 @@ export class WebhookIngest {
         : ignored
           ? json(200, 'ignored', { ok: true, ignored: true })
           : json(202, 'accepted', { ok: true, id: q.id });
-      await record(
-        a,
-        q.duplicate ? { ...detail, firstEvent: q.id } : { ...detail, seq: q.duplicate ? undefined : q.seq },
-      );
+      try {
+        await record(a, q.duplicate ? { ...detail, firstEvent: q.id } : { ...detail, seq: q.seq });
+      } catch (e) {
+        // INVARIANT: no audit record, no event. The queued event (and its dedupe keys) is taken back,
+        // so nobody leases it and the sender's retry is a new delivery, recorded then.
+        if (!q.duplicate) await this.#deps.queue.discard(q.id);
+        throw e;
+      }
       return { ...a, eventId: q.id };
     } catch (e) {
-      // The store or the audit log failed: the sender retries later (a queued event is then a duplicate).
+      // The store or the audit log failed: the sender retries later.
       log.error('a webhook could not be taken in', { err: e, endpoint: ep.name });
+      // Recorded when the audit log takes it (a secret that cannot be opened, a store hiccup).
+      await this.#deps
+        .audit({
+          tool: 'webhook_ingest',
+          target: ep.name,
+          outcome: 'rejected:unavailable',
+          status: 503,
+          client: req.remote,
+          detail: { bytes: req.body.length, error: (e as { code?: string }).code ?? 'internal' },
+        })
+        .catch(() => undefined);
       return json(
         503,
         'rejected',

@@ -407,6 +407,7 @@ export class WebhookQueue {
 
   /** One event (any state, not past retention), or undefined. */
   async get(id: string, now = Date.now()): Promise<StoredEvent | undefined> {
+    await expireLeases(this.#store.db, [], now, id);
     const r = (await this.#store.db
       .selectFrom('webhook_events')
       .selectAll()
@@ -435,6 +436,17 @@ export class WebhookQueue {
     return Promise.all(rows.map((r) => this.#event(r)));
   }
 
+  /**
+   * Takes back an event queued a moment ago whose audit record could not be written: the row and
+   * every dedupe key it claimed, in one transaction (the sender's retry is then a new delivery).
+   */
+  async discard(id: string): Promise<void> {
+    await writeTransaction(this.#store, async (db) => {
+      await db.deleteFrom('webhook_dedupe').where('event', '=', id).execute();
+      await db.deleteFrom('webhook_events').where('id', '=', id).execute();
+    });
+  }
+
   /** How many events an endpoint holds, in every state (what removing it would delete). */
   async count(endpoint: string): Promise<number> {
     const r = (await this.#store.db
@@ -447,6 +459,7 @@ export class WebhookQueue {
 
   /** Offers a settled or dead event again, with its attempts reset (operators only). */
   async replay(id: string, now = Date.now()): Promise<StoredEvent> {
+    await expireLeases(this.#store.db, [], now, id);
     const r = await this.#store.db
       .updateTable('webhook_events')
       .set({
@@ -540,6 +553,8 @@ export class WebhookQueue {
   waiter(endpoints: readonly string[] | '*'): {
     wait(ms: number, signal?: AbortSignal): Promise<void>;
     cancel(): void;
+    /** Resolves once another process's events can wake this waiter (PostgreSQL: LISTEN is on). */
+    ready: Promise<void>;
   } {
     let fired = false;
     let wake: (() => void) | undefined;
@@ -555,6 +570,10 @@ export class WebhookQueue {
     const cancel = () => this.#waiters.delete(w);
     return {
       cancel,
+      ready: (this.#listening ?? Promise.resolve()).then(
+        () => undefined,
+        () => undefined,
+      ),
       wait: (ms, signal) =>
         new Promise<void>((resolve) => {
           if (fired || signal?.aborted) {
@@ -664,12 +683,13 @@ interface PendingEvent {
  * query). Run before every look at states (lease, stats, listings), so what operators see is the
  * truth even when nobody polled since.
  */
-async function expireLeases(db: UntypedDb, endpoints: readonly string[], now: number): Promise<void> {
-  if (endpoints.length === 0) return;
-  await db
+async function expireLeases(db: UntypedDb, endpoints: readonly string[], now: number, eventId?: string): Promise<void> {
+  if (endpoints.length === 0 && eventId === undefined) return;
+  let q = db
     .updateTable('webhook_events')
-    .set({ state: 'dead', lease_hash: null, done_at: new Date(now).toISOString(), outcome: 'expired' })
-    .where('endpoint', 'in', endpoints)
+    .set({ state: 'dead', lease_hash: null, done_at: new Date(now).toISOString(), outcome: 'expired' });
+  q = eventId === undefined ? q.where('endpoint', 'in', endpoints) : q.where('id', '=', eventId);
+  await q
     .where('state', '=', 'leased')
     .where('lease_until', '<=', now)
     .where(sql<boolean>`attempts >= max_attempts`)
