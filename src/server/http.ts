@@ -242,7 +242,12 @@ export async function startHttpServer(
     if (answered) res.once('close', () => answered(routed.label, res.writableFinished ? res.statusCode : 'aborted'));
     void handle(req, res, routed).catch((e) => {
       const err = toGatehouseError(e);
-      if (err.code === 'internal') log.error('http handler failed', { err: e, url: req.url });
+      // A webhook URL's key is a credential of sorts: never in a log line.
+      if (err.code === 'internal')
+        log.error('http handler failed', {
+          err: e,
+          url: req.url?.replace(/^\/webhooks\/in\/[^/?]*/, '/webhooks/in/…'),
+        });
       sendError(res, err);
     });
   });

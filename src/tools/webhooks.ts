@@ -106,7 +106,6 @@ const agentEventSchema = z.object({
     projected: z.boolean(),
     truncated: z.boolean(),
     bytes: z.number(),
-    sha256: z.string(),
     resource: z.string(),
   }),
 });

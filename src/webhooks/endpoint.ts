@@ -153,6 +153,14 @@ function checkCustom(c: CustomScheme): CustomScheme {
     throw invalid('custom.parse must be raw or kv', hint);
   if (c.template.includes('{timestamp}') && !c.timestamp)
     throw invalid('custom.template signs {timestamp} but custom.timestamp says not where it comes from', hint);
+  // INVARIANT: a timestamp the sender does not sign protects nothing (a replay carries a fresh
+  // one). From a header or a key=value entry it must be in the template; from the body it is
+  // signed with the body.
+  if (c.timestamp && c.timestamp.from !== 'json' && !c.template.includes('{timestamp}'))
+    throw invalid(
+      'custom.timestamp comes from a header or an entry the template does not sign: put {timestamp} in custom.template',
+      hint,
+    );
   if (c.template.includes('{id}') && !c.id)
     throw invalid('custom.template signs {id} but custom.id says not where it comes from', hint);
   for (const f of [c.timestamp, c.id, c.type])

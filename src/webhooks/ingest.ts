@@ -1,4 +1,4 @@
-import { cutText, log } from '../core/index.js';
+import { log } from '../core/index.js';
 import { activeSecrets, addressAllowed, type Endpoint } from './endpoint.js';
 import type { EndpointRepository } from './endpoints.js';
 import type { WebhookQueue } from './queue.js';
@@ -141,7 +141,7 @@ export class WebhookIngest {
         outcome: a.reason ? `${a.outcome}:${a.reason}` : a.outcome,
         status: a.status,
         client: req.remote,
-        detail: { bytes: req.body.length, ...detail },
+        detail: { bytes: req.body.length, ...detail, ...this.#unrecorded(ep.name, a.outcome) },
       });
     const refuse = async (status: number, reason: string, detail: string): Promise<IngestAnswer> => {
       const a = json(status, 'rejected', { error: reason, message: detail }, { reason });
@@ -176,7 +176,7 @@ export class WebhookIngest {
       const kept: Record<string, string> = {};
       for (const name of keptHeaderNames(ep)) {
         const value = headers[name];
-        if (value !== undefined) kept[name] = cutText(value, 1000);
+        if (value !== undefined) kept[name] = value;
       }
       const ignored = c.events.length > 0 && !(v.type !== undefined && c.events.includes(v.type));
       const q = await this.#deps.queue.enqueue(
@@ -269,6 +269,18 @@ export class WebhookIngest {
       log.error('a refused webhook could not be audited', { err: e, endpoint: ep.name });
     }
     return a;
+  }
+
+  /**
+   * The rate-limited requests not yet in any record, carried by the endpoint's next record of
+   * another kind, so the end of a flood is accounted for too.
+   */
+  #unrecorded(endpoint: string, outcome: IngestOutcome): { rateLimitedUnrecorded?: number } {
+    const r = this.#rateAudit.get(endpoint);
+    if (outcome === 'rate_limited' || !r || r.suppressed === 0) return {};
+    const n = r.suppressed;
+    r.suppressed = 0;
+    return { rateLimitedUnrecorded: n };
   }
 
   async #rateLimited(

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { scrubThenCapText, type Scrub } from '../vault/index.js';
 import type { Endpoint } from './endpoint.js';
 import type { StoredEvent } from './queue.js';
@@ -6,13 +5,14 @@ import type { StoredEvent } from './queue.js';
 /**
  * What an agent is given of an event (issue 16, "agent-safe payloads").
  *
- * INVARIANTS (test/webhooks/payload.test.ts):
+ * INVARIANTS (test/webhooks/review.test.ts, test/server/webhook-routes.test.ts):
  * - The payload is data from outside, returned under `payload` with its provenance (provider,
  *   scheme, whether it was verified, delivery id, arrival time), never mixed with the operators'
  *   instructions, which come from the endpoint's signed configuration in their own field.
  * - Everything returned (kept headers, payload text) is scrubbed after decoding and before it is
  *   cut: the body is decoded as UTF-8 (and parsed, when JSON, for a projection) first.
- * - A body that is not UTF-8 text is described (size, SHA-256), never returned inline.
+ * - A body that is not UTF-8 text is described (its size), never returned inline; no digest of a
+ *   body is given (a hash of what was scrubbed would confirm an agent's guess of it).
  */
 
 export interface AgentPayload {
@@ -23,7 +23,6 @@ export interface AgentPayload {
   projected: boolean;
   truncated: boolean;
   bytes: number;
-  sha256: string;
   /** Where the whole (scrubbed) body can be read. */
   resource: string;
 }
@@ -82,8 +81,8 @@ export function agentPayload(
   opts: { limit: number; whole?: boolean },
 ): AgentPayload {
   const base = {
+    // No digest of the body: a hash of what was scrubbed would let an agent confirm a guess.
     bytes: ev.bodyBytes,
-    sha256: createHash('sha256').update(ev.body).digest('hex'),
     resource: eventResourceUri(ev.endpoint, ev.id),
   };
   const text = utf8(ev.body);

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { cutText, GatehouseError, log } from '../core/index.js';
+import { GatehouseError, log } from '../core/index.js';
 import { writeTransaction, type Store, type UntypedDb } from '../store/index.js';
 import { openSealed, sealBytes } from '../vault/index.js';
 
@@ -112,8 +112,6 @@ interface Row {
 /** Longest a lease may be asked for, and the default. */
 export const MAX_LEASE_S = 3600;
 export const DEFAULT_LEASE_S = 60;
-/** A failed event is offered again after min(2^attempts, 300) seconds. */
-const backoffMs = (attempts: number) => Math.min(2 ** attempts, 300) * 1000;
 /** How often a waiting poll looks again when no wake-up reaches it (another process queued). */
 const FALLBACK_MS = { sqlite: 500, postgres: 5000 } as const;
 const NOTIFY = 'webhooks';
@@ -266,11 +264,13 @@ export class WebhookQueue {
         seq,
         state: e.ignored ? 'acked' : 'pending',
         provider: e.provider,
-        event_id: e.eventId === undefined ? null : cutText(e.eventId, 256),
-        event_type: e.type === undefined ? null : cutText(e.type, 256),
+        event_id: e.eventId === undefined ? null : storedText(e.eventId, 256),
+        event_type: e.type === undefined ? null : storedText(e.type, 256),
         received_at: new Date(now).toISOString(),
-        verified: cutText(e.verified, 200),
-        headers: JSON.stringify(e.headers),
+        verified: storedText(e.verified, 200),
+        headers: JSON.stringify(
+          Object.fromEntries(Object.entries(e.headers).map(([k, v]) => [k, storedText(v, 1000)])),
+        ),
         body: it.body,
         body_nonce: it.nonce,
         body_bytes: e.body.length,
@@ -335,34 +335,34 @@ export class WebhookQueue {
   async ack(items: readonly AckItem[], endpoints: readonly string[], now = Date.now()): Promise<AckResult[]> {
     const out: AckResult[] = [];
     for (const it of items) {
-      const r = await writeTransaction(this.#store, async (db) => {
-        const row = (await db
-          .selectFrom('webhook_events')
-          .select(['attempts', 'max_attempts'])
-          .where('id', '=', it.id)
-          .where('endpoint', 'in', endpoints)
-          .where('state', '=', 'leased')
-          .where('lease_hash', '=', hashToken(it.leaseToken))
-          .where('lease_until', '>', now)
-          .executeTakeFirst()) as { attempts: number; max_attempts: number } | undefined;
-        if (!row) return undefined;
-        const state: EventState =
-          it.outcome === 'failed' ? (row.attempts >= row.max_attempts ? 'dead' : 'failed') : 'acked';
-        await db
-          .updateTable('webhook_events')
-          .set({
-            state,
-            outcome: it.outcome,
-            note: it.note ?? null,
-            lease_hash: null,
-            lease_until: null,
-            available_at: state === 'failed' ? now + backoffMs(row.attempts) : now,
-            done_at: state === 'failed' ? null : new Date(now).toISOString(),
-          })
-          .where('id', '=', it.id)
-          .execute();
-        return state;
-      });
+      // One statement: the lease is checked in the UPDATE that settles it (a SELECT first would
+      // let another poller re-lease the row in between on PostgreSQL), and a failure's next state
+      // and backoff are decided there from the row's own attempt count.
+      const failed = it.outcome === 'failed';
+      const row = (await this.#store.db
+        .updateTable('webhook_events')
+        .set({
+          state: failed ? sql`CASE WHEN attempts >= max_attempts THEN 'dead' ELSE 'failed' END` : 'acked',
+          outcome: it.outcome,
+          note: it.note === undefined ? null : storedText(it.note, 2000),
+          lease_hash: null,
+          lease_until: null,
+          // min(2^attempts, 300) seconds (2^9 is past 300).
+          available_at: failed
+            ? sql`CAST(${now} AS bigint) + (CASE WHEN attempts >= 9 THEN 300 ELSE (1 << attempts) END) * 1000`
+            : now,
+          done_at: failed
+            ? sql`CASE WHEN attempts >= max_attempts THEN ${new Date(now).toISOString()} ELSE NULL END`
+            : new Date(now).toISOString(),
+        })
+        .where('id', '=', it.id)
+        .where('endpoint', 'in', endpoints)
+        .where('state', '=', 'leased')
+        .where('lease_hash', '=', hashToken(it.leaseToken))
+        .where('lease_until', '>', now)
+        .returning('state')
+        .executeTakeFirst()) as { state: EventState } | undefined;
+      const r = row?.state;
       out.push(
         r
           ? { id: it.id, ok: true, state: r }
@@ -694,6 +694,17 @@ async function expireLeases(db: UntypedDb, endpoints: readonly string[], now: nu
     .where('lease_until', '<=', now)
     .where(sql<boolean>`attempts >= max_attempts`)
     .execute();
+}
+
+/**
+ * A sender's text as stored: control characters (PostgreSQL refuses NUL in text) replaced, and a
+ * value over `max` replaced whole by a note of its length. INVARIANT: never a cut prefix: a secret
+ * across the cut would keep its first characters where the scrubbing that reads them later can no
+ * longer recognise it.
+ */
+export function storedText(v: string, max: number): string {
+  const clean = v.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '\ufffd');
+  return clean.length <= max ? clean : `[${clean.length} characters: too long to keep]`;
 }
 
 /** Most events queued in one transaction. */

@@ -5,62 +5,26 @@
  * `resources/subscribe`, 2026-07-28 with `subscriptions/listen`. A token without the endpoint's
  * grant sees no resource and hears nothing.
  */
-import { createHmac, randomUUID } from 'node:crypto';
 import type { Client } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootRuntime, startHttpServer, webhookRoutes } from '../../src/server/index.js';
 import { assertBuilt } from '../helpers/cli.js';
-import { tempHome } from '../helpers/home.js';
 import { ERAS, httpClient, stdioClient, type Era } from '../helpers/mcp-client.js';
+import { webhookServer, type WebhookServer } from '../helpers/webhook-server.js';
 
 const SECRET = 'resources-test-secret-5d1c8e2a9f';
-const home = tempHome();
-home.env.GATEHOUSE_CHANGE_POLL_MS = '200';
-let rt: Awaited<ReturnType<typeof bootRuntime>>;
-let url: string;
-let ingest: string;
-let agent: string;
-let outsider: string;
-let close: () => Promise<void>;
 const INBOX = 'gatehouse://webhooks/gh/inbox';
-
-const send = (body: string) =>
-  fetch(ingest, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-github-event': 'push',
-      'x-github-delivery': randomUUID(),
-      'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`,
-    },
-    body,
-  });
+let w: WebhookServer;
+const send = (body: string) => w.github(body, { 'x-github-event': 'push' });
 
 beforeAll(async () => {
   assertBuilt();
-  rt = await bootRuntime({ env: home.env });
-  await rt.vault.createVault('hooks');
-  await rt.vault.setField('hooks/gh.secret', SECRET);
-  const { urlKey } = await rt.webhookEndpoints.add('gh', {
-    provider: 'github',
-    secrets: [{ ref: 'vault:hooks/gh.secret', addedAt: new Date().toISOString() }],
-  });
-  const grants = ['tool:webhook_poll', 'tool:webhook_ack'];
-  agent = (await rt.tokens.create({ name: 'agent', grants: [...grants, 'webhook:gh'] })).token;
-  outsider = (await rt.tokens.create({ name: 'outsider', grants })).token;
-  const http = await startHttpServer(rt, { host: '127.0.0.1', port: 0, routes: webhookRoutes(rt) });
-  url = http.url;
-  ingest = `${url}/webhooks/in/${urlKey}`;
-  close = async () => {
-    await http.close();
-    await rt.close();
-    home.cleanup();
-  };
+  // Look for other processes' changes often, so the test waits less (the default is 2 s).
+  w = await webhookServer({ secret: SECRET, env: { GATEHOUSE_CHANGE_POLL_MS: '200' } });
 });
-afterAll(async () => close());
+afterAll(async () => w.close());
 
 async function connect(door: 'stdio' | 'http', era: Era, token: string) {
-  return door === 'stdio' ? stdioClient({ ...home.env, GATEHOUSE_TOKEN: token }, era) : httpClient(url, token, era);
+  return door === 'stdio' ? stdioClient({ ...w.home.env, GATEHOUSE_TOKEN: token }, era) : httpClient(w.url, token, era);
 }
 
 /** Resolves with the URIs a client is told were updated, with a way to wait for one. */
@@ -82,8 +46,8 @@ function updates(client: Client) {
 describe('webhook inbox and event resources', () => {
   it('list and read the inbox and an event (payload as data, with provenance); an outsider finds neither', async () => {
     expect((await send('{"ref":"refs/heads/main"}')).status).toBe(202);
-    const c = await httpClient(url, agent, 'legacy');
-    const o = await httpClient(url, outsider, 'legacy');
+    const c = await httpClient(w.url, w.agent, 'legacy');
+    const o = await httpClient(w.url, w.outsider, 'legacy');
     try {
       expect((await c.client.listResources()).resources.map((r) => r.uri)).toContain(INBOX);
       const inbox = JSON.parse(
@@ -110,8 +74,8 @@ describe('an arriving event tells subscribed clients that the inbox changed', ()
   for (const door of ['stdio', 'http'] as const) {
     for (const era of ERAS as Era[]) {
       it(`${door} ${era}`, async () => {
-        const c = await connect(door, era, agent);
-        const o = await connect(door, era, outsider);
+        const c = await connect(door, era, w.agent);
+        const o = await connect(door, era, w.outsider);
         try {
           const mine = updates(c.client);
           const theirs = updates(o.client);

@@ -2,36 +2,21 @@
  * The webhook routes and tools end to end (issue 16): a real runtime and HTTP server, a sender
  * signing the way GitHub does, agents polling and acknowledging over plain HTTP and over MCP.
  */
-import { createHmac, randomUUID } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { searchAudit } from '../../src/audit/index.js';
-import { bootRuntime, startHttpServer, webhookRoutes } from '../../src/server/index.js';
-import { tempHome } from '../helpers/home.js';
 import { httpClient, ERAS } from '../helpers/mcp-client.js';
+import { webhookServer, type WebhookServer } from '../helpers/webhook-server.js';
 
 const SECRET = 'gh-webhook-secret-0f3a9c1e5b7d2a4c';
 const CANARY = 'canary-VAULT-value-7b2e9d41c8a35f60';
 
-let rt: Awaited<ReturnType<typeof bootRuntime>>;
+let w: WebhookServer;
+let rt: WebhookServer['rt'];
 let url: string;
-let ingest: string;
 let agent: string;
 let outsider: string;
-let close: () => Promise<void>;
-
-function github(body: string, headers: Record<string, string> = {}) {
-  return fetch(ingest, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-github-event': 'issues',
-      'x-github-delivery': randomUUID(),
-      'x-hub-signature-256': `sha256=${createHmac('sha256', SECRET).update(body).digest('hex')}`,
-      ...headers,
-    },
-    body,
-  });
-}
+const github = (body: string, headers?: Record<string, string>) => w.github(body, headers);
 
 const poll = (token: string, query = '') =>
   fetch(`${url}/webhooks/poll?${query}`, { headers: { authorization: `Bearer ${token}` } });
@@ -55,37 +40,23 @@ interface Polled {
 }
 
 beforeAll(async () => {
-  const home = tempHome();
-  rt = await bootRuntime({ env: home.env });
-  await rt.vault.createVault('hooks');
-  await rt.vault.setField('hooks/gh.secret', SECRET);
-  await rt.vault.createVault('ops');
-  await rt.vault.setField('ops/other.key', CANARY);
-  await rt.refreshVaultSecrets();
-  const { urlKey } = await rt.webhookEndpoints.add('gh', {
-    provider: 'github',
-    secrets: [{ ref: 'vault:hooks/gh.secret', addedAt: new Date().toISOString() }],
-    maxBodyBytes: 4096,
-    instructions: { version: 3, text: 'Label new issues; never close them.', updatedAt: new Date().toISOString() },
+  w = await webhookServer({
+    secret: SECRET,
+    extraGrants: ['tool:webhook_extend'],
+    setup: async (r) => {
+      await r.vault.createVault('ops');
+      await r.vault.setField('ops/other.key', CANARY);
+      await r.refreshVaultSecrets();
+    },
+    endpoint: {
+      maxBodyBytes: 4096,
+      instructions: { version: 3, text: 'Label new issues; never close them.', updatedAt: new Date().toISOString() },
+    },
   });
-  agent = (
-    await rt.tokens.create({
-      name: 'agent',
-      grants: ['tool:webhook_poll', 'tool:webhook_ack', 'tool:webhook_extend', 'webhook:gh'],
-    })
-  ).token;
-  outsider = (await rt.tokens.create({ name: 'outsider', grants: ['tool:webhook_poll', 'tool:webhook_ack'] })).token;
-  const http = await startHttpServer(rt, { host: '127.0.0.1', port: 0, routes: webhookRoutes(rt) });
-  url = http.url;
-  ingest = `${url}/webhooks/in/${urlKey}`;
-  close = async () => {
-    await http.close();
-    await rt.close();
-    home.cleanup();
-  };
+  ({ rt, url, agent, outsider } = w);
 });
 
-afterAll(async () => close());
+afterAll(async () => w.close());
 
 describe('POST /webhooks/in/:key', () => {
   it('refuses an unknown key with 404 and a forged event with its reason, audited, queuing nothing', async () => {
@@ -105,7 +76,7 @@ describe('POST /webhooks/in/:key', () => {
     expect((await github(big)).status).toBe(413);
     // No Content-Length: a streamed (chunked) body is cut off once the bytes read pass the cap.
     const bytes = new TextEncoder().encode(big);
-    const r = await fetch(ingest, {
+    const r = await fetch(w.ingest, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',

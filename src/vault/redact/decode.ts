@@ -401,6 +401,9 @@ function relevantEscape(t: string, mode: Mode, rel: Relevance): boolean {
     for (let k = 0; k < o.length; k++) {
       const code = o.charCodeAt(k);
       if (code >= lit.length || lit[code]) return true;
+      // An escape that decodes to an escape character (`%5C`, `%25`, `&amp;`) hides another layer:
+      // what it decodes to is looked at, whatever the secrets hold (`%5Cu0026` is `&` two layers down).
+      if (code === 92 || code === 37 || code === 38) return true;
       if (code === 10 || code === 13) {
         if (breakJoins(t, i, end, lit)) return true;
       } else if (rel.shape?.[code]) {
