@@ -11,7 +11,9 @@ import type { Dialect, UntypedDb } from '../src/store/index.js';
  *    row (an ingest never rewrites the endpoint).
  *  - `webhook_events`: one row per accepted event. `state` is pending, leased, acked, failed or
  *    dead; times the queue compares in its queries (`available_at`, `lease_until`, `expires_at`)
- *    are epoch milliseconds. The body is kept as received, or sealed (`body_nonce` set).
+ *    are epoch milliseconds. The body is kept as received, or sealed (`body_nonce` set). `mac`
+ *    signs what the event is (not its delivery state), so a row written without the master key is
+ *    never leased.
  *  - `webhook_dedupe`: every key an accepted event is known by (the provider's id, and the hash of
  *    its signed content), per endpoint, until `expires_at`: a second delivery of either is a
  *    duplicate.
@@ -55,10 +57,11 @@ export async function up(db: UntypedDb, dialect: Dialect): Promise<void> {
     .addColumn('available_at', big, (c) => c.notNull())
     .addColumn('lease_hash', 'varchar(64)')
     .addColumn('lease_until', big)
-    .addColumn('outcome', 'varchar(10)')
+    .addColumn('outcome', 'varchar(20)')
     .addColumn('note', 'text')
     .addColumn('done_at', 'varchar(40)')
     .addColumn('expires_at', big, (c) => c.notNull())
+    .addColumn('mac', 'varchar(64)')
     .execute();
   await db.schema
     .createIndex('webhook_events_seq')

@@ -64,7 +64,9 @@ export function webhookResources(rt: Runtime): ResourceProvider {
       const now = Date.now();
       if (m[2] === 'inbox') {
         const st = (await rt.webhookQueue.stats([name], now)).get(name)!;
-        const events = (await rt.webhookQueue.events(name, { limit: 200 }, now)).filter((e) => waiting(e, now));
+        const events = (await rt.webhookQueue.events(name, { limit: 200 }, now)).filter(
+          (e) => e.intact && waiting(e, now),
+        );
         return {
           mimeType: 'application/json',
           text: JSON.stringify({
@@ -91,7 +93,8 @@ export function webhookResources(rt: Runtime): ResourceProvider {
         };
       }
       const ev = await rt.webhookQueue.get(m[3]!, now);
-      if (!ev || ev.endpoint !== name) throw new ResourceNotFoundError(uri);
+      // A row that fails its signature is never shown to an agent (the queue's invariant).
+      if (!ev || ev.endpoint !== name || !ev.intact) throw new ResourceNotFoundError(uri);
       // Scrubbed after decoding, before the payload is cut (agentPayload); the boundary scrubs again.
       const view = agentEvent(ev, ep, rt.redactor, { limit: RESOURCE_PAYLOAD_CHARS, whole: true });
       const instructions = ep.config.instructions

@@ -154,7 +154,7 @@ export class Runtime {
     });
     this.knowledge.onChange(() => this.changes.nudge());
     this.webhookEndpoints = new EndpointRepository(store, keyring);
-    this.webhookQueue = new WebhookQueue(store, { bodyKey: () => keyring.internalKey('webhook-bodies') });
+    this.webhookQueue = new WebhookQueue(store, keyring);
     this.webhookIngest = new WebhookIngest({
       endpoints: this.webhookEndpoints,
       queue: {

@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { sql } from 'kysely';
-import { GatehouseError, log } from '../core/index.js';
+import { GatehouseError, log, rowMac, rowMacValid, type MacField } from '../core/index.js';
 import { writeTransaction, type Store, type UntypedDb } from '../store/index.js';
-import { openSealed, sealBytes } from '../vault/index.js';
+import { INTEGRITY_KEY, openSealed, sealBytes } from '../vault/index.js';
 
 /**
  * The leased queue of verified webhook events (issue 16): at-least-once delivery to agents that
@@ -72,6 +72,8 @@ export interface StoredEvent {
   outcome: string | null;
   note: string | null;
   doneAt: string | null;
+  /** False when the row's signature does not verify: its body is withheld and it is never leased. */
+  intact: boolean;
 }
 
 export interface LeasedEvent extends StoredEvent {
@@ -107,6 +109,8 @@ interface Row {
   outcome: string | null;
   note: string | null;
   done_at: string | null;
+  expires_at: number | string;
+  mac: string | null;
 }
 
 /** Longest a lease may be asked for, and the default. */
@@ -134,9 +138,18 @@ export class WebhookQueue {
   #listening: Promise<(() => Promise<void>) | undefined> | undefined;
   #closed = false;
 
-  constructor(store: Store, opts: { bodyKey: () => Promise<Buffer> }) {
+  /** `keys`: the keyring (a `Keyring` is one): bodies are sealed and rows signed under its internal keys. */
+  constructor(store: Store, keys: { internalKey(purpose: string): Promise<Buffer> }) {
     this.#store = store;
-    this.#bodyKey = opts.bodyKey;
+    this.#bodyKey = () => keys.internalKey('webhook-bodies');
+    this.#rowKey = () => keys.internalKey(INTEGRITY_KEY);
+  }
+
+  readonly #rowKey: () => Promise<Buffer>;
+
+  /** Whether an event row's signature verifies (see eventMacFields). */
+  async #intact(r: Row): Promise<boolean> {
+    return rowMacValid(await this.#rowKey(), EVENT_MAC, eventMacFields(r), r.mac);
   }
 
   /**
@@ -156,8 +169,9 @@ export class WebhookQueue {
       body = Buffer.from(s.ciphertext, 'base64');
       nonce = Buffer.from(s.nonce, 'base64');
     }
+    const rowKey = await this.#rowKey();
     const r = await new Promise<Queued>((resolve, reject) => {
-      this.#pending.push({ e, now, id, body, nonce, resolve, reject });
+      this.#pending.push({ e, now, id, body, nonce, rowKey, resolve, reject });
       if (!this.#flushing) {
         this.#flushing = true;
         // Events arriving in the same tick share one transaction (one commit, one disk flush).
@@ -256,31 +270,30 @@ export class WebhookQueue {
       .executeTakeFirst()) as { seq: number | string } | undefined;
     if (!seqRow) throw new GatehouseError('not_found', `no webhook endpoint ${e.endpoint}`);
     const seq = Number(seqRow.seq);
+    const row = {
+      id,
+      endpoint: e.endpoint,
+      seq,
+      state: e.ignored ? 'acked' : 'pending',
+      provider: e.provider,
+      event_id: e.eventId === undefined ? null : storedText(e.eventId, 256),
+      event_type: e.type === undefined ? null : storedText(e.type, 256),
+      received_at: new Date(now).toISOString(),
+      verified: storedText(e.verified, 200),
+      headers: JSON.stringify(Object.fromEntries(Object.entries(e.headers).map(([k, v]) => [k, storedText(v, 1000)]))),
+      body: it.body,
+      body_nonce: it.nonce,
+      body_bytes: e.body.length,
+      attempts: 0,
+      max_attempts: e.maxAttempts,
+      available_at: now,
+      outcome: e.ignored ? 'ignored' : null,
+      done_at: e.ignored ? new Date(now).toISOString() : null,
+      expires_at: now + e.retentionS * 1000,
+    };
     await db
       .insertInto('webhook_events')
-      .values({
-        id,
-        endpoint: e.endpoint,
-        seq,
-        state: e.ignored ? 'acked' : 'pending',
-        provider: e.provider,
-        event_id: e.eventId === undefined ? null : storedText(e.eventId, 256),
-        event_type: e.type === undefined ? null : storedText(e.type, 256),
-        received_at: new Date(now).toISOString(),
-        verified: storedText(e.verified, 200),
-        headers: JSON.stringify(
-          Object.fromEntries(Object.entries(e.headers).map(([k, v]) => [k, storedText(v, 1000)])),
-        ),
-        body: it.body,
-        body_nonce: it.nonce,
-        body_bytes: e.body.length,
-        attempts: 0,
-        max_attempts: e.maxAttempts,
-        available_at: now,
-        outcome: e.ignored ? 'ignored' : null,
-        done_at: e.ignored ? new Date(now).toISOString() : null,
-        expires_at: now + e.retentionS * 1000,
-      })
+      .values({ ...row, mac: rowMac(it.rowKey, EVENT_MAC, eventMacFields(row)) })
       .execute();
     return seq;
   }
@@ -326,8 +339,22 @@ export class WebhookQueue {
         .execute()) as Row[];
     });
     const out: LeasedEvent[] = [];
-    for (const r of rows.sort((a, b) => Number(a.seq) - Number(b.seq) || a.endpoint.localeCompare(b.endpoint)))
-      out.push({ ...(await this.#event(r)), leaseToken: token });
+    const forged: string[] = [];
+    for (const r of rows.sort((a, b) => Number(a.seq) - Number(b.seq) || a.endpoint.localeCompare(b.endpoint))) {
+      const ev = await this.#event(r);
+      if (ev.intact) out.push({ ...ev, leaseToken: token });
+      else forged.push(ev.id);
+    }
+    if (forged.length > 0) {
+      log.error('webhook events fail their integrity check (written without the master key); they are dead', {
+        events: forged,
+      });
+      await this.#store.db
+        .updateTable('webhook_events')
+        .set({ state: 'dead', outcome: 'integrity_failed', lease_hash: null, done_at: new Date(now).toISOString() })
+        .where('id', 'in', forged)
+        .execute();
+    }
     return out;
   }
 
@@ -460,6 +487,15 @@ export class WebhookQueue {
   /** Offers a settled or dead event again, with its attempts reset (operators only). */
   async replay(id: string, now = Date.now()): Promise<StoredEvent> {
     await expireLeases(this.#store.db, [], now, id);
+    const before = await this.get(id, now);
+    if (before && !before.intact)
+      throw new GatehouseError(
+        'integrity_failed',
+        `webhook event ${id} fails its integrity check and is never delivered`,
+        {
+          hint: 'it was written or changed without the master key: find out who can write to the database',
+        },
+      );
     const r = await this.#store.db
       .updateTable('webhook_events')
       .set({
@@ -620,8 +656,10 @@ export class WebhookQueue {
   }
 
   async #event(r: Row): Promise<StoredEvent> {
+    const intact = await this.#intact(r);
     let body = Buffer.from(r.body);
-    if (r.body_nonce) {
+    if (!intact) body = Buffer.alloc(0);
+    else if (r.body_nonce) {
       body = Buffer.from(
         await openSealed(
           { ciphertext: body.toString('base64'), nonce: Buffer.from(r.body_nonce).toString('base64') },
@@ -651,6 +689,7 @@ export class WebhookQueue {
       outcome: r.outcome,
       note: r.note,
       doneAt: r.done_at,
+      intact,
     };
   }
 }
@@ -674,6 +713,7 @@ interface PendingEvent {
   id: string;
   body: Buffer;
   nonce: Buffer | null;
+  rowKey: Buffer;
   resolve(r: Queued): void;
   reject(e: unknown): void;
 }
@@ -705,6 +745,48 @@ async function expireLeases(db: UntypedDb, endpoints: readonly string[], now: nu
 export function storedText(v: string, max: number): string {
   const clean = v.replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '\ufffd');
   return clean.length <= max ? clean : `[${clean.length} characters: too long to keep]`;
+}
+
+const EVENT_MAC = 'webhook-event/v1';
+
+/**
+ * What an event row's signature covers: everything that says where it came from and what it holds
+ * (endpoint, provider, ids, type, arrival, how it was verified, kept headers, the stored body's
+ * SHA-256, size and nonce, its attempt limit and retention), exactly as stored. Not its delivery
+ * state (attempts, leases, outcome), which the queue changes. INVARIANT: a row that does not
+ * verify (inserted or changed by someone with the database but not the master key) is never
+ * leased or shown to an agent: a lease that meets one makes it dead (`integrity_failed`).
+ */
+function eventMacFields(r: {
+  id: string;
+  endpoint: string;
+  provider: string;
+  event_id: string | null;
+  event_type: string | null;
+  received_at: string;
+  verified: string;
+  headers: string;
+  body: Buffer | Uint8Array;
+  body_nonce: Buffer | Uint8Array | null;
+  body_bytes: number | string;
+  max_attempts: number;
+  expires_at: number | string;
+}): MacField[] {
+  return [
+    r.id,
+    r.endpoint,
+    r.provider,
+    r.event_id,
+    r.event_type,
+    r.received_at,
+    r.verified,
+    r.headers,
+    createHash('sha256').update(r.body).digest('hex'),
+    r.body_nonce === null ? null : Buffer.from(r.body_nonce).toString('base64'),
+    Number(r.body_bytes),
+    Number(r.max_attempts),
+    Number(r.expires_at),
+  ];
 }
 
 /** Most events queued in one transaction. */

@@ -33,7 +33,6 @@ afterAll(async () => {
 const keys: EndpointKeys = {
   internalKey: async (purpose) => createHash('sha256').update(`ingest-test|${purpose}`).digest(),
 };
-const bodyKey = () => keys.internalKey('webhook-bodies');
 
 const NOW = Date.UTC(2026, 5, 1, 12, 0, 0);
 const T = Math.floor(NOW / 1000);
@@ -392,7 +391,7 @@ type AuditEntry = Parameters<IngestDeps['audit']>[0];
 /** Everything a test needs around one store: the repository, the queue, ingest and its audit log. */
 function harness(store: Store, now: () => number = () => NOW) {
   const repo = new EndpointRepository(store, keys);
-  const queue = new WebhookQueue(store, { bodyKey });
+  const queue = new WebhookQueue(store, keys);
   const audit: AuditEntry[] = [];
   const opened: string[] = [];
   const ingest = new WebhookIngest({
@@ -847,7 +846,7 @@ describe('an event whose audit record cannot be written', () => {
     const fx = fixtures.find((f) => f.name === 'sqlite')!;
     const store = await fx.open();
     const repo = new EndpointRepository(store, keys);
-    const queue = new WebhookQueue(store, { bodyKey });
+    const queue = new WebhookQueue(store, keys);
     let auditUp = false;
     const recorded: AuditEntry[] = [];
     const ingest = new WebhookIngest({

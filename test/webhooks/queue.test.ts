@@ -28,7 +28,6 @@ afterAll(async () => {
 const keys: EndpointKeys = {
   internalKey: async (purpose) => createHash('sha256').update(`queue-test|${purpose}`).digest(),
 };
-const bodyKey = () => keys.internalKey('webhook-bodies');
 
 const S = 1000;
 const T0 = Date.UTC(2026, 5, 1, 12, 0, 0);
@@ -78,8 +77,8 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('webhook queue on %s', 
     store = await fx.open();
     store2 = kind === 'postgres' ? await fx.open() : store;
     repo = new EndpointRepository(store, keys);
-    q = new WebhookQueue(store, { bodyKey });
-    q2 = new WebhookQueue(store2, { bodyKey });
+    q = new WebhookQueue(store, keys);
+    q2 = new WebhookQueue(store2, keys);
   });
   afterAll(async () => {
     await q.close();
@@ -410,7 +409,38 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('webhook queue on %s', 
       .set({ body: Buffer.from(rowB.body), body_nonce: Buffer.from(rowB.body_nonce) })
       .where('id', '=', a.id)
       .execute();
-    await expect(q.get(a.id, T0)).rejects.toMatchObject({ code: 'key_invalid' });
+    // The row's signature covers the stored bytes: the moved body is caught before anything opens it.
+    const moved = await q.get(a.id, T0);
+    expect(moved).toMatchObject({ intact: false });
+    expect(moved!.body.length).toBe(0);
+  });
+
+  it('an event row written or changed without the master key is never leased: it is dead, and replay refuses it', async () => {
+    const name = await endpoint();
+    const real = await q.enqueue(event(name, { type: 'push' }), T0);
+    const changed = await q.enqueue(event(name, { type: 'push' }), T0);
+    // Someone with the database but not the key: makes one event look like another type, and
+    // inserts one that looks verified (a copy of a real row under a new id and sequence).
+    await store.db
+      .updateTable('webhook_events')
+      .set({ event_type: 'deployment' })
+      .where('id', '=', changed.id)
+      .execute();
+    const copy = (await store.db
+      .selectFrom('webhook_events')
+      .selectAll()
+      .where('id', '=', real.id)
+      .executeTakeFirstOrThrow()) as Record<string, unknown>;
+    await store.db
+      .insertInto('webhook_events')
+      .values({ ...copy, id: 'whe_forgedforgedforged', seq: 999 })
+      .execute();
+    const leased = await q.lease({ endpoints: [name], limit: 10, leaseS: 60 }, T0);
+    expect(leased.map((e) => e.id)).toEqual([real.id]);
+    for (const id of [changed.id, 'whe_forgedforgedforged']) {
+      expect(await q.get(id, T0)).toMatchObject({ state: 'dead', outcome: 'integrity_failed', intact: false });
+      await expect(q.replay(id, T0)).rejects.toMatchObject({ code: 'integrity_failed' });
+    }
   });
 
   it('a waiter taken before the poll looks is woken by an enqueue in this process', async () => {
@@ -464,8 +494,8 @@ describe.each(pgFixtures.map((f) => [f.name, f] as const))('webhook queue wake-u
   beforeAll(async () => {
     a = await fx.open();
     b = await fx.open();
-    qa = new WebhookQueue(a, { bodyKey });
-    qb = new WebhookQueue(b, { bodyKey });
+    qa = new WebhookQueue(a, keys);
+    qb = new WebhookQueue(b, keys);
   });
   afterAll(async () => {
     await qa.close();

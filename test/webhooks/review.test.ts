@@ -40,7 +40,6 @@ afterAll(async () => {
 const keys: EndpointKeys = {
   internalKey: async (purpose) => createHash('sha256').update(`review-test|${purpose}`).digest(),
 };
-const bodyKey = () => keys.internalKey('webhook-bodies');
 
 const NOW = Date.UTC(2026, 5, 1, 12, 0, 0);
 const T = Math.floor(NOW / 1000);
@@ -75,7 +74,7 @@ type AuditEntry = Parameters<IngestDeps['audit']>[0];
 
 function harness(store: Store, now: () => number = () => NOW) {
   const repo = new EndpointRepository(store, keys);
-  const queue = new WebhookQueue(store, { bodyKey });
+  const queue = new WebhookQueue(store, keys);
   const audit: AuditEntry[] = [];
   const ingest = new WebhookIngest({
     endpoints: repo,
@@ -453,8 +452,8 @@ describe.each(pg.map((f) => [f.name, f] as const))('webhook leases on %s', (_kin
     store = await fx.open();
     store2 = await fx.open();
     repo = new EndpointRepository(store, keys);
-    q1 = new WebhookQueue(store, { bodyKey });
-    q2 = new WebhookQueue(store2, { bodyKey });
+    q1 = new WebhookQueue(store, keys);
+    q2 = new WebhookQueue(store2, keys);
   });
   afterAll(async () => {
     await q1.close();

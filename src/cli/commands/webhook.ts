@@ -524,6 +524,7 @@ const eventMeta = (e: StoredEvent) => ({
   outcome: e.outcome,
   note: e.note,
   doneAt: e.doneAt,
+  intact: e.intact,
 });
 
 async function confirm(ctx: CliContext, question: string): Promise<boolean> {
@@ -901,6 +902,9 @@ export const run: CommandRunner = async (args, ctx) => {
         const m = eventMeta(e);
         const lines = [
           `${m.id} — ${m.endpoint} #${m.seq}, ${m.state}`,
+          ...(m.intact
+            ? []
+            : ['INTEGRITY FAILED: this row was written or changed without the master key; it is never delivered']),
           `provider:  ${m.provider}   verified: ${visible(m.verified)}`,
           `type:      ${visible(m.type ?? '-')}   event id: ${visible(m.eventId ?? '-')}`,
           `received:  ${m.receivedAt}`,
