@@ -106,7 +106,7 @@ export const MAX_APPROVAL_RECORD_BYTES = 256 * 1024;
 const PURGE_EVERY_MS = 60 * 1000;
 
 const MODES: readonly ApprovalMode[] = ['out-of-band', 'totp', 'elicitation'];
-const CHANNELS: readonly DecisionChannel[] = ['cli', 'api', 'elicitation', 'totp'];
+const CHANNELS: readonly DecisionChannel[] = ['cli', 'api', 'console', 'elicitation', 'totp'];
 
 /** Opens the approvals core on a store: loads its keys once, then everything is synchronous to seal. */
 export async function createApprovalService(opts: ApprovalServiceOptions): Promise<ApprovalService> {

@@ -2,7 +2,7 @@
 export type ApprovalMode = 'out-of-band' | 'totp' | 'elicitation';
 
 /** Who decided, through what. `api` is the admin HTTP API; `totp` a person who typed a code. */
-export type DecisionChannel = 'cli' | 'api' | 'elicitation' | 'totp';
+export type DecisionChannel = 'cli' | 'api' | 'console' | 'elicitation' | 'totp';
 
 /** What a person is shown of a request body: its size and digest, and the start of it when it is text. */
 export interface ApprovalBody {

@@ -45,6 +45,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'deny a waiting action: deny ID [--note TEXT]',
     load: async () => ({ run: (await import('./commands/approve.js')).runDeny }),
   },
+  console: {
+    summary: 'print a one-time login link (valid 60 s) for the browser console of the local serve',
+    load: () => import('./commands/console.js'),
+  },
   approver: {
     summary: 'TOTP approvers: approver add NAME (prints the otpauth URI once), list, rm',
     load: () => import('./commands/approver.js'),

@@ -258,8 +258,13 @@ export async function startHttpServer(
     if (url.pathname === '/health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
 
     // DNS-rebinding defence: a browser page on another origin cannot drive this server.
+    // The console (src/console/) is a browser page of this server: it checks Origin itself, more
+    // strictly (exactly its own origin, after a Host allowlist, plus a CSRF token), so its own
+    // forms are not refused here. The exemption is decided on the resolved path, so `..` or
+    // `%2e%2e` cannot bring another route under it.
     const origin = req.headers.origin;
-    if (origin !== undefined && !(opts.allowedOrigins ?? []).includes(origin)) {
+    const consolePath = url.pathname === '/console' || url.pathname.startsWith('/console/');
+    if (origin !== undefined && !consolePath && !(opts.allowedOrigins ?? []).includes(origin)) {
       throw new GatehouseError('denied', `origin ${JSON.stringify(truncateText(origin, 200))} is not allowed`, {
         hint: 'add it to server.allowed_origins in the configuration',
       });

@@ -1,4 +1,5 @@
 import { adminRoutes, type ApprovalService } from '../../approvals/index.js';
+import { consoleRoutes } from '../../console/index.js';
 import type { AnyRoute } from '../route.js';
 import type { Runtime } from '../runtime.js';
 import { adminHttpRoutes } from './admin.js';
@@ -12,5 +13,11 @@ import { webhookRoutes } from './webhooks.js';
  * change for it.
  */
 export function plainRoutes(rt: Runtime & { approvals: ApprovalService }): AnyRoute[] {
-  return [gatewayRoute(rt), sshExecRoute(rt), ...webhookRoutes(rt), ...adminHttpRoutes(adminRoutes(rt.approvals))];
+  return [
+    gatewayRoute(rt),
+    sshExecRoute(rt),
+    ...webhookRoutes(rt),
+    ...adminHttpRoutes(adminRoutes(rt.approvals)),
+    ...consoleRoutes(rt),
+  ];
 }
