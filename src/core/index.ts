@@ -34,3 +34,4 @@ export {
   type MediaType,
 } from './media-type.js';
 export { parseDuration } from './duration.js';
+export { TokenBuckets, type Rate } from './token-bucket.js';

@@ -1,4 +1,4 @@
-import { GatehouseError } from '../core/index.js';
+import { GatehouseError, TokenBuckets } from '../core/index.js';
 
 export interface RateLimitOptions {
   /** Sustained calls per second per token. */
@@ -14,7 +14,7 @@ export interface RateLimitOptions {
  */
 export class RateLimiter {
   readonly #opts: RateLimitOptions;
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #buckets = new TokenBuckets();
 
   constructor(opts: RateLimitOptions) {
     if (!(opts.perSecond > 0) || !(opts.burst >= 1))
@@ -23,13 +23,9 @@ export class RateLimiter {
   }
 
   take(key: string, now = Date.now()): void {
-    const { perSecond, burst } = this.#opts;
-    const b = this.#buckets.get(key) ?? { tokens: burst, at: now };
-    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * perSecond);
-    b.at = now;
-    if (b.tokens < 1) {
-      this.#buckets.set(key, b);
-      const waitMs = Math.ceil(((1 - b.tokens) / perSecond) * 1000);
+    const waitMs = this.#buckets.take(key, this.#opts, now);
+    if (waitMs > 0) {
+      const { perSecond, burst } = this.#opts;
       throw new GatehouseError(
         'limit_exceeded',
         `rate limit: more than ${perSecond} calls per second (burst ${burst}) for this token`,
@@ -39,8 +35,5 @@ export class RateLimiter {
         },
       );
     }
-    b.tokens -= 1;
-    this.#buckets.set(key, b);
-    if (this.#buckets.size > 10_000) this.#buckets.clear();
   }
 }

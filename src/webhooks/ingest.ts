@@ -1,4 +1,4 @@
-import { log } from '../core/index.js';
+import { log, TokenBuckets } from '../core/index.js';
 import { activeSecrets, addressAllowed, type Endpoint } from './endpoint.js';
 import type { EndpointRepository } from './endpoints.js';
 import type { WebhookQueue } from './queue.js';
@@ -63,22 +63,6 @@ export interface IngestDeps {
   now?: () => number;
 }
 
-/** A token bucket per endpoint, in this process. */
-class Buckets {
-  readonly #b = new Map<string, { tokens: number; at: number }>();
-  /** Seconds to wait, or 0 when a request may pass now. */
-  take(key: string, rate: { perSecond: number; burst: number }, now: number): number {
-    const b = this.#b.get(key) ?? { tokens: rate.burst, at: now };
-    b.tokens = Math.min(rate.burst, b.tokens + ((now - b.at) / 1000) * rate.perSecond);
-    b.at = now;
-    this.#b.set(key, b);
-    if (this.#b.size > 10_000) this.#b.clear();
-    if (b.tokens < 1) return Math.max(1, Math.ceil((1 - b.tokens) / rate.perSecond));
-    b.tokens -= 1;
-    return 0;
-  }
-}
-
 /** Rate-limited requests are audited at most once per endpoint per window, with how many there were. */
 const RATE_AUDIT_WINDOW_MS = 10_000;
 
@@ -116,7 +100,7 @@ function flatHeaders(h: InboundWebhook['headers']): Record<string, string | unde
 
 export class WebhookIngest {
   readonly #deps: IngestDeps;
-  readonly #buckets = new Buckets();
+  readonly #buckets = new TokenBuckets();
   readonly #secrets = new Map<string, { value: string; at: number }>();
   readonly #rateAudit = new Map<string, { at: number; suppressed: number }>();
   readonly #warnedUnsigned = new Set<string>();
@@ -286,10 +270,12 @@ export class WebhookIngest {
   async #rateLimited(
     ep: Endpoint,
     req: InboundWebhook,
-    wait: number,
+    waitMs: number,
     now: number,
     record: (a: IngestAnswer, d: Record<string, unknown>) => Promise<unknown>,
   ): Promise<IngestAnswer> {
+    // Retry-After is whole seconds.
+    const wait = Math.max(1, Math.ceil(waitMs / 1000));
     const a = json(
       429,
       'rate_limited',

@@ -757,21 +757,24 @@ const EVENT_MAC = 'webhook-event/v1';
  * verify (inserted or changed by someone with the database but not the master key) is never
  * leased or shown to an agent: a lease that meets one makes it dead (`integrity_failed`).
  */
-function eventMacFields(r: {
-  id: string;
-  endpoint: string;
-  provider: string;
-  event_id: string | null;
-  event_type: string | null;
-  received_at: string;
-  verified: string;
-  headers: string;
-  body: Buffer | Uint8Array;
-  body_nonce: Buffer | Uint8Array | null;
-  body_bytes: number | string;
-  max_attempts: number;
-  expires_at: number | string;
-}): MacField[] {
+function eventMacFields(
+  r: Pick<
+    Row,
+    | 'id'
+    | 'endpoint'
+    | 'provider'
+    | 'event_id'
+    | 'event_type'
+    | 'received_at'
+    | 'verified'
+    | 'headers'
+    | 'body'
+    | 'body_nonce'
+    | 'body_bytes'
+    | 'max_attempts'
+    | 'expires_at'
+  >,
+): MacField[] {
   return [
     r.id,
     r.endpoint,

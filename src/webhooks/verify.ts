@@ -81,10 +81,22 @@ function decodeSig(text: string, encoding: 'hex' | 'base64'): Buffer | undefined
   return /^[A-Za-z0-9+/_-]+={0,2}$/.test(t) ? Buffer.from(t, 'base64') : undefined;
 }
 
-/** Whether any candidate signature equals any expected one (every pair compared in constant time). */
-function anyMatch(candidates: readonly Buffer[], expected: readonly Buffer[]): boolean {
+/**
+ * Whether any candidate is the HMAC of `data` under any active secret (`key` turns a secret into
+ * key bytes). Every pair is compared in constant time.
+ */
+function macMatches(
+  candidates: readonly Buffer[],
+  secrets: readonly string[],
+  alg: 'sha256' | 'sha512' | 'sha1',
+  data: Buffer,
+  key: (secret: string) => Buffer | string = (x) => x,
+): boolean {
   let ok = false;
-  for (const c of candidates) for (const e of expected) ok = sameBytes(c, e) || ok;
+  for (const x of secrets) {
+    const want = hmac(alg, key(x), data);
+    for (const c of candidates) ok = sameBytes(c, want) || ok;
+  }
   return ok;
 }
 
@@ -145,10 +157,7 @@ function standardWebhooks(prefix: 'webhook' | 'svix') {
       if (bytes && version === 'v1') v1.push(bytes);
       if (bytes && version === 'v1a') v1a.push(bytes);
     }
-    let ok = anyMatch(
-      v1,
-      keys.secrets.map((s) => hmac('sha256', standardKey(s), signed)),
-    );
+    let ok = macMatches(v1, keys.secrets, 'sha256', signed, standardKey);
     for (const pub of keys.publicKeys ?? []) {
       for (const s of v1a) {
         try {
@@ -195,12 +204,7 @@ function stripe(req: InboundRequest, keys: VerifyKeys, opts: VerifyOptions): Ver
   if (!t || !/^\d{1,12}$/.test(t)) return refuse('malformed', 'Stripe-Signature has no t=');
   if (v1.length === 0) return refuse('malformed', 'Stripe-Signature has no v1 signature');
   const signed = Buffer.concat([Buffer.from(`${t}.`), req.body]);
-  if (
-    !anyMatch(
-      v1,
-      keys.secrets.map((s) => hmac('sha256', s, signed)),
-    )
-  )
+  if (!macMatches(v1, keys.secrets, 'sha256', signed))
     return refuse('bad_signature', 'no v1 signature matches an active secret');
   const late = checkTime(Number(t), opts);
   if (late) return late;
@@ -224,23 +228,13 @@ function github(req: InboundRequest, keys: VerifyKeys, opts: VerifyOptions): Ver
   if (s256) {
     if (!s256.startsWith('sha256=')) return refuse('malformed', 'X-Hub-Signature-256 does not start with sha256=');
     const sig = decodeSig(s256.slice(7), 'hex');
-    ok =
-      !!sig &&
-      anyMatch(
-        [sig],
-        keys.secrets.map((s) => hmac('sha256', s, req.body)),
-      );
+    ok = !!sig && macMatches([sig], keys.secrets, 'sha256', req.body);
   } else if (s1) {
     if (!opts.allowLegacySha1)
       return refuse('legacy_signature', 'only the SHA-1 X-Hub-Signature was sent and this endpoint requires SHA-256');
     if (!s1.startsWith('sha1=')) return refuse('malformed', 'X-Hub-Signature does not start with sha1=');
     const sig = decodeSig(s1.slice(5), 'hex');
-    ok =
-      !!sig &&
-      anyMatch(
-        [sig],
-        keys.secrets.map((s) => hmac('sha1', s, req.body)),
-      );
+    ok = !!sig && macMatches([sig], keys.secrets, 'sha1', req.body);
   } else return refuse('missing_header', 'needs X-Hub-Signature-256');
   if (!ok) return refuse('bad_signature', 'the signature does not match an active secret');
   const id = req.headers['x-github-delivery'];
@@ -263,13 +257,7 @@ function slack(req: InboundRequest, keys: VerifyKeys, opts: VerifyOptions): Veri
   if (!/^\d{1,12}$/.test(ts)) return refuse('malformed', 'X-Slack-Request-Timestamp is not whole seconds');
   const signed = Buffer.concat([Buffer.from(`v0:${ts}:`), req.body]);
   const got = decodeSig(sig.slice(3), 'hex');
-  if (
-    !got ||
-    !anyMatch(
-      [got],
-      keys.secrets.map((s) => hmac('sha256', s, signed)),
-    )
-  )
+  if (!got || !macMatches([got], keys.secrets, 'sha256', signed))
     return refuse('bad_signature', 'the signature does not match an active secret');
   const late = checkTime(Number(ts), opts);
   if (late) return late;
@@ -325,13 +313,7 @@ function linear(req: InboundRequest, keys: VerifyKeys, opts: VerifyOptions): Ver
   const sig = req.headers['linear-signature'];
   if (!sig) return refuse('missing_header', 'needs Linear-Signature');
   const got = decodeSig(sig, 'hex');
-  if (
-    !got ||
-    !anyMatch(
-      [got],
-      keys.secrets.map((s) => hmac('sha256', s, req.body)),
-    )
-  )
+  if (!got || !macMatches([got], keys.secrets, 'sha256', req.body))
     return refuse('bad_signature', 'the signature does not match an active secret');
   const ms = jsonField(req.body, 'webhookTimestamp');
   if (ms === undefined || !/^\d{1,15}$/.test(ms)) return refuse('malformed', 'the body has no webhookTimestamp');
@@ -360,12 +342,7 @@ function bodyHmacBase64(header: string, idHeaders: string[], typeHeader?: string
     const sigs = [req.headers[header], req.headers[`${header}-2`]].filter((s): s is string => !!s);
     if (sigs.length === 0) return refuse('missing_header', `needs ${header}`);
     const got = sigs.map((s) => decodeSig(s, 'base64')).filter((b): b is Buffer => !!b);
-    if (
-      !anyMatch(
-        got,
-        keys.secrets.map((s) => hmac('sha256', s, req.body)),
-      )
-    )
+    if (!macMatches(got, keys.secrets, 'sha256', req.body))
       return refuse('bad_signature', 'the signature does not match an active secret');
     const id = idHeaders.map((h) => req.headers[h]).find((v) => !!v);
     const type = typeHeader ? req.headers[typeHeader] : undefined;
@@ -446,11 +423,7 @@ export function customScheme(c: CustomScheme) {
           // A malformed key verifies nothing.
         }
       }
-    } else
-      ok = anyMatch(
-        [sig],
-        keys.secrets.map((s) => hmac(c.algorithm as 'sha256' | 'sha512', s, signed)),
-      );
+    } else ok = macMatches([sig], keys.secrets, c.algorithm as 'sha256' | 'sha512', signed);
     if (!ok) return refuse('bad_signature', 'the signature does not match an active secret');
     let timestamp: number | undefined;
     if (tsText !== undefined) {

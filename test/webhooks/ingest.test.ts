@@ -9,7 +9,7 @@
  * addresses; rate limits answer 429 without flooding the audit log; event filters and secret
  * rotation hold. The concurrency- and storage-sensitive part runs on PostgreSQL too.
  */
-import { createHash, createHmac } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Store } from '../../src/store/index.js';
 import {
@@ -19,35 +19,23 @@ import {
   WebhookQueue,
   type Endpoint,
   type EndpointConfig,
-  type EndpointKeys,
   type IngestAnswer,
-  type IngestDeps,
 } from '../../src/webhooks/index.js';
 import { storeFixtures, type StoreFixture } from '../helpers/stores.js';
+import { b64, ingestHarness, NOW, REMOTE, swSecret, swSign, T, testKeys, type AuditEntry } from './fixtures.js';
 
 const fixtures = await storeFixtures();
 afterAll(async () => {
   for (const fx of fixtures) await fx.cleanup();
 });
 
-const keys: EndpointKeys = {
-  internalKey: async (purpose) => createHash('sha256').update(`ingest-test|${purpose}`).digest(),
-};
+const keys = testKeys('ingest-test');
 
-const NOW = Date.UTC(2026, 5, 1, 12, 0, 0);
-const T = Math.floor(NOW / 1000);
 /** A secret a provider (once, really) put in a header of its own: it must never be stored. */
 const CANARY = 'CANARY-hdr-secret-9fK2qLw7Xv';
-const REMOTE = '203.0.113.9';
 
 const hex = (alg: 'sha1' | 'sha256', key: string | Buffer, data: string) =>
   createHmac(alg, key).update(data).digest('hex');
-const b64 = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest('base64');
-/** A Standard Webhooks secret (`whsec_` + base64 of the key bytes) and its key bytes. */
-const swKey = (seed: string) => createHash('sha256').update(seed).digest();
-const swSecret = (seed: string) => `whsec_${swKey(seed).toString('base64')}`;
-const swSign = (secret: string, id: string, ts: number, body: string) =>
-  `v1,${b64(Buffer.from(secret.slice('whsec_'.length), 'base64'), `${id}.${ts}.${body}`)}`;
 
 /** The values behind the vault references the endpoints name (what `openSecret` returns). */
 const SECRETS: Record<string, string> = {
@@ -386,30 +374,7 @@ const CASES: PresetCase[] = [
   },
 ];
 
-type AuditEntry = Parameters<IngestDeps['audit']>[0];
-
-/** Everything a test needs around one store: the repository, the queue, ingest and its audit log. */
-function harness(store: Store, now: () => number = () => NOW) {
-  const repo = new EndpointRepository(store, keys);
-  const queue = new WebhookQueue(store, keys);
-  const audit: AuditEntry[] = [];
-  const opened: string[] = [];
-  const ingest = new WebhookIngest({
-    endpoints: repo,
-    queue,
-    openSecret: async (r) => {
-      opened.push(r);
-      const v = SECRETS[r];
-      if (v === undefined) throw new Error(`no secret at ${r}`);
-      return v;
-    },
-    audit: async (e) => {
-      audit.push(e);
-    },
-    now,
-  });
-  return { repo, queue, audit, opened, ingest };
-}
+const harness = (store: Store, now: () => number = () => NOW) => ingestHarness(store, keys, SECRETS, now);
 
 async function queuedRows(store: Store, endpoint: string): Promise<{ id: string; headers: string; state: string }[]> {
   return (await store.db

@@ -23,34 +23,26 @@ import {
   EndpointRepository,
   eventResourceUri,
   INLINE_PAYLOAD_CHARS,
-  WebhookIngest,
   WebhookQueue,
   type Endpoint,
   type EndpointConfig,
-  type EndpointKeys,
-  type IngestDeps,
 } from '../../src/webhooks/index.js';
 import { storeFixtures, type StoreFixture } from '../helpers/stores.js';
+import { b64, ingestHarness, NOW, REMOTE, swSecret, swSign, T, testKeys } from './fixtures.js';
 
 const fixtures = await storeFixtures();
 afterAll(async () => {
   for (const fx of fixtures) await fx.cleanup();
 });
 
-const keys: EndpointKeys = {
-  internalKey: async (purpose) => createHash('sha256').update(`review-test|${purpose}`).digest(),
-};
+const keys = testKeys('review-test');
 
-const NOW = Date.UTC(2026, 5, 1, 12, 0, 0);
-const T = Math.floor(NOW / 1000);
 const DAY = 86_400_000;
-const REMOTE = '203.0.113.9';
 /** A strong vault value (registered with the agents' redactor) that a sender's payload carries. */
 const VAULT_VALUE = 'Zq8vK2mW9xLp4RtY7nB3cJ6hF1dG5sQa';
 /** The same, with the punctuation strong passwords have (JSON encoders often \u-escape `&` and `<`). */
 const VAULT_PASSWORD = 'Zq8vK2mW9x&Lp4RtY7nB3<cJ6hF1dG5sQa';
 
-const swSecret = (seed: string) => `whsec_${createHash('sha256').update(seed).digest().toString('base64')}`;
 const SECRETS: Record<string, string> = {
   'vault:hooks/standard.secret': swSecret('standard'),
   'vault:hooks/stripe.secret': 'whsec_stripe_test_4eC39HqLyjWDarjtT1zdp7dc',
@@ -63,34 +55,11 @@ const secretOf = (name: string) => SECRETS[`vault:hooks/${name}.secret`]!;
 const ref = (name: string) => [{ ref: `vault:hooks/${name}.secret`, addedAt: new Date(NOW - DAY).toISOString() }];
 
 const hex = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest('hex');
-const b64 = (key: string | Buffer, data: string) => createHmac('sha256', key).update(data).digest('base64');
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
-const swSign = (secret: string, id: string, ts: number | string, body: string) =>
-  `v1,${b64(Buffer.from(secret.slice('whsec_'.length), 'base64'), `${id}.${ts}.${body}`)}`;
 const uEscape = (s: string) => [...s].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
 const percentAll = (s: string) => [...Buffer.from(s)].map((b) => `%${b.toString(16).padStart(2, '0')}`).join('');
 
-type AuditEntry = Parameters<IngestDeps['audit']>[0];
-
-function harness(store: Store, now: () => number = () => NOW) {
-  const repo = new EndpointRepository(store, keys);
-  const queue = new WebhookQueue(store, keys);
-  const audit: AuditEntry[] = [];
-  const ingest = new WebhookIngest({
-    endpoints: repo,
-    queue,
-    openSecret: async (r) => {
-      const v = SECRETS[r];
-      if (v === undefined) throw new Error(`no secret at ${r}`);
-      return v;
-    },
-    audit: async (e) => {
-      audit.push(e);
-    },
-    now,
-  });
-  return { repo, queue, audit, ingest };
-}
+const harness = (store: Store, now: () => number = () => NOW) => ingestHarness(store, keys, SECRETS, now);
 
 /** The agents' redactor, as the runtime seeds it with every vault value. */
 function agentRedactor(values: readonly string[] = [VAULT_VALUE, VAULT_PASSWORD, ...Object.values(SECRETS)]): Redactor {
