@@ -53,6 +53,8 @@ export interface ConsoleRoute {
   method: 'GET' | 'POST';
   path: string;
   auth: 'sender';
+  /** The console checks Origin itself (see consoleRoute), so the server's global check leaves it be. */
+  ownOrigin: true;
   handler(req: IncomingMessage, res: ServerResponse, ctx: ConsoleRouteContext): Promise<void>;
 }
 
@@ -138,6 +140,7 @@ export function consoleRoutes(rt: ConsolePorts, opts: ConsoleOptions = {}): Cons
       method,
       path,
       auth: 'sender',
+      ownOrigin: true,
       handler: async (req, res, ctx) => {
         const nonce = newNonce();
         const origin = ownOrigin(req, opts.extraHosts);

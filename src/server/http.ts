@@ -164,6 +164,16 @@ export async function readJsonBody(req: IncomingMessage, opts: ReadJsonOptions =
   return value;
 }
 
+/** Refuses a browser request from an origin the configuration does not list (DNS rebinding). */
+function refuseForeignOrigin(req: IncomingMessage, allowed: readonly string[] | undefined): void {
+  const origin = req.headers.origin;
+  if (origin !== undefined && !(allowed ?? []).includes(origin)) {
+    throw new GatehouseError('denied', `origin ${JSON.stringify(truncateText(origin, 200))} is not allowed`, {
+      hint: 'add it to server.allowed_origins in the configuration',
+    });
+  }
+}
+
 function bearer(req: IncomingMessage): string | undefined {
   const h = req.headers.authorization;
   if (!h) return undefined;
@@ -257,25 +267,21 @@ export async function startHttpServer(
     if (url.pathname === '/health' || url.pathname === '/mcp') routed.label = url.pathname;
     if (url.pathname === '/health' && req.method === 'GET') return sendJson(res, 200, { status: 'ok' });
 
-    // DNS-rebinding defence: a browser page on another origin cannot drive this server.
-    // The console (src/console/) is a browser page of this server: it checks Origin itself, more
-    // strictly (exactly its own origin, after a Host allowlist, plus a CSRF token), so its own
-    // forms are not refused here. The exemption is decided on the resolved path, so `..` or
-    // `%2e%2e` cannot bring another route under it.
-    const origin = req.headers.origin;
-    const consolePath = url.pathname === '/console' || url.pathname.startsWith('/console/');
-    if (origin !== undefined && !consolePath && !(opts.allowedOrigins ?? []).includes(origin)) {
-      throw new GatehouseError('denied', `origin ${JSON.stringify(truncateText(origin, 200))} is not allowed`, {
-        hint: 'add it to server.allowed_origins in the configuration',
-      });
+    // DNS-rebinding defence: a browser page on another origin cannot drive this server, unless
+    // the route that serves the request checks its Origin itself (`ownOrigin`: the console).
+    // Decided on the route the raw path matched, so `..` or `%2e%2e` cannot put another route's
+    // request under a route's own check.
+    if (url.pathname === '/mcp') {
+      refuseForeignOrigin(req, opts.allowedOrigins);
+      return serveMcp(req, res, await runtime.tokens.authenticate(bearer(req)));
     }
-    if (url.pathname === '/mcp') return serveMcp(req, res, await runtime.tokens.authenticate(bearer(req)));
 
     // Route on the raw path: the URL parser resolves `%2e%2e` and `..`, which would let a request
     // escape its route's pattern before the route could refuse it.
     const target = req.url ?? '/';
     const q = target.indexOf('?');
     const match = findRoute(routes, req.method ?? 'GET', q < 0 ? target : target.slice(0, q));
+    if (match?.route.ownOrigin !== true) refuseForeignOrigin(req, opts.allowedOrigins);
     if (match) routed.label = match.route.path;
     if (!match) {
       return sendJson(res, 404, {

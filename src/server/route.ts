@@ -39,6 +39,12 @@ export interface Route<A extends RouteAuth = RouteAuth> {
    */
   path: string;
   auth: A;
+  /**
+   * True when the route checks the request's Origin itself, more strictly than the server's
+   * configured list (the console: exactly its own origin, after a Host allowlist, plus a CSRF
+   * token). The server's global Origin check then leaves requests this route serves to it.
+   */
+  ownOrigin?: boolean;
   handler(req: IncomingMessage, res: ServerResponse, ctx: RouteContext<A>): Promise<void>;
 }
 
