@@ -2,6 +2,8 @@ export { AuditLog, type AuditEntry, type AuditObserver, type AuditPhase, type Au
 export {
   verifyAuditChain,
   searchAudit,
+  scanAudit,
+  MAX_AUDIT_SEARCH_TEXT,
   auditHead,
   parseAuditAnchor,
   formatAuditAnchor,
@@ -28,3 +30,11 @@ export {
 } from './payload.js';
 export { canonicalText, REPLACEMENT } from './canonical.js';
 export { CHAIN_LEASE_MS } from './chains.js';
+export {
+  auditPosition,
+  auditSince,
+  formatAuditCursor,
+  parseAuditCursor,
+  type AuditCursor,
+  type AuditSince,
+} from './follow.js';

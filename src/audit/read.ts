@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { sql } from 'kysely';
 import { GatehouseError, truncateText } from '../core/index.js';
 import type { Store } from '../store/index.js';
 import { chainHash, GENESIS, hashesEqual, LEGACY_CHAIN, type ChainedRecord } from './chain.js';
@@ -124,7 +125,7 @@ export async function auditHead(store: Store): Promise<AuditHead | null> {
   return { chains, anchor: formatAuditAnchor(chains), ts };
 }
 
-type Row = ChainedRecord & { hash: string };
+export type Row = ChainedRecord & { hash: string };
 
 /** Blobs fetched per query while verifying: each is at most 16 MiB, so this bounds memory. */
 const BLOBS_PER_QUERY = 8;
@@ -299,24 +300,80 @@ export interface AuditQuery {
   tokenId?: string;
   tokenName?: string;
   tool?: string;
+  target?: string;
   decision?: string;
+  approver?: string;
+  outcome?: string;
+  /** Case-insensitive text anywhere in action, target, tool, rule, outcome, approver or detail. */
+  text?: string;
+  /** ISO times: records at or after `since`, before `until`. */
   since?: string;
+  until?: string;
+  /** Only records with a smaller seq (the next page back from a page's oldest record). */
+  beforeSeq?: number;
+  /** Only records with a larger seq (the next page forward, for exports). */
+  afterSeq?: number;
   limit?: number;
 }
 
-/** Newest-last records matching the query (at most `limit`, default 50). */
+/** The longest `text` a search takes. */
+export const MAX_AUDIT_SEARCH_TEXT = 200;
+
+/** `LIKE` pattern for a literal substring (`\` escapes the pattern's own characters). */
+function likePattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+type AuditSelect = ReturnType<typeof selectAudit>;
+function selectAudit(store: Store) {
+  return store.db.selectFrom('audit_log').selectAll();
+}
+
+/**
+ * Applies a query's filters. The same SQL on both stores: exact matches on the columns, and for
+ * `text` a lower-cased LIKE over the concatenated text columns (SQLite's LIKE and PostgreSQL's
+ * differ in case handling, so both sides are lowered here instead).
+ */
+export function filterAudit(query: AuditSelect, q: AuditQuery): AuditSelect {
+  let x = query;
+  if (q.tokenId) x = x.where('token_id', '=', q.tokenId);
+  if (q.tokenName) x = x.where('token_name', '=', q.tokenName);
+  if (q.tool) x = x.where('tool', '=', q.tool);
+  if (q.target) x = x.where('target', '=', q.target);
+  if (q.decision) x = x.where('decision', '=', q.decision);
+  if (q.approver) x = x.where('approver', '=', q.approver);
+  if (q.outcome) x = x.where('outcome', '=', q.outcome);
+  if (q.since) x = x.where('ts', '>=', q.since);
+  if (q.until) x = x.where('ts', '<', q.until);
+  if (q.beforeSeq !== undefined) x = x.where('seq', '<', q.beforeSeq);
+  if (q.afterSeq !== undefined) x = x.where('seq', '>', q.afterSeq);
+  if (q.text) {
+    if (q.text.length > MAX_AUDIT_SEARCH_TEXT)
+      throw new GatehouseError('invalid_input', `search text is at most ${MAX_AUDIT_SEARCH_TEXT} characters`);
+    const haystack = sql<string>`lower(${sql.join(
+      ['action', 'target', 'tool', 'rule', 'outcome', 'approver', 'token_name', 'detail'].map(
+        (c) => sql`coalesce(${sql.ref(c)}, '')`,
+      ),
+      sql` || ' ' || `,
+    )})`;
+    x = x.where(sql<boolean>`${haystack} LIKE ${likePattern(q.text)} ESCAPE '\\'`);
+  }
+  return x;
+}
+
+/** Newest-last records matching the query (at most `limit`, default 50): the newest ones. */
 export async function searchAudit(store: Store, q: AuditQuery = {}): Promise<AuditRecord[]> {
-  let query = store.db.selectFrom('audit_log').selectAll();
-  if (q.tokenId) query = query.where('token_id', '=', q.tokenId);
-  if (q.tokenName) query = query.where('token_name', '=', q.tokenName);
-  if (q.tool) query = query.where('tool', '=', q.tool);
-  if (q.decision) query = query.where('decision', '=', q.decision);
-  if (q.since) query = query.where('ts', '>=', q.since);
-  const rows = (await query
+  const rows = (await filterAudit(selectAudit(store), q)
     .orderBy('seq', 'desc')
     .limit(q.limit ?? 50)
     .execute()) as Row[];
   return rows.reverse().map(toRecord);
+}
+
+/** Oldest-first records matching the query after `afterSeq` (export pages). */
+export async function scanAudit(store: Store, q: AuditQuery & { limit: number }): Promise<AuditRecord[]> {
+  const rows = (await filterAudit(selectAudit(store), q).orderBy('seq', 'asc').limit(q.limit).execute()) as Row[];
+  return rows.map(toRecord);
 }
 
 /** One record by its id (`au_…`) or its seq; null when there is none. */
@@ -383,7 +440,7 @@ export async function requireAuditRecord(store: Store, idOrSeq: string): Promise
   return r;
 }
 
-function toRecord(r: Row): AuditRecord {
+export function toRecord(r: Row): AuditRecord {
   const num = (v: string | number | null) => (v === null ? null : Number(v));
   const str = (v: string | number | null) => (v === null ? null : String(v));
   let detail: Record<string, unknown> | null = null;

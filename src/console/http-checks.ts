@@ -13,7 +13,7 @@ export function newNonce(): string {
 /**
  * The headers every console response carries. INVARIANT: the CSP allows no inline script or style
  * but the ones this response carries the nonce of (no 'unsafe-inline', no 'unsafe-eval'), no
- * framing, no <base>, forms posting only to this origin; nothing is cached; no Referer leaves.
+ * framing, no <base>, forms posting only to this origin; nothing is cached; no Referer leaves the console's origin.
  */
 export function securityHeaders(nonce: string): Record<string, string> {
   return {
@@ -29,11 +29,14 @@ export function securityHeaders(nonce: string): Record<string, string> {
     ].join('; '),
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
-    'referrer-policy': 'no-referrer',
+    // Not `no-referrer`: under it a browser sends `Origin: null` on the console's own form posts,
+    // which the exact-Origin check must refuse. `same-origin` keeps the Referer inside the console
+    // (no console URL, approval id or filter ever leaves in one) and the Origin header honest.
+    'referrer-policy': 'same-origin',
     'cache-control': 'no-store',
     'cross-origin-opener-policy': 'same-origin',
     'cross-origin-resource-policy': 'same-origin',
-    'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=()',
+    'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=()',
   };
 }
 

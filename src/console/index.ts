@@ -1,17 +1,13 @@
 /**
  * The console (issue 17): server-rendered pages for the people who run Gatehouse, served by
- * `gatehouse serve` under /console/. This first step: login (one-time code or admin token),
- * cookie sessions, and the approvals inbox, every form working without JavaScript. The server
+ * `gatehouse serve` under /console/: login (one-time code or admin token), cookie sessions, the
+ * live approvals inbox and the audit log (search, live tail, chain state, export), every form
+ * working without JavaScript. The server
  * mounts `consoleRoutes` (src/server/routes/all.ts); the CLI makes login codes
  * (`gatehouse console`).
  */
-export {
-  consoleRoutes,
-  type ConsoleOptions,
-  type ConsolePorts,
-  type ConsoleRoute,
-  type ConsoleRouteContext,
-} from './routes.js';
+export { consoleRoutes } from './routes.js';
+export { type ConsoleOptions, type ConsolePorts, type ConsoleRoute, type ConsoleRouteContext } from './kit.js';
 export {
   ConsoleSessions,
   LOGIN_CODE_TTL_MS,

@@ -224,7 +224,15 @@ export class ConsoleSessions {
     return null;
   }
 
-  async #live(idHash: string): Promise<ConsoleSession | null> {
+  /**
+   * Whether a session is still live, without counting as activity: an open live stream checks this
+   * (so logout, expiry or a revoked token end it) but never keeps an idle session alive by itself.
+   */
+  async stillLive(idHash: string): Promise<boolean> {
+    return (await this.#live(idHash, false)) !== null;
+  }
+
+  async #live(idHash: string, touch = true): Promise<ConsoleSession | null> {
     const row = (await this.#store.db
       .selectFrom('console_sessions')
       .selectAll()
@@ -237,7 +245,7 @@ export class ConsoleSessions {
     if (now >= Number(row.expires_at) || now - lastSeen >= SESSION_IDLE_MS) return null;
     // A session opened with a token lives no longer than the token.
     if (row.token_id !== null && !(await this.#tokens.isActive(row.token_id))) return null;
-    if (now - lastSeen >= TOUCH_EVERY_MS)
+    if (touch && now - lastSeen >= TOUCH_EVERY_MS)
       await this.#store.db
         .updateTable('console_sessions')
         .set({ last_seen_at: now })

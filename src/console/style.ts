@@ -74,4 +74,37 @@ button.link { border: none; background: none; color: var(--muted); padding: 0; t
 .login form { display: grid; gap: 0.75rem; }
 .muted { color: var(--muted); font-size: 0.9em; }
 a { color: var(--accent); }
+main.wide { max-width: 80rem; }
+.heading { display: flex; align-items: baseline; gap: 1rem; flex-wrap: wrap; }
+.heading h1 { flex: 1; }
+.live { font-size: 0.85em; color: var(--muted); }
+.live[data-state="on"]::before { content: "● "; color: var(--ok); }
+.live[data-state="retrying"]::before { content: "● "; color: var(--warn); }
+mark { background: var(--warn-bg); color: var(--warn); border-radius: 3px; padding: 0 0.1em; }
+kbd {
+  font: 12px ui-monospace, Menlo, Consolas, monospace; border: 1px solid var(--line); border-bottom-width: 2px;
+  border-radius: 4px; padding: 0 0.3em; background: var(--panel);
+}
+.card:focus { outline: 2px solid var(--accent); outline-offset: 2px; }
+.table { overflow-x: auto; background: var(--panel); border: 1px solid var(--line); border-radius: 10px; }
+table { border-collapse: collapse; width: 100%; font-size: 0.9em; }
+th, td { text-align: left; padding: 0.4rem 0.6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
+th { color: var(--muted); font-weight: 600; }
+tbody tr:last-child td { border-bottom: none; }
+td.action { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: 0.95em; word-break: break-all; }
+.decision.allow { color: var(--ok); }
+.decision.deny { color: var(--deny); }
+.decision.approve { color: var(--warn); }
+form.filters {
+  display: grid; grid-template-columns: repeat(auto-fill, minmax(11rem, 1fr)); gap: 0.5rem 0.75rem;
+  margin: 0 0 1rem; align-items: end;
+}
+form.filters label { display: grid; gap: 0.2rem; font-size: 0.85em; color: var(--muted); }
+form.filters label.wide { grid-column: 1 / -1; }
+form.filters .buttons { display: flex; gap: 0.75rem; align-items: center; }
+input[type="search"], select {
+  font: inherit; color: inherit; background: var(--bg); border: 1px solid var(--line); border-radius: 6px;
+  padding: 0.45rem 0.6rem; width: 100%;
+}
+code.anchor { word-break: break-all; font-size: 0.85em; }
 `;

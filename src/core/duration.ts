@@ -13,3 +13,16 @@ export function parseDuration(text: string): number {
   }
   return Number(count) * unitMs;
 }
+
+/**
+ * A point in time as people type it: a duration back from `now` (`90m`, `2d`) or an ISO time.
+ * Returns the ISO time (what the store compares); a text that is neither is `invalid_input`.
+ */
+export function pointInTime(text: string, now: number): string {
+  const t = /^\d{1,6}[smhdw]$/.test(text.trim()) ? now - parseDuration(text) : Date.parse(text);
+  if (Number.isNaN(t))
+    throw new GatehouseError('invalid_input', `invalid time ${JSON.stringify(text)}`, {
+      hint: 'use a duration back from now (90m, 2d) or an ISO time (2026-12-07T10:00:00Z)',
+    });
+  return new Date(t).toISOString();
+}

@@ -33,5 +33,5 @@ export {
   mediaTypeOf,
   type MediaType,
 } from './media-type.js';
-export { parseDuration } from './duration.js';
+export { parseDuration, pointInTime } from './duration.js';
 export { TokenBuckets, type Rate } from './token-bucket.js';

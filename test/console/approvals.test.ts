@@ -68,8 +68,11 @@ describe('console approvals inbox', () => {
     expect(page.body).not.toContain('<b>bold</b>');
     expect(page.body).toContain('&lt;i&gt;agent-1&lt;/i&gt;');
     expect(page.body).toContain('&amp; &lt;b&gt;bold&lt;/b&gt;');
-    // The inbox runs no script at all; its only <style> carries the nonce.
-    expect(page.body).not.toMatch(/<script/i);
+    // The inbox's one script (the live updates) and its one <style> carry this answer's CSP nonce;
+    // nothing the agent wrote is a script.
+    const nonce = /script-src 'nonce-([^']+)'/.exec(String(page.headers['content-security-policy']))![1]!;
+    const scripts = [...page.body.matchAll(/<script\b[^>]*>/gi)].map((m) => m[0]);
+    expect(scripts).toEqual([`<script type="module" nonce="${nonce}">`]);
     // Tool, target, rule, age and expiry are all there, and the pending count is in the title.
     for (const s of ['ssh_exec', 'prod-db', 'fs.rm-recursive', 'expires', 'ago']) expect(page.body).toContain(s);
     expect(page.body).toMatch(/<title>\(\d+\) Approvals/);

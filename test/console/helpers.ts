@@ -5,6 +5,7 @@
  */
 import net from 'node:net';
 import { request } from 'undici';
+import type { ConsoleOptions } from '../../src/console/index.js';
 import { bootRuntime, plainRoutes, startHttpServer } from '../../src/server/index.js';
 import { tempHome } from '../helpers/home.js';
 
@@ -15,6 +16,8 @@ export interface ConsoleServer {
   /** The console's origin as a browser sees it: http://localhost:PORT. */
   origin: string;
   call(method: 'GET' | 'POST', path: string, o?: CallOptions): Promise<Answer>;
+  /** Cuts every open connection (a network drop: live streams reconnect). */
+  dropConnections(): void;
   close(): Promise<void>;
 }
 
@@ -48,7 +51,7 @@ async function freePort(): Promise<number> {
  * A server with serve's own routes and no `allowedOrigins`: the console's pages are exempt from
  * serve's global Origin check and do their own, stricter one (what the tests exercise).
  */
-export async function consoleServer(): Promise<ConsoleServer> {
+export async function consoleServer(o: { console?: ConsoleOptions } = {}): Promise<ConsoleServer> {
   const home = tempHome();
   const rt = await bootRuntime({ env: home.env });
   try {
@@ -57,7 +60,7 @@ export async function consoleServer(): Promise<ConsoleServer> {
     const http = await startHttpServer(rt, {
       host: '127.0.0.1',
       port,
-      routes: plainRoutes(rt),
+      routes: plainRoutes(rt, { console: o.console }),
     });
     return {
       rt,
@@ -80,6 +83,7 @@ export async function consoleServer(): Promise<ConsoleServer> {
         });
         return { status: r.statusCode, headers: r.headers, body: await r.body.text() };
       },
+      dropConnections: () => http.server.closeAllConnections(),
       close: async () => {
         await http.close();
         await rt.close();

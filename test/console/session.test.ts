@@ -55,7 +55,7 @@ describe('console login and sessions', () => {
     expect(a.body).not.toMatch(/\son[a-z]+=|\sstyle=/i);
     expect(a.headers).toMatchObject({
       'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
+      'referrer-policy': 'same-origin',
       'cache-control': 'no-store',
       'cross-origin-opener-policy': 'same-origin',
       'x-frame-options': 'DENY',

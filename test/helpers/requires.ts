@@ -7,15 +7,16 @@
  *
  * Parts: `bwrap` (bubblewrap), `sshd` (an OpenSSH server the tests start), `postgres` (a reachable
  * server: test/helpers/pg.ts), `private-postgres` (server binaries to run a server of the test's own:
- * test/helpers/private-pg.ts), `claude-code` (the real Claude Code CLI: test/helpers/claude-code.ts), `root` (cgroup limits, sandbox networking and mounts need it), `zip` (archives for skill import).
+ * test/helpers/private-pg.ts), `claude-code` (the real Claude Code CLI: test/helpers/claude-code.ts), `root` (cgroup limits, sandbox networking and mounts need it), `zip` (archives for skill import), `chromium` (a real browser for the console: test/helpers/browser.ts).
  */
 import { existsSync } from 'node:fs';
+import { chromiumMissing } from './browser.js';
 import { claudeCodeMissing } from './claude-code.js';
 import { probePostgres } from './pg.js';
 import { privatePostgresMissing } from './private-pg.js';
 import { sshdAvailability } from './sshd.js';
 
-export type Part = 'bwrap' | 'sshd' | 'postgres' | 'private-postgres' | 'claude-code' | 'root' | 'zip';
+export type Part = 'bwrap' | 'sshd' | 'postgres' | 'private-postgres' | 'claude-code' | 'root' | 'zip' | 'chromium';
 
 export const CI = process.env.CI === 'true';
 
@@ -38,6 +39,8 @@ async function missing(part: Part): Promise<string | null> {
       return claudeCodeMissing();
     case 'zip':
       return existsSync('/usr/bin/zip') || existsSync('/bin/zip') ? null : 'zip is not installed (apt-get install zip)';
+    case 'chromium':
+      return chromiumMissing();
     case 'root':
       return process.getuid?.() === 0 ? null : 'the tests need root (cgroup v1 limits, slirp4netns networking)';
   }

@@ -1,4 +1,4 @@
-import { GatehouseError } from '../../core/index.js';
+import { GatehouseError, pointInTime } from '../../core/index.js';
 import {
   auditHead,
   parseAuditAnchor,
@@ -11,7 +11,6 @@ import {
   type AuditRecord,
   type VerifyResult,
 } from '../../audit/index.js';
-import { parseDuration } from '../../gate/index.js';
 import { bootRuntime } from '../../server/index.js';
 import { block, visible } from '../terminal.js';
 import { onlyPositional, parse, write } from '../args.js';
@@ -170,10 +169,11 @@ export const run: CommandRunner = async (args, ctx) => {
     throw new GatehouseError('usage', `-n must be a whole number from 1 to 100000`);
   let since: string | undefined;
   if (values.since) {
-    const t = /^\d+[smhdw]$/.test(values.since) ? Date.now() - parseDuration(values.since) : Date.parse(values.since);
-    if (Number.isNaN(t))
+    try {
+      since = pointInTime(values.since, Date.now());
+    } catch {
       throw new GatehouseError('usage', `invalid --since ${values.since}`, { hint: 'use 1h, 2d or an ISO time' });
-    since = new Date(t).toISOString();
+    }
   }
   if (values.decision && !['allow', 'approve', 'deny', 'redirect'].includes(values.decision))
     throw new GatehouseError('usage', `invalid --decision ${values.decision}`);

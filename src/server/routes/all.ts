@@ -1,5 +1,5 @@
 import { adminRoutes, type ApprovalService } from '../../approvals/index.js';
-import { consoleRoutes } from '../../console/index.js';
+import { consoleRoutes, type ConsoleOptions } from '../../console/index.js';
 import type { AnyRoute } from '../route.js';
 import type { Runtime } from '../runtime.js';
 import { adminHttpRoutes } from './admin.js';
@@ -12,12 +12,15 @@ import { webhookRoutes } from './webhooks.js';
  * the console) is added here with its path pattern and auth kind; the server's `handle` needs no
  * change for it.
  */
-export function plainRoutes(rt: Runtime & { approvals: ApprovalService }): AnyRoute[] {
+export function plainRoutes(
+  rt: Runtime & { approvals: ApprovalService },
+  opts: { console?: ConsoleOptions } = {},
+): AnyRoute[] {
   return [
     gatewayRoute(rt),
     sshExecRoute(rt),
     ...webhookRoutes(rt),
     ...adminHttpRoutes(adminRoutes(rt.approvals)),
-    ...consoleRoutes(rt),
+    ...consoleRoutes(rt, opts.console),
   ];
 }

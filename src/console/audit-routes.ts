@@ -1,0 +1,251 @@
+import type { ServerResponse } from 'node:http';
+import {
+  auditHead,
+  auditPosition,
+  auditSince,
+  formatAuditCursor,
+  parseAuditCursor,
+  readAuditPayloads,
+  readAuditRecord,
+  scanAudit,
+  searchAudit,
+  verifyAuditChain,
+  type AuditQuery,
+  type AuditRecord,
+} from '../audit/index.js';
+import { GatehouseError, pointInTime, toGatehouseError } from '../core/index.js';
+import {
+  AUDIT_FILTER_FIELDS,
+  auditPage,
+  auditRecordPage,
+  auditRows,
+  verifyPage,
+  type AuditFilterForm,
+} from './audit-pages.js';
+import { securityHeaders } from './http-checks.js';
+import { redirect, send, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
+import { lastEventId, openStream, pollWhileOpen } from './live.js';
+
+/** Records on one page of the audit table. */
+const PAGE = 100;
+/** Records one live event carries at most (more are sent at once in the next). */
+const TAIL_BATCH = 200;
+/** Most records one export writes (narrow the filters, by time for one, to export more). */
+const EXPORT_MAX = 1_000_000;
+const EXPORT_PAGE = 1000;
+const POLL_MS = 1000;
+/** Longest filter field taken. */
+const MAX_FIELD = 200;
+
+/** The filter form as typed, each field a bounded string. */
+function formOf(url: URL): AuditFilterForm {
+  const f = {} as AuditFilterForm;
+  for (const k of AUDIT_FILTER_FIELDS) {
+    const v = (url.searchParams.get(k) ?? '').trim();
+    if (v.length > MAX_FIELD)
+      throw new GatehouseError('invalid_input', `the ${k} filter is over ${MAX_FIELD} characters`);
+    f[k] = v;
+  }
+  return f;
+}
+
+/** The query a filter form means; a malformed time or decision is `invalid_input`. */
+function queryOf(f: AuditFilterForm, now: number): AuditQuery {
+  if (f.decision !== '' && !['allow', 'approve', 'deny', 'redirect'].includes(f.decision))
+    throw new GatehouseError('invalid_input', `no such decision ${JSON.stringify(f.decision)}`);
+  const q: AuditQuery = {};
+  if (f.q) q.text = f.q;
+  if (f.token) q.tokenName = f.token;
+  if (f.tool) q.tool = f.tool;
+  if (f.target) q.target = f.target;
+  if (f.decision) q.decision = f.decision;
+  if (f.approver) q.approver = f.approver;
+  if (f.outcome) q.outcome = f.outcome;
+  if (f.since) q.since = pointInTime(f.since, now);
+  if (f.until) q.until = pointInTime(f.until, now);
+  return q;
+}
+
+const CSV_COLUMNS: readonly [string, (r: AuditRecord) => string | number | null][] = [
+  ['seq', (r) => r.seq],
+  ['id', (r) => r.id],
+  ['ts', (r) => r.ts],
+  ['phase', (r) => r.phase],
+  ['ref', (r) => r.ref],
+  ['token_id', (r) => r.tokenId],
+  ['token_name', (r) => r.tokenName],
+  ['tool', (r) => r.tool],
+  ['route', (r) => r.route],
+  ['target', (r) => r.target],
+  ['action', (r) => r.action],
+  ['decision', (r) => r.decision],
+  ['rule', (r) => r.rule],
+  ['approver', (r) => r.approver],
+  ['outcome', (r) => r.outcome],
+  ['status', (r) => r.status],
+  ['duration_ms', (r) => r.durationMs],
+  ['client', (r) => r.client],
+  ['detail', (r) => (r.detail ? JSON.stringify(r.detail) : null)],
+  ['chain', (r) => r.chain],
+  ['chain_seq', (r) => r.chainSeq],
+  ['hash', (r) => r.hash],
+];
+
+/**
+ * One CSV field. INVARIANT (formula injection): a text an agent wrote can start with `=`, `+`,
+ * `-`, `@`, a tab or a carriage return, which a spreadsheet would run as a formula; such a field
+ * gets a leading `'` so it opens as text. Numbers the log wrote are left as they are.
+ */
+export function csvField(v: string | number | null): string {
+  if (v === null) return '';
+  if (typeof v === 'number') return String(v);
+  const text = /^[=+\-@\t\r]/.test(v) ? `'${v}` : v;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+async function write(res: ServerResponse, text: string): Promise<void> {
+  if (!res.write(text)) await new Promise<void>((r) => res.once('drain', () => r()).once('close', () => r()));
+}
+
+/** The audit log in the console: search and filters, the live tail, one record, verify and export. */
+export function auditRoutes(kit: ConsoleKit): ConsoleRoute[] {
+  const store = kit.rt.store;
+  const pollMs = kit.opts.pollMs ?? POLL_MS;
+
+  const page = kit.route('GET', '/console/audit', true, async (c) => {
+    const f = formOf(c.ctx.url);
+    const before = c.ctx.url.searchParams.get('before');
+    let error: string | null = null;
+    let q: AuditQuery = {};
+    try {
+      q = queryOf(f, kit.now());
+    } catch (e) {
+      error = toGatehouseError(e).message;
+    }
+    const beforeSeq = before !== null && /^\d{1,15}$/.test(before) ? Number(before) : undefined;
+    // The position first: the live tail starts there, so a record added while the page is read is
+    // shown twice at worst (the script skips a seq it has), never missed.
+    const cursor = await auditPosition(store);
+    const [records, head] = await Promise.all([
+      error === null ? searchAudit(store, { ...q, beforeSeq, limit: PAGE }) : Promise.resolve([]),
+      auditHead(store),
+    ]);
+    send(
+      c.res,
+      200,
+      c.nonce,
+      auditPage({
+        nonce: c.nonce,
+        session: c.page!,
+        filters: f,
+        records,
+        cursor: formatAuditCursor(cursor),
+        head,
+        olderThan: records.length === PAGE ? records[0]!.seq : null,
+        paged: beforeSeq !== undefined || error !== null,
+        error,
+        now: kit.now(),
+      }),
+    );
+  });
+
+  /**
+   * The live tail. The event id is the position read up to (formatAuditCursor); the browser
+   * resends it on a reconnect, so the tail carries on from there and no record is skipped.
+   */
+  const stream = kit.route('GET', '/console/audit/stream', true, async (c) => {
+    const q = queryOf(formOf(c.ctx.url), kit.now());
+    const given = lastEventId(c);
+    let cursor = (given !== null ? parseAuditCursor(given) : null) ?? (await auditPosition(store));
+    const live = openStream(kit, c);
+    await pollWhileOpen(live, pollMs, async () => {
+      const next = await auditSince(store, cursor, q, TAIL_BATCH);
+      if (next.records.length > 0) {
+        const sent = await live.send('records', formatAuditCursor(next.cursor), {
+          rows: auditRows(next.records, kit.now()).toString(),
+        });
+        if (!sent) return false;
+      }
+      cursor = next.cursor;
+      return next.more;
+    });
+  });
+
+  const verify = kit.route('GET', '/console/audit/verify', true, async (c) => {
+    const result = await verifyAuditChain(store, await kit.rt.keyring.internalKey('audit-chain'));
+    const max = (await store.db
+      .selectFrom('audit_log')
+      .select((eb) => eb.fn.max('seq').as('m'))
+      .executeTakeFirst()) as { m: number | string | null } | undefined;
+    await kit.audit(c, result.ok ? 'audit_verified' : 'audit_broken', {
+      records: result.records,
+      breaks: result.breakCount,
+    });
+    send(
+      c.res,
+      200,
+      c.nonce,
+      verifyPage({
+        nonce: c.nonce,
+        session: c.page!,
+        result,
+        maxSeq: max?.m === null || max?.m === undefined ? null : Number(max.m),
+      }),
+    );
+  });
+
+  const exporter = kit.route('GET', '/console/audit/export', true, async (c) => {
+    const format = c.ctx.url.searchParams.get('format');
+    if (format !== 'jsonl' && format !== 'csv')
+      throw new GatehouseError('invalid_input', 'export format is jsonl or csv');
+    const f = formOf(c.ctx.url);
+    const q = queryOf(f, kit.now());
+    await kit.audit(c, 'audit_export', {
+      format,
+      filters: Object.fromEntries(AUDIT_FILTER_FIELDS.filter((k) => f[k] !== '').map((k) => [k, f[k]])),
+    });
+    const stamp = new Date(kit.now()).toISOString().replace(/[:.]/g, '-');
+    c.res.writeHead(200, {
+      ...securityHeaders(c.nonce),
+      'content-type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
+      'content-disposition': `attachment; filename="gatehouse-audit-${stamp}.${format}"`,
+    });
+    if (format === 'csv') await write(c.res, `${CSV_COLUMNS.map(([name]) => name).join(',')}\r\n`);
+    let after = 0;
+    let written = 0;
+    while (written < EXPORT_MAX && !c.res.destroyed) {
+      const records = await scanAudit(store, {
+        ...q,
+        afterSeq: after,
+        limit: Math.min(EXPORT_PAGE, EXPORT_MAX - written),
+      });
+      if (records.length === 0) break;
+      let chunk = '';
+      for (const r of records)
+        chunk +=
+          format === 'csv'
+            ? `${CSV_COLUMNS.map(([, get]) => csvField(get(r))).join(',')}\r\n`
+            : `${JSON.stringify(r)}\n`;
+      await write(c.res, chunk);
+      written += records.length;
+      after = records.at(-1)!.seq;
+    }
+    c.res.end();
+  });
+
+  const record = kit.route('GET', '/console/audit/:seq', true, async (c: Call) => {
+    const seq = c.ctx.params.seq ?? '';
+    const r = /^\d{1,15}$/.test(seq) ? await readAuditRecord(store, seq) : null;
+    if (!r) return redirect(c.res, c.nonce, '/console/audit');
+    const payloads = await readAuditPayloads(store, r);
+    send(
+      c.res,
+      200,
+      c.nonce,
+      auditRecordPage({ nonce: c.nonce, session: c.page!, record: r, payloads, now: kit.now() }),
+    );
+  });
+
+  // The literal paths before `:seq` (the first route that matches answers).
+  return [page, stream, verify, exporter, record];
+}

@@ -1,0 +1,184 @@
+/**
+ * The console's browser scripts: plain ES modules sent in a nonce'd <script> (the CSP allows no
+ * other). They only make pages live: every form works without them.
+ *
+ * INVARIANT: the scripts never build markup from data. Markup comes whole from the server, which
+ * renders it with the escaping templates (html.ts); data the scripts use themselves (a
+ * notification's text, a count) goes in through `textContent` or the Notification API, as text.
+ */
+
+/** Keeps `<time data-rel>` showing "12 s ago" / "in 9 min" while the page stays open. */
+const RELATIVE_TIMES = `
+function ago(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return s + ' s';
+  if (s < 7200) return Math.round(s / 60) + ' min';
+  return Math.round(s / 3600) + ' h';
+}
+function refreshTimes(root) {
+  const now = Date.now();
+  for (const t of root.querySelectorAll('time[data-rel]')) {
+    const at = Date.parse(t.getAttribute('datetime'));
+    if (!Number.isNaN(at)) t.textContent = at <= now ? ago(now - at) + ' ago' : 'in ' + ago(at - now);
+  }
+}
+setInterval(() => refreshTimes(document), 5000);
+`;
+
+/** Shows whether the page's live stream is up. */
+const LIVE_BADGE = `
+const badge = document.getElementById('live');
+function liveState(state, text) {
+  if (!badge) return;
+  badge.dataset.state = state;
+  badge.textContent = text;
+}
+function fragment(markup) {
+  const t = document.createElement('template');
+  t.innerHTML = markup;
+  return t.content;
+}
+`;
+
+/**
+ * The approvals inbox: follows /console/events (server-sent events). Each event is the whole
+ * inbox state, so a reconnect (the browser resends the last event id) never leaves a gap. Cards
+ * are placed by approval id: a card already shown is left alone (a reason being typed survives),
+ * new ones are added, decided ones leave.
+ */
+export const INBOX_SCRIPT = `${RELATIVE_TIMES}${LIVE_BADGE}
+const pending = document.getElementById('pending');
+const empty = document.getElementById('pending-empty');
+const count = document.getElementById('pending-count');
+const notifyButton = document.getElementById('notify');
+const known = new Set([...pending.querySelectorAll(':scope > article.card')].map((c) => c.id));
+
+function cards() {
+  return [...pending.querySelectorAll(':scope > article.card')];
+}
+
+function apply(s) {
+  const want = new Set(s.pending.map((p) => p.id));
+  for (const card of cards()) if (!want.has(card.id)) card.remove();
+  let before = empty;
+  const fresh = [];
+  for (const p of s.pending) {
+    let card = cards().find((c) => c.id === p.id);
+    if (!card) {
+      card = fragment(p.html).firstElementChild;
+      if (!known.has(p.id)) fresh.push(p);
+      known.add(p.id);
+    }
+    if (before.nextElementSibling !== card) before.after(card);
+    before = card;
+  }
+  empty.hidden = s.pending.length > 0;
+  count.textContent = String(s.total);
+  document.title = s.total > 0 ? '(' + s.total + ') Approvals · Gatehouse' : 'Approvals · Gatehouse';
+  document.getElementById('truncation').replaceChildren(fragment(s.truncation));
+  document.getElementById('recent').replaceChildren(fragment(s.recent));
+  pending.dataset.version = s.version;
+  refreshTimes(document);
+  if (fresh.length > 0 && 'Notification' in window && Notification.permission === 'granted'
+      && localStorage.getItem('gatehouse-notify') === 'on') {
+    for (const p of fresh.slice(0, 3)) new Notification('Gatehouse: approval waiting', { body: p.summary, tag: p.id });
+  }
+}
+
+const stream = new EventSource('/console/events?after=' + encodeURIComponent(pending.dataset.version));
+stream.addEventListener('open', () => liveState('on', 'Live'));
+stream.addEventListener('error', () => liveState('retrying', 'Reconnecting…'));
+stream.addEventListener('inbox', (e) => apply(JSON.parse(e.data)));
+stream.addEventListener('ended', () => {
+  stream.close();
+  location.assign('/console/login');
+});
+
+if ('Notification' in window && notifyButton) {
+  const label = () => {
+    const on = Notification.permission === 'granted' && localStorage.getItem('gatehouse-notify') === 'on';
+    notifyButton.textContent = on ? 'Notifications on' : 'Notify me';
+  };
+  notifyButton.hidden = false;
+  label();
+  notifyButton.addEventListener('click', async () => {
+    if (localStorage.getItem('gatehouse-notify') === 'on') localStorage.removeItem('gatehouse-notify');
+    else if ((await Notification.requestPermission()) === 'granted') localStorage.setItem('gatehouse-notify', 'on');
+    label();
+  });
+}
+
+// Keyboard: j/k move between waiting requests, a approves the focused one, d goes to its reason.
+document.addEventListener('keydown', (e) => {
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  const el = document.activeElement;
+  if (el && (el.tagName === 'TEXTAREA' || el.tagName === 'INPUT')) {
+    if (e.key === 'Escape') el.blur();
+    return;
+  }
+  const list = cards();
+  const at = list.indexOf(el && el.closest ? el.closest('article.card') : null);
+  if (e.key === 'j' || e.key === 'k') {
+    const next = list[Math.min(list.length - 1, Math.max(0, at + (e.key === 'j' ? 1 : -1)))];
+    if (next) { next.focus(); next.scrollIntoView({ block: 'nearest' }); }
+  } else if (e.key === 'a' && at >= 0) {
+    list[at].querySelector('form[data-approve]').requestSubmit();
+  } else if (e.key === 'd' && at >= 0) {
+    e.preventDefault();
+    list[at].querySelector('textarea[name=reason]').focus();
+  }
+});
+`;
+
+/**
+ * The audit page's live tail: follows /console/audit/stream with the page's filters. Each event
+ * carries new records (rendered rows, oldest first: each goes on top) and its id is the position read up to, which the browser
+ * resends on a reconnect, so the tail resumes where it stopped. Rows are placed by seq and a row
+ * already shown is never shown twice.
+ */
+export const AUDIT_SCRIPT = `${RELATIVE_TIMES}${LIVE_BADGE}
+const body = document.getElementById('audit-rows');
+const toggle = document.getElementById('tail');
+let stream = null;
+
+function follow() {
+  const url = new URL('/console/audit/stream', location.href);
+  for (const [k, v] of new URLSearchParams(location.search)) if (k !== 'before' && k !== 'after') url.searchParams.set(k, v);
+  url.searchParams.set('after', body.dataset.cursor);
+  stream = new EventSource(url.pathname + url.search);
+  stream.addEventListener('open', () => liveState('on', 'Live tail on'));
+  stream.addEventListener('error', () => liveState('retrying', 'Reconnecting…'));
+  stream.addEventListener('records', (e) => {
+    const s = JSON.parse(e.data);
+    const rows = fragment(s.rows);
+    for (const row of [...rows.children]) {
+      if (body.querySelector('tr[data-seq="' + row.dataset.seq + '"]')) continue;
+      body.prepend(row);
+    }
+    body.dataset.cursor = e.lastEventId;
+    const none = document.getElementById('audit-empty');
+    if (none && body.children.length > 0) none.hidden = true;
+    refreshTimes(body);
+  });
+  stream.addEventListener('ended', () => {
+    stream.close();
+    location.assign('/console/login');
+  });
+}
+
+if (toggle) {
+  toggle.hidden = false;
+  toggle.addEventListener('click', () => {
+    if (stream) {
+      stream.close();
+      stream = null;
+      liveState('off', 'Live tail off');
+      toggle.textContent = 'Follow live';
+    } else {
+      follow();
+      toggle.textContent = 'Stop following';
+    }
+  });
+  if (toggle.dataset.auto === 'on') toggle.click();
+}
+`;

@@ -1,0 +1,198 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ApprovalService } from '../approvals/index.js';
+import type { AuditEntry } from '../audit/index.js';
+import { cutText, GatehouseError, httpStatusOf, log, toGatehouseError, truncateText } from '../core/index.js';
+import { readWhole } from '../upstream/light.js';
+import { type Html } from './html.js';
+import { cookieValues, newNonce, ownOrigin, sameOrigin, securityHeaders } from './http-checks.js';
+import { errorPage, type PageSession } from './pages.js';
+import { ConsoleSessions, type ConsoleSession, type SessionPorts } from './sessions.js';
+
+/** What the console needs of the process (a booted `Runtime` with its approvals has all of it). */
+export interface ConsolePorts extends SessionPorts {
+  audit: { append(entry: AuditEntry): Promise<unknown> };
+  approvals: ApprovalService;
+}
+
+export interface ConsoleOptions {
+  /** Host names besides the loopback ones the console answers to (none until the config has a key for it). */
+  extraHosts?: readonly string[];
+  /** Clock (tests). */
+  now?: () => number;
+  /**
+   * Longest life of one live stream before the server ends it and the browser reconnects with the
+   * last event id it saw (default 5 minutes). Streams are re-checked against their session before
+   * every event either way; a bound keeps a forgotten tab from holding a connection forever.
+   */
+  streamMaxMs?: number;
+  /** How often live streams look for changes made by any process (default 1 s). */
+  pollMs?: number;
+}
+
+/** The part of the server's route context the console reads. */
+export interface ConsoleRouteContext {
+  params: Readonly<Record<string, string>>;
+  url: URL;
+  client: string;
+}
+
+/**
+ * A console route in the server's route shape (src/server/route.ts `Route<'sender'>`), declared
+ * structurally: the console cannot import the server module (the server mounts the console, and
+ * module folders form no circle: test/structure/imports.test.ts), so src/server/routes/all.ts
+ * checks the shape where it mounts them.
+ *
+ * Why `auth: 'sender'`: the server's route kinds authenticate a Bearer token, and the console
+ * authenticates a session cookie instead. `sender` makes the server authenticate nothing and pass
+ * no principal; `ConsoleKit.route` then checks, in this order, the Host, the Origin of a POST,
+ * the session cookie and the CSRF token, before any handler runs. A Bearer token on a console
+ * request is ignored (never a way in), and agent routes never read the console cookie.
+ */
+export interface ConsoleRoute {
+  method: 'GET' | 'POST';
+  path: string;
+  auth: 'sender';
+  /** The console checks Origin itself (see ConsoleKit.route), so the server's global check leaves it be. */
+  ownOrigin: true;
+  handler(req: IncomingMessage, res: ServerResponse, ctx: ConsoleRouteContext): Promise<void>;
+}
+
+/** Largest form body read (a deny reason is at most 2000 characters). */
+const MAX_FORM_BYTES = 16 * 1024;
+
+/** One console request as a handler sees it, after the checks. */
+export interface Call {
+  req: IncomingMessage;
+  res: ServerResponse;
+  ctx: ConsoleRouteContext;
+  nonce: string;
+  origin: string;
+  /** The live session; set on every route that needs one. */
+  session: ConsoleSession | null;
+  page: PageSession | undefined;
+  /** The form fields of a POST (read once, bounded). */
+  form: URLSearchParams;
+}
+
+export function send(
+  res: ServerResponse,
+  status: number,
+  nonce: string,
+  body: Html,
+  extra: Record<string, string> = {},
+) {
+  const text = body.toString();
+  res.writeHead(status, {
+    ...securityHeaders(nonce),
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': String(Buffer.byteLength(text)),
+    ...extra,
+  });
+  res.end(text);
+}
+
+export function redirect(res: ServerResponse, nonce: string, to: string, extra: Record<string, string> = {}) {
+  res.writeHead(303, { ...securityHeaders(nonce), location: to, 'content-length': '0', ...extra });
+  res.end();
+}
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+  if (type !== 'application/x-www-form-urlencoded')
+    throw new GatehouseError('invalid_input', 'console forms are sent as application/x-www-form-urlencoded');
+  const bytes = await readWhole(req, MAX_FORM_BYTES, {
+    tooLarge: (limit) => new GatehouseError('input_too_large', `the form is over the ${limit}-byte limit`),
+  });
+  return new URLSearchParams(bytes.toString('utf8'));
+}
+
+/** The console's shared machinery: the checked route wrapper, its sessions and its audit records. */
+export class ConsoleKit {
+  readonly rt: ConsolePorts;
+  readonly opts: ConsoleOptions;
+  readonly now: () => number;
+  #opened: Promise<ConsoleSessions> | undefined;
+
+  constructor(rt: ConsolePorts, opts: ConsoleOptions) {
+    this.rt = rt;
+    this.opts = opts;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The session store, opened once (its keys come from the keyring); a failed open is tried again. */
+  sessions(): Promise<ConsoleSessions> {
+    return (this.#opened ??= ConsoleSessions.open(this.rt, { now: this.now }).catch((e: unknown) => {
+      this.#opened = undefined;
+      throw e;
+    }));
+  }
+
+  /** Records a console action (every login, decision and refusal) in the audit log. */
+  audit(c: Pick<Call, 'ctx' | 'session'>, outcome: string, detail: Record<string, unknown> = {}): Promise<unknown> {
+    return this.rt.audit.append({
+      phase: 'event',
+      tool: 'console',
+      tokenId: c.session?.tokenId ?? (typeof detail.tokenId === 'string' ? detail.tokenId : undefined),
+      approver: c.session ? `console:${c.session.label}` : undefined,
+      outcome,
+      client: c.ctx.client,
+      detail: { ...detail, ...(c.session ? { session: cutText(c.session.idHash, 12) } : {}) },
+    });
+  }
+
+  /**
+   * Wraps a handler with the console's checks. INVARIANTS, in order, before the handler runs:
+   * 1. the Host is one the console answers to (else 421: DNS rebinding);
+   * 2. a POST's Origin is exactly the console's own origin (else 403, nothing read or decided);
+   * 3. `needsSession`: a live session cookie (else a GET goes to the login page, a POST is 401);
+   * 4. a POST with a session carries that session's CSRF token (else 403).
+   * Every answer, refusals included, carries the security headers and a fresh CSP nonce.
+   */
+  route(method: 'GET' | 'POST', path: string, needsSession: boolean, handle: (c: Call) => Promise<void>): ConsoleRoute {
+    return {
+      method,
+      path,
+      auth: 'sender',
+      ownOrigin: true,
+      handler: async (req, res, ctx) => {
+        const nonce = newNonce();
+        const origin = ownOrigin(req, this.opts.extraHosts);
+        if (origin === null)
+          return send(res, 421, nonce, errorPage(nonce, 421, 'This console answers only at its own address.'));
+        const c: Call = { req, res, ctx, nonce, origin, session: null, page: undefined, form: new URLSearchParams() };
+        try {
+          if (method === 'POST' && !sameOrigin(req, origin)) {
+            await this.audit(c, 'refused:origin', {
+              path: ctx.url.pathname,
+              origin: truncateText(req.headers.origin ?? '(none)', 200),
+            });
+            return send(res, 403, nonce, errorPage(nonce, 403, 'This form did not come from this console.'));
+          }
+          const s = await this.sessions();
+          if (needsSession) {
+            c.session = await s.current(cookieValues(req));
+            if (!c.session) {
+              if (method === 'GET') return redirect(res, nonce, '/console/login');
+              return send(res, 401, nonce, errorPage(nonce, 401, 'Your session has ended. Log in again.'));
+            }
+            c.page = { label: c.session.label, csrf: s.csrfToken(c.session) };
+          }
+          if (method === 'POST') {
+            c.form = await readForm(req);
+            if (c.session && !s.csrfValid(c.session, c.form.get('csrf'))) {
+              await this.audit(c, 'refused:csrf', { path: ctx.url.pathname });
+              return send(res, 403, nonce, errorPage(nonce, 403, 'This form is stale or forged. Reload the page.'));
+            }
+          }
+          await handle(c);
+        } catch (e) {
+          const err = toGatehouseError(e);
+          if (err.code === 'internal') log.error('console request failed', { err: e, path: ctx.url.pathname });
+          const status = httpStatusOf(err.code);
+          if (res.headersSent) return void res.destroy();
+          send(res, status, nonce, errorPage(nonce, status, err.message, c.page));
+        }
+      },
+    };
+  }
+}

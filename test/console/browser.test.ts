@@ -1,0 +1,327 @@
+/**
+ * The console in a real browser (Debian's chromium through playwright-core): login by link and by
+ * token, a live approval decided while an agent waits over MCP, refusals for another localhost
+ * origin and a wrong Host, agent text shown as text, zero CSP violations, cookie flags, and the
+ * audit page's search and live tail across a dropped connection.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { searchAudit } from '../../src/audit/index.js';
+import { ConsoleSessions } from '../../src/console/index.js';
+import { launchChromium, watchCsp, type CspWatch } from '../helpers/browser.js';
+import { httpClient } from '../helpers/mcp-client.js';
+import { requires } from '../helpers/requires.js';
+import { echoHandler, startServer, type TestServer } from '../upstream/servers.js';
+import { consoleServer, type ConsoleServer } from './helpers.js';
+
+const REBIND = 'rebind.test';
+
+function approvalIdOf(result: { structuredContent?: unknown; content?: unknown }): string {
+  const id = (result.structuredContent as { error?: { details?: { approvalId?: string } } })?.error?.details
+    ?.approvalId;
+  if (!id) throw new Error(`no approval id in ${JSON.stringify(result)}`);
+  return id;
+}
+
+describe.skipIf(!(await requires('chromium', 'console in a browser')))('console in a real browser', () => {
+  let srv: ConsoleServer;
+  let upstream: TestServer;
+  let browser: Browser;
+  let agent: string;
+  let adminToken: string;
+  let agentTokenId: string;
+  /** A logged-in browser context (login by link) and its page. */
+  let ctx: BrowserContext;
+  let page: Page;
+  let csp: CspWatch;
+  let n = 0;
+
+  const loginLink = async () => {
+    const { code } = await (await ConsoleSessions.open(srv.rt)).createLoginCode('browser-test');
+    return `${srv.origin}/console/login#code=${code}`;
+  };
+
+  /** An approval an agent's action waits for, with agent-written text in its command. */
+  const ask = async (command: string) =>
+    (
+      await srv.rt.approvals.request({
+        tokenId: agentTokenId,
+        tokenName: 'agent',
+        tool: 'exec',
+        target: null,
+        summary: `exec: ${command}`,
+        operation: { kind: 'command', command },
+        digest: String(++n).padStart(64, 'b'),
+        rule: 'fs.rm-recursive',
+        reason: 'recursive delete',
+        matched: 'rm -rf',
+        mode: 'out-of-band',
+      })
+    ).id;
+
+  beforeAll(async () => {
+    srv = await consoleServer({ console: { pollMs: 150 } });
+    upstream = await startServer(echoHandler);
+    await srv.rt.targets.add('http', 'echo', {
+      baseUrl: upstream.url,
+      auth: { kind: 'none' },
+      secret: null,
+      allowPrivate: true,
+      followRedirects: false,
+    });
+    const a = await srv.rt.tokens.create({
+      name: 'agent',
+      grants: ['tool:*', 'target:echo'],
+      approvalMode: 'out-of-band',
+    });
+    agent = a.token;
+    agentTokenId = a.info.id;
+    adminToken = (await srv.rt.tokens.create({ name: 'ops-admin', admin: true })).token;
+    browser = await launchChromium({ hostMap: [REBIND] });
+    ctx = await browser.newContext();
+    page = await ctx.newPage();
+    csp = await watchCsp(ctx, page);
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await upstream?.close();
+    await srv?.close();
+  });
+
+  it('login by link: the code in the fragment signs in once and leaves the address bar; the cookie is HttpOnly and SameSite=Strict', async () => {
+    const link = await loginLink();
+    await page.goto(link);
+    await page.waitForURL(`${srv.origin}/console/`);
+    await expect.poll(() => page.locator('h1').first().textContent()).toContain('Approvals waiting');
+    const cookie = (await ctx.cookies(`${srv.origin}/console/`)).find((c) => c.name === 'gh_console')!;
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', secure: false, path: '/console' });
+    // Scoped to the console: never sent to /mcp, /gateway or the admin API.
+    expect(await ctx.cookies(`${srv.origin}/mcp`)).toEqual([]);
+    expect(await page.evaluate('document.cookie')).not.toContain('gh_console');
+    // The same link a second time is refused (single use).
+    const other = await browser.newContext();
+    try {
+      const p = await other.newPage();
+      await p.goto(link);
+      await expect.poll(() => p.locator('[role=alert]').textContent()).toContain('not valid');
+      expect(await other.cookies(`${srv.origin}/console/`)).toEqual([]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('login with an admin token pasted into the form; an agent token is refused', async () => {
+    const other = await browser.newContext();
+    try {
+      const p = await other.newPage();
+      await p.goto(`${srv.origin}/console/login`);
+      await p.fill('#token', agent);
+      await p.click('form[action="/console/login"] button.approve');
+      await expect.poll(() => p.locator('[role=alert]').textContent()).toContain('not valid');
+      await p.fill('#token', adminToken);
+      await p.click('form[action="/console/login"] button.approve');
+      await p.waitForURL(`${srv.origin}/console/`);
+      expect(await p.locator('header .who').textContent()).toBe('ops-admin');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('an approval appears live while the agent waits over MCP, is approved in the page, and the retry runs once', async () => {
+    await page.goto(`${srv.origin}/console/`);
+    await expect.poll(() => page.locator('#live').getAttribute('data-state')).toBe('on');
+    await page.evaluate('window.__stayed = true');
+    const { client, close } = await httpClient(`http://127.0.0.1:${srv.port}`, agent, 'modern');
+    try {
+      const args = { target: 'echo', method: 'DELETE', path: '/items/7' };
+      const first = await client.callTool({ name: 'api_request', arguments: args });
+      expect(JSON.stringify(first.content)).toMatch(/approval_required/);
+      const id = approvalIdOf(first);
+      const card = page.locator(`article[id="${id}"]`);
+      await card.waitFor({ timeout: 10_000 });
+      expect(await page.evaluate('window.__stayed')).toBe(true); // no reload
+      expect(await page.title()).toMatch(/^\(1\) Approvals/);
+      expect(await card.locator('pre').textContent()).toContain('DELETE');
+      expect(await card.textContent()).toContain('http.delete');
+      const before = upstream.seen.length;
+      await card.locator('button.approve').click();
+      await page.waitForURL(/\/console\/\?n=approved$/);
+      await expect.poll(() => page.locator('[role=status].notice').textContent()).toContain('Approved');
+      const r = await client.callTool({ name: 'api_request', arguments: { ...args, approval_id: id } });
+      expect(r.isError, JSON.stringify(r.content)).toBeFalsy();
+      expect(upstream.seen.slice(before).map((s) => `${s.method} ${s.url}`)).toEqual(['DELETE /items/7']);
+      const decided = (await srv.rt.approvals.get(id))!;
+      expect(decided).toMatchObject({ channel: 'console', decidedBy: 'console:login-link:browser-test' });
+    } finally {
+      await close();
+    }
+  });
+
+  it('deny with a reason in the page: the agent receives the reason', async () => {
+    await page.goto(`${srv.origin}/console/`);
+    await expect.poll(() => page.locator('#live').getAttribute('data-state')).toBe('on');
+    const { client, close } = await httpClient(`http://127.0.0.1:${srv.port}`, agent, 'modern');
+    try {
+      const args = { target: 'echo', method: 'DELETE', path: '/items/8' };
+      const id = approvalIdOf(await client.callTool({ name: 'api_request', arguments: args }));
+      const card = page.locator(`article[id="${id}"]`);
+      await card.waitFor({ timeout: 10_000 });
+      await card.locator('textarea[name=reason]').fill('not during the freeze, ask on Monday');
+      await card.locator('button.deny').click();
+      await page.waitForURL(/\/console\/\?n=denied$/);
+      const r = await client.callTool({ name: 'api_request', arguments: { ...args, approval_id: id } });
+      expect(r.isError).toBe(true);
+      expect(JSON.stringify(r.content)).toContain('not during the freeze, ask on Monday');
+    } finally {
+      await close();
+    }
+  });
+
+  it('agent-written HTML and script show as text, live and on reload, and nothing runs', async () => {
+    const dialogs: string[] = [];
+    page.on('dialog', (d) => {
+      dialogs.push(d.message());
+      void d.dismiss();
+    });
+    await page.goto(`${srv.origin}/console/`);
+    await expect.poll(() => page.locator('#live').getAttribute('data-state')).toBe('on');
+    const evil = `rm -rf /tmp/x; echo '<script>alert(1)</script><img src=x onerror=alert(2)>'`;
+    const id = await ask(evil);
+    const card = page.locator(`article[id="${id}"]`);
+    await card.waitFor({ timeout: 10_000 });
+    expect(await card.locator('pre').textContent()).toContain(`<script>alert(1)</script><img src=x onerror=alert(2)>`);
+    expect(await card.locator('pre mark').textContent()).toBe('rm -rf');
+    expect(await card.locator('img, script').count()).toBe(0);
+    await page.reload();
+    expect(await page.locator(`article[id="${id}"] pre`).textContent()).toContain('<script>alert(1)</script>');
+    expect(await page.locator('main img, main script').count()).toBe(0);
+    expect(dialogs).toEqual([]);
+    await srv.rt.approvals.decide(id, 'denied', { by: 'test', channel: 'cli' });
+  });
+
+  it('a page on another localhost port cannot approve, read the inbox or open its stream', async () => {
+    const id = await ask('rm -rf /srv/cross-origin');
+    const attacker = http.createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html' });
+      res.end(`<!doctype html><form id="f" method="post" action="${srv.origin}/console/approvals/${id}/approve">
+        <input name="csrf" value="guess"></form>
+        <script>
+          window.results = {};
+          fetch('${srv.origin}/console/', { credentials: 'include' })
+            .then(() => 'read', (e) => 'blocked: ' + e.name).then((r) => (window.results.inbox = r));
+          fetch('${srv.origin}/console/approvals/${id}/approve', { method: 'POST', mode: 'no-cors', credentials: 'include',
+            headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=guess' })
+            .then(() => (window.results.post = 'read'), () => (window.results.post = 'not readable'));
+          const es = new EventSource('${srv.origin}/console/events', { withCredentials: true });
+          es.onerror = () => { window.results.stream = 'error'; es.close(); };
+          es.addEventListener('inbox', () => (window.results.stream = 'read'));
+        </script>`);
+    });
+    await new Promise<void>((r) => attacker.listen(0, '127.0.0.1', r));
+    const attackerOrigin = `http://localhost:${(attacker.address() as AddressInfo).port}`;
+    const p = await ctx.newPage(); // the same browser, logged in to the console
+    try {
+      await p.goto(`${attackerOrigin}/`);
+      await expect
+        .poll(() => p.evaluate('window.results'), { timeout: 10_000 })
+        .toMatchObject({ inbox: expect.stringMatching(/^blocked/), post: 'not readable', stream: 'error' });
+      // The no-cors post did reach the console (its answer is withheld from the page by
+      // Cross-Origin-Resource-Policy) and was refused for its Origin, audited.
+      await expect
+        .poll(async () =>
+          (await searchAudit(srv.rt.store, { tool: 'console', outcome: 'refused:origin', limit: 10 })).some(
+            (r) => (r.detail as { origin?: string } | null)?.origin === attackerOrigin,
+          ),
+        )
+        .toBe(true);
+      // The same-site form post (cookies of localhost go to any port) reaches the console and is refused.
+      const answer = p.waitForResponse((r) => r.url().endsWith(`/console/approvals/${id}/approve`));
+      await p.evaluate(`document.getElementById('f').submit()`);
+      expect((await answer).status()).toBe(403);
+      expect(await p.locator('h1').textContent()).toBe('Request refused');
+      expect((await srv.rt.approvals.get(id))!.status).toBe('pending');
+    } finally {
+      await p.close();
+      attacker.close();
+      await srv.rt.approvals.decide(id, 'denied', { by: 'test', channel: 'cli' });
+    }
+  });
+
+  it('a wrong Host (a rebinding name that resolves to this machine) is refused before anything is read', async () => {
+    const p = await ctx.newPage();
+    try {
+      const r = await p.goto(`http://${REBIND}:${srv.port}/console/`);
+      expect(r!.status()).toBe(421);
+      const login = await p.goto(`http://${REBIND}:${srv.port}/console/login`);
+      expect(login!.status()).toBe(421);
+      expect(await p.locator('form').count()).toBe(0);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it('the audit page: search, a live tail that resumes after a dropped connection with no gap and no repeat', async () => {
+    const mark = `tail-${Date.now()}`;
+    const add = (i: number, tool = 'browser-test') =>
+      srv.rt.audit.append({ phase: 'event', tool, outcome: `${mark}-${i}`, action: `step ${i} <b>${mark}</b>` });
+    await add(0);
+    await page.goto(`${srv.origin}/console/audit?q=${mark}`);
+    await expect.poll(() => page.locator('#live').getAttribute('data-state')).toBe('on');
+    const rows = page.locator('#audit-rows tr');
+    expect(await rows.count()).toBe(1);
+    expect(await rows.first().locator('td.action').textContent()).toBe(`step 0 <b>${mark}</b>`);
+    for (let i = 1; i <= 5; i++) await add(i);
+    await expect.poll(() => rows.count()).toBe(6);
+    // Drop every connection: the browser reconnects with the last event id it saw.
+    srv.dropConnections();
+    for (let i = 6; i <= 20; i++) await add(i);
+    await add(99, 'other-tool'); // matches the text, and is shown
+    await srv.rt.audit.append({ phase: 'event', tool: 'browser-test', outcome: 'unrelated' }); // does not match
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBe(22);
+    const outcomes = await page.locator('#audit-rows tr td:nth-child(8)').allTextContents();
+    const want = [...Array.from({ length: 21 }, (_, i) => `${mark}-${i}`), `${mark}-99`];
+    expect([...outcomes].sort()).toEqual([...want].sort());
+    expect(new Set(outcomes).size).toBe(outcomes.length);
+    // Newest first.
+    expect(outcomes[0]).toBe(`${mark}-99`);
+    // A filter narrows it: one record by its outcome.
+    await page.goto(`${srv.origin}/console/audit?outcome=${mark}-7`);
+    expect(await page.locator('#audit-rows tr').count()).toBe(1);
+    // Export of the filtered set.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('a[href*="format=csv"]')]);
+    const csv = await (await download.createReadStream()).toArray();
+    const text = Buffer.concat(csv as Buffer[]).toString('utf8');
+    expect(text.split('\r\n')[0]).toMatch(/^seq,id,ts,phase/);
+    expect(text).toContain(`${mark}-7`);
+    expect(text).not.toContain(`${mark}-8`);
+  });
+
+  it('the audit chain state and verify page say verified through the last seq', async () => {
+    await page.goto(`${srv.origin}/console/audit`);
+    await page.click('a[href="/console/audit/verify"]');
+    await expect.poll(() => page.locator('h1').textContent()).toBe('The audit log verifies');
+    expect(await page.locator('[role=status].notice').textContent()).toMatch(/Verified through seq \d+/);
+  });
+
+  it('no page reports a CSP violation', async () => {
+    const seq = (await srv.rt.audit.append({ phase: 'event', tool: 'browser-test', outcome: 'csp' })).seq;
+    const id = await ask('rm -rf /srv/csp');
+    for (const path of [
+      '/console/',
+      `/console/approvals/${id}`,
+      '/console/audit',
+      `/console/audit/${seq}`,
+      '/console/audit/verify',
+    ])
+      await page.goto(`${srv.origin}${path}`);
+    await srv.rt.approvals.decide(id, 'denied', { by: 'test', channel: 'cli' });
+    const p = await (await browser.newContext()).newPage();
+    const loginCsp = await watchCsp(p.context(), p);
+    await p.goto(`${srv.origin}/console/login`);
+    expect(await loginCsp.violations()).toEqual([]);
+    expect(await csp.violations()).toEqual([]);
+  });
+});
