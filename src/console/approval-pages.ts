@@ -72,9 +72,10 @@ export function approvalCard(a: Approval, s: PageSession, now: number): Html {
     ${
       pending
         ? html`<div class="actions">
-            <form method="post" action="/console/approvals/${id}/approve" data-approve>
+            <form method="post" action="/console/approvals/${id}/approve" data-approve="${a.id}">
               <input type="hidden" name="csrf" value="${s.csrf}" />
-              <button class="approve" type="submit">Approve once</button>
+              <input type="hidden" name="assertion" value="" />
+              <button class="approve" type="submit">${s.passkeys ? 'Approve with passkey' : 'Approve once'}</button>
             </form>
             <form class="deny" method="post" action="/console/approvals/${id}/deny">
               <input type="hidden" name="csrf" value="${s.csrf}" />

@@ -5,6 +5,8 @@ import { ApprovalsFeed } from './approvals-feed.js';
 import { redirect, send, type ConsoleKit, type ConsoleRoute } from './kit.js';
 import { lastEventId, openStream, pollWhileOpen } from './live.js';
 import { noticeOf } from './pages.js';
+import { approvalBinding } from './passkey-routes.js';
+import { relyingParty } from './passkeys.js';
 
 const MAX_REASON = 2000;
 /** Default poll for changes made by any process while an inbox is open. */
@@ -55,6 +57,30 @@ export function approvalRoutes(kit: ConsoleKit): ConsoleRoute[] {
     if (reason.length > MAX_REASON)
       throw new GatehouseError('invalid_input', `the reason is over ${MAX_REASON} characters`);
     const session = c.session!;
+    // INVARIANT: with a passkey registered, approving needs a fresh user-verified assertion whose
+    // challenge is bound to this approval's id and action digest (a cookie alone approves
+    // nothing: every server on localhost gets it). Denying never needs one.
+    let passkey: string | undefined;
+    if (decision === 'approved' && c.page!.passkeys) {
+      const refuse = async (n: string, why: string) => {
+        await kit.audit(c, 'approve_refused', { approval: id, reason: why });
+        return redirect(c.res, c.nonce, `/console/approvals/${id}?n=${n}`);
+      };
+      const rp = relyingParty(c.origin);
+      if (!rp) return refuse('passkey-host', 'passkey-host');
+      const answer = c.form.get('assertion') ?? '';
+      if (answer === '') return refuse('passkey', 'passkey-missing');
+      const a = await rt.approvals.get(id);
+      if (!a) return redirect(c.res, c.nonce, '/console/?n=notfound');
+      try {
+        passkey = (await (await kit.passkeys()).verify(rp, 'approve', approvalBinding(a), session.idHash, answer))
+          .label;
+      } catch (e) {
+        const err = toGatehouseError(e);
+        if (err.code !== 'approval_invalid') throw e;
+        return refuse('passkey-failed', `passkey:${(err.details as { reason?: string } | undefined)?.reason ?? '?'}`);
+      }
+    }
     try {
       // INVARIANT: a token never decides an approval its own action waits for, in the console
       // too: a session opened with a token decides as that token (`notTokenId`). The first
@@ -82,7 +108,7 @@ export function approvalRoutes(kit: ConsoleKit): ConsoleRoute[] {
       await kit.audit(c, `${asked}_refused`, { approval: id, reason: n });
       return redirect(c.res, c.nonce, n === 'notfound' ? '/console/?n=notfound' : `/console/approvals/${id}?n=${n}`);
     }
-    await kit.audit(c, asked!, { approval: id, ...(reason ? { note: reason } : {}) });
+    await kit.audit(c, asked!, { approval: id, ...(reason ? { note: reason } : {}), ...(passkey ? { passkey } : {}) });
     redirect(c.res, c.nonce, `/console/?n=${decision}`);
   });
 

@@ -182,3 +182,116 @@ if (toggle) {
   if (toggle.dataset.auto === 'on') toggle.click();
 }
 `;
+
+/**
+ * Passkeys in the browser (every logged-in page). With a passkey registered (`data-passkeys` on
+ * <body>), an approve form asks the console for a challenge bound to that approval, has the
+ * browser's passkey sign it (user verification required), and only then posts the form with the
+ * answer. The passkeys page uses the same helpers to add and remove passkeys. Wrapped in a block:
+ * it shares one module with the page's own script.
+ */
+export const PASSKEY_SCRIPT = `{
+const b64 = (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\\+/g, '-').replace(/\\//g, '_').replace(/=+$/, '');
+const unb64 = (s) => Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+const PKC = window.PublicKeyCredential;
+function requestOptions(j) {
+  if (PKC.parseRequestOptionsFromJSON) return PKC.parseRequestOptionsFromJSON(j);
+  return { ...j, challenge: unb64(j.challenge), allowCredentials: (j.allowCredentials || []).map((c) => ({ ...c, id: unb64(c.id) })) };
+}
+function creationOptions(j) {
+  if (PKC.parseCreationOptionsFromJSON) return PKC.parseCreationOptionsFromJSON(j);
+  return { ...j, challenge: unb64(j.challenge), user: { ...j.user, id: unb64(j.user.id) },
+    excludeCredentials: (j.excludeCredentials || []).map((c) => ({ ...c, id: unb64(c.id) })) };
+}
+function credentialJson(cred) {
+  if (cred.toJSON) return cred.toJSON();
+  const r = cred.response;
+  const out = { id: cred.id, rawId: b64(cred.rawId), type: cred.type, clientExtensionResults: cred.getClientExtensionResults(),
+    authenticatorAttachment: cred.authenticatorAttachment, response: { clientDataJSON: b64(r.clientDataJSON) } };
+  if (r.attestationObject) {
+    out.response.attestationObject = b64(r.attestationObject);
+    out.response.transports = r.getTransports ? r.getTransports() : [];
+  } else {
+    out.response.authenticatorData = b64(r.authenticatorData);
+    out.response.signature = b64(r.signature);
+    if (r.userHandle) out.response.userHandle = b64(r.userHandle);
+  }
+  return out;
+}
+async function passkeyOptions(purpose, id) {
+  const body = new URLSearchParams({ csrf: document.body.dataset.csrf, purpose, id: id || '' });
+  const r = await fetch('/console/passkeys/options', { method: 'POST', body });
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(j.error || 'the console refused (' + r.status + ')');
+  return j.options;
+}
+async function passkeyAnswer(purpose, id) {
+  const cred = await navigator.credentials.get({ publicKey: requestOptions(await passkeyOptions(purpose, id)) });
+  return JSON.stringify(credentialJson(cred));
+}
+async function passkeyCreate() {
+  const cred = await navigator.credentials.create({ publicKey: creationOptions(await passkeyOptions('register', '')) });
+  return JSON.stringify(credentialJson(cred));
+}
+function problem(form, err) {
+  let p = form.querySelector('.passkey-problem');
+  if (!p) {
+    p = document.createElement('p');
+    p.className = 'notice passkey-problem';
+    p.setAttribute('role', 'alert');
+    form.append(p);
+  }
+  p.textContent = 'Passkey: ' + (err && err.message ? err.message : String(err));
+}
+window.gatehousePasskeys = { passkeyAnswer, passkeyCreate, problem };
+if (document.body.dataset.passkeys === 'required') {
+  document.addEventListener('submit', async (e) => {
+    const form = e.target;
+    if (!(form instanceof HTMLFormElement) || !form.dataset.approve || form.dataset.signed === 'yes') return;
+    e.preventDefault();
+    try {
+      form.elements.namedItem('assertion').value = await passkeyAnswer('approve', form.dataset.approve);
+      form.dataset.signed = 'yes';
+      form.submit();
+    } catch (err) {
+      problem(form, err);
+    }
+  });
+}
+}`;
+
+/** The passkeys page: add one (with a passkey touch first when one exists), remove one. */
+export const PASSKEYS_PAGE_SCRIPT = `
+const { passkeyAnswer, passkeyCreate, problem } = window.gatehousePasskeys;
+const add = document.getElementById('add-passkey');
+if (add) {
+  add.querySelector('button').disabled = false;
+  add.addEventListener('submit', async (e) => {
+    if (add.dataset.signed === 'yes') return;
+    e.preventDefault();
+    try {
+      if (document.body.dataset.passkeys === 'required')
+        add.elements.namedItem('assertion').value = await passkeyAnswer('add-passkey', '');
+      add.elements.namedItem('credential').value = await passkeyCreate();
+      add.dataset.signed = 'yes';
+      add.submit();
+    } catch (err) {
+      problem(add, err);
+    }
+  });
+}
+for (const form of document.querySelectorAll('form[data-remove]')) {
+  form.querySelector('button').disabled = false;
+  form.addEventListener('submit', async (e) => {
+    if (form.dataset.signed === 'yes') return;
+    e.preventDefault();
+    try {
+      form.elements.namedItem('assertion').value = await passkeyAnswer('remove-passkey', form.dataset.remove);
+      form.dataset.signed = 'yes';
+      form.submit();
+    } catch (err) {
+      problem(form, err);
+    }
+  });
+}
+`;

@@ -19,3 +19,12 @@ export {
 } from './sessions.js';
 export { COOKIE_NAME, ownOrigin, sameOrigin, securityHeaders } from './http-checks.js';
 export { html, raw, escapeHtml, Html, type HtmlValue } from './html.js';
+export {
+  Passkeys,
+  CHALLENGE_TTL_MS,
+  MAX_PASSKEYS,
+  relyingParty,
+  type PasskeyInfo,
+  type PasskeyPurpose,
+  type RelyingParty,
+} from './passkeys.js';

@@ -6,6 +6,7 @@ import { readWhole } from '../upstream/light.js';
 import { type Html } from './html.js';
 import { cookieValues, newNonce, ownOrigin, sameOrigin, securityHeaders } from './http-checks.js';
 import { errorPage, type PageSession } from './pages.js';
+import { Passkeys } from './passkeys.js';
 import { ConsoleSessions, type ConsoleSession, type SessionPorts } from './sessions.js';
 
 /** What the console needs of the process (a booted `Runtime` with its approvals has all of it). */
@@ -91,6 +92,17 @@ export function send(
   res.end(text);
 }
 
+/** A JSON answer (the few routes the pages' scripts call), with the console's headers. */
+export function sendJson(res: ServerResponse, status: number, nonce: string, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    ...securityHeaders(nonce),
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': String(Buffer.byteLength(text)),
+  });
+  res.end(text);
+}
+
 export function redirect(res: ServerResponse, nonce: string, to: string, extra: Record<string, string> = {}) {
   res.writeHead(303, { ...securityHeaders(nonce), location: to, 'content-length': '0', ...extra });
   res.end();
@@ -112,6 +124,7 @@ export class ConsoleKit {
   readonly opts: ConsoleOptions;
   readonly now: () => number;
   #opened: Promise<ConsoleSessions> | undefined;
+  #passkeys: Promise<Passkeys> | undefined;
 
   constructor(rt: ConsolePorts, opts: ConsoleOptions) {
     this.rt = rt;
@@ -123,6 +136,14 @@ export class ConsoleKit {
   sessions(): Promise<ConsoleSessions> {
     return (this.#opened ??= ConsoleSessions.open(this.rt, { now: this.now }).catch((e: unknown) => {
       this.#opened = undefined;
+      throw e;
+    }));
+  }
+
+  /** The console's passkeys, opened once (a failed open is tried again). */
+  passkeys(): Promise<Passkeys> {
+    return (this.#passkeys ??= Passkeys.open(this.rt, { now: this.now }).catch((e: unknown) => {
+      this.#passkeys = undefined;
       throw e;
     }));
   }
@@ -175,7 +196,11 @@ export class ConsoleKit {
               if (method === 'GET') return redirect(res, nonce, '/console/login');
               return send(res, 401, nonce, errorPage(nonce, 401, 'Your session has ended. Log in again.'));
             }
-            c.page = { label: c.session.label, csrf: s.csrfToken(c.session) };
+            c.page = {
+              label: c.session.label,
+              csrf: s.csrfToken(c.session),
+              passkeys: await (await this.passkeys()).required(),
+            };
           }
           if (method === 'POST') {
             c.form = await readForm(req);

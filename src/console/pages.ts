@@ -1,10 +1,13 @@
 import { html, raw, type Html } from './html.js';
+import { PASSKEY_SCRIPT } from './client-scripts.js';
 import { STYLESHEET } from './style.js';
 
 /** What every page of a logged-in session needs: who, and the token its forms carry. */
 export interface PageSession {
   label: string;
   csrf: string;
+  /** A passkey is registered: approving (and changing passkeys) needs a fresh passkey touch. */
+  passkeys: boolean;
 }
 
 /** Notices a redirect may ask a page to show: a fixed vocabulary, never text from the request. */
@@ -16,6 +19,17 @@ export const NOTICES: Readonly<Record<string, { text: string; ok?: boolean }>> =
   own: { text: 'A token cannot decide an approval its own action is waiting for: log in as someone else.' },
   notfound: { text: 'No such approval (it may have been purged).' },
   'logged-out': { text: 'Logged out.', ok: true },
+  passkey: {
+    text: 'Approving needs a fresh touch of a registered passkey. This page asks for it with JavaScript: allow scripts for the console, then approve again.',
+  },
+  'passkey-failed': {
+    text: 'The passkey answer did not verify (cancelled, expired, or for another request). Nothing was decided.',
+  },
+  'passkey-host': {
+    text: 'Passkeys need the console’s name, not an IP address: open it at http://localhost:PORT (gatehouse console prints the link).',
+  },
+  'passkey-added': { text: 'Passkey added. Approvals now need a passkey touch.', ok: true },
+  'passkey-removed': { text: 'Passkey removed.', ok: true },
 };
 
 /** The notice a redirect asked for (`?n=`), when it is one of NOTICES. */
@@ -36,7 +50,7 @@ export function layout(o: {
   session?: PageSession;
   body: Html;
   script?: string;
-  current?: 'approvals' | 'audit';
+  current?: 'approvals' | 'audit' | 'passkeys';
   /** A wide page (tables). */
   wide?: boolean;
 }): Html {
@@ -53,7 +67,7 @@ export function layout(o: {
           ${raw(STYLESHEET)}
         </style>
       </head>
-      <body>
+      <body data-passkeys="${s?.passkeys ? 'required' : 'off'}" data-csrf="${s?.csrf ?? ''}">
         <header class="top">
           <span class="brand">Gatehouse</span>
           <nav>
@@ -62,7 +76,10 @@ export function layout(o: {
                 ? html`<a href="/console/" ${o.current === 'approvals' ? raw('aria-current="page"') : null}
                       >Approvals</a
                     >
-                    <a href="/console/audit" ${o.current === 'audit' ? raw('aria-current="page"') : null}>Audit</a>`
+                    <a href="/console/audit" ${o.current === 'audit' ? raw('aria-current="page"') : null}>Audit</a>
+                    <a href="/console/passkeys" ${o.current === 'passkeys' ? raw('aria-current="page"') : null}
+                      >Passkeys</a
+                    >`
                 : null
             }
           </nav>
@@ -79,9 +96,9 @@ export function layout(o: {
         </header>
         <main class="${o.wide ? 'wide' : ''}">${o.body}</main>
         ${
-          o.script !== undefined
+          o.script !== undefined || s
             ? html`<script type="module" nonce="${o.nonce}">
-                ${raw(o.script)};
+                ${raw(`${s ? PASSKEY_SCRIPT : ''}\n${o.script ?? ''}`)};
               </script>`
             : null
         }

@@ -324,4 +324,69 @@ describe.skipIf(!(await requires('chromium', 'console in a browser')))('console 
     expect(await loginCsp.violations()).toEqual([]);
     expect(await csp.violations()).toEqual([]);
   });
+
+  // Last: once a passkey is registered, every approval in this console needs one.
+  it('passkeys: added with a virtual authenticator; then approving needs a touch bound to that approval, once', async () => {
+    const cdp = await ctx.newCDPSession(page);
+    await cdp.send('WebAuthn.enable');
+    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
+    });
+    await page.goto(`${srv.origin}/console/passkeys`);
+    await page.fill('#passkey-label', 'virtual key');
+    await page.click('#add-passkey button');
+    await page.waitForURL(/\/console\/passkeys\?n=passkey-added$/);
+    expect(await page.locator('table').textContent()).toContain('virtual key');
+    expect((await searchAudit(srv.rt.store, { tool: 'console', outcome: 'passkey_added' })).length).toBe(1);
+
+    // The cookie alone (a form posted without a passkey answer) approves nothing.
+    const a = await ask('rm -rf /srv/passkey-a');
+    const b = await ask('rm -rf /srv/passkey-b');
+    const cookie = (await ctx.cookies(`${srv.origin}/console/`)).map((c) => `${c.name}=${c.value}`).join('; ');
+    const csrf = (await page.getAttribute('body', 'data-csrf'))!;
+    const bare = await srv.call('POST', `/console/approvals/${a}/approve`, { cookie, form: { csrf, assertion: '' } });
+    expect(bare.headers.location).toBe(`/console/approvals/${a}?n=passkey`);
+    expect((await srv.rt.approvals.get(a))!.status).toBe('pending');
+
+    // In the page: the approve button asks the passkey, and the answer approves exactly that one.
+    let posted = '';
+    page.on('request', (r) => {
+      if (r.method() === 'POST' && r.url().endsWith(`/console/approvals/${a}/approve`)) posted = r.postData() ?? '';
+    });
+    await page.goto(`${srv.origin}/console/`);
+    await page.locator(`article[id="${a}"] button.approve`).click();
+    await page.waitForURL(/\/console\/\?n=approved$/);
+    expect((await srv.rt.approvals.get(a))!.status).toBe('approved');
+    const record = (await searchAudit(srv.rt.store, { tool: 'console', outcome: 'approve' })).at(-1)!;
+    expect(record.detail).toMatchObject({ approval: a, passkey: 'virtual key' });
+
+    // That answer cannot approve another approval, nor be spent twice.
+    const assertion = new URLSearchParams(posted).get('assertion')!;
+    expect(assertion).toMatch(/^\{/);
+    const other = await srv.call('POST', `/console/approvals/${b}/approve`, { cookie, form: { csrf, assertion } });
+    expect(other.headers.location).toBe(`/console/approvals/${b}?n=passkey-failed`);
+    expect((await srv.rt.approvals.get(b))!.status).toBe('pending');
+    const again = await srv.call('POST', `/console/approvals/${a}/approve`, { cookie, form: { csrf, assertion } });
+    expect(again.headers.location).toBe(`/console/approvals/${a}?n=passkey-failed`);
+
+    // Without user verification the authenticator's answer is refused: nothing is decided.
+    await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified: false });
+    await page.goto(`${srv.origin}/console/`);
+    await page.locator(`article[id="${b}"] button.approve`).click();
+    await expect.poll(() => page.locator(`article[id="${b}"] .passkey-problem`).count(), { timeout: 10_000 }).toBe(1);
+    expect((await srv.rt.approvals.get(b))!.status).toBe('pending');
+    await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified: true });
+    // Denying never needs a passkey.
+    await page.locator(`article[id="${b}"] textarea[name=reason]`).fill('no');
+    await page.locator(`article[id="${b}"] button.deny`).click();
+    await page.waitForURL(/\/console\/\?n=denied$/);
+    expect((await srv.rt.approvals.get(b))!.status).toBe('denied');
+  });
 });
