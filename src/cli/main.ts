@@ -45,6 +45,11 @@ const COMMANDS: Record<string, Command> = {
     summary: 'deny a waiting action: deny ID [--note TEXT]',
     load: async () => ({ run: (await import('./commands/approve.js')).runDeny }),
   },
+  connect: {
+    summary:
+      'print or write the setup that connects Claude Code, Cursor, VS Code or Codex (token in a file, never shown)',
+    load: () => import('./commands/connect.js'),
+  },
   console: {
     summary: 'print a one-time login link (valid 60 s) for the browser console of the local serve',
     load: () => import('./commands/console.js'),

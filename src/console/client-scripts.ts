@@ -218,15 +218,18 @@ function credentialJson(cred) {
   }
   return out;
 }
-async function passkeyOptions(purpose, id) {
-  const body = new URLSearchParams({ csrf: document.body.dataset.csrf, purpose, id: id || '' });
+async function passkeyOptions(purpose, id, form) {
+  const body = form ? new URLSearchParams(new FormData(form)) : new URLSearchParams();
+  body.set('csrf', document.body.dataset.csrf);
+  body.set('purpose', purpose);
+  body.set('id', id || '');
   const r = await fetch('/console/passkeys/options', { method: 'POST', body });
   const j = await r.json().catch(() => ({}));
   if (!r.ok) throw new Error(j.error || 'the console refused (' + r.status + ')');
   return j.options;
 }
-async function passkeyAnswer(purpose, id) {
-  const cred = await navigator.credentials.get({ publicKey: requestOptions(await passkeyOptions(purpose, id)) });
+async function passkeyAnswer(purpose, id, form) {
+  const cred = await navigator.credentials.get({ publicKey: requestOptions(await passkeyOptions(purpose, id, form)) });
   return JSON.stringify(credentialJson(cred));
 }
 async function passkeyCreate() {
@@ -287,6 +290,43 @@ for (const form of document.querySelectorAll('form[data-remove]')) {
     e.preventDefault();
     try {
       form.elements.namedItem('assertion').value = await passkeyAnswer('remove-passkey', form.dataset.remove);
+      form.dataset.signed = 'yes';
+      form.submit();
+    } catch (err) {
+      problem(form, err);
+    }
+  });
+}
+`;
+
+/**
+ * The Connect page: with a passkey registered, creating an enrollment code asks for a touch bound
+ * to the scope in the form; after it, the status line follows the code until the first call.
+ */
+export const CONNECT_SCRIPT = `
+const status = document.getElementById('connect-status');
+if (status) {
+  const stream = new EventSource('/console/connect/status?code=' + encodeURIComponent(status.dataset.code));
+  stream.addEventListener('status', (e) => {
+    const s = JSON.parse(e.data);
+    status.dataset.state = s.state === 'connected' ? 'on' : 'retrying';
+    status.textContent = s.text;
+    if (s.state === 'connected' || s.state === 'expired' || s.state === 'gone') stream.close();
+  });
+  stream.addEventListener('ended', () => stream.close());
+}
+`;
+
+/** Connect form: a passkey touch bound to the scope, when passkeys are required. */
+export const CONNECT_FORM_SCRIPT = `
+const form = document.getElementById('connect');
+if (form && document.body.dataset.passkeys === 'required') {
+  const { passkeyAnswer, problem } = window.gatehousePasskeys;
+  form.addEventListener('submit', async (e) => {
+    if (form.dataset.signed === 'yes') return;
+    e.preventDefault();
+    try {
+      form.elements.namedItem('assertion').value = await passkeyAnswer('create-token', '', form);
       form.dataset.signed = 'yes';
       form.submit();
     } catch (err) {

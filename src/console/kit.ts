@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApprovalService } from '../approvals/index.js';
 import type { AuditEntry } from '../audit/index.js';
+import type { EnrollmentTokens, SeenClient } from '../gate/index.js';
 import { cutText, GatehouseError, httpStatusOf, log, toGatehouseError, truncateText } from '../core/index.js';
 import { readWhole } from '../upstream/light.js';
 import { type Html } from './html.js';
@@ -11,6 +12,8 @@ import { ConsoleSessions, type ConsoleSession, type SessionPorts } from './sessi
 
 /** What the console needs of the process (a booted `Runtime` with its approvals has all of it). */
 export interface ConsolePorts extends SessionPorts {
+  tokens: SessionPorts['tokens'] & EnrollmentTokens;
+  clients: { lastSeen(tokenIds: readonly string[]): Promise<Map<string, SeenClient>> };
   audit: { append(entry: AuditEntry): Promise<unknown> };
   approvals: ApprovalService;
 }

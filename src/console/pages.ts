@@ -50,7 +50,7 @@ export function layout(o: {
   session?: PageSession;
   body: Html;
   script?: string;
-  current?: 'approvals' | 'audit' | 'passkeys';
+  current?: 'approvals' | 'audit' | 'passkeys' | 'connect';
   /** A wide page (tables). */
   wide?: boolean;
 }): Html {
@@ -77,6 +77,9 @@ export function layout(o: {
                       >Approvals</a
                     >
                     <a href="/console/audit" ${o.current === 'audit' ? raw('aria-current="page"') : null}>Audit</a>
+                    <a href="/console/connect" ${o.current === 'connect' ? raw('aria-current="page"') : null}
+                      >Connect</a
+                    >
                     <a href="/console/passkeys" ${o.current === 'passkeys' ? raw('aria-current="page"') : null}
                       >Passkeys</a
                     >`

@@ -4,6 +4,7 @@ import { PASSKEYS_PAGE_SCRIPT } from './client-scripts.js';
 import { html } from './html.js';
 import { redirect, send, sendJson, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
 import { layout, notice, noticeOf } from './pages.js';
+import { specBinding, specOf } from './connect-routes.js';
 import { relyingParty, type PasskeyInfo } from './passkeys.js';
 
 /** What an approval's passkey challenge is bound to: the approval and the exact action it covers. */
@@ -104,6 +105,8 @@ export function passkeyRoutes(kit: ConsoleKit): ConsoleRoute[] {
       else if (purpose === 'add-passkey')
         out = await keys.assertionOptions(rp, purpose, session.idHash, session.idHash);
       else if (purpose === 'remove-passkey') out = await keys.assertionOptions(rp, purpose, id, session.idHash);
+      else if (purpose === 'create-token')
+        out = await keys.assertionOptions(rp, purpose, specBinding(specOf(c.form)), session.idHash);
       else if (purpose === 'approve') {
         const a = isApprovalId(id) ? await rt.approvals.get(id) : null;
         if (!a || a.status !== 'pending') throw new GatehouseError('not_found', 'no such pending approval');

@@ -22,9 +22,10 @@ export const MAX_PASSKEYS = 50;
  * - `approve`: the approval id and its action digest (a passkey touch approves that action only);
  * - `add-passkey`: the session (adding a second passkey needs one already registered);
  * - `remove-passkey`: the credential id being removed;
+ * - `create-token`: the exact scope of the token to be made (an enrollment code's spec);
  * - `register`: the session (the creation ceremony's own challenge).
  */
-export type PasskeyPurpose = 'approve' | 'add-passkey' | 'remove-passkey' | 'register';
+export type PasskeyPurpose = 'approve' | 'add-passkey' | 'remove-passkey' | 'create-token' | 'register';
 
 export interface PasskeyInfo {
   id: string;

@@ -1,6 +1,7 @@
 import { isHttps, clearedCookie, cookieValues, securityHeaders, sessionCookie } from './http-checks.js';
 import { approvalRoutes } from './approval-routes.js';
 import { auditRoutes } from './audit-routes.js';
+import { connectRoutes } from './connect-routes.js';
 import { passkeyRoutes } from './passkey-routes.js';
 import { ConsoleKit, redirect, send, type ConsoleOptions, type ConsolePorts, type ConsoleRoute } from './kit.js';
 import { loginPage, noticeOf } from './pages.js';
@@ -66,5 +67,14 @@ export function consoleRoutes(rt: ConsolePorts, opts: ConsoleOptions = {}): Cons
     c.res.end(FAVICON);
   });
 
-  return [loginPageRoute, login, logout, icon, ...approvalRoutes(kit), ...auditRoutes(kit), ...passkeyRoutes(kit)];
+  return [
+    loginPageRoute,
+    login,
+    logout,
+    icon,
+    ...approvalRoutes(kit),
+    ...auditRoutes(kit),
+    ...passkeyRoutes(kit),
+    ...connectRoutes(kit, rt),
+  ];
 }

@@ -106,5 +106,8 @@ input[type="search"], select {
   font: inherit; color: inherit; background: var(--bg); border: 1px solid var(--line); border-radius: 6px;
   padding: 0.45rem 0.6rem; width: 100%;
 }
+form.connect { display: grid; grid-template-columns: repeat(auto-fill, minmax(16rem, 1fr)); gap: 0.75rem 1rem; }
+form.connect label { display: grid; gap: 0.2rem; font-size: 0.9em; color: var(--muted); }
+form.connect .buttons { grid-column: 1 / -1; }
 code.anchor { word-break: break-all; font-size: 0.85em; }
 `;

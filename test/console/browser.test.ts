@@ -10,6 +10,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { searchAudit } from '../../src/audit/index.js';
 import { ConsoleSessions } from '../../src/console/index.js';
+import { EnrollmentCodes } from '../../src/gate/index.js';
 import { launchChromium, watchCsp, type CspWatch } from '../helpers/browser.js';
 import { httpClient } from '../helpers/mcp-client.js';
 import { requires } from '../helpers/requires.js';
@@ -323,6 +324,39 @@ describe.skipIf(!(await requires('chromium', 'console in a browser')))('console 
     await p.goto(`${srv.origin}/console/login`);
     expect(await loginCsp.violations()).toEqual([]);
     expect(await csp.violations()).toEqual([]);
+  });
+
+  it("Connect: the page makes a one-time enrollment code and follows it to the agent's first call", async () => {
+    await page.goto(`${srv.origin}/console/connect`);
+    await page.selectOption('select[name=client]', 'claude-code');
+    await page.selectOption('select[name=transport]', 'http');
+    await page.fill('input[name=name]', 'browser-enrolled');
+    await page.fill('input[name=grants]', 'tool:discover');
+    await page.click('#connect button.approve');
+    const command = (await page.locator('pre').first().textContent())!;
+    expect(command).toContain(`--http ${srv.origin}/mcp`);
+    const code = /--enroll (ge_[A-Za-z0-9_-]{32})/.exec(command)![1]!;
+    await expect.poll(() => page.locator('#connect-status').textContent()).toContain('Waiting for the code');
+    const codes = new EnrollmentCodes(srv.rt.store, await srv.rt.keyring.internalKey('store-integrity'), srv.rt.tokens);
+    const { token } = await codes.redeem(code);
+    await expect
+      .poll(() => page.locator('#connect-status').textContent(), { timeout: 10_000 })
+      .toContain('Waiting for the first call');
+    const { client, close } = await httpClient(`http://127.0.0.1:${srv.port}`, token, 'modern');
+    try {
+      await client.callTool({ name: 'discover', arguments: {} });
+    } finally {
+      await close();
+    }
+    await expect
+      .poll(() => page.locator('#connect-status').textContent(), { timeout: 10_000 })
+      .toContain('Connected: gatehouse-test 1.0.0');
+    // A scope that is not one is refused with what is wrong, and no code is made.
+    await page.goto(`${srv.origin}/console/connect`);
+    await page.fill('input[name=name]', 'bad-scope');
+    await page.fill('input[name=grants]', 'root:everything');
+    await page.click('#connect button.approve');
+    expect(await page.locator('h1').textContent()).toBe('Request refused');
   });
 
   // Last: once a passkey is registered, every approval in this console needs one.

@@ -56,7 +56,7 @@ export const run: CommandRunner = async (args, ctx) => {
     write(ctx.stdout, `Open this link to log in to the Gatehouse console:\n\n  ${origin}/console/login#code=${code}\n`);
     write(
       ctx.stdout,
-      `It works once, for ${LOGIN_CODE_TTL_MS / 1000} seconds. Use the name localhost (not 127.0.0.1): passkeys, which come next, need a host name.`,
+      `It works once, for ${LOGIN_CODE_TTL_MS / 1000} seconds. Use the name localhost (not 127.0.0.1): passkeys need a host name.`,
     );
     return EXIT.ok;
   } finally {

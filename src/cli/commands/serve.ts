@@ -128,13 +128,19 @@ function logAuditHead(store: Store, seconds: number): () => void {
  * client's configuration: it works from any folder, with no global install and whatever the
  * client's PATH holds (a client may not see the shell's node). Undefined when the entry is unknown.
  */
-function stdioCommand(): string | undefined {
+/** The argv that runs this same `gatehouse` (node and its entry file, resolved), for client setups. */
+export function gatehouseArgv(): string[] | undefined {
   try {
     const entry = process.argv[1] && realpathSync(process.argv[1]);
-    if (!entry) return undefined;
-    const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
-    return `${quote(process.execPath)} ${quote(entry)} mcp`;
+    return entry ? [process.execPath, entry] : undefined;
   } catch {
     return undefined;
   }
+}
+
+function stdioCommand(): string | undefined {
+  const argv = gatehouseArgv();
+  if (!argv) return undefined;
+  const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  return `${argv.map(quote).join(' ')} mcp`;
 }
