@@ -3,6 +3,7 @@ import { consoleRoutes, type ConsoleOptions } from '../../console/index.js';
 import type { AnyRoute } from '../route.js';
 import type { Runtime } from '../runtime.js';
 import { adminHttpRoutes } from './admin.js';
+import { discoveryRoutes } from './discovery.js';
 import { gatewayRoute } from './gateway.js';
 import { sshExecRoute } from './ssh.js';
 import { webhookRoutes } from './webhooks.js';
@@ -20,6 +21,7 @@ export function plainRoutes(
     gatewayRoute(rt),
     sshExecRoute(rt),
     ...webhookRoutes(rt),
+    ...discoveryRoutes(rt),
     ...adminHttpRoutes(adminRoutes(rt.approvals)),
     ...consoleRoutes(rt, opts.console),
   ];
