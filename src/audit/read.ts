@@ -47,6 +47,8 @@ export interface AnchorProblem {
 export interface VerifyResult {
   ok: boolean;
   records: number;
+  /** The largest seq among the records walked (0 for an empty log): what "verified through" names. */
+  maxSeq: number;
   /** Every chain checked, `legacy` first, then writers' chains by number. */
   chains: ChainSummary[];
   /** Every break found, chain by chain in order, at most MAX_REPORTED_BREAKS of them. */
@@ -159,6 +161,7 @@ export async function verifyAuditChain(
   };
   const blobs = new BlobChecker(store);
   const chains: ChainSummary[] = [];
+  let maxSeq = 0;
   let count = 0;
   const names = await listChains(store, { scanRecords: true });
   for (const name of anchor ?? []) if (!names.includes(name.chain)) names.push(name.chain);
@@ -185,6 +188,7 @@ export async function verifyAuditChain(
         const at = Number(r.chain_seq);
         const where = { seq: Number(r.seq), id: r.id === null ? null : String(r.id), chain, chainSeq: at };
         records++;
+        if (Number(r.seq) > maxSeq) maxSeq = Number(r.seq);
         if (at !== prev + 1) report({ ...where, problem: 'removed_before', missing: at - prev - 1 });
         // The link is broken: a record before it was removed and the rest renumbered, or records
         // were swapped, or a hash column was edited.
@@ -237,6 +241,7 @@ export async function verifyAuditChain(
   const result: VerifyResult = {
     ok: breakCount === 0 && anchorProblems.length === 0,
     records: count,
+    maxSeq,
     chains,
     breaks,
     breakCount,
@@ -356,7 +361,12 @@ export function filterAudit(query: AuditSelect, q: AuditQuery): AuditSelect {
       ),
       sql` || ' ' || `,
     )})`;
-    x = x.where(sql<boolean>`${haystack} LIKE ${likePattern(q.text)} ESCAPE '\\'`);
+    // `detail` is stored as JSON, where a quote or backslash in the text is escaped: its escaped
+    // form is searched there too.
+    const inJson = JSON.stringify(q.text).slice(1, -1);
+    x = x.where(
+      sql<boolean>`(${haystack} LIKE ${likePattern(q.text)} ESCAPE '\\' OR lower(coalesce(detail, '')) LIKE ${likePattern(inJson)} ESCAPE '\\')`,
+    );
   }
   return x;
 }

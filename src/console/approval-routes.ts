@@ -71,10 +71,13 @@ export function approvalRoutes(kit: ConsoleKit): ConsoleRoute[] {
       const answer = c.form.get('assertion') ?? '';
       if (answer === '') return refuse('passkey', 'passkey-missing');
       const a = await rt.approvals.get(id);
-      if (!a) return redirect(c.res, c.nonce, '/console/?n=notfound');
+      if (!a) {
+        await kit.audit(c, 'approve_refused', { approval: id, reason: 'notfound' });
+        return redirect(c.res, c.nonce, '/console/?n=notfound');
+      }
       try {
-        passkey = (await (await kit.passkeys()).verify(rp, 'approve', approvalBinding(a), session.idHash, answer))
-          .label;
+        const used = await (await kit.passkeys()).verify(rp, 'approve', approvalBinding(a), session.idHash, answer);
+        passkey = `${used.label} (${used.fingerprint})`;
       } catch (e) {
         const err = toGatehouseError(e);
         if (err.code !== 'approval_invalid') throw e;
@@ -117,16 +120,23 @@ export function approvalRoutes(kit: ConsoleKit): ConsoleRoute[] {
    * id; a browser that comes back with the version it has (Last-Event-ID, or `?after=` from the
    * page) gets the next state only when there is one, any other gets the current state at once.
    */
-  const events = kit.route('GET', '/console/events', true, async (c) => {
-    const stream = openStream(kit, c);
-    let shown = lastEventId(c);
-    await pollWhileOpen(stream, pollMs, async () => {
-      const state = await feed.state();
-      if (state.version === shown) return false;
-      if (await stream.send('inbox', state.version, inboxEvent(state, c.page!, now()))) shown = state.version;
-      return false;
-    });
-  });
+  const events = kit.route(
+    'GET',
+    '/console/events',
+    true,
+    async (c) => {
+      const stream = openStream(kit, c);
+      if (!stream) return;
+      let shown = lastEventId(c);
+      await pollWhileOpen(stream, pollMs, async () => {
+        const state = await feed.state();
+        if (state.version === shown) return false;
+        if (await stream.send('inbox', state.version, inboxEvent(state, c.page!, now()))) shown = state.version;
+        return false;
+      });
+    },
+    { touch: false, sameOriginOnly: true },
+  );
 
   return [inbox, one, decide, events];
 }

@@ -69,13 +69,17 @@ function filterQuery(f: AuditFilterForm, extra: Record<string, string> = {}): st
   return s === '' ? '' : `?${s}`;
 }
 
-function chainState(head: AuditHead | null): Html {
+function chainState(head: AuditHead | null, csrf: string): Html {
   if (!head) return html`<p class="muted">The audit log is empty.</p>`;
   return html`<p class="muted">
-    ${head.chains.length} chain${head.chains.length === 1 ? '' : 's'}, newest record ${when(head.ts, Date.now())}.
-    <a href="/console/audit/verify">Verify the chains now</a> (reads the whole log, as
-    <code>gatehouse audit verify</code> does). Anchor: <code class="anchor">${head.anchor}</code>
-  </p>`;
+      ${head.chains.length} chain${head.chains.length === 1 ? '' : 's'}, newest record ${when(head.ts, Date.now())}.
+      Anchor: <code class="anchor">${head.anchor}</code>
+    </p>
+    <form method="post" action="/console/audit/verify">
+      <input type="hidden" name="csrf" value="${csrf}" />
+      <button type="submit">Verify the chains now</button>
+      <span class="muted">reads the whole log, as <code>gatehouse audit verify</code> does</span>
+    </form>`;
 }
 
 function filterForm(f: AuditFilterForm): Html {
@@ -135,7 +139,8 @@ export function auditPage(o: {
         <span class="live" id="live" data-state="off" role="status"></span>
         ${o.paged ? null : html`<button type="button" id="tail" class="link" data-auto="on" hidden>Follow live</button>`}
       </div>
-      ${chainState(o.head)} ${filterForm(f)} ${o.error ? html`<p class="notice" role="alert">${o.error}</p>` : null}
+      ${chainState(o.head, o.session.csrf)} ${filterForm(f)}
+      ${o.error ? html`<p class="notice" role="alert">${o.error}</p>` : null}
       <p class="muted">
         Export what matches: <a href="/console/audit/export${filterQuery(f, { format: 'jsonl' })}">JSON lines</a> ·
         <a href="/console/audit/export${filterQuery(f, { format: 'csv' })}">CSV</a>
@@ -227,12 +232,7 @@ ${p.text.length > PAYLOAD_SHOWN ? `${cutText(p.text, PAYLOAD_SHOWN)}\n… (${p.t
   });
 }
 
-export function verifyPage(o: {
-  nonce: string;
-  session: PageSession;
-  result: VerifyResult;
-  maxSeq: number | null;
-}): Html {
+export function verifyPage(o: { nonce: string; session: PageSession; result: VerifyResult }): Html {
   const v = o.result;
   const first = v.firstBad;
   return layout({
@@ -246,7 +246,7 @@ export function verifyPage(o: {
         ${
           v.ok
             ? html`<p class="notice ok" role="status">
-                Verified through seq ${o.maxSeq ?? 0}: ${v.records} records in ${v.chains.length}
+                Verified through seq ${v.maxSeq}: ${v.records} records in ${v.chains.length}
                 chain${v.chains.length === 1 ? '' : 's'}.
               </p>`
             : html`<p class="notice" role="alert">

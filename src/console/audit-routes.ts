@@ -153,30 +153,45 @@ export function auditRoutes(kit: ConsoleKit): ConsoleRoute[] {
    * The live tail. The event id is the position read up to (formatAuditCursor); the browser
    * resends it on a reconnect, so the tail carries on from there and no record is skipped.
    */
-  const stream = kit.route('GET', '/console/audit/stream', true, async (c) => {
-    const q = queryOf(formOf(c.ctx.url), kit.now());
-    const given = lastEventId(c);
-    let cursor = (given !== null ? parseAuditCursor(given) : null) ?? (await auditPosition(store));
-    const live = openStream(kit, c);
-    await pollWhileOpen(live, pollMs, async () => {
-      const next = await auditSince(store, cursor, q, TAIL_BATCH);
-      if (next.records.length > 0) {
-        const sent = await live.send('records', formatAuditCursor(next.cursor), {
-          rows: auditRows(next.records, kit.now()).toString(),
-        });
-        if (!sent) return false;
-      }
-      cursor = next.cursor;
-      return next.more;
-    });
-  });
+  const stream = kit.route(
+    'GET',
+    '/console/audit/stream',
+    true,
+    async (c) => {
+      const q = queryOf(formOf(c.ctx.url), kit.now());
+      const given = lastEventId(c);
+      // An empty or malformed cursor starts at the log's present, never at its beginning (a
+      // stream from the start of a long log would be the whole log at once).
+      const parsed = given !== null && given !== '' ? parseAuditCursor(given) : null;
+      let cursor = parsed && parsed.size > 0 ? parsed : await auditPosition(store);
+      const live = openStream(kit, c);
+      if (!live) return;
+      await pollWhileOpen(live, pollMs, async () => {
+        const next = await auditSince(store, cursor, q, TAIL_BATCH);
+        if (next.records.length > 0) {
+          const sent = await live.send('records', formatAuditCursor(next.cursor), {
+            rows: auditRows(next.records, kit.now()).toString(),
+          });
+          if (!sent) return false;
+        }
+        cursor = next.cursor;
+        return next.more;
+      });
+    },
+    { touch: false, sameOriginOnly: true },
+  );
 
-  const verify = kit.route('GET', '/console/audit/verify', true, async (c) => {
-    const result = await verifyAuditChain(store, await kit.rt.keyring.internalKey('audit-chain'));
-    const max = (await store.db
-      .selectFrom('audit_log')
-      .select((eb) => eb.fn.max('seq').as('m'))
-      .executeTakeFirst()) as { m: number | string | null } | undefined;
+  // Verify reads the whole log and every blob: a POST (CSRF-checked), one at a time per process.
+  let verifying = false;
+  const verify = kit.route('POST', '/console/audit/verify', true, async (c) => {
+    if (verifying) throw new GatehouseError('limit_exceeded', 'a verify is already running: wait for it and reload');
+    verifying = true;
+    let result: Awaited<ReturnType<typeof verifyAuditChain>>;
+    try {
+      result = await verifyAuditChain(store, await kit.rt.keyring.internalKey('audit-chain'));
+    } finally {
+      verifying = false;
+    }
     await kit.audit(c, result.ok ? 'audit_verified' : 'audit_broken', {
       records: result.records,
       breaks: result.breakCount,
@@ -189,62 +204,75 @@ export function auditRoutes(kit: ConsoleKit): ConsoleRoute[] {
         nonce: c.nonce,
         session: c.page!,
         result,
-        maxSeq: max?.m === null || max?.m === undefined ? null : Number(max.m),
       }),
     );
   });
 
-  const exporter = kit.route('GET', '/console/audit/export', true, async (c) => {
-    const format = c.ctx.url.searchParams.get('format');
-    if (format !== 'jsonl' && format !== 'csv')
-      throw new GatehouseError('invalid_input', 'export format is jsonl or csv');
-    const f = formOf(c.ctx.url);
-    const q = queryOf(f, kit.now());
-    await kit.audit(c, 'audit_export', {
-      format,
-      filters: Object.fromEntries(AUDIT_FILTER_FIELDS.filter((k) => f[k] !== '').map((k) => [k, f[k]])),
-    });
-    const stamp = new Date(kit.now()).toISOString().replace(/[:.]/g, '-');
-    c.res.writeHead(200, {
-      ...securityHeaders(c.nonce),
-      'content-type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
-      'content-disposition': `attachment; filename="gatehouse-audit-${stamp}.${format}"`,
-    });
-    if (format === 'csv') await write(c.res, `${CSV_COLUMNS.map(([name]) => name).join(',')}\r\n`);
-    let after = 0;
-    let written = 0;
-    while (written < EXPORT_MAX && !c.res.destroyed) {
-      const records = await scanAudit(store, {
-        ...q,
-        afterSeq: after,
-        limit: Math.min(EXPORT_PAGE, EXPORT_MAX - written),
+  const exporter = kit.route(
+    'GET',
+    '/console/audit/export',
+    true,
+    async (c) => {
+      const format = c.ctx.url.searchParams.get('format');
+      if (format !== 'jsonl' && format !== 'csv')
+        throw new GatehouseError('invalid_input', 'export format is jsonl or csv');
+      const f = formOf(c.ctx.url);
+      const q = queryOf(f, kit.now());
+      await kit.audit(c, 'audit_export', {
+        format,
+        filters: Object.fromEntries(AUDIT_FILTER_FIELDS.filter((k) => f[k] !== '').map((k) => [k, f[k]])),
       });
-      if (records.length === 0) break;
-      let chunk = '';
-      for (const r of records)
-        chunk +=
-          format === 'csv'
-            ? `${CSV_COLUMNS.map(([, get]) => csvField(get(r))).join(',')}\r\n`
-            : `${JSON.stringify(r)}\n`;
-      await write(c.res, chunk);
-      written += records.length;
-      after = records.at(-1)!.seq;
-    }
-    c.res.end();
-  });
+      const stamp = new Date(kit.now()).toISOString().replace(/[:.]/g, '-');
+      c.res.writeHead(200, {
+        ...securityHeaders(c.nonce),
+        'content-type': format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson; charset=utf-8',
+        'content-disposition': `attachment; filename="gatehouse-audit-${stamp}.${format}"`,
+      });
+      if (format === 'csv') await write(c.res, `${CSV_COLUMNS.map(([name]) => name).join(',')}\r\n`);
+      let after = 0;
+      let written = 0;
+      while (written < EXPORT_MAX && !c.res.destroyed) {
+        const records = await scanAudit(store, {
+          ...q,
+          afterSeq: after,
+          limit: Math.min(EXPORT_PAGE, EXPORT_MAX - written),
+        });
+        if (records.length === 0) break;
+        let chunk = '';
+        for (const r of records)
+          chunk +=
+            format === 'csv'
+              ? `${CSV_COLUMNS.map(([, get]) => csvField(get(r))).join(',')}\r\n`
+              : `${JSON.stringify(r)}\n`;
+        await write(c.res, chunk);
+        written += records.length;
+        after = records.at(-1)!.seq;
+      }
+      c.res.end();
+    },
+    { sameOriginOnly: true },
+  );
 
-  const record = kit.route('GET', '/console/audit/:seq', true, async (c: Call) => {
-    const seq = c.ctx.params.seq ?? '';
-    const r = /^\d{1,15}$/.test(seq) ? await readAuditRecord(store, seq) : null;
-    if (!r) return redirect(c.res, c.nonce, '/console/audit');
-    const payloads = await readAuditPayloads(store, r);
-    send(
-      c.res,
-      200,
-      c.nonce,
-      auditRecordPage({ nonce: c.nonce, session: c.page!, record: r, payloads, now: kit.now() }),
-    );
-  });
+  const record = kit.route(
+    'GET',
+    '/console/audit/:seq',
+    true,
+    async (c: Call) => {
+      const seq = c.ctx.params.seq ?? '';
+      const r = /^\d{1,15}$/.test(seq) ? await readAuditRecord(store, seq) : null;
+      if (!r) return redirect(c.res, c.nonce, '/console/audit');
+      const payloads = await readAuditPayloads(store, r);
+      // Payloads hold whole commands and file contents: reading them is itself recorded.
+      if (Object.keys(payloads).length > 0) await kit.audit(c, 'audit_viewed', { seq: r.seq, id: r.id });
+      send(
+        c.res,
+        200,
+        c.nonce,
+        auditRecordPage({ nonce: c.nonce, session: c.page!, record: r, payloads, now: kit.now() }),
+      );
+    },
+    { sameOriginOnly: true },
+  );
 
   // The literal paths before `:seq` (the first route that matches answers).
   return [page, stream, verify, exporter, record];

@@ -273,7 +273,7 @@ if (add) {
     if (add.dataset.signed === 'yes') return;
     e.preventDefault();
     try {
-      if (document.body.dataset.passkeys === 'required')
+      if (add.dataset.need === 'assertion')
         add.elements.namedItem('assertion').value = await passkeyAnswer('add-passkey', '');
       add.elements.namedItem('credential').value = await passkeyCreate();
       add.dataset.signed = 'yes';

@@ -203,31 +203,38 @@ export function connectRoutes(kit: ConsoleKit, ports: ConnectPorts): ConsoleRout
   });
 
   /** Live: the code used (the token made), then the first client seen with that token. */
-  const status = kit.route('GET', '/console/connect/status', true, async (c) => {
-    const codeHash = c.ctx.url.searchParams.get('code') ?? '';
-    if (!/^[0-9a-f]{64}$/.test(codeHash)) throw new GatehouseError('invalid_input', 'no such enrollment');
-    const store = await codes();
-    const stream = openStream(kit, c);
-    let said = '';
-    await pollWhileOpen(stream, kit.opts.pollMs ?? 1000, async () => {
-      const row = await store.tokenOf(codeHash);
-      let state: { state: string; text: string };
-      if (!row) state = { state: 'gone', text: 'No such enrollment code.' };
-      else if (row.tokenId === null)
-        state =
-          row.expiresAt <= kit.now()
-            ? { state: 'expired', text: 'The code expired unused. Create a new one.' }
-            : { state: 'waiting', text: 'Waiting for the code to be used…' };
-      else {
-        const seen = (await ports.clients.lastSeen([row.tokenId])).get(row.tokenId);
-        state = seen
-          ? { state: 'connected', text: `Connected: ${seen.name} ${seen.version} (${seen.transport}).` }
-          : { state: 'enrolled', text: 'Token created. Waiting for the first call…' };
-      }
-      if (state.text !== said && (await stream.send('status', state.state, state))) said = state.text;
-      return false;
-    });
-  });
+  const status = kit.route(
+    'GET',
+    '/console/connect/status',
+    true,
+    async (c) => {
+      const codeHash = c.ctx.url.searchParams.get('code') ?? '';
+      if (!/^[0-9a-f]{64}$/.test(codeHash)) throw new GatehouseError('invalid_input', 'no such enrollment');
+      const store = await codes();
+      const stream = openStream(kit, c);
+      if (!stream) return;
+      let said = '';
+      await pollWhileOpen(stream, kit.opts.pollMs ?? 1000, async () => {
+        const row = await store.tokenOf(codeHash);
+        let state: { state: string; text: string };
+        if (!row) state = { state: 'gone', text: 'No such enrollment code.' };
+        else if (row.tokenId === null)
+          state =
+            row.expiresAt <= kit.now()
+              ? { state: 'expired', text: 'The code expired unused. Create a new one.' }
+              : { state: 'waiting', text: 'Waiting for the code to be used…' };
+        else {
+          const seen = (await ports.clients.lastSeen([row.tokenId])).get(row.tokenId);
+          state = seen
+            ? { state: 'connected', text: `Connected: ${seen.name} ${seen.version} (${seen.transport}).` }
+            : { state: 'enrolled', text: 'Token created. Waiting for the first call…' };
+        }
+        if (state.text !== said && (await stream.send('status', state.state, state))) said = state.text;
+        return false;
+      });
+    },
+    { touch: false, sameOriginOnly: true },
+  );
 
   return [page, create, status];
 }

@@ -11,6 +11,7 @@ export { type ConsoleOptions, type ConsolePorts, type ConsoleRoute, type Console
 export {
   ConsoleSessions,
   LOGIN_CODE_TTL_MS,
+  PASSKEY_SETUP_TTL_MS,
   SESSION_IDLE_MS,
   SESSION_MAX_MS,
   type ConsoleSession,

@@ -2,7 +2,15 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApprovalService } from '../approvals/index.js';
 import type { AuditEntry } from '../audit/index.js';
 import type { EnrollmentTokens, SeenClient } from '../gate/index.js';
-import { cutText, GatehouseError, httpStatusOf, log, toGatehouseError, truncateText } from '../core/index.js';
+import {
+  cutText,
+  GatehouseError,
+  httpStatusOf,
+  log,
+  toGatehouseError,
+  TokenBuckets,
+  truncateText,
+} from '../core/index.js';
 import { readWhole } from '../upstream/light.js';
 import { type Html } from './html.js';
 import { cookieValues, newNonce, ownOrigin, sameOrigin, securityHeaders } from './http-checks.js';
@@ -31,7 +39,32 @@ export interface ConsoleOptions {
   streamMaxMs?: number;
   /** How often live streams look for changes made by any process (default 1 s). */
   pollMs?: number;
+  /**
+   * Approvals (and passkey changes) need a passkey even when the table holds none: set from the
+   * configuration (`console.require_passkeys`), so a database writer who deletes every passkey row
+   * does not turn the requirement off.
+   */
+  requirePasskeys?: boolean;
 }
+
+/** How a route is checked beyond the defaults. */
+export interface RouteChecks {
+  /** Whether this request counts as the person's activity (false for live streams: an open tab is not a person). */
+  touch?: boolean;
+  /**
+   * Only for requests the browser says came from the console's own pages (`Sec-Fetch-Site:
+   * same-origin`, or none at all from a non-browser client): for GETs that do work or are audited
+   * (export, a record's payloads, live streams), which a link or image on another localhost page
+   * must not be able to start.
+   */
+  sameOriginOnly?: boolean;
+}
+
+/** Live streams one session may hold open, and the process in all. */
+const STREAMS_PER_SESSION = 8;
+const STREAMS_TOTAL = 256;
+/** Refusals audited per client per minute (past it they are counted in the log, not each recorded). */
+const REFUSAL_AUDIT_RATE = { perSecond: 1, burst: 30 };
 
 /** The part of the server's route context the console reads. */
 export interface ConsoleRouteContext {
@@ -128,6 +161,10 @@ export class ConsoleKit {
   readonly now: () => number;
   #opened: Promise<ConsoleSessions> | undefined;
   #passkeys: Promise<Passkeys> | undefined;
+  readonly #streams = new Map<string, number>();
+  #streamsTotal = 0;
+  readonly #refusals = new TokenBuckets();
+  #refusalsDropped = 0;
 
   constructor(rt: ConsolePorts, opts: ConsoleOptions) {
     this.rt = rt;
@@ -151,6 +188,52 @@ export class ConsoleKit {
     }));
   }
 
+  /** Whether decisions need a passkey now: one is registered (any row, fail closed), or the configuration says so. */
+  async passkeysRequired(): Promise<boolean> {
+    return this.opts.requirePasskeys === true || (await (await this.passkeys()).required());
+  }
+
+  /**
+   * Counts a live stream for its session; null when the session or the process holds too many
+   * (the caller answers 429). The returned function gives the place back.
+   */
+  holdStream(idHash: string): (() => void) | null {
+    const mine = this.#streams.get(idHash) ?? 0;
+    if (mine >= STREAMS_PER_SESSION || this.#streamsTotal >= STREAMS_TOTAL) return null;
+    this.#streams.set(idHash, mine + 1);
+    this.#streamsTotal++;
+    let given = false;
+    return () => {
+      if (given) return;
+      given = true;
+      this.#streamsTotal--;
+      const n = (this.#streams.get(idHash) ?? 1) - 1;
+      if (n <= 0) this.#streams.delete(idHash);
+      else this.#streams.set(idHash, n);
+    };
+  }
+
+  /**
+   * Audits a refusal, at most REFUSAL_AUDIT_RATE per client: anyone who can reach the port can
+   * send refused requests, and each must not become a record (a flood would bury real ones).
+   * Past the rate a refusal is counted and the count logged.
+   */
+  async auditRefusal(
+    c: Pick<Call, 'ctx' | 'session'>,
+    outcome: string,
+    detail: Record<string, unknown>,
+  ): Promise<void> {
+    if (this.#refusals.take(c.ctx.client, REFUSAL_AUDIT_RATE) > 0) {
+      if (++this.#refusalsDropped % 100 === 1)
+        log.warn('console: refusals over the audit rate are counted, not recorded', {
+          client: c.ctx.client,
+          dropped: this.#refusalsDropped,
+        });
+      return;
+    }
+    await this.audit(c, outcome, detail);
+  }
+
   /** Records a console action (every login, decision and refusal) in the audit log. */
   audit(c: Pick<Call, 'ctx' | 'session'>, outcome: string, detail: Record<string, unknown> = {}): Promise<unknown> {
     return this.rt.audit.append({
@@ -172,7 +255,13 @@ export class ConsoleKit {
    * 4. a POST with a session carries that session's CSRF token (else 403).
    * Every answer, refusals included, carries the security headers and a fresh CSP nonce.
    */
-  route(method: 'GET' | 'POST', path: string, needsSession: boolean, handle: (c: Call) => Promise<void>): ConsoleRoute {
+  route(
+    method: 'GET' | 'POST',
+    path: string,
+    needsSession: boolean,
+    handle: (c: Call) => Promise<void>,
+    checks: RouteChecks = {},
+  ): ConsoleRoute {
     return {
       method,
       path,
@@ -185,8 +274,17 @@ export class ConsoleKit {
           return send(res, 421, nonce, errorPage(nonce, 421, 'This console answers only at its own address.'));
         const c: Call = { req, res, ctx, nonce, origin, session: null, page: undefined, form: new URLSearchParams() };
         try {
+          // INVARIANT (cross-origin GETs): another localhost page shares the cookie (same site),
+          // so a GET the browser says it did not start from the console's own pages is refused
+          // before the session is read, unless it is a top-level navigation to a page (a link); a
+          // route that does work or is audited refuses navigations from elsewhere too.
+          const site = req.headers['sec-fetch-site'];
+          if (method === 'GET' && typeof site === 'string' && site !== 'same-origin' && site !== 'none') {
+            if (checks.sameOriginOnly || req.headers['sec-fetch-mode'] !== 'navigate')
+              return send(res, 403, nonce, errorPage(nonce, 403, 'Open this from the console itself.'));
+          }
           if (method === 'POST' && !sameOrigin(req, origin)) {
-            await this.audit(c, 'refused:origin', {
+            await this.auditRefusal(c, 'refused:origin', {
               path: ctx.url.pathname,
               origin: truncateText(req.headers.origin ?? '(none)', 200),
             });
@@ -194,7 +292,7 @@ export class ConsoleKit {
           }
           const s = await this.sessions();
           if (needsSession) {
-            c.session = await s.current(cookieValues(req));
+            c.session = await s.current(cookieValues(req), { touch: checks.touch ?? true });
             if (!c.session) {
               if (method === 'GET') return redirect(res, nonce, '/console/login');
               return send(res, 401, nonce, errorPage(nonce, 401, 'Your session has ended. Log in again.'));
@@ -202,13 +300,13 @@ export class ConsoleKit {
             c.page = {
               label: c.session.label,
               csrf: s.csrfToken(c.session),
-              passkeys: await (await this.passkeys()).required(),
+              passkeys: await this.passkeysRequired(),
             };
           }
           if (method === 'POST') {
             c.form = await readForm(req);
             if (c.session && !s.csrfValid(c.session, c.form.get('csrf'))) {
-              await this.audit(c, 'refused:csrf', { path: ctx.url.pathname });
+              await this.auditRefusal(c, 'refused:csrf', { path: ctx.url.pathname });
               return send(res, 403, nonce, errorPage(nonce, 403, 'This form is stale or forged. Reload the page.'));
             }
           }

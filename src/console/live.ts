@@ -8,6 +8,8 @@ export const STREAM_MAX_MS = 5 * 60_000;
 const HEARTBEAT_MS = 15_000;
 /** What the browser waits before reconnecting after the server ended a stream. */
 const RETRY_MS = 1000;
+/** Unsent bytes a stream may hold before it is closed (a reader that does not read). */
+const MAX_BUFFERED = 1024 * 1024;
 
 /** An open server-sent events stream to one console page. */
 export interface LiveStream {
@@ -34,9 +36,20 @@ export function lastEventId(c: Call): string | null {
  * an `ended` event; event ids and names never hold a line break (they come from this code, and
  * data is JSON, which has none).
  */
-export function openStream(kit: ConsoleKit, c: Call): LiveStream {
+export function openStream(kit: ConsoleKit, c: Call): LiveStream | null {
   const { res, req } = c;
   const idHash = c.session!.idHash;
+  // Bounded: a few streams per session and a cap for the process (each holds a connection).
+  const release = kit.holdStream(idHash);
+  if (!release) {
+    res.writeHead(429, {
+      ...securityHeaders(c.nonce),
+      'content-type': 'text/plain; charset=utf-8',
+      'retry-after': '5',
+    });
+    res.end('Too many live streams for this session: close some console tabs.');
+    return null;
+  }
   res.writeHead(200, {
     ...securityHeaders(c.nonce),
     'content-type': 'text/event-stream; charset=utf-8',
@@ -50,6 +63,7 @@ export function openStream(kit: ConsoleKit, c: Call): LiveStream {
   const close = () => {
     if (closed) return;
     closed = true;
+    release();
     clearInterval(beat);
     clearTimeout(max);
     res.end();
@@ -80,8 +94,16 @@ export function openStream(kit: ConsoleKit, c: Call): LiveStream {
     isClosed: () => closed,
     send: async (event, id, data) => {
       if (!(await live())) return false;
-      res.write(`event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`);
-      return true;
+      // Backpressure: wait for the client to read; one that holds too much unread is cut off
+      // (it reconnects with its last event id and resumes).
+      if (!res.write(`event: ${event}\nid: ${id}\ndata: ${JSON.stringify(data)}\n\n`)) {
+        if (res.writableLength > MAX_BUFFERED) {
+          close();
+          return false;
+        }
+        await Promise.race([new Promise((r) => res.once('drain', r)), closedP]);
+      }
+      return !closed;
     },
   };
 }

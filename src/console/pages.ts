@@ -28,6 +28,9 @@ export const NOTICES: Readonly<Record<string, { text: string; ok?: boolean }>> =
   'passkey-host': {
     text: 'Passkeys need the console’s name, not an IP address: open it at http://localhost:PORT (gatehouse console prints the link).',
   },
+  'passkey-setup': {
+    text: 'The first passkey needs a valid setup code: run gatehouse console --passkey-setup on the server and paste the code it prints (good once, for 10 minutes).',
+  },
   'passkey-added': { text: 'Passkey added. Approvals now need a passkey touch.', ok: true },
   'passkey-removed': { text: 'Passkey removed.', ok: true },
 };

@@ -63,10 +63,26 @@ function passkeysPage(c: Call, keys: PasskeyInfo[], usable: boolean) {
             </div>`
       }
       <h2>Add a passkey</h2>
-      <form id="add-passkey" class="card" method="post" action="/console/passkeys">
+      <form
+        id="add-passkey"
+        class="card"
+        method="post"
+        action="/console/passkeys"
+        data-need="${keys.length > 0 ? 'assertion' : 'setup'}"
+      >
         <input type="hidden" name="csrf" value="${s.csrf}" />
         <input type="hidden" name="credential" value="" />
         <input type="hidden" name="assertion" value="" />
+        ${
+          keys.length === 0
+            ? html`<label for="passkey-setup">Setup code</label>
+                <input id="passkey-setup" name="setup" type="text" required autocomplete="off" spellcheck="false" />
+                <p class="muted">
+                  The first passkey needs a setup code from the server: run
+                  <code>gatehouse console --passkey-setup</code> there (good once, for 10 minutes).
+                </p>`
+            : null
+        }
         <label for="passkey-label">Name</label>
         <input id="passkey-label" name="label" type="text" maxlength="60" required placeholder="e.g. work laptop" />
         <p class="muted">
@@ -126,15 +142,25 @@ export function passkeyRoutes(kit: ConsoleKit): ConsoleRoute[] {
     const keys = await kit.passkeys();
     const session = c.session!;
     try {
-      // A second passkey needs one already registered: a stolen cookie cannot add its own.
+      // INVARIANT: a cookie alone never adds a passkey. With one registered, adding another needs
+      // a touch of it; the first needs a setup code from the server's shell (`gatehouse console
+      // --passkey-setup`), or whoever held a stolen cookie could make themselves a lasting approver.
       let by: PasskeyInfo | null = null;
-      if (c.page!.passkeys)
+      if ((await keys.list()).length > 0)
         by = await keys.verify(rp, 'add-passkey', session.idHash, session.idHash, c.form.get('assertion') ?? '');
+      else if (!(await (await kit.sessions()).spendPasskeySetupCode((c.form.get('setup') ?? '').trim()))) {
+        await kit.audit(c, 'passkey_add_refused', { reason: 'setup-code' });
+        return redirect(c.res, c.nonce, '/console/passkeys?n=passkey-setup');
+      }
       const added = await keys.register(rp, session.idHash, c.form.get('credential') ?? '', {
         label: (c.form.get('label') ?? '').trim(),
         createdBy: `console:${session.label}`,
       });
-      await kit.audit(c, 'passkey_added', { passkey: added.label, ...(by ? { confirmedWith: by.label } : {}) });
+      await kit.audit(c, 'passkey_added', {
+        passkey: added.label,
+        fingerprint: added.fingerprint,
+        ...(by ? { confirmedWith: by.fingerprint } : { with: 'setup-code' }),
+      });
     } catch (e) {
       const err = toGatehouseError(e);
       if (err.code === 'internal') throw e;
@@ -154,7 +180,11 @@ export function passkeyRoutes(kit: ConsoleKit): ConsoleRoute[] {
       const by = await keys.verify(rp, 'remove-passkey', id, c.session!.idHash, c.form.get('assertion') ?? '');
       const gone = (await keys.list()).find((k) => k.id === id);
       if (!gone || !(await keys.remove(id))) throw new GatehouseError('not_found', 'no such passkey');
-      await kit.audit(c, 'passkey_removed', { passkey: gone.label, confirmedWith: by.label });
+      await kit.audit(c, 'passkey_removed', {
+        passkey: gone.label,
+        fingerprint: gone.fingerprint,
+        confirmedWith: by.fingerprint,
+      });
     } catch (e) {
       const err = toGatehouseError(e);
       if (err.code === 'internal') throw e;

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type {
   AuthenticationResponseJSON,
   AuthenticatorTransportFuture,
@@ -29,6 +29,8 @@ export type PasskeyPurpose = 'approve' | 'add-passkey' | 'remove-passkey' | 'cre
 
 export interface PasskeyInfo {
   id: string;
+  /** A short digest of the credential id, for audit records (a label is chosen by whoever adds it). */
+  fingerprint: string;
   label: string;
   createdBy: string;
   createdAt: number;
@@ -117,6 +119,7 @@ export class Passkeys {
   async list(): Promise<PasskeyInfo[]> {
     return (await this.#rows()).map((r) => ({
       id: r.credential_id,
+      fingerprint: fingerprint(r.credential_id),
       label: r.label,
       createdBy: r.created_by,
       createdAt: Number(r.created_at),
@@ -124,9 +127,17 @@ export class Passkeys {
     }));
   }
 
-  /** Whether any passkey is registered: then decisions need one. */
+  /**
+   * Whether decisions need a passkey: any row in the table, signed or not. Fail closed: rows a
+   * database writer adds (unsigned, so never usable) make passkeys required rather than crowd the
+   * real ones out of view; deleting every row is what `console.require_passkeys` guards against.
+   */
   async required(): Promise<boolean> {
-    return (await this.#rows()).length > 0;
+    const r = (await this.#store.db
+      .selectFrom('console_passkeys')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirst()) as { n: number | string | bigint } | undefined;
+    return Number(r?.n ?? 0) > 0;
   }
 
   async #rows(): Promise<PasskeyRow[]> {
@@ -256,6 +267,7 @@ export class Passkeys {
     }
     return {
       id: row.credential_id,
+      fingerprint: fingerprint(row.credential_id),
       label: row.label,
       createdBy: row.created_by,
       createdAt: row.created_at,
@@ -305,6 +317,7 @@ export class Passkeys {
       .execute();
     return {
       id: row.credential_id,
+      fingerprint: fingerprint(row.credential_id),
       label: row.label,
       createdBy: row.created_by,
       createdAt: Number(row.created_at),
@@ -332,6 +345,11 @@ export class Passkeys {
       throw e;
     }
   }
+}
+
+/** `pk:` and 16 hex digits of the credential id's SHA-256: names a passkey in audit records. */
+export function fingerprint(credentialId: string): string {
+  return `pk:${createHash('sha256').update(credentialId, 'utf8').digest('hex').substring(0, 16)}`;
 }
 
 /** The library takes a string challenge as UTF-8 text; ours is base64url of raw bytes. */

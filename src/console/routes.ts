@@ -34,7 +34,7 @@ export function consoleRoutes(rt: ConsolePorts, opts: ConsoleOptions = {}): Cons
           ? await s.loginWithToken(token.trim())
           : { ok: false as const, reason: 'empty' };
     if (!result.ok) {
-      await audit(c, 'login_refused', {
+      await kit.auditRefusal(c, 'login_refused', {
         via,
         reason: result.reason,
         ...(result.tokenId ? { tokenId: result.tokenId } : {}),

@@ -5,6 +5,8 @@ import type { Store } from '../store/index.js';
 
 /** A one-time login code (`gatehouse console`) is good for this long, once. */
 export const LOGIN_CODE_TTL_MS = 60_000;
+/** How long a passkey setup code is good for. */
+export const PASSKEY_SETUP_TTL_MS = 10 * 60_000;
 /** A session unused for this long is over. */
 export const SESSION_IDLE_MS = 30 * 60_000;
 /** A session is over this long after login, however much it is used. */
@@ -14,6 +16,7 @@ const TOUCH_EVERY_MS = 15_000;
 
 const SESSION_MAC = 'console-session/v1';
 const CODE_MAC = 'console-login-code/v1';
+const SETUP_MAC = 'console-passkey-setup/v1';
 /** 256 random bits in base64url: a cookie value and a login code look like this, and nothing else is looked up. */
 const SECRET_TEXT = /^[A-Za-z0-9_-]{43}$/;
 
@@ -132,6 +135,50 @@ export class ConsoleSessions {
     return { code, expiresAt: row.expires_at };
   }
 
+  /**
+   * A one-time code for registering the console's first passkey (`gatehouse console
+   * --passkey-setup`), good for PASSKEY_SETUP_TTL_MS. Kept with login codes but signed as another
+   * kind, so a setup code never logs anyone in and a login code never sets up a passkey.
+   *
+   * Why: without one, whoever holds a console cookie (12 hours at most) could register their own
+   * passkey first and become a lasting approver. The setup code comes from someone with a shell on
+   * the server, as the login link does.
+   */
+  async createPasskeySetupCode(createdBy: string): Promise<{ code: string; expiresAt: number }> {
+    const code = randomBytes(32).toString('base64url');
+    const row = {
+      code_hash: sha256(code),
+      created_by: truncateText(createdBy, 100),
+      expires_at: this.#now() + PASSKEY_SETUP_TTL_MS,
+    };
+    await this.#store.db
+      .insertInto('console_login_codes')
+      .values({ ...row, used_at: null, mac: rowMac(this.#integrityKey, SETUP_MAC, codeFields(row)) })
+      .execute();
+    return { code, expiresAt: row.expires_at };
+  }
+
+  /** Spends a passkey setup code; true when it was one, unused and unexpired. */
+  async spendPasskeySetupCode(code: string): Promise<boolean> {
+    if (!SECRET_TEXT.test(code)) return false;
+    const hash = sha256(code);
+    const row = (await this.#store.db
+      .selectFrom('console_login_codes')
+      .selectAll()
+      .where('code_hash', '=', hash)
+      .executeTakeFirst()) as CodeRow | undefined;
+    if (!row || !rowMacValid(this.#integrityKey, SETUP_MAC, codeFields(row), row.mac)) return false;
+    const now = this.#now();
+    const res = await this.#store.db
+      .updateTable('console_login_codes')
+      .set({ used_at: now })
+      .where('code_hash', '=', hash)
+      .where('used_at', 'is', null)
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    return Number(res.numUpdatedRows) === 1;
+  }
+
   /** Spends a login code and opens a session for the operator who made it. */
   async loginWithCode(code: string): Promise<LoginResult> {
     if (!SECRET_TEXT.test(code)) return { ok: false, reason: 'malformed_code' };
@@ -215,10 +262,10 @@ export class ConsoleSessions {
    * cookie of the same name: each value is tried, none is trusted), or null. Refreshes its idle
    * clock.
    */
-  async current(cookieValues: readonly string[]): Promise<ConsoleSession | null> {
+  async current(cookieValues: readonly string[], o: { touch?: boolean } = {}): Promise<ConsoleSession | null> {
     for (const value of cookieValues.slice(0, 4)) {
       if (!SECRET_TEXT.test(value)) continue;
-      const s = await this.#live(sha256(value));
+      const s = await this.#live(sha256(value), o.touch ?? true);
       if (s) return s;
     }
     return null;

@@ -43,6 +43,17 @@ const configSchema = z
       })
       .strict()
       .default({ ttl_seconds: 600 }),
+    console: z
+      .object({
+        /**
+         * Approving in the console (and changing passkeys, creating enrollment codes) always needs
+         * a passkey, even when the table holds none: set it once the team has registered theirs, so
+         * a database writer who deletes every passkey row does not turn the requirement off.
+         */
+        require_passkeys: z.boolean().default(false),
+      })
+      .strict()
+      .default({ require_passkeys: false }),
     audit: z
       .object({
         /** How often `serve` logs the audit chain's head (for a log shipper to keep); 0 turns it off. */

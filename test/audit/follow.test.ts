@@ -105,12 +105,15 @@ describe.each(fixtures.map((f) => [f.name, f] as const))('following the audit lo
     await log.append({ phase: 'event', tool: 'e', action: 'grew 1000 in a day' });
     await log.append({ phase: 'event', tool: 'f', action: 'file_name' });
     await log.append({ phase: 'event', tool: 'g', action: 'fileXname' });
+    await log.append({ phase: 'event', tool: 'h', detail: { note: 'she said "hi" \\ bye' } });
     const tools = async (text: string) => (await searchAudit(store, { text })).map((r) => r.tool);
     expect(await tools('drop table')).toEqual(['a']);
     expect(await tools('prod-db')).toEqual(['b']);
     expect(await tools('deploy KEY')).toEqual(['c']);
     expect(await tools('100%')).toEqual(['d']);
     expect(await tools('file_name')).toEqual(['f']);
+    // Detail is stored as JSON: quotes and backslashes in it are found as typed.
+    expect(await tools('said "hi" \\ bye')).toEqual(['h']);
     await expect(searchAudit(store, { text: 'x'.repeat(201) })).rejects.toMatchObject({ code: 'invalid_input' });
     await log.close();
   });

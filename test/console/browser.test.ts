@@ -216,6 +216,8 @@ describe.skipIf(!(await requires('chromium', 'console in a browser')))('console 
           fetch('${srv.origin}/console/approvals/${id}/approve', { method: 'POST', mode: 'no-cors', credentials: 'include',
             headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'csrf=guess' })
             .then(() => (window.results.post = 'read'), () => (window.results.post = 'not readable'));
+          for (const path of ['/console/audit/export?format=csv', '/console/audit/1', '/console/audit/stream'])
+            document.body.append(Object.assign(document.createElement('img'), { src: '${srv.origin}' + path }));
           const es = new EventSource('${srv.origin}/console/events', { withCredentials: true });
           es.onerror = () => { window.results.stream = 'error'; es.close(); };
           es.addEventListener('inbox', () => (window.results.stream = 'read'));
@@ -244,6 +246,9 @@ describe.skipIf(!(await requires('chromium', 'console in a browser')))('console 
       expect((await answer).status()).toBe(403);
       expect(await p.locator('h1').textContent()).toBe('Request refused');
       expect((await srv.rt.approvals.get(id))!.status).toBe('pending');
+      // Images and streams another page starts never run a console GET that does work.
+      expect(await searchAudit(srv.rt.store, { tool: 'console', outcome: 'audit_export' })).toEqual([]);
+      expect(await searchAudit(srv.rt.store, { tool: 'console', outcome: 'audit_viewed' })).toEqual([]);
     } finally {
       await p.close();
       attacker.close();
@@ -302,7 +307,7 @@ describe.skipIf(!(await requires('chromium', 'console in a browser')))('console 
 
   it('the audit chain state and verify page say verified through the last seq', async () => {
     await page.goto(`${srv.origin}/console/audit`);
-    await page.click('a[href="/console/audit/verify"]');
+    await page.click('form[action="/console/audit/verify"] button');
     await expect.poll(() => page.locator('h1').textContent()).toBe('The audit log verifies');
     expect(await page.locator('[role=status].notice').textContent()).toMatch(/Verified through seq \d+/);
   });
@@ -373,7 +378,15 @@ describe.skipIf(!(await requires('chromium', 'console in a browser')))('console 
         automaticPresenceSimulation: true,
       },
     });
+    // The first passkey needs a setup code from the server's shell: a cookie alone adds none.
     await page.goto(`${srv.origin}/console/passkeys`);
+    await page.fill('#passkey-setup', 'not-a-code-0000000000000000000000000000000000');
+    await page.fill('#passkey-label', 'stolen cookie key');
+    await page.click('#add-passkey button');
+    await page.waitForURL(/\/console\/passkeys\?n=passkey-setup$/);
+    expect(await page.locator('table').count()).toBe(0);
+    const { code: setup } = await (await ConsoleSessions.open(srv.rt)).createPasskeySetupCode('browser-test');
+    await page.fill('#passkey-setup', setup);
     await page.fill('#passkey-label', 'virtual key');
     await page.click('#add-passkey button');
     await page.waitForURL(/\/console\/passkeys\?n=passkey-added$/);
@@ -399,7 +412,10 @@ describe.skipIf(!(await requires('chromium', 'console in a browser')))('console 
     await page.waitForURL(/\/console\/\?n=approved$/);
     expect((await srv.rt.approvals.get(a))!.status).toBe('approved');
     const record = (await searchAudit(srv.rt.store, { tool: 'console', outcome: 'approve' })).at(-1)!;
-    expect(record.detail).toMatchObject({ approval: a, passkey: 'virtual key' });
+    expect(record.detail).toMatchObject({
+      approval: a,
+      passkey: expect.stringMatching(/^virtual key \(pk:[0-9a-f]{16}\)$/),
+    });
 
     // That answer cannot approve another approval, nor be spent twice.
     const assertion = new URLSearchParams(posted).get('assertion')!;

@@ -204,4 +204,98 @@ describe('console live streams and exports', () => {
     expect(csvField(-5)).toBe('-5');
     expect(csvField(null)).toBe('');
   });
+
+  it('another localhost page cannot start a console GET that does work: only navigations to pages pass', async () => {
+    const from = (site: string, mode: string, dest = 'document') => ({
+      'sec-fetch-site': site,
+      'sec-fetch-mode': mode,
+      'sec-fetch-dest': dest,
+    });
+    const exports = async () =>
+      (await srv.call('GET', '/console/audit?tool=console&outcome=audit_export', { cookie })).body;
+    const before = (await exports()).split('audit_export').length;
+    for (const path of [
+      '/console/audit/export?format=csv',
+      '/console/events',
+      '/console/audit/stream',
+      '/console/audit/1',
+    ]) {
+      expect(
+        (await srv.call('GET', path, { cookie, headers: from('same-site', 'no-cors', 'image') })).status,
+        path,
+      ).toBe(403);
+      expect((await srv.call('GET', path, { cookie, headers: from('same-site', 'navigate') })).status, path).toBe(403);
+    }
+    expect((await srv.call('GET', '/console/', { cookie, headers: from('cross-site', 'cors', 'empty') })).status).toBe(
+      403,
+    );
+    // A link from elsewhere to a page still opens it; the console's own requests pass.
+    expect((await srv.call('GET', '/console/', { cookie, headers: from('cross-site', 'navigate') })).status).toBe(200);
+    expect(
+      (
+        await srv.call('GET', '/console/audit/export?format=jsonl', {
+          cookie,
+          headers: from('same-origin', 'navigate'),
+        })
+      ).status,
+    ).toBe(200);
+    expect((await exports()).split('audit_export').length).toBe(before + 1);
+  });
+
+  it('one session holds a bounded number of live streams', async () => {
+    const ctl = new AbortController();
+    const open = () =>
+      fetch(`http://127.0.0.1:${srv.port}/console/events`, {
+        headers: { host: `localhost:${srv.port}`, cookie },
+        signal: ctl.signal,
+      });
+    try {
+      const held = await Promise.all(Array.from({ length: 8 }, open));
+      expect(held.map((r) => r.status)).toEqual(Array(8).fill(200));
+      const over = await open();
+      expect(over.status).toBe(429);
+    } finally {
+      ctl.abort();
+    }
+    // Closed streams give their places back.
+    await new Promise((r) => setTimeout(r, 200));
+    const again = await collect(srv, '/console/events', { cookie, stop: (e) => e.length >= 1 });
+    expect(again.status).toBe(200);
+  });
+
+  it('an empty or malformed cursor starts the audit tail at the present, never at the start of the log', async () => {
+    await srv.rt.audit.append({ phase: 'event', tool: 'cursor-test', outcome: 'old' });
+    for (const after of ['', 'garbage', 'w1:1,w1:2']) {
+      const r = await collect(srv, `/console/audit/stream?tool=cursor-test&after=${encodeURIComponent(after)}`, {
+        cookie,
+        stop: (e) => e.length >= 1,
+        ms: 600,
+      });
+      expect(r.status).toBe(200);
+      expect(r.events.filter((e) => e.event === 'records')).toEqual([]);
+    }
+  });
+});
+
+describe('console sessions and live streams: an open tab is not a person', () => {
+  let srv: ConsoleServer;
+  let clock = Date.now();
+  beforeAll(async () => {
+    srv = await consoleServer({ console: { now: () => clock, pollMs: 50 } });
+  });
+  afterAll(async () => {
+    await srv?.close();
+  });
+
+  it('streams do not keep an idle session alive; the idle limit still ends it', async () => {
+    const admin = (await srv.rt.tokens.create({ name: 'idle-admin', admin: true })).token;
+    const cookie = sessionCookieOf(await srv.call('POST', '/console/login', { form: { token: admin } }));
+    for (let i = 0; i < 3; i++) {
+      clock += 12 * 60_000;
+      const r = await collect(srv, '/console/events', { cookie, stop: (e) => e.length >= 1, ms: 2000 });
+      if (i < 2) expect(r.status).toBe(200);
+    }
+    // 36 minutes without a page view or a form: past the 30-minute idle limit.
+    expect((await srv.call('GET', '/console/', { cookie })).status).toBe(303);
+  });
 });

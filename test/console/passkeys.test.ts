@@ -26,7 +26,7 @@ describe('console passkeys (no browser)', () => {
     expect(relyingParty('http://[::1]:8080')).toBeNull();
   });
 
-  it('a passkey row written without the master key is not listed and does not count', async () => {
+  it('a passkey row written without the master key is never usable, and makes passkeys required (fail closed)', async () => {
     const keys = await Passkeys.open(srv.rt);
     await srv.rt.store.db
       .insertInto('console_passkeys')
@@ -43,6 +43,10 @@ describe('console passkeys (no browser)', () => {
       })
       .execute();
     expect(await keys.list()).toEqual([]);
+    // Rows a database writer adds never turn the requirement off (crowding real ones out of view
+    // once did): any row means approvals need a passkey, and an unsigned one can answer none.
+    expect(await keys.required()).toBe(true);
+    await srv.rt.store.db.deleteFrom('console_passkeys').execute();
     expect(await keys.required()).toBe(false);
   });
 
@@ -77,5 +81,42 @@ describe('console passkeys (no browser)', () => {
     });
     expect(ip.status).toBe(400);
     expect(JSON.parse(ip.body).error).toContain('localhost');
+  });
+});
+
+describe('console.require_passkeys', () => {
+  let srv: ConsoleServer;
+  beforeAll(async () => {
+    srv = await consoleServer({ console: { requirePasskeys: true } });
+  });
+  afterAll(async () => {
+    await srv?.close();
+  });
+
+  it('with the table emptied (or never filled), approving still needs a passkey', async () => {
+    const admin = (await srv.rt.tokens.create({ name: 'cfg-admin', admin: true })).token;
+    const agentId = (await srv.rt.tokens.create({ name: 'cfg-agent', grants: ['tool:*'] })).info.id;
+    const login = await srv.call('POST', '/console/login', { form: { token: admin } });
+    const cookie = /^(gh_console=[^;]+)/.exec(String(login.headers['set-cookie']))![1]!;
+    const csrf = /data-csrf="([^"]+)"/.exec((await srv.call('GET', '/console/', { cookie })).body)![1]!;
+    const { id } = await srv.rt.approvals.request({
+      tokenId: agentId,
+      tokenName: 'cfg-agent',
+      tool: 'exec',
+      target: null,
+      summary: 'exec: rm -rf /x',
+      operation: { kind: 'command', command: 'rm -rf /x' },
+      digest: 'e'.repeat(64),
+      rule: 'fs.rm-recursive',
+      reason: 'recursive delete',
+      matched: 'rm -rf',
+      mode: 'out-of-band',
+    });
+    const r = await srv.call('POST', `/console/approvals/${id}/approve`, { cookie, form: { csrf } });
+    expect(r.headers.location).toBe(`/console/approvals/${id}?n=passkey`);
+    expect((await srv.rt.approvals.get(id))!.status).toBe('pending');
+    // Denying never needs one.
+    const d = await srv.call('POST', `/console/approvals/${id}/deny`, { cookie, form: { csrf, reason: 'no' } });
+    expect(d.headers.location).toBe('/console/?n=denied');
   });
 });

@@ -1,4 +1,4 @@
-import { ConsoleSessions, LOGIN_CODE_TTL_MS } from '../../console/index.js';
+import { ConsoleSessions, LOGIN_CODE_TTL_MS, PASSKEY_SETUP_TTL_MS } from '../../console/index.js';
 import { GatehouseError, truncateText } from '../../core/index.js';
 import { bootRuntime } from '../../server/index.js';
 import { parse, write } from '../args.js';
@@ -6,9 +6,11 @@ import { EXIT, type CommandRunner } from '../context.js';
 import { operator } from './approve.js';
 import { parseListen } from './serve.js';
 
-const USAGE = `usage: gatehouse console [--port N] [--host NAME]
+const USAGE = `usage: gatehouse console [--port N] [--host NAME] [--passkey-setup]
   Prints a one-time login link for the console of the local \`gatehouse serve\`
   (http://localhost:PORT/console/login#code=…): good once, for ${LOGIN_CODE_TTL_MS / 1000} s.
+  --passkey-setup  prints a one-time code for registering the console's first passkey instead
+                   (good once, for ${PASSKEY_SETUP_TTL_MS / 60000} minutes; paste it on the Passkeys page)
   --port N      the port serve listens on (default: from GATEHOUSE_LISTEN or server.listen, else 3000)
   --host NAME   localhost (default) or a NAME.localhost name`;
 
@@ -25,7 +27,11 @@ export const run: CommandRunner = async (args, ctx) => {
     write(ctx.stdout, USAGE);
     return EXIT.ok;
   }
-  const { values } = parse(args, { port: { type: 'string' }, host: { type: 'string' } }, { positionals: false });
+  const { values } = parse(
+    args,
+    { port: { type: 'string' }, host: { type: 'string' }, 'passkey-setup': { type: 'boolean' } },
+    { positionals: false },
+  );
   let port: number | undefined;
   if (values.port !== undefined) {
     port = /^\d{1,5}$/.test(values.port) ? Number(values.port) : NaN;
@@ -44,6 +50,21 @@ export const run: CommandRunner = async (args, ctx) => {
     port ??= parseListen(ctx.env.GATEHOUSE_LISTEN ?? rt.config.server.listen ?? '127.0.0.1:3000').port;
     const by = operator(ctx.env);
     const sessions = await ConsoleSessions.open(rt);
+    if (values['passkey-setup']) {
+      const { code } = await sessions.createPasskeySetupCode(by);
+      await rt.audit.append({
+        phase: 'event',
+        tool: 'console',
+        outcome: 'passkey_setup_code',
+        approver: `operator:${by}`,
+        detail: { by: `operator:${by}`, validS: PASSKEY_SETUP_TTL_MS / 1000 },
+      });
+      write(
+        ctx.stdout,
+        `Passkey setup code (good once, for ${PASSKEY_SETUP_TTL_MS / 60000} minutes):\n\n  ${code}\n\nPaste it on the console's Passkeys page (http://${host}:${port}/console/passkeys) with the first passkey.`,
+      );
+      return EXIT.ok;
+    }
     const { code } = await sessions.createLoginCode(by);
     await rt.audit.append({
       phase: 'event',

@@ -23,6 +23,6 @@ export function plainRoutes(
     ...webhookRoutes(rt),
     ...discoveryRoutes(rt),
     ...adminHttpRoutes(adminRoutes(rt.approvals)),
-    ...consoleRoutes(rt, opts.console),
+    ...consoleRoutes(rt, { requirePasskeys: rt.config.console.require_passkeys, ...opts.console }),
   ];
 }
