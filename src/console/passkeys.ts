@@ -6,7 +6,7 @@ import type {
   PublicKeyCredentialRequestOptionsJSON,
   RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import { GatehouseError, rowMac, rowMacValid, type MacField } from '../core/index.js';
+import { cutText, GatehouseError, rowMac, rowMacValid, type MacField } from '../core/index.js';
 import { isUniqueViolation, type Store } from '../store/index.js';
 
 /** How long a challenge is good for (the browser's prompt and the person's touch fit easily). */
@@ -349,7 +349,7 @@ export class Passkeys {
 
 /** `pk:` and 16 hex digits of the credential id's SHA-256: names a passkey in audit records. */
 export function fingerprint(credentialId: string): string {
-  return `pk:${createHash('sha256').update(credentialId, 'utf8').digest('hex').substring(0, 16)}`;
+  return `pk:${cutText(createHash('sha256').update(credentialId, 'utf8').digest('hex'), 16)}`;
 }
 
 /** The library takes a string challenge as UTF-8 text; ours is base64url of raw bytes. */
