@@ -57,18 +57,6 @@ export function approvalCard(a: Approval, s: PageSession, now: number): Html {
       <a href="/console/approvals/${id}">${a.id}</a>
     </div>
     ${described(a, now)}
-    <dl>
-      <dt>Rule</dt>
-      <dd>${a.rule}</dd>
-      <dt>Reason</dt>
-      <dd>${a.reason}</dd>
-      ${
-        a.matched
-          ? html`<dt>Matched</dt>
-              <dd><code>${a.matched}</code></dd>`
-          : null
-      }
-    </dl>
     ${
       pending
         ? html`<div class="actions">

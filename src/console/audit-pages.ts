@@ -75,7 +75,7 @@ function chainState(head: AuditHead | null, csrf: string): Html {
       ${head.chains.length} chain${head.chains.length === 1 ? '' : 's'}, newest record ${when(head.ts, Date.now())}.
       Anchor: <code class="anchor">${head.anchor}</code>
     </p>
-    <form method="post" action="/console/audit/verify">
+    <form class="verify" method="post" action="/console/audit/verify">
       <input type="hidden" name="csrf" value="${csrf}" />
       <button type="submit">Verify the chains now</button>
       <span class="muted">reads the whole log, as <code>gatehouse audit verify</code> does</span>

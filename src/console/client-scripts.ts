@@ -246,56 +246,50 @@ function problem(form, err) {
   }
   p.textContent = 'Passkey: ' + (err && err.message ? err.message : String(err));
 }
-window.gatehousePasskeys = { passkeyAnswer, passkeyCreate, problem };
+/** Runs \`fill\` (the passkey ceremony) before a form is really sent; a failure is shown on the form. */
+async function signedSubmit(e, form, fill) {
+  if (form.dataset.signed === 'yes') return;
+  e.preventDefault();
+  try {
+    await fill(form);
+    form.dataset.signed = 'yes';
+    form.submit();
+  } catch (err) {
+    problem(form, err);
+  }
+}
+window.gatehousePasskeys = { passkeyAnswer, passkeyCreate, signedSubmit };
 if (document.body.dataset.passkeys === 'required') {
-  document.addEventListener('submit', async (e) => {
+  document.addEventListener('submit', (e) => {
     const form = e.target;
-    if (!(form instanceof HTMLFormElement) || !form.dataset.approve || form.dataset.signed === 'yes') return;
-    e.preventDefault();
-    try {
-      form.elements.namedItem('assertion').value = await passkeyAnswer('approve', form.dataset.approve);
-      form.dataset.signed = 'yes';
-      form.submit();
-    } catch (err) {
-      problem(form, err);
-    }
+    if (!(form instanceof HTMLFormElement) || !form.dataset.approve) return;
+    void signedSubmit(e, form, async (f) => {
+      f.elements.namedItem('assertion').value = await passkeyAnswer('approve', f.dataset.approve);
+    });
   });
 }
 }`;
 
 /** The passkeys page: add one (with a passkey touch first when one exists), remove one. */
 export const PASSKEYS_PAGE_SCRIPT = `
-const { passkeyAnswer, passkeyCreate, problem } = window.gatehousePasskeys;
+const { passkeyAnswer, passkeyCreate, signedSubmit } = window.gatehousePasskeys;
 const add = document.getElementById('add-passkey');
 if (add) {
   add.querySelector('button').disabled = false;
-  add.addEventListener('submit', async (e) => {
-    if (add.dataset.signed === 'yes') return;
-    e.preventDefault();
-    try {
-      if (add.dataset.need === 'assertion')
-        add.elements.namedItem('assertion').value = await passkeyAnswer('add-passkey', '');
-      add.elements.namedItem('credential').value = await passkeyCreate();
-      add.dataset.signed = 'yes';
-      add.submit();
-    } catch (err) {
-      problem(add, err);
-    }
-  });
+  add.addEventListener('submit', (e) =>
+    signedSubmit(e, add, async (f) => {
+      if (f.dataset.need === 'assertion') f.elements.namedItem('assertion').value = await passkeyAnswer('add-passkey', '');
+      f.elements.namedItem('credential').value = await passkeyCreate();
+    }),
+  );
 }
 for (const form of document.querySelectorAll('form[data-remove]')) {
   form.querySelector('button').disabled = false;
-  form.addEventListener('submit', async (e) => {
-    if (form.dataset.signed === 'yes') return;
-    e.preventDefault();
-    try {
-      form.elements.namedItem('assertion').value = await passkeyAnswer('remove-passkey', form.dataset.remove);
-      form.dataset.signed = 'yes';
-      form.submit();
-    } catch (err) {
-      problem(form, err);
-    }
-  });
+  form.addEventListener('submit', (e) =>
+    signedSubmit(e, form, async (f) => {
+      f.elements.namedItem('assertion').value = await passkeyAnswer('remove-passkey', f.dataset.remove);
+    }),
+  );
 }
 `;
 
@@ -321,17 +315,11 @@ if (status) {
 export const CONNECT_FORM_SCRIPT = `
 const form = document.getElementById('connect');
 if (form && document.body.dataset.passkeys === 'required') {
-  const { passkeyAnswer, problem } = window.gatehousePasskeys;
-  form.addEventListener('submit', async (e) => {
-    if (form.dataset.signed === 'yes') return;
-    e.preventDefault();
-    try {
-      form.elements.namedItem('assertion').value = await passkeyAnswer('create-token', '', form);
-      form.dataset.signed = 'yes';
-      form.submit();
-    } catch (err) {
-      problem(form, err);
-    }
-  });
+  const { passkeyAnswer, signedSubmit } = window.gatehousePasskeys;
+  form.addEventListener('submit', (e) =>
+    signedSubmit(e, form, async (f) => {
+      f.elements.namedItem('assertion').value = await passkeyAnswer('create-token', '', f);
+    }),
+  );
 }
 `;

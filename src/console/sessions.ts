@@ -121,16 +121,21 @@ export class ConsoleSessions {
   }
 
   /** Makes a one-time login code (shown once, by `gatehouse console`); `createdBy` is the operator. */
-  async createLoginCode(createdBy: string): Promise<{ code: string; expiresAt: number }> {
+  createLoginCode(createdBy: string): Promise<{ code: string; expiresAt: number }> {
+    return this.#createCode(CODE_MAC, createdBy, LOGIN_CODE_TTL_MS);
+  }
+
+  /** A one-time code of a kind (its MAC kind), stored as its hash with a signed row. */
+  async #createCode(kind: string, createdBy: string, ttlMs: number): Promise<{ code: string; expiresAt: number }> {
     const code = randomBytes(32).toString('base64url');
     const row = {
       code_hash: sha256(code),
       created_by: truncateText(createdBy, 100),
-      expires_at: this.#now() + LOGIN_CODE_TTL_MS,
+      expires_at: this.#now() + ttlMs,
     };
     await this.#store.db
       .insertInto('console_login_codes')
-      .values({ ...row, used_at: null, mac: rowMac(this.#integrityKey, CODE_MAC, codeFields(row)) })
+      .values({ ...row, used_at: null, mac: rowMac(this.#integrityKey, kind, codeFields(row)) })
       .execute();
     return { code, expiresAt: row.expires_at };
   }
@@ -144,18 +149,8 @@ export class ConsoleSessions {
    * passkey first and become a lasting approver. The setup code comes from someone with a shell on
    * the server, as the login link does.
    */
-  async createPasskeySetupCode(createdBy: string): Promise<{ code: string; expiresAt: number }> {
-    const code = randomBytes(32).toString('base64url');
-    const row = {
-      code_hash: sha256(code),
-      created_by: truncateText(createdBy, 100),
-      expires_at: this.#now() + PASSKEY_SETUP_TTL_MS,
-    };
-    await this.#store.db
-      .insertInto('console_login_codes')
-      .values({ ...row, used_at: null, mac: rowMac(this.#integrityKey, SETUP_MAC, codeFields(row)) })
-      .execute();
-    return { code, expiresAt: row.expires_at };
+  createPasskeySetupCode(createdBy: string): Promise<{ code: string; expiresAt: number }> {
+    return this.#createCode(SETUP_MAC, createdBy, PASSKEY_SETUP_TTL_MS);
   }
 
   /** Spends a passkey setup code; true when it was one, unused and unexpired. */

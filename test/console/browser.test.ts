@@ -15,7 +15,7 @@ import { launchChromium, watchCsp, type CspWatch } from '../helpers/browser.js';
 import { httpClient } from '../helpers/mcp-client.js';
 import { requires } from '../helpers/requires.js';
 import { echoHandler, startServer, type TestServer } from '../upstream/servers.js';
-import { consoleServer, type ConsoleServer } from './helpers.js';
+import { askApproval, consoleServer, type ConsoleServer } from './helpers.js';
 
 const REBIND = 'rebind.test';
 
@@ -37,7 +37,6 @@ describe.skipIf(!(await requires('chromium', 'console in a browser')))('console 
   let ctx: BrowserContext;
   let page: Page;
   let csp: CspWatch;
-  let n = 0;
 
   const loginLink = async () => {
     const { code } = await (await ConsoleSessions.open(srv.rt)).createLoginCode('browser-test');
@@ -45,22 +44,7 @@ describe.skipIf(!(await requires('chromium', 'console in a browser')))('console 
   };
 
   /** An approval an agent's action waits for, with agent-written text in its command. */
-  const ask = async (command: string) =>
-    (
-      await srv.rt.approvals.request({
-        tokenId: agentTokenId,
-        tokenName: 'agent',
-        tool: 'exec',
-        target: null,
-        summary: `exec: ${command}`,
-        operation: { kind: 'command', command },
-        digest: String(++n).padStart(64, 'b'),
-        rule: 'fs.rm-recursive',
-        reason: 'recursive delete',
-        matched: 'rm -rf',
-        mode: 'out-of-band',
-      })
-    ).id;
+  const ask = (command: string) => askApproval(srv, { id: agentTokenId, name: 'agent' }, command);
 
   beforeAll(async () => {
     srv = await consoleServer({ console: { pollMs: 150 } });

@@ -3,6 +3,7 @@
  * them), on a port known before it listens so the console's own origin can be named. Requests go
  * to 127.0.0.1 with the Host header a browser at http://localhost:PORT would send.
  */
+import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { request } from 'undici';
 import type { ConsoleOptions } from '../../src/console/index.js';
@@ -111,4 +112,27 @@ export function csrfOf(page: string): string {
   const m = /name="csrf" value="([^"]+)"/.exec(page);
   if (!m) throw new Error('no csrf token on the page');
   return m[1];
+}
+
+let asked = 0;
+/** An out-of-band approval a token's `exec` of `command` waits for (the guard's rm -rf rule). */
+export async function askApproval(
+  srv: Pick<ConsoleServer, 'rt'>,
+  token: { id: string; name: string },
+  command = 'rm -rf /srv/x',
+): Promise<string> {
+  const { id } = await srv.rt.approvals.request({
+    tokenId: token.id,
+    tokenName: token.name,
+    tool: 'exec',
+    target: null,
+    summary: `exec: ${command}`,
+    operation: { kind: 'command', command },
+    digest: createHash('sha256').update(`${process.pid}/${++asked}/${Date.now()}`).digest('hex'),
+    rule: 'fs.rm-recursive',
+    reason: 'recursive delete',
+    matched: 'rm -rf',
+    mode: 'out-of-band',
+  });
+  return id;
 }

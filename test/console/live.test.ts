@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { csvField } from '../../src/console/audit-routes.js';
-import { consoleServer, csrfOf, sessionCookieOf, type ConsoleServer } from './helpers.js';
+import { askApproval, consoleServer, csrfOf, sessionCookieOf, type ConsoleServer } from './helpers.js';
 
 interface SseEvent {
   event: string;
@@ -71,23 +71,7 @@ describe('console live streams and exports', () => {
   let cookie: string;
   let adminToken: string;
   let agentId: string;
-  let n = 0;
-  const ask = async () =>
-    (
-      await srv.rt.approvals.request({
-        tokenId: agentId,
-        tokenName: 'agent',
-        tool: 'exec',
-        target: null,
-        summary: 'exec: rm -rf /srv/x',
-        operation: { kind: 'command', command: 'rm -rf /srv/x' },
-        digest: String(++n).padStart(64, 'c'),
-        rule: 'fs.rm-recursive',
-        reason: 'recursive delete',
-        matched: 'rm -rf',
-        mode: 'out-of-band',
-      })
-    ).id;
+  const ask = () => askApproval(srv, { id: agentId, name: 'agent' });
 
   beforeAll(async () => {
     srv = await consoleServer({ console: { pollMs: 50 } });
