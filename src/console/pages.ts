@@ -32,6 +32,10 @@ export const NOTICES: Readonly<Record<string, { text: string; ok?: boolean }>> =
     text: 'The first passkey needs a valid setup code: run gatehouse console --passkey-setup on the server and paste the code it prints (good once, for 10 minutes).',
   },
   'passkey-added': { text: 'Passkey added. Approvals now need a passkey touch.', ok: true },
+  'token-revoked': {
+    text: 'Token revoked: every process refuses it within a second, and its SSH sessions close at the next sweep.',
+    ok: true,
+  },
   'passkey-removed': { text: 'Passkey removed.', ok: true },
 };
 
@@ -53,7 +57,7 @@ export function layout(o: {
   session?: PageSession;
   body: Html;
   script?: string;
-  current?: 'approvals' | 'audit' | 'passkeys' | 'connect';
+  current?: 'approvals' | 'audit' | 'passkeys' | 'connect' | 'tokens' | 'targets' | 'vault';
   /** A wide page (tables). */
   wide?: boolean;
 }): Html {

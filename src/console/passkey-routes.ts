@@ -123,7 +123,11 @@ export function passkeyRoutes(kit: ConsoleKit): ConsoleRoute[] {
       else if (purpose === 'remove-passkey') out = await keys.assertionOptions(rp, purpose, id, session.idHash);
       else if (purpose === 'create-token')
         out = await keys.assertionOptions(rp, purpose, specBinding(specOf(c.form)), session.idHash);
-      else if (purpose === 'approve') {
+      else if (purpose === 'rotate-token') {
+        const t = (await rt.tokens.list()).find((x) => x.name === id);
+        if (!t) throw new GatehouseError('not_found', 'no such token');
+        out = await keys.assertionOptions(rp, purpose, t.id, session.idHash);
+      } else if (purpose === 'approve') {
         const a = isApprovalId(id) ? await rt.approvals.get(id) : null;
         if (!a || a.status !== 'pending') throw new GatehouseError('not_found', 'no such pending approval');
         out = await keys.assertionOptions(rp, purpose, approvalBinding(a), session.idHash);

@@ -23,9 +23,11 @@ export const MAX_PASSKEYS = 50;
  * - `add-passkey`: the session (adding a second passkey needs one already registered);
  * - `remove-passkey`: the credential id being removed;
  * - `create-token`: the exact scope of the token to be made (an enrollment code's spec);
+ * - `rotate-token`: the id of the token whose new secret will be shown;
  * - `register`: the session (the creation ceremony's own challenge).
  */
-export type PasskeyPurpose = 'approve' | 'add-passkey' | 'remove-passkey' | 'create-token' | 'register';
+export type PasskeyPurpose =
+  'approve' | 'add-passkey' | 'remove-passkey' | 'create-token' | 'rotate-token' | 'register';
 
 export interface PasskeyInfo {
   id: string;

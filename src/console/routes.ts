@@ -2,7 +2,9 @@ import { isHttps, clearedCookie, cookieValues, securityHeaders, sessionCookie } 
 import { approvalRoutes } from './approval-routes.js';
 import { auditRoutes } from './audit-routes.js';
 import { connectRoutes } from './connect-routes.js';
+import { inventoryRoutes } from './inventory-routes.js';
 import { passkeyRoutes } from './passkey-routes.js';
+import { tokenRoutes } from './token-routes.js';
 import { ConsoleKit, redirect, send, type ConsoleOptions, type ConsolePorts, type ConsoleRoute } from './kit.js';
 import { loginPage, noticeOf } from './pages.js';
 import { SESSION_MAX_MS } from './sessions.js';
@@ -76,5 +78,7 @@ export function consoleRoutes(rt: ConsolePorts, opts: ConsoleOptions = {}): Cons
     ...auditRoutes(kit),
     ...passkeyRoutes(kit),
     ...connectRoutes(kit, rt),
+    ...tokenRoutes(kit, rt.tokens),
+    ...inventoryRoutes(kit, rt),
   ];
 }

@@ -422,5 +422,14 @@ describe.skipIf(!(await requires('chromium', 'console in a browser')))('console 
     await page.locator(`article[id="${b}"] button.deny`).click();
     await page.waitForURL(/\/console\/\?n=denied$/);
     expect((await srv.rt.approvals.get(b))!.status).toBe('denied');
+
+    // Rotating a token shows a new secret: a touch bound to that token, then the secret once.
+    await page.goto(`${srv.origin}/console/tokens`);
+    await page.locator('form[data-rotate="agent"] button').click();
+    await expect.poll(() => page.locator('h1').textContent(), { timeout: 10_000 }).toBe('Rotated agent');
+    const fresh = (await page.locator('pre').textContent())!;
+    expect((await srv.rt.tokens.authenticate(fresh)).tokenName).toBe('agent');
+    const rotated = (await searchAudit(srv.rt.store, { tool: 'console', outcome: 'token_rotated' })).at(-1)!;
+    expect(rotated.detail).toMatchObject({ token: 'agent', passkey: expect.stringContaining('virtual key') });
   });
 });
