@@ -38,3 +38,4 @@ export {
   type AuditCursor,
   type AuditSince,
 } from './follow.js';
+export { AUDIT_FILTER_FIELDS, auditFiltersOf, auditQueryOf, type AuditFilters } from './filters.js';

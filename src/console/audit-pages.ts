@@ -1,4 +1,11 @@
-import type { AuditHead, AuditPayloadValue, AuditRecord, VerifyResult } from '../audit/index.js';
+import {
+  AUDIT_FILTER_FIELDS,
+  type AuditFilters,
+  type AuditHead,
+  type AuditPayloadValue,
+  type AuditRecord,
+  type VerifyResult,
+} from '../audit/index.js';
 import { cutText, truncateText } from '../core/index.js';
 import { when } from './approval-pages.js';
 import { AUDIT_SCRIPT } from './client-scripts.js';
@@ -6,29 +13,7 @@ import { html, type Html } from './html.js';
 import { layout, type PageSession } from './pages.js';
 
 /** The audit page's filters, as the form holds them (text as typed; checked by the route). */
-export interface AuditFilterForm {
-  q: string;
-  token: string;
-  tool: string;
-  target: string;
-  decision: string;
-  approver: string;
-  outcome: string;
-  since: string;
-  until: string;
-}
-
-export const AUDIT_FILTER_FIELDS: readonly (keyof AuditFilterForm)[] = [
-  'q',
-  'token',
-  'tool',
-  'target',
-  'decision',
-  'approver',
-  'outcome',
-  'since',
-  'until',
-];
+export type AuditFilterForm = AuditFilters;
 
 const DECISIONS = ['', 'allow', 'approve', 'deny', 'redirect'];
 

@@ -10,18 +10,14 @@ import {
   scanAudit,
   searchAudit,
   verifyAuditChain,
+  auditFiltersOf,
+  auditQueryOf,
+  AUDIT_FILTER_FIELDS,
   type AuditQuery,
   type AuditRecord,
 } from '../audit/index.js';
-import { GatehouseError, pointInTime, toGatehouseError } from '../core/index.js';
-import {
-  AUDIT_FILTER_FIELDS,
-  auditPage,
-  auditRecordPage,
-  auditRows,
-  verifyPage,
-  type AuditFilterForm,
-} from './audit-pages.js';
+import { GatehouseError, toGatehouseError } from '../core/index.js';
+import { auditPage, auditRecordPage, auditRows, verifyPage, type AuditFilterForm } from './audit-pages.js';
 import { securityHeaders } from './http-checks.js';
 import { redirect, send, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
 import { lastEventId, openStream, pollWhileOpen } from './live.js';
@@ -34,37 +30,9 @@ const TAIL_BATCH = 200;
 const EXPORT_MAX = 1_000_000;
 const EXPORT_PAGE = 1000;
 const POLL_MS = 1000;
-/** Longest filter field taken. */
-const MAX_FIELD = 200;
 
-/** The filter form as typed, each field a bounded string. */
-function formOf(url: URL): AuditFilterForm {
-  const f = {} as AuditFilterForm;
-  for (const k of AUDIT_FILTER_FIELDS) {
-    const v = (url.searchParams.get(k) ?? '').trim();
-    if (v.length > MAX_FIELD)
-      throw new GatehouseError('invalid_input', `the ${k} filter is over ${MAX_FIELD} characters`);
-    f[k] = v;
-  }
-  return f;
-}
-
-/** The query a filter form means; a malformed time or decision is `invalid_input`. */
-function queryOf(f: AuditFilterForm, now: number): AuditQuery {
-  if (f.decision !== '' && !['allow', 'approve', 'deny', 'redirect'].includes(f.decision))
-    throw new GatehouseError('invalid_input', `no such decision ${JSON.stringify(f.decision)}`);
-  const q: AuditQuery = {};
-  if (f.q) q.text = f.q;
-  if (f.token) q.tokenName = f.token;
-  if (f.tool) q.tool = f.tool;
-  if (f.target) q.target = f.target;
-  if (f.decision) q.decision = f.decision;
-  if (f.approver) q.approver = f.approver;
-  if (f.outcome) q.outcome = f.outcome;
-  if (f.since) q.since = pointInTime(f.since, now);
-  if (f.until) q.until = pointInTime(f.until, now);
-  return q;
-}
+const formOf = (url: URL): AuditFilterForm => auditFiltersOf(url.searchParams);
+const queryOf = auditQueryOf;
 
 const CSV_COLUMNS: readonly [string, (r: AuditRecord) => string | number | null][] = [
   ['seq', (r) => r.seq],

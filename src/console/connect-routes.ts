@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { ApprovalMode } from '../approvals/index.js';
 import { clientSetup, CLIENTS, isClientKind, TOKEN_ENV, type ClientKind } from '../connect/index.js';
-import { GatehouseError, parseDuration, toGatehouseError } from '../core/index.js';
+import { GatehouseError, toGatehouseError } from '../core/index.js';
 import {
   EnrollmentCodes,
   ENROLLMENT_TTL_MS,
-  parseGrant,
+  parseTokenSpec,
   type EnrollmentSpec,
   type EnrollmentTokens,
   type SeenClient,
@@ -23,30 +22,17 @@ export interface ConnectPorts {
   clients: { lastSeen(tokenIds: readonly string[]): Promise<Map<string, SeenClient>> };
 }
 
-const MODES: readonly ApprovalMode[] = ['elicitation', 'out-of-band', 'totp'];
-const NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
-const MAX_GRANTS = 50;
-
-/** The token an enrollment form asks for, checked; anything off is `invalid_input`. */
+/** The token an enrollment or token form asks for, checked; anything off is `invalid_input`. */
 export function specOf(form: URLSearchParams): EnrollmentSpec {
   const client = form.get('client') ?? '';
   if (!isClientKind(client)) throw new GatehouseError('invalid_input', `pick a client: ${CLIENTS.join(', ')}`);
-  const name = (form.get('name') ?? '').trim();
-  if (!NAME.test(name)) throw new GatehouseError('invalid_input', 'a token name is 1-64 letters, digits or _ . @ -');
-  const grants = (form.get('grants') ?? '').split(/[\s,]+/).filter(Boolean);
-  if (grants.length > MAX_GRANTS) throw new GatehouseError('invalid_input', `at most ${MAX_GRANTS} grants`);
-  for (const g of grants) parseGrant(g); // throws invalid_input naming the bad one
-  const mode = form.get('approval') ?? '';
-  if (mode !== '' && !MODES.includes(mode as ApprovalMode))
-    throw new GatehouseError('invalid_input', 'approval mode is elicitation, out-of-band or totp');
-  const expires = (form.get('expires') ?? '').trim();
-  return {
-    name,
-    grants,
+  return parseTokenSpec({
+    name: form.get('name'),
+    grants: form.get('grants'),
+    approval: form.get('approval'),
+    expires: form.get('expires'),
     client,
-    ...(mode ? { approvalMode: mode as ApprovalMode } : {}),
-    ...(expires ? { expiresInMs: parseDuration(expires) } : {}),
-  };
+  });
 }
 
 /** What a passkey touch for creating this token is bound to: the exact scope, as JSON. */

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { GatehouseError, rowMac, rowMacValid, type MacField } from '../core/index.js';
+import { GatehouseError, parseDuration, rowMac, rowMacValid, type MacField } from '../core/index.js';
+import { parseGrant } from './grants.js';
 import type { ApprovalMode } from '../approvals/index.js';
 import type { Store } from '../store/index.js';
 import type { CreateTokenOptions, TokenInfo } from './tokens.js';
@@ -8,6 +9,45 @@ import type { CreateTokenOptions, TokenInfo } from './tokens.js';
 export const ENROLLMENT_TTL_MS = 10 * 60_000;
 const CODE_MAC = 'enrollment-code/v1';
 const CODE = /^ge_[A-Za-z0-9_-]{32}$/;
+
+const MODES: readonly ApprovalMode[] = ['elicitation', 'out-of-band', 'totp'];
+const TOKEN_NAME = /^[A-Za-z0-9_.@-]{1,64}$/;
+const MAX_GRANTS = 50;
+
+/**
+ * An agent token's scope as a person or script gives it (form fields or JSON), checked: a name,
+ * grants (each must parse), an approval mode, an expiry like `30d`. There is no admin field: an
+ * admin token is made on the server only. Anything off is `invalid_input` naming what.
+ */
+export function parseTokenSpec(given: {
+  name?: string | null;
+  grants?: string | readonly string[] | null;
+  approval?: string | null;
+  expires?: string | null;
+  client?: string | null;
+}): EnrollmentSpec {
+  const name = (given.name ?? '').trim();
+  if (!TOKEN_NAME.test(name))
+    throw new GatehouseError('invalid_input', 'a token name is 1-64 letters, digits or _ . @ -');
+  const grants =
+    typeof given.grants === 'string' ? given.grants.split(/[\s,]+/).filter(Boolean) : [...(given.grants ?? [])];
+  if (grants.length > MAX_GRANTS) throw new GatehouseError('invalid_input', `at most ${MAX_GRANTS} grants`);
+  for (const g of grants) {
+    if (typeof g !== 'string') throw new GatehouseError('invalid_input', 'grants are strings like tool:discover');
+    parseGrant(g); // throws invalid_input naming the bad one
+  }
+  const mode = given.approval ?? '';
+  if (mode !== '' && !MODES.includes(mode as ApprovalMode))
+    throw new GatehouseError('invalid_input', 'approval mode is elicitation, out-of-band or totp');
+  const expires = (given.expires ?? '').trim();
+  return {
+    name,
+    grants,
+    ...(given.client ? { client: given.client } : {}),
+    ...(mode ? { approvalMode: mode as ApprovalMode } : {}),
+    ...(expires ? { expiresInMs: parseDuration(expires) } : {}),
+  };
+}
 
 /** The token an enrollment code makes when it is redeemed. */
 export interface EnrollmentSpec {

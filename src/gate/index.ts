@@ -35,4 +35,10 @@ export {
 export { parseDuration } from '../core/index.js';
 export { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 export { ClientRegistry, describeClient, type ClientIdentity, type SeenClient } from './clients.js';
-export { EnrollmentCodes, ENROLLMENT_TTL_MS, type EnrollmentSpec, type EnrollmentTokens } from './enrollment.js';
+export {
+  EnrollmentCodes,
+  ENROLLMENT_TTL_MS,
+  parseTokenSpec,
+  type EnrollmentSpec,
+  type EnrollmentTokens,
+} from './enrollment.js';

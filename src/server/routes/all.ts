@@ -3,6 +3,7 @@ import { consoleRoutes, type ConsoleOptions } from '../../console/index.js';
 import type { AnyRoute } from '../route.js';
 import type { Runtime } from '../runtime.js';
 import { adminHttpRoutes } from './admin.js';
+import { adminApiRoutes } from './admin-api.js';
 import { discoveryRoutes } from './discovery.js';
 import { gatewayRoute } from './gateway.js';
 import { sshExecRoute } from './ssh.js';
@@ -22,7 +23,7 @@ export function plainRoutes(
     sshExecRoute(rt),
     ...webhookRoutes(rt),
     ...discoveryRoutes(rt),
-    ...adminHttpRoutes(adminRoutes(rt.approvals)),
+    ...adminHttpRoutes([...adminRoutes(rt.approvals), ...adminApiRoutes(rt)]),
     ...consoleRoutes(rt, { requirePasskeys: rt.config.console.require_passkeys, ...opts.console }),
   ];
 }
