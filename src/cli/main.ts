@@ -45,6 +45,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'deny a waiting action: deny ID [--note TEXT]',
     load: async () => ({ run: (await import('./commands/approve.js')).runDeny }),
   },
+  requests: {
+    summary: 'list, approve or deny the access requests agents filed (request_access)',
+    load: () => import('./commands/requests.js'),
+  },
   connect: {
     summary:
       'print or write the setup that connects Claude Code, Cursor, VS Code or Codex (token in a file, never shown)',

@@ -1,3 +1,4 @@
+import type { AccessRequest } from '../access/index.js';
 import { describeForHuman, type Approval, type ApprovalPage } from '../approvals/index.js';
 import type { InboxState } from './approvals-feed.js';
 import { INBOX_SCRIPT } from './client-scripts.js';
@@ -81,6 +82,31 @@ export function approvalCard(a: Approval, s: PageSession, now: number): Html {
   </article>`;
 }
 
+/** Where an access request asks to reach, as one line. */
+export function accessWhere(r: AccessRequest): string {
+  return r.kind === 'ssh' ? `${r.user ?? '?'}@${r.host}:${r.port ?? 22}` : (r.baseUrl ?? r.host);
+}
+
+function accessCard(r: AccessRequest, now: number): Html {
+  return html`<article class="card" id="${r.id}">
+    <div class="meta">
+      <span class="status ${r.verified ? 'pending' : 'tampered'}">${r.verified ? 'access request' : 'tampered'}</span>
+      <span><strong>${r.kind}</strong> <strong>${accessWhere(r)}</strong></span>
+      <span>token <strong>${r.tokenName}</strong></span>
+      <span>asked ${when(new Date(r.createdAt).toISOString(), now)}</span>
+      <a href="/console/requests/${encodeURIComponent(r.id)}">Review ${r.id}</a>
+    </div>
+    <p>${r.reason}</p>
+  </article>`;
+}
+
+/** The access requests section of the inbox (replaced whole by the live stream: it holds no form). */
+export function accessList(requests: readonly AccessRequest[], now: number): Html {
+  return requests.length === 0
+    ? html`<p class="empty">No access requests.</p>`
+    : html`${requests.map((r) => accessCard(r, now))}`;
+}
+
 /** One line for a browser notification (plain text; the browser shows it as text). */
 function summaryOf(a: Approval): string {
   return `${a.tool}${a.target ? ` on ${a.target}` : ''} · token ${a.tokenName}`;
@@ -115,6 +141,8 @@ export function inboxEvent(state: InboxState, s: PageSession, now: number) {
       html: approvalCard(a, s, now).toString(),
     })),
     truncation: (truncation(state.pending) ?? html``).toString(),
+    requests: accessList(state.requests, now).toString(),
+    requestCount: state.requests.length,
     recent: recentList(state.recent, s, now).toString(),
   };
 }
@@ -147,6 +175,8 @@ export function inboxPage(o: {
         </p>
         ${p.approvals.map((a) => approvalCard(a, o.session, o.now))}
       </section>
+      <h2>Access requests <span class="muted" id="request-count">${o.state.requests.length}</span></h2>
+      <section id="requests">${accessList(o.state.requests, o.now)}</section>
       <h2>Recently decided</h2>
       <section id="recent">${recentList(o.state.recent, o.session, o.now)}</section>
       <p class="muted keys">

@@ -17,7 +17,9 @@ export function approvalRoutes(kit: ConsoleKit): ConsoleRoute[] {
   const rt = kit.rt;
   const now = kit.now;
   const pollMs = kit.opts.pollMs ?? POLL_MS;
-  const feed = new ApprovalsFeed(rt.approvals, { freshMs: Math.max(1, pollMs / 2) });
+  const feed = new ApprovalsFeed(rt.approvals, async () => (await rt.accessPorts()).requests, {
+    freshMs: Math.max(1, pollMs / 2),
+  });
 
   const inbox = kit.route('GET', '/console', true, async (c) => {
     const state = await feed.state({ now: true });

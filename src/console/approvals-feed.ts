@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { cutText } from '../core/index.js';
+import type { AccessRequest, AccessRequests } from '../access/index.js';
 import type { Approval, ApprovalPage, ApprovalService } from '../approvals/index.js';
 
 /** What the inbox shows: the pending page and the latest decisions, with a version naming the state. */
@@ -13,6 +14,8 @@ export interface InboxState {
   version: string;
   pending: ApprovalPage;
   recent: Approval[];
+  /** Access requests waiting for a person (newest first). */
+  requests: AccessRequest[];
 }
 
 /** Pending approvals shown at once (the rest are counted per token). */
@@ -30,8 +33,11 @@ export class ApprovalsFeed {
   readonly #fresh: number;
   #last: { at: number; state: Promise<InboxState> } | undefined;
 
-  constructor(approvals: ApprovalService, opts: { freshMs: number }) {
+  readonly #requests: () => Promise<AccessRequests>;
+
+  constructor(approvals: ApprovalService, requests: () => Promise<AccessRequests>, opts: { freshMs: number }) {
     this.#approvals = approvals;
+    this.#requests = requests;
     this.#fresh = opts.freshMs;
   }
 
@@ -48,17 +54,19 @@ export class ApprovalsFeed {
   }
 
   async #read(): Promise<InboxState> {
-    const [pending, all] = await Promise.all([
+    const [pending, all, requests] = await Promise.all([
       this.#approvals.page({ status: 'pending', limit: INBOX_PENDING }),
       this.#approvals.page({ status: 'all', limit: INBOX_RECENT * 2 }),
+      this.#requests().then((r) => r.list({ status: 'pending' })),
     ]);
     const recent = all.approvals.filter((a) => a.status !== 'pending').slice(0, INBOX_RECENT);
     const h = createHash('sha256');
     h.update(JSON.stringify([pending.total, pending.byToken.map((t) => [t.tokenId, t.count])]));
     for (const a of [...pending.approvals, ...recent])
       h.update(`\n${a.id}\u0000${a.status}\u0000${a.decidedAt ?? ''}\u0000${a.consumedAt ?? ''}`);
+    for (const r of requests) h.update(`\n${r.id}\u0000${r.status}`);
     // An approval that expires leaves the pending page by itself (the page reads pending as
     // `expires_at > now`), which changes the version too.
-    return { version: cutText(h.digest('base64url'), 22), pending, recent };
+    return { version: cutText(h.digest('base64url'), 22), pending, recent, requests };
   }
 }

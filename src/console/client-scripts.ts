@@ -77,6 +77,8 @@ function apply(s) {
   document.title = s.total > 0 ? '(' + s.total + ') Approvals · Gatehouse' : 'Approvals · Gatehouse';
   document.getElementById('truncation').replaceChildren(fragment(s.truncation));
   document.getElementById('recent').replaceChildren(fragment(s.recent));
+  document.getElementById('requests').replaceChildren(fragment(s.requests));
+  document.getElementById('request-count').textContent = String(s.requestCount);
   pending.dataset.version = s.version;
   refreshTimes(document);
   if (fresh.length > 0 && 'Notification' in window && Notification.permission === 'granted'

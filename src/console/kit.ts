@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApprovalService } from '../approvals/index.js';
+import type { ApproveAccessPorts } from '../access/index.js';
 import type { AuditEntry } from '../audit/index.js';
 import type { EnrollmentTokens, SeenClient } from '../gate/index.js';
 import {
@@ -25,6 +26,8 @@ export interface ConsolePorts extends SessionPorts, InventoryPorts {
   tokens: SessionPorts['tokens'] & EnrollmentTokens & TokenAdminPorts;
   clients: { lastSeen(tokenIds: readonly string[]): Promise<Map<string, SeenClient>> };
   audit: { append(entry: AuditEntry): Promise<unknown> };
+  /** Access requests and what approving one needs. */
+  accessPorts(): Promise<ApproveAccessPorts>;
   approvals: ApprovalService;
 }
 

@@ -32,6 +32,11 @@ export const NOTICES: Readonly<Record<string, { text: string; ok?: boolean }>> =
     text: 'The first passkey needs a valid setup code: run gatehouse console --passkey-setup on the server and paste the code it prints (good once, for 10 minutes).',
   },
   'passkey-added': { text: 'Passkey added. Approvals now need a passkey touch.', ok: true },
+  'access-approved': {
+    text: 'Approved: the target exists with its credential sealed, and the token holds it. The agent sees it in discover.',
+    ok: true,
+  },
+  'access-denied': { text: 'Access request denied.', ok: true },
   'token-revoked': {
     text: 'Token revoked: every process refuses it within a second, and its SSH sessions close at the next sweep.',
     ok: true,

@@ -4,6 +4,7 @@ import { PASSKEYS_PAGE_SCRIPT } from './client-scripts.js';
 import { html } from './html.js';
 import { redirect, send, sendJson, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
 import { layout, notice, noticeOf } from './pages.js';
+import { accessBinding } from './access-routes.js';
 import { specBinding, specOf } from './connect-routes.js';
 import { relyingParty, type PasskeyInfo } from './passkeys.js';
 
@@ -123,6 +124,18 @@ export function passkeyRoutes(kit: ConsoleKit): ConsoleRoute[] {
       else if (purpose === 'remove-passkey') out = await keys.assertionOptions(rp, purpose, id, session.idHash);
       else if (purpose === 'create-token')
         out = await keys.assertionOptions(rp, purpose, specBinding(specOf(c.form)), session.idHash);
+      else if (purpose === 'grant-access')
+        out = await keys.assertionOptions(
+          rp,
+          purpose,
+          accessBinding(
+            id,
+            (c.form.get('target') ?? '').trim(),
+            c.form.get('host_key') ?? '',
+            (c.form.get('for') ?? '').trim(),
+          ),
+          session.idHash,
+        );
       else if (purpose === 'rotate-token') {
         const t = (await rt.tokens.list()).find((x) => x.name === id);
         if (!t) throw new GatehouseError('not_found', 'no such token');

@@ -24,10 +24,11 @@ export const MAX_PASSKEYS = 50;
  * - `remove-passkey`: the credential id being removed;
  * - `create-token`: the exact scope of the token to be made (an enrollment code's spec);
  * - `rotate-token`: the id of the token whose new secret will be shown;
+ * - `grant-access`: an access request with the target name, host key and duration it grants;
  * - `register`: the session (the creation ceremony's own challenge).
  */
 export type PasskeyPurpose =
-  'approve' | 'add-passkey' | 'remove-passkey' | 'create-token' | 'rotate-token' | 'register';
+  'approve' | 'add-passkey' | 'remove-passkey' | 'create-token' | 'rotate-token' | 'grant-access' | 'register';
 
 export interface PasskeyInfo {
   id: string;

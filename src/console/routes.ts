@@ -1,4 +1,5 @@
 import { isHttps, clearedCookie, cookieValues, securityHeaders, sessionCookie } from './http-checks.js';
+import { accessRoutes } from './access-routes.js';
 import { approvalRoutes } from './approval-routes.js';
 import { auditRoutes } from './audit-routes.js';
 import { connectRoutes } from './connect-routes.js';
@@ -80,5 +81,6 @@ export function consoleRoutes(rt: ConsolePorts, opts: ConsoleOptions = {}): Cons
     ...connectRoutes(kit, rt),
     ...tokenRoutes(kit, rt.tokens),
     ...inventoryRoutes(kit, rt),
+    ...accessRoutes(kit),
   ];
 }

@@ -27,7 +27,10 @@ function tokenRow(c: Call, t: TokenInfo, client: string | undefined, now: number
   const name = encodeURIComponent(t.name);
   return html`<tr>
     <td><strong>${t.name}</strong>${t.admin ? html` <span class="status denied">admin</span>` : null}</td>
-    <td class="action">${t.grants.map(formatGrant).join(' ') || '(none)'}</td>
+    <td class="action">
+      ${t.grants.map(formatGrant).join(' ') || '(none)'}
+      ${t.addedGrants.map((g) => html`<br /><span class="muted">+ ${g.grant}${g.until ? ` until ${g.until}` : ''}</span>`)}
+    </td>
     <td>${t.approvalMode ?? 'default'}</td>
     <td><span class="status ${state === 'active' ? 'approved' : 'denied'}">${state}</span></td>
     <td>${t.lastUsedAt ?? 'never'}${client ? html`<br /><span class="muted">${client}</span>` : null}</td>

@@ -17,6 +17,7 @@ export {
   TOKEN_PREFIX,
   TOKEN_CACHE_MS,
   type TokenInfo,
+  type AddedGrant,
   type TokenServiceOptions,
   type Principal,
   type CreateTokenOptions,

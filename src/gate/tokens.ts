@@ -26,10 +26,21 @@ export interface TokenInfo {
   /** The user the token is bound to, or null. */
   user: string | null;
   /**
+   * Grants added after the token was made (approved access requests), each until its time or
+   * null; they count on top of `grants`. Listings fill it; elsewhere it is empty.
+   */
+  addedGrants: AddedGrant[];
+  /**
    * The row's signature checks. false: it was written or changed outside Gatehouse (or is from
    * before rows were signed and was never signed), and the token is refused.
    */
   verified: boolean;
+}
+
+/** A grant added to a token after it was made, and until when it counts (null: until revoked). */
+export interface AddedGrant {
+  grant: string;
+  until: string | null;
 }
 
 export interface Principal {
@@ -64,6 +75,26 @@ interface TokenRow {
 
 /** Names the row kind and its layout; a signature made for another kind never verifies here. */
 const TOKEN_MAC_KIND = 'token/v1';
+const GRANT_MAC_KIND = 'token-grant/v1';
+
+interface GrantRow {
+  id: string;
+  token_id: string;
+  grant: string;
+  expires_at: number | string | null;
+  created_by: string;
+  created_at: number | string;
+  mac: string;
+}
+
+const grantFields = (r: Omit<GrantRow, 'mac'>): MacField[] => [
+  r.id,
+  r.token_id,
+  r.grant,
+  r.expires_at === null ? null : Number(r.expires_at),
+  r.created_by,
+  Number(r.created_at),
+];
 
 /**
  * What a token row's signature covers: everything the gate trusts (hash, grants, policy, approval
@@ -117,6 +148,7 @@ function toInfo(r: TokenRow, verified: boolean): TokenInfo {
     expiresAt: r.expires_at,
     revokedAt: r.revoked_at,
     user: r.user_name ?? null,
+    addedGrants: [],
     verified,
   };
 }
@@ -264,7 +296,23 @@ export class TokenService {
       .selectAll()
       .orderBy('created_at', 'asc')
       .execute()) as TokenRow[];
-    return rows.map((r) => toInfo(r, this.#verified(r)));
+    const added = await this.#addedByToken();
+    return rows.map((r) => ({ ...toInfo(r, this.#verified(r)), addedGrants: added.get(r.id) ?? [] }));
+  }
+
+  /** Every token's added grants that count now (one query), for listings. */
+  async #addedByToken(): Promise<Map<string, AddedGrant[]>> {
+    const now = this.#now();
+    const rows = (await this.#store.db.selectFrom('token_grants').selectAll().execute()) as GrantRow[];
+    const out = new Map<string, AddedGrant[]>();
+    for (const r of rows) {
+      if (r.expires_at !== null && Number(r.expires_at) <= now) continue;
+      if (!this.#key || !rowMacValid(this.#key, GRANT_MAC_KIND, grantFields(r), r.mac)) continue;
+      const list = out.get(r.token_id) ?? [];
+      list.push({ grant: r.grant, until: r.expires_at === null ? null : new Date(Number(r.expires_at)).toISOString() });
+      out.set(r.token_id, list);
+    }
+    return out;
   }
 
   async get(idOrName: string): Promise<TokenInfo> {
@@ -273,7 +321,10 @@ export class TokenService {
       throw new GatehouseError('not_found', `no token ${JSON.stringify(idOrName)}`, {
         hint: 'see `gatehouse token list`',
       });
-    return toInfo(row, this.#verified(row));
+    return {
+      ...toInfo(row, this.#verified(row)),
+      addedGrants: (await this.#addedByToken()).get(row.id) ?? [],
+    };
   }
 
   /**
@@ -405,10 +456,11 @@ export class TokenService {
       throw unauthenticated();
     }
     const info = toInfo(row, true);
+    const added = await this.#addedGrants(info.id, now);
     const principal: Principal = {
       tokenId: info.id,
       tokenName: info.name,
-      grants: info.grants,
+      grants: added.length > 0 ? [...info.grants, ...added] : info.grants,
       policy: info.policy,
       approvalMode: info.approvalMode,
       admin: info.admin,
@@ -417,6 +469,62 @@ export class TokenService {
     this.#cache.set(hash, { principal, expiresAt, checkedAt: now });
     this.#touch(row.id, now);
     return principal;
+  }
+
+  /**
+   * Adds a grant to a token without touching its row (an approved access request), optionally
+   * only until `until` (ms since the epoch). The grant row is signed; past its time it no longer
+   * counts (authentication leaves it out; the authentication cache bounds the delay to
+   * TOKEN_CACHE_MS) and `purgeExpiredGrants` deletes it.
+   */
+  async addGrant(tokenId: string, grant: string, o: { until?: number; by: string }): Promise<void> {
+    parseGrant(grant);
+    const row: Omit<GrantRow, 'mac'> = {
+      id: 'tg_' + randomBytes(8).toString('hex'),
+      token_id: tokenId,
+      grant: formatGrant(parseGrant(grant)),
+      expires_at: o.until ?? null,
+      created_by: cutText(o.by, 200),
+      created_at: this.#now(),
+    };
+    await this.#store.db
+      .insertInto('token_grants')
+      .values({ ...row, mac: rowMac(this.#signingKey(), GRANT_MAC_KIND, grantFields(row)) })
+      .execute();
+    this.#cache.clear();
+  }
+
+  /** The grants added to a token that count now: signed and not expired. */
+  async addedGrants(tokenId: string): Promise<{ grant: Grant; until: number | null }[]> {
+    return (await this.#addedGrantRows(tokenId, this.#now())).map((r) => ({
+      grant: parseGrant(r.grant),
+      until: r.expires_at === null ? null : Number(r.expires_at),
+    }));
+  }
+
+  async #addedGrants(tokenId: string, now: number): Promise<Grant[]> {
+    return (await this.#addedGrantRows(tokenId, now)).map((r) => parseGrant(r.grant));
+  }
+
+  async #addedGrantRows(tokenId: string, now: number): Promise<GrantRow[]> {
+    const rows = (await this.#store.db
+      .selectFrom('token_grants')
+      .selectAll()
+      .where('token_id', '=', tokenId)
+      .execute()) as GrantRow[];
+    // INVARIANT: a grant row written without the master key adds nothing.
+    return rows.filter(
+      (r) =>
+        (r.expires_at === null || Number(r.expires_at) > now) &&
+        this.#key !== undefined &&
+        rowMacValid(this.#key, GRANT_MAC_KIND, grantFields(r), r.mac),
+    );
+  }
+
+  /** Deletes added grants past their time (a sweep; they already stopped counting). */
+  async purgeExpiredGrants(): Promise<number> {
+    const r = await this.#store.db.deleteFrom('token_grants').where('expires_at', '<=', this.#now()).executeTakeFirst();
+    return Number(r.numDeletedRows);
   }
 
   /** Whether the token with this id exists, verifies, is not revoked and has not expired (for sweeps). */

@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { AccessRequests, type ApproveAccessPorts } from '../access/index.js';
 import { AuditLog, payloadParts } from '../audit/index.js';
 import { ensureHome, gatehouseHome, GatehouseError, log, type HomePaths } from '../core/index.js';
 import {
@@ -468,15 +469,38 @@ export class Runtime {
     return r.text;
   }
 
+  #access: Promise<ApproveAccessPorts> | undefined;
+  /** Access requests and what approving one needs (the request store opens with the integrity key once). */
+  accessPorts(): Promise<ApproveAccessPorts> {
+    return (this.#access ??= (async () => {
+      // Loaded here, not at the top: ssh's module loads ssh2, which `gatehouse mcp`'s first answer must not wait for.
+      const { normalizeFingerprint } = await import('../ssh/index.js');
+      return {
+        requests: new AccessRequests(this.store, await this.keyring.internalKey('store-integrity')),
+        vault: this.vault,
+        targets: this.targets,
+        tokens: this.tokens,
+        addSecret: (v: string) => this.addSecret(v),
+        normalizeFingerprint,
+      };
+    })().catch((e: unknown) => {
+      this.#access = undefined;
+      throw e;
+    }));
+  }
+
   #webhookPurge: NodeJS.Timeout | undefined;
   /** Starts (once) the long-running server's purge of webhook events past their retention. */
   watchWebhooks(): void {
     if (this.#webhookPurge) return;
-    const purge = () =>
+    const purge = () => {
       void this.webhookQueue
         .purge()
         .then((n) => (n.events || n.keys ? log.info('purged webhook events past retention', n) : undefined))
         .catch((e: unknown) => log.warn('webhook purge failed', { err: e }));
+      // Added grants past their time no longer count (authentication leaves them out); their rows go here.
+      void this.tokens.purgeExpiredGrants().catch((e: unknown) => log.warn('grant purge failed', { err: e }));
+    };
     this.#webhookPurge = setInterval(purge, WEBHOOK_PURGE_MS);
     this.#webhookPurge.unref();
     purge();

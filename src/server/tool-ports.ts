@@ -15,6 +15,10 @@ function grantedVaults(p: Principal): string[] {
  */
 export function toolPorts(rt: Runtime): ToolPorts {
   return {
+    access: {
+      file: async (p, ask) =>
+        (await rt.accessPorts()).requests.file({ tokenId: p.tokenId, tokenName: p.tokenName }, ask),
+    },
     knowledge: rt.knowledge,
     skills: rt.skills,
     wiki: {

@@ -23,6 +23,7 @@ import {
 } from './ssh-sessions.js';
 import type { ToolDefinition } from './types.js';
 import { vaultSearchTool } from './vault-search.js';
+import { requestAccessTool } from './access.js';
 import { webhookTools } from './webhooks.js';
 
 export {
@@ -76,5 +77,6 @@ export function allTools(): ToolDefinition[] {
     ...orgSkillTools,
     ...wikiTools,
     ...webhookTools,
+    requestAccessTool,
   ];
 }

@@ -1,3 +1,4 @@
+import type { AccessAsk } from '../access/index.js';
 /**
  * The capabilities tools use, declared on the tools' side and implemented by the server
  * (src/server/tool-ports.ts). A tool gets exactly these, never the process's store, keyring, vault
@@ -174,7 +175,16 @@ export interface WebhooksPort {
 }
 
 /** Everything a tool may reach besides its gate and its call's scrubbing. */
+/** Access requests (`request_access`): filing one for the calling token. */
+export interface AccessPort {
+  file(
+    principal: Principal,
+    ask: AccessAsk,
+  ): Promise<{ request: { id: string; status: string; expiresAt: number }; existing: boolean }>;
+}
+
 export interface ToolPorts {
+  access: AccessPort;
   knowledge: KnowledgePort;
   skills: SkillsPort;
   wiki: WikiPort;

@@ -60,6 +60,7 @@ describe('gatehouse CLI: bad input gets a clear error and changes nothing', () =
     const json = JSON.parse(cli(['token', 'list', '--json'], home.env).stdout) as Record<string, unknown>[];
     const listed = json.find((x) => x.name === 'listed')!;
     expect(Object.keys(listed).sort()).toEqual([
+      'addedGrants',
       'admin',
       'approvalMode',
       'createdAt',

@@ -79,12 +79,27 @@ const BASE: Record<string, Record<string, unknown>> = {
   wiki_backlinks: { namespace: 'ops', slug: 'deploy' },
   wiki_lint_page: { namespace: 'ops', slug: 'deploy' },
   wiki_lint: { namespace: 'ops' },
+  request_access: {
+    kind: 'ssh',
+    host: 'db1.example',
+    user: 'deploy',
+    base_url: 'https://api.example.com',
+    reason: 'restart the queue worker',
+  },
   webhook_poll: {},
   webhook_ack: { items: [{ id: 'whe_aaaaaaaaaaaa', lease_token: 'wl_aaaaaaaaaaaaaaaa', outcome: 'done' }] },
   webhook_extend: { items: [{ id: 'whe_aaaaaaaaaaaa', lease_token: 'wl_aaaaaaaaaaaaaaaa' }] },
 };
 
 const SAMPLES: Record<string, Record<string, [unknown, unknown]>> = {
+  request_access: {
+    kind: ['ssh', 'http'],
+    host: ['db1.example', 'db2.example'],
+    port: [22, 2222],
+    user: ['deploy', 'ops'],
+    base_url: ['https://a.example', 'https://b.example'],
+    reason: ['restart the queue worker', 'rotate the logs'],
+  },
   vault_search: { text: ['github', 'gitlab'], target: ['api', 'box'], host: ['a.example', 'b.example'] },
   api_request: {
     target: ['api', 'api2'],

@@ -134,7 +134,11 @@ async function listTokens(
           name: t.name,
           user: t.user ?? '-',
           prefix: t.prefix + '…',
-          grants: t.grants.map(formatGrant).join(',') || '-',
+          grants:
+            [
+              ...t.grants.map(formatGrant),
+              ...t.addedGrants.map((g) => `${g.grant}${g.until ? `(until ${cutText(g.until, 19)})` : ''}`),
+            ].join(',') || '-',
           created: cutText(t.createdAt, 19),
           last_used: t.lastUsedAt ? cutText(t.lastUsedAt, 19) : '-',
           expires: t.expiresAt ? cutText(t.expiresAt, 19) : 'never',

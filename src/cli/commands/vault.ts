@@ -321,7 +321,7 @@ function splitOnce(ref: string): [string, string | undefined] {
 }
 
 /** Reads the secret: a hidden prompt on a terminal, otherwise all of stdin minus one trailing newline. */
-async function readSecret(ctx: CliContext, prompt: string): Promise<string> {
+export async function readSecret(ctx: CliContext, prompt: string): Promise<string> {
   const input = ctx.stdin as Readable & { isTTY?: boolean; setRawMode?: (on: boolean) => void };
   let value: string;
   if (input.isTTY && typeof input.setRawMode === 'function') {

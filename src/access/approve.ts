@@ -1,0 +1,138 @@
+import { GatehouseError, truncateText } from '../core/index.js';
+import { checkTargetName, type AccessRequest, type AccessRequests } from './requests.js';
+
+/** The vault approved credentials are sealed in (made on first use). */
+export const ACCESS_VAULT = 'access';
+
+/** What approving needs of the rest of Gatehouse. */
+export interface ApproveAccessPorts {
+  requests: AccessRequests;
+  vault: {
+    listVaults(): Promise<{ name: string }[]>;
+    createVault(name: string): Promise<void>;
+    setField(ref: string, value: string, opts: { bind?: string[]; description?: string }): Promise<void>;
+  };
+  targets: {
+    find(name: string): Promise<unknown>;
+    add(kind: 'ssh' | 'http', name: string, config: SshConfig | HttpConfig, description?: string): Promise<unknown>;
+  };
+  tokens: { addGrant(tokenId: string, grant: string, o: { until?: number; by: string }): Promise<void> };
+  /** Tells this process's scrubbers the new credential at once (other processes learn it from the vault). */
+  addSecret(value: string): void;
+  /** Normalises a host key fingerprint (`SHA256:…`); undefined for anything else. */
+  normalizeFingerprint(fp: string): string | undefined;
+}
+
+interface SshConfig {
+  host: string;
+  port: number;
+  user: string;
+  key: string;
+  passphrase: null;
+  hostKey: string;
+}
+interface HttpConfig {
+  baseUrl: string;
+  auth: { kind: 'bearer' } | { kind: 'header'; name: string } | { kind: 'basic' } | { kind: 'query'; name: string };
+  secret: string;
+  allowPrivate: boolean;
+  followRedirects: boolean;
+}
+
+/** What the person decided, with the credential they typed (never shown to the agent). */
+export interface AccessApproval {
+  /** The new target's name. */
+  target: string;
+  /** SSH: the private key (PEM); HTTP: the token or password. Sealed in the vault, bound to the target. */
+  credential: string;
+  /** SSH: the host key fingerprint the person confirmed; it is pinned. */
+  hostKey?: string;
+  /** HTTP: how the credential is sent (default bearer). */
+  auth?: HttpConfig['auth'];
+  /** HTTP: the API is on a private address (refused otherwise). */
+  allowPrivate?: boolean;
+  /** Grant only for this long (ms); default: until revoked. */
+  forMs?: number;
+  /** Who decided: `console:NAME`, `operator:USER`. */
+  by: string;
+}
+
+/**
+ * Approving an access request: seal the credential in the `access` vault bound to the new target,
+ * create the target (an SSH target pinned to the host key the person confirmed), grant it to the
+ * token (for a time, when asked), then record the decision.
+ *
+ * INVARIANTS: the credential goes only into the vault and this process's scrubbers, never into a
+ * record or an answer; an SSH target is never created without a pinned host key; a request that
+ * is not pending, lapsed or tampered grants nothing; the grant is a signed row (gate/tokens.ts).
+ */
+export async function approveAccess(
+  ports: ApproveAccessPorts,
+  id: string,
+  a: AccessApproval,
+): Promise<{ request: AccessRequest; until: number | null }> {
+  const r = await ports.requests.get(id);
+  if (!r) throw new GatehouseError('not_found', `no access request ${JSON.stringify(truncateText(id, 60))}`);
+  if (!r.verified)
+    throw new GatehouseError('approval_invalid', 'this request was written outside Gatehouse and cannot be approved');
+  if (r.status !== 'pending') throw new GatehouseError('conflict', `this request is ${r.status}`);
+  const target = checkTargetName(a.target);
+  if (a.credential.trim() === '') throw new GatehouseError('invalid_input', 'type the credential the target needs');
+  if (await ports.targets.find(target))
+    throw new GatehouseError('conflict', `a target named ${target} already exists`, { hint: 'pick another name' });
+  const hostKey = r.kind === 'ssh' ? ports.normalizeFingerprint(a.hostKey ?? '') : undefined;
+  if (r.kind === 'ssh' && !hostKey)
+    throw new GatehouseError('invalid_input', 'confirm the host key fingerprint (SHA256:…) before approving', {
+      hint: 'fetch it in the console, or `ssh-keyscan HOST | ssh-keygen -lf -`, and compare it with the host',
+    });
+  if (a.forMs !== undefined && !(a.forMs > 0))
+    throw new GatehouseError('invalid_input', 'the grant duration must be positive');
+
+  if (!(await ports.vault.listVaults()).some((v) => v.name === ACCESS_VAULT))
+    await ports.vault.createVault(ACCESS_VAULT);
+  const field = r.kind === 'ssh' ? 'key' : 'token';
+  const ref = `${ACCESS_VAULT}/${target}.${field}`;
+  const credential = r.kind === 'ssh' ? `${a.credential.trim()}\n` : a.credential.trim();
+  ports.addSecret(credential.trim());
+  await ports.vault.setField(ref, credential, {
+    bind: [`target:${target}`],
+    description: truncateText(`for ${r.tokenName}: ${r.reason}`, 200),
+  });
+  const description = truncateText(`requested by ${r.tokenName}: ${r.reason}`, 500);
+  if (r.kind === 'ssh')
+    await ports.targets.add(
+      'ssh',
+      target,
+      {
+        host: r.host,
+        port: r.port ?? 22,
+        user: r.user ?? 'root',
+        key: `vault:${ref}`,
+        passphrase: null,
+        hostKey: hostKey!,
+      },
+      description,
+    );
+  else
+    await ports.targets.add(
+      'http',
+      target,
+      {
+        baseUrl: r.baseUrl!,
+        auth: a.auth ?? { kind: 'bearer' },
+        secret: `vault:${ref}`,
+        allowPrivate: a.allowPrivate ?? false,
+        followRedirects: false,
+      },
+      description,
+    );
+  const until = a.forMs !== undefined ? Date.now() + a.forMs : null;
+  await ports.tokens.addGrant(r.tokenId, `target:${target}`, { ...(until !== null ? { until } : {}), by: a.by });
+  await ports.requests.decide(id, {
+    status: 'approved',
+    by: a.by,
+    target,
+    ...(until !== null ? { grantUntil: until } : {}),
+  });
+  return { request: (await ports.requests.get(id))!, until };
+}
