@@ -5,13 +5,16 @@ import type { Dialect, UntypedDb } from '../src/store/index.js';
  *
  *  - `access_requests`: what an agent asked for (`request_access`): an SSH host or an HTTP API,
  *    with its reason, until `expires_at`. `mac` signs the request as the agent made it (id, token,
- *    kind, host, port, user, base URL, reason, times) under the store-integrity key; the decision
- *    columns are bookkeeping (nothing is granted by a row saying "approved": approving writes the
- *    target, the sealed credential and a signed grant).
+ *    kind, host, port, user, base URL, reason, times) under the store-integrity key; `decision_mac`
+ *    signs the decision when one is made (a row put back to pending, or a decision edited, shows as
+ *    tampered). Nothing is granted by a row saying "approved": approving writes the target, the
+ *    sealed credential and a signed grant.
  *  - `token_grants`: grants added to a token after it was made (an approved access request), each
- *    signed (id, token, grant, expiry, who, when), optionally only until `expires_at`: past it the
- *    grant stops counting at once (authentication leaves it out), and a sweep deletes the row. The
- *    token row itself is unchanged, so its own signature and grants are untouched.
+ *    signed (id, token, grant, the target's creation time, expiry, who, when), optionally only
+ *    until `expires_at`: past it the grant stops counting at once (authentication leaves it out),
+ *    and a sweep deletes the row. A `target:NAME` grant counts only while the target it was made
+ *    for exists (`bound_to` is that target's creation time): removing the target ends it, and a
+ *    new target of the same name is not covered. The token row itself is unchanged.
  */
 export async function up(db: UntypedDb, dialect: Dialect): Promise<void> {
   const big = dialect === 'postgres' ? 'bigint' : 'integer';
@@ -35,6 +38,7 @@ export async function up(db: UntypedDb, dialect: Dialect): Promise<void> {
     .addColumn('target', 'varchar(100)')
     .addColumn('grant_until', big)
     .addColumn('mac', 'varchar(64)', (c) => c.notNull())
+    .addColumn('decision_mac', 'varchar(64)')
     .execute();
   await db.schema
     .createIndex('access_requests_status')
@@ -46,6 +50,7 @@ export async function up(db: UntypedDb, dialect: Dialect): Promise<void> {
     .addColumn('id', 'varchar(40)', (c) => c.primaryKey())
     .addColumn('token_id', 'varchar(40)', (c) => c.notNull())
     .addColumn('grant', 'varchar(300)', (c) => c.notNull())
+    .addColumn('bound_to', 'varchar(100)')
     .addColumn('expires_at', big)
     .addColumn('created_by', 'varchar(240)', (c) => c.notNull())
     .addColumn('created_at', big, (c) => c.notNull())

@@ -11,12 +11,21 @@ export interface ApproveAccessPorts {
     listVaults(): Promise<{ name: string }[]>;
     createVault(name: string): Promise<void>;
     setField(ref: string, value: string, opts: { bind?: string[]; description?: string }): Promise<void>;
+    removeItem(vault: string, item: string): Promise<void>;
   };
   targets: {
     find(name: string): Promise<unknown>;
-    add(kind: 'ssh' | 'http', name: string, config: SshConfig | HttpConfig, description?: string): Promise<unknown>;
+    add(
+      kind: 'ssh' | 'http',
+      name: string,
+      config: SshConfig | HttpConfig,
+      description?: string,
+    ): Promise<{ createdAt: string }>;
+    remove(name: string): Promise<void>;
   };
-  tokens: { addGrant(tokenId: string, grant: string, o: { until?: number; by: string }): Promise<void> };
+  tokens: {
+    addGrant(tokenId: string, grant: string, o: { until?: number; by: string; boundTo?: string }): Promise<void>;
+  };
   /** Tells this process's scrubbers the new credential at once (other processes learn it from the vault). */
   addSecret(value: string): void;
   /** Normalises a host key fingerprint (`SHA256:…`); undefined for anything else. */
@@ -88,51 +97,69 @@ export async function approveAccess(
   if (a.forMs !== undefined && !(a.forMs > 0))
     throw new GatehouseError('invalid_input', 'the grant duration must be positive');
 
-  if (!(await ports.vault.listVaults()).some((v) => v.name === ACCESS_VAULT))
-    await ports.vault.createVault(ACCESS_VAULT);
+  // Claimed first: one approver, and no deny or lapse can land while the pieces are made. Any
+  // failure below takes back what was made and puts the request back to pending.
+  await ports.requests.claim(id);
   const field = r.kind === 'ssh' ? 'key' : 'token';
   const ref = `${ACCESS_VAULT}/${target}.${field}`;
-  const credential = r.kind === 'ssh' ? `${a.credential.trim()}\n` : a.credential.trim();
-  ports.addSecret(credential.trim());
-  await ports.vault.setField(ref, credential, {
-    bind: [`target:${target}`],
-    description: truncateText(`for ${r.tokenName}: ${r.reason}`, 200),
-  });
-  const description = truncateText(`requested by ${r.tokenName}: ${r.reason}`, 500);
-  if (r.kind === 'ssh')
-    await ports.targets.add(
-      'ssh',
+  // A fixed description: the agent's reason is shown to the person here, never to other agents
+  // (a target's description reaches every token that may use it, through discover).
+  const description = `access request ${r.id} for ${r.tokenName}`;
+  let made: { target: boolean; item: boolean } = { target: false, item: false };
+  try {
+    const created =
+      r.kind === 'ssh'
+        ? await ports.targets.add(
+            'ssh',
+            target,
+            {
+              host: r.host,
+              port: r.port ?? 22,
+              user: r.user ?? 'root',
+              key: `vault:${ref}`,
+              passphrase: null,
+              hostKey: hostKey!,
+            },
+            description,
+          )
+        : await ports.targets.add(
+            'http',
+            target,
+            {
+              baseUrl: r.baseUrl!,
+              auth: a.auth ?? { kind: 'bearer' },
+              secret: `vault:${ref}`,
+              allowPrivate: a.allowPrivate ?? false,
+              followRedirects: false,
+            },
+            description,
+          );
+    made = { ...made, target: true };
+    if (!(await ports.vault.listVaults()).some((v) => v.name === ACCESS_VAULT))
+      await ports.vault.createVault(ACCESS_VAULT);
+    const credential = r.kind === 'ssh' ? `${a.credential.trim()}\n` : a.credential.trim();
+    ports.addSecret(credential.trim());
+    await ports.vault.setField(ref, credential, { bind: [`target:${target}`], description });
+    made = { ...made, item: true };
+    const until = a.forMs !== undefined ? Date.now() + a.forMs : null;
+    // Bound to this target's creation: removing the target ends the grant, and a later target of
+    // the same name is not covered by it.
+    await ports.tokens.addGrant(r.tokenId, `target:${target}`, {
+      ...(until !== null ? { until } : {}),
+      by: a.by,
+      boundTo: created.createdAt,
+    });
+    await ports.requests.decide(id, {
+      status: 'approved',
+      by: a.by,
       target,
-      {
-        host: r.host,
-        port: r.port ?? 22,
-        user: r.user ?? 'root',
-        key: `vault:${ref}`,
-        passphrase: null,
-        hostKey: hostKey!,
-      },
-      description,
-    );
-  else
-    await ports.targets.add(
-      'http',
-      target,
-      {
-        baseUrl: r.baseUrl!,
-        auth: a.auth ?? { kind: 'bearer' },
-        secret: `vault:${ref}`,
-        allowPrivate: a.allowPrivate ?? false,
-        followRedirects: false,
-      },
-      description,
-    );
-  const until = a.forMs !== undefined ? Date.now() + a.forMs : null;
-  await ports.tokens.addGrant(r.tokenId, `target:${target}`, { ...(until !== null ? { until } : {}), by: a.by });
-  await ports.requests.decide(id, {
-    status: 'approved',
-    by: a.by,
-    target,
-    ...(until !== null ? { grantUntil: until } : {}),
-  });
-  return { request: (await ports.requests.get(id))!, until };
+      ...(until !== null ? { grantUntil: until } : {}),
+    });
+    return { request: (await ports.requests.get(id))!, until };
+  } catch (e) {
+    if (made.item) await ports.vault.removeItem(ACCESS_VAULT, target).catch(() => undefined);
+    if (made.target) await ports.targets.remove(target).catch(() => undefined);
+    await ports.requests.release(id);
+    throw e;
+  }
 }

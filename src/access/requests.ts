@@ -15,7 +15,7 @@ const USER = /^[a-z_][a-z0-9_.-]{0,31}$/i;
 const TARGET_NAME = /^[a-z][a-z0-9_-]{0,62}$/;
 
 export type AccessKind = 'ssh' | 'http';
-export type AccessStatus = 'pending' | 'approved' | 'denied' | 'expired';
+export type AccessStatus = 'pending' | 'approving' | 'approved' | 'denied' | 'expired';
 
 /** What an agent asks for. */
 export interface AccessAsk {
@@ -62,10 +62,24 @@ interface Row {
   target: string | null;
   grant_until: number | string | null;
   mac: string;
+  decision_mac: string | null;
 }
 
+const DECISION_MAC = 'access-decision/v1';
+const decisionFields = (
+  r: Pick<Row, 'id' | 'status' | 'decided_at' | 'decided_by' | 'note' | 'target' | 'grant_until'>,
+): MacField[] => [
+  r.id,
+  r.status,
+  r.decided_at === null ? null : Number(r.decided_at),
+  r.decided_by,
+  r.note,
+  r.target,
+  r.grant_until === null ? null : Number(r.grant_until),
+];
+
 const fields = (
-  r: Omit<Row, 'mac' | 'status' | 'decided_at' | 'decided_by' | 'note' | 'target' | 'grant_until'>,
+  r: Omit<Row, 'mac' | 'decision_mac' | 'status' | 'decided_at' | 'decided_by' | 'note' | 'target' | 'grant_until'>,
 ): MacField[] => [
   r.id,
   r.token_id,
@@ -84,7 +98,9 @@ const fields = (
 export function checkAsk(a: Partial<AccessAsk>): AccessAsk {
   const kind = a.kind;
   if (kind !== 'ssh' && kind !== 'http') throw new GatehouseError('invalid_input', 'kind is ssh or http');
-  const reason = (a.reason ?? '').trim();
+  // Control characters (a terminal escape, a carriage return) never reach a person's screen: the
+  // reason is shown in the console and the CLI.
+  const reason = (a.reason ?? '').replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, ' ').trim();
   if (reason === '') throw new GatehouseError('invalid_input', 'say why you need the access (reason)');
   if (reason.length > MAX_REASON)
     throw new GatehouseError('invalid_input', `the reason is over ${MAX_REASON} characters`);
@@ -183,8 +199,30 @@ export class AccessRequests {
       target: null,
       grant_until: null,
       mac: rowMac(this.#key, REQUEST_MAC, fields(base)),
+      decision_mac: null,
     };
     await this.#store.db.insertInto('access_requests').values(row).execute();
+    // The cap holds under concurrent asks too: counted after the insert, and a request past the
+    // first MAX_PENDING_PER_TOKEN waiting ones (by time, then id) takes itself back.
+    const mine = (await this.#store.db
+      .selectFrom('access_requests')
+      .select(['id'])
+      .where('token_id', '=', token.tokenId)
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', now)
+      .orderBy('created_at', 'asc')
+      .orderBy('id', 'asc')
+      .execute()) as { id: string }[];
+    if (mine.findIndex((x) => x.id === row.id) >= MAX_PENDING_PER_TOKEN) {
+      await this.#store.db.deleteFrom('access_requests').where('id', '=', row.id).execute();
+      throw new GatehouseError(
+        'limit_exceeded',
+        `this token already has ${MAX_PENDING_PER_TOKEN} access requests waiting`,
+        {
+          hint: 'wait for a person to decide them',
+        },
+      );
+    }
     return { request: this.#view(row), existing: false };
   }
 
@@ -201,40 +239,78 @@ export class AccessRequests {
   async list(o: { status?: AccessStatus | 'all'; tokenId?: string } = {}): Promise<AccessRequest[]> {
     let q = this.#store.db.selectFrom('access_requests').selectAll();
     if (o.tokenId) q = q.where('token_id', '=', o.tokenId);
+    const now = this.#now();
+    if (o.status === 'pending') q = q.where('status', '=', 'pending').where('expires_at', '>', now);
+    else if (o.status === 'expired') q = q.where('status', '=', 'pending').where('expires_at', '<=', now);
+    else if (o.status === 'approved' || o.status === 'denied') q = q.where('status', '=', o.status);
     const rows = (await q.orderBy('created_at', 'desc').limit(200).execute()) as Row[];
-    const all = rows.map((r) => this.#view(r));
-    return o.status && o.status !== 'all' ? all.filter((r) => r.status === o.status) : all;
+    return rows.map((r) => this.#view(r));
   }
 
   /**
-   * Records a decision once: only a pending, unexpired request changes (one conditional UPDATE).
-   * Approving must have done its work first (approve.ts) and passes what it made.
+   * Claims a pending, unexpired request for approving (one conditional UPDATE: only one approver
+   * gets it, and a deny or lapse cannot land while the approval is being made). `release` puts it
+   * back if the approval's work fails.
+   */
+  async claim(id: string): Promise<void> {
+    const now = this.#now();
+    const r = await this.#store.db
+      .updateTable('access_requests')
+      .set({ status: 'approving' })
+      .where('id', '=', id)
+      .where('status', '=', 'pending')
+      .where('expires_at', '>', now)
+      .executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1)
+      throw new GatehouseError('conflict', 'this access request was already decided, is being approved, or has lapsed');
+  }
+
+  async release(id: string): Promise<void> {
+    await this.#store.db
+      .updateTable('access_requests')
+      .set({ status: 'pending' })
+      .where('id', '=', id)
+      .where('status', '=', 'approving')
+      .execute();
+  }
+
+  /**
+   * Records a decision once, signed: a deny from `pending`, an approval from `approving` (after
+   * `claim` and the approval's work). A decision another already made is `conflict`.
    */
   async decide(
     id: string,
     d: { status: 'approved' | 'denied'; by: string; note?: string; target?: string; grantUntil?: number },
   ): Promise<void> {
     const now = this.#now();
-    const r = await this.#store.db
+    const decided = {
+      id,
+      status: d.status,
+      decided_at: now,
+      decided_by: truncateText(d.by, 200),
+      note: d.note ? truncateText(d.note, MAX_REASON) : null,
+      target: d.target ?? null,
+      grant_until: d.grantUntil ?? null,
+    };
+    let q = this.#store.db
       .updateTable('access_requests')
-      .set({
-        status: d.status,
-        decided_at: now,
-        decided_by: truncateText(d.by, 200),
-        note: d.note ? truncateText(d.note, MAX_REASON) : null,
-        target: d.target ?? null,
-        grant_until: d.grantUntil ?? null,
-      })
+      .set({ ...decided, decision_mac: rowMac(this.#key, DECISION_MAC, decisionFields(decided)) })
       .where('id', '=', id)
-      .where('status', '=', 'pending')
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
+      .where('status', '=', d.status === 'approved' ? 'approving' : 'pending');
+    if (d.status === 'denied') q = q.where('expires_at', '>', now);
+    const r = await q.executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1)
-      throw new GatehouseError('conflict', 'this access request was already decided or has lapsed');
+      throw new GatehouseError('conflict', 'this access request was already decided, is being approved, or has lapsed');
   }
 
   #view(r: Row): AccessRequest {
-    const verified = rowMacValid(this.#key, REQUEST_MAC, fields(r), r.mac);
+    // A decision is signed when made: a decided row without a valid one (or a pending row that
+    // carries one: put back after a decision) was changed outside Gatehouse.
+    const decisionOk =
+      r.status === 'pending' || r.status === 'approving'
+        ? r.decision_mac === null && r.decided_at === null
+        : rowMacValid(this.#key, DECISION_MAC, decisionFields(r), r.decision_mac);
+    const verified = decisionOk && rowMacValid(this.#key, REQUEST_MAC, fields(r), r.mac);
     const lapsed = r.status === 'pending' && Number(r.expires_at) <= this.#now();
     return {
       id: r.id,

@@ -1,14 +1,22 @@
 import { approveAccess, type AccessRequest } from '../access/index.js';
 import { GatehouseError, parseDuration, toGatehouseError, truncateText } from '../core/index.js';
-import { accessWhere } from './approval-pages.js';
+import { accessWhere, isoOf } from './approval-pages.js';
 import { html, type Html } from './html.js';
 import { redirect, send, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
 import { layout, notice, noticeOf } from './pages.js';
 import { relyingParty } from './passkeys.js';
 
 /** What a passkey touch for approving an access request is bound to: the request and exactly what it grants. */
-export function accessBinding(id: string, target: string, hostKey: string, forText: string): string {
-  return JSON.stringify([id, target, hostKey, forText]);
+export function accessBinding(form: URLSearchParams, id: string): string {
+  return JSON.stringify([
+    id,
+    (form.get('target') ?? '').trim(),
+    form.get('host_key') ?? '',
+    (form.get('for') ?? '').trim(),
+    form.get('auth') ?? 'bearer',
+    (form.get('auth_name') ?? '').trim(),
+    form.get('allow_private') === 'yes',
+  ]);
 }
 
 /** A target name suggested from what was asked (the person may change it). */
@@ -46,8 +54,7 @@ function requestPage(c: Call, r: AccessRequest, o: { hostKey?: string; keyType?:
           r.status === 'approved'
             ? html`<p class="muted">
                 Approved by ${r.decidedBy ?? '?'} as target
-                <strong>${r.target ?? '?'}</strong
-                >${r.grantUntil ? ` until ${new Date(r.grantUntil).toISOString()}` : ''}.
+                <strong>${r.target ?? '?'}</strong>${r.grantUntil ? ` until ${isoOf(r.grantUntil) ?? '?'}` : ''}.
               </p>`
             : r.status === 'denied'
               ? html`<p class="muted">Denied by ${r.decidedBy ?? '?'}${r.note ? html`: “${r.note}”` : null}.</p>`
@@ -181,6 +188,10 @@ export function accessRoutes(kit: ConsoleKit): ConsoleRoute[] {
   const hostKey = kit.route('POST', '/console/requests/:id/hostkey', true, async (c) => {
     const r = await load(c);
     if (r.kind !== 'ssh') throw new GatehouseError('invalid_input', 'only SSH requests have a host key');
+    // Only for a request that can still be approved: no connection to a host a tampered or
+    // decided row names.
+    if (!r.verified || r.status !== 'pending')
+      throw new GatehouseError('conflict', 'this request cannot be approved, so its host key is not read');
     const { fetchHostKeyFingerprint } = await import('../ssh/index.js');
     try {
       const k = await fetchHostKeyFingerprint(r.host, r.port ?? 22);
@@ -205,13 +216,7 @@ export function accessRoutes(kit: ConsoleKit): ConsoleRoute[] {
       try {
         await (
           await kit.passkeys()
-        ).verify(
-          rp,
-          'grant-access',
-          accessBinding(id, target, hostKeyText, forText),
-          c.session!.idHash,
-          c.form.get('assertion') ?? '',
-        );
+        ).verify(rp, 'grant-access', accessBinding(c.form, id), c.session!.idHash, c.form.get('assertion') ?? '');
       } catch (e) {
         if (toGatehouseError(e).code !== 'approval_invalid') throw e;
         await kit.audit(c, 'access_refused', { request: id, reason: 'passkey' });

@@ -12,9 +12,17 @@ function ago(ms: number): string {
   return `${Math.round(s / 3600)} h`;
 }
 
+/** An ISO time for epoch milliseconds, or null when the number is not a time (a row edited outside Gatehouse). */
+export function isoOf(ms: number | null | undefined): string | null {
+  if (ms === null || ms === undefined || !Number.isFinite(ms)) return null;
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? null : d.toISOString();
+}
+
 /** A time with its relative form; the page's script keeps the relative form current. */
 export function when(iso: string, now: number): Html {
   const t = Date.parse(iso);
+  if (Number.isNaN(t)) return html`<time>${iso}</time>`;
   const rel = t <= now ? `${ago(now - t)} ago` : `in ${ago(t - now)}`;
   return html`<time datetime="${iso}" title="${iso}" data-rel>${rel}</time>`;
 }
@@ -93,7 +101,7 @@ function accessCard(r: AccessRequest, now: number): Html {
       <span class="status ${r.verified ? 'pending' : 'tampered'}">${r.verified ? 'access request' : 'tampered'}</span>
       <span><strong>${r.kind}</strong> <strong>${accessWhere(r)}</strong></span>
       <span>token <strong>${r.tokenName}</strong></span>
-      <span>asked ${when(new Date(r.createdAt).toISOString(), now)}</span>
+      <span>asked ${((t) => (t ? when(t, now) : '?'))(isoOf(r.createdAt))}</span>
       <a href="/console/requests/${encodeURIComponent(r.id)}">Review ${r.id}</a>
     </div>
     <p>${r.reason}</p>

@@ -320,7 +320,7 @@ if (form && document.body.dataset.passkeys === 'required') {
   const { passkeyAnswer, signedSubmit } = window.gatehousePasskeys;
   form.addEventListener('submit', (e) =>
     signedSubmit(e, form, async (f) => {
-      f.elements.namedItem('assertion').value = await passkeyAnswer('create-token', '', f);
+      f.elements.namedItem('assertion').value = await passkeyAnswer(f.dataset.purpose, '', f);
     }),
   );
 }

@@ -51,7 +51,7 @@ export function specBinding(spec: EnrollmentSpec): string {
 }
 
 function connectForm(s: PageSession): Html {
-  return html`<form id="connect" class="card connect" method="post" action="/console/connect">
+  return html`<form id="connect" class="card connect" method="post" action="/console/connect" data-purpose="enroll">
     <input type="hidden" name="csrf" value="${s.csrf}" />
     <input type="hidden" name="assertion" value="" />
     <label
@@ -169,7 +169,7 @@ export function connectRoutes(kit: ConsoleKit, ports: ConnectPorts): ConsoleRout
         passkey = (
           await (
             await kit.passkeys()
-          ).verify(rp, 'create-token', specBinding(spec), c.session!.idHash, c.form.get('assertion') ?? '')
+          ).verify(rp, 'enroll', specBinding(spec), c.session!.idHash, c.form.get('assertion') ?? '')
         ).label;
       } catch (e) {
         const err = toGatehouseError(e);

@@ -37,6 +37,7 @@ export const NOTICES: Readonly<Record<string, { text: string; ok?: boolean }>> =
     ok: true,
   },
   'access-denied': { text: 'Access request denied.', ok: true },
+  'grant-removed': { text: 'Grant removed: every process stops honouring it within a second.', ok: true },
   'token-revoked': {
     text: 'Token revoked: every process refuses it within a second, and its SSH sessions close at the next sweep.',
     ok: true,

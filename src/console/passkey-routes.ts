@@ -1,6 +1,7 @@
 import { isApprovalId } from '../approvals/index.js';
 import { GatehouseError, toGatehouseError } from '../core/index.js';
 import { PASSKEYS_PAGE_SCRIPT } from './client-scripts.js';
+import { isoOf } from './approval-pages.js';
 import { html } from './html.js';
 import { redirect, send, sendJson, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
 import { layout, notice, noticeOf } from './pages.js';
@@ -47,8 +48,8 @@ function passkeysPage(c: Call, keys: PasskeyInfo[], usable: boolean) {
                     (k) =>
                       html`<tr>
                         <td>${k.label}</td>
-                        <td>${new Date(k.createdAt).toISOString()} by ${k.createdBy}</td>
-                        <td>${k.lastUsedAt === null ? 'never' : new Date(k.lastUsedAt).toISOString()}</td>
+                        <td>${isoOf(k.createdAt) ?? '?'} by ${k.createdBy}</td>
+                        <td>${k.lastUsedAt === null ? 'never' : (isoOf(k.lastUsedAt) ?? '?')}</td>
                         <td>
                           <form method="post" action="/console/passkeys/remove" data-remove="${k.id}">
                             <input type="hidden" name="csrf" value="${s.csrf}" />
@@ -122,20 +123,10 @@ export function passkeyRoutes(kit: ConsoleKit): ConsoleRoute[] {
       else if (purpose === 'add-passkey')
         out = await keys.assertionOptions(rp, purpose, session.idHash, session.idHash);
       else if (purpose === 'remove-passkey') out = await keys.assertionOptions(rp, purpose, id, session.idHash);
-      else if (purpose === 'create-token')
+      else if (purpose === 'create-token' || purpose === 'enroll')
         out = await keys.assertionOptions(rp, purpose, specBinding(specOf(c.form)), session.idHash);
       else if (purpose === 'grant-access')
-        out = await keys.assertionOptions(
-          rp,
-          purpose,
-          accessBinding(
-            id,
-            (c.form.get('target') ?? '').trim(),
-            c.form.get('host_key') ?? '',
-            (c.form.get('for') ?? '').trim(),
-          ),
-          session.idHash,
-        );
+        out = await keys.assertionOptions(rp, purpose, accessBinding(c.form, id), session.idHash);
       else if (purpose === 'rotate-token') {
         const t = (await rt.tokens.list()).find((x) => x.name === id);
         if (!t) throw new GatehouseError('not_found', 'no such token');

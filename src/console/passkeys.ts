@@ -22,13 +22,21 @@ export const MAX_PASSKEYS = 50;
  * - `approve`: the approval id and its action digest (a passkey touch approves that action only);
  * - `add-passkey`: the session (adding a second passkey needs one already registered);
  * - `remove-passkey`: the credential id being removed;
- * - `create-token`: the exact scope of the token to be made (an enrollment code's spec);
+ * - `create-token`: the exact scope of a token made on the tokens page (its secret is shown);
+ * - `enroll`: the exact scope of the token an enrollment code will make (the Connect page);
  * - `rotate-token`: the id of the token whose new secret will be shown;
  * - `grant-access`: an access request with the target name, host key and duration it grants;
  * - `register`: the session (the creation ceremony's own challenge).
  */
 export type PasskeyPurpose =
-  'approve' | 'add-passkey' | 'remove-passkey' | 'create-token' | 'rotate-token' | 'grant-access' | 'register';
+  | 'approve'
+  | 'add-passkey'
+  | 'remove-passkey'
+  | 'create-token'
+  | 'enroll'
+  | 'rotate-token'
+  | 'grant-access'
+  | 'register';
 
 export interface PasskeyInfo {
   id: string;

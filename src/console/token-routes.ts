@@ -10,6 +10,7 @@ import { relyingParty } from './passkeys.js';
 /** What the tokens page needs of the token service beyond creating one (ConsolePorts has that). */
 export interface TokenAdminPorts {
   list(): Promise<TokenInfo[]>;
+  removeAddedGrants(tokenId: string, grant?: string): Promise<number>;
   rotate(idOrName: string): Promise<{ token: string; info: TokenInfo }>;
   revoke(idOrName: string): Promise<TokenInfo>;
 }
@@ -29,7 +30,15 @@ function tokenRow(c: Call, t: TokenInfo, client: string | undefined, now: number
     <td><strong>${t.name}</strong>${t.admin ? html` <span class="status denied">admin</span>` : null}</td>
     <td class="action">
       ${t.grants.map(formatGrant).join(' ') || '(none)'}
-      ${t.addedGrants.map((g) => html`<br /><span class="muted">+ ${g.grant}${g.until ? ` until ${g.until}` : ''}</span>`)}
+      ${t.addedGrants.map(
+        (g) =>
+          html`<form class="inline" method="post" action="/console/tokens/${name}/ungrant">
+            <input type="hidden" name="csrf" value="${s.csrf}" />
+            <input type="hidden" name="grant" value="${g.grant}" />
+            <span class="muted">+ ${g.grant}${g.until ? ` until ${g.until}` : ''}</span>
+            <button class="link" type="submit">remove</button>
+          </form>`,
+      )}
     </td>
     <td>${t.approvalMode ?? 'default'}</td>
     <td><span class="status ${state === 'active' ? 'approved' : 'denied'}">${state}</span></td>
@@ -55,7 +64,13 @@ function tokenRow(c: Call, t: TokenInfo, client: string | undefined, now: number
 
 function createForm(c: Call): Html {
   const s = c.page!;
-  return html`<form id="connect" class="card connect" method="post" action="/console/tokens">
+  return html`<form
+    id="connect"
+    class="card connect"
+    method="post"
+    action="/console/tokens"
+    data-purpose="create-token"
+  >
     <input type="hidden" name="csrf" value="${s.csrf}" />
     <input type="hidden" name="assertion" value="" />
     <input type="hidden" name="client" value="claude-code" />
@@ -230,5 +245,16 @@ export function tokenRoutes(kit: ConsoleKit, tokens: TokenAdminPorts): ConsoleRo
     redirect(c.res, c.nonce, '/console/tokens?n=token-revoked');
   });
 
-  return [page, create, rotate, revoke];
+  /** Removes a grant an approved access request added (it only takes power away: no passkey). */
+  const ungrant = kit.route('POST', '/console/tokens/:name/ungrant', true, async (c) => {
+    const name = c.ctx.params.name ?? '';
+    const t = (await tokens.list()).find((x) => x.name === name);
+    if (!t) throw new GatehouseError('not_found', `no token ${JSON.stringify(name)}`);
+    const grant = c.form.get('grant') ?? '';
+    const n = await tokens.removeAddedGrants(t.id, grant);
+    await kit.audit(c, 'grant_removed', { tokenId: t.id, token: t.name, grant, removed: n });
+    redirect(c.res, c.nonce, '/console/tokens?n=grant-removed');
+  });
+
+  return [page, create, rotate, revoke, ungrant];
 }

@@ -81,6 +81,8 @@ interface GrantRow {
   id: string;
   token_id: string;
   grant: string;
+  /** For a `target:NAME` grant: that target's creation time (the grant covers that target only). */
+  bound_to: string | null;
   expires_at: number | string | null;
   created_by: string;
   created_at: number | string;
@@ -91,6 +93,7 @@ const grantFields = (r: Omit<GrantRow, 'mac'>): MacField[] => [
   r.id,
   r.token_id,
   r.grant,
+  r.bound_to,
   r.expires_at === null ? null : Number(r.expires_at),
   r.created_by,
   Number(r.created_at),
@@ -305,9 +308,13 @@ export class TokenService {
     const now = this.#now();
     const rows = (await this.#store.db.selectFrom('token_grants').selectAll().execute()) as GrantRow[];
     const out = new Map<string, AddedGrant[]>();
-    for (const r of rows) {
-      if (r.expires_at !== null && Number(r.expires_at) <= now) continue;
-      if (!this.#key || !rowMacValid(this.#key, GRANT_MAC_KIND, grantFields(r), r.mac)) continue;
+    const valid = rows.filter(
+      (r) =>
+        (r.expires_at === null || Number(r.expires_at) > now) &&
+        this.#key !== undefined &&
+        rowMacValid(this.#key, GRANT_MAC_KIND, grantFields(r), r.mac),
+    );
+    for (const r of await this.#onLiveTargets(valid)) {
       const list = out.get(r.token_id) ?? [];
       list.push({ grant: r.grant, until: r.expires_at === null ? null : new Date(Number(r.expires_at)).toISOString() });
       out.set(r.token_id, list);
@@ -477,12 +484,12 @@ export class TokenService {
    * counts (authentication leaves it out; the authentication cache bounds the delay to
    * TOKEN_CACHE_MS) and `purgeExpiredGrants` deletes it.
    */
-  async addGrant(tokenId: string, grant: string, o: { until?: number; by: string }): Promise<void> {
-    parseGrant(grant);
+  async addGrant(tokenId: string, grant: string, o: { until?: number; by: string; boundTo?: string }): Promise<void> {
     const row: Omit<GrantRow, 'mac'> = {
       id: 'tg_' + randomBytes(8).toString('hex'),
       token_id: tokenId,
       grant: formatGrant(parseGrant(grant)),
+      bound_to: o.boundTo ?? null,
       expires_at: o.until ?? null,
       created_by: cutText(o.by, 200),
       created_at: this.#now(),
@@ -513,12 +520,39 @@ export class TokenService {
       .where('token_id', '=', tokenId)
       .execute()) as GrantRow[];
     // INVARIANT: a grant row written without the master key adds nothing.
-    return rows.filter(
+    const live = rows.filter(
       (r) =>
         (r.expires_at === null || Number(r.expires_at) > now) &&
         this.#key !== undefined &&
         rowMacValid(this.#key, GRANT_MAC_KIND, grantFields(r), r.mac),
     );
+    return this.#onLiveTargets(live);
+  }
+
+  /**
+   * INVARIANT: a grant bound to a target counts only while that very target exists (same name and
+   * creation time): removing the target ends it, and a new target with the name is not covered.
+   */
+  async #onLiveTargets(rows: GrantRow[]): Promise<GrantRow[]> {
+    const bound = rows.filter((r) => r.bound_to !== null);
+    if (bound.length === 0) return rows;
+    const names = [...new Set(bound.map((r) => parseGrant(r.grant).name))];
+    const targets = (await this.#store.db
+      .selectFrom('targets')
+      .select(['name', 'created_at'])
+      .where('name', 'in', names)
+      .execute()) as { name: string; created_at: string }[];
+    const created = new Map(targets.map((t) => [t.name, t.created_at]));
+    return rows.filter((r) => r.bound_to === null || created.get(parseGrant(r.grant).name) === r.bound_to);
+  }
+
+  /** Removes added grants from a token (all of them, or the one named); returns how many. */
+  async removeAddedGrants(tokenId: string, grant?: string): Promise<number> {
+    let q = this.#store.db.deleteFrom('token_grants').where('token_id', '=', tokenId);
+    if (grant !== undefined) q = q.where('grant', '=', formatGrant(parseGrant(grant)));
+    const r = await q.executeTakeFirst();
+    this.#cache.clear();
+    return Number(r.numDeletedRows);
   }
 
   /** Deletes added grants past their time (a sweep; they already stopped counting). */

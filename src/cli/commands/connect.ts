@@ -1,4 +1,4 @@
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { ApprovalMode } from '../../approvals/index.js';
 import {
@@ -36,6 +36,8 @@ const MODES: readonly ApprovalMode[] = ['elicitation', 'out-of-band', 'totp'];
 
 /** Writes a token into its own file: directory 0700, file 0600, never overwriting one. */
 function writeTokenFile(dir: string, name: string, token: string): string {
+  if (existsSync(dir) && lstatSync(dir).isSymbolicLink())
+    throw new GatehouseError('conflict', `${dir} is a symbolic link: not writing a token through it`);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   const file = join(dir, `${name}.token`);
@@ -53,12 +55,21 @@ function writeTokenFile(dir: string, name: string, token: string): string {
  */
 function writeSetup(cwd: string, setup: ClientSetup): string {
   const file = resolve(cwd, setup.file);
+  // INVARIANT: never written through a link: a project folder may come from anyone, and a linked
+  // `.codex` or `.mcp.json` would send the setup (and the token file's path) somewhere else.
+  for (let p = file; p !== cwd && p.startsWith(`${cwd}/`); p = dirname(p))
+    if (existsSync(p) && lstatSync(p).isSymbolicLink())
+      throw new GatehouseError('conflict', `${p} is a symbolic link: not writing through it`, {
+        hint: 'remove the link, or print the setup (without --write) and place it yourself',
+      });
   mkdirSync(dirname(file), { recursive: true });
   if (setup.format === 'toml') {
     const before = existsSync(file) ? readFileSync(file, 'utf8') : '';
-    if (/^\s*\[mcp_servers\.gatehouse\]/m.test(before))
-      throw new GatehouseError('conflict', `${setup.file} already has [mcp_servers.gatehouse]`, {
-        hint: 'edit it by hand, or remove that table and run this again',
+    // Any mention of gatehouse in the file (a sub-table such as [mcp_servers.gatehouse.env], a
+    // quoted or dotted key) would be merged into our server by Codex: refuse rather than parse.
+    if (/gatehouse/i.test(before))
+      throw new GatehouseError('conflict', `${setup.file} already mentions gatehouse`, {
+        hint: 'edit it by hand (check every mcp_servers.gatehouse key), or remove those lines and run this again',
       });
     writeFileSync(file, `${before}${before && !before.endsWith('\n') ? '\n' : ''}${before ? '\n' : ''}${setup.text}`);
     return file;

@@ -72,11 +72,16 @@ export const run: CommandRunner = async (args, ctx) => {
     }
     if (values.scan) {
       if (r.kind !== 'ssh') throw new GatehouseError('usage', '--scan is for SSH requests');
+      if (!r.verified || r.status !== 'pending')
+        throw new GatehouseError(
+          'conflict',
+          `this request is ${r.verified ? r.status : 'tampered'}: its host is not contacted`,
+        );
       const { fetchHostKeyFingerprint } = await import('../../ssh/index.js');
       const k = await fetchHostKeyFingerprint(r.host, r.port ?? 22);
       write(
         ctx.stdout,
-        `${r.host}:${r.port ?? 22} offers ${k.keyType} ${k.fingerprint}\nCompare it with the host's own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub there), then approve with --host-key ${k.fingerprint}`,
+        `${visible(r.host)}:${r.port ?? 22} offers ${k.keyType} ${k.fingerprint}\nCompare it with the host's own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub there), then approve with --host-key ${k.fingerprint}`,
       );
       return EXIT.ok;
     }

@@ -87,12 +87,23 @@ export function adminApiRoutes(rt: Runtime): AdminRoute[] {
     {
       method: 'POST',
       path: '/admin/tokens/:name/:action',
-      maxBodyBytes: 0,
+      maxBodyBytes: MAX_BODY,
       handle: async (ctx) => {
         const action = ctx.params.action;
-        if (action !== 'rotate' && action !== 'revoke')
-          throw new GatehouseError('not_found', 'token actions are rotate and revoke');
+        if (action !== 'rotate' && action !== 'revoke' && action !== 'ungrant')
+          throw new GatehouseError('not_found', 'token actions are rotate, revoke and ungrant');
         const t = await agentToken(ctx.params.name ?? '');
+        if (action === 'ungrant') {
+          const grant = str(ctx.body.grant, 'grant');
+          const removed = await rt.tokens.removeAddedGrants(t.id, grant);
+          await audit(ctx, 'grant_removed', {
+            token: t.name,
+            tokenChanged: t.id,
+            grant: grant ?? '(all added)',
+            removed,
+          });
+          return { removed };
+        }
         if (action === 'revoke') {
           const info = await rt.tokens.revoke(t.id);
           await audit(ctx, 'token_revoked', { token: t.name, tokenRevoked: t.id });
