@@ -2,6 +2,7 @@ import type { AccessRequest } from '../access/index.js';
 import { describeForHuman, type Approval, type ApprovalPage } from '../approvals/index.js';
 import type { InboxState } from './approvals-feed.js';
 import { INBOX_SCRIPT } from './client-scripts.js';
+import { handoffBanner } from './session-routes.js';
 import { html, type Html } from './html.js';
 import { layout, notice, type PageSession } from './pages.js';
 
@@ -150,6 +151,8 @@ export function inboxEvent(state: InboxState, s: PageSession, now: number) {
     })),
     truncation: (truncation(state.pending) ?? html``).toString(),
     requests: accessList(state.requests, now).toString(),
+    handoffs: handoffBanner(state.handoffs, now).toString(),
+    handoffList: state.handoffs.map((h) => ({ id: h.id, summary: `${h.tokenName} on ${h.target}: ${h.message}` })),
     requestCount: state.requests.length,
     recent: recentList(state.recent, s, now).toString(),
   };
@@ -176,6 +179,7 @@ export function inboxPage(o: {
         <button type="button" id="notify" class="link" hidden>Notify me</button>
       </div>
       ${notice(o.notice)}
+      <div id="handoffs">${handoffBanner(o.state.handoffs, o.now)}</div>
       <div id="truncation">${truncation(p)}</div>
       <section id="pending" data-version="${o.state.version}" aria-live="polite">
         <p class="empty" id="pending-empty" ${p.approvals.length > 0 ? 'hidden' : null}>

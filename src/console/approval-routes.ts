@@ -7,6 +7,7 @@ import { lastEventId, openStream, pollWhileOpen } from './live.js';
 import { noticeOf } from './pages.js';
 import { approvalBinding } from './passkey-routes.js';
 import { relyingParty } from './passkeys.js';
+import { handoffs } from './session-routes.js';
 
 const MAX_REASON = 2000;
 /** Default poll for changes made by any process while an inbox is open. */
@@ -17,9 +18,14 @@ export function approvalRoutes(kit: ConsoleKit): ConsoleRoute[] {
   const rt = kit.rt;
   const now = kit.now;
   const pollMs = kit.opts.pollMs ?? POLL_MS;
-  const feed = new ApprovalsFeed(rt.approvals, async () => (await rt.accessPorts()).requests, {
-    freshMs: Math.max(1, pollMs / 2),
-  });
+  const feed = new ApprovalsFeed(
+    rt.approvals,
+    async () => (await rt.accessPorts()).requests,
+    () => handoffs(kit),
+    {
+      freshMs: Math.max(1, pollMs / 2),
+    },
+  );
 
   const inbox = kit.route('GET', '/console', true, async (c) => {
     const state = await feed.state({ now: true });

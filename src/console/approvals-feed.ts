@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { cutText } from '../core/index.js';
 import type { AccessRequest, AccessRequests } from '../access/index.js';
 import type { Approval, ApprovalPage, ApprovalService } from '../approvals/index.js';
+import type { Handoff } from './session-routes.js';
 
 /** What the inbox shows: the pending page and the latest decisions, with a version naming the state. */
 export interface InboxState {
@@ -16,6 +17,8 @@ export interface InboxState {
   recent: Approval[];
   /** Access requests waiting for a person (newest first). */
   requests: AccessRequest[];
+  /** Sessions whose agent asked a person to take over. */
+  handoffs: Handoff[];
 }
 
 /** Pending approvals shown at once (the rest are counted per token). */
@@ -34,10 +37,17 @@ export class ApprovalsFeed {
   #last: { at: number; state: Promise<InboxState> } | undefined;
 
   readonly #requests: () => Promise<AccessRequests>;
+  readonly #handoffs: () => Promise<Handoff[]>;
 
-  constructor(approvals: ApprovalService, requests: () => Promise<AccessRequests>, opts: { freshMs: number }) {
+  constructor(
+    approvals: ApprovalService,
+    requests: () => Promise<AccessRequests>,
+    handoffs: () => Promise<Handoff[]>,
+    opts: { freshMs: number },
+  ) {
     this.#approvals = approvals;
     this.#requests = requests;
+    this.#handoffs = handoffs;
     this.#fresh = opts.freshMs;
   }
 
@@ -59,14 +69,16 @@ export class ApprovalsFeed {
       this.#approvals.page({ status: 'all', limit: INBOX_RECENT * 2 }),
       this.#requests().then((r) => r.list({ status: 'pending' })),
     ]);
+    const handoffs = await this.#handoffs();
     const recent = all.approvals.filter((a) => a.status !== 'pending').slice(0, INBOX_RECENT);
     const h = createHash('sha256');
     h.update(JSON.stringify([pending.total, pending.byToken.map((t) => [t.tokenId, t.count])]));
     for (const a of [...pending.approvals, ...recent])
       h.update(`\n${a.id}\u0000${a.status}\u0000${a.decidedAt ?? ''}\u0000${a.consumedAt ?? ''}`);
     for (const r of requests) h.update(`\n${r.id}\u0000${r.status}`);
+    for (const x of handoffs) h.update(`\n${x.id}\u0000${x.at}`);
     // An approval that expires leaves the pending page by itself (the page reads pending as
     // `expires_at > now`), which changes the version too.
-    return { version: cutText(h.digest('base64url'), 22), pending, recent, requests };
+    return { version: cutText(h.digest('base64url'), 22), pending, recent, requests, handoffs };
   }
 }

@@ -52,6 +52,8 @@ const empty = document.getElementById('pending-empty');
 const count = document.getElementById('pending-count');
 const notifyButton = document.getElementById('notify');
 const known = new Set([...pending.querySelectorAll(':scope > article.card')].map((c) => c.id));
+const knownHandoffs = new Set();
+let firstState = true;
 
 function cards() {
   return [...pending.querySelectorAll(':scope > article.card')];
@@ -78,13 +80,19 @@ function apply(s) {
   document.getElementById('truncation').replaceChildren(fragment(s.truncation));
   document.getElementById('recent').replaceChildren(fragment(s.recent));
   document.getElementById('requests').replaceChildren(fragment(s.requests));
+  document.getElementById('handoffs').replaceChildren(fragment(s.handoffs));
   document.getElementById('request-count').textContent = String(s.requestCount);
   pending.dataset.version = s.version;
   refreshTimes(document);
-  if (fresh.length > 0 && 'Notification' in window && Notification.permission === 'granted'
-      && localStorage.getItem('gatehouse-notify') === 'on') {
+  const asks = s.handoffList.filter((h) => !knownHandoffs.has(h.id));
+  for (const h of s.handoffList) knownHandoffs.add(h.id);
+  const notify = 'Notification' in window && Notification.permission === 'granted'
+    && localStorage.getItem('gatehouse-notify') === 'on';
+  if (notify) {
     for (const p of fresh.slice(0, 3)) new Notification('Gatehouse: approval waiting', { body: p.summary, tag: p.id });
+    if (!firstState) for (const h of asks.slice(0, 3)) new Notification('Gatehouse: an agent asks for you', { body: h.summary, tag: h.id });
   }
+  firstState = false;
 }
 
 const stream = new EventSource('/console/events?after=' + encodeURIComponent(pending.dataset.version));

@@ -18,11 +18,12 @@ import { cookieValues, newNonce, ownOrigin, sameOrigin, securityHeaders } from '
 import { errorPage, type PageSession } from './pages.js';
 import type { InventoryPorts } from './inventory-routes.js';
 import { Passkeys } from './passkeys.js';
+import type { SessionControlPorts } from './session-routes.js';
 import type { TokenAdminPorts } from './token-routes.js';
 import { ConsoleSessions, type ConsoleSession, type SessionPorts } from './sessions.js';
 
 /** What the console needs of the process (a booted `Runtime` with its approvals has all of it). */
-export interface ConsolePorts extends SessionPorts, InventoryPorts {
+export interface ConsolePorts extends SessionPorts, InventoryPorts, SessionControlPorts {
   tokens: SessionPorts['tokens'] & EnrollmentTokens & TokenAdminPorts;
   clients: { lastSeen(tokenIds: readonly string[]): Promise<Map<string, SeenClient>> };
   audit: { append(entry: AuditEntry): Promise<unknown> };

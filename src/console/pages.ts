@@ -37,6 +37,8 @@ export const NOTICES: Readonly<Record<string, { text: string; ok?: boolean }>> =
     ok: true,
   },
   'access-denied': { text: 'Access request denied.', ok: true },
+  'session-ended': { text: 'Session terminated. The agent’s next call on it says it is closed.', ok: true },
+  'session-revoked': { text: 'Session terminated and its token revoked.', ok: true },
   'grant-removed': { text: 'Grant removed: every process stops honouring it within a second.', ok: true },
   'token-revoked': {
     text: 'Token revoked: every process refuses it within a second, and its SSH sessions close at the next sweep.',
@@ -63,7 +65,7 @@ export function layout(o: {
   session?: PageSession;
   body: Html;
   script?: string;
-  current?: 'approvals' | 'audit' | 'passkeys' | 'connect' | 'tokens' | 'targets' | 'vault';
+  current?: 'approvals' | 'audit' | 'passkeys' | 'connect' | 'tokens' | 'targets' | 'vault' | 'sessions';
   /** A wide page (tables). */
   wide?: boolean;
 }): Html {
@@ -88,6 +90,9 @@ export function layout(o: {
               s
                 ? html`<a href="/console/" ${o.current === 'approvals' ? raw('aria-current="page"') : null}
                       >Approvals</a
+                    >
+                    <a href="/console/sessions" ${o.current === 'sessions' ? raw('aria-current="page"') : null}
+                      >Sessions</a
                     >
                     <a href="/console/audit" ${o.current === 'audit' ? raw('aria-current="page"') : null}>Audit</a>
                     <a href="/console/connect" ${o.current === 'connect' ? raw('aria-current="page"') : null}

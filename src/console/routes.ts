@@ -5,6 +5,7 @@ import { auditRoutes } from './audit-routes.js';
 import { connectRoutes } from './connect-routes.js';
 import { inventoryRoutes } from './inventory-routes.js';
 import { passkeyRoutes } from './passkey-routes.js';
+import { sessionRoutes } from './session-routes.js';
 import { tokenRoutes } from './token-routes.js';
 import { ConsoleKit, redirect, send, type ConsoleOptions, type ConsolePorts, type ConsoleRoute } from './kit.js';
 import { loginPage, noticeOf } from './pages.js';
@@ -82,5 +83,6 @@ export function consoleRoutes(rt: ConsolePorts, opts: ConsoleOptions = {}): Cons
     ...tokenRoutes(kit, rt.tokens),
     ...inventoryRoutes(kit, rt),
     ...accessRoutes(kit),
+    ...sessionRoutes(kit),
   ];
 }

@@ -27,7 +27,7 @@
 import { randomBytes } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import type { Client, ClientChannel } from 'ssh2';
-import { GatehouseError, createLogger } from '../core/index.js';
+import { GatehouseError, createLogger, truncateText } from '../core/index.js';
 import { stripAnsi } from './ansi.js';
 import { sendChannelSignal } from './channel-signal.js';
 import { openConnection, type ConnectOptions } from './connect.js';
@@ -116,6 +116,8 @@ export interface SessionInfo {
   openedAt: string;
   lastActivityAt: string;
   closed: boolean;
+  /** The agent asked a person to take over (ssh_session_handoff): its message and when. */
+  handoff?: { message: string; at: string };
 }
 
 export interface SendOptions {
@@ -177,6 +179,7 @@ interface Session {
   chain: Promise<unknown>;
   transcript: TranscriptRecorder;
   removeTimer?: NodeJS.Timeout;
+  handoff?: { message: string; at: Date };
 }
 
 const CONTROL_KEYS: Partial<Record<SessionSignal, string>> = { INT: '\x03', QUIT: '\x1c', TSTP: '\x1a' };
@@ -420,9 +423,38 @@ export class SshSessionManager {
         openedAt: s.openedAt.toISOString(),
         lastActivityAt: s.lastActivity.toISOString(),
         closed: s.closed,
+        ...(s.handoff ? { handoff: { message: s.handoff.message, at: s.handoff.at.toISOString() } } : {}),
       });
     }
     return out;
+  }
+
+  /**
+   * The agent asks a person to take over (a sudo or 2FA prompt, a judgement call): the message
+   * shows in the console until the session closes, the person dismisses it, or the agent asks again.
+   */
+  handoff(id: string, owner: string, message: string): void {
+    const s = this.get(id, owner);
+    if (s.closed) throw this.closedError(s);
+    s.handoff = { message: truncateText(message, 500), at: new Date() };
+  }
+
+  /** A person saw the handoff (the console's Dismiss); false when no such session is open. */
+  dismissHandoff(id: string): boolean {
+    const s = this.sessions.get(id);
+    if (!s || s.closed) return false;
+    s.handoff = undefined;
+    return true;
+  }
+
+  /** Ends a session on a person's word (the console's Terminate), whoever owns it. */
+  terminate(id: string, reason: string): SessionInfo | undefined {
+    const s = this.sessions.get(id);
+    if (!s || s.init) return undefined;
+    const info = this.list(s.owner).find((x) => x.id === id);
+    this.finish(s, reason);
+    this.remove(s);
+    return info;
   }
 
   /** Closes every session of an owner (token revocation). Returns how many were open. */

@@ -16,6 +16,7 @@ import { wikiTools } from './wiki.js';
 import { sshExecTool } from './ssh-exec.js';
 import {
   sshSessionCloseTool,
+  sshSessionHandoffTool,
   sshSessionOpenTool,
   sshSessionReadTool,
   sshSessionSendTool,
@@ -69,6 +70,7 @@ export function allTools(): ToolDefinition[] {
     sshSessionReadTool,
     sshSessionSignalTool,
     sshSessionCloseTool,
+    sshSessionHandoffTool,
     fileReadTool,
     fileWriteTool,
     execTool,

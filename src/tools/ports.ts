@@ -76,7 +76,9 @@ export interface HandlesPort {
 export interface SshPort {
   pool(): Promise<Pick<SshPool, 'exec' | 'readFile' | 'writeFile'>>;
   /** The session manager; the implementation also keeps closing sessions whose token was revoked. */
-  sessions(): Promise<Pick<SshSessionManager, 'open' | 'send' | 'read' | 'signal' | 'close' | 'list' | 'foreground'>>;
+  sessions(): Promise<
+    Pick<SshSessionManager, 'open' | 'send' | 'read' | 'signal' | 'close' | 'list' | 'foreground' | 'handoff'>
+  >;
   /** Open sessions of a principal, without loading the SSH library when none was ever opened. */
   listSessions(principal: Principal): Promise<{ id: string; target: string; openedAt: string }[]>;
   /** `ssh.session_open` of the configuration: whether opening a session needs a person. */

@@ -229,3 +229,40 @@ export const sshSessionCloseTool = defineTool({
     );
   },
 });
+
+export const sshSessionHandoffTool = defineTool({
+  name: 'ssh_session_handoff',
+  title: 'Ask a person to take over an SSH session',
+  description:
+    'Asks a person to step in on an interactive session: a sudo or 2FA prompt, a judgement you should not make alone. ' +
+    'Your message shows on the Gatehouse console (Sessions, and a banner in the approvals inbox) until the session closes or the person dismisses it. ' +
+    'It returns at once; keep reading the session with ssh_session_read to see what happens, and tell the person what you asked.',
+  inputSchema: z
+    .object({
+      id: sessionId,
+      message: z.string().min(1).max(500).describe('What the person should do, and why'),
+    })
+    .strict(),
+  inputRoles: { id: 'bound', message: 'bound' },
+  outputSchema: z.object({ ok: z.boolean(), next: z.string() }),
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false },
+  async handler(input, ctx) {
+    const mgr = await sessions(ctx);
+    return ctx.gate.run(
+      ctx.principal,
+      {
+        tool: 'ssh_session_handoff',
+        bound: boundInputs({ session: input.id, message: input.message }),
+        summary: `handoff session ${input.id}: ${input.message}`,
+        client: ctx.client,
+      },
+      async () => {
+        mgr.handoff(input.id, ctx.principal.tokenId, input.message);
+        return {
+          ok: true,
+          next: 'A person sees your message in the Gatehouse console. Keep reading the session (ssh_session_read) and wait for them; do not type the secret or answer the prompt yourself.',
+        };
+      },
+    );
+  },
+});

@@ -50,6 +50,7 @@ const BASE: Record<string, Record<string, unknown>> = {
   ssh_session_read: { id: 'sess_aaaaaaaaaaaa' },
   ssh_session_signal: { id: 'sess_aaaaaaaaaaaa', signal: 'INT' },
   ssh_session_close: { id: 'sess_aaaaaaaaaaaa' },
+  ssh_session_handoff: { id: 'sess_aaaaaaaaaaaa', message: 'please type the sudo password' },
   file_read: { target: 'box', path: '/srv/a.txt' },
   file_write: { target: 'box', path: '/srv/a.txt', content: 'hello' },
   exec: { command: 'ls' },
@@ -135,6 +136,10 @@ const SAMPLES: Record<string, Record<string, [unknown, unknown]>> = {
   ssh_session_read: { id: ['sess_aaaaaaaaaaaa', 'sess_bbbbbbbbbbbb'], since: [0, 5], limit: [10, 20] },
   ssh_session_signal: { id: ['sess_aaaaaaaaaaaa', 'sess_bbbbbbbbbbbb'], signal: ['INT', 'TERM'] },
   ssh_session_close: { id: ['sess_aaaaaaaaaaaa', 'sess_bbbbbbbbbbbb'] },
+  ssh_session_handoff: {
+    id: ['sess_aaaaaaaaaaaa', 'sess_bbbbbbbbbbbb'],
+    message: ['please type the sudo password', 'answer the 2FA prompt'],
+  },
   file_read: { target: ['box', 'box2'], path: ['/srv/a.txt', '/srv/b.txt'], max_bytes: [10, 20] },
   file_write: {
     target: ['box', 'box2'],
