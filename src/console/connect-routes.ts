@@ -35,6 +35,29 @@ export function specOf(form: URLSearchParams): EnrollmentSpec {
   });
 }
 
+/** A token scope's form fields (name, grants, approval mode, expiry): the Connect and tokens pages. */
+export function scopeFields(namePlaceholder: string): Html {
+  return html`<label
+      >Token name<input type="text" name="name" required maxlength="64" placeholder="${namePlaceholder}"
+    /></label>
+    <label
+      >Grants<input
+        type="text"
+        name="grants"
+        placeholder="tool:discover tool:api_request target:github"
+        spellcheck="false"
+    /></label>
+    <label
+      >Approvals<select name="approval">
+        <option value="">default (ask in the client, else out of band)</option>
+        <option value="out-of-band">out of band (console, CLI)</option>
+        <option value="elicitation">in the client (elicitation)</option>
+        <option value="totp">TOTP code</option>
+      </select></label
+    >
+    <label>Expires after<input type="text" name="expires" placeholder="30d (empty: never)" /></label>`;
+}
+
 /** What a passkey touch for creating this token is bound to: the exact scope, as JSON. */
 export function specBinding(spec: EnrollmentSpec): string {
   return createHash('sha256')
@@ -65,23 +88,7 @@ function connectForm(s: PageSession): Html {
         <option value="http">Streamable HTTP (this server's /mcp)</option>
       </select></label
     >
-    <label>Token name<input type="text" name="name" required maxlength="64" placeholder="e.g. claude-laptop" /></label>
-    <label
-      >Grants<input
-        type="text"
-        name="grants"
-        placeholder="tool:discover tool:api_request target:github"
-        spellcheck="false"
-    /></label>
-    <label
-      >Approvals<select name="approval">
-        <option value="">default (ask in the client, else out of band)</option>
-        <option value="out-of-band">out of band (console, CLI)</option>
-        <option value="elicitation">in the client (elicitation)</option>
-        <option value="totp">TOTP code</option>
-      </select></label
-    >
-    <label>Expires after<input type="text" name="expires" placeholder="30d (empty: never)" /></label>
+    ${scopeFields('e.g. claude-laptop')}
     <div class="buttons">
       <button class="approve" type="submit">
         ${s.passkeys ? 'Create enrollment code with passkey' : 'Create enrollment code'}

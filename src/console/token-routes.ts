@@ -1,7 +1,7 @@
 import { GatehouseError, toGatehouseError } from '../core/index.js';
 import { formatGrant, type TokenInfo } from '../gate/index.js';
 import { CONNECT_FORM_SCRIPT } from './client-scripts.js';
-import { specBinding, specOf } from './connect-routes.js';
+import { scopeFields, specBinding, specOf } from './connect-routes.js';
 import { html, type Html } from './html.js';
 import { redirect, send, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
 import { layout, notice, noticeOf } from './pages.js';
@@ -74,23 +74,7 @@ function createForm(c: Call): Html {
     <input type="hidden" name="csrf" value="${s.csrf}" />
     <input type="hidden" name="assertion" value="" />
     <input type="hidden" name="client" value="claude-code" />
-    <label>Name<input type="text" name="name" required maxlength="64" placeholder="e.g. ci-deployer" /></label>
-    <label
-      >Grants<input
-        type="text"
-        name="grants"
-        placeholder="tool:discover tool:api_request target:github"
-        spellcheck="false"
-    /></label>
-    <label
-      >Approvals<select name="approval">
-        <option value="">default (ask in the client, else out of band)</option>
-        <option value="out-of-band">out of band (console, CLI)</option>
-        <option value="elicitation">in the client (elicitation)</option>
-        <option value="totp">TOTP code</option>
-      </select></label
-    >
-    <label>Expires after<input type="text" name="expires" placeholder="30d (empty: never)" /></label>
+    ${scopeFields('e.g. ci-deployer')}
     <div class="buttons">
       <button class="approve" type="submit">${s.passkeys ? 'Create token with passkey' : 'Create token'}</button>
       <span class="muted"

@@ -19,6 +19,19 @@ function str(v: unknown, what: string): string | undefined {
   return v;
 }
 
+/** A token scope from a JSON body (`grants` a list of strings); anything off is `invalid_input`. */
+function specFromBody(b: Readonly<Record<string, unknown>>, client?: string) {
+  if (b.grants !== undefined && !Array.isArray(b.grants))
+    throw new GatehouseError('invalid_input', 'grants is a list of strings like "tool:discover"');
+  return parseTokenSpec({
+    name: str(b.name, 'name'),
+    grants: b.grants as string[] | undefined,
+    approval: str(b.approval, 'approval'),
+    expires: str(b.expires, 'expires'),
+    ...(client !== undefined ? { client } : {}),
+  });
+}
+
 /**
  * The admin JSON API for what the console does (issue 17 item 11), for scripts: tokens (list,
  * create agent tokens, rotate, revoke), the audit log (search with the console's filters, verify),
@@ -65,15 +78,7 @@ export function adminApiRoutes(rt: Runtime): AdminRoute[] {
       path: '/admin/tokens',
       maxBodyBytes: MAX_BODY,
       handle: async (ctx) => {
-        const b = ctx.body;
-        if (b.grants !== undefined && !Array.isArray(b.grants))
-          throw new GatehouseError('invalid_input', 'grants is a list of strings like "tool:discover"');
-        const spec = parseTokenSpec({
-          name: str(b.name, 'name'),
-          grants: b.grants as string[] | undefined,
-          approval: str(b.approval, 'approval'),
-          expires: str(b.expires, 'expires'),
-        });
+        const spec = specFromBody(ctx.body);
         const made = await rt.tokens.create({
           name: spec.name,
           grants: spec.grants,
@@ -167,16 +172,7 @@ export function adminApiRoutes(rt: Runtime): AdminRoute[] {
       path: '/admin/enrollments',
       maxBodyBytes: MAX_BODY,
       handle: async (ctx) => {
-        const b = ctx.body;
-        if (b.grants !== undefined && !Array.isArray(b.grants))
-          throw new GatehouseError('invalid_input', 'grants is a list of strings like "tool:discover"');
-        const spec = parseTokenSpec({
-          name: str(b.name, 'name'),
-          grants: b.grants as string[] | undefined,
-          approval: str(b.approval, 'approval'),
-          expires: str(b.expires, 'expires'),
-          client: str(b.client, 'client') ?? 'claude-code',
-        });
+        const spec = specFromBody(ctx.body, str(ctx.body.client, 'client') ?? 'claude-code');
         if (!isClientKind(spec.client ?? ''))
           throw new GatehouseError('invalid_input', `client is one of ${CLIENTS.join(', ')}`);
         const codes = new EnrollmentCodes(rt.store, await rt.keyring.internalKey('store-integrity'), rt.tokens);
