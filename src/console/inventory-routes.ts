@@ -1,6 +1,7 @@
 import { html, type Html } from './html.js';
-import { send, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
-import { layout } from './pages.js';
+import { GatehouseError } from '../core/index.js';
+import { redirect, send, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
+import { layout, notice, noticeOf } from './pages.js';
 
 /** A target as the console lists it: never a secret, only where it points and which vault field holds its credential. */
 export interface TargetView {
@@ -15,7 +16,11 @@ export interface TargetView {
 
 /** What the inventory pages read: target configurations and vault listings (names, never values). */
 export interface InventoryPorts {
-  targets: { list(): Promise<TargetView[]> };
+  targets: {
+    list(): Promise<TargetView[]>;
+    get(name: string): Promise<TargetView>;
+    update(name: string, patch: { config: { hostKey: string } }): Promise<unknown>;
+  };
   vault: {
     listVaults(): Promise<{ name: string; items: number; createdAt: string }[]>;
     listItems(): Promise<
@@ -32,7 +37,7 @@ export interface InventoryPorts {
   };
 }
 
-function targetRow(t: TargetView): Html {
+function targetRow(t: TargetView, csrf: string): Html {
   const c = t.config;
   if ('baseUrl' in c)
     return html`<tr>
@@ -50,6 +55,10 @@ function targetRow(t: TargetView): Html {
     <td>key from <code>${c.key}</code></td>
     <td>
       ${c.hostKey ? html`host key pinned: <code>${c.hostKey}</code>` : html`<span class="status denied">host key not pinned</span>`}
+      <form method="post" action="/console/targets/${encodeURIComponent(t.name)}/hostkey">
+        <input type="hidden" name="csrf" value="${csrf}" />
+        <button class="link" type="submit">${c.hostKey ? 'Check the host key' : 'Read the host key to pin it'}</button>
+      </form>
     </td>
     <td>${t.updatedAt}</td>
   </tr>`;
@@ -63,6 +72,7 @@ function targetsPage(c: Call, targets: TargetView[]): Html {
     current: 'targets',
     wide: true,
     body: html`<h1>Targets</h1>
+      ${notice(noticeOf(c.ctx.url))}
       <p class="muted">
         What agents can reach, and which vault field holds each credential (its value is never shown). Add and change
         targets with <code>gatehouse target</code>.
@@ -83,7 +93,7 @@ function targetsPage(c: Call, targets: TargetView[]): Html {
                   </tr>
                 </thead>
                 <tbody>
-                  ${targets.map(targetRow)}
+                  ${targets.map((t) => targetRow(t, c.page!.csrf))}
                 </tbody>
               </table>
             </div>`
@@ -151,7 +161,47 @@ function vaultPage(
   });
 }
 
-/** Read-only pages of what the console's operators configured: targets and vault contents (names only). */
+/** The host key a server offers now, beside the pinned one, with the form that pins it. */
+function hostKeyPage(c: Call, t: TargetView, offered: { fingerprint: string; keyType: string }): Html {
+  const cfg = t.config as { host: string; port: number; hostKey: string | null };
+  const same = cfg.hostKey === offered.fingerprint;
+  return layout({
+    title: `Host key of ${t.name}`,
+    nonce: c.nonce,
+    session: c.page!,
+    current: 'targets',
+    body: html`<p><a href="/console/targets">← Targets</a></p>
+      <article class="card">
+        <h1>${t.name}: ${cfg.host}:${cfg.port}</h1>
+        <p>The server offers a ${offered.keyType} key: <code>${offered.fingerprint}</code></p>
+        <p>
+          ${
+            cfg.hostKey === null
+              ? 'No key is pinned yet: nothing connects to this target until one is.'
+              : same
+                ? html`It is the pinned key.`
+                : html`<span class="status denied">It differs from the pinned key</span> <code>${cfg.hostKey}</code>:
+                    someone may be in the middle, or the server was rebuilt. Find out which before pinning.`
+          }
+        </p>
+        ${
+          same
+            ? null
+            : html`<form method="post" action="/console/targets/${encodeURIComponent(t.name)}/pin">
+                <input type="hidden" name="csrf" value="${c.page!.csrf}" />
+                <input type="hidden" name="host_key" value="${offered.fingerprint}" />
+                <label
+                  ><input type="checkbox" name="confirmed" value="yes" required /> I compared this fingerprint with the
+                  server's own (<code>ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub</code> on it).</label
+                >
+                <button class="approve" type="submit">Pin this key</button>
+              </form>`
+        }
+      </article>`,
+  });
+}
+
+/** The targets and vault pages (names, never values), and pinning an SSH target's host key on a person's word. */
 export function inventoryRoutes(kit: ConsoleKit, ports: InventoryPorts): ConsoleRoute[] {
   const targets = kit.route('GET', '/console/targets', true, async (c) => {
     send(c.res, 200, c.nonce, targetsPage(c, await ports.targets.list()));
@@ -160,5 +210,40 @@ export function inventoryRoutes(kit: ConsoleKit, ports: InventoryPorts): Console
     const [vaults, items] = await Promise.all([ports.vault.listVaults(), ports.vault.listItems()]);
     send(c.res, 200, c.nonce, vaultPage(c, vaults, items));
   });
-  return [targets, vault];
+  const sshTarget = async (c: Call) => {
+    const t = await ports.targets.get(c.ctx.params.name ?? '');
+    if (t.kind !== 'ssh') throw new GatehouseError('invalid_input', 'only SSH targets have a host key');
+    return t;
+  };
+
+  const readKey = kit.route('POST', '/console/targets/:name/hostkey', true, async (c) => {
+    const t = await sshTarget(c);
+    const cfg = t.config as { host: string; port: number };
+    const { fetchHostKeyFingerprint } = await import('../ssh/index.js');
+    const offered = await fetchHostKeyFingerprint(cfg.host, cfg.port);
+    send(c.res, 200, c.nonce, hostKeyPage(c, t, offered));
+  });
+
+  /**
+   * Pins the key the person compared. INVARIANT: the key pinned is the one they were shown and
+   * confirmed (sent back with the form), and only if the server still offers it now.
+   */
+  const pin = kit.route('POST', '/console/targets/:name/pin', true, async (c) => {
+    const t = await sshTarget(c);
+    if (c.form.get('confirmed') !== 'yes')
+      throw new GatehouseError('invalid_input', 'confirm that you compared the fingerprint with the server');
+    const shown = c.form.get('host_key') ?? '';
+    const cfg = t.config as { host: string; port: number; hostKey: string | null };
+    const { fetchHostKeyFingerprint } = await import('../ssh/index.js');
+    const now = await fetchHostKeyFingerprint(cfg.host, cfg.port);
+    if (now.fingerprint !== shown)
+      throw new GatehouseError('host_key_mismatch', 'the server now offers a different key than the one you compared', {
+        hint: 'read the host key again and compare it',
+      });
+    await ports.targets.update(t.name, { config: { hostKey: shown } });
+    await kit.audit(c, 'host_key_pinned', { target: t.name, fingerprint: shown, replaced: cfg.hostKey });
+    redirect(c.res, c.nonce, '/console/targets?n=host-key-pinned');
+  });
+
+  return [targets, vault, readKey, pin];
 }

@@ -104,4 +104,38 @@ describe.skipIf(!(await requires('sshd', 'console sessions')))('console sessions
       await close();
     }
   });
+
+  it('targets page: reads an SSH target’s host key and pins it only when the person confirmed the key still offered', async () => {
+    await srv.rt.targets.add('ssh', 'fresh', {
+      host: '127.0.0.1',
+      port: sshd.port,
+      user: sshd.user,
+      key: 'vault:ops/box.key',
+      passphrase: null,
+      hostKey: null,
+    });
+    const page = await srv.call('GET', '/console/targets', { cookie });
+    expect(page.body).toContain('host key not pinned');
+    const read = await srv.call('POST', '/console/targets/fresh/hostkey', { cookie, form: { csrf } });
+    expect(read.body).toContain(sshd.hostKeyFingerprint);
+    expect(read.body).toContain('No key is pinned yet');
+    const unconfirmed = await srv.call('POST', '/console/targets/fresh/pin', {
+      cookie,
+      form: { csrf, host_key: sshd.hostKeyFingerprint },
+    });
+    expect(unconfirmed.status).toBe(400);
+    const wrong = await srv.call('POST', '/console/targets/fresh/pin', {
+      cookie,
+      form: { csrf, host_key: 'SHA256:' + 'A'.repeat(43), confirmed: 'yes' },
+    });
+    expect(wrong.status).toBeGreaterThanOrEqual(400);
+    expect((await srv.rt.targets.get('fresh')).config).toMatchObject({ hostKey: null });
+    const ok = await srv.call('POST', '/console/targets/fresh/pin', {
+      cookie,
+      form: { csrf, host_key: sshd.hostKeyFingerprint, confirmed: 'yes' },
+    });
+    expect(ok.headers.location).toBe('/console/targets?n=host-key-pinned');
+    expect((await srv.rt.targets.get('fresh')).config).toMatchObject({ hostKey: sshd.hostKeyFingerprint });
+    expect((await searchAudit(srv.rt.store, { tool: 'console', outcome: 'host_key_pinned' })).length).toBe(1);
+  });
 });
