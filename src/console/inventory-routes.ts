@@ -1,7 +1,9 @@
 import { html, type Html } from './html.js';
-import { GatehouseError } from '../core/index.js';
+import { createHash } from 'node:crypto';
+import { GatehouseError, toGatehouseError } from '../core/index.js';
 import { redirect, send, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
 import { layout, notice, noticeOf } from './pages.js';
+import { relyingParty } from './passkeys.js';
 
 /** A target as the console lists it: never a secret, only where it points and which vault field holds its credential. */
 export interface TargetView {
@@ -16,12 +18,15 @@ export interface TargetView {
 
 /** What the inventory pages read: target configurations and vault listings (names, never values). */
 export interface InventoryPorts {
+  /** Tells this process's scrubbers a new value at once (other processes learn it from the vault). */
+  addSecret(value: string): void;
   targets: {
     list(): Promise<TargetView[]>;
     get(name: string): Promise<TargetView>;
     update(name: string, patch: { config: { hostKey: string } }): Promise<unknown>;
   };
   vault: {
+    setField(ref: string, value: string): Promise<void>;
     listVaults(): Promise<{ name: string; items: number; createdAt: string }[]>;
     listItems(): Promise<
       {
@@ -101,6 +106,30 @@ function targetsPage(c: Call, targets: TargetView[]): Html {
   });
 }
 
+/** What a passkey touch for setting a value is bound to: the field and a digest of the new value. */
+export function secretBinding(form: URLSearchParams): string {
+  const ref = `${form.get('vault') ?? ''}/${form.get('item') ?? ''}.${(form.get('field') ?? '').trim()}`;
+  return JSON.stringify([
+    ref,
+    createHash('sha256')
+      .update(form.get('value') ?? '', 'utf8')
+      .digest('hex'),
+  ]);
+}
+
+/** With passkeys required, a set-value form asks for a touch bound to the field and the value first. */
+const VAULT_SCRIPT = `
+if (document.body.dataset.passkeys === 'required') {
+  const { passkeyAnswer, signedSubmit } = window.gatehousePasskeys;
+  for (const form of document.querySelectorAll('form.set-value'))
+    form.addEventListener('submit', (e) =>
+      signedSubmit(e, form, async (f) => {
+        f.elements.namedItem('assertion').value = await passkeyAnswer('set-secret', '', f);
+      }),
+    );
+}
+`;
+
 function vaultPage(
   c: Call,
   vaults: Awaited<ReturnType<InventoryPorts['vault']['listVaults']>>,
@@ -112,10 +141,13 @@ function vaultPage(
     session: c.page!,
     current: 'vault',
     wide: true,
+    script: VAULT_SCRIPT,
     body: html`<h1>Vault</h1>
+      ${notice(noticeOf(c.ctx.url))}
       <p class="muted">
-        Vaults, items, their fields, bindings and descriptions. Values are sealed and never shown here; set or replace
-        one with <code>gatehouse vault set</code>.
+        Vaults, items, their fields, bindings and descriptions. Values are sealed and never shown here: set or replace
+        one below (it is never shown again), or with <code>gatehouse vault set</code>. New items and bindings are made
+        with <code>gatehouse vault</code>.
       </p>
       ${vaults.length === 0 ? html`<p class="empty">No vaults yet.</p>` : null}
       ${vaults.map(
@@ -141,7 +173,30 @@ function vaultPage(
                             <strong>${i.item}</strong
                             >${i.description ? html`<br /><span class="muted">${i.description}</span>` : null}
                           </td>
-                          <td>${i.fields.join(', ')}</td>
+                          <td>
+                            ${i.fields.join(', ')}
+                            <form class="set-value" method="post" action="/console/vault/set" autocomplete="off">
+                              <input type="hidden" name="csrf" value="${c.page!.csrf}" />
+                              <input type="hidden" name="assertion" value="" />
+                              <input type="hidden" name="vault" value="${i.vault}" />
+                              <input type="hidden" name="item" value="${i.item}" />
+                              <input
+                                type="text"
+                                name="field"
+                                value="${i.fields[0] ?? ''}"
+                                aria-label="Field"
+                                required
+                              />
+                              <input
+                                type="password"
+                                name="value"
+                                aria-label="New value"
+                                placeholder="new value"
+                                required
+                              />
+                              <button type="submit">${c.page!.passkeys ? 'Set with passkey' : 'Set'}</button>
+                            </form>
+                          </td>
                           <td class="action">
                             ${i.bindings.join(' ') || '(none)'}
                             ${
@@ -245,5 +300,38 @@ export function inventoryRoutes(kit: ConsoleKit, ports: InventoryPorts): Console
     redirect(c.res, c.nonce, '/console/targets?n=host-key-pinned');
   });
 
-  return [targets, vault, readKey, pin];
+  /**
+   * Sets or replaces one field's value of an existing item. INVARIANTS: the value goes only to the
+   * vault and this process's scrubbers (never a page, an error or an audit record); bindings are
+   * not changed here (where a credential may go stays a CLI act); with passkeys required, a touch
+   * bound to the field and the value's digest (a stolen cookie cannot swap a credential for its own).
+   */
+  const setValue = kit.route('POST', '/console/vault/set', true, async (c) => {
+    const vaultName = c.form.get('vault') ?? '';
+    const item = c.form.get('item') ?? '';
+    const field = (c.form.get('field') ?? '').trim();
+    const value = c.form.get('value') ?? '';
+    const ref = `${vaultName}/${item}.${field}`;
+    if (!(await ports.vault.listItems()).some((i) => i.vault === vaultName && i.item === item))
+      throw new GatehouseError('not_found', 'no such vault item: new items are made with gatehouse vault set');
+    if (c.page!.passkeys) {
+      const rp = relyingParty(c.origin);
+      if (!rp) return redirect(c.res, c.nonce, '/console/vault?n=passkey-host');
+      try {
+        await (
+          await kit.passkeys()
+        ).verify(rp, 'set-secret', secretBinding(c.form), c.session!.idHash, c.form.get('assertion') ?? '');
+      } catch (e) {
+        if (toGatehouseError(e).code !== 'approval_invalid') throw e;
+        await kit.audit(c, 'secret_set_refused', { ref, reason: 'passkey' });
+        return redirect(c.res, c.nonce, '/console/vault?n=passkey-failed');
+      }
+    }
+    ports.addSecret(value);
+    await ports.vault.setField(ref, value);
+    await kit.audit(c, 'secret_set', { ref });
+    redirect(c.res, c.nonce, '/console/vault?n=secret-set');
+  });
+
+  return [targets, vault, readKey, pin, setValue];
 }

@@ -40,6 +40,7 @@ export const NOTICES: Readonly<Record<string, { text: string; ok?: boolean }>> =
   'session-ended': { text: 'Session terminated. The agent’s next call on it says it is closed.', ok: true },
   'session-revoked': { text: 'Session terminated and its token revoked.', ok: true },
   'host-key-pinned': { text: 'Host key pinned: the target connects only to a server that holds it.', ok: true },
+  'secret-set': { text: 'Value set. It is sealed and will not be shown again.', ok: true },
   'grant-removed': { text: 'Grant removed: every process stops honouring it within a second.', ok: true },
   'token-revoked': {
     text: 'Token revoked: every process refuses it within a second, and its SSH sessions close at the next sweep.',

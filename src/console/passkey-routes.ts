@@ -6,6 +6,7 @@ import { html } from './html.js';
 import { redirect, send, sendJson, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
 import { layout, notice, noticeOf } from './pages.js';
 import { accessBinding } from './access-routes.js';
+import { secretBinding } from './inventory-routes.js';
 import { specBinding, specOf } from './connect-routes.js';
 import { relyingParty, type PasskeyInfo } from './passkeys.js';
 
@@ -127,6 +128,8 @@ export function passkeyRoutes(kit: ConsoleKit): ConsoleRoute[] {
         out = await keys.assertionOptions(rp, purpose, specBinding(specOf(c.form)), session.idHash);
       else if (purpose === 'grant-access')
         out = await keys.assertionOptions(rp, purpose, accessBinding(c.form, id), session.idHash);
+      else if (purpose === 'set-secret')
+        out = await keys.assertionOptions(rp, purpose, secretBinding(c.form), session.idHash);
       else if (purpose === 'rotate-token') {
         const t = (await rt.tokens.list()).find((x) => x.name === id);
         if (!t) throw new GatehouseError('not_found', 'no such token');

@@ -26,6 +26,7 @@ export const MAX_PASSKEYS = 50;
  * - `enroll`: the exact scope of the token an enrollment code will make (the Connect page);
  * - `rotate-token`: the id of the token whose new secret will be shown;
  * - `grant-access`: an access request with the target name, host key and duration it grants;
+ * - `set-secret`: a vault field and the digest of the value it will hold;
  * - `register`: the session (the creation ceremony's own challenge).
  */
 export type PasskeyPurpose =
@@ -36,6 +37,7 @@ export type PasskeyPurpose =
   | 'enroll'
   | 'rotate-token'
   | 'grant-access'
+  | 'set-secret'
   | 'register';
 
 export interface PasskeyInfo {

@@ -109,6 +109,8 @@ input[type="search"], select {
 form.connect { display: grid; grid-template-columns: repeat(auto-fill, minmax(16rem, 1fr)); gap: 0.75rem 1rem; }
 form.connect label { display: grid; gap: 0.2rem; font-size: 0.9em; color: var(--muted); }
 form.connect .buttons, form.connect .wide { grid-column: 1 / -1; }
+form.set-value { display: flex; gap: 0.4rem; margin-top: 0.4rem; }
+form.set-value input { width: auto; flex: 1; min-width: 6rem; }
 form.inline { display: block; margin: 0.15rem 0 0; }
 form.deny { display: flex; gap: 0.75rem; align-items: flex-end; }
 form.verify { display: flex; gap: 0.75rem; align-items: center; margin: 0 0 1.25rem; }

@@ -431,5 +431,16 @@ describe.skipIf(!(await requires('chromium', 'console in a browser')))('console 
     expect((await srv.rt.tokens.authenticate(fresh)).tokenName).toBe('agent');
     const rotated = (await searchAudit(srv.rt.store, { tool: 'console', outcome: 'token_rotated' })).at(-1)!;
     expect(rotated.detail).toMatchObject({ token: 'agent', passkey: expect.stringContaining('virtual key') });
+
+    // Replacing a credential's value: a touch bound to the field and the new value's digest.
+    await srv.rt.vault.createVault('bv');
+    await srv.rt.vault.setField('bv/api.token', 'old-browser-value-123', { bind: ['target:echo'] });
+    await page.goto(`${srv.origin}/console/vault`);
+    const form = page.locator('form.set-value').filter({ has: page.locator('input[name=item][value=api]') });
+    await form.locator('input[name=value]').fill('new-browser-value-456');
+    await form.locator('button').click();
+    await page.waitForURL(/\/console\/vault\?n=secret-set$/);
+    expect(await srv.rt.vault.openField('bv/api.token')).toBe('new-browser-value-456');
+    expect(await page.content()).not.toContain('new-browser-value-456');
   });
 });

@@ -107,6 +107,24 @@ describe('console tokens, targets and vault pages', () => {
     expect(vault.body).toContain('gh');
     expect(vault.body).toContain('target:github');
     expect(vault.body).not.toContain(secret);
+    // A value replaced through the form is sealed, never shown, never in the audit record.
+    const fresh = 'replaced-through-the-console-7c41e0';
+    const set = await srv.call('POST', '/console/vault/set', {
+      cookie,
+      form: { csrf, vault: 'ops', item: 'gh', field: 'token', value: fresh },
+    });
+    expect(set.headers.location).toBe('/console/vault?n=secret-set');
+    expect(await srv.rt.vault.openField('ops/gh.token')).toBe(fresh);
+    expect((await srv.call('GET', '/console/vault?n=secret-set', { cookie })).body).not.toContain(fresh);
+    const records = JSON.stringify(await searchAudit(srv.rt.store, { tool: 'console', limit: 50 }));
+    expect(records).toContain('secret_set');
+    expect(records).not.toContain(fresh);
+    // Only existing items: a new item (and where it may be used) is a CLI act.
+    const newItem = await srv.call('POST', '/console/vault/set', {
+      cookie,
+      form: { csrf, vault: 'ops', item: 'planted', field: 'token', value: 'x-value-123' },
+    });
+    expect(newItem.status).toBe(404);
   });
 });
 
@@ -134,5 +152,14 @@ describe('console tokens with passkeys required', () => {
     expect(rotate.headers.location).toBe('/console/tokens?n=passkey-failed');
     const revoke = await srv.call('POST', '/console/tokens/victim/revoke', { cookie, form: { csrf } });
     expect(revoke.headers.location).toBe('/console/tokens?n=token-revoked');
+    // Swapping a credential for one's own needs a passkey too.
+    await srv.rt.vault.createVault('pkv');
+    await srv.rt.vault.setField('pkv/api.token', 'original-value-123456', { bind: ['target:nowhere'] });
+    const swap = await srv.call('POST', '/console/vault/set', {
+      cookie,
+      form: { csrf, vault: 'pkv', item: 'api', field: 'token', value: 'attacker-value-123456' },
+    });
+    expect(swap.headers.location).toBe('/console/vault?n=passkey-failed');
+    expect(await srv.rt.vault.openField('pkv/api.token')).toBe('original-value-123456');
   });
 });
