@@ -60,6 +60,19 @@ export function notice(code: string | null): Html | null {
   return n ? html`<p class="${n.ok ? 'notice ok' : 'notice'}" role="status">${n.text}</p>` : null;
 }
 
+/** Every page in the navigation, in order. */
+type PageKey = 'approvals' | 'sessions' | 'audit' | 'connect' | 'tokens' | 'targets' | 'vault' | 'passkeys';
+const NAV: readonly (readonly [PageKey, string, string])[] = [
+  ['approvals', '/console/', 'Approvals'],
+  ['sessions', '/console/sessions', 'Sessions'],
+  ['audit', '/console/audit', 'Audit'],
+  ['connect', '/console/connect', 'Connect'],
+  ['tokens', '/console/tokens', 'Tokens'],
+  ['targets', '/console/targets', 'Targets'],
+  ['vault', '/console/vault', 'Vault'],
+  ['passkeys', '/console/passkeys', 'Passkeys'],
+];
+
 /** The page frame: strict CSP nonce on the one <style> (and a script only where a page needs one). */
 export function layout(o: {
   title: string;
@@ -67,7 +80,7 @@ export function layout(o: {
   session?: PageSession;
   body: Html;
   script?: string;
-  current?: 'approvals' | 'audit' | 'passkeys' | 'connect' | 'tokens' | 'targets' | 'vault' | 'sessions';
+  current?: PageKey;
   /** A wide page (tables). */
   wide?: boolean;
 }): Html {
@@ -90,19 +103,10 @@ export function layout(o: {
           <nav>
             ${
               s
-                ? html`<a href="/console/" ${o.current === 'approvals' ? raw('aria-current="page"') : null}
-                      >Approvals</a
-                    >
-                    <a href="/console/sessions" ${o.current === 'sessions' ? raw('aria-current="page"') : null}
-                      >Sessions</a
-                    >
-                    <a href="/console/audit" ${o.current === 'audit' ? raw('aria-current="page"') : null}>Audit</a>
-                    <a href="/console/connect" ${o.current === 'connect' ? raw('aria-current="page"') : null}
-                      >Connect</a
-                    >
-                    <a href="/console/passkeys" ${o.current === 'passkeys' ? raw('aria-current="page"') : null}
-                      >Passkeys</a
-                    >`
+                ? NAV.map(
+                    ([key, path, label]) =>
+                      html`<a href="${path}" ${o.current === key ? raw('aria-current="page"') : null}>${label}</a>`,
+                  )
                 : null
             }
           </nav>
