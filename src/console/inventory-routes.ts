@@ -18,6 +18,8 @@ export interface TargetView {
 
 /** What the inventory pages read: target configurations and vault listings (names, never values). */
 export interface InventoryPorts {
+  /** Reaches a target as an agent would (its credential and checks); says how it answered. */
+  testTarget(name: string): Promise<{ ok: boolean; detail: string; ms: number }>;
   /** Tells this process's scrubbers a new value at once (other processes learn it from the vault). */
   addSecret(value: string): void;
   targets: {
@@ -42,6 +44,13 @@ export interface InventoryPorts {
   };
 }
 
+function testForm(t: TargetView, csrf: string): Html {
+  return html`<form method="post" action="/console/targets/${encodeURIComponent(t.name)}/test">
+    <input type="hidden" name="csrf" value="${csrf}" />
+    <button class="link" type="submit">Test connection</button>
+  </form>`;
+}
+
 function targetRow(t: TargetView, csrf: string): Html {
   const c = t.config;
   if ('baseUrl' in c)
@@ -50,7 +59,7 @@ function targetRow(t: TargetView, csrf: string): Html {
       <td>http</td>
       <td class="action">${c.baseUrl}</td>
       <td>${c.auth.kind}${c.secret ? html` from <code>${c.secret}</code>` : null}</td>
-      <td>${c.allowPrivate ? 'private addresses allowed' : ''}</td>
+      <td>${c.allowPrivate ? 'private addresses allowed' : ''} ${testForm(t, csrf)}</td>
       <td>${t.updatedAt}</td>
     </tr>`;
   return html`<tr>
@@ -64,12 +73,17 @@ function targetRow(t: TargetView, csrf: string): Html {
         <input type="hidden" name="csrf" value="${csrf}" />
         <button class="link" type="submit">${c.hostKey ? 'Check the host key' : 'Read the host key to pin it'}</button>
       </form>
+      ${testForm(t, csrf)}
     </td>
     <td>${t.updatedAt}</td>
   </tr>`;
 }
 
-function targetsPage(c: Call, targets: TargetView[]): Html {
+function targetsPage(
+  c: Call,
+  targets: TargetView[],
+  tested?: { name: string; ok: boolean; detail: string; ms: number },
+): Html {
   return layout({
     title: 'Targets',
     nonce: c.nonce,
@@ -78,6 +92,13 @@ function targetsPage(c: Call, targets: TargetView[]): Html {
     wide: true,
     body: html`<h1>Targets</h1>
       ${notice(noticeOf(c.ctx.url))}
+      ${
+        tested
+          ? html`<p class="${tested.ok ? 'notice ok' : 'notice'}" role="status">
+              ${tested.name}: ${tested.detail} (${tested.ms} ms)
+            </p>`
+          : null
+      }
       <p class="muted">
         What agents can reach, and which vault field holds each credential (its value is never shown). Add and change
         targets with <code>gatehouse target</code>.
@@ -333,5 +354,13 @@ export function inventoryRoutes(kit: ConsoleKit, ports: InventoryPorts): Console
     redirect(c.res, c.nonce, '/console/vault?n=secret-set');
   });
 
-  return [targets, vault, readKey, pin, setValue];
+  /** Tests a target (POST: it makes a connection with the target's credential); audited. */
+  const test = kit.route('POST', '/console/targets/:name/test', true, async (c) => {
+    const name = c.ctx.params.name ?? '';
+    const result = await ports.testTarget(name);
+    await kit.audit(c, 'target_tested', { target: name, ok: result.ok });
+    send(c.res, 200, c.nonce, targetsPage(c, await ports.targets.list(), { name, ...result }));
+  });
+
+  return [targets, vault, readKey, pin, setValue, test];
 }

@@ -24,6 +24,7 @@ import { EndpointRepository, WebhookIngest, WebhookQueue } from '../webhooks/ind
 import { dirname, resolve } from 'node:path';
 import { loadConfig, type GatehouseConfig } from './config.js';
 import { toolPorts } from './tool-ports.js';
+import { testTarget, type TargetTestResult } from './target-test.js';
 
 export interface TargetSummary {
   name: string;
@@ -441,6 +442,11 @@ export class Runtime {
   } | null> {
     const started = this.sessions.peek();
     return started ? await started : null;
+  }
+
+  /** Tests a target with its credential and checks, for a person (the console's Test connection). */
+  testTarget(name: string): Promise<TargetTestResult> {
+    return testTarget(this, name);
   }
 
   async listSessions(p: Principal): Promise<{ id: string; target: string; openedAt: string }[]> {

@@ -52,6 +52,7 @@ export type {
 export { CallScrub } from './call-scrub.js';
 export { fillText, type FillContext } from './common.js';
 export { dropForgedHeaders, httpTarget, FORGED_APPROVAL_HEADER, type HttpTargetUse } from './http-target.js';
+export { sshTarget } from './ssh-target.js';
 export { runSshExec, sshExecInput, sshExecOutput, type RunContext } from './ssh-exec.js';
 export { LOCAL_TARGET } from './exec.js';
 export { memoryScopeLabel, memoryScopes, type MemoryScopeLabel } from './memory-scopes.js';

@@ -137,5 +137,13 @@ describe.skipIf(!(await requires('sshd', 'console sessions')))('console sessions
     expect(ok.headers.location).toBe('/console/targets?n=host-key-pinned');
     expect((await srv.rt.targets.get('fresh')).config).toMatchObject({ hostKey: sshd.hostKeyFingerprint });
     expect((await searchAudit(srv.rt.store, { tool: 'console', outcome: 'host_key_pinned' })).length).toBe(1);
+    // Test connection: with the pinned key and the target's credential, as an agent would. The key
+    // is bound to target:box, so the new target cannot use it (the test says so).
+    const bound = await srv.call('POST', '/console/targets/fresh/test', { cookie, form: { csrf } });
+    expect(bound.body).toContain('fresh: vault_handle_refused');
+    const tested = await srv.call('POST', '/console/targets/box/test', { cookie, form: { csrf } });
+    expect(tested.body).toContain(`box: connected as ${sshd.user} with the pinned host key`);
+    const last = (await searchAudit(srv.rt.store, { tool: 'console', outcome: 'target_tested' })).at(-1)!;
+    expect(last.detail).toMatchObject({ target: 'box', ok: true });
   });
 });

@@ -103,6 +103,11 @@ describe('console tokens, targets and vault pages', () => {
     expect(targets.body).toContain('vault:ops/gh.token');
     expect(targets.body).toContain('&lt;img src=x onerror=alert(1)&gt; GitHub');
     expect(targets.body).not.toContain(secret);
+    // Testing a target that cannot be reached says why, as a person reads it, and never the credential.
+    const tested = await srv.call('POST', '/console/targets/github/test', { cookie, form: { csrf } });
+    expect(tested.status).toBe(200);
+    expect(tested.body).toMatch(/github: [a-z_]+: /);
+    expect(tested.body).not.toContain(secret);
     const vault = await srv.call('GET', '/console/vault', { cookie });
     expect(vault.body).toContain('gh');
     expect(vault.body).toContain('target:github');
