@@ -51,15 +51,18 @@ const LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 
 /**
  * The console's own origin, when the request's Host is one the console answers to: `localhost`,
- * `127.0.0.1`, `[::1]` or a `*.localhost` name (always loopback), or one of `extraNames`, on the
- * port the request arrived at. Anything else is null.
+ * `127.0.0.1`, `[::1]` or a `*.localhost` name (always loopback) on the port the request arrived
+ * at, or exactly the host of `publicOrigin` (console.public_origin). Anything else is null.
  *
  * INVARIANT (DNS rebinding): a page on another name that resolves to this machine sends its own
  * name as Host and is refused before the console reads a cookie or does anything else.
  */
-export function ownOrigin(req: IncomingMessage, extraNames: readonly string[] = []): string | null {
+export function ownOrigin(req: IncomingMessage, publicOrigin?: URL): string | null {
   const header = req.headers.host;
   if (typeof header !== 'string') return null;
+  // Behind a proxy that terminates TLS (console.public_origin): the proxy passes the browser's
+  // Host on, and the console's origin is the public one, whatever port the socket is on here.
+  if (publicOrigin && header.toLowerCase() === publicOrigin.host) return publicOrigin.origin;
   const m = HOST.exec(header);
   if (!m) return null;
   const https = isHttps(req);
@@ -76,7 +79,7 @@ export function ownOrigin(req: IncomingMessage, extraNames: readonly string[] = 
       name === 'localhost' ||
       name === '127.0.0.1' ||
       (name.endsWith('.localhost') && name.split('.').every((l) => LABEL.test(l)));
-    if (!loopback && !extraNames.includes(name)) return null;
+    if (!loopback) return null;
   }
   return `${https ? 'https' : 'http'}://${name}${port === defaultPort ? '' : `:${port}`}`;
 }

@@ -7,7 +7,13 @@
  * (`gatehouse console`).
  */
 export { consoleRoutes } from './routes.js';
-export { type ConsoleOptions, type ConsolePorts, type ConsoleRoute, type ConsoleRouteContext } from './kit.js';
+export {
+  checkPublicOrigin,
+  type ConsoleOptions,
+  type ConsolePorts,
+  type ConsoleRoute,
+  type ConsoleRouteContext,
+} from './kit.js';
 export {
   ConsoleSessions,
   LOGIN_CODE_TTL_MS,

@@ -33,8 +33,12 @@ export interface ConsolePorts extends SessionPorts, InventoryPorts, SessionContr
 }
 
 export interface ConsoleOptions {
-  /** Host names besides the loopback ones the console answers to (none until the config has a key for it). */
-  extraHosts?: readonly string[];
+  /**
+   * The console's public origin behind a proxy that terminates TLS (`console.public_origin`, e.g.
+   * `https://gatehouse.example.com`): requests with exactly that Host are the console at that
+   * origin (cookies `Secure`, passkeys for that name). Loopback names keep working either way.
+   */
+  publicOrigin?: string;
   /** Clock (tests). */
   now?: () => number;
   /**
@@ -51,6 +55,36 @@ export interface ConsoleOptions {
    * does not turn the requirement off.
    */
   requirePasskeys?: boolean;
+}
+
+/**
+ * A public origin the console may answer at: https, a host name, no path. Plain http only for a
+ * loopback name (a cookie and a passkey over a cleartext network would be worth little).
+ */
+export function checkPublicOrigin(text: string): URL {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw new GatehouseError('config_invalid', `console.public_origin ${JSON.stringify(text)} is not a URL`);
+  }
+  const loopback = u.hostname === 'localhost' || u.hostname.endsWith('.localhost');
+  if (u.protocol !== 'https:' && !(u.protocol === 'http:' && loopback))
+    throw new GatehouseError(
+      'config_invalid',
+      'console.public_origin must be https:// (behind a proxy that terminates TLS)',
+    );
+  if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash || u.username || u.password)
+    throw new GatehouseError(
+      'config_invalid',
+      'console.public_origin is an origin only: scheme, host and port, no path',
+    );
+  if (/^[\d.]+$/.test(u.hostname) || u.hostname.startsWith('['))
+    throw new GatehouseError(
+      'config_invalid',
+      'console.public_origin needs a host name, not an IP address (passkeys need a name)',
+    );
+  return u;
 }
 
 /** How a route is checked beyond the defaults. */
@@ -172,10 +206,13 @@ export class ConsoleKit {
   readonly #refusals = new TokenBuckets();
   #refusalsDropped = 0;
 
+  readonly #publicOrigin: URL | undefined;
+
   constructor(rt: ConsolePorts, opts: ConsoleOptions) {
     this.rt = rt;
     this.opts = opts;
     this.now = opts.now ?? Date.now;
+    this.#publicOrigin = opts.publicOrigin ? checkPublicOrigin(opts.publicOrigin) : undefined;
   }
 
   /** The session store, opened once (its keys come from the keyring); a failed open is tried again. */
@@ -275,7 +312,7 @@ export class ConsoleKit {
       ownOrigin: true,
       handler: async (req, res, ctx) => {
         const nonce = newNonce();
-        const origin = ownOrigin(req, this.opts.extraHosts);
+        const origin = ownOrigin(req, this.#publicOrigin);
         if (origin === null)
           return send(res, 421, nonce, errorPage(nonce, 421, 'This console answers only at its own address.'));
         const c: Call = { req, res, ctx, nonce, origin, session: null, page: undefined, form: new URLSearchParams() };

@@ -1,4 +1,4 @@
-import { isHttps, clearedCookie, cookieValues, securityHeaders, sessionCookie } from './http-checks.js';
+import { clearedCookie, cookieValues, securityHeaders, sessionCookie } from './http-checks.js';
 import { accessRoutes } from './access-routes.js';
 import { approvalRoutes } from './approval-routes.js';
 import { auditRoutes } from './audit-routes.js';
@@ -51,14 +51,16 @@ export function consoleRoutes(rt: ConsolePorts, opts: ConsoleOptions = {}): Cons
     if (before) await s.revoke(before.idHash);
     await audit({ ctx: c.ctx, session: result.session }, 'login', { via });
     redirect(c.res, c.nonce, '/console/', {
-      'set-cookie': sessionCookie(result.cookie, SESSION_MAX_MS / 1000, isHttps(c.req)),
+      'set-cookie': sessionCookie(result.cookie, SESSION_MAX_MS / 1000, c.origin.startsWith('https://')),
     });
   });
 
   const logout = consoleRoute('POST', '/console/logout', true, async (c) => {
     await (await sessions()).revoke(c.session!.idHash);
     await audit(c, 'logout');
-    redirect(c.res, c.nonce, '/console/login?n=logged-out', { 'set-cookie': clearedCookie(isHttps(c.req)) });
+    redirect(c.res, c.nonce, '/console/login?n=logged-out', {
+      'set-cookie': clearedCookie(c.origin.startsWith('https://')),
+    });
   });
 
   // The tab's icon: a fixed SVG from this code (the CSP allows images from the console only).

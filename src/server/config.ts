@@ -51,6 +51,11 @@ const configSchema = z
          * a database writer who deletes every passkey row does not turn the requirement off.
          */
         require_passkeys: z.boolean().default(false),
+        /**
+         * The console's public origin behind a proxy that terminates TLS, e.g.
+         * https://gatehouse.example.com (checked at start: https, a host name, no path).
+         */
+        public_origin: z.string().max(300).optional(),
       })
       .strict()
       .default({ require_passkeys: false }),

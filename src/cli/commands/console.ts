@@ -73,7 +73,11 @@ export const run: CommandRunner = async (args, ctx) => {
       approver: `operator:${by}`,
       detail: { by: `operator:${by}`, validS: LOGIN_CODE_TTL_MS / 1000 },
     });
-    const origin = `http://${host}:${port}`;
+    // Behind a proxy that terminates TLS, the link uses the console's public origin.
+    const origin =
+      values.host === undefined && rt.config.console.public_origin
+        ? new URL(rt.config.console.public_origin).origin
+        : `http://${host}:${port}`;
     write(ctx.stdout, `Open this link to log in to the Gatehouse console:\n\n  ${origin}/console/login#code=${code}\n`);
     write(
       ctx.stdout,

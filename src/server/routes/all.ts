@@ -24,6 +24,10 @@ export function plainRoutes(
     ...webhookRoutes(rt),
     ...discoveryRoutes(rt),
     ...adminHttpRoutes([...adminRoutes(rt.approvals), ...adminApiRoutes(rt)]),
-    ...consoleRoutes(rt, { requirePasskeys: rt.config.console.require_passkeys, ...opts.console }),
+    ...consoleRoutes(rt, {
+      requirePasskeys: rt.config.console.require_passkeys,
+      ...(rt.config.console.public_origin ? { publicOrigin: rt.config.console.public_origin } : {}),
+      ...opts.console,
+    }),
   ];
 }
