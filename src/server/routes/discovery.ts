@@ -1,10 +1,11 @@
 import type { ServerResponse } from 'node:http';
 import { GatehouseError, httpStatusOf, type ErrorCode } from '../../core/index.js';
 import type { Principal } from '../../gate/index.js';
-import { CallScrub, type ToolContext, type ToolDefinition } from '../../tools/index.js';
+import type { ToolDefinition } from '../../tools/index.js';
 import { scrubbedErrors, sendJson } from '../http.js';
 import { defineRoute, type AnyRoute, type Route } from '../route.js';
 import type { Runtime } from '../runtime.js';
+import { routeCall } from './route-call.js';
 import { APPROVAL_ID_HEADER } from './gateway.js';
 
 /**
@@ -50,17 +51,7 @@ export function discoveryRoute(rt: Runtime): Route<'token'> {
       const tool = discoverTool(rt);
       const input = {};
       // This call's scrubbing: the result and any error leave through it, as at the MCP result boundary.
-      const output = new CallScrub(rt.redactor, input);
-      const call: ToolContext = {
-        principal: ctx.principal,
-        gate: rt.gate,
-        ports: rt.ports,
-        client: ctx.client,
-        signal: ctx.signal,
-        output,
-        // Nobody to tell about progress, and discover never reports any.
-        progress: async () => undefined,
-      };
+      const { output, call } = routeCall(rt, ctx, input);
       const result = await scrubbedErrors(output, () => tool.handler(input, call));
       sendJson(res, 200, output.scrubValue(result));
     },

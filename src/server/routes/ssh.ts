@@ -1,8 +1,9 @@
 import { GatehouseError } from '../../core/index.js';
-import { CallScrub, runSshExec, sshExecInput } from '../../tools/index.js';
+import { runSshExec, sshExecInput } from '../../tools/index.js';
 import { readJsonBody, scrubbedErrors, sendJson } from '../http.js';
 import { defineRoute, routeParam, type Route } from '../route.js';
 import type { Runtime } from '../runtime.js';
+import { routeCall } from './route-call.js';
 
 /**
  * `POST /ssh/:target/exec` with JSON `{command, timeout_s?, cwd?, env?, stdin?, approval_id?}`:
@@ -30,15 +31,7 @@ export function sshExecRoute(rt: Runtime): Route<'token'> {
           `invalid request body: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
         );
       // The result boundary for this route: the result and any error pass through the call's scrubbing.
-      const output = new CallScrub(rt.redactor, parsed.data);
-      const call = {
-        principal: ctx.principal,
-        gate: rt.gate,
-        ports: rt.ports,
-        client: ctx.client,
-        signal: ctx.signal,
-        output,
-      };
+      const { output, call } = routeCall(rt, ctx, parsed.data);
       const result = await scrubbedErrors(output, () => runSshExec(call, parsed.data, 'ssh_exec'));
       sendJson(res, 200, output.scrubValue(result));
     },

@@ -1,11 +1,12 @@
 import type { ServerResponse } from 'node:http';
 import { GatehouseError, log } from '../../core/index.js';
-import { ackWebhooks, CallScrub, pollWebhooks, webhookAckInput, webhookPollInput } from '../../tools/index.js';
+import { ackWebhooks, pollWebhooks, webhookAckInput, webhookPollInput } from '../../tools/index.js';
 import { readWhole } from '../../upstream/light.js';
 import type { IngestAnswer } from '../../webhooks/index.js';
 import { readJsonBody, scrubbedErrors, sendJson } from '../http.js';
 import { defineRoute, routeParam, type AnyRoute, type RouteContext } from '../route.js';
 import type { Runtime } from '../runtime.js';
+import { routeCall } from './route-call.js';
 
 /**
  * The webhook routes (issue 16):
@@ -80,15 +81,6 @@ export function webhookIngestRoute(rt: Runtime) {
       answer(res, a);
     },
   });
-}
-
-/** The call a route's principal makes, as the webhook functions take it. */
-function routeCall(rt: Runtime, ctx: RouteContext<'token'>, input: unknown) {
-  const output = new CallScrub(rt.redactor, input);
-  return {
-    output,
-    call: { principal: ctx.principal, gate: rt.gate, ports: rt.ports, client: ctx.client, signal: ctx.signal, output },
-  };
 }
 
 function invalid(issues: { path: PropertyKey[]; message: string }[]): GatehouseError {
