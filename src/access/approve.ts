@@ -1,4 +1,7 @@
 import { GatehouseError, truncateText } from '../core/index.js';
+import type { TokenService } from '../gate/index.js';
+import type { HttpTargetConfig, TargetRepository } from '../targets/index.js';
+import type { Vault } from '../vault/index.js';
 import { checkTargetName, type AccessRequest, type AccessRequests } from './requests.js';
 
 /** The vault approved credentials are sealed in (made on first use). */
@@ -7,45 +10,13 @@ export const ACCESS_VAULT = 'access';
 /** What approving needs of the rest of Gatehouse. */
 export interface ApproveAccessPorts {
   requests: AccessRequests;
-  vault: {
-    listVaults(): Promise<{ name: string }[]>;
-    createVault(name: string): Promise<void>;
-    setField(ref: string, value: string, opts: { bind?: string[]; description?: string }): Promise<void>;
-    removeItem(vault: string, item: string): Promise<void>;
-  };
-  targets: {
-    find(name: string): Promise<unknown>;
-    add(
-      kind: 'ssh' | 'http',
-      name: string,
-      config: SshConfig | HttpConfig,
-      description?: string,
-    ): Promise<{ createdAt: string }>;
-    remove(name: string): Promise<void>;
-  };
-  tokens: {
-    addGrant(tokenId: string, grant: string, o: { until?: number; by: string; boundTo?: string }): Promise<void>;
-  };
+  vault: Pick<Vault, 'listVaults' | 'createVault' | 'setField' | 'removeItem'>;
+  targets: Pick<TargetRepository, 'find' | 'add' | 'remove'>;
+  tokens: Pick<TokenService, 'addGrant'>;
   /** Tells this process's scrubbers the new credential at once (other processes learn it from the vault). */
   addSecret(value: string): void;
   /** Normalises a host key fingerprint (`SHA256:…`); undefined for anything else. */
   normalizeFingerprint(fp: string): string | undefined;
-}
-
-interface SshConfig {
-  host: string;
-  port: number;
-  user: string;
-  key: string;
-  passphrase: null;
-  hostKey: string;
-}
-interface HttpConfig {
-  baseUrl: string;
-  auth: { kind: 'bearer' } | { kind: 'header'; name: string } | { kind: 'basic' } | { kind: 'query'; name: string };
-  secret: string;
-  allowPrivate: boolean;
-  followRedirects: boolean;
 }
 
 /** What the person decided, with the credential they typed (never shown to the agent). */
@@ -57,7 +28,7 @@ export interface AccessApproval {
   /** SSH: the host key fingerprint the person confirmed; it is pinned. */
   hostKey?: string;
   /** HTTP: how the credential is sent (default bearer). */
-  auth?: HttpConfig['auth'];
+  auth?: HttpTargetConfig['auth'];
   /** HTTP: the API is on a private address (refused otherwise). */
   allowPrivate?: boolean;
   /** Grant only for this long (ms); default: until revoked. */

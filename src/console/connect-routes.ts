@@ -7,7 +7,7 @@ import {
   parseTokenSpec,
   type EnrollmentSpec,
   type EnrollmentTokens,
-  type SeenClient,
+  type ClientRegistry,
 } from '../gate/index.js';
 import { CONNECT_FORM_SCRIPT, CONNECT_SCRIPT } from './client-scripts.js';
 import { html, type Html } from './html.js';
@@ -19,7 +19,7 @@ import { relyingParty } from './passkeys.js';
 /** What the Connect page needs beyond the console's ports: token creation and the clients seen. */
 export interface ConnectPorts {
   tokens: EnrollmentTokens;
-  clients: { lastSeen(tokenIds: readonly string[]): Promise<Map<string, SeenClient>> };
+  clients: Pick<ClientRegistry, 'lastSeen'>;
 }
 
 /** The token an enrollment or token form asks for, checked; anything off is `invalid_input`. */

@@ -1,3 +1,5 @@
+import type { Target, TargetRepository } from '../targets/index.js';
+import type { ItemSummary, Vault, VaultSummary } from '../vault/index.js';
 import { html, type Html } from './html.js';
 import { createHash } from 'node:crypto';
 import { GatehouseError, toGatehouseError } from '../core/index.js';
@@ -5,16 +7,7 @@ import { redirect, send, type Call, type ConsoleKit, type ConsoleRoute } from '.
 import { layout, notice, noticeOf } from './pages.js';
 import { relyingParty } from './passkeys.js';
 
-/** A target as the console lists it: never a secret, only where it points and which vault field holds its credential. */
-export interface TargetView {
-  name: string;
-  kind: 'http' | 'ssh';
-  description: string;
-  config:
-    | { baseUrl: string; auth: { kind: string }; secret: string | null; allowPrivate: boolean }
-    | { host: string; port: number; user: string; key: string; hostKey: string | null };
-  updatedAt: string;
-}
+type SshTarget = Extract<Target, { kind: 'ssh' }>;
 
 /** What the inventory pages read: target configurations and vault listings (names, never values). */
 export interface InventoryPorts {
@@ -22,38 +15,20 @@ export interface InventoryPorts {
   testTarget(name: string): Promise<{ ok: boolean; detail: string; ms: number }>;
   /** Tells this process's scrubbers a new value at once (other processes learn it from the vault). */
   addSecret(value: string): void;
-  targets: {
-    list(): Promise<TargetView[]>;
-    get(name: string): Promise<TargetView>;
-    update(name: string, patch: { config: { hostKey: string } }): Promise<unknown>;
-  };
-  vault: {
-    setField(ref: string, value: string): Promise<void>;
-    listVaults(): Promise<{ name: string; items: number; createdAt: string }[]>;
-    listItems(): Promise<
-      {
-        vault: string;
-        item: string;
-        description: string | null;
-        fields: string[];
-        bindings: string[];
-        rejectedBindings: string[];
-        updatedAt: string;
-      }[]
-    >;
-  };
+  targets: Pick<TargetRepository, 'list' | 'get' | 'update'>;
+  vault: Pick<Vault, 'setField' | 'listVaults' | 'listItems'>;
 }
 
-function testForm(t: TargetView, csrf: string): Html {
+function testForm(t: Target, csrf: string): Html {
   return html`<form method="post" action="/console/targets/${encodeURIComponent(t.name)}/test">
     <input type="hidden" name="csrf" value="${csrf}" />
     <button class="link" type="submit">Test connection</button>
   </form>`;
 }
 
-function targetRow(t: TargetView, csrf: string): Html {
-  const c = t.config;
-  if ('baseUrl' in c)
+function targetRow(t: Target, csrf: string): Html {
+  if (t.kind === 'http') {
+    const c = t.config;
     return html`<tr>
       <td><strong>${t.name}</strong><br /><span class="muted">${t.description}</span></td>
       <td>http</td>
@@ -62,6 +37,8 @@ function targetRow(t: TargetView, csrf: string): Html {
       <td>${c.allowPrivate ? 'private addresses allowed' : ''} ${testForm(t, csrf)}</td>
       <td>${t.updatedAt}</td>
     </tr>`;
+  }
+  const c = t.config;
   return html`<tr>
     <td><strong>${t.name}</strong><br /><span class="muted">${t.description}</span></td>
     <td>ssh</td>
@@ -81,7 +58,7 @@ function targetRow(t: TargetView, csrf: string): Html {
 
 function targetsPage(
   c: Call,
-  targets: TargetView[],
+  targets: Target[],
   tested?: { name: string; ok: boolean; detail: string; ms: number },
 ): Html {
   return layout({
@@ -151,11 +128,7 @@ if (document.body.dataset.passkeys === 'required') {
 }
 `;
 
-function vaultPage(
-  c: Call,
-  vaults: Awaited<ReturnType<InventoryPorts['vault']['listVaults']>>,
-  items: Awaited<ReturnType<InventoryPorts['vault']['listItems']>>,
-): Html {
+function vaultPage(c: Call, vaults: VaultSummary[], items: ItemSummary[]): Html {
   return layout({
     title: 'Vault',
     nonce: c.nonce,
@@ -238,8 +211,8 @@ function vaultPage(
 }
 
 /** The host key a server offers now, beside the pinned one, with the form that pins it. */
-function hostKeyPage(c: Call, t: TargetView, offered: { fingerprint: string; keyType: string }): Html {
-  const cfg = t.config as { host: string; port: number; hostKey: string | null };
+function hostKeyPage(c: Call, t: SshTarget, offered: { fingerprint: string; keyType: string }): Html {
+  const cfg = t.config;
   const same = cfg.hostKey === offered.fingerprint;
   return layout({
     title: `Host key of ${t.name}`,
@@ -289,12 +262,12 @@ export function inventoryRoutes(kit: ConsoleKit, ports: InventoryPorts): Console
   const sshTarget = async (c: Call) => {
     const t = await ports.targets.get(c.ctx.params.name ?? '');
     if (t.kind !== 'ssh') throw new GatehouseError('invalid_input', 'only SSH targets have a host key');
-    return t;
+    return t satisfies SshTarget;
   };
 
   const readKey = kit.route('POST', '/console/targets/:name/hostkey', true, async (c) => {
     const t = await sshTarget(c);
-    const cfg = t.config as { host: string; port: number };
+    const cfg = t.config;
     const { fetchHostKeyFingerprint } = await import('../ssh/index.js');
     const offered = await fetchHostKeyFingerprint(cfg.host, cfg.port);
     send(c.res, 200, c.nonce, hostKeyPage(c, t, offered));
@@ -309,7 +282,7 @@ export function inventoryRoutes(kit: ConsoleKit, ports: InventoryPorts): Console
     if (c.form.get('confirmed') !== 'yes')
       throw new GatehouseError('invalid_input', 'confirm that you compared the fingerprint with the server');
     const shown = c.form.get('host_key') ?? '';
-    const cfg = t.config as { host: string; port: number; hostKey: string | null };
+    const cfg = t.config;
     const { fetchHostKeyFingerprint } = await import('../ssh/index.js');
     const now = await fetchHostKeyFingerprint(cfg.host, cfg.port);
     if (now.fingerprint !== shown)

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ApprovalService } from '../approvals/index.js';
 import type { ApproveAccessPorts } from '../access/index.js';
 import type { AuditEntry } from '../audit/index.js';
-import type { EnrollmentTokens, SeenClient } from '../gate/index.js';
+import type { ClientRegistry, EnrollmentTokens } from '../gate/index.js';
 import {
   cutText,
   GatehouseError,
@@ -25,7 +25,7 @@ import { ConsoleSessions, type ConsoleSession, type SessionPorts } from './sessi
 /** What the console needs of the process (a booted `Runtime` with its approvals has all of it). */
 export interface ConsolePorts extends SessionPorts, InventoryPorts, SessionControlPorts {
   tokens: SessionPorts['tokens'] & EnrollmentTokens & TokenAdminPorts;
-  clients: { lastSeen(tokenIds: readonly string[]): Promise<Map<string, SeenClient>> };
+  clients: Pick<ClientRegistry, 'lastSeen'>;
   audit: { append(entry: AuditEntry): Promise<unknown> };
   /** Access requests and what approving one needs. */
   accessPorts(): Promise<ApproveAccessPorts>;

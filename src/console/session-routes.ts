@@ -1,27 +1,13 @@
 import { GatehouseError } from '../core/index.js';
+import type { SessionInfo, SshSessionManager } from '../ssh/index.js';
 import { when } from './approval-pages.js';
 import { html, type Html } from './html.js';
 import { redirect, send, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
 import { layout, notice, noticeOf } from './pages.js';
 
-/** One interactive session as the console sees it. */
-export interface ConsoleSessionInfo {
-  id: string;
-  owner: string;
-  target: string;
-  openedAt: string;
-  lastActivityAt: string;
-  closed: boolean;
-  handoff?: { message: string; at: string };
-}
-
 /** What the sessions page needs of the process's session manager (null: none was ever opened here). */
 export interface SessionControlPorts {
-  sessionControl(): Promise<{
-    list(): ConsoleSessionInfo[];
-    terminate(id: string, reason: string): ConsoleSessionInfo | undefined;
-    dismissHandoff(id: string): boolean;
-  } | null>;
+  sessionControl(): Promise<Pick<SshSessionManager, 'list' | 'terminate' | 'dismissHandoff'> | null>;
 }
 
 /** A session waiting for a person, for the inbox's banner. */
@@ -60,7 +46,7 @@ export function handoffBanner(list: readonly Handoff[], now: number): Html {
   )}`;
 }
 
-function sessionsPage(c: Call, sessions: ConsoleSessionInfo[] | null, names: Map<string, string>, now: number): Html {
+function sessionsPage(c: Call, sessions: SessionInfo[] | null, names: Map<string, string>, now: number): Html {
   const s = c.page!;
   const open = (sessions ?? []).filter((x) => !x.closed);
   return layout({

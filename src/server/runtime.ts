@@ -18,7 +18,7 @@ import { openStore, storeOptionsFromEnv, type Store } from '../store/index.js';
 import { TargetRepository, parseSecretRef, type Target } from '../targets/index.js';
 import type { ToolDefinition, ToolPorts } from '../tools/index.js';
 import { installLogScrubbing, openKeyring, openVault, Redactor, type Keyring, type Vault } from '../vault/index.js';
-import type { SessionInfo, SshPool, SshSessionManager } from '../ssh/index.js';
+import type { SshPool, SshSessionManager } from '../ssh/index.js';
 import type { UpstreamPool } from '../upstream/index.js';
 import { EndpointRepository, WebhookIngest, WebhookQueue } from '../webhooks/index.js';
 import { dirname, resolve } from 'node:path';
@@ -435,11 +435,7 @@ export class Runtime {
    * The console's view of this process's interactive sessions (every owner), and what a person may
    * do to them. Without any session ever opened here, nothing is loaded and the list is empty.
    */
-  async sessionControl(): Promise<{
-    list(): SessionInfo[];
-    terminate(id: string, reason: string): SessionInfo | undefined;
-    dismissHandoff(id: string): boolean;
-  } | null> {
+  async sessionControl(): Promise<Pick<SshSessionManager, 'list' | 'terminate' | 'dismissHandoff'> | null> {
     const started = this.sessions.peek();
     return started ? await started : null;
   }
