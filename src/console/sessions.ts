@@ -155,32 +155,18 @@ export class ConsoleSessions {
 
   /** Spends a passkey setup code; true when it was one, unused and unexpired. */
   async spendPasskeySetupCode(code: string): Promise<boolean> {
-    if (!SECRET_TEXT.test(code)) return false;
-    const hash = sha256(code);
-    const row = (await this.#store.db
-      .selectFrom('console_login_codes')
-      .selectAll()
-      .where('code_hash', '=', hash)
-      .executeTakeFirst()) as CodeRow | undefined;
-    if (!row || !rowMacValid(this.#integrityKey, SETUP_MAC, codeFields(row), row.mac)) return false;
-    const now = this.#now();
-    const res = await this.#store.db
-      .updateTable('console_login_codes')
-      .set({ used_at: now })
-      .where('code_hash', '=', hash)
-      .where('used_at', 'is', null)
-      .where('expires_at', '>', now)
-      .executeTakeFirst();
-    return Number(res.numUpdatedRows) === 1;
+    return (await this.#spendCode(code, SETUP_MAC)).ok;
   }
 
-  /** Spends a login code and opens a session for the operator who made it. */
-  async loginWithCode(code: string): Promise<LoginResult> {
+  /**
+   * Spends a one-time code of a kind. INVARIANT: single use: the code is spent in one UPDATE that
+   * also checks it is unused and unexpired, so only one request goes on; a row written without
+   * the master key (or signed as another kind) is spent too and lets nobody in.
+   */
+  async #spendCode(code: string, kind: string): Promise<{ ok: true; row: CodeRow } | { ok: false; reason: string }> {
     if (!SECRET_TEXT.test(code)) return { ok: false, reason: 'malformed_code' };
     const hash = sha256(code);
     const now = this.#now();
-    // INVARIANT: single use. The code is spent here, in one UPDATE that also checks it is unused
-    // and unexpired; only the request whose UPDATE changed the row goes on.
     const res = await this.#store.db
       .updateTable('console_login_codes')
       .set({ used_at: now })
@@ -197,10 +183,16 @@ export class ConsoleSessions {
       if (!row) return { ok: false, reason: 'unknown_code' };
       return { ok: false, reason: row.used_at !== null ? 'used_code' : 'expired_code' };
     }
-    // A row written without the master key is spent above and logs nobody in.
-    if (!row || !rowMacValid(this.#integrityKey, CODE_MAC, codeFields(row), row.mac))
+    if (!row || !rowMacValid(this.#integrityKey, kind, codeFields(row), row.mac))
       return { ok: false, reason: 'tampered_code' };
-    return this.#open(null, `login-link:${row.created_by}`);
+    return { ok: true, row };
+  }
+
+  /** Spends a login code and opens a session for the operator who made it. */
+  async loginWithCode(code: string): Promise<LoginResult> {
+    const spent = await this.#spendCode(code, CODE_MAC);
+    if (!spent.ok) return spent;
+    return this.#open(null, `login-link:${spent.row.created_by}`);
   }
 
   /** Opens a session with an admin token (pasted into the login form). Agent tokens are refused. */
