@@ -4,11 +4,11 @@
  * to 127.0.0.1 with the Host header a browser at http://localhost:PORT would send.
  */
 import { createHash } from 'node:crypto';
-import net from 'node:net';
 import { request } from 'undici';
 import type { ConsoleOptions } from '../../src/console/index.js';
 import { bootRuntime, plainRoutes, startHttpServer } from '../../src/server/index.js';
 import { tempHome } from '../helpers/home.js';
+import { freePort } from '../helpers/sshd.js';
 
 export interface ConsoleServer {
   rt: Awaited<ReturnType<typeof bootRuntime>>;
@@ -35,17 +35,6 @@ export interface Answer {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: string;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /**
