@@ -38,6 +38,7 @@ await build({
     'tree-sitter-bash',
     'libsodium-wrappers-sumo',
     'yaml',
+    'ws',
   ],
   // Bundled CommonJS dependencies call require(); ESM output has none unless it is made.
   banner: {

@@ -333,3 +333,119 @@ if (form && document.body.dataset.passkeys === 'required') {
   );
 }
 `;
+
+/**
+ * A session's live terminal (/console/sessions/ID): a WebSocket opened with a one-time ticket
+ * that a same-origin POST returns. The server sends the whole visible screen (already rendered by
+ * its terminal emulator and scrubbed) and who holds control; the page writes rows as text and,
+ * while this person holds control, sends their keystrokes. A dropped socket reconnects with a
+ * fresh ticket and gets the current screen, so nothing is replayed.
+ */
+export const TERMINAL_SCRIPT = `${RELATIVE_TIMES}${LIVE_BADGE}
+const term = document.getElementById('terminal');
+const stateText = document.getElementById('term-state');
+const help = document.getElementById('term-help');
+const takeForm = document.querySelector('form[data-takeover]');
+const returnButton = document.querySelector('form.return button');
+const sessionId = term.dataset.session;
+let mine = false;
+let socket = null;
+let over = false;
+const KEYS = { Enter: '\\r', Backspace: '\\x7f', Tab: '\\t', Escape: '\\x1b', ArrowUp: '\\x1b[A', ArrowDown: '\\x1b[B',
+  ArrowRight: '\\x1b[C', ArrowLeft: '\\x1b[D', Home: '\\x1b[H', End: '\\x1b[F', Delete: '\\x1b[3~', PageUp: '\\x1b[5~',
+  PageDown: '\\x1b[6~' };
+function render(screen) {
+  const rows = [];
+  screen.rows.forEach((row, y) => {
+    const line = document.createElement('span');
+    line.className = 'row';
+    if (y === screen.cursor.y) {
+      const text = row.padEnd(screen.cursor.x + 1, ' ');
+      const cursor = document.createElement('span');
+      cursor.className = 'cursor';
+      cursor.textContent = text.charAt(screen.cursor.x);
+      line.append(text.slice(0, screen.cursor.x), cursor, text.slice(screen.cursor.x + 1));
+    } else line.textContent = row;
+    rows.push(line, '\\n');
+  });
+  term.replaceChildren(...rows);
+}
+function showState(s) {
+  mine = s.mine;
+  const words = s.closed ? 'closed' : s.control === 'person' ? 'person in control (' + s.by + ')'
+    : s.handoff !== null ? 'waiting for a person' : 'agent in control';
+  stateText.textContent = words;
+  help.textContent = s.closed ? 'The session has closed.'
+    : mine ? 'You hold the terminal: click it and type. The agent sees none of it.'
+    : s.control === 'person' ? s.by + ' holds the terminal.'
+    : 'Watching. Take over to type; the agent is then refused and sees none of what you type or see.';
+  term.dataset.mine = mine ? 'yes' : 'no';
+  if (takeForm) takeForm.querySelector('button').disabled = mine || s.closed;
+  if (returnButton) returnButton.disabled = s.control !== 'person' || s.closed;
+  if (s.closed) over = true;
+}
+function type(data) {
+  if (mine && socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: 'input', data }));
+}
+term.addEventListener('keydown', (e) => {
+  if (!mine || e.metaKey) return;
+  let data = KEYS[e.key];
+  if (data === undefined && e.key.length === 1) {
+    if (e.ctrlKey) {
+      const code = e.key.toUpperCase().charCodeAt(0);
+      if (code >= 64 && code <= 95) data = String.fromCharCode(code - 64);
+    } else data = (e.altKey ? '\\x1b' : '') + e.key;
+  }
+  if (data === undefined) return;
+  e.preventDefault();
+  type(data);
+});
+term.addEventListener('paste', (e) => {
+  if (!mine) return;
+  e.preventDefault();
+  type((e.clipboardData.getData('text/plain') || '').replace(/\\r?\\n/g, '\\r'));
+});
+async function connect() {
+  if (over) return;
+  liveState('retrying', 'connecting…');
+  try {
+    const body = new URLSearchParams({ csrf: document.body.dataset.csrf });
+    const r = await fetch('/console/sessions/' + encodeURIComponent(sessionId) + '/ticket', { method: 'POST', body });
+    if (r.status === 404) { showState({ closed: true, mine: false, control: 'agent', by: null, handoff: null }); liveState('off', 'closed'); return; }
+    if (!r.ok) throw new Error('ticket ' + r.status);
+    const { ticket } = await r.json();
+    const scheme = location.protocol === 'https:' ? 'wss://' : 'ws://';
+    socket = new WebSocket(scheme + location.host + '/console/sessions/' + encodeURIComponent(sessionId) + '/terminal?ticket=' + encodeURIComponent(ticket));
+  } catch {
+    setTimeout(connect, 2000);
+    return;
+  }
+  socket.addEventListener('open', () => liveState('on', 'live'));
+  socket.addEventListener('message', (e) => {
+    const m = JSON.parse(e.data);
+    if (m.type === 'screen') render(m);
+    else if (m.type === 'state') showState(m);
+    else if (m.type === 'ended') {
+      liveState('off', m.reason);
+      // The session or this login is over: reconnecting would only be refused.
+      if (m.reason === 'the session closed' || m.reason === 'your console session ended') over = true;
+    }
+  });
+  socket.addEventListener('close', () => {
+    socket = null;
+    if (over) return liveState('off', 'ended');
+    liveState('retrying', 'reconnecting…');
+    setTimeout(connect, 1500);
+  });
+}
+if (takeForm && document.body.dataset.passkeys === 'required') {
+  const { passkeyAnswer, signedSubmit } = window.gatehousePasskeys;
+  takeForm.addEventListener('submit', (e) =>
+    signedSubmit(e, takeForm, async (f) => {
+      f.elements.namedItem('assertion').value = await passkeyAnswer('takeover', f.dataset.takeover);
+    }),
+  );
+}
+if (term.dataset.mine === 'yes' || new URLSearchParams(location.search).get('n') === 'session-taken') term.focus();
+void connect();
+`;

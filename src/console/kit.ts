@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { ApprovalService } from '../approvals/index.js';
 import type { ApproveAccessPorts } from '../access/index.js';
 import type { AuditEntry } from '../audit/index.js';
@@ -17,7 +18,7 @@ import { type Html } from './html.js';
 import { cookieValues, newNonce, ownOrigin, sameOrigin, securityHeaders } from './http-checks.js';
 import { errorPage, type PageSession } from './pages.js';
 import type { InventoryPorts } from './inventory-routes.js';
-import { Passkeys } from './passkeys.js';
+import { Passkeys, relyingParty, type PasskeyPurpose } from './passkeys.js';
 import type { SessionControlPorts } from './session-routes.js';
 import type { TokenAdminPorts } from './token-routes.js';
 import { ConsoleSessions, type ConsoleSession, type SessionPorts } from './sessions.js';
@@ -132,6 +133,27 @@ export interface ConsoleRoute {
   /** The console checks Origin itself (see ConsoleKit.route), so the server's global check leaves it be. */
   ownOrigin: true;
   handler(req: IncomingMessage, res: ServerResponse, ctx: ConsoleRouteContext): Promise<void>;
+  /** A WebSocket upgrade of a GET to this path (ConsoleKit.upgradeRoute). */
+  upgrade?(req: IncomingMessage, socket: Duplex, head: Buffer, ctx: ConsoleRouteContext): Promise<void>;
+}
+
+/** A WebSocket upgrade request that passed the console's checks (see ConsoleKit.upgradeRoute). */
+export interface UpgradeCall {
+  req: IncomingMessage;
+  socket: Duplex;
+  head: Buffer;
+  ctx: ConsoleRouteContext;
+  origin: string;
+  session: ConsoleSession;
+}
+
+/** Answers an upgrade request that failed a check, and closes the connection. */
+export function refuseUpgrade(socket: Duplex, status: number, text: string): void {
+  const body = `${text}\n`;
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-type: text/plain; charset=utf-8\r\n` +
+      `content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 /** Largest form body read (a deny reason is at most 2000 characters). */
@@ -288,6 +310,66 @@ export class ConsoleKit {
       client: c.ctx.client,
       detail: { ...detail, ...(c.session ? { session: cutText(c.session.idHash, 12) } : {}) },
     });
+  }
+
+  /**
+   * The passkey check of a decision that matters (`purpose`, bound to `binding`, both computed by
+   * the caller): null when it passed or none is needed, `{ passkey }` naming the one used, or the
+   * URL to send the person back to (`back?n=…`) when it failed.
+   */
+  async passkeyGate(
+    c: Call,
+    purpose: Exclude<PasskeyPurpose, 'register' | 'approve' | 'add-passkey' | 'remove-passkey'>,
+    binding: string,
+    back: string,
+  ): Promise<{ passkey: string } | string | null> {
+    if (!c.page!.passkeys) return null;
+    const rp = relyingParty(c.origin);
+    if (!rp) return `${back}?n=passkey-host`;
+    try {
+      const used = await (
+        await this.passkeys()
+      ).verify(rp, purpose, binding, c.session!.idHash, c.form.get('assertion') ?? '');
+      return { passkey: `${used.label} (${used.fingerprint})` };
+    } catch (e) {
+      if (toGatehouseError(e).code !== 'approval_invalid') throw e;
+      return `${back}?n=passkey-failed`;
+    }
+  }
+
+  /**
+   * A console route that takes a WebSocket upgrade. INVARIANTS, in order, before `handle` runs:
+   * 1. the Host is one the console answers to (else 421);
+   * 2. the Origin is exactly the console's own (else 403, audited): browsers send Origin on every
+   *    WebSocket handshake, and a page on another localhost port shares the session cookie (same
+   *    site), so this is what keeps it out;
+   * 3. a live session cookie (else 401).
+   * The handler then checks what it needs besides (the terminal's one-time ticket). A plain GET to
+   * the path is answered 426.
+   */
+  upgradeRoute(path: string, handle: (u: UpgradeCall) => Promise<void>): ConsoleRoute {
+    const plain = this.route('GET', path, true, async (c) => {
+      send(c.res, 426, c.nonce, errorPage(c.nonce, 426, 'This address takes a WebSocket only.', c.page), {
+        upgrade: 'websocket',
+      });
+    });
+    return {
+      ...plain,
+      upgrade: async (req, socket, head, ctx) => {
+        const origin = ownOrigin(req, this.#publicOrigin);
+        if (origin === null) return refuseUpgrade(socket, 421, 'Misdirected Request');
+        if (!sameOrigin(req, origin)) {
+          await this.auditRefusal({ ctx, session: null }, 'refused:origin', {
+            path: ctx.url.pathname,
+            origin: truncateText(req.headers.origin ?? '(none)', 200),
+          });
+          return refuseUpgrade(socket, 403, 'Forbidden');
+        }
+        const session = await (await this.sessions()).current(cookieValues(req));
+        if (!session) return refuseUpgrade(socket, 401, 'Unauthorized');
+        await handle({ req, socket, head, ctx, origin, session });
+      },
+    };
   }
 
   /**

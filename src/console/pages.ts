@@ -39,6 +39,11 @@ export const NOTICES: Readonly<Record<string, { text: string; ok?: boolean }>> =
   'access-denied': { text: 'Access request denied.', ok: true },
   'session-ended': { text: 'Session terminated. The agent’s next call on it says it is closed.', ok: true },
   'session-revoked': { text: 'Session terminated and its token revoked.', ok: true },
+  'session-taken': {
+    text: 'You hold the terminal. The agent is refused until you return it, and sees none of what you type or see.',
+    ok: true,
+  },
+  'session-returned': { text: 'Returned to the agent with your note.', ok: true },
   'host-key-pinned': { text: 'Host key pinned: the target connects only to a server that holds it.', ok: true },
   'secret-set': { text: 'Value set. It is sealed and will not be shown again.', ok: true },
   'grant-removed': { text: 'Grant removed: every process stops honouring it within a second.', ok: true },

@@ -130,7 +130,10 @@ export function passkeyRoutes(kit: ConsoleKit): ConsoleRoute[] {
         out = await keys.assertionOptions(rp, purpose, accessBinding(c.form, id), session.idHash);
       else if (purpose === 'set-secret')
         out = await keys.assertionOptions(rp, purpose, secretBinding(c.form), session.idHash);
-      else if (purpose === 'rotate-token') {
+      else if (purpose === 'takeover') {
+        if (!(await rt.sessionControl())?.info(id)) throw new GatehouseError('not_found', 'no such open session');
+        out = await keys.assertionOptions(rp, purpose, id, session.idHash);
+      } else if (purpose === 'rotate-token') {
         const t = (await rt.tokens.list()).find((x) => x.name === id);
         if (!t) throw new GatehouseError('not_found', 'no such token');
         out = await keys.assertionOptions(rp, purpose, t.id, session.idHash);

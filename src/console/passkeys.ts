@@ -27,6 +27,7 @@ export const MAX_PASSKEYS = 50;
  * - `rotate-token`: the id of the token whose new secret will be shown;
  * - `grant-access`: an access request with the target name, host key and duration it grants;
  * - `set-secret`: a vault field and the digest of the value it will hold;
+ * - `takeover`: the SSH session id a person takes the terminal of;
  * - `register`: the session (the creation ceremony's own challenge).
  */
 export type PasskeyPurpose =
@@ -38,6 +39,7 @@ export type PasskeyPurpose =
   | 'rotate-token'
   | 'grant-access'
   | 'set-secret'
+  | 'takeover'
   | 'register';
 
 export interface PasskeyInfo {

@@ -1,13 +1,30 @@
-import { GatehouseError } from '../core/index.js';
-import type { SessionInfo, SshSessionManager } from '../ssh/index.js';
+import { cutText, GatehouseError } from '../core/index.js';
+import type { Person, SessionInfo, SshSessionManager } from '../ssh/index.js';
 import { when } from './approval-pages.js';
-import { html, type Html } from './html.js';
-import { redirect, send, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
+import { TERMINAL_SCRIPT } from './client-scripts.js';
+import { html, raw, type Html } from './html.js';
+import { redirect, send, sendJson, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
+import { TerminalTickets, openTerminal } from './terminal.js';
 import { layout, notice, noticeOf } from './pages.js';
 
-/** What the sessions page needs of the process's session manager (null: none was ever opened here). */
+/** What a person at the console may see and do to this process's interactive sessions. */
+export type SessionControl = Pick<
+  SshSessionManager,
+  | 'list'
+  | 'info'
+  | 'terminate'
+  | 'dismissHandoff'
+  | 'watch'
+  | 'screen'
+  | 'holder'
+  | 'takeOver'
+  | 'giveBack'
+  | 'personInput'
+>;
+
+/** What the sessions pages need of the process's session manager (null: none was ever opened here). */
 export interface SessionControlPorts {
-  sessionControl(): Promise<Pick<SshSessionManager, 'list' | 'terminate' | 'dismissHandoff'> | null>;
+  sessionControl(): Promise<SessionControl | null>;
 }
 
 /** A session waiting for a person, for the inbox's banner. */
@@ -46,6 +63,31 @@ export function handoffBanner(list: readonly Handoff[], now: number): Html {
   )}`;
 }
 
+/** The state a person reads at a glance: who holds the terminal, or whether it waits or idles. */
+export function sessionState(
+  x: SessionInfo,
+  now: number,
+): 'person in control' | 'waiting for a person' | 'idle' | 'agent in control' {
+  if (x.control === 'person') return 'person in control';
+  if (x.handoff) return 'waiting for a person';
+  return now - Date.parse(x.lastActivityAt) > IDLE_AFTER_MS ? 'idle' : 'agent in control';
+}
+
+/** A session with no input or output for this long shows as idle. */
+const IDLE_AFTER_MS = 60_000;
+
+function endForms(c: Call, id: string): Html {
+  const csrf = c.page!.csrf;
+  return html`<form method="post" action="/console/sessions/${id}/terminate">
+      <input type="hidden" name="csrf" value="${csrf}" />
+      <button class="deny" type="submit">Terminate</button>
+    </form>
+    <form method="post" action="/console/sessions/${id}/terminate-revoke">
+      <input type="hidden" name="csrf" value="${csrf}" />
+      <button class="deny" type="submit">Terminate and revoke token</button>
+    </form>`;
+}
+
 function sessionsPage(c: Call, sessions: SessionInfo[] | null, names: Map<string, string>, now: number): Html {
   const s = c.page!;
   const open = (sessions ?? []).filter((x) => !x.closed);
@@ -58,9 +100,9 @@ function sessionsPage(c: Call, sessions: SessionInfo[] | null, names: Map<string
     body: html`<h1>SSH sessions</h1>
       ${notice(noticeOf(c.ctx.url))}
       <p class="muted">
-        Interactive sessions this server holds (agents over Streamable HTTP). Sessions a local
-        <code>gatehouse mcp</code> holds live in that process and are not listed here. Watching and taking over a live
-        terminal come next; for now you can see who asks for you, and end a session.
+        Interactive sessions this server holds (agents over Streamable HTTP). Open one to watch its terminal live, take
+        it over for a sudo or 2FA prompt, and hand it back. Sessions a local <code>gatehouse mcp</code> holds live in
+        that process and are not listed here.
       </p>
       ${
         open.length === 0
@@ -72,8 +114,9 @@ function sessionsPage(c: Call, sessions: SessionInfo[] | null, names: Map<string
                     <th>Session</th>
                     <th>Target</th>
                     <th>Token</th>
+                    <th>State</th>
+                    <th>Last command</th>
                     <th>Opened</th>
-                    <th>Last activity</th>
                     <th></th>
                   </tr>
                 </thead>
@@ -82,7 +125,7 @@ function sessionsPage(c: Call, sessions: SessionInfo[] | null, names: Map<string
                     const id = encodeURIComponent(x.id);
                     return html`<tr>
                       <td>
-                        ${x.id}
+                        <a href="/console/sessions/${id}">${x.id}</a>
                         ${
                           x.handoff
                             ? html`<p class="notice" role="alert">
@@ -97,17 +140,15 @@ function sessionsPage(c: Call, sessions: SessionInfo[] | null, names: Map<string
                       </td>
                       <td>${x.target}</td>
                       <td>${names.get(x.owner) ?? x.owner}</td>
-                      <td>${when(x.openedAt, now)}</td>
-                      <td>${when(x.lastActivityAt, now)}</td>
                       <td>
-                        <form method="post" action="/console/sessions/${id}/terminate">
-                          <input type="hidden" name="csrf" value="${s.csrf}" />
-                          <button class="deny" type="submit">Terminate</button>
-                        </form>
-                        <form method="post" action="/console/sessions/${id}/terminate-revoke">
-                          <input type="hidden" name="csrf" value="${s.csrf}" />
-                          <button class="deny" type="submit">Terminate and revoke token</button>
-                        </form>
+                        ${sessionState(x, now)}${x.controlledBy ? html` (${x.controlledBy.label})` : null}
+                        <br /><span class="muted">active ${when(x.lastActivityAt, now)}</span>
+                      </td>
+                      <td>${x.lastInput ? html`<code>${x.lastInput}</code>` : html`<span class="muted">—</span>`}</td>
+                      <td>${when(x.openedAt, now)}</td>
+                      <td>
+                        <a href="/console/sessions/${id}">Watch</a>
+                        ${endForms(c, id)}
                       </td>
                     </tr>`;
                   })}
@@ -118,26 +159,146 @@ function sessionsPage(c: Call, sessions: SessionInfo[] | null, names: Map<string
   });
 }
 
+/** One session: its live terminal, and Take over / Return to AI / Terminate. */
+function sessionPage(c: Call, x: SessionInfo, tokenName: string, mine: boolean, now: number): Html {
+  const s = c.page!;
+  const id = encodeURIComponent(x.id);
+  return layout({
+    title: `Session ${x.target}`,
+    nonce: c.nonce,
+    session: s,
+    current: 'sessions',
+    wide: true,
+    script: TERMINAL_SCRIPT,
+    body: html`<h1>Session on ${x.target}</h1>
+      ${notice(noticeOf(c.ctx.url))}
+      <div class="card">
+        <div class="meta">
+          <span>Token <strong>${tokenName}</strong></span>
+          <span>Opened ${when(x.openedAt, now)}</span>
+          <span
+            >State
+            <strong id="term-state"
+              >${sessionState(x, now)}${x.controlledBy ? ` (${x.controlledBy.label})` : ''}</strong
+            ></span
+          >
+          <span id="live" class="live" data-state="off">connecting…</span>
+        </div>
+        ${
+          x.handoff
+            ? html`<p class="notice" role="alert">
+                The agent asks for a person (${when(x.handoff.at, now)}): “${x.handoff.message}”
+              </p>`
+            : null
+        }
+        <pre
+          id="terminal"
+          class="terminal"
+          tabindex="0"
+          data-session="${x.id}"
+          aria-label="Terminal of session ${x.id}"
+          aria-live="off"
+        ></pre>
+        <p class="muted" id="term-help">
+          ${
+            mine
+              ? 'You hold the terminal: click it and type. The agent sees none of it.'
+              : 'Watching. Take over to type; the agent is then refused and sees none of what you type or see.'
+          }
+        </p>
+        <div class="actions">
+          <form method="post" action="/console/sessions/${id}/takeover" data-takeover="${x.id}">
+            <input type="hidden" name="csrf" value="${s.csrf}" />
+            <input type="hidden" name="assertion" value="" />
+            <button class="approve" type="submit" ${mine ? raw('disabled') : null}>Take over</button>
+          </form>
+          <form method="post" action="/console/sessions/${id}/return" class="return">
+            <input type="hidden" name="csrf" value="${s.csrf}" />
+            <label
+              >Note for the agent
+              <input name="note" type="text" maxlength="1000" placeholder="e.g. sudo done; carry on with the upgrade" />
+            </label>
+            <button type="submit" ${x.control === 'agent' ? raw('disabled') : null}>Return to AI</button>
+          </form>
+          ${endForms(c, id)}
+        </div>
+      </div>
+      <p><a href="/console/sessions">← Sessions</a></p>`,
+  });
+}
+
 /**
- * The sessions page: this process's interactive SSH sessions, the agents asking for a person
- * (`ssh_session_handoff`), Terminate, and Terminate-and-revoke. Every action is audited. Ending a
- * session or a token only takes power away, so none needs a passkey.
+ * The sessions pages: this process's interactive SSH sessions, the agents asking for a person
+ * (`ssh_session_handoff`), a live terminal per session (terminal.ts), Take over (a passkey touch
+ * bound to the session when passkeys are required: it gives a person's browser the keyboard of a
+ * live shell), Return to AI with a note, Terminate, and Terminate-and-revoke. Every action is
+ * audited. Ending a session or a token, or handing a terminal back, only takes power from the
+ * person at the console, so none of those needs a passkey.
  */
 export function sessionRoutes(kit: ConsoleKit): ConsoleRoute[] {
+  const tickets = new TerminalTickets(kit.now);
+  const person = (c: Call): Person => ({ holder: c.session!.idHash, label: `console:${c.session!.label}` });
+  const names = async () => new Map((await kit.rt.tokens.list()).map((t) => [t.id, t.name]));
+
   const page = kit.route('GET', '/console/sessions', true, async (c) => {
     const ctl = await kit.rt.sessionControl();
-    const names = new Map((await kit.rt.tokens.list()).map((t) => [t.id, t.name]));
-    send(c.res, 200, c.nonce, sessionsPage(c, ctl ? ctl.list() : null, names, kit.now()));
+    send(c.res, 200, c.nonce, sessionsPage(c, ctl ? ctl.list() : null, await names(), kit.now()));
   });
+
+  const one = kit.route('GET', '/console/sessions/:id', true, async (c) => {
+    const id = c.ctx.params.id ?? '';
+    const ctl = await kit.rt.sessionControl();
+    const x = ctl?.info(id);
+    if (!ctl || !x || x.closed) throw new GatehouseError('not_found', 'no such open session (it may have closed)');
+    const mine = ctl.holder(id) === c.session!.idHash;
+    send(c.res, 200, c.nonce, sessionPage(c, x, (await names()).get(x.owner) ?? x.owner, mine, kit.now()));
+  });
+
+  const terminal = kit.upgradeRoute('/console/sessions/:id/terminal', async (u) =>
+    openTerminal(kit, tickets, await kit.rt.sessionControl(), u),
+  );
 
   const act = kit.route('POST', '/console/sessions/:id/:action', true, async (c) => {
     const id = c.ctx.params.id ?? '';
     const action = c.ctx.params.action;
     const ctl = await kit.rt.sessionControl();
+    const back = `/console/sessions/${encodeURIComponent(id)}`;
+    if (action === 'ticket') {
+      if (!ctl?.info(id)) return sendJson(c.res, 404, c.nonce, { error: 'no such open session' });
+      return sendJson(c.res, 200, c.nonce, { ticket: tickets.issue(c.session!.idHash, id) });
+    }
     if (action === 'dismiss') {
       if (!ctl?.dismissHandoff(id)) throw new GatehouseError('not_found', 'no such open session');
       await kit.audit(c, 'handoff_dismissed', { session: id });
       return redirect(c.res, c.nonce, '/console/sessions');
+    }
+    if (action === 'takeover') {
+      const x = ctl?.info(id);
+      if (!ctl || !x || x.closed) throw new GatehouseError('not_found', 'no such open session');
+      // INVARIANT: with passkeys required, a cookie alone never takes a live shell's keyboard.
+      const gate = await kit.passkeyGate(c, 'takeover', id, back);
+      if (typeof gate === 'string') {
+        await kit.audit(c, 'session_takeover_refused', { sshSession: id, target: x.target, reason: 'passkey' });
+        return redirect(c.res, c.nonce, gate);
+      }
+      const from = x.controlledBy?.label;
+      await ctl.takeOver(id, person(c));
+      await kit.audit(c, 'session_takeover', {
+        sshSession: id,
+        target: x.target,
+        tokenId: x.owner,
+        ...(from ? { from } : {}),
+        ...(gate ? { passkey: gate.passkey } : {}),
+      });
+      return redirect(c.res, c.nonce, `${back}?n=session-taken`);
+    }
+    if (action === 'return') {
+      const x = ctl?.info(id);
+      if (!ctl || !x || x.closed) throw new GatehouseError('not_found', 'no such open session');
+      const note = cutText(c.form.get('note') ?? '', 1000);
+      await ctl.giveBack(id, person(c), note);
+      await kit.audit(c, 'session_returned', { sshSession: id, target: x.target, tokenId: x.owner, note });
+      return redirect(c.res, c.nonce, `${back}?n=session-returned`);
     }
     if (action !== 'terminate' && action !== 'terminate-revoke')
       throw new GatehouseError('not_found', 'no such session action');
@@ -157,5 +318,5 @@ export function sessionRoutes(kit: ConsoleKit): ConsoleRoute[] {
     redirect(c.res, c.nonce, '/console/sessions?n=session-ended');
   });
 
-  return [page, act];
+  return [page, terminal, one, act];
 }

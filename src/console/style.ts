@@ -115,4 +115,13 @@ form.inline { display: block; margin: 0.15rem 0 0; }
 form.deny { display: flex; gap: 0.75rem; align-items: flex-end; }
 form.verify { display: flex; gap: 0.75rem; align-items: center; margin: 0 0 1.25rem; }
 code.anchor { word-break: break-all; font-size: 0.85em; }
+pre.terminal {
+  font: 13px/1.35 ui-monospace, Menlo, Consolas, monospace; background: #101418; color: #dfe6ec;
+  border: 1px solid var(--line); border-radius: 8px; padding: 0.6rem 0.75rem; min-height: 20rem; max-height: 70vh;
+  overflow: auto; white-space: pre; margin: 0.75rem 0 0.5rem;
+}
+pre.terminal:focus { outline: 2px solid var(--accent); outline-offset: 2px; }
+pre.terminal[data-mine="yes"] { border-color: var(--accent); }
+pre.terminal .cursor { background: #dfe6ec; color: #101418; }
+form.return label { display: grid; gap: 0.2rem; font-size: 0.9em; color: var(--muted); min-width: 18rem; }
 `;

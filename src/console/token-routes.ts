@@ -1,11 +1,10 @@
-import { GatehouseError, toGatehouseError } from '../core/index.js';
+import { GatehouseError } from '../core/index.js';
 import { formatGrant, type TokenInfo } from '../gate/index.js';
 import { CONNECT_FORM_SCRIPT } from './client-scripts.js';
 import { scopeFields, specBinding, specOf } from './connect-routes.js';
 import { html, type Html } from './html.js';
 import { redirect, send, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
 import { layout, notice, noticeOf } from './pages.js';
-import { relyingParty } from './passkeys.js';
 
 /** What the tokens page needs of the token service beyond creating one (ConsolePorts has that). */
 export interface TokenAdminPorts {
@@ -164,21 +163,7 @@ export function tokenRoutes(kit: ConsoleKit, tokens: TokenAdminPorts): ConsoleRo
     send(c.res, 200, c.nonce, tokensPage(c, all, clients, kit.now()));
   });
 
-  /** The passkey check for minting a secret; null when it passed (or none is needed), else the refusal redirect. */
-  const passkeyGate = async (c: Call, purpose: 'create-token' | 'rotate-token', binding: string, back: string) => {
-    if (!c.page!.passkeys) return null;
-    const rp = relyingParty(c.origin);
-    if (!rp) return `${back}?n=passkey-host`;
-    try {
-      const used = await (
-        await kit.passkeys()
-      ).verify(rp, purpose, binding, c.session!.idHash, c.form.get('assertion') ?? '');
-      return { passkey: `${used.label} (${used.fingerprint})` };
-    } catch (e) {
-      if (toGatehouseError(e).code !== 'approval_invalid') throw e;
-      return `${back}?n=passkey-failed`;
-    }
-  };
+  const passkeyGate = kit.passkeyGate.bind(kit);
 
   const create = kit.route('POST', '/console/tokens', true, async (c) => {
     const spec = specOf(c.form);

@@ -68,6 +68,8 @@ export type ErrorCode =
   | 'ssh_error'
   /** The interactive SSH session does not exist for this token, or is closed. */
   | 'session_not_found'
+  /** A person holds the interactive SSH session's terminal (the console's Take over); wait until they hand it back. */
+  | 'human_control'
   /** The caller went away or aborted the request. */
   | 'cancelled'
   /** A stored record fails its integrity check (written or changed without the master key). */
@@ -117,6 +119,8 @@ export const HTTP_STATUS = {
   response_too_large: 502,
   ssh_error: 502,
   session_not_found: 404,
+  // Locked: the session exists and is the caller's, but a person holds it for now.
+  human_control: 423,
   // Nginx's "client closed request": the client is gone, so it is for logs more than for anyone.
   cancelled: 499,
   integrity_failed: 500,

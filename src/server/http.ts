@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
-import { Readable } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { createMcpHandler } from '@modelcontextprotocol/server';
 import { GatehouseError, httpStatusOf, log, mediaTypeOf, toGatehouseError, truncateText } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
@@ -162,6 +162,11 @@ export async function readJsonBody(req: IncomingMessage, opts: ReadJsonOptions =
   }
   if (jsonTextDepth(text) > MAX_JSON_DEPTH) throw tooDeep('the request body');
   return value;
+}
+
+/** Answers an upgrade request no route takes, and closes its connection. */
+function refuseUpgrade(socket: Duplex, status: number, text: string): void {
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
 }
 
 /** Refuses a browser request from an origin the configuration does not list (DNS rebinding). */
@@ -367,6 +372,37 @@ export async function startHttpServer(
     );
     await sendWebResponse(res, response);
   }
+
+  // WebSocket upgrades: only a route that declares `upgrade` takes one (the console's terminal),
+  // after the same raw-path routing as a request; any other upgrade is answered and closed.
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => {});
+    const target = req.url ?? '/';
+    const q = target.indexOf('?');
+    const match = findRoute(routes, 'GET', q < 0 ? target : target.slice(0, q));
+    const route = match?.route;
+    if (!match || route?.auth !== 'sender' || !route.upgrade) return refuseUpgrade(socket, 404, 'Not Found');
+    let params: Record<string, string>;
+    try {
+      params = decodeParams(match.raw);
+    } catch {
+      return refuseUpgrade(socket, 400, 'Bad Request');
+    }
+    const aborted = new AbortController();
+    socket.once('close', () => aborted.abort());
+    const ctx: RouteContext<'sender'> = {
+      principal: null,
+      params,
+      rawQuery: q < 0 ? '' : target.slice(q + 1),
+      url: requestUrl(req),
+      client: clientAddress(req),
+      signal: aborted.signal,
+    };
+    route.upgrade(req, socket, head, ctx).catch((e: unknown) => {
+      log.error('websocket upgrade failed', { err: e, path: ctx.url.pathname });
+      socket.destroy();
+    });
+  });
 
   // Node's 5 s keep-alive default races clients that reuse an idle connection just as the server
   // drops it ("other side closed" on a POST, which clients do not retry). Keep idle connections

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { GatehouseError } from '../core/index.js';
 import type { Principal } from '../gate/index.js';
 
@@ -46,6 +47,15 @@ export interface Route<A extends RouteAuth = RouteAuth> {
    */
   ownOrigin?: boolean;
   handler(req: IncomingMessage, res: ServerResponse, ctx: RouteContext<A>): Promise<void>;
+  /**
+   * Takes a WebSocket upgrade of a GET to this path (the console's live terminal). Only `sender`
+   * routes may declare one: the route authenticates the upgrade itself (Host, Origin, session,
+   * ticket), because the server's bearer-token kinds do not apply to a browser's WebSocket. Without
+   * it, an upgrade request to the path is refused. `handler` still answers plain GETs.
+   */
+  upgrade?: A extends 'sender'
+    ? (req: IncomingMessage, socket: Duplex, head: Buffer, ctx: RouteContext<A>) => Promise<void>
+    : never;
 }
 
 /** Any route, whatever its auth kind (what the server's route list holds). */

@@ -435,7 +435,7 @@ export class Runtime {
    * The console's view of this process's interactive sessions (every owner), and what a person may
    * do to them. Without any session ever opened here, nothing is loaded and the list is empty.
    */
-  async sessionControl(): Promise<Pick<SshSessionManager, 'list' | 'terminate' | 'dismissHandoff'> | null> {
+  async sessionControl(): Promise<SshSessionManager | null> {
     const started = this.sessions.peek();
     return started ? await started : null;
   }

@@ -38,6 +38,9 @@ export {
   type Foreground,
   type ChunkScrubberLike,
   type ScrubberFactory,
+  type ScreenView,
+  type Person,
+  WITHHELD_MARK,
 } from './sessions.js';
 export { describeForeground } from './session-foreground.js';
 export { TTY_LINE_MAX_BYTES } from './session-input.js';

@@ -27,7 +27,7 @@
 import { randomBytes } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import type { Client, ClientChannel } from 'ssh2';
-import { GatehouseError, createLogger, truncateText } from '../core/index.js';
+import { GatehouseError, createLogger, cutText, truncateText } from '../core/index.js';
 import { stripAnsi } from './ansi.js';
 import { sendChannelSignal } from './channel-signal.js';
 import { openConnection, type ConnectOptions } from './connect.js';
@@ -41,13 +41,16 @@ import {
   type Foreground,
   type ShellBaseline,
 } from './session-foreground.js';
-import { describeInitFlags, initLines } from './session-init.js';
+import { describeInitFlags, initLines, type InitLines } from './session-init.js';
 import { checkInput, textToWrite } from './session-input.js';
 import { OutputPipeline, lineScrubber, scrubWhole, type ScrubberFactory } from './session-output.js';
+import { SessionScreen, type ScreenView } from './session-screen.js';
 import { TranscriptRecorder, type SessionRecord, type SessionTranscript } from './session-transcript.js';
+import { setTerminalEcho } from './terminal-echo.js';
 import type { CredentialProvider, Scrubber, SshTargetSpec } from './types.js';
 
 export type { Foreground } from './session-foreground.js';
+export type { ScreenView } from './session-screen.js';
 export type { SessionRecord, SessionTranscript, TranscriptEntry } from './session-transcript.js';
 export type { ChunkScrubberLike, ScrubberFactory } from './session-output.js';
 
@@ -118,6 +121,20 @@ export interface SessionInfo {
   closed: boolean;
   /** The agent asked a person to take over (ssh_session_handoff): its message and when. */
   handoff?: { message: string; at: string };
+  /** Who may type: the agent, or a person who took over in the console. */
+  control: 'agent' | 'person';
+  /** The person in control (their console label) and since when. */
+  controlledBy?: { label: string; since: string };
+  /** The agent's last input (scrubbed, cut to 200 characters). */
+  lastInput?: string;
+}
+
+/** A person at the console, as the session manager knows them. */
+export interface Person {
+  /** Their console session (its hash): only they may type while they hold control. */
+  holder: string;
+  /** Who, for the transcript and the console (`console:LABEL`). */
+  label: string;
 }
 
 export interface SendOptions {
@@ -147,6 +164,8 @@ export interface ReadResult {
   closed: boolean;
   /** True when output before `since`… was already dropped from the buffer. */
   dropped: boolean;
+  /** `person` while a person holds the terminal (sends fail with human_control until they return it). */
+  control: 'agent' | 'person';
 }
 
 export type SessionSignal = 'INT' | 'QUIT' | 'TSTP' | 'HUP' | 'TERM' | 'KILL';
@@ -180,6 +199,19 @@ interface Session {
   transcript: TranscriptRecorder;
   removeTimer?: NodeJS.Timeout;
   handoff?: { message: string; at: Date };
+  /** Opened with terminal echo on (then a takeover leaves echo alone). */
+  echo: boolean;
+  /** The screen people watching see (raw output in, scrubbed views out). */
+  screen: SessionScreen;
+  /** Output diverted away from agent and screen while the setup is checked again (after a person). */
+  divert: { raw: string; wake: () => void } | undefined;
+  /** A person holds the terminal: the agent may read (nothing new) but not type or signal. */
+  control: { person: Person; since: Date; echoOn: boolean; keys: number } | undefined;
+  /** A person had control: the shell's setup is checked again before the agent's next line. */
+  recheck: boolean;
+  lastInput: string | undefined;
+  /** The console's watchers: told when the screen or the control state changed. */
+  watchers: Set<() => void>;
 }
 
 const CONTROL_KEYS: Partial<Record<SessionSignal, string>> = { INT: '\x03', QUIT: '\x1c', TSTP: '\x1a' };
@@ -191,6 +223,15 @@ const identityScrubber: ScrubberFactory = () => ({
   push: (c) => (typeof c === 'string' ? Buffer.from(c, 'utf8') : c),
   end: () => Buffer.alloc(0),
 });
+
+/** Marks, in what the agent reads, where a person took the terminal and where they gave it back. */
+export const WITHHELD_MARK = '[person in control, output withheld]';
+
+function humanControl(): GatehouseError {
+  return new GatehouseError('human_control', 'a person holds this SSH session in the Gatehouse console', {
+    hint: 'do not type into it now: wait, and poll ssh_session_read; when the person returns control, their note is in the output and you may send again',
+  });
+}
 
 function notFound(): GatehouseError {
   return new GatehouseError('session_not_found', 'no such SSH session for this token', {
@@ -299,6 +340,13 @@ export class SshSessionManager {
       closed: false,
       listeners: new Set(),
       chain: Promise.resolve(),
+      echo: opts.echo === true,
+      screen: new SessionScreen(opts.cols ?? 200, opts.rows ?? 50, () => this.notify(s)),
+      divert: undefined,
+      control: undefined,
+      recheck: false,
+      lastInput: undefined,
+      watchers: new Set(),
       transcript: new TranscriptRecorder(
         { outputMaxChars: this.o.transcriptMaxChars, outputMaxCharsPerTurn: this.o.transcriptMaxCharsPerTurn },
         { session: id, owner: opts.owner, target: spec.name },
@@ -311,10 +359,10 @@ export class SshSessionManager {
     this.note(s, 'event', `open ${spec.user}@${spec.host}:${spec.port}`);
     const onData = (d: Buffer) => {
       const text = s.decoder.write(d);
-      const init = s.init;
-      if (!init) return s.pipeline.pushText(text);
-      init.raw += text;
-      init.wake();
+      const sink = s.init ?? s.divert;
+      if (!sink) return this.output(s, text);
+      sink.raw += text;
+      sink.wake();
     };
     stream.on('data', onData);
     stream.stderr.on('data', onData);
@@ -341,6 +389,7 @@ export class SshSessionManager {
   async foreground(id: string, owner: string): Promise<Foreground> {
     const s = this.get(id, owner);
     if (s.closed) throw this.closedError(s);
+    if (s.control) throw humanControl();
     return this.probeNow(s);
   }
 
@@ -348,6 +397,7 @@ export class SshSessionManager {
   async send(id: string, owner: string, input: string, opts: SendOptions = {}): Promise<SendResult> {
     const s = this.get(id, owner);
     if (s.closed) throw this.closedError(s);
+    if (s.control) throw humanControl();
     checkInput(input);
     const timeoutMs = validTimeoutMs(opts.timeoutS, this.o.defaultSendTimeoutS);
     const matcher = toMatcher(opts.waitFor);
@@ -382,12 +432,13 @@ export class SshSessionManager {
     const text = s.buf.slice(since - s.base, since - s.base + limit);
     const next = since + text.length;
     if (next > s.readCursor) s.readCursor = next;
-    return { output: text, next, closed: s.closed, dropped };
+    return { output: text, next, closed: s.closed, dropped, control: s.control ? 'person' : 'agent' };
   }
 
   signal(id: string, owner: string, sig: SessionSignal): void {
     const s = this.get(id, owner);
     if (s.closed) throw this.closedError(s);
+    if (s.control) throw humanControl();
     this.touch(s);
     const key = CONTROL_KEYS[sig];
     if (!key && sig !== 'HUP' && sig !== 'TERM' && sig !== 'KILL') {
@@ -407,6 +458,8 @@ export class SshSessionManager {
 
   close(id: string, owner: string): void {
     const s = this.get(id, owner);
+    // A person mid-way through a sudo prompt keeps the terminal; the agent closes it afterwards.
+    if (s.control && !s.closed) throw humanControl();
     this.finish(s, 'closed by owner');
     this.remove(s);
   }
@@ -424,6 +477,9 @@ export class SshSessionManager {
         lastActivityAt: s.lastActivity.toISOString(),
         closed: s.closed,
         ...(s.handoff ? { handoff: { message: s.handoff.message, at: s.handoff.at.toISOString() } } : {}),
+        control: s.control ? 'person' : 'agent',
+        ...(s.control ? { controlledBy: { label: s.control.person.label, since: s.control.since.toISOString() } } : {}),
+        ...(s.lastInput !== undefined ? { lastInput: s.lastInput } : {}),
       });
     }
     return out;
@@ -437,6 +493,7 @@ export class SshSessionManager {
     const s = this.get(id, owner);
     if (s.closed) throw this.closedError(s);
     s.handoff = { message: truncateText(message, 500), at: new Date() };
+    this.notify(s);
   }
 
   /** A person saw the handoff (the console's Dismiss); false when no such session is open. */
@@ -444,7 +501,121 @@ export class SshSessionManager {
     const s = this.sessions.get(id);
     if (!s || s.closed) return false;
     s.handoff = undefined;
+    this.notify(s);
     return true;
+  }
+
+  // --- A person at the console (not owner-checked: the console's own view, never an agent's) ---
+
+  /**
+   * Calls `changed` whenever the session's screen or control state changes, until the returned
+   * function is called; undefined when no such session is open.
+   */
+  watch(id: string, changed: () => void): (() => void) | undefined {
+    const s = this.sessions.get(id);
+    if (!s || s.init || s.closed) return undefined;
+    s.watchers.add(changed);
+    return () => s.watchers.delete(changed);
+  }
+
+  /** The session's current screen, scrubbed; undefined when no such session is open. */
+  screen(id: string): ScreenView | undefined {
+    const s = this.sessions.get(id);
+    if (!s || s.init) return undefined;
+    return s.screen.view((text) => scrubWhole(s.scrubber, text));
+  }
+
+  /** One session's state (any owner), or undefined. */
+  info(id: string): SessionInfo | undefined {
+    const s = this.sessions.get(id);
+    if (!s || s.init) return undefined;
+    return this.list(s.owner).find((x) => x.id === id);
+  }
+
+  /** The console session (hash) of the person holding the terminal, if one does. */
+  holder(id: string): string | undefined {
+    return this.sessions.get(id)?.control?.person.holder;
+  }
+
+  /**
+   * A person takes the terminal. From now on the agent's sends and signals fail with
+   * human_control, and what the terminal prints is withheld from the agent.
+   *
+   * INVARIANTS: output is the agent's up to this point and withheld from here (the scrubbing
+   * pipeline is flushed first, then the mark goes into the agent's buffer); a send of the agent's
+   * that is waiting for output returns at once; the person's keystrokes and what they see are in
+   * neither the agent's buffer nor the transcript (a password typed at a sudo prompt must not be
+   * recorded), only the takeover and hand-back as events naming the person.
+   */
+  async takeOver(id: string, person: Person): Promise<SessionInfo> {
+    const s = this.sessions.get(id);
+    if (!s || s.init || s.closed) throw new GatehouseError('not_found', 'no such open SSH session');
+    const before = s.control;
+    if (before?.person.holder === person.holder) return this.info(id)!;
+    if (before) {
+      this.note(s, 'event', `control passed from ${before.person.label} to ${person.label}`);
+      before.person = person;
+      this.notify(s);
+      return this.info(id)!;
+    }
+    s.pipeline.release();
+    const control = { person, since: new Date(), echoOn: false, keys: 0 };
+    s.control = control;
+    s.handoff = undefined;
+    s.recheck = true;
+    this.agentText(s, `\n${WITHHELD_MARK}\n`);
+    this.note(s, 'event', `person in control: ${person.label}; output withheld from the agent`);
+    this.touch(s);
+    for (const l of [...s.listeners]) l();
+    // Echo for the person, only while the shell holds the terminal (see terminal-echo.ts).
+    if (!s.echo && s.baseline) {
+      const fg = await this.probeNow(s);
+      if (fg.atShell && s.control === control && !s.closed)
+        control.echoOn = await setTerminalEcho(s.client, s.baseline.pid, true, this.o.foregroundTimeoutMs);
+    }
+    this.notify(s);
+    return this.info(id)!;
+  }
+
+  /**
+   * The person gives the terminal back, with a note the agent reads next. The shell's setup is
+   * checked again before the agent's next line is written (a person may have changed it).
+   */
+  async giveBack(id: string, person: Person, note: string): Promise<SessionInfo> {
+    const s = this.sessions.get(id);
+    if (!s || s.init || s.closed) throw new GatehouseError('not_found', 'no such open SSH session');
+    const control = s.control;
+    if (!control) throw new GatehouseError('conflict', 'the agent already has this session');
+    if (control.echoOn && s.baseline)
+      await setTerminalEcho(s.client, s.baseline.pid, false, this.o.foregroundTimeoutMs);
+    // What the person's period printed is flushed while it is still withheld.
+    s.pipeline.release();
+    s.control = undefined;
+    const said = scrubWhole(s.scrubber, truncateText(note.trim(), 1000));
+    this.note(
+      s,
+      'event',
+      `returned to the agent by ${person.label} after ${control.keys} bytes typed${said ? `: ${said}` : ''}`,
+    );
+    this.agentText(s, `[control returned by a person${said ? `: ${said}` : ''}]\n`);
+    this.touch(s);
+    this.notify(s);
+    return this.info(id)!;
+  }
+
+  /**
+   * Keystrokes from the person in control, written as typed. Refused (human_control's opposite:
+   * `conflict`) unless `holder` holds the session now.
+   */
+  personInput(id: string, holder: string, data: string): void {
+    const s = this.sessions.get(id);
+    if (!s || s.init || s.closed) throw new GatehouseError('not_found', 'no such open SSH session');
+    if (s.control?.person.holder !== holder)
+      throw new GatehouseError('conflict', 'take over the session before typing into it');
+    if (data.length === 0) return;
+    s.control.keys += Buffer.byteLength(data);
+    s.stream.write(data);
+    this.touch(s);
   }
 
   /** Ends a session on a person's word (the console's Terminate), whoever owns it. */
@@ -506,77 +677,15 @@ export class SshSessionManager {
     const init = s.init!;
     const lines = initLines(randomBytes(16).toString('hex'));
     this.note(s, 'event', `init: ${lines.text}`);
-    s.stream.write(lines.text);
     const where = `${spec.user}@${spec.name}`;
     const hintBash = `interactive sessions need bash as the login shell of ${where} (chsh -s /bin/bash ${spec.user}); ssh_exec works with any shell`;
-    let pid = 0;
-    let version = '';
-    let end = -1;
-    let flags = '';
-    let check = () => {};
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(
-          new GatehouseError(
-            'ssh_error',
-            `the login shell of ${where} did not answer the session setup within ${Math.round(initMs / 1000)} s`,
-            { hint: `${hintBash}; check its rc files for commands that wait for input` },
-          ),
-        );
-      }, initMs);
-      const fail = (e: GatehouseError) => {
-        clearTimeout(timer);
-        reject(e);
-      };
-      check = () => {
-        const raw = init.raw;
-        if (!pid) {
-          const [, pidText, versionText] = lines.markerA.exec(raw) ?? [];
-          if (versionText !== undefined) {
-            pid = Number(pidText);
-            version = versionText.trim();
-            if (!version)
-              return fail(
-                new GatehouseError('ssh_error', `the login shell of ${where} is not bash`, { hint: hintBash }),
-              );
-          }
-        }
-        const b = lines.markerB.exec(raw);
-        // Only a marker that carries its flags ends the wait: flags left at '' would pass every check.
-        const checked = b?.[1];
-        if (b && checked !== undefined) {
-          clearTimeout(timer);
-          flags = checked;
-          end = b.index + b[0].length;
-          return resolve();
-        }
-        if (s.closed)
-          return fail(
-            new GatehouseError('ssh_error', `the shell on ${where} closed during session setup`, { hint: hintBash }),
-          );
-        if (raw.length > INIT_OUTPUT_MAX) {
-          return fail(
-            new GatehouseError(
-              'ssh_error',
-              `the login shell of ${where} printed more than ${INIT_OUTPUT_MAX} characters before answering the session setup`,
-              { hint: 'check its rc files' },
-            ),
-          );
-        }
-      };
-      init.wake = check;
-      s.listeners.add(check);
-      check();
-    }).finally(() => {
-      init.wake = () => {};
-      s.listeners.delete(check);
-    });
+    const { pid, version, flags, end } = await this.runSetupLines(s, init, lines, initMs, where, hintBash);
     const raw = init.raw;
     // INVARIANT: the setup's own output is an event in the transcript, never output to the agent.
     this.note(s, 'event', `init output: ${stripAnsi(raw.slice(0, end))}`);
     // From here on, output goes through the scrubbing pipeline into the agent's buffer.
     s.init = undefined;
-    s.pipeline.pushText(raw.slice(end));
+    this.output(s, raw.slice(end));
     const problems = describeInitFlags(flags);
     if (problems.length || !pid) {
       throw new GatehouseError(
@@ -639,6 +748,125 @@ export class SshSessionManager {
     this.note(s, 'event', `terminal watch: ${sample.mode}${gaps.length ? ` (unavailable: ${gaps.join(', ')})` : ''}`);
   }
 
+  /**
+   * Writes the setup lines and waits for their markers in `sink` (output diverted away from the
+   * agent's buffer and the screen). Resolves with the shell's pid, version and check flags.
+   */
+  private async runSetupLines(
+    s: Session,
+    sink: { raw: string; wake: () => void },
+    lines: InitLines,
+    initMs: number,
+    where: string,
+    hintBash: string,
+  ): Promise<{ pid: number; version: string; flags: string; end: number }> {
+    s.stream.write(lines.text);
+    let pid = 0;
+    let version = '';
+    let end = -1;
+    let flags = '';
+    let check = () => {};
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(
+          new GatehouseError(
+            'ssh_error',
+            `the login shell of ${where} did not answer the session setup within ${Math.round(initMs / 1000)} s`,
+            { hint: `${hintBash}; check its rc files for commands that wait for input` },
+          ),
+        );
+      }, initMs);
+      const fail = (e: GatehouseError) => {
+        clearTimeout(timer);
+        reject(e);
+      };
+      check = () => {
+        const raw = sink.raw;
+        if (!pid) {
+          const [, pidText, versionText] = lines.markerA.exec(raw) ?? [];
+          if (versionText !== undefined) {
+            pid = Number(pidText);
+            version = versionText.trim();
+            if (!version)
+              return fail(
+                new GatehouseError('ssh_error', `the login shell of ${where} is not bash`, { hint: hintBash }),
+              );
+          }
+        }
+        const b = lines.markerB.exec(raw);
+        // Only a marker that carries its flags ends the wait: flags left at '' would pass every check.
+        const checked = b?.[1];
+        if (b && checked !== undefined) {
+          clearTimeout(timer);
+          flags = checked;
+          end = b.index + b[0].length;
+          return resolve();
+        }
+        if (s.closed)
+          return fail(
+            new GatehouseError('ssh_error', `the shell on ${where} closed during session setup`, { hint: hintBash }),
+          );
+        if (raw.length > INIT_OUTPUT_MAX) {
+          return fail(
+            new GatehouseError(
+              'ssh_error',
+              `the login shell of ${where} printed more than ${INIT_OUTPUT_MAX} characters before answering the session setup`,
+              { hint: 'check its rc files' },
+            ),
+          );
+        }
+      };
+      sink.wake = check;
+      s.listeners.add(check);
+      check();
+    }).finally(() => {
+      sink.wake = () => {};
+      s.listeners.delete(check);
+    });
+    return { pid, version, flags, end };
+  }
+
+  /**
+   * After a person had the terminal: runs the session's setup again (it is idempotent) and checks
+   * it stuck in the same shell. Its output is diverted, as at open. A shell whose setup cannot be
+   * restored is closed: the agent's lines must not run under whatever the person left configured.
+   */
+  private async reverify(s: Session): Promise<void> {
+    const sink = { raw: '', wake: () => {} };
+    const lines = initLines(randomBytes(16).toString('hex'));
+    this.note(s, 'event', 'setup checked again after a person had control');
+    s.pipeline.release();
+    s.divert = sink;
+    let result: { pid: number; flags: string; end: number };
+    try {
+      result = await this.runSetupLines(
+        s,
+        sink,
+        lines,
+        validTimeoutMs(this.o.initTimeoutS, 15),
+        s.target,
+        'open a new session',
+      );
+    } catch (e) {
+      this.finish(s, 'setup could not be checked after a person had control');
+      throw e;
+    } finally {
+      s.divert = undefined;
+    }
+    this.note(s, 'event', `setup output: ${stripAnsi(sink.raw.slice(0, result.end))}`);
+    const problems = describeInitFlags(result.flags);
+    if (problems.length || result.pid !== s.baseline?.pid) {
+      this.finish(s, 'setup could not be restored after a person had control');
+      throw new GatehouseError(
+        'ssh_error',
+        `the session's shell could not be set up again after a person had control: ${problems.join('; ') || 'another shell answered'}`,
+        { hint: 'open a new session' },
+      );
+    }
+    s.recheck = false;
+    this.output(s, sink.raw.slice(result.end));
+  }
+
   private async probeNow(s: Session): Promise<Foreground> {
     if (!s.probe || !s.baseline)
       return { atShell: false, program: 'unknown', pid: 0, reason: 'the terminal is not being watched' };
@@ -658,11 +886,19 @@ export class SshSessionManager {
     timeoutMs: number,
   ): Promise<SendResult> {
     if (s.closed) throw this.closedError(s);
+    if (s.control) throw humanControl();
     this.touch(s);
     // INVARIANT: input is written only to the holder of the terminal it was judged for, checked
     // here, after every earlier send to this session finished, immediately before the write.
-    const fg = await this.probeNow(s);
+    let fg = await this.probeNow(s);
+    // INVARIANT: after a person had the terminal, the shell's setup is checked (and restored)
+    // before the agent's next line reaches the shell; until then it is not written.
+    if (fg.atShell && s.recheck && !s.control && !s.closed) {
+      await this.reverify(s);
+      fg = await this.probeNow(s);
+    }
     if (s.closed) throw this.closedError(s);
+    if (s.control) throw humanControl();
     if (!sameForeground(expect, fg)) {
       const judged = expect.atShell ? 'a bash command line' : `input to ${describeForeground(expect)}`;
       this.note(s, 'event', `input refused: judged as ${judged}, but ${describeForeground(fg)} holds the terminal`);
@@ -679,6 +915,7 @@ export class SshSessionManager {
     const { text } = textToWrite(input, fg.atShell);
     const mark = s.base + s.buf.length;
     this.note(s, 'in', text, fg);
+    s.lastInput = cutText(scrubWhole(s.scrubber, text).trimEnd(), 200);
     s.stream.write(text);
     const outcome = await new Promise<{ matched: boolean; timedOut: boolean }>((resolve) => {
       let settle: NodeJS.Timeout | undefined;
@@ -691,7 +928,8 @@ export class SshSessionManager {
       const check = () => {
         // Matched against scrubbed text: a waitFor equal to a secret never matches.
         if (matcher && matcher(this.since(s, mark))) return done({ matched: true, timedOut: false });
-        if (s.closed) return done({ matched: false, timedOut: false });
+        // A person took the terminal: what follows is withheld, so waiting longer shows nothing.
+        if (s.closed || s.control) return done({ matched: false, timedOut: false });
         if (!matcher) {
           if (settle) clearTimeout(settle);
           settle = setTimeout(() => done({ matched: false, timedOut: false }), this.o.settleMs);
@@ -711,9 +949,31 @@ export class SshSessionManager {
     return s.buf.slice(Math.max(0, mark - s.base));
   }
 
-  /** Scrubbed output from the pipeline. */
+  /** Raw output after setup: to the people watching, and through the scrubbing pipeline to the agent. */
+  private output(s: Session, text: string): void {
+    s.screen.write(text);
+    s.pipeline.pushText(text);
+  }
+
+  /** Scrubbed output from the pipeline. INVARIANT: while a person holds control it is withheld. */
   private append(s: Session, text: string): void {
-    if (!text) return;
+    if (!text || s.control) return;
+    this.agentText(s, text);
+  }
+
+  /** Tells the console's watchers that the screen or the control state changed. */
+  private notify(s: Session): void {
+    for (const w of [...s.watchers]) {
+      try {
+        w();
+      } catch (e) {
+        log.error('session watcher failed', { session: s.id, error: e });
+      }
+    }
+  }
+
+  /** Text the agent reads (scrubbed output, or the session's own marks), kept and recorded. */
+  private agentText(s: Session, text: string): void {
     s.buf += text;
     if (s.buf.length > this.o.bufferChars) {
       const cut = s.buf.length - this.o.bufferChars;
@@ -773,6 +1033,7 @@ export class SshSessionManager {
       s.pipeline.pushText(s.decoder.end());
       s.pipeline.end();
     }
+    if (s.control) this.note(s, 'event', `closed while ${s.control.person.label} held control`);
     this.note(s, 'event', `close: ${reason}`);
     s.probe?.close();
     try {
@@ -786,6 +1047,7 @@ export class SshSessionManager {
       /* gone */
     }
     for (const l of [...s.listeners]) l();
+    this.notify(s);
     const t = this.snapshot(s);
     this.closedTranscripts.set(s.id, t);
     while (this.closedTranscripts.size > 64)
@@ -805,6 +1067,8 @@ export class SshSessionManager {
 
   private remove(s: Session): void {
     if (s.removeTimer) clearTimeout(s.removeTimer);
+    s.watchers.clear();
+    s.screen.dispose();
     if (this.sessions.get(s.id) === s) this.sessions.delete(s.id);
   }
 }

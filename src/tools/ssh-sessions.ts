@@ -69,7 +69,8 @@ export const sshSessionSendTool = defineTool({
   description:
     'Sends input (usually one command line) to an open session and returns the output produced since, ANSI stripped and secrets scrubbed. Each line typed at the shell prompt is judged like an ssh_exec command; ' +
     "input sent while another program holds the terminal (python3, vim, less, a nested shell) goes to that program and needs a person's approval. Lines over 4095 bytes are refused. " +
-    'With wait_for, waits until the output contains that text (or timeout_s passes).',
+    'With wait_for, waits until the output contains that text (or timeout_s passes). ' +
+    'While a person holds the session in the Gatehouse console, sends fail with human_control: wait and poll ssh_session_read until control comes back.',
   inputSchema: z
     .object({
       id: sessionId,
@@ -148,7 +149,8 @@ export const sshSessionReadTool = defineTool({
   name: 'ssh_session_read',
   title: "Read an SSH session's output",
   description:
-    "Reads a session's buffered output from cursor `since` (default: what no send or read has returned yet; 0 for the whole buffer). Returns the output and the cursor to pass next time.",
+    "Reads a session's buffered output from cursor `since` (default: what no send or read has returned yet; 0 for the whole buffer). Returns the output and the cursor to pass next time. " +
+    "`control` is `person` while a person holds the terminal (their output is withheld from you, marked '[person in control, output withheld]'); when they return it, the output carries '[control returned by a person: NOTE]'.",
   inputSchema: z
     .object({
       id: sessionId,
@@ -161,7 +163,13 @@ export const sshSessionReadTool = defineTool({
     since: { irrelevant: 'which part of the buffered output comes back; reading changes nothing remote' },
     limit: { irrelevant: 'how much of the buffered output comes back; reading changes nothing remote' },
   },
-  outputSchema: z.object({ output: z.string(), next: z.number(), closed: z.boolean(), dropped: z.boolean() }),
+  outputSchema: z.object({
+    output: z.string(),
+    next: z.number(),
+    closed: z.boolean(),
+    dropped: z.boolean(),
+    control: z.enum(['agent', 'person']),
+  }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false },
   async handler(input, ctx) {
     const mgr = await sessions(ctx);
@@ -236,7 +244,8 @@ export const sshSessionHandoffTool = defineTool({
   description:
     'Asks a person to step in on an interactive session: a sudo or 2FA prompt, a judgement you should not make alone. ' +
     'Your message shows on the Gatehouse console (Sessions, and a banner in the approvals inbox) until the session closes or the person dismisses it. ' +
-    'It returns at once; keep reading the session with ssh_session_read to see what happens, and tell the person what you asked.',
+    'It returns at once. A person may take over the terminal: then your sends fail with human_control and what they type and see is withheld from you. ' +
+    'Poll ssh_session_read (its `control` says who holds the terminal) until control comes back with their note; tell the person what you asked.',
   inputSchema: z
     .object({
       id: sessionId,
@@ -260,7 +269,7 @@ export const sshSessionHandoffTool = defineTool({
         mgr.handoff(input.id, ctx.principal.tokenId, input.message);
         return {
           ok: true,
-          next: 'A person sees your message in the Gatehouse console. Keep reading the session (ssh_session_read) and wait for them; do not type the secret or answer the prompt yourself.',
+          next: 'A person sees your message in the Gatehouse console and may take over the terminal. Poll ssh_session_read every few seconds: while its control is "person", wait (sends fail with human_control); when control is back it shows their note. Do not type the secret or answer the prompt yourself.',
         };
       },
     );

@@ -2,8 +2,12 @@
  * The console's sessions page with a real sshd: an agent's session over MCP shows with its token,
  * its request for a person (ssh_session_handoff) shows on the page and as the inbox's banner,
  * escaped; Terminate ends it for the agent; Terminate-and-revoke also revokes its token; audited.
+ * The live terminal: its WebSocket needs the console's own Host and Origin, a session cookie and a
+ * one-time ticket; a person who takes over types into the session while the agent is refused with
+ * human_control and never reads what the person typed or saw; Return to AI hands back a note.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { searchAudit } from '../../src/audit/index.js';
 import { httpClient } from '../helpers/mcp-client.js';
 import { requires } from '../helpers/requires.js';
@@ -41,6 +45,59 @@ describe.skipIf(!(await requires('sshd', 'console sessions')))('console sessions
     return { client, close, id: (r.structuredContent as { id: string }).id };
   };
 
+  type Message = { type: string; [k: string]: unknown };
+  /** Opens the terminal socket as a browser would; rejects with the HTTP status of a refusal. */
+  const terminal = (id: string, o: { ticket?: string; origin?: string; host?: string; cookie?: string } = {}) =>
+    new Promise<{ ws: WebSocket; next: (p: (m: Message) => boolean) => Promise<Message>; closed: Promise<number> }>(
+      (resolve, reject) => {
+        const ws = new WebSocket(
+          `ws://127.0.0.1:${srv.port}/console/sessions/${id}/terminal?ticket=${encodeURIComponent(o.ticket ?? '')}`,
+          {
+            headers: {
+              host: o.host ?? `localhost:${srv.port}`,
+              origin: o.origin ?? srv.origin,
+              ...(o.cookie !== '' ? { cookie: o.cookie ?? cookie } : {}),
+            },
+          },
+        );
+        const seen: Message[] = [];
+        const waiters: { p: (m: Message) => boolean; r: (m: Message) => void }[] = [];
+        ws.on('message', (d) => {
+          const m = JSON.parse(d.toString()) as Message;
+          seen.push(m);
+          for (const w of [...waiters])
+            if (w.p(m)) {
+              waiters.splice(waiters.indexOf(w), 1);
+              w.r(m);
+            }
+        });
+        const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+        ws.on('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+        ws.on('error', reject);
+        ws.on('open', () =>
+          resolve({
+            ws,
+            closed,
+            next: (p) => {
+              const hit = seen.find(p);
+              if (hit) {
+                seen.splice(seen.indexOf(hit), 1);
+                return Promise.resolve(hit);
+              }
+              return new Promise((r) => waiters.push({ p, r }));
+            },
+          }),
+        );
+      },
+    );
+  const ticket = async (id: string, c = cookie, token = csrf) => {
+    const r = await srv.call('POST', `/console/sessions/${id}/ticket`, { cookie: c, form: { csrf: token } });
+    expect(r.status, r.body).toBe(200);
+    return (JSON.parse(r.body) as { ticket: string }).ticket;
+  };
+  const screenHas = (text: string) => (m: Message) =>
+    m.type === 'screen' && (m.rows as string[]).join('\n').includes(text);
+
   beforeAll(async () => {
     srv = await consoleServer({ console: { pollMs: 100 } });
     sshd = await startSshd({ loginShell: 'bash' });
@@ -71,7 +128,7 @@ describe.skipIf(!(await requires('sshd', 'console sessions')))('console sessions
         arguments: { id, message: 'please type the <b>sudo</b> password' },
       });
       expect(h.isError, JSON.stringify(h.content)).toBeFalsy();
-      expect(JSON.stringify(h.content)).toContain('do not type the secret');
+      expect(JSON.stringify(h.content)).toContain('Do not type the secret');
       const page = await srv.call('GET', '/console/sessions', { cookie });
       expect(page.body).toContain(id);
       expect(page.body).toContain('sess-agent');
@@ -84,6 +141,119 @@ describe.skipIf(!(await requires('sshd', 'console sessions')))('console sessions
       expect(after.isError).toBe(true);
       expect(JSON.stringify(after.content)).toMatch(/session_not_found/);
       expect((await searchAudit(srv.rt.store, { tool: 'console', outcome: 'session_terminated' })).length).toBe(1);
+    } finally {
+      await close();
+    }
+  });
+
+  it('the terminal socket needs the console’s Host and Origin, a session and a one-time ticket of that session', async () => {
+    const { close, id } = await open(await agentToken('term-refusals'));
+    try {
+      const t = await ticket(id);
+      await expect(terminal(id, { ticket: t, origin: `http://localhost:${srv.port + 1}` })).rejects.toThrow(
+        'status 403',
+      );
+      await expect(terminal(id, { ticket: t, origin: 'null' })).rejects.toThrow('status 403');
+      await expect(terminal(id, { ticket: t, host: 'evil.example:80' })).rejects.toThrow('status 421');
+      await expect(terminal(id, { ticket: t, cookie: '' })).rejects.toThrow('status 401');
+      await expect(terminal(id, { ticket: 'made-up' })).rejects.toThrow('status 403');
+      await expect(terminal(id, {})).rejects.toThrow('status 403');
+      // Another console session's ticket does not open this one's socket.
+      const admin2 = (await srv.rt.tokens.create({ name: 'term-admin-2', admin: true })).token;
+      const cookie2 = sessionCookieOf(await srv.call('POST', '/console/login', { form: { token: admin2 } }));
+      const csrf2 = csrfOf((await srv.call('GET', '/console/sessions', { cookie: cookie2 })).body);
+      const other = await ticket(id, cookie2, csrf2);
+      await expect(terminal(id, { ticket: other })).rejects.toThrow('status 403');
+      // A ticket for another SSH session does not open this one.
+      const second = await open(await agentToken('term-refusals-2'));
+      try {
+        await expect(terminal(id, { ticket: await ticket(second.id) })).rejects.toThrow('status 403');
+      } finally {
+        await second.close();
+      }
+      // The refused Origin above did not spend the ticket; it opens once, then never again.
+      const ok = await terminal(id, { ticket: t });
+      ok.ws.close();
+      await expect(terminal(id, { ticket: t })).rejects.toThrow('status 403');
+      // A plain GET is not a socket, and the ticket route is CSRF-checked.
+      expect((await srv.call('GET', `/console/sessions/${id}/terminal`, { cookie })).status).toBe(426);
+      expect((await srv.call('POST', `/console/sessions/${id}/ticket`, { cookie, form: { csrf: 'x' } })).status).toBe(
+        403,
+      );
+      const refusals = await searchAudit(srv.rt.store, { tool: 'console', outcome: 'refused:origin' });
+      expect(refusals.some((r) => String(r.detail?.path).endsWith('/terminal'))).toBe(true);
+    } finally {
+      await close();
+    }
+  });
+
+  it('watch, take over, type, return with a note: the agent is refused meanwhile and never reads the person’s part', async () => {
+    const { client, close, id } = await open(await agentToken('term-agent'));
+    try {
+      const before = await client.callTool({
+        name: 'ssh_session_send',
+        arguments: { id, input: 'echo agent-was-here\n', wait_for: 'agent-was-here' },
+      });
+      expect(before.isError, JSON.stringify(before.content)).toBeFalsy();
+      const page = await srv.call('GET', `/console/sessions/${id}`, { cookie });
+      expect(page.body).toContain('id="terminal"');
+      expect(page.body).toContain('Take over');
+
+      const t = await terminal(id, { ticket: await ticket(id) });
+      expect(await t.next((m) => m.type === 'state')).toMatchObject({ control: 'agent', mine: false });
+      await t.next(screenHas('agent-was-here'));
+      // Typing before taking over writes nothing.
+      t.ws.send(JSON.stringify({ type: 'input', data: 'echo not-in-control\r' }));
+
+      const taken = await srv.call('POST', `/console/sessions/${id}/takeover`, { cookie, form: { csrf } });
+      expect(taken.headers.location).toBe(`/console/sessions/${id}?n=session-taken`);
+      expect(await t.next((m) => m.type === 'state' && m.mine === true)).toMatchObject({ control: 'person' });
+      t.ws.send(JSON.stringify({ type: 'input', data: 'echo person-typed-$((6*7))\r' }));
+      await t.next(screenHas('person-typed-42'));
+
+      const refused = await client.callTool({ name: 'ssh_session_send', arguments: { id, input: 'echo x\n' } });
+      expect(refused.isError).toBe(true);
+      expect(JSON.stringify(refused.content)).toContain('human_control');
+      const read = await client.callTool({ name: 'ssh_session_read', arguments: { id } });
+      const during = read.structuredContent as { output: string; control: string };
+      expect(during.control).toBe('person');
+      expect(JSON.stringify(read.content)).toContain('[person in control, output withheld]');
+      expect(JSON.stringify(read.content)).not.toContain('person-typed');
+
+      const back = await srv.call('POST', `/console/sessions/${id}/return`, {
+        cookie,
+        form: { csrf, note: 'done: <b>sudo</b> accepted' },
+      });
+      expect(back.headers.location).toBe(`/console/sessions/${id}?n=session-returned`);
+      expect(await t.next((m) => m.type === 'state' && m.control === 'agent')).toMatchObject({ mine: false });
+      const after = await client.callTool({ name: 'ssh_session_read', arguments: { id, since: 0 } });
+      const text = JSON.stringify(after.content);
+      expect(text).toContain('[control returned by a person: done: <b>sudo</b> accepted]');
+      expect(text).not.toContain('person-typed');
+      expect(text).not.toContain('not-in-control');
+      const again = await client.callTool({
+        name: 'ssh_session_send',
+        arguments: { id, input: 'echo agent-again\n', wait_for: 'agent-again' },
+      });
+      expect(again.isError, JSON.stringify(again.content)).toBeFalsy();
+
+      for (const outcome of ['terminal_opened', 'session_takeover', 'session_returned'])
+        expect((await searchAudit(srv.rt.store, { tool: 'console', outcome })).length, outcome).toBeGreaterThan(0);
+      const agentRefused = await searchAudit(srv.rt.store, { tool: 'ssh_session_send', outcome: 'human_control' });
+      expect(agentRefused.length).toBeGreaterThan(0);
+
+      // Logging out ends the socket.
+      const admin3 = (await srv.rt.tokens.create({ name: 'term-admin-3', admin: true })).token;
+      const c3 = sessionCookieOf(await srv.call('POST', '/console/login', { form: { token: admin3 } }));
+      const csrf3 = csrfOf((await srv.call('GET', '/console/sessions', { cookie: c3 })).body);
+      const t3 = await terminal(id, { ticket: await ticket(id, c3, csrf3), cookie: c3 });
+      await t3.next((m) => m.type === 'state');
+      await srv.call('POST', '/console/logout', { cookie: c3, form: { csrf: csrf3 } });
+      // The next keystroke after the session ended closes the socket (the session is re-checked).
+      await new Promise((r) => setTimeout(r, 2100));
+      t3.ws.send(JSON.stringify({ type: 'input', data: 'x' }));
+      expect(await t3.closed).toBe(1008);
+      t.ws.close();
     } finally {
       await close();
     }
