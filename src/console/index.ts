@@ -35,3 +35,4 @@ export {
   type PasskeyPurpose,
   type RelyingParty,
 } from './passkeys.js';
+export type { SessionControl, SessionControlPorts, SessionView } from './session-routes.js';

@@ -131,7 +131,8 @@ export function passkeyRoutes(kit: ConsoleKit): ConsoleRoute[] {
       else if (purpose === 'set-secret')
         out = await keys.assertionOptions(rp, purpose, secretBinding(c.form), session.idHash);
       else if (purpose === 'takeover') {
-        if (!(await rt.sessionControl())?.info(id)) throw new GatehouseError('not_found', 'no such open session');
+        if (!(await (await rt.sessionControl()).info(id)))
+          throw new GatehouseError('not_found', 'no such open session');
         out = await keys.assertionOptions(rp, purpose, id, session.idHash);
       } else if (purpose === 'rotate-token') {
         const t = (await rt.tokens.list()).find((x) => x.name === id);

@@ -1,5 +1,5 @@
 import { cutText, GatehouseError } from '../core/index.js';
-import type { Person, SessionInfo, SshSessionManager } from '../ssh/index.js';
+import type { Person, ScreenView, SessionInfo } from '../ssh/index.js';
 import { when } from './approval-pages.js';
 import { TERMINAL_SCRIPT } from './client-scripts.js';
 import { html, raw, type Html } from './html.js';
@@ -7,24 +7,35 @@ import { redirect, send, sendJson, type Call, type ConsoleKit, type ConsoleRoute
 import { TerminalTickets, openTerminal } from './terminal.js';
 import { layout, notice, noticeOf } from './pages.js';
 
-/** What a person at the console may see and do to this process's interactive sessions. */
-export type SessionControl = Pick<
-  SshSessionManager,
-  | 'list'
-  | 'info'
-  | 'terminate'
-  | 'dismissHandoff'
-  | 'watch'
-  | 'screen'
-  | 'holder'
-  | 'takeOver'
-  | 'giveBack'
-  | 'personInput'
->;
+/** One session as the console's terminal shows it. */
+export interface SessionView {
+  info: SessionInfo;
+  /** The console session (hash) of the person holding the terminal, if one does. */
+  holder: string | undefined;
+  /** The current screen, scrubbed. */
+  screen: ScreenView | undefined;
+}
 
-/** What the sessions pages need of the process's session manager (null: none was ever opened here). */
+/**
+ * What a person at the console may see and do to the interactive sessions of every process that
+ * shares the store (this one's, and those of a local `gatehouse mcp`: src/server/session-host.ts).
+ */
+export interface SessionControl {
+  list(): Promise<SessionInfo[]>;
+  info(id: string): Promise<SessionInfo | undefined>;
+  view(id: string): Promise<SessionView | undefined>;
+  /** Calls `changed` when the screen or the control state changes, until the returned function is called. */
+  watch(id: string, changed: () => void): Promise<(() => void) | undefined>;
+  takeOver(id: string, person: Person): Promise<SessionInfo>;
+  giveBack(id: string, person: Person, note: string): Promise<SessionInfo>;
+  personInput(id: string, holder: string, data: string): Promise<void>;
+  terminate(id: string, reason: string): Promise<SessionInfo | undefined>;
+  dismissHandoff(id: string): Promise<boolean>;
+}
+
+/** What the sessions pages need of the process. */
 export interface SessionControlPorts {
-  sessionControl(): Promise<SessionControl | null>;
+  sessionControl(): Promise<SessionControl>;
 }
 
 /** A session waiting for a person, for the inbox's banner. */
@@ -38,8 +49,7 @@ export interface Handoff {
 
 /** The sessions of this process whose agent asked for a person, with token names. */
 export async function handoffs(kit: ConsoleKit): Promise<Handoff[]> {
-  const ctl = await kit.rt.sessionControl();
-  const waiting = ctl?.list().filter((s) => !s.closed && s.handoff) ?? [];
+  const waiting = (await (await kit.rt.sessionControl()).list()).filter((s) => !s.closed && s.handoff);
   if (waiting.length === 0) return [];
   const names = new Map((await kit.rt.tokens.list()).map((t) => [t.id, t.name]));
   return waiting.map((s) => ({
@@ -88,9 +98,9 @@ function endForms(c: Call, id: string): Html {
     </form>`;
 }
 
-function sessionsPage(c: Call, sessions: SessionInfo[] | null, names: Map<string, string>, now: number): Html {
+function sessionsPage(c: Call, sessions: SessionInfo[], names: Map<string, string>, now: number): Html {
   const s = c.page!;
-  const open = (sessions ?? []).filter((x) => !x.closed);
+  const open = sessions.filter((x) => !x.closed);
   return layout({
     title: 'Sessions',
     nonce: c.nonce,
@@ -100,9 +110,9 @@ function sessionsPage(c: Call, sessions: SessionInfo[] | null, names: Map<string
     body: html`<h1>SSH sessions</h1>
       ${notice(noticeOf(c.ctx.url))}
       <p class="muted">
-        Interactive sessions this server holds (agents over Streamable HTTP). Open one to watch its terminal live, take
-        it over for a sudo or 2FA prompt, and hand it back. Sessions a local <code>gatehouse mcp</code> holds live in
-        that process and are not listed here.
+        Interactive sessions of this server's agents (Streamable HTTP) and of every local <code>gatehouse mcp</code> on
+        this store (Claude Code and other stdio clients). Open one to watch its terminal live, take it over for a sudo
+        or 2FA prompt, and hand it back.
       </p>
       ${
         open.length === 0
@@ -242,15 +252,16 @@ export function sessionRoutes(kit: ConsoleKit): ConsoleRoute[] {
 
   const page = kit.route('GET', '/console/sessions', true, async (c) => {
     const ctl = await kit.rt.sessionControl();
-    send(c.res, 200, c.nonce, sessionsPage(c, ctl ? ctl.list() : null, await names(), kit.now()));
+    send(c.res, 200, c.nonce, sessionsPage(c, await ctl.list(), await names(), kit.now()));
   });
 
   const one = kit.route('GET', '/console/sessions/:id', true, async (c) => {
     const id = c.ctx.params.id ?? '';
     const ctl = await kit.rt.sessionControl();
-    const x = ctl?.info(id);
-    if (!ctl || !x || x.closed) throw new GatehouseError('not_found', 'no such open session (it may have closed)');
-    const mine = ctl.holder(id) === c.session!.idHash;
+    const v = await ctl.view(id);
+    if (!v || v.info.closed) throw new GatehouseError('not_found', 'no such open session (it may have closed)');
+    const x = v.info;
+    const mine = v.holder === c.session!.idHash;
     send(c.res, 200, c.nonce, sessionPage(c, x, (await names()).get(x.owner) ?? x.owner, mine, kit.now()));
   });
 
@@ -264,17 +275,17 @@ export function sessionRoutes(kit: ConsoleKit): ConsoleRoute[] {
     const ctl = await kit.rt.sessionControl();
     const back = `/console/sessions/${encodeURIComponent(id)}`;
     if (action === 'ticket') {
-      if (!ctl?.info(id)) return sendJson(c.res, 404, c.nonce, { error: 'no such open session' });
+      if (!(await ctl.info(id))) return sendJson(c.res, 404, c.nonce, { error: 'no such open session' });
       return sendJson(c.res, 200, c.nonce, { ticket: tickets.issue(c.session!.idHash, id) });
     }
     if (action === 'dismiss') {
-      if (!ctl?.dismissHandoff(id)) throw new GatehouseError('not_found', 'no such open session');
+      if (!(await ctl.dismissHandoff(id))) throw new GatehouseError('not_found', 'no such open session');
       await kit.audit(c, 'handoff_dismissed', { session: id });
       return redirect(c.res, c.nonce, '/console/sessions');
     }
     if (action === 'takeover') {
-      const x = ctl?.info(id);
-      if (!ctl || !x || x.closed) throw new GatehouseError('not_found', 'no such open session');
+      const x = await ctl.info(id);
+      if (!x || x.closed) throw new GatehouseError('not_found', 'no such open session');
       // INVARIANT: with passkeys required, a cookie alone never takes a live shell's keyboard.
       const gate = await kit.passkeyGate(c, 'takeover', id, back);
       if (typeof gate === 'string') {
@@ -293,8 +304,8 @@ export function sessionRoutes(kit: ConsoleKit): ConsoleRoute[] {
       return redirect(c.res, c.nonce, `${back}?n=session-taken`);
     }
     if (action === 'return') {
-      const x = ctl?.info(id);
-      if (!ctl || !x || x.closed) throw new GatehouseError('not_found', 'no such open session');
+      const x = await ctl.info(id);
+      if (!x || x.closed) throw new GatehouseError('not_found', 'no such open session');
       const note = cutText(c.form.get('note') ?? '', 1000);
       await ctl.giveBack(id, person(c), note);
       await kit.audit(c, 'session_returned', { sshSession: id, target: x.target, tokenId: x.owner, note });
@@ -302,7 +313,7 @@ export function sessionRoutes(kit: ConsoleKit): ConsoleRoute[] {
     }
     if (action !== 'terminate' && action !== 'terminate-revoke')
       throw new GatehouseError('not_found', 'no such session action');
-    const ended = ctl?.terminate(id, `terminated by console:${c.session!.label}`);
+    const ended = await ctl.terminate(id, `terminated by console:${c.session!.label}`);
     if (!ended) throw new GatehouseError('not_found', 'no such open session');
     if (action === 'terminate-revoke') {
       const t = (await kit.rt.tokens.list()).find((x) => x.id === ended.owner);

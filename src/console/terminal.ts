@@ -112,7 +112,7 @@ function server(): Promise<WebSocketServer> {
 export async function openTerminal(
   kit: ConsoleKit,
   tickets: TerminalTickets,
-  ctl: SessionControl | null,
+  ctl: SessionControl,
   u: UpgradeCall,
 ): Promise<void> {
   const id = u.ctx.params.id ?? '';
@@ -121,8 +121,8 @@ export async function openTerminal(
     await kit.auditRefusal({ ctx: u.ctx, session: u.session }, 'refused:terminal-ticket', { sshSession: id });
     return refuseUpgrade(u.socket, 403, 'Forbidden');
   }
-  const watching = ctl?.info(id);
-  if (!ctl || !watching || watching.closed) return refuseUpgrade(u.socket, 404, 'Not Found');
+  const watching = await ctl.info(id);
+  if (!watching || watching.closed) return refuseUpgrade(u.socket, 404, 'Not Found');
   const release = kit.holdStream(u.session.idHash);
   if (!release) return refuseUpgrade(u.socket, 429, 'Too Many Requests');
   const ws = await new Promise<WebSocket>(
@@ -154,23 +154,38 @@ function serve(
     if (ws.bufferedAmount > MAX_BUFFERED) return end('slow reader', 1008);
     ws.send(JSON.stringify(message));
   };
-  const frame = () => {
+  // One frame at a time: a change while one is being fetched schedules the next.
+  let busy = false;
+  let again = false;
+  const frame = async () => {
     timer = undefined;
-    const info = ctl.info(id);
-    const state = stateOf(info, info?.controlledBy !== undefined && ctl.holder(id) === holder);
-    const text = JSON.stringify(state);
-    if (text !== lastState) {
-      lastState = text;
-      send(state);
+    if (busy) return void (again = true);
+    busy = true;
+    try {
+      const v = await ctl.view(id);
+      const state = stateOf(v?.info, v?.holder !== undefined && v.holder === holder);
+      const text = JSON.stringify(state);
+      if (text !== lastState) {
+        lastState = text;
+        send(state);
+      }
+      if (v?.screen) send({ type: 'screen', ...v.screen });
+      if (!v || v.info.closed) end('the session closed', 1000);
+    } catch (e) {
+      log.warn('console terminal: the session could not be read', { err: e });
+      end('the session could not be read', 1011);
+    } finally {
+      busy = false;
+      if (again && !closed) {
+        again = false;
+        changed();
+      }
     }
-    const view = ctl.screen(id);
-    if (view) send({ type: 'screen', ...view });
-    if (!info || info.closed) end('the session closed', 1000);
   };
   const changed = () => {
-    if (!closed && !timer) timer = setTimeout(frame, FRAME_MS);
+    if (!closed && !timer) timer = setTimeout(() => void frame(), FRAME_MS);
   };
-  const unwatch = ctl.watch(id, changed);
+  let unwatch: (() => void) | undefined;
   const live = async (): Promise<boolean> => {
     const ok = await (await kit.sessions()).stillLive(holder).catch(() => false);
     checkedAt = kit.now();
@@ -206,7 +221,7 @@ function serve(
       if (m?.type !== 'input' || typeof m.data !== 'string') return end('unknown message', 1003);
       if (kit.now() - checkedAt > LIVE_CHECK_MS && !(await live())) return;
       try {
-        ctl.personInput(id, holder, m.data);
+        await ctl.personInput(id, holder, m.data);
       } catch (e) {
         // Not in control (any more): the page is told the state, nothing is written.
         log.debug('console terminal: input refused', { err: e });
@@ -217,6 +232,13 @@ function serve(
   });
   ws.on('close', () => end('closed', 1000));
   ws.on('error', () => end('error', 1011));
-  if (!unwatch) return end('the session closed', 1000);
-  frame();
+  void ctl.watch(id, changed).then(
+    (stop) => {
+      if (!stop) return end('the session closed', 1000);
+      if (closed) return stop();
+      unwatch = stop;
+      void frame();
+    },
+    () => end('the session could not be watched', 1011),
+  );
 }

@@ -128,6 +128,11 @@ export const HTTP_STATUS = {
   internal: 500,
 } as const satisfies Record<ErrorCode, number>;
 
+/** Whether `code` is one of Gatehouse's error codes (for errors that crossed a process boundary). */
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(HTTP_STATUS, code);
+}
+
 /** The HTTP status for a code (500 for anything that is not a known code, which the types rule out). */
 export function httpStatusOf(code: ErrorCode): number {
   return (HTTP_STATUS as Record<string, number>)[code] ?? 500;

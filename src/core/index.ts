@@ -4,7 +4,7 @@ export { gatehouseHome, ensureHome, type HomePaths } from './home.js';
 export { rewriterStream, type ChunkRewriter } from './streams.js';
 export type { CommandOutput } from './process-result.js';
 export { rowMac, rowMacValid, type MacField } from './row-mac.js';
-export { HTTP_STATUS, httpStatusOf } from './errors.js';
+export { HTTP_STATUS, httpStatusOf, isErrorCode } from './errors.js';
 export {
   EXEC_ENV,
   EXEC_ENV_VERDICT,

@@ -2,7 +2,16 @@ import { randomBytes } from 'node:crypto';
 import { log, rowMac, rowMacValid } from '../core/index.js';
 import type { Store } from '../store/index.js';
 
-const KIND = 'mcp-instance/v1';
+/** Where processes are listed, and the signature kind of their rows. */
+export interface RegistryTable {
+  table: 'mcp_instances' | 'session_hosts';
+  kind: string;
+}
+
+/** The `gatehouse serve` processes' MCP doors (the default). */
+export const MCP_INSTANCES: RegistryTable = { table: 'mcp_instances', kind: 'mcp-instance/v1' };
+/** Every process holding interactive SSH sessions, with its loopback session-control URL (session-host.ts). */
+export const SESSION_HOSTS: RegistryTable = { table: 'session_hosts', kind: 'session-host/v1' };
 /** How often a process says it is still here; a row older than STALE_MS is not forwarded to. */
 const HEARTBEAT_MS = 20_000;
 const STALE_MS = 90_000;
@@ -26,6 +35,7 @@ export class InstanceRegistry {
   readonly #store: Store;
   readonly #key: Buffer;
   readonly #cache = new Map<string, { url: string | undefined; at: number }>();
+  readonly #t: RegistryTable;
   #timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -33,9 +43,11 @@ export class InstanceRegistry {
     integrityKey: Buffer,
     readonly id: string,
     readonly url: string,
+    table: RegistryTable = MCP_INSTANCES,
   ) {
     this.#store = store;
     this.#key = integrityKey;
+    this.#t = table;
   }
 
   /** Writes this process's row, and keeps it fresh until `close`. */
@@ -53,10 +65,10 @@ export class InstanceRegistry {
       id: this.id,
       url: this.url,
       seen_at: new Date().toISOString(),
-      mac: rowMac(this.#key, KIND, [this.id, this.url]),
+      mac: rowMac(this.#key, this.#t.kind, [this.id, this.url]),
     };
     await this.#store.db
-      .insertInto('mcp_instances')
+      .insertInto(this.#t.table)
       .values(row)
       .onConflict((oc) => oc.column('id').doUpdateSet({ url: row.url, seen_at: row.seen_at, mac: row.mac }))
       .execute();
@@ -67,23 +79,37 @@ export class InstanceRegistry {
     const hit = this.#cache.get(id);
     if (hit && Date.now() - hit.at < CACHE_MS) return hit.url;
     const r = (await this.#store.db
-      .selectFrom('mcp_instances')
+      .selectFrom(this.#t.table)
       .select(['url', 'seen_at', 'mac'])
       .where('id', '=', id)
       .executeTakeFirst()) as { url: string; seen_at: string; mac: string } | undefined;
-    let url: string | undefined;
-    if (r && Date.now() - Date.parse(r.seen_at) < STALE_MS) {
-      if (rowMacValid(this.#key, KIND, [id, r.url], r.mac)) url = r.url;
-      else log.warn('an mcp_instances row does not verify: not forwarding to it', { instance: id });
-    }
+    const url = r && this.#usable({ id, ...r }) ? r.url : undefined;
     this.#cache.set(id, { url, at: Date.now() });
     return url;
+  }
+
+  /** Every other live process whose row verifies. */
+  async others(): Promise<{ id: string; url: string }[]> {
+    const rows = (await this.#store.db.selectFrom(this.#t.table).select(['id', 'url', 'seen_at', 'mac']).execute()) as {
+      id: string;
+      url: string;
+      seen_at: string;
+      mac: string;
+    }[];
+    return rows.filter((r) => r.id !== this.id && this.#usable(r)).map((r) => ({ id: r.id, url: r.url }));
+  }
+
+  #usable(r: { id: string; url: string; seen_at: string; mac: string }): boolean {
+    if (Date.now() - Date.parse(r.seen_at) >= STALE_MS) return false;
+    if (rowMacValid(this.#key, this.#t.kind, [r.id, r.url], r.mac)) return true;
+    log.warn(`a ${this.#t.table} row does not verify: not using it`, { instance: r.id });
+    return false;
   }
 
   async close(): Promise<void> {
     if (this.#timer) clearInterval(this.#timer);
     await this.#store.db
-      .deleteFrom('mcp_instances')
+      .deleteFrom(this.#t.table)
       .where('id', '=', this.id)
       .execute()
       .catch(() => undefined);

@@ -25,6 +25,10 @@ import { dirname, resolve } from 'node:path';
 import { loadConfig, type GatehouseConfig } from './config.js';
 import { toolPorts } from './tool-ports.js';
 import { testTarget, type TargetTestResult } from './target-test.js';
+import type { SessionControl } from '../console/index.js';
+import { InstanceRegistry, newInstanceId, SESSION_HOSTS } from './instances.js';
+import { sessionHostSecret, startSessionHost } from './session-host.js';
+import { localSessionControl, SessionDirectory } from './session-directory.js';
 
 export interface TargetSummary {
   name: string;
@@ -369,8 +373,48 @@ export class Runtime {
       },
     });
     this.#closers.push(async () => mgr.closeAll());
+    this.#mgr = mgr;
+    await this.#publishSessions(mgr);
     return mgr;
   });
+
+  #mgr: SshSessionManager | undefined;
+  readonly #hostId = newInstanceId();
+  #secret: Promise<string> | undefined;
+  #hostReader: Promise<InstanceRegistry> | undefined;
+  #directory: SessionDirectory | undefined;
+
+  #sessionSecret(): Promise<string> {
+    return (this.#secret ??= sessionHostSecret(this.keyring));
+  }
+
+  /**
+   * Publishes this process's sessions to the console of every `serve` on this store (a loopback
+   * endpoint and a signed row: session-host.ts). Without it, the sessions of a `gatehouse mcp`
+   * that Claude Code started are out of every person's reach; a failure costs only that reach.
+   */
+  async #publishSessions(mgr: SshSessionManager): Promise<void> {
+    try {
+      const host = await startSessionHost(
+        localSessionControl(() => mgr),
+        await this.#sessionSecret(),
+      );
+      const registry = new InstanceRegistry(
+        this.store,
+        await this.keyring.internalKey('store-integrity'),
+        this.#hostId,
+        host.url,
+        SESSION_HOSTS,
+      );
+      this.#closers.push(async () => {
+        await registry.close();
+        await host.close();
+      });
+      await registry.register();
+    } catch (e) {
+      log.warn('sessions are not published to the console (session host failed to start)', { err: e });
+    }
+  }
 
   #sweep: NodeJS.Timeout | undefined;
   /**
@@ -435,9 +479,15 @@ export class Runtime {
    * The console's view of this process's interactive sessions (every owner), and what a person may
    * do to them. Without any session ever opened here, nothing is loaded and the list is empty.
    */
-  async sessionControl(): Promise<SshSessionManager | null> {
-    const started = this.sessions.peek();
-    return started ? await started : null;
+  async sessionControl(): Promise<SessionControl> {
+    return (this.#directory ??= new SessionDirectory(
+      localSessionControl(() => this.#mgr),
+      () =>
+        (this.#hostReader ??= this.keyring
+          .internalKey('store-integrity')
+          .then((key) => new InstanceRegistry(this.store, key, this.#hostId, '', SESSION_HOSTS))),
+      () => this.#sessionSecret(),
+    ));
   }
 
   /** Tests a target with its credential and checks, for a person (the console's Test connection). */

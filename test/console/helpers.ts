@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { request } from 'undici';
+import { WebSocket } from 'ws';
 import type { ConsoleOptions } from '../../src/console/index.js';
 import { bootRuntime, plainRoutes, startHttpServer } from '../../src/server/index.js';
 import { tempHome } from '../helpers/home.js';
@@ -125,3 +126,70 @@ export async function askApproval(
   });
   return id;
 }
+
+/** A message from the console's terminal socket. */
+export type TerminalMessage = { type: string; [k: string]: unknown };
+export interface TerminalOptions {
+  ticket?: string;
+  origin?: string;
+  host?: string;
+  /** The session cookie to send; '' sends none. */
+  cookie?: string;
+}
+export interface TerminalSocket {
+  ws: WebSocket;
+  /** The first message (already received or still to come) that `p` accepts; it is consumed. */
+  next(p: (m: TerminalMessage) => boolean): Promise<TerminalMessage>;
+  /** Resolves with the close code. */
+  closed: Promise<number>;
+}
+
+/** Opens a session's terminal socket as a browser would; rejects with `status N` when refused. */
+export function terminalSocket(srv: ConsoleServer, id: string, o: TerminalOptions = {}): Promise<TerminalSocket> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(
+      `ws://127.0.0.1:${srv.port}/console/sessions/${id}/terminal?ticket=${encodeURIComponent(o.ticket ?? '')}`,
+      {
+        headers: {
+          host: o.host ?? `localhost:${srv.port}`,
+          origin: o.origin ?? srv.origin,
+          ...(o.cookie ? { cookie: o.cookie } : {}),
+        },
+      },
+    );
+    const seen: TerminalMessage[] = [];
+    const waiters: { p: (m: TerminalMessage) => boolean; r: (m: TerminalMessage) => void }[] = [];
+    ws.on('message', (d: Buffer) => {
+      const m = JSON.parse(d.toString()) as TerminalMessage;
+      const w = waiters.find((x) => x.p(m));
+      if (!w) return void seen.push(m);
+      waiters.splice(waiters.indexOf(w), 1);
+      w.r(m);
+    });
+    const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
+    ws.on('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+    ws.on('error', reject);
+    ws.on('open', () =>
+      resolve({
+        ws,
+        closed,
+        next: (p) => {
+          const hit = seen.findIndex(p);
+          if (hit >= 0) return Promise.resolve(seen.splice(hit, 1)[0]!);
+          return new Promise((r) => waiters.push({ p, r }));
+        },
+      }),
+    );
+  });
+}
+
+/** A one-time terminal ticket, as the session page's script asks for it. */
+export async function terminalTicket(srv: ConsoleServer, id: string, cookie: string, csrf: string): Promise<string> {
+  const r = await srv.call('POST', `/console/sessions/${id}/ticket`, { cookie, form: { csrf } });
+  if (r.status !== 200) throw new Error(`ticket: ${r.status} ${r.body}`);
+  return (JSON.parse(r.body) as { ticket: string }).ticket;
+}
+
+/** Matches a screen message whose rows contain `text`. */
+export const screenHas = (text: string) => (m: TerminalMessage) =>
+  m.type === 'screen' && (m.rows as string[]).join('\n').includes(text);

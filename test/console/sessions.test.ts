@@ -7,12 +7,20 @@
  * human_control and never reads what the person typed or saw; Return to AI hands back a note.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebSocket } from 'ws';
 import { searchAudit } from '../../src/audit/index.js';
 import { httpClient } from '../helpers/mcp-client.js';
 import { requires } from '../helpers/requires.js';
 import { startSshd, type SshdHandle } from '../helpers/sshd.js';
-import { consoleServer, csrfOf, sessionCookieOf, type ConsoleServer } from './helpers.js';
+import {
+  consoleServer,
+  csrfOf,
+  screenHas,
+  sessionCookieOf,
+  terminalSocket,
+  terminalTicket,
+  type ConsoleServer,
+  type TerminalOptions,
+} from './helpers.js';
 
 describe.skipIf(!(await requires('sshd', 'console sessions')))('console sessions', () => {
   let srv: ConsoleServer;
@@ -45,58 +53,8 @@ describe.skipIf(!(await requires('sshd', 'console sessions')))('console sessions
     return { client, close, id: (r.structuredContent as { id: string }).id };
   };
 
-  type Message = { type: string; [k: string]: unknown };
-  /** Opens the terminal socket as a browser would; rejects with the HTTP status of a refusal. */
-  const terminal = (id: string, o: { ticket?: string; origin?: string; host?: string; cookie?: string } = {}) =>
-    new Promise<{ ws: WebSocket; next: (p: (m: Message) => boolean) => Promise<Message>; closed: Promise<number> }>(
-      (resolve, reject) => {
-        const ws = new WebSocket(
-          `ws://127.0.0.1:${srv.port}/console/sessions/${id}/terminal?ticket=${encodeURIComponent(o.ticket ?? '')}`,
-          {
-            headers: {
-              host: o.host ?? `localhost:${srv.port}`,
-              origin: o.origin ?? srv.origin,
-              ...(o.cookie !== '' ? { cookie: o.cookie ?? cookie } : {}),
-            },
-          },
-        );
-        const seen: Message[] = [];
-        const waiters: { p: (m: Message) => boolean; r: (m: Message) => void }[] = [];
-        ws.on('message', (d) => {
-          const m = JSON.parse(d.toString()) as Message;
-          seen.push(m);
-          for (const w of [...waiters])
-            if (w.p(m)) {
-              waiters.splice(waiters.indexOf(w), 1);
-              w.r(m);
-            }
-        });
-        const closed = new Promise<number>((r) => ws.on('close', (code) => r(code)));
-        ws.on('unexpected-response', (_req, res) => reject(new Error(`status ${res.statusCode}`)));
-        ws.on('error', reject);
-        ws.on('open', () =>
-          resolve({
-            ws,
-            closed,
-            next: (p) => {
-              const hit = seen.find(p);
-              if (hit) {
-                seen.splice(seen.indexOf(hit), 1);
-                return Promise.resolve(hit);
-              }
-              return new Promise((r) => waiters.push({ p, r }));
-            },
-          }),
-        );
-      },
-    );
-  const ticket = async (id: string, c = cookie, token = csrf) => {
-    const r = await srv.call('POST', `/console/sessions/${id}/ticket`, { cookie: c, form: { csrf: token } });
-    expect(r.status, r.body).toBe(200);
-    return (JSON.parse(r.body) as { ticket: string }).ticket;
-  };
-  const screenHas = (text: string) => (m: Message) =>
-    m.type === 'screen' && (m.rows as string[]).join('\n').includes(text);
+  const terminal = (id: string, o: TerminalOptions = {}) => terminalSocket(srv, id, { cookie, ...o });
+  const ticket = (id: string, c = cookie, token = csrf) => terminalTicket(srv, id, c, token);
 
   beforeAll(async () => {
     srv = await consoleServer({ console: { pollMs: 100 } });
