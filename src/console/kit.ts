@@ -18,13 +18,15 @@ import { type Html } from './html.js';
 import { cookieValues, newNonce, ownOrigin, sameOrigin, securityHeaders } from './http-checks.js';
 import { errorPage, type PageSession } from './pages.js';
 import type { InventoryPorts } from './inventory-routes.js';
+import type { KnowledgePorts } from './knowledge-routes.js';
+import type { WebhookPorts } from './webhook-routes.js';
 import { Passkeys, relyingParty, type PasskeyPurpose } from './passkeys.js';
 import type { SessionControlPorts } from './session-routes.js';
 import type { TokenAdminPorts } from './token-routes.js';
 import { ConsoleSessions, type ConsoleSession, type SessionPorts } from './sessions.js';
 
 /** What the console needs of the process (a booted `Runtime` with its approvals has all of it). */
-export interface ConsolePorts extends SessionPorts, InventoryPorts, SessionControlPorts {
+export interface ConsolePorts extends SessionPorts, InventoryPorts, SessionControlPorts, KnowledgePorts, WebhookPorts {
   tokens: SessionPorts['tokens'] & EnrollmentTokens & TokenAdminPorts;
   clients: Pick<ClientRegistry, 'lastSeen'>;
   audit: { append(entry: AuditEntry): Promise<unknown> };

@@ -44,6 +44,10 @@ export const NOTICES: Readonly<Record<string, { text: string; ok?: boolean }>> =
     ok: true,
   },
   'session-returned': { text: 'Returned to the agent with your note.', ok: true },
+  'proposal-accepted': { text: 'Accepted: the team’s memory has the change, as a version by you.', ok: true },
+  'proposal-rejected': { text: 'Proposal rejected.', ok: true },
+  'skill-published': { text: 'Published: every agent of the team reads this version now.', ok: true },
+  'event-replayed': { text: 'The event is pending again; the next poll delivers it.', ok: true },
   'host-key-pinned': { text: 'Host key pinned: the target connects only to a server that holds it.', ok: true },
   'secret-set': { text: 'Value set. It is sealed and will not be shown again.', ok: true },
   'grant-removed': { text: 'Grant removed: every process stops honouring it within a second.', ok: true },
@@ -66,7 +70,19 @@ export function notice(code: string | null): Html | null {
 }
 
 /** Every page in the navigation, in order. */
-type PageKey = 'approvals' | 'sessions' | 'audit' | 'connect' | 'tokens' | 'targets' | 'vault' | 'passkeys';
+type PageKey =
+  | 'approvals'
+  | 'sessions'
+  | 'audit'
+  | 'connect'
+  | 'tokens'
+  | 'targets'
+  | 'vault'
+  | 'webhooks'
+  | 'memory'
+  | 'skills'
+  | 'wiki'
+  | 'passkeys';
 const NAV: readonly (readonly [PageKey, string, string])[] = [
   ['approvals', '/console/', 'Approvals'],
   ['sessions', '/console/sessions', 'Sessions'],
@@ -75,6 +91,10 @@ const NAV: readonly (readonly [PageKey, string, string])[] = [
   ['tokens', '/console/tokens', 'Tokens'],
   ['targets', '/console/targets', 'Targets'],
   ['vault', '/console/vault', 'Vault'],
+  ['webhooks', '/console/webhooks', 'Webhooks'],
+  ['memory', '/console/memory', 'Memory'],
+  ['skills', '/console/skills', 'Skills'],
+  ['wiki', '/console/wiki', 'Wiki'],
   ['passkeys', '/console/passkeys', 'Passkeys'],
 ];
 

@@ -9,6 +9,8 @@ import { accessBinding } from './access-routes.js';
 import { secretBinding } from './inventory-routes.js';
 import { specBinding, specOf } from './connect-routes.js';
 import { relyingParty, type PasskeyInfo } from './passkeys.js';
+import { proposalBinding, publishBinding } from './knowledge-routes.js';
+import { ORG_PROPOSALS } from '../knowledge/index.js';
 
 /** What an approval's passkey challenge is bound to: the approval and the exact action it covers. */
 export function approvalBinding(a: { id: string; digest: string }): string {
@@ -130,6 +132,17 @@ export function passkeyRoutes(kit: ConsoleKit): ConsoleRoute[] {
         out = await keys.assertionOptions(rp, purpose, accessBinding(c.form, id), session.idHash);
       else if (purpose === 'set-secret')
         out = await keys.assertionOptions(rp, purpose, secretBinding(c.form), session.idHash);
+      else if (purpose === 'accept-proposal') {
+        const p = await rt.knowledge.get(id, [ORG_PROPOSALS]);
+        if (p.deleted) throw new GatehouseError('not_found', 'this proposal was already decided');
+        out = await keys.assertionOptions(rp, purpose, proposalBinding(p), session.idHash);
+      } else if (purpose === 'publish-skill')
+        out = await keys.assertionOptions(
+          rp,
+          purpose,
+          publishBinding(id, c.form.get('digest') ?? '', Number(c.form.get('replaces'))),
+          session.idHash,
+        );
       else if (purpose === 'takeover') {
         if (!(await (await rt.sessionControl()).info(id)))
           throw new GatehouseError('not_found', 'no such open session');

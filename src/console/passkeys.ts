@@ -28,6 +28,8 @@ export const MAX_PASSKEYS = 50;
  * - `grant-access`: an access request with the target name, host key and duration it grants;
  * - `set-secret`: a vault field and the digest of the value it will hold;
  * - `takeover`: the SSH session id a person takes the terminal of;
+ * - `accept-proposal`: a memory proposal's id, version and text digest;
+ * - `publish-skill`: a skill's name, the digest published and the published version it replaces;
  * - `register`: the session (the creation ceremony's own challenge).
  */
 export type PasskeyPurpose =
@@ -40,6 +42,8 @@ export type PasskeyPurpose =
   | 'grant-access'
   | 'set-secret'
   | 'takeover'
+  | 'accept-proposal'
+  | 'publish-skill'
   | 'register';
 
 export interface PasskeyInfo {

@@ -4,6 +4,8 @@ import { approvalRoutes } from './approval-routes.js';
 import { auditRoutes } from './audit-routes.js';
 import { connectRoutes } from './connect-routes.js';
 import { inventoryRoutes } from './inventory-routes.js';
+import { knowledgeRoutes } from './knowledge-routes.js';
+import { webhookRoutes } from './webhook-routes.js';
 import { passkeyRoutes } from './passkey-routes.js';
 import { sessionRoutes } from './session-routes.js';
 import { tokenRoutes } from './token-routes.js';
@@ -86,5 +88,7 @@ export function consoleRoutes(rt: ConsolePorts, opts: ConsoleOptions = {}): Cons
     ...inventoryRoutes(kit, rt),
     ...accessRoutes(kit),
     ...sessionRoutes(kit),
+    ...knowledgeRoutes(kit, rt),
+    ...webhookRoutes(kit, rt),
   ];
 }

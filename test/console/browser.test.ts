@@ -305,6 +305,11 @@ describe.skipIf(!(await requires('chromium', 'console in a browser')))('console 
       '/console/audit',
       `/console/audit/${seq}`,
       '/console/audit/verify',
+      '/console/sessions',
+      '/console/memory',
+      '/console/skills',
+      '/console/wiki',
+      '/console/webhooks',
     ])
       await page.goto(`${srv.origin}${path}`);
     await srv.rt.approvals.decide(id, 'denied', { by: 'test', channel: 'cli' });
