@@ -162,6 +162,45 @@ describe('console knowledge and webhooks pages', () => {
     expect(rec.detail).toMatchObject({ event: id, by: expect.stringMatching(/^console:/) });
   });
 
+  it('the admin API: memory and proposals, skills published by digest, wiki, webhook events without bodies', async () => {
+    const admin = (await srv.rt.tokens.create({ name: 'api-admin', admin: true })).token;
+    const api = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
+      const r = await fetch(`http://127.0.0.1:${srv.port}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${admin}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: r.status, text: await r.text() };
+    };
+    const p = await propose('runbooks/api', 'from the api test');
+    expect((await api('GET', '/admin/memory')).text).toContain(p.id);
+    const accepted = await api('POST', `/admin/memory/proposals/${p.id}/accept`);
+    expect(accepted.status, accepted.text).toBe(200);
+    expect((await api('POST', `/admin/memory/proposals/${p.id}/reject`)).status).toBe(404);
+    const { version } = await srv.rt.skills.saveDraft(
+      'api-skill',
+      [{ path: 'SKILL.md', data: Buffer.from('---\nname: api-skill\ndescription: Use when testing.\n---\nbody\n') }],
+      { author: agent },
+    );
+    expect((await api('GET', '/admin/skills')).text).toContain('api-skill');
+    expect((await api('POST', '/admin/skills/api-skill/publish', { digest: version.digest })).status).toBe(400);
+    const published = await api('POST', '/admin/skills/api-skill/publish', { digest: version.digest, replaces: 0 });
+    expect(published.status, published.text).toBe(200);
+    expect((await api('GET', '/admin/wiki')).text).toContain('runbooks/deploy');
+    expect((await api('GET', '/admin/webhooks')).text).toContain('"gh"');
+    const events = await api('GET', '/admin/webhooks/gh/events');
+    expect(events.status).toBe(200);
+    expect(events.text).not.toContain('never-in-the-console');
+    for (const outcome of ['memory_proposal_accepted', 'skill_published'])
+      expect((await searchAudit(srv.rt.store, { tool: 'admin_api', outcome })).length, outcome).toBe(1);
+    // Agent tokens are refused.
+    const agentToken = (await srv.rt.tokens.create({ name: 'not-admin', grants: ['tool:discover'] })).token;
+    const r = await fetch(`http://127.0.0.1:${srv.port}/admin/memory`, {
+      headers: { authorization: `Bearer ${agentToken}` },
+    });
+    expect(r.status).toBe(403);
+  });
+
   it('with passkeys required, a cookie alone neither accepts a proposal nor publishes a skill', async () => {
     const strict = await consoleServer({ console: { requirePasskeys: true } });
     try {

@@ -217,6 +217,46 @@ describe.skipIf(!(await requires('sshd', 'console sessions')))('console sessions
     }
   });
 
+  it('the admin API does the same for scripts: list, take over, type, read the screen, return; the agent waits meanwhile', async () => {
+    const admin = (await srv.rt.tokens.create({ name: 'api-admin', admin: true })).token;
+    const api = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
+      const r = await fetch(`http://127.0.0.1:${srv.port}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${admin}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: r.status, json: (await r.json()) as Record<string, unknown> };
+    };
+    const { client, close, id } = await open(await agentToken('api-agent'));
+    try {
+      const list = await api('GET', '/admin/sessions');
+      expect((list.json.sessions as { id: string }[]).map((x) => x.id)).toContain(id);
+      expect((await api('POST', `/admin/sessions/${id}/input`, { data: 'echo x\r' })).status).toBe(409);
+      const taken = await api('POST', `/admin/sessions/${id}/takeover`, {});
+      expect(taken.json.info).toMatchObject({ control: 'person', controlledBy: { label: 'api:api-admin' } });
+      expect((await api('POST', `/admin/sessions/${id}/input`, { data: 'echo api-typed-$((2*21))\r' })).status).toBe(
+        200,
+      );
+      await expect
+        .poll(
+          async () => ((await api('GET', `/admin/sessions/${id}`)).json.screen as { rows: string[] }).rows.join('\n'),
+          { timeout: 10_000 },
+        )
+        .toContain('api-typed-42');
+      const refused = await client.callTool({ name: 'ssh_session_send', arguments: { id, input: 'echo no\n' } });
+      expect(JSON.stringify(refused.content)).toContain('human_control');
+      await api('POST', `/admin/sessions/${id}/return`, { note: 'scripted step done' });
+      const read = await client.callTool({ name: 'ssh_session_read', arguments: { id } });
+      expect(JSON.stringify(read.content)).toContain('[control returned by a person: scripted step done]');
+      expect(JSON.stringify(read.content)).not.toContain('api-typed');
+      expect((await searchAudit(srv.rt.store, { tool: 'admin_api', outcome: 'session_takeover' })).length).toBe(1);
+      expect((await api('POST', `/admin/sessions/${id}/terminate`, {})).status).toBe(200);
+      expect((await api('GET', `/admin/sessions/${id}`)).status).toBe(404);
+    } finally {
+      await close();
+    }
+  });
+
   it('Terminate and revoke ends the session and the token', async () => {
     const token = await agentToken('sess-revoked');
     const { close, id } = await open(token);

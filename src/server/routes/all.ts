@@ -4,6 +4,8 @@ import type { AnyRoute } from '../route.js';
 import type { Runtime } from '../runtime.js';
 import { adminHttpRoutes } from './admin.js';
 import { adminApiRoutes } from './admin-api.js';
+import { adminKnowledgeRoutes } from './admin-api-knowledge.js';
+import { adminSessionRoutes } from './admin-api-sessions.js';
 import { discoveryRoutes } from './discovery.js';
 import { gatewayRoute } from './gateway.js';
 import { sshExecRoute } from './ssh.js';
@@ -23,7 +25,12 @@ export function plainRoutes(
     sshExecRoute(rt),
     ...webhookRoutes(rt),
     ...discoveryRoutes(rt),
-    ...adminHttpRoutes([...adminRoutes(rt.approvals), ...adminApiRoutes(rt)]),
+    ...adminHttpRoutes([
+      ...adminRoutes(rt.approvals),
+      ...adminApiRoutes(rt),
+      ...adminSessionRoutes(rt),
+      ...adminKnowledgeRoutes(rt),
+    ]),
     ...consoleRoutes(rt, {
       requirePasskeys: rt.config.console.require_passkeys,
       ...(rt.config.console.public_origin ? { publicOrigin: rt.config.console.public_origin } : {}),
