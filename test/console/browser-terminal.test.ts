@@ -11,10 +11,10 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { searchAudit } from '../../src/audit/index.js';
 import { ConsoleSessions } from '../../src/console/index.js';
-import { launchChromium, watchCsp, type CspWatch } from '../helpers/browser.js';
+import { addVirtualAuthenticator, launchChromium, watchCsp, type CspWatch } from '../helpers/browser.js';
 import { httpClient } from '../helpers/mcp-client.js';
 import { requires } from '../helpers/requires.js';
-import { startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { addSshTarget, startSshd, type SshdHandle } from '../helpers/sshd.js';
 import { consoleServer, type ConsoleServer } from './helpers.js';
 
 type McpClient = Awaited<ReturnType<typeof httpClient>>['client'];
@@ -52,16 +52,7 @@ describe.skipIf(!ready)('a live SSH terminal in a real browser', () => {
   beforeAll(async () => {
     srv = await consoleServer();
     sshd = await startSshd({ loginShell: 'bash' });
-    await srv.rt.vault.createVault('ops');
-    await srv.rt.vault.setField('ops/box.key', sshd.privateKey, { bind: ['target:box'] });
-    await srv.rt.targets.add('ssh', 'box', {
-      host: '127.0.0.1',
-      port: sshd.port,
-      user: sshd.user,
-      key: 'vault:ops/box.key',
-      passphrase: null,
-      hostKey: sshd.hostKeyFingerprint,
-    });
+    await addSshTarget(srv.rt, sshd);
     const token = (
       await srv.rt.tokens.create({
         name: 'upgrader',
@@ -190,18 +181,7 @@ describe.skipIf(!ready)('a live SSH terminal in a real browser', () => {
 
   it('with a passkey registered, taking over needs a touch bound to that session', async () => {
     const id = await openSession();
-    const cdp = await ctx.newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
+    await addVirtualAuthenticator(ctx, page);
     const { code: setup } = await (await ConsoleSessions.open(srv.rt)).createPasskeySetupCode('browser-test');
     await page.goto(`${srv.origin}/console/passkeys`);
     await page.fill('#passkey-setup', setup);

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { searchAudit } from '../../src/audit/index.js';
 import { ConsoleSessions } from '../../src/console/index.js';
 import { EnrollmentCodes } from '../../src/gate/index.js';
-import { launchChromium, watchCsp, type CspWatch } from '../helpers/browser.js';
+import { addVirtualAuthenticator, launchChromium, watchCsp, type CspWatch } from '../helpers/browser.js';
 import { httpClient } from '../helpers/mcp-client.js';
 import { requires } from '../helpers/requires.js';
 import { echoHandler, startServer, type TestServer } from '../upstream/servers.js';
@@ -355,18 +355,7 @@ describe.skipIf(!(await requires('chromium', 'console in a browser')))('console 
 
   // Last: once a passkey is registered, every approval in this console needs one.
   it('passkeys: added with a virtual authenticator; then approving needs a touch bound to that approval, once', async () => {
-    const cdp = await ctx.newCDPSession(page);
-    await cdp.send('WebAuthn.enable');
-    const { authenticatorId } = await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: {
-        protocol: 'ctap2',
-        transport: 'internal',
-        hasResidentKey: true,
-        hasUserVerification: true,
-        isUserVerified: true,
-        automaticPresenceSimulation: true,
-      },
-    });
+    const { cdp, authenticatorId } = await addVirtualAuthenticator(ctx, page);
     // The first passkey needs a setup code from the server's shell: a cookie alone adds none.
     await page.goto(`${srv.origin}/console/passkeys`);
     await page.fill('#passkey-setup', 'not-a-code-0000000000000000000000000000000000');

@@ -193,3 +193,16 @@ export async function terminalTicket(srv: ConsoleServer, id: string, cookie: str
 /** Matches a screen message whose rows contain `text`. */
 export const screenHas = (text: string) => (m: TerminalMessage) =>
   m.type === 'screen' && (m.rows as string[]).join('\n').includes(text);
+
+/** The admin JSON API of `srv` as a script calls it, with an admin token. */
+export function adminApi(srv: ConsoleServer, token: string) {
+  return async (method: 'GET' | 'POST', path: string, body?: unknown) => {
+    const r = await fetch(`http://127.0.0.1:${srv.port}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    const text = await r.text();
+    return { status: r.status, text, json: (text ? JSON.parse(text) : {}) as Record<string, unknown> };
+  };
+}

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { searchAudit } from '../../src/audit/index.js';
 import { ORG_PROPOSALS, proposalKey, type Author } from '../../src/knowledge/index.js';
-import { consoleServer, csrfOf, sessionCookieOf, type ConsoleServer } from './helpers.js';
+import { adminApi, consoleServer, csrfOf, sessionCookieOf, type ConsoleServer } from './helpers.js';
 
 const agent: Author = { tokenId: 'tok_agent', name: 'agent-a', trust: 'agent' };
 const skillMd = (body: string) => Buffer.from(`---\nname: deploy-web\ndescription: Use when shipping.\n---\n${body}\n`);
@@ -164,14 +164,7 @@ describe('console knowledge and webhooks pages', () => {
 
   it('the admin API: memory and proposals, skills published by digest, wiki, webhook events without bodies', async () => {
     const admin = (await srv.rt.tokens.create({ name: 'api-admin', admin: true })).token;
-    const api = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
-      const r = await fetch(`http://127.0.0.1:${srv.port}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${admin}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      return { status: r.status, text: await r.text() };
-    };
+    const api = adminApi(srv, admin);
     const p = await propose('runbooks/api', 'from the api test');
     expect((await api('GET', '/admin/memory')).text).toContain(p.id);
     const accepted = await api('POST', `/admin/memory/proposals/${p.id}/accept`);

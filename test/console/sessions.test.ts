@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { searchAudit } from '../../src/audit/index.js';
 import { httpClient } from '../helpers/mcp-client.js';
 import { requires } from '../helpers/requires.js';
-import { startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { addSshTarget, startSshd, type SshdHandle } from '../helpers/sshd.js';
 import {
+  adminApi,
   consoleServer,
   csrfOf,
   screenHas,
@@ -59,16 +60,7 @@ describe.skipIf(!(await requires('sshd', 'console sessions')))('console sessions
   beforeAll(async () => {
     srv = await consoleServer({ console: { pollMs: 100 } });
     sshd = await startSshd({ loginShell: 'bash' });
-    await srv.rt.vault.createVault('ops');
-    await srv.rt.vault.setField('ops/box.key', sshd.privateKey, { bind: ['target:box'] });
-    await srv.rt.targets.add('ssh', 'box', {
-      host: '127.0.0.1',
-      port: sshd.port,
-      user: sshd.user,
-      key: 'vault:ops/box.key',
-      passphrase: null,
-      hostKey: sshd.hostKeyFingerprint,
-    });
+    await addSshTarget(srv.rt, sshd);
     const admin = (await srv.rt.tokens.create({ name: 'ops-admin', admin: true })).token;
     cookie = sessionCookieOf(await srv.call('POST', '/console/login', { form: { token: admin } }));
     csrf = csrfOf((await srv.call('GET', '/console/sessions', { cookie })).body);
@@ -219,14 +211,7 @@ describe.skipIf(!(await requires('sshd', 'console sessions')))('console sessions
 
   it('the admin API does the same for scripts: list, take over, type, read the screen, return; the agent waits meanwhile', async () => {
     const admin = (await srv.rt.tokens.create({ name: 'api-admin', admin: true })).token;
-    const api = async (method: 'GET' | 'POST', path: string, body?: unknown) => {
-      const r = await fetch(`http://127.0.0.1:${srv.port}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${admin}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-        body: body ? JSON.stringify(body) : undefined,
-      });
-      return { status: r.status, json: (await r.json()) as Record<string, unknown> };
-    };
+    const api = adminApi(srv, admin);
     const { client, close, id } = await open(await agentToken('api-agent'));
     try {
       const list = await api('GET', '/admin/sessions');

@@ -10,7 +10,7 @@ import { searchAudit } from '../../src/audit/index.js';
 import { assertBuilt } from '../helpers/cli.js';
 import { stdioClient } from '../helpers/mcp-client.js';
 import { requires } from '../helpers/requires.js';
-import { startSshd, type SshdHandle } from '../helpers/sshd.js';
+import { addSshTarget, startSshd, type SshdHandle } from '../helpers/sshd.js';
 import {
   consoleServer,
   csrfOf,
@@ -35,16 +35,7 @@ describe.skipIf(!(await requires('sshd', 'console and stdio sessions')))('consol
     assertBuilt();
     srv = await consoleServer();
     sshd = await startSshd({ loginShell: 'bash' });
-    await srv.rt.vault.createVault('ops');
-    await srv.rt.vault.setField('ops/box.key', sshd.privateKey, { bind: ['target:box'] });
-    await srv.rt.targets.add('ssh', 'box', {
-      host: '127.0.0.1',
-      port: sshd.port,
-      user: sshd.user,
-      key: 'vault:ops/box.key',
-      passphrase: null,
-      hostKey: sshd.hostKeyFingerprint,
-    });
+    await addSshTarget(srv.rt, sshd);
     const token = (
       await srv.rt.tokens.create({
         name: 'claude',

@@ -33,6 +33,7 @@ import {
 import { createServer, connect as netConnect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import type { SshTargetConfig } from '../../src/targets/index.js';
 
 export const SSHD_BIN = process.env.GATEHOUSE_SSHD ?? '/usr/sbin/sshd';
 export const SSH_KEYGEN_BIN = 'ssh-keygen';
@@ -330,4 +331,31 @@ export async function startSshd(opts: StartSshdOptions = {}): Promise<SshdHandle
     },
   };
   return handle;
+}
+
+/**
+ * Seals the test sshd's client key in vault `ops` (item `box`, bound to the target) and adds the
+ * SSH target `name` with the server's host key pinned: what most session tests start from.
+ */
+export async function addSshTarget(
+  rt: {
+    vault: {
+      createVault(name: string): Promise<unknown>;
+      setField(ref: string, value: string, o: { bind: string[] }): Promise<unknown>;
+    };
+    targets: { add(kind: 'ssh', name: string, config: SshTargetConfig): Promise<unknown> };
+  },
+  sshd: SshdHandle,
+  name = 'box',
+): Promise<void> {
+  await rt.vault.createVault('ops');
+  await rt.vault.setField('ops/box.key', sshd.privateKey, { bind: [`target:${name}`] });
+  await rt.targets.add('ssh', name, {
+    host: '127.0.0.1',
+    port: sshd.port,
+    user: sshd.user,
+    key: 'vault:ops/box.key',
+    passphrase: null,
+    hostKey: sshd.hostKeyFingerprint,
+  });
 }

@@ -2,6 +2,7 @@ import type { AdminRoute, AdminRouteContext } from '../../approvals/index.js';
 import { GatehouseError } from '../../core/index.js';
 import { ORG_PROPOSALS, type Author } from '../../knowledge/index.js';
 import type { Runtime } from '../runtime.js';
+import { adminAudit } from './admin-api.js';
 
 const MAX_BODY = 16 * 1024;
 const EVENTS_MAX = 500;
@@ -14,16 +15,7 @@ const EVENTS_MAX = 500;
  * `admin_api` (a replay also `webhook_replay`, as from the CLI and the console).
  */
 export function adminKnowledgeRoutes(rt: Runtime): AdminRoute[] {
-  const audit = (ctx: AdminRouteContext, outcome: string, detail: Record<string, unknown>, tool = 'admin_api') =>
-    rt.audit.append({
-      phase: 'event',
-      tool,
-      tokenId: ctx.principal.tokenId,
-      tokenName: ctx.principal.tokenName,
-      approver: `api:${ctx.principal.tokenName}`,
-      outcome,
-      detail,
-    });
+  const audit = adminAudit(rt);
   const me = (ctx: AdminRouteContext): Author => ({ name: `api:${ctx.principal.tokenName}`, trust: 'operator' });
   const memoryScopes = async () => (await rt.knowledge.scopes('memory')).filter((s) => s !== ORG_PROPOSALS);
 

@@ -2,6 +2,7 @@ import type { AdminRoute, AdminRouteContext } from '../../approvals/index.js';
 import { GatehouseError } from '../../core/index.js';
 import type { Person } from '../../ssh/index.js';
 import type { Runtime } from '../runtime.js';
+import { adminAudit } from './admin-api.js';
 
 const MAX_BODY = 64 * 1024;
 
@@ -21,16 +22,7 @@ function str(v: unknown, what: string): string {
  * `admin_api` (keystrokes are counted, never recorded).
  */
 export function adminSessionRoutes(rt: Runtime): AdminRoute[] {
-  const audit = (ctx: AdminRouteContext, outcome: string, detail: Record<string, unknown>) =>
-    rt.audit.append({
-      phase: 'event',
-      tool: 'admin_api',
-      tokenId: ctx.principal.tokenId,
-      tokenName: ctx.principal.tokenName,
-      approver: `api:${ctx.principal.tokenName}`,
-      outcome,
-      detail,
-    });
+  const audit = adminAudit(rt);
   const person = (ctx: AdminRouteContext): Person => ({
     holder: `api:${ctx.principal.tokenId}`,
     label: `api:${ctx.principal.tokenName}`,

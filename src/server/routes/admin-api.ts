@@ -32,6 +32,20 @@ function specFromBody(b: Readonly<Record<string, unknown>>, client?: string) {
   });
 }
 
+/** Records an admin API change: tool `admin_api` (or `tool`), approver `api:<admin token name>`. */
+export function adminAudit(rt: Pick<Runtime, 'audit'>) {
+  return (ctx: AdminRouteContext, outcome: string, detail: Record<string, unknown>, tool = 'admin_api') =>
+    rt.audit.append({
+      phase: 'event',
+      tool,
+      tokenId: ctx.principal.tokenId,
+      tokenName: ctx.principal.tokenName,
+      approver: `api:${ctx.principal.tokenName}`,
+      outcome,
+      detail,
+    });
+}
+
 /**
  * The admin JSON API for what the console does (issue 17 item 11), for scripts: tokens (list,
  * create agent tokens, rotate, revoke), the audit log (search with the console's filters, verify),
@@ -43,16 +57,7 @@ function specFromBody(b: Readonly<Record<string, unknown>>, client?: string) {
  * from the vault are never returned (listings carry names, fields and bindings).
  */
 export function adminApiRoutes(rt: Runtime): AdminRoute[] {
-  const audit = (ctx: AdminRouteContext, outcome: string, detail: Record<string, unknown>) =>
-    rt.audit.append({
-      phase: 'event',
-      tool: 'admin_api',
-      tokenId: ctx.principal.tokenId,
-      tokenName: ctx.principal.tokenName,
-      approver: `api:${ctx.principal.tokenName}`,
-      outcome,
-      detail,
-    });
+  const audit = adminAudit(rt);
   const agentToken = async (name: string): Promise<TokenInfo> => {
     const t = await rt.tokens.get(name);
     if (t.admin)
