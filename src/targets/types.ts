@@ -1,4 +1,5 @@
 import type { HttpAuth } from '../upstream/index.js';
+import type { ModelPreset } from './model-presets.js';
 
 export type TargetKind = 'http' | 'ssh';
 
@@ -13,6 +14,8 @@ export interface HttpTargetConfig {
   allowPrivate: boolean;
   /** Follow redirects within the target's origin (default: return them unfollowed). */
   followRedirects: boolean;
+  /** A model API made from a preset (`--preset`): `gatehouse run --model-gateway` points SDKs at it. */
+  model?: ModelPreset;
 }
 
 export interface SshTargetConfig {

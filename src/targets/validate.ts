@@ -2,6 +2,7 @@ import { isIPv6 } from 'node:net';
 import { GatehouseError, truncateText } from '../core/index.js';
 import { parseFieldRef } from '../vault/index.js';
 import type { HttpTargetConfig, SecretRef, SshTargetConfig } from './types.js';
+import { isModelPreset, MODEL_PRESETS } from './model-presets.js';
 
 export const TARGET_NAME = /^[a-z0-9][a-z0-9._-]{0,62}$/i;
 
@@ -78,6 +79,8 @@ export async function validateHttpConfig(name: string, c: HttpTargetConfig): Pro
       'allowPrivate and followRedirects must be true or false',
       'use the --allow-private / --follow-redirects switches',
     );
+  if (c.model !== undefined && !isModelPreset(c.model))
+    throw invalid(`unknown model preset ${shown(String(c.model))}`, `presets: ${MODEL_PRESETS.join(', ')}`);
   if (c.secret !== null && typeof c.secret !== 'string')
     throw invalid('--secret must be a vault reference', 'pass --secret vault:VAULT/ITEM.FIELD');
   const { validateTargetSpec } = await import('../upstream/index.js');

@@ -8,11 +8,17 @@ import { resolveProfile, runSandboxed } from '../../sandbox/index.js';
 // The server's light face: the configuration without the runtime (a faster start for a terminal program).
 import { loadConfig } from '../../server/light.js';
 import { EXIT, type CommandRunner } from '../context.js';
+import { startModelGateway, type ModelGateway } from '../model-gateway.js';
 
-const USAGE = 'usage: gatehouse run [--profile NAME] -- CMD [ARGS...]\n';
+const USAGE =
+  'usage: gatehouse run [--profile NAME] [--model-gateway [--server http://127.0.0.1:PORT]] -- CMD [ARGS...]\n' +
+  '  --model-gateway: the program reaches model APIs only through Gatehouse (targets added with --preset);\n' +
+  '                   it holds a run token in ANTHROPIC_*/OPENAI_* variables, never the real key\n';
 
 export const run: CommandRunner = async (args, ctx) => {
   let profileName: string | undefined;
+  let modelGateway = false;
+  let server: string | undefined;
   let i = 0;
   for (; i < args.length; i++) {
     const a = args[i] as string;
@@ -24,16 +30,21 @@ export const run: CommandRunner = async (args, ctx) => {
       profileName = args[++i] as string;
     } else if (a.startsWith('--profile=')) {
       profileName = a.slice('--profile='.length);
+    } else if (a === '--model-gateway') {
+      modelGateway = true;
+    } else if (a === '--server' && args[i + 1] !== undefined) {
+      server = args[++i] as string;
     } else {
       ctx.stderr.write(USAGE);
       return EXIT.usage;
     }
   }
   const argv = args.slice(i);
-  if (argv.length === 0) {
+  if (argv.length === 0 || (server !== undefined && !modelGateway)) {
     ctx.stderr.write(USAGE);
     return EXIT.usage;
   }
+  let gateway: ModelGateway | undefined;
   try {
     const home = gatehouseHome(ctx.env);
     // Named profiles come from the same configuration the server uses (sandbox.profiles).
@@ -43,6 +54,16 @@ export const run: CommandRunner = async (args, ctx) => {
       { profiles: config.sandbox.profiles },
       { workspace: process.cwd(), home: home.home },
     );
+    if (modelGateway) {
+      gateway = await startModelGateway(ctx.env, server !== undefined ? { server } : {});
+      profile.env = { ...profile.env, ...gateway.env };
+      profile.network = {
+        allow: [...(profile.network === 'none' ? [] : profile.network.allow), ...gateway.allow],
+      };
+      ctx.stderr.write(
+        `gatehouse run: model traffic goes through Gatehouse (${gateway.targets.join(', ')}); the program holds a run token, revoked when it exits\n`,
+      );
+    }
     const r = await runSandboxed(profile, {
       argv,
       stdio: 'inherit',
@@ -55,8 +76,10 @@ export const run: CommandRunner = async (args, ctx) => {
   } catch (e) {
     if (isGatehouseError(e)) {
       ctx.stderr.write(`gatehouse run: ${e.message}\n${e.hint ? `  hint: ${e.hint}\n` : ''}`);
-      return e.code === 'not_found' || e.code === 'config_invalid' ? EXIT.usage : EXIT.failure;
+      return e.code === 'not_found' || e.code === 'config_invalid' || e.code === 'usage' ? EXIT.usage : EXIT.failure;
     }
     throw e;
+  } finally {
+    await gateway?.close();
   }
 };

@@ -6,6 +6,9 @@ import {
   baseUrlHost,
   checkSshHost,
   checkTargetName,
+  isModelPreset,
+  MODEL_PRESET_SPECS,
+  MODEL_PRESETS,
   parseSecretRef,
   validateHttpConfig,
   validateSshConfig,
@@ -21,6 +24,9 @@ import { EXIT, type CliContext, type CommandRunner } from '../context.js';
 const USAGE = `usage:
   gatehouse target add http NAME --base-url URL --auth bearer|basic|none|header:NAME|query:NAME [--secret vault:VAULT/ITEM.FIELD]
                                  [--description TEXT] [--allow-private] [--follow-redirects]
+  gatehouse target add http NAME --preset anthropic|openai --secret vault:VAULT/ITEM.FIELD [--base-url URL]
+                                 a model API: its base URL and auth header, and the variables
+                                 \`gatehouse run --model-gateway\` sets for an agent's SDK
   gatehouse target add ssh NAME --host HOST [--port 22] --user USER --key vault:VAULT/ITEM.FIELD [--passphrase vault:...]
                                 [--host-key SHA256:...] [--description TEXT]
   gatehouse target list [--json]
@@ -29,6 +35,7 @@ const USAGE = `usage:
   gatehouse target trust NAME [--yes]     (ssh: show the server's host key fingerprint and pin it)`;
 
 const OPTIONS = {
+  preset: { type: 'string' },
   'base-url': { type: 'string' },
   auth: { type: 'string' },
   secret: { type: 'string' },
@@ -140,14 +147,27 @@ export async function planTargetCommand(args: string[]): Promise<TargetPlan> {
       throw new GatehouseError('usage', 'target add needs a kind (http or ssh) and a NAME', { hint: USAGE });
     checkTargetName(name);
     if (kind === 'http') {
-      if (!v['base-url'] || !auth)
-        throw new GatehouseError('usage', 'target add http needs --base-url and --auth', { hint: USAGE });
+      const preset = v.preset;
+      if (preset !== undefined && !isModelPreset(preset))
+        throw new GatehouseError('usage', `unknown --preset ${JSON.stringify(truncateText(preset, 40))}`, {
+          hint: `presets: ${MODEL_PRESETS.join(', ')}`,
+        });
+      if (preset !== undefined && auth)
+        throw new GatehouseError('usage', '--preset sets the auth header; drop --auth', { hint: USAGE });
+      const spec = preset !== undefined ? MODEL_PRESET_SPECS[preset] : undefined;
+      const baseUrl = v['base-url'] ?? spec?.baseUrl;
+      const how = auth ?? spec?.auth;
+      if (!baseUrl || !how)
+        throw new GatehouseError('usage', 'target add http needs --base-url and --auth (or --preset)', {
+          hint: USAGE,
+        });
       const config: HttpTargetConfig = {
-        baseUrl: v['base-url'],
-        auth,
+        baseUrl,
+        auth: how,
         secret: v.secret ?? null,
         allowPrivate: !!v['allow-private'],
         followRedirects: !!v['follow-redirects'],
+        ...(preset !== undefined ? { model: preset } : {}),
       };
       return { sub, kind, name, config: await validateHttpConfig(name, config), description: v.description ?? '' };
     }
