@@ -91,8 +91,13 @@ const COMMANDS: Record<string, Command> = {
     summary: 'sandbox doctor: which isolation is active and why',
     load: () => import('./commands/sandbox.js'),
   },
+  usage: {
+    summary:
+      'model tokens per token, target and day (usage [--token NAME] [--since 7d]); usage budget NAME --max-tokens-per-day N',
+    load: () => import('./commands/usage.js'),
+  },
   run: {
-    summary: 'run a program inside the sandbox: run [--profile NAME] -- CMD ...',
+    summary: 'run a program inside the sandbox: run [--profile NAME] [--model-gateway] -- CMD ...',
     load: () => import('./commands/run.js'),
   },
   doctor: {

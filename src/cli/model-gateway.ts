@@ -49,7 +49,10 @@ function loopbackPort(text: string): number {
   return Number(url.port || 80);
 }
 
-export async function startModelGateway(env: NodeJS.ProcessEnv, o: { server?: string }): Promise<ModelGateway> {
+export async function startModelGateway(
+  env: NodeJS.ProcessEnv,
+  o: { server?: string; maxTokensPerDay?: number },
+): Promise<ModelGateway> {
   const { bootRuntime, plainRoutes, startHttpServer } = await import('../server/index.js');
   const rt = await bootRuntime({ env });
   let http: { close(): Promise<void> } | undefined;
@@ -76,6 +79,7 @@ export async function startModelGateway(env: NodeJS.ProcessEnv, o: { server?: st
       expiresInMs: TOKEN_TTL_MS,
     });
     tokenId = made.info.id;
+    if (o.maxTokensPerDay !== undefined) await (await rt.usage()).setBudget(tokenId, o.maxTokensPerDay);
     let port: number;
     if (o.server !== undefined) port = loopbackPort(o.server);
     else {

@@ -26,6 +26,7 @@ import { loadConfig, type GatehouseConfig } from './config.js';
 import { toolPorts } from './tool-ports.js';
 import { testTarget, type TargetTestResult } from './target-test.js';
 import type { SessionControl } from '../console/index.js';
+import { UsageLedger } from '../usage/index.js';
 import { InstanceRegistry, newInstanceId, SESSION_HOSTS } from './instances.js';
 import { sessionHostSecret, startSessionHost } from './session-host.js';
 import { localSessionControl, SessionDirectory } from './session-directory.js';
@@ -377,6 +378,9 @@ export class Runtime {
     await this.#publishSessions(mgr);
     return mgr;
   });
+
+  /** Model usage and budgets (issue 20), opened on the first model call. */
+  readonly usage = lazy(async () => new UsageLedger(this.store, await this.keyring.internalKey('store-integrity')));
 
   #mgr: SshSessionManager | undefined;
   readonly #hostId = newInstanceId();

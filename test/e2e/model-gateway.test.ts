@@ -27,7 +27,7 @@ const Anthropic = require('@anthropic-ai/sdk');
 const OpenAI = require('openai');
 (async () => {
   const out = { env: Object.entries(process.env).filter(([k]) => /ANTHROPIC|OPENAI/.test(k)) };
-  const anthropic = new Anthropic.default ? new Anthropic.default() : new Anthropic();
+  const anthropic = new (Anthropic.default || Anthropic)({ maxRetries: 0 });
   const m = await anthropic.messages.create({ model: 'claude-test', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
   out.anthropic = m.content[0].text;
   const stream = anthropic.messages.stream({ model: 'claude-test', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
@@ -35,7 +35,7 @@ const OpenAI = require('openai');
   stream.on('text', (t) => (streamed += t));
   await stream.finalMessage();
   out.anthropicStream = streamed;
-  const openai = new (OpenAI.default || OpenAI)();
+  const openai = new (OpenAI.default || OpenAI)({ maxRetries: 0 });
   const c = await openai.chat.completions.create({ model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] });
   out.openai = c.choices[0].message.content;
   const s = await openai.chat.completions.create({ model: 'gpt-test', stream: true, messages: [{ role: 'user', content: 'hi' }] });
@@ -131,6 +131,15 @@ function fakeApis() {
           [null, chunk('streamed ', null)],
           [null, chunk('gpt', null)],
           [null, chunk(null, 'stop')],
+          [
+            null,
+            {
+              ...base,
+              object: 'chat.completion.chunk',
+              choices: [],
+              usage: { prompt_tokens: 5, completion_tokens: 2 },
+            },
+          ],
           [null, '[DONE]'],
         ]);
       }
@@ -275,6 +284,35 @@ describe.skipIf(!(await requires(['bwrap', 'root'], 'model gateway (sandbox netw
       );
       expect(runTokens).toHaveLength(1);
       expect(runTokens[0]!.revokedAt).not.toBeNull();
+    }, 90_000);
+
+    it('counts the tokens of every call, streamed or not, and a daily budget refuses once spent', async () => {
+      const usage = JSON.parse(cli(['usage', '--json'], env).stdout) as {
+        token: string;
+        target: string;
+        input: number;
+        output: number;
+        calls: number;
+      }[];
+      // The first run's token: 2 calls per API, 5 in + 4 out plain, 5 in + 2 out streamed.
+      const first = usage.filter((u) => u.token === usage[0]!.token);
+      expect(first.map((u) => [u.target, u.calls, u.input, u.output]).sort()).toEqual([
+        ['anthropic', 2, 10, 6],
+        ['openai', 2, 10, 6],
+      ]);
+      // 20 tokens a day: 9 + 7 spent on Anthropic, 9 on OpenAI's plain call; its streamed call is refused.
+      const child = spawn(
+        process.execPath,
+        [CLI, 'run', '--model-gateway', '--max-tokens-per-day', '20', '--', process.execPath, 'agent.cjs'],
+        { cwd: workspace, env, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdout.resume();
+      expect(await new Promise<number | null>((r) => child.on('close', r))).toBe(3);
+      expect(stderr).toMatch(/agent failed: 429 .*model budget is spent: 25 of 20 tokens today/);
+      const refused = cli(['audit', 'search', '--tool', 'api_request', '--json'], env);
+      expect(refused.stdout).toContain('limit_exceeded');
     }, 90_000);
 
     it('without a model target it says how to add one', () => {

@@ -11,7 +11,7 @@ import { EXIT, type CommandRunner } from '../context.js';
 import { startModelGateway, type ModelGateway } from '../model-gateway.js';
 
 const USAGE =
-  'usage: gatehouse run [--profile NAME] [--model-gateway [--server http://127.0.0.1:PORT]] -- CMD [ARGS...]\n' +
+  'usage: gatehouse run [--profile NAME] [--model-gateway [--server http://127.0.0.1:PORT] [--max-tokens-per-day N]] -- CMD [ARGS...]\n' +
   '  --model-gateway: the program reaches model APIs only through Gatehouse (targets added with --preset);\n' +
   '                   it holds a run token in ANTHROPIC_*/OPENAI_* variables, never the real key\n';
 
@@ -19,6 +19,7 @@ export const run: CommandRunner = async (args, ctx) => {
   let profileName: string | undefined;
   let modelGateway = false;
   let server: string | undefined;
+  let maxTokens: number | undefined;
   let i = 0;
   for (; i < args.length; i++) {
     const a = args[i] as string;
@@ -34,13 +35,15 @@ export const run: CommandRunner = async (args, ctx) => {
       modelGateway = true;
     } else if (a === '--server' && args[i + 1] !== undefined) {
       server = args[++i] as string;
+    } else if (a === '--max-tokens-per-day' && /^\d{1,15}$/.test(args[i + 1] ?? '') && Number(args[i + 1]) > 0) {
+      maxTokens = Number(args[++i]);
     } else {
       ctx.stderr.write(USAGE);
       return EXIT.usage;
     }
   }
   const argv = args.slice(i);
-  if (argv.length === 0 || (server !== undefined && !modelGateway)) {
+  if (argv.length === 0 || ((server !== undefined || maxTokens !== undefined) && !modelGateway)) {
     ctx.stderr.write(USAGE);
     return EXIT.usage;
   }
@@ -55,7 +58,10 @@ export const run: CommandRunner = async (args, ctx) => {
       { workspace: process.cwd(), home: home.home },
     );
     if (modelGateway) {
-      gateway = await startModelGateway(ctx.env, server !== undefined ? { server } : {});
+      gateway = await startModelGateway(ctx.env, {
+        ...(server !== undefined ? { server } : {}),
+        ...(maxTokens !== undefined ? { maxTokensPerDay: maxTokens } : {}),
+      });
       profile.env = { ...profile.env, ...gateway.env };
       profile.network = {
         allow: [...(profile.network === 'none' ? [] : profile.network.allow), ...gateway.allow],

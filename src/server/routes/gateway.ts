@@ -5,6 +5,7 @@ import { GatehouseError, isMultipartForm, mediaTypeOf } from '../../core/index.j
 import type { HttpOperation, Principal } from '../../gate/index.js';
 import { CallScrub, dropForgedHeaders, fillText, httpTarget } from '../../tools/index.js';
 import type { UpstreamProxyResult } from '../../upstream/index.js';
+import { UsageTap, type ModelUsage } from '../../usage/index.js';
 
 // The light face: this route is loaded with the server, before any request needs undici.
 import {
@@ -147,7 +148,7 @@ export function gatewayRoute(rt: Runtime): Route<'token'> {
             }),
           {
             approvalId,
-            auditFields: (r) => ({ status: r.status }),
+            auditFields: (r) => ({ status: r.status, ...(r.usage ? { detail: { usage: r.usage } } : {}) }),
             // INVARIANT: a path or query a direct call could not use is refused here, typed and
             // audited, before the guard (its own decoding would only answer "approve").
             completeGuardInput: async () => {
@@ -247,8 +248,14 @@ class GatewayCall {
   async forward(
     target: string,
     r: { path: string; rawQuery: string; method: string; signal: AbortSignal; dropHeaders: string[] },
-  ): Promise<UpstreamProxyResult> {
+  ): Promise<UpstreamProxyResult & { usage?: ModelUsage }> {
     const t = await httpTarget(this.#rt.ports.targets, target);
+    // A model API (a --preset target): the token's daily budget first, then counts read as the
+    // answer streams past (never held: the tap sees each chunk after scrubbing).
+    const model = t.config.model;
+    const ledger = model ? await this.#rt.usage() : undefined;
+    if (ledger) await ledger.checkBudget(this.#principal.tokenId);
+    const tap = model ? new UsageTap(model) : undefined;
     if (t.credential !== undefined) this.#output.filled([t.credential]);
     const dest = { target, host: t.host };
     const fc = { ports: this.#rt.ports, principal: this.#principal, output: this.#output };
@@ -261,7 +268,9 @@ class GatewayCall {
         ? Object.values(headers)
         : [...Object.values(headers), ...new URLSearchParams(r.rawQuery).values()];
     for (const v of values) if (v.includes('{{vault:') && !filled.has(v)) filled.set(v, await fillText(fc, v, dest));
-    return (await this.#rt.upstream()).proxy(t.spec, t.credential, this.#req, this.#res, {
+    const result = await (
+      await this.#rt.upstream()
+    ).proxy(t.spec, t.credential, this.#req, this.#res, {
       path: r.path,
       query: r.rawQuery,
       method: r.method,
@@ -274,9 +283,26 @@ class GatewayCall {
         : (text) => fillText(fc, text, dest),
       scrubHeader: (v) => this.#output.scrub(v),
       // The body is scrubbed chunk by chunk as it streams (secrets split across chunks too).
-      responseScrubber: () => this.#output.createScrubber(),
+      responseScrubber: () => (tap ? tapped(this.#output.createScrubber(), tap) : this.#output.createScrubber()),
       dropHeaders: r.dropHeaders,
       body: this.#body,
     });
+    const usage = tap?.end();
+    if (!usage || !ledger) return result;
+    await ledger.record(this.#principal.tokenId, target, usage);
+    return { ...result, usage };
   }
+}
+
+/** A response scrubber that also shows the usage tap what it lets through. */
+function tapped(s: ReturnType<CallScrub['createScrubber']>, tap: UsageTap): ReturnType<CallScrub['createScrubber']> {
+  const see = (b: Buffer) => {
+    tap.push(b);
+    return b;
+  };
+  return {
+    push: (c) => see(s.push(c)),
+    end: () => see(s.end()),
+    flush: () => see(s.flush()),
+  };
 }
