@@ -82,6 +82,25 @@ const configSchema = z
       })
       .strict()
       .default({ patterns: [] }),
+    dlp: z
+      .object({
+        /** Patterns scanned in request bodies to targets with DLP on (default: card numbers, redacted). */
+        patterns: z
+          .array(
+            z
+              .object({
+                name: z.string().min(1).max(60),
+                preset: z.enum(['email', 'phone', 'card']).optional(),
+                regex: z.string().min(1).max(1000).optional(),
+                action: z.enum(['redact', 'refuse']).default('redact'),
+                show_prefix: z.number().int().min(0).max(12).optional(),
+              })
+              .strict(),
+          )
+          .optional(),
+      })
+      .strict()
+      .default({}),
     ssh: z
       .object({
         max_channels: z.number().int().min(1).max(64).default(8),

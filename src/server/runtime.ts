@@ -27,6 +27,7 @@ import { toolPorts } from './tool-ports.js';
 import { testTarget, type TargetTestResult } from './target-test.js';
 import type { SessionControl } from '../console/index.js';
 import { UsageLedger } from '../usage/index.js';
+import { DEFAULT_DLP_PATTERNS, DlpScanner } from '../dlp/index.js';
 import { InstanceRegistry, newInstanceId, SESSION_HOSTS } from './instances.js';
 import { sessionHostSecret, startSessionHost } from './session-host.js';
 import { localSessionControl, SessionDirectory } from './session-directory.js';
@@ -378,6 +379,14 @@ export class Runtime {
     await this.#publishSessions(mgr);
     return mgr;
   });
+
+  #dlp: DlpScanner | undefined;
+  /** The outgoing-data scanner for targets with DLP on (issue 20), built on first use. */
+  get dlp(): DlpScanner {
+    return (this.#dlp ??= new DlpScanner(this.config.dlp.patterns ?? DEFAULT_DLP_PATTERNS, (t) =>
+      this.operatorRedactor.scrub(t),
+    ));
+  }
 
   /** Model usage and budgets (issue 20), opened on the first model call. */
   readonly usage = lazy(async () => new UsageLedger(this.store, await this.keyring.internalKey('store-integrity')));

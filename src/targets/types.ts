@@ -16,6 +16,8 @@ export interface HttpTargetConfig {
   followRedirects: boolean;
   /** A model API made from a preset (`--preset`): `gatehouse run --model-gateway` points SDKs at it. */
   model?: ModelPreset;
+  /** Request bodies are scanned before they leave (DLP; on by default for model presets). */
+  dlp?: boolean;
 }
 
 export interface SshTargetConfig {

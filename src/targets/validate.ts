@@ -81,6 +81,8 @@ export async function validateHttpConfig(name: string, c: HttpTargetConfig): Pro
     );
   if (c.model !== undefined && !isModelPreset(c.model))
     throw invalid(`unknown model preset ${shown(String(c.model))}`, `presets: ${MODEL_PRESETS.join(', ')}`);
+  if (c.dlp !== undefined && typeof c.dlp !== 'boolean')
+    throw invalid('dlp must be true or false', 'use --dlp or --no-dlp');
   if (c.secret !== null && typeof c.secret !== 'string')
     throw invalid('--secret must be a vault reference', 'pass --secret vault:VAULT/ITEM.FIELD');
   const { validateTargetSpec } = await import('../upstream/index.js');

@@ -19,6 +19,7 @@ import { requires } from '../helpers/requires.js';
 
 const ANTHROPIC_KEY = 'sk-ant-real-key-canary-7f1e2d3c4b5a';
 const OPENAI_KEY = 'sk-openai-real-key-canary-0a9b8c7d6e';
+const DB_CANARY = 'db-password-canary-51c0ffee';
 const NODE_MODULES = fileURLToPath(new URL('../../node_modules', import.meta.url));
 
 /** The program the agent would be: both SDKs, a plain and a streamed call each; prints what it got. */
@@ -28,7 +29,9 @@ const OpenAI = require('openai');
 (async () => {
   const out = { env: Object.entries(process.env).filter(([k]) => /ANTHROPIC|OPENAI/.test(k)) };
   const anthropic = new (Anthropic.default || Anthropic)({ maxRetries: 0 });
-  const m = await anthropic.messages.create({ model: 'claude-test', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
+  // A planted canary: what an agent read from a file lands in its prompt.
+  const planted = require('fs').existsSync('canary.txt') ? require('fs').readFileSync('canary.txt', 'utf8') : '';
+  const m = await anthropic.messages.create({ model: 'claude-test', max_tokens: 20, messages: [{ role: 'user', content: 'hi ' + planted }] });
   out.anthropic = m.content[0].text;
   const stream = anthropic.messages.stream({ model: 'claude-test', max_tokens: 20, messages: [{ role: 'user', content: 'hi' }] });
   let streamed = '';
@@ -48,12 +51,12 @@ const OpenAI = require('openai');
 
 /** A fake of both APIs: records the auth headers each request carried. */
 function fakeApis() {
-  const seen: { path: string; headers: http.IncomingHttpHeaders }[] = [];
+  const seen: { path: string; headers: http.IncomingHttpHeaders; body: string }[] = [];
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (d: Buffer) => (body += d.toString()));
     req.on('end', () => {
-      seen.push({ path: req.url ?? '', headers: req.headers });
+      seen.push({ path: req.url ?? '', headers: req.headers, body });
       const stream = (JSON.parse(body || '{}') as { stream?: boolean }).stream === true;
       const sse = (events: [string | null, unknown][]) => {
         res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -164,6 +167,7 @@ describe.skipIf(!(await requires(['bwrap', 'root'], 'model gateway (sandbox netw
       workspace = mkdtempSync(join(tmpdir(), 'gh-model-ws-'));
       chmodSync(workspace, 0o777);
       writeFileSync(join(workspace, 'agent.cjs'), AGENT);
+      writeFileSync(join(workspace, 'canary.txt'), `db password ${DB_CANARY} and card 4242 4242 4242 4242`);
       const config = join(home.dir, 'config.yaml');
       // The sandbox reads the SDK packages and this Node from where they are installed.
       writeFileSync(
@@ -187,6 +191,8 @@ describe.skipIf(!(await requires(['bwrap', 'root'], 'model gateway (sandbox netw
       ok(cli(['vault', 'create', 'models'], env));
       ok(cli(['vault', 'set', 'models/anthropic.key', '--bind', 'target:anthropic'], env, ANTHROPIC_KEY));
       ok(cli(['vault', 'set', 'models/openai.key', '--bind', 'target:openai'], env, OPENAI_KEY));
+      // A credential of something else entirely, which the agent happened to read.
+      ok(cli(['vault', 'set', 'models/db.password', '--bind', 'target:nowhere'], env, DB_CANARY));
       const base = `http://127.0.0.1:${port}`;
       ok(
         cli(
@@ -277,6 +283,14 @@ describe.skipIf(!(await requires(['bwrap', 'root'], 'model gateway (sandbox netw
       }
       for (const s of chats) expect(s.headers.authorization).toBe(`Bearer ${OPENAI_KEY}`);
       expect(JSON.stringify(fake.seen)).not.toContain(token);
+      // DLP: the planted canary and the card number never left; the audit record counts them.
+      const prompt = messages[0]!.body;
+      expect(prompt).toContain('db password');
+      expect(prompt).not.toContain(DB_CANARY);
+      expect(prompt).not.toContain('4242 4242 4242 4242');
+      expect(prompt).toContain('[REDACTED:card]');
+      const records = cli(['audit', 'search', '--tool', 'api_request', '--json'], env).stdout;
+      expect(records).toMatch(/"dlp":\{"vault-or-key":1,"card":1\}/);
       // The run token is revoked once the program exited.
       const list = cli(['token', 'list', '--json'], env);
       const runTokens = (JSON.parse(list.stdout) as { name: string; revokedAt: string | null }[]).filter((t) =>

@@ -24,9 +24,10 @@ import { EXIT, type CliContext, type CommandRunner } from '../context.js';
 const USAGE = `usage:
   gatehouse target add http NAME --base-url URL --auth bearer|basic|none|header:NAME|query:NAME [--secret vault:VAULT/ITEM.FIELD]
                                  [--description TEXT] [--allow-private] [--follow-redirects]
-  gatehouse target add http NAME --preset anthropic|openai --secret vault:VAULT/ITEM.FIELD [--base-url URL]
+  gatehouse target add http NAME --preset anthropic|openai --secret vault:VAULT/ITEM.FIELD [--base-url URL] [--no-dlp]
                                  a model API: its base URL and auth header, and the variables
-                                 \`gatehouse run --model-gateway\` sets for an agent's SDK
+                                 \`gatehouse run --model-gateway\` sets for an agent's SDK; DLP on
+  (add http) --dlp / --no-dlp    scan request bodies before they leave (vault values, keys, dlp.patterns)
   gatehouse target add ssh NAME --host HOST [--port 22] --user USER --key vault:VAULT/ITEM.FIELD [--passphrase vault:...]
                                 [--host-key SHA256:...] [--description TEXT]
   gatehouse target list [--json]
@@ -36,6 +37,8 @@ const USAGE = `usage:
 
 const OPTIONS = {
   preset: { type: 'string' },
+  dlp: { type: 'boolean' },
+  'no-dlp': { type: 'boolean' },
   'base-url': { type: 'string' },
   auth: { type: 'string' },
   secret: { type: 'string' },
@@ -168,6 +171,8 @@ export async function planTargetCommand(args: string[]): Promise<TargetPlan> {
         allowPrivate: !!v['allow-private'],
         followRedirects: !!v['follow-redirects'],
         ...(preset !== undefined ? { model: preset } : {}),
+        // DLP: on for model presets unless --no-dlp, on for any other target with --dlp.
+        ...((preset !== undefined && !v['no-dlp']) || v.dlp ? { dlp: true } : {}),
       };
       return { sub, kind, name, config: await validateHttpConfig(name, config), description: v.description ?? '' };
     }

@@ -6,6 +6,7 @@ import type { HttpOperation, Principal } from '../../gate/index.js';
 import { CallScrub, dropForgedHeaders, fillText, httpTarget } from '../../tools/index.js';
 import type { UpstreamProxyResult } from '../../upstream/index.js';
 import { UsageTap, type ModelUsage } from '../../usage/index.js';
+import type { DlpCounts } from '../../dlp/index.js';
 
 // The light face: this route is loaded with the server, before any request needs undici.
 import {
@@ -148,7 +149,12 @@ export function gatewayRoute(rt: Runtime): Route<'token'> {
             }),
           {
             approvalId,
-            auditFields: (r) => ({ status: r.status, ...(r.usage ? { detail: { usage: r.usage } } : {}) }),
+            auditFields: (r) => ({
+              status: r.status,
+              ...(r.usage || r.dlp
+                ? { detail: { ...(r.usage ? { usage: r.usage } : {}), ...(r.dlp ? { dlp: r.dlp } : {}) } }
+                : {}),
+            }),
             // INVARIANT: a path or query a direct call could not use is refused here, typed and
             // audited, before the guard (its own decoding would only answer "approve").
             completeGuardInput: async () => {
@@ -248,8 +254,27 @@ class GatewayCall {
   async forward(
     target: string,
     r: { path: string; rawQuery: string; method: string; signal: AbortSignal; dropHeaders: string[] },
-  ): Promise<UpstreamProxyResult & { usage?: ModelUsage }> {
+  ): Promise<UpstreamProxyResult & { usage?: ModelUsage; dlp?: DlpCounts }> {
     const t = await httpTarget(this.#rt.ports.targets, target);
+    // DLP (a --dlp target): the agent's body is scanned before any handle is filled into it, and
+    // one that cannot be read as text is refused, never sent unscanned.
+    let dlp: DlpCounts | undefined;
+    if (t.config.dlp) {
+      const readable = this.#body !== undefined && !this.guard.bodyUnread && !this.#req.headers['content-encoding'];
+      if (!readable && (this.#body !== undefined || this.guard.bodyUnread))
+        throw new GatehouseError(
+          'denied',
+          `target ${target} scans request bodies (DLP), and this one is not plain text`,
+          {
+            hint: 'send the body uncompressed, as UTF-8 text (JSON)',
+          },
+        );
+      if (this.#body !== undefined) {
+        const scanned = this.#rt.dlp.scan(this.#body.toString('utf8'));
+        this.#body = Buffer.from(scanned.text, 'utf8');
+        if (Object.keys(scanned.counts).length > 0) dlp = scanned.counts;
+      }
+    }
     // A model API (a --preset target): the token's daily budget first, then counts read as the
     // answer streams past (never held: the tap sees each chunk after scrubbing).
     const model = t.config.model;
@@ -288,9 +313,8 @@ class GatewayCall {
       body: this.#body,
     });
     const usage = tap?.end();
-    if (!usage || !ledger) return result;
-    await ledger.record(this.#principal.tokenId, target, usage);
-    return { ...result, usage };
+    if (usage && ledger) await ledger.record(this.#principal.tokenId, target, usage);
+    return { ...result, ...(usage ? { usage } : {}), ...(dlp ? { dlp } : {}) };
   }
 }
 
