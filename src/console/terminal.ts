@@ -32,6 +32,8 @@ const FRAME_MS = 40;
 /** The console session is checked again this often, and before input when the last check is older. */
 const LIVE_CHECK_MS = 2_000;
 const HEARTBEAT_MS = 15_000;
+/** A WebSocket handshake must complete within this. */
+const HANDSHAKE_MS = 10_000;
 /** Unsent bytes a socket may hold before it is closed. */
 const MAX_BUFFERED = 1024 * 1024;
 
@@ -125,9 +127,20 @@ export async function openTerminal(
   if (!watching || watching.closed) return refuseUpgrade(u.socket, 404, 'Not Found');
   const release = kit.holdStream(u.session.idHash);
   if (!release) return refuseUpgrade(u.socket, 429, 'Too Many Requests');
-  const ws = await new Promise<WebSocket>(
-    (resolve) => void server().then((s) => s.handleUpgrade(u.req, u.socket, u.head, resolve)),
-  );
+  // A handshake the library rejects never calls back: bounded, and the stream slot given back.
+  const ws = await new Promise<WebSocket | undefined>((resolve) => {
+    const t = setTimeout(() => resolve(undefined), HANDSHAKE_MS);
+    void server().then((s) =>
+      s.handleUpgrade(u.req, u.socket, u.head, (w) => {
+        clearTimeout(t);
+        resolve(w);
+      }),
+    );
+  });
+  if (!ws) {
+    release();
+    return void u.socket.destroy();
+  }
   await kit.audit({ ctx: u.ctx, session: u.session }, 'terminal_opened', {
     sshSession: id,
     target: watching.target,
@@ -149,7 +162,7 @@ function serve(
   let checkedAt = kit.now();
   let lastState = '';
 
-  const send = (message: (ScreenView & { type: 'screen' }) | TerminalState | { type: 'ended'; reason: string }) => {
+  const send = (message: (ScreenView & { type: 'screen' }) | TerminalState) => {
     if (closed) return;
     if (ws.bufferedAmount > MAX_BUFFERED) return end('slow reader', 1008);
     ws.send(JSON.stringify(message));
@@ -183,7 +196,7 @@ function serve(
     }
   };
   const changed = () => {
-    if (!closed && !timer) timer = setTimeout(() => void frame(), FRAME_MS);
+    if (!closed && !timer) timer = setTimeout(() => void frame().catch(() => end('error', 1011)), FRAME_MS);
   };
   let unwatch: (() => void) | undefined;
   const live = async (): Promise<boolean> => {
@@ -193,14 +206,19 @@ function serve(
     return ok && !closed;
   };
   const beat = setInterval(() => {
-    void live().then((ok) => ok && ws.ping());
+    void live()
+      .then((ok) => ok && ws.ping())
+      .catch(() => end('error', 1011));
   }, HEARTBEAT_MS);
   beat.unref();
 
   function end(reason: string, code: number): void {
     if (closed) return;
-    send({ type: 'ended', reason });
+    // Closed first: nothing below can call back in here. The last word is sent only to a reader
+    // that keeps up (a slow one is simply closed).
     closed = true;
+    if (ws.bufferedAmount <= MAX_BUFFERED && ws.readyState === ws.OPEN)
+      ws.send(JSON.stringify({ type: 'ended', reason }));
     clearInterval(beat);
     if (timer) clearTimeout(timer);
     unwatch?.();
@@ -208,27 +226,32 @@ function serve(
     ws.close(code, truncateText(reason, 100));
   }
 
+  // Keystrokes are written in the order they came: one message at a time (for a session in another
+  // process each is a request, and two in flight could arrive swapped).
+  let queue: Promise<void> = Promise.resolve();
   ws.on('message', (data, isBinary) => {
-    void (async () => {
-      if (closed) return;
-      let msg: unknown;
-      try {
-        msg = isBinary ? undefined : JSON.parse(data.toString());
-      } catch {
-        msg = undefined;
-      }
-      const m = msg as { type?: unknown; data?: unknown } | undefined;
-      if (m?.type !== 'input' || typeof m.data !== 'string') return end('unknown message', 1003);
-      if (kit.now() - checkedAt > LIVE_CHECK_MS && !(await live())) return;
-      try {
-        await ctl.personInput(id, holder, m.data);
-      } catch (e) {
-        // Not in control (any more): the page is told the state, nothing is written.
-        log.debug('console terminal: input refused', { err: e });
-        lastState = '';
-        changed();
-      }
-    })();
+    queue = queue
+      .then(async () => {
+        if (closed) return;
+        let msg: unknown;
+        try {
+          msg = isBinary ? undefined : JSON.parse(data.toString());
+        } catch {
+          msg = undefined;
+        }
+        const m = msg as { type?: unknown; data?: unknown } | undefined;
+        if (m?.type !== 'input' || typeof m.data !== 'string') return end('unknown message', 1003);
+        if (kit.now() - checkedAt > LIVE_CHECK_MS && !(await live())) return;
+        try {
+          await ctl.personInput(id, holder, m.data);
+        } catch (e) {
+          // Not in control (any more): the page is told the state, nothing is written.
+          log.debug('console terminal: input refused', { err: e });
+          lastState = '';
+          changed();
+        }
+      })
+      .catch(() => end('error', 1011));
   });
   ws.on('close', () => end('closed', 1000));
   ws.on('error', () => end('error', 1011));
@@ -237,7 +260,7 @@ function serve(
       if (!stop) return end('the session closed', 1000);
       if (closed) return stop();
       unwatch = stop;
-      void frame();
+      void frame().catch(() => end('error', 1011));
     },
     () => end('the session could not be watched', 1011),
   );

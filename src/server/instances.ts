@@ -61,11 +61,13 @@ export class InstanceRegistry {
   }
 
   async #beat(): Promise<void> {
+    const seen = new Date().toISOString();
+    // The time is signed too: a database writer cannot keep a dead process's row looking alive.
     const row = {
       id: this.id,
       url: this.url,
-      seen_at: new Date().toISOString(),
-      mac: rowMac(this.#key, this.#t.kind, [this.id, this.url]),
+      seen_at: seen,
+      mac: rowMac(this.#key, this.#t.kind, [this.id, this.url, seen]),
     };
     await this.#store.db
       .insertInto(this.#t.table)
@@ -101,7 +103,7 @@ export class InstanceRegistry {
 
   #usable(r: { id: string; url: string; seen_at: string; mac: string }): boolean {
     if (Date.now() - Date.parse(r.seen_at) >= STALE_MS) return false;
-    if (rowMacValid(this.#key, this.#t.kind, [r.id, r.url], r.mac)) return true;
+    if (rowMacValid(this.#key, this.#t.kind, [r.id, r.url, r.seen_at], r.mac)) return true;
     log.warn(`a ${this.#t.table} row does not verify: not using it`, { instance: r.id });
     return false;
   }

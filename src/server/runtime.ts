@@ -29,7 +29,7 @@ import type { SessionControl } from '../console/index.js';
 import { UsageLedger } from '../usage/index.js';
 import { DEFAULT_DLP_PATTERNS, DlpScanner } from '../dlp/index.js';
 import { InstanceRegistry, newInstanceId, SESSION_HOSTS } from './instances.js';
-import { sessionHostSecret, startSessionHost } from './session-host.js';
+import { sessionHostKey, startSessionHost } from './session-host.js';
 import { localSessionControl, SessionDirectory } from './session-directory.js';
 
 export interface TargetSummary {
@@ -393,12 +393,12 @@ export class Runtime {
 
   #mgr: SshSessionManager | undefined;
   readonly #hostId = newInstanceId();
-  #secret: Promise<string> | undefined;
+  #secret: Promise<Buffer> | undefined;
   #hostReader: Promise<InstanceRegistry> | undefined;
   #directory: SessionDirectory | undefined;
 
-  #sessionSecret(): Promise<string> {
-    return (this.#secret ??= sessionHostSecret(this.keyring));
+  #sessionSecret(): Promise<Buffer> {
+    return (this.#secret ??= sessionHostKey(this.keyring));
   }
 
   /**
@@ -411,6 +411,7 @@ export class Runtime {
       const host = await startSessionHost(
         localSessionControl(() => mgr),
         await this.#sessionSecret(),
+        this.#hostId,
       );
       const registry = new InstanceRegistry(
         this.store,

@@ -11,6 +11,7 @@ import type { SessionControl, SessionView } from '../console/index.js';
 import { GatehouseError, isErrorCode, log } from '../core/index.js';
 import type { Person, SessionInfo, SshSessionManager } from '../ssh/index.js';
 import type { InstanceRegistry } from './instances.js';
+import { signRequest } from './session-host.js';
 
 /** One call to another process's session host may take this long (events excepted). */
 const CALL_TIMEOUT_MS = 3_000;
@@ -50,13 +51,17 @@ export function localSessionControl(mgr: () => SshSessionManager | undefined): S
   };
 }
 
-/** SessionControl over another process's session host, with its bearer secret. */
-export function remoteSessionControl(base: string, secret: string): SessionControl {
+/** SessionControl over another process's session host; every request signed for that host. */
+export function remoteSessionControl(base: string, hostId: string, key: Buffer): SessionControl {
   const call = async <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
+    const text = body ? JSON.stringify(body) : '';
     const r = await fetch(new URL(path, base), {
       method,
-      headers: { authorization: `Bearer ${secret}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-      body: body ? JSON.stringify(body) : undefined,
+      headers: {
+        ...signRequest(key, hostId, method, path, text),
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body ? text : undefined,
       signal: AbortSignal.timeout(CALL_TIMEOUT_MS),
       redirect: 'error',
     });
@@ -80,7 +85,7 @@ export function remoteSessionControl(base: string, secret: string): SessionContr
     watch: async (id, changed) => {
       const stop = new AbortController();
       const r = await fetch(new URL(at(id, 'events'), base), {
-        headers: { authorization: `Bearer ${secret}` },
+        headers: signRequest(key, hostId, 'GET', at(id, 'events'), ''),
         signal: stop.signal,
         redirect: 'error',
       }).catch(() => undefined);
@@ -113,24 +118,20 @@ export function remoteSessionControl(base: string, secret: string): SessionContr
 export class SessionDirectory implements SessionControl {
   readonly #local: SessionControl;
   readonly #hosts: () => Promise<InstanceRegistry | undefined>;
-  readonly #secret: () => Promise<string>;
+  readonly #key: () => Promise<Buffer>;
   readonly #where = new Map<string, { ctl: SessionControl; at: number }>();
 
-  constructor(
-    local: SessionControl,
-    hosts: () => Promise<InstanceRegistry | undefined>,
-    secret: () => Promise<string>,
-  ) {
+  constructor(local: SessionControl, hosts: () => Promise<InstanceRegistry | undefined>, key: () => Promise<Buffer>) {
     this.#local = local;
     this.#hosts = hosts;
-    this.#secret = secret;
+    this.#key = key;
   }
 
   async #remotes(): Promise<{ id: string; ctl: SessionControl }[]> {
     const registry = await this.#hosts();
     if (!registry) return [];
-    const secret = await this.#secret();
-    return (await registry.others()).map((h) => ({ id: h.id, ctl: remoteSessionControl(h.url, secret) }));
+    const key = await this.#key();
+    return (await registry.others()).map((h) => ({ id: h.id, ctl: remoteSessionControl(h.url, h.id, key) }));
   }
 
   /** Which process holds session `id` (undefined: none that answered). */

@@ -558,6 +558,12 @@ export class SshSessionManager {
       this.notify(s);
       return this.info(id)!;
     }
+    // INVARIANT: never while the setup is being checked again (it would clear the re-check a
+    // takeover asks for, and the person would type into the setup lines).
+    if (s.divert)
+      throw new GatehouseError('conflict', "the session's setup is being checked right now", {
+        hint: 'take over again in a moment',
+      });
     s.pipeline.release();
     const control = { person, since: new Date(), echoOn: false, keys: 0 };
     s.control = control;
@@ -570,8 +576,12 @@ export class SshSessionManager {
     // Echo for the person, only while the shell holds the terminal (see terminal-echo.ts).
     if (!s.echo && s.baseline) {
       const fg = await this.probeNow(s);
-      if (fg.atShell && s.control === control && !s.closed)
+      if (fg.atShell && s.control === control && !s.closed) {
         control.echoOn = await setTerminalEcho(s.client, s.baseline.pid, true, this.o.foregroundTimeoutMs);
+        // Returned while echo was being turned on: off again for the agent.
+        if (s.control !== control && !s.closed)
+          await setTerminalEcho(s.client, s.baseline.pid, false, this.o.foregroundTimeoutMs);
+      }
     }
     this.notify(s);
     return this.info(id)!;
@@ -586,8 +596,12 @@ export class SshSessionManager {
     if (!s || s.init || s.closed) throw new GatehouseError('not_found', 'no such open SSH session');
     const control = s.control;
     if (!control) throw new GatehouseError('conflict', 'the agent already has this session');
-    if (control.echoOn && s.baseline)
-      await setTerminalEcho(s.client, s.baseline.pid, false, this.o.foregroundTimeoutMs);
+    // Echo off again for the agent (also when a takeover's `stty echo` may still be on its way).
+    if (!s.echo && s.baseline) await setTerminalEcho(s.client, s.baseline.pid, false, this.o.foregroundTimeoutMs);
+    // One round trip on the connection, so output of the person's period still in flight arrives
+    // (and is withheld) before control changes hands.
+    await s.probe?.sample(this.o.foregroundTimeoutMs);
+    if (s.control !== control || s.closed) throw new GatehouseError('conflict', 'control changed meanwhile');
     // What the person's period printed is flushed while it is still withheld.
     s.pipeline.release();
     s.control = undefined;
@@ -837,6 +851,9 @@ export class SshSessionManager {
     this.note(s, 'event', 'setup checked again after a person had control');
     s.pipeline.release();
     s.divert = sink;
+    // Anything the person typed and left unsent is discarded first (the terminal's kill
+    // character, ^U by default), so it is neither run with the setup lines nor recorded.
+    s.stream.write('\x15');
     let result: { pid: number; flags: string; end: number };
     try {
       result = await this.runSetupLines(
@@ -853,7 +870,9 @@ export class SshSessionManager {
     } finally {
       s.divert = undefined;
     }
-    this.note(s, 'event', `setup output: ${stripAnsi(sink.raw.slice(0, result.end))}`);
+    // INVARIANT: what the terminal printed before the markers may be the person's (an echo of
+    // what they typed): only the checks' verdict is recorded, never that text.
+    this.note(s, 'event', `setup checks: ${result.flags}`);
     const problems = describeInitFlags(result.flags);
     if (problems.length || result.pid !== s.baseline?.pid) {
       this.finish(s, 'setup could not be restored after a person had control');
@@ -863,7 +882,7 @@ export class SshSessionManager {
         { hint: 'open a new session' },
       );
     }
-    s.recheck = false;
+    if (!s.control) s.recheck = false;
     this.output(s, sink.raw.slice(result.end));
   }
 

@@ -5,8 +5,10 @@
  * take over and type, refuses the stdio agent meanwhile (human_control) and hands back a note.
  * The stdio process's session endpoint refuses callers without the secret, and browsers.
  */
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { searchAudit } from '../../src/audit/index.js';
+import { sessionHostKey, signRequest } from '../../src/server/session-host.js';
 import { assertBuilt } from '../helpers/cli.js';
 import { stdioClient } from '../helpers/mcp-client.js';
 import { requires } from '../helpers/requires.js';
@@ -113,24 +115,33 @@ describe.skipIf(!(await requires('sshd', 'console and stdio sessions')))('consol
     expect(text(gone)).toContain('session_not_found');
   });
 
-  it('the stdio process’s session endpoint refuses callers without the secret, and browsers', async () => {
-    const rows = (await srv.rt.store.db.selectFrom('session_hosts').select(['url']).execute()) as { url: string }[];
+  it('the stdio process’s session endpoint takes only requests signed for it: fresh, once, and not from a browser', async () => {
+    const rows = (await srv.rt.store.db.selectFrom('session_hosts').select(['id', 'url']).execute()) as {
+      id: string;
+      url: string;
+    }[];
     expect(rows.length).toBeGreaterThan(0);
-    for (const { url } of rows) {
+    const key = await sessionHostKey(srv.rt.keyring);
+    for (const { id, url } of rows) {
       expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-      expect((await fetch(`${url}/sessions`)).status).toBe(403);
-      expect((await fetch(`${url}/sessions`, { headers: { authorization: 'Bearer guess' } })).status).toBe(403);
-      // Even with the right secret, a request a browser made (it has an Origin) is refused.
-      const { sessionHostSecret } = await import('../../src/server/session-host.js');
-      const secret = await sessionHostSecret(srv.rt.keyring);
-      expect((await fetch(`${url}/sessions`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(200);
+      const get = (headers: Record<string, string>) => fetch(`${url}/sessions`, { headers });
+      expect((await get({})).status).toBe(403);
+      expect((await get({ authorization: 'Bearer guess' })).status).toBe(403);
+      const signed = signRequest(key, id, 'GET', '/sessions', '');
+      expect((await get(signed)).status).toBe(200);
+      // The same signed request again (a replay) is refused; so is one signed for another host,
+      // one too old, one for another path, and one a browser made (it has an Origin).
+      expect((await get(signed)).status).toBe(403);
+      expect((await get(signRequest(key, 'another-host', 'GET', '/sessions', ''))).status).toBe(403);
+      expect((await get(signRequest(key, id, 'GET', '/sessions', '', Date.now() - 60_000))).status).toBe(403);
+      expect((await get(signRequest(key, id, 'GET', '/sessions/x', ''))).status).toBe(403);
       expect(
-        (
-          await fetch(`${url}/sessions`, {
-            headers: { authorization: `Bearer ${secret}`, origin: 'http://localhost:1' },
-          })
-        ).status,
+        (await get({ ...signRequest(key, id, 'GET', '/sessions', ''), origin: 'http://localhost:1' })).status,
       ).toBe(403);
+      const other = await fetch(`${url}/sessions`, {
+        headers: signRequest(randomBytes(32), id, 'GET', '/sessions', ''),
+      });
+      expect(other.status).toBe(403);
     }
   });
 });

@@ -139,6 +139,31 @@ describe.skipIf(skip)('a person takes over an SSH session and hands it back', ()
     sm.close(id, 'tok');
   }, 60_000);
 
+  it('a takeover while the setup is being checked again is refused, and the re-check stands', async () => {
+    const { id } = await sm.open(spec, sshd.credentials, { owner: 'tok' });
+    await sm.takeOver(id, person);
+    await sm.giveBack(id, person, '');
+    const inner = (sm as unknown as { sessions: Map<string, { divert?: unknown }> }).sessions.get(id)!;
+    const sending = sm.send(id, 'tok', 'echo agent1', { waitFor: 'agent1\n' });
+    while (!inner.divert) await new Promise((r) => setImmediate(r));
+    expect(await code(sm.takeOver(id, person))).toBe('conflict');
+    expect((await sending).matched).toBe(true);
+    sm.close(id, 'tok');
+  }, 60_000);
+
+  it('what the person typed and left unsent is discarded, never run with the setup or recorded', async () => {
+    const { id } = await sm.open(spec, sshd.credentials, { owner: 'tok' });
+    await sm.takeOver(id, person);
+    sm.personInput(id, person.holder, 'Hunter2Pw');
+    await new Promise((r) => setTimeout(r, 300));
+    await sm.giveBack(id, person, '');
+    const r = await sm.send(id, 'tok', 'echo agent1', { waitFor: 'agent1\n' });
+    expect(r.matched).toBe(true);
+    expect(JSON.stringify(sm.transcript(id)!.entries)).not.toContain('Hunter2Pw');
+    expect(sm.read(id, 'tok', { since: 0 }).output).not.toContain('Hunter2Pw');
+    sm.close(id, 'tok');
+  }, 60_000);
+
   it('a late watcher gets the current screen, not a replay', async () => {
     const { id } = await sm.open(spec, sshd.credentials, { owner: 'tok', rows: 5, cols: 40 });
     await sm.send(id, 'tok', 'for i in $(seq 1 20); do echo line-$i; done', { waitFor: 'line-20\n' });
