@@ -509,12 +509,17 @@ export class Runtime {
     return testTarget(this, name);
   }
 
-  async listSessions(p: Principal): Promise<{ id: string; target: string; openedAt: string }[]> {
+  async listSessions(
+    p: Principal,
+  ): Promise<{ id: string; target: string; openedAt: string; control: 'agent' | 'person' }[]> {
     // Listing must not load the SSH library just to find that no session was ever opened.
     const started = this.sessions.peek();
     if (!started) return [];
     const mgr = await started;
-    return mgr.list(p.tokenId).map((s) => ({ id: s.id, target: s.target, openedAt: s.openedAt }));
+    return mgr
+      .list(p.tokenId)
+      .filter((s) => !s.closed)
+      .map((s) => ({ id: s.id, target: s.target, openedAt: s.openedAt, control: s.control }));
   }
 
   /**

@@ -397,7 +397,7 @@ export class SshSessionManager {
   async send(id: string, owner: string, input: string, opts: SendOptions = {}): Promise<SendResult> {
     const s = this.get(id, owner);
     if (s.closed) throw this.closedError(s);
-    if (s.control) throw humanControl();
+    if (s.control || this.heldNextTo(s)) throw humanControl();
     checkInput(input);
     const timeoutMs = validTimeoutMs(opts.timeoutS, this.o.defaultSendTimeoutS);
     const matcher = toMatcher(opts.waitFor);
@@ -438,7 +438,7 @@ export class SshSessionManager {
   signal(id: string, owner: string, sig: SessionSignal): void {
     const s = this.get(id, owner);
     if (s.closed) throw this.closedError(s);
-    if (s.control) throw humanControl();
+    if (s.control || this.heldNextTo(s)) throw humanControl();
     this.touch(s);
     const key = CONTROL_KEYS[sig];
     if (!key && sig !== 'HUP' && sig !== 'TERM' && sig !== 'KILL') {
@@ -680,6 +680,13 @@ export class SshSessionManager {
     return s;
   }
 
+  /** A person holds another session of this owner on the same target (see refuseWhilePersonHolds in tools). */
+  private heldNextTo(s: Session): boolean {
+    for (const o of this.sessions.values())
+      if (o !== s && o.control && !o.closed && o.owner === s.owner && o.target === s.target) return true;
+    return false;
+  }
+
   private closedError(s: Session): GatehouseError {
     return new GatehouseError('session_not_found', `SSH session is closed (${s.closeReason ?? 'closed'})`, {
       hint: 'open a new session',
@@ -905,7 +912,7 @@ export class SshSessionManager {
     timeoutMs: number,
   ): Promise<SendResult> {
     if (s.closed) throw this.closedError(s);
-    if (s.control) throw humanControl();
+    if (s.control || this.heldNextTo(s)) throw humanControl();
     this.touch(s);
     // INVARIANT: input is written only to the holder of the terminal it was judged for, checked
     // here, after every earlier send to this session finished, immediately before the write.

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { cutText, TRUNCATION_MARKER } from '../core/index.js';
 import { ScrubCap } from '../vault/index.js';
 import { APPROVAL_ID_ROLE, approvalIdField, boundInputs } from './common.js';
-import { sshTarget } from './ssh-target.js';
+import { refuseWhilePersonHolds, sshTarget } from './ssh-target.js';
 import { defineTool } from './types.js';
 
 const remotePath = z.string().min(1).max(4096).describe('Absolute path on the target');
@@ -50,6 +50,7 @@ export const fileReadTool = defineTool({
         client: ctx.client,
       },
       async () => {
+        await refuseWhilePersonHolds(ctx.ports.ssh, ctx.principal, input.target);
         const { spec, creds } = await sshTarget(ctx.ports.targets, input.target);
         // INVARIANT: scrub, then cut. The file is read a little past max_bytes so a secret that
         // straddles the limit is seen whole; what the scrubber still holds at a cut is dropped.
@@ -119,6 +120,7 @@ export const fileWriteTool = defineTool({
         client: ctx.client,
       },
       async () => {
+        await refuseWhilePersonHolds(ctx.ports.ssh, ctx.principal, input.target);
         const { spec, creds } = await sshTarget(ctx.ports.targets, input.target);
         const content = input.encoding === 'base64' ? Buffer.from(input.content, 'base64') : input.content;
         const r = await (

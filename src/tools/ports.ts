@@ -80,7 +80,9 @@ export interface SshPort {
     Pick<SshSessionManager, 'open' | 'send' | 'read' | 'signal' | 'close' | 'list' | 'foreground' | 'handoff'>
   >;
   /** Open sessions of a principal, without loading the SSH library when none was ever opened. */
-  listSessions(principal: Principal): Promise<{ id: string; target: string; openedAt: string }[]>;
+  listSessions(
+    principal: Principal,
+  ): Promise<{ id: string; target: string; openedAt: string; control: 'agent' | 'person' }[]>;
   /** `ssh.session_open` of the configuration: whether opening a session needs a person. */
   sessionOpen: 'allow' | 'approve';
 }

@@ -8,7 +8,7 @@ import {
   envField,
   fillShellEnv,
 } from './common.js';
-import { sshTarget } from './ssh-target.js';
+import { refuseWhilePersonHolds, sshTarget } from './ssh-target.js';
 import { defineTool, type ToolContext } from './types.js';
 
 export const sshExecInput = z
@@ -60,6 +60,7 @@ export async function runSshExec(
       client: ctx.client,
     },
     async () => {
+      await refuseWhilePersonHolds(ctx.ports.ssh, ctx.principal, input.target);
       const { spec, creds, host } = await sshTarget(ctx.ports.targets, input.target);
       // INVARIANT: env handles fill only for items bound to this exact command (issue 13.8).
       const shell = { command: input.command, hasStdin: !!input.stdin, cwd: input.cwd };

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { Action } from '../gate/index.js';
 import type { Foreground } from '../ssh/index.js';
 import { APPROVAL_ID_ROLE, approvalIdField, boundInputs, clip } from './common.js';
-import { sshTarget } from './ssh-target.js';
+import { refuseWhilePersonHolds, sshTarget } from './ssh-target.js';
 import { defineTool, type ToolContext } from './types.js';
 
 const sessionId = z.string().min(8).max(100).describe('A session id from ssh_session_open');
@@ -54,6 +54,7 @@ export const sshSessionOpenTool = defineTool({
         client: ctx.client,
       },
       async () => {
+        await refuseWhilePersonHolds(ctx.ports.ssh, ctx.principal, input.target);
         const { spec, creds } = await sshTarget(ctx.ports.targets, input.target);
         const { id } = await (await sessions(ctx)).open(spec, creds, { owner: ctx.principal.tokenId });
         return { id, target: input.target };

@@ -108,6 +108,24 @@ describe.skipIf(skip)('a person takes over an SSH session and hands it back', ()
     expect(text).not.toContain(SECRET);
   }, 60_000);
 
+  it("while a person holds a session, the owner's other sessions on that target are refused too", async () => {
+    const a = await sm.open(spec, sshd.credentials, { owner: 'tok' });
+    const b = await sm.open(spec, sshd.credentials, { owner: 'tok' });
+    const c = await sm.open(spec, sshd.credentials, { owner: 'other-token' });
+    await sm.takeOver(a.id, person);
+    // `ps` in b would show what the person types in a.
+    expect(await code(sm.send(b.id, 'tok', 'ps -ef\n'))).toBe('human_control');
+    expect((await sm.send(c.id, 'other-token', 'echo free', { waitFor: 'free\n' })).matched).toBe(true);
+    await sm.giveBack(a.id, person, '');
+    expect((await sm.send(b.id, 'tok', 'echo b-again', { waitFor: 'b-again\n' })).matched).toBe(true);
+    for (const [id, owner] of [
+      [a.id, 'tok'],
+      [b.id, 'tok'],
+      [c.id, 'other-token'],
+    ] as const)
+      sm.close(id, owner);
+  }, 60_000);
+
   it('a send waiting for output returns when a person takes over', async () => {
     const { id } = await sm.open(spec, sshd.credentials, { owner: 'tok' });
     const waiting = sm.send(id, 'tok', 'sleep 30', { waitFor: 'NEVER', timeoutS: 60 });
