@@ -39,3 +39,4 @@ export {
   type AuditSince,
 } from './follow.js';
 export { AUDIT_FILTER_FIELDS, auditFiltersOf, auditQueryOf, type AuditFilters } from './filters.js';
+export { buildReport, reportMarkdown, type Report, type ReportOptions } from './report.js';

@@ -91,6 +91,11 @@ const COMMANDS: Record<string, Command> = {
     summary: 'sandbox doctor: which isolation is active and why',
     load: () => import('./commands/sandbox.js'),
   },
+  report: {
+    summary:
+      'what a token or session did, from the audit log: report [--token NAME|--session ID] [--since 1d] [--level detailed] [--format json]',
+    load: () => import('./commands/report.js'),
+  },
   usage: {
     summary:
       'model tokens per token, target and day (usage [--token NAME] [--since 7d]); usage budget NAME --max-tokens-per-day N',
