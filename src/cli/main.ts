@@ -88,7 +88,7 @@ const COMMANDS: Record<string, Command> = {
     load: () => import('./commands/vault.js'),
   },
   sandbox: {
-    summary: 'sandbox doctor: which isolation is active and why',
+    summary: 'the sandbox: doctor (which isolation is active), init, deny/allow read|exec|net, status',
     load: () => import('./commands/sandbox.js'),
   },
   report: {
