@@ -159,10 +159,16 @@ function hardlinkHides(profile: SandboxProfile, hides: HidePlan[], budget: numbe
   return found;
 }
 
-/** The mounts for the read-only system: symlinked top-level dirs (merged /usr) stay symlinks. */
-function systemMounts(profile: SandboxProfile): string[] {
+/**
+ * The mounts for the read-only system: symlinked top-level dirs (merged /usr) stay symlinks.
+ * `underTmp` picks the paths below /tmp: they are mounted after the sandbox's own /tmp (a tmpfs),
+ * which would otherwise hide them (a profile's read-only path silently missing).
+ */
+function systemMounts(profile: SandboxProfile, underTmp: boolean): string[] {
   const args: string[] = [];
-  const paths = [...new Set(profile.readOnlyPaths)].sort((a, b) => a.length - b.length);
+  const paths = [...new Set(profile.readOnlyPaths)]
+    .filter((p) => p.startsWith('/tmp/') === underTmp)
+    .sort((a, b) => a.length - b.length);
   for (const p of paths) {
     const st = lstatOrNull(p);
     if (!st) continue;
@@ -204,8 +210,9 @@ export function planBwrap(profile: SandboxProfile, opts: PlanOptions): string[] 
     '--cap-drop',
     'ALL',
   ];
-  args.push(...systemMounts(profile));
+  args.push(...systemMounts(profile, false));
   args.push('--proc', '/proc', '--dev', '/dev', '--tmpfs', '/tmp', '--dir', home);
+  args.push(...systemMounts(profile, true));
   args.push('--bind', ws, ws);
   if (opts.hostsFile) {
     const hosts = lstatOrNull('/etc/hosts');

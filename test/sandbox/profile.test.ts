@@ -106,6 +106,25 @@ describe('planBwrap', () => {
       env: { PATH: '/usr/bin' },
     });
 
+  it('mounts a read-only path under /tmp after the sandbox’s own /tmp, so it is not hidden', () => {
+    const ro = join(tmpdir(), `gh-ro-${process.pid}`);
+    mkdirSync(ro, { recursive: true });
+    try {
+      const a = planBwrap(validateProfile({ workspace: ws, readOnlyPaths: ['/usr', ro] }), {
+        stubDir: stub,
+        argv: ['/bin/true'],
+        env: { PATH: '/usr/bin' },
+      });
+      const tmpfs = a.findIndex((x, i) => x === '--tmpfs' && a[i + 1] === '/tmp');
+      const bind = a.findIndex((x, i) => x === '--ro-bind' && a[i + 1] === ro);
+      expect(tmpfs).toBeGreaterThan(-1);
+      expect(bind).toBeGreaterThan(tmpfs);
+      expect(a.findIndex((x, i) => x === '--ro-bind' && a[i + 1] === '/usr')).toBeLessThan(tmpfs);
+    } finally {
+      rmSync(ro, { recursive: true, force: true });
+    }
+  });
+
   it('drops caps, maps an unprivileged uid, unshares every namespace, dies with its parent', () => {
     const a = plan().join(' ');
     for (const f of [
