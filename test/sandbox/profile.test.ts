@@ -111,6 +111,7 @@ describe('planBwrap', () => {
     mkdirSync(ro, { recursive: true });
     try {
       const a = planBwrap(validateProfile({ workspace: ws, readOnlyPaths: ['/usr', ro] }), {
+        hiddenPaths: [],
         stubDir: stub,
         argv: ['/bin/true'],
         env: { PATH: '/usr/bin' },
