@@ -6,7 +6,7 @@
  * run token is revoked when the program exits.
  */
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +21,9 @@ const ANTHROPIC_KEY = 'sk-ant-real-key-canary-7f1e2d3c4b5a';
 const OPENAI_KEY = 'sk-openai-real-key-canary-0a9b8c7d6e';
 const DB_CANARY = 'db-password-canary-51c0ffee';
 const NODE_MODULES = fileURLToPath(new URL('../../node_modules', import.meta.url));
+// The agent runs on a Node the sandbox can see: the system's when there is one (CI's Node 24 lives
+// under /root, which the sandbox's user cannot enter), else this one.
+const AGENT_NODE = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => existsSync(p)) ?? process.execPath;
 
 /** The program the agent would be: both SDKs, a plain and a streamed call each; prints what it got. */
 const AGENT = `
@@ -178,7 +181,7 @@ describe.skipIf(!(await requires(['bwrap', 'root'], 'model gateway (sandbox netw
           '  profiles:',
           '    agent:',
           `      workspace: ${workspace}`,
-          `      readOnlyPaths: [/usr, /bin, /sbin, /lib, /lib64, /etc, ${NODE_MODULES}, ${dirname(dirname(process.execPath))}]`,
+          `      readOnlyPaths: [/usr, /bin, /sbin, /lib, /lib64, /etc, ${NODE_MODULES}, ${dirname(dirname(AGENT_NODE))}]`,
           `      env: { NODE_PATH: ${NODE_MODULES} }`,
           '      limits: { wallSeconds: 60 }',
           '',
@@ -238,7 +241,7 @@ describe.skipIf(!(await requires(['bwrap', 'root'], 'model gateway (sandbox netw
     });
 
     it('the agent gets its answers through Gatehouse while holding only a run token', async () => {
-      const child = spawn(process.execPath, [CLI, 'run', '--model-gateway', '--', process.execPath, 'agent.cjs'], {
+      const child = spawn(process.execPath, [CLI, 'run', '--model-gateway', '--', AGENT_NODE, 'agent.cjs'], {
         cwd: workspace,
         env,
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -317,7 +320,7 @@ describe.skipIf(!(await requires(['bwrap', 'root'], 'model gateway (sandbox netw
       // 20 tokens a day: 9 + 7 spent on Anthropic, 9 on OpenAI's plain call; its streamed call is refused.
       const child = spawn(
         process.execPath,
-        [CLI, 'run', '--model-gateway', '--max-tokens-per-day', '20', '--', process.execPath, 'agent.cjs'],
+        [CLI, 'run', '--model-gateway', '--max-tokens-per-day', '20', '--', AGENT_NODE, 'agent.cjs'],
         { cwd: workspace, env, stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let stderr = '';
