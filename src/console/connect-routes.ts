@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { clientSetup, CLIENTS, isClientKind, TOKEN_ENV, type ClientKind } from '../connect/index.js';
-import { GatehouseError, toGatehouseError } from '../core/index.js';
+import { GatehouseError } from '../core/index.js';
 import {
   EnrollmentCodes,
   ENROLLMENT_TTL_MS,
@@ -14,7 +14,6 @@ import { html, type Html } from './html.js';
 import { redirect, send, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
 import { openStream, pollWhileOpen } from './live.js';
 import { layout, notice, noticeOf, type PageSession } from './pages.js';
-import { relyingParty } from './passkeys.js';
 
 /** What the Connect page needs beyond the console's ports: token creation and the clients seen. */
 export interface ConnectPorts {
@@ -168,29 +167,17 @@ export function connectRoutes(kit: ConsoleKit, ports: ConnectPorts): ConsoleRout
   const create = kit.route('POST', '/console/connect', true, async (c) => {
     const spec = specOf(c.form);
     const transport = c.form.get('transport') === 'http' ? 'http' : 'stdio';
-    let passkey: string | undefined;
-    if (c.page!.passkeys) {
-      const rp = relyingParty(c.origin);
-      if (!rp) return redirect(c.res, c.nonce, '/console/connect?n=passkey-host');
-      try {
-        passkey = (
-          await (
-            await kit.passkeys()
-          ).verify(rp, 'enroll', specBinding(spec), c.session!.idHash, c.form.get('assertion') ?? '')
-        ).label;
-      } catch (e) {
-        const err = toGatehouseError(e);
-        if (err.code !== 'approval_invalid') throw e;
-        await kit.audit(c, 'enrollment_refused', { token: spec.name, reason: 'passkey' });
-        return redirect(c.res, c.nonce, '/console/connect?n=passkey-failed');
-      }
+    const gate = await kit.passkeyGate(c, 'enroll', specBinding(spec), '/console/connect');
+    if (typeof gate === 'string') {
+      await kit.audit(c, 'enrollment_refused', { token: spec.name, reason: 'passkey' });
+      return redirect(c.res, c.nonce, gate);
     }
     const made = await (await codes()).create(spec, `console:${c.session!.label}`);
     await kit.audit(c, 'enrollment_code', {
       token: spec.name,
       grants: spec.grants,
       client: spec.client,
-      ...(passkey ? { passkey } : {}),
+      ...(gate ? { passkey: gate.passkey } : {}),
     });
     send(c.res, 200, c.nonce, enrolledPage(c, { code: made.code, codeHash: made.codeHash, spec, transport }));
   });

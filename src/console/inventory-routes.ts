@@ -2,10 +2,9 @@ import type { Target, TargetRepository } from '../targets/index.js';
 import type { ItemSummary, Vault, VaultSummary } from '../vault/index.js';
 import { html, type Html } from './html.js';
 import { createHash } from 'node:crypto';
-import { GatehouseError, toGatehouseError } from '../core/index.js';
+import { GatehouseError } from '../core/index.js';
 import { redirect, send, type Call, type ConsoleKit, type ConsoleRoute } from './kit.js';
 import { layout, notice, noticeOf } from './pages.js';
-import { relyingParty } from './passkeys.js';
 
 type SshTarget = Extract<Target, { kind: 'ssh' }>;
 
@@ -308,18 +307,11 @@ export function inventoryRoutes(kit: ConsoleKit, ports: InventoryPorts): Console
     const ref = `${vaultName}/${item}.${field}`;
     if (!(await ports.vault.listItems()).some((i) => i.vault === vaultName && i.item === item))
       throw new GatehouseError('not_found', 'no such vault item: new items are made with gatehouse vault set');
-    if (c.page!.passkeys) {
-      const rp = relyingParty(c.origin);
-      if (!rp) return redirect(c.res, c.nonce, '/console/vault?n=passkey-host');
-      try {
-        await (
-          await kit.passkeys()
-        ).verify(rp, 'set-secret', secretBinding(c.form), c.session!.idHash, c.form.get('assertion') ?? '');
-      } catch (e) {
-        if (toGatehouseError(e).code !== 'approval_invalid') throw e;
-        await kit.audit(c, 'secret_set_refused', { ref, reason: 'passkey' });
-        return redirect(c.res, c.nonce, '/console/vault?n=passkey-failed');
-      }
+    // INVARIANT: with passkeys required, a touch bound to the field and the value's digest.
+    const gate = await kit.passkeyGate(c, 'set-secret', secretBinding(c.form), '/console/vault');
+    if (typeof gate === 'string') {
+      await kit.audit(c, 'secret_set_refused', { ref, reason: 'passkey' });
+      return redirect(c.res, c.nonce, gate);
     }
     ports.addSecret(value);
     await ports.vault.setField(ref, value);
