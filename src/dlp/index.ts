@@ -93,6 +93,21 @@ function detectors(patterns: readonly DlpPatternConfig[]): Detector[] {
 /** What a scan found (counts per pattern name; `vault-or-key` for what the redactor replaced). */
 export type DlpCounts = Record<string, number>;
 
+/** The count of what the operator redactor replaced: vault values, their encodings, key shapes. */
+export const VAULT_OR_KEY = 'vault-or-key';
+
+/**
+ * The part of a scan's counts an agent may be told: the configured patterns' (undefined when none
+ * matched). INVARIANT: what the redactor replaced is never told back to the agent (a refusal's
+ * details, a tool result): it would answer whether a string the agent chose is a vault value,
+ * guessable ones included. The audit record keeps the whole count.
+ */
+export function agentCounts(counts: DlpCounts): DlpCounts | undefined {
+  let out: DlpCounts | undefined;
+  for (const [k, v] of Object.entries(counts)) if (k !== VAULT_OR_KEY) (out ??= {})[k] = v;
+  return out;
+}
+
 /** The redactor's markers: each replacement leaves one. */
 const MARKERS = /\[REDACTED[^\]]{0,40}\]|\*\*\*/g;
 const count = (s: string) => s.match(MARKERS)?.length ?? 0;
@@ -115,7 +130,7 @@ export class DlpScanner {
     const counts: DlpCounts = {};
     let out = this.#scrub(text);
     const replaced = count(out) - count(text);
-    if (replaced > 0) counts['vault-or-key'] = replaced;
+    if (replaced > 0) counts[VAULT_OR_KEY] = replaced;
     for (const d of this.#detectors) {
       d.re.lastIndex = 0;
       out = out.replace(d.re, (m) => {
@@ -129,7 +144,7 @@ export class DlpScanner {
           `the request body holds data the DLP pattern ${truncateText(d.name, 60)} refuses`,
           {
             hint: 'remove it from what you send (nothing was sent)',
-            details: { dlp: counts },
+            details: { dlp: agentCounts(counts) },
           },
         );
     }

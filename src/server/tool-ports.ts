@@ -50,6 +50,7 @@ export function toolPorts(rt: Runtime): ToolPorts {
       vaultNames: () => rt.listVaultNames(),
     },
     upstream: () => rt.upstream(),
+    traffic: { dlp: () => rt.dlp, usage: () => rt.usage() },
     ssh: {
       pool: () => rt.sshPool(),
       async sessions() {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { GatehouseError } from '../core/index.js';
+import { agentCounts, type DlpCounts } from '../dlp/index.js';
 import type { Action, Principal } from '../gate/index.js';
 // The upstream's light face: its index loads undici, which tools must not at cold start.
 import {
@@ -12,7 +13,14 @@ import {
   type JudgeHop,
 } from '../upstream/light.js';
 import { APPROVAL_ID_ROLE, approvalIdField, fillText, fillValues } from './common.js';
-import { dropForgedHeaders, httpTarget } from './http-target.js';
+import {
+  afterSend,
+  beforeSend,
+  dropForgedHeaders,
+  httpTarget,
+  targetCallAudit,
+  type TrafficCounts,
+} from './http-target.js';
 import type { GatePort } from './ports.js';
 import { defineTool, type ToolContext } from './types.js';
 
@@ -41,6 +49,10 @@ const apiRequestInput = z
 
 const apiRequestOutput = z.object({
   status: z.number(),
+  dlp: z
+    .object({ redacted: z.record(z.string(), z.number()), note: z.string() })
+    .optional()
+    .describe("What the target's DLP replaced in the request body before it was sent"),
   headers: z.record(z.string(), z.string()),
   body: z.unknown(),
   body_encoding: z.enum(['json', 'text', 'base64']),
@@ -54,7 +66,8 @@ export const apiRequestTool = defineTool({
   description:
     "Sends an HTTP request to an API target (see discover) and returns the response. Gatehouse adds the target's credential itself: do not send Authorization or API-key headers. " +
     "The path is relative to the target's base URL and cannot leave it. Headers, query and body may hold vault handles ({{vault:VAULT/ITEM.FIELD}}) bound to the target. " +
-    "Risky requests (DELETE, admin writes, GraphQL mutations) may need a person's approval. JSON bodies come back as JSON, text as text, binary as base64, cut at 1 MiB with truncated: true; secrets are scrubbed.",
+    "Risky requests (DELETE, admin writes, GraphQL mutations) may need a person's approval. JSON bodies come back as JSON, text as text, binary as base64, cut at 1 MiB with truncated: true; secrets are scrubbed. " +
+    'Targets with DLP (model APIs) scan the body before it leaves: matches are replaced (counted in `dlp`) or refused.',
   inputSchema: apiRequestInput,
   inputRoles: {
     target: 'target',
@@ -80,7 +93,7 @@ export const apiRequestTool = defineTool({
     }
     // The guard judges the query serialised exactly as the executor appends it.
     const sent = pathWithQuery(input.path, input.query);
-    return ctx.gate.run(
+    const call = await ctx.gate.run(
       ctx.principal,
       {
         tool: 'api_request',
@@ -94,7 +107,7 @@ export const apiRequestTool = defineTool({
       {
         approvalContext: ctx.approvalContext,
         approvalId: input.approval_id,
-        auditFields: (r) => ({ status: r.status }),
+        auditFields: targetCallAudit,
         // A path or query the executor would refuse or rewrite is refused (and audited) before it
         // is judged, so a person is never asked to approve a request other than the one sent.
         completeGuardInput: async () => {
@@ -104,19 +117,36 @@ export const apiRequestTool = defineTool({
         },
       },
     );
+    return call.output;
   },
 });
 
 type ApiRequestInput = z.infer<typeof apiRequestInput>;
 
-/** The request, once the gate allowed it: credential and handles filled, redirects judged, body scrubbed then cut. */
+/** What one call gives the model, and what its audit record adds (usage and DLP counts, never a value). */
+interface Sent extends TrafficCounts {
+  output: z.infer<typeof apiRequestOutput>;
+  status: number;
+}
+
+/**
+ * The request, once the gate allowed it: DLP and the budget (a target that turns them on, the
+ * same code as /gateway), credential and handles filled, redirects judged, body scrubbed then cut.
+ */
 async function send(
   ctx: ToolContext,
   input: ApiRequestInput,
   headers: Record<string, string>,
-  body: string | undefined,
-): Promise<z.infer<typeof apiRequestOutput>> {
+  agentBody: string | undefined,
+): Promise<Sent> {
   const t = await httpTarget(ctx.ports.targets, input.target);
+  // Before any handle is filled and anything is sent (see beforeSend's invariants).
+  const traffic = await beforeSend(ctx.ports.traffic, ctx.principal, input.target, t.config, {
+    body: agentBody,
+    unread: false,
+    contentEncoding: () => contentEncoding(headers),
+  });
+  const body = traffic?.body ?? agentBody;
   // The target's own credential, injected by Gatehouse, is hidden from this call's output too.
   if (t.credential !== undefined) ctx.output.filled([t.credential]);
   const dest = { target: input.target, host: t.host };
@@ -140,21 +170,61 @@ async function send(
     body: body === undefined ? undefined : await fillText(ctx, body, dest),
     timeoutMs: input.timeout_ms,
     followRedirects: t.config.followRedirects,
-    judgeHop: hopJudge(ctx.gate, ctx.principal, ctx.client, input.target, { headers, body }),
+    // A hop is judged as the agent wrote the request, as the first request was.
+    judgeHop: hopJudge(ctx.gate, ctx.principal, ctx.client, input.target, { headers, body: agentBody }),
     signal: ctx.signal,
     scrubHeader: (v) => ctx.output.scrub(v),
     // INVARIANT: the body is decoded, scrubbed as a stream, and only then cut at the limit;
     // the scrubber's held tail past a cut is dropped, never shown.
     responseScrubber: () => ctx.output.createScrubber(),
+    // A model target's usage tap: the answer's body as it is read, after scrubbing.
+    observeBody: traffic?.meter?.observe,
   });
+  const counts = await afterSend(traffic);
   const formatted = formatBody(r.headers['content-type'], r.body);
+  const told = counts.dlp && dlpNotice(counts.dlp);
   return {
+    output: {
+      status: r.status,
+      ...(told ? { dlp: told } : {}),
+      headers: r.headers,
+      body: formatted.value,
+      body_encoding: formatted.encoding,
+      truncated: r.truncated,
+      duration_ms: Math.round(r.durationMs),
+    },
     status: r.status,
-    headers: r.headers,
-    body: formatted.value,
-    body_encoding: formatted.encoding,
-    truncated: r.truncated,
-    duration_ms: Math.round(r.durationMs),
+    ...counts,
+  };
+}
+
+/** The request's Content-Encoding, whatever case the agent wrote its name in (every non-empty value). */
+function contentEncoding(headers: Record<string, string>): string | undefined {
+  const v = Object.entries(headers)
+    .filter(([k, val]) => val !== '' && k.toLowerCase() === 'content-encoding')
+    .map(([, val]) => val);
+  return v.length === 0 ? undefined : v.join(', ');
+}
+
+/**
+ * What the model is told of DLP's replacements, so it understands why the target's answer may
+ * differ from what it sent: the configured patterns' counts only (INVARIANT: what the redactor
+ * replaced, vault values and keys, is never told: see agentCounts; the note's sentence about them
+ * is the same whether or not any were there).
+ */
+function dlpNotice(counts: DlpCounts): { redacted: DlpCounts; note: string } | undefined {
+  const redacted = agentCounts(counts);
+  if (!redacted) return undefined;
+  const n = Object.values(redacted).reduce((a, b) => a + b, 0);
+  const which = Object.entries(redacted)
+    .map(([k, v]) => `${k}: ${v}`)
+    .join(', ');
+  return {
+    redacted,
+    note:
+      `Gatehouse DLP replaced ${n} match${n === 1 ? '' : 'es'} in the request body before it was sent (${which}); ` +
+      'the target received [REDACTED:PATTERN] (or a shortened value) in their place, so its answer may refer to them. ' +
+      'Vault values and keys are always replaced too and are not counted here; send secrets the target needs as vault handles.',
   };
 }
 

@@ -46,12 +46,24 @@ export type {
   ShellUse,
   SshPort,
   TargetsPort,
+  TrafficPort,
   WebhooksPort,
   ToolPorts,
 } from './ports.js';
 export { CallScrub } from './call-scrub.js';
 export { fillText, type FillContext } from './common.js';
-export { dropForgedHeaders, httpTarget, FORGED_APPROVAL_HEADER, type HttpTargetUse } from './http-target.js';
+export {
+  afterSend,
+  beforeSend,
+  dropForgedHeaders,
+  httpTarget,
+  targetCallAudit,
+  FORGED_APPROVAL_HEADER,
+  type HttpTargetUse,
+  type OutgoingBody,
+  type TrafficCheck,
+  type TrafficCounts,
+} from './http-target.js';
 export { sshTarget } from './ssh-target.js';
 export { runSshExec, sshExecInput, sshExecOutput, type RunContext } from './ssh-exec.js';
 export { LOCAL_TARGET } from './exec.js';

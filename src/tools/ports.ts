@@ -8,12 +8,14 @@ import type { AccessAsk } from '../access/index.js';
  * Every import here is a type: loading the tools loads neither undici, ssh2 nor the sandbox
  * (test/structure/imports.test.ts checks the built module).
  */
+import type { DlpScanner } from '../dlp/index.js';
 import type { Gate, Principal } from '../gate/index.js';
 import type { KnowledgeStore, SkillStore, WikiStore } from '../knowledge/index.js';
 import type { RunSandboxedOptions, SandboxResult } from '../sandbox/index.js';
 import type { SshPool, SshSessionManager } from '../ssh/index.js';
 import type { Target } from '../targets/index.js';
 import type { UpstreamPool } from '../upstream/index.js';
+import type { UsageLedger } from '../usage/index.js';
 import type { SearchHit, SearchQuery } from '../vault/index.js';
 import type { EndpointRepository, WebhookQueue } from '../webhooks/index.js';
 
@@ -178,7 +180,17 @@ export interface WebhooksPort {
   queue: Pick<WebhookQueue, 'lease' | 'ack' | 'extend' | 'waiter' | 'stats' | 'get'>;
 }
 
-/** Everything a tool may reach besides its gate and its call's scrubbing. */
+/**
+ * What issue 20 adds to calls to HTTP targets that turn it on: the configured DLP scanner (a
+ * target with `dlp`) and the usage ledger (a model preset), each built on first use, so a call to
+ * any other target loads and does nothing of either. Both doors to a target (`api_request` and
+ * `/gateway`) reach them only through tools/http-target.ts (`beforeSend`).
+ */
+export interface TrafficPort {
+  dlp(): Pick<DlpScanner, 'scan'>;
+  usage(): Promise<Pick<UsageLedger, 'meter'>>;
+}
+
 /** Access requests (`request_access`): filing one for the calling token. */
 export interface AccessPort {
   file(
@@ -187,6 +199,7 @@ export interface AccessPort {
   ): Promise<{ request: { id: string; status: string; expiresAt: number }; existing: boolean }>;
 }
 
+/** Everything a tool may reach besides its gate and its call's scrubbing. */
 export interface ToolPorts {
   access: AccessPort;
   knowledge: KnowledgePort;
@@ -197,6 +210,8 @@ export interface ToolPorts {
   handles: HandlesPort;
   /** The HTTP executor (created on first use). */
   upstream(): Promise<Pick<UpstreamPool, 'request'>>;
+  /** DLP and model usage for the targets that turn them on (issue 20). */
+  traffic: TrafficPort;
   ssh: SshPort;
   sandbox: SandboxPort;
   /** The tools this process serves (for `discover`). */

@@ -24,6 +24,7 @@ import { decoderChain, hasTransferCoding, responseCodingsOrThrow } from './conte
 import { credentialForms, filterResponseHeaders, headerLines, headerValues, type RawHeaderLines } from './headers.js';
 import { positive, UPSTREAM_LIMITS } from './limits.js';
 import { mapUpstreamError } from './map-error.js';
+import { observedRewriter, type BodyObserver } from './observe.js';
 import type { QueryInput } from './path-safety.js';
 import { prepare, requestPath, withQueryCredential } from './prepare.js';
 import { pump } from './pump.js';
@@ -62,6 +63,12 @@ export interface UpstreamProxyOptions {
    * bytes that are not printable ASCII are scrubbed with it too.
    */
   responseScrubber?: () => ChunkRewriter;
+  /**
+   * Shown the response body chunk by chunk, decoded and scrubbed (before `responseTransform`), as
+   * it passes to the client (the model usage tap); never header bytes. Given, the body is read
+   * plain like a scrubbed one.
+   */
+  observeBody?: BodyObserver;
   /** A fresh Transform per response (applied after `responseScrubber` when both are given). */
   responseTransform?: () => Transform;
   /** Extra incoming header names never forwarded (e.g. the gateway's own token header). */
@@ -370,7 +377,7 @@ function responseHead(
 ): ResponseHead {
   const name = target.spec.name;
   const transform = opts.responseTransform?.();
-  const scrubber = opts.responseScrubber?.() ?? null;
+  const scrubber = observedRewriter(opts.responseScrubber?.() ?? null, opts.observeBody);
   // A transfer coding other than chunked is never passed on encoded (Transfer-Encoding is
   // hop-by-hop, so the client would not know it); a body that is redacted is read plain.
   const mustRead =

@@ -27,6 +27,7 @@ import {
 } from './headers.js';
 import { positive, UPSTREAM_LIMITS } from './limits.js';
 import { mapUpstreamError } from './map-error.js';
+import { observedRewriter, type BodyObserver } from './observe.js';
 import type { QueryInput } from './path-safety.js';
 import { prepare, requestPath, withQueryCredential } from './prepare.js';
 import { judgeOrThrow, REDIRECT_STATUSES, redirectTarget, type JudgeHop } from './redirect.js';
@@ -65,6 +66,12 @@ export interface UpstreamRequestOptions {
    * body is scrubbed as it is read, before the size cut, and header bytes are scrubbed with it too.
    */
   responseScrubber?: () => ChunkRewriter;
+  /**
+   * Shown the final response's body chunk by chunk, decoded and scrubbed, as it is read (the model
+   * usage tap); never header bytes, never a redirect's body. A body cut at the limit is shown only
+   * up to where reading stopped.
+   */
+  observeBody?: BodyObserver;
 }
 
 export interface UpstreamResponse {
@@ -257,7 +264,11 @@ async function readResponse(
       stages.push(d);
     }
     const decoded = stages.length > 0;
-    const read = await readCapped(stream, c.maxResponse, c.opts.responseScrubber?.() ?? null);
+    const read = await readCapped(
+      stream,
+      c.maxResponse,
+      observedRewriter(c.opts.responseScrubber?.() ?? null, c.opts.observeBody),
+    );
     const headers = filterResponseHeaders(lines, c.forms, { text: c.opts.scrubHeader, bytes: c.opts.responseScrubber });
     if (decoded) {
       delete headers['content-encoding'];

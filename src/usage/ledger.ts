@@ -1,7 +1,8 @@
 import { sql } from 'kysely';
 import { GatehouseError, rowMac, rowMacValid } from '../core/index.js';
 import type { Store } from '../store/index.js';
-import type { ModelUsage } from './tap.js';
+import type { ModelPreset } from '../targets/index.js';
+import { UsageTap, type ModelUsage } from './tap.js';
 
 const BUDGET_MAC = 'token-budget/v1';
 
@@ -120,6 +121,16 @@ export class UsageLedger {
     return rowMacValid(this.#key, BUDGET_MAC, [tokenId, max], r.mac) ? max : 0;
   }
 
+  /**
+   * One model call's meter: the token's budget checked first (throws `limit_exceeded` when spent),
+   * then a tap for the answer. Both doors to a model target (`/gateway` and `api_request`) open one
+   * before anything is sent (INVARIANT: a spent budget sends nothing).
+   */
+  async meter(tokenId: string, target: string, preset: ModelPreset): Promise<UsageMeter> {
+    await this.checkBudget(tokenId);
+    return new UsageMeter(this, tokenId, target, new UsageTap(preset));
+  }
+
   /** Refuses (typed `limit_exceeded`) when the token's tokens counted today reached its budget. */
   async checkBudget(tokenId: string): Promise<void> {
     const max = await this.budget(tokenId);
@@ -138,5 +149,33 @@ export class UsageLedger {
           details: { used, max },
         },
       );
+  }
+}
+
+/**
+ * Counts one model call: `observe` is shown each chunk of the answer's body as it passes (decoded
+ * and scrubbed, never held: see UsageTap), `finish` records what it carried once it ended.
+ */
+export class UsageMeter {
+  readonly #ledger: UsageLedger;
+  readonly #tokenId: string;
+  readonly #target: string;
+  readonly #tap: UsageTap;
+
+  constructor(ledger: UsageLedger, tokenId: string, target: string, tap: UsageTap) {
+    this.#ledger = ledger;
+    this.#tokenId = tokenId;
+    this.#target = target;
+    this.#tap = tap;
+  }
+
+  /** For the upstream's `observeBody`: a bound function, called once per chunk. */
+  readonly observe = (chunk: Buffer): void => this.#tap.push(chunk);
+
+  /** Records the counts the answer carried, against this token and target today; undefined when it carried none. */
+  async finish(): Promise<ModelUsage | undefined> {
+    const usage = this.#tap.end();
+    if (usage) await this.#ledger.record(this.#tokenId, this.#target, usage);
+    return usage;
   }
 }

@@ -62,6 +62,16 @@ describe('DLP scanner', () => {
     expect((err as GatehouseError).code).toBe('denied');
     expect((err as GatehouseError).message).toContain('employee-id');
     expect((err as GatehouseError).message).not.toContain('EMP12345');
+    // What the redactor replaced is not told back in a refusal (it would say whether a string the
+    // agent chose is a vault value); the configured pattern's count is.
+    const withVault = (() => {
+      try {
+        strict.scan(`EMP12345 ${VAULT_VALUE}`);
+      } catch (e) {
+        return e as GatehouseError;
+      }
+    })();
+    expect(withVault?.details).toEqual({ dlp: { 'employee-id': 1 } });
     expect(strict.scan('nothing here').counts).toEqual({});
   });
 

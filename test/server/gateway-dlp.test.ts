@@ -72,6 +72,22 @@ describe('/gateway: DLP on the way out', () => {
     expect(bodies).toHaveLength(0);
   });
 
+  it('refuses a body that is not UTF-8 (a multipart upload with a binary part) rather than re-encode it; nothing is sent', async () => {
+    bodies.length = 0;
+    const boundary = 'gh-dlp-boundary';
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="a.bin"\r\n\r\n`),
+      Buffer.from([0xff, 0xfe, 0x00, 0x80, 0x81]),
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const r = await post('guarded', body, { 'content-type': `multipart/form-data; boundary=${boundary}` });
+    expect(r.status).toBe(403);
+    expect((await r.json()) as { error: { code: string; message: string } }).toMatchObject({
+      error: { code: 'denied', message: expect.stringContaining('not plain text') as string },
+    });
+    expect(bodies).toHaveLength(0);
+  });
+
   it('a target without DLP sends the body as the agent wrote it', async () => {
     bodies.length = 0;
     const r = await post('echo', JSON.stringify({ card: '4242 4242 4242 4242' }));

@@ -3,8 +3,10 @@
  * gate, guard), the real HTTP server with the /gateway and /ssh routes, an HTTP target on a
  * loopback upstream whose credential is a canary, and an agent token for it.
  */
+import { writeFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
 import net from 'node:net';
+import { join } from 'node:path';
 import { bootRuntime, gatewayRoute, sshExecRoute, startHttpServer, type AnyRoute } from '../../src/server/index.js';
 import { tempHome } from '../helpers/home.js';
 import { startServer, type Handler, type TestServer } from '../upstream/servers.js';
@@ -17,10 +19,22 @@ export interface Served {
   close(): Promise<void>;
 }
 
-export async function serve(opts: { canary: string; handler: Handler; extraRoutes?: AnyRoute[] }): Promise<Served> {
+export async function serve(opts: {
+  canary: string;
+  handler: Handler;
+  extraRoutes?: AnyRoute[];
+  /** The configuration file's YAML (default: none, every default). */
+  config?: string;
+}): Promise<Served> {
   const home = tempHome();
+  let env = home.env;
+  if (opts.config !== undefined) {
+    const file = join(home.dir, 'config.yaml');
+    writeFileSync(file, opts.config);
+    env = { ...env, GATEHOUSE_CONFIG: file };
+  }
   const upstream = await startServer(opts.handler);
-  const rt = await bootRuntime({ env: home.env });
+  const rt = await bootRuntime({ env });
   try {
     await rt.vault.createVault('ops');
     await rt.vault.setField('ops/echo.key', opts.canary, { bind: ['target:echo'] });

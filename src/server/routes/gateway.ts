@@ -3,10 +3,17 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatehouseError, isMultipartForm, mediaTypeOf } from '../../core/index.js';
 import type { HttpOperation, Principal } from '../../gate/index.js';
-import { CallScrub, dropForgedHeaders, fillText, httpTarget } from '../../tools/index.js';
+import {
+  afterSend,
+  beforeSend,
+  CallScrub,
+  dropForgedHeaders,
+  fillText,
+  httpTarget,
+  targetCallAudit,
+  type TrafficCounts,
+} from '../../tools/index.js';
 import type { UpstreamProxyResult } from '../../upstream/index.js';
-import { UsageTap, type ModelUsage } from '../../usage/index.js';
-import type { DlpCounts } from '../../dlp/index.js';
 
 // The light face: this route is loaded with the server, before any request needs undici.
 import {
@@ -149,12 +156,7 @@ export function gatewayRoute(rt: Runtime): Route<'token'> {
             }),
           {
             approvalId,
-            auditFields: (r) => ({
-              status: r.status,
-              ...(r.usage || r.dlp
-                ? { detail: { ...(r.usage ? { usage: r.usage } : {}), ...(r.dlp ? { dlp: r.dlp } : {}) } }
-                : {}),
-            }),
+            auditFields: targetCallAudit,
             // INVARIANT: a path or query a direct call could not use is refused here, typed and
             // audited, before the guard (its own decoding would only answer "approve").
             completeGuardInput: async () => {
@@ -254,33 +256,16 @@ class GatewayCall {
   async forward(
     target: string,
     r: { path: string; rawQuery: string; method: string; signal: AbortSignal; dropHeaders: string[] },
-  ): Promise<UpstreamProxyResult & { usage?: ModelUsage; dlp?: DlpCounts }> {
+  ): Promise<UpstreamProxyResult & TrafficCounts> {
     const t = await httpTarget(this.#rt.ports.targets, target);
-    // DLP (a --dlp target): the agent's body is scanned before any handle is filled into it, and
-    // one that cannot be read as text is refused, never sent unscanned.
-    let dlp: DlpCounts | undefined;
-    if (t.config.dlp) {
-      const readable = this.#body !== undefined && !this.guard.bodyUnread && !this.#req.headers['content-encoding'];
-      if (!readable && (this.#body !== undefined || this.guard.bodyUnread))
-        throw new GatehouseError(
-          'denied',
-          `target ${target} scans request bodies (DLP), and this one is not plain text`,
-          {
-            hint: 'send the body uncompressed, as UTF-8 text (JSON)',
-          },
-        );
-      if (this.#body !== undefined) {
-        const scanned = this.#rt.dlp.scan(this.#body.toString('utf8'));
-        this.#body = Buffer.from(scanned.text, 'utf8');
-        if (Object.keys(scanned.counts).length > 0) dlp = scanned.counts;
-      }
-    }
-    // A model API (a --preset target): the token's daily budget first, then counts read as the
-    // answer streams past (never held: the tap sees each chunk after scrubbing).
-    const model = t.config.model;
-    const ledger = model ? await this.#rt.usage() : undefined;
-    if (ledger) await ledger.checkBudget(this.#principal.tokenId);
-    const tap = model ? new UsageTap(model) : undefined;
+    // DLP (a --dlp target) and the budget (a model preset), shared with api_request: before any
+    // handle is filled into the body and before anything is sent (see beforeSend's invariants).
+    const traffic = await beforeSend(this.#rt.ports.traffic, this.#principal, target, t.config, {
+      body: this.#body,
+      unread: this.guard.bodyUnread === true,
+      contentEncoding: () => this.#req.headers['content-encoding'],
+    });
+    if (traffic?.body !== undefined) this.#body = Buffer.from(traffic.body, 'utf8');
     if (t.credential !== undefined) this.#output.filled([t.credential]);
     const dest = { target, host: t.host };
     const fc = { ports: this.#rt.ports, principal: this.#principal, output: this.#output };
@@ -307,26 +292,13 @@ class GatewayCall {
         ? (text) => text
         : (text) => fillText(fc, text, dest),
       scrubHeader: (v) => this.#output.scrub(v),
-      // The body is scrubbed chunk by chunk as it streams (secrets split across chunks too).
-      responseScrubber: () => (tap ? tapped(this.#output.createScrubber(), tap) : this.#output.createScrubber()),
+      // The body is scrubbed chunk by chunk as it streams (secrets split across chunks too); a
+      // model target's usage tap sees it as it passes, after scrubbing (never held).
+      responseScrubber: () => this.#output.createScrubber(),
+      observeBody: traffic?.meter?.observe,
       dropHeaders: r.dropHeaders,
       body: this.#body,
     });
-    const usage = tap?.end();
-    if (usage && ledger) await ledger.record(this.#principal.tokenId, target, usage);
-    return { ...result, ...(usage ? { usage } : {}), ...(dlp ? { dlp } : {}) };
+    return { ...result, ...(await afterSend(traffic)) };
   }
-}
-
-/** A response scrubber that also shows the usage tap what it lets through. */
-function tapped(s: ReturnType<CallScrub['createScrubber']>, tap: UsageTap): ReturnType<CallScrub['createScrubber']> {
-  const see = (b: Buffer) => {
-    tap.push(b);
-    return b;
-  };
-  return {
-    push: (c) => see(s.push(c)),
-    end: () => see(s.end()),
-    flush: () => see(s.flush()),
-  };
 }
