@@ -62,6 +62,10 @@ const COMMANDS: Record<string, Command> = {
     summary: 'TOTP approvers: approver add NAME (prints the otpauth URI once), list, rm',
     load: () => import('./commands/approver.js'),
   },
+  checkpoint: {
+    summary: 'workspace checkpoints: create, list, show --diff, rollback [--dry-run], purge',
+    load: () => import('./commands/checkpoint.js'),
+  },
   audit: { summary: 'verify, tail and search the tamper-evident audit log', load: () => import('./commands/audit.js') },
   memory: {
     summary: "agents' memory for operators: list, show, history, revert, rm, restore, purge",

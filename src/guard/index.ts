@@ -9,3 +9,5 @@ export { GUARD_RUN_CONTEXTS } from './types.js';
 export { loadGuard, assertCommandSize, MAX_COMMAND_BYTES, MAX_REPARSE_DEPTH, type GuardEngine } from './engine.js';
 export { parsePolicy, loadPolicyFile, type Policy } from './policy.js';
 export { stripSql, inspectSql } from './sql.js';
+export { workspaceChange, type WorkspaceChange } from './workspace-changes.js';
+export { loadBashParser } from './parser.js';

@@ -15,6 +15,7 @@ export {
   type SandboxNetwork,
   type SandboxProfile,
   type SandboxProfileInput,
+  type CheckpointPolicy,
 } from './profile.js';
 export { buildSandboxEnv, isSecretLookingName, type BuiltEnv, type EnvBuildInput } from './env.js';
 export { planBwrap, planHides, SANDBOX_GID, SANDBOX_UID, type HidePlan, type PlanOptions } from './plan.js';

@@ -56,6 +56,24 @@ export interface SandboxProfile {
   limits: SandboxLimits;
   /** Run without isolation when bubblewrap is missing. Every result then says `sandbox: 'none'`. */
   allowUnsandboxed: boolean;
+  /** Workspace checkpoints (src/checkpoints): when `exec` takes them, and how much they may hold. */
+  checkpoints: CheckpointPolicy;
+}
+
+export interface CheckpointPolicy {
+  /** A checkpoint before every command the guard marks destructive in the workspace (rm, mv, git reset, `>`…). */
+  auto: boolean;
+  /**
+   * Deleting commands are soft: a checkpoint is always taken first (even with `auto` off) and the
+   * result names the deleted paths and how to restore them.
+   */
+  softDelete: boolean;
+  maxBytes: number;
+  maxFiles: number;
+  /** Automatic checkpoints kept per workspace. */
+  keep: number;
+  /** Names left out of checkpoints (and left alone by rollback), e.g. node_modules. */
+  exclude: string[];
 }
 
 export const DEFAULT_LIMITS: Readonly<SandboxLimits> = Object.freeze({
@@ -124,6 +142,28 @@ const hostSchema = z
   .max(253)
   .regex(/^[A-Za-z0-9.-]+$/, 'host must be a DNS name or IPv4 address');
 
+const checkpointsSchema = z
+  .object({
+    auto: z.boolean().default(false),
+    softDelete: z.boolean().default(false),
+    maxBytes: z
+      .number()
+      .int()
+      .min(1024 * 1024)
+      .default(2 * 1024 * 1024 * 1024),
+    maxFiles: z.number().int().min(1).max(10_000_000).default(200_000),
+    keep: z.number().int().min(1).max(1000).default(20),
+    exclude: z
+      .array(
+        z
+          .string()
+          .min(1)
+          .regex(/^[^/\0]+$/, 'a name, not a path'),
+      )
+      .default([]),
+  })
+  .strict();
+
 const profileSchema = z
   .object({
     name: z.string().min(1).max(64).default('default'),
@@ -150,6 +190,7 @@ const profileSchema = z
       .default('none'),
     limits: limitsSchema.default({}),
     allowUnsandboxed: z.boolean().default(false),
+    checkpoints: checkpointsSchema.prefault({}),
   })
   .strict();
 
@@ -194,6 +235,7 @@ export function validateProfile(input: unknown, opts: { home?: string } = {}): S
         : { allow: v.network.allow.map((a) => ({ host: a.host.toLowerCase(), port: a.port })) },
     limits: { ...DEFAULT_LIMITS, ...v.limits },
     allowUnsandboxed: v.allowUnsandboxed,
+    checkpoints: v.checkpoints,
   };
 }
 

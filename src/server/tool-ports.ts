@@ -72,7 +72,16 @@ export function toolPorts(rt: Runtime): ToolPorts {
         );
         // INVARIANT: Gatehouse's own home, store, master key and configuration are hidden from every run.
         const hiddenPaths = [rt.paths.home, rt.paths.databaseFile, rt.paths.masterKeyFile, rt.paths.configFile];
-        return runSandboxed(profile, { ...opts, hiddenPaths });
+        // INVARIANT (src/checkpoints/auto.ts): a checkpoint the profile asks for is taken before the
+        // command runs, or the command does not run (the error propagates).
+        const cp =
+          profile.checkpoints.auto || profile.checkpoints.softDelete
+            ? await (
+                await import('../checkpoints/index.js')
+              ).checkpointBefore(profile.checkpoints, profile.workspace, rt.paths.home, opts.command)
+            : undefined;
+        const r = await runSandboxed(profile, { ...opts, hiddenPaths });
+        return cp === undefined ? r : { ...r, checkpoint: cp.after() };
       },
     },
     tools: () => rt.tools,

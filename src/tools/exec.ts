@@ -18,6 +18,16 @@ const output = commandResult.extend({
   limit: z.string().optional().describe('Which limit ended the command, if one did'),
   limitMessage: z.string().optional(),
   sandbox: z.enum(['bwrap', 'bwrap-net', 'none']),
+  checkpoint: z
+    .object({
+      id: z.string(),
+      reasons: z.array(z.string()),
+      deleted: z.array(z.string()).optional(),
+      deletedCount: z.number().optional(),
+      restore: z.string(),
+    })
+    .optional()
+    .describe('The workspace checkpoint taken before this destructive command, and how a person restores it'),
 });
 
 export const execTool = defineTool({
@@ -26,7 +36,8 @@ export const execTool = defineTool({
   description:
     'Runs a shell command on the Gatehouse host inside a bubblewrap sandbox: read-only system, the workspace read-write, private /tmp, no network unless allowlisted, ' +
     "enforced CPU, memory, process, file-size, time and output limits. The command is parsed and judged first: dangerous commands need a person's approval and some are refused outright. " +
-    'Env values may hold vault handles bound to target:local. Returns exit code, stdout, stderr (secrets scrubbed) and which limit, if any, stopped it.',
+    'Env values may hold vault handles bound to target:local. Returns exit code, stdout, stderr (secrets scrubbed) and which limit, if any, stopped it. ' +
+    'When the profile takes checkpoints, a destructive command (rm, mv, git reset, `>` …) first gets a workspace checkpoint: `checkpoint` in the result names it and the command a person runs to undo.',
   inputSchema: z
     .object({
       command: z.string().min(1).max(65_536).describe('A shell command line (run by /bin/sh -c)'),
@@ -78,7 +89,19 @@ export const execTool = defineTool({
       {
         approvalContext: ctx.approvalContext,
         approvalId: input.approval_id,
-        auditFields: (r) => ({ outcome: r.limit ? `limit:${r.limit}` : 'ok', status: r.exitCode ?? undefined }),
+        auditFields: (r) => ({
+          outcome: r.limit ? `limit:${r.limit}` : 'ok',
+          status: r.exitCode ?? undefined,
+          ...(r.checkpoint
+            ? {
+                detail: {
+                  checkpoint: r.checkpoint.id,
+                  checkpointReasons: r.checkpoint.reasons,
+                  ...(r.checkpoint.deletedCount !== undefined ? { softDeleted: r.checkpoint.deletedCount } : {}),
+                },
+              }
+            : {}),
+        }),
       },
     );
   },

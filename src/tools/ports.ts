@@ -11,6 +11,7 @@ import type { AccessAsk } from '../access/index.js';
 import type { DlpScanner } from '../dlp/index.js';
 import type { Gate, Principal } from '../gate/index.js';
 import type { KnowledgeStore, SkillStore, WikiStore } from '../knowledge/index.js';
+import type { CheckpointNote } from '../checkpoints/index.js';
 import type { RunSandboxedOptions, SandboxResult } from '../sandbox/index.js';
 import type { SshPool, SshSessionManager } from '../ssh/index.js';
 import type { Target } from '../targets/index.js';
@@ -94,7 +95,13 @@ export interface SshPort {
  * store, key and configuration files are hidden from every run, whatever the tool passes.
  */
 export interface SandboxPort {
-  run(opts: Omit<RunSandboxedOptions, 'hiddenPaths' | 'stdio' | 'onOutput'>): Promise<SandboxResult>;
+  /**
+   * Runs `opts.command`; with a profile that takes checkpoints, one is taken first when the
+   * command is destructive, and the result says which (and, for a soft delete, what was deleted).
+   */
+  run(
+    opts: Omit<RunSandboxedOptions, 'hiddenPaths' | 'stdio' | 'onOutput'> & { command: string },
+  ): Promise<SandboxResult & { checkpoint?: CheckpointNote }>;
 }
 
 /**
