@@ -16,6 +16,7 @@ import { APPROVAL_ID_ROLE, approvalIdField, fillText, fillValues } from './commo
 import {
   afterSend,
   beforeSend,
+  fillsBodyHandles,
   dropForgedHeaders,
   httpTarget,
   targetCallAudit,
@@ -65,7 +66,7 @@ export const apiRequestTool = defineTool({
   title: 'Call an HTTP API target',
   description:
     "Sends an HTTP request to an API target (see discover) and returns the response. Gatehouse adds the target's credential itself: do not send Authorization or API-key headers. " +
-    "The path is relative to the target's base URL and cannot leave it. Headers, query and body may hold vault handles ({{vault:VAULT/ITEM.FIELD}}) bound to the target. " +
+    "The path is relative to the target's base URL and cannot leave it. Headers, query and body may hold vault handles ({{vault:VAULT/ITEM.FIELD}}) bound to the target (not the body of a model API target: a prompt is sent as written). " +
     "Risky requests (DELETE, admin writes, GraphQL mutations) may need a person's approval. JSON bodies come back as JSON, text as text, binary as base64, cut at 1 MiB with truncated: true; secrets are scrubbed. " +
     'Targets with DLP (model APIs) scan the body before it leaves: matches are replaced (counted in `dlp`) or refused.',
   inputSchema: apiRequestInput,
@@ -167,7 +168,7 @@ async function send(
     path: input.path,
     query,
     headers: { ...h.values, ...h.secrets },
-    body: body === undefined ? undefined : await fillText(ctx, body, dest),
+    body: body === undefined || !fillsBodyHandles(t.config) ? body : await fillText(ctx, body, dest),
     timeoutMs: input.timeout_ms,
     followRedirects: t.config.followRedirects,
     // A hop is judged as the agent wrote the request, as the first request was.

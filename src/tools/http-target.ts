@@ -93,6 +93,16 @@ export interface TrafficCheck {
  * - A `refuse` pattern refuses the call before anything is sent (`denied`, naming the pattern only).
  * - A spent budget refuses the call with `limit_exceeded` before anything is sent.
  */
+/**
+ * Whether vault handles in a request body to this target are filled. Not for a model API: a
+ * prompt is text about anything (a coding agent's prompt quotes source that mentions
+ * `{{vault:…}}`), and a secret has no business in a prompt sent to a third party, which may repeat
+ * it. INVARIANT: in a model target's body a handle is literal text, never filled and never refused.
+ */
+export function fillsBodyHandles(config: Pick<HttpTargetConfig, 'model'>): boolean {
+  return config.model === undefined;
+}
+
 export async function beforeSend(
   traffic: TrafficPort,
   principal: Principal,

@@ -55,6 +55,7 @@ export { fillText, type FillContext } from './common.js';
 export {
   afterSend,
   beforeSend,
+  fillsBodyHandles,
   dropForgedHeaders,
   httpTarget,
   targetCallAudit,

@@ -84,7 +84,7 @@ describe('api_request: DLP and usage, the same as /gateway', () => {
       ].join('\n'),
     });
     await s.rt.vault.setField('ops/model.key', CANARY, { bind: ['target:claude', 'target:gpt'] });
-    await s.rt.vault.setField('ops/bound.card', BOUND, { bind: ['target:claude'] });
+    await s.rt.vault.setField('ops/bound.card', BOUND, { bind: ['target:claude', 'target:scanned'] });
     await s.rt.vault.setField('ops/db.password', OTHER, { bind: ['target:nowhere'] });
     await s.rt.vault.seedRedactor({ add: (v) => s.rt.addSecret(v) });
     const base = { baseUrl: s.upstream.url, allowPrivate: true, followRedirects: false, dlp: true };
@@ -100,9 +100,10 @@ describe('api_request: DLP and usage, the same as /gateway', () => {
       secret: 'vault:ops/model.key',
       model: 'openai',
     });
+    await s.rt.targets.add('http', 'scanned', { ...base, auth: { kind: 'none' }, secret: null });
     const made = await s.rt.tokens.create({
       name: 'model-agent',
-      grants: ['tool:*', 'target:claude', 'target:gpt', 'target:echo', 'vault:ops'],
+      grants: ['tool:*', 'target:claude', 'target:gpt', 'target:echo', 'target:scanned', 'vault:ops'],
     });
     agent = { token: made.token, id: made.info.id };
     ({ client, close: closeClient } = await httpClient(s.url, agent.token, 'modern'));
@@ -119,17 +120,50 @@ describe('api_request: DLP and usage, the same as /gateway', () => {
     body: { model: 'claude-test', stream, messages: [{ role: 'user', content }] },
   });
 
-  it('redacts a pasted vault value and a card before sending, fills a bound handle after (whole, uncounted), and tells the model the counts', async () => {
+  it('a DLP target fills a bound handle after the scan: whole, never redacted, never counted', async () => {
     s.upstream.seen.length = 0;
-    const r = await call(client, messages(`pw ${OTHER}, card ${CARD}, bound {{vault:ops/bound.card}}`));
+    const r = await call(client, {
+      target: 'scanned',
+      method: 'POST',
+      path: '/v1/anything',
+      body: { note: `card ${CARD}, bound {{vault:ops/bound.card}}` },
+    });
+    expect(r.isError, r.text).toBe(false);
+    const body = sent()[0]!;
+    expect(body).not.toContain(CARD);
+    // INVARIANT: the handle's value is filled after the scan: never redacted away, never counted.
+    expect(body).toContain(`bound ${BOUND}`);
+    expect(r.text).toContain('"dlp":{"redacted":{"card":1}');
+  });
+
+  it('a model prompt is sent as written: a handle in it is literal text, neither filled nor refused (both doors)', async () => {
+    s.upstream.seen.length = 0;
+    const quoted = 'the code reads {{vault:ops/bound.card}} and {{vault:nope/missing.field}}';
+    const r = await call(client, messages(quoted));
+    expect(r.isError, r.text).toBe(false);
+    const gw = await fetch(`${s.url}/gateway/claude/v1/messages`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agent.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'claude-test', messages: [{ role: 'user', content: quoted }] }),
+    });
+    expect(gw.status).toBe(200);
+    await gw.text();
+    expect(sent()).toHaveLength(2);
+    for (const body of sent()) {
+      expect(body).toContain(quoted);
+      expect(body).not.toContain(BOUND);
+    }
+  });
+
+  it('redacts a pasted vault value and a card in a model prompt before sending, and tells the model the counts', async () => {
+    s.upstream.seen.length = 0;
+    const r = await call(client, messages(`pw ${OTHER}, card ${CARD}`));
     expect(r.isError, r.text).toBe(false);
     expect(sent()).toHaveLength(1);
     const body = sent()[0]!;
     expect(body).not.toContain(OTHER);
     expect(body).not.toContain(CARD);
     expect(body).toContain('[REDACTED:card]');
-    // INVARIANT: the handle's value is filled after the scan: never redacted away, never counted.
-    expect(body).toContain(`bound ${BOUND}`);
     // The model reads why its request differs: the pattern's count, never what the redactor replaced.
     expect(r.text).toContain('"dlp":{"redacted":{"card":1}');
     expect(r.text).toContain('Gatehouse DLP replaced 1 match in the request body');

@@ -6,6 +6,7 @@ import type { HttpOperation, Principal } from '../../gate/index.js';
 import {
   afterSend,
   beforeSend,
+  fillsBodyHandles,
   CallScrub,
   dropForgedHeaders,
   fillText,
@@ -288,9 +289,10 @@ class GatewayCall {
       fill: filled.size === 0 ? undefined : (v) => filled.get(v) ?? v,
       // A multipart body (files) is sent as read: vault handles are not filled in it, so binary
       // parts are never re-encoded.
-      fillBody: isMultipartForm(mediaTypeOf(this.#req.headers['content-type']))
-        ? (text) => text
-        : (text) => fillText(fc, text, dest),
+      fillBody:
+        isMultipartForm(mediaTypeOf(this.#req.headers['content-type'])) || !fillsBodyHandles(t.config)
+          ? (text) => text
+          : (text) => fillText(fc, text, dest),
       scrubHeader: (v) => this.#output.scrub(v),
       // The body is scrubbed chunk by chunk as it streams (secrets split across chunks too); a
       // model target's usage tap sees it as it passes, after scrubbing (never held).
