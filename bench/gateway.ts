@@ -20,14 +20,14 @@ import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { Pool } from 'undici';
 import { measure, startUpstream, type Cell } from './upstream.js';
 
-const CLI = fileURLToPath(new URL('../src/bundle/main.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../src/bundle/main.js', import.meta.url));
 const BARE_PROXY = fileURLToPath(new URL('../../bench/fixtures/bare-proxy.mjs', import.meta.url));
 const BARE_TOOL = fileURLToPath(new URL('../../bench/fixtures/bare-tool-server.mjs', import.meta.url));
 /** PostgreSQL for the gateway's second store (GATEHOUSE_BENCH_PG overrides; the row is skipped, saying so, when unreachable). */
 const BENCH_PG = process.env.GATEHOUSE_BENCH_PG ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** CPU time (user + system, all threads) a process has used, in µs; NaN where /proc is absent. */
-function processCpuUs(pid: number | null | undefined): number {
+export function processCpuUs(pid: number | null | undefined): number {
   if (!pid || !existsSync(`/proc/${pid}/stat`)) return NaN;
   const afterComm = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1];
   if (afterComm === undefined) throw new Error(`bench: unexpected /proc/${pid}/stat`);
@@ -35,21 +35,21 @@ function processCpuUs(pid: number | null | undefined): number {
   return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks of 10 ms (USER_HZ 100)
 }
 
-function cleanEnv(home: string): Record<string, string> {
+export function cleanEnv(home: string): Record<string, string> {
   const e: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env))
     if (v !== undefined && !k.startsWith('GATEHOUSE_') && k !== 'DATABASE_URL') e[k] = v;
   return { ...e, GATEHOUSE_HOME: home, GATEHOUSE_LOG_LEVEL: 'error' };
 }
 
-function run(env: Record<string, string>, args: string[], input?: string): string {
+export function run(env: Record<string, string>, args: string[], input?: string): string {
   const r = spawnSync(process.execPath, [CLI, ...args], { env, input, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`gatehouse ${args.join(' ')} failed: ${r.stderr}`);
   return r.stdout.trim();
 }
 
 /** Starts a server child that prints `listening on http://…` on stdout; resolves with its URL. */
-async function startListening(
+export async function startListening(
   args: string[],
   env: Record<string, string>,
 ): Promise<{ url: string; child: ChildProcess }> {
@@ -330,8 +330,7 @@ export async function benchGateway(
       },
       // The attempt record is flushed to disk before each request goes out: on a tmpfs that flush
       // is free and the figures would flatter the gateway.
-      audit_store_filesystem:
-        statfsSync(dir).type === 0x01021994 ? 'tmpfs (flushes cost nothing: not representative)' : 'disk',
+      audit_store_filesystem: auditStoreFilesystem(dir),
       warm_ms_per_cell: warmMs,
       timed_ms_per_cell: durationMs,
       results: table,
@@ -347,6 +346,11 @@ export async function benchGateway(
     up.child.kill('SIGTERM');
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Where the audit log lives: on a tmpfs its flush before each request is free, and figures flatter the gateway. */
+export function auditStoreFilesystem(dir: string): string {
+  return statfsSync(dir).type === 0x01021994 ? 'tmpfs (flushes cost nothing: not representative)' : 'disk';
 }
 
 /** Peak resident memory of a process so far (VmHWM), in MiB; NaN where /proc is absent. */

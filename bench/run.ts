@@ -13,6 +13,7 @@ const SECTIONS: Record<string, () => Promise<Bench>> = {
   vault: async () => (await import('./vault.js')).benchVault,
   upstream: async () => (await import('./upstream.js')).benchUpstream,
   gateway: async () => (await import('./gateway.js')).benchGateway,
+  model: async () => (await import('./model.js')).benchModel,
   ssh: async () => (await import('./ssh.js')).benchSsh,
   sandbox: async () => (await import('./sandbox.js')).benchSandbox,
   sqlite: async () => (await import('./sqlite-drivers.js')).benchSqliteDrivers,

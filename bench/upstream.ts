@@ -107,8 +107,12 @@ export async function measure(
   };
 }
 
-export async function startUpstream(): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['-e', UPSTREAM_SRC], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+/** Starts an upstream in a child process (this one, or another CommonJS source that prints its port); resolves with the port. */
+export async function startUpstream(
+  source = UPSTREAM_SRC,
+  args: string[] = [],
+): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['-e', source, ...args], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout!.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
     child.once('error', reject);
