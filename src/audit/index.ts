@@ -40,3 +40,10 @@ export {
 } from './follow.js';
 export { AUDIT_FILTER_FIELDS, auditFiltersOf, auditQueryOf, type AuditFilters } from './filters.js';
 export { buildReport, reportMarkdown, type Report, type ReportOptions } from './report.js';
+export {
+  readGuardedActions,
+  type AuditedAction,
+  type AuditedContext,
+  type AuditedOperation,
+  type GuardedActions,
+} from './guarded-actions.js';

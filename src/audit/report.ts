@@ -66,13 +66,20 @@ async function read(store: Store, q: AuditQuery): Promise<{ records: AuditRecord
   }
 }
 
-export async function buildReport(store: Store, o: ReportOptions): Promise<Report> {
-  const q: AuditQuery = {
+/** The records of a token, a session or both since a time, oldest first (policy generation reads the same). */
+export async function readReportScope(
+  store: Store,
+  o: Pick<ReportOptions, 'since' | 'tokenId' | 'session'>,
+): Promise<{ records: AuditRecord[]; truncated: boolean }> {
+  return read(store, {
     since: o.since,
     ...(o.tokenId ? { tokenId: o.tokenId } : {}),
     ...(o.session ? { text: o.session } : {}),
-  };
-  const { records, truncated } = await read(store, q);
+  });
+}
+
+export async function buildReport(store: Store, o: ReportOptions): Promise<Report> {
+  const { records, truncated } = await readReportScope(store, o);
   const attempts = records.filter((r) => r.phase === 'attempt');
   const results = new Map(records.filter((r) => r.phase === 'result' && r.ref).map((r) => [r.ref!, r]));
   const decisions = { allowed: 0, approved: 0, refused: 0, redirected: 0, notApproved: 0 };

@@ -62,6 +62,11 @@ const COMMANDS: Record<string, Command> = {
     summary: 'TOTP approvers: approver add NAME (prints the otpauth URI once), list, rm',
     load: () => import('./commands/approver.js'),
   },
+  policy: {
+    summary:
+      'profile, then lock: policy generate --from-audit [--token NAME] [--session ID] [--since 1d] writes a policy from what was observed; policy test FILE --from-audit replays recorded actions against it',
+    load: () => import('./commands/policy.js'),
+  },
   checkpoint: {
     summary: 'workspace checkpoints: create, list, show --diff, rollback [--dry-run], purge',
     load: () => import('./commands/checkpoint.js'),

@@ -11,3 +11,14 @@ export { parsePolicy, loadPolicyFile, type Policy } from './policy.js';
 export { stripSql, inspectSql } from './sql.js';
 export { workspaceChange, type WorkspaceChange } from './workspace-changes.js';
 export { loadBashParser } from './parser.js';
+export {
+  generateLockPolicy,
+  judgeObserved,
+  replayObserved,
+  type LockPolicyOptions,
+  type LockPolicyResult,
+  type ObservedAction,
+  type ObservedOperation,
+  type ReplayChange,
+  type ReplayResult,
+} from './lock-policy.js';
