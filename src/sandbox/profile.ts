@@ -56,6 +56,11 @@ export interface SandboxProfile {
   limits: SandboxLimits;
   /** Run without isolation when bubblewrap is missing. Every result then says `sandbox: 'none'`. */
   allowUnsandboxed: boolean;
+  /**
+   * `gatehouse run` masks secrets in the program's output as with `--mask` (issue 20 item 7).
+   * Written `mask_output` (the issue's spelling) or `maskOutput` (this schema's); default false.
+   */
+  maskOutput: boolean;
   /** Workspace checkpoints (src/checkpoints): when `exec` takes them, and how much they may hold. */
   checkpoints: CheckpointPolicy;
 }
@@ -190,6 +195,8 @@ const profileSchema = z
       .default('none'),
     limits: limitsSchema.default({}),
     allowUnsandboxed: z.boolean().default(false),
+    maskOutput: z.boolean().optional(),
+    mask_output: z.boolean().optional(),
     checkpoints: checkpointsSchema.prefault({}),
   })
   .strict();
@@ -220,6 +227,11 @@ export function validateProfile(input: unknown, opts: { home?: string } = {}): S
       hint: 'choose a project directory as the workspace',
     });
   }
+  if (v.maskOutput !== undefined && v.mask_output !== undefined && v.maskOutput !== v.mask_output) {
+    throw new GatehouseError('config_invalid', 'sandbox profile: maskOutput and mask_output disagree', {
+      hint: 'keep one of them',
+    });
+  }
   const home = opts.home ?? process.env.HOME ?? '/root';
   return {
     name: v.name,
@@ -235,6 +247,7 @@ export function validateProfile(input: unknown, opts: { home?: string } = {}): S
         : { allow: v.network.allow.map((a) => ({ host: a.host.toLowerCase(), port: a.port })) },
     limits: { ...DEFAULT_LIMITS, ...v.limits },
     allowUnsandboxed: v.allowUnsandboxed,
+    maskOutput: v.maskOutput ?? v.mask_output ?? false,
     checkpoints: v.checkpoints,
   };
 }

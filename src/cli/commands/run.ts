@@ -1,17 +1,23 @@
 /**
- * `gatehouse run [--profile NAME] -- CMD ...`: runs any program (an agent CLI, say) inside a sandbox
- * profile with the terminal passed through, so it cannot read Gatehouse's own home, store or keys.
- * The program's exit code is propagated (128+N when it died of signal N).
+ * `gatehouse run [--profile NAME] [--mask] -- CMD ...`: runs any program (an agent CLI, say) inside
+ * a sandbox profile with the terminal passed through, so it cannot read Gatehouse's own home, store
+ * or keys. The program's exit code is propagated (128+N when it died of signal N).
+ *
+ * With --mask (or the profile's mask_output) this process masks the program's output and runs
+ * the sandbox from a second `gatehouse run` on a pseudo-terminal (../masked-run.ts).
  */
 import { gatehouseHome, isGatehouseError } from '../../core/index.js';
 import { resolveProfile, runSandboxed } from '../../sandbox/index.js';
 // The server's light face: the configuration without the runtime (a faster start for a terminal program).
 import { loadConfig } from '../../server/light.js';
 import { EXIT, type CommandRunner } from '../context.js';
+import { maskedByParent, maskScrubber, prepareMaskedRun } from '../masked-run.js';
 import { startModelGateway, type ModelGateway } from '../model-gateway.js';
 
 const USAGE =
-  'usage: gatehouse run [--profile NAME] [--model-gateway [--server http://127.0.0.1:PORT] [--max-tokens-per-day N]] -- CMD [ARGS...]\n' +
+  'usage: gatehouse run [--profile NAME] [--mask] [--model-gateway [--server http://127.0.0.1:PORT] [--max-tokens-per-day N]] -- CMD [ARGS...]\n' +
+  "  --mask:          secrets in the program's output (vault values, API keys, tokens) are masked before they\n" +
+  '                   reach the terminal; the program stays on a terminal (also: profile mask_output: true)\n' +
   '  --model-gateway: the program reaches model APIs only through Gatehouse (targets added with --preset);\n' +
   '                   it holds a run token in ANTHROPIC_*/OPENAI_* variables, never the real key\n';
 
@@ -20,6 +26,7 @@ export const run: CommandRunner = async (args, ctx) => {
   let modelGateway = false;
   let server: string | undefined;
   let maxTokens: number | undefined;
+  let mask = false;
   let i = 0;
   for (; i < args.length; i++) {
     const a = args[i] as string;
@@ -31,6 +38,8 @@ export const run: CommandRunner = async (args, ctx) => {
       profileName = args[++i] as string;
     } else if (a.startsWith('--profile=')) {
       profileName = a.slice('--profile='.length);
+    } else if (a === '--mask') {
+      mask = true;
     } else if (a === '--model-gateway') {
       modelGateway = true;
     } else if (a === '--server' && args[i + 1] !== undefined) {
@@ -57,6 +66,16 @@ export const run: CommandRunner = async (args, ctx) => {
       { profiles: config.sandbox.profiles },
       { workspace: process.cwd(), home: home.home },
     );
+    // INVARIANT: masking asked for is masking done or nothing run. Only the inner run that a
+    // masking supervisor started (checked by pid) runs unmasked here: its output is already masked.
+    if ((mask || profile.maskOutput) && !maskedByParent(ctx.env)) {
+      const masked = prepareMaskedRun(ctx);
+      const setup = await maskScrubber(ctx.env, home, config.redaction.patterns);
+      ctx.stderr.write(
+        `gatehouse run: masking secrets in the program's output (${setup.vaultValues ? 'vault values and key shapes' : 'key shapes; no Gatehouse store here, so no vault values'})\n`,
+      );
+      return await masked.run(args, setup);
+    }
     if (modelGateway) {
       gateway = await startModelGateway(ctx.env, {
         ...(server !== undefined ? { server } : {}),
