@@ -76,6 +76,20 @@ export const run: CommandRunner = async (args, ctx) => {
       );
       return await masked.run(args, setup);
     }
+    // The agent's commands inside `run` are not seen one by one, so a profile that takes
+    // checkpoints takes one of the workspace before the program starts. INVARIANT: asked for and
+    // not taken means not run (the error reaches the catch below).
+    if (profile.checkpoints.auto || profile.checkpoints.softDelete) {
+      const { CheckpointStore, checkpointsRoot } = await import('../../checkpoints/index.js');
+      const cp = new CheckpointStore(checkpointsRoot(home.home), profile.workspace, profile.checkpoints).create({
+        trigger: 'run',
+        reason: `before gatehouse run ${argv[0]}`,
+        command: argv.join(' '),
+      });
+      ctx.stderr.write(
+        `gatehouse run: checkpoint ${cp.id} of ${profile.workspace} (${cp.files} files); undo the run with \`gatehouse checkpoint rollback ${cp.id}\`\n`,
+      );
+    }
     if (modelGateway) {
       gateway = await startModelGateway(ctx.env, {
         ...(server !== undefined ? { server } : {}),
