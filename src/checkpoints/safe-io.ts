@@ -67,6 +67,22 @@ export function assertRealParents(root: string, rel: string): void {
  * longer a regular file (it changed type during the walk).
  */
 export function copyOut(root: string, rel: string, dest: string): { hash: string; size: number } | undefined {
+  const fd = openFileInside(root, rel);
+  if (fd === undefined) return undefined;
+  try {
+    // The magic link reopens exactly the inode we hold, so the copy cannot be redirected.
+    copyFileSync(`/proc/self/fd/${fd}`, dest, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
+  } finally {
+    closeSync(fd);
+  }
+  return hashFile(dest);
+}
+
+/**
+ * Opens the workspace file `rel` for reading, or returns undefined when it is gone or no longer a
+ * regular file. Throws when the opened file lies outside the workspace (see the invariant above).
+ */
+function openFileInside(root: string, rel: string): number | undefined {
   let fd: number;
   try {
     // O_NONBLOCK: a path swapped for a FIFO must not hang the checkpoint on open.
@@ -77,14 +93,16 @@ export function copyOut(root: string, rel: string, dest: string): { hash: string
     throw e;
   }
   try {
-    if (!fstatSync(fd).isFile()) return undefined;
+    if (!fstatSync(fd).isFile()) {
+      closeSync(fd);
+      return undefined;
+    }
     if (!inside(root, fdPath(fd))) throw escaped(rel);
-    // The magic link reopens exactly the inode we hold, so the copy cannot be redirected.
-    copyFileSync(`/proc/self/fd/${fd}`, dest, constants.COPYFILE_FICLONE | constants.COPYFILE_EXCL);
-  } finally {
+    return fd;
+  } catch (e) {
     closeSync(fd);
+    throw e;
   }
-  return hashFile(dest);
 }
 
 export function hashFile(path: string): { hash: string; size: number } {
@@ -187,17 +205,9 @@ export function readInside(
   rel: string,
   keep = 0,
 ): { hash: string; head: Buffer; size: number } | undefined {
-  let fd: number;
+  const fd = openFileInside(root, rel);
+  if (fd === undefined) return undefined;
   try {
-    fd = openSync(join(root, rel), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ELOOP') return undefined;
-    throw e;
-  }
-  try {
-    if (!fstatSync(fd).isFile()) return undefined;
-    if (!inside(root, fdPath(fd))) throw escaped(rel);
     const h = createHash('sha256');
     const buf = Buffer.allocUnsafe(CHUNK);
     const head: Buffer[] = [];

@@ -6,11 +6,11 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run as checkpointCmd } from '../../src/cli/commands/checkpoint.js';
 import { run as runCmd } from '../../src/cli/commands/run.js';
 import { requires } from '../helpers/requires.js';
+import { runCommand } from '../helpers/in-process.js';
 
 const hasBwrap = await requires('bwrap', 'checkpoint before gatehouse run');
 const dir = mkdtempSync(join(tmpdir(), 'gh-cp-run-'));
@@ -24,16 +24,7 @@ const writeConfig = (checkpoints: string) =>
     `sandbox:\n  profile: agent\n  profiles:\n    agent:\n      workspace: ${ws}\n      checkpoints: ${checkpoints}\n`,
   );
 
-async function call(cmd: typeof runCmd, args: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await cmd(args, { stdout, stderr, stdin: new PassThrough(), env });
-  return { code, out, err };
-}
+const call = (cmd: typeof runCmd, args: string[]) => runCommand(cmd, args, env);
 
 describe.skipIf(!hasBwrap)('checkpoints around gatehouse run', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

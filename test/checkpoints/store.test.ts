@@ -3,7 +3,6 @@
  * empty directories), in-place writes that must not reach a checkpoint, the size limit, unchanged
  * files not copied twice, and a workspace that swaps a directory for a link out of it.
  */
-import { createHash } from 'node:crypto';
 import {
   appendFileSync,
   chmodSync,
@@ -13,7 +12,6 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
   rmSync,
   symlinkSync,
   truncateSync,
@@ -22,6 +20,7 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { treeDigest } from '../helpers/tree.js';
 import { CheckpointStore, describeChange, renderDiff } from '../../src/checkpoints/index.js';
 
 const base = mkdtempSync(join(tmpdir(), 'gh-cp-'));
@@ -44,23 +43,7 @@ function fresh(limits: ConstructorParameters<typeof CheckpointStore>[2] = {}) {
 }
 
 /** Every path with its type, mode, and content digest or link text: equal trees, equal strings. */
-function tree(dir: string, rel = ''): string {
-  const out: string[] = [];
-  for (const name of readdirSync(join(dir, rel)).sort()) {
-    const p = rel === '' ? name : `${rel}/${name}`;
-    const st = lstatSync(join(dir, p));
-    const mode = (st.mode & 0o7777).toString(8);
-    if (st.isSymbolicLink()) out.push(`${p} -> ${readlinkSync(join(dir, p))}`);
-    else if (st.isDirectory()) out.push(`${p}/ ${mode}`, tree(dir, p));
-    else
-      out.push(
-        `${p} ${mode} ${createHash('sha256')
-          .update(readFileSync(join(dir, p)))
-          .digest('hex')}`,
-      );
-  }
-  return out.filter((l) => l !== '').join('\n');
-}
+const tree = (dir: string) => treeDigest(dir);
 
 describe('checkpoint store', () => {
   it('rolls back rm -rf of the whole workspace byte for byte', () => {

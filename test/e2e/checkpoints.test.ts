@@ -4,44 +4,17 @@
  * person restores it; `gatehouse checkpoint rollback` puts the workspace back byte for byte; a
  * checkpoint that cannot be taken stops the command (fail closed).
  */
-import { createHash } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { treeDigest } from '../helpers/tree.js';
 import { assertBuilt, cli, createToken } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
 import { stdioClient } from '../helpers/mcp-client.js';
 import { requires } from '../helpers/requires.js';
 
-function tree(dir: string, rel = ''): string {
-  const out: string[] = [];
-  for (const name of readdirSync(join(dir, rel)).sort()) {
-    const p = rel === '' ? name : `${rel}/${name}`;
-    const st = lstatSync(join(dir, p));
-    const mode = (st.mode & 0o7777).toString(8);
-    if (st.isSymbolicLink()) out.push(`${p} -> ${readlinkSync(join(dir, p))}`);
-    else if (st.isDirectory()) out.push(`${p}/ ${mode}`, tree(dir, p));
-    else
-      out.push(
-        `${p} ${mode} ${createHash('sha256')
-          .update(readFileSync(join(dir, p)))
-          .digest('hex')}`,
-      );
-  }
-  return out.filter((l) => l !== '').join('\n');
-}
+const tree = (dir: string) => treeDigest(dir);
 
 interface ExecOut {
   exitCode: number;

@@ -11,7 +11,6 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { run as policyCmd } from '../../src/cli/commands/policy.js';
@@ -27,6 +26,7 @@ import {
 } from '../../src/guard/index.js';
 import { bootRuntime, type Runtime } from '../../src/server/index.js';
 import { tempHome } from '../helpers/home.js';
+import { runCommand } from '../helpers/in-process.js';
 
 /** A person who approves what they are asked, except a listener on a port. */
 const person: Approver = {
@@ -107,16 +107,7 @@ function patterns(text: string, prog: string): string[] {
     .map((r) => `${r.decision} ${(r.args ?? []).join(' | ')}`);
 }
 
-async function call(env: NodeJS.ProcessEnv, args: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await policyCmd(args, { stdout, stderr, stdin: new PassThrough(), env });
-  return { code, out, err };
-}
+const call = (env: NodeJS.ProcessEnv, args: string[]) => runCommand(policyCmd, args, env);
 
 describe('gatehouse policy generate / test --from-audit', () => {
   const home = tempHome();

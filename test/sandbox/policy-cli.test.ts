@@ -6,12 +6,12 @@
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { run as runCmd } from '../../src/cli/commands/run.js';
 import { run as sandboxCmd } from '../../src/cli/commands/sandbox.js';
 import { requires } from '../helpers/requires.js';
+import { runCommand } from '../helpers/in-process.js';
 
 const hasBwrap = await requires('bwrap', 'sandbox policy run');
 const dir = mkdtempSync(join(tmpdir(), 'gh-sbx-policy-'));
@@ -20,16 +20,7 @@ const ws = join(dir, 'ws');
 const config = join(dir, 'config.yaml');
 const env = { ...process.env, GATEHOUSE_CONFIG: config, GATEHOUSE_HOME: join(dir, 'home') };
 
-async function call(cmd: typeof sandboxCmd, args: string[]) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = '';
-  let err = '';
-  stdout.on('data', (d) => (out += d));
-  stderr.on('data', (d) => (err += d));
-  const code = await cmd(args, { stdout, stderr, stdin: new PassThrough(), env });
-  return { code, out, err };
-}
+const call = (cmd: typeof sandboxCmd, args: string[]) => runCommand(cmd, args, env);
 const profile = () =>
   (
     parse(readFileSync(config, 'utf8')) as {

@@ -12,7 +12,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { readGuardedActions } from '../../audit/index.js';
 import { GatehouseError, pointInTime } from '../../core/index.js';
 import { generateLockPolicy, loadGuard, loadPolicyFile, replayObserved } from '../../guard/index.js';
-import { bootRuntime } from '../../server/index.js';
+import { bootRuntime, type Runtime } from '../../server/index.js';
 import { onlyPositional, parse, write } from '../args.js';
 import { EXIT, type CommandRunner } from '../context.js';
 import { visible } from '../terminal.js';
@@ -46,6 +46,17 @@ const OPTIONS = {
 const SESSION_ID = /^sess_[A-Za-z0-9_-]{10,40}$/;
 const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/i;
 
+/** The guarded actions recorded since `since` for `--token` / `--session` (the token too, when named). */
+async function recorded(rt: Runtime, since: string, v: { token?: string | undefined; session?: string | undefined }) {
+  const token = v.token !== undefined ? await rt.tokens.get(v.token) : undefined;
+  const got = await readGuardedActions(rt.store, {
+    since,
+    ...(token ? { tokenId: token.id } : {}),
+    ...(v.session ? { session: v.session } : {}),
+  });
+  return { token, got };
+}
+
 export const run: CommandRunner = async (args, ctx) => {
   const sub = args[0];
   if (sub === undefined || sub === 'help' || sub === '--help') {
@@ -77,12 +88,7 @@ export const run: CommandRunner = async (args, ctx) => {
     const engine = await loadGuard({ policyFiles: [file] });
     const rt = await bootRuntime({ env: ctx.env });
     try {
-      const token = v.token !== undefined ? await rt.tokens.get(v.token) : undefined;
-      const got = await readGuardedActions(rt.store, {
-        since,
-        ...(token ? { tokenId: token.id } : {}),
-        ...(v.session ? { session: v.session } : {}),
-      });
+      const { got } = await recorded(rt, since, v);
       const r = replayObserved(engine, policy.name, got.actions);
       if (v.json)
         write(
@@ -124,12 +130,7 @@ export const run: CommandRunner = async (args, ctx) => {
     throw new GatehouseError('conflict', `${v.out} exists`, { hint: 'give another --out, or --force to replace it' });
   const rt = await bootRuntime({ env: ctx.env });
   try {
-    const token = v.token !== undefined ? await rt.tokens.get(v.token) : undefined;
-    const got = await readGuardedActions(rt.store, {
-      since,
-      ...(token ? { tokenId: token.id } : {}),
-      ...(v.session ? { session: v.session } : {}),
-    });
+    const { token, got } = await recorded(rt, since, v);
     const scope = [
       token ? `token ${token.name}` : undefined,
       v.session ? `session ${v.session}` : undefined,
