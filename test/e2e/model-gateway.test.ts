@@ -332,6 +332,63 @@ describe.skipIf(!(await requires(['bwrap', 'root'], 'model gateway (sandbox netw
       expect(refused.stdout).toContain('limit_exceeded');
     }, 90_000);
 
+    it('--token NAME holds an existing token (its usage under its own name, not revoked at exit)', async () => {
+      const made = cli(
+        [
+          'connect',
+          'claude-code',
+          '--new',
+          'coder',
+          '--grant',
+          'tool:api_request',
+          '--grant',
+          'target:anthropic',
+          '--grant',
+          'target:openai',
+        ],
+        env,
+      );
+      expect(made.code, made.stderr).toBe(0);
+      const child = spawn(
+        process.execPath,
+        [CLI, 'run', '--model-gateway', '--token', 'coder', '--', AGENT_NODE, 'agent.cjs'],
+        {
+          cwd: workspace,
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdout.resume();
+      expect(await new Promise<number | null>((r) => child.on('close', r)), stderr).toBe(0);
+      const usage = JSON.parse(cli(['usage', '--token', 'coder', '--json'], env).stdout) as {
+        token: string;
+        calls: number;
+      }[];
+      expect(usage.map((u) => [u.token, u.calls])).toEqual([
+        ['coder', 2],
+        ['coder', 2],
+      ]);
+      const tokens = JSON.parse(cli(['token', 'list', '--json'], env).stdout) as {
+        name: string;
+        revokedAt: string | null;
+      }[];
+      expect(tokens.find((t) => t.name === 'coder')?.revokedAt).toBeNull();
+
+      // A token that may not reach a model target through api_request is refused before anything runs.
+      expect(cli(['connect', 'claude-code', '--new', 'reader', '--grant', 'tool:discover'], env).code).toBe(0);
+      const refused = cli(['run', '--model-gateway', '--token', 'reader', '--', 'true'], env);
+      expect(refused.code).toBe(1);
+      expect(refused.stderr).toContain('token reader may not call a model target through api_request');
+      const missing = cli(['run', '--model-gateway', '--token', 'nobody', '--', 'true'], env);
+      expect(missing.stderr).toContain('no token file for nobody');
+      // A named token's budget is its own, set with `usage budget`, not per run.
+      expect(
+        cli(['run', '--model-gateway', '--token', 'coder', '--max-tokens-per-day', '5', '--', 'true'], env).code,
+      ).toBe(2);
+    }, 90_000);
+
     it('without a model target it says how to add one', () => {
       const bare = tempHome();
       try {

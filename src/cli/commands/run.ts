@@ -15,17 +15,20 @@ import { maskedByParent, maskScrubber, prepareMaskedRun } from '../masked-run.js
 import { startModelGateway, type ModelGateway } from '../model-gateway.js';
 
 const USAGE =
-  'usage: gatehouse run [--profile NAME] [--mask] [--model-gateway [--server http://127.0.0.1:PORT] [--max-tokens-per-day N]] -- CMD [ARGS...]\n' +
+  'usage: gatehouse run [--profile NAME] [--mask] [--model-gateway [--server http://127.0.0.1:PORT] [--token NAME | --max-tokens-per-day N]] -- CMD [ARGS...]\n' +
   "  --mask:          secrets in the program's output (vault values, API keys, tokens) are masked before they\n" +
   '                   reach the terminal; the program stays on a terminal (also: profile mask_output: true)\n' +
   '  --model-gateway: the program reaches model APIs only through Gatehouse (targets added with --preset);\n' +
-  '                   it holds a run token in ANTHROPIC_*/OPENAI_* variables, never the real key\n';
+  '                   it holds a run token in ANTHROPIC_*/OPENAI_* variables, never the real key\n' +
+  '  --token NAME:     hold the existing token NAME instead (its secret from GATEHOUSE_HOME/agent-tokens/NAME.token,\n' +
+  '                   as `gatehouse connect … --new NAME` writes it): usage, budget and reports stay under one name\n';
 
 export const run: CommandRunner = async (args, ctx) => {
   let profileName: string | undefined;
   let modelGateway = false;
   let server: string | undefined;
   let maxTokens: number | undefined;
+  let tokenName: string | undefined;
   let mask = false;
   let i = 0;
   for (; i < args.length; i++) {
@@ -44,6 +47,8 @@ export const run: CommandRunner = async (args, ctx) => {
       modelGateway = true;
     } else if (a === '--server' && args[i + 1] !== undefined) {
       server = args[++i] as string;
+    } else if (a === '--token' && args[i + 1] !== undefined) {
+      tokenName = args[++i] as string;
     } else if (a === '--max-tokens-per-day' && /^\d{1,15}$/.test(args[i + 1] ?? '') && Number(args[i + 1]) > 0) {
       maxTokens = Number(args[++i]);
     } else {
@@ -52,7 +57,12 @@ export const run: CommandRunner = async (args, ctx) => {
     }
   }
   const argv = args.slice(i);
-  if (argv.length === 0 || ((server !== undefined || maxTokens !== undefined) && !modelGateway)) {
+  if (
+    argv.length === 0 ||
+    ((server !== undefined || maxTokens !== undefined || tokenName !== undefined) && !modelGateway) ||
+    // A named token's budget is the token's own (`gatehouse usage budget NAME`), not one run's.
+    (tokenName !== undefined && maxTokens !== undefined)
+  ) {
     ctx.stderr.write(USAGE);
     return EXIT.usage;
   }
@@ -94,6 +104,7 @@ export const run: CommandRunner = async (args, ctx) => {
       gateway = await startModelGateway(ctx.env, {
         ...(server !== undefined ? { server } : {}),
         ...(maxTokens !== undefined ? { maxTokensPerDay: maxTokens } : {}),
+        ...(tokenName !== undefined ? { token: tokenName } : {}),
       });
       profile.env = { ...profile.env, ...gateway.env };
       profile.network = {
