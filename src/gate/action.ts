@@ -25,6 +25,8 @@ export interface CommandOperation {
   stdin?: string;
   env?: Readonly<Record<string, string>>;
   session?: boolean;
+  /** `exec` in a soft-delete sandbox (GuardContext.reversibleDeletes): the tool vouches a checkpoint comes first. */
+  reversibleDeletes?: boolean;
 }
 
 /**

@@ -357,6 +357,7 @@ export class Gate {
       target: action.target,
       token: principal.tokenName,
       ...(g.kind === 'command' ? { context: g.context } : {}),
+      ...(g.kind === 'command' && g.reversibleDeletes === true ? { reversibleDeletes: true } : {}),
     };
     try {
       if (g.kind === 'command') {

@@ -224,13 +224,14 @@ class Engine implements GuardEngine {
     if (!Array.isArray(sel)) return sel;
     const run = runOf(input);
     const context = contextOf(ctx);
+    const soft = context === 'sandbox' && ctx?.reversibleDeletes === true;
     let best: Finding | undefined;
-    for (const p of sel) best = worstOf(best, this.cachedCommandWith(p, command, run, context));
+    for (const p of sel) best = worstOf(best, this.cachedCommandWith(p, command, run, context, soft));
     // toDecision copies: callers never hold (or mutate) a cached finding.
     return toDecision(best ?? finding('deny', 'internal', 'no decision', clip(command)));
   }
 
-  private cachedCommandWith(policy: Policy, command: string, run: Run, context: UnknownContext): Finding {
+  private cachedCommandWith(policy: Policy, command: string, run: Run, context: UnknownContext, soft = false): Finding {
     // INVARIANT: a cached finding answers only the exact (policy, context, command, input) it was
     // made for: stdin and env never go through the cache, session lines and each context have a
     // cache of their own (the unknown verdict depends on the context).
@@ -240,31 +241,32 @@ class Engine implements GuardEngine {
       typeof command !== 'string' ||
       command.length > DECISION_CACHE_MAX_COMMAND
     )
-      return this.commandWith(policy, command, run, context);
+      return this.commandWith(policy, command, run, context, soft);
     let byKey = this.caches.get(policy);
     if (!byKey) this.caches.set(policy, (byKey = new Map()));
-    const key = run.cache === 'session' ? `session:${context}` : context;
+    // Soft-delete sandboxes judge rm differently: a cache of their own.
+    const key = `${run.cache === 'session' ? `session:${context}` : context}${soft ? ':soft-delete' : ''}`;
     let cache = byKey.get(key);
     if (!cache) byKey.set(key, (cache = new FindingCache(this.cacheEntries)));
     const hit = cache.get(command);
     if (hit) return hit;
     this.analysisFailed = false;
-    const f = this.commandWith(policy, command, run, context);
+    const f = this.commandWith(policy, command, run, context, soft);
     // A guard failure (an exception inside analysis, e.g. a stack overflow) may be transient:
     // its fail-closed answer is returned but not kept, so the next call analyses again.
     if (!this.analysisFailed) cache.set(command, f);
     return f;
   }
 
-  private commandWith(policy: Policy, command: string, run: Run, context: UnknownContext): Finding {
+  private commandWith(policy: Policy, command: string, run: Run, context: UnknownContext, soft = false): Finding {
     if (typeof command !== 'string') return finding('deny', 'invalid-input', 'command must be a string', '');
-    const f = this.commandOnly(policy, command, run, context);
+    const f = this.commandOnly(policy, command, run, context, soft);
     if (!run.findings.length) return f;
     const w = worst([...run.findings, f]) ?? f;
     return w.decision === 'allow' ? f : w;
   }
 
-  private commandOnly(policy: Policy, command: string, run: Run, context: UnknownContext): Finding {
+  private commandOnly(policy: Policy, command: string, run: Run, context: UnknownContext, soft = false): Finding {
     // A UTF-16 code unit is at most 3 UTF-8 bytes, so short strings skip the byte count.
     if (command.length * 3 > MAX_COMMAND_BYTES && Buffer.byteLength(command, 'utf8') > MAX_COMMAND_BYTES) {
       // Server path: never throw; scan the text and fail closed.
@@ -281,7 +283,7 @@ class Engine implements GuardEngine {
     }
     if (command.trim() === '') return finding('allow', 'empty', 'empty command', '');
     let findings: Finding[];
-    const base = this.options(policy, context);
+    const base = this.options(policy, context, soft);
     const o =
       run === PLAIN_RUN || (!run.env && !run.session)
         ? base
@@ -320,8 +322,8 @@ class Engine implements GuardEngine {
 
   private optsCache = new Map<string, AnalyzeOptions>();
 
-  private options(policy: Policy, context: UnknownContext): AnalyzeOptions {
-    const key = `${policy.name}\0${context}`;
+  private options(policy: Policy, context: UnknownContext, soft = false): AnalyzeOptions {
+    const key = `${policy.name}\0${context}\0${soft}`;
     const hit = this.optsCache.get(key);
     if (hit) return hit;
     const allow = new Map<string, (string | undefined)[]>();
@@ -346,6 +348,7 @@ class Engine implements GuardEngine {
         writeAllowed: policy.writeAllowed,
         scriptPathsAllowed: policy.scriptPathsAllowed,
         unreadableScript: { verdict, policy: policy.name },
+        ...(soft ? { reversibleDeletes: true } : {}),
         ...(policy.credentialNames ? { credentialNames: policy.credentialNames } : {}),
         // curl/wget/httpie/xh requests meet the policy's HTTP rules, as api_request does.
         http: (req) => checkHttpWith(policy, req),

@@ -31,6 +31,11 @@ export interface RuleEnv {
    * with no policy rules and unknown writes allowed (src/guard/rules-net.ts).
    */
   http?: (req: HttpRequestLike) => Finding;
+  /**
+   * The command runs in the sandbox and the profile checkpoints the workspace before every
+   * deleting command (checkpoints.softDelete), so a delete there is undone with one rollback.
+   */
+  reversibleDeletes?: boolean;
 }
 
 /** A deletion/overwrite target that is the root, home or a top-level system directory. */
@@ -74,7 +79,19 @@ export function rmRule(v: View, env: RuleEnv): Finding[] {
   }
   if (recursive && o.pos.some((p) => p.dynamic))
     out.push(finding('approve', 'fs.rm-recursive', 'recursive delete of a path only known at run time', v.text));
-  if (!out.length) {
+  if (!out.length && env.reversibleDeletes === true) {
+    // INVARIANT (with src/checkpoints/auto.ts): allowed only because the sandbox port checkpoints
+    // the workspace before any command that deletes; a catastrophe, a run-time path or a path
+    // outside the write roots (the findings above and below) keeps its verdict.
+    out.push(
+      finding(
+        'allow',
+        'fs.rm-soft',
+        'deletes files in the sandbox, whose workspace is checkpointed first (soft delete)',
+        v.text,
+      ),
+    );
+  } else if (!out.length) {
     out.push(
       finding(
         'approve',

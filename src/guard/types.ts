@@ -36,6 +36,12 @@ export interface GuardContext {
   target?: string;
   /** Token name/id used to pick policies by `applies_to`. */
   token?: string;
+  /**
+   * `sandbox` only: the profile checkpoints the workspace before every deleting command
+   * (`checkpoints.softDelete`), so `rm` there is restorable and allowed (rule `fs.rm-soft`).
+   * Ignored in any other context.
+   */
+  reversibleDeletes?: boolean;
 }
 
 /**

@@ -13,7 +13,7 @@ import { progName, type View } from './argv.js';
 import { extractScript, type SimpleCommand } from './extract.js';
 import { withTree, type Parser } from './parser.js';
 import { INTERPRETERS } from './rules-sys.js';
-import { unwrap } from './wrappers.js';
+import { SHELLS, unwrap } from './wrappers.js';
 import type { Word } from './words.js';
 
 export interface WorkspaceChange {
@@ -151,6 +151,11 @@ function argv(parser: Parser, words: Word[], sc: SimpleCommand, depth: number, o
   }
   const v: View = { prog, path: head.text, args, sc, depth, text: sc.text };
   const inner = unwrap(v);
+  // A shell reading a script file or its standard input runs code this walk does not see (the
+  // guard judges a heredoc or a piped script; a soft delete it allows must be checkpointed).
+  if (SHELLS.has(prog) && (inner === undefined || inner.scripts.length === 0)) {
+    mark(out, `${prog} runs a script this check does not read`, true);
+  }
   if (inner !== undefined) {
     for (const a of inner.argvs) argv(parser, a, sc, depth + 1, out);
     for (const s of inner.scripts) {

@@ -63,6 +63,14 @@ export function toolPorts(rt: Runtime): ToolPorts {
       sessionOpen: rt.config.ssh.session_open,
     },
     sandbox: {
+      softDelete() {
+        // The raw configuration (validated again by resolveProfile when the command runs, which
+        // fails the run if it is wrong): loading the sandbox module here would slow every start.
+        const p = (
+          rt.config.sandbox.profiles as Record<string, { checkpoints?: { softDelete?: unknown } }> | undefined
+        )?.[rt.config.sandbox.profile];
+        return p?.checkpoints?.softDelete === true;
+      },
       async run(opts) {
         const { resolveProfile, runSandboxed } = await import('../sandbox/index.js');
         const profile = resolveProfile(

@@ -61,7 +61,14 @@ export const execTool = defineTool({
       ctx.principal,
       {
         tool: 'exec',
-        guard: { kind: 'command', command: input.command, context: 'sandbox', env: input.env },
+        guard: {
+          kind: 'command',
+          command: input.command,
+          context: 'sandbox',
+          env: input.env,
+          // INVARIANT: only when the sandbox port checkpoints before every deleting command.
+          ...(ctx.ports.sandbox.softDelete() ? { reversibleDeletes: true } : {}),
+        },
         bound: boundInputs({ cwd: input.cwd, timeout_s: input.timeout_s }),
         summary: `exec: ${clip(input.command)}`,
         client: ctx.client,

@@ -102,6 +102,11 @@ export interface SandboxPort {
   run(
     opts: Omit<RunSandboxedOptions, 'hiddenPaths' | 'stdio' | 'onOutput'> & { command: string },
   ): Promise<SandboxResult & { checkpoint?: CheckpointNote }>;
+  /**
+   * Whether the profile makes deletes soft (`checkpoints.softDelete`): the guard then allows `rm`
+   * in the sandbox, because `run` checkpoints the workspace before any deleting command.
+   */
+  softDelete(): boolean;
 }
 
 /**

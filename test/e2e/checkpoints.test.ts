@@ -31,8 +31,7 @@ describe.skipIf(!(await requires('bwrap', 'checkpoint e2e')))('checkpoints aroun
   const writeConfig = (checkpoints: string) =>
     writeFileSync(
       config,
-      `sandbox:\n  profile: work\n  profiles:\n    work:\n      workspace: ${workspace}\n      checkpoints: ${checkpoints}\n` +
-        `guard:\n  policy_files: [policy.yaml]\n`,
+      `sandbox:\n  profile: work\n  profiles:\n    work:\n      workspace: ${workspace}\n      checkpoints: ${checkpoints}\n`,
     );
 
   beforeAll(() => {
@@ -47,12 +46,6 @@ describe.skipIf(!(await requires('bwrap', 'checkpoint e2e')))('checkpoints aroun
     symlinkSync('src/app.ts', join(workspace, 'entry'));
     for (const d of ['src', 'src/lib']) chmodSync(join(workspace, d), 0o777);
     config = join(home.dir, 'config.yaml');
-    // The agent's deletes in the sandbox are allowed here (its workspace is checkpointed), so the
-    // test needs no person; the default policy would ask one.
-    writeFileSync(
-      join(home.dir, 'policy.yaml'),
-      'version: 1\nname: checkpointed\napplies_to:\n  tokens: [cp-agent]\ncommands:\n  rules:\n    - id: rm-in-sandbox\n      commands: [rm]\n      decision: allow\n      message: the workspace is checkpointed\n',
-    );
     writeConfig('{ auto: true, softDelete: true }');
     env = { ...home.env, GATEHOUSE_CONFIG: config };
     agent = createToken(env, 'cp-agent', ['tool:exec']);
@@ -115,7 +108,10 @@ describe.skipIf(!(await requires('bwrap', 'checkpoint e2e')))('checkpoints aroun
       .map((l) => JSON.parse(l) as { tool: string; detail?: Record<string, unknown> });
     expect(records.find((x) => x.tool === 'cli:checkpoint.rollback')?.detail).toMatchObject({ checkpoint: cp.id });
     // And the exec record names the checkpoint taken before it.
-    expect(records.find((x) => x.tool === 'exec' && x.detail?.checkpoint !== undefined)?.detail).toMatchObject({
+    // No person was asked: with soft delete the guard allows rm in the sandbox (fs.rm-soft).
+    expect(records).toContainEqual(expect.objectContaining({ tool: 'exec', rule: 'fs.rm-soft', decision: 'allow' }));
+    const execRecord = records.find((x) => x.tool === 'exec' && x.detail?.checkpoint !== undefined);
+    expect(execRecord?.detail).toMatchObject({
       checkpoint: cp.id,
       checkpointReasons: ['rm'],
       softDeleted: cp.deletedCount,
@@ -124,7 +120,7 @@ describe.skipIf(!(await requires('bwrap', 'checkpoint e2e')))('checkpoints aroun
 
   it('refuses the command when the checkpoint it needs cannot be taken', async () => {
     writeFileSync(join(workspace, 'big.bin'), Buffer.alloc(2 * 1024 * 1024, 7), { mode: 0o666 });
-    writeConfig('{ auto: true, maxBytes: 1048576 }');
+    writeConfig('{ softDelete: true, maxBytes: 1048576 }');
     try {
       const r = await exec('rm big.bin');
       expect(r.isError).toBe(true);
