@@ -43,7 +43,7 @@ export async function checkpointBefore(
   const change = workspaceChange(await loadBashParser(), command);
   const due = (policy.auto && change.destructive) || (policy.softDelete && change.deletes);
   if (!due) return undefined;
-  const store = new CheckpointStore(checkpointsRoot(home), workspace, policy);
+  const store = openCheckpoints(home, workspace, policy);
   const cp = store.create({ trigger: 'auto', reason: `before ${change.reasons.join(', ')}`, command });
   return {
     after() {
@@ -67,7 +67,11 @@ export async function checkpointBefore(
   };
 }
 
-/** Where Gatehouse keeps checkpoints: inside its home, which no sandbox can see. */
-export function checkpointsRoot(home: string): string {
-  return join(home, 'checkpoints');
+/** A workspace's checkpoints, kept inside Gatehouse's home (which no sandbox can see), with the profile's limits. */
+export function openCheckpoints(
+  home: string,
+  workspace: string,
+  policy: Partial<CheckpointPolicy> = {},
+): CheckpointStore {
+  return new CheckpointStore(join(home, 'checkpoints'), workspace, policy);
 }

@@ -5,7 +5,6 @@
 export {
   CheckpointStore,
   DEFAULT_CHECKPOINT_LIMITS,
-  normaliseRel,
   type Change,
   type ChangeKind,
   type Checkpoint,
@@ -18,4 +17,4 @@ export {
 export type { Entry, EntryType } from './scan.js';
 export { readInside } from './safe-io.js';
 export { describeChange, renderDiff } from './render.js';
-export { checkpointBefore, checkpointsRoot, type CheckpointGuard, type CheckpointNote } from './auto.js';
+export { checkpointBefore, openCheckpoints, type CheckpointGuard, type CheckpointNote } from './auto.js';

@@ -22,7 +22,6 @@ import {
   constants,
   existsSync,
   lchownSync,
-  lstatSync,
   mkdirSync,
   openSync,
   readdirSync,
@@ -450,7 +449,8 @@ export class CheckpointStore {
     return this.locked(() => {
       for (const id of opts.ids ?? []) this.get(id);
       const all = this.all();
-      const protectedIds = new Set(opts.keep === undefined ? [] : all.slice(-opts.keep || all.length).map((c) => c.id));
+      // The newest `keep` are never purged (slice(-0) would be all of them, hence the guard).
+      const protectedIds = new Set(opts.keep ? all.slice(-opts.keep).map((c) => c.id) : []);
       const cutoff = opts.olderThanMs === undefined ? undefined : Date.now() - opts.olderThanMs;
       const onlyKeep = !opts.all && opts.ids === undefined && cutoff === undefined;
       const drop = all.filter(
@@ -494,14 +494,4 @@ export function normaliseRel(p: string): string {
     });
   }
   return parts.join('/');
-}
-
-/** Whether a workspace path exists as an lstat sees it (used by callers reporting soft deletes). */
-export function existsInside(root: string, rel: string): boolean {
-  try {
-    lstatSync(join(root, rel));
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -10,6 +10,7 @@
  * can destroy, not by intent.
  */
 import { progName, type View } from './argv.js';
+import { MAX_NODES, MAX_REPARSE_DEPTH, MAX_TREE_DEPTH } from './engine.js';
 import { extractScript, type SimpleCommand } from './extract.js';
 import { withTree, type Parser } from './parser.js';
 import { INTERPRETERS } from './rules-sys.js';
@@ -24,8 +25,6 @@ export interface WorkspaceChange {
   /** Why, for the audit record and the agent's result (e.g. `rm`, `git reset`, `> file`). */
   reasons: string[];
 }
-
-const MAX_DEPTH = 4;
 
 /** Programs that delete files whatever their arguments. */
 const DELETERS = new Set(['rm', 'rmdir', 'unlink', 'shred', 'srm', 'wipe', 'trash', 'trash-put', 'gio']);
@@ -98,13 +97,15 @@ function mark(out: WorkspaceChange, reason: string, deletes: boolean): void {
 }
 
 function line(parser: Parser, text: string, depth: number, out: WorkspaceChange): void {
-  if (depth > MAX_DEPTH) {
+  if (depth > MAX_REPARSE_DEPTH) {
     mark(out, 'nested too deep to read', true);
     return;
   }
   let cmds: SimpleCommand[];
   try {
-    const script = withTree(parser, text, (root) => extractScript(root, text, { maxDepth: 200, maxNodes: 60_000 }));
+    const script = withTree(parser, text, (root) =>
+      extractScript(root, text, { maxDepth: MAX_TREE_DEPTH, maxNodes: MAX_NODES }),
+    );
     // A finding from extraction means a part the walk could not read (fail-closed in the guard).
     if (script.findings.some((f) => f.floor === true)) mark(out, 'a part of the line cannot be read', true);
     cmds = script.commands;

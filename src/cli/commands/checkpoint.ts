@@ -6,8 +6,8 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import {
-  CheckpointStore,
-  checkpointsRoot,
+  openCheckpoints,
+  type CheckpointStore,
   describeChange,
   renderDiff,
   type Change,
@@ -61,7 +61,7 @@ function openStore(ctx: CliContext, v: { workspace?: string; profile?: string })
   );
   const workspace =
     v.workspace === undefined ? profile.workspace : isAbsolute(v.workspace) ? v.workspace : resolve(v.workspace);
-  return new CheckpointStore(checkpointsRoot(home.home), workspace, profile.checkpoints);
+  return openCheckpoints(home.home, workspace, profile.checkpoints);
 }
 
 function row(c: CheckpointSummary): Record<string, string> {

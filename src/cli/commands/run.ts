@@ -90,8 +90,8 @@ export const run: CommandRunner = async (args, ctx) => {
     // checkpoints takes one of the workspace before the program starts. INVARIANT: asked for and
     // not taken means not run (the error reaches the catch below).
     if (profile.checkpoints.auto || profile.checkpoints.softDelete) {
-      const { CheckpointStore, checkpointsRoot } = await import('../../checkpoints/index.js');
-      const cp = new CheckpointStore(checkpointsRoot(home.home), profile.workspace, profile.checkpoints).create({
+      const { openCheckpoints } = await import('../../checkpoints/index.js');
+      const cp = openCheckpoints(home.home, profile.workspace, profile.checkpoints).create({
         trigger: 'run',
         reason: `before gatehouse run ${argv[0]}`,
         command: argv.join(' '),
