@@ -44,7 +44,8 @@ export async function benchFoundation(): Promise<Record<string, unknown>> {
     // Cold start: spawn `gatehouse mcp`, connect, first tools/list answer. Baseline: the bare SDK echo server.
     const cold: number[] = [];
     const coldBare: number[] = [];
-    for (let i = 0; i < 7; i++) {
+    // 15 interleaved pairs: with 7 the median moved by ±15% between back-to-back runs on 2 cores.
+    for (let i = 0; i < 15; i++) {
       for (const [arr, args, e] of [
         [cold, [CLI, 'mcp'], env(home, { GATEHOUSE_TOKEN: token })],
         [coldBare, [ECHO], env(home)],

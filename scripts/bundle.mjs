@@ -28,6 +28,11 @@ await build({
   platform: 'node',
   target: 'node20.19',
   sourcemap: 'linked',
+  // Whitespace and syntax only (names are kept, so stack traces and `constructor.name` read the
+  // same; the linked source map maps lines back): V8 compiles less text at every start. A/B of
+  // 15 interleaved `gatehouse mcp` starts to tools/list: 313 -> 299 ms (bare SDK server 237).
+  minifyWhitespace: true,
+  minifySyntax: true,
   logLevel: 'warning',
   external: [
     'better-sqlite3',

@@ -13,20 +13,16 @@ import { EXIT, type CliContext, type CommandRunner } from './context.js';
 interface Command {
   summary: string;
   load: () => Promise<{ run: CommandRunner }>;
-  /** Work started before the command's modules load, so it overlaps their loading. */
-  warm?: () => void;
 }
 
 const COMMANDS: Record<string, Command> = {
   serve: {
     summary: 'serve MCP over Streamable HTTP (POST /mcp) and the plain HTTP routes',
     load: () => import('./commands/serve.js'),
-    warm: warmSodium,
   },
   mcp: {
     summary: 'serve MCP over stdio for a local client (token from GATEHOUSE_TOKEN or --token-file)',
     load: () => import('./commands/mcp.js'),
-    warm: warmSodium,
   },
   token: { summary: 'create, list, revoke and rotate agent tokens', load: () => import('./commands/token.js') },
   target: {
@@ -120,17 +116,6 @@ const COMMANDS: Record<string, Command> = {
   },
 };
 
-/**
- * Starts loading libsodium (its WebAssembly compiles off the main thread) while the command's own
- * modules load: the keyring needs it before the first answer, and Claude Code starts `gatehouse
- * mcp` at every session. The package is imported by name, not through the vault module, which
- * sits in the same bundle chunk as the server and would only be ready when all of it is. A
- * failure here is ignored: the keyring loads it again and reports it.
- */
-function warmSodium(): void {
-  import('libsodium-wrappers-sumo').then((m) => m.default.ready).catch(() => undefined);
-}
-
 function usage(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
   return [
@@ -158,7 +143,6 @@ export async function main(argv: string[], ctx: CliContext): Promise<number> {
     return EXIT.usage;
   }
   try {
-    entry.warm?.();
     const { run } = await entry.load();
     return await run(rest, ctx);
   } catch (e) {

@@ -129,7 +129,7 @@ export async function startModelGateway(
     let port: number;
     if (o.server !== undefined) port = loopbackPort(o.server);
     else {
-      const s = await startHttpServer(rt, { host: '127.0.0.1', port: 0, routes: plainRoutes(rt) });
+      const s = await startHttpServer(rt, { host: '127.0.0.1', port: 0, routes: await plainRoutes(rt) });
       http = s;
       port = Number(new URL(s.url).port);
     }

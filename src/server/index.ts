@@ -30,7 +30,7 @@ export {
   type RouteAuth,
   type RouteContext,
 } from './route.js';
-export { plainRoutes } from './routes/all.js';
+export { plainRoutes } from './routes/load.js';
 export { GatehouseMetrics, metricsRoute } from './metrics.js';
 export { gatewayRoute, APPROVAL_ID_HEADER } from './routes/gateway.js';
 export { sshExecRoute } from './routes/ssh.js';

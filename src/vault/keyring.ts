@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync } from 'node:fs';
 import { GatehouseError, log } from '../core/index.js';
 import { nowIso, type Store, type UntypedDb } from '../store/index.js';
@@ -14,7 +15,6 @@ import {
   type MasterKeySource,
 } from './master-key.js';
 import { AD, KEY_BYTES, open, seal, type Sealed } from './seal.js';
-import { getSodium } from './sodium.js';
 import { writeTransaction } from './write-tx.js';
 
 export interface OpenKeyringOptions {
@@ -220,9 +220,8 @@ async function resolveForNewStore(
         hint: 'start `gatehouse serve` or `gatehouse mcp` once to create it, or set GATEHOUSE_MASTER_KEY / GATEHOUSE_MASTER_PASSPHRASE',
       });
     }
-    const s = await getSodium();
     try {
-      writeKeyFileExclusive(opts.masterKeyFile, s.randombytes_buf(KEY_BYTES));
+      writeKeyFileExclusive(opts.masterKeyFile, randomBytes(KEY_BYTES));
       log.info('vault: created a new master key file (mode 0600); back it up', { keyFile: opts.masterKeyFile });
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e; // another process created it first
@@ -320,8 +319,7 @@ export class KeyringImpl implements Keyring {
         KeyringRow | undefined;
     let row = await read();
     if (!row) {
-      const s = await getSodium();
-      const sealed = await seal(s.randombytes_buf(KEY_BYTES), AD.internalKey(purpose), this.#key);
+      const sealed = await seal(randomBytes(KEY_BYTES), AD.internalKey(purpose), this.#key);
       const now = nowIso();
       // Two processes may race to create it: the first insert wins and both use the stored one.
       await this.store.db
@@ -358,7 +356,6 @@ export class KeyringImpl implements Keyring {
    * master.key.new -> master.key. openKeyring finishes an interrupted swap.
    */
   async rekey(ro: RekeyOptions = {}): Promise<RekeyResult> {
-    const s = await getSodium();
     const oldKey = this.#key;
     const oldKeyId = this.#keyId;
     let newKey: Uint8Array;
@@ -382,7 +379,7 @@ export class KeyringImpl implements Keyring {
       if (ro.newKey.length !== KEY_BYTES) throw new GatehouseError('key_invalid', 'the new master key is not 32 bytes');
       newKey = ro.newKey;
     } else if (this.source === 'file') {
-      newKey = s.randombytes_buf(KEY_BYTES);
+      newKey = randomBytes(KEY_BYTES);
     } else {
       throw new GatehouseError('usage', 'rekey of a GATEHOUSE_MASTER_KEY store needs the new key', {
         hint: 'set GATEHOUSE_NEW_MASTER_KEY (32 random bytes as base64/hex), run `gatehouse vault rekey`, then replace GATEHOUSE_MASTER_KEY with it',
@@ -476,7 +473,7 @@ export class KeyringImpl implements Keyring {
     }
     this.#key = newKey;
     this.#keyId = newKeyId;
-    s.memzero(oldKey);
+    oldKey.fill(0);
     log.info('vault: master key rotated', { oldKeyId, newKeyId, ...counts });
     return { oldKeyId, newKeyId, source: this.source, rewrapped: counts, ...(oldKeyFile ? { oldKeyFile } : {}) };
   }

@@ -1,6 +1,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
 import { GatehouseError } from '../core/index.js';
 import { KEY_BYTES } from './seal.js';
+import { blake2b } from './blake2b.js';
 import { getSodium } from './sodium.js';
 
 /** Where the master key came from. Exactly one source is used; two configured sources is an error. */
@@ -102,8 +103,7 @@ export async function deriveFromPassphrase(passphrase: string, kdf: KdfParams): 
 
 /** A short public fingerprint of a master key (keyed BLAKE2b), shown in errors so operators can tell keys apart. */
 export async function keyIdOf(key: Uint8Array): Promise<string> {
-  const s = await getSodium();
-  return Buffer.from(s.crypto_generichash(8, 'gatehouse-master-key-id', key)).toString('hex');
+  return blake2b(8, 'gatehouse-master-key-id', key).toString('hex');
 }
 
 /** Which source the environment selects; two at once is ambiguous and refused. */

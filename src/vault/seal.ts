@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { GatehouseError } from '../core/index.js';
-import { getSodium } from './sodium.js';
+import { XCHACHA_NONCE_BYTES, xchachaDecrypt, xchachaEncrypt } from './xchacha.js';
 
 /**
- * XChaCha20-Poly1305 (IETF) sealing with associated data. A 24-byte random nonce per seal, so
+ * XChaCha20-Poly1305 (IETF) sealing with associated data (xchacha.ts: the same bytes libsodium
+ * produces, on Node's own ChaCha20-Poly1305). A 24-byte random nonce per seal, so
  * random nonces never collide in practice. The AD is not stored: the caller rebuilds it from the
  * row's identity (vault id, item id, field name), so a ciphertext copied to another row fails its
  * tag check instead of decrypting there.
@@ -18,12 +19,10 @@ export interface Sealed {
 export const KEY_BYTES = 32;
 
 export async function seal(plaintext: Uint8Array, ad: string, key: Uint8Array): Promise<Sealed> {
-  const s = await getSodium();
   if (key.length !== KEY_BYTES) throw new GatehouseError('internal', 'seal: bad key length');
-  // Node's CSPRNG (OpenSSL) is much cheaper per call than libsodium-wasm's randombytes_buf.
-  const nonce = randomBytes(s.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
-  const ct = s.crypto_aead_xchacha20poly1305_ietf_encrypt(plaintext, ad, null, nonce, key);
-  return { ciphertext: Buffer.from(ct).toString('base64'), nonce: Buffer.from(nonce).toString('base64') };
+  const nonce = randomBytes(XCHACHA_NONCE_BYTES);
+  const ct = xchachaEncrypt(plaintext, ad, nonce, key);
+  return { ciphertext: ct.toString('base64'), nonce: nonce.toString('base64') };
 }
 
 /**
@@ -31,12 +30,11 @@ export async function seal(plaintext: Uint8Array, ad: string, key: Uint8Array): 
  * row) throws; there is no partial output. The thrown error names `what`, never any content.
  */
 export async function open(sealed: Sealed, ad: string, key: Uint8Array, what: string): Promise<Uint8Array> {
-  const s = await getSodium();
   try {
     const nonce = Buffer.from(sealed.nonce, 'base64');
     const ct = Buffer.from(sealed.ciphertext, 'base64');
-    if (nonce.length !== s.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES) throw new Error('bad nonce');
-    return s.crypto_aead_xchacha20poly1305_ietf_decrypt(null, ct, ad, nonce, key);
+    if (nonce.length !== XCHACHA_NONCE_BYTES) throw new Error('bad nonce');
+    return xchachaDecrypt(ct, ad, nonce, key);
   } catch {
     throw new GatehouseError('key_invalid', `cannot open ${what}: wrong key, or the sealed row was altered or moved`, {
       hint: 'check that the master key matches this store; a row copied between items never opens (by design)',

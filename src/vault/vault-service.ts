@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { GatehouseError, log, rowMac, rowMacValid, truncateText } from '../core/index.js';
 import { nowIso, type Store, type UntypedDb } from '../store/index.js';
 import {
@@ -16,7 +16,6 @@ import { applyFilter, hasHandles, parseHandles, refused, type ParsedHandle } fro
 import { KeyringImpl, type Keyring } from './keyring.js';
 import { checkName, parseFieldRef, parseItemRef } from './names.js';
 import { AD, KEY_BYTES, open, seal } from './seal.js';
-import { getSodium } from './sodium.js';
 import { writeTransaction } from './write-tx.js';
 
 export interface VaultSummary {
@@ -160,11 +159,10 @@ export class Vault {
 
   async createVault(name: string): Promise<void> {
     checkName('vault', name);
-    const s = await getSodium();
     const id = randomUUID();
-    const dk = s.randombytes_buf(KEY_BYTES);
+    const dk = randomBytes(KEY_BYTES);
     const w = await this.keyring.wrapDataKey(id, dk);
-    s.memzero(dk);
+    dk.fill(0);
     await writeTransaction(this.store, async (db) => {
       const exists = await db.selectFrom('vaults').select('id').where('name', '=', name).executeTakeFirst();
       if (exists) throw new GatehouseError('conflict', `vault ${name} already exists`);

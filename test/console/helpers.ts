@@ -51,7 +51,7 @@ export async function consoleServer(o: { console?: ConsoleOptions } = {}): Promi
     const http = await startHttpServer(rt, {
       host: '127.0.0.1',
       port,
-      routes: plainRoutes(rt, { console: o.console }),
+      routes: await plainRoutes(rt, { console: o.console }),
     });
     return {
       rt,

@@ -38,7 +38,7 @@ async function server(config?: string): Promise<Server> {
   }
   const rt = await bootRuntime({ env });
   try {
-    const http = await startHttpServer(rt, { host: '127.0.0.1', port: 0, routes: plainRoutes(rt) });
+    const http = await startHttpServer(rt, { host: '127.0.0.1', port: 0, routes: await plainRoutes(rt) });
     return {
       rt,
       url: http.url,

@@ -61,7 +61,7 @@ export const run: CommandRunner = async (args, ctx) => {
       ...rt.config.server.allowed_origins,
       ...(ctx.env.GATEHOUSE_ALLOWED_ORIGINS ?? '').split(',').filter(Boolean),
     ],
-    routes: [...plainRoutes(rt), metricsRoute(metrics)],
+    routes: [...(await plainRoutes(rt)), metricsRoute(metrics)],
     ...((ctx.env.GATEHOUSE_ADVERTISE_URL ?? rt.config.server.advertise_url)
       ? { advertiseUrl: ctx.env.GATEHOUSE_ADVERTISE_URL ?? rt.config.server.advertise_url }
       : {}),
