@@ -73,7 +73,12 @@ function subkeyAndNonce(key: Uint8Array, nonce: Uint8Array): { subkey: Buffer; i
 }
 
 /** Ciphertext followed by the 16-byte tag, as libsodium's `_encrypt` returns it. */
-export function xchachaEncrypt(plaintext: Uint8Array, ad: string | Uint8Array, nonce: Uint8Array, key: Uint8Array): Buffer {
+export function xchachaEncrypt(
+  plaintext: Uint8Array,
+  ad: string | Uint8Array,
+  nonce: Uint8Array,
+  key: Uint8Array,
+): Buffer {
   const { subkey, iv } = subkeyAndNonce(key, nonce);
   try {
     const c = createCipheriv('chacha20-poly1305', subkey, iv, { authTagLength: XCHACHA_TAG_BYTES });
@@ -88,7 +93,12 @@ export function xchachaEncrypt(plaintext: Uint8Array, ad: string | Uint8Array, n
  * Opens ciphertext||tag. INVARIANT: a wrong key, AD, nonce or any altered byte throws, and no
  * plaintext is returned: `final()` checks the tag before the decrypted bytes leave this function.
  */
-export function xchachaDecrypt(sealed: Uint8Array, ad: string | Uint8Array, nonce: Uint8Array, key: Uint8Array): Buffer {
+export function xchachaDecrypt(
+  sealed: Uint8Array,
+  ad: string | Uint8Array,
+  nonce: Uint8Array,
+  key: Uint8Array,
+): Buffer {
   if (sealed.length < XCHACHA_TAG_BYTES) throw new RangeError('xchacha20poly1305: ciphertext shorter than its tag');
   const { subkey, iv } = subkeyAndNonce(key, nonce);
   try {
