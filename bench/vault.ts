@@ -147,6 +147,7 @@ export async function benchRedaction(count: number, runs = 3): Promise<Record<st
     }
     return { mb, streamed: median(streamed), str: median(str), baseline: median(baseline) };
   };
+  const chunked = chunkFigures(redactor, secrets, runs);
   const log = await measure('log');
   const json = await measure('json');
   const slashes = await measure('json-slashes');
@@ -165,6 +166,49 @@ export async function benchRedaction(count: number, runs = 3): Promise<Record<st
     json_string_scrub_MBps: round(json.str, 1),
     json_escaped_slashes_streamed_MBps: round(slashes.streamed, 1),
     json_escaped_slashes_string_scrub_MBps: round(slashes.str, 1),
+    // The scrubber alone (no stream), as /gateway feeds it: 64 KiB reads of a download, and one
+    // push per server-sent event.
+    chunk_64KiB: chunked,
+  };
+}
+
+/**
+ * The byte scrubber's push() alone on what /gateway streams (issue 19 target 2): 64 KiB chunks of
+ * the bench upstream's log line (bench/upstream.ts), 64 KiB chunks of JSON lines, and one push per
+ * SSE event of the upstream's shape. Best of `runs` rounds each (the box is shared: the best round
+ * is the least disturbed one).
+ */
+function chunkFigures(redactor: Redactor, secrets: string[], runs: number): Record<string, number> {
+  const line = Buffer.from(
+    '2026-12-06T12:00:00Z INFO request served path=/v1/items status=200 bytes=1234 user=alice\n',
+  );
+  const logChunk = Buffer.concat(Array.from({ length: Math.floor(65536 / line.length) }, () => line));
+  const log = Array.from({ length: 160 }, () => logChunk);
+  const jsonAll = Buffer.concat(makeOutput(secrets, 'json'));
+  const json: Buffer[] = [];
+  for (let o = 0; o < jsonAll.length; o += 65536) json.push(jsonAll.subarray(o, o + 65536));
+  const sse = Array.from({ length: 20000 }, (_, i) =>
+    Buffer.from(`id: ${i}\nevent: tick\ndata: {"seq":${i},"text":"${'x'.repeat(160)}"}\n\n`),
+  );
+  const best = (chunks: Buffer[]): number => {
+    let us = Infinity;
+    for (let r = 0; r < Math.max(3, runs); r++) {
+      const sc = redactor.createScrubber();
+      const t0 = process.hrtime.bigint();
+      for (const c of chunks) sc.push(c);
+      sc.end();
+      us = Math.min(us, Number(process.hrtime.bigint() - t0) / 1e3);
+    }
+    return us;
+  };
+  const mibps = (chunks: Buffer[]) => {
+    const bytes = chunks.reduce((a, c) => a + c.length, 0);
+    return Math.round((bytes / 1024 / 1024 / (best(chunks) / 1e6)) * 10) / 10;
+  };
+  return {
+    log_MiBps: mibps(log),
+    json_MiBps: mibps(json),
+    sse_event_us: Math.round((best(sse) / sse.length) * 100) / 100,
   };
 }
 

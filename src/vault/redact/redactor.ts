@@ -57,20 +57,29 @@ abstract class ScrubBase implements Scrub {
   }
 
   createScrubber(): FlushableRewriter {
-    let held = '';
+    // The unreleased tail is kept as bytes: the next chunk is appended with one memcpy and the
+    // pair decoded once into a flat latin1 string (scanning a `held + chunk` cons string made V8
+    // flatten it, a second copy); and output without a span to replace is a slice of those bytes,
+    // not the string encoded back (the latin1 string and the bytes are the same characters).
+    // INVARIANT: `buf` is always our own copy, never the caller's chunk: a caller that reuses its
+    // read buffer must not change the held tail (a secret split across chunks) or past output.
+    let held: Buffer = Buffer.alloc(0);
     const all = (): Buffer => {
-      const c = this.compiled('bytes');
-      const out = apply(held, scan(c, held, true).spans);
-      held = '';
-      return Buffer.from(out, 'latin1');
+      const buf = held;
+      held = Buffer.alloc(0);
+      const text = buf.toString('latin1');
+      const { spans } = scan(this.compiled('bytes'), text, true, buf);
+      return spans.length ? Buffer.from(apply(text, spans), 'latin1') : buf;
     };
     return {
       push: (chunk) => {
         const c = this.compiled('bytes');
-        const buf = held + (typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk).toString('latin1');
-        const { spans, cut } = scan(c, buf, false);
-        held = buf.slice(cut);
-        return Buffer.from(apply(buf, spans, cut), 'latin1');
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk;
+        const buf = Buffer.concat([held, bytes]);
+        const text = buf.toString('latin1');
+        const { spans, cut } = scan(c, text, false, buf);
+        held = buf.subarray(cut);
+        return spans.length ? Buffer.from(apply(text, spans, cut), 'latin1') : buf.subarray(0, cut);
       },
       end: all,
       flush: all,

@@ -32,9 +32,6 @@ export interface View {
  */
 export const MAX_ESCAPE = 20;
 
-/** Characters that start an escape. */
-export const INTRODUCER = /[\\&%]/;
-
 export function rootView(text: string): View {
   return { text, stable: text.length, source: (a, b) => [a, b] };
 }

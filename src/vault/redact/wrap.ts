@@ -27,6 +27,13 @@ export function gramHash(s: string, i: number): number {
   return gramBits(h);
 }
 
+/** gramHash over bytes (b[i] is the character code a latin1 string of b would have at i). */
+export function gramHashBytes(b: Uint8Array, i: number): number {
+  // Unrolled (GRAM is 4): this runs every few characters of every streamed chunk.
+  const h = fnvStep(fnvStep(fnvStep(fnvStep(FNV_BASIS, b[i] ?? 0), b[i + 1] ?? 0), b[i + 2] ?? 0), b[i + 3] ?? 0);
+  return gramBits(h);
+}
+
 // The hash in three steps, so joinHits can feed it characters from two places without building
 // a string or a closure per window (it runs at every line break of every stream).
 const FNV_BASIS = 0x811c9dc5;
@@ -68,8 +75,10 @@ export interface Chains {
  * the next chunk may continue) is OPEN: output is held from the earliest position in its last
  * maxLit - 1 characters where what follows is the start of some literal.
  */
-export function wrapChains(parent: View, w: WrapIndex, final: boolean): Chains {
+export function wrapChains(parent: View, w: WrapIndex, final: boolean, bytes?: Uint8Array): Chains {
   const t = parent.text;
+  // The walk reads a few characters at every line break: from the bytes when the caller has them.
+  const codes: Codes = bytes ?? t;
   const n = t.length;
   const views: View[] = [];
   let hold = Infinity;
@@ -116,21 +125,21 @@ export function wrapChains(parent: View, w: WrapIndex, final: boolean): Chains {
   // over every line of every output).
   const alpha = w.alpha;
   for (let nl = t.indexOf('\n'); nl >= 0; nl = t.indexOf('\n', nl + 1)) {
-    const bs = nl > 0 && t.charCodeAt(nl - 1) === 13 ? nl - 1 : nl;
+    const bs = nl > 0 && codeAt(codes, nl - 1) === 13 ? nl - 1 : nl;
     const starts = end !== bs;
     if (starts) {
       if (pieces.length) finish(false);
       // The usual case, settled at once: no literal character right before the break.
-      if (bs === 0 || !alpha[t.charCodeAt(bs - 1)]) continue;
+      if (bs === 0 || !alpha[codeAt(codes, bs - 1)]) continue;
     }
     let be = nl + 1;
-    while (be < n && (t.charCodeAt(be) === 32 || t.charCodeAt(be) === 9)) be++;
+    while (be < n && (codeAt(codes, be) === 32 || codeAt(codes, be) === 9)) be++;
     let r = be;
-    while (r < n && alpha[t.charCodeAt(r)]) r++;
+    while (r < n && alpha[codeAt(codes, r)]) r++;
     // Settled only if the character that ended the run (or the break) is final and cannot turn
     // into (part of) a line break: a CR may be followed by the LF of the next chunk.
     const intro = r + MAX_ESCAPE >= parent.stable ? introducerNear(t, r, parent.stable) : -1;
-    const unsettled = r >= parent.stable || (t.charCodeAt(r) === 13 && r + 1 >= parent.stable) || intro >= 0;
+    const unsettled = r >= parent.stable || (codeAt(codes, r) === 13 && r + 1 >= parent.stable) || intro >= 0;
     const upTo = intro >= 0 ? intro : Infinity;
     const lim = Math.max(0, bs - (w.maxLit - 1));
     if (starts) {
@@ -139,7 +148,7 @@ export function wrapChains(parent: View, w: WrapIndex, final: boolean): Chains {
       // the join that occurs in a literal. finish() would neither keep it as a view nor hold
       // output for it, so it is dropped here, having looked at three characters each side
       // instead of the whole run before the break.
-      if (!unsettled && r > be && !breakAt(t, r) && !joinHits(t, bs, be, r, lim, w)) continue;
+      if (!unsettled && r > be && !breakAt(codes, r) && !joinHits(codes, bs, be, r, lim, w)) continue;
       let k = bs - 1;
       while (k > lim && alpha[t.charCodeAt(k - 1)]) k--;
       pieces.push([k, bs]);
@@ -159,10 +168,18 @@ export function wrapChains(parent: View, w: WrapIndex, final: boolean): Chains {
   return { views, hold };
 }
 
+/** A view's characters: its text, or the same characters as bytes (a bytes-mode view). */
+type Codes = string | Uint8Array;
+
+/** The character code at i (NaN past the end, as charCodeAt). */
+function codeAt(c: Codes, i: number): number {
+  return typeof c === 'string' ? c.charCodeAt(i) : (c[i] ?? NaN);
+}
+
 /** True when a line break (`\n` or `\r\n`) starts at p: a chain whose run ends there continues. */
-function breakAt(t: string, p: number): boolean {
-  const ch = t.charCodeAt(p);
-  return ch === 10 || (ch === 13 && t.charCodeAt(p + 1) === 10);
+function breakAt(t: Codes, p: number): boolean {
+  const ch = codeAt(t, p);
+  return ch === 10 || (ch === 13 && codeAt(t, p + 1) === 10);
 }
 
 /**
@@ -171,18 +188,32 @@ function breakAt(t: string, p: number): boolean {
  * the run after it is [be, r). The same windows crossesGram tests on the joined string: those that
  * start before the join, within the first run, and end within the second.
  */
-function joinHits(t: string, bs: number, be: number, r: number, lim: number, w: WrapIndex): boolean {
+function joinHits(t: Codes, bs: number, be: number, r: number, lim: number, w: WrapIndex): boolean {
   let a = bs - 1;
   const stop = Math.max(lim, bs - (GRAM - 1));
-  while (a > stop && w.alpha[t.charCodeAt(a - 1)]) a--;
+  while (a > stop && w.alpha[codeAt(t, a - 1)]) a--;
   const left = bs - a;
   const right = Math.min(GRAM - 1, r - be);
-  for (let s = 0; s < left && s + GRAM <= left + right; s++) {
-    let h = FNV_BASIS;
-    for (let i = s; i < s + GRAM; i++) h = fnvStep(h, i < left ? t.charCodeAt(a + i) : t.charCodeAt(be + i - left));
-    if (gramHit(w.grams, gramBits(h))) return true;
-  }
-  return false;
+  // The joined characters (at most 3 + 3), each read once; then the windows over them, as in
+  // crossesGram. GRAM is 4: windows at 0, 1 and 2 while they start before the join.
+  const n = left + right;
+  if (n < GRAM) return false;
+  const c0 = joined(t, a, be, left, 0);
+  const c1 = joined(t, a, be, left, 1);
+  const c2 = joined(t, a, be, left, 2);
+  const c3 = joined(t, a, be, left, 3);
+  const g = w.grams;
+  if (gramHit(g, gramBits(fnvStep(fnvStep(fnvStep(fnvStep(FNV_BASIS, c0), c1), c2), c3)))) return true;
+  if (left < 2 || n < 5) return false;
+  const c4 = joined(t, a, be, left, 4);
+  if (gramHit(g, gramBits(fnvStep(fnvStep(fnvStep(fnvStep(FNV_BASIS, c1), c2), c3), c4)))) return true;
+  if (left < 3 || n < 6) return false;
+  return gramHit(g, gramBits(fnvStep(fnvStep(fnvStep(fnvStep(FNV_BASIS, c2), c3), c4), joined(t, a, be, left, 5))));
+}
+
+/** Character k of the join: `left` characters from a, then the run from be. */
+function joined(t: Codes, a: number, be: number, left: number, k: number): number {
+  return k < left ? codeAt(t, a + k) : codeAt(t, be + k - left);
 }
 
 /**
