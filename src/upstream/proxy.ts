@@ -29,7 +29,7 @@ import type { QueryInput } from './path-safety.js';
 import { prepare, requestPath, withQueryCredential } from './prepare.js';
 import { pump } from './pump.js';
 import { prepareRequestBody } from './request-body.js';
-import { CapStage, ResponseWriter, ScrubStage, type BodyPath, type Phase } from './exchange-stages.js';
+import { CapStage, ResponseWriter, ScrubStage, TickBatch, type BodyPath, type Phase } from './exchange-stages.js';
 import type { ResolvedTarget } from './target-spec.js';
 
 export interface UpstreamProxyOptions {
@@ -345,7 +345,13 @@ class ProxyExchange implements Dispatcher.DispatchHandler {
       () => this.#life.fail(tooLarge(this.#x.name, this.#x.maxResponse)),
       writer,
     );
-    this.#body = head.scrubber ? new ScrubStage(head.scrubber, (e) => this.#life.fail(e), cap) : cap;
+    this.#body = head.scrubber
+      ? new TickBatch(
+          new ScrubStage(head.scrubber, (e) => this.#life.fail(e), cap),
+          () => this.#phase === 'streaming',
+          () => !this.#life.settled,
+        )
+      : cap;
     this.#phase = 'gathering';
     // End of the tick the head arrived in: a body still coming streams from here on.
     queueMicrotask(() => {

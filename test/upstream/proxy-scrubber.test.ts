@@ -70,6 +70,7 @@ describe('proxy() with a chunk scrubber', () => {
   let up: TestServer;
   let release: () => void = () => undefined;
   let lastSent = false;
+  let burstNext: () => void = () => undefined;
   const pool = new UpstreamPool();
   const spec = (): HttpTargetSpec => ({ name: 'scrub', baseUrl: up.url, auth: { kind: 'bearer' }, allowPrivate: true });
 
@@ -91,6 +92,29 @@ describe('proxy() with a chunk scrubber', () => {
           lastSent = true;
           res.end('data: last\n\n');
         });
+      } else if (req.url === '/burst') {
+        // Rounds of 40 small events written in one socket write (corked: one chunk of the chunked
+        // encoding each, all parsed in one tick on the proxy's side), a secret split across two of
+        // them; the next round only once the client has the last (nothing waits past its tick).
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        let round = 0;
+        const half = Math.floor(SECRET.length / 2);
+        const send = () => {
+          res.cork();
+          for (let i = 0; i < 40; i++) {
+            if (i === 20) {
+              res.write(`data: ${round}-${i} ${SECRET.slice(0, half)}`);
+              res.write(`${SECRET.slice(half)}\n\n`);
+            } else res.write(`data: ${round}-${i}\n\n`);
+          }
+          res.write(PAD);
+          process.nextTick(() => res.uncork());
+        };
+        burstNext = () => (++round < 3 ? send() : res.end('data: end\n\n'));
+        // The head alone first: the rounds arrive once the proxy streams (a body that comes with
+        // the head is gathered as it was, for one write with an exact length).
+        res.flushHeaders();
+        setTimeout(send, 20);
       } else if (req.url === '/gzip') {
         const z = zlib.gzipSync(Buffer.from(`token=${SECRET}`));
         res.writeHead(200, {
@@ -207,6 +231,48 @@ describe('proxy() with a chunk scrubber', () => {
         'SSE first event',
       );
       expect(got).toBe(`data: first [REDACTED]\n\n${PAD}data: last\n\n`);
+    } finally {
+      await gw.close();
+    }
+  });
+
+  it('SSE events of one socket read are scrubbed together, arrive in that tick, and nothing is lost', async () => {
+    let pushes = 0;
+    const counting = (): ChunkRewriter => {
+      const r = scrubber();
+      return { push: (c) => (pushes++, r.push(c)), end: () => r.end() };
+    };
+    const gw = await startProxyGateway(pool, spec, SECRET, { responseScrubber: counting });
+    try {
+      const got = await guard(
+        new Promise<string>((resolve, reject) => {
+          http
+            .get(`${gw.url}/burst`, (res) => {
+              let text = '';
+              let seen = 0;
+              res.on('data', (c: Buffer) => {
+                text += c.toString();
+                // Each round's last event reaches the client before the upstream sends the next
+                // round: batching never holds bytes past the tick they were read in.
+                while (text.includes(`data: ${seen}-39\n\n`)) {
+                  seen++;
+                  burstNext();
+                }
+              });
+              res.on('end', () => resolve(text));
+              res.on('error', reject);
+            })
+            .on('error', reject);
+        }),
+        'SSE bursts',
+      );
+      const round = (n: number) =>
+        Array.from({ length: 40 }, (_, i) =>
+          i === 20 ? `data: ${n}-${i} [REDACTED]\n\n` : `data: ${n}-${i}\n\n`,
+        ).join('') + PAD;
+      expect(got).toBe(round(0) + round(1) + round(2) + 'data: end\n\n');
+      // 41 chunks a round: one push per chunk would be 124; a round read at once is one push.
+      expect(pushes).toBeLessThan(15);
     } finally {
       await gw.close();
     }
