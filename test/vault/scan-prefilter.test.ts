@@ -15,18 +15,7 @@ import { apply, candidateStarts, compile, scan, type Compiled } from '../../src/
 import { BUILTIN_SHAPES, customShapes } from '../../src/vault/redact/shapes.js';
 import { rootView, type Mode } from '../../src/vault/redact/views.js';
 import { wrapChains } from '../../src/vault/redact/wrap.js';
-
-/** A small deterministic PRNG (mulberry32), so a failure names a seed that reproduces it. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/rng.js';
 
 const ALNUM = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 const TOKEN = ALNUM + '_-';

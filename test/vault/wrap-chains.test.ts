@@ -9,18 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { compile } from '../../src/vault/redact/engine.js';
 import { MappedView, MAX_ESCAPE, type View } from '../../src/vault/redact/views.js';
 import { GRAM, gramHash, gramHit, wrapChains, type Chains, type WrapIndex } from '../../src/vault/redact/wrap.js';
-
-/** A small deterministic PRNG (mulberry32), so a failure names a seed that reproduces it. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from '../helpers/rng.js';
 
 function described(c: Chains): { hold: number; views: { text: string; source: number[][] }[] } {
   return {
