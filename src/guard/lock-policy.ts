@@ -55,14 +55,7 @@ import { SHELLS, wrapperInfo } from './wrappers.js';
 
 /** What the guard judged in an observed action (what src/audit reads back from a record's payload). */
 export type ObservedOperation =
-  | {
-      kind: 'command';
-      command: string;
-      context: GuardRunContext;
-      stdin?: string;
-      env?: Readonly<Record<string, string>>;
-      session?: boolean;
-    }
+  | ({ kind: 'command'; command: string; context: GuardRunContext } & CommandInput)
   | ({ kind: 'http' } & HttpRequestLike)
   | { kind: 'path'; op: 'read' | 'write'; path: string };
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { GatehouseError } from '../core/index.js';
-import { XCHACHA_NONCE_BYTES, xchachaDecrypt, xchachaEncrypt } from './xchacha.js';
+import { XCHACHA_KEY_BYTES, XCHACHA_NONCE_BYTES, xchachaDecrypt, xchachaEncrypt } from './xchacha.js';
 
 /**
  * XChaCha20-Poly1305 (IETF) sealing with associated data (xchacha.ts: the same bytes libsodium
@@ -16,7 +16,7 @@ export interface Sealed {
   nonce: string;
 }
 
-export const KEY_BYTES = 32;
+export const KEY_BYTES = XCHACHA_KEY_BYTES;
 
 export async function seal(plaintext: Uint8Array, ad: string, key: Uint8Array): Promise<Sealed> {
   if (key.length !== KEY_BYTES) throw new GatehouseError('internal', 'seal: bad key length');

@@ -8,11 +8,13 @@ export type Sodium = typeof import('libsodium-wrappers-sumo').default;
 let readyPromise: Promise<Sodium> | undefined;
 
 export function getSodium(): Promise<Sodium> {
-  readyPromise ??= import('libsodium-wrappers-sumo').then(async (m) => {
-    await m.default.ready;
-    return m.default;
-  });
-  // A failed load is not remembered: the next call tries again and reports its own error.
-  readyPromise.catch(() => (readyPromise = undefined));
+  if (!readyPromise) {
+    readyPromise = import('libsodium-wrappers-sumo').then(async (m) => {
+      await m.default.ready;
+      return m.default;
+    });
+    // A failed load is not remembered: the next call tries again and reports its own error.
+    readyPromise.catch(() => (readyPromise = undefined));
+  }
   return readyPromise;
 }
