@@ -9,7 +9,7 @@ import { GatehouseError } from '../../src/core/index.js';
 import type { Principal } from '../../src/gate/index.js';
 import { bootRuntime, type Runtime } from '../../src/server/index.js';
 import { tempHome } from '../helpers/home.js';
-import { PassThrough } from 'node:stream';
+import { runCommand } from '../helpers/in-process.js';
 import { run as reportCmd } from '../../src/cli/commands/report.js';
 
 describe('audit reports', () => {
@@ -106,18 +106,7 @@ describe('audit reports', () => {
   });
 
   it('gatehouse report prints Markdown or JSON, and refuses bad options', async () => {
-    const call = async (args: string[]) => {
-      const stdout = new PassThrough();
-      let out = '';
-      stdout.on('data', (d) => (out += d));
-      const code = await reportCmd(args, {
-        stdout,
-        stderr: new PassThrough(),
-        stdin: new PassThrough(),
-        env: home.env,
-      });
-      return { code, out };
-    };
+    const call = (args: string[]) => runCommand(reportCmd, args, home.env);
     const md = await call(['--token', 'agent', '--since', '1h']);
     expect(md.code).toBe(0);
     expect(md.out).toContain('# Report: token agent');

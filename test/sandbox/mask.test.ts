@@ -17,28 +17,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maskedByParent, MASKED_ENV } from '../../src/cli/masked-run.js';
 import { run as runCmd } from '../../src/cli/commands/run.js';
 import { validateProfile } from '../../src/sandbox/index.js';
+import { ANTHROPIC, AWS_ID, AWS_SECRET, BEARER, GITHUB, OPENAI, hiddenParts } from '../helpers/canaries.js';
 import { CLI, assertBuilt, cli } from '../helpers/cli.js';
 import { tempHome } from '../helpers/home.js';
 import { CI, requires } from '../helpers/requires.js';
 
 const SCRIPT = ['/usr/bin/script', '/bin/script'].find((p) => existsSync(p));
 const VAULT_CANARY = 'vault-canary-Xq7Lm2Pz9Kd4Wr8';
-const ANTHROPIC = 'sk-ant-api03-CANARYaaaaBBBBccccDDDDeeee0123';
-const OPENAI = 'sk-proj-CANARYzzzzYYYYxxxxWWWW9876';
-const AWS_ID = 'AKIAIOSFODNN7CANARY1';
-const AWS_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYCANARYKEY1';
-const GITHUB = 'ghp_CANARY0123456789abcdefghijklmnopqrst';
-const BEARER = 'eyJhbGciOiJIUzI1NiJ9.CANARYbearer.sig';
-/** Parts of each secret that must never reach the terminal (a shape may keep its prefix). */
-const HIDDEN = [
-  VAULT_CANARY.slice(6),
-  ANTHROPIC.slice(8),
-  OPENAI.slice(9),
-  AWS_ID.slice(4),
-  AWS_SECRET,
-  GITHUB.slice(4),
-  BEARER.slice(3),
-];
+/** Parts of each secret that must never reach the terminal. */
+const HIDDEN = hiddenParts(VAULT_CANARY);
 
 /** No 8-byte window of any hidden part shows, with or without the escape sequences taken out. */
 function expectNoCanary(bytes: string): void {

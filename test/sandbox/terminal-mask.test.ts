@@ -7,26 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import { TerminalMasker } from '../../src/cli/terminal-mask.js';
 import { Redactor } from '../../src/vault/index.js';
+import { ANTHROPIC, AWS_ID, AWS_SECRET, BEARER, GITHUB, GITHUB_PAT, OPENAI, hiddenParts } from '../helpers/canaries.js';
 
 const VAULT_VALUE = 'vault-canary-Qm9vZmJhcg-7c41d2';
-const ANTHROPIC = 'sk-ant-api03-CANARYaaaaBBBBccccDDDDeeee0123';
-const OPENAI = 'sk-proj-CANARYzzzzYYYYxxxxWWWW9876';
-const AWS_ID = 'AKIAIOSFODNN7CANARY1';
-const AWS_SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYCANARYKEY1';
-const GITHUB = 'ghp_CANARY0123456789abcdefghijklmnopqrst';
-const GITHUB_PAT = 'github_pat_11CANARY0123456789_abcdefghijklmnopqrstuvwxyz';
-const BEARER = 'eyJhbGciOiJIUzI1NiJ9.CANARYbearer.sig';
-/** Parts of each secret that must never be shown (a shape may keep its prefix visible). */
-const HIDDEN = [
-  VAULT_VALUE.slice(6),
-  ANTHROPIC.slice(8),
-  OPENAI.slice(9),
-  AWS_ID.slice(4),
-  AWS_SECRET,
-  GITHUB.slice(4),
-  GITHUB_PAT.slice(11),
-  BEARER.slice(3),
-];
+/** Parts of each secret that must never be shown. */
+const HIDDEN = hiddenParts(VAULT_VALUE, { githubPat: true });
 
 function redactor(): Redactor {
   const r = new Redactor({ audience: 'operator' });
