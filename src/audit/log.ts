@@ -201,17 +201,31 @@ export class AuditLog {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, batchLength(this.#queue));
       const started = performance.now();
-      try {
-        const seqs = await this.#write(
-          batch,
-          batch.some((p) => p.durable),
-        );
+      let settled = false;
+      // A record that needs no flush of its own (a result) is answered as soon as its batch is
+      // committed, not after the disk flush the batch's attempts wait for: the action it closes
+      // has already run, and the commit survives a crash of this process at once.
+      const committed = (seqs: number[]): void => {
         // One seq per record, in order; a writer that answers otherwise fails the whole batch.
         if (seqs.length !== batch.length) {
           throw new Error(`the audit writer returned ${seqs.length} seqs for ${batch.length} records`);
         }
+        settled = true;
+        batch.forEach((p, i) => {
+          if (!p.durable) p.resolve({ id: p.id, seq: seqs[i]! });
+        });
+      };
+      try {
+        const seqs = await this.#write(
+          batch,
+          batch.some((p) => p.durable),
+          committed,
+        );
+        if (!settled) committed(seqs);
         this.#observer.written?.(batch.length, (performance.now() - started) / 1000, true);
-        batch.forEach((p, i) => p.resolve({ id: p.id, seq: seqs[i]! }));
+        batch.forEach((p, i) => {
+          if (p.durable) p.resolve({ id: p.id, seq: seqs[i]! });
+        });
       } catch (e) {
         this.#observer.written?.(batch.length, (performance.now() - started) / 1000, false);
         log.error('audit write failed', { err: e });
@@ -223,14 +237,15 @@ export class AuditLog {
             cause: e,
           },
         );
+        // Records already answered at their commit keep that answer (settling twice is a no-op).
         batch.forEach((p) => p.reject(err));
       }
     }
     this.#flushing = false;
   }
 
-  async #write(batch: Pending[], durable: boolean): Promise<number[]> {
-    if (this.#store.sqlite) return this.#writeSqlite(this.#store.sqlite, batch, durable);
+  async #write(batch: Pending[], durable: boolean, committed: (seqs: number[]) => void): Promise<number[]> {
+    if (this.#store.sqlite) return this.#writeSqlite(this.#store.sqlite, batch, durable, committed);
     if (this.#store.dialect !== 'postgres')
       throw new Error(`the audit log has no writer for a ${this.#store.dialect} store opened without its handle`);
     const ts = new Date().toISOString();
@@ -250,16 +265,26 @@ export class AuditLog {
    * thread (tens of µs), then one WAL flush on the thread pool (see sqlite-writer.ts), so the disk
    * flush never blocks the event loop and no record crosses a thread boundary.
    */
-  #writeSqlite(handle: NonNullable<Store['sqlite']>, batch: Pending[], durable: boolean): Promise<number[]> {
+  #writeSqlite(
+    handle: NonNullable<Store['sqlite']>,
+    batch: Pending[],
+    durable: boolean,
+    committed: (seqs: number[]) => void,
+  ): Promise<number[]> {
     const ts = new Date().toISOString();
     // seq and prev_hash are placeholders: the writer sets them under the store's write lock.
     const records = batch.map((p) => {
       p.row.ts = ts;
       return p.row;
     });
-    this.#sqliteWriter ??= sqliteAuditWriter(handle, this.#key, { sync: this.#walSync });
+    if (!this.#sqliteWriter) {
+      // A file-backed store gives the writer a connection of its own; an in-memory one has only
+      // the shared connection.
+      const own = this.#store.auditConnection?.();
+      this.#sqliteWriter = sqliteAuditWriter(own ?? handle, this.#key, { sync: this.#walSync, shared: !own });
+    }
     const writer = this.#sqliteWriter;
-    return this.#lease.acquire().then((chain) => writer.write(chain, records, durable, uniqueBlobs(batch)));
+    return this.#lease.acquire().then((chain) => writer.write(chain, records, durable, uniqueBlobs(batch), committed));
   }
 
   /** Returns after everything appended so far is committed and on disk, and releases the WAL descriptor. */

@@ -16,12 +16,19 @@ export const LAGGING_FLUSH_MS = 50;
 
 export interface SqliteAuditWriter {
   /**
-   * Commits the records in one transaction (setting their seq and hashes). With `durable` it
-   * resolves once they are on disk; without, once committed (they survive a crash of this
-   * process at once, and reach the disk with the next flush, at most LAGGING_FLUSH_MS later).
-   * `blobs` (payload values the records refer to) are written in the same transaction.
+   * Commits the records in one transaction (setting their seq and hashes) and calls `committed`
+   * with their seqs at once. With `durable` it resolves once they are on disk; without, once
+   * committed (they survive a crash of this process at once, and reach the disk with the next
+   * flush, at most LAGGING_FLUSH_MS later). `blobs` (payload values the records refer to) are
+   * written in the same transaction.
    */
-  write(chain: string, records: ChainedRecord[], durable?: boolean, blobs?: BlobWrite[]): Promise<number[]>;
+  write(
+    chain: string,
+    records: ChainedRecord[],
+    durable?: boolean,
+    blobs?: BlobWrite[],
+    committed?: (seqs: number[]) => void,
+  ): Promise<number[]>;
   /** Flushes whatever was committed without a flush; resolves when it is on disk. */
   flushLagging(): Promise<void>;
   close(): void;
@@ -30,10 +37,13 @@ export interface SqliteAuditWriter {
 /**
  * The embedded store's audit writer, on the event loop's thread, without blocking it on the disk.
  *
- * In WAL mode the batch is committed with `synchronous = NORMAL` (tens of µs: frames written, not
- * flushed) and then made durable by one fdatasync of the WAL on the thread pool (WalFileSync);
- * the promise resolves only after that flush. Records that arrive meanwhile form the next batch.
- * Any other journal mode (an in-memory store) commits with the connection's own setting.
+ * A file-backed store gives the writer a connection of its own (`Store.auditConnection`), set once
+ * to `synchronous = NORMAL` in WAL mode and to no busy wait. Each batch is committed there (tens of
+ * µs: frames written, not flushed) and then made durable by one fdatasync of the WAL on the thread
+ * pool (WalFileSync); a durable write resolves only after that flush. Records that arrive meanwhile
+ * form the next batch. An in-memory store has one connection, shared with the query builder: the
+ * batch waits for any transaction open on it and commits with the connection's own settings
+ * (there is no disk to flush).
  *
  * INVARIANT (no audit record, no action): a durable `write` (any batch holding an attempt)
  * resolves only when the rows are committed and flushed; a failed commit or a failed flush
@@ -44,46 +54,28 @@ export interface SqliteAuditWriter {
 export function sqliteAuditWriter(
   handle: SqliteConnection,
   key: Buffer,
-  opts: { sync?: DurableSync } = {},
+  opts: { sync?: DurableSync; shared?: boolean } = {},
 ): SqliteAuditWriter {
-  const commit = sqliteBatchWriter(handle, key);
-  // Settled on the first batch. PRAGMA setters are run each time through `handle.exec`, never as
-  // prepared statements: SQLite applies a setter while compiling it, so preparing `synchronous =
-  // NORMAL` and then its restore left the level unchanged and made the first relaxed run a no-op.
-  // They run outside any transaction (SQLite refuses a change of the safety level inside one).
-  let mode: { relaxed: string; restore: string; sync: DurableSync } | null | undefined;
-  let walFile: WalFileSync | undefined;
-  const modeFor = (): typeof mode => {
-    if (mode !== undefined) return mode;
-    if (handle.memory || String(handle.pragmaValue('journal_mode')).toLowerCase() !== 'wal') return (mode = null);
-    // The connection's own level is restored after each batch: other writes on it (tokens,
-    // approvals, vault) keep flushing inside their commits.
-    const level = Number(handle.pragmaValue('synchronous'));
-    if (!opts.sync) walFile = new WalFileSync(handle.file);
-    return (mode = {
-      relaxed: 'PRAGMA synchronous = NORMAL;',
-      restore: `PRAGMA synchronous = ${level};`,
-      sync: opts.sync ?? walFile!.sync,
-    });
-  };
+  const shared = opts.shared === true;
   // The write lock is taken without SQLite's busy wait, which would sleep on the event loop while
-  // another process holds the lock (a CLI command, a migration, another server): a busy store is
-  // retried here, asynchronously, for as long as the connection's busy timeout allows.
+  // another process (a CLI command, a migration, another server) or this process's own query
+  // builder holds the lock: a busy store is retried here, asynchronously, for as long as the
+  // store's busy timeout allows.
   const lockWaitMs = Number(handle.pragmaValue('busy_timeout')) || OPEN_TRANSACTION_WAIT_MS;
-  const commitNow = (
-    chain: string,
-    records: ChainedRecord[],
-    blobs: BlobWrite[],
-    m: NonNullable<typeof mode> | null,
-  ): number[] => {
-    // One exec each side (no statement objects): SQLite applies each setter as it compiles it.
-    handle.exec(`PRAGMA busy_timeout = 0; ${m?.relaxed ?? ''}`);
-    try {
-      return commit(chain, records, blobs);
-    } finally {
-      handle.exec(`${m?.restore ?? ''} PRAGMA busy_timeout = ${lockWaitMs};`);
+  let sync: DurableSync | undefined;
+  let walFile: WalFileSync | undefined;
+  if (!shared && !handle.memory) {
+    // Set once, never switched back: nothing else writes on this connection. PRAGMA setters run
+    // through `exec`, never as prepared statements (SQLite applies a setter while compiling it).
+    handle.exec('PRAGMA busy_timeout = 0;');
+    if (String(handle.pragmaValue('journal_mode')).toLowerCase() === 'wal') {
+      handle.exec('PRAGMA synchronous = NORMAL;');
+      if (!opts.sync) walFile = new WalFileSync(handle.file);
+      sync = opts.sync ?? walFile!.sync;
     }
-  };
+    // Not WAL (no store is opened so): each commit flushes as the connection's own level says.
+  }
+  const commit = sqliteBatchWriter(handle, key);
   // Commits that have happened, and how many of them a finished flush covers. A flush covers every
   // commit that returned before it started (fdatasync writes out all of the file's dirty pages).
   let commits = 0;
@@ -92,13 +84,14 @@ export function sqliteAuditWriter(
   let lagging = 0;
   let laggingTimer: NodeJS.Timeout | undefined;
   // Flushes run one at a time (the lagging timer's and a batch's would otherwise race on the WAL
-  // descriptor), and one that a finished flush already covers is skipped.
+  // descriptor). Each counts the commits made by the time it starts, not by the time it was asked
+  // for, so flushes queued behind a running one are covered by the first of them to run.
   let queue: Promise<void> = Promise.resolve();
-  const flush = (sync: DurableSync): Promise<void> => {
-    const upTo = commits;
+  const flush = (s: DurableSync): Promise<void> => {
     const run = queue.then(async () => {
+      const upTo = commits;
       if (flushed >= upTo) return;
-      await sync();
+      await s();
       if (upTo > flushed) flushed = upTo;
     });
     queue = run.catch(() => undefined);
@@ -107,8 +100,7 @@ export function sqliteAuditWriter(
   const flushLagging = async (): Promise<void> => {
     if (laggingTimer) clearTimeout(laggingTimer);
     laggingTimer = undefined;
-    const m = mode ?? null;
-    if (m && flushed < lagging) await flush(m.sync);
+    if (sync && flushed < lagging) await flush(sync);
   };
   const scheduleLagging = (): void => {
     laggingTimer ??= setTimeout(() => {
@@ -120,14 +112,13 @@ export function sqliteAuditWriter(
     laggingTimer.unref();
   };
   return {
-    async write(chain, records, durable = true, blobs = []) {
+    async write(chain, records, durable = true, blobs = [], committed) {
       const deadline = Date.now() + lockWaitMs;
       let seqs: number[];
       for (let attempt = 0; ; attempt++) {
-        await outsideTransaction(handle);
-        const m = modeFor() ?? null;
+        if (shared) await outsideTransaction(handle);
         try {
-          seqs = commitNow(chain, records, blobs, m);
+          seqs = commit(chain, records, blobs);
         } catch (e) {
           if ((e as { code?: string }).code === 'SQLITE_BUSY' && Date.now() < deadline) {
             await new Promise((r) => setTimeout(r, Math.min(50, 2 ** attempt)));
@@ -136,9 +127,9 @@ export function sqliteAuditWriter(
           throw e;
         }
         commits++;
-        // Not in WAL mode (an in-memory store): the commit flushed as the connection is set to.
-        if (m && durable) await flush(m.sync);
-        else if (m) {
+        committed?.(seqs);
+        if (sync && durable) await flush(sync);
+        else if (sync) {
           lagging = commits;
           scheduleLagging();
         }
@@ -155,8 +146,9 @@ export function sqliteAuditWriter(
 }
 
 /**
- * The store's query builder shares this connection; a transaction it has open (vault writes hold
- * one across microtasks only) must end before the batch starts its own. Waits, then gives up.
+ * An in-memory store's query builder shares the writer's connection; a transaction it has open
+ * (vault writes hold one across microtasks only) must end before the batch starts its own. Waits,
+ * then gives up.
  */
 async function outsideTransaction(handle: SqliteConnection): Promise<void> {
   if (!handle.inTransaction) return;

@@ -2,16 +2,21 @@
  * A bounded least-recently-used map: the one cache shape the process keeps for values that are a
  * pure function of their key (guard findings per command, strength verdicts per secret, media
  * types per Content-Type). Map iteration order is insertion order, so the first key is the oldest;
- * a hit moves its key to the end.
+ * once the map is full, a hit moves its key to the end.
  */
 export class BoundedLru<K, V> {
   readonly #map = new Map<K, V>();
 
   constructor(private readonly max: number) {}
 
+  /**
+   * A hit moves its key to the newest end only once the map is full: before that nothing is
+   * evicted, so the order does not matter yet, and a hit is one lookup instead of a lookup, a
+   * delete and an insert (these caches are read several times per proxied request).
+   */
   get(key: K): V | undefined {
     const v = this.#map.get(key);
-    if (v !== undefined) {
+    if (v !== undefined && this.#map.size >= this.max) {
       this.#map.delete(key);
       this.#map.set(key, v);
     }

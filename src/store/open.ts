@@ -82,11 +82,35 @@ function openSqlite(opts: OpenStoreOptions): OpenedStore {
     });
   }
   const db = new Kysely<Record<string, never>>({ dialect: new SqliteDialect({ database: handle }) });
+  const file = opts.sqliteFile;
+  let audit: SqliteConnection | undefined;
+  let closed = false;
   return {
     db,
     dialect: 'sqlite',
     sqlite: handle,
-    close: () => db.destroy(),
+    // Same file, same driver (one process never mixes drivers: sqlite-driver.ts), same pragmas as
+    // every connection; the audit writer then sets its own (sqlite-writer.ts).
+    auditConnection: handle.memory
+      ? undefined
+      : () => {
+          if (audit) return audit;
+          if (closed) throw new GatehouseError('store_unavailable', 'the store is closed');
+          const c = openSqliteConnection(file, driver);
+          try {
+            applyStorePragmas(c);
+          } catch (e) {
+            c.close();
+            throw e;
+          }
+          return (audit = c);
+        },
+    close: async () => {
+      closed = true;
+      audit?.close();
+      audit = undefined;
+      await db.destroy();
+    },
     description: `sqlite:${opts.sqliteFile} (${driver})`,
   };
 }

@@ -22,6 +22,16 @@ export interface Store {
    * statements without a query builder in between (the audit writer). Everything else uses `db`.
    */
   readonly sqlite?: SqliteConnection;
+  /**
+   * A file-backed embedded store's second connection, for the audit writer alone: opened on the
+   * first call (the same connection every time after) and closed with the store. Why: the writer
+   * commits at `synchronous = NORMAL` with no busy wait and flushes the WAL itself; on a connection
+   * of its own it sets that once, instead of switching the shared connection's level and busy
+   * timeout around every batch (two more statements compiled and run per batch), and it never
+   * waits for a query-builder transaction open on the shared one. Absent for an in-memory store,
+   * which has one connection only.
+   */
+  auditConnection?(): SqliteConnection;
   /** Where the store lives, for humans (no credentials). */
   readonly description: string;
   /**

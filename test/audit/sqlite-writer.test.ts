@@ -147,6 +147,31 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     await s.close();
   });
 
+  it("a result committed in an attempt's batch does not wait for that batch's flush; the attempt does", async () => {
+    const s = await openStore({ sqliteFile: join(home.dir, 'mixed.db') });
+    const flush = heldFlush();
+    const log = new AuditLog(s, randomBytes(32), { durableSync: flush.durableSync });
+    // Appended in one tick, so one transaction holds both.
+    let attemptDone = false;
+    const attempt = log.append({ phase: 'attempt', tool: 'exec', action: 'ls' }).then((r) => {
+      attemptDone = true;
+      return r;
+    });
+    const result = log.append({ phase: 'result', tool: 'exec', outcome: 'ok' });
+    await flush.waitForCall(1);
+    // Committed (both rows are in the table) and the flush is held: the result is answered...
+    expect(s.sqlite!.prepare('SELECT count(*) AS n FROM audit_log').get()).toEqual({ n: 2 });
+    expect((await result).seq).toBe(2);
+    // ...the attempt is not, until its flush is done.
+    await turn();
+    expect(attemptDone).toBe(false);
+    flush.release();
+    expect((await attempt).seq).toBe(1);
+    expect(flush.count()).toBe(1);
+    await log.close();
+    await s.close();
+  });
+
   it('flushes never overlap: an attempt committed during a lagging flush gets its own flush after it', async () => {
     const s = await openStore({ sqliteFile: join(home.dir, 'r3.db') });
     let inFlight = 0;
@@ -252,7 +277,7 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     await s.close();
   });
 
-  it('waits for a transaction open on the shared connection, and restores its synchronous level', async () => {
+  it("waits for a transaction open on the store's own connection, and never changes that connection's synchronous level", async () => {
     const s = await openStore({ sqliteFile: join(home.dir, 'e.db') });
     const handle = s.sqlite!;
     const level = handle.pragmaValue('synchronous');
@@ -261,16 +286,16 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     handle.exec('BEGIN IMMEDIATE');
     let done = false;
     const p = log.append({ phase: 'event', tool: 'x' }).then(() => (done = true));
-    // The writer looks again every 1 ms timer; timers of one duration fire in the order they were
-    // set, so after these 20 rounds it has found the transaction open many times (an ordering,
-    // not a guess at how long anything takes).
+    // The writer's connection finds the write lock taken and tries again on timers of at most
+    // 50 ms; 20 rounds of 1 ms timers later it has not written (an ordering: while the lock is
+    // held, no retry can succeed).
     for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 1));
     expect(done).toBe(false);
     handle.exec('COMMIT');
     await p;
     expect(handle.pragmaValue('synchronous')).toBe(level);
-    // Restored after every batch, not only the first: a prepared `PRAGMA synchronous` takes effect
-    // when it is compiled, so the writer's first batch may never have lowered the level at all.
+    // The writer's own connection runs at NORMAL (it flushes the WAL itself); the store's keeps FULL.
+    expect(s.auditConnection!().pragmaValue('synchronous')).toBe(1);
     for (let i = 0; i < 3; i++) {
       await log.append({ phase: 'event', tool: `x${i}` });
       expect(handle.pragmaValue('synchronous'), `after batch ${i + 2}`).toBe(level);
