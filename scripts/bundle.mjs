@@ -17,10 +17,25 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const EXTERNAL = [
+  'better-sqlite3',
+  'pg',
+  'ssh2',
+  'cpu-features',
+  'web-tree-sitter',
+  'tree-sitter-bash',
+  'libsodium-wrappers-sumo',
+  'yaml',
+  'ws',
+];
+
 const outdir = join(root, 'dist/src/bundle');
 rmSync(outdir, { recursive: true, force: true });
+// The launcher is `main.js` (package.json bin); the CLI it loads is `cli.js`, and its commands are
+// chunks of their own.
+const entryPoints = { main: join(root, 'dist/src/cli/launch.js'), cli: join(root, 'dist/src/cli/main.js') };
 await build({
-  entryPoints: [join(root, 'dist/src/cli/main.js')],
+  entryPoints,
   outdir,
   bundle: true,
   splitting: true,
@@ -34,21 +49,31 @@ await build({
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
-  external: [
-    'better-sqlite3',
-    'pg',
-    'ssh2',
-    'cpu-features',
-    'web-tree-sitter',
-    'tree-sitter-bash',
-    'libsodium-wrappers-sumo',
-    'yaml',
-    'ws',
-  ],
+  external: EXTERNAL,
   // Bundled CommonJS dependencies call require(); ESM output has none unless it is made.
   banner: {
     js: "import { createRequire as __ghCreateRequire } from 'node:module';\nconst require = __ghCreateRequire(import.meta.url);",
   },
+});
+
+// The same CLI as one CommonJS file, `cli.cjs`, which `gatehouse mcp` runs with V8's code cache
+// (src/cli/code-cache.ts: vm.Script takes cached data for a script, not for an ES module).
+// import.meta.url becomes the file's own URL, so the paths the code resolves from it (migrations,
+// tool-schemas.json, the policies folder) are the ones the ES module build resolves.
+await build({
+  entryPoints: [entryPoints.cli],
+  outfile: join(outdir, 'cli.cjs'),
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20.19',
+  sourcemap: 'linked',
+  minifyWhitespace: true,
+  minifySyntax: true,
+  logLevel: 'warning',
+  external: EXTERNAL,
+  define: { 'import.meta.url': '__ghImportMetaUrl' },
+  banner: { js: "const __ghImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
 
 // Every tool's JSON Schemas, converted now instead of at the first tools/list of every start

@@ -1,9 +1,8 @@
-#!/usr/bin/env node
 import { realpathSync, statSync } from 'node:fs';
 import module from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gatehouseHome, isGatehouseError, toGatehouseError } from '../core/index.js';
+import { gatehouseHome, isGatehouseError, log, toGatehouseError } from '../core/index.js';
 import { EXIT, type CliContext, type CommandRunner } from './context.js';
 
 /**
@@ -181,7 +180,12 @@ function enableCompileCache(): void {
   }
 }
 
-if (isEntryPoint()) {
+/**
+ * Runs the command line of this process (what the `gatehouse` launcher calls: src/cli/launch.ts),
+ * told whether this code came from V8's code cache (code-cache.ts) when it was run from one.
+ */
+export function start(codeCache?: string): void {
+  if (codeCache !== undefined) log.debug('code cache', { state: codeCache });
   enableCompileCache();
   main(process.argv.slice(2), {
     stdout: process.stdout,
@@ -199,3 +203,5 @@ if (isEntryPoint()) {
     },
   );
 }
+
+if (isEntryPoint()) start();

@@ -1,15 +1,17 @@
 /**
  * What `gatehouse` runs is the bundle (package.json bin -> dist/src/bundle/main.js), so every e2e
  * test drives it (test/helpers/cli.ts). Here: the bin points at it, its lazy commands stay separate
- * chunks, and V8's compile cache (Node 22.1+) is kept only in a home that is private to this user.
+ * chunks, V8's compile cache (Node 22.1+) is kept only in a home that is private to this user, and
+ * so is the code cache `gatehouse mcp` starts from (src/cli/code-cache.ts, on every Node version).
  */
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import module from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { assertBuilt, CLI, cli } from '../helpers/cli.js';
+import { assertBuilt, CLI, cli, createToken } from '../helpers/cli.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const dirs: string[] = [];
@@ -47,5 +49,59 @@ describe('the shipped entry point', () => {
     expect(cli(['token', 'list'], open.env).code).toBe(0);
     // The home is tightened for later runs, but this start did not trust it with code.
     expect(existsSync(join(open.dir, 'compile-cache'))).toBe(false);
+  });
+
+  /** One `gatehouse mcp` session: initialize, tools/list, then stdin closes. Its stderr and the tool count. */
+  async function mcpSession(env: NodeJS.ProcessEnv): Promise<{ tools: number; stderr: string; code: number | null }> {
+    const proc = spawn(process.execPath, [CLI, 'mcp'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    proc.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const listed = new Promise<number>((resolve) =>
+      proc.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const line = out.split('\n').find((l) => l.includes('"id":2'));
+        if (line) resolve((JSON.parse(line) as { result: { tools: unknown[] } }).result.tools.length);
+      }),
+    );
+    const send = (m: unknown) => proc.stdin.write(JSON.stringify(m) + '\n');
+    send({
+      jsonrpc: '2.0',
+      id: 1,
+      method: 'initialize',
+      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+    });
+    send({ jsonrpc: '2.0', method: 'notifications/initialized' });
+    send({ jsonrpc: '2.0', id: 2, method: 'tools/list' });
+    const tools = await listed;
+    proc.stdin.end();
+    const code = await new Promise<number | null>((r) => proc.on('exit', r));
+    return { tools, stderr: err, code };
+  }
+  const cacheState = (stderr: string) => /"msg":"code cache","state":"(\w+)"/.exec(stderr)?.[1];
+
+  it('`gatehouse mcp` keeps its code cache in a private home, and the next start reads it', async () => {
+    const closed = home(0o700);
+    const env: NodeJS.ProcessEnv = { ...closed.env, GATEHOUSE_LOG_LEVEL: 'debug' };
+    env.GATEHOUSE_TOKEN = createToken(closed.env, 'cc', ['tool:*']);
+    const first = await mcpSession(env);
+    expect(first.code).toBe(0);
+    expect(first.tools).toBeGreaterThan(10);
+    expect(cacheState(first.stderr)).toBe('none');
+    const files = readdirSync(join(closed.dir, 'code-cache'));
+    expect(files.filter((f) => /^cli-[0-9a-f]{32}\.v8$/.test(f))).toHaveLength(1);
+    const second = await mcpSession(env);
+    expect(second.tools).toBe(first.tools);
+    expect(cacheState(second.stderr)).toBe('accepted');
+
+    // A home others can read is not trusted with code: the start runs without any cache.
+    const open = home(0o755);
+    const openEnv: NodeJS.ProcessEnv = { ...open.env, GATEHOUSE_LOG_LEVEL: 'debug' };
+    openEnv.GATEHOUSE_TOKEN = createToken(open.env, 'cc', ['tool:*']);
+    chmodSync(open.dir, 0o755); // token create tightened it
+    const uncached = await mcpSession(openEnv);
+    expect(uncached.tools).toBe(first.tools);
+    expect(cacheState(uncached.stderr)).toBeUndefined();
+    expect(existsSync(join(open.dir, 'code-cache'))).toBe(false);
   });
 });
