@@ -12,7 +12,8 @@
  * resolves from import.meta.url (../../migrations, the policies folder) are the same.
  */
 import { build } from 'esbuild';
-import { rmSync, writeFileSync } from 'node:fs';
+import { isAscii } from 'node:buffer';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,6 +29,29 @@ const EXTERNAL = [
   'yaml',
   'ws',
 ];
+
+/**
+ * `cli.cjs` serves `gatehouse mcp` only (src/cli/launch.ts), and one CommonJS file holds every
+ * module it can reach: the other commands and the HTTP routes (the browser console, passkeys) would
+ * be a third of its text, and the console's templates are not ASCII. They are left out: reaching
+ * one from this file fails with an error saying so, where the ES module build loads it.
+ */
+const mcpOnly = {
+  name: 'mcp-only',
+  setup(b) {
+    const stub = (args) => ({ path: args.path, namespace: 'not-in-cli-cjs' });
+    b.onResolve({ filter: /^\.\/commands\/[a-z-]+\.js$/ }, (args) =>
+      /[\\/]cli[\\/]main\.js$/.test(args.importer) && args.path !== './commands/mcp.js' ? stub(args) : undefined,
+    );
+    b.onResolve({ filter: /^\.\/all\.js$/ }, (args) =>
+      /[\\/]server[\\/]routes[\\/]load\.js$/.test(args.importer) ? stub(args) : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'not-in-cli-cjs' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is not in cli.cjs, which serves \`gatehouse mcp\` only: run it through \`gatehouse\``)});`,
+      loader: 'js',
+    }));
+  },
+};
 
 const outdir = join(root, 'dist/src/bundle');
 rmSync(outdir, { recursive: true, force: true });
@@ -73,8 +97,22 @@ await build({
   logLevel: 'warning',
   external: EXTERNAL,
   define: { 'import.meta.url': '__ghImportMetaUrl' },
-  banner: { js: "const __ghImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // The file is one function expression over CommonJS's module arguments, so the launcher compiles
+  // it as it is (Module.wrap would copy 4 MB of source into a new string). Strict, as the ES
+  // module build is: the directive must open the function body, before the banner's own line.
+  banner: {
+    js: "(function (exports, require, module, __filename, __dirname) {'use strict';const __ghImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+  },
+  footer: { js: '})' },
+  // ASCII only (esbuild escapes the rest), so the launcher reads it as Latin-1 into a one-byte string.
+  charset: 'ascii',
+  // Licence comments (not ASCII: authors' names) go to cli.cjs.LEGAL.txt beside it.
+  legalComments: 'linked',
+  plugins: [mcpOnly],
 });
+if (!isAscii(readFileSync(join(outdir, 'cli.cjs')))) {
+  process.stderr.write('bundle: cli.cjs is not ASCII, so `gatehouse mcp` reads it as UTF-8 (slower to start)\n');
+}
 
 // Every tool's JSON Schemas, converted now instead of at the first tools/list of every start
 // (src/server/tool-schemas.ts reads this file beside the bundle; test/server/tool-schemas.test.ts

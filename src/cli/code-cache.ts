@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   mkdirSync,
@@ -60,8 +61,12 @@ function privateDir(path: string): boolean {
   return st.isDirectory() && (st.mode & 0o077) === 0 && st.uid === process.getuid?.();
 }
 
-/** How long after the start the cache is written: the start's code (tools/list included) is compiled by then. */
-const WRITE_AFTER_MS = 2000;
+/**
+ * How long after the start the cache is written, if the process has not exited first: long enough
+ * for the start's code (the first tools/list included) to be compiled even on a slow, busy machine,
+ * since the cache holds only what was compiled when it was made and is then kept for the build.
+ */
+const WRITE_AFTER_MS = 10_000;
 
 export interface CachedRun<T> {
   /** What the bundle exports. */
@@ -82,7 +87,7 @@ export function runWithCodeCache<T>(file: string, dir: string): CachedRun<T> {
   const name = `cli-${createHash('sha256').update(identity).digest().subarray(0, 16).toString('hex')}.v8`;
   const cacheFile = join(dir, name);
   const cached = verified(readOwn(cacheFile));
-  const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), {
+  const script = new vm.Script(source(file), {
     filename: file,
     cachedData: cached ?? undefined,
     // The bundle's own import() calls (drivers loaded on demand, migration files) resolve as they
@@ -130,6 +135,18 @@ function verified(file: Buffer | undefined): Buffer | null | undefined {
   const digest = createHash('sha256').update(data).digest();
   return timingSafeEqual(digest, file.subarray(0, DIGEST_BYTES)) ? data : null;
 }
+
+/**
+ * The bundle's text. The build writes it as one function expression over CommonJS's module
+ * arguments, in ASCII; ASCII read as Latin-1 is the same text, copied into a one-byte string
+ * without UTF-8 decoding. A file that is not wrapped or not ASCII is read the general way.
+ */
+function source(file: string): string {
+  const bytes = readFileSync(file);
+  const text = isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
+  return text.startsWith(WRAPPED) ? text : Module.wrap(text);
+}
+const WRAPPED = '(function (exports, require, module, __filename, __dirname) {';
 
 /** The file's bytes if it is this user's own and nobody else may write it; else undefined. */
 function readOwn(path: string): Buffer | undefined {
