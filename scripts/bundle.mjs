@@ -58,12 +58,9 @@ rmSync(outdir, { recursive: true, force: true });
 // The launcher is `main.js` (package.json bin); the CLI it loads is `cli.js`, and its commands are
 // chunks of their own.
 const entryPoints = { main: join(root, 'dist/src/cli/launch.js'), cli: join(root, 'dist/src/cli/main.js') };
-await build({
-  entryPoints,
-  outdir,
+/** What both builds share. */
+const common = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20.19',
   sourcemap: 'linked',
@@ -74,31 +71,31 @@ await build({
   minifySyntax: true,
   logLevel: 'warning',
   external: EXTERNAL,
+};
+await build({
+  ...common,
+  entryPoints,
+  outdir,
+  splitting: true,
+  format: 'esm',
   // Bundled CommonJS dependencies call require(); ESM output has none unless it is made.
   banner: {
     js: "import { createRequire as __ghCreateRequire } from 'node:module';\nconst require = __ghCreateRequire(import.meta.url);",
   },
 });
 
-// The same CLI as one CommonJS file, `cli.cjs`, which `gatehouse mcp` runs with V8's code cache
+// What `gatehouse mcp` runs, as one CommonJS file, `cli.cjs`, with V8's code cache
 // (src/cli/code-cache.ts: vm.Script takes cached data for a script, not for an ES module).
 // import.meta.url becomes the file's own URL, so the paths the code resolves from it (migrations,
 // tool-schemas.json, the policies folder) are the ones the ES module build resolves.
 await build({
+  ...common,
   entryPoints: [entryPoints.cli],
   outfile: join(outdir, 'cli.cjs'),
-  bundle: true,
   format: 'cjs',
-  platform: 'node',
-  target: 'node20.19',
-  sourcemap: 'linked',
-  minifyWhitespace: true,
-  minifySyntax: true,
-  logLevel: 'warning',
-  external: EXTERNAL,
   define: { 'import.meta.url': '__ghImportMetaUrl' },
   // The file is one function expression over CommonJS's module arguments, so the launcher compiles
-  // it as it is (Module.wrap would copy 4 MB of source into a new string). Strict, as the ES
+  // it as it is (Module.wrap would copy megabytes of source into a new string). Strict, as the ES
   // module build is: the directive must open the function body, before the banner's own line.
   banner: {
     js: "(function (exports, require, module, __filename, __dirname) {'use strict';const __ghImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
