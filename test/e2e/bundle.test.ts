@@ -4,7 +4,7 @@
  * chunks, V8's compile cache (Node 22.1+) is kept only in a home that is private to this user, and
  * so is the code cache `gatehouse mcp` starts from (src/cli/code-cache.ts, on every Node version).
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import module from 'node:module';
 import { tmpdir } from 'node:os';
@@ -103,5 +103,24 @@ describe('the shipped entry point', () => {
     expect(uncached.tools).toBe(first.tools);
     expect(cacheState(uncached.stderr)).toBeUndefined();
     expect(existsSync(join(open.dir, 'code-cache'))).toBe(false);
+  });
+
+  it('cli.cjs holds only what `mcp` reaches: any other command run from it fails, saying so', () => {
+    const cjs = join(dirname(CLI), 'cli.cjs');
+    // Runs cli.cjs the way the launcher does (one function over CommonJS's arguments), then asks
+    // it for `token list`, which only the ES module build serves.
+    const script = [
+      "const vm = require('node:vm'), fs = require('node:fs'), Module = require('node:module'), path = require('node:path');",
+      'const f = process.argv[1];',
+      "const run = new vm.Script(fs.readFileSync(f, 'latin1'), { filename: f, importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER }).runInThisContext();",
+      'const m = { exports: {} };',
+      'run.call(m.exports, m.exports, Module.createRequire(f), m, f, path.dirname(f));',
+      "m.exports.main(['token', 'list'], { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env }).then((c) => { process.exitCode = c; });",
+    ].join('\n');
+    const r = spawnSync(process.execPath, ['-e', script, cjs], { env: home(0o700).env, encoding: 'utf8' });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain('is not in cli.cjs');
+    // The console's page code is not in the file at all.
+    expect(readFileSync(cjs, 'latin1')).not.toContain('Signing you in');
   });
 });
