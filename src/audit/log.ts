@@ -201,7 +201,6 @@ export class AuditLog {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, batchLength(this.#queue));
       const started = performance.now();
-      let settled = false;
       // A record that needs no flush of its own (a result) is answered as soon as its batch is
       // committed, not after the disk flush the batch's attempts wait for: the action it closes
       // has already run, and the commit survives a crash of this process at once.
@@ -210,7 +209,6 @@ export class AuditLog {
         if (seqs.length !== batch.length) {
           throw new Error(`the audit writer returned ${seqs.length} seqs for ${batch.length} records`);
         }
-        settled = true;
         batch.forEach((p, i) => {
           if (!p.durable) p.resolve({ id: p.id, seq: seqs[i]! });
         });
@@ -221,7 +219,6 @@ export class AuditLog {
           batch.some((p) => p.durable),
           committed,
         );
-        if (!settled) committed(seqs);
         this.#observer.written?.(batch.length, (performance.now() - started) / 1000, true);
         batch.forEach((p, i) => {
           if (p.durable) p.resolve({ id: p.id, seq: seqs[i]! });
@@ -244,6 +241,7 @@ export class AuditLog {
     this.#flushing = false;
   }
 
+  /** Writes the batch; calls `committed` with the seqs once it is committed, before any flush it waits for. */
   async #write(batch: Pending[], durable: boolean, committed: (seqs: number[]) => void): Promise<number[]> {
     if (this.#store.sqlite) return this.#writeSqlite(this.#store.sqlite, batch, durable, committed);
     if (this.#store.dialect !== 'postgres')
@@ -251,10 +249,13 @@ export class AuditLog {
     const ts = new Date().toISOString();
     for (const p of batch) p.row.ts = ts;
     this.#pgWriter ??= pgAuditWriter(this.#store, this.#key, this.#lease);
-    return this.#pgWriter.write(
+    // One synchronously committed statement: committed and durable at once.
+    const seqs = await this.#pgWriter.write(
       batch.map((p) => p.row),
       uniqueBlobs(batch),
     );
+    committed(seqs);
+    return seqs;
   }
 
   #pgWriter: PgAuditWriter | undefined;
@@ -278,10 +279,12 @@ export class AuditLog {
       return p.row;
     });
     if (!this.#sqliteWriter) {
-      // A file-backed store gives the writer a connection of its own; an in-memory one has only
-      // the shared connection.
-      const own = this.#store.auditConnection?.();
-      this.#sqliteWriter = sqliteAuditWriter(own ?? handle, this.#key, { sync: this.#walSync, shared: !own });
+      // A file-backed store gives the writer a connection of its own (it lowers that connection's
+      // synchronous level and busy wait for good, so never the shared one); an in-memory store has
+      // only the shared connection.
+      const conn = handle.memory ? handle : this.#store.auditConnection?.();
+      if (!conn) throw new Error('the embedded store offers no connection for the audit writer');
+      this.#sqliteWriter = sqliteAuditWriter(conn, this.#key, { sync: this.#walSync });
     }
     const writer = this.#sqliteWriter;
     return this.#lease.acquire().then((chain) => writer.write(chain, records, durable, uniqueBlobs(batch), committed));

@@ -54,9 +54,11 @@ export interface SqliteAuditWriter {
 export function sqliteAuditWriter(
   handle: SqliteConnection,
   key: Buffer,
-  opts: { sync?: DurableSync; shared?: boolean } = {},
+  opts: { sync?: DurableSync } = {},
 ): SqliteAuditWriter {
-  const shared = opts.shared === true;
+  // An in-memory store's only connection is shared with the query builder (file-backed stores
+  // give the writer its own: AuditLog takes it from Store.auditConnection).
+  const shared = handle.memory;
   // The write lock is taken without SQLite's busy wait, which would sleep on the event loop while
   // another process (a CLI command, a migration, another server) or this process's own query
   // builder holds the lock: a busy store is retried here, asynchronously, for as long as the
@@ -64,7 +66,7 @@ export function sqliteAuditWriter(
   const lockWaitMs = Number(handle.pragmaValue('busy_timeout')) || OPEN_TRANSACTION_WAIT_MS;
   let sync: DurableSync | undefined;
   let walFile: WalFileSync | undefined;
-  if (!shared && !handle.memory) {
+  if (!shared) {
     // Set once, never switched back: nothing else writes on this connection. PRAGMA setters run
     // through `exec`, never as prepared statements (SQLite applies a setter while compiling it).
     handle.exec('PRAGMA busy_timeout = 0;');

@@ -95,14 +95,7 @@ export function runWithCodeCache<T>(file: string, dir: string): CachedRun<T> {
     // would in any module of this process.
     importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
   });
-  const cache =
-    cached === null
-      ? 'rejected'
-      : cached === undefined
-        ? 'none'
-        : script.cachedDataRejected === true
-          ? 'rejected'
-          : 'accepted';
+  const cache = cached === undefined ? 'none' : cached === null || script.cachedDataRejected ? 'rejected' : 'accepted';
   const mod = { exports: {} as T };
   const wrapper = script.runInThisContext() as (
     exports: unknown,

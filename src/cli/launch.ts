@@ -2,9 +2,9 @@
 /**
  * The `gatehouse` command (package.json bin: dist/src/bundle/main.js is this file, bundled).
  *
- * `gatehouse mcp`, which Claude Code starts at every session, runs from `cli.cjs`: the whole CLI
- * as one CommonJS file, whose compiled code V8 keeps in the private home (code-cache.ts), so a
- * start reads compiled code instead of compiling. Everything else, and `mcp` when there is no
+ * `gatehouse mcp`, which Claude Code starts at every session, runs from `cli.cjs`: everything that
+ * command reaches as one CommonJS file (scripts/bundle.mjs), whose compiled code V8 keeps in the
+ * private home (code-cache.ts), so a start reads compiled code instead of compiling. Everything else, and `mcp` when there is no
  * private home or no `cli.cjs` (the unbundled build, tests of the sources), runs the ES module
  * build, whose commands load lazily.
  */

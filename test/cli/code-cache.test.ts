@@ -52,6 +52,15 @@ function run(bundle: string, dir: string): { answer: string; cache: string } {
 
 const caches = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.v8'));
 
+/** A private home whose bundle has run once, so its cache is written: the bundle, the cache folder and file. */
+function cachedOnce(): { bundle: string; dir: string; file: string } {
+  const { home, bundle } = place();
+  const dir = codeCacheDir(home)!;
+  writeBundle(bundle, 'v1', 1_700_000_000);
+  expect(run(bundle, dir)).toEqual({ answer: 'v1', cache: 'none' });
+  return { bundle, dir, file: join(dir, caches(dir)[0]!) };
+}
+
 describe('the code cache of `gatehouse mcp`', () => {
   it('is kept only in a private home, in a private folder', () => {
     expect(codeCacheDir(place(0o755).home)).toBeNull();
@@ -67,21 +76,15 @@ describe('the code cache of `gatehouse mcp`', () => {
   });
 
   it('is written after the first run and read back by the next, as a private file', () => {
-    const { home, bundle } = place();
-    const dir = codeCacheDir(home)!;
-    writeBundle(bundle, 'v1', 1_700_000_000);
-    expect(run(bundle, dir)).toEqual({ answer: 'v1', cache: 'none' });
-    const [file] = caches(dir);
-    expect(file).toMatch(/^cli-[0-9a-f]{32}\.v8$/);
-    expect(statSync(join(dir, file!)).mode & 0o777).toBe(0o600);
+    const { bundle, dir, file } = cachedOnce();
+    expect(caches(dir)).toHaveLength(1);
+    expect(file).toMatch(/[/\\]cli-[0-9a-f]{32}\.v8$/);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
     expect(run(bundle, dir)).toEqual({ answer: 'v1', cache: 'accepted' });
   });
 
   it('is never used for other code, even of the same length (V8 itself only compares lengths)', () => {
-    const { home, bundle } = place();
-    const dir = codeCacheDir(home)!;
-    writeBundle(bundle, 'v1', 1_700_000_000);
-    run(bundle, dir);
+    const { bundle, dir } = cachedOnce();
     const before = caches(dir);
     writeBundle(bundle, 'v2', 1_700_000_100); // same length, other code
     expect(readFileSync(bundle).length).toBe(statSync(bundle).size);
@@ -93,12 +96,8 @@ describe('the code cache of `gatehouse mcp`', () => {
     expect(run(bundle, dir)).toEqual({ answer: 'v2', cache: 'accepted' });
   });
 
-  it('a damaged cache is refused by V8, the code runs compiled as usual, and the cache is written again', () => {
-    const { home, bundle } = place();
-    const dir = codeCacheDir(home)!;
-    writeBundle(bundle, 'v1', 1_700_000_000);
-    run(bundle, dir);
-    const file = join(dir, caches(dir)[0]!);
+  it('a damaged cache is refused before V8 sees it, the code runs compiled as usual, and the cache is written again', () => {
+    const { bundle, dir, file } = cachedOnce();
     const good = readFileSync(file);
     const bad = Buffer.from(good);
     for (let i = 64; i < bad.length; i += 97) bad[i] ^= 0xff;
@@ -109,11 +108,7 @@ describe('the code cache of `gatehouse mcp`', () => {
   });
 
   it('a cache file others may write is not read, and is replaced by a private one', () => {
-    const { home, bundle } = place();
-    const dir = codeCacheDir(home)!;
-    writeBundle(bundle, 'v1', 1_700_000_000);
-    run(bundle, dir);
-    const file = join(dir, caches(dir)[0]!);
+    const { bundle, dir, file } = cachedOnce();
     chmodSync(file, 0o666);
     expect(run(bundle, dir)).toEqual({ answer: 'v1', cache: 'none' });
     expect(statSync(file).mode & 0o777).toBe(0o600);
