@@ -58,7 +58,11 @@ rmSync(outdir, { recursive: true, force: true });
 // The launcher is `main.js` (package.json bin); the CLI it loads is `cli.js`, and its commands are
 // chunks of their own.
 const entryPoints = { main: join(root, 'dist/src/cli/launch.js'), cli: join(root, 'dist/src/cli/main.js') };
-/** What both builds share. */
+/** Bundled CommonJS dependencies call require(); ES module output has none unless it is made. */
+const esmRequire = {
+  js: "import { createRequire as __ghCreateRequire } from 'node:module';\nconst require = __ghCreateRequire(import.meta.url);",
+};
+/** What every build shares. */
 const common = {
   bundle: true,
   platform: 'node',
@@ -78,10 +82,18 @@ await build({
   outdir,
   splitting: true,
   format: 'esm',
-  // Bundled CommonJS dependencies call require(); ESM output has none unless it is made.
-  banner: {
-    js: "import { createRequire as __ghCreateRequire } from 'node:module';\nconst require = __ghCreateRequire(import.meta.url);",
-  },
+  banner: esmRequire,
+});
+
+// The audit writer thread (src/audit/writer-thread.ts), a file of its own beside the chunks that
+// start it: thread-writer.ts finds it as `./writer-thread.js` from its own module, which is this
+// folder in the bundle (and in cli.cjs) and dist/src/audit unbundled.
+await build({
+  ...common,
+  entryPoints: { 'writer-thread': join(root, 'dist/src/audit/writer-thread.js') },
+  outdir,
+  format: 'esm',
+  banner: esmRequire,
 });
 
 // What `gatehouse mcp` runs, as one CommonJS file, `cli.cjs`, with V8's code cache

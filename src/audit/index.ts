@@ -1,4 +1,5 @@
 export { AuditLog, type AuditEntry, type AuditObserver, type AuditPhase, type AuditRecord } from './log.js';
+export { builtWriterThread } from './thread-writer.js';
 export {
   verifyAuditChain,
   searchAudit,

@@ -14,6 +14,7 @@ import {
 } from './payload.js';
 import { pgAuditWriter, type PgAuditWriter } from './pg-writer.js';
 import { sqliteAuditWriter, type SqliteAuditWriter } from './sqlite-writer.js';
+import { threadAuditWriter } from './thread-writer.js';
 import type { DurableSync } from './wal-sync.js';
 
 export type AuditPhase = 'attempt' | 'result' | 'event';
@@ -135,23 +136,37 @@ export class AuditLog {
   #scrub: (s: string) => string;
 
   readonly #walSync: DurableSync | undefined;
+  readonly #writerThread: URL | undefined;
   /** The chain this log appends to (chains.ts), claimed on the first write. */
   readonly #lease: ChainLease;
 
   /**
-   * `durableSync` replaces the embedded store's WAL flush (tests use it to delay or fail the
-   * flush); production code leaves it unset.
+   * `writerThread` (the built writer-thread.js: `builtWriterThread()`) moves a file-backed
+   * embedded store's commits and flushes off the event loop (thread-writer.ts); long-running
+   * servers set it. `durableSync` replaces the embedded store's WAL flush on the event loop (tests
+   * use it to delay or fail the flush); production code leaves it unset. Given both, the
+   * in-thread writer is used, so the test's flush is the one that runs.
    */
   constructor(
     store: Store,
     chainKey: Buffer,
-    options: { scrub?: (s: string) => string; durableSync?: DurableSync; chainLeaseMs?: number } = {},
+    options: {
+      scrub?: (s: string) => string;
+      durableSync?: DurableSync;
+      chainLeaseMs?: number;
+      writerThread?: URL;
+    } = {},
   ) {
     if (chainKey.length < 32) throw new GatehouseError('key_invalid', 'audit chain key must be at least 32 bytes');
     this.#store = store;
     this.#key = chainKey;
     this.#scrub = options.scrub ?? ((s) => s);
     this.#walSync = options.durableSync;
+    this.#writerThread = options.durableSync ? undefined : options.writerThread;
+    // Started now, not at the first record: the thread loads while the server finishes booting.
+    if (this.#writerThread && store.sqlite && !store.sqlite.memory) {
+      this.#sqliteWriter = threadAuditWriter(this.#writerThread, store.sqlite, chainKey);
+    }
     this.#lease = new ChainLease(store, { ttlMs: options.chainLeaseMs });
   }
 
@@ -214,11 +229,15 @@ export class AuditLog {
         });
       };
       try {
+        // Answered at the commit only when a record in the batch waits for that (a result beside
+        // attempts); otherwise once, when the write returns.
+        const early = batch.some((p) => !p.durable);
         const seqs = await this.#write(
           batch,
           batch.some((p) => p.durable),
-          committed,
+          early ? committed : undefined,
         );
+        if (!early) committed(seqs);
         this.#observer.written?.(batch.length, (performance.now() - started) / 1000, true);
         batch.forEach((p, i) => {
           if (p.durable) p.resolve({ id: p.id, seq: seqs[i]! });
@@ -242,7 +261,7 @@ export class AuditLog {
   }
 
   /** Writes the batch; calls `committed` with the seqs once it is committed, before any flush it waits for. */
-  async #write(batch: Pending[], durable: boolean, committed: (seqs: number[]) => void): Promise<number[]> {
+  async #write(batch: Pending[], durable: boolean, committed?: (seqs: number[]) => void): Promise<number[]> {
     if (this.#store.sqlite) return this.#writeSqlite(this.#store.sqlite, batch, durable, committed);
     if (this.#store.dialect !== 'postgres')
       throw new Error(`the audit log has no writer for a ${this.#store.dialect} store opened without its handle`);
@@ -254,7 +273,7 @@ export class AuditLog {
       batch.map((p) => p.row),
       uniqueBlobs(batch),
     );
-    committed(seqs);
+    committed?.(seqs);
     return seqs;
   }
 
@@ -270,7 +289,7 @@ export class AuditLog {
     handle: NonNullable<Store['sqlite']>,
     batch: Pending[],
     durable: boolean,
-    committed: (seqs: number[]) => void,
+    committed: ((seqs: number[]) => void) | undefined,
   ): Promise<number[]> {
     const ts = new Date().toISOString();
     // seq and prev_hash are placeholders: the writer sets them under the store's write lock.
@@ -282,9 +301,13 @@ export class AuditLog {
       // A file-backed store gives the writer a connection of its own (it lowers that connection's
       // synchronous level and busy wait for good, so never the shared one); an in-memory store has
       // only the shared connection.
-      const conn = handle.memory ? handle : this.#store.auditConnection?.();
-      if (!conn) throw new Error('the embedded store offers no connection for the audit writer');
-      this.#sqliteWriter = sqliteAuditWriter(conn, this.#key, { sync: this.#walSync });
+      if (!handle.memory && this.#writerThread) {
+        this.#sqliteWriter = threadAuditWriter(this.#writerThread, handle, this.#key);
+      } else {
+        const conn = handle.memory ? handle : this.#store.auditConnection?.();
+        if (!conn) throw new Error('the embedded store offers no connection for the audit writer');
+        this.#sqliteWriter = sqliteAuditWriter(conn, this.#key, { sync: this.#walSync });
+      }
     }
     const writer = this.#sqliteWriter;
     return this.#lease.acquire().then((chain) => writer.write(chain, records, durable, uniqueBlobs(batch), committed));

@@ -39,8 +39,9 @@ export interface SqliteAuditWriter {
  *
  * A file-backed store gives the writer a connection of its own (`Store.auditConnection`), set once
  * to `synchronous = NORMAL` in WAL mode and to no busy wait. Each batch is committed there (tens of
- * µs: frames written, not flushed) and then made durable by one fdatasync of the WAL on the thread
- * pool (WalFileSync); a durable write resolves only after that flush. Records that arrive meanwhile
+ * µs: frames written, not flushed) and then made durable by one fdatasync of the WAL (WalFileSync):
+ * on the thread pool when this runs on the event loop, blocking when it runs on the audit writer
+ * thread (writer-thread.ts); a durable write resolves only after that flush. Records that arrive meanwhile
  * form the next batch. An in-memory store has one connection, shared with the query builder: the
  * batch waits for any transaction open on it and commits with the connection's own settings
  * (there is no disk to flush).
@@ -54,7 +55,7 @@ export interface SqliteAuditWriter {
 export function sqliteAuditWriter(
   handle: SqliteConnection,
   key: Buffer,
-  opts: { sync?: DurableSync } = {},
+  opts: { sync?: DurableSync; blockingFlush?: boolean } = {},
 ): SqliteAuditWriter {
   // An in-memory store's only connection is shared with the query builder (file-backed stores
   // give the writer its own: AuditLog takes it from Store.auditConnection).
@@ -73,7 +74,7 @@ export function sqliteAuditWriter(
     if (String(handle.pragmaValue('journal_mode')).toLowerCase() === 'wal') {
       handle.exec('PRAGMA synchronous = NORMAL;');
       if (!opts.sync) walFile = new WalFileSync(handle.file);
-      sync = opts.sync ?? walFile!.sync;
+      sync = opts.sync ?? (opts.blockingFlush ? walFile!.syncBlocking : walFile!.sync);
     }
     // Not WAL (no store is opened so): each commit flushes as the connection's own level says.
   }

@@ -1,4 +1,14 @@
-import { closeSync, fdatasync, fstatSync, fsync, openSync, realpathSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  fdatasync,
+  fdatasyncSync,
+  fstatSync,
+  fsync,
+  fsyncSync,
+  openSync,
+  realpathSync,
+  statSync,
+} from 'node:fs';
 import { dirname } from 'node:path';
 
 /** Flushes a file's data to disk without blocking the event loop. */
@@ -44,25 +54,55 @@ export class WalFileSync {
       const fd = await this.#descriptor();
       await new Promise<void>((resolve, reject) => fdatasync(fd, (e) => (e ? reject(e) : resolve())));
     } catch (e) {
-      this.#failed = new Error(
-        `the audit WAL could not be flushed; restart Gatehouse once the disk is healthy (${(e as Error).message})`,
-        { cause: e },
-      );
-      throw this.#failed;
+      throw this.#fail(e);
     }
   };
 
+  /**
+   * The same flush without the thread pool: it blocks the calling thread for the disk's time, so
+   * only the audit writer thread uses it (its only work is writing; a hand-off to the pool and
+   * back would be two more thread wake-ups per flush).
+   */
+  readonly syncBlocking: DurableSync = async () => {
+    if (this.#failed) throw this.#failed;
+    try {
+      fdatasyncSync(this.#descriptorBlocking());
+    } catch (e) {
+      throw this.#fail(e);
+    }
+  };
+
+  #fail(e: unknown): Error {
+    this.#failed = new Error(
+      `the audit WAL could not be flushed; restart Gatehouse once the disk is healthy (${(e as Error).message})`,
+      { cause: e },
+    );
+    return this.#failed;
+  }
+
   async #descriptor(): Promise<number> {
+    const { fd, fresh } = this.#open();
+    if (fresh) await flushDirectory(dirname(this.#path));
+    return fd;
+  }
+
+  #descriptorBlocking(): number {
+    const { fd, fresh } = this.#open();
+    if (fresh) flushDirectorySync(dirname(this.#path));
+    return fd;
+  }
+
+  /** The descriptor of the live WAL file; `fresh` when it was (re)opened and its directory needs a flush. */
+  #open(): { fd: number; fresh: boolean } {
     const st = statSync(this.#path);
-    if (this.#fd !== undefined && st.ino === this.#ino && st.dev === this.#dev) return this.#fd;
+    if (this.#fd !== undefined && st.ino === this.#ino && st.dev === this.#dev) return { fd: this.#fd, fresh: false };
     this.close();
     const fd = openSync(this.#path, 'r');
     const own = fstatSync(fd);
     this.#fd = fd;
     this.#dev = own.dev;
     this.#ino = own.ino;
-    await flushDirectory(dirname(this.#path));
-    return fd;
+    return { fd, fresh: true };
   }
 
   close(): void {
@@ -81,6 +121,15 @@ async function flushDirectory(dir: string): Promise<void> {
   const fd = openSync(dir, 'r');
   try {
     await new Promise<void>((resolve, reject) => fsync(fd, (e) => (e ? reject(e) : resolve())));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function flushDirectorySync(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
   } finally {
     closeSync(fd);
   }

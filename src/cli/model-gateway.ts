@@ -93,7 +93,7 @@ export async function startModelGateway(
   o: { server?: string; maxTokensPerDay?: number; token?: string },
 ): Promise<ModelGateway> {
   const { bootRuntime, plainRoutes, startHttpServer } = await import('../server/index.js');
-  const rt = await bootRuntime({ env });
+  const rt = await bootRuntime({ env, auditWriterThread: true });
   let http: { close(): Promise<void> } | undefined;
   let tokenId: string | undefined;
   const close = async () => {

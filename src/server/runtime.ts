@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { AccessRequests, type ApproveAccessPorts } from '../access/index.js';
-import { AuditLog, payloadParts } from '../audit/index.js';
+import { AuditLog, builtWriterThread, payloadParts } from '../audit/index.js';
 import { ensureHome, gatehouseHome, GatehouseError, log, type HomePaths } from '../core/index.js';
 import {
   ClientRegistry,
@@ -45,6 +45,13 @@ export interface RuntimeOptions {
   /** Replaces the policy-file guard (tests). */
   guard?: ActionGuard;
   approver?: Approver;
+  /**
+   * Long-running servers (`serve`, `mcp`, `run --model-gateway`): a file-backed embedded store's
+   * audit commits and flushes run on a thread of their own (audit/thread-writer.ts), where the
+   * built writer thread exists. One-shot commands keep them on the event loop (a thread would
+   * cost more to start than their few records).
+   */
+  auditWriterThread?: boolean;
 }
 
 /** How long an opened target credential is reused before the vault is asked again. */
@@ -216,7 +223,9 @@ export class Runtime {
         create: opts.create !== false,
       });
       const vault = openVault({ store, keyring });
-      const audit = new AuditLog(store, await keyring.internalKey('audit-chain'));
+      const audit = new AuditLog(store, await keyring.internalKey('audit-chain'), {
+        writerThread: opts.auditWriterThread ? builtWriterThread() : undefined,
+      });
       const rt = new Runtime(
         env,
         paths,

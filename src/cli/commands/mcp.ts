@@ -25,7 +25,7 @@ export const run: CommandRunner = async (args, ctx) => {
     throw new GatehouseError('unauthenticated', 'no token given', {
       hint: 'set GATEHOUSE_TOKEN or pass --token-file FILE',
     });
-  const rt = await bootRuntime({ env: ctx.env });
+  const rt = await bootRuntime({ env: ctx.env, auditWriterThread: true });
   try {
     const { closed } = await serveMcpStdio(rt, token);
     await closed;

@@ -27,7 +27,7 @@ export const run: CommandRunner = async (args, ctx) => {
   // Check a given address before anything is created: bad input changes nothing.
   const given = values.listen ?? ctx.env.GATEHOUSE_LISTEN;
   if (given) parseListen(given);
-  const rt = await bootRuntime({ env: ctx.env });
+  const rt = await bootRuntime({ env: ctx.env, auditWriterThread: true });
   let listen: { host: string; port: number };
   try {
     listen = parseListen(values.listen ?? ctx.env.GATEHOUSE_LISTEN ?? rt.config.server.listen ?? '127.0.0.1:3000');
