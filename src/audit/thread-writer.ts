@@ -47,6 +47,7 @@ export function threadAuditWriter(
   // from starting, others would run on it too; the writer needs none.
   const worker = new Worker(entry, { workerData: data, execArgv: [] });
   worker.unref();
+  worker.once('online', () => log.debug('audit writer thread started', { entry: fileURLToPath(entry) }));
   const waiting = new Map<number, Waiting>();
   let nextId = 0;
   let broken: Error | undefined;

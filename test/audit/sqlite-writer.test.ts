@@ -352,20 +352,23 @@ describe('audit writer on the embedded store (commit, then one WAL flush off the
     await log.close();
     await s.close();
 
-    // WalFileSync on its own: a replaced file is followed; a missing one is an error, and after a
-    // failed flush every later flush fails too (the lost pages cannot be vouched for).
-    const db = join(home.dir, 'g.db');
-    writeFileSync(db, '');
-    writeFileSync(`${db}-wal`, 'one');
-    const wal = new WalFileSync(db);
-    await wal.sync();
-    writeFileSync(`${db}-new`, 'two');
-    renameSync(`${db}-new`, `${db}-wal`);
-    await wal.sync();
-    rmSync(`${db}-wal`);
-    await expect(wal.sync()).rejects.toThrow(/ENOENT/);
-    writeFileSync(`${db}-wal`, 'back');
-    await expect(wal.sync()).rejects.toThrow(/could not be flushed/);
-    wal.close();
+    // WalFileSync on its own, both ways of flushing (the thread pool's, and the writer thread's
+    // blocking one): a replaced file is followed; a missing one is an error, and after a failed
+    // flush every later flush fails too (the lost pages cannot be vouched for).
+    for (const way of ['sync', 'syncBlocking'] as const) {
+      const db = join(home.dir, `g-${way}.db`);
+      writeFileSync(db, '');
+      writeFileSync(`${db}-wal`, 'one');
+      const wal = new WalFileSync(db);
+      await wal[way]();
+      writeFileSync(`${db}-new`, 'two');
+      renameSync(`${db}-new`, `${db}-wal`);
+      await wal[way]();
+      rmSync(`${db}-wal`);
+      await expect(wal[way]()).rejects.toThrow(/ENOENT/);
+      writeFileSync(`${db}-wal`, 'back');
+      await expect(wal[way]()).rejects.toThrow(/could not be flushed/);
+      wal.close();
+    }
   });
 });

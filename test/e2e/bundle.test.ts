@@ -88,6 +88,9 @@ describe('the shipped entry point', () => {
     expect(first.code).toBe(0);
     expect(first.tools).toBeGreaterThan(10);
     expect(cacheState(first.stderr)).toBe('none');
+    // Audit batches are committed and flushed on the writer thread, from cli.cjs as from the ES
+    // module build (below): its file is found beside either.
+    expect(first.stderr).toContain('"msg":"audit writer thread started"');
     const files = readdirSync(join(closed.dir, 'code-cache'));
     expect(files.filter((f) => /^cli-[0-9a-f]{32}\.v8$/.test(f))).toHaveLength(1);
     const second = await mcpSession(env);
@@ -102,6 +105,7 @@ describe('the shipped entry point', () => {
     const uncached = await mcpSession(openEnv);
     expect(uncached.tools).toBe(first.tools);
     expect(cacheState(uncached.stderr)).toBeUndefined();
+    expect(uncached.stderr).toContain('"msg":"audit writer thread started"');
     expect(existsSync(join(open.dir, 'code-cache'))).toBe(false);
   });
 
