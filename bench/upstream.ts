@@ -75,11 +75,40 @@ function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0; // 0 for no samples
 }
 
+/** Raw figures of several timed slices of one path, added up (see `measure`'s `into`). */
+export interface Slices {
+  latenciesMs: number[];
+  elapsedMs: number;
+  cpuUs: number;
+}
+
+export function newSlices(): Slices {
+  return { latenciesMs: [], elapsedMs: 0, cpuUs: 0 };
+}
+
+/** One cell from the slices a path was timed in: requests/s over their summed time, percentiles over every request. */
+export function cellOfSlices(s: Slices): Cell {
+  const lat = [...s.latenciesMs].sort((a, b) => a - b);
+  return {
+    requests: lat.length,
+    rps: Math.round((lat.length / Math.max(1, s.elapsedMs)) * 1000),
+    p50Us: Math.round(pct(lat, 50) * 1000),
+    p99Us: Math.round(pct(lat, 99) * 1000),
+    cpuUsPerReq: Math.round(s.cpuUs / Math.max(1, lat.length)),
+  };
+}
+
+/**
+ * Runs `fn` from `concurrency` loops for `durationMs`. With `into`, this run's latencies, time and
+ * CPU are also added there, so a path timed in several slices (interleaved with the paths it is
+ * compared with) is summarised once over all of them (`cellOfSlices`).
+ */
 export async function measure(
   fn: () => Promise<void>,
   concurrency: number,
   durationMs: number,
   warmup: number,
+  into?: Slices,
 ): Promise<Cell> {
   for (let i = 0; i < warmup; i++) await fn();
   const lat: number[] = [];
@@ -97,6 +126,11 @@ export async function measure(
   );
   const elapsed = performance.now() - started;
   const cpu = process.cpuUsage(cpu0);
+  if (into) {
+    for (const l of lat) into.latenciesMs.push(l);
+    into.elapsedMs += elapsed;
+    into.cpuUs += cpu.user + cpu.system;
+  }
   lat.sort((a, b) => a - b);
   return {
     requests: lat.length,
