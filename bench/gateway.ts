@@ -243,8 +243,8 @@ export async function benchGateway(
       if (!measured) throw new Error(`bench: no ${row} result for ${k}`);
       return measured;
     };
-    // Then the paths of one concurrency take turns in ROUNDS short slices (each round in another
-    // order), and each is summarised over all of its slices: on these shared cores the machine's
+    // Then the paths of one concurrency take turns in ROUNDS short slices (rounds alternate
+    // direction and start), and each is summarised over all of its slices: on these shared cores the machine's
     // speed drifts by half within a minute, and timing one path after the other let that drift
     // decide a ratio (the same build measured 0.22x and 0.34x of the bare proxy in two runs). The
     // serving process's CPU is read around each slice only.
@@ -265,7 +265,9 @@ export async function benchGateway(
       const slices = paths.map(() => ({ ...newSlices(), serverCpuUs: 0 }));
       for (let round = 0; round < ROUNDS; round++) {
         for (let k = 0; k < paths.length; k++) {
-          const i = (k + round) % paths.length;
+          // Rounds alternate forward and backward, each from another start, so no path always
+          // follows the same one (a carry-over, GC or the shared upstream, would be systematic).
+          const i = (round % 2 === 0 ? k + round : paths.length - 1 - k + round) % paths.length;
           const p = paths[i]!;
           const cpu0 = processCpuUs(p.pid);
           await measure(p.fn, c, durationMs / ROUNDS, 0, slices[i]);

@@ -281,9 +281,10 @@ export class AuditLog {
   #sqliteWriter: SqliteAuditWriter | undefined;
 
   /**
-   * The embedded store's hot path: prepared statements in one BEGIN IMMEDIATE transaction on this
-   * thread (tens of µs), then one WAL flush on the thread pool (see sqlite-writer.ts), so the disk
-   * flush never blocks the event loop and no record crosses a thread boundary.
+   * The embedded store's hot path: prepared statements in one BEGIN IMMEDIATE transaction, then one
+   * WAL flush (see sqlite-writer.ts): on the writer thread (thread-writer.ts) where the process
+   * asked for it, else on this thread with the flush on the thread pool, so the disk flush never
+   * blocks the event loop.
    */
   #writeSqlite(
     handle: NonNullable<Store['sqlite']>,
@@ -297,29 +298,34 @@ export class AuditLog {
       p.row.ts = ts;
       return p.row;
     });
-    if (!this.#sqliteWriter) {
-      // A file-backed store gives the writer a connection of its own (it lowers that connection's
-      // synchronous level and busy wait for good, so never the shared one); an in-memory store has
-      // only the shared connection.
-      if (!handle.memory && this.#writerThread) {
-        this.#sqliteWriter = threadAuditWriter(this.#writerThread, handle, this.#key);
-      } else {
-        const conn = handle.memory ? handle : this.#store.auditConnection?.();
-        if (!conn) throw new Error('the embedded store offers no connection for the audit writer');
-        this.#sqliteWriter = sqliteAuditWriter(conn, this.#key, { sync: this.#walSync });
+    // The chain first: after close() it is refused there, so no writer (or thread) is made again.
+    return this.#lease.acquire().then((chain) => {
+      if (!this.#sqliteWriter) {
+        // A file-backed store gives the writer a connection of its own (it lowers that connection's
+        // synchronous level and busy wait for good, so never the shared one); an in-memory store has
+        // only the shared connection.
+        if (!handle.memory && this.#writerThread) {
+          this.#sqliteWriter = threadAuditWriter(this.#writerThread, handle, this.#key);
+        } else {
+          const conn = handle.memory ? handle : this.#store.auditConnection?.();
+          if (!conn) throw new Error('the embedded store offers no connection for the audit writer');
+          this.#sqliteWriter = sqliteAuditWriter(conn, this.#key, { sync: this.#walSync });
+        }
       }
-    }
-    const writer = this.#sqliteWriter;
-    return this.#lease.acquire().then((chain) => writer.write(chain, records, durable, uniqueBlobs(batch), committed));
+      return this.#sqliteWriter.write(chain, records, durable, uniqueBlobs(batch), committed);
+    });
   }
 
-  /** Returns after everything appended so far is committed and on disk, and releases the WAL descriptor. */
+  /**
+   * Returns after everything appended so far is committed and on disk, and the writer has let go
+   * of the WAL descriptor (on the writer thread: its connection closed and the thread ended).
+   */
   async close(): Promise<void> {
     await this.drain();
     await this.#sqliteWriter
       ?.flushLagging()
       .catch((e: unknown) => log.error('audit flush at close failed', { err: e }));
-    this.#sqliteWriter?.close();
+    await this.#sqliteWriter?.close();
     this.#sqliteWriter = undefined;
     await this.#lease.release().catch((e: unknown) => log.warn('audit chain not released', { err: e }));
   }

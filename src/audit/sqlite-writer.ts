@@ -31,11 +31,13 @@ export interface SqliteAuditWriter {
   ): Promise<number[]>;
   /** Flushes whatever was committed without a flush; resolves when it is on disk. */
   flushLagging(): Promise<void>;
-  close(): void;
+  /** Releases the WAL descriptor (and the writer thread's connection and thread, thread-writer.ts). */
+  close(): void | Promise<void>;
 }
 
 /**
- * The embedded store's audit writer, on the event loop's thread, without blocking it on the disk.
+ * The embedded store's audit writer, without blocking its thread on the disk where that thread is
+ * the event loop's (on the audit writer thread, writer-thread.ts, it blocks on the flush on purpose).
  *
  * A file-backed store gives the writer a connection of its own (`Store.auditConnection`), set once
  * to `synchronous = NORMAL` in WAL mode and to no busy wait. Each batch is committed there (tens of

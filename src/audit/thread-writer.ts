@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { log } from '../core/index.js';
@@ -29,10 +30,11 @@ interface Waiting {
  * interface as the in-thread writer: the event loop posts each batch and is answered when it is
  * committed and when it is on disk.
  *
- * INVARIANT (fail closed): if the thread cannot start, dies or stops answering its messages, every
- * write waiting on it and every later write rejects, so the caller refuses the action; the thread
- * is not restarted (a flush that failed is final, sqlite-writer.ts), and the server log says to
- * restart the process.
+ * INVARIANT (fail closed): if the thread cannot start, dies or fails a write, that write and every
+ * later one reject, so the caller refuses the action; the thread is not restarted (a flush that
+ * failed is final, sqlite-writer.ts), and the server log says to restart the process. A thread
+ * that hangs (a flush stuck on a dead disk) leaves its writes waiting, as a stuck flush on the
+ * thread pool does: nothing runs meanwhile.
  *
  * The thread keeps the process alive only while a write is outstanding, so a command that never
  * closes its audit log still exits once its records are written.
@@ -42,12 +44,16 @@ export function threadAuditWriter(
   spec: { file: string; driver: SqliteDriverName },
   key: Buffer,
 ): SqliteAuditWriter {
-  const data: WriterThreadData = { file: spec.file, driver: spec.driver, key: new Uint8Array(key) };
+  // The store's file by its absolute path: a relative one would be resolved again on the thread,
+  // against whatever the working directory is by then.
+  const data: WriterThreadData = { file: resolve(spec.file), driver: spec.driver, key: new Uint8Array(key) };
   // No flags of the process's own (`--input-type`, `--inspect`, `--cpu-prof`): some stop a thread
   // from starting, others would run on it too; the writer needs none.
+  // Nothing on the thread writes to stdout (in `mcp` it is the protocol's): its log lines go to
+  // stderr like the process's own. (Taking its stdout as a stream to move it elsewhere kept the
+  // process alive after its work was done.)
   const worker = new Worker(entry, { workerData: data, execArgv: [] });
   worker.unref();
-  worker.once('online', () => log.debug('audit writer thread started', { entry: fileURLToPath(entry) }));
   const waiting = new Map<number, Waiting>();
   let nextId = 0;
   let broken: Error | undefined;
@@ -66,6 +72,10 @@ export function threadAuditWriter(
   worker.on('error', (e) => breakAll(new Error(`the audit writer thread failed: ${e.message}`, { cause: e })));
   worker.on('exit', (code) => breakAll(new Error(`the audit writer thread exited (code ${code})`)));
   worker.on('message', (m: FromWriterThread) => {
+    if (m.kind === 'ready') {
+      log.debug('audit writer thread ready', { entry: fileURLToPath(entry) });
+      return;
+    }
     const w = waiting.get(m.id);
     if (!w) return;
     const finish = (): void => {
@@ -93,7 +103,14 @@ export function threadAuditWriter(
     if (broken) return w.reject(broken);
     if (waiting.size === 0) worker.ref();
     waiting.set(msg.id, { ...w, committed });
-    worker.postMessage(msg);
+    try {
+      worker.postMessage(msg);
+    } catch (e) {
+      // Not sent (a value that cannot be cloned): nothing waits for an answer.
+      waiting.delete(msg.id);
+      if (waiting.size === 0) worker.unref();
+      w.reject(e instanceof Error ? e : new Error(String(e)));
+    }
   };
   const ask = (op: 'flushLagging' | 'close'): Promise<void> =>
     new Promise((resolve, reject) => send({ op, id: ++nextId }, { resolve: () => resolve(), reject }));
@@ -124,13 +141,12 @@ export function threadAuditWriter(
       );
     },
     flushLagging: () => ask('flushLagging'),
-    close: () => {
+    close: async () => {
       if (broken || closing) return;
       closing = true;
       // Everything committed is flushed and the connection closed before the thread ends.
-      ask('close')
-        .catch((e: unknown) => log.error('audit writer thread did not close cleanly', { err: e }))
-        .finally(() => void worker.terminate());
+      await ask('close').catch((e: unknown) => log.error('audit writer thread did not close cleanly', { err: e }));
+      await worker.terminate();
     },
   };
 }

@@ -15,7 +15,8 @@ import { dirname } from 'node:path';
 export type DurableSync = () => Promise<void>;
 
 /**
- * Makes committed SQLite WAL frames durable with one `fdatasync` on the libuv thread pool.
+ * Makes committed SQLite WAL frames durable with one `fdatasync`: on the libuv thread pool
+ * (`sync`), or blocking the calling thread where that is the audit writer thread (`syncBlocking`).
  *
  * Why: with `synchronous = FULL` every commit flushes the WAL inside SQLite, on the calling thread,
  * so the event loop would stall for each disk flush. The audit writer instead commits its batch

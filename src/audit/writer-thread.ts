@@ -7,10 +7,11 @@
  * (sqlite-writer.ts: one BEGIN IMMEDIATE transaction per batch, then one fdatasync of the WAL)
  * runs on a connection of its own, and the event loop only posts the batch and reads the answer.
  *
- * INVARIANTS: the answers keep the in-thread writer's meaning. `committed` is sent once the batch
- * is committed; `done` once it is also on disk if any record in it needed that (an attempt), so
- * the event loop resolves an attempt only after its flush ("no audit record, no action"). A
- * failure is sent as `failed` and the event loop refuses the actions waiting on it.
+ * INVARIANTS: the answers keep the in-thread writer's meaning. `committed` is sent once a batch
+ * that asked for it (`early`: a result in it waits) is committed, before its flush; `done` once
+ * the batch is also on disk if any record in it needed that (an attempt), so the event loop
+ * resolves an attempt only after its flush ("no audit record, no action"). A failure is sent as
+ * `failed` and the event loop refuses the actions waiting on it.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { applyStorePragmas, openSqliteConnection } from '../store/index.js';
@@ -27,13 +28,16 @@ applyStorePragmas(conn);
 const writer = sqliteAuditWriter(conn, Buffer.from(data.key), { blockingFlush: true });
 
 const answer = (m: FromWriterThread): void => port.postMessage(m);
-const failed = (id: number, e: unknown): void =>
+const failed = (id: number, e: unknown): void => {
+  const code = e !== null && typeof e === 'object' && 'code' in e ? e.code : undefined;
   answer({
     id,
     kind: 'failed',
     message: e instanceof Error ? e.message : String(e),
-    code: (e as { code?: unknown }).code === undefined ? undefined : String((e as { code?: unknown }).code),
+    code: code === undefined ? undefined : String(code),
   });
+};
+answer({ kind: 'ready' });
 
 port.on('message', (m: ToWriterThread) => {
   if (m.op === 'write') {
@@ -55,11 +59,12 @@ port.on('message', (m: ToWriterThread) => {
       () => answer({ id: m.id, kind: 'done', seqs: [] }),
       (e: unknown) => failed(m.id, e),
     );
-  } else {
+  } else if (m.op === 'close') {
     writer
       .flushLagging()
       .finally(() => {
-        writer.close();
+        // The in-thread writer's close is synchronous (it releases the WAL descriptor).
+        void writer.close();
         conn.close();
       })
       .then(
@@ -72,5 +77,7 @@ port.on('message', (m: ToWriterThread) => {
           port.close();
         },
       );
+  } else {
+    failed((m as { id: number }).id, new Error(`unknown request ${JSON.stringify((m as { op?: unknown }).op)}`));
   }
 });

@@ -16,6 +16,7 @@ export type ToWriterThread =
       durable: boolean;
       /** Answer `committed` at the commit, before a durable batch's flush. */
       early: boolean;
+      /** Each blob's `data` arrives on the thread as a Uint8Array (a structured clone of a Buffer). */
       blobs: BlobWrite[];
     }
   | { op: 'flushLagging'; id: number }
@@ -23,6 +24,8 @@ export type ToWriterThread =
 
 /** What the thread answers, by the request's id. */
 export type FromWriterThread =
+  /** The connection is open and set up (sent once, before any answer). */
+  | { kind: 'ready' }
   | { id: number; kind: 'committed'; seqs: number[] }
   | { id: number; kind: 'done'; seqs: number[] }
   | { id: number; kind: 'failed'; message: string; code?: string };

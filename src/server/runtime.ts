@@ -213,6 +213,8 @@ export class Runtime {
     const configFile = env.GATEHOUSE_CONFIG ?? paths.configFile;
     const config = loadConfig(configFile, env.GATEHOUSE_CONFIG !== undefined);
     const store = await openStore(storeOptionsFromEnv(env, paths));
+    // Closed with the store if the open fails later (its writer thread holds a connection).
+    let opened: AuditLog | undefined;
     try {
       // INVARIANT: a wrong or missing master key stops the process here, before anything is served.
       const keyring = await openKeyring({
@@ -226,6 +228,7 @@ export class Runtime {
       const audit = new AuditLog(store, await keyring.internalKey('audit-chain'), {
         writerThread: opts.auditWriterThread ? builtWriterThread() : undefined,
       });
+      opened = audit;
       const rt = new Runtime(
         env,
         paths,
@@ -258,6 +261,7 @@ export class Runtime {
       installLogScrubbing(rt.operatorRedactor);
       return rt;
     } catch (e) {
+      await opened?.close().catch((err: unknown) => log.warn('audit log not closed', { err }));
       await store.close();
       throw e;
     }

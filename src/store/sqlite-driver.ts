@@ -109,7 +109,9 @@ let inUse: { driver: SqliteDriverName; open: number } | undefined;
  * inside its library (POSIX locks belong to the process, not to a connection): a connection of the
  * other copy would take a lock this process already holds and write beside an open transaction,
  * which corrupts the database (sqlite.org/howtocorrupt.html, "multiple copies of SQLite"). Across
- * processes the drivers share a store safely.
+ * processes the drivers share a store safely. The check below sees one thread's connections only:
+ * the audit writer thread (audit/writer-thread.ts) opens its connection with the driver of the
+ * handle it was started from, never a choice of its own.
  */
 export function openSqliteConnection(file: string, driver: SqliteDriverName): SqliteConnection {
   if (inUse && inUse.open > 0 && inUse.driver !== driver) {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AuditLog, readAuditPayloads, readAuditRecord, verifyAuditChain } from '../../src/audit/index.js';
+import type { ChainedRecord } from '../../src/audit/chain.js';
 import { threadAuditWriter } from '../../src/audit/thread-writer.js';
 import { openStore, type Store } from '../../src/store/index.js';
 import { tempHome } from '../helpers/home.js';
@@ -19,6 +20,11 @@ import { tempHome } from '../helpers/home.js';
 const BUILT = new URL('../../dist/src/audit/writer-thread.js', import.meta.url);
 const DIST_AUDIT = new URL('../../dist/src/audit/index.js', import.meta.url);
 const DIST_STORE = new URL('../../dist/src/store/index.js', import.meta.url);
+
+/** Waits, turn by turn, until `cond` holds (the test's timeout bounds it). */
+async function until(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setImmediate(r));
+}
 
 describe('audit writer thread', () => {
   const home = tempHome();
@@ -108,6 +114,7 @@ describe('audit writer thread', () => {
       code: 'audit_unavailable',
     });
     expect(s.sqlite!.prepare('SELECT count(*) AS n FROM audit_log').get()).toEqual({ n: 0 });
+    await log.close();
   });
 
   it('a thread that dies while a write waits rejects it and every later write', async () => {
@@ -128,7 +135,7 @@ describe('audit writer thread', () => {
     await expect(writer.flushLagging()).rejects.toThrow(/exited/);
   });
 
-  it('a process that never closes its log still exits once its records are written, and they are kept', () => {
+  it('a process that never closes its log still exits once its records are written, and they are kept', async () => {
     const file = join(home.dir, 'oneshot.db');
     const script = `
       const { AuditLog, builtWriterThread } = await import(${JSON.stringify(DIST_AUDIT.href)});
@@ -141,14 +148,79 @@ describe('audit writer thread', () => {
       const r = await log.append({ phase: 'attempt', tool: 'exec', action: 'never closed' });
       process.stdout.write(String(r.seq));
     `;
+    // --input-type is this process's flag: the thread must not take it (it could not start).
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
     expect(r.signal, r.stderr).toBeNull();
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe('1');
-  });
-
-  it('the records that process wrote are on file', async () => {
     const s = await open('oneshot.db');
     expect(await readAuditRecord(s, '1')).toMatchObject({ action: 'never closed' });
+  });
+
+  /**
+   * A stand-in thread speaking the protocol (writer-wire.ts): it answers `committed` at once when
+   * asked, and `done` (or `failed`) only once the test creates the release file.
+   */
+  const heldThread = (name: string, last: 'done' | 'failed'): { entry: URL; release(): void } => {
+    const release = join(home.dir, `${name}.release`);
+    const answer =
+      last === 'done'
+        ? '{ id: m.id, kind: "done", seqs: [7] }'
+        : '{ id: m.id, kind: "failed", message: "EIO: the flush failed", code: "EIO" }';
+    const entry = fixture(
+      `${name}.mjs`,
+      [
+        "import { parentPort } from 'node:worker_threads';",
+        "import { existsSync } from 'node:fs';",
+        "parentPort.postMessage({ kind: 'ready' });",
+        "parentPort.on('message', (m) => {",
+        "  if (m.op === 'write' && m.early) parentPort.postMessage({ id: m.id, kind: 'committed', seqs: [7] });",
+        '  const t = setInterval(() => {',
+        `    if (!existsSync(${JSON.stringify(release)})) return;`,
+        '    clearInterval(t);',
+        `    parentPort.postMessage(${answer});`,
+        '  }, 2);',
+        '});',
+        '',
+      ].join('\n'),
+    );
+    return { entry, release: () => writeFileSync(release, '') };
+  };
+  const oneRecord = { seq: 0, id: 'a', ts: 't', phase: 'attempt', prev_hash: '' } as ChainedRecord;
+
+  it('a write answered at its commit still resolves only when the thread says it is done (after the flush)', async () => {
+    const held = heldThread('held-done', 'done');
+    const writer = threadAuditWriter(
+      held.entry,
+      { file: join(home.dir, 'unused.db'), driver: 'better-sqlite3' },
+      randomBytes(32),
+    );
+    let committedSeqs: number[] | undefined;
+    let settled = false;
+    const p = writer
+      .write('w1', [oneRecord], true, [], (seqs) => (committedSeqs = seqs))
+      .finally(() => (settled = true));
+    await until(() => committedSeqs !== undefined);
+    expect(committedSeqs).toEqual([7]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(settled).toBe(false);
+    held.release();
+    expect(await p).toEqual([7]);
+    await writer.close();
+  });
+
+  it('a write answered at its commit and then failed is rejected (the attempt is refused)', async () => {
+    const held = heldThread('held-failed', 'failed');
+    const writer = threadAuditWriter(
+      held.entry,
+      { file: join(home.dir, 'unused.db'), driver: 'better-sqlite3' },
+      randomBytes(32),
+    );
+    let committed = false;
+    const p = writer.write('w1', [oneRecord], true, [], () => (committed = true));
+    await until(() => committed);
+    held.release();
+    await expect(p).rejects.toMatchObject({ message: 'EIO: the flush failed', code: 'EIO' });
+    await writer.close();
   });
 });

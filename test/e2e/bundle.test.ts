@@ -90,7 +90,9 @@ describe('the shipped entry point', () => {
     expect(cacheState(first.stderr)).toBe('none');
     // Audit batches are committed and flushed on the writer thread, from cli.cjs as from the ES
     // module build (below): its file is found beside either.
-    expect(first.stderr).toContain('"msg":"audit writer thread started"');
+    // "ready" is sent by the thread once its connection is open and set up.
+    expect(first.stderr).toContain('"msg":"audit writer thread ready"');
+    expect(first.stderr).not.toContain('audit writer thread stopped');
     const files = readdirSync(join(closed.dir, 'code-cache'));
     expect(files.filter((f) => /^cli-[0-9a-f]{32}\.v8$/.test(f))).toHaveLength(1);
     const second = await mcpSession(env);
@@ -105,7 +107,8 @@ describe('the shipped entry point', () => {
     const uncached = await mcpSession(openEnv);
     expect(uncached.tools).toBe(first.tools);
     expect(cacheState(uncached.stderr)).toBeUndefined();
-    expect(uncached.stderr).toContain('"msg":"audit writer thread started"');
+    expect(uncached.stderr).toContain('"msg":"audit writer thread ready"');
+    expect(uncached.stderr).not.toContain('audit writer thread stopped');
     expect(existsSync(join(open.dir, 'code-cache'))).toBe(false);
   });
 
