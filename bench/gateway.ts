@@ -7,9 +7,10 @@
  * records; the attempt is flushed to disk before the request goes out).
  *
  * The paths of one concurrency are timed in turns (ROUNDS slices each, interleaved), so the
- * machine's drift falls on every path alike. Besides requests/s and latency, each proxied cell reports the serving process's CPU time per
- * request (all its threads, from /proc): on a small shared machine the load generator, the
- * upstream and the server compete for the same cores, and CPU per request is the steadier figure.
+ * machine's drift falls on every path alike. Besides requests/s and latency, each proxied cell
+ * reports the serving process's CPU time per request (all its threads, from /proc): on a small
+ * shared machine the load generator, the upstream and the server compete for the same cores, and
+ * CPU per request is the steadier figure.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
@@ -243,11 +244,11 @@ export async function benchGateway(
       if (!measured) throw new Error(`bench: no ${row} result for ${k}`);
       return measured;
     };
-    // Then the paths of one concurrency take turns in ROUNDS short slices (rounds alternate
-    // direction and start), and each is summarised over all of its slices: on these shared cores the machine's
-    // speed drifts by half within a minute, and timing one path after the other let that drift
-    // decide a ratio (the same build measured 0.22x and 0.34x of the bare proxy in two runs). The
-    // serving process's CPU is read around each slice only.
+    // Then the paths of one concurrency take turns in ROUNDS short slices, and each is summarised
+    // over all of its slices: on these shared cores the machine's speed drifts by half within a
+    // minute, and timing one path after the other let that drift decide a ratio (the same build
+    // measured 0.22x and 0.34x of the bare proxy in two runs). The serving process's CPU is read
+    // around each slice only.
     const paths: { row: Row; fn: () => Promise<void>; warmup: number; pid?: number | null }[] = [
       { row: 'direct_undici', fn: directCall, warmup: 50 },
       { row: 'bare_node_proxy', fn: bareCall, warmup: 50, pid: bare.child.pid },

@@ -163,10 +163,9 @@ export class AuditLog {
     this.#scrub = options.scrub ?? ((s) => s);
     this.#walSync = options.durableSync;
     this.#writerThread = options.durableSync ? undefined : options.writerThread;
-    // Started now, not at the first record: the thread loads while the server finishes booting.
-    if (this.#writerThread && store.sqlite && !store.sqlite.memory) {
-      this.#sqliteWriter = threadAuditWriter(this.#writerThread, store.sqlite, chainKey);
-    }
+    // The writer thread is started now, not at the first record: it loads while the server
+    // finishes booting.
+    if (this.#writerThread && store.sqlite && !store.sqlite.memory) this.#sqliteWriterFor(store.sqlite);
     this.#lease = new ChainLease(store, { ttlMs: options.chainLeaseMs });
   }
 
@@ -299,21 +298,25 @@ export class AuditLog {
       return p.row;
     });
     // The chain first: after close() it is refused there, so no writer (or thread) is made again.
-    return this.#lease.acquire().then((chain) => {
-      if (!this.#sqliteWriter) {
-        // A file-backed store gives the writer a connection of its own (it lowers that connection's
-        // synchronous level and busy wait for good, so never the shared one); an in-memory store has
-        // only the shared connection.
-        if (!handle.memory && this.#writerThread) {
-          this.#sqliteWriter = threadAuditWriter(this.#writerThread, handle, this.#key);
-        } else {
-          const conn = handle.memory ? handle : this.#store.auditConnection?.();
-          if (!conn) throw new Error('the embedded store offers no connection for the audit writer');
-          this.#sqliteWriter = sqliteAuditWriter(conn, this.#key, { sync: this.#walSync });
-        }
-      }
-      return this.#sqliteWriter.write(chain, records, durable, uniqueBlobs(batch), committed);
-    });
+    return this.#lease
+      .acquire()
+      .then((chain) => this.#sqliteWriterFor(handle).write(chain, records, durable, uniqueBlobs(batch), committed));
+  }
+
+  /**
+   * The embedded store's writer, made once: on the writer thread where the process asked for it,
+   * else on this thread. A file-backed store gives the writer a connection of its own (it lowers
+   * that connection's synchronous level and busy wait for good, so never the shared one); an
+   * in-memory store has only the shared connection.
+   */
+  #sqliteWriterFor(handle: NonNullable<Store['sqlite']>): SqliteAuditWriter {
+    if (this.#sqliteWriter) return this.#sqliteWriter;
+    if (!handle.memory && this.#writerThread) {
+      return (this.#sqliteWriter = threadAuditWriter(this.#writerThread, handle, this.#key));
+    }
+    const conn = handle.memory ? handle : this.#store.auditConnection?.();
+    if (!conn) throw new Error('the embedded store offers no connection for the audit writer');
+    return (this.#sqliteWriter = sqliteAuditWriter(conn, this.#key, { sync: this.#walSync }));
   }
 
   /**

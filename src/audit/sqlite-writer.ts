@@ -43,8 +43,8 @@ export interface SqliteAuditWriter {
  * to `synchronous = NORMAL` in WAL mode and to no busy wait. Each batch is committed there (tens of
  * µs: frames written, not flushed) and then made durable by one fdatasync of the WAL (WalFileSync):
  * on the thread pool when this runs on the event loop, blocking when it runs on the audit writer
- * thread (writer-thread.ts); a durable write resolves only after that flush. Records that arrive meanwhile
- * form the next batch. An in-memory store has one connection, shared with the query builder: the
+ * thread (writer-thread.ts); a durable write resolves only after that flush. Records that arrive
+ * meanwhile form the next batch. An in-memory store has one connection, shared with the query builder: the
  * batch waits for any transaction open on it and commits with the connection's own settings
  * (there is no disk to flush).
  *
